@@ -1,0 +1,5 @@
+"""`python -m onecsync` runs the command line."""
+
+from onecsync.cli import main
+
+main()

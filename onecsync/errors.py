@@ -1,0 +1,91 @@
+"""Errors classified by what the caller must do, and the exit codes they map to.
+
+Every failure onecsync expects is an `OnecsyncError` subclass carrying its `exit_code` and a
+`remedy`; the CLI prints ``message (remedy)`` as one line and exits with the code. Anything else is
+a bug (exit 1). The table is the external contract of DESIGN.md §3.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    BUG = 1
+    USAGE = 2
+    CONFIG = 3
+    TEMPORARY = 4
+    REJECTED = 5
+    CONFLICT = 6
+    PARTIAL = 7
+    BUSY = 8
+    DRIFT = 9
+
+
+class OnecsyncError(Exception):
+    """Base of every expected failure: one line for the admin, an exit code for cron."""
+
+    exit_code: ExitCode = ExitCode.BUG
+    remedy: str = ""
+
+    def __init__(self, message: str, *, remedy: str | None = None) -> None:
+        super().__init__(message)
+        if remedy is not None:
+            self.remedy = remedy
+
+    def line(self) -> str:
+        text = str(self)
+        return f"{text} ({self.remedy})" if self.remedy else text
+
+
+class ConfigError(OnecsyncError):
+    """The config (or a secret it names) is wrong: a human edits it, retrying will not help."""
+
+    exit_code = ExitCode.CONFIG
+    remedy = "fix the configuration"
+
+    def __init__(self, message: str, problems: list[str] | None = None, **kw) -> None:
+        super().__init__(message, **kw)
+        self.problems = list(problems or [])
+
+
+class TemporaryError(OnecsyncError):
+    """A base, folder or server cannot be reached now; the next scheduled run retries."""
+
+    exit_code = ExitCode.TEMPORARY
+    remedy = "nothing to do: the next run retries"
+
+
+class StateError(OnecsyncError):
+    """The state file cannot be used (newer schema, corrupt, unwritable): a human must look."""
+
+    exit_code = ExitCode.CONFIG
+    remedy = "check the state file named in the config"
+
+
+class MessageRejected(OnecsyncError):
+    """A received message is not acceptable; nothing of it was applied and it is not confirmed."""
+
+    exit_code = ExitCode.REJECTED
+    remedy = "look at the message file named here; nothing of it was applied"
+
+    def __init__(self, message: str, *, source: str | None = None, **kw) -> None:
+        if source:
+            message = f"{source}: {message}"
+        super().__init__(message, **kw)
+        self.source = source
+
+
+class NumberingConflict(OnecsyncError):
+    """The peer confirms a message we never wrote: state restored from a backup, or the wrong file."""
+
+    exit_code = ExitCode.CONFLICT
+    remedy = "see `onecsync status`; restore the right state file or set the numbers by hand"
+
+
+class Busy(OnecsyncError):
+    """Another run holds the lock."""
+
+    exit_code = ExitCode.BUSY
+    remedy = "nothing to do: that run will finish"

@@ -1,0 +1,224 @@
+"""Receive from a peer and send to a peer: the numbering protocol applied to state and transport.
+
+Public API: `Exchange(config, state, transports, dry_run)` with `receive(peer)` and
+`send(peer)`, each returning a JSON-ready dict for the run report.
+
+Ordering is what makes a crash harmless (DESIGN.md §2):
+- receive: the whole body is staged and the numbers advance in ONE transaction; until it commits
+  nothing is confirmed to the peer, and a crash leaves the state as it was.
+- send: the message is written to a temporary file, then the stamps and `sent_no` are committed,
+  then the file is renamed into place. A crash before the commit wastes the file (the number is
+  reused for a superset next time); a crash after it leaves our previous message in place, which
+  `in_place()` notices, so the next run writes a new one carrying everything still unconfirmed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections import Counter
+from typing import Iterator
+
+from onecsync import formats
+from onecsync.config import Config
+from onecsync.errors import TemporaryError
+from onecsync.protocol import numbering
+from onecsync.protocol.envelope import Header
+from onecsync.protocol.envelope import check_incoming
+from onecsync.protocol.objects import convert
+from onecsync.protocol.reader import MessageReader
+from onecsync.protocol.writer import utc_now_text
+from onecsync.protocol.writer import write_message
+from onecsync.state import State
+from onecsync.state.store import now_text
+from onecsync.transport.base import Transport
+
+log = logging.getLogger("onecsync")
+
+
+class _Sink:
+    """Where a dry run writes its message: counts the bytes, keeps nothing."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def write(self, data) -> int:
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def _created(text: str | None) -> datetime.datetime | None:
+    try:
+        return datetime.datetime.fromisoformat((text or "").strip().replace("Z", "+00:00")) \
+            .replace(tzinfo=None)
+    except ValueError:
+        return None
+
+
+class Exchange:
+    def __init__(self, config: Config, state: State, transports: dict[str, Transport],
+                 dry_run: bool = False) -> None:
+        self.config = config
+        self.state = state
+        self.transports = transports
+        self.dry_run = dry_run
+
+    # -- receive -------------------------------------------------------------------------
+    def receive(self, name: str) -> dict:
+        base = self.config.bases[name]
+        peer = self.state.ensure_peer(name, base.code)
+        incoming = self.transports[name].fetch()
+        if incoming is None:
+            log.debug("%s: no message from the base yet", name)
+            return {"file": None}
+        report: dict = {"file": incoming.name}
+        if incoming.fingerprint == peer.in_fingerprint:
+            log.debug("%s: %s is unchanged since the last run", name, incoming.name)
+            return {**report, "unchanged": True, "duplicate": True}
+        with incoming.open() as stream:
+            reader = MessageReader(stream, source=incoming.name)
+            h = reader.header
+            check_incoming(h, our_code=self.config.node.code, peer_code=base.code,
+                           peer_name=name, offered=self.config.node.formats,
+                           source=incoming.name)
+            report["message_no"] = h.message_no
+            report["received_no"] = h.received_no
+            seen = {"versions": h.available_versions, "in_fingerprint": incoming.fingerprint,
+                    "last_received_at": now_text()}
+            if h.object_types is not None:
+                seen["object_types"] = [d.__dict__ for d in h.object_types]
+            if h.prefix:
+                seen["prefix"] = h.prefix
+            if h.settings_only:
+                with self.state.atomic():
+                    self.state.update_peer(name, **seen)
+                log.debug("%s: settings-only message: versions %s", name,
+                         ", ".join(h.available_versions))
+                return {**report, "settings_only": True}
+            numbers = numbering.Numbers(peer.sent_no, peer.received_no, peer.confirmed_no)
+            decision = numbering.decide(numbers, h.message_no, h.received_no, peer=name)
+            restored = decision is numbering.Decision.DUPLICATE and self._restored(peer, h)
+            if decision is numbering.Decision.DUPLICATE and not restored:
+                with self.state.atomic():
+                    self.state.update_peer(name, in_fingerprint=incoming.fingerprint)
+                log.debug("%s: message %s was received earlier (we hold up to %s); skipped",
+                         name, h.message_no, peer.received_no)
+                return {**report, "duplicate": True}
+            with self.state.atomic():
+                if restored:
+                    again = self.state.unconfirm_after(name, h.received_no or 0)
+                    log.warning("%s: the base went back to message %s after we had received "
+                                "%s (restored from a backup?); accepting it and sending the "
+                                "%d objects it lost again", name, h.message_no,
+                                peer.received_no, again)
+                    report["restored"] = True
+                    report["resent"] = again
+                if decision is not numbering.Decision.APPLY_UNNUMBERED:
+                    report["confirmed"] = self.state.confirm(name, h.received_no or 0)
+                counts = self.state.stage(name, h.message_no, h.version, reader.objects())
+                if decision is not numbering.Decision.APPLY_UNNUMBERED:
+                    seen.update(received_no=h.message_no, received_created=h.creation_date,
+                                confirmed_no=h.received_no or 0)
+                seen["format_version"] = h.version
+                self.state.update_peer(name, **seen)
+        report.update(objects=counts.objects, deletions=counts.deletions, parked=counts.parked,
+                      duplicate=False)
+        if reader.unknown:
+            report["skipped_unknown"] = dict(reader.unknown)
+            for type_name, n in sorted(reader.unknown.items()):
+                log.warning("%s: skipped %d object(s) of type %s, unknown in format %s",
+                            name, n, type_name, h.version)
+        log.debug("%s: received message %s: %d objects, %d deletions, %d parked", name,
+                 h.message_no, counts.objects, counts.deletions, counts.parked)
+        return report
+
+    @staticmethod
+    def _restored(peer, h: Header) -> bool:
+        """A number we already hold, on a message made after the one we accepted with it.
+
+        A file delivered twice is older or equal; a base restored from a backup numbers its
+        new messages again from the backup's numbers. Skipping those as "received earlier"
+        (and confirming them by our ReceivedNo) is how 1C bases lose data after a restore.
+        """
+        new, last = _created(h.creation_date), _created(peer.received_created)
+        return new is not None and last is not None and new > last
+
+    # -- send ----------------------------------------------------------------------------
+    def send(self, name: str) -> dict:
+        peer = self.state.ensure_peer(name, self.config.bases[name].code)
+        transport = self.transports[name]
+        pending, unsent = self.state.counts(name)
+        version = numbering.negotiate(self.config.node.formats, peer.versions)
+        owes_confirmation = peer.received_no != (peer.out_received_no or 0)
+        lost = pending > 0 and not transport.in_place(peer.out_fingerprint)
+        if not (unsent or owes_confirmation or lost):
+            log.debug("%s: nothing new to send (%d unconfirmed, already in message %s)",
+                     name, pending, peer.out_no)
+            return {"message_no": None, "objects": 0, "pending": pending}
+        number = peer.sent_no + 1
+        header = Header(
+            format=formats.namespace(version), creation_date=utc_now_text(),
+            exchange_plan=self.config.node.exchange_plan, to=peer.code,
+            sender=self.config.node.code, message_no=number, received_no=peer.received_no,
+            available_versions=self.config.node.formats, prefix=self.config.node.prefix)
+        by_type: Counter = Counter()
+        parked: dict[int, str] = {}
+        payloads = self._payloads(name, version, by_type, parked)
+        if self.dry_run:
+            count = write_message(_Sink(), header, payloads, version)
+            return self._sent_report(name, number, version, count, by_type, parked, None)
+        out = transport.prepare()
+        try:
+            count = write_message(out.file, header, payloads, version)
+            fp = out.fingerprint()
+            with self.state.atomic():
+                self.state.park_registrations(parked)
+                self.state.stamp(name, number)
+                self.state.update_peer(name, sent_no=number, out_no=number,
+                                       out_received_no=peer.received_no, out_fingerprint=fp,
+                                       last_sent_at=now_text())
+        except OSError as exc:
+            out.discard()
+            raise TemporaryError(f"{name}: writing to {transport.description}: "
+                                 f"{exc.strerror or exc}") from None
+        except BaseException:
+            out.discard()
+            raise
+        try:
+            out.publish()
+        except OSError as exc:
+            out.discard()
+            raise TemporaryError(f"{name}: cannot put the message in place in "
+                                 f"{transport.description}: {exc.strerror or exc}") from None
+        return self._sent_report(name, number, version, count, by_type, parked,
+                                 getattr(out, "final", None))
+
+    def _sent_report(self, name, number, version, count, by_type, parked, path) -> dict:
+        log.debug("%s: %s message %d (format %s): %d objects", name,
+                 "would send" if self.dry_run else "sent", number, version, count)
+        for rid, why in parked.items():
+            log.warning("%s: registration %d parked: %s", name, rid, why)
+        report = {"message_no": number, "version": version, "objects": count,
+                  "by_type": dict(sorted(by_type.items())), "parked": len(parked)}
+        if path is not None:
+            report["file"] = str(path)
+        return report
+
+    def _payloads(self, name: str, version: str, by_type: Counter,
+                  parked: dict[int, str]) -> Iterator[bytes]:
+        for p in self.state.pending(name):
+            xml = p.xml
+            if p.version != version:
+                try:
+                    xml, dropped = convert(p.xml, p.version, version)
+                except formats.Unconvertible as exc:
+                    parked[p.id] = f"{p.type} {p.ref}: cannot be written in format {version}: {exc}"
+                    continue
+                if dropped:
+                    log.debug("%s: %s %s: dropped %s (not in format %s)", name, p.type, p.ref,
+                              ", ".join(dropped), version)
+            by_type["УдалениеОбъекта" if p.kind == "delete" else p.type] += 1
+            yield xml

@@ -1,0 +1,139 @@
+"""Carry one body object from one EnterpriseData version to another by walking both versions' types.
+
+What the target version does not declare is dropped (and reported); what it requires but cannot be
+filled from the source makes the object unconvertible. No field is invented or renamed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from copy import deepcopy
+from dataclasses import dataclass
+
+from lxml import etree
+
+from .index import FormatIndex
+from .index import ObjectType
+from .index import Prop
+from .index import TypeDef
+from .index import ValueType
+
+_XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+
+
+class Unconvertible(ValueError):
+    """The object cannot be written in the target version; ``path`` names the element at fault."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class _Lost(Unconvertible):
+    """One value cannot be carried over; its parent decides whether losing it is fatal."""
+
+
+@dataclass(frozen=True)
+class Adapted:
+    element: etree._Element
+    dropped: list[str]  # paths (in the source object) of elements left out
+
+
+def adapt(element: etree._Element, source: FormatIndex, target: FormatIndex) -> Adapted:
+    """A new element for ``target`` with the content of ``element`` (a body object of ``source``)."""
+    if source.version == target.version:
+        return Adapted(element, [])
+    qname = etree.QName(element)
+    if qname.namespace != source.namespace:
+        raise ValueError(f"{qname.localname} is not in the namespace of EnterpriseData {source.version}")
+    name = qname.localname
+    if name not in target.object_types:
+        raise Unconvertible(name, f"there is no object type {name} in EnterpriseData {target.version}")
+    walker = _Walker(source.namespace, target)
+    new = etree.Element(f"{{{target.namespace}}}{name}", nsmap={None: target.namespace})
+    walker.fill(element, new, target.types[name], name)
+    return Adapted(new, walker.dropped)
+
+
+class _Walker:
+    def __init__(self, source_ns: str, target: FormatIndex) -> None:
+        self.source_ns = source_ns
+        self.target = target
+        self.dropped: list[str] = []
+
+    def resolve(self, prop: Prop) -> TypeDef | str:
+        """The property's type definition, or its name for xs:/msg: built-ins."""
+        return prop.inline or self.target.types.get(prop.type, prop.type)
+
+    def convert(self, src: etree._Element, parent: etree._Element, t: TypeDef | str, path: str) -> etree._Element:
+        """The converted ``src``, appended to ``parent``."""
+        tag = f"{{{self.target.namespace}}}{etree.QName(src).localname}"
+        new = etree.SubElement(parent, tag, src.attrib)
+        has_children = any(isinstance(c.tag, str) for c in src)
+        if isinstance(t, ObjectType):
+            if not has_children and (src.text or "").strip():
+                raise _Lost(path, f"is a structure in EnterpriseData {self.target.version}, not a plain value")
+            self.fill(src, new, t, path)
+        elif has_children:
+            raise _Lost(path, f"is a plain value in EnterpriseData {self.target.version}, not a structure")
+        else:
+            if src.get(_XSI_NIL) != "true":
+                self.check_enumeration(src.text or "", t, path)
+            new.text = src.text
+        return new
+
+    def fill(self, src: etree._Element, new: etree._Element, t: ObjectType, path: str) -> None:
+        order = {p.name: i for i, p in enumerate(t.properties)}
+        counts = Counter(c.tag for c in src if isinstance(c.tag, str))
+        seen: Counter[str] = Counter()
+        kept: list[tuple[int, etree._Element]] = []
+        lost: dict[str, str] = {}
+        for child in src:
+            if not isinstance(child.tag, str):
+                continue
+            qname = etree.QName(child)
+            seen[child.tag] += 1
+            step = qname.localname if counts[child.tag] == 1 else f"{qname.localname}[{seen[child.tag]}]"
+            child_path = f"{path}/{step}"
+            if qname.namespace != self.source_ns:
+                # Extension fields (other namespaces) may follow the declared ones in an open type.
+                if t.open:
+                    new.append(deepcopy(child))
+                    kept.append((len(order), new[-1]))
+                else:
+                    self.dropped.append(child_path)
+                continue
+            if qname.localname not in order:
+                self.dropped.append(child_path)
+                continue
+            i = order[qname.localname]
+            try:
+                kept.append((i, self.convert(child, new, self.resolve(t.properties[i]), child_path)))
+            except _Lost as e:
+                new.remove(new[-1])
+                self.dropped.append(child_path)
+                lost[qname.localname] = e.reason
+        if not t.ordered:
+            # The properties are alternatives: an emptied choice no longer says anything.
+            if counts and not kept:
+                raise _Lost(path, f"none of its alternatives exists in EnterpriseData {self.target.version}")
+            return
+        # A stable sort: repeated elements (table rows) keep their relative order.
+        new[:] = [el for _, el in sorted(kept, key=lambda pair: pair[0])]
+        present = Counter(i for i, _ in kept)
+        for i, prop in enumerate(t.properties):
+            if present[i] < prop.min:
+                reason = lost.get(prop.name, f"required in EnterpriseData {self.target.version} but missing")
+                raise Unconvertible(f"{path}/{prop.name}", reason)
+
+    def check_enumeration(self, value: str, t: ValueType | str, path: str) -> None:
+        # Follow restriction bases inside the package: the nearest enumeration is the one in force.
+        while isinstance(t, ValueType):
+            if t.enumerations:
+                if value not in t.enumerations:
+                    allowed = f"the values of {t.name}" if t.name else "its allowed values"
+                    version = self.target.version
+                    raise Unconvertible(path, f"{value!r} is not one of {allowed} in EnterpriseData {version}")
+                return
+            t = self.target.types.get(t.base, t.base)

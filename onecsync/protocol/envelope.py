@@ -1,0 +1,187 @@
+"""The EnterpriseData message header: its model, how it is read and checked, and the order 1C needs.
+
+Public API: `Header`, `ObjectTypeDecl`, `header_from_element(el)`, `check_incoming(...)`,
+`HEADER_ORDER`. The header is 1C's XDTO type `Header` of the ``msg`` namespace (PKG-MSG): an
+*ordered* type, so a header out of order is rejected here as 1C's schema would reject it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+
+from onecsync import formats
+from onecsync.errors import MessageRejected
+
+MSG_NS = formats.ENVELOPE_NS
+XS_NS = "http://www.w3.org/2001/XMLSchema"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+# What 1C declares on the root element (XS 5306-5309); objects may use these prefixes freely.
+ROOT_NSMAP = {"msg": MSG_NS, "xs": XS_NS, "xsi": XSI_NS}
+
+HEADER_ORDER = ("Format", "CreationDate", "Confirmation", "AvailableVersion", "NewFrom",
+                "AvailableObjectTypes", "Prefix", "AvailableExtensions", "SynchronizationContour")
+CONFIRMATION_ORDER = ("ExchangePlan", "To", "From", "MessageNo", "ReceivedNo")
+
+
+@dataclass(frozen=True)
+class ObjectTypeDecl:
+    """One `AvailableObjectTypes/ObjectType`: directions from the author's point of view."""
+
+    name: str
+    sending: str = ""
+    receiving: str = ""
+
+
+@dataclass(frozen=True)
+class Header:
+    format: str
+    creation_date: str = ""
+    exchange_plan: str | None = None
+    to: str | None = None
+    sender: str | None = None
+    message_no: int | None = None
+    received_no: int | None = None
+    available_versions: tuple[str, ...] = ()
+    new_from: str | None = None
+    object_types: tuple[ObjectTypeDecl, ...] | None = None
+    prefix: str | None = None
+    has_confirmation: bool = True
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def format_uri(self) -> str:
+        # Extension URIs may follow the format, space-separated (XS 2281-2288).
+        return self.format.split()[0] if self.format.split() else ""
+
+    @property
+    def version(self) -> str | None:
+        """The body's format version, or None for a settings-only message (bare base URI)."""
+        return formats.version_of(self.format_uri)
+
+    @property
+    def settings_only(self) -> bool:
+        return self.format_uri.rstrip("/") == formats.BASE_URI
+
+
+def local_name(el, source: str = "") -> str:
+    """The element's local name; an undeclared prefix is malformed XML, not a crash."""
+    tag = el.tag
+    if tag.startswith("{"):
+        return tag.rpartition("}")[2]
+    if ":" in tag:
+        raise MessageRejected(f"malformed XML at line {el.sourceline}: the namespace prefix of "
+                              f"<{tag[:60]}> is not declared", source=source)
+    return tag
+
+
+_local = local_name
+
+
+def _text(el) -> str:
+    return (el.text or "").strip()
+
+
+def _integer(el, what: str, source: str) -> int:
+    text = _text(el)
+    try:
+        value = int(text)
+    except ValueError:
+        raise MessageRejected(f"{what} {text[:40]!r} is not a number", source=source) from None
+    if abs(value) > 2**63 - 1:
+        raise MessageRejected(f"{what} {text[:40]} is out of range", source=source)
+    return value
+
+
+def _check_order(children, order: tuple[str, ...], where: str, source: str) -> None:
+    last = -1
+    for child in children:
+        name = _local(child, source)
+        if name not in order:
+            continue  # open type: other elements are allowed and ignored
+        pos = order.index(name)
+        if pos < last:
+            raise MessageRejected(f"{where} is out of order: {name} after {order[last]}",
+                                  source=source)
+        last = pos
+
+
+def header_from_element(el, source: str = "") -> Header:
+    """Read a parsed `msg:Header`, rejecting what 1C would reject."""
+    children = [c for c in el if isinstance(c.tag, str)]
+    _check_order(children, HEADER_ORDER, "Header", source)
+    values: dict = {"available_versions": []}
+    seen_conf = False
+    for child in children:
+        name = _local(child, source)
+        if name == "Format":
+            values["format"] = _text(child)
+        elif name == "CreationDate":
+            values["creation_date"] = _text(child)
+        elif name == "Confirmation":
+            seen_conf = True
+            _read_confirmation(child, values, source)
+        elif name == "AvailableVersion":
+            values["available_versions"].append(_text(child))
+        elif name == "NewFrom":
+            values["new_from"] = _text(child)
+        elif name == "AvailableObjectTypes":
+            values["object_types"] = tuple(
+                ObjectTypeDecl(name=_child_text(ot, "Name"), sending=_child_text(ot, "Sending"),
+                               receiving=_child_text(ot, "Receiving"))
+                for ot in child if isinstance(ot.tag, str) and _local(ot) == "ObjectType")
+        elif name == "Prefix":
+            values["prefix"] = _text(child)
+    if not values.get("format"):
+        raise MessageRejected("Header has no Format", source=source)
+    if not values["available_versions"]:
+        raise MessageRejected("Header has no AvailableVersion", source=source)
+    values["available_versions"] = tuple(values["available_versions"])
+    return Header(has_confirmation=seen_conf, **values)
+
+
+def _child_text(el, name: str) -> str:
+    for c in el:
+        if isinstance(c.tag, str) and _local(c) == name:
+            return _text(c)
+    return ""
+
+
+def _read_confirmation(el, values: dict, source: str) -> None:
+    children = [c for c in el if isinstance(c.tag, str)]
+    _check_order(children, CONFIRMATION_ORDER, "Confirmation", source)
+    for child in children:
+        name = _local(child, source)
+        if name == "ExchangePlan":
+            values["exchange_plan"] = _text(child)
+        elif name == "To":
+            values["to"] = _text(child)
+        elif name == "From":
+            values["sender"] = _text(child)
+        elif name == "MessageNo":
+            values["message_no"] = _integer(child, "MessageNo", source)
+        elif name == "ReceivedNo":
+            values["received_no"] = _integer(child, "ReceivedNo", source)
+
+
+def check_incoming(header: Header, *, our_code: str, peer_code: str, peer_name: str,
+                   offered: tuple[str, ...], source: str) -> None:
+    """The checks 1C makes before touching anything (XS 2292-2385), as MessageRejected."""
+    if header.format_uri.rstrip("/") != formats.BASE_URI and header.version is None:
+        raise MessageRejected(f"Format {header.format_uri[:80]!r} is not EnterpriseData",
+                              source=source)
+    if not header.settings_only and header.version not in offered:
+        raise MessageRejected(
+            f"format version {header.version} is not one we offer ({', '.join(offered)})",
+            source=source, remedy="add the version to node.formats, or lower the base's version")
+    if not header.has_confirmation:
+        raise MessageRejected("Header has no Confirmation (a message without exchange plan "
+                              "cannot be confirmed)", source=source)
+    sender = (header.sender or "").lower()
+    if sender != peer_code and (header.new_from or "").lower() != peer_code:
+        raise MessageRejected(f"From is {header.sender!r}, not the {peer_name} base's code "
+                              f"{peer_code}", source=source,
+                              remedy=f"check bases.{peer_name}.code and the exchange folder")
+    if header.to is not None and header.to.lower() != our_code:
+        raise MessageRejected(f"To is {header.to!r}, not our node code {our_code}",
+                              source=source, remedy="check node.code in the config and in 1C")

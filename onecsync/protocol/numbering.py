@@ -1,0 +1,52 @@
+"""The message-number rules of DESIGN.md §2, as pure decisions.
+
+Public API: `Numbers`, `Decision`, `decide(numbers, message_no, received_no)`,
+`negotiate(ours, theirs)`.
+
+Glossary (per peer P): `sent_no` is the MessageNo of the last message we wrote to P;
+`received_no` the MessageNo of the last message from P that we staged; `confirmed_no` the highest
+ReceivedNo P has sent us (P holds everything we sent up to it).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from onecsync import formats
+from onecsync.errors import NumberingConflict
+
+
+@dataclass(frozen=True)
+class Numbers:
+    sent_no: int = 0
+    received_no: int = 0
+    confirmed_no: int = 0
+
+
+class Decision(enum.Enum):
+    DUPLICATE = "duplicate"        # already staged: skip the body, ignore its ReceivedNo
+    APPLY = "apply"                # stage, drop what P confirmed, advance the numbers
+    APPLY_UNNUMBERED = "unnumbered"  # MessageNo missing or <= 0: stage, change no number
+
+
+def decide(numbers: Numbers, message_no: int | None, received_no: int | None,
+           peer: str = "the peer") -> Decision:
+    if message_no is None or message_no <= 0:
+        return Decision.APPLY_UNNUMBERED
+    if message_no <= numbers.received_no:
+        return Decision.DUPLICATE
+    if (received_no or 0) > numbers.sent_no:
+        raise NumberingConflict(
+            f"{peer} confirms our message {received_no}, but the last message we wrote to it "
+            f"is {numbers.sent_no}: our state is older than the base's (restored from a "
+            "backup, or another state file)")
+    return Decision.APPLY
+
+
+def negotiate(ours: tuple[str, ...], theirs: tuple[str, ...] | None) -> str:
+    """The version we write to a peer: the highest common one; before we know, our lowest."""
+    common = set(ours) & set(theirs or ())
+    if common:
+        return max(common, key=formats.version_key)
+    return min(ours, key=formats.version_key)

@@ -1,0 +1,294 @@
+"""Read an EnterpriseData message as a stream: the header first, then one body object at a time.
+
+Public API: `MessageReader(stream, source)`, `BodyObject`, `normalize_object(el, body_ns)`.
+
+Memory stays flat whatever the size of the body: every object is serialized and cleared as soon
+as its end tag is parsed, and the parsed siblings are dropped from the tree. Parsing never
+resolves entities, loads a DTD or touches the network, and a document that carries a DTD is
+refused before the parser sees it.
+
+Objects are kept as *namespace-relative* XML: the bytes of the element as 1C wrote them, minus
+the declarations of the body namespace and of the three prefixes 1C declares on the root
+(`msg`, `xs`, `xsi`). Spliced into any `<Body xmlns="…/1.x">` whose root declares those
+prefixes, they mean the same object again, so a relay never re-parses what it forwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import BinaryIO
+from typing import Iterator
+
+from lxml import etree
+
+from onecsync import formats
+from onecsync.errors import MessageRejected
+from onecsync.protocol.envelope import ROOT_NSMAP
+from onecsync.protocol.envelope import Header
+from onecsync.protocol.envelope import header_from_element
+from onecsync.protocol.envelope import local_name
+
+PROLOG_LIMIT = 64 * 1024
+DELETION = "УдалениеОбъекта"
+_DECL_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_STANDARD_DECLS = [f' xmlns:{p}="{uri}"'.encode() for p, uri in ROOT_NSMAP.items()]
+
+
+@dataclass(frozen=True)
+class BodyObject:
+    """One object of the body, ready to be staged.
+
+    ``type`` is the object type (for a deletion: the type of the deleted object), ``kind`` is
+    "object" or "delete", ``ref`` its Ссылка (or a digest of its key properties when 1C left
+    the Ссылка out), ``xml`` the namespace-relative bytes, ``problem`` why it cannot be used
+    (then it is parked, not staged for routing).
+    """
+
+    type: str
+    ref: str
+    kind: str
+    xml: bytes
+    digest: str
+    line: int | None
+    problem: str | None = None
+
+
+class _Prefixed:
+    """A file object that replays bytes already sniffed from the stream before the rest."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = head
+        self._rest = rest
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            if n < 0:
+                data, self._head = self._head + self._rest.read(), b""
+                return data
+            data, self._head = self._head[:n], self._head[n:]
+            return data
+        return self._rest.read(n)
+
+
+def _sniff(stream: BinaryIO, source: str) -> bytes:
+    """Read the prolog and refuse, early and cheaply, what is not a UTF-8 XML document."""
+    head = stream.read(4096)
+    if not head:
+        raise MessageRejected("the file is empty", source=source)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:2] in (b"<\x00", b"\x00<"):
+        raise MessageRejected("the message is UTF-16; 1C exchange messages are UTF-8",
+                              source=source)
+    body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+    stripped = body.lstrip()
+    if not stripped.startswith(b"<"):
+        raise MessageRejected("not an XML document (it does not start with '<')", source=source)
+    m = _DECL_ENCODING.match(stripped)
+    if m and m.group(1).decode("ascii").lower().replace("_", "-") not in ("utf-8", "utf8"):
+        raise MessageRejected(f"encoding {m.group(1).decode('ascii')} is not UTF-8",
+                              source=source)
+    # Read on until the root element starts, so that a DTD anywhere in the prolog is seen.
+    while True:
+        verdict = _prolog_verdict(head)
+        if verdict == "root":
+            return head
+        if verdict == "dtd":
+            raise MessageRejected("the message has a DTD (<!DOCTYPE>); DTDs and entities "
+                                  "are refused", source=source)
+        if len(head) > PROLOG_LIMIT:
+            raise MessageRejected("no root element in the first 64 KB", source=source)
+        more = stream.read(4096)
+        if not more:
+            return head  # let the parser report the truncation
+        head += more
+
+
+def _prolog_verdict(data: bytes) -> str | None:
+    i = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    n = len(data)
+    while i < n:
+        if data[i] in b" \t\r\n":
+            i += 1
+            continue
+        if data.startswith(b"<?", i):
+            j = data.find(b"?>", i)
+        elif data.startswith(b"<!--", i):
+            j = data.find(b"-->", i)
+        elif data.startswith(b"<!", i):
+            return "dtd"
+        elif data.startswith(b"<", i):
+            return "root"
+        else:
+            return "root"  # garbage: the parser names it precisely
+        if j < 0:
+            return None
+        i = j + 2
+    return None
+
+
+def object_ref(el, ns: str) -> str | None:
+    ref = el.find(f"{{{ns}}}КлючевыеСвойства/{{{ns}}}Ссылка")
+    if ref is not None and (ref.text or "").strip():
+        return ref.text.strip().lower()
+    return None
+
+
+def normalize_object(el, body_ns: str) -> bytes:
+    """The namespace-relative bytes of a body object (see the module docstring)."""
+    raw = etree.tostring(el, encoding="utf-8", with_tail=False)
+    end = raw.index(b">")
+    start_tag = raw[:end]
+    start_tag = start_tag.replace(f' xmlns="{body_ns}"'.encode(), b"", 1)
+    for decl in _STANDARD_DECLS:
+        start_tag = start_tag.replace(decl, b"", 1)
+    if f'="{body_ns}"'.encode() in start_tag or el.prefix is not None:
+        return _rebuild(el, body_ns)  # the body namespace is bound to a prefix: rare, slow path
+    return start_tag + raw[end:]
+
+
+def _rebuild(el, body_ns: str) -> bytes:
+    def copy(src, parent):
+        tag = etree.QName(src)
+        name = f"{{{body_ns}}}{tag.localname}" if tag.namespace == body_ns else src.tag
+        dst = etree.Element(name, nsmap={None: body_ns, **ROOT_NSMAP}) if parent is None \
+            else etree.SubElement(parent, name)
+        dst.attrib.update(src.attrib)
+        dst.text = src.text
+        dst.tail = src.tail if parent is not None else None
+        for child in src:
+            if isinstance(child.tag, str):
+                copy(child, dst)
+        return dst
+
+    return normalize_object(copy(el, None), body_ns)
+
+
+class MessageReader:
+    """Streams one message: `header` is read on construction, `objects()` yields the body."""
+
+    def __init__(self, stream: BinaryIO, source: str) -> None:
+        self.source = source
+        self.unknown: dict[str, int] = {}
+        head = _sniff(stream, source)
+        self._events = etree.iterparse(
+            _Prefixed(head, stream), events=("start", "end"), resolve_entities=False,
+            no_network=True, load_dtd=False, huge_tree=False, remove_comments=True,
+            remove_pis=True)
+        self._root = None
+        self._body = None
+        self.header: Header = self._read_header()
+
+    def _next(self):
+        try:
+            return next(self._events)
+        except StopIteration:
+            raise MessageRejected("the message ends before its Body is complete",
+                                  source=self.source) from None
+        except etree.XMLSyntaxError as exc:
+            raise self._malformed(exc) from None
+
+    def _malformed(self, exc: etree.XMLSyntaxError) -> MessageRejected:
+        line = f" at line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+        msg = str(getattr(exc, "msg", exc) or exc).split(", line ")[0]
+        return MessageRejected(f"malformed XML{line}: {msg}", source=self.source)
+
+    def _read_header(self) -> Header:
+        event, el = self._next()
+        self._root = el
+        if local_name(el, self.source) != "Message":
+            raise MessageRejected(f"the root element is {local_name(el)!r}, "
+                                  "not 'Message'", source=self.source)
+        event, el = self._next()
+        if event != "start" or local_name(el, self.source) != "Header":
+            raise MessageRejected("the message does not start with a Header",
+                                  source=self.source)
+        depth = 1
+        while depth:
+            event, el = self._next()
+            depth += 1 if event == "start" else -1
+        header = header_from_element(el, self.source)
+        el.clear()
+        return header
+
+    def objects(self) -> Iterator[BodyObject]:
+        """Yield every body object; a settings-only message (no Body) yields nothing."""
+        ns = formats.namespace(self.header.version) if self.header.version else None
+        index = formats.load(self.header.version) if self.header.version else None
+        depth = 0
+        while True:
+            event, el = self._next()
+            if depth == 0:
+                if event == "end":  # </Message>
+                    self._drain()
+                    return
+                if local_name(el, self.source) != "Body":
+                    raise MessageRejected(f"unexpected element {local_name(el)!r} "
+                                          "after the Header", source=self.source)
+                self._body = el
+                depth = 1
+                continue
+            if event == "start":
+                depth += 1
+                continue
+            depth -= 1
+            if depth == 0:  # </Body>
+                continue
+            if depth == 1:
+                obj = self._object(el, ns, index)
+                el.clear()
+                while el.getprevious() is not None:
+                    del self._body[0]
+                if obj is not None:
+                    yield obj
+
+    def _drain(self) -> None:
+        try:
+            for _ in self._events:  # anything after </Message> is a syntax error worth reporting
+                pass
+        except etree.XMLSyntaxError as exc:
+            raise self._malformed(exc) from None
+
+    def _object(self, el, ns: str | None, index) -> BodyObject | None:
+        local_name(el, self.source)
+        qname = etree.QName(el)
+        if ns is None or qname.namespace != ns or index is None:
+            self._skip(qname.localname if qname.namespace == ns else el.tag)
+            return None
+        type_name = qname.localname
+        if type_name == DELETION:
+            return self._deletion(el, ns, index)
+        if not index.has_type(type_name):
+            self._skip(type_name)
+            return None
+        xml = normalize_object(el, ns)
+        digest = hashlib.sha256(xml).hexdigest()[:32]
+        keys = el.find(f"{{{ns}}}КлючевыеСвойства")
+        if keys is None:
+            return BodyObject(type_name, "~" + digest, "object", xml, digest, el.sourceline,
+                              problem="the object has no КлючевыеСвойства")
+        ref = object_ref(el, ns)
+        if ref is None:
+            # 1C may leave Ссылка out and match by search fields; the key properties are then
+            # the object's identity for us too.
+            ref = "~" + hashlib.sha256(etree.tostring(keys)).hexdigest()[:32]
+        return BodyObject(type_name, ref, "object", xml, digest, el.sourceline)
+
+    def _deletion(self, el, ns: str, index) -> BodyObject | None:
+        xml = normalize_object(el, ns)
+        digest = hashlib.sha256(xml).hexdigest()[:32]
+        target = el.find(f"{{{ns}}}СсылкаНаОбъект/{{{ns}}}СсылкаНаОбъект")
+        ref_el = next((c for c in target if isinstance(c.tag, str)), None) \
+            if target is not None else None
+        if ref_el is None or not (ref_el.text or "").strip():
+            return BodyObject(DELETION, "~" + digest, "delete", xml, digest, el.sourceline,
+                              problem="the deletion names no object")
+        target_type = index.ref_element_to_type(etree.QName(ref_el).localname)
+        if target_type is None:
+            self._skip(f"{DELETION}/{etree.QName(ref_el).localname}")
+            return None
+        return BodyObject(target_type, ref_el.text.strip().lower(), "delete", xml, digest,
+                          el.sourceline)
+
+    def _skip(self, name: str) -> None:
+        self.unknown[name] = self.unknown.get(name, 0) + 1

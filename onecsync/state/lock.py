@@ -1,0 +1,79 @@
+"""One run at a time: a non-blocking lock file beside the state, naming its holder.
+
+Public API: `RunLock(path)` (context manager), `read_holder(path)`.
+
+The lock is an `flock` on `<state>.lock`: the kernel releases it when the holder dies, so a lock
+left by a crashed run is simply taken over. The file's text (pid, start time, command) only
+says who holds it; it never decides anything.
+"""
+
+from __future__ import annotations
+
+import datetime
+import fcntl
+import json
+import os
+from pathlib import Path
+
+from onecsync.errors import Busy
+from onecsync.errors import StateError
+
+
+def lock_path(state_path: Path) -> Path:
+    return state_path.with_name(state_path.name + ".lock")
+
+
+def read_holder(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8") or "null")
+    except (OSError, ValueError):
+        return None
+
+
+def holder_if_locked(path: Path) -> dict | None:
+    """Who holds the lock now, or None (a shared probe; it never blocks nor takes it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return read_holder(path) or {}
+    finally:
+        os.close(fd)
+    return None
+
+
+class RunLock:
+    def __init__(self, path: Path, command: str) -> None:
+        self.path = path
+        self.command = command
+        self._fd: int | None = None
+
+    def __enter__(self) -> "RunLock":
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StateError(f"cannot create lock file {self.path}: {exc.strerror}",
+                             remedy="make the state folder writable by this user") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            h = read_holder(self.path) or {}
+            raise Busy(f"another onecsync run holds {self.path} "
+                       f"(pid {h.get('pid', '?')}, {h.get('command', '?')}, "
+                       f"started {h.get('started', '?')})") from None
+        info = {"pid": os.getpid(), "command": self.command,
+                "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(info).encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # closing releases the flock
+            self._fd = None

@@ -1,0 +1,104 @@
+"""The state schema, created and upgraded by sqlite-utils migrations; newer files are refused.
+
+Public API: `MIGRATIONS`, `upgrade(db, path)`.
+
+Every migration runs in one transaction together with the record that it ran. A state file that
+records a migration this onecsync does not know was upgraded by a newer onecsync: opening it
+could silently drop what the newer code relies on, so it is refused.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from onecsync.errors import StateError
+
+MIGRATIONS = Migrations("onecsync")
+
+
+@MIGRATIONS(name="0001_initial")
+def _initial(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE peers (
+            name TEXT PRIMARY KEY,
+            code TEXT NOT NULL,
+            sent_no INTEGER NOT NULL DEFAULT 0,
+            received_no INTEGER NOT NULL DEFAULT 0,
+            confirmed_no INTEGER NOT NULL DEFAULT 0,
+            versions TEXT,              -- JSON: the peer's last AvailableVersion list
+            format_version TEXT,        -- the version of the last message from the peer
+            object_types TEXT,          -- JSON: the peer's AvailableObjectTypes
+            prefix TEXT,
+            last_received_at TEXT,
+            last_sent_at TEXT,
+            received_created TEXT,      -- CreationDate of the peer's message numbered received_no
+            in_fingerprint TEXT,        -- the last incoming file read: size, mtime, sampled hash
+            out_no INTEGER,             -- the last message written to the peer ...
+            out_received_no INTEGER,    -- ... the ReceivedNo it carried ...
+            out_fingerprint TEXT        -- ... and its file as written
+        );
+        -- The newest version of every object each peer sent us: the one copy of its payload.
+        CREATE TABLE inbox (
+            id INTEGER PRIMARY KEY,
+            peer TEXT NOT NULL,
+            type TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            kind TEXT NOT NULL,         -- object | delete
+            message_no INTEGER,
+            version TEXT NOT NULL,      -- format version the xml is written in
+            xml BLOB NOT NULL,          -- namespace-relative, see protocol.reader
+            digest TEXT NOT NULL,
+            status TEXT NOT NULL,       -- staged | routed | ignored | parked
+            reason TEXT,
+            line INTEGER,
+            updated_at TEXT NOT NULL,
+            UNIQUE (peer, type, ref)
+        );
+        CREATE INDEX inbox_status ON inbox (peer, status, type);
+        -- "This object, in its newest version, must reach this peer": 1C's change registration.
+        CREATE TABLE registrations (
+            id INTEGER PRIMARY KEY,
+            peer TEXT NOT NULL,
+            type TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            inbox_id INTEGER NOT NULL REFERENCES inbox (id),
+            message_no INTEGER,         -- the message that first carried it; NULL: not yet sent
+            confirmed_no INTEGER,       -- the peer's ReceivedNo that confirmed it; NULL: pending
+            parked TEXT,                -- why it cannot be sent (e.g. no such type in the
+                                        -- peer's version); NULL: it can
+            registered_at TEXT NOT NULL,
+            UNIQUE (peer, type, ref)
+        );
+        -- Confirmed rows are kept (without payload): if the peer is restored from a backup, they
+        -- say what it lost and must get again.
+        CREATE INDEX registrations_pending ON registrations (peer, id) WHERE confirmed_no IS NULL;
+        CREATE INDEX registrations_message ON registrations (peer, message_no);
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            command TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            exit_code INTEGER,
+            counts TEXT,                -- JSON report
+            error TEXT
+        );
+        """
+    )
+
+
+def known_migrations() -> list[str]:
+    """Every migration this onecsync has, in order (what a fresh database would need)."""
+    return [m.name for m in MIGRATIONS.pending(Database(memory=True))]
+
+
+def upgrade(db: Database, path: str) -> None:
+    known = set(known_migrations())
+    unknown = [m.name for m in MIGRATIONS.applied(db) if m.name not in known]
+    if unknown:
+        raise StateError(f"state file {path} was written by a newer onecsync "
+                         f"(schema {unknown[-1]})",
+                         remedy="upgrade onecsync; do not edit the state file")
+    MIGRATIONS.apply(db)

@@ -1,0 +1,163 @@
+"""Shared fixtures: a sandbox with two exchange folders and a config, a CLI runner, and the
+check that every message onecsync writes is valid per 1C's schema of its version."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import zipfile
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from onecsync import formats
+from onecsync.cli import main
+from tests import factory
+
+DEFAULT_CONFIG = """\
+node:
+  code: {node}
+state: state/onecsync.sqlite
+bases:
+  accounting:
+    code: {acc}
+    transport: {{kind: directory, path: exchange/accounting{acc_extra}}}
+  crm:
+    code: {crm}
+    transport: {{kind: directory, path: exchange/crm{crm_extra}}}
+"""
+
+
+def parse_message(path: Path):
+    """(header element, version, [body elements]) of a message file, .xml or .zip."""
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as zf:
+            assert len(zf.infolist()) == 1
+            data = zf.read(zf.infolist()[0])
+    else:
+        data = path.read_bytes()
+    root = etree.fromstring(data)
+    header = root[0]
+    fmt = header.findtext(f"{{{formats.ENVELOPE_NS}}}Format")
+    version = formats.version_of(fmt)
+    body = root.find(f"{{{formats.namespace(version)}}}Body") if version else None
+    return header, version, (list(body) if body is not None else [])
+
+
+def assert_valid_message(path: Path) -> None:
+    """The whole message passes 1C's schemas: the header, then each body object."""
+    header, version, objects = parse_message(path)
+    problems = formats.validate_header(header)
+    assert not problems, f"{path.name}: header: {problems}"
+    for el in objects:
+        problems = formats.validate_object(version, el)
+        assert not problems, f"{path.name}: {etree.QName(el).localname}: {problems}"
+
+
+class Sandbox:
+    def __init__(self, root: Path, capsys) -> None:
+        self.root = root
+        self.capsys = capsys
+        self.config = root / "onecsync.yaml"
+        self.folders = {"accounting": root / "exchange" / "accounting",
+                        "crm": root / "exchange" / "crm"}
+        for f in self.folders.values():
+            f.mkdir(parents=True)
+        self.write_config()
+        self._mtime = 1_700_000_000_000_000_000
+
+    def write_config(self, text: str | None = None, compress: bool = False) -> None:
+        extra = ", compress: true" if compress else ""
+        self.config.write_text(text or DEFAULT_CONFIG.format(
+            node=factory.NODE, acc=factory.ACCOUNTING, crm=factory.CRM,
+            acc_extra=extra, crm_extra=extra), encoding="utf-8")
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / "state" / "onecsync.sqlite"
+
+    def code(self, peer: str) -> str:
+        return factory.ACCOUNTING if peer == "accounting" else factory.CRM
+
+    def incoming(self, peer: str, suffix: str = ".xml") -> Path:
+        return self.folders[peer] / f"Message_{self.code(peer)}_{factory.NODE}{suffix}"
+
+    def put(self, peer: str, data: bytes | factory.Msg, suffix: str = ".xml") -> Path:
+        """Leave a message as the base would, each one newer than the last."""
+        if isinstance(data, factory.Msg):
+            data = data.xml()
+        path = self.incoming(peer, suffix)
+        if suffix == ".zip":
+            with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr(path.with_suffix(".xml").name, data)
+        else:
+            path.write_bytes(data)
+        self._mtime += 1_000_000_000
+        os.utime(path, ns=(self._mtime, self._mtime))
+        return path
+
+    def outgoing_path(self, peer: str) -> Path | None:
+        for suffix in (".xml", ".zip"):
+            p = self.folders[peer] / f"Message_{factory.NODE}_{self.code(peer)}{suffix}"
+            if p.exists():
+                return p
+        return None
+
+    def outgoing(self, peer: str) -> dict:
+        """Our message to the peer, checked against 1C's schema, as a dict for asserts."""
+        path = self.outgoing_path(peer)
+        assert path is not None, f"no message to {peer}"
+        assert_valid_message(path)
+        header, version, objects = parse_message(path)
+        ns = {"m": formats.ENVELOPE_NS}
+        conf = header.find("m:Confirmation", ns)
+        refs = []
+        for el in objects:
+            local = etree.QName(el).localname
+            if local == "УдалениеОбъекта":
+                target = el[0][0][0]
+                refs.append(("delete", etree.QName(target).localname, target.text))
+            else:
+                r = el.find(f"{{{formats.namespace(version)}}}КлючевыеСвойства/"
+                            f"{{{formats.namespace(version)}}}Ссылка")
+                refs.append((local, r.text if r is not None else None))
+        return {"path": path, "version": version,
+                "message_no": int(conf.findtext("m:MessageNo", namespaces=ns)),
+                "received_no": int(conf.findtext("m:ReceivedNo", namespaces=ns)),
+                "to": conf.findtext("m:To", namespaces=ns),
+                "from": conf.findtext("m:From", namespaces=ns),
+                "versions": [v.text for v in header.findall("m:AvailableVersion", ns)],
+                "objects": refs}
+
+    def run(self, *args: str) -> tuple[int, dict | None, str]:
+        """Run the CLI in-process as cron would; returns (exit code, JSON report, stderr)."""
+        self.capsys.readouterr()
+        with pytest.raises(SystemExit) as exc:
+            main(["--config", str(self.config), "--json", *args])
+        out = self.capsys.readouterr()
+        report = json.loads(out.out) if out.out.strip() else None
+        return exc.value.code, report, out.err
+
+    def db(self) -> sqlite3.Connection:
+        return sqlite3.connect(f"file:{self.state_path}?mode=ro", uri=True)
+
+    def numbers(self, peer: str) -> tuple[int, int, int]:
+        with self.db() as c:
+            row = c.execute("SELECT sent_no, received_no, confirmed_no FROM peers WHERE name=?",
+                            (peer,)).fetchone()
+        return tuple(row) if row else (0, 0, 0)
+
+    def dump(self) -> dict:
+        """Everything of the exchange state except the run journal, for before/after compares."""
+        if not self.state_path.exists():
+            return {}
+        with self.db() as c:
+            return {t: c.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+                    for t in ("peers", "inbox", "registrations")}
+
+
+@pytest.fixture
+def sandbox(tmp_path, capsys) -> Sandbox:
+    return Sandbox(tmp_path, capsys)

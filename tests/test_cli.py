@@ -1,0 +1,186 @@
+"""The command line as cron and scripts see it: exit codes, --json, --dry-run, the lock."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from onecsync.cli import cli
+from tests import factory as f
+
+
+def tree_digest(root) -> dict:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_dry_run_writes_nothing_and_says_what_it_would_send(sandbox):
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    sandbox.run("pull-catalogs")  # a state exists
+    sandbox.put("accounting", f.Msg(message_no=2, received_no=1, created="2026-11-21T09:00:00",
+                                    objects=[f.counterparty(f.ref(2), "АО Василек")]))
+    before = tree_digest(sandbox.root)
+    mtimes = {p: p.stat().st_mtime_ns for p in sandbox.root.rglob("*")}
+    code, report, err = sandbox.run("--dry-run", "pull-catalogs")
+    assert code == 0, err
+    assert tree_digest(sandbox.root) == before
+    assert {p: p.stat().st_mtime_ns for p in sandbox.root.rglob("*")} == mtimes
+    assert report["dry_run"] is True
+    sent = report["peers"]["crm"]["sent"]
+    assert sent["message_no"] == 2 and sent["objects"] == 2
+    assert sent["by_type"] == {"Справочник.Контрагенты": 2}
+
+
+def test_dry_run_on_a_fresh_setup_creates_no_state(sandbox):
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    before = tree_digest(sandbox.root)
+    code, report, _ = sandbox.run("--dry-run", "run")
+    assert code == 0
+    assert tree_digest(sandbox.root) == before
+    assert not (sandbox.root / "state").exists()
+    assert report["peers"]["crm"]["sent"]["objects"] == 1
+
+
+def test_a_second_concurrent_run_exits_8_naming_the_holder(sandbox):
+    sandbox.run("pull-catalogs")  # creates the state folder and the lock file
+    lock = sandbox.state_path.with_name("onecsync.sqlite.lock")
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, json, os, sys, time\n"
+         f"fd = os.open({str(lock)!r}, os.O_RDWR)\n"
+         "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+         "os.ftruncate(fd, 0)\n"
+         "os.write(fd, json.dumps({'pid': os.getpid(), 'command': 'run', "
+         "'started': '2026-11-28T03:00:00+00:00'}).encode())\n"
+         "print('locked', flush=True)\n"
+         "time.sleep(30)\n"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        code, report, err = sandbox.run("pull-catalogs")
+        assert code == 8
+        assert f"pid {holder.pid}" in err and "2026-11-28T03:00:00" in err
+        assert report["exit_code"] == 8
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(sandbox):
+    sandbox.run("pull-catalogs")
+    lock = sandbox.state_path.with_name("onecsync.sqlite.lock")
+    lock.write_text(json.dumps({"pid": 999999, "command": "run", "started": "yesterday"}))
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    code, _, err = sandbox.run("pull-catalogs")
+    assert code == 0, err
+    # Released at the end: another process can take it at once.
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
+
+
+def test_json_report_names_numbers_and_counts_per_peer(sandbox):
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка"),
+                                             f.deletion("КонтрагентыСсылка", f.ref(2))]))
+    code, report, _ = sandbox.run("pull-catalogs")
+    assert code == 0
+    assert report["command"] == "pull-catalogs" and report["exit_code"] == 0
+    received = report["peers"]["accounting"]["received"]
+    assert (received["message_no"], received["objects"], received["deletions"],
+            received["duplicate"]) == (1, 1, 1, False)
+    assert report["peers"]["crm"]["sent"]["message_no"] == 1
+    assert report["peers"]["crm"]["sent"]["objects"] == 2
+    assert report["peers"]["accounting"]["sent"]["objects"] == 0
+
+
+def test_human_report_goes_to_stderr_and_stdout_stays_empty(sandbox, capsys):
+    from onecsync.cli import main
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    with pytest.raises(SystemExit) as exc:
+        main(["--config", str(sandbox.config), "pull-catalogs"])
+    out = capsys.readouterr()
+    assert exc.value.code == 0
+    assert out.out == ""
+    assert "received message 1: 1 objects" in out.err
+    assert "sent message 1 (format 1.8): 1 objects" in out.err
+
+
+@pytest.mark.parametrize("text, fragments", [
+    ("node: {code: not-a-uuid}\nbases: {}\nextra: 1\n",
+     ["node.code: 'not-a-uuid' is not a node code", "bases.accounting: missing",
+      "bases.crm: missing", "extra: unknown key"]),
+    (f"node: {{code: {f.NODE}}}\nbases:\n  accounting:\n    code: {f.ACCOUNTING}\n"
+     "    transport: {kind: directory}\n    password: hunter2\n"
+     f"  crm:\n    code: {f.CRM}\n    transport: {{kind: smoke-signals, path: x}}\n",
+     ["bases.accounting.transport.path: missing",
+      "bases.accounting.password: unknown key (plaintext passwords are not allowed",
+      "bases.crm.transport.kind: 'smoke-signals' is not one of"]),
+    ("node: [unclosed\n", ["not valid YAML at line"]),
+])
+def test_config_problems_are_all_reported_with_exit_3(sandbox, text, fragments):
+    sandbox.config.write_text(text, encoding="utf-8")
+    code, report, err = sandbox.run("pull-catalogs")
+    assert code == 3
+    for fragment in fragments:
+        assert fragment in err
+    assert "hunter2" not in err and "hunter2" not in json.dumps(report)
+    assert "Traceback" not in err
+
+
+def test_missing_config_file_names_where_it_looked(tmp_path, capsys, monkeypatch):
+    from onecsync.cli import main
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ONECSYNC_CONFIG", raising=False)
+    with pytest.raises(SystemExit) as exc:
+        main(["run"])
+    assert exc.value.code == 3
+    assert "onecsync.yaml not found" in capsys.readouterr().err
+
+
+def test_config_from_the_environment_variable(sandbox, monkeypatch, capsys):
+    from onecsync.cli import main
+    monkeypatch.setenv("ONECSYNC_CONFIG", str(sandbox.config))
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    with pytest.raises(SystemExit) as exc:
+        main(["--json", "pull-catalogs"])
+    assert exc.value.code == 0
+    assert json.loads(capsys.readouterr().out)["peers"]["crm"]["sent"]["objects"] == 1
+
+
+def test_usage_error_exits_2(capsys):
+    from onecsync.cli import main
+    with pytest.raises(SystemExit) as exc:
+        main(["no-such-command"])
+    assert exc.value.code == 2
+
+
+def test_an_unexpected_error_is_one_line_without_traceback(sandbox, monkeypatch):
+    import onecsync.flows.runner as runner
+    monkeypatch.setattr(runner, "route_catalogs", lambda *a: 1 / 0)
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    code, _, err = sandbox.run("pull-catalogs")
+    assert code == 1
+    assert "internal error: ZeroDivisionError" in err and "-v" in err
+    assert "Traceback" not in err
+    code, _, err = sandbox.run("-v", "pull-catalogs")
+    assert "Traceback" in err
+
+
+def test_every_command_has_help():
+    for name, command in cli.commands.items():
+        assert command.help and len(command.help.strip()) > 20, name
+
+
+def test_python_dash_m_runs_the_cli(sandbox):
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    proc = subprocess.run([sys.executable, "-m", "onecsync", "--config", str(sandbox.config),
+                           "--json", "pull-catalogs"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["peers"]["crm"]["sent"]["objects"] == 1

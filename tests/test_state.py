@@ -1,0 +1,88 @@
+"""The state file: created private, upgraded by migrations, refused when newer than the code."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+
+import pytest
+
+from onecsync.errors import StateError
+from onecsync.state import open_state
+from onecsync.state.migrations import known_migrations
+from tests import factory as f
+
+
+def test_a_new_state_file_is_private_and_fully_migrated(tmp_path):
+    path = tmp_path / "sub" / "state.sqlite"
+    state = open_state(path)
+    state.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    with sqlite3.connect(path) as c:
+        applied = [r[0] for r in c.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
+        tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert applied == known_migrations()
+    assert {"peers", "inbox", "registrations", "runs"} <= tables
+
+
+def test_reopening_applies_nothing_twice(tmp_path):
+    path = tmp_path / "state.sqlite"
+    open_state(path).close()
+    open_state(path).close()
+    with sqlite3.connect(path) as c:
+        assert c.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == \
+            len(known_migrations())
+
+
+def test_a_state_file_from_a_newer_onecsync_is_refused(tmp_path):
+    path = tmp_path / "state.sqlite"
+    open_state(path).close()
+    with sqlite3.connect(path) as c:
+        c.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+                  "VALUES ('onecsync', '0099_from_the_future', '2030-01-01')")
+    with pytest.raises(StateError, match="newer onecsync"):
+        open_state(path)
+
+
+def test_a_newer_state_file_makes_the_cli_exit_3_without_touching_it(sandbox):
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    sandbox.run("pull-catalogs")
+    with sqlite3.connect(sandbox.state_path) as c:
+        c.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+                  "VALUES ('onecsync', '0099_from_the_future', '2030-01-01')")
+    before = sandbox.state_path.read_bytes()
+    code, _, err = sandbox.run("pull-catalogs")
+    assert code == 3
+    assert "newer onecsync" in err and "upgrade onecsync" in err
+    assert sandbox.state_path.read_bytes() == before
+
+
+def test_a_state_file_of_another_base_is_refused(sandbox):
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    sandbox.run("pull-catalogs")
+    other = "99999999-8888-4777-8666-555555555555"
+    sandbox.config.write_text(sandbox.config.read_text().replace(f.CRM, other))
+    code, _, err = sandbox.run("pull-catalogs")
+    assert code == 3
+    assert f"belongs to a crm base with code {f.CRM}" in err
+
+
+def test_a_corrupt_state_file_is_a_clear_error(sandbox):
+    sandbox.state_path.parent.mkdir()
+    sandbox.state_path.write_bytes(b"this is not sqlite" * 100)
+    code, _, err = sandbox.run("pull-catalogs")
+    assert code == 3
+    assert "cannot be used" in err and "Traceback" not in err
+
+
+def test_the_run_journal_records_each_run(sandbox):
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    sandbox.run("pull-catalogs")
+    sandbox.put("accounting", b"<broken")
+    sandbox.run("pull-catalogs")
+    with sandbox.db() as c:
+        rows = c.execute("SELECT command, exit_code, ended_at IS NOT NULL, error FROM runs "
+                         "ORDER BY id").fetchall()
+    assert [r[:3] for r in rows] == [("pull-catalogs", 0, 1), ("pull-catalogs", 5, 1)]
+    assert "the root element is 'broken'" in rows[1][3]
