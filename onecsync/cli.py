@@ -55,10 +55,10 @@ def cli(ctx, config, as_json, dry_run, verbose, quiet, log_format):
     ctx.obj = _Options(config, as_json, dry_run, verbosity)
 
 
-def _run(opts: _Options, command: str) -> int:
+def _run(opts: _Options, command: str, refs: tuple[str, ...] | None = None) -> int:
     from onecsync.flows.runner import execute
 
-    outcome = execute(opts.config(), command, dry_run=opts.dry_run)
+    outcome = execute(opts.config(), command, dry_run=opts.dry_run, refs=refs)
     report = outcome.report()
     if opts.as_json:
         console.print_json(report)
@@ -77,6 +77,46 @@ def pull_catalogs(opts: _Options) -> int:
         onecsync --config /etc/onecsync/onecsync.yaml pull-catalogs
     """
     return _run(opts, "pull-catalogs")
+
+
+@cli.command("push-invoices")
+@click.pass_obj
+def push_invoices(opts: _Options) -> int:
+    """Receive from the CRM; route its invoices to accounting; send to both.
+
+    Every invoice that comes from the CRM is kept in the invoice registry: only documents
+    linked to one of them ever go back to the CRM.
+    """
+    return _run(opts, "push-invoices")
+
+
+@cli.command("pull-settlements")
+@click.pass_obj
+def pull_settlements(opts: _Options) -> int:
+    """Receive from accounting; route linked settlements and edited CRM invoices to the CRM.
+
+    A sale, return, bank or cash document goes to the CRM only when it names a CRM invoice
+    (or a document already forwarded) along the link paths of flows.pull-settlements.links;
+    the others wait in the inbox for their invoice.
+    """
+    return _run(opts, "pull-settlements")
+
+
+@cli.command("retry")
+@click.option("--all", "all_", is_flag=True, help="Retry every parked object.")
+@click.argument("refs", nargs=-1, metavar="[REF]...")
+@click.pass_obj
+def retry(opts: _Options, all_: bool, refs: tuple[str, ...]) -> int:
+    """Evaluate parked objects again (after a mapping fix), then route and send.
+
+    \b
+    Example:
+        onecsync retry --all
+        onecsync retry 6756910a-0bfc-4326-badf-9380a959021a
+    """
+    if all_ == bool(refs):
+        raise click.UsageError("give either --all or the Ссылки of the objects to retry")
+    return _run(opts, "retry", None if all_ else refs)
 
 
 @cli.command("run")

@@ -21,6 +21,8 @@ from typing import Mapping
 import yaml
 
 from onecsync.errors import ConfigError
+from onecsync.mapping import TypeRules
+from onecsync.mapping import path_exists
 
 DEFAULT_PLAN = "СинхронизацияДанныхЧерезУниверсальныйФормат"
 DEFAULT_FORMATS = ("1.8", "1.10", "1.11", "1.12", "1.15", "1.16", "1.17")
@@ -42,6 +44,24 @@ DEFAULT_FLOWS: dict[str, tuple[str, ...]] = {
         "Документ.ПБДСРасчетыСКонтрагентами", "Документ.СБДСРасчетыСКонтрагентами",
         "Документ.ПКОРасчетыСКонтрагентами", "Документ.РКОРасчетыСКонтрагентами",
     ),
+}
+
+_PAYMENT_LINKS = ("РасшифровкаПлатежа/Строка/Заказ/ЗаказКлиента/Ссылка",
+                  "РасшифровкаПлатежа/Строка/Заказ/СчетПокупателю/Ссылка",
+                  "РасшифровкаПлатежа/Строка/ДокументРасчетов/ЗаказКлиентаСсылка/Ссылка",
+                  "РасшифровкаПлатежа/Строка/ДокументРасчетов/РеализацияТоваровУслугСсылка/Ссылка")
+# Where a settlement document names the invoice (or the linked sale) it settles. A document is
+# forwarded to the CRM when any of these holds the Ссылка of a CRM invoice or of a document
+# already forwarded (a return of a forwarded sale, a payment for it).
+DEFAULT_LINKS: dict[str, tuple[str, ...]] = {
+    "Документ.РеализацияТоваровУслуг": ("Заказ/Ссылка", "СчетПокупателю/Ссылка",
+                                        "Товары/Строка/Заказ/Ссылка", "Услуги/Строка/Заказ/Ссылка"),
+    "Документ.ВозвратТоваровОтПокупателя": ("Заказ/Ссылка",
+                                            "ДокументРеализации/РеализацияТоваровУслугСсылка/Ссылка"),
+    "Документ.ПБДСРасчетыСКонтрагентами": _PAYMENT_LINKS,
+    "Документ.СБДСРасчетыСКонтрагентами": _PAYMENT_LINKS,
+    "Документ.ПКОРасчетыСКонтрагентами": _PAYMENT_LINKS,
+    "Документ.РКОРасчетыСКонтрагентами": _PAYMENT_LINKS,
 }
 
 _OBJECT_TYPE = re.compile(r"^(Справочник|Документ)\.[^\s.]+$")
@@ -97,6 +117,8 @@ class Node:
 class Flow:
     name: str
     objects: tuple[str, ...]
+    organizations: tuple[str, ...] = ()       # ИНН of the organizations it carries; () = all
+    links: dict[str, tuple[str, ...]] = field(default_factory=dict)  # pull-settlements only
 
 
 @dataclass(frozen=True)
@@ -106,6 +128,7 @@ class Config:
     state: Path
     bases: dict[str, Base]
     flows: dict[str, Flow] = field(default_factory=dict)
+    mapping: dict[str, dict[str, TypeRules]] = field(default_factory=dict)  # peer -> type -> rules
 
     @property
     def state_dir(self) -> Path:
@@ -163,14 +186,15 @@ class _Validator:
     def fail(self, where: str, what: str) -> None:
         self.problems.append(f"{where}: {what}")
 
-    def mapping(self, value: Any, where: str, known: tuple[str, ...]) -> dict:
+    def mapping(self, value: Any, where: str, known: tuple[str, ...] | None = None) -> dict:
+        """A YAML mapping; with `known`, any other key is a problem."""
         if value is None:
             value = {}
         if not isinstance(value, dict):
             self.fail(where, f"must be a mapping, not {type(value).__name__}")
             return {}
         for key in value:
-            if key not in known:
+            if known is not None and key not in known:
                 hint = ""
                 if isinstance(key, str) and key in ("password", "pass", "secret"):
                     hint = " (plaintext passwords are not allowed: use password_env or password_file)"
@@ -222,20 +246,23 @@ class _Validator:
         if data is None:
             self.fail("(top)", "the file is empty")
             return None
-        top = self.mapping(data, "", ("node", "state", "bases", "flows"))
+        top = self.mapping(data, "", ("node", "state", "bases", "flows", "mapping"))
         if not isinstance(data, dict):
             return None
         node = self.node(top.get("node"))
         state = self.path(top.get("state", "onecsync-state.sqlite"), "state")
         bases = self.bases(top.get("bases"))
+        self.versions = node.formats if node else DEFAULT_FORMATS
         flows = self.flows(top.get("flows"))
+        mapping = self.mapping_section(top.get("mapping"))
         if node and bases:
             codes = [node.code] + [b.code for b in bases.values()]
             if len(set(codes)) != len(codes):
                 self.fail("bases", "node.code and the bases' codes must all differ")
         if self.problems or node is None or state is None or bases is None:
             return None
-        return Config(path=path, node=node, state=state, bases=bases, flows=flows)
+        return Config(path=path, node=node, state=state, bases=bases, flows=flows,
+                      mapping=mapping)
 
     def node(self, data: Any) -> Node | None:
         if data is None:
@@ -304,12 +331,35 @@ class _Validator:
             return None
         return Transport(kind=kind, path=path, compress=compress)
 
+    def object_path(self, type_name: str, path: Any, where: str) -> str | None:
+        """A field path of an object type, checked against the versions we offer."""
+        from onecsync.formats import load
+
+        text = self.string(path, where)
+        if text is None:
+            return None
+        text = text.strip("/")
+        if not any(load(v).has_type(type_name) and path_exists(load(v), type_name, text)
+                   for v in self.versions):
+            self.fail(where, f"{text!r} is not a field path of {type_name} in any offered version")
+            return None
+        return text
+
+    def string_list(self, value: Any, where: str) -> list:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(where, "must be a list")
+            return []
+        return value
+
     def flows(self, data: Any) -> dict[str, Flow]:
         d = self.mapping(data, "flows", tuple(DEFAULT_FLOWS))
         out = {}
         for name, default in DEFAULT_FLOWS.items():
             where = f"flows.{name}"
-            f = self.mapping(d.get(name), where, ("objects",))
+            known = ("objects", "organizations") + (("links",) if name == "pull-settlements" else ())
+            f = self.mapping(d.get(name), where, known)
             objects = f.get("objects", list(default))
             if not isinstance(objects, list) or not objects:
                 self.fail(f"{where}.objects", "must be a non-empty list of object types")
@@ -318,5 +368,58 @@ class _Validator:
                 if not isinstance(obj, str) or not _OBJECT_TYPE.match(obj):
                     self.fail(f"{where}.objects[{i}]",
                               f"{obj!r} is not an object type like Справочник.Контрагенты")
-            out[name] = Flow(name=name, objects=tuple(str(o) for o in objects))
+            orgs = []
+            for i, inn in enumerate(self.string_list(f.get("organizations"), f"{where}.organizations")):
+                text = str(inn).strip()
+                if not re.fullmatch(r"\d{10}|\d{12}", text):
+                    self.fail(f"{where}.organizations[{i}]", f"{text!r} is not an ИНН (10 or 12 digits)")
+                orgs.append(text)
+            links = {}
+            if name == "pull-settlements":
+                links = self.links(f.get("links"), f"{where}.links", objects)
+            out[name] = Flow(name=name, objects=tuple(str(o) for o in objects),
+                             organizations=tuple(orgs), links=links)
+        return out
+
+    def links(self, data: Any, where: str, objects: list) -> dict[str, tuple[str, ...]]:
+        """Configured link paths are added to the defaults (an admin adds one, loses none)."""
+        out = {t: DEFAULT_LINKS.get(t, ()) for t in objects if isinstance(t, str)}
+        d = self.mapping(data, where, tuple(out))
+        for type_name, paths in d.items():
+            for i, path in enumerate(self.string_list(paths, f"{where}.{type_name}")):
+                checked = self.object_path(type_name, path, f"{where}.{type_name}[{i}]")
+                if checked and checked not in out[type_name]:
+                    out[type_name] += (checked,)
+        return out
+
+    def mapping_section(self, data: Any) -> dict[str, dict[str, TypeRules]]:
+        d = self.mapping(data, "mapping", PEERS)
+        out: dict[str, dict[str, TypeRules]] = {}
+        for peer, types in d.items():
+            where = f"mapping.{peer}"
+            if not isinstance(types, dict):
+                self.fail(where, "must map object types to rules")
+                continue
+            for type_name, raw in types.items():
+                tw = f"{where}.{type_name}"
+                if not isinstance(type_name, str) or not _OBJECT_TYPE.match(type_name):
+                    self.fail(tw, "is not an object type like Справочник.Номенклатура")
+                    continue
+                r = self.mapping(raw, tw, ("drop", "set", "values"))
+                drop = tuple(p for i, p in enumerate(self.string_list(r.get("drop"), f"{tw}.drop"))
+                             if self.object_path(type_name, p, f"{tw}.drop[{i}]"))
+                sets = []
+                for path, value in self.mapping(r.get("set"), f"{tw}.set").items():
+                    if self.object_path(type_name, path, f"{tw}.set.{path}"):
+                        sets.append((str(path).strip("/"), self.string(value, f"{tw}.set.{path}") or ""))
+                values = []
+                for path, table in self.mapping(r.get("values"), f"{tw}.values").items():
+                    if not isinstance(table, dict) or not table:
+                        self.fail(f"{tw}.values.{path}", "must map old values to new ones")
+                        continue
+                    if self.object_path(type_name, path, f"{tw}.values.{path}"):
+                        values.append((str(path).strip("/"),
+                                       tuple((str(k), str(v)) for k, v in table.items())))
+                out.setdefault(peer, {})[type_name] = TypeRules(drop=drop, set=tuple(sets),
+                                                                values=tuple(values))
         return out

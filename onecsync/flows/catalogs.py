@@ -5,29 +5,32 @@ Public API: `route_catalogs(config, state)`.
 
 from __future__ import annotations
 
-import logging
-
 from onecsync.config import Config
+from onecsync.flows.route import Registrar
 from onecsync.state import State
 
-log = logging.getLogger("onecsync")
+
+def taken_types(config: Config, source: str) -> set[str]:
+    """Every type some flow takes from `source`; the rest is set aside when staged."""
+    flows = config.flows
+    if source == "crm":
+        return set(flows["push-invoices"].objects)
+    return set(flows["pull-catalogs"].objects) | set(flows["pull-settlements"].objects) | \
+        set(flows["push-invoices"].objects)
 
 
 def route_catalogs(config: Config, state: State) -> dict:
-    """Register the staged catalog objects (and their deletions) for the CRM.
+    """Register the staged catalog objects (and deletions of what the CRM got) for the CRM.
 
     Settlement and invoice documents stay staged for their own flows; types no flow takes from
     accounting are set aside so that they are not looked at again.
     """
-    flows = config.flows
-    catalogs = flows["pull-catalogs"].objects
-    taken = set(catalogs) | set(flows["pull-settlements"].objects) | \
-        set(flows["push-invoices"].objects)
+    flow = config.flows["pull-catalogs"]
+    types = list(flow.objects)
     with state.atomic():
-        registered = state.register("accounting", "crm", catalogs)
-        ignored = state.ignore_other_types("accounting", taken)
-    if registered:
-        log.debug("pull-catalogs: %d catalog object(s) registered for the CRM", registered)
-    if ignored:
-        log.debug("pull-catalogs: %d object(s) of types no flow takes were set aside", ignored)
-    return {"registered": registered, "ignored": ignored}
+        reg = Registrar(config, state, flow, "accounting", "crm")
+        for row in reg.needs_a_look(types):
+            reg.offer(row)
+        reg.register_rest(types)
+        reg.counts.ignored += state.ignore_other_types("accounting", taken_types(config, "accounting"))
+    return reg.counts.as_dict()

@@ -211,9 +211,11 @@ class Exchange:
                   parked: dict[int, str]) -> Iterator[bytes]:
         for p in self.state.pending(name):
             xml = p.xml
-            if p.version != version:
+            # Objects 1C wrote in this version go as they came; what we converted or mapped is
+            # checked against 1C's schema first, so that one object never spoils a message.
+            if p.version != version or p.mapped:
                 try:
-                    xml, dropped = convert(p.xml, p.version, version)
+                    xml, dropped = convert(p.xml, p.version, version, check=True)
                 except formats.Unconvertible as exc:
                     parked[p.id] = f"{p.type} {p.ref}: cannot be written in format {version}: {exc}"
                     continue

@@ -20,6 +20,8 @@ from onecsync.errors import NumberingConflict
 from onecsync.errors import OnecsyncError
 from onecsync.flows.catalogs import route_catalogs
 from onecsync.flows.exchange import Exchange
+from onecsync.flows.invoices import route_invoices
+from onecsync.flows.settlements import route_settlements
 from onecsync.state import RunLock
 from onecsync.state import ensure_state_dir
 from onecsync.state import lock_path
@@ -29,12 +31,22 @@ from onecsync.transport import build_transport
 
 log = logging.getLogger("onecsync")
 
+ROUTES = {"pull-catalogs": route_catalogs, "push-invoices": route_invoices,
+          "pull-settlements": route_settlements}
+
+_ALL_ROUTES = [("route", "pull-catalogs"), ("route", "push-invoices"), ("route", "pull-settlements")]
+_SEND_BOTH = [("send", "crm"), ("send", "accounting")]
+
 # (action, argument) in order; a command is receive → route → send, once.
 COMMANDS: dict[str, list[tuple[str, str]]] = {
-    "pull-catalogs": [("receive", "accounting"), ("route", "pull-catalogs"),
-                      ("send", "crm"), ("send", "accounting")],
-    "run": [("receive", "accounting"), ("receive", "crm"), ("route", "pull-catalogs"),
-            ("send", "crm"), ("send", "accounting")],
+    "pull-catalogs": [("receive", "accounting"), ("route", "pull-catalogs"), *_SEND_BOTH],
+    "push-invoices": [("receive", "crm"), ("route", "push-invoices"),
+                      ("send", "accounting"), ("send", "crm")],
+    "pull-settlements": [("receive", "accounting"), ("route", "pull-settlements"), *_SEND_BOTH],
+    # Invoices are routed before settlements so that a payment arriving in the same run as its
+    # invoice is linked at once.
+    "run": [("receive", "accounting"), ("receive", "crm"), *_ALL_ROUTES, *_SEND_BOTH],
+    "retry": [("unpark", ""), *_ALL_ROUTES, *_SEND_BOTH],
 }
 
 # Most serious first: the exit code of a run is the first of these that occurred.
@@ -69,13 +81,15 @@ class Outcome:
         }
 
 
-def execute(config: Config, command: str, dry_run: bool = False) -> Outcome:
+def execute(config: Config, command: str, dry_run: bool = False,
+            refs: tuple[str, ...] | None = None) -> Outcome:
+    """Run `command`; `refs` (retry only): the Ссылки to retry, None for every parked object."""
     steps = COMMANDS[command]
     outcome = Outcome(command=command, dry_run=dry_run)
     if dry_run:
         state, scratch = open_scratch_copy(config.state)
         try:
-            _steps(config, state, steps, outcome, dry_run=True)
+            _steps(config, state, steps, outcome, dry_run=True, refs=refs)
         finally:
             state.close()
             os.unlink(scratch)
@@ -86,7 +100,7 @@ def execute(config: Config, command: str, dry_run: bool = False) -> Outcome:
         try:
             run_id = state.begin_run(command)
             try:
-                _steps(config, state, steps, outcome, dry_run=False)
+                _steps(config, state, steps, outcome, dry_run=False, refs=refs)
             except OnecsyncError as exc:
                 outcome.errors.append(exc)
                 state.end_run(run_id, int(outcome.exit_code), outcome.report(), exc.line())
@@ -101,19 +115,24 @@ def execute(config: Config, command: str, dry_run: bool = False) -> Outcome:
     return outcome
 
 
-def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool) -> None:
+def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
+           refs: tuple[str, ...] | None = None) -> None:
     transports = {name: build_transport(base, config.node.code)
                   for name, base in config.bases.items()}
     exchange = Exchange(config, state, transports, dry_run=dry_run)
     blocked: set[str] = set()
     for action, arg in steps:
-        peer_report = outcome.peers.setdefault(arg, {}) if action != "route" else None
+        peer_report = outcome.peers.setdefault(arg, {}) if action in ("receive", "send") else None
         try:
             if action == "receive":
                 peer_report["received"] = exchange.receive(arg)
                 outcome.parked += peer_report["received"].get("parked", 0)
             elif action == "route":
-                outcome.routed[arg] = route_catalogs(config, state)
+                outcome.routed[arg] = ROUTES[arg](config, state)
+                outcome.parked += outcome.routed[arg].get("parked", 0)
+            elif action == "unpark":
+                with state.atomic():
+                    outcome.routed["retry"] = {"unparked": state.unpark(refs)}
             elif action == "send":
                 if arg in blocked:
                     peer_report["sent"] = {"skipped": "numbering conflict"}

@@ -102,3 +102,37 @@ def upgrade(db: Database, path: str) -> None:
                          f"(schema {unknown[-1]})",
                          remedy="upgrade onecsync; do not edit the state file")
     MIGRATIONS.apply(db)
+
+
+@MIGRATIONS(name="0002_invoices_links_mapping")
+def _invoices_links_mapping(db: Database) -> None:
+    db.executescript(
+        """
+        -- Every invoice (or customer order) that came from the CRM: only documents linked to
+        -- one of these ever go back to the CRM.
+        CREATE TABLE invoices (
+            ref TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            number TEXT,
+            date TEXT,
+            counterparty_ref TEXT,
+            counterparty TEXT,
+            amount TEXT,
+            currency TEXT,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            first_seen TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        -- The references a staged settlement document makes along the configured link paths,
+        -- read once so that later runs can link it with a join instead of re-parsing it.
+        CREATE TABLE inbox_links (
+            inbox_id INTEGER NOT NULL REFERENCES inbox (id) ON DELETE CASCADE,
+            ref TEXT NOT NULL,
+            PRIMARY KEY (inbox_id, ref)
+        ) WITHOUT ROWID;
+        CREATE INDEX inbox_links_ref ON inbox_links (ref);
+        -- The payload for one peer after the mapping section was applied; NULL: the inbox copy.
+        ALTER TABLE registrations ADD COLUMN xml BLOB;
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+        """
+    )

@@ -65,6 +65,19 @@ class Pending:
     version: str
     xml: bytes
     message_no: int | None
+    mapped: bool = False
+
+
+@dataclass(frozen=True)
+class Staged:
+    """An inbox row as routing sees it."""
+
+    id: int
+    type: str
+    ref: str
+    kind: str
+    version: str
+    xml: bytes
 
 
 @dataclass
@@ -156,7 +169,8 @@ class State:
             # 1C re-sends what we have not confirmed yet: an unchanged copy of an object that
             # was already routed must not be routed (and sent on) again.
             "status = CASE WHEN inbox.digest = excluded.digest AND inbox.status IN "
-            "('routed', 'ignored') THEN inbox.status ELSE excluded.status END, "
+            "('routed', 'ignored', 'waiting', 'filtered', 'echo') THEN inbox.status "
+            "ELSE excluded.status END, "
             "line = excluded.line, updated_at = excluded.updated_at")
         stamp = now_text()
         batch = []
@@ -180,28 +194,72 @@ class State:
         return counts
 
     # -- routing ------------------------------------------------------------------------
-    def register(self, source: str, target: str, types: Iterable[str]) -> int:
-        """Register the staged objects of `types` from `source` for `target`; mark them routed.
+    def staged(self, source: str, types: Iterable[str], *, special: str | None = None,
+               params: tuple = ()) -> list[Staged]:
+        """Staged rows of `types` from `source` (optionally only those matching `special`)."""
+        types = list(types)
+        if not types:
+            return []
+        marks = ", ".join("?" for _ in types)
+        extra = f" AND ({special})" if special else ""
+        cur = self.conn.execute(
+            "SELECT s.id, s.type, s.ref, s.kind, s.version, s.xml FROM inbox s "
+            f"WHERE s.peer = ? AND s.status = 'staged' AND s.type IN ({marks}){extra} ORDER BY s.id",
+            (source, *types, *params))
+        return [Staged(*row) for row in cur]
 
-        A new version replaces an older registration and clears its stamp: the peer must get
-        it again even if it confirms the message that carried the older one.
+    def set_status(self, inbox_id: int, status: str, reason: str | None = None) -> None:
+        self.conn.execute("UPDATE inbox SET status = ?, reason = ? WHERE id = ?",
+                          (status, reason, inbox_id))
+
+    def copy_of(self, peer: str, type_name: str, ref: str) -> Staged | None:
+        row = self.conn.execute(
+            "SELECT id, type, ref, kind, version, xml FROM inbox WHERE peer = ? AND type = ? AND ref = ?",
+            (peer, type_name, ref)).fetchone()
+        return Staged(*row) if row else None
+
+    def was_registered(self, peer: str, type_name: str, ref: str) -> bool:
+        return self.conn.execute(
+            "SELECT 1 FROM registrations WHERE peer = ? AND type = ? AND ref = ?",
+            (peer, type_name, ref)).fetchone() is not None
+
+    def register_one(self, target: str, row: Staged, xml: bytes | None = None) -> None:
+        """Register one inbox object for `target` (`xml`: its payload after the mapping)."""
+        self.conn.execute(
+            "INSERT INTO registrations (peer, type, ref, kind, inbox_id, xml, message_no, registered_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (peer, type, ref) DO UPDATE SET "
+            "kind = excluded.kind, inbox_id = excluded.inbox_id, xml = excluded.xml, message_no = NULL, "
+            "confirmed_no = NULL, parked = NULL, registered_at = excluded.registered_at",
+            (target, row.type, row.ref, row.kind, row.id, xml, now_text()))
+        self.set_status(row.id, "routed")
+
+    def register(self, source: str, target: str, types: Iterable[str]) -> int:
+        """Register every staged object of `types` from `source` for `target`, in one statement.
+
+        Deletions go only where the object itself went: a base is never told to delete what
+        we never sent it. A new version replaces an older registration and clears its stamp: the
+        peer must get it again even if it confirms the message that carried the older one.
         """
         types = list(types)
         if not types:
             return 0
         marks = ", ".join("?" for _ in types)
+        where = (f"peer = ? AND status = 'staged' AND type IN ({marks}) AND (kind = 'object' OR EXISTS "
+                 "(SELECT 1 FROM registrations r WHERE r.peer = ? AND r.type = inbox.type "
+                 "AND r.ref = inbox.ref))")
         cur = self.conn.execute(
             "INSERT INTO registrations (peer, type, ref, kind, inbox_id, message_no, registered_at)"
-            f" SELECT ?, type, ref, kind, id, NULL, ? FROM inbox WHERE peer = ? AND "
-            f"status = 'staged' AND type IN ({marks}) ORDER BY id "
+            f" SELECT ?, type, ref, kind, id, NULL, ? FROM inbox WHERE {where} ORDER BY id "
             "ON CONFLICT (peer, type, ref) DO UPDATE SET kind = excluded.kind, "
-            "inbox_id = excluded.inbox_id, message_no = NULL, confirmed_no = NULL, parked = NULL, "
-            "registered_at = excluded.registered_at",
-            (target, now_text(), source, *types))
+            "inbox_id = excluded.inbox_id, xml = NULL, message_no = NULL, confirmed_no = NULL, "
+            "parked = NULL, registered_at = excluded.registered_at",
+            (target, now_text(), source, *types, target))
         count = cur.rowcount
+        self.conn.execute(f"UPDATE inbox SET status = 'routed' WHERE {where}", (source, *types, target))
+        # What is left is a deletion of something the target never got.
         self.conn.execute(
-            f"UPDATE inbox SET status = 'routed' WHERE peer = ? AND status = 'staged' "
-            f"AND type IN ({marks})", (source, *types))
+            f"UPDATE inbox SET status = 'ignored' WHERE peer = ? AND status = 'staged' "
+            f"AND type IN ({marks}) AND kind = 'delete'", (source, *types))
         return count
 
     def ignore_other_types(self, source: str, wanted: Iterable[str]) -> int:
@@ -213,11 +271,102 @@ class State:
             f"AND type NOT IN ({marks})", (source, *wanted))
         return cur.rowcount
 
+    # -- the invoice registry and links ----------------------------------------------------
+    def upsert_invoice(self, ref: str, type_name: str, fields: dict) -> None:
+        stamp = now_text()
+        self.conn.execute(
+            "INSERT INTO invoices (ref, type, number, date, counterparty_ref, counterparty, amount, "
+            "currency, deleted, first_seen, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?) "
+            "ON CONFLICT (ref) DO UPDATE SET number = excluded.number, date = excluded.date, "
+            "counterparty_ref = excluded.counterparty_ref, counterparty = excluded.counterparty, "
+            "amount = excluded.amount, currency = excluded.currency, deleted = 0, "
+            "updated_at = excluded.updated_at",
+            (ref, type_name, fields.get("number"), fields.get("date"), fields.get("counterparty_ref"),
+             fields.get("counterparty"), fields.get("amount"), fields.get("currency"), stamp, stamp))
+
+    def mark_invoice_deleted(self, ref: str) -> None:
+        self.conn.execute("UPDATE invoices SET deleted = 1, updated_at = ? WHERE ref = ?",
+                          (now_text(), ref))
+
+    def is_invoice(self, ref: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM invoices WHERE ref = ?", (ref,)).fetchone() is not None
+
+    def invoices(self) -> list[dict]:
+        cur = self.conn.execute("SELECT * FROM invoices ORDER BY first_seen, ref")
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur]
+
+    def set_links(self, inbox_id: int, refs: Iterable[str]) -> None:
+        self.conn.execute("DELETE FROM inbox_links WHERE inbox_id = ?", (inbox_id,))
+        self.conn.executemany("INSERT OR IGNORE INTO inbox_links (inbox_id, ref) VALUES (?, ?)",
+                              [(inbox_id, r) for r in refs])
+
+    def link_waiting(self, source: str, target: str, types: Iterable[str]) -> list[int]:
+        """Ids of waiting documents that name a CRM invoice or a document already forwarded.
+
+        Run to a fixpoint by the caller: forwarding a sale can link its return and its payment.
+        """
+        types = list(types)
+        marks = ", ".join("?" for _ in types)
+        cur = self.conn.execute(
+            f"SELECT DISTINCT w.id FROM inbox w JOIN inbox_links l ON l.inbox_id = w.id "
+            f"WHERE w.peer = ? AND w.status = 'waiting' AND w.type IN ({marks}) AND ("
+            "l.ref IN (SELECT ref FROM invoices) OR l.ref IN (SELECT ref FROM registrations "
+            f"WHERE peer = ? AND kind = 'object' AND type IN ({marks}))) ORDER BY w.id",
+            (source, *types, target, *types))
+        return [r[0] for r in cur]
+
+    def rows(self, ids: Iterable[int]) -> list[Staged]:
+        out = []
+        for inbox_id in ids:
+            row = self.conn.execute("SELECT id, type, ref, kind, version, xml FROM inbox WHERE id = ?",
+                                    (inbox_id,)).fetchone()
+            out.append(Staged(*row))
+        return out
+
+    def meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                          "DO UPDATE SET value = excluded.value", (key, value))
+
+    def unpark(self, refs: Iterable[str] | None) -> int:
+        """Parked objects (all, or those with these Ссылки) are evaluated again by the next
+        routing and send; the reason stays until then, so routing looks at each one."""
+        where, params = "", ()
+        if refs is not None:
+            refs = [r.lower() for r in refs]
+            where = f" AND ref IN ({', '.join('?' for _ in refs)})"
+            params = tuple(refs)
+        n = self.conn.execute(f"UPDATE inbox SET status = 'staged' WHERE status = 'parked'{where}",
+                              params).rowcount
+        n += self.conn.execute(f"UPDATE registrations SET parked = NULL WHERE parked IS NOT NULL{where}",
+                               params).rowcount
+        return n
+
+    def count_status(self, peer: str, status: str, types: Iterable[str]) -> int:
+        types = list(types)
+        marks = ", ".join("?" for _ in types)
+        return self.conn.execute(
+            f"SELECT count(*) FROM inbox WHERE peer = ? AND status = ? AND type IN ({marks})",
+            (peer, status, *types)).fetchone()[0]
+
+    def waiting(self, source: str, types: Iterable[str]) -> list[Staged]:
+        types = list(types)
+        marks = ", ".join("?" for _ in types)
+        cur = self.conn.execute(
+            f"SELECT id, type, ref, kind, version, xml FROM inbox WHERE peer = ? AND status = 'waiting' "
+            f"AND type IN ({marks}) ORDER BY id", (source, *types))
+        return [Staged(*row) for row in cur]
+
     # -- sending ------------------------------------------------------------------------
     def pending(self, peer: str) -> Iterator[Pending]:
         """Every registration the peer has not confirmed, in registration order, streamed."""
         cur = self.conn.execute(
-            "SELECT r.id, r.type, r.ref, r.kind, i.version, i.xml, r.message_no "
+            "SELECT r.id, r.type, r.ref, r.kind, i.version, coalesce(r.xml, i.xml), r.message_no, "
+            "r.xml IS NOT NULL "
             "FROM registrations r JOIN inbox i ON i.id = r.inbox_id "
             "WHERE r.peer = ? AND r.confirmed_no IS NULL AND r.parked IS NULL ORDER BY r.id",
             (peer,))

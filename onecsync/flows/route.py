@@ -1,0 +1,117 @@
+"""Registering staged objects for a peer: organization filter, mapping, echo check, parking.
+
+Public API: `Registrar(config, state, flow, source, target)` with `offer(row)` and
+`register_rest(types)`; `RouteCounts`.
+
+Most objects need none of this and go in one SQL statement (`register_rest`); only objects of a
+type with mapping rules, under an organization filter, or of which the target base already sent
+us a copy are looked at one by one (`offer`). The echo check is what keeps an invoice from
+bouncing between the bases: an object is not sent to a base that holds exactly this version.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from onecsync import formats
+from onecsync.config import Config
+from onecsync.config import Flow
+from onecsync.mapping import MappingError
+from onecsync.mapping import apply_rules
+from onecsync.mapping import org_inn
+from onecsync.protocol.objects import canonical_digest
+from onecsync.protocol.objects import convert
+from onecsync.protocol.objects import parse_object
+from onecsync.protocol.reader import normalize_object
+from onecsync.state import State
+from onecsync.state.store import Staged
+
+log = logging.getLogger("onecsync")
+
+
+@dataclass
+class RouteCounts:
+    registered: int = 0
+    filtered: int = 0
+    echo: int = 0
+    parked: int = 0
+    waiting: int = 0
+    ignored: int = 0
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v}
+
+
+class Registrar:
+    def __init__(self, config: Config, state: State, flow: Flow, source: str, target: str) -> None:
+        self.state = state
+        self.flow = flow
+        self.source = source
+        self.target = target
+        self.rules = config.mapping.get(target, {})
+        self.counts = RouteCounts()
+
+    def needs_a_look(self, types: list[str]) -> list[Staged]:
+        """Staged rows that the bulk statement must not register blindly."""
+        mapped = [t for t in types if self.rules.get(t)]
+        clauses = ["EXISTS (SELECT 1 FROM inbox t WHERE t.peer = ? AND t.type = s.type AND t.ref = s.ref)",
+                   "s.reason IS NOT NULL"]  # parked before and retried: check it again
+        params: list = [self.target]
+        if mapped:
+            clauses.append(f"s.type IN ({', '.join('?' for _ in mapped)})")
+            params += mapped
+        if self.flow.organizations:
+            clauses.append("s.kind = 'object'")
+        return self.state.staged(self.source, types, special=" OR ".join(clauses), params=tuple(params))
+
+    def offer(self, row: Staged, element=None) -> str:
+        """Register one object for the target, or say why not: registered, filtered, echo,
+        parked, ignored."""
+        if row.kind == "delete":
+            if self.state.was_registered(self.target, row.type, row.ref):
+                return self._register(row, None)
+            return self._status(row, "ignored")
+        element = element if element is not None else parse_object(row.xml, row.version)
+        if element.find(f"{{{formats.namespace(row.version)}}}КлючевыеСвойства") is None:
+            return self._status(row, "parked", "the object has no КлючевыеСвойства")
+        if self.flow.organizations:
+            inn = org_inn(element)
+            if inn is not None and inn not in self.flow.organizations:
+                return self._status(row, "filtered", f"organization ИНН {inn} is not in "
+                                                     f"flows.{self.flow.name}.organizations")
+        xml = None
+        rules = self.rules.get(row.type)
+        if rules:
+            try:
+                mapped = apply_rules(element, rules, formats.load(row.version))
+            except MappingError as exc:
+                log.warning("%s %s: parked: mapping for %s: %s", row.type, row.ref, self.target, exc)
+                return self._status(row, "parked", f"mapping for {self.target}: {exc}")
+            xml = normalize_object(mapped, formats.namespace(row.version))
+        if self._echo(row, xml or row.xml):
+            return self._status(row, "echo")
+        return self._register(row, xml)
+
+    def _echo(self, row: Staged, xml: bytes) -> bool:
+        copy = self.state.copy_of(self.target, row.type, row.ref)
+        if copy is None or copy.kind != row.kind:
+            return False
+        try:
+            ours, _ = convert(xml, row.version, copy.version)
+        except formats.Unconvertible:
+            return False
+        return canonical_digest(ours, copy.version) == canonical_digest(copy.xml, copy.version)
+
+    def _register(self, row: Staged, xml: bytes | None) -> str:
+        self.state.register_one(self.target, row, xml)
+        self.counts.registered += 1
+        return "registered"
+
+    def _status(self, row: Staged, status: str, reason: str | None = None) -> str:
+        self.state.set_status(row.id, status, reason)
+        setattr(self.counts, status, getattr(self.counts, status) + 1)
+        return status
+
+    def register_rest(self, types: list[str]) -> None:
+        self.counts.registered += self.state.register(self.source, self.target, types)

@@ -1,0 +1,76 @@
+"""pull-settlements routing: what accounting did about CRM invoices goes back to the CRM.
+
+Public API: `route_settlements(config, state)`.
+
+Two kinds of objects from accounting go to the CRM here:
+- a CRM invoice changed in accounting (an invoice made in accounting never does);
+- a settlement document (sale, return, bank or cash receipt or payment) that names a CRM invoice
+  or a document already forwarded along one of the configured link paths.
+A settlement document that names none waits in the inbox: its invoice may still arrive, or the
+sale it pays may be linked later. Its references are read once, when it is staged, so each run
+links waiting documents with a join, repeated until nothing new links (a sale links its return).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from onecsync.config import Config
+from onecsync.flows.catalogs import taken_types
+from onecsync.flows.invoices import invoice_fields
+from onecsync.flows.route import Registrar
+from onecsync.mapping import find_all
+from onecsync.protocol.objects import parse_object
+from onecsync.state import State
+from onecsync.state.store import Staged
+
+_LINKS_KEY = "pull-settlements.links"
+
+
+def _refs(row: Staged, paths: tuple[str, ...]) -> set[str]:
+    element = parse_object(row.xml, row.version)
+    return {(el.text or "").strip().lower() for path in paths for el in find_all(element, path)
+            if (el.text or "").strip()}
+
+
+def route_settlements(config: Config, state: State) -> dict:
+    flow = config.flows["pull-settlements"]
+    types = list(flow.objects)
+    with state.atomic():
+        reg = Registrar(config, state, flow, "accounting", "crm")
+        _invoices_changed_in_accounting(config, state, reg)
+        signature = hashlib.sha256(json.dumps(flow.links, sort_keys=True, ensure_ascii=False)
+                                   .encode()).hexdigest()
+        if state.meta(_LINKS_KEY) != signature:  # link paths changed: read waiting documents again
+            for row in state.waiting("accounting", types):
+                state.set_links(row.id, _refs(row, flow.links.get(row.type, ())))
+            state.set_meta(_LINKS_KEY, signature)
+        for row in state.staged("accounting", types):
+            if row.kind == "delete":
+                reg.offer(row)  # forwarded only if the document itself was
+                continue
+            state.set_links(row.id, _refs(row, flow.links.get(row.type, ())))
+            state.set_status(row.id, "waiting")
+        while ids := state.link_waiting("accounting", "crm", types):
+            for row in state.rows(ids):
+                reg.offer(row)
+        reg.counts.ignored += state.ignore_other_types("accounting", taken_types(config, "accounting"))
+        reg.counts.waiting = state.count_status("accounting", "waiting", types)
+    return reg.counts.as_dict()
+
+
+def _invoices_changed_in_accounting(config: Config, state: State, reg: Registrar) -> None:
+    for row in state.staged("accounting", config.flows["push-invoices"].objects):
+        if not state.is_invoice(row.ref):
+            state.set_status(row.id, "ignored", "not an invoice from the CRM")
+            reg.counts.ignored += 1
+        elif row.kind == "delete":
+            # The CRM's own invoice was never registered for it: its deletion goes regardless.
+            state.register_one("crm", row)
+            state.mark_invoice_deleted(row.ref)
+            reg.counts.registered += 1
+        else:
+            element = parse_object(row.xml, row.version)
+            if reg.offer(row, element) == "registered":
+                state.upsert_invoice(row.ref, row.type, invoice_fields(element))

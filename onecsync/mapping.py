@@ -1,0 +1,131 @@
+"""The `mapping:` section: per target base and object type, drop fields, set constants, rename values.
+
+Public API: `TypeRules`, `MappingError`, `apply_rules(element, rules, index)`, `path_exists(index,
+type_name, path)`, `find_all(element, path)`, `org_inn(element)`.
+
+Paths are element names below the object separated by "/", e.g. `Товары/Строка/СтавкаНДС`; a
+path that goes through a table (`Строка`) addresses every row. Rules change a copy of the object
+in the version it arrived in; converting to the peer's version comes after, so a rule written
+once works whatever versions the bases negotiate.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from lxml import etree
+
+from onecsync.formats import FormatIndex
+from onecsync.formats import ObjectType
+
+
+class MappingError(ValueError):
+    """A rule cannot be applied to this object; the object is parked with this reason."""
+
+
+@dataclass(frozen=True)
+class TypeRules:
+    drop: tuple[str, ...] = ()
+    set: tuple[tuple[str, str], ...] = ()
+    values: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.drop or self.set or self.values)
+
+
+def _ns(element) -> str:
+    return etree.QName(element).namespace
+
+
+def find_all(element, path: str) -> list:
+    ns = _ns(element)
+    return element.findall("/".join(f"{{{ns}}}{part}" for part in path.split("/")))
+
+
+def first_text(element, path: str) -> str | None:
+    found = find_all(element, path)
+    return (found[0].text or "").strip() if found else None
+
+
+def org_inn(element) -> str | None:
+    """The ИНН of the organization an object belongs to (or is), if it names one."""
+    if etree.QName(element).localname == "Справочник.Организации":
+        return first_text(element, "КлючевыеСвойства/ИНН")
+    for path in ("КлючевыеСвойства/Организация/ИНН", "Организация/ИНН"):
+        inn = first_text(element, path)
+        if inn:
+            return inn
+    return None
+
+
+def _child_type(index: FormatIndex, type_def, name: str):
+    """The type of property `name` of `type_def` (a type name or an inline ObjectType)."""
+    t = index.types.get(type_def) if isinstance(type_def, str) else type_def
+    if not isinstance(t, ObjectType):
+        return None, None
+    for prop in t.properties:
+        if prop.name == name:
+            return prop, (prop.inline or prop.type)
+    return None, None
+
+
+def path_exists(index: FormatIndex, type_name: str, path: str) -> bool:
+    current = type_name
+    for part in path.split("/"):
+        prop, current = _child_type(index, current, part)
+        if prop is None:
+            return False
+    return True
+
+
+def _order_children(parent, type_def, index: FormatIndex) -> None:
+    """Put the children back in the order the type declares (1C types are ordered)."""
+    t = index.types.get(type_def) if isinstance(type_def, str) else type_def
+    if not isinstance(t, ObjectType):
+        return
+    rank = {p.name: i for i, p in enumerate(t.properties)}
+    children = list(parent)
+    ordered = sorted(children, key=lambda c: rank.get(etree.QName(c).localname, len(rank)))
+    if ordered != children:
+        for child in children:
+            parent.remove(child)
+        parent.extend(ordered)
+
+
+def _create(element, path: str, index: FormatIndex):
+    """Create the missing elements along `path` where the schema puts them; the last one."""
+    ns = _ns(element)
+    node, type_def = element, etree.QName(element).localname
+    for part in path.split("/"):
+        prop, child_type = _child_type(index, type_def, part)
+        if prop is None:
+            raise MappingError(f"{path}: {part} is not a field of this object in "
+                               f"EnterpriseData {index.version}")
+        found = node.find(f"{{{ns}}}{part}")
+        if found is None:
+            found = etree.SubElement(node, f"{{{ns}}}{part}")
+            _order_children(node, type_def, index)
+        node, type_def = found, child_type
+    return node
+
+
+def apply_rules(element, rules: TypeRules, index: FormatIndex):
+    """A copy of `element` with the rules applied."""
+    out = copy.deepcopy(element)
+    for path in rules.drop:
+        for el in find_all(out, path):
+            el.getparent().remove(el)
+    for path, mapping in rules.values:
+        table = dict(mapping)
+        for el in find_all(out, path):
+            value = (el.text or "").strip()
+            if value in table:
+                el.text = table[value]
+    for path, value in rules.set:
+        targets = find_all(out, path) or [_create(out, path, index)]
+        for el in targets:
+            if len(el):
+                raise MappingError(f"{path}: is a structure; set only applies to a plain value")
+            el.text = value
+    return out

@@ -1,0 +1,169 @@
+"""The business scenario of issue 3 on the directory transport: invoices from the CRM to
+accounting, linked settlements back, and nothing else. Each step checks the exact objects of the
+outgoing messages and the numbers in their headers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import factory as f
+
+O1, O2, A9 = f.ref(1, "c0ffee00"), f.ref(2, "c0ffee00"), f.ref(9, "acc00000")
+P1, P2, P3, P9 = (f.ref(i, "0a000000") for i in (1, 2, 3, 9))
+S1, R1 = f.ref(1, "5a1e0000"), f.ref(1, "7e700000")
+
+
+class Base:
+    """A base that imports every message we leave for it and confirms it in its next one."""
+
+    def __init__(self, sandbox, name: str) -> None:
+        self.sandbox = sandbox
+        self.name = name
+        self.sent_no = 0
+        self.minute = 0
+
+    def send(self, *objects: str) -> None:
+        ours = self.sandbox.outgoing_path(self.name)
+        received = self.sandbox.outgoing(self.name)["message_no"] if ours else 0
+        self.sent_no += 1
+        self.minute += 1
+        self.sandbox.put(self.name, f.Msg(sender=self.sandbox.code(self.name), message_no=self.sent_no,
+                                          received_no=received, objects=list(objects),
+                                          created=f"2026-11-20T10:{self.minute:02d}:00"))
+
+
+@pytest.fixture
+def bases(sandbox):
+    return Base(sandbox, "accounting"), Base(sandbox, "crm")
+
+
+def sent(sandbox, peer: str) -> dict:
+    return sandbox.outgoing(peer)
+
+
+def run(sandbox, command: str = "run") -> dict:
+    code, report, err = sandbox.run(command)
+    assert code == 0, err
+    return report
+
+
+def test_the_whole_scenario(sandbox, bases):
+    acc, crm = bases
+    # Catalogs to the CRM; the CRM's order to accounting.
+    acc.send(f.counterparty(f.CUSTOMER, "Вектор ООО", "7705432193"), f.currency(f.ref(50)))
+    crm.send(f.order(O1))
+    run(sandbox)
+    assert sent(sandbox, "crm")["objects"] == [("Справочник.Контрагенты", f.CUSTOMER),
+                                               ("Справочник.Валюты", f.ref(50))]
+    out = sent(sandbox, "accounting")
+    assert out["objects"] == [("Документ.ЗаказКлиента", O1)]
+    assert (out["message_no"], out["received_no"]) == (1, 1)
+
+    # A partial payment for it, and a payment for an order made in accounting.
+    acc.send(f.payment(P1, O1, "50000.00"), f.order(A9, number="БП-000009"),
+             f.payment(P9, A9, "700.00", number="ТС00-000499"))
+    crm.send()
+    report = run(sandbox)
+    out = sent(sandbox, "crm")
+    assert out["objects"] == [("Документ.ПБДСРасчетыСКонтрагентами", P1)]
+    assert (out["message_no"], out["received_no"]) == (2, 2)
+    assert report["routed"]["pull-settlements"] == {"registered": 1, "ignored": 1, "waiting": 1}
+    assert sent(sandbox, "accounting")["objects"] == []  # confirmed by accounting's message 2
+
+    # The remaining payment, the sale and a return of part of it.
+    acc.send(f.payment(P2, O1, "73000.00", number="ТС00-000413"), f.sale(S1, O1),
+             f.sale_return(R1, S1))
+    crm.send()
+    run(sandbox)
+    assert sent(sandbox, "crm")["objects"] == [("Документ.ПБДСРасчетыСКонтрагентами", P2),
+                                               ("Документ.РеализацияТоваровУслуг", S1),
+                                               ("Документ.ВозвратТоваровОтПокупателя", R1)]
+
+    # The accountant edits the CRM's order: the change goes to the CRM.
+    acc.send(f.order(O1, amount="120000.00"))
+    crm.send()
+    run(sandbox)
+    out = sent(sandbox, "crm")
+    assert out["objects"] == [("Документ.ЗаказКлиента", O1)]
+    assert b"<\xd0\xa1\xd1\x83\xd0\xbc\xd0\xbc\xd0\xb0>120000.00<" in out["path"].read_bytes()
+
+    # A payment that arrives before its order waits, and goes once the order is here.
+    acc.send(f.payment(P3, O2, "10.00", number="ТС00-000414"))
+    crm.send()
+    run(sandbox)
+    assert sent(sandbox, "crm")["objects"] == []
+    acc.send()
+    crm.send(f.order(O2, number="ЦР00-000154", amount="10.00"))
+    run(sandbox)
+    assert sent(sandbox, "accounting")["objects"] == [("Документ.ЗаказКлиента", O2)]
+    assert sent(sandbox, "crm")["objects"] == [("Документ.ПБДСРасчетыСКонтрагентами", P3)]
+
+    # A deleted payment: its deletion goes to the CRM. A deleted accounting-only payment does not.
+    acc.send(f.deletion("ПБДСРасчетыСКонтрагентамиСсылка", P1),
+             f.deletion("ПБДСРасчетыСКонтрагентамиСсылка", P9))
+    crm.send()
+    run(sandbox)
+    assert sent(sandbox, "crm")["objects"] == [("delete", "ПБДСРасчетыСКонтрагентамиСсылка", P1)]
+
+    # The registry holds both CRM orders, with their amounts.
+    with sandbox.db() as c:
+        rows = c.execute("SELECT ref, number, amount, counterparty FROM invoices ORDER BY ref").fetchall()
+    assert rows == [(O1, "ЦР00-000153", "120000.00", "Вектор ООО"),
+                    (O2, "ЦР00-000154", "10.00", "Вектор ООО")]
+
+
+def test_an_order_sent_back_unchanged_is_not_echoed(sandbox, bases):
+    acc, crm = bases
+    crm.send(f.order(O1))
+    run(sandbox)
+    # Accounting posts it and sends it back exactly as it got it, differently indented.
+    acc.send(f.order(O1).replace("><", ">\n  <"))
+    crm.send()
+    report = run(sandbox)
+    assert report["routed"]["pull-settlements"]["echo"] == 1
+    assert sandbox.outgoing_path("crm") is None or sent(sandbox, "crm")["objects"] == []
+
+
+def test_a_crm_edit_after_an_accounting_edit_goes_to_accounting(sandbox, bases):
+    acc, crm = bases
+    crm.send(f.order(O1))
+    run(sandbox)
+    acc.send(f.order(O1, amount="1.00"))
+    crm.send()
+    run(sandbox)
+    assert sent(sandbox, "crm")["objects"] == [("Документ.ЗаказКлиента", O1)]
+    crm.send(f.order(O1, amount="2.00"))
+    acc.send()
+    run(sandbox)
+    out = sent(sandbox, "accounting")
+    assert out["objects"] == [("Документ.ЗаказКлиента", O1)]
+    assert "<Сумма>2.00</Сумма>".encode() in out["path"].read_bytes()
+
+
+def test_commands_run_one_flow_each(sandbox, bases):
+    acc, crm = bases
+    crm.send(f.order(O1))
+    acc.send(f.payment(P1, O1, "1.00"), f.currency(f.ref(50)))
+    # push-invoices reads only the CRM: the payment is not even received yet.
+    report = run(sandbox, "push-invoices")
+    assert set(report["peers"]) == {"crm", "accounting"}
+    assert "received" not in report["peers"]["accounting"]
+    assert sent(sandbox, "accounting")["objects"] == [("Документ.ЗаказКлиента", O1)]
+    # pull-catalogs receives the payment but only routes the catalogs.
+    run(sandbox, "pull-catalogs")
+    assert sent(sandbox, "crm")["objects"] == [("Справочник.Валюты", f.ref(50))]
+    # pull-settlements routes the payment, which names the order now in the registry.
+    run(sandbox, "pull-settlements")
+    assert ("Документ.ПБДСРасчетыСКонтрагентами", P1) in sent(sandbox, "crm")["objects"]
+
+
+def test_a_deleted_crm_order_is_deleted_in_accounting(sandbox, bases):
+    acc, crm = bases
+    crm.send(f.order(O1))
+    run(sandbox)
+    crm.send(f.deletion("ЗаказКлиентаСсылка", O1))
+    acc.send()
+    run(sandbox)
+    assert sent(sandbox, "accounting")["objects"] == [("delete", "ЗаказКлиентаСсылка", O1)]
+    with sandbox.db() as c:
+        assert c.execute("SELECT deleted FROM invoices WHERE ref = ?", (O1,)).fetchone() == (1,)
