@@ -119,6 +119,17 @@ def retry(opts: _Options, all_: bool, refs: tuple[str, ...]) -> int:
     return _run(opts, "retry", None if all_ else refs)
 
 
+@cli.command("reconcile")
+@click.pass_obj
+def reconcile(opts: _Options) -> int:
+    """Compare what the bases hold with what onecsync believes; exit 9 on drift.
+
+    Reports objects the bases have not confirmed for many runs, parked objects, and settlement
+    documents that name an invoice nobody sent. `run` ends with the same check.
+    """
+    return _run(opts, "reconcile")
+
+
 @cli.command("run")
 @click.pass_obj
 def run(opts: _Options) -> int:

@@ -119,6 +119,9 @@ def print_run(report: dict) -> None:
     head = f"onecsync {report['command']}{' (dry run)' if report['dry_run'] else ''}: " \
            f"{_MEANING.get(code, 'exit')} (exit {code})"
     out.print(head, style="bold green" if code == 0 else "bold yellow", markup=False)
+    for d in report.get("drift") or []:
+        what = " ".join(x for x in (d["peer"], d["type"], d["ref"]) if x)
+        out.print(f"  drift: {d['kind']}: {what}: {d['detail']}", markup=False)
     for name, peer in report["peers"].items():
         parts = []
         if "received" in peer:

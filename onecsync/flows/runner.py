@@ -21,6 +21,7 @@ from onecsync.errors import OnecsyncError
 from onecsync.flows.catalogs import route_catalogs
 from onecsync.flows.exchange import Exchange
 from onecsync.flows.invoices import route_invoices
+from onecsync.flows.reconcile import reconcile_state
 from onecsync.flows.settlements import route_settlements
 from onecsync.state import RunLock
 from onecsync.state import ensure_state_dir
@@ -45,7 +46,9 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
     "pull-settlements": [("receive", "accounting"), ("route", "pull-settlements"), *_SEND_BOTH],
     # Invoices are routed before settlements so that a payment arriving in the same run as its
     # invoice is linked at once.
-    "run": [("receive", "accounting"), ("receive", "crm"), *_ALL_ROUTES, *_SEND_BOTH],
+    "run": [("receive", "accounting"), ("receive", "crm"), *_ALL_ROUTES, *_SEND_BOTH,
+            ("reconcile", "")],
+    "reconcile": [("reconcile", "")],
     "retry": [("unpark", ""), *_ALL_ROUTES, *_SEND_BOTH],
 }
 
@@ -62,12 +65,15 @@ class Outcome:
     routed: dict = field(default_factory=dict)
     errors: list[OnecsyncError] = field(default_factory=list)
     parked: int = 0
+    drifts: list | None = None   # None: not reconciled in this command
 
     @property
     def exit_code(self) -> ExitCode:
         codes = {e.exit_code for e in self.errors}
         if self.parked:
             codes.add(ExitCode.PARTIAL)
+        if self.drifts:
+            codes.add(ExitCode.DRIFT)
         return next((c for c in SEVERITY if c in codes), ExitCode.OK)
 
     def report(self) -> dict:
@@ -78,6 +84,7 @@ class Outcome:
             "peers": self.peers,
             "routed": self.routed,
             "errors": [{"code": int(e.exit_code), "message": e.line()} for e in self.errors],
+            **({"drift": [d.as_dict() for d in self.drifts]} if self.drifts is not None else {}),
         }
 
 
@@ -130,6 +137,10 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
             elif action == "route":
                 outcome.routed[arg] = ROUTES[arg](config, state)
                 outcome.parked += outcome.routed[arg].get("parked", 0)
+            elif action == "reconcile":
+                outcome.drifts = reconcile_state(config, state)
+                for d in outcome.drifts:
+                    log.warning("drift: %s %s %s %s: %s", d.kind, d.peer, d.type, d.ref, d.detail)
             elif action == "unpark":
                 with state.atomic():
                     outcome.routed["retry"] = {"unparked": state.unpark(refs)}
