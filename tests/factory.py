@@ -81,3 +81,12 @@ class Msg:
                 f"<msg:CreationDate>{self.created}</msg:CreationDate>"
                 f"<msg:Confirmation>{conf}</msg:Confirmation>{versions}{self.header_extra}"
                 f"</msg:Header>{body}</Message>").encode("utf-8")
+
+
+def declarations(types: dict[str, tuple[str, str]], prefix: str | None = None) -> str:
+    """`AvailableObjectTypes` (name → (Sending, Receiving)) and `Prefix`, for `Msg.header_extra`."""
+    items = "".join(f"<msg:ObjectType><msg:Name>{n}</msg:Name><msg:Sending>{s}</msg:Sending>"
+                    f"<msg:Receiving>{r}</msg:Receiving></msg:ObjectType>"
+                    for n, (s, r) in types.items())
+    out = f"<msg:AvailableObjectTypes>{items}</msg:AvailableObjectTypes>"
+    return out + (f"<msg:Prefix>{prefix}</msg:Prefix>" if prefix else "")
