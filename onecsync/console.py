@@ -129,3 +129,56 @@ def print_run(report: dict) -> None:
         if "sent" in peer:
             parts.append(_sent(peer["sent"], report["dry_run"]))
         out.print(f"  {name}: " + "; ".join(parts), markup=False)
+
+
+def print_settings_message(report: dict) -> None:
+    verb = "would write" if report["dry_run"] else "wrote"
+    stderr().print(f"onecsync: {verb} the settings message for {report['peer']} (to "
+                   f"{report['to']}, from {report['from']}) to {report['file']}: load it in "
+                   "the base's synchronization setup, or copy it into its exchange folder",
+                   markup=False)
+
+
+def print_check(report: dict, summary: bool = True, warnings: bool = True) -> None:
+    """What each base can do, then one line per problem and warning, each with its remedy."""
+    out = stderr()
+    code = report["exit_code"]
+    if summary:
+        out.print(f"onecsync check: {'ok' if code == 0 else _MEANING.get(code, 'failed')} "
+                  f"(exit {code}); config {report['config']}, node {report['node']['code']}",
+                  style="bold green" if code == 0 else "bold red", markup=False)
+        for name, p in report["peers"].items():
+            t = p["transport"]
+            state = "ok" if t.get("ok") else ("not checked" if t.get("ok") is None else "FAILED")
+            out.print(f"  {name}: transport {t['kind']} {state}: "
+                      f"{t.get('detail') or t.get('error', '')}", markup=False)
+            if p["versions"] is None:
+                out.print("    versions: unknown (no message from the base yet)", markup=False)
+            else:
+                out.print(f"    versions: {', '.join(p['versions'])}; exchanging in "
+                          f"{p['negotiated'] or 'none in common'}; last message "
+                          f"{p['last_message_version'] or '(settings only)'} at "
+                          f"{p['last_received_at']}", markup=False)
+            types = p["object_types"]
+            if p["versions"] is not None:
+                out.print("    object types: " + (
+                    f"sends {len(types['sends'])}, receives {len(types['receives'])}"
+                    if types is not None else "not declared (1C then assumes all)"),
+                    markup=False)
+    for item in report["problems"]:
+        out.print(f"onecsync: problem: {item['message']}", style="red", markup=False)
+    if warnings:
+        for item in report["warnings"]:
+            out.print(f"onecsync: warning: {item['message']}", style="yellow", markup=False)
+
+
+def print_init(report: dict) -> None:
+    out = stderr()
+    verb = "would write" if report["dry_run"] else "wrote"
+    out.print(f"onecsync: {verb} {report['config']} (our node code {report['node_code']})",
+              style="bold green", markup=False)
+    for name, path in report["settings_messages"].items():
+        out.print(f"onecsync: {verb} the settings message for {name}: {path}", markup=False)
+    out.print("Next steps:", style="bold", markup=False)
+    for i, step in enumerate(report["next_steps"], 1):
+        out.print(f"  {i}. {step}", markup=False)

@@ -89,3 +89,10 @@ class Busy(OnecsyncError):
 
     exit_code = ExitCode.BUSY
     remedy = "nothing to do: that run will finish"
+
+
+class Refused(OnecsyncError):
+    """A command would replace a file it must not replace unasked: rerun it differently."""
+
+    exit_code = ExitCode.USAGE
+    remedy = "pass --force to replace it"

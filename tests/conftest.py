@@ -47,10 +47,18 @@ def parse_message(path: Path):
 
 
 def assert_valid_message(path: Path) -> None:
-    """The whole message passes 1C's schemas: the header, then each body object."""
+    """The whole message passes 1C's schemas: the header, then each body object.
+
+    A message onecsync wrote (From = our node code) must also declare its object types: 1C
+    sends a peer, and accepts from it, only the types the peer declares.
+    """
     header, version, objects = parse_message(path)
     problems = formats.validate_header(header)
     assert not problems, f"{path.name}: header: {problems}"
+    ns = {"m": formats.ENVELOPE_NS}
+    if header.findtext("m:Confirmation/m:From", namespaces=ns) == factory.NODE:
+        declared = header.findall("m:AvailableObjectTypes/m:ObjectType", ns)
+        assert declared, f"{path.name}: header declares no AvailableObjectTypes"
     for el in objects:
         problems = formats.validate_object(version, el)
         assert not problems, f"{path.name}: {etree.QName(el).localname}: {problems}"

@@ -165,3 +165,12 @@ def sale_return(r: str, sale_ref: str, number: str = "ТС00-000002",
             "</ДанныеКлассификатора></ЕдиницаИзмерения><Количество>1</Количество>"
             "<ВозвратПодДеятельность>НеОблагаетсяНДС</ВозвратПодДеятельность></Строка></Товары>"
             "</Документ.ВозвратТоваровОтПокупателя>")
+
+
+def declarations(types: dict[str, tuple[str, str]], prefix: str | None = None) -> str:
+    """`AvailableObjectTypes` (name → (Sending, Receiving)) and `Prefix`, for `Msg.header_extra`."""
+    items = "".join(f"<msg:ObjectType><msg:Name>{n}</msg:Name><msg:Sending>{s}</msg:Sending>"
+                    f"<msg:Receiving>{r}</msg:Receiving></msg:ObjectType>"
+                    for n, (s, r) in types.items())
+    out = f"<msg:AvailableObjectTypes>{items}</msg:AvailableObjectTypes>"
+    return out + (f"<msg:Prefix>{prefix}</msg:Prefix>" if prefix else "")

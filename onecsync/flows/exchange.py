@@ -22,6 +22,7 @@ from typing import Iterator
 from onecsync import formats
 from onecsync.config import Config
 from onecsync.errors import TemporaryError
+from onecsync.flows.declared import declared_types
 from onecsync.protocol import numbering
 from onecsync.protocol.envelope import Header
 from onecsync.protocol.envelope import check_incoming
@@ -163,7 +164,8 @@ class Exchange:
             format=formats.namespace(version), creation_date=utc_now_text(),
             exchange_plan=self.config.node.exchange_plan, to=peer.code,
             sender=self.config.node.code, message_no=number, received_no=peer.received_no,
-            available_versions=self.config.node.formats, prefix=self.config.node.prefix)
+            available_versions=self.config.node.formats,
+            object_types=declared_types(self.config, name), prefix=self.config.node.prefix)
         by_type: Counter = Counter()
         parked: dict[int, str] = {}
         payloads = self._payloads(name, version, by_type, parked)

@@ -1,7 +1,7 @@
 """The local state: one SQLite file holding numbers, inbox, registrations and the run journal.
 
-Public API: `open_state(path)`, `open_scratch_copy(path)` (for --dry-run), `State`,
-`PeerState`, `Pending`, `RunLock`, `lock_path`.
+Public API: `open_state(path)`, `open_scratch_copy(path)` (for --dry-run),
+`read_peers(path)` (read-only), `State`, `PeerState`, `Pending`, `RunLock`, `lock_path`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from onecsync.state.store import Pending
 from onecsync.state.store import State
 
 __all__ = ["ensure_state_dir", "open_state", "open_scratch_copy", "State", "PeerState", "Pending", "RunLock",
-           "lock_path", "holder_if_locked"]
+           "lock_path", "holder_if_locked", "read_peers"]
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -85,3 +85,28 @@ def open_scratch_copy(path: Path) -> tuple[State, str]:
             src.close()
             dst.close()
     return _open(tmp), tmp
+
+
+def read_peers(path: Path) -> list[PeerState] | None:
+    """The peers as the state file holds them, without writing, migrating or locking anything.
+
+    None when there is no state file yet. For diagnostics (`check`) that must not change the
+    file, nor wait for a running exchange, nor copy a state of gigabytes.
+    """
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10,
+                               check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StateError(f"state file {path} cannot be read: {exc}") from None
+    try:
+        return State(Database(conn), str(path)).peers()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return []  # created, but no run has got as far as the schema
+        raise StateError(f"state file {path} cannot be read: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise StateError(f"state file {path} cannot be used: {exc}") from None
+    finally:
+        conn.close()

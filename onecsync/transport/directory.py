@@ -138,6 +138,36 @@ class DirectoryTransport:
         except OSError as exc:
             raise _os_error(exc, f"writing to {self.folder}") from None
 
+    def probe(self, write: bool = True) -> str:
+        """Can a run use the folder? Raises what a run would raise; else says what is there.
+
+        `write`: prove it by writing and removing a probe file (hidden, never a name 1C reads),
+        as 1C's own connection test does; False (for --dry-run) only asks the OS.
+        """
+        try:
+            if not self.folder.exists():
+                raise FileNotFoundError(errno.ENOENT, "missing", str(self.folder))
+            if not self.folder.is_dir():
+                raise ConfigError(f"{self.folder} is not a folder", remedy="fix transport.path")
+            names = set(os.listdir(self.folder))
+            if write:
+                probe = self.folder / f".onecsync-probe-{os.getpid()}"
+                fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                try:
+                    os.write(fd, b"onecsync check\n")
+                finally:
+                    os.close(fd)
+                os.unlink(probe)
+            elif not os.access(self.folder, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, "not writable", str(self.folder))
+        except OSError as exc:
+            raise _os_error(exc, f"checking {self.folder}") from None
+        theirs = [n for n in (self.incoming_stem + ".xml", self.incoming_stem + ".zip")
+                  if n in names]
+        seen = f"the base's message {theirs[0]} is there" if theirs else \
+            "no message from the base in it yet"
+        return f"{self.description}: readable and writable; {seen}"
+
     def in_place(self, fp: str | None) -> bool:
         """Is our last message still there, exactly as we wrote it?"""
         if fp is None:

@@ -1,0 +1,117 @@
+"""`onecsync check`: is everything in place for a run, and can each base do what the flows need?
+
+Public API: `run_check(config, dry_run=False, strict=False)` → a JSON-ready report.
+
+It validates what the config cannot check alone (flow types that exist in no offered format
+version), reaches every transport (`probe()`), and judges each base from the last message it sent
+(the versions it offers, the object types it declares). It never writes the state, never takes the
+run lock (a running exchange does not disturb it), and with `--dry-run` writes nothing at all.
+
+Problems decide the exit code, most serious first (3 config or setup, 4 unreachable); warnings
+(a flow type the base does not send or receive, a base not heard from yet) leave it at 0 unless
+`strict`, which makes them exit 3: they all have a remedy in the config or in the base's setup.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from onecsync.config import Config
+from onecsync.errors import ExitCode
+from onecsync.errors import OnecsyncError
+from onecsync.flows.declared import Finding
+from onecsync.flows.declared import config_findings
+from onecsync.flows.declared import peer_findings
+from onecsync.protocol.numbering import negotiate
+from onecsync.state import read_peers
+from onecsync.transport import build_transport
+
+_ORDER = (ExitCode.CONFIG, ExitCode.TEMPORARY)
+
+
+def _probe(transport, dry_run: bool) -> dict:
+    probe = getattr(transport, "probe", None)
+    description = getattr(transport, "description", "")
+    if probe is None:
+        return {"ok": None, "detail": f"{description}: this transport cannot be checked yet"}
+    if dry_run:
+        if "write" not in inspect.signature(probe).parameters:
+            return {"ok": None, "detail": f"{description}: not checked (--dry-run writes nothing)"}
+        result = probe(write=False)
+    else:
+        result = probe()
+    return {"ok": True, "detail": result if isinstance(result, str) and result else
+            f"{description}: reachable"}
+
+
+def _peer_view(config: Config, name: str, state) -> dict:
+    view: dict = {"code": config.bases[name].code, "versions": None, "negotiated": None,
+                  "last_message_version": None, "last_received_at": None, "prefix": None,
+                  "object_types": None}
+    if state is None:
+        return view
+    view.update(last_message_version=state.format_version,
+                last_received_at=state.last_received_at, prefix=state.prefix)
+    if state.versions is not None:
+        view["versions"] = list(state.versions)
+        if set(state.versions) & set(config.node.formats):
+            view["negotiated"] = negotiate(config.node.formats, state.versions)
+    if state.object_types is not None:
+        view["object_types"] = {
+            "sends": [d["name"] for d in state.object_types if d.get("sending")],
+            "receives": [d["name"] for d in state.object_types if d.get("receiving")]}
+    return view
+
+
+def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> dict:
+    findings: list[Finding] = list(config_findings(config))
+    codes: list[ExitCode] = [ExitCode.CONFIG for f in findings if f.level == "problem"]
+    problems: list[dict] = [{"code": int(ExitCode.CONFIG), "peer": None, "message": f.line()}
+                            for f in findings if f.level == "problem"]
+    warnings: list[dict] = []
+    states: dict = {}
+    try:
+        peers = read_peers(config.state)
+    except OnecsyncError as exc:
+        peers = None
+        codes.append(exc.exit_code)
+        problems.append({"code": int(exc.exit_code), "peer": None, "message": exc.line()})
+    for p in peers or []:
+        states[p.name] = p
+    report: dict = {"command": "check", "dry_run": dry_run, "config": str(config.path),
+                    "node": {"code": config.node.code, "formats": list(config.node.formats),
+                             "prefix": config.node.prefix},
+                    "state": {"path": str(config.state), "exists": peers is not None},
+                    "peers": {}}
+    for name, base in config.bases.items():
+        state = states.get(name)
+        if state is not None and state.code != base.code:
+            codes.append(ExitCode.CONFIG)
+            problems.append({"code": int(ExitCode.CONFIG), "peer": name, "message":
+                             f"{name}: the state file belongs to a base with code {state.code}, "
+                             f"the config names {base.code} (use the state file of this base, "
+                             "or restore the old code in the config)"})
+            state = None
+        view = _peer_view(config, name, state)
+        view["transport"] = {"kind": base.transport.kind}
+        try:
+            view["transport"].update(_probe(build_transport(base, config.node.code), dry_run))
+        except OnecsyncError as exc:
+            view["transport"].update(ok=False, error=exc.line(), code=int(exc.exit_code))
+            codes.append(exc.exit_code)
+            problems.append({"code": int(exc.exit_code), "peer": name,
+                             "message": f"{name}: {exc.line()}"})
+        for f in peer_findings(config, name, state):
+            if f.level == "problem":
+                codes.append(ExitCode.CONFIG)
+                problems.append({"code": int(ExitCode.CONFIG), "peer": name, "message": f.line()})
+            else:
+                warnings.append({"peer": name, "message": f.line()})
+        report["peers"][name] = view
+    if strict and warnings:
+        codes.append(ExitCode.CONFIG)
+    code = next((c for c in _ORDER if c in codes), ExitCode.OK)
+    if code is ExitCode.OK and codes:
+        code = codes[0]
+    report.update(exit_code=int(code), problems=problems, warnings=warnings)
+    return report

@@ -1,0 +1,166 @@
+"""Which object types onecsync declares to each base, and which each base must declare in return.
+
+Public API: `DIRECTIONS`, `declared_types(config, peer)`, `needs(config, peer)`,
+`versions_in(text, available)`, `peer_findings(config, peer, peer_state)`, `config_findings(config)`,
+`Finding`.
+
+1C decides what to send a peer, and what to accept from it, from the `AvailableObjectTypes` the
+peer declares (XS `FillSupportedXDTOObjects`: an object type goes out only if the peer declared it
+as *received* in the exchange version, and comes in only if the peer declared it as *sent*). So
+every header we write carries our declarations, derived from the flows, from OUR point of view:
+`Sending` = the versions in which we send the type to that base, `Receiving` = those in which we
+take it from that base; `*` = every version in our AvailableVersion, "" = none (XS
+`ExportSupportedFormatObjects`). A base's own declarations are the mirror image: what we take
+from it, it must send; what we send it, it must receive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from onecsync import formats
+from onecsync.config import Config
+from onecsync.protocol.envelope import ObjectTypeDecl
+from onecsync.protocol.numbering import negotiate
+
+# The flows whose object types we send to / take from each base.
+DIRECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "accounting": {"send": ("push-invoices",),
+                   "receive": ("pull-catalogs", "pull-settlements", "push-invoices")},
+    "crm": {"send": ("pull-catalogs", "pull-settlements", "push-invoices"),
+            "receive": ("push-invoices",)},
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line for the admin: what is wrong and what to do. `problem` ones fail `check`."""
+
+    level: str  # "problem" | "warning"
+    peer: str | None
+    message: str
+    remedy: str
+
+    def line(self) -> str:
+        where = f"{self.peer}: " if self.peer else ""
+        return f"{where}{self.message} ({self.remedy})"
+
+
+def _types(config: Config, flows: tuple[str, ...]) -> dict[str, list[str]]:
+    """Object type → the flows (of `flows`) that carry it, in config order."""
+    out: dict[str, list[str]] = {}
+    for flow in flows:
+        for t in config.flows[flow].objects:
+            out.setdefault(t, []).append(flow)
+    return out
+
+
+def _versions_having(type_name: str, offered: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(v for v in offered if type_name in formats.load(v).object_types)
+
+
+def _version_list(versions: tuple[str, ...], offered: tuple[str, ...]) -> str:
+    if not versions:
+        return ""
+    return "*" if set(versions) == set(offered) else ",".join(versions)
+
+
+def declared_types(config: Config, peer: str) -> tuple[ObjectTypeDecl, ...] | None:
+    """Our `AvailableObjectTypes` for `peer`, sorted by name as 1C writes them; None if empty."""
+    offered = config.node.formats
+    sends = _types(config, DIRECTIONS[peer]["send"])
+    receives = _types(config, DIRECTIONS[peer]["receive"])
+    out = []
+    for name in sorted(set(sends) | set(receives)):
+        having = _versions_having(name, offered)
+        out.append(ObjectTypeDecl(
+            name=name,
+            sending=_version_list(having, offered) if name in sends else "",
+            receiving=_version_list(having, offered) if name in receives else ""))
+    return tuple(out) or None
+
+
+def needs(config: Config, peer: str) -> list[tuple[str, str, list[str]]]:
+    """(object type, direction from the PEER's point of view, flows needing it) for `peer`."""
+    out = [(t, "send", fl) for t, fl in _types(config, DIRECTIONS[peer]["receive"]).items()]
+    out += [(t, "receive", fl) for t, fl in _types(config, DIRECTIONS[peer]["send"]).items()]
+    return out
+
+
+def versions_in(text: str | None, available: tuple[str, ...]) -> set[str]:
+    """The versions a `Sending`/`Receiving` value names: `*` = all of `available`."""
+    text = (text or "").strip()
+    if text == "*":
+        return set(available)
+    return {v.strip() for v in text.split(",") if v.strip()}
+
+
+def _flows_text(flows: list[str]) -> str:
+    return ", ".join(f"flows.{f}.objects" for f in flows)
+
+
+def peer_findings(config: Config, peer: str, state) -> list[Finding]:
+    """What the base `peer` can do, judged from its last message (a `PeerState`, or None)."""
+    ours = config.node.formats
+    if state is None or state.versions is None:
+        return [Finding("warning", peer, "no message from the base yet: the format versions it "
+                        "offers and the object types it sends and receives are unknown",
+                        f"load `onecsync settings-message {peer}` into the base and run its "
+                        "first exchange")]
+    theirs = tuple(state.versions)
+    common = set(ours) & set(theirs)
+    if not common:
+        known = [v for v in theirs if v in formats.VERSIONS]
+        remedy = (f"add {max(known, key=formats.version_key)} to node.formats" if known else
+                  f"update the base: it must offer one of {', '.join(formats.VERSIONS)}")
+        return [Finding("problem", peer, f"no common format version: the base offers "
+                        f"{', '.join(theirs) or 'none'}, we offer {', '.join(ours)}", remedy)]
+    if state.object_types is None:
+        return []  # the base declared nothing: 1C then assumes the peer handles everything
+    version = negotiate(ours, theirs)
+    declared = {d["name"]: d for d in state.object_types}
+    out = []
+    for name, direction, flows in needs(config, peer):
+        decl = declared.get(name, {})
+        have = versions_in(decl.get("sending" if direction == "send" else "receiving"), theirs)
+        if version in have:
+            continue
+        verb = "send" if direction == "send" else "receive"
+        if have:
+            listed = ", ".join(sorted(have, key=_sort_key))
+            out.append(Finding(
+                "warning", peer, f"the base {verb}s {name} only in format {listed}, not in "
+                f"{version}, the version we exchange in",
+                f"limit node.formats so that the highest common version is one of those, or "
+                f"remove it from {_flows_text(flows)}"))
+        elif direction == "send":
+            out.append(Finding(
+                "warning", peer, f"the base does not send {name}: it will never arrive",
+                f"remove it from {_flows_text(flows)}, or check the base's release and its "
+                "synchronization settings"))
+        else:
+            out.append(Finding(
+                "warning", peer, f"the base does not receive {name}: it would ignore what we "
+                "send", f"remove it from {_flows_text(flows)}"))
+    return out
+
+
+def _sort_key(v: str) -> tuple[int, ...]:
+    try:
+        return formats.version_key(v)
+    except ValueError:
+        return (0,)
+
+
+def config_findings(config: Config) -> list[Finding]:
+    """Flow object types that no offered format version has: they could never be exchanged."""
+    out = []
+    offered = config.node.formats
+    for flow in config.flows.values():
+        for i, name in enumerate(flow.objects):
+            if not _versions_having(name, offered):
+                out.append(Finding(
+                    "problem", None, f"flows.{flow.name}.objects[{i}]: {name} is not an object "
+                    f"type of EnterpriseData {offered[0]}–{offered[-1]}",
+                    "fix the type name or remove it"))
+    return out

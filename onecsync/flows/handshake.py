@@ -1,0 +1,91 @@
+"""The settings-only message we give each base before any data flows (protocol §1.4, §2).
+
+Public API: `settings_header(config, peer)`, `default_file_name(config, peer)`,
+`write_to(fp, config, peer)`, `is_settings_only(path)`, `write_settings_message(config, peer, target, force=False)`.
+
+It is an EnterpriseData message with the bare format URI, Confirmation numbered 0/0, our
+versions, declared object types and prefix, and no Body: 1C only records what it says (the
+versions, object types and prefix of its "onecsync" node) and changes no number. An admin loads
+it in the base's setup wizard or drops it in the exchange folder under its exchange name
+`Message_<our code>_<base code>.xml`. It is derived from the config alone: no state is read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from onecsync import formats
+from onecsync.config import Config
+from onecsync.errors import ConfigError
+from onecsync.errors import MessageRejected
+from onecsync.errors import Refused
+from onecsync.flows.declared import declared_types
+from onecsync.protocol.envelope import Header
+from onecsync.protocol.reader import MessageReader
+from onecsync.protocol.writer import utc_now_text
+from onecsync.protocol.writer import write_message
+
+
+def settings_header(config: Config, peer: str) -> Header:
+    return Header(
+        format=formats.BASE_URI, creation_date=utc_now_text(),
+        exchange_plan=config.node.exchange_plan, to=config.bases[peer].code,
+        sender=config.node.code, message_no=0, received_no=0,
+        available_versions=config.node.formats, object_types=declared_types(config, peer),
+        prefix=config.node.prefix)
+
+
+def default_file_name(config: Config, peer: str) -> str:
+    """The name 1C's "Каталог" transport looks for: the file works in the folder as it is."""
+    return f"Message_{config.node.code}_{config.bases[peer].code}.xml"
+
+
+def write_to(fp: BinaryIO, config: Config, peer: str) -> None:
+    write_message(fp, settings_header(config, peer), None, None)
+
+
+def is_settings_only(path: Path) -> bool:
+    """Is the file at `path` a settings-only message (safe to replace with a newer one)?"""
+    try:
+        with open(path, "rb") as f:
+            return MessageReader(f, source=str(path)).header.settings_only
+    except (OSError, MessageRejected):
+        return False
+
+
+def write_settings_message(config: Config, peer: str, target: Path, force: bool = False) -> Path:
+    """Write the message to `target` (a file, or a folder for the default name), atomically.
+
+    An existing file is replaced only if it is itself a settings-only message (or with
+    `force`): the same name in an exchange folder may hold our last data message, which the
+    base has not confirmed yet.
+    """
+    if target.is_dir():
+        target = target / default_file_name(config, peer)
+    if target.exists() and not force and not is_settings_only(target):
+        raise Refused(f"{target} exists and is not a settings-only message (it may be a data "
+                      "message the base has not read yet)",
+                      remedy="choose another file with -o, or pass --force to replace it")
+    folder = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".onecsync-tmp-", suffix=".xml", dir=folder)
+    except OSError as exc:
+        raise ConfigError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write_to(f, config, peer)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # the base's service account must be able to read it
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise ConfigError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise
+    return target
