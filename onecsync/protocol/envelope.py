@@ -182,6 +182,8 @@ def check_incoming(header: Header, *, our_code: str, peer_code: str, peer_name: 
         raise MessageRejected(f"From is {header.sender!r}, not the {peer_name} base's code "
                               f"{peer_code}", source=source,
                               remedy=f"check bases.{peer_name}.code and the exchange folder")
-    if header.to is not None and header.to.lower() != our_code:
+    # To is optional in 1C's schema, and a base that does not know our code yet leaves it
+    # empty; only a To naming another node is a wrong recipient.
+    if header.to and header.to.lower() != our_code:
         raise MessageRejected(f"To is {header.to!r}, not our node code {our_code}",
                               source=source, remedy="check node.code in the config and in 1C")
