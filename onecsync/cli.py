@@ -12,6 +12,7 @@ import sys
 import click
 
 from onecsync import __version__
+from onecsync import cli_admin
 from onecsync import console
 from onecsync.config import load_config
 from onecsync.errors import ExitCode
@@ -21,11 +22,14 @@ log = logging.getLogger("onecsync")
 
 
 class _Options:
-    def __init__(self, config: str | None, as_json: bool, dry_run: bool, verbosity: int) -> None:
+    def __init__(self, config: str | None, as_json: bool, dry_run: bool, verbosity: int,
+                 json_logs: bool = False) -> None:
         self.config_path = config
         self.as_json = as_json
         self.dry_run = dry_run
         self.verbosity = verbosity
+        # A progress bar only where a human watches: a terminal, not -q, not JSON log lines.
+        self.progress = verbosity >= 0 and not json_logs
 
     def config(self):
         return load_config(self.config_path)
@@ -52,13 +56,15 @@ def cli(ctx, config, as_json, dry_run, verbose, quiet, log_format):
         raise click.UsageError("use either -v or -q, not both")
     verbosity = -1 if quiet else verbose
     console.setup_logging(verbosity, json_lines=log_format == "json")
-    ctx.obj = _Options(config, as_json, dry_run, verbosity)
+    ctx.obj = _Options(config, as_json, dry_run, verbosity, json_logs=log_format == "json")
 
 
 def _run(opts: _Options, command: str) -> int:
     from onecsync.flows.runner import execute
 
-    outcome = execute(opts.config(), command, dry_run=opts.dry_run)
+    config = opts.config()
+    with console.progress(opts.progress) as progress:
+        outcome = execute(config, command, dry_run=opts.dry_run, progress=progress)
     report = outcome.report()
     if opts.as_json:
         console.print_json(report)
@@ -91,11 +97,15 @@ def run(opts: _Options) -> int:
     return _run(opts, "run")
 
 
+cli_admin.register(cli)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"})
                   for a in args)
     as_json = "--json" in args
+    quiet = any(a in ("-q", "--quiet") for a in args)
     try:
         code = cli.main(args=args, prog_name="onecsync", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -108,7 +118,10 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     except OnecsyncError as exc:
         code = int(exc.exit_code)
-        _fail(exc.line(), code, as_json, verbose, exc)
+        if code == ExitCode.BUSY and quiet and not as_json:
+            pass  # not an error: the run that holds the lock does the work (cron mail stays empty)
+        else:
+            _fail(exc.line(), code, as_json, verbose, exc)
     except Exception as exc:  # a bug: one line, the traceback only with -v
         code = int(ExitCode.BUG)
         _fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback, "

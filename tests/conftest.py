@@ -14,6 +14,7 @@ from lxml import etree
 
 from onecsync import formats
 from onecsync.cli import main
+from onecsync.protocol.check import check_message
 from tests import factory
 
 DEFAULT_CONFIG = """\
@@ -47,13 +48,10 @@ def parse_message(path: Path):
 
 
 def assert_valid_message(path: Path) -> None:
-    """The whole message passes 1C's schemas: the header, then each body object."""
-    header, version, objects = parse_message(path)
-    problems = formats.validate_header(header)
-    assert not problems, f"{path.name}: header: {problems}"
-    for el in objects:
-        problems = formats.validate_object(version, el)
-        assert not problems, f"{path.name}: {etree.QName(el).localname}: {problems}"
+    """The whole message passes 1C's schemas, checked exactly as `onecsync validate` does."""
+    check = check_message(path)
+    assert check.valid, f"{path.name}: " + "; ".join(
+        f"line {p.line}: {p.text()}" for p in check.problems)
 
 
 class Sandbox:
