@@ -23,7 +23,7 @@ _JSON = click.option("--json", "local_json", is_flag=True,
 _YES = click.option("--yes", is_flag=True, help="Do it. Without it, only say what would change.")
 
 
-@click.command("status")
+@click.command("status", short_help="Numbers, unconfirmed and parked objects, last runs, lock.")
 @_JSON
 @click.option("--runs", default=5, show_default=True, type=click.IntRange(0, 1000),
               help="How many of the last runs to show.")
@@ -54,7 +54,7 @@ def _optional_config(opts):
     return load_config(opts.config_path)
 
 
-@click.command("validate")
+@click.command("validate", short_help="Check a message file against the EnterpriseData format.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--max-problems", default=100, show_default=True, type=click.IntRange(1),
               help="Report at most this many problems (all are counted).")
@@ -88,14 +88,14 @@ def validate(opts, file: Path, max_problems: int, local_json: bool) -> int:
     return report["exit_code"]
 
 
-@click.group("state")
+@click.group("state", short_help="Show, set numbers, resend, export: rare human decisions.")
 def state() -> None:
     """Look at the state, and make the rare decisions only a human can: set a base's message
     numbers, send everything again, export the state for support. Changes need --yes.
     """
 
 
-@state.command("show")
+@state.command("show", short_help="The three message numbers per base.")
 @_JSON
 @click.pass_obj
 def state_show(opts, local_json: bool) -> int:
@@ -125,7 +125,7 @@ def _finish(opts, plan: dict, local_json: bool) -> int:
     return code
 
 
-@state.command("set-numbers")
+@state.command("set-numbers", short_help="Set a base's numbers: the numbering-conflict remedy.")
 @click.argument("peer", type=click.Choice(PEERS))
 @click.option("--sent", type=click.IntRange(0), metavar="N",
               help="Our last message to the base was number N; the next one is N+1.")
@@ -145,9 +145,9 @@ def state_set_numbers(opts, peer: str, sent: int | None, received: int | None, y
       is the newest state you have. Then `--sent N` (the number from the error): our next
       message is N+1, which the base takes. Objects received between the backup and now
       are not in the state: have the base register them again (see README).
-    - a base restored from its own backup numbers its messages from an older point, and
-      onecsync does not take them on its own (`status` shows its messages as skipped):
-      `--received` with the number the base now writes, minus one.
+    - the run report keeps saying a base's new message "was received earlier: skipped"
+      (the base was restored from a backup and numbers from an older point; onecsync
+      usually notices that by itself): `--received N-1`, N the number it now writes.
     Never lower --sent below what the base has confirmed: it would skip our messages as
     "ранее принято". Without --yes nothing changes; the plan is printed (exit 2).
 
@@ -165,7 +165,7 @@ def state_set_numbers(opts, peer: str, sent: int | None, received: int | None, y
     return _finish(opts, plan, local_json)
 
 
-@state.command("resend")
+@state.command("resend", short_help="Send a base everything again (all, or one type).")
 @click.argument("peer", type=click.Choice(PEERS))
 @click.option("--type", "types", multiple=True, metavar="TYPE",
               help="Only this object type, e.g. Справочник.Контрагенты (repeatable).")
@@ -198,7 +198,7 @@ def state_resend(opts, peer: str, types: tuple[str, ...], yes: bool, local_json:
     return _finish(opts, plan, local_json)
 
 
-@state.command("export")
+@state.command("export", short_help="The state as JSON for support (no payloads, no secrets).")
 @click.option("--with-parked-xml", is_flag=True,
               help="Include the XML of parked objects (it holds business data).")
 @click.pass_obj

@@ -324,3 +324,27 @@ def test_a_run_on_a_terminal_draws_the_bar_on_stderr_only(sandbox, monkeypatch):
     code, _, _ = human(sandbox, "-q", "pull-catalogs")
     assert drawn.count("accounting: reading") == 1  # -q: no bar
     monkeypatch.setattr(console, "_stderr", None)
+
+
+# -- contrib -------------------------------------------------------------------------------------
+def test_the_systemd_and_cron_command_lines_run(sandbox, monkeypatch):
+    """The shipped unit and cron line use options the CLI has: run them on the sandbox."""
+    root = f.REPO / "contrib"
+    service = (root / "systemd" / "onecsync.service").read_text()
+    timer = (root / "systemd" / "onecsync.timer").read_text()
+    cron = (root / "cron" / "onecsync").read_text()
+    assert "Type=oneshot" in service and "SuccessExitStatus=8" in service
+    assert "LoadCredential=" in service
+    assert "Persistent=true" in timer and "RandomizedDelaySec=" in timer
+    exec_start = next(line for line in service.splitlines() if line.startswith("ExecStart="))
+    cron_line = next(line for line in cron.splitlines() if line.startswith("*/5"))
+    monkeypatch.setenv("ONECSYNC_CONFIG", str(sandbox.config))
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    for line in (exec_start, cron_line):
+        args = line.split("bin/onecsync", 1)[1].split()
+        args = [str(sandbox.config) if a.endswith("onecsync.yaml") else a for a in args]
+        sandbox.capsys.readouterr()
+        with pytest.raises(SystemExit) as exc:
+            main(args)
+        assert exc.value.code == 0, line
+    assert sandbox.outgoing("crm")["objects"] == [("Справочник.Контрагенты", f.ref(1))]
