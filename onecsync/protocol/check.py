@@ -118,7 +118,7 @@ def _without_source(exc: MessageRejected, source: str) -> str:
 
 def check_message(path: Path, config: Config | None = None, max_problems: int = 100,
                   progress: Task | None = None) -> MessageCheck:
-    check = MessageCheck(file=str(path), config=str(config.path) if config else None,
+    check = MessageCheck(file=str(path), config=str(config.path.resolve()) if config else None,
                          max_problems=max_problems)
     source = str(path)
     try:

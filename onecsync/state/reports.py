@@ -23,7 +23,7 @@ RUNS = 10
 
 
 def _head(config: Config) -> dict:
-    return {"config": str(config.path), "state": str(config.state),
+    return {"config": str(config.path.resolve()), "state": str(config.state),
             "node": {"code": config.node.code, "formats": list(config.node.formats)},
             "lock": holder_if_locked(lock_path(config.state))}
 
