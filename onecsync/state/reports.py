@@ -56,11 +56,15 @@ def peer_summary(state: State, name: str, settlement_types: tuple[str, ...]) -> 
                            (name,)).fetchall())
     staged = dict(c.execute("SELECT type, count(*) FROM inbox WHERE peer = ? AND status = "
                             "'staged' GROUP BY type ORDER BY type", (name,)).fetchall())
+    # Settlement documents not yet forwarded: 'waiting' for their invoice, or not yet routed.
+    marks = ", ".join("?" for _ in settlement_types) or "NULL"
+    awaiting = c.execute(f"SELECT count(*) FROM inbox WHERE peer = ? AND status IN ('staged', "
+                         f"'waiting') AND type IN ({marks})", (name, *settlement_types)).fetchone()[0]
     return {
         "unconfirmed": {"count": unconfirmed, "unsent": unsent, "oldest": oldest},
         "parked": {"received": inbox.get("parked", 0), "unsendable": unsendable,
                    "total": inbox.get("parked", 0) + unsendable},
-        "awaiting_link": sum(n for t, n in staged.items() if t in settlement_types),
+        "awaiting_link": awaiting,
         "staged": staged,
         "inbox": inbox,
     }
