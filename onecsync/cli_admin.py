@@ -84,7 +84,7 @@ def validate(opts, file: Path, max_problems: int, local_json: bool) -> int:
     if opts.as_json or local_json:
         console.print_json(report)
     else:
-        console.print_check(report)
+        console.print_validation(report)
     return report["exit_code"]
 
 

@@ -2,7 +2,7 @@
 
 Public API: `setup_logging(verbosity, json_lines)`, `print_json(data)`, `print_run(report)`,
 `error_line(text)`, `progress(enabled)`, `print_status(data)`, `print_numbers(data)`,
-`print_check(report)`, `print_plan(plan)`.
+`print_validation(report)`, `print_plan(plan)`.
 
 Human text goes to stderr and JSON to stdout (DESIGN.md §3), so `onecsync --json run | jq`
 works while cron mail still shows what happened. Colour only on a terminal, never with
@@ -347,7 +347,7 @@ def print_numbers(data: dict) -> None:
                   f"last sent {_when(p['last_sent_at'])})", markup=False)
 
 
-def print_check(report: dict) -> None:
+def print_validation(report: dict) -> None:
     out = stdout()
     name = report["file"]
     for p in report["problems"]:
