@@ -12,6 +12,7 @@ import sys
 import click
 
 from onecsync import __version__
+from onecsync import cli_admin
 from onecsync import console
 from onecsync.config import load_config
 from onecsync.errors import ExitCode
@@ -22,11 +23,14 @@ log = logging.getLogger("onecsync")
 
 
 class _Options:
-    def __init__(self, config: str | None, as_json: bool, dry_run: bool, verbosity: int) -> None:
+    def __init__(self, config: str | None, as_json: bool, dry_run: bool, verbosity: int,
+                 json_logs: bool = False) -> None:
         self.config_path = config
         self.as_json = as_json
         self.dry_run = dry_run
         self.verbosity = verbosity
+        # A progress bar only where a human watches: a terminal, not -q, not JSON log lines.
+        self.progress = verbosity >= 0 and not json_logs
 
     def config(self):
         return load_config(self.config_path)
@@ -53,13 +57,15 @@ def cli(ctx, config, as_json, dry_run, verbose, quiet, log_format):
         raise click.UsageError("use either -v or -q, not both")
     verbosity = -1 if quiet else verbose
     console.setup_logging(verbosity, json_lines=log_format == "json")
-    ctx.obj = _Options(config, as_json, dry_run, verbosity)
+    ctx.obj = _Options(config, as_json, dry_run, verbosity, json_logs=log_format == "json")
 
 
 def _run(opts: _Options, command: str, refs: tuple[str, ...] | None = None) -> int:
     from onecsync.flows.runner import execute
 
-    outcome = execute(opts.config(), command, dry_run=opts.dry_run, refs=refs)
+    config = opts.config()
+    with console.progress(opts.progress) as progress:
+        outcome = execute(config, command, dry_run=opts.dry_run, refs=refs, progress=progress)
     report = outcome.report()
     if opts.as_json:
         console.print_json(report)
@@ -291,11 +297,15 @@ def init(opts: _Options, folder, kind, accounting_code, crm_code, accounting_at,
     return 0
 
 
+cli_admin.register(cli)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"})
                   for a in args)
     as_json = "--json" in args
+    quiet = any(a in ("-q", "--quiet") for a in args)
     try:
         code = cli.main(args=args, prog_name="onecsync", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -308,7 +318,10 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     except OnecsyncError as exc:
         code = int(exc.exit_code)
-        _fail(exc.line(), code, as_json, verbose, exc)
+        if code == ExitCode.BUSY and quiet and not as_json:
+            pass  # not an error: the run that holds the lock does the work (cron mail stays empty)
+        else:
+            _fail(exc.line(), code, as_json, verbose, exc)
     except Exception as exc:  # a bug: one line, the traceback only with -v
         code = int(ExitCode.BUG)
         _fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback, "

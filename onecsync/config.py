@@ -65,29 +65,57 @@ DEFAULT_LINKS: dict[str, tuple[str, ...]] = {
 }
 
 _OBJECT_TYPE = re.compile(r"^(Справочник|Документ)\.[^\s.]+$")
+_VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+
+
+def expand_variables(text: str, environ: Mapping[str, str], what: str) -> str:
+    """`${CREDENTIALS_DIRECTORY}/x` → its value; an unset variable is a config error, not ''."""
+    def value(m: re.Match) -> str:
+        name = m.group(1) or m.group(2)
+        if name not in environ:
+            hint = (" (systemd sets it only inside a service with LoadCredential=)"
+                    if name == "CREDENTIALS_DIRECTORY" else "")
+            raise ConfigError(f"{what} names ${name}, which is not set{hint}",
+                              remedy="set it, or write the path out")
+        return environ[name]
+    return _VARIABLE.sub(value, text)
 
 
 @dataclass(frozen=True)
 class Secret:
-    """Where a password lives; `reveal()` reads it only when it is needed."""
+    """Where a password lives; `reveal()` reads it only when it is needed.
+
+    A `file` may start with an environment variable (``${CREDENTIALS_DIRECTORY}/crm``, where
+    systemd's LoadCredential= puts credentials); it is expanded when the secret is read, so
+    commands that need no secret (status, validate) run outside the service too. `value` is a
+    setting that is only half a secret (a healthcheck URL written in the config itself).
+    """
 
     env: str | None = None
     file: Path | None = None
+    value: str | None = None
 
     def reveal(self, environ: Mapping[str, str] | None = None) -> str:
         environ = os.environ if environ is None else environ
+        if self.value is not None:
+            return self.value
         if self.env is not None:
             if self.env not in environ:
                 raise ConfigError(f"environment variable {self.env} is not set",
                                   remedy="export it in the service's environment")
             return environ[self.env]
         assert self.file is not None
+        path = Path(expand_variables(str(self.file), environ, f"secret file {self.file}"))
+        if not path.is_absolute():
+            raise ConfigError(f"secret file {self.file} expands to the relative path {path}")
         try:
-            return self.file.read_text(encoding="utf-8").rstrip("\r\n")
+            return path.read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
-            raise ConfigError(f"cannot read password file {self.file}: {exc.strerror}") from None
+            raise ConfigError(f"cannot read secret file {path}: {exc.strerror}") from None
 
     def __repr__(self) -> str:  # never show more than where the secret is
+        if self.value is not None:
+            return "Secret(value=…)"
         return f"Secret(env={self.env!r})" if self.env else f"Secret(file={str(self.file)!r})"
 
 
@@ -129,6 +157,7 @@ class Config:
     bases: dict[str, Base]
     flows: dict[str, Flow] = field(default_factory=dict)
     mapping: dict[str, dict[str, TypeRules]] = field(default_factory=dict)  # peer -> type -> rules
+    healthcheck_url: Secret | None = None  # pinged at /start and /<exit code> of every run
 
     @property
     def state_dir(self) -> Path:
@@ -242,11 +271,35 @@ class _Validator:
         p = Path(os.path.expanduser(text))
         return p if p.is_absolute() else self.base_dir / p
 
+    def secret(self, d: dict, where: str, name: str, *, plain: bool = False) -> Secret | None:
+        """`<name>_env` or `<name>_file` (or, when `plain`, `<name>` itself): at most one."""
+        prefix = f"{where}." if where else ""
+        keys = [k for k in ((name,) if plain else ()) + (f"{name}_env", f"{name}_file")
+                if d.get(k) is not None]
+        if len(keys) > 1:
+            self.fail(prefix + keys[1], f"give only one of {', '.join(keys)}")
+            return None
+        if not keys:
+            return None
+        key = keys[0]
+        text = self.string(d[key], prefix + key)
+        if text is None:
+            return None
+        if key.endswith("_env"):
+            return Secret(env=text)
+        if key.endswith("_file"):
+            # A leading $VARIABLE is expanded when the secret is read (see Secret).
+            path = Path(text) if text.startswith("$") else self.path(text, prefix + key)
+            return Secret(file=path)
+        return Secret(value=text)
+
     def config(self, data: Any, path: Path) -> Config | None:
         if data is None:
             self.fail("(top)", "the file is empty")
             return None
-        top = self.mapping(data, "", ("node", "state", "bases", "flows", "mapping"))
+        top = self.mapping(data, "", ("node", "state", "bases", "flows", "mapping",
+                                      "healthcheck_url", "healthcheck_url_env",
+                                      "healthcheck_url_file"))
         if not isinstance(data, dict):
             return None
         node = self.node(top.get("node"))
@@ -255,6 +308,10 @@ class _Validator:
         self.versions = node.formats if node else DEFAULT_FORMATS
         flows = self.flows(top.get("flows"))
         mapping = self.mapping_section(top.get("mapping"))
+        healthcheck = self.secret(top, "", "healthcheck_url", plain=True)
+        if healthcheck and healthcheck.value and not healthcheck.value.startswith(
+                ("http://", "https://")):
+            self.fail("healthcheck_url", "must be an http:// or https:// URL")
         if node and bases:
             codes = [node.code] + [b.code for b in bases.values()]
             if len(set(codes)) != len(codes):
@@ -262,7 +319,7 @@ class _Validator:
         if self.problems or node is None or state is None or bases is None:
             return None
         return Config(path=path, node=node, state=state, bases=bases, flows=flows,
-                      mapping=mapping)
+                      mapping=mapping, healthcheck_url=healthcheck)
 
     def node(self, data: Any) -> Node | None:
         if data is None:

@@ -1,7 +1,8 @@
 """Everything the admin sees: log lines, run reports, errors. The only module that imports rich.
 
 Public API: `setup_logging(verbosity, json_lines)`, `print_json(data)`, `print_run(report)`,
-`error_line(text)`.
+`error_line(text)`, `progress(enabled)`, `print_status(data)`, `print_numbers(data)`,
+`print_validation(report)`, `print_plan(plan)`.
 
 Human text goes to stderr and JSON to stdout (DESIGN.md §3), so `onecsync --json run | jq`
 works while cron mail still shows what happened. Colour only on a terminal, never with
@@ -10,13 +11,23 @@ NO_COLOR set.
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import json
 import logging
 import os
 import sys
+from typing import Iterator
 
+from rich import progress as rich_progress
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
+from rich.table import Table
+
+from onecsync.progress import NO_PROGRESS
+from onecsync.progress import Progress
+from onecsync.progress import Task
 
 _stderr: Console | None = None
 
@@ -129,6 +140,282 @@ def print_run(report: dict) -> None:
         if "sent" in peer:
             parts.append(_sent(peer["sent"], report["dry_run"]))
         out.print(f"  {name}: " + "; ".join(parts), markup=False)
+
+
+# -- progress -----------------------------------------------------------------------------------
+class _TerminalTask(Task):
+    def __init__(self, bar: rich_progress.Progress, description: str,
+                 total_bytes: int | None, total_objects: int | None) -> None:
+        self._bar = bar
+        self._by_bytes = total_bytes is not None
+        self._id = bar.add_task(description, total=total_bytes or total_objects,
+                                objects=0, size="")
+
+    def update(self, objects: int, nbytes: int) -> None:
+        self._bar.update(self._id, completed=nbytes if self._by_bytes else objects,
+                         objects=objects, size=_size(nbytes))
+
+    def close(self) -> None:
+        self._bar.remove_task(self._id)
+
+
+class TerminalProgress(Progress):
+    """A bar per message read or written: objects and bytes. Only ever made for a terminal."""
+
+    def __init__(self, console: Console) -> None:
+        self.bar = rich_progress.Progress(
+            rich_progress.SpinnerColumn(), rich_progress.TextColumn("{task.description}"),
+            rich_progress.BarColumn(), rich_progress.TextColumn("{task.fields[objects]:>10,} objects"),
+            rich_progress.TextColumn("{task.fields[size]:>9}"), rich_progress.TimeElapsedColumn(),
+            console=console, transient=True)
+
+    def task(self, description: str, *, total_bytes: int | None = None,
+             total_objects: int | None = None) -> Task:
+        return _TerminalTask(self.bar, description, total_bytes, total_objects)
+
+    def __enter__(self) -> TerminalProgress:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.stop()
+
+
+@contextlib.contextmanager
+def progress(enabled: bool) -> Iterator[Progress]:
+    """A terminal progress display while the block runs, when `enabled` and stderr is a
+    terminal; otherwise the core's no-op (cron mail and journald stay clean)."""
+    if not (enabled and stderr().is_terminal):
+        yield NO_PROGRESS
+        return
+    with TerminalProgress(stderr()) as p:
+        yield p
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return ""
+
+
+# -- status, state, validate ---------------------------------------------------------------------
+_out: Console | None = None
+
+
+def stdout() -> Console:
+    """Where the data a command was asked for goes (status, validate): stdout, so it pipes."""
+    global _out
+    if _out is None:
+        _out = Console(highlight=False, soft_wrap=True, no_color="NO_COLOR" in os.environ)
+    return _out
+
+
+def _when(iso: str | None, now: datetime.datetime | None = None) -> str:
+    if not iso:
+        return "never"
+    try:
+        t = datetime.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    secs = int((now - t).total_seconds())
+    if secs < 0:
+        age = "in the future"
+    elif secs < 90:
+        age = f"{secs} s ago"
+    elif secs < 90 * 60:
+        age = f"{secs // 60} min ago"
+    elif secs < 36 * 3600:
+        age = f"{secs // 3600} h ago"
+    else:
+        age = f"{secs // 86400} days ago"
+    return f"{t.astimezone().strftime('%Y-%m-%d %H:%M')} ({age})"
+
+
+def _lock_text(lock: dict | None) -> str:
+    if lock is None:
+        return "free"
+    return (f"held by pid {lock.get('pid', '?')} ({lock.get('command', '?')}), "
+            f"started {lock.get('started', '?')}")
+
+
+def _peer_rows(p: dict) -> list[tuple[str, str]]:
+    fmt = p.get("format") or {}
+    rows = [("code", p["code"]),
+            ("numbers", f"sent {p['sent_no']} · received {p['received_no']} · "
+                        f"confirmed {p['confirmed_no']}")]
+    if "state_code" in p:
+        rows.append(("WARNING", f"the state belongs to a base with code {p['state_code']}"))
+    offered = ", ".join(fmt.get("offered") or []) or "not known yet"
+    rows.append(("format", f"we write {fmt.get('ours')} · its last message "
+                           f"{fmt.get('theirs') or '—'} · it offers {offered}"))
+    types = p.get("object_types")
+    rows.append(("object types", "not declared" if types is None else f"{len(types)} declared"))
+    rows.append(("last received", _when(p.get("last_received_at"))))
+    rows.append(("last sent", _when(p.get("last_sent_at"))))
+    if "unconfirmed" in p:
+        u = p["unconfirmed"]
+        text = f"{u['count']} objects ({u['unsent']} not sent yet)"
+        if u["count"]:
+            text += f", oldest registered {_when(u['oldest'])}"
+        rows.append(("unconfirmed", text))
+        pk = p["parked"]
+        rows.append(("parked", f"{pk['total']} ({pk['received']} received from it, "
+                               f"{pk['unsendable']} that cannot be sent to it)"))
+        if p.get("awaiting_link"):
+            rows.append(("awaiting link", f"{p['awaiting_link']} settlement documents"))
+    return rows
+
+
+def _run_text(run: dict) -> str:
+    parts = []
+    for name, peer in run.get("peers", {}).items():
+        bits = []
+        r, s = peer.get("received"), peer.get("sent")
+        if r:
+            if "error" in r:
+                bits.append("receive failed")
+            elif r.get("duplicate"):
+                bits.append("nothing new")
+            elif r.get("message_no") is not None:
+                bits.append(f"got #{r['message_no']} ({r.get('objects', 0)} obj)")
+        if s:
+            if "error" in s:
+                bits.append("send failed")
+            elif s.get("message_no") is not None:
+                bits.append(f"sent #{s['message_no']} ({s.get('objects', 0)} obj)")
+        if bits:
+            parts.append(f"{name}: {', '.join(bits)}")
+    text = "; ".join(parts)
+    if run.get("error"):
+        text += (" — " if text else "") + run["error"]
+    return text
+
+
+def print_status(data: dict) -> None:
+    out = stdout()
+    if not data["exists"]:
+        out.print(f"no state yet ({data['state']}): nothing has run with this config", markup=False)
+    head = [("config", data["config"]), ("state", data["state"]),
+            ("node", f"{data['node']['code']} · offers {', '.join(data['node']['formats'])}"),
+            ("lock", _lock_text(data["lock"]))]
+    runs = [(_when(r["started_at"]), r["command"],
+             "running" if r["exit_code"] is None else str(r["exit_code"]), _run_text(r))
+            for r in data["runs"]]
+    if not out.is_terminal:
+        for k, v in head:
+            out.print(f"{k}: {v}", markup=False)
+        for name, p in data["peers"].items():
+            out.print(f"\n{name}", markup=False)
+            for k, v in _peer_rows(p):
+                out.print(f"  {k:<14} {v}", markup=False)
+        if runs:
+            out.print("\nlast runs", markup=False)
+            for when, command, code, text in runs:
+                out.print(f"  {when}  {command:<15} exit {code:<7} {text}", markup=False)
+        return
+    for k, v in head:
+        out.print(f"[bold]{k}[/] {escape(v)}")
+    table = Table(show_lines=False, header_style="bold")
+    table.add_column("")
+    names = list(data["peers"])
+    for name in names:
+        table.add_column(name)
+    rows = [dict(_peer_rows(data["peers"][n])) for n in names]
+    for key in dict.fromkeys(k for r in rows for k in r):
+        table.add_row(key, *(rows[i].get(key, "") for i in range(len(names))))
+    out.print(table)
+    if runs:
+        t = Table(title="last runs", header_style="bold", title_justify="left")
+        for col in ("started", "command", "exit", "what happened"):
+            t.add_column(col)
+        for when, command, code, text in runs:
+            style = None if code in ("0", "running") else "yellow"
+            t.add_row(when, command, code, text, style=style)
+        out.print(t)
+
+
+def print_numbers(data: dict) -> None:
+    out = stdout()
+    if not data["exists"]:
+        out.print(f"no state yet ({data['state']})", markup=False)
+        return
+    for name, p in data["peers"].items():
+        out.print(f"{name}: sent {p['sent_no']}, received {p['received_no']}, confirmed "
+                  f"{p['confirmed_no']} (last received {_when(p['last_received_at'])}, "
+                  f"last sent {_when(p['last_sent_at'])})", markup=False)
+
+
+def print_validation(report: dict) -> None:
+    out = stdout()
+    name = report["file"]
+    for p in report["problems"]:
+        where = f"{name}:{p['line']}" if p.get("line") else name
+        out.print(f"{where}: {_finding_text(p)}", markup=False)
+    what = []
+    if report.get("settings_only"):
+        what.append("a settings-only message")
+    elif report.get("version"):
+        what.append(f"EnterpriseData {report['version']}")
+    if report.get("message_no") is not None:
+        what.append(f"message {report['message_no']}")
+    if report.get("direction"):
+        what.append(report["direction"])
+    what.append(f"{report['objects']} objects")
+    summary = ", ".join(what)
+    if report["valid"]:
+        out.print(f"{name}: valid ({summary})", markup=False, style="green")
+        if report.get("config") is None:
+            out.print("  (node codes not checked: no config given)", markup=False)
+        return
+    more = report["problems_total"] - len(report["problems"])
+    if more:
+        out.print(f"… and {more} more problems (--max-problems to see them)", markup=False)
+    noun = "problem" if report["problems_total"] == 1 else "problems"
+    out.print(f"{name}: INVALID, {report['problems_total']} {noun} ({summary})", markup=False,
+              style="bold red")
+
+
+def _finding_text(p: dict) -> str:
+    where = " ".join(w for w in (p.get("type"), p.get("ref")) if w)
+    parts = [where] if where else []
+    path = p.get("path")
+    if path and path != p.get("type"):
+        parts.append(path.removeprefix(f"{p['type']}/") if p.get("type") else path)
+    parts.append(p["message"])
+    return ": ".join(parts)
+
+
+def print_plan(plan: dict, dry_run: bool = False) -> None:
+    """What a `state` command changes; without --yes, what it would change."""
+    out = stdout()
+    verb = "changed" if plan["applied"] else "would change"
+    if plan["action"] == "set-numbers":
+        b, a = plan["before"], plan["after"]
+        changes = [f"{k} {b[k]} → {a[k]}" for k in ("sent_no", "received_no", "confirmed_no")
+                   if a[k] != b[k]]
+        out.print(f"{plan['peer']}: {verb}: {', '.join(changes) or 'nothing'}", markup=False)
+        if plan["resent"]:
+            out.print(f"  {plan['resent']} objects sent but not confirmed go again in that message",
+                      markup=False)
+    else:
+        regs = ", ".join(f"{t} {n}" for t, n in plan["registrations"].items()) or "none"
+        out.print(f"{plan['peer']}: {verb}: send again every object of {len(plan['types'])} "
+                  f"type(s), {plan['total']} in all", markup=False)
+        out.print(f"  registered before: {regs}", markup=False)
+        if plan["rerouted"]:
+            out.print("  set aside when they came, now routed: " + ", ".join(
+                f"{t} {n}" for t, n in plan["rerouted"].items()), markup=False)
+    for note in plan["notes"]:
+        out.print(f"  {note}", markup=False)
+    if plan["applied"]:
+        out.print("  the next run sends it", markup=False)
+    elif not dry_run:
+        out.print("nothing changed: add --yes to do it", markup=False, style="bold yellow")
 
 
 def print_settings_message(report: dict) -> None:

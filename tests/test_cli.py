@@ -175,8 +175,16 @@ def test_an_unexpected_error_is_one_line_without_traceback(sandbox, monkeypatch)
 
 
 def test_every_command_has_help():
-    for name, command in cli.commands.items():
+    def walk(group, prefix=""):
+        for name, command in group.commands.items():
+            yield prefix + name, command
+            yield from walk(command, f"{prefix}{name} ") if hasattr(command, "commands") else ()
+
+    names = []
+    for name, command in walk(cli):
         assert command.help and len(command.help.strip()) > 20, name
+        names.append(name)
+    assert {"status", "validate", "state", "state set-numbers", "state export"} <= set(names)
 
 
 def test_python_dash_m_runs_the_cli(sandbox):

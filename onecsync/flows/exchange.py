@@ -1,6 +1,6 @@
 """Receive from a peer and send to a peer: the numbering protocol applied to state and transport.
 
-Public API: `Exchange(config, state, transports, dry_run)` with `receive(peer)` and
+Public API: `Exchange(config, state, transports, dry_run, progress)` with `receive(peer)` and
 `send(peer)`, each returning a JSON-ready dict for the run report.
 
 Ordering is what makes a crash harmless (DESIGN.md §2):
@@ -23,6 +23,8 @@ from onecsync import formats
 from onecsync.config import Config
 from onecsync.errors import TemporaryError
 from onecsync.flows.declared import declared_types
+from onecsync.progress import NO_PROGRESS
+from onecsync.progress import Progress
 from onecsync.protocol import numbering
 from onecsync.protocol.envelope import Header
 from onecsync.protocol.envelope import check_incoming
@@ -61,11 +63,12 @@ def _created(text: str | None) -> datetime.datetime | None:
 
 class Exchange:
     def __init__(self, config: Config, state: State, transports: dict[str, Transport],
-                 dry_run: bool = False) -> None:
+                 dry_run: bool = False, progress: Progress = NO_PROGRESS) -> None:
         self.config = config
         self.state = state
         self.transports = transports
         self.dry_run = dry_run
+        self.progress = progress
 
     # -- receive -------------------------------------------------------------------------
     def receive(self, name: str) -> dict:
@@ -79,8 +82,9 @@ class Exchange:
         if incoming.fingerprint == peer.in_fingerprint:
             log.debug("%s: %s is unchanged since the last run", name, incoming.name)
             return {**report, "unchanged": True, "duplicate": True}
-        with incoming.open() as stream:
-            reader = MessageReader(stream, source=incoming.name)
+        with incoming.open() as stream, self.progress.task(
+                f"{name}: reading", total_bytes=incoming.size) as task:
+            reader = MessageReader(stream, source=incoming.name, progress=task)
             h = reader.header
             check_incoming(h, our_code=self.config.node.code, peer_code=base.code,
                            peer_name=name, offered=self.config.node.formats,
@@ -169,12 +173,15 @@ class Exchange:
         by_type: Counter = Counter()
         parked: dict[int, str] = {}
         payloads = self._payloads(name, version, by_type, parked)
+        task = self.progress.task(f"{name}: writing", total_objects=pending)
         if self.dry_run:
-            count = write_message(_Sink(), header, payloads, version)
+            with task:
+                count = write_message(_Sink(), header, payloads, version, task)
             return self._sent_report(name, number, version, count, by_type, parked, None)
         out = transport.prepare()
         try:
-            count = write_message(out.file, header, payloads, version)
+            with task:
+                count = write_message(out.file, header, payloads, version, task)
             fp = out.fingerprint()
             with self.state.atomic():
                 self.state.park_registrations(parked)

@@ -1,10 +1,12 @@
 """Run one command: lock, open the state, do its steps in order, journal the outcome.
 
-Public API: `COMMANDS`, `execute(config, command, dry_run=False)` → `Outcome`.
+Public API: `COMMANDS`, `execute(config, command, dry_run=False, progress)` → `Outcome`.
 
 A step that fails for one base does not stop the others: a rejected message from accounting
 must not keep the CRM from getting what is already staged. Only errors that make every step
 pointless (config, state) stop the run. The exit code is that of the most serious failure.
+A run that holds the lock pings the healthcheck URL, if one is configured, at its start and end
+(a dry run and a busy exit ping nothing: they are not runs).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from onecsync.flows.exchange import Exchange
 from onecsync.flows.invoices import route_invoices
 from onecsync.flows.reconcile import reconcile_state
 from onecsync.flows.settlements import route_settlements
+from onecsync.healthcheck import Healthcheck
+from onecsync.progress import NO_PROGRESS
+from onecsync.progress import Progress
 from onecsync.state import RunLock
 from onecsync.state import ensure_state_dir
 from onecsync.state import lock_path
@@ -89,44 +94,67 @@ class Outcome:
 
 
 def execute(config: Config, command: str, dry_run: bool = False,
-            refs: tuple[str, ...] | None = None) -> Outcome:
+            refs: tuple[str, ...] | None = None, progress: Progress = NO_PROGRESS) -> Outcome:
     """Run `command`; `refs` (retry only): the Ссылки to retry, None for every parked object."""
     steps = COMMANDS[command]
     outcome = Outcome(command=command, dry_run=dry_run)
     if dry_run:
         state, scratch = open_scratch_copy(config.state)
         try:
-            _steps(config, state, steps, outcome, dry_run=True, refs=refs)
+            _steps(config, state, steps, outcome, dry_run=True, refs=refs, progress=progress)
         finally:
             state.close()
             os.unlink(scratch)
         return outcome
     ensure_state_dir(config.state)
     with RunLock(lock_path(config.state), command):
-        state = open_state(config.state)
+        ping = Healthcheck.from_config(config)
+        ping.start()
         try:
-            run_id = state.begin_run(command)
-            try:
-                _steps(config, state, steps, outcome, dry_run=False, refs=refs)
-            except OnecsyncError as exc:
-                outcome.errors.append(exc)
-                state.end_run(run_id, int(outcome.exit_code), outcome.report(), exc.line())
-                raise
-            except BaseException as exc:
-                state.end_run(run_id, int(ExitCode.BUG), outcome.report(), repr(exc))
-                raise
-            state.end_run(run_id, int(outcome.exit_code), outcome.report(),
-                          "; ".join(e.line() for e in outcome.errors) or None)
-        finally:
-            state.close()
+            _journaled(config, command, steps, outcome, progress, refs)
+        except OnecsyncError as exc:
+            ping.finish(exc.exit_code, f"onecsync {command}: exit {int(exc.exit_code)}\n"
+                                       f"{exc.line()}")
+            raise
+        except BaseException as exc:
+            ping.finish(ExitCode.BUG, f"onecsync {command}: internal error {type(exc).__name__}")
+            raise
+        ping.finish(outcome.exit_code, _summary(outcome))
     return outcome
 
 
+def _summary(outcome: Outcome) -> str:
+    """The body of the end ping: what healthchecks.io shows as the run's log."""
+    lines = [f"onecsync {outcome.command}: exit {int(outcome.exit_code)}"]
+    lines += [e.line() for e in outcome.errors]
+    return "\n".join(lines)
+
+
+def _journaled(config: Config, command: str, steps, outcome: Outcome, progress: Progress,
+               refs: tuple[str, ...] | None) -> None:
+    state = open_state(config.state)
+    try:
+        run_id = state.begin_run(command)
+        try:
+            _steps(config, state, steps, outcome, dry_run=False, refs=refs, progress=progress)
+        except OnecsyncError as exc:
+            outcome.errors.append(exc)
+            state.end_run(run_id, int(outcome.exit_code), outcome.report(), exc.line())
+            raise
+        except BaseException as exc:
+            state.end_run(run_id, int(ExitCode.BUG), outcome.report(), repr(exc))
+            raise
+        state.end_run(run_id, int(outcome.exit_code), outcome.report(),
+                      "; ".join(e.line() for e in outcome.errors) or None)
+    finally:
+        state.close()
+
+
 def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
-           refs: tuple[str, ...] | None = None) -> None:
+           refs: tuple[str, ...] | None = None, progress: Progress = NO_PROGRESS) -> None:
     transports = {name: build_transport(base, config.node.code)
                   for name, base in config.bases.items()}
-    exchange = Exchange(config, state, transports, dry_run=dry_run)
+    exchange = Exchange(config, state, transports, dry_run=dry_run, progress=progress)
     blocked: set[str] = set()
     for action, arg in steps:
         peer_report = outcome.peers.setdefault(arg, {}) if action in ("receive", "send") else None

@@ -40,7 +40,9 @@ def decide(numbers: Numbers, message_no: int | None, received_no: int | None,
         raise NumberingConflict(
             f"{peer} confirms our message {received_no}, but the last message we wrote to it "
             f"is {numbers.sent_no}: our state is older than the base's (restored from a "
-            "backup, or another state file)")
+            "backup, or another state file)",
+            remedy=f"see `onecsync status`; if this state file is the newest you have, run "
+                   f"`onecsync state set-numbers {peer} --sent {received_no}`")
     return Decision.APPLY
 
 

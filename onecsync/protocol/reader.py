@@ -1,6 +1,6 @@
 """Read an EnterpriseData message as a stream: the header first, then one body object at a time.
 
-Public API: `MessageReader(stream, source)`, `BodyObject`, `normalize_object(el, body_ns)`.
+Public API: `MessageReader(stream, source, progress)`, `BodyObject`, `normalize_object(el, body_ns)`.
 
 Memory stays flat whatever the size of the body: every object is serialized and cleared as soon
 as its end tag is parsed, and the parsed siblings are dropped from the tree. Parsing never
@@ -25,6 +25,8 @@ from lxml import etree
 
 from onecsync import formats
 from onecsync.errors import MessageRejected
+from onecsync.progress import EVERY
+from onecsync.progress import Task
 from onecsync.protocol.envelope import ROOT_NSMAP
 from onecsync.protocol.envelope import Header
 from onecsync.protocol.envelope import header_from_element
@@ -61,15 +63,18 @@ class _Prefixed:
     def __init__(self, head: bytes, rest: BinaryIO) -> None:
         self._head = head
         self._rest = rest
+        self.count = 0  # bytes handed to the parser, for progress
 
     def read(self, n: int = -1) -> bytes:
         if self._head:
             if n < 0:
                 data, self._head = self._head + self._rest.read(), b""
-                return data
-            data, self._head = self._head[:n], self._head[n:]
-            return data
-        return self._rest.read(n)
+            else:
+                data, self._head = self._head[:n], self._head[n:]
+        else:
+            data = self._rest.read(n)
+        self.count += len(data)
+        return data
 
 
 def _sniff(stream: BinaryIO, source: str) -> bytes:
@@ -167,12 +172,14 @@ def _rebuild(el, body_ns: str) -> bytes:
 class MessageReader:
     """Streams one message: `header` is read on construction, `objects()` yields the body."""
 
-    def __init__(self, stream: BinaryIO, source: str) -> None:
+    def __init__(self, stream: BinaryIO, source: str, progress: Task | None = None) -> None:
         self.source = source
         self.unknown: dict[str, int] = {}
+        self._progress = progress or Task()
         head = _sniff(stream, source)
+        self._input = _Prefixed(head, stream)
         self._events = etree.iterparse(
-            _Prefixed(head, stream), events=("start", "end"), resolve_entities=False,
+            self._input, events=("start", "end"), resolve_entities=False,
             no_network=True, load_dtd=False, huge_tree=False, remove_comments=True,
             remove_pis=True)
         self._root = None
@@ -207,20 +214,39 @@ class MessageReader:
         while depth:
             event, el = self._next()
             depth += 1 if event == "start" else -1
-        header = header_from_element(el, self.source)
+        header = self._parse_header(el)
         el.clear()
         return header
+
+    def _parse_header(self, el) -> Header:
+        """The Header element, parsed in full, to its model (`onecsync validate` overrides it
+        to collect every problem instead of stopping at the first)."""
+        return header_from_element(el, self.source)
+
+    @property
+    def bytes_read(self) -> int:
+        return self._input.count
 
     def objects(self) -> Iterator[BodyObject]:
         """Yield every body object; a settings-only message (no Body) yields nothing."""
         ns = formats.namespace(self.header.version) if self.header.version else None
         index = formats.load(self.header.version) if self.header.version else None
+        for el in self.elements():
+            obj = self._object(el, ns, index)
+            if obj is not None:
+                yield obj
+
+    def elements(self) -> Iterator[etree._Element]:
+        """Yield every child of the Body, parsed in full; it is cleared once the consumer moves
+        on, so only one object is ever held in memory."""
         depth = 0
+        count = 0
         while True:
             event, el = self._next()
             if depth == 0:
                 if event == "end":  # </Message>
                     self._drain()
+                    self._progress.update(count, self._input.count)
                     return
                 if local_name(el, self.source) != "Body":
                     raise MessageRejected(f"unexpected element {local_name(el)!r} "
@@ -235,12 +261,13 @@ class MessageReader:
             if depth == 0:  # </Body>
                 continue
             if depth == 1:
-                obj = self._object(el, ns, index)
+                yield el
                 el.clear()
                 while el.getprevious() is not None:
                     del self._body[0]
-                if obj is not None:
-                    yield obj
+                count += 1
+                if count % EVERY == 0:
+                    self._progress.update(count, self._input.count)
 
     def _drain(self) -> None:
         try:

@@ -1,6 +1,6 @@
 """Write an EnterpriseData message as a stream, with the header in the order 1C's schema requires.
 
-Public API: `write_message(fp, header, objects, body_version)`, `utc_now_text()`.
+Public API: `write_message(fp, header, objects, body_version, progress)`, `utc_now_text()`.
 
 The envelope is written with lxml's incremental writer; body objects arrive as the
 namespace-relative bytes the reader made (see `protocol.reader`) and are copied straight into
@@ -16,6 +16,8 @@ from typing import Iterable
 from lxml import etree
 
 from onecsync import formats
+from onecsync.progress import EVERY
+from onecsync.progress import Task
 from onecsync.protocol.envelope import MSG_NS
 from onecsync.protocol.envelope import ROOT_NSMAP
 from onecsync.protocol.envelope import Header
@@ -59,13 +61,14 @@ def _write_header(xf, h: Header) -> None:
 
 
 def write_message(fp: BinaryIO, header: Header, objects: Iterable[bytes] | None,
-                  body_version: str | None) -> int:
+                  body_version: str | None, progress: Task | None = None) -> int:
     """Write one message to `fp`; returns the number of body objects written.
 
     `objects` None (or `body_version` None) writes a settings-only message: no Body at all.
     """
     fp.write(_DECLARATION)
     count = 0
+    nbytes = 0
     with etree.xmlfile(fp, encoding="UTF-8") as xf:
         with xf.element("Message", nsmap=ROOT_NSMAP):
             _write_header(xf, header)
@@ -78,4 +81,9 @@ def write_message(fp: BinaryIO, header: Header, objects: Iterable[bytes] | None,
                     for raw in objects:
                         fp.write(raw)
                         count += 1
+                        nbytes += len(raw)
+                        if progress is not None and count % EVERY == 0:
+                            progress.update(count, nbytes)
+    if progress is not None:
+        progress.update(count, nbytes)
     return count

@@ -1,7 +1,8 @@
 """The local state: one SQLite file holding numbers, inbox, registrations and the run journal.
 
-Public API: `open_state(path)`, `open_scratch_copy(path)` (for --dry-run),
-`read_peers(path)` (read-only), `State`, `PeerState`, `Pending`, `RunLock`, `lock_path`.
+Public API: `open_state(path)`, `open_scratch_copy(path)` (for --dry-run), `open_readonly(path)`
+(for status and exports), `read_peers(path)` (read-only), `State`, `PeerState`, `Pending`,
+`RunLock`, `lock_path`.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from onecsync.errors import StateError
 from onecsync.state.lock import RunLock
 from onecsync.state.lock import holder_if_locked
 from onecsync.state.lock import lock_path
+from onecsync.state.migrations import known_migrations
 from onecsync.state.migrations import upgrade
 from onecsync.state.store import PeerState
 from onecsync.state.store import Pending
 from onecsync.state.store import State
 
-__all__ = ["ensure_state_dir", "open_state", "open_scratch_copy", "State", "PeerState", "Pending", "RunLock",
-           "lock_path", "holder_if_locked", "read_peers"]
+__all__ = ["ensure_state_dir", "open_state", "open_scratch_copy", "open_readonly", "State", "PeerState",
+           "Pending", "RunLock", "lock_path", "holder_if_locked", "read_peers"]
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -85,6 +87,32 @@ def open_scratch_copy(path: Path) -> tuple[State, str]:
             src.close()
             dst.close()
     return _open(tmp), tmp
+
+
+def open_readonly(path: Path) -> State | None:
+    """The state opened read-only (no lock, no migration, no write possible), or None if it does
+    not exist yet. A run may be writing meanwhile: SQLite shows the last committed state."""
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                               check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 5000")  # a run's commit takes milliseconds
+        conn.execute("PRAGMA query_only = ON")
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = '_sqlite_migrations'") \
+                .fetchone() is None:
+            conn.close()
+            return None  # created, but no run got as far as making the tables
+        applied = [r[0] for r in conn.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = 'onecsync' ORDER BY rowid")]
+    except sqlite3.DatabaseError as exc:
+        raise StateError(f"state file {path} cannot be read: {exc}") from None
+    unknown = [m for m in applied if m not in set(known_migrations())]
+    if unknown:
+        conn.close()
+        raise StateError(f"state file {path} was written by a newer onecsync (schema {unknown[-1]})",
+                         remedy="use that onecsync to look at it")
+    return State(Database(conn), str(path))
 
 
 def read_peers(path: Path) -> list[PeerState] | None:

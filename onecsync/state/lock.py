@@ -30,8 +30,39 @@ def read_holder(path: Path) -> dict | None:
         return None
 
 
+def _listed(path: Path) -> bool | None:
+    """Does the kernel list an flock on this file (/proc/locks)? None: cannot tell."""
+    try:
+        st = os.stat(path)
+        with open("/proc/locks", encoding="ascii") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    unsure = False
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 6 or parts[1] != "FLOCK":
+            continue  # not an flock, or a waiter ("->")
+        dev, _, ino = parts[5].rpartition(":")
+        if ino != str(st.st_ino):
+            continue
+        major, _, minor = dev.partition(":")
+        try:
+            if (int(major, 16), int(minor, 16)) == (os.major(st.st_dev), os.minor(st.st_dev)):
+                return True
+        except ValueError:
+            pass
+        unsure = True  # same inode on another device, or a device the kernel names differently
+    return None if unsure else False
+
+
 def holder_if_locked(path: Path) -> dict | None:
-    """Who holds the lock now, or None (a shared probe; it never blocks nor takes it)."""
+    """Who holds the lock now, or None. Where the kernel lists its locks this never touches the
+    lock at all; elsewhere it probes with a shared lock for an instant (which a run starting at
+    that very instant would see as busy)."""
+    listed = _listed(path)
+    if listed is not None:
+        return (read_holder(path) or {}) if listed else None
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:

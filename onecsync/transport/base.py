@@ -46,6 +46,7 @@ class Incoming:
     name: str
     fingerprint: str
     open: Callable[[], BinaryIO]
+    size: int | None = None  # bytes `open()` will yield, when known (for a progress bar)
 
 
 class Outgoing(Protocol):

@@ -110,18 +110,18 @@ class DirectoryTransport:
                     st = path.stat()
                 except FileNotFoundError:
                     continue
-                (found if st.st_size > 0 else empty).append((st.st_mtime_ns, path))
+                (found if st.st_size > 0 else empty).append((st.st_mtime_ns, path, st.st_size))
             if not found:
-                for _, path in empty:
+                for _, path, _ in empty:
                     log.warning("%s is empty: ignored, as 1C ignores it (the base may still be "
                                 "writing it)", path)
                 return None
-            _, path = max(found)
+            _, path, size = max(found)
             fp = fingerprint(path)
         except OSError as exc:
             raise _os_error(exc, f"reading {self.folder}") from None
-        return Incoming(name=str(path), fingerprint=fp,
-                        open=lambda: self._open(path))
+        return Incoming(name=str(path), fingerprint=fp, open=lambda: self._open(path),
+                        size=size if path.suffix == ".xml" else None)
 
     @staticmethod
     def _open(path: Path) -> BinaryIO:

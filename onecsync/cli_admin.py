@@ -1,0 +1,221 @@
+"""The operator's commands: `status`, `validate FILE` and the `state` group.
+
+Public API: `register(group)` adds them to the main click group. Wiring only, as in cli.py: the
+work is in `onecsync.state.reports`, `onecsync.state.admin` and `onecsync.protocol.check`, the
+rendering in `onecsync.console`. What the command was asked for goes to stdout (so that it pipes
+into `less`, `grep` or `jq`); errors go to stderr.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from onecsync import console
+from onecsync.config import PEERS
+from onecsync.config import find_config_path
+from onecsync.config import load_config
+from onecsync.errors import ExitCode
+
+_JSON = click.option("--json", "local_json", is_flag=True,
+                     help="Print JSON on stdout (the same as the global --json).")
+_YES = click.option("--yes", is_flag=True, help="Do it. Without it, only say what would change.")
+
+
+@click.command("status", short_help="Numbers, unconfirmed and parked objects, last runs, lock.")
+@_JSON
+@click.option("--runs", default=5, show_default=True, type=click.IntRange(0, 1000),
+              help="How many of the last runs to show.")
+@click.pass_obj
+def status(opts, local_json: bool, runs: int) -> int:
+    """Show per base the message numbers, format versions, unconfirmed and parked objects, the
+    last runs and who holds the lock. Read-only: safe at any time, even during a run.
+
+    \b
+    Example:
+        onecsync --config /etc/onecsync/onecsync.yaml status
+        onecsync status --json | jq '.peers.crm.unconfirmed'
+    """
+    from onecsync.state import reports
+
+    data = reports.status(opts.config(), runs=runs)
+    if opts.as_json or local_json:
+        console.print_json(data)
+    else:
+        console.print_status(data)
+    return 0
+
+
+def _optional_config(opts):
+    """The config if one is named or present; validate works on a lone file too."""
+    if opts.config_path is None and not find_config_path(None).exists():
+        return None
+    return load_config(opts.config_path)
+
+
+@click.command("validate", short_help="Check a message file against the EnterpriseData format.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--max-problems", default=100, show_default=True, type=click.IntRange(1),
+              help="Report at most this many problems (all are counted).")
+@_JSON
+@click.pass_obj
+def validate(opts, file: Path, max_problems: int, local_json: bool) -> int:
+    """Check an exchange message (.xml or .zip) against the EnterpriseData format: the header
+    (structure, order, and, with a config, whose codes), then every body object against 1C's
+    schema of the message's version. Exit 0 valid, 5 invalid.
+
+    Each problem names the line, the object (type and Ссылка) and the field. The file is read as
+    a stream: any size will do.
+
+    \b
+    Example:
+        onecsync validate /srv/exchange/crm/Message_4c1d…_8d0e….xml
+        onecsync --config /etc/onecsync/onecsync.yaml validate message.zip --json
+    """
+    from onecsync.protocol.check import check_message
+
+    config = _optional_config(opts)
+    size = file.stat().st_size if file.suffix.lower() == ".xml" else None
+    with console.progress(opts.verbosity >= 0) as progress:
+        with progress.task(f"checking {file.name}", total_bytes=size) as task:
+            check = check_message(file, config, max_problems=max_problems, progress=task)
+    report = check.report()
+    if opts.as_json or local_json:
+        console.print_json(report)
+    else:
+        console.print_validation(report)
+    return report["exit_code"]
+
+
+@click.group("state", short_help="Show, set numbers, resend, export: rare human decisions.")
+def state() -> None:
+    """Look at the state, and make the rare decisions only a human can: set a base's message
+    numbers, send everything again, export the state for support. Changes need --yes.
+    """
+
+
+@state.command("show", short_help="The three message numbers per base.")
+@_JSON
+@click.pass_obj
+def state_show(opts, local_json: bool) -> int:
+    """Show the three numbers per base: sent (our last message to it), received (its last
+    message we took) and confirmed (the last of ours it says it holds). Read-only.
+
+    \b
+    Example:
+        onecsync state show
+    """
+    from onecsync.state import reports
+
+    data = reports.numbers(opts.config())
+    if opts.as_json or local_json:
+        console.print_json(data)
+    else:
+        console.print_numbers(data)
+    return 0
+
+
+def _finish(opts, plan: dict, local_json: bool) -> int:
+    code = 0 if plan["applied"] or opts.dry_run else int(ExitCode.USAGE)
+    if opts.as_json or local_json:
+        console.print_json({**plan, "exit_code": code})
+    else:
+        console.print_plan(plan, dry_run=opts.dry_run)
+    return code
+
+
+@state.command("set-numbers", short_help="Set a base's numbers: the numbering-conflict remedy.")
+@click.argument("peer", type=click.Choice(PEERS))
+@click.option("--sent", type=click.IntRange(0), metavar="N",
+              help="Our last message to the base was number N; the next one is N+1.")
+@click.option("--received", type=click.IntRange(0), metavar="N",
+              help="The base's last message we took was number N.")
+@_YES
+@_JSON
+@click.pass_obj
+def state_set_numbers(opts, peer: str, sent: int | None, received: int | None, yes: bool,
+                      local_json: bool) -> int:
+    """Set a base's message numbers by hand: the remedy for a numbering conflict (exit 6).
+
+    \b
+    When to use it:
+    - exit 6, "confirms our message N, but the last message we wrote to it is M": our state
+      file is older than the base (restored from a backup, or copied). First make sure it
+      is the newest state you have. Then `--sent N` (the number from the error): our next
+      message is N+1, which the base takes. Objects received between the backup and now
+      are not in the state: have the base register them again (see README).
+    - the run report keeps saying a base's new message "was received earlier: skipped"
+      (the base was restored from a backup and numbers from an older point; onecsync
+      usually notices that by itself): `--received N-1`, N the number it now writes.
+    Never lower --sent below what the base has confirmed: it would skip our messages as
+    "ранее принято". Without --yes nothing changes; the plan is printed (exit 2).
+
+    \b
+    Example:
+        onecsync state set-numbers crm --sent 57
+        onecsync state set-numbers crm --sent 57 --yes
+    """
+    from onecsync.state import admin
+
+    if sent is None and received is None:
+        raise click.UsageError("give --sent N, --received N or both")
+    plan = admin.set_numbers(opts.config(), peer, sent, received,
+                             apply=yes and not opts.dry_run)
+    return _finish(opts, plan, local_json)
+
+
+@state.command("resend", short_help="Send a base everything again (all, or one type).")
+@click.argument("peer", type=click.Choice(PEERS))
+@click.option("--type", "types", multiple=True, metavar="TYPE",
+              help="Only this object type, e.g. Справочник.Контрагенты (repeatable).")
+@_YES
+@_JSON
+@click.pass_obj
+def state_resend(opts, peer: str, types: tuple[str, ...], yes: bool, local_json: bool) -> int:
+    """Send a base again everything onecsync holds for it (a full resend), or all of one type.
+
+    For the CRM: every catalog object (and settlement document) that came from accounting. Use
+    it after the CRM was restored from a backup, or when objects are missing there. Objects
+    of a type added to flows.*.objects after they came are routed now too.
+    For accounting: every CRM invoice; accounting's copies are overwritten with the CRM's last
+    version, so use it only after accounting was restored from a backup.
+    The next run writes them all in one message. Without --yes nothing changes (exit 2).
+
+    \b
+    Example:
+        onecsync state resend crm --type Справочник.Номенклатура --yes
+    """
+    from onecsync.state import admin
+
+    config = opts.config()
+    allowed = admin.resend_types(config, peer)
+    wrong = [t for t in types if t not in allowed]
+    if wrong:
+        raise click.BadParameter(f"onecsync does not send {', '.join(wrong)} to {peer}; it sends "
+                                 f"{', '.join(allowed)}", param_hint="--type")
+    plan = admin.resend(config, peer, types or None, apply=yes and not opts.dry_run)
+    return _finish(opts, plan, local_json)
+
+
+@state.command("export", short_help="The state as JSON for support (no payloads, no secrets).")
+@click.option("--with-parked-xml", is_flag=True,
+              help="Include the XML of parked objects (it holds business data).")
+@click.pass_obj
+def state_export(opts, with_parked_xml: bool) -> int:
+    """Print the state as JSON for support: numbers, counts per type and status, parked objects
+    and why, the last 50 runs. No payloads unless asked, never a secret. Read-only.
+
+    \b
+    Example:
+        onecsync state export > onecsync-state.json
+    """
+    from onecsync.state import reports
+
+    console.print_json(reports.export(opts.config(), with_parked_xml=with_parked_xml))
+    return 0
+
+
+def register(group: click.Group) -> None:
+    for command in (status, validate, state):
+        group.add_command(command)

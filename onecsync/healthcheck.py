@@ -1,0 +1,72 @@
+"""Healthcheck pings: `<url>/start` when a run begins, `<url>/<exit code>` when it ends.
+
+Public API: `Healthcheck(url)`, `Healthcheck.from_config(config)`, `TIMEOUT`.
+
+The convention of healthchecks.io (and of services that copy it): a run that never reports, or
+reports a non-zero code, raises an alert. A ping never decides anything: it is tried once with a
+short timeout, and a failure is a warning, never the run's failure. The URL usually carries the
+check's secret key, so it is never logged: only its host is.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+import requests
+
+from onecsync.config import Config
+from onecsync.errors import ConfigError
+
+log = logging.getLogger("onecsync")
+
+TIMEOUT = (5, 10)  # seconds to connect, to read: a stuck monitoring service must not hold a run
+BODY_LIMIT = 10_000  # healthchecks.io keeps the first 100 kB of a ping's body as its log
+
+
+class Healthcheck:
+    def __init__(self, url: str | None) -> None:
+        self.url = url.rstrip("/") if url else None
+
+    @classmethod
+    def from_config(cls, config: Config) -> Healthcheck:
+        if config.healthcheck_url is None:
+            return cls(None)
+        try:
+            url = config.healthcheck_url.reveal()
+        except ConfigError as exc:
+            # The run itself is fine; the missing pings are what the monitoring alerts on.
+            log.warning("healthcheck: %s; not pinging", exc.line())
+            return cls(None)
+        if not url.startswith(("http://", "https://")):
+            log.warning("healthcheck: the configured URL is not http(s); not pinging")
+            return cls(None)
+        return cls(url)
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url or "").hostname or "?"
+
+    def start(self) -> None:
+        self._ping("start", "")
+
+    def finish(self, exit_code: int, summary: str = "") -> None:
+        self._ping(str(int(exit_code)), summary)
+
+    def _ping(self, suffix: str, body: str) -> None:
+        if self.url is None:
+            return
+        try:
+            response = requests.post(f"{self.url}/{suffix}", data=body[:BODY_LIMIT].encode(),
+                                     timeout=TIMEOUT)
+        except requests.RequestException as exc:
+            # str(exc) names the URL, key included: only the kind of failure is logged.
+            log.warning("healthcheck ping /%s to %s failed: %s", suffix, self.host,
+                        type(exc).__name__)
+            return
+        if response.status_code >= 400:
+            log.warning("healthcheck ping /%s to %s: HTTP %d", suffix, self.host,
+                        response.status_code)
+        else:
+            log.debug("healthcheck ping /%s to %s: HTTP %d", suffix, self.host,
+                      response.status_code)

@@ -1,0 +1,211 @@
+"""Check one exchange message file against the EnterpriseData format, streamed: `onecsync validate`.
+
+Public API: `check_message(path, config=None, max_problems=100, progress=None)` → `MessageCheck`,
+`Finding`.
+
+The same code checks every message the test suite sees onecsync write (tests/conftest.py), so
+"valid" means one thing. The file is read by the exchange's own streaming reader: the header is
+checked against the envelope schema and the rules `receive` applies, then each body object, one
+at a time, against 1C's schema of the message's version (onecsync.formats, built from 1C's XDTO
+packages). Memory stays flat on a file of any size. A file the reader cannot read at all
+(malformed XML, a broken zip, a DTD) is one finding at the point where reading stopped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+
+from lxml import etree
+
+from onecsync import formats
+from onecsync.config import Config
+from onecsync.errors import MessageRejected
+from onecsync.progress import Task
+from onecsync.protocol.envelope import Header
+from onecsync.protocol.envelope import header_from_element
+from onecsync.protocol.reader import DELETION
+from onecsync.protocol.reader import MessageReader
+from onecsync.protocol.reader import object_ref
+from onecsync.transport.base import open_message_file
+
+OURS = "onecsync"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: where (line, object type and Ссылка, field path) and what."""
+
+    line: int | None
+    type: str | None  # "Header", a body object type, or None for the file as a whole
+    ref: str | None
+    path: str | None  # the field, e.g. "Справочник.Номенклатура/КлючевыеСвойства/ТипНоменклатуры"
+    message: str
+
+    def text(self) -> str:
+        where = [w for w in (self.type, self.ref) if w]
+        parts = [" ".join(where)] if where else []
+        if self.path and self.path != self.type:
+            parts.append(self.path.removeprefix(f"{self.type}/") if self.type else self.path)
+        parts.append(self.message)
+        return ": ".join(parts)
+
+
+@dataclass
+class MessageCheck:
+    file: str
+    config: str | None = None
+    version: str | None = None
+    settings_only: bool = False
+    sender: str | None = None
+    to: str | None = None
+    message_no: int | None = None
+    received_no: int | None = None
+    direction: str | None = None  # "accounting → onecsync" when a config names the codes
+    objects: int = 0
+    by_type: Counter = field(default_factory=Counter)
+    problems: list[Finding] = field(default_factory=list)
+    problems_total: int = 0
+    max_problems: int = 100
+
+    @property
+    def valid(self) -> bool:
+        return self.problems_total == 0
+
+    def add(self, finding: Finding) -> None:
+        self.problems_total += 1
+        if len(self.problems) < self.max_problems:
+            self.problems.append(finding)
+
+    def report(self) -> dict:
+        return {
+            "file": self.file, "valid": self.valid, "exit_code": 0 if self.valid else 5,
+            "config": self.config, "version": self.version, "settings_only": self.settings_only,
+            "from": self.sender, "to": self.to, "message_no": self.message_no,
+            "received_no": self.received_no, "direction": self.direction,
+            "objects": self.objects, "by_type": dict(sorted(self.by_type.items())),
+            "problems_total": self.problems_total,
+            "problems": [f.__dict__ for f in self.problems],
+        }
+
+
+class _CheckingReader(MessageReader):
+    """The exchange's reader, except that header problems are collected instead of raised."""
+
+    def __init__(self, stream, source: str, check: MessageCheck, progress: Task | None) -> None:
+        self._check = check
+        super().__init__(stream, source, progress)
+
+    def _parse_header(self, el) -> Header:
+        problems = formats.validate_header(el)
+        for p in problems:
+            self._check.add(Finding(p.line, "Header", None, p.path, p.message))
+        try:
+            return header_from_element(el, self.source)
+        except MessageRejected as exc:
+            if not problems:  # the schema already named what the reader stumbled on
+                self._check.add(Finding(el.sourceline, "Header", None, None,
+                                        _without_source(exc, self.source)))
+        fmt = el.find(f"{{{formats.ENVELOPE_NS}}}Format")
+        return Header(format=(fmt.text or "").strip() if fmt is not None else "")
+
+
+def _without_source(exc: MessageRejected, source: str) -> str:
+    return str(exc).removeprefix(f"{source}: ")
+
+
+def check_message(path: Path, config: Config | None = None, max_problems: int = 100,
+                  progress: Task | None = None) -> MessageCheck:
+    check = MessageCheck(file=str(path), config=str(config.path.resolve()) if config else None,
+                         max_problems=max_problems)
+    source = str(path)
+    try:
+        with open_message_file(path) as stream:
+            reader = _CheckingReader(stream, source, check, progress)
+            _check_header(check, reader.header, config)
+            if check.version is not None:  # without a known version the body cannot be checked
+                _check_body(check, reader)
+    except MessageRejected as exc:
+        check.add(Finding(None, None, None, None, _without_source(exc, source)))
+    except OSError as exc:
+        check.add(Finding(None, None, None, None, f"cannot read the file: {exc.strerror or exc}"))
+    return check
+
+
+def _check_header(check: MessageCheck, h: Header, config: Config | None) -> None:
+    check.sender, check.to = h.sender, h.to
+    check.message_no, check.received_no = h.message_no, h.received_no
+    check.settings_only = h.settings_only
+    if not h.settings_only:
+        check.version = h.version
+        if h.version is None:
+            check.add(Finding(None, "Header", None, "Header/Format",
+                              f"{h.format_uri[:80]!r} is not an EnterpriseData version onecsync "
+                              f"knows ({', '.join(formats.VERSIONS)}); the body is not checked"))
+    if config is not None:
+        _check_codes(check, h, config)
+
+
+def _check_codes(check: MessageCheck, h: Header, config: Config) -> None:
+    """Which base is it from, and is it addressed as `receive` (or the base) expects?"""
+    ours = config.node.code
+    bases = {b.code: name for name, b in config.bases.items()}
+    sender, to = (h.sender or "").lower(), (h.to or "").lower()
+    where = f"in {config.path}"
+    if sender in bases:
+        check.direction = f"{bases[sender]} → {OURS}"
+        if to and to != ours:
+            check.add(Finding(None, "Header", None, "Header/Confirmation/To",
+                              f"To is {h.to}, not our node code {ours} ({where})"))
+    elif sender == ours:
+        if to in bases:
+            check.direction = f"{OURS} → {bases[to]}"
+        else:
+            check.add(Finding(None, "Header", None, "Header/Confirmation/To",
+                              f"To is {h.to!r}, not the code of a base {where}"))
+    else:
+        check.add(Finding(None, "Header", None, "Header/Confirmation/From",
+                          f"From is {h.sender!r}: neither our node code nor a base's code {where}"))
+        return
+    if check.version is not None and check.version not in config.node.formats:
+        check.add(Finding(None, "Header", None, "Header/Format",
+                          f"format version {check.version} is not one we offer "
+                          f"({', '.join(config.node.formats)}); receive would reject it"))
+
+
+def _check_body(check: MessageCheck, reader: MessageReader) -> None:
+    version = check.version
+    ns = formats.namespace(version)
+    index = formats.load(version)
+    body_checked = False
+    for el in reader.elements():
+        if not body_checked:
+            body_checked = True
+            body_ns = etree.QName(el.getparent()).namespace
+            if body_ns != ns:
+                check.add(Finding(el.getparent().sourceline, "Body", None, "Body",
+                                  f"the Body is in namespace {body_ns!r}, but Format says {ns}"))
+        qname = etree.QName(el)
+        name = qname.localname
+        check.objects += 1
+        check.by_type[name] += 1
+        ref = object_ref(el, ns) if name != DELETION else _deleted_ref(el, ns)
+        if qname.namespace != ns:
+            check.add(Finding(el.sourceline, name, ref, None,
+                              f"in namespace {qname.namespace!r}, not the body's {ns}"))
+        elif name not in index.object_types:
+            check.add(Finding(el.sourceline, name, ref, None,
+                              f"there is no object type {name} in EnterpriseData {version}"))
+        else:
+            for p in formats.validate_object(version, el):
+                check.add(Finding(p.line, name, ref, p.path, p.message))
+
+
+def _deleted_ref(el, ns: str) -> str | None:
+    target = el.find(f"{{{ns}}}СсылкаНаОбъект/{{{ns}}}СсылкаНаОбъект")
+    ref = next((c for c in target if isinstance(c.tag, str)), None) if target is not None else None
+    if ref is None:
+        return None
+    return (ref.text or "").strip().lower() or None

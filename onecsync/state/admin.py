@@ -1,0 +1,199 @@
+"""The rare human decisions on the state: set a peer's numbers; send everything of a type again.
+
+Public API: `set_numbers(config, peer, sent, received, apply)`, `resend(config, peer, types,
+apply)`, `resend_types(config, peer)`, `ROUTES`. Each returns its plan, a JSON-ready dict that
+says what changes (and, with `apply`, that it did).
+
+The plan is computed by the same code whether or not it is applied: without `apply` on a state
+opened read-only; with it under the run lock, inside the one transaction that applies it, and the
+change is written to the run journal (`runs`) so that support sees that a human decided.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+from onecsync.config import Config
+from onecsync.errors import ConfigError
+from onecsync.state import RunLock
+from onecsync.state import State
+from onecsync.state import lock_path
+from onecsync.state import open_readonly
+from onecsync.state import open_state
+
+# Who sends each peer what: its registrations come from the other peer's inbox, by these flows.
+ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "crm": ("accounting", ("pull-catalogs", "pull-settlements")),
+    "accounting": ("crm", ("push-invoices",)),
+}
+
+_RESEND_NOTES = {
+    "crm": "The CRM loads each object again and finds it by its Ссылка: nothing is duplicated. "
+           "Edits made in the CRM to these objects are overwritten by the accounting version "
+           "(accounting is their master).",
+    "accounting": "Accounting loads each invoice again and finds it by its Ссылка: nothing is "
+                  "duplicated, but its copy is overwritten by the version onecsync holds, which "
+                  "is the CRM's last one: changes made to these invoices in accounting since "
+                  "are lost. Resend to accounting only after a restore of its base.",
+}
+
+
+def _check_peer(config: Config, peer: str) -> None:
+    if peer not in config.bases:
+        raise ConfigError(f"no base named {peer!r} (the bases are {', '.join(config.bases)})",
+                          remedy="name one of them")
+
+
+@contextlib.contextmanager
+def _state(config: Config, command: str, apply: bool) -> Iterator[State | None]:
+    """Read-only for a plan; locked, writable and journaled to apply it."""
+    if not apply:
+        state = open_readonly(config.state)
+        try:
+            yield state
+        finally:
+            if state is not None:
+                state.close()
+        return
+    with RunLock(lock_path(config.state), command):
+        state = open_state(config.state)
+        try:
+            yield state
+        finally:
+            state.close()
+
+
+def _journal(state: State, command: str, plan: dict) -> None:
+    run_id = state.begin_run(command)
+    state.end_run(run_id, 0, plan, None)
+
+
+def set_numbers(config: Config, peer: str, sent: int | None, received: int | None,
+                apply: bool) -> dict:
+    """Set `sent_no` and/or `received_no` of a peer (see the CLI help for when)."""
+    _check_peer(config, peer)
+    command = f"state set-numbers {peer}"
+    with _state(config, command, apply) as state:
+        if apply:
+            assert state is not None
+            state.ensure_peer(peer, config.bases[peer].code)
+            with state.atomic():
+                plan = _numbers_plan(state, peer, sent, received)
+                _apply_numbers(state, peer, sent, received)
+                plan["applied"] = True
+                _journal(state, command, plan)
+            return plan
+        return _numbers_plan(state, peer, sent, received)
+
+
+def _numbers_plan(state: State | None, peer: str, sent: int | None, received: int | None) -> dict:
+    row = None
+    if state is not None:
+        row = state.conn.execute("SELECT sent_no, received_no, confirmed_no FROM peers "
+                                 "WHERE name = ?", (peer,)).fetchone()
+    before = dict(zip(("sent_no", "received_no", "confirmed_no"), row or (0, 0, 0), strict=True))
+    after = dict(before)
+    plan: dict = {"action": "set-numbers", "peer": peer, "before": before, "after": after,
+                  "resent": 0, "notes": [], "applied": False}
+    if sent is not None:
+        after["sent_no"] = sent
+        after["confirmed_no"] = min(before["confirmed_no"], sent)
+        plan["notes"].append(f"our next message to {peer} is numbered {sent + 1} and carries "
+                             "everything it has not confirmed")
+        if sent < before["confirmed_no"]:
+            plan["notes"].append(
+                f"WARNING: {peer} has confirmed our message {before['confirmed_no']}; it skips "
+                f"messages numbered up to that as 'ранее принято'. Use at least "
+                f"--sent {before['confirmed_no']}.")
+        if state is not None:
+            plan["resent"] = state.conn.execute(
+                "SELECT count(*) FROM registrations WHERE peer = ? AND confirmed_no IS NULL "
+                "AND message_no IS NOT NULL", (peer,)).fetchone()[0]
+    if received is not None:
+        after["received_no"] = received
+        plan["notes"].append(f"the next message from {peer} is taken if it is numbered above "
+                             f"{received}; its current file is read again")
+    return plan
+
+
+def _apply_numbers(state: State, peer: str, sent: int | None, received: int | None) -> None:
+    c = state.conn
+    if sent is not None:
+        # Whatever we sent and the peer has not confirmed goes again, stamped with the new
+        # numbers. A stamp above the new number would never be released; one below it may be
+        # a message the peer skipped as "ранее принято" (written after our state was restored,
+        # numbered with numbers the peer had already seen), which its next ReceivedNo would
+        # wrongly release. Sending an object twice is harmless; losing it is not.
+        c.execute("UPDATE registrations SET message_no = NULL WHERE peer = ? AND "
+                  "confirmed_no IS NULL", (peer,))
+        # Forget our last file: the next run writes a message in the new numbering.
+        c.execute("UPDATE peers SET sent_no = ?, confirmed_no = min(confirmed_no, ?), "
+                  "out_received_no = NULL, out_fingerprint = NULL WHERE name = ?",
+                  (sent, sent, peer))
+    if received is not None:
+        c.execute("UPDATE peers SET received_no = ?, in_fingerprint = NULL, "
+                  "received_created = NULL WHERE name = ?", (received, peer))
+
+
+def resend_types(config: Config, peer: str) -> tuple[str, ...]:
+    """The object types onecsync sends the peer, by the configured flows."""
+    _check_peer(config, peer)
+    _, flows = ROUTES[peer]
+    out: list[str] = []
+    for flow in flows:
+        out += [t for t in config.flows[flow].objects if t not in out]
+    return tuple(out)
+
+
+def resend(config: Config, peer: str, types: tuple[str, ...] | None, apply: bool) -> dict:
+    """Register for the peer again everything of `types` (default: all it gets) onecsync holds."""
+    allowed = resend_types(config, peer)
+    types = tuple(types) if types else allowed
+    wrong = [t for t in types if t not in allowed]
+    if wrong:
+        raise ConfigError(f"onecsync does not send {', '.join(wrong)} to {peer}",
+                          remedy=f"name one of: {', '.join(allowed)}")
+    command = f"state resend {peer}"
+    with _state(config, command, apply) as state:
+        if state is None:
+            return _resend_plan(None, peer, types)
+        if apply:
+            with state.atomic():
+                plan = _resend_plan(state, peer, types)
+                _apply_resend(state, peer, types)
+                plan["applied"] = True
+                _journal(state, command, plan)
+            return plan
+        return _resend_plan(state, peer, types)
+
+
+def _resend_plan(state: State | None, peer: str, types: tuple[str, ...]) -> dict:
+    source, _ = ROUTES[peer]
+    plan: dict = {"action": "resend", "peer": peer, "source": source, "types": list(types),
+                  "registrations": {}, "rerouted": {}, "total": 0,
+                  "notes": [_RESEND_NOTES[peer]], "applied": False}
+    if state is None:
+        return plan
+    marks = ", ".join("?" for _ in types)
+    plan["registrations"] = dict(state.conn.execute(
+        f"SELECT type, count(*) FROM registrations WHERE peer = ? AND type IN ({marks}) "
+        "GROUP BY type ORDER BY type", (peer, *types)).fetchall())
+    # Objects set aside because no flow took their type when they came (the type was added
+    # to the config since): they are routed by the next run.
+    plan["rerouted"] = dict(state.conn.execute(
+        f"SELECT type, count(*) FROM inbox WHERE peer = ? AND status = 'ignored' AND type IN "
+        f"({marks}) GROUP BY type ORDER BY type", (source, *types)).fetchall())
+    plan["total"] = sum(plan["registrations"].values()) + sum(plan["rerouted"].values())
+    return plan
+
+
+def _apply_resend(state: State, peer: str, types: tuple[str, ...]) -> None:
+    source, _ = ROUTES[peer]
+    marks = ", ".join("?" for _ in types)
+    state.conn.execute(
+        "UPDATE registrations SET message_no = NULL, confirmed_no = NULL, parked = NULL "
+        f"WHERE peer = ? AND type IN ({marks})", (peer, *types))
+    state.conn.execute(
+        f"UPDATE inbox SET status = 'staged' WHERE peer = ? AND status = 'ignored' AND type IN "
+        f"({marks})", (source, *types))

@@ -1,0 +1,170 @@
+"""What `status`, `state show` and `state export` report: read-only views of the state.
+
+Public API: `status(config)`, `numbers(config)`, `export(config, with_parked_xml=False)`, each a
+JSON-ready dict; `peer_summary(state, name, settlement_types)`.
+
+Everything here reads a state opened read-only (`open_readonly`), never takes the run lock and
+never writes: an admin can look at any moment, even while a run is going. Payloads are left out
+(an export is for support, and small), and so is anything secret: the state holds none, and the
+config is reported only by path.
+"""
+
+from __future__ import annotations
+
+from onecsync import __version__
+from onecsync.config import Config
+from onecsync.protocol import numbering
+from onecsync.state import State
+from onecsync.state import holder_if_locked
+from onecsync.state import lock_path
+from onecsync.state import open_readonly
+
+RUNS = 10
+
+
+def _head(config: Config) -> dict:
+    return {"config": str(config.path.resolve()), "state": str(config.state),
+            "node": {"code": config.node.code, "formats": list(config.node.formats)},
+            "lock": holder_if_locked(lock_path(config.state))}
+
+
+def _peer_numbers(config: Config, state: State | None, name: str) -> dict:
+    base = config.bases[name]
+    peer = None
+    if state is not None:
+        peer = next((p for p in state.peers() if p.name == name), None)
+    out = {"code": base.code, "known": peer is not None,
+           "sent_no": peer.sent_no if peer else 0,
+           "received_no": peer.received_no if peer else 0,
+           "confirmed_no": peer.confirmed_no if peer else 0,
+           "last_received_at": peer.last_received_at if peer else None,
+           "last_sent_at": peer.last_sent_at if peer else None}
+    if peer is not None and peer.code != base.code:
+        out["state_code"] = peer.code  # the state belongs to another base: runs will refuse it
+    return out
+
+
+def peer_summary(state: State, name: str, settlement_types: tuple[str, ...]) -> dict:
+    """Registrations for the peer and what its inbox holds, counted."""
+    c = state.conn
+    unconfirmed, unsent, oldest = c.execute(
+        "SELECT count(*), count(*) - count(message_no), min(registered_at) FROM registrations "
+        "WHERE peer = ? AND confirmed_no IS NULL AND parked IS NULL", (name,)).fetchone()
+    unsendable = c.execute("SELECT count(*) FROM registrations WHERE peer = ? AND parked IS NOT "
+                           "NULL AND confirmed_no IS NULL", (name,)).fetchone()[0]
+    inbox = dict(c.execute("SELECT status, count(*) FROM inbox WHERE peer = ? GROUP BY status",
+                           (name,)).fetchall())
+    staged = dict(c.execute("SELECT type, count(*) FROM inbox WHERE peer = ? AND status = "
+                            "'staged' GROUP BY type ORDER BY type", (name,)).fetchall())
+    # Settlement documents not yet forwarded: 'waiting' for their invoice, or not yet routed.
+    marks = ", ".join("?" for _ in settlement_types) or "NULL"
+    awaiting = c.execute(f"SELECT count(*) FROM inbox WHERE peer = ? AND status IN ('staged', "
+                         f"'waiting') AND type IN ({marks})", (name, *settlement_types)).fetchone()[0]
+    return {
+        "unconfirmed": {"count": unconfirmed, "unsent": unsent, "oldest": oldest},
+        "parked": {"received": inbox.get("parked", 0), "unsendable": unsendable,
+                   "total": inbox.get("parked", 0) + unsendable},
+        "awaiting_link": awaiting,
+        "staged": staged,
+        "inbox": inbox,
+    }
+
+
+def _run_summary(run: dict) -> dict:
+    report = run.get("counts") or {}
+    peers = {}
+    for name, peer in (report.get("peers") or {}).items():
+        item = {}
+        r, s = peer.get("received") or {}, peer.get("sent") or {}
+        if r:
+            item["received"] = {k: r[k] for k in ("message_no", "objects", "deletions", "parked",
+                                                   "duplicate", "error") if k in r}
+        if s:
+            item["sent"] = {k: s[k] for k in ("message_no", "objects", "parked", "skipped",
+                                               "error") if k in s}
+        peers[name] = item
+    return {"id": run["id"], "command": run["command"], "started_at": run["started_at"],
+            "ended_at": run["ended_at"], "exit_code": run["exit_code"], "error": run["error"],
+            "peers": peers}
+
+
+def status(config: Config, runs: int = RUNS) -> dict:
+    state = open_readonly(config.state)
+    out = _head(config)
+    out["exists"] = state is not None
+    out["peers"] = {}
+    out["runs"] = []
+    settlement_types = config.flows["pull-settlements"].objects if config.flows else ()
+    try:
+        by_name = {p.name: p for p in state.peers()} if state else {}
+        for name in config.bases:
+            item = _peer_numbers(config, state, name)
+            peer = by_name.get(name)
+            item["format"] = {
+                # What we write to it now, and what it wrote its last message in.
+                "ours": numbering.negotiate(config.node.formats, peer.versions if peer else None),
+                "theirs": peer.format_version if peer else None,
+                "offered": list(peer.versions) if peer and peer.versions else None}
+            item["object_types"] = peer.object_types if peer else None
+            if state is not None:
+                item.update(peer_summary(state, name, settlement_types))
+            out["peers"][name] = item
+        if state is not None:
+            out["runs"] = [_run_summary(r) for r in state.last_runs(runs)]
+    finally:
+        if state is not None:
+            state.close()
+    return out
+
+
+def numbers(config: Config) -> dict:
+    """The three numbers per peer: `state show`."""
+    state = open_readonly(config.state)
+    try:
+        return {"state": str(config.state), "exists": state is not None,
+                "peers": {name: _peer_numbers(config, state, name) for name in config.bases}}
+    finally:
+        if state is not None:
+            state.close()
+
+
+def export(config: Config, with_parked_xml: bool = False, runs: int = 50) -> dict:
+    """Everything support needs to understand a state, without payloads: `state export`."""
+    state = open_readonly(config.state)
+    out = {"onecsync": __version__, **_head(config), "exists": state is not None}
+    if state is None:
+        return out
+    c = state.conn
+    try:
+        out["schema"] = [r[0] for r in c.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = 'onecsync' ORDER BY rowid")]
+        out["peers"] = {p.name: {k: v for k, v in p.__dict__.items()
+                                 if k not in ("name", "in_fingerprint", "out_fingerprint")}
+                        for p in state.peers()}
+        out["inbox"] = [dict(zip(("peer", "status", "type", "count"), r, strict=True)) for r in c.execute(
+            "SELECT peer, status, type, count(*) FROM inbox GROUP BY peer, status, type "
+            "ORDER BY peer, status, type")]
+        out["registrations"] = [
+            dict(zip(("peer", "type", "state", "count"), r, strict=True)) for r in c.execute(
+                "SELECT peer, type, CASE WHEN parked IS NOT NULL THEN 'parked' "
+                "WHEN confirmed_no IS NOT NULL THEN 'confirmed' WHEN message_no IS NOT NULL "
+                "THEN 'sent' ELSE 'unsent' END AS st, count(*) FROM registrations "
+                "GROUP BY peer, type, st ORDER BY peer, type, st")]
+        xml = ", i.xml" if with_parked_xml else ""
+        parked = []
+        for row in c.execute(
+                "SELECT 'received', i.peer, i.type, i.ref, i.reason, i.line, i.message_no, "
+                f"i.updated_at{xml} FROM inbox i WHERE i.status = 'parked' UNION ALL "
+                "SELECT 'unsendable', r.peer, r.type, r.ref, r.parked, NULL, r.message_no, "
+                f"r.registered_at{xml} FROM registrations r JOIN inbox i ON i.id = r.inbox_id "
+                "WHERE r.parked IS NOT NULL ORDER BY 2, 3, 4"):
+            item = dict(zip(("kind", "peer", "type", "ref", "reason", "line", "message_no",
+                             "at"), row[:8], strict=True))
+            if with_parked_xml:
+                item["xml"] = bytes(row[8]).decode("utf-8", "replace")
+            parked.append(item)
+        out["parked"] = parked
+        out["runs"] = state.last_runs(runs)
+    finally:
+        state.close()
+    return out

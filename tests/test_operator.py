@@ -1,0 +1,350 @@
+"""Living with onecsync under cron/systemd: healthcheck pings, log formats, progress, secrets."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+import requests
+import responses
+from rich.console import Console
+
+from onecsync import console
+from onecsync.cli import main
+from onecsync.config import load_config
+from onecsync.flows.runner import execute
+from onecsync.progress import EVERY
+from onecsync.progress import Progress
+from onecsync.progress import Task
+from tests import factory as f
+
+HC = "https://hc.example/ping/SECRET-TOKEN-42"
+
+
+def human(sandbox, *args: str) -> tuple[int, str, str]:
+    sandbox.capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["--config", str(sandbox.config), *args])
+    out = sandbox.capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+def with_healthcheck(sandbox, line: str = f"healthcheck_url: {HC}\n") -> None:
+    sandbox.write_config(sandbox.config.read_text() + line)
+
+
+def pings(rsps) -> list[tuple[str, str]]:
+    return [(c.request.url.removeprefix(HC), (c.request.body or b"").decode())
+            for c in rsps.calls]
+
+
+# -- healthchecks --------------------------------------------------------------------------------
+@pytest.fixture
+def hc():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        for suffix in ("start", "0", "1", "3", "4", "5", "6", "7"):
+            rsps.add(responses.POST, f"{HC}/{suffix}")
+        yield rsps
+
+
+def test_a_run_pings_start_then_its_exit_code(sandbox, hc):
+    with_healthcheck(sandbox)
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    code, _, _ = sandbox.run("pull-catalogs")
+    assert code == 0
+    assert [p for p, _ in pings(hc)] == ["/start", "/0"]
+    assert pings(hc)[1][1] == "onecsync pull-catalogs: exit 0"
+
+
+def test_a_failed_run_pings_its_code_with_the_errors(sandbox, hc):
+    with_healthcheck(sandbox)
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    sandbox.put("crm", b"<broken")
+    code, _, _ = sandbox.run("run")
+    assert code == 5
+    path, body = pings(hc)[-1]
+    assert path == "/5" and "the root element is 'broken'" in body
+
+
+def test_a_run_with_parked_objects_pings_7(sandbox, hc):
+    with_healthcheck(sandbox)
+    sandbox.put("accounting", f.Msg(objects=[
+        "<Справочник.Валюты><НаименованиеПолное>Рубль</НаименованиеПолное></Справочник.Валюты>"]))
+    assert sandbox.run("pull-catalogs")[0] == 7
+    assert [p for p, _ in pings(hc)] == ["/start", "/7"]
+
+
+def test_a_run_stopped_by_a_state_error_pings_its_code(sandbox, hc):
+    with_healthcheck(sandbox)
+    sandbox.state_path.parent.mkdir(mode=0o700)
+    sandbox.state_path.write_bytes(b"this is not sqlite" * 100)
+    code, _, _ = sandbox.run("run")
+    assert code == 3
+    assert [p for p, _ in pings(hc)] == ["/start", "/3"]
+
+
+def test_busy_dry_run_and_read_only_commands_ping_nothing(sandbox, hc):
+    with_healthcheck(sandbox)
+    sandbox.run("pull-catalogs")
+    hc.calls.reset()
+    assert sandbox.run("--dry-run", "run")[0] == 0
+    assert sandbox.run("status")[0] == 0
+    lock = sandbox.state_path.with_name("onecsync.sqlite.lock")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, time\n"
+         f"fd = os.open({str(lock)!r}, os.O_RDWR)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
+         "print('locked', flush=True)\ntime.sleep(30)\n"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert sandbox.run("run")[0] == 8
+    finally:
+        holder.kill()
+        holder.wait()
+    assert pings(hc) == []
+
+
+@pytest.mark.parametrize("failure", [requests.ConnectionError(f"cannot reach {HC}/start"),
+                                     requests.Timeout(f"{HC}/start timed out")])
+def test_a_failing_ping_is_a_warning_never_the_run_s_failure(sandbox, failure):
+    with_healthcheck(sandbox)
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, f"{HC}/start", body=failure)
+        rsps.add(responses.POST, f"{HC}/0", status=500)
+        code, report, err = sandbox.run("-v", "pull-catalogs")
+    assert code == 0 and report["exit_code"] == 0
+    assert f"healthcheck ping /start to hc.example failed: {type(failure).__name__}" in err
+    assert "healthcheck ping /0 to hc.example: HTTP 500" in err
+    assert "SECRET-TOKEN" not in err
+
+
+def test_an_unset_url_variable_is_a_warning_and_the_run_goes_on(sandbox, monkeypatch):
+    monkeypatch.delenv("HC_URL", raising=False)
+    with_healthcheck(sandbox, "healthcheck_url_env: HC_URL\n")
+    code, _, err = sandbox.run("pull-catalogs")
+    assert code == 0
+    assert "healthcheck: environment variable HC_URL is not set" in err
+
+
+def test_the_url_from_a_systemd_credential(sandbox, hc, monkeypatch, tmp_path):
+    creds = tmp_path / "credentials"
+    creds.mkdir()
+    (creds / "healthcheck").write_text(HC + "\n")
+    with_healthcheck(sandbox, "healthcheck_url_file: ${CREDENTIALS_DIRECTORY}/healthcheck\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    assert sandbox.run("pull-catalogs")[0] == 0
+    assert [p for p, _ in pings(hc)] == ["/start", "/0"]
+    # Outside the service the variable is not set: said plainly, and status still works.
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+    code, _, err = sandbox.run("pull-catalogs")
+    assert code == 0 and "names $CREDENTIALS_DIRECTORY, which is not set (systemd sets it " \
+                          "only inside a service with LoadCredential=)" in err
+    assert sandbox.run("status")[0] == 0
+
+
+@pytest.mark.parametrize("line, fragment", [
+    ("healthcheck_url: hc.example/ping\n", "healthcheck_url: must be an http:// or https:// URL"),
+    (f"healthcheck_url: {HC}\nhealthcheck_url_env: HC\n",
+     "healthcheck_url_env: give only one of healthcheck_url, healthcheck_url_env"),
+])
+def test_healthcheck_config_problems(sandbox, line, fragment):
+    with_healthcheck(sandbox, line)
+    code, _, err = sandbox.run("run")
+    assert code == 3 and fragment in err
+
+
+def test_a_relative_secret_file_is_relative_to_the_config(sandbox, hc):
+    (sandbox.root / "hc-url").write_text(HC)
+    with_healthcheck(sandbox, "healthcheck_url_file: hc-url\n")
+    assert sandbox.run("run")[0] == 0
+    assert [p for p, _ in pings(hc)] == ["/start", "/0"]
+
+
+# -- secrets -------------------------------------------------------------------------------------
+def test_the_healthcheck_key_appears_in_no_output_and_no_file(sandbox):
+    """The URL's key is the one secret the config can hold today; it must never leak."""
+    with_healthcheck(sandbox)
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    seen = []
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add(responses.POST, f"{HC}/start", body=requests.ConnectionError(f"no route {HC}"))
+        rsps.add(responses.POST, f"{HC}/0", status=404)
+        for args in (["-v", "run"], ["-v", "--log-format", "json", "run"], ["-v", "status"],
+                     ["state", "export"], ["-v", "--dry-run", "run"], ["-q", "run"]):
+            seen += list(human(sandbox, *args)[1:])
+            seen += list(human(sandbox, "--json", *args)[1:])
+        code, _, err = human(sandbox, "-v", "validate", str(sandbox.outgoing_path("crm")))
+        seen.append(err)
+    seen += [p.read_bytes().decode("utf-8", "replace") for p in sandbox.root.rglob("*")
+             if p.is_file() and p != sandbox.config]
+    assert not [s for s in seen if "SECRET-TOKEN" in s]
+    assert any("hc.example" in s for s in seen)  # the host is named, so the test can fail
+
+
+def test_a_secret_is_not_shown_by_its_repr():
+    from onecsync.config import Secret
+    assert "TOKEN" not in repr(Secret(value=HC))
+
+
+# -- logs ----------------------------------------------------------------------------------------
+def test_json_log_lines_for_journald(sandbox):
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    sandbox.put("crm", b"<broken")
+    code, out, err = human(sandbox, "-v", "--log-format", "json", "run")
+    assert code == 5
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert lines and all({"time", "level", "message"} <= set(x) for x in lines)
+    assert any(x["level"] == "error" and "the root element is 'broken'" in x["message"] for x in lines)
+    assert any(x["level"] == "debug" for x in lines)
+
+
+def test_quiet_prints_nothing_on_success(sandbox):
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    code, out, err = human(sandbox, "-q", "run")
+    assert (code, out, err) == (0, "", "")
+
+
+def test_quiet_prints_the_error_of_a_failed_run(sandbox):
+    sandbox.put("crm", b"<broken")
+    code, _, err = human(sandbox, "-q", "run")
+    assert code == 5 and "the root element is 'broken'" in err
+
+
+def test_quiet_busy_is_silent_for_cron(sandbox):
+    sandbox.run("run")
+    lock = sandbox.state_path.with_name("onecsync.sqlite.lock")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, time\n"
+         f"fd = os.open({str(lock)!r}, os.O_RDWR)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
+         "print('locked', flush=True)\ntime.sleep(30)\n"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert human(sandbox, "-q", "run") == (8, "", "")
+        code, _, err = human(sandbox, "run")
+        assert code == 8 and "another onecsync run holds" in err
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_verbose_shows_debug_lines(sandbox):
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    _, _, err = human(sandbox, "-v", "pull-catalogs")
+    assert "onecsync: debug: accounting: received message 1" in err
+    _, _, err = human(sandbox, "pull-catalogs")
+    assert "debug" not in err
+
+
+def test_no_color_on_stderr(sandbox, monkeypatch):
+    colours = re.compile(r"\x1b\[[0-9;]*(3[0-7]|9[0-7]|38;)")
+    sandbox.put("crm", b"<broken")
+    for no_color, expect in ((False, True), (True, False)):
+        monkeypatch.setattr(console, "_stderr", None)
+        monkeypatch.setenv("FORCE_COLOR", "1")
+        if no_color:
+            monkeypatch.setenv("NO_COLOR", "1")
+        code, _, err = human(sandbox, "run")
+        assert code == 5
+        assert bool(colours.search(err)) is expect, err
+    monkeypatch.setattr(console, "_stderr", None)
+
+
+# -- progress ------------------------------------------------------------------------------------
+class Recorder(Progress):
+    def __init__(self) -> None:
+        self.tasks: list[dict] = []
+
+    def task(self, description, *, total_bytes=None, total_objects=None) -> Task:
+        record = {"description": description, "total_bytes": total_bytes,
+                  "total_objects": total_objects, "updates": [], "closed": False}
+        self.tasks.append(record)
+
+        class _T(Task):
+            def update(self, objects, nbytes):
+                record["updates"].append((objects, nbytes))
+
+            def close(self):
+                record["closed"] = True
+        return _T()
+
+
+def test_the_core_reports_progress_of_reading_and_writing(sandbox):
+    n = 2 * EVERY + 7
+    path = sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(i), f"ООО {i}")
+                                                    for i in range(n)]))
+    recorder = Recorder()
+    outcome = execute(load_config(sandbox.config), "pull-catalogs", progress=recorder)
+    assert outcome.exit_code == 0
+    reading = next(t for t in recorder.tasks if t["description"] == "accounting: reading")
+    assert reading["total_bytes"] == path.stat().st_size and reading["closed"]
+    objects = [o for o, _ in reading["updates"]]
+    assert objects == [EVERY, 2 * EVERY, n]  # every EVERY objects, then the total
+    sizes = [b for _, b in reading["updates"]]
+    assert sizes == sorted(sizes) and sizes[-1] == path.stat().st_size
+    writing = next(t for t in recorder.tasks if t["description"] == "crm: writing")
+    assert writing["total_objects"] == n and writing["updates"][-1][0] == n
+    assert writing["updates"][-1][1] > 0 and writing["closed"]
+    sandbox.outgoing("crm")
+
+
+def test_no_progress_display_off_a_terminal():
+    with console.progress(True) as p:
+        assert type(p) is Progress  # the core's no-op: capsys is not a terminal
+
+
+def test_the_terminal_bar_shows_objects_and_bytes():
+    buf = io.StringIO()
+    bar = console.TerminalProgress(Console(file=buf, force_terminal=True, width=120))
+    with bar:
+        with bar.task("crm: writing", total_objects=5000) as task:
+            task.update(2000, 3_500_000)
+            bar.bar.refresh()
+    text = buf.getvalue()
+    assert "crm: writing" in text and "2,000 objects" in text and "3.5 MB" in text
+
+
+def test_a_run_on_a_terminal_draws_the_bar_on_stderr_only(sandbox, monkeypatch):
+    buf = io.StringIO()
+    monkeypatch.setattr(console, "_stderr", Console(file=buf, force_terminal=True, width=120))
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(i), "ООО") for i in range(5)]))
+    drawn = []
+    real = console.TerminalProgress.task
+
+    def spy(self, description, **kw):
+        drawn.append(description)
+        return real(self, description, **kw)
+    monkeypatch.setattr(console.TerminalProgress, "task", spy)
+    code, out, _ = human(sandbox, "--json", "pull-catalogs")
+    assert code == 0 and json.loads(out)["exit_code"] == 0
+    assert "accounting: reading" in drawn and "crm: writing" in drawn
+    code, _, _ = human(sandbox, "-q", "pull-catalogs")
+    assert drawn.count("accounting: reading") == 1  # -q: no bar
+    monkeypatch.setattr(console, "_stderr", None)
+
+
+# -- contrib -------------------------------------------------------------------------------------
+def test_the_systemd_and_cron_command_lines_run(sandbox, monkeypatch):
+    """The shipped unit and cron line use options the CLI has: run them on the sandbox."""
+    root = f.REPO / "contrib"
+    service = (root / "systemd" / "onecsync.service").read_text()
+    timer = (root / "systemd" / "onecsync.timer").read_text()
+    cron = (root / "cron" / "onecsync").read_text()
+    assert "Type=oneshot" in service and "SuccessExitStatus=8" in service
+    assert "LoadCredential=" in service
+    assert "Persistent=true" in timer and "RandomizedDelaySec=" in timer
+    exec_start = next(line for line in service.splitlines() if line.startswith("ExecStart="))
+    cron_line = next(line for line in cron.splitlines() if line.startswith("*/5"))
+    monkeypatch.setenv("ONECSYNC_CONFIG", str(sandbox.config))
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    for line in (exec_start, cron_line):
+        args = line.split("bin/onecsync", 1)[1].split()
+        args = [str(sandbox.config) if a.endswith("onecsync.yaml") else a for a in args]
+        sandbox.capsys.readouterr()
+        with pytest.raises(SystemExit) as exc:
+            main(args)
+        assert exc.value.code == 0, line
+    assert sandbox.outgoing("crm")["objects"] == [("Справочник.Контрагенты", f.ref(1))]

@@ -1,0 +1,250 @@
+"""`onecsync state`: show, set-numbers, resend, export — the rare human decisions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from onecsync.cli import main
+from tests import factory as f
+
+C1, C2, RUB = f.ref(1), f.ref(2), f.ref(9)
+
+
+def human(sandbox, *args: str) -> tuple[int, str, str]:
+    sandbox.capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["--config", str(sandbox.config), *args])
+    out = sandbox.capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+def journal(sandbox) -> list[tuple]:
+    with sandbox.db() as c:
+        return c.execute("SELECT command, exit_code FROM runs ORDER BY id").fetchall()
+
+
+def first_exchange(sandbox):
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(C1, "ООО Ромашка"),
+                                             f.counterparty(C2, "АО Василек"), f.currency(RUB)]))
+    code, _, err = sandbox.run("pull-catalogs")
+    assert code == 0, err
+
+
+def test_show_prints_the_three_numbers(sandbox):
+    first_exchange(sandbox)
+    code, out, _ = human(sandbox, "state", "show")
+    assert code == 0
+    assert "accounting: sent 1, received 1, confirmed 0" in out
+    assert "crm: sent 1, received 0, confirmed 0" in out
+    code, report, _ = sandbox.run("state", "show")
+    assert report["peers"]["crm"]["sent_no"] == 1 and report["exists"] is True
+
+
+def test_show_without_a_state(sandbox):
+    code, out, _ = human(sandbox, "state", "show")
+    assert code == 0 and "no state yet" in out
+
+
+def conflict(sandbox):
+    """Our state is older than the CRM's: it confirms our message 5, we wrote only 1."""
+    first_exchange(sandbox)
+    sandbox.put("crm", f.Msg(sender=f.CRM, message_no=1, received_no=5))
+    code, report, err = sandbox.run("run")
+    assert code == 6
+    assert "onecsync state set-numbers crm --sent 5" in err
+    return report
+
+
+def test_set_numbers_without_yes_changes_nothing_and_says_what_it_would(sandbox):
+    conflict(sandbox)
+    dump, runs = sandbox.dump(), journal(sandbox)
+    code, out, _ = human(sandbox, "state", "set-numbers", "crm", "--sent", "5")
+    assert code == 2
+    assert "crm: would change: sent_no 1 → 5" in out
+    assert "3 objects sent but not confirmed go again" in out
+    assert "nothing changed: add --yes" in out
+    assert sandbox.dump() == dump and journal(sandbox) == runs
+    code, report, _ = sandbox.run("state", "set-numbers", "crm", "--sent", "5")
+    assert code == 2 and report["applied"] is False and report["after"]["sent_no"] == 5
+    code, _, _ = human(sandbox, "--dry-run", "state", "set-numbers", "crm", "--sent", "5")
+    assert code == 0 and sandbox.dump() == dump
+
+
+def test_set_numbers_resolves_a_numbering_conflict(sandbox):
+    conflict(sandbox)
+    code, out, _ = human(sandbox, "state", "set-numbers", "crm", "--sent", "5", "--yes")
+    assert code == 0 and "crm: changed: sent_no 1 → 5" in out
+    assert sandbox.numbers("crm") == (5, 0, 0)
+    assert journal(sandbox)[-1] == ("state set-numbers crm", 0)
+    code, report, err = sandbox.run("run")
+    assert code == 0, err
+    assert report["peers"]["crm"]["received"]["message_no"] == 1
+    # Our next message is above what the CRM holds, and carries again what we had sent it
+    # after the restore (it skipped those as "ранее принято"): nothing is lost.
+    crm = sandbox.outgoing("crm")
+    assert crm["message_no"] == 6 and crm["received_no"] == 1
+    assert [r for _, r in crm["objects"]] == [C1, C2, RUB]
+
+
+def test_set_numbers_received_takes_the_current_message_again(sandbox):
+    first_exchange(sandbox)
+    sandbox.put("accounting", f.Msg(message_no=2, received_no=1, created="2026-11-21T09:00:00",
+                                    objects=[f.counterparty(C1, "ООО Ромашка")]))
+    sandbox.run("pull-catalogs")
+    assert sandbox.numbers("accounting")[1] == 2
+    code, report, _ = sandbox.run("pull-catalogs")
+    assert report["peers"]["accounting"]["received"]["duplicate"] is True
+    code, _, _ = human(sandbox, "state", "set-numbers", "accounting", "--received", "1", "--yes")
+    assert code == 0 and sandbox.numbers("accounting")[1] == 1
+    code, report, _ = sandbox.run("pull-catalogs")
+    assert code == 0
+    received = report["peers"]["accounting"]["received"]
+    assert received["duplicate"] is False and received["message_no"] == 2
+    assert sandbox.numbers("accounting")[1] == 2
+
+
+def test_lowering_sent_below_what_the_base_confirmed_is_warned(sandbox):
+    first_exchange(sandbox)
+    sandbox.put("crm", f.Msg(sender=f.CRM, message_no=1, received_no=1))
+    sandbox.run("run")
+    assert sandbox.numbers("crm")[2] == 1
+    code, out, _ = human(sandbox, "state", "set-numbers", "crm", "--sent", "0")
+    assert code == 2
+    assert "WARNING: crm has confirmed our message 1" in out and "--sent 1" in out
+
+
+def test_set_numbers_needs_a_number(sandbox):
+    code, _, err = human(sandbox, "state", "set-numbers", "crm")
+    assert code == 2 and "give --sent N, --received N or both" in err
+    code, _, err = human(sandbox, "state", "set-numbers", "crm", "--sent", "-1")
+    assert code == 2
+
+
+def test_set_numbers_waits_for_no_one_it_says_busy(sandbox):
+    first_exchange(sandbox)
+    lock = sandbox.state_path.with_name("onecsync.sqlite.lock")
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, os, time\n"
+         f"fd = os.open({str(lock)!r}, os.O_RDWR)\n"
+         "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+         "print('locked', flush=True)\n"
+         "time.sleep(30)\n"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        dump = sandbox.dump()
+        code, _, err = sandbox.run("state", "set-numbers", "crm", "--sent", "5", "--yes")
+        assert code == 8 and "another onecsync run holds" in err
+        code, _, _ = sandbox.run("state", "resend", "crm", "--yes")
+        assert code == 8
+        assert sandbox.dump() == dump
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def confirm_all(sandbox):
+    """The CRM confirms our message 1: nothing is pending for it any more."""
+    first_exchange(sandbox)
+    sandbox.put("crm", f.Msg(sender=f.CRM, message_no=1, received_no=1))
+    code, report, _ = sandbox.run("run")
+    assert code == 0
+    assert report["peers"]["crm"]["sent"]["message_no"] == 2  # our confirmation only
+    _, status, _ = sandbox.run("status")
+    assert status["peers"]["crm"]["unconfirmed"]["count"] == 0
+
+
+def test_resend_all_to_the_crm(sandbox):
+    confirm_all(sandbox)
+    dump = sandbox.dump()
+    code, out, _ = human(sandbox, "state", "resend", "crm")
+    assert code == 2 and sandbox.dump() == dump
+    assert "crm: would change: send again every object" in out
+    assert "Справочник.Валюты 1, Справочник.Контрагенты 2" in out
+    assert "nothing is duplicated" in out
+    code, report, _ = sandbox.run("state", "resend", "crm", "--yes")
+    assert code == 0 and report["applied"] is True and report["total"] == 3
+    assert journal(sandbox)[-1] == ("state resend crm", 0)
+    code, report, _ = sandbox.run("run")
+    assert code == 0
+    crm = sandbox.outgoing("crm")
+    assert crm["message_no"] == 3
+    assert sorted(r for _, r in crm["objects"]) == sorted([C1, C2, RUB])
+
+
+def test_resend_one_type(sandbox):
+    confirm_all(sandbox)
+    code, _, _ = human(sandbox, "state", "resend", "crm", "--type", "Справочник.Валюты", "--yes")
+    assert code == 0
+    sandbox.run("run")
+    assert sandbox.outgoing("crm")["objects"] == [("Справочник.Валюты", RUB)]
+
+
+def test_resend_of_a_type_onecsync_does_not_send_is_a_usage_error(sandbox):
+    confirm_all(sandbox)
+    code, _, err = human(sandbox, "state", "resend", "crm", "--type", "Документ.СчетПокупателю")
+    assert code == 2 and "does not send Документ.СчетПокупателю to crm" in err
+
+
+def test_resend_to_accounting_warns_about_overwriting(sandbox):
+    confirm_all(sandbox)
+    code, out, _ = human(sandbox, "state", "resend", "accounting")
+    assert code == 2
+    assert "changes made to these invoices in accounting since are lost" in out
+
+
+def test_resend_routes_objects_of_a_type_added_to_the_flow_later(sandbox):
+    only_currencies = sandbox.config.read_text() + (
+        "flows:\n  pull-catalogs:\n    objects: [Справочник.Валюты]\n")
+    sandbox.write_config(only_currencies)
+    first_exchange(sandbox)
+    assert [t for t, _ in sandbox.outgoing("crm")["objects"]] == ["Справочник.Валюты"]
+    sandbox.write_config()  # the default flows: counterparties too
+    code, report, _ = sandbox.run("state", "resend", "crm", "--type", "Справочник.Контрагенты",
+                                  "--yes")
+    assert code == 0 and report["rerouted"] == {"Справочник.Контрагенты": 2}
+    sandbox.run("run")
+    assert sorted(r for _, r in sandbox.outgoing("crm")["objects"]) == sorted([C1, C2, RUB])
+
+
+def test_export_for_support_has_no_payload_and_no_secret(sandbox, monkeypatch):
+    monkeypatch.setenv("HC_URL", "https://hc.example/ping/SECRET-TOKEN-42")
+    sandbox.write_config(sandbox.config.read_text() + "healthcheck_url_env: HC_URL\n")
+    sandbox.put("accounting", f.Msg(objects=[
+        f.counterparty(C1, "ООО Ромашка"),
+        "<Справочник.Валюты><НаименованиеПолное>Рубль</НаименованиеПолное></Справочник.Валюты>"]))
+    import responses
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add(responses.POST, "https://hc.example/ping/SECRET-TOKEN-42/start")
+        rsps.add(responses.POST, "https://hc.example/ping/SECRET-TOKEN-42/7")
+        assert sandbox.run("pull-catalogs")[0] == 7
+    human(sandbox, "state", "resend", "crm", "--yes")
+    code, out, err = human(sandbox, "state", "export")
+    assert code == 0
+    data = json.loads(out)
+    assert data["peers"]["crm"]["sent_no"] == 1
+    assert {"peer": "accounting", "status": "routed", "type": "Справочник.Контрагенты",
+            "count": 1} in data["inbox"]
+    [parked] = data["parked"]
+    assert parked["reason"] == "the object has no КлючевыеСвойства" and "xml" not in parked
+    assert [r["command"] for r in data["runs"]] == ["state resend crm", "pull-catalogs"]
+    assert "Ромашка" not in out and "Рубль" not in out  # no payload
+    assert "SECRET-TOKEN" not in out + err
+    code, out, _ = human(sandbox, "state", "export", "--with-parked-xml")
+    assert "<НаименованиеПолное>Рубль</НаименованиеПолное>" in json.loads(out)["parked"][0]["xml"]
+
+
+def test_every_state_command_has_help(capsys):
+    from onecsync.cli import cli
+    state = cli.commands["state"]
+    assert set(state.commands) == {"show", "set-numbers", "resend", "export"}
+    for name in state.commands:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exc:
+            main(["state", name, "--help"])
+        assert exc.value.code == 0
+        assert "Example:" in capsys.readouterr().out
