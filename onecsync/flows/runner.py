@@ -102,7 +102,9 @@ def execute(config: Config, command: str, dry_run: bool = False) -> Outcome:
 
 
 def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool) -> None:
-    transports = {name: build_transport(base, config.node.code)
+    transports = {name: build_transport(base, config.node.code,
+                                        exchange_plan=config.node.exchange_plan,
+                                        state_dir=config.state_dir, dry_run=dry_run)
                   for name, base in config.bases.items()}
     exchange = Exchange(config, state, transports, dry_run=dry_run)
     blocked: set[str] = set()
