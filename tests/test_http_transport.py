@@ -57,9 +57,15 @@ def http(tmp_path, monkeypatch):
         yield Harness(service, base, tmp_path)
 
 
+# What onecsync declares in its headers (the stand-in checks our messages as 1C's schema does).
+DECLARED = ("<msg:AvailableObjectTypes><msg:ObjectType><msg:Name>Справочник.Контрагенты</msg:Name>"
+            "<msg:Sending>*</msg:Sending><msg:Receiving>*</msg:Receiving></msg:ObjectType>"
+            "</msg:AvailableObjectTypes>")
+
+
 def our_message(n: int = 1, objects: list[str] | None = None) -> bytes:
     return f.Msg(sender=f.NODE, to=f.ACCOUNTING, message_no=n, received_no=0,
-                 objects=objects or []).xml()
+                 objects=objects or [], header_extra=DECLARED).xml()
 
 
 # -- fetch ----------------------------------------------------------------------------------
