@@ -17,6 +17,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 from typing import Mapping
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -27,7 +28,15 @@ from onecsync.mapping import path_exists
 DEFAULT_PLAN = "СинхронизацияДанныхЧерезУниверсальныйФормат"
 DEFAULT_FORMATS = ("1.8", "1.10", "1.11", "1.12", "1.15", "1.16", "1.17")
 PEERS = ("accounting", "crm")
-TRANSPORT_KINDS = ("directory",)
+TRANSPORT_KINDS = ("directory", "ftp", "http")
+# Keys each transport kind takes; a secret `x` is written `x_env` or `x_file`.
+_TRANSPORT_KEYS = {
+    "directory": ("path", "compress", "archive_password"),
+    "ftp": ("host", "port", "user", "password", "folder", "passive", "tls", "ca_file", "timeout",
+            "compress", "archive_password"),
+    "http": ("url", "user", "password", "connect_timeout", "read_timeout", "part_size",
+             "wait_timeout", "ca_file"),
+}
 
 DEFAULT_FLOWS: dict[str, tuple[str, ...]] = {
     "pull-catalogs": (
@@ -121,9 +130,36 @@ class Secret:
 
 @dataclass(frozen=True)
 class Transport:
+    """One base's transport; which fields are used depends on `kind` (see _TRANSPORT_KEYS)."""
+
     kind: str
-    path: Path
-    compress: bool = False
+    path: Path | None = None              # directory
+    compress: bool = False                # directory, ftp
+    archive_password: Secret | None = None  # directory, ftp: 1C's "пароль архива сообщения"
+    url: str | None = None                # http: the base's publication, e.g. http://host/bp
+    host: str | None = None               # ftp
+    port: int | None = None               # ftp (21)
+    user: str | None = None               # ftp, http
+    password: Secret | None = None        # ftp, http
+    folder: str = "/"                     # ftp: the exchange folder on the server
+    passive: bool = True                  # ftp
+    tls: bool = False                     # ftp: explicit TLS (AUTH TLS, then PROT P)
+    ca_file: Path | None = None           # ftp, http: CA bundle for a server's own certificate
+    timeout: float = 60.0                 # ftp: seconds per network operation
+    connect_timeout: float = 10.0         # http
+    read_timeout: float = 180.0           # http: 1C's own HTTP transport waits 180 s
+    part_size: int = 1024                 # http: KiB per part, as 1C sends
+    wait_timeout: float = 1800.0          # http: longest wait for the base's export/import
+
+
+@dataclass(frozen=True)
+class OData:
+    """A base's standard OData interface, read-only (odata.md)."""
+
+    url: str
+    user: str
+    password: Secret | None = None
+    timeout: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -131,6 +167,7 @@ class Base:
     name: str
     code: str
     transport: Transport
+    odata: OData | None = None
 
 
 @dataclass(frozen=True)
@@ -271,7 +308,8 @@ class _Validator:
         p = Path(os.path.expanduser(text))
         return p if p.is_absolute() else self.base_dir / p
 
-    def secret(self, d: dict, where: str, name: str, *, plain: bool = False) -> Secret | None:
+    def secret(self, d: dict, where: str, name: str, *, plain: bool = False,
+               required: bool = False) -> Secret | None:
         """`<name>_env` or `<name>_file` (or, when `plain`, `<name>` itself): at most one."""
         prefix = f"{where}." if where else ""
         keys = [k for k in ((name,) if plain else ()) + (f"{name}_env", f"{name}_file")
@@ -280,12 +318,18 @@ class _Validator:
             self.fail(prefix + keys[1], f"give only one of {', '.join(keys)}")
             return None
         if not keys:
+            if required:
+                self.fail(f"{prefix}{name}_env", f"missing (or {name}_file)")
             return None
         key = keys[0]
         text = self.string(d[key], prefix + key)
         if text is None:
             return None
         if key.endswith("_env"):
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+                self.fail(prefix + key, f"{text[:40]!r} is not an environment variable name "
+                                        "(the password itself never goes here)")
+                return None
             return Secret(env=text)
         if key.endswith("_file"):
             # A leading $VARIABLE is expanded when the secret is read (see Secret).
@@ -366,27 +410,127 @@ class _Validator:
             if name not in d:
                 self.fail(where, "missing")
                 continue
-            b = self.mapping(d[name], where, ("code", "transport"))
+            b = self.mapping(d[name], where, ("code", "transport", "odata"))
             code = self.code(b.get("code"), f"{where}.code")
             transport = self.transport(b.get("transport"), f"{where}.transport")
+            odata = self.odata(b.get("odata"), f"{where}.odata")
             if code and transport:
-                out[name] = Base(name=name, code=code, transport=transport)
+                out[name] = Base(name=name, code=code, transport=transport, odata=odata)
         return out if len(out) == len(PEERS) else None
 
     def transport(self, data: Any, where: str) -> Transport | None:
         if data is None:
             self.fail(where, "missing")
             return None
-        d = self.mapping(data, where, ("kind", "path", "compress"))
-        kind = self.string(d.get("kind"), f"{where}.kind")
+        if not isinstance(data, dict):
+            self.mapping(data, where, ())
+            return None
+        kind = self.string(data.get("kind"), f"{where}.kind")
         if kind is not None and kind not in TRANSPORT_KINDS:
             self.fail(f"{where}.kind", f"{kind!r} is not one of: {', '.join(TRANSPORT_KINDS)}")
             kind = None
+        # With an unknown kind, only keys no kind takes are worth reporting.
+        allowed = _TRANSPORT_KEYS[kind] if kind else tuple(k for ks in _TRANSPORT_KEYS.values()
+                                                           for k in ks)
+        known = ("kind",) + tuple(k for key in allowed for k in self._secret_keys(key))
+        if "archive_password" in data:
+            self.fail(f"{where}.archive_password", "plaintext passwords are not allowed: use "
+                                                   "archive_password_env or archive_password_file")
+            data = {k: v for k, v in data.items() if k != "archive_password"}
+        d = self.mapping(data, where, known)
+        if kind == "directory":
+            return self._directory(d, where)
+        if kind == "ftp":
+            return self._ftp(d, where)
+        if kind == "http":
+            return self._http(d, where)
+        return None
+
+    @staticmethod
+    def _secret_keys(key: str) -> tuple[str, ...]:
+        return (f"{key}_env", f"{key}_file") if key.endswith("password") else (key,)
+
+    def number(self, value: Any, where: str, default: float, *, integer: bool = False,
+               minimum: float = 0.0) -> float:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or (integer and not isinstance(value, int)) or value <= minimum:
+            self.fail(where, f"must be a {'whole ' if integer else ''}number above {minimum:g}")
+            return default
+        return value
+
+    def optional_path(self, d: dict, where: str, key: str) -> Path | None:
+        return self.path(d[key], f"{where}.{key}") if d.get(key) is not None else None
+
+    def url(self, value: Any, where: str, schemes: tuple[str, ...]) -> str | None:
+        text = self.string(value, where)
+        if text is None:
+            return None
+        parts = urlsplit(text)
+        if parts.scheme not in schemes or not parts.hostname:
+            self.fail(where, f"{text!r} is not an {' or '.join(schemes)} URL like "
+                             f"{schemes[0]}://host/base")
+            return None
+        if parts.password is not None:
+            self.fail(where, "the URL holds a password: put it in password_env or password_file")
+            return None
+        return text.rstrip("/")
+
+    def _directory(self, d: dict, where: str) -> Transport | None:
         path = self.path(d.get("path"), f"{where}.path")
         compress = self.boolean(d.get("compress"), f"{where}.compress", False)
-        if kind is None or path is None:
+        archive = self.secret(d, where, "archive_password", required=False)
+        if path is None:
             return None
-        return Transport(kind=kind, path=path, compress=compress)
+        return Transport(kind="directory", path=path, compress=compress, archive_password=archive)
+
+    def _ftp(self, d: dict, where: str) -> Transport | None:
+        host = self.string(d.get("host"), f"{where}.host")
+        port = int(self.number(d.get("port"), f"{where}.port", 21, integer=True))
+        if port > 65535:
+            self.fail(f"{where}.port", "must be a TCP port (1-65535)")
+        user = self.string(d.get("user", "anonymous"), f"{where}.user")
+        password = self.secret(d, where, "password", required=False)
+        folder = self.string(d.get("folder", "/"), f"{where}.folder")
+        passive = self.boolean(d.get("passive"), f"{where}.passive", True)
+        tls = self.boolean(d.get("tls"), f"{where}.tls", False)
+        ca_file = self.optional_path(d, where, "ca_file")
+        timeout = self.number(d.get("timeout"), f"{where}.timeout", 60.0)
+        compress = self.boolean(d.get("compress"), f"{where}.compress", False)
+        archive = self.secret(d, where, "archive_password", required=False)
+        if host is None or user is None or folder is None:
+            return None
+        return Transport(kind="ftp", host=host, port=port, user=user, password=password,
+                         folder=folder, passive=passive, tls=tls, ca_file=ca_file, timeout=timeout,
+                         compress=compress, archive_password=archive)
+
+    def _http(self, d: dict, where: str) -> Transport | None:
+        url = self.url(d.get("url"), f"{where}.url", ("http", "https"))
+        user = self.string(d.get("user"), f"{where}.user")
+        password = self.secret(d, where, "password", required=True)
+        connect = self.number(d.get("connect_timeout"), f"{where}.connect_timeout", 10.0)
+        read = self.number(d.get("read_timeout"), f"{where}.read_timeout", 180.0)
+        part = int(self.number(d.get("part_size"), f"{where}.part_size", 1024, integer=True))
+        wait = self.number(d.get("wait_timeout"), f"{where}.wait_timeout", 1800.0)
+        ca_file = self.optional_path(d, where, "ca_file")
+        if url is None or user is None or password is None:
+            return None
+        return Transport(kind="http", url=url, user=user, password=password,
+                         connect_timeout=connect, read_timeout=read, part_size=part,
+                         wait_timeout=wait, ca_file=ca_file)
+
+    def odata(self, data: Any, where: str) -> OData | None:
+        if data is None:
+            return None
+        d = self.mapping(data, where, ("url", "user", "password_env", "password_file", "timeout"))
+        url = self.url(d.get("url"), f"{where}.url", ("http", "https"))
+        user = self.string(d.get("user"), f"{where}.user")
+        password = self.secret(d, where, "password", required=True)
+        timeout = self.number(d.get("timeout"), f"{where}.timeout", 120.0)
+        if url is None or user is None or password is None:
+            return None
+        return OData(url=url, user=user, password=password, timeout=timeout)
 
     def object_path(self, type_name: str, path: Any, where: str) -> str | None:
         """A field path of an object type, checked against the versions we offer."""

@@ -152,7 +152,9 @@ def _journaled(config: Config, command: str, steps, outcome: Outcome, progress: 
 
 def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
            refs: tuple[str, ...] | None = None, progress: Progress = NO_PROGRESS) -> None:
-    transports = {name: build_transport(base, config.node.code)
+    transports = {name: build_transport(base, config.node.code,
+                                        exchange_plan=config.node.exchange_plan,
+                                        state_dir=config.state_dir, dry_run=dry_run)
                   for name, base in config.bases.items()}
     exchange = Exchange(config, state, transports, dry_run=dry_run, progress=progress)
     blocked: set[str] = set()

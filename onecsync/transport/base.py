@@ -1,11 +1,16 @@
 """What every transport offers the flows: fetch the peer's message, publish ours.
 
 Public API: `Incoming`, `Outgoing`, `Transport` (protocol), `fingerprint(path)`,
-`open_zip_entry(path, source)`.
+`open_zip_entry(path, source, password)`, `open_zip_writer(raw, entry, password)`.
 
 Terminology: the *fingerprint* of a message file is its size, modification time and a hash of its
 first and last 64 KiB. It tells "the same file as last time" in microseconds, even for a file of
 gigabytes; the MessageNo inside still decides whether its content is new.
+
+Archive passwords (1C's "пароль архива сообщения обмена"): 1C writes protected zips with
+ZipCrypto (ZipFileWriter's default) and its ZipFileReader also opens WinZip AES. The standard
+library reads only ZipCrypto and writes neither, so protected zips go through pyzipper: we read
+both and write AES-256, the stronger one 1C reads. Passwords are encoded as UTF-8.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import BinaryIO
 from typing import Callable
 from typing import Protocol
 
+from onecsync.errors import ConfigError
 from onecsync.errors import MessageRejected
 
 SAMPLE = 64 * 1024
@@ -63,6 +69,9 @@ class Transport(Protocol):
     def fetch(self) -> Incoming | None: ...
     def prepare(self) -> Outgoing: ...
     def in_place(self, fingerprint: str | None) -> bool: ...
+    # For `check`: can a run use it? Raises what a run would raise, else says what is there;
+    # write=False (--dry-run) proves it without writing anything.
+    def probe(self, write: bool = True) -> str: ...
 
 
 class _GuardedStream(io.RawIOBase):
@@ -79,7 +88,7 @@ class _GuardedStream(io.RawIOBase):
     def read(self, n: int = -1) -> bytes:
         try:
             return self._inner.read(n)
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        except _ZIP_ERRORS as exc:
             raise MessageRejected(f"the zip is broken: {exc}", source=self._source) from None
 
     def readinto(self, b) -> int:
@@ -94,11 +103,29 @@ class _GuardedStream(io.RawIOBase):
         super().close()
 
 
-def open_zip_entry(path: Path, source: str) -> BinaryIO:
+def _zip_errors() -> tuple[type[BaseException], ...]:
+    errors: tuple[type[BaseException], ...] = (zipfile.BadZipFile, zlib.error, EOFError)
+    try:
+        import pyzipper
+    except ImportError:  # pragma: no cover - a dependency; only protected zips need it
+        return errors
+    return errors + (pyzipper.BadZipFile,)
+
+
+_ZIP_ERRORS = _zip_errors()
+
+
+def open_zip_entry(path: Path, source: str, password: str | None = None) -> BinaryIO:
     """The single XML entry of a zipped message, checked before a byte is inflated."""
     try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+        if password is not None:
+            import pyzipper
+
+            zf = pyzipper.AESZipFile(path)
+            zf.setpassword(password.encode("utf-8"))
+        else:
+            zf = zipfile.ZipFile(path)
+    except (*_ZIP_ERRORS, OSError) as exc:
         raise MessageRejected(f"not a readable zip: {exc}", source=source) from None
     try:
         infos = zf.infolist()
@@ -110,27 +137,53 @@ def open_zip_entry(path: Path, source: str) -> BinaryIO:
         if info.is_dir() or "/" in name or "\\" in name or ".." in name:
             raise MessageRejected(f"the zip entry {name[:80]!r} is not a plain file name",
                                   source=source)
-        if info.flag_bits & 0x1:
-            raise MessageRejected("the zip entry is encrypted and no archive password is "
-                                  "configured", source=source)
+        if info.flag_bits & 0x1 and password is None:
+            raise ConfigError(f"{source}: the base protects its zips with an archive password "
+                              "and none is configured",
+                              remedy="set archive_password_env or archive_password_file on the "
+                                     "transport, as in the base's exchange settings")
         if info.file_size > MAX_RATIO * max(info.compress_size, 1):
             raise MessageRejected(
                 f"the zip entry inflates {info.file_size // max(info.compress_size, 1)} times; "
                 "refused as a zip bomb", source=source)
         inner = zf.open(info)
-    except MessageRejected:
+    except (MessageRejected, ConfigError):
         zf.close()
         raise
-    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError) as exc:
+    except RuntimeError as exc:
+        zf.close()
+        if "password" in str(exc).lower():
+            raise ConfigError(f"{source}: the archive password does not open the zip",
+                              remedy="set the same archive password as in the base's exchange "
+                                     "settings") from None
+        raise MessageRejected(f"cannot read the zip: {exc}", source=source) from None
+    except (*_ZIP_ERRORS, NotImplementedError, OSError) as exc:
         zf.close()
         raise MessageRejected(f"cannot read the zip: {exc}", source=source) from None
     return io.BufferedReader(_GuardedStream(inner, source, zf.close), buffer_size=1 << 20)
 
 
-def open_message_file(path: Path) -> BinaryIO:
+def open_zip_writer(raw: BinaryIO, entry_name: str,
+                    password: str | None = None) -> tuple[zipfile.ZipFile, BinaryIO]:
+    """A zip with one deflated entry being written to `raw`; AES-256 when a password is set."""
+    if password is None:
+        zf = zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+        entry = zipfile.ZipInfo(entry_name)
+    else:
+        import pyzipper
+
+        zf = pyzipper.AESZipFile(raw, "w", compression=pyzipper.ZIP_DEFLATED, compresslevel=6,
+                                 encryption=pyzipper.WZ_AES)
+        zf.setpassword(password.encode("utf-8"))
+        entry = zf.zipinfo_cls(entry_name)
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    return zf, zf.open(entry, "w", force_zip64=True)
+
+
+def open_message_file(path: Path, password: str | None = None, source: str | None = None) -> BinaryIO:
     """A message file as a binary stream, unzipping a .zip."""
     if path.suffix.lower() == ".zip":
-        return open_zip_entry(path, str(path))
+        return open_zip_entry(path, source or str(path), password)
     return open(path, "rb", buffering=1 << 20)
 
 

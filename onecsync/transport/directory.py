@@ -18,11 +18,13 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
+from onecsync.config import Secret
 from onecsync.errors import ConfigError
 from onecsync.errors import TemporaryError
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import fingerprint
 from onecsync.transport.base import open_message_file
+from onecsync.transport.base import open_zip_writer
 from onecsync.transport.base import remove_quietly
 
 TEMP_PREFIX = ".onecsync-tmp-"
@@ -45,19 +47,16 @@ def _os_error(exc: OSError, what: str) -> Exception:
 class _TempFile:
     """Our message being written; `publish()` renames it into place atomically."""
 
-    def __init__(self, folder: Path, final: Path, compress: bool) -> None:
+    def __init__(self, folder: Path, final: Path, compress: bool,
+                 password: str | None = None) -> None:
         self.final = final
         self.temp = folder / f"{TEMP_PREFIX}{os.getpid()}-{final.name}"
         self._raw = open(self.temp, "wb")
-        self._zip = None
+        self._zip: zipfile.ZipFile | None = None
+        self.file: BinaryIO = self._raw
         if compress:
-            self._zip = zipfile.ZipFile(self._raw, "w", compression=zipfile.ZIP_DEFLATED,
-                                        compresslevel=6)
-            entry = zipfile.ZipInfo(final.with_suffix(".xml").name)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            self.file: BinaryIO = self._zip.open(entry, "w", force_zip64=True)
-        else:
-            self.file = self._raw
+            self._zip, self.file = open_zip_writer(self._raw, final.with_suffix(".xml").name,
+                                                   password)
 
     def _close(self) -> None:
         if self._zip is not None:
@@ -92,12 +91,17 @@ class _TempFile:
 
 
 class DirectoryTransport:
-    def __init__(self, folder: Path, node_code: str, peer_code: str, compress: bool) -> None:
+    def __init__(self, folder: Path, node_code: str, peer_code: str, compress: bool,
+                 archive_password: Secret | None = None) -> None:
         self.folder = folder
         self.incoming_stem = f"Message_{peer_code}_{node_code}"
         self.outgoing_name = f"Message_{node_code}_{peer_code}" + (".zip" if compress else ".xml")
         self.compress = compress
+        self.archive_password = archive_password
         self.description = f"folder {folder}"
+
+    def _password(self) -> str | None:
+        return self.archive_password.reveal() if self.archive_password else None
 
     def fetch(self) -> Incoming | None:
         try:
@@ -123,10 +127,9 @@ class DirectoryTransport:
         return Incoming(name=str(path), fingerprint=fp, open=lambda: self._open(path),
                         size=size if path.suffix == ".xml" else None)
 
-    @staticmethod
-    def _open(path: Path) -> BinaryIO:
+    def _open(self, path: Path) -> BinaryIO:
         try:
-            return open_message_file(path)
+            return open_message_file(path, self._password())
         except OSError as exc:
             raise _os_error(exc, f"reading {path}") from None
 
@@ -134,7 +137,8 @@ class DirectoryTransport:
         try:
             for stale in self.folder.glob(f"{TEMP_PREFIX}*-{self.outgoing_name}"):
                 remove_quietly(stale)  # we hold the run lock: any such file is a crash's leftover
-            return _TempFile(self.folder, self.folder / self.outgoing_name, self.compress)
+            return _TempFile(self.folder, self.folder / self.outgoing_name, self.compress,
+                             self._password() if self.compress else None)
         except OSError as exc:
             raise _os_error(exc, f"writing to {self.folder}") from None
 

@@ -1,0 +1,136 @@
+"""Read a base through 1C's standard OData interface (read-only), as docs/odata.md describes.
+
+Public API: `ODataClient(config, ...)` with `entities(resource, select=, filter=, orderby=)`
+→ Iterator[dict], `count(resource, filter=)` → int, `metadata()` (the parsed $metadata, read
+at most once per client, i.e. once per run), `properties(resource)` and `probe()`.
+
+The rules that real 1C servers impose (odata.md §1): JSON through `$format=json`; spaces in the
+query encoded as %20, never '+' (1C reads '+' literally and answers 400); paging by `$top` and
+`$skip` with an explicit `$orderby`, since 1C has no server-driven paging and promises no order;
+`$select` to keep answers small (a document with its tables is ~64 KB); totals from `/$count`,
+never `$inlinecount` (which makes 1C ignore `$skip`/`$top`); the `odata.error` code and message
+shown in the one-line error. Failures are classified as in onecsync.httpclient; a 4xx with an
+`odata.error` (a wrong name, an object missing from the OData composition) is a ConfigError,
+500 with code -1 (the base's own code failed) a TemporaryError.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from typing import Callable
+from typing import Iterator
+from urllib.parse import quote
+
+from lxml import etree
+
+from onecsync.config import OData
+from onecsync.errors import ConfigError
+from onecsync.errors import OnecsyncError
+from onecsync.errors import TemporaryError
+from onecsync.httpclient import HttpClient
+from onecsync.httpclient import Refused
+
+PAGE = 500
+EDM = "http://schemas.microsoft.com/ado/2009/11/edm"
+EDMX = "http://schemas.microsoft.com/ado/2007/06/edmx"
+
+
+def _resource_path(resource: str) -> str:
+    # Cyrillic names percent-encoded; the key syntax (guid'…', commas, '=') kept readable.
+    return quote(resource, safe="()',=_:")
+
+
+class ODataClient:
+    def __init__(self, cfg: OData, *, page_size: int = PAGE,
+                 sleep: Callable[[float], None] = time.sleep, session=None) -> None:
+        self.url = cfg.url.rstrip("/")
+        self.client = HttpClient(self.url, cfg.user, cfg.password, what=f"OData {self.url}",
+                                 connect_timeout=min(10.0, cfg.timeout), read_timeout=cfg.timeout,
+                                 sleep=sleep, session=session,
+                                 headers={"Accept": "application/json"})
+        self.page_size = page_size
+        self._metadata: etree._Element | None = None
+
+    # -- requests ---------------------------------------------------------------------------
+    def _error(self, resource: str, exc: Refused) -> OnecsyncError:
+        if exc.status == 404:
+            return ConfigError(f"OData {self.url}: {resource}: not found ({exc.message})",
+                               remedy="check the name, and that the object is in the base's "
+                                      "OData composition (Настройка стандартного интерфейса "
+                                      "OData)")
+        return ConfigError(f"OData {self.url}: {resource}: HTTP {exc.status}: {exc.message}",
+                           remedy="the request does not fit this base: check the names used "
+                                  "against its $metadata")
+
+    def _get_json(self, path: str, params: dict) -> Any:
+        try:
+            return self.client.json("GET", path, params=params, safe=True)
+        except Refused as exc:
+            raise self._error(path, exc) from None
+
+    def entities(self, resource: str, *, select: list[str] | str | None = None,
+                 filter: str | None = None, orderby: str = "Ref_Key",
+                 page_size: int | None = None) -> Iterator[dict]:
+        """Every entity of a set matching `filter`, page by page in `orderby` order."""
+        if not orderby:
+            raise ValueError("paging needs an explicit $orderby")  # a caller's bug
+        size = page_size or self.page_size
+        base: dict[str, Any] = {"$format": "json"}
+        if select:
+            base["$select"] = select if isinstance(select, str) else ",".join(select)
+        if filter:
+            base["$filter"] = filter
+        base["$orderby"] = orderby
+        skip = 0
+        while True:
+            answer = self._get_json(_resource_path(resource),
+                                    {**base, "$top": size, "$skip": skip})
+            rows = answer.get("value") if isinstance(answer, dict) else None
+            if not isinstance(rows, list):
+                raise TemporaryError(f"OData {self.url}: {resource}: the answer has no "
+                                     "'value' list")
+            yield from rows
+            if len(rows) < size:
+                return
+            skip += len(rows)
+
+    def count(self, resource: str, *, filter: str | None = None) -> int:
+        params = {"$filter": filter} if filter else None
+        try:
+            resp = self.client.request("GET", f"{_resource_path(resource)}/$count",
+                                       params=params, safe=True)
+        except Refused as exc:
+            raise self._error(resource, exc) from None
+        text = resp.content.decode("utf-8", "replace").lstrip("\ufeff").strip()
+        if not text.isdigit():
+            raise TemporaryError(f"OData {self.url}: {resource}/$count: expected a number, "
+                                 f"got {text[:60]!r}")
+        return int(text)
+
+    def metadata(self) -> etree._Element:
+        """The service's $metadata (CSDL XML, ~14 MB for БП 3.0), fetched once per client."""
+        if self._metadata is None:
+            try:
+                resp = self.client.request("GET", "$metadata", safe=True)
+            except Refused as exc:
+                raise self._error("$metadata", exc) from None
+            parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+            try:
+                self._metadata = etree.fromstring(resp.content, parser)
+            except etree.XMLSyntaxError as exc:
+                raise TemporaryError(f"OData {self.url}: $metadata is not XML: {exc}") from None
+        return self._metadata
+
+    def properties(self, resource: str) -> dict[str, str]:
+        """Property name → Edm type of an entity set's type ({} when it is not published)."""
+        for et in self.metadata().iter(f"{{{EDM}}}EntityType"):
+            if et.get("Name") == resource:
+                return {p.get("Name"): p.get("Type") for p in et.iter(f"{{{EDM}}}Property")}
+        return {}
+
+    def probe(self) -> None:
+        """The service document answers with JSON (user, password and publication are right)."""
+        answer = self._get_json("", {"$format": "json"})
+        if not isinstance(answer, dict):
+            raise TemporaryError(f"OData {self.url}: the service document is not a JSON object")

@@ -1,0 +1,296 @@
+"""1C's "FTP" transport, seen from the other side of the FTP folder.
+
+Public API: `FtpTransport`.
+
+The same names and rules as the directory transport (SSL `DataProcessors/
+ExchangeMessageTransportFTP`, `GetMessage`: the newest of the base's files by modification time,
+empty files ignored): from the base we read `Message_<peer>_<node>.xml` or `.zip` and never
+change or delete it; to the base we upload `Message_<node>_<peer>.xml|.zip` under a temporary
+name in the same folder and rename it into place, so the base never sees half a message.
+
+The fingerprint of the base's file is its name, size and modification time from the listing
+(MLSD, else SIZE and MDTM), so an unchanged file costs one listing and no download; the file is
+downloaded only when `open()` is called, into the spool, and checked to have the listed size (a
+connection drop or a short transfer is a temporary failure, the next run reads it again).
+`in_place()` answers from the receipt written after the rename, checked against the listing:
+our message is in place while the file we renamed is still there, unchanged.
+
+Failures: unreachable, timeouts, dropped connections, 4xx replies → TemporaryError (exit 4);
+login refused, a missing folder, permission denied → ConfigError (exit 3).
+"""
+
+from __future__ import annotations
+
+import ftplib
+import io
+import logging
+import os
+import ssl
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+from typing import Iterator
+
+from onecsync.config import Transport as TransportConfig
+from onecsync.errors import ConfigError
+from onecsync.errors import OnecsyncError
+from onecsync.errors import TemporaryError
+from onecsync.transport.base import Incoming
+from onecsync.transport.base import fingerprint
+from onecsync.transport.base import open_message_file
+from onecsync.transport.base import open_zip_writer
+from onecsync.transport.base import remove_quietly
+from onecsync.transport.spool import Spool
+
+TEMP_PREFIX = ".onecsync-tmp-"
+log = logging.getLogger("onecsync")
+
+
+class _Listed:
+    def __init__(self, name: str, size: int, modify: str) -> None:
+        self.name, self.size, self.modify = name, size, modify
+
+    @property
+    def key(self) -> str:
+        return f"ftp:{self.name}:{self.size}:{self.modify}"
+
+
+class _Upload:
+    """Our message written locally; `publish()` uploads it and renames it into place."""
+
+    def __init__(self, transport: FtpTransport, temp: Path, compress: bool,
+                 password: str | None) -> None:
+        self._transport = transport
+        self.temp = temp
+        self._raw = open(temp, "wb")
+        self._zip = None
+        self.file: BinaryIO = self._raw
+        if compress:
+            self._zip, self.file = open_zip_writer(
+                self._raw, transport.outgoing_name.replace(".zip", ".xml"), password)
+        self._fp: str | None = None
+
+    def _close(self) -> None:
+        if self._zip is not None:
+            self.file.close()
+            self._zip.close()
+            self._zip = None
+        if not self._raw.closed:
+            self._raw.close()
+
+    def fingerprint(self) -> str:
+        self._close()
+        self._fp = fingerprint(self.temp)
+        return self._fp
+
+    def publish(self) -> None:
+        self._close()
+        try:
+            self._transport.upload(self.temp, self._fp or fingerprint(self.temp))
+        finally:
+            remove_quietly(self.temp)
+
+    def discard(self) -> None:
+        try:
+            self._zip = None
+            self._raw.close()
+        finally:
+            remove_quietly(self.temp)
+
+
+class FtpTransport:
+    def __init__(self, t: TransportConfig, node_code: str, peer_code: str, spool: Spool) -> None:
+        assert t.host is not None
+        self.t = t
+        self.folder = t.folder
+        self.description = f"ftp://{t.host}:{t.port or 21}{'' if t.folder.startswith('/') else '/'}" \
+                           f"{t.folder}"
+        self.incoming_stem = f"Message_{peer_code}_{node_code}"
+        self.outgoing_name = f"Message_{node_code}_{peer_code}" + (".zip" if t.compress else ".xml")
+        self.spool = spool
+
+    def _archive_password(self) -> str | None:
+        return self.t.archive_password.reveal() if self.t.archive_password else None
+
+    # -- connection ------------------------------------------------------------------------
+    def _classify(self, exc: BaseException, what: str) -> OnecsyncError:
+        where = f"{self.description}: {what}"
+        if isinstance(exc, ftplib.error_perm):
+            text = str(exc).strip()
+            code = text[:3]
+            if code in ("530", "532"):
+                return ConfigError(f"{where}: login refused for {self.t.user!r}: {text}",
+                                   remedy="check user and password")
+            if code == "552":
+                return TemporaryError(f"{where}: the server is out of space: {text}")
+            return ConfigError(f"{where}: {text}",
+                               remedy="check transport.folder and the FTP user's rights on it")
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return ConfigError(f"{where}: TLS certificate not trusted: {exc.verify_message}",
+                               remedy="give the server's CA in transport.ca_file")
+        if isinstance(exc, ftplib.error_temp):
+            return TemporaryError(f"{where}: {str(exc).strip()}")
+        if isinstance(exc, TimeoutError):
+            return TemporaryError(f"{where}: no answer within {self.t.timeout:g} s")
+        if isinstance(exc, EOFError):
+            return TemporaryError(f"{where}: the server closed the connection")
+        if isinstance(exc, OSError):
+            return TemporaryError(f"{where}: {exc.strerror or exc}")
+        return TemporaryError(f"{where}: {type(exc).__name__}: {exc}")
+
+    def _connect(self) -> ftplib.FTP:
+        t = self.t
+        if t.tls:
+            context = ssl.create_default_context(cafile=str(t.ca_file) if t.ca_file else None)
+            ftp: ftplib.FTP = ftplib.FTP_TLS(context=context, timeout=t.timeout)
+        else:
+            ftp = ftplib.FTP(timeout=t.timeout)
+        try:
+            ftp.connect(t.host, t.port or 21)
+            ftp.login(t.user or "anonymous", t.password.reveal() if t.password else "")
+            if isinstance(ftp, ftplib.FTP_TLS):
+                ftp.prot_p()  # the data connections are protected too, not only the login
+            ftp.set_pasv(t.passive)
+            ftp.cwd(self.folder)
+        except BaseException:
+            ftp.close()
+            raise
+        return ftp
+
+    @contextmanager
+    def _session(self, what: str) -> Iterator[ftplib.FTP]:
+        try:
+            ftp = self._connect()
+        except OnecsyncError:
+            raise
+        except (ftplib.Error, OSError, EOFError) as exc:
+            raise self._classify(exc, what) from None
+        try:
+            yield ftp
+        except (ftplib.Error, OSError, EOFError) as exc:
+            raise self._classify(exc, what) from None
+        finally:
+            try:
+                ftp.quit()
+            except (ftplib.Error, OSError, EOFError):
+                ftp.close()
+
+    def _list(self, ftp: ftplib.FTP, names: list[str]) -> dict[str, _Listed]:
+        """Size and modification time of these files in the folder (those that exist)."""
+        found: dict[str, _Listed] = {}
+        try:
+            for name, facts in ftp.mlsd(facts=["type", "size", "modify"]):
+                if name in names and facts.get("type", "file") == "file":
+                    found[name] = _Listed(name, int(facts.get("size") or 0),
+                                          facts.get("modify", ""))
+            return found
+        except ftplib.error_perm as exc:
+            if not str(exc).startswith(("500", "501", "502", "504")):
+                raise
+        present = set(ftp.nlst())  # a server without MLSD: ask file by file
+        for name in names:
+            if name in present:
+                size = ftp.size(name)
+                modify = ftp.sendcmd(f"MDTM {name}")[4:].strip()
+                found[name] = _Listed(name, int(size or 0), modify)
+        return found
+
+    # -- Transport -------------------------------------------------------------------------
+    def probe(self, write: bool = True) -> str:
+        """Log in, enter the folder, list it; with `write`, store and delete a probe file (a
+        hidden name 1C never reads), as 1C's own FTP connection test does."""
+        names = [self.incoming_stem + s for s in (".xml", ".zip")]
+        with self._session("checking the folder") as ftp:
+            listed = self._list(ftp, names)
+            if write:
+                probe = f".onecsync-probe-{os.getpid()}"
+                ftp.storbinary(f"STOR {probe}", io.BytesIO(b"onecsync check\n"))
+                ftp.delete(probe)
+        theirs = [n for n in names if n in listed]
+        seen = f"the base's message {theirs[0]} is there" if theirs else \
+            "no message from the base in it yet"
+        return f"{self.description}: {'readable and writable' if write else 'readable'}; {seen}"
+
+    def fetch(self) -> Incoming | None:
+        names = [self.incoming_stem + s for s in (".xml", ".zip")]
+        with self._session("listing the folder") as ftp:
+            listed = self._list(ftp, names)
+        found = [item for item in listed.values() if item.size > 0]
+        for item in listed.values():
+            if item.size == 0:
+                log.warning("%s/%s is empty: ignored, as 1C ignores it (the base may still be "
+                            "writing it)", self.description, item.name)
+        if not found:
+            return None
+        newest = max(found, key=lambda item: (item.modify, item.name.endswith(".zip")))
+        return Incoming(name=f"{self.description}/{newest.name}", fingerprint=newest.key,
+                        open=lambda: self._download(newest))
+
+    def _download(self, item: _Listed) -> BinaryIO:
+        self.spool.clear_temps()
+        temp = self.spool.temp(item.name)
+        try:
+            with self._session(f"downloading {item.name}") as ftp, open(temp, "wb") as out:
+                ftp.retrbinary(f"RETR {item.name}", out.write)
+            got = temp.stat().st_size
+            if got != item.size:
+                raise TemporaryError(f"{self.description}/{item.name}: the download was cut "
+                                     f"or the file changed: got {got} of {item.size} bytes")
+            final = self.spool.path(item.name)
+            os.replace(temp, final)
+        except BaseException:
+            remove_quietly(temp)
+            raise
+        return open_message_file(final, self._archive_password())
+
+    def prepare(self) -> _Upload:
+        self.spool.clear_temps()
+        return _Upload(self, self.spool.temp(self.outgoing_name), self.t.compress,
+                       self._archive_password() if self.t.compress else None)
+
+    def upload(self, path: Path, fp: str) -> None:
+        """Upload under a temporary name, check the size, rename into place, then the receipt."""
+        size = path.stat().st_size
+        temp = f"{TEMP_PREFIX}{os.getpid()}-{self.outgoing_name}"
+        with self._session(f"uploading {self.outgoing_name}") as ftp:
+            for name in ftp.nlst():
+                if name.startswith(TEMP_PREFIX) and name.endswith("-" + self.outgoing_name) \
+                        and name != temp:
+                    self._delete_quietly(ftp, name)  # a killed run's leftover (we hold the lock)
+            try:
+                with open(path, "rb") as f:
+                    ftp.storbinary(f"STOR {temp}", f)
+                stored = self._list(ftp, [temp]).get(temp)
+                if stored is None or stored.size != size:
+                    raise TemporaryError(f"{self.description}: the upload was cut: the server "
+                                         f"holds {stored.size if stored else 0} of {size} bytes")
+                try:
+                    ftp.rename(temp, self.outgoing_name)
+                except ftplib.error_perm:
+                    # Some servers (IIS) refuse to rename over an existing file.
+                    self._delete_quietly(ftp, self.outgoing_name)
+                    ftp.rename(temp, self.outgoing_name)
+            except BaseException:
+                self._delete_quietly(ftp, temp)
+                raise
+            placed = self._list(ftp, [self.outgoing_name]).get(self.outgoing_name)
+        if placed is None:
+            raise TemporaryError(f"{self.description}: {self.outgoing_name} is not there after "
+                                 "the rename")
+        self.spool.write_receipt({"fingerprint": fp, "remote": placed.key})
+
+    @staticmethod
+    def _delete_quietly(ftp: ftplib.FTP, name: str) -> None:
+        try:
+            ftp.delete(name)
+        except (ftplib.Error, OSError, EOFError):
+            pass
+
+    def in_place(self, fp: str | None) -> bool:
+        """Is our last message still in the folder, exactly as we renamed it there?"""
+        receipt = self.spool.receipt()
+        if fp is None or receipt is None or receipt.get("fingerprint") != fp:
+            return False
+        with self._session("listing the folder") as ftp:
+            placed = self._list(ftp, [self.outgoing_name]).get(self.outgoing_name)
+        return placed is not None and placed.key == receipt.get("remote")

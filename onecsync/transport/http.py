@@ -1,0 +1,332 @@
+"""1C's HTTP exchange service `exchange_dsl_1_0_0_1`, called as 1C's own "Интернет" transport does.
+
+Public API: `HttpTransport`, `SERVICE`.
+
+The calls, their parameters and answers follow SSL 3.1.12 (1c-syntax/ssl_3_1_eng @ 5c8e0a86):
+the client `DataProcessors/ExchangeMessageTransportHTTP/Ext/ObjectModule.bsl` (GetExchangeMessage,
+GetFileFromStorageInService, SendExchangeMessage, PutFileInStorageInService,
+WaitingForTheOperationToComplete, ExecuteHTTPRequest), the service `HTTPServices/
+exchange_dsl_1_0_0_1/Ext/Module.bsl` and `CommonModules/ExchangeWebServiceOperationData`:
+  fetch:   POST v1/UploadData?ExchangePlanName&NodeCode&TimeConsumingOperationAllowed
+             → {FileID, TimeConsumingOperation, OperationID}
+           GET  v1/GetContinuousOperationStatus?OperationID → {ActionState: Active|Completed|
+             Failed|Canceled, Message}  (a failed job answers 400 {"Message"})
+           POST v1/PrepareGetFile?FileID&BlockSize (KiB) → {SessionID, PartCount}
+           GET  v1/GetFilePart?SessionID&PartNumber (1…PartCount) → the bytes of a zip part
+           DELETE v1/ReleaseFile?SessionID
+  deliver: POST v1/PutFilePart?SessionID&PartNumber (body: the part), SessionID our new UUID
+           POST v1/SaveFileFromParts?SessionID&PartCount → {FileID}
+           POST v1/DownloadData?ExchangePlanName&NodeCode&FileID&TimeConsumingOperationAllowed
+             → {TimeConsumingOperation, OperationID}, then wait as above.
+NodeCode is OUR code (the node that stands for onecsync in the base's plan). The file both ways
+is a zip whose single entry is the message (1C reads its first entry). Parts are streamed to and
+from a file in the spool: a message of gigabytes never sits in memory.
+
+What "fetch" means here. A folder holds the base's last message until the base writes another;
+over HTTP there is no such file: every UploadData makes the base export a NEW message for us,
+numbered its SentNo + 1 and carrying everything we have not confirmed. So:
+- The fingerprint (a hash of the downloaded zip) differs on every run and the "unchanged file"
+  shortcut never fires; the MessageNo inside decides, as always.
+- A message fetched and then rejected, or lost to a crash before it was staged, is simply never
+  confirmed: the next run's UploadData brings a newer number with the same data (and more). A
+  skipped number is harmless; 1C itself never requires consecutive numbers.
+- Fetching has a side effect on the base (it numbers a message), even in --dry-run: that is the
+  only way to read it, and it is what the base does on any exchange whose message got lost.
+
+What "in_place" means here. A message is in place once the base has IMPORTED it: DownloadData's
+operation completed. Only then is its fingerprint written as the receipt in the spool. A failed
+or interrupted delivery (a part lost, SaveFileFromParts or DownloadData refused, the import
+failed, a timeout) leaves no receipt, so the next run sends a new message with everything still
+unconfirmed; nothing is re-sent blindly within a run. If the base imported it but its answer got
+lost, the next run sends the same objects again under a newer number, which 1C accepts and
+applies idempotently.
+
+Retried within a run (safe to repeat): status polls, GetFilePart (reads a part file), PutFilePart
+(rewrites the same part file, `PutFileChunk`), ReleaseFile. Never retried: UploadData,
+PrepareGetFile (it moves the file out of storage), SaveFileFromParts, DownloadData.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+import os
+import time
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any
+from typing import BinaryIO
+from typing import Callable
+
+from onecsync.config import Transport as TransportConfig
+from onecsync.errors import ConfigError
+from onecsync.errors import OnecsyncError
+from onecsync.errors import TemporaryError
+from onecsync.httpclient import HttpClient
+from onecsync.httpclient import Refused
+from onecsync.transport.base import Incoming
+from onecsync.transport.base import fingerprint
+from onecsync.transport.base import open_zip_entry
+from onecsync.transport.base import open_zip_writer
+from onecsync.transport.base import remove_quietly
+from onecsync.transport.spool import Spool
+
+SERVICE = "hs/exchange_dsl_1_0_0_1"
+FIRST_POLL = 1.0
+LONGEST_POLL = 15.0  # 1C polls every 15 s at first; we start faster for small messages
+log = logging.getLogger("onecsync")
+
+
+def _hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return f"sha256:{h.hexdigest()}"
+
+
+class _Upload:
+    """Our message being written as the zip 1C expects; `publish()` delivers it."""
+
+    def __init__(self, transport: HttpTransport, temp: Path, entry: str) -> None:
+        self._transport = transport
+        self.temp = temp
+        self._raw = open(temp, "wb")
+        self._zip, self.file = open_zip_writer(self._raw, entry)
+        self._fp: str | None = None
+
+    def _close(self) -> None:
+        if self._zip is not None:
+            self.file.close()
+            self._zip.close()
+            self._zip = None
+        if not self._raw.closed:
+            self._raw.close()
+
+    def fingerprint(self) -> str:
+        self._close()
+        self._fp = fingerprint(self.temp)
+        return self._fp
+
+    def publish(self) -> None:
+        self._close()
+        try:
+            self._transport.deliver(self.temp, self._fp or fingerprint(self.temp))
+        finally:
+            remove_quietly(self.temp)
+
+    def discard(self) -> None:
+        try:
+            self._zip = None
+            self._raw.close()
+        finally:
+            remove_quietly(self.temp)
+
+
+class HttpTransport:
+    def __init__(self, t: TransportConfig, node_code: str, peer_code: str, exchange_plan: str,
+                 spool: Spool, *, sleep: Callable[[float], None] = time.sleep,
+                 session=None) -> None:
+        assert t.url is not None and t.user is not None
+        root = t.url.rstrip("/")
+        if root.endswith("/" + SERVICE):
+            root = root[: -len(SERVICE) - 1]
+        self.url = root
+        self.description = f"the 1C HTTP service at {root}"
+        self.client = HttpClient(f"{root}/{SERVICE}", t.user, t.password, what=root,
+                                 connect_timeout=t.connect_timeout, read_timeout=t.read_timeout,
+                                 ca_file=t.ca_file, sleep=sleep, session=session)
+        self.node_code = node_code
+        self.plan = exchange_plan
+        self.block = t.part_size
+        self.wait_timeout = t.wait_timeout
+        self.spool = spool
+        self.sleep = sleep
+        self.incoming_name = f"Message_{peer_code}_{node_code}.zip"
+        self.outgoing_entry = f"Message_{node_code}_{peer_code}.xml"
+        self.ib_parameters: dict | None = None
+
+    # -- the service calls -----------------------------------------------------------------
+    def _refused(self, op: str, exc: Refused) -> OnecsyncError:
+        if exc.status == 404:
+            return ConfigError(f"{self.url}: {op}: HTTP 404: the HTTP service "
+                               "exchange_dsl_1_0_0_1 is not published there",
+                               remedy="check the URL (the base's publication, e.g. "
+                                      "http://host/bp) and that HTTP services are published")
+        message = " ".join(exc.message.split())[:400]
+        return TemporaryError(f"{self.url}: {op}: the base refused: {message}",
+                              remedy="see the base's message; the next run retries")
+
+    def _call(self, method: str, op: str, params: dict, *, safe: bool) -> dict:
+        try:
+            answer = self.client.json(method, f"v1/{op}", params=params, safe=safe)
+        except Refused as exc:
+            raise self._refused(op, exc) from None
+        if not isinstance(answer, dict):
+            raise TemporaryError(f"{self.url}: {op}: unexpected answer {str(answer)[:80]!r}")
+        return answer
+
+    def _exchange_params(self, **extra: Any) -> dict:
+        return {"ExchangePlanName": self.plan, "NodeCode": self.node_code, **extra}
+
+    def _wait(self, operation_id: Any, what: str) -> None:
+        """Until the base's background job ends (1C's WaitingForTheOperationToComplete)."""
+        if not operation_id:
+            raise TemporaryError(f"{self.url}: the base started the {what} without an "
+                                 "operation id")
+        waited, delay = 0.0, FIRST_POLL
+        while True:
+            if waited >= self.wait_timeout:
+                raise TemporaryError(f"{self.url}: the base is still busy with the {what} after "
+                                     f"{waited:g} s",
+                                     remedy="the next run asks again; raise transport."
+                                            "wait_timeout if the base is just slow")
+            self.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, LONGEST_POLL)
+            try:
+                answer = self.client.json("GET", "v1/GetContinuousOperationStatus",
+                                          params={"OperationID": operation_id}, safe=True)
+            except Refused as exc:
+                raise TemporaryError(f"{self.url}: the base failed the {what}: "
+                                     f"{' '.join(exc.message.split())[:400]}",
+                                     remedy="see the base's event log (Обмен данными); the "
+                                            "next run tries again") from None
+            state = answer.get("ActionState") if isinstance(answer, dict) else None
+            if state == "Completed":
+                return
+            if state != "Active":
+                detail = (answer.get("Message") if isinstance(answer, dict) else None) \
+                    or "no details"
+                raise TemporaryError(f"{self.url}: the base's {what} ended {state or '?'}: "
+                                     f"{' '.join(str(detail).split())[:400]}",
+                                     remedy="see the base's event log (Обмен данными); the "
+                                            "next run tries again")
+            log.debug("%s: %s still running after %g s", self.url, what, waited)
+
+    # -- Transport -------------------------------------------------------------------------
+    def probe(self, write: bool = True) -> str:
+        """The service answers and knows our node (GetIBParameters, as 1C's setup wizard asks).
+
+        Nothing is exported or imported, so `write` changes nothing: it is read-only anyway."""
+        try:
+            self.client.request("GET", "version", safe=True)
+        except Refused as exc:
+            raise self._refused("version", exc) from None
+        p = self._call("GET", "GetIBParameters",
+                       self._exchange_params(IsXDTOExchangePlan=True), safe=True)
+        self.ib_parameters = p
+        if p.get("ExchangePlanExists") is False:
+            raise ConfigError(f"{self.url}: the base has no exchange plan {self.plan}",
+                              remedy="check node.exchange_plan")
+        if p.get("NodeExists") is False:
+            raise ConfigError(f"{self.url}: the base has no node with code {self.node_code} in "
+                              f"{self.plan}",
+                              remedy="set up the synchronization with 'другая программа' in the "
+                                     "base, with node.code as its code")
+        what = " ".join(str(p[k]) for k in ("InfobaseDescription", "ConfigurationVersion")
+                        if p.get(k))
+        versions = p.get("ExchangeFormatVersions")
+        offers = f"; it offers formats {', '.join(map(str, versions))}" \
+            if isinstance(versions, list) and versions else ""
+        return f"{self.description}: answers{f' ({what})' if what else ''} and knows our " \
+               f"node{offers}"
+
+    def fetch(self) -> Incoming | None:
+        self.spool.clear_temps()
+        started = self._call("POST", "UploadData",
+                             self._exchange_params(TimeConsumingOperationAllowed=True),
+                             safe=False)
+        if started.get("TimeConsumingOperation"):
+            self._wait(started.get("OperationID"), "export of its message")
+        file_id = started.get("FileID")
+        if not file_id:
+            raise TemporaryError(f"{self.url}: UploadData gave no FileID")
+        prepared = self._call("POST", "PrepareGetFile",
+                              {"FileID": file_id, "BlockSize": self.block}, safe=False)
+        session_id = prepared.get("SessionID")
+        try:
+            count = int(prepared.get("PartCount") or 0)
+        except (TypeError, ValueError):
+            raise TemporaryError(f"{self.url}: PrepareGetFile gave PartCount "
+                                 f"{prepared.get('PartCount')!r}") from None
+        final = self.spool.path(self.incoming_name)
+        temp = self.spool.temp(self.incoming_name)
+        try:
+            with open(temp, "wb") as out:
+                for n in range(1, count + 1):
+                    self._get_part(session_id, n, count, out)
+        except BaseException:
+            remove_quietly(temp)
+            raise
+        finally:
+            self._release(session_id)
+        if count == 0:
+            remove_quietly(temp)
+            log.debug("%s: the base offered an empty message file", self.url)
+            return None
+        os.replace(temp, final)
+        if not zipfile.is_zipfile(final):
+            raise TemporaryError(f"{self.url}: the base's message arrived incomplete or is not "
+                                 f"a zip (kept as {final})",
+                                 remedy="the next run fetches a new one; if this repeats, look "
+                                        "at that file")
+        return Incoming(name=str(final), fingerprint=_hash(final),
+                        open=lambda: open_zip_entry(final, str(final)))
+
+    def _get_part(self, session_id: Any, n: int, count: int, out: BinaryIO) -> None:
+        try:
+            self.client.download("v1/GetFilePart", out,
+                                 params={"SessionID": session_id, "PartNumber": n},
+                                 exact=self.block * 1024 if n < count else None)
+        except Refused as exc:
+            raise self._refused(f"GetFilePart {n} of {count}", exc) from None
+
+    def _release(self, session_id: Any) -> None:
+        if not session_id:
+            return
+        try:
+            self.client.request("DELETE", "v1/ReleaseFile", params={"SessionID": session_id},
+                                safe=True)
+        except (OnecsyncError, Refused) as exc:  # only the base's temporary files are at stake
+            log.debug("%s: ReleaseFile failed: %s", self.url, exc)
+
+    def prepare(self) -> _Upload:
+        self.spool.clear_temps()
+        return _Upload(self, self.spool.temp(self.outgoing_entry + ".zip"), self.outgoing_entry)
+
+    def deliver(self, path: Path, fp: str) -> None:
+        """Parts, assembly, import; the receipt only once the base has imported it."""
+        session_id = str(uuid.uuid4())
+        size = path.stat().st_size
+        block = self.block * 1024
+        count = max(1, -(-size // block))
+        with open(path, "rb") as f:
+            for n in range(1, count + 1):
+                part = f.read(block)  # one part in memory at a time
+                try:
+                    self.client.request("POST", "v1/PutFilePart", safe=True, data=part,
+                                        params={"SessionID": session_id, "PartNumber": n},
+                                        headers={"Content-Type": "application/octet-stream"})
+                except Refused as exc:
+                    raise self._refused(f"PutFilePart {n} of {count}", exc) from None
+        saved = self._call("POST", "SaveFileFromParts",
+                           {"SessionID": session_id, "PartCount": count}, safe=False)
+        file_id = saved.get("FileID")
+        if not file_id:
+            raise TemporaryError(f"{self.url}: SaveFileFromParts gave no FileID")
+        started = self._call("POST", "DownloadData",
+                             self._exchange_params(FileID=file_id,
+                                                   TimeConsumingOperationAllowed=True),
+                             safe=False)
+        if started.get("TimeConsumingOperation"):
+            self._wait(started.get("OperationID"), "import of our message")
+        at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        self.spool.write_receipt({"fingerprint": fp, "file_id": file_id, "at": at})
+
+    def in_place(self, fp: str | None) -> bool:
+        """Did the base import our message with this fingerprint?"""
+        receipt = self.spool.receipt()
+        return fp is not None and receipt is not None and receipt.get("fingerprint") == fp

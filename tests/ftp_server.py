@@ -1,0 +1,109 @@
+"""A real FTP server on 127.0.0.1 (pyftpdlib) over a local folder, with injectable transfer drops.
+
+Public API: `FtpServer(root, user=..., password=...)` (a context manager; `.port`), and
+`server.fail(kind, name_part)` to make the next transfer of a file whose name contains
+`name_part` go wrong:
+- "short-read": the download stops halfway and the server reports success;
+- "drop-read": the server drops the connection halfway through the download;
+- "drop-write": the server drops the connection halfway through an upload.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.filesystems import AbstractedFS
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+
+logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
+
+
+class _Faulty:
+    """A file the server reads or writes, breaking the transfer halfway."""
+
+    def __init__(self, inner, kind: str, channel, size: int) -> None:
+        self._inner = inner
+        self._kind = kind
+        self._channel = channel
+        self._budget = max(1, size // 2) if kind.endswith("read") else 2048
+        self._dropped = False
+
+    def read(self, n: int = -1) -> bytes:
+        if self._budget <= 0:
+            if self._kind == "drop-read" and not self._dropped:
+                self._dropped = True
+                self._channel.close()
+            return b""
+        data = self._inner.read(min(n if n > 0 else self._budget, self._budget))
+        self._budget -= len(data)
+        return data
+
+    def write(self, data: bytes) -> int:
+        if self._dropped:
+            return len(data)
+        if len(data) >= self._budget:
+            self._inner.write(data[: self._budget])
+            self._dropped = True
+            self._channel.close()
+            return len(data)
+        self._budget -= len(data)
+        return self._inner.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+class FtpServer:
+    def __init__(self, root: Path, *, user: str = "sync", password: str = "ftp-s3cret") -> None:
+        self.root = root
+        self.faults: list[tuple[str, str]] = []
+        self.commands: list[str] = []
+        server = self
+        authorizer = DummyAuthorizer()
+        authorizer.add_user(user, password, str(root), perm="elradfmwMT")
+
+        class FS(AbstractedFS):
+            def open(self, filename, mode):
+                f = super().open(filename, mode)
+                for i, (kind, part) in enumerate(server.faults):
+                    if part in Path(filename).name and kind.endswith(
+                            "read" if "r" in mode else "write"):
+                        del server.faults[i]
+                        size = Path(filename).stat().st_size if "r" in mode else 0
+                        return _Faulty(f, kind, self.cmd_channel, size)
+                return f
+
+        class Handler(FTPHandler):
+            use_sendfile = False  # transfers go through FS.open's file, so faults apply
+            auth_failed_timeout = 0  # no 3 s penalty after a refused login
+            abstracted_fs = FS
+
+            def pre_process_command(self, line, cmd, arg):
+                server.commands.append(cmd)
+                return super().pre_process_command(line, cmd, arg)
+
+        Handler.authorizer = authorizer
+        self.server = FTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.address[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.server.serve_forever(timeout=0.02, blocking=False, handle_exit=False)
+        self.server.close_all()
+
+    def __enter__(self) -> FtpServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def fail(self, kind: str, name_part: str) -> None:
+        self.faults.append((kind, name_part))

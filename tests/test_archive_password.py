@@ -1,0 +1,111 @@
+"""Password-protected message zips (1C's "пароль архива"): read ZipCrypto and AES, write AES,
+and the zip safety checks still apply to protected zips."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+import pyzipper
+
+from tests import factory as f
+from tests.conftest import DEFAULT_CONFIG
+from tests.zipcrypto import write_zipcrypto
+
+PASSWORD = "Пароль-архива 1"
+OBJECTS = [f.counterparty(f.ref(1), "ООО Ромашка"), f.currency(f.ref(9))]
+
+
+@pytest.fixture
+def protected(sandbox, monkeypatch):
+    monkeypatch.setenv("ONECSYNC_TEST_ARCHIVE_PW", PASSWORD)
+    extra = ", compress: true, archive_password_env: ONECSYNC_TEST_ARCHIVE_PW"
+    sandbox.write_config(DEFAULT_CONFIG.format(node=f.NODE, acc=f.ACCOUNTING, crm=f.CRM,
+                                               acc_extra=extra, crm_extra=extra))
+    return sandbox
+
+
+def aes_zip(path, name: str, data: bytes, password: str) -> None:
+    with pyzipper.AESZipFile(path, "w", compression=pyzipper.ZIP_DEFLATED,
+                             encryption=pyzipper.WZ_AES) as zf:
+        zf.setpassword(password.encode("utf-8"))
+        zf.writestr(name, data)
+
+
+def put_protected(sandbox, writer, data: bytes, password: str = PASSWORD):
+    path = sandbox.incoming("accounting", ".zip")
+    writer(path, path.with_suffix(".xml").name, data, password)
+    return path
+
+
+@pytest.mark.parametrize("writer", [write_zipcrypto, aes_zip], ids=["zipcrypto", "aes"])
+def test_a_protected_message_is_read(protected, writer):
+    put_protected(protected, writer, f.Msg(objects=OBJECTS).xml())
+    code, report, err = protected.run("pull-catalogs")
+    assert code == 0, err
+    assert report["peers"]["accounting"]["received"]["objects"] == 2
+
+
+def test_ours_are_written_with_aes_and_the_password(protected):
+    put_protected(protected, write_zipcrypto, f.Msg(objects=OBJECTS).xml())
+    assert protected.run("pull-catalogs")[0] == 0
+    path = protected.outgoing_path("crm")
+    with zipfile.ZipFile(path) as zf:
+        info = zf.infolist()[0]
+        assert info.filename == f"Message_{f.NODE}_{f.CRM}.xml"
+        assert info.flag_bits & 0x1 and info.compress_type == 99  # WinZip AES
+    with pyzipper.AESZipFile(path) as zf:
+        with pytest.raises(RuntimeError):
+            zf.read(info.filename, pwd=b"wrong")
+        zf.setpassword(PASSWORD.encode("utf-8"))
+        plain = zf.read(info.filename)
+    xml = path.with_suffix(".xml")
+    xml.write_bytes(plain)
+    path.unlink()
+    assert protected.outgoing("crm")["objects"] == [("Справочник.Контрагенты", f.ref(1)),
+                                                    ("Справочник.Валюты", f.ref(9))]
+
+
+@pytest.mark.parametrize("writer", [write_zipcrypto, aes_zip], ids=["zipcrypto", "aes"])
+def test_a_wrong_password_is_a_config_error_and_changes_nothing(protected, writer):
+    put_protected(protected, writer, f.Msg(objects=OBJECTS).xml(), password="другой")
+    code, report, err = protected.run("pull-catalogs")
+    assert code == 3
+    assert "archive password does not open the zip" in err
+    assert protected.dump().get("inbox", []) == []
+
+
+def test_a_protected_zip_without_a_configured_password_is_a_config_error(sandbox):
+    put_protected(sandbox, aes_zip, f.Msg(objects=OBJECTS).xml())
+    code, report, err = sandbox.run("pull-catalogs")
+    assert code == 3
+    assert "archive_password_env" in err
+
+
+def test_a_zip_without_a_password_is_still_read_when_one_is_configured(protected):
+    protected.put("accounting", f.Msg(objects=OBJECTS), suffix=".zip")
+    assert protected.run("pull-catalogs")[0] == 0
+
+
+def entries_zip(path, entries: dict[str, bytes], password: str = PASSWORD) -> None:
+    buf = io.BytesIO()
+    with pyzipper.AESZipFile(buf, "w", compression=pyzipper.ZIP_DEFLATED,
+                             encryption=pyzipper.WZ_AES) as zf:
+        zf.setpassword(password.encode("utf-8"))
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    path.write_bytes(buf.getvalue())
+
+
+@pytest.mark.parametrize("entries, words", [
+    ({"a.xml": b"<a/>", "b.xml": b"<b/>"}, "holds 2 entries"),
+    ({"../Message.xml": b"<a/>"}, "is not a plain file name"),
+    ({"Message.xml": b" " * 5_000_000}, "refused as a zip bomb"),
+])
+def test_the_safety_checks_apply_to_protected_zips(protected, entries, words):
+    entries_zip(protected.incoming("accounting", ".zip"), entries)
+    code, report, err = protected.run("pull-catalogs")
+    assert code == 5
+    assert words in err
+    assert protected.numbers("accounting") == (0, 0, 0)
