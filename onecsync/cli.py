@@ -60,12 +60,14 @@ def cli(ctx, config, as_json, dry_run, verbose, quiet, log_format):
     ctx.obj = _Options(config, as_json, dry_run, verbosity, json_logs=log_format == "json")
 
 
-def _run(opts: _Options, command: str, refs: tuple[str, ...] | None = None) -> int:
+def _run(opts: _Options, command: str, refs: tuple[str, ...] | None = None,
+         heal: bool = False) -> int:
     from onecsync.flows.runner import execute
 
     config = opts.config()
     with console.progress(opts.progress) as progress:
-        outcome = execute(config, command, dry_run=opts.dry_run, refs=refs, progress=progress)
+        outcome = execute(config, command, dry_run=opts.dry_run, refs=refs, progress=progress,
+                          heal=heal)
     report = outcome.report()
     if opts.as_json:
         console.print_json(report)
@@ -127,14 +129,18 @@ def retry(opts: _Options, all_: bool, refs: tuple[str, ...]) -> int:
 
 
 @cli.command("reconcile")
+@click.option("--heal", is_flag=True, help="Register what is missing again for the next send.")
 @click.pass_obj
-def reconcile(opts: _Options) -> int:
+def reconcile(opts: _Options, heal: bool) -> int:
     """Compare what the bases hold with what onecsync believes; exit 9 on drift.
 
-    Reports objects the bases have not confirmed for many runs, parked objects, and settlement
-    documents that name an invoice nobody sent. `run` ends with the same check.
+    From the state: objects the bases have not confirmed for many runs, parked objects, and
+    settlement documents that name an invoice nobody sent. Through OData, where configured:
+    every CRM invoice in accounting with its amount, posted; the payments and sales accounting
+    holds for it forwarded to the CRM; what the CRM confirmed present in it. `run` ends with
+    the same check (without --heal).
     """
-    return _run(opts, "reconcile")
+    return _run(opts, "reconcile", heal=heal)
 
 
 @cli.command("run")

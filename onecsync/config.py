@@ -160,6 +160,8 @@ class OData:
     user: str
     password: Secret | None = None
     timeout: float = 120.0
+    # Object type -> entity set that holds it in this base, over the built-in names (reconcile).
+    entities: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -523,14 +525,21 @@ class _Validator:
     def odata(self, data: Any, where: str) -> OData | None:
         if data is None:
             return None
-        d = self.mapping(data, where, ("url", "user", "password_env", "password_file", "timeout"))
+        d = self.mapping(data, where, ("url", "user", "password_env", "password_file", "timeout",
+                                       "entities"))
         url = self.url(d.get("url"), f"{where}.url", ("http", "https"))
         user = self.string(d.get("user"), f"{where}.user")
         password = self.secret(d, where, "password", required=True)
         timeout = self.number(d.get("timeout"), f"{where}.timeout", 120.0)
+        entities = {}
+        for type_name, entity_set in self.mapping(d.get("entities"), f"{where}.entities").items():
+            if not isinstance(type_name, str) or not _OBJECT_TYPE.match(type_name):
+                self.fail(f"{where}.entities.{type_name}", "is not an object type like Документ.ЗаказКлиента")
+            elif (name := self.string(entity_set, f"{where}.entities.{type_name}")) is not None:
+                entities[type_name] = name
         if url is None or user is None or password is None:
             return None
-        return OData(url=url, user=user, password=password, timeout=timeout)
+        return OData(url=url, user=user, password=password, timeout=timeout, entities=entities)
 
     def object_path(self, type_name: str, path: Any, where: str) -> str | None:
         """A field path of an object type, checked against the versions we offer."""

@@ -24,6 +24,8 @@ from onecsync.flows.catalogs import route_catalogs
 from onecsync.flows.exchange import Exchange
 from onecsync.flows.invoices import route_invoices
 from onecsync.flows.reconcile import reconcile_state
+from onecsync.flows.reconcile_odata import heal as heal_drifts
+from onecsync.flows.reconcile_odata import reconcile_odata
 from onecsync.flows.settlements import route_settlements
 from onecsync.healthcheck import Healthcheck
 from onecsync.progress import NO_PROGRESS
@@ -94,14 +96,17 @@ class Outcome:
 
 
 def execute(config: Config, command: str, dry_run: bool = False,
-            refs: tuple[str, ...] | None = None, progress: Progress = NO_PROGRESS) -> Outcome:
-    """Run `command`; `refs` (retry only): the Ссылки to retry, None for every parked object."""
+            refs: tuple[str, ...] | None = None, progress: Progress = NO_PROGRESS,
+            heal: bool = False) -> Outcome:
+    """Run `command`; `refs` (retry only): the Ссылки to retry, None for every parked object;
+    `heal` (reconcile): register what is missing again for the next send."""
     steps = COMMANDS[command]
     outcome = Outcome(command=command, dry_run=dry_run)
     if dry_run:
         state, scratch = open_scratch_copy(config.state)
         try:
-            _steps(config, state, steps, outcome, dry_run=True, refs=refs, progress=progress)
+            _steps(config, state, steps, outcome, dry_run=True, refs=refs, progress=progress,
+                   heal=heal)
         finally:
             state.close()
             os.unlink(scratch)
@@ -111,7 +116,7 @@ def execute(config: Config, command: str, dry_run: bool = False,
         ping = Healthcheck.from_config(config)
         ping.start()
         try:
-            _journaled(config, command, steps, outcome, progress, refs)
+            _journaled(config, command, steps, outcome, progress, refs, heal)
         except OnecsyncError as exc:
             ping.finish(exc.exit_code, f"onecsync {command}: exit {int(exc.exit_code)}\n"
                                        f"{exc.line()}")
@@ -131,12 +136,13 @@ def _summary(outcome: Outcome) -> str:
 
 
 def _journaled(config: Config, command: str, steps, outcome: Outcome, progress: Progress,
-               refs: tuple[str, ...] | None) -> None:
+               refs: tuple[str, ...] | None, heal: bool) -> None:
     state = open_state(config.state)
     try:
         run_id = state.begin_run(command)
         try:
-            _steps(config, state, steps, outcome, dry_run=False, refs=refs, progress=progress)
+            _steps(config, state, steps, outcome, dry_run=False, refs=refs, progress=progress,
+                   heal=heal)
         except OnecsyncError as exc:
             outcome.errors.append(exc)
             state.end_run(run_id, int(outcome.exit_code), outcome.report(), exc.line())
@@ -150,8 +156,26 @@ def _journaled(config: Config, command: str, steps, outcome: Outcome, progress: 
         state.close()
 
 
+def _reconcile(config: Config, state, outcome: Outcome, heal: bool) -> None:
+    outcome.drifts = reconcile_state(config, state)
+    from onecsync.odata import ODataClient  # requests is only worth importing when it is used
+
+    clients = {name: ODataClient(base.odata) for name, base in config.bases.items() if base.odata}
+    if clients:
+        try:
+            outcome.drifts += reconcile_odata(config, state, clients)
+        except OnecsyncError as exc:  # a base we cannot ask now must not hide the run's report
+            log.error("reconcile: %s", exc.line())
+            outcome.errors.append(exc)
+    for d in outcome.drifts:
+        log.warning("drift: %s %s %s %s: %s", d.kind, d.peer, d.type, d.ref, d.detail)
+    if heal:
+        outcome.routed["healed"] = heal_drifts(state, outcome.drifts)
+
+
 def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
-           refs: tuple[str, ...] | None = None, progress: Progress = NO_PROGRESS) -> None:
+           refs: tuple[str, ...] | None = None, progress: Progress = NO_PROGRESS,
+           heal: bool = False) -> None:
     transports = {name: build_transport(base, config.node.code,
                                         exchange_plan=config.node.exchange_plan,
                                         state_dir=config.state_dir, dry_run=dry_run)
@@ -168,9 +192,7 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
                 outcome.routed[arg] = ROUTES[arg](config, state)
                 outcome.parked += outcome.routed[arg].get("parked", 0)
             elif action == "reconcile":
-                outcome.drifts = reconcile_state(config, state)
-                for d in outcome.drifts:
-                    log.warning("drift: %s %s %s %s: %s", d.kind, d.peer, d.type, d.ref, d.detail)
+                _reconcile(config, state, outcome, heal)
             elif action == "unpark":
                 with state.atomic():
                     outcome.routed["retry"] = {"unparked": state.unpark(refs)}

@@ -346,6 +346,34 @@ class State:
                                params).rowcount
         return n
 
+    def forwarded_for(self, invoice_refs: Iterable[str]) -> dict[str, dict[str, str]]:
+        """invoice Ссылка -> {document Ссылка: type} of what we registered for the CRM naming it."""
+        out: dict[str, dict[str, str]] = {}
+        refs = list(invoice_refs)
+        for i in range(0, len(refs), 500):
+            chunk = refs[i:i + 500]
+            cur = self.conn.execute(
+                "SELECT l.ref, r.ref, r.type FROM registrations r JOIN inbox i ON i.peer = 'accounting' "
+                "AND i.type = r.type AND i.ref = r.ref JOIN inbox_links l ON l.inbox_id = i.id "
+                f"WHERE r.peer = 'crm' AND r.kind = 'object' AND l.ref IN ({', '.join('?' for _ in chunk)})",
+                chunk)
+            for inv, doc, type_name in cur:
+                out.setdefault(inv, {})[doc] = type_name
+        return out
+
+    def confirmed_registrations(self, peer: str, types: Iterable[str]) -> list[tuple[str, str]]:
+        types = list(types)
+        cur = self.conn.execute(
+            "SELECT type, ref FROM registrations WHERE peer = ? AND kind = 'object' AND confirmed_no "
+            f"IS NOT NULL AND type IN ({', '.join('?' for _ in types)}) ORDER BY id", (peer, *types))
+        return list(cur)
+
+    def reregister(self, peer: str, type_name: str, ref: str) -> int:
+        """Send it again in the next message, whatever the peer confirmed."""
+        return self.conn.execute(
+            "UPDATE registrations SET message_no = NULL, confirmed_no = NULL, parked = NULL "
+            "WHERE peer = ? AND type = ? AND ref = ?", (peer, type_name, ref)).rowcount
+
     def count_status(self, peer: str, status: str, types: Iterable[str]) -> int:
         types = list(types)
         marks = ", ".join("?" for _ in types)

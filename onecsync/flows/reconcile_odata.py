@@ -1,0 +1,181 @@
+"""reconcile against the bases themselves, through their read-only OData views.
+
+Public API: `reconcile_odata(config, state, clients)`, `heal(state, drifts)`, the default
+entity-set tables.
+
+For every invoice in the registry, accounting must hold it under the same Ссылка (1C keeps the
+public id of an object it creates from an exchange), with the same amount, posted; and the
+payments and sales accounting holds for it must be the ones onecsync forwarded to the CRM. Where
+the CRM has OData too, it must hold what we forwarded and it confirmed. Names follow БП 3.0 and
+the CRM on the УТ object model (docs/odata.md §3, §4); `bases.*.odata.entities` overrides them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from decimal import Decimal
+from decimal import InvalidOperation
+from typing import Iterable
+
+from onecsync.config import Config
+from onecsync.flows.reconcile import Drift
+from onecsync.odata import ODataClient
+from onecsync.state import State
+
+log = logging.getLogger("onecsync")
+
+# EnterpriseData type of a CRM invoice -> the accounting entity set that holds it.
+ACCOUNTING_INVOICES = {"Документ.ЗаказКлиента": "Document_СчетНаОплатуПокупателю",
+                       "Документ.СчетПокупателю": "Document_СчетНаОплатуПокупателю"}
+# Where accounting's documents name the invoice they settle: (entity set, its owner document set
+# or None, invoice field, amount field, EnterpriseData type).
+ACCOUNTING_SETTLEMENTS = (
+    ("Document_ПоступлениеНаРасчетныйСчет_РасшифровкаПлатежа", "Document_ПоступлениеНаРасчетныйСчет",
+     "СчетНаОплату_Key", "СуммаПлатежа", "Документ.ПБДСРасчетыСКонтрагентами"),
+    ("Document_ПриходныйКассовыйОрдер_РасшифровкаПлатежа", "Document_ПриходныйКассовыйОрдер",
+     "СчетНаОплату_Key", "СуммаПлатежа", "Документ.ПКОРасчетыСКонтрагентами"),
+    ("Document_РеализацияТоваровУслуг", None, "СчетНаОплатуПокупателю_Key", "СуммаДокумента",
+     "Документ.РеализацияТоваровУслуг"),
+)
+CRM_DOCUMENTS = {
+    "Документ.РеализацияТоваровУслуг": "Document_РеализацияТоваровУслуг",
+    "Документ.ВозвратТоваровОтПокупателя": "Document_ВозвратТоваровОтКлиента",
+    "Документ.ПБДСРасчетыСКонтрагентами": "Document_ПоступлениеБезналичныхДенежныхСредств",
+    "Документ.СБДСРасчетыСКонтрагентами": "Document_СписаниеБезналичныхДенежныхСредств",
+    "Документ.ПКОРасчетыСКонтрагентами": "Document_ПриходныйКассовыйОрдер",
+    "Документ.РКОРасчетыСКонтрагентами": "Document_РасходныйКассовыйОрдер",
+}
+CHUNK = 15  # GUIDs per $filter: 1C's URLs get too long well before a hundred
+
+
+def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _any_of(field: str, refs: list[str]) -> str:
+    return " or ".join(f"{field} eq guid'{r}'" for r in refs)
+
+
+def _money(value) -> Decimal | None:
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _by_ref(client: ODataClient, entity: str, refs: list[str], select: str) -> dict[str, dict]:
+    found = {}
+    for chunk in _chunks(sorted(set(refs))):
+        for row in client.entities(entity, select=select, filter=_any_of("Ref_Key", chunk)):
+            found[str(row.get("Ref_Key", "")).lower()] = row
+    return found
+
+
+def reconcile_odata(config: Config, state: State, clients: dict[str, ODataClient]) -> list[Drift]:
+    drifts: list[Drift] = []
+    if "accounting" in clients:
+        drifts += _accounting(config, state, clients["accounting"])
+    if "crm" in clients:
+        drifts += _crm(config, state, clients["crm"])
+    return drifts
+
+
+def _accounting(config: Config, state: State, client: ODataClient) -> list[Drift]:
+    drifts = []
+    names = {**ACCOUNTING_INVOICES, **config.bases["accounting"].odata.entities}
+    invoices = [i for i in state.invoices() if not i["deleted"]]
+    groups: dict[str, list[str]] = defaultdict(list)
+    for inv in invoices:
+        groups[names.get(inv["type"], ACCOUNTING_INVOICES["Документ.ЗаказКлиента"])].append(inv["ref"])
+    found: dict[str, dict] = {}
+    for entity, refs in groups.items():
+        found.update(_by_ref(client, entity, refs, "Ref_Key,Number,СуммаДокумента,Posted,DeletionMark"))
+    for inv in invoices:
+        row, what = found.get(inv["ref"]), f"invoice {inv['number']} of {(inv['date'] or '')[:10]}"
+        if row is None:
+            drifts.append(Drift("missing", "accounting", inv["type"], inv["ref"],
+                                f"{what} from the CRM is not in accounting", healable=True))
+        elif row.get("DeletionMark"):
+            drifts.append(Drift("deleted", "accounting", inv["type"], inv["ref"],
+                                f"{what} is marked for deletion in accounting, not in the CRM"))
+        else:
+            theirs, ours = _money(row.get("СуммаДокумента")), _money(inv["amount"])
+            if ours is not None and theirs != ours:
+                drifts.append(Drift("amount", "accounting", inv["type"], inv["ref"],
+                                    f"{what}: accounting has {theirs}, the CRM sent {ours}"))
+            if row.get("Posted") is False:
+                drifts.append(Drift("unposted", "accounting", inv["type"], inv["ref"],
+                                    f"{what} is not posted in accounting"))
+    drifts += _settlements(config, state, client, [i["ref"] for i in invoices if i["ref"] in found])
+    return drifts
+
+
+def _settlements(config: Config, state: State, client: ODataClient, refs: list[str]) -> list[Drift]:
+    """Payments and sales accounting holds for these invoices vs. what we forwarded."""
+    held: dict[str, dict[str, tuple[str, Decimal]]] = defaultdict(dict)  # invoice -> doc -> (type, sum)
+    for entity, owner, field, amount, type_name in ACCOUNTING_SETTLEMENTS:
+        docs: dict[str, tuple[str, str, Decimal]] = {}
+        for chunk in _chunks(refs):
+            for row in client.entities(entity, select=f"Ref_Key,{field},{amount}",
+                                       filter=_any_of(field, chunk)):
+                doc, inv = str(row["Ref_Key"]).lower(), str(row[field]).lower()
+                prev = docs.get(doc, (inv, type_name, Decimal(0)))[2]
+                docs[doc] = (inv, type_name, prev + (_money(row.get(amount)) or Decimal(0)))
+        if owner and docs:  # rows do not say whether their document was deleted
+            live = _by_ref(client, owner, list(docs), "Ref_Key,DeletionMark")
+            docs = {d: v for d, v in docs.items() if d in live and not live[d].get("DeletionMark")}
+        for doc, (inv, t, total) in docs.items():
+            held[inv][doc] = (t, total)
+    forwarded = state.forwarded_for(refs)
+    drifts = []
+    for inv in refs:
+        theirs, ours = held.get(inv, {}), forwarded.get(inv, {})
+        for doc, (type_name, total) in sorted(theirs.items()):
+            if doc not in ours:
+                in_inbox = state.copy_of("accounting", type_name, doc) is not None
+                drifts.append(Drift(
+                    "not-forwarded", "crm", type_name, doc,
+                    f"accounting holds it for invoice {inv} ({total}); "
+                    + ("it waits in our inbox" if in_inbox else "onecsync never received it: "
+                       "register it again for onecsync in accounting"), healable=in_inbox))
+    return drifts
+
+
+def _crm(config: Config, state: State, client: ODataClient) -> list[Drift]:
+    names = {**CRM_DOCUMENTS, **config.bases["crm"].odata.entities}
+    confirmed = state.confirmed_registrations("crm", list(names))
+    drifts = []
+    by_type: dict[str, list[str]] = defaultdict(list)
+    for type_name, ref in confirmed:
+        by_type[type_name].append(ref)
+    for type_name, refs in by_type.items():
+        found = _by_ref(client, names[type_name], refs, "Ref_Key,DeletionMark")
+        for ref in refs:
+            if ref not in found:
+                drifts.append(Drift("missing", "crm", type_name, ref,
+                                    "the CRM confirmed it but does not hold it", healable=True))
+    return drifts
+
+
+def heal(state: State, drifts: list[Drift]) -> int:
+    """Register what can be healed again, for the next send; returns how many."""
+    healed = 0
+    with state.atomic():
+        for d in drifts:
+            if not d.healable:
+                continue
+            if d.kind == "missing" and d.peer == "accounting":
+                row = state.copy_of("crm", d.type, d.ref)
+                if row is not None:
+                    state.register_one("accounting", row)
+                    healed += 1
+            elif d.kind == "not-forwarded":
+                row = state.copy_of("accounting", d.type, d.ref)
+                if row is not None:
+                    state.register_one("crm", row)
+                    healed += 1
+            elif d.kind == "missing" and d.peer == "crm":
+                healed += state.reregister("crm", d.type, d.ref)
+    return healed
