@@ -29,6 +29,7 @@ from onecsync.protocol.objects import convert
 from onecsync.protocol.reader import MessageReader
 from onecsync.protocol.writer import utc_now_text
 from onecsync.protocol.writer import write_message
+from onecsync.quarantine import Quarantine
 from onecsync.state import State
 from onecsync.state.store import now_text
 from onecsync.transport.base import Transport
@@ -65,6 +66,7 @@ class Exchange:
         self.state = state
         self.transports = transports
         self.dry_run = dry_run
+        self.quarantine = Quarantine(config, dry_run=dry_run)
 
     # -- receive -------------------------------------------------------------------------
     def receive(self, name: str) -> dict:
@@ -78,7 +80,10 @@ class Exchange:
         if incoming.fingerprint == peer.in_fingerprint:
             log.debug("%s: %s is unchanged since the last run", name, incoming.name)
             return {**report, "unchanged": True, "duplicate": True}
-        with incoming.open() as stream:
+        # A file rejected before is skipped, not reported every run; a new rejection is kept.
+        if (known := self.quarantine.known(name, incoming)) is not None:
+            return {**report, **known}
+        with self.quarantine.guard(name, incoming), incoming.open() as stream:
             reader = MessageReader(stream, source=incoming.name)
             h = reader.header
             check_incoming(h, our_code=self.config.node.code, peer_code=base.code,

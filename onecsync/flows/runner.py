@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass
 from dataclasses import field
 
@@ -25,6 +26,7 @@ from onecsync.state import ensure_state_dir
 from onecsync.state import lock_path
 from onecsync.state import open_scratch_copy
 from onecsync.state import open_state
+from onecsync.state import sqlite_failure
 from onecsync.transport import build_transport
 
 log = logging.getLogger("onecsync")
@@ -72,33 +74,50 @@ class Outcome:
 def execute(config: Config, command: str, dry_run: bool = False) -> Outcome:
     steps = COMMANDS[command]
     outcome = Outcome(command=command, dry_run=dry_run)
-    if dry_run:
-        state, scratch = open_scratch_copy(config.state)
-        try:
-            _steps(config, state, steps, outcome, dry_run=True)
-        finally:
-            state.close()
-            os.unlink(scratch)
-        return outcome
-    ensure_state_dir(config.state)
-    with RunLock(lock_path(config.state), command):
-        state = open_state(config.state)
-        try:
-            run_id = state.begin_run(command)
+    try:
+        if dry_run:
+            state, scratch = open_scratch_copy(config.state)
             try:
-                _steps(config, state, steps, outcome, dry_run=False)
-            except OnecsyncError as exc:
-                outcome.errors.append(exc)
-                state.end_run(run_id, int(outcome.exit_code), outcome.report(), exc.line())
-                raise
-            except BaseException as exc:
-                state.end_run(run_id, int(ExitCode.BUG), outcome.report(), repr(exc))
-                raise
-            state.end_run(run_id, int(outcome.exit_code), outcome.report(),
-                          "; ".join(e.line() for e in outcome.errors) or None)
-        finally:
-            state.close()
+                _steps(config, state, steps, outcome, dry_run=True)
+            finally:
+                state.close()
+                os.unlink(scratch)
+            return outcome
+        ensure_state_dir(config.state)
+        with RunLock(lock_path(config.state), command):
+            state = open_state(config.state)
+            try:
+                _journaled(config, state, command, steps, outcome)
+            finally:
+                state.close()
+    except sqlite3.Error as exc:  # the state file itself: busy, full, read-only, damaged
+        raise sqlite_failure(exc, config.state) from None
     return outcome
+
+
+def _journaled(config: Config, state, command: str, steps, outcome: Outcome) -> None:
+    run_id = state.begin_run(command)
+    try:
+        _steps(config, state, steps, outcome, dry_run=False)
+    except (OnecsyncError, sqlite3.Error) as exc:
+        if isinstance(exc, sqlite3.Error):
+            exc = sqlite_failure(exc, config.state)
+        outcome.errors.append(exc)
+        _end_run(state, run_id, int(outcome.exit_code), outcome, exc.line())
+        raise exc from None
+    except BaseException as exc:
+        _end_run(state, run_id, int(ExitCode.BUG), outcome, repr(exc))
+        raise
+    state.end_run(run_id, int(outcome.exit_code), outcome.report(),
+                  "; ".join(e.line() for e in outcome.errors) or None)
+
+
+def _end_run(state, run_id: int, code: int, outcome: Outcome, error: str) -> None:
+    """Journal a failed run if the state still lets us; never mask the failure itself."""
+    try:
+        state.end_run(run_id, code, outcome.report(), error)
+    except OnecsyncError as exc:
+        log.warning("the run could not be recorded: %s", exc)
 
 
 def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool) -> None:

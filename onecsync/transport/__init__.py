@@ -13,5 +13,5 @@ from onecsync.transport.directory import DirectoryTransport
 def build_transport(base: Base, node_code: str) -> Transport:
     t = base.transport
     if t.kind == "directory":
-        return DirectoryTransport(t.path, node_code, base.code, t.compress)
+        return DirectoryTransport(t.path, node_code, base.code, t.compress, t.archive_password)
     raise ValueError(f"unknown transport kind {t.kind!r}")  # config validation prevents this

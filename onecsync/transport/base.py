@@ -21,6 +21,8 @@ from typing import BinaryIO
 from typing import Callable
 from typing import Protocol
 
+from onecsync.config import Secret
+from onecsync.errors import ConfigError
 from onecsync.errors import MessageRejected
 
 SAMPLE = 64 * 1024
@@ -41,11 +43,13 @@ def fingerprint(path: Path) -> str:
 
 @dataclass(frozen=True)
 class Incoming:
-    """A peer's message found by a transport; `open()` gives the XML as a binary stream."""
+    """A peer's message found by a transport; `open()` gives the XML as a binary stream,
+    `raw()` the file as delivered (a .zip stays zipped), for the quarantine."""
 
     name: str
     fingerprint: str
     open: Callable[[], BinaryIO]
+    raw: Callable[[], BinaryIO] | None = None
 
 
 class Outgoing(Protocol):
@@ -93,8 +97,13 @@ class _GuardedStream(io.RawIOBase):
         super().close()
 
 
-def open_zip_entry(path: Path, source: str) -> BinaryIO:
-    """The single XML entry of a zipped message, checked before a byte is inflated."""
+def open_zip_entry(path: Path, source: str, password: Secret | None = None) -> BinaryIO:
+    """The single XML entry of a zipped message, checked before a byte is inflated.
+
+    An encrypted entry ("ZIP 2.0" encryption, what 1C's archive password writes) is opened with
+    the configured password; a password that does not open it is a config problem (exit 3), not
+    a bad message: the file must be read again once the password is fixed.
+    """
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -109,15 +118,26 @@ def open_zip_entry(path: Path, source: str) -> BinaryIO:
         if info.is_dir() or "/" in name or "\\" in name or ".." in name:
             raise MessageRejected(f"the zip entry {name[:80]!r} is not a plain file name",
                                   source=source)
+        pwd = None
         if info.flag_bits & 0x1:
-            raise MessageRejected("the zip entry is encrypted and no archive password is "
-                                  "configured", source=source)
+            if password is None:
+                raise MessageRejected("the zip entry is encrypted and no archive password is "
+                                      "configured", source=source,
+                                      remedy="set transport.archive_password_env (or _file)")
+            pwd = password.reveal().encode("utf-8")
         if info.file_size > MAX_RATIO * max(info.compress_size, 1):
             raise MessageRejected(
                 f"the zip entry inflates {info.file_size // max(info.compress_size, 1)} times; "
                 "refused as a zip bomb", source=source)
-        inner = zf.open(info)
-    except MessageRejected:
+        try:
+            inner = zf.open(info, pwd=pwd)
+        except RuntimeError as exc:
+            if pwd is None or "password" not in str(exc).lower():
+                raise
+            raise ConfigError(f"{source}: the configured archive password ({password!r}) does "
+                              "not open this zip",
+                              remedy="set the archive password the base uses") from None
+    except (MessageRejected, ConfigError):
         zf.close()
         raise
     except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError) as exc:
@@ -126,10 +146,10 @@ def open_zip_entry(path: Path, source: str) -> BinaryIO:
     return io.BufferedReader(_GuardedStream(inner, source, zf.close), buffer_size=1 << 20)
 
 
-def open_message_file(path: Path) -> BinaryIO:
+def open_message_file(path: Path, password: Secret | None = None) -> BinaryIO:
     """A message file as a binary stream, unzipping a .zip."""
     if path.suffix.lower() == ".zip":
-        return open_zip_entry(path, str(path))
+        return open_zip_entry(path, str(path), password)
     return open(path, "rb", buffering=1 << 20)
 
 

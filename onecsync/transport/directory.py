@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
+from onecsync.config import Secret
 from onecsync.errors import ConfigError
 from onecsync.errors import TemporaryError
 from onecsync.transport.base import Incoming
@@ -40,6 +41,22 @@ def _os_error(exc: OSError, what: str) -> Exception:
         return TemporaryError(f"{what}: no space left on the device",
                               remedy="free disk space; the next run retries")
     return TemporaryError(f"{what}: {exc.strerror or exc}")
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself survive a power cut, where the folder lets us: a share we may
+    write but not list (mode 0300), or one whose server refuses fsync on a folder, has the
+    message in place all the same, and failing the send then would be a lie."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 class _TempFile:
@@ -76,11 +93,7 @@ class _TempFile:
     def publish(self) -> None:
         self._close()
         os.replace(self.temp, self.final)
-        fd = os.open(self.final.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)  # the rename itself must survive a power cut
-        finally:
-            os.close(fd)
+        _fsync_folder(self.final.parent)
 
     def discard(self) -> None:
         try:
@@ -92,8 +105,10 @@ class _TempFile:
 
 
 class DirectoryTransport:
-    def __init__(self, folder: Path, node_code: str, peer_code: str, compress: bool) -> None:
+    def __init__(self, folder: Path, node_code: str, peer_code: str, compress: bool,
+                 password: Secret | None = None) -> None:
         self.folder = folder
+        self.password = password
         self.incoming_stem = f"Message_{peer_code}_{node_code}"
         self.outgoing_name = f"Message_{node_code}_{peer_code}" + (".zip" if compress else ".xml")
         self.compress = compress
@@ -119,14 +134,13 @@ class DirectoryTransport:
             _, path = max(found)
             fp = fingerprint(path)
         except OSError as exc:
-            raise _os_error(exc, f"reading {self.folder}") from None
+            raise _os_error(exc, f"reading {exc.filename or self.folder}") from None
         return Incoming(name=str(path), fingerprint=fp,
-                        open=lambda: self._open(path))
+                        open=lambda: self._open(path), raw=lambda: open(path, "rb"))
 
-    @staticmethod
-    def _open(path: Path) -> BinaryIO:
+    def _open(self, path: Path) -> BinaryIO:
         try:
-            return open_message_file(path)
+            return open_message_file(path, self.password)
         except OSError as exc:
             raise _os_error(exc, f"reading {path}") from None
 
