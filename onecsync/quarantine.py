@@ -12,9 +12,10 @@ Identity: a file is remembered by its size and the sha256 of its first MiB (for 
 1 MiB, its plain sha256), plus the transport fingerprint as a fast path. Hashing all of a 2 GB
 file just to remember it would read all of it; the first MiB of a 1C message holds its header
 (number, creation date), so two different messages do not share it. The memory also records a
-digest of what judged the file (our code, the base's code and the versions we offer, onecsync's
-version): after such a change (say, the version the base writes was added to `node.formats`) the
-file is examined again. Deleting its `.json` does the same.
+digest of what judged the file (our code, the base's code, the versions we offer, where the
+archive password comes from — never the password —, onecsync's version): after such a change (say,
+the version the base writes was added to `node.formats`) the file is examined again. Deleting its
+`.json` does the same.
 
 Exit codes, decided for cron: the run that first rejects a file exits 5 with one error line, so
 cron (or systemd's OnFailure=) tells the admin that the exchange with that base is stuck. Later
@@ -121,7 +122,8 @@ class Quarantine:
         self._contexts = {
             name: hashlib.sha256(json.dumps(
                 [__version__, config.node.code, base.code, list(config.node.formats),
-                 config.node.exchange_plan]).encode()).hexdigest()[:16]
+                 config.node.exchange_plan, repr(base.transport.archive_password)]
+            ).encode()).hexdigest()[:16]
             for name, base in config.bases.items()}
 
     # -- memory --------------------------------------------------------------------------

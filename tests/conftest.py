@@ -23,7 +23,7 @@ from tests import factory
 # for a longer look: HYPOTHESIS_PROFILE=fuzz pytest tests/test_fuzz.py
 _HYPOTHESIS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                          HealthCheck.too_slow])
-settings.register_profile("ci", max_examples=100, derandomize=True, **_HYPOTHESIS)
+settings.register_profile("ci", max_examples=60, derandomize=True, **_HYPOTHESIS)
 settings.register_profile("dev", max_examples=300, **_HYPOTHESIS)
 settings.register_profile("fuzz", max_examples=5000, **_HYPOTHESIS)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

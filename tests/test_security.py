@@ -292,3 +292,15 @@ def test_an_archive_password_is_only_ever_named(tmp_path):
                      tmp_path / "c.yaml")
     cfg = parse_config(transport(archive_password_file="pw"), tmp_path, tmp_path / "c.yaml")
     assert cfg.bases["accounting"].transport.archive_password.file == tmp_path / "pw"
+
+
+def test_an_encrypted_zip_refused_for_want_of_a_password_is_read_once_one_is_set(sandbox,
+                                                                                   monkeypatch):
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    sandbox.put_raw("accounting", make.encrypted(SECRET.encode(), FIRST.xml()), ".zip")
+    code, _, err = sandbox.run("pull-catalogs")
+    assert code == 5 and "no archive password is configured" in err, err
+    assert sandbox.run("pull-catalogs")[0] == 0  # known: skipped
+    with_archive_password(sandbox, "env")
+    code, report, err = sandbox.run("pull-catalogs")
+    assert code == 0 and report["peers"]["accounting"]["received"]["objects"] == 1, err
