@@ -9,8 +9,12 @@ environment variable (``*_env``) or a file (``*_file``), read lazily when a tran
 
 from __future__ import annotations
 
+import grp
+import logging
 import os
+import pwd
 import re
+import stat
 import uuid
 from dataclasses import dataclass
 from dataclasses import field
@@ -24,6 +28,8 @@ import yaml
 from onecsync.errors import ConfigError
 from onecsync.mapping import TypeRules
 from onecsync.mapping import path_exists
+
+log = logging.getLogger("onecsync")
 
 DEFAULT_PLAN = "СинхронизацияДанныхЧерезУниверсальныйФормат"
 DEFAULT_FORMATS = ("1.8", "1.10", "1.11", "1.12", "1.15", "1.16", "1.17")
@@ -118,6 +124,9 @@ class Secret:
         if not path.is_absolute():
             raise ConfigError(f"secret file {self.file} expands to the relative path {path}")
         try:
+            if path.stat().st_mode & 0o004:
+                log.warning("password file %s is readable by every user of this machine "
+                            "(chmod o-r it)", path)
             return path.read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
             raise ConfigError(f"cannot read secret file {path}: {exc.strerror}") from None
@@ -230,7 +239,56 @@ def load_config(path: str | os.PathLike | None = None,
         where = getattr(exc, "problem_mark", None)
         at = f" at line {where.line + 1}" if where is not None else ""
         raise ConfigError(f"{cfg_path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    check_config_mode(cfg_path, _secret_files(data))
     return parse_config(data, cfg_path.resolve().parent, cfg_path)
+
+
+def check_config_mode(path: Path, secret_files: list[str]) -> None:
+    """Refuse a config others may edit; warn when others may read where the secrets are.
+
+    Whoever can edit the config can point onecsync at other folders, bases and secret files.
+    A group-writable file is accepted only when the group is the owner's own (the "user private
+    group" of a umask 002 system, where a fresh clone's files are 0664).
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return  # it was just read; a race is not worth a second error
+    mode = stat.S_IMODE(st.st_mode)
+    who = "everyone" if mode & 0o002 else "its group" if mode & 0o020 and \
+        not _private_group(st) else None
+    if who:
+        raise ConfigError(f"config file {path} is writable by {who} (mode {mode:04o}): whoever "
+                          "can edit it can redirect the exchange",
+                          remedy=f"chmod go-w {path}")
+    if mode & 0o004 and secret_files:
+        log.warning("config file %s is readable by every user (mode %04o) and names the secret "
+                    "file(s) %s: chmod o-r it", path, mode, ", ".join(secret_files))
+
+
+def _private_group(st: os.stat_result) -> bool:
+    try:
+        owner = pwd.getpwuid(st.st_uid)
+        group = grp.getgrgid(st.st_gid)
+    except KeyError:
+        return False
+    return (owner.pw_gid == st.st_gid and group.gr_name == owner.pw_name
+            and set(group.gr_mem) <= {owner.pw_name})
+
+
+def _secret_files(data: Any) -> list[str]:
+    """Every `*_file` value in the raw YAML: the places secrets are read from."""
+    found: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, str) and key.endswith("_file") and isinstance(value, str):
+                found.append(value)
+            else:
+                found.extend(_secret_files(value))
+    elif isinstance(data, list):
+        for item in data:
+            found.extend(_secret_files(item))
+    return found
 
 
 def parse_config(data: Any, base_dir: Path, path: Path) -> Config:
@@ -264,8 +322,10 @@ class _Validator:
         for key in value:
             if known is not None and key not in known:
                 hint = ""
-                if isinstance(key, str) and key in ("password", "pass", "secret"):
-                    hint = " (plaintext passwords are not allowed: use password_env or password_file)"
+                if isinstance(key, str) and (key in ("pass", "secret") or key.endswith("password")):
+                    hint = (f" (plaintext passwords are not allowed: use {key}_env or {key}_file)"
+                            if key.endswith("password") else
+                            " (plaintext passwords are not allowed: use password_env or password_file)")
                 self.fail(f"{where}.{key}" if where else str(key), "unknown key" + hint)
         return value
 

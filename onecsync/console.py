@@ -97,6 +97,9 @@ def _received(r: dict) -> str:
         return f"receive failed: {r['error']}"
     if r.get("file") is None:
         return "no message from the base"
+    if r.get("rejected_before"):
+        return (f"{os.path.basename(r['file'])} skipped: rejected on {r['rejected_before']} "
+                f"({r.get('reason')}); see {r.get('quarantine')}")
     if r.get("unchanged"):
         return f"message file unchanged since the last run ({os.path.basename(r['file'])})"
     if r.get("settings_only"):

@@ -5,17 +5,29 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings
 from lxml import etree
 
 from onecsync import formats
 from onecsync.cli import main
 from onecsync.protocol.check import check_message
 from tests import factory
+
+# Hypothesis profiles: `ci` (the default) is small enough for every push; `dev` and `fuzz` are
+# for a longer look: HYPOTHESIS_PROFILE=fuzz pytest tests/test_fuzz.py
+_HYPOTHESIS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                         HealthCheck.too_slow])
+settings.register_profile("ci", max_examples=60, derandomize=True, **_HYPOTHESIS)
+settings.register_profile("dev", max_examples=300, **_HYPOTHESIS)
+settings.register_profile("fuzz", max_examples=5000, **_HYPOTHESIS)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 DEFAULT_CONFIG = """\
 node:
@@ -75,6 +87,15 @@ class Sandbox:
         self.write_config()
         self._mtime = 1_700_000_000_000_000_000
 
+    @classmethod
+    def attach(cls, root: Path, capsys) -> "Sandbox":
+        """A sandbox over an existing tree, e.g. a copy of a prepared one."""
+        box = cls.__new__(cls)
+        box.root, box.capsys, box.config = root, capsys, root / "onecsync.yaml"
+        box.folders = {p: root / "exchange" / p for p in ("accounting", "crm")}
+        box._mtime = 1_800_000_000_000_000_000  # newer than whatever the tree holds
+        return box
+
     def write_config(self, text: str | None = None, compress: bool = False) -> None:
         extra = ", compress: true" if compress else ""
         self.config.write_text(text or DEFAULT_CONFIG.format(
@@ -104,6 +125,22 @@ class Sandbox:
         self._mtime += 1_000_000_000
         os.utime(path, ns=(self._mtime, self._mtime))
         return path
+
+    def put_raw(self, peer: str, data: bytes | Path, suffix: str = ".xml") -> Path:
+        """Leave a file exactly as given (a .zip is not zipped again), newer than the last."""
+        path = self.incoming(peer, suffix)
+        if isinstance(data, Path):
+            shutil.copyfile(data, path)
+        else:
+            path.write_bytes(data)
+        self._mtime += 1_000_000_000
+        os.utime(path, ns=(self._mtime, self._mtime))
+        return path
+
+    def journal(self) -> list[tuple]:
+        """The run journal, newest first: (exit code, error)."""
+        with self.db() as c:
+            return c.execute("SELECT exit_code, error FROM runs ORDER BY id DESC").fetchall()
 
     def outgoing_path(self, peer: str) -> Path | None:
         for suffix in (".xml", ".zip"):

@@ -241,8 +241,9 @@ def test_verbose_shows_debug_lines(sandbox):
 
 def test_no_color_on_stderr(sandbox, monkeypatch):
     colours = re.compile(r"\x1b\[[0-9;]*(3[0-7]|9[0-7]|38;)")
-    sandbox.put("crm", b"<broken")
     for no_color, expect in ((False, True), (True, False)):
+        # A new bad file each time: one already rejected is only reported again a day later.
+        sandbox.put("crm", b"<broken" + str(no_color).encode())
         monkeypatch.setattr(console, "_stderr", None)
         monkeypatch.setenv("FORCE_COLOR", "1")
         if no_color:

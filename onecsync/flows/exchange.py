@@ -32,6 +32,7 @@ from onecsync.protocol.objects import convert
 from onecsync.protocol.reader import MessageReader
 from onecsync.protocol.writer import utc_now_text
 from onecsync.protocol.writer import write_message
+from onecsync.quarantine import Quarantine
 from onecsync.state import State
 from onecsync.state.store import now_text
 from onecsync.transport.base import Transport
@@ -69,6 +70,7 @@ class Exchange:
         self.transports = transports
         self.dry_run = dry_run
         self.progress = progress
+        self.quarantine = Quarantine(config, dry_run=dry_run)
 
     # -- receive -------------------------------------------------------------------------
     def receive(self, name: str) -> dict:
@@ -82,7 +84,10 @@ class Exchange:
         if incoming.fingerprint == peer.in_fingerprint:
             log.debug("%s: %s is unchanged since the last run", name, incoming.name)
             return {**report, "unchanged": True, "duplicate": True}
-        with incoming.open() as stream, self.progress.task(
+        # A file rejected before is skipped, not reported every run; a new rejection is kept.
+        if (known := self.quarantine.known(name, incoming)) is not None:
+            return {**report, **known}
+        with self.quarantine.guard(name, incoming), incoming.open() as stream, self.progress.task(
                 f"{name}: reading", total_bytes=incoming.size) as task:
             reader = MessageReader(stream, source=incoming.name, progress=task)
             h = reader.header

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass
 from dataclasses import field
 
 from onecsync.config import Config
+from onecsync.errors import ConfigError
 from onecsync.errors import ExitCode
 from onecsync.errors import NumberingConflict
 from onecsync.errors import OnecsyncError
+from onecsync.errors import StateError
 from onecsync.flows.catalogs import route_catalogs
 from onecsync.flows.exchange import Exchange
 from onecsync.flows.invoices import route_invoices
@@ -35,6 +38,7 @@ from onecsync.state import ensure_state_dir
 from onecsync.state import lock_path
 from onecsync.state import open_scratch_copy
 from onecsync.state import open_state
+from onecsync.state import sqlite_failure
 from onecsync.transport import build_transport
 
 log = logging.getLogger("onecsync")
@@ -102,29 +106,32 @@ def execute(config: Config, command: str, dry_run: bool = False,
     `heal` (reconcile): register what is missing again for the next send."""
     steps = COMMANDS[command]
     outcome = Outcome(command=command, dry_run=dry_run)
-    if dry_run:
-        state, scratch = open_scratch_copy(config.state)
-        try:
-            _steps(config, state, steps, outcome, dry_run=True, refs=refs, progress=progress,
-                   heal=heal)
-        finally:
-            state.close()
-            os.unlink(scratch)
-        return outcome
-    ensure_state_dir(config.state)
-    with RunLock(lock_path(config.state), command):
-        ping = Healthcheck.from_config(config)
-        ping.start()
-        try:
-            _journaled(config, command, steps, outcome, progress, refs, heal)
-        except OnecsyncError as exc:
-            ping.finish(exc.exit_code, f"onecsync {command}: exit {int(exc.exit_code)}\n"
-                                       f"{exc.line()}")
-            raise
-        except BaseException as exc:
-            ping.finish(ExitCode.BUG, f"onecsync {command}: internal error {type(exc).__name__}")
-            raise
-        ping.finish(outcome.exit_code, _summary(outcome))
+    try:
+        if dry_run:
+            state, scratch = open_scratch_copy(config.state)
+            try:
+                _steps(config, state, steps, outcome, dry_run=True, refs=refs, progress=progress,
+                       heal=heal)
+            finally:
+                state.close()
+                os.unlink(scratch)
+            return outcome
+        ensure_state_dir(config.state)
+        with RunLock(lock_path(config.state), command):
+            ping = Healthcheck.from_config(config)
+            ping.start()
+            try:
+                _journaled(config, command, steps, outcome, progress, refs, heal)
+            except OnecsyncError as exc:
+                ping.finish(exc.exit_code, f"onecsync {command}: exit {int(exc.exit_code)}\n"
+                                           f"{exc.line()}")
+                raise
+            except BaseException as exc:
+                ping.finish(ExitCode.BUG, f"onecsync {command}: internal error {type(exc).__name__}")
+                raise
+            ping.finish(outcome.exit_code, _summary(outcome))
+    except sqlite3.Error as exc:  # the state file itself: busy, full, read-only, damaged
+        raise sqlite_failure(exc, config.state) from None
     return outcome
 
 
@@ -143,17 +150,27 @@ def _journaled(config: Config, command: str, steps, outcome: Outcome, progress: 
         try:
             _steps(config, state, steps, outcome, dry_run=False, refs=refs, progress=progress,
                    heal=heal)
-        except OnecsyncError as exc:
+        except (OnecsyncError, sqlite3.Error) as exc:
+            if isinstance(exc, sqlite3.Error):
+                exc = sqlite_failure(exc, config.state)
             outcome.errors.append(exc)
-            state.end_run(run_id, int(outcome.exit_code), outcome.report(), exc.line())
-            raise
+            _end_run(state, run_id, int(outcome.exit_code), outcome, exc.line())
+            raise exc from None
         except BaseException as exc:
-            state.end_run(run_id, int(ExitCode.BUG), outcome.report(), repr(exc))
+            _end_run(state, run_id, int(ExitCode.BUG), outcome, repr(exc))
             raise
         state.end_run(run_id, int(outcome.exit_code), outcome.report(),
                       "; ".join(e.line() for e in outcome.errors) or None)
     finally:
         state.close()
+
+
+def _end_run(state, run_id: int, code: int, outcome: Outcome, error: str) -> None:
+    """Journal a failed run if the state still lets us; never mask the failure itself."""
+    try:
+        state.end_run(run_id, code, outcome.report(), error)
+    except OnecsyncError as exc:
+        log.warning("the run could not be recorded: %s", exc)
 
 
 def _reconcile(config: Config, state, outcome: Outcome, heal: bool) -> None:
@@ -198,17 +215,17 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
                     outcome.routed["retry"] = {"unparked": state.unpark(refs)}
             elif action == "send":
                 if arg in blocked:
-                    peer_report["sent"] = {"skipped": "numbering conflict"}
+                    peer_report["sent"] = {"skipped": "numbering conflict or setup problem"}
                     continue
                 peer_report["sent"] = exchange.send(arg)
                 outcome.parked += peer_report["sent"].get("parked", 0)
         except OnecsyncError as exc:
-            if exc.exit_code in (ExitCode.CONFIG,):
-                raise
+            if isinstance(exc, StateError) or peer_report is None and exc.exit_code == ExitCode.CONFIG:
+                raise  # nothing else can go right either
             log.error("%s", exc.line())
             outcome.errors.append(exc)
-            if isinstance(exc, NumberingConflict):
-                blocked.add(arg)
+            if isinstance(exc, (NumberingConflict, ConfigError)):
+                blocked.add(arg)  # one base's setup problem must not stop the other base
             if peer_report is not None:
                 key = "sent" if action == "send" else "received"
                 peer_report[key] = {"error": exc.line(), "code": int(exc.exit_code)}

@@ -22,6 +22,7 @@ ROOT_NSMAP = {"msg": MSG_NS, "xs": XS_NS, "xsi": XSI_NS}
 HEADER_ORDER = ("Format", "CreationDate", "Confirmation", "AvailableVersion", "NewFrom",
                 "AvailableObjectTypes", "Prefix", "AvailableExtensions", "SynchronizationContour")
 CONFIRMATION_ORDER = ("ExchangePlan", "To", "From", "MessageNo", "ReceivedNo")
+_REPEATABLE = frozenset({"AvailableVersion"})
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,10 @@ def _check_order(children, order: tuple[str, ...], where: str, source: str) -> N
         if pos < last:
             raise MessageRejected(f"{where} is out of order: {name} after {order[last]}",
                                   source=source)
+        # Two MessageNo (or two From …) leave the message's meaning to a guess; 1C's XDTO
+        # reader refuses them too. Only AvailableVersion is a list.
+        if pos == last and name not in _REPEATABLE:
+            raise MessageRejected(f"{where} has {name} twice", source=source)
         last = pos
 
 

@@ -117,18 +117,17 @@ def _prolog_verdict(data: bytes) -> str | None:
             i += 1
             continue
         if data.startswith(b"<?", i):
-            j = data.find(b"?>", i)
+            end = b"?>"
         elif data.startswith(b"<!--", i):
-            j = data.find(b"-->", i)
+            end = b"-->"
         elif data.startswith(b"<!", i):
             return "dtd"
-        elif data.startswith(b"<", i):
-            return "root"
         else:
-            return "root"  # garbage: the parser names it precisely
+            return "root"  # the root element, or garbage the parser names precisely
+        j = data.find(end, i)
         if j < 0:
             return None
-        i = j + 2
+        i = j + len(end)
     return None
 
 
@@ -203,6 +202,12 @@ class MessageReader:
     def _read_header(self) -> Header:
         event, el = self._next()
         self._root = el
+        # Second line of defence behind _sniff: whatever slipped past it, a document with a DTD
+        # never gets further than its root element.
+        docinfo = el.getroottree().docinfo
+        if docinfo.doctype or docinfo.internalDTD is not None or docinfo.system_url:
+            raise MessageRejected("the message has a DTD (<!DOCTYPE>); DTDs and entities are "
+                                  "refused", source=self.source)
         if local_name(el, self.source) != "Message":
             raise MessageRejected(f"the root element is {local_name(el)!r}, "
                                   "not 'Message'", source=self.source)

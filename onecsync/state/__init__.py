@@ -7,6 +7,7 @@ Public API: `open_state(path)`, `open_scratch_copy(path)` (for --dry-run), `open
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import tempfile
@@ -15,6 +16,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from onecsync.errors import StateError
+from onecsync.state.failures import sqlite_failure
 from onecsync.state.lock import RunLock
 from onecsync.state.lock import holder_if_locked
 from onecsync.state.lock import lock_path
@@ -24,12 +26,18 @@ from onecsync.state.store import PeerState
 from onecsync.state.store import Pending
 from onecsync.state.store import State
 
+log = logging.getLogger("onecsync")
+
 __all__ = ["ensure_state_dir", "open_state", "open_scratch_copy", "open_readonly", "State", "PeerState",
-           "Pending", "RunLock", "lock_path", "holder_if_locked", "read_peers"]
+           "Pending", "RunLock", "lock_path", "holder_if_locked", "read_peers", "sqlite_failure"]
+
+# How long a run waits for another program (a backup, an sqlite3 shell) to let go of the file.
+BUSY_TIMEOUT = 5.0
 
 
 def _connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                           timeout=BUSY_TIMEOUT)
     # FULL: a commit is on disk before we confirm to 1C what it carried.
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -43,7 +51,7 @@ def _open(path: str) -> State:
         db = Database(conn)
         upgrade(db, path)
     except sqlite3.DatabaseError as exc:
-        raise StateError(f"state file {path} cannot be used: {exc}") from None
+        raise sqlite_failure(exc, path) from None
     return State(db, path)
 
 
@@ -67,9 +75,18 @@ def open_state(path: Path) -> State:
             pass
         except OSError as exc:
             raise StateError(f"cannot create state file {path}: {exc.strerror}") from None
-    elif path.stat().st_mode & 0o077:
-        os.chmod(path, 0o600)
+    else:
+        _make_private(path)
     return _open(str(path))
+
+
+def _make_private(path: Path) -> None:
+    try:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+    except OSError as exc:  # not our file: it still works, but others may read it
+        log.warning("state file %s is readable by others and cannot be made private: %s",
+                    path, exc.strerror or exc)
 
 
 def open_scratch_copy(path: Path) -> tuple[State, str]:
@@ -82,7 +99,8 @@ def open_scratch_copy(path: Path) -> tuple[State, str]:
         try:
             src.backup(dst)
         except sqlite3.DatabaseError as exc:
-            raise StateError(f"state file {path} cannot be used: {exc}") from None
+            os.unlink(tmp)
+            raise sqlite_failure(exc, path) from None
         finally:
             src.close()
             dst.close()

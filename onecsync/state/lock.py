@@ -98,13 +98,19 @@ class RunLock:
                        f"started {h.get('started', '?')})") from None
         info = {"pid": os.getpid(), "command": self.command,
                 "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps(info).encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps(info).encode())
+        except OSError:
+            pass  # a full disk: the flock holds all the same; the text only names the holder
         self._fd = fd
         return self
 
     def __exit__(self, *exc) -> None:
         if self._fd is not None:
-            os.ftruncate(self._fd, 0)
+            try:
+                os.ftruncate(self._fd, 0)
+            except OSError:
+                pass
             os.close(self._fd)  # closing releases the flock
             self._fd = None

@@ -22,6 +22,7 @@ from sqlite_utils import Database
 
 from onecsync.errors import StateError
 from onecsync.protocol.reader import BodyObject
+from onecsync.state.failures import sqlite_failure
 
 BATCH = 5000
 
@@ -435,7 +436,7 @@ class State:
                     (now_text(), exit_code, json.dumps(report, ensure_ascii=False)
                      if report is not None else None, error, run_id))
         except sqlite3.Error as exc:  # the journal must never mask the run's own outcome
-            raise StateError(f"cannot record the run in {self.path}: {exc}") from None
+            raise sqlite_failure(exc, self.path) from None
 
     def last_runs(self, limit: int = 10) -> list[dict]:
         cur = self.conn.execute(

@@ -47,12 +47,14 @@ def fingerprint(path: Path) -> str:
 
 @dataclass(frozen=True)
 class Incoming:
-    """A peer's message found by a transport; `open()` gives the XML as a binary stream."""
+    """A peer's message found by a transport; `open()` gives the XML as a binary stream,
+    `raw()` the file as delivered (a .zip stays zipped), for the quarantine."""
 
     name: str
     fingerprint: str
     open: Callable[[], BinaryIO]
     size: int | None = None  # bytes `open()` will yield, when known (for a progress bar)
+    raw: Callable[[], BinaryIO] | None = None  # the file as delivered (for the quarantine)
 
 
 class Outgoing(Protocol):

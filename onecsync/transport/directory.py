@@ -44,6 +44,22 @@ def _os_error(exc: OSError, what: str) -> Exception:
     return TemporaryError(f"{what}: {exc.strerror or exc}")
 
 
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself survive a power cut, where the folder lets us: a share we may
+    write but not list (mode 0300), or one whose server refuses fsync on a folder, has the
+    message in place all the same, and failing the send then would be a lie."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 class _TempFile:
     """Our message being written; `publish()` renames it into place atomically."""
 
@@ -75,11 +91,7 @@ class _TempFile:
     def publish(self) -> None:
         self._close()
         os.replace(self.temp, self.final)
-        fd = os.open(self.final.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)  # the rename itself must survive a power cut
-        finally:
-            os.close(fd)
+        _fsync_folder(self.final.parent)
 
     def discard(self) -> None:
         try:
@@ -123,9 +135,9 @@ class DirectoryTransport:
             _, path, size = max(found)
             fp = fingerprint(path)
         except OSError as exc:
-            raise _os_error(exc, f"reading {self.folder}") from None
+            raise _os_error(exc, f"reading {exc.filename or self.folder}") from None
         return Incoming(name=str(path), fingerprint=fp, open=lambda: self._open(path),
-                        size=size if path.suffix == ".xml" else None)
+                        size=size if path.suffix == ".xml" else None, raw=lambda: open(path, "rb"))
 
     def _open(self, path: Path) -> BinaryIO:
         try:
