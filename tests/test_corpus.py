@@ -145,8 +145,6 @@ def check_skipped_then_recovered(sandbox, path) -> None:
     assert ("Справочник.Контрагенты", f.ref(7)) in sandbox.outgoing("crm")["objects"]
 
 
-@pytest.mark.xfail(strict=True, reason="objects are not checked against 1C's schema on receive: "
-                   "an invalid one is relayed and 1C's import of our message fails on it")
 def test_a_schema_invalid_object_is_parked_not_relayed(sandbox):
     """Found by the fuzzer: a counterparty with its КлючевыеСвойства twice is staged and sent on."""
     good = f.counterparty(f.ref(2), "АО Василек")
@@ -155,4 +153,7 @@ def test_a_schema_invalid_object_is_parked_not_relayed(sandbox):
     sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка"), doubled]))
     code, report, err = sandbox.run("pull-catalogs")
     assert code == 7 and report["peers"]["accounting"]["received"]["parked"] == 1, err
-    sandbox.outgoing("crm")  # valid per 1C's schema
+    out = sandbox.outgoing("crm")  # valid per 1C's schema
+    assert out["objects"] == [("Справочник.Контрагенты", f.ref(1))]
+    assert "parked: not valid per EnterpriseData 1.8: Справочник.Контрагенты/КлючевыеСвойства" in err \
+        and "This element is not expected" in err

@@ -151,8 +151,7 @@ def test_deletions_of_catalog_objects_are_forwarded(sandbox):
 
 
 def test_only_catalog_types_of_the_flow_reach_the_crm(sandbox):
-    doc = (f"<Документ.ПБДСРасчетыСКонтрагентами><КлючевыеСвойства><Ссылка>{f.ref(50)}</Ссылка>"
-           "</КлючевыеСвойства></Документ.ПБДСРасчетыСКонтрагентами>")
+    doc = f.payment(f.ref(50), None, "1.00")
     store = (f"<Справочник.Склады><КлючевыеСвойства><Ссылка>{f.ref(51)}</Ссылка>"
              "<Наименование>Основной склад</Наименование></КлючевыеСвойства></Справочник.Склады>")
     sandbox.put("accounting", catalogs_message(objects=[f.counterparty(C1, "ООО Ромашка"), doc,

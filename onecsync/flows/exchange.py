@@ -89,7 +89,7 @@ class Exchange:
             return {**report, **known}
         with self.quarantine.guard(name, incoming), incoming.open() as stream, self.progress.task(
                 f"{name}: reading", total_bytes=incoming.size) as task:
-            reader = MessageReader(stream, source=incoming.name, progress=task)
+            reader = MessageReader(stream, source=incoming.name, progress=task, check_schema=True)
             h = reader.header
             check_incoming(h, our_code=self.config.node.code, peer_code=base.code,
                            peer_name=name, offered=self.config.node.formats,
@@ -134,6 +134,8 @@ class Exchange:
                                 confirmed_no=h.received_no or 0)
                 seen["format_version"] = h.version
                 self.state.update_peer(name, **seen)
+        for type_name, ref, line, why in counts.parked_items:
+            log.warning("%s: %s %s (line %s) parked: %s", name, type_name, ref, line, why)
         report.update(objects=counts.objects, deletions=counts.deletions, parked=counts.parked,
                       duplicate=False)
         if reader.unknown:

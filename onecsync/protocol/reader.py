@@ -171,7 +171,11 @@ def _rebuild(el, body_ns: str) -> bytes:
 class MessageReader:
     """Streams one message: `header` is read on construction, `objects()` yields the body."""
 
-    def __init__(self, stream: BinaryIO, source: str, progress: Task | None = None) -> None:
+    def __init__(self, stream: BinaryIO, source: str, progress: Task | None = None,
+                 check_schema: bool = False) -> None:
+        # check_schema: objects that 1C's schema of their version refuses are marked for
+        # parking, so that one bad object never makes a base refuse our whole message.
+        self.check_schema = check_schema
         self.source = source
         self.unknown: dict[str, int] = {}
         self._progress = progress or Task()
@@ -304,7 +308,14 @@ class MessageReader:
             # 1C may leave Ссылка out and match by search fields; the key properties are then
             # the object's identity for us too.
             ref = "~" + hashlib.sha256(etree.tostring(keys)).hexdigest()[:32]
-        return BodyObject(type_name, ref, "object", xml, digest, el.sourceline)
+        return BodyObject(type_name, ref, "object", xml, digest, el.sourceline,
+                          problem=self._schema_problem(el, index))
+
+    def _schema_problem(self, el, index) -> str | None:
+        if not self.check_schema or formats.object_schema(index.version).validate(el):
+            return None
+        first = formats.validate_object(index.version, el)[0]
+        return f"not valid per EnterpriseData {index.version}: {first.path}: {first.message}"
 
     def _deletion(self, el, ns: str, index) -> BodyObject | None:
         xml = normalize_object(el, ns)
@@ -320,7 +331,7 @@ class MessageReader:
             self._skip(f"{DELETION}/{etree.QName(ref_el).localname}")
             return None
         return BodyObject(target_type, ref_el.text.strip().lower(), "delete", xml, digest,
-                          el.sourceline)
+                          el.sourceline, problem=self._schema_problem(el, index))
 
     def _skip(self, name: str) -> None:
         self.unknown[name] = self.unknown.get(name, 0) + 1

@@ -14,6 +14,7 @@ import datetime
 import json
 import sqlite3
 from dataclasses import dataclass
+from dataclasses import field
 from dataclasses import fields
 from typing import Iterable
 from typing import Iterator
@@ -86,6 +87,7 @@ class StageCounts:
     objects: int = 0
     deletions: int = 0
     parked: int = 0
+    parked_items: list = field(default_factory=list)  # (type, ref, line, why), the first 100
 
 
 class State:
@@ -179,6 +181,8 @@ class State:
             if obj.problem:
                 counts.parked += 1
                 status = "parked"
+                if len(counts.parked_items) < 100:
+                    counts.parked_items.append((obj.type, obj.ref, obj.line, obj.problem))
             else:
                 status = "staged"
                 if obj.kind == "delete":
