@@ -442,8 +442,15 @@ def print_check(report: dict, summary: bool = True, warnings: bool = True) -> No
             state = "ok" if t.get("ok") else ("not checked" if t.get("ok") is None else "FAILED")
             out.print(f"  {name}: transport {t['kind']} {state}: "
                       f"{t.get('detail') or t.get('error', '')}", markup=False)
+            if "odata" in p:
+                o = p["odata"]
+                out.print(f"    odata: {'ok: ' + o['detail'] if o['ok'] else 'FAILED: ' + o['error']}",
+                          markup=False)
             if p["versions"] is None:
                 out.print("    versions: unknown (no message from the base yet)", markup=False)
+            elif p["last_received_at"] is None:
+                out.print(f"    versions: {', '.join(p['versions'])} (from its exchange service); "
+                          f"exchanging in {p['negotiated'] or 'none in common'}", markup=False)
             else:
                 out.print(f"    versions: {', '.join(p['versions'])}; exchanging in "
                           f"{p['negotiated'] or 'none in common'}; last message "

@@ -177,7 +177,8 @@ def test_an_unreachable_transport_exits_4(sandbox, monkeypatch):
 
     real = check_module.build_transport
     monkeypatch.setattr(check_module, "build_transport",
-                        lambda base, node: Down() if base.name == "accounting" else real(base, node))
+                        lambda base, node, **kw: Down() if base.name == "accounting"
+                        else real(base, node, **kw))
     code, report, _ = sandbox.run("check")
     assert code == 4
     assert report["peers"]["accounting"]["transport"]["error"].startswith("bp.example: connection")
@@ -188,7 +189,7 @@ def test_a_transport_without_probe_is_reported_not_checked(sandbox, monkeypatch)
     class Opaque:
         description = "somewhere"
 
-    monkeypatch.setattr(check_module, "build_transport", lambda base, node: Opaque())
+    monkeypatch.setattr(check_module, "build_transport", lambda base, node, **kw: Opaque())
     code, report, _ = sandbox.run("check")
     assert code == 0
     assert report["peers"]["crm"]["transport"]["ok"] is None
@@ -256,3 +257,52 @@ def test_an_unwritable_folder_is_a_setup_problem(sandbox, monkeypatch):
     assert {p["peer"] for p in report["problems"]} == {"accounting", "crm"}
     assert "permission denied" in report["problems"][0]["message"]
     assert "give this user read and write access" in err
+
+
+def test_odata_endpoints_are_reached_and_a_refusal_is_a_problem(sandbox, monkeypatch):
+    import re
+
+    import responses
+
+    monkeypatch.setenv("BP_ODATA_PW", "odata-s3cret")
+    url = "http://bp.local/bp/odata/standard.odata"
+    text = sandbox.config.read_text().replace(
+        "    transport: {kind: directory, path: exchange/accounting}",
+        "    transport: {kind: directory, path: exchange/accounting}\n"
+        f"    odata: {{url: '{url}', user: sync, password_env: BP_ODATA_PW}}")
+    sandbox.config.write_text(text)
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.GET, re.compile(re.escape(url) + r"/?\?.*"),
+                 json={"odata.metadata": f"{url}/$metadata", "value": []})
+        code, report, err = sandbox.run("check")
+    assert code == 0, err
+    assert report["peers"]["accounting"]["odata"]["ok"] is True
+    assert "odata" not in report["peers"]["crm"]
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.GET, re.compile(re.escape(url) + r"/?\?.*"), status=401)
+        code, report, err = sandbox.run("check")
+    assert code == 3
+    (problem,) = report["problems"]
+    assert problem["peer"] == "accounting" and "check user and rights" in problem["message"]
+    assert "odata-s3cret" not in err + json.dumps(report)
+
+
+def test_an_http_base_reports_its_versions_before_any_message(sandbox, monkeypatch):
+    from tests.exchange_service import ExchangeService
+    from tests.standin import StandInBase
+
+    monkeypatch.setenv("ONECSYNC_TEST_PW", "s3cret")
+    params = {"ExchangeFormatVersions": ["1.17", "1.16", "1.11", "1.10", "1.8"],
+              "ThisNodeCode": f.ACCOUNTING}
+    with ExchangeService(StandInBase(f.ACCOUNTING), ib_parameters=params) as service:
+        text = sandbox.config.read_text().replace(
+            "    transport: {kind: directory, path: exchange/accounting}",
+            f"    transport: {{kind: http, url: '{service.url}', user: sync, "
+            "password_env: ONECSYNC_TEST_PW}")
+        sandbox.config.write_text(text)
+        code, report, err = sandbox.run("check")
+    assert code == 0, err
+    acc = report["peers"]["accounting"]
+    assert acc["transport"]["ok"] is True
+    assert acc["versions"] == ["1.17", "1.16", "1.11", "1.10", "1.8"]
+    assert acc["negotiated"] == "1.17"

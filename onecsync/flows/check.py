@@ -44,6 +44,25 @@ def _probe(transport, dry_run: bool) -> dict:
             f"{description}: reachable"}
 
 
+def _service_versions(transport) -> list[str] | None:
+    """Versions an HTTP exchange service reported in GetIBParameters during its probe."""
+    params = getattr(transport, "ib_parameters", None) or {}
+    versions = params.get("ExchangeFormatVersions")
+    if isinstance(versions, list):
+        return [str(v) for v in versions]
+    return None
+
+
+def _probe_odata(cfg) -> dict:
+    from onecsync.odata import ODataClient
+
+    try:
+        ODataClient(cfg).probe()
+    except OnecsyncError as exc:
+        return {"ok": False, "url": cfg.url, "error": exc.line(), "code": int(exc.exit_code)}
+    return {"ok": True, "url": cfg.url, "detail": f"OData {cfg.url}: answers"}
+
+
 def _peer_view(config: Config, name: str, state) -> dict:
     view: dict = {"code": config.bases[name].code, "versions": None, "negotiated": None,
                   "last_message_version": None, "last_received_at": None, "prefix": None,
@@ -95,12 +114,26 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> di
         view = _peer_view(config, name, state)
         view["transport"] = {"kind": base.transport.kind}
         try:
-            view["transport"].update(_probe(build_transport(base, config.node.code), dry_run))
+            transport = build_transport(base, config.node.code,
+                                        exchange_plan=config.node.exchange_plan,
+                                        state_dir=config.state_dir, dry_run=True)
+            view["transport"].update(_probe(transport, dry_run))
+            offered = _service_versions(transport)
+            if offered and view["versions"] is None:  # the web service says, before any message
+                view["versions"] = offered
+                if set(offered) & set(config.node.formats):
+                    view["negotiated"] = negotiate(config.node.formats, tuple(offered))
         except OnecsyncError as exc:
             view["transport"].update(ok=False, error=exc.line(), code=int(exc.exit_code))
             codes.append(exc.exit_code)
             problems.append({"code": int(exc.exit_code), "peer": name,
                              "message": f"{name}: {exc.line()}"})
+        if base.odata is not None:
+            view["odata"] = _probe_odata(base.odata)
+            if not view["odata"]["ok"]:
+                codes.append(ExitCode(view["odata"]["code"]))
+                problems.append({"code": view["odata"]["code"], "peer": name,
+                                 "message": f"{name}: {view['odata']['error']}"})
         for f in peer_findings(config, name, state):
             if f.level == "problem":
                 codes.append(ExitCode.CONFIG)
