@@ -109,7 +109,7 @@ class Exchange:
                 return {**report, "duplicate": True}
             with self.state.atomic():
                 if restored:
-                    again = self.state.unconfirm_after(name, h.received_no or 0)
+                    again = self.state.unconfirm_after(name, h.received_no or 0, h.message_no)
                     log.warning("%s: the base went back to message %s after we had received "
                                 "%s (restored from a backup?); accepting it and sending the "
                                 "%d objects it lost again", name, h.message_no,
@@ -117,7 +117,8 @@ class Exchange:
                     report["restored"] = True
                     report["resent"] = again
                 if decision is not numbering.Decision.APPLY_UNNUMBERED:
-                    report["confirmed"] = self.state.confirm(name, h.received_no or 0)
+                    report["confirmed"] = self.state.confirm(name, h.received_no or 0,
+                                                             h.message_no)
                 counts = self.state.stage(name, h.message_no, h.version, reader.objects())
                 if decision is not numbering.Decision.APPLY_UNNUMBERED:
                     seen.update(received_no=h.message_no, received_created=h.creation_date,
