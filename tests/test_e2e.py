@@ -234,16 +234,22 @@ def test_accounting_restored_from_a_backup_is_not_skipped_as_received_earlier(wo
     assert crm_copy(world, s.stroy).fields["ОКПО"] == "60258392"
 
 
+@pytest.mark.parametrize("next_first", ["cron", "bases"])
 @pytest.mark.parametrize("point", ["receive.read", "receive.staged", "receive.committed",
                                    "route.committed", "send.temp_written", "send.committed",
                                    "send.renamed"])
-def test_onecsync_killed_at_a_boundary_converges_on_the_next_runs(world, point):
+def test_onecsync_killed_at_a_boundary_converges_on_the_next_runs(world, point, next_first):
     s = d.seed_accounting(world.acc)
     world.exchange("accounting")
     world.exchange("crm")
     killed = world.run(crash=point)
     assert killed.code == 137 and killed.crashed_at == point, killed.stderr
+    # Who comes next: cron again, before either base's next session, or the bases.
+    if next_first == "bases":
+        world.exchange("accounting")
+        world.exchange("crm")
     world.acc.edit(s.vector, ОКПО="45872100")
+    assert world.run().code == 0
     world.settle(4)
     assert_converged(world)
     assert not [p for p in world.root.rglob(".onecsync-tmp-*")], "a temporary file was left"
