@@ -148,7 +148,7 @@ class Base:
     def delete(self, r: Ref) -> None:
         """Physical deletion ("удаление помеченных"): refused while anything refers to it."""
         self.get(r)
-        users = [u for u in self.store.referencing(r) if u not in self.deleted]
+        users = self.store.referencing(r)
         if users:
             raise ValueError(f"{r!r} is still referenced by {users}")
         del self.store.objects[r]

@@ -51,6 +51,8 @@ REPO = Path(__file__).resolve().parents[2]
 # The CRM's exchange plan sends our node its own documents; catalogs only come to it.
 CRM_SENDS = ("Документ.ЗаказКлиента", "Документ.СчетПокупателю")
 ACCOUNTING_SENDS = CATALOGS + DOCUMENTS
+# БП 3.0.169 lists its versions in this order (GetIBParameters); a reader must not assume sorted.
+BP_VERSIONS = ("1.17", "1.16", "1.11", "1.10", "1.8", "1.15", "1.12")
 
 CONFIG = """\
 node:
@@ -86,7 +88,7 @@ class Run:
 
 
 class World:
-    def __init__(self, root: Path, *, acc_versions=VERSIONS, crm_versions=VERSIONS,
+    def __init__(self, root: Path, *, acc_versions=BP_VERSIONS, crm_versions=VERSIONS,
                  node_formats=VERSIONS, compress: bool = False, seed: int = 0,
                  in_process: bool = False) -> None:
         self.root = root
