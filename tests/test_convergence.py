@@ -269,6 +269,8 @@ class Sync(RuleBasedStateMachine):
             if now[1] < before[1]:
                 assert name in self.restored, \
                     f"received_no from {name} went back, yet it was not restored: {before} -> {now}"
+                assert any("restored from a backup" in r.stderr for r in w.runs[-2:]), \
+                    f"received_no from {name} went back and onecsync did not say why"
                 self.restored.discard(name)
             self.last[name] = now
             # A base takes our messages in increasing order, between two restores of it.
