@@ -88,6 +88,7 @@ class Sync(RuleBasedStateMachine):
         self.last = {"accounting": (0, 0, 0), "crm": (0, 0, 0)}
         self.restored: set[str] = set()   # restored, and onecsync has not yet seen it
         self.checked_confirmed = {"accounting": 0, "crm": 0}
+        self.runs_seen = 0
 
     @initialize()
     @step
@@ -176,9 +177,6 @@ class Sync(RuleBasedStateMachine):
     def onecsync_runs(self) -> None:
         run = self.world.run()
         assert run.code in (0, 5), (run.code, run.stderr)  # 5: a broken file was rejected
-        for name, peer in (run.report or {}).get("peers", {}).items():
-            if peer.get("received", {}).get("restored"):
-                event(f"onecsync saw {name} restored")
         if run.code == 5:
             event("onecsync rejected a broken file")
 
@@ -235,7 +233,7 @@ class Sync(RuleBasedStateMachine):
         if name == "accounting":
             # What changed since the backup is gone from accounting but not from the CRM.
             old, now = backup.store.objects, base.store.objects
-            for r in set(old) | set(now):
+            for r in set(old) | set(now) | (base.deleted - backup.deleted):
                 if r.type in CATALOGS and (r not in old or r not in now
                                            or old[r].fields != now[r].fields):
                     self.lost.add(r)
@@ -282,6 +280,11 @@ class Sync(RuleBasedStateMachine):
                     assert not taken or e.message_no > taken[-1], \
                         f"{name} took our message {e.message_no} after {taken[-1]}"
                     taken.append(e.message_no)
+        for run in w.runs[self.runs_seen:]:
+            for name, peer in ((run.report or {}).get("peers") or {}).items():
+                if (peer.get("received") or {}).get("restored"):
+                    event(f"onecsync saw {name} restored")
+        self.runs_seen = len(w.runs)
         # The CRM never holds two copies of one object.
         seen: set = set()
         for o in w.crm.objects():

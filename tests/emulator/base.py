@@ -92,6 +92,7 @@ class Backup:
     received_no: int
     peer_versions: tuple | None
     seq: int
+    deleted: frozenset
 
 
 class Base:
@@ -395,7 +396,7 @@ class Base:
     # -- backups ---------------------------------------------------------------------------
     def backup(self) -> Backup:
         return Backup(self.store.clone(), copy.deepcopy(self.registrations), self.sent_no,
-                      self.received_no, self.peer_versions, self._seq)
+                      self.received_no, self.peer_versions, self._seq, frozenset(self.deleted))
 
     def restore(self, b: Backup) -> None:
         self.store = b.store.clone()
@@ -403,7 +404,7 @@ class Base:
         self.sent_no, self.received_no = b.sent_no, b.received_no
         self.peer_versions = b.peer_versions
         self._seq = b.seq
-        self.deleted = {r for r in self.deleted if r not in self.store.objects}
+        self.deleted = set(b.deleted)  # what was deleted after the backup never was
         self.log.append(Event("restored", self.sent_no, self.received_no))
 
     # -- transport ------------------------------------------------------------------------
