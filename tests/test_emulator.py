@@ -449,6 +449,21 @@ def test_restoring_a_backup_takes_numbers_data_and_registrations_back():
     assert m["message_no"] == 2 and (s.org.type, s.org.id) in m["objects"]
 
 
+def test_a_restored_base_trusts_our_received_no_even_beyond_its_own_numbers():
+    """1C checks ReceivedNo against its SentNo only outside XDTO exchange (protocol doc §2):
+    after a restore, a ReceivedNo from the old days confirms messages of its new life."""
+    base = make()
+    d.seed_accounting(base)
+    saved = base.backup()
+    for _ in range(3):
+        base.export_message()
+    base.restore(saved)
+    new = base.create("Справочник.Пользователи", {"Наименование": "Новиков И. И."})
+    assert info(base.export_message())["message_no"] == 1     # new life: numbered 1 again
+    base.import_message(ours(base, message_no=7, received_no=3))
+    assert new not in base.registrations and new in base.confirmed
+
+
 # -- the directory transport (§3.1) and its faults ---------------------------------------------
 def test_exchange_reads_the_newest_file_keeps_it_and_replaces_its_own(tmp_path):
     base = make()
