@@ -75,7 +75,12 @@ def _install(point: str, nth: int) -> None:
     elif point == "receive.committed":
         wrap(exchange.Exchange, "receive")
     elif point == "route.committed":
-        wrap(runner, "route_catalogs")
+        routes = getattr(runner, "ROUTES", None)  # a table of flows, once there is more than one
+        if isinstance(routes, dict):
+            for flow in list(routes):
+                wrap(_Item(routes, flow), "value")
+        else:
+            wrap(runner, "route_catalogs")
     elif point == "send.temp_written":
         wrap(exchange, "write_message")
     elif point == "send.committed":
@@ -84,6 +89,19 @@ def _install(point: str, nth: int) -> None:
         wrap(directory._TempFile, "publish")
     else:
         raise SystemExit(f"crashing: unknown point {point!r} (known: {', '.join(POINTS)})")
+
+
+class _Item:
+    """A dict entry seen as an attribute, so that `wrap` can replace it."""
+
+    def __init__(self, mapping: dict, key) -> None:
+        self.__dict__["_m"], self.__dict__["_k"] = mapping, key
+
+    def __getattr__(self, name):
+        return self._m[self._k]
+
+    def __setattr__(self, name, value) -> None:
+        self._m[self._k] = value
 
 
 def main() -> None:
