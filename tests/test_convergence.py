@@ -234,6 +234,10 @@ class Sync(RuleBasedStateMachine):
         if not saved:
             return
         backup = saved[pick % len(saved)]
+        # An administrator restores a backup of the base's present life: the backups taken
+        # after this one belong to a life that now never happened. (Jumping to such a backup
+        # later can lose data unseen: see tests/emulator/README.md, known hazards.)
+        del saved[pick % len(saved) + 1:]
         base = self.world.bases[name]
         if name == "accounting":
             # What changed since the backup is gone from accounting but not from the CRM.

@@ -109,7 +109,12 @@ class Exchange:
                 return {**report, "duplicate": True}
             with self.state.atomic():
                 if restored:
-                    again = self.state.unconfirm_after(name, h.received_no or 0, h.message_no)
+                    # What does the restored base still hold? Not what its ReceivedNo says: it
+                    # has just imported our newest message, which leaves out what it had
+                    # confirmed before; and its message numbers, reused since the backup, no
+                    # longer say which of its confirmations came from which life. So all of it
+                    # goes again; 1C matches by Ссылка, so what it still has is not doubled.
+                    again = self.state.unconfirm_after(name, 0)
                     log.warning("%s: the base went back to message %s after we had received "
                                 "%s (restored from a backup?); accepting it and sending the "
                                 "%d objects it lost again", name, h.message_no,
@@ -117,8 +122,7 @@ class Exchange:
                     report["restored"] = True
                     report["resent"] = again
                 if decision is not numbering.Decision.APPLY_UNNUMBERED:
-                    report["confirmed"] = self.state.confirm(name, h.received_no or 0,
-                                                             h.message_no)
+                    report["confirmed"] = self.state.confirm(name, h.received_no or 0)
                 counts = self.state.stage(name, h.message_no, h.version, reader.objects())
                 if decision is not numbering.Decision.APPLY_UNNUMBERED:
                     seen.update(received_no=h.message_no, received_created=h.creation_date,

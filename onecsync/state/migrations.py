@@ -89,14 +89,6 @@ def _initial(db: Database) -> None:
     )
 
 
-@MIGRATIONS(name="0002_emulator_confirmed_by")
-def _confirmed_by(db: Database) -> None:
-    # The peer's MessageNo whose ReceivedNo confirmed the registration. A peer restored from a
-    # backup numbers its messages again from some m: what its lost messages (>= m) confirmed,
-    # it no longer holds, whatever ReceivedNo it now sends.
-    db.execute("ALTER TABLE registrations ADD COLUMN confirmed_by INTEGER")
-
-
 def known_migrations() -> list[str]:
     """Every migration this onecsync has, in order (what a fresh database would need)."""
     return [m.name for m in MIGRATIONS.pending(Database(memory=True))]

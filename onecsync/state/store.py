@@ -128,23 +128,19 @@ class State:
         self.conn.execute(f"UPDATE peers SET {sets} WHERE name = ?", (*values.values(), name))
 
     # -- receiving ----------------------------------------------------------------------
-    def confirm(self, peer: str, upto: int, by: int | None = None) -> int:
-        """The peer holds everything we stamped up to `upto` (its message `by` says so): those
-        are no longer pending."""
+    def confirm(self, peer: str, upto: int) -> int:
+        """The peer holds everything we stamped up to `upto`: those are no longer pending."""
         cur = self.conn.execute(
-            "UPDATE registrations SET confirmed_no = ?, confirmed_by = ? WHERE peer = ? AND "
-            "confirmed_no IS NULL AND message_no IS NOT NULL AND message_no <= ?",
-            (upto, by, peer, upto))
+            "UPDATE registrations SET confirmed_no = ? WHERE peer = ? AND confirmed_no IS NULL "
+            "AND message_no IS NOT NULL AND message_no <= ?", (upto, peer, upto))
         return cur.rowcount
 
-    def unconfirm_after(self, peer: str, received_no: int, since: int | None = None) -> int:
-        """The peer went back to a backup: it holds what we sent up to `received_no`, minus what
-        its messages numbered `since` and later confirmed (it numbers them again from there).
-        Those are pending again, to be sent in full."""
+    def unconfirm_after(self, peer: str, received_no: int) -> int:
+        """The peer went back to `received_no` (a restored backup): what it confirmed later is
+        pending again, to be sent in full."""
         cur = self.conn.execute(
-            "UPDATE registrations SET confirmed_no = NULL, message_no = NULL, confirmed_by = NULL "
-            "WHERE peer = ? AND confirmed_no IS NOT NULL AND (message_no > ? OR confirmed_by >= ?)",
-            (peer, received_no, since if since is not None else 2**62))
+            "UPDATE registrations SET confirmed_no = NULL, message_no = NULL WHERE peer = ? "
+            "AND confirmed_no IS NOT NULL AND message_no > ?", (peer, received_no))
         return cur.rowcount
 
     def stage(self, peer: str, message_no: int | None, version: str,
