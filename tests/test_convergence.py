@@ -13,7 +13,8 @@ two copies of one object, and whatever accounting dropped because onecsync confi
 onecsync's state. At the end (and whenever the machine chooses to) the faults stop, a few clean
 rounds pass and `assert_converged` must hold.
 
-Profiles (tests/conftest.py): `ci` by default; HYPOTHESIS_PROFILE=long for a soak run. Clean runs
+Profiles (tests/conftest.py): `ci` by default (25 histories of 20 steps); HYPOTHESIS_PROFILE=long
+for a soak run (500 of 50). Clean runs
 of onecsync go in-process (`onecsync.cli.main`, the same code cron runs, ten times faster);
 ONECSYNC_E2E_SUBPROCESS=1 runs every one as a subprocess. Killed runs always are subprocesses.
 """
@@ -26,7 +27,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from hypothesis import HealthCheck
 from hypothesis import event
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine
 from hypothesis.stateful import initialize
@@ -333,3 +336,10 @@ class Sync(RuleBasedStateMachine):
 
 
 TestConvergence = Sync.TestCase
+# The test sizes itself, whatever the `ci` profile of other property tests asks for: a few
+# dozen short histories on every push, hundreds of long ones with HYPOTHESIS_PROFILE=long.
+TestConvergence.settings = settings(
+    settings.default, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+    **({"max_examples": 500, "stateful_step_count": 50}
+       if os.environ.get("HYPOTHESIS_PROFILE") == "long"
+       else {"max_examples": 25, "stateful_step_count": 20}))
