@@ -205,3 +205,12 @@ class Sandbox:
 @pytest.fixture
 def sandbox(tmp_path, capsys) -> Sandbox:
     return Sandbox(tmp_path, capsys)
+
+
+# Hypothesis profiles for the property tests (test_convergence): `ci` by default, small enough
+# for CI; HYPOTHESIS_PROFILE=long for a manual soak run.
+settings.register_profile("ci", max_examples=25, stateful_step_count=20, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=500, stateful_step_count=50, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -456,9 +456,21 @@ def test_adapt_18_to_117_drops_source_only_fields_and_validates(message_18):
     assert validate_object("1.17", adapted.element) == []
 
 
-def test_adapt_drops_a_value_whose_type_changed(message_18):
-    # СтавкаНДС is an enumeration up to 1.16 and a reference structure from 1.17 on.
+def test_adapt_carries_a_vat_rate_across_its_change_of_shape(message_18):
+    # СтавкаНДС is an enumeration up to 1.16 and a structure from 1.17 on (see formats/vat.py).
     adapted = adapt(body_object(message_18, "Справочник.Номенклатура"), load("1.8"), load("1.17"))
+    assert adapted.dropped == []
+    rate = child(adapted.element, "СтавкаНДС")
+    assert [(etree.QName(c).localname, c.text) for c in rate] == [
+        ("Ставка", "18"), ("РасчетнаяСтавка", "false"), ("НеОблагается", "false"),
+        ("ВидСтавки", "Общая")]
+    assert validate_object("1.17", adapted.element) == []
+
+
+def test_adapt_drops_a_value_whose_type_changed_when_it_has_no_counterpart(message_18):
+    obj = body_object(message_18, "Справочник.Номенклатура")
+    child(obj, "СтавкаНДС").text = "НДСИсчисляетсяНалоговымАгентом"
+    adapted = adapt(obj, load("1.8"), load("1.17"))
     assert adapted.dropped == ["Справочник.Номенклатура/СтавкаНДС"]
     assert validate_object("1.17", adapted.element) == []
 

@@ -119,7 +119,12 @@ class Exchange:
                 return {**report, "duplicate": True}
             with self.state.atomic():
                 if restored:
-                    again = self.state.unconfirm_after(name, h.received_no or 0)
+                    # What does the restored base still hold? Not what its ReceivedNo says: it
+                    # has just imported our newest message, which leaves out what it had
+                    # confirmed before; and its message numbers, reused since the backup, no
+                    # longer say which of its confirmations came from which life. So all of it
+                    # goes again; 1C matches by Ссылка, so what it still has is not doubled.
+                    again = self.state.unconfirm_after(name, 0)
                     log.warning("%s: the base went back to message %s after we had received "
                                 "%s (restored from a backup?); accepting it and sending the "
                                 "%d objects it lost again", name, h.message_no,

@@ -1,0 +1,333 @@
+"""Two emulated bases, their shared folders and the real onecsync between them: the e2e harness.
+
+Public API: `World(root, ...)`, `Run`, `CRM_SENDS`, `expected_in_crm`, `expected_in_accounting`,
+`comparable(base, obj, versions)`, `assert_converged(world)`.
+
+A *round* is what cron and the bases' schedules do: the accounting base exchanges, the CRM
+exchanges, onecsync runs. onecsync runs as cron runs it, a subprocess of the CLI
+(`python -m onecsync --config … --json run`), or through `crashing` to be killed at a boundary.
+Every message that crosses a folder is checked against 1C's schema of its version
+(`assert_valid_message`) before the other side reads it.
+
+What each base must end up holding is written down once, in `expected_in_crm` and
+`expected_in_accounting`: today pull-catalogs (every accounting catalog object in the CRM, nothing
+else). When push-invoices and pull-settlements land, extend those two functions (a CRM invoice is
+expected in accounting; an accounting settlement document is expected in the CRM when it links to
+a CRM invoice) and `assert_converged` checks the new flows with no other change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.conftest import assert_valid_message
+from tests.emulator import crashing
+from tests.emulator.base import Base
+from tests.emulator.folder import Exchanged
+from tests.emulator.folder import outgoing_name
+from tests.emulator.folder import put_back
+from tests.emulator.spec import CATALOGS
+from tests.emulator.spec import DOCUMENTS
+from tests.emulator.spec import SPECS
+from tests.emulator.spec import VERSIONS
+from tests.emulator.spec import exists_in
+from tests.emulator.store import Obj
+from tests.emulator.store import Ref
+from tests.factory import ACCOUNTING
+from tests.factory import CRM
+from tests.factory import NODE
+
+REPO = Path(__file__).resolve().parents[2]
+# The CRM's exchange plan sends our node its own documents; catalogs only come to it.
+CRM_SENDS = ("Документ.ЗаказКлиента", "Документ.СчетПокупателю")
+ACCOUNTING_SENDS = CATALOGS + DOCUMENTS
+# БП 3.0.169 lists its versions in this order (GetIBParameters); a reader must not assume sorted.
+BP_VERSIONS = ("1.17", "1.16", "1.11", "1.10", "1.8", "1.15", "1.12")
+
+CONFIG = """\
+node:
+  code: {node}
+  formats: [{formats}]
+state: state/onecsync.sqlite
+bases:
+  accounting:
+    code: {acc}
+    transport: {{kind: directory, path: exchange/accounting, compress: {compress}}}
+  crm:
+    code: {crm}
+    transport: {{kind: directory, path: exchange/crm, compress: {compress}}}
+"""
+
+
+def expected_in_crm(obj: Obj) -> bool:
+    """Must this accounting object reach the CRM? (pull-catalogs)"""
+    return obj.type in CATALOGS
+
+
+def expected_in_accounting(obj: Obj) -> bool:
+    """Must this CRM object reach accounting? (nothing yet: push-invoices is not built)"""
+    return False
+
+
+@dataclass
+class Run:
+    code: int
+    report: dict | None
+    stderr: str
+    crashed_at: str | None = None
+
+
+class World:
+    def __init__(self, root: Path, *, acc_versions=BP_VERSIONS, crm_versions=VERSIONS,
+                 node_formats=VERSIONS, compress: bool = False, seed: int = 0,
+                 in_process: bool = False) -> None:
+        self.root = root
+        self.compress = compress
+        self.in_process = in_process
+        self.folders = {"accounting": root / "exchange" / "accounting",
+                        "crm": root / "exchange" / "crm"}
+        for f in self.folders.values():
+            f.mkdir(parents=True, exist_ok=True)
+        self.config = root / "onecsync.yaml"
+        self.config.write_text(CONFIG.format(
+            node=NODE, acc=ACCOUNTING, crm=CRM, compress=str(compress).lower(),
+            formats=", ".join(f'"{v}"' for v in node_formats)), encoding="utf-8")
+        self._now = datetime.datetime(2026, 11, 20, 9, 0, tzinfo=datetime.timezone.utc)
+        self.acc = Base("accounting", ACCOUNTING, NODE, acc_versions, registers=ACCOUNTING_SENDS,
+                        prefix="БП", seed=seed, clock=self.tick)
+        self.crm = Base("crm", CRM, NODE, crm_versions, registers=CRM_SENDS, prefix="ЦР",
+                        seed=seed + 1, clock=self.tick)
+        self.bases = {"accounting": self.acc, "crm": self.crm}
+        # Every file that appeared in a folder, as it was, for faults that bring one back.
+        self.history: dict[str, list[bytes]] = {"accounting": [], "crm": [],
+                                                "to-accounting": [], "to-crm": []}
+        self.runs: list[Run] = []
+
+    def tick(self) -> datetime.datetime:
+        """The bases' clock: a minute per message, so CreationDate always moves forward."""
+        self._now += datetime.timedelta(minutes=1)
+        return self._now
+
+    # -- the bases ------------------------------------------------------------------------
+    def ours(self, name: str) -> Path:
+        return self.folders[name] / f"Message_{NODE}_{self.bases[name].code}" \
+            f"{'.zip' if self.compress else '.xml'}"
+
+    def theirs(self, name: str) -> Path:
+        return self.folders[name] / outgoing_name(self.bases[name], self.compress)
+
+    def exchange(self, name: str) -> Exchanged:
+        """One session of the base; our message is checked before it reads it, its one after."""
+        base = self.bases[name]
+        ours = self.ours(name)
+        if ours.exists() and ours.stat().st_size:
+            assert_valid_message(ours)
+        result = base.exchange(self.folders[name], self.compress)
+        if result.written:
+            data = self.theirs(name).read_bytes()
+            self.history[name].append(data)
+            if not result.corrupted:
+                assert_valid_message(self.theirs(name))
+        return result
+
+    def redeliver(self, name: str, back: int = 1) -> bool:
+        """A file the base wrote `back` writes ago appears again in place of its newest one."""
+        if len(self.history[name]) <= back:
+            return False
+        put_back(self.theirs(name), self.history[name][-1 - back])
+        return True
+
+    def redeliver_ours(self, name: str, back: int = 1) -> bool:
+        """An older message of ours to the base appears again."""
+        seen = self.history[f"to-{name}"]
+        if len(seen) <= back:
+            return False
+        put_back(self.ours(name), seen[-1 - back])
+        return True
+
+    # -- onecsync -------------------------------------------------------------------------
+    def run(self, crash: str | None = None, nth: int = 1) -> Run:
+        args = ["--config", str(self.config), "--json", "run"]
+        if crash is None and self.in_process:
+            result = self._run_in_process(args)
+        else:
+            if crash is None:
+                cmd, extra = [sys.executable, "-m", "onecsync", *args], {}
+            else:
+                cmd, extra = crashing.command(sys.executable, str(self.config), crash, nth)
+            env = {**os.environ, **extra, "PYTHONPATH": str(REPO)}
+            p = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
+                               timeout=300)
+            report = json.loads(p.stdout) if p.stdout.strip() else None
+            result = Run(p.returncode, report, p.stderr,
+                         crash if p.returncode == crashing.EXIT_KILLED else None)
+        assert result.code != 70, result.stderr
+        assert result.code != 1, f"onecsync hit a bug: {result.stderr}"
+        for name in self.bases:
+            ours = self.ours(name)
+            if ours.exists():
+                assert_valid_message(ours)
+                data = ours.read_bytes()
+                seen = self.history[f"to-{name}"]
+                if not seen or seen[-1] != data:
+                    seen.append(data)
+        self.runs.append(result)
+        return result
+
+    @staticmethod
+    def _run_in_process(args: list[str]) -> Run:
+        from onecsync.cli import main
+
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(args)
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 0
+        text = out.getvalue()
+        return Run(code, json.loads(text) if text.strip() else None, err.getvalue())
+
+    def round(self) -> Run:
+        self.exchange("accounting")
+        self.exchange("crm")
+        return self.run()
+
+    def settle(self, rounds: int = 4) -> None:
+        """Faults off: a few clean rounds, each of which must end well."""
+        for _ in range(rounds):
+            run = self.round()
+            assert run.code == 0, (run.code, run.stderr)
+
+    # -- onecsync's state, read-only ------------------------------------------------------
+    def db(self) -> sqlite3.Connection | None:
+        path = self.root / "state" / "onecsync.sqlite"
+        if not path.exists():
+            return None
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+    def numbers(self, peer: str) -> tuple[int, int, int]:
+        conn = self.db()
+        if conn is None:
+            return (0, 0, 0)
+        with contextlib.closing(conn):
+            row = conn.execute("SELECT sent_no, received_no, confirmed_no FROM peers "
+                               "WHERE name = ?", (peer,)).fetchone()
+        return tuple(row) if row else (0, 0, 0)
+
+    def unconfirmed(self, peer: str) -> int:
+        conn = self.db()
+        if conn is None:
+            return 0
+        with contextlib.closing(conn):
+            return conn.execute("SELECT count(*) FROM registrations WHERE peer = ? AND "
+                                "confirmed_no IS NULL", (peer,)).fetchone()[0]
+
+    def staged_refs(self, peer: str) -> set[tuple[str, str]]:
+        conn = self.db()
+        if conn is None:
+            return set()
+        with contextlib.closing(conn):
+            return {(t, r) for t, r in conn.execute(
+                "SELECT type, ref FROM inbox WHERE peer = ?", (peer,))}
+
+
+@contextlib.contextmanager
+def scratch_dir(fallback: Path):
+    """A folder for a World: on a RAM disk when there is one (the state's fsyncs then cost
+    nothing; a process crash, which is what the tests inject, behaves the same), else
+    `fallback`."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        with tempfile.TemporaryDirectory(prefix="onecsync-e2e-", dir=shm) as tmp:
+            yield Path(tmp)
+    else:
+        yield fallback
+
+
+# -- what "converged" means -----------------------------------------------------------------
+def _canonical(base: Base, value):
+    if isinstance(value, Ref):
+        return (value.type, base.identity(value).lower())
+    if isinstance(value, dict):
+        return {k: _canonical(base, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(base, v) for v in value]
+    return value
+
+
+def _project(fields, values: dict, versions) -> dict:
+    out = {}
+    for f in fields:
+        if f.name in out or f.name not in values:
+            continue
+        if not all(any(exists_in(g, v) for g in fields if g.name == f.name) for v in versions):
+            continue
+        value = values[f.name]
+        if f.kind == "struct":
+            value = _project(f.children, value, versions)
+        elif f.kind == "table":
+            value = [_project(f.children, row, versions) for row in value]
+        out[f.name] = value
+    return out
+
+
+def comparable(base: Base, obj: Obj, versions) -> dict:
+    """The object's content as the other side can know it: the fields every one of `versions`
+    carries, references by the id our node knows them by."""
+    spec = SPECS[obj.type]
+    return _canonical(base, _project(spec.keys + spec.fields, obj.fields, versions))
+
+
+def versions_used(world: World) -> tuple[str, ...]:
+    return (world.acc.negotiated(), world.crm.negotiated())
+
+
+def assert_converged(world: World, lost: frozenset[Ref] = frozenset()) -> None:
+    """Both bases hold exactly what they should and nothing is pending anywhere.
+
+    `lost`: accounting objects a restore of accounting took back to an older state (or out of
+    existence) after the CRM had them; nobody can tell the CRM, so they are not compared.
+    """
+    acc, crm = world.acc, world.crm
+    versions = versions_used(world)
+    by_identity: dict[tuple[str, str], list[Obj]] = {}
+    for o in crm.objects():
+        by_identity.setdefault((o.type, crm.identity(o.ref).lower()), []).append(o)
+    wanted = {(r.type, r.id.lower()) for r in lost}
+    for obj in acc.objects():
+        if not expected_in_crm(obj) or obj.ref in lost:
+            continue
+        key = (obj.type, obj.ref.id.lower())
+        wanted.add(key)
+        held = by_identity.get(key, [])
+        assert len(held) == 1, f"the CRM holds {len(held)} copies of {obj.ref!r}"
+        assert not held[0].from_keys, f"the CRM knows {obj.ref!r} only from references to it"
+        assert comparable(crm, held[0], versions) == comparable(acc, obj, versions), \
+            f"{obj.ref!r} differs between accounting and the CRM"
+    for r in acc.deleted - lost:
+        key = (r.type, r.id.lower())
+        wanted.add(key)
+        for o in by_identity.get(key, []):
+            assert o.deletion_mark, f"{r!r} was deleted in accounting, not marked in the CRM"
+    for key, objs in by_identity.items():
+        for o in objs:
+            assert o.origin == "user" or key in wanted, \
+                f"the CRM holds {o.ref!r}, which it should not"
+    for o in acc.objects():
+        assert o.origin == "user" or expected_in_accounting(o), \
+            f"accounting holds {o.ref!r}, which it should not"
+    for name, base in world.bases.items():
+        assert not base.registrations, f"{name} still has unconfirmed registrations: " \
+            f"{sorted(base.registrations)[:5]}"
+        assert world.unconfirmed(name) == 0, f"onecsync has unconfirmed objects for {name}"
