@@ -20,13 +20,15 @@ from onecsync.cli import main
 from onecsync.protocol.check import check_message
 from tests import factory
 
-# Hypothesis profiles: `ci` (the default) is small enough for every push; `dev` and `fuzz` are
-# for a longer look: HYPOTHESIS_PROFILE=fuzz pytest tests/test_fuzz.py
+# Hypothesis profiles: `ci` (the default) is small enough for every push; `dev`, `fuzz` and
+# `long` are for a longer look: HYPOTHESIS_PROFILE=fuzz pytest tests/test_fuzz.py,
+# HYPOTHESIS_PROFILE=long pytest tests/test_convergence.py (test_convergence sizes itself).
 _HYPOTHESIS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                          HealthCheck.too_slow])
 settings.register_profile("ci", max_examples=60, derandomize=True, **_HYPOTHESIS)
 settings.register_profile("dev", max_examples=300, **_HYPOTHESIS)
 settings.register_profile("fuzz", max_examples=5000, **_HYPOTHESIS)
+settings.register_profile("long", max_examples=500, **_HYPOTHESIS)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 DEFAULT_CONFIG = """\
@@ -206,11 +208,3 @@ class Sandbox:
 def sandbox(tmp_path, capsys) -> Sandbox:
     return Sandbox(tmp_path, capsys)
 
-
-# Hypothesis profiles for the property tests (test_convergence): `ci` by default, small enough
-# for CI; HYPOTHESIS_PROFILE=long for a manual soak run.
-settings.register_profile("ci", max_examples=25, stateful_step_count=20, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("long", max_examples=500, stateful_step_count=50, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
