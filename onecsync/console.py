@@ -14,14 +14,18 @@ import json
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.logging import RichHandler
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _stderr: Console | None = None
 
 
 def stderr() -> Console:
+    # rich is imported on first use: a quiet cron run that has nothing to say never pays for it.
+    from rich.console import Console
+
     global _stderr
     if _stderr is None:
         _stderr = Console(stderr=True, highlight=False, soft_wrap=True,
@@ -58,7 +62,9 @@ def setup_logging(verbosity: int, json_lines: bool = False) -> None:
     if json_lines:
         handler: logging.Handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(_JsonLines())
-    elif stderr().is_terminal:
+    elif sys.stderr.isatty() or os.environ.get("FORCE_COLOR"):
+        from rich.logging import RichHandler
+
         handler = RichHandler(console=stderr(), show_time=False, show_path=False,
                               markup=False, rich_tracebacks=verbosity > 0)
     else:

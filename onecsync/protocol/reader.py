@@ -215,32 +215,42 @@ class MessageReader:
         """Yield every body object; a settings-only message (no Body) yields nothing."""
         ns = formats.namespace(self.header.version) if self.header.version else None
         index = formats.load(self.header.version) if self.header.version else None
-        depth = 0
         while True:
             event, el = self._next()
-            if depth == 0:
-                if event == "end":  # </Message>
-                    self._drain()
+            if event == "end":  # </Message>
+                self._drain()
+                return
+            if local_name(el, self.source) != "Body":
+                raise MessageRejected(f"unexpected element {local_name(el)!r} "
+                                      "after the Header", source=self.source)
+            self._body = el
+            yield from self._body_objects(el, ns, index)
+
+    def _body_objects(self, body, ns: str | None, index) -> Iterator[BodyObject]:
+        """The objects of one Body, up to its end tag.
+
+        The hot loop of a big message (two events per element): it iterates the parser
+        directly, with nothing but the depth to keep per event.
+        """
+        depth = 1
+        try:
+            for event, el in self._events:
+                if event == "start":
+                    depth += 1
+                    continue
+                depth -= 1
+                if depth == 1:
+                    obj = self._object(el, ns, index)
+                    el.clear()
+                    while el.getprevious() is not None:
+                        del body[0]
+                    if obj is not None:
+                        yield obj
+                elif depth == 0:  # </Body>
                     return
-                if local_name(el, self.source) != "Body":
-                    raise MessageRejected(f"unexpected element {local_name(el)!r} "
-                                          "after the Header", source=self.source)
-                self._body = el
-                depth = 1
-                continue
-            if event == "start":
-                depth += 1
-                continue
-            depth -= 1
-            if depth == 0:  # </Body>
-                continue
-            if depth == 1:
-                obj = self._object(el, ns, index)
-                el.clear()
-                while el.getprevious() is not None:
-                    del self._body[0]
-                if obj is not None:
-                    yield obj
+        except etree.XMLSyntaxError as exc:
+            raise self._malformed(exc) from None
+        raise MessageRejected("the message ends before its Body is complete", source=self.source)
 
     def _drain(self) -> None:
         try:

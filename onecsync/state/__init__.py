@@ -38,7 +38,9 @@ def _connect(path: str) -> sqlite3.Connection:
 def _open(path: str) -> State:
     try:
         conn = _connect(path)
-        db = Database(conn)
+        # No sqlite-utils plugins: they would cost a scan of every installed package at each
+        # start, and no third-party code belongs in the state's connection.
+        db = Database(conn, execute_plugins=False)
         upgrade(db, path)
     except sqlite3.DatabaseError as exc:
         raise StateError(f"state file {path} cannot be used: {exc}") from None

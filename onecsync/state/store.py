@@ -13,6 +13,7 @@ import contextlib
 import datetime
 import json
 import sqlite3
+from array import array
 from dataclasses import dataclass
 from dataclasses import fields
 from typing import Iterable
@@ -24,6 +25,8 @@ from onecsync.errors import StateError
 from onecsync.protocol.reader import BodyObject
 
 BATCH = 5000
+# Rows read back for routing at a time: a first exchange must not be read into memory whole.
+PAGE = 500
 
 
 def now_text() -> str:
@@ -195,18 +198,37 @@ class State:
 
     # -- routing ------------------------------------------------------------------------
     def staged(self, source: str, types: Iterable[str], *, special: str | None = None,
-               params: tuple = ()) -> list[Staged]:
+               params: tuple = ()) -> Iterator[Staged]:
         """Staged rows of `types` from `source` (optionally only those matching `special`)."""
         types = list(types)
         if not types:
-            return []
+            return iter(())
         marks = ", ".join("?" for _ in types)
         extra = f" AND ({special})" if special else ""
-        cur = self.conn.execute(
-            "SELECT s.id, s.type, s.ref, s.kind, s.version, s.xml FROM inbox s "
+        return self._by_ids(
+            "SELECT s.id FROM inbox s "
             f"WHERE s.peer = ? AND s.status = 'staged' AND s.type IN ({marks}){extra} ORDER BY s.id",
             (source, *types, *params))
-        return [Staged(*row) for row in cur]
+
+    def _by_ids(self, sql: str, params: tuple) -> Iterator[Staged]:
+        """The rows whose ids `sql` selects, as they were when it ran, a page at a time.
+
+        Only the ids are held (8 bytes each), never the payloads of a whole first exchange; and
+        the caller may change the rows' status as it goes, since each page is a query of its own.
+        """
+        ids = array("q", (r[0] for r in self.conn.execute(sql, params)))
+        return self.rows(ids)
+
+    def rows(self, ids: Iterable[int]) -> Iterator[Staged]:
+        """The inbox rows with these ids, in that order, a page at a time."""
+        ids = ids if isinstance(ids, (list, array)) else list(ids)
+        for start in range(0, len(ids), PAGE):
+            page = ids[start:start + PAGE]
+            cur = self.conn.execute(
+                "SELECT id, type, ref, kind, version, xml FROM inbox "
+                f"WHERE id IN ({', '.join('?' for _ in page)})", tuple(page))
+            found = {row[0]: row for row in cur}
+            yield from (Staged(*found[i]) for i in page if i in found)
 
     def set_status(self, inbox_id: int, status: str, reason: str | None = None) -> None:
         self.conn.execute("UPDATE inbox SET status = ?, reason = ? WHERE id = ?",
@@ -316,14 +338,6 @@ class State:
             (source, *types, target, *types))
         return [r[0] for r in cur]
 
-    def rows(self, ids: Iterable[int]) -> list[Staged]:
-        out = []
-        for inbox_id in ids:
-            row = self.conn.execute("SELECT id, type, ref, kind, version, xml FROM inbox WHERE id = ?",
-                                    (inbox_id,)).fetchone()
-            out.append(Staged(*row))
-        return out
-
     def meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
@@ -353,13 +367,12 @@ class State:
             f"SELECT count(*) FROM inbox WHERE peer = ? AND status = ? AND type IN ({marks})",
             (peer, status, *types)).fetchone()[0]
 
-    def waiting(self, source: str, types: Iterable[str]) -> list[Staged]:
+    def waiting(self, source: str, types: Iterable[str]) -> Iterator[Staged]:
         types = list(types)
         marks = ", ".join("?" for _ in types)
-        cur = self.conn.execute(
-            f"SELECT id, type, ref, kind, version, xml FROM inbox WHERE peer = ? AND status = 'waiting' "
-            f"AND type IN ({marks}) ORDER BY id", (source, *types))
-        return [Staged(*row) for row in cur]
+        return self._by_ids(
+            f"SELECT id FROM inbox WHERE peer = ? AND status = 'waiting' AND type IN ({marks}) "
+            "ORDER BY id", (source, *types))
 
     # -- sending ------------------------------------------------------------------------
     def pending(self, peer: str) -> Iterator[Pending]:
