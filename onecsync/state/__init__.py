@@ -11,8 +11,6 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from onecsync.errors import StateError
 from onecsync.state.lock import RunLock
 from onecsync.state.lock import holder_if_locked
@@ -38,13 +36,10 @@ def _connect(path: str) -> sqlite3.Connection:
 def _open(path: str) -> State:
     try:
         conn = _connect(path)
-        # No sqlite-utils plugins: they would cost a scan of every installed package at each
-        # start, and no third-party code belongs in the state's connection.
-        db = Database(conn, execute_plugins=False)
-        upgrade(db, path)
+        upgrade(conn, path)
     except sqlite3.DatabaseError as exc:
         raise StateError(f"state file {path} cannot be used: {exc}") from None
-    return State(db, path)
+    return State(conn, path)
 
 
 def ensure_state_dir(path: Path) -> None:

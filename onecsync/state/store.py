@@ -11,22 +11,26 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import itertools
 import json
 import sqlite3
 from array import array
 from dataclasses import dataclass
 from dataclasses import fields
+from typing import TYPE_CHECKING
 from typing import Iterable
 from typing import Iterator
-
-from sqlite_utils import Database
 
 from onecsync.errors import StateError
 from onecsync.protocol.reader import BodyObject
 
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
 BATCH = 5000
 # Rows read back for routing at a time: a first exchange must not be read into memory whole.
 PAGE = 500
+_SAVEPOINTS = itertools.count()
 
 
 def now_text() -> str:
@@ -91,16 +95,41 @@ class StageCounts:
 
 
 class State:
-    def __init__(self, db: Database, path: str) -> None:
-        self.db = db
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self.conn = conn
         self.path = path
-        self.conn: sqlite3.Connection = db.conn
+
+    @property
+    def db(self) -> Database:
+        """The connection seen through sqlite-utils, imported on first use (start-up stays light)."""
+        from sqlite_utils import Database
+
+        return Database(self.conn, execute_plugins=False)
 
     # -- transactions -------------------------------------------------------------------
     @contextlib.contextmanager
     def atomic(self) -> Iterator[None]:
-        with self.db.atomic():
+        """One transaction, or a savepoint inside one: everything in it commits, or nothing."""
+        if self.conn.in_transaction:
+            name = f"onecsync_{next(_SAVEPOINTS)}"
+            self.conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                if self.conn.in_transaction:  # an error may have ended the transaction already
+                    self.conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                    self.conn.execute(f"RELEASE SAVEPOINT {name}")
+                raise
+            self.conn.execute(f"RELEASE SAVEPOINT {name}")
+            return
+        self.conn.execute("BEGIN")
+        try:
             yield
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
 
     # -- peers --------------------------------------------------------------------------
     def ensure_peer(self, name: str, code: str) -> PeerState:
