@@ -12,7 +12,8 @@ from the OS (`os.wait4`, the kernel's ru_maxrss of exactly that process):
     RSS, state file size;
 (c) the part of (b) that wrote the message to the CRM: the runner logs every step's duration at
     -v ("step send crm: … s": query the registrations, write and fsync the file, commit the
-    stamps, rename it into place), and the file's size;
+    stamps, rename it into place), and the file's size; the RSS column of a step is the
+    process's peak RSS when the step ended (so the step where it grew is visible);
 (d) `pull-catalogs` again with nothing new (the same message file): wall seconds, start-up
     included;
 (e) the ratio (b)/(a).
@@ -50,7 +51,7 @@ from make_message import plan
 TARGET_RSS_MB = 250
 TARGET_RATIO = 4.0
 TARGET_IDLE_S = 0.5
-_STEP = re.compile(r"step (\w+) (\S+): ([0-9.]+) s")
+_STEP = re.compile(r"step (\w+) (\S+): ([0-9.]+) s, peak RSS so far (\d+) MB")
 
 
 @dataclass
@@ -67,10 +68,16 @@ class Child:
 
 
 def child(cmd: list[str], cwd: Path) -> Child:
-    """Run `cmd` and measure it alone: wall time and the peak RSS the kernel recorded for it."""
+    """Run `cmd` and measure it alone: wall time and the peak RSS the kernel recorded for it.
+
+    As cron runs it: with Python's bytecode cache (a developer's PYTHONDONTWRITEBYTECODE would
+    make an editable install compile every module at every start).
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -78,8 +85,8 @@ def child(cmd: list[str], cwd: Path) -> Child:
         err.seek(0)
         c = Child(wall, usage.ru_maxrss / 1024, proc.returncode, out.read().decode(),
                   err.read().decode(errors="replace"))
-    for action, arg, secs in _STEP.findall(c.stderr):
-        c.steps[f"{action} {arg}"] = float(secs)
+    for action, arg, secs, rss in _STEP.findall(c.stderr):
+        c.steps[f"{action} {arg}"] = (float(secs), int(rss))
     return c
 
 
@@ -214,7 +221,8 @@ def measure(args) -> list[tuple[str, str, str, str, str]]:
                 extra = ""
                 if key == "send crm":
                     extra = f"{_fmt(out_mb, ' MB', 0)}, {sent.get('objects', 0):,} objects"
-                rows.append((label, _fmt(steps[key]), "", "", extra))
+                rows.append((label, _fmt([secs for secs, _ in steps[key]]), "",
+                             _fmt([rss for _, rss in steps[key]], "", 0), extra))
         rows.append(("(d) pull-catalogs, nothing new", _fmt([c.wall for c in idles], "", 3), "",
                      _fmt([c.rss_mb for c in idles], "", 0), f"{len(idles)} runs, start-up included"))
         ratio = [w / min(fl) for w in walls]

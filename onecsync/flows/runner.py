@@ -152,4 +152,13 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
                 key = "sent" if action == "send" else "received"
                 peer_report[key] = {"error": exc.line(), "code": int(exc.exit_code)}
         # bench/run.py reads these to tell receiving, routing and writing a message apart.
-        log.debug("step %s %s: %.3f s", action, arg or "-", time.perf_counter() - started)
+        log.debug("step %s %s: %.3f s, peak RSS so far %s", action, arg or "-",
+                  time.perf_counter() - started, _peak_rss())
+
+
+def _peak_rss() -> str:
+    try:
+        import resource
+    except ImportError:  # not on Unix
+        return "unknown"
+    return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB"  # Linux: KiB
