@@ -15,6 +15,7 @@ from onecsync.state.migrations import MIGRATIONS
 from onecsync.state.migrations import known_migrations
 from onecsync.state.store import PAGE
 from onecsync.state.store import BodyObject
+from onecsync.state.store import State
 from tests import factory as f
 
 
@@ -86,3 +87,23 @@ def test_a_run_with_nothing_new_imports_neither_sqlite_utils_nor_rich(sandbox):
     assert "onecsync" in modules and "sqlite3" in modules
     assert "sqlite_utils" not in modules
     assert "rich" not in modules
+
+
+def test_a_run_with_nothing_new_reports_the_waiting_documents_without_counting_them(sandbox, monkeypatch):
+    sandbox.put("accounting", f.Msg(objects=[f.payment(f.ref(1, "bbbbbbbb"), f.ref(9), "10.00")]))
+    code, report, _ = sandbox.run("pull-settlements")
+    assert (code, report["routed"]["pull-settlements"]) == (0, {"waiting": 1})
+
+    def no_count(*args, **kwargs):
+        raise AssertionError("counted the waiting documents of a run that changed none")
+
+    monkeypatch.setattr(State, "count_status", no_count)
+    code, report, _ = sandbox.run("pull-settlements")
+    assert (code, report["routed"]["pull-settlements"]) == (0, {"waiting": 1})
+    monkeypatch.undo()
+
+    # A second payment naming no CRM invoice: counted again.
+    sandbox.put("accounting", f.Msg(message_no=2, objects=[
+        f.payment(f.ref(2, "bbbbbbbb"), f.ref(9), "20.00", number="ТС00-000500")]))
+    code, report, _ = sandbox.run("pull-settlements")
+    assert (code, report["routed"]["pull-settlements"]) == (0, {"waiting": 2})
