@@ -156,10 +156,11 @@ class Bench:
         return Path(sent["file"]) if sent.get("file") else None
 
 
-def _fmt(values: list[float], unit: str = "", digits: int = 2) -> str:
+def _fmt(values: list[float], unit: str = "", digits: int = 2, best=min) -> str:
+    """"best / median" (best: the least, or with best=max the most, as for objects per second)."""
     if not values:
         return "-"
-    best, med = min(values), statistics.median(values)
+    best, med = best(values), statistics.median(values)
     if len(values) == 1:
         return f"{best:,.{digits}f}{unit}"
     return f"{best:,.{digits}f} / {med:,.{digits}f}{unit}"
@@ -193,7 +194,7 @@ def measure(args) -> list[tuple[str, str, str, str, str]]:
         if counted != args.objects:
             raise SystemExit(f"the floor counted {counted} objects, expected {args.objects}")
         fl = [c.wall for c in floors]
-        rows.append(("(a) bare iterparse, clearing (floor)", _fmt(fl), _fmt([args.objects / w for w in fl], "", 0),
+        rows.append(("(a) bare iterparse, clearing (floor)", _fmt(fl), _fmt([args.objects / w for w in fl], "", 0, max),
                      _fmt([c.rss_mb for c in floors], "", 0), f"{size_mb:,.0f} MB read"))
 
         firsts, idles, steps, out_mb, state_mb = [], [], {}, [], []
@@ -210,7 +211,8 @@ def measure(args) -> list[tuple[str, str, str, str, str]]:
         received = firsts[0].report()["peers"]["accounting"]["received"]
         sent = firsts[0].report()["peers"]["crm"]["sent"]
         walls = [c.wall for c in firsts]
-        rows.append(("(b) pull-catalogs, first message", _fmt(walls), _fmt([args.objects / w for w in walls], "", 0),
+        rows.append(("(b) pull-catalogs, first message", _fmt(walls),
+                     _fmt([args.objects / w for w in walls], "", 0, max),
                      _fmt([c.rss_mb for c in firsts], "", 0),
                      f"state {_fmt(state_mb, ' MB', 0)}; {received.get('objects', 0):,} staged"))
         for key, label in (("receive accounting", "    receive: parse, check, stage"),
@@ -235,8 +237,15 @@ def measure(args) -> list[tuple[str, str, str, str, str]]:
                 runs.append(b.onecsync("run"))
                 run_idles += [b.onecsync("run") for _ in range(args.idle)]
             walls = [c.wall for c in runs]
-            rows.append(("run (every flow), first message", _fmt(walls), _fmt([args.objects / w for w in walls], "", 0),
+            rows.append(("run (every flow), first message", _fmt(walls),
+                         _fmt([args.objects / w for w in walls], "", 0, max),
                          _fmt([c.rss_mb for c in runs], "", 0), f"state {b.state_mb():,.0f} MB"))
+            for key, label in (("route pull-catalogs", "    route catalogs to the CRM"),
+                               ("route pull-settlements", "    route settlements (link, wait)"),
+                               ("send crm", "    write the message to the CRM")):
+                got = [c.steps[key] for c in runs if key in c.steps]
+                if got:
+                    rows.append((label, _fmt([secs for secs, _ in got]), "", _fmt([rss for _, rss in got], "", 0), ""))
             rows.append(("run, nothing new", _fmt([c.wall for c in run_idles], "", 3), "",
                          _fmt([c.rss_mb for c in run_idles], "", 0), f"{len(run_idles)} runs"))
     finally:
