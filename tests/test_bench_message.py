@@ -112,9 +112,17 @@ def test_the_benchmark_runs_end_to_end_at_a_tiny_size(tmp_path):
     """bench/run.py prints its table (figures are never asserted, only that it runs)."""
     run = Path(make_message.__file__).with_name("run.py")
     done = subprocess.run([sys.executable, str(run), "--objects", "300", "--idle", "1", "--run",
-                           "--tmp", str(tmp_path)], capture_output=True, text=True, timeout=600)
+                           "--tmp", str(tmp_path), "--keep"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     for row in ("(a) bare iterparse", "(b) pull-catalogs", "(c) write the message to the CRM",
                 "(d) pull-catalogs, nothing new", "(e) (b) / (a)", "run, nothing new"):
         assert row in done.stdout
-    assert list(tmp_path.iterdir()) == []  # the temporary folder is gone
+    (kept,) = tmp_path.iterdir()
+    ours = sorted(kept.glob(f"exchange/*/Message_{make_message.NODE}_*.xml"))
+    assert len(ours) == 2  # what the last run wrote to both bases
+    for path in ours:
+        assert_valid_message(path)
+    done = subprocess.run([sys.executable, str(run), "--objects", "30", "--idle", "1", "--tmp", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == [kept]  # without --keep the temporary folder is gone
