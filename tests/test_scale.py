@@ -107,3 +107,11 @@ def test_a_run_with_nothing_new_reports_the_waiting_documents_without_counting_t
         f.payment(f.ref(2, "bbbbbbbb"), f.ref(9), "20.00", number="ТС00-000500")]))
     code, report, _ = sandbox.run("pull-settlements")
     assert (code, report["routed"]["pull-settlements"]) == (0, {"waiting": 2})
+
+
+def test_a_state_can_still_be_made_from_a_sqlite_utils_database(tmp_path):
+    path = tmp_path / "s.sqlite"
+    open_state(path).close()
+    state = State(Database(sqlite3.connect(path)), str(path))
+    assert isinstance(state.conn, sqlite3.Connection)
+    assert state.peers() == []

@@ -98,8 +98,9 @@ class StageCounts:
 
 
 class State:
-    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
-        self.conn = conn
+    def __init__(self, conn: sqlite3.Connection | Database, path: str) -> None:
+        # A sqlite-utils Database is taken too: its connection is what is used.
+        self.conn: sqlite3.Connection = getattr(conn, "conn", conn)
         self.path = path
 
     @property
