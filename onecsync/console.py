@@ -17,22 +17,23 @@ import json
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 from typing import Iterator
-
-from rich import progress as rich_progress
-from rich.console import Console
-from rich.logging import RichHandler
-from rich.markup import escape
-from rich.table import Table
 
 from onecsync.progress import NO_PROGRESS
 from onecsync.progress import Progress
 from onecsync.progress import Task
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 _stderr: Console | None = None
 
 
 def stderr() -> Console:
+    # rich is imported on first use: a quiet cron run that has nothing to say never pays for it.
+    from rich.console import Console
+
     global _stderr
     if _stderr is None:
         _stderr = Console(stderr=True, highlight=False, soft_wrap=True,
@@ -69,7 +70,9 @@ def setup_logging(verbosity: int, json_lines: bool = False) -> None:
     if json_lines:
         handler: logging.Handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(_JsonLines())
-    elif stderr().is_terminal:
+    elif sys.stderr.isatty() or os.environ.get("FORCE_COLOR"):
+        from rich.logging import RichHandler
+
         handler = RichHandler(console=stderr(), show_time=False, show_path=False,
                               markup=False, rich_tracebacks=verbosity > 0)
     else:
@@ -147,7 +150,7 @@ def print_run(report: dict) -> None:
 
 # -- progress -----------------------------------------------------------------------------------
 class _TerminalTask(Task):
-    def __init__(self, bar: rich_progress.Progress, description: str,
+    def __init__(self, bar, description: str,
                  total_bytes: int | None, total_objects: int | None) -> None:
         self._bar = bar
         self._by_bytes = total_bytes is not None
@@ -166,6 +169,8 @@ class TerminalProgress(Progress):
     """A bar per message read or written: objects and bytes. Only ever made for a terminal."""
 
     def __init__(self, console: Console) -> None:
+        from rich import progress as rich_progress
+
         self.bar = rich_progress.Progress(
             rich_progress.SpinnerColumn(), rich_progress.TextColumn("{task.description}"),
             rich_progress.BarColumn(), rich_progress.TextColumn("{task.fields[objects]:>10,} objects"),
@@ -211,6 +216,8 @@ def stdout() -> Console:
     """Where the data a command was asked for goes (status, validate): stdout, so it pipes."""
     global _out
     if _out is None:
+        from rich.console import Console
+
         _out = Console(highlight=False, soft_wrap=True, no_color="NO_COLOR" in os.environ)
     return _out
 
@@ -321,6 +328,9 @@ def print_status(data: dict) -> None:
             for when, command, code, text in runs:
                 out.print(f"  {when}  {command:<15} exit {code:<7} {text}", markup=False)
         return
+    from rich.markup import escape
+    from rich.table import Table
+
     for k, v in head:
         out.print(f"[bold]{k}[/] {escape(v)}")
     table = Table(show_lines=False, header_style="bold")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import time
 from dataclasses import dataclass
 from dataclasses import field
 
@@ -201,6 +202,7 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
     blocked: set[str] = set()
     for action, arg in steps:
         peer_report = outcome.peers.setdefault(arg, {}) if action in ("receive", "send") else None
+        started = time.perf_counter()
         try:
             if action == "receive":
                 peer_report["received"] = exchange.receive(arg)
@@ -229,3 +231,14 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
             if peer_report is not None:
                 key = "sent" if action == "send" else "received"
                 peer_report[key] = {"error": exc.line(), "code": int(exc.exit_code)}
+        # bench/run.py reads these to tell receiving, routing and writing a message apart.
+        log.debug("step %s %s: %.3f s, peak RSS so far %s", action, arg or "-",
+                  time.perf_counter() - started, _peak_rss())
+
+
+def _peak_rss() -> str:
+    try:
+        import resource
+    except ImportError:  # not on Unix
+        return "unknown"
+    return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB"  # Linux: KiB

@@ -12,8 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
-from importlib.resources.abc import Traversable
+from pathlib import Path
 from types import MappingProxyType
 
 BASE_URI = "http://v8.1c.ru/edi/edi_stnd/EnterpriseData"
@@ -188,11 +187,13 @@ class FormatIndex:
         return f"<FormatIndex {self.version} ({len(self.types)} types)>"
 
 
-def _read(file: Traversable) -> dict:
+def _read(file: Path) -> dict:
     return json.loads(gzip.decompress(file.read_bytes()))
 
 
-_DATA = resources.files(__package__).joinpath("data")
+# A plain path: importlib.resources would import tempfile, zipfile and typing at every start,
+# and the package is always installed as files (package-data).
+_DATA = Path(__file__).with_name("data")
 _FILES = {m.group(1): f for f in _DATA.iterdir() if (m := _VERSION_FILE.fullmatch(f.name))}
 VERSIONS: tuple[str, ...] = tuple(sorted(_FILES, key=version_key))
 

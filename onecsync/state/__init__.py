@@ -13,8 +13,6 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from onecsync.errors import StateError
 from onecsync.state.failures import sqlite_failure
 from onecsync.state.lock import RunLock
@@ -48,11 +46,10 @@ def _connect(path: str) -> sqlite3.Connection:
 def _open(path: str) -> State:
     try:
         conn = _connect(path)
-        db = Database(conn)
-        upgrade(db, path)
+        upgrade(conn, path)
     except sqlite3.DatabaseError as exc:
         raise sqlite_failure(exc, path) from None
-    return State(db, path)
+    return State(conn, path)
 
 
 def ensure_state_dir(path: Path) -> None:
@@ -130,7 +127,7 @@ def open_readonly(path: Path) -> State | None:
         conn.close()
         raise StateError(f"state file {path} was written by a newer onecsync (schema {unknown[-1]})",
                          remedy="use that onecsync to look at it")
-    return State(Database(conn), str(path))
+    return State(conn, str(path))
 
 
 def read_peers(path: Path) -> list[PeerState] | None:
@@ -147,7 +144,7 @@ def read_peers(path: Path) -> list[PeerState] | None:
     except sqlite3.Error as exc:
         raise StateError(f"state file {path} cannot be read: {exc}") from None
     try:
-        return State(Database(conn), str(path)).peers()
+        return State(conn, str(path)).peers()
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
             return []  # created, but no run has got as far as the schema

@@ -1,20 +1,55 @@
 """The state schema, created and upgraded by sqlite-utils migrations; newer files are refused.
 
-Public API: `MIGRATIONS`, `upgrade(db, path)`.
+Public API: `MIGRATIONS`, `upgrade(conn, path)`, `known_migrations()`.
 
 Every migration runs in one transaction together with the record that it ran. A state file that
 records a migration this onecsync does not know was upgraded by a newer onecsync: opening it
 could silently drop what the newer code relies on, so it is refused.
+
+sqlite-utils is imported only when a migration is due: importing it costs more than all the
+rest of a cron run with nothing to do. Whether one is due is read from sqlite-utils' own table.
 """
 
 from __future__ import annotations
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+import sqlite3
+from typing import TYPE_CHECKING
+from typing import Callable
 
 from onecsync.errors import StateError
 
-MIGRATIONS = Migrations("onecsync")
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+
+class _Registry:
+    """The decorator of sqlite-utils' `Migrations`, recording the functions for later."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._registered: list[tuple[str, Callable, bool]] = []
+
+    def __call__(self, *, name: str | None = None, transactional: bool = True) -> Callable:
+        def inner(fn: Callable) -> Callable:
+            self._registered.append((name or fn.__name__, fn, transactional))
+            return fn
+
+        return inner
+
+    def names(self) -> list[str]:
+        return [name for name, _, _ in self._registered]
+
+    def migrations(self):
+        """The sqlite-utils `Migrations` of everything registered (imports sqlite-utils)."""
+        from sqlite_utils.migrations import Migrations
+
+        migrations = Migrations(self.name)
+        for name, fn, transactional in self._registered:
+            migrations(name=name, transactional=transactional)(fn)
+        return migrations
+
+
+MIGRATIONS = _Registry("onecsync")
 
 
 @MIGRATIONS(name="0001_initial")
@@ -91,17 +126,30 @@ def _initial(db: Database) -> None:
 
 def known_migrations() -> list[str]:
     """Every migration this onecsync has, in order (what a fresh database would need)."""
-    return [m.name for m in MIGRATIONS.pending(Database(memory=True))]
+    return MIGRATIONS.names()
 
 
-def upgrade(db: Database, path: str) -> None:
-    known = set(known_migrations())
-    unknown = [m.name for m in MIGRATIONS.applied(db) if m.name not in known]
+def applied(conn: sqlite3.Connection) -> list[str]:
+    """The migrations the state file records, in the order they ran."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                    "AND name = '_sqlite_migrations'").fetchone() is None:
+        return []
+    return [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = ? "
+                                       "ORDER BY rowid", (MIGRATIONS.name,))]
+
+
+def upgrade(conn: sqlite3.Connection, path: str) -> None:
+    known = known_migrations()
+    done = applied(conn)
+    unknown = [name for name in done if name not in known]
     if unknown:
         raise StateError(f"state file {path} was written by a newer onecsync "
                          f"(schema {unknown[-1]})",
                          remedy="upgrade onecsync; do not edit the state file")
-    MIGRATIONS.apply(db)
+    if set(known) - set(done):
+        from sqlite_utils import Database
+
+        MIGRATIONS.migrations().apply(Database(conn, execute_plugins=False))
 
 
 @MIGRATIONS(name="0002_invoices_links_mapping")
@@ -134,5 +182,18 @@ def _invoices_links_mapping(db: Database) -> None:
         -- The payload for one peer after the mapping section was applied; NULL: the inbox copy.
         ALTER TABLE registrations ADD COLUMN xml BLOB;
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+        """
+    )
+
+
+@MIGRATIONS(name="0003_bench_open_registrations")
+def _open_registrations(db: Database) -> None:
+    db.executescript(
+        """
+        -- What a run with nothing new asks on every start: how many registrations the peer has
+        -- not confirmed, and whether any was never sent. Covering, so that it is answered from
+        -- this index alone, never from a million rows of the table.
+        CREATE INDEX registrations_open ON registrations (peer, message_no, confirmed_no, parked)
+            WHERE confirmed_no IS NULL AND parked IS NULL;
         """
     )

@@ -11,21 +11,31 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import itertools
 import json
 import sqlite3
+from array import array
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import fields
+from typing import TYPE_CHECKING
 from typing import Iterable
 from typing import Iterator
-
-from sqlite_utils import Database
 
 from onecsync.errors import StateError
 from onecsync.protocol.reader import BodyObject
 from onecsync.state.failures import sqlite_failure
 
-BATCH = 5000
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+# Objects per executemany while staging: a few MB of payloads at a time.
+BATCH = 500
+# Rows read back for routing at a time: a first exchange must not be read into memory whole.
+PAGE = 500
+# Ids per bulk statement over a range (see _in_id_ranges).
+CHUNK = 20000
+_SAVEPOINTS = itertools.count()
 
 
 def now_text() -> str:
@@ -91,16 +101,42 @@ class StageCounts:
 
 
 class State:
-    def __init__(self, db: Database, path: str) -> None:
-        self.db = db
+    def __init__(self, conn: sqlite3.Connection | Database, path: str) -> None:
+        # A sqlite-utils Database is taken too: its connection is what is used.
+        self.conn: sqlite3.Connection = getattr(conn, "conn", conn)
         self.path = path
-        self.conn: sqlite3.Connection = db.conn
+
+    @property
+    def db(self) -> Database:
+        """The connection seen through sqlite-utils, imported on first use (start-up stays light)."""
+        from sqlite_utils import Database
+
+        return Database(self.conn, execute_plugins=False)
 
     # -- transactions -------------------------------------------------------------------
     @contextlib.contextmanager
     def atomic(self) -> Iterator[None]:
-        with self.db.atomic():
+        """One transaction, or a savepoint inside one: everything in it commits, or nothing."""
+        if self.conn.in_transaction:
+            name = f"onecsync_{next(_SAVEPOINTS)}"
+            self.conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                if self.conn.in_transaction:  # an error may have ended the transaction already
+                    self.conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                    self.conn.execute(f"RELEASE SAVEPOINT {name}")
+                raise
+            self.conn.execute(f"RELEASE SAVEPOINT {name}")
+            return
+        self.conn.execute("BEGIN")
+        try:
             yield
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
 
     # -- peers --------------------------------------------------------------------------
     def ensure_peer(self, name: str, code: str) -> PeerState:
@@ -146,10 +182,24 @@ class State:
     # -- receiving ----------------------------------------------------------------------
     def confirm(self, peer: str, upto: int) -> int:
         """The peer holds everything we stamped up to `upto`: those are no longer pending."""
-        cur = self.conn.execute(
-            "UPDATE registrations SET confirmed_no = ? WHERE peer = ? AND confirmed_no IS NULL "
-            "AND message_no IS NOT NULL AND message_no <= ?", (upto, peer, upto))
-        return cur.rowcount
+        where = "peer = ? AND confirmed_no IS NULL AND message_no IS NOT NULL AND message_no <= ?"
+        return self._in_id_ranges(
+            f"SELECT min(id), max(id) FROM registrations WHERE {where}", (peer, upto),
+            lambda lo, hi: self.conn.execute(
+                f"UPDATE registrations SET confirmed_no = ? WHERE {where} AND id >= ? AND id < ?",
+                (upto, peer, upto, lo, hi)).rowcount)
+
+    def _in_id_ranges(self, span_sql: str, params: tuple, apply) -> int:
+        """`apply(lo, hi)` over consecutive id ranges [lo, hi) covering what `span_sql` spans.
+
+        One UPDATE over a first exchange would remember every row it changes, and an ORDER BY
+        would sort them all, before the first write: tens of MB per million objects. By ranges,
+        the memory stays what one range needs, in the same transaction.
+        """
+        lo, hi = self.conn.execute(span_sql, params).fetchone()
+        if lo is None:
+            return 0
+        return sum(apply(start, start + CHUNK) for start in range(lo, hi + 1, CHUNK))
 
     def unconfirm_after(self, peer: str, received_no: int) -> int:
         """The peer went back to `received_no` (a restored backup): what it confirmed later is
@@ -200,18 +250,37 @@ class State:
 
     # -- routing ------------------------------------------------------------------------
     def staged(self, source: str, types: Iterable[str], *, special: str | None = None,
-               params: tuple = ()) -> list[Staged]:
+               params: tuple = ()) -> Iterator[Staged]:
         """Staged rows of `types` from `source` (optionally only those matching `special`)."""
         types = list(types)
         if not types:
-            return []
+            return iter(())
         marks = ", ".join("?" for _ in types)
         extra = f" AND ({special})" if special else ""
-        cur = self.conn.execute(
-            "SELECT s.id, s.type, s.ref, s.kind, s.version, s.xml FROM inbox s "
+        return self._by_ids(
+            "SELECT s.id FROM inbox s "
             f"WHERE s.peer = ? AND s.status = 'staged' AND s.type IN ({marks}){extra} ORDER BY s.id",
             (source, *types, *params))
-        return [Staged(*row) for row in cur]
+
+    def _by_ids(self, sql: str, params: tuple) -> Iterator[Staged]:
+        """The rows whose ids `sql` selects, as they were when it ran, a page at a time.
+
+        Only the ids are held (8 bytes each), never the payloads of a whole first exchange; and
+        the caller may change the rows' status as it goes, since each page is a query of its own.
+        """
+        ids = array("q", (r[0] for r in self.conn.execute(sql, params)))
+        return self.rows(ids)
+
+    def rows(self, ids: Iterable[int]) -> Iterator[Staged]:
+        """The inbox rows with these ids, in that order, a page at a time."""
+        ids = ids if isinstance(ids, (list, array)) else list(ids)
+        for start in range(0, len(ids), PAGE):
+            page = ids[start:start + PAGE]
+            cur = self.conn.execute(
+                "SELECT id, type, ref, kind, version, xml FROM inbox "
+                f"WHERE id IN ({', '.join('?' for _ in page)})", tuple(page))
+            found = {row[0]: row for row in cur}
+            yield from (Staged(*found[i]) for i in page if i in found)
 
     def set_status(self, inbox_id: int, status: str, reason: str | None = None) -> None:
         self.conn.execute("UPDATE inbox SET status = ?, reason = ? WHERE id = ?",
@@ -239,7 +308,7 @@ class State:
         self.set_status(row.id, "routed")
 
     def register(self, source: str, target: str, types: Iterable[str]) -> int:
-        """Register every staged object of `types` from `source` for `target`, in one statement.
+        """Register every staged object of `types` from `source` for `target`, in bulk.
 
         Deletions go only where the object itself went: a base is never told to delete what
         we never sent it. A new version replaces an older registration and clears its stamp: the
@@ -252,15 +321,24 @@ class State:
         where = (f"peer = ? AND status = 'staged' AND type IN ({marks}) AND (kind = 'object' OR EXISTS "
                  "(SELECT 1 FROM registrations r WHERE r.peer = ? AND r.type = inbox.type "
                  "AND r.ref = inbox.ref))")
-        cur = self.conn.execute(
-            "INSERT INTO registrations (peer, type, ref, kind, inbox_id, message_no, registered_at)"
-            f" SELECT ?, type, ref, kind, id, NULL, ? FROM inbox WHERE {where} ORDER BY id "
-            "ON CONFLICT (peer, type, ref) DO UPDATE SET kind = excluded.kind, "
-            "inbox_id = excluded.inbox_id, xml = NULL, message_no = NULL, confirmed_no = NULL, "
-            "parked = NULL, registered_at = excluded.registered_at",
-            (target, now_text(), source, *types, target))
-        count = cur.rowcount
-        self.conn.execute(f"UPDATE inbox SET status = 'routed' WHERE {where}", (source, *types, target))
+        stamp = now_text()
+
+        def register_range(lo: int, hi: int) -> int:
+            cur = self.conn.execute(
+                "INSERT INTO registrations (peer, type, ref, kind, inbox_id, message_no, registered_at)"
+                f" SELECT ?, type, ref, kind, id, NULL, ? FROM inbox WHERE {where} AND id >= ? AND id < ? "
+                "ORDER BY id ON CONFLICT (peer, type, ref) DO UPDATE SET kind = excluded.kind, "
+                "inbox_id = excluded.inbox_id, xml = NULL, message_no = NULL, confirmed_no = NULL, "
+                "parked = NULL, registered_at = excluded.registered_at",
+                (target, stamp, source, *types, target, lo, hi))
+            count = cur.rowcount
+            self.conn.execute(f"UPDATE inbox SET status = 'routed' WHERE {where} AND id >= ? AND id < ?",
+                              (source, *types, target, lo, hi))
+            return count
+
+        count = self._in_id_ranges(
+            f"SELECT min(id), max(id) FROM inbox WHERE peer = ? AND status = 'staged' AND type IN ({marks})",
+            (source, *types), register_range)
         # What is left is a deletion of something the target never got.
         self.conn.execute(
             f"UPDATE inbox SET status = 'ignored' WHERE peer = ? AND status = 'staged' "
@@ -269,12 +347,28 @@ class State:
 
     def ignore_other_types(self, source: str, wanted: Iterable[str]) -> int:
         """Objects of types no flow takes from `source` are kept but never routed."""
-        wanted = list(wanted)
-        marks = ", ".join("?" for _ in wanted)
+        unwanted = [t for t in self._staged_types(source) if t not in set(wanted)]
+        if not unwanted:
+            return 0
         cur = self.conn.execute(
             f"UPDATE inbox SET status = 'ignored' WHERE peer = ? AND status = 'staged' "
-            f"AND type NOT IN ({marks})", (source, *wanted))
+            f"AND type IN ({', '.join('?' for _ in unwanted)})", (source, *unwanted))
         return cur.rowcount
+
+    def _staged_types(self, source: str) -> list[str]:
+        """The distinct types of staged rows, one index seek each.
+
+        Documents that another flow has still to route may be staged by the hundred thousand;
+        a run of one flow must not walk through them to find that there is nothing to do.
+        """
+        types: list[str] = []
+        while True:
+            row = self.conn.execute(
+                "SELECT type FROM inbox WHERE peer = ? AND status = 'staged' AND type > ? "
+                "ORDER BY type LIMIT 1", (source, types[-1] if types else "")).fetchone()
+            if row is None:
+                return types
+            types.append(row[0])
 
     # -- the invoice registry and links ----------------------------------------------------
     def upsert_invoice(self, ref: str, type_name: str, fields: dict) -> None:
@@ -313,21 +407,16 @@ class State:
         """
         types = list(types)
         marks = ", ".join("?" for _ in types)
+        # Driven from the invoices and forwarded documents, through inbox_links_ref: the
+        # waiting documents (most of an accounting base's payments and sales) may be many more,
+        # and this runs on every run.
         cur = self.conn.execute(
-            f"SELECT DISTINCT w.id FROM inbox w JOIN inbox_links l ON l.inbox_id = w.id "
-            f"WHERE w.peer = ? AND w.status = 'waiting' AND w.type IN ({marks}) AND ("
-            "l.ref IN (SELECT ref FROM invoices) OR l.ref IN (SELECT ref FROM registrations "
-            f"WHERE peer = ? AND kind = 'object' AND type IN ({marks}))) ORDER BY w.id",
-            (source, *types, target, *types))
+            "SELECT DISTINCT w.id FROM inbox_links l CROSS JOIN inbox w ON w.id = l.inbox_id "
+            "WHERE l.ref IN (SELECT ref FROM invoices UNION ALL SELECT ref FROM registrations "
+            f"WHERE peer = ? AND kind = 'object' AND type IN ({marks})) "
+            f"AND w.peer = ? AND w.status = 'waiting' AND w.type IN ({marks}) ORDER BY w.id",
+            (target, *types, source, *types))
         return [r[0] for r in cur]
-
-    def rows(self, ids: Iterable[int]) -> list[Staged]:
-        out = []
-        for inbox_id in ids:
-            row = self.conn.execute("SELECT id, type, ref, kind, version, xml FROM inbox WHERE id = ?",
-                                    (inbox_id,)).fetchone()
-            out.append(Staged(*row))
-        return out
 
     def meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -386,13 +475,12 @@ class State:
             f"SELECT count(*) FROM inbox WHERE peer = ? AND status = ? AND type IN ({marks})",
             (peer, status, *types)).fetchone()[0]
 
-    def waiting(self, source: str, types: Iterable[str]) -> list[Staged]:
+    def waiting(self, source: str, types: Iterable[str]) -> Iterator[Staged]:
         types = list(types)
         marks = ", ".join("?" for _ in types)
-        cur = self.conn.execute(
-            f"SELECT id, type, ref, kind, version, xml FROM inbox WHERE peer = ? AND status = 'waiting' "
-            f"AND type IN ({marks}) ORDER BY id", (source, *types))
-        return [Staged(*row) for row in cur]
+        return self._by_ids(
+            f"SELECT id FROM inbox WHERE peer = ? AND status = 'waiting' AND type IN ({marks}) "
+            "ORDER BY id", (source, *types))
 
     # -- sending ------------------------------------------------------------------------
     def pending(self, peer: str) -> Iterator[Pending]:
@@ -407,17 +495,23 @@ class State:
             yield Pending(*row)
 
     def counts(self, peer: str) -> tuple[int, int]:
-        """(unconfirmed registrations, of which never sent) for the peer."""
-        row = self.conn.execute(
-            "SELECT count(*), count(*) - count(message_no) FROM registrations "
-            "WHERE peer = ? AND confirmed_no IS NULL AND parked IS NULL", (peer,)).fetchone()
-        return row[0], row[1]
+        """(unconfirmed registrations, of which never sent) for the peer.
+
+        Both come from the covering index registrations_open: the never-sent ones are a range of
+        it (empty when nothing is new), the unconfirmed ones a count of its entries.
+        """
+        where = "FROM registrations WHERE peer = ? AND confirmed_no IS NULL AND parked IS NULL"
+        unsent = self.conn.execute(f"SELECT count(*) {where} AND message_no IS NULL", (peer,)).fetchone()[0]
+        pending = self.conn.execute(f"SELECT count(*) {where}", (peer,)).fetchone()[0]
+        return pending, unsent
 
     def stamp(self, peer: str, message_no: int) -> int:
-        cur = self.conn.execute(
-            "UPDATE registrations SET message_no = ? WHERE peer = ? AND message_no IS NULL "
-            "AND confirmed_no IS NULL AND parked IS NULL", (message_no, peer))
-        return cur.rowcount
+        where = "peer = ? AND message_no IS NULL AND confirmed_no IS NULL AND parked IS NULL"
+        return self._in_id_ranges(
+            f"SELECT min(id), max(id) FROM registrations WHERE {where}", (peer,),
+            lambda lo, hi: self.conn.execute(
+                f"UPDATE registrations SET message_no = ? WHERE {where} AND id >= ? AND id < ?",
+                (message_no, peer, lo, hi)).rowcount)
 
     def park_registrations(self, reasons: dict[int, str]) -> None:
         self.conn.executemany("UPDATE registrations SET parked = ? WHERE id = ?",

@@ -1,0 +1,293 @@
+"""Measure onecsync on a big first message from accounting and print how close it is to the limits.
+
+Usage: python bench/run.py --objects 100000 [--repeat 3] [--idle 3] [--seed 1] [--run]
+                           [--tmp DIR | --dir DIR] [--keep]
+
+In a temporary folder it writes a realistic message of N objects and a config
+(bench/make_message.py), then measures, each as a child process so that its peak RSS comes
+from the OS (`os.wait4`, the kernel's ru_maxrss of exactly that process):
+
+(a) bare `lxml.etree.iterparse` of the file, clearing every element: the floor;
+(b) `onecsync -v --json pull-catalogs` on a fresh state: wall seconds, objects per second, peak
+    RSS, state file size;
+(c) the part of (b) that wrote the message to the CRM: the runner logs every step's duration at
+    -v ("step send crm: … s": query the registrations, write and fsync the file, commit the
+    stamps, rename it into place), and the file's size; the RSS column of a step is the
+    process's peak RSS when the step ended (so the step where it grew is visible);
+(d) `pull-catalogs` again with nothing new (the same message file): wall seconds, start-up
+    included;
+(e) the ratio (b)/(a).
+With --run, the same for `onecsync run` (every flow) on a fresh state.
+
+Figures only: nothing here passes or fails on a timing. It exits non-zero only when onecsync
+itself fails (or the benchmark does). Repeats give best and median; the load average is printed
+because other work on the machine skews every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+
+import lxml
+from lxml import etree
+from make_message import fixed_count
+from make_message import make
+from make_message import message_path
+from make_message import plan
+
+TARGET_RSS_MB = 250
+TARGET_RATIO = 4.0
+TARGET_IDLE_S = 0.5
+_STEP = re.compile(r"step (\w+) (\S+): ([0-9.]+) s, peak RSS so far (\d+) MB")
+
+
+@dataclass
+class Child:
+    wall: float
+    rss_mb: float
+    code: int
+    stdout: str
+    stderr: str
+    steps: dict = field(default_factory=dict)
+
+    def report(self) -> dict:
+        return json.loads(self.stdout) if self.stdout.strip().startswith("{") else {}
+
+
+def child(cmd: list[str], cwd: Path) -> Child:
+    """Run `cmd` and measure it alone: wall time and the peak RSS the kernel recorded for it.
+
+    As cron runs it: with Python's bytecode cache (a developer's PYTHONDONTWRITEBYTECODE would
+    make an editable install compile every module at every start).
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        c = Child(wall, usage.ru_maxrss / 1024, proc.returncode, out.read().decode(),
+                  err.read().decode(errors="replace"))
+    for action, arg, secs, rss in _STEP.findall(c.stderr):
+        c.steps[f"{action} {arg}"] = (float(secs), int(rss))
+    return c
+
+
+def floor(path: str) -> int:
+    """Parse the message with bare iterparse, clearing every element; returns the body's objects."""
+    objects = 0
+    for _, el in etree.iterparse(path, events=("end",)):
+        parent = el.getparent()
+        if parent is not None and parent.tag.endswith("}Body"):
+            objects += 1
+        el.clear()
+        while el.getprevious() is not None:
+            del parent[0]
+    return objects
+
+
+class Bench:
+    def __init__(self, root: Path, n: int, seed: int) -> None:
+        self.root = root
+        self.n = n
+        self.seed = seed
+        self.config = root / "onecsync.yaml"
+        self.state_dir = root / "state"
+        self.message: Path | None = None
+
+    def generate(self) -> float | None:
+        """Write the message and config, unless `root` already holds this very message (--dir)."""
+        stamp = self.root / "bench.json"
+        wanted = {"objects": self.n, "seed": self.seed}
+        if stamp.exists() and json.loads(stamp.read_text()) == wanted:
+            self.message = message_path(self.root)
+            if self.message.exists():
+                return None
+        started = time.perf_counter()
+        self.message = make(self.root, self.n, self.seed)
+        stamp.write_text(json.dumps(wanted))
+        return time.perf_counter() - started
+
+    def fresh(self) -> None:
+        """Forget every run: no state, none of our messages in the exchange folders."""
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+        for folder in (self.root / "exchange" / "accounting", self.root / "exchange" / "crm"):
+            for f in folder.iterdir():
+                if f != self.message:
+                    f.unlink()
+
+    def onecsync(self, command: str) -> Child:
+        c = child([sys.executable, "-m", "onecsync", "--config", str(self.config), "-v", "--json",
+                   command], self.root)
+        if c.code != 0:
+            sys.stderr.write(c.stderr[-4000:])
+            raise SystemExit(f"onecsync {command} exited {c.code}")
+        return c
+
+    def floor(self) -> Child:
+        c = child([sys.executable, __file__, "--floor", str(self.message)], self.root)
+        if c.code != 0:
+            sys.stderr.write(c.stderr[-4000:])
+            raise SystemExit(f"the floor measurement exited {c.code}")
+        return c
+
+    def state_mb(self) -> float:
+        return sum(f.stat().st_size for f in self.state_dir.glob("onecsync.sqlite*")) / 1e6
+
+    def sent_file(self, c: Child, peer: str) -> Path | None:
+        sent = c.report().get("peers", {}).get(peer, {}).get("sent", {})
+        return Path(sent["file"]) if sent.get("file") else None
+
+
+def _fmt(values: list[float], unit: str = "", digits: int = 2, best=min) -> str:
+    """"best / median" (best: the least, or with best=max the most, as for objects per second)."""
+    if not values:
+        return "-"
+    best, med = best(values), statistics.median(values)
+    if len(values) == 1:
+        return f"{best:,.{digits}f}{unit}"
+    return f"{best:,.{digits}f} / {med:,.{digits}f}{unit}"
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def measure(args) -> list[tuple[str, str, str, str, str]]:
+    rows: list[tuple[str, str, str, str, str]] = []
+    if args.dir:
+        args.dir.mkdir(parents=True, exist_ok=True)
+    root = args.dir or Path(tempfile.mkdtemp(prefix="onecsync-bench-", dir=args.tmp))
+    b = Bench(root, args.objects, args.seed)
+    try:
+        gen = b.generate()
+        size_mb = b.message.stat().st_size / 1e6
+        _, totals = plan(args.objects, args.seed)
+        print(f"onecsync benchmark: {args.objects:,} objects ({fixed_count()} fixed catalogs; "
+              + ", ".join(f"{k} {v:,}" for k, v in totals.items())
+              + f"), message {size_mb:,.1f} MB "
+              + (f"generated in {gen:.1f} s" if gen is not None else f"reused from {root}")
+              + f", seed {args.seed}", flush=True)
+        print(f"python {sys.version.split()[0]}, lxml {lxml.__version__}, SQLite "
+              f"{sqlite3.sqlite_version}, {os.cpu_count()} CPUs, load average at start {_load()}",
+              flush=True)
+
+        floors = [b.floor() for _ in range(args.repeat)]
+        counted = int(floors[0].stdout.strip() or 0)
+        if counted != args.objects:
+            raise SystemExit(f"the floor counted {counted} objects, expected {args.objects}")
+        fl = [c.wall for c in floors]
+        rows.append(("(a) bare iterparse, clearing (floor)", _fmt(fl), _fmt([args.objects / w for w in fl], "", 0, max),
+                     _fmt([c.rss_mb for c in floors], "", 0), f"{size_mb:,.0f} MB read"))
+
+        firsts, idles, steps, out_mb, state_mb = [], [], {}, [], []
+        for _ in range(args.repeat):
+            b.fresh()
+            c = b.onecsync("pull-catalogs")
+            firsts.append(c)
+            for k, v in c.steps.items():
+                steps.setdefault(k, []).append(v)
+            f = b.sent_file(c, "crm")
+            out_mb.append(f.stat().st_size / 1e6 if f else 0.0)
+            state_mb.append(b.state_mb())
+            idles += [b.onecsync("pull-catalogs") for _ in range(args.idle)]
+        received = firsts[0].report()["peers"]["accounting"]["received"]
+        sent = firsts[0].report()["peers"]["crm"]["sent"]
+        walls = [c.wall for c in firsts]
+        rows.append(("(b) pull-catalogs, first message", _fmt(walls),
+                     _fmt([args.objects / w for w in walls], "", 0, max),
+                     _fmt([c.rss_mb for c in firsts], "", 0),
+                     f"state {_fmt(state_mb, ' MB', 0)}; {received.get('objects', 0):,} staged"))
+        for key, label in (("receive accounting", "    receive: parse, check, stage"),
+                           ("route pull-catalogs", "    route catalogs to the CRM"),
+                           ("send crm", "(c) write the message to the CRM"),
+                           ("send accounting", "    write the confirmation to accounting")):
+            if key in steps:
+                extra = ""
+                if key == "send crm":
+                    extra = f"{_fmt(out_mb, ' MB', 0)}, {sent.get('objects', 0):,} objects"
+                rows.append((label, _fmt([secs for secs, _ in steps[key]]), "",
+                             _fmt([rss for _, rss in steps[key]], "", 0), extra))
+        rows.append(("(d) pull-catalogs, nothing new", _fmt([c.wall for c in idles], "", 3), "",
+                     _fmt([c.rss_mb for c in idles], "", 0), f"{len(idles)} runs, start-up included"))
+        ratio = [w / min(fl) for w in walls]
+        rows.append(("(e) (b) / (a)", _fmt(ratio, "×", 2), "", "", f"target ≤ {TARGET_RATIO:.0f}×"))
+
+        if args.run:
+            runs, run_idles = [], []
+            for _ in range(args.repeat):
+                b.fresh()
+                runs.append(b.onecsync("run"))
+                run_idles += [b.onecsync("run") for _ in range(args.idle)]
+            walls = [c.wall for c in runs]
+            rows.append(("run (every flow), first message", _fmt(walls),
+                         _fmt([args.objects / w for w in walls], "", 0, max),
+                         _fmt([c.rss_mb for c in runs], "", 0), f"state {b.state_mb():,.0f} MB"))
+            for key, label in (("route pull-catalogs", "    route catalogs to the CRM"),
+                               ("route pull-settlements", "    route settlements (link, wait)"),
+                               ("send crm", "    write the message to the CRM")):
+                got = [c.steps[key] for c in runs if key in c.steps]
+                if got:
+                    rows.append((label, _fmt([secs for secs, _ in got]), "", _fmt([rss for _, rss in got], "", 0), ""))
+            rows.append(("run, nothing new", _fmt([c.wall for c in run_idles], "", 3), "",
+                         _fmt([c.rss_mb for c in run_idles], "", 0), f"{len(run_idles)} runs"))
+    finally:
+        if args.dir or args.keep:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    return rows
+
+
+def print_table(rows, args) -> None:
+    head = ("", "wall s", "objects/s", "peak RSS MB", "")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(5)]
+    print()
+    for r in [head, *rows]:
+        print("  ".join([r[0].ljust(widths[0])] + [r[i].rjust(widths[i]) for i in (1, 2, 3)] + [r[4]]).rstrip())
+    print()
+    if args.repeat > 1:
+        print(f"best / median of {args.repeat} repeats.", end=" ")
+    print(f"Targets: peak RSS ≤ {TARGET_RSS_MB} MB at any N, (b) ≤ {TARGET_RATIO:.0f}× (a), "
+          f"nothing new ≤ {TARGET_IDLE_S} s. Load average at the end {_load()} on {os.cpu_count()} CPUs.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--objects", "-n", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=1, help="measure (a), (b) and run this many times")
+    ap.add_argument("--idle", type=int, default=3, help="nothing-new runs after each first run")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--tmp", type=Path, default=None, help="where the temporary folder goes")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--dir", type=Path, default=None,
+                    help="work in this folder and keep the message there for the next time")
+    ap.add_argument("--run", action="store_true", help="also measure `onecsync run` (every flow)")
+    ap.add_argument("--floor", metavar="FILE", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.floor:
+        print(floor(args.floor))
+        return 0
+    print_table(measure(args), args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
