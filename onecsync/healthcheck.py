@@ -13,8 +13,6 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-import requests
-
 from onecsync.config import Config
 from onecsync.errors import ConfigError
 
@@ -56,6 +54,8 @@ class Healthcheck:
     def _ping(self, suffix: str, body: str) -> None:
         if self.url is None:
             return
+        import requests  # only runs with a healthcheck pay for importing it
+
         try:
             response = requests.post(f"{self.url}/{suffix}", data=body[:BODY_LIMIT].encode(),
                                      timeout=TIMEOUT)

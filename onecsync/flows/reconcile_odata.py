@@ -16,12 +16,15 @@ import logging
 from collections import defaultdict
 from decimal import Decimal
 from decimal import InvalidOperation
+from typing import TYPE_CHECKING
 from typing import Iterable
 
 from onecsync.config import Config
 from onecsync.flows.reconcile import Drift
-from onecsync.odata import ODataClient
 from onecsync.state import State
+
+if TYPE_CHECKING:  # requests is only worth importing when a base has OData
+    from onecsync.odata import ODataClient
 
 log = logging.getLogger("onecsync")
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import sys
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -90,7 +91,7 @@ class _GuardedStream(io.RawIOBase):
     def read(self, n: int = -1) -> bytes:
         try:
             return self._inner.read(n)
-        except _ZIP_ERRORS as exc:
+        except _zip_errors() as exc:
             raise MessageRejected(f"the zip is broken: {exc}", source=self._source) from None
 
     def readinto(self, b) -> int:
@@ -106,15 +107,11 @@ class _GuardedStream(io.RawIOBase):
 
 
 def _zip_errors() -> tuple[type[BaseException], ...]:
+    """What a broken zip raises; pyzipper's own errors only if it is in use (it is imported
+    only for protected zips, and every run pays for what it imports)."""
     errors: tuple[type[BaseException], ...] = (zipfile.BadZipFile, zlib.error, EOFError)
-    try:
-        import pyzipper
-    except ImportError:  # pragma: no cover - a dependency; only protected zips need it
-        return errors
-    return errors + (pyzipper.BadZipFile,)
-
-
-_ZIP_ERRORS = _zip_errors()
+    pyzipper = sys.modules.get("pyzipper")
+    return errors + (pyzipper.BadZipFile,) if pyzipper is not None else errors
 
 
 def open_zip_entry(path: Path, source: str, password: str | None = None) -> BinaryIO:
@@ -127,7 +124,7 @@ def open_zip_entry(path: Path, source: str, password: str | None = None) -> Bina
             zf.setpassword(password.encode("utf-8"))
         else:
             zf = zipfile.ZipFile(path)
-    except (*_ZIP_ERRORS, OSError) as exc:
+    except (*_zip_errors(), OSError) as exc:
         raise MessageRejected(f"not a readable zip: {exc}", source=source) from None
     try:
         infos = zf.infolist()
@@ -159,7 +156,7 @@ def open_zip_entry(path: Path, source: str, password: str | None = None) -> Bina
                               remedy="set the same archive password as in the base's exchange "
                                      "settings") from None
         raise MessageRejected(f"cannot read the zip: {exc}", source=source) from None
-    except (*_ZIP_ERRORS, NotImplementedError, OSError) as exc:
+    except (*_zip_errors(), NotImplementedError, OSError) as exc:
         zf.close()
         raise MessageRejected(f"cannot read the zip: {exc}", source=source) from None
     return io.BufferedReader(_GuardedStream(inner, source, zf.close), buffer_size=1 << 20)
