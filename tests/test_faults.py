@@ -22,6 +22,7 @@ import pytest
 
 import onecsync.flows.runner  # noqa: F401  (imported before a run drops privileges)
 import onecsync.state
+from onecsync.transport import base as transport_base
 from onecsync.transport import directory
 from tests import factory as f
 from tests.conftest import Sandbox
@@ -189,8 +190,10 @@ class _FullFile:
 
 def test_full_disk_under_the_outgoing_folder(sandbox, monkeypatch):
     received_first(sandbox)
-    monkeypatch.setattr(directory, "open", lambda *a, **k: _FullFile(open(*a, **k)),
-                        raising=False)
+    # Where our outgoing message is written (reading the base's message is not affected).
+    monkeypatch.setattr(transport_base, "open",
+                        lambda p, mode="r", *a, **k: _FullFile(open(p, mode, *a, **k))
+                        if "w" in mode else open(p, mode, *a, **k), raising=False)
     code, report, err = sandbox.run("pull-catalogs")
     assert code == 4, err
     # One line per base that could not be sent to; the run went on to the other base.

@@ -179,6 +179,55 @@ def open_zip_writer(raw: BinaryIO, entry_name: str,
     return zf, zf.open(entry, "w", force_zip64=True)
 
 
+class OutgoingFile:
+    """Our message being written to a local file, zipped when asked; `publish()` hands it on.
+
+    The file is closed (and, with `durable`, on disk) before its fingerprint is taken, since the
+    state records that fingerprint as what was sent. Subclasses say where the file goes.
+    """
+
+    def __init__(self, temp: Path, zip_entry: str | None = None, password: str | None = None,
+                 durable: bool = False) -> None:
+        self.temp = temp
+        self._durable = durable
+        self._raw = open(temp, "wb")
+        self._zip = None
+        self.file: BinaryIO = self._raw
+        if zip_entry is not None:
+            self._zip, self.file = open_zip_writer(self._raw, zip_entry, password)
+        self._fp: str | None = None
+
+    def _close(self) -> None:
+        if self._zip is not None:
+            self.file.close()
+            self._zip.close()
+            self._zip = None
+        if not self._raw.closed:
+            self._raw.flush()
+            if self._durable:
+                os.fsync(self._raw.fileno())
+            self._raw.close()
+
+    def fingerprint(self) -> str:
+        self._close()
+        self._fp = fingerprint(self.temp)
+        return self._fp
+
+    def publish(self) -> None:
+        self._close()
+        self._deliver(self._fp or fingerprint(self.temp))
+
+    def _deliver(self, fp: str) -> None:
+        raise NotImplementedError
+
+    def discard(self) -> None:
+        try:
+            self._zip = None
+            self._raw.close()
+        finally:
+            remove_quietly(self.temp)
+
+
 def open_message_file(path: Path, password: str | None = None, source: str | None = None) -> BinaryIO:
     """A message file as a binary stream, unzipping a .zip."""
     if path.suffix.lower() == ".zip":

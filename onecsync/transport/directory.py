@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,9 +21,9 @@ from onecsync.config import Secret
 from onecsync.errors import ConfigError
 from onecsync.errors import TemporaryError
 from onecsync.transport.base import Incoming
+from onecsync.transport.base import OutgoingFile
 from onecsync.transport.base import fingerprint
 from onecsync.transport.base import open_message_file
-from onecsync.transport.base import open_zip_writer
 from onecsync.transport.base import remove_quietly
 
 TEMP_PREFIX = ".onecsync-tmp-"
@@ -60,46 +59,19 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-class _TempFile:
-    """Our message being written; `publish()` renames it into place atomically."""
+class _TempFile(OutgoingFile):
+    """Our message in a hidden file of the folder; `publish()` renames it into place."""
 
     def __init__(self, folder: Path, final: Path, compress: bool,
                  password: str | None = None) -> None:
         self.final = final
-        self.temp = folder / f"{TEMP_PREFIX}{os.getpid()}-{final.name}"
-        self._raw = open(self.temp, "wb")
-        self._zip: zipfile.ZipFile | None = None
-        self.file: BinaryIO = self._raw
-        if compress:
-            self._zip, self.file = open_zip_writer(self._raw, final.with_suffix(".xml").name,
-                                                   password)
+        super().__init__(folder / f"{TEMP_PREFIX}{os.getpid()}-{final.name}",
+                         final.with_suffix(".xml").name if compress else None, password,
+                         durable=True)
 
-    def _close(self) -> None:
-        if self._zip is not None:
-            self.file.close()
-            self._zip.close()
-            self._zip = None
-        if not self._raw.closed:
-            self._raw.flush()
-            os.fsync(self._raw.fileno())
-            self._raw.close()
-
-    def fingerprint(self) -> str:
-        self._close()
-        return fingerprint(self.temp)
-
-    def publish(self) -> None:
-        self._close()
+    def _deliver(self, fp: str) -> None:
         os.replace(self.temp, self.final)
         _fsync_folder(self.final.parent)
-
-    def discard(self) -> None:
-        try:
-            if self._zip is not None:
-                self._zip = None
-            self._raw.close()
-        finally:
-            remove_quietly(self.temp)
 
 
 class DirectoryTransport:

@@ -36,9 +36,8 @@ from onecsync.errors import ConfigError
 from onecsync.errors import OnecsyncError
 from onecsync.errors import TemporaryError
 from onecsync.transport.base import Incoming
-from onecsync.transport.base import fingerprint
+from onecsync.transport.base import OutgoingFile
 from onecsync.transport.base import open_message_file
-from onecsync.transport.base import open_zip_writer
 from onecsync.transport.base import remove_quietly
 from onecsync.transport.spool import Spool
 
@@ -55,45 +54,18 @@ class _Listed:
         return f"ftp:{self.name}:{self.size}:{self.modify}"
 
 
-class _Upload:
-    """Our message written locally; `publish()` uploads it and renames it into place."""
+class _Upload(OutgoingFile):
+    """Our message written to the spool; `publish()` uploads it (temporary name, then rename)."""
 
     def __init__(self, transport: FtpTransport, temp: Path, compress: bool,
                  password: str | None) -> None:
         self._transport = transport
-        self.temp = temp
-        self._raw = open(temp, "wb")
-        self._zip = None
-        self.file: BinaryIO = self._raw
-        if compress:
-            self._zip, self.file = open_zip_writer(
-                self._raw, transport.outgoing_name.replace(".zip", ".xml"), password)
-        self._fp: str | None = None
+        super().__init__(temp, transport.outgoing_name.replace(".zip", ".xml") if compress else None,
+                         password)
 
-    def _close(self) -> None:
-        if self._zip is not None:
-            self.file.close()
-            self._zip.close()
-            self._zip = None
-        if not self._raw.closed:
-            self._raw.close()
-
-    def fingerprint(self) -> str:
-        self._close()
-        self._fp = fingerprint(self.temp)
-        return self._fp
-
-    def publish(self) -> None:
-        self._close()
+    def _deliver(self, fp: str) -> None:
         try:
-            self._transport.upload(self.temp, self._fp or fingerprint(self.temp))
-        finally:
-            remove_quietly(self.temp)
-
-    def discard(self) -> None:
-        try:
-            self._zip = None
-            self._raw.close()
+            self._transport.upload(self.temp, fp)
         finally:
             remove_quietly(self.temp)
 

@@ -67,9 +67,8 @@ from onecsync.errors import TemporaryError
 from onecsync.httpclient import HttpClient
 from onecsync.httpclient import Refused
 from onecsync.transport.base import Incoming
-from onecsync.transport.base import fingerprint
+from onecsync.transport.base import OutgoingFile
 from onecsync.transport.base import open_zip_entry
-from onecsync.transport.base import open_zip_writer
 from onecsync.transport.base import remove_quietly
 from onecsync.transport.spool import Spool
 
@@ -87,40 +86,16 @@ def _hash(path: Path) -> str:
     return f"sha256:{h.hexdigest()}"
 
 
-class _Upload:
+class _Upload(OutgoingFile):
     """Our message being written as the zip 1C expects; `publish()` delivers it."""
 
     def __init__(self, transport: HttpTransport, temp: Path, entry: str) -> None:
         self._transport = transport
-        self.temp = temp
-        self._raw = open(temp, "wb")
-        self._zip, self.file = open_zip_writer(self._raw, entry)
-        self._fp: str | None = None
+        super().__init__(temp, entry)
 
-    def _close(self) -> None:
-        if self._zip is not None:
-            self.file.close()
-            self._zip.close()
-            self._zip = None
-        if not self._raw.closed:
-            self._raw.close()
-
-    def fingerprint(self) -> str:
-        self._close()
-        self._fp = fingerprint(self.temp)
-        return self._fp
-
-    def publish(self) -> None:
-        self._close()
+    def _deliver(self, fp: str) -> None:
         try:
-            self._transport.deliver(self.temp, self._fp or fingerprint(self.temp))
-        finally:
-            remove_quietly(self.temp)
-
-    def discard(self) -> None:
-        try:
-            self._zip = None
-            self._raw.close()
+            self._transport.deliver(self.temp, fp)
         finally:
             remove_quietly(self.temp)
 
