@@ -73,10 +73,12 @@ def info(data: bytes) -> dict:
 
 
 def ours(base: Base, message_no=1, received_no=0, objects=(), version="1.8",
-         versions=f.BASE_VERSIONS) -> bytes:
-    """A message from our node to `base`, hand-written."""
+         versions=f.BASE_VERSIONS, declared: dict | None = None) -> bytes:
+    """A message from our node to `base`, hand-written; `declared`: our AvailableObjectTypes
+    (type -> (Sending, Receiving))."""
     return f.Msg(sender=f.NODE, to=base.code, message_no=message_no, received_no=received_no,
-                 objects=list(objects), version=version, versions=versions).xml()
+                 objects=list(objects), version=version, versions=versions,
+                 header_extra=f.declarations(declared) if declared is not None else "").xml()
 
 
 def write_valid(tmp_path, data: bytes, name="m.xml"):
@@ -304,6 +306,75 @@ def test_a_settings_only_message_records_our_versions_and_nothing_else():
     base.import_message(ours(base, message_no=0, version=None, versions=("1.15",)))
     assert base.peer_versions == ("1.15",) and base.received_no == 0
     assert info(base.export_message())["version"] == "1.15"
+
+
+# -- the object types our node declares (XS FillSupportedXDTOObjects) ------------------------
+def test_a_base_sends_our_node_only_what_it_declares_it_receives_in_the_exchange_version():
+    base = make()
+    s = d.seed_accounting(base)
+    base.import_message(ours(base, declared={"Справочник.Контрагенты": ("", "*"),
+                                             "Справочник.Валюты": ("", "1.11,1.12"),
+                                             "Справочник.Банки": ("*", "")}))
+    m = info(base.export_message())
+    assert m["version"] == "1.17"
+    # Counterparties in every version; currencies not in 1.17; banks only sent by us; the
+    # rest not declared at all.
+    assert {t for t, _ in m["objects"]} == {"Справочник.Контрагенты"}
+    assert "not declared by our node" in base.log[-1].note
+    # Withheld registrations are stamped like the others: our next ReceivedNo drops them.
+    assert base.registrations[s.rub].message_no == m["message_no"]
+    base.import_message(ours(base, message_no=2, received_no=m["message_no"],
+                             declared={"Справочник.Валюты": ("", "*")}))
+    assert not base.registrations
+    base.edit(s.rub, НаименованиеПолное="Российский рубль (RUB)")
+    assert info(base.export_message())["objects"] == [("Справочник.Валюты", s.rub.id)]
+
+
+def test_a_base_takes_from_our_node_only_what_it_declares_it_sends():
+    crm = make("crm", f.CRM, registers=())
+    objects = [f.counterparty(f.ref(1), "ООО Ромашка", "7701234567"), f.currency(f.ref(2))]
+    crm.import_message(ours(crm, objects=objects, declared={
+        "Справочник.Контрагенты": ("1.8", ""), "Справочник.Валюты": ("1.17", "")}))
+    assert [o.ref.id for o in crm.objects()] == [f.ref(1)]  # currencies: not in 1.8
+    assert ("skipped", "Справочник.Валюты", f.ref(2)) in crm.log[-1].objects
+    assert crm.received_no == 1                              # skipping is no failure
+    gone = [f.deletion("КонтрагентыСсылка", f.ref(1))]
+    crm.import_message(ours(crm, message_no=2, objects=gone,
+                            declared={"Справочник.Контрагенты": ("", "*")}))
+    assert not crm.get(Ref("Справочник.Контрагенты", f.ref(1))).deletion_mark
+
+
+def test_without_declarations_our_node_is_taken_to_handle_everything():
+    crm = make("crm", f.CRM, registers=ALL)
+    crm.import_message(ours(crm, declared={"Справочник.Валюты": ("*", "*")}))
+    assert crm.peer_types == {"Справочник.Валюты": ("*", "*")}
+    crm.import_message(ours(crm, message_no=2, objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    assert crm.peer_types is None and len(crm.objects()) == 1
+    crm.create("Справочник.Пользователи", {"Наименование": "Новиков И. И."})
+    assert [t for t, _ in info(crm.export_message())["objects"]] == ["Справочник.Пользователи"]
+
+
+def test_the_bases_follow_what_onecsync_declares_for_its_flows(tmp_path):
+    """onecsync declares the types of its flows: a type left out of pull-catalogs is never sent
+    by accounting, and the CRM never takes from onecsync what onecsync does not send."""
+    from tests.emulator.world import World
+    from tests.emulator.world import scratch_dir
+
+    with scratch_dir(tmp_path) as root:
+        world = World(root, in_process=True)
+        types = [t for t in CATALOGS if t != "Справочник.Пользователи"]
+        world.config.write_text(world.config.read_text() + "flows:\n  pull-catalogs:\n"
+                                f"    objects: [{', '.join(types)}]\n", encoding="utf-8")
+        s = d.seed_accounting(world.acc)
+        world.settle(3)
+        assert "Справочник.Пользователи" not in world.acc.peer_types
+        sent = {t for e in world.acc.log if e.kind == "exported" for t, *_ in e.objects}
+        assert "Справочник.Пользователи" in sent                  # before onecsync's header
+        assert "Справочник.Пользователи" not in {
+            t for t, *_ in world.acc.log[-1].objects}             # and never after it
+        assert not world.copies("crm", s.user) and world.copies("crm", s.department)
+        assert world.crm.peer_types["Справочник.Контрагенты"][0] == "*"
+        assert not world.acc.registrations and world.unconfirmed("crm") == 0
 
 
 # -- matching (§5) ---------------------------------------------------------------------------

@@ -20,11 +20,16 @@ class Base:
         self.sandbox = sandbox
         self.name = name
         self.sent_no = 0
+        self.received = 0
         self.minute = 0
 
-    def send(self, *objects: str) -> None:
+    def send(self, *objects: str, imported: bool = True) -> None:
+        """`imported=False`: the base has not imported our last message (yet)."""
         ours = self.sandbox.outgoing_path(self.name)
         received = self.sandbox.outgoing(self.name)["message_no"] if ours else 0
+        if not imported:
+            received = self.received
+        self.received = received
         self.sent_no += 1
         self.minute += 1
         self.sandbox.put(self.name, f.Msg(sender=self.sandbox.code(self.name), message_no=self.sent_no,
@@ -167,3 +172,52 @@ def test_a_deleted_crm_order_is_deleted_in_accounting(sandbox, bases):
     assert sent(sandbox, "accounting")["objects"] == [("delete", "ЗаказКлиентаСсылка", O1)]
     with sandbox.db() as c:
         assert c.execute("SELECT deleted FROM invoices WHERE ref = ?", (O1,)).fetchone() == (1,)
+
+
+def amount_sent(sandbox, peer: str) -> bytes | None:
+    out = sent(sandbox, peer)
+    if ("Документ.ЗаказКлиента", O1) not in out["objects"]:
+        return None
+    text = out["path"].read_bytes().decode()
+    return text.split("<Сумма>", 1)[1].split("<", 1)[0].encode()
+
+
+def test_edits_that_cross_in_one_run_are_not_swapped(sandbox, bases):
+    """Both bases change the order before either has the other's change: the CRM's version
+    goes to accounting (which imports it over its own), and accounting's is not sent to the
+    CRM. Passing both on would leave each base with the other's version, for good."""
+    acc, crm = bases
+    crm.send(f.order(O1))
+    run(sandbox)
+    acc.send(f.order(O1, amount="1.00"))   # accounting has the order and changes it ...
+    crm.send(f.order(O1, amount="2.00"))   # ... while the manager changes it too
+    report = run(sandbox)
+    assert amount_sent(sandbox, "accounting") == b"2.00"
+    assert amount_sent(sandbox, "crm") is None
+    assert report["routed"]["pull-settlements"] == {"ignored": 1}
+    with sandbox.db() as c:
+        assert c.execute("SELECT amount FROM invoices").fetchall() == [("2.00",)]
+
+
+def test_a_crm_edit_made_before_it_imported_accountings_edit_is_not_sent_on(sandbox, bases):
+    """Accounting's change is on its way to the CRM; the manager changes the order before the
+    CRM has imported it. The CRM will import accounting's version over the manager's, so the
+    manager's must not go to accounting (accounting would keep it, the CRM not)."""
+    acc, crm = bases
+    crm.send(f.order(O1))
+    run(sandbox)
+    acc.send(f.order(O1, amount="1.00"))
+    crm.send()
+    run(sandbox)
+    assert amount_sent(sandbox, "crm") == b"1.00"
+    crm.send(f.order(O1, amount="2.00"), imported=False)
+    acc.send()
+    report = run(sandbox)
+    assert amount_sent(sandbox, "accounting") is None
+    assert amount_sent(sandbox, "crm") == b"1.00"          # still owed, sent again
+    assert report["routed"]["push-invoices"] == {"ignored": 1}
+    # Once the CRM has imported it (and says so), a new change goes to accounting again.
+    crm.send(f.order(O1, amount="3.00"))
+    acc.send()
+    run(sandbox)
+    assert amount_sent(sandbox, "accounting") == b"3.00"

@@ -68,6 +68,9 @@ class Registrar:
     def offer(self, row: Staged, element=None) -> str:
         """Register one object for the target, or say why not: registered, filtered, echo,
         parked, ignored."""
+        if self.superseded(row):
+            return self._status(row, "ignored", f"superseded: the {self.target} base's version "
+                                                f"is on its way to the {self.source} base")
         if row.kind == "delete":
             if self.state.was_registered(self.target, row.type, row.ref):
                 return self._register(row, None)
@@ -92,6 +95,18 @@ class Registrar:
         if self._echo(row, xml or row.xml):
             return self._status(row, "echo")
         return self._register(row, xml)
+
+    def superseded(self, row: Staged) -> bool:
+        """Will the source base import, over this version, one the target base made?
+
+        An object both bases change (an invoice) can cross on its way: each base sends its own
+        version before it has imported the other's. A base imports what we send over whatever
+        it holds, so the version we owe the source wins there; passing this one on would swap
+        the versions (each base would end with the other's). What we owe the source is
+        unconfirmed exactly while it has not imported it: its confirmation comes with its next
+        message, and is taken before this routing.
+        """
+        return self.state.owed(self.source, row.type, row.ref)
 
     def _echo(self, row: Staged, xml: bytes) -> bool:
         copy = self.state.copy_of(self.target, row.type, row.ref)

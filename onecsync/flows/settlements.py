@@ -91,6 +91,8 @@ def _invoices_changed_in_accounting(config: Config, state: State, reg: Registrar
         if not state.is_invoice(row.ref):
             state.set_status(row.id, "ignored", "not an invoice from the CRM")
             reg.counts.ignored += 1
+        elif reg.superseded(row):
+            reg.offer(row)  # the CRM's version will overwrite it in accounting: not passed on
         elif row.kind == "delete":
             # The CRM's own invoice was never registered for it: its deletion goes regardless.
             state.register_one("crm", row)

@@ -297,6 +297,12 @@ class State:
             "SELECT 1 FROM registrations WHERE peer = ? AND type = ? AND ref = ?",
             (peer, type_name, ref)).fetchone() is not None
 
+    def owed(self, peer: str, type_name: str, ref: str) -> bool:
+        """Is a version of this object registered for `peer` and not yet confirmed by it?"""
+        return self.conn.execute(
+            "SELECT 1 FROM registrations WHERE peer = ? AND type = ? AND ref = ? "
+            "AND confirmed_no IS NULL AND parked IS NULL", (peer, type_name, ref)).fetchone() is not None
+
     def register_one(self, target: str, row: Staged, xml: bytes | None = None) -> None:
         """Register one inbox object for `target` (`xml`: its payload after the mapping)."""
         self.conn.execute(

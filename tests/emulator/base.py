@@ -19,6 +19,12 @@ The rules are those of SSL (БСП) as `enterprisedata-protocol.md` §1, §2 and
   fully successful import advances `received_no`. A MessageNo missing or ≤ 0 imports the body
   and changes no number. Failures raise `ExchangeError` and are kept in `errors`.
 - Objects written by an import are not registered back for the node they came from.
+- The object types our node declares (`AvailableObjectTypes`) decide what goes each way, as
+  XS `FillSupportedXDTOObjects` does: a registration of a type our node does not declare as
+  *receiving* in the exchange version is stamped but not written (and so dropped when our
+  ReceivedNo confirms that message); an incoming object (or deletion) of a type our node does
+  not declare as *sending* in the message's version is skipped. A versioned header without
+  `AvailableObjectTypes` means our node handles everything (SSL's 2.x compatibility).
 
 `Backup` is the whole state (store, public ids, registrations, numbers): `restore()` puts an
 older one back, as an administrator restoring a 1C base from a dump would.
@@ -93,6 +99,7 @@ class Backup:
     peer_versions: tuple | None
     seq: int
     deleted: frozenset
+    peer_types: dict | None = None
 
 
 class Base:
@@ -112,11 +119,15 @@ class Base:
         self.sent_no = 0
         self.received_no = 0
         self.peer_versions: tuple[str, ...] | None = None
+        # Our node's AvailableObjectTypes: type -> (Sending, Receiving), None: not declared.
+        self.peer_types: dict[str, tuple[str, str]] | None = None
         self.log: list[Event] = []
         self.errors: list[str] = []
         self.faults = Faults()
         self.deleted: set[Ref] = set()      # deleted physically by a user of this base
         self.confirmed: list[Ref] = []      # registrations our node confirmed, in order
+        self.created: set[Ref] = set()      # every object a user of this base ever created;
+        #                                     a restore does not take it back (tests' own view)
         self._seq = 0
         self._last_confirmation = 0
         self._clock = clock or (lambda: datetime.datetime.now(datetime.timezone.utc))
@@ -125,14 +136,24 @@ class Base:
         return f"<Base {self.name} sent {self.sent_no} received {self.received_no}>"
 
     # -- what a user does ----------------------------------------------------------------
-    def create(self, type_name: str, fields: dict, ref_id: str | None = None) -> Ref:
+    def create(self, type_name: str, fields: dict, ref_id: str | None = None, *,
+               register: bool = True) -> Ref:
+        """A user enters an object. `register=False`: the exchange plan's rules leave it out
+        (1C does so e.g. for a document dated before the synchronization's start date)."""
         r = Ref(type_name, ref_id or self.store.new_id())
         if r in self.store.objects:
             raise ValueError(f"{r!r} exists")
         self._check_refs(fields)
         self.store.objects[r] = Obj(r, copy.deepcopy(fields))
-        self._register(r)
+        self.created.add(r)
+        if register:
+            self._register(r)
         return r
+
+    def register(self, r: Ref) -> None:
+        """A user registers the object for our node again ("Зарегистрировать изменения")."""
+        self.get(r)
+        self._register(r)
 
     def edit(self, r: Ref, **changes) -> None:
         obj = self.get(r)
@@ -188,6 +209,19 @@ class Base:
             return max(common, key=vkey)
         return min(self.versions, key=vkey)
 
+    def peer_declares(self, type_name: str, direction: str, version: str) -> bool:
+        """Does our node send (`direction` "sending") / receive ("receiving") the type in
+        `version`? Without declarations it handles everything."""
+        if self.peer_types is None:
+            return True
+        decl = self.peer_types.get(type_name)
+        if decl is None:
+            return False
+        text = (decl[0] if direction == "sending" else decl[1]).strip()
+        if text == "*":
+            return version in (self.peer_versions or ())
+        return version in {v.strip() for v in text.split(",") if v.strip()}
+
     def pending(self) -> list[Ref]:
         """Registrations not yet confirmed by our node, in the order they are written."""
         return sorted(self.registrations,
@@ -206,10 +240,14 @@ class Base:
         self._header(root, version, number)
         body = etree.SubElement(root, f"{{{ns}}}Body", nsmap={None: ns})
         carried = []
+        withheld = []
         for r in self.pending():
             reg = self.registrations[r]
             if reg.message_no is None:
                 reg.message_no = number
+            if not self.peer_declares(r.type, "receiving", version):
+                withheld.append(r)  # stamped all the same: our next ReceivedNo drops it
+                continue
             obj = self.store.objects.get(r)
             if obj is None:
                 pid = self.store.public_id(r)
@@ -220,7 +258,8 @@ class Base:
                 carried.append((r.type, self.store.public_id(r)))
         self.sent_no = number
         self._last_confirmation = self.received_no
-        self.log.append(Event("exported", number, self.received_no, version, carried))
+        self.log.append(Event("exported", number, self.received_no, version, carried,
+                              note=f"not declared by our node: {withheld}" if withheld else ""))
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
     def _owes_confirmation(self) -> bool:
@@ -263,7 +302,7 @@ class Base:
             return
         if number is not None and number > 0:
             self._confirmed(header.get("ReceivedNo") or 0)
-        carried = self._import_body(number, body)
+        carried = self._import_body(number, body, header["version"])
         if number is not None and number > 0:
             self.received_no = number
         self.log.append(Event("imported", number, header.get("ReceivedNo"), header["version"],
@@ -297,6 +336,14 @@ class Base:
         h["settings_only"] = fmt.rstrip("/") == xmlio.BASE_URI
         if h["versions"]:
             self.peer_versions = h["versions"]  # recomputed on every header, as SSL does
+        declared = header_el.find(f"{{{m}}}AvailableObjectTypes")
+        if declared is not None:
+            self.peer_types = {
+                (ot.findtext(f"{{{m}}}Name") or "").strip():
+                    (ot.findtext(f"{{{m}}}Sending") or "", ot.findtext(f"{{{m}}}Receiving") or "")
+                for ot in declared.findall(f"{{{m}}}ObjectType")}
+        elif fmt.rstrip("/") != xmlio.BASE_URI:
+            self.peer_types = None  # a versioned message without them: everything (XS 8148)
         if h["settings_only"]:
             return h, None
         if not fmt.startswith(xmlio.BASE_URI + "/"):
@@ -317,7 +364,7 @@ class Base:
                 if r in self.store.objects:
                     self.store.public_ids.setdefault(r, r.id)
 
-    def _import_body(self, number, body) -> list:
+    def _import_body(self, number, body, version: str) -> list:
         carried: list = []
         if body is None:
             return carried
@@ -337,6 +384,9 @@ class Base:
                 self._fail(number, f"{etree.QName(el).localname}: {exc}")
             if parsed is None:
                 continue
+            if not self.peer_declares(parsed.type, "sending", version):
+                carried.append(("skipped", parsed.type, parsed.keys.get("Ссылка")))
+                continue  # no rule for a type our node does not declare it sends
             if parsed.kind == "delete":
                 deletions.append(parsed)
                 carried.append(("delete", parsed.type, parsed.keys["Ссылка"]))
@@ -396,13 +446,15 @@ class Base:
     # -- backups ---------------------------------------------------------------------------
     def backup(self) -> Backup:
         return Backup(self.store.clone(), copy.deepcopy(self.registrations), self.sent_no,
-                      self.received_no, self.peer_versions, self._seq, frozenset(self.deleted))
+                      self.received_no, self.peer_versions, self._seq, frozenset(self.deleted),
+                      copy.deepcopy(self.peer_types))
 
     def restore(self, b: Backup) -> None:
         self.store = b.store.clone()
         self.registrations = copy.deepcopy(b.registrations)
         self.sent_no, self.received_no = b.sent_no, b.received_no
         self.peer_versions = b.peer_versions
+        self.peer_types = copy.deepcopy(b.peer_types)
         self._seq = b.seq
         self.deleted = set(b.deleted)  # what was deleted after the backup never was
         self.log.append(Event("restored", self.sent_no, self.received_no))

@@ -217,13 +217,15 @@ def invoice_fields(s: Seeded, number: str, date: str, qty: int = 4) -> dict:
 
 
 def sale_fields(s: Seeded, number: str, date: str, order: Ref | None, qty: int = 4) -> dict:
+    """A sale; `order` is a Документ.ЗаказКлиента (`Заказ`) or a Документ.СчетПокупателю
+    (`СчетПокупателю`)."""
     fields = {"Дата": date, "Номер": number, "Организация": s.org,
               "ВидОперации": "РеализацияКлиенту", "Валюта": s.rub, "Сумма": f"{qty * 24900}.00",
               "СуммаВключаетНДС": "true", "Контрагент": s.vector,
               "ДанныеВзаиморасчетов": _settlement(s.vector_contract, s.rub, accounts=True),
               "Товары": [_goods_row(1, s.monitor, s.pcs, qty, 24900)]}
     if order is not None:
-        fields["Заказ"] = order
+        fields["СчетПокупателю" if order.type == "Документ.СчетПокупателю" else "Заказ"] = order
     return fields
 
 
@@ -238,17 +240,19 @@ def return_fields(s: Seeded, number: str, date: str, sale: Ref, qty: int = 1) ->
                         "ВозвратПодДеятельность": "НеОблагаетсяНДС"}]}
 
 
-def _payment_row(s: Seeded, amount: str, order: Ref | None) -> dict:
+def _payment_row(s: Seeded, amount: str, order: Ref | None, sale: Ref | None = None) -> dict:
     row = {"Сумма": amount, "СуммаВзаиморасчетов": amount, "СтавкаНДС": "БезНДС",
            "ДанныеВзаиморасчетов": _settlement(s.vector_contract, s.rub, accounts=True),
-           "СпособПогашенияЗадолженности": "Автоматически"}
+           "СпособПогашенияЗадолженности": "Автоматически" if sale is None else "ПоДокументу"}
     if order is not None:
         row["Заказ"] = order
+    if sale is not None:  # the payment settles a shipment ("по документу")
+        row["ДокументРасчетов"] = sale
     return row
 
 
 def bank_receipt_fields(s: Seeded, number: str, date: str, amount: str,
-                        order: Ref | None) -> dict:
+                        order: Ref | None, sale: Ref | None = None) -> dict:
     return {"Дата": date, "Номер": number, "Организация": s.org,
             "ОбщиеДанные": {"ДатаВыписки": date[:10], "ДатаВходящегоДокумента": date[:10],
                             "НомерВходящегоДокумента": "1873",
@@ -257,13 +261,13 @@ def bank_receipt_fields(s: Seeded, number: str, date: str, amount: str,
                             "НазначениеПлатежа": f"Оплата по заказу. Сумма {amount}, без НДС",
                             "Подразделение": s.department},
             "ВидРасчетов": "СПокупателем", "Контрагент": s.vector,
-            "РасшифровкаПлатежа": [_payment_row(s, amount, order)]}
+            "РасшифровкаПлатежа": [_payment_row(s, amount, order, sale)]}
 
 
 def cash_receipt_fields(s: Seeded, number: str, date: str, amount: str,
-                        order: Ref | None) -> dict:
+                        order: Ref | None, sale: Ref | None = None) -> dict:
     return {"Дата": date, "Номер": number, "Организация": s.org,
             "ОбщиеДанные": {"Валюта": s.rub, "Сумма": amount, "Подразделение": s.department,
                             "Основание": "Оплата по заказу", "ПринятоОт": "Кузнецов Д. С."},
             "Контрагент": s.vector, "ВидРасчетов": "СПокупателем",
-            "РасшифровкаПлатежа": [_payment_row(s, amount, order)]}
+            "РасшифровкаПлатежа": [_payment_row(s, amount, order, sale)]}

@@ -149,7 +149,8 @@ def _item_data() -> Field:
 def _payment_rows() -> Field:
     return table("РасшифровкаПлатежа",
                  choice("Заказ", ЗаказКлиента=ORDER), text("Сумма"), text("СуммаВзаиморасчетов"),
-                 vat(), _settlement(), text("СпособПогашенияЗадолженности"))
+                 vat(), _settlement(), text("СпособПогашенияЗадолженности"),
+                 choice("ДокументРасчетов", РеализацияТоваровУслугСсылка=SALE))
 
 
 _DOC_KEYS = (text("Дата"), text("Номер"), ref("Организация", ORG))

@@ -91,8 +91,10 @@ class Store:
         return self.public_ids.get(r, r.id)
 
     def by_public_id(self, type_name: str, pid: str) -> Ref | None:
+        """The object bound to `pid`; an object deleted since is not found (its record stays in
+        1C's register, but the reference it holds is broken: the object is created anew)."""
         for r, p in self.public_ids.items():
-            if p == pid and r.type == type_name:
+            if p == pid and r.type == type_name and r in self.objects:
                 return r
         return None
 

@@ -33,14 +33,17 @@ from pathlib import Path
 from tests.conftest import assert_valid_message
 from tests.emulator import crashing
 from tests.emulator.base import Base
+from tests.emulator.expect import CRM_SENDS
+from tests.emulator.expect import Expectations
+from tests.emulator.expect import check_converged
+from tests.emulator.expect import comparable  # noqa: F401 - part of this module's API
+from tests.emulator.expect import key
 from tests.emulator.folder import Exchanged
 from tests.emulator.folder import outgoing_name
 from tests.emulator.folder import put_back
 from tests.emulator.spec import CATALOGS
 from tests.emulator.spec import DOCUMENTS
-from tests.emulator.spec import SPECS
 from tests.emulator.spec import VERSIONS
-from tests.emulator.spec import exists_in
 from tests.emulator.store import Obj
 from tests.emulator.store import Ref
 from tests.factory import ACCOUNTING
@@ -48,8 +51,6 @@ from tests.factory import CRM
 from tests.factory import NODE
 
 REPO = Path(__file__).resolve().parents[2]
-# The CRM's exchange plan sends our node its own documents; catalogs only come to it.
-CRM_SENDS = ("Документ.ЗаказКлиента", "Документ.СчетПокупателю")
 ACCOUNTING_SENDS = CATALOGS + DOCUMENTS
 # БП 3.0.169 lists its versions in this order (GetIBParameters); a reader must not assume sorted.
 BP_VERSIONS = ("1.17", "1.16", "1.11", "1.10", "1.8", "1.15", "1.12")
@@ -69,16 +70,6 @@ bases:
 """
 
 
-def expected_in_crm(obj: Obj) -> bool:
-    """Must this accounting object reach the CRM? (pull-catalogs)"""
-    return obj.type in CATALOGS
-
-
-def expected_in_accounting(obj: Obj) -> bool:
-    """Must this CRM object reach accounting? (nothing yet: push-invoices is not built)"""
-    return False
-
-
 @dataclass
 class Run:
     code: int
@@ -90,16 +81,21 @@ class Run:
 class World:
     def __init__(self, root: Path, *, acc_versions=BP_VERSIONS, crm_versions=VERSIONS,
                  node_formats=VERSIONS, compress: bool = False, seed: int = 0,
-                 in_process: bool = False) -> None:
+                 in_process: bool = False, config: str | None = None,
+                 passive: bool = False) -> None:
+        """`config`: onecsync's config, if not the folder one (e.g. FTP or HTTP transports);
+        `passive`: the bases exchange only when onecsync calls them (1C's HTTP service), so a
+        round is just onecsync's run."""
         self.root = root
         self.compress = compress
         self.in_process = in_process
+        self.passive = passive
         self.folders = {"accounting": root / "exchange" / "accounting",
                         "crm": root / "exchange" / "crm"}
         for f in self.folders.values():
             f.mkdir(parents=True, exist_ok=True)
         self.config = root / "onecsync.yaml"
-        self.config.write_text(CONFIG.format(
+        self.config.write_text(config or CONFIG.format(
             node=NODE, acc=ACCOUNTING, crm=CRM, compress=str(compress).lower(),
             formats=", ".join(f'"{v}"' for v in node_formats)), encoding="utf-8")
         self._now = datetime.datetime(2026, 11, 20, 9, 0, tzinfo=datetime.timezone.utc)
@@ -128,6 +124,8 @@ class World:
 
     def exchange(self, name: str) -> Exchanged:
         """One session of the base; our message is checked before it reads it, its one after."""
+        if self.passive:
+            return Exchanged()  # the base's service exchanges when onecsync calls it
         base = self.bases[name]
         ours = self.ours(name)
         if ours.exists() and ours.stat().st_size:
@@ -154,6 +152,36 @@ class World:
             return False
         put_back(self.ours(name), seen[-1 - back])
         return True
+
+    # -- one object across the bases --------------------------------------------------------
+    def copies(self, name: str, item: Obj | Ref) -> list[Obj]:
+        """What base `name` holds for an object of the other base (matched by its key)."""
+        other = self.crm if name == "accounting" else self.acc
+        wanted = key(other, item)
+        base = self.bases[name]
+        return [o for o in base.objects(wanted[0]) if key(base, o) == wanted]
+
+    def copy_in(self, name: str, item: Obj | Ref) -> Obj:
+        held = self.copies(name, item)
+        assert len(held) == 1, f"{name} holds {len(held)} copies of {item!r}"
+        return held[0]
+
+    def translate(self, fields, src: str, dst: str):
+        """Field values of an object of base `src`, with references to base `dst`'s copies, as a
+        user of `dst` would enter the same document."""
+        if isinstance(fields, Ref):
+            return self.copy_in(dst, fields).ref
+        if isinstance(fields, dict):
+            return {k: self.translate(v, src, dst) for k, v in fields.items()}
+        if isinstance(fields, list):
+            return [self.translate(v, src, dst) for v in fields]
+        return fields
+
+    def seed_in(self, name: str, s):
+        """The accounting seed (`data.Seeded`) as base `name` holds it."""
+        if name == "accounting":
+            return s
+        return type(s)(**{k: self.copy_in(name, v).ref for k, v in s.__dict__.items()})
 
     # -- onecsync -------------------------------------------------------------------------
     def run(self, crash: str | None = None, nth: int = 1) -> Run:
@@ -199,6 +227,8 @@ class World:
         return Run(code, json.loads(text) if text.strip() else None, err.getvalue())
 
     def round(self) -> Run:
+        if self.passive:
+            return self.run()
         self.exchange("accounting")
         self.exchange("crm")
         return self.run()
@@ -255,78 +285,30 @@ def scratch_dir(fallback: Path):
         yield fallback
 
 
-# -- what "converged" means -----------------------------------------------------------------
-def _canonical(base: Base, value):
-    if isinstance(value, Ref):
-        return (value.type, base.identity(value).lower())
-    if isinstance(value, dict):
-        return {k: _canonical(base, v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_canonical(base, v) for v in value]
-    return value
-
-
-def _project(fields, values: dict, versions) -> dict:
-    out = {}
-    for f in fields:
-        if f.name in out or f.name not in values:
-            continue
-        if not all(any(exists_in(g, v) for g in fields if g.name == f.name) for v in versions):
-            continue
-        value = values[f.name]
-        if f.kind == "struct":
-            value = _project(f.children, value, versions)
-        elif f.kind == "table":
-            value = [_project(f.children, row, versions) for row in value]
-        out[f.name] = value
-    return out
-
-
-def comparable(base: Base, obj: Obj, versions) -> dict:
-    """The object's content as the other side can know it: the fields every one of `versions`
-    carries, references by the id our node knows them by."""
-    spec = SPECS[obj.type]
-    return _canonical(base, _project(spec.keys + spec.fields, obj.fields, versions))
-
-
+# -- what "converged" means ----------------------------------------------------------------
 def versions_used(world: World) -> tuple[str, ...]:
     return (world.acc.negotiated(), world.crm.negotiated())
 
 
-def assert_converged(world: World, lost: frozenset[Ref] = frozenset()) -> None:
+def expected_in_crm(world: World, obj: Obj) -> bool:
+    """Must this accounting object reach the CRM? (see tests/emulator/expect.py)"""
+    return Expectations(world.acc, world.crm).in_crm(obj)
+
+
+def expected_in_accounting(world: World, obj: Obj) -> bool:
+    """Must this CRM object reach accounting?"""
+    return Expectations(world.acc, world.crm).in_accounting(obj)
+
+
+def assert_converged(world: World, lost: frozenset = frozenset()) -> None:
     """Both bases hold exactly what they should and nothing is pending anywhere.
 
-    `lost`: accounting objects a restore of accounting took back to an older state (or out of
-    existence) after the CRM had them; nobody can tell the CRM, so they are not compared.
+    `lost`: keys (type, Ссылка) of objects a restore took back to an older state (or out of
+    existence) in one base after the other had them; nobody can tell the other base, so they
+    are not compared. Refs are taken too (an accounting object's key is its own UUID).
     """
-    acc, crm = world.acc, world.crm
-    versions = versions_used(world)
-    by_identity: dict[tuple[str, str], list[Obj]] = {}
-    for o in crm.objects():
-        by_identity.setdefault((o.type, crm.identity(o.ref).lower()), []).append(o)
-    wanted = {(r.type, r.id.lower()) for r in lost}
-    for obj in acc.objects():
-        if not expected_in_crm(obj) or obj.ref in lost:
-            continue
-        key = (obj.type, obj.ref.id.lower())
-        wanted.add(key)
-        held = by_identity.get(key, [])
-        assert len(held) == 1, f"the CRM holds {len(held)} copies of {obj.ref!r}"
-        assert not held[0].from_keys, f"the CRM knows {obj.ref!r} only from references to it"
-        assert comparable(crm, held[0], versions) == comparable(acc, obj, versions), \
-            f"{obj.ref!r} differs between accounting and the CRM"
-    for r in acc.deleted - lost:
-        key = (r.type, r.id.lower())
-        wanted.add(key)
-        for o in by_identity.get(key, []):
-            assert o.deletion_mark, f"{r!r} was deleted in accounting, not marked in the CRM"
-    for key, objs in by_identity.items():
-        for o in objs:
-            assert o.origin == "user" or key in wanted, \
-                f"the CRM holds {o.ref!r}, which it should not"
-    for o in acc.objects():
-        assert o.origin == "user" or expected_in_accounting(o), \
-            f"accounting holds {o.ref!r}, which it should not"
+    keys = frozenset((x.type, x.id.lower()) if isinstance(x, Ref) else x for x in lost)
+    check_converged(world.acc, world.crm, versions_used(world), keys)
     for name, base in world.bases.items():
         assert not base.registrations, f"{name} still has unconfirmed registrations: " \
             f"{sorted(base.registrations)[:5]}"
