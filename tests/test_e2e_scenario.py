@@ -260,6 +260,32 @@ def test_an_edit_crossing_a_sent_edit_ends_the_same_in_both_bases(world):
         world.acc.get(acc_order).fields["Комментарий"]
 
 
+@pytest.mark.parametrize("crm_versions", [("1.8", "1.10"), ("1.11",)])
+def test_a_crm_on_an_older_version_gets_the_scenario_in_its_own(tmp_path, crm_versions):
+    """The order's comment is a field of its own up to 1.10 and part of
+    ОбщиеСвойстваОбъектовФормата from 1.11: edits of it cross the versions both ways."""
+    with scratch_dir(tmp_path) as root:
+        world = World(root, crm_versions=crm_versions, in_process=True)
+        users, _ = start(world)
+        order = users.add_order(ORDER)
+        world.settle(2)
+        acc_order = world.copy_in("accounting", order).ref
+        assert world.acc.get(acc_order).fields["Комментарий"] == \
+            world.crm.get(order).fields["Комментарий"]
+        text = users.edit_order(order)
+        world.settle(2)
+        assert world.acc.get(acc_order).fields["Комментарий"] == text
+        text = users.edit_in_accounting(acc_order)
+        payment = users.pay(acc_order, "full")
+        sale = users.ship(acc_order)
+        world.settle(3)
+        assert_converged(world)
+        assert (world.crm.negotiated(), world.acc.negotiated()) == (crm_versions[-1], "1.17")
+        assert world.crm.get(order).fields["Комментарий"] == text
+        assert row(world.copy_in("crm", payment))["Заказ"] == order
+        assert world.copy_in("crm", sale).fields["Заказ"] == order
+
+
 # -- deletions ------------------------------------------------------------------------------
 def test_deletions_reach_the_other_base_as_deletion_marks(world):
     users, _ = start(world)

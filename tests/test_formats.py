@@ -555,3 +555,32 @@ def test_generator_reproduces_the_committed_data_byte_for_byte(tmp_path):
     assert sorted(p.name for p in written) == sorted(p.name for p in DATA.glob("*.json.gz"))
     for path in written:
         assert path.read_bytes() == (DATA / path.name).read_bytes(), path.name
+
+
+def _order(version: str) -> etree._Element:
+    """A customer order as an emulated 1C base writes it in `version` (tests/emulator)."""
+    from tests.emulator import data as d
+    from tests.emulator import xmlio
+    from tests.emulator.base import Base
+
+    base = Base("crm", "c", "n")
+    s = d.seed_accounting(base)
+    r = base.create("Документ.ЗаказКлиента", d.order_fields(s, "ЦР00-000001", "2026-11-20T10:00:00"))
+    base.edit(r, Комментарий="Срочно, до пятницы")
+    return xmlio.render(base.get(r), version, base.store)
+
+
+@pytest.mark.parametrize(("old", "new"), [("1.8", "1.17"), ("1.10", "1.11")])
+def test_adapt_moves_a_documents_comment_into_and_out_of_the_common_properties(old, new):
+    # Up to 1.10 the comment is a property of its own; from 1.11 it is in ОбщиеСвойстваОбъектовФормата.
+    source = _order(old)
+    up = adapt(source, load(old), load(new))
+    assert child(up.element, "ОбщиеСвойстваОбъектовФормата", "Комментарий").text == "Срочно, до пятницы"
+    assert child(up.element, "Комментарий") is None
+    assert not [p for p in up.dropped if "Комментарий" in p]
+    assert validate_object(new, up.element) == []
+    down = adapt(_order(new), load(new), load(old))
+    assert child(down.element, "Комментарий").text == "Срочно, до пятницы"
+    assert child(down.element, "ОбщиеСвойстваОбъектовФормата") is None
+    assert down.dropped == [] and validate_object(old, down.element) == []
+    assert child(source, "Комментарий").text == "Срочно, до пятницы"  # the source is left as it was

@@ -51,10 +51,55 @@ def adapt(element: etree._Element, source: FormatIndex, target: FormatIndex) -> 
     name = qname.localname
     if name not in target.object_types:
         raise Unconvertible(name, f"there is no object type {name} in EnterpriseData {target.version}")
+    element = _move_comment(element, source, target, name)
     walker = _Walker(source.namespace, target)
     new = etree.Element(f"{{{target.namespace}}}{name}", nsmap={None: target.namespace})
     walker.fill(element, new, target.types[name], name)
     return Adapted(new, walker.dropped)
+
+
+_COMMON, _COMMENT = "ОбщиеСвойстваОбъектовФормата", "Комментарий"
+
+
+def _declares(index: FormatIndex, type_name: str, *steps: str) -> bool:
+    t: TypeDef | str | None = index.types.get(type_name)
+    for step in steps:
+        prop = next((p for p in t.properties if p.name == step), None) \
+            if isinstance(t, ObjectType) else None
+        if prop is None:
+            return False
+        t = prop.inline or index.types.get(prop.type, prop.type)
+    return True
+
+
+def _move_comment(element: etree._Element, source: FormatIndex, target: FormatIndex,
+                  name: str) -> etree._Element:
+    """The document's comment is one field that moved: a `Комментарий` of its own up to 1.10,
+    `ОбщиеСвойстваОбъектовФормата/Комментарий` from 1.11 (1C fills both from the document's one
+    attribute). Walking by name would drop it between the two; it is moved instead."""
+    flat = (_declares(source, name, _COMMENT), _declares(target, name, _COMMENT))
+    nested = (_declares(source, name, _COMMON, _COMMENT), _declares(target, name, _COMMON, _COMMENT))
+    ns = source.namespace
+    if flat[0] and nested[1] and not flat[1]:
+        moved = element.find(f"{{{ns}}}{_COMMENT}")
+        if moved is None:
+            return element
+        element = deepcopy(element)
+        moved = element.find(f"{{{ns}}}{_COMMENT}")
+        element.remove(moved)
+        group = element.find(f"{{{ns}}}{_COMMON}")
+        if group is None:
+            group = etree.SubElement(element, f"{{{ns}}}{_COMMON}")
+        group.insert(0, moved)
+    elif nested[0] and flat[1] and not nested[1]:
+        if element.find(f"{{{ns}}}{_COMMON}/{{{ns}}}{_COMMENT}") is None:
+            return element
+        element = deepcopy(element)
+        group = element.find(f"{{{ns}}}{_COMMON}")
+        element.append(group.find(f"{{{ns}}}{_COMMENT}"))  # lxml moves it out of the group
+        if not len(group):
+            element.remove(group)
+    return element
 
 
 class _Walker:
