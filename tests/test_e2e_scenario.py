@@ -220,6 +220,20 @@ def test_edits_go_both_ways_and_are_not_echoed(world):
     assert world.crm.get(order).fields["Комментарий"] == text
     assert imported(world, "crm", crm_log).count((ORDER, order.id)) == 1
     assert not [o for o in imported(world, "accounting", acc_log) if order.id in o]
+
+    # Each posts the order again unchanged (1C registers every write): the other base holds
+    # exactly this version, so nothing goes to it.
+    # (Accounting's is the very version it sent before: onecsync stages nothing new. The CRM's
+    # is accounting's edit, new from the CRM: it is staged and found to be an echo.)
+    for base, ref, other, routed in ((world.acc, acc_order, "crm", {}),
+                                     (world.crm, order, "accounting", {"echo": 1})):
+        since, runs = len(world.bases[other].log), len(world.runs)
+        base.register(ref)
+        world.settle(3)
+        assert not [o for o in imported(world, other, since) if order.id in o]
+        assert [r.report["routed"]["push-invoices"] for r in world.runs[runs:]] == \
+            [routed, {}, {}]
+        assert not [r for r in world.runs[runs:] if r.report["routed"]["pull-settlements"]]
     assert_converged(world)
     assert len(world.crm.objects(ORDER)) == len(world.acc.objects(ORDER)) == 1
 
@@ -279,6 +293,10 @@ def test_a_crm_on_an_older_version_gets_the_scenario_in_its_own(tmp_path, crm_ve
         payment = users.pay(acc_order, "full")
         sale = users.ship(acc_order)
         world.settle(3)
+        crm_log = len(world.crm.log)
+        world.acc.register(acc_order)          # posted again unchanged: the CRM has it already
+        world.settle(3)
+        assert not [o for o in imported(world, "crm", crm_log) if order.id in o]
         assert_converged(world)
         assert (world.crm.negotiated(), world.acc.negotiated()) == (crm_versions[-1], "1.17")
         assert world.crm.get(order).fields["Комментарий"] == text
