@@ -55,13 +55,14 @@ def imported(world: World, name: str, since: int = 0) -> list[tuple]:
     return [o for e in world.bases[name].log[since:] if e.kind == "imported" for o in e.objects]
 
 
-def status(world: World) -> dict:
-    """`onecsync --json status`, as an admin runs it."""
-    p = subprocess.run([sys.executable, "-m", "onecsync", "--config", str(world.config), "--json",
-                        "status"], cwd=REPO, capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "PYTHONPATH": str(REPO)})
+def status(world: World, as_json: bool = True) -> dict | str:
+    """`onecsync [--json] status`, as an admin runs it."""
+    p = subprocess.run([sys.executable, "-m", "onecsync", "--config", str(world.config),
+                        *(["--json"] if as_json else []), "status"], cwd=REPO,
+                       capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"})
     assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout)
+    return json.loads(p.stdout) if as_json else p.stdout
 
 
 def row(obj: Obj) -> dict:
@@ -149,6 +150,12 @@ def whole_scenario(world: World) -> None:
     assert report["peers"]["crm"]["inbox"] == {"routed": 2}
     catalogs = len(s.catalog_refs())
     assert report["peers"]["accounting"]["inbox"] == {"routed": catalogs + 6}
+    text = status(world, as_json=False)
+    for name, base in world.bases.items():
+        section = text.split(f"\n{name}\n", 1)[1]
+        assert f"sent {base.received_no + 1} · received {base.sent_no} · confirmed " \
+               f"{base.received_no}" in section.split("\n\n")[0]
+    assert "awaiting link" not in text
 
 
 # -- what must not cross -----------------------------------------------------------------------
