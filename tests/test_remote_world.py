@@ -19,6 +19,7 @@ import pytest
 from onecsync import httpclient
 from onecsync.transport import http as http_transport
 from tests.emulator import data as d
+from tests.emulator.base import PLAN
 from tests.emulator.base import ExchangeError
 from tests.emulator.expect import contents
 from tests.emulator.expect import key
@@ -128,10 +129,16 @@ def test_initial_load_converges(world):
     world.settle(3)
     assert_converged(world)
     assert crm_copy(world, s.vector).fields["Наименование"] == "Вектор ООО"
+    assert not world.crm.errors and not world.acc.errors
     if world.kind == "http":
-        # Every message crossed the service, and each was imported by the base it went to.
-        assert world.history["to-crm"] and world.history["accounting"]
-        assert [e.kind for e in world.crm.log if e.kind == "failed"] == []
+        # Every message crossed the service and was imported by the base it went to.
+        service = world.services["crm"]
+        assert service.imported == world.history["to-crm"] != []
+        assert len(service.calls("GetContinuousOperationStatus")) >= 2 * len(world.runs)
+        for _, _, params in service.calls("UploadData") + service.calls("DownloadData"):
+            # 1C's service finds the node by these: our code in the base's exchange plan.
+            assert params["NodeCode"] == world.crm.node_code
+            assert params["ExchangePlanName"] == PLAN
 
 
 def test_the_business_scenario_converges_as_over_the_directory_transport(world, tmp_path):

@@ -29,6 +29,8 @@ from tests.emulator.folder import outgoing_name
 from tests.emulator.spec import VERSIONS
 from tests.emulator.world import World
 from tests.exchange_service import ExchangeService
+from tests.factory import ACCOUNTING
+from tests.factory import CRM
 from tests.factory import NODE
 from tests.ftp_server import FtpServer
 
@@ -36,6 +38,7 @@ PASSWORD_ENV = "ONECSYNC_TEST_PW"
 FTP_PASSWORD_ENV = "ONECSYNC_TEST_FTP_PW"
 PASSWORD = "s3cret"
 FTP_PASSWORD = "ftp-s3cret"
+CODES = {"accounting": ACCOUNTING, "crm": CRM}  # the codes a World gives its bases
 
 _HTTP_PEER = """\
   {name}:
@@ -65,17 +68,20 @@ def _head(node_formats) -> str:
 class Served:
     """A `Base` as `ExchangeService` serves it: the messages crossing are checked and recorded.
 
-    A message that fails 1C's schema is not raised from here (the service would turn it into a
-    failed import, which onecsync would take for a refusal and retry): it is kept in `invalid`,
-    which the World checks after every run.
+    Made before its World (the service must be listening for the World's config to name its
+    URL), then `bind(world, name)`. A message that fails 1C's schema is not raised from here
+    (the service would turn it into a failed import, which onecsync takes for a refusal and
+    retries): it is kept in `invalid`, which the World checks after every run.
     """
 
-    def __init__(self, world: World, name: str) -> None:
-        self.world = world
-        self.name = name
-        self.base = world.bases[name]
+    def __init__(self) -> None:
+        self.world: World | None = None
+        self.name = ""
         self.invalid: list[str] = []
         self.answer_lost_next = False  # the import succeeds, the service reports it failed
+
+    def bind(self, world: World, name: str) -> None:
+        self.world, self.name, self.base = world, name, world.bases[name]
 
     def _check(self, data: bytes, file_name: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
@@ -106,6 +112,8 @@ class _Checked(World):
     """A World that also checks what crossed through `Served` adapters after every run."""
 
     served: dict[str, Served]
+    services: dict[str, ExchangeService]
+    ftp: FtpServer
     whole_seconds = False
 
     def run(self, crash: str | None = None, nth: int = 1):
@@ -129,8 +137,9 @@ def _a_second_later(path: Path) -> None:
 
     An FTP listing gives modification times to the second (MLSD, MDTM), and onecsync knows a
     file it has seen by name, size and that time. Real exchanges are minutes apart; the
-    emulator's are milliseconds apart, and two equal-sized messages written within one second
-    would look unchanged (see the report of issue 5 item 7: a one-exchange delay, not a loss).
+    emulator's are milliseconds apart, and two equal-sized messages (say two empty ones, only
+    confirming) written within one second would look like one unchanged file: onecsync would
+    take the second only with the base's next message (a delay, never a loss).
     """
     global _last_second
     t = max(int(time.time()) + 1, _last_second + 1)
@@ -144,17 +153,19 @@ def http_world(root: Path, *, part_size: int = 8, long_polls: int = 0, node_form
     """Both bases behind 1C's HTTP service; onecsync configured with `kind: http`.
 
     The passwords come from the environment (`PASSWORD_ENV`): set it before a run."""
-    world = _Checked(root, passive=True, node_formats=node_formats, **kwargs)
-    world.served = {name: Served(world, name) for name in world.bases}
+    served = {name: Served() for name in CODES}
     with contextlib.ExitStack() as stack:
-        world.services = {
-            name: stack.enter_context(ExchangeService(
-                world.served[name], password=PASSWORD, publication=name, long_polls=long_polls))
-            for name in world.bases}
-        world.config.write_text(_head(node_formats) + "".join(
-            _HTTP_PEER.format(name=name, code=base.code, url=world.services[name].url,
-                              env=PASSWORD_ENV, part_size=part_size)
-            for name, base in world.bases.items()), encoding="utf-8")
+        services = {name: stack.enter_context(ExchangeService(
+            served[name], password=PASSWORD, publication=name, long_polls=long_polls))
+            for name in CODES}
+        config = _head(node_formats) + "".join(
+            _HTTP_PEER.format(name=name, code=code, url=services[name].url, env=PASSWORD_ENV,
+                              part_size=part_size) for name, code in CODES.items())
+        world = _Checked(root, passive=True, node_formats=node_formats, config=config,
+                         **kwargs)
+        for name, s in served.items():
+            s.bind(world, name)
+        world.served, world.services = served, services
         yield world
 
 
@@ -163,13 +174,12 @@ def ftp_world(root: Path, *, node_formats=VERSIONS, **kwargs):
     """The bases exchange through their folders; onecsync reaches them over FTP (`kind: ftp`).
 
     The password comes from the environment (`FTP_PASSWORD_ENV`): set it before a run."""
-    world = _Checked(root, node_formats=node_formats, **kwargs)
-    world.served = {}
-    world.whole_seconds = True
+    for name in CODES:
+        (root / "exchange" / name).mkdir(parents=True, exist_ok=True)
     with FtpServer(root / "exchange", password=FTP_PASSWORD) as server:
-        world.ftp = server
-        world.config.write_text(_head(node_formats) + "".join(
-            _FTP_PEER.format(name=name, code=base.code, port=server.port, env=FTP_PASSWORD_ENV)
-            for name, base in world.bases.items()), encoding="utf-8")
+        config = _head(node_formats) + "".join(
+            _FTP_PEER.format(name=name, code=code, port=server.port, env=FTP_PASSWORD_ENV)
+            for name, code in CODES.items())
+        world = _Checked(root, node_formats=node_formats, config=config, **kwargs)
+        world.served, world.ftp, world.whole_seconds = {}, server, True
         yield world
-
