@@ -167,6 +167,71 @@ def test_the_cli_run_as_cron_runs_it_converges(kind, tmp_path):
         assert crm_copy(world, s.vector).fields["ИНН"] == world.acc.get(s.vector).fields["ИНН"]
 
 
+def test_a_compressed_exchange_over_ftp_converges(tmp_path):
+    with make("ftp", tmp_path, compress=True) as world:
+        s = seeded(world)
+        world.acc.edit(s.keyboard, СтавкаНДС="НДС10")
+        world.settle(3)
+        assert_converged(world)
+        assert world.ours("crm").suffix == ".zip" and world.theirs("accounting").suffix == ".zip"
+        assert crm_copy(world, s.keyboard).fields["СтавкаНДС"] == "НДС10"
+
+
+# -- onecsync killed ---------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["http", "ftp"])
+@pytest.mark.parametrize("point", ["receive.read", "receive.committed", "send.temp_written"])
+def test_onecsync_killed_at_a_boundary_converges(kind, point, tmp_path):
+    """Killed as `kill -9` would (tests/emulator/crashing.py, a subprocess): the next runs
+    converge with nothing lost and nothing twice."""
+    extra = {"long_polls": 0} if kind == "http" else {}
+    with make(kind, tmp_path, **extra) as world:
+        s = seeded(world)
+        order = Users(world, s).add_order(ORDER)
+        world.acc.edit(s.stroy, Наименование="СтройМонолит-2 АО")
+        world.exchange("accounting")
+        world.exchange("crm")
+        run = world.run(crash=point)
+        assert run.crashed_at == point, run.stderr
+        world.settle(4)
+        assert_converged(world)
+        assert crm_copy(world, s.stroy).fields["Наименование"] == "СтройМонолит-2 АО"
+        assert world.copies("accounting", order)
+
+
+class Crash(BaseException):
+    pass
+
+
+@pytest.mark.parametrize("kind", ["http", "ftp"])
+def test_a_crash_after_delivery_before_the_receipt_converges(kind, tmp_path, monkeypatch):
+    """The base got our message (HTTP: imported it; FTP: it is in the folder) but onecsync died
+    before writing its receipt: the next run sends the same objects again under a newer
+    number, and the base ends with one copy of each."""
+    from onecsync.transport.spool import Spool
+
+    with make(kind, tmp_path) as world:
+        s = seeded(world)
+        order = Users(world, s).add_order(ORDER)
+        world.settle(3)
+        Users(world, s).pay(world.copy_in("accounting", order).ref, "half")
+        world.exchange("accounting")
+        world.exchange("crm")
+        imports = [e for e in world.crm.log if e.kind == "imported"]
+        ours = world.ours("crm").read_bytes() if world.ours("crm").exists() else None
+
+        def crash(self, data):
+            raise Crash()
+        with monkeypatch.context() as m, pytest.raises(Crash):
+            m.setattr(Spool, "write_receipt", crash)
+            world.run()
+        if kind == "http":  # the CRM imported it before the crash
+            assert len([e for e in world.crm.log if e.kind == "imported"]) == len(imports) + 1
+        else:  # our new message is in the CRM's folder
+            assert world.ours("crm").read_bytes() != ours
+        world.settle(4)
+        assert_converged(world)
+
+
 # -- HTTP faults ------------------------------------------------------------------------------
 def test_http_a_message_failing_1cs_schema_fails_the_world(http):
     """The adapter's check is real: a message that is not EnterpriseData is caught at the run."""

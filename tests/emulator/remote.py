@@ -50,7 +50,7 @@ _FTP_PEER = """\
   {name}:
     code: {code}
     transport: {{kind: ftp, host: 127.0.0.1, port: {port}, user: sync, password_env: {env},
-                 folder: /{name}, timeout: 5}}
+                 folder: /{name}, timeout: 5, compress: {compress}}}
 """
 _HEAD = """\
 node:
@@ -170,7 +170,7 @@ def http_world(root: Path, *, part_size: int = 8, long_polls: int = 0, node_form
 
 
 @contextlib.contextmanager
-def ftp_world(root: Path, *, node_formats=VERSIONS, **kwargs):
+def ftp_world(root: Path, *, node_formats=VERSIONS, compress: bool = False, **kwargs):
     """The bases exchange through their folders; onecsync reaches them over FTP (`kind: ftp`).
 
     The password comes from the environment (`FTP_PASSWORD_ENV`): set it before a run."""
@@ -178,8 +178,10 @@ def ftp_world(root: Path, *, node_formats=VERSIONS, **kwargs):
         (root / "exchange" / name).mkdir(parents=True, exist_ok=True)
     with FtpServer(root / "exchange", password=FTP_PASSWORD) as server:
         config = _head(node_formats) + "".join(
-            _FTP_PEER.format(name=name, code=code, port=server.port, env=FTP_PASSWORD_ENV)
+            _FTP_PEER.format(name=name, code=code, port=server.port, env=FTP_PASSWORD_ENV,
+                             compress=str(compress).lower())
             for name, code in CODES.items())
-        world = _Checked(root, node_formats=node_formats, config=config, **kwargs)
+        world = _Checked(root, node_formats=node_formats, config=config, compress=compress,
+                         **kwargs)
         world.served, world.ftp, world.whole_seconds = {}, server, True
         yield world
