@@ -5,9 +5,9 @@ each behind 1C's HTTP service (tests/exchange_service.py) or reached through an 
 Over each transport: the initial load converges, the whole business scenario (tests/emulator/
 users.py) converges and leaves both bases holding exactly what the same scenario leaves over the
 directory transport, and a transfer gone wrong (a cut or refused HTTP request, an import that
-failed or whose answer got lost, a lost message, a broken FTP download) is made good by the next
-runs. Every message crossing is checked against 1C's schema (the World for folders, `Served` for
-HTTP).
+failed or whose answer got lost, a lost message, a broken FTP download or upload, onecsync killed
+at a boundary or before its receipt) is made good by the next runs. Every message crossing is
+checked against 1C's schema (the World for folders, `Served` for HTTP).
 """
 
 from __future__ import annotations
