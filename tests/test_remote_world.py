@@ -13,6 +13,8 @@ checked against 1C's schema (the World for folders, `Served` for HTTP).
 from __future__ import annotations
 
 import contextlib
+import os
+import random
 
 import pytest
 
@@ -366,3 +368,86 @@ def test_ftp_a_lost_message_is_made_good_by_the_next_one(ftp):
     ftp.settle(3)
     assert_converged(ftp)
     assert crm_copy(ftp, s.vector).fields["Наименование"] == "Вектор-2 ООО"
+
+
+# -- random histories --------------------------------------------------------------------------
+HTTP_FAULTS = [("GetFilePart", Fault.CUT), ("DownloadData", Fault.DROP),
+               ("UploadData", Fault.ERROR_500), ("UploadData", Fault.DROP),
+               ("SaveFileFromParts", Fault.ERROR_502), ("PutFilePart", Fault.DROP),
+               ("PrepareGetFile", Fault.DROP), ("GetContinuousOperationStatus", Fault.ERROR_502),
+               ("DownloadData", Fault.ERROR_400)]
+
+
+def _user_step(rng, users: Users, world: World, s: d.Seeded, n: int) -> None:
+    action = rng.randrange(6)
+    crm_orders = users.crm_orders()
+    in_acc = users.crm_orders_in_accounting()
+    if action == 0 or not crm_orders:
+        users.add_order(rng.choice([ORDER, INVOICE]))
+    elif action == 1:
+        users.edit_order(rng.choice(crm_orders).ref)
+    elif action == 2 and [o for o in in_acc if o.type == ORDER]:
+        users.pay(rng.choice([o for o in in_acc if o.type == ORDER]).ref,
+                  rng.choice(["full", "half", "rest"]), cash=rng.random() < 0.5)
+    elif action == 3 and in_acc:
+        users.ship(rng.choice(in_acc).ref)
+    elif action == 4 and users.linked_sales():
+        sale = rng.choice(users.linked_sales())
+        users.take_back(sale) if rng.random() < 0.5 else users.pay_for_shipment(sale)
+    elif in_acc:
+        users.edit_in_accounting(rng.choice(in_acc).ref)
+    else:
+        world.acc.edit(s.vector, Наименование=f"Вектор {n} ООО")
+
+
+def _fault_step(rng, world: World, kind: str) -> None:
+    name = rng.choice(["accounting", "crm"])
+    if rng.random() < 0.25:
+        world.bases[name].faults.fail_next_import = rng.randint(0, 3)
+    elif kind == "http":
+        if rng.random() < 0.2:
+            world.served[name].answer_lost_next = True
+        else:
+            op, fault = rng.choice(HTTP_FAULTS)
+            world.services[name].fail(op, *[fault] * rng.choice([1, httpclient.ATTEMPTS]))
+    elif rng.random() < 0.3:
+        world.bases[name].faults.drop_next = True
+    else:
+        world.ftp.fail(rng.choice(["drop-read", "short-read", "drop-write"]), "Message_")
+
+
+@pytest.mark.parametrize("seed", range(1, 1 + int(os.environ.get("ONECSYNC_REMOTE_SEEDS", "2"))))
+@pytest.mark.parametrize("kind", ["http", "ftp"])
+def test_a_random_history_with_faults_converges_once_they_stop(kind, seed, tmp_path):
+    """Users of both bases, transfers gone wrong and runs, in an order drawn from `seed`;
+    every run ends well or temporarily (exit 4), and once the faults stop the bases converge.
+    ONECSYNC_REMOTE_SEEDS=100 runs a hundred seeds per transport (a soak)."""
+    rng = random.Random(seed)
+    extra = {"long_polls": rng.randint(0, 2), "part_size": rng.choice([1, 64])} \
+        if kind == "http" else {}
+    with make(kind, tmp_path, **extra) as world:
+        s = seeded(world)
+        users = Users(world, s)
+        codes = []
+        for n in range(30):
+            roll = rng.random()
+            if roll < 0.4:
+                _user_step(rng, users, world, s, n)
+            elif roll < 0.6:
+                _fault_step(rng, world, kind)
+            else:
+                run = world.round()
+                assert run.code in (0, 4), (run.code, run.stderr)
+                codes.append(run.code)
+        assert 4 in codes  # the faults did bite
+        for base in world.bases.values():
+            base.faults.fail_next_import, base.faults.drop_next = None, False
+        if kind == "http":
+            for name in world.bases:
+                world.services[name].state.faults.clear()
+                world.served[name].answer_lost_next = False
+        else:
+            world.ftp.faults.clear()
+        world.settle(5)
+        assert_converged(world)
+        assert users.crm_orders()
