@@ -76,6 +76,7 @@ def _zip_one(data: bytes, name: str = "data.xml") -> bytes:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
     state: _State  # set on the subclass made per server
 
     def log_message(self, *args) -> None:  # keep pytest output clean
