@@ -9,11 +9,11 @@ exchanges, onecsync runs. onecsync runs as cron runs it, a subprocess of the CLI
 Every message that crosses a folder is checked against 1C's schema of its version
 (`assert_valid_message`) before the other side reads it.
 
-What each base must end up holding is written down once, in `expected_in_crm` and
-`expected_in_accounting`: today pull-catalogs (every accounting catalog object in the CRM, nothing
-else). When push-invoices and pull-settlements land, extend those two functions (a CRM invoice is
-expected in accounting; an accounting settlement document is expected in the CRM when it links to
-a CRM invoice) and `assert_converged` checks the new flows with no other change.
+What each base must end up holding is written down once, in tests/emulator/expect.py (the
+whole scenario of the three flows, judged from the two bases alone: catalogs and linked
+settlements in the CRM, CRM orders and invoices in accounting, edits either way, nothing else);
+`expected_in_crm`, `expected_in_accounting` and `assert_converged` here apply it to a World.
+Over HTTP and FTP the same World runs with the bases behind tests/emulator/remote.py.
 """
 
 from __future__ import annotations
