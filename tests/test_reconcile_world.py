@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.emulator import data as d
+from tests.emulator.odata import EMPTY
 from tests.emulator.odata import ODataService
 from tests.emulator.odata import expose
 from tests.emulator.users import BANK
@@ -73,7 +74,7 @@ class Scene:
 def scene(tmp_path, monkeypatch):
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     with scratch_dir(tmp_path) as root:
-        world = World(root)
+        world = World(root, in_process=True)  # rounds in process: reconcile goes through `cli`
         with expose(world, password_env=PASSWORD_ENV, password=PASSWORD) as services:
             users = Users(world, d.seed_accounting(world.acc))
             world.settle(2)
@@ -172,3 +173,115 @@ def test_each_kind_of_drift_really_made_in_the_bases_is_found_and_made_good(scen
     assert_converged(w)
     assert acc.get(o5).fields["Номер"] == crm.get(o5_crm).fields["Номер"]  # back in accounting
     assert crm.get(o4_crm := b["crm"][3]).fields["Сумма"] == "1.00", o4_crm  # accounting's sum
+
+
+def test_paging_and_chunking_against_the_real_server_find_the_same_drift(scene):
+    b = business(scene)
+    acc, w, u = scene.acc, scene.world, scene.users
+    more = [u.add_order(qty=1 + n % 3) for n in range(17)]  # 21 CRM invoices: two $filter chunks
+    w.settle(2)
+    acc.get(w.copy_in("accounting", more[0]).ref).fields["Сумма"] = "7.00"
+    unsent = acc.create(BANK, d.bank_receipt_fields(u.s, "БП00-900002", "2026-11-27T11:00:00",
+                                                    "100.00", b["acc"][0]), register=False)
+    before = len(scene.services["accounting"].requests)
+    code, drift, run = scene.reconcile()
+    assert code == 9, run.stderr
+    assert drift == sorted([("amount", "accounting", ORDER, more[0].id),
+                            ("not-forwarded", "crm", BANK, unsent.id)])
+    asked = [q for q in scene.services["accounting"].queries("Document_СчетНаОплатуПокупателю")]
+    filters = sorted(q["$filter"].count(" eq guid'") for q in asked[-2:])
+    assert len(scene.services["accounting"].requests) > before
+    assert filters == [6, 15]  # reconcile_odata.CHUNK GUIDs per request at most
+
+    # The same reconcile with pages of 2 rows: every set read in several pages, same answer.
+    from onecsync.config import load_config
+    from onecsync.flows.reconcile_odata import reconcile_odata
+    from onecsync.odata import ODataClient
+    from onecsync.state import open_readonly
+
+    config = load_config(w.config)
+    state = open_readonly(config.state)
+    try:
+        clients = {n: ODataClient(config.bases[n].odata, page_size=2) for n in ("accounting", "crm")}
+        start = len(scene.services["accounting"].requests)
+        paged = sorted((x.kind, x.peer, x.type, x.ref) for x in reconcile_odata(config, state, clients))
+    finally:
+        state.conn.close()
+    assert paged == drift
+    skips = [int(q["$skip"]) for q in scene.services["accounting"].queries(
+        "Document_СчетНаОплатуПокупателю")[-100:] if q["$top"] == "2"]
+    assert len(scene.services["accounting"].requests) > start
+    assert {0, 2, 4, 14} <= set(skips)  # 15 invoices of a chunk: pages at 0, 2, … 14
+
+
+def test_the_server_answers_as_1c_does(scene):
+    import requests
+
+    acc = scene.services["accounting"]
+    u = scene.users
+    order, payment = u.own_order_and_payment()
+    auth = ("odata", PASSWORD)
+    get = lambda path, query="": requests.get(  # noqa: E731
+        f"{acc.url}/{path}" + (f"?{query}" if query else ""), auth=auth, timeout=10)
+
+    rows = get("Document_ПоступлениеНаРасчетныйСчет_РасшифровкаПлатежа",
+               f"$format=json&$filter=СчетНаОплату_Key%20eq%20guid'{order.id}'").json()["value"]
+    assert [(r["Ref_Key"], r["LineNumber"], r["СуммаПлатежа"]) for r in rows] == [
+        (payment.id, "1", float(scene.acc.get(order).fields["Сумма"]))]
+    header = get(f"Document_ПоступлениеНаРасчетныйСчет(guid'{payment.id}')", "$format=json").json()
+    assert header["Контрагент_Type"] == "StandardODATA.Catalog_Контрагенты"
+    assert header["Posted"] is True and header["DeletionMark"] is False
+    # A plain guid never equals a composite in 1C: cast() would be needed.
+    composite = get("Document_ПоступлениеНаРасчетныйСчет",
+                    f"$format=json&$filter=Контрагент%20eq%20guid'{header['Контрагент']}'")
+    assert composite.json()["value"] == []
+    count = get("Document_СчетНаОплатуПокупателю/$count",
+                f"$filter=Ref_Key%20eq%20guid'{order.id}'%20or%20Posted%20eq%20false")
+    assert count.content.decode("utf-8-sig") == "1"
+
+    def error(resp) -> tuple[int, str]:
+        return resp.status_code, resp.json()["odata.error"]["code"]
+    assert error(get("Document_СчетНаОплатуПокупателю",
+                     f"$format=json&$filter=Ref_Key+eq+guid'{order.id}'")) == (400, "14")
+    assert error(get("Document_Нет", "$format=json")) == (404, "8")
+    assert error(get("Document_СчетНаОплатуПокупателю", "$format=json&$select=Сумма")) == (400, "10")
+    assert error(get(f"Document_СчетНаОплатуПокупателю(guid'{EMPTY}')", "$format=json")) == (404, "9")
+    assert error(get("Document_СчетНаОплатуПокупателю", "$format=json&$expand=*")) == (400, "0")
+    assert requests.get(f"{acc.url}/", auth=("odata", "wrong"), timeout=10).status_code == 401
+    # $inlinecount makes 1C ignore $top and $skip (docs/odata.md §1.6).
+    answer = get("Document_СчетНаОплатуПокупателю",
+                 "$format=json&$top=1&$skip=5&$inlinecount=allpages&$select=Ref_Key").json()
+    assert (answer["odata.count"], len(answer["value"])) == ("1", 1)  # $skip=5 was ignored
+
+    from onecsync.config import load_config
+    from onecsync.odata import ODataClient
+    client = ODataClient(load_config(scene.world.config).bases["accounting"].odata)
+    props = client.properties("Document_СчетНаОплатуПокупателю")
+    assert props["СуммаДокумента"] == "Edm.Double" and props["Ref_Key"] == "Edm.Guid"
+    assert client.count("Document_СчетНаОплатуПокупателю", filter=f"Ref_Key eq guid'{order.id}'") == 1
+    check = scene.cli("check")
+    assert check.code == 0, check.stderr
+
+
+def test_a_wrong_password_or_entity_set_is_one_config_error_and_the_exchange_still_runs(
+        scene, monkeypatch):
+    u = scene.users
+    u.add_order()
+    scene.world.settle(2)  # accounting holds it: reconcile asks its OData about it
+    u.add_order()
+    monkeypatch.setenv(PASSWORD_ENV, "not-the-password")
+    run = scene.world.round()
+    assert run.code == 3, run.stderr
+    assert "refused user 'odata'" in run.stderr and "not-the-password" not in run.stderr
+    assert run.report["peers"]["accounting"]["sent"]["objects"] >= 1  # the exchange went through
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    scene.world.settle(1)
+    text = scene.world.config.read_text(encoding="utf-8")
+    scene.world.config.write_text(text.replace(
+        "password_env: ONECSYNC_TEST_ODATA_PASSWORD}",
+        "password_env: ONECSYNC_TEST_ODATA_PASSWORD, "
+        "entities: {Документ.ЗаказКлиента: Document_ЗаказПокупателя}}", 1), encoding="utf-8")
+    code, drift, run = scene.reconcile()
+    assert code == 3, run.stderr
+    assert "Document_ЗаказПокупателя: not found" in run.stderr
+    assert "Не найден тип сущности" in run.stderr

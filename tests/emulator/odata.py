@@ -317,7 +317,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, svc.metadata(), "application/xml;charset=utf-8")
             return
         fmt = params.get("$format", "")
-        if not (fmt == "json" or fmt.startswith("application/json")
+        if not resource.endswith("/$count") and not (fmt == "json" or fmt.startswith("application/json")
                 or (not fmt and "application/json" in self.headers.get("Accept", ""))):
             raise _Refused(406, "3", "Atom is not emulated: ask with $format=json")
         if resource == "":
