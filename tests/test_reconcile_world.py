@@ -183,6 +183,7 @@ def test_paging_and_chunking_against_the_real_server_find_the_same_drift(scene):
     acc.get(w.copy_in("accounting", more[0]).ref).fields["Сумма"] = "7.00"
     unsent = acc.create(BANK, d.bank_receipt_fields(u.s, "БП00-900002", "2026-11-27T11:00:00",
                                                     "100.00", b["acc"][0]), register=False)
+    scene.rounds(2)  # drift only once accounting's next message did not bring them
     before = len(scene.services["accounting"].requests)
     code, drift, run = scene.reconcile()
     assert code == 9, run.stderr
@@ -197,10 +198,10 @@ def test_paging_and_chunking_against_the_real_server_find_the_same_drift(scene):
     from onecsync.config import load_config
     from onecsync.flows.reconcile_odata import reconcile_odata
     from onecsync.odata import ODataClient
-    from onecsync.state import open_readonly
+    from onecsync.state import open_state
 
     config = load_config(w.config)
-    state = open_readonly(config.state)
+    state = open_state(config.state)  # reconcile remembers what it saw
     try:
         clients = {n: ODataClient(config.bases[n].odata, page_size=2) for n in ("accounting", "crm")}
         start = len(scene.services["accounting"].requests)
@@ -285,3 +286,29 @@ def test_a_wrong_password_or_entity_set_is_one_config_error_and_the_exchange_sti
     assert code == 3, run.stderr
     assert "Document_ЗаказПокупателя: not found" in run.stderr
     assert "Не найден тип сущности" in run.stderr
+
+
+def test_what_accounting_has_not_exported_yet_is_not_drift_until_it_has(scene):
+    """1C exchanges on its own schedule: what the accountant entered since accounting's last
+    export is in its OData but cannot have reached us. Only once accounting exported after
+    reconcile first saw it, and it still did not come, is it drift."""
+    b = business(scene)
+    acc, w, u = scene.acc, scene.world, scene.users
+    o1, o2, inv, o4 = b["acc"]
+    payment = u.pay(o4)                          # registered: in accounting's next message
+    acc.edit(o2, Сумма="99.00")                  # registered too
+    unsent = acc.create(BANK, d.bank_receipt_fields(u.s, "БП00-900003", "2026-11-27T12:00:00",
+                                                    "5.00", o1), register=False)
+    run = w.run()                                # onecsync runs before accounting exchanges
+    assert (run.code, run.report["drift"]) == (0, []), run.stderr
+    code, drift, run = scene.reconcile()
+    assert (code, drift) == (0, []), run.stderr
+    run = w.round()                              # accounting exports: two of the three come
+    assert run.code == 9, run.stderr
+    assert [(x["kind"], x["ref"]) for x in run.report["drift"]] == [("not-forwarded", unsent.id)]
+    acc.register(unsent)
+    scene.rounds(2)
+    assert w.copy_in("crm", payment).fields["Номер"] == acc.get(payment).fields["Номер"]
+    code, drift, run = scene.reconcile()
+    assert (code, drift) == (0, []), run.stderr
+    assert_converged(w)
