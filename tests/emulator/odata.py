@@ -465,10 +465,9 @@ def expose(world, *, user: str = "odata", password_env: str = "ONECSYNC_TEST_ODA
                          publication="crm") as crm:
         text = world.config.read_text(encoding="utf-8")
         for name, svc in (("accounting", acc), ("crm", crm)):
-            anchor = f"path: exchange/{name}"
-            line_end = text.index("\n", text.index(anchor))
-            text = (text[:line_end + 1]
+            at = text.index(f"\n  {name}:\n") + len(f"\n  {name}:\n")  # bases.<name>, block style
+            text = (text[:at]
                     + f"    odata: {{url: '{svc.url}', user: {user}, password_env: {password_env}}}\n"
-                    + text[line_end + 1:])
+                    + text[at:])
         world.config.write_text(text, encoding="utf-8")
         yield {"accounting": acc, "crm": crm}
