@@ -117,6 +117,9 @@ def test_each_kind_of_drift_is_found_and_healed(sandbox, odata):
     code, report, err = sandbox.run("run")  # the healed objects go out with the next send
     assert ("Документ.ЗаказКлиента", O2) in sandbox.outgoing("accounting")["objects"]
     assert ("Документ.ПБДСРасчетыСКонтрагентами", P2) in sandbox.outgoing("crm")["objects"]
+    code, report, err = sandbox.run("reconcile")  # forwarded now: not the same drift again
+    assert sorted((d["kind"], d["ref"]) for d in report["drift"]) == [
+        ("amount", O1), ("unposted", O1)]
 
 
 def test_a_payment_accounting_never_sent_us_is_reported_but_not_healable(sandbox, odata):

@@ -311,3 +311,27 @@ def test_what_accounting_has_not_exported_yet_is_not_drift_until_it_has(scene):
     code, drift, run = scene.reconcile()
     assert (code, drift) == (0, []), run.stderr
     assert_converged(w)
+
+
+def test_a_payment_linked_in_accounting_after_it_reached_us_is_healed_once(scene):
+    """The payment came without an order and waits in our inbox; the accountant then names the
+    order in it, unregistered. Accounting's OData says it settles a CRM invoice: heal forwards
+    the copy we hold, and that is the end of it (not the same drift and heal on every run)."""
+    b = business(scene)
+    acc, w, u = scene.acc, scene.world, scene.users
+    o4 = b["acc"][3]
+    loose = acc.create(BANK, d.bank_receipt_fields(u.s, "БП00-900004", "2026-11-27T13:00:00",
+                                                   "10.00", None))
+    scene.rounds(2)
+    assert (BANK, loose.id) in w.staged_refs("accounting")
+    acc.get(loose).fields["РасшифровкаПлатежа"][0]["Заказ"] = o4
+    scene.rounds(2)
+    code, drift, run = scene.reconcile()
+    assert (code, drift) == (9, [("not-forwarded", "crm", BANK, loose.id)]), run.stderr
+    assert run.report["drift"][0]["healable"] and "waits in our inbox" in run.stderr
+    code, _, run = scene.reconcile("--heal")
+    assert run.report["routed"]["healed"] == 1
+    scene.rounds(2)
+    assert w.copy_in("crm", loose).fields["Номер"] == "БП00-900004"
+    code, drift, run = scene.reconcile()
+    assert (code, drift) == (0, []), run.stderr

@@ -180,7 +180,9 @@ def _settlements(config: Config, state: State, client: ODataClient, refs: list[s
     for inv in refs:
         theirs, ours = held.get(inv, {}), forwarded.get(inv, {})
         for doc, (type_name, total) in sorted(theirs.items()):
-            if doc not in ours:
+            # Registered for the CRM without our link to this invoice: heal forwarded it (or a
+            # link path forwarded it for another invoice); reporting it again heals nothing.
+            if doc not in ours and not state.was_registered("crm", type_name, doc):
                 in_inbox = state.copy_of("accounting", type_name, doc) is not None
                 drifts.append(Drift(
                     "not-forwarded", "crm", type_name, doc,
