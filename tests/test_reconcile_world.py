@@ -335,3 +335,8 @@ def test_a_payment_linked_in_accounting_after_it_reached_us_is_healed_once(scene
     assert w.copy_in("crm", loose).fields["Номер"] == "БП00-900004"
     code, drift, run = scene.reconcile()
     assert (code, drift) == (0, []), run.stderr
+    # The CRM has the version we held; the accountant's registration brings the linked one.
+    assert "Заказ" not in w.copy_in("crm", loose).fields["РасшифровкаПлатежа"][0]
+    acc.register(loose)
+    scene.rounds(2)
+    assert_converged(w)
