@@ -116,9 +116,10 @@ def _once_accounting_exported(state: State, drifts: list[Drift]) -> list[Drift]:
                           d.type, d.ref)
                 continue
         out.append(d)
-    if len(now) > len([d for d in out if _on_its_way(d)]):
+    waiting = len(now) - sum(map(_on_its_way, out))
+    if waiting:
         log.info("reconcile: %d difference(s) may still be on their way from accounting: drift "
-                 "if its next message does not bring them", len(now) - sum(map(_on_its_way, out)))
+                 "if its next message does not bring them", waiting)
     with state.atomic():
         state.set_meta(SEEN_KEY, json.dumps(now, sort_keys=True))
     return out
