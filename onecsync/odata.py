@@ -63,11 +63,11 @@ class ODataClient:
                            remedy="the request does not fit this base: check the names used "
                                   "against its $metadata")
 
-    def _get_json(self, path: str, params: dict) -> Any:
+    def _get_json(self, path: str, params: dict, name: str | None = None) -> Any:
         try:
             return self.client.json("GET", path, params=params, safe=True)
-        except Refused as exc:
-            raise self._error(path, exc) from None
+        except Refused as exc:  # named as written, not percent-encoded, for the user to find
+            raise self._error(name or path, exc) from None
 
     def entities(self, resource: str, *, select: list[str] | str | None = None,
                  filter: str | None = None, orderby: str = "Ref_Key",
@@ -85,7 +85,7 @@ class ODataClient:
         skip = 0
         while True:
             answer = self._get_json(_resource_path(resource),
-                                    {**base, "$top": size, "$skip": skip})
+                                    {**base, "$top": size, "$skip": skip}, resource)
             rows = answer.get("value") if isinstance(answer, dict) else None
             if not isinstance(rows, list):
                 raise TemporaryError(f"OData {self.url}: {resource}: the answer has no "

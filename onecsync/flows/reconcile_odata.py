@@ -8,10 +8,16 @@ public id of an object it creates from an exchange), with the same amount, poste
 payments and sales accounting holds for it must be the ones onecsync forwarded to the CRM. Where
 the CRM has OData too, it must hold what we forwarded and it confirmed. Names follow БП 3.0 and
 the CRM on the УТ object model (docs/odata.md §3, §4); `bases.*.odata.entities` overrides them.
+
+Both bases keep changing while we look. An invoice we have not seen accounting confirm is on its
+way and not compared. What accounting's users did since its last export (a payment entered, a
+sum changed) is in its OData before it can reach us: such a difference becomes drift only once
+accounting has written us a message after reconcile first saw it (kept in the state's meta).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from decimal import Decimal
@@ -49,6 +55,7 @@ CRM_DOCUMENTS = {
     "Документ.ПКОРасчетыСКонтрагентами": "Document_ПриходныйКассовыйОрдер",
     "Документ.РКОРасчетыСКонтрагентами": "Document_РасходныйКассовыйОрдер",
 }
+SEEN_KEY = "reconcile.first_seen"  # drift -> accounting's received_no when reconcile first saw it
 CHUNK = 15  # GUIDs per $filter: 1C's URLs get too long well before a hundred
 
 
@@ -79,16 +86,54 @@ def _by_ref(client: ODataClient, entity: str, refs: list[str], select: str) -> d
 def reconcile_odata(config: Config, state: State, clients: dict[str, ODataClient]) -> list[Drift]:
     drifts: list[Drift] = []
     if "accounting" in clients:
-        drifts += _accounting(config, state, clients["accounting"])
+        drifts += _once_accounting_exported(state, _accounting(config, state, clients["accounting"]))
     if "crm" in clients:
         drifts += _crm(config, state, clients["crm"])
     return drifts
 
 
+def _on_its_way(d: Drift) -> bool:
+    """May accounting's next message still explain it? What its users entered or changed since
+    its last export (a payment, an invoice's sum) is in its OData already, not yet with us."""
+    return d.kind == "amount" or (d.kind == "not-forwarded" and not d.healable)
+
+
+def _once_accounting_exported(state: State, drifts: list[Drift]) -> list[Drift]:
+    """Such drifts count only once accounting wrote us a message after reconcile first saw
+    them: that message carried all accounting had registered for us by then."""
+    try:
+        received = state.peer("accounting").received_no
+    except KeyError:  # nothing ever received from accounting
+        received = 0
+    seen = json.loads(state.meta(SEEN_KEY) or "{}")
+    now, out = {}, []
+    for d in drifts:
+        if _on_its_way(d):
+            key = f"{d.kind} {d.type} {d.ref}"
+            now[key] = seen.get(key, received)
+            if received <= now[key]:
+                log.debug("reconcile: %s %s %s: waiting for accounting's next message", d.kind,
+                          d.type, d.ref)
+                continue
+        out.append(d)
+    waiting = len(now) - sum(map(_on_its_way, out))
+    if waiting:
+        log.info("reconcile: %d difference(s) may still be on their way from accounting: drift "
+                 "if its next message does not bring them", waiting)
+    with state.atomic():
+        state.set_meta(SEEN_KEY, json.dumps(now, sort_keys=True))
+    return out
+
+
 def _accounting(config: Config, state: State, client: ODataClient) -> list[Drift]:
     drifts = []
     names = {**ACCOUNTING_INVOICES, **config.bases["accounting"].odata.entities}
-    invoices = [i for i in state.invoices() if not i["deleted"]]
+    # An invoice still on its way (sent, or not yet, and not confirmed) is not in accounting
+    # yet, or not in this version: only what accounting confirmed can be compared.
+    on_the_way = set(state.conn.execute(
+        "SELECT type, ref FROM registrations WHERE peer = 'accounting' AND confirmed_no IS NULL"))
+    invoices = [i for i in state.invoices()
+                if not i["deleted"] and (i["type"], i["ref"]) not in on_the_way]
     groups: dict[str, list[str]] = defaultdict(list)
     for inv in invoices:
         groups[names.get(inv["type"], ACCOUNTING_INVOICES["Документ.ЗаказКлиента"])].append(inv["ref"])
@@ -136,7 +181,9 @@ def _settlements(config: Config, state: State, client: ODataClient, refs: list[s
     for inv in refs:
         theirs, ours = held.get(inv, {}), forwarded.get(inv, {})
         for doc, (type_name, total) in sorted(theirs.items()):
-            if doc not in ours:
+            # Registered for the CRM without our link to this invoice: heal forwarded it (or a
+            # link path forwarded it for another invoice); reporting it again heals nothing.
+            if doc not in ours and not state.was_registered("crm", type_name, doc):
                 in_inbox = state.copy_of("accounting", type_name, doc) is not None
                 drifts.append(Drift(
                     "not-forwarded", "crm", type_name, doc,

@@ -35,6 +35,7 @@ class Obj:
     deletion_mark: bool = False
     from_keys: bool = False      # created from the key properties of a reference only
     origin: str = "user"         # user | import
+    posted: bool = True          # a document's Проведен (OData's Posted); EnterpriseData has none
 
     @property
     def type(self) -> str:
