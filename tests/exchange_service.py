@@ -26,10 +26,11 @@ import threading
 import time
 import uuid
 import zipfile
-from http.server import BaseHTTPRequestHandler
-from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qsl
 from urllib.parse import urlsplit
+
+from tests.local_http import LocalServer
+from tests.local_http import QuietHandler
 
 SERVICE = "/hs/exchange_dsl_1_0_0_1"
 LOGIN_PAGE = (b"<!DOCTYPE html><html><head><title>Sign in - Corporate Proxy</title></head>"
@@ -74,25 +75,10 @@ def _zip_one(data: bytes, name: str = "data.xml") -> bytes:
     return buf.getvalue()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
+class _Handler(QuietHandler):
     state: _State  # set on the subclass made per server
 
-    def log_message(self, *args) -> None:  # keep pytest output clean
-        pass
-
     # -- plumbing -------------------------------------------------------------------------
-    def _send(self, status: int, body: bytes, ctype: str = "text/html; charset=utf-8",
-              extra: dict | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (extra or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
-
     def _json(self, value, status: int = 200) -> None:
         # 1C's ValueToJSON; GetIBParameters even labels it text/html.
         self._send(status, json.dumps(value, ensure_ascii=False).encode("utf-8"))
@@ -298,27 +284,15 @@ def _need(params: dict, *names: str) -> None:
             raise _Refuse(f"parameter {name} is missing")
 
 
-class ExchangeService:
+class ExchangeService(LocalServer):
     """The service for one base, on an ephemeral port of 127.0.0.1, served from a thread."""
 
     def __init__(self, base, *, user: str = "sync", password: str = "s3cret",
                  publication: str = "bp", long_polls: int = 0,
                  ib_parameters: dict | None = None) -> None:
         self.state = _State(base, user, password, long_polls, ib_parameters)
-        handler = type("Handler", (_Handler,), {"state": self.state})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/{publication}"
-        self._thread = threading.Thread(target=self.server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self) -> ExchangeService:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(type("Handler", (_Handler,), {"state": self.state}))
+        self.url = f"http://127.0.0.1:{self.port}/{publication}"
 
     def fail(self, op: str, *faults: Fault) -> None:
         with self.state.lock:

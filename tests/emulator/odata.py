@@ -31,14 +31,14 @@ import re
 import threading
 import zlib
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler
-from http.server import ThreadingHTTPServer
 from urllib.parse import unquote
 from urllib.parse import urlsplit
 from xml.sax.saxutils import quoteattr
 
 from tests.emulator.store import Obj
 from tests.emulator.store import Ref
+from tests.local_http import LocalServer
+from tests.local_http import QuietHandler
 
 EMPTY = "00000000-0000-0000-0000-000000000000"
 ROOT = "/odata/standard.odata"
@@ -268,21 +268,8 @@ _OPTIONS = ("$format", "$select", "$filter", "$orderby", "$top", "$skip", "$inli
             "allowedOnly", "$allowedOnly")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(QuietHandler):
     service: ODataService  # set on the subclass made per server
-
-    def log_message(self, *args) -> None:  # keep pytest output clean
-        pass
-
-    def _send(self, status: int, body: bytes, ctype: str, extra: dict | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (extra or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
 
     def _json(self, value, status: int = 200) -> None:
         self._send(status, json.dumps(value, ensure_ascii=False).encode(),
@@ -401,7 +388,7 @@ def _order(rows: list[dict], orderby: str | None, props: tuple[str, ...]) -> lis
     return rows
 
 
-class ODataService:
+class ODataService(LocalServer):
     def __init__(self, base, *, model: str = "bp", user: str = "odata",
                  password: str = "s3cret-odata", publication: str = "base") -> None:
         assert model in ("bp", "crm"), model
@@ -410,19 +397,8 @@ class ODataService:
         self.root = f"/{publication}{ROOT}"
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []  # (path, query), unquoted
-        handler = type("Handler", (_Handler,), {"service": self})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{self.root}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> ODataService:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join()
+        super().__init__(type("Handler", (_Handler,), {"service": self}))
+        self.url = f"http://127.0.0.1:{self.port}{self.root}"
 
     def metadata(self) -> bytes:
         types = []
