@@ -130,8 +130,7 @@ def _accounting(config: Config, state: State, client: ODataClient) -> list[Drift
     names = {**ACCOUNTING_INVOICES, **config.bases["accounting"].odata.entities}
     # An invoice still on its way (sent, or not yet, and not confirmed) is not in accounting
     # yet, or not in this version: only what accounting confirmed can be compared.
-    on_the_way = set(state.conn.execute(
-        "SELECT type, ref FROM registrations WHERE peer = 'accounting' AND confirmed_no IS NULL"))
+    on_the_way = state.unconfirmed("accounting")
     invoices = [i for i in state.invoices()
                 if not i["deleted"] and (i["type"], i["ref"]) not in on_the_way]
     groups: dict[str, list[str]] = defaultdict(list)

@@ -303,6 +303,11 @@ class State:
             "SELECT 1 FROM registrations WHERE peer = ? AND type = ? AND ref = ? "
             "AND confirmed_no IS NULL AND parked IS NULL", (peer, type_name, ref)).fetchone() is not None
 
+    def unconfirmed(self, peer: str) -> set[tuple[str, str]]:
+        """(type, Ссылка) of every object registered for `peer` that it has not confirmed."""
+        return set(self.conn.execute(
+            "SELECT type, ref FROM registrations WHERE peer = ? AND confirmed_no IS NULL", (peer,)))
+
     def register_one(self, target: str, row: Staged, xml: bytes | None = None) -> None:
         """Register one inbox object for `target` (`xml`: its payload after the mapping)."""
         self.conn.execute(
