@@ -176,10 +176,11 @@ def _end_run(state, run_id: int, code: int, outcome: Outcome, error: str) -> Non
 
 def _reconcile(config: Config, state, outcome: Outcome, heal: bool) -> None:
     outcome.drifts = reconcile_state(config, state)
-    from onecsync.odata import ODataClient  # requests is only worth importing when it is used
+    with_odata = {name: base.odata for name, base in config.bases.items() if base.odata}
+    if with_odata:
+        from onecsync.odata import ODataClient  # requests: only worth importing when it is used
 
-    clients = {name: ODataClient(base.odata) for name, base in config.bases.items() if base.odata}
-    if clients:
+        clients = {name: ODataClient(odata) for name, odata in with_odata.items()}
         try:
             outcome.drifts += reconcile_odata(config, state, clients)
         except OnecsyncError as exc:  # a base we cannot ask now must not hide the run's report
