@@ -187,7 +187,8 @@ def _settlements(config: Config, state: State, client: ODataClient, refs: list[s
                 drifts.append(Drift(
                     "not-forwarded", "crm", type_name, doc,
                     f"accounting holds it for invoice {inv} ({total}); "
-                    + ("it waits in our inbox" if in_inbox else "onecsync never received it: "
+                    + ("it waits in our inbox (--heal forwards the copy we hold; if accounting changed it "
+                       "since, register it again for onecsync there)" if in_inbox else "onecsync never received it: "
                        "register it again for onecsync in accounting"), healable=in_inbox))
     return drifts
 
