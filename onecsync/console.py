@@ -277,7 +277,10 @@ def _peer_rows(p: dict) -> list[tuple[str, str]]:
         rows.append(("parked", f"{pk['total']} ({pk['received']} received from it, "
                                f"{pk['unsendable']} that cannot be sent to it)"))
         if p.get("awaiting_link"):
-            rows.append(("awaiting link", f"{p['awaiting_link']} settlement documents"))
+            recent = p["awaiting_link_recent"]
+            rows.append(("awaiting link", f"{p['awaiting_link']} settlement documents "
+                                          f"({recent['count']} received in the last "
+                                          f"{recent['days']} days)"))
     return rows
 
 

@@ -206,3 +206,20 @@ def test_status_json_is_one_document_on_stdout(sandbox, capsys):
     code, out, err = human(sandbox, "status", "--json")
     assert code == 0
     assert json.loads(out)["state"] == str(sandbox.state_path)
+
+
+def test_awaiting_link_tells_recent_documents_from_old_ones(sandbox):
+    """Accounting's own payments wait for good; the recent ones are those that may still link."""
+    sandbox.put("accounting", f.Msg(objects=[
+        f.payment(f.ref(1, "bbbbbbbb"), f.ref(9), "10.00"),
+        f.payment(f.ref(2, "bbbbbbbb"), f.ref(9), "20.00", number="ТС00-000500")]))
+    assert sandbox.run("run")[0] == 0
+    with sqlite3.connect(sandbox.state_path) as c:  # one of them came two months ago
+        c.execute("UPDATE inbox SET updated_at = '2000-01-01T10:00:00+00:00' WHERE ref = ?",
+                  (f.ref(1, "bbbbbbbb"),))
+    c.close()
+    code, report, _ = sandbox.run("status")
+    acc = report["peers"]["accounting"]
+    assert (acc["awaiting_link"], acc["awaiting_link_recent"]) == (2, {"days": 30, "count": 1})
+    code, out, _ = human(sandbox, "status")
+    assert "2 settlement documents (1 received in the last 30 days)" in out

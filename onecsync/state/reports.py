@@ -11,6 +11,8 @@ config is reported only by path.
 
 from __future__ import annotations
 
+import datetime
+
 from onecsync import __version__
 from onecsync.config import Config
 from onecsync.protocol import numbering
@@ -20,6 +22,7 @@ from onecsync.state import lock_path
 from onecsync.state import open_readonly
 
 RUNS = 10
+RECENT_DAYS = 30  # settlement documents received this recently may still find their invoice
 
 
 def _head(config: Config) -> dict:
@@ -58,13 +61,20 @@ def peer_summary(state: State, name: str, settlement_types: tuple[str, ...]) -> 
                             "'staged' GROUP BY type ORDER BY type", (name,)).fetchall())
     # Settlement documents not yet forwarded: 'waiting' for their invoice, or not yet routed.
     marks = ", ".join("?" for _ in settlement_types) or "NULL"
-    awaiting = c.execute(f"SELECT count(*) FROM inbox WHERE peer = ? AND status IN ('staged', "
-                         f"'waiting') AND type IN ({marks})", (name, *settlement_types)).fetchone()[0]
+    # Accounting's own documents (naming no CRM invoice) wait here for good: the recent ones are
+    # what may still link, and what an administrator wants to tell apart.
+    recent_since = (datetime.datetime.now(datetime.timezone.utc)
+                    - datetime.timedelta(days=RECENT_DAYS)).isoformat(timespec="seconds")
+    awaiting, recent = c.execute(
+        f"SELECT count(*), coalesce(sum(updated_at >= ?), 0) FROM inbox WHERE peer = ? "
+        f"AND status IN ('staged', 'waiting') AND type IN ({marks})",
+        (recent_since, name, *settlement_types)).fetchone()
     return {
         "unconfirmed": {"count": unconfirmed, "unsent": unsent, "oldest": oldest},
         "parked": {"received": inbox.get("parked", 0), "unsendable": unsendable,
                    "total": inbox.get("parked", 0) + unsendable},
         "awaiting_link": awaiting,
+        "awaiting_link_recent": {"days": RECENT_DAYS, "count": recent},
         "staged": staged,
         "inbox": inbox,
     }
