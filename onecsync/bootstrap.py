@@ -16,7 +16,6 @@ import contextlib
 import datetime
 import json
 import os
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from onecsync.errors import ExitCode
 from onecsync.errors import MessageRejected
 from onecsync.errors import OnecsyncError
 from onecsync.errors import Refused
+from onecsync.files import write_atomically
 from onecsync.flows.handshake import default_file_name
 from onecsync.flows.handshake import is_settings_only
 from onecsync.flows.handshake import write_settings_message
@@ -183,26 +183,6 @@ def _validate(req: InitRequest, text: str) -> Config:
             from None
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".onecsync-tmp-", dir=path.parent)
-    except OSError as exc:
-        raise ConfigError(f"cannot write to {path.parent}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o640)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
-        raise
-
-
 def next_steps(config: Config, files: dict[str, str]) -> list[str]:
     cfg = str(config.path)
     steps = [f"In both bases, set up the universal-format synchronization with another program "
@@ -245,7 +225,7 @@ def run_init(req: InitRequest, dry_run: bool = False) -> dict:
             raise Refused(f"{path} exists and is not a settings-only message",
                           remedy="pass --force to replace it, or choose another folder")
     if not dry_run:
-        _write_atomic(req.config_path, text)
+        write_atomically(req.config_path, lambda f: f.write(text.encode("utf-8")), 0o640)
         for name in config.bases:
             write_settings_message(config, name, files[name], force=True)
     shown = {name: str(path) for name, path in files.items()}

@@ -12,17 +12,14 @@ it in the base's setup wizard or drops it in the exchange folder under its excha
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
 from onecsync import formats
 from onecsync.config import Config
-from onecsync.errors import ConfigError
 from onecsync.errors import MessageRejected
 from onecsync.errors import Refused
+from onecsync.files import write_atomically
 from onecsync.flows.declared import declared_types
 from onecsync.protocol.envelope import Header
 from onecsync.protocol.reader import MessageReader
@@ -70,22 +67,5 @@ def write_settings_message(config: Config, peer: str, target: Path, force: bool 
         raise Refused(f"{target} exists and is not a settings-only message (it may be a data "
                       "message the base has not read yet)",
                       remedy="choose another file with -o, or pass --force to replace it")
-    folder = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".onecsync-tmp-", suffix=".xml", dir=folder)
-    except OSError as exc:
-        raise ConfigError(f"cannot write to {folder}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write_to(f, config, peer)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # the base's service account must be able to read it
-        os.replace(tmp, target)
-    except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise ConfigError(f"cannot write {target}: {exc.strerror or exc}") from None
-        raise
-    return target
+    # the base's service account must be able to read it
+    return write_atomically(target, lambda f: write_to(f, config, peer), 0o644, suffix=".xml")
