@@ -9,6 +9,9 @@ wrote after the backup, and those are the messages numbered from the one it now 
 
 from __future__ import annotations
 
+import sqlite3
+
+from onecsync.flows.reconcile import STUCK_AFTER_RUNS
 from tests import factory as f
 
 C1, C2 = f.ref(1), f.ref(2)
@@ -61,3 +64,25 @@ def test_after_two_restores_a_reused_number_says_nothing_about_what_the_base_hol
     code, report, err = sandbox.run("run")
     assert code == 0 and report["peers"]["crm"]["received"]["restored"] is True, err
     assert sandbox.outgoing("crm")["objects"] == [("Справочник.Контрагенты", C1)]
+
+
+def test_what_goes_again_to_a_restored_base_is_not_stuck_at_once(sandbox):
+    """Found by the property test's long run: the objects a restored base lost went again with
+    their first registration's time, so `reconcile` called them stuck (exit 9) the moment they
+    were sent again, if the base had confirmed them long enough ago."""
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(C1, "ООО Ромашка")]))
+    sandbox.run("run")
+    sandbox.put("crm", crm(1, 1, "2026-11-20T10:00:00"))          # the CRM holds C1
+    sandbox.run("run")
+    # Long ago, as far as the journal goes: C1 was registered, then many runs passed.
+    with sqlite3.connect(sandbox.state_path) as c:
+        c.execute("UPDATE registrations SET registered_at = '2000-01-01T00:00:00+00:00'")
+        c.executemany("INSERT INTO runs (command, started_at, ended_at, exit_code) VALUES "
+                      "('run', '2001-01-01T00:00:00+00:00', '2001-01-01T00:00:01+00:00', 0)",
+                      [()] * STUCK_AFTER_RUNS)
+    latest = sandbox.outgoing("crm")
+    sandbox.put("crm", crm(1, latest["message_no"], "2026-11-21T09:00:00"))  # restored
+    code, report, err = sandbox.run("run")
+    assert report["peers"]["crm"]["received"]["restored"] is True
+    assert sandbox.outgoing("crm")["objects"] == [("Справочник.Контрагенты", C1)]
+    assert (code, report["drift"]) == (0, []), err

@@ -21,6 +21,7 @@ from onecsync.state import State
 from onecsync.state import lock_path
 from onecsync.state import open_readonly
 from onecsync.state import open_state
+from onecsync.state.store import now_text
 
 # Who sends each peer what: its registrations come from the other peer's inbox, by these flows.
 ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -192,8 +193,8 @@ def _apply_resend(state: State, peer: str, types: tuple[str, ...]) -> None:
     source, _ = ROUTES[peer]
     marks = ", ".join("?" for _ in types)
     state.conn.execute(
-        "UPDATE registrations SET message_no = NULL, confirmed_no = NULL, parked = NULL "
-        f"WHERE peer = ? AND type IN ({marks})", (peer, *types))
+        "UPDATE registrations SET message_no = NULL, confirmed_no = NULL, parked = NULL, "
+        f"registered_at = ? WHERE peer = ? AND type IN ({marks})", (now_text(), peer, *types))
     state.conn.execute(
         f"UPDATE inbox SET status = 'staged' WHERE peer = ? AND status = 'ignored' AND type IN "
         f"({marks})", (source, *types))

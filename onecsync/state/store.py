@@ -204,9 +204,12 @@ class State:
     def unconfirm_after(self, peer: str, received_no: int) -> int:
         """The peer went back to `received_no` (a restored backup): what it confirmed later is
         pending again, to be sent in full."""
+        # A new obligation: its clock (what `reconcile` calls stuck) starts now, not when the
+        # object was first registered, or every object a restored base lost is "stuck" at once.
         cur = self.conn.execute(
-            "UPDATE registrations SET confirmed_no = NULL, message_no = NULL WHERE peer = ? "
-            "AND confirmed_no IS NOT NULL AND message_no > ?", (peer, received_no))
+            "UPDATE registrations SET confirmed_no = NULL, message_no = NULL, registered_at = ? "
+            "WHERE peer = ? AND confirmed_no IS NOT NULL AND message_no > ?",
+            (now_text(), peer, received_no))
         return cur.rowcount
 
     def stage(self, peer: str, message_no: int | None, version: str,
@@ -476,8 +479,9 @@ class State:
     def reregister(self, peer: str, type_name: str, ref: str) -> int:
         """Send it again in the next message, whatever the peer confirmed."""
         return self.conn.execute(
-            "UPDATE registrations SET message_no = NULL, confirmed_no = NULL, parked = NULL "
-            "WHERE peer = ? AND type = ? AND ref = ?", (peer, type_name, ref)).rowcount
+            "UPDATE registrations SET message_no = NULL, confirmed_no = NULL, parked = NULL, "
+            "registered_at = ? WHERE peer = ? AND type = ? AND ref = ?",
+            (now_text(), peer, type_name, ref)).rowcount
 
     def count_status(self, peer: str, status: str, types: Iterable[str]) -> int:
         types = list(types)

@@ -43,13 +43,14 @@ def key(base: Base, item: Obj | Ref) -> Key:
 
 
 class Expectations:
-    def __init__(self, acc: Base, crm: Base) -> None:
+    def __init__(self, acc: Base, crm: Base, lost: frozenset[Key] = frozenset()) -> None:
         self.acc = acc
         self.crm = crm
+        self.lost = lost
         # Every order and invoice a CRM manager ever made, restored away or not: its Ссылка
         # is the CRM's own UUID, and accounting keeps it as the public id of its copy.
         self.crm_orders = {(r.type, r.id.lower()) for r in crm.created if r.type in CRM_SENDS}
-        self._linked: dict[Ref, bool] = {}
+        self._linked: dict[Ref, bool | None] = {}
 
     def is_crm_order(self, base: Base, obj: Obj | Ref) -> bool:
         return key(base, obj) in self.crm_orders
@@ -58,22 +59,26 @@ class Expectations:
         """Must this CRM object be in accounting?"""
         return self.is_crm_order(self.crm, obj)
 
-    def in_crm(self, obj: Obj) -> bool:
-        """Must this accounting object be in the CRM?"""
+    def in_crm(self, obj: Obj) -> bool | None:
+        """Must this accounting object be in the CRM? None: nobody can tell (see `linked`)."""
         if obj.type in CATALOGS:
             return True
         if obj.type in CRM_SENDS:
             return self.is_crm_order(self.acc, obj)
         return obj.type in SETTLEMENTS and self.linked(obj.ref)
 
-    def linked(self, r: Ref) -> bool:
-        """Does this accounting settlement document name a CRM order, or a linked sale?"""
+    def linked(self, r: Ref) -> bool | None:
+        """Does this accounting settlement document name a CRM order, or a linked sale?
+
+        None when it is linked only through an order a restore of the CRM took back: if that
+        order reached accounting another way before onecsync ever saw it, nobody can tell
+        onecsync it was the CRM's, so the document may rightly stay in accounting alone."""
         if r not in self._linked:
             self._linked[r] = False  # a cycle links nothing
             self._linked[r] = self._names_an_order_or_linked_sale(r)
         return self._linked[r]
 
-    def _names_an_order_or_linked_sale(self, r: Ref) -> bool:
+    def _names_an_order_or_linked_sale(self, r: Ref) -> bool | None:
         obj = self.acc.store.objects.get(r)
         if obj is None:
             return False
@@ -87,14 +92,20 @@ class Expectations:
                      for v in (row.get("Заказ"), row.get("ДокументРасчетов"))]
         else:
             return False
+        unsure = False
         for target in named:
             if not isinstance(target, Ref):
                 continue
             if target.type in CRM_SENDS and self.is_crm_order(self.acc, target):
-                return True
-            if target.type == SALE and self.linked(target):
-                return True
-        return False
+                if key(self.acc, target) not in self.lost:
+                    return True
+                unsure = True
+            if target.type == SALE:
+                linked = self.linked(target)
+                if linked:
+                    return True
+                unsure = unsure or linked is None
+        return None if unsure else False
 
 
 # -- comparing content ------------------------------------------------------------------------
@@ -155,11 +166,12 @@ def _one_way(src: Base, dst: Base, expected, versions, lost: frozenset[Key],
     dst_gone = _gone(dst)
     wanted = set(lost)
     for obj in src.objects():
-        if not expected(obj):
+        must = expected(obj)
+        if must is False:
             continue
         k = key(src, obj)
         wanted.add(k)
-        if k in lost:
+        if k in lost or must is None:
             continue
         copies = held.get(k, [])
         if not copies and k in dst_gone:
@@ -181,7 +193,7 @@ def _one_way(src: Base, dst: Base, expected, versions, lost: frozenset[Key],
 
 def check_converged(acc: Base, crm: Base, versions, lost: frozenset[Key] = frozenset()) -> None:
     """Both bases hold exactly what the scenario says (see the module docstring)."""
-    exp = Expectations(acc, crm)
+    exp = Expectations(acc, crm, lost)
     to_crm = _one_way(acc, crm, exp.in_crm, versions, lost, "accounting", "the CRM")
     to_acc = _one_way(crm, acc, exp.in_accounting, versions, lost, "the CRM", "accounting")
     for base, wanted, name in ((crm, to_crm, "the CRM"), (acc, to_acc, "accounting")):
