@@ -3,10 +3,13 @@ check that every message onecsync writes is valid per 1C's schema of its version
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -176,6 +179,35 @@ class Sandbox:
                 "from": conf.findtext("m:From", namespaces=ns),
                 "versions": [v.text for v in header.findall("m:AvailableVersion", ns)],
                 "objects": refs}
+
+    def human(self, *args: str) -> tuple[int, str, str]:
+        """Run the CLI in-process without --json; returns (exit code, stdout, stderr)."""
+        self.capsys.readouterr()
+        with pytest.raises(SystemExit) as exc:
+            main(["--config", str(self.config), *args])
+        out = self.capsys.readouterr()
+        return exc.value.code, out.out, out.err
+
+    @contextlib.contextmanager
+    def lock_held(self):
+        """Another process holds the run lock (as a running `run` would); yields its Popen."""
+        lock = self.state_path.with_name("onecsync.sqlite.lock")
+        holder = subprocess.Popen(
+            [sys.executable, "-c",
+             "import fcntl, json, os, time\n"
+             f"fd = os.open({str(lock)!r}, os.O_RDWR)\n"
+             "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+             "os.ftruncate(fd, 0)\n"
+             "os.write(fd, json.dumps({'pid': os.getpid(), 'command': 'run', "
+             "'started': '2026-11-28T03:00:00+00:00'}).encode())\n"
+             "print('locked', flush=True)\n"
+             "time.sleep(30)\n"], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "locked"
+            yield holder
+        finally:
+            holder.kill()
+            holder.wait()
 
     def run(self, *args: str) -> tuple[int, dict | None, str]:
         """Run the CLI in-process as cron would; returns (exit code, JSON report, stderr)."""

@@ -49,26 +49,11 @@ def test_dry_run_on_a_fresh_setup_creates_no_state(sandbox):
 
 def test_a_second_concurrent_run_exits_8_naming_the_holder(sandbox):
     sandbox.run("pull-catalogs")  # creates the state folder and the lock file
-    lock = sandbox.state_path.with_name("onecsync.sqlite.lock")
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import fcntl, json, os, sys, time\n"
-         f"fd = os.open({str(lock)!r}, os.O_RDWR)\n"
-         "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-         "os.ftruncate(fd, 0)\n"
-         "os.write(fd, json.dumps({'pid': os.getpid(), 'command': 'run', "
-         "'started': '2026-11-28T03:00:00+00:00'}).encode())\n"
-         "print('locked', flush=True)\n"
-         "time.sleep(30)\n"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with sandbox.lock_held() as holder:
         code, report, err = sandbox.run("pull-catalogs")
         assert code == 8
         assert f"pid {holder.pid}" in err and "2026-11-28T03:00:00" in err
         assert report["exit_code"] == 8
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_a_lock_left_by_a_dead_process_is_taken_over(sandbox):

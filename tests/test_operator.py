@@ -25,14 +25,6 @@ from tests import factory as f
 HC = "https://hc.example/ping/SECRET-TOKEN-42"
 
 
-def human(sandbox, *args: str) -> tuple[int, str, str]:
-    sandbox.capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main(["--config", str(sandbox.config), *args])
-    out = sandbox.capsys.readouterr()
-    return exc.value.code, out.out, out.err
-
-
 def with_healthcheck(sandbox, line: str = f"healthcheck_url: {HC}\n") -> None:
     sandbox.write_config(sandbox.config.read_text() + line)
 
@@ -175,9 +167,9 @@ def test_the_healthcheck_key_appears_in_no_output_and_no_file(sandbox):
         rsps.add(responses.POST, f"{HC}/0", status=404)
         for args in (["-v", "run"], ["-v", "--log-format", "json", "run"], ["-v", "status"],
                      ["state", "export"], ["-v", "--dry-run", "run"], ["-q", "run"]):
-            seen += list(human(sandbox, *args)[1:])
-            seen += list(human(sandbox, "--json", *args)[1:])
-        code, _, err = human(sandbox, "-v", "validate", str(sandbox.outgoing_path("crm")))
+            seen += list(sandbox.human(*args)[1:])
+            seen += list(sandbox.human("--json", *args)[1:])
+        code, _, err = sandbox.human("-v", "validate", str(sandbox.outgoing_path("crm")))
         seen.append(err)
     seen += [p.read_bytes().decode("utf-8", "replace") for p in sandbox.root.rglob("*")
              if p.is_file() and p != sandbox.config]
@@ -194,7 +186,7 @@ def test_a_secret_is_not_shown_by_its_repr():
 def test_json_log_lines_for_journald(sandbox):
     sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
     sandbox.put("crm", b"<broken")
-    code, out, err = human(sandbox, "-v", "--log-format", "json", "run")
+    code, out, err = sandbox.human("-v", "--log-format", "json", "run")
     assert code == 5
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert lines and all({"time", "level", "message"} <= set(x) for x in lines)
@@ -204,13 +196,13 @@ def test_json_log_lines_for_journald(sandbox):
 
 def test_quiet_prints_nothing_on_success(sandbox):
     sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
-    code, out, err = human(sandbox, "-q", "run")
+    code, out, err = sandbox.human("-q", "run")
     assert (code, out, err) == (0, "", "")
 
 
 def test_quiet_prints_the_error_of_a_failed_run(sandbox):
     sandbox.put("crm", b"<broken")
-    code, _, err = human(sandbox, "-q", "run")
+    code, _, err = sandbox.human("-q", "run")
     assert code == 5 and "the root element is 'broken'" in err
 
 
@@ -223,8 +215,8 @@ def test_quiet_busy_is_silent_for_cron(sandbox):
          "print('locked', flush=True)\ntime.sleep(30)\n"], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        assert human(sandbox, "-q", "run") == (8, "", "")
-        code, _, err = human(sandbox, "run")
+        assert sandbox.human("-q", "run") == (8, "", "")
+        code, _, err = sandbox.human("run")
         assert code == 8 and "another onecsync run holds" in err
     finally:
         holder.kill()
@@ -233,9 +225,9 @@ def test_quiet_busy_is_silent_for_cron(sandbox):
 
 def test_verbose_shows_debug_lines(sandbox):
     sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
-    _, _, err = human(sandbox, "-v", "pull-catalogs")
+    _, _, err = sandbox.human("-v", "pull-catalogs")
     assert "onecsync: debug: accounting: received message 1" in err
-    _, _, err = human(sandbox, "pull-catalogs")
+    _, _, err = sandbox.human("pull-catalogs")
     assert "debug" not in err
 
 
@@ -248,7 +240,7 @@ def test_no_color_on_stderr(sandbox, monkeypatch):
         monkeypatch.setenv("FORCE_COLOR", "1")
         if no_color:
             monkeypatch.setenv("NO_COLOR", "1")
-        code, _, err = human(sandbox, "run")
+        code, _, err = sandbox.human("run")
         assert code == 5
         assert bool(colours.search(err)) is expect, err
     monkeypatch.setattr(console, "_stderr", None)
@@ -319,10 +311,10 @@ def test_a_run_on_a_terminal_draws_the_bar_on_stderr_only(sandbox, monkeypatch):
         drawn.append(description)
         return real(self, description, **kw)
     monkeypatch.setattr(console.TerminalProgress, "task", spy)
-    code, out, _ = human(sandbox, "--json", "pull-catalogs")
+    code, out, _ = sandbox.human("--json", "pull-catalogs")
     assert code == 0 and json.loads(out)["exit_code"] == 0
     assert "accounting: reading" in drawn and "crm: writing" in drawn
-    code, _, _ = human(sandbox, "-q", "pull-catalogs")
+    code, _, _ = sandbox.human("-q", "pull-catalogs")
     assert drawn.count("accounting: reading") == 1  # -q: no bar
     monkeypatch.setattr(console, "_stderr", None)
 

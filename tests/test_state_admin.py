@@ -14,14 +14,6 @@ from tests import factory as f
 C1, C2, RUB = f.ref(1), f.ref(2), f.ref(9)
 
 
-def human(sandbox, *args: str) -> tuple[int, str, str]:
-    sandbox.capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main(["--config", str(sandbox.config), *args])
-    out = sandbox.capsys.readouterr()
-    return exc.value.code, out.out, out.err
-
-
 def journal(sandbox) -> list[tuple]:
     with sandbox.db() as c:
         return c.execute("SELECT command, exit_code FROM runs ORDER BY id").fetchall()
@@ -36,7 +28,7 @@ def first_exchange(sandbox):
 
 def test_show_prints_the_three_numbers(sandbox):
     first_exchange(sandbox)
-    code, out, _ = human(sandbox, "state", "show")
+    code, out, _ = sandbox.human("state", "show")
     assert code == 0
     assert "accounting: sent 1, received 1, confirmed 0" in out
     assert "crm: sent 1, received 0, confirmed 0" in out
@@ -45,7 +37,7 @@ def test_show_prints_the_three_numbers(sandbox):
 
 
 def test_show_without_a_state(sandbox):
-    code, out, _ = human(sandbox, "state", "show")
+    code, out, _ = sandbox.human("state", "show")
     assert code == 0 and "no state yet" in out
 
 
@@ -62,7 +54,7 @@ def conflict(sandbox):
 def test_set_numbers_without_yes_changes_nothing_and_says_what_it_would(sandbox):
     conflict(sandbox)
     dump, runs = sandbox.dump(), journal(sandbox)
-    code, out, _ = human(sandbox, "state", "set-numbers", "crm", "--sent", "5")
+    code, out, _ = sandbox.human("state", "set-numbers", "crm", "--sent", "5")
     assert code == 2
     assert "crm: would change: sent_no 1 → 5" in out
     assert "3 objects sent but not confirmed go again" in out
@@ -70,13 +62,13 @@ def test_set_numbers_without_yes_changes_nothing_and_says_what_it_would(sandbox)
     assert sandbox.dump() == dump and journal(sandbox) == runs
     code, report, _ = sandbox.run("state", "set-numbers", "crm", "--sent", "5")
     assert code == 2 and report["applied"] is False and report["after"]["sent_no"] == 5
-    code, _, _ = human(sandbox, "--dry-run", "state", "set-numbers", "crm", "--sent", "5")
+    code, _, _ = sandbox.human("--dry-run", "state", "set-numbers", "crm", "--sent", "5")
     assert code == 0 and sandbox.dump() == dump
 
 
 def test_set_numbers_resolves_a_numbering_conflict(sandbox):
     conflict(sandbox)
-    code, out, _ = human(sandbox, "state", "set-numbers", "crm", "--sent", "5", "--yes")
+    code, out, _ = sandbox.human("state", "set-numbers", "crm", "--sent", "5", "--yes")
     assert code == 0 and "crm: changed: sent_no 1 → 5" in out
     assert sandbox.numbers("crm") == (5, 0, 0)
     assert journal(sandbox)[-1] == ("state set-numbers crm", 0)
@@ -98,7 +90,7 @@ def test_set_numbers_received_takes_the_current_message_again(sandbox):
     assert sandbox.numbers("accounting")[1] == 2
     code, report, _ = sandbox.run("pull-catalogs")
     assert report["peers"]["accounting"]["received"]["duplicate"] is True
-    code, _, _ = human(sandbox, "state", "set-numbers", "accounting", "--received", "1", "--yes")
+    code, _, _ = sandbox.human("state", "set-numbers", "accounting", "--received", "1", "--yes")
     assert code == 0 and sandbox.numbers("accounting")[1] == 1
     code, report, _ = sandbox.run("pull-catalogs")
     assert code == 0
@@ -112,15 +104,15 @@ def test_lowering_sent_below_what_the_base_confirmed_is_warned(sandbox):
     sandbox.put("crm", f.Msg(sender=f.CRM, message_no=1, received_no=1))
     sandbox.run("run")
     assert sandbox.numbers("crm")[2] == 1
-    code, out, _ = human(sandbox, "state", "set-numbers", "crm", "--sent", "0")
+    code, out, _ = sandbox.human("state", "set-numbers", "crm", "--sent", "0")
     assert code == 2
     assert "WARNING: crm has confirmed our message 1" in out and "--sent 1" in out
 
 
 def test_set_numbers_needs_a_number(sandbox):
-    code, _, err = human(sandbox, "state", "set-numbers", "crm")
+    code, _, err = sandbox.human("state", "set-numbers", "crm")
     assert code == 2 and "give --sent N, --received N or both" in err
-    code, _, err = human(sandbox, "state", "set-numbers", "crm", "--sent", "-1")
+    code, _, err = sandbox.human("state", "set-numbers", "crm", "--sent", "-1")
     assert code == 2
 
 
@@ -161,7 +153,7 @@ def confirm_all(sandbox):
 def test_resend_all_to_the_crm(sandbox):
     confirm_all(sandbox)
     dump = sandbox.dump()
-    code, out, _ = human(sandbox, "state", "resend", "crm")
+    code, out, _ = sandbox.human("state", "resend", "crm")
     assert code == 2 and sandbox.dump() == dump
     assert "crm: would change: send again every object" in out
     assert "Справочник.Валюты 1, Справочник.Контрагенты 2" in out
@@ -178,7 +170,7 @@ def test_resend_all_to_the_crm(sandbox):
 
 def test_resend_one_type(sandbox):
     confirm_all(sandbox)
-    code, _, _ = human(sandbox, "state", "resend", "crm", "--type", "Справочник.Валюты", "--yes")
+    code, _, _ = sandbox.human("state", "resend", "crm", "--type", "Справочник.Валюты", "--yes")
     assert code == 0
     sandbox.run("run")
     assert sandbox.outgoing("crm")["objects"] == [("Справочник.Валюты", RUB)]
@@ -186,13 +178,13 @@ def test_resend_one_type(sandbox):
 
 def test_resend_of_a_type_onecsync_does_not_send_is_a_usage_error(sandbox):
     confirm_all(sandbox)
-    code, _, err = human(sandbox, "state", "resend", "crm", "--type", "Документ.СчетПокупателю")
+    code, _, err = sandbox.human("state", "resend", "crm", "--type", "Документ.СчетПокупателю")
     assert code == 2 and "does not send Документ.СчетПокупателю to crm" in err
 
 
 def test_resend_to_accounting_warns_about_overwriting(sandbox):
     confirm_all(sandbox)
-    code, out, _ = human(sandbox, "state", "resend", "accounting")
+    code, out, _ = sandbox.human("state", "resend", "accounting")
     assert code == 2
     assert "changes made to these invoices in accounting since are lost" in out
 
@@ -222,8 +214,8 @@ def test_export_for_support_has_no_payload_and_no_secret(sandbox, monkeypatch):
         rsps.add(responses.POST, "https://hc.example/ping/SECRET-TOKEN-42/start")
         rsps.add(responses.POST, "https://hc.example/ping/SECRET-TOKEN-42/7")
         assert sandbox.run("pull-catalogs")[0] == 7
-    human(sandbox, "state", "resend", "crm", "--yes")
-    code, out, err = human(sandbox, "state", "export")
+    sandbox.human("state", "resend", "crm", "--yes")
+    code, out, err = sandbox.human("state", "export")
     assert code == 0
     data = json.loads(out)
     assert data["peers"]["crm"]["sent_no"] == 1
@@ -234,7 +226,7 @@ def test_export_for_support_has_no_payload_and_no_secret(sandbox, monkeypatch):
     assert [r["command"] for r in data["runs"]] == ["state resend crm", "pull-catalogs"]
     assert "Ромашка" not in out and "Рубль" not in out  # no payload
     assert "SECRET-TOKEN" not in out + err
-    code, out, _ = human(sandbox, "state", "export", "--with-parked-xml")
+    code, out, _ = sandbox.human("state", "export", "--with-parked-xml")
     assert "<НаименованиеПолное>Рубль</НаименованиеПолное>" in json.loads(out)["parked"][0]["xml"]
 
 

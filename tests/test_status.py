@@ -6,14 +6,11 @@ import io
 import json
 import re
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 from rich.console import Console
 
 from onecsync import console
-from onecsync.cli import main
 from tests import factory as f
 from tests.test_cli import tree_digest
 
@@ -21,17 +18,9 @@ ACCOUNTING_MESSAGE = f.FIXTURES / "accounting" / f"Message_{f.ACCOUNTING}_{f.NOD
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def human(sandbox, *args: str) -> tuple[int, str, str]:
-    sandbox.capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main(["--config", str(sandbox.config), *args])
-    out = sandbox.capsys.readouterr()
-    return exc.value.code, out.out, out.err
-
-
 def test_no_state_yet_is_said_and_nothing_is_created(sandbox):
     before = tree_digest(sandbox.root)
-    code, out, err = human(sandbox, "status")
+    code, out, err = sandbox.human("status")
     assert code == 0, err
     assert "no state yet" in out
     assert tree_digest(sandbox.root) == before
@@ -85,7 +74,7 @@ def test_parked_objects_are_counted_both_ways(sandbox):
     assert report["peers"]["crm"]["parked"] == {"received": 0, "unsendable": 1, "total": 1}
     assert report["peers"]["crm"]["unconfirmed"]["count"] == 1
     assert report["runs"][0]["exit_code"] == 7
-    _, out, _ = human(sandbox, "status")
+    _, out, _ = sandbox.human("status")
     assert "parked         1 (1 received from it, 0 that cannot be sent to it)" in out
 
 
@@ -99,14 +88,14 @@ def test_declared_object_types_are_shown(sandbox):
     assert report["peers"]["crm"]["object_types"] == [
         {"name": "Справочник.Контрагенты", "sending": "*", "receiving": "*"}]
     assert report["peers"]["accounting"]["object_types"] is None
-    _, out, _ = human(sandbox, "status")
+    _, out, _ = sandbox.human("status")
     assert "object types   1 declared" in out and "object types   not declared" in out
 
 
 def test_plain_text_when_not_a_terminal(sandbox):
     sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
     sandbox.run("pull-catalogs")
-    code, out, err = human(sandbox, "status")
+    code, out, err = sandbox.human("status")
     assert code == 0 and err == ""
     assert not ANSI.search(out) and "┃" not in out
     assert "\naccounting\n" in out
@@ -132,7 +121,7 @@ def test_a_table_on_a_terminal(sandbox, terminal):
     buf = terminal()
     sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
     sandbox.run("pull-catalogs")
-    code, _, _ = human(sandbox, "status")
+    code, _, _ = sandbox.human("status")
     text = buf.getvalue()
     assert code == 0
     assert "┃" in text and "accounting" in text and "last runs" in text
@@ -149,35 +138,20 @@ def test_no_color_on_a_terminal_with_no_color_set(sandbox, monkeypatch):
         if no_color:
             monkeypatch.setenv("NO_COLOR", "1")
         monkeypatch.setenv("FORCE_COLOR", "1")  # rich: treat the captured stdout as a terminal
-        _, out, _ = human(sandbox, "status")
+        _, out, _ = sandbox.human("status")
         assert bool(colours.search(out)) is expect, (no_color, out)
     monkeypatch.setattr(console, "_out", None)
 
 
 def test_the_lock_holder_is_shown_and_status_does_not_wait(sandbox):
     sandbox.run("pull-catalogs")
-    lock = sandbox.state_path.with_name("onecsync.sqlite.lock")
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import fcntl, json, os, time\n"
-         f"fd = os.open({str(lock)!r}, os.O_RDWR)\n"
-         "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-         "os.ftruncate(fd, 0)\n"
-         "os.write(fd, json.dumps({'pid': os.getpid(), 'command': 'run', "
-         "'started': '2026-11-28T03:00:00+00:00'}).encode())\n"
-         "print('locked', flush=True)\n"
-         "time.sleep(30)\n"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with sandbox.lock_held() as holder:
         code, report, _ = sandbox.run("status")
         assert code == 0
         assert report["lock"] == {"pid": holder.pid, "command": "run",
                                   "started": "2026-11-28T03:00:00+00:00"}
-        _, out, _ = human(sandbox, "status")
+        _, out, _ = sandbox.human("status")
         assert f"lock: held by pid {holder.pid} (run), started 2026-11-28T03:00:00" in out
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_status_writes_nothing(sandbox):
@@ -203,7 +177,7 @@ def test_a_state_from_a_newer_onecsync_is_refused(sandbox):
 
 
 def test_status_json_is_one_document_on_stdout(sandbox, capsys):
-    code, out, err = human(sandbox, "status", "--json")
+    code, out, err = sandbox.human("status", "--json")
     assert code == 0
     assert json.loads(out)["state"] == str(sandbox.state_path)
 
@@ -221,5 +195,5 @@ def test_awaiting_link_tells_recent_documents_from_old_ones(sandbox):
     code, report, _ = sandbox.run("status")
     acc = report["peers"]["accounting"]
     assert (acc["awaiting_link"], acc["awaiting_link_recent"]) == (2, {"days": 30, "count": 1})
-    code, out, _ = human(sandbox, "status")
+    code, out, _ = sandbox.human("status")
     assert "2 settlement documents (1 received in the last 30 days)" in out
