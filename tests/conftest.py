@@ -4,6 +4,7 @@ check that every message onecsync writes is valid per 1C's schema of its version
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import shutil
@@ -141,6 +142,15 @@ class Sandbox:
         self._mtime += 1_000_000_000
         os.utime(path, ns=(self._mtime, self._mtime))
         return path
+
+    def settle(self, peer: str = "accounting", minutes: float = 11) -> None:
+        """Age the memory of the base's unfinished-looking message (quarantine/<peer>.pending)
+        by `minutes`, as if it had stayed so that long (the default settle_minutes is 10)."""
+        pending = self.state_path.parent / "quarantine" / f"{peer}.pending"
+        data = json.loads(pending.read_text(encoding="utf-8"))
+        first = datetime.datetime.fromisoformat(data["first_seen"])
+        data["first_seen"] = (first - datetime.timedelta(minutes=minutes)).isoformat()
+        pending.write_text(json.dumps(data), encoding="utf-8")
 
     def journal(self) -> list[tuple]:
         """The run journal, newest first: (exit code, error)."""
