@@ -182,6 +182,7 @@ class Exchange:
     def send(self, name: str) -> dict:
         peer = self.state.ensure_peer(name, self.config.bases[name].code)
         transport = self.transports[name]
+        self._report_strays(name, transport)
         pending, unsent = self.state.counts(name)
         version = numbering.negotiate(self.config.node.formats, peer.versions)
         owes_confirmation = peer.received_no != (peer.out_received_no or 0)
@@ -233,14 +234,14 @@ class Exchange:
         except BaseException:
             out.discard()
             raise
-        self._report_strays(name, transport)
         return self._sent_report(name, number, version, count, by_type, parked,
                                  getattr(out, "final", None))
 
     def _report_strays(self, name: str, transport: Transport) -> None:
-        """What sits under a name of ours and is not ours did not stop the send; it still needs
-        a human, so it is a problem of the run (exit 3), reported after the message went."""
-        strays = getattr(transport, "strays", None)
+        """What sits under a name of ours and is not ours never stops the send; it still needs
+        a human, so it is a problem of the run (exit 3), on every run while it is there."""
+        look = getattr(transport, "strays", None)
+        strays = look() if look is not None else []
         if strays:
             more = f" (and {len(strays) - 1} more)" if len(strays) > 1 else ""
             self.problems.append(StrayEntry(

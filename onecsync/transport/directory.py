@@ -103,8 +103,6 @@ class DirectoryTransport:
         self.compress = compress
         self.archive_password = archive_password
         self.description = f"folder {folder}"
-        # Entries under names of ours that are not ours, found by the last prepare().
-        self.strays: list[str] = []
 
     def _password(self) -> str | None:
         return self.archive_password.reveal() if self.archive_password else None
@@ -211,6 +209,13 @@ class DirectoryTransport:
                 strays.append(f"{entry.path} (a {entry_kind(st.st_mode)}{whose})")
         return strays
 
+    def strays(self) -> list[str]:
+        """Entries under names of ours that are not ours (never blocking; see the docstring)."""
+        try:
+            return self._leftovers(remove=False)
+        except OSError:
+            return []  # the send names the folder's problem itself
+
     def _check_final(self) -> Path:
         final = self.folder / self.outgoing_name
         try:
@@ -223,7 +228,7 @@ class DirectoryTransport:
     def prepare(self) -> _TempFile:
         try:
             final = self._check_final()
-            self.strays = self._leftovers(remove=True)
+            self._leftovers(remove=True)
             return _TempFile(self.folder, final, self.compress,
                              self._password() if self.compress else None)
         except OSError as exc:
