@@ -246,6 +246,32 @@ class Sandbox:
                     for t in ("peers", "inbox", "registrations")}
 
 
+@contextlib.contextmanager
+def unblocking(fifo: Path, after: float = 10.0):
+    """Turn a run that would hang reading `fifo` into a failure: if something still waits on it
+    after `after` seconds, a writer opens and closes it (the reader gets end of file), and the
+    block fails the test on exit."""
+    import threading
+
+    stop = threading.Event()
+    fired = []
+
+    def watchdog() -> None:
+        if not stop.wait(after):
+            with contextlib.suppress(OSError):
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                fired.append(True)
+
+    thread = threading.Thread(target=watchdog, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+    assert not fired, f"something blocked reading the FIFO {fifo}"
+
+
 @pytest.fixture
 def sandbox(tmp_path, capsys) -> Sandbox:
     return Sandbox(tmp_path, capsys)

@@ -23,6 +23,7 @@ from onecsync.flows import handshake
 from onecsync.transport import directory
 from onecsync.transport.zips import open_zip_entry
 from tests import factory as f
+from tests.conftest import unblocking
 from tests.corpus import make
 from tests.test_faults import fill_disk_under
 
@@ -98,27 +99,54 @@ def test_links_under_the_old_predictable_names_are_never_written_through(sandbox
 
 @pytest.fixture
 def predictable(monkeypatch):
-    """An attacker who guesses the next name: the first draws are a name planted in advance."""
-    real = files.secrets.token_hex
-    draws = itertools.chain(["0" * 16] * 3, iter(lambda: real(8), None))
-    monkeypatch.setattr(files.secrets, "token_hex", lambda n=None: next(draws))
-    return "0" * 16
+    """An attacker who guesses the next names: once armed, the next draws are a name planted in
+    advance (returned), then random ones again."""
+    def arm(times: int = 3) -> str:
+        real = files.secrets.token_hex
+        draws = itertools.chain(["0" * 16] * times, iter(lambda: real(8), None))
+        monkeypatch.setattr(files.secrets, "token_hex", lambda n=None: next(draws))
+        return "0" * 16
+    return arm
 
 
 def test_a_guessed_name_is_skipped_never_written_through(sandbox, victim, predictable):
     received_first(sandbox)
-    planted = sandbox.folders["crm"] / f".onecsync-tmp-{predictable}-{outgoing_name('crm')}"
+    name = predictable()
+    planted = sandbox.folders["crm"] / f".onecsync-tmp-{name}-{outgoing_name('crm')}"
     planted.symlink_to(victim)
-    probe = sandbox.folders["accounting"] / f".onecsync-probe-{predictable}"
-    probe.symlink_to(victim)
     kept = digest(victim)
     sandbox.put("accounting", SECOND)
     code, _, err = sandbox.run("pull-catalogs")
-    assert code == 3, err  # the planted links are named ...
+    assert code == 3, err  # the planted link is named ...
     assert digest(victim) == kept and planted.is_symlink()  # ... and never written through
     assert ("Справочник.Контрагенты", f.ref(2)) in sandbox.outgoing("crm")["objects"]
-    sandbox.run("check")
-    assert digest(victim) == kept and probe.is_symlink()
+    planted.unlink()
+    name = predictable(times=1)
+    probe = sandbox.folders["accounting"] / f".onecsync-probe-{name}"
+    probe.symlink_to(sandbox.state_path)
+    state = digest(sandbox.state_path)
+    code, report, err = sandbox.run("check")
+    assert code == 3, err  # named, not written through
+    assert digest(sandbox.state_path) == state and probe.is_symlink()
+
+
+@pytest.mark.parametrize("planted", ["link", "file", "directory", "fifo"])
+def test_create_new_never_opens_what_is_there(tmp_path, victim, predictable, planted):
+    """The one helper behind every file onecsync makes (temporary, probe, quarantine, spool,
+    receipt, init's config): whatever holds the drawn name, it draws another."""
+    name = tmp_path / f".onecsync-probe-{predictable(times=1)}"
+    {"link": lambda: name.symlink_to(victim), "file": lambda: name.write_bytes(b"theirs"),
+     "directory": name.mkdir, "fifo": lambda: os.mkfifo(name)}[planted]()
+    kept = digest(victim)
+    fd, path = files.create_new(tmp_path, ".onecsync-probe-")
+    try:
+        os.write(fd, b"ours")
+    finally:
+        os.close(fd)
+    assert path != name and path.read_bytes() == b"ours"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert digest(victim) == kept and os.path.lexists(name)
+    assert name.read_bytes() == b"theirs" if planted == "file" else True
 
 
 def test_when_no_new_name_can_be_made_the_run_says_so(sandbox, victim, monkeypatch):
@@ -175,7 +203,8 @@ def test_the_settings_message_never_reads_a_fifo_nor_writes_through_a_link(sandb
     folder = sandbox.folders["crm"]
     target = folder / outgoing_name("crm")
     os.mkfifo(target)
-    code, _, err = sandbox.human("settings-message", "crm", "-o", str(folder))
+    with unblocking(target):
+        code, _, err = sandbox.human("settings-message", "crm", "-o", str(folder))
     assert code == 2 and "is not a settings-only message" in err, err  # judged, not hung
     target.unlink()
     target.symlink_to(victim)
@@ -224,7 +253,8 @@ def test_a_fifo_or_a_link_where_our_message_goes_is_replaced_never_followed(sand
     else:
         target.symlink_to(victim)
     kept = digest(victim)
-    code, _, err = sandbox.run("pull-catalogs")
+    with unblocking(target):
+        code, _, err = sandbox.run("pull-catalogs")
     assert code == 0, err
     assert stat.S_ISREG(os.lstat(target).st_mode) and digest(victim) == kept
     assert sandbox.outgoing("crm")["objects"] == [("Справочник.Контрагенты", f.ref(1))]
@@ -355,8 +385,9 @@ def test_a_growing_file_is_waited_for_then_taken_whole(sandbox):
     assert path.name in note and "it ends early" in note and "10 minutes" in note
     first = pending(sandbox)
     assert first["file"] == str(path)
-    # It grows: the wait starts again from the new size (the clock is per fingerprint).
-    sandbox.settle(minutes=9)
+    # It grows, after the settle time: not rejected, the wait starts again from the new size
+    # (the clock runs while the file stays the same).
+    sandbox.settle(minutes=11)
     sandbox.put("accounting", whole[:2 * len(whole) // 3])
     code, report, err = sandbox.run("pull-catalogs")
     assert code == 0 and report["peers"]["accounting"]["received"]["incomplete"], err
