@@ -284,8 +284,9 @@ class Quarantine:
                 except OSError as err:
                     log.warning("cannot update %s: %s", self._pending(peer), err.strerror or err)
         if now - first >= settle:
-            log.info("%s: %s has stayed unfinished since %s: judged as it is", peer,
-                     incoming.name, first.isoformat())
+            if settle:
+                log.info("%s: %s has stayed unfinished since %s: judged as it is", peer,
+                         incoming.name, first.isoformat())
             return
         minutes = f"{settle.total_seconds() / 60:g}"
         log.warning("%s: %s is not complete yet (%s: %s); the base may still be writing it. It is "
