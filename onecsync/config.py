@@ -35,11 +35,12 @@ DEFAULT_PLAN = "СинхронизацияДанныхЧерезУниверса
 DEFAULT_FORMATS = ("1.8", "1.10", "1.11", "1.12", "1.15", "1.16", "1.17")
 PEERS = ("accounting", "crm")
 TRANSPORT_KINDS = ("directory", "ftp", "http")
+DEFAULT_SETTLE_MINUTES = 10.0
 # Keys each transport kind takes; a secret `x` is written `x_env` or `x_file`.
 _TRANSPORT_KEYS = {
-    "directory": ("path", "compress", "archive_password"),
+    "directory": ("path", "compress", "archive_password", "settle_minutes"),
     "ftp": ("host", "port", "user", "password", "folder", "passive", "tls", "ca_file", "timeout",
-            "compress", "archive_password"),
+            "compress", "archive_password", "settle_minutes"),
     "http": ("url", "user", "password", "connect_timeout", "read_timeout", "part_size",
              "wait_timeout", "ca_file"),
 }
@@ -159,6 +160,9 @@ class Transport:
     read_timeout: float = 180.0           # http: 1C's own HTTP transport waits 180 s
     part_size: int = 1024                 # http: KiB per part, as 1C sends
     wait_timeout: float = 1800.0          # http: longest wait for the base's export/import
+    # directory, ftp: how long a message that looks unfinished (the base still writing it) must
+    # stay the same before it is rejected (quarantine.py)
+    settle_minutes: float = DEFAULT_SETTLE_MINUTES
 
 
 @dataclass(frozen=True)
@@ -522,6 +526,14 @@ class _Validator:
             return default
         return value
 
+    def settle(self, value: Any, where: str) -> float:
+        if value is None:
+            return DEFAULT_SETTLE_MINUTES
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1440:
+            self.fail(where, "must be a number of minutes from 0 to 1440")
+            return DEFAULT_SETTLE_MINUTES
+        return float(value)
+
     def optional_path(self, d: dict, where: str, key: str) -> Path | None:
         return self.path(d[key], f"{where}.{key}") if d.get(key) is not None else None
 
@@ -543,9 +555,11 @@ class _Validator:
         path = self.path(d.get("path"), f"{where}.path")
         compress = self.boolean(d.get("compress"), f"{where}.compress", False)
         archive = self.secret(d, where, "archive_password", required=False)
+        settle = self.settle(d.get("settle_minutes"), f"{where}.settle_minutes")
         if path is None:
             return None
-        return Transport(kind="directory", path=path, compress=compress, archive_password=archive)
+        return Transport(kind="directory", path=path, compress=compress, archive_password=archive,
+                         settle_minutes=settle)
 
     def _ftp(self, d: dict, where: str) -> Transport | None:
         host = self.string(d.get("host"), f"{where}.host")
@@ -561,11 +575,12 @@ class _Validator:
         timeout = self.number(d.get("timeout"), f"{where}.timeout", 60.0)
         compress = self.boolean(d.get("compress"), f"{where}.compress", False)
         archive = self.secret(d, where, "archive_password", required=False)
+        settle = self.settle(d.get("settle_minutes"), f"{where}.settle_minutes")
         if host is None or user is None or folder is None:
             return None
         return Transport(kind="ftp", host=host, port=port, user=user, password=password,
                          folder=folder, passive=passive, tls=tls, ca_file=ca_file, timeout=timeout,
-                         compress=compress, archive_password=archive)
+                         compress=compress, archive_password=archive, settle_minutes=settle)
 
     def _http(self, d: dict, where: str) -> Transport | None:
         url = self.url(d.get("url"), f"{where}.url", ("http", "https"))

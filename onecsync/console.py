@@ -103,6 +103,9 @@ def _received(r: dict) -> str:
     if r.get("rejected_before"):
         return (f"{os.path.basename(r['file'])} skipped: rejected on {r['rejected_before']} "
                 f"({r.get('reason')}); see {r.get('quarantine')}")
+    if r.get("incomplete"):
+        return (f"{os.path.basename(r['file'])} is not complete yet ({r.get('why')}, since "
+                f"{r.get('since')}): read again on the next run")
     if r.get("unchanged"):
         return f"message file unchanged since the last run ({os.path.basename(r['file'])})"
     if r.get("settings_only"):

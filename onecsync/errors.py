@@ -70,11 +70,24 @@ class MessageRejected(OnecsyncError):
     exit_code = ExitCode.REJECTED
     remedy = "look at the message file named here; nothing of it was applied"
 
-    def __init__(self, message: str, *, source: str | None = None, **kw) -> None:
+    def __init__(self, message: str, *, source: str | None = None, ends_early: bool = False,
+                 **kw) -> None:
         if source:
             message = f"{source}: {message}"
         super().__init__(message, **kw)
         self.source = source
+        # The file stops where more was due (its XML, or a zip's end record): a base still
+        # writing it looks exactly like this, so it is judged only once it stays so.
+        self.ends_early = ends_early
+
+
+class StrayEntry(OnecsyncError):
+    """Something in an exchange folder that neither 1C nor onecsync writes there (a directory or
+    a link under a message's name, a FIFO, another user's file named like ours): left alone, never
+    followed; a human removes it, retrying will not help."""
+
+    exit_code = ExitCode.CONFIG
+    remedy = "remove it: 1C and onecsync write only regular files there"
 
 
 class NumberingConflict(OnecsyncError):

@@ -1,44 +1,204 @@
-"""Write a small file whole or not at all (temp file in the same folder, fsync, rename).
+"""Files in folders others may write to: ours are created new and whole, theirs opened safely.
 
-Public API: `write_atomically(target, fill, mode, suffix="")`.
+Public API: `create_new(folder, prefix, suffix, mode)`, `replace_with(target, fill, mode)`,
+`write_atomically(target, fill, mode, suffix="")`, `open_regular(path)`, `FdReader`,
+`FdWriter`, `entry_kind(mode)`, `is_ours(st)`, `NotRegular`, `TEMP_PREFIX`.
 
-For files a person or a 1C base reads at any moment (a config `init` writes, a settings-only
-message): nobody may see half of one, and a failure leaves what was there before. Exchange
-messages have their own, spooled, path (transport/base.py).
+An exchange folder is writable by a base's users and by whoever mounts the share, so every file
+onecsync makes there (and, the same way, in its own folders) is created by `create_new`:
+`O_CREAT|O_EXCL|O_NOFOLLOW` under a name nobody can predict. Whatever sits under that name (a
+planted link, a directory, a file) makes it pick another name; nothing is ever written through a
+link, and a finished file only reaches its real name by a rename, which replaces a link instead of
+following it. A file someone else left is opened by `open_regular`: never through a link, never
+blocking (a FIFO would hang the run), and judged by `fstat` of the opened descriptor, so that
+what is checked is what is read.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 from typing import IO
 from typing import Callable
 
 from onecsync.errors import ConfigError
 
+TEMP_PREFIX = ".onecsync-tmp-"
+_NEW = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_THEIRS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_TRIES = 8
+
+
+def create_new(folder: Path, prefix: str, suffix: str = "", mode: int = 0o600) -> tuple[int, Path]:
+    """A new, empty file of ours in `folder`, open for writing (and reading back): (fd, path).
+
+    The name is `prefix`, 16 random hex digits and `suffix`. An entry already there under the
+    name is never opened: another name is drawn (an attacker cannot guess the next one either).
+    The mode is set on the descriptor, so the umask does not widen or narrow it.
+    """
+    for _ in range(_TRIES):
+        path = folder / f"{prefix}{secrets.token_hex(8)}{suffix}"
+        try:
+            fd = os.open(path, _NEW, mode)
+        except FileExistsError:
+            continue
+        try:
+            os.fchmod(fd, mode)
+        except OSError:
+            pass  # a share that keeps its own modes: the file is still new and ours
+        return fd, path
+    raise FileExistsError(errno.EEXIST, f"no new file name could be made after {_TRIES} tries",
+                          str(folder))
+
+
+def replace_with(target: Path, fill: Callable[[IO[bytes]], None], mode: int,
+                 suffix: str = "", prefix: str = TEMP_PREFIX) -> Path:
+    """Write `target` whole or not at all: a new file beside it, fsync, rename over it.
+
+    Raises the OSError of a failure, after removing the new file; the clean-up itself never
+    raises (on a full disk, closing the file fails again)."""
+    folder = target.parent if str(target.parent) else Path(".")
+    fd, tmp = create_new(folder, prefix, suffix, mode)
+    f = io.BufferedWriter(FdWriter(fd))
+    try:
+        fill(f)
+        f.flush()
+        os.fsync(fd)
+        f.close()
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError, ValueError):
+            f.close()
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return target
+
 
 def write_atomically(target: Path, fill: Callable[[IO[bytes]], None], mode: int,
                      suffix: str = "") -> Path:
-    """`fill(f)` writes the content to a binary file; `mode` is the finished file's mode.
-    A folder we cannot write to is the setup's problem: ConfigError, the one-line remedy kind."""
-    folder = target.parent if str(target.parent) else Path(".")
+    """`replace_with` for files a person or a 1C base reads at any moment (a config `init`
+    writes, a settings-only message); a folder we cannot write to is the setup's problem:
+    ConfigError, the one-line remedy kind."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".onecsync-tmp-", suffix=suffix, dir=folder)
+        return replace_with(target, fill, mode, suffix)
     except OSError as exc:
-        raise ConfigError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+def entry_kind(mode: int) -> str:
+    """What a folder entry is, in the words of the error lines."""
+    for test, name in ((stat.S_ISLNK, "symbolic link"), (stat.S_ISDIR, "directory"),
+                       (stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISSOCK, "socket"),
+                       (stat.S_ISCHR, "device"), (stat.S_ISBLK, "device")):
+        if test(mode):
+            return name
+    return "regular file" if stat.S_ISREG(mode) else "special file"
+
+
+def is_ours(st: os.stat_result) -> bool:
+    """Could we have made this entry? Only a regular file (not a link) of our own user."""
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid()
+
+
+class NotRegular(OSError):
+    """The entry is not a regular file (`kind` says what it is); nothing of it was read."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        super().__init__(errno.EINVAL, f"a {kind}, not a regular file", str(path))
+        self.kind = kind
+
+
+def open_regular(path: Path) -> tuple[int, os.stat_result]:
+    """Open a file someone else wrote, for reading: (fd, its fstat).
+
+    A link (ELOOP), a FIFO, a socket, a device or a directory raises NotRegular; the open never
+    blocks, and the check is made on the descriptor itself, not on the name.
+    """
     try:
-        with os.fdopen(fd, "wb") as f:
-            fill(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise ConfigError(f"cannot write {target}: {exc.strerror or exc}") from None
+        fd = os.open(path, _THEIRS)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EOPNOTSUPP):
+            try:
+                kind = entry_kind(os.lstat(path).st_mode)
+            except OSError:
+                raise exc from None
+            raise NotRegular(path, kind) from None
         raise
-    return target
+    try:
+        st = os.fstat(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise NotRegular(path, entry_kind(st.st_mode))
+    return fd, st
+
+
+class FdWriter(io.RawIOBase):
+    """The raw layer of a file we write: plain os.write on the descriptor (closed with it)."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        return os.write(self._fd, b)
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                os.close(self._fd)
+            finally:
+                super().close()
+
+
+class FdReader(io.RawIOBase):
+    """A seekable binary stream over a descriptor that it does not own: each reader keeps its
+    own position (pread), so one open file serves the fingerprint, the parse and the copy."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def readinto(self, b) -> int:
+        if self.closed:
+            raise ValueError("read of a closed file")
+        n = os.preadv(self._fd, [b], self._pos)
+        self._pos += n
+        return n
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence == 1:
+            offset += self._pos
+        elif whence == 2:
+            offset += os.fstat(self._fd).st_size
+        if offset < 0:
+            raise OSError(errno.EINVAL, "negative seek position")
+        self._pos = offset
+        return offset
+
+    def tell(self) -> int:
+        return self._pos

@@ -1,21 +1,33 @@
-"""Keep what we refused: a private copy of each rejected message with its reason, and the memory
-that reports the same file once instead of on every run.
+"""Keep what we refused: a private copy of each rejected message with its reason, the memory
+that reports the same file once instead of on every run, and the patience for a file the base is
+still writing.
 
-Public API: `Quarantine(config, dry_run)` with `known(peer, incoming)` and `guard(peer, incoming)`,
-`quarantine_dir(state_path)`, `HEAD_LIMIT`, `REMIND_AFTER`, `MAX_ENTRIES`.
+Public API: `Quarantine(config, dry_run)` with `known(peer, incoming)` and `guard(peer,
+incoming)`, `NotYet`, `quarantine_dir(state_path)`, `HEAD_LIMIT`, `REMIND_AFTER`, `MAX_ENTRIES`.
 
 Layout: `quarantine/` beside the state file (0700) holds, per rejected file, `<stem>.json` (the
 reason, where the file was, its size and identity) and the file as the transport delivered it
-(`<stem>.xml` or `.zip`), or only its first MiB (`<stem>.xml.head`) when it is larger; all 0600.
+(`<stem>.xml` or `.zip`), or only its first MiB (`<stem>.xml.head`) when it is larger; and, per
+base, `<base>.pending` while its message looks unfinished; all 0600.
 
-Identity: a file is remembered by its size and the sha256 of its first MiB (for a file of at most
-1 MiB, its plain sha256), plus the transport fingerprint as a fast path. Hashing all of a 2 GB
-file just to remember it would read all of it; the first MiB of a 1C message holds its header
-(number, creation date), so two different messages do not share it. The memory also records a
-digest of what judged the file (our code, the base's code, the versions we offer, where the
-archive password comes from — never the password —, onecsync's version): after such a change (say,
-the version the base writes was added to `node.formats`) the file is examined again. Deleting its
-`.json` does the same.
+Identity: a file is remembered by its size and the sha256 of all of it, computed while the copy
+is made (the one time a rejected file is read to its end), plus the transport fingerprint as a
+fast path: a file whose size, modification time and first and last 64 KiB are those of the
+rejected one is not read again. Any other file of the same size is hashed whole and compared, so
+a file rewritten or completed in place is read again, while the same bytes touched (or copied
+again) are still known. The memory also records a digest of what judged the file (our code, the
+base's code, the versions we offer, where the archive password comes from — never the password —,
+onecsync's version): after such a change (say, the version the base writes was added to
+`node.formats`) the file is examined again. Deleting its `.json` does the same.
+
+Not finished yet: 1C writes a large message for many minutes, in place. A file that ends early
+(its XML, or a zip without its end record), that ends in NUL bytes (space a copy reserved before
+filling it) or that changed while it was read is not rejected: the run notes it and exits 0, and
+`<base>.pending` remembers its fingerprint and when it was first seen so. Only once the same
+file has stayed so for the transport's `settle_minutes` is it rejected like any other. A complete,
+valid file is taken at once; a complete, broken one is rejected at once. The memory lives here,
+not in the state, because it is about a file of the base, not about the exchange: losing it only
+restarts the wait, and bad input still leaves the state untouched.
 
 Exit codes, decided for cron: the run that first rejects a file exits 5 with one error line, so
 cron (or systemd's OnFailure=) tells the admin that the exchange with that base is stuck. Later
@@ -40,7 +52,9 @@ from typing import Iterator
 from onecsync import __version__
 from onecsync.config import Config
 from onecsync.errors import MessageRejected
+from onecsync.errors import OnecsyncError
 from onecsync.errors import TemporaryError
+from onecsync.files import replace_with
 from onecsync.transport.base import Incoming
 
 log = logging.getLogger("onecsync")
@@ -50,6 +64,7 @@ REMIND_AFTER = datetime.timedelta(hours=24)
 # A base that writes a new broken message every few minutes must not fill the disk: only the
 # newest entries are kept (the base's folder holds one current message anyway).
 MAX_ENTRIES = 50
+NUL_TAIL = 8
 _SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
 
 
@@ -74,36 +89,69 @@ def _problem(exc: MessageRejected) -> str:
     return text[len(prefix):] if prefix and text.startswith(prefix) else text
 
 
-def _read_head(incoming: Incoming) -> tuple[bytes, int]:
-    """The first HEAD_LIMIT bytes of the file as delivered, and its whole size."""
+class NotYet(Exception):
+    """The message looks unfinished: not rejected (yet); `report` is for the run report."""
+
+    def __init__(self, report: dict) -> None:
+        super().__init__(report.get("reason"))
+        self.report = report
+
+
+def _identity(incoming: Incoming) -> tuple[bytes, int, str]:
+    """The first HEAD_LIMIT bytes of the file as delivered, its size and the sha256 of all of
+    it, read once, in bounded memory."""
+    h = hashlib.sha256()
+    size = 0
     with (incoming.raw or incoming.open)() as src:
         head = src.read(HEAD_LIMIT)
+        h.update(head)
+        size = len(head)
+        while chunk := src.read(HEAD_LIMIT):
+            h.update(chunk)
+            size += len(chunk)
+    return head, size, h.hexdigest()
+
+
+def _size(incoming: Incoming) -> int | None:
+    """The size of the file as delivered, when it can be had without reading it."""
+    if incoming.raw is None:
+        return None
+    with incoming.raw() as src:
         try:
-            size = os.fstat(src.fileno()).st_size
+            return os.fstat(src.fileno()).st_size
         except (AttributeError, OSError, ValueError):
-            size = len(head)
-            while chunk := src.read(HEAD_LIMIT):  # a stream of unknown size: count, keep nothing
-                size += len(chunk)
-    return head, size
+            return None
+
+
+def _ends_in_nul(incoming: Incoming) -> bool:
+    """Does the file end in a run of NUL bytes (space a copy set aside before filling it; no
+    text encoding ends so, not even UTF-16)?"""
+    if incoming.raw is None:
+        return False
+    with incoming.raw() as src:
+        try:
+            src.seek(-NUL_TAIL, os.SEEK_END)
+        except OSError:
+            return False
+        return src.read(NUL_TAIL) == bytes(NUL_TAIL)
+
+
+def _unfinished(incoming: Incoming, exc: MessageRejected) -> str | None:
+    """Why a rejected file may be one the base is still writing (None: it is simply bad)."""
+    if not incoming.settles:
+        return None
+    if exc.ends_early:
+        return "it ends early"
+    if incoming.current is not None and incoming.current() != incoming.fingerprint:
+        return "it changed while it was read"
+    if not incoming.name.lower().endswith(".zip") and _ends_in_nul(incoming):
+        return "it ends in NUL bytes, as a file being filled does"  # (a zip: its end record)
+    return None
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Write a new file readable by us only, in full or not at all."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    os.close(fd)
-    os.replace(tmp, path)
+    """Write a file readable by us only, in full or not at all."""
+    replace_with(path, lambda f: f.write(data), 0o600)
 
 
 class _Entry:
@@ -125,6 +173,8 @@ class Quarantine:
                  config.node.exchange_plan, repr(base.transport.archive_password)]
             ).encode()).hexdigest()[:16]
             for name, base in config.bases.items()}
+        self._settle = {name: datetime.timedelta(minutes=base.transport.settle_minutes)
+                        for name, base in config.bases.items()}
 
     # -- memory --------------------------------------------------------------------------
     def _entries(self, peer: str | None = None) -> list[_Entry]:
@@ -155,10 +205,12 @@ class Quarantine:
                      None)
         if match is None:
             try:
-                head, size = _read_head(incoming)
-            except OSError:
+                size = _size(incoming)
+                if size is not None and not any(e.data.get("size") == size for e in entries):
+                    return None  # no file of this size was rejected: nothing to hash
+                _, size, sha = _identity(incoming)
+            except (OSError, OnecsyncError):
                 return None  # the parse that follows names the problem
-            sha = hashlib.sha256(head).hexdigest()
             match = next((e for e in entries if e.same_file(size, sha)), None)
             if match is None:
                 return None
@@ -184,22 +236,78 @@ class Quarantine:
     # -- keeping -------------------------------------------------------------------------
     @contextlib.contextmanager
     def guard(self, peer: str, incoming: Incoming) -> Iterator[None]:
-        """Around the reading of a message: a rejection is kept; a failed read is temporary."""
+        """Around the reading of a message: a rejection is kept (or, for a file that looks
+        unfinished, raises NotYet until it has settled); a failed read is temporary."""
         try:
             yield
         except MessageRejected as exc:
+            try:
+                why = _unfinished(incoming, exc)
+            except OSError:
+                why = None
+            if why is not None:
+                self._wait(peer, incoming, exc, why)
             self._keep(peer, incoming, exc)
             raise
         except OSError as exc:  # the share went away in the middle of the file
             raise TemporaryError(f"{incoming.name}: reading failed: {exc.strerror or exc}") \
                 from None
+        else:
+            self._forget_wait(peer)
 
+    # -- not finished yet ----------------------------------------------------------------
+    def _pending(self, peer: str) -> Path:
+        return self.folder / f"{peer}.pending"
+
+    def _wait(self, peer: str, incoming: Incoming, exc: MessageRejected, why: str) -> None:
+        """Raise NotYet unless this very file has looked unfinished for the settle time."""
+        settle = self._settle[peer]
+        now = _now()
+        try:
+            fp = incoming.current() if incoming.current is not None else incoming.fingerprint
+        except OSError:
+            fp = incoming.fingerprint
+        try:
+            data = json.loads(self._pending(peer).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = None
+        first = _parse_time(data.get("first_seen")) if isinstance(data, dict) \
+            and data.get("fingerprint") == fp else None
+        if first is None or first > now:  # a new file, or a clock set back: the wait begins
+            first = now
+            if settle and not self.dry_run:
+                try:
+                    self._ensure_folder()
+                    _write_private(self._pending(peer), json.dumps(
+                        {"file": incoming.name, "fingerprint": fp, "first_seen": now.isoformat(),
+                         "reason": _problem(exc)}, ensure_ascii=False).encode("utf-8"))
+                except OSError as err:
+                    log.warning("cannot update %s: %s", self._pending(peer), err.strerror or err)
+        if now - first >= settle:
+            if settle:
+                log.info("%s: %s has stayed unfinished since %s: judged as it is", peer,
+                         incoming.name, first.isoformat())
+            return
+        minutes = f"{settle.total_seconds() / 60:g}"
+        log.warning("%s: %s is not complete yet (%s: %s); the base may still be writing it. It is "
+                    "read again on the next run, and rejected if it stays so for %s minutes "
+                    "(since %s)", peer, incoming.name, why, _problem(exc), minutes,
+                    first.isoformat())
+        raise NotYet({"incomplete": True, "since": first.isoformat(), "why": why,
+                      "reason": _problem(exc), "settle_minutes": float(minutes)})
+
+    def _forget_wait(self, peer: str) -> None:
+        if not self.dry_run:
+            with contextlib.suppress(OSError):
+                self._pending(peer).unlink()
+
+    # -- keeping -------------------------------------------------------------------------
     def _keep(self, peer: str, incoming: Incoming, exc: MessageRejected) -> None:
         if self.dry_run:
             return
+        self._forget_wait(peer)
         try:
-            head, size = _read_head(incoming)
-            sha = hashlib.sha256(head).hexdigest()
+            head, size, sha = _identity(incoming)
             self._ensure_folder()
             now = _now().isoformat()
             old = next((e for e in self._entries(peer) if e.same_file(size, sha)), None)
@@ -213,17 +321,15 @@ class Quarantine:
                 _write_private(copy, head)
                 entry = _Entry(self.folder / f"{stem}.json",
                                {"peer": peer, "file": incoming.name, "size": size, "sha256": sha,
-                                "sha256_of": "the file" if size <= len(head)
-                                else f"its first {len(head)} bytes (kept)",
-                                "copy": copy.name, "first_seen": now})
+                                "sha256_of": "the file", "copy": copy.name, "first_seen": now})
             entry.data.update(reason=_problem(exc), fingerprint=incoming.fingerprint,
                               context=self._contexts[peer], reported_at=now)
             self._save(entry)
             self._prune(peer)
-        except OSError as err:
+        except (OSError, OnecsyncError) as err:
             log.warning("%s: could not keep a copy of the rejected %s in %s: %s; it will be "
                         "reported again on the next run", peer, incoming.name, self.folder,
-                        err.strerror or err)
+                        getattr(err, "strerror", None) or err)
             return
         log.info("%s: the rejected message is kept in %s", peer, entry.path)
 

@@ -4,6 +4,7 @@ check that every message onecsync writes is valid per 1C's schema of its version
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import shutil
@@ -142,6 +143,15 @@ class Sandbox:
         os.utime(path, ns=(self._mtime, self._mtime))
         return path
 
+    def settle(self, peer: str = "accounting", minutes: float = 11) -> None:
+        """Age the memory of the base's unfinished-looking message (quarantine/<peer>.pending)
+        by `minutes`, as if it had stayed so that long (the default settle_minutes is 10)."""
+        pending = self.state_path.parent / "quarantine" / f"{peer}.pending"
+        data = json.loads(pending.read_text(encoding="utf-8"))
+        first = datetime.datetime.fromisoformat(data["first_seen"])
+        data["first_seen"] = (first - datetime.timedelta(minutes=minutes)).isoformat()
+        pending.write_text(json.dumps(data), encoding="utf-8")
+
     def journal(self) -> list[tuple]:
         """The run journal, newest first: (exit code, error)."""
         with self.db() as c:
@@ -234,6 +244,32 @@ class Sandbox:
         with self.db() as c:
             return {t: c.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
                     for t in ("peers", "inbox", "registrations")}
+
+
+@contextlib.contextmanager
+def unblocking(fifo: Path, after: float = 10.0):
+    """Turn a run that would hang reading `fifo` into a failure: if something still waits on it
+    after `after` seconds, a writer opens and closes it (the reader gets end of file), and the
+    block fails the test on exit."""
+    import threading
+
+    stop = threading.Event()
+    fired = []
+
+    def watchdog() -> None:
+        if not stop.wait(after):
+            with contextlib.suppress(OSError):
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                fired.append(True)
+
+    thread = threading.Thread(target=watchdog, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+    assert not fired, f"something blocked reading the FIFO {fifo}"
 
 
 @pytest.fixture

@@ -1,8 +1,11 @@
 """Every case of the hostile-input corpus (tests/corpus/cases.yaml): its exit code, one clear line
-naming the file and the problem, the exchange state as it was, the quarantine, and recovery."""
+naming the file and the problem, the exchange state as it was, the quarantine, and recovery; for
+a file that looks unfinished, the wait before it is rejected; for what is not a file at all, that
+nothing of it is read."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -13,6 +16,7 @@ import yaml
 
 from onecsync.quarantine import HEAD_LIMIT
 from tests import factory as f
+from tests.conftest import unblocking
 from tests.corpus import make
 
 CASES = yaml.safe_load((make.HERE / "cases.yaml").read_text(encoding="utf-8"))
@@ -23,19 +27,27 @@ LATER = f.Msg(message_no=2, received_no=1, created="2026-11-22T09:00:00",
 
 
 def test_every_corpus_file_has_a_case_and_the_committed_files_are_current():
-    assert set(BY_FILE) == set(make.SMALL) | set(make.LARGE)
+    assert set(BY_FILE) == set(make.SMALL) | set(make.LARGE) | set(make.ENTRIES)
     assert len(BY_FILE) == len(CASES), "a file is described twice"
     assert sorted(p.name for p in make.FILES.iterdir()) == sorted(make.SMALL)
     stale = [n for n, build in make.SMALL.items() if (make.FILES / n).read_bytes() != build()]
     assert not stale, f"run `python -m tests.corpus.make`: {stale}"
     for c in CASES:
-        assert c["outcome"] in ("rejected", "conflict", "config", "ignored", "accepted"), c
+        assert c["outcome"] in ("rejected", "conflict", "config", "ignored", "accepted",
+                                "incomplete", "stray"), c
         assert c["outcome"] != "rejected" or (c["exit"] == 5 and c.get("error")), c
+        assert c["outcome"] != "incomplete" or (c["exit"] == 0 and c.get("error")), c
+        assert c["outcome"] != "stray" or (c["exit"] == 3 and c.get("error")), c
 
 
 def place(sandbox, name: str):
     """The case's file as the base's current message (large ones are made in place, sparse)."""
     suffix = ".zip" if name.endswith(".zip") else ".xml"
+    if name in make.ENTRIES:
+        path = sandbox.incoming("accounting", suffix)
+        path.unlink()
+        make.ENTRIES[name](path, sandbox.root)
+        return path
     if name in make.LARGE:
         path = sandbox.put_raw("accounting", b"", suffix)
         mtime = path.stat().st_mtime_ns
@@ -61,16 +73,24 @@ def quarantined(sandbox) -> list[dict]:
     return out
 
 
+def digests(sandbox) -> dict[str, str]:
+    """What every regular file outside the state folder holds (a link's target included)."""
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sandbox.root.rglob("*")
+            if p.is_file() and not p.is_symlink() and "state" not in p.parts}
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c["file"] for c in CASES])
 def test_corpus_case(sandbox, case):
     sandbox.put("accounting", f.Msg(objects=FIRST))
     code, _, err = sandbox.run("pull-catalogs")
     assert code == 0, err
+    path = place(sandbox, case["file"])
     before = sandbox.dump()
     runs = len(sandbox.journal())
-    path = place(sandbox, case["file"])
+    files = digests(sandbox) if case["outcome"] == "stray" else None
 
-    code, report, err = sandbox.run("pull-catalogs")
+    with unblocking(path) if stat.S_ISFIFO(os.lstat(path).st_mode) else contextlib.nullcontext():
+        code, report, err = sandbox.run("pull-catalogs")
 
     assert code == case["exit"], err
     assert "Traceback" not in err and "internal error" not in err, err
@@ -78,10 +98,10 @@ def test_corpus_case(sandbox, case):
     if case.get("warning"):
         assert any(case["warning"] in ln for ln in lines(err, "warning")), err
     errors = lines(err, "error")
-    if case["outcome"] in ("rejected", "conflict", "config"):
+    if case["outcome"] in ("rejected", "conflict", "config", "stray"):
         assert len(errors) == 1, err
         assert case["error"] in errors[0], err
-        if case["outcome"] == "rejected":
+        if case["outcome"] in ("rejected", "stray"):
             assert path.name in errors[0], err
         # Only the run journal records the failure; the exchange state is as it was.
         assert sandbox.dump() == before
@@ -95,6 +115,22 @@ def test_corpus_case(sandbox, case):
     if case["outcome"] == "rejected":
         check_quarantine(sandbox, case, path)
         check_skipped_then_recovered(sandbox, path)
+    elif case["outcome"] == "incomplete":
+        (note,) = [ln for ln in lines(err, "warning") if "is not complete yet" in ln]
+        assert path.name in note and case["error"] in note, err
+        assert report["peers"]["accounting"]["received"]["incomplete"] is True
+        assert len(sandbox.journal()) == runs + 1 and sandbox.journal()[0][0] == 0
+        check_waited_then_rejected(sandbox, case, path, before)
+    elif case["outcome"] == "stray":
+        assert quarantined(sandbox) == []
+        # Nothing was read through it, nothing written anywhere but the state's journal.
+        assert digests(sandbox) == files
+        code, _, err = sandbox.run("pull-catalogs")  # a human must act: it is not muted
+        assert code == 3 and sandbox.dump() == before, err
+        code, check, err = sandbox.run("check")
+        assert code == 3, err
+        assert any(case["error"] in p["message"] and path.name in p["message"]
+                   for p in check["problems"]), check["problems"]
     elif case["outcome"] in ("conflict", "config"):
         assert quarantined(sandbox) == []
         code, _, err = sandbox.run("pull-catalogs")  # a human must act: it is not muted
@@ -112,6 +148,29 @@ def test_corpus_case(sandbox, case):
         assert quarantined(sandbox) == []
 
 
+def check_waited_then_rejected(sandbox, case, path, before) -> None:
+    """Noted, not rejected, while it stays unfinished for less than settle_minutes; then
+    rejected (exit 5), kept and reported once like any other bad file."""
+    assert sandbox.dump() == before
+    assert quarantined(sandbox) == []
+    assert sandbox.outgoing("accounting")["received_no"] == 1
+    code, report, err = sandbox.run("pull-catalogs")  # a few minutes later: still waiting
+    assert code == 0 and not lines(err, "error"), err
+    received = report["peers"]["accounting"]["received"]
+    assert received["incomplete"] is True and case["error"] in received["reason"]
+    assert quarantined(sandbox) == [] and sandbox.dump() == before
+    sandbox.settle()
+    code, report, err = sandbox.run("pull-catalogs")
+    assert code == 5, err
+    (line,) = lines(err, "error")
+    assert case["error"] in line and path.name in line, err
+    assert sandbox.dump() == before
+    assert sandbox.outgoing("accounting")["received_no"] == 1
+    assert not (sandbox.state_path.parent / "quarantine" / "accounting.pending").exists()
+    check_quarantine(sandbox, case, path)
+    check_skipped_then_recovered(sandbox, path)
+
+
 def check_quarantine(sandbox, case, path) -> None:
     (entry,) = quarantined(sandbox)
     size = path.stat().st_size
@@ -119,10 +178,14 @@ def check_quarantine(sandbox, case, path) -> None:
     assert stat.S_IMODE(copy.stat().st_mode) == 0o600
     assert entry["peer"] == "accounting" and entry["file"] == str(path)
     assert case["error"] in entry["reason"] and entry["size"] == size
+    whole = hashlib.sha256()
     with open(path, "rb") as fh:
         head = fh.read(HEAD_LIMIT)
+        whole.update(head)
+        while chunk := fh.read(1 << 24):
+            whole.update(chunk)
     assert copy.read_bytes() == head
-    assert entry["sha256"] == hashlib.sha256(head).hexdigest()
+    assert entry["sha256"] == whole.hexdigest() and entry["sha256_of"] == "the file"
     assert copy.name.endswith(".head") == (size > HEAD_LIMIT)
 
 

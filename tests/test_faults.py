@@ -22,7 +22,6 @@ import pytest
 
 import onecsync.flows.runner  # noqa: F401  (imported before a run drops privileges)
 import onecsync.state
-from onecsync.transport import base as transport_base
 from onecsync.transport import directory
 from tests import factory as f
 from tests.conftest import Sandbox
@@ -175,25 +174,31 @@ def test_full_disk_under_the_state(sandbox, monkeypatch):
     converged(sandbox)
 
 
-class _FullFile:
-    """A file on a full disk: the first write of any size fails with ENOSPC."""
+def fill_disk_under(monkeypatch, prefix: str = ".onecsync-tmp-", after: int = 0,
+                    err: int = errno.ENOSPC) -> None:
+    """os.write fails with `err` on files whose name starts with `prefix`, once `after` bytes
+    went into them: every write, the flush of the clean-up included."""
+    real_write = os.write
+    written: dict[int, int] = {}
 
-    def __init__(self, inner) -> None:
-        self._inner = inner
+    def write(fd, data):
+        try:
+            name = os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            name = ""
+        if name.startswith(prefix):
+            if written.get(fd, 0) + len(data) > after:
+                raise OSError(err, os.strerror(err))
+            written[fd] = written.get(fd, 0) + len(data)
+        return real_write(fd, data)
 
-    def write(self, data) -> int:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
+    monkeypatch.setattr(os, "write", write)
 
 
 def test_full_disk_under_the_outgoing_folder(sandbox, monkeypatch):
     received_first(sandbox)
     # Where our outgoing message is written (reading the base's message is not affected).
-    monkeypatch.setattr(transport_base, "open",
-                        lambda p, mode="r", *a, **k: _FullFile(open(p, mode, *a, **k))
-                        if "w" in mode else open(p, mode, *a, **k), raising=False)
+    fill_disk_under(monkeypatch)
     code, report, err = sandbox.run("pull-catalogs")
     assert code == 4, err
     # One line per base that could not be sent to; the run went on to the other base.
@@ -218,8 +223,6 @@ def test_full_disk_everywhere_even_for_the_lock_file(sandbox, monkeypatch):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "write", no_space)
-    monkeypatch.setattr(directory, "open", lambda *a, **k: _FullFile(open(*a, **k)),
-                        raising=False)
     connect = onecsync.state._connect
 
     def full(path):
@@ -402,9 +405,10 @@ def test_reading_fails_in_the_middle_of_the_message(sandbox, monkeypatch):
             b[:len(data)] = data
             return len(data)
 
-    real = directory.open_message_file
-    monkeypatch.setattr(directory, "open_message_file",
-                        lambda path, pw=None: io.BufferedReader(Dropping(real(path, pw)), 2048))
+    real = directory.DirectoryTransport._open
+    monkeypatch.setattr(directory.DirectoryTransport, "_open",
+                        lambda self, fd, path: io.BufferedReader(Dropping(real(self, fd, path)),
+                                                                 2048))
     code, _, err = sandbox.run("pull-catalogs")
     assert code == 4, err
     line = error_line(err)

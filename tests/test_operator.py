@@ -55,7 +55,7 @@ def test_a_run_pings_start_then_its_exit_code(sandbox, hc):
 def test_a_failed_run_pings_its_code_with_the_errors(sandbox, hc):
     with_healthcheck(sandbox)
     sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
-    sandbox.put("crm", b"<broken")
+    sandbox.put("crm", b"<broken/>")
     code, _, _ = sandbox.run("run")
     assert code == 5
     path, body = pings(hc)[-1]
@@ -185,7 +185,7 @@ def test_a_secret_is_not_shown_by_its_repr():
 # -- logs ----------------------------------------------------------------------------------------
 def test_json_log_lines_for_journald(sandbox):
     sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
-    sandbox.put("crm", b"<broken")
+    sandbox.put("crm", b"<broken/>")
     code, out, err = sandbox.human("-v", "--log-format", "json", "run")
     assert code == 5
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
@@ -201,7 +201,7 @@ def test_quiet_prints_nothing_on_success(sandbox):
 
 
 def test_quiet_prints_the_error_of_a_failed_run(sandbox):
-    sandbox.put("crm", b"<broken")
+    sandbox.put("crm", b"<broken/>")
     code, _, err = sandbox.human("-q", "run")
     assert code == 5 and "the root element is 'broken'" in err
 
@@ -235,7 +235,7 @@ def test_no_color_on_stderr(sandbox, monkeypatch):
     colours = re.compile(r"\x1b\[[0-9;]*(3[0-7]|9[0-7]|38;)")
     for no_color, expect in ((False, True), (True, False)):
         # A new bad file each time: one already rejected is only reported again a day later.
-        sandbox.put("crm", b"<broken" + str(no_color).encode())
+        sandbox.put("crm", b"<broken/>" + str(no_color).encode())
         monkeypatch.setattr(console, "_stderr", None)
         monkeypatch.setenv("FORCE_COLOR", "1")
         if no_color:

@@ -9,13 +9,25 @@ from tests import factory as f
 GOOD = [f.counterparty(f.ref(1), "ООО Ромашка")]
 
 
-def rejected(sandbox, data: bytes, fragment: str, suffix: str = ".xml") -> str:
-    """Exit 5, one line naming the file and the problem, exchange state untouched."""
+def rejected(sandbox, data: bytes, fragment: str, suffix: str = ".xml", cut: bool = False) -> str:
+    """Exit 5, one line naming the file and the problem, exchange state untouched. A `cut`
+    file (it ends early, as one the base is still writing) is first only noted, exit 0, until
+    it has stayed the same for settle_minutes."""
     sandbox.put("accounting", f.Msg(objects=GOOD))
     sandbox.run("pull-catalogs")
     dump = sandbox.dump()
-    path = sandbox.put("accounting", data, suffix=suffix)
+    # put() would zip the bytes again: a .zip is left as given
+    path = (sandbox.put_raw if suffix == ".zip" else sandbox.put)("accounting", data, suffix=suffix)
     code, report, err = sandbox.run("pull-catalogs")
+    if cut:
+        assert code == 0, err
+        (note,) = [ln for ln in err.splitlines() if "warning" in ln]
+        assert path.name in note and "is not complete yet" in note and fragment in note, err
+        assert report["peers"]["accounting"]["received"]["incomplete"] is True
+        assert sandbox.dump() == dump
+        assert not list((sandbox.state_path.parent / "quarantine").glob("*.json"))
+        sandbox.settle()
+        code, report, err = sandbox.run("pull-catalogs")
     assert code == 5, err
     lines = [ln for ln in err.splitlines() if "error" in ln]
     assert lines and path.name in lines[-1] and fragment in lines[-1], err
@@ -34,8 +46,18 @@ def msg2(**kw) -> bytes:
 @pytest.mark.parametrize("data, fragment", [
     (b"<Message><msg:Header", "malformed XML"),
     (msg2()[:-40], "malformed XML"),
-    (msg2().replace(b"</Body>", b"<Broken></Body>"), "malformed XML"),
     (b"\x00" * 4096, "not an XML document"),
+    (b"\xef\xbb", "not an XML document"),
+    (msg2()[:msg2().index(b"</Body>") - 30] + b"\x00" * 3000, "Char 0x0 out of allowed range"),
+])
+def test_a_cut_message_is_rejected_once_it_stays_so(sandbox, data, fragment):
+    rejected(sandbox, data, fragment, cut=True)
+
+
+@pytest.mark.parametrize("data, fragment", [
+    (msg2().replace(b"</Body>", b"<Broken></Body>"), "malformed XML"),
+    (msg2()[:msg2().index(b"</Body>") - 30] + b"\x00" * 3000 + b"</Body></Message>",
+     "Char 0x0 out of allowed range"),
     (msg2().replace("Ромашка".encode(), b"\xff\xfe\xfa"), "malformed XML"),
     (msg2().replace(b"<Message ", b"<Envelope ").replace(b"</Message>", b"</Envelope>"),
      "root element is 'Envelope'"),
@@ -87,11 +109,13 @@ def test_a_utf8_bom_is_accepted(sandbox):
 
 
 def test_a_broken_zip_is_rejected(sandbox):
-    rejected(sandbox, b"PK\x03\x04 this is not a zip", "zip", suffix=".zip")
+    rejected(sandbox, b"PK\x03\x04 this is not a zip", "it has no end record", suffix=".zip",
+             cut=True)
+    rejected(sandbox, b"this is not a zip at all", "not a readable zip", suffix=".zip")
 
 
 def test_after_a_rejection_a_good_message_goes_through(sandbox):
-    rejected(sandbox, b"<Message>", "malformed")
+    rejected(sandbox, b"<Message>", "malformed", cut=True)
     sandbox.put("accounting", msg2(objects=[f.counterparty(f.ref(2), "АО Василек")]))
     code, report, err = sandbox.run("pull-catalogs")
     assert code == 0, err

@@ -79,7 +79,7 @@ def test_a_corrupt_state_file_is_a_clear_error(sandbox):
 def test_the_run_journal_records_each_run(sandbox):
     sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
     sandbox.run("pull-catalogs")
-    sandbox.put("accounting", b"<broken")
+    sandbox.put("accounting", b"<broken/>")
     sandbox.run("pull-catalogs")
     with sandbox.db() as c:
         rows = c.execute("SELECT command, exit_code, ended_at IS NOT NULL, error FROM runs "

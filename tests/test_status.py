@@ -130,7 +130,7 @@ def test_a_table_on_a_terminal(sandbox, terminal):
 
 def test_no_color_on_a_terminal_with_no_color_set(sandbox, monkeypatch):
     sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
-    sandbox.put("crm", b"<broken")
+    sandbox.put("crm", b"<broken/>")
     sandbox.run("run")  # exit 5: a red row in the runs table
     colours = re.compile(r"\x1b\[[0-9;]*(3[0-7]|9[0-7]|38;)")
     for no_color, expect in ((False, True), (True, False)):

@@ -21,6 +21,8 @@ from typing import Iterator
 
 from onecsync import formats
 from onecsync.config import Config
+from onecsync.errors import OnecsyncError
+from onecsync.errors import StrayEntry
 from onecsync.errors import TemporaryError
 from onecsync.flows.declared import declared_types
 from onecsync.progress import NO_PROGRESS
@@ -32,10 +34,13 @@ from onecsync.protocol.objects import convert
 from onecsync.protocol.reader import MessageReader
 from onecsync.protocol.writer import utc_now_text
 from onecsync.protocol.writer import write_message
+from onecsync.quarantine import NotYet
 from onecsync.quarantine import Quarantine
 from onecsync.state import State
 from onecsync.state.store import now_text
+from onecsync.transport.base import Incoming
 from onecsync.transport.base import Transport
+from onecsync.transport.base import os_failure
 
 log = logging.getLogger("onecsync")
 
@@ -71,6 +76,7 @@ class Exchange:
         self.dry_run = dry_run
         self.progress = progress
         self.quarantine = Quarantine(config, dry_run=dry_run)
+        self.problems: list[OnecsyncError] = []
 
     # -- receive -------------------------------------------------------------------------
     def receive(self, name: str) -> dict:
@@ -80,6 +86,12 @@ class Exchange:
         if incoming is None:
             log.debug("%s: no message from the base yet", name)
             return {"file": None}
+        try:
+            return self._receive(name, base, peer, incoming)
+        finally:
+            incoming.close()
+
+    def _receive(self, name: str, base, peer, incoming: Incoming) -> dict:
         report: dict = {"file": incoming.name}
         if incoming.fingerprint == peer.in_fingerprint:
             log.debug("%s: %s is unchanged since the last run", name, incoming.name)
@@ -87,58 +99,61 @@ class Exchange:
         # A file rejected before is skipped, not reported every run; a new rejection is kept.
         if (known := self.quarantine.known(name, incoming)) is not None:
             return {**report, **known}
-        with self.quarantine.guard(name, incoming), incoming.open() as stream, self.progress.task(
-                f"{name}: reading", total_bytes=incoming.size) as task:
-            reader = MessageReader(stream, source=incoming.name, progress=task, check_schema=True)
-            h = reader.header
-            check_incoming(h, our_code=self.config.node.code, peer_code=base.code,
-                           peer_name=name, offered=self.config.node.formats,
-                           source=incoming.name)
-            report["message_no"] = h.message_no
-            report["received_no"] = h.received_no
-            seen = {"versions": h.available_versions, "in_fingerprint": incoming.fingerprint,
-                    "last_received_at": now_text()}
-            if h.object_types is not None:
-                seen["object_types"] = [d.__dict__ for d in h.object_types]
-            if h.prefix:
-                seen["prefix"] = h.prefix
-            if h.settings_only:
+        try:
+            with self.quarantine.guard(name, incoming), incoming.open() as stream, self.progress.task(
+                    f"{name}: reading", total_bytes=incoming.size) as task:
+                reader = MessageReader(stream, source=incoming.name, progress=task, check_schema=True)
+                h = reader.header
+                check_incoming(h, our_code=self.config.node.code, peer_code=base.code,
+                               peer_name=name, offered=self.config.node.formats,
+                               source=incoming.name)
+                report["message_no"] = h.message_no
+                report["received_no"] = h.received_no
+                seen = {"versions": h.available_versions, "in_fingerprint": incoming.fingerprint,
+                        "last_received_at": now_text()}
+                if h.object_types is not None:
+                    seen["object_types"] = [d.__dict__ for d in h.object_types]
+                if h.prefix:
+                    seen["prefix"] = h.prefix
+                if h.settings_only:
+                    with self.state.atomic():
+                        self.state.update_peer(name, **seen)
+                    log.debug("%s: settings-only message: versions %s", name,
+                             ", ".join(h.available_versions))
+                    return {**report, "settings_only": True}
+                numbers = numbering.Numbers(peer.sent_no, peer.received_no, peer.confirmed_no)
+                decision = numbering.decide(numbers, h.message_no, h.received_no, peer=name)
+                restored = decision is numbering.Decision.DUPLICATE and self._restored(peer, h)
+                if decision is numbering.Decision.DUPLICATE and not restored:
+                    with self.state.atomic():
+                        self.state.update_peer(name, in_fingerprint=incoming.fingerprint)
+                    log.debug("%s: message %s was received earlier (we hold up to %s); skipped",
+                             name, h.message_no, peer.received_no)
+                    return {**report, "duplicate": True}
                 with self.state.atomic():
+                    if restored:
+                        # What does the restored base still hold? Not what its ReceivedNo says: it
+                        # has just imported our newest message, which leaves out what it had
+                        # confirmed before; and its message numbers, reused since the backup, no
+                        # longer say which of its confirmations came from which life. So all of it
+                        # goes again; 1C matches by Ссылка, so what it still has is not doubled.
+                        again = self.state.unconfirm_after(name, 0)
+                        log.warning("%s: the base went back to message %s after we had received "
+                                    "%s (restored from a backup?); accepting it and sending the "
+                                    "%d objects it lost again", name, h.message_no,
+                                    peer.received_no, again)
+                        report["restored"] = True
+                        report["resent"] = again
+                    if decision is not numbering.Decision.APPLY_UNNUMBERED:
+                        report["confirmed"] = self.state.confirm(name, h.received_no or 0)
+                    counts = self.state.stage(name, h.message_no, h.version, reader.objects())
+                    if decision is not numbering.Decision.APPLY_UNNUMBERED:
+                        seen.update(received_no=h.message_no, received_created=h.creation_date,
+                                    confirmed_no=h.received_no or 0)
+                    seen["format_version"] = h.version
                     self.state.update_peer(name, **seen)
-                log.debug("%s: settings-only message: versions %s", name,
-                         ", ".join(h.available_versions))
-                return {**report, "settings_only": True}
-            numbers = numbering.Numbers(peer.sent_no, peer.received_no, peer.confirmed_no)
-            decision = numbering.decide(numbers, h.message_no, h.received_no, peer=name)
-            restored = decision is numbering.Decision.DUPLICATE and self._restored(peer, h)
-            if decision is numbering.Decision.DUPLICATE and not restored:
-                with self.state.atomic():
-                    self.state.update_peer(name, in_fingerprint=incoming.fingerprint)
-                log.debug("%s: message %s was received earlier (we hold up to %s); skipped",
-                         name, h.message_no, peer.received_no)
-                return {**report, "duplicate": True}
-            with self.state.atomic():
-                if restored:
-                    # What does the restored base still hold? Not what its ReceivedNo says: it
-                    # has just imported our newest message, which leaves out what it had
-                    # confirmed before; and its message numbers, reused since the backup, no
-                    # longer say which of its confirmations came from which life. So all of it
-                    # goes again; 1C matches by Ссылка, so what it still has is not doubled.
-                    again = self.state.unconfirm_after(name, 0)
-                    log.warning("%s: the base went back to message %s after we had received "
-                                "%s (restored from a backup?); accepting it and sending the "
-                                "%d objects it lost again", name, h.message_no,
-                                peer.received_no, again)
-                    report["restored"] = True
-                    report["resent"] = again
-                if decision is not numbering.Decision.APPLY_UNNUMBERED:
-                    report["confirmed"] = self.state.confirm(name, h.received_no or 0)
-                counts = self.state.stage(name, h.message_no, h.version, reader.objects())
-                if decision is not numbering.Decision.APPLY_UNNUMBERED:
-                    seen.update(received_no=h.message_no, received_created=h.creation_date,
-                                confirmed_no=h.received_no or 0)
-                seen["format_version"] = h.version
-                self.state.update_peer(name, **seen)
+        except NotYet as note:  # the base may still be writing it: nothing was applied
+            return {**report, **note.report}
         for type_name, ref, line, why in counts.parked_items:
             log.warning("%s: %s %s (line %s) parked: %s", name, type_name, ref, line, why)
         report.update(objects=counts.objects, deletions=counts.deletions, parked=counts.parked,
@@ -167,6 +182,7 @@ class Exchange:
     def send(self, name: str) -> dict:
         peer = self.state.ensure_peer(name, self.config.bases[name].code)
         transport = self.transports[name]
+        self._report_strays(name, transport)
         pending, unsent = self.state.counts(name)
         version = numbering.negotiate(self.config.node.formats, peer.versions)
         owes_confirmation = peer.received_no != (peer.out_received_no or 0)
@@ -201,21 +217,41 @@ class Exchange:
                 self.state.update_peer(name, sent_no=number, out_no=number,
                                        out_received_no=peer.received_no, out_fingerprint=fp,
                                        last_sent_at=now_text())
-        except OSError as exc:
+        except OSError as exc:  # a full disk included: nothing committed, nothing lost
             out.discard()
-            raise TemporaryError(f"{name}: writing to {transport.description}: "
-                                 f"{exc.strerror or exc}") from None
+            raise os_failure(exc, f"{name}: writing to {transport.description}") from None
         except BaseException:
             out.discard()
             raise
         try:
             out.publish()
-        except OSError as exc:
+        except OSError as exc:  # committed: the next run sees the message is not in place
             out.discard()
-            raise TemporaryError(f"{name}: cannot put the message in place in "
-                                 f"{transport.description}: {exc.strerror or exc}") from None
+            what = f"{name}: cannot put the message in place in {transport.description}"
+            if isinstance(exc, FileNotFoundError):  # our temporary file was taken away
+                raise TemporaryError(f"{what}: {exc.strerror or exc}") from None
+            raise os_failure(exc, what) from None
+        except BaseException:
+            out.discard()
+            raise
         return self._sent_report(name, number, version, count, by_type, parked,
                                  getattr(out, "final", None))
+
+    def _report_strays(self, name: str, transport: Transport) -> None:
+        """What sits under a name of ours and is not ours never stops the send; it still needs
+        a human, so it is a problem of the run (exit 3), on every run while it is there."""
+        look = getattr(transport, "strays", None)
+        strays = look() if look is not None else []
+        if strays:
+            more = f" (and {len(strays) - 1} more)" if len(strays) > 1 else ""
+            self.problems.append(StrayEntry(
+                f"{name}: {strays[0]}{more} is named like onecsync's temporary files but is not "
+                "one it made; it was left alone (the message was sent all the same)"))
+
+    def take_problems(self) -> list[OnecsyncError]:
+        """Problems met by steps that still went through; the run reports them."""
+        problems, self.problems = self.problems, []
+        return problems
 
     def _sent_report(self, name, number, version, count, by_type, parked, path) -> dict:
         log.debug("%s: %s message %d (format %s): %d objects", name,

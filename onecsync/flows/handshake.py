@@ -12,6 +12,8 @@ it in the base's setup wizard or drops it in the exchange folder under its excha
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 from typing import BinaryIO
 
@@ -19,6 +21,8 @@ from onecsync import formats
 from onecsync.config import Config
 from onecsync.errors import MessageRejected
 from onecsync.errors import Refused
+from onecsync.files import FdReader
+from onecsync.files import open_regular
 from onecsync.files import write_atomically
 from onecsync.flows.declared import declared_types
 from onecsync.protocol.envelope import Header
@@ -46,12 +50,19 @@ def write_to(fp: BinaryIO, config: Config, peer: str) -> None:
 
 
 def is_settings_only(path: Path) -> bool:
-    """Is the file at `path` a settings-only message (safe to replace with a newer one)?"""
+    """Is the file at `path` a settings-only message (safe to replace with a newer one)? Read
+    as any file of an exchange folder: never through a link, never blocking on a FIFO."""
     try:
-        with open(path, "rb") as f:
+        fd, _ = open_regular(path)
+    except OSError:
+        return False
+    try:
+        with io.BufferedReader(FdReader(fd)) as f:
             return MessageReader(f, source=str(path)).header.settings_only
     except (OSError, MessageRejected):
         return False
+    finally:
+        os.close(fd)
 
 
 def write_settings_message(config: Config, peer: str, target: Path, force: bool = False) -> Path:
@@ -63,7 +74,7 @@ def write_settings_message(config: Config, peer: str, target: Path, force: bool 
     """
     if target.is_dir():
         target = target / default_file_name(config, peer)
-    if target.exists() and not force and not is_settings_only(target):
+    if os.path.lexists(target) and not force and not is_settings_only(target):
         raise Refused(f"{target} exists and is not a settings-only message (it may be a data "
                       "message the base has not read yet)",
                       remedy="choose another file with -o, or pass --force to replace it")

@@ -232,6 +232,9 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
             if peer_report is not None:
                 key = "sent" if action == "send" else "received"
                 peer_report[key] = {"error": exc.line(), "code": int(exc.exit_code)}
+        for problem in exchange.take_problems():  # the step went through, yet needs a human
+            log.error("%s", problem.line())
+            outcome.errors.append(problem)
         # bench/run.py reads these to tell receiving, routing and writing a message apart.
         log.debug("step %s %s: %.3f s, peak RSS so far %s", action, arg or "-",
                   time.perf_counter() - started, _peak_rss())

@@ -58,12 +58,15 @@ class BodyObject:
 
 
 class _Prefixed:
-    """A file object that replays bytes already sniffed from the stream before the rest."""
+    """A file object that replays bytes already sniffed from the stream before the rest, and
+    notes where the stream ended (for telling a file that ends early from a broken one)."""
 
     def __init__(self, head: bytes, rest: BinaryIO) -> None:
         self._head = head
         self._rest = rest
         self.count = 0  # bytes handed to the parser, for progress
+        self.lines = 1  # lines handed to the parser
+        self.at_end = False  # the stream said end of file
 
     def read(self, n: int = -1) -> bytes:
         if self._head:
@@ -73,7 +76,10 @@ class _Prefixed:
                 data, self._head = self._head[:n], self._head[n:]
         else:
             data = self._rest.read(n)
+            if not data and n != 0:
+                self.at_end = True
         self.count += len(data)
+        self.lines += data.count(b"\n")
         return data
 
 
@@ -88,7 +94,10 @@ def _sniff(stream: BinaryIO, source: str) -> bytes:
     body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
     stripped = body.lstrip()
     if not stripped.startswith(b"<"):
-        raise MessageRejected("not an XML document (it does not start with '<')", source=source)
+        # Only a part of the byte order mark, or blanks, and nothing after: the start of a file.
+        started = not stripped or (len(head) < 3 and b"\xef\xbb\xbf".startswith(head))
+        raise MessageRejected("not an XML document (it does not start with '<')", source=source,
+                              ends_early=started and not stream.read(1))
     m = _DECL_ENCODING.match(stripped)
     if m and m.group(1).decode("ascii").lower().replace("_", "-") not in ("utf-8", "utf8"):
         raise MessageRejected(f"encoding {m.group(1).decode('ascii')} is not UTF-8",
@@ -187,21 +196,37 @@ class MessageReader:
             remove_pis=True)
         self._root = None
         self._body = None
-        self.header: Header = self._read_header()
+        try:
+            self.header: Header = self._read_header()
+        except MessageRejected as exc:
+            raise self._judged(exc) from None
+
+    def _judged(self, exc: MessageRejected) -> MessageRejected:
+        """A problem found once the whole file was parsed is one of a file that ends early:
+        what the parser makes of the last, cut tag (a root named 'Messa', no Header yet)."""
+        if self._input.at_end and not getattr(exc, "placed", False):
+            exc.ends_early = True
+        return exc
 
     def _next(self):
         try:
             return next(self._events)
         except StopIteration:
             raise MessageRejected("the message ends before its Body is complete",
-                                  source=self.source) from None
+                                  source=self.source, ends_early=True) from None
         except etree.XMLSyntaxError as exc:
             raise self._malformed(exc) from None
 
     def _malformed(self, exc: etree.XMLSyntaxError) -> MessageRejected:
-        line = f" at line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+        lineno = getattr(exc, "lineno", None)
+        line = f" at line {lineno}" if lineno else ""
         msg = str(getattr(exc, "msg", exc) or exc).split(", line ")[0]
-        return MessageRejected(f"malformed XML{line}: {msg}", source=self.source)
+        # libxml2 reports a cut document only once the stream has ended, on its last line; an
+        # error met while data was still coming (a NUL, a bad byte) is in the file itself.
+        err = MessageRejected(f"malformed XML{line}: {msg}", source=self.source,
+                              ends_early=self._input.at_end and lineno == self._input.lines)
+        err.placed = True
+        return err
 
     def _read_header(self) -> Header:
         event, el = self._next()
@@ -240,10 +265,13 @@ class MessageReader:
         """Yield every body object; a settings-only message (no Body) yields nothing."""
         ns = formats.namespace(self.header.version) if self.header.version else None
         index = formats.load(self.header.version) if self.header.version else None
-        for el in self.elements():
-            obj = self._object(el, ns, index)
-            if obj is not None:
-                yield obj
+        try:
+            for el in self.elements():
+                obj = self._object(el, ns, index)
+                if obj is not None:
+                    yield obj
+        except MessageRejected as exc:
+            raise self._judged(exc) from None
 
     def elements(self) -> Iterator[etree._Element]:
         """Yield every child of the Body, parsed in full; it is cleared once the consumer moves
@@ -282,7 +310,7 @@ class MessageReader:
                         break
                 else:
                     raise MessageRejected("the message ends before its Body is complete",
-                                          source=self.source)
+                                          source=self.source, ends_early=True)
             except etree.XMLSyntaxError as exc:
                 raise self._malformed(exc) from None
 

@@ -1,46 +1,55 @@
 """1C's "Каталог" (FILE) transport, seen from the other side of the shared folder.
 
-Public API: `DirectoryTransport`.
+Public API: `DirectoryTransport`, `PROBE_PREFIX`.
 
 From the peer we read `Message_<peer>_<node>.xml` or `.zip` (the newer by modification time when
 both exist; empty files are ignored, as 1C ignores them) and never change or delete it. To the
 peer we write `Message_<node>_<peer>.xml|.zip` through a hidden temporary file in the same
 folder, renamed into place only after the state has recorded the message: a crash before the
 rename leaves the peer with our previous, complete message.
+
+The folder is writable by others (the base's users, whoever mounts the share), so: the base's
+message is opened without following a link (a link is followed only to a regular file in the same
+folder) and without blocking, and is judged, fingerprinted and read from that one descriptor;
+anything but a regular file under the base's message name, or a directory where ours goes, is a
+`StrayEntry` (exit 3: a human removes it). Our temporary and probe files are created new under
+unpredictable names (files.create_new). A run (holding the run lock) removes the temporary files
+a killed run left, but only regular files of this user; whatever else sits under a name of ours
+is left alone, and reported after the message was sent (it never blocks sending).
 """
 
 from __future__ import annotations
 
 import errno
+import io
 import logging
 import os
+import re
+import stat
 from pathlib import Path
 from typing import BinaryIO
 
 from onecsync.config import Secret
 from onecsync.errors import ConfigError
-from onecsync.errors import TemporaryError
+from onecsync.errors import StrayEntry
+from onecsync.files import FdReader
+from onecsync.files import NotRegular
+from onecsync.files import create_new
+from onecsync.files import entry_kind
+from onecsync.files import is_ours
+from onecsync.files import open_regular
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import OutgoingFile
 from onecsync.transport.base import fingerprint
-from onecsync.transport.base import open_message_file
+from onecsync.transport.base import fingerprint_fd
+from onecsync.transport.base import open_zip_entry
+from onecsync.transport.base import os_failure
 from onecsync.transport.base import remove_quietly
 
-TEMP_PREFIX = ".onecsync-tmp-"
+PROBE_PREFIX = ".onecsync-probe-"
+# The names onecsync gives its own files in a folder (pids before 0.x, random hex now).
+_OURS = re.compile(r"^\.onecsync-(?:tmp-[0-9a-f]+-(?P<name>.+)|probe-[0-9a-f]+)$")
 log = logging.getLogger("onecsync")
-
-
-def _os_error(exc: OSError, what: str) -> Exception:
-    if isinstance(exc, FileNotFoundError):
-        return ConfigError(f"{what}: the folder does not exist",
-                           remedy="create it, mount the share, or fix transport.path")
-    if isinstance(exc, PermissionError):
-        return ConfigError(f"{what}: permission denied",
-                           remedy="give this user read and write access to the folder")
-    if exc.errno == errno.ENOSPC:
-        return TemporaryError(f"{what}: no space left on the device",
-                              remedy="free disk space; the next run retries")
-    return TemporaryError(f"{what}: {exc.strerror or exc}")
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -59,18 +68,29 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def _blocked(final: Path) -> StrayEntry:
+    return StrayEntry(f"{final} is a directory, where onecsync puts its message to the base",
+                      remedy="remove it: onecsync cannot write its message while it is there")
+
+
 class _TempFile(OutgoingFile):
-    """Our message in a hidden file of the folder; `publish()` renames it into place."""
+    """Our message in a hidden file of the folder; `publish()` renames it into place (a
+    rename replaces a link or a FIFO under the name, it never writes through it)."""
 
     def __init__(self, folder: Path, final: Path, compress: bool,
                  password: str | None = None) -> None:
         self.final = final
-        super().__init__(folder / f"{TEMP_PREFIX}{os.getpid()}-{final.name}",
+        super().__init__(folder, final.name,
                          final.with_suffix(".xml").name if compress else None, password,
                          durable=True)
 
     def _deliver(self, fp: str) -> None:
-        os.replace(self.temp, self.final)
+        try:
+            os.replace(self.temp, self.final)
+        except OSError as exc:
+            if exc.errno in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST):
+                raise _blocked(self.final) from None
+            raise
         _fsync_folder(self.final.parent)
 
 
@@ -87,44 +107,132 @@ class DirectoryTransport:
     def _password(self) -> str | None:
         return self.archive_password.reveal() if self.archive_password else None
 
-    def fetch(self) -> Incoming | None:
+    # -- the base's message --------------------------------------------------------------
+    def _open_theirs(self, name: str) -> tuple[int, os.stat_result, Path] | None:
+        """Open the base's file `name`: (fd, its fstat, its path), None when there is none.
+
+        A link is followed only to a regular file in this same folder; anything else that is
+        not a regular file is a StrayEntry, and nothing of it is read."""
+        path = self.folder / name
         try:
-            if not self.folder.is_dir():
-                raise FileNotFoundError(errno.ENOENT, "missing", str(self.folder))
-            found, empty = [], []
+            fd, st = open_regular(path)
+            return fd, st, path
+        except FileNotFoundError:
+            return None
+        except NotRegular as exc:
+            if exc.kind != "symbolic link":
+                raise StrayEntry(f"{path} is a {exc.kind}, not a message file") from None
+        target = Path(os.path.realpath(path))
+        if target.parent != Path(os.path.realpath(self.folder)):
+            raise StrayEntry(f"{path} is a symbolic link to {target}, outside the exchange "
+                             "folder: onecsync does not follow it",
+                             remedy="put the message file itself there")
+        try:
+            fd, st = open_regular(self.folder / target.name)
+        except FileNotFoundError:
+            raise StrayEntry(f"{path} is a symbolic link to {target}, which does not exist") \
+                from None
+        except NotRegular as exc:
+            raise StrayEntry(f"{path} is a symbolic link to a {exc.kind}, not a message "
+                             "file") from None
+        return fd, st, path
+
+    def fetch(self) -> Incoming | None:
+        if not self.folder.is_dir():
+            raise os_failure(FileNotFoundError(errno.ENOENT, "missing"), f"reading {self.folder}")
+        found: list[tuple[int, str, int, os.stat_result, Path]] = []
+        empty = []
+        try:
             for suffix in (".xml", ".zip"):
-                path = self.folder / (self.incoming_stem + suffix)
-                try:
-                    st = path.stat()
-                except FileNotFoundError:
+                opened = self._open_theirs(self.incoming_stem + suffix)
+                if opened is None:
                     continue
-                (found if st.st_size > 0 else empty).append((st.st_mtime_ns, path, st.st_size))
+                fd, st, path = opened
+                if st.st_size > 0:
+                    found.append((st.st_mtime_ns, suffix, fd, st, path))
+                else:
+                    os.close(fd)
+                    empty.append(path)
             if not found:
-                for _, path, _ in empty:
+                for path in empty:
                     log.warning("%s is empty: ignored, as 1C ignores it (the base may still be "
                                 "writing it)", path)
                 return None
-            _, path, size = max(found)
-            fp = fingerprint(path)
+            found.sort(key=lambda item: item[:2])
+            _, _, fd, st, path = found.pop()
+            fp = fingerprint_fd(fd)
         except OSError as exc:
-            raise _os_error(exc, f"reading {exc.filename or self.folder}") from None
-        return Incoming(name=str(path), fingerprint=fp, open=lambda: self._open(path),
-                        size=size if path.suffix == ".xml" else None, raw=lambda: open(path, "rb"))
+            for item in found:
+                os.close(item[2])
+            raise os_failure(exc, f"reading {exc.filename or self.folder}") from None
+        except BaseException:
+            for item in found:
+                os.close(item[2])
+            raise
+        for item in found:  # the older of .xml and .zip
+            os.close(item[2])
+        zipped = path.suffix == ".zip"
+        return Incoming(name=str(path), fingerprint=fp, open=lambda: self._open(fd, path),
+                        size=None if zipped else st.st_size,
+                        raw=lambda: io.BufferedReader(FdReader(fd), 1 << 20), settles=True,
+                        current=lambda: fingerprint_fd(fd), close=lambda: os.close(fd))
 
-    def _open(self, path: Path) -> BinaryIO:
+    def _open(self, fd: int, path: Path) -> BinaryIO:
+        stream = io.BufferedReader(FdReader(fd), 1 << 20)
+        if path.suffix == ".zip":
+            return open_zip_entry(stream, str(path), self._password())
+        return stream
+
+    # -- our message ---------------------------------------------------------------------
+    def _leftovers(self, remove: bool) -> list[str]:
+        """Entries under names of ours. Regular files of this user are what a killed run (or
+        check) left: removed when `remove` (a run holds the lock, so none is in use). The
+        others are not ours to touch: named, for the admin."""
         try:
-            return open_message_file(path, self._password())
-        except OSError as exc:
-            raise _os_error(exc, f"reading {path}") from None
+            entries = list(os.scandir(self.folder))
+        except PermissionError:
+            return []  # a share we may use but not list: nothing to tidy either
+        strays = []
+        for entry in entries:
+            m = _OURS.match(entry.name)
+            if not m or m.group("name") not in (None, self.outgoing_name):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if is_ours(st):
+                if remove:
+                    remove_quietly(Path(entry.path))
+            else:
+                whose = f" of user {st.st_uid}" if stat.S_ISREG(st.st_mode) else ""
+                strays.append(f"{entry.path} (a {entry_kind(st.st_mode)}{whose})")
+        return strays
+
+    def strays(self) -> list[str]:
+        """Entries under names of ours that are not ours (never blocking; see the docstring)."""
+        try:
+            return self._leftovers(remove=False)
+        except OSError:
+            return []  # the send names the folder's problem itself
+
+    def _check_final(self) -> Path:
+        final = self.folder / self.outgoing_name
+        try:
+            if stat.S_ISDIR(os.lstat(final).st_mode):
+                raise _blocked(final)
+        except FileNotFoundError:
+            pass
+        return final
 
     def prepare(self) -> _TempFile:
         try:
-            for stale in self.folder.glob(f"{TEMP_PREFIX}*-{self.outgoing_name}"):
-                remove_quietly(stale)  # we hold the run lock: any such file is a crash's leftover
-            return _TempFile(self.folder, self.folder / self.outgoing_name, self.compress,
+            final = self._check_final()
+            self._leftovers(remove=True)
+            return _TempFile(self.folder, final, self.compress,
                              self._password() if self.compress else None)
         except OSError as exc:
-            raise _os_error(exc, f"writing to {self.folder}") from None
+            raise os_failure(exc, f"writing to {self.folder}") from None
 
     def probe(self, write: bool = True) -> str:
         """Can a run use the folder? Raises what a run would raise; else says what is there.
@@ -132,32 +240,40 @@ class DirectoryTransport:
         `write`: prove it by writing and removing a probe file (hidden, never a name 1C reads),
         as 1C's own connection test does; False (for --dry-run) only asks the OS.
         """
+        theirs = []
         try:
             if not self.folder.exists():
                 raise FileNotFoundError(errno.ENOENT, "missing", str(self.folder))
             if not self.folder.is_dir():
                 raise ConfigError(f"{self.folder} is not a folder", remedy="fix transport.path")
-            names = set(os.listdir(self.folder))
+            os.listdir(self.folder)  # readable: what a run needs first
+            for suffix in (".xml", ".zip"):
+                if (opened := self._open_theirs(self.incoming_stem + suffix)) is not None:
+                    os.close(opened[0])
+                    theirs.append(self.incoming_stem + suffix)
+            self._check_final()
+            if strays := self._leftovers(remove=False):
+                raise StrayEntry(f"{strays[0]} is named like onecsync's own files but is not "
+                                 "one of them; it is left alone"
+                                 + (f" (and {len(strays) - 1} more)" if len(strays) > 1 else ""))
             if write:
-                probe = self.folder / f".onecsync-probe-{os.getpid()}"
-                fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                fd, probe = create_new(self.folder, PROBE_PREFIX)
                 try:
                     os.write(fd, b"onecsync check\n")
                 finally:
                     os.close(fd)
-                os.unlink(probe)
+                    remove_quietly(probe)
             elif not os.access(self.folder, os.W_OK | os.X_OK):
                 raise PermissionError(errno.EACCES, "not writable", str(self.folder))
         except OSError as exc:
-            raise _os_error(exc, f"checking {self.folder}") from None
-        theirs = [n for n in (self.incoming_stem + ".xml", self.incoming_stem + ".zip")
-                  if n in names]
+            raise os_failure(exc, f"checking {self.folder}") from None
         seen = f"the base's message {theirs[0]} is there" if theirs else \
             "no message from the base in it yet"
         return f"{self.description}: readable and writable; {seen}"
 
     def in_place(self, fp: str | None) -> bool:
-        """Is our last message still there, exactly as we wrote it?"""
+        """Is our last message still there, exactly as we wrote it (a regular file, not a link
+        someone put in its place)?"""
         if fp is None:
             return False
         try:

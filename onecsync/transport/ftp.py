@@ -25,6 +25,7 @@ import ftplib
 import io
 import logging
 import os
+import secrets
 import ssl
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,10 +58,11 @@ class _Listed:
 class _Upload(OutgoingFile):
     """Our message written to the spool; `publish()` uploads it (temporary name, then rename)."""
 
-    def __init__(self, transport: FtpTransport, temp: Path, compress: bool,
+    def __init__(self, transport: FtpTransport, folder: Path, compress: bool,
                  password: str | None) -> None:
         self._transport = transport
-        super().__init__(temp, transport.outgoing_name.replace(".zip", ".xml") if compress else None,
+        super().__init__(folder, transport.outgoing_name,
+                         transport.outgoing_name.replace(".zip", ".xml") if compress else None,
                          password)
 
     def _deliver(self, fp: str) -> None:
@@ -175,7 +177,7 @@ class FtpTransport:
         with self._session("checking the folder") as ftp:
             listed = self._list(ftp, names)
             if write:
-                probe = f".onecsync-probe-{os.getpid()}"
+                probe = f".onecsync-probe-{secrets.token_hex(8)}"
                 ftp.storbinary(f"STOR {probe}", io.BytesIO(b"onecsync check\n"))
                 ftp.delete(probe)
         theirs = [n for n in names if n in listed]
@@ -196,7 +198,7 @@ class FtpTransport:
             return None
         newest = max(found, key=lambda item: (item.modify, item.name.endswith(".zip")))
         return Incoming(name=f"{self.description}/{newest.name}", fingerprint=newest.key,
-                        open=lambda: self._download(newest))
+                        open=lambda: self._download(newest), settles=True)
 
     def _download(self, item: _Listed) -> BinaryIO:
         self.spool.clear_temps()
@@ -217,13 +219,13 @@ class FtpTransport:
 
     def prepare(self) -> _Upload:
         self.spool.clear_temps()
-        return _Upload(self, self.spool.temp(self.outgoing_name), self.t.compress,
+        return _Upload(self, self.spool.ready(), self.t.compress,
                        self._archive_password() if self.t.compress else None)
 
     def upload(self, path: Path, fp: str) -> None:
         """Upload under a temporary name, check the size, rename into place, then the receipt."""
         size = path.stat().st_size
-        temp = f"{TEMP_PREFIX}{os.getpid()}-{self.outgoing_name}"
+        temp = f"{TEMP_PREFIX}{secrets.token_hex(8)}-{self.outgoing_name}"
         with self._session(f"uploading {self.outgoing_name}") as ftp:
             for name in ftp.nlst():
                 if name.startswith(TEMP_PREFIX) and name.endswith("-" + self.outgoing_name) \

@@ -89,9 +89,9 @@ def _hash(path: Path) -> str:
 class _Upload(OutgoingFile):
     """Our message being written as the zip 1C expects; `publish()` delivers it."""
 
-    def __init__(self, transport: HttpTransport, temp: Path, entry: str) -> None:
+    def __init__(self, transport: HttpTransport, folder: Path, entry: str) -> None:
         self._transport = transport
-        super().__init__(temp, entry)
+        super().__init__(folder, entry + ".zip", entry)
 
     def _deliver(self, fp: str) -> None:
         try:
@@ -270,7 +270,7 @@ class HttpTransport:
 
     def prepare(self) -> _Upload:
         self.spool.clear_temps()
-        return _Upload(self, self.spool.temp(self.outgoing_entry + ".zip"), self.outgoing_entry)
+        return _Upload(self, self.spool.ready(), self.outgoing_entry)
 
     def deliver(self, path: Path, fp: str) -> None:
         """Parts, assembly, import; the receipt only once the base has imported it."""

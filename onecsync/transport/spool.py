@@ -23,6 +23,10 @@ from pathlib import Path
 
 from onecsync.errors import ConfigError
 from onecsync.errors import TemporaryError
+from onecsync.files import TEMP_PREFIX
+from onecsync.files import create_new
+from onecsync.files import is_ours
+from onecsync.files import replace_with
 
 RECEIPT = "delivered.json"
 
@@ -49,16 +53,26 @@ class Spool:
         return self.ready() / name
 
     def temp(self, name: str) -> Path:
-        return self.ready() / f".tmp-{os.getpid()}-{name}"
+        """A new, empty file of ours (files.create_new), for a download to fill."""
+        fd, path = create_new(self.ready(), ".tmp-", "-" + name)
+        os.close(fd)
+        return path
 
     def clear_temps(self) -> None:
-        """Leftovers of a killed run (we hold the run lock, so none is in use)."""
-        if self.folder.is_dir():
-            for stale in self.folder.glob(".tmp-*"):
-                try:
-                    stale.unlink()
-                except OSError:
-                    pass
+        """Leftovers of a killed run (we hold the run lock, so none is in use): only regular
+        files of ours, never through a link."""
+        try:
+            entries = list(os.scandir(self.folder))
+        except OSError:
+            return
+        for entry in entries:
+            if not entry.name.startswith((".tmp-", TEMP_PREFIX)):
+                continue
+            try:
+                if is_ours(entry.stat(follow_symlinks=False)):
+                    os.unlink(entry.path)
+            except OSError:
+                pass
 
     def receipt(self) -> dict | None:
         if self.receipts is None:
@@ -73,13 +87,9 @@ class Spool:
         if self.receipts is None or self._scratch is not None:
             return
         target = self.receipts / RECEIPT
-        tmp = self.temp(RECEIPT)
         try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(data, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
+            self.ready()
+            replace_with(target, lambda f: f.write(json.dumps(data).encode("utf-8")), 0o600)
         except OSError as exc:
             # The message did reach the base; without the receipt the next run sends again.
             raise TemporaryError(f"cannot record the delivery in {target}: "

@@ -10,6 +10,8 @@ something. Builders are deterministic: the same bytes on every run.
 
 from __future__ import annotations
 
+import os
+import stat
 import struct
 import zlib
 from pathlib import Path
@@ -124,6 +126,14 @@ def encrypted(password: bytes = b"corpus", data: bytes | None = None) -> bytes:
                      "method": 8, "crc": crc, "size": len(data), "flags": 0x1}])
 
 
+def with_end(data: bytes, **fields: int) -> bytes:
+    """The zip with fields of its end record changed: disk, cd_disk, on_disk, total, cd_size."""
+    names = ("disk", "cd_disk", "on_disk", "total", "cd_size", "cd_offset", "comment")
+    values = dict(zip(names, struct.unpack("<HHHHIIH", data[-18:]), strict=True))
+    values.update(fields)
+    return data[:-18] + struct.pack("<HHHHIIH", *(values[n] for n in names))
+
+
 def lying_zip() -> bytes:
     """Declares a small, plausible size; the deflate stream holds far more (and another CRC)."""
     data = msg() + b" " * 200_000
@@ -228,6 +238,10 @@ SMALL = {
     "zip-lies-about-size.zip": lying_zip,
     "zip-unknown-method.zip": lambda: raw_zip([{**entry(), "method": 99}]),
     "zip-holding-a-zip.zip": lambda: raw_zip([entry(data=raw_zip([entry()]))]),
+    "zip-count-lies.zip": lambda: with_end(raw_zip([entry()]), on_disk=0xFFFF, total=0xFFFF),
+    "zip-central-directory-lies.zip": lambda: with_end(raw_zip([entry()]), cd_size=50 << 20),
+    "zip-split.zip": lambda: with_end(raw_zip([entry()]), disk=1, cd_disk=1),
+    "zip-cut-short.zip": lambda: raw_zip([entry()])[:-100],
 }
 
 
@@ -273,9 +287,62 @@ def text_over_10mb(path: Path) -> None:
     path.write_bytes(msg(objects=GOOD + [f.counterparty(f.ref(9), name)]))
 
 
+def zip_many_entries(path: Path, count: int = 600_000) -> None:
+    """A zip64 whose central directory really lists `count` entries (30 MB): zipfile would
+    build an object for each before anyone could count them."""
+    name = b"m.xml"
+    one = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45, 20, 0x800, 0, 0x4A00, 0x5575, 0, 0, 0,
+                      len(name), 0, 0, 0, 0, 0, 0) + name
+    central = one * count
+    end64 = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count, len(central), 0)
+    locator = struct.pack("<IIQI", 0x07064B50, 0, len(central), 1)
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    path.write_bytes(central + end64 + locator + end)
+
+
 LARGE = {"text-over-10mb.xml": text_over_10mb, "zip-bomb.zip": zip_bomb, "sparse-2gb-zeros.xml": sparse_zeros,
          "sparse-2gb-after-header.xml": sparse_after_header,
-         "sparse-2gb-zeros.zip": sparse_zeros, "prolog-over-64k.xml": big_prolog}
+         "sparse-2gb-zeros.zip": sparse_zeros, "prolog-over-64k.xml": big_prolog,
+         "zip-600000-entries.zip": zip_many_entries}
+
+
+# -- not a file: what else can sit under the base's message name, made at test time -------------
+# Each takes the path to make and a folder outside the exchange folders (for links to point at).
+
+def _link(target: Path, path: Path) -> None:
+    path.symlink_to(target)
+
+
+def _outside_message(path: Path, outside: Path) -> None:
+    target = outside / "Message.xml"
+    target.write_bytes(msg())
+    _link(target, path)
+
+
+def _inside_message(path: Path, outside: Path) -> None:
+    target = path.with_name("copy-of-the-message.xml")
+    target.write_bytes(msg())
+    _link(Path(target.name), path)
+
+
+def _inside_folder(path: Path, outside: Path) -> None:
+    sub = path.with_name("sub")
+    sub.mkdir()
+    _link(Path("sub"), path)
+
+
+ENTRIES = {
+    "entry-directory.xml": lambda path, outside: path.mkdir(),
+    "entry-fifo.xml": lambda path, outside: os.mkfifo(path),
+    "entry-socket.xml": lambda path, outside: os.mknod(path, stat.S_IFSOCK | 0o600),
+    # the state file itself (`outside` is the sandbox's root)
+    "entry-link-to-the-state.xml": lambda path, outside: _link(
+        outside / "state" / "onecsync.sqlite", path),
+    "entry-link-to-a-message-outside.xml": _outside_message,
+    "entry-link-to-nothing.xml": lambda path, outside: _link(path.with_name("gone.xml"), path),
+    "entry-link-to-a-folder-inside.xml": _inside_folder,
+    "entry-link-to-a-file-inside.xml": _inside_message,
+}
 
 
 def build(name: str, folder: Path) -> Path:

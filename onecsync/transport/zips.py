@@ -1,0 +1,224 @@
+"""Zipped messages: the one XML entry of a base's zip, read safely; ours, written.
+
+Public API: `open_zip_entry(path or stream, source, password)`, `open_zip_writer(raw, entry,
+password)`, `MAX_RATIO`, `MAX_CENTRAL`.
+
+A zip is judged by its end record (how many entries, how large the central directory) before
+zipfile reads the central directory, which it does whole, into memory, whatever the count: a zip
+listing 600,000 entries is refused after reading its last 64 KiB. The one entry is then checked
+(a plain name, no bomb ratio) before a byte is inflated. A zip without an end record that starts
+like one (a local header) is a zip cut short, or one the base is still writing.
+
+Archive passwords (1C's "пароль архива сообщения обмена"): 1C writes protected zips with
+ZipCrypto (ZipFileWriter's default) and its ZipFileReader also opens WinZip AES. The standard
+library reads only ZipCrypto and writes neither, so protected zips go through pyzipper: we read
+both and write AES-256, the stronger one 1C reads. Passwords are encoded as UTF-8.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import sys
+import zipfile
+import zlib
+from pathlib import Path
+from typing import BinaryIO
+from typing import Callable
+
+from onecsync.errors import ConfigError
+from onecsync.errors import MessageRejected
+
+# An XML message compresses about 10-50 times; far beyond that is a bomb, not a message.
+MAX_RATIO = 1000
+
+
+class _GuardedStream(io.RawIOBase):
+    """Turns the errors of a broken compressed stream into a rejection of the message."""
+
+    def __init__(self, inner: BinaryIO, source: str, closer: Callable[[], None]) -> None:
+        self._inner = inner
+        self._source = source
+        self._closer = closer
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._inner.read(n)
+        except _zip_errors() as exc:
+            raise MessageRejected(f"the zip is broken: {exc}", source=self._source) from None
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._inner.close()
+            self._closer()
+        super().close()
+
+
+def _zip_errors() -> tuple[type[BaseException], ...]:
+    """What a broken zip raises; pyzipper's own errors only if it is in use (it is imported
+    only for protected zips, and every run pays for what it imports)."""
+    errors: tuple[type[BaseException], ...] = (zipfile.BadZipFile, zlib.error, EOFError)
+    pyzipper = sys.modules.get("pyzipper")
+    return errors + (pyzipper.BadZipFile,) if pyzipper is not None else errors
+
+
+# The zip end record (EOCD), its zip64 locator and zip64 record, as zipfile finds them.
+_EOCD = struct.Struct("<4s4H2LH")
+_LOCATOR = struct.Struct("<4sLQL")
+_EOCD64 = struct.Struct("<4sQ2H2L4Q")
+# The central directory of one entry: its fixed part, and a name, extra field and comment of at
+# most 64 KiB each. zipfile reads all of the directory into memory, whatever it says it holds.
+MAX_CENTRAL = 46 + 3 * 0xFFFF
+
+
+def _end_record(f: BinaryIO) -> tuple[int, int, int, int] | None:
+    """(entries on the disk, entries in all, central directory size, disks) from the end record
+    that zipfile will use (the same search as `zipfile._EndRecData`), or None when there is
+    none. Reads at most the last 64 KiB."""
+    size = f.seek(0, 2)
+    if size < _EOCD.size:
+        return None
+    f.seek(size - _EOCD.size)
+    data = f.read(_EOCD.size)
+    if data[:4] == b"PK\x05\x06" and data[-2:] == b"\0\0":
+        pos = size - _EOCD.size
+    else:
+        start = max(size - (1 << 16) - _EOCD.size, 0)
+        f.seek(start)
+        tail = f.read(size - start)
+        i = tail.rfind(b"PK\x05\x06")
+        if i < 0 or len(tail) - i < _EOCD.size:
+            return None
+        pos, data = start + i, tail[i:i + _EOCD.size]
+    _, disk, cd_disk, on_disk, total, cd_size, _, _ = _EOCD.unpack(data)
+    disks = 1 if disk == cd_disk == 0 else 2
+    if pos >= _LOCATOR.size:
+        f.seek(pos - _LOCATOR.size)
+        loc = f.read(_LOCATOR.size)
+        if loc[:4] == b"PK\x06\x07":
+            disks = max(disks, _LOCATOR.unpack(loc)[3])
+            if pos >= _LOCATOR.size + _EOCD64.size:
+                f.seek(pos - _LOCATOR.size - _EOCD64.size)
+                rec = f.read(_EOCD64.size)
+                if rec[:4] == b"PK\x06\x06":
+                    _, _, _, _, disk, cd_disk, on_disk, total, cd_size, _ = _EOCD64.unpack(rec)
+                    disks = max(disks, 1 if disk == cd_disk == 0 else 2)
+    return on_disk, total, cd_size, disks
+
+
+def _judge_end(f: BinaryIO, source: str) -> None:
+    """Refuse, from the end record alone, a zip that is not one entry, before zipfile builds
+    its list of entries (600,000 of them would take gigabytes)."""
+    end = _end_record(f)
+    if end is None:
+        # Without its end record, a zip that starts like one, or ends in the NUL bytes a copy
+        # sets aside before filling them, is one still being written (or cut short).
+        f.seek(0)
+        started = f.read(4) == b"PK\x03\x04"
+        size = f.seek(0, 2)
+        f.seek(max(size - 8, 0))
+        unfilled = size >= 8 and f.read(8) == bytes(8)
+        raise MessageRejected("not a readable zip: it has no end record" +
+                              (" (cut short, or still being written)" if started else ""),
+                              source=source, ends_early=started or unfilled)
+    on_disk, total, cd_size, disks = end
+    if disks != 1:
+        raise MessageRejected("not a readable zip: it is split over several disks",
+                              source=source)
+    if total != 1 or on_disk != 1:
+        raise MessageRejected(f"the zip holds {max(total, on_disk)} entries; a message zip "
+                              "holds exactly one", source=source)
+    if cd_size > MAX_CENTRAL:
+        raise MessageRejected(f"the zip's central directory is {cd_size} bytes, more than one "
+                              "entry can take; refused", source=source)
+    f.seek(0)
+
+
+def open_zip_entry(src: Path | BinaryIO, source: str, password: str | None = None) -> BinaryIO:
+    """The single XML entry of a zipped message (a path, or a seekable binary stream that the
+    returned stream then owns), checked before a byte is inflated."""
+    try:
+        f = open(src, "rb") if isinstance(src, Path) else src  # noqa: SIM115 (closed by the stream)
+    except OSError as exc:
+        raise MessageRejected(f"not a readable zip: {exc.strerror or exc}", source=source) \
+            from None
+    zf = None
+
+    def close() -> None:
+        if zf is not None:
+            zf.close()
+        f.close()
+
+    try:
+        _judge_end(f, source)
+        if password is not None:
+            import pyzipper
+
+            zf = pyzipper.AESZipFile(f)
+            zf.setpassword(password.encode("utf-8"))
+        else:
+            zf = zipfile.ZipFile(f)
+        infos = zf.infolist()
+        if len(infos) != 1:
+            raise MessageRejected(f"the zip holds {len(infos)} entries; a message zip holds "
+                                  "exactly one", source=source)
+        info = infos[0]
+        name = info.filename
+        if info.is_dir() or "/" in name or "\\" in name or ".." in name:
+            raise MessageRejected(f"the zip entry {name[:80]!r} is not a plain file name",
+                                  source=source)
+        if info.flag_bits & 0x1 and password is None:
+            raise ConfigError(f"{source}: the base protects its zips with an archive password "
+                              "and none is configured",
+                              remedy="set archive_password_env or archive_password_file on the "
+                                     "transport, as in the base's exchange settings")
+        if info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise MessageRejected(
+                f"the zip entry inflates {info.file_size // max(info.compress_size, 1)} times; "
+                "refused as a zip bomb", source=source)
+        inner = zf.open(info)
+    except (MessageRejected, ConfigError):
+        close()
+        raise
+    except RuntimeError as exc:
+        close()
+        if "password" in str(exc).lower():
+            raise ConfigError(f"{source}: the archive password does not open the zip",
+                              remedy="set the same archive password as in the base's exchange "
+                                     "settings") from None
+        raise MessageRejected(f"cannot read the zip: {exc}", source=source) from None
+    except (*_zip_errors(), NotImplementedError, OSError) as exc:
+        close()
+        what = "not a readable zip" if zf is None else "cannot read the zip"
+        raise MessageRejected(f"{what}: {exc}", source=source) from None
+    except BaseException:
+        close()
+        raise
+    return io.BufferedReader(_GuardedStream(inner, source, close), buffer_size=1 << 20)
+
+
+def open_zip_writer(raw: BinaryIO, entry_name: str,
+                    password: str | None = None) -> tuple[zipfile.ZipFile, BinaryIO]:
+    """A zip with one deflated entry being written to `raw`; AES-256 when a password is set."""
+    if password is None:
+        zf = zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+        entry = zipfile.ZipInfo(entry_name)
+    else:
+        import pyzipper
+
+        zf = pyzipper.AESZipFile(raw, "w", compression=pyzipper.ZIP_DEFLATED, compresslevel=6,
+                                 encryption=pyzipper.WZ_AES)
+        zf.setpassword(password.encode("utf-8"))
+        entry = zf.zipinfo_cls(entry_name)
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    return zf, zf.open(entry, "w", force_zip64=True)
+
+
