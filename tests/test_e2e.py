@@ -1,7 +1,8 @@
 """End to end: the real CLI, run as cron runs it, between two emulated 1C bases.
 
 Each test drives an accounting base and a CRM (tests/emulator) through their exchange folders,
-with onecsync running as a subprocess in between, and ends with `assert_converged`: every
+with onecsync in between (in-process, the same `cli.main` cron runs; killed runs are
+subprocesses, see tests/emulator/world.py), and ends with `assert_converged`: every
 accounting catalog object is in the CRM exactly once (bound to the same Ссылка, same content),
 nothing else reached either base, and every registration on every side is confirmed.
 Today onecsync runs pull-catalogs; the invoice and settlement flows plug in through
