@@ -243,6 +243,7 @@ def test_accounting_restored_from_a_backup_is_not_skipped_as_received_earlier(wo
 @pytest.mark.parametrize("point", ["receive.read", "receive.staged", "receive.committed",
                                    "route.committed", "send.temp_written", "send.committed",
                                    "send.renamed"])
+@pytest.mark.slow
 def test_onecsync_killed_at_a_boundary_converges_on_the_next_runs(world, point, next_first):
     s = d.seed_accounting(world.acc)
     world.exchange("accounting")

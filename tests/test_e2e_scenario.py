@@ -62,6 +62,7 @@ def row(obj: Obj) -> dict:
 
 
 # -- invoice → payment → shipment → return ---------------------------------------------------
+@pytest.mark.slow
 def test_an_order_is_paid_shipped_and_returned_and_every_step_reaches_the_other_base(tmp_path):
     with scratch_dir(tmp_path) as root:
         whole_scenario(World(root, in_process=False))  # a subprocess per run, as cron runs it
@@ -375,6 +376,7 @@ def test_lost_messages_mid_scenario_are_made_good(world):
 
 
 @pytest.mark.parametrize("point", sorted(POINTS))
+@pytest.mark.slow
 def test_onecsync_killed_mid_scenario_converges(world, point):
     users, _ = start(world)
     order = users.add_order(ORDER)
