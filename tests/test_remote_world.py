@@ -23,6 +23,7 @@ from onecsync.transport import http as http_transport
 from tests.emulator import data as d
 from tests.emulator.base import PLAN
 from tests.emulator.base import ExchangeError
+from tests.emulator.crashing import Crash
 from tests.emulator.expect import contents
 from tests.emulator.expect import key
 from tests.emulator.remote import FTP_PASSWORD
@@ -200,10 +201,6 @@ def test_onecsync_killed_at_a_boundary_converges(kind, point, tmp_path):
         assert_converged(world)
         assert crm_copy(world, s.stroy).fields["Наименование"] == "СтройМонолит-2 АО"
         assert world.copies("accounting", order)
-
-
-class Crash(BaseException):
-    pass
 
 
 @pytest.mark.parametrize("kind", ["http", "ftp"])
