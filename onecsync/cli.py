@@ -13,6 +13,7 @@ import click
 
 from onecsync import __version__
 from onecsync import cli_admin
+from onecsync import cli_manpage
 from onecsync import console
 from onecsync.cli_options import Options
 from onecsync.cli_options import global_options
@@ -223,11 +224,14 @@ def _interactive() -> bool:
 @click.option("--crm", "crm_at", metavar="PATH|URL", help="The CRM exchange folder (or URL).")
 @click.option("--node-code", metavar="UUID", help="Our node code (default: a new UUID).")
 @click.option("--prefix", metavar="XX", help="Our infobase prefix (at most 2 characters).")
+@click.option("--state", "state_path", metavar="PATH",
+              help="Where the state goes (default: onecsync-state.sqlite next to the config), "
+                   "e.g. /var/lib/onecsync/state.sqlite under systemd.")
 @click.option("--force", is_flag=True, help="Replace an existing config.")
 @click.pass_obj
 @global_options
 def init(opts: Options, folder, kind, accounting_code, crm_code, accounting_at, crm_at,
-         node_code, prefix, force) -> int:
+         node_code, prefix, state_path, force) -> int:
     """Write a starting onecsync.yaml in FOLDER (default: here) and the two settings messages.
 
     Asks for what is missing on a terminal; elsewhere every value must be given as a flag.
@@ -279,7 +283,7 @@ def init(opts: Options, folder, kind, accounting_code, crm_code, accounting_at, 
                                       values["--accounting"]),
         crm=bootstrap.BaseSpec(bootstrap.base_code(values["--crm-code"], "--crm-code"),
                                values["--crm"]),
-        prefix=prefix, force=force)
+        prefix=prefix, force=force, state=state_path)
     report = bootstrap.run_init(request, dry_run=opts.dry_run)
     if opts.as_json:
         console.print_json(report)
@@ -289,6 +293,7 @@ def init(opts: Options, folder, kind, accounting_code, crm_code, accounting_at, 
 
 
 cli_admin.register(cli)
+cli.add_command(cli_manpage.manpage)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,7 @@
 before the command and after it alike: `onecsync -q run` and `onecsync run -q` are the same.
 
 Public API: `Options` (what the options say, shared by the whole command line),
-`global_options` (the decorator every group and command carries).
+`global_options` (the decorator every group and command carries), `NAMES` (their parameter names).
 
 click gives a group's options to the group only; admins type `onecsync run -q --json` all the
 same. So every command carries the same options and merges what it was given into the one
@@ -33,6 +33,8 @@ _DECLARED = {
                                help="json: one JSON object per log line (for journald); "
                                     "default text."),
 }
+
+NAMES = tuple(_DECLARED)
 
 
 class Options:
