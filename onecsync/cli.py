@@ -11,12 +11,12 @@ import sys
 
 import click
 
-from onecsync import __version__
 from onecsync import cli_admin
 from onecsync import cli_manpage
 from onecsync import console
 from onecsync.cli_options import Options
 from onecsync.cli_options import global_options
+from onecsync.cli_options import version_option
 from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
 from onecsync.errors import Refused
@@ -25,7 +25,7 @@ log = logging.getLogger("onecsync")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="onecsync")
+@version_option
 @global_options
 def cli():
     """Sync 1C:CRM and 1C:Бухгалтерия 3.0 as a node of their EnterpriseData exchange.

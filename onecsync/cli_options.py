@@ -2,7 +2,8 @@
 before the command and after it alike: `onecsync -q run` and `onecsync run -q` are the same.
 
 Public API: `Options` (what the options say, shared by the whole command line),
-`global_options` (the decorator every group and command carries), `NAMES` (their parameter names).
+`global_options` (the decorator every group and command carries), `NAMES` (their parameter names),
+`version_option` (--version: ours and what a bug report needs besides), `versions()`.
 
 click gives a group's options to the group only; admins type `onecsync run -q --json` all the
 same. So every command carries the same options and merges what it was given into the one
@@ -74,6 +75,34 @@ class Options:
         if self.verbose and self.quiet:
             raise click.UsageError("use either -v or -q, not both")
         console.setup_logging(self.verbosity, json_lines=self.log_format == "json")
+
+
+def versions() -> str:
+    """Ours and the versions of what behaves differently between releases: a bug report's line."""
+    import platform
+    import sqlite3
+
+    from lxml import etree
+
+    from onecsync import __version__
+
+    def dotted(v: tuple) -> str:
+        return ".".join(map(str, v[:3]))
+
+    return (f"onecsync {__version__} (Python {platform.python_version()}, "
+            f"lxml {dotted(etree.LXML_VERSION)} with libxml2 {dotted(etree.LIBXML_VERSION)}, "
+            f"SQLite {sqlite3.sqlite_version})")
+
+
+def _print_versions(ctx: click.Context, _param, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(versions())
+        ctx.exit()
+
+
+version_option = click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+                              callback=_print_versions,
+                              help="Show the versions (onecsync, Python, lxml, SQLite) and exit.")
 
 
 def global_options(f):
