@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 import shutil
@@ -123,3 +124,58 @@ def test_the_man_page_has_every_command_and_option(capsys):
 
 def test_cli_stays_thin():
     assert len((REPO / "onecsync" / "cli.py").read_text(encoding="utf-8").splitlines()) < 400
+
+
+# -- README's promises about what is supported and how it installs -------------------------------
+def test_readme_says_no_transport_or_setting_is_unsupported_that_onecsync_supports():
+    from onecsync.config import TRANSPORT_KINDS
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert set(TRANSPORT_KINDS) == {"directory", "ftp", "http"}
+    for stale in ("does not accept yet", "not supported yet", "archive password empty"):
+        assert stale not in readme, stale
+    assert "archive_password_env" in readme[readme.index("### 4. In each base"):]
+
+
+def test_init_takes_the_ftp_and_http_locations_readme_shows(tmp_path, monkeypatch, capsys):
+    from onecsync.config import load_config
+    from tests import factory as f
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(["init", "--accounting-code", f.ACCOUNTING, "--crm-code", f.CRM,
+              "--accounting", "ftp://обмен@ftp.example/bp", "--crm", "https://Администратор@web.example/crm"])
+    assert exc.value.code == 0, capsys.readouterr().err
+    config = load_config(tmp_path / "onecsync.yaml")
+    assert config.bases["accounting"].transport.kind == "ftp"
+    assert config.bases["crm"].transport.kind == "http"
+
+
+def test_the_install_section_matches_requires_python():
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    minimum = re.search(r'requires-python = ">=(\d+)\.(\d+)"', pyproject).groups()
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Installing Python and onecsync"):readme.index("## How it works")]
+    assert f"Python {'.'.join(minimum)} or newer" in section
+    rows = [r for r in section.splitlines() if r.startswith("| ") and "---" not in r][1:]
+    oses = {r.split("|")[1].strip() for r in rows}
+    assert {"Debian 12", "Ubuntu 22.04", "RHEL 9 (and Alma, Rocky)", "Astra Linux SE 1.8",
+            "Astra Linux SE 1.7"} == oses
+    for row in rows:  # each row ends in a venv made from a Python that is new enough
+        venv = row.split("|")[4]
+        python = re.search(r"(python3(?:\.(\d+))?) -m venv", venv)
+        assert python, row
+        if python.group(2):
+            assert (3, int(python.group(2))) >= tuple(map(int, minimum)), row
+        else:  # the OS's own python3 must be new enough: the row says which it is
+            version = re.search(r"\b3\.(\d+)\b", row.split("|")[2]).group(1)
+            assert (3, int(version)) >= tuple(map(int, minimum)), row
+
+
+@pytest.mark.skipif(os.environ.get("ONECSYNC_INSTALL_CHECK") != "1",
+                    reason="a fresh venv install needs the package index: ONECSYNC_INSTALL_CHECK=1")
+def test_a_fresh_venv_install_on_this_host_runs_the_quick_start():
+    proc = subprocess.run([str(REPO / "tools" / "check_install.sh"), sys.executable], text=True,
+                          capture_output=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "check_install: ok" in proc.stdout
