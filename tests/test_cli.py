@@ -20,17 +20,24 @@ def tree_digest(root) -> dict:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def file_mtimes(root) -> dict:
+    """Every file's mtime. Not the folders': SQLite's write-ahead log files come and go beside
+    the state while anyone reads it (the last reader out removes them), which a folder's mtime
+    records; no file is created, changed or left."""
+    return {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
 def test_dry_run_writes_nothing_and_says_what_it_would_send(sandbox):
     sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
     sandbox.run("pull-catalogs")  # a state exists
     sandbox.put("accounting", f.Msg(message_no=2, received_no=1, created="2026-11-21T09:00:00",
                                     objects=[f.counterparty(f.ref(2), "АО Василек")]))
     before = tree_digest(sandbox.root)
-    mtimes = {p: p.stat().st_mtime_ns for p in sandbox.root.rglob("*")}
+    mtimes = file_mtimes(sandbox.root)
     code, report, err = sandbox.run("--dry-run", "pull-catalogs")
     assert code == 0, err
     assert tree_digest(sandbox.root) == before
-    assert {p: p.stat().st_mtime_ns for p in sandbox.root.rglob("*")} == mtimes
+    assert file_mtimes(sandbox.root) == mtimes
     assert report["dry_run"] is True
     sent = report["peers"]["crm"]["sent"]
     assert sent["message_no"] == 2 and sent["objects"] == 2

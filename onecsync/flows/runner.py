@@ -12,7 +12,6 @@ A run that holds the lock pings the healthcheck URL, if one is configured, at it
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from onecsync.progress import Progress
 from onecsync.state import RunLock
 from onecsync.state import ensure_state_dir
 from onecsync.state import lock_path
-from onecsync.state import open_scratch_copy
+from onecsync.state import open_dry_run
 from onecsync.state import open_state
 from onecsync.state import sqlite_failure
 from onecsync.transport import build_transport
@@ -109,13 +108,12 @@ def execute(config: Config, command: str, dry_run: bool = False,
     outcome = Outcome(command=command, dry_run=dry_run)
     try:
         if dry_run:
-            state, scratch = open_scratch_copy(config.state)
+            state, finish = open_dry_run(config.state)
             try:
                 _steps(config, state, steps, outcome, dry_run=True, refs=refs, progress=progress,
                        heal=heal)
             finally:
-                state.close()
-                os.unlink(scratch)
+                finish()
             return outcome
         ensure_state_dir(config.state)
         with RunLock(lock_path(config.state), command):
