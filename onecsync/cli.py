@@ -7,6 +7,7 @@ lines of wiring around `onecsync.flows` and `onecsync.console`.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 import click
@@ -18,6 +19,7 @@ from onecsync.config import load_config
 from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
 from onecsync.errors import Refused
+from onecsync.errors import Stopped
 
 log = logging.getLogger("onecsync")
 
@@ -312,6 +314,7 @@ def main(argv: list[str] | None = None) -> None:
                   for a in args)
     as_json = "--json" in args
     quiet = any(a in ("-q", "--quiet") for a in args)
+    previous = _stop_on_sigterm()
     try:
         code = cli.main(args=args, prog_name="onecsync", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -319,9 +322,14 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code
-    except click.Abort:
-        console.error_line("aborted")
+    except click.Abort as exc:  # Ctrl-C (click turns it into Abort), or a prompt left
+        interrupted = isinstance(exc.__context__, KeyboardInterrupt)
+        console.error_line("interrupted (Ctrl-C)" if interrupted else "aborted")
         code = 130
+    except Stopped as exc:  # what it was doing is undone, and journaled
+        console.error_line(f"{exc}: what this run had not committed is undone; the next run "
+                           "carries on")
+        code = exc.exit_code
     except OnecsyncError as exc:
         code = int(exc.exit_code)
         if code == ExitCode.BUSY and quiet and not as_json:
@@ -332,7 +340,20 @@ def main(argv: list[str] | None = None) -> None:
         code = int(ExitCode.BUG)
         _fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback, "
               "and please report it)", code, as_json, verbose, exc)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _stop_on_sigterm():
+    """SIGTERM (systemctl stop) ends the run as Ctrl-C would: undone, journaled, one line. Once:
+    a second one kills at once, which the state survives just as well."""
+
+    def stop(signum, frame) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Stopped("SIGTERM")
+
+    return signal.signal(signal.SIGTERM, stop)
 
 
 def _fail(line: str, code: int, as_json: bool, verbose: bool, exc: BaseException) -> None:

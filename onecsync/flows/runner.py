@@ -23,6 +23,7 @@ from onecsync.errors import ExitCode
 from onecsync.errors import NumberingConflict
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StateError
+from onecsync.errors import ended_by
 from onecsync.flows.catalogs import route_catalogs
 from onecsync.flows.exchange import Exchange
 from onecsync.flows.invoices import route_invoices
@@ -39,6 +40,7 @@ from onecsync.state import lock_path
 from onecsync.state import open_dry_run
 from onecsync.state import open_state
 from onecsync.state import sqlite_failure
+from onecsync.state.lock import DryRunLock
 from onecsync.transport import build_transport
 
 log = logging.getLogger("onecsync")
@@ -108,12 +110,13 @@ def execute(config: Config, command: str, dry_run: bool = False,
     outcome = Outcome(command=command, dry_run=dry_run)
     try:
         if dry_run:
-            state, finish = open_dry_run(config.state)
-            try:
-                _steps(config, state, steps, outcome, dry_run=True, refs=refs, progress=progress,
-                       heal=heal)
-            finally:
-                finish()
+            with DryRunLock(lock_path(config.state)):
+                state, finish = open_dry_run(config.state)
+                try:
+                    _steps(config, state, steps, outcome, dry_run=True, refs=refs,
+                           progress=progress, heal=heal)
+                finally:
+                    finish()
             return outcome
         ensure_state_dir(config.state)
         with RunLock(lock_path(config.state), command):
@@ -126,7 +129,8 @@ def execute(config: Config, command: str, dry_run: bool = False,
                                            f"{exc.line()}")
                 raise
             except BaseException as exc:
-                ping.finish(ExitCode.BUG, f"onecsync {command}: internal error {type(exc).__name__}")
+                code, why = ended_by(exc) or (ExitCode.BUG, f"internal error {type(exc).__name__}")
+                ping.finish(code, f"onecsync {command}: {why}")
                 raise
             ping.finish(outcome.exit_code, _summary(outcome))
     except sqlite3.Error as exc:  # the state file itself: busy, full, read-only, damaged
@@ -156,7 +160,8 @@ def _journaled(config: Config, command: str, steps, outcome: Outcome, progress: 
             _end_run(state, run_id, int(outcome.exit_code), outcome, exc.line())
             raise exc from None
         except BaseException as exc:
-            _end_run(state, run_id, int(ExitCode.BUG), outcome, repr(exc))
+            code, why = ended_by(exc) or (int(ExitCode.BUG), repr(exc))
+            _end_run(state, run_id, code, outcome, why)
             raise
         state.end_run(run_id, int(outcome.exit_code), outcome.report(),
                       "; ".join(e.line() for e in outcome.errors) or None)

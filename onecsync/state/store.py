@@ -36,6 +36,8 @@ PAGE = 500
 # Ids per bulk statement over a range (see _in_id_ranges).
 CHUNK = 20000
 _SAVEPOINTS = itertools.count()
+# What the journal says of a run that never got to say how it ended.
+DIED = "died: ended without a word (killed with SIGKILL, out of memory, or the machine stopped)"
 
 
 def now_text() -> str:
@@ -535,6 +537,10 @@ class State:
     # -- journal ------------------------------------------------------------------------
     def begin_run(self, command: str) -> int:
         with self.atomic():
+            # The caller holds the run lock: a run the journal has not seen end died (SIGKILL,
+            # the OOM killer, a power cut). Its exit code stays unknown.
+            self.conn.execute("UPDATE runs SET error = ? WHERE ended_at IS NULL AND error IS NULL",
+                              (DIED,))
             cur = self.conn.execute("INSERT INTO runs (command, started_at) VALUES (?, ?)",
                                     (command, now_text()))
         return cur.lastrowid
