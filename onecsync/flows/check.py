@@ -19,6 +19,7 @@ import inspect
 from onecsync.config import Config
 from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
+from onecsync.flows.addressing import misaddressed
 from onecsync.flows.declared import Finding
 from onecsync.flows.declared import config_findings
 from onecsync.flows.declared import peer_findings
@@ -104,7 +105,8 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> di
                     "peers": {}}
     for name, base in config.bases.items():
         state = states.get(name)
-        if state is not None and state.code != base.code:
+        exchanged = state is not None and (state.sent_no or state.received_no or state.confirmed_no)
+        if exchanged and state.code != base.code:  # else a run adopts the corrected code
             codes.append(ExitCode.CONFIG)
             problems.append({"code": int(ExitCode.CONFIG), "peer": name, "message":
                              f"{name}: the state file belongs to a base with code {state.code}, "
@@ -118,6 +120,8 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> di
                                         exchange_plan=config.node.exchange_plan,
                                         state_dir=config.state_dir, dry_run=True)
             view["transport"].update(_probe(transport, dry_run))
+            if (wrong := misaddressed(config, name, transport)) is not None:
+                raise wrong
             offered = _service_versions(transport)
             if offered and view["versions"] is None:  # the web service says, before any message
                 view["versions"] = offered

@@ -142,10 +142,16 @@ class State:
 
     # -- peers --------------------------------------------------------------------------
     def ensure_peer(self, name: str, code: str) -> PeerState:
-        row = self.conn.execute("SELECT code FROM peers WHERE name = ?", (name,)).fetchone()
+        row = self.conn.execute("SELECT code, sent_no + received_no + confirmed_no FROM peers "
+                                "WHERE name = ?", (name,)).fetchone()
         if row is None:
             with self.atomic():
                 self.conn.execute("INSERT INTO peers (name, code) VALUES (?, ?)", (name, code))
+        elif row[0] != code and not row[1]:
+            # No message ever went either way under the old code: a code the admin has just
+            # corrected (after run or check said it was wrong), not another base's state.
+            with self.atomic():
+                self.conn.execute("UPDATE peers SET code = ? WHERE name = ?", (code, name))
         elif row[0] != code:
             raise StateError(
                 f"state file {self.path} belongs to a {name} base with code {row[0]}, "
