@@ -62,3 +62,35 @@ def test_our_own_message_and_an_empty_folder_are_not_mistakes(sandbox):
     assert code == 0, err
     code, _, err = sandbox.human("run")
     assert code == 0, err
+
+
+def test_a_state_made_under_another_node_code_is_refused(sandbox):
+    """The admin reruns `init --force` (a new node code) next to the old state: the bases' real
+    messages would be skipped as "received earlier"; run and check refuse it instead."""
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    assert sandbox.run("run")[0] == 0
+    before = sandbox.dump()
+    config(sandbox, node=OTHER)
+    for command in ("run", "check"):
+        code, out, err = sandbox.human(command)
+        assert code == 3, (command, out, err)
+        text = one_line(err) if command == "run" else out + err
+        assert f"was made for node.code {f.NODE}, but the config names {OTHER}" in text
+        assert f"set node.code back to {f.NODE}" in text
+    assert sandbox.dump() == before
+    config(sandbox)
+    assert sandbox.run("run")[0] == 0
+
+
+def test_a_state_from_before_records_the_node_code_on_its_first_run(sandbox):
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    assert sandbox.run("run")[0] == 0
+    import sqlite3
+    with sqlite3.connect(sandbox.state_path) as c:  # as a state made before this was recorded
+        c.execute("DELETE FROM meta WHERE key IN ('node_code', 'exchange_plan')")
+    c.close()
+    assert sandbox.human("check")[0] == 0
+    assert sandbox.run("run")[0] == 0
+    with sandbox.db() as c:
+        assert dict(c.execute("SELECT key, value FROM meta WHERE key = 'node_code'")) == \
+            {"node_code": f.NODE}

@@ -15,6 +15,7 @@ Problems decide the exit code, most serious first (3 config or setup, 4 unreacha
 from __future__ import annotations
 
 import inspect
+import sqlite3
 
 from onecsync.config import Config
 from onecsync.errors import ExitCode
@@ -24,6 +25,7 @@ from onecsync.flows.declared import Finding
 from onecsync.flows.declared import config_findings
 from onecsync.flows.declared import peer_findings
 from onecsync.protocol.numbering import negotiate
+from onecsync.state import open_readonly
 from onecsync.state import read_peers
 from onecsync.transport import build_transport
 
@@ -83,6 +85,22 @@ def _peer_view(config: Config, name: str, state) -> dict:
     return view
 
 
+def _other_node(config: Config) -> OnecsyncError | None:
+    """The refusal a run would meet if the state was made under another node code or plan."""
+    try:
+        state = open_readonly(config.state)
+    except OnecsyncError:
+        return None  # read_peers has said why already
+    if state is None:
+        return None
+    try:
+        return state.other_node(config.node.code, config.node.exchange_plan)
+    except sqlite3.Error:
+        return None  # no meta table yet: a run migrates the state and adopts the code
+    finally:
+        state.close()
+
+
 def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> dict:
     findings: list[Finding] = list(config_findings(config))
     codes: list[ExitCode] = [ExitCode.CONFIG for f in findings if f.level == "problem"]
@@ -98,6 +116,9 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> di
         problems.append({"code": int(exc.exit_code), "peer": None, "message": exc.line()})
     for p in peers or []:
         states[p.name] = p
+    if (wrong := _other_node(config)) is not None:
+        codes.append(wrong.exit_code)
+        problems.append({"code": int(wrong.exit_code), "peer": None, "message": wrong.line()})
     report: dict = {"command": "check", "dry_run": dry_run, "config": str(config.path),
                     "node": {"code": config.node.code, "formats": list(config.node.formats),
                              "prefix": config.node.prefix},

@@ -198,6 +198,7 @@ def _reconcile(config: Config, state, outcome: Outcome, heal: bool) -> None:
 def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
            refs: tuple[str, ...] | None = None, progress: Progress = NO_PROGRESS,
            heal: bool = False) -> None:
+    state.ensure_node(config.node.code, config.node.exchange_plan)
     transports = {name: build_transport(base, config.node.code,
                                         exchange_plan=config.node.exchange_plan,
                                         state_dir=config.state_dir, dry_run=dry_run)
