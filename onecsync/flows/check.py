@@ -15,6 +15,7 @@ Problems decide the exit code, most serious first (3 config or setup, 4 unreacha
 from __future__ import annotations
 
 import inspect
+import os
 import sqlite3
 
 from onecsync.config import Config
@@ -25,6 +26,7 @@ from onecsync.flows.declared import Finding
 from onecsync.flows.declared import config_findings
 from onecsync.flows.declared import peer_findings
 from onecsync.protocol.numbering import negotiate
+from onecsync.state import lock_path
 from onecsync.state import open_readonly
 from onecsync.state import read_peers
 from onecsync.transport import build_transport
@@ -101,6 +103,40 @@ def _other_node(config: Config) -> OnecsyncError | None:
         state.close()
 
 
+def _state_access(config: Config) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of this user's access to the state, its folder and its lock: what a
+    run would meet first. Nothing is created or locked (a run may be going)."""
+    eff = os.access in os.supports_effective_ids
+    path, lock = config.state, lock_path(config.state)
+    folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+    problems, warnings = [], []
+    fix = "make it writable by the user that runs onecsync (see README: the state)"
+    if folder is not None and not os.access(folder, os.W_OK | os.X_OK, effective_ids=eff):
+        problems.append(f"the state folder {folder} is not writable by this user ({fix})")
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"), lock):
+        if p.exists() and not os.access(p, os.R_OK | os.W_OK, effective_ids=eff):
+            what = "the lock file" if p == lock else "the state file"
+            problems.append(f"{what} {p} is not writable by this user, so no run can "
+                            f"{'take the lock' if p == lock else 'use the state'} ({fix})")
+    if path.exists():
+        owner, me = path.stat().st_uid, os.geteuid()
+        if owner != me:
+            warnings.append(f"the state file {path} belongs to {_user(owner)}, not to "
+                            f"{_user(me)} who runs this: files a run as {_user(me)} creates "
+                            "beside it (a run as root by hand) may stop the scheduled runs "
+                            f"(run onecsync as {_user(owner)}, e.g. with sudo -u)")
+    return problems, warnings
+
+
+def _user(uid: int) -> str:
+    try:
+        import pwd
+
+        return f"user {pwd.getpwuid(uid).pw_name}"
+    except (ImportError, KeyError):
+        return f"user {uid}"
+
+
 def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> dict:
     findings: list[Finding] = list(config_findings(config))
     codes: list[ExitCode] = [ExitCode.CONFIG for f in findings if f.level == "problem"]
@@ -116,6 +152,11 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> di
         problems.append({"code": int(exc.exit_code), "peer": None, "message": exc.line()})
     for p in peers or []:
         states[p.name] = p
+    access_problems, access_warnings = _state_access(config)
+    for text in access_problems:
+        codes.append(ExitCode.CONFIG)
+        problems.append({"code": int(ExitCode.CONFIG), "peer": None, "message": text})
+    warnings += [{"peer": None, "message": text} for text in access_warnings]
     if (wrong := _other_node(config)) is not None:
         codes.append(wrong.exit_code)
         problems.append({"code": int(wrong.exit_code), "peer": None, "message": wrong.line()})
