@@ -239,7 +239,8 @@ def _interactive() -> bool:
 @click.option("--accounting", "accounting_at", metavar="PATH|URL",
               help="The accounting exchange folder (or ftp://user@host/folder, https://…).")
 @click.option("--crm", "crm_at", metavar="PATH|URL", help="The CRM exchange folder (or URL).")
-@click.option("--node-code", metavar="UUID", help="Our node code (default: a new UUID).")
+@click.option("--node-code", metavar="UUID",
+              help="Our node code (default: a new UUID; with --force, the replaced config's).")
 @click.option("--prefix", metavar="XX", help="Our infobase prefix (at most 2 characters).")
 @click.option("--force", is_flag=True, help="Replace an existing config.")
 @click.pass_obj
@@ -288,6 +289,8 @@ def init(opts: _Options, folder, kind, accounting_code, crm_code, accounting_at,
             node_code = str(uuid.UUID(node_code))
         except ValueError:
             raise click.UsageError(f"--node-code: {node_code!r} is not a UUID") from None
+    elif config_path.exists():  # --force: the bases (and the state) know us by the old code
+        node_code = bootstrap.previous_setup(config_path)[0]
     request = bootstrap.InitRequest(
         folder=config_path.parent, config_path=config_path, kind=kind,
         node_code=node_code or str(uuid.uuid4()),

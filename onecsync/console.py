@@ -504,6 +504,8 @@ def print_init(report: dict) -> None:
               style="bold green", markup=False)
     for name, path in report["settings_messages"].items():
         out.print(f"onecsync: {verb} the settings message for {name}: {path}", markup=False)
+    for text in report.get("warnings", []):
+        out.print(f"onecsync: warning: {text}", style="yellow", markup=False, soft_wrap=True)
     out.print("Next steps:", style="bold", markup=False)
     for i, step in enumerate(report["next_steps"], 1):
         out.print(f"  {i}. {step}", markup=False)
