@@ -7,6 +7,7 @@ lines of wiring around `onecsync.flows` and `onecsync.console`.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 import click
@@ -20,6 +21,7 @@ from onecsync.cli_options import version_option
 from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
 from onecsync.errors import Refused
+from onecsync.errors import Stopped
 
 log = logging.getLogger("onecsync")
 
@@ -222,7 +224,8 @@ def _interactive() -> bool:
 @click.option("--accounting", "accounting_at", metavar="PATH|URL",
               help="The accounting exchange folder (or ftp://user@host/folder, https://…).")
 @click.option("--crm", "crm_at", metavar="PATH|URL", help="The CRM exchange folder (or URL).")
-@click.option("--node-code", metavar="UUID", help="Our node code (default: a new UUID).")
+@click.option("--node-code", metavar="UUID",
+              help="Our node code (default: a new UUID; with --force, the replaced config's).")
 @click.option("--prefix", metavar="XX", help="Our infobase prefix (at most 2 characters).")
 @click.option("--state", "state_path", metavar="PATH",
               help="Where the state goes (default: onecsync-state.sqlite next to the config), "
@@ -275,6 +278,8 @@ def init(opts: Options, folder, kind, accounting_code, crm_code, accounting_at, 
             node_code = str(uuid.UUID(node_code))
         except ValueError:
             raise click.UsageError(f"--node-code: {node_code!r} is not a UUID") from None
+    elif config_path.exists():  # --force: the bases (and the state) know us by the old code
+        node_code = bootstrap.previous_setup(config_path)[0]
     request = bootstrap.InitRequest(
         folder=config_path.parent, config_path=config_path, kind=kind,
         node_code=node_code or str(uuid.uuid4()),
@@ -302,6 +307,7 @@ def main(argv: list[str] | None = None) -> None:
                   for a in args)
     as_json = "--json" in args
     quiet = any(a in ("-q", "--quiet") for a in args)
+    previous = _stop_on_sigterm()
     try:
         code = cli.main(args=args, prog_name="onecsync", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -309,9 +315,14 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code
-    except click.Abort:
-        console.error_line("aborted")
+    except click.Abort as exc:  # Ctrl-C (click turns it into Abort), or a prompt left
+        interrupted = isinstance(exc.__context__, KeyboardInterrupt)
+        console.error_line("interrupted (Ctrl-C)" if interrupted else "aborted")
         code = 130
+    except Stopped as exc:  # what it was doing is undone, and journaled
+        console.error_line(f"{exc}: what this run had not committed is undone; the next run "
+                           "carries on")
+        code = exc.exit_code
     except OnecsyncError as exc:
         code = int(exc.exit_code)
         if code == ExitCode.BUSY and quiet and not as_json:
@@ -322,7 +333,20 @@ def main(argv: list[str] | None = None) -> None:
         code = int(ExitCode.BUG)
         _fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback, "
               "and please report it)", code, as_json, verbose, exc)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _stop_on_sigterm():
+    """SIGTERM (systemctl stop) ends the run as Ctrl-C would: undone, journaled, one line. Once:
+    a second one kills at once, which the state survives just as well."""
+
+    def stop(signum, frame) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Stopped("SIGTERM")
+
+    return signal.signal(signal.SIGTERM, stop)
 
 
 def _fail(line: str, code: int, as_json: bool, verbose: bool, exc: BaseException) -> None:

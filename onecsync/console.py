@@ -350,6 +350,17 @@ def _run_text(run: dict) -> str:
     return text
 
 
+def _in_progress_text(run: dict) -> str:
+    return (f"a run is in progress since {_when(run.get('since'))} (pid {run.get('pid', '?')}, "
+            f"{run.get('command', '?')}); what is shown is its last commit")
+
+
+def _run_state(run: dict) -> str:
+    if run.get("state") in ("running", "died"):
+        return run["state"]
+    return "?" if run["exit_code"] is None else str(run["exit_code"])
+
+
 def print_status(data: dict) -> None:
     out = stdout()
     if not data["exists"]:
@@ -357,8 +368,9 @@ def print_status(data: dict) -> None:
     head = [("config", data["config"]), ("state", data["state"]),
             ("node", f"{data['node']['code']} · offers {', '.join(data['node']['formats'])}"),
             ("lock", _lock_text(data["lock"]))]
-    runs = [(_when(r["started_at"]), r["command"],
-             "running" if r["exit_code"] is None else str(r["exit_code"]), _run_text(r))
+    if data.get("in_progress"):
+        head.append(("run", _in_progress_text(data["in_progress"])))
+    runs = [(_when(r["started_at"]), r["command"], _run_state(r), _run_text(r))
             for r in data["runs"]]
     if not out.is_terminal:
         for k, v in head:
@@ -532,6 +544,8 @@ def print_init(report: dict) -> None:
               style="bold green", markup=False)
     for name, path in report["settings_messages"].items():
         out.print(f"onecsync: {verb} the settings message for {name}: {path}", markup=False)
+    for text in report.get("warnings", []):
+        out.print(f"onecsync: warning: {text}", style="yellow", markup=False, soft_wrap=True)
     out.print("Next steps:", style="bold", markup=False)
     for i, step in enumerate(report["next_steps"], 1):
         out.print(f"  {i}. {step}", markup=False)

@@ -184,6 +184,13 @@ class DirectoryTransport:
             return open_zip_entry(stream, str(path), self._password())
         return stream
 
+    def message_names(self) -> list[str]:
+        """The names of the folder's message files, for telling a wrong code (addressing.py)."""
+        try:
+            return [n for n in os.listdir(self.folder) if n.startswith("Message_")]
+        except OSError:
+            return []
+
     # -- our message ---------------------------------------------------------------------
     def _leftovers(self, remove: bool) -> list[str]:
         """Entries under names of ours. Regular files of this user are what a killed run (or
