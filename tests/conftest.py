@@ -36,6 +36,28 @@ settings.register_profile("fuzz", max_examples=5000, **_HYPOTHESIS)
 settings.register_profile("long", max_examples=500, **_HYPOTHESIS)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# 1C's schemas and samples sit beside the checkout (never copied into it).
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def need_shared(*parts: str) -> Path:
+    """The path under ../shared/ a test needs. Absent: the test skips saying what is missing,
+    except where CI=true, where it fails with that line (CI must not go green by skipping)."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        line = f"reference data not found at {path} (../shared/ beside the checkout is missing)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(line, pytrace=False)
+        pytest.skip(line)
+    return path
+
+
+@pytest.fixture
+def enterprisedata_reference() -> Path:
+    """shared/reference/enterprisedata, through `need_shared`."""
+    return need_shared("reference", "enterprisedata")
+
+
 DEFAULT_CONFIG = """\
 node:
   code: {node}

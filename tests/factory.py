@@ -143,12 +143,16 @@ def payment(r: str, order_ref: str | None, amount: str, number: str = "ТС00-00
 
 
 def sale(r: str, order_ref: str | None, number: str = "ТС00-000001",
-         date: str = "2026-11-20T10:00:00") -> str:
+         date: str = "2026-11-20T10:00:00", services_order: str | None = None) -> str:
+    """`services_order`: the order named only in a row of its services table (1.19 on)."""
     link = (f"<Заказ><Ссылка>{order_ref}</Ссылка><Дата>2026-11-17T11:04:37</Дата>"
             f"<Номер>ЦР00-000153</Номер>{ORG}</Заказ>") if order_ref else ""
+    services = (f"<Услуги><Строка><Количество>1</Количество><Сумма>99600.00</Сумма><Цена>99600.00"
+                f"</Цена><Заказ><Ссылка>{services_order}</Ссылка><Дата>2026-11-17T11:04:37</Дата>"
+                f"<Номер>ЦР00-000153</Номер>{ORG}</Заказ></Строка></Услуги>") if services_order else ""
     return (f"<Документ.РеализацияТоваровУслуг>{_keys(r, number, date)}<ВидОперации>РеализацияКлиенту"
             f"</ВидОперации>{RUB_KEY}<Сумма>99600.00</Сумма>{CUSTOMER_KEY}{SETTLEMENT}{link}"
-            "</Документ.РеализацияТоваровУслуг>")
+            f"{services}</Документ.РеализацияТоваровУслуг>")
 
 
 def sale_return(r: str, sale_ref: str, number: str = "ТС00-000002",

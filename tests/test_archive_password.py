@@ -11,6 +11,8 @@ import pyzipper
 
 from tests import factory as f
 from tests.conftest import DEFAULT_CONFIG
+from tests.test_quarantine import BAD
+from tests.test_quarantine import entries
 from tests.zipcrypto import write_zipcrypto
 
 PASSWORD = "Пароль-архива 1"
@@ -109,3 +111,23 @@ def test_the_safety_checks_apply_to_protected_zips(protected, entries, words):
     assert code == 5
     assert words in err
     assert protected.numbers("accounting") == (0, 0, 0)
+
+
+def test_where_the_archive_password_comes_from_is_part_of_a_quarantined_files_judgement(
+        protected, monkeypatch):
+    """A protected file refused under one password setting is examined again under another
+    (another password may read it otherwise); under the same setting it stays skipped."""
+    put_protected(protected, aes_zip, f.Msg(objects=OBJECTS).xml())
+    assert protected.run("pull-catalogs")[0] == 0
+    put_protected(protected, aes_zip, BAD.read_bytes())
+    code, _, err = protected.run("pull-catalogs")
+    assert code == 5 and "not one we offer" in err, err
+    code, report, err = protected.run("pull-catalogs")
+    assert code == 0 and report["peers"]["accounting"]["received"]["rejected_before"], err
+    monkeypatch.setenv("ONECSYNC_TEST_ARCHIVE_PW2", PASSWORD)
+    protected.config.write_text(protected.config.read_text(encoding="utf-8").replace(
+        "ONECSYNC_TEST_ARCHIVE_PW", "ONECSYNC_TEST_ARCHIVE_PW2"), encoding="utf-8")
+    code, report, err = protected.run("pull-catalogs")
+    assert code == 5 and "not one we offer" in err, err
+    assert not report["peers"]["accounting"]["received"].get("rejected_before")
+    assert len(entries(protected)) == 1  # the same file: its one entry, judged anew

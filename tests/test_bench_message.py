@@ -108,6 +108,7 @@ def test_tiny_messages_are_still_well_formed(n):
     assert len(body) == n
 
 
+@pytest.mark.slow
 def test_the_benchmark_runs_end_to_end_at_a_tiny_size(tmp_path):
     """bench/run.py prints its table (figures are never asserted, only that it runs)."""
     run = Path(make_message.__file__).with_name("run.py")

@@ -14,8 +14,9 @@ from onecsync.state import RunLock
 from onecsync.state import lock_path
 from tests import factory as f
 from tests.conftest import DEFAULT_CONFIG
+from tests.conftest import need_shared
 
-IBPARAM = f.REPO.parent / "shared" / "reference" / "enterprisedata" / "samples" / "ibparam.json"
+IBPARAM = ("reference", "enterprisedata", "samples", "ibparam.json")
 
 
 def everything(sending="*", receiving="*") -> dict[str, tuple[str, str]]:
@@ -126,9 +127,7 @@ def test_no_common_version_is_a_problem_with_the_remedy(sandbox):
 
 def test_real_accounting_declarations_warn_about_invoices_and_departments(sandbox):
     """БП 3.0.169's own SupportedObjectsInFormat: no СчетПокупателю, and Подразделения only in."""
-    if not IBPARAM.exists():
-        pytest.skip(f"reference data not found at {IBPARAM} (shared checkout absent)")
-    data = json.loads(IBPARAM.read_text(encoding="utf-8"))
+    data = json.loads(need_shared(*IBPARAM).read_text(encoding="utf-8"))
     versions = tuple(data["ExchangeFormatVersions"])
 
     def text(v):

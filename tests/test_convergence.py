@@ -53,7 +53,6 @@ from tests.emulator.world import CRM_SENDS
 from tests.emulator.world import World
 from tests.emulator.world import assert_converged
 
-SUBPROCESS = os.environ.get("ONECSYNC_E2E_SUBPROCESS") == "1"
 BASES = st.sampled_from(["accounting", "crm"])
 PICK = st.integers(min_value=0, max_value=10**6)
 # What an accountant edits, per catalog: a field and values it takes.
@@ -91,7 +90,7 @@ class Sync(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.dir = _scratch()
-        self.world = World(Path(self.dir), in_process=not SUBPROCESS)
+        self.world = World(Path(self.dir))  # in-process unless ONECSYNC_E2E_SUBPROCESS=1
         self.clean = True
         self.n = 0
         self.backups: dict[str, list] = {"accounting": [], "crm": []}

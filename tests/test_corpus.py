@@ -79,7 +79,10 @@ def digests(sandbox) -> dict[str, str]:
             if p.is_file() and not p.is_symlink() and "state" not in p.parts}
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["file"] for c in CASES])
+# A 2 GB sparse file costs seconds of reading zeros: slow, like the other inherently costly tests.
+@pytest.mark.parametrize("case", [pytest.param(c, id=c["file"], marks=[pytest.mark.slow]
+                                               if c["file"].startswith("sparse-") else [])
+                                  for c in CASES])
 def test_corpus_case(sandbox, case):
     sandbox.put("accounting", f.Msg(objects=FIRST))
     code, _, err = sandbox.run("pull-catalogs")

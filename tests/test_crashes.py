@@ -9,12 +9,9 @@ import pytest
 from onecsync.state.store import State
 from onecsync.transport import directory
 from tests import factory as f
+from tests.emulator.crashing import Crash
 
 OBJECTS = [f.counterparty(f.ref(i), f"ООО Клиент {i}") for i in range(1, 6)]
-
-
-class Crash(BaseException):
-    pass
 
 
 def crash(*_a, **_k):

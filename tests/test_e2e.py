@@ -1,7 +1,8 @@
 """End to end: the real CLI, run as cron runs it, between two emulated 1C bases.
 
 Each test drives an accounting base and a CRM (tests/emulator) through their exchange folders,
-with onecsync running as a subprocess in between, and ends with `assert_converged`: every
+with onecsync in between (in-process, the same `cli.main` cron runs; killed runs are
+subprocesses, see tests/emulator/world.py), and ends with `assert_converged`: every
 accounting catalog object is in the CRM exactly once (bound to the same Ссылка, same content),
 nothing else reached either base, and every registration on every side is confirmed.
 Today onecsync runs pull-catalogs; the invoice and settlement flows plug in through
@@ -242,6 +243,7 @@ def test_accounting_restored_from_a_backup_is_not_skipped_as_received_earlier(wo
 @pytest.mark.parametrize("point", ["receive.read", "receive.staged", "receive.committed",
                                    "route.committed", "send.temp_written", "send.committed",
                                    "send.renamed"])
+@pytest.mark.slow
 def test_onecsync_killed_at_a_boundary_converges_on_the_next_runs(world, point, next_first):
     s = d.seed_accounting(world.acc)
     world.exchange("accounting")

@@ -10,11 +10,6 @@ the CLI; the others run the same CLI in-process, except the killed runs.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
 from tests.emulator import data as d
@@ -27,7 +22,6 @@ from tests.emulator.users import CASH
 from tests.emulator.users import INVOICE
 from tests.emulator.users import ORDER
 from tests.emulator.users import Users
-from tests.emulator.world import REPO
 from tests.emulator.world import World
 from tests.emulator.world import assert_converged
 from tests.emulator.world import scratch_dir
@@ -57,12 +51,9 @@ def imported(world: World, name: str, since: int = 0) -> list[tuple]:
 
 def status(world: World, as_json: bool = True) -> dict | str:
     """`onecsync [--json] status`, as an admin runs it."""
-    p = subprocess.run([sys.executable, "-m", "onecsync", "--config", str(world.config),
-                        *(["--json"] if as_json else []), "status"], cwd=REPO,
-                       capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"})
-    assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout) if as_json else p.stdout
+    p = world.cli(*(["--json"] if as_json else []), "status", env={"COLUMNS": "200"})
+    assert p.code == 0, p.stderr
+    return p.report if as_json else p.stdout
 
 
 def row(obj: Obj) -> dict:
@@ -71,9 +62,10 @@ def row(obj: Obj) -> dict:
 
 
 # -- invoice → payment → shipment → return ---------------------------------------------------
+@pytest.mark.slow
 def test_an_order_is_paid_shipped_and_returned_and_every_step_reaches_the_other_base(tmp_path):
     with scratch_dir(tmp_path) as root:
-        whole_scenario(World(root))          # a subprocess per run, as cron runs it
+        whole_scenario(World(root, in_process=False))  # a subprocess per run, as cron runs it
 
 
 def whole_scenario(world: World) -> None:
@@ -384,6 +376,7 @@ def test_lost_messages_mid_scenario_are_made_good(world):
 
 
 @pytest.mark.parametrize("point", sorted(POINTS))
+@pytest.mark.slow
 def test_onecsync_killed_mid_scenario_converges(world, point):
     users, _ = start(world)
     order = users.add_order(ORDER)

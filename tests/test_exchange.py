@@ -177,3 +177,43 @@ def test_each_peer_gets_the_highest_common_version(sandbox):
     assert len(crm["objects"]) == 3
     assert crm["versions"] == ["1.8", "1.10", "1.11", "1.12", "1.15", "1.16", "1.17"]
     assert sandbox.outgoing("accounting")["version"] == "1.17"  # accounting offers up to 1.17
+
+
+def test_a_sent_file_is_on_disk_before_the_commit_and_its_rename_after(sandbox, monkeypatch):
+    """The order that makes a power cut harmless, recorded: fsync of our new file, then the
+    commit that records it as sent, then the rename into place, then fsync of the folder."""
+    import contextlib
+    import os
+
+    from onecsync.state.store import State
+
+    calls: list[tuple[str, str]] = []
+    real_fsync, real_replace, real_atomic = os.fsync, os.replace, State.atomic
+
+    def fsync(fd):
+        calls.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        return real_fsync(fd)
+
+    def replace(src, dst, *args, **kwargs):
+        calls.append(("rename", f"{src}>{dst}"))
+        return real_replace(src, dst, *args, **kwargs)
+
+    @contextlib.contextmanager
+    def atomic(self):
+        with real_atomic(self):
+            yield
+        if not self.conn.in_transaction:  # the outermost one: a real commit
+            calls.append(("commit", ""))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(State, "atomic", atomic)
+    sandbox.put("accounting", catalogs_message())
+    assert sandbox.run("pull-catalogs")[0] == 0
+    final = sandbox.outgoing("crm")["path"]
+    [renamed] = [i for i, (k, what) in enumerate(calls) if k == "rename" and what.endswith(f">{final}")]
+    temp = calls[renamed][1].split(">")[0]
+    file_synced = calls.index(("fsync", temp))
+    committed = max(i for i, (k, _) in enumerate(calls[:renamed]) if k == "commit")
+    assert file_synced < committed < renamed, calls
+    assert ("fsync", str(final.parent)) in calls[renamed + 1:], calls

@@ -221,3 +221,23 @@ def test_a_crm_edit_made_before_it_imported_accountings_edit_is_not_sent_on(sand
     acc.send()
     run(sandbox)
     assert amount_sent(sandbox, "accounting") == b"3.00"
+
+
+def test_a_sale_naming_the_crm_order_only_in_its_services_table_is_forwarded(sandbox, bases):
+    """One of the built-in link paths of a sale, Услуги/Строка/Заказ/Ссылка (1.19 on): no
+    Заказ in its header, no goods, the CRM's order in a services row."""
+    text = sandbox.config.read_text(encoding="utf-8")
+    sandbox.write_config(text.replace("node:\n", 'node:\n  formats: ["1.8", "1.19"]\n'))
+    acc, crm = bases
+    acc.send(f.counterparty(f.CUSTOMER, "Вектор ООО", "7705432193"), f.currency(f.ref(50)))
+    crm.send(f.order(O1))
+    run(sandbox)
+    assert sent(sandbox, "accounting")["objects"] == [("Документ.ЗаказКлиента", O1)]
+    acc.sent_no += 1
+    acc.received = sent(sandbox, "accounting")["message_no"]
+    sandbox.put("accounting", f.Msg(message_no=acc.sent_no, received_no=acc.received, version="1.19",
+                                    versions=("1.8", "1.19"), created="2026-11-20T11:00:00",
+                                    objects=[f.sale(S1, None, services_order=O1)]))
+    crm.send()
+    run(sandbox)
+    assert sent(sandbox, "crm")["objects"] == [("Документ.РеализацияТоваровУслуг", S1)]

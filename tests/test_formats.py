@@ -24,12 +24,12 @@ from onecsync.formats import validate_header
 from onecsync.formats import validate_object
 from onecsync.formats import version_key
 from onecsync.formats import version_of
+from tests.conftest import SHARED
+from tests.conftest import need_shared
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE = REPO.parent / "shared" / "reference" / "enterprisedata"
-needs_reference = pytest.mark.skipif(
-    not REFERENCE.is_dir(), reason=f"reference data not found at {REFERENCE} (shared checkout absent)"
-)
+REFERENCE = SHARED / "reference" / "enterprisedata"
+needs_reference = pytest.mark.usefixtures("enterprisedata_reference")
 DATA = REPO / "onecsync" / "formats" / "data"
 NS18, NS117 = namespace("1.8"), namespace("1.17")
 
@@ -217,8 +217,7 @@ def export_object_types(export: etree._Element) -> set[str]:
 
 @pytest.fixture(scope="module")
 def reference_18() -> etree.XMLSchema:
-    if not REFERENCE.is_dir():
-        pytest.skip(f"reference data not found at {REFERENCE}")
+    need_shared("reference", "enterprisedata")
     export_bytes = (REFERENCE / "xsd" / "EnterpriseData_1_8_6.xsd").read_bytes()
     export_bytes = export_bytes.replace(b'<xs:any namespace="##any"', b'<xs:any namespace="##other"')
     names = export_object_types(etree.fromstring(export_bytes))

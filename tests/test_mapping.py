@@ -178,3 +178,16 @@ def test_an_added_link_path_links_documents_waiting_for_it(sandbox):
     assert code == 0, err
     assert report["routed"]["pull-settlements"] == {"registered": 1}
     assert ("Документ.ПБДСРасчетыСКонтрагентами", f.ref(2)) in sandbox.outgoing("crm")["objects"]
+
+
+def test_a_mapped_object_1c_would_refuse_is_parked_and_the_rest_sent(sandbox):
+    """A rule that drops a field 1C's schema requires: the mapped object is checked before it
+    is written, parked with exit 7, and the message to the CRM stays valid with the others."""
+    config_with(sandbox, "mapping:\n  crm:\n    Справочник.Контрагенты:\n"
+                         "      drop: [КлючевыеСвойства/ЮридическоеФизическоеЛицо]\n")
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка"),
+                                             f.currency(f.ref(2))]))
+    code, report, err = sandbox.run("pull-catalogs")
+    assert code == 7, err
+    assert "parked" in err and "ЮридическоеФизическоеЛицо" in err, err
+    assert sandbox.outgoing("crm")["objects"] == [("Справочник.Валюты", f.ref(2))]

@@ -86,17 +86,8 @@ def test_busy_dry_run_and_read_only_commands_ping_nothing(sandbox, hc):
     hc.calls.reset()
     assert sandbox.run("--dry-run", "run")[0] == 0
     assert sandbox.run("status")[0] == 0
-    lock = sandbox.state_path.with_name("onecsync.sqlite.lock")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl, os, time\n"
-         f"fd = os.open({str(lock)!r}, os.O_RDWR)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
-         "print('locked', flush=True)\ntime.sleep(30)\n"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with sandbox.lock_held():
         assert sandbox.run("run")[0] == 8
-    finally:
-        holder.kill()
-        holder.wait()
     assert pings(hc) == []
 
 
@@ -209,19 +200,10 @@ def test_quiet_prints_the_error_of_a_failed_run(sandbox):
 
 def test_quiet_busy_is_silent_for_cron(sandbox):
     sandbox.run("run")
-    lock = sandbox.state_path.with_name("onecsync.sqlite.lock")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl, os, time\n"
-         f"fd = os.open({str(lock)!r}, os.O_RDWR)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
-         "print('locked', flush=True)\ntime.sleep(30)\n"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with sandbox.lock_held():
         assert sandbox.human("-q", "run") == (8, "", "")
         code, _, err = sandbox.human("run")
         assert code == 8 and "another onecsync run holds" in err
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_verbose_shows_debug_lines(sandbox):

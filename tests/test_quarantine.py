@@ -176,6 +176,7 @@ def _bytes_read() -> int:
 @pytest.mark.skipif(not os.path.exists("/proc/self/io"), reason="needs Linux /proc/self/io")
 @pytest.mark.parametrize("name", ["sparse-2gb-zeros.xml", "sparse-2gb-after-header.xml",
                                   "sparse-2gb-zeros.zip"])
+@pytest.mark.slow
 def test_a_2gb_file_is_judged_after_its_first_bytes_and_read_whole_once(sandbox, name):
     """Counted by the kernel (rchar: bytes this process got from read calls), not timed. Each
     ends in NUL bytes, as a file being filled does: it waits settle_minutes first."""

@@ -141,6 +141,7 @@ def _growth_kb(n: int) -> int:
     return int(proc.stdout.strip())
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_with_the_body():
     small, large = _growth_kb(5_000), _growth_kb(100_000)
     # 20 times the objects (about 40 MB of XML): a leak of even 10% of it would show.

@@ -11,10 +11,6 @@ plus a few rounds, or the user's remedy the drift names, must bring a clean reco
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 
 import pytest
@@ -27,7 +23,6 @@ from tests.emulator.users import BANK
 from tests.emulator.users import INVOICE
 from tests.emulator.users import ORDER
 from tests.emulator.users import Users
-from tests.emulator.world import REPO
 from tests.emulator.world import Run
 from tests.emulator.world import World
 from tests.emulator.world import assert_converged
@@ -52,11 +47,9 @@ class Scene:
         return self.world.crm
 
     def cli(self, *args: str) -> Run:
-        cmd = [sys.executable, "-m", "onecsync", "--config", str(self.world.config), "--json", *args]
-        p = subprocess.run(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-                           capture_output=True, text=True, timeout=300)
-        assert p.returncode not in (1, 70), p.stderr
-        return Run(p.returncode, json.loads(p.stdout) if p.stdout.strip() else None, p.stderr)
+        run = self.world.cli("--json", *args)
+        assert run.code not in (1, 70), run.stderr
+        return run
 
     def reconcile(self, *args: str) -> tuple[int, list[tuple[str, str, str, str]], Run]:
         run = self.cli("reconcile", *args)

@@ -13,6 +13,7 @@ from onecsync import httpclient
 from onecsync.transport import http as http_transport
 from tests import factory as f
 from tests.conftest import Sandbox
+from tests.emulator.crashing import Crash
 from tests.exchange_service import ExchangeService
 from tests.exchange_service import Fault
 from tests.ftp_server import FtpServer
@@ -274,10 +275,6 @@ def test_ftp_failures_are_classified(sandbox, ftp, monkeypatch, change, code, wo
     assert got == code, err
     assert words in err
     assert "ftp-s3cret" not in err
-
-
-class Crash(BaseException):
-    pass
 
 
 def test_a_crash_after_the_import_before_the_receipt_converges(sandbox, bases, monkeypatch):

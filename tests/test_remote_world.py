@@ -23,6 +23,7 @@ from onecsync.transport import http as http_transport
 from tests.emulator import data as d
 from tests.emulator.base import PLAN
 from tests.emulator.base import ExchangeError
+from tests.emulator.crashing import Crash
 from tests.emulator.expect import contents
 from tests.emulator.expect import key
 from tests.emulator.remote import FTP_PASSWORD
@@ -158,6 +159,7 @@ def test_the_business_scenario_converges_as_over_the_directory_transport(world, 
 
 
 @pytest.mark.parametrize("kind", ["http", "ftp"])
+@pytest.mark.slow
 def test_the_cli_run_as_cron_runs_it_converges(kind, tmp_path):
     """The same load with onecsync as a subprocess of the CLI, as cron runs it (no long
     operations: a subprocess really waits a second before its first poll)."""
@@ -182,6 +184,7 @@ def test_a_compressed_exchange_over_ftp_converges(tmp_path):
 # -- onecsync killed ---------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["http", "ftp"])
 @pytest.mark.parametrize("point", ["receive.read", "receive.committed", "send.temp_written"])
+@pytest.mark.slow
 def test_onecsync_killed_at_a_boundary_converges(kind, point, tmp_path):
     """Killed as `kill -9` would (tests/emulator/crashing.py, a subprocess): the next runs
     converge with nothing lost and nothing twice."""
@@ -198,10 +201,6 @@ def test_onecsync_killed_at_a_boundary_converges(kind, point, tmp_path):
         assert_converged(world)
         assert crm_copy(world, s.stroy).fields["Наименование"] == "СтройМонолит-2 АО"
         assert world.copies("accounting", order)
-
-
-class Crash(BaseException):
-    pass
 
 
 @pytest.mark.parametrize("kind", ["http", "ftp"])

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -118,25 +116,13 @@ def test_set_numbers_needs_a_number(sandbox):
 
 def test_set_numbers_waits_for_no_one_it_says_busy(sandbox):
     first_exchange(sandbox)
-    lock = sandbox.state_path.with_name("onecsync.sqlite.lock")
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import fcntl, os, time\n"
-         f"fd = os.open({str(lock)!r}, os.O_RDWR)\n"
-         "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-         "print('locked', flush=True)\n"
-         "time.sleep(30)\n"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with sandbox.lock_held():
         dump = sandbox.dump()
         code, _, err = sandbox.run("state", "set-numbers", "crm", "--sent", "5", "--yes")
         assert code == 8 and "another onecsync run holds" in err
         code, _, _ = sandbox.run("state", "resend", "crm", "--yes")
         assert code == 8
         assert sandbox.dump() == dump
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def confirm_all(sandbox):

@@ -65,3 +65,19 @@ def test_a_rate_the_older_enumeration_lacks_is_dropped():
     down = adapt(item("1.17", structure), load("1.17"), load("1.16"))
     assert down.dropped == ["Справочник.Номенклатура/СтавкаНДС"]
     assert validate_object("1.16", down.element) == []
+
+
+@pytest.mark.parametrize("code,kind", [("НДС22", "Общая"), ("НДС22_122", "ОбщаяРасчетная")])
+def test_the_22_percent_rate_in_force_since_2026_is_carried_between_versions(code, kind):
+    """НДС22 is a general rate like НДС20: its structure and its code map onto each other, and a
+    1.17 structure of it crosses to every later version as it is."""
+    fields = vat.to_structure(code)
+    assert fields == [("Ставка", "22"), ("РасчетнаяСтавка", "true" if "_" in code else "false"),
+                      ("НеОблагается", "false"), ("ВидСтавки", kind)]
+    assert vat.to_code(dict(fields)) == code
+    structure = "".join(f"<{k}>{v}</{k}>" for k, v in fields)
+    for version in ("1.18", "1.21"):
+        there = adapt(item("1.17", structure), load("1.17"), load(version))
+        assert there.dropped == [] and validate_object(version, there.element) == []
+        back = adapt(there.element, load(version), load("1.17"))
+        assert rate_of(back.element) == dict(fields)

@@ -1,6 +1,6 @@
 """Run the real CLI and kill it (`os._exit(137)`, as `kill -9` would) at a chosen I/O boundary.
 
-Public API: `POINTS`, `main()`, `command(config, point, nth)`.
+Public API: `POINTS`, `main()`, `command(config, point, nth)`, `Crash`.
 
     ONECSYNC_CRASH_AT=send.committed:2 python -c \
         "from tests.emulator.crashing import main; main()" --config cfg --json run
@@ -18,6 +18,11 @@ import os
 import sys
 
 EXIT_KILLED = 137
+
+
+class Crash(BaseException):
+    """A crash inside the test process, raised from a patched boundary: a BaseException, so no
+    `except Exception` of onecsync's catches it, as none would catch a kill."""
 
 # point -> (what it means, where it is reached)
 POINTS = {

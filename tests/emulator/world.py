@@ -1,11 +1,16 @@
 """Two emulated bases, their shared folders and the real onecsync between them: the e2e harness.
 
-Public API: `World(root, ...)`, `Run`, `CRM_SENDS`, `expected_in_crm`, `expected_in_accounting`,
+Public API: `World(root, ...)`, `Run`, `SUBPROCESS`, `isolated()`, `run_in_process`,
+`run_subprocess`, `CRM_SENDS`, `expected_in_crm`, `expected_in_accounting`,
 `comparable(base, obj, versions)`, `assert_converged(world)`.
 
 A *round* is what cron and the bases' schedules do: the accounting base exchanges, the CRM
-exchanges, onecsync runs. onecsync runs as cron runs it, a subprocess of the CLI
-(`python -m onecsync --config … --json run`), or through `crashing` to be killed at a boundary.
+exchanges, onecsync runs. onecsync runs in this process by default (`onecsync.cli.main`, the
+same code cron runs, with 1C's schemas compiled once; `isolated` restores whatever a process
+would have taken with it when it ended); `World(..., in_process=False)` runs it as cron runs it,
+a subprocess of the CLI (`python -m onecsync --config … --json run`), where the process is the
+point; a killed run always goes through `crashing`, a subprocess. ONECSYNC_E2E_SUBPROCESS=1
+makes every run a subprocess, for a soak.
 Every message that crosses a folder is checked against 1C's schema of its version
 (`assert_valid_message`) before the other side reads it.
 
@@ -22,7 +27,9 @@ import contextlib
 import datetime
 import io
 import json
+import logging
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -51,6 +58,7 @@ from tests.factory import CRM
 from tests.factory import NODE
 
 REPO = Path(__file__).resolve().parents[2]
+SUBPROCESS = os.environ.get("ONECSYNC_E2E_SUBPROCESS") == "1"
 ACCOUNTING_SENDS = CATALOGS + DOCUMENTS
 # БП 3.0.169 lists its versions in this order (GetIBParameters); a reader must not assume sorted.
 BP_VERSIONS = ("1.17", "1.16", "1.11", "1.10", "1.8", "1.15", "1.12")
@@ -76,19 +84,84 @@ class Run:
     report: dict | None
     stderr: str
     crashed_at: str | None = None
+    stdout: str = ""
+
+
+# What a run may change in its process: gone with the process when cron runs it.
+_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE", "SIGALRM",
+                                               "SIGCHLD") if hasattr(signal, n))
+
+
+@contextlib.contextmanager
+def isolated(env: dict | None = None):
+    """Run onecsync in this process as if in a fresh one started from the repository (the
+    subprocess's cwd), with `env` added; then restore the environment, cwd, umask, signal
+    handlers, the onecsync logger and the consoles (they cache NO_COLOR and the width)."""
+    from onecsync import console
+
+    saved_env, cwd = dict(os.environ), os.getcwd()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    handlers = {s: signal.getsignal(s) for s in _SIGNALS}
+    logger = logging.getLogger("onecsync")
+    logged = (list(logger.handlers), logger.level, logger.propagate, logger.disabled)
+    consoles = (console._stderr, console._out)
+    console._stderr = console._out = None
+    os.environ.update(env or {})
+    os.chdir(REPO)
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        os.umask(umask)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        for sig, handler in handlers.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+        logger.handlers[:] = logged[0]
+        logger.setLevel(logged[1])
+        logger.propagate, logger.disabled = logged[2], logged[3]
+        console._stderr, console._out = consoles
+
+
+def run_in_process(argv: list[str], env: dict | None = None) -> Run:
+    """`onecsync ARGV` in this process, under `isolated`."""
+    from onecsync.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with isolated(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0
+    text = out.getvalue()
+    report = json.loads(text) if "--json" in argv and text.strip() else None
+    return Run(code, report, err.getvalue(), stdout=text)
+
+
+def run_subprocess(cmd: list[str], env: dict | None = None, crash: str | None = None) -> Run:
+    """`cmd` as cron runs it: a process of its own, started from the repository."""
+    p = subprocess.run(cmd, cwd=REPO, env={**os.environ, **(env or {}), "PYTHONPATH": str(REPO)},
+                       capture_output=True, text=True, timeout=300)
+    report = json.loads(p.stdout) if "--json" in cmd and p.stdout.strip() else None
+    return Run(p.returncode, report, p.stderr,
+               crash if p.returncode == crashing.EXIT_KILLED else None, stdout=p.stdout)
 
 
 class World:
     def __init__(self, root: Path, *, acc_versions=BP_VERSIONS, crm_versions=VERSIONS,
                  node_formats=VERSIONS, compress: bool = False, seed: int = 0,
-                 in_process: bool = False, config: str | None = None,
+                 in_process: bool = True, config: str | None = None,
                  passive: bool = False) -> None:
         """`config`: onecsync's config, if not the folder one (e.g. FTP or HTTP transports);
         `passive`: the bases exchange only when onecsync calls them (1C's HTTP service), so a
-        round is just onecsync's run."""
+        round is just onecsync's run; `in_process=False`: every run a subprocess, as cron
+        runs it (so does ONECSYNC_E2E_SUBPROCESS=1 for every World)."""
         self.root = root
         self.compress = compress
-        self.in_process = in_process
+        self.in_process = in_process and not SUBPROCESS
         self.passive = passive
         self.folders = {"accounting": root / "exchange" / "accounting",
                         "crm": root / "exchange" / "crm"}
@@ -184,21 +257,20 @@ class World:
         return type(s)(**{k: self.copy_in(name, v).ref for k, v in s.__dict__.items()})
 
     # -- onecsync -------------------------------------------------------------------------
+    def cli(self, *args: str, env: dict | None = None) -> Run:
+        """`onecsync --config <this world's> ARGS`, as an admin runs it: in this process, or a
+        subprocess for a World that is not `in_process`."""
+        argv = ["--config", str(self.config), *args]
+        if self.in_process:
+            return run_in_process(argv, env)
+        return run_subprocess([sys.executable, "-m", "onecsync", *argv], env)
+
     def run(self, crash: str | None = None, nth: int = 1) -> Run:
-        args = ["--config", str(self.config), "--json", "run"]
-        if crash is None and self.in_process:
-            result = self._run_in_process(args)
+        if crash is None:
+            result = self.cli("--json", "run")
         else:
-            if crash is None:
-                cmd, extra = [sys.executable, "-m", "onecsync", *args], {}
-            else:
-                cmd, extra = crashing.command(sys.executable, str(self.config), crash, nth)
-            env = {**os.environ, **extra, "PYTHONPATH": str(REPO)}
-            p = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
-                               timeout=300)
-            report = json.loads(p.stdout) if p.stdout.strip() else None
-            result = Run(p.returncode, report, p.stderr,
-                         crash if p.returncode == crashing.EXIT_KILLED else None)
+            cmd, extra = crashing.command(sys.executable, str(self.config), crash, nth)
+            result = run_subprocess(cmd, extra, crash)
         assert result.code != 70, result.stderr
         assert result.code != 1, f"onecsync hit a bug: {result.stderr}"
         for name in self.bases:
@@ -211,20 +283,6 @@ class World:
                     seen.append(data)
         self.runs.append(result)
         return result
-
-    @staticmethod
-    def _run_in_process(args: list[str]) -> Run:
-        from onecsync.cli import main
-
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main(args)
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 0
-        text = out.getvalue()
-        return Run(code, json.loads(text) if text.strip() else None, err.getvalue())
 
     def round(self) -> Run:
         if self.passive:
