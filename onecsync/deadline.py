@@ -48,7 +48,8 @@ class Deadline:
     def left(self) -> float:
         return max(0.0, self._end - time.monotonic())
 
-    def watch(self, sock: socket.socket | None) -> None:
+    def watch(self, sock) -> None:
+        """Shut `sock` down at the deadline; a callable is asked for its socket only then."""
         if sock is None:
             return
         with self._lock:
@@ -66,7 +67,11 @@ class Deadline:
             _shut(sock)
 
 
-def _shut(sock: socket.socket) -> None:
+def _shut(sock) -> None:
+    if callable(sock):
+        sock = sock()
+    if sock is None:
+        return
     try:
         # The plain socket's shutdown, also for a TLS socket: no TLS alert from this thread.
         socket.socket.shutdown(sock, socket.SHUT_RDWR)

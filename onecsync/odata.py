@@ -66,10 +66,11 @@ class ODataClient:
                            remedy="the request does not fit this base: check the names used "
                                   "against its $metadata")
 
-    def _get_json(self, path: str, params: dict, schema, name: str | None = None) -> Any:
+    def _get_json(self, path: str, params: dict, schema, name: str | None = None,
+                  page: str = "") -> Any:
         try:  # named as written, not percent-encoded, for the user to find
             return self.client.json("GET", path, params=params, safe=True, schema=schema,
-                                    name=name)
+                                    name=f"{name}{page}" if name else None)
         except Refused as exc:
             raise self._error(name or path, exc) from None
 
@@ -91,7 +92,7 @@ class ODataClient:
         while True:
             answer = self._get_json(_resource_path(resource),
                                     {**base, "$top": size, "$skip": skip}, answers.ODATA_PAGE,
-                                    f"{resource} $skip={skip}")
+                                    resource, f" $skip={skip}")
             rows = answer["value"]
             if len(rows) > size:
                 raise answers.Malformed(f"OData {self.url}: {resource} $skip={skip}: "
