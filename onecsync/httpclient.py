@@ -1,6 +1,7 @@
 """One HTTP session to a 1C web publication, with every failure classified by what to do next.
 
-Public API: `HttpClient`, `Refused`, `basic_auth(user, password)`, `encode_query(params)`,
+Public API: `HttpClient`, `Refused`, `basic_auth(user, password)`, `bounded_session()`,
+`encode_query(params)`,
 `looks_like_html(start)`, `html_title(text)`, `JSON_LIMIT`.
 
 Shared by the HTTP exchange transport and the OData client. Failures become errors.py classes:
@@ -180,6 +181,14 @@ class _Adapter(requests.adapters.HTTPAdapter):
         return manager
 
 
+def bounded_session() -> requests.Session:
+    """A session whose connections the current onecsync.deadline.Deadline can cut."""
+    s = requests.Session()
+    s.mount("http://", _Adapter())
+    s.mount("https://", _Adapter())
+    return s
+
+
 class Reply:
     """A 2xx answer read in full within its bounds."""
 
@@ -208,10 +217,7 @@ class HttpClient:
     @property
     def session(self) -> requests.Session:
         if self._session is None:
-            s = requests.Session()
-            s.mount("http://", _Adapter())
-            s.mount("https://", _Adapter())
-            self._session = s
+            self._session = bounded_session()
         if not isinstance(self._session.auth, _Auth):
             self._session.headers.update(self.headers)
             # Revealed only now: a base that is never contacted needs no password.

@@ -17,7 +17,6 @@ next GetFilePart send half its body and drop the connection.
 
 from __future__ import annotations
 
-import base64
 import enum
 import io
 import json
@@ -31,6 +30,7 @@ from urllib.parse import urlsplit
 
 from tests.local_http import LocalServer
 from tests.local_http import QuietHandler
+from tests.local_http import basic_credentials
 
 SERVICE = "/hs/exchange_dsl_1_0_0_1"
 LOGIN_PAGE = (b"<!DOCTYPE html><html><head><title>Sign in - Corporate Proxy</title></head>"
@@ -54,7 +54,7 @@ class _State:
     def __init__(self, base, user: str, password: str, long_polls: int,
                  ib_parameters: dict | None) -> None:
         self.base = base
-        self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.credentials = (user, password)
         self.long_polls = long_polls
         self.ib_parameters = ib_parameters or {}
         self.lock = threading.Lock()
@@ -124,7 +124,7 @@ class _Handler(QuietHandler):
             st.calls.append((method, op, params))
             queued = st.faults.get(op)
             fault = queued.pop(0) if queued else None
-        if self.headers.get("Authorization") != st.auth:
+        if basic_credentials(self.headers.get("Authorization")) != st.credentials:
             self._send(401, b"", extra={"WWW-Authenticate": 'Basic realm="1C"'})
             return
         if fault is not None and (fault is not Fault.CUT or op != "GetFilePart"):

@@ -2,14 +2,31 @@
 tests' stand-ins for 1C's HTTP services share (tests/exchange_service.py, tests/emulator/odata.py).
 
 Public API: `QuietHandler` (a request handler that logs nothing and has `_send`), `LocalServer`
-(a context manager: `.port`, started on enter, shut down on exit).
+(a context manager: `.port`, started on enter, shut down on exit), `basic_credentials(header)`.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import threading
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
+
+
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """(user, password) from an Authorization header, decoded as 1C's web server extension
+    (Apache wsap24, IIS wsisapi) decodes it: base64, then UTF-8, split at the first ':'.
+    None when it is missing or not so encoded (what requests' latin-1 would send for Cyrillic)."""
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        text = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = text.partition(":")
+    return (user, password) if sep else None
 
 
 class QuietHandler(BaseHTTPRequestHandler):
