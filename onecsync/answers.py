@@ -122,6 +122,13 @@ def _no_constant(name: str) -> Any:
     raise _Wrong(f"it holds {name}, which JSON does not allow")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _Wrong(f"it holds {text[:40]}, a number out of any range")
+    return value
+
+
 def _depth(value: Any, limit: int = DEPTH) -> int:
     stack = [(value, 1)]
     deepest = 0
@@ -144,7 +151,7 @@ def parse_json(body: bytes, where: str, schema: Any) -> Any:
     except UnicodeDecodeError as exc:
         raise Malformed(f"{where}: the answer is not UTF-8 text (byte {exc.start})") from None
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except _Wrong as exc:
         raise Malformed(f"{where}: the answer is not valid JSON: {exc}") from None
     except RecursionError:

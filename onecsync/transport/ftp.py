@@ -186,24 +186,22 @@ class FtpTransport:
             try:
                 yield ftp
             except failures as exc:
+                ftp.close()
                 raise self._overdue(what, limit) if dl.expired else self._classify(exc, what) \
                     from None
-            except OnecsyncError:
+            except BaseException:
                 ftp.close()  # a listing or download left unfinished: no QUIT after it
                 raise
-            finally:
-                if dl.expired:
-                    ftp.close()
-                else:
-                    try:
-                        ftp.quit()
-                    except (*failures, ValueError):
-                        ftp.close()
             if dl.expired:
+                ftp.close()
                 raise self._overdue(what, limit)
+            try:
+                ftp.quit()
+            except (*failures, ValueError):
+                ftp.close()
 
     def _overdue(self, what: str, limit: float) -> TemporaryError:
-        return TemporaryError(f"{self.description}: {what}: not done within {limit:g} s",
+        return TemporaryError(f"{self.description}: {what}: not done within {limit:.0f} s",
                               remedy="the server is too slow or stalls; the next run retries "
                                      "(raise transport.timeout if it is just slow)")
 

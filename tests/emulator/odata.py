@@ -297,6 +297,11 @@ class _Handler(QuietHandler):
             resource = path[len(svc.root):].strip("/")
             params = _params(parts.query)
             with svc.lock:
+                raw = svc.raw.pop(0) if svc.raw else None
+            if raw is not None:  # a test's hostile answer, whatever was asked
+                self._send(200, raw, "application/json;odata=minimalmetadata;charset=utf-8")
+                return
+            with svc.lock:
                 self._answer(resource, params)
         except _Refused as exc:
             self._json({"odata.error": {"code": exc.code, "message": {
@@ -342,8 +347,14 @@ class _Handler(QuietHandler):
             answer["odata.count"] = str(len(rows))  # and 1C ignores $skip/$top then
         else:
             skip, top = _int(params, "$skip", 0), _int(params, "$top", None)
+            if "ignore-skip" in svc.misbehave:
+                skip = 0
+            if "ignore-top" in svc.misbehave:
+                top = None
             rows = rows[skip:] if top is None else rows[skip:skip + top]
         answer["value"] = [_select(r, params.get("$select"), props) for r in rows]
+        if "next-link" in svc.misbehave:
+            answer["odata.nextLink"] = "http://elsewhere.example/odata/standard.odata/x?$skip=1"
         self._json(answer)
 
 
@@ -401,6 +412,10 @@ class ODataService(LocalServer):
         self.root = f"/{publication}{ROOT}"
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []  # (path, query), unquoted
+        # A server that lies, for tests: "ignore-skip", "ignore-top", "next-link" (to another
+        # host); `raw`: bodies answered, in turn, to the next requests instead of the truth.
+        self.misbehave: set[str] = set()
+        self.raw: list[bytes] = []
         super().__init__(type("Handler", (_Handler,), {"service": self}))
         self.url = f"http://127.0.0.1:{self.port}{self.root}"
 
