@@ -36,6 +36,7 @@ from tests.local_http import basic_credentials
 SERVICE = "/hs/exchange_dsl_1_0_0_1"
 TRICKLE_PAUSE = 0.5
 TRICKLE_LONGEST = 60.0  # the test server's own bound: it stops trickling after this
+FLOOD_LONGEST = 1 << 30
 LOGIN_PAGE = (b"<!DOCTYPE html><html><head><title>Sign in - Corporate Proxy</title></head>"
               b"<body><form>login</form></body></html>")
 
@@ -53,6 +54,7 @@ class Fault(enum.Enum):
     HTML_200 = "html"      # a login page with status 200
     TRICKLE = "trickle"    # a valid-looking answer, one byte every TRICKLE_PAUSE seconds
     OVERSIZE = "oversize"  # GetFilePart: the part asked for, and as much again
+    FLOOD = "flood"        # an answer without Content-Length that goes on (FLOOD_LONGEST bytes)
 
 
 class _State:
@@ -123,6 +125,18 @@ class _Handler(QuietHandler):
                     self.wfile.write(bytes([byte]))
                     self.wfile.flush()
                     time.sleep(TRICKLE_PAUSE)
+            except OSError:
+                pass  # the client gave up: what is under test
+            self.close_connection = True
+        elif fault is Fault.FLOOD:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            chunk = b" " * (1 << 16)
+            try:
+                for _ in range(FLOOD_LONGEST // len(chunk)):
+                    self.wfile.write(chunk)
             except OSError:
                 pass  # the client gave up: what is under test
             self.close_connection = True

@@ -334,3 +334,48 @@ def test_odata_count_must_be_a_number(odata):
     with pytest.raises(Malformed) as exc:
         client.count("Document_СчетНаОплатуПокупателю")
     assert "$count: the count is '12abc', not a whole number" in exc.value.line()
+
+
+# -- healthcheck ----------------------------------------------------------------------------
+def test_healthcheck_sends_url_credentials_as_utf8():
+    from urllib.parse import quote
+
+    from onecsync.healthcheck import Healthcheck
+    from tests.local_http import LocalServer
+    from tests.local_http import QuietHandler
+
+    seen = []
+
+    class Handler(QuietHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            seen.append((self.path, basic_credentials(self.headers.get("Authorization"))))
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._send(200, b"OK")
+
+    with LocalServer(Handler) as server:
+        Healthcheck(f"http://{quote(USER)}:{quote(PASSWORD)}@127.0.0.1:{server.port}/ping/k"
+                    ).finish(0)
+    assert seen == [("/ping/k/0", (USER, PASSWORD))]
+
+
+# -- memory ---------------------------------------------------------------------------------
+def test_a_flooding_server_keeps_the_run_under_200_mb(sandbox, http):
+    """The process itself: its peak RSS while a base answers with an endless JSON body."""
+    import resource
+    import subprocess
+    import sys
+
+    from tests.emulator.world import REPO
+
+    acc, sa = http
+    sa.fail("UploadData", Fault.FLOOD)
+    start = time.monotonic()
+    p = subprocess.run([sys.executable, "-m", "onecsync", "--config", str(sandbox.config), "run"],
+                       cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == ExitCode.TEMPORARY, p.stderr
+    assert "UploadData: the answer goes on past 16777216 bytes" in p.stderr
+    assert time.monotonic() - start < 30
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    assert peak_mb < 200, peak_mb
+    print(f"peak RSS {peak_mb:.0f} MB")
