@@ -3,15 +3,19 @@
 Public API: `Healthcheck(url)`, `Healthcheck.from_config(config)`, `TIMEOUT`.
 
 The convention of healthchecks.io (and of services that copy it): a run that never reports, or
-reports a non-zero code, raises an alert. A ping never decides anything: it is tried once with a
-short timeout, and a failure is a warning, never the run's failure. The URL usually carries the
-check's secret key, so it is never logged: only its host is.
+reports a non-zero code, raises an alert. A ping never decides anything: it is tried once, done
+within `DEADLINE` whatever the service does (its answer's body is never read), and a failure is
+a warning, never the run's failure. The URL usually carries the check's secret key, so it is
+never logged: only its host is. A `user:password@` in it is sent as UTF-8 Basic auth, as to 1C
+(httpclient.basic_auth).
 """
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import unquote
 from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
 
 from onecsync.config import Config
 from onecsync.errors import ConfigError
@@ -19,6 +23,7 @@ from onecsync.errors import ConfigError
 log = logging.getLogger("onecsync")
 
 TIMEOUT = (5, 10)  # seconds to connect, to read: a stuck monitoring service must not hold a run
+DEADLINE = 15.0    # seconds for the whole ping, however the service trickles
 BODY_LIMIT = 10_000  # healthchecks.io keeps the first 100 kB of a ping's body as its log
 
 
@@ -56,14 +61,29 @@ class Healthcheck:
             return
         import requests  # only runs with a healthcheck pay for importing it
 
+        from onecsync import deadline
+        from onecsync import httpclient
+
+        parts = urlsplit(f"{self.url}/{suffix}")
+        headers = {}
+        if parts.username is not None:
+            headers["Authorization"] = httpclient.basic_auth(unquote(parts.username),
+                                                             unquote(parts.password or ""))
+            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+        session = httpclient.bounded_session()
         try:
-            response = requests.post(f"{self.url}/{suffix}", data=body[:BODY_LIMIT].encode(),
-                                     timeout=TIMEOUT)
+            with deadline.Deadline(DEADLINE) as dl:
+                response = session.post(urlunsplit(parts), data=body[:BODY_LIMIT].encode(),
+                                        headers=headers, timeout=TIMEOUT, stream=True,
+                                        allow_redirects=False)
+                response.close()  # only the status counts: the body is never read
         except requests.RequestException as exc:
             # str(exc) names the URL, key included: only the kind of failure is logged.
             log.warning("healthcheck ping /%s to %s failed: %s", suffix, self.host,
-                        type(exc).__name__)
+                        "no answer within %g s" % DEADLINE if dl.expired else type(exc).__name__)
             return
+        finally:
+            session.close()
         if response.status_code >= 400:
             log.warning("healthcheck ping /%s to %s: HTTP %d", suffix, self.host,
                         response.status_code)

@@ -1,7 +1,8 @@
 """One HTTP session to a 1C web publication, with every failure classified by what to do next.
 
-Public API: `HttpClient`, `Refused`, `encode_query(params)`, `looks_like_html(start)`,
-`html_title(text)`.
+Public API: `HttpClient`, `Refused`, `basic_auth(user, password)`, `bounded_session()`,
+`encode_query(params)`,
+`looks_like_html(start)`, `html_title(text)`, `JSON_LIMIT`.
 
 Shared by the HTTP exchange transport and the OData client. Failures become errors.py classes:
 unreachable, timeout, a cut answer, 5xx → TemporaryError (exit 4); 401/403 → ConfigError (exit 3,
@@ -10,6 +11,17 @@ proxy error, often with status 200) → TemporaryError naming the page's <title>
 data; any other 4xx → `Refused`, which the caller turns into its own one-line error (1C's HTTP
 services answer 400 with {"Message": …}, OData with {"odata.error": …}).
 
+Every answer is bounded: `read_timeout` is a deadline for the whole answer (onecsync.deadline),
+not for each socket read, so a server trickling a byte a second is cut there; a body is read
+streaming and never past its cap (`JSON_LIMIT` for JSON, the caller's for files), a
+Content-Length over the cap is refused before anything is read; JSON is parsed and its shape
+checked by onecsync.answers. Such answers (too slow, too big, malformed) are exit 4 and not
+retried within the run: a server that lies once will lie again in the next second.
+
+Credentials go as RFC 7617 Basic with charset UTF-8 (`basic_auth`): 1C's web server extension
+(Apache wsap24, IIS wsisapi) decodes them so, and an infobase user is often `Администратор`;
+requests' own encoding (latin-1) cannot send such a name at all.
+
 Only requests the caller marks `safe` (reads, status polls, re-putting the same part) are
 retried, at most `ATTEMPTS` times with exponential backoff and full jitter; anything that makes
 the base do something is sent once.
@@ -17,6 +29,7 @@ the base do something is sent once.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import logging
@@ -30,8 +43,12 @@ from urllib.parse import quote
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from onecsync import __version__
+from onecsync import answers
+from onecsync import deadline
+from onecsync.answers import Malformed
 from onecsync.config import Secret
 from onecsync.errors import ConfigError
 from onecsync.errors import OnecsyncError
@@ -43,6 +60,8 @@ ATTEMPTS = 4
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
 CHUNK = 1 << 16
+JSON_LIMIT = 16 << 20  # 1C's service answers are a few hundred bytes, an OData page < 1 MiB
+TEXT_LIMIT = 1 << 16   # a plain answer (version, an error page): only its start is kept
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.I | re.S)
 
 
@@ -103,16 +122,92 @@ def _service_message(body: bytes) -> tuple[str, Any]:
     return " ".join(text.split())[:300] or "(empty answer)", data
 
 
+def basic_auth(user: str, password: str) -> str:
+    """The Authorization header for Basic auth, RFC 7617 with charset="UTF-8"."""
+    token = base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii")
+    return f"Basic {token}"
+
+
+class _Auth(requests.auth.AuthBase):
+    def __init__(self, header: str) -> None:
+        self.header = header
+
+    def __call__(self, r):
+        r.headers["Authorization"] = self.header
+        return r
+
+
+def _watch(sock) -> None:
+    d = deadline.current()
+    if d is not None:
+        d.watch(sock)
+
+
+class _Conn(urllib3.connection.HTTPConnection):
+    """A connection whose socket the current Deadline may shut down."""
+
+    def connect(self) -> None:
+        super().connect()
+        _watch(self.sock)
+
+    def request(self, *a, **kw):  # a kept-alive connection is already connected
+        _watch(self.sock)
+        return super().request(*a, **kw)
+
+
+class _TlsConn(urllib3.connection.HTTPSConnection):
+    connect = _Conn.connect
+    request = _Conn.request
+
+
+class _Pool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _Conn
+
+
+class _TlsPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _TlsConn
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    _pools = {"http": _Pool, "https": _TlsPool}
+
+    def init_poolmanager(self, *a, **kw) -> None:
+        super().init_poolmanager(*a, **kw)
+        self.poolmanager.pool_classes_by_scheme = self._pools
+
+    def proxy_manager_for(self, *a, **kw):
+        manager = super().proxy_manager_for(*a, **kw)
+        manager.pool_classes_by_scheme = self._pools
+        return manager
+
+
+def bounded_session() -> requests.Session:
+    """A session whose connections the current onecsync.deadline.Deadline can cut."""
+    s = requests.Session()
+    s.mount("http://", _Adapter())
+    s.mount("https://", _Adapter())
+    return s
+
+
+class Reply:
+    """A 2xx answer read in full within its bounds."""
+
+    def __init__(self, status: int, headers, body: bytes) -> None:
+        self.status_code, self.headers, self.content = status, headers, body
+
+
 class HttpClient:
     def __init__(self, base_url: str, user: str, password: Secret | None, *, what: str,
                  connect_timeout: float = 10.0, read_timeout: float = 180.0,
                  ca_file=None, sleep: Callable[[float], None] = time.sleep,
-                 session: requests.Session | None = None, headers: dict | None = None) -> None:
+                 session: requests.Session | None = None, headers: dict | None = None,
+                 timeout_key: str = "transport.read_timeout") -> None:
         self.base_url = base_url.rstrip("/")
         self.user = user
         self._password = password
         self.what = what
         self.timeout = (connect_timeout, read_timeout)
+        self.timeout_key = timeout_key
         self.verify = str(ca_file) if ca_file else True
         self.sleep = sleep
         self._session = session
@@ -122,66 +217,78 @@ class HttpClient:
     @property
     def session(self) -> requests.Session:
         if self._session is None:
-            s = requests.Session()
-            s.headers.update(self.headers)
-            # Revealed only now: a base that is never contacted needs no password.
-            s.auth = (self.user, self._password.reveal() if self._password else "")
-            self._session = s
-        elif self._session.auth is None:
+            self._session = bounded_session()
+        if not isinstance(self._session.auth, _Auth):
             self._session.headers.update(self.headers)
-            self._session.auth = (self.user, self._password.reveal() if self._password else "")
+            # Revealed only now: a base that is never contacted needs no password.
+            self._session.auth = _Auth(basic_auth(
+                self.user, self._password.reveal() if self._password else ""))
         return self._session
 
     # -- one request ----------------------------------------------------------------------
     def request(self, method: str, path: str, *, params: dict | None = None, safe: bool,
-                data: Any = None, headers: dict | None = None) -> requests.Response:
-        """The answer to one request (2xx, not an HTML page), its body read in full."""
-        return self._with_retries(safe, lambda: self._once(method, path, params, data, headers))
+                data: Any = None, headers: dict | None = None, limit: int = TEXT_LIMIT,
+                name: str | None = None) -> Reply:
+        """The answer to one request (2xx, not an HTML page), its body at most `limit` bytes."""
+        where = f"{self.what}: {name or path or '/'}"
+
+        def attempt() -> Reply:
+            with deadline.Deadline(self.timeout[1]) as dl:
+                resp = self._send(method, path, params, data, headers, dl, where)
+                try:
+                    self._check_status(resp, dl)
+                    buf = bytearray()
+                    self._read(resp, dl, where, limit, buf.extend)
+                finally:
+                    resp.close()
+            if looks_like_html(bytes(buf[:512])):
+                raise self._html_error(bytes(buf))
+            return Reply(resp.status_code, resp.headers, bytes(buf))
+
+        return self._with_retries(safe, attempt)
 
     def download(self, path: str, out: BinaryIO, *, params: dict | None = None,
-                 exact: int | None = None) -> int:
+                 exact: int | None = None, limit: int, name: str | None = None) -> int:
         """GET a binary body into `out` from its current position, streaming; safe to repeat.
 
-        `exact`: the size the body must have (a part that is not the last is a full block)."""
+        `limit`: the most it may hold (the part size we asked for); `exact`: the size it must
+        have (a part that is not the last is a full block)."""
         start = out.tell()
+        where = f"{self.what}: {name or path}"
 
         def attempt() -> int:
             out.seek(start)
             out.truncate()
-            resp = self._send("GET", path, params, None, None, stream=True)
-            try:
-                self._check_status(resp, resp.content if resp.status_code >= 300 else b"")
-                size = 0
-                first = True
-                for chunk in resp.iter_content(CHUNK):
-                    if first and looks_like_html(chunk):
-                        raise self._html_error(chunk)
-                    first = False
-                    out.write(chunk)
-                    size += len(chunk)
-                expected = resp.headers.get("Content-Length")
-                if expected is not None and expected.isdigit() and int(expected) != size:
-                    raise TemporaryError(f"{self.what}: the answer was cut after {size} of "
-                                         f"{expected} bytes")
-                if exact is not None and size != exact:
-                    raise TemporaryError(f"{self.what}: the answer was cut after {size} of "
-                                         f"{exact} bytes")
-            except requests.RequestException as exc:
-                raise self._network_error(exc, cut=True) from None
-            finally:
-                resp.close()
+            with deadline.Deadline(self.timeout[1]) as dl:
+                resp = self._send("GET", path, params, None, None, dl, where)
+                try:
+                    self._check_status(resp, dl)
+                    first: list[bytes] = []
+
+                    def sink(chunk: bytes) -> None:
+                        if not first:
+                            first.append(chunk)
+                            if looks_like_html(chunk):
+                                raise self._html_error(chunk)
+                        out.write(chunk)
+
+                    size = self._read(resp, dl, where, limit, sink)
+                finally:
+                    resp.close()
+            if exact is not None and size != exact:
+                raise _Retryable(TemporaryError(f"{where}: the answer was cut after {size} of "
+                                                f"{exact} bytes"), None)
             return size
 
         return self._with_retries(True, attempt)
 
-    def json(self, method: str, path: str, *, params: dict | None = None, safe: bool) -> Any:
-        resp = self.request(method, path, params=params, safe=safe)
-        text = resp.content.decode("utf-8", "replace").lstrip("\ufeff")
-        try:
-            return json.loads(text)
-        except ValueError:
-            raise TemporaryError(f"{self.what}: {path}: expected JSON, got "
-                                 f"{' '.join(text.split())[:80]!r}") from None
+    def json(self, method: str, path: str, *, schema: Any, params: dict | None = None,
+             safe: bool, name: str | None = None) -> Any:
+        """The JSON answer of one request, bounded by JSON_LIMIT and checked against `schema`
+        (onecsync.answers): what a request gets is always of the shape its caller reads."""
+        reply = self.request(method, path, params=params, safe=safe, limit=JSON_LIMIT,
+                             name=name)
+        return answers.parse_json(reply.content, f"{self.what}: {name or path or '/'}", schema)
 
     # -- internals ------------------------------------------------------------------------
     def url(self, path: str, params: dict | None) -> str:
@@ -189,25 +296,62 @@ class HttpClient:
         url = f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
         return f"{url}?{query}" if query else url
 
-    def _send(self, method, path, params, data, headers, *, stream=False) -> requests.Response:
+    def _send(self, method, path, params, data, headers, dl, where) -> requests.Response:
         try:
             return self.session.request(method, self.url(path, params), data=data,
-                                        headers=headers, timeout=self.timeout, stream=stream,
+                                        headers=headers, timeout=self.timeout, stream=True,
                                         verify=self.verify, allow_redirects=False)
         except requests.RequestException as exc:
-            raise self._network_error(exc) from None
+            raise self._network_error(exc, dl, where) from None
 
-    def _once(self, method, path, params, data, headers) -> requests.Response:
-        resp = self._send(method, path, params, data, headers)
-        self._check_status(resp, resp.content)
-        if looks_like_html(resp.content):
-            raise self._html_error(resp.content)
-        return resp
+    def _read(self, resp: requests.Response, dl: deadline.Deadline, where: str, limit: int,
+              sink: Callable[[bytes], None]) -> int:
+        """Stream the body into `sink`, never past `limit` bytes or the deadline."""
+        declared = resp.headers.get("Content-Length", "")
+        if declared.strip().isdigit() and int(declared) > limit:
+            raise Malformed(f"{where}: the server announces {int(declared)} bytes, more than "
+                            f"the {limit} asked for or allowed")
+        size = 0
+        try:
+            for chunk in resp.iter_content(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise Malformed(f"{where}: the answer goes on past {limit} bytes, more "
+                                    "than asked for or allowed")
+                sink(chunk)
+        except requests.RequestException as exc:
+            raise self._network_error(exc, dl, where, cut=True) from None
+        except OSError as exc:  # a write to the spool
+            if dl.expired:
+                raise self._overdue(where) from None
+            raise TemporaryError(f"{where}: cannot write the answer: {exc.strerror or exc}") \
+                from None
+        if dl.expired:
+            raise self._overdue(where)
+        if declared.strip().isdigit() and int(declared) != size:
+            raise _Retryable(TemporaryError(f"{where}: the answer was cut after {size} of "
+                                            f"{declared} bytes"), None)
+        return size
 
-    def _check_status(self, resp: requests.Response, body: bytes) -> None:
+    def _overdue(self, where: str) -> TemporaryError:
+        return TemporaryError(f"{where}: no answer within {self.timeout[1]:g} s (the whole "
+                              "answer is due by then)",
+                              remedy=f"the server is too slow or stalls; the next run retries "
+                                     f"(raise {self.timeout_key} if the base is just slow)")
+
+    def _check_status(self, resp: requests.Response, dl: deadline.Deadline) -> None:
         status = resp.status_code
         if 200 <= status < 300:
             return
+        buf = bytearray()
+        try:
+            for chunk in resp.iter_content(CHUNK):  # an error page: its start says enough
+                buf.extend(chunk)
+                if len(buf) >= TEXT_LIMIT:
+                    break
+        except requests.RequestException:
+            pass
+        body = bytes(buf[:TEXT_LIMIT])
         message, payload = _service_message(body)
         if status in (401, 403):
             raise ConfigError(f"{self.what}: HTTP {status}: the base refused user {self.user!r}"
@@ -231,28 +375,33 @@ class HttpClient:
             remedy="a login page or a proxy error: check the URL and the web server; the next "
                    "run retries")
 
-    def _network_error(self, exc: requests.RequestException, cut: bool = False) -> Exception:
+    def _network_error(self, exc: requests.RequestException, dl: deadline.Deadline,
+                       where: str, cut: bool = False) -> Exception:
+        if dl.expired:
+            return self._overdue(where)
         if isinstance(exc, requests.exceptions.SSLError):
-            return ConfigError(f"{self.what}: TLS failed: {_reason(exc)}",
+            return ConfigError(f"{where}: TLS failed: {_reason(exc)}",
                                remedy="check the certificate, or give its CA in ca_file")
         if isinstance(exc, requests.exceptions.ConnectTimeout):
-            err = TemporaryError(f"{self.what}: cannot connect to {self.host} within "
+            err = TemporaryError(f"{where}: cannot connect to {self.host} within "
                                  f"{self.timeout[0]:g} s")
         elif isinstance(exc, requests.exceptions.Timeout):
-            err = TemporaryError(f"{self.what}: no answer within {self.timeout[1]:g} s")
+            err = TemporaryError(f"{where}: no answer within {self.timeout[1]:g} s")
         elif cut or isinstance(exc, requests.exceptions.ChunkedEncodingError):
-            err = TemporaryError(f"{self.what}: the answer was cut: {_reason(exc)}")
+            err = TemporaryError(f"{where}: the answer was cut: {_reason(exc)}")
         elif isinstance(exc, requests.exceptions.ConnectionError) and (
                 "RemoteDisconnected" in str(exc) or "Connection aborted" in str(exc)):
-            err = TemporaryError(f"{self.what}: {self.host} closed the connection without an "
+            err = TemporaryError(f"{where}: {self.host} closed the connection without an "
                                  "answer")
         elif isinstance(exc, requests.exceptions.ConnectionError):
-            err = TemporaryError(f"{self.what}: cannot reach {self.host}: {_reason(exc)}")
+            err = TemporaryError(f"{where}: cannot reach {self.host}: {_reason(exc)}")
         else:
-            err = TemporaryError(f"{self.what}: {type(exc).__name__}: {_reason(exc)}")
+            err = TemporaryError(f"{where}: {type(exc).__name__}: {_reason(exc)}")
         return _Retryable(err, None)
 
     def _with_retries(self, safe: bool, attempt: Callable[[], Any]) -> Any:
+        """Only _Retryable failures (lost connections, cut answers, 5xx) are tried again: an
+        answer too slow, too big or malformed is final for this run."""
         for n in range(1, ATTEMPTS + 1):
             try:
                 return attempt()
@@ -264,12 +413,6 @@ class HttpClient:
                     delay = max(delay, min(float(r.retry_after), BACKOFF_CAP))
                 log.debug("%s (attempt %d of %d; again in %.1f s)", r.error, n, ATTEMPTS, delay)
                 self.sleep(delay)
-            except TemporaryError as exc:
-                # A cut or size mismatch found while reading: as retryable as a lost connection.
-                if not safe or n == ATTEMPTS:
-                    raise
-                self.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (n - 1))))
-                log.debug("%s (attempt %d of %d)", exc, n, ATTEMPTS)
         raise AssertionError("unreachable")
 
 

@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from lxml import etree
 
+from onecsync import answers
 from onecsync.config import OData
 from onecsync.errors import ConfigError
 from onecsync.errors import OnecsyncError
@@ -32,6 +33,7 @@ from onecsync.httpclient import HttpClient
 from onecsync.httpclient import Refused
 
 PAGE = 500
+METADATA_LIMIT = 64 << 20  # БП 3.0's $metadata is ~14 MB
 EDM = "http://schemas.microsoft.com/ado/2009/11/edm"
 EDMX = "http://schemas.microsoft.com/ado/2007/06/edmx"
 
@@ -48,7 +50,8 @@ class ODataClient:
         self.client = HttpClient(self.url, cfg.user, cfg.password, what=f"OData {self.url}",
                                  connect_timeout=min(10.0, cfg.timeout), read_timeout=cfg.timeout,
                                  sleep=sleep, session=session,
-                                 headers={"Accept": "application/json"})
+                                 headers={"Accept": "application/json"},
+                                 timeout_key="odata.timeout")
         self.page_size = page_size
         self._metadata: etree._Element | None = None
 
@@ -63,10 +66,12 @@ class ODataClient:
                            remedy="the request does not fit this base: check the names used "
                                   "against its $metadata")
 
-    def _get_json(self, path: str, params: dict, name: str | None = None) -> Any:
-        try:
-            return self.client.json("GET", path, params=params, safe=True)
-        except Refused as exc:  # named as written, not percent-encoded, for the user to find
+    def _get_json(self, path: str, params: dict, schema, name: str | None = None,
+                  page: str = "") -> Any:
+        try:  # named as written, not percent-encoded, for the user to find
+            return self.client.json("GET", path, params=params, safe=True, schema=schema,
+                                    name=f"{name}{page}" if name else None)
+        except Refused as exc:
             raise self._error(name or path, exc) from None
 
     def entities(self, resource: str, *, select: list[str] | str | None = None,
@@ -83,13 +88,23 @@ class ODataClient:
             base["$filter"] = filter
         base["$orderby"] = orderby
         skip = 0
+        seen: set[str] = set()
         while True:
             answer = self._get_json(_resource_path(resource),
-                                    {**base, "$top": size, "$skip": skip}, resource)
-            rows = answer.get("value") if isinstance(answer, dict) else None
-            if not isinstance(rows, list):
-                raise TemporaryError(f"OData {self.url}: {resource}: the answer has no "
-                                     "'value' list")
+                                    {**base, "$top": size, "$skip": skip}, answers.ODATA_PAGE,
+                                    resource, f" $skip={skip}")
+            rows = answer["value"]
+            if len(rows) > size:
+                raise answers.Malformed(f"OData {self.url}: {resource} $skip={skip}: "
+                                        f"{len(rows)} rows where $top={size} was asked: the "
+                                        "server ignores $top")
+            # A server that ignores $skip (or whose order moves) sends rows already read: the
+            # read would never end. Rows of a tabular set share their Ref_Key, hence LineNumber.
+            keys = {f"{r['Ref_Key']}/{r.get('LineNumber', '')}" for r in rows}
+            if rows and keys <= seen:
+                raise answers.Malformed(f"OData {self.url}: {resource} $skip={skip}: the page "
+                                        "brings nothing new: the server ignores $skip")
+            seen |= keys
             yield from rows
             if len(rows) < size:
                 return
@@ -99,20 +114,18 @@ class ODataClient:
         params = {"$filter": filter} if filter else None
         try:
             resp = self.client.request("GET", f"{_resource_path(resource)}/$count",
-                                       params=params, safe=True)
+                                       params=params, safe=True, name=f"{resource}/$count")
         except Refused as exc:
             raise self._error(resource, exc) from None
-        text = resp.content.decode("utf-8", "replace").lstrip("\ufeff").strip()
-        if not text.isdigit():
-            raise TemporaryError(f"OData {self.url}: {resource}/$count: expected a number, "
-                                 f"got {text[:60]!r}")
-        return int(text)
+        text = resp.content.decode("utf-8", "replace").lstrip("\ufeff")
+        return answers.parse_int(text, f"OData {self.url}: {resource}/$count", "the count")
 
     def metadata(self) -> etree._Element:
         """The service's $metadata (CSDL XML, ~14 MB for БП 3.0), fetched once per client."""
         if self._metadata is None:
             try:
-                resp = self.client.request("GET", "$metadata", safe=True)
+                resp = self.client.request("GET", "$metadata", safe=True,
+                                           limit=METADATA_LIMIT)
             except Refused as exc:
                 raise self._error("$metadata", exc) from None
             parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
@@ -131,6 +144,4 @@ class ODataClient:
 
     def probe(self) -> None:
         """The service document answers with JSON (user, password and publication are right)."""
-        answer = self._get_json("", {"$format": "json"})
-        if not isinstance(answer, dict):
-            raise TemporaryError(f"OData {self.url}: the service document is not a JSON object")
+        self._get_json("", {"$format": "json"}, answers.ODATA_SERVICE, "the service document")

@@ -12,12 +12,12 @@ and answers are those of SSL 3.1.12 `HTTPServices/exchange_dsl_1_0_0_1/Ext/Modul
 zip of one entry split into BlockSize-KiB parts, long operations polled until "Completed".
 
 Faults for tests are queued per operation: `service.fail("GetFilePart", Fault.CUT)` makes the
-next GetFilePart send half its body and drop the connection.
+next GetFilePart send half its body and drop the connection; `service.answer(op, body)` makes
+the next call of `op` answer 200 with exactly these bytes (a malformed or hostile answer).
 """
 
 from __future__ import annotations
 
-import base64
 import enum
 import io
 import json
@@ -31,8 +31,12 @@ from urllib.parse import urlsplit
 
 from tests.local_http import LocalServer
 from tests.local_http import QuietHandler
+from tests.local_http import basic_credentials
 
 SERVICE = "/hs/exchange_dsl_1_0_0_1"
+TRICKLE_PAUSE = 0.5
+TRICKLE_LONGEST = 60.0  # the test server's own bound: it stops trickling after this
+FLOOD_LONGEST = 1 << 30
 LOGIN_PAGE = (b"<!DOCTYPE html><html><head><title>Sign in - Corporate Proxy</title></head>"
               b"<body><form>login</form></body></html>")
 
@@ -48,13 +52,16 @@ class Fault(enum.Enum):
     ERROR_403 = 403
     ERROR_404 = 404
     HTML_200 = "html"      # a login page with status 200
+    TRICKLE = "trickle"    # a valid-looking answer, one byte every TRICKLE_PAUSE seconds
+    OVERSIZE = "oversize"  # GetFilePart: the part asked for, and as much again
+    FLOOD = "flood"        # an answer without Content-Length that goes on (FLOOD_LONGEST bytes)
 
 
 class _State:
     def __init__(self, base, user: str, password: str, long_polls: int,
                  ib_parameters: dict | None) -> None:
         self.base = base
-        self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.credentials = (user, password)
         self.long_polls = long_polls
         self.ib_parameters = ib_parameters or {}
         self.lock = threading.Lock()
@@ -63,6 +70,7 @@ class _State:
         self.put_sessions: dict[str, dict[int, bytes]] = {}
         self.operations: dict[str, dict] = {}
         self.faults: dict[str, list[Fault]] = {}
+        self.answers: dict[str, list[bytes]] = {}
         self.calls: list[tuple[str, str, dict]] = []
         self.hang_seconds = 2.0
         self.imported: list[bytes] = []
@@ -103,6 +111,35 @@ class _Handler(QuietHandler):
         elif fault is Fault.HANG:
             time.sleep(self.state.hang_seconds)
             self.close_connection = True
+        elif fault is Fault.TRICKLE:
+            body = body or b'{"Message": "' + b"." * 4000 + b'"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            end = time.monotonic() + TRICKLE_LONGEST
+            try:
+                for byte in body:
+                    if time.monotonic() > end:
+                        break
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(TRICKLE_PAUSE)
+            except OSError:
+                pass  # the client gave up: what is under test
+            self.close_connection = True
+        elif fault is Fault.FLOOD:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            chunk = b" " * (1 << 16)
+            try:
+                for _ in range(FLOOD_LONGEST // len(chunk)):
+                    self.wfile.write(chunk)
+            except OSError:
+                pass  # the client gave up: what is under test
+            self.close_connection = True
         elif fault is Fault.HTML_200:
             self._send(200, LOGIN_PAGE)
         elif fault is Fault.ERROR_400:
@@ -124,10 +161,16 @@ class _Handler(QuietHandler):
             st.calls.append((method, op, params))
             queued = st.faults.get(op)
             fault = queued.pop(0) if queued else None
-        if self.headers.get("Authorization") != st.auth:
+            raw = st.answers.get(op)
+            raw = raw.pop(0) if raw else None
+        if basic_credentials(self.headers.get("Authorization")) != st.credentials:
             self._send(401, b"", extra={"WWW-Authenticate": 'Basic realm="1C"'})
             return
-        if fault is not None and (fault is not Fault.CUT or op != "GetFilePart"):
+        if raw is not None:
+            self._send(200, raw, "application/json; charset=utf-8")
+            return
+        if fault is not None and (fault not in (Fault.CUT, Fault.TRICKLE, Fault.OVERSIZE)
+                                  or op != "GetFilePart"):
             self._fault(fault)
             return
         handler = getattr(self, f"op_{op}_{method}", None)
@@ -216,7 +259,9 @@ class _Handler(QuietHandler):
                 raise _Refuse(f"Part {n} of the transfer session with ID "
                               f"{params.get('SessionID')} is not found")
             data = chunks[n - 1]
-        if fault is Fault.CUT:
+        if fault is Fault.OVERSIZE:
+            data = data + b"\0" * len(data)
+        elif fault is not None:
             self._fault(fault, data)
             return
         self._send(200, data, "application/octet-stream")
@@ -297,6 +342,10 @@ class ExchangeService(LocalServer):
     def fail(self, op: str, *faults: Fault) -> None:
         with self.state.lock:
             self.state.faults.setdefault(op, []).extend(faults)
+
+    def answer(self, op: str, *bodies: bytes) -> None:
+        with self.state.lock:
+            self.state.answers.setdefault(op, []).extend(bodies)
 
     def calls(self, op: str | None = None) -> list[tuple[str, str, dict]]:
         with self.state.lock:

@@ -5,21 +5,31 @@ Public API: `FtpServer(root, user=..., password=...)` (a context manager; `.port
 `name_part` go wrong:
 - "short-read": the download stops halfway and the server reports success;
 - "drop-read": the server drops the connection halfway through the download;
-- "drop-write": the server drops the connection halfway through an upload.
+- "drop-write": the server drops the connection halfway through an upload;
+- "long-read": the download goes on past the file's end (LONG_EXTRA zero bytes more);
+- "trickle-read": the download sends one byte every TRICKLE_PAUSE seconds.
+A hostile server, for tests: `server.listing` (an iterable of lines answered to MLSD and NLST
+instead of the folder's), `server.no_mlsd` (MLSD answered 502, as old servers do), and
+`server.size_reply` (the reply to SIZE, e.g. "213 12abc").
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.filesystems import AbstractedFS
 from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.handlers.ftp.producers import BufferedIteratorProducer
 from pyftpdlib.servers import FTPServer
 
 logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
+LONG_EXTRA = 8 << 20
+TRICKLE_PAUSE = 0.5
+TRICKLE_LONGEST = 60.0  # the server's own bound: a trickle stops after this
 
 
 class _Faulty:
@@ -31,8 +41,21 @@ class _Faulty:
         self._channel = channel
         self._budget = max(1, size // 2) if kind.endswith("read") else 2048
         self._dropped = False
+        self._extra = LONG_EXTRA
+        self._end = time.monotonic() + TRICKLE_LONGEST
 
     def read(self, n: int = -1) -> bytes:
+        if self._kind == "long-read":
+            data = self._inner.read(n)
+            if not data and self._extra > 0:
+                data = b"\0" * min(self._extra, 1 << 16)
+                self._extra -= len(data)
+            return data
+        if self._kind == "trickle-read":  # blocks the server's loop: it serves one client here
+            if time.monotonic() > self._end:
+                return b""
+            time.sleep(TRICKLE_PAUSE)
+            return self._inner.read(1)
         if self._budget <= 0:
             if self._kind == "drop-read" and not self._dropped:
                 self._dropped = True
@@ -62,6 +85,9 @@ class FtpServer:
         self.root = root
         self.faults: list[tuple[str, str]] = []
         self.commands: list[str] = []
+        self.listing = None
+        self.no_mlsd = False
+        self.size_reply: str | None = None
         server = self
         authorizer = DummyAuthorizer()
         authorizer.add_user(user, password, str(root), perm="elradfmwMT")
@@ -85,6 +111,30 @@ class FtpServer:
             def pre_process_command(self, line, cmd, arg):
                 server.commands.append(cmd)
                 return super().pre_process_command(line, cmd, arg)
+
+            def _lie(self, cmd):
+                lines = (f"{line}\r\n".encode() for line in server.listing)
+                self.push_dtp_data(BufferedIteratorProducer(lines), isproducer=True, cmd=cmd)
+
+            def ftp_MLSD(self, path):
+                if server.no_mlsd:
+                    self.respond("502 Command not implemented.")
+                elif server.listing is not None:
+                    self._lie("MLSD")
+                else:
+                    return super().ftp_MLSD(path)
+
+            def ftp_NLST(self, path):
+                if server.listing is not None:
+                    self._lie("NLST")
+                else:
+                    return super().ftp_NLST(path)
+
+            def ftp_SIZE(self, path):
+                if server.size_reply is not None:
+                    self.respond(server.size_reply)
+                else:
+                    return super().ftp_SIZE(path)
 
         Handler.authorizer = authorizer
         self.server = FTPServer(("127.0.0.1", 0), Handler)

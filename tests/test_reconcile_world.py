@@ -17,6 +17,8 @@ import pytest
 
 from tests.emulator import data as d
 from tests.emulator.odata import EMPTY
+from tests.emulator.odata import PASSWORD
+from tests.emulator.odata import USER
 from tests.emulator.odata import ODataService
 from tests.emulator.odata import expose
 from tests.emulator.users import BANK
@@ -29,7 +31,6 @@ from tests.emulator.world import assert_converged
 from tests.emulator.world import scratch_dir
 
 PASSWORD_ENV = "ONECSYNC_TEST_ODATA_PASSWORD"
-PASSWORD = "s3cret-odata"
 
 
 @dataclass
@@ -210,12 +211,14 @@ def test_paging_and_chunking_against_the_real_server_find_the_same_drift(scene):
 def test_the_server_answers_as_1c_does(scene):
     import requests
 
+    from onecsync.httpclient import basic_auth
+
     acc = scene.services["accounting"]
     u = scene.users
     order, payment = u.own_order_and_payment()
-    auth = ("odata", PASSWORD)
+    auth = {"Authorization": basic_auth(USER, PASSWORD)}  # requests' own auth is latin-1
     get = lambda path, query="": requests.get(  # noqa: E731
-        f"{acc.url}/{path}" + (f"?{query}" if query else ""), auth=auth, timeout=10)
+        f"{acc.url}/{path}" + (f"?{query}" if query else ""), headers=auth, timeout=10)
 
     rows = get("Document_ПоступлениеНаРасчетныйСчет_РасшифровкаПлатежа",
                f"$format=json&$filter=СчетНаОплату_Key%20eq%20guid'{order.id}'").json()["value"]
@@ -265,7 +268,7 @@ def test_a_wrong_password_or_entity_set_is_one_config_error_and_the_exchange_sti
     monkeypatch.setenv(PASSWORD_ENV, "not-the-password")
     run = scene.world.round()
     assert run.code == 3, run.stderr
-    assert "refused user 'odata'" in run.stderr and "not-the-password" not in run.stderr
+    assert f"refused user {USER!r}" in run.stderr and "not-the-password" not in run.stderr
     assert run.report["peers"]["accounting"]["sent"]["objects"] >= 1  # the exchange went through
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     scene.world.settle(1)

@@ -300,7 +300,9 @@ def test_a_crash_after_the_import_before_the_receipt_converges(sandbox, bases, m
 
 def test_ftp_tls_protects_the_login_and_the_data(tmp_path, monkeypatch):
     """Explicit TLS: a verifying context, AUTH TLS before the login, then PROT P."""
+    import contextlib
     import ftplib
+    import io
     import ssl
 
     from onecsync.config import Secret
@@ -329,12 +331,29 @@ def test_ftp_tls_protects_the_login_and_the_data(tmp_path, monkeypatch):
         def cwd(self, folder):
             seen.append(("cwd", folder))
 
-        def mlsd(self, facts=None):
-            seen.append(("mlsd",))
-            return iter([])
+        def sendcmd(self, cmd):
+            seen.append(("sendcmd", cmd))
+            return "200 OK"
+
+        def transfercmd(self, cmd):
+            seen.append(("transfercmd", cmd))
+            return contextlib.closing(FakeConn())
+
+        def voidresp(self):
+            return "226 done"
+
+        maxline = 8192
+        encoding = "utf-8"
 
         def quit(self):
             seen.append(("quit",))
+
+    class FakeConn:
+        def makefile(self, *a, **kw):
+            return io.StringIO("")
+
+        def close(self):
+            pass
 
     monkeypatch.setattr(ftplib, "FTP_TLS", FakeTLS)
     t = Transport(kind="ftp", host="ftp.example", port=21, user="sync",
@@ -343,4 +362,5 @@ def test_ftp_tls_protects_the_login_and_the_data(tmp_path, monkeypatch):
     FtpTransport(t, f.NODE, f.ACCOUNTING, Spool(tmp_path)).probe(write=False)
     assert seen == [("context", ssl.CERT_REQUIRED, True, 7), ("connect", "ftp.example", 21),
                     ("login", "sync", True), ("prot_p",), ("pasv", True), ("cwd", "/bp"),
-                    ("mlsd",), ("quit",)]
+                    ("sendcmd", "OPTS MLST type;size;modify;"), ("sendcmd", "TYPE A"),
+                    ("transfercmd", "MLSD"), ("quit",)]

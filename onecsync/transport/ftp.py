@@ -15,8 +15,15 @@ connection drop or a short transfer is a temporary failure, the next run reads i
 `in_place()` answers from the receipt written after the rename, checked against the listing:
 our message is in place while the file we renamed is still there, unchanged.
 
-Failures: unreachable, timeouts, dropped connections, 4xx replies → TemporaryError (exit 4);
-login refused, a missing folder, permission denied → ConfigError (exit 3).
+Bounds: a session (log in, list) must end within `timeout` as a whole, a transfer within
+`timeout` plus its size at MIN_RATE (onecsync.deadline: a server trickling a byte a second is cut
+there); listings are read line by line, keeping only our names, and end at LISTING_LINES lines;
+a download that runs past its listed size by more than a small margin is cut at once; SIZE and
+MLSD sizes must be whole numbers (onecsync.answers).
+
+Failures: unreachable, timeouts, dropped connections, 4xx replies, malformed or oversized
+answers → TemporaryError (exit 4); login refused, a missing folder, permission denied →
+ConfigError (exit 3).
 """
 
 from __future__ import annotations
@@ -32,6 +39,9 @@ from pathlib import Path
 from typing import BinaryIO
 from typing import Iterator
 
+from onecsync import deadline
+from onecsync.answers import Malformed
+from onecsync.answers import parse_int
 from onecsync.config import Transport as TransportConfig
 from onecsync.errors import ConfigError
 from onecsync.errors import OnecsyncError
@@ -43,7 +53,30 @@ from onecsync.transport.base import remove_quietly
 from onecsync.transport.spool import Spool
 
 TEMP_PREFIX = ".onecsync-tmp-"
+MIN_RATE = 64 * 1024     # bytes a second a transfer may not fall below, on average
+LISTING_LINES = 100_000  # an exchange folder holds a handful of files
+CHUNK = 1 << 16
 log = logging.getLogger("onecsync")
+
+
+def _margin(size: int) -> int:
+    """How far a download may run past its listed size before it is cut (a file the base is
+    still writing grows; the size check after the download tells that case)."""
+    return 64 * 1024 + size // 100
+
+
+def _watched(ftp: ftplib.FTP, d: deadline.Deadline) -> None:
+    """Let the deadline shut down the control connection and every data connection."""
+    d.watch(lambda: getattr(ftp, "sock", None))  # made inside connect(), which may trickle
+    inner = getattr(ftp, "ntransfercmd", None)
+    if inner is None:
+        return
+
+    def ntransfercmd(cmd, rest=None):
+        conn, size = inner(cmd, rest)
+        d.watch(conn)
+        return conn, size
+    ftp.ntransfercmd = ntransfercmd
 
 
 class _Listed:
@@ -104,6 +137,8 @@ class FtpTransport:
                                remedy="give the server's CA in transport.ca_file")
         if isinstance(exc, ftplib.error_temp):
             return TemporaryError(f"{where}: {str(exc).strip()}")
+        if isinstance(exc, UnicodeDecodeError):
+            return Malformed(f"{where}: the server sent text that is not UTF-8")
         if isinstance(exc, TimeoutError):
             return TemporaryError(f"{where}: no answer within {self.t.timeout:g} s")
         if isinstance(exc, EOFError):
@@ -119,6 +154,9 @@ class FtpTransport:
             ftp: ftplib.FTP = ftplib.FTP_TLS(context=context, timeout=t.timeout)
         else:
             ftp = ftplib.FTP(timeout=t.timeout)
+        d = deadline.current()
+        if d is not None:
+            _watched(ftp, d)
         try:
             ftp.connect(t.host, t.port or 21)
             ftp.login(t.user or "anonymous", t.password.reveal() if t.password else "")
@@ -132,42 +170,96 @@ class FtpTransport:
         return ftp
 
     @contextmanager
-    def _session(self, what: str) -> Iterator[ftplib.FTP]:
-        try:
-            ftp = self._connect()
-        except OnecsyncError:
-            raise
-        except (ftplib.Error, OSError, EOFError) as exc:
-            raise self._classify(exc, what) from None
-        try:
-            yield ftp
-        except (ftplib.Error, OSError, EOFError) as exc:
-            raise self._classify(exc, what) from None
-        finally:
+    def _session(self, what: str, size: int = 0) -> Iterator[ftplib.FTP]:
+        """A logged-in connection in the folder, for one job that must end within `timeout`
+        (plus `size` bytes at MIN_RATE)."""
+        failures = (ftplib.Error, OSError, EOFError, UnicodeDecodeError)
+        limit = self.t.timeout + size / MIN_RATE
+        with deadline.Deadline(limit) as dl:
+            try:
+                ftp = self._connect()
+            except OnecsyncError:
+                raise
+            except failures as exc:
+                raise self._overdue(what, limit) if dl.expired else self._classify(exc, what) \
+                    from None
+            try:
+                yield ftp
+            except failures as exc:
+                ftp.close()
+                raise self._overdue(what, limit) if dl.expired else self._classify(exc, what) \
+                    from None
+            except BaseException:
+                ftp.close()  # a listing or download left unfinished: no QUIT after it
+                raise
+            if dl.expired:
+                ftp.close()
+                raise self._overdue(what, limit)
             try:
                 ftp.quit()
-            except (ftplib.Error, OSError, EOFError):
+            except (*failures, ValueError):
                 ftp.close()
+
+    def _overdue(self, what: str, limit: float) -> TemporaryError:
+        return TemporaryError(f"{self.description}: {what}: not done within {limit:.0f} s",
+                              remedy="the server is too slow or stalls; the next run retries "
+                                     "(raise transport.timeout if it is just slow)")
+
+    def _lines(self, ftp: ftplib.FTP, cmd: str, what: str) -> Iterator[str]:
+        """The lines of a listing, one at a time (never all kept), at most LISTING_LINES."""
+        count = 0
+        ftp.sendcmd("TYPE A")
+        with ftp.transfercmd(cmd) as conn, conn.makefile("r", encoding=ftp.encoding) as fp:
+            while True:
+                line = fp.readline(ftp.maxline + 1)
+                if len(line) > ftp.maxline:
+                    raise Malformed(f"{self.description}: {cmd}: a listing line longer than "
+                                    f"{ftp.maxline} bytes")
+                if not line:
+                    break
+                count += 1
+                if count > LISTING_LINES:
+                    raise Malformed(f"{self.description}: {cmd}: the listing goes on past "
+                                    f"{LISTING_LINES} lines")
+                yield line.rstrip("\r\n")
+            if isinstance(conn, ssl.SSLSocket):
+                conn.unwrap()
+        ftp.voidresp()
 
     def _list(self, ftp: ftplib.FTP, names: list[str]) -> dict[str, _Listed]:
         """Size and modification time of these files in the folder (those that exist)."""
         found: dict[str, _Listed] = {}
         try:
-            for name, facts in ftp.mlsd(facts=["type", "size", "modify"]):
-                if name in names and facts.get("type", "file") == "file":
-                    found[name] = _Listed(name, int(facts.get("size") or 0),
-                                          facts.get("modify", ""))
+            ftp.sendcmd("OPTS MLST type;size;modify;")
+        except ftplib.error_perm:
+            pass  # the facts a server gives by default include these
+        try:
+            for line in self._lines(ftp, "MLSD", "listing"):
+                facts, _, name = line.partition(" ")
+                if name not in names:
+                    continue
+                entry = dict(f.partition("=")[::2] for f in facts.lower().split(";") if f)
+                if entry.get("type", "file") == "file":
+                    size = parse_int(entry.get("size") or "0",
+                                     f"{self.description}: MLSD {name}", "its size")
+                    found[name] = _Listed(name, size, entry.get("modify", ""))
             return found
         except ftplib.error_perm as exc:
             if not str(exc).startswith(("500", "501", "502", "504")):
                 raise
-        present = set(ftp.nlst())  # a server without MLSD: ask file by file
-        for name in names:
+        present = {n for n in self._names(ftp) if n in names}
+        for name in names:  # a server without MLSD: ask file by file
             if name in present:
-                size = ftp.size(name)
+                reply = ftp.sendcmd(f"SIZE {name}")
+                size = parse_int(reply[3:] if reply.startswith("213") else reply,
+                                 f"{self.description}: SIZE {name}", "the size")
                 modify = ftp.sendcmd(f"MDTM {name}")[4:].strip()
-                found[name] = _Listed(name, int(size or 0), modify)
+                found[name] = _Listed(name, size, modify)
         return found
+
+    def _names(self, ftp: ftplib.FTP) -> Iterator[str]:
+        """NLST, streamed."""
+        return self._lines(ftp, "NLST", "listing")
 
     # -- Transport -------------------------------------------------------------------------
     def probe(self, write: bool = True) -> str:
@@ -204,8 +296,9 @@ class FtpTransport:
         self.spool.clear_temps()
         temp = self.spool.temp(item.name)
         try:
-            with self._session(f"downloading {item.name}") as ftp, open(temp, "wb") as out:
-                ftp.retrbinary(f"RETR {item.name}", out.write)
+            with self._session(f"downloading {item.name}", item.size) as ftp, \
+                    open(temp, "wb") as out:
+                self._retrieve(ftp, item, out)
             got = temp.stat().st_size
             if got != item.size:
                 raise TemporaryError(f"{self.description}/{item.name}: the download was cut "
@@ -217,6 +310,22 @@ class FtpTransport:
             raise
         return open_message_file(final, self._archive_password())
 
+    def _retrieve(self, ftp: ftplib.FTP, item: _Listed, out: BinaryIO) -> None:
+        """RETR into `out`, cut at once when it runs past the listed size and its margin."""
+        most = item.size + _margin(item.size)
+        got = 0
+        ftp.voidcmd("TYPE I")
+        with ftp.transfercmd(f"RETR {item.name}") as conn:
+            while chunk := conn.recv(CHUNK):
+                got += len(chunk)
+                if got > most:
+                    raise Malformed(f"{self.description}/{item.name}: the download runs past "
+                                    f"{most} bytes, but the listing said {item.size}")
+                out.write(chunk)
+            if isinstance(conn, ssl.SSLSocket):
+                conn.unwrap()
+        ftp.voidresp()
+
     def prepare(self) -> _Upload:
         self.spool.clear_temps()
         return _Upload(self, self.spool.ready(), self.t.compress,
@@ -226,10 +335,11 @@ class FtpTransport:
         """Upload under a temporary name, check the size, rename into place, then the receipt."""
         size = path.stat().st_size
         temp = f"{TEMP_PREFIX}{secrets.token_hex(8)}-{self.outgoing_name}"
-        with self._session(f"uploading {self.outgoing_name}") as ftp:
-            for name in ftp.nlst():
-                if name.startswith(TEMP_PREFIX) and name.endswith("-" + self.outgoing_name) \
-                        and name != temp:
+        with self._session(f"uploading {self.outgoing_name}", size) as ftp:
+            leftovers = [n for n in self._names(ftp)
+                         if n.startswith(TEMP_PREFIX) and n.endswith("-" + self.outgoing_name)]
+            for name in leftovers:
+                if name != temp:
                     self._delete_quietly(ftp, name)  # a killed run's leftover (we hold the lock)
             try:
                 with open(path, "rb") as f:

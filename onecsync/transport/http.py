@@ -60,6 +60,7 @@ from typing import Any
 from typing import BinaryIO
 from typing import Callable
 
+from onecsync import answers
 from onecsync.config import Transport as TransportConfig
 from onecsync.errors import ConfigError
 from onecsync.errors import OnecsyncError
@@ -75,6 +76,7 @@ from onecsync.transport.spool import Spool
 SERVICE = "hs/exchange_dsl_1_0_0_1"
 FIRST_POLL = 1.0
 LONGEST_POLL = 15.0  # 1C polls every 15 s at first; we start faster for small messages
+MAX_PARTS = 1 << 20  # a message of a terabyte at 1 MiB parts: anything more is a lie
 log = logging.getLogger("onecsync")
 
 
@@ -134,14 +136,12 @@ class HttpTransport:
         return TemporaryError(f"{self.url}: {op}: the base refused: {message}",
                               remedy="see the base's message; the next run retries")
 
-    def _call(self, method: str, op: str, params: dict, *, safe: bool) -> dict:
+    def _call(self, method: str, op: str, params: dict, *, safe: bool, schema) -> dict:
         try:
-            answer = self.client.json(method, f"v1/{op}", params=params, safe=safe)
+            return self.client.json(method, f"v1/{op}", params=params, safe=safe,
+                                    schema=schema, name=op)
         except Refused as exc:
             raise self._refused(op, exc) from None
-        if not isinstance(answer, dict):
-            raise TemporaryError(f"{self.url}: {op}: unexpected answer {str(answer)[:80]!r}")
-        return answer
 
     def _exchange_params(self, **extra: Any) -> dict:
         return {"ExchangePlanName": self.plan, "NodeCode": self.node_code, **extra}
@@ -152,8 +152,11 @@ class HttpTransport:
             raise TemporaryError(f"{self.url}: the base started the {what} without an "
                                  "operation id")
         waited, delay = 0.0, FIRST_POLL
+        # The whole wait is bounded by the clock, not only by the sum of the pauses: each poll
+        # may itself take up to read_timeout.
+        end = time.monotonic() + self.wait_timeout
         while True:
-            if waited >= self.wait_timeout:
+            if waited >= self.wait_timeout or time.monotonic() >= end:
                 raise TemporaryError(f"{self.url}: the base is still busy with the {what} after "
                                      f"{waited:g} s",
                                      remedy="the next run asks again; raise transport."
@@ -163,18 +166,19 @@ class HttpTransport:
             delay = min(delay * 2, LONGEST_POLL)
             try:
                 answer = self.client.json("GET", "v1/GetContinuousOperationStatus",
-                                          params={"OperationID": operation_id}, safe=True)
+                                          params={"OperationID": operation_id}, safe=True,
+                                          schema=answers.OPERATION_STATUS,
+                                          name="GetContinuousOperationStatus")
             except Refused as exc:
                 raise TemporaryError(f"{self.url}: the base failed the {what}: "
                                      f"{' '.join(exc.message.split())[:400]}",
                                      remedy="see the base's event log (Обмен данными); the "
                                             "next run tries again") from None
-            state = answer.get("ActionState") if isinstance(answer, dict) else None
+            state = answer["ActionState"]
             if state == "Completed":
                 return
             if state != "Active":
-                detail = (answer.get("Message") if isinstance(answer, dict) else None) \
-                    or "no details"
+                detail = answer.get("Message") or "no details"
                 raise TemporaryError(f"{self.url}: the base's {what} ended {state or '?'}: "
                                      f"{' '.join(str(detail).split())[:400]}",
                                      remedy="see the base's event log (Обмен данными); the "
@@ -187,11 +191,12 @@ class HttpTransport:
 
         Nothing is exported or imported, so `write` changes nothing: it is read-only anyway."""
         try:
-            self.client.request("GET", "version", safe=True)
+            self.client.request("GET", "version", safe=True, name="version")
         except Refused as exc:
             raise self._refused("version", exc) from None
         p = self._call("GET", "GetIBParameters",
-                       self._exchange_params(IsXDTOExchangePlan=True), safe=True)
+                       self._exchange_params(IsXDTOExchangePlan=True), safe=True,
+                       schema=answers.IB_PARAMETERS)
         self.ib_parameters = p
         if p.get("ExchangePlanExists") is False:
             raise ConfigError(f"{self.url}: the base has no exchange plan {self.plan}",
@@ -213,20 +218,21 @@ class HttpTransport:
         self.spool.clear_temps()
         started = self._call("POST", "UploadData",
                              self._exchange_params(TimeConsumingOperationAllowed=True),
-                             safe=False)
+                             safe=False, schema=answers.UPLOAD_DATA)
         if started.get("TimeConsumingOperation"):
             self._wait(started.get("OperationID"), "export of its message")
         file_id = started.get("FileID")
         if not file_id:
             raise TemporaryError(f"{self.url}: UploadData gave no FileID")
         prepared = self._call("POST", "PrepareGetFile",
-                              {"FileID": file_id, "BlockSize": self.block}, safe=False)
-        session_id = prepared.get("SessionID")
-        try:
-            count = int(prepared.get("PartCount") or 0)
-        except (TypeError, ValueError):
-            raise TemporaryError(f"{self.url}: PrepareGetFile gave PartCount "
-                                 f"{prepared.get('PartCount')!r}") from None
+                              {"FileID": file_id, "BlockSize": self.block}, safe=False,
+                              schema=answers.PREPARE_GET_FILE)
+        session_id = prepared["SessionID"]
+        count = prepared["PartCount"]
+        if not 0 <= count <= MAX_PARTS:
+            self._release(session_id)
+            raise answers.Malformed(f"{self.url}: PrepareGetFile: PartCount is {count}, not "
+                                    f"0 to {MAX_PARTS} parts of {self.block} KiB")
         final = self.spool.path(self.incoming_name)
         temp = self.spool.temp(self.incoming_name)
         try:
@@ -255,7 +261,8 @@ class HttpTransport:
         try:
             self.client.download("v1/GetFilePart", out,
                                  params={"SessionID": session_id, "PartNumber": n},
-                                 exact=self.block * 1024 if n < count else None)
+                                 exact=self.block * 1024 if n < count else None,
+                                 limit=self.block * 1024, name=f"GetFilePart {n} of {count}")
         except Refused as exc:
             raise self._refused(f"GetFilePart {n} of {count}", exc) from None
 
@@ -264,7 +271,7 @@ class HttpTransport:
             return
         try:
             self.client.request("DELETE", "v1/ReleaseFile", params={"SessionID": session_id},
-                                safe=True)
+                                safe=True, name="ReleaseFile")
         except (OnecsyncError, Refused) as exc:  # only the base's temporary files are at stake
             log.debug("%s: ReleaseFile failed: %s", self.url, exc)
 
@@ -284,18 +291,20 @@ class HttpTransport:
                 try:
                     self.client.request("POST", "v1/PutFilePart", safe=True, data=part,
                                         params={"SessionID": session_id, "PartNumber": n},
-                                        headers={"Content-Type": "application/octet-stream"})
+                                        headers={"Content-Type": "application/octet-stream"},
+                                        name=f"PutFilePart {n} of {count}")
                 except Refused as exc:
                     raise self._refused(f"PutFilePart {n} of {count}", exc) from None
         saved = self._call("POST", "SaveFileFromParts",
-                           {"SessionID": session_id, "PartCount": count}, safe=False)
+                           {"SessionID": session_id, "PartCount": count}, safe=False,
+                           schema=answers.SAVE_FILE)
         file_id = saved.get("FileID")
         if not file_id:
             raise TemporaryError(f"{self.url}: SaveFileFromParts gave no FileID")
         started = self._call("POST", "DownloadData",
                              self._exchange_params(FileID=file_id,
                                                    TimeConsumingOperationAllowed=True),
-                             safe=False)
+                             safe=False, schema=answers.DOWNLOAD_DATA)
         if started.get("TimeConsumingOperation"):
             self._wait(started.get("OperationID"), "import of our message")
         at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

@@ -2,7 +2,8 @@
 
 Public API: `ODataService(base, model="bp" | "crm", user=..., password=...)` (a context manager;
 `.url` is the `…/odata/standard.odata` root, `.requests` what it was asked), `BP_SETS`, `CRM_SETS`,
-`EMPTY`, `expose(world)` (both bases of a `World` served, and onecsync's config pointed at them).
+`EMPTY`, `USER`, `PASSWORD` (Cyrillic, as 1C users are), `expose(world)` (both bases of a
+`World` served, and onecsync's config pointed at them).
 
 What it serves, read-only, as docs/odata.md §1 describes 1C 8.3: the entity sets of the base's
 documents under БП 3.0 names (`model="bp"`) or the CRM's on the УТ object model (`"crm"`), rows
@@ -39,8 +40,11 @@ from tests.emulator.store import Obj
 from tests.emulator.store import Ref
 from tests.local_http import LocalServer
 from tests.local_http import QuietHandler
+from tests.local_http import basic_credentials
 
 EMPTY = "00000000-0000-0000-0000-000000000000"
+# A 1C user and password as they usually are: Cyrillic (they travel as UTF-8 Basic auth).
+USER, PASSWORD = "Администратор", "пароль-odata"
 ROOT = "/odata/standard.odata"
 ORDER, INVOICE = "Документ.ЗаказКлиента", "Документ.СчетПокупателю"
 SALE, RETURN = "Документ.РеализацияТоваровУслуг", "Документ.ВозвратТоваровОтПокупателя"
@@ -277,7 +281,7 @@ class _Handler(QuietHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         svc = self.service
-        if self.headers.get("Authorization") != svc.auth:
+        if basic_credentials(self.headers.get("Authorization")) != svc.credentials:
             self._send(401, "Необходима авторизация".encode(), "text/plain; charset=utf-8",
                        {"WWW-Authenticate": 'Basic realm="1C"'})
             return
@@ -292,6 +296,11 @@ class _Handler(QuietHandler):
                 raise _Refused(404, "6", f"Сегмент пути {path} не найден!")
             resource = path[len(svc.root):].strip("/")
             params = _params(parts.query)
+            with svc.lock:
+                raw = svc.raw.pop(0) if svc.raw else None
+            if raw is not None:  # a test's hostile answer, whatever was asked
+                self._send(200, raw, "application/json;odata=minimalmetadata;charset=utf-8")
+                return
             with svc.lock:
                 self._answer(resource, params)
         except _Refused as exc:
@@ -338,8 +347,14 @@ class _Handler(QuietHandler):
             answer["odata.count"] = str(len(rows))  # and 1C ignores $skip/$top then
         else:
             skip, top = _int(params, "$skip", 0), _int(params, "$top", None)
+            if "ignore-skip" in svc.misbehave:
+                skip = 0
+            if "ignore-top" in svc.misbehave:
+                top = None
             rows = rows[skip:] if top is None else rows[skip:skip + top]
         answer["value"] = [_select(r, params.get("$select"), props) for r in rows]
+        if "next-link" in svc.misbehave:
+            answer["odata.nextLink"] = "http://elsewhere.example/odata/standard.odata/x?$skip=1"
         self._json(answer)
 
 
@@ -389,14 +404,18 @@ def _order(rows: list[dict], orderby: str | None, props: tuple[str, ...]) -> lis
 
 
 class ODataService(LocalServer):
-    def __init__(self, base, *, model: str = "bp", user: str = "odata",
-                 password: str = "s3cret-odata", publication: str = "base") -> None:
+    def __init__(self, base, *, model: str = "bp", user: str = USER,
+                 password: str = PASSWORD, publication: str = "base") -> None:
         assert model in ("bp", "crm"), model
         self.view = _View(base, model)
-        self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.credentials = (user, password)
         self.root = f"/{publication}{ROOT}"
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []  # (path, query), unquoted
+        # A server that lies, for tests: "ignore-skip", "ignore-top", "next-link" (to another
+        # host); `raw`: bodies answered, in turn, to the next requests instead of the truth.
+        self.misbehave: set[str] = set()
+        self.raw: list[bytes] = []
         super().__init__(type("Handler", (_Handler,), {"service": self}))
         self.url = f"http://127.0.0.1:{self.port}{self.root}"
 
@@ -430,8 +449,8 @@ def _edm(name: str) -> str:
 
 
 @contextlib.contextmanager
-def expose(world, *, user: str = "odata", password_env: str = "ONECSYNC_TEST_ODATA_PASSWORD",
-           password: str = "s3cret-odata"):
+def expose(world, *, user: str = USER, password_env: str = "ONECSYNC_TEST_ODATA_PASSWORD",
+           password: str = PASSWORD):
     """Serve both bases of `world` over OData and add `odata:` to onecsync's config for each.
 
     The caller sets `password_env` in the environment of the runs (e.g. monkeypatch.setenv)."""

@@ -36,20 +36,23 @@ from tests.ftp_server import FtpServer
 
 PASSWORD_ENV = "ONECSYNC_TEST_PW"
 FTP_PASSWORD_ENV = "ONECSYNC_TEST_FTP_PW"
-PASSWORD = "s3cret"
-FTP_PASSWORD = "ftp-s3cret"
+# 1C users and passwords as they usually are: Cyrillic, on every transport.
+USER = "Синхронизация"
+PASSWORD = "пароль-s3cret"
+FTP_USER = "обмен"
+FTP_PASSWORD = "ftp-пароль"
 CODES = {"accounting": ACCOUNTING, "crm": CRM}  # the codes a World gives its bases
 
 _HTTP_PEER = """\
   {name}:
     code: {code}
-    transport: {{kind: http, url: "{url}", user: sync, password_env: {env},
+    transport: {{kind: http, url: "{url}", user: {user}, password_env: {env},
                  part_size: {part_size}, read_timeout: 5}}
 """
 _FTP_PEER = """\
   {name}:
     code: {code}
-    transport: {{kind: ftp, host: 127.0.0.1, port: {port}, user: sync, password_env: {env},
+    transport: {{kind: ftp, host: 127.0.0.1, port: {port}, user: {user}, password_env: {env},
                  folder: /{name}, timeout: 5, compress: {compress}}}
 """
 _HEAD = """\
@@ -156,11 +159,12 @@ def http_world(root: Path, *, part_size: int = 8, long_polls: int = 0, node_form
     served = {name: Served() for name in CODES}
     with contextlib.ExitStack() as stack:
         services = {name: stack.enter_context(ExchangeService(
-            served[name], password=PASSWORD, publication=name, long_polls=long_polls))
+            served[name], user=USER, password=PASSWORD, publication=name,
+            long_polls=long_polls))
             for name in CODES}
         config = _head(node_formats) + "".join(
             _HTTP_PEER.format(name=name, code=code, url=services[name].url, env=PASSWORD_ENV,
-                              part_size=part_size) for name, code in CODES.items())
+                              part_size=part_size, user=USER) for name, code in CODES.items())
         world = _Checked(root, passive=True, node_formats=node_formats, config=config,
                          **kwargs)
         for name, s in served.items():
@@ -176,9 +180,10 @@ def ftp_world(root: Path, *, node_formats=VERSIONS, compress: bool = False, **kw
     The password comes from the environment (`FTP_PASSWORD_ENV`): set it before a run."""
     for name in CODES:
         (root / "exchange" / name).mkdir(parents=True, exist_ok=True)
-    with FtpServer(root / "exchange", password=FTP_PASSWORD) as server:
+    with FtpServer(root / "exchange", user=FTP_USER, password=FTP_PASSWORD) as server:
         config = _head(node_formats) + "".join(
             _FTP_PEER.format(name=name, code=code, port=server.port, env=FTP_PASSWORD_ENV,
+                             user=FTP_USER,
                              compress=str(compress).lower())
             for name, code in CODES.items())
         world = _Checked(root, node_formats=node_formats, config=config, compress=compress,
