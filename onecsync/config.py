@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from onecsync.errors import ConfigError
+from onecsync.files import read_small
 from onecsync.mapping import TypeRules
 from onecsync.mapping import path_exists
 
@@ -36,6 +37,7 @@ DEFAULT_FORMATS = ("1.8", "1.10", "1.11", "1.12", "1.15", "1.16", "1.17")
 PEERS = ("accounting", "crm")
 TRANSPORT_KINDS = ("directory", "ftp", "http")
 DEFAULT_SETTLE_MINUTES = 10.0
+SECRET_FILE_CAP = 64 * 1024  # a password or a URL; more is a wrong path (a log, /dev/zero)
 # Keys each transport kind takes; a secret `x` is written `x_env` or `x_file`.
 _TRANSPORT_KEYS = {
     "directory": ("path", "compress", "archive_password", "settle_minutes"),
@@ -125,12 +127,18 @@ class Secret:
         if not path.is_absolute():
             raise ConfigError(f"secret file {self.file} expands to the relative path {path}")
         try:
+            data = read_small(path, SECRET_FILE_CAP)
             if path.stat().st_mode & 0o004:
                 log.warning("password file %s is readable by every user of this machine "
                             "(chmod o-r it)", path)
-            return path.read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
-            raise ConfigError(f"cannot read secret file {path}: {exc.strerror}") from None
+            raise ConfigError(f"cannot read secret file {path}: {exc.strerror}",
+                              remedy="name a regular file that holds only the secret") from None
+        try:
+            return data.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:  # its bytes are the secret: show none of them
+            raise ConfigError(f"secret file {path} is not UTF-8 text",
+                              remedy="save it as UTF-8") from None
 
     def __repr__(self) -> str:  # never show more than where the secret is
         if self.value is not None:
