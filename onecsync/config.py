@@ -23,8 +23,7 @@ from typing import Any
 from typing import Mapping
 from urllib.parse import urlsplit
 
-import yaml
-
+from onecsync import yamlsafe
 from onecsync.errors import ConfigError
 from onecsync.files import read_small
 from onecsync.mapping import TypeRules
@@ -37,6 +36,7 @@ DEFAULT_FORMATS = ("1.8", "1.10", "1.11", "1.12", "1.15", "1.16", "1.17")
 PEERS = ("accounting", "crm")
 TRANSPORT_KINDS = ("directory", "ftp", "http")
 DEFAULT_SETTLE_MINUTES = 10.0
+CONFIG_FILE_CAP = 1024 * 1024  # a full config with a large mapping section is ~100 KiB
 SECRET_FILE_CAP = 64 * 1024  # a password or a URL; more is a wrong path (a log, /dev/zero)
 # Keys each transport kind takes; a secret `x` is written `x_env` or `x_file`.
 _TRANSPORT_KEYS = {
@@ -239,18 +239,16 @@ def load_config(path: str | os.PathLike | None = None,
                 environ: Mapping[str, str] | None = None) -> Config:
     cfg_path = find_config_path(path, environ)
     try:
-        text = cfg_path.read_text(encoding="utf-8")
+        text = read_small(cfg_path, CONFIG_FILE_CAP).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {cfg_path} not found",
                           remedy="pass --config PATH or set ONECSYNC_CONFIG") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {cfg_path}: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" at line {where.line + 1}" if where is not None else ""
-        raise ConfigError(f"{cfg_path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {cfg_path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {cfg_path} is not UTF-8 text (byte {exc.start})",
+                          remedy="save it as UTF-8") from None
+    data = yamlsafe.load(text, str(cfg_path))
     check_config_mode(cfg_path, _secret_files(data))
     return parse_config(data, cfg_path.resolve().parent, cfg_path)
 

@@ -73,3 +73,96 @@ def test_a_secret_file_that_is_no_sane_file_is_exit_3_at_once(sandbox, kind, say
         assert "\\xef" not in err and "\\xe0" not in err and "xef" not in line
     assert sandbox.dump() == before
     assert not (sandbox.state_path.parent / "quarantine").exists()
+
+
+# -- 2. the YAML loader: repeated keys, alias bombs, depth, size ------------------------------
+
+def _refused_config(sandbox, text: str, *fragments: str) -> str:
+    """A first run stages a message; then the config is replaced by `text`: run and check
+    both exit 3 with one line holding `fragments`, and the state is as it was."""
+    if not sandbox.state_path.exists():
+        sandbox.put("accounting", FIRST)
+        assert sandbox.run("pull-catalogs")[0] == 0
+    before = sandbox.dump()
+    sandbox.config.write_text(text, encoding="utf-8")
+    for command in ("run", "check"):
+        started = time.monotonic()
+        code, report, err = sandbox.run(command)
+        assert time.monotonic() - started < 30
+        assert code == 3, err
+        line = error_line(err)
+        assert all(x in line for x in fragments), line
+        assert "Traceback" not in err and "internal error" not in err
+    assert sandbox.dump() == before
+    return line
+
+
+def _default_text() -> str:
+    return DEFAULT_CONFIG.format(node=f.NODE, acc=f.ACCOUNTING, crm=f.CRM, acc_extra="",
+                                 crm_extra="")
+
+
+@pytest.mark.parametrize("text, path, line", [  # line: of the appended text
+    ("state: a.sqlite\n", "state", 1),
+    ("    transport: {kind: directory, path: x}\n", "bases.crm.transport", 1),
+    ("flows:\n  pull-catalogs:\n    objects: [Справочник.Валюты]\n"
+     "    organizations: ['7701234567']\n    objects: [Справочник.Банки]\n",
+     "flows.pull-catalogs.objects", 5),
+    ("mapping:\n  crm:\n    Справочник.Номенклатура:\n      set: [{a: 1, a: 2}]\n",
+     "mapping.crm.Справочник.Номенклатура.set[0].a", 4),
+])
+def test_a_key_given_twice_is_refused_with_its_dotted_path(sandbox, text, path, line):
+    line += _default_text().count("\n")
+    _refused_config(sandbox, _default_text() + text, f"{path} is given twice (line {line})",
+                    "keep one of them")
+
+
+def test_a_merge_key_may_be_overridden_beside_it(sandbox):
+    text = _default_text().replace(
+        "  crm:\n", "  crm: &crm\n") + "flows:\n  push-invoices: {<<: {objects: [x]}, " \
+        "objects: [Документ.ЗаказКлиента]}\n"
+    sandbox.config.write_text(text, encoding="utf-8")
+    code, report, err = sandbox.run("check")
+    assert "given twice" not in err and code in (0, 4), err
+
+
+def test_a_billion_laughs_is_refused_at_once(sandbox):
+    bomb = "a0: &a0 [lol]\n" + "".join(
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 10))
+    started = time.monotonic()
+    line = _refused_config(sandbox, _default_text() + bomb,
+                           "refused at line", "aliases expand to more than 100,000 values")
+    assert time.monotonic() - started < 5  # two commands; each refuses in milliseconds
+    assert f"line {_default_text().count(chr(10)) + 6}" in line  # a0..a4 fit; a5 is 10^5 values
+
+
+def test_a_recursive_alias_is_refused(sandbox):
+    _refused_config(sandbox, _default_text() + "x: &x [1, *x]\n",
+                    "an alias refers to the collection that contains it")
+
+
+@pytest.mark.parametrize("opener, closer", [("[", "]"), ("{a: ", "}"), ("- ", "")])
+def test_deep_nesting_is_exit_3_not_a_recursion_error(sandbox, opener, closer):
+    if opener == "- ":
+        deep = "\n" + "".join("  " * i + "-\n" for i in range(1, 400))  # past the recursion limit
+    else:
+        deep = opener * 5000 + closer * 5000
+    _refused_config(sandbox, _default_text() + "deep: " + deep + "\n",
+                    "nested more than 64 levels deep")
+
+
+def test_a_config_over_1_mib_is_refused_without_reading_it_all(sandbox):
+    _refused_config(sandbox, _default_text() + "#" + "x" * (1024 * 1024) + "\n",
+                    "cannot read config file", "larger than 1024 KiB")
+
+
+def test_a_config_that_is_a_fifo_does_not_hang(sandbox):
+    sandbox.put("accounting", FIRST)
+    assert sandbox.run("pull-catalogs")[0] == 0
+    before = sandbox.dump()
+    sandbox.config.unlink()
+    os.mkfifo(sandbox.config, 0o600)
+    with unblocking(sandbox.config):
+        code, _, err = sandbox.run("run")
+    assert code == 3 and "not a regular file" in error_line(err), err
+    assert sandbox.dump() == before
