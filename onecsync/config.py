@@ -9,6 +9,7 @@ environment variable (``*_env``) or a file (``*_file``), read lazily when a tran
 
 from __future__ import annotations
 
+import difflib
 import grp
 import logging
 import os
@@ -336,6 +337,8 @@ class _Validator:
                     hint = (f" (plaintext passwords are not allowed: use {key}_env or {key}_file)"
                             if key.endswith("password") else
                             " (plaintext passwords are not allowed: use password_env or password_file)")
+                elif close := difflib.get_close_matches(str(key), known, n=1, cutoff=0.75):
+                    hint = f" (did you mean {close[0]}?)"
                 self.fail(f"{where}.{key}" if where else str(key), "unknown key" + hint)
         return value
 
@@ -425,9 +428,11 @@ class _Validator:
         flows = self.flows(top.get("flows"))
         mapping = self.mapping_section(top.get("mapping"))
         healthcheck = self.secret(top, "", "healthcheck_url", plain=True)
-        if healthcheck and healthcheck.value and not healthcheck.value.startswith(
-                ("http://", "https://")):
-            self.fail("healthcheck_url", "must be an http:// or https:// URL")
+        if healthcheck and healthcheck.value:
+            if not healthcheck.value.startswith(("http://", "https://")):
+                self.fail("healthcheck_url", "must be an http:// or https:// URL")
+            else:
+                self.no_credentials(healthcheck.value, "healthcheck_url")
         if node and bases:
             codes = [node.code] + [b.code for b in bases.values()]
             if len(set(codes)) != len(codes):
@@ -464,7 +469,10 @@ class _Validator:
         out = []
         for i, item in enumerate(data):
             v = str(item).strip()
-            if v not in VERSIONS:
+            if isinstance(item, (int, float)) and not isinstance(item, bool):
+                self.fail(f"node.formats[{i}]", f"{item!r} is read by YAML as a number "
+                                                "(1.10 becomes 1.1): quote the version ('1.10')")
+            elif v not in VERSIONS:
                 self.fail(f"node.formats[{i}]", f"{v!r} is not a supported EnterpriseData "
                                                 f"version ({', '.join(VERSIONS)})")
             elif v not in out:
@@ -552,10 +560,20 @@ class _Validator:
             self.fail(where, f"{text!r} is not an {' or '.join(schemes)} URL like "
                              f"{schemes[0]}://host/base")
             return None
-        if parts.password is not None:
-            self.fail(where, "the URL holds a password: put it in password_env or password_file")
+        if not self.no_credentials(text, where):
             return None
         return text.rstrip("/")
+
+    def no_credentials(self, text: str, where: str) -> bool:
+        """Every URL-like field (a URL, an FTP host) goes through here: a `user:password@` in it
+        would end up in logs and reports, so it is refused, naming where the user goes."""
+        netloc = urlsplit(text if "//" in text else f"//{text}").netloc
+        if "@" not in netloc:
+            return True
+        what = "a user and password" if ":" in netloc.rpartition("@")[0] else "a user"
+        self.fail(where, f"holds {what} before '@': put the user in `user` and the password "
+                         "in password_env or password_file")
+        return False
 
     def _directory(self, d: dict, where: str) -> Transport | None:
         path = self.path(d.get("path"), f"{where}.path")
@@ -569,6 +587,8 @@ class _Validator:
 
     def _ftp(self, d: dict, where: str) -> Transport | None:
         host = self.string(d.get("host"), f"{where}.host")
+        if host is not None and not self.no_credentials(host, f"{where}.host"):
+            host = None
         port = int(self.number(d.get("port"), f"{where}.port", 21, integer=True))
         if port > 65535:
             self.fail(f"{where}.port", "must be a TCP port (1-65535)")

@@ -166,3 +166,57 @@ def test_a_config_that_is_a_fifo_does_not_hang(sandbox):
         code, _, err = sandbox.run("run")
     assert code == 3 and "not a regular file" in error_line(err), err
     assert sandbox.dump() == before
+
+
+# -- 3. YAML traps: versions read as numbers, typos of known keys -------------------------------
+
+def test_unquoted_versions_say_quote_the_version(sandbox):
+    text = _default_text().replace("node:\n", "node:\n  formats: [1.8, 1.10]\n")
+    line = _refused_config(sandbox, text, "node.formats[0]: 1.8 is read by YAML as a number",
+                           "node.formats[1]: 1.1 is read by YAML as a number (1.10 becomes 1.1)",
+                           "quote the version ('1.10')")
+    assert "is not a supported" not in line
+
+
+@pytest.mark.parametrize("typo, says", [
+    ("stat: x.sqlite\n", "stat: unknown key (did you mean state?)"),
+    ("flows:\n  pull-catalog: {}\n", "flows.pull-catalog: unknown key (did you mean pull-catalogs?)"),
+    ("flows:\n  pull-settlements: {link: {}}\n",
+     "flows.pull-settlements.link: unknown key (did you mean links?)"),
+    ("mapping:\n  crm:\n    Справочник.Номенклатура: {dorp: []}\n",
+     "mapping.crm.Справочник.Номенклатура.dorp: unknown key (did you mean drop?)"),
+])
+def test_a_typo_of_a_known_key_says_did_you_mean(sandbox, typo, says):
+    _refused_config(sandbox, _default_text() + typo, says)
+
+
+def test_a_far_unknown_key_gets_no_guess(sandbox):
+    line = _refused_config(sandbox, _default_text() + "colour: red\n", "colour: unknown key")
+    assert "did you mean" not in line
+
+
+# -- 4. no credentials in any URL-like field -----------------------------------------------
+
+@pytest.mark.parametrize("transport, where", [
+    ("{kind: ftp, host: 'bob:s3cr3t@ftp.example.ru', password_env: PW}", "transport.host"),
+    ("{kind: ftp, host: 'ftp://bob@ftp.example.ru', password_env: PW}", "transport.host"),
+    ("{kind: http, url: 'https://bob:s3cr3t@h/bp', user: bob, password_env: PW}",
+     "transport.url"),
+    ("{kind: http, url: 'https://bob@h/bp', user: bob, password_env: PW}", "transport.url"),
+])
+def test_a_user_or_password_in_a_url_like_field_is_refused(sandbox, transport, where):
+    text = _default_text().replace("{kind: directory, path: exchange/crm}", transport)
+    line = _refused_config(sandbox, text, f"bases.crm.{where}: holds a user",
+                           "put the user in `user` and the password in password_env")
+    assert "s3cr3t" not in line
+
+
+def test_a_password_in_the_odata_or_healthcheck_url_is_refused(sandbox):
+    text = _default_text().replace(
+        "    transport: {kind: directory, path: exchange/crm}",
+        "    transport: {kind: directory, path: exchange/crm}\n"
+        "    odata: {url: 'https://u:s3cr3t@h/crm/odata', user: u, password_env: PW}") + \
+        "healthcheck_url: 'https://u:s3cr3t@hc.example/ping'\n"
+    line = _refused_config(sandbox, text, "bases.crm.odata.url: holds a user and password",
+                           "healthcheck_url: holds a user and password")
+    assert "s3cr3t" not in line
