@@ -220,3 +220,19 @@ def test_a_password_in_the_odata_or_healthcheck_url_is_refused(sandbox):
     line = _refused_config(sandbox, text, "bases.crm.odata.url: holds a user and password",
                            "healthcheck_url: holds a user and password")
     assert "s3cr3t" not in line
+
+
+# -- 6. numbers SQLite cannot hold are usage errors --------------------------------------------
+
+@pytest.mark.parametrize("option", ["--sent", "--received"])
+def test_set_numbers_beyond_sqlite_integers_is_exit_2(sandbox, option):
+    sandbox.put("accounting", FIRST)
+    assert sandbox.run("pull-catalogs")[0] == 0
+    before, journal = sandbox.dump(), sandbox.journal()
+    code, _, err = sandbox.run("state", "set-numbers", "accounting", option, str(2**63), "--yes")
+    assert code == 2, err
+    assert f"Invalid value for '{option}'" in err and "9223372036854775807" in err
+    assert sandbox.dump() == before and sandbox.journal() == journal
+    code, _, err = sandbox.run("state", "set-numbers", "accounting", option, str(2**63 - 1),
+                               "--yes")
+    assert code == 0, err
