@@ -236,3 +236,45 @@ def test_set_numbers_beyond_sqlite_integers_is_exit_2(sandbox, option):
     code, _, err = sandbox.run("state", "set-numbers", "accounting", option, str(2**63 - 1),
                                "--yes")
     assert code == 0, err
+
+
+# -- 5. a state path with URI characters; check and --dry-run create nothing -------------------
+
+ODD = "st #1?x=%41 b"
+
+
+def test_a_state_path_with_uri_characters_is_read_by_every_read_only_command(sandbox):
+    odd = sandbox.root / ODD / f"{ODD}.sqlite"
+    with_config(sandbox, tail="")
+    sandbox.config.write_text(sandbox.config.read_text(encoding="utf-8").replace(
+        "state: state/onecsync.sqlite", f"state: '{odd}'"), encoding="utf-8")
+    sandbox.put("accounting", FIRST)
+    assert sandbox.run("pull-catalogs")[0] == 0
+    assert odd.exists()
+    entries = sorted(p.name for p in odd.parent.iterdir())
+    code, report, err = sandbox.run("check")
+    assert code == 0 and report["state"]["exists"], err
+    assert report["peers"]["accounting"]["last_message_version"]  # read from the odd path
+    code, report, err = sandbox.run("state", "show")
+    assert code == 0 and report["peers"]["accounting"]["received_no"] == 1, (err, report)
+    assert sandbox.run("status")[0] == 0
+    sandbox.put("accounting", f.Msg(message_no=2, received_no=1,
+                                    objects=[f.counterparty(f.ref(2), "АО Василек")]))
+    code, report, err = sandbox.run("--dry-run", "pull-catalogs")
+    assert code == 0 and report["peers"]["accounting"]["received"]["objects"] == 1, err
+    assert sorted(p.name for p in odd.parent.iterdir()) == entries
+    assert not list(sandbox.root.glob("st *1?x*.sqlite*"))  # no file of another name beside
+
+
+def test_check_and_dry_run_create_nothing_for_a_fresh_odd_state_path(sandbox):
+    fresh = sandbox.root / "fresh" / ODD / f"{ODD}.sqlite"
+    sandbox.config.write_text(_default_text().replace(
+        "state: state/onecsync.sqlite", f"state: '{fresh}'"), encoding="utf-8")
+    sandbox.put("accounting", FIRST)
+    tree = sorted(str(p) for p in sandbox.root.rglob("*"))
+    for args in (["check"], ["check", "--strict"], ["--dry-run", "check"], ["--dry-run", "run"],
+                 ["--dry-run", "pull-catalogs"], ["status"], ["state", "show"]):
+        code, _, err = sandbox.run(*args)
+        assert code in (0, 3), (args, err)
+        assert sorted(str(p) for p in sandbox.root.rglob("*")) == tree, args
+    assert not (sandbox.root / "fresh").exists()

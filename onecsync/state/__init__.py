@@ -1,7 +1,8 @@
 """The local state: one SQLite file holding numbers, inbox, registrations and the run journal.
 
 Public API: `open_state(path)`, `open_scratch_copy(path)` (for --dry-run), `open_readonly(path)`
-(for status and exports), `read_peers(path)` (read-only), `State`, `PeerState`, `Pending`,
+(for status and exports), `read_peers(path)` (read-only), `readonly_uri(path)`, `State`,
+`PeerState`, `Pending`,
 `RunLock`, `lock_path`.
 """
 
@@ -26,11 +27,19 @@ from onecsync.state.store import State
 
 log = logging.getLogger("onecsync")
 
-__all__ = ["ensure_state_dir", "open_state", "open_scratch_copy", "open_readonly", "State", "PeerState",
+__all__ = ["readonly_uri", "ensure_state_dir", "open_state", "open_scratch_copy", "open_readonly",
+           "State", "PeerState",
            "Pending", "RunLock", "lock_path", "holder_if_locked", "read_peers", "sqlite_failure"]
 
 # How long a run waits for another program (a backup, an sqlite3 shell) to let go of the file.
 BUSY_TIMEOUT = 5.0
+
+
+def readonly_uri(path: Path) -> str:
+    """The SQLite URI that opens `path` read-only. `#`, `?`, `%` and spaces are legal in a file
+    name but mean something in a URI: `as_uri()` quotes them (an f"file:{path}" would open
+    another file, or none)."""
+    return f"{Path(path).resolve().as_uri()}?mode=ro"
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -91,7 +100,7 @@ def open_scratch_copy(path: Path) -> tuple[State, str]:
     fd, tmp = tempfile.mkstemp(prefix="onecsync-dry-run-", suffix=".sqlite")
     os.close(fd)
     if path.exists():
-        src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        src = sqlite3.connect(readonly_uri(path), uri=True)
         dst = sqlite3.connect(tmp)
         try:
             src.backup(dst)
@@ -110,7 +119,7 @@ def open_readonly(path: Path) -> State | None:
     if not path.exists():
         return None
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+        conn = sqlite3.connect(readonly_uri(path), uri=True,
                                check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 5000")  # a run's commit takes milliseconds
         conn.execute("PRAGMA query_only = ON")
@@ -139,7 +148,7 @@ def read_peers(path: Path) -> list[PeerState] | None:
     if not path.exists():
         return None
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10,
+        conn = sqlite3.connect(readonly_uri(path), uri=True, timeout=10,
                                check_same_thread=False)
     except sqlite3.Error as exc:
         raise StateError(f"state file {path} cannot be read: {exc}") from None
