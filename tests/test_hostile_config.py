@@ -22,7 +22,9 @@ SECRET = "Zq-ARCHIVE-SECRET-7f3e"
 
 
 def error_line(err: str) -> str:
-    (line,) = [ln for ln in err.splitlines() if ln.startswith("onecsync: error: ")]
+    """The one error line (`check` calls a config problem it finds itself a "problem")."""
+    (line,) = [ln for ln in err.splitlines()
+               if ln.startswith(("onecsync: error: ", "onecsync: problem: "))]
     return line
 
 
@@ -278,3 +280,34 @@ def test_check_and_dry_run_create_nothing_for_a_fresh_odd_state_path(sandbox):
         assert code in (0, 3), (args, err)
         assert sorted(str(p) for p in sandbox.root.rglob("*")) == tree, args
     assert not (sandbox.root / "fresh").exists()
+
+
+# -- 7. a typo in flows.*.objects; a type added to a flow later ---------------------------------
+
+def _flows(*types: str) -> str:
+    return "flows:\n  pull-catalogs:\n    objects: [" + ", ".join(types) + "]\n"
+
+
+def test_a_typo_in_a_flow_type_is_exit_3_in_run_as_in_check(sandbox):
+    text = _default_text() + _flows("Справочник.Контрагент", "Справочник.Валюты")
+    _refused_config(sandbox, text, "flows.pull-catalogs.objects[0]: Справочник.Контрагент is "
+                                   "not an object type of EnterpriseData 1.8–1.17",
+                    "did you mean Справочник.Контрагенты?")
+    assert sandbox.outgoing_path("crm") is None or sandbox.outgoing("crm")["message_no"] == 1
+
+
+def test_objects_of_a_type_added_to_a_flow_later_go_with_the_next_run(sandbox):
+    sandbox.config.write_text(_default_text() + _flows("Справочник.Контрагенты"),
+                              encoding="utf-8")
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка"),
+                                             f.currency(f.ref(3))]))
+    assert sandbox.run("run")[0] == 0
+    assert [o[0] for o in sandbox.outgoing("crm")["objects"]] == ["Справочник.Контрагенты"]
+    sandbox.config.write_text(_default_text() + _flows("Справочник.Контрагенты",
+                                                       "Справочник.Валюты"), encoding="utf-8")
+    code, report, err = sandbox.run("run")  # no new message from accounting
+    assert code == 0, err
+    assert report["routed"]["pull-catalogs"]["registered"] == 1
+    sent = sandbox.outgoing("crm")
+    assert ("Справочник.Валюты", f.ref(3)) in sent["objects"]
+    assert sandbox.run("run")[1]["routed"]["pull-catalogs"].get("registered", 0) == 0  # once
