@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import time
 
 import pytest
@@ -311,3 +312,18 @@ def test_objects_of_a_type_added_to_a_flow_later_go_with_the_next_run(sandbox):
     sent = sandbox.outgoing("crm")
     assert ("Справочник.Валюты", f.ref(3)) in sent["objects"]
     assert sandbox.run("run")[1]["routed"]["pull-catalogs"].get("registered", 0) == 0  # once
+
+
+def test_objects_set_aside_by_an_older_onecsync_are_routed_too(sandbox):
+    sandbox.config.write_text(_default_text() + _flows("Справочник.Контрагенты"),
+                              encoding="utf-8")
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка"),
+                                             f.currency(f.ref(3))]))
+    assert sandbox.run("run")[0] == 0
+    with sqlite3.connect(sandbox.state_path) as c:  # as an older onecsync left them
+        c.execute("UPDATE inbox SET reason = NULL WHERE status = 'ignored'")
+        c.execute("DELETE FROM meta WHERE key LIKE 'taken-types:%'")
+    sandbox.config.write_text(_default_text() + _flows("Справочник.Контрагенты",
+                                                       "Справочник.Валюты"), encoding="utf-8")
+    code, report, err = sandbox.run("run")
+    assert code == 0 and ("Справочник.Валюты", f.ref(3)) in sandbox.outgoing("crm")["objects"]

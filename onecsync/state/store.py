@@ -373,14 +373,17 @@ class State:
         return cur.rowcount
 
     def restage_untaken(self, source: str, wanted: Iterable[str]) -> int:
-        """Objects set aside because no flow took their type, of a type some flow takes now."""
+        """Objects set aside because no flow took their type, of a type some flow takes now.
+
+        States from before UNTAKEN was written hold them as ignored objects with no reason
+        (every other ignored object has one, or is a deletion)."""
         wanted = list(wanted)
         if not wanted:
             return 0
         return self.conn.execute(
             f"UPDATE inbox SET status = 'staged', reason = NULL WHERE peer = ? AND status = "
-            f"'ignored' AND reason = ? AND type IN ({', '.join('?' for _ in wanted)})",
-            (source, UNTAKEN, *wanted)).rowcount
+            f"'ignored' AND (reason = ? OR reason IS NULL AND kind = 'object') "
+            f"AND type IN ({', '.join('?' for _ in wanted)})", (source, UNTAKEN, *wanted)).rowcount
 
     def _staged_types(self, source: str) -> list[str]:
         """The distinct types of staged rows, one index seek each.
