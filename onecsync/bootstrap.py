@@ -40,6 +40,7 @@ from onecsync.flows.handshake import write_settings_message
 from onecsync.protocol.reader import MessageReader
 
 KINDS = ("directory", "ftp", "http")
+DEFAULT_STATE = "onecsync-state.sqlite"
 _SCHEMES = {"ftp": "ftp", "http": "http", "https": "http"}
 
 
@@ -66,6 +67,7 @@ class InitRequest:
     crm: BaseSpec
     prefix: str | None = None
     force: bool = False
+    state: str | None = None  # None: next to the config
 
 
 def kind_of(location: str) -> str:
@@ -157,7 +159,7 @@ def render_config(req: InitRequest) -> str:
     out += ["",
             "# Message numbers, what each base confirmed, what it is still owed. Keep it on local",
             "# disk; back it up with the bases, never restore one without the other.",
-            "state: onecsync-state.sqlite",
+            f"state: {_q(_directory(req.folder, req.state)) if req.state else DEFAULT_STATE}",
             "",
             "bases:"]
     for name, spec, what in (("accounting", req.accounting, "1C:Бухгалтерия предприятия 3.0"),

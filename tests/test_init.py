@@ -225,3 +225,13 @@ def test_on_a_terminal_an_existing_config_is_refused_before_any_question(tmp_pat
         main(["init"])
     assert exc.value.code == 2 and asked == []
     assert (tmp_path / "onecsync.yaml").read_text(encoding="utf-8") == "# mine\n"
+
+
+def test_init_state_puts_the_state_where_it_is_asked(run, tmp_path):
+    # README's systemd steps: the state goes in the unit's StateDirectory=, not beside the config
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "var").mkdir()
+    code, _, err = run("init", "etc", "--state", str(tmp_path / "var" / "state.sqlite"), *FLAGS)
+    assert code == 0, err
+    assert load_config(tmp_path / "etc" / "onecsync.yaml").state == tmp_path / "var" / "state.sqlite"
+    assert not (tmp_path / "var" / "state.sqlite").exists()  # made by the first run, not by init

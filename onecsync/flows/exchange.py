@@ -101,7 +101,7 @@ class Exchange:
             return {**report, **known}
         try:
             with self.quarantine.guard(name, incoming), incoming.open() as stream, self.progress.task(
-                    f"{name}: reading", total_bytes=incoming.size) as task:
+                    f"{name}: reading…", total_bytes=incoming.size) as task:
                 reader = MessageReader(stream, source=incoming.name, progress=task, check_schema=True)
                 h = reader.header
                 check_incoming(h, our_code=self.config.node.code, peer_code=base.code,
@@ -201,7 +201,7 @@ class Exchange:
         by_type: Counter = Counter()
         parked: dict[int, str] = {}
         payloads = self._payloads(name, version, by_type, parked)
-        task = self.progress.task(f"{name}: writing", total_objects=pending)
+        task = self.progress.task(f"{name}: writing…", total_objects=pending)
         if self.dry_run:
             with task:
                 count = write_message(_Sink(), header, payloads, version, task)

@@ -211,10 +211,12 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
                 peer_report["received"] = exchange.receive(arg)
                 outcome.parked += peer_report["received"].get("parked", 0)
             elif action == "route":
-                outcome.routed[arg] = ROUTES[arg](config, state)
+                with progress.task(f"routing {arg}…"):  # minutes at a first exchange: say so
+                    outcome.routed[arg] = ROUTES[arg](config, state)
                 outcome.parked += outcome.routed[arg].get("parked", 0)
             elif action == "reconcile":
-                _reconcile(config, state, outcome, heal)
+                with progress.task("reconciling…"):
+                    _reconcile(config, state, outcome, heal)
             elif action == "unpark":
                 with state.atomic():
                     outcome.routed["retry"] = {"unparked": state.unpark(refs)}
