@@ -87,6 +87,10 @@ def validate(opts, file: Path, max_problems: int) -> int:
     return report["exit_code"]
 
 
+# A message number is stored as an SQLite INTEGER: a larger one would fail inside the state.
+_MESSAGE_NO = click.IntRange(0, 2**63 - 1)
+
+
 @click.group("state", short_help="Show, set numbers, resend, export: rare human decisions.")
 @global_options
 def state() -> None:
@@ -127,9 +131,9 @@ def _finish(opts, plan: dict) -> int:
 
 @state.command("set-numbers", short_help="Set a base's numbers: the numbering-conflict remedy.")
 @click.argument("peer", type=click.Choice(PEERS))
-@click.option("--sent", type=click.IntRange(0), metavar="N",
+@click.option("--sent", type=_MESSAGE_NO, metavar="N",
               help="Our last message to the base was number N; the next one is N+1.")
-@click.option("--received", type=click.IntRange(0), metavar="N",
+@click.option("--received", type=_MESSAGE_NO, metavar="N",
               help="The base's last message we took was number N.")
 @_YES
 @click.pass_obj

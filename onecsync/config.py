@@ -4,11 +4,13 @@ Public API: `load_config(path, environ)`, `parse_config(data, base_dir, path)`, 
 below, `DEFAULT_FLOWS`. Each problem is reported with its dotted path
 (``bases.crm.transport.path: missing``); unknown keys are errors so that typos fail loudly;
 relative paths are resolved against the config file's folder; passwords come only from an
-environment variable (``*_env``) or a file (``*_file``), read lazily when a transport needs them.
+environment variable (``*_env``) or a file (``*_file``), read lazily when a transport needs them
+(onecsync/secret.py; `Secret` is importable from here too). The YAML text goes through yamlsafe.py.
 """
 
 from __future__ import annotations
 
+import difflib
 import grp
 import logging
 import os
@@ -23,11 +25,12 @@ from typing import Any
 from typing import Mapping
 from urllib.parse import urlsplit
 
-import yaml
-
+from onecsync import yamlsafe
 from onecsync.errors import ConfigError
+from onecsync.files import read_small
 from onecsync.mapping import TypeRules
 from onecsync.mapping import path_exists
+from onecsync.secret import Secret
 
 log = logging.getLogger("onecsync")
 
@@ -36,6 +39,7 @@ DEFAULT_FORMATS = ("1.8", "1.10", "1.11", "1.12", "1.15", "1.16", "1.17")
 PEERS = ("accounting", "crm")
 TRANSPORT_KINDS = ("directory", "ftp", "http")
 DEFAULT_SETTLE_MINUTES = 10.0
+CONFIG_FILE_CAP = 1024 * 1024  # a full config with a large mapping section is ~100 KiB
 # Keys each transport kind takes; a secret `x` is written `x_env` or `x_file`.
 _TRANSPORT_KEYS = {
     "directory": ("path", "compress", "archive_password", "settle_minutes"),
@@ -81,63 +85,6 @@ DEFAULT_LINKS: dict[str, tuple[str, ...]] = {
 }
 
 _OBJECT_TYPE = re.compile(r"^(Справочник|Документ)\.[^\s.]+$")
-_VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
-
-
-def expand_variables(text: str, environ: Mapping[str, str], what: str) -> str:
-    """`${CREDENTIALS_DIRECTORY}/x` → its value; an unset variable is a config error, not ''."""
-    def value(m: re.Match) -> str:
-        name = m.group(1) or m.group(2)
-        if name not in environ:
-            hint = (" (systemd sets it only inside a service with LoadCredential=)"
-                    if name == "CREDENTIALS_DIRECTORY" else "")
-            raise ConfigError(f"{what} names ${name}, which is not set{hint}",
-                              remedy="set it, or write the path out")
-        return environ[name]
-    return _VARIABLE.sub(value, text)
-
-
-@dataclass(frozen=True)
-class Secret:
-    """Where a password lives; `reveal()` reads it only when it is needed.
-
-    A `file` may start with an environment variable (``${CREDENTIALS_DIRECTORY}/crm``, where
-    systemd's LoadCredential= puts credentials); it is expanded when the secret is read, so
-    commands that need no secret (status, validate) run outside the service too. `value` is a
-    setting that is only half a secret (a healthcheck URL written in the config itself).
-    """
-
-    env: str | None = None
-    file: Path | None = None
-    value: str | None = None
-
-    def reveal(self, environ: Mapping[str, str] | None = None) -> str:
-        environ = os.environ if environ is None else environ
-        if self.value is not None:
-            return self.value
-        if self.env is not None:
-            if self.env not in environ:
-                raise ConfigError(f"environment variable {self.env} is not set",
-                                  remedy="export it in the service's environment")
-            return environ[self.env]
-        assert self.file is not None
-        path = Path(expand_variables(str(self.file), environ, f"secret file {self.file}"))
-        if not path.is_absolute():
-            raise ConfigError(f"secret file {self.file} expands to the relative path {path}")
-        try:
-            if path.stat().st_mode & 0o004:
-                log.warning("password file %s is readable by every user of this machine "
-                            "(chmod o-r it)", path)
-            return path.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise ConfigError(f"cannot read secret file {path}: {exc.strerror}") from None
-
-    def __repr__(self) -> str:  # never show more than where the secret is
-        if self.value is not None:
-            return "Secret(value=…)"
-        return f"Secret(env={self.env!r})" if self.env else f"Secret(file={str(self.file)!r})"
-
-
 @dataclass(frozen=True)
 class Transport:
     """One base's transport; which fields are used depends on `kind` (see _TRANSPORT_KEYS)."""
@@ -231,18 +178,16 @@ def load_config(path: str | os.PathLike | None = None,
                 environ: Mapping[str, str] | None = None) -> Config:
     cfg_path = find_config_path(path, environ)
     try:
-        text = cfg_path.read_text(encoding="utf-8")
+        text = read_small(cfg_path, CONFIG_FILE_CAP).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {cfg_path} not found",
                           remedy="pass --config PATH or set ONECSYNC_CONFIG") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {cfg_path}: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" at line {where.line + 1}" if where is not None else ""
-        raise ConfigError(f"{cfg_path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {cfg_path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {cfg_path} is not UTF-8 text (byte {exc.start})",
+                          remedy="save it as UTF-8") from None
+    data = yamlsafe.load(text, str(cfg_path))
     check_config_mode(cfg_path, _secret_files(data))
     return parse_config(data, cfg_path.resolve().parent, cfg_path)
 
@@ -330,6 +275,8 @@ class _Validator:
                     hint = (f" (plaintext passwords are not allowed: use {key}_env or {key}_file)"
                             if key.endswith("password") else
                             " (plaintext passwords are not allowed: use password_env or password_file)")
+                elif close := difflib.get_close_matches(str(key), known, n=1, cutoff=0.75):
+                    hint = f" (did you mean {close[0]}?)"
                 self.fail(f"{where}.{key}" if where else str(key), "unknown key" + hint)
         return value
 
@@ -419,9 +366,11 @@ class _Validator:
         flows = self.flows(top.get("flows"))
         mapping = self.mapping_section(top.get("mapping"))
         healthcheck = self.secret(top, "", "healthcheck_url", plain=True)
-        if healthcheck and healthcheck.value and not healthcheck.value.startswith(
-                ("http://", "https://")):
-            self.fail("healthcheck_url", "must be an http:// or https:// URL")
+        if healthcheck and healthcheck.value:
+            if not healthcheck.value.startswith(("http://", "https://")):
+                self.fail("healthcheck_url", "must be an http:// or https:// URL")
+            else:
+                self.no_credentials(healthcheck.value, "healthcheck_url")
         if node and bases:
             codes = [node.code] + [b.code for b in bases.values()]
             if len(set(codes)) != len(codes):
@@ -458,7 +407,10 @@ class _Validator:
         out = []
         for i, item in enumerate(data):
             v = str(item).strip()
-            if v not in VERSIONS:
+            if isinstance(item, (int, float)) and not isinstance(item, bool):
+                self.fail(f"node.formats[{i}]", f"{item!r} is read by YAML as a number "
+                                                "(1.10 becomes 1.1): quote the version ('1.10')")
+            elif v not in VERSIONS:
                 self.fail(f"node.formats[{i}]", f"{v!r} is not a supported EnterpriseData "
                                                 f"version ({', '.join(VERSIONS)})")
             elif v not in out:
@@ -546,10 +498,20 @@ class _Validator:
             self.fail(where, f"{text!r} is not an {' or '.join(schemes)} URL like "
                              f"{schemes[0]}://host/base")
             return None
-        if parts.password is not None:
-            self.fail(where, "the URL holds a password: put it in password_env or password_file")
+        if not self.no_credentials(text, where):
             return None
         return text.rstrip("/")
+
+    def no_credentials(self, text: str, where: str) -> bool:
+        """Every URL-like field (a URL, an FTP host) goes through here: a `user:password@` in it
+        would end up in logs and reports, so it is refused, naming where the user goes."""
+        netloc = urlsplit(text if "//" in text else f"//{text}").netloc
+        if "@" not in netloc:
+            return True
+        what = "a user and password" if ":" in netloc.rpartition("@")[0] else "a user"
+        self.fail(where, f"holds {what} before '@': put the user in `user` and the password "
+                         "in password_env or password_file")
+        return False
 
     def _directory(self, d: dict, where: str) -> Transport | None:
         path = self.path(d.get("path"), f"{where}.path")
@@ -563,6 +525,8 @@ class _Validator:
 
     def _ftp(self, d: dict, where: str) -> Transport | None:
         host = self.string(d.get("host"), f"{where}.host")
+        if host is not None and not self.no_credentials(host, f"{where}.host"):
+            host = None
         port = int(self.number(d.get("port"), f"{where}.port", 21, integer=True))
         if port > 65535:
             self.fail(f"{where}.port", "must be a TCP port (1-65535)")

@@ -1,7 +1,8 @@
 """Files in folders others may write to: ours are created new and whole, theirs opened safely.
 
 Public API: `create_new(folder, prefix, suffix, mode)`, `replace_with(target, fill, mode)`,
-`write_atomically(target, fill, mode, suffix="")`, `open_regular(path)`, `FdReader`,
+`write_atomically(target, fill, mode, suffix="")`, `open_regular(path)`, `read_small(path, cap)`,
+`FdReader`,
 `FdWriter`, `entry_kind(mode)`, `is_ours(st)`, `NotRegular`, `TEMP_PREFIX`.
 
 An exchange folder is writable by a base's users and by whoever mounts the share, so every file
@@ -140,6 +141,41 @@ def open_regular(path: Path) -> tuple[int, os.stat_result]:
         os.close(fd)
         raise NotRegular(path, entry_kind(st.st_mode))
     return fd, st
+
+
+class TooBig(OSError):
+    """The file is larger than its cap; nothing of it was kept."""
+
+    def __init__(self, path: Path, cap: int) -> None:
+        super().__init__(errno.EFBIG, f"larger than {cap // 1024} KiB", str(path))
+
+
+def read_small(path: Path, cap: int) -> bytes:
+    """The whole of a small file an admin names (a secret, the config): at most `cap` bytes.
+
+    Links are followed (the admin chose the path), but the open never blocks and only a regular
+    file is read, judged on the descriptor; a FIFO, a device (/dev/zero), a directory raise
+    NotRegular, a file over `cap` TooBig, so that neither a hang nor a memory blow-up is possible.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegular(path, entry_kind(st.st_mode))
+        if st.st_size > cap:
+            raise TooBig(path, cap)
+        chunks, size = [], 0
+        while size <= cap:  # the file may grow after fstat: read at most cap + 1
+            chunk = os.read(fd, cap + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > cap:
+            raise TooBig(path, cap)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 class FdWriter(io.RawIOBase):

@@ -63,7 +63,7 @@ def test_every_problem_is_reported_with_its_path(tmp_path):
     with pytest.raises(ConfigError) as exc:
         parse_config(data, tmp_path, tmp_path / "c.yaml")
     assert sorted(exc.value.problems) == sorted([
-        "bases.crm.transport.pth: unknown key",
+        "bases.crm.transport.pth: unknown key (did you mean path?)",
         "bases.crm.transport.path: missing",
         "bases.crm.transport.compress: must be true or false",
         "flows.push-orders: unknown key",

@@ -83,9 +83,9 @@ def test_every_problem_of_the_remote_sections_at_once(tmp_path):
         "bases.crm.transport.port: must be a TCP port (1-65535)",
         "bases.crm.transport.passive: must be true or false",
         "bases.crm.transport.password_file: give only one of password_env, password_file",
-        "bases.accounting.odata.timeot: unknown key",
-        "bases.accounting.odata.url: the URL holds a password: put it in password_env or "
-        "password_file",
+        "bases.accounting.odata.timeot: unknown key (did you mean timeout?)",
+        "bases.accounting.odata.url: holds a user and password before '@': put the user in "
+        "`user` and the password in password_env or password_file",
         "bases.accounting.odata.password_env: missing (or password_file)",
     ])
 

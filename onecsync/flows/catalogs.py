@@ -1,9 +1,13 @@
 """pull-catalogs routing: reference data staged from accounting is registered for the CRM.
 
-Public API: `route_catalogs(config, state)`.
+Public API: `route_catalogs(config, state)`, `taken_types(config, source)`,
+`restage_newly_taken(config, state, source)`.
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
 
 from onecsync.config import Config
 from onecsync.flows.route import Registrar
@@ -19,6 +23,17 @@ def taken_types(config: Config, source: str) -> set[str]:
         set(flows["push-invoices"].objects)
 
 
+def restage_newly_taken(config: Config, state: State, source: str) -> None:
+    """When the flows take a type they did not take before, what was set aside of it is routed
+    now (an admin who fixes a typo in flows.*.objects need not know of `state resend`)."""
+    taken = sorted(taken_types(config, source))
+    key = f"taken-types:{source}"
+    signature = hashlib.sha256(json.dumps(taken, ensure_ascii=False).encode()).hexdigest()
+    if state.meta(key) != signature:
+        state.restage_untaken(source, taken)
+        state.set_meta(key, signature)
+
+
 def route_catalogs(config: Config, state: State) -> dict:
     """Register the staged catalog objects (and deletions of what the CRM got) for the CRM.
 
@@ -28,6 +43,7 @@ def route_catalogs(config: Config, state: State) -> dict:
     flow = config.flows["pull-catalogs"]
     types = list(flow.objects)
     with state.atomic():
+        restage_newly_taken(config, state, "accounting")
         reg = Registrar(config, state, flow, "accounting", "crm")
         for row in reg.needs_a_look(types):
             reg.offer(row)

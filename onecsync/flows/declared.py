@@ -2,7 +2,7 @@
 
 Public API: `DIRECTIONS`, `declared_types(config, peer)`, `needs(config, peer)`,
 `versions_in(text, available)`, `peer_findings(config, peer, peer_state)`, `config_findings(config)`,
-`Finding`.
+`refuse_bad_flow_types(config)`, `Finding`.
 
 1C decides what to send a peer, and what to accept from it, from the `AvailableObjectTypes` the
 peer declares (XS `FillSupportedXDTOObjects`: an object type goes out only if the peer declared it
@@ -16,10 +16,12 @@ from it, it must send; what we send it, it must receive.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 from onecsync import formats
 from onecsync.config import Config
+from onecsync.errors import ConfigError
 from onecsync.protocol.envelope import ObjectTypeDecl
 from onecsync.protocol.numbering import negotiate
 
@@ -159,8 +161,19 @@ def config_findings(config: Config) -> list[Finding]:
     for flow in config.flows.values():
         for i, name in enumerate(flow.objects):
             if not _versions_having(name, offered):
+                known = {t for v in offered for t in formats.load(v).object_types}
+                close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
                 out.append(Finding(
                     "problem", None, f"flows.{flow.name}.objects[{i}]: {name} is not an object "
                     f"type of EnterpriseData {offered[0]}–{offered[-1]}",
-                    "fix the type name or remove it"))
+                    f"did you mean {close[0]}?" if close else "fix the type name or remove it"))
     return out
+
+
+def refuse_bad_flow_types(config: Config) -> None:
+    """`run` refuses what `check` calls a config problem: a flow type no version has would
+    otherwise be set aside in silence on every run (exit 3, as `check`)."""
+    problems = [f.line() for f in config_findings(config) if f.level == "problem"]
+    if problems:
+        raise ConfigError(f"{config.path}: " + "; ".join(problems), problems=problems,
+                          remedy="fix flows.*.objects")

@@ -10,6 +10,7 @@ ever reach the CRM; an invoice made in accounting stays in accounting.
 from __future__ import annotations
 
 from onecsync.config import Config
+from onecsync.flows.catalogs import restage_newly_taken
 from onecsync.flows.catalogs import taken_types
 from onecsync.flows.route import Registrar
 from onecsync.mapping import first_text
@@ -31,6 +32,7 @@ def invoice_fields(element) -> dict:
 def route_invoices(config: Config, state: State) -> dict:
     flow = config.flows["push-invoices"]
     with state.atomic():
+        restage_newly_taken(config, state, "crm")
         reg = Registrar(config, state, flow, "crm", "accounting")
         for row in state.staged("crm", flow.objects):
             if row.kind == "delete":

@@ -25,6 +25,7 @@ from onecsync.errors import OnecsyncError
 from onecsync.errors import StateError
 from onecsync.errors import ended_by
 from onecsync.flows.catalogs import route_catalogs
+from onecsync.flows.declared import refuse_bad_flow_types
 from onecsync.flows.exchange import Exchange
 from onecsync.flows.invoices import route_invoices
 from onecsync.flows.reconcile import reconcile_state
@@ -107,6 +108,7 @@ def execute(config: Config, command: str, dry_run: bool = False,
     """Run `command`; `refs` (retry only): the Ссылки to retry, None for every parked object;
     `heal` (reconcile): register what is missing again for the next send."""
     steps = COMMANDS[command]
+    refuse_bad_flow_types(config)
     outcome = Outcome(command=command, dry_run=dry_run)
     try:
         if dry_run:

@@ -17,6 +17,7 @@ import hashlib
 import json
 
 from onecsync.config import Config
+from onecsync.flows.catalogs import restage_newly_taken
 from onecsync.flows.catalogs import taken_types
 from onecsync.flows.invoices import invoice_fields
 from onecsync.flows.route import Registrar
@@ -44,6 +45,7 @@ def route_settlements(config: Config, state: State) -> dict:
     flow = config.flows["pull-settlements"]
     types = list(flow.objects)
     with state.atomic():
+        restage_newly_taken(config, state, "accounting")
         reg = Registrar(config, state, flow, "accounting", "crm")
         _invoices_changed_in_accounting(config, state, reg)
         signature = hashlib.sha256(json.dumps(flow.links, sort_keys=True, ensure_ascii=False)

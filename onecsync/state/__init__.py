@@ -1,7 +1,7 @@
 """The local state: one SQLite file holding numbers, inbox, registrations and the run journal.
 
 Public API: `open_state(path)`, `open_dry_run(path)` (for --dry-run), `open_readonly(path)`
-(for status and exports), `read_peers(path)` (read-only), `State`, `PeerState`, `Pending`,
+(for status and exports), `read_peers(path)` (read-only), `readonly_uri(path)`, `State`, `PeerState`, `Pending`,
 `RunLock`, `lock_path`.
 """
 
@@ -27,7 +27,7 @@ from onecsync.state.store import State
 
 log = logging.getLogger("onecsync")
 
-__all__ = ["ensure_state_dir", "open_state", "open_dry_run", "open_readonly", "State", "PeerState",
+__all__ = ["readonly_uri", "ensure_state_dir", "open_state", "open_dry_run", "open_readonly", "State", "PeerState",
            "Pending", "RunLock", "lock_path", "holder_if_locked", "read_peers", "read_connection",
            "sqlite_failure"]
 
@@ -39,6 +39,13 @@ WAL_KEEP = 64 * 1024 * 1024
 _EFFECTIVE = os.access in os.supports_effective_ids
 # How long a reader (status, check) waits: in WAL mode only a checkpoint makes it wait at all.
 READ_TIMEOUT = 5.0
+
+
+def readonly_uri(path: Path) -> str:
+    """The SQLite URI that opens `path` read-only. `#`, `?`, `%` and spaces are legal in a file
+    name but mean something in a URI: `as_uri()` quotes them (an f"file:{path}" would open
+    another file, or none)."""
+    return f"{Path(path).resolve().as_uri()}?mode=ro"
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -160,7 +167,7 @@ def read_connection(path: Path, factory: type = sqlite3.Connection) -> sqlite3.C
         name = getattr(exc, "sqlite_errorname", "")
         if name.startswith(("SQLITE_READONLY_DIRECTORY", "SQLITE_CANTOPEN", "SQLITE_IOERR",
                             "SQLITE_FULL")) and _log_is_empty(path):
-            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
+            conn = sqlite3.connect(f"{readonly_uri(path)}&immutable=1", uri=True,
                                    check_same_thread=False, factory=factory)
             conn.execute("PRAGMA query_only = ON")
             return conn

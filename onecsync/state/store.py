@@ -44,6 +44,9 @@ def now_text() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+# The reason of a row set aside only because no flow took its type when it came.
+UNTAKEN = "no flow takes its type"
+
 @dataclass(frozen=True)
 class PeerState:
     name: str
@@ -373,9 +376,22 @@ class State:
         if not unwanted:
             return 0
         cur = self.conn.execute(
-            f"UPDATE inbox SET status = 'ignored' WHERE peer = ? AND status = 'staged' "
-            f"AND type IN ({', '.join('?' for _ in unwanted)})", (source, *unwanted))
+            f"UPDATE inbox SET status = 'ignored', reason = ? WHERE peer = ? AND status = 'staged' "
+            f"AND type IN ({', '.join('?' for _ in unwanted)})", (UNTAKEN, source, *unwanted))
         return cur.rowcount
+
+    def restage_untaken(self, source: str, wanted: Iterable[str]) -> int:
+        """Objects set aside because no flow took their type, of a type some flow takes now.
+
+        States from before UNTAKEN was written hold them as ignored objects with no reason
+        (every other ignored object has one, or is a deletion)."""
+        wanted = list(wanted)
+        if not wanted:
+            return 0
+        return self.conn.execute(
+            f"UPDATE inbox SET status = 'staged', reason = NULL WHERE peer = ? AND status = "
+            f"'ignored' AND (reason = ? OR reason IS NULL AND kind = 'object') "
+            f"AND type IN ({', '.join('?' for _ in wanted)})", (source, UNTAKEN, *wanted)).rowcount
 
     def _staged_types(self, source: str) -> list[str]:
         """The distinct types of staged rows, one index seek each.

@@ -1,0 +1,337 @@
+"""Configs and secrets as a careless (or hostile) admin writes them: secret files that are not
+files, YAML bombs and traps, passwords in URLs, odd state paths, numbers SQLite cannot hold.
+
+Each mistake is made as the admin makes it, through the CLI in-process; each test asserts the
+exit code, the one error line, and that the state did not change."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+
+import pytest
+
+from tests import factory as f
+from tests.conftest import DEFAULT_CONFIG
+from tests.conftest import unblocking
+from tests.corpus import make
+
+FIRST = f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")])
+SECRET = "Zq-ARCHIVE-SECRET-7f3e"
+
+
+def error_line(err: str) -> str:
+    """The one error line (`check` calls a config problem it finds itself a "problem")."""
+    (line,) = [ln for ln in err.splitlines()
+               if ln.startswith(("onecsync: error: ", "onecsync: problem: "))]
+    return line
+
+
+def with_config(sandbox, acc_extra: str = "", crm_extra: str = "", tail: str = "") -> None:
+    sandbox.write_config(DEFAULT_CONFIG.format(node=f.NODE, acc=f.ACCOUNTING, crm=f.CRM,
+                                               acc_extra=acc_extra, crm_extra=crm_extra) + tail)
+
+
+# -- 1. *_file secrets: a regular file of sane size, UTF-8 ------------------------------------
+
+def _secret_file(sandbox, kind: str):
+    path = sandbox.root / "archive.pw"
+    if kind == "fifo":
+        os.mkfifo(path, 0o600)
+    elif kind == "device":
+        path = "/dev/zero"
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "too big":
+        path.write_bytes(b"x" * (64 * 1024 + 1))
+    elif kind == "not utf-8":
+        path.write_bytes("пароль".encode("cp1251") + b"\n")
+    os.chmod(path, 0o600) if kind != "device" else None
+    return path
+
+
+@pytest.mark.parametrize("kind, says", [
+    ("fifo", "not a regular file"), ("device", "not a regular file"),
+    ("directory", "not a regular file"), ("too big", "larger than 64 KiB"),
+    ("not utf-8", "is not UTF-8 text")])
+def test_a_secret_file_that_is_no_sane_file_is_exit_3_at_once(sandbox, kind, says):
+    sandbox.put("accounting", FIRST)
+    assert sandbox.run("pull-catalogs")[0] == 0
+    before = sandbox.dump()
+    path = _secret_file(sandbox, kind)
+    with_config(sandbox, acc_extra=f", archive_password_file: {path}")
+    sandbox.put_raw("accounting", make.encrypted(SECRET.encode(),
+                                                 f.Msg(message_no=2, received_no=1).xml()), ".zip")
+    started = time.monotonic()
+    with unblocking(path) if kind == "fifo" else contextlib.nullcontext():
+        code, _, err = sandbox.run("pull-catalogs")
+    assert time.monotonic() - started < 30
+    assert code == 3, err
+    line = error_line(err)
+    assert f"secret file {path}" in line and says in line, line
+    if kind == "not utf-8":  # none of its bytes, in any form
+        assert "пароль".encode("cp1251").decode("latin-1") not in err
+        assert "\\xef" not in err and "\\xe0" not in err and "xef" not in line
+    assert sandbox.dump() == before
+    assert not (sandbox.state_path.parent / "quarantine").exists()
+
+
+# -- 2. the YAML loader: repeated keys, alias bombs, depth, size ------------------------------
+
+def _refused_config(sandbox, text: str, *fragments: str) -> str:
+    """A first run stages a message; then the config is replaced by `text`: run and check
+    both exit 3 with one line holding `fragments`, and the state is as it was."""
+    if not sandbox.state_path.exists():
+        sandbox.put("accounting", FIRST)
+        assert sandbox.run("pull-catalogs")[0] == 0
+    before = sandbox.dump()
+    sandbox.config.write_text(text, encoding="utf-8")
+    for command in ("run", "check"):
+        started = time.monotonic()
+        code, report, err = sandbox.run(command)
+        assert time.monotonic() - started < 30
+        assert code == 3, err
+        line = error_line(err)
+        assert all(x in line for x in fragments), line
+        assert "Traceback" not in err and "internal error" not in err
+    assert sandbox.dump() == before
+    return line
+
+
+def _default_text() -> str:
+    return DEFAULT_CONFIG.format(node=f.NODE, acc=f.ACCOUNTING, crm=f.CRM, acc_extra="",
+                                 crm_extra="")
+
+
+@pytest.mark.parametrize("text, path, line", [  # line: of the appended text
+    ("state: a.sqlite\n", "state", 1),
+    ("    transport: {kind: directory, path: x}\n", "bases.crm.transport", 1),
+    ("flows:\n  pull-catalogs:\n    objects: [Справочник.Валюты]\n"
+     "    organizations: ['7701234567']\n    objects: [Справочник.Банки]\n",
+     "flows.pull-catalogs.objects", 5),
+    ("mapping:\n  crm:\n    Справочник.Номенклатура:\n      set: [{a: 1, a: 2}]\n",
+     "mapping.crm.Справочник.Номенклатура.set[0].a", 4),
+])
+def test_a_key_given_twice_is_refused_with_its_dotted_path(sandbox, text, path, line):
+    line += _default_text().count("\n")
+    _refused_config(sandbox, _default_text() + text, f"{path} is given twice (line {line})",
+                    "keep one of them")
+
+
+def test_a_merge_key_may_be_overridden_beside_it(sandbox):
+    text = _default_text().replace(
+        "  crm:\n", "  crm: &crm\n") + "flows:\n  push-invoices: {<<: {objects: [x]}, " \
+        "objects: [Документ.ЗаказКлиента]}\n"
+    sandbox.config.write_text(text, encoding="utf-8")
+    code, report, err = sandbox.run("check")
+    assert "given twice" not in err and code in (0, 4), err
+
+
+def test_a_billion_laughs_is_refused_at_once(sandbox):
+    bomb = "a0: &a0 [lol]\n" + "".join(
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 10))
+    started = time.monotonic()
+    line = _refused_config(sandbox, _default_text() + bomb,
+                           "refused at line", "more than 100,000 values (aliases expanded)")
+    assert time.monotonic() - started < 5  # two commands; each refuses in milliseconds
+    assert f"line {_default_text().count(chr(10)) + 6}" in line  # a0..a4 fit; a5 is 10^5 values
+
+
+def test_a_recursive_alias_is_refused(sandbox):
+    _refused_config(sandbox, _default_text() + "x: &x [1, *x]\n",
+                    "an alias refers to the collection that contains it")
+
+
+@pytest.mark.parametrize("opener, closer", [("[", "]"), ("{a: ", "}"), ("- ", "")])
+def test_deep_nesting_is_exit_3_not_a_recursion_error(sandbox, opener, closer):
+    if opener == "- ":
+        deep = "\n" + "".join("  " * i + "-\n" for i in range(1, 400))  # past the recursion limit
+    else:
+        deep = opener * 5000 + closer * 5000
+    line = _refused_config(sandbox, _default_text() + "deep: " + deep + "\n", "line")
+    # libyaml stops a flow at 1000 levels itself, sometimes before our 64 are reached
+    assert "nested more than 64 levels deep" in line or "exceeded maximum nesting depth" in line
+
+
+def test_a_config_over_1_mib_is_refused_without_reading_it_all(sandbox):
+    _refused_config(sandbox, _default_text() + "#" + "x" * (1024 * 1024) + "\n",
+                    "cannot read config file", "larger than 1024 KiB")
+
+
+def test_a_config_that_is_a_fifo_does_not_hang(sandbox):
+    sandbox.put("accounting", FIRST)
+    assert sandbox.run("pull-catalogs")[0] == 0
+    before = sandbox.dump()
+    sandbox.config.unlink()
+    os.mkfifo(sandbox.config, 0o600)
+    with unblocking(sandbox.config):
+        code, _, err = sandbox.run("run")
+    assert code == 3 and "not a regular file" in error_line(err), err
+    assert sandbox.dump() == before
+
+
+# -- 3. YAML traps: versions read as numbers, typos of known keys -------------------------------
+
+def test_unquoted_versions_say_quote_the_version(sandbox):
+    text = _default_text().replace("node:\n", "node:\n  formats: [1.8, 1.10]\n")
+    line = _refused_config(sandbox, text, "node.formats[0]: 1.8 is read by YAML as a number",
+                           "node.formats[1]: 1.1 is read by YAML as a number (1.10 becomes 1.1)",
+                           "quote the version ('1.10')")
+    assert "is not a supported" not in line
+
+
+@pytest.mark.parametrize("typo, says", [
+    ("stat: x.sqlite\n", "stat: unknown key (did you mean state?)"),
+    ("flows:\n  pull-catalog: {}\n", "flows.pull-catalog: unknown key (did you mean pull-catalogs?)"),
+    ("flows:\n  pull-settlements: {link: {}}\n",
+     "flows.pull-settlements.link: unknown key (did you mean links?)"),
+    ("mapping:\n  crm:\n    Справочник.Номенклатура: {dorp: []}\n",
+     "mapping.crm.Справочник.Номенклатура.dorp: unknown key (did you mean drop?)"),
+])
+def test_a_typo_of_a_known_key_says_did_you_mean(sandbox, typo, says):
+    _refused_config(sandbox, _default_text() + typo, says)
+
+
+def test_a_far_unknown_key_gets_no_guess(sandbox):
+    line = _refused_config(sandbox, _default_text() + "colour: red\n", "colour: unknown key")
+    assert "did you mean" not in line
+
+
+# -- 4. no credentials in any URL-like field -----------------------------------------------
+
+@pytest.mark.parametrize("transport, where", [
+    ("{kind: ftp, host: 'bob:s3cr3t@ftp.example.ru', password_env: PW}", "transport.host"),
+    ("{kind: ftp, host: 'ftp://bob@ftp.example.ru', password_env: PW}", "transport.host"),
+    ("{kind: http, url: 'https://bob:s3cr3t@h/bp', user: bob, password_env: PW}",
+     "transport.url"),
+    ("{kind: http, url: 'https://bob@h/bp', user: bob, password_env: PW}", "transport.url"),
+])
+def test_a_user_or_password_in_a_url_like_field_is_refused(sandbox, transport, where):
+    text = _default_text().replace("{kind: directory, path: exchange/crm}", transport)
+    line = _refused_config(sandbox, text, f"bases.crm.{where}: holds a user",
+                           "put the user in `user` and the password in password_env")
+    assert "s3cr3t" not in line
+
+
+def test_a_password_in_the_odata_or_healthcheck_url_is_refused(sandbox):
+    text = _default_text().replace(
+        "    transport: {kind: directory, path: exchange/crm}",
+        "    transport: {kind: directory, path: exchange/crm}\n"
+        "    odata: {url: 'https://u:s3cr3t@h/crm/odata', user: u, password_env: PW}") + \
+        "healthcheck_url: 'https://u:s3cr3t@hc.example/ping'\n"
+    line = _refused_config(sandbox, text, "bases.crm.odata.url: holds a user and password",
+                           "healthcheck_url: holds a user and password")
+    assert "s3cr3t" not in line
+
+
+# -- 6. numbers SQLite cannot hold are usage errors --------------------------------------------
+
+@pytest.mark.parametrize("option", ["--sent", "--received"])
+def test_set_numbers_beyond_sqlite_integers_is_exit_2(sandbox, option):
+    sandbox.put("accounting", FIRST)
+    assert sandbox.run("pull-catalogs")[0] == 0
+    before, journal = sandbox.dump(), sandbox.journal()
+    code, _, err = sandbox.run("state", "set-numbers", "accounting", option, str(2**63), "--yes")
+    assert code == 2, err
+    assert f"Invalid value for '{option}'" in err and "9223372036854775807" in err
+    assert sandbox.dump() == before and sandbox.journal() == journal
+    code, _, err = sandbox.run("state", "set-numbers", "accounting", option, str(2**63 - 1),
+                               "--yes")
+    assert code == 0, err
+
+
+# -- 5. a state path with URI characters; check and --dry-run create nothing -------------------
+
+ODD = "st #1?x=%41 b"
+
+
+def test_a_state_path_with_uri_characters_is_read_by_every_read_only_command(sandbox):
+    odd = sandbox.root / ODD / f"{ODD}.sqlite"
+    with_config(sandbox, tail="")
+    sandbox.config.write_text(sandbox.config.read_text(encoding="utf-8").replace(
+        "state: state/onecsync.sqlite", f"state: '{odd}'"), encoding="utf-8")
+    sandbox.put("accounting", FIRST)
+    assert sandbox.run("pull-catalogs")[0] == 0
+    assert odd.exists()
+    entries = sorted(p.name for p in odd.parent.iterdir())
+    code, report, err = sandbox.run("check")
+    assert code == 0 and report["state"]["exists"], err
+    assert report["peers"]["accounting"]["last_message_version"]  # read from the odd path
+    code, report, err = sandbox.run("state", "show")
+    assert code == 0 and report["peers"]["accounting"]["received_no"] == 1, (err, report)
+    assert sandbox.run("status")[0] == 0
+    sandbox.put("accounting", f.Msg(message_no=2, received_no=1,
+                                    objects=[f.counterparty(f.ref(2), "АО Василек")]))
+    code, report, err = sandbox.run("--dry-run", "pull-catalogs")
+    assert code == 0 and report["peers"]["accounting"]["received"]["objects"] == 1, err
+    assert sorted(p.name for p in odd.parent.iterdir()) == entries
+    assert not list(sandbox.root.glob("st *1?x*.sqlite*"))  # no file of another name beside
+
+
+def test_check_and_dry_run_create_nothing_for_a_fresh_odd_state_path(sandbox):
+    fresh = sandbox.root / "fresh" / ODD / f"{ODD}.sqlite"
+    sandbox.config.write_text(_default_text().replace(
+        "state: state/onecsync.sqlite", f"state: '{fresh}'"), encoding="utf-8")
+    sandbox.put("accounting", FIRST)
+    tree = sorted(str(p) for p in sandbox.root.rglob("*"))
+    for args in (["check"], ["check", "--strict"], ["--dry-run", "check"], ["--dry-run", "run"],
+                 ["--dry-run", "pull-catalogs"], ["status"], ["state", "show"]):
+        code, _, err = sandbox.run(*args)
+        assert code in (0, 3), (args, err)
+        assert sorted(str(p) for p in sandbox.root.rglob("*")) == tree, args
+    assert not (sandbox.root / "fresh").exists()
+
+
+# -- 7. a typo in flows.*.objects; a type added to a flow later ---------------------------------
+
+def _flows(*types: str) -> str:
+    return "flows:\n  pull-catalogs:\n    objects: [" + ", ".join(types) + "]\n"
+
+
+def test_a_typo_in_a_flow_type_is_exit_3_in_run_as_in_check(sandbox):
+    text = _default_text() + _flows("Справочник.Контрагент", "Справочник.Валюты")
+    _refused_config(sandbox, text, "flows.pull-catalogs.objects[0]: Справочник.Контрагент is "
+                                   "not an object type of EnterpriseData 1.8–1.17",
+                    "did you mean Справочник.Контрагенты?")
+    assert sandbox.outgoing_path("crm") is None or sandbox.outgoing("crm")["message_no"] == 1
+
+
+def test_objects_of_a_type_added_to_a_flow_later_go_with_the_next_run(sandbox):
+    sandbox.config.write_text(_default_text() + _flows("Справочник.Контрагенты"),
+                              encoding="utf-8")
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка"),
+                                             f.currency(f.ref(3))]))
+    assert sandbox.run("run")[0] == 0
+    assert [o[0] for o in sandbox.outgoing("crm")["objects"]] == ["Справочник.Контрагенты"]
+    sandbox.config.write_text(_default_text() + _flows("Справочник.Контрагенты",
+                                                       "Справочник.Валюты"), encoding="utf-8")
+    code, report, err = sandbox.run("run")  # no new message from accounting
+    assert code == 0, err
+    assert report["routed"]["pull-catalogs"]["registered"] == 1
+    sent = sandbox.outgoing("crm")
+    assert ("Справочник.Валюты", f.ref(3)) in sent["objects"]
+    assert sandbox.run("run")[1]["routed"]["pull-catalogs"].get("registered", 0) == 0  # once
+
+
+def test_objects_set_aside_by_an_older_onecsync_are_routed_too(sandbox):
+    sandbox.config.write_text(_default_text() + _flows("Справочник.Контрагенты"),
+                              encoding="utf-8")
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка"),
+                                             f.currency(f.ref(3))]))
+    assert sandbox.run("run")[0] == 0
+    with sqlite3.connect(sandbox.state_path) as c:  # as an older onecsync left them
+        c.execute("UPDATE inbox SET reason = NULL WHERE status = 'ignored'")
+        c.execute("DELETE FROM meta WHERE key LIKE 'taken-types:%'")
+    sandbox.config.write_text(_default_text() + _flows("Справочник.Контрагенты",
+                                                       "Справочник.Валюты"), encoding="utf-8")
+    code, report, err = sandbox.run("run")
+    assert code == 0 and ("Справочник.Валюты", f.ref(3)) in sandbox.outgoing("crm")["objects"]
+
+
+def test_a_flood_of_values_is_refused_without_composing_them_all(sandbox):
+    flood = "flood: [" + "1," * 400_000 + "1]\n"  # just under the 1 MiB cap
+    started = time.monotonic()
+    _refused_config(sandbox, _default_text() + flood, "more than 100,000 values")
+    assert time.monotonic() - started < 30
