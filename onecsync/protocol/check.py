@@ -96,6 +96,7 @@ class _CheckingReader(MessageReader):
 
     def __init__(self, stream, source: str, check: MessageCheck, progress: Task | None) -> None:
         self._check = check
+        self.header_read = True
         super().__init__(stream, source, progress)
 
     def _parse_header(self, el) -> Header:
@@ -108,6 +109,9 @@ class _CheckingReader(MessageReader):
             if not problems:  # the schema already named what the reader stumbled on
                 self._check.add(Finding(el.sourceline, "Header", None, None,
                                         _without_source(exc, self.source)))
+        # Only the version is taken on from a header that cannot be read: judging its codes
+        # (From, To) from nothing would add problems the file does not have.
+        self.header_read = False
         fmt = el.find(f"{{{formats.ENVELOPE_NS}}}Format")
         return Header(format=(fmt.text or "").strip() if fmt is not None else "")
 
@@ -124,7 +128,7 @@ def check_message(path: Path, config: Config | None = None, max_problems: int = 
     try:
         with open_message_file(path) as stream:
             reader = _CheckingReader(stream, source, check, progress)
-            _check_header(check, reader.header, config)
+            _check_header(check, reader.header, config if reader.header_read else None)
             if check.version is not None:  # without a known version the body cannot be checked
                 _check_body(check, reader)
     except MessageRejected as exc:
