@@ -7,6 +7,7 @@ import io
 
 from lxml import etree
 
+from onecsync.protocol import reader as reader_module
 from onecsync.protocol.reader import MessageReader
 from onecsync.protocol.reader import normalize_object
 from tests import factory as f
@@ -59,3 +60,28 @@ def test_a_message_as_1c_writes_it_keeps_its_bytes():
     data = f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]).xml()
     (obj,) = MessageReader(io.BytesIO(data), "m.xml").objects()
     assert obj.xml == f.counterparty(f.ref(1), "ООО Ромашка").encode()
+
+
+def test_a_long_header_and_a_large_object_are_cleared_children_first(monkeypatch):
+    """lxml's clear() of an iterparsed element with a large subtree is quadratic in it (30,000
+    declared types: 4 s; bench/header_size.py compares 1× and 8×): the reader clears the Header,
+    and any object read from more than LARGE_OBJECT bytes, children first. Counted here."""
+    cleared = []
+    real = reader_module._clear
+    monkeypatch.setattr(reader_module, "_clear", lambda el: cleared.append(etree.QName(el).localname)
+                        or real(el))
+    decl = "".join(f"<msg:ObjectType><msg:Name>Справочник.Тип{i}</msg:Name><msg:Sending>*</msg:Sending>"
+                   "</msg:ObjectType>" for i in range(3000))
+    rows = "".join(f"<Строка><Номер>{i}</Номер></Строка>" for i in range(4000))
+    large = f.counterparty(f.ref(2), "ООО Большой").replace(
+        "</Справочник.Контрагенты>", f"<Таблица>{rows}</Таблица></Справочник.Контрагенты>")
+    assert len(large.encode()) > 2 * reader_module.LARGE_OBJECT
+    small = [f.counterparty(f.ref(i), "ООО Малый") for i in range(3, 50)]
+    data = f.Msg(objects=[f.currency(f.ref(1)), large, *small],
+                 header_extra=f"<msg:AvailableObjectTypes>{decl}</msg:AvailableObjectTypes>").xml()
+
+    reader = MessageReader(io.BytesIO(data), "m.xml")
+    assert len(reader.header.object_types) == 3000
+    assert len(list(reader.elements())) == 49
+
+    assert cleared == ["Header", "Справочник.Контрагенты"]
