@@ -264,7 +264,9 @@ def _peer_rows(p: dict) -> list[tuple[str, str]]:
     if "state_code" in p:
         rows.append(("WARNING", f"the state belongs to a base with code {p['state_code']}"))
     offered = ", ".join(fmt.get("offered") or []) or "not known yet"
-    rows.append(("format", f"we write {fmt.get('ours')} · its last message "
+    if fmt.get("problem"):
+        rows.append(("PROBLEM", fmt["problem"]))
+    rows.append(("format", f"we write {fmt.get('ours') or 'nothing'} · its last message "
                            f"{fmt.get('theirs') or '—'} · it offers {offered}"))
     types = p.get("object_types")
     rows.append(("object types", "not declared" if types is None else f"{len(types)} declared"))

@@ -129,7 +129,7 @@ def check_message(path: Path, config: Config | None = None, max_problems: int = 
         with open_message_file(path) as stream:
             reader = _CheckingReader(stream, source, check, progress)
             _check_header(check, reader.header, config if reader.header_read else None)
-            if check.version is not None:  # without a known version the body cannot be checked
+            if check.version in formats.VERSIONS:  # without its format the body cannot be checked
                 _check_body(check, reader)
     except MessageRejected as exc:
         check.add(Finding(None, None, None, None, _without_source(exc, source)))
@@ -144,10 +144,13 @@ def _check_header(check: MessageCheck, h: Header, config: Config | None) -> None
     check.settings_only = h.settings_only
     if not h.settings_only:
         check.version = h.version
-        if h.version is None:
+        if h.version not in formats.VERSIONS:  # an older base's 1.6, or not a version at all
+            what = f"EnterpriseData {h.version}" if h.version else repr(h.format_uri[:80])
             check.add(Finding(None, "Header", None, "Header/Format",
-                              f"{h.format_uri[:80]!r} is not an EnterpriseData version onecsync "
-                              f"knows ({', '.join(formats.VERSIONS)}); the body is not checked"))
+                              f"{what} is not a version onecsync knows "
+                              f"({', '.join(formats.VERSIONS)}); the body is not checked, and "
+                              "receive would reject the message (the base must exchange in one of "
+                              "them: a newer release of its configuration)"))
     if config is not None:
         _check_codes(check, h, config)
 
