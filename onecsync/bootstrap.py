@@ -1,6 +1,7 @@
 """`onecsync init`: a starting config with a fresh node code, and the two bases' settings messages.
 
 Public API: `BaseSpec`, `InitRequest`, `base_code(value, flag)`, `kind_of(location)`,
+`previous_setup(config_path)`,
 `render_config(request)`, `run_init(request, dry_run=False)` → report, `BadRequest`.
 
 The config is rendered as commented YAML (the admin edits it next), validated by the real config
@@ -40,6 +41,7 @@ from onecsync.flows.handshake import write_settings_message
 from onecsync.protocol.reader import MessageReader
 
 KINDS = ("directory", "ftp", "http")
+DEFAULT_STATE = "onecsync-state.sqlite"
 _SCHEMES = {"ftp": "ftp", "http": "http", "https": "http"}
 
 
@@ -66,6 +68,7 @@ class InitRequest:
     crm: BaseSpec
     prefix: str | None = None
     force: bool = False
+    state: str | None = None  # None: next to the config
 
 
 def kind_of(location: str) -> str:
@@ -157,7 +160,7 @@ def render_config(req: InitRequest) -> str:
     out += ["",
             "# Message numbers, what each base confirmed, what it is still owed. Keep it on local",
             "# disk; back it up with the bases, never restore one without the other.",
-            "state: onecsync-state.sqlite",
+            f"state: {_q(_directory(req.folder, req.state)) if req.state else DEFAULT_STATE}",
             "",
             "bases:"]
     for name, spec, what in (("accounting", req.accounting, "1C:Бухгалтерия предприятия 3.0"),
@@ -198,6 +201,29 @@ def next_steps(config: Config, files: dict[str, str]) -> list[str]:
     return steps
 
 
+def previous_setup(config_path: Path) -> tuple[str | None, Path | None]:
+    """(node code, state path) of the config `init --force` replaces, as far as it can be read:
+    the bases know us by that code, and its state holds what was exchanged under it."""
+    try:
+        data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        code = str(uuid.UUID(str(data["node"]["code"])))
+    except (OSError, ValueError, TypeError, KeyError, yaml.YAMLError):
+        return None, None
+    state = data.get("state") if isinstance(data.get("state"), str) else None
+    path = Path(os.path.expanduser(state or "onecsync-state.sqlite"))
+    return code, path if path.is_absolute() else config_path.parent / path
+
+
+def node_code_warning(config_path: Path, new_code: str) -> str | None:
+    """What to say when `init --force --node-code` changes the code of a node with a state."""
+    old, state = previous_setup(config_path)
+    if old is None or old == new_code or state is None or not state.exists():
+        return None
+    return (f"the state {state} was made under the old node code {old}: the new code "
+            f"{new_code} needs a new state (move {state} away) and a fresh start in both bases; "
+            "run and check refuse the old state under the new code")
+
+
 def run_init(req: InitRequest, dry_run: bool = False) -> dict:
     for name, spec in (("accounting", req.accounting), ("crm", req.crm)):
         if urlsplit(spec.location).password is not None:
@@ -224,6 +250,7 @@ def run_init(req: InitRequest, dry_run: bool = False) -> dict:
         if path.exists() and not req.force and not is_settings_only(path):
             raise Refused(f"{path} exists and is not a settings-only message",
                           remedy="pass --force to replace it, or choose another folder")
+    warnings = [w for w in [node_code_warning(req.config_path, config.node.code)] if w]
     if not dry_run:
         write_atomically(req.config_path, lambda f: f.write(text.encode("utf-8")), 0o640)
         for name in config.bases:
@@ -233,4 +260,5 @@ def run_init(req: InitRequest, dry_run: bool = False) -> dict:
             "config": str(req.config_path), "node_code": config.node.code,
             "transports": {n: b.transport.kind for n, b in config.bases.items()},
             "settings_messages": shown,
+            "warnings": warnings,
             "next_steps": next_steps(config, shown)}

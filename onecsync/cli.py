@@ -7,60 +7,39 @@ lines of wiring around `onecsync.flows` and `onecsync.console`.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 import click
 
-from onecsync import __version__
 from onecsync import cli_admin
+from onecsync import cli_manpage
 from onecsync import console
-from onecsync.config import load_config
+from onecsync.cli_options import Options
+from onecsync.cli_options import global_options
+from onecsync.cli_options import version_option
 from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
 from onecsync.errors import Refused
+from onecsync.errors import Stopped
 
 log = logging.getLogger("onecsync")
 
 
-class _Options:
-    def __init__(self, config: str | None, as_json: bool, dry_run: bool, verbosity: int,
-                 json_logs: bool = False) -> None:
-        self.config_path = config
-        self.as_json = as_json
-        self.dry_run = dry_run
-        self.verbosity = verbosity
-        # A progress bar only where a human watches: a terminal, not -q, not JSON log lines.
-        self.progress = verbosity >= 0 and not json_logs
-
-    def config(self):
-        return load_config(self.config_path)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config", metavar="PATH", envvar=None,
-              help="Config file (default: $ONECSYNC_CONFIG, else ./onecsync.yaml).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
-@click.option("--dry-run", is_flag=True, help="Write nothing at all; say what would be sent.")
-@click.option("-v", "--verbose", count=True, help="Debug output, with tracebacks.")
-@click.option("-q", "--quiet", is_flag=True, help="Errors only.")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="json: one JSON object per log line (for journald).")
-@click.version_option(__version__, prog_name="onecsync")
-@click.pass_context
-def cli(ctx, config, as_json, dry_run, verbose, quiet, log_format):
+@version_option
+@global_options
+def cli():
     """Sync 1C:CRM and 1C:Бухгалтерия 3.0 as a node of their EnterpriseData exchange.
+
+    The options below go before the command or after it: `onecsync -q run` is `onecsync run -q`.
 
     Exit codes: 0 done, 1 bug, 2 usage, 3 config, 4 temporary (retry), 5 message rejected,
     6 numbering conflict, 7 objects parked, 8 busy, 9 drift.
     """
-    if verbose and quiet:
-        raise click.UsageError("use either -v or -q, not both")
-    verbosity = -1 if quiet else verbose
-    console.setup_logging(verbosity, json_lines=log_format == "json")
-    ctx.obj = _Options(config, as_json, dry_run, verbosity, json_logs=log_format == "json")
 
 
-def _run(opts: _Options, command: str, refs: tuple[str, ...] | None = None,
+def _run(opts: Options, command: str, refs: tuple[str, ...] | None = None,
          heal: bool = False) -> int:
     from onecsync.flows.runner import execute
 
@@ -78,7 +57,8 @@ def _run(opts: _Options, command: str, refs: tuple[str, ...] | None = None,
 
 @cli.command("pull-catalogs")
 @click.pass_obj
-def pull_catalogs(opts: _Options) -> int:
+@global_options
+def pull_catalogs(opts: Options) -> int:
     """Receive from accounting; route catalogs to the CRM; send to both.
 
     \b
@@ -90,7 +70,8 @@ def pull_catalogs(opts: _Options) -> int:
 
 @cli.command("push-invoices")
 @click.pass_obj
-def push_invoices(opts: _Options) -> int:
+@global_options
+def push_invoices(opts: Options) -> int:
     """Receive from the CRM; route its invoices to accounting; send to both.
 
     Every invoice that comes from the CRM is kept in the invoice registry: only documents
@@ -101,7 +82,8 @@ def push_invoices(opts: _Options) -> int:
 
 @cli.command("pull-settlements")
 @click.pass_obj
-def pull_settlements(opts: _Options) -> int:
+@global_options
+def pull_settlements(opts: Options) -> int:
     """Receive from accounting; route linked settlements and edited CRM invoices to the CRM.
 
     A sale, return, bank or cash document goes to the CRM only when it names a CRM invoice
@@ -115,7 +97,8 @@ def pull_settlements(opts: _Options) -> int:
 @click.option("--all", "all_", is_flag=True, help="Retry every parked object.")
 @click.argument("refs", nargs=-1, metavar="[REF]...")
 @click.pass_obj
-def retry(opts: _Options, all_: bool, refs: tuple[str, ...]) -> int:
+@global_options
+def retry(opts: Options, all_: bool, refs: tuple[str, ...]) -> int:
     """Evaluate parked objects again (after a mapping fix), then route and send.
 
     \b
@@ -131,7 +114,8 @@ def retry(opts: _Options, all_: bool, refs: tuple[str, ...]) -> int:
 @cli.command("reconcile")
 @click.option("--heal", is_flag=True, help="Register what is missing again for the next send.")
 @click.pass_obj
-def reconcile(opts: _Options, heal: bool) -> int:
+@global_options
+def reconcile(opts: Options, heal: bool) -> int:
     """Compare what the bases hold with what onecsync believes; exit 9 on drift.
 
     From the state: objects the bases have not confirmed for many runs, parked objects, and
@@ -145,7 +129,8 @@ def reconcile(opts: _Options, heal: bool) -> int:
 
 @cli.command("run")
 @click.pass_obj
-def run(opts: _Options) -> int:
+@global_options
+def run(opts: Options) -> int:
     """Receive from both, route every flow, send to both (the cron entry).
 
     \b
@@ -162,7 +147,8 @@ def run(opts: _Options) -> int:
                    "(default: Message_<our code>_<base code>.xml in the current folder).")
 @click.option("--force", is_flag=True, help="Replace FILE even if it is not a settings message.")
 @click.pass_obj
-def settings_message(opts: _Options, peer: str, output: str | None, force: bool) -> int:
+@global_options
+def settings_message(opts: Options, peer: str, output: str | None, force: bool) -> int:
     """Write the settings-only message for a base: load it in its setup wizard, or drop it
     in the exchange folder. It says who we are and which object types we exchange with it.
 
@@ -201,7 +187,8 @@ def settings_message(opts: _Options, peer: str, output: str | None, force: bool)
 @cli.command("check")
 @click.option("--strict", is_flag=True, help="Warnings count as problems (exit 3).")
 @click.pass_obj
-def check(opts: _Options, strict: bool) -> int:
+@global_options
+def check(opts: Options, strict: bool) -> int:
     """Validate the config, reach every transport, and say what each base can do.
 
     Exits 3 on a config or setup problem, 4 when a transport is unreachable; warnings (a flow
@@ -237,12 +224,17 @@ def _interactive() -> bool:
 @click.option("--accounting", "accounting_at", metavar="PATH|URL",
               help="The accounting exchange folder (or ftp://user@host/folder, https://…).")
 @click.option("--crm", "crm_at", metavar="PATH|URL", help="The CRM exchange folder (or URL).")
-@click.option("--node-code", metavar="UUID", help="Our node code (default: a new UUID).")
+@click.option("--node-code", metavar="UUID",
+              help="Our node code (default: a new UUID; with --force, the replaced config's).")
 @click.option("--prefix", metavar="XX", help="Our infobase prefix (at most 2 characters).")
+@click.option("--state", "state_path", metavar="PATH",
+              help="Where the state goes (default: onecsync-state.sqlite next to the config), "
+                   "e.g. /var/lib/onecsync/state.sqlite under systemd.")
 @click.option("--force", is_flag=True, help="Replace an existing config.")
 @click.pass_obj
-def init(opts: _Options, folder, kind, accounting_code, crm_code, accounting_at, crm_at,
-         node_code, prefix, force) -> int:
+@global_options
+def init(opts: Options, folder, kind, accounting_code, crm_code, accounting_at, crm_at,
+         node_code, prefix, state_path, force) -> int:
     """Write a starting onecsync.yaml in FOLDER (default: here) and the two settings messages.
 
     Asks for what is missing on a terminal; elsewhere every value must be given as a flag.
@@ -286,6 +278,8 @@ def init(opts: _Options, folder, kind, accounting_code, crm_code, accounting_at,
             node_code = str(uuid.UUID(node_code))
         except ValueError:
             raise click.UsageError(f"--node-code: {node_code!r} is not a UUID") from None
+    elif config_path.exists():  # --force: the bases (and the state) know us by the old code
+        node_code = bootstrap.previous_setup(config_path)[0]
     request = bootstrap.InitRequest(
         folder=config_path.parent, config_path=config_path, kind=kind,
         node_code=node_code or str(uuid.uuid4()),
@@ -294,7 +288,7 @@ def init(opts: _Options, folder, kind, accounting_code, crm_code, accounting_at,
                                       values["--accounting"]),
         crm=bootstrap.BaseSpec(bootstrap.base_code(values["--crm-code"], "--crm-code"),
                                values["--crm"]),
-        prefix=prefix, force=force)
+        prefix=prefix, force=force, state=state_path)
     report = bootstrap.run_init(request, dry_run=opts.dry_run)
     if opts.as_json:
         console.print_json(report)
@@ -304,6 +298,7 @@ def init(opts: _Options, folder, kind, accounting_code, crm_code, accounting_at,
 
 
 cli_admin.register(cli)
+cli.add_command(cli_manpage.manpage)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -312,6 +307,7 @@ def main(argv: list[str] | None = None) -> None:
                   for a in args)
     as_json = "--json" in args
     quiet = any(a in ("-q", "--quiet") for a in args)
+    previous = _stop_on_sigterm()
     try:
         code = cli.main(args=args, prog_name="onecsync", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -319,9 +315,14 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code
-    except click.Abort:
-        console.error_line("aborted")
+    except click.Abort as exc:  # Ctrl-C (click turns it into Abort), or a prompt left
+        interrupted = isinstance(exc.__context__, KeyboardInterrupt)
+        console.error_line("interrupted (Ctrl-C)" if interrupted else "aborted")
         code = 130
+    except Stopped as exc:  # what it was doing is undone, and journaled
+        console.error_line(f"{exc}: what this run had not committed is undone; the next run "
+                           "carries on")
+        code = exc.exit_code
     except OnecsyncError as exc:
         code = int(exc.exit_code)
         if code == ExitCode.BUSY and quiet and not as_json:
@@ -332,7 +333,20 @@ def main(argv: list[str] | None = None) -> None:
         code = int(ExitCode.BUG)
         _fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback, "
               "and please report it)", code, as_json, verbose, exc)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _stop_on_sigterm():
+    """SIGTERM (systemctl stop) ends the run as Ctrl-C would: undone, journaled, one line. Once:
+    a second one kills at once, which the state survives just as well."""
+
+    def stop(signum, frame) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Stopped("SIGTERM")
+
+    return signal.signal(signal.SIGTERM, stop)
 
 
 def _fail(line: str, code: int, as_json: bool, verbose: bool, exc: BaseException) -> None:

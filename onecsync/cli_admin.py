@@ -13,22 +13,21 @@ from pathlib import Path
 import click
 
 from onecsync import console
+from onecsync.cli_options import global_options
 from onecsync.config import PEERS
 from onecsync.config import find_config_path
 from onecsync.config import load_config
 from onecsync.errors import ExitCode
 
-_JSON = click.option("--json", "local_json", is_flag=True,
-                     help="Print JSON on stdout (the same as the global --json).")
 _YES = click.option("--yes", is_flag=True, help="Do it. Without it, only say what would change.")
 
 
 @click.command("status", short_help="Numbers, unconfirmed and parked objects, last runs, lock.")
-@_JSON
 @click.option("--runs", default=5, show_default=True, type=click.IntRange(0, 1000),
               help="How many of the last runs to show.")
 @click.pass_obj
-def status(opts, local_json: bool, runs: int) -> int:
+@global_options
+def status(opts, runs: int) -> int:
     """Show per base the message numbers, format versions, unconfirmed and parked objects, the
     last runs and who holds the lock. Read-only: safe at any time, even during a run.
 
@@ -40,7 +39,7 @@ def status(opts, local_json: bool, runs: int) -> int:
     from onecsync.state import reports
 
     data = reports.status(opts.config(), runs=runs)
-    if opts.as_json or local_json:
+    if opts.as_json:
         console.print_json(data)
     else:
         console.print_status(data)
@@ -58,9 +57,9 @@ def _optional_config(opts):
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--max-problems", default=100, show_default=True, type=click.IntRange(1),
               help="Report at most this many problems (all are counted).")
-@_JSON
 @click.pass_obj
-def validate(opts, file: Path, max_problems: int, local_json: bool) -> int:
+@global_options
+def validate(opts, file: Path, max_problems: int) -> int:
     """Check an exchange message (.xml or .zip) against the EnterpriseData format: the header
     (structure, order, and, with a config, whose codes), then every body object against 1C's
     schema of the message's version. Exit 0 valid, 5 invalid.
@@ -81,7 +80,7 @@ def validate(opts, file: Path, max_problems: int, local_json: bool) -> int:
         with progress.task(f"checking {file.name}", total_bytes=size) as task:
             check = check_message(file, config, max_problems=max_problems, progress=task)
     report = check.report()
-    if opts.as_json or local_json:
+    if opts.as_json:
         console.print_json(report)
     else:
         console.print_validation(report)
@@ -89,6 +88,7 @@ def validate(opts, file: Path, max_problems: int, local_json: bool) -> int:
 
 
 @click.group("state", short_help="Show, set numbers, resend, export: rare human decisions.")
+@global_options
 def state() -> None:
     """Look at the state, and make the rare decisions only a human can: set a base's message
     numbers, send everything again, export the state for support. Changes need --yes.
@@ -96,9 +96,9 @@ def state() -> None:
 
 
 @state.command("show", short_help="The three message numbers per base.")
-@_JSON
 @click.pass_obj
-def state_show(opts, local_json: bool) -> int:
+@global_options
+def state_show(opts) -> int:
     """Show the three numbers per base: sent (our last message to it), received (its last
     message we took) and confirmed (the last of ours it says it holds). Read-only.
 
@@ -109,16 +109,16 @@ def state_show(opts, local_json: bool) -> int:
     from onecsync.state import reports
 
     data = reports.numbers(opts.config())
-    if opts.as_json or local_json:
+    if opts.as_json:
         console.print_json(data)
     else:
         console.print_numbers(data)
     return 0
 
 
-def _finish(opts, plan: dict, local_json: bool) -> int:
+def _finish(opts, plan: dict) -> int:
     code = 0 if plan["applied"] or opts.dry_run else int(ExitCode.USAGE)
-    if opts.as_json or local_json:
+    if opts.as_json:
         console.print_json({**plan, "exit_code": code})
     else:
         console.print_plan(plan, dry_run=opts.dry_run)
@@ -132,10 +132,10 @@ def _finish(opts, plan: dict, local_json: bool) -> int:
 @click.option("--received", type=click.IntRange(0), metavar="N",
               help="The base's last message we took was number N.")
 @_YES
-@_JSON
 @click.pass_obj
-def state_set_numbers(opts, peer: str, sent: int | None, received: int | None, yes: bool,
-                      local_json: bool) -> int:
+@global_options
+def state_set_numbers(opts, peer: str, sent: int | None, received: int | None,
+                      yes: bool) -> int:
     """Set a base's message numbers by hand: the remedy for a numbering conflict (exit 6).
 
     \b
@@ -162,7 +162,7 @@ def state_set_numbers(opts, peer: str, sent: int | None, received: int | None, y
         raise click.UsageError("give --sent N, --received N or both")
     plan = admin.set_numbers(opts.config(), peer, sent, received,
                              apply=yes and not opts.dry_run)
-    return _finish(opts, plan, local_json)
+    return _finish(opts, plan)
 
 
 @state.command("resend", short_help="Send a base everything again (all, or one type).")
@@ -170,9 +170,9 @@ def state_set_numbers(opts, peer: str, sent: int | None, received: int | None, y
 @click.option("--type", "types", multiple=True, metavar="TYPE",
               help="Only this object type, e.g. Справочник.Контрагенты (repeatable).")
 @_YES
-@_JSON
 @click.pass_obj
-def state_resend(opts, peer: str, types: tuple[str, ...], yes: bool, local_json: bool) -> int:
+@global_options
+def state_resend(opts, peer: str, types: tuple[str, ...], yes: bool) -> int:
     """Send a base again everything onecsync holds for it (a full resend), or all of one type.
 
     For the CRM: every catalog object (and settlement document) that came from accounting. Use
@@ -195,13 +195,14 @@ def state_resend(opts, peer: str, types: tuple[str, ...], yes: bool, local_json:
         raise click.BadParameter(f"onecsync does not send {', '.join(wrong)} to {peer}; it sends "
                                  f"{', '.join(allowed)}", param_hint="--type")
     plan = admin.resend(config, peer, types or None, apply=yes and not opts.dry_run)
-    return _finish(opts, plan, local_json)
+    return _finish(opts, plan)
 
 
 @state.command("export", short_help="The state as JSON for support (no payloads, no secrets).")
 @click.option("--with-parked-xml", is_flag=True,
               help="Include the XML of parked objects (it holds business data).")
 @click.pass_obj
+@global_options
 def state_export(opts, with_parked_xml: bool) -> int:
     """Print the state as JSON for support: numbers, counts per type and status, parked objects
     and why, the last 50 runs. No payloads unless asked, never a secret. Read-only.

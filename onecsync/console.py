@@ -60,6 +60,35 @@ class _Plain(logging.Formatter):
         return text
 
 
+# syslog priorities: journald reads a `<N>` line prefix as the line's priority (sd-daemon(3)).
+_PRIORITY = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6,
+             logging.DEBUG: 7}
+
+
+class _Journal(logging.Formatter):
+    """Each line of a record prefixed with its priority, so `journalctl -p warning` works."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = f"<{_PRIORITY.get(record.levelno, 6)}>"
+        return "\n".join(prefix + line for line in self.inner.format(record).splitlines())
+
+
+def under_journal() -> bool:
+    """Is stderr the journal? systemd sets JOURNAL_STREAM to its device:inode (systemd.exec(5))."""
+    stream = os.environ.get("JOURNAL_STREAM")
+    if not stream:
+        return False
+    try:
+        st = os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return stream == f"{st.st_dev}:{st.st_ino}"
+
+
 def setup_logging(verbosity: int, json_lines: bool = False) -> None:
     """-q: errors only; default: what was done; -v: debug with tracebacks."""
     level = {-1: logging.ERROR, 0: logging.INFO}.get(verbosity, logging.DEBUG)
@@ -67,17 +96,16 @@ def setup_logging(verbosity: int, json_lines: bool = False) -> None:
     logger.handlers.clear()
     logger.setLevel(level)
     logger.propagate = False
-    if json_lines:
+    journal = under_journal()
+    if json_lines or journal or not (sys.stderr.isatty() or os.environ.get("FORCE_COLOR")):
         handler: logging.Handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(_JsonLines())
-    elif sys.stderr.isatty() or os.environ.get("FORCE_COLOR"):
+        formatter: logging.Formatter = _JsonLines() if json_lines else _Plain()
+        handler.setFormatter(_Journal(formatter) if journal else formatter)
+    else:
         from rich.logging import RichHandler
 
         handler = RichHandler(console=stderr(), show_time=False, show_path=False,
                               markup=False, rich_tracebacks=verbosity > 0)
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(_Plain())
     logger.addHandler(handler)
 
 
@@ -86,8 +114,13 @@ def print_json(data: dict) -> None:
     sys.stdout.flush()
 
 
+def _tag(level: int) -> str:
+    """The priority prefix of a line printed, not logged, at `level` (nothing off the journal)."""
+    return f"<{_PRIORITY[level]}>" if under_journal() else ""
+
+
 def error_line(text: str) -> None:
-    stderr().print(f"onecsync: error: {text}", style="bold red", markup=False)
+    stderr().print(f"{_tag(logging.ERROR)}onecsync: error: {text}", style="bold red", markup=False)
 
 
 _MEANING = {0: "done", 1: "internal error", 3: "configuration error", 4: "temporary failure",
@@ -164,28 +197,33 @@ class _TerminalTask(Task):
                  total_bytes: int | None, total_objects: int | None) -> None:
         self._bar = bar
         self._by_bytes = total_bytes is not None
+        self._of = f" / {_size(total_bytes)}" if total_bytes is not None else ""
+        # No total at all (routing, say): rich shows a pulsing bar, the spinner and the clock.
         self._id = bar.add_task(description, total=total_bytes or total_objects,
-                                objects=0, size="")
+                                objects=0, size=_size(0) + self._of)
 
     def update(self, objects: int, nbytes: int) -> None:
         self._bar.update(self._id, completed=nbytes if self._by_bytes else objects,
-                         objects=objects, size=_size(nbytes))
+                         objects=objects, size=_size(nbytes) + self._of)
 
     def close(self) -> None:
         self._bar.remove_task(self._id)
 
 
 class TerminalProgress(Progress):
-    """A bar per message read or written: objects and bytes. Only ever made for a terminal."""
+    """A line per phase (reading, routing, writing a message): spinner, what, a bar with its
+    percentage, objects, bytes of the total, time so far and left. Only made for a terminal;
+    `get_time` is rich's clock (tests give their own)."""
 
-    def __init__(self, console: Console) -> None:
-        from rich import progress as rich_progress
+    def __init__(self, console: Console, get_time=None) -> None:
+        from rich import progress as rp
 
-        self.bar = rich_progress.Progress(
-            rich_progress.SpinnerColumn(), rich_progress.TextColumn("{task.description}"),
-            rich_progress.BarColumn(), rich_progress.TextColumn("{task.fields[objects]:>10,} objects"),
-            rich_progress.TextColumn("{task.fields[size]:>9}"), rich_progress.TimeElapsedColumn(),
-            console=console, transient=True)
+        self.bar = rp.Progress(
+            rp.SpinnerColumn(), rp.TextColumn("{task.description}"), rp.BarColumn(),
+            rp.TaskProgressColumn(), rp.TextColumn("{task.fields[objects]:>10,} objects"),
+            rp.TextColumn("{task.fields[size]:>19}"), rp.TimeElapsedColumn(),
+            rp.TextColumn("ETA"), rp.TimeRemainingColumn(),
+            console=console, transient=True, get_time=get_time)
 
     def task(self, description: str, *, total_bytes: int | None = None,
              total_objects: int | None = None) -> Task:
@@ -321,6 +359,17 @@ def _run_text(run: dict) -> str:
     return text
 
 
+def _in_progress_text(run: dict) -> str:
+    return (f"a run is in progress since {_when(run.get('since'))} (pid {run.get('pid', '?')}, "
+            f"{run.get('command', '?')}); what is shown is its last commit")
+
+
+def _run_state(run: dict) -> str:
+    if run.get("state") in ("running", "died"):
+        return run["state"]
+    return "?" if run["exit_code"] is None else str(run["exit_code"])
+
+
 def print_status(data: dict) -> None:
     out = stdout()
     if not data["exists"]:
@@ -328,8 +377,9 @@ def print_status(data: dict) -> None:
     head = [("config", data["config"]), ("state", data["state"]),
             ("node", f"{data['node']['code']} · offers {', '.join(data['node']['formats'])}"),
             ("lock", _lock_text(data["lock"]))]
-    runs = [(_when(r["started_at"]), r["command"],
-             "running" if r["exit_code"] is None else str(r["exit_code"]), _run_text(r))
+    if data.get("in_progress"):
+        head.append(("run", _in_progress_text(data["in_progress"])))
+    runs = [(_when(r["started_at"]), r["command"], _run_state(r), _run_text(r))
             for r in data["runs"]]
     if not out.is_terminal:
         for k, v in head:
@@ -488,10 +538,12 @@ def print_check(report: dict, summary: bool = True, warnings: bool = True) -> No
                     if types is not None else "not declared (1C then assumes all)"),
                     markup=False)
     for item in report["problems"]:
-        out.print(f"onecsync: problem: {item['message']}", style="red", markup=False)
+        out.print(f"{_tag(logging.ERROR)}onecsync: problem: {item['message']}", style="red",
+                  markup=False)
     if warnings:
         for item in report["warnings"]:
-            out.print(f"onecsync: warning: {item['message']}", style="yellow", markup=False)
+            out.print(f"{_tag(logging.WARNING)}onecsync: warning: {item['message']}",
+                      style="yellow", markup=False)
 
 
 def print_init(report: dict) -> None:
@@ -501,6 +553,8 @@ def print_init(report: dict) -> None:
               style="bold green", markup=False)
     for name, path in report["settings_messages"].items():
         out.print(f"onecsync: {verb} the settings message for {name}: {path}", markup=False)
+    for text in report.get("warnings", []):
+        out.print(f"onecsync: warning: {text}", style="yellow", markup=False, soft_wrap=True)
     out.print("Next steps:", style="bold", markup=False)
     for i, step in enumerate(report["next_steps"], 1):
         out.print(f"  {i}. {step}", markup=False)

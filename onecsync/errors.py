@@ -109,3 +109,22 @@ class Refused(OnecsyncError):
 
     exit_code = ExitCode.USAGE
     remedy = "pass --force to replace it"
+
+
+class Stopped(BaseException):
+    """The process was told to stop (SIGTERM: `systemctl stop`, a TimeoutStartSec): not a
+    failure, and not an Exception, so that only the handlers that undo or journal see it."""
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(f"stopped ({signal_name})")
+        self.signal_name = signal_name
+        self.exit_code = 128 + {"SIGTERM": 15, "SIGHUP": 1}.get(signal_name, 15)
+
+
+def ended_by(exc: BaseException) -> tuple[int, str] | None:
+    """(exit code, what the journal says) for a run ended from outside; None for anything else."""
+    if isinstance(exc, Stopped):
+        return exc.exit_code, str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return 130, "interrupted (Ctrl-C)"
+    return None

@@ -34,23 +34,24 @@ _THEIRS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _TRIES = 8
 
 
-def create_new(folder: Path, prefix: str, suffix: str = "", mode: int = 0o600) -> tuple[int, Path]:
+def create_new(folder: Path, prefix: str, suffix: str = "",
+               mode: int | None = 0o600) -> tuple[int, Path]:
     """A new, empty file of ours in `folder`, open for writing (and reading back): (fd, path).
 
     The name is `prefix`, 16 random hex digits and `suffix`. An entry already there under the
     name is never opened: another name is drawn (an attacker cannot guess the next one either).
-    The mode is set on the descriptor, so the umask does not widen or narrow it.
+    A `mode` is set on the descriptor, so the umask does not widen or narrow it; `mode=None`
+    (a message the base's user must read) leaves it to the umask, the admin's choice.
     """
     for _ in range(_TRIES):
         path = folder / f"{prefix}{secrets.token_hex(8)}{suffix}"
         try:
-            fd = os.open(path, _NEW, mode)
+            fd = os.open(path, _NEW, 0o666 if mode is None else mode)
         except FileExistsError:
             continue
-        try:
-            os.fchmod(fd, mode)
-        except OSError:
-            pass  # a share that keeps its own modes: the file is still new and ours
+        if mode is not None:
+            with contextlib.suppress(OSError):  # a share that keeps its own modes: still ours
+                os.fchmod(fd, mode)
         return fd, path
     raise FileExistsError(errno.EEXIST, f"no new file name could be made after {_TRIES} tries",
                           str(folder))

@@ -22,6 +22,7 @@ from lxml import etree
 from onecsync import formats
 from onecsync.cli import main
 from onecsync.protocol.check import check_message
+from onecsync.state import read_connection
 from tests import factory
 
 # Hypothesis profiles: `ci` (the default) is small enough for every push; `dev`, `fuzz` and
@@ -79,6 +80,16 @@ def assert_valid_message(path: Path) -> None:
     if header.findtext("m:Confirmation/m:From", namespaces=ns) == factory.NODE:
         declared = header.findall("m:AvailableObjectTypes/m:ObjectType", ns)
         assert declared, f"{path.name}: header declares no AvailableObjectTypes"
+
+
+class _ClosingConnection(sqlite3.Connection):
+    """`with box.db() as c:` closes it at the end, so SQLite's log files go with it."""
+
+    def __exit__(self, *exc):
+        try:
+            return super().__exit__(*exc)
+        finally:
+            self.close()
 
 
 class Sandbox:
@@ -229,7 +240,9 @@ class Sandbox:
         return exc.value.code, report, out.err
 
     def db(self) -> sqlite3.Connection:
-        return sqlite3.connect(f"file:{self.state_path}?mode=ro", uri=True)
+        """The state as onecsync's readers open it: writes refused, and no log files left
+        behind (a mode=ro connection would leave SQLite's -wal and -shm beside the state)."""
+        return read_connection(self.state_path, factory=_ClosingConnection)
 
     def numbers(self, peer: str) -> tuple[int, int, int]:
         with self.db() as c:

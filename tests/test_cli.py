@@ -6,6 +6,7 @@ import fcntl
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -20,17 +21,24 @@ def tree_digest(root) -> dict:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def file_mtimes(root) -> dict:
+    """Every file's mtime. Not the folders': SQLite's write-ahead log files come and go beside
+    the state while anyone reads it (the last reader out removes them), which a folder's mtime
+    records; no file is created, changed or left."""
+    return {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
 def test_dry_run_writes_nothing_and_says_what_it_would_send(sandbox):
     sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
     sandbox.run("pull-catalogs")  # a state exists
     sandbox.put("accounting", f.Msg(message_no=2, received_no=1, created="2026-11-21T09:00:00",
                                     objects=[f.counterparty(f.ref(2), "АО Василек")]))
     before = tree_digest(sandbox.root)
-    mtimes = {p: p.stat().st_mtime_ns for p in sandbox.root.rglob("*")}
+    mtimes = file_mtimes(sandbox.root)
     code, report, err = sandbox.run("--dry-run", "pull-catalogs")
     assert code == 0, err
     assert tree_digest(sandbox.root) == before
-    assert {p: p.stat().st_mtime_ns for p in sandbox.root.rglob("*")} == mtimes
+    assert file_mtimes(sandbox.root) == mtimes
     assert report["dry_run"] is True
     sent = report["peers"]["crm"]["sent"]
     assert sent["message_no"] == 2 and sent["objects"] == 2
@@ -178,3 +186,37 @@ def test_python_dash_m_runs_the_cli(sandbox):
                            "--json", "pull-catalogs"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["peers"]["crm"]["sent"]["objects"] == 1
+
+
+def test_dry_run_copies_nothing_and_cannot_commit(sandbox, monkeypatch, tmp_path):
+    """--dry-run works on the real file in a transaction it rolls back: no copy of the state
+    (whose cost grows with the state), and no way for the run to make a change stick."""
+    import tempfile
+
+    from onecsync.state import dryrun
+    from onecsync.state import open_dry_run
+
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    sandbox.run("pull-catalogs")
+    sandbox.put("accounting", f.Msg(message_no=2, received_no=1, created="2026-11-21T09:00:00",
+                                    objects=[f.counterparty(f.ref(2), "АО Василек")]))
+
+    def no_copy(*a, **kw):
+        raise AssertionError("the dry run made a copy")
+
+    monkeypatch.setattr(dryrun, "_copy", no_copy)
+    monkeypatch.setattr(tempfile, "mkstemp", no_copy)
+    before, mtimes = tree_digest(sandbox.root), file_mtimes(sandbox.root)
+    code, report, err = sandbox.run("--dry-run", "pull-catalogs")
+    assert code == 0, err
+    assert report["peers"]["crm"]["sent"]["objects"] == 2
+    assert (tree_digest(sandbox.root), file_mtimes(sandbox.root)) == (before, mtimes)
+    state, finish = open_dry_run(sandbox.state_path)
+    try:
+        with pytest.raises(sqlite3.DatabaseError, match="not authorized"):
+            with state.atomic():  # inside: a savepoint; then a commit, which is refused
+                state.update_peer("crm", sent_no=99)
+                state.conn.execute("COMMIT")
+    finally:
+        finish()
+    assert sandbox.numbers("crm")[0] == 1

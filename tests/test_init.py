@@ -225,3 +225,34 @@ def test_on_a_terminal_an_existing_config_is_refused_before_any_question(tmp_pat
         main(["init"])
     assert exc.value.code == 2 and asked == []
     assert (tmp_path / "onecsync.yaml").read_text(encoding="utf-8") == "# mine\n"
+
+
+def test_init_state_puts_the_state_where_it_is_asked(run, tmp_path):
+    # README's systemd steps: the state goes in the unit's StateDirectory=, not beside the config
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "var").mkdir()
+    code, _, err = run("init", "etc", "--state", str(tmp_path / "var" / "state.sqlite"), *FLAGS)
+    assert code == 0, err
+    assert load_config(tmp_path / "etc" / "onecsync.yaml").state == tmp_path / "var" / "state.sqlite"
+    assert not (tmp_path / "var" / "state.sqlite").exists()  # made by the first run, not by init
+
+
+def test_init_force_keeps_the_node_code_and_warns_when_asked_for_a_new_one(run, tmp_path, capsys):
+    """The admin reruns init --force next to a config and a state that were used: the bases
+    know us by the old code, so it is kept; asked for a new one, init says it needs a new state."""
+    code, first, _ = run("init", *FLAGS)
+    assert code == 0
+    old = first["node_code"]
+    (tmp_path / "onecsync-state.sqlite").write_bytes(b"")  # a state was made under it
+    code, report, err = run("init", "--force", *FLAGS)
+    assert code == 0, err
+    assert report["node_code"] == old and report["warnings"] == []
+    new = str(uuid.uuid4())
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["init", "--force", "--node-code", new, *FLAGS])
+    assert exc.value.code == 0
+    err = capsys.readouterr().err
+    [line] = [ln for ln in err.splitlines() if "warning:" in ln]
+    assert f"made under the old node code {old}" in line and "needs a new state" in line
+    assert load_config(tmp_path / "onecsync.yaml").node.code == new

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -272,13 +273,13 @@ def test_the_core_reports_progress_of_reading_and_writing(sandbox):
     recorder = Recorder()
     outcome = execute(load_config(sandbox.config), "pull-catalogs", progress=recorder)
     assert outcome.exit_code == 0
-    reading = next(t for t in recorder.tasks if t["description"] == "accounting: reading")
+    reading = next(t for t in recorder.tasks if t["description"] == "accounting: reading…")
     assert reading["total_bytes"] == path.stat().st_size and reading["closed"]
     objects = [o for o, _ in reading["updates"]]
     assert objects == [EVERY, 2 * EVERY, n]  # every EVERY objects, then the total
     sizes = [b for _, b in reading["updates"]]
     assert sizes == sorted(sizes) and sizes[-1] == path.stat().st_size
-    writing = next(t for t in recorder.tasks if t["description"] == "crm: writing")
+    writing = next(t for t in recorder.tasks if t["description"] == "crm: writing…")
     assert writing["total_objects"] == n and writing["updates"][-1][0] == n
     assert writing["updates"][-1][1] > 0 and writing["closed"]
     sandbox.outgoing("crm")
@@ -293,11 +294,74 @@ def test_the_terminal_bar_shows_objects_and_bytes():
     buf = io.StringIO()
     bar = console.TerminalProgress(Console(file=buf, force_terminal=True, width=120))
     with bar:
-        with bar.task("crm: writing", total_objects=5000) as task:
+        with bar.task("crm: writing…", total_objects=5000) as task:
             task.update(2000, 3_500_000)
             bar.bar.refresh()
     text = buf.getvalue()
-    assert "crm: writing" in text and "2,000 objects" in text and "3.5 MB" in text
+    assert "crm: writing…" in text and "2,000 objects" in text and "3.5 MB" in text
+
+
+def test_the_terminal_bar_shows_the_total_a_percentage_and_an_eta():
+    now = [100.0]
+    buf = io.StringIO()
+    bar = console.TerminalProgress(Console(file=buf, force_terminal=True, width=160),
+                                   get_time=lambda: now[0])
+    with bar:
+        with bar.task("accounting: reading…", total_bytes=400_000_000) as task:
+            for seconds, done in ((1, 50_000_000), (2, 100_000_000)):  # 50 MB/s
+                now[0] = 100.0 + seconds
+                task.update(done // 1000, done)
+            line = _render(bar)
+    assert "accounting: reading…" in line
+    assert "25%" in line
+    assert "100.0 MB / 400.0 MB" in line
+    assert "ETA 0:00:06" in line  # 300 MB left at 50 MB/s
+
+
+def _render(bar) -> str:
+    out = Console(file=io.StringIO(), width=160, record=True)
+    out.print(bar.bar.get_renderable())
+    return out.export_text()
+
+
+def test_a_run_shows_a_phase_while_it_routes_not_a_blank_screen(sandbox):
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    recorder = Recorder()
+    assert execute(load_config(sandbox.config), "run", progress=recorder).exit_code == 0
+    phases = [t["description"] for t in recorder.tasks]
+    assert phases.index("accounting: reading…") < phases.index("routing pull-catalogs…") \
+        < phases.index("crm: writing…")
+    assert "reconciling…" in phases
+    assert all(t["closed"] for t in recorder.tasks)
+
+
+def test_under_journald_log_lines_carry_their_syslog_priority(sandbox, tmp_path):
+    """systemd sets JOURNAL_STREAM to the device:inode of the stderr it gave us; journald reads
+    `<N>` as the line's priority. The process itself is under test: its stderr is a file."""
+    import shutil
+    shutil.rmtree(sandbox.folders["crm"])  # a run with an error line (exit 3)
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    err_path = tmp_path / "journal"
+
+    def run(journal: bool) -> list[str]:
+        with open(err_path, "wb") as err:
+            st = os.fstat(err.fileno())
+            env = {**os.environ, "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}" if journal
+                   else "1:1"}
+            proc = subprocess.run([sys.executable, "-m", "onecsync", "--config",
+                                   str(sandbox.config), "-v", "run"],
+                                  stderr=err, stdout=subprocess.DEVNULL, env=env, timeout=60)
+        assert proc.returncode == 3
+        return err_path.read_text(encoding="utf-8").splitlines()
+
+    lines = run(journal=True)
+    errors = [x for x in lines if "onecsync: error:" in x]
+    assert errors and all(x.startswith("<3>onecsync: error:") for x in errors), lines
+    assert any(x.startswith("<7>onecsync: debug:") for x in lines), lines
+    assert all(x[:3] in ("<3>", "<4>", "<6>", "<7>") for x in lines
+               if x.startswith("<") or x.startswith("onecsync:")), lines
+    # another stream in JOURNAL_STREAM (a child started by the unit, whose stderr is a file)
+    assert not any(x.startswith("<") for x in run(journal=False))
 
 
 def test_a_run_on_a_terminal_draws_the_bar_on_stderr_only(sandbox, monkeypatch):
@@ -313,9 +377,9 @@ def test_a_run_on_a_terminal_draws_the_bar_on_stderr_only(sandbox, monkeypatch):
     monkeypatch.setattr(console.TerminalProgress, "task", spy)
     code, out, _ = sandbox.human("--json", "pull-catalogs")
     assert code == 0 and json.loads(out)["exit_code"] == 0
-    assert "accounting: reading" in drawn and "crm: writing" in drawn
+    assert "accounting: reading…" in drawn and "crm: writing…" in drawn
     code, _, _ = sandbox.human("-q", "pull-catalogs")
-    assert drawn.count("accounting: reading") == 1  # -q: no bar
+    assert drawn.count("accounting: reading…") == 1  # -q: no bar
     monkeypatch.setattr(console, "_stderr", None)
 
 

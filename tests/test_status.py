@@ -12,6 +12,7 @@ from rich.console import Console
 
 from onecsync import console
 from tests import factory as f
+from tests.test_cli import file_mtimes
 from tests.test_cli import tree_digest
 
 ACCOUNTING_MESSAGE = f.FIXTURES / "accounting" / f"Message_{f.ACCOUNTING}_{f.NODE}.xml"
@@ -160,12 +161,12 @@ def test_status_writes_nothing(sandbox):
     sandbox.run("pull-catalogs")
     sandbox.state_path.chmod(0o400)  # a write would fail loudly, not silently
     before = tree_digest(sandbox.root)
-    mtimes = {p: p.stat().st_mtime_ns for p in sandbox.root.rglob("*")}
+    mtimes = file_mtimes(sandbox.root)
     for args in (["status"], ["status", "--runs", "20"], ["state", "show"], ["state", "export"]):
         code, _, err = sandbox.run(*args)
         assert code == 0, (args, err)
     assert tree_digest(sandbox.root) == before
-    assert {p: p.stat().st_mtime_ns for p in sandbox.root.rglob("*")} == mtimes
+    assert file_mtimes(sandbox.root) == mtimes
 
 
 def test_a_state_from_a_newer_onecsync_is_refused(sandbox):

@@ -15,14 +15,19 @@ Problems decide the exit code, most serious first (3 config or setup, 4 unreacha
 from __future__ import annotations
 
 import inspect
+import os
+import sqlite3
 
 from onecsync.config import Config
 from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
+from onecsync.flows.addressing import misaddressed
 from onecsync.flows.declared import Finding
 from onecsync.flows.declared import config_findings
 from onecsync.flows.declared import peer_findings
 from onecsync.protocol.numbering import negotiate
+from onecsync.state import lock_path
+from onecsync.state import open_readonly
 from onecsync.state import read_peers
 from onecsync.transport import build_transport
 
@@ -82,6 +87,56 @@ def _peer_view(config: Config, name: str, state) -> dict:
     return view
 
 
+def _other_node(config: Config) -> OnecsyncError | None:
+    """The refusal a run would meet if the state was made under another node code or plan."""
+    try:
+        state = open_readonly(config.state)
+    except OnecsyncError:
+        return None  # read_peers has said why already
+    if state is None:
+        return None
+    try:
+        return state.other_node(config.node.code, config.node.exchange_plan)
+    except sqlite3.Error:
+        return None  # no meta table yet: a run migrates the state and adopts the code
+    finally:
+        state.close()
+
+
+def _state_access(config: Config) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of this user's access to the state, its folder and its lock: what a
+    run would meet first. Nothing is created or locked (a run may be going)."""
+    eff = os.access in os.supports_effective_ids
+    path, lock = config.state, lock_path(config.state)
+    folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+    problems, warnings = [], []
+    fix = "make it writable by the user that runs onecsync (see README: the state)"
+    if folder is not None and not os.access(folder, os.W_OK | os.X_OK, effective_ids=eff):
+        problems.append(f"the state folder {folder} is not writable by this user ({fix})")
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"), lock):
+        if p.exists() and not os.access(p, os.R_OK | os.W_OK, effective_ids=eff):
+            what = "the lock file" if p == lock else "the state file"
+            problems.append(f"{what} {p} is not writable by this user, so no run can "
+                            f"{'take the lock' if p == lock else 'use the state'} ({fix})")
+    if path.exists():
+        owner, me = path.stat().st_uid, os.geteuid()
+        if owner != me:
+            warnings.append(f"the state file {path} belongs to {_user(owner)}, not to "
+                            f"{_user(me)} who runs this: files a run as {_user(me)} creates "
+                            "beside it (a run as root by hand) may stop the scheduled runs "
+                            f"(run onecsync as {_user(owner)}, e.g. with sudo -u)")
+    return problems, warnings
+
+
+def _user(uid: int) -> str:
+    try:
+        import pwd
+
+        return f"user {pwd.getpwuid(uid).pw_name}"
+    except (ImportError, KeyError):
+        return f"user {uid}"
+
+
 def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> dict:
     findings: list[Finding] = list(config_findings(config))
     codes: list[ExitCode] = [ExitCode.CONFIG for f in findings if f.level == "problem"]
@@ -97,6 +152,14 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> di
         problems.append({"code": int(exc.exit_code), "peer": None, "message": exc.line()})
     for p in peers or []:
         states[p.name] = p
+    access_problems, access_warnings = _state_access(config)
+    for text in access_problems:
+        codes.append(ExitCode.CONFIG)
+        problems.append({"code": int(ExitCode.CONFIG), "peer": None, "message": text})
+    warnings += [{"peer": None, "message": text} for text in access_warnings]
+    if (wrong := _other_node(config)) is not None:
+        codes.append(wrong.exit_code)
+        problems.append({"code": int(wrong.exit_code), "peer": None, "message": wrong.line()})
     report: dict = {"command": "check", "dry_run": dry_run, "config": str(config.path),
                     "node": {"code": config.node.code, "formats": list(config.node.formats),
                              "prefix": config.node.prefix},
@@ -104,7 +167,8 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> di
                     "peers": {}}
     for name, base in config.bases.items():
         state = states.get(name)
-        if state is not None and state.code != base.code:
+        exchanged = state is not None and (state.sent_no or state.received_no or state.confirmed_no)
+        if exchanged and state.code != base.code:  # else a run adopts the corrected code
             codes.append(ExitCode.CONFIG)
             problems.append({"code": int(ExitCode.CONFIG), "peer": name, "message":
                              f"{name}: the state file belongs to a base with code {state.code}, "
@@ -118,6 +182,8 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> di
                                         exchange_plan=config.node.exchange_plan,
                                         state_dir=config.state_dir, dry_run=True)
             view["transport"].update(_probe(transport, dry_run))
+            if (wrong := misaddressed(config, name, transport)) is not None:
+                raise wrong
             offered = _service_versions(transport)
             if offered and view["versions"] is None:  # the web service says, before any message
                 view["versions"] = offered

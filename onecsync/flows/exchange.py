@@ -24,6 +24,7 @@ from onecsync.config import Config
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StrayEntry
 from onecsync.errors import TemporaryError
+from onecsync.flows.addressing import misaddressed
 from onecsync.flows.declared import declared_types
 from onecsync.progress import NO_PROGRESS
 from onecsync.progress import Progress
@@ -84,6 +85,8 @@ class Exchange:
         peer = self.state.ensure_peer(name, base.code)
         incoming = self.transports[name].fetch()
         if incoming is None:
+            if (wrong := misaddressed(self.config, name, self.transports[name])) is not None:
+                raise wrong
             log.debug("%s: no message from the base yet", name)
             return {"file": None}
         try:
@@ -101,7 +104,7 @@ class Exchange:
             return {**report, **known}
         try:
             with self.quarantine.guard(name, incoming), incoming.open() as stream, self.progress.task(
-                    f"{name}: reading", total_bytes=incoming.size) as task:
+                    f"{name}: reading…", total_bytes=incoming.size) as task:
                 reader = MessageReader(stream, source=incoming.name, progress=task, check_schema=True)
                 h = reader.header
                 check_incoming(h, our_code=self.config.node.code, peer_code=base.code,
@@ -203,7 +206,7 @@ class Exchange:
         by_type: Counter = Counter()
         parked: dict[int, str] = {}
         payloads = self._payloads(name, version, by_type, parked)
-        task = self.progress.task(f"{name}: writing", total_objects=pending)
+        task = self.progress.task(f"{name}: writing…", total_objects=pending)
         if self.dry_run:
             with task:
                 count = write_message(_Sink(), header, payloads, version, task)

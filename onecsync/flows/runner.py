@@ -12,7 +12,6 @@ A run that holds the lock pings the healthcheck URL, if one is configured, at it
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from onecsync.errors import ExitCode
 from onecsync.errors import NumberingConflict
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StateError
+from onecsync.errors import ended_by
 from onecsync.flows.catalogs import route_catalogs
 from onecsync.flows.exchange import Exchange
 from onecsync.flows.invoices import route_invoices
@@ -37,9 +37,10 @@ from onecsync.progress import Progress
 from onecsync.state import RunLock
 from onecsync.state import ensure_state_dir
 from onecsync.state import lock_path
-from onecsync.state import open_scratch_copy
+from onecsync.state import open_dry_run
 from onecsync.state import open_state
 from onecsync.state import sqlite_failure
+from onecsync.state.lock import DryRunLock
 from onecsync.transport import build_transport
 
 log = logging.getLogger("onecsync")
@@ -127,13 +128,13 @@ def execute(config: Config, command: str, dry_run: bool = False,
     outcome = Outcome(command=command, dry_run=dry_run)
     try:
         if dry_run:
-            state, scratch = open_scratch_copy(config.state)
-            try:
-                _steps(config, state, steps, outcome, dry_run=True, refs=refs, progress=progress,
-                       heal=heal)
-            finally:
-                state.close()
-                os.unlink(scratch)
+            with DryRunLock(lock_path(config.state)):
+                state, finish = open_dry_run(config.state)
+                try:
+                    _steps(config, state, steps, outcome, dry_run=True, refs=refs,
+                           progress=progress, heal=heal)
+                finally:
+                    finish()
             return outcome
         ensure_state_dir(config.state)
         with RunLock(lock_path(config.state), command):
@@ -146,7 +147,8 @@ def execute(config: Config, command: str, dry_run: bool = False,
                                            f"{exc.line()}")
                 raise
             except BaseException as exc:
-                ping.finish(ExitCode.BUG, f"onecsync {command}: internal error {type(exc).__name__}")
+                code, why = ended_by(exc) or (ExitCode.BUG, f"internal error {type(exc).__name__}")
+                ping.finish(code, f"onecsync {command}: {why}")
                 raise
             ping.finish(outcome.exit_code, _summary(outcome))
     except sqlite3.Error as exc:  # the state file itself: busy, full, read-only, damaged
@@ -176,7 +178,8 @@ def _journaled(config: Config, command: str, steps, outcome: Outcome, progress: 
             _end_run(state, run_id, int(outcome.exit_code), outcome, exc.line())
             raise exc from None
         except BaseException as exc:
-            _end_run(state, run_id, int(ExitCode.BUG), outcome, repr(exc))
+            code, why = ended_by(exc) or (int(ExitCode.BUG), repr(exc))
+            _end_run(state, run_id, code, outcome, why)
             raise
         state.end_run(run_id, int(outcome.exit_code), journal_report(outcome.report()),
                       "; ".join(e.line() for e in outcome.errors) or None)
@@ -217,6 +220,7 @@ def _reconcile(config: Config, state, outcome: Outcome, heal: bool) -> None:
 def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
            refs: tuple[str, ...] | None = None, progress: Progress = NO_PROGRESS,
            heal: bool = False) -> None:
+    state.ensure_node(config.node.code, config.node.exchange_plan)
     transports = {name: build_transport(base, config.node.code,
                                         exchange_plan=config.node.exchange_plan,
                                         state_dir=config.state_dir, dry_run=dry_run)
@@ -231,10 +235,12 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
                 peer_report["received"] = exchange.receive(arg)
                 outcome.parked += peer_report["received"].get("parked", 0)
             elif action == "route":
-                outcome.routed[arg] = ROUTES[arg](config, state)
+                with progress.task(f"routing {arg}…"):  # minutes at a first exchange: say so
+                    outcome.routed[arg] = ROUTES[arg](config, state)
                 outcome.parked += outcome.routed[arg].get("parked", 0)
             elif action == "reconcile":
-                _reconcile(config, state, outcome, heal)
+                with progress.task("reconciling…"):
+                    _reconcile(config, state, outcome, heal)
             elif action == "unpark":
                 with state.atomic():
                     outcome.routed["retry"] = {"unparked": state.unpark(refs)}

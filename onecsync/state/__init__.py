@@ -1,6 +1,6 @@
 """The local state: one SQLite file holding numbers, inbox, registrations and the run journal.
 
-Public API: `open_state(path)`, `open_scratch_copy(path)` (for --dry-run), `open_readonly(path)`
+Public API: `open_state(path)`, `open_dry_run(path)` (for --dry-run), `open_readonly(path)`
 (for status and exports), `read_peers(path)` (read-only), `State`, `PeerState`, `Pending`,
 `RunLock`, `lock_path`.
 """
@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import tempfile
 from pathlib import Path
+from typing import Callable
 
 from onecsync.errors import StateError
+from onecsync.state import dryrun
 from onecsync.state.failures import sqlite_failure
 from onecsync.state.lock import RunLock
 from onecsync.state.lock import holder_if_locked
@@ -26,11 +27,18 @@ from onecsync.state.store import State
 
 log = logging.getLogger("onecsync")
 
-__all__ = ["ensure_state_dir", "open_state", "open_scratch_copy", "open_readonly", "State", "PeerState",
-           "Pending", "RunLock", "lock_path", "holder_if_locked", "read_peers", "sqlite_failure"]
+__all__ = ["ensure_state_dir", "open_state", "open_dry_run", "open_readonly", "State", "PeerState",
+           "Pending", "RunLock", "lock_path", "holder_if_locked", "read_peers", "read_connection",
+           "sqlite_failure"]
 
 # How long a run waits for another program (a backup, an sqlite3 shell) to let go of the file.
 BUSY_TIMEOUT = 5.0
+# Bytes of write-ahead log kept after a checkpoint (the rest is given back to the disk).
+WAL_KEEP = 64 * 1024 * 1024
+# Judge access as the file system will (a setuid wrapper, or tests dropping privileges).
+_EFFECTIVE = os.access in os.supports_effective_ids
+# How long a reader (status, check) waits: in WAL mode only a checkpoint makes it wait at all.
+READ_TIMEOUT = 5.0
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -43,9 +51,23 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
-def _open(path: str) -> State:
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Write-ahead log: readers (`status` during a first exchange of an hour) see the last commit
+    and never wait for the writer, and a killed run leaves no journal a reader would have to roll
+    back. With synchronous FULL a commit is on disk (in the log) before it returns, as before.
+    The mode stays with the file; a file system that cannot share memory keeps the old one."""
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode != "wal":
+        log.debug("state: journal mode stays %s (WAL not available here)", mode)
+    # The log of a first exchange is as big as the exchange: give the space back afterwards.
+    conn.execute(f"PRAGMA journal_size_limit = {WAL_KEEP}")
+
+
+def _open(path: str, wal: bool = False) -> State:
     try:
         conn = _connect(path)
+        if wal:
+            _use_wal(conn)
         upgrade(conn, path)
     except sqlite3.DatabaseError as exc:
         raise sqlite_failure(exc, path) from None
@@ -74,7 +96,19 @@ def open_state(path: Path) -> State:
             raise StateError(f"cannot create state file {path}: {exc.strerror}") from None
     else:
         _make_private(path)
-    return _open(str(path))
+        _must_be_writable(path)
+    return _open(str(path), wal=True)
+
+
+def _must_be_writable(path: Path) -> None:
+    """Refused before SQLite opens it: opened read-only, it would leave its log files beside the
+    state with the state's read-only mode, and they would still refuse a run once the state
+    itself was made writable again."""
+    for p in (path, _wal_path(path), path.with_name(path.name + "-shm")):
+        if p.exists() and not os.access(p, os.R_OK | os.W_OK, effective_ids=_EFFECTIVE):
+            raise StateError(f"state file {p} cannot be written: permission denied",
+                             remedy="make the state file, its -wal and -shm files and its "
+                                    "folder writable by the user that runs onecsync")
 
 
 def _make_private(path: Path) -> None:
@@ -86,34 +120,67 @@ def _make_private(path: Path) -> None:
                     path, exc.strerror or exc)
 
 
-def open_scratch_copy(path: Path) -> tuple[State, str]:
-    """A private copy of the state for --dry-run: the real file is only ever read."""
-    fd, tmp = tempfile.mkstemp(prefix="onecsync-dry-run-", suffix=".sqlite")
-    os.close(fd)
-    if path.exists():
-        src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        dst = sqlite3.connect(tmp)
-        try:
-            src.backup(dst)
-        except sqlite3.DatabaseError as exc:
-            os.unlink(tmp)
-            raise sqlite_failure(exc, path) from None
-        finally:
-            src.close()
-            dst.close()
-    return _open(tmp), tmp
+def open_dry_run(path: Path) -> tuple[State, Callable[[], None]]:
+    """The state for --dry-run and `finish()`, which undoes everything it did (state/dryrun.py):
+    the real file in a transaction never committed, not a copy of it."""
+    try:
+        return dryrun.open_dry_run(path, _connect, upgrade)
+    except sqlite3.DatabaseError as exc:
+        raise sqlite_failure(exc, path) from None
+
+
+def _wal_path(path: Path) -> Path:
+    return path.with_name(path.name + "-wal")
+
+
+def _log_is_empty(path: Path) -> bool:
+    """No write-ahead log, or an empty one: everything committed is in the file itself."""
+    try:
+        return _wal_path(path).stat().st_size == 0
+    except FileNotFoundError:
+        return True
+
+
+def read_connection(path: Path, factory: type = sqlite3.Connection) -> sqlite3.Connection:
+    """A connection that cannot write the state (query_only) yet leaves no trace: opened like a
+    run's, it finishes what a killed run left (rolls back its journal, rebuilds the log's index,
+    as any reader of SQLite must) and, as the last one out, removes the log files it used. Where
+    the log's files cannot be made (a folder this user may not write, a full disk), a state that
+    was closed cleanly (no log left) is read as the unchanging file it then is."""
+    conn = None
+    try:
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
+                               timeout=READ_TIMEOUT, factory=factory)
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.DatabaseError as exc:
+        if conn is not None:
+            conn.close()
+        name = getattr(exc, "sqlite_errorname", "")
+        if name.startswith(("SQLITE_READONLY_DIRECTORY", "SQLITE_CANTOPEN", "SQLITE_IOERR",
+                            "SQLITE_FULL")) and _log_is_empty(path):
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
+                                   check_same_thread=False, factory=factory)
+            conn.execute("PRAGMA query_only = ON")
+            return conn
+        if name in ("SQLITE_READONLY_ROLLBACK", "SQLITE_READONLY_RECOVERY"):
+            raise StateError(
+                f"state file {path} was left half-written by a run that was killed, and this "
+                "user may not finish undoing it",
+                remedy="run `onecsync status` once as the user that owns the state file; "
+                       "nothing is lost") from None
+        raise
 
 
 def open_readonly(path: Path) -> State | None:
     """The state opened read-only (no lock, no migration, no write possible), or None if it does
-    not exist yet. A run may be writing meanwhile: SQLite shows the last committed state."""
+    not exist yet. A run may be writing meanwhile: this shows its last commit, and waits for
+    nothing (see `read_connection`); a run killed at any moment leaves nothing that stops it."""
     if not path.exists():
         return None
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                               check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 5000")  # a run's commit takes milliseconds
-        conn.execute("PRAGMA query_only = ON")
+        conn = read_connection(path)
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name = '_sqlite_migrations'") \
                 .fetchone() is None:
             conn.close()
@@ -121,7 +188,10 @@ def open_readonly(path: Path) -> State | None:
         applied = [r[0] for r in conn.execute(
             "SELECT name FROM _sqlite_migrations WHERE migration_set = 'onecsync' ORDER BY rowid")]
     except sqlite3.DatabaseError as exc:
-        raise StateError(f"state file {path} cannot be read: {exc}") from None
+        failure = sqlite_failure(exc, path)
+        if isinstance(failure, StateError):
+            raise StateError(f"state file {path} cannot be read: {exc}") from None
+        raise failure from None
     unknown = [m for m in applied if m not in set(known_migrations())]
     if unknown:
         conn.close()
@@ -138,18 +208,12 @@ def read_peers(path: Path) -> list[PeerState] | None:
     """
     if not path.exists():
         return None
+    state = open_readonly(path)
+    if state is None:
+        return []  # created, but no run has got as far as the schema
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10,
-                               check_same_thread=False)
-    except sqlite3.Error as exc:
-        raise StateError(f"state file {path} cannot be read: {exc}") from None
-    try:
-        return State(conn, str(path)).peers()
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):
-            return []  # created, but no run has got as far as the schema
-        raise StateError(f"state file {path} cannot be read: {exc}") from None
+        return state.peers()
     except sqlite3.DatabaseError as exc:
         raise StateError(f"state file {path} cannot be used: {exc}") from None
     finally:
-        conn.close()
+        state.close()

@@ -1,6 +1,6 @@
 """One run at a time: a non-blocking lock file beside the state, naming its holder.
 
-Public API: `RunLock(path)` (context manager), `read_holder(path)`.
+Public API: `RunLock(path)`, `DryRunLock(path)` (context managers), `read_holder(path)`.
 
 The lock is an `flock` on `<state>.lock`: the kernel releases it when the holder dies, so a lock
 left by a crashed run is simply taken over. The file's text (pid, start time, command) only
@@ -76,6 +76,40 @@ def holder_if_locked(path: Path) -> dict | None:
     return None
 
 
+class DryRunLock:
+    """What a --dry-run holds: the run lock shared, without creating or writing the file. A run
+    cannot start meanwhile (it would wait for the dry run's transaction and fail as "locked by
+    another program"); a dry run while a run goes is busy: the state is about to change."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> "DryRunLock":
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return self  # no run ever took it; one that starts now waits for our transaction
+        except OSError as exc:
+            raise StateError(f"cannot open lock file {self.path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            h = read_holder(self.path) or {}
+            raise Busy(f"a run is in progress (pid {h.get('pid', '?')}, "
+                       f"{h.get('command', '?')}, started {h.get('started', '?')}): "
+                       "a dry run would show a state about to change",
+                       remedy="try again once it has ended") from None
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class RunLock:
     def __init__(self, path: Path, command: str) -> None:
         self.path = path
@@ -92,7 +126,10 @@ class RunLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            h = read_holder(self.path) or {}
+            h = read_holder(self.path)
+            if h is None:  # a dry run shares the lock and names no one
+                raise Busy(f"another onecsync run holds {self.path} (a --dry-run, it names "
+                           "no one)") from None
             raise Busy(f"another onecsync run holds {self.path} "
                        f"(pid {h.get('pid', '?')}, {h.get('command', '?')}, "
                        f"started {h.get('started', '?')})") from None

@@ -20,6 +20,7 @@ from onecsync.state import State
 from onecsync.state import holder_if_locked
 from onecsync.state import lock_path
 from onecsync.state import open_readonly
+from onecsync.state.store import DIED
 
 RUNS = 10
 RECENT_DAYS = 30  # settlement documents received this recently may still find their invoice
@@ -80,7 +81,8 @@ def peer_summary(state: State, name: str, settlement_types: tuple[str, ...]) -> 
     }
 
 
-def _run_summary(run: dict) -> dict:
+def _run_summary(run: dict, running: bool = False) -> dict:
+    """`running`: this is the run that holds the lock now."""
     report = run.get("counts") or {}
     peers = {}
     for name, peer in (report.get("peers") or {}).items():
@@ -93,9 +95,38 @@ def _run_summary(run: dict) -> dict:
             item["sent"] = {k: s[k] for k in ("message_no", "objects", "parked", "skipped",
                                                "error") if k in s}
         peers[name] = item
+    if run["ended_at"] is not None:
+        how = "ended"
+    else:
+        how = "running" if running else "died"
+    error = run["error"]
+    if how == "died" and error is None:
+        error = DIED
     return {"id": run["id"], "command": run["command"], "started_at": run["started_at"],
-            "ended_at": run["ended_at"], "exit_code": run["exit_code"], "error": run["error"],
-            "peers": peers}
+            "ended_at": run["ended_at"], "exit_code": run["exit_code"], "error": error,
+            "state": how, "peers": peers}
+
+
+def _not_before(started: str | None, lock_started: str | None) -> bool:
+    """Did this journal entry start with the lock's holder (not before it: an older run that
+    died, which the holder has not yet marked)? A few seconds pass between the two."""
+    try:
+        run = datetime.datetime.fromisoformat(started or "")
+        held = datetime.datetime.fromisoformat(lock_started or "")
+    except ValueError:
+        return True
+    return run >= held - datetime.timedelta(seconds=5)
+
+
+def _in_progress(lock: dict | None, runs: list[dict]) -> dict | None:
+    """The run going on now, as the lock names it; None when no run holds it."""
+    if lock is None:
+        return None
+    since = lock.get("started")
+    current = next((r for r in runs if r["ended_at"] is None and r["error"] is None
+                    and _not_before(r["started_at"], since)), None)
+    return {"since": since or (current or {}).get("started_at"), "pid": lock.get("pid"),
+            "command": lock.get("command"), "run": current["id"] if current else None}
 
 
 def status(config: Config, runs: int = RUNS) -> dict:
@@ -123,8 +154,10 @@ def status(config: Config, runs: int = RUNS) -> dict:
             if state is not None:
                 item.update(peer_summary(state, name, settlement_types))
             out["peers"][name] = item
-        if state is not None:
-            out["runs"] = [_run_summary(r) for r in state.last_runs(runs)]
+        last = state.last_runs(max(runs, 1)) if state is not None else []
+        out["in_progress"] = _in_progress(out["lock"], last)
+        current = (out["in_progress"] or {}).get("run")
+        out["runs"] = [_run_summary(r, running=r["id"] == current) for r in last[:runs]]
     finally:
         if state is not None:
             state.close()

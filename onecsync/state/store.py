@@ -39,6 +39,8 @@ _SAVEPOINTS = itertools.count()
 # The run journal keeps this many runs or days, whichever keeps less.
 KEEP_RUNS = 10000
 KEEP_RUN_DAYS = 30
+# What the journal says of a run that never got to say how it ended.
+DIED = "died: ended without a word (killed with SIGKILL, out of memory, or the machine stopped)"
 
 
 def now_text() -> str:
@@ -143,10 +145,16 @@ class State:
 
     # -- peers --------------------------------------------------------------------------
     def ensure_peer(self, name: str, code: str) -> PeerState:
-        row = self.conn.execute("SELECT code FROM peers WHERE name = ?", (name,)).fetchone()
+        row = self.conn.execute("SELECT code, sent_no + received_no + confirmed_no FROM peers "
+                                "WHERE name = ?", (name,)).fetchone()
         if row is None:
             with self.atomic():
                 self.conn.execute("INSERT INTO peers (name, code) VALUES (?, ?)", (name, code))
+        elif row[0] != code and not row[1]:
+            # No message ever went either way under the old code: a code the admin has just
+            # corrected (after run or check said it was wrong), not another base's state.
+            with self.atomic():
+                self.conn.execute("UPDATE peers SET code = ? WHERE name = ?", (code, name))
         elif row[0] != code:
             raise StateError(
                 f"state file {self.path} belongs to a {name} base with code {row[0]}, "
@@ -435,6 +443,36 @@ class State:
             (target, *types, source, *types))
         return [r[0] for r in cur]
 
+    def ensure_node(self, code: str, plan: str) -> None:
+        """The state belongs to one node of one exchange plan: made under another node code,
+        its numbers and registrations are another node's, and every real message of the
+        bases would be skipped as "received earlier". A state from before this was recorded
+        adopts the config's on its first run."""
+        if (wrong := self.other_node(code, plan)) is not None:
+            raise wrong
+        with self.atomic():
+            for key, value in (("node_code", code), ("exchange_plan", plan)):
+                if self.meta(key) != value:
+                    self.set_meta(key, value)
+
+    def _exchanged(self) -> bool:
+        """Has any message gone either way? Until then a code is the admin's to correct."""
+        return bool(self.conn.execute(
+            "SELECT coalesce(sum(sent_no + received_no + confirmed_no), 0) FROM peers").fetchone()[0])
+
+    def other_node(self, code: str, plan: str) -> StateError | None:
+        """Why this state is not the config's node's (see `ensure_node`), or None."""
+        for key, value, config_key in (("node_code", code, "node.code"),
+                                       ("exchange_plan", plan, "node.exchange_plan")):
+            held = self.meta(key)
+            if held is not None and held != value and self._exchanged():
+                return StateError(
+                    f"state file {self.path} was made for {config_key} {held}, but the config "
+                    f"names {value}",
+                    remedy=f"set {config_key} back to {held}, or give the new node a new state "
+                           "file (a new `state:` path) and a fresh start in both bases")
+        return None
+
     def meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
@@ -538,6 +576,10 @@ class State:
     # -- journal ------------------------------------------------------------------------
     def begin_run(self, command: str) -> int:
         with self.atomic():
+            # The caller holds the run lock: a run the journal has not seen end died (SIGKILL,
+            # the OOM killer, a power cut). Its exit code stays unknown.
+            self.conn.execute("UPDATE runs SET error = ? WHERE ended_at IS NULL AND error IS NULL",
+                              (DIED,))
             cur = self.conn.execute("INSERT INTO runs (command, started_at) VALUES (?, ?)",
                                     (command, now_text()))
         return cur.lastrowid

@@ -123,12 +123,13 @@ class OutgoingFile:
 
     The file is finished (and, with `durable`, on disk) before its fingerprint is taken, from
     the same descriptor, since the state records that fingerprint as what was sent.
-    Subclasses say where the file goes.
+    Subclasses say where the file goes, and with `mode` who may read it (files.create_new).
     """
 
     def __init__(self, folder: Path, name: str, zip_entry: str | None = None,
-                 password: str | None = None, durable: bool = False) -> None:
-        fd, self.temp = create_new(folder, TEMP_PREFIX, "-" + name)
+                 password: str | None = None, durable: bool = False,
+                 mode: int | None = 0o600) -> None:
+        fd, self.temp = create_new(folder, TEMP_PREFIX, "-" + name, mode)
         self._durable = durable
         self._raw = io.BufferedWriter(FdWriter(fd), buffer_size=1 << 20)
         self._zip = None

@@ -75,14 +75,15 @@ def _blocked(final: Path) -> StrayEntry:
 
 class _TempFile(OutgoingFile):
     """Our message in a hidden file of the folder; `publish()` renames it into place (a
-    rename replaces a link or a FIFO under the name, it never writes through it)."""
+    rename replaces a link or a FIFO under the name, it never writes through it). Its mode is
+    the umask's: the base's user must read it (README, "The shared folder and the rights")."""
 
     def __init__(self, folder: Path, final: Path, compress: bool,
                  password: str | None = None) -> None:
         self.final = final
         super().__init__(folder, final.name,
                          final.with_suffix(".xml").name if compress else None, password,
-                         durable=True)
+                         durable=True, mode=None)
 
     def _deliver(self, fp: str) -> None:
         try:
@@ -182,6 +183,13 @@ class DirectoryTransport:
         if path.suffix == ".zip":
             return open_zip_entry(stream, str(path), self._password())
         return stream
+
+    def message_names(self) -> list[str]:
+        """The names of the folder's message files, for telling a wrong code (addressing.py)."""
+        try:
+            return [n for n in os.listdir(self.folder) if n.startswith("Message_")]
+        except OSError:
+            return []
 
     # -- our message ---------------------------------------------------------------------
     def _leftovers(self, remove: bool) -> list[str]:
