@@ -166,15 +166,22 @@ def _sent(s: dict, dry_run: bool) -> str:
     return text
 
 
+# Drift lines printed for a run: a few dozen, then how many more (all are in --json and status).
+DRIFT_LINES = 30
+
+
 def print_run(report: dict) -> None:
     code = report["exit_code"]
     out = stderr()
     head = f"onecsync {report['command']}{' (dry run)' if report['dry_run'] else ''}: " \
            f"{_MEANING.get(code, 'exit')} (exit {code})"
     out.print(head, style="bold green" if code == 0 else "bold yellow", markup=False)
-    for d in report.get("drift") or []:
+    drift = report.get("drift") or []
+    for d in drift[:DRIFT_LINES]:
         what = " ".join(x for x in (d["peer"], d["type"], d["ref"]) if x)
         out.print(f"  drift: {d['kind']}: {what}: {d['detail']}", markup=False)
+    if len(drift) > DRIFT_LINES:
+        out.print(f"  drift: … and {len(drift) - DRIFT_LINES} more (onecsync status)", markup=False)
     for name, peer in report["peers"].items():
         parts = []
         if "received" in peer:
@@ -302,7 +309,9 @@ def _peer_rows(p: dict) -> list[tuple[str, str]]:
     if "state_code" in p:
         rows.append(("WARNING", f"the state belongs to a base with code {p['state_code']}"))
     offered = ", ".join(fmt.get("offered") or []) or "not known yet"
-    rows.append(("format", f"we write {fmt.get('ours')} · its last message "
+    if fmt.get("problem"):
+        rows.append(("PROBLEM", fmt["problem"]))
+    rows.append(("format", f"we write {fmt.get('ours') or 'nothing'} · its last message "
                            f"{fmt.get('theirs') or '—'} · it offers {offered}"))
     types = p.get("object_types")
     rows.append(("object types", "not declared" if types is None else f"{len(types)} declared"))

@@ -41,7 +41,8 @@ def test_numbers_versions_and_counts_per_peer(sandbox):
     assert (acc["sent_no"], acc["received_no"], acc["confirmed_no"]) == sandbox.numbers("accounting")
     assert (crm["sent_no"], crm["received_no"], crm["confirmed_no"]) == sandbox.numbers("crm")
     # What we write to each (the highest common version) and what it wrote last.
-    assert crm["format"] == {"ours": "1.11", "theirs": "1.8", "offered": ["1.8", "1.11"]}
+    assert crm["format"] == {"ours": "1.11", "problem": None, "theirs": "1.8",
+                             "offered": ["1.8", "1.11"]}
     assert acc["format"]["ours"] == "1.17" and acc["format"]["theirs"] == "1.8"
     # 18 catalog objects went to the CRM, which has not confirmed them yet.
     assert crm["unconfirmed"]["count"] == 18 and crm["unconfirmed"]["unsent"] == 0

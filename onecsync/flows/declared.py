@@ -24,6 +24,7 @@ from onecsync.config import Config
 from onecsync.errors import ConfigError
 from onecsync.protocol.envelope import ObjectTypeDecl
 from onecsync.protocol.numbering import negotiate
+from onecsync.protocol.numbering import no_common_version
 
 # The flows whose object types we send to / take from each base.
 DIRECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -110,13 +111,8 @@ def peer_findings(config: Config, peer: str, state) -> list[Finding]:
                         f"load `onecsync settings-message {peer}` into the base and run its "
                         "first exchange")]
     theirs = tuple(state.versions)
-    common = set(ours) & set(theirs)
-    if not common:
-        known = [v for v in theirs if v in formats.VERSIONS]
-        remedy = (f"add {max(known, key=formats.version_key)} to node.formats" if known else
-                  f"update the base: it must offer one of {', '.join(formats.VERSIONS)}")
-        return [Finding("problem", peer, f"no common format version: the base offers "
-                        f"{', '.join(theirs) or 'none'}, we offer {', '.join(ours)}", remedy)]
+    if problem := no_common_version(peer, ours, theirs):
+        return [Finding("problem", peer, f"no common format version: {problem}", problem.remedy)]
     if state.object_types is None:
         return []  # the base declared nothing: 1C then assumes the peer handles everything
     version = negotiate(ours, theirs)

@@ -186,6 +186,8 @@ class Exchange:
         peer = self.state.ensure_peer(name, self.config.bases[name].code)
         transport = self.transports[name]
         self._report_strays(name, transport)
+        if problem := numbering.no_common_version(name, self.config.node.formats, peer.versions):
+            raise problem  # the base would refuse whatever we wrote: nothing is stamped
         pending, unsent = self.state.counts(name)
         version = numbering.negotiate(self.config.node.formats, peer.versions)
         owes_confirmation = peer.received_no != (peer.out_received_no or 0)

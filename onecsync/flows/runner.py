@@ -71,6 +71,24 @@ SEVERITY = (ExitCode.BUG, ExitCode.CONFIG, ExitCode.CONFLICT, ExitCode.REJECTED,
             ExitCode.TEMPORARY, ExitCode.PARTIAL, ExitCode.DRIFT, ExitCode.OK)
 
 
+# Drift lines a run logs, and drift items its journal entry keeps (with the counts by kind).
+DRIFT_LINES = 30
+JOURNAL_DRIFT = 20
+
+
+def journal_report(report: dict) -> dict:
+    """The run report as the journal keeps it: the drift summarized, so that an idle run with
+    4,000 parked objects adds a few KB to the state, not 1 MB."""
+    drift = report.get("drift")
+    if not drift:
+        return report
+    by_kind: dict[str, int] = {}
+    for d in drift:
+        by_kind[d["kind"]] = by_kind.get(d["kind"], 0) + 1
+    return {**report, "drift": drift[:JOURNAL_DRIFT],
+            "drift_summary": {"total": len(drift), "by_kind": by_kind}}
+
+
 @dataclass
 class Outcome:
     command: str
@@ -165,7 +183,7 @@ def _journaled(config: Config, command: str, steps, outcome: Outcome, progress: 
             code, why = ended_by(exc) or (int(ExitCode.BUG), repr(exc))
             _end_run(state, run_id, code, outcome, why)
             raise
-        state.end_run(run_id, int(outcome.exit_code), outcome.report(),
+        state.end_run(run_id, int(outcome.exit_code), journal_report(outcome.report()),
                       "; ".join(e.line() for e in outcome.errors) or None)
     finally:
         state.close()
@@ -174,7 +192,7 @@ def _journaled(config: Config, command: str, steps, outcome: Outcome, progress: 
 def _end_run(state, run_id: int, code: int, outcome: Outcome, error: str) -> None:
     """Journal a failed run if the state still lets us; never mask the failure itself."""
     try:
-        state.end_run(run_id, code, outcome.report(), error)
+        state.end_run(run_id, code, journal_report(outcome.report()), error)
     except OnecsyncError as exc:
         log.warning("the run could not be recorded: %s", exc)
 
@@ -191,8 +209,12 @@ def _reconcile(config: Config, state, outcome: Outcome, heal: bool) -> None:
         except OnecsyncError as exc:  # a base we cannot ask now must not hide the run's report
             log.error("reconcile: %s", exc.line())
             outcome.errors.append(exc)
-    for d in outcome.drifts:
+    # A cron run logs a few dozen lines, not one per parked object (4,000 of them: 8,000 lines
+    # in every idle run's mail); `status` and --json have them all.
+    for d in outcome.drifts[:DRIFT_LINES]:
         log.warning("drift: %s %s %s %s: %s", d.kind, d.peer, d.type, d.ref, d.detail)
+    if len(outcome.drifts) > DRIFT_LINES:
+        log.warning("drift: … and %d more (onecsync status)", len(outcome.drifts) - DRIFT_LINES)
     if heal:
         outcome.routed["healed"] = heal_drifts(state, outcome.drifts)
 

@@ -96,6 +96,7 @@ class _CheckingReader(MessageReader):
 
     def __init__(self, stream, source: str, check: MessageCheck, progress: Task | None) -> None:
         self._check = check
+        self.header_read = True
         super().__init__(stream, source, progress)
 
     def _parse_header(self, el) -> Header:
@@ -108,6 +109,9 @@ class _CheckingReader(MessageReader):
             if not problems:  # the schema already named what the reader stumbled on
                 self._check.add(Finding(el.sourceline, "Header", None, None,
                                         _without_source(exc, self.source)))
+        # Only the version is taken on from a header that cannot be read: judging its codes
+        # (From, To) from nothing would add problems the file does not have.
+        self.header_read = False
         fmt = el.find(f"{{{formats.ENVELOPE_NS}}}Format")
         return Header(format=(fmt.text or "").strip() if fmt is not None else "")
 
@@ -124,8 +128,8 @@ def check_message(path: Path, config: Config | None = None, max_problems: int = 
     try:
         with open_message_file(path) as stream:
             reader = _CheckingReader(stream, source, check, progress)
-            _check_header(check, reader.header, config)
-            if check.version is not None:  # without a known version the body cannot be checked
+            _check_header(check, reader.header, config if reader.header_read else None)
+            if check.version in formats.VERSIONS:  # without its format the body cannot be checked
                 _check_body(check, reader)
     except MessageRejected as exc:
         check.add(Finding(None, None, None, None, _without_source(exc, source)))
@@ -140,10 +144,13 @@ def _check_header(check: MessageCheck, h: Header, config: Config | None) -> None
     check.settings_only = h.settings_only
     if not h.settings_only:
         check.version = h.version
-        if h.version is None:
+        if h.version not in formats.VERSIONS:  # an older base's 1.6, or not a version at all
+            what = f"EnterpriseData {h.version}" if h.version else repr(h.format_uri[:80])
             check.add(Finding(None, "Header", None, "Header/Format",
-                              f"{h.format_uri[:80]!r} is not an EnterpriseData version onecsync "
-                              f"knows ({', '.join(formats.VERSIONS)}); the body is not checked"))
+                              f"{what} is not a version onecsync knows "
+                              f"({', '.join(formats.VERSIONS)}); the body is not checked, and "
+                              "receive would reject the message (the base must exchange in one of "
+                              "them: a newer release of its configuration)"))
     if config is not None:
         _check_codes(check, h, config)
 

@@ -1,12 +1,14 @@
 """The EnterpriseData message header: its model, how it is read and checked, and the order 1C needs.
 
-Public API: `Header`, `ObjectTypeDecl`, `header_from_element(el)`, `check_incoming(...)`,
-`HEADER_ORDER`. The header is 1C's XDTO type `Header` of the ``msg`` namespace (PKG-MSG): an
-*ordered* type, so a header out of order is rejected here as 1C's schema would reject it.
+Public API: `Header`, `ObjectTypeDecl`, `header_from_element(el)`, `parse_integer(text, what)`,
+`check_incoming(...)`, `HEADER_ORDER`. The header is 1C's XDTO type `Header` of the ``msg``
+namespace (PKG-MSG): an *ordered* type, so a header out of order is rejected here as 1C's schema
+would reject it.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from dataclasses import field
 
@@ -83,13 +85,19 @@ def _text(el) -> str:
     return (el.text or "").strip()
 
 
-def _integer(el, what: str, source: str) -> int:
-    text = _text(el)
-    try:
-        value = int(text)
-    except ValueError:
-        raise MessageRejected(f"{what} {text[:40]!r} is not a number", source=source) from None
-    if abs(value) > 2**63 - 1:
+# xs:integer as 1C writes it: ASCII digits, an optional sign, nothing around them. Python's
+# int() also takes other scripts' digits (٢, ２), underscores (0_2) and any Unicode blank.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def parse_integer(text: str | None, what: str, source: str = "") -> int:
+    """A header number (MessageNo, ReceivedNo), or MessageRejected: the one reading of it that
+    `receive` and `validate` share."""
+    text = text or ""
+    if not _INTEGER.fullmatch(text):
+        raise MessageRejected(f"{what} {text[:40]!r} is not a number", source=source)
+    # Counted before int(): 5,000 digits would stop int() itself with another error.
+    if len(text.lstrip("+-").lstrip("0")) > 19 or abs(value := int(text)) > 2**63 - 1:
         raise MessageRejected(f"{what} {text[:40]} is out of range", source=source)
     return value
 
@@ -164,9 +172,9 @@ def _read_confirmation(el, values: dict, source: str) -> None:
         elif name == "From":
             values["sender"] = _text(child)
         elif name == "MessageNo":
-            values["message_no"] = _integer(child, "MessageNo", source)
+            values["message_no"] = parse_integer(child.text, "MessageNo", source)
         elif name == "ReceivedNo":
-            values["received_no"] = _integer(child, "ReceivedNo", source)
+            values["received_no"] = parse_integer(child.text, "ReceivedNo", source)
 
 
 def check_incoming(header: Header, *, our_code: str, peer_code: str, peer_name: str,

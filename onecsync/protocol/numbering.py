@@ -1,7 +1,7 @@
 """The message-number rules of DESIGN.md §2, as pure decisions.
 
 Public API: `Numbers`, `Decision`, `decide(numbers, message_no, received_no)`,
-`negotiate(ours, theirs)`.
+`negotiate(ours, theirs)`, `no_common_version(peer, ours, theirs)`.
 
 Glossary (per peer P): `sent_no` is the MessageNo of the last message we wrote to P;
 `received_no` the MessageNo of the last message from P that we staged; `confirmed_no` the highest
@@ -14,6 +14,7 @@ import enum
 from dataclasses import dataclass
 
 from onecsync import formats
+from onecsync.errors import ConfigError
 from onecsync.errors import NumberingConflict
 
 
@@ -52,3 +53,17 @@ def negotiate(ours: tuple[str, ...], theirs: tuple[str, ...] | None) -> str:
     if common:
         return max(common, key=formats.version_key)
     return min(ours, key=formats.version_key)
+
+
+def no_common_version(peer: str, ours: tuple[str, ...],
+                      theirs: tuple[str, ...] | None) -> ConfigError | None:
+    """The problem, when the peer's offered versions are known and none is ours: any message we
+    wrote it would be refused by the base, so none is written (exit 3, the admin adds one)."""
+    if not theirs or set(ours) & set(theirs):
+        return None
+    known = sorted((v for v in theirs if v in formats.VERSIONS), key=formats.version_key)
+    remedy = (f"add {known[-1]} to node.formats" if known else
+              f"onecsync knows {', '.join(formats.VERSIONS)}: update the base's configuration "
+              "to a release that offers one of them")
+    return ConfigError(f"{peer} offers {', '.join(theirs)}; node.formats has none of them: "
+                       f"nothing is sent to it", remedy=remedy)

@@ -141,9 +141,13 @@ def status(config: Config, runs: int = RUNS) -> dict:
         for name in config.bases:
             item = _peer_numbers(config, state, name)
             peer = by_name.get(name)
+            theirs = peer.versions if peer else None
+            problem = numbering.no_common_version(name, config.node.formats, theirs)
             item["format"] = {
-                # What we write to it now, and what it wrote its last message in.
-                "ours": numbering.negotiate(config.node.formats, peer.versions if peer else None),
+                # What we write to it now (None: nothing, no version in common), and what it
+                # wrote its last message in.
+                "ours": None if problem else numbering.negotiate(config.node.formats, theirs),
+                "problem": problem.line() if problem else None,
                 "theirs": peer.format_version if peer else None,
                 "offered": list(peer.versions) if peer and peer.versions else None}
             item["object_types"] = peer.object_types if peer else None

@@ -36,6 +36,9 @@ PAGE = 500
 # Ids per bulk statement over a range (see _in_id_ranges).
 CHUNK = 20000
 _SAVEPOINTS = itertools.count()
+# The run journal keeps this many runs or days, whichever keeps less.
+KEEP_RUNS = 10000
+KEEP_RUN_DAYS = 30
 # What the journal says of a run that never got to say how it ended.
 DIED = "died: ended without a word (killed with SIGKILL, out of memory, or the machine stopped)"
 
@@ -606,6 +609,11 @@ class State:
                     "WHERE id = ?",
                     (now_text(), exit_code, json.dumps(report, ensure_ascii=False)
                      if report is not None else None, error, run_id))
+                # Under cron for years: keep 30 days or 10,000 runs, whichever keeps less.
+                since = (datetime.datetime.now(datetime.timezone.utc)
+                         - datetime.timedelta(days=KEEP_RUN_DAYS)).isoformat(timespec="seconds")
+                self.conn.execute("DELETE FROM runs WHERE id <= ? - ? OR started_at < ?",
+                                  (run_id, KEEP_RUNS, since))
         except sqlite3.Error as exc:  # the journal must never mask the run's own outcome
             raise sqlite_failure(exc, self.path) from None
 

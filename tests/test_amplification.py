@@ -1,0 +1,87 @@
+"""What a base's header or root costs us is proportional to its size: unused namespace
+declarations are not copied into every object, a long AvailableObjectTypes is read in one pass."""
+
+from __future__ import annotations
+
+import io
+
+from lxml import etree
+
+from onecsync.protocol import reader as reader_module
+from onecsync.protocol.reader import MessageReader
+from onecsync.protocol.reader import normalize_object
+from tests import factory as f
+
+JUNK = " ".join(f'xmlns:j{i}="urn:onecsync-test:unused:{i}"' for i in range(4000))
+
+
+def amplified(msg: f.Msg) -> bytes:
+    data = msg.xml()
+    return data.replace(b"<Message ", f"<Message {JUNK} ".encode(), 1)
+
+
+def test_4000_unused_namespaces_on_the_root_cost_neither_the_state_nor_the_relayed_message(sandbox):
+    objects = [f.counterparty(f.ref(i), f"ООО Ромашка {i}") for i in range(200)]
+    data = amplified(f.Msg(objects=objects))
+    assert len(data) > 150_000  # a third of it declarations that nothing uses
+    sandbox.put("accounting", data)
+
+    code, report, err = sandbox.run("pull-catalogs")
+
+    assert code == 0, err
+    assert report["peers"]["crm"]["sent"]["objects"] == 200
+    with sandbox.db() as c:
+        staged = c.execute("SELECT sum(length(xml)), max(length(xml)) FROM inbox").fetchone()
+        assert b"urn:onecsync-test" not in b"".join(r[0] for r in c.execute("SELECT xml FROM inbox"))
+    assert staged[0] < len(data), staged  # 4,000 declarations per object: 200 × 150 KB
+    assert staged[1] < 1000, staged
+    out = sandbox.outgoing("crm")  # valid per 1C's schema, every object in it
+    assert len(out["objects"]) == 200
+    assert out["path"].stat().st_size < 2 * len(data)
+    assert sandbox.state_path.stat().st_size < 2 * 1024 * 1024
+
+
+def test_a_prefix_an_object_uses_is_kept_and_nothing_else():
+    ns = "http://v8.1c.ru/edi/edi_stnd/EnterpriseData/1.8"
+    xml = (f'<Message {JUNK} xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+           'xmlns:t="urn:types" xmlns:a="urn:attrs" xmlns:n="urn:names">'
+           f'<Body xmlns="{ns}"><Справочник.Валюты a:x="1"><n:Поле xsi:type="t:Тип"/>'
+           "</Справочник.Валюты></Body></Message>").encode()
+    el = etree.fromstring(xml)[0][0]
+    out = normalize_object(el, ns).decode()
+    assert 'xmlns:t="urn:types"' in out and 'xmlns:a="urn:attrs"' in out
+    assert 'xmlns:n="urn:names"' in out
+    assert "unused" not in out and f'xmlns="{ns}"' not in out
+    assert out.startswith("<Справочник.Валюты ")
+
+
+def test_a_message_as_1c_writes_it_keeps_its_bytes():
+    """The usual message takes the fast path: its objects are stored byte for byte as before."""
+    data = f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]).xml()
+    (obj,) = MessageReader(io.BytesIO(data), "m.xml").objects()
+    assert obj.xml == f.counterparty(f.ref(1), "ООО Ромашка").encode()
+
+
+def test_a_long_header_and_a_large_object_are_cleared_children_first(monkeypatch):
+    """lxml's clear() of an iterparsed element with a large subtree is quadratic in it (30,000
+    declared types: 4 s; bench/header_size.py compares 1× and 8×): the reader clears the Header,
+    and any object read from more than LARGE_OBJECT bytes, children first. Counted here."""
+    cleared = []
+    real = reader_module._clear
+    monkeypatch.setattr(reader_module, "_clear", lambda el: cleared.append(etree.QName(el).localname)
+                        or real(el))
+    decl = "".join(f"<msg:ObjectType><msg:Name>Справочник.Тип{i}</msg:Name><msg:Sending>*</msg:Sending>"
+                   "</msg:ObjectType>" for i in range(3000))
+    rows = "".join(f"<Строка><Номер>{i}</Номер></Строка>" for i in range(4000))
+    large = f.counterparty(f.ref(2), "ООО Большой").replace(
+        "</Справочник.Контрагенты>", f"<Таблица>{rows}</Таблица></Справочник.Контрагенты>")
+    assert len(large.encode()) > 2 * reader_module.LARGE_OBJECT
+    small = [f.counterparty(f.ref(i), "ООО Малый") for i in range(3, 50)]
+    data = f.Msg(objects=[f.currency(f.ref(1)), large, *small],
+                 header_extra=f"<msg:AvailableObjectTypes>{decl}</msg:AvailableObjectTypes>").xml()
+
+    reader = MessageReader(io.BytesIO(data), "m.xml")
+    assert len(reader.header.object_types) == 3000
+    assert len(list(reader.elements())) == 49
+
+    assert cleared == ["Header", "Справочник.Контрагенты"]
