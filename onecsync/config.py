@@ -409,7 +409,8 @@ class _Validator:
             v = str(item).strip()
             if isinstance(item, (int, float)) and not isinstance(item, bool):
                 self.fail(f"node.formats[{i}]", f"{item!r} is read by YAML as a number "
-                                                "(1.10 becomes 1.1): quote the version ('1.10')")
+                                                "(1.10 becomes 1.1): quote the version "
+                                                "('1.10'), as in [\"1.8\", \"1.10\"]")
             elif v not in VERSIONS:
                 self.fail(f"node.formats[{i}]", f"{v!r} is not a supported EnterpriseData "
                                                 f"version ({', '.join(VERSIONS)})")
