@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except OnecsyncError as exc:
         code = int(exc.exit_code)
-        if code == ExitCode.BUSY and quiet and not as_json:
+        if exc.silent_when_quiet and quiet and not as_json:
             pass  # not an error: the run that holds the lock does the work (cron mail stays empty)
         else:
             _fail(exc.line(), code, as_json, verbose, exc)

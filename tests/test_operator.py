@@ -198,12 +198,41 @@ def test_quiet_prints_the_error_of_a_failed_run(sandbox):
     assert code == 5 and "the root element is 'broken'" in err
 
 
-def test_quiet_busy_is_silent_for_cron(sandbox):
+@pytest.mark.parametrize("command", ["run", "pull-catalogs", "push-invoices", "pull-settlements"])
+def test_quiet_busy_is_silent_for_cron(sandbox, command):
     sandbox.run("run")
     with sandbox.lock_held():
-        assert sandbox.human("-q", "run") == (8, "", "")
-        code, _, err = sandbox.human("run")
+        assert sandbox.human("-q", command) == (8, "", "")
+        code, _, err = sandbox.human(command)
         assert code == 8 and "another onecsync run holds" in err
+        assert "(nothing to do: that run will finish)" in err
+
+
+NOT_DONE = ("onecsync: error: not done: a run is in progress since 2026-11-28T03:00:00+00:00 "
+            "(pid {pid}); run it again when it ends")
+
+
+@pytest.mark.parametrize("command", [
+    ("state", "set-numbers", "crm", "--sent", "5", "--yes"),
+    ("state", "resend", "crm", "--yes"),
+    ("retry", "--all"),
+    ("reconcile",),
+    ("reconcile", "--heal"),
+    ("--dry-run", "run"),
+], ids=" ".join)
+@pytest.mark.parametrize("quiet", [True, False], ids=["-q", "default"])
+def test_an_admin_command_during_a_run_says_not_done_even_with_q(sandbox, command, quiet):
+    """The admin's decision was not carried out: one line says so, -q or not (-q silences
+    progress, never an error), and nothing changed."""
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    sandbox.run("run")
+    dump, journal = sandbox.dump(), sandbox.journal()
+    with sandbox.lock_held() as holder:
+        code, out, err = sandbox.human(*(["-q"] if quiet else []), *command)
+    assert code == 8
+    assert err.splitlines() == [NOT_DONE.format(pid=holder.pid)]
+    assert "that run will finish" not in err
+    assert sandbox.dump() == dump and sandbox.journal() == journal
 
 
 def test_verbose_shows_debug_lines(sandbox):

@@ -66,6 +66,10 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
     "retry": [("unpark", ""), *_ALL_ROUTES, *_SEND_BOTH],
 }
 
+# What cron and the timer run: finding the lock taken is no failure for these (errors.Busy);
+# retry and reconcile are an admin's decision, not carried out when a run holds the lock.
+SCHEDULED = frozenset({"run", "pull-catalogs", "push-invoices", "pull-settlements"})
+
 # Most serious first: the exit code of a run is the first of these that occurred.
 SEVERITY = (ExitCode.BUG, ExitCode.CONFIG, ExitCode.CONFLICT, ExitCode.REJECTED,
             ExitCode.TEMPORARY, ExitCode.PARTIAL, ExitCode.DRIFT, ExitCode.OK)
@@ -139,7 +143,7 @@ def execute(config: Config, command: str, dry_run: bool = False,
                     finish()
             return outcome
         ensure_state_dir(config.state)
-        with RunLock(lock_path(config.state), command):
+        with RunLock(lock_path(config.state), command, scheduled=command in SCHEDULED):
             ping = Healthcheck.from_config(config)
             ping.start()
             try:
