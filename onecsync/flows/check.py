@@ -21,7 +21,7 @@ import sqlite3
 from onecsync.config import Config
 from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
-from onecsync.flows.addressing import misaddressed
+from onecsync.flows.addressing import scan
 from onecsync.flows.declared import Finding
 from onecsync.flows.declared import config_findings
 from onecsync.flows.declared import peer_findings
@@ -182,8 +182,11 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> di
                                         exchange_plan=config.node.exchange_plan,
                                         state_dir=config.state_dir, dry_run=True)
             view["transport"].update(_probe(transport, dry_run))
-            if (wrong := misaddressed(config, name, transport)) is not None:
-                raise wrong
+            addressing = scan(config, name, transport)
+            if addressing.warning:
+                warnings.append({"peer": name, "message": addressing.warning})
+            if addressing.wrong is not None:
+                raise addressing.wrong
             offered = _service_versions(transport)
             if offered and view["versions"] is None:  # the web service says, before any message
                 view["versions"] = offered
@@ -192,8 +195,9 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> di
         except OnecsyncError as exc:
             view["transport"].update(ok=False, error=exc.line(), code=int(exc.exit_code))
             codes.append(exc.exit_code)
+            line = exc.line()
             problems.append({"code": int(exc.exit_code), "peer": name,
-                             "message": f"{name}: {exc.line()}"})
+                             "message": line if line.startswith(f"{name}: ") else f"{name}: {line}"})
         if base.odata is not None:
             view["odata"] = _probe_odata(base.odata)
             if not view["odata"]["ok"]:

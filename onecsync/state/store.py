@@ -607,8 +607,8 @@ class State:
                 self.conn.execute(
                     "UPDATE runs SET ended_at = ?, exit_code = ?, counts = ?, error = ? "
                     "WHERE id = ?",
-                    (now_text(), exit_code, json.dumps(report, ensure_ascii=False)
-                     if report is not None else None, error, run_id))
+                    (now_text(), exit_code, _utf8(json.dumps(report, ensure_ascii=False))
+                     if report is not None else None, _utf8(error), run_id))
                 # Under cron for years: keep 30 days or 10,000 runs, whichever keeps less.
                 since = (datetime.datetime.now(datetime.timezone.utc)
                          - datetime.timedelta(days=KEEP_RUN_DAYS)).isoformat(timespec="seconds")
@@ -631,3 +631,10 @@ class State:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _utf8(text: str | None) -> str | None:
+    """Text SQLite can store: a file name that is not UTF-8 reaches an error line as lone
+    surrogates, which would fail the journal's write (and the run with it) when escaped nowhere
+    else."""
+    return None if text is None else text.encode("utf-8", "backslashreplace").decode("utf-8")
