@@ -166,8 +166,9 @@ def settings_message(opts: Options, peer: str, output: str | None, force: bool) 
         if opts.as_json:
             raise click.UsageError("-o - writes the message on stdout; it cannot go with --json")
         if not opts.dry_run:
-            handshake.write_to(sys.stdout.buffer, config, peer)
-            sys.stdout.flush()
+            with console.to_reader():
+                handshake.write_to(sys.stdout.buffer, config, peer)
+                sys.stdout.flush()
         return 0
     target = Path(output) if output else Path(handshake.default_file_name(config, peer))
     if opts.dry_run:
@@ -301,13 +302,29 @@ cli_admin.register(cli)
 cli.add_command(cli_manpage.manpage)
 
 
+# The exit code of a command that did its work but whose reader went away (`| head`), as a shell
+# reports a command killed by SIGPIPE; a command that failed keeps its own code.
+READER_GONE = 141
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    console.readers_back()
+    previous = _stop_on_sigterm()
+    try:
+        code = _main(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if code == 0 and console.reader_gone():
+        code = READER_GONE
+    sys.exit(code)
+
+
+def _main(args: list[str]) -> int:
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"})
                   for a in args)
     as_json = "--json" in args
     quiet = any(a in ("-q", "--quiet") for a in args)
-    previous = _stop_on_sigterm()
     try:
         code = cli.main(args=args, prog_name="onecsync", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -333,9 +350,7 @@ def main(argv: list[str] | None = None) -> None:
         code = int(ExitCode.BUG)
         _fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback, "
               "and please report it)", code, as_json, verbose, exc)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    sys.exit(code if isinstance(code, int) else 0)
+    return code if isinstance(code, int) else 0
 
 
 def _stop_on_sigterm():
