@@ -1,0 +1,75 @@
+"""Admin mistakes that used to end in exit 0 while nothing was exchanged: each is one line and a
+non-zero exit now, in run as in check (the class of issue 17)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from onecsync.config import ConfigError
+from onecsync.config import parse_config
+from tests import factory as f
+from tests.conftest import DEFAULT_CONFIG
+from tests.test_cli import tree_digest
+
+
+def both_in(box, crm_path: str) -> None:
+    box.write_config(DEFAULT_CONFIG.format(node=f.NODE, acc=f.ACCOUNTING, crm=f.CRM, acc_extra="",
+                                           crm_extra="").replace("path: exchange/crm",
+                                                                 f"path: {crm_path}"))
+
+
+@pytest.mark.parametrize("spelled", ["exchange/accounting", "./exchange/../exchange/accounting/",
+                                     "{root}/exchange/accounting", "link-to-accounting"])
+def test_one_folder_for_both_bases_is_refused(sandbox, spelled):
+    (sandbox.root / "link-to-accounting").symlink_to(sandbox.folders["accounting"])
+    both_in(sandbox, spelled.format(root=sandbox.root))
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    before = tree_digest(sandbox.root)
+    for command in ("run", "check"):
+        code, _, err = sandbox.human(command)
+        assert code == 3, (command, err)
+        assert (f"bases.crm.transport: the same folder as bases.accounting.transport "
+                f"({sandbox.folders['accounting']}): give each base its own folder, the one set "
+                "in that base's exchange settings") in err, (command, err)
+    assert tree_digest(sandbox.root) == before  # nothing sent, no state made
+
+
+def test_one_folder_mounted_twice_is_refused(sandbox, monkeypatch):
+    """A bind mount (or a second share of one folder) resolves to two paths: only the file
+    system can tell they are one folder."""
+    real = os.path.samefile
+    monkeypatch.setattr(os.path, "samefile", lambda a, b: True if {str(a), str(b)} == {
+        str(sandbox.folders["accounting"]), str(sandbox.folders["crm"])} else real(a, b))
+    code, _, err = sandbox.human("run")
+    assert code == 3 and "the same folder as bases.accounting.transport" in err
+
+
+def _config(acc: dict, crm: dict) -> dict:
+    return {"node": {"code": f.NODE},
+            "bases": {"accounting": {"code": f.ACCOUNTING, "transport": acc},
+                      "crm": {"code": f.CRM, "transport": crm}}}
+
+
+FTP = {"kind": "ftp", "host": "ftp.example", "user": "u", "password_env": "P"}
+HTTP = {"kind": "http", "user": "sync", "password_env": "P"}
+
+
+@pytest.mark.parametrize("acc, crm, same", [
+    ({**FTP, "folder": "/exchange/bp"}, {**FTP, "host": "FTP.example", "folder": "exchange/bp/"},
+     "the same FTP folder"),
+    ({**HTTP, "url": "https://1c.example/bp"}, {**HTTP, "url": "https://1C.example/bp/"},
+     "the same web publication"),
+    ({**FTP, "folder": "/exchange/bp"}, {**FTP, "folder": "/exchange/crm"}, None),
+    ({**FTP, "folder": "/x"}, {**FTP, "host": "other.example", "folder": "/x"}, None),
+    ({**HTTP, "url": "https://1c.example/bp"}, {**HTTP, "url": "https://1c.example/crm"}, None),
+], ids=["ftp same", "http same", "ftp two folders", "ftp two hosts", "http two publications"])
+def test_one_server_place_for_both_bases_is_refused(tmp_path, acc, crm, same):
+    data = _config(acc, crm)
+    if same is None:
+        parse_config(data, tmp_path, tmp_path / "c.yaml")
+        return
+    with pytest.raises(ConfigError) as exc:
+        parse_config(data, tmp_path, tmp_path / "c.yaml")
+    assert [p for p in exc.value.problems if f"bases.crm.transport: {same} as bases.accounting" in p]
