@@ -52,6 +52,8 @@ def _run(opts: Options, command: str, refs: tuple[str, ...] | None = None,
         console.print_json(report)
     elif opts.verbosity >= 0:
         console.print_run(report)
+    elif report["exit_code"] and not report["errors"]:  # -q: no error line said it yet
+        console.print_run_line(report)
     return report["exit_code"]
 
 

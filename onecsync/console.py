@@ -270,6 +270,26 @@ def print_run(report: dict) -> None:
         out.print(f"  {name}: " + "; ".join(parts), markup=False)
 
 
+def print_run_line(report: dict) -> None:
+    """Under -q, the one line of a run that exits non-zero without an error line of its own
+    (objects parked, drift: warnings, which -q hides), so that cron mail still says a human
+    must look."""
+    code = report["exit_code"]
+    parked = sum(int(part.get("parked", 0) or 0) for peer in report["peers"].values()
+                 for part in peer.values() if isinstance(part, dict))
+    parked += sum(int(r.get("parked", 0) or 0) for r in report["routed"].values()
+                  if isinstance(r, dict))
+    parts = [f"{parked} object(s) parked in this run"] if parked else []
+    by_kind: dict[str, int] = {}
+    for d in report.get("drift") or []:
+        by_kind[d["kind"]] = by_kind.get(d["kind"], 0) + 1
+    if by_kind:
+        parts.append("drift: " + ", ".join(f"{n} {kind}" for kind, n in by_kind.items()))
+    error_line(f"{report['command']}: {_MEANING.get(code, 'exit')} (exit {code}): "
+               f"{'; '.join(parts) or 'see the run journal'} (`onecsync status` lists them, "
+               "with why)")
+
+
 # -- progress -----------------------------------------------------------------------------------
 class _TerminalTask(Task):
     def __init__(self, bar, description: str,

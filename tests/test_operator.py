@@ -208,6 +208,22 @@ def test_quiet_busy_is_silent_for_cron(sandbox, command):
         assert "(nothing to do: that run will finish)" in err
 
 
+def test_quiet_still_says_that_objects_were_parked_or_drift_found(sandbox):
+    """Exit 7 and 9 carry no error line of their own (their details are warnings, which -q
+    hides): under cron, -q would mail nothing while the objects are never exchanged."""
+    sandbox.put("accounting", f.Msg(objects=[
+        "<Справочник.Валюты><НаименованиеПолное>Рубль</НаименованиеПолное></Справочник.Валюты>"]))
+    assert sandbox.human("-q", "run") == (7, "", (
+        "onecsync: error: run: partial: objects parked (exit 7): 1 object(s) parked in this "
+        "run; drift: 1 parked (`onecsync status` lists them, with why)\n"))
+    assert sandbox.human("-q", "run") == (9, "", (
+        "onecsync: error: run: drift found (exit 9): drift: 1 parked (`onecsync status` lists "
+        "them, with why)\n"))
+    sandbox.put("crm", b"<broken/>")  # an error line of its own: no second line for it
+    code, _, err = sandbox.human("-q", "run")
+    assert code == 5 and len(err.splitlines()) == 1, err
+
+
 NOT_DONE = ("onecsync: error: not done: a run is in progress since 2026-11-28T03:00:00+00:00 "
             "(pid {pid}); run it again when it ends")
 
