@@ -73,3 +73,40 @@ def test_one_server_place_for_both_bases_is_refused(tmp_path, acc, crm, same):
     with pytest.raises(ConfigError) as exc:
         parse_config(data, tmp_path, tmp_path / "c.yaml")
     assert [p for p in exc.value.problems if f"bases.crm.transport: {same} as bases.accounting" in p]
+
+
+def organization(ref: str, inn: str, name: str = "ТехноСнаб") -> str:
+    return (f"<Справочник.Организации><КлючевыеСвойства><Ссылка>{ref}</Ссылка>"
+            f"<Наименование>{name}</Наименование><ИНН>{inn}</ИНН><КПП>772801001</КПП>"
+            "<ЮридическоеФизическоеЛицо>ЮридическоеЛицо</ЮридическоеФизическоеЛицо>"
+            "</КлючевыеСвойства></Справочник.Организации>")
+
+
+def with_organizations(box, inns: str) -> None:
+    box.write_config(DEFAULT_CONFIG.format(node=f.NODE, acc=f.ACCOUNTING, crm=f.CRM, acc_extra="",
+                                           crm_extra="")
+                     + f"flows:\n  pull-settlements:\n    organizations: [{inns}]\n")
+
+
+def test_an_organization_filter_on_an_inn_the_base_has_not_is_refused(sandbox):
+    """A typo in flows.*.organizations let nothing of that organization through, exit 0."""
+    with_organizations(sandbox, "'7728415683'")  # two digits swapped: ТехноСнаб is 7728415638
+    sandbox.put("accounting", f.Msg(objects=[organization(f.ref(1, "b1d0fb3b"), "7728415638")]))
+    line = ("flows.pull-settlements.organizations: 7728415683 is the ИНН of no organization the "
+            "accounting base has sent (its organizations: 7728415638), so nothing of it is "
+            "exchanged (correct the ИНН in flows.pull-settlements.organizations)")
+    code, _, err = sandbox.human("run")
+    assert code == 3 and f"onecsync: error: {line}" in err, err
+    assert sandbox.outgoing("crm")["objects"]  # the rest of the exchange went on
+    code, _, err = sandbox.human("check")
+    assert code == 3 and f"onecsync: problem: {line}" in err, err
+    with_organizations(sandbox, "'7728415638'")  # corrected
+    assert sandbox.human("run")[0] == 0
+    assert sandbox.human("check")[0] == 0
+
+
+def test_an_organization_filter_is_not_judged_before_the_base_sent_its_organizations(sandbox):
+    with_organizations(sandbox, "'7728415683'")
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    assert sandbox.human("run")[0] == 0
+    assert sandbox.human("check")[0] == 0

@@ -25,6 +25,7 @@ from onecsync.flows.addressing import scan
 from onecsync.flows.declared import Finding
 from onecsync.flows.declared import config_findings
 from onecsync.flows.declared import peer_findings
+from onecsync.flows.organizations import unknown_organizations
 from onecsync.protocol.numbering import negotiate
 from onecsync.state import lock_path
 from onecsync.state import open_readonly
@@ -85,6 +86,22 @@ def _peer_view(config: Config, name: str, state) -> dict:
             "sends": [d["name"] for d in state.object_types if d.get("sending")],
             "receives": [d["name"] for d in state.object_types if d.get("receiving")]}
     return view
+
+
+def _organizations(config: Config) -> list[OnecsyncError]:
+    """What a run would say of flows.*.organizations, from the organizations the bases sent."""
+    try:
+        state = open_readonly(config.state)
+    except OnecsyncError:
+        return []  # read_peers has said why already
+    if state is None:
+        return []
+    try:
+        return [e for flow in config.flows if (e := unknown_organizations(config, state, flow))]
+    except sqlite3.Error:
+        return []
+    finally:
+        state.close()
 
 
 def _other_node(config: Config) -> OnecsyncError | None:
@@ -157,7 +174,7 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> di
         codes.append(ExitCode.CONFIG)
         problems.append({"code": int(ExitCode.CONFIG), "peer": None, "message": text})
     warnings += [{"peer": None, "message": text} for text in access_warnings]
-    if (wrong := _other_node(config)) is not None:
+    for wrong in [w for w in [_other_node(config)] if w] + _organizations(config):
         codes.append(wrong.exit_code)
         problems.append({"code": int(wrong.exit_code), "peer": None, "message": wrong.line()})
     report: dict = {"command": "check", "dry_run": dry_run, "config": str(config.path),

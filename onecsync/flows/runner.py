@@ -28,6 +28,7 @@ from onecsync.flows.catalogs import route_catalogs
 from onecsync.flows.declared import refuse_bad_flow_types
 from onecsync.flows.exchange import Exchange
 from onecsync.flows.invoices import route_invoices
+from onecsync.flows.organizations import unknown_organizations
 from onecsync.flows.reconcile import reconcile_state
 from onecsync.flows.reconcile_odata import heal as heal_drifts
 from onecsync.flows.reconcile_odata import reconcile_odata
@@ -241,6 +242,9 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
                 peer_report["received"] = exchange.receive(arg)
                 outcome.parked += peer_report["received"].get("parked", 0)
             elif action == "route":
+                if (wrong := unknown_organizations(config, state, arg)) is not None:
+                    log.error("%s", wrong.line())  # the filter still does as it is told
+                    outcome.errors.append(wrong)
                 with progress.task(f"routing {arg}…"):  # minutes at a first exchange: say so
                     outcome.routed[arg] = ROUTES[arg](config, state)
                 outcome.parked += outcome.routed[arg].get("parked", 0)

@@ -373,6 +373,12 @@ class State:
             f"AND type IN ({marks}) AND kind = 'delete'", (source, *types))
         return count
 
+    def objects_of(self, peer: str, type_name: str) -> Iterator[tuple[str, bytes]]:
+        """(version, xml) of every object of a type the peer sent (a few: organizations)."""
+        return iter(self.conn.execute(
+            "SELECT version, xml FROM inbox WHERE peer = ? AND type = ? AND kind = 'object'",
+            (peer, type_name)).fetchall())
+
     def ignore_other_types(self, source: str, wanted: Iterable[str]) -> int:
         """Objects of types no flow takes from `source` are kept but never routed."""
         unwanted = [t for t in self._staged_types(source) if t not in set(wanted)]
