@@ -3,6 +3,9 @@
 Public API: `Drift`, `reconcile_state(config, state)`.
 
 The state alone tells a lot without asking either base anything:
+- silent: a base has never been heard from, nor taken any of our messages, for many runs (its
+  folder or address in the config is not the one it exchanges through, or it was never set up):
+  otherwise every run would end in exit 0 while nothing is exchanged with it;
 - stuck: a base has not confirmed what we sent it for many runs (it is not importing);
 - parked: objects that could not be sent (a mapping rule, a version that cannot carry them);
 - orphan: a settlement document in accounting names an order or invoice that neither the CRM
@@ -38,7 +41,18 @@ class Drift:
 def reconcile_state(config: Config, state: State) -> list[Drift]:
     drifts: list[Drift] = []
     conn = state.conn
+    # Runs since the first (which wrote our first message), as `stuck` counts them.
+    since = conn.execute("SELECT count(*) FROM runs WHERE exit_code IS NOT NULL").fetchone()[0] - 1
     for peer in config.bases:
+        heard = conn.execute("SELECT sent_no, confirmed_no, last_received_at FROM peers "
+                             "WHERE name = ?", (peer,)).fetchone()
+        if heard and heard[0] and not heard[1] and heard[2] is None and since >= STUCK_AFTER_RUNS:
+            drifts.append(Drift("silent", peer, "", "", (
+                f"no message from the {peer} base in the {since} runs since the first, and none of our "
+                f"{heard[0]} message(s) taken: is bases.{peer}.transport the folder or address "
+                f"the base exchanges through (its exchange settings), and has it loaded "
+                f"`onecsync settings-message {peer}`?")))
+            continue  # what it has not confirmed is stuck for the same reason
         row = conn.execute(
             "SELECT count(*), min(registered_at), min(message_no) FROM registrations WHERE peer = ? "
             "AND confirmed_no IS NULL AND parked IS NULL AND message_no IS NOT NULL", (peer,)).fetchone()
