@@ -35,7 +35,7 @@ def cli():
     The options below go before the command or after it: `onecsync -q run` is `onecsync run -q`.
 
     Exit codes: 0 done, 1 bug, 2 usage, 3 config, 4 temporary (retry), 5 message rejected,
-    6 numbering conflict, 7 objects parked, 8 busy, 9 drift.
+    6 numbering conflict, 7 objects parked, 8 busy, 9 drift, 141 the output's reader went away.
     """
 
 
