@@ -129,6 +129,13 @@ class Busy(OnecsyncError):
         return f"{self} ({self.remedy})" if self.scheduled else f"{self}; {self.remedy}"
 
 
+class Misnamed(OnecsyncError):
+    """The command names something that is not there (a Ссылка no parked object has): nothing
+    was done; rerun it with the right name."""
+
+    exit_code = ExitCode.USAGE
+
+
 class Refused(OnecsyncError):
     """A command would replace a file it must not replace unasked: rerun it differently."""
 

@@ -110,3 +110,26 @@ def test_an_organization_filter_is_not_judged_before_the_base_sent_its_organizat
     sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
     assert sandbox.human("run")[0] == 0
     assert sandbox.human("check")[0] == 0
+
+
+def test_retry_of_a_ref_no_parked_object_has_is_refused(sandbox):
+    """A typo in the Ссылка (or one retried already) retried nothing and ended in exit 0."""
+    from tests.test_mapping import MAPPED
+    from tests.test_mapping import config_with
+
+    config_with(sandbox, MAPPED)
+    sandbox.put("accounting", f.Msg(objects=[f.currency(f.ref(2))]))
+    assert sandbox.run("pull-catalogs")[0] == 7
+    config_with(sandbox, MAPPED.replace('      set: {КлючевыеСвойства/ДанныеКлассификатора: "643"}\n',
+                                        '      drop: [НаименованиеПолное]\n'))  # the fix
+    typo = f.ref(3)
+    dump, journal = sandbox.dump(), sandbox.journal()
+    for args in (("retry", typo), ("retry", f.ref(2), typo), ("--dry-run", "retry", typo)):
+        code, _, err = sandbox.human(*args)
+        assert code == 2, (args, err)
+        assert f"onecsync: error: not parked: {typo}; nothing was retried" in err
+        assert sandbox.dump() == dump and sandbox.journal() == journal
+    code, report, err = sandbox.run("retry", f.ref(2).upper())  # a Ссылка in any case
+    assert code == 0, err
+    assert ("Справочник.Валюты", f.ref(2)) in sandbox.outgoing("crm")["objects"]
+    assert sandbox.human("retry", f.ref(2))[0] == 2  # retried already: no longer parked

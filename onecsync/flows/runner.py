@@ -20,6 +20,7 @@ from dataclasses import field
 from onecsync.config import Config
 from onecsync.errors import ConfigError
 from onecsync.errors import ExitCode
+from onecsync.errors import Misnamed
 from onecsync.errors import NumberingConflict
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StateError
@@ -40,6 +41,7 @@ from onecsync.state import RunLock
 from onecsync.state import ensure_state_dir
 from onecsync.state import lock_path
 from onecsync.state import open_dry_run
+from onecsync.state import open_readonly
 from onecsync.state import open_state
 from onecsync.state import sqlite_failure
 from onecsync.state.lock import DryRunLock
@@ -134,6 +136,8 @@ def execute(config: Config, command: str, dry_run: bool = False,
     refuse_bad_flow_types(config)
     outcome = Outcome(command=command, dry_run=dry_run)
     try:
+        if refs:
+            _refuse_unparked(config, refs)
         if dry_run:
             with DryRunLock(lock_path(config.state)):
                 state, finish = open_dry_run(config.state)
@@ -161,6 +165,20 @@ def execute(config: Config, command: str, dry_run: bool = False,
     except sqlite3.Error as exc:  # the state file itself: busy, full, read-only, damaged
         raise sqlite_failure(exc, config.state) from None
     return outcome
+
+
+def _refuse_unparked(config: Config, refs: tuple[str, ...]) -> None:
+    """`retry REF` of a Ссылка no parked object has would retry nothing and end in exit 0."""
+    state = open_readonly(config.state)
+    try:
+        missing = list(refs) if state is None else state.not_parked(refs)
+    finally:
+        if state is not None:
+            state.close()
+    if missing:
+        raise Misnamed(f"not parked: {', '.join(missing)}; nothing was retried",
+                       remedy="`onecsync status` counts the parked objects and `onecsync state "
+                              "export` lists them with their Ссылки; or use retry --all")
 
 
 def _summary(outcome: Outcome) -> str:

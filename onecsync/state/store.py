@@ -503,6 +503,17 @@ class State:
         self.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
                           "DO UPDATE SET value = excluded.value", (key, value))
 
+    def not_parked(self, refs: Iterable[str]) -> list[str]:
+        """Those of `refs` that no parked object has (a typo, or retried already)."""
+        out = []
+        for ref in refs:
+            if self.conn.execute(
+                    "SELECT 1 FROM inbox WHERE ref = ? AND status = 'parked' UNION ALL "
+                    "SELECT 1 FROM registrations WHERE ref = ? AND parked IS NOT NULL LIMIT 1",
+                    (ref.lower(), ref.lower())).fetchone() is None:
+                out.append(ref)
+        return out
+
     def unpark(self, refs: Iterable[str] | None) -> int:
         """Parked objects (all, or those with these Ссылки) are evaluated again by the next
         routing and send; the reason stays until then, so routing looks at each one."""
