@@ -61,6 +61,11 @@ def _log_without_state(box):
     (box.root / "kept-wal").unlink()
 
 
+def _journal_without_state(box):
+    """A hot rollback journal (an older onecsync's, or any SQLite's) where the state is gone."""
+    box.state_path.with_name(box.state_path.name + "-journal").write_bytes(b"\xd9\xd5\x05\xf9" * 128)
+
+
 S = "{state}"
 KINDS = {
     "empty": (_empty, f"the state file {S} is empty: restore it from backup, or remove it to "
@@ -79,6 +84,8 @@ KINDS = {
                                      "moved without it): restore the state file from backup, "
                                      "or remove onecsync.sqlite-wal and onecsync.sqlite-shm too "
                                      "to start over (numbers restart at 1)"),
+    "journal-left": (_journal_without_state, f"the state file {S} is missing but its log "
+                                             "onecsync.sqlite-journal is there"),
 }
 
 

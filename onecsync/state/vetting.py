@@ -42,15 +42,17 @@ def vet_file(path: Path) -> bool:
     except OSError as exc:
         raise StateError(f"the state file {path} cannot be looked at: {exc.strerror}") from None
     if size is None:
-        try:
-            log_size = wal_path(path).stat().st_size
-        except OSError:
-            return False
-        if log_size:  # a new state would take the old one's log for its own and be corrupt
+        # A new state would take the old one's log (or hot journal) for its own and be corrupt.
+        for log_file in (wal_path(path), path.with_name(path.name + "-journal")):
+            try:
+                if not log_file.stat().st_size:
+                    continue
+            except OSError:
+                continue
             raise _refused(
-                f"the state file {path} is missing but its log {wal_path(path).name} is there "
+                f"the state file {path} is missing but its log {log_file.name} is there "
                 "(the state was removed or moved without it)",
-                f"restore the state file from backup, or remove {wal_path(path).name} and "
+                f"restore the state file from backup, or remove {log_file.name} and "
                 f"{path.name}-shm too to start over (numbers restart at 1)")
         return False
     if not path.is_file():
