@@ -163,25 +163,49 @@ class Config:
         return self.state.parent
 
 
+# The root the system-wide config lives under: a seam for tests, "/" on a real host.
+SYSTEM_ROOT = Path("/")
+CONFIG_NAME = "onecsync.yaml"
+
+
+def config_search(environ: Mapping[str, str] | None = None) -> list[Path]:
+    """Where a config is looked for when neither --config nor $ONECSYNC_CONFIG names one, in
+    order: ./onecsync.yaml, /etc/onecsync/onecsync.yaml, $XDG_CONFIG_HOME/onecsync/onecsync.yaml
+    ($XDG_CONFIG_HOME unset, empty or relative: ~/.config, as the XDG spec says)."""
+    environ = os.environ if environ is None else environ
+    places = [Path(CONFIG_NAME), SYSTEM_ROOT / "etc" / "onecsync" / CONFIG_NAME]
+    xdg = environ.get("XDG_CONFIG_HOME", "")
+    if not os.path.isabs(xdg):
+        xdg = os.path.join(environ["HOME"], ".config") if environ.get("HOME") else ""
+    if xdg:
+        places.append(Path(xdg) / "onecsync" / CONFIG_NAME)
+    return places
+
+
 def find_config_path(path: str | os.PathLike | None,
                      environ: Mapping[str, str] | None = None) -> Path:
-    """--config, else $ONECSYNC_CONFIG, else ./onecsync.yaml (DESIGN.md §3)."""
+    """--config, else $ONECSYNC_CONFIG, else the first of `config_search` that exists (none:
+    ./onecsync.yaml, which load_config reports as not found, naming every place). DESIGN.md §3."""
     environ = os.environ if environ is None else environ
     if path:
         return Path(path)
     if environ.get("ONECSYNC_CONFIG"):
         return Path(environ["ONECSYNC_CONFIG"])
-    return Path("onecsync.yaml")
+    places = config_search(environ)
+    return next((p for p in places if p.exists()), places[0])
 
 
 def load_config(path: str | os.PathLike | None = None,
                 environ: Mapping[str, str] | None = None) -> Config:
+    environ = os.environ if environ is None else environ
     cfg_path = find_config_path(path, environ)
     try:
         text = read_small(cfg_path, CONFIG_FILE_CAP).decode("utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"config file {cfg_path} not found",
-                          remedy="pass --config PATH or set ONECSYNC_CONFIG") from None
+        searched = not path and not environ.get("ONECSYNC_CONFIG")
+        where = (f"no config file found (looked for {', '.join(map(str, config_search(environ)))})"
+                 if searched else f"config file {cfg_path} not found")
+        raise ConfigError(where, remedy="pass --config PATH or set ONECSYNC_CONFIG") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {cfg_path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
