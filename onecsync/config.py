@@ -157,6 +157,7 @@ class Config:
     flows: dict[str, Flow] = field(default_factory=dict)
     mapping: dict[str, dict[str, TypeRules]] = field(default_factory=dict)  # peer -> type -> rules
     healthcheck_url: Secret | None = None  # pinged at /start and /<exit code> of every run
+    metrics_file: Path | None = None       # node_exporter textfile written after every run
 
     @property
     def state_dir(self) -> Path:
@@ -380,7 +381,7 @@ class _Validator:
             return None
         top = self.mapping(data, "", ("node", "state", "bases", "flows", "mapping",
                                       "healthcheck_url", "healthcheck_url_env",
-                                      "healthcheck_url_file"))
+                                      "healthcheck_url_file", "metrics_file"))
         if not isinstance(data, dict):
             return None
         node = self.node(top.get("node"))
@@ -395,6 +396,7 @@ class _Validator:
                 self.fail("healthcheck_url", "must be an http:// or https:// URL")
             else:
                 self.no_credentials(healthcheck.value, "healthcheck_url")
+        metrics = self.metrics_file(top.get("metrics_file"))
         if node and bases:
             codes = [node.code] + [b.code for b in bases.values()]
             if len(set(codes)) != len(codes):
@@ -402,7 +404,18 @@ class _Validator:
         if self.problems or node is None or state is None or bases is None:
             return None
         return Config(path=path, node=node, state=state, bases=bases, flows=flows,
-                      mapping=mapping, healthcheck_url=healthcheck)
+                      mapping=mapping, healthcheck_url=healthcheck, metrics_file=metrics)
+
+    def metrics_file(self, value: Any) -> Path | None:
+        if value is None:
+            return None
+        path = self.path(value, "metrics_file")
+        if path is not None and path.suffix != ".prom":
+            # node_exporter's textfile collector reads *.prom only: another name is never seen.
+            self.fail("metrics_file", f"{path.name!r} must end in .prom (node_exporter's textfile "
+                                      "collector reads only *.prom files)")
+            return None
+        return path
 
     def node(self, data: Any) -> Node | None:
         if data is None:
