@@ -146,8 +146,8 @@ def test_a_new_message_is_relayed_as_soon_as_the_base_has_written_it(sandbox):
             complete = write_as_the_base(sandbox.incoming("accounting"), message.xml())
             landed = wait_for(lambda: unit.landed.get(ours))
             latencies.append(landed - complete)
-            wait_for(lambda: unit.runs and unit.runs[-1]["ended"] > landed or None)
-            assert (f.ref(n)) in [r for _, r in sandbox.outgoing("crm")["objects"]]
+            wait_for(lambda at=landed: unit.runs and unit.runs[-1]["ended"] > at or None)
+            assert f.ref(n) in [r for _, r in sandbox.outgoing("crm")["objects"]]
             assert sandbox.numbers("accounting")[1] == n
         runs = list(unit.runs)
     for run in runs:
