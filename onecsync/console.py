@@ -323,6 +323,9 @@ def _peer_rows(p: dict) -> list[tuple[str, str]]:
         if u["count"]:
             text += f", oldest registered {_when(u['oldest'])}"
         rows.append(("unconfirmed", text))
+        st = p["stuck"]
+        rows.append(("stuck", f"{st['count']} objects unconfirmed for {st['runs']} runs: is the "
+                              "base importing our messages?" if st["count"] else "0"))
         pk = p["parked"]
         rows.append(("parked", f"{pk['total']} ({pk['received']} received from it, "
                                f"{pk['unsendable']} that cannot be sent to it)"))

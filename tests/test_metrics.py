@@ -193,3 +193,13 @@ def test_the_parser_is_strict():
                 good.replace(" 2\n", " two\n"), good.replace("counter", "gauge")):
         with pytest.raises(AssertionError):
             parse(bad)
+
+
+def test_readme_lists_every_metric():
+    from onecsync.metrics import METRICS
+    from tests.test_units import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("#### Prometheus (node_exporter)"):readme.index("#### Zabbix")]
+    for name, (kind, _) in METRICS.items():
+        assert re.search(rf"\| `{name}(\{{[^`]*\}})?` \| {kind} \|", table), name
