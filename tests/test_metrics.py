@@ -203,3 +203,13 @@ def test_readme_lists_every_metric():
     table = readme[readme.index("#### Prometheus (node_exporter)"):readme.index("#### Zabbix")]
     for name, (kind, _) in METRICS.items():
         assert re.search(rf"\| `{name}(\{{[^`]*\}})?` \| {kind} \|", table), name
+
+
+def test_check_warns_of_a_metrics_folder_no_run_could_write(box):
+    code, report, _ = box.run("check")
+    assert not [w for w in report["warnings"] if "metrics_file" in w["message"]]
+    box.metrics.parent.rmdir()
+    code, report, _ = box.run("check")
+    [warning] = [w["message"] for w in report["warnings"] if "metrics_file" in w["message"]]
+    assert warning.startswith(f"metrics_file: the folder {box.metrics.parent} does not exist")
+    assert box.run("check", "--strict")[0] == 3
