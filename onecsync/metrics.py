@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import sqlite3
 import time
 from pathlib import Path
 
@@ -122,9 +123,10 @@ def write_metrics(config: Config, command: str, exit_code: int, duration: float)
 
     try:
         status = reports.status(config, runs=0)
-    except OnecsyncError as exc:  # a broken state: the run's exit code says so, and is written
-        log.warning("metrics: the state could not be read (%s); only the run is written",
-                    exc.line())
+    except (OnecsyncError, sqlite3.Error, OSError) as exc:
+        # a broken state: the run's exit code says so, and is written all the same
+        why = exc.line() if isinstance(exc, OnecsyncError) else str(exc)
+        log.warning("metrics: the state could not be read (%s); only the run is written", why)
         status = None
     run = {"command": command, "exit_code": int(exit_code), "duration": duration,
            "ended": time.time()}

@@ -213,3 +213,17 @@ def test_check_warns_of_a_metrics_folder_no_run_could_write(box):
     [warning] = [w["message"] for w in report["warnings"] if "metrics_file" in w["message"]]
     assert warning.startswith(f"metrics_file: the folder {box.metrics.parent} does not exist")
     assert box.run("check", "--strict")[0] == 3
+
+
+def test_a_state_that_cannot_be_read_still_gets_the_runs_exit_code_written(box):
+    box.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    assert box.run("run")[0] == 0
+    for extra in box.state_path.parent.glob(box.state_path.name + "*"):
+        extra.unlink()
+    box.state_path.write_bytes(b"this is not an SQLite file" * 100)
+    code, _, err = box.run("run")
+    assert code == 3, err
+    m = parse(box.metrics.read_text(encoding="utf-8"))
+    assert value(m, "onecsync_run_exit_code") == 3
+    assert not [k for k in m if ("base", "crm") in k[1]]  # nothing it could not read
+    assert "metrics: the state could not be read" in err
