@@ -132,6 +132,7 @@ def test_the_path_unit_watches_each_folder_with_path_changed_and_starts_the_serv
     assert len(path["PathChanged"]) == 2
 
 
+@pytest.mark.slow  # real processes, started as systemd would
 def test_a_new_message_is_relayed_as_soon_as_the_base_has_written_it(sandbox):
     """The relay, and the latency figure README gives (`pytest -s` prints it)."""
     sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
