@@ -227,3 +227,33 @@ def test_a_state_that_cannot_be_read_still_gets_the_runs_exit_code_written(box):
     assert value(m, "onecsync_run_exit_code") == 3
     assert not [k for k in m if ("base", "crm") in k[1]]  # nothing it could not read
     assert "metrics: the state could not be read" in err
+
+
+def test_between_two_emulated_bases_the_numbers_reach_confirmed(tmp_path):
+    """A whole exchange with tests/emulator's 1C bases: after it settles, each base has
+    confirmed everything, and the file says so."""
+    from tests.emulator import data as d
+    from tests.emulator.world import World
+    from tests.emulator.world import assert_converged
+
+    world = World(tmp_path)
+    world.config.write_text(world.config.read_text(encoding="utf-8")
+                            + "metrics_file: onecsync.prom\n", encoding="utf-8")
+    d.seed_accounting(world.acc)
+    first = world.round()
+    assert first.code == 0, first.stderr
+    m = parse((tmp_path / "onecsync.prom").read_text(encoding="utf-8"))
+    assert value(m, "onecsync_unconfirmed_objects", base="crm") > 0
+    assert value(m, "onecsync_confirmed_messages_total", base="crm") == 0
+    world.settle(3)
+    assert_converged(world)
+    m = parse((tmp_path / "onecsync.prom").read_text(encoding="utf-8"))
+    for base in ("accounting", "crm"):
+        sent, received, confirmed = world.numbers(base)
+        assert value(m, "onecsync_sent_messages_total", base=base) == sent > 0
+        assert value(m, "onecsync_received_messages_total", base=base) == received > 0
+        assert value(m, "onecsync_confirmed_messages_total", base=base) == confirmed > 0
+        assert value(m, "onecsync_unconfirmed_objects", base=base) == 0
+        assert value(m, "onecsync_oldest_unconfirmed_age_seconds", base=base) == 0
+        assert value(m, "onecsync_last_receive_timestamp_seconds", base=base) > 0
+    assert value(m, "onecsync_run_exit_code") == 0
