@@ -116,8 +116,10 @@ class Busy(OnecsyncError):
         if scheduled:
             who = "a --dry-run, it names no one" if holder is None else \
                 f"pid {h.get('pid', '?')}, {h.get('command', '?')}, started {h.get('started', '?')}"
+            # A dry run does no exchange: the next scheduled run does what this one would have.
             super().__init__(f"another onecsync run holds {lock} ({who})",
-                             remedy="nothing to do: that run will finish")
+                             remedy="nothing to do: that run will finish" if holder is not None
+                             else "nothing to do: the next scheduled run does the exchange")
         elif holder is not None:
             super().__init__(f"not done: a run is in progress since {h.get('started', '?')} "
                              f"(pid {h.get('pid', '?')})", remedy="run it again when it ends")

@@ -432,3 +432,20 @@ def test_the_systemd_and_cron_command_lines_run(sandbox, monkeypatch):
             main(args)
         assert exc.value.code == 0, line
     assert sandbox.outgoing("crm")["objects"] == [("Справочник.Контрагенты", f.ref(1))]
+
+
+def test_a_dry_run_holding_the_lock_is_named_as_such(sandbox):
+    """A dry run shares the lock and names no one; it does no exchange, so a scheduled run it
+    keeps out is not told that it 'will finish' the work."""
+    from onecsync.state import lock_path
+    from onecsync.state.lock import DryRunLock
+
+    sandbox.run("run")
+    with DryRunLock(lock_path(sandbox.state_path)):
+        assert sandbox.human("-q", "run") == (8, "", "")
+        code, _, err = sandbox.human("run")
+        assert code == 8 and "(a --dry-run, it names no one) (nothing to do: the next " \
+            "scheduled run does the exchange)" in err, err
+        code, _, err = sandbox.human("-q", "state", "set-numbers", "crm", "--sent", "1", "--yes")
+        assert (code, err) == (8, "onecsync: error: not done: a dry run is in progress (it names "
+                                  "no one); run it again when it ends\n")
