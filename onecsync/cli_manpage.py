@@ -107,5 +107,9 @@ def manpage(ctx: click.Context) -> int:
         onecsync manpage | sudo tee /usr/local/share/man/man1/onecsync.1 >/dev/null
         onecsync manpage | man -l -
     """
-    click.echo(render(ctx.find_root().command, ctx.find_root().info_name or "onecsync"), nl=False)
+    from onecsync import console
+
+    with console.to_reader():
+        click.echo(render(ctx.find_root().command, ctx.find_root().info_name or "onecsync"),
+                   nl=False)
     return 0

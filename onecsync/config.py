@@ -112,6 +112,30 @@ class Transport:
     settle_minutes: float = DEFAULT_SETTLE_MINUTES
 
 
+_PLACE = {"directory": "folder", "ftp": "FTP folder", "http": "web publication"}
+
+
+def _place(t: Transport) -> tuple | None:
+    """Where a transport's messages are, so that two can be compared: a folder as the file
+    system resolves it (`exchange/../exchange/bp/` is `exchange/bp`), a server by host, port
+    and folder or path."""
+    if t.kind == "directory" and t.path is not None:
+        return ("directory", os.path.realpath(t.path))
+    if t.kind == "ftp" and t.host:
+        folder = os.path.normpath("/" + t.folder.strip().strip("/"))
+        return ("ftp", t.host.lower(), t.port or 21, folder)
+    if t.kind == "http" and t.url:
+        u = urlsplit(t.url)
+        return ("http", (u.hostname or "").lower(), u.port, u.path.rstrip("/"))
+    return None
+
+
+def _shown_place(t: Transport) -> str:
+    if t.kind == "directory":
+        return os.path.realpath(t.path)
+    return t.url or f"{t.host}{'/' + t.folder.strip('/') if t.folder.strip('/') else ''}"
+
+
 @dataclass(frozen=True)
 class OData:
     """A base's standard OData interface, read-only (odata.md)."""
@@ -401,6 +425,7 @@ class _Validator:
             codes = [node.code] + [b.code for b in bases.values()]
             if len(set(codes)) != len(codes):
                 self.fail("bases", "node.code and the bases' codes must all differ")
+            self.distinct_places(bases)
         if self.problems or node is None or state is None or bases is None:
             return None
         return Config(path=path, node=node, state=state, bases=bases, flows=flows,
@@ -473,6 +498,21 @@ class _Validator:
             if code and transport:
                 out[name] = Base(name=name, code=code, transport=transport, odata=odata)
         return out if len(out) == len(PEERS) else None
+
+    def distinct_places(self, bases: dict[str, Base]) -> None:
+        """Two bases exchanging in one place would each read the other's messages, or none: one
+        of them is refused as misaddressed every run, or nothing at all is said."""
+        (a, ta), (b, tb) = ((n, base.transport) for n, base in bases.items())
+        same = _place(ta) is not None and _place(ta) == _place(tb)
+        if not same and ta.kind == tb.kind == "directory":
+            try:
+                same = os.path.samefile(ta.path, tb.path)  # a bind mount, a link to the folder
+            except OSError:
+                pass  # one is missing: run and check say so
+        if same:
+            self.fail(f"bases.{b}.transport", f"the same {_PLACE[ta.kind]} as bases.{a}.transport "
+                      f"({_shown_place(ta)}): give each base its own {_PLACE[ta.kind]}, the one "
+                      "set in that base's exchange settings")
 
     def transport(self, data: Any, where: str) -> Transport | None:
         if data is None:

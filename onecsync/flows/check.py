@@ -21,10 +21,11 @@ import sqlite3
 from onecsync.config import Config
 from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
-from onecsync.flows.addressing import misaddressed
+from onecsync.flows.addressing import scan
 from onecsync.flows.declared import Finding
 from onecsync.flows.declared import config_findings
 from onecsync.flows.declared import peer_findings
+from onecsync.flows.organizations import unknown_organizations
 from onecsync.protocol.numbering import negotiate
 from onecsync.state import lock_path
 from onecsync.state import open_readonly
@@ -85,6 +86,22 @@ def _peer_view(config: Config, name: str, state) -> dict:
             "sends": [d["name"] for d in state.object_types if d.get("sending")],
             "receives": [d["name"] for d in state.object_types if d.get("receiving")]}
     return view
+
+
+def _organizations(config: Config) -> list[OnecsyncError]:
+    """What a run would say of flows.*.organizations, from the organizations the bases sent."""
+    try:
+        state = open_readonly(config.state)
+    except OnecsyncError:
+        return []  # read_peers has said why already
+    if state is None:
+        return []
+    try:
+        return [e for flow in config.flows if (e := unknown_organizations(config, state, flow))]
+    except sqlite3.Error:
+        return []
+    finally:
+        state.close()
 
 
 def _other_node(config: Config) -> OnecsyncError | None:
@@ -174,7 +191,7 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> di
         problems.append({"code": int(ExitCode.CONFIG), "peer": None, "message": text})
     warnings += [{"peer": None, "message": text}
                  for text in access_warnings + _metrics_access(config)]
-    if (wrong := _other_node(config)) is not None:
+    for wrong in [w for w in [_other_node(config)] if w] + _organizations(config):
         codes.append(wrong.exit_code)
         problems.append({"code": int(wrong.exit_code), "peer": None, "message": wrong.line()})
     report: dict = {"command": "check", "dry_run": dry_run, "config": str(config.path),
@@ -199,8 +216,11 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> di
                                         exchange_plan=config.node.exchange_plan,
                                         state_dir=config.state_dir, dry_run=True)
             view["transport"].update(_probe(transport, dry_run))
-            if (wrong := misaddressed(config, name, transport)) is not None:
-                raise wrong
+            addressing = scan(config, name, transport)
+            if addressing.warning:
+                warnings.append({"peer": name, "message": addressing.warning})
+            if addressing.wrong is not None:
+                raise addressing.wrong
             offered = _service_versions(transport)
             if offered and view["versions"] is None:  # the web service says, before any message
                 view["versions"] = offered
@@ -209,8 +229,9 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> di
         except OnecsyncError as exc:
             view["transport"].update(ok=False, error=exc.line(), code=int(exc.exit_code))
             codes.append(exc.exit_code)
+            line = exc.line()
             problems.append({"code": int(exc.exit_code), "peer": name,
-                             "message": f"{name}: {exc.line()}"})
+                             "message": line if line.startswith(f"{name}: ") else f"{name}: {line}"})
         if base.odata is not None:
             view["odata"] = _probe_odata(base.odata)
             if not view["odata"]["ok"]:

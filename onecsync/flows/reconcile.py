@@ -3,6 +3,9 @@
 Public API: `Drift`, `reconcile_state(config, state)`.
 
 The state alone tells a lot without asking either base anything:
+- silent: a base has never been heard from, nor taken any of our messages, for many runs (its
+  folder or address in the config is not the one it exchanges through, or it was never set up):
+  otherwise every run would end in exit 0 while nothing is exchanged with it;
 - stuck: a base has not confirmed what we sent it for many runs (it is not importing);
 - parked: objects that could not be sent (a mapping rule, a version that cannot carry them);
 - orphan: a settlement document in accounting names an order or invoice that neither the CRM
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 
 from onecsync.config import Config
 from onecsync.state import State
+from onecsync.state.reports import STUCK_AFTER_RUNS
 from onecsync.state.reports import unconfirmed_sent
 
 ORPHAN_AFTER_RUNS = 288    # a day
@@ -24,7 +28,7 @@ ORPHAN_AFTER_RUNS = 288    # a day
 
 @dataclass(frozen=True)
 class Drift:
-    kind: str            # stuck | parked | orphan | missing | amount | unposted | not-forwarded | …
+    kind: str            # silent | stuck | parked | orphan | missing | amount | unposted | not-forwarded | …
     peer: str
     type: str
     ref: str
@@ -38,7 +42,18 @@ class Drift:
 def reconcile_state(config: Config, state: State) -> list[Drift]:
     drifts: list[Drift] = []
     conn = state.conn
+    # Runs since the first (which wrote our first message), as `stuck` counts them.
+    since = conn.execute("SELECT count(*) FROM runs WHERE exit_code IS NOT NULL").fetchone()[0] - 1
     for peer in config.bases:
+        heard = conn.execute("SELECT sent_no, confirmed_no, last_received_at FROM peers "
+                             "WHERE name = ?", (peer,)).fetchone()
+        if heard and heard[0] and not heard[1] and heard[2] is None and since >= STUCK_AFTER_RUNS:
+            drifts.append(Drift("silent", peer, "", "", (
+                f"no message from the {peer} base in the {since} runs since the first, and none of our "
+                f"{heard[0]} message(s) taken: is bases.{peer}.transport the folder or address "
+                f"the base exchanges through (its exchange settings), and has it loaded "
+                f"`onecsync settings-message {peer}`?")))
+            continue  # what it has not confirmed is stuck for the same reason
         sent = unconfirmed_sent(state, peer)
         if sent["stuck"]:
             drifts.append(Drift("stuck", peer, "", "", (
