@@ -25,7 +25,8 @@ from onecsync.config import Config
 from onecsync.errors import MessageRejected
 from onecsync.progress import Task
 from onecsync.protocol.envelope import Header
-from onecsync.protocol.envelope import header_from_element
+from onecsync.protocol.envelope import judge_header
+from onecsync.protocol.envelope import shown
 from onecsync.protocol.reader import DELETION
 from onecsync.protocol.reader import MessageReader
 from onecsync.protocol.reader import object_ref
@@ -100,15 +101,12 @@ class _CheckingReader(MessageReader):
         super().__init__(stream, source, progress)
 
     def _parse_header(self, el) -> Header:
-        problems = formats.validate_header(el)
+        # The run's own judgement (envelope.judge_header): its first problem is the run's reason.
+        header, problems = judge_header(el, self.source)
         for p in problems:
             self._check.add(Finding(p.line, "Header", None, p.path, p.message))
-        try:
-            return header_from_element(el, self.source)
-        except MessageRejected as exc:
-            if not problems:  # the schema already named what the reader stumbled on
-                self._check.add(Finding(el.sourceline, "Header", None, None,
-                                        _without_source(exc, self.source)))
+        if header is not None:
+            return header
         # Only the version is taken on from a header that cannot be read: judging its codes
         # (From, To) from nothing would add problems the file does not have.
         self.header_read = False
@@ -165,16 +163,16 @@ def _check_codes(check: MessageCheck, h: Header, config: Config) -> None:
         check.direction = f"{bases[sender]} → {OURS}"
         if to and to != ours:
             check.add(Finding(None, "Header", None, "Header/Confirmation/To",
-                              f"To is {h.to}, not our node code {ours} ({where})"))
+                              f"To is {shown(h.to)}, not our node code {ours} ({where})"))
     elif sender == ours:
         if to in bases:
             check.direction = f"{OURS} → {bases[to]}"
         else:
             check.add(Finding(None, "Header", None, "Header/Confirmation/To",
-                              f"To is {h.to!r}, not the code of a base {where}"))
+                              f"To is {shown(h.to)}, not the code of a base {where}"))
     else:
         check.add(Finding(None, "Header", None, "Header/Confirmation/From",
-                          f"From is {h.sender!r}: neither our node code nor a base's code {where}"))
+                          f"From is {shown(h.sender)}: neither our node code nor a base's code {where}"))
         return
     if check.version is not None and check.version not in config.node.formats:
         check.add(Finding(None, "Header", None, "Header/Format",
@@ -186,14 +184,7 @@ def _check_body(check: MessageCheck, reader: MessageReader) -> None:
     version = check.version
     ns = formats.namespace(version)
     index = formats.load(version)
-    body_checked = False
-    for el in reader.elements():
-        if not body_checked:
-            body_checked = True
-            body_ns = etree.QName(el.getparent()).namespace
-            if body_ns != ns:
-                check.add(Finding(el.getparent().sourceline, "Body", None, "Body",
-                                  f"the Body is in namespace {body_ns!r}, but Format says {ns}"))
+    for el in reader.elements():  # the reader refuses a Body in another namespace than Format's
         qname = etree.QName(el)
         name = qname.localname
         check.objects += 1
