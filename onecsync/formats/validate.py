@@ -24,8 +24,9 @@ class Problem:
 # Problems located precisely (a field path found by XPath, linear in the siblings); the rest keep
 # the line libxml2 gives, so that 30,000 bad entries of a list cost no quadratic time.
 LOCATED = 100
-# A value quoted in libxml2's message, cut: a base may put megabytes in one field.
-_LONG_VALUE = re.compile(r"'([^']{60})[^']{20,}'")
+# A value quoted in libxml2's message, cut: a base may put megabytes in one field (libxml2 cuts
+# its message at 64 KB, closing quote and all).
+_LONG_VALUE = re.compile(r"'([^']{60})[^']{20,}(?:'|$)")
 
 
 def validate_object(version: str, element: etree._Element) -> list[Problem]:

@@ -59,7 +59,7 @@ class MarkupGuard:
             at = self._carry_line if m.start() < carried else \
                 line + data.count(b"\n", 0, m.start() - carried)
             name = m.group(1)[:60].decode("utf-8", "replace")
-            what = (f"more than {MAX_ATTRIBUTES} attributes (1C writes a few)"
+            what = (f"more than {MAX_ATTRIBUTES} attributes and namespace declarations (1C writes a few)"
                     if m.group("many") is not None else
                     f"an attribute value longer than {MAX_VALUE} bytes (1C writes short ones)")
             raise MessageRejected(f"the element <{name}> at line {at} has {what}",
