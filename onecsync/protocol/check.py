@@ -25,7 +25,9 @@ from onecsync.config import Config
 from onecsync.errors import MessageRejected
 from onecsync.progress import Task
 from onecsync.protocol.envelope import Header
+from onecsync.protocol.envelope import check_envelope
 from onecsync.protocol.envelope import judge_header
+from onecsync.protocol.envelope import local_name
 from onecsync.protocol.envelope import shown
 from onecsync.protocol.reader import DELETION
 from onecsync.protocol.reader import MessageReader
@@ -126,7 +128,8 @@ def check_message(path: Path, config: Config | None = None, max_problems: int = 
     try:
         with open_message_file(path) as stream:
             reader = _CheckingReader(stream, source, check, progress)
-            _check_header(check, reader.header, config if reader.header_read else None)
+            _check_header(check, reader.header, config if reader.header_read else None,
+                          reader.header_read)
             if check.version in formats.VERSIONS:  # without its format the body cannot be checked
                 _check_body(check, reader)
     except MessageRejected as exc:
@@ -136,10 +139,16 @@ def check_message(path: Path, config: Config | None = None, max_problems: int = 
     return check
 
 
-def _check_header(check: MessageCheck, h: Header, config: Config | None) -> None:
+def _check_header(check: MessageCheck, h: Header, config: Config | None, read: bool) -> None:
     check.sender, check.to = h.sender, h.to
     check.message_no, check.received_no = h.message_no, h.received_no
     check.settings_only = h.settings_only
+    if read:
+        try:
+            check_envelope(h)  # as `run` judges it, in its words
+        except MessageRejected as exc:
+            check.add(Finding(None, "Header", None, None, str(exc)))
+            return
     if not h.settings_only:
         check.version = h.version
         if h.version not in formats.VERSIONS:  # an older base's 1.6, or not a version at all
@@ -185,6 +194,7 @@ def _check_body(check: MessageCheck, reader: MessageReader) -> None:
     ns = formats.namespace(version)
     index = formats.load(version)
     for el in reader.elements():  # the reader refuses a Body in another namespace than Format's
+        local_name(el, reader.source)  # an undeclared prefix, as the run refuses it
         qname = etree.QName(el)
         name = qname.localname
         check.objects += 1

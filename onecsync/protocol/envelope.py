@@ -2,7 +2,7 @@
 
 Public API: `Header`, `ObjectTypeDecl`, `judge_header(el)`, `problem_text(p)`,
 `too_many(where, name, count)`, `header_from_element(el)`, `parse_integer(text, what)`,
-`check_incoming(...)`, `HEADER_ORDER`, `MSG_NS`. The header is 1C's XDTO type `Header` of the
+`check_envelope(header)`, `check_incoming(...)`, `HEADER_ORDER`, `MSG_NS`. The header is 1C's XDTO type `Header` of the
 ``msg`` namespace (PKG-MSG): an *ordered* type, so a header out of order is rejected here as 1C's
 schema would reject it. `judge_header` is the one judgement of a header: `run` refuses a message on
 its first problem, `validate` lists them all, so the two agree on every header by construction.
@@ -227,19 +227,25 @@ def _read_confirmation(el, values: dict, source: str) -> None:
             values["received_no"] = parse_integer(child.text, "ReceivedNo", source)
 
 
-def check_incoming(header: Header, *, our_code: str, peer_code: str, peer_name: str,
-                   offered: tuple[str, ...], source: str) -> None:
-    """The checks 1C makes before touching anything (XS 2292-2385), as MessageRejected."""
+def check_envelope(header: Header, source: str = "") -> None:
+    """What makes a header unusable whoever sent it and whoever reads it (`run` and `validate`
+    alike): a Format that is not EnterpriseData, no Confirmation (XS 2292-2295)."""
     if header.format_uri.rstrip("/") != formats.BASE_URI and header.version is None:
         raise MessageRejected(f"Format {shown(header.format_uri)} is not EnterpriseData",
                               source=source)
+    if not header.has_confirmation:
+        raise MessageRejected("Header has no Confirmation (a message without exchange plan "
+                              "cannot be confirmed)", source=source)
+
+
+def check_incoming(header: Header, *, our_code: str, peer_code: str, peer_name: str,
+                   offered: tuple[str, ...], source: str) -> None:
+    """The checks 1C makes before touching anything (XS 2292-2385), as MessageRejected."""
+    check_envelope(header, source)
     if not header.settings_only and header.version not in offered:
         raise MessageRejected(
             f"format version {header.version} is not one we offer ({', '.join(offered)})",
             source=source, remedy="add the version to node.formats, or lower the base's version")
-    if not header.has_confirmation:
-        raise MessageRejected("Header has no Confirmation (a message without exchange plan "
-                              "cannot be confirmed)", source=source)
     sender = (header.sender or "").lower()
     if sender != peer_code and (header.new_from or "").lower() != peer_code:
         raise MessageRejected(f"From is {shown(header.sender)}, not the {peer_name} base's code "

@@ -305,12 +305,12 @@ class MessageReader:
             event, el = self._next()
             if event == "end":
                 depth -= 1
-                continue
-            depth += 1
-            if depth == 2 and el.tag.startswith(_MSG):
-                name = el.tag[len(_MSG):]
-                counts[name] = counts.get(name, 0) + 1
-                too_many("Header", name, counts[name], self.source)
+            else:
+                depth += 1
+                if depth == 2 and el.tag.startswith(_MSG):
+                    name = el.tag[len(_MSG):]
+                    counts[name] = counts.get(name, 0) + 1
+                    too_many("Header", name, counts[name], self.source)
             if self._input.count - start > HEADER_LIMIT:
                 raise MessageRejected(f"the Header is larger than {HEADER_LIMIT >> 20} MiB "
                                       "(1C writes a few KB)", source=self.source)
