@@ -88,3 +88,16 @@ def test_a_flood_in_the_header_or_a_tag_is_refused_in_bounded_memory(tmp_path, m
                          text=True, timeout=60)
     assert out.returncode == 0 and "MemoryError" not in out.stderr, out.stderr[-2000:]
     assert out.stdout.startswith("rejected:") and refused in out.stdout, out.stdout
+
+
+def test_a_long_field_is_cut_in_the_one_line_of_run_and_validate(tmp_path):
+    """libxml2 quotes a bad value whole (up to 64 KB) in its message; the line shows 60 chars."""
+    from onecsync.protocol.check import check_message
+    from tests.test_header_numbers import run_reason
+
+    data = make.msg().replace(b"<msg:CreationDate>", b"<msg:CreationDate>" + b"x" * 100_000)
+    path = tmp_path / "m.xml"
+    path.write_bytes(data)
+    reason, check = run_reason(data), check_message(path)
+    assert reason == check.problems[0].text()
+    assert reason.startswith("Header: CreationDate: Element 'CreationDate': 'xxx") and len(reason) < 300

@@ -25,8 +25,8 @@ class Problem:
 # the line libxml2 gives, so that 30,000 bad entries of a list cost no quadratic time.
 LOCATED = 100
 # A value quoted in libxml2's message, cut: a base may put megabytes in one field (libxml2 cuts
-# its message at 64 KB, closing quote and all).
-_LONG_VALUE = re.compile(r"'([^']{60})[^']{20,}(?:'|$)")
+# its message at 64 KB, closing quote and all). A value follows ': ', a name does not.
+_LONG_VALUE = re.compile(r"(?<=: )'([^']{60})[^']{20,}(?:'|$)")
 
 
 def validate_object(version: str, element: etree._Element) -> list[Problem]:
