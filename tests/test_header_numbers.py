@@ -7,7 +7,9 @@ import io
 from xml.sax.saxutils import escape
 
 import pytest
+from hypothesis import HealthCheck
 from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from onecsync import formats
@@ -15,6 +17,7 @@ from onecsync.errors import MessageRejected
 from onecsync.protocol.check import check_message
 from onecsync.protocol.reader import MessageReader
 from tests import factory as f
+from tests.conftest import Sandbox
 
 GOOD = [f.counterparty(f.ref(1), "ООО Ромашка")]
 # What Python's int() would take and xs:integer does not, and a few that both take.
@@ -180,3 +183,29 @@ def test_any_header_is_judged_alike_by_the_run_and_by_validate(tmp_path, data):
     assert (reason is None) == check.valid, (reason, [p.text() for p in check.problems], data)
     if reason is not None:  # the same reason: validate lists the run's first
         assert reason in check.problems[0].text(), (reason, check.problems[0].text())
+
+
+@pytest.mark.slow
+@settings(max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=headers())
+def test_any_header_gets_the_same_exit_from_run_and_validate_and_a_refusal_changes_nothing(
+        tmp_path_factory, capsys, data):
+    """The CLI end to end, a fresh sandbox per header: exit 5 from both or from neither; a
+    refused message leaves the state as it was and is not confirmed."""
+    box = Sandbox(tmp_path_factory.mktemp("box"), capsys)
+    box.put("accounting", f.Msg(objects=GOOD))
+    assert box.run("pull-catalogs")[0] == 0
+    before = box.dump()
+    path = box.put("accounting", data)
+
+    code, _, err = box.run("pull-catalogs")
+    vcode, vout, verr = box.human("validate", str(path))
+
+    assert "Traceback" not in err + verr and "internal error" not in err + verr
+    assert (code == 5) == (vcode == 5), (err, vout)
+    if code == 5:
+        (line,) = [ln for ln in err.splitlines() if "error:" in ln]
+        first = next(ln for ln in vout.splitlines() if ln.startswith(str(path)))
+        assert first.split(": ", 2)[-1].split(" (")[0][:60] in line, (line, first)
+        assert box.dump() == before
+        assert box.outgoing("accounting")["received_no"] == 1

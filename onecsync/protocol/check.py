@@ -5,7 +5,8 @@ Public API: `check_message(path, config=None, max_problems=100, progress=None)` 
 
 The same code checks every message the test suite sees onecsync write (tests/conftest.py), so
 "valid" means one thing. The file is read by the exchange's own streaming reader: the header is
-checked against the envelope schema and the rules `receive` applies, then each body object, one
+judged by the very functions `receive` uses (envelope.judge_header: onecsync's reading, then
+the envelope schema; check_envelope), so both name the same first reason, then each body object, one
 at a time, against 1C's schema of the message's version (onecsync.formats, built from 1C's XDTO
 packages). Memory stays flat on a file of any size. A file the reader cannot read at all
 (malformed XML, a broken zip, a DTD) is one finding at the point where reading stopped.

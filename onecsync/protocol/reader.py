@@ -5,7 +5,9 @@ Public API: `MessageReader(stream, source, progress)`, `BodyObject`, `normalize_
 Memory stays flat whatever the size of the body: every object is serialized and cleared as soon
 as its end tag is parsed, and the parsed siblings are dropped from the tree. Parsing never
 resolves entities, loads a DTD or touches the network, and a document that carries a DTD is
-refused before the parser sees it.
+refused before the parser sees it. What the parser would build before anyone could judge it is
+bounded while the bytes go in: a start tag's attributes (markup.MarkupGuard), the header's
+repeats (1C's occurrence limits) and size (HEADER_LIMIT).
 
 Objects are kept as *namespace-relative* XML: the bytes of the element as 1C wrote them, minus
 the declarations of the body namespace and of the three prefixes 1C declares on the root
