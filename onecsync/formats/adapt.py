@@ -126,9 +126,7 @@ class _Walker:
                 raise _Lost(path, f"is a structure in EnterpriseData {self.target.version}, not a plain value")
             self.fill(src, new, t, path)
         elif has_children:
-            code = vat.to_code({etree.QName(c).localname: (c.text or "").strip() for c in src
-                                if isinstance(c.tag, str)}) \
-                if isinstance(t, ValueType) and t.name == vat.ENUM_TYPE else None
+            code = vat.code_of(src) if isinstance(t, ValueType) and t.name == vat.ENUM_TYPE else None
             if code is None:
                 raise _Lost(path, f"is a plain value in EnterpriseData {self.target.version}, not a structure")
             try:
@@ -187,12 +185,8 @@ class _Walker:
                 raise Unconvertible(f"{path}/{prop.name}", reason)
 
     def check_enumeration(self, value: str, t: ValueType | str, path: str) -> None:
-        # Follow restriction bases inside the package: the nearest enumeration is the one in force.
-        while isinstance(t, ValueType):
-            if t.enumerations:
-                if value not in t.enumerations:
-                    allowed = f"the values of {t.name}" if t.name else "its allowed values"
-                    version = self.target.version
-                    raise Unconvertible(path, f"{value!r} is not one of {allowed} in EnterpriseData {version}")
-                return
-            t = self.target.types.get(t.base, t.base)
+        t = self.target.enumeration_in_force(t)
+        if t is not None and value not in t.enumerations:
+            allowed = f"the values of {t.name}" if t.name else "its allowed values"
+            version = self.target.version
+            raise Unconvertible(path, f"{value!r} is not one of {allowed} in EnterpriseData {version}")
