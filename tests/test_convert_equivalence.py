@@ -9,6 +9,7 @@ same bytes and dropped fields, or make both fail with the same error.
 from __future__ import annotations
 
 import io
+import sys
 from copy import deepcopy
 from functools import cache
 
@@ -155,3 +156,14 @@ def test_changed_objects_convert_to_the_same_bytes_or_fail_alike(data):
     changed = normalize_object(el, ns)
     target = data.draw(st.sampled_from([t for s, t in PAIRS if s == version] + ["1.11", "1.21"]))
     same(changed, version, target)
+
+
+def test_a_value_of_any_type_holding_elements_is_left_to_the_walk():
+    """1.20 types three row fields xs:anyType: valid with elements inside, which the walk drops."""
+    ns = formats.namespace("1.20")
+    el = etree.fromstring(f'<Документ.ВыплатыСамозанятым xmlns="{ns}"><Выплаты><Строка><Количество>'
+                          '<x/></Количество></Строка></Выплаты></Документ.ВыплатыСамозанятым>')
+    guide = sys.modules["onecsync.formats.relabel"]._guide("1.20")
+    assert not guide.carry(el, guide.index.types[etree.QName(el).localname])
+    el.find(f".//{{{ns}}}Количество")[:] = []
+    assert guide.carry(el, guide.index.types[etree.QName(el).localname])

@@ -1,6 +1,6 @@
 """Carry a body object to another version without walking it, when the walk would only rename it.
 
-Public API: `relabel(element, source, target)`.
+Public API: `relabel(element, target)`.
 
 `adapt` walks every element in Python (about 1 ms an object). Most objects need nothing but their
 namespace changed: what both versions declare alike. Such an object, read straight into the target
@@ -8,7 +8,9 @@ namespace, is already valid per the target's schema; and for an object valid the
 every element, in its order, with its text, and drops only the indentation. So: read it into the
 target namespace without the blanks, apply the one change the walk makes to valid content (a VAT
 rate between its two shapes, at the places the target's types put one), and let the target's
-schema (in C) say whether that is the result. When it is not, the walk decides, as before.
+schema (in C) say whether that is the result. When it is not, the walk decides, as before; and
+so it does for the one other valid content the walk changes: a value of type xs:anyType (1.20
+has three) that holds elements, which the walk drops as not a plain value.
 
 What makes the walk differ from a plain rename even on valid content — attributes, elements of
 other namespaces, comments, a blank value — is ruled out on the bytes before (see
@@ -29,21 +31,24 @@ from .index import ValueType
 from .index import load
 from .schema import object_schema
 
+_ANY = "xs:anyType"  # the walk takes a property of a built-in type for a plain value
 
-def relabel(element: etree._Element, source: str, target: str) -> bool:
-    """Make `element` (a body object of `source`, parsed in `target`'s namespace, blanks removed)
-    what `adapt` would write for it; False (the element may be half changed) when only the walk
+
+def relabel(element: etree._Element, target: str) -> bool:
+    """Make `element` (a body object of another version, parsed in `target`'s namespace, blanks
+    removed) what `adapt` would write for it; False (the element may be half changed) when only the walk
     can say, True when it is done: nothing dropped, and valid per the target's schema."""
     guide = _guide(target)
     t = guide.index.types.get(etree.QName(element).localname)
-    if not isinstance(t, ObjectType) or not guide.carry_rates(element, t):
+    if not isinstance(t, ObjectType) or not guide.carry(element, t):
         return False
     return bool(object_schema(target).validate(element))
 
 
 class _Guide:
-    """The way to every VAT rate of a version's objects: for each object type that holds one
-    somewhere below it, the children to go down to (a table built once per version)."""
+    """The way to every place of a version's objects where the walk changes valid content (a
+    VAT rate, an xs:anyType value): for each object type that holds one somewhere below it, the
+    children to go down to (a table built once per version)."""
 
     def __init__(self, index: FormatIndex) -> None:
         self.index = index
@@ -59,7 +64,7 @@ class _Guide:
             below[id(t)] = (t, subs)
             todo += [sub for _, sub in subs if isinstance(sub, ObjectType)]
         # The types may be recursive (a group of groups): a fixed point over all of them.
-        rated = {key for key, (_, subs) in below.items() if any(_is_rate(sub) for _, sub in subs)}
+        rated = {key for key, (_, subs) in below.items() if any(_is_place(sub) for _, sub in subs)}
         grown = True
         while grown:
             grown = False
@@ -69,19 +74,23 @@ class _Guide:
                     grown = True
         for key in rated:
             self.steps[key] = {tag: sub for tag, sub in below[key][1]
-                               if _is_rate(sub) or id(sub) in rated}
+                               if _is_place(sub) or id(sub) in rated}
 
-    def carry_rates(self, el: etree._Element, t: ObjectType) -> bool:
+    def carry(self, el: etree._Element, t: ObjectType) -> bool:
+        """Make the walk's changes below `el` (of type `t`); False where only the walk can."""
         steps = self.steps.get(id(t))
         if steps:
             for child in el:
                 sub = steps.get(child.tag)
                 if sub is None:
                     continue
-                if _is_rate(sub):
+                if sub == _ANY:
+                    if any(isinstance(c.tag, str) for c in child):
+                        return False
+                elif _is_rate(sub):
                     if not _carry_rate(child, sub, self.index):
                         return False
-                elif not self.carry_rates(child, sub):
+                elif not self.carry(child, sub):
                     return False
         return True
 
@@ -113,6 +122,10 @@ def _carry_rate(el: etree._Element, kind: TypeDef, index: FormatIndex) -> bool:
     el[:] = []
     el.text = code
     return True
+
+
+def _is_place(t: TypeDef | str) -> bool:
+    return t == _ANY or _is_rate(t)
 
 
 def _is_rate(t: TypeDef | str) -> bool:

@@ -53,7 +53,7 @@ def convert(xml: bytes, source: str, target: str, check: bool = False) -> tuple[
             element = _parse(xml, target, _CANONICAL)
         except etree.XMLSyntaxError:
             element = None  # parse_object below raises it as it always did
-        if element is not None and formats.relabel(element, source, target):
+        if element is not None and formats.relabel(element, target):
             return normalize_object(element, formats.namespace(target)), []
     adapted = formats.adapt(parse_object(xml, source), formats.load(source),
                             formats.load(target))
