@@ -281,6 +281,15 @@ class Sandbox:
                     for t in ("peers", "inbox", "registrations")}
 
 
+def invoke(capsys, *args: str) -> tuple[int, str, str]:
+    """onecsync's CLI in-process with `args`: its exit code, stdout and stderr."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
 @contextlib.contextmanager
 def unblocking(fifo: Path, after: float = 10.0):
     """Turn a run that would hang reading `fifo` into a failure: if something still waits on it

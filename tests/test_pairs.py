@@ -8,20 +8,11 @@ from pathlib import Path
 import pytest
 
 from onecsync import config as config_module
-from onecsync.cli import main
 from onecsync.config import find_config_path
 from tests import factory as f
 from tests.conftest import Sandbox
+from tests.conftest import invoke
 from tests.test_cli import tree_digest
-
-
-def invoke(capsys, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
-
 
 # --- the config search order --------------------------------------------------------------
 

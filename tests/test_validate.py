@@ -9,21 +9,13 @@ import zipfile
 
 import pytest
 
-from onecsync.cli import main
 from onecsync.protocol.check import check_message
 from onecsync.protocol.reader import MessageReader
 from tests import factory as f
+from tests.conftest import invoke
 
 ACCOUNTING_MESSAGE = f.FIXTURES / "accounting" / f"Message_{f.ACCOUNTING}_{f.NODE}.xml"
 CRM_MESSAGE = f.FIXTURES / "crm" / f"Message_{f.CRM}_{f.NODE}.xml"
-
-
-def invoke(capsys, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 def mutated(tmp_path, old: str, new: str, count: int = 1, name: str = "message.xml"):
