@@ -335,3 +335,64 @@ def test_a_flood_of_values_is_refused_without_composing_them_all(sandbox):
     started = time.monotonic()
     _refused_config(sandbox, _default_text() + flood, "more than 100,000 values")
     assert time.monotonic() - started < 30
+
+
+# -- 7. every number of the config: finite and in its range ---------------------------------
+
+HTTP = "{kind: http, url: 'http://127.0.0.1:1/bp', user: u, password_env: PW%s}"
+FTP = "{kind: ftp, host: 127.0.0.1%s}"
+DIRECTORY = "{kind: directory, path: exchange/crm%s}"
+ODATA = ("{kind: directory, path: exchange/crm}\n"
+         "    odata: {url: 'http://127.0.0.1:1/odata', user: u, password_env: PW%s}")
+# key -> (transport it belongs to, what the line says, a value just over its range)
+NUMBER_KEYS = {
+    "connect_timeout": (HTTP, "above 0 to 86400 (seconds)", 86401),
+    "read_timeout": (HTTP, "above 0 to 86400 (seconds)", 86400.5),
+    "wait_timeout": (HTTP, "above 0 to 86400 (seconds)", 10**6),
+    "part_size": (HTTP, "a whole number from 1 to 65536 (KiB)", 99999999999),
+    "port": (FTP, "a whole number from 1 to 65535 (a TCP port)", 99999),
+    "timeout": (FTP, "above 0 to 86400 (seconds)", 1e300),
+    "settle_minutes": (DIRECTORY, "from 0 to 1440 (minutes)", 1441),
+}
+
+
+def test_every_number_of_the_config_is_covered_here():
+    from onecsync.config import NUMBERS
+
+    assert set(NUMBER_KEYS) == set(NUMBERS)
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "over", "-1", "'10'"])
+@pytest.mark.parametrize("key", sorted(NUMBER_KEYS))
+def test_a_number_that_is_not_finite_or_out_of_range_is_exit_3_naming_key_and_range(
+        sandbox, monkeypatch, key, value):
+    monkeypatch.setenv("PW", "x")
+    transport, says, over = NUMBER_KEYS[key]
+    if value == "over":
+        value = repr(over)
+    text = _default_text().replace("{kind: directory, path: exchange/crm}",
+                                   transport % f", {key}: {value}")
+    _refused_config(sandbox, text, f"bases.crm.transport.{key}: must be ", says)
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "0", "86401"])
+def test_the_odata_timeout_is_in_range_too(sandbox, monkeypatch, value):
+    monkeypatch.setenv("PW", "x")
+    text = _default_text().replace("{kind: directory, path: exchange/crm}",
+                                   ODATA % f", timeout: {value}")
+    _refused_config(sandbox, text, "bases.crm.odata.timeout: must be a finite number above 0 "
+                                   "to 86400 (seconds)")
+
+
+def test_the_edges_of_every_range_are_accepted(tmp_path, monkeypatch):
+    from onecsync import yamlsafe
+    from onecsync.config import NUMBERS
+    from onecsync.config import parse_config
+
+    for key, (transport, _, _) in NUMBER_KEYS.items():
+        r = NUMBERS[key]
+        for value in ([r.low] if r.low_included else []) + [r.high]:
+            text = _default_text().replace("{kind: directory, path: exchange/crm}",
+                                           transport % f", {key}: {value!r}")
+            cfg = parse_config(yamlsafe.load(text, "c.yaml"), tmp_path, tmp_path / "c.yaml")
+            assert getattr(cfg.bases["crm"].transport, key) == value

@@ -473,7 +473,7 @@ def test_settle_minutes_zero_rejects_at_once_and_is_checked(sandbox):
                                       "path: exchange/accounting, settle_minutes: -1}"))
     code, _, err = sandbox.run("pull-catalogs")
     assert code == 3, err
-    assert "bases.accounting.transport.settle_minutes: must be a number of minutes" in err
+    assert "bases.accounting.transport.settle_minutes: must be a finite number from 0 to 1440 (minutes)" in err
 
 
 # -- a zip's entries are counted from its end record ------------------------------------------------
