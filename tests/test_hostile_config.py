@@ -396,3 +396,30 @@ def test_the_edges_of_every_range_are_accepted(tmp_path, monkeypatch):
                                            transport % f", {key}: {value!r}")
             cfg = parse_config(yamlsafe.load(text, "c.yaml"), tmp_path, tmp_path / "c.yaml")
             assert getattr(cfg.bases["crm"].transport, key) == value
+
+
+# -- 8. a secret from the environment is UTF-8 too ------------------------------------------
+
+def test_a_secret_env_var_that_is_not_utf8_is_exit_3_naming_the_variable(sandbox, monkeypatch):
+    sandbox.put("accounting", FIRST)
+    assert sandbox.run("pull-catalogs")[0] == 0
+    before = sandbox.dump()
+    monkeypatch.setenv("ZPW", os.fsdecode(b"\xff\xfe"))  # how Python holds such bytes
+    with_config(sandbox, acc_extra=", archive_password_env: ZPW")
+    sandbox.put_raw("accounting", make.encrypted(SECRET.encode(),
+                                                 f.Msg(message_no=2, received_no=1).xml()), ".zip")
+    code, _, err = sandbox.run("pull-catalogs")
+    assert code == 3, err
+    line = error_line(err)
+    assert "environment variable ZPW is not UTF-8" in line, line
+    assert "Traceback" not in err and "\\udcff" not in err
+    assert sandbox.dump() == before
+
+
+def test_every_secret_is_read_through_the_one_utf8_check(monkeypatch):
+    from onecsync.config import Secret
+    from onecsync.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="environment variable PW is not UTF-8"):
+        Secret(env="PW").reveal({"PW": os.fsdecode(b"a\xe9")})
+    assert Secret(env="PW").reveal({"PW": "пароль"}) == "пароль"
