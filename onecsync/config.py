@@ -447,8 +447,10 @@ class _Validator:
             elif v not in VERSIONS:
                 self.fail(f"node.formats[{i}]", f"{v!r} is not a supported EnterpriseData "
                                                 f"version ({', '.join(VERSIONS)})")
-            elif v not in out:
+            else:
                 out.append(v)
+        if not self.unique(data, "node.formats"):
+            return None
         return tuple(sorted(out, key=version_key)) if len(out) == len(data) else None
 
     def bases(self, data: Any) -> dict[str, Base] | None:
@@ -621,6 +623,19 @@ class _Validator:
             return None
         return text
 
+    def unique(self, items: list, where: str) -> bool:
+        """Every list of the config: an item given twice is a problem naming its index (a
+        doubled version or type is a slip whose intent cannot be guessed)."""
+        seen: dict = {}
+        ok = True
+        for i, item in enumerate(items):
+            key = str(item).strip()
+            if key in seen:
+                self.fail(f"{where}[{i}]", f"{key!r} is given twice (also {where}[{seen[key]}])")
+                ok = False
+            seen.setdefault(key, i)
+        return ok
+
     def string_list(self, value: Any, where: str) -> list:
         if value is None:
             return []
@@ -644,12 +659,14 @@ class _Validator:
                 if not isinstance(obj, str) or not _OBJECT_TYPE.match(obj):
                     self.fail(f"{where}.objects[{i}]",
                               f"{obj!r} is not an object type like Справочник.Контрагенты")
+            self.unique(objects, f"{where}.objects")
             orgs = []
             for i, inn in enumerate(self.string_list(f.get("organizations"), f"{where}.organizations")):
                 text = str(inn).strip()
                 if not re.fullmatch(r"\d{10}|\d{12}", text):
                     self.fail(f"{where}.organizations[{i}]", f"{text!r} is not an ИНН (10 or 12 digits)")
                 orgs.append(text)
+            self.unique(orgs, f"{where}.organizations")
             links = {}
             if name == "pull-settlements":
                 links = self.links(f.get("links"), f"{where}.links", objects)
@@ -662,6 +679,7 @@ class _Validator:
         out = {t: DEFAULT_LINKS.get(t, ()) for t in objects if isinstance(t, str)}
         d = self.mapping(data, where, tuple(out))
         for type_name, paths in d.items():
+            self.unique(self.string_list(paths, f"{where}.{type_name}"), f"{where}.{type_name}")
             for i, path in enumerate(self.string_list(paths, f"{where}.{type_name}")):
                 checked = self.object_path(type_name, path, f"{where}.{type_name}[{i}]")
                 if checked and checked not in out[type_name]:
@@ -684,6 +702,7 @@ class _Validator:
                 r = self.mapping(raw, tw, ("drop", "set", "values"))
                 drop = tuple(p for i, p in enumerate(self.string_list(r.get("drop"), f"{tw}.drop"))
                              if self.object_path(type_name, p, f"{tw}.drop[{i}]"))
+                self.unique(self.string_list(r.get("drop"), f"{tw}.drop"), f"{tw}.drop")
                 sets = []
                 for path, value in self.mapping(r.get("set"), f"{tw}.set").items():
                     if self.object_path(type_name, path, f"{tw}.set.{path}"):

@@ -423,3 +423,26 @@ def test_every_secret_is_read_through_the_one_utf8_check(monkeypatch):
     with pytest.raises(ConfigError, match="environment variable PW is not UTF-8"):
         Secret(env="PW").reveal({"PW": os.fsdecode(b"a\xe9")})
     assert Secret(env="PW").reveal({"PW": "пароль"}) == "пароль"
+
+
+# -- 9. an item given twice in any list of the config --------------------------------------
+
+@pytest.mark.parametrize("extra, where, item", [
+    ("node:\n", "node.formats[1]", "'1.8' is given twice (also node.formats[0])"),
+    ("flows:\n  pull-catalogs:\n    objects: [Справочник.Банки, Справочник.Валюты, "
+     "Справочник.Банки]\n", "flows.pull-catalogs.objects[2]", "(also flows.pull-catalogs.objects[0])"),
+    ("flows:\n  push-invoices:\n    organizations: ['7728415638', '7728415638']\n",
+     "flows.push-invoices.organizations[1]", "'7728415638' is given twice"),
+    ("flows:\n  pull-settlements:\n    links: {Документ.РеализацияТоваровУслуг: "
+     "[Заказ/Ссылка, Заказ/Ссылка]}\n",
+     "flows.pull-settlements.links.Документ.РеализацияТоваровУслуг[1]", "is given twice"),
+    ("mapping:\n  crm:\n    Справочник.Номенклатура:\n      drop: [Описание, Описание]\n",
+     "mapping.crm.Справочник.Номенклатура.drop[1]", "'Описание' is given twice"),
+])
+def test_an_item_given_twice_in_a_config_list_is_exit_3_naming_its_index(sandbox, extra, where,
+                                                                           item):
+    if extra == "node:\n":
+        text = _default_text().replace("node:\n", "node:\n  formats: ['1.8', '1.8', '1.17']\n")
+    else:
+        text = _default_text() + extra
+    _refused_config(sandbox, text, f"{where}: ", item)
