@@ -404,6 +404,8 @@ class _Validator:
                 self.fail("healthcheck_url", "must be an http:// or https:// URL")
             else:
                 self.no_credentials(healthcheck.value, "healthcheck_url")
+        if state is not None and bases:
+            self.state_apart(state, bases)
         if node and bases:
             codes = [node.code] + [b.code for b in bases.values()]
             if len(set(codes)) != len(codes):
@@ -412,6 +414,24 @@ class _Validator:
             return None
         return Config(path=path, node=node, state=state, bases=bases, flows=flows,
                       mapping=mapping, healthcheck_url=healthcheck)
+
+    def state_apart(self, state: Path, bases: dict[str, Base]) -> None:
+        """The state's folder must not be (inside) an exchange folder: the base's users
+        (and a rename of ours) could replace the state, its lock or its -wal there, or 1C would
+        read our state as messages. Judged on real paths (links and `..` resolved)."""
+        mine = state.parent.resolve()
+        for name, base in bases.items():
+            if base.transport.kind != "directory" or base.transport.path is None:
+                continue
+            theirs = base.transport.path.resolve()
+            # (An exchange folder below the state's folder is the usual layout beside the
+            # config, and the state's own names there are not 1C's: that one is allowed.)
+            if mine != theirs and theirs not in mine.parents:
+                continue
+            self.fail("state", f"{state} is in the exchange folder bases.{name}.transport.path "
+                               f"({theirs}): "
+                               "keep the state in a folder of its own, outside every exchange "
+                               "folder")
 
     def node(self, data: Any) -> Node | None:
         if data is None:

@@ -446,3 +446,26 @@ def test_an_item_given_twice_in_a_config_list_is_exit_3_naming_its_index(sandbox
     else:
         text = _default_text() + extra
     _refused_config(sandbox, text, f"{where}: ", item)
+
+
+# -- 10. the state apart from every exchange folder -------------------------------------------
+
+@pytest.mark.parametrize("state, says", [
+    (f"exchange/crm/Message_{f.NODE}_{f.CRM}.xml", "in the exchange folder bases.crm"),
+    ("exchange/crm/deep/onecsync.sqlite", "in the exchange folder bases.crm"),
+    ("exchange/accounting/../crm/s.sqlite", "in the exchange folder bases.crm"),
+    ("link/s.sqlite", "in the exchange folder bases.accounting"),
+])
+def test_a_state_inside_or_around_an_exchange_folder_is_exit_3(sandbox, state, says):
+    (sandbox.root / "link").symlink_to(sandbox.folders["accounting"])
+    text = _default_text().replace("state: state/onecsync.sqlite", f"state: {state}")
+    sandbox.put("accounting", FIRST)
+    assert sandbox.run("pull-catalogs")[0] == 0
+    before = dict(_tree(sandbox.root / "exchange"))
+    _refused_config(sandbox, text, "state: ", says, "keep the state in a folder of its own")
+    assert dict(_tree(sandbox.root / "exchange")) == before
+
+
+def _tree(root):
+    return sorted((str(p.relative_to(root)), p.read_bytes()) for p in root.rglob("*")
+                  if p.is_file())
