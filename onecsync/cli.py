@@ -110,10 +110,6 @@ def retry(opts: Options, all_: bool, refs: tuple[str, ...]) -> int:
     """
     if all_ == bool(refs):
         raise click.UsageError("give either --all or the Ссылки of the objects to retry")
-    if refs:
-        from onecsync.state.admin import must_be_parked
-
-        must_be_parked(opts.config(), refs)
     return _run(opts, "retry", None if all_ else refs)
 
 

@@ -145,13 +145,6 @@ class Refused(OnecsyncError):
     remedy = "pass --force to replace it"
 
 
-class NotFound(OnecsyncError):
-    """An admin command names an object or a base that is not there: nothing was done."""
-
-    exit_code = ExitCode.USAGE
-    remedy = "see `onecsync status` for what there is"
-
-
 class Stopped(BaseException):
     """The process was told to stop (SIGTERM: `systemctl stop`, a TimeoutStartSec): not a
     failure, and not an Exception, so that only the handlers that undo or journal see it."""

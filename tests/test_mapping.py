@@ -204,7 +204,7 @@ def test_retry_of_a_ref_not_parked_is_exit_2_and_changes_nothing(sandbox):
         code, _, err = sandbox.human("-q", "retry", *refs)
         assert code == 2, err
         line = next(ln for ln in err.splitlines() if "error" in ln)
-        assert f"no parked object {refs[-1]}" in line and "onecsync status" in line, line
+        assert "not parked: " in line and refs[-1] in line, line
         assert sandbox.dump() == before and sandbox.journal() == journal
     code, _, err = sandbox.run("retry", f.ref(2).upper())  # a parked one, in any case, is fine
     assert code == 7, err  # the rule is not fixed: parked again

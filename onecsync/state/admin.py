@@ -1,9 +1,8 @@
 """The rare human decisions on the state: set a peer's numbers; send everything of a type again.
 
 Public API: `set_numbers(config, peer, sent, received, apply)`, `resend(config, peer, types,
-apply)`, `resend_types(config, peer)`, `must_be_parked(config, refs)`, `ROUTES`. Each of the
-first two returns its plan, a JSON-ready dict that says what changes (and, with `apply`, that it
-did).
+apply)`, `resend_types(config, peer)`, `ROUTES`. Each returns its plan, a JSON-ready dict that
+says what changes (and, with `apply`, that it did).
 
 The plan is computed by the same code whether or not it is applied: without `apply` on a state
 opened read-only; with it under the run lock, inside the one transaction that applies it, and the
@@ -17,7 +16,6 @@ from typing import Iterator
 
 from onecsync.config import Config
 from onecsync.errors import ConfigError
-from onecsync.errors import NotFound
 from onecsync.state import RunLock
 from onecsync.state import State
 from onecsync.state import lock_path
@@ -137,26 +135,6 @@ def _apply_numbers(state: State, peer: str, sent: int | None, received: int | No
     if received is not None:
         c.execute("UPDATE peers SET received_no = ?, in_fingerprint = NULL, "
                   "received_created = NULL WHERE name = ?", (received, peer))
-
-
-def must_be_parked(config: Config, refs: tuple[str, ...]) -> None:
-    """`retry REF…`: every REF names a parked object, or nothing is done (exit 2 naming it);
-    a typo must not end in a silent exit 0 that retried nothing."""
-    state = open_readonly(config.state)
-    parked: set[str] = set()
-    if state is not None:
-        try:
-            parked = {r for (r,) in state.conn.execute(
-                "SELECT ref FROM inbox WHERE status = 'parked' "
-                "UNION SELECT ref FROM registrations WHERE parked IS NOT NULL")}
-        finally:
-            state.close()
-    missing = [r for r in refs if r.strip().lower() not in parked]
-    if missing:
-        raise NotFound(f"no parked object {', '.join(missing[:5])}"
-                       + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""),
-                       remedy="`onecsync status` lists the parked objects; `retry --all` "
-                              "retries all of them")
 
 
 def resend_types(config: Config, peer: str) -> tuple[str, ...]:
