@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import grp
 import logging
+import math
 import os
 import pwd
 import re
@@ -85,6 +86,38 @@ DEFAULT_LINKS: dict[str, tuple[str, ...]] = {
 }
 
 _OBJECT_TYPE = re.compile(r"^(Справочник|Документ)\.[^\s.]+$")
+
+
+@dataclass(frozen=True)
+class Range:
+    """Where a number of the config may lie; `str()` is how the error line says it."""
+
+    low: float
+    high: float
+    unit: str = ""
+    whole: bool = False
+    low_included: bool = True
+
+    def holds(self, value: float) -> bool:
+        return math.isfinite(value) and (self.low <= value if self.low_included
+                                         else self.low < value) and value <= self.high
+
+    def __str__(self) -> str:
+        kind = "a whole number" if self.whole else "a finite number"
+        low = f"from {self.low:g}" if self.low_included else f"above {self.low:g}"
+        return f"{kind} {low} to {self.high:g}" + (f" ({self.unit})" if self.unit else "")
+
+
+_SECONDS = Range(0, 86400, "seconds", low_included=False)  # a day: longer is a typo
+# Every number the config takes, by key (README's Configuration table says the same ranges).
+NUMBERS: dict[str, Range] = {
+    "port": Range(1, 65535, "a TCP port", whole=True),
+    "timeout": _SECONDS, "connect_timeout": _SECONDS, "read_timeout": _SECONDS,
+    "wait_timeout": _SECONDS,
+    # One part is held in memory while it is sent: 64 MiB at most.
+    "part_size": Range(1, 65536, "KiB", whole=True),
+    "settle_minutes": Range(0, 1440, "minutes"),
+}
 @dataclass(frozen=True)
 class Transport:
     """One base's transport; which fields are used depends on `kind` (see _TRANSPORT_KEYS)."""
@@ -420,6 +453,8 @@ class _Validator:
                 self.fail("healthcheck_url", "must be an http:// or https:// URL")
             else:
                 self.no_credentials(healthcheck.value, "healthcheck_url")
+        if state is not None and bases:
+            self.state_apart(state, bases)
         metrics = self.metrics_file(top.get("metrics_file"))
         if node and bases:
             codes = [node.code] + [b.code for b in bases.values()]
@@ -441,6 +476,24 @@ class _Validator:
                                       "collector reads only *.prom files)")
             return None
         return path
+
+    def state_apart(self, state: Path, bases: dict[str, Base]) -> None:
+        """The state's folder must not be (inside) an exchange folder: the base's users
+        (and a rename of ours) could replace the state, its lock or its -wal there, or 1C would
+        read our state as messages. Judged on real paths (links and `..` resolved)."""
+        mine = state.parent.resolve()
+        for name, base in bases.items():
+            if base.transport.kind != "directory" or base.transport.path is None:
+                continue
+            theirs = base.transport.path.resolve()
+            # (An exchange folder below the state's folder is the usual layout beside the
+            # config, and the state's own names there are not 1C's: that one is allowed.)
+            if mine != theirs and theirs not in mine.parents:
+                continue
+            self.fail("state", f"{state} is in the exchange folder bases.{name}.transport.path "
+                               f"({theirs}): "
+                               "keep the state in a folder of its own, outside every exchange "
+                               "folder")
 
     def node(self, data: Any) -> Node | None:
         if data is None:
@@ -476,8 +529,10 @@ class _Validator:
             elif v not in VERSIONS:
                 self.fail(f"node.formats[{i}]", f"{v!r} is not a supported EnterpriseData "
                                                 f"version ({', '.join(VERSIONS)})")
-            elif v not in out:
+            else:
                 out.append(v)
+        if not self.unique(data, "node.formats"):
+            return None
         return tuple(sorted(out, key=version_key)) if len(out) == len(data) else None
 
     def bases(self, data: Any) -> dict[str, Base] | None:
@@ -546,23 +601,18 @@ class _Validator:
     def _secret_keys(key: str) -> tuple[str, ...]:
         return (f"{key}_env", f"{key}_file") if key.endswith("password") else (key,)
 
-    def number(self, value: Any, where: str, default: float, *, integer: bool = False,
-               minimum: float = 0.0) -> float:
+    def number(self, d: dict, where: str, key: str, default: float) -> float:
+        """A number of the config, checked against its range in NUMBERS: finite, in range,
+        whole where it must be (.inf, .nan, 1e999 or a string are problems, never a crash)."""
+        value = d.get(key)
         if value is None:
             return default
+        r = NUMBERS[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or (integer and not isinstance(value, int)) or value <= minimum:
-            self.fail(where, f"must be a {'whole ' if integer else ''}number above {minimum:g}")
+                or (r.whole and not isinstance(value, int)) or not r.holds(value):
+            self.fail(f"{where}.{key}", f"must be {r}")
             return default
         return value
-
-    def settle(self, value: Any, where: str) -> float:
-        if value is None:
-            return DEFAULT_SETTLE_MINUTES
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1440:
-            self.fail(where, "must be a number of minutes from 0 to 1440")
-            return DEFAULT_SETTLE_MINUTES
-        return float(value)
 
     def optional_path(self, d: dict, where: str, key: str) -> Path | None:
         return self.path(d[key], f"{where}.{key}") if d.get(key) is not None else None
@@ -595,7 +645,7 @@ class _Validator:
         path = self.path(d.get("path"), f"{where}.path")
         compress = self.boolean(d.get("compress"), f"{where}.compress", False)
         archive = self.secret(d, where, "archive_password", required=False)
-        settle = self.settle(d.get("settle_minutes"), f"{where}.settle_minutes")
+        settle = float(self.number(d, where, "settle_minutes", DEFAULT_SETTLE_MINUTES))
         if path is None:
             return None
         return Transport(kind="directory", path=path, compress=compress, archive_password=archive,
@@ -605,19 +655,17 @@ class _Validator:
         host = self.string(d.get("host"), f"{where}.host")
         if host is not None and not self.no_credentials(host, f"{where}.host"):
             host = None
-        port = int(self.number(d.get("port"), f"{where}.port", 21, integer=True))
-        if port > 65535:
-            self.fail(f"{where}.port", "must be a TCP port (1-65535)")
+        port = int(self.number(d, where, "port", 21))
         user = self.string(d.get("user", "anonymous"), f"{where}.user")
         password = self.secret(d, where, "password", required=False)
         folder = self.string(d.get("folder", "/"), f"{where}.folder")
         passive = self.boolean(d.get("passive"), f"{where}.passive", True)
         tls = self.boolean(d.get("tls"), f"{where}.tls", False)
         ca_file = self.optional_path(d, where, "ca_file")
-        timeout = self.number(d.get("timeout"), f"{where}.timeout", 60.0)
+        timeout = self.number(d, where, "timeout", 60.0)
         compress = self.boolean(d.get("compress"), f"{where}.compress", False)
         archive = self.secret(d, where, "archive_password", required=False)
-        settle = self.settle(d.get("settle_minutes"), f"{where}.settle_minutes")
+        settle = float(self.number(d, where, "settle_minutes", DEFAULT_SETTLE_MINUTES))
         if host is None or user is None or folder is None:
             return None
         return Transport(kind="ftp", host=host, port=port, user=user, password=password,
@@ -628,10 +676,10 @@ class _Validator:
         url = self.url(d.get("url"), f"{where}.url", ("http", "https"))
         user = self.string(d.get("user"), f"{where}.user")
         password = self.secret(d, where, "password", required=True)
-        connect = self.number(d.get("connect_timeout"), f"{where}.connect_timeout", 10.0)
-        read = self.number(d.get("read_timeout"), f"{where}.read_timeout", 180.0)
-        part = int(self.number(d.get("part_size"), f"{where}.part_size", 1024, integer=True))
-        wait = self.number(d.get("wait_timeout"), f"{where}.wait_timeout", 1800.0)
+        connect = self.number(d, where, "connect_timeout", 10.0)
+        read = self.number(d, where, "read_timeout", 180.0)
+        part = int(self.number(d, where, "part_size", 1024))
+        wait = self.number(d, where, "wait_timeout", 1800.0)
         ca_file = self.optional_path(d, where, "ca_file")
         if url is None or user is None or password is None:
             return None
@@ -647,7 +695,7 @@ class _Validator:
         url = self.url(d.get("url"), f"{where}.url", ("http", "https"))
         user = self.string(d.get("user"), f"{where}.user")
         password = self.secret(d, where, "password", required=True)
-        timeout = self.number(d.get("timeout"), f"{where}.timeout", 120.0)
+        timeout = self.number(d, where, "timeout", 120.0)
         entities = {}
         for type_name, entity_set in self.mapping(d.get("entities"), f"{where}.entities").items():
             if not isinstance(type_name, str) or not _OBJECT_TYPE.match(type_name):
@@ -672,6 +720,19 @@ class _Validator:
             return None
         return text
 
+    def unique(self, items: list, where: str) -> bool:
+        """Every list of the config: an item given twice is a problem naming its index (a
+        doubled version or type is a slip whose intent cannot be guessed)."""
+        seen: dict = {}
+        ok = True
+        for i, item in enumerate(items):
+            key = str(item).strip()
+            if key in seen:
+                self.fail(f"{where}[{i}]", f"{key!r} is given twice (also {where}[{seen[key]}])")
+                ok = False
+            seen.setdefault(key, i)
+        return ok
+
     def string_list(self, value: Any, where: str) -> list:
         if value is None:
             return []
@@ -695,12 +756,14 @@ class _Validator:
                 if not isinstance(obj, str) or not _OBJECT_TYPE.match(obj):
                     self.fail(f"{where}.objects[{i}]",
                               f"{obj!r} is not an object type like Справочник.Контрагенты")
+            self.unique(objects, f"{where}.objects")
             orgs = []
             for i, inn in enumerate(self.string_list(f.get("organizations"), f"{where}.organizations")):
                 text = str(inn).strip()
                 if not re.fullmatch(r"\d{10}|\d{12}", text):
                     self.fail(f"{where}.organizations[{i}]", f"{text!r} is not an ИНН (10 or 12 digits)")
                 orgs.append(text)
+            self.unique(orgs, f"{where}.organizations")
             links = {}
             if name == "pull-settlements":
                 links = self.links(f.get("links"), f"{where}.links", objects)
@@ -713,6 +776,7 @@ class _Validator:
         out = {t: DEFAULT_LINKS.get(t, ()) for t in objects if isinstance(t, str)}
         d = self.mapping(data, where, tuple(out))
         for type_name, paths in d.items():
+            self.unique(self.string_list(paths, f"{where}.{type_name}"), f"{where}.{type_name}")
             for i, path in enumerate(self.string_list(paths, f"{where}.{type_name}")):
                 checked = self.object_path(type_name, path, f"{where}.{type_name}[{i}]")
                 if checked and checked not in out[type_name]:
@@ -735,6 +799,7 @@ class _Validator:
                 r = self.mapping(raw, tw, ("drop", "set", "values"))
                 drop = tuple(p for i, p in enumerate(self.string_list(r.get("drop"), f"{tw}.drop"))
                              if self.object_path(type_name, p, f"{tw}.drop[{i}]"))
+                self.unique(self.string_list(r.get("drop"), f"{tw}.drop"), f"{tw}.drop")
                 sets = []
                 for path, value in self.mapping(r.get("set"), f"{tw}.set").items():
                     if self.object_path(type_name, path, f"{tw}.set.{path}"):

@@ -3,7 +3,8 @@
 Public API: `create_new(folder, prefix, suffix, mode)`, `replace_with(target, fill, mode)`,
 `write_atomically(target, fill, mode, suffix="")`, `open_regular(path)`, `read_small(path, cap)`,
 `FdReader`,
-`FdWriter`, `entry_kind(mode)`, `is_ours(st)`, `NotRegular`, `TEMP_PREFIX`.
+`FdWriter`, `open_ours(path, flags)`, `entry_kind(mode)`, `is_ours(st)`, `NotRegular`,
+`TEMP_PREFIX`.
 
 An exchange folder is writable by a base's users and by whoever mounts the share, so every file
 onecsync makes there (and, the same way, in its own folders) is created by `create_new`:
@@ -141,6 +142,32 @@ def open_regular(path: Path) -> tuple[int, os.stat_result]:
         os.close(fd)
         raise NotRegular(path, entry_kind(st.st_mode))
     return fd, st
+
+
+def open_ours(path: Path, flags: int = os.O_RDWR | os.O_CREAT, mode: int = 0o600) -> int:
+    """Open (or create) a file of ours under a fixed name (the run lock, a spool file) in a
+    folder others might write to: never through a link, never blocking on a FIFO, and only a
+    regular file, judged on the descriptor. Anything else raises NotRegular and is left as it is
+    (nothing truncated or written through it)."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EOPNOTSUPP, errno.EISDIR):
+            try:
+                kind = entry_kind(os.lstat(path).st_mode)
+            except OSError:
+                raise exc from None
+            raise NotRegular(path, kind) from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegular(path, entry_kind(st.st_mode))
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 class TooBig(OSError):

@@ -56,7 +56,7 @@ class Secret:
             if self.env not in environ:
                 raise ConfigError(f"environment variable {self.env} is not set",
                                   remedy="export it in the service's environment")
-            return environ[self.env]
+            return _utf8(environ[self.env], f"environment variable {self.env}")
         assert self.file is not None
         path = Path(expand_variables(str(self.file), environ, f"secret file {self.file}"))
         if not path.is_absolute():
@@ -70,12 +70,23 @@ class Secret:
             raise ConfigError(f"cannot read secret file {path}: {exc.strerror}",
                               remedy="name a regular file that holds only the secret") from None
         try:
-            return data.decode("utf-8").rstrip("\r\n")
+            text = data.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:  # its bytes are the secret: show none of them
             raise ConfigError(f"secret file {path} is not UTF-8 text",
                               remedy="save it as UTF-8") from None
+        return _utf8(text, f"secret file {path}")
 
     def __repr__(self) -> str:  # never show more than where the secret is
         if self.value is not None:
             return "Secret(value=…)"
         return f"Secret(env={self.env!r})" if self.env else f"Secret(file={str(self.file)!r})"
+
+
+def _utf8(text: str, what: str) -> str:
+    """Every secret passes here: it travels as UTF-8, so one Python holds as undecodable bytes
+    (an environment in another encoding: surrogates) is refused now, naming only where it is."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(f"{what} is not UTF-8", remedy="set it as UTF-8 text") from None
+    return text

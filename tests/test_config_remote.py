@@ -76,11 +76,11 @@ def test_every_problem_of_the_remote_sections_at_once(tmp_path):
         "http://host/base",
         "bases.accounting.transport.user: missing",
         "bases.accounting.transport.password_env: missing (or password_file)",
-        "bases.accounting.transport.part_size: must be a whole number above 0",
+        "bases.accounting.transport.part_size: must be a whole number from 1 to 65536 (KiB)",
         "bases.crm.transport.archive_password: plaintext passwords are not allowed: use "
         "archive_password_env or archive_password_file",
         "bases.crm.transport.host: missing",
-        "bases.crm.transport.port: must be a TCP port (1-65535)",
+        "bases.crm.transport.port: must be a whole number from 1 to 65535 (a TCP port)",
         "bases.crm.transport.passive: must be true or false",
         "bases.crm.transport.password_file: give only one of password_env, password_file",
         "bases.accounting.odata.timeot: unknown key (did you mean timeout?)",

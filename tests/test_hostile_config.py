@@ -335,3 +335,137 @@ def test_a_flood_of_values_is_refused_without_composing_them_all(sandbox):
     started = time.monotonic()
     _refused_config(sandbox, _default_text() + flood, "more than 100,000 values")
     assert time.monotonic() - started < 30
+
+
+# -- 7. every number of the config: finite and in its range ---------------------------------
+
+HTTP = "{kind: http, url: 'http://127.0.0.1:1/bp', user: u, password_env: PW%s}"
+FTP = "{kind: ftp, host: 127.0.0.1%s}"
+DIRECTORY = "{kind: directory, path: exchange/crm%s}"
+ODATA = ("{kind: directory, path: exchange/crm}\n"
+         "    odata: {url: 'http://127.0.0.1:1/odata', user: u, password_env: PW%s}")
+# key -> (transport it belongs to, what the line says, a value just over its range)
+NUMBER_KEYS = {
+    "connect_timeout": (HTTP, "above 0 to 86400 (seconds)", 86401),
+    "read_timeout": (HTTP, "above 0 to 86400 (seconds)", 86400.5),
+    "wait_timeout": (HTTP, "above 0 to 86400 (seconds)", 10**6),
+    "part_size": (HTTP, "a whole number from 1 to 65536 (KiB)", 99999999999),
+    "port": (FTP, "a whole number from 1 to 65535 (a TCP port)", 99999),
+    "timeout": (FTP, "above 0 to 86400 (seconds)", 1e300),
+    "settle_minutes": (DIRECTORY, "from 0 to 1440 (minutes)", 1441),
+}
+
+
+def test_every_number_of_the_config_is_covered_here():
+    from onecsync.config import NUMBERS
+
+    assert set(NUMBER_KEYS) == set(NUMBERS)
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "over", "-1", "'10'"])
+@pytest.mark.parametrize("key", sorted(NUMBER_KEYS))
+def test_a_number_that_is_not_finite_or_out_of_range_is_exit_3_naming_key_and_range(
+        sandbox, monkeypatch, key, value):
+    monkeypatch.setenv("PW", "x")
+    transport, says, over = NUMBER_KEYS[key]
+    if value == "over":
+        value = repr(over)
+    text = _default_text().replace("{kind: directory, path: exchange/crm}",
+                                   transport % f", {key}: {value}")
+    _refused_config(sandbox, text, f"bases.crm.transport.{key}: must be ", says)
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "0", "86401"])
+def test_the_odata_timeout_is_in_range_too(sandbox, monkeypatch, value):
+    monkeypatch.setenv("PW", "x")
+    text = _default_text().replace("{kind: directory, path: exchange/crm}",
+                                   ODATA % f", timeout: {value}")
+    _refused_config(sandbox, text, "bases.crm.odata.timeout: must be a finite number above 0 "
+                                   "to 86400 (seconds)")
+
+
+def test_the_edges_of_every_range_are_accepted(tmp_path, monkeypatch):
+    from onecsync import yamlsafe
+    from onecsync.config import NUMBERS
+    from onecsync.config import parse_config
+
+    for key, (transport, _, _) in NUMBER_KEYS.items():
+        r = NUMBERS[key]
+        for value in ([r.low] if r.low_included else []) + [r.high]:
+            text = _default_text().replace("{kind: directory, path: exchange/crm}",
+                                           transport % f", {key}: {value!r}")
+            cfg = parse_config(yamlsafe.load(text, "c.yaml"), tmp_path, tmp_path / "c.yaml")
+            assert getattr(cfg.bases["crm"].transport, key) == value
+
+
+# -- 8. a secret from the environment is UTF-8 too ------------------------------------------
+
+def test_a_secret_env_var_that_is_not_utf8_is_exit_3_naming_the_variable(sandbox, monkeypatch):
+    sandbox.put("accounting", FIRST)
+    assert sandbox.run("pull-catalogs")[0] == 0
+    before = sandbox.dump()
+    monkeypatch.setenv("ZPW", os.fsdecode(b"\xff\xfe"))  # how Python holds such bytes
+    with_config(sandbox, acc_extra=", archive_password_env: ZPW")
+    sandbox.put_raw("accounting", make.encrypted(SECRET.encode(),
+                                                 f.Msg(message_no=2, received_no=1).xml()), ".zip")
+    code, _, err = sandbox.run("pull-catalogs")
+    assert code == 3, err
+    line = error_line(err)
+    assert "environment variable ZPW is not UTF-8" in line, line
+    assert "Traceback" not in err and "\\udcff" not in err
+    assert sandbox.dump() == before
+
+
+def test_every_secret_is_read_through_the_one_utf8_check(monkeypatch):
+    from onecsync.config import Secret
+    from onecsync.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="environment variable PW is not UTF-8"):
+        Secret(env="PW").reveal({"PW": os.fsdecode(b"a\xe9")})
+    assert Secret(env="PW").reveal({"PW": "пароль"}) == "пароль"
+
+
+# -- 9. an item given twice in any list of the config --------------------------------------
+
+@pytest.mark.parametrize("extra, where, item", [
+    ("node:\n", "node.formats[1]", "'1.8' is given twice (also node.formats[0])"),
+    ("flows:\n  pull-catalogs:\n    objects: [Справочник.Банки, Справочник.Валюты, "
+     "Справочник.Банки]\n", "flows.pull-catalogs.objects[2]", "(also flows.pull-catalogs.objects[0])"),
+    ("flows:\n  push-invoices:\n    organizations: ['7728415638', '7728415638']\n",
+     "flows.push-invoices.organizations[1]", "'7728415638' is given twice"),
+    ("flows:\n  pull-settlements:\n    links: {Документ.РеализацияТоваровУслуг: "
+     "[Заказ/Ссылка, Заказ/Ссылка]}\n",
+     "flows.pull-settlements.links.Документ.РеализацияТоваровУслуг[1]", "is given twice"),
+    ("mapping:\n  crm:\n    Справочник.Номенклатура:\n      drop: [Описание, Описание]\n",
+     "mapping.crm.Справочник.Номенклатура.drop[1]", "'Описание' is given twice"),
+])
+def test_an_item_given_twice_in_a_config_list_is_exit_3_naming_its_index(sandbox, extra, where,
+                                                                           item):
+    if extra == "node:\n":
+        text = _default_text().replace("node:\n", "node:\n  formats: ['1.8', '1.8', '1.17']\n")
+    else:
+        text = _default_text() + extra
+    _refused_config(sandbox, text, f"{where}: ", item)
+
+
+# -- 10. the state apart from every exchange folder -------------------------------------------
+
+@pytest.mark.parametrize("state, says", [
+    (f"exchange/crm/Message_{f.NODE}_{f.CRM}.xml", "in the exchange folder bases.crm"),
+    ("exchange/crm/deep/onecsync.sqlite", "in the exchange folder bases.crm"),
+    ("exchange/accounting/../crm/s.sqlite", "in the exchange folder bases.crm"),
+    ("link/s.sqlite", "in the exchange folder bases.accounting"),
+])
+def test_a_state_inside_or_around_an_exchange_folder_is_exit_3(sandbox, state, says):
+    (sandbox.root / "link").symlink_to(sandbox.folders["accounting"])
+    text = _default_text().replace("state: state/onecsync.sqlite", f"state: {state}")
+    sandbox.put("accounting", FIRST)
+    assert sandbox.run("pull-catalogs")[0] == 0
+    before = dict(_tree(sandbox.root / "exchange"))
+    _refused_config(sandbox, text, "state: ", says, "keep the state in a folder of its own")
+    assert dict(_tree(sandbox.root / "exchange")) == before
+
+
+def _tree(root):
+    return sorted((str(p.relative_to(root)), p.read_bytes()) for p in root.rglob("*")
+                  if p.is_file())

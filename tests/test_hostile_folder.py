@@ -7,6 +7,7 @@ tests/corpus/cases.yaml; here are the files onecsync makes, and the sequences of
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import itertools
@@ -472,7 +473,7 @@ def test_settle_minutes_zero_rejects_at_once_and_is_checked(sandbox):
                                       "path: exchange/accounting, settle_minutes: -1}"))
     code, _, err = sandbox.run("pull-catalogs")
     assert code == 3, err
-    assert "bases.accounting.transport.settle_minutes: must be a number of minutes" in err
+    assert "bases.accounting.transport.settle_minutes: must be a finite number from 0 to 1440 (minutes)" in err
 
 
 # -- a zip's entries are counted from its end record ------------------------------------------------
@@ -489,3 +490,34 @@ def test_a_zip_listing_600000_entries_is_refused_in_bounded_memory(tmp_path):
         tracemalloc.stop()
     assert not exc.value.ends_early
     assert peak < 2 << 20, peak  # zipfile alone would build 600,000 ZipInfo objects
+
+
+# -- the files onecsync opens under a fixed name in its own folders ----------------------------
+
+@pytest.mark.parametrize("planted", ["link", "dangling link", "fifo", "directory"])
+def test_a_lock_file_that_is_no_regular_file_is_exit_3_never_written_through(sandbox, victim,
+                                                                              planted):
+    received_first(sandbox)
+    before = sandbox.dump()
+    lock = sandbox.state_path.with_name(sandbox.state_path.name + ".lock")
+    lock.unlink()
+    if planted == "link":
+        lock.symlink_to(victim)
+    elif planted == "dangling link":
+        lock.symlink_to(victim.with_name("nothing-here"))
+    elif planted == "fifo":
+        os.mkfifo(lock, 0o600)
+    else:
+        lock.mkdir()
+    sandbox.put("accounting", SECOND)
+    for args in (("pull-catalogs",), ("--dry-run", "pull-catalogs")):
+        with unblocking(lock) if planted == "fifo" else contextlib.nullcontext():
+            code, _, err = sandbox.run(*args)
+        assert code == 3, err
+        kind = "symbolic link" if "link" in planted else files.entry_kind(os.lstat(lock).st_mode)
+        (line,) = errors(err)
+        assert f"lock file {lock} is a {kind}, not a regular file" in line, line
+        assert "remove it" in line
+    assert victim.read_bytes() == b"precious, not onecsync's\n"
+    assert not victim.with_name("nothing-here").exists()
+    assert sandbox.dump() == before

@@ -191,3 +191,20 @@ def test_a_mapped_object_1c_would_refuse_is_parked_and_the_rest_sent(sandbox):
     assert code == 7, err
     assert "parked" in err and "ЮридическоеФизическоеЛицо" in err, err
     assert sandbox.outgoing("crm")["objects"] == [("Справочник.Валюты", f.ref(2))]
+
+
+def test_retry_of_a_ref_not_parked_is_exit_2_and_changes_nothing(sandbox):
+    config_with(sandbox, MAPPED)
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка"),
+                                             f.currency(f.ref(2))]))
+    assert sandbox.run("pull-catalogs")[0] == 7
+    before, journal = sandbox.dump(), sandbox.journal()
+    for refs in (("00000000-0000-0000-0000-000000000000",), ("nonsense",),
+                 (f.ref(1),), (f.ref(2), "nonsense")):  # f.ref(1) went: it is not parked
+        code, _, err = sandbox.human("-q", "retry", *refs)
+        assert code == 2, err
+        line = next(ln for ln in err.splitlines() if "error" in ln)
+        assert "not parked: " in line and refs[-1] in line, line
+        assert sandbox.dump() == before and sandbox.journal() == journal
+    code, _, err = sandbox.run("retry", f.ref(2).upper())  # a parked one, in any case, is fine
+    assert code == 7, err  # the rule is not fixed: parked again

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from onecsync.errors import Busy
 from onecsync.errors import StateError
+from onecsync.files import NotRegular
+from onecsync.files import open_ours
 
 
 def lock_path(state_path: Path) -> Path:
@@ -64,7 +66,7 @@ def holder_if_locked(path: Path) -> dict | None:
     if listed is not None:
         return (read_holder(path) or {}) if listed else None
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = open_ours(path, os.O_RDONLY)
     except OSError:
         return None
     try:
@@ -87,9 +89,12 @@ class DryRunLock:
 
     def __enter__(self) -> "DryRunLock":
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = open_ours(self.path, os.O_RDONLY)
         except FileNotFoundError:
             return self  # no run ever took it; one that starts now waits for our transaction
+        except NotRegular as exc:
+            raise StateError(f"lock file {self.path} is a {exc.kind}, not a regular file",
+                             remedy="remove it: onecsync makes its lock file itself") from None
         except OSError as exc:
             raise StateError(f"cannot open lock file {self.path}: {exc.strerror}") from None
         try:
@@ -118,7 +123,11 @@ class RunLock:
 
     def __enter__(self) -> "RunLock":
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = open_ours(self.path)
+        except NotRegular as exc:  # a planted link would have the run empty its target
+            raise StateError(f"lock file {self.path} is a {exc.kind}, not a regular file: "
+                             "nothing was written through it",
+                             remedy="remove it: onecsync makes its lock file itself") from None
         except OSError as exc:
             raise StateError(f"cannot create lock file {self.path}: {exc.strerror}",
                              remedy="make the state folder writable by this user") from None

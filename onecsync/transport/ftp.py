@@ -294,10 +294,9 @@ class FtpTransport:
 
     def _download(self, item: _Listed) -> BinaryIO:
         self.spool.clear_temps()
-        temp = self.spool.temp(item.name)
+        out, temp = self.spool.temp(item.name)
         try:
-            with self._session(f"downloading {item.name}", item.size) as ftp, \
-                    open(temp, "wb") as out:
+            with out, self._session(f"downloading {item.name}", item.size) as ftp:
                 self._retrieve(ftp, item, out)
             got = temp.stat().st_size
             if got != item.size:

@@ -234,9 +234,9 @@ class HttpTransport:
             raise answers.Malformed(f"{self.url}: PrepareGetFile: PartCount is {count}, not "
                                     f"0 to {MAX_PARTS} parts of {self.block} KiB")
         final = self.spool.path(self.incoming_name)
-        temp = self.spool.temp(self.incoming_name)
+        out, temp = self.spool.temp(self.incoming_name)
         try:
-            with open(temp, "wb") as out:
+            with out:
                 for n in range(1, count + 1):
                     self._get_part(session_id, n, count, out)
         except BaseException:

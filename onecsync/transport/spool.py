@@ -20,6 +20,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from onecsync.errors import ConfigError
 from onecsync.errors import TemporaryError
@@ -52,11 +53,11 @@ class Spool:
     def path(self, name: str) -> Path:
         return self.ready() / name
 
-    def temp(self, name: str) -> Path:
-        """A new, empty file of ours (files.create_new), for a download to fill."""
+    def temp(self, name: str) -> tuple[BinaryIO, Path]:
+        """A new, empty file of ours (files.create_new), open for a download to fill: the
+        descriptor create_new made, never the name opened again (it could be a link by then)."""
         fd, path = create_new(self.ready(), ".tmp-", "-" + name)
-        os.close(fd)
-        return path
+        return os.fdopen(fd, "wb"), path
 
     def clear_temps(self) -> None:
         """Leftovers of a killed run (we hold the run lock, so none is in use): only regular
