@@ -238,7 +238,7 @@ def _payloads_apart(db: Database) -> None:
         -- What the closing reconcile and `status` list on every run: a handful of rows among
         -- a million, found without reading the others.
         CREATE INDEX inbox_parked ON inbox (status) WHERE status = 'parked';
-        CREATE INDEX registrations_parked ON registrations (peer) WHERE parked IS NOT NULL;
+        CREATE INDEX registrations_parked ON registrations (id) WHERE parked IS NOT NULL;
         -- How long the oldest unconfirmed registration waits (reconcile's "stuck", `status`),
         -- answered from the index as its count is.
         DROP INDEX registrations_open;

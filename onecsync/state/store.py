@@ -385,6 +385,9 @@ class State:
         stamp = now_text()
 
         def register_range(lo: int, hi: int) -> int:
+            # Mapped copies are rare (types with mapping rules): most states have none to drop.
+            mapped_before = self.conn.execute(
+                "SELECT max(registration_id) FROM registration_payloads").fetchone()[0]
             cur = self.conn.execute(
                 "INSERT INTO registrations (peer, type, ref, kind, inbox_id, message_no, registered_at)"
                 f" SELECT ?, type, ref, kind, id, NULL, ? FROM inbox WHERE {where} AND id >= ? AND id < ? "
@@ -393,7 +396,7 @@ class State:
                 "parked = NULL, registered_at = excluded.registered_at",
                 (target, stamp, source, *types, target, lo, hi))
             count = cur.rowcount
-            if mapped_before:  # a type that had mapping rules: its mapped copy is stale now
+            if mapped_before is not None:  # what was mapped before is stale now
                 self.conn.execute(
                     "DELETE FROM registration_payloads WHERE registration_id IN (SELECT r.id FROM "
                     "registration_payloads p CROSS JOIN registrations r ON r.id = p.registration_id "
@@ -404,7 +407,6 @@ class State:
                               (source, *types, target, lo, hi))
             return count
 
-        mapped_before = self.conn.execute("SELECT 1 FROM registration_payloads LIMIT 1").fetchone()
 
         count = self._in_id_ranges(
             f"SELECT min(id), max(id) FROM inbox WHERE peer = ? AND status = 'staged' AND type IN ({marks})",
