@@ -18,6 +18,9 @@ from the OS (`os.wait4`, the kernel's ru_maxrss of exactly that process):
     included;
 (e) the ratio (b)/(a).
 With --run, the same for `onecsync run` (every flow) on a fresh state.
+(f) on the state the last first run left: `status` and `status --json`, and the CPU-seconds
+    (user + sys, which the machine's other work inflates less than the wall) of those and of
+    the nothing-new runs; the state's bytes per object.
 
 Figures only: nothing here passes or fails on a timing. It exits non-zero only when onecsync
 itself fails (or the benchmark does). Repeats give best and median; the load average is printed
@@ -62,6 +65,7 @@ class Child:
     stdout: str
     stderr: str
     steps: dict = field(default_factory=dict)
+    cpu: float = 0.0
 
     def report(self) -> dict:
         return json.loads(self.stdout) if self.stdout.strip().startswith("{") else {}
@@ -84,7 +88,7 @@ def child(cmd: list[str], cwd: Path) -> Child:
         out.seek(0)
         err.seek(0)
         c = Child(wall, usage.ru_maxrss / 1024, proc.returncode, out.read().decode(),
-                  err.read().decode(errors="replace"))
+                  err.read().decode(errors="replace"), cpu=usage.ru_utime + usage.ru_stime)
     for action, arg, secs, rss in _STEP.findall(c.stderr):
         c.steps[f"{action} {arg}"] = (float(secs), int(rss))
     return c
@@ -133,9 +137,10 @@ class Bench:
                 if f != self.message:
                     f.unlink()
 
-    def onecsync(self, command: str) -> Child:
-        c = child([sys.executable, "-m", "onecsync", "--config", str(self.config), "-v", "--json",
-                   command], self.root)
+    def onecsync(self, command: str, *options: str) -> Child:
+        """`onecsync -v --json command`; with `options`, `onecsync *options command` instead."""
+        c = child([sys.executable, "-m", "onecsync", "--config", str(self.config),
+                   *(options or ("-v", "--json")), command], self.root)
         if c.code != 0:
             sys.stderr.write(c.stderr[-4000:])
             raise SystemExit(f"onecsync {command} exited {c.code}")
@@ -147,6 +152,14 @@ class Bench:
             sys.stderr.write(c.stderr[-4000:])
             raise SystemExit(f"the floor measurement exited {c.code}")
         return c
+
+    def state_objects(self) -> int:
+        """Objects the state holds (the inbox), read as `status` would: without writing."""
+        path = self.state_dir / "onecsync.sqlite"
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as c:
+            n = c.execute("SELECT count(*) FROM inbox").fetchone()[0]
+        c.close()
+        return n
 
     def state_mb(self) -> float:
         return sum(f.stat().st_size for f in self.state_dir.glob("onecsync.sqlite*")) / 1e6
@@ -226,9 +239,12 @@ def measure(args) -> list[tuple[str, str, str, str, str]]:
                 rows.append((label, _fmt([secs for secs, _ in steps[key]]), "",
                              _fmt([rss for _, rss in steps[key]], "", 0), extra))
         rows.append(("(d) pull-catalogs, nothing new", _fmt([c.wall for c in idles], "", 3), "",
-                     _fmt([c.rss_mb for c in idles], "", 0), f"{len(idles)} runs, start-up included"))
+                     _fmt([c.rss_mb for c in idles], "", 0),
+                     f"{len(idles)} runs, start-up included, CPU {_fmt([c.cpu for c in idles], ' s', 3)}"))
         ratio = [w / min(fl) for w in walls]
         rows.append(("(e) (b) / (a)", _fmt(ratio, "×", 2), "", "", f"target ≤ {TARGET_RATIO:.0f}×"))
+        if not args.run:
+            rows += big_state_reads(b, args)
 
         if args.run:
             runs, run_idles = [], []
@@ -247,12 +263,27 @@ def measure(args) -> list[tuple[str, str, str, str, str]]:
                 if got:
                     rows.append((label, _fmt([secs for secs, _ in got]), "", _fmt([rss for _, rss in got], "", 0), ""))
             rows.append(("run, nothing new", _fmt([c.wall for c in run_idles], "", 3), "",
-                         _fmt([c.rss_mb for c in run_idles], "", 0), f"{len(run_idles)} runs"))
+                         _fmt([c.rss_mb for c in run_idles], "", 0),
+                         f"{len(run_idles)} runs, CPU {_fmt([c.cpu for c in run_idles], ' s', 3)}"))
+        rows += big_state_reads(b, args)
     finally:
         if args.dir or args.keep:
             print(f"kept {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
+    return rows
+
+
+def big_state_reads(b: Bench, args) -> list[tuple[str, str, str, str, str]]:
+    """(f): what cron and an admin pay on the state the last first run left, every time."""
+    objects = b.state_objects()
+    rows = [("(f) state", "", "", "", f"{b.state_mb():,.0f} MB, "
+             f"{b.state_mb() * 1e6 / max(objects, 1):,.0f} bytes per object ({objects:,} objects)")]
+    for label, options in (("    status", ("-q",)), ("    status --json", ("-q", "--json"))):
+        looks = [b.onecsync("status", *options) for _ in range(max(args.idle, 1))]
+        rows.append((label, _fmt([c.wall for c in looks], "", 3), "",
+                     _fmt([c.rss_mb for c in looks], "", 0),
+                     f"{len(looks)} runs, CPU {_fmt([c.cpu for c in looks], ' s', 3)}"))
     return rows
 
 
