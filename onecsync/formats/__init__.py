@@ -19,6 +19,7 @@ from .index import UnknownVersion
 from .index import ValueType
 from .index import load
 from .index import namespace
+from .index import object_types
 from .index import version_key
 from .index import version_of
 from .schema import header_schema
@@ -44,6 +45,7 @@ __all__ = [
     "load",
     "namespace",
     "object_schema",
+    "object_types",
     "validate_header",
     "validate_object",
     "version_key",
