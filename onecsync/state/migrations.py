@@ -241,6 +241,10 @@ def _payloads_apart(db: Database) -> None:
         CREATE INDEX registrations_parked ON registrations (id) WHERE parked IS NOT NULL;
         -- How long the oldest unconfirmed registration waits (reconcile's "stuck", `status`),
         -- answered from the index as its count is.
+        -- How many settlement documents wait, and how many of them came lately (`status`):
+        -- from the index, not from 350,000 rows of the table.
+        DROP INDEX inbox_status;
+        CREATE INDEX inbox_status ON inbox (peer, status, type, updated_at);
         DROP INDEX registrations_open;
         CREATE INDEX registrations_open ON registrations
             (peer, message_no, confirmed_no, parked, registered_at)
