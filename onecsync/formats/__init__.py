@@ -22,6 +22,7 @@ from .index import namespace
 from .index import object_types
 from .index import version_key
 from .index import version_of
+from .relabel import relabel
 from .schema import header_schema
 from .schema import object_schema
 from .validate import Problem
@@ -46,6 +47,7 @@ __all__ = [
     "namespace",
     "object_schema",
     "object_types",
+    "relabel",
     "validate_header",
     "validate_object",
     "version_key",
