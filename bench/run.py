@@ -23,6 +23,9 @@ from the OS (`os.wait4`, the kernel's ru_maxrss of exactly that process):
     sent; then the converter alone, in one process over the message's objects, 1.8 → 1.17 and
     back, CPU per object for catalogs and for documents.
 With --run, the same for `onecsync run` (every flow) on a fresh state.
+(g) on the state the last first run left: `status` and `status --json`, and the CPU-seconds
+    (user + sys, which the machine's other work inflates less than the wall) of those and of
+    the nothing-new runs; the state's bytes per object.
 
 Figures only: nothing here passes or fails on a timing. It exits non-zero only when onecsync
 itself fails (or the benchmark does). Repeats give best and median; the load average is printed
@@ -214,9 +217,10 @@ class Bench:
                 if f != self.message:
                     f.unlink()
 
-    def onecsync(self, command: str) -> Child:
-        c = child([sys.executable, "-m", "onecsync", "--config", str(self.config), "-v", "--json",
-                   command], self.root)
+    def onecsync(self, command: str, *options: str) -> Child:
+        """`onecsync -v --json command`; with `options`, `onecsync *options command` instead."""
+        c = child([sys.executable, "-m", "onecsync", "--config", str(self.config),
+                   *(options or ("-v", "--json")), command], self.root)
         if c.code != 0:
             sys.stderr.write(c.stderr[-4000:])
             raise SystemExit(f"onecsync {command} exited {c.code}")
@@ -228,6 +232,14 @@ class Bench:
             sys.stderr.write(c.stderr[-4000:])
             raise SystemExit(f"the floor measurement exited {c.code}")
         return c
+
+    def state_objects(self) -> int:
+        """Objects the state holds (the inbox), read as `status` would: without writing."""
+        path = self.state_dir / "onecsync.sqlite"
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as c:
+            n = c.execute("SELECT count(*) FROM inbox").fetchone()[0]
+        c.close()
+        return n
 
     def state_mb(self) -> float:
         return sum(f.stat().st_size for f in self.state_dir.glob("onecsync.sqlite*")) / 1e6
@@ -307,9 +319,12 @@ def measure(args) -> list[tuple[str, str, str, str, str]]:
                 rows.append((label, _fmt([secs for secs, _ in steps[key]]), "",
                              _fmt([rss for _, rss in steps[key]], "", 0), extra))
         rows.append(("(d) pull-catalogs, nothing new", _fmt([c.wall for c in idles], "", 3), "",
-                     _fmt([c.rss_mb for c in idles], "", 0), f"{len(idles)} runs, start-up included"))
+                     _fmt([c.rss_mb for c in idles], "", 0),
+                     f"{len(idles)} runs, start-up included, CPU {_fmt([c.cpu for c in idles], ' s', 3)}"))
         ratio = [w / min(fl) for w in walls]
         rows.append(("(e) (b) / (a)", _fmt(ratio, "×", 2), "", "", f"target ≤ {TARGET_RATIO:.0f}×"))
+        if not args.run:  # on the state (b) left, before the conversion case makes another
+            rows += big_state_reads(b, args)
         rows += measure_conversion(b, args, firsts)
 
         if args.run:
@@ -329,12 +344,27 @@ def measure(args) -> list[tuple[str, str, str, str, str]]:
                 if got:
                     rows.append((label, _fmt([secs for secs, _ in got]), "", _fmt([rss for _, rss in got], "", 0), ""))
             rows.append(("run, nothing new", _fmt([c.wall for c in run_idles], "", 3), "",
-                         _fmt([c.rss_mb for c in run_idles], "", 0), f"{len(run_idles)} runs"))
+                         _fmt([c.rss_mb for c in run_idles], "", 0),
+                         f"{len(run_idles)} runs, CPU {_fmt([c.cpu for c in run_idles], ' s', 3)}"))
+        rows += big_state_reads(b, args)
     finally:
         if args.dir or args.keep:
             print(f"kept {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
+    return rows
+
+
+def big_state_reads(b: Bench, args) -> list[tuple[str, str, str, str, str]]:
+    """(g): what cron and an admin pay on the state the last first run left, every time."""
+    objects = b.state_objects()
+    rows = [("(g) state", "", "", "", f"{b.state_mb():,.0f} MB, "
+             f"{b.state_mb() * 1e6 / max(objects, 1):,.0f} bytes per object ({objects:,} objects)")]
+    for label, options in (("    status", ("-q",)), ("    status --json", ("-q", "--json"))):
+        looks = [b.onecsync("status", *options) for _ in range(max(args.idle, 1))]
+        rows.append((label, _fmt([c.wall for c in looks], "", 3), "",
+                     _fmt([c.rss_mb for c in looks], "", 0),
+                     f"{len(looks)} runs, CPU {_fmt([c.cpu for c in looks], ' s', 3)}"))
     return rows
 
 

@@ -278,7 +278,8 @@ class Sandbox:
             return {}
         with self.db() as c:
             return {t: c.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
-                    for t in ("peers", "inbox", "registrations")}
+                    for t in ("peers", "inbox", "inbox_payloads", "registrations",
+                              "registration_payloads")}
 
 
 def invoke(capsys, *args: str) -> tuple[int, str, str]:

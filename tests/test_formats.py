@@ -20,6 +20,7 @@ from onecsync.formats import ValueType
 from onecsync.formats import adapt
 from onecsync.formats import load
 from onecsync.formats import namespace
+from onecsync.formats import object_types
 from onecsync.formats import validate_header
 from onecsync.formats import validate_object
 from onecsync.formats import version_key
@@ -583,3 +584,9 @@ def test_adapt_moves_a_documents_comment_into_and_out_of_the_common_properties(o
     assert child(down.element, "ОбщиеСвойстваОбъектовФормата") is None
     assert down.dropped == [] and validate_object(old, down.element) == []
     assert child(source, "Комментарий").text == "Срочно, до пятницы"  # the source is left as it was
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_light_object_type_list_is_the_index_s(version):
+    """What a run checks its flow types against, without building the index, is the index's."""
+    assert object_types(version) == load(version).object_types

@@ -59,7 +59,7 @@ def _types(config: Config, flows: tuple[str, ...]) -> dict[str, list[str]]:
 
 
 def _versions_having(type_name: str, offered: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(v for v in offered if type_name in formats.load(v).object_types)
+    return tuple(v for v in offered if type_name in formats.object_types(v))
 
 
 def _version_list(versions: tuple[str, ...], offered: tuple[str, ...]) -> str:
@@ -157,7 +157,7 @@ def config_findings(config: Config) -> list[Finding]:
     for flow in config.flows.values():
         for i, name in enumerate(flow.objects):
             if not _versions_having(name, offered):
-                known = {t for v in offered for t in formats.load(v).object_types}
+                known = {t for v in offered for t in formats.object_types(v)}
                 close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
                 out.append(Finding(
                     "problem", None, f"flows.{flow.name}.objects[{i}]: {name} is not an object "

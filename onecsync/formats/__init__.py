@@ -19,6 +19,7 @@ from .index import UnknownVersion
 from .index import ValueType
 from .index import load
 from .index import namespace
+from .index import object_types
 from .index import version_key
 from .index import version_of
 from .relabel import relabel
@@ -45,6 +46,7 @@ __all__ = [
     "load",
     "namespace",
     "object_schema",
+    "object_types",
     "relabel",
     "validate_header",
     "validate_object",

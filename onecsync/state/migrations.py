@@ -190,5 +190,70 @@ def _open_registrations(db: Database) -> None:
         -- this index alone, never from a million rows of the table.
         CREATE INDEX registrations_open ON registrations (peer, message_no, confirmed_no, parked)
             WHERE confirmed_no IS NULL AND parked IS NULL;
-        """
-    )
+        """)
+
+
+def _in_the_transaction(db: Database, script: str) -> None:
+    """`script`, statement by statement, in the migration's transaction: Python's executescript
+    would commit that transaction first, and run the rest one autocommitted statement at a time
+    (a crash in between would leave a state half migrated)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.conn.execute(statement)
+            statement = ""
+
+
+@MIGRATIONS(name="0004_payloads_apart")
+def _payloads_apart(db: Database) -> None:
+    """Payloads out of the rows, deflated (state/payloads.py), and the indexes a run with
+    nothing new needs to answer every question it asks from a few pages.
+
+    One transaction with its record, as every migration: a run killed while it copies a
+    state of gigabytes leaves the state as it was, and the next run migrates it again."""
+    from onecsync.state.payloads import pack
+
+    db.conn.create_function("onecsync_pack", 1, pack, deterministic=True)
+    _in_the_transaction(db, """
+        CREATE TABLE inbox_payloads (
+            inbox_id INTEGER PRIMARY KEY REFERENCES inbox (id) ON DELETE CASCADE,
+            xml BLOB NOT NULL           -- deflated
+        );
+        INSERT INTO inbox_payloads (inbox_id, xml) SELECT id, onecsync_pack(xml) FROM inbox;
+        ALTER TABLE inbox DROP COLUMN xml;
+        -- A registration's payload after the mapping section was applied; none: the inbox copy.
+        CREATE TABLE registration_payloads (
+            registration_id INTEGER PRIMARY KEY REFERENCES registrations (id) ON DELETE CASCADE,
+            xml BLOB NOT NULL           -- deflated
+        );
+        INSERT INTO registration_payloads (registration_id, xml)
+            SELECT id, onecsync_pack(xml) FROM registrations WHERE xml IS NOT NULL;
+        ALTER TABLE registrations DROP COLUMN xml;
+        -- What the closing reconcile and `status` list on every run: a handful of rows among
+        -- a million, found without reading the others.
+        CREATE INDEX inbox_parked ON inbox (status) WHERE status = 'parked';
+        CREATE INDEX registrations_parked ON registrations (id) WHERE parked IS NOT NULL;
+        -- How long the oldest unconfirmed registration waits (reconcile's "stuck", `status`),
+        -- answered from the index as its count is.
+        -- How many settlement documents wait, and how many of them came lately (`status`):
+        -- from the index, not from 350,000 rows of the table.
+        DROP INDEX inbox_status;
+        CREATE INDEX inbox_status ON inbox (peer, status, type, updated_at);
+        DROP INDEX registrations_open;
+        CREATE INDEX registrations_open ON registrations
+            (peer, message_no, confirmed_no, parked, registered_at)
+            WHERE confirmed_no IS NULL AND parked IS NULL;
+        """)
+
+
+def _in_the_transaction(db: Database, script: str) -> None:
+    """`script`, statement by statement, in the migration's transaction: Python's executescript
+    would commit that transaction first, and run the rest one autocommitted statement at a time
+    (a crash in between would leave a state half migrated)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.conn.execute(statement)
+            statement = ""

@@ -21,6 +21,7 @@ from onecsync.state import State
 from onecsync.state import holder_if_locked
 from onecsync.state import lock_path
 from onecsync.state import open_readonly
+from onecsync.state.payloads import unpack
 from onecsync.state.store import DIED
 
 RUNS = 10
@@ -217,7 +218,8 @@ def export(config: Config, with_parked_xml: bool = False, runs: int = 50) -> dic
                 "WHEN confirmed_no IS NOT NULL THEN 'confirmed' WHEN message_no IS NOT NULL "
                 "THEN 'sent' ELSE 'unsent' END AS st, count(*) FROM registrations "
                 "GROUP BY peer, type, st ORDER BY peer, type, st")]
-        xml = ", i.xml" if with_parked_xml else ""
+        xml = ", (SELECT p.xml FROM inbox_payloads p WHERE p.inbox_id = i.id)" \
+            if with_parked_xml else ""
         parked = []
         for row in c.execute(
                 "SELECT 'received', i.peer, i.type, i.ref, i.reason, i.line, i.message_no, "
@@ -228,7 +230,7 @@ def export(config: Config, with_parked_xml: bool = False, runs: int = 50) -> dic
             item = dict(zip(("kind", "peer", "type", "ref", "reason", "line", "message_no",
                              "at"), row[:8], strict=True))
             if with_parked_xml:
-                item["xml"] = bytes(row[8]).decode("utf-8", "replace")
+                item["xml"] = unpack(row[8]).decode("utf-8", "replace")
             parked.append(item)
         out["parked"] = parked
         out["runs"] = state.last_runs(runs)

@@ -25,6 +25,8 @@ from typing import Iterator
 from onecsync.errors import StateError
 from onecsync.protocol.reader import BodyObject
 from onecsync.state.failures import sqlite_failure
+from onecsync.state.payloads import pack
+from onecsync.state.payloads import unpack
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -87,6 +89,11 @@ class Pending:
     message_no: int | None
     mapped: bool = False
 
+    @classmethod
+    def of(cls, row: tuple) -> Pending:
+        """From a row of `State.pending`, its payload still deflated."""
+        return cls(*row[:5], unpack(row[5]), *row[6:])
+
 
 @dataclass(frozen=True)
 class Staged:
@@ -98,6 +105,15 @@ class Staged:
     kind: str
     version: str
     xml: bytes
+
+    @classmethod
+    def of(cls, row: tuple) -> Staged:
+        """From (id, type, ref, kind, version, deflated payload)."""
+        return cls(*row[:5], unpack(row[5]))
+
+
+# The columns `Staged.of` takes, for a query over `inbox i JOIN inbox_payloads p`.
+_STAGED = "i.id, i.type, i.ref, i.kind, i.version, p.xml"
 
 
 @dataclass
@@ -231,10 +247,10 @@ class State:
         """Keep the newest version of each object; objects with a problem are parked."""
         counts = StageCounts()
         sql = (
-            "INSERT INTO inbox (peer, type, ref, kind, message_no, version, xml, digest, status,"
-            " reason, line, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "INSERT INTO inbox (peer, type, ref, kind, message_no, version, digest, status,"
+            " reason, line, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (peer, type, ref) DO UPDATE SET kind = excluded.kind, "
-            "message_no = excluded.message_no, version = excluded.version, xml = excluded.xml, "
+            "message_no = excluded.message_no, version = excluded.version, "
             "digest = excluded.digest, reason = excluded.reason, "
             # 1C re-sends what we have not confirmed yet: an unchanged copy of an object that
             # was already routed must not be routed (and sent on) again.
@@ -242,8 +258,13 @@ class State:
             "('routed', 'ignored', 'waiting', 'filtered', 'echo') THEN inbox.status "
             "ELSE excluded.status END, "
             "line = excluded.line, updated_at = excluded.updated_at")
+        # The row's id, whether it was just made or is an older version's, by the unique index.
+        payload_sql = (
+            "INSERT INTO inbox_payloads (inbox_id, xml) VALUES ((SELECT id FROM inbox WHERE "
+            "peer = ? AND type = ? AND ref = ?), ?) ON CONFLICT (inbox_id) DO UPDATE SET xml = "
+            "excluded.xml")
         stamp = now_text()
-        batch = []
+        batch, payloads = [], []
         for obj in objects:
             if obj.problem:
                 counts.parked += 1
@@ -256,14 +277,20 @@ class State:
                     counts.deletions += 1
                 else:
                     counts.objects += 1
-            batch.append((peer, obj.type, obj.ref, obj.kind, message_no, version, obj.xml,
+            batch.append((peer, obj.type, obj.ref, obj.kind, message_no, version,
                           obj.digest, status, obj.problem, obj.line, stamp))
+            payloads.append((peer, obj.type, obj.ref, pack(obj.xml)))
             if len(batch) >= BATCH:
-                self.conn.executemany(sql, batch)
-                batch.clear()
+                self._stage_batch(sql, batch, payload_sql, payloads)
         if batch:
-            self.conn.executemany(sql, batch)
+            self._stage_batch(sql, batch, payload_sql, payloads)
         return counts
+
+    def _stage_batch(self, sql: str, batch: list, payload_sql: str, payloads: list) -> None:
+        self.conn.executemany(sql, batch)
+        self.conn.executemany(payload_sql, payloads)
+        batch.clear()
+        payloads.clear()
 
     # -- routing ------------------------------------------------------------------------
     def staged(self, source: str, types: Iterable[str], *, special: str | None = None,
@@ -294,10 +321,10 @@ class State:
         for start in range(0, len(ids), PAGE):
             page = ids[start:start + PAGE]
             cur = self.conn.execute(
-                "SELECT id, type, ref, kind, version, xml FROM inbox "
-                f"WHERE id IN ({', '.join('?' for _ in page)})", tuple(page))
+                f"SELECT {_STAGED} FROM inbox i JOIN inbox_payloads p ON p.inbox_id = i.id "
+                f"WHERE i.id IN ({', '.join('?' for _ in page)})", tuple(page))
             found = {row[0]: row for row in cur}
-            yield from (Staged(*found[i]) for i in page if i in found)
+            yield from (Staged.of(found[i]) for i in page if i in found)
 
     def set_status(self, inbox_id: int, status: str, reason: str | None = None) -> None:
         self.conn.execute("UPDATE inbox SET status = ?, reason = ? WHERE id = ?",
@@ -305,9 +332,9 @@ class State:
 
     def copy_of(self, peer: str, type_name: str, ref: str) -> Staged | None:
         row = self.conn.execute(
-            "SELECT id, type, ref, kind, version, xml FROM inbox WHERE peer = ? AND type = ? AND ref = ?",
-            (peer, type_name, ref)).fetchone()
-        return Staged(*row) if row else None
+            f"SELECT {_STAGED} FROM inbox i JOIN inbox_payloads p ON p.inbox_id = i.id "
+            "WHERE i.peer = ? AND i.type = ? AND i.ref = ?", (peer, type_name, ref)).fetchone()
+        return Staged.of(row) if row else None
 
     def was_registered(self, peer: str, type_name: str, ref: str) -> bool:
         return self.conn.execute(
@@ -327,12 +354,18 @@ class State:
 
     def register_one(self, target: str, row: Staged, xml: bytes | None = None) -> None:
         """Register one inbox object for `target` (`xml`: its payload after the mapping)."""
-        self.conn.execute(
-            "INSERT INTO registrations (peer, type, ref, kind, inbox_id, xml, message_no, registered_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (peer, type, ref) DO UPDATE SET "
-            "kind = excluded.kind, inbox_id = excluded.inbox_id, xml = excluded.xml, message_no = NULL, "
-            "confirmed_no = NULL, parked = NULL, registered_at = excluded.registered_at",
-            (target, row.type, row.ref, row.kind, row.id, xml, now_text()))
+        [rid] = self.conn.execute(
+            "INSERT INTO registrations (peer, type, ref, kind, inbox_id, message_no, registered_at) "
+            "VALUES (?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (peer, type, ref) DO UPDATE SET "
+            "kind = excluded.kind, inbox_id = excluded.inbox_id, message_no = NULL, "
+            "confirmed_no = NULL, parked = NULL, registered_at = excluded.registered_at "
+            "RETURNING id", (target, row.type, row.ref, row.kind, row.id, now_text())).fetchone()
+        if xml is None:
+            self.conn.execute("DELETE FROM registration_payloads WHERE registration_id = ?", (rid,))
+        else:
+            self.conn.execute(
+                "INSERT INTO registration_payloads (registration_id, xml) VALUES (?, ?) "
+                "ON CONFLICT (registration_id) DO UPDATE SET xml = excluded.xml", (rid, pack(xml)))
         self.set_status(row.id, "routed")
 
     def register(self, source: str, target: str, types: Iterable[str]) -> int:
@@ -352,17 +385,28 @@ class State:
         stamp = now_text()
 
         def register_range(lo: int, hi: int) -> int:
+            # Mapped copies are rare (types with mapping rules): most states have none to drop.
+            mapped_before = self.conn.execute(
+                "SELECT max(registration_id) FROM registration_payloads").fetchone()[0]
             cur = self.conn.execute(
                 "INSERT INTO registrations (peer, type, ref, kind, inbox_id, message_no, registered_at)"
                 f" SELECT ?, type, ref, kind, id, NULL, ? FROM inbox WHERE {where} AND id >= ? AND id < ? "
                 "ORDER BY id ON CONFLICT (peer, type, ref) DO UPDATE SET kind = excluded.kind, "
-                "inbox_id = excluded.inbox_id, xml = NULL, message_no = NULL, confirmed_no = NULL, "
+                "inbox_id = excluded.inbox_id, message_no = NULL, confirmed_no = NULL, "
                 "parked = NULL, registered_at = excluded.registered_at",
                 (target, stamp, source, *types, target, lo, hi))
             count = cur.rowcount
+            if mapped_before is not None:  # what was mapped before is stale now
+                self.conn.execute(
+                    "DELETE FROM registration_payloads WHERE registration_id IN (SELECT r.id FROM "
+                    "registration_payloads p CROSS JOIN registrations r ON r.id = p.registration_id "
+                    "WHERE r.peer = ? AND r.inbox_id >= ? AND r.inbox_id < ? AND r.inbox_id IN "
+                    f"(SELECT id FROM inbox WHERE {where} AND id >= ? AND id < ?))",
+                    (target, lo, hi, source, *types, target, lo, hi))
             self.conn.execute(f"UPDATE inbox SET status = 'routed' WHERE {where} AND id >= ? AND id < ?",
                               (source, *types, target, lo, hi))
             return count
+
 
         count = self._in_id_ranges(
             f"SELECT min(id), max(id) FROM inbox WHERE peer = ? AND status = 'staged' AND type IN ({marks})",
@@ -375,9 +419,9 @@ class State:
 
     def objects_of(self, peer: str, type_name: str) -> Iterator[tuple[str, bytes]]:
         """(version, xml) of every object of a type the peer sent (a few: organizations)."""
-        return iter(self.conn.execute(
-            "SELECT version, xml FROM inbox WHERE peer = ? AND type = ? AND kind = 'object'",
-            (peer, type_name)).fetchall())
+        return iter([(version, unpack(xml)) for version, xml in self.conn.execute(
+            "SELECT i.version, p.xml FROM inbox i JOIN inbox_payloads p ON p.inbox_id = i.id "
+            "WHERE i.peer = ? AND i.type = ? AND i.kind = 'object'", (peer, type_name))])
 
     def ignore_other_types(self, source: str, wanted: Iterable[str]) -> int:
         """Objects of types no flow takes from `source` are kept but never routed."""
@@ -575,13 +619,15 @@ class State:
     def pending(self, peer: str) -> Iterator[Pending]:
         """Every registration the peer has not confirmed, in registration order, streamed."""
         cur = self.conn.execute(
-            "SELECT r.id, r.type, r.ref, r.kind, i.version, coalesce(r.xml, i.xml), r.message_no, "
-            "r.xml IS NOT NULL "
+            "SELECT r.id, r.type, r.ref, r.kind, i.version, coalesce(m.xml, p.xml), r.message_no, "
+            "m.xml IS NOT NULL "
             "FROM registrations r JOIN inbox i ON i.id = r.inbox_id "
+            "JOIN inbox_payloads p ON p.inbox_id = r.inbox_id "
+            "LEFT JOIN registration_payloads m ON m.registration_id = r.id "
             "WHERE r.peer = ? AND r.confirmed_no IS NULL AND r.parked IS NULL ORDER BY r.id",
             (peer,))
         for row in cur:
-            yield Pending(*row)
+            yield Pending.of(row)
 
     def counts(self, peer: str) -> tuple[int, int]:
         """(unconfirmed registrations, of which never sent) for the peer.
