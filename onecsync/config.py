@@ -39,6 +39,10 @@ DEFAULT_FORMATS = ("1.8", "1.10", "1.11", "1.12", "1.15", "1.16", "1.17")
 PEERS = ("accounting", "crm")
 TRANSPORT_KINDS = ("directory", "ftp", "http")
 DEFAULT_SETTLE_MINUTES = 10.0
+# A first exchange of a million objects took under 10 minutes on 2 shared cores (README,
+# "Performance"): an hour leaves a slower host room for it, and stops a stuck run long before
+# a day of 5-minute timer runs has exited 8.
+DEFAULT_RUN_TIMEOUT = 3600.0
 CONFIG_FILE_CAP = 1024 * 1024  # a full config with a large mapping section is ~100 KiB
 # Keys each transport kind takes; a secret `x` is written `x_env` or `x_file`.
 _TRANSPORT_KEYS = {
@@ -157,6 +161,7 @@ class Config:
     flows: dict[str, Flow] = field(default_factory=dict)
     mapping: dict[str, dict[str, TypeRules]] = field(default_factory=dict)  # peer -> type -> rules
     healthcheck_url: Secret | None = None  # pinged at /start and /<exit code> of every run
+    run_timeout: float = DEFAULT_RUN_TIMEOUT  # seconds for a whole run; 0: no ceiling
 
     @property
     def state_dir(self) -> Path:
@@ -356,7 +361,7 @@ class _Validator:
             return None
         top = self.mapping(data, "", ("node", "state", "bases", "flows", "mapping",
                                       "healthcheck_url", "healthcheck_url_env",
-                                      "healthcheck_url_file"))
+                                      "healthcheck_url_file", "run_timeout"))
         if not isinstance(data, dict):
             return None
         node = self.node(top.get("node"))
@@ -366,6 +371,7 @@ class _Validator:
         flows = self.flows(top.get("flows"))
         mapping = self.mapping_section(top.get("mapping"))
         healthcheck = self.secret(top, "", "healthcheck_url", plain=True)
+        run_timeout = self.run_timeout(top.get("run_timeout"))
         if healthcheck and healthcheck.value:
             if not healthcheck.value.startswith(("http://", "https://")):
                 self.fail("healthcheck_url", "must be an http:// or https:// URL")
@@ -378,7 +384,7 @@ class _Validator:
         if self.problems or node is None or state is None or bases is None:
             return None
         return Config(path=path, node=node, state=state, bases=bases, flows=flows,
-                      mapping=mapping, healthcheck_url=healthcheck)
+                      mapping=mapping, healthcheck_url=healthcheck, run_timeout=run_timeout)
 
     def node(self, data: Any) -> Node | None:
         if data is None:
@@ -478,6 +484,15 @@ class _Validator:
             self.fail(where, f"must be a {'whole ' if integer else ''}number above {minimum:g}")
             return default
         return value
+
+    def run_timeout(self, value: Any) -> float:
+        if value is None:
+            return DEFAULT_RUN_TIMEOUT
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not 0 <= value <= 7 * 86400:
+            self.fail("run_timeout", "must be a number of seconds from 0 (no ceiling) to 604800")
+            return DEFAULT_RUN_TIMEOUT
+        return float(value)
 
     def settle(self, value: Any, where: str) -> float:
         if value is None:

@@ -194,6 +194,51 @@ def test_wait_timeout_bounds_the_whole_wait_by_the_clock(sandbox, http, monkeypa
     assert len(sa.calls("GetContinuousOperationStatus")) < 10
 
 
+def test_a_run_past_run_timeout_ends_there_and_status_shows_it_meanwhile(sandbox, http):
+    """Every answer in time (1.5 s of read_timeout 2), the run as a whole not: the process
+    ends at run_timeout with exit 4 and one line; while it is stuck, `status` names the lock's
+    holder and since when."""
+    import subprocess
+    import sys
+
+    from tests.emulator.world import REPO
+
+    acc, sa = http
+    acc.register(f.counterparty(f.ref(3), "ООО Долгий ответ"))
+    sandbox.write_config(sandbox.config.read_text(encoding="utf-8").replace(
+        "state: state/onecsync.sqlite\n", "state: state/onecsync.sqlite\nrun_timeout: 4\n"))
+    before = held(sandbox)
+    sa.pause = 1.5
+    start = time.monotonic()
+    p = subprocess.Popen([sys.executable, "-m", "onecsync", "--config", str(sandbox.config),
+                          "run"], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        while True:
+            code, report, err = sandbox.run("status")
+            assert code == 0, err
+            if report["lock"] is not None or time.monotonic() - start > 20:
+                break
+            time.sleep(0.1)
+        assert report["lock"]["pid"] == p.pid and report["lock"]["command"] == "run"
+        assert report["in_progress"]["since"] == report["lock"]["started"]
+        code, out, _ = sandbox.human("status")
+        assert f"lock: held by pid {p.pid} (run), started {report['lock']['started']}" in \
+            " ".join(out.split())
+        err = p.communicate(timeout=30)[1]
+    finally:
+        p.kill()
+        p.wait()
+    assert time.monotonic() - start < 30
+    assert p.returncode == ExitCode.TEMPORARY, err
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith(
+        "onecsync: error: timed out: the run went past run_timeout (4 s): what it had not "
+        "committed is undone"), err
+    assert held(sandbox) == before
+    assert sandbox.journal()[0] == (4, "timed out: the run went past run_timeout (4 s)")
+
+
 # -- FTP ------------------------------------------------------------------------------------
 @pytest.fixture
 def ftp(sandbox):

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from dataclasses import field
 
+from onecsync.ceiling import RunCeiling
 from onecsync.config import Config
 from onecsync.errors import ConfigError
 from onecsync.errors import ExitCode
@@ -133,8 +134,9 @@ def execute(config: Config, command: str, dry_run: bool = False,
             with DryRunLock(lock_path(config.state)):
                 state, finish = open_dry_run(config.state)
                 try:
-                    _steps(config, state, steps, outcome, dry_run=True, refs=refs,
-                           progress=progress, heal=heal)
+                    with RunCeiling(config.run_timeout):
+                        _steps(config, state, steps, outcome, dry_run=True, refs=refs,
+                               progress=progress, heal=heal)
                 finally:
                     finish()
             return outcome
@@ -171,8 +173,9 @@ def _journaled(config: Config, command: str, steps, outcome: Outcome, progress: 
     try:
         run_id = state.begin_run(command)
         try:
-            _steps(config, state, steps, outcome, dry_run=False, refs=refs, progress=progress,
-                   heal=heal)
+            with RunCeiling(config.run_timeout):  # inside: a run stopped there is journaled
+                _steps(config, state, steps, outcome, dry_run=False, refs=refs,
+                       progress=progress, heal=heal)
         except (OnecsyncError, sqlite3.Error) as exc:
             if isinstance(exc, sqlite3.Error):
                 exc = sqlite_failure(exc, config.state)
