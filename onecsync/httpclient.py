@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import html
+import http.client
 import json
 import logging
 import random
@@ -143,8 +144,8 @@ def _watch(sock) -> None:
         d.watch(sock)
 
 
-class _Conn(urllib3.connection.HTTPConnection):
-    """A connection whose socket the current Deadline may shut down."""
+class _Watched:
+    """A connection whose socket the current Deadline may shut down (a mixin: plain and TLS)."""
 
     def connect(self) -> None:
         super().connect()
@@ -155,9 +156,12 @@ class _Conn(urllib3.connection.HTTPConnection):
         return super().request(*a, **kw)
 
 
-class _TlsConn(urllib3.connection.HTTPSConnection):
-    connect = _Conn.connect
-    request = _Conn.request
+class _Conn(_Watched, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _TlsConn(_Watched, urllib3.connection.HTTPSConnection):
+    pass  # the handshake, however trickled, is bounded as a whole by connect_timeout (ssl)
 
 
 class _Pool(urllib3.HTTPConnectionPool):
@@ -343,6 +347,8 @@ class HttpClient:
         status = resp.status_code
         if 200 <= status < 300:
             return
+        if status < 200 or status >= 600:  # http.client skips 100 Continue; nothing else is final
+            raise Malformed(f"{self.what}: HTTP {status} is not a final answer")
         buf = bytearray()
         try:
             for chunk in resp.iter_content(CHUNK):  # an error page: its start says enough
@@ -380,6 +386,9 @@ class HttpClient:
         if dl.expired:
             return self._overdue(where)
         if isinstance(exc, requests.exceptions.SSLError):
+            if "WRONG_VERSION_NUMBER" in str(exc) or "record layer failure" in str(exc):
+                return ConfigError(f"{where}: {self.host} does not answer TLS on this port",
+                                   remedy="check http:// or https:// and the port in the URL")
             return ConfigError(f"{where}: TLS failed: {_reason(exc)}",
                                remedy="check the certificate, or give its CA in ca_file")
         if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -387,6 +396,8 @@ class HttpClient:
                                  f"{self.timeout[0]:g} s")
         elif isinstance(exc, requests.exceptions.Timeout):
             err = TemporaryError(f"{where}: no answer within {self.timeout[1]:g} s")
+        elif (broken := _not_http(exc)) is not None:
+            return Malformed(f"{where}: the answer is not HTTP: {broken}")
         elif cut or isinstance(exc, requests.exceptions.ChunkedEncodingError):
             err = TemporaryError(f"{where}: the answer was cut: {_reason(exc)}")
         elif isinstance(exc, requests.exceptions.ConnectionError) and (
@@ -423,6 +434,25 @@ class _Retryable(Exception):
         super().__init__(str(error))
         self.error = error
         self.retry_after = retry_after
+
+
+def _not_http(exc: BaseException) -> str | None:
+    """What was wrong with an answer that http.client could not read as HTTP (a status line or
+    header past 64 KiB, more than 100 headers, another protocol on the port), or None."""
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo and len(seen) < 8:
+        e = todo.pop()
+        seen.append(e)
+        if isinstance(e, http.client.RemoteDisconnected):
+            return None  # a connection closed early: retried, not a lie
+        if isinstance(e, http.client.BadStatusLine):
+            return f"its status line is {str(e).strip()[:60]!r} (is this the web server's port?)"
+        if isinstance(e, http.client.HTTPException) \
+                and not isinstance(e, http.client.IncompleteRead):
+            return str(e)[:120]
+        todo += [a for a in e.args if isinstance(a, BaseException)]
+    return None
 
 
 def _reason(exc: BaseException) -> str:

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import time
+import zlib
 
 import pytest
 
@@ -28,6 +29,8 @@ from tests.exchange_service import ExchangeService
 from tests.exchange_service import Fault
 from tests.ftp_server import FtpServer
 from tests.local_http import basic_credentials
+from tests.raw_server import RawServer
+from tests.raw_server import forever
 from tests.standin import StandInBase
 
 USER, PASSWORD = "Администратор", "Пароль-ёж 1"
@@ -237,6 +240,106 @@ def test_a_run_past_run_timeout_ends_there_and_status_shows_it_meanwhile(sandbox
         "committed is undone"), err
     assert held(sandbox) == before
     assert sandbox.journal()[0] == (4, "timed out: the run went past run_timeout (4 s)")
+
+
+# -- what no HTTP library would send ----------------------------------------------------------
+def _bomb(wbits: int) -> bytes:
+    """64 MiB of JSON whitespace, gzip (wbits 31) or deflate (15): 64 KB on the wire, four
+    times the JSON cap once unpacked."""
+    z = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    block = b" " * (1 << 20)
+    return b"".join([z.compress(b"{"), *(z.compress(block) for _ in range(64)),
+                     z.compress(b"}"), z.flush()])
+
+
+_OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+
+
+def _send(data: bytes):
+    return lambda conn: conn.sendall(data)
+
+
+def _encoded(name: str, wbits: int):
+    def script(conn):
+        body = _bomb(wbits)
+        conn.sendall(_OK + b"Content-Encoding: %s\r\nContent-Length: %d\r\n\r\n"
+                     % (name.encode(), len(body)) + body)
+    return script
+
+
+def _tls_trickle(conn) -> None:
+    """A TLS record header, then the rest of a ServerHello a byte a second: each read in time."""
+    for byte in b"\x16\x03\x03\x00\x40" + b"\x02" * 64:
+        conn.sendall(bytes([byte]))
+        time.sleep(1)
+
+
+HOSTILE = {
+    "redirect to another host": (_send(b"HTTP/1.1 302 Found\r\nLocation: http://evil.example/x"
+                                       b"\r\nContent-Length: 0\r\n\r\n"),
+                                 "HTTP 302: redirected to http://evil.example/x"),
+    "redirect to another scheme": (_send(b"HTTP/1.1 301 Moved\r\nLocation: ftp://127.0.0.1/x\r\n"
+                                         b"Content-Length: 0\r\n\r\n"),
+                                   "HTTP 301: redirected to ftp://127.0.0.1/x"),
+    "redirect to itself": (_send(b"HTTP/1.1 307 Again\r\nLocation: /base/hs/exchange_dsl_1_0_0_1/"
+                                 b"v1/GetIBParameters\r\nContent-Length: 0\r\n\r\n"),
+                           "HTTP 307: redirected to /base/"),
+    "gzip bomb": (_encoded("gzip", 31), "the answer goes on past 16777216 bytes"),
+    "deflate bomb": (_encoded("deflate", 15), "the answer goes on past 16777216 bytes"),
+    "chunked for ever": (lambda c: forever(c, _OK + b"Transfer-Encoding: chunked\r\n\r\n",
+                                           b"4000\r\n" + b" " * 0x4000 + b"\r\n"),
+                         "the answer goes on past 16777216 bytes"),
+    "100 Continue for ever": (lambda c: forever(c, b"", b"HTTP/1.1 100 Continue\r\n\r\n"),
+                              "no answer within 2 s"),
+    "103 as the answer": (_send(b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n"),
+                          "HTTP 103 is not a final answer"),
+    "headers for ever": (lambda c: forever(c, _OK, b"X-A: b\r\n"),
+                         "the answer is not HTTP: got more than 100 headers"),
+    "a header line for ever": (lambda c: forever(c, _OK + b"X-A: ", b"a" * 4096),
+                               "not HTTP: got more than 65536 bytes when reading header line"),
+    "a status line for ever": (lambda c: forever(c, b"HTTP/1.1 200 ", b"a" * 4096),
+                               "not HTTP: got more than 65536 bytes when reading status line"),
+    "another protocol": (_send(b"SSH-2.0-OpenSSH_9.6\r\n"),
+                         "its status line is 'SSH-2.0-OpenSSH_9.6' (is this the web server's port?)"),
+    "Content-Length longer than the body": (
+        _send(_OK + b"Content-Length: 100\r\nConnection: close\r\n\r\n{}"),
+        "the answer was cut"),
+    "two Content-Lengths": (_send(_OK + b"Content-Length: 2\r\nContent-Length: 30\r\n\r\n{}"),
+                            "Content-Length contained multiple unmatching values"),
+    # ssl bounds the whole handshake by the socket's timeout: connect_timeout (10 s here)
+    "a TLS handshake trickled": (_tls_trickle, "no answer within 2 s"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_a_hostile_web_server_is_exit_4_in_time(sandbox, http, case):
+    """Accounting's URL points at a server that sends what no HTTP library would: the run ends
+    in exit 4 with one line saying what was wrong, in time, and no redirect is followed."""
+    script, words = HOSTILE[case]
+    acc, sa = http
+    before = held(sandbox)
+    text = sandbox.config.read_text(encoding="utf-8")
+    with RawServer(script, http=case != "a TLS handshake trickled") as raw:
+        url = raw.url.replace("http:", "https:") if "TLS" in case else raw.url
+        sandbox.write_config(text.replace(sa.url, url, 1))
+        line = failed_run(sandbox, before)
+        asked = raw.requests
+    assert words in line, line
+    assert f"onecsync: error: {url}: " in line, line
+    if "redirect" in case:  # the request asked for, once; never the place it points at
+        assert len(asked) == 1 and b"evil.example" not in asked[0], asked
+
+
+def test_https_to_a_plain_http_port_is_one_config_line(sandbox, http):
+    acc, sa = http
+    before = held(sandbox)
+    https = sa.url.replace("http:", "https:")
+    sandbox.write_config(sandbox.config.read_text(encoding="utf-8").replace(sa.url, https, 1))
+    code, _, err = sandbox.run("run")
+    assert code == ExitCode.CONFIG, err
+    assert "does not answer TLS on this port (check http:// or https:// and the port in the URL)" \
+        in err and "Traceback" not in err, err
+    assert held(sandbox) == before
 
 
 # -- FTP ------------------------------------------------------------------------------------
