@@ -330,6 +330,35 @@ def test_a_hostile_web_server_is_exit_4_in_time(sandbox, http, case):
         assert len(asked) == 1 and b"evil.example" not in asked[0], asked
 
 
+def test_https_with_our_own_ca_reaches_the_service(sandbox, tmp_path):
+    """1C's web server behind TLS with a certificate of our own CA (ca_file): the run works."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    acc, crm = StandInBase(f.ACCOUNTING, CATALOGS), StandInBase(f.CRM)
+    with ExchangeService(acc, user=USER, password=PASSWORD) as sa, \
+            ExchangeService(crm, user=USER, password=PASSWORD, publication="crm") as sc:
+        sa.server.socket = context.wrap_socket(sa.server.socket, server_side=True)
+        https = sa.url.replace("http:", "https:")
+        peers = [HTTP_PEER.format(name=n, code=c, url=u, user=USER)
+                 for n, c, u in (("accounting", f.ACCOUNTING, https), ("crm", f.CRM, sc.url))]
+        peers[0] = peers[0].replace("read_timeout: 2}", f"read_timeout: 2, ca_file: {cert}}}")
+        sandbox.write_config(HEAD.format(node=f.NODE) + "".join(peers))
+        sandbox.config.chmod(0o600)  # it names a file (ca_file): no warning about its mode
+        code, _, err = sandbox.run("run")
+    assert code == 0 and "warning" not in err, err
+    assert crm.imported_numbers == [1]  # accounting's catalogs came over TLS
+
+
 def test_https_to_a_plain_http_port_is_one_config_line(sandbox, http):
     acc, sa = http
     before = held(sandbox)
