@@ -427,6 +427,44 @@ def test_ftp_trickling_download_is_cut_at_its_deadline(sandbox, ftp, monkeypatch
     assert f"downloading Message_{f.ACCOUNTING}_{f.NODE}.xml: not done within 2 s" in line
 
 
+def test_ftp_pasv_naming_another_host_is_not_followed(sandbox, ftp):
+    """A PASV reply may name any address (FTP bounce, a scan of the LAN): the data connection
+    goes to the server we logged in to, whatever it names."""
+    ftp.handler.masquerade_address = "192.0.2.1"  # TEST-NET-1: nothing answers there
+    code, _, err = sandbox.run("run")
+    assert code == 0, err
+    assert sandbox.numbers("accounting")[1] == 2  # its message 2 came over 127.0.0.1
+
+
+def _ftp_greeting(conn) -> None:
+    conn.sendall(b"220 ready\r\n")
+    conn.recv(1024)
+
+
+FTP_HOSTILE = {
+    "a greeting that never ends": (lambda c: forever(c, b"220-welcome\r\n", b"220-more\r\n"),
+                                   "not done within 2 s"),
+    "a reply line that never ends": (lambda c: forever(c, b"220 ", b"x" * 4096),
+                                     "does not answer as FTP does: 'got more than 8192 bytes'"),
+    "a login reply that never ends": (
+        lambda c: (_ftp_greeting(c), forever(c, b"331-go on\r\n", b"331-and on\r\n")),
+        "not done within 2 s"),
+    "not FTP at all": (_send(b"HTTP/1.1 400 Bad Request\r\n\r\n"),
+                       "does not answer as FTP does: 'HTTP/1.1 400 Bad Request'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FTP_HOSTILE))
+def test_a_hostile_ftp_server_is_exit_4_in_time(sandbox, ftp, case):
+    script, words = FTP_HOSTILE[case]
+    before = held(sandbox)
+    text = sandbox.config.read_text(encoding="utf-8")
+    with RawServer(script, http=False) as raw:
+        sandbox.write_config(text.replace(f"port: {ftp.port}", f"port: {raw.port}", 1))
+        line = failed_run(sandbox, before)
+    assert f"ftp://127.0.0.1:{raw.port}/accounting: " in line and words in line, line
+
+
 # -- OData ----------------------------------------------------------------------------------
 GUIDS = [f"{i:08d}-0000-0000-0000-000000000000" for i in range(1, 5)]
 
