@@ -15,8 +15,10 @@ Every answer is bounded: `read_timeout` is a deadline for the whole answer (onec
 not for each socket read, so a server trickling a byte a second is cut there; a body is read
 streaming and never past its cap (`JSON_LIMIT` for JSON, the caller's for files), a
 Content-Length over the cap is refused before anything is read; JSON is parsed and its shape
-checked by onecsync.answers. Such answers (too slow, too big, malformed) are exit 4 and not
-retried within the run: a server that lies once will lie again in the next second.
+checked by onecsync.answers. Such answers (too slow, too big, malformed, not HTTP at all: a
+status line or header past http.client's limits, another protocol, a 1xx as the final answer)
+are exit 4 and not retried within the run: a server that lies once will lie again in the next
+second. Redirects are never followed (a login page or a proxy: exit 4 naming where).
 
 Credentials go as RFC 7617 Basic with charset UTF-8 (`basic_auth`): 1C's web server extension
 (Apache wsap24, IIS wsisapi) decodes them so, and an infobase user is often `Администратор`;

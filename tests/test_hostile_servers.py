@@ -1,8 +1,11 @@
 """Slow, lying and hostile servers on 127.0.0.1 against `onecsync run`: 1C's HTTP service, an
-FTP server and an OData publication that trickle, flood, loop or send malformed answers. Each
-ends in exit 4 (never 1, never a hang) with one line naming the server, the request and what
-was wrong, within 30 s, with the state unchanged and nothing left in the spool; and 1C users
-with Cyrillic names and passwords work on every transport."""
+FTP server and an OData publication that trickle, flood, loop or send malformed answers, and
+raw servers (tests/raw_server.py) sending what no server library would: redirects elsewhere,
+compression bombs, endless chunks, 1xx or header floods, another protocol, a trickled TLS
+handshake, endless FTP replies, a PASV naming another host. Each ends in exit 4 (never 1,
+never a hang) with one line naming the server, the request and what was wrong, within 30 s,
+with the state unchanged and nothing left in the spool; a run as a whole ends at run_timeout;
+and 1C users with Cyrillic names and passwords work on every transport, https included."""
 
 from __future__ import annotations
 
