@@ -340,8 +340,7 @@ def _main(args: list[str]) -> int:
         console.error_line("interrupted (Ctrl-C)" if interrupted else "aborted")
         code = 130
     except Stopped as exc:  # what it was doing is undone, and journaled
-        console.error_line(f"{exc}: what this run had not committed is undone; the next run "
-                           "carries on")
+        console.error_line(f"{exc}: {exc.remedy}")
         code = exc.exit_code
     except OnecsyncError as exc:
         code = int(exc.exit_code)

@@ -40,6 +40,10 @@ DEFAULT_FORMATS = ("1.8", "1.10", "1.11", "1.12", "1.15", "1.16", "1.17")
 PEERS = ("accounting", "crm")
 TRANSPORT_KINDS = ("directory", "ftp", "http")
 DEFAULT_SETTLE_MINUTES = 10.0
+# A first exchange of a million objects took under 10 minutes on 2 shared cores (README,
+# "Performance"): an hour leaves a slower host room for it, and stops a stuck run long before
+# a day of 5-minute timer runs has exited 8.
+DEFAULT_RUN_TIMEOUT = 3600.0
 CONFIG_FILE_CAP = 1024 * 1024  # a full config with a large mapping section is ~100 KiB
 # Keys each transport kind takes; a secret `x` is written `x_env` or `x_file`.
 _TRANSPORT_KEYS = {
@@ -117,6 +121,8 @@ NUMBERS: dict[str, Range] = {
     # One part is held in memory while it is sent: 64 MiB at most.
     "part_size": Range(1, 65536, "KiB", whole=True),
     "settle_minutes": Range(0, 1440, "minutes"),
+    # A whole run's ceiling: a week at most; 0 switches the ceiling off.
+    "run_timeout": Range(0, 7 * 86400, "seconds; 0: no ceiling"),
 }
 @dataclass(frozen=True)
 class Transport:
@@ -214,6 +220,7 @@ class Config:
     flows: dict[str, Flow] = field(default_factory=dict)
     mapping: dict[str, dict[str, TypeRules]] = field(default_factory=dict)  # peer -> type -> rules
     healthcheck_url: Secret | None = None  # pinged at /start and /<exit code> of every run
+    run_timeout: float = DEFAULT_RUN_TIMEOUT  # seconds for a whole run; 0: no ceiling
     metrics_file: Path | None = None       # node_exporter textfile written after every run
 
     @property
@@ -438,7 +445,7 @@ class _Validator:
             return None
         top = self.mapping(data, "", ("node", "state", "bases", "flows", "mapping",
                                       "healthcheck_url", "healthcheck_url_env",
-                                      "healthcheck_url_file", "metrics_file"))
+                                      "healthcheck_url_file", "metrics_file", "run_timeout"))
         if not isinstance(data, dict):
             return None
         node = self.node(top.get("node"))
@@ -448,6 +455,7 @@ class _Validator:
         flows = self.flows(top.get("flows"))
         mapping = self.mapping_section(top.get("mapping"))
         healthcheck = self.secret(top, "", "healthcheck_url", plain=True)
+        run_timeout = float(self.number(top, "", "run_timeout", DEFAULT_RUN_TIMEOUT))
         if healthcheck and healthcheck.value:
             if not healthcheck.value.startswith(("http://", "https://")):
                 self.fail("healthcheck_url", "must be an http:// or https:// URL")
@@ -464,7 +472,8 @@ class _Validator:
         if self.problems or node is None or state is None or bases is None:
             return None
         return Config(path=path, node=node, state=state, bases=bases, flows=flows,
-                      mapping=mapping, healthcheck_url=healthcheck, metrics_file=metrics)
+                      mapping=mapping, healthcheck_url=healthcheck, metrics_file=metrics,
+                      run_timeout=run_timeout)
 
     def metrics_file(self, value: Any) -> Path | None:
         if value is None:
@@ -610,7 +619,7 @@ class _Validator:
         r = NUMBERS[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
                 or (r.whole and not isinstance(value, int)) or not r.holds(value):
-            self.fail(f"{where}.{key}", f"must be {r}")
+            self.fail(f"{where}.{key}" if where else key, f"must be {r}")
             return default
         return value
 

@@ -149,10 +149,25 @@ class Stopped(BaseException):
     """The process was told to stop (SIGTERM: `systemctl stop`, a TimeoutStartSec): not a
     failure, and not an Exception, so that only the handlers that undo or journal see it."""
 
+    remedy = "what this run had not committed is undone; the next run carries on"
+
     def __init__(self, signal_name: str) -> None:
         super().__init__(f"stopped ({signal_name})")
         self.signal_name = signal_name
         self.exit_code = 128 + {"SIGTERM": 15, "SIGHUP": 1}.get(signal_name, 15)
+
+
+class TimedOut(Stopped):
+    """The run went past its ceiling (`run_timeout`): stopped as SIGTERM stops it, but a
+    temporary failure for cron (exit 4): the next run carries on where this one stopped."""
+
+    remedy = ("what it had not committed is undone; the next run carries on (raise run_timeout "
+              "if a first exchange of this size needs longer)")
+
+    def __init__(self, seconds: float) -> None:
+        BaseException.__init__(self, f"timed out: the run went past run_timeout ({seconds:g} s)")
+        self.signal_name = "SIGALRM"
+        self.exit_code = int(ExitCode.TEMPORARY)
 
 
 def ended_by(exc: BaseException) -> tuple[int, str] | None:

@@ -15,8 +15,10 @@ Every answer is bounded: `read_timeout` is a deadline for the whole answer (onec
 not for each socket read, so a server trickling a byte a second is cut there; a body is read
 streaming and never past its cap (`JSON_LIMIT` for JSON, the caller's for files), a
 Content-Length over the cap is refused before anything is read; JSON is parsed and its shape
-checked by onecsync.answers. Such answers (too slow, too big, malformed) are exit 4 and not
-retried within the run: a server that lies once will lie again in the next second.
+checked by onecsync.answers. Such answers (too slow, too big, malformed, not HTTP at all: a
+status line or header past http.client's limits, another protocol, a 1xx as the final answer)
+are exit 4 and not retried within the run: a server that lies once will lie again in the next
+second. Redirects are never followed (a login page or a proxy: exit 4 naming where).
 
 Credentials go as RFC 7617 Basic with charset UTF-8 (`basic_auth`): 1C's web server extension
 (Apache wsap24, IIS wsisapi) decodes them so, and an infobase user is often `Администратор`;
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import html
+import http.client
 import json
 import logging
 import random
@@ -143,8 +146,8 @@ def _watch(sock) -> None:
         d.watch(sock)
 
 
-class _Conn(urllib3.connection.HTTPConnection):
-    """A connection whose socket the current Deadline may shut down."""
+class _Watched:
+    """A connection whose socket the current Deadline may shut down (a mixin: plain and TLS)."""
 
     def connect(self) -> None:
         super().connect()
@@ -155,9 +158,12 @@ class _Conn(urllib3.connection.HTTPConnection):
         return super().request(*a, **kw)
 
 
-class _TlsConn(urllib3.connection.HTTPSConnection):
-    connect = _Conn.connect
-    request = _Conn.request
+class _Conn(_Watched, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _TlsConn(_Watched, urllib3.connection.HTTPSConnection):
+    pass  # the handshake, however trickled, is bounded as a whole by connect_timeout (ssl)
 
 
 class _Pool(urllib3.HTTPConnectionPool):
@@ -343,6 +349,8 @@ class HttpClient:
         status = resp.status_code
         if 200 <= status < 300:
             return
+        if status < 200 or status >= 600:  # http.client skips 100 Continue; nothing else is final
+            raise Malformed(f"{self.what}: HTTP {status} is not a final answer")
         buf = bytearray()
         try:
             for chunk in resp.iter_content(CHUNK):  # an error page: its start says enough
@@ -380,6 +388,9 @@ class HttpClient:
         if dl.expired:
             return self._overdue(where)
         if isinstance(exc, requests.exceptions.SSLError):
+            if "WRONG_VERSION_NUMBER" in str(exc) or "record layer failure" in str(exc):
+                return ConfigError(f"{where}: {self.host} does not answer TLS on this port",
+                                   remedy="check http:// or https:// and the port in the URL")
             return ConfigError(f"{where}: TLS failed: {_reason(exc)}",
                                remedy="check the certificate, or give its CA in ca_file")
         if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -387,6 +398,8 @@ class HttpClient:
                                  f"{self.timeout[0]:g} s")
         elif isinstance(exc, requests.exceptions.Timeout):
             err = TemporaryError(f"{where}: no answer within {self.timeout[1]:g} s")
+        elif (broken := _not_http(exc)) is not None:
+            return Malformed(f"{where}: the answer is not HTTP: {broken}")
         elif cut or isinstance(exc, requests.exceptions.ChunkedEncodingError):
             err = TemporaryError(f"{where}: the answer was cut: {_reason(exc)}")
         elif isinstance(exc, requests.exceptions.ConnectionError) and (
@@ -423,6 +436,25 @@ class _Retryable(Exception):
         super().__init__(str(error))
         self.error = error
         self.retry_after = retry_after
+
+
+def _not_http(exc: BaseException) -> str | None:
+    """What was wrong with an answer that http.client could not read as HTTP (a status line or
+    header past 64 KiB, more than 100 headers, another protocol on the port), or None."""
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo and len(seen) < 8:
+        e = todo.pop()
+        seen.append(e)
+        if isinstance(e, http.client.RemoteDisconnected):
+            return None  # a connection closed early: retried, not a lie
+        if isinstance(e, http.client.BadStatusLine):
+            return f"its status line is {str(e).strip()[:60]!r} (is this the web server's port?)"
+        if isinstance(e, http.client.HTTPException) \
+                and not isinstance(e, http.client.IncompleteRead):
+            return str(e)[:120]
+        todo += [a for a in e.args if isinstance(a, BaseException)]
+    return None
 
 
 def _reason(exc: BaseException) -> str:

@@ -44,7 +44,7 @@ def _resource_path(resource: str) -> str:
 
 
 class ODataClient:
-    def __init__(self, cfg: OData, *, page_size: int = PAGE,
+    def __init__(self, cfg: OData, *, page_size: int | None = None,
                  sleep: Callable[[float], None] = time.sleep, session=None) -> None:
         self.url = cfg.url.rstrip("/")
         self.client = HttpClient(self.url, cfg.user, cfg.password, what=f"OData {self.url}",
@@ -52,7 +52,7 @@ class ODataClient:
                                  sleep=sleep, session=session,
                                  headers={"Accept": "application/json"},
                                  timeout_key="odata.timeout")
-        self.page_size = page_size
+        self.page_size = page_size or PAGE  # read here, so that a test may page by 2
         self._metadata: etree._Element | None = None
 
     # -- requests ---------------------------------------------------------------------------

@@ -13,7 +13,8 @@ zip of one entry split into BlockSize-KiB parts, long operations polled until "C
 
 Faults for tests are queued per operation: `service.fail("GetFilePart", Fault.CUT)` makes the
 next GetFilePart send half its body and drop the connection; `service.answer(op, body)` makes
-the next call of `op` answer 200 with exactly these bytes (a malformed or hostile answer).
+the next call of `op` answer 200 with exactly these bytes (a malformed or hostile answer);
+`service.pause = s` makes every answer wait `s` seconds (a slow base, each answer in time).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class _State:
         self.answers: dict[str, list[bytes]] = {}
         self.calls: list[tuple[str, str, dict]] = []
         self.hang_seconds = 2.0
+        self.pause = 0.0  # a slow base: every answer waits this long, each within its bound
         self.imported: list[bytes] = []
 
 
@@ -166,6 +168,7 @@ class _Handler(QuietHandler):
         if basic_credentials(self.headers.get("Authorization")) != st.credentials:
             self._send(401, b"", extra={"WWW-Authenticate": 'Basic realm="1C"'})
             return
+        time.sleep(st.pause)
         if raw is not None:
             self._send(200, raw, "application/json; charset=utf-8")
             return
@@ -358,6 +361,14 @@ class ExchangeService(LocalServer):
     @long_polls.setter
     def long_polls(self, n: int) -> None:
         self.state.long_polls = n
+
+    @property
+    def pause(self) -> float:
+        return self.state.pause
+
+    @pause.setter
+    def pause(self, seconds: float) -> None:
+        self.state.pause = seconds
 
     @property
     def imported(self) -> list[bytes]:

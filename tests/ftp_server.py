@@ -10,7 +10,8 @@ Public API: `FtpServer(root, user=..., password=...)` (a context manager; `.port
 - "trickle-read": the download sends one byte every TRICKLE_PAUSE seconds.
 A hostile server, for tests: `server.listing` (an iterable of lines answered to MLSD and NLST
 instead of the folder's), `server.no_mlsd` (MLSD answered 502, as old servers do), and
-`server.size_reply` (the reply to SIZE, e.g. "213 12abc").
+`server.size_reply` (the reply to SIZE, e.g. "213 12abc"), `server.handler.masquerade_address`
+(the address a PASV reply names).
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ class FtpServer:
                     return super().ftp_SIZE(path)
 
         Handler.authorizer = authorizer
+        self.handler = Handler  # a test may set e.g. masquerade_address (the PASV reply)
         self.server = FTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.address[1]
         self._stop = threading.Event()

@@ -97,5 +97,22 @@ def test_secrets_come_from_env_or_file_and_never_show(tmp_path):
 
 def test_yaml_round_trip_of_the_example_keeps_every_key():
     raw = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-    assert set(raw) == {"node", "state", "bases", "flows"}
+    assert set(raw) == {"node", "state", "run_timeout", "bases", "flows"}
     assert set(raw["bases"]) == {"accounting", "crm"}
+
+
+@pytest.mark.parametrize("value, expected", [(None, 3600.0), (0, 0.0), (90, 90.0), (2.5, 2.5)])
+def test_run_timeout_defaults_to_an_hour_and_zero_means_no_ceiling(tmp_path, value, expected):
+    data = minimal()
+    if value is not None:
+        data["run_timeout"] = value
+    assert parse_config(data, tmp_path, tmp_path / "c.yaml").run_timeout == expected
+
+
+@pytest.mark.parametrize("value", [-1, "1h", True, 10 ** 9, float("inf"), float("nan")])
+def test_run_timeout_must_be_seconds(tmp_path, value):
+    data = {**minimal(), "run_timeout": value}
+    with pytest.raises(ConfigError) as exc:
+        parse_config(data, tmp_path, tmp_path / "c.yaml")
+    assert exc.value.problems == ["run_timeout: must be a finite number from 0 to 604800 "
+                                  "(seconds; 0: no ceiling)"]

@@ -1,8 +1,11 @@
 """Slow, lying and hostile servers on 127.0.0.1 against `onecsync run`: 1C's HTTP service, an
-FTP server and an OData publication that trickle, flood, loop or send malformed answers. Each
-ends in exit 4 (never 1, never a hang) with one line naming the server, the request and what
-was wrong, within 30 s, with the state unchanged and nothing left in the spool; and 1C users
-with Cyrillic names and passwords work on every transport."""
+FTP server and an OData publication that trickle, flood, loop or send malformed answers, and
+raw servers (tests/raw_server.py) sending what no server library would: redirects elsewhere,
+compression bombs, endless chunks, 1xx or header floods, another protocol, a trickled TLS
+handshake, endless FTP replies, a PASV naming another host. Each ends in exit 4 (never 1,
+never a hang) with one line naming the server, the request and what was wrong, within 30 s,
+with the state unchanged and nothing left in the spool; a run as a whole ends at run_timeout;
+and 1C users with Cyrillic names and passwords work on every transport, https included."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import json
 import os
 import re
 import time
+import zlib
 
 import pytest
 
@@ -28,6 +32,8 @@ from tests.exchange_service import ExchangeService
 from tests.exchange_service import Fault
 from tests.ftp_server import FtpServer
 from tests.local_http import basic_credentials
+from tests.raw_server import RawServer
+from tests.raw_server import forever
 from tests.standin import StandInBase
 
 USER, PASSWORD = "Администратор", "Пароль-ёж 1"
@@ -194,6 +200,180 @@ def test_wait_timeout_bounds_the_whole_wait_by_the_clock(sandbox, http, monkeypa
     assert len(sa.calls("GetContinuousOperationStatus")) < 10
 
 
+def test_a_run_past_run_timeout_ends_there_and_status_shows_it_meanwhile(sandbox, http):
+    """Every answer in time (1.5 s of read_timeout 2), the run as a whole not: the process
+    ends at run_timeout with exit 4 and one line; while it is stuck, `status` names the lock's
+    holder and since when."""
+    import subprocess
+    import sys
+
+    from tests.emulator.world import REPO
+
+    acc, sa = http
+    acc.register(f.counterparty(f.ref(3), "ООО Долгий ответ"))
+    sandbox.write_config(sandbox.config.read_text(encoding="utf-8").replace(
+        "state: state/onecsync.sqlite\n", "state: state/onecsync.sqlite\nrun_timeout: 4\n"))
+    before = held(sandbox)
+    sa.pause = 1.5
+    start = time.monotonic()
+    p = subprocess.Popen([sys.executable, "-m", "onecsync", "--config", str(sandbox.config),
+                          "run"], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        while True:
+            code, report, err = sandbox.run("status")
+            assert code == 0, err
+            if report["lock"] is not None or time.monotonic() - start > 20:
+                break
+            time.sleep(0.1)
+        assert report["lock"]["pid"] == p.pid and report["lock"]["command"] == "run"
+        assert report["in_progress"]["since"] == report["lock"]["started"]
+        code, out, _ = sandbox.human("status")
+        assert f"lock: held by pid {p.pid} (run), started {report['lock']['started']}" in \
+            " ".join(out.split())
+        err = p.communicate(timeout=30)[1]
+    finally:
+        p.kill()
+        p.wait()
+    assert time.monotonic() - start < 30
+    assert p.returncode == ExitCode.TEMPORARY, err
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith(
+        "onecsync: error: timed out: the run went past run_timeout (4 s): what it had not "
+        "committed is undone"), err
+    assert held(sandbox) == before
+    assert sandbox.journal()[0] == (4, "timed out: the run went past run_timeout (4 s)")
+
+
+# -- what no HTTP library would send ----------------------------------------------------------
+def _bomb(wbits: int) -> bytes:
+    """64 MiB of JSON whitespace, gzip (wbits 31) or deflate (15): 64 KB on the wire, four
+    times the JSON cap once unpacked."""
+    z = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    block = b" " * (1 << 20)
+    return b"".join([z.compress(b"{"), *(z.compress(block) for _ in range(64)),
+                     z.compress(b"}"), z.flush()])
+
+
+_OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+
+
+def _send(data: bytes):
+    return lambda conn: conn.sendall(data)
+
+
+def _encoded(name: str, wbits: int):
+    def script(conn):
+        body = _bomb(wbits)
+        conn.sendall(_OK + b"Content-Encoding: %s\r\nContent-Length: %d\r\n\r\n"
+                     % (name.encode(), len(body)) + body)
+    return script
+
+
+def _tls_trickle(conn) -> None:
+    """A TLS record header, then the rest of a ServerHello a byte a second: each read in time."""
+    for byte in b"\x16\x03\x03\x00\x40" + b"\x02" * 64:
+        conn.sendall(bytes([byte]))
+        time.sleep(1)
+
+
+HOSTILE = {
+    "redirect to another host": (_send(b"HTTP/1.1 302 Found\r\nLocation: http://evil.example/x"
+                                       b"\r\nContent-Length: 0\r\n\r\n"),
+                                 "HTTP 302: redirected to http://evil.example/x"),
+    "redirect to another scheme": (_send(b"HTTP/1.1 301 Moved\r\nLocation: ftp://127.0.0.1/x\r\n"
+                                         b"Content-Length: 0\r\n\r\n"),
+                                   "HTTP 301: redirected to ftp://127.0.0.1/x"),
+    "redirect to itself": (_send(b"HTTP/1.1 307 Again\r\nLocation: /base/hs/exchange_dsl_1_0_0_1/"
+                                 b"v1/GetIBParameters\r\nContent-Length: 0\r\n\r\n"),
+                           "HTTP 307: redirected to /base/"),
+    "gzip bomb": (_encoded("gzip", 31), "the answer goes on past 16777216 bytes"),
+    "deflate bomb": (_encoded("deflate", 15), "the answer goes on past 16777216 bytes"),
+    "chunked for ever": (lambda c: forever(c, _OK + b"Transfer-Encoding: chunked\r\n\r\n",
+                                           b"4000\r\n" + b" " * 0x4000 + b"\r\n"),
+                         "the answer goes on past 16777216 bytes"),
+    "100 Continue for ever": (lambda c: forever(c, b"", b"HTTP/1.1 100 Continue\r\n\r\n"),
+                              "no answer within 2 s"),
+    "103 as the answer": (_send(b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n"),
+                          "HTTP 103 is not a final answer"),
+    "headers for ever": (lambda c: forever(c, _OK, b"X-A: b\r\n"),
+                         "the answer is not HTTP: got more than 100 headers"),
+    "a header line for ever": (lambda c: forever(c, _OK + b"X-A: ", b"a" * 4096),
+                               "not HTTP: got more than 65536 bytes when reading header line"),
+    "a status line for ever": (lambda c: forever(c, b"HTTP/1.1 200 ", b"a" * 4096),
+                               "not HTTP: got more than 65536 bytes when reading status line"),
+    "another protocol": (_send(b"SSH-2.0-OpenSSH_9.6\r\n"),
+                         "its status line is 'SSH-2.0-OpenSSH_9.6' (is this the web server's port?)"),
+    "Content-Length longer than the body": (
+        _send(_OK + b"Content-Length: 100\r\nConnection: close\r\n\r\n{}"),
+        "the answer was cut"),
+    "two Content-Lengths": (_send(_OK + b"Content-Length: 2\r\nContent-Length: 30\r\n\r\n{}"),
+                            "Content-Length contained multiple unmatching values"),
+    # ssl bounds the whole handshake by the socket's timeout: connect_timeout (10 s here)
+    "a TLS handshake trickled": (_tls_trickle, "no answer within 2 s"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_a_hostile_web_server_is_exit_4_in_time(sandbox, http, case):
+    """Accounting's URL points at a server that sends what no HTTP library would: the run ends
+    in exit 4 with one line saying what was wrong, in time, and no redirect is followed."""
+    script, words = HOSTILE[case]
+    acc, sa = http
+    before = held(sandbox)
+    text = sandbox.config.read_text(encoding="utf-8")
+    with RawServer(script, http=case != "a TLS handshake trickled") as raw:
+        url = raw.url.replace("http:", "https:") if "TLS" in case else raw.url
+        sandbox.write_config(text.replace(sa.url, url, 1))
+        line = failed_run(sandbox, before)
+        asked = raw.requests
+    assert words in line, line
+    assert f"onecsync: error: {url}: " in line, line
+    if "redirect" in case:  # the request asked for, once; never the place it points at
+        assert len(asked) == 1 and b"evil.example" not in asked[0], asked
+
+
+def test_https_with_our_own_ca_reaches_the_service(sandbox, tmp_path):
+    """1C's web server behind TLS with a certificate of our own CA (ca_file): the run works."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    acc, crm = StandInBase(f.ACCOUNTING, CATALOGS), StandInBase(f.CRM)
+    with ExchangeService(acc, user=USER, password=PASSWORD) as sa, \
+            ExchangeService(crm, user=USER, password=PASSWORD, publication="crm") as sc:
+        sa.server.socket = context.wrap_socket(sa.server.socket, server_side=True)
+        https = sa.url.replace("http:", "https:")
+        peers = [HTTP_PEER.format(name=n, code=c, url=u, user=USER)
+                 for n, c, u in (("accounting", f.ACCOUNTING, https), ("crm", f.CRM, sc.url))]
+        peers[0] = peers[0].replace("read_timeout: 2}", f"read_timeout: 2, ca_file: {cert}}}")
+        sandbox.write_config(HEAD.format(node=f.NODE) + "".join(peers))
+        sandbox.config.chmod(0o600)  # it names a file (ca_file): no warning about its mode
+        code, _, err = sandbox.run("run")
+    assert code == 0 and "warning" not in err, err
+    assert crm.imported_numbers == [1]  # accounting's catalogs came over TLS
+
+
+def test_https_to_a_plain_http_port_is_one_config_line(sandbox, http):
+    acc, sa = http
+    before = held(sandbox)
+    https = sa.url.replace("http:", "https:")
+    sandbox.write_config(sandbox.config.read_text(encoding="utf-8").replace(sa.url, https, 1))
+    code, _, err = sandbox.run("run")
+    assert code == ExitCode.CONFIG, err
+    assert "does not answer TLS on this port (check http:// or https:// and the port in the URL)" \
+        in err and "Traceback" not in err, err
+    assert held(sandbox) == before
+
+
 # -- FTP ------------------------------------------------------------------------------------
 @pytest.fixture
 def ftp(sandbox):
@@ -248,6 +428,44 @@ def test_ftp_trickling_download_is_cut_at_its_deadline(sandbox, ftp, monkeypatch
     ftp.fail("trickle-read", f"Message_{f.ACCOUNTING}")
     line = failed_run(sandbox, before)
     assert f"downloading Message_{f.ACCOUNTING}_{f.NODE}.xml: not done within 2 s" in line
+
+
+def test_ftp_pasv_naming_another_host_is_not_followed(sandbox, ftp):
+    """A PASV reply may name any address (FTP bounce, a scan of the LAN): the data connection
+    goes to the server we logged in to, whatever it names."""
+    ftp.handler.masquerade_address = "192.0.2.1"  # TEST-NET-1: nothing answers there
+    code, _, err = sandbox.run("run")
+    assert code == 0, err
+    assert sandbox.numbers("accounting")[1] == 2  # its message 2 came over 127.0.0.1
+
+
+def _ftp_greeting(conn) -> None:
+    conn.sendall(b"220 ready\r\n")
+    conn.recv(1024)
+
+
+FTP_HOSTILE = {
+    "a greeting that never ends": (lambda c: forever(c, b"220-welcome\r\n", b"220-more\r\n"),
+                                   "not done within 2 s"),
+    "a reply line that never ends": (lambda c: forever(c, b"220 ", b"x" * 4096),
+                                     "does not answer as FTP does: 'got more than 8192 bytes'"),
+    "a login reply that never ends": (
+        lambda c: (_ftp_greeting(c), forever(c, b"331-go on\r\n", b"331-and on\r\n")),
+        "not done within 2 s"),
+    "not FTP at all": (_send(b"HTTP/1.1 400 Bad Request\r\n\r\n"),
+                       "does not answer as FTP does: 'HTTP/1.1 400 Bad Request'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FTP_HOSTILE))
+def test_a_hostile_ftp_server_is_exit_4_in_time(sandbox, ftp, case):
+    script, words = FTP_HOSTILE[case]
+    before = held(sandbox)
+    text = sandbox.config.read_text(encoding="utf-8")
+    with RawServer(script, http=False) as raw:
+        sandbox.write_config(text.replace(f"port: {ftp.port}", f"port: {raw.port}", 1))
+        line = failed_run(sandbox, before)
+    assert f"ftp://127.0.0.1:{raw.port}/accounting: " in line and words in line, line
 
 
 # -- OData ----------------------------------------------------------------------------------

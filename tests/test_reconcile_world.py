@@ -7,6 +7,8 @@ the way 1C lets it happen: a change written without registration for our node (a
 an administrator, a document dated before the synchronization's start, «Удаление помеченных» with
 the exchange off) — and reconcile must report exactly that drift (exit 9); `reconcile --heal`
 plus a few rounds, or the user's remedy the drift names, must bring a clean reconcile again.
+A publication that lies (ignores $skip or $top, sends a nextLink elsewhere, answers malformed
+JSON or a login page) stops reconcile with exit 4 and one line, the state as it was.
 """
 
 from __future__ import annotations
@@ -336,3 +338,81 @@ def test_a_payment_linked_in_accounting_after_it_reached_us_is_healed_once(scene
     acc.register(loose)
     scene.rounds(2)
     assert_converged(w)
+
+
+# -- a lying OData publication, through the real CLI --------------------------------------------
+def _held(world) -> dict:
+    """All a reconcile may change in the state, the journal aside."""
+    import contextlib
+
+    with contextlib.closing(world.db()) as c:
+        return {t: c.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+                for t in ("peers", "inbox", "registrations", "invoices", "meta")}
+
+
+def _lied_to(scene: Scene, accounting_asked: int) -> str:
+    """A reconcile against the lying accounting publication: exit 4, one line, in time, the
+    state as it was, and only a few requests; returns the line."""
+    import time
+
+    before = _held(scene.world)
+    start = time.monotonic()
+    code, drift, run = scene.reconcile()
+    assert time.monotonic() - start < 30
+    assert code == 4, run.stderr
+    lines = [x for x in run.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "Traceback" not in run.stderr, run.stderr
+    assert lines[0].startswith(f"onecsync: error: reconcile: OData {scene.services['accounting'].url}: "), lines
+    assert _held(scene.world) == before
+    assert len(scene.services["accounting"].requests) - accounting_asked <= 3
+    return lines[0]
+
+
+@pytest.mark.parametrize("mode, words", [
+    ("ignore-skip", "$skip=2: the page brings nothing new: the server ignores $skip"),
+    ("ignore-top", "$skip=0: 4 rows where $top=2 was asked: the server ignores $top"),
+])
+def test_an_odata_server_that_lies_about_paging_stops_reconcile_with_exit_4(
+        scene, monkeypatch, mode, words):
+    from onecsync import odata
+
+    business(scene)
+    monkeypatch.setattr(odata, "PAGE", 2)  # the 4 invoices take two pages
+    acc = scene.services["accounting"]
+    acc.misbehave.add(mode)
+    line = _lied_to(scene, len(acc.requests))
+    assert f"Document_СчетНаОплатуПокупателю {words}" in line, line
+    acc.misbehave.clear()
+    code, drift, run = scene.reconcile()
+    assert (code, drift) == (0, []), run.stderr
+
+
+def test_an_odata_next_link_to_another_host_is_not_followed_by_reconcile(scene, monkeypatch):
+    """1C has no server-driven paging: a nextLink is ignored, wherever it points, and the
+    pages onecsync asks for itself give the same (clean) answer."""
+    from onecsync import odata
+
+    business(scene)
+    monkeypatch.setattr(odata, "PAGE", 2)
+    for svc in scene.services.values():
+        svc.misbehave.add("next-link")
+    code, drift, run = scene.reconcile()
+    assert (code, drift) == (0, []), run.stderr
+    assert not any("elsewhere" in path + query for svc in scene.services.values()
+                   for path, query in svc.requests)
+
+
+@pytest.mark.parametrize("body, words", [
+    (b"[" * 100_000, "nested deeper than any real answer"),
+    (b'{"value": [{"Number": "1"}]}', "the answer.value[0] has no 'Ref_Key'"),
+    (b'{"value": [{"Ref_Key": "%s", "DeletionMark": NaN}]}' % EMPTY.encode(), "holds NaN"),
+    (b'{"value": "\xff"}', "not UTF-8"),
+    (b"<!DOCTYPE html><html><head><title>Sign in</title></head></html>",
+     "an HTML page 'Sign in' instead of the 1C service"),
+])
+def test_a_malformed_odata_answer_stops_reconcile_with_exit_4(scene, body, words):
+    business(scene)
+    acc = scene.services["accounting"]
+    acc.raw = [body]
+    line = _lied_to(scene, len(acc.requests))
+    assert words in line, line

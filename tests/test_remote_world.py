@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import time
 
 import pytest
 
@@ -450,3 +451,44 @@ def test_a_random_history_with_faults_converges_once_they_stop(kind, seed, tmp_p
         world.settle(5)
         assert_converged(world)
         assert users.crm_orders()
+
+
+def _set_run_timeout(world: World, seconds: float | None) -> None:
+    text = world.config.read_text(encoding="utf-8")
+    text = "\n".join(x for x in text.splitlines() if not x.startswith("run_timeout:")) + "\n"
+    if seconds is not None:
+        text = text.replace("state: state/onecsync.sqlite\n",
+                            f"state: state/onecsync.sqlite\nrun_timeout: {seconds}\n", 1)
+    world.config.write_text(text, encoding="utf-8")
+
+
+def test_http_a_run_past_run_timeout_stops_there_and_the_next_run_converges(http):
+    """Both bases answer every request just inside read_timeout: the run as a whole is cut at
+    run_timeout, journaled as such, and the next runs lose nothing and take nothing twice."""
+    s = seeded(http)
+    users = Users(http, s)
+    order = users.add_order(ORDER)
+    http.acc.edit(s.stroy, Наименование="СтройМонолит-2 АО")
+    _set_run_timeout(http, 1)
+    for svc in http.services.values():
+        svc.pause = 0.3  # read_timeout is 5: each answer is in time, the run is not
+    start = time.monotonic()
+    run = http.run()
+    took = time.monotonic() - start
+    assert run.code == 4, run.stderr
+    lines = [x for x in run.stderr.splitlines() if x.strip()]
+    assert lines == ["onecsync: error: timed out: the run went past run_timeout (1 s): what it "
+                     "had not committed is undone; the next run carries on (raise run_timeout "
+                     "if a first exchange of this size needs longer)"], run.stderr
+    assert took < 30, took
+    with contextlib.closing(http.db()) as c:
+        assert c.execute("SELECT exit_code, error FROM runs ORDER BY id DESC LIMIT 1"
+                         ).fetchone() == (4, "timed out: the run went past run_timeout (1 s)")
+    assert crm_copy(http, s.stroy).fields["Наименование"] != "СтройМонолит-2 АО"
+    for svc in http.services.values():
+        svc.pause = 0
+    _set_run_timeout(http, None)
+    http.settle(3)
+    assert_converged(http)
+    assert crm_copy(http, s.stroy).fields["Наименование"] == "СтройМонолит-2 АО"
+    assert len(http.copies("accounting", order)) == 1

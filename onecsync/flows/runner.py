@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from dataclasses import field
 
+from onecsync.ceiling import RunCeiling
 from onecsync.config import Config
 from onecsync.errors import Busy
 from onecsync.errors import ConfigError
@@ -169,8 +170,9 @@ def _execute(config: Config, command: str, dry_run: bool, refs: tuple[str, ...] 
             with DryRunLock(lock_path(config.state)):
                 state, finish = open_dry_run(config.state)
                 try:
-                    _steps(config, state, steps, outcome, dry_run=True, refs=refs,
-                           progress=progress, heal=heal)
+                    with RunCeiling(config.run_timeout):
+                        _steps(config, state, steps, outcome, dry_run=True, refs=refs,
+                               progress=progress, heal=heal)
                 finally:
                     finish()
             return outcome
@@ -221,8 +223,9 @@ def _journaled(config: Config, command: str, steps, outcome: Outcome, progress: 
     try:
         run_id = state.begin_run(command)
         try:
-            _steps(config, state, steps, outcome, dry_run=False, refs=refs, progress=progress,
-                   heal=heal)
+            with RunCeiling(config.run_timeout):  # inside: a run stopped there is journaled
+                _steps(config, state, steps, outcome, dry_run=False, refs=refs,
+                       progress=progress, heal=heal)
         except (OnecsyncError, sqlite3.Error) as exc:
             if isinstance(exc, sqlite3.Error):
                 exc = sqlite_failure(exc, config.state)

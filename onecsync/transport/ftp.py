@@ -137,6 +137,10 @@ class FtpTransport:
                                remedy="give the server's CA in transport.ca_file")
         if isinstance(exc, ftplib.error_temp):
             return TemporaryError(f"{where}: {str(exc).strip()}")
+        if isinstance(exc, (ftplib.error_proto, ftplib.error_reply)) or type(exc) is ftplib.Error:
+            # A reply that is no FTP reply (another protocol on the port) or a line past 8 KiB
+            return Malformed(f"{where}: the server does not answer as FTP does: "
+                             f"{str(exc).strip()[:80]!r}")
         if isinstance(exc, UnicodeDecodeError):
             return Malformed(f"{where}: the server sent text that is not UTF-8")
         if isinstance(exc, TimeoutError):
