@@ -19,6 +19,7 @@ the next call of `op` answer 200 with exactly these bytes (a malformed or hostil
 from __future__ import annotations
 
 import enum
+import gzip
 import io
 import json
 import socket
@@ -55,6 +56,8 @@ class Fault(enum.Enum):
     TRICKLE = "trickle"    # a valid-looking answer, one byte every TRICKLE_PAUSE seconds
     OVERSIZE = "oversize"  # GetFilePart: the part asked for, and as much again
     FLOOD = "flood"        # an answer without Content-Length that goes on (FLOOD_LONGEST bytes)
+    GZIP = "gzip"          # the true answer, gzipped, Content-Length its compressed size
+    EARLY_HINTS = "102"    # a flood of "102 Processing" interim answers, then nothing
 
 
 class _State:
@@ -94,8 +97,22 @@ class _Handler(QuietHandler):
     def _error(self, message: str) -> None:
         self._json({"Message": message}, 400)
 
+    def _send(self, status: int, body: bytes, ctype: str = "text/html; charset=utf-8",
+              extra: dict | None = None) -> None:
+        if getattr(self, "gzipped", False):  # whatever Accept-Encoding asked for
+            body, extra = gzip.compress(body), {**(extra or {}), "Content-Encoding": "gzip"}
+        super()._send(status, body, ctype, extra)
+
     def _fault(self, fault: Fault, body: bytes = b"") -> None:
-        if fault is Fault.CUT:
+        if fault is Fault.EARLY_HINTS:
+            try:
+                self.wfile.write(b"HTTP/1.1 102 Processing\r\n\r\n" * 100)
+                self.wfile.flush()
+            except OSError:
+                pass
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+        elif fault is Fault.CUT:
             body = body or b"x" * 4096
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
@@ -166,6 +183,9 @@ class _Handler(QuietHandler):
         if basic_credentials(self.headers.get("Authorization")) != st.credentials:
             self._send(401, b"", extra={"WWW-Authenticate": 'Basic realm="1C"'})
             return
+        self.gzipped = fault is Fault.GZIP
+        if self.gzipped:
+            fault = None
         if raw is not None:
             self._send(200, raw, "application/json; charset=utf-8")
             return

@@ -194,6 +194,47 @@ def test_wait_timeout_bounds_the_whole_wait_by_the_clock(sandbox, http, monkeypa
     assert len(sa.calls("GetContinuousOperationStatus")) < 10
 
 
+HTTP_OPS = ("version", "GetIBParameters", "UploadData", "GetContinuousOperationStatus",
+            "PrepareGetFile", "GetFilePart", "ReleaseFile", "PutFilePart", "SaveFileFromParts",
+            "DownloadData")
+
+
+def test_a_gzipped_answer_whose_length_is_its_compressed_size_is_read(sandbox, http):
+    """Content-Length counts the bytes on the wire, before Content-Encoding is undone."""
+    acc, sa = http
+    acc.register(f.counterparty(f.ref(3), "ИП Гзипов"))
+    for op in HTTP_OPS:
+        sa.fail(op, *[Fault.GZIP] * 20)
+    code, _, err = sandbox.run("run")
+    assert code == 0, err
+    assert sa.calls("GetFilePart")  # a part came gzipped too
+    with sandbox.db() as c:
+        assert c.execute("SELECT count(*) FROM inbox WHERE ref=?", (f.ref(3),)).fetchone()[0]
+
+
+def test_we_ask_for_answers_as_they_are(sandbox, http):
+    seen = []
+    real = httpclient.HttpClient._send
+
+    def spy(self, *a):
+        resp = real(self, *a)
+        seen.append(resp.request.headers.get("Accept-Encoding"))
+        return resp
+    import unittest.mock
+    with unittest.mock.patch.object(httpclient.HttpClient, "_send", spy):
+        code, _, err = sandbox.run("run")
+    assert code == 0, err
+    assert seen and set(seen) == {"identity"}, seen
+
+
+def test_a_flood_of_interim_answers_says_so(sandbox, http):
+    acc, sa = http
+    before = held(sandbox)
+    sa.fail("UploadData", Fault.EARLY_HINTS)
+    line = failed_run(sandbox, before)
+    assert f"{sa.url}: HTTP 102: an interim answer and no final one" in line, line
+
+
 # -- FTP ------------------------------------------------------------------------------------
 @pytest.fixture
 def ftp(sandbox):
