@@ -77,13 +77,33 @@ class _State:
         self.calls: list[tuple[str, str, dict]] = []
         self.hang_seconds = 2.0
         self.imported: list[bytes] = []
+        self.archive_password: str | None = None  # the node's "пароль архива", if set
 
 
-def _zip_one(data: bytes, name: str = "data.xml") -> bytes:
+def _zip_one(data: bytes, name: str = "data.xml", password: str | None = None) -> bytes:
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(name, data)
+    if password is None:
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(name, data)
+    else:
+        import pyzipper
+
+        with pyzipper.AESZipFile(buf, "w", compression=pyzipper.ZIP_DEFLATED,
+                                 encryption=pyzipper.WZ_AES) as zf:
+            zf.setpassword(password.encode("utf-8"))
+            zf.writestr(name, data)
     return buf.getvalue()
+
+
+def _unzip_first(data: bytes, password: str | None) -> bytes:
+    if password is None:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            return zf.read(zf.infolist()[0])  # 1C unpacks the first entry
+    import pyzipper
+
+    with pyzipper.AESZipFile(io.BytesIO(data)) as zf:
+        zf.setpassword(password.encode("utf-8"))
+        return zf.read(zf.infolist()[0])
 
 
 class _Handler(QuietHandler):
@@ -234,7 +254,8 @@ class _Handler(QuietHandler):
             data, error = None, f"Ошибка выгрузки данных: {exc}"
         file_id = str(uuid.uuid4())
         with st.lock:
-            st.files[file_id] = _zip_one(data) if data is not None else b""
+            st.files[file_id] = _zip_one(data, password=st.archive_password) \
+                if data is not None else b""
             answer = self._operation(error)
         if not answer["TimeConsumingOperation"]:
             if error:
@@ -308,10 +329,8 @@ class _Handler(QuietHandler):
                               f"{params.get('SessionID')} is not found.")
             data = b"".join(parts[n] for n in range(1, count + 1))
             try:
-                with zipfile.ZipFile(io.BytesIO(data)) as zf:
-                    first = zf.infolist()[0]  # 1C unpacks the first entry
-                    content = zf.read(first)
-            except (zipfile.BadZipFile, IndexError) as exc:
+                content = _unzip_first(data, st.archive_password)
+            except (zipfile.BadZipFile, IndexError, RuntimeError) as exc:
                 raise _Refuse(f"The archive file is empty or broken: {exc}") from None
             file_id = str(uuid.uuid4())
             st.files[file_id] = content

@@ -489,3 +489,13 @@ def test_a_zip_listing_600000_entries_is_refused_in_bounded_memory(tmp_path):
         tracemalloc.stop()
     assert not exc.value.ends_early
     assert peak < 2 << 20, peak  # zipfile alone would build 600,000 ZipInfo objects
+
+
+@pytest.mark.parametrize("name", ["zip-empty-name.zip", "zip-dot-name.zip",
+                                  "zip-slash-name.zip", "zip-nul-name.zip",
+                                  "zip-long-name.zip"])
+def test_validate_refuses_a_zip_entry_that_is_not_a_plain_file_name(sandbox, name):
+    code, report, err = sandbox.run("--json", "validate", str(make.FILES / name))
+    assert code == 5, err
+    assert "Traceback" not in err, err
+    assert "is not a plain file name" in json.dumps(report, ensure_ascii=False), report

@@ -227,6 +227,19 @@ def test_we_ask_for_answers_as_they_are(sandbox, http):
     assert seen and set(seen) == {"identity"}, seen
 
 
+def test_a_zip_entry_without_a_plain_name_is_rejected_over_http(sandbox, http, monkeypatch):
+    from tests import exchange_service
+    from tests.corpus import make
+
+    acc, sa = http
+    acc.register(f.counterparty(f.ref(3), "ИП Безымянный"))
+    monkeypatch.setattr(exchange_service, "_zip_one",
+                        lambda data, name="", password=None: make.raw_zip([make.entry("", data)]))
+    code, _, err = sandbox.run("run")
+    assert code == 5, err
+    assert "the zip entry '' is not a plain file name" in err and "Traceback" not in err, err
+
+
 def test_a_flood_of_interim_answers_says_so(sandbox, http):
     acc, sa = http
     before = held(sandbox)
