@@ -16,7 +16,12 @@ from the OS (`os.wait4`, the kernel's ru_maxrss of exactly that process):
     process's peak RSS when the step ended (so the step where it grew is visible);
 (d) `pull-catalogs` again with nothing new (the same message file): wall seconds, start-up
     included;
-(e) the ratio (b)/(a).
+(e) the ratio (b)/(a);
+(f) `pull-catalogs` on a fresh state whose CRM offers only 1.17 (an empty message of its own
+    first), so that every catalog is converted from accounting's 1.8: its CPU seconds (user +
+    sys, which the machine's load hardly inflates) beside (b)'s, and the difference per object
+    sent; then the converter alone, in one process over the message's objects, 1.8 → 1.17 and
+    back, CPU per object for catalogs and for documents.
 With --run, the same for `onecsync run` (every flow) on a fresh state.
 
 Figures only: nothing here passes or fails on a timing. It exits non-zero only when onecsync
@@ -43,6 +48,11 @@ from pathlib import Path
 
 import lxml
 from lxml import etree
+from make_message import CRM
+from make_message import FOOTER
+from make_message import HEADER
+from make_message import NODE
+from make_message import VERSION
 from make_message import fixed_count
 from make_message import make
 from make_message import message_path
@@ -62,6 +72,7 @@ class Child:
     stdout: str
     stderr: str
     steps: dict = field(default_factory=dict)
+    cpu: float = 0.0  # user + sys seconds of the process
 
     def report(self) -> dict:
         return json.loads(self.stdout) if self.stdout.strip().startswith("{") else {}
@@ -84,7 +95,7 @@ def child(cmd: list[str], cwd: Path) -> Child:
         out.seek(0)
         err.seek(0)
         c = Child(wall, usage.ru_maxrss / 1024, proc.returncode, out.read().decode(),
-                  err.read().decode(errors="replace"))
+                  err.read().decode(errors="replace"), cpu=usage.ru_utime + usage.ru_stime)
     for action, arg, secs, rss in _STEP.findall(c.stderr):
         c.steps[f"{action} {arg}"] = (float(secs), int(rss))
     return c
@@ -101,6 +112,76 @@ def floor(path: str) -> int:
         while el.getprevious() is not None:
             del parent[0]
     return objects
+
+
+CONVERT_TO = "1.17"  # what the CRM offers in the conversion case; accounting writes 1.8
+
+
+def convert_cost(path: str) -> dict:
+    """CPU seconds of `convert` (schema check included, as a send does it) over the message's
+    objects, 1.8 → CONVERT_TO and back, per kind; run in its own process by --convert."""
+    from onecsync.protocol.objects import convert
+    from onecsync.protocol.reader import MessageReader
+
+    cost = {f"{a}→{b} {kind}": [0.0, 0] for a, b in ((VERSION, CONVERT_TO), (CONVERT_TO, VERSION))
+            for kind in ("catalogs", "documents")}
+    from onecsync.formats import object_schema
+
+    for version in (VERSION, CONVERT_TO):  # built once per run, not per object: not timed
+        object_schema(version)
+    with open(path, "rb") as f:
+        reader = MessageReader(f, source=path)
+        for obj in reader.objects():
+            kind = "catalogs" if obj.type.startswith("Справочник.") else "documents"
+            xml = obj.xml
+            for a, b in ((VERSION, CONVERT_TO), (CONVERT_TO, VERSION)):
+                started = time.process_time()
+                try:
+                    xml, _ = convert(xml, a, b, check=True)
+                except ValueError:  # unconvertible: parked by a send, measured all the same
+                    cost[f"{a}→{b} {kind}"][0] += time.process_time() - started
+                    break
+                cost[f"{a}→{b} {kind}"][0] += time.process_time() - started
+                cost[f"{a}→{b} {kind}"][1] += 1
+    return cost
+
+
+def put_crm_message(b: "Bench") -> None:
+    """The CRM's first message: nothing in it, only the one version it takes."""
+    text = HEADER.format(version=CONVERT_TO, to=NODE, sender=CRM, message_no=1,
+                         versions=f"\t\t<msg:AvailableVersion>{CONVERT_TO}</msg:AvailableVersion>")
+    path = b.root / "exchange" / "crm" / f"Message_{CRM}_{NODE}.xml"
+    path.write_text(text + FOOTER, encoding="utf-8")
+
+
+def measure_conversion(b: "Bench", args, plain: list[Child]) -> list[tuple[str, str, str, str, str]]:
+    """(f): the rows of the case where the CRM takes another version than accounting writes."""
+    runs = []
+    for _ in range(args.repeat):
+        b.fresh()
+        put_crm_message(b)
+        b.onecsync("push-invoices")  # takes the CRM's message: its versions become known
+        runs.append(b.onecsync("pull-catalogs"))
+    sent = runs[0].report()["peers"]["crm"]["sent"]
+    if sent.get("version") != CONVERT_TO:
+        raise SystemExit(f"the CRM was sent format {sent.get('version')}, not {CONVERT_TO}")
+    n = sent.get("objects", 0)
+    cpu, base = [c.cpu for c in runs], [c.cpu for c in plain]
+    extra = (min(cpu) - min(base)) / n * 1e3 if n else 0.0
+    walls = [c.wall for c in runs]
+    rows = [(f"(f) pull-catalogs, CRM on {CONVERT_TO} (converts)", _fmt(walls),
+             _fmt([args.objects / w for w in walls], "", 0, max), _fmt([c.rss_mb for c in runs], "", 0),
+             f"CPU {_fmt(cpu, ' s', 1)} vs {_fmt(base, ' s', 1)} in (b): "
+             f"{extra:+.3f} ms per object sent ({n:,})")]
+    c = child([sys.executable, __file__, "--convert", str(b.message)], b.root)
+    if c.code != 0:
+        sys.stderr.write(c.stderr[-4000:])
+        raise SystemExit(f"the conversion measurement exited {c.code}")
+    for label, (secs, count) in json.loads(c.stdout).items():
+        per = f"{secs / count * 1e3:.3f} ms per object" if count else "none"
+        rows.append((f"    convert {label}, schema check included", f"{secs:,.2f}", "",
+                     f"{c.rss_mb:,.0f}", f"CPU s; {per} ({count:,})"))
+    return rows
 
 
 class Bench:
@@ -229,6 +310,7 @@ def measure(args) -> list[tuple[str, str, str, str, str]]:
                      _fmt([c.rss_mb for c in idles], "", 0), f"{len(idles)} runs, start-up included"))
         ratio = [w / min(fl) for w in walls]
         rows.append(("(e) (b) / (a)", _fmt(ratio, "×", 2), "", "", f"target ≤ {TARGET_RATIO:.0f}×"))
+        rows += measure_conversion(b, args, firsts)
 
         if args.run:
             runs, run_idles = [], []
@@ -281,9 +363,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="work in this folder and keep the message there for the next time")
     ap.add_argument("--run", action="store_true", help="also measure `onecsync run` (every flow)")
     ap.add_argument("--floor", metavar="FILE", help=argparse.SUPPRESS)
+    ap.add_argument("--convert", metavar="FILE", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.floor:
         print(floor(args.floor))
+        return 0
+    if args.convert:
+        print(json.dumps(convert_cost(args.convert)))
         return 0
     print_table(measure(args), args)
     return 0

@@ -35,7 +35,7 @@ def cli():
     The options below go before the command or after it: `onecsync -q run` is `onecsync run -q`.
 
     Exit codes: 0 done, 1 bug, 2 usage, 3 config, 4 temporary (retry), 5 message rejected,
-    6 numbering conflict, 7 objects parked, 8 busy, 9 drift.
+    6 numbering conflict, 7 objects parked, 8 busy, 9 drift, 141 the output's reader went away.
     """
 
 
@@ -52,6 +52,8 @@ def _run(opts: Options, command: str, refs: tuple[str, ...] | None = None,
         console.print_json(report)
     elif opts.verbosity >= 0:
         console.print_run(report)
+    elif report["exit_code"] and not report["errors"]:  # -q: no error line said it yet
+        console.print_run_line(report)
     return report["exit_code"]
 
 
@@ -166,8 +168,9 @@ def settings_message(opts: Options, peer: str, output: str | None, force: bool) 
         if opts.as_json:
             raise click.UsageError("-o - writes the message on stdout; it cannot go with --json")
         if not opts.dry_run:
-            handshake.write_to(sys.stdout.buffer, config, peer)
-            sys.stdout.flush()
+            with console.to_reader():
+                handshake.write_to(sys.stdout.buffer, config, peer)
+                sys.stdout.flush()
         return 0
     target = Path(output) if output else Path(handshake.default_file_name(config, peer))
     if opts.dry_run:
@@ -203,8 +206,9 @@ def check(opts: Options, strict: bool) -> int:
     report = run_check(opts.config(), dry_run=opts.dry_run, strict=strict)
     if opts.as_json:
         console.print_json(report)
+    # With --strict a warning is a problem: -q, which hides warnings, must not hide those.
     console.print_check(report, summary=not opts.as_json and opts.verbosity >= 0,
-                        warnings=opts.verbosity >= 0)
+                        warnings=opts.verbosity >= 0 or strict)
     return report["exit_code"]
 
 
@@ -301,13 +305,29 @@ cli_admin.register(cli)
 cli.add_command(cli_manpage.manpage)
 
 
+# The exit code of a command that did its work but whose reader went away (`| head`), as a shell
+# reports a command killed by SIGPIPE; a command that failed keeps its own code.
+READER_GONE = 141
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    console.readers_back()
+    previous = _stop_on_sigterm()
+    try:
+        code = _main(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if code == 0 and console.reader_gone():
+        code = READER_GONE
+    sys.exit(code)
+
+
+def _main(args: list[str]) -> int:
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"})
                   for a in args)
     as_json = "--json" in args
     quiet = any(a in ("-q", "--quiet") for a in args)
-    previous = _stop_on_sigterm()
     try:
         code = cli.main(args=args, prog_name="onecsync", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -325,7 +345,7 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except OnecsyncError as exc:
         code = int(exc.exit_code)
-        if code == ExitCode.BUSY and quiet and not as_json:
+        if exc.silent_when_quiet and quiet and not as_json:
             pass  # not an error: the run that holds the lock does the work (cron mail stays empty)
         else:
             _fail(exc.line(), code, as_json, verbose, exc)
@@ -333,9 +353,7 @@ def main(argv: list[str] | None = None) -> None:
         code = int(ExitCode.BUG)
         _fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback, "
               "and please report it)", code, as_json, verbose, exc)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    sys.exit(code if isinstance(code, int) else 0)
+    return code if isinstance(code, int) else 0
 
 
 def _stop_on_sigterm():

@@ -112,6 +112,30 @@ class Transport:
     settle_minutes: float = DEFAULT_SETTLE_MINUTES
 
 
+_PLACE = {"directory": "folder", "ftp": "FTP folder", "http": "web publication"}
+
+
+def _place(t: Transport) -> tuple | None:
+    """Where a transport's messages are, so that two can be compared: a folder as the file
+    system resolves it (`exchange/../exchange/bp/` is `exchange/bp`), a server by host, port
+    and folder or path."""
+    if t.kind == "directory" and t.path is not None:
+        return ("directory", os.path.realpath(t.path))
+    if t.kind == "ftp" and t.host:
+        folder = os.path.normpath("/" + t.folder.strip().strip("/"))
+        return ("ftp", t.host.lower(), t.port or 21, folder)
+    if t.kind == "http" and t.url:
+        u = urlsplit(t.url)
+        return ("http", (u.hostname or "").lower(), u.port, u.path.rstrip("/"))
+    return None
+
+
+def _shown_place(t: Transport) -> str:
+    if t.kind == "directory":
+        return os.path.realpath(t.path)
+    return t.url or f"{t.host}{'/' + t.folder.strip('/') if t.folder.strip('/') else ''}"
+
+
 @dataclass(frozen=True)
 class OData:
     """A base's standard OData interface, read-only (odata.md)."""
@@ -157,31 +181,56 @@ class Config:
     flows: dict[str, Flow] = field(default_factory=dict)
     mapping: dict[str, dict[str, TypeRules]] = field(default_factory=dict)  # peer -> type -> rules
     healthcheck_url: Secret | None = None  # pinged at /start and /<exit code> of every run
+    metrics_file: Path | None = None       # node_exporter textfile written after every run
 
     @property
     def state_dir(self) -> Path:
         return self.state.parent
 
 
+# The root the system-wide config lives under: a seam for tests, "/" on a real host.
+SYSTEM_ROOT = Path("/")
+CONFIG_NAME = "onecsync.yaml"
+
+
+def config_search(environ: Mapping[str, str] | None = None) -> list[Path]:
+    """Where a config is looked for when neither --config nor $ONECSYNC_CONFIG names one, in
+    order: ./onecsync.yaml, /etc/onecsync/onecsync.yaml, $XDG_CONFIG_HOME/onecsync/onecsync.yaml
+    ($XDG_CONFIG_HOME unset, empty or relative: ~/.config, as the XDG spec says)."""
+    environ = os.environ if environ is None else environ
+    places = [Path(CONFIG_NAME), SYSTEM_ROOT / "etc" / "onecsync" / CONFIG_NAME]
+    xdg = environ.get("XDG_CONFIG_HOME", "")
+    if not os.path.isabs(xdg):
+        xdg = os.path.join(environ["HOME"], ".config") if environ.get("HOME") else ""
+    if xdg:
+        places.append(Path(xdg) / "onecsync" / CONFIG_NAME)
+    return places
+
+
 def find_config_path(path: str | os.PathLike | None,
                      environ: Mapping[str, str] | None = None) -> Path:
-    """--config, else $ONECSYNC_CONFIG, else ./onecsync.yaml (DESIGN.md §3)."""
+    """--config, else $ONECSYNC_CONFIG, else the first of `config_search` that exists (none:
+    ./onecsync.yaml, which load_config reports as not found, naming every place). DESIGN.md §3."""
     environ = os.environ if environ is None else environ
     if path:
         return Path(path)
     if environ.get("ONECSYNC_CONFIG"):
         return Path(environ["ONECSYNC_CONFIG"])
-    return Path("onecsync.yaml")
+    places = config_search(environ)
+    return next((p for p in places if p.exists()), places[0])
 
 
 def load_config(path: str | os.PathLike | None = None,
                 environ: Mapping[str, str] | None = None) -> Config:
+    environ = os.environ if environ is None else environ
     cfg_path = find_config_path(path, environ)
     try:
         text = read_small(cfg_path, CONFIG_FILE_CAP).decode("utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"config file {cfg_path} not found",
-                          remedy="pass --config PATH or set ONECSYNC_CONFIG") from None
+        searched = not path and not environ.get("ONECSYNC_CONFIG")
+        where = (f"no config file found (looked for {', '.join(map(str, config_search(environ)))})"
+                 if searched else f"config file {cfg_path} not found")
+        raise ConfigError(where, remedy="pass --config PATH or set ONECSYNC_CONFIG") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {cfg_path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
@@ -356,7 +405,7 @@ class _Validator:
             return None
         top = self.mapping(data, "", ("node", "state", "bases", "flows", "mapping",
                                       "healthcheck_url", "healthcheck_url_env",
-                                      "healthcheck_url_file"))
+                                      "healthcheck_url_file", "metrics_file"))
         if not isinstance(data, dict):
             return None
         node = self.node(top.get("node"))
@@ -371,14 +420,27 @@ class _Validator:
                 self.fail("healthcheck_url", "must be an http:// or https:// URL")
             else:
                 self.no_credentials(healthcheck.value, "healthcheck_url")
+        metrics = self.metrics_file(top.get("metrics_file"))
         if node and bases:
             codes = [node.code] + [b.code for b in bases.values()]
             if len(set(codes)) != len(codes):
                 self.fail("bases", "node.code and the bases' codes must all differ")
+            self.distinct_places(bases)
         if self.problems or node is None or state is None or bases is None:
             return None
         return Config(path=path, node=node, state=state, bases=bases, flows=flows,
-                      mapping=mapping, healthcheck_url=healthcheck)
+                      mapping=mapping, healthcheck_url=healthcheck, metrics_file=metrics)
+
+    def metrics_file(self, value: Any) -> Path | None:
+        if value is None:
+            return None
+        path = self.path(value, "metrics_file")
+        if path is not None and path.suffix != ".prom":
+            # node_exporter's textfile collector reads *.prom only: another name is never seen.
+            self.fail("metrics_file", f"{path.name!r} must end in .prom (node_exporter's textfile "
+                                      "collector reads only *.prom files)")
+            return None
+        return path
 
     def node(self, data: Any) -> Node | None:
         if data is None:
@@ -436,6 +498,21 @@ class _Validator:
             if code and transport:
                 out[name] = Base(name=name, code=code, transport=transport, odata=odata)
         return out if len(out) == len(PEERS) else None
+
+    def distinct_places(self, bases: dict[str, Base]) -> None:
+        """Two bases exchanging in one place would each read the other's messages, or none: one
+        of them is refused as misaddressed every run, or nothing at all is said."""
+        (a, ta), (b, tb) = ((n, base.transport) for n, base in bases.items())
+        same = _place(ta) is not None and _place(ta) == _place(tb)
+        if not same and ta.kind == tb.kind == "directory":
+            try:
+                same = os.path.samefile(ta.path, tb.path)  # a bind mount, a link to the folder
+            except OSError:
+                pass  # one is missing: run and check say so
+        if same:
+            self.fail(f"bases.{b}.transport", f"the same {_PLACE[ta.kind]} as bases.{a}.transport "
+                      f"({_shown_place(ta)}): give each base its own {_PLACE[ta.kind]}, the one "
+                      "set in that base's exchange settings")
 
     def transport(self, data: Any, where: str) -> Transport | None:
         if data is None:

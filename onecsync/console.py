@@ -28,6 +28,85 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 _stderr: Console | None = None
+_gone: set[str] = set()  # "stdout", "stderr": streams whose reader went away
+_null = None
+
+
+class _Guarded:
+    """sys.stdout or sys.stderr (looked up on each use), for a reader that may go away: `| head`,
+    `| true`, a closed pipe. Then what is left to write goes to /dev/null instead of raising
+    BrokenPipeError in the middle of a command whose work is done; `reader_gone()` tells."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def _stream(self):
+        stream = getattr(sys, self._name)
+        if stream is None:  # started with the descriptor closed (`2>&-`)
+            global _null
+            _gone.add(self._name)
+            _null = _null or open(os.devnull, "w", encoding="utf-8")
+            return _null
+        return stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream().write(text)
+        except BrokenPipeError:
+            _reader_left(self._name)
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream().flush()
+        except BrokenPipeError:
+            _reader_left(self._name)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream(), name)
+
+
+def _reader_left(name: str) -> None:
+    """Point the stream's descriptor at /dev/null: its buffer, flushed at exit, goes nowhere."""
+    _gone.add(name)
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, getattr(sys, name).fileno())
+        finally:
+            os.close(null)
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real descriptor (a test's capture): nothing more will be written to it
+
+
+@contextlib.contextmanager
+def to_reader() -> Iterator[None]:
+    """Around a write to stdout that does not go through `STDOUT` (bytes, click's echo): a reader
+    gone ends it as quietly (click would turn it into exit 1)."""
+    try:
+        yield
+    except BrokenPipeError:
+        reader_lost()
+
+
+def reader_gone() -> bool:
+    """Did the reader of stdout or stderr go away?"""
+    return bool(_gone)
+
+
+def readers_back() -> None:
+    """A new command (main is called again in-process): no reader has gone yet."""
+    _gone.clear()
+
+
+def reader_lost() -> None:
+    """A write outside these streams (a message on stdout's buffer, click's own lines) found its
+    reader gone: neither stream can be trusted to take more."""
+    for name in ("stdout", "stderr"):
+        _reader_left(name)
+
+
+STDOUT, STDERR = _Guarded("stdout"), _Guarded("stderr")
 
 
 def stderr() -> Console:
@@ -36,7 +115,7 @@ def stderr() -> Console:
 
     global _stderr
     if _stderr is None:
-        _stderr = Console(stderr=True, highlight=False, soft_wrap=True,
+        _stderr = Console(file=STDERR, highlight=False, soft_wrap=True,
                           no_color="NO_COLOR" in os.environ)
     return _stderr
 
@@ -98,7 +177,7 @@ def setup_logging(verbosity: int, json_lines: bool = False) -> None:
     logger.propagate = False
     journal = under_journal()
     if json_lines or journal or not (sys.stderr.isatty() or os.environ.get("FORCE_COLOR")):
-        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+        handler: logging.Handler = logging.StreamHandler(STDERR)
         formatter: logging.Formatter = _JsonLines() if json_lines else _Plain()
         handler.setFormatter(_Journal(formatter) if journal else formatter)
     else:
@@ -110,8 +189,8 @@ def setup_logging(verbosity: int, json_lines: bool = False) -> None:
 
 
 def print_json(data: dict) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-    sys.stdout.flush()
+    STDOUT.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    STDOUT.flush()
 
 
 def _tag(level: int) -> str:
@@ -191,6 +270,26 @@ def print_run(report: dict) -> None:
         out.print(f"  {name}: " + "; ".join(parts), markup=False)
 
 
+def print_run_line(report: dict) -> None:
+    """Under -q, the one line of a run that exits non-zero without an error line of its own
+    (objects parked, drift: warnings, which -q hides), so that cron mail still says a human
+    must look."""
+    code = report["exit_code"]
+    parked = sum(int(part.get("parked", 0) or 0) for peer in report["peers"].values()
+                 for part in peer.values() if isinstance(part, dict))
+    parked += sum(int(r.get("parked", 0) or 0) for r in report["routed"].values()
+                  if isinstance(r, dict))
+    parts = [f"{parked} object(s) parked in this run"] if parked else []
+    by_kind: dict[str, int] = {}
+    for d in report.get("drift") or []:
+        by_kind[d["kind"]] = by_kind.get(d["kind"], 0) + 1
+    if by_kind:
+        parts.append("drift: " + ", ".join(f"{n} {kind}" for kind, n in by_kind.items()))
+    error_line(f"{report['command']}: {_MEANING.get(code, 'exit')} (exit {code}): "
+               f"{'; '.join(parts) or 'see the run journal'} (`onecsync status` lists them, "
+               "with why)")
+
+
 # -- progress -----------------------------------------------------------------------------------
 class _TerminalTask(Task):
     def __init__(self, bar, description: str,
@@ -266,7 +365,8 @@ def stdout() -> Console:
     if _out is None:
         from rich.console import Console
 
-        _out = Console(highlight=False, soft_wrap=True, no_color="NO_COLOR" in os.environ)
+        _out = Console(file=STDOUT, highlight=False, soft_wrap=True,
+                       no_color="NO_COLOR" in os.environ)
     return _out
 
 
@@ -323,6 +423,9 @@ def _peer_rows(p: dict) -> list[tuple[str, str]]:
         if u["count"]:
             text += f", oldest registered {_when(u['oldest'])}"
         rows.append(("unconfirmed", text))
+        st = p["stuck"]
+        rows.append(("stuck", f"{st['count']} objects unconfirmed for {st['runs']} runs: is the "
+                              "base importing our messages?" if st["count"] else "0"))
         pk = p["parked"]
         rows.append(("parked", f"{pk['total']} ({pk['received']} received from it, "
                                f"{pk['unsendable']} that cannot be sent to it)"))
@@ -415,6 +518,30 @@ def print_status(data: dict) -> None:
             style = None if code in ("0", "running") else "yellow"
             t.add_row(when, command, code, text, style=style)
         out.print(t)
+
+
+def _pair_text(p: dict) -> str:
+    if "error" in p:
+        return f"error (exit {p['exit_code']}): {p['error']}"
+    run = p["last_run"]
+    if run is None:
+        head = "never run"
+    else:
+        head = f"{run['command']} exit {_run_state(run)} {_when(run['started_at'])}"
+    if p.get("in_progress"):
+        head += f" · running now (pid {p['in_progress'].get('pid', '?')})"
+    return f"{head} · stuck {p['stuck']} · parked {p['parked']} · unconfirmed {p['unconfirmed']}"
+
+
+def print_pairs(data: dict) -> None:
+    """`status --all`: one line per pair, errors included, so that `grep` finds any pair."""
+    out = stdout()
+    if not data["pairs"]:
+        error_line(f"no config files (*.yaml) in {', '.join(data['paths'])}")
+        return
+    width = max(len(p["pair"]) for p in data["pairs"])
+    for p in data["pairs"]:
+        out.print(f"{p['pair']:<{width}}  {_pair_text(p)}", markup=False)
 
 
 def print_numbers(data: dict) -> None:

@@ -28,6 +28,9 @@ class OnecsyncError(Exception):
 
     exit_code: ExitCode = ExitCode.BUG
     remedy: str = ""
+    # An error line is printed even under -q (it silences progress, not errors); only a
+    # failure that is no failure at all (see Busy) may be silent there.
+    silent_when_quiet: bool = False
 
     def __init__(self, message: str, *, remedy: str | None = None) -> None:
         super().__init__(message)
@@ -98,10 +101,41 @@ class NumberingConflict(OnecsyncError):
 
 
 class Busy(OnecsyncError):
-    """Another run holds the lock."""
+    """Another run holds the lock. For a scheduled exchange (`run`, a flow command from cron)
+    that is no failure: the holder does the work, so `-q` keeps cron mail empty. Any other
+    command (`state … --yes`, `retry`, `reconcile`, a dry run) is an admin's decision that was
+    not carried out: it always says so, `-q` or not, since only the admin can run it again."""
 
     exit_code = ExitCode.BUSY
-    remedy = "nothing to do: that run will finish"
+
+    def __init__(self, holder: dict | None, *, scheduled: bool, lock: object = None) -> None:
+        self.holder = holder
+        self.scheduled = scheduled
+        self.silent_when_quiet = scheduled
+        h = holder or {}
+        if scheduled:
+            who = "a --dry-run, it names no one" if holder is None else \
+                f"pid {h.get('pid', '?')}, {h.get('command', '?')}, started {h.get('started', '?')}"
+            # A dry run does no exchange: the next scheduled run does what this one would have.
+            super().__init__(f"another onecsync run holds {lock} ({who})",
+                             remedy="nothing to do: that run will finish" if holder is not None
+                             else "nothing to do: the next scheduled run does the exchange")
+        elif holder is not None:
+            super().__init__(f"not done: a run is in progress since {h.get('started', '?')} "
+                             f"(pid {h.get('pid', '?')})", remedy="run it again when it ends")
+        else:  # a dry run shares the lock without writing who it is
+            super().__init__("not done: a dry run is in progress (it names no one)",
+                             remedy="run it again when it ends")
+
+    def line(self) -> str:
+        return f"{self} ({self.remedy})" if self.scheduled else f"{self}; {self.remedy}"
+
+
+class Misnamed(OnecsyncError):
+    """The command names something that is not there (a Ссылка no parked object has): nothing
+    was done; rerun it with the right name."""
+
+    exit_code = ExitCode.USAGE
 
 
 class Refused(OnecsyncError):

@@ -3,6 +3,8 @@ which codes it names and which key to fix (exit 3), instead of "no message" and 
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests import factory as f
@@ -94,3 +96,44 @@ def test_a_state_from_before_records_the_node_code_on_its_first_run(sandbox):
     with sandbox.db() as c:
         assert dict(c.execute("SELECT key, value FROM meta WHERE key = 'node_code'")) == \
             {"node_code": f.NODE}
+
+
+# Named like a 1C message, but its codes are no node codes: no 1C base wrote it.
+NOT_CODES = {
+    "non-UTF-8 bytes": (b"Message_\xff\xfeabc_" + f.NODE.encode() + b".xml",
+                        f"Message_\\xff\\xfeabc_{f.NODE}.xml"),
+    "not a UUID": (f"Message_backup-old_{f.NODE}.xml".encode(), f"Message_backup-old_{f.NODE}.xml"),
+    "a control character": (f"Message_{f.ACCOUNTING}\n_{f.NODE}.xml".encode(),
+                            f"Message_{f.ACCOUNTING}\\n_{f.NODE}.xml"),
+}
+
+
+@pytest.mark.parametrize("kind", NOT_CODES)
+@pytest.mark.parametrize("with_message", [False, True], ids=["alone", "beside the message"])
+def test_a_name_whose_codes_are_not_node_codes_is_ignored_alike_in_run_and_check(
+        sandbox, kind, with_message):
+    raw, shown = NOT_CODES[kind]
+    with open(bytes(sandbox.folders["accounting"]) + b"/" + raw, "wb") as junk:
+        junk.write(b"<x/>")
+    if with_message:
+        sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    warning = (f"onecsync: warning: accounting: ignored in folder {sandbox.folders['accounting']}: "
+               f"{shown}: named like a 1C message, but its codes are not node codes (UUIDs); "
+               "remove it if nothing of yours needs it")
+    for command in ("check", "run"):
+        code, out, err = sandbox.human(command)
+        assert code == 0, (command, err)
+        assert err.count(warning) == 1, (command, err)
+        assert "\\udc" not in err and "error" not in err, (command, err)
+    assert sandbox.numbers("accounting")[1] == (1 if with_message else 0)
+    assert os.path.exists(bytes(sandbox.folders["accounting"]) + b"/" + raw)  # not ours to remove
+
+
+def test_a_flood_of_such_names_is_one_warning(sandbox):
+    for i in range(50):
+        (sandbox.folders["crm"] / f"Message_copy{i:02}_{f.NODE}.xml").write_bytes(b"")
+    code, _, err = sandbox.human("run")
+    assert code == 0
+    (line,) = [ln for ln in err.splitlines() if "ignored in folder" in ln]
+    assert f"Message_copy00_{f.NODE}.xml, Message_copy01_{f.NODE}.xml, Message_copy02_{f.NODE}.xml" \
+        " and 47 more:" in line

@@ -116,7 +116,9 @@ def test_the_benchmark_runs_end_to_end_at_a_tiny_size(tmp_path):
                            "--tmp", str(tmp_path), "--keep"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     for row in ("(a) bare iterparse", "(b) pull-catalogs", "(c) write the message to the CRM",
-                "(d) pull-catalogs, nothing new", "(e) (b) / (a)", "run, nothing new"):
+                "(d) pull-catalogs, nothing new", "(e) (b) / (a)", "run, nothing new",
+                "(f) pull-catalogs, CRM on 1.17 (converts)", "convert 1.8→1.17 catalogs",
+                "convert 1.17→1.8 documents"):
         assert row in done.stdout
     (kept,) = tmp_path.iterdir()
     ours = sorted(kept.glob(f"exchange/*/Message_{make_message.NODE}_*.xml"))

@@ -96,6 +96,9 @@ def test_warns_for_each_type_a_base_does_not_send_or_receive(sandbox):
     assert warnings_of(report, "crm") == []
     assert err.count("onecsync: warning: accounting:") == 3
     assert sandbox.run("check", "--strict")[0] == 3  # ... unless asked to
+    code, _, err = sandbox.human("-q", "check", "--strict")  # -q hides warnings, not problems
+    assert code == 3 and err.count("onecsync: warning: accounting:") == 3, err
+    assert sandbox.human("-q", "check")[2].count("warning") == 0
 
 
 def test_warns_when_a_base_handles_a_type_only_in_other_versions(sandbox):

@@ -7,13 +7,17 @@ import io
 from xml.sax.saxutils import escape
 
 import pytest
+from hypothesis import HealthCheck
 from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
+from onecsync import formats
 from onecsync.errors import MessageRejected
 from onecsync.protocol.check import check_message
 from onecsync.protocol.reader import MessageReader
 from tests import factory as f
+from tests.conftest import Sandbox
 
 GOOD = [f.counterparty(f.ref(1), "ООО Ромашка")]
 # What Python's int() would take and xs:integer does not, and a few that both take.
@@ -82,3 +86,126 @@ def test_any_text_is_judged_alike_by_the_run_and_by_validate(tmp_path, field, te
     assert run_takes(data) == check_message(path).valid, repr(text)
     if run_takes(data):
         assert text.lstrip("+-").isascii() and text.lstrip("+-").isdigit(), repr(text)
+
+
+# -- any header: generated with namespaces, prefixes, order, repeats, counts and attributes varied --
+MSG = formats.ENVELOPE_NS
+FORMAT = "http://v8.1c.ru/edi/edi_stnd/EnterpriseData/1.8"
+_CONFIRMATION = [("ExchangePlan", f.PLAN), ("To", f.NODE), ("From", f.ACCOUNTING),
+                 ("MessageNo", "2"), ("ReceivedNo", "1")]
+_ODD_ATTRS = ['a="1"', 'xsi:type="xs:string"', 'xsi:type="xs:int"', 'xsi:nil="true"',
+              'o:x="1"', 'xmlns:q="urn:q"']
+
+
+@st.composite
+def _node(draw, name: str, value):
+    """One element of the header as (name, prefix override, attributes, content)."""
+    attrs = draw(st.lists(st.sampled_from(_ODD_ATTRS), max_size=2, unique=True)) \
+        if draw(st.integers(0, 15)) == 0 else []
+    ns = draw(st.sampled_from([None] * 30 + ["o", "none"]))  # another namespace, or none at all
+    if isinstance(value, str):
+        value = draw(st.sampled_from([value] * 25 + [f" {value}", f"{value}\n", "", "<!--c-->"
+                                                    + value, value + "<?pi x?>", "x" * 90]))
+    return name, ns, attrs, value
+
+
+@st.composite
+def _shuffled(draw, nodes: list) -> list:
+    """The nodes, mostly in order, with an element dropped, repeated or moved now and then."""
+    nodes = list(nodes)
+    for _ in range(draw(st.integers(0, 2))):
+        if not nodes:
+            break
+        i = draw(st.integers(0, len(nodes) - 1))
+        op = draw(st.sampled_from(["keep"] * 6 + ["drop", "repeat", "move"]))
+        if op == "drop":
+            del nodes[i]
+        elif op == "repeat":
+            nodes.insert(i, nodes[i])
+        elif op == "move":
+            nodes.insert(draw(st.integers(0, len(nodes) - 1)), nodes.pop(i))
+    return nodes
+
+
+@st.composite
+def headers(draw) -> bytes:
+    """Message 2 from accounting whose header is drawn, and a good body."""
+    prefix = draw(st.sampled_from(["msg:"] * 4 + ["m:", ""]))
+    uri = draw(st.sampled_from([MSG] * 20 + ["urn:wrong", MSG + "/", MSG.upper()]))
+    confirmation = draw(_shuffled([draw(_node(n, v)) for n, v in _CONFIRMATION]))
+    versions = draw(st.sampled_from([1, 2, 7] * 3 + [100, 101, 0]))
+    nodes = [draw(_node("Format", FORMAT)),
+             draw(_node("CreationDate", draw(st.sampled_from(["2026-11-21T09:00:00"] * 5
+                                                             + ["2026-11-21", "вчера"])))),
+             draw(_node("Confirmation", confirmation)),
+             *[draw(_node("AvailableVersion", v)) for v in (f.BASE_VERSIONS * 15)[:versions]]]
+    if draw(st.booleans()):
+        nodes.append(draw(_node("AvailableObjectTypes", [
+            draw(_node("ObjectType", [("Name", None, [], "Справочник.Контрагенты"),
+                                      ("Sending", None, [], "*")]))])))
+    if draw(st.booleans()):
+        nodes.append(draw(_node("Prefix", "БП")))
+    if draw(st.integers(0, 4)) == 0:
+        nodes.append(("Junk", "o", [], "open content"))
+    nodes = draw(_shuffled(nodes))
+
+    def render(name, ns, attrs, value) -> str:
+        p = {None: prefix, "o": "o:", "none": ""}[ns]
+        reset = ' xmlns=""' if ns == "none" and prefix == "" else ""
+        inner = escape(value).replace("&lt;!--c--&gt;", "<!--c-->").replace(
+            "&lt;?pi x?&gt;", "<?pi x?>") if isinstance(value, str) else "".join(
+            render(*child) for child in value)
+        return f"<{p}{name}{reset}{''.join(' ' + a for a in attrs)}>{inner}</{p}{name}>"
+
+    decl = f'xmlns{":" + prefix[:-1] if prefix else ""}="{uri}" xmlns:o="urn:other"'
+    header = render("Header", None, draw(st.sampled_from([[]] * 8 + [['a="1"'], ['xsi:type="x"']])),
+                    nodes).replace(f"<{prefix}Header", f"<{prefix}Header {decl}", 1)
+    return (b'<?xml version="1.0" encoding="UTF-8"?>\n<Message xmlns:msg="' + MSG.encode()
+            + b'" xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+            b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">' + header.encode()
+            + b'<Body xmlns="' + FORMAT.encode() + b'">' + GOOD[0].encode() + b"</Body></Message>")
+
+
+def run_reason(data: bytes) -> str | None:
+    """None when the exchange's reader takes the header, else the one line's reason."""
+    try:
+        MessageReader(io.BytesIO(data), "m.xml")
+    except MessageRejected as exc:
+        return str(exc).removeprefix("m.xml: ")
+    return None
+
+
+@given(data=headers())
+def test_any_header_is_judged_alike_by_the_run_and_by_validate(tmp_path, data):
+    path = tmp_path / "m.xml"
+    path.write_bytes(data)
+    reason, check = run_reason(data), check_message(path)
+    assert (reason is None) == check.valid, (reason, [p.text() for p in check.problems], data)
+    if reason is not None:  # the same reason: validate lists the run's first
+        assert reason in check.problems[0].text(), (reason, check.problems[0].text())
+
+
+@pytest.mark.slow
+@settings(max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=headers())
+def test_any_header_gets_the_same_exit_from_run_and_validate_and_a_refusal_changes_nothing(
+        tmp_path_factory, capsys, data):
+    """The CLI end to end, a fresh sandbox per header: exit 5 from both or from neither; a
+    refused message leaves the state as it was and is not confirmed."""
+    box = Sandbox(tmp_path_factory.mktemp("box"), capsys)
+    box.put("accounting", f.Msg(objects=GOOD))
+    assert box.run("pull-catalogs")[0] == 0
+    before = box.dump()
+    path = box.put("accounting", data)
+
+    code, _, err = box.run("pull-catalogs")
+    vcode, vout, verr = box.human("validate", str(path))
+
+    assert "Traceback" not in err + verr and "internal error" not in err + verr
+    assert (code == 5) == (vcode == 5), (err, vout)
+    if code == 5:
+        (line,) = [ln for ln in err.splitlines() if "error:" in ln]
+        first = next(ln for ln in vout.splitlines() if ln.startswith(str(path)))
+        assert first.split(": ", 2)[-1].split(" (")[0][:60] in line, (line, first)
+        assert box.dump() == before
+        assert box.outgoing("accounting")["received_no"] == 1

@@ -198,12 +198,57 @@ def test_quiet_prints_the_error_of_a_failed_run(sandbox):
     assert code == 5 and "the root element is 'broken'" in err
 
 
-def test_quiet_busy_is_silent_for_cron(sandbox):
+@pytest.mark.parametrize("command", ["run", "pull-catalogs", "push-invoices", "pull-settlements"])
+def test_quiet_busy_is_silent_for_cron(sandbox, command):
     sandbox.run("run")
     with sandbox.lock_held():
-        assert sandbox.human("-q", "run") == (8, "", "")
-        code, _, err = sandbox.human("run")
+        assert sandbox.human("-q", command) == (8, "", "")
+        code, _, err = sandbox.human(command)
         assert code == 8 and "another onecsync run holds" in err
+        assert "(nothing to do: that run will finish)" in err
+
+
+def test_quiet_still_says_that_objects_were_parked_or_drift_found(sandbox):
+    """Exit 7 and 9 carry no error line of their own (their details are warnings, which -q
+    hides): under cron, -q would mail nothing while the objects are never exchanged."""
+    sandbox.put("accounting", f.Msg(objects=[
+        "<Справочник.Валюты><НаименованиеПолное>Рубль</НаименованиеПолное></Справочник.Валюты>"]))
+    assert sandbox.human("-q", "run") == (7, "", (
+        "onecsync: error: run: partial: objects parked (exit 7): 1 object(s) parked in this "
+        "run; drift: 1 parked (`onecsync status` lists them, with why)\n"))
+    assert sandbox.human("-q", "run") == (9, "", (
+        "onecsync: error: run: drift found (exit 9): drift: 1 parked (`onecsync status` lists "
+        "them, with why)\n"))
+    sandbox.put("crm", b"<broken/>")  # an error line of its own: no second line for it
+    code, _, err = sandbox.human("-q", "run")
+    assert code == 5 and len(err.splitlines()) == 1, err
+
+
+NOT_DONE = ("onecsync: error: not done: a run is in progress since 2026-11-28T03:00:00+00:00 "
+            "(pid {pid}); run it again when it ends")
+
+
+@pytest.mark.parametrize("command", [
+    ("state", "set-numbers", "crm", "--sent", "5", "--yes"),
+    ("state", "resend", "crm", "--yes"),
+    ("retry", "--all"),
+    ("reconcile",),
+    ("reconcile", "--heal"),
+    ("--dry-run", "run"),
+], ids=" ".join)
+@pytest.mark.parametrize("quiet", [True, False], ids=["-q", "default"])
+def test_an_admin_command_during_a_run_says_not_done_even_with_q(sandbox, command, quiet):
+    """The admin's decision was not carried out: one line says so, -q or not (-q silences
+    progress, never an error), and nothing changed."""
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    sandbox.run("run")
+    dump, journal = sandbox.dump(), sandbox.journal()
+    with sandbox.lock_held() as holder:
+        code, out, err = sandbox.human(*(["-q"] if quiet else []), *command)
+    assert code == 8
+    assert err.splitlines() == [NOT_DONE.format(pid=holder.pid)]
+    assert "that run will finish" not in err
+    assert sandbox.dump() == dump and sandbox.journal() == journal
 
 
 def test_verbose_shows_debug_lines(sandbox):
@@ -387,3 +432,20 @@ def test_the_systemd_and_cron_command_lines_run(sandbox, monkeypatch):
             main(args)
         assert exc.value.code == 0, line
     assert sandbox.outgoing("crm")["objects"] == [("Справочник.Контрагенты", f.ref(1))]
+
+
+def test_a_dry_run_holding_the_lock_is_named_as_such(sandbox):
+    """A dry run shares the lock and names no one; it does no exchange, so a scheduled run it
+    keeps out is not told that it 'will finish' the work."""
+    from onecsync.state import lock_path
+    from onecsync.state.lock import DryRunLock
+
+    sandbox.run("run")
+    with DryRunLock(lock_path(sandbox.state_path)):
+        assert sandbox.human("-q", "run") == (8, "", "")
+        code, _, err = sandbox.human("run")
+        assert code == 8 and "(a --dry-run, it names no one) (nothing to do: the next " \
+            "scheduled run does the exchange)" in err, err
+        code, _, err = sandbox.human("-q", "state", "set-numbers", "crm", "--sent", "1", "--yes")
+        assert (code, err) == (8, "onecsync: error: not done: a dry run is in progress (it names "
+                                  "no one); run it again when it ends\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from onecsync.flows.reconcile import ORPHAN_AFTER_RUNS
-from onecsync.flows.reconcile import STUCK_AFTER_RUNS
+from onecsync.state.reports import STUCK_AFTER_RUNS
 from tests import factory as f
 
 
@@ -26,6 +26,7 @@ def test_nothing_to_report_exits_0(sandbox):
 
 def test_a_base_that_never_confirms_is_reported_as_stuck(sandbox):
     sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    sandbox.put("crm", f.Msg(sender=f.CRM, objects=[]))  # heard from, but it takes nothing
     sandbox.run("run")
     add_past_runs(sandbox, STUCK_AFTER_RUNS - 1)
     assert sandbox.run("reconcile")[0] == 0
@@ -37,9 +38,32 @@ def test_a_base_that_never_confirms_is_reported_as_stuck(sandbox):
     assert "1 object(s) sent since message 1 are still unconfirmed" in drift["detail"]
     assert "drift: stuck" in err
     # The CRM confirms: nothing is stuck any more.
-    sandbox.put("crm", f.Msg(sender=f.CRM, message_no=1, received_no=1))
+    sandbox.put("crm", f.Msg(sender=f.CRM, message_no=2, received_no=1))
     code, report, _ = sandbox.run("run")
     assert code == 0 and report["drift"] == []
+
+
+def test_a_base_never_heard_from_is_reported_as_silent(sandbox):
+    """The CRM's folder in the config is not the one it exchanges through (or it was never set
+    up): before, every run ended in exit 0 ("no message from the base") while nothing reached
+    it."""
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    sandbox.run("run")
+    add_past_runs(sandbox, STUCK_AFTER_RUNS - 1)
+    assert sandbox.run("run")[0] == 0  # a first exchange may take a while to be set up
+    add_past_runs(sandbox, 1)
+    code, report, err = sandbox.run("run")
+    assert code == 9
+    (drift,) = report["drift"]
+    assert (drift["kind"], drift["peer"]) == ("silent", "crm")
+    assert (f"no message from the crm base in the {STUCK_AFTER_RUNS + 1} runs since the first, "
+            "and none of our 1 message(s) taken: is bases.crm.transport the folder or address the "
+            "base exchanges through (its exchange settings), and has it loaded `onecsync "
+            "settings-message crm`?") == drift["detail"]
+    code, _, err = sandbox.human("-q", "run")
+    assert code == 9 and "drift: 1 silent" in err  # cron mail says so
+    sandbox.put("crm", f.Msg(sender=f.CRM, received_no=1))  # set up at last: it took ours
+    assert sandbox.run("run")[0] == 0
 
 
 def test_parked_objects_are_drift_until_retried(sandbox):

@@ -119,7 +119,7 @@ def test_set_numbers_waits_for_no_one_it_says_busy(sandbox):
     with sandbox.lock_held():
         dump = sandbox.dump()
         code, _, err = sandbox.run("state", "set-numbers", "crm", "--sent", "5", "--yes")
-        assert code == 8 and "another onecsync run holds" in err
+        assert code == 8 and "not done: a run is in progress since" in err
         code, _, _ = sandbox.run("state", "resend", "crm", "--yes")
         assert code == 8
         assert sandbox.dump() == dump

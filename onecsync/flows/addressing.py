@@ -1,51 +1,95 @@
 """Is a message in a base's folder addressed with codes other than the config's? (run and check)
 
-Public API: `misaddressed(config, name, transport)` → the `ConfigError` to report, or None.
+Public API: `scan(config, name, transport)` → `Addressing` (the `ConfigError` to report, and one
+warning for names that are not the exchange's), `readable(name)`.
 
 1C names its message `Message_<its code>_<our code>`. When no file has the name the config
 expects but one looks like the exchange (one of the two codes is the config's, or it comes from
 the other base), a code in the config is wrong, and a run that said "no message" would leave
-cron silent while nothing is exchanged. Transports that cannot list a folder are not judged.
+cron silent while nothing is exchanged. A name whose codes are not node codes at all (not
+UUIDs, or not even UTF-8) is no 1C message: ignored with one warning, never offered as a code
+to put in the config. Run and check judge alike, by this module. Transports that cannot list a
+folder are not judged.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import uuid
+from dataclasses import dataclass
 
 from onecsync.config import Config
 from onecsync.errors import ConfigError
 
 _NAME = re.compile(r"^Message_([^_]+)_([^_]+)\.(?:xml|zip)$", re.IGNORECASE)
+# Names of files ignored that one warning shows (it says how many there are in all).
+SHOWN = 3
 
 
-def misaddressed(config: Config, name: str, transport) -> ConfigError | None:
+@dataclass
+class Addressing:
+    wrong: ConfigError | None = None
+    warning: str | None = None
+
+
+def readable(name: str) -> str:
+    """A file name as an admin can read and type it: bytes that are not UTF-8 as \\xff,
+    control characters as \\n or \\x1b (a name cannot forge a log line), the rest as is."""
+    text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _is_code(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return text.isascii()
+
+
+def scan(config: Config, name: str, transport) -> Addressing:
     listing = getattr(transport, "message_names", None)
     if listing is None:
-        return None
+        return Addressing()
     node, peer = config.node.code.lower(), config.bases[name].code.lower()
     others = {b.code.lower(): other for other, b in config.bases.items() if other != name}
-    for file in sorted(listing()):
+    names = sorted(listing())
+    ignored = [f for f in names if (m := _NAME.match(f)) and not (_is_code(m[1]) and _is_code(m[2]))]
+    result = Addressing()
+    if ignored:
+        shown = ", ".join(readable(f) for f in ignored[:SHOWN])
+        more = f" and {len(ignored) - SHOWN} more" if len(ignored) > SHOWN else ""
+        result.warning = (f"{name}: ignored in {transport.description}: {shown}{more}: named like "
+                          "a 1C message, but its codes are not node codes (UUIDs); remove it "
+                          "if nothing of yours needs it")
+    expected = {f"message_{peer}_{node}.xml", f"message_{peer}_{node}.zip"}
+    if expected & {f.lower() for f in names}:
+        return result  # the base's message is there: a stale name beside it misleads no one
+    for file in names:
         m = _NAME.match(file)
-        if m is None:
+        if m is None or file in ignored:
             continue
         sender, to = m.group(1).lower(), m.group(2).lower()
         if sender == node or (sender, to) == (peer, node):
             continue  # ours, or the one the config expects
         where = f"{name}: {file} in {transport.description}"
         if to == node and sender in others:
-            return ConfigError(
+            result.wrong = ConfigError(
                 f"{where} comes from the {others[sender]} base's code {sender}, and no message "
                 f"from {peer} (bases.{name}.code) is there",
                 remedy=f"bases.{name}.code and bases.{others[sender]}.code look swapped, or the "
                        "two bases' folders are")
-        if to == node:
-            return ConfigError(
+        elif to == node:
+            result.wrong = ConfigError(
                 f"{where} is from a base with code {sender}, but bases.{name}.code is {peer}",
                 remedy=f"set bases.{name}.code to the code of the base that writes there "
                        f"({sender}?)")
-        if sender == peer:
-            return ConfigError(
+        elif sender == peer:
+            result.wrong = ConfigError(
                 f"{where} is addressed to node code {to}, but node.code is {node}",
                 remedy=f"set node.code to {to}, or enter {node} as the onecsync node's code in "
                        "the base")
-    return None
+        if result.wrong is not None:
+            break
+    return result

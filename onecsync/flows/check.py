@@ -21,10 +21,11 @@ import sqlite3
 from onecsync.config import Config
 from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
-from onecsync.flows.addressing import misaddressed
+from onecsync.flows.addressing import scan
 from onecsync.flows.declared import Finding
 from onecsync.flows.declared import config_findings
 from onecsync.flows.declared import peer_findings
+from onecsync.flows.organizations import unknown_organizations
 from onecsync.protocol.numbering import negotiate
 from onecsync.state import lock_path
 from onecsync.state import open_readonly
@@ -87,6 +88,22 @@ def _peer_view(config: Config, name: str, state) -> dict:
     return view
 
 
+def _organizations(config: Config) -> list[OnecsyncError]:
+    """What a run would say of flows.*.organizations, from the organizations the bases sent."""
+    try:
+        state = open_readonly(config.state)
+    except OnecsyncError:
+        return []  # read_peers has said why already
+    if state is None:
+        return []
+    try:
+        return [e for flow in config.flows if (e := unknown_organizations(config, state, flow))]
+    except sqlite3.Error:
+        return []
+    finally:
+        state.close()
+
+
 def _other_node(config: Config) -> OnecsyncError | None:
     """The refusal a run would meet if the state was made under another node code or plan."""
     try:
@@ -128,6 +145,22 @@ def _state_access(config: Config) -> tuple[list[str], list[str]]:
     return problems, warnings
 
 
+def _metrics_access(config: Config) -> list[str]:
+    """Warnings: a metrics file no run could write (each run would only warn, and the
+    monitoring would see the last file grow old)."""
+    if config.metrics_file is None:
+        return []
+    folder = config.metrics_file.parent
+    eff = os.access in os.supports_effective_ids
+    if not folder.is_dir():
+        return [f"metrics_file: the folder {folder} does not exist, so no run writes its metrics "
+                "(create it, or point metrics_file at node_exporter's textfile folder)"]
+    if not os.access(folder, os.W_OK | os.X_OK, effective_ids=eff):
+        return [f"metrics_file: the folder {folder} is not writable by this user, so no run "
+                "writes its metrics (let the user that runs onecsync write there)"]
+    return []
+
+
 def _user(uid: int) -> str:
     try:
         import pwd
@@ -156,8 +189,9 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> di
     for text in access_problems:
         codes.append(ExitCode.CONFIG)
         problems.append({"code": int(ExitCode.CONFIG), "peer": None, "message": text})
-    warnings += [{"peer": None, "message": text} for text in access_warnings]
-    if (wrong := _other_node(config)) is not None:
+    warnings += [{"peer": None, "message": text}
+                 for text in access_warnings + _metrics_access(config)]
+    for wrong in [w for w in [_other_node(config)] if w] + _organizations(config):
         codes.append(wrong.exit_code)
         problems.append({"code": int(wrong.exit_code), "peer": None, "message": wrong.line()})
     report: dict = {"command": "check", "dry_run": dry_run, "config": str(config.path),
@@ -182,8 +216,11 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> di
                                         exchange_plan=config.node.exchange_plan,
                                         state_dir=config.state_dir, dry_run=True)
             view["transport"].update(_probe(transport, dry_run))
-            if (wrong := misaddressed(config, name, transport)) is not None:
-                raise wrong
+            addressing = scan(config, name, transport)
+            if addressing.warning:
+                warnings.append({"peer": name, "message": addressing.warning})
+            if addressing.wrong is not None:
+                raise addressing.wrong
             offered = _service_versions(transport)
             if offered and view["versions"] is None:  # the web service says, before any message
                 view["versions"] = offered
@@ -192,8 +229,9 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> di
         except OnecsyncError as exc:
             view["transport"].update(ok=False, error=exc.line(), code=int(exc.exit_code))
             codes.append(exc.exit_code)
+            line = exc.line()
             problems.append({"code": int(exc.exit_code), "peer": name,
-                             "message": f"{name}: {exc.line()}"})
+                             "message": line if line.startswith(f"{name}: ") else f"{name}: {line}"})
         if base.odata is not None:
             view["odata"] = _probe_odata(base.odata)
             if not view["odata"]["ok"]:

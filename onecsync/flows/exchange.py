@@ -24,7 +24,7 @@ from onecsync.config import Config
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StrayEntry
 from onecsync.errors import TemporaryError
-from onecsync.flows.addressing import misaddressed
+from onecsync.flows.addressing import scan
 from onecsync.flows.declared import declared_types
 from onecsync.progress import NO_PROGRESS
 from onecsync.progress import Progress
@@ -84,9 +84,12 @@ class Exchange:
         base = self.config.bases[name]
         peer = self.state.ensure_peer(name, base.code)
         incoming = self.transports[name].fetch()
+        addressing = scan(self.config, name, self.transports[name])
+        if addressing.warning:
+            log.warning("%s", addressing.warning)
         if incoming is None:
-            if (wrong := misaddressed(self.config, name, self.transports[name])) is not None:
-                raise wrong
+            if addressing.wrong is not None:
+                raise addressing.wrong
             log.debug("%s: no message from the base yet", name)
             return {"file": None}
         try:

@@ -3,6 +3,9 @@
 Public API: `Drift`, `reconcile_state(config, state)`.
 
 The state alone tells a lot without asking either base anything:
+- silent: a base has never been heard from, nor taken any of our messages, for many runs (its
+  folder or address in the config is not the one it exchanges through, or it was never set up):
+  otherwise every run would end in exit 0 while nothing is exchanged with it;
 - stuck: a base has not confirmed what we sent it for many runs (it is not importing);
 - parked: objects that could not be sent (a mapping rule, a version that cannot carry them);
 - orphan: a settlement document in accounting names an order or invoice that neither the CRM
@@ -17,14 +20,15 @@ from dataclasses import dataclass
 
 from onecsync.config import Config
 from onecsync.state import State
+from onecsync.state.reports import STUCK_AFTER_RUNS
+from onecsync.state.reports import unconfirmed_sent
 
-STUCK_AFTER_RUNS = 12      # an hour at one run every five minutes
 ORPHAN_AFTER_RUNS = 288    # a day
 
 
 @dataclass(frozen=True)
 class Drift:
-    kind: str            # stuck | parked | orphan | missing | amount | unposted | not-forwarded | …
+    kind: str            # silent | stuck | parked | orphan | missing | amount | unposted | not-forwarded | …
     peer: str
     type: str
     ref: str
@@ -38,18 +42,24 @@ class Drift:
 def reconcile_state(config: Config, state: State) -> list[Drift]:
     drifts: list[Drift] = []
     conn = state.conn
+    # Runs since the first (which wrote our first message), as `stuck` counts them.
+    since = conn.execute("SELECT count(*) FROM runs WHERE exit_code IS NOT NULL").fetchone()[0] - 1
     for peer in config.bases:
-        row = conn.execute(
-            "SELECT count(*), min(registered_at), min(message_no) FROM registrations WHERE peer = ? "
-            "AND confirmed_no IS NULL AND parked IS NULL AND message_no IS NOT NULL", (peer,)).fetchone()
-        count, oldest, first_no = row
-        if count:
-            runs = conn.execute("SELECT count(*) FROM runs WHERE started_at > ? AND exit_code IS NOT NULL",
-                                (oldest,)).fetchone()[0]
-            if runs >= STUCK_AFTER_RUNS:
-                drifts.append(Drift("stuck", peer, "", "", (
-                    f"{count} object(s) sent since message {first_no} are still unconfirmed after "
-                    f"{runs} runs: is the {peer} base importing our messages?")))
+        heard = conn.execute("SELECT sent_no, confirmed_no, last_received_at FROM peers "
+                             "WHERE name = ?", (peer,)).fetchone()
+        if heard and heard[0] and not heard[1] and heard[2] is None and since >= STUCK_AFTER_RUNS:
+            drifts.append(Drift("silent", peer, "", "", (
+                f"no message from the {peer} base in the {since} runs since the first, and none of our "
+                f"{heard[0]} message(s) taken: is bases.{peer}.transport the folder or address "
+                f"the base exchanges through (its exchange settings), and has it loaded "
+                f"`onecsync settings-message {peer}`?")))
+            continue  # what it has not confirmed is stuck for the same reason
+        sent = unconfirmed_sent(state, peer)
+        if sent["stuck"]:
+            drifts.append(Drift("stuck", peer, "", "", (
+                f"{sent['count']} object(s) sent since message {sent['first_message_no']} are "
+                f"still unconfirmed after {sent['runs']} runs: is the {peer} base importing our "
+                "messages?")))
     for peer, type_name, ref, reason in conn.execute(
             "SELECT peer, type, ref, reason FROM inbox WHERE status = 'parked' ORDER BY id"):
         drifts.append(Drift("parked", peer, type_name, ref, f"received from {peer}, parked: {reason}"))

@@ -6,7 +6,8 @@ A step that fails for one base does not stop the others: a rejected message from
 must not keep the CRM from getting what is already staged. Only errors that make every step
 pointless (config, state) stop the run. The exit code is that of the most serious failure.
 A run that holds the lock pings the healthcheck URL, if one is configured, at its start and end
-(a dry run and a busy exit ping nothing: they are not runs).
+(a dry run and a busy exit ping nothing: they are not runs). Every run but those two writes the
+metrics file, if one is configured, when it ends (failed runs too: metrics.py).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from dataclasses import dataclass
 from dataclasses import field
 
 from onecsync.config import Config
+from onecsync.errors import Busy
 from onecsync.errors import ConfigError
 from onecsync.errors import ExitCode
+from onecsync.errors import Misnamed
 from onecsync.errors import NumberingConflict
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StateError
@@ -28,17 +31,20 @@ from onecsync.flows.catalogs import route_catalogs
 from onecsync.flows.declared import refuse_bad_flow_types
 from onecsync.flows.exchange import Exchange
 from onecsync.flows.invoices import route_invoices
+from onecsync.flows.organizations import unknown_organizations
 from onecsync.flows.reconcile import reconcile_state
 from onecsync.flows.reconcile_odata import heal as heal_drifts
 from onecsync.flows.reconcile_odata import reconcile_odata
 from onecsync.flows.settlements import route_settlements
 from onecsync.healthcheck import Healthcheck
+from onecsync.metrics import write_metrics
 from onecsync.progress import NO_PROGRESS
 from onecsync.progress import Progress
 from onecsync.state import RunLock
 from onecsync.state import ensure_state_dir
 from onecsync.state import lock_path
 from onecsync.state import open_dry_run
+from onecsync.state import open_readonly
 from onecsync.state import open_state
 from onecsync.state import sqlite_failure
 from onecsync.state.lock import DryRunLock
@@ -65,6 +71,10 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
     "reconcile": [("reconcile", "")],
     "retry": [("unpark", ""), *_ALL_ROUTES, *_SEND_BOTH],
 }
+
+# What cron and the timer run: finding the lock taken is no failure for these (errors.Busy);
+# retry and reconcile are an admin's decision, not carried out when a run holds the lock.
+SCHEDULED = frozenset({"run", "pull-catalogs", "push-invoices", "pull-settlements"})
 
 # Most serious first: the exit code of a run is the first of these that occurred.
 SEVERITY = (ExitCode.BUG, ExitCode.CONFIG, ExitCode.CONFLICT, ExitCode.REJECTED,
@@ -125,10 +135,36 @@ def execute(config: Config, command: str, dry_run: bool = False,
             heal: bool = False) -> Outcome:
     """Run `command`; `refs` (retry only): the Ссылки to retry, None for every parked object;
     `heal` (reconcile): register what is missing again for the next send."""
+    if dry_run:
+        return _execute(config, command, True, refs, progress, heal)
+    started = time.monotonic()
+    code: int | None = int(ExitCode.BUG)
+    try:
+        outcome = _execute(config, command, False, refs, progress, heal)
+        code = int(outcome.exit_code)
+        return outcome
+    except Busy:
+        code = None  # not a run: the one holding the lock writes the file
+        raise
+    except OnecsyncError as exc:
+        code = int(exc.exit_code)
+        raise
+    except BaseException as exc:
+        code = (ended_by(exc) or (int(ExitCode.BUG), ""))[0]
+        raise
+    finally:
+        if code is not None:
+            write_metrics(config, command, code, time.monotonic() - started)
+
+
+def _execute(config: Config, command: str, dry_run: bool, refs: tuple[str, ...] | None,
+             progress: Progress, heal: bool) -> Outcome:
     steps = COMMANDS[command]
     refuse_bad_flow_types(config)
     outcome = Outcome(command=command, dry_run=dry_run)
     try:
+        if refs:
+            _refuse_unparked(config, refs)
         if dry_run:
             with DryRunLock(lock_path(config.state)):
                 state, finish = open_dry_run(config.state)
@@ -139,7 +175,7 @@ def execute(config: Config, command: str, dry_run: bool = False,
                     finish()
             return outcome
         ensure_state_dir(config.state)
-        with RunLock(lock_path(config.state), command):
+        with RunLock(lock_path(config.state), command, scheduled=command in SCHEDULED):
             ping = Healthcheck.from_config(config)
             ping.start()
             try:
@@ -156,6 +192,20 @@ def execute(config: Config, command: str, dry_run: bool = False,
     except sqlite3.Error as exc:  # the state file itself: busy, full, read-only, damaged
         raise sqlite_failure(exc, config.state) from None
     return outcome
+
+
+def _refuse_unparked(config: Config, refs: tuple[str, ...]) -> None:
+    """`retry REF` of a Ссылка no parked object has would retry nothing and end in exit 0."""
+    state = open_readonly(config.state)
+    try:
+        missing = list(refs) if state is None else state.not_parked(refs)
+    finally:
+        if state is not None:
+            state.close()
+    if missing:
+        raise Misnamed(f"not parked: {', '.join(missing)}; nothing was retried",
+                       remedy="`onecsync status` counts the parked objects and `onecsync state "
+                              "export` lists them with their Ссылки; or use retry --all")
 
 
 def _summary(outcome: Outcome) -> str:
@@ -237,6 +287,9 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
                 peer_report["received"] = exchange.receive(arg)
                 outcome.parked += peer_report["received"].get("parked", 0)
             elif action == "route":
+                if (wrong := unknown_organizations(config, state, arg)) is not None:
+                    log.error("%s", wrong.line())  # the filter still does as it is told
+                    outcome.errors.append(wrong)
                 with progress.task(f"routing {arg}…"):  # minutes at a first exchange: say so
                     outcome.routed[arg] = ROUTES[arg](config, state)
                 outcome.parked += outcome.routed[arg].get("parked", 0)

@@ -21,6 +21,7 @@ from .index import load
 from .index import namespace
 from .index import version_key
 from .index import version_of
+from .relabel import relabel
 from .schema import header_schema
 from .schema import object_schema
 from .validate import Problem
@@ -44,6 +45,7 @@ __all__ = [
     "load",
     "namespace",
     "object_schema",
+    "relabel",
     "validate_header",
     "validate_object",
     "version_key",

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections import Counter
 from copy import deepcopy
 from dataclasses import dataclass
+from functools import cache
 
 from lxml import etree
 
 from . import vat
 from .index import FormatIndex
 from .index import ObjectType
-from .index import Prop
 from .index import TypeDef
 from .index import ValueType
 
@@ -72,15 +72,26 @@ def _declares(index: FormatIndex, type_name: str, *steps: str) -> bool:
     return True
 
 
+@cache
+def _comment_way(source: FormatIndex, target: FormatIndex, name: str) -> str | None:
+    """Whether the comment of an object of `name` goes into the group ("in"), out of it ("out")."""
+    flat = (_declares(source, name, _COMMENT), _declares(target, name, _COMMENT))
+    nested = (_declares(source, name, _COMMON, _COMMENT), _declares(target, name, _COMMON, _COMMENT))
+    if flat[0] and nested[1] and not flat[1]:
+        return "in"
+    if nested[0] and flat[1] and not nested[1]:
+        return "out"
+    return None
+
+
 def _move_comment(element: etree._Element, source: FormatIndex, target: FormatIndex,
                   name: str) -> etree._Element:
     """The document's comment is one field that moved: a `Комментарий` of its own up to 1.10,
     `ОбщиеСвойстваОбъектовФормата/Комментарий` from 1.11 (1C fills both from the document's one
     attribute). Walking by name would drop it between the two; it is moved instead."""
-    flat = (_declares(source, name, _COMMENT), _declares(target, name, _COMMENT))
-    nested = (_declares(source, name, _COMMON, _COMMENT), _declares(target, name, _COMMON, _COMMENT))
+    way = _comment_way(source, target, name)
     ns = source.namespace
-    if flat[0] and nested[1] and not flat[1]:
+    if way == "in":
         moved = element.find(f"{{{ns}}}{_COMMENT}")
         if moved is None:
             return element
@@ -91,7 +102,7 @@ def _move_comment(element: etree._Element, source: FormatIndex, target: FormatIn
         if group is None:
             group = etree.SubElement(element, f"{{{ns}}}{_COMMON}")
         group.insert(0, moved)
-    elif nested[0] and flat[1] and not nested[1]:
+    elif way == "out":
         if element.find(f"{{{ns}}}{_COMMON}/{{{ns}}}{_COMMENT}") is None:
             return element
         element = deepcopy(element)
@@ -102,97 +113,140 @@ def _move_comment(element: etree._Element, source: FormatIndex, target: FormatIn
     return element
 
 
+class _Path:
+    """Where an element is, spelled ("Товары/Строка[2]/Количество") only when a drop or an error
+    names it: most elements of an object never need their path."""
+
+    __slots__ = ("parent", "el")
+
+    def __init__(self, parent: _Path | str, el: etree._Element) -> None:
+        self.parent, self.el = parent, el
+
+    def __str__(self) -> str:
+        el = self.el
+        same = [c for c in el.getparent() if c.tag == el.tag]
+        name = etree.QName(el).localname
+        step = name if len(same) == 1 else f"{name}[{same.index(el) + 1}]"
+        return f"{self.parent}/{step}"
+
+
+@dataclass(frozen=True)
+class _Field:
+    """One property of a target type, as the walk needs it for a child of the source."""
+
+    index: int  # its place among the type's properties
+    name: str
+    tag: str  # in the target namespace
+    type: TypeDef | str
+    allowed: frozenset[str] | None  # the values of the enumeration in force, if any
+    allowed_from: ValueType | None  # the type that lists them
+
+
 class _Walker:
     def __init__(self, source_ns: str, target: FormatIndex) -> None:
         self.source_ns = source_ns
+        self.source_prefix = f"{{{source_ns}}}"
         self.target = target
         self.dropped: list[str] = []
+        self.tables = _tables(target, source_ns)
 
-    def resolve(self, prop: Prop) -> TypeDef | str:
-        """The property's type definition, or its name for xs:/msg: built-ins."""
-        return prop.inline or self.target.types.get(prop.type, prop.type)
+    def table(self, t: ObjectType) -> tuple[dict[str, _Field], list[tuple[int, str, int]]]:
+        """The type's fields by source tag (a repeated name: its last place), and the
+        (place, name, lower bound) of those required, built once per type."""
+        table = self.tables.get(id(t))
+        if table is None:
+            target, fields = self.target, {}
+            for i, p in enumerate(t.properties):
+                sub = p.inline or target.types.get(p.type, p.type)
+                in_force = target.enumeration_in_force(sub)
+                fields[self.source_prefix + p.name] = _Field(
+                    i, p.name, f"{{{target.namespace}}}{p.name}", sub,
+                    frozenset(in_force.enumerations) if in_force else None, in_force)
+            required = [(i, p.name, p.min) for i, p in enumerate(t.properties) if p.min > 0]
+            table = self.tables[id(t)] = (fields, required)
+        return table
 
-    def convert(self, src: etree._Element, parent: etree._Element, t: TypeDef | str, path: str) -> etree._Element:
+    def convert(self, src: etree._Element, parent: etree._Element, field: _Field, path) -> etree._Element:
         """The converted ``src``, appended to ``parent``."""
-        tag = f"{{{self.target.namespace}}}{etree.QName(src).localname}"
-        new = etree.SubElement(parent, tag, src.attrib)
-        has_children = any(isinstance(c.tag, str) for c in src)
+        t = field.type
+        new = etree.SubElement(parent, field.tag, src.attrib)
+        has_children = len(src) > 0 and any(isinstance(c.tag, str) for c in src)
         if isinstance(t, ObjectType):
             if not has_children and (src.text or "").strip():
                 if t.name == vat.STRUCTURE_TYPE and vat.to_structure(src.text.strip()):
                     for name, text in vat.to_structure(src.text.strip()):
                         etree.SubElement(new, f"{{{self.target.namespace}}}{name}").text = text
                     return new
-                raise _Lost(path, f"is a structure in EnterpriseData {self.target.version}, not a plain value")
+                raise _Lost(str(path), f"is a structure in EnterpriseData {self.target.version}, not a plain value")
             self.fill(src, new, t, path)
         elif has_children:
-            code = vat.to_code({etree.QName(c).localname: (c.text or "").strip() for c in src
-                                if isinstance(c.tag, str)}) \
-                if isinstance(t, ValueType) and t.name == vat.ENUM_TYPE else None
+            code = vat.code_of(src) if isinstance(t, ValueType) and t.name == vat.ENUM_TYPE else None
             if code is None:
-                raise _Lost(path, f"is a plain value in EnterpriseData {self.target.version}, not a structure")
-            try:
-                self.check_enumeration(code, t, path)
-            except Unconvertible as e:  # a rate the older list lacks: lost, like any other value
-                raise _Lost(path, e.reason) from None
+                raise _Lost(str(path), f"is a plain value in EnterpriseData {self.target.version}, not a structure")
+            if field.allowed is not None and code not in field.allowed:
+                # a rate the older list lacks: lost, like any other value
+                raise _Lost(str(path), self.not_allowed(code, field.allowed_from))
             new.text = code
         else:
-            if src.get(_XSI_NIL) != "true":
-                self.check_enumeration(src.text or "", t, path)
-            new.text = src.text
+            text = src.text
+            if field.allowed is not None and (text or "") not in field.allowed and src.get(_XSI_NIL) != "true":
+                raise Unconvertible(str(path), self.not_allowed(text or "", field.allowed_from))
+            new.text = text
         return new
 
-    def fill(self, src: etree._Element, new: etree._Element, t: ObjectType, path: str) -> None:
-        order = {p.name: i for i, p in enumerate(t.properties)}
-        counts = Counter(c.tag for c in src if isinstance(c.tag, str))
-        seen: Counter[str] = Counter()
+    def fill(self, src: etree._Element, new: etree._Element, t: ObjectType, path) -> None:
+        fields, required = self.table(t)
         kept: list[tuple[int, etree._Element]] = []
         lost: dict[str, str] = {}
+        any_child, in_order, last = False, True, -1
         for child in src:
-            if not isinstance(child.tag, str):
+            tag = child.tag
+            if not isinstance(tag, str):
                 continue
-            qname = etree.QName(child)
-            seen[child.tag] += 1
-            step = qname.localname if counts[child.tag] == 1 else f"{qname.localname}[{seen[child.tag]}]"
-            child_path = f"{path}/{step}"
-            if qname.namespace != self.source_ns:
-                # Extension fields (other namespaces) may follow the declared ones in an open type.
-                if t.open:
-                    new.append(deepcopy(child))
-                    kept.append((len(order), new[-1]))
-                else:
-                    self.dropped.append(child_path)
+            any_child = True
+            field = fields.get(tag)
+            if field is None:
+                if not tag.startswith(self.source_prefix):
+                    # Extension fields (other namespaces) may follow the declared ones in an open type.
+                    if t.open:
+                        new.append(deepcopy(child))
+                        kept.append((len(fields), new[-1]))
+                        in_order, last = in_order and last <= len(fields), len(fields)
+                    else:
+                        self.dropped.append(str(_Path(path, child)))
+                    continue
+                self.dropped.append(str(_Path(path, child)))
                 continue
-            if qname.localname not in order:
-                self.dropped.append(child_path)
-                continue
-            i = order[qname.localname]
+            child_path = _Path(path, child)
             try:
-                kept.append((i, self.convert(child, new, self.resolve(t.properties[i]), child_path)))
+                kept.append((field.index, self.convert(child, new, field, child_path)))
             except _Lost as e:
                 new.remove(new[-1])
-                self.dropped.append(child_path)
-                lost[qname.localname] = e.reason
+                self.dropped.append(str(child_path))
+                lost[field.name] = e.reason
+                continue
+            in_order, last = in_order and last <= field.index, field.index
         if not t.ordered:
             # The properties are alternatives: an emptied choice no longer says anything.
-            if counts and not kept:
-                raise _Lost(path, f"none of its alternatives exists in EnterpriseData {self.target.version}")
+            if any_child and not kept:
+                raise _Lost(str(path), f"none of its alternatives exists in EnterpriseData {self.target.version}")
             return
-        # A stable sort: repeated elements (table rows) keep their relative order.
-        new[:] = [el for _, el in sorted(kept, key=lambda pair: pair[0])]
-        present = Counter(i for i, _ in kept)
-        for i, prop in enumerate(t.properties):
-            if present[i] < prop.min:
-                reason = lost.get(prop.name, f"required in EnterpriseData {self.target.version} but missing")
-                raise Unconvertible(f"{path}/{prop.name}", reason)
+        if not in_order:
+            # A stable sort: repeated elements (table rows) keep their relative order.
+            new[:] = [el for _, el in sorted(kept, key=lambda pair: pair[0])]
+        if required:
+            present = Counter(i for i, _ in kept)
+            for i, name, least in required:
+                if present[i] < least:
+                    reason = lost.get(name, f"required in EnterpriseData {self.target.version} but missing")
+                    raise Unconvertible(f"{path}/{name}", reason)
 
-    def check_enumeration(self, value: str, t: ValueType | str, path: str) -> None:
-        # Follow restriction bases inside the package: the nearest enumeration is the one in force.
-        while isinstance(t, ValueType):
-            if t.enumerations:
-                if value not in t.enumerations:
-                    allowed = f"the values of {t.name}" if t.name else "its allowed values"
-                    version = self.target.version
-                    raise Unconvertible(path, f"{value!r} is not one of {allowed} in EnterpriseData {version}")
-                return
-            t = self.target.types.get(t.base, t.base)
+    def not_allowed(self, value: str, t: ValueType) -> str:
+        allowed = f"the values of {t.name}" if t.name else "its allowed values"
+        return f"{value!r} is not one of {allowed} in EnterpriseData {self.target.version}"
+
+
+@cache
+def _tables(target: FormatIndex, source_ns: str) -> dict:
+    """Per target type (by identity: inline types have no name), what `_Walker.table` built."""
+    return {}

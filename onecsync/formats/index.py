@@ -167,6 +167,14 @@ class FormatIndex:
             raise KeyError(f"{type_name} is a value type")
         return list(t.properties)
 
+    def enumeration_in_force(self, t: TypeDef | str | None) -> ValueType | None:
+        """The nearest type along `t`'s restriction bases (inside the package) that lists values."""
+        while isinstance(t, ValueType):
+            if t.enumerations:
+                return t
+            t = self.types.get(t.base, t.base)
+        return None
+
     def key_properties_type(self, object_type: str) -> str | None:
         t = self.types.get(object_type)
         if not isinstance(t, ObjectType):

@@ -1,6 +1,6 @@
 """VAT rates between their two shapes: an enumeration value up to 1.16, a structure from 1.17.
 
-Public API: `ENUM_TYPE`, `STRUCTURE_TYPE`, `to_structure(code)`, `to_code(values)`.
+Public API: `ENUM_TYPE`, `STRUCTURE_TYPE`, `to_structure(code)`, `to_code(values)`, `code_of(element)`.
 
 Up to 1.16 a rate is one value of `СтавкиНДС` (НДС20, НДС10_110, БезНДС …); from 1.17 it is a
 `КлючевыеСвойстваСтавкиНДС` (Ставка, РасчетнаяСтавка, НеОблагается, ВидСтавки). Both say the
@@ -13,6 +13,8 @@ calculated 18/118, 20/120, 10/110); any other rate stays unconvertible, and is d
 from __future__ import annotations
 
 import re
+
+from lxml import etree
 
 ENUM_TYPE = "СтавкиНДС"
 STRUCTURE_TYPE = "КлючевыеСвойстваСтавкиНДС"
@@ -61,3 +63,9 @@ def to_code(values: dict[str, str]) -> str | None:
     else:
         return None
     return code if to_structure(code) is not None else None
+
+
+def code_of(element: etree._Element) -> str | None:
+    """The enumeration value for a 1.17 structure element (its child elements' texts)."""
+    return to_code({etree.QName(c).localname: (c.text or "").strip() for c in element
+                    if isinstance(c.tag, str)})

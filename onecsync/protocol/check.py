@@ -5,7 +5,8 @@ Public API: `check_message(path, config=None, max_problems=100, progress=None)` 
 
 The same code checks every message the test suite sees onecsync write (tests/conftest.py), so
 "valid" means one thing. The file is read by the exchange's own streaming reader: the header is
-checked against the envelope schema and the rules `receive` applies, then each body object, one
+judged by the very functions `receive` uses (envelope.judge_header: onecsync's reading, then
+the envelope schema; check_envelope), so both name the same first reason, then each body object, one
 at a time, against 1C's schema of the message's version (onecsync.formats, built from 1C's XDTO
 packages). Memory stays flat on a file of any size. A file the reader cannot read at all
 (malformed XML, a broken zip, a DTD) is one finding at the point where reading stopped.
@@ -25,7 +26,10 @@ from onecsync.config import Config
 from onecsync.errors import MessageRejected
 from onecsync.progress import Task
 from onecsync.protocol.envelope import Header
-from onecsync.protocol.envelope import header_from_element
+from onecsync.protocol.envelope import check_envelope
+from onecsync.protocol.envelope import judge_header
+from onecsync.protocol.envelope import local_name
+from onecsync.protocol.envelope import shown
 from onecsync.protocol.reader import DELETION
 from onecsync.protocol.reader import MessageReader
 from onecsync.protocol.reader import object_ref
@@ -100,15 +104,12 @@ class _CheckingReader(MessageReader):
         super().__init__(stream, source, progress)
 
     def _parse_header(self, el) -> Header:
-        problems = formats.validate_header(el)
+        # The run's own judgement (envelope.judge_header): its first problem is the run's reason.
+        header, problems = judge_header(el, self.source)
         for p in problems:
             self._check.add(Finding(p.line, "Header", None, p.path, p.message))
-        try:
-            return header_from_element(el, self.source)
-        except MessageRejected as exc:
-            if not problems:  # the schema already named what the reader stumbled on
-                self._check.add(Finding(el.sourceline, "Header", None, None,
-                                        _without_source(exc, self.source)))
+        if header is not None:
+            return header
         # Only the version is taken on from a header that cannot be read: judging its codes
         # (From, To) from nothing would add problems the file does not have.
         self.header_read = False
@@ -143,7 +144,8 @@ def check_message(path: Path, config: Config | None = None, max_problems: int = 
     try:
         with open_message_file(path, _archive_password(config, path)) as stream:
             reader = _CheckingReader(stream, source, check, progress)
-            _check_header(check, reader.header, config if reader.header_read else None)
+            _check_header(check, reader.header, config if reader.header_read else None,
+                          reader.header_read)
             if check.version in formats.VERSIONS:  # without its format the body cannot be checked
                 _check_body(check, reader)
     except MessageRejected as exc:
@@ -153,10 +155,16 @@ def check_message(path: Path, config: Config | None = None, max_problems: int = 
     return check
 
 
-def _check_header(check: MessageCheck, h: Header, config: Config | None) -> None:
+def _check_header(check: MessageCheck, h: Header, config: Config | None, read: bool) -> None:
     check.sender, check.to = h.sender, h.to
     check.message_no, check.received_no = h.message_no, h.received_no
     check.settings_only = h.settings_only
+    if read:
+        try:
+            check_envelope(h)  # as `run` judges it, in its words
+        except MessageRejected as exc:
+            check.add(Finding(None, "Header", None, None, str(exc)))
+            return
     if not h.settings_only:
         check.version = h.version
         if h.version not in formats.VERSIONS:  # an older base's 1.6, or not a version at all
@@ -180,16 +188,16 @@ def _check_codes(check: MessageCheck, h: Header, config: Config) -> None:
         check.direction = f"{bases[sender]} → {OURS}"
         if to and to != ours:
             check.add(Finding(None, "Header", None, "Header/Confirmation/To",
-                              f"To is {h.to}, not our node code {ours} ({where})"))
+                              f"To is {shown(h.to)}, not our node code {ours} ({where})"))
     elif sender == ours:
         if to in bases:
             check.direction = f"{OURS} → {bases[to]}"
         else:
             check.add(Finding(None, "Header", None, "Header/Confirmation/To",
-                              f"To is {h.to!r}, not the code of a base {where}"))
+                              f"To is {shown(h.to)}, not the code of a base {where}"))
     else:
         check.add(Finding(None, "Header", None, "Header/Confirmation/From",
-                          f"From is {h.sender!r}: neither our node code nor a base's code {where}"))
+                          f"From is {shown(h.sender)}: neither our node code nor a base's code {where}"))
         return
     if check.version is not None and check.version not in config.node.formats:
         check.add(Finding(None, "Header", None, "Header/Format",
@@ -201,14 +209,8 @@ def _check_body(check: MessageCheck, reader: MessageReader) -> None:
     version = check.version
     ns = formats.namespace(version)
     index = formats.load(version)
-    body_checked = False
-    for el in reader.elements():
-        if not body_checked:
-            body_checked = True
-            body_ns = etree.QName(el.getparent()).namespace
-            if body_ns != ns:
-                check.add(Finding(el.getparent().sourceline, "Body", None, "Body",
-                                  f"the Body is in namespace {body_ns!r}, but Format says {ns}"))
+    for el in reader.elements():  # the reader refuses a Body in another namespace than Format's
+        local_name(el, reader.source)  # an undeclared prefix, as the run refuses it
         qname = etree.QName(el)
         name = qname.localname
         check.objects += 1

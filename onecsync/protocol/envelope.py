@@ -1,9 +1,11 @@
 """The EnterpriseData message header: its model, how it is read and checked, and the order 1C needs.
 
-Public API: `Header`, `ObjectTypeDecl`, `header_from_element(el)`, `parse_integer(text, what)`,
-`check_incoming(...)`, `HEADER_ORDER`. The header is 1C's XDTO type `Header` of the ``msg``
-namespace (PKG-MSG): an *ordered* type, so a header out of order is rejected here as 1C's schema
-would reject it.
+Public API: `Header`, `ObjectTypeDecl`, `judge_header(el)`, `problem_text(p)`,
+`too_many(where, name, count)`, `header_from_element(el)`, `parse_integer(text, what)`,
+`check_envelope(header)`, `check_incoming(...)`, `HEADER_ORDER`, `MSG_NS`. The header is 1C's XDTO type `Header` of the
+``msg`` namespace (PKG-MSG): an *ordered* type, so a header out of order is rejected here as 1C's
+schema would reject it. `judge_header` is the one judgement of a header: `run` refuses a message on
+its first problem, `validate` lists them all, so the two agree on every header by construction.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import field
 
 from onecsync import formats
 from onecsync.errors import MessageRejected
+from onecsync.formats import Problem
+from onecsync.formats.index import load_envelope
 
 MSG_NS = formats.ENVELOPE_NS
 XS_NS = "http://www.w3.org/2001/XMLSchema"
@@ -21,10 +25,11 @@ XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 # What 1C declares on the root element (XS 5306-5309); objects may use these prefixes freely.
 ROOT_NSMAP = {"msg": MSG_NS, "xs": XS_NS, "xsi": XSI_NS}
 
-HEADER_ORDER = ("Format", "CreationDate", "Confirmation", "AvailableVersion", "NewFrom",
-                "AvailableObjectTypes", "Prefix", "AvailableExtensions", "SynchronizationContour")
-CONFIRMATION_ORDER = ("ExchangePlan", "To", "From", "MessageNo", "ReceivedNo")
-_REPEATABLE = frozenset({"AvailableVersion"})
+# Order and occurrence limits come from 1C's package, as the schema `validate` checks against does.
+_TYPES = load_envelope().types
+HEADER_ORDER = tuple(p.name for p in _TYPES["Header"].properties)
+CONFIRMATION_ORDER = tuple(p.name for p in _TYPES["Confirmation"].properties)
+_MAX_OCCURS = {(t, p.name): p.max for t in ("Header", "Confirmation") for p in _TYPES[t].properties}
 
 
 @dataclass(frozen=True)
@@ -78,11 +83,33 @@ def local_name(el, source: str = "") -> str:
     return tag
 
 
-_local = local_name
+
+def _msg_name(el, source: str) -> str | None:
+    """The local name of a child in the ``msg`` namespace; None for one in another namespace (open
+    content, which the schema admits as ``##other`` and 1C ignores)."""
+    name = local_name(el, source)
+    return name if el.tag == f"{{{MSG_NS}}}{name}" else None
 
 
 def _text(el) -> str:
     return (el.text or "").strip()
+
+
+def shown(text: str | None, limit: int = 80) -> str:
+    """A value from the header as an error line shows it: quoted, and cut when long (a base may
+    put megabytes in a field)."""
+    text = text if text is None else (text[:limit] + "…" if len(text) > limit else text)
+    return repr(text)
+
+
+def too_many(where: str, name: str, count: int, source: str = "") -> None:
+    """MessageRejected once `count` occurrences of `name` in `where` exceed 1C's schema."""
+    limit = _MAX_OCCURS.get((where, name))
+    if limit is not None and count > limit:
+        if limit == 1:
+            raise MessageRejected(f"{where} has {name} twice", source=source)
+        raise MessageRejected(f"{where} has more than {limit} {name} (1C's schema allows "
+                              f"{limit})", source=source)
 
 
 # xs:integer as 1C writes it: ASCII digits, an optional sign, nothing around them. Python's
@@ -103,20 +130,43 @@ def parse_integer(text: str | None, what: str, source: str = "") -> int:
 
 
 def _check_order(children, order: tuple[str, ...], where: str, source: str) -> None:
-    last = -1
+    last, count = -1, 0
     for child in children:
-        name = _local(child, source)
+        name = _msg_name(child, source)
         if name not in order:
             continue  # open type: other elements are allowed and ignored
         pos = order.index(name)
-        if pos < last:
-            raise MessageRejected(f"{where} is out of order: {name} after {order[last]}",
-                                  source=source)
-        # Two MessageNo (or two From …) leave the message's meaning to a guess; 1C's XDTO
-        # reader refuses them too. Only AvailableVersion is a list.
-        if pos == last and name not in _REPEATABLE:
-            raise MessageRejected(f"{where} has {name} twice", source=source)
+        try:
+            if pos < last:
+                raise MessageRejected(f"{where} is out of order: {name} after {order[last]}",
+                                      source=source)
+            # Two MessageNo (or two From …) leave the message's meaning to a guess; 1C's XDTO
+            # reader refuses them too. Only AvailableVersion is a list, of at most 100.
+            count = count + 1 if pos == last else 1
+            too_many(where, name, count, source)
+        except MessageRejected as exc:
+            exc.line = child.sourceline  # for `validate`, which names the line
+            raise
         last = pos
+
+
+def judge_header(el, source: str = "") -> tuple[Header | None, list[Problem]]:
+    """The header, or its problems: what onecsync reads from it (in its own words) or, when that
+    reads fine, what 1C's schema of the envelope says (namespaces, types, attributes, dates).
+    `run` refuses on the first problem, `validate` lists them all."""
+    try:
+        header = header_from_element(el, source)
+    except MessageRejected as exc:
+        line = getattr(exc, "line", el.sourceline)
+        return None, [Problem(line, "Header", str(exc).removeprefix(f"{source}: "))]
+    problems = formats.validate_header(el)
+    return (None if problems else header), problems
+
+
+def problem_text(p: Problem) -> str:
+    """One header problem as `run` reports it and `validate` lists it."""
+    where = p.path.removeprefix("Header").lstrip("/")
+    return f"Header: {where}: {p.message}" if where else p.message
 
 
 def header_from_element(el, source: str = "") -> Header:
@@ -126,7 +176,7 @@ def header_from_element(el, source: str = "") -> Header:
     values: dict = {"available_versions": []}
     seen_conf = False
     for child in children:
-        name = _local(child, source)
+        name = _msg_name(child, source)
         if name == "Format":
             values["format"] = _text(child)
         elif name == "CreationDate":
@@ -142,7 +192,7 @@ def header_from_element(el, source: str = "") -> Header:
             values["object_types"] = tuple(
                 ObjectTypeDecl(name=_child_text(ot, "Name"), sending=_child_text(ot, "Sending"),
                                receiving=_child_text(ot, "Receiving"))
-                for ot in child if isinstance(ot.tag, str) and _local(ot) == "ObjectType")
+                for ot in child if isinstance(ot.tag, str) and _msg_name(ot, source) == "ObjectType")
         elif name == "Prefix":
             values["prefix"] = _text(child)
     if not values.get("format"):
@@ -155,7 +205,7 @@ def header_from_element(el, source: str = "") -> Header:
 
 def _child_text(el, name: str) -> str:
     for c in el:
-        if isinstance(c.tag, str) and _local(c) == name:
+        if isinstance(c.tag, str) and _msg_name(c, "") == name:
             return _text(c)
     return ""
 
@@ -164,7 +214,7 @@ def _read_confirmation(el, values: dict, source: str) -> None:
     children = [c for c in el if isinstance(c.tag, str)]
     _check_order(children, CONFIRMATION_ORDER, "Confirmation", source)
     for child in children:
-        name = _local(child, source)
+        name = _msg_name(child, source)
         if name == "ExchangePlan":
             values["exchange_plan"] = _text(child)
         elif name == "To":
@@ -177,26 +227,32 @@ def _read_confirmation(el, values: dict, source: str) -> None:
             values["received_no"] = parse_integer(child.text, "ReceivedNo", source)
 
 
+def check_envelope(header: Header, source: str = "") -> None:
+    """What makes a header unusable whoever sent it and whoever reads it (`run` and `validate`
+    alike): a Format that is not EnterpriseData, no Confirmation (XS 2292-2295)."""
+    if header.format_uri.rstrip("/") != formats.BASE_URI and header.version is None:
+        raise MessageRejected(f"Format {shown(header.format_uri)} is not EnterpriseData",
+                              source=source)
+    if not header.has_confirmation:
+        raise MessageRejected("Header has no Confirmation (a message without exchange plan "
+                              "cannot be confirmed)", source=source)
+
+
 def check_incoming(header: Header, *, our_code: str, peer_code: str, peer_name: str,
                    offered: tuple[str, ...], source: str) -> None:
     """The checks 1C makes before touching anything (XS 2292-2385), as MessageRejected."""
-    if header.format_uri.rstrip("/") != formats.BASE_URI and header.version is None:
-        raise MessageRejected(f"Format {header.format_uri[:80]!r} is not EnterpriseData",
-                              source=source)
+    check_envelope(header, source)
     if not header.settings_only and header.version not in offered:
         raise MessageRejected(
             f"format version {header.version} is not one we offer ({', '.join(offered)})",
             source=source, remedy="add the version to node.formats, or lower the base's version")
-    if not header.has_confirmation:
-        raise MessageRejected("Header has no Confirmation (a message without exchange plan "
-                              "cannot be confirmed)", source=source)
     sender = (header.sender or "").lower()
     if sender != peer_code and (header.new_from or "").lower() != peer_code:
-        raise MessageRejected(f"From is {header.sender!r}, not the {peer_name} base's code "
+        raise MessageRejected(f"From is {shown(header.sender)}, not the {peer_name} base's code "
                               f"{peer_code}", source=source,
                               remedy=f"check bases.{peer_name}.code and the exchange folder")
     # To is optional in 1C's schema, and a base that does not know our code yet leaves it
     # empty; only a To naming another node is a wrong recipient.
     if header.to and header.to.lower() != our_code:
-        raise MessageRejected(f"To is {header.to!r}, not our node code {our_code}",
+        raise MessageRejected(f"To is {shown(header.to)}, not our node code {our_code}",
                               source=source, remedy="check node.code in the config and in 1C")

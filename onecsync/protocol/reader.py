@@ -5,7 +5,9 @@ Public API: `MessageReader(stream, source, progress)`, `BodyObject`, `normalize_
 Memory stays flat whatever the size of the body: every object is serialized and cleared as soon
 as its end tag is parsed, and the parsed siblings are dropped from the tree. Parsing never
 resolves entities, loads a DTD or touches the network, and a document that carries a DTD is
-refused before the parser sees it.
+refused before the parser sees it. What the parser would build before anyone could judge it is
+bounded while the bytes go in: a start tag's attributes (markup.MarkupGuard), the header's
+repeats (1C's occurrence limits) and size (HEADER_LIMIT).
 
 Objects are kept as *namespace-relative* XML: the bytes of the element as 1C wrote them, minus
 the declarations of the body namespace and of the three prefixes 1C declares on the root
@@ -28,12 +30,20 @@ from onecsync import formats
 from onecsync.errors import MessageRejected
 from onecsync.progress import EVERY
 from onecsync.progress import Task
+from onecsync.protocol.envelope import MSG_NS
 from onecsync.protocol.envelope import ROOT_NSMAP
 from onecsync.protocol.envelope import Header
-from onecsync.protocol.envelope import header_from_element
+from onecsync.protocol.envelope import judge_header
 from onecsync.protocol.envelope import local_name
+from onecsync.protocol.envelope import problem_text
+from onecsync.protocol.envelope import too_many
+from onecsync.protocol.markup import MarkupGuard
 
 PROLOG_LIMIT = 64 * 1024
+# The header is held whole while it is read (1C's own is a few KB; one listing 30,000 object types
+# is about 4 MB): past this it is refused before it can fill the memory.
+HEADER_LIMIT = 8 * 1024 * 1024
+_MSG = f"{{{MSG_NS}}}"
 # A body object read from more bytes than this is cleared with `_clear` (a plain clear() is
 # quicker for the usual few KB).
 LARGE_OBJECT = 64 * 1024
@@ -68,12 +78,13 @@ class _Prefixed:
     """A file object that replays bytes already sniffed from the stream before the rest, and
     notes where the stream ended (for telling a file that ends early from a broken one)."""
 
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+    def __init__(self, head: bytes, rest: BinaryIO, source: str) -> None:
         self._head = head
         self._rest = rest
         self.count = 0  # bytes handed to the parser, for progress
         self.lines = 1  # lines handed to the parser
         self.at_end = False  # the stream said end of file
+        self._guard = MarkupGuard(source)
 
     def read(self, n: int = -1) -> bytes:
         if self._head:
@@ -85,6 +96,7 @@ class _Prefixed:
             data = self._rest.read(n)
             if not data and n != 0:
                 self.at_end = True
+        self._guard.feed(data, self.lines)  # before libxml2 builds what it refuses
         self.count += len(data)
         self.lines += data.count(b"\n")
         return data
@@ -224,7 +236,7 @@ class MessageReader:
         self.unknown: dict[str, int] = {}
         self._progress = progress or Task()
         head = _sniff(stream, source)
-        self._input = _Prefixed(head, stream)
+        self._input = _Prefixed(head, stream, source)
         self._events = etree.iterparse(
             self._input, events=("start", "end"), resolve_entities=False,
             no_network=True, load_dtd=False, huge_tree=False, remove_comments=True,
@@ -279,18 +291,39 @@ class MessageReader:
         if event != "start" or local_name(el, self.source) != "Header":
             raise MessageRejected("the message does not start with a Header",
                                   source=self.source)
-        depth = 1
-        while depth:
-            event, el = self._next()
-            depth += 1 if event == "start" else -1
+        if el.tag != f"{_MSG}Header":
+            raise MessageRejected(f"the Header is in namespace {etree.QName(el).namespace!r}, "
+                                  f"not {MSG_NS}", source=self.source)
+        self._read_to_end_of_header()
         header = self._parse_header(el)
         _clear(el)
         return header
 
+    def _read_to_end_of_header(self) -> None:
+        """Parse on to </Header>, refusing as soon as the header outgrows 1C's schema (101
+        AvailableVersion) or HEADER_LIMIT, so that a flood in it never fills the memory."""
+        start, counts, depth = self._input.count, {}, 1
+        while depth:
+            event, el = self._next()
+            if event == "end":
+                depth -= 1
+            else:
+                depth += 1
+                if depth == 2 and el.tag.startswith(_MSG):
+                    name = el.tag[len(_MSG):]
+                    counts[name] = counts.get(name, 0) + 1
+                    too_many("Header", name, counts[name], self.source)
+            if self._input.count - start > HEADER_LIMIT:
+                raise MessageRejected(f"the Header is larger than {HEADER_LIMIT >> 20} MiB "
+                                      "(1C writes a few KB)", source=self.source)
+
     def _parse_header(self, el) -> Header:
-        """The Header element, parsed in full, to its model (`onecsync validate` overrides it
-        to collect every problem instead of stopping at the first)."""
-        return header_from_element(el, self.source)
+        """The Header element, parsed in full, to its model, or the first of its problems
+        (`onecsync validate` overrides it to list them all)."""
+        header, problems = judge_header(el, self.source)
+        if problems:
+            raise MessageRejected(problem_text(problems[0]), source=self.source)
+        return header
 
     @property
     def bytes_read(self) -> int:
@@ -325,6 +358,7 @@ class MessageReader:
             if local_name(el, self.source) != "Body":
                 raise MessageRejected(f"unexpected element {local_name(el)!r} "
                                       "after the Header", source=self.source)
+            self._check_body(el)
             self._body = body = el
             depth, begun = 1, 0
             try:
@@ -353,6 +387,16 @@ class MessageReader:
                                           source=self.source, ends_early=True)
             except etree.XMLSyntaxError as exc:
                 raise self._malformed(exc) from None
+
+    def _check_body(self, el) -> None:
+        """A Body in another namespace than its Format's holds no object of that format: 1C
+        would skip them all, and the message would pass for an empty one."""
+        if self.header.version is None:
+            return
+        ns = formats.namespace(self.header.version)
+        if el.tag != f"{{{ns}}}Body":
+            raise MessageRejected(f"the Body is in namespace {etree.QName(el).namespace!r}, "
+                                  f"but Format says {ns}", source=self.source)
 
     def _drain(self) -> None:
         try:

@@ -19,11 +19,13 @@ from onecsync.state.failures import sqlite_failure
 from onecsync.state.lock import RunLock
 from onecsync.state.lock import holder_if_locked
 from onecsync.state.lock import lock_path
-from onecsync.state.migrations import known_migrations
 from onecsync.state.migrations import upgrade
 from onecsync.state.store import PeerState
 from onecsync.state.store import Pending
 from onecsync.state.store import State
+from onecsync.state.vetting import vet_file
+from onecsync.state.vetting import vet_schema
+from onecsync.state.vetting import wal_path as _wal_path
 
 log = logging.getLogger("onecsync")
 
@@ -71,13 +73,19 @@ def _use_wal(conn: sqlite3.Connection) -> None:
 
 
 def _open(path: str, wal: bool = False) -> State:
+    conn = None
     try:
         conn = _connect(path)
+        vet_schema(conn, path)
         if wal:
             _use_wal(conn)
         upgrade(conn, path)
-    except sqlite3.DatabaseError as exc:
-        raise sqlite_failure(exc, path) from None
+    except BaseException as exc:
+        if conn is not None:
+            conn.close()  # the last one out removes the log files it made
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise sqlite_failure(exc, path) from None
+        raise
     return State(conn, path)
 
 
@@ -92,19 +100,54 @@ def ensure_state_dir(path: Path) -> None:
 
 
 def open_state(path: Path) -> State:
-    """Open (creating with mode 0600 if needed) and upgrade the state file."""
+    """Open (creating with mode 0600 if needed) and upgrade the state file. The caller holds
+    the run lock."""
     ensure_state_dir(path)
-    if not path.exists():
-        try:
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:
-            pass
-        except OSError as exc:
-            raise StateError(f"cannot create state file {path}: {exc.strerror}") from None
-    else:
+    if vet_file(path):
         _make_private(path)
         _must_be_writable(path)
+    else:
+        _create(path)
     return _open(str(path), wal=True)
+
+
+def _create(path: Path) -> None:
+    """A new state, built beside `path` and linked in whole: so a state file that is empty or
+    has no tables is never onecsync's (a run killed while creating it leaves only the `.new`
+    file, which the next run replaces), and `vetting` can refuse those as not a state."""
+    new = path.with_name(path.name + ".new")
+    try:
+        for leftover in (new, new.with_name(new.name + "-journal")):
+            leftover.unlink(missing_ok=True)
+        os.close(os.open(new, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+        conn = _connect(str(new))
+        try:
+            upgrade(conn, str(new))  # synchronous FULL: on disk when this returns
+        finally:
+            conn.close()
+        os.link(new, path)  # unlike a rename, never replaces a state made meanwhile
+        _sync_folder(path.parent)
+    except FileExistsError:
+        pass  # made meanwhile (not by a run: we hold the lock); vetted as it is opened
+    except sqlite3.DatabaseError as exc:
+        raise sqlite_failure(exc, path) from None
+    except OSError as exc:
+        raise StateError(f"cannot create state file {path}: {exc.strerror}") from None
+    finally:
+        new.unlink(missing_ok=True)
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync a folder; the file itself is on disk
+    finally:
+        os.close(fd)
 
 
 def _must_be_writable(path: Path) -> None:
@@ -131,13 +174,9 @@ def open_dry_run(path: Path) -> tuple[State, Callable[[], None]]:
     """The state for --dry-run and `finish()`, which undoes everything it did (state/dryrun.py):
     the real file in a transaction never committed, not a copy of it."""
     try:
-        return dryrun.open_dry_run(path, _connect, upgrade)
+        return dryrun.open_dry_run(path, vet_file(path), _connect, upgrade)
     except sqlite3.DatabaseError as exc:
         raise sqlite_failure(exc, path) from None
-
-
-def _wal_path(path: Path) -> Path:
-    return path.with_name(path.name + "-wal")
 
 
 def _log_is_empty(path: Path) -> bool:
@@ -184,26 +223,21 @@ def open_readonly(path: Path) -> State | None:
     """The state opened read-only (no lock, no migration, no write possible), or None if it does
     not exist yet. A run may be writing meanwhile: this shows its last commit, and waits for
     nothing (see `read_connection`); a run killed at any moment leaves nothing that stops it."""
-    if not path.exists():
+    if not vet_file(path):
         return None
+    conn = None
     try:
         conn = read_connection(path)
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = '_sqlite_migrations'") \
-                .fetchone() is None:
-            conn.close()
-            return None  # created, but no run got as far as making the tables
-        applied = [r[0] for r in conn.execute(
-            "SELECT name FROM _sqlite_migrations WHERE migration_set = 'onecsync' ORDER BY rowid")]
+        vet_schema(conn, path)
     except sqlite3.DatabaseError as exc:
         failure = sqlite_failure(exc, path)
         if isinstance(failure, StateError):
             raise StateError(f"state file {path} cannot be read: {exc}") from None
         raise failure from None
-    unknown = [m for m in applied if m not in set(known_migrations())]
-    if unknown:
-        conn.close()
-        raise StateError(f"state file {path} was written by a newer onecsync (schema {unknown[-1]})",
-                         remedy="use that onecsync to look at it")
+    except StateError:
+        if conn is not None:
+            conn.close()
+        raise
     return State(conn, str(path))
 
 
@@ -213,11 +247,9 @@ def read_peers(path: Path) -> list[PeerState] | None:
     None when there is no state file yet. For diagnostics (`check`) that must not change the
     file, nor wait for a running exchange, nor copy a state of gigabytes.
     """
-    if not path.exists():
-        return None
     state = open_readonly(path)
     if state is None:
-        return []  # created, but no run has got as far as the schema
+        return None
     try:
         return state.peers()
     except sqlite3.DatabaseError as exc:

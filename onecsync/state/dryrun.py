@@ -1,6 +1,6 @@
 """The state a --dry-run works on: the real file, inside one transaction that is rolled back.
 
-Public API: `open_dry_run(path, open_connection, migrate)` → (State, finish) (used through
+Public API: `open_dry_run(path, exists, open_connection, migrate)` → (State, finish) (used through
 `onecsync.state.open_dry_run`).
 
 A copy of the state would cost as much as the state (1.5 GB and 12 s at 200k objects); the
@@ -26,6 +26,7 @@ from onecsync.state.failures import sqlite_failure
 from onecsync.state.migrations import applied
 from onecsync.state.migrations import known_migrations
 from onecsync.state.store import State
+from onecsync.state.vetting import vet_schema
 
 log = logging.getLogger("onecsync")
 
@@ -51,17 +52,22 @@ def _writable(path: Path) -> bool:
         os.access(path.parent, os.W_OK | os.X_OK, effective_ids=eff)
 
 
-def open_dry_run(path: Path, connect: Callable[[str], sqlite3.Connection],
+def open_dry_run(path: Path, exists: bool, connect: Callable[[str], sqlite3.Connection],
                  migrate: Callable[[sqlite3.Connection, str], None]) -> tuple[State, Callable]:
-    """(the state to run on, `finish()` that throws away whatever the run did)."""
-    if not path.exists():
+    """(the state to run on, `finish()` that throws away whatever the run did); `exists`: the
+    file at `path` is there (and was vetted as a file)."""
+    if not exists:
         return _scratch(":memory:", connect, migrate)
     conn = connect(str(path))
     try:
+        vet_schema(conn, path)
         due = set(known_migrations()) - set(applied(conn))
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise sqlite_failure(exc, path) from None
+    except Exception:
+        conn.close()
+        raise
     if due or not _writable(path):
         conn.close()
         log.debug("dry run: working on a copy of the state (%s)",

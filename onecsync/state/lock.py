@@ -96,11 +96,7 @@ class DryRunLock:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            h = read_holder(self.path) or {}
-            raise Busy(f"a run is in progress (pid {h.get('pid', '?')}, "
-                       f"{h.get('command', '?')}, started {h.get('started', '?')}): "
-                       "a dry run would show a state about to change",
-                       remedy="try again once it has ended") from None
+            raise Busy(read_holder(self.path) or {}, scheduled=False) from None
         self._fd = fd
         return self
 
@@ -111,9 +107,13 @@ class DryRunLock:
 
 
 class RunLock:
-    def __init__(self, path: Path, command: str) -> None:
+    """The run lock, exclusive, naming its holder. `scheduled`: the command is one cron runs,
+    for which finding the lock taken is no failure (see `Busy`)."""
+
+    def __init__(self, path: Path, command: str, scheduled: bool = False) -> None:
         self.path = path
         self.command = command
+        self.scheduled = scheduled
         self._fd: int | None = None
 
     def __enter__(self) -> "RunLock":
@@ -126,13 +126,8 @@ class RunLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            h = read_holder(self.path)
-            if h is None:  # a dry run shares the lock and names no one
-                raise Busy(f"another onecsync run holds {self.path} (a --dry-run, it names "
-                           "no one)") from None
-            raise Busy(f"another onecsync run holds {self.path} "
-                       f"(pid {h.get('pid', '?')}, {h.get('command', '?')}, "
-                       f"started {h.get('started', '?')})") from None
+            # None: a dry run shares the lock and names no one.
+            raise Busy(read_holder(self.path), scheduled=self.scheduled, lock=self.path) from None
         info = {"pid": os.getpid(), "command": self.command,
                 "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
         try:

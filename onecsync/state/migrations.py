@@ -1,10 +1,10 @@
-"""The state schema, created and upgraded by sqlite-utils migrations; newer files are refused.
+"""The state schema, created and upgraded by sqlite-utils migrations.
 
 Public API: `MIGRATIONS`, `upgrade(conn, path)`, `known_migrations()`.
 
 Every migration runs in one transaction together with the record that it ran. A state file that
 records a migration this onecsync does not know was upgraded by a newer onecsync: opening it
-could silently drop what the newer code relies on, so it is refused.
+could silently drop what the newer code relies on, so `vetting.vet_schema` refuses it first.
 
 sqlite-utils is imported only when a migration is due: importing it costs more than all the
 rest of a cron run with nothing to do. Whether one is due is read from sqlite-utils' own table.
@@ -15,8 +15,6 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING
 from typing import Callable
-
-from onecsync.errors import StateError
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -139,13 +137,10 @@ def applied(conn: sqlite3.Connection) -> list[str]:
 
 
 def upgrade(conn: sqlite3.Connection, path: str) -> None:
+    """Apply the migrations due. The file was vetted first (`vetting.vet_schema`: a newer or
+    foreign one is refused) or is one this onecsync is creating."""
     known = known_migrations()
     done = applied(conn)
-    unknown = [name for name in done if name not in known]
-    if unknown:
-        raise StateError(f"state file {path} was written by a newer onecsync "
-                         f"(schema {unknown[-1]})",
-                         remedy="upgrade onecsync; do not edit the state file")
     if set(known) - set(done):
         from sqlite_utils import Database
 

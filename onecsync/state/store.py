@@ -373,6 +373,12 @@ class State:
             f"AND type IN ({marks}) AND kind = 'delete'", (source, *types))
         return count
 
+    def objects_of(self, peer: str, type_name: str) -> Iterator[tuple[str, bytes]]:
+        """(version, xml) of every object of a type the peer sent (a few: organizations)."""
+        return iter(self.conn.execute(
+            "SELECT version, xml FROM inbox WHERE peer = ? AND type = ? AND kind = 'object'",
+            (peer, type_name)).fetchall())
+
     def ignore_other_types(self, source: str, wanted: Iterable[str]) -> int:
         """Objects of types no flow takes from `source` are kept but never routed."""
         unwanted = [t for t in self._staged_types(source) if t not in set(wanted)]
@@ -497,6 +503,17 @@ class State:
         self.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
                           "DO UPDATE SET value = excluded.value", (key, value))
 
+    def not_parked(self, refs: Iterable[str]) -> list[str]:
+        """Those of `refs` that no parked object has (a typo, or retried already)."""
+        out = []
+        for ref in refs:
+            if self.conn.execute(
+                    "SELECT 1 FROM inbox WHERE ref = ? AND status = 'parked' UNION ALL "
+                    "SELECT 1 FROM registrations WHERE ref = ? AND parked IS NOT NULL LIMIT 1",
+                    (ref.lower(), ref.lower())).fetchone() is None:
+                out.append(ref)
+        return out
+
     def unpark(self, refs: Iterable[str] | None) -> int:
         """Parked objects (all, or those with these Ссылки) are evaluated again by the next
         routing and send; the reason stays until then, so routing looks at each one."""
@@ -607,8 +624,8 @@ class State:
                 self.conn.execute(
                     "UPDATE runs SET ended_at = ?, exit_code = ?, counts = ?, error = ? "
                     "WHERE id = ?",
-                    (now_text(), exit_code, json.dumps(report, ensure_ascii=False)
-                     if report is not None else None, error, run_id))
+                    (now_text(), exit_code, _utf8(json.dumps(report, ensure_ascii=False))
+                     if report is not None else None, _utf8(error), run_id))
                 # Under cron for years: keep 30 days or 10,000 runs, whichever keeps less.
                 since = (datetime.datetime.now(datetime.timezone.utc)
                          - datetime.timedelta(days=KEEP_RUN_DAYS)).isoformat(timespec="seconds")
@@ -631,3 +648,10 @@ class State:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _utf8(text: str | None) -> str | None:
+    """Text SQLite can store: a file name that is not UTF-8 reaches an error line as lone
+    surrogates, which would fail the journal's write (and the run with it) when escaped nowhere
+    else."""
+    return None if text is None else text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -170,6 +170,16 @@ SMALL = {
     "wrong-root.xml": lambda: msg().replace(b"<Message ", b"<Envelope ")
     .replace(b"</Message>", b"</Envelope>"),
     "root-in-other-namespace.xml": lambda: msg().replace(b"<Message ", b'<Message xmlns="urn:x" '),
+    "header-in-other-namespace.xml": lambda: msg().replace(
+        b'<msg:Header>', b'<msg:Header xmlns:msg="urn:wrong">'),
+    "header-attribute-on-format.xml": lambda: msg().replace(b"<msg:Format>", b'<msg:Format a="1">'),
+    "creationdate-not-a-date.xml": lambda: between(msg(), b"<msg:CreationDate>",
+                                                   b"</msg:CreationDate>", b"yesterday"),
+    "body-in-other-namespace.xml": lambda: msg().replace(
+        b'<Body xmlns="http://v8.1c.ru/edi/edi_stnd/EnterpriseData/1.8">',
+        b'<Body xmlns="http://v8.1c.ru/edi/edi_stnd/EnterpriseData/1.10">'),
+    "attribute-value-over-4k.xml": lambda: msg().replace(
+        "<Справочник.Валюты>".encode(), "<Справочник.Валюты a='".encode() + b"x" * 5000 + b"'>"),
     "no-header.xml": lambda: header_out(msg()),
     "body-before-header.xml": lambda: header_out(msg()).replace(
         b"</Message>", msg()[msg().index(b"<msg:Header>"):msg().index(b"</msg:Header>") + 13]
@@ -299,6 +309,25 @@ def text_over_10mb(path: Path) -> None:
     path.write_bytes(msg(objects=GOOD + [f.counterparty(f.ref(9), name)]))
 
 
+def header_300000_versions(path: Path) -> None:
+    """14 MB of AvailableVersion, where 1C's schema allows 100: refused at the 101st."""
+    many = b"<msg:AvailableVersion>1.8</msg:AvailableVersion>" * 300_000
+    path.write_bytes(msg().replace(b"<msg:AvailableVersion>", many + b"<msg:AvailableVersion>", 1))
+
+
+def header_over_8mb(path: Path) -> None:
+    """A 9 MB Prefix: a header held whole while read is refused past HEADER_LIMIT."""
+    path.write_bytes(msg().replace(b"</msg:Header>", b"<msg:Prefix>" + b"x" * 9_000_000
+                                   + b"</msg:Prefix></msg:Header>"))
+
+
+def element_200000_attributes(path: Path) -> None:
+    """One object with 200,000 attributes (2.3 MB): 500 MB once libxml2 has built them."""
+    attrs = b"".join(b' a%d="1"' % i for i in range(200_000))
+    path.write_bytes(msg().replace("<Справочник.Валюты>".encode(),
+                                   "<Справочник.Валюты".encode() + attrs + b">"))
+
+
 def zip_many_entries(path: Path, count: int = 600_000) -> None:
     """A zip64 whose central directory really lists `count` entries (30 MB): zipfile would
     build an object for each before anyone could count them."""
@@ -315,7 +344,9 @@ def zip_many_entries(path: Path, count: int = 600_000) -> None:
 LARGE = {"text-over-10mb.xml": text_over_10mb, "zip-bomb.zip": zip_bomb, "sparse-2gb-zeros.xml": sparse_zeros,
          "sparse-2gb-after-header.xml": sparse_after_header,
          "sparse-2gb-zeros.zip": sparse_zeros, "prolog-over-64k.xml": big_prolog,
-         "zip-600000-entries.zip": zip_many_entries}
+         "zip-600000-entries.zip": zip_many_entries,
+         "header-300000-versions.xml": header_300000_versions, "header-over-8mb.xml": header_over_8mb,
+         "element-200000-attributes.xml": element_200000_attributes}
 
 
 # -- not a file: what else can sit under the base's message name, made at test time -------------
