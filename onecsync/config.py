@@ -51,7 +51,7 @@ _TRANSPORT_KEYS = {
     "ftp": ("host", "port", "user", "password", "folder", "passive", "tls", "ca_file", "timeout",
             "compress", "archive_password", "settle_minutes"),
     "http": ("url", "user", "password", "connect_timeout", "read_timeout", "part_size",
-             "wait_timeout", "ca_file"),
+             "wait_timeout", "ca_file", "archive_password"),
 }
 
 DEFAULT_FLOWS: dict[str, tuple[str, ...]] = {
@@ -131,7 +131,7 @@ class Transport:
     kind: str
     path: Path | None = None              # directory
     compress: bool = False                # directory, ftp
-    archive_password: Secret | None = None  # directory, ftp: 1C's "пароль архива сообщения"
+    archive_password: Secret | None = None  # 1C's "пароль архива сообщения" (any kind)
     url: str | None = None                # http: the base's publication, e.g. http://host/bp
     host: str | None = None               # ftp
     port: int | None = None               # ftp (21)
@@ -690,11 +690,14 @@ class _Validator:
         part = int(self.number(d, where, "part_size", 1024))
         wait = self.number(d, where, "wait_timeout", 1800.0)
         ca_file = self.optional_path(d, where, "ca_file")
+        # A base's archive password is a setting of its node, whatever the transport: its
+        # zips come protected over HTTP too.
+        archive = self.secret(d, where, "archive_password", required=False)
         if url is None or user is None or password is None:
             return None
         return Transport(kind="http", url=url, user=user, password=password,
                          connect_timeout=connect, read_timeout=read, part_size=part,
-                         wait_timeout=wait, ca_file=ca_file)
+                         wait_timeout=wait, ca_file=ca_file, archive_password=archive)
 
     def odata(self, data: Any, where: str) -> OData | None:
         if data is None:

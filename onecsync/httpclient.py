@@ -217,7 +217,10 @@ class HttpClient:
         self.verify = str(ca_file) if ca_file else True
         self.sleep = sleep
         self._session = session
-        self.headers = {"User-Agent": f"onecsync/{__version__}", **(headers or {})}
+        # Answers as they are: a Content-Length then counts what we read. A server that
+        # compresses anyway is still read (see _read).
+        self.headers = {"User-Agent": f"onecsync/{__version__}", "Accept-Encoding": "identity",
+                        **(headers or {})}
         self.host = urlsplit(self.base_url).netloc
 
     @property
@@ -334,6 +337,10 @@ class HttpClient:
                 from None
         if dl.expired:
             raise self._overdue(where)
+        if resp.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+            # Content-Length counts the bytes on the wire, before the encoding is undone;
+            # `limit` still bounds what it inflates to (a bomb goes past it at once).
+            size = resp.raw.tell()
         if declared.strip().isdigit() and int(declared) != size:
             raise _Retryable(TemporaryError(f"{where}: the answer was cut after {size} of "
                                             f"{declared} bytes"), None)
@@ -349,7 +356,11 @@ class HttpClient:
         status = resp.status_code
         if 200 <= status < 300:
             return
-        if status < 200 or status >= 600:  # http.client skips 100 Continue; nothing else is final
+        if status < 200:  # http.client skips only 100 Continue; any other 1xx ends here
+            raise Malformed(f"{self.what}: HTTP {status}: an interim answer and no final one",
+                            remedy="the server or a proxy in front of it answers out of turn; "
+                                   "the next run retries")
+        if status >= 600:
             raise Malformed(f"{self.what}: HTTP {status} is not a final answer")
         buf = bytearray()
         try:

@@ -20,6 +20,7 @@ the next call of `op` answer 200 with exactly these bytes (a malformed or hostil
 from __future__ import annotations
 
 import enum
+import gzip
 import io
 import json
 import socket
@@ -56,6 +57,8 @@ class Fault(enum.Enum):
     TRICKLE = "trickle"    # a valid-looking answer, one byte every TRICKLE_PAUSE seconds
     OVERSIZE = "oversize"  # GetFilePart: the part asked for, and as much again
     FLOOD = "flood"        # an answer without Content-Length that goes on (FLOOD_LONGEST bytes)
+    GZIP = "gzip"          # the true answer, gzipped, Content-Length its compressed size
+    EARLY_HINTS = "102"    # a flood of "102 Processing" interim answers, then nothing
 
 
 class _State:
@@ -76,13 +79,33 @@ class _State:
         self.hang_seconds = 2.0
         self.pause = 0.0  # a slow base: every answer waits this long, each within its bound
         self.imported: list[bytes] = []
+        self.archive_password: str | None = None  # the node's "пароль архива", if set
 
 
-def _zip_one(data: bytes, name: str = "data.xml") -> bytes:
+def _zip_one(data: bytes, name: str = "data.xml", password: str | None = None) -> bytes:
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(name, data)
+    if password is None:
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(name, data)
+    else:
+        import pyzipper
+
+        with pyzipper.AESZipFile(buf, "w", compression=pyzipper.ZIP_DEFLATED,
+                                 encryption=pyzipper.WZ_AES) as zf:
+            zf.setpassword(password.encode("utf-8"))
+            zf.writestr(name, data)
     return buf.getvalue()
+
+
+def _unzip_first(data: bytes, password: str | None) -> bytes:
+    if password is None:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            return zf.read(zf.infolist()[0])  # 1C unpacks the first entry
+    import pyzipper
+
+    with pyzipper.AESZipFile(io.BytesIO(data)) as zf:
+        zf.setpassword(password.encode("utf-8"))
+        return zf.read(zf.infolist()[0])
 
 
 class _Handler(QuietHandler):
@@ -96,8 +119,22 @@ class _Handler(QuietHandler):
     def _error(self, message: str) -> None:
         self._json({"Message": message}, 400)
 
+    def _send(self, status: int, body: bytes, ctype: str = "text/html; charset=utf-8",
+              extra: dict | None = None) -> None:
+        if getattr(self, "gzipped", False):  # whatever Accept-Encoding asked for
+            body, extra = gzip.compress(body), {**(extra or {}), "Content-Encoding": "gzip"}
+        super()._send(status, body, ctype, extra)
+
     def _fault(self, fault: Fault, body: bytes = b"") -> None:
-        if fault is Fault.CUT:
+        if fault is Fault.EARLY_HINTS:
+            try:
+                self.wfile.write(b"HTTP/1.1 102 Processing\r\n\r\n" * 100)
+                self.wfile.flush()
+            except OSError:
+                pass
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+        elif fault is Fault.CUT:
             body = body or b"x" * 4096
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
@@ -169,6 +206,9 @@ class _Handler(QuietHandler):
             self._send(401, b"", extra={"WWW-Authenticate": 'Basic realm="1C"'})
             return
         time.sleep(st.pause)
+        self.gzipped = fault is Fault.GZIP
+        if self.gzipped:
+            fault = None
         if raw is not None:
             self._send(200, raw, "application/json; charset=utf-8")
             return
@@ -217,7 +257,8 @@ class _Handler(QuietHandler):
             data, error = None, f"Ошибка выгрузки данных: {exc}"
         file_id = str(uuid.uuid4())
         with st.lock:
-            st.files[file_id] = _zip_one(data) if data is not None else b""
+            st.files[file_id] = _zip_one(data, password=st.archive_password) \
+                if data is not None else b""
             answer = self._operation(error)
         if not answer["TimeConsumingOperation"]:
             if error:
@@ -291,10 +332,8 @@ class _Handler(QuietHandler):
                               f"{params.get('SessionID')} is not found.")
             data = b"".join(parts[n] for n in range(1, count + 1))
             try:
-                with zipfile.ZipFile(io.BytesIO(data)) as zf:
-                    first = zf.infolist()[0]  # 1C unpacks the first entry
-                    content = zf.read(first)
-            except (zipfile.BadZipFile, IndexError) as exc:
+                content = _unzip_first(data, st.archive_password)
+            except (zipfile.BadZipFile, IndexError, RuntimeError) as exc:
                 raise _Refuse(f"The archive file is empty or broken: {exc}") from None
             file_id = str(uuid.uuid4())
             st.files[file_id] = content

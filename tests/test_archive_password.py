@@ -131,3 +131,69 @@ def test_where_the_archive_password_comes_from_is_part_of_a_quarantined_files_ju
     assert code == 5 and "not one we offer" in err, err
     assert not report["peers"]["accounting"]["received"].get("rejected_before")
     assert len(entries(protected)) == 1  # the same file: its one entry, judged anew
+
+
+def passing_wrong_password(path) -> str:
+    """A wrong password that passes ZipCrypto's one-byte check (about 1 in 256 do)."""
+    with zipfile.ZipFile(path) as zf:
+        info = zf.infolist()[0]
+        for i in range(100_000):
+            try:
+                zf.open(info, pwd=f"wrong{i}".encode()).close()
+            except RuntimeError:
+                continue
+            return f"wrong{i}"
+    raise AssertionError("no such password")
+
+
+def test_a_wrong_password_that_passes_the_check_byte_is_a_wrong_password_every_run(
+        protected, monkeypatch):
+    """ZipCrypto checks a password by one byte: 1 wrong password in 256 passes it and inflates
+    garbage (a zlib or CRC error). That is the password's fault, not the message's: exit 3 on
+    every run, nothing quarantined or received."""
+    path = put_protected(protected, write_zipcrypto, f.Msg(objects=OBJECTS).xml())
+    monkeypatch.setenv("ONECSYNC_TEST_ARCHIVE_PW", passing_wrong_password(path))
+    for _ in range(2):
+        code, report, err = protected.run("pull-catalogs")
+        assert code == 3, err
+        lines = [x for x in err.splitlines() if x.strip()]
+        assert len(lines) == 1 and "the archive password does not open the zip" in lines[0], err
+        assert protected.dump().get("inbox", []) == []
+        assert entries(protected) == []
+    code, _, err = protected.run("validate", str(path))
+    assert code == 3 and "the archive password does not open the zip" in err, err
+
+
+def test_validate_uses_the_configured_archive_password(protected):
+    path = put_protected(protected, write_zipcrypto, f.Msg(objects=OBJECTS).xml())
+    code, report, err = protected.run("validate", str(path))
+    assert code == 0, err
+
+
+def test_a_base_protecting_its_zips_over_http_is_read_with_the_transports_password(
+        sandbox, monkeypatch):
+    """The archive password is a setting of the base's node, whatever the transport: over HTTP
+    its zips come protected too, and the remedy (set archive_password_env) can be followed."""
+    from tests.exchange_service import ExchangeService
+    from tests.standin import StandInBase
+    from tests.test_hostile_servers import HEAD
+    from tests.test_hostile_servers import HTTP_PEER
+
+    monkeypatch.setenv("ONECSYNC_TEST_PW", "pw")
+    monkeypatch.setenv("ONECSYNC_TEST_ARCHIVE_PW", PASSWORD)
+    acc, crm = StandInBase(f.ACCOUNTING, OBJECTS), StandInBase(f.CRM)
+    with ExchangeService(acc, user="u", password="pw") as sa, \
+            ExchangeService(crm, user="u", password="pw", publication="crm") as sc:
+        sa.state.archive_password = PASSWORD
+        peers = [HTTP_PEER.format(name=n, code=c, url=s.url, user="u")
+                 for n, c, s in (("accounting", f.ACCOUNTING, sa), ("crm", f.CRM, sc))]
+        sandbox.write_config(HEAD.format(node=f.NODE) + "".join(peers))
+        code, _, err = sandbox.run("run")
+        assert code == 3 and "set archive_password_env" in err, err
+        peers[0] = peers[0].replace("read_timeout: 2}", "read_timeout: 2, "
+                                    "archive_password_env: ONECSYNC_TEST_ARCHIVE_PW}")
+        sandbox.write_config(HEAD.format(node=f.NODE) + "".join(peers))
+        code, report, err = sandbox.run("run")
+        assert code == 0, err
+        assert report["peers"]["accounting"]["received"]["objects"] == 2
+        assert acc.imported_numbers  # ours, protected the same way, opened by the base

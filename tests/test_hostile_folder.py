@@ -521,3 +521,12 @@ def test_a_lock_file_that_is_no_regular_file_is_exit_3_never_written_through(san
     assert victim.read_bytes() == b"precious, not onecsync's\n"
     assert not victim.with_name("nothing-here").exists()
     assert sandbox.dump() == before
+
+@pytest.mark.parametrize("name", ["zip-empty-name.zip", "zip-dot-name.zip",
+                                  "zip-slash-name.zip", "zip-nul-name.zip",
+                                  "zip-long-name.zip"])
+def test_validate_refuses_a_zip_entry_that_is_not_a_plain_file_name(sandbox, name):
+    code, report, err = sandbox.run("--json", "validate", str(make.FILES / name))
+    assert code == 5, err
+    assert "Traceback" not in err, err
+    assert "is not a plain file name" in json.dumps(report, ensure_ascii=False), report

@@ -295,7 +295,7 @@ HOSTILE = {
     "100 Continue for ever": (lambda c: forever(c, b"", b"HTTP/1.1 100 Continue\r\n\r\n"),
                               "no answer within 2 s"),
     "103 as the answer": (_send(b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n"),
-                          "HTTP 103 is not a final answer"),
+                          "HTTP 103: an interim answer and no final one"),
     "headers for ever": (lambda c: forever(c, _OK, b"X-A: b\r\n"),
                          "the answer is not HTTP: got more than 100 headers"),
     "a header line for ever": (lambda c: forever(c, _OK + b"X-A: ", b"a" * 4096),
@@ -372,6 +372,59 @@ def test_https_to_a_plain_http_port_is_one_config_line(sandbox, http):
     assert "does not answer TLS on this port (check http:// or https:// and the port in the URL)" \
         in err and "Traceback" not in err, err
     assert held(sandbox) == before
+
+HTTP_OPS = ("version", "GetIBParameters", "UploadData", "GetContinuousOperationStatus",
+            "PrepareGetFile", "GetFilePart", "ReleaseFile", "PutFilePart", "SaveFileFromParts",
+            "DownloadData")
+
+
+def test_a_gzipped_answer_whose_length_is_its_compressed_size_is_read(sandbox, http):
+    """Content-Length counts the bytes on the wire, before Content-Encoding is undone."""
+    acc, sa = http
+    acc.register(f.counterparty(f.ref(3), "ИП Гзипов"))
+    for op in HTTP_OPS:
+        sa.fail(op, *[Fault.GZIP] * 20)
+    code, _, err = sandbox.run("run")
+    assert code == 0, err
+    assert sa.calls("GetFilePart")  # a part came gzipped too
+    with sandbox.db() as c:
+        assert c.execute("SELECT count(*) FROM inbox WHERE ref=?", (f.ref(3),)).fetchone()[0]
+
+
+def test_we_ask_for_answers_as_they_are(sandbox, http):
+    seen = []
+    real = httpclient.HttpClient._send
+
+    def spy(self, *a):
+        resp = real(self, *a)
+        seen.append(resp.request.headers.get("Accept-Encoding"))
+        return resp
+    import unittest.mock
+    with unittest.mock.patch.object(httpclient.HttpClient, "_send", spy):
+        code, _, err = sandbox.run("run")
+    assert code == 0, err
+    assert seen and set(seen) == {"identity"}, seen
+
+
+def test_a_zip_entry_without_a_plain_name_is_rejected_over_http(sandbox, http, monkeypatch):
+    from tests import exchange_service
+    from tests.corpus import make
+
+    acc, sa = http
+    acc.register(f.counterparty(f.ref(3), "ИП Безымянный"))
+    monkeypatch.setattr(exchange_service, "_zip_one",
+                        lambda data, name="", password=None: make.raw_zip([make.entry("", data)]))
+    code, _, err = sandbox.run("run")
+    assert code == 5, err
+    assert "the zip entry '' is not a plain file name" in err and "Traceback" not in err, err
+
+
+def test_a_flood_of_interim_answers_says_so(sandbox, http):
+    acc, sa = http
+    before = held(sandbox)
+    sa.fail("UploadData", Fault.EARLY_HINTS)
+    line = failed_run(sandbox, before)
+    assert f"{sa.url}: HTTP 102: an interim answer and no final one" in line, line
 
 
 # -- FTP ------------------------------------------------------------------------------------

@@ -121,13 +121,28 @@ def _without_source(exc: MessageRejected, source: str) -> str:
     return str(exc).removeprefix(f"{source}: ")
 
 
+def _archive_password(config: Config | None, path: Path) -> str | None:
+    """The archive password a run would use for this file: that of the base whose code names
+    it as the sender (Message_<from>_<to>), else the one password all bases share."""
+    if config is None:
+        return None
+    sender = path.name.removeprefix("Message_").partition("_")[0].lower()
+    secrets = {b.code.lower(): b.transport.archive_password for b in config.bases.values()}
+    if sender in secrets:
+        chosen = secrets[sender]
+    else:
+        distinct = {repr(s): s for s in secrets.values() if s is not None}
+        chosen = next(iter(distinct.values())) if len(distinct) == 1 else None
+    return chosen.reveal() if chosen is not None else None
+
+
 def check_message(path: Path, config: Config | None = None, max_problems: int = 100,
                   progress: Task | None = None) -> MessageCheck:
     check = MessageCheck(file=str(path), config=str(config.path.resolve()) if config else None,
                          max_problems=max_problems)
     source = str(path)
     try:
-        with open_message_file(path) as stream:
+        with open_message_file(path, _archive_password(config, path)) as stream:
             reader = _CheckingReader(stream, source, check, progress)
             _check_header(check, reader.header, config if reader.header_read else None,
                           reader.header_read)

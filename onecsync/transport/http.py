@@ -93,7 +93,7 @@ class _Upload(OutgoingFile):
 
     def __init__(self, transport: HttpTransport, folder: Path, entry: str) -> None:
         self._transport = transport
-        super().__init__(folder, entry + ".zip", entry)
+        super().__init__(folder, entry + ".zip", entry, transport.archive_password())
 
     def _deliver(self, fp: str) -> None:
         try:
@@ -124,6 +124,10 @@ class HttpTransport:
         self.incoming_name = f"Message_{peer_code}_{node_code}.zip"
         self.outgoing_entry = f"Message_{node_code}_{peer_code}.xml"
         self.ib_parameters: dict | None = None
+        self._archive = t.archive_password
+
+    def archive_password(self) -> str | None:
+        return self._archive.reveal() if self._archive else None
 
     # -- the service calls -----------------------------------------------------------------
     def _refused(self, op: str, exc: Refused) -> OnecsyncError:
@@ -255,7 +259,7 @@ class HttpTransport:
                                  remedy="the next run fetches a new one; if this repeats, look "
                                         "at that file")
         return Incoming(name=str(final), fingerprint=_hash(final),
-                        open=lambda: open_zip_entry(final, str(final)))
+                        open=lambda: open_zip_entry(final, str(final), self.archive_password()))
 
     def _get_part(self, session_id: Any, n: int, count: int, out: BinaryIO) -> None:
         try:

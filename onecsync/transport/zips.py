@@ -36,10 +36,12 @@ MAX_RATIO = 1000
 class _GuardedStream(io.RawIOBase):
     """Turns the errors of a broken compressed stream into a rejection of the message."""
 
-    def __init__(self, inner: BinaryIO, source: str, closer: Callable[[], None]) -> None:
+    def __init__(self, inner: BinaryIO, source: str, closer: Callable[[], None],
+                 encrypted: bool) -> None:
         self._inner = inner
         self._source = source
         self._closer = closer
+        self._encrypted = encrypted
 
     def readable(self) -> bool:
         return True
@@ -48,6 +50,11 @@ class _GuardedStream(io.RawIOBase):
         try:
             return self._inner.read(n)
         except _zip_errors() as exc:
+            if self._encrypted:
+                # ZipCrypto checks a password by one byte (AES by two): 1 wrong password in 256
+                # passes and decrypts garbage, which fails to inflate or its CRC. Counted as
+                # the password's fault, the message is not quarantined and every run says so.
+                raise _wrong_password(self._source) from None
             raise MessageRejected(f"the zip is broken: {exc}", source=self._source) from None
 
     def readinto(self, b) -> int:
@@ -60,6 +67,20 @@ class _GuardedStream(io.RawIOBase):
             self._inner.close()
             self._closer()
         super().close()
+
+
+MAX_NAME = 255  # bytes: what a file name may take on the file systems 1C writes to
+
+
+def _plain(name: str) -> bool:
+    """A name a base's own zip gives its one entry: a file name, nothing a path could mean."""
+    return (name not in ("", ".", "..") and len(name.encode("utf-8", "replace")) <= MAX_NAME
+            and not any(c in name for c in "/\\\0") and ".." not in name)
+
+
+def _wrong_password(source: str) -> ConfigError:
+    return ConfigError(f"{source}: the archive password does not open the zip",
+                       remedy="set the same archive password as in the base's exchange settings")
 
 
 def _zip_errors() -> tuple[type[BaseException], ...]:
@@ -171,8 +192,8 @@ def open_zip_entry(src: Path | BinaryIO, source: str, password: str | None = Non
             raise MessageRejected(f"the zip holds {len(infos)} entries; a message zip holds "
                                   "exactly one", source=source)
         info = infos[0]
-        name = info.filename
-        if info.is_dir() or "/" in name or "\\" in name or ".." in name:
+        name = info.orig_filename  # zipfile cuts its `filename` at a NUL
+        if not _plain(name):
             raise MessageRejected(f"the zip entry {name[:80]!r} is not a plain file name",
                                   source=source)
         if info.flag_bits & 0x1 and password is None:
@@ -191,9 +212,7 @@ def open_zip_entry(src: Path | BinaryIO, source: str, password: str | None = Non
     except RuntimeError as exc:
         close()
         if "password" in str(exc).lower():
-            raise ConfigError(f"{source}: the archive password does not open the zip",
-                              remedy="set the same archive password as in the base's exchange "
-                                     "settings") from None
+            raise _wrong_password(source) from None
         raise MessageRejected(f"cannot read the zip: {exc}", source=source) from None
     except (*_zip_errors(), NotImplementedError, OSError) as exc:
         close()
@@ -202,7 +221,8 @@ def open_zip_entry(src: Path | BinaryIO, source: str, password: str | None = Non
     except BaseException:
         close()
         raise
-    return io.BufferedReader(_GuardedStream(inner, source, close), buffer_size=1 << 20)
+    return io.BufferedReader(_GuardedStream(inner, source, close, bool(info.flag_bits & 0x1)),
+                             buffer_size=1 << 20)
 
 
 def open_zip_writer(raw: BinaryIO, entry_name: str,
