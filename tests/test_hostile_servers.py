@@ -24,11 +24,11 @@ from onecsync.transport import http as http_transport
 from tests import factory as f
 from tests.conftest import Sandbox
 from tests.emulator.odata import ODataService
+from tests.emulator.remote import lone
 from tests.exchange_service import ExchangeService
 from tests.exchange_service import Fault
 from tests.ftp_server import FtpServer
 from tests.local_http import basic_credentials
-from tests.standin import StandInBase
 
 USER, PASSWORD = "Администратор", "Пароль-ёж 1"
 FTP_USER, FTP_PASSWORD = "обмен", "фтп-пароль"
@@ -94,7 +94,7 @@ def failed_run(sandbox: Sandbox, before: dict) -> str:
 # -- 1C's HTTP service ----------------------------------------------------------------------
 @pytest.fixture
 def http(sandbox):
-    acc, crm = StandInBase(f.ACCOUNTING, CATALOGS), StandInBase(f.CRM)
+    acc, crm = lone("accounting", *CATALOGS), lone("crm")
     with ExchangeService(acc, user=USER, password=PASSWORD) as sa, \
             ExchangeService(crm, user=USER, password=PASSWORD, publication="crm") as sc:
         sandbox.write_config(HEAD.format(node=f.NODE) + "".join(
@@ -102,8 +102,9 @@ def http(sandbox):
             for n, c, s in (("accounting", f.ACCOUNTING, sa), ("crm", f.CRM, sc))))
         code, _, err = sandbox.run("run")
         assert code == 0, err  # a Cyrillic user and password reach both bases
-        assert crm.imported_numbers == [1]
-        yield acc, sa
+        assert crm.base.imported_numbers() == [1]
+        yield acc.base, sa
+    assert acc.invalid == crm.invalid == [], "a message crossing fails 1C's schema"
 
 
 def test_basic_credentials_travel_as_utf8_as_1c_web_server_decodes_them():
@@ -123,7 +124,7 @@ def test_a_trickling_answer_is_cut_at_read_timeout(sandbox, http):
 
 def test_a_trickling_part_leaves_nothing_in_the_spool(sandbox, http):
     acc, sa = http
-    acc.register(f.counterparty(f.ref(3), "ИП " + os.urandom(3000).hex()))
+    acc.enter(f.counterparty(f.ref(3), "ИП " + os.urandom(3000).hex()))
     before = held(sandbox)
     sa.fail("GetFilePart", Fault.TRICKLE)
     line = failed_run(sandbox, before)
@@ -132,7 +133,7 @@ def test_a_trickling_part_leaves_nothing_in_the_spool(sandbox, http):
 
 def test_a_part_larger_than_asked_is_cut_at_once(sandbox, http):
     acc, sa = http
-    acc.register(f.counterparty(f.ref(3), "ИП " + os.urandom(3000).hex()))
+    acc.enter(f.counterparty(f.ref(3), "ИП " + os.urandom(3000).hex()))
     before, calls = held(sandbox), len(sa.calls("GetFilePart"))
     sa.fail("GetFilePart", Fault.OVERSIZE)
     line = failed_run(sandbox, before)

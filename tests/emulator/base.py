@@ -88,6 +88,7 @@ class Faults:
     corrupt_next: str | None = None  # "truncate" | "garbage": the file in the folder is broken
     unreachable_next: bool = False  # the folder cannot be reached: nothing read, nothing written
     fail_next_import: int | None = None  # the import fails after this many objects
+    refuse_next_import: bool = False  # the import fails before it reads anything, even an empty one
 
 
 @dataclass
@@ -312,6 +313,9 @@ class Base:
 
     # -- import ---------------------------------------------------------------------------
     def import_message(self, data: bytes) -> None:
+        if self.faults.refuse_next_import:
+            self.faults.refuse_next_import = False
+            self._fail(None, "the exchange node is locked by another session (import refused)")
         try:
             root = etree.fromstring(data, _PARSER)
         except etree.XMLSyntaxError as exc:

@@ -2,7 +2,8 @@
 through an FTP server, with the real onecsync between them.
 
 Public API: `http_world(root, ...)`, `ftp_world(root, ...)` (context managers yielding a `World`
-with `.services` or `.ftp`), `Served`.
+with `.services` or `.ftp`), `Served`, `lone(name, *objects)` (one base behind a service, no
+World).
 
 Over HTTP each base sits behind its own `tests.exchange_service.ExchangeService` (1C's
 `exchange_dsl_1_0_0_1`), through `Served`: the base exchanges only when onecsync calls it (the
@@ -23,9 +24,11 @@ import time
 from pathlib import Path
 
 from tests.conftest import assert_valid_message
+from tests.emulator.base import Base
 from tests.emulator.base import ExchangeError
 from tests.emulator.folder import incoming_name
 from tests.emulator.folder import outgoing_name
+from tests.emulator.spec import SPECS
 from tests.emulator.spec import VERSIONS
 from tests.emulator.world import World
 from tests.exchange_service import ExchangeService
@@ -81,6 +84,7 @@ class Served:
         self.world: World | None = None
         self.name = ""
         self.invalid: list[str] = []
+        self.exported: list[bytes] = []  # every message the base gave the service, in order
         self.answer_lost_next = False  # the import succeeds, the service reports it failed
 
     def bind(self, world: World, name: str) -> None:
@@ -99,16 +103,31 @@ class Served:
         data = self.base.export_message()
         if data is not None:
             self._check(data, outgoing_name(self.base))
-            self.world.history[self.name].append(data)
+            self.exported.append(data)
+            if self.world is not None:
+                self.world.history[self.name].append(data)
         return data
 
     def import_message(self, data: bytes) -> None:
         self._check(data, incoming_name(self.base) + ".xml")
-        self.world.history[f"to-{self.name}"].append(data)
+        if self.world is not None:
+            self.world.history[f"to-{self.name}"].append(data)
         self.base.import_message(data)  # ExchangeError: the service reports a failed import
         if self.answer_lost_next:
             self.answer_lost_next = False
             raise ExchangeError(f"{self.name}: the session ended before the answer (injected)")
+
+
+def lone(name: str, *objects: str) -> Served:
+    """One base alone behind a service, for tests of a transport rather than of a whole
+    exchange: coded as a World codes it (`CODES`), every type registered for our node, `objects`
+    (tests/factory.py elements) entered by its users. Check `.invalid` when done."""
+    served = Served()
+    served.name = name
+    served.base = Base(name, CODES[name], NODE, registers=SPECS)
+    for element in objects:
+        served.base.enter(element)
+    return served
 
 
 class _Checked(World):
@@ -125,8 +144,8 @@ class _Checked(World):
             assert not s.invalid, f"{s.name}: {s.invalid}"
         return result
 
-    def exchange(self, name: str):
-        result = super().exchange(name)
+    def exchange(self, name: str, *args):
+        result = super().exchange(name, *args)
         if result.written and self.whole_seconds:
             _a_second_later(self.theirs(name))
         return result
