@@ -88,26 +88,34 @@ def converged(box) -> None:
 
 # -- the state file --------------------------------------------------------------------------
 
-def test_state_locked_by_another_program_is_temporary(sandbox, monkeypatch):
-    monkeypatch.setattr(onecsync.state, "BUSY_TIMEOUT", 0.2)
-    before = received_first(sandbox)
+@contextlib.contextmanager
+def sqlite_holder(path: Path, begin: str):
+    """Another program holds the state in a transaction (`BEGIN <begin>`) until the block ends.
+    A process of its own: SQLite's POSIX locks do not conflict within one process."""
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sqlite3, sys
-            c = sqlite3.connect({str(sandbox.state_path)!r}, isolation_level=None)
-            c.execute("BEGIN EXCLUSIVE")
+            c = sqlite3.connect({str(path)!r}, isolation_level=None)
+            c.execute("BEGIN {begin}")
             print("locked", flush=True)
             sys.stdin.read()
         """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.communicate("")
+
+
+def test_state_locked_by_another_program_is_temporary(sandbox, monkeypatch):
+    monkeypatch.setattr(onecsync.state, "BUSY_TIMEOUT", 0.2)
+    before = received_first(sandbox)
+    with sqlite_holder(sandbox.state_path, "EXCLUSIVE"):
         code, _, err = sandbox.run("pull-catalogs")
         assert code == 4, err
         line = error_line(err)
         assert str(sandbox.state_path) in line and "locked by another program" in line
         assert "another onecsync run" not in line  # not our run lock: that is exit 8
-    finally:
-        holder.communicate("")
     assert sandbox.dump() == before
     converged(sandbox)
 
@@ -116,21 +124,10 @@ def test_state_written_by_another_program_mid_run_is_temporary(sandbox, monkeypa
     """A writer that holds the file while we can still read it: we fail at our first write."""
     monkeypatch.setattr(onecsync.state, "BUSY_TIMEOUT", 0.2)
     before = received_first(sandbox)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
-            import sqlite3, sys
-            c = sqlite3.connect({str(sandbox.state_path)!r}, isolation_level=None)
-            c.execute("BEGIN IMMEDIATE")
-            print("locked", flush=True)
-            sys.stdin.read()
-        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with sqlite_holder(sandbox.state_path, "IMMEDIATE"):
         code, _, err = sandbox.run("pull-catalogs")
         assert code == 4, err
         assert "locked by another program" in error_line(err)
-    finally:
-        holder.communicate("")
     assert sandbox.dump() == before
     converged(sandbox)
 

@@ -116,7 +116,8 @@ def test_an_order_sent_back_unchanged_is_not_echoed(sandbox, bases):
     assert sandbox.outgoing_path("crm") is None or sent(sandbox, "crm")["objects"] == []
 
 
-def test_a_crm_edit_after_an_accounting_edit_goes_to_accounting(sandbox, bases):
+def edited_in_accounting(sandbox, bases) -> None:
+    """The CRM's order reaches accounting, the accountant changes it to 1.00, that goes back."""
     acc, crm = bases
     crm(f.order(O1))
     run(sandbox)
@@ -124,6 +125,12 @@ def test_a_crm_edit_after_an_accounting_edit_goes_to_accounting(sandbox, bases):
     crm()
     run(sandbox)
     assert sent(sandbox, "crm")["objects"] == [("Документ.ЗаказКлиента", O1)]
+    assert amount_sent(sandbox, "crm") == b"1.00"
+
+
+def test_a_crm_edit_after_an_accounting_edit_goes_to_accounting(sandbox, bases):
+    acc, crm = bases
+    edited_in_accounting(sandbox, bases)
     crm(f.order(O1, amount="2.00"))
     acc()
     run(sandbox)
@@ -191,12 +198,7 @@ def test_a_crm_edit_made_before_it_imported_accountings_edit_is_not_sent_on(sand
     CRM has imported it. The CRM will import accounting's version over the manager's, so the
     manager's must not go to accounting (accounting would keep it, the CRM not)."""
     acc, crm = bases
-    crm(f.order(O1))
-    run(sandbox)
-    acc(f.order(O1, amount="1.00"))
-    crm()
-    run(sandbox)
-    assert amount_sent(sandbox, "crm") == b"1.00"
+    edited_in_accounting(sandbox, bases)
     crm(f.order(O1, amount="2.00"), receive=False)
     acc()
     report = run(sandbox)

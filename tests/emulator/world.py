@@ -39,6 +39,7 @@ from pathlib import Path
 
 from tests.conftest import assert_valid_message
 from tests.emulator import crashing
+from tests.emulator import data
 from tests.emulator.base import Base
 from tests.emulator.expect import CRM_SENDS
 from tests.emulator.expect import Expectations
@@ -303,6 +304,14 @@ class World:
         for _ in range(rounds):
             run = self.round()
             assert run.code == 0, (run.code, run.stderr)
+
+    def seed(self, rounds: int = 2) -> data.Seeded:
+        """Where most scenarios start: the fixture catalogs entered in accounting
+        (`data.seed_accounting`), settled over `rounds` rounds, both bases converged."""
+        s = data.seed_accounting(self.acc)
+        self.settle(rounds)
+        assert_converged(self)
+        return s
 
     # -- onecsync's state, read-only ------------------------------------------------------
     def db(self) -> sqlite3.Connection | None:
