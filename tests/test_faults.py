@@ -252,20 +252,20 @@ def test_a_real_full_disk_on_a_tiny_tmpfs(tmp_path):
     box_root = tmp_path / "box"
     driver = tmp_path / "driver.py"
     driver.write_text(textwrap.dedent(f"""
-        import json, os, subprocess, sys
+        import json, os, sys
         sys.path.insert(0, {str(f.REPO)!r})
         from tests import factory as f
         from tests.conftest import Sandbox
+        from tests.emulator.world import run_in_process
 
         class Cap:
             def readouterr(self):
                 return type("R", (), {{"out": "", "err": ""}})()
 
         box = Sandbox(__import__("pathlib").Path({str(box_root)!r}), Cap())
-        def run():
-            p = subprocess.run([sys.executable, "-m", "onecsync", "--config", str(box.config),
-                                "pull-catalogs"], capture_output=True, text=True)
-            return p.returncode, p.stderr
+        def run():  # in this process: the tmpfs is the point, not a process per run
+            r = run_in_process(["--config", str(box.config), "pull-catalogs"])
+            return r.code, r.stderr
         box.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "x")]))
         first = run()
         box.put("accounting", f.Msg(message_no=2, received_no=1, created="2026-11-22T09:00:00",
