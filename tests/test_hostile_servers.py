@@ -23,6 +23,9 @@ from onecsync.transport import SPOOL_FOLDER
 from onecsync.transport import http as http_transport
 from tests import factory as f
 from tests.conftest import Sandbox
+from tests.conftest import ftp_peer
+from tests.conftest import http_peer
+from tests.conftest import remote_config
 from tests.emulator.odata import ODataService
 from tests.emulator.remote import lone
 from tests.exchange_service import ExchangeService
@@ -34,19 +37,6 @@ USER, PASSWORD = "Администратор", "Пароль-ёж 1"
 FTP_USER, FTP_PASSWORD = "обмен", "фтп-пароль"
 CATALOGS = [f.counterparty(f.ref(1), "ООО Ромашка", "7701234567"), f.currency(f.ref(9))]
 
-HTTP_PEER = """\
-  {name}:
-    code: {code}
-    transport: {{kind: http, url: "{url}", user: {user}, password_env: ONECSYNC_TEST_PW,
-                 part_size: 1, read_timeout: 2}}
-"""
-FTP_PEER = """\
-  {name}:
-    code: {code}
-    transport: {{kind: ftp, host: 127.0.0.1, port: {port}, user: {user},
-                 password_env: ONECSYNC_TEST_FTP_PW, folder: /{name}, timeout: 2}}
-"""
-HEAD = "node:\n  code: {node}\nstate: state/onecsync.sqlite\nbases:\n"
 
 
 @pytest.fixture(autouse=True)
@@ -97,9 +87,9 @@ def http(sandbox):
     acc, crm = lone("accounting", *CATALOGS), lone("crm")
     with ExchangeService(acc, user=USER, password=PASSWORD) as sa, \
             ExchangeService(crm, user=USER, password=PASSWORD, publication="crm") as sc:
-        sandbox.write_config(HEAD.format(node=f.NODE) + "".join(
-            HTTP_PEER.format(name=n, code=c, url=s.url, user=USER)
-            for n, c, s in (("accounting", f.ACCOUNTING, sa), ("crm", f.CRM, sc))))
+        sandbox.write_config(remote_config({
+            name: http_peer(s.url, user=USER, read_timeout=2)
+            for name, s in (("accounting", sa), ("crm", sc))}))
         code, _, err = sandbox.run("run")
         assert code == 0, err  # a Cyrillic user and password reach both bases
         assert crm.base.imported_numbers() == [1]
@@ -199,9 +189,9 @@ def test_wait_timeout_bounds_the_whole_wait_by_the_clock(sandbox, http, monkeypa
 @pytest.fixture
 def ftp(sandbox):
     with FtpServer(sandbox.root / "exchange", user=FTP_USER, password=FTP_PASSWORD) as server:
-        sandbox.write_config(HEAD.format(node=f.NODE) + "".join(
-            FTP_PEER.format(name=n, code=c, port=server.port, user=FTP_USER)
-            for n, c in (("accounting", f.ACCOUNTING), ("crm", f.CRM))))
+        sandbox.write_config(remote_config({
+            name: ftp_peer(name, server.port, user=FTP_USER, timeout=2)
+            for name in ("accounting", "crm")}))
         sandbox.put("accounting", f.Msg(objects=CATALOGS))
         code, _, err = sandbox.run("run")
         assert code == 0, err  # a Cyrillic user and password log in

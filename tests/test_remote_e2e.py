@@ -13,6 +13,9 @@ from onecsync import httpclient
 from onecsync.transport import http as http_transport
 from tests import factory as f
 from tests.conftest import Sandbox
+from tests.conftest import ftp_peer
+from tests.conftest import http_peer
+from tests.conftest import remote_config
 from tests.emulator.crashing import Crash
 from tests.emulator.remote import lone
 from tests.exchange_service import ExchangeService
@@ -22,37 +25,6 @@ from tests.ftp_server import FtpServer
 C1, C2, RUB = f.ref(1), f.ref(2), f.ref(9)
 CATALOGS = [f.counterparty(C1, "ООО Ромашка", "7701234567"),
             f.counterparty(C2, "АО Василек", "7702345678"), f.currency(RUB)]
-
-HTTP_CONFIG = """\
-node:
-  code: {node}
-state: state/onecsync.sqlite
-bases:
-  accounting:
-    code: {acc}
-    transport: {{kind: http, url: "{acc_url}", user: sync, password_env: ONECSYNC_TEST_PW,
-                 part_size: 1, read_timeout: 5}}
-  crm:
-    code: {crm}
-    transport: {{kind: http, url: "{crm_url}", user: sync, password_env: ONECSYNC_TEST_PW,
-                 part_size: 1, read_timeout: 5}}
-"""
-
-FTP_CONFIG = """\
-node:
-  code: {node}
-state: state/onecsync.sqlite
-bases:
-  accounting:
-    code: {acc}
-    transport: {{kind: ftp, host: 127.0.0.1, port: {port}, user: sync,
-                 password_env: ONECSYNC_TEST_FTP_PW, folder: /accounting, timeout: 5{extra}}}
-  crm:
-    code: {crm}
-    transport: {{kind: ftp, host: 127.0.0.1, port: {port}, user: sync,
-                 password_env: ONECSYNC_TEST_FTP_PW, folder: /crm, timeout: 5{extra}}}
-"""
-
 
 @pytest.fixture(autouse=True)
 def quick(monkeypatch):
@@ -83,8 +55,8 @@ def bases(sandbox):
     acc, crm = lone("accounting", *CATALOGS), lone("crm")
     with ExchangeService(acc, long_polls=1) as sa, \
             ExchangeService(crm, publication="crm", long_polls=2) as sc:
-        sandbox.write_config(HTTP_CONFIG.format(node=f.NODE, acc=f.ACCOUNTING, crm=f.CRM,
-                                                acc_url=sa.url, crm_url=sc.url))
+        sandbox.write_config(remote_config({"accounting": http_peer(sa.url),
+                                            "crm": http_peer(sc.url)}))
         yield acc.base, crm.base, sa, sc
     assert acc.invalid == crm.invalid == [], "a message crossing fails 1C's schema"
 
@@ -175,8 +147,8 @@ def test_dry_run_over_http_writes_nothing_next_to_the_state(sandbox, bases):
 def ftp(sandbox):
     with FtpServer(sandbox.root / "exchange") as server:
         def configure(extra: str = "") -> None:
-            sandbox.write_config(FTP_CONFIG.format(node=f.NODE, acc=f.ACCOUNTING, crm=f.CRM,
-                                                   port=server.port, extra=extra))
+            sandbox.write_config(remote_config({
+                name: ftp_peer(name, server.port, extra=extra) for name in ("accounting", "crm")}))
         configure()
         server.configure = configure
         yield server

@@ -24,6 +24,9 @@ import time
 from pathlib import Path
 
 from tests.conftest import assert_valid_message
+from tests.conftest import ftp_peer
+from tests.conftest import http_peer
+from tests.conftest import remote_config
 from tests.emulator.base import Base
 from tests.emulator.base import ExchangeError
 from tests.emulator.folder import incoming_name
@@ -45,31 +48,6 @@ PASSWORD = "пароль-s3cret"
 FTP_USER = "обмен"
 FTP_PASSWORD = "ftp-пароль"
 CODES = {"accounting": ACCOUNTING, "crm": CRM}  # the codes a World gives its bases
-
-_HTTP_PEER = """\
-  {name}:
-    code: {code}
-    transport: {{kind: http, url: "{url}", user: {user}, password_env: {env},
-                 part_size: {part_size}, read_timeout: 5}}
-"""
-_FTP_PEER = """\
-  {name}:
-    code: {code}
-    transport: {{kind: ftp, host: 127.0.0.1, port: {port}, user: {user}, password_env: {env},
-                 folder: /{name}, timeout: 5, compress: {compress}}}
-"""
-_HEAD = """\
-node:
-  code: {node}
-  formats: [{formats}]
-state: state/onecsync.sqlite
-bases:
-"""
-
-
-def _head(node_formats) -> str:
-    return _HEAD.format(node=NODE, formats=", ".join(f'"{v}"' for v in node_formats))
-
 
 class Served:
     """A `Base` as `ExchangeService` serves it: the messages crossing are checked and recorded.
@@ -181,9 +159,9 @@ def http_world(root: Path, *, part_size: int = 8, long_polls: int = 0, node_form
             served[name], user=USER, password=PASSWORD, publication=name,
             long_polls=long_polls))
             for name in CODES}
-        config = _head(node_formats) + "".join(
-            _HTTP_PEER.format(name=name, code=code, url=services[name].url, env=PASSWORD_ENV,
-                              part_size=part_size, user=USER) for name, code in CODES.items())
+        config = remote_config({
+            name: http_peer(services[name].url, user=USER, env=PASSWORD_ENV,
+                                 part_size=part_size) for name in CODES}, node_formats)
         world = _Checked(root, passive=True, node_formats=node_formats, config=config,
                          **kwargs)
         for name, s in served.items():
@@ -200,11 +178,10 @@ def ftp_world(root: Path, *, node_formats=VERSIONS, compress: bool = False, **kw
     for name in CODES:
         (root / "exchange" / name).mkdir(parents=True, exist_ok=True)
     with FtpServer(root / "exchange", user=FTP_USER, password=FTP_PASSWORD) as server:
-        config = _head(node_formats) + "".join(
-            _FTP_PEER.format(name=name, code=code, port=server.port, env=FTP_PASSWORD_ENV,
-                             user=FTP_USER,
-                             compress=str(compress).lower())
-            for name, code in CODES.items())
+        config = remote_config({
+            name: ftp_peer(name, server.port, user=FTP_USER, env=FTP_PASSWORD_ENV,
+                                extra=f", compress: {str(compress).lower()}") for name in CODES},
+            node_formats)
         world = _Checked(root, node_formats=node_formats, config=config, compress=compress,
                          **kwargs)
         world.served, world.ftp, world.whole_seconds = {}, server, True
