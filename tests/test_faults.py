@@ -12,6 +12,7 @@ import errno
 import io
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import rich.console  # noqa: F401  (before a run drops privileges: it draws its error line with rich)
 
 import onecsync.flows.runner  # noqa: F401  (imported before a run drops privileges)
 import onecsync.state
@@ -320,17 +322,25 @@ def test_exchange_folder_missing(sandbox):
     converged(sandbox)
 
 
+def refused_with_mode(box, path: Path, mode: int) -> None:
+    """One pull-catalogs with `path` chmod'ed to `mode` (its mode put back after): exit 3, and
+    one error line naming the path as permission denied."""
+    kept = stat.S_IMODE(os.stat(path).st_mode)
+    os.chmod(path, mode)
+    try:
+        code, _, err = box.run("pull-catalogs")
+    finally:
+        os.chmod(path, kept)
+    assert code == 3, err
+    line = error_line(err)
+    assert str(path) in line and "permission denied" in line
+
+
 def test_exchange_folder_unreadable(usandbox):
     box = usandbox
     with box.unprivileged():
         before = received_first(box)
-        folder = box.folders["accounting"]
-        os.chmod(folder, 0o000)
-        code, _, err = box.run("pull-catalogs")
-        os.chmod(folder, 0o700)
-        assert code == 3, err
-        line = error_line(err)
-        assert str(folder) in line and "permission denied" in line
+        refused_with_mode(box, box.folders["accounting"], 0o000)
         assert box.dump() == before
         converged(box)
 
@@ -355,12 +365,7 @@ def test_message_file_unreadable(usandbox):
     box = usandbox
     with box.unprivileged():
         before = received_first(box)
-        path = box.incoming("accounting")
-        os.chmod(path, 0o000)
-        code, _, err = box.run("pull-catalogs")
-        os.chmod(path, 0o600)
-        assert code == 3, err
-        assert str(path) in error_line(err) and "permission denied" in error_line(err)
+        refused_with_mode(box, box.incoming("accounting"), 0o000)
         assert box.dump() == before
         converged(box)
 
@@ -369,13 +374,7 @@ def test_outgoing_folder_not_writable(usandbox):
     box = usandbox
     with box.unprivileged():
         received_first(box)
-        folder = box.folders["crm"]
-        os.chmod(folder, 0o500)
-        code, _, err = box.run("pull-catalogs")
-        os.chmod(folder, 0o700)
-        assert code == 3, err
-        line = error_line(err)
-        assert str(folder) in line and "permission denied" in line
+        refused_with_mode(box, box.folders["crm"], 0o500)
         # The accounting message is staged and will be confirmed; the CRM has not been sent
         # anything new, and gets it all on the next run.
         assert box.numbers("accounting")[1] == 2
