@@ -25,17 +25,40 @@ _YES = click.option("--yes", is_flag=True, help="Do it. Without it, only say wha
 @click.command("status", short_help="Numbers, unconfirmed and parked objects, last runs, lock.")
 @click.option("--runs", default=5, show_default=True, type=click.IntRange(0, 1000),
               help="How many of the last runs to show.")
+@click.option("--all", "all_", is_flag=True,
+              help="One line per pair of bases: every config file named, or in the folders "
+                   "named (default: /etc/onecsync).")
+@click.argument("paths", nargs=-1, metavar="[PATH]...", type=click.Path(path_type=Path))
 @click.pass_obj
 @global_options
-def status(opts, runs: int) -> int:
+def status(opts, runs: int, all_: bool, paths: tuple[Path, ...]) -> int:
     """Show per base the message numbers, format versions, unconfirmed and parked objects, the
     last runs and who holds the lock. Read-only: safe at any time, even during a run.
+
+    With --all, one line per pair (one config file each): its last run and exit code, and
+    how many objects are stuck, parked and unconfirmed. A config or state that cannot be read
+    is its pair's line and makes the exit code non-zero; the other pairs are shown all the same.
 
     \b
     Example:
         onecsync --config /etc/onecsync/onecsync.yaml status
         onecsync status --json | jq '.peers.crm.unconfirmed'
+        onecsync status --all /etc/onecsync
     """
+    if all_:
+        from onecsync import pairs
+
+        if opts.config_path is not None:
+            raise click.UsageError("--all reads the config files named after it; drop --config")
+        data = pairs.summaries(list(paths) or [pairs.pairs_dir()])
+        if opts.as_json:
+            console.print_json(data)
+        else:
+            console.print_pairs(data)
+        return data["exit_code"]
+    if paths:
+        raise click.UsageError("config files go after --all (status --all PATH...); for one "
+                               "pair use --config PATH")
     from onecsync.state import reports
 
     data = reports.status(opts.config(), runs=runs)

@@ -18,7 +18,10 @@ from onecsync import cli_options
 from onecsync.cli_options import global_options
 
 _ENVIRONMENT = (
-    ("ONECSYNC_CONFIG", "The config file when --config is not given (else ./onecsync.yaml)."),
+    ("ONECSYNC_CONFIG", "The config file when --config is not given (else the first of "
+                        "./onecsync.yaml, /etc/onecsync/onecsync.yaml, "
+                        "$XDG_CONFIG_HOME/onecsync/onecsync.yaml)."),
+    ("XDG_CONFIG_HOME", "Where the per-user config is looked for (default ~/.config)."),
     ("NO_COLOR", "No colour, even on a terminal."),
     ("JOURNAL_STREAM", "Set by systemd: each log line starts with its syslog priority (<3>…<7>)."),
     ("CREDENTIALS_DIRECTORY", "Set by systemd's LoadCredential=; the config names secret files "

@@ -23,7 +23,9 @@ from onecsync.config import load_config
 # name → the click.option that declares it: the one table every command's options derive from.
 _DECLARED = {
     "config": click.option("--config", "config", metavar="PATH", default=None,
-                           help="Config file (default: $ONECSYNC_CONFIG, else ./onecsync.yaml)."),
+                           help="Config file (default: $ONECSYNC_CONFIG, else the first of "
+                                "./onecsync.yaml, /etc/onecsync/onecsync.yaml, "
+                                "$XDG_CONFIG_HOME/onecsync/onecsync.yaml)."),
     "as_json": click.option("--json", "as_json", is_flag=True, default=None,
                             help="Print one JSON report on stdout."),
     "dry_run": click.option("--dry-run", is_flag=True, default=None,

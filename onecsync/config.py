@@ -157,31 +157,56 @@ class Config:
     flows: dict[str, Flow] = field(default_factory=dict)
     mapping: dict[str, dict[str, TypeRules]] = field(default_factory=dict)  # peer -> type -> rules
     healthcheck_url: Secret | None = None  # pinged at /start and /<exit code> of every run
+    metrics_file: Path | None = None       # node_exporter textfile written after every run
 
     @property
     def state_dir(self) -> Path:
         return self.state.parent
 
 
+# The root the system-wide config lives under: a seam for tests, "/" on a real host.
+SYSTEM_ROOT = Path("/")
+CONFIG_NAME = "onecsync.yaml"
+
+
+def config_search(environ: Mapping[str, str] | None = None) -> list[Path]:
+    """Where a config is looked for when neither --config nor $ONECSYNC_CONFIG names one, in
+    order: ./onecsync.yaml, /etc/onecsync/onecsync.yaml, $XDG_CONFIG_HOME/onecsync/onecsync.yaml
+    ($XDG_CONFIG_HOME unset, empty or relative: ~/.config, as the XDG spec says)."""
+    environ = os.environ if environ is None else environ
+    places = [Path(CONFIG_NAME), SYSTEM_ROOT / "etc" / "onecsync" / CONFIG_NAME]
+    xdg = environ.get("XDG_CONFIG_HOME", "")
+    if not os.path.isabs(xdg):
+        xdg = os.path.join(environ["HOME"], ".config") if environ.get("HOME") else ""
+    if xdg:
+        places.append(Path(xdg) / "onecsync" / CONFIG_NAME)
+    return places
+
+
 def find_config_path(path: str | os.PathLike | None,
                      environ: Mapping[str, str] | None = None) -> Path:
-    """--config, else $ONECSYNC_CONFIG, else ./onecsync.yaml (DESIGN.md §3)."""
+    """--config, else $ONECSYNC_CONFIG, else the first of `config_search` that exists (none:
+    ./onecsync.yaml, which load_config reports as not found, naming every place). DESIGN.md §3."""
     environ = os.environ if environ is None else environ
     if path:
         return Path(path)
     if environ.get("ONECSYNC_CONFIG"):
         return Path(environ["ONECSYNC_CONFIG"])
-    return Path("onecsync.yaml")
+    places = config_search(environ)
+    return next((p for p in places if p.exists()), places[0])
 
 
 def load_config(path: str | os.PathLike | None = None,
                 environ: Mapping[str, str] | None = None) -> Config:
+    environ = os.environ if environ is None else environ
     cfg_path = find_config_path(path, environ)
     try:
         text = read_small(cfg_path, CONFIG_FILE_CAP).decode("utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"config file {cfg_path} not found",
-                          remedy="pass --config PATH or set ONECSYNC_CONFIG") from None
+        searched = not path and not environ.get("ONECSYNC_CONFIG")
+        where = (f"no config file found (looked for {', '.join(map(str, config_search(environ)))})"
+                 if searched else f"config file {cfg_path} not found")
+        raise ConfigError(where, remedy="pass --config PATH or set ONECSYNC_CONFIG") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {cfg_path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
@@ -356,7 +381,7 @@ class _Validator:
             return None
         top = self.mapping(data, "", ("node", "state", "bases", "flows", "mapping",
                                       "healthcheck_url", "healthcheck_url_env",
-                                      "healthcheck_url_file"))
+                                      "healthcheck_url_file", "metrics_file"))
         if not isinstance(data, dict):
             return None
         node = self.node(top.get("node"))
@@ -371,6 +396,7 @@ class _Validator:
                 self.fail("healthcheck_url", "must be an http:// or https:// URL")
             else:
                 self.no_credentials(healthcheck.value, "healthcheck_url")
+        metrics = self.metrics_file(top.get("metrics_file"))
         if node and bases:
             codes = [node.code] + [b.code for b in bases.values()]
             if len(set(codes)) != len(codes):
@@ -378,7 +404,18 @@ class _Validator:
         if self.problems or node is None or state is None or bases is None:
             return None
         return Config(path=path, node=node, state=state, bases=bases, flows=flows,
-                      mapping=mapping, healthcheck_url=healthcheck)
+                      mapping=mapping, healthcheck_url=healthcheck, metrics_file=metrics)
+
+    def metrics_file(self, value: Any) -> Path | None:
+        if value is None:
+            return None
+        path = self.path(value, "metrics_file")
+        if path is not None and path.suffix != ".prom":
+            # node_exporter's textfile collector reads *.prom only: another name is never seen.
+            self.fail("metrics_file", f"{path.name!r} must end in .prom (node_exporter's textfile "
+                                      "collector reads only *.prom files)")
+            return None
+        return path
 
     def node(self, data: Any) -> Node | None:
         if data is None:

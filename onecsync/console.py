@@ -323,6 +323,9 @@ def _peer_rows(p: dict) -> list[tuple[str, str]]:
         if u["count"]:
             text += f", oldest registered {_when(u['oldest'])}"
         rows.append(("unconfirmed", text))
+        st = p["stuck"]
+        rows.append(("stuck", f"{st['count']} objects unconfirmed for {st['runs']} runs: is the "
+                              "base importing our messages?" if st["count"] else "0"))
         pk = p["parked"]
         rows.append(("parked", f"{pk['total']} ({pk['received']} received from it, "
                                f"{pk['unsendable']} that cannot be sent to it)"))
@@ -415,6 +418,30 @@ def print_status(data: dict) -> None:
             style = None if code in ("0", "running") else "yellow"
             t.add_row(when, command, code, text, style=style)
         out.print(t)
+
+
+def _pair_text(p: dict) -> str:
+    if "error" in p:
+        return f"error (exit {p['exit_code']}): {p['error']}"
+    run = p["last_run"]
+    if run is None:
+        head = "never run"
+    else:
+        head = f"{run['command']} exit {_run_state(run)} {_when(run['started_at'])}"
+    if p.get("in_progress"):
+        head += f" · running now (pid {p['in_progress'].get('pid', '?')})"
+    return f"{head} · stuck {p['stuck']} · parked {p['parked']} · unconfirmed {p['unconfirmed']}"
+
+
+def print_pairs(data: dict) -> None:
+    """`status --all`: one line per pair, errors included, so that `grep` finds any pair."""
+    out = stdout()
+    if not data["pairs"]:
+        error_line(f"no config files (*.yaml) in {', '.join(data['paths'])}")
+        return
+    width = max(len(p["pair"]) for p in data["pairs"])
+    for p in data["pairs"]:
+        out.print(f"{p['pair']:<{width}}  {_pair_text(p)}", markup=False)
 
 
 def print_numbers(data: dict) -> None:

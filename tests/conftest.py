@@ -332,6 +332,15 @@ def unblocking(fifo: Path, after: float = 10.0):
     assert not fired, f"something blocked reading the FIFO {fifo}"
 
 
+@pytest.fixture(autouse=True)
+def _no_host_config(tmp_path_factory, monkeypatch):
+    """A config in this host's /etc/onecsync or ~/.config must not leak into a test: both
+    places of the config search point into an empty folder."""
+    empty = tmp_path_factory.mktemp("no-host-config")
+    monkeypatch.setattr("onecsync.config.SYSTEM_ROOT", empty)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(empty / "xdg"))
+
+
 @pytest.fixture
 def sandbox(tmp_path, capsys) -> Sandbox:
     return Sandbox(tmp_path, capsys)

@@ -135,7 +135,9 @@ def test_missing_config_file_names_where_it_looked(tmp_path, capsys, monkeypatch
     with pytest.raises(SystemExit) as exc:
         main(["run"])
     assert exc.value.code == 3
-    assert "onecsync.yaml not found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no config file found (looked for onecsync.yaml, " in err
+    assert "/etc/onecsync/onecsync.yaml, " in err and "/onecsync/onecsync.yaml)" in err
 
 
 def test_config_from_the_environment_variable(sandbox, monkeypatch, capsys):

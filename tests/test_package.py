@@ -66,7 +66,10 @@ def test_the_sdist_carries_contrib_the_example_config_and_the_license(built):
     with tarfile.open(built["sdist"]) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
     wanted = {"LICENSE", "README.md", "config.example.yaml", "contrib/systemd/onecsync.service",
-              "contrib/systemd/onecsync.timer", "contrib/cron/onecsync"}
+              "contrib/systemd/onecsync.timer", "contrib/systemd/onecsync.path",
+              "contrib/systemd/onecsync@.service", "contrib/systemd/onecsync@.timer",
+              "contrib/systemd/onecsync@.path", "contrib/zabbix/userparameter_onecsync.conf",
+              "contrib/zabbix/template_onecsync.yaml", "contrib/cron/onecsync"}
     assert wanted <= names, wanted - names
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from onecsync.flows.reconcile import ORPHAN_AFTER_RUNS
-from onecsync.flows.reconcile import STUCK_AFTER_RUNS
+from onecsync.state.reports import STUCK_AFTER_RUNS
 from tests import factory as f
 
 

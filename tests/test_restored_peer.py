@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from onecsync.flows.reconcile import STUCK_AFTER_RUNS
+from onecsync.state.reports import STUCK_AFTER_RUNS
 from tests import factory as f
 
 C1, C2 = f.ref(1), f.ref(2)

@@ -199,3 +199,26 @@ def test_awaiting_link_tells_recent_documents_from_old_ones(sandbox):
     assert (acc["awaiting_link"], acc["awaiting_link_recent"]) == (2, {"days": 30, "count": 1})
     code, out, _ = sandbox.human("status")
     assert "2 settlement documents (1 received in the last 30 days)" in out
+
+
+def test_a_base_that_does_not_import_is_shown_stuck(sandbox):
+    from onecsync.state import open_state
+    from onecsync.state.reports import STUCK_AFTER_RUNS
+
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    assert sandbox.run("run")[0] == 0
+    _, report, _ = sandbox.run("status")
+    assert report["peers"]["crm"]["stuck"] == {"count": 0, "runs": 0,
+                                              "after_runs": STUCK_AFTER_RUNS}
+    state = open_state(sandbox.state_path)
+    with state.atomic():
+        state.conn.execute("UPDATE registrations SET registered_at = '2000-01-01T00:00:00+00:00'")
+        for _ in range(STUCK_AFTER_RUNS):
+            state.conn.execute("INSERT INTO runs (command, started_at, exit_code) "
+                               "VALUES ('run', '2001-01-01T00:00:00+00:00', 0)")
+    state.close()
+    _, report, _ = sandbox.run("status")
+    assert report["peers"]["crm"]["stuck"]["count"] == 1
+    assert report["peers"]["accounting"]["stuck"]["count"] == 0
+    _, out, _ = sandbox.human("status")
+    assert f"stuck          1 objects unconfirmed for {STUCK_AFTER_RUNS + 1} runs" in out

@@ -7,7 +7,10 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -147,3 +150,83 @@ def test_a_umask_of_022_gives_messages_readable_by_all(sandbox):
     finally:
         os.umask(old)
     assert stat.S_IMODE(sandbox.outgoing_path("crm").stat().st_mode) == 0o644
+
+
+# --- the path unit and the templates for many pairs ----------------------------------------
+
+SYSTEMD = REPO / "contrib" / "systemd"
+UNITS = ("onecsync.service", "onecsync.timer", "onecsync.path", "onecsync@.service",
+         "onecsync@.timer", "onecsync@.path")
+# What may differ between onecsync.service and its template: what %i picks.
+PER_PAIR = {("Unit", "Description"), ("Service", "ExecStart"), ("Service", "StateDirectory"),
+            ("Service", "ReadWritePaths")}
+
+
+def test_the_path_unit_watches_the_folders_the_steps_make_and_the_service_may_write():
+    path = parse_unit(SYSTEMD / "onecsync.path")["Path"]
+    folders = next(s for s in install_steps() if s[0] == "install" and "2770" in s)
+    assert set(path["PathChanged"]) == {a for a in folders if a.startswith("/srv/")}
+    writable = SERVICE["ReadWritePaths"][0].split()
+    assert all(any(p.startswith(w + "/") for w in writable) for p in path["PathChanged"])
+    assert path["Unit"] == ["onecsync.service"]
+    assert parse_unit(SYSTEMD / "onecsync.path")["Install"]["WantedBy"] == ["paths.target"]
+
+
+def test_the_template_is_the_service_with_the_pair_filled_in():
+    plain, template = parse_unit(UNIT), parse_unit(SYSTEMD / "onecsync@.service")
+    assert plain.keys() == template.keys()
+    for section in plain:
+        assert plain[section].keys() == template[section].keys(), section
+        for key, values in plain[section].items():
+            if (section, key) not in PER_PAIR:
+                assert template[section][key] == values, f"[{section}] {key}"
+    service = template["Service"]
+    execstart = service["ExecStart"][0].split()
+    assert execstart[execstart.index("--config") + 1] == "/etc/onecsync/%i.yaml"
+    assert service["StateDirectory"] == ["onecsync/%i"]  # a state folder per pair
+    writable = service["ReadWritePaths"][0]
+    assert writable == "/srv/1c-exchange/%i"
+    watched = parse_unit(SYSTEMD / "onecsync@.path")["Path"]["PathChanged"]
+    assert watched == ["/srv/1c-exchange/%i/bp", "/srv/1c-exchange/%i/crm"]
+    for name in ("onecsync@.timer", "onecsync@.path"):
+        unit = parse_unit(SYSTEMD / name)
+        kind = "Timer" if name.endswith("timer") else "Path"
+        assert unit[kind]["Unit"] == ["onecsync@%i.service"], name
+    assert parse_unit(SYSTEMD / "onecsync@.timer")["Timer"] == \
+        {**parse_unit(SYSTEMD / "onecsync.timer")["Timer"], "Unit": ["onecsync@%i.service"]}
+
+
+def test_the_readmes_two_pairs_go_where_the_template_looks():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Many pairs on one host"):]
+    block = re.search(r"```sh\n(.*?)```", section, re.S).group(1).replace("\\\n", " ")
+    inits = [shlex.split(line) for line in block.splitlines() if " init " in line]
+    assert len(inits) == 2
+    for argv in inits:
+        config = argv[argv.index("--config") + 1]
+        pair = Path(config).stem
+        assert config == f"/etc/onecsync/{pair}.yaml"
+        assert argv[argv.index("--state") + 1] == f"/var/lib/onecsync/{pair}/state.sqlite"
+        assert argv[argv.index("--accounting") + 1] == f"/srv/1c-exchange/{pair}/bp"
+        assert argv[argv.index("--crm") + 1] == f"/srv/1c-exchange/{pair}/crm"
+        assert f"onecsync@{pair}.timer" in block and f"onecsync@{pair}.path" in block
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
+@pytest.mark.parametrize("name", ["onecsync.service", "onecsync.timer", "onecsync.path",
+                                  "onecsync@client1.service", "onecsync@client1.timer",
+                                  "onecsync@client1.path"])
+def test_systemd_analyze_verify_finds_nothing(tmp_path, name):
+    # verify wants ExecStart= to exist: this checkout's onecsync stands in for /opt's.
+    onecsync = Path(sys.executable).with_name("onecsync")
+    assert onecsync.exists()
+    for unit in UNITS:
+        text = (SYSTEMD / unit).read_text(encoding="utf-8")
+        (tmp_path / unit).write_text(text.replace("/opt/onecsync/bin/onecsync", str(onecsync)),
+                                     encoding="utf-8")
+    done = subprocess.run(["systemd-analyze", "verify", "--man=no", f"./{name}"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    # verify exits 0 on an unknown key or a bad Unit=: its lines are what tell
+    lines = [line for line in (done.stdout + done.stderr).splitlines()
+             if "does not match strict user/group name rules" not in line]  # 1c-exchange
+    assert done.returncode == 0 and lines == [], "\n".join(lines)

@@ -128,6 +128,22 @@ def _state_access(config: Config) -> tuple[list[str], list[str]]:
     return problems, warnings
 
 
+def _metrics_access(config: Config) -> list[str]:
+    """Warnings: a metrics file no run could write (each run would only warn, and the
+    monitoring would see the last file grow old)."""
+    if config.metrics_file is None:
+        return []
+    folder = config.metrics_file.parent
+    eff = os.access in os.supports_effective_ids
+    if not folder.is_dir():
+        return [f"metrics_file: the folder {folder} does not exist, so no run writes its metrics "
+                "(create it, or point metrics_file at node_exporter's textfile folder)"]
+    if not os.access(folder, os.W_OK | os.X_OK, effective_ids=eff):
+        return [f"metrics_file: the folder {folder} is not writable by this user, so no run "
+                "writes its metrics (let the user that runs onecsync write there)"]
+    return []
+
+
 def _user(uid: int) -> str:
     try:
         import pwd
@@ -156,7 +172,8 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> di
     for text in access_problems:
         codes.append(ExitCode.CONFIG)
         problems.append({"code": int(ExitCode.CONFIG), "peer": None, "message": text})
-    warnings += [{"peer": None, "message": text} for text in access_warnings]
+    warnings += [{"peer": None, "message": text}
+                 for text in access_warnings + _metrics_access(config)]
     if (wrong := _other_node(config)) is not None:
         codes.append(wrong.exit_code)
         problems.append({"code": int(wrong.exit_code), "peer": None, "message": wrong.line()})

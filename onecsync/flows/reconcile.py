@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from onecsync.config import Config
 from onecsync.state import State
+from onecsync.state.reports import unconfirmed_sent
 
-STUCK_AFTER_RUNS = 12      # an hour at one run every five minutes
 ORPHAN_AFTER_RUNS = 288    # a day
 
 
@@ -39,17 +39,12 @@ def reconcile_state(config: Config, state: State) -> list[Drift]:
     drifts: list[Drift] = []
     conn = state.conn
     for peer in config.bases:
-        row = conn.execute(
-            "SELECT count(*), min(registered_at), min(message_no) FROM registrations WHERE peer = ? "
-            "AND confirmed_no IS NULL AND parked IS NULL AND message_no IS NOT NULL", (peer,)).fetchone()
-        count, oldest, first_no = row
-        if count:
-            runs = conn.execute("SELECT count(*) FROM runs WHERE started_at > ? AND exit_code IS NOT NULL",
-                                (oldest,)).fetchone()[0]
-            if runs >= STUCK_AFTER_RUNS:
-                drifts.append(Drift("stuck", peer, "", "", (
-                    f"{count} object(s) sent since message {first_no} are still unconfirmed after "
-                    f"{runs} runs: is the {peer} base importing our messages?")))
+        sent = unconfirmed_sent(state, peer)
+        if sent["stuck"]:
+            drifts.append(Drift("stuck", peer, "", "", (
+                f"{sent['count']} object(s) sent since message {sent['first_message_no']} are "
+                f"still unconfirmed after {sent['runs']} runs: is the {peer} base importing our "
+                "messages?")))
     for peer, type_name, ref, reason in conn.execute(
             "SELECT peer, type, ref, reason FROM inbox WHERE status = 'parked' ORDER BY id"):
         drifts.append(Drift("parked", peer, type_name, ref, f"received from {peer}, parked: {reason}"))

@@ -6,7 +6,8 @@ A step that fails for one base does not stop the others: a rejected message from
 must not keep the CRM from getting what is already staged. Only errors that make every step
 pointless (config, state) stop the run. The exit code is that of the most serious failure.
 A run that holds the lock pings the healthcheck URL, if one is configured, at its start and end
-(a dry run and a busy exit ping nothing: they are not runs).
+(a dry run and a busy exit ping nothing: they are not runs). Every run but those two writes the
+metrics file, if one is configured, when it ends (failed runs too: metrics.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from dataclasses import field
 
 from onecsync.config import Config
+from onecsync.errors import Busy
 from onecsync.errors import ConfigError
 from onecsync.errors import ExitCode
 from onecsync.errors import NumberingConflict
@@ -33,6 +35,7 @@ from onecsync.flows.reconcile_odata import heal as heal_drifts
 from onecsync.flows.reconcile_odata import reconcile_odata
 from onecsync.flows.settlements import route_settlements
 from onecsync.healthcheck import Healthcheck
+from onecsync.metrics import write_metrics
 from onecsync.progress import NO_PROGRESS
 from onecsync.progress import Progress
 from onecsync.state import RunLock
@@ -125,6 +128,30 @@ def execute(config: Config, command: str, dry_run: bool = False,
             heal: bool = False) -> Outcome:
     """Run `command`; `refs` (retry only): the Ссылки to retry, None for every parked object;
     `heal` (reconcile): register what is missing again for the next send."""
+    if dry_run:
+        return _execute(config, command, True, refs, progress, heal)
+    started = time.monotonic()
+    code: int | None = int(ExitCode.BUG)
+    try:
+        outcome = _execute(config, command, False, refs, progress, heal)
+        code = int(outcome.exit_code)
+        return outcome
+    except Busy:
+        code = None  # not a run: the one holding the lock writes the file
+        raise
+    except OnecsyncError as exc:
+        code = int(exc.exit_code)
+        raise
+    except BaseException as exc:
+        code = (ended_by(exc) or (int(ExitCode.BUG), ""))[0]
+        raise
+    finally:
+        if code is not None:
+            write_metrics(config, command, code, time.monotonic() - started)
+
+
+def _execute(config: Config, command: str, dry_run: bool, refs: tuple[str, ...] | None,
+             progress: Progress, heal: bool) -> Outcome:
     steps = COMMANDS[command]
     refuse_bad_flow_types(config)
     outcome = Outcome(command=command, dry_run=dry_run)

@@ -1,7 +1,8 @@
 """What `status`, `state show` and `state export` report: read-only views of the state.
 
 Public API: `status(config)`, `numbers(config)`, `export(config, with_parked_xml=False)`, each a
-JSON-ready dict; `peer_summary(state, name, settlement_types)`.
+JSON-ready dict; `peer_summary(state, name, settlement_types)`; `unconfirmed_sent(state, name)`
+(what makes a base "stuck": reconcile and status judge it alike), `STUCK_AFTER_RUNS`.
 
 Everything here reads a state opened read-only (`open_readonly`), never takes the run lock and
 never writes: an admin can look at any moment, even while a run is going. Payloads are left out
@@ -23,6 +24,7 @@ from onecsync.state import open_readonly
 from onecsync.state.store import DIED
 
 RUNS = 10
+STUCK_AFTER_RUNS = 12      # an hour at one run every five minutes
 RECENT_DAYS = 30  # settlement documents received this recently may still find their invoice
 
 
@@ -48,6 +50,21 @@ def _peer_numbers(config: Config, state: State | None, name: str) -> dict:
     return out
 
 
+def unconfirmed_sent(state: State, name: str) -> dict:
+    """Objects sent to the base and not confirmed: how many, since which message, and how many
+    finished runs since the oldest was registered. `stuck` once that reaches STUCK_AFTER_RUNS:
+    the base is not importing our messages."""
+    c = state.conn
+    count, oldest, first_no = c.execute(
+        "SELECT count(*), min(registered_at), min(message_no) FROM registrations WHERE peer = ? "
+        "AND confirmed_no IS NULL AND parked IS NULL AND message_no IS NOT NULL",
+        (name,)).fetchone()
+    runs = c.execute("SELECT count(*) FROM runs WHERE started_at > ? AND exit_code IS NOT NULL",
+                     (oldest,)).fetchone()[0] if count else 0
+    return {"count": count, "first_message_no": first_no, "runs": runs,
+            "stuck": runs >= STUCK_AFTER_RUNS}
+
+
 def peer_summary(state: State, name: str, settlement_types: tuple[str, ...]) -> dict:
     """Registrations for the peer and what its inbox holds, counted."""
     c = state.conn
@@ -70,8 +87,11 @@ def peer_summary(state: State, name: str, settlement_types: tuple[str, ...]) -> 
         f"SELECT count(*), coalesce(sum(updated_at >= ?), 0) FROM inbox WHERE peer = ? "
         f"AND status IN ('staged', 'waiting') AND type IN ({marks})",
         (recent_since, name, *settlement_types)).fetchone()
+    sent = unconfirmed_sent(state, name)
     return {
         "unconfirmed": {"count": unconfirmed, "unsent": unsent, "oldest": oldest},
+        "stuck": {"count": sent["count"] if sent["stuck"] else 0, "runs": sent["runs"],
+                  "after_runs": STUCK_AFTER_RUNS},
         "parked": {"received": inbox.get("parked", 0), "unsendable": unsendable,
                    "total": inbox.get("parked", 0) + unsendable},
         "awaiting_link": awaiting,
