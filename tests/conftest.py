@@ -72,6 +72,31 @@ bases:
 """
 
 
+def remote_config(transports: dict[str, str], formats=()) -> str:
+    """onecsync's config over remote transports: our node (offering `formats`, if given), the
+    state, and each base (accounting, crm: their factory codes) with its transport, e.g.
+    `remote_config({"accounting": http_peer(url), "crm": http_peer(url2)})`."""
+    codes = {"accounting": factory.ACCOUNTING, "crm": factory.CRM}
+    offered = f"  formats: [{', '.join(f'{v!r}' for v in formats)}]\n" if formats else ""
+    return (f"node:\n  code: {factory.NODE}\n{offered}state: state/onecsync.sqlite\nbases:\n"
+            + "".join(f"  {name}:\n    code: {codes[name]}\n    transport: {{{transport}}}\n"
+                      for name, transport in transports.items()))
+
+
+def http_peer(url: str, *, user: str = "sync", env: str = "ONECSYNC_TEST_PW",
+                   part_size: int = 1, read_timeout: float = 5) -> str:
+    """A base's `kind: http` transport (the inside of its flow mapping), for `remote_config`."""
+    return (f'kind: http, url: "{url}", user: {user}, password_env: {env}, '
+            f"part_size: {part_size}, read_timeout: {read_timeout}")
+
+
+def ftp_peer(name: str, port: int, *, user: str = "sync", env: str = "ONECSYNC_TEST_FTP_PW",
+                  timeout: float = 5, extra: str = "") -> str:
+    """A base's `kind: ftp` transport on 127.0.0.1, its folder /<name>, for `remote_config`."""
+    return (f"kind: ftp, host: 127.0.0.1, port: {port}, user: {user}, password_env: {env}, "
+            f"folder: /{name}, timeout: {timeout}{extra}")
+
+
 def parse_message(path: Path):
     """(header element, version, [body elements]) of a message file, .xml or .zip."""
     if path.suffix == ".zip":

@@ -174,26 +174,25 @@ def test_a_base_protecting_its_zips_over_http_is_read_with_the_transports_passwo
         sandbox, monkeypatch):
     """The archive password is a setting of the base's node, whatever the transport: over HTTP
     its zips come protected too, and the remedy (set archive_password_env) can be followed."""
+    from tests.conftest import http_peer
+    from tests.conftest import remote_config
+    from tests.emulator.remote import lone
     from tests.exchange_service import ExchangeService
-    from tests.standin import StandInBase
-    from tests.test_hostile_servers import HEAD
-    from tests.test_hostile_servers import HTTP_PEER
 
     monkeypatch.setenv("ONECSYNC_TEST_PW", "pw")
     monkeypatch.setenv("ONECSYNC_TEST_ARCHIVE_PW", PASSWORD)
-    acc, crm = StandInBase(f.ACCOUNTING, OBJECTS), StandInBase(f.CRM)
+    acc, crm = lone("accounting", *OBJECTS), lone("crm")
     with ExchangeService(acc, user="u", password="pw") as sa, \
             ExchangeService(crm, user="u", password="pw", publication="crm") as sc:
         sa.state.archive_password = PASSWORD
-        peers = [HTTP_PEER.format(name=n, code=c, url=s.url, user="u")
-                 for n, c, s in (("accounting", f.ACCOUNTING, sa), ("crm", f.CRM, sc))]
-        sandbox.write_config(HEAD.format(node=f.NODE) + "".join(peers))
+        peers = {n: http_peer(s.url, user="u", read_timeout=2)
+                 for n, s in (("accounting", sa), ("crm", sc))}
+        sandbox.write_config(remote_config(peers))
         code, _, err = sandbox.run("run")
         assert code == 3 and "set archive_password_env" in err, err
-        peers[0] = peers[0].replace("read_timeout: 2}", "read_timeout: 2, "
-                                    "archive_password_env: ONECSYNC_TEST_ARCHIVE_PW}")
-        sandbox.write_config(HEAD.format(node=f.NODE) + "".join(peers))
+        peers["accounting"] += ", archive_password_env: ONECSYNC_TEST_ARCHIVE_PW"
+        sandbox.write_config(remote_config(peers))
         code, report, err = sandbox.run("run")
         assert code == 0, err
         assert report["peers"]["accounting"]["received"]["objects"] == 2
-        assert acc.imported_numbers  # ours, protected the same way, opened by the base
+        assert acc.base.imported_numbers()  # ours, protected the same way, opened by the base

@@ -291,13 +291,13 @@ def test_odata_endpoints_are_reached_and_a_refusal_is_a_problem(sandbox, monkeyp
 
 
 def test_an_http_base_reports_its_versions_before_any_message(sandbox, monkeypatch):
+    from tests.emulator.remote import lone
     from tests.exchange_service import ExchangeService
-    from tests.standin import StandInBase
 
     monkeypatch.setenv("ONECSYNC_TEST_PW", "s3cret")
     params = {"ExchangeFormatVersions": ["1.17", "1.16", "1.11", "1.10", "1.8"],
               "ThisNodeCode": f.ACCOUNTING}
-    with ExchangeService(StandInBase(f.ACCOUNTING), ib_parameters=params) as service:
+    with ExchangeService(lone("accounting"), ib_parameters=params) as service:
         text = sandbox.config.read_text().replace(
             "    transport: {kind: directory, path: exchange/accounting}",
             f"    transport: {{kind: http, url: '{service.url}', user: sync, "

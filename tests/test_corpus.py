@@ -6,6 +6,7 @@ nothing of it is read."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -73,6 +74,41 @@ def quarantined(sandbox) -> list[dict]:
     return out
 
 
+class Reads:
+    """Bytes this process got from read calls while a step ran, counted by the kernel
+    (/proc/self/io rchar), not timed: `with reads("waiting"): ...`, then `reads.steps`."""
+
+    PROC = "/proc/self/io"
+
+    def __init__(self) -> None:
+        self.steps: dict[str, int] = {}
+
+    @staticmethod
+    def _rchar() -> int:
+        with open(Reads.PROC, encoding="ascii") as fh:
+            return int(next(ln for ln in fh if ln.startswith("rchar:")).split()[1])
+
+    @contextlib.contextmanager
+    def __call__(self, step: str):
+        if not os.path.exists(self.PROC):
+            yield
+            return
+        start = self._rchar()
+        yield
+        self.steps[step] = self._rchar() - start
+
+
+def check_read_once(reads: Reads) -> None:
+    """A 2 GB file is judged on a few MiB; its rejection reads it whole once, for its sha256;
+    the runs after it only fingerprint it."""
+    if not os.path.exists(Reads.PROC):
+        pytest.skip("needs Linux /proc/self/io to count the bytes read")
+    steps = reads.steps
+    assert steps["waiting"] < 16 << 20, steps
+    assert 2 * make.GIB <= steps["rejected"] < 2 * make.GIB + (16 << 20), steps
+    assert steps["again"] < 4 << 20, steps
+
+
 def digests(sandbox) -> dict[str, str]:
     """What every regular file outside the state folder holds (a link's target included)."""
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sandbox.root.rglob("*")
@@ -84,6 +120,7 @@ NOT_VALIDATED = {"from-the-other-base.xml"}
 
 
 # A 2 GB sparse file costs seconds of reading zeros: slow, like the other inherently costly tests.
+# Those cases also count the bytes each run reads (`check_read_once`).
 @pytest.mark.parametrize("case", [pytest.param(c, id=c["file"], marks=[pytest.mark.slow]
                                                if c["file"].startswith("sparse-") else [])
                                   for c in CASES])
@@ -92,11 +129,15 @@ def test_corpus_case(sandbox, case):
     code, _, err = sandbox.run("pull-catalogs")
     assert code == 0, err
     path = place(sandbox, case["file"])
+    huge = case["file"].startswith("sparse-2gb")
+    assert not huge or path.stat().st_size == 2 * make.GIB
+    reads = Reads()
     before = sandbox.dump()
     runs = len(sandbox.journal())
     files = digests(sandbox) if case["outcome"] == "stray" else None
 
-    with unblocking(path) if stat.S_ISFIFO(os.lstat(path).st_mode) else contextlib.nullcontext():
+    with unblocking(path) if stat.S_ISFIFO(os.lstat(path).st_mode) else contextlib.nullcontext(), \
+            reads("waiting"):
         code, report, err = sandbox.run("pull-catalogs")
 
     assert code == case["exit"], err
@@ -125,13 +166,13 @@ def test_corpus_case(sandbox, case):
         assert vcode == 5 and case["error"] in vout + verr, vout + verr
     if case["outcome"] == "rejected":
         check_quarantine(sandbox, case, path)
-        check_skipped_then_recovered(sandbox, path)
+        check_skipped_then_recovered(sandbox, path, reads)
     elif case["outcome"] == "incomplete":
         (note,) = [ln for ln in lines(err, "warning") if "is not complete yet" in ln]
         assert path.name in note and case["error"] in note, err
         assert report["peers"]["accounting"]["received"]["incomplete"] is True
         assert len(sandbox.journal()) == runs + 1 and sandbox.journal()[0][0] == 0
-        check_waited_then_rejected(sandbox, case, path, before)
+        check_waited_then_rejected(sandbox, case, path, before, reads)
     elif case["outcome"] == "stray":
         assert quarantined(sandbox) == []
         # Nothing was read through it, nothing written anywhere but the state's journal.
@@ -157,9 +198,11 @@ def test_corpus_case(sandbox, case):
         assert sandbox.outgoing("accounting")["received_no"] == case["received_no"]
         assert len(sandbox.outgoing("crm")["objects"]) == case["objects"]
         assert quarantined(sandbox) == []
+    if huge:
+        check_read_once(reads)
 
 
-def check_waited_then_rejected(sandbox, case, path, before) -> None:
+def check_waited_then_rejected(sandbox, case, path, before, reads: Reads) -> None:
     """Noted, not rejected, while it stays unfinished for less than settle_minutes; then
     rejected (exit 5), kept and reported once like any other bad file."""
     assert sandbox.dump() == before
@@ -171,7 +214,8 @@ def check_waited_then_rejected(sandbox, case, path, before) -> None:
     assert received["incomplete"] is True and case["error"] in received["reason"]
     assert quarantined(sandbox) == [] and sandbox.dump() == before
     sandbox.settle()
-    code, report, err = sandbox.run("pull-catalogs")
+    with reads("rejected"):
+        code, report, err = sandbox.run("pull-catalogs")
     assert code == 5, err
     (line,) = lines(err, "error")
     assert case["error"] in line and path.name in line, err
@@ -179,7 +223,7 @@ def check_waited_then_rejected(sandbox, case, path, before) -> None:
     assert sandbox.outgoing("accounting")["received_no"] == 1
     assert not (sandbox.state_path.parent / "quarantine" / "accounting.pending").exists()
     check_quarantine(sandbox, case, path)
-    check_skipped_then_recovered(sandbox, path)
+    check_skipped_then_recovered(sandbox, path, reads)
 
 
 def check_quarantine(sandbox, case, path) -> None:
@@ -189,20 +233,37 @@ def check_quarantine(sandbox, case, path) -> None:
     assert stat.S_IMODE(copy.stat().st_mode) == 0o600
     assert entry["peer"] == "accounting" and entry["file"] == str(path)
     assert case["error"] in entry["reason"] and entry["size"] == size
-    whole = hashlib.sha256()
     with open(path, "rb") as fh:
         head = fh.read(HEAD_LIMIT)
-        whole.update(head)
-        while chunk := fh.read(1 << 24):
-            whole.update(chunk)
     assert copy.read_bytes() == head
-    assert entry["sha256"] == whole.hexdigest() and entry["sha256_of"] == "the file"
+    assert entry["sha256"] == sha256_of(path) and entry["sha256_of"] == "the file"
     assert copy.name.endswith(".head") == (size > HEAD_LIMIT)
 
 
-def check_skipped_then_recovered(sandbox, path) -> None:
+def sha256_of(path) -> str:
+    """The file's sha256. One that is data, then a hole to its end (a sparse corpus file: the
+    filesystem's layout says so) is hashed from its data and size, not by reading 2 GB of zeros."""
+    with open(path, "rb") as fh:
+        fd, size = fh.fileno(), os.fstat(fh.fileno()).st_size
+        hole = os.lseek(fd, 0, os.SEEK_HOLE)
+        if hole < size:
+            try:
+                os.lseek(fd, hole, os.SEEK_DATA)
+            except OSError as exc:  # ENXIO: no data after the first hole
+                if exc.errno == errno.ENXIO:
+                    return make.sparse_sha256(os.pread(fd, hole, 0).rstrip(b"\0"), size)
+                raise
+        fh.seek(0)  # the lseeks moved the descriptor's offset
+        whole = hashlib.sha256()
+        while chunk := fh.read(1 << 24):
+            whole.update(chunk)
+        return whole.hexdigest()
+
+
+def check_skipped_then_recovered(sandbox, path, reads: Reads) -> None:
     before = sandbox.dump()
-    code, report, err = sandbox.run("pull-catalogs")
+    with reads("again"):
+        code, report, err = sandbox.run("pull-catalogs")
     assert code == 0, err
     assert not lines(err, "error"), err
     (notice,) = [ln for ln in lines(err, "warning") if "was rejected on" in ln]

@@ -29,13 +29,6 @@ def world(tmp_path):
         yield World(root)
 
 
-def seeded(world: World) -> d.Seeded:
-    s = d.seed_accounting(world.acc)
-    world.settle(2)
-    assert_converged(world)
-    return s
-
-
 def crm_copy(world: World, r: Ref):
     held = [o for o in world.crm.objects(r.type) if world.crm.identity(o.ref) == r.id]
     assert len(held) == 1, held
@@ -69,7 +62,7 @@ def test_initial_load_brings_every_accounting_catalog_to_the_crm_and_nothing_els
 
 
 def test_edits_in_accounting_reach_the_crm(world):
-    s = seeded(world)
+    s = world.seed()
     world.acc.edit(s.vector, Наименование="Вектор-М ООО", ОКПО="45872199")
     world.acc.edit(s.monitor, СтавкаНДС="НДС20", Описание="Монитор 27 дюймов, 75 Гц")
     world.acc.edit(s.vector_contract, СрокДействия="2027-12-31")
@@ -83,7 +76,7 @@ def test_edits_in_accounting_reach_the_crm(world):
 
 
 def test_deletions_reach_the_crm_as_deletion_marks(world):
-    s = seeded(world)
+    s = world.seed()
     world.acc.edit(s.stroy, ОсновнойДоговор=None)
     world.acc.delete(s.stroy_contract)
     world.acc.delete(s.user)
@@ -125,7 +118,7 @@ def older_crm(world: World) -> None:
 
 # -- faults ---------------------------------------------------------------------------------
 def test_a_lost_message_is_made_good_by_the_next_one(world):
-    s = seeded(world)
+    s = world.seed()
     world.acc.edit(s.vector, Наименование="Вектор-2 ООО")
     world.acc.faults.drop_next = True          # accounting's message never arrives
     world.crm.faults.drop_next = True          # nor the CRM's confirmation
@@ -137,7 +130,7 @@ def test_a_lost_message_is_made_good_by_the_next_one(world):
 
 
 def test_a_message_delivered_twice_is_taken_once(world):
-    s = seeded(world)
+    s = world.seed()
     world.acc.edit(s.stroy, Наименование="СтройМонолит-2 АО")
     world.round()
     world.acc.edit(s.stroy, Наименование="СтройМонолит-3 АО")
@@ -156,7 +149,7 @@ def test_a_message_delivered_twice_is_taken_once(world):
 
 @pytest.mark.parametrize("how", ["truncate", "garbage"])
 def test_a_broken_file_from_a_base_is_rejected_and_the_next_one_taken(world, how):
-    s = seeded(world)
+    s = world.seed()
     world.acc.edit(s.petrov, ДокументУдЛичность="Паспорт 45 12 345679")
     world.acc.faults.corrupt_next = how
     world.exchange("accounting")
@@ -173,7 +166,7 @@ def test_a_broken_file_from_a_base_is_rejected_and_the_next_one_taken(world, how
 
 
 def test_an_unreachable_base_catches_up(world):
-    s = seeded(world)
+    s = world.seed()
     world.acc.edit(s.bank, Телефоны="+7 (495) 777-14-21")
     world.crm.faults.unreachable_next = True
     world.round()
@@ -185,7 +178,7 @@ def test_an_unreachable_base_catches_up(world):
 
 
 def test_a_folder_gone_for_one_run_is_a_retry_not_a_loss(world):
-    s = seeded(world)
+    s = world.seed()
     world.acc.edit(s.department, Наименование="Отдел продаж и маркетинга")
     world.exchange("accounting")
     world.exchange("crm")
@@ -200,7 +193,7 @@ def test_a_folder_gone_for_one_run_is_a_retry_not_a_loss(world):
 
 
 def test_the_crm_failing_an_import_takes_the_message_again(world):
-    s = seeded(world)
+    s = world.seed()
     world.acc.edit(s.org, ОГРН="1127746123451")
     world.round()
     world.crm.faults.fail_next_import = 0
@@ -211,7 +204,7 @@ def test_the_crm_failing_an_import_takes_the_message_again(world):
 
 
 def test_the_crm_restored_from_a_backup_gets_again_what_it_lost(world):
-    s = seeded(world)
+    s = world.seed()
     saved = world.crm.backup()
     world.acc.edit(s.vector, Наименование="Вектор-Р ООО")
     added = world.acc.create("Справочник.Пользователи", {"Наименование": "Новиков Иван"})
@@ -226,7 +219,7 @@ def test_the_crm_restored_from_a_backup_gets_again_what_it_lost(world):
 
 
 def test_accounting_restored_from_a_backup_is_not_skipped_as_received_earlier(world):
-    s = seeded(world)
+    s = world.seed()
     saved = world.acc.backup()
     world.acc.edit(s.stroy, ОКПО="60258391")
     world.settle(2)
@@ -267,7 +260,7 @@ def test_onecsync_killed_at_a_boundary_converges_on_the_next_runs(world, point, 
 
 def test_the_harness_refuses_to_call_a_wrong_world_converged(world):
     """The convergence check can fail: a CRM object changed behind onecsync's back is seen."""
-    s = seeded(world)
+    s = world.seed()
     rub = crm_copy(world, s.rub).fields
     rub["НаименованиеПолное"], was = "Рубль (изменен в CRM)", rub["НаименованиеПолное"]
     with pytest.raises(AssertionError, match="differs"):
@@ -280,6 +273,6 @@ def test_the_harness_refuses_to_call_a_wrong_world_converged(world):
 
 
 def test_nothing_is_left_behind_in_the_folders(world):
-    seeded(world)
+    world.seed()
     names = sorted(os.listdir(world.folders["crm"]))
     assert names == sorted([world.ours("crm").name, world.theirs("crm").name])

@@ -589,3 +589,55 @@ def test_an_unreadable_folder_is_unreachable(tmp_path):
     base = make()
     gone = tmp_path / "not-mounted"
     assert base.exchange(gone).unreachable and base.sent_no == 0
+
+
+# -- what a user enters as an EnterpriseData element (Base.enter), send-only, refused imports ---
+def test_entering_an_element_creates_edits_and_deletes_as_a_user_would(tmp_path):
+    base = make()
+    order = Ref("Документ.ЗаказКлиента", f.ref(1, "c0ffee00"))
+    assert base.enter(f.order(order.id)) == order
+    assert base.get(order).origin == "user" and order in base.created
+    assert base.get(order).fields["Сумма"] == "123000.00"
+    customer = base.get(order).fields["Контрагент"]            # a reference: made from its keys
+    assert base.get(customer).from_keys and customer not in base.registrations
+    m = info(base.export_message())
+    assert ("Документ.ЗаказКлиента", order.id) in m["objects"]
+    write_valid(tmp_path, base.export_message())           # valid per 1C's schema
+    base.import_message(ours(base, message_no=1, received_no=2))  # confirmed: nothing pending
+    assert base.enter(f.order(order.id, amount="1.00")) == order  # the same object, edited
+    assert base.get(order).fields["Сумма"] == "1.00" and order in base.registrations
+    assert base.enter(f.deletion("ЗаказКлиентаСсылка", order.id)) == order
+    assert order not in base.store.objects and ("delete", order.id) in \
+        info(base.export_message())["objects"]
+
+
+def test_an_edit_entered_over_an_imported_object_keeps_it_imported():
+    base = make()
+    base.import_message(ours(base, objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    r = Ref("Справочник.Контрагенты", f.ref(1))
+    base.enter(f.counterparty(f.ref(1), "ООО Ромашка-2"))
+    assert base.get(r).origin == "import" and r not in base.created
+    assert base.get(r).fields["Наименование"] == "ООО Ромашка-2" and r in base.registrations
+
+
+def test_a_send_only_session_leaves_our_message_unread_and_entered_objects_go_in_it(tmp_path):
+    base = make()
+    (tmp_path / (incoming_name(base) + ".xml")).write_bytes(
+        ours(base, objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    result = base.exchange(tmp_path, receive=False, entered=[f.currency(f.ref(9))])
+    assert result.read is None and base.received_no == 0 and base.imported_numbers() == []
+    assert info((tmp_path / result.written).read_bytes())["objects"] == \
+        [("Справочник.Валюты", f.ref(9))]
+    base.exchange(tmp_path)
+    assert base.imported_numbers() == [1]
+    assert base.received() == {f.ref(1): "Справочник.Контрагенты"}
+
+
+def test_a_refused_import_fails_even_when_our_message_is_empty():
+    base = make()
+    base.faults.refuse_next_import = True
+    with pytest.raises(ExchangeError, match="import refused"):
+        base.import_message(ours(base))
+    assert base.received_no == 0 and base.imported_numbers() == []
+    base.import_message(ours(base))                      # once: the next import goes through
+    assert base.imported_numbers() == [1]

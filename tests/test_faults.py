@@ -12,6 +12,7 @@ import errno
 import io
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import rich.console  # noqa: F401  (before a run drops privileges: it draws its error line with rich)
 
 import onecsync.flows.runner  # noqa: F401  (imported before a run drops privileges)
 import onecsync.state
@@ -88,26 +90,34 @@ def converged(box) -> None:
 
 # -- the state file --------------------------------------------------------------------------
 
-def test_state_locked_by_another_program_is_temporary(sandbox, monkeypatch):
-    monkeypatch.setattr(onecsync.state, "BUSY_TIMEOUT", 0.2)
-    before = received_first(sandbox)
+@contextlib.contextmanager
+def sqlite_holder(path: Path, begin: str):
+    """Another program holds the state in a transaction (`BEGIN <begin>`) until the block ends.
+    A process of its own: SQLite's POSIX locks do not conflict within one process."""
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sqlite3, sys
-            c = sqlite3.connect({str(sandbox.state_path)!r}, isolation_level=None)
-            c.execute("BEGIN EXCLUSIVE")
+            c = sqlite3.connect({str(path)!r}, isolation_level=None)
+            c.execute("BEGIN {begin}")
             print("locked", flush=True)
             sys.stdin.read()
         """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.communicate("")
+
+
+def test_state_locked_by_another_program_is_temporary(sandbox, monkeypatch):
+    monkeypatch.setattr(onecsync.state, "BUSY_TIMEOUT", 0.2)
+    before = received_first(sandbox)
+    with sqlite_holder(sandbox.state_path, "EXCLUSIVE"):
         code, _, err = sandbox.run("pull-catalogs")
         assert code == 4, err
         line = error_line(err)
         assert str(sandbox.state_path) in line and "locked by another program" in line
         assert "another onecsync run" not in line  # not our run lock: that is exit 8
-    finally:
-        holder.communicate("")
     assert sandbox.dump() == before
     converged(sandbox)
 
@@ -116,21 +126,10 @@ def test_state_written_by_another_program_mid_run_is_temporary(sandbox, monkeypa
     """A writer that holds the file while we can still read it: we fail at our first write."""
     monkeypatch.setattr(onecsync.state, "BUSY_TIMEOUT", 0.2)
     before = received_first(sandbox)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
-            import sqlite3, sys
-            c = sqlite3.connect({str(sandbox.state_path)!r}, isolation_level=None)
-            c.execute("BEGIN IMMEDIATE")
-            print("locked", flush=True)
-            sys.stdin.read()
-        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with sqlite_holder(sandbox.state_path, "IMMEDIATE"):
         code, _, err = sandbox.run("pull-catalogs")
         assert code == 4, err
         assert "locked by another program" in error_line(err)
-    finally:
-        holder.communicate("")
     assert sandbox.dump() == before
     converged(sandbox)
 
@@ -255,20 +254,20 @@ def test_a_real_full_disk_on_a_tiny_tmpfs(tmp_path):
     box_root = tmp_path / "box"
     driver = tmp_path / "driver.py"
     driver.write_text(textwrap.dedent(f"""
-        import json, os, subprocess, sys
+        import json, os, sys
         sys.path.insert(0, {str(f.REPO)!r})
         from tests import factory as f
         from tests.conftest import Sandbox
+        from tests.emulator.world import run_in_process
 
         class Cap:
             def readouterr(self):
                 return type("R", (), {{"out": "", "err": ""}})()
 
         box = Sandbox(__import__("pathlib").Path({str(box_root)!r}), Cap())
-        def run():
-            p = subprocess.run([sys.executable, "-m", "onecsync", "--config", str(box.config),
-                                "pull-catalogs"], capture_output=True, text=True)
-            return p.returncode, p.stderr
+        def run():  # in this process: the tmpfs is the point, not a process per run
+            r = run_in_process(["--config", str(box.config), "pull-catalogs"])
+            return r.code, r.stderr
         box.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "x")]))
         first = run()
         box.put("accounting", f.Msg(message_no=2, received_no=1, created="2026-11-22T09:00:00",
@@ -323,17 +322,25 @@ def test_exchange_folder_missing(sandbox):
     converged(sandbox)
 
 
+def refused_with_mode(box, path: Path, mode: int) -> None:
+    """One pull-catalogs with `path` chmod'ed to `mode` (its mode put back after): exit 3, and
+    one error line naming the path as permission denied."""
+    kept = stat.S_IMODE(os.stat(path).st_mode)
+    os.chmod(path, mode)
+    try:
+        code, _, err = box.run("pull-catalogs")
+    finally:
+        os.chmod(path, kept)
+    assert code == 3, err
+    line = error_line(err)
+    assert str(path) in line and "permission denied" in line
+
+
 def test_exchange_folder_unreadable(usandbox):
     box = usandbox
     with box.unprivileged():
         before = received_first(box)
-        folder = box.folders["accounting"]
-        os.chmod(folder, 0o000)
-        code, _, err = box.run("pull-catalogs")
-        os.chmod(folder, 0o700)
-        assert code == 3, err
-        line = error_line(err)
-        assert str(folder) in line and "permission denied" in line
+        refused_with_mode(box, box.folders["accounting"], 0o000)
         assert box.dump() == before
         converged(box)
 
@@ -358,12 +365,7 @@ def test_message_file_unreadable(usandbox):
     box = usandbox
     with box.unprivileged():
         before = received_first(box)
-        path = box.incoming("accounting")
-        os.chmod(path, 0o000)
-        code, _, err = box.run("pull-catalogs")
-        os.chmod(path, 0o600)
-        assert code == 3, err
-        assert str(path) in error_line(err) and "permission denied" in error_line(err)
+        refused_with_mode(box, box.incoming("accounting"), 0o000)
         assert box.dump() == before
         converged(box)
 
@@ -372,13 +374,7 @@ def test_outgoing_folder_not_writable(usandbox):
     box = usandbox
     with box.unprivileged():
         received_first(box)
-        folder = box.folders["crm"]
-        os.chmod(folder, 0o500)
-        code, _, err = box.run("pull-catalogs")
-        os.chmod(folder, 0o700)
-        assert code == 3, err
-        line = error_line(err)
-        assert str(folder) in line and "permission denied" in line
+        refused_with_mode(box, box.folders["crm"], 0o500)
         # The accounting message is staged and will be confirmed; the CRM has not been sent
         # anything new, and gets it all on the next run.
         assert box.numbers("accounting")[1] == 2

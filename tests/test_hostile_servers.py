@@ -27,32 +27,22 @@ from onecsync.transport import SPOOL_FOLDER
 from onecsync.transport import http as http_transport
 from tests import factory as f
 from tests.conftest import Sandbox
+from tests.conftest import ftp_peer
+from tests.conftest import http_peer
+from tests.conftest import remote_config
 from tests.emulator.odata import ODataService
+from tests.emulator.remote import lone
 from tests.exchange_service import ExchangeService
 from tests.exchange_service import Fault
 from tests.ftp_server import FtpServer
 from tests.local_http import basic_credentials
 from tests.raw_server import RawServer
 from tests.raw_server import forever
-from tests.standin import StandInBase
 
 USER, PASSWORD = "Администратор", "Пароль-ёж 1"
 FTP_USER, FTP_PASSWORD = "обмен", "фтп-пароль"
 CATALOGS = [f.counterparty(f.ref(1), "ООО Ромашка", "7701234567"), f.currency(f.ref(9))]
 
-HTTP_PEER = """\
-  {name}:
-    code: {code}
-    transport: {{kind: http, url: "{url}", user: {user}, password_env: ONECSYNC_TEST_PW,
-                 part_size: 1, read_timeout: 2}}
-"""
-FTP_PEER = """\
-  {name}:
-    code: {code}
-    transport: {{kind: ftp, host: 127.0.0.1, port: {port}, user: {user},
-                 password_env: ONECSYNC_TEST_FTP_PW, folder: /{name}, timeout: 2}}
-"""
-HEAD = "node:\n  code: {node}\nstate: state/onecsync.sqlite\nbases:\n"
 
 
 @pytest.fixture(autouse=True)
@@ -100,16 +90,17 @@ def failed_run(sandbox: Sandbox, before: dict) -> str:
 # -- 1C's HTTP service ----------------------------------------------------------------------
 @pytest.fixture
 def http(sandbox):
-    acc, crm = StandInBase(f.ACCOUNTING, CATALOGS), StandInBase(f.CRM)
+    acc, crm = lone("accounting", *CATALOGS), lone("crm")
     with ExchangeService(acc, user=USER, password=PASSWORD) as sa, \
             ExchangeService(crm, user=USER, password=PASSWORD, publication="crm") as sc:
-        sandbox.write_config(HEAD.format(node=f.NODE) + "".join(
-            HTTP_PEER.format(name=n, code=c, url=s.url, user=USER)
-            for n, c, s in (("accounting", f.ACCOUNTING, sa), ("crm", f.CRM, sc))))
+        sandbox.write_config(remote_config({
+            name: http_peer(s.url, user=USER, read_timeout=2)
+            for name, s in (("accounting", sa), ("crm", sc))}))
         code, _, err = sandbox.run("run")
         assert code == 0, err  # a Cyrillic user and password reach both bases
-        assert crm.imported_numbers == [1]
-        yield acc, sa
+        assert crm.base.imported_numbers() == [1]
+        yield acc.base, sa
+    assert acc.invalid == crm.invalid == [], "a message crossing fails 1C's schema"
 
 
 def test_basic_credentials_travel_as_utf8_as_1c_web_server_decodes_them():
@@ -129,7 +120,7 @@ def test_a_trickling_answer_is_cut_at_read_timeout(sandbox, http):
 
 def test_a_trickling_part_leaves_nothing_in_the_spool(sandbox, http):
     acc, sa = http
-    acc.register(f.counterparty(f.ref(3), "ИП " + os.urandom(3000).hex()))
+    acc.enter(f.counterparty(f.ref(3), "ИП " + os.urandom(3000).hex()))
     before = held(sandbox)
     sa.fail("GetFilePart", Fault.TRICKLE)
     line = failed_run(sandbox, before)
@@ -138,7 +129,7 @@ def test_a_trickling_part_leaves_nothing_in_the_spool(sandbox, http):
 
 def test_a_part_larger_than_asked_is_cut_at_once(sandbox, http):
     acc, sa = http
-    acc.register(f.counterparty(f.ref(3), "ИП " + os.urandom(3000).hex()))
+    acc.enter(f.counterparty(f.ref(3), "ИП " + os.urandom(3000).hex()))
     before, calls = held(sandbox), len(sa.calls("GetFilePart"))
     sa.fail("GetFilePart", Fault.OVERSIZE)
     line = failed_run(sandbox, before)
@@ -210,7 +201,7 @@ def test_a_run_past_run_timeout_ends_there_and_status_shows_it_meanwhile(sandbox
     from tests.emulator.world import REPO
 
     acc, sa = http
-    acc.register(f.counterparty(f.ref(3), "ООО Долгий ответ"))
+    acc.enter(f.counterparty(f.ref(3), "ООО Долгий ответ"))
     sandbox.write_config(sandbox.config.read_text(encoding="utf-8").replace(
         "state: state/onecsync.sqlite\n", "state: state/onecsync.sqlite\nrun_timeout: 4\n"))
     before = held(sandbox)
@@ -347,19 +338,18 @@ def test_https_with_our_own_ca_reaches_the_service(sandbox, tmp_path):
                     "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    acc, crm = StandInBase(f.ACCOUNTING, CATALOGS), StandInBase(f.CRM)
+    acc, crm = lone("accounting", *CATALOGS), lone("crm")
     with ExchangeService(acc, user=USER, password=PASSWORD) as sa, \
             ExchangeService(crm, user=USER, password=PASSWORD, publication="crm") as sc:
         sa.server.socket = context.wrap_socket(sa.server.socket, server_side=True)
         https = sa.url.replace("http:", "https:")
-        peers = [HTTP_PEER.format(name=n, code=c, url=u, user=USER)
-                 for n, c, u in (("accounting", f.ACCOUNTING, https), ("crm", f.CRM, sc.url))]
-        peers[0] = peers[0].replace("read_timeout: 2}", f"read_timeout: 2, ca_file: {cert}}}")
-        sandbox.write_config(HEAD.format(node=f.NODE) + "".join(peers))
+        sandbox.write_config(remote_config({
+            "accounting": http_peer(https, user=USER, read_timeout=2) + f", ca_file: {cert}",
+            "crm": http_peer(sc.url, user=USER, read_timeout=2)}))
         sandbox.config.chmod(0o600)  # it names a file (ca_file): no warning about its mode
         code, _, err = sandbox.run("run")
     assert code == 0 and "warning" not in err, err
-    assert crm.imported_numbers == [1]  # accounting's catalogs came over TLS
+    assert crm.base.imported_numbers() == [1]  # accounting's catalogs came over TLS
 
 
 def test_https_to_a_plain_http_port_is_one_config_line(sandbox, http):
@@ -381,7 +371,7 @@ HTTP_OPS = ("version", "GetIBParameters", "UploadData", "GetContinuousOperationS
 def test_a_gzipped_answer_whose_length_is_its_compressed_size_is_read(sandbox, http):
     """Content-Length counts the bytes on the wire, before Content-Encoding is undone."""
     acc, sa = http
-    acc.register(f.counterparty(f.ref(3), "ИП Гзипов"))
+    acc.enter(f.counterparty(f.ref(3), "ИП Гзипов"))
     for op in HTTP_OPS:
         sa.fail(op, *[Fault.GZIP] * 20)
     code, _, err = sandbox.run("run")
@@ -411,7 +401,7 @@ def test_a_zip_entry_without_a_plain_name_is_rejected_over_http(sandbox, http, m
     from tests.corpus import make
 
     acc, sa = http
-    acc.register(f.counterparty(f.ref(3), "ИП Безымянный"))
+    acc.enter(f.counterparty(f.ref(3), "ИП Безымянный"))
     monkeypatch.setattr(exchange_service, "_zip_one",
                         lambda data, name="", password=None: make.raw_zip([make.entry("", data)]))
     code, _, err = sandbox.run("run")
@@ -431,9 +421,9 @@ def test_a_flood_of_interim_answers_says_so(sandbox, http):
 @pytest.fixture
 def ftp(sandbox):
     with FtpServer(sandbox.root / "exchange", user=FTP_USER, password=FTP_PASSWORD) as server:
-        sandbox.write_config(HEAD.format(node=f.NODE) + "".join(
-            FTP_PEER.format(name=n, code=c, port=server.port, user=FTP_USER)
-            for n, c in (("accounting", f.ACCOUNTING), ("crm", f.CRM))))
+        sandbox.write_config(remote_config({
+            name: ftp_peer(name, server.port, user=FTP_USER, timeout=2)
+            for name in ("accounting", "crm")}))
         sandbox.put("accounting", f.Msg(objects=CATALOGS))
         code, _, err = sandbox.run("run")
         assert code == 0, err  # a Cyrillic user and password log in

@@ -18,9 +18,10 @@ from onecsync.errors import TemporaryError
 from onecsync.transport.http import HttpTransport
 from onecsync.transport.spool import Spool
 from tests import factory as f
+from tests.emulator.remote import Served
+from tests.emulator.remote import lone
 from tests.exchange_service import ExchangeService
 from tests.exchange_service import Fault
-from tests.standin import StandInBase
 
 PASSWORD_ENV = "ONECSYNC_TEST_HTTP_PASSWORD"
 
@@ -31,9 +32,10 @@ def big_objects(n: int) -> list[str]:
 
 
 class Harness:
-    def __init__(self, service: ExchangeService, base: StandInBase, tmp: Path) -> None:
+    def __init__(self, service: ExchangeService, served: Served, tmp: Path) -> None:
         self.service = service
-        self.base = base
+        self.served = served
+        self.base = served.base
         self.tmp = tmp
         self.sleeps: list[float] = []
 
@@ -52,12 +54,14 @@ class Harness:
 @pytest.fixture
 def http(tmp_path, monkeypatch):
     monkeypatch.setenv(PASSWORD_ENV, "s3cret")
-    base = StandInBase(f.ACCOUNTING, big_objects(40))
-    with ExchangeService(base) as service:
-        yield Harness(service, base, tmp_path)
+    served = lone("accounting", *big_objects(40))
+    with ExchangeService(served) as service:
+        yield Harness(service, served, tmp_path)
+    assert served.invalid == [], "a message crossing fails 1C's schema"
 
 
-# What onecsync declares in its headers (the stand-in checks our messages as 1C's schema does).
+# What onecsync declares in its headers (the emulated base honours it, as 1C does; `Served`
+# checks every message against 1C's schema).
 DECLARED = ("<msg:AvailableObjectTypes><msg:ObjectType><msg:Name>Справочник.Контрагенты</msg:Name>"
             "<msg:Sending>*</msg:Sending><msg:Receiving>*</msg:Receiving></msg:ObjectType>"
             "</msg:AvailableObjectTypes>")
@@ -74,8 +78,8 @@ def test_fetch_downloads_every_part_and_releases_the_file(http):
     incoming = t.fetch()
     with incoming.open() as stream:
         data = stream.read()
-    assert data == f.Msg(sender=f.ACCOUNTING, message_no=1, objects=http.base.pending(),
-                         created="2026-11-20T10:01:00").xml()
+    assert [data] == http.served.exported  # exactly the one message the base wrote:
+    assert (http.base.sent_no, len(http.base.log[-1].objects)) == (1, 40)  # number 1, all 40
     parts = http.service.calls("GetFilePart")
     assert len(parts) >= 3, "the message should span several 1 KiB parts"
     assert [int(p[2]["PartNumber"]) for p in parts] == list(range(1, len(parts) + 1))
@@ -155,14 +159,14 @@ def test_deliver_puts_the_parts_then_imports_and_records_the_receipt(http):
 @pytest.mark.parametrize("long_polls", [0, 2])
 def test_a_failed_import_is_not_delivered(http, long_polls):
     http.service.long_polls = long_polls
-    http.base.fail_imports = 1
+    http.base.faults.refuse_next_import = True
     t = http.transport()
     out = t.prepare()
     out.file.write(our_message())
     fp = out.fingerprint()
     with pytest.raises(TemporaryError) as exc:
         out.publish()
-    assert "stand-in import failure" in str(exc.value)
+    assert "import refused" in str(exc.value)
     assert not t.in_place(fp)
     assert len(http.service.calls("DownloadData")) == 1  # never re-sent blindly
     assert not list((http.tmp / "spool").glob(".tmp-*"))
@@ -275,25 +279,25 @@ def test_a_missing_password_variable_is_a_config_error(http, monkeypatch):
 # -- probe ----------------------------------------------------------------------------------
 def test_probe_reads_the_base_parameters(tmp_path, monkeypatch):
     monkeypatch.setenv(PASSWORD_ENV, "s3cret")
-    base = StandInBase(f.ACCOUNTING)
+    served = lone("accounting")
     sample = {"InfobaseDescription": "Бухгалтерия предприятия", "ConfigurationVersion":
               "3.0.169.15", "ExchangeFormatVersions": ["1.17", "1.16", "1.8"]}
-    with ExchangeService(base, ib_parameters=sample) as service:
-        h = Harness(service, base, tmp_path)
+    with ExchangeService(served, ib_parameters=sample) as service:
+        h = Harness(service, served, tmp_path)
         t = h.transport()
         line = t.probe(write=False)
         assert h.ops() == ["version", "GetIBParameters"]
     assert t.ib_parameters["ExchangeFormatVersions"] == ["1.17", "1.16", "1.8"]
     assert line == (f"the 1C HTTP service at {service.url}: answers (Бухгалтерия предприятия "
                     "3.0.169.15) and knows our node; it offers formats 1.17, 1.16, 1.8")
-    assert base.sent_no == 0  # nothing was exported
+    assert served.base.sent_no == 0  # nothing was exported
 
 
 def test_probe_reports_a_missing_node(tmp_path, monkeypatch):
     monkeypatch.setenv(PASSWORD_ENV, "s3cret")
-    base = StandInBase(f.ACCOUNTING)
-    with ExchangeService(base, ib_parameters={"NodeExists": False}) as service:
-        h = Harness(service, base, tmp_path)
+    served = lone("accounting")
+    with ExchangeService(served, ib_parameters={"NodeExists": False}) as service:
+        h = Harness(service, served, tmp_path)
         with pytest.raises(ConfigError) as exc:
             h.transport().probe()
     assert f"no node with code {f.NODE}" in str(exc.value)

@@ -11,8 +11,6 @@ import os
 import stat
 from pathlib import Path
 
-import pytest
-
 from onecsync import quarantine
 from tests import factory as f
 from tests.corpus import make
@@ -166,45 +164,3 @@ def test_a_rejected_base_does_not_stop_the_other(sandbox):
     assert code == 5, err
     assert report["peers"]["crm"]["received"]["message_no"] == 1
     assert sandbox.numbers("crm")[1] == 1 and sandbox.numbers("accounting")[1] == 0
-
-
-def _bytes_read() -> int:
-    with open("/proc/self/io", encoding="ascii") as fh:
-        return int(next(ln for ln in fh if ln.startswith("rchar:")).split()[1])
-
-
-@pytest.mark.skipif(not os.path.exists("/proc/self/io"), reason="needs Linux /proc/self/io")
-@pytest.mark.parametrize("name", ["sparse-2gb-zeros.xml", "sparse-2gb-after-header.xml",
-                                  "sparse-2gb-zeros.zip"])
-@pytest.mark.slow
-def test_a_2gb_file_is_judged_after_its_first_bytes_and_read_whole_once(sandbox, name):
-    """Counted by the kernel (rchar: bytes this process got from read calls), not timed. Each
-    ends in NUL bytes, as a file being filled does: it waits settle_minutes first."""
-    sandbox.put("accounting", FIRST)
-    sandbox.run("pull-catalogs")
-    path = sandbox.put_raw("accounting", b"", ".zip" if name.endswith(".zip") else ".xml")
-    make.LARGE[name](path)
-    assert path.stat().st_size == 2 * make.GIB
-    start = _bytes_read()
-    code, report, err = sandbox.run("pull-catalogs")
-    waiting = _bytes_read() - start
-    assert code == 0 and "is not complete yet" in err, err
-    sandbox.settle()
-    start = _bytes_read()
-    code, _, err = sandbox.run("pull-catalogs")
-    first = _bytes_read() - start
-    assert code == 5, err
-    start = _bytes_read()
-    code, _, err = sandbox.run("pull-catalogs")
-    again = _bytes_read() - start
-    assert code == 0, err
-    # Judged on a few MiB of 2048; the rejection reads it whole once, for its sha256; the runs
-    # after it only fingerprint it.
-    assert waiting < 16 << 20, waiting
-    assert 2 * make.GIB <= first < 2 * make.GIB + (16 << 20), first
-    assert again < 4 << 20, again
-    (entry,) = entries(sandbox)
-    data = json.loads(entry.read_text())
-    assert data["size"] == 2 * make.GIB and data["copy"].endswith(".head")
-    assert data["sha256_of"] == "the file"
-    assert (entry.parent / data["copy"]).stat().st_size == quarantine.HEAD_LIMIT

@@ -13,46 +13,18 @@ from onecsync import httpclient
 from onecsync.transport import http as http_transport
 from tests import factory as f
 from tests.conftest import Sandbox
+from tests.conftest import ftp_peer
+from tests.conftest import http_peer
+from tests.conftest import remote_config
 from tests.emulator.crashing import Crash
+from tests.emulator.remote import lone
 from tests.exchange_service import ExchangeService
 from tests.exchange_service import Fault
 from tests.ftp_server import FtpServer
-from tests.standin import StandInBase
 
 C1, C2, RUB = f.ref(1), f.ref(2), f.ref(9)
 CATALOGS = [f.counterparty(C1, "ООО Ромашка", "7701234567"),
             f.counterparty(C2, "АО Василек", "7702345678"), f.currency(RUB)]
-
-HTTP_CONFIG = """\
-node:
-  code: {node}
-state: state/onecsync.sqlite
-bases:
-  accounting:
-    code: {acc}
-    transport: {{kind: http, url: "{acc_url}", user: sync, password_env: ONECSYNC_TEST_PW,
-                 part_size: 1, read_timeout: 5}}
-  crm:
-    code: {crm}
-    transport: {{kind: http, url: "{crm_url}", user: sync, password_env: ONECSYNC_TEST_PW,
-                 part_size: 1, read_timeout: 5}}
-"""
-
-FTP_CONFIG = """\
-node:
-  code: {node}
-state: state/onecsync.sqlite
-bases:
-  accounting:
-    code: {acc}
-    transport: {{kind: ftp, host: 127.0.0.1, port: {port}, user: sync,
-                 password_env: ONECSYNC_TEST_FTP_PW, folder: /accounting, timeout: 5{extra}}}
-  crm:
-    code: {crm}
-    transport: {{kind: ftp, host: 127.0.0.1, port: {port}, user: sync,
-                 password_env: ONECSYNC_TEST_FTP_PW, folder: /crm, timeout: 5{extra}}}
-"""
-
 
 @pytest.fixture(autouse=True)
 def quick(monkeypatch):
@@ -80,12 +52,13 @@ def directory_result(tmp_path, capsys) -> set[tuple[str, str]]:
 # -- HTTP -----------------------------------------------------------------------------------
 @pytest.fixture
 def bases(sandbox):
-    acc, crm = StandInBase(f.ACCOUNTING, CATALOGS), StandInBase(f.CRM)
+    acc, crm = lone("accounting", *CATALOGS), lone("crm")
     with ExchangeService(acc, long_polls=1) as sa, \
             ExchangeService(crm, publication="crm", long_polls=2) as sc:
-        sandbox.write_config(HTTP_CONFIG.format(node=f.NODE, acc=f.ACCOUNTING, crm=f.CRM,
-                                                acc_url=sa.url, crm_url=sc.url))
-        yield acc, crm, sa, sc
+        sandbox.write_config(remote_config({"accounting": http_peer(sa.url),
+                                            "crm": http_peer(sc.url)}))
+        yield acc.base, crm.base, sa, sc
+    assert acc.invalid == crm.invalid == [], "a message crossing fails 1C's schema"
 
 
 def test_run_over_http_converges_like_the_directory_one(sandbox, bases, tmp_path, capsys):
@@ -94,9 +67,9 @@ def test_run_over_http_converges_like_the_directory_one(sandbox, bases, tmp_path
     assert code == 0, err
     assert report["peers"]["accounting"]["received"]["objects"] == 3
     assert report["peers"]["crm"]["sent"]["objects"] == 3
-    assert set(crm.received.items()) == {(r, t) for t, r in directory_result(tmp_path, capsys)}
-    assert crm.imported_numbers == [1] and acc.imported_numbers == [1]
-    assert acc.registrations == []  # our first message confirmed the base's
+    assert set(crm.received().items()) == {(r, t) for t, r in directory_result(tmp_path, capsys)}
+    assert crm.imported_numbers() == [1] and acc.imported_numbers() == [1]
+    assert acc.registrations == {}  # our first message confirmed the base's
     assert sandbox.numbers("crm") == (1, 1, 0) and sandbox.numbers("accounting") == (1, 1, 0)
     assert pending(sandbox) == 3  # the CRM has not said yet that it holds them
 
@@ -110,14 +83,14 @@ def test_run_over_http_converges_like_the_directory_one(sandbox, bases, tmp_path
     code, report, err = sandbox.run("run")
     assert code == 0, err
     assert report["peers"]["crm"]["sent"]["objects"] == 0 and pending(sandbox) == 0
-    assert len(crm.received) == 3 and crm.imported_numbers == [1, 2, 3]
+    assert len(crm.received()) == 3 and crm.imported_numbers() == [1, 2, 3]
 
 
 def test_an_answer_cut_in_the_middle_exits_4_and_changes_nothing(sandbox, bases):
     acc, crm, sa, sc = bases
     assert sandbox.run("run")[0] == 0
     before = sandbox.dump()
-    acc.register(f.counterparty(f.ref(3), "ИП Сидоров"))
+    acc.enter(f.counterparty(f.ref(3), "ИП Сидоров"))
     sa.fail("GetFilePart", *[Fault.CUT] * httpclient.ATTEMPTS)
     code, report, err = sandbox.run("run")
     assert code == 4
@@ -125,26 +98,26 @@ def test_an_answer_cut_in_the_middle_exits_4_and_changes_nothing(sandbox, bases)
     after = sandbox.dump()
     assert after["peers"][0] == before["peers"][0]  # accounting: numbers untouched
     assert after["inbox"] == before["inbox"]
-    assert f.ref(3) not in crm.received
+    assert f.ref(3) not in crm.received()
 
     code, report, err = sandbox.run("run")
     assert code == 0, err
     assert report["peers"]["accounting"]["received"]["objects"] == 1
-    assert f.ref(3) in crm.received
+    assert f.ref(3) in crm.received()
 
 
 def test_a_failed_delivery_is_sent_again_by_the_next_run(sandbox, bases):
     acc, crm, sa, sc = bases
-    crm.fail_imports = 1
+    crm.faults.refuse_next_import = True
     code, report, err = sandbox.run("run")
     assert code == 4
-    assert "stand-in import failure" in report["peers"]["crm"]["sent"]["error"]
-    assert crm.received == {}
+    assert "import refused" in report["peers"]["crm"]["sent"]["error"]
+    assert crm.received() == {}
     code, report, err = sandbox.run("run")
     assert code == 0, err
     assert report["peers"]["crm"]["sent"]["objects"] == 3
-    assert set(crm.received) == {C1, C2, RUB}
-    assert crm.imported_numbers == [2]  # message 1 never got in; 2 carries everything
+    assert set(crm.received()) == {C1, C2, RUB}
+    assert crm.imported_numbers() == [2]  # message 1 never got in; 2 carries everything
 
 
 def test_the_password_never_reaches_the_output(sandbox, bases, monkeypatch):
@@ -165,7 +138,7 @@ def test_dry_run_over_http_writes_nothing_next_to_the_state(sandbox, bases):
     code, report, err = sandbox.run("--dry-run", "run")
     assert code == 0, err
     assert report["peers"]["crm"]["sent"]["objects"] == 3
-    assert crm.imported_numbers == [] and not sandbox.state_path.exists()
+    assert crm.imported_numbers() == [] and not sandbox.state_path.exists()
     assert not (sandbox.root / "state").exists() or not any((sandbox.root / "state").iterdir())
 
 
@@ -174,8 +147,8 @@ def test_dry_run_over_http_writes_nothing_next_to_the_state(sandbox, bases):
 def ftp(sandbox):
     with FtpServer(sandbox.root / "exchange") as server:
         def configure(extra: str = "") -> None:
-            sandbox.write_config(FTP_CONFIG.format(node=f.NODE, acc=f.ACCOUNTING, crm=f.CRM,
-                                                   port=server.port, extra=extra))
+            sandbox.write_config(remote_config({
+                name: ftp_peer(name, server.port, extra=extra) for name in ("accounting", "crm")}))
         configure()
         server.configure = configure
         yield server
@@ -290,10 +263,10 @@ def test_a_crash_after_the_import_before_the_receipt_converges(sandbox, bases, m
         m.setattr(Spool, "write_receipt", crash)
         from onecsync.cli import main
         main(["--config", str(sandbox.config), "--json", "run"])
-    assert crm.imported_numbers == [1] and set(crm.received) == {C1, C2, RUB}
+    assert crm.imported_numbers() == [1] and set(crm.received()) == {C1, C2, RUB}
     code, report, err = sandbox.run("run")
     assert code == 0, err
-    assert set(crm.received) == {C1, C2, RUB} and crm.imported_numbers == [1, 2]
+    assert set(crm.received()) == {C1, C2, RUB} and crm.imported_numbers() == [1, 2]
     assert sandbox.run("run")[0] == 0
     assert pending(sandbox) == 0
 

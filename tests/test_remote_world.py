@@ -79,13 +79,6 @@ def world(request, tmp_path):
         yield w
 
 
-def seeded(world: World) -> d.Seeded:
-    s = d.seed_accounting(world.acc)
-    world.settle(3)
-    assert_converged(world)
-    return s
-
-
 def crm_copy(world: World, r: Ref):
     return world.copy_in("crm", r)
 
@@ -95,7 +88,7 @@ def business(world: World) -> dict[str, Ref]:
     """The manager's orders, the accountant's payments, shipments, a return, edits both sides.
 
     Settles after each step so that each user works on what the other side already holds."""
-    s = seeded(world)
+    s = world.seed(3)
     users = Users(world, s)
     order = users.add_order(ORDER, qty=4)
     invoice = users.add_order(INVOICE, qty=2)
@@ -174,7 +167,7 @@ def test_the_cli_run_as_cron_runs_it_converges(kind, tmp_path):
 
 def test_a_compressed_exchange_over_ftp_converges(tmp_path):
     with make("ftp", tmp_path, compress=True) as world:
-        s = seeded(world)
+        s = world.seed(3)
         world.acc.edit(s.keyboard, СтавкаНДС="НДС10")
         world.settle(3)
         assert_converged(world)
@@ -191,7 +184,7 @@ def test_onecsync_killed_at_a_boundary_converges(kind, point, tmp_path):
     converge with nothing lost and nothing twice."""
     extra = {"long_polls": 0} if kind == "http" else {}
     with make(kind, tmp_path, **extra) as world:
-        s = seeded(world)
+        s = world.seed(3)
         order = Users(world, s).add_order(ORDER)
         world.acc.edit(s.stroy, Наименование="СтройМонолит-2 АО")
         world.exchange("accounting")
@@ -212,7 +205,7 @@ def test_a_crash_after_delivery_before_the_receipt_converges(kind, tmp_path, mon
     from onecsync.transport.spool import Spool
 
     with make(kind, tmp_path) as world:
-        s = seeded(world)
+        s = world.seed(3)
         order = Users(world, s).add_order(ORDER)
         world.settle(3)
         Users(world, s).pay(world.copy_in("accounting", order).ref, "half")
@@ -237,7 +230,7 @@ def test_a_crash_after_delivery_before_the_receipt_converges(kind, tmp_path, mon
 # -- HTTP faults ------------------------------------------------------------------------------
 def test_http_a_message_failing_1cs_schema_fails_the_world(http):
     """The adapter's check is real: a message that is not EnterpriseData is caught at the run."""
-    seeded(http)
+    http.seed(3)
     with pytest.raises(ExchangeError):
         http.served["crm"].import_message(b"<Message><Header/></Message>")
     assert http.served["crm"].invalid
@@ -253,7 +246,7 @@ def http(tmp_path):
 
 
 def test_http_an_answer_cut_in_the_middle_exits_4_and_the_next_run_converges(http):
-    s = seeded(http)
+    s = http.seed(3)
     users = Users(http, s)
     order = users.add_order(ORDER)
     http.acc.edit(s.stroy, Наименование="СтройМонолит-2 АО")
@@ -274,7 +267,7 @@ def test_http_an_answer_cut_in_the_middle_exits_4_and_the_next_run_converges(htt
                                        ("SaveFileFromParts", Fault.ERROR_502),
                                        ("UploadData", Fault.ERROR_500)])
 def test_http_a_refused_request_exits_4_and_the_next_run_converges(http, op, fault):
-    s = seeded(http)
+    s = http.seed(3)
     users = Users(http, s)
     order = users.add_order(ORDER)
     http.acc.edit(s.bank, Телефоны="+7 (495) 777-14-21")
@@ -288,7 +281,7 @@ def test_http_a_refused_request_exits_4_and_the_next_run_converges(http, op, fau
 
 
 def test_http_a_failed_import_is_sent_again_and_converges(http):
-    s = seeded(http)
+    s = http.seed(3)
     http.acc.edit(s.org, ОГРН="1127746123451")
     http.crm.faults.fail_next_import = 0
     run = http.run()
@@ -303,7 +296,7 @@ def test_http_a_failed_import_is_sent_again_and_converges(http):
 def test_http_an_import_whose_answer_got_lost_converges_with_nothing_twice(http):
     """The CRM imported our message but the answer never came: the next run sends the same
     objects under a newer number, which the base applies again without a second copy."""
-    s = seeded(http)
+    s = http.seed(3)
     users = Users(http, s)
     order = users.add_order(ORDER)
     http.settle(3)
@@ -328,7 +321,7 @@ def ftp(tmp_path):
 
 @pytest.mark.parametrize("kind", ["drop-read", "short-read"])
 def test_ftp_a_download_broken_in_the_middle_exits_4_and_the_next_run_converges(ftp, kind):
-    s = seeded(ftp)
+    s = ftp.seed(3)
     ftp.acc.edit(s.petrov, ДокументУдЛичность="Паспорт 45 12 345679")
     before = ftp.numbers("accounting")
     ftp.exchange("accounting")
@@ -343,7 +336,7 @@ def test_ftp_a_download_broken_in_the_middle_exits_4_and_the_next_run_converges(
 
 
 def test_ftp_an_upload_broken_in_the_middle_exits_4_and_the_next_run_converges(ftp):
-    s = seeded(ftp)
+    s = ftp.seed(3)
     users = Users(ftp, s)
     order = users.add_order(ORDER)
     ftp.settle(2)
@@ -358,7 +351,7 @@ def test_ftp_an_upload_broken_in_the_middle_exits_4_and_the_next_run_converges(f
 
 
 def test_ftp_a_lost_message_is_made_good_by_the_next_one(ftp):
-    s = seeded(ftp)
+    s = ftp.seed(3)
     ftp.acc.edit(s.vector, Наименование="Вектор-2 ООО")
     ftp.acc.faults.drop_next = True  # accounting's message never reaches the FTP folder
     ftp.crm.faults.drop_next = True  # nor the CRM's confirmation
@@ -426,7 +419,7 @@ def test_a_random_history_with_faults_converges_once_they_stop(kind, seed, tmp_p
     extra = {"long_polls": rng.randint(0, 2), "part_size": rng.choice([1, 64])} \
         if kind == "http" else {}
     with make(kind, tmp_path, **extra) as world:
-        s = seeded(world)
+        s = world.seed(3)
         users = Users(world, s)
         codes = []
         for n in range(30):
@@ -465,7 +458,7 @@ def _set_run_timeout(world: World, seconds: float | None) -> None:
 def test_http_a_run_past_run_timeout_stops_there_and_the_next_run_converges(http):
     """Both bases answer every request just inside read_timeout: the run as a whole is cut at
     run_timeout, journaled as such, and the next runs lose nothing and take nothing twice."""
-    s = seeded(http)
+    s = http.seed(3)
     users = Users(http, s)
     order = users.add_order(ORDER)
     http.acc.edit(s.stroy, Наименование="СтройМонолит-2 АО")

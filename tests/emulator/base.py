@@ -88,6 +88,7 @@ class Faults:
     corrupt_next: str | None = None  # "truncate" | "garbage": the file in the folder is broken
     unreachable_next: bool = False  # the folder cannot be reached: nothing read, nothing written
     fail_next_import: int | None = None  # the import fails after this many objects
+    refuse_next_import: bool = False  # the import fails before it reads anything, even an empty one
 
 
 @dataclass
@@ -176,6 +177,31 @@ class Base:
         del self.store.objects[r]
         self.deleted.add(r)
         self._register(r)
+
+    def enter(self, element: str | bytes) -> Ref:
+        """A user enters (or edits, or deletes) what an EnterpriseData element describes, e.g.
+        one built by tests/factory.py: its references are matched or created from their key
+        properties as an import does, and the change is registered for our node. A
+        `УдалениеОбъекта` deletes the object it names (`delete`). Fields the spec does not know
+        are dropped, as in `import_message`."""
+        text = element if isinstance(element, str) else element.decode("utf-8")
+        el = etree.fromstring(f'<Body xmlns="{xmlio.namespace(self.negotiated())}">{text}</Body>',
+                              _PARSER)[0]
+        parsed = xmlio.parse(el)
+        if parsed is None:
+            raise ValueError(f"the emulator has no rule for {etree.QName(el).localname}")
+        if parsed.kind == "delete":
+            r = self.store.by_public_id(parsed.type, parsed.keys["Ссылка"]) \
+                or Ref(parsed.type, parsed.keys["Ссылка"])
+            self.delete(r)
+            return r
+        known = set(self.store.objects)
+        r = self._write(parsed)
+        if r not in known:
+            self.store.objects[r].origin = "user"
+            self.created.add(r)
+        self._register(r)
+        return r
 
     def get(self, r: Ref) -> Obj:
         try:
@@ -287,6 +313,9 @@ class Base:
 
     # -- import ---------------------------------------------------------------------------
     def import_message(self, data: bytes) -> None:
+        if self.faults.refuse_next_import:
+            self.faults.refuse_next_import = False
+            self._fail(None, "the exchange node is locked by another session (import refused)")
         try:
             root = etree.fromstring(data, _PARSER)
         except etree.XMLSyntaxError as exc:
@@ -460,16 +489,25 @@ class Base:
         self.log.append(Event("restored", self.sent_no, self.received_no))
 
     # -- transport ------------------------------------------------------------------------
-    def exchange(self, folder, compress: bool = False):
+    def exchange(self, folder, compress: bool = False, receive: bool = True, entered=()):
         """One session over the directory transport (see `folder.exchange`)."""
         from tests.emulator.folder import exchange
 
-        return exchange(self, folder, compress)
+        return exchange(self, folder, compress, receive, entered)
 
     # -- convenience ----------------------------------------------------------------------
     def identity(self, r: Ref) -> str:
         """The id our node knows `r` by."""
         return self.store.public_id(r)
+
+    def imported_numbers(self) -> list[int | None]:
+        """The numbers of our messages the base imported completely, in order."""
+        return [e.message_no for e in self.log if e.kind == "imported"]
+
+    def received(self) -> dict[str, str]:
+        """Ссылка → type of every object (not deletion) the base imported from our node."""
+        return {pid: t for e in self.log if e.kind == "imported"
+                for (t, pid) in (o for o in e.objects if len(o) == 2)}
 
     def documents(self) -> list[Obj]:
         return [o for o in self.store.objects.values() if o.type in DOCUMENTS]

@@ -86,15 +86,18 @@ def _zipped(name: str, data: bytes) -> bytes:
     return buf.getvalue()
 
 
-def exchange(base: Base, folder: Path, compress: bool = False) -> Exchanged:
-    """One exchange session of the base: import the newest message from us, then export."""
+def exchange(base: Base, folder: Path, compress: bool = False, receive: bool = True,
+             entered=()) -> Exchanged:
+    """One exchange session of the base: import the newest message from us, then export.
+    `receive=False`: send only (1C's «Только отправка»), our message is left unread. `entered`:
+    what a user enters between the two (EnterpriseData elements, see `Base.enter`)."""
     faults = base.faults
     out = Exchanged()
     if faults.unreachable_next or not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
         faults.unreachable_next = False
         out.unreachable = True
         return out
-    found = _newest(folder, incoming_name(base))
+    found = _newest(folder, incoming_name(base)) if receive else None
     if found is not None:
         out.read = found.name
         try:
@@ -104,6 +107,8 @@ def exchange(base: Base, folder: Path, compress: bool = False) -> Exchanged:
         except zipfile.BadZipFile as exc:
             base.errors.append(f"{found.name}: {exc}")
             out.error = str(exc)
+    for element in entered:
+        base.enter(element)
     data = base.export_message()
     out.data = data
     if data is None:

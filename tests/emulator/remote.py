@@ -2,7 +2,8 @@
 through an FTP server, with the real onecsync between them.
 
 Public API: `http_world(root, ...)`, `ftp_world(root, ...)` (context managers yielding a `World`
-with `.services` or `.ftp`), `Served`.
+with `.services` or `.ftp`), `Served`, `lone(name, *objects)` (one base behind a service, no
+World).
 
 Over HTTP each base sits behind its own `tests.exchange_service.ExchangeService` (1C's
 `exchange_dsl_1_0_0_1`), through `Served`: the base exchanges only when onecsync calls it (the
@@ -23,9 +24,14 @@ import time
 from pathlib import Path
 
 from tests.conftest import assert_valid_message
+from tests.conftest import ftp_peer
+from tests.conftest import http_peer
+from tests.conftest import remote_config
+from tests.emulator.base import Base
 from tests.emulator.base import ExchangeError
 from tests.emulator.folder import incoming_name
 from tests.emulator.folder import outgoing_name
+from tests.emulator.spec import SPECS
 from tests.emulator.spec import VERSIONS
 from tests.emulator.world import World
 from tests.exchange_service import ExchangeService
@@ -43,31 +49,6 @@ FTP_USER = "обмен"
 FTP_PASSWORD = "ftp-пароль"
 CODES = {"accounting": ACCOUNTING, "crm": CRM}  # the codes a World gives its bases
 
-_HTTP_PEER = """\
-  {name}:
-    code: {code}
-    transport: {{kind: http, url: "{url}", user: {user}, password_env: {env},
-                 part_size: {part_size}, read_timeout: 5}}
-"""
-_FTP_PEER = """\
-  {name}:
-    code: {code}
-    transport: {{kind: ftp, host: 127.0.0.1, port: {port}, user: {user}, password_env: {env},
-                 folder: /{name}, timeout: 5, compress: {compress}}}
-"""
-_HEAD = """\
-node:
-  code: {node}
-  formats: [{formats}]
-state: state/onecsync.sqlite
-bases:
-"""
-
-
-def _head(node_formats) -> str:
-    return _HEAD.format(node=NODE, formats=", ".join(f'"{v}"' for v in node_formats))
-
-
 class Served:
     """A `Base` as `ExchangeService` serves it: the messages crossing are checked and recorded.
 
@@ -81,6 +62,7 @@ class Served:
         self.world: World | None = None
         self.name = ""
         self.invalid: list[str] = []
+        self.exported: list[bytes] = []  # every message the base gave the service, in order
         self.answer_lost_next = False  # the import succeeds, the service reports it failed
 
     def bind(self, world: World, name: str) -> None:
@@ -99,16 +81,31 @@ class Served:
         data = self.base.export_message()
         if data is not None:
             self._check(data, outgoing_name(self.base))
-            self.world.history[self.name].append(data)
+            self.exported.append(data)
+            if self.world is not None:
+                self.world.history[self.name].append(data)
         return data
 
     def import_message(self, data: bytes) -> None:
         self._check(data, incoming_name(self.base) + ".xml")
-        self.world.history[f"to-{self.name}"].append(data)
+        if self.world is not None:
+            self.world.history[f"to-{self.name}"].append(data)
         self.base.import_message(data)  # ExchangeError: the service reports a failed import
         if self.answer_lost_next:
             self.answer_lost_next = False
             raise ExchangeError(f"{self.name}: the session ended before the answer (injected)")
+
+
+def lone(name: str, *objects: str) -> Served:
+    """One base alone behind a service, for tests of a transport rather than of a whole
+    exchange: coded as a World codes it (`CODES`), every type registered for our node, `objects`
+    (tests/factory.py elements) entered by its users. Check `.invalid` when done."""
+    served = Served()
+    served.name = name
+    served.base = Base(name, CODES[name], NODE, registers=SPECS)
+    for element in objects:
+        served.base.enter(element)
+    return served
 
 
 class _Checked(World):
@@ -125,8 +122,8 @@ class _Checked(World):
             assert not s.invalid, f"{s.name}: {s.invalid}"
         return result
 
-    def exchange(self, name: str):
-        result = super().exchange(name)
+    def exchange(self, name: str, *args):
+        result = super().exchange(name, *args)
         if result.written and self.whole_seconds:
             _a_second_later(self.theirs(name))
         return result
@@ -162,9 +159,9 @@ def http_world(root: Path, *, part_size: int = 8, long_polls: int = 0, node_form
             served[name], user=USER, password=PASSWORD, publication=name,
             long_polls=long_polls))
             for name in CODES}
-        config = _head(node_formats) + "".join(
-            _HTTP_PEER.format(name=name, code=code, url=services[name].url, env=PASSWORD_ENV,
-                              part_size=part_size, user=USER) for name, code in CODES.items())
+        config = remote_config({
+            name: http_peer(services[name].url, user=USER, env=PASSWORD_ENV,
+                                 part_size=part_size) for name in CODES}, node_formats)
         world = _Checked(root, passive=True, node_formats=node_formats, config=config,
                          **kwargs)
         for name, s in served.items():
@@ -181,11 +178,10 @@ def ftp_world(root: Path, *, node_formats=VERSIONS, compress: bool = False, **kw
     for name in CODES:
         (root / "exchange" / name).mkdir(parents=True, exist_ok=True)
     with FtpServer(root / "exchange", user=FTP_USER, password=FTP_PASSWORD) as server:
-        config = _head(node_formats) + "".join(
-            _FTP_PEER.format(name=name, code=code, port=server.port, env=FTP_PASSWORD_ENV,
-                             user=FTP_USER,
-                             compress=str(compress).lower())
-            for name, code in CODES.items())
+        config = remote_config({
+            name: ftp_peer(name, server.port, user=FTP_USER, env=FTP_PASSWORD_ENV,
+                                extra=f", compress: {str(compress).lower()}") for name in CODES},
+            node_formats)
         world = _Checked(root, node_formats=node_formats, config=config, compress=compress,
                          **kwargs)
         world.served, world.ftp, world.whole_seconds = {}, server, True

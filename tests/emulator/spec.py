@@ -146,6 +146,19 @@ def _item_data() -> Field:
     return struct("ДанныеНоменклатуры", ref("Номенклатура", ITEM))
 
 
+def _goods(*more: Field) -> Field:
+    """A document's Товары rows (a return's carry `more` after the common fields)."""
+    return table("Товары", text("НомерСтрокиДокумента"), _item_data(), ref("ЕдиницаИзмерения", UNIT),
+                 text("Количество"), text("Сумма"), text("Цена"), vat(), text("СуммаНДС"), *more)
+
+
+def _services() -> Field:
+    """An invoice's or a sale's Услуги rows (an order's name the item as ДанныеНоменклатуры)."""
+    return table("Услуги", text("НомерСтрокиДокумента"), ref("Номенклатура", ITEM),
+                 text("Количество"), text("Сумма"), text("Цена"), vat(), text("СуммаНДС"),
+                 text("Содержание"))
+
+
 def _payment_rows() -> Field:
     return table("РасшифровкаПлатежа",
                  choice("Заказ", ЗаказКлиента=ORDER), text("Сумма"), text("СуммаВзаиморасчетов"),
@@ -227,8 +240,7 @@ _ALL = [
            ref("Контрагент", CP), _settlement(), text("АдресДоставки"),
            ref("ТипЦен", "Справочник.ТипыЦен"), text("СуммаВключаетНДС"),
            ref("БанковскийСчетОрганизации", ACCOUNT),
-           table("Товары", text("НомерСтрокиДокумента"), _item_data(), ref("ЕдиницаИзмерения", UNIT),
-                 text("Количество"), text("Сумма"), text("Цена"), vat(), text("СуммаНДС")),
+           _goods(),
            table("Услуги", text("НомерСтрокиДокумента"), _item_data(), text("Количество"),
                  text("Сумма"), text("Цена"), vat(), text("СуммаНДС"), text("Содержание")),
            text("Комментарий", until="1.10"),
@@ -241,11 +253,8 @@ _ALL = [
           [ref("Валюта", CURRENCY), text("Сумма"), ref("Контрагент", CP), _settlement(),
            ref("ТипЦен", "Справочник.ТипыЦен"), text("СуммаВключаетНДС"),
            ref("БанковскийСчетОрганизации", ACCOUNT),
-           table("Товары", text("НомерСтрокиДокумента"), _item_data(), ref("ЕдиницаИзмерения", UNIT),
-                 text("Количество"), text("Сумма"), text("Цена"), vat(), text("СуммаНДС")),
-           table("Услуги", text("НомерСтрокиДокумента"), ref("Номенклатура", ITEM),
-                 text("Количество"), text("Сумма"), text("Цена"), vat(), text("СуммаНДС"),
-                 text("Содержание")),
+           _goods(),
+           _services(),
            comment()],
           search=_DOC_SEARCH),
     _spec(SALE, _DOC_KEYS,
@@ -254,11 +263,8 @@ _ALL = [
            ref("БанковскийСчетОрганизации", ACCOUNT), ref("Контрагент", CP), _settlement(),
            ref("Заказ", ORDER), ref("СчетПокупателю", "Документ.СчетПокупателю"),
            text("АдресДоставки"), text("Комментарий", until="1.10"),
-           table("Товары", text("НомерСтрокиДокумента"), _item_data(), ref("ЕдиницаИзмерения", UNIT),
-                 text("Количество"), text("Сумма"), text("Цена"), vat(), text("СуммаНДС")),
-           table("Услуги", text("НомерСтрокиДокумента"), ref("Номенклатура", ITEM),
-                 text("Количество"), text("Сумма"), text("Цена"), vat(), text("СуммаНДС"),
-                 text("Содержание")),
+           _goods(),
+           _services(),
            comment()],
           search=_DOC_SEARCH),
     _spec("Документ.ВозвратТоваровОтПокупателя", _DOC_KEYS,
@@ -266,10 +272,8 @@ _ALL = [
            ref("Контрагент", CP), _settlement(),
            choice("ДокументРеализации", РеализацияТоваровУслугСсылка=SALE),
            text("Комментарий", until="1.10"), ref("Заказ", ORDER),
-           table("Товары", text("НомерСтрокиДокумента"), _item_data(), ref("ЕдиницаИзмерения", UNIT),
-                 text("Количество"), text("Сумма"), text("Цена"), vat(), text("СуммаНДС"),
-                 text("Себестоимость"), text("СчетУчета"), text("СчетДоходов"),
-                 text("ВозвратПодДеятельность")),
+           _goods(text("Себестоимость"), text("СчетУчета"), text("СчетДоходов"),
+                  text("ВозвратПодДеятельность")),
            comment()],
           search=_DOC_SEARCH),
     _spec("Документ.ПБДСРасчетыСКонтрагентами", _DOC_KEYS,

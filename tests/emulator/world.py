@@ -39,6 +39,7 @@ from pathlib import Path
 
 from tests.conftest import assert_valid_message
 from tests.emulator import crashing
+from tests.emulator import data
 from tests.emulator.base import Base
 from tests.emulator.expect import CRM_SENDS
 from tests.emulator.expect import Expectations
@@ -195,21 +196,28 @@ class World:
     def theirs(self, name: str) -> Path:
         return self.folders[name] / outgoing_name(self.bases[name], self.compress)
 
-    def exchange(self, name: str) -> Exchanged:
-        """One session of the base; our message is checked before it reads it, its one after."""
+    def exchange(self, name: str, receive: bool = True, entered=()) -> Exchanged:
+        """One session of the base; our message is checked before it reads it, its one after.
+        `receive`, `entered`: see `folder.exchange`."""
         if self.passive:
             return Exchanged()  # the base's service exchanges when onecsync calls it
         base = self.bases[name]
         ours = self.ours(name)
-        if ours.exists() and ours.stat().st_size:
+        if receive and ours.exists() and ours.stat().st_size:
             assert_valid_message(ours)
-        result = base.exchange(self.folders[name], self.compress)
+        result = base.exchange(self.folders[name], self.compress, receive, entered)
         if result.written:
             data = self.theirs(name).read_bytes()
             self.history[name].append(data)
             if not result.corrupted:
                 assert_valid_message(self.theirs(name))
         return result
+
+    def send(self, name: str, *elements: str, receive: bool = True) -> Exchanged:
+        """Base `name` exchanges, and a user enters `elements` (EnterpriseData objects or
+        deletions, e.g. tests/factory.py's; see `Base.enter`) after its import of our message,
+        before its export: the message carries them."""
+        return self.exchange(name, receive, elements)
 
     def redeliver(self, name: str, back: int = 1) -> bool:
         """A file the base wrote `back` writes ago appears again in place of its newest one."""
@@ -296,6 +304,14 @@ class World:
         for _ in range(rounds):
             run = self.round()
             assert run.code == 0, (run.code, run.stderr)
+
+    def seed(self, rounds: int = 2) -> data.Seeded:
+        """Where most scenarios start: the fixture catalogs entered in accounting
+        (`data.seed_accounting`), settled over `rounds` rounds, both bases converged."""
+        s = data.seed_accounting(self.acc)
+        self.settle(rounds)
+        assert_converged(self)
+        return s
 
     # -- onecsync's state, read-only ------------------------------------------------------
     def db(self) -> sqlite3.Connection | None:
