@@ -208,8 +208,8 @@ def test_a_run_past_run_timeout_ends_there_and_status_shows_it_meanwhile(sandbox
     sa.pause = 1.5
     start = time.monotonic()
     p = subprocess.Popen([sys.executable, "-m", "onecsync", "--config", str(sandbox.config),
-                          "run"], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-                         stderr=subprocess.PIPE, text=True)
+                          "--json", "run"], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         while True:
             code, report, err = sandbox.run("status")
@@ -222,7 +222,7 @@ def test_a_run_past_run_timeout_ends_there_and_status_shows_it_meanwhile(sandbox
         code, out, _ = sandbox.human("status")
         assert f"lock: held by pid {p.pid} (run), started {report['lock']['started']}" in \
             " ".join(out.split())
-        err = p.communicate(timeout=30)[1]
+        out, err = p.communicate(timeout=30)
     finally:
         p.kill()
         p.wait()
@@ -232,6 +232,9 @@ def test_a_run_past_run_timeout_ends_there_and_status_shows_it_meanwhile(sandbox
     assert len(lines) == 1 and lines[0].startswith(
         "onecsync: error: timed out: the run went past run_timeout (4 s): what it had not "
         "committed is undone"), err
+    document = json.loads(out)  # a script reading --json learns it too
+    assert document["exit_code"] == ExitCode.TEMPORARY, out
+    assert document["error"] == lines[0].removeprefix("onecsync: error: "), out
     assert held(sandbox) == before
     assert sandbox.journal()[0] == (4, "timed out: the run went past run_timeout (4 s)")
 
