@@ -34,7 +34,6 @@ from __future__ import annotations
 import base64
 import html
 import http.client
-import json
 import logging
 import random
 import re
@@ -107,8 +106,8 @@ def html_title(start: bytes) -> str:
 def _service_message(body: bytes) -> tuple[str, Any]:
     """The human part of an error body: 1C's {"Message"}, OData's {"odata.error"}, or the text."""
     text = body[:1 << 16].decode("utf-8", "replace").lstrip("\ufeff")
-    try:
-        data = json.loads(text)
+    try:  # an error body is as hostile as any answer: never a RecursionError
+        data = answers.loads(text)
     except ValueError:
         data = None
     if isinstance(data, dict):

@@ -167,6 +167,61 @@ def test_a_malformed_service_answer_is_exit_4_naming_what_was_wrong(sandbox, htt
     assert words in line, line
 
 
+@pytest.mark.parametrize("status", [400, 500])
+def test_an_error_answer_nested_deep_is_one_line_never_a_recursion_error(sandbox, http, status):
+    """The body of a refusal is read for 1C's {"Message"} too: as hostile as any answer."""
+    acc, sa = http
+    sa.answer("UploadData", DEEP, status=status)
+    code, report, err = sandbox.run("run")
+    assert code in (3, 4, 5) and "Traceback" not in err and "Recursion" not in err, err
+    [error] = report["errors"]
+    assert error["message"].startswith(f"{sa.url}: ") and len(error["message"]) < 500, error
+
+
+# Parses an answer nested DEPTH deep from a deep caller or in a thread with a small stack;
+# prints the one line it gives. Its own process: Python's decoder may crash it outright.
+DEEP_PARSE = """
+import sys, threading
+from onecsync import answers
+depth, room = int(sys.argv[1]), sys.argv[2]
+body = b'{"value": ' + b"[" * depth + b'"]"' + b"]" * depth + b"}"
+def parse():
+    try:
+        answers.parse_json(body, "the server: Op", answers.Obj())
+    except answers.Malformed as exc:
+        print(exc.line())
+    except RecursionError as exc:
+        print("RecursionError", exc)
+if room == "deep-caller":
+    sys.setrecursionlimit(120)  # as if called from deep inside a library
+    parse()
+else:
+    threading.stack_size(64 << 10)
+    t = threading.Thread(target=parse)
+    t.start()
+    t.join()
+"""
+
+
+@pytest.mark.parametrize("depth", [33, 900, 100_000])
+@pytest.mark.parametrize("room", ["deep-caller", "small-thread-stack"])
+def test_deep_nesting_is_malformed_whatever_the_caller(depth, room):
+    """How deep Python's decoder may recurse depends on its caller's depth and on the thread's
+    stack (a RecursionError by chance, or a crash): answers.too_deep judges the bytes first,
+    so the outcome is always the same line."""
+    import subprocess
+    import sys
+
+    from tests.emulator.world import REPO
+
+    p = subprocess.run([sys.executable, "-c", DEEP_PARSE, str(depth), room], cwd=REPO,
+                       env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, (p.returncode, p.stderr)
+    assert p.stdout.startswith("the server: Op: the answer is nested deeper than any real "
+                               "answer (over 32 levels)"), p.stdout
+
+
 def test_a_status_that_is_not_an_object_is_exit_4(sandbox, http):
     acc, sa = http
     sa.long_polls = 2
