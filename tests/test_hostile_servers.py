@@ -647,6 +647,80 @@ def test_odata_malformed_pages_are_exit_4(odata, body, words):
     assert words in line, line
 
 
+def filtered(client, keys=GUIDS[:2], select="Ref_Key,Number") -> list[dict]:
+    return list(client.entities("Document_СчетНаОплатуПокупателю", select=select,
+                                any_of=("Ref_Key", keys)))
+
+
+def lied_to(client, read=filtered) -> str:
+    start = time.monotonic()
+    with pytest.raises(Malformed) as exc:
+        read(client)
+    assert time.monotonic() - start < 30
+    assert exc.value.exit_code == ExitCode.TEMPORARY
+    line = exc.value.line()
+    assert line.startswith(f"OData {client.url}: Document_СчетНаОплатуПокупателю $skip="), line
+    return line
+
+
+def row(key, **more) -> dict:
+    return {"Ref_Key": key, "Number": "1", **more}
+
+
+def test_odata_rows_that_answer_what_was_asked_are_read(odata):
+    svc, client = odata
+    svc.raw = [json.dumps({"odata.metadata": f"{svc.url}/$metadata#Document_СчетНаОплатуПокупателю",
+                           "value": [row(GUIDS[0]), row(GUIDS[1].upper())]}).encode(),
+               page()]
+    assert [r["Ref_Key"] for r in filtered(client)] == [GUIDS[0], GUIDS[1].upper()]
+
+
+@pytest.mark.parametrize("pages, words", [
+    ([page(row(GUIDS[0]), row(GUIDS[2]))],
+     f"$skip=0: row 1 has Ref_Key '{GUIDS[2]}', none of the keys filtered for"),
+    ([page(row(GUIDS[0]), {"Ref_Key": GUIDS[1]})],
+     "$skip=0: row 1 has no 'Number', asked for in $select"),
+    ([page(row(GUIDS[0]), row(None))], "row 1.Ref_Key is null, not a GUID"),
+    ([json.dumps({"odata.metadata": "http://x/$metadata#Catalog_Контрагенты",
+                  "value": [row(GUIDS[0])]}).encode()],
+     "$skip=0: the answer holds rows of 'Catalog_Контрагенты', not of the set asked for"),
+    ([page(row(GUIDS[0]), row(GUIDS[1])), page(row(GUIDS[1]), row(GUIDS[3]))],
+     f"$skip=2: row 0 ({GUIDS[1]}) was sent already"),
+    # More rows than keys: one key twice within a page.
+    ([page(row(GUIDS[0]), row(GUIDS[0]))], f"$skip=0: row 1 ({GUIDS[0]}) was sent already"),
+])
+def test_odata_rows_that_were_not_asked_for_are_exit_4(odata, pages, words):
+    svc, client = odata
+    svc.raw = list(pages)
+    line = lied_to(client)
+    assert words.replace("row 1.Ref_Key", "the answer.value[1].Ref_Key") in line, line
+
+
+def test_odata_that_sends_new_rows_for_ever_is_cut_by_the_row_cap(odata, monkeypatch):
+    """Unfiltered: each page brings new keys; the client's row cap ends the read."""
+    from onecsync import odata as odata_module
+
+    svc, client = odata
+    monkeypatch.setattr(odata_module, "ROW_LIMIT", 50)
+    svc.misbehave.add("endless")
+    line = lied_to(client, read_all)
+    assert "$skip=50: more than 50 rows in one reconcile: the server sends rows without end" \
+        in line, line
+    assert len(svc.requests) == 26
+
+
+def test_odata_pages_are_capped_per_client(odata, monkeypatch):
+    from onecsync import odata as odata_module
+
+    svc, client = odata
+    monkeypatch.setattr(odata_module, "PAGE_LIMIT", 3)
+    svc.raw = [page(row(GUIDS[0]), row(GUIDS[1])), page()]
+    filtered(client)  # two pages
+    svc.raw = [page(row(GUIDS[2]), row(GUIDS[3])), page()]
+    line = lied_to(client, lambda c: filtered(c, GUIDS[2:]))
+    assert "$skip=2: more than 3 pages in one reconcile" in line, line
+
+
 def test_odata_count_must_be_a_number(odata):
     svc, client = odata
     svc.raw = [b"12abc"]
