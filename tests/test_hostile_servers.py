@@ -174,8 +174,9 @@ def test_an_error_answer_nested_deep_is_one_line_never_a_recursion_error(sandbox
     sa.answer("UploadData", DEEP, status=status)
     code, report, err = sandbox.run("run")
     assert code in (3, 4, 5) and "Traceback" not in err and "Recursion" not in err, err
-    [error] = report["errors"]
-    assert error["message"].startswith(f"{sa.url}: ") and len(error["message"]) < 500, error
+    [error] = report["errors"]  # the server and the request named
+    assert error["message"].startswith(f"{sa.url}: UploadData: ") and len(error["message"]) < 500, \
+        error
 
 
 # Parses an answer nested DEPTH deep from a deep caller or in a thread with a small stack;
@@ -472,7 +473,7 @@ def test_a_flood_of_interim_answers_says_so(sandbox, http):
     before = held(sandbox)
     sa.fail("UploadData", Fault.EARLY_HINTS)
     line = failed_run(sandbox, before)
-    assert f"{sa.url}: HTTP 102: an interim answer and no final one" in line, line
+    assert f"{sa.url}: UploadData: HTTP 102: an interim answer and no final one" in line, line
 
 
 # -- FTP ------------------------------------------------------------------------------------
