@@ -24,6 +24,7 @@ from typing import Iterable
 from typing import Iterator
 
 from onecsync.errors import StateError
+from onecsync.protocol.reader import TOO_LARGE
 from onecsync.protocol.reader import BodyObject
 from onecsync.state.failures import sqlite_failure
 from onecsync.state.payloads import pack
@@ -577,7 +578,9 @@ class State:
             refs = [r.lower() for r in refs]
             where = f" AND ref IN ({', '.join('?' for _ in refs)})"
             params = tuple(refs)
-        n = self.conn.execute(f"UPDATE inbox SET status = 'staged' WHERE status = 'parked'{where}",
+        # One parked for its size holds its keys alone: sent, it would empty the object.
+        n = self.conn.execute("UPDATE inbox SET status = 'staged' WHERE status = 'parked' AND "
+                              f"coalesce(reason, '') NOT LIKE '{TOO_LARGE}%'{where}",
                               params).rowcount
         n += self.conn.execute(f"UPDATE registrations SET parked = NULL WHERE parked IS NOT NULL{where}",
                                params).rowcount
