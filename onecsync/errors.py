@@ -39,7 +39,14 @@ class OnecsyncError(Exception):
 
     def line(self) -> str:
         text = str(self)
-        return f"{text} ({self.remedy})" if self.remedy else text
+        return one_line(f"{text} ({self.remedy})" if self.remedy else text)
+
+
+def one_line(text: str) -> str:
+    """`text` with its control characters escaped: a line break in a file name or a server's
+    words must not split an error line (or forge a second one in the journal)."""
+    return text if text.isprintable() else "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class ConfigError(OnecsyncError):

@@ -471,7 +471,7 @@ def _not_http(exc: BaseException) -> str | None:
 def _reason(exc: BaseException) -> str:
     """The innermost useful words of a requests/urllib3 error, without the URL's query."""
     text = str(exc)
-    m = re.search(r"\[Errno -?\d+\] ([^')\]]+)|(Connection refused|Read timed out|"
+    m = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)|(Connection refused|Read timed out|"
                   r"Connection reset by peer|IncompleteRead\([^)]*\)|Connection broken[^'\"]*)",
                   text)
     if m:
