@@ -9,6 +9,7 @@ into `less`, `grep` or `jq`); errors go to stderr.
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path
 
 import click
@@ -96,8 +97,13 @@ def validate(opts, file: Path, max_problems: int) -> int:
         onecsync validate /srv/exchange/crm/Message_4c1d…_8d0e….xml
         onecsync --config /etc/onecsync/onecsync.yaml validate message.zip --json
     """
+    from onecsync.files import entry_kind
     from onecsync.protocol.check import check_message
 
+    mode = file.stat().st_mode
+    if not stat.S_ISREG(mode):  # a FIFO would hang the read, /dev/zero never end it
+        raise click.BadParameter(f"{file} is a {entry_kind(mode)}, not a message file",
+                                 param_hint="FILE")
     config = _optional_config(opts)
     size = file.stat().st_size if file.suffix.lower() == ".xml" else None
     with console.progress(opts.verbosity >= 0) as progress:

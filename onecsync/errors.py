@@ -158,9 +158,11 @@ class Stopped(BaseException):
 
     remedy = "what this run had not committed is undone; the next run carries on"
 
-    def __init__(self, signal_name: str) -> None:
+    def __init__(self, signal_name: str, *, read_only: bool = False) -> None:
         super().__init__(f"stopped ({signal_name})")
         self.signal_name = signal_name
+        if read_only:  # validate, check, status: nothing to undo, nothing to carry on
+            self.remedy = "it only reads: nothing was changed"
         self.exit_code = 128 + {"SIGTERM": 15, "SIGHUP": 1}.get(signal_name, 15)
 
 

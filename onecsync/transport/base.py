@@ -29,6 +29,7 @@ from onecsync.errors import TemporaryError
 from onecsync.files import TEMP_PREFIX
 from onecsync.files import FdWriter
 from onecsync.files import create_new
+from onecsync.files import open_named
 from onecsync.files import open_regular
 from onecsync.transport.zips import open_zip_entry
 from onecsync.transport.zips import open_zip_writer
@@ -180,7 +181,7 @@ def open_message_file(path: Path, password: str | None = None, source: str | Non
     stream, unzipping a .zip."""
     if path.suffix.lower() == ".zip":
         return open_zip_entry(path, source or str(path), password)
-    return open(path, "rb", buffering=1 << 20)
+    return open_named(path)
 
 
 def remove_quietly(path: Path) -> None:
