@@ -62,6 +62,9 @@ def os_failure(exc: OSError, what: str) -> OnecsyncError:
     if isinstance(exc, FileNotFoundError):
         return ConfigError(f"{what}: the folder does not exist",
                            remedy="create it, mount the share, or fix transport.path")
+    if isinstance(exc, NotADirectoryError):
+        return ConfigError(f"{what}: a part of the path is a file, not a folder",
+                           remedy="fix transport.path")
     if isinstance(exc, PermissionError):
         return ConfigError(f"{what}: permission denied",
                            remedy="give this user read and write access to the folder")
