@@ -164,6 +164,9 @@ def _metrics_access(config: Config) -> list[str]:
     if not folder.is_dir():
         return [f"metrics_file: the folder {folder} does not exist, so no run writes its metrics "
                 "(create it, or point metrics_file at node_exporter's textfile folder)"]
+    if config.metrics_file.is_dir():  # the rename over it fails on every run
+        return [f"metrics_file: {config.metrics_file} is a folder, so no run writes its metrics "
+                "(name a file in node_exporter's textfile folder, ending in .prom)"]
     if not os.access(folder, os.W_OK | os.X_OK, effective_ids=eff):
         return [f"metrics_file: the folder {folder} is not writable by this user, so no run "
                 "writes its metrics (let the user that runs onecsync write there)"]
