@@ -359,13 +359,19 @@ def _main(args: list[str]) -> int:
     return code if isinstance(code, int) else 0
 
 
+# Commands that change nothing: stopped, they have nothing to undo (the stop line says so).
+READ_ONLY = frozenset({"check", "status", "validate", "manpage", "state show", "state export"})
+
+
 def _stop_on_sigterm():
     """SIGTERM (systemctl stop) ends the run as Ctrl-C would: undone, journaled, one line. Once:
     a second one kills at once, which the state survives just as well."""
 
     def stop(signum, frame) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        raise Stopped("SIGTERM")
+        ctx = click.get_current_context(silent=True)  # the command the signal stops
+        command = ctx.command_path.partition(" ")[2] if ctx else ""
+        raise Stopped("SIGTERM", read_only=command in READ_ONLY)
 
     return signal.signal(signal.SIGTERM, stop)
 

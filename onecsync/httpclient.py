@@ -489,7 +489,7 @@ def _tls_reason(exc: BaseException) -> str:
 def _reason(exc: BaseException) -> str:
     """The innermost useful words of a requests/urllib3 error, without the URL's query."""
     text = str(exc)
-    m = re.search(r"\[Errno -?\d+\] ([^')\]]+)|(Connection refused|Read timed out|"
+    m = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)|(Connection refused|Read timed out|"
                   r"Connection reset by peer|IncompleteRead\([^)]*\)|Connection broken[^'\"]*)",
                   text)
     if m:

@@ -210,7 +210,7 @@ class Exchange:
             log.debug("%s: nothing new to send (%d unconfirmed, already in message %s)",
                      name, pending, peer.out_no)
             return {"message_no": None, "objects": 0, "pending": pending}
-        number = peer.sent_no + 1
+        number = numbering.next_number(peer.sent_no, name)
         header = Header(
             format=formats.namespace(version), creation_date=utc_now_text(),
             exchange_plan=self.config.node.exchange_plan, to=peer.code,
