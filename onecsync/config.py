@@ -31,6 +31,7 @@ from onecsync.errors import ConfigError
 from onecsync.files import read_small
 from onecsync.mapping import TypeRules
 from onecsync.mapping import path_exists
+from onecsync.places import forbidden_place
 from onecsync.secret import Secret
 
 log = logging.getLogger("onecsync")
@@ -314,12 +315,16 @@ def _private_group(st: os.stat_result) -> bool:
             and set(group.gr_mem) <= {owner.pw_name})
 
 
+_NOT_SECRET = ("metrics_file",)  # a *_file key we write, not a secret we read
+
+
 def _secret_files(data: Any) -> list[str]:
     """Every `*_file` value in the raw YAML: the places secrets are read from."""
     found: list[str] = []
     if isinstance(data, dict):
         for key, value in data.items():
-            if isinstance(key, str) and key.endswith("_file") and isinstance(value, str):
+            if isinstance(key, str) and key.endswith("_file") and key not in _NOT_SECRET \
+                    and isinstance(value, str):
                 found.append(value)
             else:
                 found.extend(_secret_files(value))
@@ -464,6 +469,8 @@ class _Validator:
         if state is not None and bases:
             self.state_apart(state, bases)
         metrics = self.metrics_file(top.get("metrics_file"))
+        if metrics is not None and state is not None and bases:
+            self.metrics_apart(metrics, state, path, bases)
         if node and bases:
             codes = [node.code] + [b.code for b in bases.values()]
             if len(set(codes)) != len(codes):
@@ -485,6 +492,17 @@ class _Validator:
                                       "collector reads only *.prom files)")
             return None
         return path
+
+    def metrics_apart(self, metrics: Path, state: Path, path: Path,
+                      bases: dict[str, Base]) -> None:
+        """The metrics file is replaced by a rename every run: never over a file of ours, never
+        in a folder others write to (places.forbidden_place)."""
+        folders = {n: b.transport.path for n, b in bases.items()
+                   if b.transport.kind == "directory" and b.transport.path is not None}
+        why = forbidden_place(metrics, state, path, folders)
+        if why:
+            self.fail("metrics_file", f"{metrics} {why}: point it at node_exporter's textfile "
+                                      "folder, outside the state's files and every exchange folder")
 
     def state_apart(self, state: Path, bases: dict[str, Base]) -> None:
         """The state's folder must not be (inside) an exchange folder: the base's users

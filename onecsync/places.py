@@ -1,0 +1,49 @@
+"""Where our files may go: one judgement of a path we write against the places it must never be.
+
+Public API: `forbidden_place(path, state, config_path, exchange_folders) -> str | None`.
+
+A file we replace by a rename (the metrics file) lands wherever its name points. Put at the state,
+its -wal/-shm/-journal or run lock, or the config, the rename destroys it; put in the quarantine,
+it mixes with evidence; put in an exchange folder, the base's users (or whoever mounts the share)
+can plant a link on the way and have us replace a file of theirs choosing. Each place is compared
+twice: as written (absolute, `..` folded, links not followed: what a link planted later would
+redirect) and as it really is now (links resolved: a link already there, a bind mount).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _forms(path: Path) -> set[str]:
+    lexical = os.path.normpath(os.path.abspath(path))
+    try:
+        real = os.path.realpath(path)
+    except (OSError, ValueError):
+        real = lexical
+    return {lexical, real}
+
+
+def _inside(child: str, folder: str) -> bool:
+    return child == folder or child.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def forbidden_place(path: Path, state: Path, config_path: Path,
+                    exchange_folders: dict[str, Path]) -> str | None:
+    """What `path` would overwrite or expose, in the words of an error line; None: a safe place."""
+    mine = _forms(path)
+    files = {f"the state file {state}": state, f"the config file {config_path}": config_path}
+    for tail in ("-wal", "-shm", "-journal", ".lock"):
+        files[f"the state's {tail.lstrip('-.')} file"] = state.with_name(state.name + tail)
+    for what, other in files.items():
+        if mine & _forms(other):
+            return f"is {what}"
+    quarantine = state.parent / "quarantine"
+    if any(_inside(m, q) for m in mine for q in _forms(quarantine)):
+        return f"is inside the quarantine {quarantine}"
+    for name, folder in exchange_folders.items():
+        if any(_inside(m, f) for m in mine for f in _forms(folder)):
+            return (f"is inside the exchange folder bases.{name}.transport.path ({folder}), "
+                    "where the base's users could redirect it")
+    return None
