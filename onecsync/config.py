@@ -32,6 +32,7 @@ from onecsync.files import read_small
 from onecsync.mapping import TypeRules
 from onecsync.mapping import path_exists
 from onecsync.places import forbidden_place
+from onecsync.places import too_long
 from onecsync.secret import Secret
 
 log = logging.getLogger("onecsync")
@@ -258,7 +259,15 @@ def find_config_path(path: str | os.PathLike | None,
     if environ.get("ONECSYNC_CONFIG"):
         return Path(environ["ONECSYNC_CONFIG"])
     places = config_search(environ)
-    return next((p for p in places if p.exists()), places[0])
+    for p in places:
+        why = too_long(p, tail=0)
+        if why:
+            variable = "XDG_CONFIG_HOME" if environ.get("XDG_CONFIG_HOME") else "HOME"
+            raise ConfigError(f"the config place {str(p)[:60]}… (from ${variable}) {why}",
+                              remedy=f"set {variable} to a shorter path, or pass --config PATH")
+        if p.exists():
+            return p
+    return places[0]
 
 
 def load_config(path: str | os.PathLike | None = None,
@@ -413,7 +422,13 @@ class _Validator:
         if text is None:
             return None
         p = Path(os.path.expanduser(text))
-        return p if p.is_absolute() else self.base_dir / p
+        p = p if p.is_absolute() else self.base_dir / p
+        why = too_long(p)
+        if why:
+            shown = repr(text) if len(text) <= 60 else repr(text[:40]) + "…"
+            self.fail(where, f"{shown} {why}: give a shorter path")
+            return None
+        return p
 
     def secret(self, d: dict, where: str, name: str, *, plain: bool = False,
                required: bool = False) -> Secret | None:

@@ -1,6 +1,7 @@
 """Where our files may go: one judgement of a path we write against the places it must never be.
 
-Public API: `forbidden_place(path, state, config_path, exchange_folders) -> str | None`.
+Public API: `forbidden_place(path, state, config_path, exchange_folders) -> str | None`,
+`too_long(path) -> str | None`, `NAME_MAX`, `PATH_MAX`.
 
 A file we replace by a rename (the metrics file) lands wherever its name points. Put at the state,
 its -wal/-shm/-journal or run lock, or the config, the rename destroys it; put in the quarantine,
@@ -14,6 +15,26 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
+# Linux's limits (most file systems; SMB and FTP shares are no wider). A name we make from an
+# admin's name (the state's .lock, -wal, -journal) is up to 8 bytes longer; a path we make
+# below an admin's (a message, a quarantined file) adds one name at most.
+NAME_MAX = 255
+PATH_MAX = 4096
+_OUR_TAIL = 8
+
+
+def too_long(path: Path | str, tail: int = _OUR_TAIL) -> str | None:
+    """Why the system would refuse `path`, or the names we make from it (ENAMETOOLONG), before a
+    run opens it; None: it fits. `tail`: how much longer a name we make from its last one is."""
+    raw = os.fsencode(os.path.abspath(path))
+    if len(raw) + 1 + NAME_MAX >= PATH_MAX:
+        return f"is {len(raw)} bytes long; paths are limited to {PATH_MAX - NAME_MAX - 2}"
+    longest = max(raw.split(b"/"), key=len)
+    if len(longest) + tail > NAME_MAX:
+        return (f"has a name of {len(longest)} bytes ({os.fsdecode(longest[:20])}…); names are "
+                f"limited to {NAME_MAX - tail} bytes")
+    return None
 
 
 def _forms(path: Path) -> set[str]:
