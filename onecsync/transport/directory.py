@@ -76,6 +76,15 @@ def _blocked(final: Path) -> StrayEntry:
                       remedy="remove it: onecsync cannot write its message while it is there")
 
 
+class _Owning(FdReader):
+    """An FdReader that closes its descriptor with it."""
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
+
+
 def _undeletable(path: Path, exc: OSError, what: str = "removed") -> ConfigError:
     return ConfigError(
         f"{path.parent}: onecsync's file {path.name} can be created there but not {what} "
@@ -322,6 +331,22 @@ class DirectoryTransport:
             pass
         except OSError as exc:
             raise _undeletable(moved, exc) from None
+
+    def open_outgoing(self) -> BinaryIO | None:
+        """The file under our message's name now, as a stream of its XML (None: none there, or
+        not a regular file): for telling whose message it is when it is not ours. Closed by
+        the caller."""
+        path = self.folder / self.outgoing_name
+        try:
+            fd, _ = open_regular(path)
+        except OSError:
+            return None
+        try:
+            raw = io.BufferedReader(_Owning(fd), 1 << 16)
+        except BaseException:
+            os.close(fd)
+            raise
+        return open_zip_entry(raw, str(path), self._password()) if self.compress else raw
 
     def _old_probes(self) -> None:
         """A probe of ours older than any check takes is one a folder would not let go: tried
