@@ -6,6 +6,7 @@ lines of wiring around `onecsync.flows` and `onecsync.console`.
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import sys
@@ -352,10 +353,17 @@ def _main(args: list[str]) -> int:
             pass  # not an error: the run that holds the lock does the work (cron mail stays empty)
         else:
             _fail(exc.line(), code, as_json, verbose, exc)
-    except Exception as exc:  # a bug: one line, the traceback only with -v
-        code = int(ExitCode.BUG)
-        _fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback, "
-              "and please report it)", code, as_json, verbose, exc)
+    except Exception as exc:
+        if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+            # a path no config check foresaw (a $VARIABLE in a secret's path): still the admin's
+            code = int(ExitCode.CONFIG)
+            _fail(f"the path {str(exc.filename)[:80]}… is too long for the system "
+                  "(ENAMETOOLONG): shorten the config key or variable that names it",
+                  code, as_json, verbose, exc)
+        else:  # a bug: one line, the traceback only with -v
+            code = int(ExitCode.BUG)
+            _fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for the "
+                  "traceback, and please report it)", code, as_json, verbose, exc)
     return code if isinstance(code, int) else 0
 
 

@@ -32,6 +32,8 @@ from onecsync.errors import ConfigError
 from onecsync.files import read_small
 from onecsync.mapping import TypeRules
 from onecsync.mapping import path_exists
+from onecsync.places import forbidden_place
+from onecsync.places import too_long
 from onecsync.secret import Secret
 
 log = logging.getLogger("onecsync")
@@ -258,7 +260,15 @@ def find_config_path(path: str | os.PathLike | None,
     if environ.get("ONECSYNC_CONFIG"):
         return Path(environ["ONECSYNC_CONFIG"])
     places = config_search(environ)
-    return next((p for p in places if p.exists()), places[0])
+    for p in places:
+        why = too_long(p, tail=0)
+        if why:
+            variable = "XDG_CONFIG_HOME" if environ.get("XDG_CONFIG_HOME") else "HOME"
+            raise ConfigError(f"the config place {str(p)[:60]}… (from ${variable}) {why}",
+                              remedy=f"set {variable} to a shorter path, or pass --config PATH")
+        if p.exists():
+            return p
+    return places[0]
 
 
 def load_config(path: str | os.PathLike | None = None,
@@ -315,12 +325,16 @@ def _private_group(st: os.stat_result) -> bool:
             and set(group.gr_mem) <= {owner.pw_name})
 
 
+_NOT_SECRET = ("metrics_file",)  # a *_file key we write, not a secret we read
+
+
 def _secret_files(data: Any) -> list[str]:
     """Every `*_file` value in the raw YAML: the places secrets are read from."""
     found: list[str] = []
     if isinstance(data, dict):
         for key, value in data.items():
-            if isinstance(key, str) and key.endswith("_file") and isinstance(value, str):
+            if isinstance(key, str) and key.endswith("_file") and key not in _NOT_SECRET \
+                    and isinstance(value, str):
                 found.append(value)
             else:
                 found.extend(_secret_files(value))
@@ -415,7 +429,13 @@ class _Validator:
         if text is None:
             return None
         p = Path(os.path.expanduser(text))
-        return p if p.is_absolute() else self.base_dir / p
+        p = p if p.is_absolute() else self.base_dir / p
+        why = too_long(p)
+        if why:
+            shown = repr(text) if len(text) <= 60 else repr(text[:40]) + "…"
+            self.fail(where, f"{shown} {why}: give a shorter path")
+            return None
+        return p
 
     def secret(self, d: dict, where: str, name: str, *, plain: bool = False,
                required: bool = False) -> Secret | None:
@@ -472,6 +492,8 @@ class _Validator:
         if state is not None and bases:
             self.state_apart(state, bases)
         metrics = self.metrics_file(top.get("metrics_file"))
+        if metrics is not None and state is not None and bases:
+            self.metrics_apart(metrics, state, path, bases)
         if node and bases:
             codes = [node.code] + [b.code for b in bases.values()]
             if len(set(codes)) != len(codes):
@@ -493,6 +515,17 @@ class _Validator:
                                       "collector reads only *.prom files)")
             return None
         return path
+
+    def metrics_apart(self, metrics: Path, state: Path, path: Path,
+                      bases: dict[str, Base]) -> None:
+        """The metrics file is replaced by a rename every run: never over a file of ours, never
+        in a folder others write to (places.forbidden_place)."""
+        folders = {n: b.transport.path for n, b in bases.items()
+                   if b.transport.kind == "directory" and b.transport.path is not None}
+        why = forbidden_place(metrics, state, path, folders)
+        if why:
+            self.fail("metrics_file", f"{metrics} {why}: point it at node_exporter's textfile "
+                                      "folder, outside the state's files and every exchange folder")
 
     def state_apart(self, state: Path, bases: dict[str, Base]) -> None:
         """The state's folder must not be (inside) an exchange folder: the base's users

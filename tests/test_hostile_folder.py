@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import stat
+import time
 import tracemalloc
 
 import pytest
@@ -561,3 +562,57 @@ def test_a_transport_path_that_is_no_folder_says_what_it_is(sandbox, kind, says)
                   if ln.startswith(("onecsync: error: ", "onecsync: problem: "))]
         assert says in line and str(crm) in line, line
     assert sandbox.dump() == before
+
+
+@pytest.fixture
+def append_only(sandbox, monkeypatch):
+    """The CRM's folder lets a file be created but not renamed or removed: `chattr +a`, or a
+    Samba/Windows ACL granting "create files" without "delete" (done here by refusing os's
+    rename and unlink there, so that it needs neither root nor ext4)."""
+    folder = str(sandbox.folders["crm"])
+
+    def refusing(real):
+        def call(src, *args, **kwargs):
+            if os.path.dirname(os.path.abspath(src)) == folder:
+                raise PermissionError(errno.EPERM, "Operation not permitted", src)
+            return real(src, *args, **kwargs)
+        return call
+
+    for name in ("rename", "replace", "unlink"):
+        monkeypatch.setattr(os, name, refusing(getattr(os, name)))
+    return sandbox.folders["crm"]
+
+
+def test_check_proves_a_folder_lets_its_files_be_renamed_and_removed(sandbox, append_only):
+    """review3 #4: check said ok (and left its probe) where every run then failed."""
+    code, _, err = sandbox.run("check")
+    assert code == 3, err
+    line = next(ln for ln in errors(err) + err.splitlines() if "can be created there" in ln)
+    assert f"{append_only}: onecsync's file .onecsync-probe-" in line
+    assert "but not renamed (Operation not permitted)" in line
+    assert "chattr -a" in line
+    # the probe it could not remove is the one file it left, and the next check names it
+    [probe] = os.listdir(append_only)
+    code, _, err = sandbox.run("check")  # a check going on beside this one keeps its probe
+    assert code == 3 and len(os.listdir(append_only)) == 2
+    for name in os.listdir(append_only):
+        os.utime(append_only / name, (time.time() - 120,) * 2)
+    code, _, err = sandbox.run("check")
+    assert code == 3 and len(os.listdir(append_only)) == 2
+    assert "can be created there but not removed" in err and "then remove that file" in err
+
+
+def test_runs_in_a_folder_that_keeps_every_file_add_no_file_after_the_first(sandbox, append_only):
+    """review3 #4: each run left one more temporary file of the message's size, for ever."""
+    sandbox.put("accounting", FIRST)
+    sizes = []
+    for _ in range(3):
+        code, _, err = sandbox.run("run")
+        assert code == 3, err
+        [line] = errors(err)
+        assert "can be created there but not" in line and "then remove that file" in line
+        names = os.listdir(append_only)
+        assert len(names) == 1 and names[0].startswith(".onecsync-tmp-"), names
+        assert names[0] in line
+        sizes.append(names)
+    assert sizes[0] == sizes[1] == sizes[2]  # the same one, named each run

@@ -141,3 +141,47 @@ def test_a_run_killed_in_the_middle_of_the_migration_leaves_the_old_state(sandbo
     code, _, err = sandbox.run("run")
     assert code == 0, err
     assert sandbox.dump() == made_new
+
+
+def test_a_text_payload_of_an_old_state_is_moved_as_its_utf8_bytes(sandbox):
+    """review3 #9: one old row whose xml was TEXT stopped the migration on every run."""
+    made_new = a_first_exchange(sandbox)
+    previous_layout(sandbox.state_path)
+    with sqlite3.connect(sandbox.state_path) as c:
+        c.execute("UPDATE inbox SET xml = CAST(xml AS TEXT)")
+        c.execute("UPDATE registrations SET xml = CAST(xml AS TEXT) WHERE xml IS NOT NULL")
+        assert c.execute("SELECT DISTINCT typeof(xml) FROM inbox").fetchall() == [("text",)]
+    c.close()
+    code, _, err = sandbox.run("run")
+    assert code == 0, err
+    assert sandbox.dump() == made_new
+
+
+def test_a_payload_that_is_no_xml_at_all_is_named_with_a_remedy_that_works(sandbox):
+    """An INTEGER where the XML should be: exit 3 naming the table, the row and the object,
+    nothing moved; the remedy's statement, carried out, lets the next run migrate and go on."""
+    a_first_exchange(sandbox)
+    previous_layout(sandbox.state_path)
+    with sqlite3.connect(sandbox.state_path) as c:
+        row_id, ref = c.execute("SELECT id, ref FROM inbox WHERE type = 'Справочник.Валюты'"
+                                ).fetchone()
+        c.execute("UPDATE inbox SET xml = 42 WHERE id = ?", (row_id,))
+    c.close()
+    before = everything(sandbox.state_path)
+    for _ in range(2):
+        code, _, err = sandbox.run("run")
+        assert code == 3, err
+        line = next(ln for ln in err.splitlines() if "error:" in ln)
+        assert (f"inbox row {row_id} (accounting, Справочник.Валюты {ref}) holds an INTEGER "
+                "where its XML should be") in line
+        assert "restore the state file from a backup" in line
+        assert everything(sandbox.state_path) == before
+    statement = line.split(f"sqlite3 {sandbox.state_path} '")[1].split("'")[0]
+    with sqlite3.connect(sandbox.state_path) as c:
+        c.executescript(statement)
+    c.close()
+    code, _, err = sandbox.run("run")
+    assert code == 0, err
+    assert everything(sandbox.state_path)["_migrations"][-1] == "0004_payloads_apart"
+    with sandbox.db() as c:
+        assert c.execute("SELECT count(*) FROM inbox WHERE id = ?", (row_id,)).fetchone()[0] == 0

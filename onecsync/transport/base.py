@@ -68,6 +68,9 @@ def os_failure(exc: OSError, what: str) -> OnecsyncError:
     if isinstance(exc, PermissionError):
         return ConfigError(f"{what}: permission denied",
                            remedy="give this user read and write access to the folder")
+    if exc.errno == errno.ENAMETOOLONG:
+        return ConfigError(f"{what}: a name is too long for the system ({exc.strerror})",
+                           remedy="shorten transport.path")
     if exc.errno in FULL:
         why = {errno.EDQUOT: "the disk quota is exceeded",
                errno.EFBIG: "the file is larger than the device allows"}.get(
