@@ -247,13 +247,48 @@ def _payloads_apart(db: Database) -> None:
         """)
 
 
-def _in_the_transaction(db: Database, script: str) -> None:
-    """`script`, statement by statement, in the migration's transaction: Python's executescript
-    would commit that transaction first, and run the rest one autocommitted statement at a time
-    (a crash in between would leave a state half migrated)."""
-    statement = ""
-    for line in script.splitlines(keepends=True):
-        statement += line
-        if sqlite3.complete_statement(statement):
-            db.conn.execute(statement)
-            statement = ""
+
+@MIGRATIONS(name="0005_trace")
+def _trace(db: Database) -> None:
+    """What `onecsync trace` answers from (state/trace.py): every version received, when each
+    registration was stamped and confirmed, a document's number and date, an ИНН; and the
+    indexes that find an object by any of them without reading a million rows.
+
+    Rows from before it have none of these: trace says so rather than guess. One transaction
+    with its record: a run killed in it leaves the state as it was."""
+    _in_the_transaction(db, """
+        ALTER TABLE inbox ADD COLUMN number TEXT;      -- a document's Номер
+        ALTER TABLE inbox ADD COLUMN date TEXT;        -- ... and Дата
+        ALTER TABLE inbox ADD COLUMN inn TEXT;         -- the counterparty's ИНН, or its own
+        ALTER TABLE registrations ADD COLUMN stamped_at TEXT;    -- when message_no was set
+        ALTER TABLE registrations ADD COLUMN confirmed_at TEXT;  -- when confirmed_no was set
+        -- Every version of an object a base sent us (the inbox holds only the newest): one row
+        -- per new digest, not per copy 1C sends again until it is confirmed.
+        CREATE TABLE versions (
+            id INTEGER PRIMARY KEY,
+            peer TEXT NOT NULL,
+            type TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            message_no INTEGER,
+            version TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            received_at TEXT NOT NULL
+        );
+        CREATE INDEX versions_ref ON versions (ref);
+        CREATE TRIGGER versions_new AFTER INSERT ON inbox BEGIN
+            INSERT INTO versions (peer, type, ref, kind, message_no, version, digest, received_at)
+            VALUES (new.peer, new.type, new.ref, new.kind, new.message_no, new.version,
+                    new.digest, new.updated_at);
+        END;
+        CREATE TRIGGER versions_changed AFTER UPDATE OF digest ON inbox
+            WHEN new.digest != old.digest BEGIN
+            INSERT INTO versions (peer, type, ref, kind, message_no, version, digest, received_at)
+            VALUES (new.peer, new.type, new.ref, new.kind, new.message_no, new.version,
+                    new.digest, new.updated_at);
+        END;
+        CREATE INDEX inbox_ref ON inbox (ref);
+        CREATE INDEX inbox_number ON inbox (number) WHERE number IS NOT NULL;
+        CREATE INDEX inbox_inn ON inbox (inn) WHERE inn IS NOT NULL;
+        CREATE INDEX registrations_ref ON registrations (ref);
+        """)
