@@ -194,7 +194,8 @@ def _apply_resend(state: State, peer: str, types: tuple[str, ...]) -> None:
     marks = ", ".join("?" for _ in types)
     state.conn.execute(
         "UPDATE registrations SET message_no = NULL, confirmed_no = NULL, parked = NULL, "
-        f"stamped_at = NULL, confirmed_at = NULL, registered_at = ? WHERE peer = ? AND type IN ({marks})", (now_text(), peer, *types))
+        f"stamped_at = NULL, confirmed_at = NULL, registered_at = ? WHERE peer = ? AND type IN "
+        f"({marks})", (now_text(), peer, *types))
     state.conn.execute(
         f"UPDATE inbox SET status = 'staged' WHERE peer = ? AND status = 'ignored' AND type IN "
         f"({marks})", (source, *types))

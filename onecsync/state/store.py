@@ -364,7 +364,8 @@ class State:
             "VALUES (?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (peer, type, ref) DO UPDATE SET "
             "kind = excluded.kind, inbox_id = excluded.inbox_id, message_no = NULL, "
             "confirmed_no = NULL, parked = NULL, stamped_at = NULL, confirmed_at = NULL, "
-            "registered_at = excluded.registered_at RETURNING id", (target, row.type, row.ref, row.kind, row.id, now_text())).fetchone()
+            "registered_at = excluded.registered_at RETURNING id",
+            (target, row.type, row.ref, row.kind, row.id, now_text())).fetchone()
         if xml is None:
             self.conn.execute("DELETE FROM registration_payloads WHERE registration_id = ?", (rid,))
         else:
