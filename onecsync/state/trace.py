@@ -17,10 +17,10 @@ import re
 import sqlite3
 from pathlib import Path
 
+from onecsync import state as _state
 from onecsync.config import PEERS
 from onecsync.errors import Misnamed
 from onecsync.errors import StateError
-from onecsync.state import read_connection
 from onecsync.state import readonly_uri
 from onecsync.state.migrations import applied
 from onecsync.state.payloads import unpack
@@ -56,6 +56,18 @@ def parse_query(words: tuple[str, ...] | list[str]) -> tuple[str, str, str | Non
                    remedy="give a date as YYYY-MM-DD after the number")
 
 
+def _open_ro(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(readonly_uri(path), uri=True, isolation_level=None,
+                           check_same_thread=False, timeout=5.0)
+    try:
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     """The state opened `mode=ro` while a run (or any reader) has its write-ahead log open:
     the log's files are there, so this reads the run's last commit and leaves nothing behind.
@@ -67,14 +79,11 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn = None
     if wal_path(path).exists() and path.with_name(path.name + "-shm").exists():
         try:
-            conn = sqlite3.connect(readonly_uri(path), uri=True, isolation_level=None,
-                                   check_same_thread=False, timeout=5.0)
-            conn.execute("PRAGMA query_only = ON")
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            conn = _open_ro(path)
         except sqlite3.OperationalError:
             conn = None  # the run ended meanwhile and took its log with it
     if conn is None:
-        conn = read_connection(path)
+        conn = _state.read_connection(path)
     try:
         vet_schema(conn, path)
         if "0005_trace" not in applied(conn):
