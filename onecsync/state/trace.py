@@ -237,8 +237,8 @@ def trace(path: Path, words: tuple[str, ...] | list[str],
         if not matches:
             what = {"ref": "Ссылка", "inn": "ИНН", "number": "number"}[kind]
             raise Misnamed(f"trace: no object with {what} {' '.join(filter(None, (value, date)))} "
-                           "has passed through onecsync", remedy="check it in 1C, or try its "
-                           "Ссылка (an object from before this onecsync is found only by it)")
+                           "has passed through onecsync", remedy="check it in 1C; an object "
+                           "received before onecsync recorded numbers is found by its Ссылка")
         more = len(matches) > LIST_LIMIT
         matches = matches[:LIST_LIMIT]
         journey = _journey(conn, matches[0], now) if len(matches) == 1 else None
