@@ -219,3 +219,26 @@ def test_rows_from_before_the_migration_say_what_cannot_be_known(sandbox):
                             "when our message 1 to crm was written", "when crm confirmed it"]
     _, out, _ = sandbox.human("trace", f.ref(1))
     assert "time not recorded" in out and "not recorded by the onecsync of the time" in out
+
+
+def test_an_object_edited_for_years_keeps_its_last_versions_and_a_deletion_its_number(sandbox):
+    sandbox.put("accounting", f.Msg(objects=[f.payment(f.ref(3), None, "2.00", number="X-2")]))
+    assert sandbox.run("run")[0] == 0
+    with sqlite3.connect(sandbox.state_path) as c:  # 30 more versions, as 30 messages make
+        for i in range(30):
+            c.execute("UPDATE inbox SET digest = ?, message_no = ? WHERE ref = ?",
+                      (f"d{i}", i + 2, f.ref(3)))
+        c.execute("UPDATE inbox SET digest = 'd29' WHERE ref = ?", (f.ref(3),))  # a copy again
+    c.close()
+    code, report, err = sandbox.run("trace", "X-2")
+    assert code == 0, err
+    versions = report["trace"]["versions"]
+    assert [v["message_no"] for v in versions] == list(range(12, 32))
+    assert "versions from accounting before the last 20" in report["trace"]["unknown"]
+    # Its deletion comes: the document is still found by its number.
+    sandbox.put("accounting", f.Msg(message_no=2, objects=[
+        f.deletion("ПБДСРасчетыСКонтрагентамиСсылка", f.ref(3))]))
+    assert sandbox.run("run")[0] == 0
+    code, report, err = sandbox.run("trace", "X-2")
+    assert code == 0, err
+    assert report["trace"]["versions"][-1]["kind"] == "delete"

@@ -281,11 +281,16 @@ def _trace(db: Database) -> None:
             VALUES (new.peer, new.type, new.ref, new.kind, new.message_no, new.version,
                     new.digest, new.updated_at);
         END;
+        -- An object edited every day for years keeps its last 20 versions (KEEP_VERSIONS in
+        -- state/trace.py), not one row per edit for ever.
         CREATE TRIGGER versions_changed AFTER UPDATE OF digest ON inbox
             WHEN new.digest != old.digest BEGIN
             INSERT INTO versions (peer, type, ref, kind, message_no, version, digest, received_at)
             VALUES (new.peer, new.type, new.ref, new.kind, new.message_no, new.version,
                     new.digest, new.updated_at);
+            DELETE FROM versions WHERE ref = new.ref AND peer = new.peer AND type = new.type
+                AND id <= (SELECT id FROM versions WHERE ref = new.ref AND peer = new.peer
+                           AND type = new.type ORDER BY id DESC LIMIT 1 OFFSET 20);
         END;
         CREATE INDEX inbox_ref ON inbox (ref);
         CREATE INDEX inbox_number ON inbox (number) WHERE number IS NOT NULL;

@@ -260,8 +260,10 @@ class State:
             "status = CASE WHEN inbox.digest = excluded.digest AND inbox.status IN "
             "('routed', 'ignored', 'waiting', 'filtered', 'echo') THEN inbox.status "
             "ELSE excluded.status END, "
-            "line = excluded.line, updated_at = excluded.updated_at, number = excluded.number, "
-            "date = excluded.date, inn = excluded.inn")
+            "line = excluded.line, updated_at = excluded.updated_at, "
+            # a deletion names no number: the object is still found by the one it had
+            "number = coalesce(excluded.number, inbox.number), "
+            "date = coalesce(excluded.date, inbox.date), inn = coalesce(excluded.inn, inbox.inn)")
         # The row's id, whether it was just made or is an older version's, by the unique index.
         payload_sql = (
             "INSERT INTO inbox_payloads (inbox_id, xml) VALUES ((SELECT id FROM inbox WHERE "

@@ -34,6 +34,8 @@ _INN = re.compile(r"^\d{10}$|^\d{12}$")  # an organization's ИНН has 10 digit
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # An ИНН lists its counterparty's objects; past this many the list says how many more.
 LIST_LIMIT = 50
+# Versions kept per object and base (the trigger versions_changed of migration 0005).
+KEEP_VERSIONS = 20
 # The JSON document's version: bumped only when a key changes meaning or goes away.
 SCHEMA = 1
 
@@ -169,6 +171,9 @@ def _journey(conn: sqlite3.Connection, match: dict, now: datetime.datetime) -> d
                              "message_no": row["message_no"], "format": row["version"],
                              "digest": row["digest"], "received_at": None})
             unknown.append(f"versions from {row['peer']} before the newest")
+    for peer in {v["peer"] for v in versions}:
+        if sum(v["peer"] == peer for v in versions) >= KEEP_VERSIONS:
+            unknown.append(f"versions from {peer} before the last {KEEP_VERSIONS}")
     versions.sort(key=lambda v: v["received_at"] or "")
     newest = {row["peer"]: row["digest"] for row in inbox}
     for v in versions:
