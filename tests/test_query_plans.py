@@ -21,7 +21,8 @@ from tests import factory as f
 from tests.test_reconcile import add_past_runs
 
 # The tables that grow with the objects exchanged.
-BIG = ("inbox", "inbox_payloads", "registrations", "registration_payloads", "inbox_links")
+BIG = ("inbox", "inbox_payloads", "registrations", "registration_payloads", "inbox_links",
+       "versions")
 _FULL_SCAN = re.compile(rf"\bSCAN ({'|'.join(BIG)})\b")
 
 

@@ -159,9 +159,11 @@ def _journey(conn: sqlite3.Connection, match: dict, now: datetime.datetime) -> d
     inbox = _rows(conn, "SELECT id, peer, kind, message_no, version, digest, status, reason, "
                         "updated_at, number, date, inn FROM inbox WHERE ref = ? AND type = ? "
                         "ORDER BY id", (ref, type_name))
-    versions = _rows(conn, "SELECT peer, kind, message_no, version AS format, digest, "
-                           "received_at FROM versions WHERE ref = ? AND type = ? ORDER BY id",
-                     (ref, type_name))
+    versions = []
+    for row in inbox:
+        versions += _rows(conn, "SELECT ? AS peer, kind, message_no, version AS format, digest, "
+                                "received_at FROM versions WHERE inbox_id = ? ORDER BY id",
+                          (row["peer"], row["id"]))
     unknown = []
     for row in inbox:
         if not any(v["peer"] == row["peer"] and v["digest"] == row["digest"] for v in versions):
@@ -194,9 +196,9 @@ def _journey(conn: sqlite3.Connection, match: dict, now: datetime.datetime) -> d
     deliveries = []
     for reg in _rows(conn, "SELECT r.peer, r.kind, r.inbox_id, r.message_no, r.confirmed_no, "
                            "r.parked, r.registered_at, r.stamped_at, r.confirmed_at, "
-                           "p.received_no FROM registrations r LEFT JOIN peers p ON "
-                           "p.name = r.peer WHERE r.ref = ? AND r.type = ? ORDER BY r.id",
-                     (ref, type_name)):
+                           "p.received_no FROM registrations r LEFT JOIN peers p ON p.name = r.peer "
+                           f"WHERE r.peer IN ({', '.join('?' for _ in PEERS)}) AND r.type = ? "
+                           "AND r.ref = ? ORDER BY r.id", (*PEERS, type_name, ref)):
         if reg["parked"]:
             state = "parked"
         elif reg["confirmed_no"] is not None:
