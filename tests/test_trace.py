@@ -235,8 +235,14 @@ def test_an_object_edited_for_years_keeps_its_last_versions_and_a_deletion_its_n
     versions = report["trace"]["versions"]
     assert [v["message_no"] for v in versions] == list(range(12, 32))
     assert "versions from accounting before the last 20" in report["trace"]["unknown"]
-    # Its deletion comes: the document is still found by its number.
+    # A document numbered with ten digits (what an ИНН looks like) is found by its number.
     sandbox.put("accounting", f.Msg(message_no=2, objects=[
+        f.payment(f.ref(4), None, "3.00", number="0000000123")]))
+    assert sandbox.run("run")[0] == 0
+    code, report, err = sandbox.run("trace", "0000000123")
+    assert code == 0 and report["trace"]["ref"] == f.ref(4), err
+    # Its deletion comes: the document is still found by its number.
+    sandbox.put("accounting", f.Msg(message_no=3, objects=[
         f.deletion("ПБДСРасчетыСКонтрагентамиСсылка", f.ref(3))]))
     assert sandbox.run("run")[0] == 0
     code, report, err = sandbox.run("trace", "X-2")

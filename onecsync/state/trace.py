@@ -241,6 +241,8 @@ def trace(path: Path, words: tuple[str, ...] | list[str],
     conn = _connect(path)
     try:
         matches = _matches(conn, kind, value, date)
+        if not matches and kind == "inn":  # ten digits may be a document's number too
+            matches = _matches(conn, "number", value, None)
         if not matches:
             what = {"ref": "Ссылка", "inn": "ИНН", "number": "number"}[kind]
             raise Misnamed(f"trace: no object with {what} {' '.join(filter(None, (value, date)))} "
