@@ -370,7 +370,8 @@ def stdout() -> Console:
     return _out
 
 
-def _when(iso: str | None, now: datetime.datetime | None = None) -> str:
+def _when(iso: str | None, now: datetime.datetime | None = None,
+          clock: str = "%Y-%m-%d %H:%M") -> str:
     if not iso:
         return "never"
     try:
@@ -391,7 +392,7 @@ def _when(iso: str | None, now: datetime.datetime | None = None) -> str:
         age = f"{secs // 3600} h ago"
     else:
         age = f"{secs // 86400} days ago"
-    return f"{t.astimezone().strftime('%Y-%m-%d %H:%M')} ({age})"
+    return f"{t.astimezone().strftime(clock)} ({age})"
 
 
 def _lock_text(lock: dict | None) -> str:
@@ -769,6 +770,10 @@ def _duration(secs: int) -> str:
     return f"{secs // 86400} days"
 
 
+# A journey's steps are seconds apart: a run receives, routes and sends in one go.
+_SECONDS = "%Y-%m-%d %H:%M:%S"
+
+
 def print_trace(data: dict) -> None:
     out = stdout()
     t = data["trace"]
@@ -786,14 +791,14 @@ def print_trace(data: dict) -> None:
                   f"{inv['amount'] or '?'} {inv['currency'] or ''}, first seen "
                   f"{_when(inv['first_seen'])}{deleted}", markup=False)
     for at, what in _trace_events(t):
-        when = _when(at) if at else ("" if at == "" else "time not recorded")
-        out.print(f"  {when:<32} {what}", markup=False)
+        when = _when(at, clock=_SECONDS) if at else ("" if at == "" else "time not recorded")
+        out.print(f"  {when:<35} {what}", markup=False)
     for d in t["deliveries"]:
         end = _delivery_end(d)
         if end:
-            out.print(f"  {'now':<32} {end.replace('{ref}', t['ref'])}", markup=False)
+            out.print(f"  {'now':<35} {end.replace('{ref}', t['ref'])}", markup=False)
     if not t["deliveries"] and not any(r["decision"] == "forwarded" for r in t["routing"]):
-        out.print(f"  {'now':<32} not registered for any base", markup=False)
+        out.print(f"  {'now':<35} not registered for any base", markup=False)
     if t["named_by"]:
         out.print("named by", markup=False)
         for o in t["named_by"]:

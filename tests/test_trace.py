@@ -76,7 +76,7 @@ def test_an_order_its_payment_and_its_sale_are_traced_through_every_step(world):
     assert t["unknown"] == []
     lines = text.splitlines()
     assert lines[0].startswith(f"{ORDER} · {number} of ")
-    steps = [line[35:] for line in lines if line.startswith("  ") and "· from" not in line]
+    steps = [line[38:] for line in lines if line.startswith("  ") and "· from" not in line]
     assert steps == [
         f"received from crm in its message {v['message_no']}, format {v['format']} "
         f"(version {v['digest'][:8]}, newest)",
