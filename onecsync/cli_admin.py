@@ -1,4 +1,4 @@
-"""The operator's commands: `status`, `validate FILE` and the `state` group.
+"""The operator's commands: `status`, `trace QUERY`, `validate FILE` and the `state` group.
 
 Public API: `register(group)` adds them to the main click group. Wiring only, as in cli.py: the
 work is in `onecsync.state.reports`, `onecsync.state.admin` and `onecsync.protocol.check`, the
@@ -68,6 +68,41 @@ def status(opts, runs: int, all_: bool, paths: tuple[Path, ...]) -> int:
         console.print_json(data)
     else:
         console.print_status(data)
+    return 0
+
+
+@click.command("trace", short_help="An object's journey: received, routed, sent, confirmed.")
+@click.argument("query", nargs=-1, required=True, metavar="QUERY")
+@click.option("--xml", "as_xml", is_flag=True, help="Print the stored XML of its newest version.")
+@click.pass_obj
+@global_options
+def trace(opts, query: tuple[str, ...], as_xml: bool) -> int:
+    """Show where an object went, newest last: from which base and message it came, in which
+    format version, what routing decided and why, in which of our messages it went to the
+    other base, and whether that base has confirmed it. Read-only: safe during a run.
+
+    QUERY is a Ссылка (UUID), a document number with an optional date, or an ИНН (then the
+    counterparty's objects, as a list).
+
+    \b
+    Example:
+        onecsync trace 6a1b0c52-3e36-4f0e-9d3b-8f1d2c7a9e01
+        onecsync trace СЧ-000123 2026-12-01
+        onecsync trace 7705432193
+        onecsync trace СЧ-000123 --json | jq '.trace.deliveries'
+    """
+    from onecsync.state import trace as tracing
+
+    data = tracing.trace(opts.config().state, query)
+    if as_xml:
+        if data["trace"] is None:
+            raise click.UsageError("--xml needs a QUERY that names one object: give its Ссылка")
+        xml = tracing.stored_xml(opts.config().state, data["trace"]["type"], data["trace"]["ref"])
+        console.print_xml(xml or b"")
+    elif opts.as_json:
+        console.print_json(data)
+    else:
+        console.print_trace(data)
     return 0
 
 
@@ -270,5 +305,5 @@ def state_export(opts, with_parked_xml: bool) -> int:
 
 
 def register(group: click.Group) -> None:
-    for command in (status, validate, state):
+    for command in (status, trace, validate, state):
         group.add_command(command)

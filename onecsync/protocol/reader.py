@@ -79,6 +79,11 @@ class BodyObject:
     digest: str
     line: int | None
     problem: str | None = None
+    # What `trace` finds it by: a document's Номер and Дата, the counterparty's ИНН (or the
+    # counterparty's own), read here from the element already parsed.
+    number: str | None = None
+    date: str | None = None
+    inn: str | None = None
 
 
 class _Prefixed:
@@ -472,7 +477,7 @@ class MessageReader:
             # the object's identity for us too.
             ref = "~" + hashlib.sha256(etree.tostring(keys)).hexdigest()[:32]
         return BodyObject(type_name, ref, "object", xml, digest, el.sourceline,
-                          problem=self._schema_problem(el, index))
+                          self._schema_problem(el, index), *_finding_keys(el, keys, ns))
 
     def _too_large(self, el, ns: str, type_name: str) -> BodyObject:
         """Parked by its keys alone: the rest of the message goes on."""
@@ -515,3 +520,16 @@ class MessageReader:
 
     def _skip(self, name: str) -> None:
         self.unknown[name] = self.unknown.get(name, 0) + 1
+
+
+def _finding_keys(el, keys, ns: str) -> tuple[str | None, str | None, str | None]:
+    """(Номер, Дата, ИНН) of an object: a document's number and date from its key properties;
+    the ИНН its own (a counterparty) or its counterparty's, at the top or in the key properties."""
+    def text(node, *names: str) -> str | None:
+        found = node.find("/".join(f"{{{ns}}}{n}" for n in names))
+        value = (found.text or "").strip() if found is not None else ""
+        return value[:200] or None
+
+    inn = text(keys, "ИНН") if "Контрагент" in etree.QName(el).localname else None
+    inn = inn or text(el, "Контрагент", "ИНН") or text(keys, "Контрагент", "ИНН")
+    return text(keys, "Номер"), text(keys, "Дата"), inn
