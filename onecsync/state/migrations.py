@@ -245,15 +245,3 @@ def _payloads_apart(db: Database) -> None:
             (peer, message_no, confirmed_no, parked, registered_at)
             WHERE confirmed_no IS NULL AND parked IS NULL;
         """)
-
-
-def _in_the_transaction(db: Database, script: str) -> None:
-    """`script`, statement by statement, in the migration's transaction: Python's executescript
-    would commit that transaction first, and run the rest one autocommitted statement at a time
-    (a crash in between would leave a state half migrated)."""
-    statement = ""
-    for line in script.splitlines(keepends=True):
-        statement += line
-        if sqlite3.complete_statement(statement):
-            db.conn.execute(statement)
-            statement = ""
