@@ -107,6 +107,20 @@ def test_retry_needs_all_or_refs(sandbox):
     assert code == 2
 
 
+def test_a_retried_object_is_judged_again_not_sent_blindly(sandbox):
+    """Retry makes a parked object staged again, reason kept: routing must look at it once
+    more (here: still no КлючевыеСвойства), not register it with the bulk statement."""
+    sandbox.put("accounting", f.Msg(objects=[
+        f.counterparty(f.ref(1), "ООО Ромашка"),
+        "<Справочник.Валюты><НаименованиеПолное>Рубль</НаименованиеПолное></Справочник.Валюты>"]))
+    assert sandbox.run("pull-catalogs")[0] == 7
+    code, report, err = sandbox.run("retry", "--all")
+    assert code == 7, err  # parked again, as any run that parks something
+    assert sandbox.outgoing("crm")["objects"] == [("Справочник.Контрагенты", f.ref(1))]
+    with sandbox.db() as c:
+        assert c.execute("SELECT count(*) FROM inbox WHERE status = 'parked'").fetchone()[0] == 1
+
+
 def test_the_organization_filter_keeps_other_organizations_out(sandbox):
     config_with(sandbox, "flows:\n  pull-catalogs:\n    organizations: ['7728415638']\n"
                          "  pull-settlements:\n    organizations: ['7728415638']\n")
@@ -121,6 +135,7 @@ def test_the_organization_filter_keeps_other_organizations_out(sandbox):
     assert code == 0, err
     objects = sandbox.outgoing("crm")["objects"]
     assert ("Документ.ПБДСРасчетыСКонтрагентами", f.ref(2)) in objects
+    assert ("Справочник.Контрагенты", f.ref(1)) in objects  # no organization of its own
     assert ("Документ.ПБДСРасчетыСКонтрагентами", f.ref(3)) not in objects
     assert report["routed"]["pull-settlements"]["filtered"] == 1
 
