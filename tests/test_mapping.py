@@ -121,6 +121,25 @@ def test_a_retried_object_is_judged_again_not_sent_blindly(sandbox):
         assert c.execute("SELECT count(*) FROM inbox WHERE status = 'parked'").fetchone()[0] == 1
 
 
+def test_a_mapped_object_the_target_holds_as_mapped_is_not_echoed(sandbox):
+    """The echo check compares what we would send (after the target's mapping), not what the
+    source sent: the CRM holds the mapped counterparty, and accounting's edit changes nothing
+    of what the mapping leaves."""
+    config_with(sandbox, "mapping:\n  crm:\n    Справочник.Контрагенты:\n"
+                         '      set: {КлючевыеСвойства/Наименование: "Клиент из БП"}\n')
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    assert sandbox.run("run")[0] == 0
+    assert sandbox.outgoing("crm")["objects"] == [("Справочник.Контрагенты", f.ref(1))]
+    sandbox.put("crm", f.Msg(sender=f.CRM, message_no=1, received_no=1,
+                             objects=[f.counterparty(f.ref(1), "Клиент из БП")]))
+    sandbox.put("accounting", f.Msg(message_no=2, received_no=1, created="2026-11-20T10:00:00",
+                                    objects=[f.counterparty(f.ref(1), "ООО Ромашка-2")]))
+    code, report, err = sandbox.run("run")
+    assert code == 0, err
+    assert report["routed"]["pull-catalogs"] == {"echo": 1}
+    assert sandbox.outgoing("crm")["objects"] == []
+
+
 def test_the_organization_filter_keeps_other_organizations_out(sandbox):
     config_with(sandbox, "flows:\n  pull-catalogs:\n    organizations: ['7728415638']\n"
                          "  pull-settlements:\n    organizations: ['7728415638']\n")
