@@ -227,6 +227,20 @@ def test_a_mapped_object_1c_would_refuse_is_parked_and_the_rest_sent(sandbox):
     assert sandbox.outgoing("crm")["objects"] == [("Справочник.Валюты", f.ref(2))]
 
 
+def test_a_version_parked_on_its_way_does_not_hold_back_the_other_bases_edit(sandbox):
+    """The CRM's order could not be written for accounting (parked): accounting's own edit of
+    it is not 'superseded' by a version that is not on its way, and goes to the CRM."""
+    order = f.ref(1, "c0ffee00")
+    config_with(sandbox, "mapping:\n  accounting:\n    Документ.ЗаказКлиента:\n"
+                         "      drop: [КлючевыеСвойства/Дата]\n")
+    sandbox.put("crm", f.Msg(sender=f.CRM, objects=[f.order(order)]))
+    code, _, err = sandbox.run("run")
+    assert code == 7 and "parked" in err, err
+    sandbox.put("accounting", f.Msg(objects=[f.order(order, amount="1.00")]))
+    code, report, err = sandbox.run("run")
+    assert ("Документ.ЗаказКлиента", order) in sandbox.outgoing("crm")["objects"], (report, err)
+
+
 def test_retry_of_a_ref_not_parked_is_exit_2_and_changes_nothing(sandbox):
     config_with(sandbox, MAPPED)
     sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка"),
