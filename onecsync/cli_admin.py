@@ -8,6 +8,8 @@ into `less`, `grep` or `jq`); errors go to stderr.
 
 from __future__ import annotations
 
+import re
+import stat
 from pathlib import Path
 
 import click
@@ -95,8 +97,13 @@ def validate(opts, file: Path, max_problems: int) -> int:
         onecsync validate /srv/exchange/crm/Message_4c1d…_8d0e….xml
         onecsync --config /etc/onecsync/onecsync.yaml validate message.zip --json
     """
+    from onecsync.files import entry_kind
     from onecsync.protocol.check import check_message
 
+    mode = file.stat().st_mode
+    if not stat.S_ISREG(mode):  # a FIFO would hang the read, /dev/zero never end it
+        raise click.BadParameter(f"{file} is a {entry_kind(mode)}, not a message file",
+                                 param_hint="FILE")
     config = _optional_config(opts)
     size = file.stat().st_size if file.suffix.lower() == ".xml" else None
     with console.progress(opts.verbosity >= 0) as progress:
@@ -110,8 +117,26 @@ def validate(opts, file: Path, max_problems: int) -> int:
     return report["exit_code"]
 
 
-# A message number is stored as an SQLite INTEGER: a larger one would fail inside the state.
-_MESSAGE_NO = click.IntRange(0, 2**63 - 1)
+class _MessageNo(click.ParamType):
+    """A message number as 1C writes one (ASCII digits: `٣` or `３` are refused, as in a
+    header), at most numbering.LAST_SETTABLE: the state stores it as an SQLite INTEGER and our
+    next message is one more."""
+
+    name = "N"
+
+    def convert(self, value, param, ctx) -> int:
+        from onecsync.protocol.numbering import LAST_SETTABLE
+
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if not re.fullmatch(r"[0-9]+", text) or len(text) > 19 or int(text) > LAST_SETTABLE:
+            self.fail(f"{text[:40]!r} is not a message number from 0 to {LAST_SETTABLE} "
+                      "(ASCII digits)", param, ctx)
+        return int(text)
+
+
+_MESSAGE_NO = _MessageNo()
 
 
 @click.group("state", short_help="Show, set numbers, resend, export: rare human decisions.")

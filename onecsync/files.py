@@ -1,10 +1,9 @@
 """Files in folders others may write to: ours are created new and whole, theirs opened safely.
 
 Public API: `create_new(folder, prefix, suffix, mode)`, `replace_with(target, fill, mode)`,
-`write_atomically(target, fill, mode, suffix="")`, `open_regular(path)`, `read_small(path, cap)`,
-`FdReader`,
-`FdWriter`, `open_ours(path, flags)`, `entry_kind(mode)`, `is_ours(st)`, `NotRegular`,
-`TEMP_PREFIX`.
+`write_atomically(target, fill, mode, suffix="")`, `open_regular(path)`, `open_named(path)`,
+`read_small(path, cap)`, `FdReader`, `FdWriter`, `open_ours(path, flags)`, `entry_kind(mode)`,
+`is_ours(st)`, `NotRegular`, `TEMP_PREFIX`.
 
 An exchange folder is writable by a base's users and by whoever mounts the share, so every file
 onecsync makes there (and, the same way, in its own folders) is created by `create_new`:
@@ -170,6 +169,22 @@ def open_ours(path: Path, flags: int = os.O_RDWR | os.O_CREAT, mode: int = 0o600
         os.close(fd)
         raise
     return fd
+
+
+def open_named(path: Path, buffering: int = 1 << 20) -> IO[bytes]:
+    """A file an admin names (`validate FILE`) or one of our own folders holds, for reading:
+    links are followed, but the open never blocks and only a regular file is read (a FIFO
+    hung `validate` until killed); anything else raises NotRegular."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegular(path, entry_kind(st.st_mode))
+        os.set_blocking(fd, True)
+        return open(fd, "rb", buffering=buffering)  # noqa: SIM115 (the caller closes it)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 class TooBig(OSError):

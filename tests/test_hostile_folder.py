@@ -530,3 +530,34 @@ def test_validate_refuses_a_zip_entry_that_is_not_a_plain_file_name(sandbox, nam
     assert code == 5, err
     assert "Traceback" not in err, err
     assert "is not a plain file name" in json.dumps(report, ensure_ascii=False), report
+
+
+@pytest.mark.parametrize("kind, says", [
+    ("file", "it is a regular file, not a folder"),
+    ("fifo", "it is a FIFO (named pipe), not a folder"),
+    ("below a file", "a part of the path is a file, not a folder"),
+    ("missing", "the folder does not exist"),
+])
+def test_a_transport_path_that_is_no_folder_says_what_it_is(sandbox, kind, says):
+    """Review2 minor: a regular file there was called "the folder does not exist"."""
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    assert sandbox.run("pull-catalogs")[0] == 0
+    before = sandbox.dump()
+    crm = sandbox.folders["crm"]
+    for entry in crm.iterdir():
+        entry.unlink()
+    crm.rmdir()
+    if kind in ("file", "below a file"):
+        crm.write_text("not a folder\n")
+    elif kind == "fifo":
+        os.mkfifo(crm)
+    if kind == "below a file":
+        sandbox.write_config(sandbox.config.read_text().replace("exchange/crm}",
+                                                                "exchange/crm/sub}"))
+    for command in ("run", "check"):
+        code, _, err = sandbox.run(command)
+        assert code == 3, err
+        [line] = [ln for ln in err.splitlines()
+                  if ln.startswith(("onecsync: error: ", "onecsync: problem: "))]
+        assert says in line and str(crm) in line, line
+    assert sandbox.dump() == before

@@ -215,6 +215,16 @@ def test_check_warns_of_a_metrics_folder_no_run_could_write(box):
     assert box.run("check", "--strict")[0] == 3
 
 
+def test_check_warns_of_a_metrics_file_that_is_a_folder(box):
+    box.metrics.unlink(missing_ok=True)
+    box.metrics.mkdir()
+    code, report, _ = box.run("check")
+    [warning] = [w["message"] for w in report["warnings"] if "metrics_file" in w["message"]]
+    assert warning.startswith(f"metrics_file: {box.metrics} is a folder, so no run writes")
+    code, _, err = box.run("run")
+    assert code == 0 and "metrics: cannot write" in err
+
+
 def test_a_state_that_cannot_be_read_still_gets_the_runs_exit_code_written(box):
     box.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
     assert box.run("run")[0] == 0

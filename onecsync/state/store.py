@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import itertools
 import json
 import sqlite3
@@ -23,6 +24,7 @@ from typing import Iterable
 from typing import Iterator
 
 from onecsync.errors import StateError
+from onecsync.protocol.reader import TOO_LARGE
 from onecsync.protocol.reader import BodyObject
 from onecsync.state.failures import sqlite_failure
 from onecsync.state.payloads import pack
@@ -91,8 +93,18 @@ class Pending:
 
     @classmethod
     def of(cls, row: tuple) -> Pending:
-        """From a row of `State.pending`, its payload still deflated."""
-        return cls(*row[:5], unpack(row[5]), *row[6:])
+        """From a row of `State.pending`, its payload still deflated, and the digest the reader
+        took of the object 1C sent (None for a mapped copy, which is checked when converted).
+
+        Such an object goes out as it is stored, parsed by no one: a payload that is not what
+        was received (an edited or damaged state) must not reach the base as if it were."""
+        pending = cls(*row[:5], unpack(row[5]), *row[6:8])
+        digest = row[8]
+        if digest is not None and hashlib.sha256(pending.xml).hexdigest()[:32] != digest:
+            raise StateError(f"the stored copy of {pending.type} {pending.ref} is not the object "
+                             "that was received (its digest differs)",
+                             remedy="restore the state file from a backup")
+        return pending
 
 
 @dataclass(frozen=True)
@@ -566,7 +578,9 @@ class State:
             refs = [r.lower() for r in refs]
             where = f" AND ref IN ({', '.join('?' for _ in refs)})"
             params = tuple(refs)
-        n = self.conn.execute(f"UPDATE inbox SET status = 'staged' WHERE status = 'parked'{where}",
+        # One parked for its size holds its keys alone: sent, it would empty the object.
+        n = self.conn.execute("UPDATE inbox SET status = 'staged' WHERE status = 'parked' AND "
+                              f"coalesce(reason, '') NOT LIKE '{TOO_LARGE}%'{where}",
                               params).rowcount
         n += self.conn.execute(f"UPDATE registrations SET parked = NULL WHERE parked IS NOT NULL{where}",
                                params).rowcount
@@ -620,7 +634,7 @@ class State:
         """Every registration the peer has not confirmed, in registration order, streamed."""
         cur = self.conn.execute(
             "SELECT r.id, r.type, r.ref, r.kind, i.version, coalesce(m.xml, p.xml), r.message_no, "
-            "m.xml IS NOT NULL "
+            "m.xml IS NOT NULL, CASE WHEN m.xml IS NULL THEN i.digest END "
             "FROM registrations r JOIN inbox i ON i.id = r.inbox_id "
             "JOIN inbox_payloads p ON p.inbox_id = r.inbox_id "
             "LEFT JOIN registration_payloads m ON m.registration_id = r.id "

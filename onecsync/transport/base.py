@@ -29,6 +29,7 @@ from onecsync.errors import TemporaryError
 from onecsync.files import TEMP_PREFIX
 from onecsync.files import FdWriter
 from onecsync.files import create_new
+from onecsync.files import open_named
 from onecsync.files import open_regular
 from onecsync.transport.zips import open_zip_entry
 from onecsync.transport.zips import open_zip_writer
@@ -61,6 +62,9 @@ def os_failure(exc: OSError, what: str) -> OnecsyncError:
     if isinstance(exc, FileNotFoundError):
         return ConfigError(f"{what}: the folder does not exist",
                            remedy="create it, mount the share, or fix transport.path")
+    if isinstance(exc, NotADirectoryError):
+        return ConfigError(f"{what}: a part of the path is a file, not a folder",
+                           remedy="fix transport.path")
     if isinstance(exc, PermissionError):
         return ConfigError(f"{what}: permission denied",
                            remedy="give this user read and write access to the folder")
@@ -180,7 +184,7 @@ def open_message_file(path: Path, password: str | None = None, source: str | Non
     stream, unzipping a .zip."""
     if path.suffix.lower() == ".zip":
         return open_zip_entry(path, source or str(path), password)
-    return open(path, "rb", buffering=1 << 20)
+    return open_named(path)
 
 
 def remove_quietly(path: Path) -> None:

@@ -138,9 +138,19 @@ class DirectoryTransport:
                              "file") from None
         return fd, st, path
 
+    def _must_be_a_folder(self, doing: str) -> None:
+        """transport.path is a folder (a link to one will do): else one line saying what it is
+        (a file there was called "the folder does not exist")."""
+        try:
+            mode = os.stat(self.folder).st_mode
+        except OSError as exc:
+            raise os_failure(exc, f"{doing} {self.folder}") from None
+        if not stat.S_ISDIR(mode):
+            raise ConfigError(f"{doing} {self.folder}: it is a {entry_kind(mode)}, not a folder",
+                              remedy="fix transport.path")
+
     def fetch(self) -> Incoming | None:
-        if not self.folder.is_dir():
-            raise os_failure(FileNotFoundError(errno.ENOENT, "missing"), f"reading {self.folder}")
+        self._must_be_a_folder("reading")
         found: list[tuple[int, str, int, os.stat_result, Path]] = []
         empty = []
         try:
@@ -234,6 +244,7 @@ class DirectoryTransport:
         return final
 
     def prepare(self) -> _TempFile:
+        self._must_be_a_folder("writing to")
         try:
             final = self._check_final()
             self._leftovers(remove=True)
@@ -249,11 +260,8 @@ class DirectoryTransport:
         as 1C's own connection test does; False (for --dry-run) only asks the OS.
         """
         theirs = []
+        self._must_be_a_folder("checking")
         try:
-            if not self.folder.exists():
-                raise FileNotFoundError(errno.ENOENT, "missing", str(self.folder))
-            if not self.folder.is_dir():
-                raise ConfigError(f"{self.folder} is not a folder", remedy="fix transport.path")
             os.listdir(self.folder)  # readable: what a run needs first
             for suffix in (".xml", ".zip"):
                 if (opened := self._open_theirs(self.incoming_stem + suffix)) is not None:
