@@ -26,6 +26,7 @@ import stat
 from pathlib import Path
 from typing import IO
 from typing import Callable
+from typing import NoReturn
 
 from onecsync.errors import ConfigError
 
@@ -116,6 +117,19 @@ class NotRegular(OSError):
         self.kind = kind
 
 
+def _refused_open(path: Path, exc: OSError, not_regular: tuple[int, ...]) -> NoReturn:
+    """Raise what a failed open of `path` means: NotRegular naming what is there where the
+    errno says the name is no regular file (a link, a FIFO without a writer, a socket...),
+    else the OSError itself."""
+    if exc.errno in not_regular:
+        try:
+            kind = entry_kind(os.lstat(path).st_mode)
+        except OSError:
+            raise exc from None
+        raise NotRegular(path, kind) from None
+    raise exc
+
+
 def open_regular(path: Path) -> tuple[int, os.stat_result]:
     """Open a file someone else wrote, for reading: (fd, its fstat).
 
@@ -125,13 +139,7 @@ def open_regular(path: Path) -> tuple[int, os.stat_result]:
     try:
         fd = os.open(path, _THEIRS)
     except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EOPNOTSUPP):
-            try:
-                kind = entry_kind(os.lstat(path).st_mode)
-            except OSError:
-                raise exc from None
-            raise NotRegular(path, kind) from None
-        raise
+        _refused_open(path, exc, (errno.ELOOP, errno.ENXIO, errno.EOPNOTSUPP))
     try:
         st = os.fstat(fd)
     except BaseException:
@@ -151,13 +159,7 @@ def open_ours(path: Path, flags: int = os.O_RDWR | os.O_CREAT, mode: int = 0o600
     try:
         fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
     except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EOPNOTSUPP, errno.EISDIR):
-            try:
-                kind = entry_kind(os.lstat(path).st_mode)
-            except OSError:
-                raise exc from None
-            raise NotRegular(path, kind) from None
-        raise
+        _refused_open(path, exc, (errno.ELOOP, errno.ENXIO, errno.EOPNOTSUPP, errno.EISDIR))
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
