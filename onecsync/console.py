@@ -813,3 +813,20 @@ def print_trace(data: dict) -> None:
     if t["unknown"]:
         out.print(f"not recorded by the onecsync of the time: {'; '.join(t['unknown'])}",
                   markup=False)
+
+
+def print_failure(line: str, code: int, as_json: bool, problems: list | None = None) -> None:
+    """A command that failed: its one line, each of several config problems below it, and the
+    --json document."""
+    error_line(line)
+    if problems and len(problems) > 1:
+        for p in problems:
+            stderr().print(f"  - {p}", markup=False)
+    json_failure(as_json, code, line, problems)
+
+
+def json_failure(as_json: bool, code: int, line: str, problems: list | None = None) -> None:
+    """What a script reading --json gets from every run that ends without its report: a stop
+    (SIGTERM, run_timeout), a usage or configuration error, a lock held, a bug."""
+    if as_json:
+        print_json({"exit_code": int(code), "error": line, "problems": problems or []})
