@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import sys
+from collections import Counter
 from copy import deepcopy
 from functools import cache
 
@@ -81,10 +82,14 @@ def corpus() -> tuple[tuple[str, bytes], ...]:
 def test_every_corpus_object_converts_to_the_same_bytes():
     objects = corpus()
     assert {v for v, _ in objects} >= set(VERSIONS) and len(objects) > 300
+    taken: Counter = Counter()
     for version, xml in objects:
-        for target in (*VERSIONS, "1.21"):
-            if target != version:
-                same(xml, version, target)
+        kind = (version, xml[:xml.find(b">")].split()[0])
+        taken[kind] += 1
+        if version in ("1.8", "1.17") or taken[kind] <= 4:  # the other versions: a few per type
+            for target in (*VERSIONS, "1.21"):
+                if target != version:
+                    same(xml, version, target)
 
 
 @pytest.mark.parametrize("kind", ["Справочник.", "Документ."])

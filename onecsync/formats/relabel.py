@@ -84,6 +84,14 @@ class _Plan:
     def places(self) -> bool:
         return bool(self.drop or self.order or self.steps)
 
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The children that `_Guide.carry` looks at (fixed once the guide is built)."""
+        tags = self.__dict__.get("_tags")
+        if tags is None:
+            tags = self.__dict__["_tags"] = (*self.drop, *self.steps)
+        return tags
+
 
 class _Guide:
     """Every object type's plan for one pair of versions, built once from both versions' types."""
@@ -156,7 +164,7 @@ class _Guide:
         """Make the walk's changes below `el`; False where only the walk can."""
         gone = []
         steps, drop = plan.steps, plan.drop
-        for child in el:
+        for child in el.iterchildren(*plan.tags):  # picked in C: most children need nothing
             tag = child.tag
             if tag in drop:
                 dropped.append(str(Path(path, child)))
