@@ -59,6 +59,14 @@ def relabel(element: etree._Element, source: str, target: str) -> list[str] | No
     if moved:  # as the walk does first; then the group and the object are sorted like all else
         move_comment(element, way)
     dropped: list[str] = []
+    schema = object_schema(target)
+    if not moved and not plan.rewrites:
+        # No value here the walk rewrites: valid as it is, it has nothing to drop or sort
+        # (either would make it invalid here) — most catalogs, checked once.
+        if schema.validate(element):
+            return dropped
+        if not plan.places:
+            return None
     if plan.places and not guide.carry(element, plan, name, dropped):
         return None
     if moved:
@@ -67,7 +75,7 @@ def relabel(element: etree._Element, source: str, target: str) -> list[str] | No
         if way == "in":
             group = next(p for p in t.properties if p.name == COMMON)
             guide.sort(element.find(guide.ns + COMMON), _resolve(guide.target, group))
-    return dropped if object_schema(target).validate(element) else None
+    return dropped if schema.validate(element) else None
 
 
 @dataclass(eq=False)
@@ -79,6 +87,7 @@ class _Plan:
     drop: frozenset[str]
     order: dict[str, int] | None  # by tag, when the source orders the shared fields otherwise
     steps: dict[str, TypeDef | str | _Plan]
+    rewrites: bool = False  # a VAT rate or an xs:anyType value somewhere below
 
     @property
     def places(self) -> bool:
@@ -145,6 +154,13 @@ class _Guide:
                     else:
                         continue
                     grown = True
+        grown = True
+        while grown:
+            grown = False
+            for plan in plans.values():
+                if not plan.rewrites and any(not isinstance(sub, _Plan) or sub.rewrites
+                                             for sub in plan.steps.values()):
+                    plan.rewrites = grown = True
         self.roots = {n: plans[key] for n, key in roots.items()}
 
     def order(self, t: ObjectType) -> dict[str, int]:
