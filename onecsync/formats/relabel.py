@@ -88,18 +88,11 @@ class _Plan:
     order: dict[str, int] | None  # by tag, when the source orders the shared fields otherwise
     steps: dict[str, TypeDef | str | _Plan]
     rewrites: bool = False  # a VAT rate or an xs:anyType value somewhere below
+    tags: tuple[str, ...] = ()  # the children `_Guide.carry` looks at: drop's and steps'
 
     @property
     def places(self) -> bool:
         return bool(self.drop or self.order or self.steps)
-
-    @property
-    def tags(self) -> tuple[str, ...]:
-        """The children that `_Guide.carry` looks at (fixed once the guide is built)."""
-        tags = self.__dict__.get("_tags")
-        if tags is None:
-            tags = self.__dict__["_tags"] = (*self.drop, *self.steps)
-        return tags
 
 
 class _Guide:
@@ -161,6 +154,8 @@ class _Guide:
                 if not plan.rewrites and any(not isinstance(sub, _Plan) or sub.rewrites
                                              for sub in plan.steps.values()):
                     plan.rewrites = grown = True
+        for plan in plans.values():
+            plan.tags = (*plan.drop, *plan.steps)
         self.roots = {n: plans[key] for n, key in roots.items()}
 
     def order(self, t: ObjectType) -> dict[str, int]:
@@ -180,7 +175,7 @@ class _Guide:
         """Make the walk's changes below `el`; False where only the walk can."""
         gone = []
         steps, drop = plan.steps, plan.drop
-        for child in el.iterchildren(*plan.tags):  # picked in C: most children need nothing
+        for child in el.iterchildren(*plan.tags) if plan.tags else ():  # picked in C
             tag = child.tag
             if tag in drop:
                 dropped.append(str(Path(path, child)))
