@@ -22,6 +22,7 @@ import uuid
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import Mapping
 from urllib.parse import urlsplit
@@ -30,11 +31,12 @@ from onecsync import addresses
 from onecsync import yamlsafe
 from onecsync.errors import ConfigError
 from onecsync.files import read_small
-from onecsync.mapping import TypeRules
-from onecsync.mapping import path_exists
 from onecsync.places import forbidden_place
 from onecsync.places import too_long
 from onecsync.secret import Secret
+
+if TYPE_CHECKING:  # imported where a mapping is read: lxml and the formats are not cheap to load
+    from onecsync.mapping import TypeRules
 
 log = logging.getLogger("onecsync")
 
@@ -782,6 +784,7 @@ class _Validator:
     def object_path(self, type_name: str, path: Any, where: str) -> str | None:
         """A field path of an object type, checked against the versions we offer."""
         from onecsync.formats import load
+        from onecsync.mapping import path_exists
 
         text = self.string(path, where)
         if text is None:
@@ -859,6 +862,8 @@ class _Validator:
     def mapping_section(self, data: Any) -> dict[str, dict[str, TypeRules]]:
         d = self.mapping(data, "mapping", PEERS)
         out: dict[str, dict[str, TypeRules]] = {}
+        if d:
+            from onecsync.mapping import TypeRules
         for peer, types in d.items():
             where = f"mapping.{peer}"
             if not isinstance(types, dict):

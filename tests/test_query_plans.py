@@ -101,3 +101,37 @@ def test_the_check_sees_a_full_scan(big_state):
     """The check itself: what it flags is what a scan of the inbox looks like."""
     with big_state.db() as db:
         assert full_scans(db, ["SELECT count(*) FROM inbox WHERE reason = 'x'"])
+
+
+def test_status_counts_what_plain_group_by_queries_count(big_state):
+    """status counts index ranges one by one (issue 19): the same numbers as the obvious
+    queries, on a state that also holds a staged object and a registration not yet sent."""
+    with sqlite3.connect(big_state.state_path) as db:
+        db.execute("UPDATE inbox SET status = 'staged' WHERE id = (SELECT max(id) FROM inbox "
+                   "WHERE peer = 'accounting' AND status = 'routed')")
+        db.execute("UPDATE registrations SET message_no = NULL WHERE id = (SELECT max(id) FROM "
+                   "registrations WHERE peer = 'crm' AND confirmed_no IS NULL AND parked IS NULL)")
+    db.close()
+    with big_state.db() as db:
+        expected = {}
+        for peer in ("accounting", "crm"):
+            count, unsent, oldest = db.execute(
+                "SELECT count(*), count(*) - count(message_no), min(registered_at) FROM "
+                "registrations WHERE peer = ? AND confirmed_no IS NULL AND parked IS NULL",
+                (peer,)).fetchone()
+            expected[peer] = {
+                "unconfirmed": {"count": count, "unsent": unsent, "oldest": oldest},
+                "unsendable": db.execute("SELECT count(*) FROM registrations WHERE peer = ? AND "
+                                         "parked IS NOT NULL AND confirmed_no IS NULL",
+                                         (peer,)).fetchone()[0],
+                "inbox": dict(db.execute("SELECT status, count(*) FROM inbox WHERE peer = ? "
+                                         "GROUP BY status", (peer,))),
+                "staged": dict(db.execute("SELECT type, count(*) FROM inbox WHERE peer = ? AND "
+                                          "status = 'staged' GROUP BY type", (peer,)))}
+    assert expected["crm"]["unconfirmed"]["unsent"] == 1 and expected["accounting"]["staged"]
+    code, report, err = big_state.run("--json", "status")
+    assert code == 0, err
+    for peer, want in expected.items():
+        got = report["peers"][peer]
+        assert {"unconfirmed": got["unconfirmed"], "unsendable": got["parked"]["unsendable"],
+                "inbox": got["inbox"], "staged": got["staged"]} == want

@@ -10,11 +10,11 @@ import sys
 import pytest
 from sqlite_utils import Database
 
+from onecsync.protocol.reader import BodyObject
 from onecsync.state import open_state
 from onecsync.state.migrations import MIGRATIONS
 from onecsync.state.migrations import known_migrations
 from onecsync.state.store import PAGE
-from onecsync.state.store import BodyObject
 from onecsync.state.store import State
 from tests import factory as f
 

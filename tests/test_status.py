@@ -222,3 +222,23 @@ def test_a_base_that_does_not_import_is_shown_stuck(sandbox):
     assert report["peers"]["accounting"]["stuck"]["count"] == 0
     _, out, _ = sandbox.human("status")
     assert f"stuck          1 objects unconfirmed for {STUCK_AFTER_RUNS + 1} runs" in out
+
+
+@pytest.mark.parametrize("options", [(), ("--json",)])
+def test_status_loads_neither_lxml_nor_a_schema(sandbox, options):
+    """At a million objects status must stay under half a second (issue 19): it reads counts,
+    so it does not pay for libxml2, the converter or a schema. The process itself is under test:
+    what it imported."""
+    import subprocess
+    import sys
+
+    sandbox.put("accounting", ACCOUNTING_MESSAGE.read_bytes())
+    assert sandbox.run("run")[0] == 0
+    probe = ("import sys\nfrom onecsync.cli import main\ntry:\n    main()\nexcept SystemExit:\n"
+             "    pass\nprint(sorted(m for m in sys.modules if m.startswith(('lxml', "
+             "'onecsync.formats.', 'onecsync.mapping', 'sqlite_utils'))), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", probe, "--config", str(sandbox.config), "-q",
+                           *options, "status"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    # The list of versions is all it needs of the formats (a table, without lxml).
+    assert done.stderr.strip().splitlines()[-1] in ("[]", "['onecsync.formats.index']")

@@ -58,7 +58,7 @@ def adapt(element: etree._Element, source: FormatIndex, target: FormatIndex) -> 
     return Adapted(new, walker.dropped)
 
 
-_COMMON, _COMMENT = "ОбщиеСвойстваОбъектовФормата", "Комментарий"
+COMMON, COMMENT = "ОбщиеСвойстваОбъектовФормата", "Комментарий"
 
 
 def _declares(index: FormatIndex, type_name: str, *steps: str) -> bool:
@@ -73,10 +73,10 @@ def _declares(index: FormatIndex, type_name: str, *steps: str) -> bool:
 
 
 @cache
-def _comment_way(source: FormatIndex, target: FormatIndex, name: str) -> str | None:
+def comment_way(source: FormatIndex, target: FormatIndex, name: str) -> str | None:
     """Whether the comment of an object of `name` goes into the group ("in"), out of it ("out")."""
-    flat = (_declares(source, name, _COMMENT), _declares(target, name, _COMMENT))
-    nested = (_declares(source, name, _COMMON, _COMMENT), _declares(target, name, _COMMON, _COMMENT))
+    flat = (_declares(source, name, COMMENT), _declares(target, name, COMMENT))
+    nested = (_declares(source, name, COMMON, COMMENT), _declares(target, name, COMMON, COMMENT))
     if flat[0] and nested[1] and not flat[1]:
         return "in"
     if nested[0] and flat[1] and not nested[1]:
@@ -88,38 +88,46 @@ def _move_comment(element: etree._Element, source: FormatIndex, target: FormatIn
                   name: str) -> etree._Element:
     """The document's comment is one field that moved: a `Комментарий` of its own up to 1.10,
     `ОбщиеСвойстваОбъектовФормата/Комментарий` from 1.11 (1C fills both from the document's one
-    attribute). Walking by name would drop it between the two; it is moved instead."""
-    way = _comment_way(source, target, name)
-    ns = source.namespace
-    if way == "in":
-        moved = element.find(f"{{{ns}}}{_COMMENT}")
-        if moved is None:
-            return element
-        element = deepcopy(element)
-        moved = element.find(f"{{{ns}}}{_COMMENT}")
-        element.remove(moved)
-        group = element.find(f"{{{ns}}}{_COMMON}")
-        if group is None:
-            group = etree.SubElement(element, f"{{{ns}}}{_COMMON}")
-        group.insert(0, moved)
-    elif way == "out":
-        if element.find(f"{{{ns}}}{_COMMON}/{{{ns}}}{_COMMENT}") is None:
-            return element
-        element = deepcopy(element)
-        group = element.find(f"{{{ns}}}{_COMMON}")
-        element.append(group.find(f"{{{ns}}}{_COMMENT}"))  # lxml moves it out of the group
-        if not len(group):
-            element.remove(group)
+    attribute). Walking by name would drop it between the two; it is moved instead (in a copy)."""
+    way = comment_way(source, target, name)
+    if way is None or not comment_to_move(element, way):
+        return element
+    element = deepcopy(element)
+    move_comment(element, way)
     return element
 
 
-class _Path:
+def comment_to_move(element: etree._Element, way: str) -> bool:
+    """Whether `element` has the comment that `way` moves."""
+    ns = etree.QName(element).namespace
+    where = f"{{{ns}}}{COMMENT}" if way == "in" else f"{{{ns}}}{COMMON}/{{{ns}}}{COMMENT}"
+    return element.find(where) is not None
+
+
+def move_comment(element: etree._Element, way: str) -> None:
+    """Move the comment of `element` (which has it, see `comment_to_move`) the `way` it goes."""
+    ns = etree.QName(element).namespace
+    if way == "in":
+        moved = element.find(f"{{{ns}}}{COMMENT}")
+        element.remove(moved)
+        group = element.find(f"{{{ns}}}{COMMON}")
+        if group is None:
+            group = etree.SubElement(element, f"{{{ns}}}{COMMON}")
+        group.insert(0, moved)
+    else:
+        group = element.find(f"{{{ns}}}{COMMON}")
+        element.append(group.find(f"{{{ns}}}{COMMENT}"))  # lxml moves it out of the group
+        if not len(group):
+            element.remove(group)
+
+
+class Path:
     """Where an element is, spelled ("Товары/Строка[2]/Количество") only when a drop or an error
     names it: most elements of an object never need their path."""
 
     __slots__ = ("parent", "el")
 
-    def __init__(self, parent: _Path | str, el: etree._Element) -> None:
+    def __init__(self, parent: Path | str, el: etree._Element) -> None:
         self.parent, self.el = parent, el
 
     def __str__(self) -> str:
@@ -213,11 +221,11 @@ class _Walker:
                         kept.append((len(fields), new[-1]))
                         in_order, last = in_order and last <= len(fields), len(fields)
                     else:
-                        self.dropped.append(str(_Path(path, child)))
+                        self.dropped.append(str(Path(path, child)))
                     continue
-                self.dropped.append(str(_Path(path, child)))
+                self.dropped.append(str(Path(path, child)))
                 continue
-            child_path = _Path(path, child)
+            child_path = Path(path, child)
             try:
                 kept.append((field.index, self.convert(child, new, field, child_path)))
             except _Lost as e:

@@ -1,16 +1,21 @@
-"""Carry a body object to another version without walking it, when the walk would only rename it.
+"""Carry a body object to another version without walking it, when the walk would only rename it
+and drop what the target lacks.
 
-Public API: `relabel(element, target)`.
+Public API: `relabel(element, source, target)`.
 
 `adapt` walks every element in Python (about 1 ms an object). Most objects need nothing but their
-namespace changed: what both versions declare alike. Such an object, read straight into the target
-namespace, is already valid per the target's schema; and for an object valid there the walk keeps
-every element, in its order, with its text, and drops only the indentation. So: read it into the
-target namespace without the blanks, apply the one change the walk makes to valid content (a VAT
-rate between its two shapes, at the places the target's types put one), and let the target's
-schema (in C) say whether that is the result. When it is not, the walk decides, as before; and
-so it does for the one other valid content the walk changes: a value of type xs:anyType (1.20
-has three) that holds elements, which the walk drops as not a plain value.
+namespace changed, and the fields the target version no longer declares left out (a document's
+`Ответственный` from 1.8 to 1.17), and the rest put in the target's order. An object read
+straight into the target namespace, with those fields removed and its fields sorted where the
+two versions order them differently, is what the walk writes when it is valid per the target's
+schema: for an object valid there the walk keeps every element, in its order, with its text, and
+drops only the indentation. So: read it into the target namespace without the blanks, make the
+changes the walk makes to valid content — drop, sort, and carry a VAT rate between its two shapes
+— at the places a table derived from both versions' types names, and let the target's schema
+(in C) say whether that is the result. When it is not, the walk decides, as before; and so it
+does for the other content the walk changes: a value of type xs:anyType (1.20 has three) that
+holds elements, which the walk drops as not a plain value; an element emptied by the drops (an
+emptied choice is dropped itself); a comment that moves between its two places (1.10 → 1.11).
 
 What makes the walk differ from a plain rename even on valid content — attributes, elements of
 other namespaces, comments, a blank value — is ruled out on the bytes before (see
@@ -19,11 +24,17 @@ other namespaces, comments, a blank value — is ruled out on the bytes before (
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 
 from lxml import etree
 
 from . import vat
+from .adapt import COMMON
+from .adapt import Path
+from .adapt import comment_to_move
+from .adapt import comment_way
+from .adapt import move_comment
 from .index import FormatIndex
 from .index import ObjectType
 from .index import TypeDef
@@ -34,72 +45,171 @@ from .schema import object_schema
 _ANY = "xs:anyType"  # the walk takes a property of a built-in type for a plain value
 
 
-def relabel(element: etree._Element, target: str) -> bool:
-    """Make `element` (a body object of another version, parsed in `target`'s namespace, blanks
-    removed) what `adapt` would write for it; False (the element may be half changed) when only the walk
-    can say, True when it is done: nothing dropped, and valid per the target's schema."""
-    guide = _guide(target)
-    t = guide.index.types.get(etree.QName(element).localname)
-    if not isinstance(t, ObjectType) or not guide.carry(element, t):
-        return False
-    return bool(object_schema(target).validate(element))
+def relabel(element: etree._Element, source: str, target: str) -> list[str] | None:
+    """Make `element` (a body object of `source`, parsed in `target`'s namespace, blanks removed)
+    what `adapt` would write for it, and return the paths of what it dropped, named as the walk
+    names them; None (the element may be half changed) when only the walk can say."""
+    guide = _guide(source, target)
+    name = etree.QName(element).localname
+    plan = guide.roots.get(name)
+    if plan is None:
+        return None
+    way = comment_way(guide.source, guide.target, name)
+    moved = way is not None and comment_to_move(element, way)
+    if moved:  # as the walk does first; then the group and the object are sorted like all else
+        move_comment(element, way)
+    dropped: list[str] = []
+    schema = object_schema(target)
+    if not moved and not plan.rewrites:
+        # No value here the walk rewrites: valid as it is, it has nothing to drop or sort
+        # (either would make it invalid here) — most catalogs, checked once.
+        if schema.validate(element):
+            return dropped
+        if not plan.places:
+            return None
+    if plan.places and not guide.carry(element, plan, name, dropped):
+        return None
+    if moved:
+        t = guide.target.types[name]
+        guide.sort(element, t)
+        if way == "in":
+            group = next(p for p in t.properties if p.name == COMMON)
+            guide.sort(element.find(guide.ns + COMMON), _resolve(guide.target, group))
+    return dropped if schema.validate(element) else None
+
+
+@dataclass(eq=False)
+class _Plan:
+    """What the walk changes in valid content below an element of one type (of the source, as
+    the target declares it): children it drops, the order it sorts them into, and the children
+    to go down to (a VAT rate, an xs:anyType value, or a type with a plan of its own)."""
+
+    drop: frozenset[str]
+    order: dict[str, int] | None  # by tag, when the source orders the shared fields otherwise
+    steps: dict[str, TypeDef | str | _Plan]
+    rewrites: bool = False  # a VAT rate or an xs:anyType value somewhere below
+    tags: tuple[str, ...] = ()  # the children `_Guide.carry` looks at: drop's and steps'
+
+    @property
+    def places(self) -> bool:
+        return bool(self.drop or self.order or self.steps)
 
 
 class _Guide:
-    """The way to every place of a version's objects where the walk changes valid content (a
-    VAT rate, an xs:anyType value): for each object type that holds one somewhere below it, the
-    children to go down to (a table built once per version)."""
+    """Every object type's plan for one pair of versions, built once from both versions' types."""
 
-    def __init__(self, index: FormatIndex) -> None:
-        self.index = index
-        self.steps: dict[int, dict[str, TypeDef]] = {}
-        below: dict[int, tuple[ObjectType, list[tuple[str, TypeDef]]]] = {}
-        todo = [t for t in index.types.values() if isinstance(t, ObjectType)]
+    def __init__(self, source: FormatIndex, target: FormatIndex) -> None:
+        self.source, self.target = source, target
+        self.ns = ns = f"{{{target.namespace}}}"
+        self.orders: dict[int, dict[str, int]] = {}
+        pairs: dict[tuple[int, int], tuple[ObjectType, ObjectType, list]] = {}
+        todo = [(source.types[n], target.types[n]) for n in target.object_types
+                if isinstance(source.types.get(n), ObjectType)]
+        roots = {n: (id(source.types[n]), id(target.types[n])) for n in target.object_types
+                 if isinstance(source.types.get(n), ObjectType)}
         while todo:
-            t = todo.pop()
-            if id(t) in below:
+            s, t = todo.pop()
+            if (id(s), id(t)) in pairs:
                 continue
-            subs = [(f"{{{index.namespace}}}{p.name}", p.inline or index.types.get(p.type, p.type))
-                    for p in t.properties]
-            below[id(t)] = (t, subs)
-            todo += [sub for _, sub in subs if isinstance(sub, ObjectType)]
+            theirs = {p.name: p for p in s.properties}
+            subs = []
+            for p in t.properties:
+                sub = _resolve(target, p)
+                q = theirs.get(p.name)
+                src = _resolve(source, q) if q is not None else None
+                if isinstance(sub, ObjectType) and isinstance(src, ObjectType):
+                    todo.append((src, sub))
+                    subs.append((ns + p.name, (id(src), id(sub))))
+                elif _is_place(sub):
+                    subs.append((ns + p.name, sub))
+            pairs[(id(s), id(t))] = (s, t, subs)
+        plans: dict[tuple[int, int], _Plan] = {}
+        for key, (s, t, _) in pairs.items():
+            declared = {p.name for p in t.properties}
+            index = self.order(t)
+            shared = [index[ns + p.name] for p in s.properties if p.name in declared]
+            sort = t.ordered and s.ordered and shared != sorted(shared)
+            plans[key] = _Plan(frozenset(ns + p.name for p in s.properties if p.name not in declared),
+                               index if sort else None, {})
         # The types may be recursive (a group of groups): a fixed point over all of them.
-        rated = {key for key, (_, subs) in below.items() if any(_is_place(sub) for _, sub in subs)}
         grown = True
         while grown:
             grown = False
-            for key, (_, subs) in below.items():
-                if key not in rated and any(id(sub) in rated for _, sub in subs):
-                    rated.add(key)
+            for key, (_, _, subs) in pairs.items():
+                plan = plans[key]
+                for tag, sub in subs:
+                    if tag in plan.steps:
+                        continue
+                    if not isinstance(sub, tuple):
+                        plan.steps[tag] = sub
+                    elif plans[sub].places:
+                        plan.steps[tag] = plans[sub]
+                    else:
+                        continue
                     grown = True
-        for key in rated:
-            self.steps[key] = {tag: sub for tag, sub in below[key][1]
-                               if _is_place(sub) or id(sub) in rated}
+        grown = True
+        while grown:
+            grown = False
+            for plan in plans.values():
+                if not plan.rewrites and any(not isinstance(sub, _Plan) or sub.rewrites
+                                             for sub in plan.steps.values()):
+                    plan.rewrites = grown = True
+        for plan in plans.values():
+            plan.tags = (*plan.drop, *plan.steps)
+        self.roots = {n: plans[key] for n, key in roots.items()}
 
-    def carry(self, el: etree._Element, t: ObjectType) -> bool:
-        """Make the walk's changes below `el` (of type `t`); False where only the walk can."""
-        steps = self.steps.get(id(t))
-        if steps:
-            for child in el:
-                sub = steps.get(child.tag)
-                if sub is None:
-                    continue
-                if sub == _ANY:
-                    if any(isinstance(c.tag, str) for c in child):
-                        return False
-                elif _is_rate(sub):
-                    if not _carry_rate(child, sub, self.index):
-                        return False
-                elif not self.carry(child, sub):
+    def order(self, t: ObjectType) -> dict[str, int]:
+        """The place of each field of `t` by tag (a name given twice: its last place, as the walk)."""
+        order = self.orders.get(id(t))
+        if order is None:
+            order = self.orders[id(t)] = {self.ns + p.name: i for i, p in enumerate(t.properties)}
+        return order
+
+    def sort(self, el: etree._Element, t: ObjectType) -> None:
+        """Sort the children of `el` into the order of `t`, as the walk does (stably: rows stay)."""
+        if t.ordered:
+            order = self.order(t)
+            el[:] = sorted(el, key=lambda c: order.get(c.tag, -1))
+
+    def carry(self, el: etree._Element, plan: _Plan, path, dropped: list[str]) -> bool:
+        """Make the walk's changes below `el`; False where only the walk can."""
+        gone = []
+        steps, drop = plan.steps, plan.drop
+        for child in el.iterchildren(*plan.tags) if plan.tags else ():  # picked in C
+            tag = child.tag
+            if tag in drop:
+                dropped.append(str(Path(path, child)))
+                gone.append(child)
+                continue
+            sub = steps.get(tag)
+            if sub is None:
+                continue
+            if isinstance(sub, _Plan):
+                if not self.carry(child, sub, Path(path, child), dropped):
                     return False
+            elif sub == _ANY:
+                if any(isinstance(c.tag, str) for c in child):
+                    return False
+            elif not _carry_rate(child, sub, self.target):
+                return False
+        if gone:
+            if len(gone) == len(el):
+                return False  # emptied: the walk drops an emptied choice, and says so
+            for child in gone:
+                el.remove(child)
+        if plan.order is not None:
+            order = plan.order
+            el[:] = sorted(el, key=lambda c: order.get(c.tag, -1))
         return True
 
 
+def _resolve(index: FormatIndex, p) -> TypeDef | str:
+    return p.inline or index.types.get(p.type, p.type)
+
+
 @cache
-def _guide(version: str) -> _Guide:
-    return _Guide(load(version))
-
-
+def _guide(source: str, target: str) -> _Guide:
+    return _Guide(load(source), load(target))
 def _carry_rate(el: etree._Element, kind: TypeDef, index: FormatIndex) -> bool:
     """The walk's VAT step (`adapt._Walker.convert`) for one element; False where it would drop it."""
     if isinstance(kind, ObjectType):  # the target wants the structure

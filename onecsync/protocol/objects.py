@@ -56,14 +56,16 @@ def convert(xml: bytes, source: str, target: str, check: bool = False) -> tuple[
     if source == target and not check:
         return xml, []
     if source != target and _NOT_PLAIN.search(xml) is None:
-        # Most objects only change namespace: read into the target's, checked by its schema,
-        # they are what the walk below writes, at a tenth of its cost (formats.relabel).
+        # Most objects only change namespace and lose what the target lacks: read into the
+        # target's, checked by its schema, they are what the walk below writes, at a tenth of
+        # its cost (formats.relabel).
         try:
             element = _parse(xml, target, _CANONICAL)
         except StateError:
             element = None  # parse_object below raises it as it always did
-        if element is not None and formats.relabel(element, target):
-            return normalize_object(element, formats.namespace(target)), []
+        dropped = formats.relabel(element, source, target) if element is not None else None
+        if dropped is not None:
+            return normalize_object(element, formats.namespace(target)), dropped
     adapted = formats.adapt(parse_object(xml, source), formats.load(source),
                             formats.load(target))
     if check:

@@ -37,6 +37,8 @@ from onecsync.protocol.envelope import judge_header
 from onecsync.protocol.envelope import local_name
 from onecsync.protocol.envelope import problem_text
 from onecsync.protocol.envelope import too_many
+from onecsync.protocol.limits import OBJECT_LIMIT
+from onecsync.protocol.limits import TOO_LARGE
 from onecsync.protocol.markup import MarkupGuard
 
 PROLOG_LIMIT = 64 * 1024
@@ -47,12 +49,6 @@ _MSG = f"{{{MSG_NS}}}"
 # A body object read from more bytes than this is cleared with `_clear` (a plain clear() is
 # quicker for the usual few KB).
 LARGE_OBJECT = 64 * 1024
-# One body object read from more bytes than this (1C's largest real ones, a document with a
-# table of thousands of rows, are a few MB) is parked without its fields: what it held past
-# here is dropped while it is parsed, so a run's memory stays bounded by this plus one text
-# node (libxml2 caps those at 10 MB without huge_tree), and its parked copy is its keys alone.
-OBJECT_LIMIT = 64 << 20
-TOO_LARGE = "the object is larger than"  # its parking reason: a retry cannot send it (store)
 KEYS = "КлючевыеСвойства"
 DELETION = "УдалениеОбъекта"
 _DECL_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")

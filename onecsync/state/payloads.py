@@ -23,7 +23,7 @@ import zlib
 from pathlib import Path
 
 from onecsync.errors import StateError
-from onecsync.protocol.reader import OBJECT_LIMIT
+from onecsync.protocol.limits import OBJECT_LIMIT
 
 LEVEL = 3
 # No stored object unpacks to more: the reader parks a larger one by its keys alone, so more is

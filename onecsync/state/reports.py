@@ -55,40 +55,57 @@ def unconfirmed_sent(state: State, name: str) -> dict:
     """Objects sent to the base and not confirmed: how many, since which message, and how many
     finished runs since the oldest was registered. `stuck` once that reaches STUCK_AFTER_RUNS:
     the base is not importing our messages."""
-    c = state.conn
-    count, oldest, first_no = c.execute(
+    count, oldest, first_no = state.conn.execute(
         "SELECT count(*), min(registered_at), min(message_no) FROM registrations WHERE peer = ? "
         "AND confirmed_no IS NULL AND parked IS NULL AND message_no IS NOT NULL",
         (name,)).fetchone()
-    runs = c.execute("SELECT count(*) FROM runs WHERE started_at > ? AND exit_code IS NOT NULL",
-                     (oldest,)).fetchone()[0] if count else 0
+    return _stuck(state, count, oldest, first_no)
+
+
+def _stuck(state: State, count: int, oldest: str | None, first_no: int | None) -> dict:
+    runs = state.conn.execute("SELECT count(*) FROM runs WHERE started_at > ? AND exit_code IS "
+                              "NOT NULL", (oldest,)).fetchone()[0] if count else 0
     return {"count": count, "first_message_no": first_no, "runs": runs,
             "stuck": runs >= STUCK_AFTER_RUNS}
 
 
 def peer_summary(state: State, name: str, settlement_types: tuple[str, ...]) -> dict:
-    """Registrations for the peer and what its inbox holds, counted."""
+    """Registrations for the peer and what its inbox holds, counted.
+
+    At a million objects every index entry read is felt (`status` ≤ 0.5 s): the unconfirmed
+    registrations are read once, for the oldest (`unconfirmed_sent`'s too, when all are sent),
+    and every other number is a count of an index range, which SQLite steps through without
+    reading the entries' columns, or one seek."""
     c = state.conn
-    unconfirmed, unsent, oldest = c.execute(
-        "SELECT count(*), count(*) - count(message_no), min(registered_at) FROM registrations "
-        "WHERE peer = ? AND confirmed_no IS NULL AND parked IS NULL", (name,)).fetchone()
-    unsendable = c.execute("SELECT count(*) FROM registrations WHERE peer = ? AND parked IS NOT "
+    open_ = "FROM registrations WHERE peer = ? AND confirmed_no IS NULL AND parked IS NULL"
+    unconfirmed, oldest = c.execute(f"SELECT count(*), min(registered_at) {open_}", (name,)).fetchone()
+    unsent = c.execute(f"SELECT count(*) {open_} AND message_no IS NULL", (name,)).fetchone()[0]
+    if unsent:  # the rare case: the oldest sent one is not the oldest of all
+        sent = unconfirmed_sent(state, name)
+    else:
+        first_no = c.execute(f"SELECT min(message_no) {open_}", (name,)).fetchone()[0]
+        sent = _stuck(state, unconfirmed, oldest, first_no)
+    # `+peer`: from the partial index of the parked few, not from every unconfirmed row.
+    unsendable = c.execute("SELECT count(*) FROM registrations WHERE +peer = ? AND parked IS NOT "
                            "NULL AND confirmed_no IS NULL", (name,)).fetchone()[0]
-    inbox = dict(c.execute("SELECT status, count(*) FROM inbox WHERE peer = ? GROUP BY status",
-                           (name,)).fetchall())
-    staged = dict(c.execute("SELECT type, count(*) FROM inbox WHERE peer = ? AND status = "
-                            "'staged' GROUP BY type ORDER BY type", (name,)).fetchall())
+    inbox = {status: _count(c, "status = ?", (name, status)) for status in _statuses(c, name)}
+    staged = {}
+    if inbox.get("staged"):
+        last = ""
+        while (row := c.execute("SELECT type FROM inbox WHERE peer = ? AND status = 'staged' AND "
+                                "type > ? ORDER BY type LIMIT 1", (name, last)).fetchone()):
+            last = row[0]
+            staged[last] = _count(c, "status = 'staged' AND type = ?", (name, last))
     # Settlement documents not yet forwarded: 'waiting' for their invoice, or not yet routed.
     marks = ", ".join("?" for _ in settlement_types) or "NULL"
     # Accounting's own documents (naming no CRM invoice) wait here for good: the recent ones are
     # what may still link, and what an administrator wants to tell apart.
     recent_since = (datetime.datetime.now(datetime.timezone.utc)
                     - datetime.timedelta(days=RECENT_DAYS)).isoformat(timespec="seconds")
-    awaiting, recent = c.execute(
-        f"SELECT count(*), coalesce(sum(updated_at >= ?), 0) FROM inbox WHERE peer = ? "
-        f"AND status IN ('staged', 'waiting') AND type IN ({marks})",
-        (recent_since, name, *settlement_types)).fetchone()
-    sent = unconfirmed_sent(state, name)
+    waiting = f"status IN ('staged', 'waiting') AND type IN ({marks})"
+    awaiting = _count(c, waiting, (name, *settlement_types))
+    recent = _count(c, f"{waiting} AND updated_at >= ?", (name, *settlement_types, recent_since)) \
+        if awaiting else 0
     return {
         "unconfirmed": {"count": unconfirmed, "unsent": unsent, "oldest": oldest},
         "stuck": {"count": sent["count"] if sent["stuck"] else 0, "runs": sent["runs"],
@@ -100,6 +117,20 @@ def peer_summary(state: State, name: str, settlement_types: tuple[str, ...]) -> 
         "staged": staged,
         "inbox": inbox,
     }
+
+
+def _count(c, where: str, args: tuple) -> int:
+    """Inbox entries of a peer (`args[0]`) that `where` picks, counted on the index inbox_status."""
+    return c.execute(f"SELECT count(*) FROM inbox WHERE peer = ? AND {where}", args).fetchone()[0]
+
+
+def _statuses(c, name: str) -> list[str]:
+    """The statuses the peer's inbox holds, in order, one index seek each (a skip-scan)."""
+    out: list[str] = []
+    while (row := c.execute("SELECT status FROM inbox WHERE peer = ? AND status > ? ORDER BY "
+                            "status LIMIT 1", (name, out[-1] if out else "")).fetchone()):
+        out.append(row[0])
+    return out
 
 
 def _run_summary(run: dict, running: bool = False) -> dict:

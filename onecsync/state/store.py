@@ -24,14 +24,15 @@ from typing import Iterable
 from typing import Iterator
 
 from onecsync.errors import StateError
-from onecsync.protocol.reader import TOO_LARGE
-from onecsync.protocol.reader import BodyObject
+from onecsync.protocol.limits import TOO_LARGE
 from onecsync.state.failures import sqlite_failure
 from onecsync.state.payloads import pack
 from onecsync.state.payloads import unpack
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
+
+    from onecsync.protocol.reader import BodyObject
 
 # Objects per executemany while staging: a few MB of payloads at a time.
 BATCH = 500
