@@ -13,6 +13,7 @@ import sys
 import click
 
 from onecsync import cli_admin
+from onecsync import cli_i18n
 from onecsync import cli_manpage
 from onecsync import console
 from onecsync.cli_options import Options
@@ -22,6 +23,8 @@ from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
 from onecsync.errors import Refused
 from onecsync.errors import Stopped
+from onecsync.i18n import N_
+from onecsync.i18n import tr
 
 log = logging.getLogger("onecsync")
 
@@ -328,16 +331,18 @@ def _main(args: list[str]) -> int:
                   for a in args)
     as_json = "--json" in args
     quiet = any(a in ("-q", "--quiet") for a in args)
+    cli_i18n.localize(cli)  # help texts and click's own words in the locale's language
     try:
         code = cli.main(args=args, prog_name="onecsync", standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:
+        exc.message = tr(exc.message)
         exc.show()
         code = exc.exit_code
     except click.Abort as exc:  # Ctrl-C (click turns it into Abort), or a prompt left
         interrupted = isinstance(exc.__context__, KeyboardInterrupt)
-        console.error_line("interrupted (Ctrl-C)" if interrupted else "aborted")
+        console.error_line(N_("interrupted (Ctrl-C)") if interrupted else N_("aborted"))
         code = 130
     except Stopped as exc:  # what it was doing is undone, and journaled
         console.error_line(f"{exc}: {exc.remedy}")
@@ -350,8 +355,8 @@ def _main(args: list[str]) -> int:
             _fail(exc.line(), code, as_json, verbose, exc)
     except Exception as exc:  # a bug: one line, the traceback only with -v
         code = int(ExitCode.BUG)
-        _fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback, "
-              "and please report it)", code, as_json, verbose, exc)
+        _fail(N_(f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback, "
+                 "and please report it)"), code, as_json, verbose, exc)
     return code if isinstance(code, int) else 0
 
 
@@ -373,6 +378,6 @@ def _fail(line: str, code: int, as_json: bool, verbose: bool, exc: BaseException
     problems = getattr(exc, "problems", None)
     if problems and len(problems) > 1:
         for p in problems:
-            console.stderr().print(f"  - {p}", markup=False)
+            console.stderr().print(f"  - {tr(p)}", markup=False)
     if as_json:
         console.print_json({"exit_code": code, "error": line, "problems": problems or []})

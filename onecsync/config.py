@@ -334,7 +334,7 @@ def parse_config(data: Any, base_dir: Path, path: Path) -> Config:
     cfg = v.config(data, path)
     if v.problems:
         noun = "problem" if len(v.problems) == 1 else "problems"
-        raise ConfigError(f"{path}: {len(v.problems)} {noun}: " + "; ".join(v.problems),
+        raise ConfigError(f"{path}: {len(v.problems)} {noun}: {'; '.join(v.problems)}",
                           problems=v.problems)
     assert cfg is not None
     return cfg
