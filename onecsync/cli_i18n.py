@@ -55,6 +55,8 @@ def localize(group: click.Group) -> None:
         text = _english(obj, attr)
         if text:
             setattr(obj, attr, i18n._(text))
+        if isinstance(obj, click.Command) and hasattr(obj, "_help_option"):
+            obj._help_option = None  # click keeps --help's text from its first use: made again
     for name in _CLICK_MODULES:
         module = getattr(click, name, None)
         if module is not None and hasattr(module, "_"):

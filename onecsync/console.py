@@ -625,7 +625,9 @@ def print_validation(report: dict) -> None:
     if more:
         out.print(tr(f"… and {more} more problems (--max-problems to see them)"), markup=False)
     total = report["problems_total"]
-    out.print(tr(f"{name}: INVALID, {total} problem(s) ({summary})"), markup=False, style="bold red")
+    line = tr(f"{name}: INVALID, {total} problem ({summary})") if total == 1 else \
+        tr(f"{name}: INVALID, {total} problems ({summary})")
+    out.print(line, markup=False, style="bold red")
 
 
 def _finding_text(p: dict) -> str:

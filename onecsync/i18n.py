@@ -180,6 +180,12 @@ class Catalog(gettext.NullTranslations):
     def _line(self, text: str) -> str:
         if text in self.entries:
             return self.entries[text]
+        # An error line ends in its remedy, "message (remedy)": split off first, so that a
+        # template ending in a field does not swallow the remedy as part of its value.
+        if text.endswith(")") and " (" in text:
+            head, _sep, tail = text[:-1].rpartition(" (")
+            if tail in self.entries:
+                return f"{self._line(head)} ({self.entries[tail]})"
         for _literal, pattern, fields, msgstr in self.templates:
             m = pattern.fullmatch(text)
             if m:

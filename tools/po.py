@@ -194,13 +194,13 @@ def write_po(entries: list[tuple[str, str, list[str]]]) -> str:
     return "\n".join(blocks)
 
 
-def missing() -> list[tuple[str, list[str]]]:
+def missing(found: dict[str, list[str]] | None = None) -> list[tuple[str, list[str]]]:
     """(msgid, where) of each operator-facing text without a Russian translation."""
     sys.path.insert(0, str(ROOT))
     from onecsync.i18n import read_po
 
     have = read_po(PO.read_text(encoding="utf-8")) if PO.exists() else {}
-    return [(m, w) for m, w in extract().items() if m not in have]
+    return [(m, w) for m, w in (found or extract()).items() if m not in have]
 
 
 def update() -> int:
