@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from onecsync import yamlsafe
 from onecsync.errors import ConfigError
 from onecsync.files import read_small
+from onecsync.i18n import N_
 from onecsync.mapping import TypeRules
 from onecsync.mapping import path_exists
 from onecsync.secret import Secret
@@ -107,9 +108,12 @@ class Range:
                                          else self.low < value) and value <= self.high
 
     def __str__(self) -> str:
-        kind = "a whole number" if self.whole else "a finite number"
-        low = f"from {self.low:g}" if self.low_included else f"above {self.low:g}"
-        return f"{kind} {low} to {self.high:g}" + (f" ({self.unit})" if self.unit else "")
+        unit = f" ({self.unit})" if self.unit else ""
+        if self.whole:
+            return N_(f"a whole number from {self.low:g} to {self.high:g}{unit}") if self.low_included \
+                else N_(f"a whole number above {self.low:g} to {self.high:g}{unit}")
+        return N_(f"a finite number from {self.low:g} to {self.high:g}{unit}") if self.low_included \
+            else N_(f"a finite number above {self.low:g} to {self.high:g}{unit}")
 
 
 _SECONDS = Range(0, 86400, "seconds", low_included=False)  # a day: longer is a typo

@@ -4,6 +4,11 @@ Public API: `setup_logging(verbosity, json_lines)`, `print_json(data)`, `print_r
 `error_line(text)`, `progress(enabled)`, `print_status(data)`, `print_numbers(data)`,
 `print_validation(report)`, `print_plan(plan)`.
 
+Every line for a person goes through `i18n._` (a constant) or `i18n.tr` (a line the core
+built, marked there with `N_(f"…")` or raised as an error), so that it shows in the locale's
+language; JSON never does. A new printer does the same, and `python tools/po.py` adds its texts
+to the catalog for translation (tests/test_i18n.py names any left untranslated).
+
 Human text goes to stderr and JSON to stdout (DESIGN.md §3), so `onecsync --json run | jq`
 works while cron mail still shows what happened. Colour only on a terminal, never with
 NO_COLOR set.

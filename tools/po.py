@@ -34,7 +34,7 @@ LINE_KEYS = {"detail", "message"}
 # attributes that name a place in lines (`folder /srv/x`, `the 1C HTTP service at …`)
 LINE_ATTRS = {"description"}
 # lists the core fills with lines for the admin (a check's problems and warnings)
-LINE_LISTS = {"problems", "warnings", "notes", "next_steps"}
+LINE_LISTS = {"problems", "warnings", "notes", "next_steps", "steps"}
 
 
 def _template(node: ast.AST, braces: bool = True) -> list[str]:
@@ -64,6 +64,17 @@ def _template(node: ast.AST, braces: bool = True) -> list[str]:
 def _callee(node: ast.Call) -> str:
     f = node.func
     return f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+
+
+def _list_name(node: ast.AST) -> str:
+    """`problems` of `problems`, `self.problems` and `plan["problems"]`."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+        return str(node.slice.value)
+    return ""
 
 
 def _error_classes(trees: dict[Path, ast.Module]) -> set[str]:
@@ -120,6 +131,22 @@ def extract_source() -> dict[str, list[str]]:
             if isinstance(node, ast.Assign) and any(
                     isinstance(t, ast.Attribute) and t.attr in LINE_ATTRS for t in node.targets):
                 add(node.value, where)
+            targets = node.targets if isinstance(node, ast.Assign) else \
+                [node.target] if isinstance(node, ast.AugAssign) else []
+            if targets and isinstance(node.value, ast.List) \
+                    and any(_list_name(t) in LINE_LISTS for t in targets):
+                for item in node.value.elts:
+                    add(item, where)
+            if isinstance(node, ast.ClassDef) and node.name in errors:
+                # what an error class says itself: super().__init__(f"…", remedy=…)
+                for call in ast.walk(node):
+                    if isinstance(call, ast.Call) and _callee(call) == "__init__":
+                        args = call.args[1:] if isinstance(call.func.value, ast.Name) else call.args
+                        for arg in args[:1]:
+                            add(arg, f"{rel}:{call.lineno}")
+                        for kw in call.keywords:
+                            if kw.arg == "remedy":
+                                add(kw.value, f"{rel}:{call.lineno}")
             if not isinstance(node, ast.Call):
                 continue
             name = _callee(node)
@@ -137,7 +164,7 @@ def extract_source() -> dict[str, list[str]]:
                     and getattr(node.func.value, "id", "") in ("log", "logger", "logging"):
                 if not (isinstance(node.args[0], ast.Constant) and node.args[0].value == "%s"):
                     add(node.args[0], where, braces=False)
-            elif name in ("append", "extend") and getattr(node.func.value, "id", "") in LINE_LISTS \
+            elif name in ("append", "extend") and _list_name(node.func.value) in LINE_LISTS \
                     and node.args:
                 arg = node.args[0]
                 items = arg.elts if isinstance(arg, (ast.List, ast.Tuple)) else [arg]
