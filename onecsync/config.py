@@ -337,9 +337,9 @@ def parse_config(data: Any, base_dir: Path, path: Path) -> Config:
     v = _Validator(base_dir)
     cfg = v.config(data, path)
     if v.problems:
-        noun = "problem" if len(v.problems) == 1 else "problems"
-        raise ConfigError(f"{path}: {len(v.problems)} {noun}: {'; '.join(v.problems)}",
-                          problems=v.problems)
+        listed = "; ".join(v.problems)
+        raise ConfigError(f"{path}: 1 problem: {listed}" if len(v.problems) == 1 else
+                          f"{path}: {len(v.problems)} problems: {listed}", problems=v.problems)
     assert cfg is not None
     return cfg
 
@@ -649,9 +649,12 @@ class _Validator:
         netloc = urlsplit(text if "//" in text else f"//{text}").netloc
         if "@" not in netloc:
             return True
-        what = "a user and password" if ":" in netloc.rpartition("@")[0] else "a user"
-        self.fail(where, f"holds {what} before '@': put the user in `user` and the password "
-                         "in password_env or password_file")
+        if ":" in netloc.rpartition("@")[0]:
+            self.fail(where, "holds a user and password before '@': put the user in `user` and the "
+                             "password in password_env or password_file")
+        else:
+            self.fail(where, "holds a user before '@': put the user in `user` and the password "
+                             "in password_env or password_file")
         return False
 
     def _directory(self, d: dict, where: str) -> Transport | None:

@@ -150,6 +150,18 @@ def _group(field: str) -> str:
     return r"(\d+)" if _COUNT.search(field) else "(.+?)"
 
 
+def _last_parenthesis(text: str) -> tuple[str, str | None]:
+    """("message", "remedy") of "message (remedy)", the remedy's own parentheses kept whole."""
+    if not text.endswith(")"):
+        return text, None
+    depth = 0
+    for i in range(len(text) - 1, 0, -1):
+        depth += {")": 1, "(": -1}.get(text[i], 0)
+        if depth == 0:
+            return (text[:i - 1], text[i + 1:-1]) if text[i - 1] == " " else (text, None)
+    return text, None
+
+
 class Catalog(gettext.NullTranslations):
     """gettext's interface over a .po read in memory, plus lines built from templates."""
 
@@ -160,8 +172,8 @@ class Catalog(gettext.NullTranslations):
         for msgid, msgstr in entries.items():
             pieces = _pieces(msgid)
             fields = [f for _lit, f in pieces if f is not None]
-            if not fields:
-                continue
+            if not fields or not any(c.isalpha() for lit, _f in pieces for c in lit):
+                continue  # "{where}: {exc}" is how lines are joined: the splitting below does it
             pattern = "".join(re.escape(lit) + (_group(f) if f is not None else "")
                               for lit, f in pieces)
             literal = sum(len(lit) for lit, _f in pieces)
@@ -182,28 +194,35 @@ class Catalog(gettext.NullTranslations):
             return self.entries[text]
         # An error line ends in its remedy, "message (remedy)": split off first, so that a
         # template ending in a field does not swallow the remedy as part of its value.
-        if text.endswith(")") and " (" in text:
-            head, _sep, tail = text[:-1].rpartition(" (")
-            if tail in self.entries:
-                return f"{self._line(head)} ({self.entries[tail]})"
+        head, tail = _last_parenthesis(text)
+        if tail in self.entries:
+            return f"{self._line(head)} ({self.entries[tail]})"
         for _literal, pattern, fields, msgstr in self.templates:
             m = pattern.fullmatch(text)
             if m:
                 values = {f: self._value(v) for f, v in zip(fields, m.groups(), strict=True)}
                 return "".join(lit + (values.get(f, "{" + f + "}") if f is not None else "")
                                for lit, f in _pieces(msgstr))
-        if text.endswith(")") and " (" in text:  # message (remedy)
-            head, _sep, tail = text[:-1].rpartition(" (")
+        head, tail = _last_parenthesis(text)
+        if tail is not None:  # message (remedy)
             joined = f"{self._line(head)} ({self._line(tail)})"
             if joined != text:
                 return joined
+        # Split where lines are joined; the split whose both sides are known wins, else the
+        # first that makes one side known ("/srv/x.xml: <a known line>").
+        best, best_score = text, 0
         for join in _JOINS:
-            if join in text:
-                head, _sep, tail = text.partition(join)
-                joined = self._line(head) + join + self._line(tail)
-                if joined != text:
-                    return joined
-        return text
+            at = text.find(join)
+            while at > 0:
+                head, tail = text[:at], text[at + len(join):]
+                h, t = self._line(head), self._line(tail)
+                score = (h != head) + (t != tail)
+                if score == 2:
+                    return h + join + t
+                if score > best_score:
+                    best, best_score = h + join + t, score
+                at = text.find(join, at + 1)
+        return best
 
     def _value(self, value: str) -> str:
         # A value with a space may be a line itself (a cause, a remedy); a name or a number is not.
