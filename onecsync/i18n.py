@@ -125,6 +125,9 @@ def read_po(text: str) -> dict[str, str]:
 _FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 # Where the core joins lines: an error and its remedy, a base and what it says.
 _JOINS = (": ", "; ", " — ")
+_SPLITS = 8  # joins in a line up to which every split is tried
+_BUDGET = 300  # parts of one line looked up, at most
+_LONGEST = 2000  # characters of a part matched against templates (longer ones are only split)
 
 
 def _pieces(template: str) -> list[tuple[str, str | None]]:
@@ -177,11 +180,19 @@ class Catalog(gettext.NullTranslations):
             pattern = "".join(re.escape(lit) + (_group(f) if f is not None else "")
                               for lit, f in pieces)
             literal = sum(len(lit) for lit, _f in pieces)
-            compiled.append((literal, re.compile(pattern, re.DOTALL), fields, msgstr))
+            needs = tuple(lit for lit, _f in pieces if lit)
+            compiled.append((literal, needs, re.compile(pattern, re.DOTALL), fields, msgstr))
         # The most specific template first: "{a}: {b}" must not win over "cannot read {path}: {why}".
         compiled.sort(key=lambda c: -c[0])
         self.templates = compiled
-        self.line = functools.lru_cache(maxsize=4096)(self._line)
+        self.line = functools.lru_cache(maxsize=4096)(self._top)
+
+    def _top(self, text: str) -> str:
+        # A bound on the work for one line: a line is short, but a cause quoted in it (a
+        # server's answer, a config's hundred problems) is not ours to trust.
+        self._memo: dict[str, str] = {}
+        self._budget = _BUDGET
+        return self._line(text)
 
     def gettext(self, message: str) -> str:
         return self.entries.get(message, message)
@@ -192,12 +203,24 @@ class Catalog(gettext.NullTranslations):
     def _line(self, text: str) -> str:
         if text in self.entries:
             return self.entries[text]
+        if text in self._memo:
+            return self._memo[text]
+        if self._budget <= 0:
+            return text
+        self._budget -= 1
+        self._memo[text] = out = self._translate(text)
+        return out
+
+    def _translate(self, text: str) -> str:
         # An error line ends in its remedy, "message (remedy)": split off first, so that a
         # template ending in a field does not swallow the remedy as part of its value.
         head, tail = _last_parenthesis(text)
         if tail in self.entries:
             return f"{self._line(head)} ({self.entries[tail]})"
-        for _literal, pattern, fields, msgstr in self.templates:
+        for _literal, needs, pattern, fields, msgstr in self.templates if len(text) <= _LONGEST else ():
+            # a template's literal parts must all be in the line before its regex is worth trying
+            if not all(lit in text for lit in needs):
+                continue
             m = pattern.fullmatch(text)
             if m:
                 values = {f: self._value(v) for f, v in zip(fields, m.groups(), strict=True)}
@@ -211,6 +234,7 @@ class Catalog(gettext.NullTranslations):
         # Split where lines are joined; the split whose both sides are known wins, else the
         # first that makes one side known ("/srv/x.xml: <a known line>").
         best, best_score = text, 0
+        every = sum(text.count(j) for j in _JOINS) <= _SPLITS  # else the first of each join only
         for join in _JOINS:
             at = text.find(join)
             while at > 0:
@@ -221,7 +245,7 @@ class Catalog(gettext.NullTranslations):
                     return h + join + t
                 if score > best_score:
                     best, best_score = h + join + t, score
-                at = text.find(join, at + 1)
+                at = text.find(join, at + 1) if every else -1
         return best
 
     def _value(self, value: str) -> str:

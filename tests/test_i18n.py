@@ -223,3 +223,17 @@ def test_json_is_the_same_in_both_languages(sandbox, monkeypatch):
     monkeypatch.setenv("LANG", "ru_RU.UTF-8")
     code, report, _err = sandbox.run("state", "set-numbers", "crm")
     assert code == 2 and report is None or "give --sent N" in json.dumps(report)
+
+
+def test_a_hostile_line_is_translated_in_bounded_time(russian):
+    """A cause quoted in a line (a server's answer, a config's many problems) is not ours: its
+    joins and its length must not make the translation hang (each was minutes before the bound)."""
+    import time
+
+    lines = ["a: b: c; d — e: f; " * 30, "x: " * 5000, "cannot read " * 300 + ": " * 300,
+             ("the zip is broken: " * 50 + "x (") * 20 + ")" * 20,
+             "/x/onecsync.yaml: 60 problems: " + "; ".join(f"bases.crm.x{i}: unknown key" for i in range(60))]
+    start = time.monotonic()
+    out = [i18n.tr(line) for line in lines]
+    assert time.monotonic() - start < 30
+    assert out[-1].startswith("/x/onecsync.yaml: ошибок в конфигурации — 60: bases.crm.x0: неизвестный ключ")
