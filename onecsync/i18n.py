@@ -171,8 +171,15 @@ class Catalog(gettext.NullTranslations):
     def __init__(self, entries: dict[str, str]) -> None:
         super().__init__()
         self.entries = entries
+        self._regexes: dict[str, re.Pattern] = {}
+        self.line = functools.lru_cache(maxsize=4096)(self._top)
+
+    @functools.cached_property
+    def templates(self) -> list:
+        """(literal length, literal parts, pattern, fields, msgstr) of each msgid with fields;
+        compiled on the first line translated (--help needs none)."""
         compiled = []
-        for msgid, msgstr in entries.items():
+        for msgid, msgstr in self.entries.items():
             pieces = _pieces(msgid)
             fields = [f for _lit, f in pieces if f is not None]
             if not fields or not any(c.isalpha() for lit, _f in pieces for c in lit):
@@ -181,11 +188,10 @@ class Catalog(gettext.NullTranslations):
                               for lit, f in pieces)
             literal = sum(len(lit) for lit, _f in pieces)
             needs = tuple(lit for lit, _f in pieces if lit)
-            compiled.append((literal, needs, re.compile(pattern, re.DOTALL), fields, msgstr))
+            compiled.append((literal, needs, pattern, fields, msgstr))
         # The most specific template first: "{a}: {b}" must not win over "cannot read {path}: {why}".
         compiled.sort(key=lambda c: -c[0])
-        self.templates = compiled
-        self.line = functools.lru_cache(maxsize=4096)(self._top)
+        return compiled
 
     def _top(self, text: str) -> str:
         # A bound on the work for one line: a line is short, but a cause quoted in it (a
@@ -221,7 +227,10 @@ class Catalog(gettext.NullTranslations):
             # a template's literal parts must all be in the line before its regex is worth trying
             if not all(lit in text for lit in needs):
                 continue
-            m = pattern.fullmatch(text)
+            regex = self._regexes.get(pattern)
+            if regex is None:  # compiled when first needed: most never are in a run
+                regex = self._regexes[pattern] = re.compile(pattern, re.DOTALL)
+            m = regex.fullmatch(text)
             if m:
                 values = {f: self._value(v) for f, v in zip(fields, m.groups(), strict=True)}
                 return "".join(lit + (values.get(f, "{" + f + "}") if f is not None else "")
