@@ -169,6 +169,7 @@ def test_a_failing_run_status_and_check_in_russian(sandbox, russian, monkeypatch
     assert f"{path}: To равно '11111111-2222-3333-4444-555555555555', а не нашему коду узла " \
            f"{f.NODE} (проверьте node.code в конфигурации и в 1С)" in error
     assert "onecsync run: сообщение отклонено (код 5)" in err
+    assert f"  accounting: приём не удался: {path}: To равно" in err
     assert "accounting: отклонённое сообщение сохранено в" in err
     assert sandbox.dump()["peers"] == dump["peers"]
     # The journal keeps English: scripts grep it, and it reads the same in every locale.
@@ -219,10 +220,12 @@ def test_json_is_the_same_in_both_languages(sandbox, monkeypatch):
     report = _same_json(sandbox, monkeypatch, "validate", str(path))
     assert "not our node code" in json.dumps(report)
     _same_json(sandbox, monkeypatch, "state", "show")
-    # a failing command's JSON error stays English too
+    # a failing command's JSON error stays English too, while its stderr line is Russian
+    sandbox.write_config(sandbox.config.read_text().replace("  code: " + f.NODE, "  code: nonsense"))
     monkeypatch.setenv("LANG", "ru_RU.UTF-8")
-    code, report, _err = sandbox.run("state", "set-numbers", "crm")
-    assert code == 2 and report is None or "give --sent N" in json.dumps(report)
+    code, report, err = sandbox.run("run")
+    assert code == 3 and "'nonsense' is not a node code" in report["error"]
+    assert "(fix the configuration)" in report["error"] and "(исправьте конфигурацию)" in err
 
 
 def test_a_hostile_line_is_translated_in_bounded_time(russian):
@@ -237,3 +240,32 @@ def test_a_hostile_line_is_translated_in_bounded_time(russian):
     out = [i18n.tr(line) for line in lines]
     assert time.monotonic() - start < 30
     assert out[-1].startswith("/x/onecsync.yaml: ошибок в конфигурации — 60: bases.crm.x0: неизвестный ключ")
+
+
+def test_every_line_console_prints_goes_through_the_translation():
+    """A printer added to console.py (trace's, say) with a bare English f-string would stay
+    English and escape the catalog test: each literal word it prints must come from _() or tr()."""
+    import ast
+
+    source = (REPO / "onecsync" / "console.py").read_text(encoding="utf-8")
+    allowed = re.compile(r"onecsync(?: [a-z-]+)?|\[/?[a-z ]*\]|odata|EnterpriseData|\b[a-z]\b")
+
+    def words(node) -> list[str]:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return re.findall(r"[A-Za-z]{2,}", allowed.sub("", node.value))
+        if isinstance(node, ast.JoinedStr):
+            return [w for v in node.values if isinstance(v, ast.Constant) for w in words(v)]
+        if isinstance(node, ast.BinOp):
+            return words(node.left) + words(node.right)
+        return []
+
+    bare = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr in ("print", "error_line") and node.args:
+            if words(node.args[0]):
+                bare.append(f"console.py:{node.lineno}: {ast.unparse(node.args[0])[:80]}")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "error_line" \
+                and node.args and words(node.args[0]):
+            bare.append(f"console.py:{node.lineno}: {ast.unparse(node.args[0])[:80]}")
+    assert not bare, "printed without _()/tr():\n" + "\n".join(bare)
