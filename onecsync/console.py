@@ -363,14 +363,14 @@ class TerminalProgress(Progress):
 
         self.bar = rp.Progress(
             rp.SpinnerColumn(), rp.TextColumn("{task.description}"), rp.BarColumn(),
-            rp.TaskProgressColumn(), rp.TextColumn("{task.fields[objects]:>10,} objects"),
+            rp.TaskProgressColumn(), rp.TextColumn("{task.fields[objects]:>10,} " + _("objects")),
             rp.TextColumn("{task.fields[size]:>19}"), rp.TimeElapsedColumn(),
-            rp.TextColumn("ETA"), rp.TimeRemainingColumn(),
+            rp.TextColumn(_("ETA")), rp.TimeRemainingColumn(),
             console=console, transient=True, get_time=get_time)
 
     def task(self, description: str, *, total_bytes: int | None = None,
              total_objects: int | None = None) -> Task:
-        return _TerminalTask(self.bar, description, total_bytes, total_objects)
+        return _TerminalTask(self.bar, tr(description), total_bytes, total_objects)
 
     def __enter__(self) -> TerminalProgress:
         self.bar.start()

@@ -28,7 +28,8 @@ LOG_LEVELS = {"info", "warning", "error", "critical", "exception"}
 ERROR_ROOTS = {"OnecsyncError", "Stopped", "UsageError", "BadParameter", "ClickException"}
 # callee → (positional indexes, keyword names) that carry operator-facing text
 OTHER_CALLS = {"Drift": ((4,), ("detail",)), "fail": ((1,), ()),
-               "Finding": ((2, 3, 4), ("message", "remedy")), "_refused": ((0, 1), ())}
+               "Finding": ((2, 3, 4), ("message", "remedy")), "_refused": ((0, 1), ()),
+               "task": ((0,), ())}  # a progress line's description
 # dict keys whose text values are lines for the admin (a check's detail, a problem's message)
 LINE_KEYS = {"detail", "message"}
 # attributes that name a place in lines (`folder /srv/x`, `the 1C HTTP service at …`)
