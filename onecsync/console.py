@@ -103,8 +103,15 @@ def reader_gone() -> bool:
 
 
 def readers_back() -> None:
-    """A new command (main is called again in-process): no reader has gone yet."""
+    """A new command (main is called again in-process): no reader has gone yet. A stream whose
+    encoding cannot hold Cyrillic (PYTHONIOENCODING=ascii, a latin-1 terminal) writes what it
+    cannot as \\uXXXX instead of failing the command: in --json that is still the same JSON."""
     _gone.clear()
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if hasattr(stream, "reconfigure") and getattr(stream, "errors", None) != "backslashreplace":
+            with contextlib.suppress(ValueError, OSError):
+                stream.reconfigure(errors="backslashreplace")
 
 
 def reader_lost() -> None:

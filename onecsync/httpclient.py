@@ -38,6 +38,7 @@ import json
 import logging
 import random
 import re
+import ssl
 import time
 from typing import Any
 from typing import BinaryIO
@@ -402,7 +403,7 @@ class HttpClient:
             if "WRONG_VERSION_NUMBER" in str(exc) or "record layer failure" in str(exc):
                 return ConfigError(f"{where}: {self.host} does not answer TLS on this port",
                                    remedy="check http:// or https:// and the port in the URL")
-            return ConfigError(f"{where}: TLS failed: {_reason(exc)}",
+            return ConfigError(f"{where}: TLS failed: {_tls_reason(exc)}",
                                remedy="check the certificate, or give its CA in ca_file")
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             err = TemporaryError(f"{where}: cannot connect to {self.host} within "
@@ -466,6 +467,24 @@ def _not_http(exc: BaseException) -> str | None:
             return str(e)[:120]
         todo += [a for a in e.args if isinstance(a, BaseException)]
     return None
+
+
+def _tls_reason(exc: BaseException) -> str:
+    """What the TLS library itself said ("certificate has expired", "Hostname mismatch, …"),
+    found inside the pool and retry wrappers requests puts around it."""
+    seen: list[BaseException] = []
+    e: object = exc
+    while isinstance(e, BaseException) and e not in seen and len(seen) < 12:
+        seen.append(e)
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return f"the certificate is not trusted: {e.verify_message or e.reason}"
+        if isinstance(e, ssl.SSLError) and e.reason:
+            return str(e.reason).replace("_", " ").lower()
+        inner = getattr(e, "reason", None)
+        e = inner if isinstance(inner, BaseException) else (
+            next((a for a in e.args if isinstance(a, BaseException)), None)
+            or e.__cause__ or e.__context__)
+    return _reason(exc)
 
 
 def _reason(exc: BaseException) -> str:

@@ -324,8 +324,9 @@ def test_a_hostile_web_server_is_exit_4_in_time(sandbox, http, case):
         assert len(asked) == 1 and b"evil.example" not in asked[0], asked
 
 
-def test_https_with_our_own_ca_reaches_the_service(sandbox, tmp_path):
-    """1C's web server behind TLS with a certificate of our own CA (ca_file): the run works."""
+@pytest.fixture
+def tls(tmp_path):
+    """A certificate for 127.0.0.1 of its own (self-signed): (server context, its file)."""
     import shutil
     import ssl
     import subprocess
@@ -338,6 +339,12 @@ def test_https_with_our_own_ca_reaches_the_service(sandbox, tmp_path):
                     "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
+    return context, cert
+
+
+def test_https_with_our_own_ca_reaches_the_service(sandbox, tls):
+    """1C's web server behind TLS with a certificate of our own CA (ca_file): the run works."""
+    context, cert = tls
     acc, crm = lone("accounting", *CATALOGS), lone("crm")
     with ExchangeService(acc, user=USER, password=PASSWORD) as sa, \
             ExchangeService(crm, user=USER, password=PASSWORD, publication="crm") as sc:
@@ -350,6 +357,22 @@ def test_https_with_our_own_ca_reaches_the_service(sandbox, tmp_path):
         code, _, err = sandbox.run("run")
     assert code == 0 and "warning" not in err, err
     assert crm.base.imported_numbers() == [1]  # accounting's catalogs came over TLS
+
+
+def test_an_untrusted_certificate_is_one_line_saying_what_tls_said(sandbox, tls):
+    context, _ = tls
+    acc = lone("accounting", *CATALOGS)
+    with ExchangeService(acc, user=USER, password=PASSWORD) as sa:
+        sa.server.socket = context.wrap_socket(sa.server.socket, server_side=True)
+        sandbox.write_config(remote_config({
+            "accounting": http_peer(sa.url.replace("http:", "https:"), user=USER, read_timeout=2),
+            "crm": "kind: directory, path: exchange/crm"}))
+        code, _, err = sandbox.run("run")
+    assert code == ExitCode.CONFIG, err
+    (line,) = [x for x in err.splitlines() if x.startswith("onecsync: error:")]
+    assert "TLS failed: the certificate is not trusted: self-signed certificate (check the " \
+        "certificate, or give its CA in ca_file)" in line, line
+    assert "Max retries" not in line and "Pool" not in line, line
 
 
 def test_https_to_a_plain_http_port_is_one_config_line(sandbox, http):

@@ -9,7 +9,10 @@ wrote after the backup, and those are the messages numbered from the one it now 
 
 from __future__ import annotations
 
+import datetime
 import sqlite3
+
+import pytest
 
 from onecsync.state.reports import STUCK_AFTER_RUNS
 from tests import factory as f
@@ -86,3 +89,50 @@ def test_what_goes_again_to_a_restored_base_is_not_stuck_at_once(sandbox):
     assert report["peers"]["crm"]["received"]["restored"] is True
     assert sandbox.outgoing("crm")["objects"] == [("Справочник.Контрагенты", C1)]
     assert (code, report["drift"]) == (0, []), err
+
+
+def _restored_after(sandbox, first: str, again: str) -> bool:
+    """CRM message 1 dated `first` accepted, then the CRM restored writes message 1 again dated
+    `again` (a newer file): is it taken as a restore (accepted), not skipped?"""
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(C1, "ООО Ромашка")]))
+    assert sandbox.run("run")[0] == 0
+    sandbox.put("crm", crm(1, 1, first))
+    assert sandbox.run("run")[0] == 0
+    sandbox.put("crm", crm(1, 1, again))
+    code, report, err = sandbox.run("run")
+    assert code == 0, err
+    return report["peers"]["crm"]["received"].get("restored") is True
+
+
+@pytest.mark.parametrize("first, again", [
+    ("10000-01-01T00:00:00", "10000-01-01T00:00:01"),   # years past 9999 are xs:dateTime
+    ("2026-11-20T24:00:00", "2026-11-21T00:00:01"),     # 24:00:00 is the next day's midnight
+    ("2026-11-20T12:00:00+03:00", "2026-11-20T09:30:00"),  # 09:00 UTC, then 09:30 UTC
+    ("2026-11-20T09:00:00", "2026-11-20T08:30:00-01:00"),
+])
+def test_a_restore_is_recognised_whatever_the_form_of_the_dates(sandbox, first, again):
+    assert _restored_after(sandbox, first, again)
+
+
+def test_a_later_message_in_another_zone_is_not_taken_for_a_restore(sandbox):
+    # 12:00+03:00 is 09:00 UTC: the same moment as the first, a file delivered twice.
+    assert not _restored_after(sandbox, "2026-11-20T09:00:00", "2026-11-20T12:00:00+03:00")
+
+
+def test_a_message_dated_in_the_future_is_no_reference_for_a_restore_later(sandbox):
+    """A base whose clock once ran years ahead: its date is not kept as the reference (a warning
+    says so), so when that base is restored later its new message is still recognised."""
+    soon = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1))
+    assert _restored_after(sandbox, "9999-12-31T23:59:59", soon.strftime("%Y-%m-%dT%H:%M:%S"))
+    with sandbox.db() as c:
+        kept = c.execute("SELECT received_created FROM peers WHERE name = 'crm'").fetchone()[0]
+    assert kept.startswith(soon.strftime("%Y-")), kept
+
+
+def test_a_date_ahead_of_our_clock_is_one_warning_naming_it(sandbox):
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(C1, "ООО Ромашка")]))
+    assert sandbox.run("run")[0] == 0
+    sandbox.put("crm", crm(1, 1, "9999-12-31T23:59:59"))
+    code, _, err = sandbox.run("run")
+    assert code == 0, err
+    assert "crm: its message is dated 9999-12-31T23:59:59, ahead of this host's clock" in err, err

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import stat
+import zlib
 
 import pytest
 
 from onecsync.errors import StateError
 from onecsync.state import open_state
+from onecsync.state import payloads
 from onecsync.state.migrations import known_migrations
 from tests import factory as f
 
@@ -86,3 +89,46 @@ def test_the_run_journal_records_each_run(sandbox):
                          "ORDER BY id").fetchall()
     assert [r[:3] for r in rows] == [("pull-catalogs", 0, 1), ("pull-catalogs", 5, 1)]
     assert "the root element is 'broken'" in rows[1][3]
+
+
+BOMB = zlib.compress(b"<a>" + b" " * (payloads.LIMIT + 1) + b"</a>", 9)
+
+
+@pytest.mark.parametrize("damage, says", [
+    (zlib.compress(b"<not xml"), "is not the object that was received (its digest differs)"),
+    (zlib.compress(b"<a/><b/>"), "is not the object that was received (its digest differs)"),
+    ("abc", "a payload in the state is damaged (a str where deflated bytes belong)"),
+    (7, "a payload in the state is damaged (a int where deflated bytes belong)"),
+    (b"\x78\x9c" + b"\x00" * 30, "a payload in the state is damaged"),
+    (BOMB, f"a payload in the state is damaged (it unpacks to more than "
+           f"{payloads.LIMIT >> 20} MiB)"),
+], ids=["not-xml", "two-elements", "text", "integer", "truncated", "bomb"])
+def test_a_damaged_payload_in_the_state_is_exit_3_restore_from_backup(sandbox, damage, says):
+    """Whatever a stored payload became (edited, a disk's bit rot, another program's value), a
+    run that reads it says so in one line with the remedy and commits nothing of that run."""
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    assert sandbox.run("pull-catalogs")[0] == 0
+    with contextlib.closing(sqlite3.connect(sandbox.state_path)) as c, c:
+        c.execute("UPDATE inbox_payloads SET xml = ?", (damage,))
+    assert sandbox.run("state", "resend", "crm", "--yes")[0] == 0
+    before = sandbox.dump()
+    code, _, err = sandbox.run("pull-catalogs")
+    assert code == 3, err
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert len(lines) == 1 and says in lines[0] and "Traceback" not in err, err
+    assert "(restore the state file from a backup)" in lines[0]
+    assert sandbox.dump() == before
+
+
+@pytest.mark.parametrize("xml, says", [(b"<not xml", "is not XML any more"),
+                                       (b"<a/><b/>", "is not one element any more"),
+                                       (b"", "is not one element any more")])
+def test_a_stored_object_that_routing_cannot_parse_is_a_state_error(xml, says):
+    from onecsync.protocol.objects import convert
+    from onecsync.protocol.objects import parse_object
+
+    with pytest.raises(StateError, match=says) as exc:
+        parse_object(xml, "1.8")
+    assert exc.value.remedy == "restore the state file from a backup"
+    with pytest.raises(StateError, match=says):
+        convert(xml, "1.8", "1.17", check=True)

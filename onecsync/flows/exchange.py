@@ -14,8 +14,8 @@ Ordering is what makes a crash harmless (DESIGN.md §2):
 
 from __future__ import annotations
 
-import datetime
 import logging
+import time
 from collections import Counter
 from typing import Iterator
 
@@ -35,6 +35,7 @@ from onecsync.protocol.objects import convert
 from onecsync.protocol.reader import MessageReader
 from onecsync.protocol.writer import utc_now_text
 from onecsync.protocol.writer import write_message
+from onecsync.protocol.xsdate import instant
 from onecsync.quarantine import NotYet
 from onecsync.quarantine import Quarantine
 from onecsync.state import State
@@ -60,12 +61,22 @@ class _Sink:
         pass
 
 
-def _created(text: str | None) -> datetime.datetime | None:
-    try:
-        return datetime.datetime.fromisoformat((text or "").strip().replace("Z", "+00:00")) \
-            .replace(tzinfo=None)
-    except ValueError:
-        return None
+# How far a base's clock may run ahead of ours before its CreationDate stops being a reference.
+CLOCK_AHEAD = 86400
+
+
+def _reference(name: str, created: str) -> str:
+    """What to keep as the date of the message we accepted: the base's own CreationDate, unless
+    it is ahead of this host's clock. Kept as it is, a date in the future (a base's clock set
+    wrong once) would make every later message look older, and a restore of that base from a
+    backup would go unnoticed, its new messages skipped as received earlier."""
+    when, now = instant(created), time.time()
+    if when is not None and when > now + CLOCK_AHEAD:
+        log.warning("%s: its message is dated %s, ahead of this host's clock (%s): check the "
+                    "clock of the 1C server; our own time is kept as the message's date",
+                    name, created.strip(), utc_now_text())
+        return utc_now_text()
+    return created
 
 
 class Exchange:
@@ -154,7 +165,7 @@ class Exchange:
                         report["confirmed"] = self.state.confirm(name, h.received_no or 0)
                     counts = self.state.stage(name, h.message_no, h.version, reader.objects())
                     if decision is not numbering.Decision.APPLY_UNNUMBERED:
-                        seen.update(received_no=h.message_no, received_created=h.creation_date,
+                        seen.update(received_no=h.message_no, received_created=_reference(name, h.creation_date),
                                     confirmed_no=h.received_no or 0)
                     seen["format_version"] = h.version
                     self.state.update_peer(name, **seen)
@@ -181,7 +192,7 @@ class Exchange:
         new messages again from the backup's numbers. Skipping those as "received earlier"
         (and confirming them by our ReceivedNo) is how 1C bases lose data after a restore.
         """
-        new, last = _created(h.creation_date), _created(peer.received_created)
+        new, last = instant(h.creation_date), instant(peer.received_created)
         return new is not None and last is not None and new > last
 
     # -- send ----------------------------------------------------------------------------

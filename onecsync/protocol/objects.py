@@ -11,6 +11,7 @@ import re
 from lxml import etree
 
 from onecsync import formats
+from onecsync.errors import StateError
 from onecsync.protocol.envelope import ROOT_NSMAP
 from onecsync.protocol.reader import normalize_object
 
@@ -29,7 +30,15 @@ _NOT_PLAIN = re.compile(rb"<(?:[!?]|[^\s>/!?:]*+(?:[\s:]|>(?:[ \t\r\n]|&#\w+;)+<
 
 def _parse(xml: bytes, version: str, parser: etree.XMLParser):
     ns = formats.namespace(version)
-    wrapper = etree.fromstring(f'<w xmlns="{ns}"{_DECLS}>'.encode() + xml + b"</w>", parser)
+    try:
+        wrapper = etree.fromstring(f'<w xmlns="{ns}"{_DECLS}>'.encode() + xml + b"</w>", parser)
+    except etree.XMLSyntaxError as exc:
+        # Every object here was judged well-formed when it was stored: the state is damaged.
+        raise StateError(f"an object stored in the state is not XML any more ({exc})",
+                         remedy="restore the state file from a backup") from None
+    if len(wrapper) != 1:
+        raise StateError("an object stored in the state is not one element any more",
+                         remedy="restore the state file from a backup")
     return wrapper[0]
 
 
@@ -51,7 +60,7 @@ def convert(xml: bytes, source: str, target: str, check: bool = False) -> tuple[
         # they are what the walk below writes, at a tenth of its cost (formats.relabel).
         try:
             element = _parse(xml, target, _CANONICAL)
-        except etree.XMLSyntaxError:
+        except StateError:
             element = None  # parse_object below raises it as it always did
         if element is not None and formats.relabel(element, target):
             return normalize_object(element, formats.namespace(target)), []

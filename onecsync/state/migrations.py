@@ -12,6 +12,7 @@ rest of a cron run with nothing to do. Whether one is due is read from sqlite-ut
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from typing import TYPE_CHECKING
 from typing import Callable
@@ -141,8 +142,16 @@ def upgrade(conn: sqlite3.Connection, path: str) -> None:
     foreign one is refused) or is one this onecsync is creating."""
     known = known_migrations()
     done = applied(conn)
-    if set(known) - set(done):
+    due = [m for m in known if m not in set(done)]
+    if due:
         from sqlite_utils import Database
+
+        if done:  # an existing state, not one being created
+            # Said before it starts: on a large state it takes minutes, and run_timeout does
+            # not count it (one transaction: a run stopped in it would begin it again each time).
+            logging.getLogger("onecsync").info(
+                "upgrading the state file %s to this version's layout (%s), once: this may take "
+                "minutes on a large state and is not counted in run_timeout", path, ", ".join(due))
 
         MIGRATIONS.migrations().apply(Database(conn, execute_plugins=False))
 

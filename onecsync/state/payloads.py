@@ -25,6 +25,9 @@ from pathlib import Path
 from onecsync.errors import StateError
 
 LEVEL = 3
+# No stored object unpacks to more: a larger one is not what onecsync stored (a damaged or
+# edited state), and unpacking it whole could take the memory of the host.
+LIMIT = 256 << 20
 _HERE = Path(__file__).parent
 # The dictionary new payloads are deflated with; files are never changed once shipped.
 _CURRENT = "payloads-1.zdict"
@@ -47,8 +50,16 @@ def pack(xml: bytes) -> bytes:
     return z.compress(xml) + z.flush()
 
 
+def _damaged(why: str) -> StateError:
+    return StateError(f"a payload in the state is damaged ({why})",
+                      remedy="restore the state file from a backup")
+
+
 def unpack(blob: bytes) -> bytes:
+    if not isinstance(blob, bytes):  # SQLite gives what was stored: text or a number is not ours
+        raise _damaged(f"a {type(blob).__name__} where deflated bytes belong")
     try:
+        zdict = b""
         if len(blob) > 6 and blob[1] & _FDICT:
             dictid = int.from_bytes(blob[2:6], "big")
             zdict = _dictionaries().get(dictid)
@@ -56,12 +67,12 @@ def unpack(blob: bytes) -> bytes:
                 raise StateError(f"a payload in the state was deflated with dictionary "
                                  f"{dictid:08x}, which this onecsync does not have",
                                  remedy="upgrade onecsync; do not edit the state file")
-            z = zlib.decompressobj(zdict=zdict)
-            xml = z.decompress(blob)
-            if not z.eof:
-                raise zlib.error("truncated")
-            return xml
-        return zlib.decompress(blob)
+        z = zlib.decompressobj(zdict=zdict) if zdict else zlib.decompressobj()
+        xml = z.decompress(blob, LIMIT + 1)
+        if len(xml) > LIMIT:
+            raise _damaged(f"it unpacks to more than {LIMIT >> 20} MiB")
+        if not z.eof:
+            raise zlib.error("truncated")
+        return xml
     except zlib.error as exc:
-        raise StateError(f"a payload in the state is damaged ({exc})",
-                         remedy="restore the state file from a backup") from None
+        raise _damaged(str(exc)) from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import itertools
 import json
 import sqlite3
@@ -92,8 +93,18 @@ class Pending:
 
     @classmethod
     def of(cls, row: tuple) -> Pending:
-        """From a row of `State.pending`, its payload still deflated."""
-        return cls(*row[:5], unpack(row[5]), *row[6:])
+        """From a row of `State.pending`, its payload still deflated, and the digest the reader
+        took of the object 1C sent (None for a mapped copy, which is checked when converted).
+
+        Such an object goes out as it is stored, parsed by no one: a payload that is not what
+        was received (an edited or damaged state) must not reach the base as if it were."""
+        pending = cls(*row[:5], unpack(row[5]), *row[6:8])
+        digest = row[8]
+        if digest is not None and hashlib.sha256(pending.xml).hexdigest()[:32] != digest:
+            raise StateError(f"the stored copy of {pending.type} {pending.ref} is not the object "
+                             "that was received (its digest differs)",
+                             remedy="restore the state file from a backup")
+        return pending
 
 
 @dataclass(frozen=True)
@@ -621,7 +632,7 @@ class State:
         """Every registration the peer has not confirmed, in registration order, streamed."""
         cur = self.conn.execute(
             "SELECT r.id, r.type, r.ref, r.kind, i.version, coalesce(m.xml, p.xml), r.message_no, "
-            "m.xml IS NOT NULL "
+            "m.xml IS NOT NULL, CASE WHEN m.xml IS NULL THEN i.digest END "
             "FROM registrations r JOIN inbox i ON i.id = r.inbox_id "
             "JOIN inbox_payloads p ON p.inbox_id = r.inbox_id "
             "LEFT JOIN registration_payloads m ON m.registration_id = r.id "
