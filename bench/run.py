@@ -28,7 +28,8 @@ from the OS (`os.wait4`, the kernel's ru_maxrss of exactly that process):
     sent; then the converter alone, in one process over the message's objects, 1.8 → 1.17 and
     back, CPU per object for catalogs and for documents.
 With --run, the same for `onecsync run` (every flow) on a fresh state.
-(g) on the state the last first run left: `status` and `status --json`, and the CPU-seconds
+(g) on the state the last first run left: `status` and `status --json`, `trace` by a Ссылка,
+    a number and date, and an ИНН, and the CPU-seconds
     (user + sys, which the machine's other work inflates less than the wall) of those and of
     the nothing-new runs; the state's bytes per object.
 
@@ -254,6 +255,14 @@ class Bench:
             raise SystemExit(f"onecsync {command} exited {c.code}")
         return c
 
+    def trace(self, *query: str) -> Child:
+        c = child([sys.executable, "-m", "onecsync", "--config", str(self.config), "--json",
+                   "trace", *query], self.root)
+        if c.code != 0:
+            sys.stderr.write(c.stderr[-4000:])
+            raise SystemExit(f"onecsync trace {' '.join(query)} exited {c.code}")
+        return c
+
     def floor(self, kind: str = "--floor") -> Child:
         c = child([sys.executable, __file__, kind, str(self.message)], self.root)
         if c.code != 0:
@@ -406,7 +415,32 @@ def big_state_reads(b: Bench, args) -> list[tuple[str, str, str, str, str]]:
         rows.append((label, _fmt([c.wall for c in looks], "", 3), "",
                      _fmt([c.rss_mb for c in looks], "", 0),
                      f"{len(looks)} runs, CPU {_fmt([c.cpu for c in looks], ' s', 3)}"))
+    for label, query in trace_queries(b):
+        looks = [b.trace(*query) for _ in range(max(args.idle, 1))]
+        rows.append((f"    trace {label}", _fmt([c.wall for c in looks], "", 3), "",
+                     _fmt([c.rss_mb for c in looks], "", 0),
+                     f"{len(looks)} runs, start-up included, CPU "
+                     f"{_fmt([c.cpu for c in looks], ' s', 3)}"))
     return rows
+
+
+def trace_queries(b: Bench) -> list[tuple[str, tuple[str, ...]]]:
+    """What an admin would ask `trace` on this state: the last object staged by its Ссылка, a
+    document by its number and date, and the counterparty with the most objects by its ИНН."""
+    path = b.state_dir / "onecsync.sqlite"
+    with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as c:
+        ref = c.execute("SELECT ref FROM inbox ORDER BY id DESC LIMIT 1").fetchone()
+        doc = c.execute("SELECT number, substr(date, 1, 10) FROM inbox WHERE number IS NOT NULL "
+                        "ORDER BY id DESC LIMIT 1").fetchone()
+        inn = c.execute("SELECT inn, count(*) FROM inbox WHERE inn IS NOT NULL GROUP BY inn "
+                        "ORDER BY 2 DESC LIMIT 1").fetchone()
+    c.close()
+    out = [("Ссылка", (ref[0],))] if ref else []
+    if doc:
+        out.append(("number date", doc))
+    if inn:
+        out.append((f"ИНН ({inn[1]:,} objects)", (inn[0],)))
+    return out
 
 
 def print_table(rows, args) -> None:

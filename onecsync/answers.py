@@ -1,7 +1,8 @@
 """The one place a server's answer is parsed: bounded, then checked against its small schema.
 
-Public API: `Malformed`, `parse_json(body, where, schema)`, `parse_int(text, where, what)`,
-`Obj`, `ListOf`, `GUID`, and the schemas of the answers onecsync reads (`UPLOAD_DATA`, …,
+Public API: `Malformed`, `parse_json(body, where, schema)`, `loads(body)`, `too_deep(body)`,
+`parse_int(text, where, what)`, `Obj`, `ListOf`, `GUID`, and the schemas of the answers onecsync
+reads (`UPLOAD_DATA`, …,
 `ODATA_PAGE`).
 
 Every JSON answer goes through `parse_json` with the schema of its request (HttpClient.json
@@ -144,21 +145,50 @@ def _depth(value: Any, limit: int = DEPTH) -> int:
     return deepest
 
 
+# A JSON string (its brackets are not structure), unrolled so that a long one is one match.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def too_deep(body: bytes, limit: int = DEPTH) -> bool:
+    """Does the text nest its arrays and objects deeper than `limit`? Judged on the bytes,
+    before any parser: Python's decoder recurses once per level, so how deep it may go depends
+    on how deep its caller already is (and on the thread's stack), and a RecursionError then
+    comes or not by chance. Bracket-free text and a shallow answer cost a count."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    for c in _STRING.sub(b"", body).translate(None, _NOT_BRACKETS):
+        depth += 1 if c in (0x5B, 0x7B) else -1
+        if depth > limit:
+            return True
+    return False
+
+
+def loads(body: bytes | str) -> Any:
+    """json.loads that never recurses deep: text nested past DEPTH is a ValueError."""
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    if too_deep(raw):
+        raise ValueError(f"nested deeper than {DEPTH} levels")
+    return json.loads(body)
+
+
 def parse_json(body: bytes, where: str, schema: Any) -> Any:
     """The JSON value of an answer body already bounded in size, checked against `schema`."""
     try:
         text = body.decode("utf-8").lstrip("\ufeff")
     except UnicodeDecodeError as exc:
         raise Malformed(f"{where}: the answer is not UTF-8 text (byte {exc.start})") from None
+    if too_deep(body):
+        raise Malformed(f"{where}: the answer is nested deeper than any real answer (over "
+                        f"{DEPTH} levels)")
     try:
         value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except _Wrong as exc:
         raise Malformed(f"{where}: the answer is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise Malformed(f"{where}: the answer is nested deeper than any real answer") from None
     except ValueError:
         raise Malformed(f"{where}: expected JSON, got {' '.join(text.split())[:80]!r}") from None
-    if _depth(value) > DEPTH:
+    if _depth(value) > DEPTH:  # scalars inside the deepest brackets count as a level here
         raise Malformed(f"{where}: the answer is nested deeper than {DEPTH} levels")
     try:
         return check(value, schema)

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from onecsync.config import CONFIG_FILE_CAP
 from onecsync.config import DEFAULT_FLOWS
 from onecsync.config import DEFAULT_FORMATS
 from onecsync.config import TRANSPORT_KINDS
@@ -34,6 +35,7 @@ from onecsync.errors import ExitCode
 from onecsync.errors import MessageRejected
 from onecsync.errors import OnecsyncError
 from onecsync.errors import Refused
+from onecsync.files import read_small
 from onecsync.files import write_atomically
 from onecsync.flows.handshake import default_file_name
 from onecsync.flows.handshake import is_settings_only
@@ -206,7 +208,8 @@ def previous_setup(config_path: Path) -> tuple[str | None, Path | None]:
     """(node code, state path) of the config `init --force` replaces, as far as it can be read:
     the bases know us by that code, and its state holds what was exchanged under it."""
     try:
-        data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        # never blocking on a FIFO there, never reading a device whole
+        data = yaml.safe_load(read_small(config_path, CONFIG_FILE_CAP).decode("utf-8"))
         code = str(uuid.UUID(str(data["node"]["code"])))
     except (OSError, ValueError, TypeError, KeyError, yaml.YAMLError):
         return None, None

@@ -6,6 +6,7 @@ lines of wiring around `onecsync.flows` and `onecsync.console`.
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import sys
@@ -340,24 +341,39 @@ def _main(args: list[str]) -> int:
         exc.message = tr(exc.message)
         exc.show()
         code = exc.exit_code
+        _json_failure(as_json, code, exc.format_message())
     except click.Abort as exc:  # Ctrl-C (click turns it into Abort), or a prompt left
         interrupted = isinstance(exc.__context__, KeyboardInterrupt)
-        console.error_line(N_("interrupted (Ctrl-C)") if interrupted else N_("aborted"))
+        line = N_("interrupted (Ctrl-C)") if interrupted else N_("aborted")
+        console.error_line(line)
         code = 130
+        _json_failure(as_json, code, line)
     except Stopped as exc:  # what it was doing is undone, and journaled
         console.error_line(f"{exc}: {exc.remedy}")
         code = exc.exit_code
+        _json_failure(as_json, code, f"{exc}: {exc.remedy}")
     except OnecsyncError as exc:
         code = int(exc.exit_code)
         if exc.silent_when_quiet and quiet and not as_json:
             pass  # not an error: the run that holds the lock does the work (cron mail stays empty)
         else:
             _fail(exc.line(), code, as_json, verbose, exc)
-    except Exception as exc:  # a bug: one line, the traceback only with -v
-        code = int(ExitCode.BUG)
-        _fail(N_(f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback, "
-                 "and please report it)"), code, as_json, verbose, exc)
+    except Exception as exc:
+        if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+            # a path no config check foresaw (a $VARIABLE in a secret's path): still the admin's
+            code = int(ExitCode.CONFIG)
+            _fail(N_(f"the path {str(exc.filename)[:80]}… is too long for the system "
+                  "(ENAMETOOLONG): shorten the config key or variable that names it"),
+                  code, as_json, verbose, exc)
+        else:  # a bug: one line, the traceback only with -v
+            code = int(ExitCode.BUG)
+            _fail(N_(f"internal error: {type(exc).__name__}: {exc} (run with -v for the "
+                     "traceback, and please report it)"), code, as_json, verbose, exc)
     return code if isinstance(code, int) else 0
+
+
+# Commands that change nothing: stopped, they have nothing to undo (the stop line says so).
+READ_ONLY = frozenset({"check", "status", "validate", "manpage", "state show", "state export"})
 
 
 def _stop_on_sigterm():
@@ -366,7 +382,9 @@ def _stop_on_sigterm():
 
     def stop(signum, frame) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        raise Stopped("SIGTERM")
+        ctx = click.get_current_context(silent=True)  # the command the signal stops
+        command = ctx.command_path.partition(" ")[2] if ctx else ""
+        raise Stopped("SIGTERM", read_only=command in READ_ONLY)
 
     return signal.signal(signal.SIGTERM, stop)
 
@@ -379,5 +397,11 @@ def _fail(line: str, code: int, as_json: bool, verbose: bool, exc: BaseException
     if problems and len(problems) > 1:
         for p in problems:
             console.stderr().print(f"  - {tr(p)}", markup=False)
+    _json_failure(as_json, code, line, problems)
+
+
+def _json_failure(as_json: bool, code: int, line: str, problems: list | None = None) -> None:
+    """What a script reading --json gets from every run that ends without its report: a stop
+    (SIGTERM, run_timeout), a usage or configuration error, a lock held, a bug."""
     if as_json:
-        console.print_json({"exit_code": code, "error": line, "problems": problems or []})
+        console.print_json({"exit_code": int(code), "error": line, "problems": problems or []})

@@ -1,4 +1,4 @@
-"""The operator's commands: `status`, `validate FILE` and the `state` group.
+"""The operator's commands: `status`, `trace QUERY`, `validate FILE` and the `state` group.
 
 Public API: `register(group)` adds them to the main click group. Wiring only, as in cli.py: the
 work is in `onecsync.state.reports`, `onecsync.state.admin` and `onecsync.protocol.check`, the
@@ -8,6 +8,8 @@ into `less`, `grep` or `jq`); errors go to stderr.
 
 from __future__ import annotations
 
+import re
+import stat
 from pathlib import Path
 
 import click
@@ -69,6 +71,41 @@ def status(opts, runs: int, all_: bool, paths: tuple[Path, ...]) -> int:
     return 0
 
 
+@click.command("trace", short_help="An object's journey: received, routed, sent, confirmed.")
+@click.argument("query", nargs=-1, required=True, metavar="QUERY")
+@click.option("--xml", "as_xml", is_flag=True, help="Print the stored XML of its newest version.")
+@click.pass_obj
+@global_options
+def trace(opts, query: tuple[str, ...], as_xml: bool) -> int:
+    """Show where an object went, newest last: from which base and message it came, in which
+    format version, what routing decided and why, in which of our messages it went to the
+    other base, and whether that base has confirmed it. Read-only: safe during a run.
+
+    QUERY is a Ссылка (UUID), a document number with an optional date, or an ИНН (then the
+    counterparty's objects, as a list).
+
+    \b
+    Example:
+        onecsync trace 6a1b0c52-3e36-4f0e-9d3b-8f1d2c7a9e01
+        onecsync trace СЧ-000123 2026-12-01
+        onecsync trace 7705432193
+        onecsync trace СЧ-000123 --json | jq '.trace.deliveries'
+    """
+    from onecsync.state import trace as tracing
+
+    data = tracing.trace(opts.config().state, query)
+    if as_xml:
+        if data["trace"] is None:
+            raise click.UsageError("--xml needs a QUERY that names one object: give its Ссылка")
+        xml = tracing.stored_xml(opts.config().state, data["trace"]["type"], data["trace"]["ref"])
+        console.print_xml(xml or b"")
+    elif opts.as_json:
+        console.print_json(data)
+    else:
+        console.print_trace(data)
+    return 0
+
+
 def _optional_config(opts):
     """The config if one is named or present; validate works on a lone file too."""
     if opts.config_path is None and not find_config_path(None).exists():
@@ -95,8 +132,13 @@ def validate(opts, file: Path, max_problems: int) -> int:
         onecsync validate /srv/exchange/crm/Message_4c1d…_8d0e….xml
         onecsync --config /etc/onecsync/onecsync.yaml validate message.zip --json
     """
+    from onecsync.files import entry_kind
     from onecsync.protocol.check import check_message
 
+    mode = file.stat().st_mode
+    if not stat.S_ISREG(mode):  # a FIFO would hang the read, /dev/zero never end it
+        raise click.BadParameter(f"{file} is a {entry_kind(mode)}, not a message file",
+                                 param_hint="FILE")
     config = _optional_config(opts)
     size = file.stat().st_size if file.suffix.lower() == ".xml" else None
     with console.progress(opts.verbosity >= 0) as progress:
@@ -110,8 +152,26 @@ def validate(opts, file: Path, max_problems: int) -> int:
     return report["exit_code"]
 
 
-# A message number is stored as an SQLite INTEGER: a larger one would fail inside the state.
-_MESSAGE_NO = click.IntRange(0, 2**63 - 1)
+class _MessageNo(click.ParamType):
+    """A message number as 1C writes one (ASCII digits: `٣` or `３` are refused, as in a
+    header), at most numbering.LAST_SETTABLE: the state stores it as an SQLite INTEGER and our
+    next message is one more."""
+
+    name = "N"
+
+    def convert(self, value, param, ctx) -> int:
+        from onecsync.protocol.numbering import LAST_SETTABLE
+
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if not re.fullmatch(r"[0-9]+", text) or len(text) > 19 or int(text) > LAST_SETTABLE:
+            self.fail(f"{text[:40]!r} is not a message number from 0 to {LAST_SETTABLE} "
+                      "(ASCII digits)", param, ctx)
+        return int(text)
+
+
+_MESSAGE_NO = _MessageNo()
 
 
 @click.group("state", short_help="Show, set numbers, resend, export: rare human decisions.")
@@ -245,5 +305,5 @@ def state_export(opts, with_parked_xml: bool) -> int:
 
 
 def register(group: click.Group) -> None:
-    for command in (status, validate, state):
+    for command in (status, trace, validate, state):
         group.add_command(command)

@@ -26,12 +26,15 @@ from typing import Any
 from typing import Mapping
 from urllib.parse import urlsplit
 
+from onecsync import addresses
 from onecsync import yamlsafe
 from onecsync.errors import ConfigError
 from onecsync.files import read_small
 from onecsync.i18n import N_
 from onecsync.mapping import TypeRules
 from onecsync.mapping import path_exists
+from onecsync.places import forbidden_place
+from onecsync.places import too_long
 from onecsync.secret import Secret
 
 log = logging.getLogger("onecsync")
@@ -261,7 +264,15 @@ def find_config_path(path: str | os.PathLike | None,
     if environ.get("ONECSYNC_CONFIG"):
         return Path(environ["ONECSYNC_CONFIG"])
     places = config_search(environ)
-    return next((p for p in places if p.exists()), places[0])
+    for p in places:
+        why = too_long(p, tail=0)
+        if why:
+            variable = "XDG_CONFIG_HOME" if environ.get("XDG_CONFIG_HOME") else "HOME"
+            raise ConfigError(f"the config place {str(p)[:60]}… (from ${variable}) {why}",
+                              remedy=f"set {variable} to a shorter path, or pass --config PATH")
+        if p.exists():
+            return p
+    return places[0]
 
 
 def load_config(path: str | os.PathLike | None = None,
@@ -318,12 +329,16 @@ def _private_group(st: os.stat_result) -> bool:
             and set(group.gr_mem) <= {owner.pw_name})
 
 
+_NOT_SECRET = ("metrics_file",)  # a *_file key we write, not a secret we read
+
+
 def _secret_files(data: Any) -> list[str]:
     """Every `*_file` value in the raw YAML: the places secrets are read from."""
     found: list[str] = []
     if isinstance(data, dict):
         for key, value in data.items():
-            if isinstance(key, str) and key.endswith("_file") and isinstance(value, str):
+            if isinstance(key, str) and key.endswith("_file") and key not in _NOT_SECRET \
+                    and isinstance(value, str):
                 found.append(value)
             else:
                 found.extend(_secret_files(value))
@@ -373,7 +388,10 @@ class _Validator:
                 self.fail(f"{where}.{key}" if where else str(key), "unknown key" + hint)
         return value
 
-    def string(self, value: Any, where: str, *, required: bool = True) -> str | None:
+    def string(self, value: Any, where: str, *, required: bool = True,
+               one_line: bool = True) -> str | None:
+        """A scalar as text. Every value but a mapping's field values is one line: a line
+        break in a URL, a host, a folder or a user is a slip (or an injected FTP command)."""
         if value is None:
             if required:
                 self.fail(where, "missing")
@@ -384,6 +402,9 @@ class _Validator:
         text = str(value).strip()
         if not text:
             self.fail(where, "must not be empty")
+            return None
+        if one_line and (problem := addresses.control_problem(text)):
+            self.fail(where, problem)
             return None
         return text
 
@@ -412,7 +433,13 @@ class _Validator:
         if text is None:
             return None
         p = Path(os.path.expanduser(text))
-        return p if p.is_absolute() else self.base_dir / p
+        p = p if p.is_absolute() else self.base_dir / p
+        why = too_long(p)
+        if why:
+            shown = repr(text) if len(text) <= 60 else repr(text[:40]) + "…"
+            self.fail(where, f"{shown} {why}: give a shorter path")
+            return None
+        return p
 
     def secret(self, d: dict, where: str, name: str, *, plain: bool = False,
                required: bool = False) -> Secret | None:
@@ -463,11 +490,14 @@ class _Validator:
         if healthcheck and healthcheck.value:
             if not healthcheck.value.startswith(("http://", "https://")):
                 self.fail("healthcheck_url", "must be an http:// or https:// URL")
-            else:
-                self.no_credentials(healthcheck.value, "healthcheck_url")
+            elif self.no_credentials(healthcheck.value, "healthcheck_url") and \
+                    (problem := addresses.url_problem(healthcheck.value)):
+                self.fail("healthcheck_url", problem)
         if state is not None and bases:
             self.state_apart(state, bases)
         metrics = self.metrics_file(top.get("metrics_file"))
+        if metrics is not None and state is not None and bases:
+            self.metrics_apart(metrics, state, path, bases)
         if node and bases:
             codes = [node.code] + [b.code for b in bases.values()]
             if len(set(codes)) != len(codes):
@@ -489,6 +519,17 @@ class _Validator:
                                       "collector reads only *.prom files)")
             return None
         return path
+
+    def metrics_apart(self, metrics: Path, state: Path, path: Path,
+                      bases: dict[str, Base]) -> None:
+        """The metrics file is replaced by a rename every run: never over a file of ours, never
+        in a folder others write to (places.forbidden_place)."""
+        folders = {n: b.transport.path for n, b in bases.items()
+                   if b.transport.kind == "directory" and b.transport.path is not None}
+        why = forbidden_place(metrics, state, path, folders)
+        if why:
+            self.fail("metrics_file", f"{metrics} {why}: point it at node_exporter's textfile "
+                                      "folder, outside the state's files and every exchange folder")
 
     def state_apart(self, state: Path, bases: dict[str, Base]) -> None:
         """The state's folder must not be (inside) an exchange folder: the base's users
@@ -630,14 +671,28 @@ class _Validator:
     def optional_path(self, d: dict, where: str, key: str) -> Path | None:
         return self.path(d[key], f"{where}.{key}") if d.get(key) is not None else None
 
+    def ca_file(self, d: dict, where: str) -> Path | None:
+        path = self.optional_path(d, where, "ca_file")
+        if path is not None and (problem := addresses.ca_file_problem(path)):
+            self.fail(f"{where}.ca_file", problem)
+            return None
+        return path
+
     def url(self, value: Any, where: str, schemes: tuple[str, ...]) -> str | None:
         text = self.string(value, where)
         if text is None:
             return None
-        parts = urlsplit(text)
-        if parts.scheme not in schemes or not parts.hostname:
+        try:
+            parts = urlsplit(text)
+            scheme, host = parts.scheme, parts.hostname
+        except ValueError:  # 'http://[::1': url_problem says what
+            scheme, host = text.partition("://")[0].lower(), "?"
+        if scheme not in schemes or not host:
             self.fail(where, f"{text!r} is not an {' or '.join(schemes)} URL like "
                              f"{schemes[0]}://host/base")
+            return None
+        if problem := addresses.url_problem(text):
+            self.fail(where, problem)
             return None
         if not self.no_credentials(text, where):
             return None
@@ -646,7 +701,8 @@ class _Validator:
     def no_credentials(self, text: str, where: str) -> bool:
         """Every URL-like field (a URL, an FTP host) goes through here: a `user:password@` in it
         would end up in logs and reports, so it is refused, naming where the user goes."""
-        netloc = urlsplit(text if "//" in text else f"//{text}").netloc
+        netloc = text.partition("//")[2] if "//" in text else text
+        netloc = re.split(r"[/?#]", netloc, maxsplit=1)[0]
         if "@" not in netloc:
             return True
         if ":" in netloc.rpartition("@")[0]:
@@ -671,13 +727,18 @@ class _Validator:
         host = self.string(d.get("host"), f"{where}.host")
         if host is not None and not self.no_credentials(host, f"{where}.host"):
             host = None
+        elif host is not None and (problem := addresses.host_problem(host)):
+            self.fail(f"{where}.host", problem)
+            host = None
+        elif host is not None:
+            host = host.removeprefix("[").removesuffix("]")  # as the socket takes an IPv6 one
         port = int(self.number(d, where, "port", 21))
         user = self.string(d.get("user", "anonymous"), f"{where}.user")
         password = self.secret(d, where, "password", required=False)
         folder = self.string(d.get("folder", "/"), f"{where}.folder")
         passive = self.boolean(d.get("passive"), f"{where}.passive", True)
         tls = self.boolean(d.get("tls"), f"{where}.tls", False)
-        ca_file = self.optional_path(d, where, "ca_file")
+        ca_file = self.ca_file(d, where)
         timeout = self.number(d, where, "timeout", 60.0)
         compress = self.boolean(d.get("compress"), f"{where}.compress", False)
         archive = self.secret(d, where, "archive_password", required=False)
@@ -696,7 +757,7 @@ class _Validator:
         read = self.number(d, where, "read_timeout", 180.0)
         part = int(self.number(d, where, "part_size", 1024))
         wait = self.number(d, where, "wait_timeout", 1800.0)
-        ca_file = self.optional_path(d, where, "ca_file")
+        ca_file = self.ca_file(d, where)
         # A base's archive password is a setting of its node, whatever the transport: its
         # zips come protected over HTTP too.
         archive = self.secret(d, where, "archive_password", required=False)
@@ -822,7 +883,8 @@ class _Validator:
                 sets = []
                 for path, value in self.mapping(r.get("set"), f"{tw}.set").items():
                     if self.object_path(type_name, path, f"{tw}.set.{path}"):
-                        sets.append((str(path).strip("/"), self.string(value, f"{tw}.set.{path}") or ""))
+                        sets.append((str(path).strip("/"),
+                                     self.string(value, f"{tw}.set.{path}", one_line=False) or ""))
                 values = []
                 for path, table in self.mapping(r.get("values"), f"{tw}.values").items():
                     if not isinstance(table, dict) or not table:

@@ -421,7 +421,8 @@ def stdout() -> Console:
     return _out
 
 
-def _when(iso: str | None, now: datetime.datetime | None = None) -> str:
+def _when(iso: str | None, now: datetime.datetime | None = None,
+          clock: str = "%Y-%m-%d %H:%M") -> str:
     if not iso:
         return _("never")
     try:
@@ -442,7 +443,7 @@ def _when(iso: str | None, now: datetime.datetime | None = None) -> str:
         age = tr(f"{secs // 3600} h ago")
     else:
         age = tr(f"{secs // 86400} days ago")
-    return f"{t.astimezone().strftime('%Y-%m-%d %H:%M')} ({age})"
+    return f"{t.astimezone().strftime(clock)} ({age})"
 
 
 def _lock_text(lock: dict | None) -> str:
@@ -744,3 +745,123 @@ def print_init(report: dict) -> None:
     out.print(_("Next steps:"), style="bold", markup=False)
     for i, step in enumerate(report["next_steps"], 1):
         out.print(f"  {i}. {tr(step)}", markup=False)
+
+
+def print_xml(xml: bytes) -> None:
+    """The stored payload of `trace --xml`, as it was received (namespace-relative)."""
+    text = xml.decode("utf-8", "replace")
+    STDOUT.write(text if text.endswith("\n") else text + "\n")
+    STDOUT.flush()
+
+
+def _object_line(o: dict) -> str:
+    number = f"{o['number']} of {o['date'][:10]}" if o.get("number") and o.get("date") \
+        else (o.get("number") or "")
+    inn = f"ИНН {o['inn']}" if o.get("inn") else ""
+    return " · ".join(filter(None, (o["type"], number, inn, o["ref"])))
+
+
+def _decision_text(r: dict) -> str:
+    why = f": {r['reason']}" if r.get("reason") else ""
+    if r["names_invoices"]:
+        why += " (it names CRM " + ", ".join(
+            f"{n['type'].removeprefix('Документ.')} {n['number'] or n['ref']}"
+            for n in r["names_invoices"]) + ")"
+    return {"forwarded": "routing: forwarded to the other base",
+            "waiting": "routing: waiting for its invoice (it names no CRM invoice, nor a "
+                       "document already sent to the CRM)",
+            "echo": "routing: not sent back (echo: the other base holds this very version)",
+            "superseded": "routing: not sent on",
+            "filtered": "routing: filtered",
+            "parked": "routing: parked",
+            "ignored": "routing: kept, not sent",
+            "not routed yet": "routing: not routed yet (the next run routes it)"}.get(
+        r["decision"], f"routing: {r['decision']}") + why
+
+
+def _trace_events(t: dict) -> list[tuple[str | None, str]]:
+    """(when, what) of the journey, newest last; a step with no recorded time stays after
+    the one before it."""
+    events: list[tuple[str | None, str]] = []
+    for peer in dict.fromkeys([v["from"] for v in t["versions"]]):
+        for v in (v for v in t["versions"] if v["from"] == peer):
+            what = "deletion" if v["kind"] == "delete" else "version"
+            newest = ", newest" if v["newest"] else ""
+            events.append((v["received_at"], f"received from {peer} in its message "
+                                              f"{v['message_no']}, format {v['format']} "
+                                              f"({what} {v['digest'][:8]}{newest})"))
+        for r in (r for r in t["routing"] if r["from"] == peer):
+            events.append(("", _decision_text(r)))  # decided as it came: no time of its own
+    for d in t["deliveries"]:
+        events.append((d["registered_at"], f"registered for {d['to']}"))
+        if d["message_no"] is not None:
+            events.append((d["sent_at"], f"sent to {d['to']} in our message {d['message_no']}"))
+        if d["state"] == "confirmed":
+            events.append((d["confirmed_at"], f"confirmed by {d['to']} (its ReceivedNo "
+                                              f"{d['confirmed_no']})"))
+    ordered, last = [], ""
+    for i, (at, what) in enumerate(events):
+        last = at or last
+        ordered.append((last, i, at, what))
+    ordered.sort()
+    return [(at, what) for _, _, at, what in ordered]
+
+
+def _delivery_end(d: dict) -> str | None:
+    if d["state"] == "parked":
+        return f"parked for {d['to']}: {d['parked']} (`onecsync retry {{ref}}` once fixed)"
+    if d["state"] == "not sent yet":
+        return f"not sent to {d['to']} yet: the next run sends it"
+    if d["state"] == "waiting for confirmation":
+        secs = d["waiting_seconds"]
+        age = "" if secs is None else f" for {_duration(secs)}"
+        return f"waiting{age} for {d['to']} to confirm our message {d['message_no']}"
+    return None
+
+
+def _duration(secs: int) -> str:
+    if secs < 90:
+        return f"{max(secs, 0)} s"
+    if secs < 90 * 60:
+        return f"{secs // 60} min"
+    if secs < 36 * 3600:
+        return f"{secs // 3600} h"
+    return f"{secs // 86400} days"
+
+
+# A journey's steps are seconds apart: a run receives, routes and sends in one go.
+_SECONDS = "%Y-%m-%d %H:%M:%S"
+
+
+def print_trace(data: dict) -> None:
+    out = stdout()
+    t = data["trace"]
+    if t is None:
+        more = _(" (and more: narrow it with a date or a Ссылка)") if data["more"] else ""
+        out.print(tr(f"{len(data['objects'])} objects{more}; trace one by its Ссылка:"), markup=False)
+        for o in data["objects"]:
+            out.print(f"  {_object_line(o)}", markup=False)
+        return
+    out.print(_object_line(t), markup=False)
+    if t["crm_invoice"]:
+        inv = t["crm_invoice"]
+        deleted = _(" (deleted in the CRM)") if inv["deleted"] else ""
+        out.print(tr(f"CRM invoice {inv['number'] or ''} for {inv['counterparty'] or '?'}, "
+                     f"{inv['amount'] or '?'} {inv['currency'] or ''}, first seen "
+                     f"{_when(inv['first_seen'])}{deleted}"), markup=False)
+    for at, what in _trace_events(t):
+        when = _when(at, clock=_SECONDS) if at else ("" if at == "" else "time not recorded")
+        out.print(f"  {when:<35} {what}", markup=False)
+    for d in t["deliveries"]:
+        end = _delivery_end(d)
+        if end:
+            out.print(f"  {_('now'):<35} {tr(end).replace('{ref}', t['ref'])}", markup=False)
+    if not t["deliveries"] and not any(r["decision"] == "forwarded" for r in t["routing"]):
+        out.print(f"  {_('now'):<35} {_('not registered for any base')}", markup=False)
+    if t["named_by"]:
+        out.print(_("named by"), markup=False)
+        for o in t["named_by"]:
+            out.print(f"  {_object_line(o)} · " + tr(f"from {o['from']}, {o['status']}"), markup=False)
+    if t["unknown"]:
+        out.print(tr(f"not recorded by the onecsync of the time: {'; '.join(t['unknown'])}"),
+                  markup=False)

@@ -41,7 +41,14 @@ class OnecsyncError(Exception):
 
     def line(self) -> str:
         text = str(self)
-        return f"{text} ({self.remedy})" if self.remedy else text
+        return one_line(f"{text} ({self.remedy})" if self.remedy else text)
+
+
+def one_line(text: str) -> str:
+    """`text` with its control characters escaped: a line break in a file name or a server's
+    words must not split an error line (or forge a second one in the journal)."""
+    return text if text.isprintable() else "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class ConfigError(OnecsyncError):
@@ -153,9 +160,11 @@ class Stopped(BaseException):
 
     remedy = "what this run had not committed is undone; the next run carries on"
 
-    def __init__(self, signal_name: str) -> None:
+    def __init__(self, signal_name: str, *, read_only: bool = False) -> None:
         super().__init__(f"stopped ({signal_name})")
         self.signal_name = signal_name
+        if read_only:  # validate, check, status: nothing to undo, nothing to carry on
+            self.remedy = "it only reads: nothing was changed"
         self.exit_code = 128 + {"SIGTERM": 15, "SIGHUP": 1}.get(signal_name, 15)
 
 

@@ -1,10 +1,9 @@
 """Files in folders others may write to: ours are created new and whole, theirs opened safely.
 
 Public API: `create_new(folder, prefix, suffix, mode)`, `replace_with(target, fill, mode)`,
-`write_atomically(target, fill, mode, suffix="")`, `open_regular(path)`, `read_small(path, cap)`,
-`FdReader`,
-`FdWriter`, `open_ours(path, flags)`, `entry_kind(mode)`, `is_ours(st)`, `NotRegular`,
-`TEMP_PREFIX`.
+`write_atomically(target, fill, mode, suffix="")`, `open_regular(path)`, `open_named(path)`,
+`read_small(path, cap)`, `FdReader`, `FdWriter`, `open_ours(path, flags)`, `entry_kind(mode)`,
+`is_ours(st)`, `NotRegular`, `TEMP_PREFIX`.
 
 An exchange folder is writable by a base's users and by whoever mounts the share, so every file
 onecsync makes there (and, the same way, in its own folders) is created by `create_new`:
@@ -27,6 +26,7 @@ import stat
 from pathlib import Path
 from typing import IO
 from typing import Callable
+from typing import NoReturn
 
 from onecsync.errors import ConfigError
 from onecsync.i18n import N_
@@ -118,6 +118,19 @@ class NotRegular(OSError):
         self.kind = kind
 
 
+def _refused_open(path: Path, exc: OSError, not_regular: tuple[int, ...]) -> NoReturn:
+    """Raise what a failed open of `path` means: NotRegular naming what is there where the
+    errno says the name is no regular file (a link, a FIFO without a writer, a socket...),
+    else the OSError itself."""
+    if exc.errno in not_regular:
+        try:
+            kind = entry_kind(os.lstat(path).st_mode)
+        except OSError:
+            raise exc from None
+        raise NotRegular(path, kind) from None
+    raise exc
+
+
 def open_regular(path: Path) -> tuple[int, os.stat_result]:
     """Open a file someone else wrote, for reading: (fd, its fstat).
 
@@ -127,13 +140,7 @@ def open_regular(path: Path) -> tuple[int, os.stat_result]:
     try:
         fd = os.open(path, _THEIRS)
     except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EOPNOTSUPP):
-            try:
-                kind = entry_kind(os.lstat(path).st_mode)
-            except OSError:
-                raise exc from None
-            raise NotRegular(path, kind) from None
-        raise
+        _refused_open(path, exc, (errno.ELOOP, errno.ENXIO, errno.EOPNOTSUPP))
     try:
         st = os.fstat(fd)
     except BaseException:
@@ -153,13 +160,7 @@ def open_ours(path: Path, flags: int = os.O_RDWR | os.O_CREAT, mode: int = 0o600
     try:
         fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
     except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EOPNOTSUPP, errno.EISDIR):
-            try:
-                kind = entry_kind(os.lstat(path).st_mode)
-            except OSError:
-                raise exc from None
-            raise NotRegular(path, kind) from None
-        raise
+        _refused_open(path, exc, (errno.ELOOP, errno.ENXIO, errno.EOPNOTSUPP, errno.EISDIR))
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -169,6 +170,22 @@ def open_ours(path: Path, flags: int = os.O_RDWR | os.O_CREAT, mode: int = 0o600
         os.close(fd)
         raise
     return fd
+
+
+def open_named(path: Path, buffering: int = 1 << 20) -> IO[bytes]:
+    """A file an admin names (`validate FILE`) or one of our own folders holds, for reading:
+    links are followed, but the open never blocks and only a regular file is read (a FIFO
+    hung `validate` until killed); anything else raises NotRegular."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegular(path, entry_kind(st.st_mode))
+        os.set_blocking(fd, True)
+        return open(fd, "rb", buffering=buffering)  # noqa: SIM115 (the caller closes it)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 class TooBig(OSError):

@@ -44,6 +44,12 @@ class Healthcheck:
         if not url.startswith(("http://", "https://")):
             log.warning("healthcheck: the configured URL is not http(s); not pinging")
             return cls(None)
+        from onecsync.addresses import url_problem
+
+        if url_problem(url):  # its words would show the secret key: only that it is wrong
+            log.warning("healthcheck: the configured URL is malformed (a port, a host or an "
+                        "IPv6 bracket); not pinging")
+            return cls(None)
         return cls(url)
 
     @property

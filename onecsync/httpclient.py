@@ -34,7 +34,6 @@ from __future__ import annotations
 import base64
 import html
 import http.client
-import json
 import logging
 import random
 import re
@@ -108,8 +107,8 @@ def html_title(start: bytes) -> str:
 def _service_message(body: bytes) -> tuple[str, Any]:
     """The human part of an error body: 1C's {"Message"}, OData's {"odata.error"}, or the text."""
     text = body[:1 << 16].decode("utf-8", "replace").lstrip("\ufeff")
-    try:
-        data = json.loads(text)
+    try:  # an error body is as hostile as any answer: never a RecursionError
+        data = answers.loads(text)
     except ValueError:
         data = None
     if isinstance(data, dict):
@@ -246,7 +245,7 @@ class HttpClient:
             with deadline.Deadline(self.timeout[1]) as dl:
                 resp = self._send(method, path, params, data, headers, dl, where)
                 try:
-                    self._check_status(resp, dl)
+                    self._check_status(resp, dl, where)
                     buf = bytearray()
                     self._read(resp, dl, where, limit, buf.extend)
                 finally:
@@ -272,7 +271,7 @@ class HttpClient:
             with deadline.Deadline(self.timeout[1]) as dl:
                 resp = self._send("GET", path, params, None, None, dl, where)
                 try:
-                    self._check_status(resp, dl)
+                    self._check_status(resp, dl, where)
                     first: list[bytes] = []
 
                     def sink(chunk: bytes) -> None:
@@ -353,16 +352,16 @@ class HttpClient:
                               remedy=f"the server is too slow or stalls; the next run retries "
                                      f"(raise {self.timeout_key} if the base is just slow)")
 
-    def _check_status(self, resp: requests.Response, dl: deadline.Deadline) -> None:
+    def _check_status(self, resp: requests.Response, dl: deadline.Deadline, where: str) -> None:
         status = resp.status_code
         if 200 <= status < 300:
             return
         if status < 200:  # http.client skips only 100 Continue; any other 1xx ends here
-            raise Malformed(f"{self.what}: HTTP {status}: an interim answer and no final one",
+            raise Malformed(f"{where}: HTTP {status}: an interim answer and no final one",
                             remedy="the server or a proxy in front of it answers out of turn; "
                                    "the next run retries")
         if status >= 600:
-            raise Malformed(f"{self.what}: HTTP {status} is not a final answer")
+            raise Malformed(f"{where}: HTTP {status} is not a final answer")
         buf = bytearray()
         try:
             for chunk in resp.iter_content(CHUNK):  # an error page: its start says enough
@@ -374,17 +373,17 @@ class HttpClient:
         body = bytes(buf[:TEXT_LIMIT])
         message, payload = _service_message(body)
         if status in (401, 403):
-            raise ConfigError(f"{self.what}: HTTP {status}: the base refused user {self.user!r}"
+            raise ConfigError(f"{where}: HTTP {status}: the base refused user {self.user!r}"
                               f" ({message[:200]})",
                               remedy="check user and rights: the 1C user needs the password "
                                      "given here and the rights for data synchronization")
         if 300 <= status < 400:
-            where = resp.headers.get("Location", "?")
-            raise TemporaryError(f"{self.what}: HTTP {status}: redirected to {where[:120]}",
+            target = resp.headers.get("Location", "?")
+            raise TemporaryError(f"{where}: HTTP {status}: redirected to {target[:120]}",
                                  remedy="a login page or a proxy in front of the base? check "
                                         "the URL; the next run retries")
         if status >= 500 or status in (408, 429):
-            raise _Retryable(TemporaryError(f"{self.what}: HTTP {status}: {message[:300]}"),
+            raise _Retryable(TemporaryError(f"{where}: HTTP {status}: {message[:300]}"),
                              resp.headers.get("Retry-After"))
         raise Refused(status, message[:500], payload)
 
@@ -490,7 +489,7 @@ def _tls_reason(exc: BaseException) -> str:
 def _reason(exc: BaseException) -> str:
     """The innermost useful words of a requests/urllib3 error, without the URL's query."""
     text = str(exc)
-    m = re.search(r"\[Errno -?\d+\] ([^')\]]+)|(Connection refused|Read timed out|"
+    m = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)|(Connection refused|Read timed out|"
                   r"Connection reset by peer|IncompleteRead\([^)]*\)|Connection broken[^'\"]*)",
                   text)
     if m:

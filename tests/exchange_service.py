@@ -210,7 +210,7 @@ class _Handler(QuietHandler):
         if self.gzipped:
             fault = None
         if raw is not None:
-            self._send(200, raw, "application/json; charset=utf-8")
+            self._send(raw[0], raw[1], "application/json; charset=utf-8")
             return
         if fault is not None and (fault not in (Fault.CUT, Fault.TRICKLE, Fault.OVERSIZE)
                                   or op != "GetFilePart"):
@@ -385,9 +385,10 @@ class ExchangeService(LocalServer):
         with self.state.lock:
             self.state.faults.setdefault(op, []).extend(faults)
 
-    def answer(self, op: str, *bodies: bytes) -> None:
+    def answer(self, op: str, *bodies: bytes, status: int = 200) -> None:
+        """The next answers to `op`, in turn, instead of the truth (with `status`)."""
         with self.state.lock:
-            self.state.answers.setdefault(op, []).extend(bodies)
+            self.state.answers.setdefault(op, []).extend((status, b) for b in bodies)
 
     def calls(self, op: str | None = None) -> list[tuple[str, str, dict]]:
         with self.state.lock:

@@ -86,3 +86,36 @@ def test_a_long_header_and_a_large_object_are_cleared_children_first(monkeypatch
     assert len(list(reader.elements())) == 49
 
     assert cleared == ["Header", "Справочник.Контрагенты"]
+
+
+def test_one_huge_object_is_parked_by_its_keys_and_the_rest_of_the_message_goes(sandbox,
+                                                                                 monkeypatch):
+    """Review2 #16: one Контрагенты of 40 × 9 MB fields took 1.5 GB and left 360 MB in the
+    state. Past OBJECT_LIMIT (here 1 MiB) its fields are dropped while parsed; it is parked by
+    its keys alone (exit 7, one line), the others are sent, and a retry cannot send the stub."""
+    monkeypatch.setattr(reader_module, "OBJECT_LIMIT", 1 << 20)
+    blob = f"<Комментарий>{'ж' * 200_000}</Комментарий>"  # 400 KB each
+    huge = f.counterparty(f.ref(1), "ООО Большой", "7701234567").replace(
+        "</Справочник.Контрагенты>", blob * 8 + "</Справочник.Контрагенты>")
+    sandbox.put("accounting", f.Msg(objects=[huge, f.counterparty(f.ref(2), "ООО Малый")]))
+
+    code, report, err = sandbox.run("pull-catalogs")
+
+    assert code == 7, err
+    assert report["peers"]["crm"]["sent"]["objects"] == 1
+    assert [o[1] for o in sandbox.outgoing("crm")["objects"]] == [f.ref(2)]
+    with sandbox.db() as c:
+        [(status, reason, xml)] = c.execute(
+            "SELECT status, reason, xml FROM inbox JOIN inbox_payloads ON inbox_id = inbox.id "
+            "WHERE ref = ?", (f.ref(1),)).fetchall()
+    assert status == "parked" and reason.startswith("the object is larger than 1 MiB (3 MiB in "
+                                                    "the message): parked by its key"), reason
+    kept = unpack(xml)
+    assert len(kept) < 1000 and f.ref(1).encode() in kept and "ООО Большой".encode() in kept
+    assert "the object is larger than 1 MiB" in err
+    # The stub holds the keys alone: sent, it would empty the object in the CRM.
+    code, report, err = sandbox.run("retry", f.ref(1))
+    with sandbox.db() as c:
+        assert c.execute("SELECT status FROM inbox WHERE ref = ?", (f.ref(1),)).fetchall() == [
+            ("parked",)]
+        assert not c.execute("SELECT 1 FROM registrations WHERE ref = ?", (f.ref(1),)).fetchall()

@@ -54,3 +54,23 @@ def test_check_warns_when_the_state_belongs_to_another_user(sandbox):
     assert code == 0, out + err
     assert f"{sandbox.state_path} belongs to user nobody, not to user root" in out + err
     assert sandbox.human("check", "--strict")[0] == 3
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "directory"])
+def test_check_says_what_the_run_says_of_a_lock_file_that_is_no_file(sandbox, kind, tmp_path):
+    """A lock file that is no regular file stops every run (exit 3): check said ok (exit 0)."""
+    import os
+
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    assert sandbox.run("pull-catalogs")[0] == 0
+    lock = sandbox.state_path.with_name(sandbox.state_path.name + ".lock")
+    lock.unlink(missing_ok=True)
+    victim = tmp_path / "victim"
+    {"fifo": lambda: os.mkfifo(lock), "symlink": lambda: lock.symlink_to(victim),
+     "directory": lock.mkdir}[kind]()
+    before = sandbox.dump()
+    for command in ("check", "run"):
+        code, _, err = sandbox.run(command)
+        assert code == 3, err
+        assert f"lock file {lock} is a " in err and "not a regular file" in err, err
+    assert sandbox.dump() == before and not victim.exists()

@@ -222,3 +222,41 @@ def test_dry_run_copies_nothing_and_cannot_commit(sandbox, monkeypatch, tmp_path
     finally:
         finish()
     assert sandbox.numbers("crm")[0] == 1
+
+
+@pytest.mark.parametrize("args, code, words", [
+    (["--config", "/nonexistent/onecsync.yaml", "--json", "run"], 3, "/nonexistent/onecsync.yaml"),
+    (["--json", "run", "--no-such-option"], 2, "--no-such-option"),
+    (["--json", "no-such-command"], 2, "no-such-command"),
+])
+def test_every_failing_json_run_prints_a_document_with_its_code_and_line(capsys, args, code,
+                                                                          words):
+    """A script reading --json gets a document whatever ended the run: a configuration or a
+    usage error (a stop by SIGTERM or run_timeout: test_killed, test_hostile_servers)."""
+    from tests.conftest import invoke
+
+    got, out, err = invoke(capsys, *args)
+    assert got == code, err
+    document = json.loads(out)
+    assert document["exit_code"] == code and words in document["error"], document
+
+
+def test_a_json_run_that_finds_the_lock_held_says_so_even_quiet(sandbox):
+    sandbox.run("pull-catalogs")
+    with sandbox.lock_held() as holder:
+        code, report, err = sandbox.run("-q", "pull-catalogs")
+    assert code == 8 and report["exit_code"] == 8 and f"pid {holder.pid}" in report["error"]
+
+
+def test_a_json_run_ended_by_run_timeout_prints_its_document(sandbox, monkeypatch):
+    from onecsync.errors import TimedOut
+    from onecsync.flows import runner
+
+    def stuck(*args, **kw):
+        raise TimedOut(3)
+
+    monkeypatch.setattr(runner, "execute", stuck)
+    code, report, err = sandbox.run("run")
+    assert code == 4, err
+    assert report == {"exit_code": 4, "error": "timed out: the run went past run_timeout (3 s): "
+                      + TimedOut.remedy, "problems": []}

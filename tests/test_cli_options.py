@@ -38,6 +38,7 @@ INVOCATIONS = {
     "run": ["run"], "pull-catalogs": ["pull-catalogs"], "push-invoices": ["push-invoices"],
     "pull-settlements": ["pull-settlements"], "reconcile": ["reconcile"],
     "retry": ["retry", "--all"], "check": ["check"], "status": ["status"],
+    "trace": ["trace", f.ref(1)],
     "validate": ["validate", "{msg}"], "state show": ["state", "show"],
     "state export": ["state", "export"],
     "state set-numbers": ["state", "set-numbers", "crm", "--sent", "0", "--yes"],

@@ -100,3 +100,19 @@ def test_our_message_deleted_from_the_folder_is_written_again(sandbox):
     assert code == 0
     assert sandbox.outgoing("crm")["message_no"] == 2
     assert len(sandbox.outgoing("crm")["objects"]) == 5
+
+
+def test_crash_while_staging_a_received_message_takes_it_again(sandbox, hard_crash):
+    """Nothing of a message (its number above all: that is what we confirm to the base) is
+    committed before what it carried is staged: a crash in between and the rerun takes it."""
+    sandbox.put("accounting", f.Msg(objects=OBJECTS))
+    hard_crash.setattr(State, "stage", crash)
+    run_crashing(sandbox, "pull-catalogs")
+    hard_crash.undo()
+    assert sandbox.numbers("accounting") == (0, 0, 0)
+    code, report, err = sandbox.run("pull-catalogs")
+    assert code == 0, err
+    assert sandbox.numbers("accounting")[1] == 1
+    crm = sandbox.outgoing("crm")
+    assert crm["received_no"] == 0 and sorted(r for _, r in crm["objects"]) == sorted(
+        f.ref(i) for i in range(1, 6))

@@ -109,27 +109,18 @@ def sqlite_holder(path: Path, begin: str):
         holder.communicate("")
 
 
-def test_state_locked_by_another_program_is_temporary(sandbox, monkeypatch):
+@pytest.mark.parametrize("mode", ["EXCLUSIVE", "IMMEDIATE"])
+def test_state_locked_or_written_by_another_program_is_temporary(sandbox, monkeypatch, mode):
+    """EXCLUSIVE: we cannot even read. IMMEDIATE: a writer holds the file while we can still
+    read it, and we fail at our first write."""
     monkeypatch.setattr(onecsync.state, "BUSY_TIMEOUT", 0.2)
     before = received_first(sandbox)
-    with sqlite_holder(sandbox.state_path, "EXCLUSIVE"):
+    with sqlite_holder(sandbox.state_path, mode):
         code, _, err = sandbox.run("pull-catalogs")
         assert code == 4, err
         line = error_line(err)
         assert str(sandbox.state_path) in line and "locked by another program" in line
         assert "another onecsync run" not in line  # not our run lock: that is exit 8
-    assert sandbox.dump() == before
-    converged(sandbox)
-
-
-def test_state_written_by_another_program_mid_run_is_temporary(sandbox, monkeypatch):
-    """A writer that holds the file while we can still read it: we fail at our first write."""
-    monkeypatch.setattr(onecsync.state, "BUSY_TIMEOUT", 0.2)
-    before = received_first(sandbox)
-    with sqlite_holder(sandbox.state_path, "IMMEDIATE"):
-        code, _, err = sandbox.run("pull-catalogs")
-        assert code == 4, err
-        assert "locked by another program" in error_line(err)
     assert sandbox.dump() == before
     converged(sandbox)
 

@@ -228,16 +228,26 @@ def test_a_password_in_the_odata_or_healthcheck_url_is_refused(sandbox):
 
 # -- 6. numbers SQLite cannot hold are usage errors --------------------------------------------
 
+@pytest.mark.parametrize("value", [str(2**63), str(2**63 - 1), "٣", "３", "0_2", "-1", "1e3"])
 @pytest.mark.parametrize("option", ["--sent", "--received"])
-def test_set_numbers_beyond_sqlite_integers_is_exit_2(sandbox, option):
+def test_set_numbers_beyond_what_the_state_and_our_next_number_hold_is_exit_2(sandbox, option,
+                                                                              value):
+    """2**63 - 1 itself is refused: our next message would be 2**63, past SQLite's integers
+    (review2 #6); digits of other scripts are refused as in a header (README)."""
     sandbox.put("accounting", FIRST)
     assert sandbox.run("pull-catalogs")[0] == 0
     before, journal = sandbox.dump(), sandbox.journal()
-    code, _, err = sandbox.run("state", "set-numbers", "accounting", option, str(2**63), "--yes")
+    code, _, err = sandbox.run("state", "set-numbers", "accounting", option, value, "--yes")
     assert code == 2, err
-    assert f"Invalid value for '{option}'" in err and "9223372036854775807" in err
+    assert f"Invalid value for '{option}'" in err and "from 0 to 9223372036854775806" in err
     assert sandbox.dump() == before and sandbox.journal() == journal
-    code, _, err = sandbox.run("state", "set-numbers", "accounting", option, str(2**63 - 1),
+
+
+@pytest.mark.parametrize("option", ["--sent", "--received"])
+def test_set_numbers_up_to_the_last_settable_number_is_taken(sandbox, option):
+    sandbox.put("accounting", FIRST)
+    assert sandbox.run("pull-catalogs")[0] == 0
+    code, _, err = sandbox.run("state", "set-numbers", "accounting", option, str(2**63 - 2),
                                "--yes")
     assert code == 0, err
 
@@ -470,3 +480,58 @@ def test_a_state_inside_or_around_an_exchange_folder_is_exit_3(sandbox, state, s
 def _tree(root):
     return sorted((str(p.relative_to(root)), p.read_bytes()) for p in root.rglob("*")
                   if p.is_file())
+
+
+# -- over-long names (ENAMETOOLONG) ------------------------------------------------------------
+
+LONG = "x" * 300
+
+
+@pytest.mark.parametrize("key, change", [
+    ("state", lambda t: t.replace("state/onecsync.sqlite", f"state/{LONG}.sqlite")),
+    ("state", lambda t: t.replace("state/onecsync.sqlite", f"state/{'y' * 250}")),  # its .lock
+    ("bases.crm.transport.path", lambda t: t.replace("path: exchange/crm", f"path: {LONG}")),
+    ("bases.crm.transport.path",
+     lambda t: t.replace("path: exchange/crm", "path: " + "/".join(["d" * 200] * 20))),
+    ("metrics_file", lambda t: t + f"metrics_file: {LONG}.prom\n"),
+    ("bases.crm.transport.archive_password_file",
+     lambda t: t.replace("path: exchange/crm", f"path: exchange/crm, archive_password_file: {LONG}")),
+])
+def test_a_name_too_long_for_the_system_is_exit_3_naming_the_key(sandbox, key, change):
+    """review3 #7: ENAMETOOLONG was exit 1 (check's state access, the folder fetch) or exit 4."""
+    sandbox.write_config(change(sandbox.config.read_text(encoding="utf-8")))
+    for command in ("check", "run", "status"):
+        code, _, err = sandbox.run(command)
+        assert code == 3, (command, err)
+        line = error_line(err)
+        assert f"{key}: '" in line and "give a shorter path" in line, line
+        assert "internal error" not in err
+    assert not sandbox.state_path.parent.exists()
+
+
+@pytest.mark.parametrize("length", [300, 5000])
+def test_a_config_search_place_too_long_is_exit_3_naming_the_variable(
+        sandbox, capsys, monkeypatch, length):
+    from tests.conftest import invoke
+
+    monkeypatch.delenv("ONECSYNC_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", "/tmp/" + "a" * length)
+    monkeypatch.chdir(sandbox.root / "exchange")
+    code, _, err = invoke(capsys, "status")
+    assert code == 3, err
+    assert "(from $XDG_CONFIG_HOME)" in err and "set XDG_CONFIG_HOME to a shorter path" in err
+
+
+def test_an_unforeseen_too_long_path_is_exit_3_not_a_bug(sandbox, monkeypatch):
+    """Wherever else ENAMETOOLONG comes from (a path made at run time), it is the admin's: exit 3
+    with one line, never exit 1 "internal error"."""
+    from onecsync import cli_options
+
+    def too_long(path):
+        raise OSError(36, "File name too long", "/tmp/" + LONG)
+
+    monkeypatch.setattr(cli_options, "load_config", too_long)
+    code, _, err = sandbox.run("status")
+    assert code == 3, err
+    assert "is too long for the system (ENAMETOOLONG)" in error_line(err)
+    assert "internal error" not in err

@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import stat
+import time
 import tracemalloc
 
 import pytest
@@ -530,3 +531,88 @@ def test_validate_refuses_a_zip_entry_that_is_not_a_plain_file_name(sandbox, nam
     assert code == 5, err
     assert "Traceback" not in err, err
     assert "is not a plain file name" in json.dumps(report, ensure_ascii=False), report
+
+
+@pytest.mark.parametrize("kind, says", [
+    ("file", "it is a regular file, not a folder"),
+    ("fifo", "it is a FIFO (named pipe), not a folder"),
+    ("below a file", "a part of the path is a file, not a folder"),
+    ("missing", "the folder does not exist"),
+])
+def test_a_transport_path_that_is_no_folder_says_what_it_is(sandbox, kind, says):
+    """Review2 minor: a regular file there was called "the folder does not exist"."""
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    assert sandbox.run("pull-catalogs")[0] == 0
+    before = sandbox.dump()
+    crm = sandbox.folders["crm"]
+    for entry in crm.iterdir():
+        entry.unlink()
+    crm.rmdir()
+    if kind in ("file", "below a file"):
+        crm.write_text("not a folder\n")
+    elif kind == "fifo":
+        os.mkfifo(crm)
+    if kind == "below a file":
+        sandbox.write_config(sandbox.config.read_text().replace("exchange/crm}",
+                                                                "exchange/crm/sub}"))
+    for command in ("run", "check"):
+        code, _, err = sandbox.run(command)
+        assert code == 3, err
+        [line] = [ln for ln in err.splitlines()
+                  if ln.startswith(("onecsync: error: ", "onecsync: problem: "))]
+        assert says in line and str(crm) in line, line
+    assert sandbox.dump() == before
+
+
+@pytest.fixture
+def append_only(sandbox, monkeypatch):
+    """The CRM's folder lets a file be created but not renamed or removed: `chattr +a`, or a
+    Samba/Windows ACL granting "create files" without "delete" (done here by refusing os's
+    rename and unlink there, so that it needs neither root nor ext4)."""
+    folder = str(sandbox.folders["crm"])
+
+    def refusing(real):
+        def call(src, *args, **kwargs):
+            if os.path.dirname(os.path.abspath(src)) == folder:
+                raise PermissionError(errno.EPERM, "Operation not permitted", src)
+            return real(src, *args, **kwargs)
+        return call
+
+    for name in ("rename", "replace", "unlink"):
+        monkeypatch.setattr(os, name, refusing(getattr(os, name)))
+    return sandbox.folders["crm"]
+
+
+def test_check_proves_a_folder_lets_its_files_be_renamed_and_removed(sandbox, append_only):
+    """review3 #4: check said ok (and left its probe) where every run then failed."""
+    code, _, err = sandbox.run("check")
+    assert code == 3, err
+    line = next(ln for ln in errors(err) + err.splitlines() if "can be created there" in ln)
+    assert f"{append_only}: onecsync's file .onecsync-probe-" in line
+    assert "but not renamed (Operation not permitted)" in line
+    assert "chattr -a" in line
+    # the probe it could not remove is the one file it left, and the next check names it
+    [probe] = os.listdir(append_only)
+    code, _, err = sandbox.run("check")  # a check going on beside this one keeps its probe
+    assert code == 3 and len(os.listdir(append_only)) == 2
+    for name in os.listdir(append_only):
+        os.utime(append_only / name, (time.time() - 120,) * 2)
+    code, _, err = sandbox.run("check")
+    assert code == 3 and len(os.listdir(append_only)) == 2
+    assert "can be created there but not removed" in err and "then remove that file" in err
+
+
+def test_runs_in_a_folder_that_keeps_every_file_add_no_file_after_the_first(sandbox, append_only):
+    """review3 #4: each run left one more temporary file of the message's size, for ever."""
+    sandbox.put("accounting", FIRST)
+    sizes = []
+    for _ in range(3):
+        code, _, err = sandbox.run("run")
+        assert code == 3, err
+        [line] = errors(err)
+        assert "can be created there but not" in line and "then remove that file" in line
+        names = os.listdir(append_only)
+        assert len(names) == 1 and names[0].startswith(".onecsync-tmp-"), names
+        assert names[0] in line
+        sizes.append(names)
+    assert sizes[0] == sizes[1] == sizes[2]  # the same one, named each run

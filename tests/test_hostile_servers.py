@@ -167,6 +167,62 @@ def test_a_malformed_service_answer_is_exit_4_naming_what_was_wrong(sandbox, htt
     assert words in line, line
 
 
+@pytest.mark.parametrize("status", [400, 500])
+def test_an_error_answer_nested_deep_is_one_line_never_a_recursion_error(sandbox, http, status):
+    """The body of a refusal is read for 1C's {"Message"} too: as hostile as any answer."""
+    acc, sa = http
+    sa.answer("UploadData", DEEP, status=status)
+    code, report, err = sandbox.run("run")
+    assert code in (3, 4, 5) and "Traceback" not in err and "Recursion" not in err, err
+    [error] = report["errors"]  # the server and the request named
+    assert error["message"].startswith(f"{sa.url}: UploadData: ") and len(error["message"]) < 500, \
+        error
+
+
+# Parses an answer nested DEPTH deep from a deep caller or in a thread with a small stack;
+# prints the one line it gives. Its own process: Python's decoder may crash it outright.
+DEEP_PARSE = """
+import sys, threading
+from onecsync import answers
+depth, room = int(sys.argv[1]), sys.argv[2]
+body = b'{"value": ' + b"[" * depth + b'"]"' + b"]" * depth + b"}"
+def parse():
+    try:
+        answers.parse_json(body, "the server: Op", answers.Obj())
+    except answers.Malformed as exc:
+        print(exc.line())
+    except RecursionError as exc:
+        print("RecursionError", exc)
+if room == "deep-caller":
+    sys.setrecursionlimit(120)  # as if called from deep inside a library
+    parse()
+else:
+    threading.stack_size(64 << 10)
+    t = threading.Thread(target=parse)
+    t.start()
+    t.join()
+"""
+
+
+@pytest.mark.parametrize("depth", [33, 900, 100_000])
+@pytest.mark.parametrize("room", ["deep-caller", "small-thread-stack"])
+def test_deep_nesting_is_malformed_whatever_the_caller(depth, room):
+    """How deep Python's decoder may recurse depends on its caller's depth and on the thread's
+    stack (a RecursionError by chance, or a crash): answers.too_deep judges the bytes first,
+    so the outcome is always the same line."""
+    import subprocess
+    import sys
+
+    from tests.emulator.world import REPO
+
+    p = subprocess.run([sys.executable, "-c", DEEP_PARSE, str(depth), room], cwd=REPO,
+                       env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, (p.returncode, p.stderr)
+    assert p.stdout.startswith("the server: Op: the answer is nested deeper than any real "
+                               "answer (over 32 levels)"), p.stdout
+
+
 def test_a_status_that_is_not_an_object_is_exit_4(sandbox, http):
     acc, sa = http
     sa.long_polls = 2
@@ -208,8 +264,8 @@ def test_a_run_past_run_timeout_ends_there_and_status_shows_it_meanwhile(sandbox
     sa.pause = 1.5
     start = time.monotonic()
     p = subprocess.Popen([sys.executable, "-m", "onecsync", "--config", str(sandbox.config),
-                          "run"], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-                         stderr=subprocess.PIPE, text=True)
+                          "--json", "run"], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         while True:
             code, report, err = sandbox.run("status")
@@ -222,7 +278,7 @@ def test_a_run_past_run_timeout_ends_there_and_status_shows_it_meanwhile(sandbox
         code, out, _ = sandbox.human("status")
         assert f"lock: held by pid {p.pid} (run), started {report['lock']['started']}" in \
             " ".join(out.split())
-        err = p.communicate(timeout=30)[1]
+        out, err = p.communicate(timeout=30)
     finally:
         p.kill()
         p.wait()
@@ -232,6 +288,9 @@ def test_a_run_past_run_timeout_ends_there_and_status_shows_it_meanwhile(sandbox
     assert len(lines) == 1 and lines[0].startswith(
         "onecsync: error: timed out: the run went past run_timeout (4 s): what it had not "
         "committed is undone"), err
+    document = json.loads(out)  # a script reading --json learns it too
+    assert document["exit_code"] == ExitCode.TEMPORARY, out
+    assert document["error"] == lines[0].removeprefix("onecsync: error: "), out
     assert held(sandbox) == before
     assert sandbox.journal()[0] == (4, "timed out: the run went past run_timeout (4 s)")
 
@@ -437,7 +496,7 @@ def test_a_flood_of_interim_answers_says_so(sandbox, http):
     before = held(sandbox)
     sa.fail("UploadData", Fault.EARLY_HINTS)
     line = failed_run(sandbox, before)
-    assert f"{sa.url}: HTTP 102: an interim answer and no final one" in line, line
+    assert f"{sa.url}: UploadData: HTTP 102: an interim answer and no final one" in line, line
 
 
 # -- FTP ------------------------------------------------------------------------------------
@@ -610,6 +669,80 @@ def test_odata_malformed_pages_are_exit_4(odata, body, words):
     line = malformed(client)
     assert line.startswith(f"OData {svc.url}: Document_СчетНаОплатуПокупателю $skip=0: "), line
     assert words in line, line
+
+
+def filtered(client, keys=GUIDS[:2], select="Ref_Key,Number") -> list[dict]:
+    return list(client.entities("Document_СчетНаОплатуПокупателю", select=select,
+                                any_of=("Ref_Key", keys)))
+
+
+def lied_to(client, read=filtered) -> str:
+    start = time.monotonic()
+    with pytest.raises(Malformed) as exc:
+        read(client)
+    assert time.monotonic() - start < 30
+    assert exc.value.exit_code == ExitCode.TEMPORARY
+    line = exc.value.line()
+    assert line.startswith(f"OData {client.url}: Document_СчетНаОплатуПокупателю $skip="), line
+    return line
+
+
+def row(key, **more) -> dict:
+    return {"Ref_Key": key, "Number": "1", **more}
+
+
+def test_odata_rows_that_answer_what_was_asked_are_read(odata):
+    svc, client = odata
+    svc.raw = [json.dumps({"odata.metadata": f"{svc.url}/$metadata#Document_СчетНаОплатуПокупателю",
+                           "value": [row(GUIDS[0]), row(GUIDS[1].upper())]}).encode(),
+               page()]
+    assert [r["Ref_Key"] for r in filtered(client)] == [GUIDS[0], GUIDS[1].upper()]
+
+
+@pytest.mark.parametrize("pages, words", [
+    ([page(row(GUIDS[0]), row(GUIDS[2]))],
+     f"$skip=0: row 1 has Ref_Key '{GUIDS[2]}', none of the keys filtered for"),
+    ([page(row(GUIDS[0]), {"Ref_Key": GUIDS[1]})],
+     "$skip=0: row 1 has no 'Number', asked for in $select"),
+    ([page(row(GUIDS[0]), row(None))], "row 1.Ref_Key is null, not a GUID"),
+    ([json.dumps({"odata.metadata": "http://x/$metadata#Catalog_Контрагенты",
+                  "value": [row(GUIDS[0])]}).encode()],
+     "$skip=0: the answer holds rows of 'Catalog_Контрагенты', not of the set asked for"),
+    ([page(row(GUIDS[0]), row(GUIDS[1])), page(row(GUIDS[1]), row(GUIDS[3]))],
+     f"$skip=2: row 0 ({GUIDS[1]}) was sent already"),
+    # More rows than keys: one key twice within a page.
+    ([page(row(GUIDS[0]), row(GUIDS[0]))], f"$skip=0: row 1 ({GUIDS[0]}) was sent already"),
+])
+def test_odata_rows_that_were_not_asked_for_are_exit_4(odata, pages, words):
+    svc, client = odata
+    svc.raw = list(pages)
+    line = lied_to(client)
+    assert words.replace("row 1.Ref_Key", "the answer.value[1].Ref_Key") in line, line
+
+
+def test_odata_that_sends_new_rows_for_ever_is_cut_by_the_row_cap(odata, monkeypatch):
+    """Unfiltered: each page brings new keys; the client's row cap ends the read."""
+    from onecsync import odata as odata_module
+
+    svc, client = odata
+    monkeypatch.setattr(odata_module, "ROW_LIMIT", 50)
+    svc.misbehave.add("endless")
+    line = lied_to(client, read_all)
+    assert "$skip=50: more than 50 rows in one reconcile: the server sends rows without end" \
+        in line, line
+    assert len(svc.requests) == 26
+
+
+def test_odata_pages_are_capped_per_client(odata, monkeypatch):
+    from onecsync import odata as odata_module
+
+    svc, client = odata
+    monkeypatch.setattr(odata_module, "PAGE_LIMIT", 3)
+    svc.raw = [page(row(GUIDS[0]), row(GUIDS[1])), page()]
+    filtered(client)  # two pages
+    svc.raw = [page(row(GUIDS[2]), row(GUIDS[3])), page()]
+    line = lied_to(client, lambda c: filtered(c, GUIDS[2:]))
+    assert "$skip=2: more than 3 pages in one reconcile" in line, line
 
 
 def test_odata_count_must_be_a_number(odata):

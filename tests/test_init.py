@@ -114,6 +114,21 @@ def test_an_existing_config_is_kept_without_force(run, tmp_path):
     assert load_config(tmp_path / "onecsync.yaml").bases["crm"].code == f.CRM
 
 
+def test_init_force_over_a_fifo_does_not_hang(run, tmp_path):
+    """`init --force` reads the config it replaces (to keep its node code): a FIFO there hung
+    it until killed."""
+    import os
+
+    from tests.conftest import unblocking
+
+    fifo = tmp_path / "onecsync.yaml"
+    os.mkfifo(fifo)
+    with unblocking(fifo):
+        code, _, err = run("init", "--force", *FLAGS)
+    assert code == 0, err
+    assert load_config(fifo).bases["crm"].code == f.CRM
+
+
 def test_a_base_code_can_be_read_from_a_message_the_base_wrote(run, tmp_path):
     msg = tmp_path / "from-bp.xml"
     msg.write_bytes(f.Msg(version=None, message_no=0, received_no=0, to=None).xml())

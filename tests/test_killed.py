@@ -151,14 +151,18 @@ def test_sigterm_and_ctrl_c_are_journaled_and_undo_the_run(sandbox, sig, line, c
     before = first_exchange(sandbox)
     sandbox.put("accounting", SECOND)
     proc = subprocess.Popen([sys.executable, "-c", SLOW_RUN, "--config", str(sandbox.config),
-                             "pull-catalogs"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONPATH": str(f.REPO)})
+                             "--json", "pull-catalogs"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(f.REPO)})
     assert proc.stdout.readline().strip() == "staged"
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=30)
+    out, err = proc.communicate(timeout=30)
     assert proc.returncode == code, err
     [shown] = [ln for ln in err.splitlines() if "onecsync: error:" in ln]
     assert line in shown and "Traceback" not in err
+    # A script reading --json learns how the run ended, too.
+    document = json.loads(out)
+    assert document["exit_code"] == code and document["error"].startswith(line), document
     assert sandbox.dump() == before  # the message's transaction was rolled back
     assert sandbox.journal()[0] == (code, line)
     _, report, _ = sandbox.run("status")

@@ -107,6 +107,39 @@ def test_retry_needs_all_or_refs(sandbox):
     assert code == 2
 
 
+def test_a_retried_object_is_judged_again_not_sent_blindly(sandbox):
+    """Retry makes a parked object staged again, reason kept: routing must look at it once
+    more (here: still no КлючевыеСвойства), not register it with the bulk statement."""
+    sandbox.put("accounting", f.Msg(objects=[
+        f.counterparty(f.ref(1), "ООО Ромашка"),
+        "<Справочник.Валюты><НаименованиеПолное>Рубль</НаименованиеПолное></Справочник.Валюты>"]))
+    assert sandbox.run("pull-catalogs")[0] == 7
+    code, report, err = sandbox.run("retry", "--all")
+    assert code == 7, err  # parked again, as any run that parks something
+    assert sandbox.outgoing("crm")["objects"] == [("Справочник.Контрагенты", f.ref(1))]
+    with sandbox.db() as c:
+        assert c.execute("SELECT count(*) FROM inbox WHERE status = 'parked'").fetchone()[0] == 1
+
+
+def test_a_mapped_object_the_target_holds_as_mapped_is_not_echoed(sandbox):
+    """The echo check compares what we would send (after the target's mapping), not what the
+    source sent: the CRM holds the mapped counterparty, and accounting's edit changes nothing
+    of what the mapping leaves."""
+    config_with(sandbox, "mapping:\n  crm:\n    Справочник.Контрагенты:\n"
+                         '      set: {КлючевыеСвойства/Наименование: "Клиент из БП"}\n')
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    assert sandbox.run("run")[0] == 0
+    assert sandbox.outgoing("crm")["objects"] == [("Справочник.Контрагенты", f.ref(1))]
+    sandbox.put("crm", f.Msg(sender=f.CRM, message_no=1, received_no=1,
+                             objects=[f.counterparty(f.ref(1), "Клиент из БП")]))
+    sandbox.put("accounting", f.Msg(message_no=2, received_no=1, created="2026-11-20T10:00:00",
+                                    objects=[f.counterparty(f.ref(1), "ООО Ромашка-2")]))
+    code, report, err = sandbox.run("run")
+    assert code == 0, err
+    assert report["routed"]["pull-catalogs"] == {"echo": 1}
+    assert sandbox.outgoing("crm")["objects"] == []
+
+
 def test_the_organization_filter_keeps_other_organizations_out(sandbox):
     config_with(sandbox, "flows:\n  pull-catalogs:\n    organizations: ['7728415638']\n"
                          "  pull-settlements:\n    organizations: ['7728415638']\n")
@@ -121,6 +154,7 @@ def test_the_organization_filter_keeps_other_organizations_out(sandbox):
     assert code == 0, err
     objects = sandbox.outgoing("crm")["objects"]
     assert ("Документ.ПБДСРасчетыСКонтрагентами", f.ref(2)) in objects
+    assert ("Справочник.Контрагенты", f.ref(1)) in objects  # no organization of its own
     assert ("Документ.ПБДСРасчетыСКонтрагентами", f.ref(3)) not in objects
     assert report["routed"]["pull-settlements"]["filtered"] == 1
 
@@ -191,6 +225,20 @@ def test_a_mapped_object_1c_would_refuse_is_parked_and_the_rest_sent(sandbox):
     assert code == 7, err
     assert "parked" in err and "ЮридическоеФизическоеЛицо" in err, err
     assert sandbox.outgoing("crm")["objects"] == [("Справочник.Валюты", f.ref(2))]
+
+
+def test_a_version_parked_on_its_way_does_not_hold_back_the_other_bases_edit(sandbox):
+    """The CRM's order could not be written for accounting (parked): accounting's own edit of
+    it is not 'superseded' by a version that is not on its way, and goes to the CRM."""
+    order = f.ref(1, "c0ffee00")
+    config_with(sandbox, "mapping:\n  accounting:\n    Документ.ЗаказКлиента:\n"
+                         "      drop: [КлючевыеСвойства/Дата]\n")
+    sandbox.put("crm", f.Msg(sender=f.CRM, objects=[f.order(order)]))
+    code, _, err = sandbox.run("run")
+    assert code == 7 and "parked" in err, err
+    sandbox.put("accounting", f.Msg(objects=[f.order(order, amount="1.00")]))
+    code, report, err = sandbox.run("run")
+    assert ("Документ.ЗаказКлиента", order) in sandbox.outgoing("crm")["objects"], (report, err)
 
 
 def test_retry_of_a_ref_not_parked_is_exit_2_and_changes_nothing(sandbox):

@@ -215,6 +215,16 @@ def test_check_warns_of_a_metrics_folder_no_run_could_write(box):
     assert box.run("check", "--strict")[0] == 3
 
 
+def test_check_warns_of_a_metrics_file_that_is_a_folder(box):
+    box.metrics.unlink(missing_ok=True)
+    box.metrics.mkdir()
+    code, report, _ = box.run("check")
+    [warning] = [w["message"] for w in report["warnings"] if "metrics_file" in w["message"]]
+    assert warning.startswith(f"metrics_file: {box.metrics} is a folder, so no run writes")
+    code, _, err = box.run("run")
+    assert code == 0 and "metrics: cannot write" in err
+
+
 def test_a_state_that_cannot_be_read_still_gets_the_runs_exit_code_written(box):
     box.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
     assert box.run("run")[0] == 0
@@ -257,3 +267,54 @@ def test_between_two_emulated_bases_the_numbers_reach_confirmed(tmp_path):
         assert value(m, "onecsync_oldest_unconfirmed_age_seconds", base=base) == 0
         assert value(m, "onecsync_last_receive_timestamp_seconds", base=base) > 0
     assert value(m, "onecsync_run_exit_code") == 0
+
+
+@pytest.mark.parametrize("state, metrics, what", [
+    ("state/state.prom", "state/state.prom", "is the state file"),
+    ("state/s", "state/s-wal.prom", None),  # a name of its own beside the state is fine
+    ("state/s.prom", "state/../state/s.prom", "is the state file"),
+    ("state/x", "onecsync.yaml.prom", None),
+    ("state/x", "state/quarantine/m.prom", "is inside the quarantine"),
+    ("state/x", "exchange/crm/m.prom", "is inside the exchange folder bases.crm.transport.path"),
+    ("state/x", "exchange/accounting/sub/m.prom",
+     "is inside the exchange folder bases.accounting.transport.path"),
+])
+def test_a_metrics_file_over_our_files_or_in_an_exchange_folder_is_refused(
+        box, state, metrics, what):
+    """review3 #1, #2: the metrics rename once put the text file over the SQLite state, and a
+    metrics file in the base's share was written through a link its users planted."""
+    box.write_config(box.config.read_text(encoding="utf-8")
+                     .replace("state/onecsync.sqlite", state)
+                     .replace("metrics/onecsync.prom", metrics))
+    (box.root / "state").mkdir(exist_ok=True)
+    before = sorted(p.name for p in box.root.rglob("*"))
+    for command in ("check", "run", "status"):
+        code, _, err = box.run(command)
+        if what is None:
+            assert "metrics_file" not in err, err
+            continue
+        assert code == 3, err
+        assert f"metrics_file: {box.root / metrics} {what}" in err
+        assert "point it at node_exporter's textfile folder" in err
+        assert sorted(p.name for p in box.root.rglob("*")) == before
+
+
+def test_a_metrics_folder_the_share_turned_into_a_link_is_refused(box, tmp_path_factory):
+    """review3 #2: `exchange/crm/prom` made a link to a folder elsewhere: judged on the path as
+    written as well as on the real one, so the file outside is never replaced."""
+    victim = tmp_path_factory.mktemp("victim")
+    (victim / "m.prom").write_text("keep", encoding="utf-8")
+    (box.folders["crm"] / "prom").symlink_to(victim)
+    box.write_config(box.config.read_text(encoding="utf-8").replace(
+        "metrics/onecsync.prom", "exchange/crm/prom/m.prom"))
+    code, _, err = box.run("run")
+    assert code == 3 and "is inside the exchange folder bases.crm.transport.path" in err
+    assert (victim / "m.prom").read_text(encoding="utf-8") == "keep"
+    assert sorted(p.name for p in victim.iterdir()) == ["m.prom"]
+    # and the other way round: a link in our folders to the share
+    (box.root / "prom").symlink_to(box.folders["crm"])
+    box.write_config(box.config.read_text(encoding="utf-8").replace(
+        "exchange/crm/prom/m.prom", "prom/m.prom"))
+    code, _, err = box.run("run")
+    assert code == 3 and "is inside the exchange folder bases.crm.transport.path" in err
+    assert not (box.folders["crm"] / "m.prom").exists()

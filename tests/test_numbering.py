@@ -39,3 +39,18 @@ def test_received_no_beyond_sent_no_is_a_conflict():
 ])
 def test_negotiation(ours, theirs, expected):
     assert negotiate(ours, theirs) == expected
+
+
+def test_no_remedy_suggests_a_number_whose_next_sqlite_cannot_hold():
+    from onecsync.protocol.numbering import LAST_SETTABLE
+    from onecsync.protocol.numbering import next_number
+
+    with pytest.raises(NumberingConflict) as caught:
+        decide(Numbers(3, 5, 2), 6, LAST_SETTABLE, peer="crm")
+    assert "--sent 9223372036854775806`" in caught.value.line()
+    with pytest.raises(NumberingConflict, match="past the last number") as caught:
+        decide(Numbers(3, 5, 2), 6, LAST_SETTABLE + 1, peer="crm")
+    assert "--sent 0 --received 0" in caught.value.line()
+    assert next_number(LAST_SETTABLE) == 2**63 - 1
+    with pytest.raises(NumberingConflict, match="used up"):
+        next_number(2**63 - 1, "crm")

@@ -1,4 +1,4 @@
-"""A run with nothing new, `status` and `status --json` read no table of objects whole.
+"""A run with nothing new, `status`, `status --json` and `trace` read no table of objects whole.
 
 At a million objects a full scan of the inbox or of the registrations is seconds, on every cron
 run; found by the query planner's own account (EXPLAIN QUERY PLAN) of every statement these
@@ -15,12 +15,14 @@ import sqlite3
 import pytest
 
 import onecsync.state as state_module
+import onecsync.state.trace as tracing
 from onecsync.flows.reconcile import ORPHAN_AFTER_RUNS
 from tests import factory as f
 from tests.test_reconcile import add_past_runs
 
 # The tables that grow with the objects exchanged.
-BIG = ("inbox", "inbox_payloads", "registrations", "registration_payloads", "inbox_links")
+BIG = ("inbox", "inbox_payloads", "registrations", "registration_payloads", "inbox_links",
+       "versions")
 _FULL_SCAN = re.compile(rf"\bSCAN ({'|'.join(BIG)})\b")
 
 
@@ -36,6 +38,8 @@ def statements(monkeypatch):
 
     monkeypatch.setattr(state_module, "_connect", lambda path: traced(connect(path)))
     monkeypatch.setattr(state_module, "read_connection", lambda *a, **k: traced(read(*a, **k)))
+    ro = tracing._open_ro
+    monkeypatch.setattr(tracing, "_open_ro", lambda path: traced(ro(path)))
     return seen
 
 
@@ -80,10 +84,14 @@ def big_state(sandbox):
     return sandbox
 
 
-@pytest.mark.parametrize("command", [("run",), ("status",), ("--json", "status")])
+@pytest.mark.parametrize("command", [
+    ("run",), ("status",), ("--json", "status"),
+    ("trace", f.ref(3)), ("trace", "X-2"), ("trace", "X-2", "2026-11-19"), ("trace", "7705432193")])
 def test_nothing_new_and_status_scan_no_table_of_objects(big_state, statements, command):
     code, _, err = big_state.run(*command)
     assert code in (0, 9), err
+    if command[0] == "trace":
+        assert "FROM versions" in " ".join(statements)
     assert any("FROM inbox" in s for s in statements)  # the trace saw the queries
     with big_state.db() as db:
         assert full_scans(db, statements) == {}

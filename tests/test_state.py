@@ -29,6 +29,20 @@ def test_a_new_state_file_is_private_and_fully_migrated(tmp_path):
     assert {"peers", "inbox", "registrations", "runs"} <= tables
 
 
+def test_a_new_state_is_linked_in_then_its_folder_synced(tmp_path, monkeypatch):
+    """A power cut after the first run must not lose the state's name: the folder is synced
+    after the link (the file itself is on disk before: synchronous FULL)."""
+    import os
+
+    calls, real_fsync, real_link = [], os.fsync, os.link
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(os.readlink(f"/proc/self/fd/{fd}")),
+                                                 real_fsync(fd))[1])
+    monkeypatch.setattr(os, "link", lambda a, b: (calls.append("link"), real_link(a, b))[1])
+    path = tmp_path / "state" / "onecsync.sqlite"
+    open_state(path).close()
+    assert str(path.parent) in calls[calls.index("link") + 1:], calls
+
+
 def test_reopening_applies_nothing_twice(tmp_path):
     path = tmp_path / "state.sqlite"
     open_state(path).close()

@@ -226,3 +226,32 @@ def test_every_state_command_has_help(capsys):
             main(["state", name, "--help"])
         assert exc.value.code == 0
         assert "Example:" in capsys.readouterr().out
+
+
+def test_following_the_exit_6_remedy_never_breaks_a_later_run(sandbox):
+    """Review2 #6: a base confirming 2**63 - 1 once got the remedy `--sent 9223372036854775807`,
+    which was taken, and every run after was exit 1 OverflowError. Now that remedy is never
+    given; the highest one given is followed to a last message, and then numbers run out
+    with exit 6 and a remedy, never exit 1."""
+    first_exchange(sandbox)
+    sandbox.put("crm", f.Msg(sender=f.CRM, message_no=1, received_no=2**63 - 1))
+    before = sandbox.dump()
+    code, _, err = sandbox.run("run")
+    assert code == 6, err
+    assert "crm confirms our message 9223372036854775807, past the last number" in err
+    assert "--sent 0 --received 0" in err and "--sent 9223372036854775807" not in err
+    assert sandbox.dump() == before
+    sandbox.put("crm", f.Msg(sender=f.CRM, message_no=1, received_no=2**63 - 2))
+    code, _, err = sandbox.run("run")
+    assert code == 6 and "state set-numbers crm --sent 9223372036854775806`" in err, err
+    code, _, err = sandbox.run("state", "set-numbers", "crm", "--sent", str(2**63 - 2), "--yes")
+    assert code == 0, err
+    code, report, err = sandbox.run("run")
+    assert code == 0, err
+    assert sandbox.numbers("crm")[0] == 2**63 - 1
+    sandbox.put("crm", f.Msg(sender=f.CRM, message_no=2, received_no=2**63 - 1))
+    for _ in range(2):
+        code, _, err = sandbox.run("run")
+        assert code == 6, err
+        assert "our message numbers to crm are used up (9223372036854775807 sent)" in err
+        assert "Traceback" not in err and "internal error" not in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -198,6 +199,70 @@ def test_a_broken_config_is_exit_3(sandbox, capsys):
 def test_a_missing_file_is_a_usage_error(capsys, tmp_path):
     code, _, err = invoke(capsys, "validate", str(tmp_path / "nope.xml"))
     assert code == 2 and "does not exist" in err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_fifo_or_a_device_is_refused_at_once(capsys, tmp_path, kind):
+    """Review2 #13: `validate` on a FIFO hung until killed."""
+    import os
+    import time
+
+    from tests.conftest import unblocking
+
+    path = tmp_path / "Message.xml"
+    if kind == "fifo":
+        os.mkfifo(path)
+    started = time.monotonic()
+    with unblocking(path) if kind == "fifo" else contextlib.nullcontext():
+        code, out, err = invoke(capsys, "validate", str(path) if kind == "fifo" else "/dev/zero")
+    assert time.monotonic() - started < 30
+    assert code == 2, err
+    what = "a FIFO (named pipe)" if kind == "fifo" else "a device"
+    assert f"is {what}, not a message file" in err and out == ""
+
+
+def test_a_file_swapped_for_a_fifo_after_the_look_is_not_read(tmp_path):
+    """What the run and validate open is judged on the descriptor: never blocking."""
+    import os
+
+    from tests.conftest import unblocking
+
+    path = tmp_path / "Message.xml"
+    os.mkfifo(path)
+    with unblocking(path):
+        check = check_message(path)
+    assert not check.valid
+    assert "not a regular file" in json.dumps(check.report(), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("command, says", [
+    ("validate", "stopped (SIGTERM): it only reads: nothing was changed"),
+    ("status", "stopped (SIGTERM): it only reads: nothing was changed"),
+    ("pull-catalogs", "stopped (SIGTERM): what this run had not committed is undone"),
+])
+def test_the_stop_line_fits_the_command(sandbox, capsys, monkeypatch, command, says):
+    """Review2 #13: a stopped `validate` said what a stopped run says."""
+    import os
+    import signal
+    import time
+
+    def killed(*args, **kw):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises long before
+        raise AssertionError("SIGTERM did not stop the command")
+
+    sandbox.put("accounting", f.Msg())
+    from onecsync.flows import runner
+    from onecsync.protocol import check
+    from onecsync.state import reports
+
+    monkeypatch.setattr(check, "check_message", killed)
+    monkeypatch.setattr(reports, "status", killed)
+    monkeypatch.setattr(runner, "_steps", killed)
+    args = {"validate": ["validate", str(sandbox.incoming("accounting"))]}.get(command, [command])
+    code, _, err = invoke(capsys, "--config", str(sandbox.config), *args)
+    assert code == 143, err
+    assert says in err, err
 
 
 def test_the_body_is_read_one_object_at_a_time():

@@ -17,10 +17,12 @@ from __future__ import annotations
 import inspect
 import os
 import sqlite3
+import stat
 
 from onecsync.config import Config
 from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
+from onecsync.files import entry_kind
 from onecsync.flows.addressing import scan
 from onecsync.flows.declared import Finding
 from onecsync.flows.declared import config_findings
@@ -135,6 +137,13 @@ def _state_access(config: Config) -> tuple[list[str], list[str]]:
             what = "the lock file" if p == lock else "the state file"
             problems.append(f"{what} {p} is not writable by this user, so no run can "
                             f"{'take the lock' if p == lock else 'use the state'} ({fix})")
+    try:
+        mode = os.lstat(lock).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):  # the run refuses it (state/lock.py)
+        problems.append(f"lock file {lock} is a {entry_kind(mode)}, not a regular file: no run "
+                        "takes it (remove it: onecsync makes its lock file itself)")
     if path.exists():
         owner, me = path.stat().st_uid, os.geteuid()
         if owner != me:
@@ -155,6 +164,9 @@ def _metrics_access(config: Config) -> list[str]:
     if not folder.is_dir():
         return [f"metrics_file: the folder {folder} does not exist, so no run writes its metrics "
                 "(create it, or point metrics_file at node_exporter's textfile folder)"]
+    if config.metrics_file.is_dir():  # the rename over it fails on every run
+        return [f"metrics_file: {config.metrics_file} is a folder, so no run writes its metrics "
+                "(name a file in node_exporter's textfile folder, ending in .prom)"]
     if not os.access(folder, os.W_OK | os.X_OK, effective_ids=eff):
         return [f"metrics_file: the folder {folder} is not writable by this user, so no run "
                 "writes its metrics (let the user that runs onecsync write there)"]

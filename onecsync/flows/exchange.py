@@ -21,6 +21,7 @@ from typing import Iterator
 
 from onecsync import formats
 from onecsync.config import Config
+from onecsync.errors import ConfigError
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StrayEntry
 from onecsync.errors import TemporaryError
@@ -210,7 +211,11 @@ class Exchange:
             log.debug("%s: nothing new to send (%d unconfirmed, already in message %s)",
                      name, pending, peer.out_no)
             return {"message_no": None, "objects": 0, "pending": pending}
-        number = peer.sent_no + 1
+        if pending == 0:  # computed above only when something waits
+            lost = not transport.in_place(peer.out_fingerprint)
+        if lost:
+            self._another_writer(name, transport, peer)
+        number = numbering.next_number(peer.sent_no, name)
         header = Header(
             format=formats.namespace(version), creation_date=utc_now_text(),
             exchange_plan=self.config.node.exchange_plan, to=peer.code,
@@ -255,6 +260,35 @@ class Exchange:
             raise
         return self._sent_report(name, number, version, count, by_type, parked,
                                  getattr(out, "final", None))
+
+    def _another_writer(self, name: str, transport: Transport, peer) -> None:
+        """Our message was replaced by one From our code that this state never wrote: a number
+        past our last one, or our last one's number with other bytes than we wrote (after
+        `state set-numbers` we no longer know those bytes: only the first counts). Another onecsync (a config
+        copied with only `state:` changed, a state restored or made anew) writes there; writing
+        over it again would give the base two different messages under one number, and it
+        skips one of them as "ранее принято". Refused, every run, until a human decides."""
+        look = getattr(transport, "open_outgoing", None)
+        stream = look() if look is not None else None
+        if stream is None:
+            return
+        try:
+            with stream:
+                h = MessageReader(stream, transport.description).header
+        except (OnecsyncError, OSError, ValueError):
+            return  # not a message we can read: not evidence of another writer either
+        if h.sender != self.config.node.code or h.to != self.config.bases[name].code \
+                or not h.message_no:
+            return
+        ours_differ = h.message_no == peer.out_no and peer.out_fingerprint is not None
+        if h.message_no > peer.sent_no or ours_differ:
+            raise ConfigError(
+                f"{name}: another onecsync (another state) writes to {transport.description}: "
+                f"the message there is number {h.message_no} From our code, which this state "
+                f"did not write (its last is {peer.sent_no})",
+                remedy="let one config with one state exchange with the base (stop the other's "
+                       f"timer); if this state was restored or made anew, run `onecsync state "
+                       f"set-numbers {name} --sent {h.message_no}`")
 
     def _report_strays(self, name: str, transport: Transport) -> None:
         """What sits under a name of ours and is not ours never stops the send; it still needs

@@ -64,10 +64,6 @@ def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
         yield items[i:i + size]
 
 
-def _any_of(field: str, refs: list[str]) -> str:
-    return " or ".join(f"{field} eq guid'{r}'" for r in refs)
-
-
 def _money(value) -> Decimal | None:
     try:
         return Decimal(str(value)).quantize(Decimal("0.01"))
@@ -78,7 +74,7 @@ def _money(value) -> Decimal | None:
 def _by_ref(client: ODataClient, entity: str, refs: list[str], select: str) -> dict[str, dict]:
     found = {}
     for chunk in _chunks(sorted(set(refs))):
-        for row in client.entities(entity, select=select, filter=_any_of("Ref_Key", chunk)):
+        for row in client.entities(entity, select=select, any_of=("Ref_Key", chunk)):
             found[str(row.get("Ref_Key", "")).lower()] = row
     return found
 
@@ -166,7 +162,7 @@ def _settlements(config: Config, state: State, client: ODataClient, refs: list[s
         docs: dict[str, tuple[str, str, Decimal]] = {}
         for chunk in _chunks(refs):
             for row in client.entities(entity, select=f"Ref_Key,{field},{amount}",
-                                       filter=_any_of(field, chunk)):
+                                       any_of=(field, chunk)):
                 doc, inv = str(row["Ref_Key"]).lower(), str(row[field]).lower()
                 prev = docs.get(doc, (inv, type_name, Decimal(0)))[2]
                 docs[doc] = (inv, type_name, prev + (_money(row.get(amount)) or Decimal(0)))

@@ -1,7 +1,8 @@
 """The message-number rules of DESIGN.md §2, as pure decisions.
 
 Public API: `Numbers`, `Decision`, `decide(numbers, message_no, received_no)`,
-`negotiate(ours, theirs)`, `no_common_version(peer, ours, theirs)`.
+`next_number(sent_no, peer)`, `LAST_SETTABLE`, `negotiate(ours, theirs)`,
+`no_common_version(peer, ours, theirs)`.
 
 Glossary (per peer P): `sent_no` is the MessageNo of the last message we wrote to P;
 `received_no` the MessageNo of the last message from P that we staged; `confirmed_no` the highest
@@ -16,6 +17,16 @@ from dataclasses import dataclass
 from onecsync import formats
 from onecsync.errors import ConfigError
 from onecsync.errors import NumberingConflict
+
+# Numbers are SQLite INTEGERs (at most 2**63 - 1) and our next message is sent_no + 1: the
+# highest number a human may set, and a remedy may suggest, is one below that.
+LAST_NUMBER = 2**63 - 1
+LAST_SETTABLE = LAST_NUMBER - 1
+
+
+def _exhausted(peer: str) -> str:
+    return (f"reset the exchange's numbers in {peer} (its node's sent and received numbers to "
+            f"0), then run `onecsync state set-numbers {peer} --sent 0 --received 0`")
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,12 @@ def decide(numbers: Numbers, message_no: int | None, received_no: int | None,
         return Decision.APPLY_UNNUMBERED
     if message_no <= numbers.received_no:
         return Decision.DUPLICATE
+    if (received_no or 0) > numbers.sent_no and received_no > LAST_SETTABLE:
+        # `--sent` that number would make our next message one SQLite cannot hold
+        raise NumberingConflict(
+            f"{peer} confirms our message {received_no}, past the last number onecsync can "
+            f"follow ({LAST_SETTABLE}): the base's exchange numbering is broken",
+            remedy=_exhausted(peer))
     if (received_no or 0) > numbers.sent_no:
         raise NumberingConflict(
             f"{peer} confirms our message {received_no}, but the last message we wrote to it "
@@ -45,6 +62,14 @@ def decide(numbers: Numbers, message_no: int | None, received_no: int | None,
             remedy=f"see `onecsync status`; if this state file is the newest you have, run "
                    f"`onecsync state set-numbers {peer} --sent {received_no}`")
     return Decision.APPLY
+
+
+def next_number(sent_no: int, peer: str = "the peer") -> int:
+    """The MessageNo of our next message to `peer`; NumberingConflict once none is left."""
+    if sent_no >= LAST_NUMBER:
+        raise NumberingConflict(f"our message numbers to {peer} are used up ({sent_no} sent)",
+                                remedy=_exhausted(peer))
+    return sent_no + 1
 
 
 def negotiate(ours: tuple[str, ...], theirs: tuple[str, ...] | None) -> str:

@@ -47,6 +47,13 @@ _MSG = f"{{{MSG_NS}}}"
 # A body object read from more bytes than this is cleared with `_clear` (a plain clear() is
 # quicker for the usual few KB).
 LARGE_OBJECT = 64 * 1024
+# One body object read from more bytes than this (1C's largest real ones, a document with a
+# table of thousands of rows, are a few MB) is parked without its fields: what it held past
+# here is dropped while it is parsed, so a run's memory stays bounded by this plus one text
+# node (libxml2 caps those at 10 MB without huge_tree), and its parked copy is its keys alone.
+OBJECT_LIMIT = 64 << 20
+TOO_LARGE = "the object is larger than"  # its parking reason: a retry cannot send it (store)
+KEYS = "КлючевыеСвойства"
 DELETION = "УдалениеОбъекта"
 _DECL_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _STANDARD_DECLS = [f' xmlns:{p}="{uri}"'.encode() for p, uri in ROOT_NSMAP.items()]
@@ -72,6 +79,11 @@ class BodyObject:
     digest: str
     line: int | None
     problem: str | None = None
+    # What `trace` finds it by: a document's Номер and Дата, the counterparty's ИНН (or the
+    # counterparty's own), read here from the element already parsed.
+    number: str | None = None
+    date: str | None = None
+    inn: str | None = None
 
 
 class _Prefixed:
@@ -166,6 +178,10 @@ def _clear(el) -> None:
     for child in el:
         child.clear()
     el.clear()
+
+
+def _is_keys(el) -> bool:
+    return isinstance(el.tag, str) and el.tag.endswith("}" + KEYS)
 
 
 def object_ref(el, ns: str) -> str | None:
@@ -360,16 +376,23 @@ class MessageReader:
                                       "after the Header", source=self.source)
             self._check_body(el)
             self._body = body = el
-            depth, begun = 1, 0
+            depth, begun, current = 1, 0, None
             try:
                 for event, el in self._events:
                     if event == "start":
                         depth += 1
                         if depth == 2:
-                            begun = self._input.count
+                            begun, current = self._input.count, el
+                            self.oversized = 0
                         continue
                     depth -= 1
+                    if depth >= 2:  # inside an object
+                        if self.oversized or self._input.count - begun > OBJECT_LIMIT:
+                            self._drop_fields(current, el)
+                        continue
                     if depth == 1:
+                        if self.oversized:
+                            self.oversized = self._input.count - begun
                         yield el
                         if self._input.count - begun > LARGE_OBJECT:
                             _clear(el)
@@ -387,6 +410,28 @@ class MessageReader:
                                           source=self.source, ends_early=True)
             except etree.XMLSyntaxError as exc:
                 raise self._malformed(exc) from None
+
+    oversized = 0  # bytes of the object being read, once they passed OBJECT_LIMIT
+
+    def _drop_fields(self, obj, el) -> None:
+        """The object passed OBJECT_LIMIT: what it holds and will hold is dropped as it is
+        parsed, its КлючевыеСвойства aside (they still say which object it was). Only what
+        the events have reached is touched: the parser may have built further already."""
+        top = el  # the field of the object el is in (still open, unless it is el)
+        while top.getparent() is not obj:
+            top = top.getparent()
+        if not self.oversized:
+            self.oversized = 1
+            for child in top.itersiblings(preceding=True):  # the fields already read
+                if not _is_keys(child):
+                    _clear(child)
+        if _is_keys(top):
+            return
+        el.clear()
+        parent, prev = el.getparent(), el.getprevious()
+        while prev is not None and not _is_keys(prev):
+            parent.remove(prev)
+            prev = el.getprevious()
 
     def _check_body(self, el) -> None:
         """A Body in another namespace than its Format's holds no object of that format: 1C
@@ -412,11 +457,13 @@ class MessageReader:
             self._skip(qname.localname if qname.namespace == ns else el.tag)
             return None
         type_name = qname.localname
-        if type_name == DELETION:
-            return self._deletion(el, ns, index)
-        if not index.has_type(type_name):
+        if not (index.has_type(type_name) or type_name == DELETION):
             self._skip(type_name)
             return None
+        if self.oversized:
+            return self._too_large(el, ns, type_name)
+        if type_name == DELETION:
+            return self._deletion(el, ns, index)
         el = _own_namespaces(el)
         xml = normalize_object(el, ns)
         digest = hashlib.sha256(xml).hexdigest()[:32]
@@ -430,7 +477,23 @@ class MessageReader:
             # the object's identity for us too.
             ref = "~" + hashlib.sha256(etree.tostring(keys)).hexdigest()[:32]
         return BodyObject(type_name, ref, "object", xml, digest, el.sourceline,
-                          problem=self._schema_problem(el, index))
+                          self._schema_problem(el, index), *_finding_keys(el, keys, ns))
+
+    def _too_large(self, el, ns: str, type_name: str) -> BodyObject:
+        """Parked by its keys alone: the rest of the message goes on."""
+        for child in list(el):
+            if not _is_keys(child):
+                el.remove(child)
+        el = _own_namespaces(el)
+        xml = normalize_object(el, ns)
+        digest = hashlib.sha256(xml).hexdigest()[:32]
+        ref = object_ref(el, ns) if el.find(f"{{{ns}}}{KEYS}") is not None else None
+        problem = (f"{TOO_LARGE} {OBJECT_LIMIT >> 20} MiB ({self.oversized >> 20} MiB in the "
+                   "message): parked by its key properties alone; make it smaller in the base "
+                   "(or its attachments), then register it again")
+        kind = "delete" if type_name == DELETION else "object"
+        return BodyObject(type_name, ref or "~" + digest, kind, xml, digest, el.sourceline,
+                          problem=problem)
 
     def _schema_problem(self, el, index) -> str | None:
         if not self.check_schema or formats.object_schema(index.version).validate(el):
@@ -457,3 +520,16 @@ class MessageReader:
 
     def _skip(self, name: str) -> None:
         self.unknown[name] = self.unknown.get(name, 0) + 1
+
+
+def _finding_keys(el, keys, ns: str) -> tuple[str | None, str | None, str | None]:
+    """(Номер, Дата, ИНН) of an object: a document's number and date from its key properties;
+    the ИНН its own (a counterparty) or its counterparty's, at the top or in the key properties."""
+    def text(node, *names: str) -> str | None:
+        found = node.find("/".join(f"{{{ns}}}{n}" for n in names))
+        value = (found.text or "").strip() if found is not None else ""
+        return value[:200] or None
+
+    inn = text(keys, "ИНН") if "Контрагент" in etree.QName(el).localname else None
+    inn = inn or text(el, "Контрагент", "ИНН") or text(keys, "Контрагент", "ИНН")
+    return text(keys, "Номер"), text(keys, "Дата"), inn

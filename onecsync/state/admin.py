@@ -127,7 +127,7 @@ def _apply_numbers(state: State, peer: str, sent: int | None, received: int | No
         # a message the peer skipped as "ранее принято" (written after our state was restored,
         # numbered with numbers the peer had already seen), which its next ReceivedNo would
         # wrongly release. Sending an object twice is harmless; losing it is not.
-        c.execute("UPDATE registrations SET message_no = NULL WHERE peer = ? AND "
+        c.execute("UPDATE registrations SET message_no = NULL, stamped_at = NULL WHERE peer = ? AND "
                   "confirmed_no IS NULL", (peer,))
         # Forget our last file: the next run writes a message in the new numbering.
         c.execute("UPDATE peers SET sent_no = ?, confirmed_no = min(confirmed_no, ?), "
@@ -195,7 +195,8 @@ def _apply_resend(state: State, peer: str, types: tuple[str, ...]) -> None:
     marks = ", ".join("?" for _ in types)
     state.conn.execute(
         "UPDATE registrations SET message_no = NULL, confirmed_no = NULL, parked = NULL, "
-        f"registered_at = ? WHERE peer = ? AND type IN ({marks})", (now_text(), peer, *types))
+        f"stamped_at = NULL, confirmed_at = NULL, registered_at = ? WHERE peer = ? AND type IN "
+        f"({marks})", (now_text(), peer, *types))
     state.conn.execute(
         f"UPDATE inbox SET status = 'staged' WHERE peer = ? AND status = 'ignored' AND type IN "
         f"({marks})", (source, *types))

@@ -223,13 +223,14 @@ def _payloads_apart(db: Database) -> None:
     state of gigabytes leaves the state as it was, and the next run migrates it again."""
     from onecsync.state.payloads import pack
 
+    _payloads_packable(db.conn)
     db.conn.create_function("onecsync_pack", 1, pack, deterministic=True)
     _in_the_transaction(db, """
         CREATE TABLE inbox_payloads (
             inbox_id INTEGER PRIMARY KEY REFERENCES inbox (id) ON DELETE CASCADE,
             xml BLOB NOT NULL           -- deflated
         );
-        INSERT INTO inbox_payloads (inbox_id, xml) SELECT id, onecsync_pack(xml) FROM inbox;
+        INSERT INTO inbox_payloads (inbox_id, xml) SELECT id, onecsync_pack(CAST(xml AS BLOB)) FROM inbox;
         ALTER TABLE inbox DROP COLUMN xml;
         -- A registration's payload after the mapping section was applied; none: the inbox copy.
         CREATE TABLE registration_payloads (
@@ -237,7 +238,8 @@ def _payloads_apart(db: Database) -> None:
             xml BLOB NOT NULL           -- deflated
         );
         INSERT INTO registration_payloads (registration_id, xml)
-            SELECT id, onecsync_pack(xml) FROM registrations WHERE xml IS NOT NULL;
+            SELECT id, onecsync_pack(CAST(xml AS BLOB)) FROM registrations
+            WHERE xml IS NOT NULL;
         ALTER TABLE registrations DROP COLUMN xml;
         -- What the closing reconcile and `status` list on every run: a handful of rows among
         -- a million, found without reading the others.
@@ -256,13 +258,74 @@ def _payloads_apart(db: Database) -> None:
         """)
 
 
-def _in_the_transaction(db: Database, script: str) -> None:
-    """`script`, statement by statement, in the migration's transaction: Python's executescript
-    would commit that transaction first, and run the rest one autocommitted statement at a time
-    (a crash in between would leave a state half migrated)."""
-    statement = ""
-    for line in script.splitlines(keepends=True):
-        statement += line
-        if sqlite3.complete_statement(statement):
-            db.conn.execute(statement)
-            statement = ""
+def _payloads_packable(conn: sqlite3.Connection) -> None:
+    """A payload 0004 can move is bytes or text (the UTF-8 bytes are packed); a number in the
+    column (a hand edit) is no XML at all: refused before anything is moved, naming the row and
+    how to be rid of it (SQLite would only say "user-defined function raised exception")."""
+    row = conn.execute(
+        "SELECT 'inbox', id, id, peer, type, ref, typeof(xml) FROM inbox "
+        "WHERE typeof(xml) NOT IN ('blob', 'text') UNION ALL "
+        "SELECT 'registrations', id, inbox_id, peer, type, ref, typeof(xml) FROM registrations "
+        "WHERE typeof(xml) NOT IN ('blob', 'text', 'null') LIMIT 1").fetchone()
+    if row is None:
+        return
+    table, row_id, inbox_id, peer, type_name, ref, kind = row
+    from onecsync.errors import StateError
+
+    drop = (f"DELETE FROM inbox_links WHERE inbox_id = {inbox_id}; "
+            f"DELETE FROM registrations WHERE inbox_id = {inbox_id}; "
+            f"DELETE FROM inbox WHERE id = {inbox_id};")
+    path = conn.execute("PRAGMA database_list").fetchone()[2] or "STATE"
+    raise StateError(
+        f"the state cannot be moved to this onecsync's layout: {table} row {row_id} ({peer}, "
+        f"{type_name} {ref}) holds an {kind.upper()} where its XML should be",
+        remedy=f"restore the state file from a backup, or stop the timer and remove that object "
+               f"with sqlite3 {path} '{drop}' (the base sends it again with its next change)")
+
+
+@MIGRATIONS(name="0005_trace")
+def _trace(db: Database) -> None:
+    """What `onecsync trace` answers from (state/trace.py): every version received, when each
+    registration was stamped and confirmed, a document's number and date, an ИНН; and the
+    indexes that find an object by any of them without reading a million rows (its
+    registrations are found by their unique (peer, type, ref) once the inbox names its type).
+
+    Rows from before it have none of these: trace says so rather than guess. One transaction
+    with its record: a run killed in it leaves the state as it was."""
+    _in_the_transaction(db, """
+        ALTER TABLE inbox ADD COLUMN number TEXT;      -- a document's Номер
+        ALTER TABLE inbox ADD COLUMN date TEXT;        -- ... and Дата
+        ALTER TABLE inbox ADD COLUMN inn TEXT;         -- the counterparty's ИНН, or its own
+        ALTER TABLE registrations ADD COLUMN stamped_at TEXT;    -- when message_no was set
+        ALTER TABLE registrations ADD COLUMN confirmed_at TEXT;  -- when confirmed_no was set
+        -- Every version of an object a base sent us (the inbox holds only the newest): one row
+        -- per new digest, not per copy 1C sends again until it is confirmed.
+        -- Its row is the inbox row's (whose peer, type and Ссылка it shares): an integer,
+        -- not 100 bytes of names again per version.
+        CREATE TABLE versions (
+            id INTEGER PRIMARY KEY,
+            inbox_id INTEGER NOT NULL REFERENCES inbox (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            message_no INTEGER,
+            version TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            received_at TEXT NOT NULL
+        );
+        CREATE INDEX versions_inbox ON versions (inbox_id);
+        CREATE TRIGGER versions_new AFTER INSERT ON inbox BEGIN
+            INSERT INTO versions (inbox_id, kind, message_no, version, digest, received_at)
+            VALUES (new.id, new.kind, new.message_no, new.version, new.digest, new.updated_at);
+        END;
+        -- An object edited every day for years keeps its last 20 versions (KEEP_VERSIONS in
+        -- state/trace.py), not one row per edit for ever.
+        CREATE TRIGGER versions_changed AFTER UPDATE OF digest ON inbox
+            WHEN new.digest != old.digest BEGIN
+            INSERT INTO versions (inbox_id, kind, message_no, version, digest, received_at)
+            VALUES (new.id, new.kind, new.message_no, new.version, new.digest, new.updated_at);
+            DELETE FROM versions WHERE inbox_id = new.id AND id <= (SELECT id FROM versions
+                WHERE inbox_id = new.id ORDER BY id DESC LIMIT 1 OFFSET 20);
+        END;
+        CREATE INDEX inbox_ref ON inbox (ref);
+        CREATE INDEX inbox_number ON inbox (number) WHERE number IS NOT NULL;
+        CREATE INDEX inbox_inn ON inbox (inn) WHERE inn IS NOT NULL;
+        """)

@@ -23,11 +23,13 @@ import zlib
 from pathlib import Path
 
 from onecsync.errors import StateError
+from onecsync.protocol.reader import OBJECT_LIMIT
 
 LEVEL = 3
-# No stored object unpacks to more: a larger one is not what onecsync stored (a damaged or
-# edited state), and unpacking it whole could take the memory of the host.
-LIMIT = 256 << 20
+# No stored object unpacks to more: the reader parks a larger one by its keys alone, so more is
+# not what onecsync stored (a damaged or edited state; the margin is for states made before the
+# reader had its limit), and unpacking it whole could take the memory of the host.
+LIMIT = 4 * OBJECT_LIMIT
 _HERE = Path(__file__).parent
 # The dictionary new payloads are deflated with; files are never changed once shipped.
 _CURRENT = "payloads-1.zdict"

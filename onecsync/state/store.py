@@ -25,6 +25,7 @@ from typing import Iterator
 
 from onecsync.errors import StateError
 from onecsync.i18n import N_
+from onecsync.protocol.reader import TOO_LARGE
 from onecsync.protocol.reader import BodyObject
 from onecsync.state.failures import sqlite_failure
 from onecsync.state.payloads import pack
@@ -225,11 +226,12 @@ class State:
     def confirm(self, peer: str, upto: int) -> int:
         """The peer holds everything we stamped up to `upto`: those are no longer pending."""
         where = "peer = ? AND confirmed_no IS NULL AND message_no IS NOT NULL AND message_no <= ?"
+        stamp = now_text()
         return self._in_id_ranges(
             f"SELECT min(id), max(id) FROM registrations WHERE {where}", (peer, upto),
             lambda lo, hi: self.conn.execute(
-                f"UPDATE registrations SET confirmed_no = ? WHERE {where} AND id >= ? AND id < ?",
-                (upto, peer, upto, lo, hi)).rowcount)
+                f"UPDATE registrations SET confirmed_no = ?, confirmed_at = ? WHERE {where} "
+                "AND id >= ? AND id < ?", (upto, stamp, peer, upto, lo, hi)).rowcount)
 
     def _in_id_ranges(self, span_sql: str, params: tuple, apply) -> int:
         """`apply(lo, hi)` over consecutive id ranges [lo, hi) covering what `span_sql` spans.
@@ -249,7 +251,8 @@ class State:
         # A new obligation: its clock (what `reconcile` calls stuck) starts now, not when the
         # object was first registered, or every object a restored base lost is "stuck" at once.
         cur = self.conn.execute(
-            "UPDATE registrations SET confirmed_no = NULL, message_no = NULL, registered_at = ? "
+            "UPDATE registrations SET confirmed_no = NULL, message_no = NULL, stamped_at = NULL, "
+            "confirmed_at = NULL, registered_at = ? "
             "WHERE peer = ? AND confirmed_no IS NOT NULL AND message_no > ?",
             (now_text(), peer, received_no))
         return cur.rowcount
@@ -260,7 +263,8 @@ class State:
         counts = StageCounts()
         sql = (
             "INSERT INTO inbox (peer, type, ref, kind, message_no, version, digest, status,"
-            " reason, line, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            " reason, line, updated_at, number, date, inn) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (peer, type, ref) DO UPDATE SET kind = excluded.kind, "
             "message_no = excluded.message_no, version = excluded.version, "
             "digest = excluded.digest, reason = excluded.reason, "
@@ -269,7 +273,10 @@ class State:
             "status = CASE WHEN inbox.digest = excluded.digest AND inbox.status IN "
             "('routed', 'ignored', 'waiting', 'filtered', 'echo') THEN inbox.status "
             "ELSE excluded.status END, "
-            "line = excluded.line, updated_at = excluded.updated_at")
+            "line = excluded.line, updated_at = excluded.updated_at, "
+            # a deletion names no number: the object is still found by the one it had
+            "number = coalesce(excluded.number, inbox.number), "
+            "date = coalesce(excluded.date, inbox.date), inn = coalesce(excluded.inn, inbox.inn)")
         # The row's id, whether it was just made or is an older version's, by the unique index.
         payload_sql = (
             "INSERT INTO inbox_payloads (inbox_id, xml) VALUES ((SELECT id FROM inbox WHERE "
@@ -290,7 +297,8 @@ class State:
                 else:
                     counts.objects += 1
             batch.append((peer, obj.type, obj.ref, obj.kind, message_no, version,
-                          obj.digest, status, obj.problem, obj.line, stamp))
+                          obj.digest, status, obj.problem, obj.line, stamp, obj.number,
+                          obj.date, obj.inn))
             payloads.append((peer, obj.type, obj.ref, pack(obj.xml)))
             if len(batch) >= BATCH:
                 self._stage_batch(sql, batch, payload_sql, payloads)
@@ -370,8 +378,9 @@ class State:
             "INSERT INTO registrations (peer, type, ref, kind, inbox_id, message_no, registered_at) "
             "VALUES (?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (peer, type, ref) DO UPDATE SET "
             "kind = excluded.kind, inbox_id = excluded.inbox_id, message_no = NULL, "
-            "confirmed_no = NULL, parked = NULL, registered_at = excluded.registered_at "
-            "RETURNING id", (target, row.type, row.ref, row.kind, row.id, now_text())).fetchone()
+            "confirmed_no = NULL, parked = NULL, stamped_at = NULL, confirmed_at = NULL, "
+            "registered_at = excluded.registered_at RETURNING id",
+            (target, row.type, row.ref, row.kind, row.id, now_text())).fetchone()
         if xml is None:
             self.conn.execute("DELETE FROM registration_payloads WHERE registration_id = ?", (rid,))
         else:
@@ -405,7 +414,8 @@ class State:
                 f" SELECT ?, type, ref, kind, id, NULL, ? FROM inbox WHERE {where} AND id >= ? AND id < ? "
                 "ORDER BY id ON CONFLICT (peer, type, ref) DO UPDATE SET kind = excluded.kind, "
                 "inbox_id = excluded.inbox_id, message_no = NULL, confirmed_no = NULL, "
-                "parked = NULL, registered_at = excluded.registered_at",
+                "parked = NULL, stamped_at = NULL, confirmed_at = NULL, "
+                "registered_at = excluded.registered_at",
                 (target, stamp, source, *types, target, lo, hi))
             count = cur.rowcount
             if mapped_before is not None:  # what was mapped before is stale now
@@ -578,7 +588,9 @@ class State:
             refs = [r.lower() for r in refs]
             where = f" AND ref IN ({', '.join('?' for _ in refs)})"
             params = tuple(refs)
-        n = self.conn.execute(f"UPDATE inbox SET status = 'staged' WHERE status = 'parked'{where}",
+        # One parked for its size holds its keys alone: sent, it would empty the object.
+        n = self.conn.execute("UPDATE inbox SET status = 'staged' WHERE status = 'parked' AND "
+                              f"coalesce(reason, '') NOT LIKE '{TOO_LARGE}%'{where}",
                               params).rowcount
         n += self.conn.execute(f"UPDATE registrations SET parked = NULL WHERE parked IS NOT NULL{where}",
                                params).rowcount
@@ -610,7 +622,8 @@ class State:
         """Send it again in the next message, whatever the peer confirmed."""
         return self.conn.execute(
             "UPDATE registrations SET message_no = NULL, confirmed_no = NULL, parked = NULL, "
-            "registered_at = ? WHERE peer = ? AND type = ? AND ref = ?",
+            "stamped_at = NULL, confirmed_at = NULL, registered_at = ? "
+            "WHERE peer = ? AND type = ? AND ref = ?",
             (now_text(), peer, type_name, ref)).rowcount
 
     def count_status(self, peer: str, status: str, types: Iterable[str]) -> int:
@@ -654,11 +667,12 @@ class State:
 
     def stamp(self, peer: str, message_no: int) -> int:
         where = "peer = ? AND message_no IS NULL AND confirmed_no IS NULL AND parked IS NULL"
+        stamp = now_text()
         return self._in_id_ranges(
             f"SELECT min(id), max(id) FROM registrations WHERE {where}", (peer,),
             lambda lo, hi: self.conn.execute(
-                f"UPDATE registrations SET message_no = ? WHERE {where} AND id >= ? AND id < ?",
-                (message_no, peer, lo, hi)).rowcount)
+                f"UPDATE registrations SET message_no = ?, stamped_at = ? WHERE {where} "
+                "AND id >= ? AND id < ?", (message_no, stamp, peer, lo, hi)).rowcount)
 
     def park_registrations(self, reasons: dict[int, str]) -> None:
         self.conn.executemany("UPDATE registrations SET parked = ? WHERE id = ?",

@@ -29,6 +29,7 @@ from onecsync.errors import TemporaryError
 from onecsync.files import TEMP_PREFIX
 from onecsync.files import FdWriter
 from onecsync.files import create_new
+from onecsync.files import open_named
 from onecsync.files import open_regular
 from onecsync.i18n import N_
 from onecsync.transport.zips import open_zip_entry
@@ -62,9 +63,15 @@ def os_failure(exc: OSError, what: str) -> OnecsyncError:
     if isinstance(exc, FileNotFoundError):
         return ConfigError(f"{what}: the folder does not exist",
                            remedy="create it, mount the share, or fix transport.path")
+    if isinstance(exc, NotADirectoryError):
+        return ConfigError(f"{what}: a part of the path is a file, not a folder",
+                           remedy="fix transport.path")
     if isinstance(exc, PermissionError):
         return ConfigError(f"{what}: permission denied",
                            remedy="give this user read and write access to the folder")
+    if exc.errno == errno.ENAMETOOLONG:
+        return ConfigError(f"{what}: a name is too long for the system ({exc.strerror})",
+                           remedy="shorten transport.path")
     if exc.errno in FULL:
         why = {errno.EDQUOT: N_("the disk quota is exceeded"),
                errno.EFBIG: N_("the file is larger than the device allows")}.get(
@@ -181,7 +188,7 @@ def open_message_file(path: Path, password: str | None = None, source: str | Non
     stream, unzipping a .zip."""
     if path.suffix.lower() == ".zip":
         return open_zip_entry(path, source or str(path), password)
-    return open(path, "rb", buffering=1 << 20)
+    return open_named(path)
 
 
 def remove_quietly(path: Path) -> None:

@@ -25,7 +25,9 @@ import io
 import logging
 import os
 import re
+import secrets
 import stat
+import time
 from pathlib import Path
 from typing import BinaryIO
 
@@ -48,6 +50,7 @@ from onecsync.transport.base import os_failure
 from onecsync.transport.base import remove_quietly
 
 PROBE_PREFIX = ".onecsync-probe-"
+_PROBE_AGE = 60  # seconds: a check that is still going has its probe for milliseconds
 # The names onecsync gives its own files in a folder (pids before 0.x, random hex now).
 _OURS = re.compile(r"^\.onecsync-(?:tmp-[0-9a-f]+-(?P<name>.+)|probe-[0-9a-f]+)$")
 log = logging.getLogger("onecsync")
@@ -74,6 +77,23 @@ def _blocked(final: Path) -> StrayEntry:
                       remedy="remove it: onecsync cannot write its message while it is there")
 
 
+class _Owning(FdReader):
+    """An FdReader that closes its descriptor with it."""
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
+
+
+def _undeletable(path: Path, exc: OSError, what: str = "removed") -> ConfigError:
+    return ConfigError(
+        f"{path.parent}: onecsync's file {path.name} can be created there but not {what} "
+        f"({exc.strerror or exc}), so no run can put its message in place; it is left there",
+        remedy="let this user rename and delete files in the folder (an append-only attribute: "
+               "chattr -a; a share: the 'delete' right), then remove that file")
+
+
 class _TempFile(OutgoingFile):
     """Our message in a hidden file of the folder; `publish()` renames it into place (a
     rename replaces a link or a FIFO under the name, it never writes through it). Its mode is
@@ -92,6 +112,10 @@ class _TempFile(OutgoingFile):
         except OSError as exc:
             if exc.errno in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST):
                 raise _blocked(self.final) from None
+            if exc.errno in (errno.EPERM, errno.EACCES):
+                remove_quietly(self.temp)
+                if os.path.lexists(self.temp):  # the next run must not add one more of its size
+                    raise _undeletable(self.temp, exc, "renamed") from None
             raise
         _fsync_folder(self.final.parent)
 
@@ -139,9 +163,19 @@ class DirectoryTransport:
                              "file") from None
         return fd, st, path
 
+    def _must_be_a_folder(self, doing: str) -> None:
+        """transport.path is a folder (a link to one will do): else one line saying what it is
+        (a file there was called "the folder does not exist")."""
+        try:
+            mode = os.stat(self.folder).st_mode
+        except OSError as exc:
+            raise os_failure(exc, f"{doing} {self.folder}") from None
+        if not stat.S_ISDIR(mode):
+            raise ConfigError(f"{doing} {self.folder}: it is a {entry_kind(mode)}, not a folder",
+                              remedy="fix transport.path")
+
     def fetch(self) -> Incoming | None:
-        if not self.folder.is_dir():
-            raise os_failure(FileNotFoundError(errno.ENOENT, "missing"), f"reading {self.folder}")
+        self._must_be_a_folder("reading")
         found: list[tuple[int, str, int, os.stat_result, Path]] = []
         empty = []
         try:
@@ -195,8 +229,9 @@ class DirectoryTransport:
     # -- our message ---------------------------------------------------------------------
     def _leftovers(self, remove: bool) -> list[str]:
         """Entries under names of ours. Regular files of this user are what a killed run (or
-        check) left: removed when `remove` (a run holds the lock, so none is in use). The
-        others are not ours to touch: named, for the admin."""
+        check) left: removed when `remove` (a run holds the lock, so none is in use); one that
+        cannot be removed is exit 3, before another of its size is written. The others are not
+        ours to touch: named, for the admin."""
         try:
             entries = list(os.scandir(self.folder))
         except PermissionError:
@@ -212,7 +247,12 @@ class DirectoryTransport:
                 continue
             if is_ours(st):
                 if remove:
-                    remove_quietly(Path(entry.path))
+                    try:
+                        os.unlink(entry.path)
+                    except FileNotFoundError:
+                        pass
+                    except OSError as exc:
+                        raise _undeletable(Path(entry.path), exc) from None
             else:
                 whose = f" of user {st.st_uid}" if stat.S_ISREG(st.st_mode) else ""
                 strays.append(f"{entry.path} (a {entry_kind(st.st_mode)}{whose})")
@@ -235,6 +275,7 @@ class DirectoryTransport:
         return final
 
     def prepare(self) -> _TempFile:
+        self._must_be_a_folder("writing to")
         try:
             final = self._check_final()
             self._leftovers(remove=True)
@@ -250,11 +291,8 @@ class DirectoryTransport:
         as 1C's own connection test does; False (for --dry-run) only asks the OS.
         """
         theirs = []
+        self._must_be_a_folder("checking")
         try:
-            if not self.folder.exists():
-                raise FileNotFoundError(errno.ENOENT, "missing", str(self.folder))
-            if not self.folder.is_dir():
-                raise ConfigError(f"{self.folder} is not a folder", remedy="fix transport.path")
             os.listdir(self.folder)  # readable: what a run needs first
             for suffix in (".xml", ".zip"):
                 if (opened := self._open_theirs(self.incoming_stem + suffix)) is not None:
@@ -266,12 +304,7 @@ class DirectoryTransport:
                                  "one of them; it is left alone"
                                  + (f" (and {len(strays) - 1} more)" if len(strays) > 1 else ""))
             if write:
-                fd, probe = create_new(self.folder, PROBE_PREFIX)
-                try:
-                    os.write(fd, b"onecsync check\n")
-                finally:
-                    os.close(fd)
-                    remove_quietly(probe)
+                self._probe_file()
             elif not os.access(self.folder, os.W_OK | os.X_OK):
                 raise PermissionError(errno.EACCES, "not writable", str(self.folder))
         except OSError as exc:
@@ -279,6 +312,65 @@ class DirectoryTransport:
         seen = N_(f"the base's message {theirs[0]} is there") if theirs else \
             N_("no message from the base in it yet")
         return N_(f"{self.description}: readable and writable; {seen}")
+
+    def _probe_file(self) -> None:
+        """What a run does with its message, done with a small file: create, rename, remove. A
+        folder that lets a file be created but not renamed or removed (append-only, a share
+        whose ACL grants "create" without "delete") fails every run, and is said now."""
+        self._old_probes()
+        fd, probe = create_new(self.folder, PROBE_PREFIX)
+        try:
+            os.write(fd, b"onecsync check\n")
+        except BaseException:
+            remove_quietly(probe)
+            raise
+        finally:
+            os.close(fd)
+        moved = probe.with_name(PROBE_PREFIX + secrets.token_hex(8))
+        try:
+            os.rename(probe, moved)
+        except OSError as exc:
+            remove_quietly(probe)
+            if os.path.lexists(probe):
+                raise _undeletable(probe, exc, "renamed") from None
+            raise
+        try:
+            os.unlink(moved)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise _undeletable(moved, exc) from None
+
+    def open_outgoing(self) -> BinaryIO | None:
+        """The file under our message's name now, as a stream of its XML (None: none there, or
+        not a regular file): for telling whose message it is when it is not ours. Closed by
+        the caller."""
+        path = self.folder / self.outgoing_name
+        try:
+            fd, _ = open_regular(path)
+        except OSError:
+            return None
+        try:
+            raw = io.BufferedReader(_Owning(fd), 1 << 16)
+        except BaseException:
+            os.close(fd)
+            raise
+        return open_zip_entry(raw, str(path), self._password()) if self.compress else raw
+
+    def _old_probes(self) -> None:
+        """A probe of ours older than any check takes is one a folder would not let go: tried
+        again, and named if it still will not go (one check after another adds none)."""
+        for entry in os.scandir(self.folder):
+            if not entry.name.startswith(PROBE_PREFIX) or not _OURS.match(entry.name):
+                continue
+            st = entry.stat(follow_symlinks=False)
+            if is_ours(st) and time.time() - st.st_mtime > _PROBE_AGE:
+                try:
+                    os.unlink(entry.path)
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    raise _undeletable(Path(entry.path), exc) from None
 
     def in_place(self, fp: str | None) -> bool:
         """Is our last message still there, exactly as we wrote it (a regular file, not a link

@@ -111,7 +111,8 @@ class FtpTransport:
         assert t.host is not None
         self.t = t
         self.folder = t.folder
-        self.description = f"ftp://{t.host}:{t.port or 21}{'' if t.folder.startswith('/') else '/'}" \
+        host = f"[{t.host}]" if ":" in t.host else t.host  # an IPv6 address, as in a URL
+        self.description = f"ftp://{host}:{t.port or 21}{'' if t.folder.startswith('/') else '/'}" \
                            f"{t.folder}"
         self.incoming_stem = f"Message_{peer_code}_{node_code}"
         self.outgoing_name = f"Message_{node_code}_{peer_code}" + (".zip" if t.compress else ".xml")

@@ -28,6 +28,7 @@ from typing import Callable
 
 from onecsync.errors import ConfigError
 from onecsync.errors import MessageRejected
+from onecsync.files import open_named
 
 # An XML message compresses about 10-50 times; far beyond that is a bomb, not a message.
 MAX_RATIO = 1000
@@ -167,7 +168,7 @@ def open_zip_entry(src: Path | BinaryIO, source: str, password: str | None = Non
     """The single XML entry of a zipped message (a path, or a seekable binary stream that the
     returned stream then owns), checked before a byte is inflated."""
     try:
-        f = open(src, "rb") if isinstance(src, Path) else src  # noqa: SIM115 (closed by the stream)
+        f = open_named(src) if isinstance(src, Path) else src  # closed by the stream
     except OSError as exc:
         raise MessageRejected(f"not a readable zip: {exc.strerror or exc}", source=source) \
             from None

@@ -326,6 +326,10 @@ class _Handler(QuietHandler):
         entity = m.group(1) if m else resource
         if entity not in view.entity_sets():
             raise _Refused(404, "8", f"Не найден тип сущности {entity}")
+        if "endless" in svc.misbehave and not m and not count:
+            self._json({"odata.metadata": f"{svc.url}/$metadata#{entity}",
+                        "value": self._endless(params)})
+            return
         props = view.properties(entity)
         rows = view.rows(entity)
         if m:
@@ -353,9 +357,32 @@ class _Handler(QuietHandler):
                 top = None
             rows = rows[skip:] if top is None else rows[skip:skip + top]
         answer["value"] = [_select(r, params.get("$select"), props) for r in rows]
+        self._lie(answer)
         if "next-link" in svc.misbehave:
             answer["odata.nextLink"] = "http://elsewhere.example/odata/standard.odata/x?$skip=1"
         self._json(answer)
+
+
+    def _endless(self, params: dict) -> list[dict]:
+        """A page of $top rows never sent before, whatever the filter asked for."""
+        svc, rows = self.service, []
+        for _ in range(_int(params, "$top", 500)):
+            svc.sent += 1
+            fresh = f"{svc.sent:08x}-0000-4000-8000-{svc.sent:012x}"
+            rows.append({n: fresh if n == "Ref_Key" else EMPTY if n.endswith("_Key")
+                         else False if n in ("Posted", "DeletionMark") else 0
+                         for n in (params.get("$select") or "Ref_Key").split(",")})
+        return rows
+
+    def _lie(self, answer: dict) -> None:
+        """The lies of ODataService.misbehave about what a page holds."""
+        svc = self.service
+        for lie in svc.misbehave:
+            if lie.startswith("drop:"):  # a field asked for in $select left out of every row
+                for row in answer["value"]:
+                    row.pop(lie[5:], None)
+        if "other-set" in svc.misbehave:
+            answer["odata.metadata"] = f"{svc.url}/$metadata#Catalog_Контрагенты"
 
 
 def _params(query: str) -> dict[str, str]:
@@ -413,8 +440,11 @@ class ODataService(LocalServer):
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []  # (path, query), unquoted
         # A server that lies, for tests: "ignore-skip", "ignore-top", "next-link" (to another
-        # host); `raw`: bodies answered, in turn, to the next requests instead of the truth.
+        # host), "endless" (each page new rows, whatever the filter), "drop:<field>" (left out
+        # of every row), "other-set" (the answer names another entity set); `raw`: bodies
+        # answered, in turn, to the next requests instead of the truth.
         self.misbehave: set[str] = set()
+        self.sent = 0  # rows made up by "endless"
         self.raw: list[bytes] = []
         super().__init__(type("Handler", (_Handler,), {"service": self}))
         self.url = f"http://127.0.0.1:{self.port}{self.root}"
