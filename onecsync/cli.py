@@ -341,17 +341,17 @@ def _main(args: list[str]) -> int:
         exc.message = tr(exc.message)
         exc.show()
         code = exc.exit_code
-        _json_failure(as_json, code, exc.format_message())
+        console.json_failure(as_json, code, exc.format_message())
     except click.Abort as exc:  # Ctrl-C (click turns it into Abort), or a prompt left
         interrupted = isinstance(exc.__context__, KeyboardInterrupt)
         line = N_("interrupted (Ctrl-C)") if interrupted else N_("aborted")
         console.error_line(line)
         code = 130
-        _json_failure(as_json, code, line)
+        console.json_failure(as_json, code, line)
     except Stopped as exc:  # what it was doing is undone, and journaled
         console.error_line(f"{exc}: {exc.remedy}")
         code = exc.exit_code
-        _json_failure(as_json, code, f"{exc}: {exc.remedy}")
+        console.json_failure(as_json, code, f"{exc}: {exc.remedy}")
     except OnecsyncError as exc:
         code = int(exc.exit_code)
         if exc.silent_when_quiet and quiet and not as_json:
@@ -379,7 +379,6 @@ READ_ONLY = frozenset({"check", "status", "validate", "manpage", "state show", "
 def _stop_on_sigterm():
     """SIGTERM (systemctl stop) ends the run as Ctrl-C would: undone, journaled, one line. Once:
     a second one kills at once, which the state survives just as well."""
-
     def stop(signum, frame) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         ctx = click.get_current_context(silent=True)  # the command the signal stops
@@ -397,11 +396,4 @@ def _fail(line: str, code: int, as_json: bool, verbose: bool, exc: BaseException
     if problems and len(problems) > 1:
         for p in problems:
             console.stderr().print(f"  - {tr(p)}", markup=False)
-    _json_failure(as_json, code, line, problems)
-
-
-def _json_failure(as_json: bool, code: int, line: str, problems: list | None = None) -> None:
-    """What a script reading --json gets from every run that ends without its report: a stop
-    (SIGTERM, run_timeout), a usage or configuration error, a lock held, a bug."""
-    if as_json:
-        console.print_json({"exit_code": int(code), "error": line, "problems": problems or []})
+    console.json_failure(as_json, code, line, problems)

@@ -865,3 +865,10 @@ def print_trace(data: dict) -> None:
     if t["unknown"]:
         out.print(tr(f"not recorded by the onecsync of the time: {'; '.join(t['unknown'])}"),
                   markup=False)
+
+
+def json_failure(as_json: bool, code: int, line: str, problems: list | None = None) -> None:
+    """What a script reading --json gets from every run that ends without its report: a stop
+    (SIGTERM, run_timeout), a usage or configuration error, a lock held, a bug."""
+    if as_json:
+        print_json({"exit_code": int(code), "error": line, "problems": problems or []})
