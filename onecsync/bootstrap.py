@@ -40,6 +40,7 @@ from onecsync.files import write_atomically
 from onecsync.flows.handshake import default_file_name
 from onecsync.flows.handshake import is_settings_only
 from onecsync.flows.handshake import write_settings_message
+from onecsync.i18n import N_
 from onecsync.protocol.reader import MessageReader
 
 KINDS = ("directory", "ftp", "http")
@@ -222,9 +223,9 @@ def node_code_warning(config_path: Path, new_code: str) -> str | None:
     old, state = previous_setup(config_path)
     if old is None or old == new_code or state is None or not state.exists():
         return None
-    return (f"the state {state} was made under the old node code {old}: the new code "
-            f"{new_code} needs a new state (move {state} away) and a fresh start in both bases; "
-            "run and check refuse the old state under the new code")
+    return N_(f"the state {state} was made under the old node code {old}: the new code "
+              f"{new_code} needs a new state (move {state} away) and a fresh start in both bases; "
+              "run and check refuse the old state under the new code")
 
 
 def run_init(req: InitRequest, dry_run: bool = False) -> dict:

@@ -14,6 +14,7 @@ import sys
 import click
 
 from onecsync import cli_admin
+from onecsync import cli_i18n
 from onecsync import cli_manpage
 from onecsync import console
 from onecsync.cli_options import Options
@@ -23,6 +24,8 @@ from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
 from onecsync.errors import Refused
 from onecsync.errors import Stopped
+from onecsync.i18n import N_
+from onecsync.i18n import tr
 
 log = logging.getLogger("onecsync")
 
@@ -329,17 +332,19 @@ def _main(args: list[str]) -> int:
                   for a in args)
     as_json = "--json" in args
     quiet = any(a in ("-q", "--quiet") for a in args)
+    cli_i18n.localize(cli)  # help texts and click's own words in the locale's language
     try:
         code = cli.main(args=args, prog_name="onecsync", standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:
+        exc.message = tr(exc.message)
         exc.show()
         code = exc.exit_code
         console.json_failure(as_json, code, exc.format_message())
     except click.Abort as exc:  # Ctrl-C (click turns it into Abort), or a prompt left
         interrupted = isinstance(exc.__context__, KeyboardInterrupt)
-        line = "interrupted (Ctrl-C)" if interrupted else "aborted"
+        line = N_("interrupted (Ctrl-C)") if interrupted else N_("aborted")
         console.error_line(line)
         code = 130
         console.json_failure(as_json, code, line)
@@ -357,13 +362,13 @@ def _main(args: list[str]) -> int:
         if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
             # a path no config check foresaw (a $VARIABLE in a secret's path): still the admin's
             code = int(ExitCode.CONFIG)
-            _fail(f"the path {str(exc.filename)[:80]}… is too long for the system "
-                  "(ENAMETOOLONG): shorten the config key or variable that names it",
+            _fail(N_(f"the path {str(exc.filename)[:80]}… is too long for the system "
+                  "(ENAMETOOLONG): shorten the config key or variable that names it"),
                   code, as_json, verbose, exc)
         else:  # a bug: one line, the traceback only with -v
             code = int(ExitCode.BUG)
-            _fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for the "
-                  "traceback, and please report it)", code, as_json, verbose, exc)
+            _fail(N_(f"internal error: {type(exc).__name__}: {exc} (run with -v for the "
+                     "traceback, and please report it)"), code, as_json, verbose, exc)
     return code if isinstance(code, int) else 0
 
 
@@ -374,7 +379,6 @@ READ_ONLY = frozenset({"check", "status", "validate", "manpage", "state show", "
 def _stop_on_sigterm():
     """SIGTERM (systemctl stop) ends the run as Ctrl-C would: undone, journaled, one line. Once:
     a second one kills at once, which the state survives just as well."""
-
     def stop(signum, frame) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         ctx = click.get_current_context(silent=True)  # the command the signal stops

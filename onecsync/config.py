@@ -31,6 +31,7 @@ from onecsync import addresses
 from onecsync import yamlsafe
 from onecsync.errors import ConfigError
 from onecsync.files import read_small
+from onecsync.i18n import N_
 from onecsync.places import forbidden_place
 from onecsync.places import too_long
 from onecsync.secret import Secret
@@ -112,9 +113,12 @@ class Range:
                                          else self.low < value) and value <= self.high
 
     def __str__(self) -> str:
-        kind = "a whole number" if self.whole else "a finite number"
-        low = f"from {self.low:g}" if self.low_included else f"above {self.low:g}"
-        return f"{kind} {low} to {self.high:g}" + (f" ({self.unit})" if self.unit else "")
+        unit = f" ({self.unit})" if self.unit else ""
+        if self.whole:
+            return N_(f"a whole number from {self.low:g} to {self.high:g}{unit}") if self.low_included \
+                else N_(f"a whole number above {self.low:g} to {self.high:g}{unit}")
+        return N_(f"a finite number from {self.low:g} to {self.high:g}{unit}") if self.low_included \
+            else N_(f"a finite number above {self.low:g} to {self.high:g}{unit}")
 
 
 _SECONDS = Range(0, 86400, "seconds", low_included=False)  # a day: longer is a typo
@@ -350,9 +354,9 @@ def parse_config(data: Any, base_dir: Path, path: Path) -> Config:
     v = _Validator(base_dir)
     cfg = v.config(data, path)
     if v.problems:
-        noun = "problem" if len(v.problems) == 1 else "problems"
-        raise ConfigError(f"{path}: {len(v.problems)} {noun}: " + "; ".join(v.problems),
-                          problems=v.problems)
+        listed = "; ".join(v.problems)
+        raise ConfigError(f"{path}: 1 problem: {listed}" if len(v.problems) == 1 else
+                          f"{path}: {len(v.problems)} problems: {listed}", problems=v.problems)
     assert cfg is not None
     return cfg
 
@@ -703,9 +707,12 @@ class _Validator:
         netloc = re.split(r"[/?#]", netloc, maxsplit=1)[0]
         if "@" not in netloc:
             return True
-        what = "a user and password" if ":" in netloc.rpartition("@")[0] else "a user"
-        self.fail(where, f"holds {what} before '@': put the user in `user` and the password "
-                         "in password_env or password_file")
+        if ":" in netloc.rpartition("@")[0]:
+            self.fail(where, "holds a user and password before '@': put the user in `user` and the "
+                             "password in password_env or password_file")
+        else:
+            self.fail(where, "holds a user before '@': put the user in `user` and the password "
+                             "in password_env or password_file")
         return False
 
     def _directory(self, d: dict, where: str) -> Transport | None:

@@ -4,6 +4,11 @@ Public API: `setup_logging(verbosity, json_lines)`, `print_json(data)`, `print_r
 `error_line(text)`, `progress(enabled)`, `print_status(data)`, `print_numbers(data)`,
 `print_validation(report)`, `print_plan(plan)`.
 
+Every line for a person goes through `i18n._` (a constant) or `i18n.tr` (a line the core
+built, marked there with `N_(f"…")` or raised as an error), so that it shows in the locale's
+language; JSON never does. A new printer does the same, and `python tools/po.py` adds its texts
+to the catalog for translation (tests/test_i18n.py names any left untranslated).
+
 Human text goes to stderr and JSON to stdout (DESIGN.md §3), so `onecsync --json run | jq`
 works while cron mail still shows what happened. Colour only on a terminal, never with
 NO_COLOR set.
@@ -20,6 +25,9 @@ import sys
 from typing import TYPE_CHECKING
 from typing import Iterator
 
+from onecsync.i18n import N_
+from onecsync.i18n import _
+from onecsync.i18n import tr
 from onecsync.progress import NO_PROGRESS
 from onecsync.progress import Progress
 from onecsync.progress import Task
@@ -127,6 +135,20 @@ def stderr() -> Console:
     return _stderr
 
 
+def _message(record: logging.LogRecord) -> str:
+    """The record's line in the admin's language: its format translated before the values go
+    in, each value that is itself a line (an error's) translated too."""
+    if not isinstance(record.msg, str):
+        return record.getMessage()
+    args = record.args
+    if isinstance(args, tuple):
+        args = tuple(tr(a) if isinstance(a, str) else a for a in args)
+    try:
+        return _(record.msg) % args if args else _(record.msg)
+    except (TypeError, ValueError):  # a translation whose %s do not fit: English is still right
+        return record.getMessage()
+
+
 class _JsonLines(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         item = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
@@ -136,14 +158,23 @@ class _JsonLines(logging.Formatter):
         return json.dumps(item, ensure_ascii=False)
 
 
+# logging's level names, as the lines say them
+LEVELS = (N_("debug"), N_("info"), N_("warning"), N_("error"), N_("critical"))
+
+
 class _Plain(logging.Formatter):
     """`onecsync: warning: …` — one greppable line per event, as cron mail shows it."""
 
     def format(self, record: logging.LogRecord) -> str:
-        text = f"onecsync: {record.levelname.lower()}: {record.getMessage()}"
+        text = f"onecsync: {_(record.levelname.lower())}: {_message(record)}"
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
         return text
+
+
+class _Translated(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return _message(record)
 
 
 # syslog priorities: journald reads a `<N>` line prefix as the line's priority (sd-daemon(3)).
@@ -192,6 +223,7 @@ def setup_logging(verbosity: int, json_lines: bool = False) -> None:
 
         handler = RichHandler(console=stderr(), show_time=False, show_path=False,
                               markup=False, rich_tracebacks=verbosity > 0)
+        handler.setFormatter(_Translated())
     logger.addHandler(handler)
 
 
@@ -206,51 +238,62 @@ def _tag(level: int) -> str:
 
 
 def error_line(text: str) -> None:
-    stderr().print(f"{_tag(logging.ERROR)}onecsync: error: {text}", style="bold red", markup=False)
+    stderr().print(f"{_tag(logging.ERROR)}onecsync: {_('error')}: {tr(text)}", style="bold red",
+                   markup=False)
 
 
-_MEANING = {0: "done", 1: "internal error", 3: "configuration error", 4: "temporary failure",
-            5: "message rejected", 6: "numbering conflict", 7: "partial: objects parked",
-            8: "busy", 9: "drift found"}
+_MEANING = {0: N_("done"), 1: N_("internal error"), 3: N_("configuration error"),
+            4: N_("temporary failure"), 5: N_("message rejected"), 6: N_("numbering conflict"),
+            7: N_("partial: objects parked"), 8: N_("busy"), 9: N_("drift found")}
+
+
+def _meaning(code: int, otherwise: str = N_("exit")) -> str:
+    return _(_MEANING.get(code, otherwise))
 
 
 def _received(r: dict) -> str:
     if "error" in r:
-        return f"receive failed: {r['error']}"
+        return tr(f"receive failed: {r['error']}")
     if r.get("file") is None:
-        return "no message from the base"
+        return _("no message from the base")
     if r.get("rejected_before"):
-        return (f"{os.path.basename(r['file'])} skipped: rejected on {r['rejected_before']} "
-                f"({r.get('reason')}); see {r.get('quarantine')}")
+        return tr(f"{os.path.basename(r['file'])} skipped: rejected on {r['rejected_before']} "
+                  f"({r.get('reason')}); see {r.get('quarantine')}")
     if r.get("incomplete"):
-        return (f"{os.path.basename(r['file'])} is not complete yet ({r.get('why')}, since "
-                f"{r.get('since')}): read again on the next run")
+        return tr(f"{os.path.basename(r['file'])} is not complete yet ({r.get('why')}, since "
+                  f"{r.get('since')}): read again on the next run")
     if r.get("unchanged"):
-        return f"message file unchanged since the last run ({os.path.basename(r['file'])})"
+        return tr(f"message file unchanged since the last run ({os.path.basename(r['file'])})")
     if r.get("settings_only"):
-        return "settings-only message (versions recorded)"
+        return _("settings-only message (versions recorded)")
     if r.get("duplicate"):
-        return f"message {r.get('message_no')} was received earlier: skipped"
-    text = (f"received message {r.get('message_no')}: {r.get('objects', 0)} objects, "
-            f"{r.get('deletions', 0)} deletions")
+        return tr(f"message {r.get('message_no')} was received earlier: skipped")
+    text = tr(f"received message {r.get('message_no')}: {r.get('objects', 0)} objects, "
+              f"{r.get('deletions', 0)} deletions")
     if r.get("parked"):
-        text += f", {r['parked']} parked"
+        text += tr(f", {r['parked']} parked")
     return text
 
 
 def _sent(s: dict, dry_run: bool) -> str:
     if "error" in s:
-        return f"send failed: {s['error']}"
+        return tr(f"send failed: {s['error']}")
     if "skipped" in s:
-        return f"nothing sent ({s['skipped']})"
+        return tr(f"nothing sent ({s['skipped']})")
     if s.get("message_no") is None:
-        return f"nothing new to send ({s.get('pending', 0)} unconfirmed already sent)"
-    verb = "would send" if dry_run else "sent"
-    text = f"{verb} message {s['message_no']} (format {s['version']}): {s['objects']} objects"
+        return tr(f"nothing new to send ({s.get('pending', 0)} unconfirmed already sent)")
+    if dry_run:
+        text = tr(f"would send message {s['message_no']} (format {s['version']}): {s['objects']} objects")
+    else:
+        text = tr(f"sent message {s['message_no']} (format {s['version']}): {s['objects']} objects")
     if s.get("by_type"):
         text += " — " + ", ".join(f"{k} {v}" for k, v in s["by_type"].items())
     return text
 
+
+# The kinds of drift (flows/reconcile*.py), as words of the display.
+DRIFT_KINDS = (N_("amount"), N_("deleted"), N_("missing"), N_("orphan"), N_("parked"), N_("silent"),
+               N_("stuck"), N_("unposted"), N_("not-forwarded"))
 
 # Drift lines printed for a run: a few dozen, then how many more (all are in --json and status).
 DRIFT_LINES = 30
@@ -259,15 +302,16 @@ DRIFT_LINES = 30
 def print_run(report: dict) -> None:
     code = report["exit_code"]
     out = stderr()
-    head = f"onecsync {report['command']}{' (dry run)' if report['dry_run'] else ''}: " \
-           f"{_MEANING.get(code, 'exit')} (exit {code})"
+    dry = _(" (dry run)") if report["dry_run"] else ""
+    head = f"onecsync {report['command']}{dry}: {_meaning(code)} ({_('exit')} {code})"
     out.print(head, style="bold green" if code == 0 else "bold yellow", markup=False)
     drift = report.get("drift") or []
     for d in drift[:DRIFT_LINES]:
         what = " ".join(x for x in (d["peer"], d["type"], d["ref"]) if x)
-        out.print(f"  drift: {d['kind']}: {what}: {d['detail']}", markup=False)
+        out.print(f"  {_('drift')}: {_(d['kind'])}: {what}: {tr(d['detail'])}", markup=False)
     if len(drift) > DRIFT_LINES:
-        out.print(f"  drift: … and {len(drift) - DRIFT_LINES} more (onecsync status)", markup=False)
+        out.print("  " + tr(f"drift: … and {len(drift) - DRIFT_LINES} more (onecsync status)"),
+                  markup=False)
     for name, peer in report["peers"].items():
         parts = []
         if "received" in peer:
@@ -286,15 +330,15 @@ def print_run_line(report: dict) -> None:
                  for part in peer.values() if isinstance(part, dict))
     parked += sum(int(r.get("parked", 0) or 0) for r in report["routed"].values()
                   if isinstance(r, dict))
-    parts = [f"{parked} object(s) parked in this run"] if parked else []
+    parts = [tr(f"{parked} object(s) parked in this run")] if parked else []
     by_kind: dict[str, int] = {}
     for d in report.get("drift") or []:
         by_kind[d["kind"]] = by_kind.get(d["kind"], 0) + 1
     if by_kind:
-        parts.append("drift: " + ", ".join(f"{n} {kind}" for kind, n in by_kind.items()))
-    error_line(f"{report['command']}: {_MEANING.get(code, 'exit')} (exit {code}): "
-               f"{'; '.join(parts) or 'see the run journal'} (`onecsync status` lists them, "
-               "with why)")
+        parts.append(_("drift") + ": " + ", ".join(f"{n} {_(kind)}" for kind, n in by_kind.items()))
+    what = "; ".join(parts) or _("see the run journal")
+    error_line(f"{report['command']}: {_meaning(code)} ({_('exit')} {code}): {what} "
+               f"({_('`onecsync status` lists them, with why')})")
 
 
 # -- progress -----------------------------------------------------------------------------------
@@ -326,14 +370,14 @@ class TerminalProgress(Progress):
 
         self.bar = rp.Progress(
             rp.SpinnerColumn(), rp.TextColumn("{task.description}"), rp.BarColumn(),
-            rp.TaskProgressColumn(), rp.TextColumn("{task.fields[objects]:>10,} objects"),
+            rp.TaskProgressColumn(), rp.TextColumn("{task.fields[objects]:>10,} " + _("objects")),
             rp.TextColumn("{task.fields[size]:>19}"), rp.TimeElapsedColumn(),
-            rp.TextColumn("ETA"), rp.TimeRemainingColumn(),
+            rp.TextColumn(_("ETA")), rp.TimeRemainingColumn(),
             console=console, transient=True, get_time=get_time)
 
     def task(self, description: str, *, total_bytes: int | None = None,
              total_objects: int | None = None) -> Task:
-        return _TerminalTask(self.bar, description, total_bytes, total_objects)
+        return _TerminalTask(self.bar, tr(description), total_bytes, total_objects)
 
     def __enter__(self) -> TerminalProgress:
         self.bar.start()
@@ -380,7 +424,7 @@ def stdout() -> Console:
 def _when(iso: str | None, now: datetime.datetime | None = None,
           clock: str = "%Y-%m-%d %H:%M") -> str:
     if not iso:
-        return "never"
+        return _("never")
     try:
         t = datetime.datetime.fromisoformat(iso)
     except ValueError:
@@ -390,58 +434,60 @@ def _when(iso: str | None, now: datetime.datetime | None = None,
     now = now or datetime.datetime.now(datetime.timezone.utc)
     secs = int((now - t).total_seconds())
     if secs < 0:
-        age = "in the future"
+        age = _("in the future")
     elif secs < 90:
-        age = f"{secs} s ago"
+        age = tr(f"{secs} s ago")
     elif secs < 90 * 60:
-        age = f"{secs // 60} min ago"
+        age = tr(f"{secs // 60} min ago")
     elif secs < 36 * 3600:
-        age = f"{secs // 3600} h ago"
+        age = tr(f"{secs // 3600} h ago")
     else:
-        age = f"{secs // 86400} days ago"
+        age = tr(f"{secs // 86400} days ago")
     return f"{t.astimezone().strftime(clock)} ({age})"
 
 
 def _lock_text(lock: dict | None) -> str:
     if lock is None:
-        return "free"
-    return (f"held by pid {lock.get('pid', '?')} ({lock.get('command', '?')}), "
-            f"started {lock.get('started', '?')}")
+        return _("free")
+    return tr(f"held by pid {lock.get('pid', '?')} ({lock.get('command', '?')}), "
+              f"started {lock.get('started', '?')}")
 
 
 def _peer_rows(p: dict) -> list[tuple[str, str]]:
     fmt = p.get("format") or {}
-    rows = [("code", p["code"]),
-            ("numbers", f"sent {p['sent_no']} · received {p['received_no']} · "
-                        f"confirmed {p['confirmed_no']}")]
+    rows = [(_("code"), p["code"]),
+            (_("numbers"), tr(f"sent {p['sent_no']} · received {p['received_no']} · "
+                              f"confirmed {p['confirmed_no']}"))]
     if "state_code" in p:
-        rows.append(("WARNING", f"the state belongs to a base with code {p['state_code']}"))
-    offered = ", ".join(fmt.get("offered") or []) or "not known yet"
+        rows.append((_("WARNING"), tr(f"the state belongs to a base with code {p['state_code']}")))
+    offered = ", ".join(fmt.get("offered") or []) or _("not known yet")
     if fmt.get("problem"):
-        rows.append(("PROBLEM", fmt["problem"]))
-    rows.append(("format", f"we write {fmt.get('ours') or 'nothing'} · its last message "
-                           f"{fmt.get('theirs') or '—'} · it offers {offered}"))
+        rows.append((_("PROBLEM"), tr(fmt["problem"])))
+    ours = fmt.get("ours") or _("nothing")
+    rows.append((_("format"), tr(f"we write {ours} · its last message {fmt.get('theirs') or '—'} · "
+                                 f"it offers {offered}")))
     types = p.get("object_types")
-    rows.append(("object types", "not declared" if types is None else f"{len(types)} declared"))
-    rows.append(("last received", _when(p.get("last_received_at"))))
-    rows.append(("last sent", _when(p.get("last_sent_at"))))
+    rows.append((_("object types"),
+                 _("not declared") if types is None else tr(f"{len(types)} declared")))
+    rows.append((_("last received"), _when(p.get("last_received_at"))))
+    rows.append((_("last sent"), _when(p.get("last_sent_at"))))
     if "unconfirmed" in p:
         u = p["unconfirmed"]
-        text = f"{u['count']} objects ({u['unsent']} not sent yet)"
+        text = tr(f"{u['count']} objects ({u['unsent']} not sent yet)")
         if u["count"]:
-            text += f", oldest registered {_when(u['oldest'])}"
-        rows.append(("unconfirmed", text))
+            text += tr(f", oldest registered {_when(u['oldest'])}")
+        rows.append((_("unconfirmed"), text))
         st = p["stuck"]
-        rows.append(("stuck", f"{st['count']} objects unconfirmed for {st['runs']} runs: is the "
-                              "base importing our messages?" if st["count"] else "0"))
+        rows.append((_("stuck"), tr(f"{st['count']} objects unconfirmed for {st['runs']} runs: is the "
+                                    "base importing our messages?") if st["count"] else "0"))
         pk = p["parked"]
-        rows.append(("parked", f"{pk['total']} ({pk['received']} received from it, "
-                               f"{pk['unsendable']} that cannot be sent to it)"))
+        rows.append((_("parked"), tr(f"{pk['total']} ({pk['received']} received from it, "
+                                     f"{pk['unsendable']} that cannot be sent to it)")))
         if p.get("awaiting_link"):
             recent = p["awaiting_link_recent"]
-            rows.append(("awaiting link", f"{p['awaiting_link']} settlement documents "
-                                          f"({recent['count']} received in the last "
-                                          f"{recent['days']} days)"))
+            rows.append((_("awaiting link"), tr(f"{p['awaiting_link']} settlement documents "
+                                                f"({recent['count']} received in the last "
+                                                f"{recent['days']} days)")))
     return rows
 
 
@@ -452,44 +498,45 @@ def _run_text(run: dict) -> str:
         r, s = peer.get("received"), peer.get("sent")
         if r:
             if "error" in r:
-                bits.append("receive failed")
+                bits.append(_("receive failed"))
             elif r.get("duplicate"):
-                bits.append("nothing new")
+                bits.append(_("nothing new"))
             elif r.get("message_no") is not None:
-                bits.append(f"got #{r['message_no']} ({r.get('objects', 0)} obj)")
+                bits.append(tr(f"got #{r['message_no']} ({r.get('objects', 0)} obj)"))
         if s:
             if "error" in s:
-                bits.append("send failed")
+                bits.append(_("send failed"))
             elif s.get("message_no") is not None:
-                bits.append(f"sent #{s['message_no']} ({s.get('objects', 0)} obj)")
+                bits.append(tr(f"sent #{s['message_no']} ({s.get('objects', 0)} obj)"))
         if bits:
             parts.append(f"{name}: {', '.join(bits)}")
     text = "; ".join(parts)
     if run.get("error"):
-        text += (" — " if text else "") + run["error"]
+        text += (" — " if text else "") + tr(run["error"])
     return text
 
 
 def _in_progress_text(run: dict) -> str:
-    return (f"a run is in progress since {_when(run.get('since'))} (pid {run.get('pid', '?')}, "
-            f"{run.get('command', '?')}); what is shown is its last commit")
+    return tr(f"a run is in progress since {_when(run.get('since'))} (pid {run.get('pid', '?')}, "
+              f"{run.get('command', '?')}); what is shown is its last commit")
 
 
 def _run_state(run: dict) -> str:
     if run.get("state") in ("running", "died"):
-        return run["state"]
+        return _({"running": N_("running"), "died": N_("died")}[run["state"]])
     return "?" if run["exit_code"] is None else str(run["exit_code"])
 
 
 def print_status(data: dict) -> None:
     out = stdout()
     if not data["exists"]:
-        out.print(f"no state yet ({data['state']}): nothing has run with this config", markup=False)
-    head = [("config", data["config"]), ("state", data["state"]),
-            ("node", f"{data['node']['code']} · offers {', '.join(data['node']['formats'])}"),
-            ("lock", _lock_text(data["lock"]))]
+        out.print(tr(f"no state yet ({data['state']}): nothing has run with this config"), markup=False)
+    formats = ", ".join(data["node"]["formats"])
+    head = [(_("config"), data["config"]), (_("state"), data["state"]),
+            (_("node"), tr(f"{data['node']['code']} · offers {formats}")),
+            (_("lock"), _lock_text(data["lock"]))]
     if data.get("in_progress"):
-        head.append(("run", _in_progress_text(data["in_progress"])))
+        head.append((_("run"), _in_progress_text(data["in_progress"])))
     runs = [(_when(r["started_at"]), r["command"], _run_state(r), _run_text(r))
             for r in data["runs"]]
     if not out.is_terminal:
@@ -497,12 +544,14 @@ def print_status(data: dict) -> None:
             out.print(f"{k}: {v}", markup=False)
         for name, p in data["peers"].items():
             out.print(f"\n{name}", markup=False)
-            for k, v in _peer_rows(p):
-                out.print(f"  {k:<14} {v}", markup=False)
+            rows = _peer_rows(p)
+            width = max(14, *(len(k) for k, _v in rows))
+            for k, v in rows:
+                out.print(f"  {k:<{width}} {v}", markup=False)
         if runs:
-            out.print("\nlast runs", markup=False)
+            out.print("\n" + _("last runs"), markup=False)
             for when, command, code, text in runs:
-                out.print(f"  {when}  {command:<15} exit {code:<7} {text}", markup=False)
+                out.print(f"  {when}  {command:<15} {_('exit')} {code:<7} {text}", markup=False)
         return
     from rich.markup import escape
     from rich.table import Table
@@ -519,33 +568,33 @@ def print_status(data: dict) -> None:
         table.add_row(key, *(rows[i].get(key, "") for i in range(len(names))))
     out.print(table)
     if runs:
-        t = Table(title="last runs", header_style="bold", title_justify="left")
-        for col in ("started", "command", "exit", "what happened"):
-            t.add_column(col)
+        t = Table(title=_("last runs"), header_style="bold", title_justify="left")
+        for col in (N_("started"), N_("command"), N_("exit"), N_("what happened")):
+            t.add_column(_(col))
         for when, command, code, text in runs:
-            style = None if code in ("0", "running") else "yellow"
+            style = None if code in ("0", _("running")) else "yellow"
             t.add_row(when, command, code, text, style=style)
         out.print(t)
 
 
 def _pair_text(p: dict) -> str:
     if "error" in p:
-        return f"error (exit {p['exit_code']}): {p['error']}"
+        return tr(f"error (exit {p['exit_code']}): {p['error']}")
     run = p["last_run"]
     if run is None:
-        head = "never run"
+        head = _("never run")
     else:
-        head = f"{run['command']} exit {_run_state(run)} {_when(run['started_at'])}"
+        head = f"{run['command']} {_('exit')} {_run_state(run)} {_when(run['started_at'])}"
     if p.get("in_progress"):
-        head += f" · running now (pid {p['in_progress'].get('pid', '?')})"
-    return f"{head} · stuck {p['stuck']} · parked {p['parked']} · unconfirmed {p['unconfirmed']}"
+        head += tr(f" · running now (pid {p['in_progress'].get('pid', '?')})")
+    return head + tr(f" · stuck {p['stuck']} · parked {p['parked']} · unconfirmed {p['unconfirmed']}")
 
 
 def print_pairs(data: dict) -> None:
     """`status --all`: one line per pair, errors included, so that `grep` finds any pair."""
     out = stdout()
     if not data["pairs"]:
-        error_line(f"no config files (*.yaml) in {', '.join(data['paths'])}")
+        error_line(tr(f"no config files (*.yaml) in {', '.join(data['paths'])}"))
         return
     width = max(len(p["pair"]) for p in data["pairs"])
     for p in data["pairs"]:
@@ -555,12 +604,12 @@ def print_pairs(data: dict) -> None:
 def print_numbers(data: dict) -> None:
     out = stdout()
     if not data["exists"]:
-        out.print(f"no state yet ({data['state']})", markup=False)
+        out.print(tr(f"no state yet ({data['state']})"), markup=False)
         return
     for name, p in data["peers"].items():
-        out.print(f"{name}: sent {p['sent_no']}, received {p['received_no']}, confirmed "
-                  f"{p['confirmed_no']} (last received {_when(p['last_received_at'])}, "
-                  f"last sent {_when(p['last_sent_at'])})", markup=False)
+        out.print(tr(f"{name}: sent {p['sent_no']}, received {p['received_no']}, confirmed "
+                     f"{p['confirmed_no']} (last received {_when(p['last_received_at'])}, "
+                     f"last sent {_when(p['last_sent_at'])})"), markup=False)
 
 
 def print_validation(report: dict) -> None:
@@ -571,26 +620,27 @@ def print_validation(report: dict) -> None:
         out.print(f"{where}: {_finding_text(p)}", markup=False)
     what = []
     if report.get("settings_only"):
-        what.append("a settings-only message")
+        what.append(_("a settings-only message"))
     elif report.get("version"):
         what.append(f"EnterpriseData {report['version']}")
     if report.get("message_no") is not None:
-        what.append(f"message {report['message_no']}")
+        what.append(tr(f"message {report['message_no']}"))
     if report.get("direction"):
-        what.append(report["direction"])
-    what.append(f"{report['objects']} objects")
+        what.append(tr(report["direction"]))
+    what.append(tr(f"{report['objects']} objects"))
     summary = ", ".join(what)
     if report["valid"]:
-        out.print(f"{name}: valid ({summary})", markup=False, style="green")
+        out.print(tr(f"{name}: valid ({summary})"), markup=False, style="green")
         if report.get("config") is None:
-            out.print("  (node codes not checked: no config given)", markup=False)
+            out.print("  " + _("(node codes not checked: no config given)"), markup=False)
         return
     more = report["problems_total"] - len(report["problems"])
     if more:
-        out.print(f"… and {more} more problems (--max-problems to see them)", markup=False)
-    noun = "problem" if report["problems_total"] == 1 else "problems"
-    out.print(f"{name}: INVALID, {report['problems_total']} {noun} ({summary})", markup=False,
-              style="bold red")
+        out.print(tr(f"… and {more} more problems (--max-problems to see them)"), markup=False)
+    total = report["problems_total"]
+    line = tr(f"{name}: INVALID, {total} problem ({summary})") if total == 1 else \
+        tr(f"{name}: INVALID, {total} problems ({summary})")
+    out.print(line, markup=False, style="bold red")
 
 
 def _finding_text(p: dict) -> str:
@@ -599,44 +649,44 @@ def _finding_text(p: dict) -> str:
     path = p.get("path")
     if path and path != p.get("type"):
         parts.append(path.removeprefix(f"{p['type']}/") if p.get("type") else path)
-    parts.append(p["message"])
+    parts.append(tr(p["message"]))
     return ": ".join(parts)
 
 
 def print_plan(plan: dict, dry_run: bool = False) -> None:
     """What a `state` command changes; without --yes, what it would change."""
     out = stdout()
-    verb = "changed" if plan["applied"] else "would change"
+    verb = _("changed") if plan["applied"] else _("would change")
     if plan["action"] == "set-numbers":
         b, a = plan["before"], plan["after"]
         changes = [f"{k} {b[k]} → {a[k]}" for k in ("sent_no", "received_no", "confirmed_no")
                    if a[k] != b[k]]
-        out.print(f"{plan['peer']}: {verb}: {', '.join(changes) or 'nothing'}", markup=False)
+        out.print(f"{plan['peer']}: {verb}: {', '.join(changes) or _('nothing')}", markup=False)
         if plan["resent"]:
-            out.print(f"  {plan['resent']} objects sent but not confirmed go again in that message",
-                      markup=False)
+            out.print("  " + tr(f"{plan['resent']} objects sent but not confirmed go again in that "
+                                "message"), markup=False)
     else:
-        regs = ", ".join(f"{t} {n}" for t, n in plan["registrations"].items()) or "none"
-        out.print(f"{plan['peer']}: {verb}: send again every object of {len(plan['types'])} "
-                  f"type(s), {plan['total']} in all", markup=False)
-        out.print(f"  registered before: {regs}", markup=False)
+        regs = ", ".join(f"{t} {n}" for t, n in plan["registrations"].items()) or _("none")
+        out.print(f"{plan['peer']}: {verb}: " + tr(f"send again every object of {len(plan['types'])} "
+                                                   f"type(s), {plan['total']} in all"), markup=False)
+        out.print("  " + tr(f"registered before: {regs}"), markup=False)
         if plan["rerouted"]:
-            out.print("  set aside when they came, now routed: " + ", ".join(
+            out.print("  " + _("set aside when they came, now routed:") + " " + ", ".join(
                 f"{t} {n}" for t, n in plan["rerouted"].items()), markup=False)
     for note in plan["notes"]:
-        out.print(f"  {note}", markup=False)
+        out.print(f"  {tr(note)}", markup=False)
     if plan["applied"]:
-        out.print("  the next run sends it", markup=False)
+        out.print("  " + _("the next run sends it"), markup=False)
     elif not dry_run:
-        out.print("nothing changed: add --yes to do it", markup=False, style="bold yellow")
+        out.print(_("nothing changed: add --yes to do it"), markup=False, style="bold yellow")
 
 
 def print_settings_message(report: dict) -> None:
-    verb = "would write" if report["dry_run"] else "wrote"
-    stderr().print(f"onecsync: {verb} the settings message for {report['peer']} (to "
-                   f"{report['to']}, from {report['from']}) to {report['file']}: load it in "
-                   "the base's synchronization setup, or copy it into its exchange folder",
-                   markup=False)
+    verb = _("would write") if report["dry_run"] else _("wrote")
+    stderr().print("onecsync: " + tr(f"{verb} the settings message for {report['peer']} (to "
+                                     f"{report['to']}, from {report['from']}) to {report['file']}: "
+                                     "load it in the base's synchronization setup, or copy it into "
+                                     "its exchange folder"), markup=False)
 
 
 def print_check(report: dict, summary: bool = True, warnings: bool = True) -> None:
@@ -644,55 +694,57 @@ def print_check(report: dict, summary: bool = True, warnings: bool = True) -> No
     out = stderr()
     code = report["exit_code"]
     if summary:
-        out.print(f"onecsync check: {'ok' if code == 0 else _MEANING.get(code, 'failed')} "
-                  f"(exit {code}); config {report['config']}, node {report['node']['code']}",
+        verdict = _("ok") if code == 0 else _meaning(code, N_("failed"))
+        out.print(f"onecsync check: {verdict} ({_('exit')} {code}); "
+                  + tr(f"config {report['config']}, node {report['node']['code']}"),
                   style="bold green" if code == 0 else "bold red", markup=False)
         for name, p in report["peers"].items():
             t = p["transport"]
-            state = "ok" if t.get("ok") else ("not checked" if t.get("ok") is None else "FAILED")
-            out.print(f"  {name}: transport {t['kind']} {state}: "
-                      f"{t.get('detail') or t.get('error', '')}", markup=False)
+            state = _("ok") if t.get("ok") else (_("not checked") if t.get("ok") is None else _("FAILED"))
+            out.print(f"  {name}: {_('transport')} {t['kind']} {state}: "
+                      f"{tr(t.get('detail') or t.get('error', ''))}", markup=False)
             if "odata" in p:
                 o = p["odata"]
-                out.print(f"    odata: {'ok: ' + o['detail'] if o['ok'] else 'FAILED: ' + o['error']}",
-                          markup=False)
+                said = _("ok") + ": " + tr(o["detail"]) if o["ok"] else _("FAILED") + ": " + tr(o["error"])
+                out.print(f"    odata: {said}", markup=False)
+            versions = ", ".join(p["versions"] or [])
+            common = p["negotiated"] or _("none in common")
             if p["versions"] is None:
-                out.print("    versions: unknown (no message from the base yet)", markup=False)
+                out.print("    " + _("versions: unknown (no message from the base yet)"), markup=False)
             elif p["last_received_at"] is None:
-                out.print(f"    versions: {', '.join(p['versions'])} (from its exchange service); "
-                          f"exchanging in {p['negotiated'] or 'none in common'}", markup=False)
+                out.print("    " + tr(f"versions: {versions} (from its exchange service); "
+                                      f"exchanging in {common}"), markup=False)
             else:
-                out.print(f"    versions: {', '.join(p['versions'])}; exchanging in "
-                          f"{p['negotiated'] or 'none in common'}; last message "
-                          f"{p['last_message_version'] or '(settings only)'} at "
-                          f"{p['last_received_at']}", markup=False)
+                last = p["last_message_version"] or _("(settings only)")
+                out.print("    " + tr(f"versions: {versions}; exchanging in {common}; last message "
+                                      f"{last} at {p['last_received_at']}"), markup=False)
             types = p["object_types"]
             if p["versions"] is not None:
-                out.print("    object types: " + (
-                    f"sends {len(types['sends'])}, receives {len(types['receives'])}"
-                    if types is not None else "not declared (1C then assumes all)"),
+                out.print("    " + (
+                    tr(f"object types: sends {len(types['sends'])}, receives {len(types['receives'])}")
+                    if types is not None else _("object types: not declared (1C then assumes all)")),
                     markup=False)
     for item in report["problems"]:
-        out.print(f"{_tag(logging.ERROR)}onecsync: problem: {item['message']}", style="red",
+        out.print(f"{_tag(logging.ERROR)}onecsync: {_('problem')}: {tr(item['message'])}", style="red",
                   markup=False)
     if warnings:
         for item in report["warnings"]:
-            out.print(f"{_tag(logging.WARNING)}onecsync: warning: {item['message']}",
+            out.print(f"{_tag(logging.WARNING)}onecsync: {_('warning')}: {tr(item['message'])}",
                       style="yellow", markup=False)
 
 
 def print_init(report: dict) -> None:
     out = stderr()
-    verb = "would write" if report["dry_run"] else "wrote"
-    out.print(f"onecsync: {verb} {report['config']} (our node code {report['node_code']})",
+    verb = _("would write") if report["dry_run"] else _("wrote")
+    out.print("onecsync: " + tr(f"{verb} {report['config']} (our node code {report['node_code']})"),
               style="bold green", markup=False)
     for name, path in report["settings_messages"].items():
-        out.print(f"onecsync: {verb} the settings message for {name}: {path}", markup=False)
+        out.print("onecsync: " + tr(f"{verb} the settings message for {name}: {path}"), markup=False)
     for text in report.get("warnings", []):
-        out.print(f"onecsync: warning: {text}", style="yellow", markup=False, soft_wrap=True)
-    out.print("Next steps:", style="bold", markup=False)
+        out.print(f"onecsync: {_('warning')}: {tr(text)}", style="yellow", markup=False, soft_wrap=True)
+    out.print(_("Next steps:"), style="bold", markup=False)
     for i, step in enumerate(report["next_steps"], 1):
-        out.print(f"  {i}. {step}", markup=False)
+        out.print(f"  {i}. {tr(step)}", markup=False)
 
 
 def print_xml(xml: bytes) -> None:
@@ -785,33 +837,33 @@ def print_trace(data: dict) -> None:
     out = stdout()
     t = data["trace"]
     if t is None:
-        more = " (and more: narrow it with a date or a Ссылка)" if data["more"] else ""
-        out.print(f"{len(data['objects'])} objects{more}; trace one by its Ссылка:", markup=False)
+        more = _(" (and more: narrow it with a date or a Ссылка)") if data["more"] else ""
+        out.print(tr(f"{len(data['objects'])} objects{more}; trace one by its Ссылка:"), markup=False)
         for o in data["objects"]:
             out.print(f"  {_object_line(o)}", markup=False)
         return
     out.print(_object_line(t), markup=False)
     if t["crm_invoice"]:
         inv = t["crm_invoice"]
-        deleted = " (deleted in the CRM)" if inv["deleted"] else ""
-        out.print(f"CRM invoice {inv['number'] or ''} for {inv['counterparty'] or '?'}, "
-                  f"{inv['amount'] or '?'} {inv['currency'] or ''}, first seen "
-                  f"{_when(inv['first_seen'])}{deleted}", markup=False)
+        deleted = _(" (deleted in the CRM)") if inv["deleted"] else ""
+        out.print(tr(f"CRM invoice {inv['number'] or ''} for {inv['counterparty'] or '?'}, "
+                     f"{inv['amount'] or '?'} {inv['currency'] or ''}, first seen "
+                     f"{_when(inv['first_seen'])}{deleted}"), markup=False)
     for at, what in _trace_events(t):
         when = _when(at, clock=_SECONDS) if at else ("" if at == "" else "time not recorded")
         out.print(f"  {when:<35} {what}", markup=False)
     for d in t["deliveries"]:
         end = _delivery_end(d)
         if end:
-            out.print(f"  {'now':<35} {end.replace('{ref}', t['ref'])}", markup=False)
+            out.print(f"  {_('now'):<35} {tr(end).replace('{ref}', t['ref'])}", markup=False)
     if not t["deliveries"] and not any(r["decision"] == "forwarded" for r in t["routing"]):
-        out.print(f"  {'now':<35} not registered for any base", markup=False)
+        out.print(f"  {_('now'):<35} {_('not registered for any base')}", markup=False)
     if t["named_by"]:
-        out.print("named by", markup=False)
+        out.print(_("named by"), markup=False)
         for o in t["named_by"]:
-            out.print(f"  {_object_line(o)} · from {o['from']}, {o['status']}", markup=False)
+            out.print(f"  {_object_line(o)} · " + tr(f"from {o['from']}, {o['status']}"), markup=False)
     if t["unknown"]:
-        out.print(f"not recorded by the onecsync of the time: {'; '.join(t['unknown'])}",
+        out.print(tr(f"not recorded by the onecsync of the time: {'; '.join(t['unknown'])}"),
                   markup=False)
 
 
@@ -821,7 +873,7 @@ def print_failure(line: str, code: int, as_json: bool, problems: list | None = N
     error_line(line)
     if problems and len(problems) > 1:
         for p in problems:
-            stderr().print(f"  - {p}", markup=False)
+            stderr().print(f"  - {tr(p)}", markup=False)
     json_failure(as_json, code, line, problems)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import enum
 
+from onecsync.i18n import N_
+
 
 class ExitCode(enum.IntEnum):
     OK = 0
@@ -121,8 +123,8 @@ class Busy(OnecsyncError):
         self.silent_when_quiet = scheduled
         h = holder or {}
         if scheduled:
-            who = "a --dry-run, it names no one" if holder is None else \
-                f"pid {h.get('pid', '?')}, {h.get('command', '?')}, started {h.get('started', '?')}"
+            who = N_("a --dry-run, it names no one") if holder is None else \
+                N_(f"pid {h.get('pid', '?')}, {h.get('command', '?')}, started {h.get('started', '?')}")
             # A dry run does no exchange: the next scheduled run does what this one would have.
             super().__init__(f"another onecsync run holds {lock} ({who})",
                              remedy="nothing to do: that run will finish" if holder is not None

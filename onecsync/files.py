@@ -29,6 +29,7 @@ from typing import Callable
 from typing import NoReturn
 
 from onecsync.errors import ConfigError
+from onecsync.i18n import N_
 
 TEMP_PREFIX = ".onecsync-tmp-"
 _NEW = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -55,7 +56,7 @@ def create_new(folder: Path, prefix: str, suffix: str = "",
             with contextlib.suppress(OSError):  # a share that keeps its own modes: still ours
                 os.fchmod(fd, mode)
         return fd, path
-    raise FileExistsError(errno.EEXIST, f"no new file name could be made after {_TRIES} tries",
+    raise FileExistsError(errno.EEXIST, N_(f"no new file name could be made after {_TRIES} tries"),
                           str(folder))
 
 

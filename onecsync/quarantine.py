@@ -55,6 +55,7 @@ from onecsync.errors import MessageRejected
 from onecsync.errors import OnecsyncError
 from onecsync.errors import TemporaryError
 from onecsync.files import replace_with
+from onecsync.i18n import N_
 from onecsync.transport.base import Incoming
 
 log = logging.getLogger("onecsync")
@@ -141,11 +142,11 @@ def _unfinished(incoming: Incoming, exc: MessageRejected) -> str | None:
     if not incoming.settles:
         return None
     if exc.ends_early:
-        return "it ends early"
+        return N_("it ends early")
     if incoming.current is not None and incoming.current() != incoming.fingerprint:
-        return "it changed while it was read"
+        return N_("it changed while it was read")
     if not incoming.name.lower().endswith(".zip") and _ends_in_nul(incoming):
-        return "it ends in NUL bytes, as a file being filled does"  # (a zip: its end record)
+        return N_("it ends in NUL bytes, as a file being filled does")  # (a zip: its end record)
     return None
 
 

@@ -351,6 +351,26 @@ def _no_host_config(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(empty / "xdg"))
 
 
+LOCALE_VARS = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch):
+    """The suite asserts English lines: a Russian host locale must not turn them Russian
+    (tests of the Russian display set the locale themselves, with `russian`)."""
+    for var in LOCALE_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+
+
+@pytest.fixture
+def russian(monkeypatch):
+    """The admin's locale says Russian (as on a Russian server: LANG only)."""
+    for var in LOCALE_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LANG", "ru_RU.UTF-8")
+
+
 @pytest.fixture
 def sandbox(tmp_path, capsys) -> Sandbox:
     return Sandbox(tmp_path, capsys)

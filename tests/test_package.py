@@ -60,6 +60,7 @@ def test_the_wheel_carries_the_license(built):
         metadata = whl.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert "MIT" in metadata
     assert "onecsync/formats/data/envelope.json.gz" in names
+    assert "onecsync/locale/ru.po" in names  # the Russian display reads it at first use
 
 
 def test_the_sdist_carries_contrib_the_example_config_and_the_license(built):

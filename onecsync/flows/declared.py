@@ -123,11 +123,12 @@ def peer_findings(config: Config, peer: str, state) -> list[Finding]:
         have = versions_in(decl.get("sending" if direction == "send" else "receiving"), theirs)
         if version in have:
             continue
-        verb = "send" if direction == "send" else "receive"
         if have:
             listed = ", ".join(sorted(have, key=_sort_key))
             out.append(Finding(
-                "warning", peer, f"the base {verb}s {name} only in format {listed}, not in "
+                "warning", peer, f"the base sends {name} only in format {listed}, not in "
+                f"{version}, the version we exchange in" if direction == "send" else
+                f"the base receives {name} only in format {listed}, not in "
                 f"{version}, the version we exchange in",
                 f"limit node.formats so that the highest common version is one of those, or "
                 f"remove it from {_flows_text(flows)}"))

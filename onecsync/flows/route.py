@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from onecsync import formats
 from onecsync.config import Config
 from onecsync.config import Flow
+from onecsync.i18n import N_
 from onecsync.mapping import MappingError
 from onecsync.mapping import apply_rules
 from onecsync.mapping import org_inn
@@ -77,7 +78,7 @@ class Registrar:
             return self._status(row, "ignored")
         element = element if element is not None else parse_object(row.xml, row.version)
         if element.find(f"{{{formats.namespace(row.version)}}}КлючевыеСвойства") is None:
-            return self._status(row, "parked", "the object has no КлючевыеСвойства")
+            return self._status(row, "parked", N_("the object has no КлючевыеСвойства"))
         if self.flow.organizations:
             inn = org_inn(element)
             if inn is not None and inn not in self.flow.organizations:
@@ -90,7 +91,7 @@ class Registrar:
                 mapped = apply_rules(element, rules, formats.load(row.version))
             except MappingError as exc:
                 log.warning("%s %s: parked: mapping for %s: %s", row.type, row.ref, self.target, exc)
-                return self._status(row, "parked", f"mapping for {self.target}: {exc}")
+                return self._status(row, "parked", N_(f"mapping for {self.target}: {exc}"))
             xml = normalize_object(mapped, formats.namespace(row.version))
         if self._echo(row, xml or row.xml):
             return self._status(row, "echo")

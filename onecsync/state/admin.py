@@ -16,6 +16,7 @@ from typing import Iterator
 
 from onecsync.config import Config
 from onecsync.errors import ConfigError
+from onecsync.i18n import N_
 from onecsync.state import RunLock
 from onecsync.state import State
 from onecsync.state import lock_path
@@ -30,13 +31,13 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 _RESEND_NOTES = {
-    "crm": "The CRM loads each object again and finds it by its Ссылка: nothing is duplicated. "
-           "Edits made in the CRM to these objects are overwritten by the accounting version "
-           "(accounting is their master).",
-    "accounting": "Accounting loads each invoice again and finds it by its Ссылка: nothing is "
-                  "duplicated, but its copy is overwritten by the version onecsync holds, which "
-                  "is the CRM's last one: changes made to these invoices in accounting since "
-                  "are lost. Resend to accounting only after a restore of its base.",
+    "crm": N_("The CRM loads each object again and finds it by its Ссылка: nothing is duplicated. "
+              "Edits made in the CRM to these objects are overwritten by the accounting version "
+              "(accounting is their master)."),
+    "accounting": N_("Accounting loads each invoice again and finds it by its Ссылка: nothing is "
+                     "duplicated, but its copy is overwritten by the version onecsync holds, which "
+                     "is the CRM's last one: changes made to these invoices in accounting since "
+                     "are lost. Resend to accounting only after a restore of its base."),
 }
 
 

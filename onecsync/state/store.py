@@ -24,6 +24,7 @@ from typing import Iterable
 from typing import Iterator
 
 from onecsync.errors import StateError
+from onecsync.i18n import N_
 from onecsync.protocol.limits import TOO_LARGE
 from onecsync.state.failures import sqlite_failure
 from onecsync.state.payloads import pack
@@ -45,7 +46,7 @@ _SAVEPOINTS = itertools.count()
 KEEP_RUNS = 10000
 KEEP_RUN_DAYS = 30
 # What the journal says of a run that never got to say how it ended.
-DIED = "died: ended without a word (killed with SIGKILL, out of memory, or the machine stopped)"
+DIED = N_("died: ended without a word (killed with SIGKILL, out of memory, or the machine stopped)")
 
 
 def now_text() -> str:

@@ -17,10 +17,11 @@ import sqlite3
 from pathlib import Path
 
 from onecsync.errors import StateError
+from onecsync.i18n import N_
 from onecsync.state.migrations import applied
 from onecsync.state.migrations import known_migrations
 
-_START_OVER = "remove it to start over (numbers restart at 1)"
+_START_OVER = N_("remove it to start over (numbers restart at 1)")
 
 
 def _refused(what: str, remedy: str) -> StateError:

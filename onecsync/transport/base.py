@@ -31,6 +31,7 @@ from onecsync.files import FdWriter
 from onecsync.files import create_new
 from onecsync.files import open_named
 from onecsync.files import open_regular
+from onecsync.i18n import N_
 from onecsync.transport.zips import open_zip_entry
 from onecsync.transport.zips import open_zip_writer
 
@@ -72,9 +73,9 @@ def os_failure(exc: OSError, what: str) -> OnecsyncError:
         return ConfigError(f"{what}: a name is too long for the system ({exc.strerror})",
                            remedy="shorten transport.path")
     if exc.errno in FULL:
-        why = {errno.EDQUOT: "the disk quota is exceeded",
-               errno.EFBIG: "the file is larger than the device allows"}.get(
-            exc.errno, "no space left on the device")
+        why = {errno.EDQUOT: N_("the disk quota is exceeded"),
+               errno.EFBIG: N_("the file is larger than the device allows")}.get(
+            exc.errno, N_("no space left on the device"))
         return TemporaryError(f"{what}: {why} ({exc.strerror})",
                               remedy="free disk space there; the next run retries, "
                                      "nothing was lost")

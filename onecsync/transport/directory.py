@@ -40,6 +40,7 @@ from onecsync.files import create_new
 from onecsync.files import entry_kind
 from onecsync.files import is_ours
 from onecsync.files import open_regular
+from onecsync.i18n import N_
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import OutgoingFile
 from onecsync.transport.base import fingerprint
@@ -308,9 +309,9 @@ class DirectoryTransport:
                 raise PermissionError(errno.EACCES, "not writable", str(self.folder))
         except OSError as exc:
             raise os_failure(exc, f"checking {self.folder}") from None
-        seen = f"the base's message {theirs[0]} is there" if theirs else \
-            "no message from the base in it yet"
-        return f"{self.description}: readable and writable; {seen}"
+        seen = N_(f"the base's message {theirs[0]} is there") if theirs else \
+            N_("no message from the base in it yet")
+        return N_(f"{self.description}: readable and writable; {seen}")
 
     def _probe_file(self) -> None:
         """What a run does with its message, done with a small file: create, rename, remove. A

@@ -46,6 +46,7 @@ from onecsync.config import Transport as TransportConfig
 from onecsync.errors import ConfigError
 from onecsync.errors import OnecsyncError
 from onecsync.errors import TemporaryError
+from onecsync.i18n import N_
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import OutgoingFile
 from onecsync.transport.base import open_message_file
@@ -278,9 +279,11 @@ class FtpTransport:
                 ftp.storbinary(f"STOR {probe}", io.BytesIO(b"onecsync check\n"))
                 ftp.delete(probe)
         theirs = [n for n in names if n in listed]
-        seen = f"the base's message {theirs[0]} is there" if theirs else \
-            "no message from the base in it yet"
-        return f"{self.description}: {'readable and writable' if write else 'readable'}; {seen}"
+        seen = N_(f"the base's message {theirs[0]} is there") if theirs else \
+            N_("no message from the base in it yet")
+        if write:
+            return N_(f"{self.description}: readable and writable; {seen}")
+        return N_(f"{self.description}: readable; {seen}")
 
     def fetch(self) -> Incoming | None:
         names = [self.incoming_stem + s for s in (".xml", ".zip")]

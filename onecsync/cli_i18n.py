@@ -1,0 +1,65 @@
+"""The command line in the admin's language: help texts and click's own words (Usage, Options…).
+
+Public API: `localize(group)` (before each invocation: every help text in the language of the
+locale, back to English when it says English), `help_texts(group)` (what tools/po.py extracts).
+
+click looks its own texts up with `gettext.gettext` bound into each of its modules; those names
+are pointed at our catalog, so "Usage:" and "No such option" follow the same locale as ours.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Iterator
+
+import click
+
+from onecsync import i18n
+
+_CLICK_MODULES = ("core", "formatting", "exceptions", "decorators", "parser", "types")
+_ORIGINAL = "_onecsync_english"
+
+
+def _walk(cmd: click.Command, path: str = "onecsync") -> Iterator[tuple[object, str, str]]:
+    """(object, attribute, where) of each help text of `cmd` and what is below it."""
+    for attr in ("help", "short_help", "epilog"):
+        yield cmd, attr, path
+    for p in cmd.params:
+        if isinstance(p, click.Option):
+            yield p, "help", f"{path} {p.opts[-1]}"
+    if isinstance(cmd, click.Group):
+        for name, sub in sorted(cmd.commands.items()):
+            yield from _walk(sub, f"{path} {name}")
+
+
+def _english(obj: object, attr: str) -> str | None:
+    saved = getattr(obj, _ORIGINAL, None)
+    if saved is None:
+        saved = {}
+        setattr(obj, _ORIGINAL, saved)
+    if attr not in saved:
+        text = getattr(obj, attr, None)
+        saved[attr] = inspect.cleandoc(text) if isinstance(text, str) and text else None
+    return saved[attr]
+
+
+def help_texts(group: click.Group) -> Iterator[tuple[str, str]]:
+    for obj, attr, where in _walk(group):
+        text = _english(obj, attr)
+        if text:
+            yield text, where
+
+
+def localize(group: click.Group) -> None:
+    for obj, attr, _where in _walk(group):
+        text = _english(obj, attr)
+        if text:
+            setattr(obj, attr, i18n._(text))
+        if isinstance(obj, click.Command) and hasattr(obj, "_help_option"):
+            obj._help_option = None  # click keeps --help's text from its first use: made again
+    for name in _CLICK_MODULES:
+        module = getattr(click, name, None)
+        if module is not None and hasattr(module, "_"):
+            module._ = i18n._
+        if module is not None and hasattr(module, "ngettext"):
+            module.ngettext = lambda one, many, n: i18n.catalog().ngettext(one, many, n)
