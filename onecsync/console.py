@@ -755,28 +755,29 @@ def print_xml(xml: bytes) -> None:
 
 
 def _object_line(o: dict) -> str:
-    number = f"{o['number']} of {o['date'][:10]}" if o.get("number") and o.get("date") \
-        else (o.get("number") or "")
+    number, date = o.get("number"), (o.get("date") or "")[:10]
+    number = tr(f"{number} of {date}") if number and date else (number or "")
     inn = f"ИНН {o['inn']}" if o.get("inn") else ""
     return " · ".join(filter(None, (o["type"], number, inn, o["ref"])))
 
 
 def _decision_text(r: dict) -> str:
-    why = f": {r['reason']}" if r.get("reason") else ""
+    why = f": {tr(r['reason'])}" if r.get("reason") else ""
     if r["names_invoices"]:
-        why += " (it names CRM " + ", ".join(
-            f"{n['type'].removeprefix('Документ.')} {n['number'] or n['ref']}"
-            for n in r["names_invoices"]) + ")"
-    return {"forwarded": "routing: forwarded to the other base",
-            "waiting": "routing: waiting for its invoice (it names no CRM invoice, nor a "
-                       "document already sent to the CRM)",
-            "echo": "routing: not sent back (echo: the other base holds this very version)",
-            "superseded": "routing: not sent on",
-            "filtered": "routing: filtered",
-            "parked": "routing: parked",
-            "ignored": "routing: kept, not sent",
-            "not routed yet": "routing: not routed yet (the next run routes it)"}.get(
-        r["decision"], f"routing: {r['decision']}") + why
+        names = ", ".join(f"{n['type'].removeprefix('Документ.')} {n['number'] or n['ref']}"
+                          for n in r["names_invoices"])
+        why += tr(f" (it names CRM {names})")
+    decision = r["decision"]
+    return {"forwarded": _("routing: forwarded to the other base"),
+            "waiting": _("routing: waiting for its invoice (it names no CRM invoice, nor a "
+                         "document already sent to the CRM)"),
+            "echo": _("routing: not sent back (echo: the other base holds this very version)"),
+            "superseded": _("routing: not sent on"),
+            "filtered": _("routing: filtered"),
+            "parked": _("routing: parked"),
+            "ignored": _("routing: kept, not sent"),
+            "not routed yet": _("routing: not routed yet (the next run routes it)")}.get(
+        decision, tr(f"routing: {decision}")) + why
 
 
 def _trace_events(t: dict) -> list[tuple[str | None, str]]:
@@ -785,20 +786,22 @@ def _trace_events(t: dict) -> list[tuple[str | None, str]]:
     events: list[tuple[str | None, str]] = []
     for peer in dict.fromkeys([v["from"] for v in t["versions"]]):
         for v in (v for v in t["versions"] if v["from"] == peer):
-            what = "deletion" if v["kind"] == "delete" else "version"
-            newest = ", newest" if v["newest"] else ""
-            events.append((v["received_at"], f"received from {peer} in its message "
-                                              f"{v['message_no']}, format {v['format']} "
-                                              f"({what} {v['digest'][:8]}{newest})"))
+            what = _("deletion") if v["kind"] == "delete" else _("version")
+            newest = _(", newest") if v["newest"] else ""
+            number, fmt, digest = v["message_no"], v["format"], v["digest"][:8]
+            events.append((v["received_at"], tr(f"received from {peer} in its message {number}, "
+                                                 f"format {fmt} ({what} {digest}{newest})")))
         for r in (r for r in t["routing"] if r["from"] == peer):
             events.append(("", _decision_text(r)))  # decided as it came: no time of its own
     for d in t["deliveries"]:
-        events.append((d["registered_at"], f"registered for {d['to']}"))
-        if d["message_no"] is not None:
-            events.append((d["sent_at"], f"sent to {d['to']} in our message {d['message_no']}"))
+        to, number = d["to"], d["message_no"]
+        events.append((d["registered_at"], tr(f"registered for {to}")))
+        if number is not None:
+            events.append((d["sent_at"], tr(f"sent to {to} in our message {number}")))
         if d["state"] == "confirmed":
-            events.append((d["confirmed_at"], f"confirmed by {d['to']} (its ReceivedNo "
-                                              f"{d['confirmed_no']})"))
+            confirmed = d["confirmed_no"]
+            events.append((d["confirmed_at"], tr(f"confirmed by {to} (its ReceivedNo "
+                                                 f"{confirmed})")))
     ordered, last = [], ""
     for i, (at, what) in enumerate(events):
         last = at or last
@@ -807,26 +810,33 @@ def _trace_events(t: dict) -> list[tuple[str | None, str]]:
     return [(at, what) for _, _, at, what in ordered]
 
 
-def _delivery_end(d: dict) -> str | None:
+def _delivery_end(d: dict, ref: str) -> str | None:
+    to, number = d["to"], d["message_no"]
     if d["state"] == "parked":
-        return f"parked for {d['to']}: {d['parked']} (`onecsync retry {{ref}}` once fixed)"
+        why = tr(d["parked"])
+        return tr(f"parked for {to}: {why} (`onecsync retry {ref}` once fixed)")
     if d["state"] == "not sent yet":
-        return f"not sent to {d['to']} yet: the next run sends it"
+        return tr(f"not sent to {to} yet: the next run sends it")
     if d["state"] == "waiting for confirmation":
         secs = d["waiting_seconds"]
-        age = "" if secs is None else f" for {_duration(secs)}"
-        return f"waiting{age} for {d['to']} to confirm our message {d['message_no']}"
+        age = "" if secs is None else _duration(secs)
+        return tr(f"waiting {age} for {to} to confirm our message {number}") if age else \
+            tr(f"waiting for {to} to confirm our message {number}")
     return None
 
 
 def _duration(secs: int) -> str:
     if secs < 90:
-        return f"{max(secs, 0)} s"
+        n = max(secs, 0)
+        return tr(f"{n} s")
     if secs < 90 * 60:
-        return f"{secs // 60} min"
+        n = secs // 60
+        return tr(f"{n} min")
     if secs < 36 * 3600:
-        return f"{secs // 3600} h"
-    return f"{secs // 86400} days"
+        n = secs // 3600
+        return tr(f"{n} h")
+    n = secs // 86400
+    return tr(f"{n} days")
 
 
 # A journey's steps are seconds apart: a run receives, routes and sends in one go.
@@ -850,12 +860,12 @@ def print_trace(data: dict) -> None:
                      f"{inv['amount'] or '?'} {inv['currency'] or ''}, first seen "
                      f"{_when(inv['first_seen'])}{deleted}"), markup=False)
     for at, what in _trace_events(t):
-        when = _when(at, clock=_SECONDS) if at else ("" if at == "" else "time not recorded")
+        when = _when(at, clock=_SECONDS) if at else ("" if at == "" else _("time not recorded"))
         out.print(f"  {when:<35} {what}", markup=False)
     for d in t["deliveries"]:
-        end = _delivery_end(d)
+        end = _delivery_end(d, t["ref"])
         if end:
-            out.print(f"  {_('now'):<35} {tr(end).replace('{ref}', t['ref'])}", markup=False)
+            out.print(f"  {_('now'):<35} {end}", markup=False)
     if not t["deliveries"] and not any(r["decision"] == "forwarded" for r in t["routing"]):
         out.print(f"  {_('now'):<35} {_('not registered for any base')}", markup=False)
     if t["named_by"]:

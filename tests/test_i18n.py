@@ -269,3 +269,17 @@ def test_every_line_console_prints_goes_through_the_translation():
                 and node.args and words(node.args[0]):
             bare.append(f"console.py:{node.lineno}: {ast.unparse(node.args[0])[:80]}")
     assert not bare, "printed without _()/tr():\n" + "\n".join(bare)
+
+
+def test_a_trace_in_russian_tells_the_whole_journey(sandbox, russian):
+    """Each step of trace's journey in Russian: received, routing, registered, sent, waiting."""
+    sandbox.put("accounting", f.Msg(objects=GOOD))
+    assert sandbox.run("run")[0] == 0
+    code, _out, err = sandbox.human("trace", f.ref(1))
+    out = _out + err
+    assert code == 0, out
+    assert "получен из accounting в её сообщении 1, формат 1.8 (версия " in out, out
+    assert "маршрутизация: передан в другую базу" in out, out
+    assert "зарегистрирован для crm" in out and "отправлен в crm в нашем сообщении 1" in out, out
+    assert "ждёт, когда crm подтвердит наше сообщение 1" in out, out
+    assert "received from" not in out and "routing:" not in out, out
