@@ -86,6 +86,17 @@ class _Owning(FdReader):
         super().close()
 
 
+def _remove_ours(path: str) -> None:
+    """Remove a file of ours from the folder; one the folder will not let go is a lasting
+    condition (an append-only folder, a share without "delete"), named for a human."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise _undeletable(Path(path), exc) from None
+
+
 def _undeletable(path: Path, exc: OSError, what: str = "removed") -> ConfigError:
     return ConfigError(
         f"{path.parent}: onecsync's file {path.name} can be created there but not {what} "
@@ -247,12 +258,7 @@ class DirectoryTransport:
                 continue
             if is_ours(st):
                 if remove:
-                    try:
-                        os.unlink(entry.path)
-                    except FileNotFoundError:
-                        pass
-                    except OSError as exc:
-                        raise _undeletable(Path(entry.path), exc) from None
+                    _remove_ours(entry.path)
             else:
                 whose = f" of user {st.st_uid}" if stat.S_ISREG(st.st_mode) else ""
                 strays.append(f"{entry.path} (a {entry_kind(st.st_mode)}{whose})")
@@ -363,14 +369,12 @@ class DirectoryTransport:
         for entry in os.scandir(self.folder):
             if not entry.name.startswith(PROBE_PREFIX) or not _OURS.match(entry.name):
                 continue
-            st = entry.stat(follow_symlinks=False)
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue  # gone meanwhile (another check's probe)
             if is_ours(st) and time.time() - st.st_mtime > _PROBE_AGE:
-                try:
-                    os.unlink(entry.path)
-                except FileNotFoundError:
-                    pass
-                except OSError as exc:
-                    raise _undeletable(Path(entry.path), exc) from None
+                _remove_ours(entry.path)
 
     def in_place(self, fp: str | None) -> bool:
         """Is our last message still there, exactly as we wrote it (a regular file, not a link
