@@ -22,20 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import yaml
-
-from onecsync.config import CONFIG_FILE_CAP
 from onecsync.config import DEFAULT_FLOWS
 from onecsync.config import DEFAULT_FORMATS
 from onecsync.config import TRANSPORT_KINDS
 from onecsync.config import Config
-from onecsync.config import parse_config
+from onecsync.config import DirectoryConfig
+from onecsync.config import parse_text
+from onecsync.config import read_data
 from onecsync.errors import ConfigError
 from onecsync.errors import ExitCode
 from onecsync.errors import MessageRejected
 from onecsync.errors import OnecsyncError
 from onecsync.errors import Refused
-from onecsync.files import read_small
 from onecsync.files import write_atomically
 from onecsync.flows.handshake import default_file_name
 from onecsync.flows.handshake import is_settings_only
@@ -180,9 +178,8 @@ def render_config(req: InitRequest) -> str:
 
 
 def _validate(req: InitRequest, text: str) -> Config:
-    data = yaml.safe_load(text)
     try:
-        return parse_config(data, req.folder.resolve(), req.config_path)
+        return parse_text(text, req.folder.resolve(), req.config_path)
     except ConfigError as exc:
         # Everything in the text came from the command line: a problem in it is a usage error.
         raise BadRequest(f"the config would not be valid: {'; '.join(exc.problems) or exc}") \
@@ -195,7 +192,8 @@ def next_steps(config: Config, files: dict[str, str]) -> list[str]:
              f"(README: \"Connecting the 1C bases\") and enter {config.node.code} as the code "
              "of the onecsync node."]
     for name, base in config.bases.items():
-        where = base.transport.path if base.transport.kind == "directory" else base.transport.kind
+        t = base.transport
+        where = t.path if isinstance(t, DirectoryConfig) else t.kind
         steps.append(f"{name}: load {files[name]} in the base's setup wizard, or copy it as it is "
                      f"into {where}; the base's own code is {base.code}.")
     steps += [f"onecsync --config {cfg} check        (every transport reachable? what each base "
@@ -208,10 +206,9 @@ def previous_setup(config_path: Path) -> tuple[str | None, Path | None]:
     """(node code, state path) of the config `init --force` replaces, as far as it can be read:
     the bases know us by that code, and its state holds what was exchanged under it."""
     try:
-        # never blocking on a FIFO there, never reading a device whole
-        data = yaml.safe_load(read_small(config_path, CONFIG_FILE_CAP).decode("utf-8"))
+        data = read_data(config_path)
         code = str(uuid.UUID(str(data["node"]["code"])))
-    except (OSError, ValueError, TypeError, KeyError, yaml.YAMLError):
+    except (OSError, ValueError, TypeError, KeyError, ConfigError):
         return None, None
     state = data.get("state") if isinstance(data.get("state"), str) else None
     path = Path(os.path.expanduser(state or "onecsync-state.sqlite"))

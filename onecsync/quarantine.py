@@ -51,6 +51,8 @@ from typing import Iterator
 
 from onecsync import __version__
 from onecsync.config import Config
+from onecsync.config import DirectoryConfig
+from onecsync.config import FtpConfig
 from onecsync.errors import MessageRejected
 from onecsync.errors import OnecsyncError
 from onecsync.errors import TemporaryError
@@ -174,8 +176,10 @@ class Quarantine:
                  config.node.exchange_plan, repr(base.transport.archive_password)]
             ).encode()).hexdigest()[:16]
             for name, base in config.bases.items()}
+        # Only the kinds whose messages settle (Incoming.settles) wait for one to settle.
         self._settle = {name: datetime.timedelta(minutes=base.transport.settle_minutes)
-                        for name, base in config.bases.items()}
+                        for name, base in config.bases.items()
+                        if isinstance(base.transport, (DirectoryConfig, FtpConfig))}
 
     # -- memory --------------------------------------------------------------------------
     def _entries(self, peer: str | None = None) -> list[_Entry]:

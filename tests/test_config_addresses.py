@@ -60,8 +60,8 @@ def test_a_malformed_ftp_host_is_exit_3_naming_the_key(sandbox, monkeypatch, hos
                                         ("бух.пример.рф", "бух.пример.рф"),
                                         ("ftp-1.example.ru.", "ftp-1.example.ru.")])
 def test_hosts_the_socket_takes_are_accepted(tmp_path, host, kept):
-    from onecsync import yamlsafe
     from onecsync.config import parse_config
+    from onecsync.config import yamlsafe
 
     cfg = parse_config(yamlsafe.load(_crm(FTP % host), "c.yaml"), tmp_path, tmp_path / "c.yaml")
     assert cfg.bases["crm"].transport.host == kept
@@ -97,8 +97,8 @@ def test_a_ca_file_that_is_no_certificate_file_is_exit_3(sandbox, monkeypatch, t
 def test_a_real_ca_bundle_is_accepted(tmp_path):
     import ssl
 
-    from onecsync import yamlsafe
     from onecsync.config import parse_config
+    from onecsync.config import yamlsafe
 
     bundle = ssl.get_default_verify_paths().openssl_cafile
     if not os.path.isfile(bundle):

@@ -52,6 +52,28 @@ def test_ftp_defaults_and_files(tmp_path):
     assert t.archive_password == Secret(file=Path("/run/credentials/zip"))
 
 
+def test_each_transport_kind_is_a_type_of_its_own_with_only_its_keys(tmp_path):
+    """No FTP field on an HTTP transport: a key a kind does not take is not a field of its
+    type (nothing downstream checks for None), and is refused in the config, named."""
+    from dataclasses import fields
+
+    from onecsync.config import DirectoryConfig
+    from onecsync.config import FtpConfig
+    from onecsync.config import HttpConfig
+
+    cfg = parse(tmp_path, config({"kind": "http", "url": "https://1c.example/bp", "user": "sync",
+                                  "password_env": "P"}, {"kind": "ftp", "host": "ftp.example"}))
+    assert type(cfg.bases["accounting"].transport) is HttpConfig
+    assert type(cfg.bases["crm"].transport) is FtpConfig
+    http, ftp, directory = ({f.name for f in fields(t)} for t in (HttpConfig, FtpConfig, DirectoryConfig))
+    assert not {"host", "folder", "passive", "tls", "path", "compress", "settle_minutes"} & http
+    assert not {"url", "path", "part_size", "wait_timeout"} & ftp
+    assert directory == {"path", "compress", "archive_password", "settle_minutes"}
+    assert problems(tmp_path, config({"kind": "http", "url": "https://h/bp", "user": "u",
+                                      "password_env": "P", "folder": "/x"})) == \
+        ["bases.accounting.transport.folder: unknown key"]
+
+
 def test_odata_section(tmp_path):
     cfg = parse(tmp_path, config({"kind": "directory", "path": "a"},
                                  odata={"url": "http://h/bp/odata/standard.odata", "user": "r",

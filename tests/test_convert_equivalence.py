@@ -31,7 +31,7 @@ from onecsync.protocol.reader import normalize_object
 from tests import factory as f
 from tests import reference_convert as reference
 
-# Every version a node declares by default, both ways between each two of them (config.py).
+# Every version a node declares by default, both ways between each two of them (config/model.py).
 VERSIONS = DEFAULT_FORMATS
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 

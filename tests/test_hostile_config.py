@@ -396,9 +396,9 @@ def test_the_odata_timeout_is_in_range_too(sandbox, monkeypatch, value):
 
 
 def test_the_edges_of_every_range_are_accepted(tmp_path, monkeypatch):
-    from onecsync import yamlsafe
     from onecsync.config import NUMBERS
     from onecsync.config import parse_config
+    from onecsync.config import yamlsafe
 
     for key, (transport, _, _) in NUMBER_KEYS.items():
         r = NUMBERS[key]

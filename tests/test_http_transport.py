@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from onecsync.config import HttpConfig
 from onecsync.config import Secret
-from onecsync.config import Transport
 from onecsync.errors import ConfigError
 from onecsync.errors import ExitCode
 from onecsync.errors import TemporaryError
@@ -42,8 +42,8 @@ class Harness:
     def transport(self, **kw) -> HttpTransport:
         kw.setdefault("part_size", 1)
         kw.setdefault("read_timeout", 5.0)
-        t = Transport(kind="http", url=kw.pop("url", self.service.url), user=kw.pop("user", "sync"),
-                      password=Secret(env=PASSWORD_ENV), **kw)
+        t = HttpConfig(url=kw.pop("url", self.service.url), user=kw.pop("user", "sync"),
+                       password=Secret(env=PASSWORD_ENV), **kw)
         return HttpTransport(t, f.NODE, f.ACCOUNTING, f.PLAN, Spool(self.tmp / "spool"),
                              sleep=self.sleeps.append)
 

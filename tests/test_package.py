@@ -208,3 +208,16 @@ def test_the_protocol_imports_neither_the_config_nor_a_transport():
                  if m.split(".")[:2] in (["onecsync", "config"], ["onecsync", "transport"])}
         assert not wrong, (path.name, wrong)
 
+
+def test_yaml_is_read_only_in_the_config_package():
+    for path in sorted((REPO / "onecsync").rglob("*.py")):
+        if (REPO / "onecsync" / "config") in path.parents:
+            continue
+        assert not {m for m in _imported(path) if m.split(".")[0] == "yaml"}, path
+
+
+def test_each_config_module_stays_small():
+    modules = sorted((REPO / "onecsync" / "config").glob("*.py"))
+    assert len(modules) >= 4, modules  # model, loading, checks, sections at least
+    for path in modules:
+        assert len(path.read_text(encoding="utf-8").splitlines()) < 400, path.name

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from onecsync.config import FtpConfig
 from onecsync.config import Secret
-from onecsync.config import Transport
 from onecsync.errors import ConfigError
 from onecsync.errors import TemporaryError
 from onecsync.transport.ftp import FtpTransport
@@ -16,9 +16,9 @@ from tests.ftp_server import FtpServer
 
 
 def ftp_transport(port: int, folder: str, tmp_path, password: str = "ftp-s3cret"):
-    return FtpTransport(Transport(kind="ftp", host="127.0.0.1", port=port, user="sync",
-                                  password=Secret(file=_secret(tmp_path, password)),
-                                  folder=folder, timeout=5),
+    return FtpTransport(FtpConfig(host="127.0.0.1", port=port, user="sync",
+                                password=Secret(file=_secret(tmp_path, password)),
+                                folder=folder, timeout=5),
                         f.NODE, f.ACCOUNTING, Spool(tmp_path / "spool"))
 
 

@@ -278,8 +278,8 @@ def test_ftp_tls_protects_the_login_and_the_data(tmp_path, monkeypatch):
     import io
     import ssl
 
+    from onecsync.config import FtpConfig
     from onecsync.config import Secret
-    from onecsync.config import Transport
     from onecsync.transport.ftp import FtpTransport
     from onecsync.transport.spool import Spool
 
@@ -329,7 +329,7 @@ def test_ftp_tls_protects_the_login_and_the_data(tmp_path, monkeypatch):
             pass
 
     monkeypatch.setattr(ftplib, "FTP_TLS", FakeTLS)
-    t = Transport(kind="ftp", host="ftp.example", port=21, user="sync",
+    t = FtpConfig(host="ftp.example", port=21, user="sync",
                   password=Secret(env="ONECSYNC_TEST_FTP_PW"), folder="/bp", tls=True,
                   timeout=7)
     FtpTransport(t, f.NODE, f.ACCOUNTING, Spool(tmp_path)).probe(write=False)

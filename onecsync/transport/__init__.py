@@ -9,6 +9,8 @@ from pathlib import Path
 
 from onecsync.config import DEFAULT_PLAN
 from onecsync.config import Base
+from onecsync.config import DirectoryConfig
+from onecsync.config import FtpConfig
 from onecsync.transport.base import Transport
 from onecsync.transport.directory import DirectoryTransport
 from onecsync.transport.spool import Spool
@@ -20,15 +22,13 @@ SPOOL_FOLDER = "onecsync-transfers"
 def build_transport(base: Base, node_code: str, *, exchange_plan: str = DEFAULT_PLAN,
                     state_dir: Path | None = None, dry_run: bool = False) -> Transport:
     t = base.transport
-    if t.kind == "directory":
+    if isinstance(t, DirectoryConfig):
         return DirectoryTransport(t.path, node_code, base.code, t.compress, t.archive_password)
     spool = Spool(state_dir / SPOOL_FOLDER / base.name if state_dir else None, dry_run=dry_run)
-    if t.kind == "http":
-        from onecsync.transport.http import HttpTransport
-
-        return HttpTransport(t, node_code, base.code, exchange_plan, spool)
-    if t.kind == "ftp":
+    if isinstance(t, FtpConfig):
         from onecsync.transport.ftp import FtpTransport
 
         return FtpTransport(t, node_code, base.code, spool)
-    raise ValueError(f"unknown transport kind {t.kind!r}")  # config validation prevents this
+    from onecsync.transport.http import HttpTransport
+
+    return HttpTransport(t, node_code, base.code, exchange_plan, spool)

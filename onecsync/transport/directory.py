@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
-from onecsync.config import Secret
 from onecsync.errors import ConfigError
 from onecsync.errors import StrayEntry
 from onecsync.files import FdReader
@@ -44,6 +43,7 @@ from onecsync.i18n import N_
 from onecsync.messagefiles import PREFIX
 from onecsync.messagefiles import message_stem
 from onecsync.messagefiles import open_zip_entry
+from onecsync.secret import Secret
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import OutgoingFile
 from onecsync.transport.base import fingerprint

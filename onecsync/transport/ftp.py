@@ -42,7 +42,7 @@ from typing import Iterator
 from onecsync import deadline
 from onecsync.answers import Malformed
 from onecsync.answers import parse_int
-from onecsync.config import Transport as TransportConfig
+from onecsync.config import FtpConfig
 from onecsync.errors import ConfigError
 from onecsync.errors import OnecsyncError
 from onecsync.errors import TemporaryError
@@ -108,12 +108,11 @@ class _Upload(OutgoingFile):
 
 
 class FtpTransport:
-    def __init__(self, t: TransportConfig, node_code: str, peer_code: str, spool: Spool) -> None:
-        assert t.host is not None
+    def __init__(self, t: FtpConfig, node_code: str, peer_code: str, spool: Spool) -> None:
         self.t = t
         self.folder = t.folder
         host = f"[{t.host}]" if ":" in t.host else t.host  # an IPv6 address, as in a URL
-        self.description = f"ftp://{host}:{t.port or 21}{'' if t.folder.startswith('/') else '/'}" \
+        self.description = f"ftp://{host}:{t.port}{'' if t.folder.startswith('/') else '/'}" \
                            f"{t.folder}"
         self.incoming_stem = message_stem(peer_code, node_code)
         self.outgoing_name = message_stem(node_code, peer_code) + (".zip" if t.compress else ".xml")
@@ -165,8 +164,8 @@ class FtpTransport:
         if d is not None:
             _watched(ftp, d)
         try:
-            ftp.connect(t.host, t.port or 21)
-            ftp.login(t.user or "anonymous", t.password.reveal() if t.password else "")
+            ftp.connect(t.host, t.port)
+            ftp.login(t.user, t.password.reveal() if t.password else "")
             if isinstance(ftp, ftplib.FTP_TLS):
                 ftp.prot_p()  # the data connections are protected too, not only the login
             ftp.set_pasv(t.passive)

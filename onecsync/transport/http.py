@@ -61,7 +61,7 @@ from typing import BinaryIO
 from typing import Callable
 
 from onecsync import answers
-from onecsync.config import Transport as TransportConfig
+from onecsync.config import HttpConfig
 from onecsync.errors import ConfigError
 from onecsync.errors import OnecsyncError
 from onecsync.errors import TemporaryError
@@ -104,10 +104,9 @@ class _Upload(OutgoingFile):
 
 
 class HttpTransport:
-    def __init__(self, t: TransportConfig, node_code: str, peer_code: str, exchange_plan: str,
+    def __init__(self, t: HttpConfig, node_code: str, peer_code: str, exchange_plan: str,
                  spool: Spool, *, sleep: Callable[[float], None] = time.sleep,
                  session=None) -> None:
-        assert t.url is not None and t.user is not None
         root = t.url.rstrip("/")
         if root.endswith("/" + SERVICE):
             root = root[: -len(SERVICE) - 1]
