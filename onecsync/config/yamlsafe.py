@@ -1,6 +1,7 @@
 """Parse a config's YAML text so that no document can hang, exhaust or silently mislead us.
 
 Public API: `load(text, name)` → the plain data, or ConfigError; `MAX_DEPTH`, `MAX_NODES`.
+The one module that imports yaml (tests/test_package.py holds the rest of onecsync to it).
 
 PyYAML's safe loader expands every alias into a shared object that the validator then walks as
 a tree (a "billion laughs" of nested aliases is a few hundred bytes), recurses once per nesting
