@@ -22,7 +22,7 @@ from onecsync.state import State
 from onecsync.state import lock_path
 from onecsync.state import open_readonly
 from onecsync.state import open_state
-from onecsync.state.table import now_text
+from onecsync.state.inbox import InboxStatus
 
 # Who sends each peer what: its registrations come from the other peer's inbox, by these flows.
 ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -90,10 +90,7 @@ def set_numbers(config: Config, peer: str, sent: int | None, received: int | Non
 
 
 def _numbers_plan(state: State | None, peer: str, sent: int | None, received: int | None) -> dict:
-    row = None
-    if state is not None:
-        row = state.conn.execute("SELECT sent_no, received_no, confirmed_no FROM peers "
-                                 "WHERE name = ?", (peer,)).fetchone()
+    row = state.peers.numbers(peer) if state is not None else None
     before = dict(zip(("sent_no", "received_no", "confirmed_no"), row or (0, 0, 0), strict=True))
     after = dict(before)
     plan: dict = {"action": "set-numbers", "peer": peer, "before": before, "after": after,
@@ -109,9 +106,7 @@ def _numbers_plan(state: State | None, peer: str, sent: int | None, received: in
                 f"messages numbered up to that as 'ранее принято'. Use at least "
                 f"--sent {before['confirmed_no']}.")
         if state is not None:
-            plan["resent"] = state.conn.execute(
-                "SELECT count(*) FROM registrations WHERE peer = ? AND confirmed_no IS NULL "
-                "AND message_no IS NOT NULL", (peer,)).fetchone()[0]
+            plan["resent"] = state.outbox.in_flight(peer)
     if received is not None:
         after["received_no"] = received
         plan["notes"].append(f"the next message from {peer} is taken if it is numbered above "
@@ -120,22 +115,16 @@ def _numbers_plan(state: State | None, peer: str, sent: int | None, received: in
 
 
 def _apply_numbers(state: State, peer: str, sent: int | None, received: int | None) -> None:
-    c = state.conn
     if sent is not None:
         # Whatever we sent and the peer has not confirmed goes again, stamped with the new
         # numbers. A stamp above the new number would never be released; one below it may be
         # a message the peer skipped as "ранее принято" (written after our state was restored,
         # numbered with numbers the peer had already seen), which its next ReceivedNo would
         # wrongly release. Sending an object twice is harmless; losing it is not.
-        c.execute("UPDATE registrations SET message_no = NULL, stamped_at = NULL WHERE peer = ? AND "
-                  "confirmed_no IS NULL", (peer,))
-        # Forget our last file: the next run writes a message in the new numbering.
-        c.execute("UPDATE peers SET sent_no = ?, confirmed_no = min(confirmed_no, ?), "
-                  "out_received_no = NULL, out_fingerprint = NULL WHERE name = ?",
-                  (sent, sent, peer))
+        state.outbox.unstamp(peer)
+        state.peers.renumber_sent(peer, sent)
     if received is not None:
-        c.execute("UPDATE peers SET received_no = ?, in_fingerprint = NULL, "
-                  "received_created = NULL WHERE name = ?", (received, peer))
+        state.peers.renumber_received(peer, received)
 
 
 def resend_types(config: Config, peer: str) -> tuple[str, ...]:
@@ -177,26 +166,15 @@ def _resend_plan(state: State | None, peer: str, types: tuple[str, ...]) -> dict
                   "notes": [_RESEND_NOTES[peer]], "applied": False}
     if state is None:
         return plan
-    marks = ", ".join("?" for _ in types)
-    plan["registrations"] = dict(state.conn.execute(
-        f"SELECT type, count(*) FROM registrations WHERE peer = ? AND type IN ({marks}) "
-        "GROUP BY type ORDER BY type", (peer, *types)).fetchall())
+    plan["registrations"] = state.outbox.count_by_type(peer, types)
     # Objects set aside because no flow took their type when they came (the type was added
     # to the config since): they are routed by the next run.
-    plan["rerouted"] = dict(state.conn.execute(
-        f"SELECT type, count(*) FROM inbox WHERE peer = ? AND status = 'ignored' AND type IN "
-        f"({marks}) GROUP BY type ORDER BY type", (source, *types)).fetchall())
+    plan["rerouted"] = state.inbox.count_by_type(source, InboxStatus.IGNORED, types)
     plan["total"] = sum(plan["registrations"].values()) + sum(plan["rerouted"].values())
     return plan
 
 
 def _apply_resend(state: State, peer: str, types: tuple[str, ...]) -> None:
     source, _ = ROUTES[peer]
-    marks = ", ".join("?" for _ in types)
-    state.conn.execute(
-        "UPDATE registrations SET message_no = NULL, confirmed_no = NULL, parked = NULL, "
-        f"stamped_at = NULL, confirmed_at = NULL, registered_at = ? WHERE peer = ? AND type IN "
-        f"({marks})", (now_text(), peer, *types))
-    state.conn.execute(
-        f"UPDATE inbox SET status = 'staged' WHERE peer = ? AND status = 'ignored' AND type IN "
-        f"({marks})", (source, *types))
+    state.outbox.reregister_types(peer, types)
+    state.inbox.restage_ignored(source, types)

@@ -145,10 +145,28 @@ class Inbox(Table):
         payloads.clear()
 
     # -- routing ------------------------------------------------------------------------
-    def staged(self, source: str, types: Iterable[str], *, special: str | None = None,
-               params: tuple = ()) -> Iterator[Staged]:
-        """Staged rows of `types` from `source` (optionally only those matching `special`)."""
-        types = list(types)
+    def staged(self, source: str, types: Iterable[str]) -> Iterator[Staged]:
+        """Staged rows of `types` from `source`."""
+        return self._staged(source, list(types), "", ())
+
+    def needs_a_look(self, source: str, target: str, types: Iterable[str],
+                     mapped: Iterable[str], objects: bool) -> Iterator[Staged]:
+        """Staged rows of `types` from `source` that a bulk registration for `target` must not
+        take blindly: those `target` sent too (an echo, or versions crossing), those parked
+        before and retried, those of the `mapped` types, and every object when `objects` (an
+        organization filter looks at each)."""
+        clauses = ["EXISTS (SELECT 1 FROM inbox t WHERE t.peer = ? AND t.type = s.type AND t.ref = s.ref)",
+                   "s.reason IS NOT NULL"]  # parked before and retried: check it again
+        params: list = [target]
+        mapped = list(mapped)
+        if mapped:
+            clauses.append(f"s.type IN ({_marks(mapped)})")
+            params += mapped
+        if objects:
+            clauses.append("s.kind = 'object'")
+        return self._staged(source, list(types), " OR ".join(clauses), tuple(params))
+
+    def _staged(self, source: str, types: list[str], special: str, params: tuple) -> Iterator[Staged]:
         if not types:
             return iter(())
         extra = f" AND ({special})" if special else ""
@@ -205,6 +223,38 @@ class Inbox(Table):
         return self.conn.execute(
             f"SELECT count(*) FROM inbox WHERE peer = ? AND status = ? AND type IN ({_marks(types)})",
             (peer, status, *types)).fetchone()[0]
+
+    def count_by_type(self, peer: str, status: InboxStatus, types: Iterable[str]) -> dict[str, int]:
+        """Rows of each of `types` from `peer` in `status`, by type in order (none: not there)."""
+        types = list(types)
+        return dict(self.conn.execute(
+            f"SELECT type, count(*) FROM inbox WHERE peer = ? AND status = {status.literal} "
+            f"AND type IN ({_marks(types)}) GROUP BY type ORDER BY type", (peer, *types)).fetchall())
+
+    def restage_ignored(self, source: str, types: Iterable[str]) -> int:
+        """Every ignored row of `types` from `source` is routed again by the next run."""
+        types = list(types)
+        return self.conn.execute(
+            f"UPDATE inbox SET status = {S.STAGED.literal} WHERE peer = ? AND status = "
+            f"{S.IGNORED.literal} AND type IN ({_marks(types)})", (source, *types)).rowcount
+
+    def parked(self) -> list[tuple[str, str, str, str]]:
+        """(peer, type, Ссылка, reason) of every parked row, in the order received."""
+        return self.conn.execute(
+            f"SELECT peer, type, ref, reason FROM inbox WHERE status = {S.PARKED.literal} "
+            "ORDER BY id").fetchall()
+
+    def orphans(self, source: str, before: str, invoice_types: Iterable[str]) -> list[tuple[str, str, str]]:
+        """(type, Ссылка, the first Ссылка it names) of documents from `source` waiting since
+        before `before` for something that neither the invoices nor `source`'s own invoices
+        (`invoice_types`) hold."""
+        invoice_types = list(invoice_types)
+        return self.conn.execute(
+            "SELECT w.type, w.ref, min(l.ref) FROM inbox w JOIN inbox_links l ON l.inbox_id = w.id "
+            f"WHERE w.peer = ? AND w.status = {S.WAITING.literal} AND w.updated_at < ? "
+            "AND l.ref NOT IN (SELECT ref FROM invoices) "
+            f"AND l.ref NOT IN (SELECT ref FROM inbox WHERE peer = ? AND type IN ({_marks(invoice_types)})) "
+            "GROUP BY w.id ORDER BY w.id", (source, before, source, *invoice_types)).fetchall()
 
     def ignore_other_types(self, source: str, wanted: Iterable[str]) -> int:
         """Objects of types no flow takes from `source` are kept but never routed."""

@@ -63,8 +63,7 @@ def unconfirmed_sent(state: State, name: str) -> dict:
 
 
 def _stuck(state: State, count: int, oldest: str | None, first_no: int | None) -> dict:
-    runs = state.conn.execute("SELECT count(*) FROM runs WHERE started_at > ? AND exit_code IS "
-                              "NOT NULL", (oldest,)).fetchone()[0] if count else 0
+    runs = state.journal.finished_since(oldest) if count else 0
     return {"count": count, "first_message_no": first_no, "runs": runs,
             "stuck": runs >= STUCK_AFTER_RUNS}
 
