@@ -15,6 +15,7 @@ from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import Iterable
 from typing import Iterator
+from typing import Sized
 
 from onecsync.state.payloads import pack
 from onecsync.state.payloads import unpack
@@ -68,7 +69,7 @@ class Staged:
     @classmethod
     def of(cls, row: tuple) -> Staged:
         """From (id, type, ref, kind, version, deflated payload)."""
-        return cls(*row[:5], unpack(row[5]))
+        return cls(row[0], row[1], row[2], row[3], row[4], unpack(row[5]))
 
 
 # The columns `Staged.of` takes, for a query over `inbox i JOIN inbox_payloads p`.
@@ -83,8 +84,8 @@ class StageCounts:
     parked_items: list = field(default_factory=list)  # (type, ref, line, why), the first 100
 
 
-def _marks(values: list) -> str:
-    return ", ".join("?" for _ in values)
+def _marks(values: Sized) -> str:
+    return ", ".join(["?"] * len(values))
 
 
 class Inbox(Table):

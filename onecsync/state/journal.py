@@ -30,6 +30,7 @@ class Journal(Table):
                               (DIED,))
             cur = self.conn.execute("INSERT INTO runs (command, started_at) VALUES (?, ?)",
                                     (command, now_text()))
+        assert cur.lastrowid is not None  # an INSERT names its row
         return cur.lastrowid
 
     def end(self, run_id: int, exit_code: int, report: dict | None, error: str | None) -> None:

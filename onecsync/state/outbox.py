@@ -44,7 +44,7 @@ class Pending:
 
         Such an object goes out as it is stored, parsed by no one: a payload that is not what
         was received (an edited or damaged state) must not reach the base as if it were."""
-        pending = cls(*row[:5], unpack(row[5]), *row[6:8])
+        pending = cls(row[0], row[1], row[2], row[3], row[4], unpack(row[5]), row[6], row[7])
         digest = row[8]
         if digest is not None and hashlib.sha256(pending.xml).hexdigest()[:32] != digest:
             raise StateError(f"the stored copy of {pending.type} {pending.ref} is not the object "
