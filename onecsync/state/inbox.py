@@ -259,7 +259,7 @@ class Inbox(Table):
 
     def ignore_other_types(self, source: str, wanted: Iterable[str]) -> int:
         """Objects of types no flow takes from `source` are kept but never routed."""
-        unwanted = [t for t in self._staged_types(source) if t not in set(wanted)]
+        unwanted = [t for t in self.staged_types(source) if t not in set(wanted)]
         if not unwanted:
             return 0
         cur = self.conn.execute(
@@ -281,7 +281,7 @@ class Inbox(Table):
             f"status = {S.IGNORED.literal} AND (reason = ? OR reason IS NULL AND kind = 'object') "
             f"AND type IN ({_marks(wanted)})", (source, UNTAKEN, *wanted)).rowcount
 
-    def _staged_types(self, source: str) -> list[str]:
+    def staged_types(self, source: str) -> list[str]:
         """The distinct types of staged rows, one index seek each.
 
         Documents that another flow has still to route may be staged by the hundred thousand;

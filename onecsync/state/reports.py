@@ -21,6 +21,7 @@ from onecsync.state import State
 from onecsync.state import holder_if_locked
 from onecsync.state import lock_path
 from onecsync.state import open_readonly
+from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.journal import DIED
 from onecsync.state.payloads import unpack
 
@@ -89,19 +90,16 @@ def peer_summary(state: State, name: str, settlement_types: tuple[str, ...]) -> 
                            "NULL AND confirmed_no IS NULL", (name,)).fetchone()[0]
     inbox = {status: _count(c, "status = ?", (name, status)) for status in _statuses(c, name)}
     staged = {}
-    if inbox.get("staged"):
-        last = ""
-        while (row := c.execute("SELECT type FROM inbox WHERE peer = ? AND status = 'staged' AND "
-                                "type > ? ORDER BY type LIMIT 1", (name, last)).fetchone()):
-            last = row[0]
-            staged[last] = _count(c, "status = 'staged' AND type = ?", (name, last))
+    if inbox.get(S.STAGED):
+        for type_name in state.inbox.staged_types(name):
+            staged[type_name] = _count(c, f"status = {S.STAGED.literal} AND type = ?", (name, type_name))
     # Settlement documents not yet forwarded: 'waiting' for their invoice, or not yet routed.
     marks = ", ".join("?" for _ in settlement_types) or "NULL"
     # Accounting's own documents (naming no CRM invoice) wait here for good: the recent ones are
     # what may still link, and what an administrator wants to tell apart.
     recent_since = (datetime.datetime.now(datetime.timezone.utc)
                     - datetime.timedelta(days=RECENT_DAYS)).isoformat(timespec="seconds")
-    waiting = f"status IN ('staged', 'waiting') AND type IN ({marks})"
+    waiting = f"status IN ({S.STAGED.literal}, {S.WAITING.literal}) AND type IN ({marks})"
     awaiting = _count(c, waiting, (name, *settlement_types))
     recent = _count(c, f"{waiting} AND updated_at >= ?", (name, *settlement_types, recent_since)) \
         if awaiting else 0
@@ -109,8 +107,8 @@ def peer_summary(state: State, name: str, settlement_types: tuple[str, ...]) -> 
         "unconfirmed": {"count": unconfirmed, "unsent": unsent, "oldest": oldest},
         "stuck": {"count": sent["count"] if sent["stuck"] else 0, "runs": sent["runs"],
                   "after_runs": STUCK_AFTER_RUNS},
-        "parked": {"received": inbox.get("parked", 0), "unsendable": unsendable,
-                   "total": inbox.get("parked", 0) + unsendable},
+        "parked": {"received": inbox.get(S.PARKED, 0), "unsendable": unsendable,
+                   "total": inbox.get(S.PARKED, 0) + unsendable},
         "awaiting_link": awaiting,
         "awaiting_link_recent": {"days": RECENT_DAYS, "count": recent},
         "staged": staged,
@@ -253,7 +251,7 @@ def export(config: Config, with_parked_xml: bool = False, runs: int = 50) -> dic
         parked = []
         for row in c.execute(
                 "SELECT 'received', i.peer, i.type, i.ref, i.reason, i.line, i.message_no, "
-                f"i.updated_at{xml} FROM inbox i WHERE i.status = 'parked' UNION ALL "
+                f"i.updated_at{xml} FROM inbox i WHERE i.status = {S.PARKED.literal} UNION ALL "
                 "SELECT 'unsendable', r.peer, r.type, r.ref, r.parked, NULL, r.message_no, "
                 f"r.registered_at{xml} FROM registrations r JOIN inbox i ON i.id = r.inbox_id "
                 "WHERE r.parked IS NOT NULL ORDER BY 2, 3, 4"):
