@@ -1,7 +1,7 @@
 """Measure onecsync on a big first message from accounting and print how close it is to the limits.
 
 Usage: python bench/run.py --objects 100000 [--repeat 3] [--idle 3] [--seed 1] [--run]
-                           [--tmp DIR | --dir DIR] [--keep]
+                           [--shape bench|flat] [--tmp DIR | --dir DIR] [--keep]
 
 In a temporary folder it writes a realistic message of N objects and a config
 (bench/make_message.py), then measures, each as a child process so that its peak RSS comes
@@ -61,6 +61,7 @@ from make_message import CRM
 from make_message import FOOTER
 from make_message import HEADER
 from make_message import NODE
+from make_message import SHAPES
 from make_message import VERSION
 from make_message import fixed_count
 from make_message import make
@@ -217,10 +218,11 @@ def measure_conversion(b: "Bench", args, plain: list[Child]) -> list[tuple[str, 
 
 
 class Bench:
-    def __init__(self, root: Path, n: int, seed: int) -> None:
+    def __init__(self, root: Path, n: int, seed: int, shape: str = "bench") -> None:
         self.root = root
         self.n = n
         self.seed = seed
+        self.shape = shape
         self.config = root / "onecsync.yaml"
         self.state_dir = root / "state"
         self.message: Path | None = None
@@ -228,13 +230,13 @@ class Bench:
     def generate(self) -> float | None:
         """Write the message and config, unless `root` already holds this very message (--dir)."""
         stamp = self.root / "bench.json"
-        wanted = {"objects": self.n, "seed": self.seed}
+        wanted = {"objects": self.n, "seed": self.seed, "shape": self.shape}
         if stamp.exists() and json.loads(stamp.read_text()) == wanted:
             self.message = message_path(self.root)
             if self.message.exists():
                 return None
         started = time.perf_counter()
-        self.message = make(self.root, self.n, self.seed)
+        self.message = make(self.root, self.n, self.seed, self.shape)
         stamp.write_text(json.dumps(wanted))
         return time.perf_counter() - started
 
@@ -305,12 +307,13 @@ def measure(args) -> list[tuple[str, str, str, str, str]]:
     if args.dir:
         args.dir.mkdir(parents=True, exist_ok=True)
     root = args.dir or Path(tempfile.mkdtemp(prefix="onecsync-bench-", dir=args.tmp))
-    b = Bench(root, args.objects, args.seed)
+    b = Bench(root, args.objects, args.seed, args.shape)
     try:
         gen = b.generate()
         size_mb = b.message.stat().st_size / 1e6
-        _, totals = plan(args.objects, args.seed)
-        print(f"onecsync benchmark: {args.objects:,} objects ({fixed_count()} fixed catalogs; "
+        _, totals = plan(args.objects, args.seed, args.shape)
+        print(f"onecsync benchmark: {args.objects:,} objects, {args.shape} shape "
+              f"({fixed_count()} fixed catalogs; "
               + ", ".join(f"{k} {v:,}" for k, v in totals.items())
               + f"), message {size_mb:,.1f} MB "
               + (f"generated in {gen:.1f} s" if gen is not None else f"reused from {root}")
@@ -463,6 +466,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="measure (a), (b) and run this many times")
     ap.add_argument("--idle", type=int, default=3, help="nothing-new runs after each first run")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="bench",
+                    help="bench: the usual mix, indented; flat: catalogs only, not indented")
     ap.add_argument("--tmp", type=Path, default=None, help="where the temporary folder goes")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--dir", type=Path, default=None,

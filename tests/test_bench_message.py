@@ -25,9 +25,9 @@ def _body(data: bytes):
     return header, root.find(f"{{{NS}}}Body")
 
 
-def _message(n: int, seed: int = 1) -> bytes:
+def _message(n: int, seed: int = 1, shape: str = "bench") -> bytes:
     out = io.StringIO()
-    assert make_message.write_message(out, n, seed) == n
+    assert make_message.write_message(out, n, seed, shape=shape) == n
     return out.getvalue().encode("utf-8")
 
 
@@ -100,6 +100,22 @@ def test_the_generated_config_and_message_go_through_pull_catalogs(tmp_path, san
     assert sent["objects"] == sum(v for k, v in kinds.items() if k.startswith("Справочник."))
     out = tmp_path / "exchange" / "crm" / f"Message_{make_message.NODE}_{make_message.CRM}.xml"
     assert_valid_message(out)
+
+
+def test_the_flat_shape_is_catalogs_only_without_indentation_and_valid(tmp_path, sandbox):
+    data = _message(600, shape="flat")
+    header, body = _body(data)
+    kinds = Counter(etree.QName(el).localname for el in body)
+    assert sum(kinds.values()) == 600 and all(k.startswith("Справочник.") for k in kinds)
+    assert kinds["Справочник.Контрагенты"] and kinds["Справочник.Договоры"]
+    inside = data[data.index(b"<Body"):data.index(b"</Body>")].rstrip()
+    assert b">\n" not in inside and b">\t" not in inside  # not a line break between two tags
+    for el in list(body)[::37]:
+        assert not formats.validate_object(make_message.VERSION, el)
+    make_message.make(tmp_path, 300, seed=2, shape="flat")
+    code, report, err = sandbox.run("pull-catalogs")
+    assert code == 0, err
+    assert report["peers"]["crm"]["sent"]["objects"] == 300
 
 
 @pytest.mark.parametrize("n", [0, 10])
