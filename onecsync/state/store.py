@@ -326,7 +326,7 @@ class State:
             batch.append((peer, obj.type, obj.ref, obj.kind, message_no, version,
                           obj.digest, status, obj.problem, obj.line, stamp, obj.number,
                           obj.date, obj.inn))
-            payloads.append((peer, obj.type, obj.ref, pack(obj.xml)))
+            payloads.append((peer, obj.type, obj.ref, obj.xml))
             if len(batch) >= BATCH:
                 self._stage_batch(sql, batch, payload_sql, payloads)
         if batch:
@@ -334,7 +334,9 @@ class State:
 
     def _stage_batch(self, sql: str, batch: list, payload_sql: str, payloads: list) -> None:
         self.conn.executemany(sql, batch)
-        self.conn.executemany(payload_sql, payloads)
+        # Deflated a batch at a time, not as each object is parsed: interleaved with the parser,
+        # deflate's window and the parser's tree evict each other from the cache.
+        self.conn.executemany(payload_sql, ((p, t, r, pack(xml)) for p, t, r, xml in payloads))
         batch.clear()
         payloads.clear()
 
