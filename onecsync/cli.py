@@ -53,12 +53,12 @@ def _run(opts: Options, command: str, refs: tuple[str, ...] | None = None,
                           heal=heal)
     report = outcome.report()
     if opts.as_json:
-        console.print_json(report)
+        console.print_json(report.to_json())
     elif opts.verbosity >= 0:
         console.print_run(report)
-    elif report["exit_code"] and not report["errors"]:  # -q: no error line said it yet
+    elif report.exit_code and not report.errors:  # -q: no error line said it yet
         console.print_run_line(report)
-    return report["exit_code"]
+    return report.exit_code
 
 
 @cli.command("pull-catalogs")

@@ -12,45 +12,50 @@ from onecsync.console import stderr
 from onecsync.i18n import N_
 from onecsync.i18n import _
 from onecsync.i18n import tr
+from onecsync.runs import Received
+from onecsync.runs import ReceivedKind
+from onecsync.runs import RunReport
+from onecsync.runs import Sent
 
 
-def _received(r: dict) -> str:
-    if "error" in r:
-        return tr(f"receive failed: {r['error']}")
-    if r.get("file") is None:
+def _received(r: Received) -> str:
+    k = ReceivedKind
+    if r.kind is k.FAILED:
+        return tr(f"receive failed: {r.error}")
+    if r.kind is k.NONE:
         return _("no message from the base")
-    if r.get("rejected_before"):
-        return tr(f"{os.path.basename(r['file'])} skipped: rejected on {r['rejected_before']} "
-                  f"({r.get('reason')}); see {r.get('quarantine')}")
-    if r.get("incomplete"):
-        return tr(f"{os.path.basename(r['file'])} is not complete yet ({r.get('why')}, since "
-                  f"{r.get('since')}): read again on the next run")
-    if r.get("unchanged"):
-        return tr(f"message file unchanged since the last run ({os.path.basename(r['file'])})")
-    if r.get("settings_only"):
+    file = os.path.basename(r.file or "")
+    if r.kind is k.REJECTED_BEFORE:
+        return tr(f"{file} skipped: rejected on {r.note.get('rejected_before')} "
+                  f"({r.note.get('reason')}); see {r.note.get('quarantine')}")
+    if r.kind is k.INCOMPLETE:
+        return tr(f"{file} is not complete yet ({r.note.get('why')}, since "
+                  f"{r.note.get('since')}): read again on the next run")
+    if r.kind is k.UNCHANGED:
+        return tr(f"message file unchanged since the last run ({file})")
+    if r.kind is k.SETTINGS_ONLY:
         return _("settings-only message (versions recorded)")
-    if r.get("duplicate"):
-        return tr(f"message {r.get('message_no')} was received earlier: skipped")
-    text = tr(f"received message {r.get('message_no')}: {r.get('objects', 0)} objects, "
-              f"{r.get('deletions', 0)} deletions")
-    if r.get("parked"):
-        text += tr(f", {r['parked']} parked")
+    if r.kind is k.DUPLICATE:
+        return tr(f"message {r.message_no} was received earlier: skipped")
+    text = tr(f"received message {r.message_no}: {r.objects} objects, {r.deletions} deletions")
+    if r.parked:
+        text += tr(f", {r.parked} parked")
     return text
 
 
-def _sent(s: dict, dry_run: bool) -> str:
-    if "error" in s:
-        return tr(f"send failed: {s['error']}")
-    if "skipped" in s:
-        return tr(f"nothing sent ({s['skipped']})")
-    if s.get("message_no") is None:
-        return tr(f"nothing new to send ({s.get('pending', 0)} unconfirmed already sent)")
+def _sent(s: Sent, dry_run: bool) -> str:
+    if s.error is not None:
+        return tr(f"send failed: {s.error}")
+    if s.skipped is not None:
+        return tr(f"nothing sent ({s.skipped})")
+    if s.message_no is None:
+        return tr(f"nothing new to send ({s.pending} unconfirmed already sent)")
     if dry_run:
-        text = tr(f"would send message {s['message_no']} (format {s['version']}): {s['objects']} objects")
+        text = tr(f"would send message {s.message_no} (format {s.version}): {s.objects} objects")
     else:
-        text = tr(f"sent message {s['message_no']} (format {s['version']}): {s['objects']} objects")
-    if s.get("by_type"):
-        text += " — " + ", ".join(f"{k} {v}" for k, v in s["by_type"].items())
+        text = tr(f"sent message {s.message_no} (format {s.version}): {s.objects} objects")
+    if s.by_type:
+        text += " — " + ", ".join(f"{k} {v}" for k, v in s.by_type.items())
     return text
 
 
@@ -62,43 +67,40 @@ DRIFT_KINDS = (N_("amount"), N_("deleted"), N_("missing"), N_("orphan"), N_("par
 DRIFT_LINES = 30
 
 
-def print_run(report: dict) -> None:
-    code = report["exit_code"]
+def print_run(report: RunReport) -> None:
+    code = report.exit_code
     out = stderr()
-    dry = _(" (dry run)") if report["dry_run"] else ""
-    head = f"onecsync {report['command']}{dry}: {_meaning(code)} ({_('exit')} {code})"
+    dry = _(" (dry run)") if report.dry_run else ""
+    head = f"onecsync {report.command}{dry}: {_meaning(code)} ({_('exit')} {code})"
     out.print(head, style="bold green" if code == 0 else "bold yellow", markup=False)
-    drift = report.get("drift") or []
+    drift = report.drift or ()
     for d in drift[:DRIFT_LINES]:
         what = " ".join(x for x in (d["peer"], d["type"], d["ref"]) if x)
         out.print(f"  {_('drift')}: {_(d['kind'])}: {what}: {tr(d['detail'])}", markup=False)
     if len(drift) > DRIFT_LINES:
         out.print("  " + tr(f"drift: … and {len(drift) - DRIFT_LINES} more (onecsync status)"),
                   markup=False)
-    for name, peer in report["peers"].items():
+    for name, peer in report.peers.items():
         parts = []
-        if "received" in peer:
-            parts.append(_received(peer["received"]))
-        if "sent" in peer:
-            parts.append(_sent(peer["sent"], report["dry_run"]))
+        if peer.received is not None:
+            parts.append(_received(peer.received))
+        if peer.sent is not None:
+            parts.append(_sent(peer.sent, report.dry_run))
         out.print(f"  {name}: " + "; ".join(parts), markup=False)
 
 
-def print_run_line(report: dict) -> None:
+def print_run_line(report: RunReport) -> None:
     """Under -q, the one line of a run that exits non-zero without an error line of its own
     (objects parked, drift: warnings, which -q hides), so that cron mail still says a human
     must look."""
-    code = report["exit_code"]
-    parked = sum(int(part.get("parked", 0) or 0) for peer in report["peers"].values()
-                 for part in peer.values() if isinstance(part, dict))
-    parked += sum(int(r.get("parked", 0) or 0) for r in report["routed"].values()
-                  if isinstance(r, dict))
+    code = report.exit_code
+    parked = report.parked
     parts = [tr(f"{parked} object(s) parked in this run")] if parked else []
     by_kind: dict[str, int] = {}
-    for d in report.get("drift") or []:
+    for d in report.drift or ():
         by_kind[d["kind"]] = by_kind.get(d["kind"], 0) + 1
     if by_kind:
         parts.append(_("drift") + ": " + ", ".join(f"{n} {_(kind)}" for kind, n in by_kind.items()))
     what = "; ".join(parts) or _("see the run journal")
-    error_line(f"{report['command']}: {_meaning(code)} ({_('exit')} {code}): {what} "
+    error_line(f"{report.command}: {_meaning(code)} ({_('exit')} {code}): {what} "
                f"({_('`onecsync status` lists them, with why')})")

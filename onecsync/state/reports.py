@@ -17,6 +17,7 @@ import datetime
 from onecsync import __version__
 from onecsync.config import Config
 from onecsync.protocol import numbering
+from onecsync.runs import RunReport
 from onecsync.state import State
 from onecsync.state import holder_if_locked
 from onecsync.state import lock_path
@@ -135,15 +136,16 @@ def _statuses(c, name: str) -> list[str]:
 
 def _run_summary(run: dict, running: bool = False) -> dict:
     """`running`: this is the run that holds the lock now."""
-    report = run.get("counts") or {}
+    report = RunReport.from_json(run.get("counts") or {})
     peers = {}
-    for name, peer in (report.get("peers") or {}).items():
+    for name, peer in report.peers.items():
         item = {}
-        r, s = peer.get("received") or {}, peer.get("sent") or {}
-        if r:
+        if peer.received is not None:
+            r = peer.received.to_json()
             item["received"] = {k: r[k] for k in ("message_no", "objects", "deletions", "parked",
                                                    "duplicate", "error") if k in r}
-        if s:
+        if peer.sent is not None:
+            s = peer.sent.to_json()
             item["sent"] = {k: s[k] for k in ("message_no", "objects", "parked", "skipped",
                                                "error") if k in s}
         peers[name] = item
