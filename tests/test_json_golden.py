@@ -190,6 +190,20 @@ def test_every_command_json(sandbox, goldens, tmp_path):
     goldens.check("state-export.json", out, sandbox.root)
     goldens.verify()
 
+def test_check_with_problems_and_warnings_json(sandbox, goldens):
+    """A base whose folder is gone (a problem, with its code) and a base not heard from yet (a
+    warning, without one)."""
+    import shutil
+
+    shutil.rmtree(sandbox.folders["crm"])
+    code, out, err = cli(sandbox, "--json", "check")
+    goldens.check("check-problems.json", out, sandbox.root)
+    code_strict, out, err = cli(sandbox, "--json", "check", "--strict")
+    goldens.check("check-problems-strict.json", out, sandbox.root)
+    assert (code, code_strict) == (3, 3), err
+    goldens.verify()
+
+
 def test_status_all_json(tmp_path, capsys, goldens):
     from tests.test_pairs import pair
 

@@ -5,6 +5,7 @@ each base can do, the files written and the next steps.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from onecsync.console import _meaning
 from onecsync.console import _tag
@@ -13,6 +14,9 @@ from onecsync.console import stdout
 from onecsync.i18n import N_
 from onecsync.i18n import _
 from onecsync.i18n import tr
+
+if TYPE_CHECKING:
+    from onecsync.flows.check import CheckReport
 
 
 def print_validation(report: dict) -> None:
@@ -66,47 +70,48 @@ def print_settings_message(report: dict) -> None:
                                      "its exchange folder"), markup=False)
 
 
-def print_check(report: dict, summary: bool = True, warnings: bool = True) -> None:
+def print_check(report: CheckReport, summary: bool = True, warnings: bool = True) -> None:
     """What each base can do, then one line per problem and warning, each with its remedy."""
     out = stderr()
-    code = report["exit_code"]
+    code = report.exit_code
     if summary:
         verdict = _("ok") if code == 0 else _meaning(code, N_("failed"))
+        node = report.node["code"]
         out.print(f"onecsync check: {verdict} ({_('exit')} {code}); "
-                  + tr(f"config {report['config']}, node {report['node']['code']}"),
+                  + tr(f"config {report.config}, node {node}"),
                   style="bold green" if code == 0 else "bold red", markup=False)
-        for name, p in report["peers"].items():
-            t = p["transport"]
+        for name, p in report.peers.items():
+            t = p.transport
             state = _("ok") if t.get("ok") else (_("not checked") if t.get("ok") is None else _("FAILED"))
             out.print(f"  {name}: {_('transport')} {t['kind']} {state}: "
                       f"{tr(t.get('detail') or t.get('error', ''))}", markup=False)
-            if "odata" in p:
-                o = p["odata"]
+            if p.odata is not None:
+                o = p.odata
                 said = _("ok") + ": " + tr(o["detail"]) if o["ok"] else _("FAILED") + ": " + tr(o["error"])
                 out.print(f"    odata: {said}", markup=False)
-            versions = ", ".join(p["versions"] or [])
-            common = p["negotiated"] or _("none in common")
-            if p["versions"] is None:
+            versions = ", ".join(p.versions or [])
+            common = p.negotiated or _("none in common")
+            if p.versions is None:
                 out.print("    " + _("versions: unknown (no message from the base yet)"), markup=False)
-            elif p["last_received_at"] is None:
+            elif p.last_received_at is None:
                 out.print("    " + tr(f"versions: {versions} (from its exchange service); "
                                       f"exchanging in {common}"), markup=False)
             else:
-                last = p["last_message_version"] or _("(settings only)")
+                last = p.last_message_version or _("(settings only)")
                 out.print("    " + tr(f"versions: {versions}; exchanging in {common}; last message "
-                                      f"{last} at {p['last_received_at']}"), markup=False)
-            types = p["object_types"]
-            if p["versions"] is not None:
+                                      f"{last} at {p.last_received_at}"), markup=False)
+            types = p.object_types
+            if p.versions is not None:
                 out.print("    " + (
                     tr(f"object types: sends {len(types['sends'])}, receives {len(types['receives'])}")
                     if types is not None else _("object types: not declared (1C then assumes all)")),
                     markup=False)
-    for item in report["problems"]:
-        out.print(f"{_tag(logging.ERROR)}onecsync: {_('problem')}: {tr(item['message'])}", style="red",
+    for item in report.problems:
+        out.print(f"{_tag(logging.ERROR)}onecsync: {_('problem')}: {tr(item.message)}", style="red",
                   markup=False)
     if warnings:
-        for item in report["warnings"]:
-            out.print(f"{_tag(logging.WARNING)}onecsync: {_('warning')}: {tr(item['message'])}",
+        for item in report.warnings:
+            out.print(f"{_tag(logging.WARNING)}onecsync: {_('warning')}: {tr(item.message)}",
                       style="yellow", markup=False)
 
 
