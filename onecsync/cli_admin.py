@@ -203,10 +203,10 @@ def state_show(opts) -> int:
     return 0
 
 
-def _finish(opts, plan: dict) -> int:
-    code = 0 if plan["applied"] or opts.dry_run else int(ExitCode.USAGE)
+def _finish(opts, plan) -> int:
+    code = 0 if plan.applied or opts.dry_run else int(ExitCode.USAGE)
     if opts.as_json:
-        console.print_json({**plan, "exit_code": code})
+        console.print_json({**plan.to_json(), "exit_code": code})
     else:
         console.print_plan(plan, dry_run=opts.dry_run)
     return code

@@ -9,6 +9,8 @@ from onecsync.console import stdout
 from onecsync.i18n import N_
 from onecsync.i18n import _
 from onecsync.i18n import tr
+from onecsync.state.plans import NumbersPlan
+from onecsync.state.plans import StatePlan
 
 
 def _lock_text(lock: dict | None) -> str:
@@ -178,29 +180,29 @@ def print_numbers(data: dict) -> None:
 
 
 
-def print_plan(plan: dict, dry_run: bool = False) -> None:
+def print_plan(plan: StatePlan, dry_run: bool = False) -> None:
     """What a `state` command changes; without --yes, what it would change."""
     out = stdout()
-    verb = _("changed") if plan["applied"] else _("would change")
-    if plan["action"] == "set-numbers":
-        b, a = plan["before"], plan["after"]
+    verb = _("changed") if plan.applied else _("would change")
+    if isinstance(plan, NumbersPlan):
+        b, a = plan.before, plan.after
         changes = [f"{k} {b[k]} → {a[k]}" for k in ("sent_no", "received_no", "confirmed_no")
                    if a[k] != b[k]]
-        out.print(f"{plan['peer']}: {verb}: {', '.join(changes) or _('nothing')}", markup=False)
-        if plan["resent"]:
-            out.print("  " + tr(f"{plan['resent']} objects sent but not confirmed go again in that "
+        out.print(f"{plan.peer}: {verb}: {', '.join(changes) or _('nothing')}", markup=False)
+        if plan.resent:
+            out.print("  " + tr(f"{plan.resent} objects sent but not confirmed go again in that "
                                 "message"), markup=False)
     else:
-        regs = ", ".join(f"{t} {n}" for t, n in plan["registrations"].items()) or _("none")
-        out.print(f"{plan['peer']}: {verb}: " + tr(f"send again every object of {len(plan['types'])} "
-                                                   f"type(s), {plan['total']} in all"), markup=False)
+        regs = ", ".join(f"{t} {n}" for t, n in plan.registrations.items()) or _("none")
+        out.print(f"{plan.peer}: {verb}: " + tr(f"send again every object of {len(plan.types)} "
+                                                f"type(s), {plan.total} in all"), markup=False)
         out.print("  " + tr(f"registered before: {regs}"), markup=False)
-        if plan["rerouted"]:
+        if plan.rerouted:
             out.print("  " + _("set aside when they came, now routed:") + " " + ", ".join(
-                f"{t} {n}" for t, n in plan["rerouted"].items()), markup=False)
-    for note in plan["notes"]:
+                f"{t} {n}" for t, n in plan.rerouted.items()), markup=False)
+    for note in plan.notes:
         out.print(f"  {tr(note)}", markup=False)
-    if plan["applied"]:
+    if plan.applied:
         out.print("  " + _("the next run sends it"), markup=False)
     elif not dry_run:
         out.print(_("nothing changed: add --yes to do it"), markup=False, style="bold yellow")
