@@ -185,6 +185,11 @@ def test_every_command_json(sandbox, goldens, tmp_path):
             "-o", str(tmp_path / "settings.xml"))
     json_of(goldens, sandbox, "state-set-numbers-applied", 0, "state", "set-numbers",
             "accounting", "--received", "3", "--yes")
+    for name, args in (("validate-invalid", ("validate", str(broken))),
+                       ("check", ("check",)), ("state-resend-plan", ("state", "resend", "crm")),
+                       ("state-set-numbers-plan", ("state", "set-numbers", "crm", "--sent", "1"))):
+        code, out, err = cli(sandbox, *args)
+        goldens.check(f"human-{name}.txt", out + err, sandbox.root)
     code, out, err = cli(sandbox, "state", "export")
     assert code == 0, err
     goldens.check("state-export.json", out, sandbox.root)

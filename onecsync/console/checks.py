@@ -17,49 +17,49 @@ from onecsync.i18n import tr
 
 if TYPE_CHECKING:
     from onecsync.flows.check import CheckReport
+    from onecsync.protocol.check import Finding
+    from onecsync.protocol.check import MessageCheck
 
 
-def print_validation(report: dict) -> None:
+def print_validation(check: MessageCheck) -> None:
     out = stdout()
-    name = report["file"]
-    for p in report["problems"]:
-        where = f"{name}:{p['line']}" if p.get("line") else name
+    name = check.file
+    for p in check.problems:
+        where = f"{name}:{p.line}" if p.line else name
         out.print(f"{where}: {_finding_text(p)}", markup=False)
     what = []
-    if report.get("settings_only"):
+    if check.settings_only:
         what.append(_("a settings-only message"))
-    elif report.get("version"):
-        what.append(f"EnterpriseData {report['version']}")
-    if report.get("message_no") is not None:
-        what.append(tr(f"message {report['message_no']}"))
-    if report.get("direction"):
-        what.append(tr(report["direction"]))
-    what.append(tr(f"{report['objects']} objects"))
+    elif check.version:
+        what.append(f"EnterpriseData {check.version}")
+    if check.message_no is not None:
+        what.append(tr(f"message {check.message_no}"))
+    if check.direction:
+        what.append(tr(check.direction))
+    what.append(tr(f"{check.objects} objects"))
     summary = ", ".join(what)
-    if report["valid"]:
+    if check.valid:
         out.print(tr(f"{name}: valid ({summary})"), markup=False, style="green")
-        if report.get("config") is None:
+        if check.config is None:
             out.print("  " + _("(node codes not checked: no config given)"), markup=False)
         return
-    more = report["problems_total"] - len(report["problems"])
+    more = check.problems_total - len(check.problems)
     if more:
         out.print(tr(f"… and {more} more problems (--max-problems to see them)"), markup=False)
-    total = report["problems_total"]
+    total = check.problems_total
     line = tr(f"{name}: INVALID, {total} problem ({summary})") if total == 1 else \
         tr(f"{name}: INVALID, {total} problems ({summary})")
     out.print(line, markup=False, style="bold red")
 
 
-def _finding_text(p: dict) -> str:
-    where = " ".join(w for w in (p.get("type"), p.get("ref")) if w)
+def _finding_text(p: Finding) -> str:
+    """Finding.text(), its message in the admin's language."""
+    where = " ".join(w for w in (p.type, p.ref) if w)
     parts = [where] if where else []
-    path = p.get("path")
-    if path and path != p.get("type"):
-        parts.append(path.removeprefix(f"{p['type']}/") if p.get("type") else path)
-    parts.append(tr(p["message"]))
+    if p.path and p.path != p.type:
+        parts.append(p.path.removeprefix(f"{p.type}/") if p.type else p.path)
+    parts.append(tr(p.message))
     return ": ".join(parts)
-
-
 
 
 def print_settings_message(report: dict) -> None:
