@@ -24,7 +24,7 @@ from onecsync.state import open_readonly
 from onecsync.state import open_state
 from onecsync.state.plans import NumbersPlan
 from onecsync.state.plans import ResendPlan
-from onecsync.state.store import now_text
+from onecsync.state.table import now_text
 
 # Who sends each peer what: its registrations come from the other peer's inbox, by these flows.
 ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -69,8 +69,8 @@ def _state(config: Config, command: str, apply: bool) -> Iterator[State | None]:
 
 
 def _journal(state: State, command: str, plan: NumbersPlan | ResendPlan) -> None:
-    run_id = state.begin_run(command)
-    state.end_run(run_id, 0, plan.to_json(), None)
+    run_id = state.journal.begin(command)
+    state.journal.end(run_id, 0, plan.to_json(), None)
 
 
 def set_numbers(config: Config, peer: str, sent: int | None, received: int | None,
@@ -81,7 +81,7 @@ def set_numbers(config: Config, peer: str, sent: int | None, received: int | Non
     with _state(config, command, apply) as state:
         if apply:
             assert state is not None
-            state.ensure_peer(peer, config.bases[peer].code)
+            state.peers.ensure(peer, config.bases[peer].code)
             with state.atomic():
                 plan = NumbersPlan.from_json(_numbers_plan(state, peer, sent, received)).done()
                 _apply_numbers(state, peer, sent, received)
