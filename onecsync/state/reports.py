@@ -119,24 +119,25 @@ def peer_summary(state: State, name: str, settlement_types: tuple[str, ...]) -> 
     # `+peer`: from the partial index of the parked few, not from every unconfirmed row.
     unsendable = c.execute("SELECT count(*) FROM registrations WHERE +peer = ? AND parked IS NOT "
                            "NULL AND confirmed_no IS NULL", (name,)).fetchone()[0]
-    inbox = {status: _count(c, "status = ?", (name, status)) for status in _statuses(c, name)}
-    staged = {}
-    if inbox.get("staged"):
-        last = ""
-        while (row := c.execute("SELECT type FROM inbox WHERE peer = ? AND status = 'staged' AND "
-                                "type > ? ORDER BY type LIMIT 1", (name, last)).fetchone()):
-            last = row[0]
-            staged[last] = _count(c, "status = 'staged' AND type = ?", (name, last))
-    # Settlement documents not yet forwarded: 'waiting' for their invoice, or not yet routed.
-    marks = ", ".join("?" for _ in settlement_types) or "NULL"
     # Accounting's own documents (naming no CRM invoice) wait here for good: the recent ones are
     # what may still link, and what an administrator wants to tell apart.
     recent_since = (datetime.datetime.now(datetime.timezone.utc)
                     - datetime.timedelta(days=RECENT_DAYS)).isoformat(timespec="seconds")
-    waiting = f"status IN ('staged', 'waiting') AND type IN ({marks})"
-    awaiting = _count(c, waiting, (name, *settlement_types))
-    recent = _count(c, f"{waiting} AND updated_at >= ?", (name, *settlement_types, recent_since)) \
-        if awaiting else 0
+    # The staged and the waiting entries are counted type by type, in one pass that also counts
+    # the recent settlement documents among them: their totals, the staged ones by type, and the
+    # documents awaiting a link (staged or waiting, of a settlement type) come from those counts.
+    inbox: dict[str, int] = {}
+    by_type: dict[str, dict[str, tuple[int, int]]] = {}
+    for status in _statuses(c, name):
+        if status in ("staged", "waiting"):
+            by_type[status] = _by_type(c, name, status, settlement_types, recent_since)
+            inbox[status] = sum(n for n, _ in by_type[status].values())
+        else:
+            inbox[status] = _count(c, "status = ?", (name, status))
+    staged = {t: n for t, (n, _) in by_type.get("staged", {}).items()}
+    # Settlement documents not yet forwarded: 'waiting' for their invoice, or not yet routed.
+    links = [v for counts in by_type.values() for t, v in counts.items() if t in settlement_types]
+    awaiting, recent = sum(n for n, _ in links), sum(r for _, r in links)
     return {
         "unconfirmed": {"count": unconfirmed, "unsent": unsent, "oldest": oldest},
         "stuck": {"count": sent["count"] if sent["stuck"] else 0, "runs": sent["runs"],
@@ -153,6 +154,24 @@ def peer_summary(state: State, name: str, settlement_types: tuple[str, ...]) -> 
 def _count(c, where: str, args: tuple) -> int:
     """Inbox entries of a peer (`args[0]`) that `where` picks, counted on the index inbox_status."""
     return c.execute(f"SELECT count(*) FROM inbox WHERE peer = ? AND {where}", args).fetchone()[0]
+
+
+def _by_type(c, name: str, status: str, settlement_types: tuple[str, ...],
+             since: str) -> dict[str, tuple[int, int]]:
+    """Type → (entries of the peer in `status`, of which updated since `since` when it is a
+    settlement type, else 0), one index range each, the types found by seeks (a skip-scan)."""
+    out: dict[str, tuple[int, int]] = {}
+    last = ""
+    while (row := c.execute("SELECT type FROM inbox WHERE peer = ? AND status = ? AND type > ? "
+                            "ORDER BY type LIMIT 1", (name, status, last)).fetchone()):
+        last = row[0]
+        if last in settlement_types:
+            out[last] = c.execute(
+                "SELECT count(*), count(CASE WHEN updated_at >= ? THEN 1 END) FROM inbox WHERE "
+                "peer = ? AND status = ? AND type = ?", (since, name, status, last)).fetchone()
+        else:
+            out[last] = (_count(c, "status = ? AND type = ?", (name, status, last)), 0)
+    return out
 
 
 def _statuses(c, name: str) -> list[str]:
