@@ -189,12 +189,11 @@ class _Guide:
                 up = up.getparent()
             if up is None:  # the root itself (iter yields it too)
                 continue
-            at: _Plan | TypeDef | str | None = plan
+            at: _Plan | None = plan
             for a in reversed(chain):  # the plans from the root down to el's parent
-                at = at.steps.get(a.tag)
-                if not isinstance(at, _Plan):
-                    break
-            if not isinstance(at, _Plan):
+                down = at.steps.get(a.tag) if at is not None else None
+                at = down if isinstance(down, _Plan) else None
+            if at is None:
                 continue  # not where the walk goes, or below what it drops or rewrites
             tag = el.tag
             if tag in at.drop:
@@ -211,7 +210,7 @@ class _Guide:
             elif sub == _ANY:
                 if any(isinstance(c.tag, str) for c in el):
                     return False
-            elif sub is not None:
+            elif isinstance(sub, (ObjectType, ValueType)):
                 rates.append((el, sub))
         for parent, children in gone.items():
             if len(children) == len(parent):
