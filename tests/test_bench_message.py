@@ -129,13 +129,15 @@ def test_the_benchmark_runs_end_to_end_at_a_tiny_size(tmp_path):
     """bench/run.py prints its table (figures are never asserted, only that it runs)."""
     run = Path(make_message.__file__).with_name("run.py")
     done = subprocess.run([sys.executable, str(run), "--objects", "300", "--idle", "1", "--run",
-                           "--tmp", str(tmp_path), "--keep"], capture_output=True, text=True, timeout=600)
+                           "--grow", "3", "--tmp", str(tmp_path), "--keep"],
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     for row in ("(a) bare iterparse", "(a') minimal relay", "(b) pull-catalogs", "(c) write the message to the CRM",
                 "(d) pull-catalogs, nothing new", "(e) (b) / (a)", "(b) / (a')",
                 "(b) wrote / message size", "run, nothing new",
                 "(f) pull-catalogs, CRM on 1.17 (converts)", "convert 1.8→1.17 catalogs",
-                "convert 1.17→1.8 documents", "(g) state", "    status --json"):
+                "convert 1.17→1.8 documents", "(g) state", "    status --json",
+                "(900 objects), grown 3× by SQL"):
         assert row in done.stdout
     (kept,) = tmp_path.iterdir()
     ours = sorted(kept.glob(f"exchange/*/Message_{make_message.NODE}_*.xml"))
