@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from dataclasses import dataclass
 
+from onecsync import topology
 from onecsync.config import Config
 from onecsync.state import State
 from onecsync.state.reports import STUCK_AFTER_RUNS
@@ -78,13 +79,15 @@ def _orphans(config: Config, state: State) -> list[Drift]:
                              "OFFSET ?", (ORPHAN_AFTER_RUNS - 1,)).fetchone()
     if row is None:
         return []
-    invoice_types = list(config.flows["push-invoices"].objects)
+    invoice_types = list(config.flows[topology.PUSH_INVOICES].objects)
     marks = ", ".join("?" for _ in invoice_types)
-    return [Drift("orphan", "crm", type_name, ref,
+    settlements = topology.flow(topology.PULL_SETTLEMENTS)  # its documents wait in the inbox
+    return [Drift("orphan", settlements.target, type_name, ref,
                   f"names {link}, which neither the CRM sent nor accounting made")
             for type_name, ref, link in state.conn.execute(
                 "SELECT w.type, w.ref, min(l.ref) FROM inbox w JOIN inbox_links l ON l.inbox_id = w.id "
-                "WHERE w.peer = 'accounting' AND w.status = 'waiting' AND w.updated_at < ? "
+                "WHERE w.peer = ? AND w.status = 'waiting' AND w.updated_at < ? "
                 "AND l.ref NOT IN (SELECT ref FROM invoices) "
-                f"AND l.ref NOT IN (SELECT ref FROM inbox WHERE peer = 'accounting' AND type IN ({marks})) "
-                "GROUP BY w.id ORDER BY w.id", (row[0], *invoice_types))]
+                f"AND l.ref NOT IN (SELECT ref FROM inbox WHERE peer = ? AND type IN ({marks})) "
+                "GROUP BY w.id ORDER BY w.id",
+                (settlements.source, row[0], settlements.source, *invoice_types))]

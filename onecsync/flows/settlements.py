@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from onecsync import topology
 from onecsync.config import Config
 from onecsync.flows.catalogs import restage_newly_taken
 from onecsync.flows.catalogs import taken_types
@@ -26,7 +27,7 @@ from onecsync.protocol.objects import parse_object
 from onecsync.state import State
 from onecsync.state.store import Staged
 
-_LINKS_KEY = "pull-settlements.links"
+_LINKS_KEY = f"{topology.PULL_SETTLEMENTS}.links"
 
 
 def _refs(row: Staged, paths: tuple[str, ...]) -> set[str]:
@@ -42,54 +43,56 @@ def _refs(row: Staged, paths: tuple[str, ...]) -> set[str]:
 
 
 def route_settlements(config: Config, state: State) -> dict:
-    flow = config.flows["pull-settlements"]
+    spec = topology.flow(topology.PULL_SETTLEMENTS)
+    flow, source, target = config.flows[spec.name], spec.source, spec.target
     types = list(flow.objects)
     with state.atomic():
-        restage_newly_taken(config, state, "accounting")
-        reg = Registrar(config, state, flow, "accounting", "crm")
+        restage_newly_taken(config, state, source)
+        reg = Registrar(config, state, flow, source, target)
         _invoices_changed_in_accounting(config, state, reg)
         signature = hashlib.sha256(json.dumps(flow.links, sort_keys=True, ensure_ascii=False)
                                    .encode()).hexdigest()
         if state.meta(_LINKS_KEY) != signature:  # link paths changed: read waiting documents again
-            for row in state.waiting("accounting", types):
+            for row in state.waiting(source, types):
                 state.set_links(row.id, _refs(row, flow.links.get(row.type, ())))
             state.set_meta(_LINKS_KEY, signature)
         touched = False
-        for row in state.staged("accounting", types):
+        for row in state.staged(source, types):
             touched = True
             if row.kind == "delete":
                 reg.offer(row)  # forwarded only if the document itself was
                 continue
             state.set_links(row.id, _refs(row, flow.links.get(row.type, ())))
             state.set_status(row.id, "waiting")
-        while ids := state.link_waiting("accounting", "crm", types):
+        while ids := state.link_waiting(source, target, types):
             touched = True
             for row in state.rows(ids):
                 reg.offer(row)
-        reg.counts.ignored += state.ignore_other_types("accounting", taken_types(config, "accounting"))
-        reg.counts.waiting = _waiting(state, types, touched)
+        reg.counts.ignored += state.ignore_other_types(source, taken_types(config, source))
+        reg.counts.waiting = _waiting(state, source, types, touched)
     return reg.counts.as_dict()
 
 
-def _waiting(state: State, types: list[str], touched: bool) -> int:
+def _waiting(state: State, source: str, types: list[str], touched: bool) -> int:
     """How many documents wait for their invoice.
 
     Counting walks an index entry per waiting document (0.1 s per 350,000, most of a cron run
     with nothing new). Only this routing moves documents into or out of waiting, so a run in
     which it staged and linked nothing reports the count of the last run that did.
     """
-    key = "pull-settlements.waiting:" + hashlib.sha256(json.dumps(types, ensure_ascii=False)
+    key = f"{topology.PULL_SETTLEMENTS}.waiting:" + hashlib.sha256(json.dumps(types, ensure_ascii=False)
                                                        .encode()).hexdigest()[:16]
     cached = state.meta(key)
     if not touched and cached is not None:
         return int(cached)
-    count = state.count_status("accounting", "waiting", types)
+    count = state.count_status(source, "waiting", types)
     state.set_meta(key, str(count))
     return count
 
 
 def _invoices_changed_in_accounting(config: Config, state: State, reg: Registrar) -> None:
-    for row in state.staged("accounting", config.flows["push-invoices"].objects):
+    invoices = topology.flow(topology.PUSH_INVOICES)  # they come back from its target
+    for row in state.staged(invoices.target, config.flows[invoices.name].objects):
         if not state.is_invoice(row.ref):
             state.set_status(row.id, "ignored", "not an invoice from the CRM")
             reg.counts.ignored += 1
@@ -97,7 +100,7 @@ def _invoices_changed_in_accounting(config: Config, state: State, reg: Registrar
             reg.offer(row)  # the CRM's version will overwrite it in accounting: not passed on
         elif row.kind == "delete":
             # The CRM's own invoice was never registered for it: its deletion goes regardless.
-            state.register_one("crm", row)
+            state.register_one(invoices.source, row)
             state.mark_invoice_deleted(row.ref)
             reg.counts.registered += 1
         else:
