@@ -172,7 +172,7 @@ def _settlements(config: Config, state: State, client: ODataClient, refs: list[s
             docs = {d: v for d, v in docs.items() if d in live and not live[d].get("DeletionMark")}
         for doc, (inv, t, total) in docs.items():
             held[inv][doc] = (t, total)
-    forwarded = state.forwarded_for(refs)
+    forwarded = state.forwarded_for(refs, Peer.ACCOUNTING, Peer.CRM)
     drifts = []
     for inv in refs:
         theirs, ours = held.get(inv, {}), forwarded.get(inv, {})

@@ -597,17 +597,19 @@ class State:
                                params).rowcount
         return n
 
-    def forwarded_for(self, invoice_refs: Iterable[str]) -> dict[str, dict[str, str]]:
-        """invoice Ссылка -> {document Ссылка: type} of what we registered for the CRM naming it."""
+    def forwarded_for(self, invoice_refs: Iterable[str], source: str,
+                      target: str) -> dict[str, dict[str, str]]:
+        """invoice Ссылка -> {document Ссылка: type} of what we registered for `target` (from
+        `source`'s inbox) naming it."""
         out: dict[str, dict[str, str]] = {}
         refs = list(invoice_refs)
         for i in range(0, len(refs), 500):
             chunk = refs[i:i + 500]
             cur = self.conn.execute(
-                "SELECT l.ref, r.ref, r.type FROM registrations r JOIN inbox i ON i.peer = 'accounting' "
+                "SELECT l.ref, r.ref, r.type FROM registrations r JOIN inbox i ON i.peer = ? "
                 "AND i.type = r.type AND i.ref = r.ref JOIN inbox_links l ON l.inbox_id = i.id "
-                f"WHERE r.peer = 'crm' AND r.kind = 'object' AND l.ref IN ({', '.join('?' for _ in chunk)})",
-                chunk)
+                f"WHERE r.peer = ? AND r.kind = 'object' AND l.ref IN ({', '.join('?' for _ in chunk)})",
+                (source, target, *chunk))
             for inv, doc, type_name in cur:
                 out.setdefault(inv, {})[doc] = type_name
         return out
