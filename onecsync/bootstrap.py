@@ -42,6 +42,7 @@ from onecsync.flows.handshake import is_settings_only
 from onecsync.flows.handshake import write_settings_message
 from onecsync.i18n import N_
 from onecsync.protocol.reader import MessageReader
+from onecsync.topology import Peer
 
 KINDS = ("directory", "ftp", "http")
 DEFAULT_STATE = "onecsync-state.sqlite"
@@ -166,8 +167,8 @@ def render_config(req: InitRequest) -> str:
             f"state: {_q(_directory(req.folder, req.state)) if req.state else DEFAULT_STATE}",
             "",
             "bases:"]
-    for name, spec, what in (("accounting", req.accounting, "1C:Бухгалтерия предприятия 3.0"),
-                             ("crm", req.crm, "1C:CRM")):
+    for name, spec, what in ((Peer.ACCOUNTING, req.accounting, "1C:Бухгалтерия предприятия 3.0"),
+                             (Peer.CRM, req.crm, "1C:CRM")):
         out += [f"  {name}:",
                 f"    # The {what} base's own node code (\"this node\" of its exchange plan).",
                 f"    code: {spec.code}",
@@ -229,7 +230,7 @@ def node_code_warning(config_path: Path, new_code: str) -> str | None:
 
 
 def run_init(req: InitRequest, dry_run: bool = False) -> dict:
-    for name, spec in (("accounting", req.accounting), ("crm", req.crm)):
+    for name, spec in ((Peer.ACCOUNTING, req.accounting), (Peer.CRM, req.crm)):
         if urlsplit(spec.location).password is not None:
             # Never echoed: it is already in the shell history; do not spread it further.
             raise BadRequest(f"--{name}: the URL holds a password; passwords never go on the "

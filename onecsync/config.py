@@ -44,7 +44,7 @@ log = logging.getLogger("onecsync")
 
 DEFAULT_PLAN = "СинхронизацияДанныхЧерезУниверсальныйФормат"
 DEFAULT_FORMATS = ("1.8", "1.10", "1.11", "1.12", "1.15", "1.16", "1.17")
-PEERS: tuple[str, ...] = tuple(p.value for p in topology.PEERS)
+PEERS = topology.PEERS
 TRANSPORT_KINDS = ("directory", "ftp", "http")
 DEFAULT_SETTLE_MINUTES = 10.0
 # A first exchange of a million objects took under 10 minutes on 2 shared cores (README,

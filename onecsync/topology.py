@@ -32,7 +32,8 @@ class Peer(StrEnum):
     CRM = "crm"
 
 
-PEERS: tuple[Peer, ...] = tuple(Peer)  # config order: accounting, then crm
+# Their names as plain text, in config order (click matches an enum choice by its member name).
+PEERS: tuple[str, ...] = tuple(p.value for p in Peer)
 
 PULL_CATALOGS = "pull-catalogs"
 PUSH_INVOICES = "push-invoices"

@@ -19,7 +19,7 @@ def test_a_peer_is_its_name_in_json_sql_and_text():
     assert f"{Peer.CRM}: {Peer.ACCOUNTING!s}" == "crm: accounting"
     row = sqlite3.connect(":memory:").execute("SELECT ?, typeof(?)", (Peer.CRM, Peer.CRM)).fetchone()
     assert row == ("crm", "text")
-    assert topology.PEERS == ("accounting", "crm")
+    assert topology.PEERS == ("accounting", "crm") and all(type(p) is str for p in topology.PEERS)
 
 
 def test_the_flows_in_routing_order_with_their_directions():
