@@ -35,7 +35,7 @@ def resend_route(peer: str) -> tuple[str, tuple[str, ...]]:
     return source, flows
 
 
-_RESEND_NOTES = {
+_RESEND_NOTES: dict[str, str] = {
     Peer.CRM: N_(
         "The CRM loads each object again and finds it by its Ссылка: nothing is duplicated. "
         "Edits made in the CRM to these objects are overwritten by the accounting version "
