@@ -26,9 +26,9 @@ def restage_newly_taken(config: Config, state: State, source: str) -> None:
     taken = sorted(taken_types(config, source))
     key = f"taken-types:{source}"
     signature = hashlib.sha256(json.dumps(taken, ensure_ascii=False).encode()).hexdigest()
-    if state.meta(key) != signature:
-        state.restage_untaken(source, taken)
-        state.set_meta(key, signature)
+    if state.meta.get(key) != signature:
+        state.inbox.restage_untaken(source, taken)
+        state.meta.set(key, signature)
 
 
 def route_catalogs(config: Config, state: State) -> dict:
@@ -46,5 +46,5 @@ def route_catalogs(config: Config, state: State) -> dict:
         for row in reg.needs_a_look(types):
             reg.offer(row)
         reg.register_rest(types)
-        reg.counts.ignored += state.ignore_other_types(source, taken_types(config, source))
+        reg.counts.ignored += state.inbox.ignore_other_types(source, taken_types(config, source))
     return reg.counts.as_dict()

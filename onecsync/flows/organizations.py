@@ -26,7 +26,7 @@ def unknown_organizations(config: Config, state: State, flow: str) -> ConfigErro
         return None
     source = flow_spec(flow).source
     known = set()
-    for version, xml in state.objects_of(source, ORGANIZATION):
+    for version, xml in state.inbox.objects_of(source, ORGANIZATION):
         inn = org_inn(parse_object(xml, version))
         if inn:
             known.add(inn)
