@@ -1,8 +1,8 @@
 """The rare human decisions on the state: set a peer's numbers; send everything of a type again.
 
 Public API: `set_numbers(config, peer, sent, received, apply)`, `resend(config, peer, types,
-apply)`, `resend_types(config, peer)`, `resend_route(peer)`. Each returns its plan, a JSON-ready dict that
-says what changes (and, with `apply`, that it did).
+apply)`, `resend_types(config, peer)`, `resend_route(peer)`. Each returns its plan, a JSON-ready
+dict that says what changes (and, with `apply`, that it did).
 
 The plan is computed by the same code whether or not it is applied: without `apply` on a state
 opened read-only; with it under the run lock, inside the one transaction that applies it, and the
