@@ -54,12 +54,12 @@ def _run(opts: Options, command: str, refs: tuple[str, ...] | None = None,
                           heal=heal)
     report = outcome.report()
     if opts.as_json:
-        console.print_json(report)
+        console.print_json(report.to_json())
     elif opts.verbosity >= 0:
         console.print_run(report)
-    elif report["exit_code"] and not report["errors"]:  # -q: no error line said it yet
+    elif report.exit_code and not report.errors:  # -q: no error line said it yet
         console.print_run_line(report)
-    return report["exit_code"]
+    return report.exit_code
 
 
 @cli.command(topology.PULL_CATALOGS)
@@ -210,11 +210,11 @@ def check(opts: Options, strict: bool) -> int:
 
     report = run_check(opts.config(), dry_run=opts.dry_run, strict=strict)
     if opts.as_json:
-        console.print_json(report)
+        console.print_json(report.to_json())
     # With --strict a warning is a problem: -q, which hides warnings, must not hide those.
     console.print_check(report, summary=not opts.as_json and opts.verbosity >= 0,
                         warnings=opts.verbosity >= 0 or strict)
-    return report["exit_code"]
+    return report.exit_code
 
 
 def _interactive() -> bool:

@@ -1,7 +1,8 @@
 """Run one command: lock, open the state, do its steps in order, journal the outcome.
 
 Public API: `commands()`, `scheduled()`, `ROUTERS`, `execute(config, command, dry_run=False,
-progress)` → `Outcome`. The commands and their steps are derived from onecsync/topology.py.
+progress)` → `Outcome`, whose `report()` is the typed `onecsync.runs.RunReport`. The commands
+and their steps are derived from onecsync/topology.py.
 
 A step that fails for one base does not stop the others: a rejected message from accounting
 must not keep the CRM from getting what is already staged. Only errors that make every step
@@ -42,6 +43,14 @@ from onecsync.healthcheck import Healthcheck
 from onecsync.metrics import write_metrics
 from onecsync.progress import NO_PROGRESS
 from onecsync.progress import Progress
+from onecsync.runs import PeerRun
+from onecsync.runs import Received
+from onecsync.runs import ReceivedKind
+from onecsync.runs import Routed
+from onecsync.runs import RoutedItem
+from onecsync.runs import RunError
+from onecsync.runs import RunReport
+from onecsync.runs import Sent
 from onecsync.state import RunLock
 from onecsync.state import State
 from onecsync.state import ensure_state_dir
@@ -103,16 +112,17 @@ DRIFT_LINES = 30
 JOURNAL_DRIFT = 20
 
 
-def journal_report(report: dict) -> dict:
+def journal_report(report: RunReport) -> dict:
     """The run report as the journal keeps it: the drift summarized, so that an idle run with
     4,000 parked objects adds a few KB to the state, not 1 MB."""
-    drift = report.get("drift")
+    data = report.to_json()
+    drift = data.get("drift")
     if not drift:
-        return report
+        return data
     by_kind: dict[str, int] = {}
     for d in drift:
         by_kind[d["kind"]] = by_kind.get(d["kind"], 0) + 1
-    return {**report, "drift": drift[:JOURNAL_DRIFT],
+    return {**data, "drift": drift[:JOURNAL_DRIFT],
             "drift_summary": {"total": len(drift), "by_kind": by_kind}}
 
 
@@ -120,8 +130,9 @@ def journal_report(report: dict) -> dict:
 class Outcome:
     command: str
     dry_run: bool
-    peers: dict = field(default_factory=dict)
-    routed: dict = field(default_factory=dict)
+    # name → {"received": Received, "sent": Sent}, filled as the steps go
+    peers: dict[str, dict[str, Received | Sent]] = field(default_factory=dict)
+    routed: dict[str, RoutedItem] = field(default_factory=dict)
     errors: list[OnecsyncError] = field(default_factory=list)
     parked: int = 0
     drifts: list | None = None   # None: not reconciled in this command
@@ -135,16 +146,14 @@ class Outcome:
             codes.add(ExitCode.DRIFT)
         return next((c for c in SEVERITY if c in codes), ExitCode.OK)
 
-    def report(self) -> dict:
-        return {
-            "command": self.command,
-            "exit_code": int(self.exit_code),
-            "dry_run": self.dry_run,
-            "peers": self.peers,
-            "routed": self.routed,
-            "errors": [{"code": int(e.exit_code), "message": e.line()} for e in self.errors],
-            **({"drift": [d.as_dict() for d in self.drifts]} if self.drifts is not None else {}),
-        }
+    def report(self) -> RunReport:
+        peers = {name: PeerRun(p.get("received"), p.get("sent"))  # type: ignore[arg-type]
+                 for name, p in self.peers.items()}
+        return RunReport(
+            command=self.command, exit_code=int(self.exit_code), dry_run=self.dry_run,
+            peers=peers, routed=dict(self.routed),
+            errors=tuple(RunError(int(e.exit_code), e.line()) for e in self.errors),
+            drift=tuple(d.as_dict() for d in self.drifts) if self.drifts is not None else None)
 
 
 def execute(config: Config, command: str, dry_run: bool = False,
@@ -304,14 +313,16 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
         try:
             if action == "receive":
                 peer_report["received"] = exchange.receive(arg)
-                outcome.parked += peer_report["received"].get("parked", 0)
+                outcome.parked += peer_report["received"].parked
             elif action == "route":
                 if (wrong := unknown_organizations(config, state, arg)) is not None:
                     log.error("%s", wrong.line())  # the filter still does as it is told
                     outcome.errors.append(wrong)
                 with progress.task(f"routing {arg}…"):  # minutes at a first exchange: say so
-                    outcome.routed[arg] = (ROUTERS.get(arg) or _router(topology.flow(arg)))(config, state)
-                outcome.parked += outcome.routed[arg].get("parked", 0)
+                    router = ROUTERS.get(arg) or _router(topology.flow(arg))
+                    routed = Routed.from_json(router(config, state))
+                outcome.routed[arg] = routed
+                outcome.parked += routed.parked
             elif action == "reconcile":
                 with progress.task("reconciling…"):
                     _reconcile(config, state, outcome, heal)
@@ -320,10 +331,10 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
                     outcome.routed["retry"] = {"unparked": state.unpark(refs)}
             elif action == "send":
                 if arg in blocked:
-                    peer_report["sent"] = {"skipped": "numbering conflict or setup problem"}
+                    peer_report["sent"] = Sent(skipped="numbering conflict or setup problem")
                     continue
                 peer_report["sent"] = exchange.send(arg)
-                outcome.parked += peer_report["sent"].get("parked", 0)
+                outcome.parked += peer_report["sent"].parked
         except OnecsyncError as exc:
             if isinstance(exc, StateError) or peer_report is None and exc.exit_code == ExitCode.CONFIG:
                 raise  # nothing else can go right either
@@ -332,8 +343,11 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
             if isinstance(exc, (NumberingConflict, ConfigError)):
                 blocked.add(arg)  # one base's setup problem must not stop the other base
             if peer_report is not None:
-                key = "sent" if action == "send" else "received"
-                peer_report[key] = {"error": exc.line(), "code": int(exc.exit_code)}
+                if action == "send":
+                    peer_report["sent"] = Sent(error=exc.line(), code=int(exc.exit_code))
+                else:
+                    peer_report["received"] = Received(ReceivedKind.FAILED, error=exc.line(),
+                                                       code=int(exc.exit_code))
         for problem in exchange.take_problems():  # the step went through, yet needs a human
             log.error("%s", problem.line())
             outcome.errors.append(problem)

@@ -1,8 +1,8 @@
 """The rare human decisions on the state: set a peer's numbers; send everything of a type again.
 
 Public API: `set_numbers(config, peer, sent, received, apply)`, `resend(config, peer, types,
-apply)`, `resend_types(config, peer)`, `resend_route(peer)`. Each returns its plan, a JSON-ready
-dict that says what changes (and, with `apply`, that it did).
+apply)`, `resend_types(config, peer)`, `resend_route(peer)`. Each returns its plan
+(state/plans.py), which says what changes (and, with `apply`, that it did).
 
 The plan is computed by the same code whether or not it is applied: without `apply` on a state
 opened read-only; with it under the run lock, inside the one transaction that applies it, and the
@@ -23,6 +23,8 @@ from onecsync.state import State
 from onecsync.state import lock_path
 from onecsync.state import open_readonly
 from onecsync.state import open_state
+from onecsync.state.plans import NumbersPlan
+from onecsync.state.plans import ResendPlan
 from onecsync.state.table import now_text
 from onecsync.topology import Peer
 
@@ -73,13 +75,13 @@ def _state(config: Config, command: str, apply: bool) -> Iterator[State | None]:
             state.close()
 
 
-def _journal(state: State, command: str, plan: dict) -> None:
+def _journal(state: State, command: str, plan: NumbersPlan | ResendPlan) -> None:
     run_id = state.journal.begin(command)
-    state.journal.end(run_id, 0, plan, None)
+    state.journal.end(run_id, 0, plan.to_json(), None)
 
 
 def set_numbers(config: Config, peer: str, sent: int | None, received: int | None,
-                apply: bool) -> dict:
+                apply: bool) -> NumbersPlan:
     """Set `sent_no` and/or `received_no` of a peer (see the CLI help for when)."""
     _check_peer(config, peer)
     command = f"state set-numbers {peer}"
@@ -88,12 +90,11 @@ def set_numbers(config: Config, peer: str, sent: int | None, received: int | Non
             assert state is not None
             state.peers.ensure(peer, config.bases[peer].code)
             with state.atomic():
-                plan = _numbers_plan(state, peer, sent, received)
+                plan = NumbersPlan.from_json(_numbers_plan(state, peer, sent, received)).done()
                 _apply_numbers(state, peer, sent, received)
-                plan["applied"] = True
                 _journal(state, command, plan)
             return plan
-        return _numbers_plan(state, peer, sent, received)
+        return NumbersPlan.from_json(_numbers_plan(state, peer, sent, received))
 
 
 def _numbers_plan(state: State | None, peer: str, sent: int | None, received: int | None) -> dict:
@@ -155,7 +156,7 @@ def resend_types(config: Config, peer: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def resend(config: Config, peer: str, types: tuple[str, ...] | None, apply: bool) -> dict:
+def resend(config: Config, peer: str, types: tuple[str, ...] | None, apply: bool) -> ResendPlan:
     """Register for the peer again everything of `types` (default: all it gets) onecsync holds."""
     allowed = resend_types(config, peer)
     types = tuple(types) if types else allowed
@@ -166,15 +167,14 @@ def resend(config: Config, peer: str, types: tuple[str, ...] | None, apply: bool
     command = f"state resend {peer}"
     with _state(config, command, apply) as state:
         if state is None:
-            return _resend_plan(None, peer, types)
+            return ResendPlan.from_json(_resend_plan(None, peer, types))
         if apply:
             with state.atomic():
-                plan = _resend_plan(state, peer, types)
+                plan = ResendPlan.from_json(_resend_plan(state, peer, types)).done()
                 _apply_resend(state, peer, types)
-                plan["applied"] = True
                 _journal(state, command, plan)
             return plan
-        return _resend_plan(state, peer, types)
+        return ResendPlan.from_json(_resend_plan(state, peer, types))
 
 
 def _resend_plan(state: State | None, peer: str, types: tuple[str, ...]) -> dict:

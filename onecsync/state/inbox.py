@@ -116,6 +116,32 @@ class Inbox(Table):
             "excluded.xml")
         stamp = now_text()
         batch, payloads = [], []
+        with self._state.atomic():  # an error rolls the dropped indexes back with the rows
+            rebuild = self._drop_secondary_indexes()
+            self._stage_all(objects, counts, sql, payload_sql, batch, payloads, peer, message_no,
+                            version, stamp)
+            for index_sql in rebuild:
+                self.conn.execute(index_sql)
+        return counts
+
+    def _drop_secondary_indexes(self) -> list[str]:
+        """Into an empty inbox (a first exchange), the indexes no upsert needs are filled after
+        the bulk insert, from sorted rows, rather than row by row (a third of staging's SQLite
+        time). Dropped and made again inside one transaction: a crash or an error rolls the
+        drop back with the rows. Returns the statements that make them again, as the schema
+        holds them (so that the state stays byte for byte what the migrations made)."""
+        if self.conn.execute("SELECT 1 FROM inbox LIMIT 1").fetchone() is not None:
+            return []
+        found = self.conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'inbox' "
+            "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%' ORDER BY name").fetchall()
+        for name, _ in found:
+            self.conn.execute(f'DROP INDEX "{name}"')
+        return [index_sql for _, index_sql in found]
+
+    def _stage_all(self, objects: Iterable[BodyObject], counts: StageCounts, sql: str,
+                   payload_sql: str, batch: list, payloads: list, peer: str,
+                   message_no: int | None, version: str, stamp: str) -> None:
         for obj in objects:
             if obj.problem:
                 counts.parked += 1
@@ -131,16 +157,17 @@ class Inbox(Table):
             batch.append((peer, obj.type, obj.ref, obj.kind, message_no, version,
                           obj.digest, status, obj.problem, obj.line, stamp, obj.number,
                           obj.date, obj.inn))
-            payloads.append((peer, obj.type, obj.ref, pack(obj.xml)))
+            payloads.append((peer, obj.type, obj.ref, obj.xml))
             if len(batch) >= BATCH:
                 self._stage_batch(sql, batch, payload_sql, payloads)
         if batch:
             self._stage_batch(sql, batch, payload_sql, payloads)
-        return counts
 
     def _stage_batch(self, sql: str, batch: list, payload_sql: str, payloads: list) -> None:
         self.conn.executemany(sql, batch)
-        self.conn.executemany(payload_sql, payloads)
+        # Deflated a batch at a time, not as each object is parsed: interleaved with the parser,
+        # deflate's window and the parser's tree evict each other from the cache.
+        self.conn.executemany(payload_sql, ((p, t, r, pack(xml)) for p, t, r, xml in payloads))
         batch.clear()
         payloads.clear()
 
