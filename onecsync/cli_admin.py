@@ -16,10 +16,10 @@ import click
 
 from onecsync import console
 from onecsync.cli_options import global_options
-from onecsync.config import PEERS
 from onecsync.config import find_config_path
 from onecsync.config import load_config
 from onecsync.errors import ExitCode
+from onecsync.topology import PEERS
 
 _YES = click.option("--yes", is_flag=True, help="Do it. Without it, only say what would change.")
 

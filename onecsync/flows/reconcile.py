@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from dataclasses import dataclass
 
+from onecsync import topology
 from onecsync.config import Config
 from onecsync.state import State
 from onecsync.state.reports import STUCK_AFTER_RUNS
@@ -73,7 +74,8 @@ def _orphans(config: Config, state: State) -> list[Drift]:
     before = state.journal.started_back(ORPHAN_AFTER_RUNS - 1)
     if before is None:
         return []
-    return [Drift("orphan", "crm", type_name, ref,
+    settlements = topology.flow(topology.PULL_SETTLEMENTS)  # its documents wait in the inbox
+    return [Drift("orphan", settlements.target, type_name, ref,
                   f"names {link}, which neither the CRM sent nor accounting made")
             for type_name, ref, link in state.inbox.orphans(
-                "accounting", before, config.flows["push-invoices"].objects)]
+                settlements.source, before, config.flows[topology.PUSH_INVOICES].objects)]

@@ -1,7 +1,8 @@
 """Run one command: lock, open the state, do its steps in order, journal the outcome.
 
-Public API: `COMMANDS`, `execute(config, command, dry_run=False, progress)` → `Outcome`,
-whose `report()` is the typed `onecsync.runs.RunReport`.
+Public API: `commands()`, `scheduled()`, `ROUTERS`, `execute(config, command, dry_run=False,
+progress)` → `Outcome`, whose `report()` is the typed `onecsync.runs.RunReport`. The commands
+and their steps are derived from onecsync/topology.py.
 
 A step that fails for one base does not stop the others: a rejected message from accounting
 must not keep the CRM from getting what is already staged. Only errors that make every step
@@ -13,12 +14,15 @@ metrics file, if one is configured, when it ends (failed runs too: metrics.py).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sqlite3
 import time
 from dataclasses import dataclass
 from dataclasses import field
+from typing import Callable
 
+from onecsync import topology
 from onecsync.ceiling import RunCeiling
 from onecsync.config import Config
 from onecsync.errors import Busy
@@ -29,15 +33,12 @@ from onecsync.errors import NumberingConflict
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StateError
 from onecsync.errors import ended_by
-from onecsync.flows.catalogs import route_catalogs
 from onecsync.flows.declared import refuse_bad_flow_types
 from onecsync.flows.exchange import Exchange
-from onecsync.flows.invoices import route_invoices
 from onecsync.flows.organizations import unknown_organizations
 from onecsync.flows.reconcile import reconcile_state
 from onecsync.flows.reconcile_odata import heal as heal_drifts
 from onecsync.flows.reconcile_odata import reconcile_odata
-from onecsync.flows.settlements import route_settlements
 from onecsync.healthcheck import Healthcheck
 from onecsync.metrics import write_metrics
 from onecsync.progress import NO_PROGRESS
@@ -51,6 +52,7 @@ from onecsync.runs import RunError
 from onecsync.runs import RunReport
 from onecsync.runs import Sent
 from onecsync.state import RunLock
+from onecsync.state import State
 from onecsync.state import ensure_state_dir
 from onecsync.state import lock_path
 from onecsync.state import open_dry_run
@@ -62,29 +64,43 @@ from onecsync.transport import build_transport
 
 log = logging.getLogger("onecsync")
 
-ROUTES = {"pull-catalogs": route_catalogs, "push-invoices": route_invoices,
-          "pull-settlements": route_settlements}
+def _router(spec: topology.FlowSpec) -> Callable[[Config, State], dict]:
+    module, _, name = spec.router.partition(":")
+    return getattr(importlib.import_module(module), name)
 
-_ALL_ROUTES = [("route", "pull-catalogs"), ("route", "push-invoices"), ("route", "pull-settlements")]
-_SEND_BOTH = [("send", "crm"), ("send", "accounting")]
 
-# (action, argument) in order; a command is receive → route → send, once.
-COMMANDS: dict[str, list[tuple[str, str]]] = {
-    "pull-catalogs": [("receive", "accounting"), ("route", "pull-catalogs"), *_SEND_BOTH],
-    "push-invoices": [("receive", "crm"), ("route", "push-invoices"),
-                      ("send", "accounting"), ("send", "crm")],
-    "pull-settlements": [("receive", "accounting"), ("route", "pull-settlements"), *_SEND_BOTH],
-    # Invoices are routed before settlements so that a payment arriving in the same run as its
-    # invoice is linked at once.
-    "run": [("receive", "accounting"), ("receive", "crm"), *_ALL_ROUTES, *_SEND_BOTH,
-            ("reconcile", "")],
-    "reconcile": [("reconcile", "")],
-    "retry": [("unpark", ""), *_ALL_ROUTES, *_SEND_BOTH],
-}
+# The routing function of each flow, by its name; a flow added to the table later (a test does)
+# is looked up when it routes.
+ROUTERS: dict[str, Callable[[Config, State], dict]] = {f.name: _router(f) for f in topology.FLOWS}
 
-# What cron and the timer run: finding the lock taken is no failure for these (errors.Busy);
-# retry and reconcile are an admin's decision, not carried out when a run holds the lock.
-SCHEDULED = frozenset({"run", "pull-catalogs", "push-invoices", "pull-settlements"})
+
+def _unique(peers) -> list[str]:
+    return list(dict.fromkeys(p.value for p in peers))
+
+
+def commands() -> dict[str, list[tuple[str, str]]]:
+    """Each command's steps, (action, argument) in order; a command is receive → route → send,
+    once. A flow sends its target what it routed, then its source the confirmation of what it
+    took; `run` and `retry` route every flow in the table's order."""
+    flows = topology.FLOWS
+    routes = [("route", f.name) for f in flows]
+    sends = [("send", p) for p in _unique([*(f.target for f in flows), *(f.source for f in flows)])]
+    out = {f.name: [("receive", f.source.value), ("route", f.name), ("send", f.target.value),
+                    ("send", f.source.value)] for f in flows}
+    out[topology.RUN] = [*(("receive", p) for p in _unique([*(f.source for f in flows),
+                                                            *(f.target for f in flows)])),
+                         *routes, *sends, ("reconcile", "")]
+    out[topology.RECONCILE] = [("reconcile", "")]
+    out[topology.RETRY] = [("unpark", ""), *routes, *sends]
+    return out
+
+
+def scheduled() -> frozenset[str]:
+    """What cron and the timer run: finding the lock taken is no failure for these
+    (errors.Busy); retry and reconcile are an admin's decision, not carried out when a run
+    holds the lock."""
+    return frozenset({topology.RUN, *topology.flow_names()})
+
 
 # Most serious first: the exit code of a run is the first of these that occurred.
 SEVERITY = (ExitCode.BUG, ExitCode.CONFIG, ExitCode.CONFLICT, ExitCode.REJECTED,
@@ -169,7 +185,7 @@ def execute(config: Config, command: str, dry_run: bool = False,
 
 def _execute(config: Config, command: str, dry_run: bool, refs: tuple[str, ...] | None,
              progress: Progress, heal: bool) -> Outcome:
-    steps = COMMANDS[command]
+    steps = commands()[command]
     refuse_bad_flow_types(config)
     outcome = Outcome(command=command, dry_run=dry_run)
     try:
@@ -186,7 +202,7 @@ def _execute(config: Config, command: str, dry_run: bool, refs: tuple[str, ...] 
                     finish()
             return outcome
         ensure_state_dir(config.state)
-        with RunLock(lock_path(config.state), command, scheduled=command in SCHEDULED):
+        with RunLock(lock_path(config.state), command, scheduled=command in scheduled()):
             ping = Healthcheck.from_config(config)
             ping.start()
             try:
@@ -303,7 +319,8 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
                     log.error("%s", wrong.line())  # the filter still does as it is told
                     outcome.errors.append(wrong)
                 with progress.task(f"routing {arg}…"):  # minutes at a first exchange: say so
-                    routed = Routed.from_json(ROUTES[arg](config, state))
+                    router = ROUTERS.get(arg) or _router(topology.flow(arg))
+                    routed = Routed.from_json(router(config, state))
                 outcome.routed[arg] = routed
                 outcome.parked += routed.parked
             elif action == "reconcile":

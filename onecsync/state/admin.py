@@ -1,8 +1,8 @@
 """The rare human decisions on the state: set a peer's numbers; send everything of a type again.
 
 Public API: `set_numbers(config, peer, sent, received, apply)`, `resend(config, peer, types,
-apply)`, `resend_types(config, peer)`, `ROUTES`. Each returns its plan (state/plans.py), which
-says what changes (and, with `apply`, that it did).
+apply)`, `resend_types(config, peer)`, `resend_route(peer)`. Each returns its plan
+(state/plans.py), which says what changes (and, with `apply`, that it did).
 
 The plan is computed by the same code whether or not it is applied: without `apply` on a state
 opened read-only; with it under the run lock, inside the one transaction that applies it, and the
@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
+from onecsync import topology
 from onecsync.config import Config
 from onecsync.errors import ConfigError
 from onecsync.i18n import N_
@@ -25,21 +26,27 @@ from onecsync.state import open_state
 from onecsync.state.inbox import InboxStatus
 from onecsync.state.plans import NumbersPlan
 from onecsync.state.plans import ResendPlan
+from onecsync.topology import Peer
 
-# Who sends each peer what: its registrations come from the other peer's inbox, by these flows.
-ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "crm": ("accounting", ("pull-catalogs", "pull-settlements")),
-    "accounting": ("crm", ("push-invoices",)),
-}
 
-_RESEND_NOTES = {
-    "crm": N_("The CRM loads each object again and finds it by its Ссылка: nothing is duplicated. "
-              "Edits made in the CRM to these objects are overwritten by the accounting version "
-              "(accounting is their master)."),
-    "accounting": N_("Accounting loads each invoice again and finds it by its Ссылка: nothing is "
-                     "duplicated, but its copy is overwritten by the version onecsync holds, which "
-                     "is the CRM's last one: changes made to these invoices in accounting since "
-                     "are lost. Resend to accounting only after a restore of its base."),
+def resend_route(peer: str) -> tuple[str, tuple[str, ...]]:
+    """Who sends `peer` what: its registrations come from the source's inbox, by these flows
+    (those whose target it is, onecsync/topology.py)."""
+    flows = topology.flows_to(peer, returned=False)
+    (source,) = {topology.flow(name).source for name in flows}  # one source per target
+    return source, flows
+
+
+_RESEND_NOTES: dict[str, str] = {
+    Peer.CRM: N_(
+        "The CRM loads each object again and finds it by its Ссылка: nothing is duplicated. "
+        "Edits made in the CRM to these objects are overwritten by the accounting version "
+        "(accounting is their master)."),
+    Peer.ACCOUNTING: N_(
+        "Accounting loads each invoice again and finds it by its Ссылка: nothing is "
+        "duplicated, but its copy is overwritten by the version onecsync holds, which "
+        "is the CRM's last one: changes made to these invoices in accounting since "
+        "are lost. Resend to accounting only after a restore of its base."),
 }
 
 
@@ -131,7 +138,7 @@ def _apply_numbers(state: State, peer: str, sent: int | None, received: int | No
 def resend_types(config: Config, peer: str) -> tuple[str, ...]:
     """The object types onecsync sends the peer, by the configured flows."""
     _check_peer(config, peer)
-    _, flows = ROUTES[peer]
+    _, flows = resend_route(peer)
     out: list[str] = []
     for flow in flows:
         out += [t for t in config.flows[flow].objects if t not in out]
@@ -160,7 +167,7 @@ def resend(config: Config, peer: str, types: tuple[str, ...] | None, apply: bool
 
 
 def _resend_plan(state: State | None, peer: str, types: tuple[str, ...]) -> dict:
-    source, _ = ROUTES[peer]
+    source, _ = resend_route(peer)
     plan: dict = {"action": "resend", "peer": peer, "source": source, "types": list(types),
                   "registrations": {}, "rerouted": {}, "total": 0,
                   "notes": [_RESEND_NOTES[peer]], "applied": False}
@@ -175,6 +182,6 @@ def _resend_plan(state: State | None, peer: str, types: tuple[str, ...]) -> dict
 
 
 def _apply_resend(state: State, peer: str, types: tuple[str, ...]) -> None:
-    source, _ = ROUTES[peer]
+    source, _ = resend_route(peer)
     state.outbox.reregister_types(peer, types)
     state.inbox.restage_ignored(source, types)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 
 from onecsync import __version__
+from onecsync import topology
 from onecsync.config import Config
 from onecsync.protocol import numbering
 from onecsync.runs import RunReport
@@ -239,7 +240,7 @@ def status(config: Config, runs: int = RUNS) -> dict:
     out["exists"] = state is not None
     out["peers"] = {}
     out["runs"] = []
-    settlement_types = config.flows["pull-settlements"].objects if config.flows else ()
+    settlement_types = config.flows[topology.PULL_SETTLEMENTS].objects if config.flows else ()
     try:
         by_name = {p.name: p for p in state.peers.all()} if state else {}
         for name in config.bases:
