@@ -17,6 +17,7 @@ from onecsync import cli_admin
 from onecsync import cli_i18n
 from onecsync import cli_manpage
 from onecsync import console
+from onecsync import topology
 from onecsync.cli_options import Options
 from onecsync.cli_options import global_options
 from onecsync.cli_options import version_option
@@ -53,15 +54,15 @@ def _run(opts: Options, command: str, refs: tuple[str, ...] | None = None,
                           heal=heal)
     report = outcome.report()
     if opts.as_json:
-        console.print_json(report)
+        console.print_json(report.to_json())
     elif opts.verbosity >= 0:
         console.print_run(report)
-    elif report["exit_code"] and not report["errors"]:  # -q: no error line said it yet
+    elif report.exit_code and not report.errors:  # -q: no error line said it yet
         console.print_run_line(report)
-    return report["exit_code"]
+    return report.exit_code
 
 
-@cli.command("pull-catalogs")
+@cli.command(topology.PULL_CATALOGS)
 @click.pass_obj
 @global_options
 def pull_catalogs(opts: Options) -> int:
@@ -71,10 +72,10 @@ def pull_catalogs(opts: Options) -> int:
     Example:
         onecsync --config /etc/onecsync/onecsync.yaml pull-catalogs
     """
-    return _run(opts, "pull-catalogs")
+    return _run(opts, topology.PULL_CATALOGS)
 
 
-@cli.command("push-invoices")
+@cli.command(topology.PUSH_INVOICES)
 @click.pass_obj
 @global_options
 def push_invoices(opts: Options) -> int:
@@ -83,10 +84,10 @@ def push_invoices(opts: Options) -> int:
     Every invoice that comes from the CRM is kept in the invoice registry: only documents
     linked to one of them ever go back to the CRM.
     """
-    return _run(opts, "push-invoices")
+    return _run(opts, topology.PUSH_INVOICES)
 
 
-@cli.command("pull-settlements")
+@cli.command(topology.PULL_SETTLEMENTS)
 @click.pass_obj
 @global_options
 def pull_settlements(opts: Options) -> int:
@@ -96,10 +97,10 @@ def pull_settlements(opts: Options) -> int:
     (or a document already forwarded) along the link paths of flows.pull-settlements.links;
     the others wait in the inbox for their invoice.
     """
-    return _run(opts, "pull-settlements")
+    return _run(opts, topology.PULL_SETTLEMENTS)
 
 
-@cli.command("retry")
+@cli.command(topology.RETRY)
 @click.option("--all", "all_", is_flag=True, help="Retry every parked object.")
 @click.argument("refs", nargs=-1, metavar="[REF]...")
 @click.pass_obj
@@ -114,10 +115,10 @@ def retry(opts: Options, all_: bool, refs: tuple[str, ...]) -> int:
     """
     if all_ == bool(refs):
         raise click.UsageError("give either --all or the Ссылки of the objects to retry")
-    return _run(opts, "retry", None if all_ else refs)
+    return _run(opts, topology.RETRY, None if all_ else refs)
 
 
-@cli.command("reconcile")
+@cli.command(topology.RECONCILE)
 @click.option("--heal", is_flag=True, help="Register what is missing again for the next send.")
 @click.pass_obj
 @global_options
@@ -130,10 +131,10 @@ def reconcile(opts: Options, heal: bool) -> int:
     holds for it forwarded to the CRM; what the CRM confirmed present in it. `run` ends with
     the same check (without --heal).
     """
-    return _run(opts, "reconcile", heal=heal)
+    return _run(opts, topology.RECONCILE, heal=heal)
 
 
-@cli.command("run")
+@cli.command(topology.RUN)
 @click.pass_obj
 @global_options
 def run(opts: Options) -> int:
@@ -143,11 +144,11 @@ def run(opts: Options) -> int:
     Example:
         */5 * * * * onecsync --config /etc/onecsync/onecsync.yaml -q run
     """
-    return _run(opts, "run")
+    return _run(opts, topology.RUN)
 
 
 @cli.command("settings-message")
-@click.argument("peer", type=click.Choice(["accounting", "crm"]))
+@click.argument("peer", type=click.Choice(topology.PEERS))
 @click.option("-o", "--output", metavar="FILE",
               help="Where to write it: a file, a folder, or - for stdout "
                    "(default: Message_<our code>_<base code>.xml in the current folder).")
@@ -209,11 +210,11 @@ def check(opts: Options, strict: bool) -> int:
 
     report = run_check(opts.config(), dry_run=opts.dry_run, strict=strict)
     if opts.as_json:
-        console.print_json(report)
+        console.print_json(report.to_json())
     # With --strict a warning is a problem: -q, which hides warnings, must not hide those.
     console.print_check(report, summary=not opts.as_json and opts.verbosity >= 0,
                         warnings=opts.verbosity >= 0 or strict)
-    return report["exit_code"]
+    return report.exit_code
 
 
 def _interactive() -> bool:

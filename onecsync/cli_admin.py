@@ -16,10 +16,10 @@ import click
 
 from onecsync import console
 from onecsync.cli_options import global_options
-from onecsync.config import PEERS
 from onecsync.config import find_config_path
 from onecsync.config import load_config
 from onecsync.errors import ExitCode
+from onecsync.topology import PEERS
 
 _YES = click.option("--yes", is_flag=True, help="Do it. Without it, only say what would change.")
 
@@ -144,12 +144,11 @@ def validate(opts, file: Path, max_problems: int) -> int:
     with console.progress(opts.verbosity >= 0) as progress:
         with progress.task(f"checking {file.name}", total_bytes=size) as task:
             check = validate_message(file, config, max_problems=max_problems, progress=task)
-    report = check.report()
     if opts.as_json:
-        console.print_json(report)
+        console.print_json(check.to_json())
     else:
-        console.print_validation(report)
-    return report["exit_code"]
+        console.print_validation(check)
+    return 0 if check.valid else int(ExitCode.REJECTED)
 
 
 class _MessageNo(click.ParamType):
@@ -203,10 +202,10 @@ def state_show(opts) -> int:
     return 0
 
 
-def _finish(opts, plan: dict) -> int:
-    code = 0 if plan["applied"] or opts.dry_run else int(ExitCode.USAGE)
+def _finish(opts, plan) -> int:
+    code = 0 if plan.applied or opts.dry_run else int(ExitCode.USAGE)
     if opts.as_json:
-        console.print_json({**plan, "exit_code": code})
+        console.print_json({**plan.to_json(), "exit_code": code})
     else:
         console.print_plan(plan, dry_run=opts.dry_run)
     return code

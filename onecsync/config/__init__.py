@@ -30,7 +30,6 @@ from onecsync.config.loading import parse_text
 from onecsync.config.loading import read_data
 from onecsync.config.model import DEFAULT_FLOWS
 from onecsync.config.model import DEFAULT_FORMATS
-from onecsync.config.model import DEFAULT_LINKS
 from onecsync.config.model import DEFAULT_PLAN
 from onecsync.config.model import DEFAULT_RUN_TIMEOUT
 from onecsync.config.model import DEFAULT_SETTLE_MINUTES
@@ -53,7 +52,7 @@ from onecsync.secret import Secret
 SYSTEM_ROOT = Path("/")
 
 __all__ = [
-    "CONFIG_FILE_CAP", "CONFIG_NAME", "DEFAULT_FLOWS", "DEFAULT_FORMATS", "DEFAULT_LINKS",
+    "CONFIG_FILE_CAP", "CONFIG_NAME", "DEFAULT_FLOWS", "DEFAULT_FORMATS",
     "DEFAULT_PLAN", "DEFAULT_RUN_TIMEOUT", "DEFAULT_SETTLE_MINUTES", "NUMBERS", "PEERS",
     "SYSTEM_ROOT", "TRANSPORT_KINDS", "Base", "Config", "ConfigError", "DirectoryConfig", "Flow",
     "FtpConfig", "HttpConfig", "Node", "OData", "Range", "Secret", "Transport",

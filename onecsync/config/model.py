@@ -2,7 +2,7 @@
 
 Public API: `Config`, `Node`, `Base`, `DirectoryConfig`, `FtpConfig`, `HttpConfig` (and
 `Transport`, their union), `OData`, `Flow`, `exchange_folders(bases)`; the defaults (`DEFAULT_PLAN`, `DEFAULT_FORMATS`,
-`DEFAULT_FLOWS`, `DEFAULT_LINKS`, ...), `PEERS`, `TRANSPORT_KINDS`. A value of these types has
+`DEFAULT_FLOWS`, ...), `PEERS`, `TRANSPORT_KINDS`. A value of these types has
 passed every check (sections.py): a field a kind needs is there, never None.
 """
 
@@ -17,6 +17,7 @@ from typing import ClassVar
 from typing import Union
 from urllib.parse import urlsplit
 
+from onecsync import topology
 from onecsync.secret import Secret
 
 if TYPE_CHECKING:  # imported where a mapping is read: lxml and the formats are not cheap to load
@@ -24,47 +25,15 @@ if TYPE_CHECKING:  # imported where a mapping is read: lxml and the formats are 
 
 DEFAULT_PLAN = "СинхронизацияДанныхЧерезУниверсальныйФормат"
 DEFAULT_FORMATS = ("1.8", "1.10", "1.11", "1.12", "1.15", "1.16", "1.17")
-PEERS = ("accounting", "crm")
+PEERS = topology.PEERS
 DEFAULT_SETTLE_MINUTES = 10.0
 # A first exchange of a million objects took under 10 minutes on 2 shared cores (README,
 # "Performance"): an hour leaves a slower host room for it, and stops a stuck run long before
 # a day of 5-minute timer runs has exited 8.
 DEFAULT_RUN_TIMEOUT = 3600.0
 
-DEFAULT_FLOWS: dict[str, tuple[str, ...]] = {
-    "pull-catalogs": (
-        "Справочник.Организации", "Справочник.БанковскиеСчета", "Справочник.Банки",
-        "Справочник.Контрагенты", "Справочник.КонтрагентыГруппа", "Справочник.Договоры",
-        "Справочник.Номенклатура", "Справочник.НоменклатураГруппа",
-        "Справочник.ГруппыАналитическогоУчетаНоменклатуры", "Справочник.Валюты",
-        "Справочник.ТипыЦен", "Справочник.ЕдиницыИзмерения", "Справочник.Пользователи",
-        "Справочник.Подразделения",
-    ),
-    "push-invoices": ("Документ.СчетПокупателю", "Документ.ЗаказКлиента"),
-    "pull-settlements": (
-        "Документ.РеализацияТоваровУслуг", "Документ.ВозвратТоваровОтПокупателя",
-        "Документ.ПБДСРасчетыСКонтрагентами", "Документ.СБДСРасчетыСКонтрагентами",
-        "Документ.ПКОРасчетыСКонтрагентами", "Документ.РКОРасчетыСКонтрагентами",
-    ),
-}
-
-_PAYMENT_LINKS = ("РасшифровкаПлатежа/Строка/Заказ/ЗаказКлиента/Ссылка",
-                  "РасшифровкаПлатежа/Строка/Заказ/СчетПокупателю/Ссылка",
-                  "РасшифровкаПлатежа/Строка/ДокументРасчетов/ЗаказКлиентаСсылка/Ссылка",
-                  "РасшифровкаПлатежа/Строка/ДокументРасчетов/РеализацияТоваровУслугСсылка/Ссылка")
-# Where a settlement document names the invoice (or the linked sale) it settles. A document is
-# forwarded to the CRM when any of these holds the Ссылка of a CRM invoice or of a document
-# already forwarded (a return of a forwarded sale, a payment for it).
-DEFAULT_LINKS: dict[str, tuple[str, ...]] = {
-    "Документ.РеализацияТоваровУслуг": ("Заказ/Ссылка", "СчетПокупателю/Ссылка",
-                                        "Товары/Строка/Заказ/Ссылка", "Услуги/Строка/Заказ/Ссылка"),
-    "Документ.ВозвратТоваровОтПокупателя": ("Заказ/Ссылка",
-                                            "ДокументРеализации/РеализацияТоваровУслугСсылка/Ссылка"),
-    "Документ.ПБДСРасчетыСКонтрагентами": _PAYMENT_LINKS,
-    "Документ.СБДСРасчетыСКонтрагентами": _PAYMENT_LINKS,
-    "Документ.ПКОРасчетыСКонтрагентами": _PAYMENT_LINKS,
-    "Документ.РКОРасчетыСКонтрагентами": _PAYMENT_LINKS,
-}
+# The flows and their defaults are those of the topology table (onecsync/topology.py).
+DEFAULT_FLOWS: dict[str, tuple[str, ...]] = {f.name: f.default_types for f in topology.FLOWS}
 
 
 # -- transports: the keys each kind takes are its fields (a secret `x` is written `x_env` or
@@ -183,7 +152,7 @@ class Flow:
     name: str
     objects: tuple[str, ...]
     organizations: tuple[str, ...] = ()       # ИНН of the organizations it carries; () = all
-    links: dict[str, tuple[str, ...]] = field(default_factory=dict)  # pull-settlements only
+    links: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a flow with links only
 
 
 @dataclass(frozen=True)

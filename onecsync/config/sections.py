@@ -12,15 +12,15 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import Mapping
 
 from onecsync import addresses
+from onecsync import topology
 from onecsync.config.bases import bases_section
 from onecsync.config.bases import distinct_places
 from onecsync.config.checks import OBJECT_TYPE
 from onecsync.config.checks import Checker
-from onecsync.config.model import DEFAULT_FLOWS
 from onecsync.config.model import DEFAULT_FORMATS
-from onecsync.config.model import DEFAULT_LINKS
 from onecsync.config.model import DEFAULT_PLAN
 from onecsync.config.model import DEFAULT_RUN_TIMEOUT
 from onecsync.config.model import PEERS
@@ -170,11 +170,11 @@ def formats_section(c: Checker, data: Any) -> tuple[str, ...] | None:
 
 
 def flows_section(c: Checker, data: Any) -> dict[str, Flow]:
-    d = c.mapping(data, "flows", tuple(DEFAULT_FLOWS))
+    d = c.mapping(data, "flows", topology.flow_names())
     out = {}
-    for name, default in DEFAULT_FLOWS.items():
-        where = f"flows.{name}"
-        known = ("objects", "organizations") + (("links",) if name == "pull-settlements" else ())
+    for spec in topology.FLOWS:
+        name, default, where = spec.name, spec.default_types, f"flows.{spec.name}"
+        known = ("objects", "organizations") + (("links",) if spec.links is not None else ())
         f = c.mapping(d.get(name), where, known)
         objects = f.get("objects", list(default))
         if not isinstance(objects, list) or not objects:
@@ -193,16 +193,17 @@ def flows_section(c: Checker, data: Any) -> dict[str, Flow]:
             orgs.append(text)
         c.unique(orgs, f"{where}.organizations")
         links = {}
-        if name == "pull-settlements":
-            links = links_section(c, f.get("links"), f"{where}.links", objects)
+        if spec.links is not None:
+            links = links_section(c, f.get("links"), f"{where}.links", objects, spec.links)
         out[name] = Flow(name=name, objects=tuple(str(o) for o in objects),
                          organizations=tuple(orgs), links=links)
     return out
 
 
-def links_section(c: Checker, data: Any, where: str, objects: list) -> dict[str, tuple[str, ...]]:
+def links_section(c: Checker, data: Any, where: str, objects: list,
+                  defaults: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
     """Configured link paths are added to the defaults (an admin adds one, loses none)."""
-    out = {t: DEFAULT_LINKS.get(t, ()) for t in objects if isinstance(t, str)}
+    out = {t: defaults.get(t, ()) for t in objects if isinstance(t, str)}
     d = c.mapping(data, where, tuple(out))
     for type_name, paths in d.items():
         c.unique(c.string_list(paths, f"{where}.{type_name}"), f"{where}.{type_name}")
