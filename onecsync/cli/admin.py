@@ -1,6 +1,6 @@
 """The operator's commands: `status`, `trace QUERY`, `validate FILE` and the `state` group.
 
-Public API: `register(group)` adds them to the main click group. Wiring only, as in cli.py: the
+Public API: `COMMANDS` (the click commands, for the group). Wiring only: the
 work is in `onecsync.state.reports`, `onecsync.state.admin` and `onecsync.protocol.check`, the
 rendering in `onecsync.console`. What the command was asked for goes to stdout (so that it pipes
 into `less`, `grep` or `jq`); errors go to stderr.
@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from onecsync import console
-from onecsync.cli_options import global_options
+from onecsync.cli.options import global_options
 from onecsync.config import PEERS
 from onecsync.config import find_config_path
 from onecsync.config import load_config
@@ -304,6 +304,4 @@ def state_export(opts, with_parked_xml: bool) -> int:
     return 0
 
 
-def register(group: click.Group) -> None:
-    for command in (status, trace, validate, state):
-        group.add_command(command)
+COMMANDS = (status, trace, validate, state)
