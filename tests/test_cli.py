@@ -217,7 +217,7 @@ def test_dry_run_copies_nothing_and_cannot_commit(sandbox, monkeypatch, tmp_path
     try:
         with pytest.raises(sqlite3.DatabaseError, match="not authorized"):
             with state.atomic():  # inside: a savepoint; then a commit, which is refused
-                state.update_peer("crm", sent_no=99)
+                state.peers.update("crm", sent_no=99)
                 state.conn.execute("COMMIT")
     finally:
         finish()

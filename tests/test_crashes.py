@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from onecsync.state.store import State
+from onecsync.state.inbox import Inbox
+from onecsync.state.outbox import Outbox
+from onecsync.state.peers import Peers
 from onecsync.transport import directory
 from tests import factory as f
 from tests.emulator.crashing import Crash
@@ -33,7 +35,7 @@ def run_crashing(sandbox, *args):
 
 def test_crash_after_writing_the_file_before_the_commit(sandbox, hard_crash):
     sandbox.put("accounting", f.Msg(objects=OBJECTS))
-    hard_crash.setattr(State, "stamp", crash)
+    hard_crash.setattr(Outbox, "stamp", crash)
     run_crashing(sandbox, "pull-catalogs")
     hard_crash.undo()
     # The state was not committed; the peer sees no message of ours yet.
@@ -73,13 +75,13 @@ def test_crash_after_the_commit_before_the_rename(sandbox, hard_crash):
 def test_crash_while_staging_leaves_nothing_staged_and_nothing_confirmed(sandbox, hard_crash):
     sandbox.put("accounting", f.Msg(objects=OBJECTS))
     calls = {"n": 0}
-    real = State.update_peer
+    real = Peers.update
 
     def update_then_crash(self, name, **values):
         real(self, name, **values)
         if "received_no" in values:
             raise Crash()
-    hard_crash.setattr(State, "update_peer", update_then_crash)
+    hard_crash.setattr(Peers, "update", update_then_crash)
     run_crashing(sandbox, "pull-catalogs")
     hard_crash.undo()
     assert calls["n"] == 0
@@ -106,7 +108,7 @@ def test_crash_while_staging_a_received_message_takes_it_again(sandbox, hard_cra
     """Nothing of a message (its number above all: that is what we confirm to the base) is
     committed before what it carried is staged: a crash in between and the rerun takes it."""
     sandbox.put("accounting", f.Msg(objects=OBJECTS))
-    hard_crash.setattr(State, "stage", crash)
+    hard_crash.setattr(Inbox, "stage", crash)
     run_crashing(sandbox, "pull-catalogs")
     hard_crash.undo()
     assert sandbox.numbers("accounting") == (0, 0, 0)

@@ -22,8 +22,8 @@ import pytest
 from onecsync import files
 from onecsync.errors import MessageRejected
 from onecsync.flows import handshake
+from onecsync.messagefiles import open_zip_entry
 from onecsync.transport import directory
-from onecsync.transport.zips import open_zip_entry
 from tests import factory as f
 from tests.conftest import unblocking
 from tests.corpus import make

@@ -37,10 +37,10 @@ WRITER = textwrap.dedent("""
         if how == "legacy-kill":
             state.conn.execute("PRAGMA journal_mode = DELETE")
         state.conn.execute("PRAGMA cache_size = 10")
-        state.begin_run("run")
+        state.journal.begin("run")
         with state.atomic():
-            state.update_peer("accounting", received_no=99)
-            state.stage("accounting", 99, "1.8", (
+            state.peers.update("accounting", received_no=99)
+            state.inbox.stage("accounting", 99, "1.8", (
                 BodyObject(type="Справочник.Контрагенты", ref=f"{i:08d}-0000-0000-0000-000000000000",
                            kind="object", xml=b"<x>" + b"y" * 2000 + b"</x>", digest=str(i),
                            line=i, problem=None) for i in range(3000)))
@@ -131,14 +131,14 @@ def test_after_sigkill_everything_that_looks_works_and_the_run_shows_as_died(san
 # A real `onecsync run` that stops inside its receive transaction until a signal comes.
 SLOW_RUN = textwrap.dedent("""
     import sys, time
-    from onecsync.state.store import State
-    stage = State.stage
+    from onecsync.state.inbox import Inbox
+    stage = Inbox.stage
     def slow(self, *args, **kw):
         counts = stage(self, *args, **kw)
         print("staged", flush=True)
         time.sleep(60)
         return counts
-    State.stage = slow
+    Inbox.stage = slow
     from onecsync.cli import main
     main(sys.argv[1:])
 """)

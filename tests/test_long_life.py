@@ -3,7 +3,7 @@ logs a few dozen drift lines; the journal keeps a summary and is pruned; status 
 
 from __future__ import annotations
 
-from onecsync.state import store
+from onecsync.state import journal
 from tests import factory as f
 
 PARKED = 4000
@@ -40,7 +40,7 @@ def test_idle_runs_with_4000_parked_objects_stay_small(sandbox):
 
 
 def test_the_journal_keeps_at_most_the_last_runs(sandbox, monkeypatch):
-    monkeypatch.setattr(store, "KEEP_RUNS", 3)
+    monkeypatch.setattr(journal, "KEEP_RUNS", 3)
     for _ in range(6):
         sandbox.run("run")
     with sandbox.db() as c:

@@ -186,3 +186,28 @@ def test_a_fresh_venv_install_on_this_host_runs_the_quick_start():
                           capture_output=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "check_install: ok" in proc.stdout
+
+
+# -- the layout's rules, read from the source ----------------------------------------------------
+def _imported(path: Path) -> set[str]:
+    """Every module `path` imports, at any depth (a lazy import inside a function counts)."""
+    import ast
+
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+            out.update(f"{node.module}.{a.name}" for a in node.names)
+    return out
+
+
+def test_the_protocol_imports_neither_the_config_nor_a_transport():
+    """The message format is read and judged without knowing where messages travel or how a
+    config spells them: the check takes the codes it needs (protocol/check.py: Expected)."""
+    for path in sorted((REPO / "onecsync" / "protocol").rglob("*.py")):
+        wrong = {m for m in _imported(path)
+                 if m.split(".")[:2] in (["onecsync", "config"], ["onecsync", "transport"])}
+        assert not wrong, (path.name, wrong)
+

@@ -12,9 +12,10 @@ from sqlite_utils import Database
 
 from onecsync.protocol.reader import BodyObject
 from onecsync.state import open_state
+from onecsync.state.inbox import PAGE
+from onecsync.state.inbox import Inbox
 from onecsync.state.migrations import MIGRATIONS
 from onecsync.state.migrations import known_migrations
-from onecsync.state.store import PAGE
 from onecsync.state.store import State
 from tests import factory as f
 
@@ -27,19 +28,19 @@ def _obj(n: int, type_name: str = "Справочник.Контрагенты")
 def test_nested_atomic_blocks_roll_back_alone_and_the_outer_one_commits(tmp_path):
     state = open_state(tmp_path / "s.sqlite")
     with state.atomic():
-        state.set_meta("outer", "1")
+        state.meta.set("outer", "1")
         with pytest.raises(RuntimeError):
             with state.atomic():
-                state.set_meta("inner", "1")
+                state.meta.set("inner", "1")
                 raise RuntimeError("boom")
-    assert (state.meta("outer"), state.meta("inner")) == ("1", None)
+    assert (state.meta.get("outer"), state.meta.get("inner")) == ("1", None)
     with pytest.raises(RuntimeError):
         with state.atomic():
-            state.set_meta("outer", "2")
+            state.meta.set("outer", "2")
             with state.atomic():
-                state.set_meta("inner", "2")
+                state.meta.set("inner", "2")
             raise RuntimeError("boom")
-    assert (state.meta("outer"), state.meta("inner")) == ("1", None)
+    assert (state.meta.get("outer"), state.meta.get("inner")) == ("1", None)
     assert not state.conn.in_transaction
 
 
@@ -47,15 +48,15 @@ def test_staged_rows_come_a_page_at_a_time_and_may_be_changed_meanwhile(tmp_path
     state = open_state(tmp_path / "s.sqlite")
     n = PAGE * 2 + 7
     with state.atomic():
-        state.stage("accounting", 1, "1.8", (_obj(i) for i in range(n)))
-    rows = state.staged("accounting", ["Справочник.Контрагенты"])
+        state.inbox.stage("accounting", 1, "1.8", (_obj(i) for i in range(n)))
+    rows = state.inbox.staged("accounting", ["Справочник.Контрагенты"])
     seen = []
     with state.atomic():
         for row in rows:
             seen.append(row.ref)
-            state.set_status(row.id, "routed")  # as routing does while it goes
+            state.inbox.set_status(row.id, "routed")  # as routing does while it goes
     assert seen == [f.ref(i) for i in range(n)]  # every row once, in staging order, payload read
-    assert list(state.staged("accounting", ["Справочник.Контрагенты"])) == []
+    assert list(state.inbox.staged("accounting", ["Справочник.Контрагенты"])) == []
 
 
 def test_a_state_file_made_before_a_migration_is_upgraded_on_open(tmp_path):
@@ -65,7 +66,7 @@ def test_a_state_file_made_before_a_migration_is_upgraded_on_open(tmp_path):
     with sqlite3.connect(path) as c:
         assert c.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
     state = open_state(path)
-    state.set_meta("k", "v")  # the table is back
+    state.meta.set("k", "v")  # the table is back
     state.close()
     with sqlite3.connect(path) as c:
         names = [r[0] for r in c.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
@@ -98,7 +99,7 @@ def test_a_run_with_nothing_new_reports_the_waiting_documents_without_counting_t
     def no_count(*args, **kwargs):
         raise AssertionError("counted the waiting documents of a run that changed none")
 
-    monkeypatch.setattr(State, "count_status", no_count)
+    monkeypatch.setattr(Inbox, "count_status", no_count)
     code, report, _ = sandbox.run("pull-settlements")
     assert (code, report["routed"]["pull-settlements"]) == (0, {"waiting": 1})
     monkeypatch.undo()
@@ -115,4 +116,4 @@ def test_a_state_can_still_be_made_from_a_sqlite_utils_database(tmp_path):
     open_state(path).close()
     state = State(Database(sqlite3.connect(path)), str(path))
     assert isinstance(state.conn, sqlite3.Connection)
-    assert state.peers() == []
+    assert state.peers.all() == []

@@ -69,7 +69,7 @@ def test_parked_objects_are_counted_both_ways(sandbox):
     [rid] = [r[0] for r in state.conn.execute("SELECT id FROM registrations WHERE ref = ?",
                                               (f.ref(2),))]
     with state.atomic():
-        state.park_registrations({rid: "cannot be written in format 1.8"})
+        state.outbox.park({rid: "cannot be written in format 1.8"})
     state.close()
     _, report, _ = sandbox.run("status")
     assert report["peers"]["accounting"]["parked"] == {"received": 1, "unsendable": 0, "total": 1}

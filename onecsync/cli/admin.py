@@ -133,7 +133,7 @@ def validate(opts, file: Path, max_problems: int) -> int:
         onecsync --config /etc/onecsync/onecsync.yaml validate message.zip --json
     """
     from onecsync.files import entry_kind
-    from onecsync.protocol.check import check_message
+    from onecsync.validate import validate_message
 
     mode = file.stat().st_mode
     if not stat.S_ISREG(mode):  # a FIFO would hang the read, /dev/zero never end it
@@ -143,7 +143,7 @@ def validate(opts, file: Path, max_problems: int) -> int:
     size = file.stat().st_size if file.suffix.lower() == ".xml" else None
     with console.progress(opts.verbosity >= 0) as progress:
         with progress.task(f"checking {file.name}", total_bytes=size) as task:
-            check = check_message(file, config, max_problems=max_problems, progress=task)
+            check = validate_message(file, config, max_problems=max_problems, progress=task)
     report = check.report()
     if opts.as_json:
         console.print_json(report)

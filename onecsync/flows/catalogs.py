@@ -29,9 +29,9 @@ def restage_newly_taken(config: Config, state: State, source: str) -> None:
     taken = sorted(taken_types(config, source))
     key = f"taken-types:{source}"
     signature = hashlib.sha256(json.dumps(taken, ensure_ascii=False).encode()).hexdigest()
-    if state.meta(key) != signature:
-        state.restage_untaken(source, taken)
-        state.set_meta(key, signature)
+    if state.meta.get(key) != signature:
+        state.inbox.restage_untaken(source, taken)
+        state.meta.set(key, signature)
 
 
 def route_catalogs(config: Config, state: State) -> dict:
@@ -48,5 +48,5 @@ def route_catalogs(config: Config, state: State) -> dict:
         for row in reg.needs_a_look(types):
             reg.offer(row)
         reg.register_rest(types)
-        reg.counts.ignored += state.ignore_other_types("accounting", taken_types(config, "accounting"))
+        reg.counts.ignored += state.inbox.ignore_other_types("accounting", taken_types(config, "accounting"))
     return reg.counts.as_dict()

@@ -115,7 +115,7 @@ def _other_node(config: Config) -> OnecsyncError | None:
     if state is None:
         return None
     try:
-        return state.other_node(config.node.code, config.node.exchange_plan)
+        return state.meta.other_node(config.node.code, config.node.exchange_plan)
     except sqlite3.Error:
         return None  # no meta table yet: a run migrates the state and adopts the code
     finally:

@@ -40,7 +40,7 @@ from onecsync.protocol.xsdate import instant
 from onecsync.quarantine import NotYet
 from onecsync.quarantine import Quarantine
 from onecsync.state import State
-from onecsync.state.store import now_text
+from onecsync.state.table import now_text
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import Transport
 from onecsync.transport.base import os_failure
@@ -94,7 +94,7 @@ class Exchange:
     # -- receive -------------------------------------------------------------------------
     def receive(self, name: str) -> dict:
         base = self.config.bases[name]
-        peer = self.state.ensure_peer(name, base.code)
+        peer = self.state.peers.ensure(name, base.code)
         incoming = self.transports[name].fetch()
         addressing = scan(self.config, name, self.transports[name])
         if addressing.warning:
@@ -135,7 +135,7 @@ class Exchange:
                     seen["prefix"] = h.prefix
                 if h.settings_only:
                     with self.state.atomic():
-                        self.state.update_peer(name, **seen)
+                        self.state.peers.update(name, **seen)
                     log.debug("%s: settings-only message: versions %s", name,
                              ", ".join(h.available_versions))
                     return {**report, "settings_only": True}
@@ -144,7 +144,7 @@ class Exchange:
                 restored = decision is numbering.Decision.DUPLICATE and self._restored(peer, h)
                 if decision is numbering.Decision.DUPLICATE and not restored:
                     with self.state.atomic():
-                        self.state.update_peer(name, in_fingerprint=incoming.fingerprint)
+                        self.state.peers.update(name, in_fingerprint=incoming.fingerprint)
                     log.debug("%s: message %s was received earlier (we hold up to %s); skipped",
                              name, h.message_no, peer.received_no)
                     return {**report, "duplicate": True}
@@ -155,7 +155,7 @@ class Exchange:
                         # confirmed before; and its message numbers, reused since the backup, no
                         # longer say which of its confirmations came from which life. So all of it
                         # goes again; 1C matches by Ссылка, so what it still has is not doubled.
-                        again = self.state.unconfirm_after(name, 0)
+                        again = self.state.outbox.unconfirm_after(name, 0)
                         log.warning("%s: the base went back to message %s after we had received "
                                     "%s (restored from a backup?); accepting it and sending the "
                                     "%d objects it lost again", name, h.message_no,
@@ -163,13 +163,13 @@ class Exchange:
                         report["restored"] = True
                         report["resent"] = again
                     if decision is not numbering.Decision.APPLY_UNNUMBERED:
-                        report["confirmed"] = self.state.confirm(name, h.received_no or 0)
-                    counts = self.state.stage(name, h.message_no, h.version, reader.objects())
+                        report["confirmed"] = self.state.outbox.confirm(name, h.received_no or 0)
+                    counts = self.state.inbox.stage(name, h.message_no, h.version, reader.objects())
                     if decision is not numbering.Decision.APPLY_UNNUMBERED:
                         seen.update(received_no=h.message_no, received_created=_reference(name, h.creation_date),
                                     confirmed_no=h.received_no or 0)
                     seen["format_version"] = h.version
-                    self.state.update_peer(name, **seen)
+                    self.state.peers.update(name, **seen)
         except NotYet as note:  # the base may still be writing it: nothing was applied
             return {**report, **note.report}
         for type_name, ref, line, why in counts.parked_items:
@@ -198,12 +198,12 @@ class Exchange:
 
     # -- send ----------------------------------------------------------------------------
     def send(self, name: str) -> dict:
-        peer = self.state.ensure_peer(name, self.config.bases[name].code)
+        peer = self.state.peers.ensure(name, self.config.bases[name].code)
         transport = self.transports[name]
         self._report_strays(name, transport)
         if problem := numbering.no_common_version(name, self.config.node.formats, peer.versions):
             raise problem  # the base would refuse whatever we wrote: nothing is stamped
-        pending, unsent = self.state.counts(name)
+        pending, unsent = self.state.outbox.counts(name)
         version = numbering.negotiate(self.config.node.formats, peer.versions)
         owes_confirmation = peer.received_no != (peer.out_received_no or 0)
         lost = pending > 0 and not transport.in_place(peer.out_fingerprint)
@@ -236,9 +236,9 @@ class Exchange:
                 count = write_message(out.file, header, payloads, version, task)
             fp = out.fingerprint()
             with self.state.atomic():
-                self.state.park_registrations(parked)
-                self.state.stamp(name, number)
-                self.state.update_peer(name, sent_no=number, out_no=number,
+                self.state.outbox.park(parked)
+                self.state.outbox.stamp(name, number)
+                self.state.peers.update(name, sent_no=number, out_no=number,
                                        out_received_no=peer.received_no, out_fingerprint=fp,
                                        last_sent_at=now_text())
         except OSError as exc:  # a full disk included: nothing committed, nothing lost
@@ -319,7 +319,7 @@ class Exchange:
 
     def _payloads(self, name: str, version: str, by_type: Counter,
                   parked: dict[int, str]) -> Iterator[bytes]:
-        for p in self.state.pending(name):
+        for p in self.state.outbox.pending(name):
             xml = p.xml
             # Objects 1C wrote in this version go as they came; what we converted or mapped is
             # checked against 1C's schema first, so that one object never spoils a message.

@@ -34,13 +34,13 @@ def route_invoices(config: Config, state: State) -> dict:
     with state.atomic():
         restage_newly_taken(config, state, "crm")
         reg = Registrar(config, state, flow, "crm", "accounting")
-        for row in state.staged("crm", flow.objects):
+        for row in state.inbox.staged("crm", flow.objects):
             if row.kind == "delete":
                 if reg.offer(row) == "registered":
-                    state.mark_invoice_deleted(row.ref)
+                    state.invoices.mark_deleted(row.ref)
                 continue
             element = parse_object(row.xml, row.version)
             if reg.offer(row, element) in ("registered", "echo"):
-                state.upsert_invoice(row.ref, row.type, invoice_fields(element))
-        reg.counts.ignored += state.ignore_other_types("crm", taken_types(config, "crm"))
+                state.invoices.upsert(row.ref, row.type, invoice_fields(element))
+        reg.counts.ignored += state.inbox.ignore_other_types("crm", taken_types(config, "crm"))
     return reg.counts.as_dict()

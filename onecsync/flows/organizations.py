@@ -28,7 +28,7 @@ def unknown_organizations(config: Config, state: State, flow: str) -> ConfigErro
         return None
     source = SOURCES[flow]
     known = set()
-    for version, xml in state.objects_of(source, ORGANIZATION):
+    for version, xml in state.inbox.objects_of(source, ORGANIZATION):
         inn = org_inn(parse_object(xml, version))
         if inn:
             known.add(inn)

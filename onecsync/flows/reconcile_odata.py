@@ -98,10 +98,10 @@ def _once_accounting_exported(state: State, drifts: list[Drift]) -> list[Drift]:
     """Such drifts count only once accounting wrote us a message after reconcile first saw
     them: that message carried all accounting had registered for us by then."""
     try:
-        received = state.peer("accounting").received_no
+        received = state.peers.get("accounting").received_no
     except KeyError:  # nothing ever received from accounting
         received = 0
-    seen = json.loads(state.meta(SEEN_KEY) or "{}")
+    seen = json.loads(state.meta.get(SEEN_KEY) or "{}")
     now, out = {}, []
     for d in drifts:
         if _on_its_way(d):
@@ -117,7 +117,7 @@ def _once_accounting_exported(state: State, drifts: list[Drift]) -> list[Drift]:
         log.info("reconcile: %d difference(s) may still be on their way from accounting: drift "
                  "if its next message does not bring them", waiting)
     with state.atomic():
-        state.set_meta(SEEN_KEY, json.dumps(now, sort_keys=True))
+        state.meta.set(SEEN_KEY, json.dumps(now, sort_keys=True))
     return out
 
 
@@ -126,8 +126,8 @@ def _accounting(config: Config, state: State, client: ODataClient) -> list[Drift
     names = {**ACCOUNTING_INVOICES, **config.bases["accounting"].odata.entities}
     # An invoice still on its way (sent, or not yet, and not confirmed) is not in accounting
     # yet, or not in this version: only what accounting confirmed can be compared.
-    on_the_way = state.unconfirmed("accounting")
-    invoices = [i for i in state.invoices()
+    on_the_way = state.outbox.unconfirmed("accounting")
+    invoices = [i for i in state.invoices.all()
                 if not i["deleted"] and (i["type"], i["ref"]) not in on_the_way]
     groups: dict[str, list[str]] = defaultdict(list)
     for inv in invoices:
@@ -171,15 +171,15 @@ def _settlements(config: Config, state: State, client: ODataClient, refs: list[s
             docs = {d: v for d, v in docs.items() if d in live and not live[d].get("DeletionMark")}
         for doc, (inv, t, total) in docs.items():
             held[inv][doc] = (t, total)
-    forwarded = state.forwarded_for(refs)
+    forwarded = state.outbox.forwarded_for(refs)
     drifts = []
     for inv in refs:
         theirs, ours = held.get(inv, {}), forwarded.get(inv, {})
         for doc, (type_name, total) in sorted(theirs.items()):
             # Registered for the CRM without our link to this invoice: heal forwarded it (or a
             # link path forwarded it for another invoice); reporting it again heals nothing.
-            if doc not in ours and not state.was_registered("crm", type_name, doc):
-                in_inbox = state.copy_of("accounting", type_name, doc) is not None
+            if doc not in ours and not state.outbox.was_registered("crm", type_name, doc):
+                in_inbox = state.inbox.copy_of("accounting", type_name, doc) is not None
                 drifts.append(Drift(
                     "not-forwarded", "crm", type_name, doc,
                     f"accounting holds it for invoice {inv} ({total}); "
@@ -191,7 +191,7 @@ def _settlements(config: Config, state: State, client: ODataClient, refs: list[s
 
 def _crm(config: Config, state: State, client: ODataClient) -> list[Drift]:
     names = {**CRM_DOCUMENTS, **config.bases["crm"].odata.entities}
-    confirmed = state.confirmed_registrations("crm", list(names))
+    confirmed = state.outbox.confirmed_registrations("crm", list(names))
     drifts = []
     by_type: dict[str, list[str]] = defaultdict(list)
     for type_name, ref in confirmed:
@@ -213,15 +213,15 @@ def heal(state: State, drifts: list[Drift]) -> int:
             if not d.healable:
                 continue
             if d.kind == "missing" and d.peer == "accounting":
-                row = state.copy_of("crm", d.type, d.ref)
+                row = state.inbox.copy_of("crm", d.type, d.ref)
                 if row is not None:
-                    state.register_one("accounting", row)
+                    state.outbox.register_one("accounting", row)
                     healed += 1
             elif d.kind == "not-forwarded":
-                row = state.copy_of("accounting", d.type, d.ref)
+                row = state.inbox.copy_of("accounting", d.type, d.ref)
                 if row is not None:
-                    state.register_one("crm", row)
+                    state.outbox.register_one("crm", row)
                     healed += 1
             elif d.kind == "missing" and d.peer == "crm":
-                healed += state.reregister("crm", d.type, d.ref)
+                healed += state.outbox.reregister("crm", d.type, d.ref)
     return healed

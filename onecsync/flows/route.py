@@ -26,7 +26,8 @@ from onecsync.protocol.objects import convert
 from onecsync.protocol.objects import parse_object
 from onecsync.protocol.reader import normalize_object
 from onecsync.state import State
-from onecsync.state.store import Staged
+from onecsync.state.inbox import InboxStatus as S
+from onecsync.state.inbox import Staged
 
 log = logging.getLogger("onecsync")
 
@@ -64,25 +65,25 @@ class Registrar:
             params += mapped
         if self.flow.organizations:
             clauses.append("s.kind = 'object'")
-        return self.state.staged(self.source, types, special=" OR ".join(clauses), params=tuple(params))
+        return self.state.inbox.staged(self.source, types, special=" OR ".join(clauses), params=tuple(params))
 
     def offer(self, row: Staged, element=None) -> str:
         """Register one object for the target, or say why not: registered, filtered, echo,
         parked, ignored."""
         if self.superseded(row):
-            return self._status(row, "ignored", f"superseded: the {self.target} base's version "
+            return self._status(row, S.IGNORED, f"superseded: the {self.target} base's version "
                                                 f"is on its way to the {self.source} base")
         if row.kind == "delete":
-            if self.state.was_registered(self.target, row.type, row.ref):
+            if self.state.outbox.was_registered(self.target, row.type, row.ref):
                 return self._register(row, None)
-            return self._status(row, "ignored")
+            return self._status(row, S.IGNORED)
         element = element if element is not None else parse_object(row.xml, row.version)
         if element.find(f"{{{formats.namespace(row.version)}}}КлючевыеСвойства") is None:
-            return self._status(row, "parked", N_("the object has no КлючевыеСвойства"))
+            return self._status(row, S.PARKED, N_("the object has no КлючевыеСвойства"))
         if self.flow.organizations:
             inn = org_inn(element)
             if inn is not None and inn not in self.flow.organizations:
-                return self._status(row, "filtered", f"organization ИНН {inn} is not in "
+                return self._status(row, S.FILTERED, f"organization ИНН {inn} is not in "
                                                      f"flows.{self.flow.name}.organizations")
         xml = None
         rules = self.rules.get(row.type)
@@ -91,10 +92,10 @@ class Registrar:
                 mapped = apply_rules(element, rules, formats.load(row.version))
             except MappingError as exc:
                 log.warning("%s %s: parked: mapping for %s: %s", row.type, row.ref, self.target, exc)
-                return self._status(row, "parked", N_(f"mapping for {self.target}: {exc}"))
+                return self._status(row, S.PARKED, N_(f"mapping for {self.target}: {exc}"))
             xml = normalize_object(mapped, formats.namespace(row.version))
         if self._echo(row, xml or row.xml):
-            return self._status(row, "echo")
+            return self._status(row, S.ECHO)
         return self._register(row, xml)
 
     def superseded(self, row: Staged) -> bool:
@@ -107,10 +108,10 @@ class Registrar:
         unconfirmed exactly while it has not imported it: its confirmation comes with its next
         message, and is taken before this routing.
         """
-        return self.state.owed(self.source, row.type, row.ref)
+        return self.state.outbox.owed(self.source, row.type, row.ref)
 
     def _echo(self, row: Staged, xml: bytes) -> bool:
-        copy = self.state.copy_of(self.target, row.type, row.ref)
+        copy = self.state.inbox.copy_of(self.target, row.type, row.ref)
         if copy is None or copy.kind != row.kind:
             return False
         try:
@@ -120,14 +121,14 @@ class Registrar:
         return canonical_digest(ours, copy.version) == canonical_digest(copy.xml, copy.version)
 
     def _register(self, row: Staged, xml: bytes | None) -> str:
-        self.state.register_one(self.target, row, xml)
+        self.state.outbox.register_one(self.target, row, xml)
         self.counts.registered += 1
         return "registered"
 
-    def _status(self, row: Staged, status: str, reason: str | None = None) -> str:
-        self.state.set_status(row.id, status, reason)
-        setattr(self.counts, status, getattr(self.counts, status) + 1)
-        return status
+    def _status(self, row: Staged, status: S, reason: str | None = None) -> str:
+        self.state.inbox.set_status(row.id, status, reason)
+        setattr(self.counts, status.value, getattr(self.counts, status.value) + 1)
+        return status.value
 
     def register_rest(self, types: list[str]) -> None:
-        self.counts.registered += self.state.register(self.source, self.target, types)
+        self.counts.registered += self.state.outbox.register(self.source, self.target, types)

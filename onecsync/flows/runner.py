@@ -221,7 +221,7 @@ def _journaled(config: Config, command: str, steps, outcome: Outcome, progress: 
                refs: tuple[str, ...] | None, heal: bool) -> None:
     state = open_state(config.state)
     try:
-        run_id = state.begin_run(command)
+        run_id = state.journal.begin(command)
         try:
             with RunCeiling(config.run_timeout):  # inside: a run stopped there is journaled
                 _steps(config, state, steps, outcome, dry_run=False, refs=refs,
@@ -236,7 +236,7 @@ def _journaled(config: Config, command: str, steps, outcome: Outcome, progress: 
             code, why = ended_by(exc) or (int(ExitCode.BUG), repr(exc))
             _end_run(state, run_id, code, outcome, why)
             raise
-        state.end_run(run_id, int(outcome.exit_code), journal_report(outcome.report()),
+        state.journal.end(run_id, int(outcome.exit_code), journal_report(outcome.report()),
                       "; ".join(e.line() for e in outcome.errors) or None)
     finally:
         state.close()
@@ -245,7 +245,7 @@ def _journaled(config: Config, command: str, steps, outcome: Outcome, progress: 
 def _end_run(state, run_id: int, code: int, outcome: Outcome, error: str) -> None:
     """Journal a failed run if the state still lets us; never mask the failure itself."""
     try:
-        state.end_run(run_id, code, journal_report(outcome.report()), error)
+        state.journal.end(run_id, code, journal_report(outcome.report()), error)
     except OnecsyncError as exc:
         log.warning("the run could not be recorded: %s", exc)
 
@@ -275,7 +275,7 @@ def _reconcile(config: Config, state, outcome: Outcome, heal: bool) -> None:
 def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
            refs: tuple[str, ...] | None = None, progress: Progress = NO_PROGRESS,
            heal: bool = False) -> None:
-    state.ensure_node(config.node.code, config.node.exchange_plan)
+    state.meta.ensure_node(config.node.code, config.node.exchange_plan)
     transports = {name: build_transport(base, config.node.code,
                                         exchange_plan=config.node.exchange_plan,
                                         state_dir=config.state_dir, dry_run=dry_run)

@@ -24,7 +24,8 @@ from onecsync.flows.route import Registrar
 from onecsync.mapping import find_all
 from onecsync.protocol.objects import parse_object
 from onecsync.state import State
-from onecsync.state.store import Staged
+from onecsync.state.inbox import InboxStatus as S
+from onecsync.state.inbox import Staged
 
 _LINKS_KEY = "pull-settlements.links"
 
@@ -50,23 +51,23 @@ def route_settlements(config: Config, state: State) -> dict:
         _invoices_changed_in_accounting(config, state, reg)
         signature = hashlib.sha256(json.dumps(flow.links, sort_keys=True, ensure_ascii=False)
                                    .encode()).hexdigest()
-        if state.meta(_LINKS_KEY) != signature:  # link paths changed: read waiting documents again
-            for row in state.waiting("accounting", types):
-                state.set_links(row.id, _refs(row, flow.links.get(row.type, ())))
-            state.set_meta(_LINKS_KEY, signature)
+        if state.meta.get(_LINKS_KEY) != signature:  # link paths changed: read waiting documents again
+            for row in state.inbox.waiting("accounting", types):
+                state.inbox.set_links(row.id, _refs(row, flow.links.get(row.type, ())))
+            state.meta.set(_LINKS_KEY, signature)
         touched = False
-        for row in state.staged("accounting", types):
+        for row in state.inbox.staged("accounting", types):
             touched = True
             if row.kind == "delete":
                 reg.offer(row)  # forwarded only if the document itself was
                 continue
-            state.set_links(row.id, _refs(row, flow.links.get(row.type, ())))
-            state.set_status(row.id, "waiting")
-        while ids := state.link_waiting("accounting", "crm", types):
+            state.inbox.set_links(row.id, _refs(row, flow.links.get(row.type, ())))
+            state.inbox.set_status(row.id, S.WAITING)
+        while ids := state.inbox.link_waiting("accounting", "crm", types):
             touched = True
-            for row in state.rows(ids):
+            for row in state.inbox.rows(ids):
                 reg.offer(row)
-        reg.counts.ignored += state.ignore_other_types("accounting", taken_types(config, "accounting"))
+        reg.counts.ignored += state.inbox.ignore_other_types("accounting", taken_types(config, "accounting"))
         reg.counts.waiting = _waiting(state, types, touched)
     return reg.counts.as_dict()
 
@@ -80,27 +81,27 @@ def _waiting(state: State, types: list[str], touched: bool) -> int:
     """
     key = "pull-settlements.waiting:" + hashlib.sha256(json.dumps(types, ensure_ascii=False)
                                                        .encode()).hexdigest()[:16]
-    cached = state.meta(key)
+    cached = state.meta.get(key)
     if not touched and cached is not None:
         return int(cached)
-    count = state.count_status("accounting", "waiting", types)
-    state.set_meta(key, str(count))
+    count = state.inbox.count_status("accounting", S.WAITING, types)
+    state.meta.set(key, str(count))
     return count
 
 
 def _invoices_changed_in_accounting(config: Config, state: State, reg: Registrar) -> None:
-    for row in state.staged("accounting", config.flows["push-invoices"].objects):
-        if not state.is_invoice(row.ref):
-            state.set_status(row.id, "ignored", "not an invoice from the CRM")
+    for row in state.inbox.staged("accounting", config.flows["push-invoices"].objects):
+        if not state.invoices.has(row.ref):
+            state.inbox.set_status(row.id, S.IGNORED, "not an invoice from the CRM")
             reg.counts.ignored += 1
         elif reg.superseded(row):
             reg.offer(row)  # the CRM's version will overwrite it in accounting: not passed on
         elif row.kind == "delete":
             # The CRM's own invoice was never registered for it: its deletion goes regardless.
-            state.register_one("crm", row)
-            state.mark_invoice_deleted(row.ref)
+            state.outbox.register_one("crm", row)
+            state.invoices.mark_deleted(row.ref)
             reg.counts.registered += 1
         else:
             element = parse_object(row.xml, row.version)
             if reg.offer(row, element) == "registered":
-                state.upsert_invoice(row.ref, row.type, invoice_fields(element))
+                state.invoices.upsert(row.ref, row.type, invoice_fields(element))

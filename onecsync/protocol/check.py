@@ -1,7 +1,8 @@
 """Check one exchange message file against the EnterpriseData format, streamed: `onecsync validate`.
 
-Public API: `check_message(path, config=None, max_problems=100, progress=None)` → `MessageCheck`,
-`Finding`.
+Public API: `check_message(path, expected=None, archive_password=None, max_problems=100,
+progress=None)` → `MessageCheck`; `Expected` (what a config says of the codes and versions: the
+caller derives it, see onecsync/validate.py), `Finding`.
 
 The same code checks every message the test suite sees onecsync write (tests/conftest.py), so
 "valid" means one thing. The file is read by the exchange's own streaming reader: the header is
@@ -18,12 +19,13 @@ from collections import Counter
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
+from typing import Mapping
 
 from lxml import etree
 
 from onecsync import formats
-from onecsync.config import Config
 from onecsync.errors import MessageRejected
+from onecsync.messagefiles import open_message_file
 from onecsync.progress import Task
 from onecsync.protocol.envelope import Header
 from onecsync.protocol.envelope import check_envelope
@@ -33,9 +35,18 @@ from onecsync.protocol.envelope import shown
 from onecsync.protocol.reader import DELETION
 from onecsync.protocol.reader import MessageReader
 from onecsync.protocol.reader import object_ref
-from onecsync.transport.base import open_message_file
 
 OURS = "onecsync"
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the config says a message of this exchange carries: the header is judged by it."""
+
+    config: Path                # the config file that says so, named in the findings
+    node: str                   # our node code
+    bases: Mapping[str, str]    # each base's code → its name (accounting, crm)
+    formats: tuple[str, ...]    # the EnterpriseData versions we offer
 
 
 @dataclass(frozen=True)
@@ -121,30 +132,17 @@ def _without_source(exc: MessageRejected, source: str) -> str:
     return str(exc).removeprefix(f"{source}: ")
 
 
-def _archive_password(config: Config | None, path: Path) -> str | None:
-    """The archive password a run would use for this file: that of the base whose code names
-    it as the sender (Message_<from>_<to>), else the one password all bases share."""
-    if config is None:
-        return None
-    sender = path.name.removeprefix("Message_").partition("_")[0].lower()
-    secrets = {b.code.lower(): b.transport.archive_password for b in config.bases.values()}
-    if sender in secrets:
-        chosen = secrets[sender]
-    else:
-        distinct = {repr(s): s for s in secrets.values() if s is not None}
-        chosen = next(iter(distinct.values())) if len(distinct) == 1 else None
-    return chosen.reveal() if chosen is not None else None
-
-
-def check_message(path: Path, config: Config | None = None, max_problems: int = 100,
+def check_message(path: Path, expected: Expected | None = None,
+                  archive_password: str | None = None, max_problems: int = 100,
                   progress: Task | None = None) -> MessageCheck:
-    check = MessageCheck(file=str(path), config=str(config.path.resolve()) if config else None,
+    check = MessageCheck(file=str(path),
+                         config=str(expected.config.resolve()) if expected else None,
                          max_problems=max_problems)
     source = str(path)
     try:
-        with open_message_file(path, _archive_password(config, path)) as stream:
+        with open_message_file(path, archive_password) as stream:
             reader = _CheckingReader(stream, source, check, progress)
-            _check_header(check, reader.header, config if reader.header_read else None,
+            _check_header(check, reader.header, expected if reader.header_read else None,
                           reader.header_read)
             if check.version in formats.VERSIONS:  # without its format the body cannot be checked
                 _check_body(check, reader)
@@ -155,7 +153,7 @@ def check_message(path: Path, config: Config | None = None, max_problems: int = 
     return check
 
 
-def _check_header(check: MessageCheck, h: Header, config: Config | None, read: bool) -> None:
+def _check_header(check: MessageCheck, h: Header, config: Expected | None, read: bool) -> None:
     check.sender, check.to = h.sender, h.to
     check.message_no, check.received_no = h.message_no, h.received_no
     check.settings_only = h.settings_only
@@ -178,12 +176,12 @@ def _check_header(check: MessageCheck, h: Header, config: Config | None, read: b
         _check_codes(check, h, config)
 
 
-def _check_codes(check: MessageCheck, h: Header, config: Config) -> None:
+def _check_codes(check: MessageCheck, h: Header, config: Expected) -> None:
     """Which base is it from, and is it addressed as `receive` (or the base) expects?"""
-    ours = config.node.code
-    bases = {b.code: name for name, b in config.bases.items()}
+    ours = config.node
+    bases = config.bases
     sender, to = (h.sender or "").lower(), (h.to or "").lower()
-    where = f"in {config.path}"
+    where = f"in {config.config}"
     if sender in bases:
         check.direction = f"{bases[sender]} → {OURS}"
         if to and to != ours:
@@ -199,10 +197,10 @@ def _check_codes(check: MessageCheck, h: Header, config: Config) -> None:
         check.add(Finding(None, "Header", None, "Header/Confirmation/From",
                           f"From is {shown(h.sender)}: neither our node code nor a base's code {where}"))
         return
-    if check.version is not None and check.version not in config.node.formats:
+    if check.version is not None and check.version not in config.formats:
         check.add(Finding(None, "Header", None, "Header/Format",
                           f"format version {check.version} is not one we offer "
-                          f"({', '.join(config.node.formats)}); receive would reject it"))
+                          f"({', '.join(config.formats)}); receive would reject it"))
 
 
 def _check_body(check: MessageCheck, reader: MessageReader) -> None:

@@ -20,8 +20,8 @@ from onecsync.state.lock import RunLock
 from onecsync.state.lock import holder_if_locked
 from onecsync.state.lock import lock_path
 from onecsync.state.migrations import upgrade
-from onecsync.state.store import PeerState
-from onecsync.state.store import Pending
+from onecsync.state.outbox import Pending
+from onecsync.state.peers import PeerState
 from onecsync.state.store import State
 from onecsync.state.vetting import vet_file
 from onecsync.state.vetting import vet_schema
@@ -251,7 +251,7 @@ def read_peers(path: Path) -> list[PeerState] | None:
     if state is None:
         return None
     try:
-        return state.peers()
+        return state.peers.all()
     except sqlite3.DatabaseError as exc:
         raise StateError(f"state file {path} cannot be used: {exc}") from None
     finally:

@@ -22,7 +22,7 @@ from onecsync.state import State
 from onecsync.state import lock_path
 from onecsync.state import open_readonly
 from onecsync.state import open_state
-from onecsync.state.store import now_text
+from onecsync.state.table import now_text
 
 # Who sends each peer what: its registrations come from the other peer's inbox, by these flows.
 ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -67,8 +67,8 @@ def _state(config: Config, command: str, apply: bool) -> Iterator[State | None]:
 
 
 def _journal(state: State, command: str, plan: dict) -> None:
-    run_id = state.begin_run(command)
-    state.end_run(run_id, 0, plan, None)
+    run_id = state.journal.begin(command)
+    state.journal.end(run_id, 0, plan, None)
 
 
 def set_numbers(config: Config, peer: str, sent: int | None, received: int | None,
@@ -79,7 +79,7 @@ def set_numbers(config: Config, peer: str, sent: int | None, received: int | Non
     with _state(config, command, apply) as state:
         if apply:
             assert state is not None
-            state.ensure_peer(peer, config.bases[peer].code)
+            state.peers.ensure(peer, config.bases[peer].code)
             with state.atomic():
                 plan = _numbers_plan(state, peer, sent, received)
                 _apply_numbers(state, peer, sent, received)

@@ -21,8 +21,8 @@ from onecsync.state import State
 from onecsync.state import holder_if_locked
 from onecsync.state import lock_path
 from onecsync.state import open_readonly
+from onecsync.state.journal import DIED
 from onecsync.state.payloads import unpack
-from onecsync.state.store import DIED
 
 RUNS = 10
 STUCK_AFTER_RUNS = 12      # an hour at one run every five minutes
@@ -39,7 +39,7 @@ def _peer_numbers(config: Config, state: State | None, name: str) -> dict:
     base = config.bases[name]
     peer = None
     if state is not None:
-        peer = next((p for p in state.peers() if p.name == name), None)
+        peer = next((p for p in state.peers.all() if p.name == name), None)
     out = {"code": base.code, "known": peer is not None,
            "sent_no": peer.sent_no if peer else 0,
            "received_no": peer.received_no if peer else 0,
@@ -189,7 +189,7 @@ def status(config: Config, runs: int = RUNS) -> dict:
     out["runs"] = []
     settlement_types = config.flows["pull-settlements"].objects if config.flows else ()
     try:
-        by_name = {p.name: p for p in state.peers()} if state else {}
+        by_name = {p.name: p for p in state.peers.all()} if state else {}
         for name in config.bases:
             item = _peer_numbers(config, state, name)
             peer = by_name.get(name)
@@ -206,7 +206,7 @@ def status(config: Config, runs: int = RUNS) -> dict:
             if state is not None:
                 item.update(peer_summary(state, name, settlement_types))
             out["peers"][name] = item
-        last = state.last_runs(max(runs, 1)) if state is not None else []
+        last = state.journal.last(max(runs, 1)) if state is not None else []
         out["in_progress"] = _in_progress(out["lock"], last)
         current = (out["in_progress"] or {}).get("run")
         out["runs"] = [_run_summary(r, running=r["id"] == current) for r in last[:runs]]
@@ -239,7 +239,7 @@ def export(config: Config, with_parked_xml: bool = False, runs: int = 50) -> dic
             "SELECT name FROM _sqlite_migrations WHERE migration_set = 'onecsync' ORDER BY rowid")]
         out["peers"] = {p.name: {k: v for k, v in p.__dict__.items()
                                  if k not in ("name", "in_fingerprint", "out_fingerprint")}
-                        for p in state.peers()}
+                        for p in state.peers.all()}
         out["inbox"] = [dict(zip(("peer", "status", "type", "count"), r, strict=True)) for r in c.execute(
             "SELECT peer, status, type, count(*) FROM inbox GROUP BY peer, status, type "
             "ORDER BY peer, status, type")]
@@ -264,7 +264,7 @@ def export(config: Config, with_parked_xml: bool = False, runs: int = 50) -> dic
                 item["xml"] = unpack(row[8]).decode("utf-8", "replace")
             parked.append(item)
         out["parked"] = parked
-        out["runs"] = state.last_runs(runs)
+        out["runs"] = state.journal.last(runs)
     finally:
         state.close()
     return out

@@ -22,9 +22,10 @@ from onecsync.config import PEERS
 from onecsync.errors import Misnamed
 from onecsync.errors import StateError
 from onecsync.state import readonly_uri
+from onecsync.state.inbox import UNTAKEN
+from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.migrations import applied
 from onecsync.state.payloads import unpack
-from onecsync.state.store import UNTAKEN
 from onecsync.state.vetting import vet_file
 from onecsync.state.vetting import vet_schema
 from onecsync.state.vetting import wal_path
@@ -131,15 +132,15 @@ def _matches(conn: sqlite3.Connection, kind: str, value: str, date: str | None) 
 def _routing(row: dict) -> tuple[str, str | None]:
     """What routing decided for one received copy, as (decision, why)."""
     status, reason = row["status"], row["reason"]
-    if status == "routed":
+    if status == S.ROUTED:
         return "forwarded", None
-    if status == "ignored" and reason and reason.startswith("superseded"):
+    if status == S.IGNORED and reason and reason.startswith("superseded"):
         return "superseded", reason
-    if status == "ignored" and reason == UNTAKEN:
+    if status == S.IGNORED and reason == UNTAKEN:
         return "ignored", reason
-    if status == "ignored" and row["kind"] == "delete":
+    if status == S.IGNORED and row["kind"] == "delete":
         return "ignored", "a deletion of what the other base never got"
-    if status == "staged":
+    if status == S.STAGED:
         return "not routed yet", reason
     return status, reason  # waiting, parked, filtered, echo
 

@@ -1,13 +1,12 @@
 """What every transport offers the flows: fetch the peer's message, publish ours.
 
 Public API: `Incoming`, `Outgoing`, `Transport` (protocol), `OutgoingFile`, `fingerprint(path)`,
-`fingerprint_fd(fd)`, `os_failure(exc, what)`, `open_message_file(path, ...)`, `remove_quietly(path)`;
-`open_zip_entry` and `open_zip_writer` (from transport/zips.py).
+`fingerprint_fd(fd)`, `os_failure(exc, what)`, `remove_quietly(path)`.
 
 Terminology: the *fingerprint* of a message file is its size, modification time and a hash of its
 first and last 64 KiB. It tells "the same file as last time" in microseconds, even for a file of
 gigabytes; the MessageNo inside still decides whether its content is new.
-Zipped messages are read and written by transport/zips.py.
+Message files' names and zips are onecsync/messagefiles.py's.
 """
 
 from __future__ import annotations
@@ -29,11 +28,9 @@ from onecsync.errors import TemporaryError
 from onecsync.files import TEMP_PREFIX
 from onecsync.files import FdWriter
 from onecsync.files import create_new
-from onecsync.files import open_named
 from onecsync.files import open_regular
 from onecsync.i18n import N_
-from onecsync.transport.zips import open_zip_entry
-from onecsync.transport.zips import open_zip_writer
+from onecsync.messagefiles import open_zip_writer
 
 SAMPLE = 64 * 1024
 # Errors of a disk (or quota) that is full: the next run retries once space is freed.
@@ -181,14 +178,6 @@ class OutgoingFile:
                 close()
         self._zip = None
         remove_quietly(self.temp)
-
-
-def open_message_file(path: Path, password: str | None = None, source: str | None = None) -> BinaryIO:
-    """A message file of our own folders (or one named on the command line) as a binary
-    stream, unzipping a .zip."""
-    if path.suffix.lower() == ".zip":
-        return open_zip_entry(path, source or str(path), password)
-    return open_named(path)
 
 
 def remove_quietly(path: Path) -> None:

@@ -41,11 +41,13 @@ from onecsync.files import entry_kind
 from onecsync.files import is_ours
 from onecsync.files import open_regular
 from onecsync.i18n import N_
+from onecsync.messagefiles import PREFIX
+from onecsync.messagefiles import message_stem
+from onecsync.messagefiles import open_zip_entry
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import OutgoingFile
 from onecsync.transport.base import fingerprint
 from onecsync.transport.base import fingerprint_fd
-from onecsync.transport.base import open_zip_entry
 from onecsync.transport.base import os_failure
 from onecsync.transport.base import remove_quietly
 
@@ -135,8 +137,8 @@ class DirectoryTransport:
     def __init__(self, folder: Path, node_code: str, peer_code: str, compress: bool,
                  archive_password: Secret | None = None) -> None:
         self.folder = folder
-        self.incoming_stem = f"Message_{peer_code}_{node_code}"
-        self.outgoing_name = f"Message_{node_code}_{peer_code}" + (".zip" if compress else ".xml")
+        self.incoming_stem = message_stem(peer_code, node_code)
+        self.outgoing_name = message_stem(node_code, peer_code) + (".zip" if compress else ".xml")
         self.compress = compress
         self.archive_password = archive_password
         self.description = f"folder {folder}"
@@ -233,7 +235,7 @@ class DirectoryTransport:
     def message_names(self) -> list[str]:
         """The names of the folder's message files, for telling a wrong code (addressing.py)."""
         try:
-            return [n for n in os.listdir(self.folder) if n.startswith("Message_")]
+            return [n for n in os.listdir(self.folder) if n.startswith(PREFIX)]
         except OSError:
             return []
 

@@ -47,9 +47,10 @@ from onecsync.errors import ConfigError
 from onecsync.errors import OnecsyncError
 from onecsync.errors import TemporaryError
 from onecsync.i18n import N_
+from onecsync.messagefiles import message_stem
+from onecsync.messagefiles import open_message_file
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import OutgoingFile
-from onecsync.transport.base import open_message_file
 from onecsync.transport.base import remove_quietly
 from onecsync.transport.spool import Spool
 
@@ -114,8 +115,8 @@ class FtpTransport:
         host = f"[{t.host}]" if ":" in t.host else t.host  # an IPv6 address, as in a URL
         self.description = f"ftp://{host}:{t.port or 21}{'' if t.folder.startswith('/') else '/'}" \
                            f"{t.folder}"
-        self.incoming_stem = f"Message_{peer_code}_{node_code}"
-        self.outgoing_name = f"Message_{node_code}_{peer_code}" + (".zip" if t.compress else ".xml")
+        self.incoming_stem = message_stem(peer_code, node_code)
+        self.outgoing_name = message_stem(node_code, peer_code) + (".zip" if t.compress else ".xml")
         self.spool = spool
 
     def _archive_password(self) -> str | None:

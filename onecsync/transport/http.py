@@ -67,9 +67,10 @@ from onecsync.errors import OnecsyncError
 from onecsync.errors import TemporaryError
 from onecsync.httpclient import HttpClient
 from onecsync.httpclient import Refused
+from onecsync.messagefiles import message_stem
+from onecsync.messagefiles import open_zip_entry
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import OutgoingFile
-from onecsync.transport.base import open_zip_entry
 from onecsync.transport.base import remove_quietly
 from onecsync.transport.spool import Spool
 
@@ -121,8 +122,8 @@ class HttpTransport:
         self.wait_timeout = t.wait_timeout
         self.spool = spool
         self.sleep = sleep
-        self.incoming_name = f"Message_{peer_code}_{node_code}.zip"
-        self.outgoing_entry = f"Message_{node_code}_{peer_code}.xml"
+        self.incoming_name = message_stem(peer_code, node_code) + ".zip"
+        self.outgoing_entry = message_stem(node_code, peer_code) + ".xml"
         self.ib_parameters: dict | None = None
         self._archive = t.archive_password
 

@@ -45,7 +45,7 @@ def command(python: str, config: str, point: str, nth: int = 1) -> tuple[list[st
 def _install(point: str, nth: int) -> None:
     from onecsync.flows import exchange
     from onecsync.flows import runner
-    from onecsync.state import store
+    from onecsync.state import inbox
     from onecsync.transport import directory
 
     seen = {"n": 0}
@@ -61,7 +61,7 @@ def _install(point: str, nth: int) -> None:
         real = getattr(owner, name)  # AttributeError: the boundary moved; fail, do not skip
 
         def wrapper(*args, **kwargs):
-            if consume:  # State.stage(self, peer, message_no, version, objects)
+            if consume:  # Inbox.stage(self, peer, message_no, version, objects)
                 args = (*args[:4], list(args[4]))
                 reached()
             if before:
@@ -74,9 +74,9 @@ def _install(point: str, nth: int) -> None:
         setattr(owner, name, wrapper)
 
     if point == "receive.read":
-        wrap(store.State, "stage", consume=True)
+        wrap(inbox.Inbox, "stage", consume=True)
     elif point == "receive.staged":
-        wrap(store.State, "stage")
+        wrap(inbox.Inbox, "stage")
     elif point == "receive.committed":
         wrap(exchange.Exchange, "receive")
     elif point == "route.committed":

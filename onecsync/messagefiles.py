@@ -1,7 +1,9 @@
-"""Zipped messages: the one XML entry of a base's zip, read safely; ours, written.
+"""Message files as 1C names and packs them: `Message_<from>_<to>`, an .xml or a zip of one.
 
-Public API: `open_zip_entry(path or stream, source, password)`, `open_zip_writer(raw, entry,
-password)`, `MAX_RATIO`, `MAX_CENTRAL`.
+Public API: `message_stem(sender, to)`, `sender_code(name)`, `open_message_file(path, password,
+source)`; `open_zip_entry(path or stream, source, password)`, `open_zip_writer(raw, entry,
+password)`, `MAX_RATIO`, `MAX_CENTRAL`. Neutral ground: the transports and the protocol's
+message check both read message files through here, and it imports neither of them.
 
 A zip is judged by its end record (how many entries, how large the central directory) before
 zipfile reads the central directory, which it does whole, into memory, whatever the count: a zip
@@ -29,6 +31,27 @@ from typing import Callable
 from onecsync.errors import ConfigError
 from onecsync.errors import MessageRejected
 from onecsync.files import open_named
+
+PREFIX = "Message_"
+
+
+def message_stem(sender: str, to: str) -> str:
+    """The name of a message from the node `sender` to the node `to`, without .xml or .zip."""
+    return f"{PREFIX}{sender}_{to}"
+
+
+def sender_code(name: str) -> str:
+    """The sender's code a message file's name gives (lower case; "" when it names none)."""
+    return name.removeprefix(PREFIX).partition("_")[0].lower()
+
+
+def open_message_file(path: Path, password: str | None = None, source: str | None = None) -> BinaryIO:
+    """A message file of our own folders (or one named on the command line) as a binary
+    stream, unzipping a .zip."""
+    if path.suffix.lower() == ".zip":
+        return open_zip_entry(path, source or str(path), password)
+    return open_named(path)
+
 
 # An XML message compresses about 10-50 times; far beyond that is a bomb, not a message.
 MAX_RATIO = 1000

@@ -1,0 +1,272 @@
+"""The inbox: every object a peer sent, its newest version, its status and what it links to.
+
+Public API: `Inbox` (as `State.inbox`), `InboxStatus`, `Staged`, `StageCounts`, `UNTAKEN`.
+
+Staging is batched with prepared statements because a first exchange can carry a million
+objects; routing reads them back a page at a time.
+"""
+
+from __future__ import annotations
+
+import enum
+from array import array
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Iterable
+from typing import Iterator
+
+from onecsync.state.payloads import pack
+from onecsync.state.payloads import unpack
+from onecsync.state.table import Table
+from onecsync.state.table import now_text
+
+if TYPE_CHECKING:
+    from onecsync.protocol.reader import BodyObject
+
+# Objects per executemany while staging: a few MB of payloads at a time.
+BATCH = 500
+# Rows read back for routing at a time: a first exchange must not be read into memory whole.
+PAGE = 500
+# The reason of a row set aside only because no flow took its type when it came.
+UNTAKEN = "no flow takes its type"
+
+
+class InboxStatus(enum.StrEnum):
+    """Where an inbox row stands; the value is what the state stores."""
+
+    STAGED = "staged"  # received, not routed yet
+    PARKED = "parked"  # has a problem: kept, routed when the operator says so
+    ROUTED = "routed"  # registered for the other base
+    IGNORED = "ignored"  # kept, never routed (no flow takes it, or nothing to delete there)
+    WAITING = "waiting"  # a document waiting for what it names to be forwarded first
+    FILTERED = "filtered"  # a flow's rule holds it back
+    ECHO = "echo"  # what we sent the peer, come back: not sent on again
+
+    @property
+    def literal(self) -> str:
+        """As an SQL literal: partial indexes are used only for a status written in the query."""
+        return f"'{self.value}'"
+
+
+S = InboxStatus
+# The statuses an unchanged copy keeps when 1C sends it again (see `Inbox.stage`).
+_SETTLED = ", ".join(s.literal for s in (S.ROUTED, S.IGNORED, S.WAITING, S.FILTERED, S.ECHO))
+
+
+@dataclass(frozen=True)
+class Staged:
+    """An inbox row as routing sees it."""
+
+    id: int
+    type: str
+    ref: str
+    kind: str
+    version: str
+    xml: bytes
+
+    @classmethod
+    def of(cls, row: tuple) -> Staged:
+        """From (id, type, ref, kind, version, deflated payload)."""
+        return cls(*row[:5], unpack(row[5]))
+
+
+# The columns `Staged.of` takes, for a query over `inbox i JOIN inbox_payloads p`.
+_STAGED = "i.id, i.type, i.ref, i.kind, i.version, p.xml"
+
+
+@dataclass
+class StageCounts:
+    objects: int = 0
+    deletions: int = 0
+    parked: int = 0
+    parked_items: list = field(default_factory=list)  # (type, ref, line, why), the first 100
+
+
+def _marks(values: list) -> str:
+    return ", ".join("?" for _ in values)
+
+
+class Inbox(Table):
+    # -- receiving ----------------------------------------------------------------------
+    def stage(self, peer: str, message_no: int | None, version: str,
+              objects: Iterable[BodyObject]) -> StageCounts:
+        """Keep the newest version of each object; objects with a problem are parked."""
+        counts = StageCounts()
+        sql = (
+            "INSERT INTO inbox (peer, type, ref, kind, message_no, version, digest, status,"
+            " reason, line, updated_at, number, date, inn) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (peer, type, ref) DO UPDATE SET kind = excluded.kind, "
+            "message_no = excluded.message_no, version = excluded.version, "
+            "digest = excluded.digest, reason = excluded.reason, "
+            # 1C re-sends what we have not confirmed yet: an unchanged copy of an object that
+            # was already routed must not be routed (and sent on) again.
+            "status = CASE WHEN inbox.digest = excluded.digest AND inbox.status IN "
+            f"({_SETTLED}) THEN inbox.status "
+            "ELSE excluded.status END, "
+            "line = excluded.line, updated_at = excluded.updated_at, "
+            # a deletion names no number: the object is still found by the one it had
+            "number = coalesce(excluded.number, inbox.number), "
+            "date = coalesce(excluded.date, inbox.date), inn = coalesce(excluded.inn, inbox.inn)")
+        # The row's id, whether it was just made or is an older version's, by the unique index.
+        payload_sql = (
+            "INSERT INTO inbox_payloads (inbox_id, xml) VALUES ((SELECT id FROM inbox WHERE "
+            "peer = ? AND type = ? AND ref = ?), ?) ON CONFLICT (inbox_id) DO UPDATE SET xml = "
+            "excluded.xml")
+        stamp = now_text()
+        batch, payloads = [], []
+        for obj in objects:
+            if obj.problem:
+                counts.parked += 1
+                status = S.PARKED.value
+                if len(counts.parked_items) < 100:
+                    counts.parked_items.append((obj.type, obj.ref, obj.line, obj.problem))
+            else:
+                status = S.STAGED.value
+                if obj.kind == "delete":
+                    counts.deletions += 1
+                else:
+                    counts.objects += 1
+            batch.append((peer, obj.type, obj.ref, obj.kind, message_no, version,
+                          obj.digest, status, obj.problem, obj.line, stamp, obj.number,
+                          obj.date, obj.inn))
+            payloads.append((peer, obj.type, obj.ref, pack(obj.xml)))
+            if len(batch) >= BATCH:
+                self._stage_batch(sql, batch, payload_sql, payloads)
+        if batch:
+            self._stage_batch(sql, batch, payload_sql, payloads)
+        return counts
+
+    def _stage_batch(self, sql: str, batch: list, payload_sql: str, payloads: list) -> None:
+        self.conn.executemany(sql, batch)
+        self.conn.executemany(payload_sql, payloads)
+        batch.clear()
+        payloads.clear()
+
+    # -- routing ------------------------------------------------------------------------
+    def staged(self, source: str, types: Iterable[str], *, special: str | None = None,
+               params: tuple = ()) -> Iterator[Staged]:
+        """Staged rows of `types` from `source` (optionally only those matching `special`)."""
+        types = list(types)
+        if not types:
+            return iter(())
+        extra = f" AND ({special})" if special else ""
+        return self._by_ids(
+            "SELECT s.id FROM inbox s "
+            f"WHERE s.peer = ? AND s.status = {S.STAGED.literal} AND s.type IN ({_marks(types)})"
+            f"{extra} ORDER BY s.id",
+            (source, *types, *params))
+
+    def waiting(self, source: str, types: Iterable[str]) -> Iterator[Staged]:
+        types = list(types)
+        return self._by_ids(
+            f"SELECT id FROM inbox WHERE peer = ? AND status = {S.WAITING.literal} "
+            f"AND type IN ({_marks(types)}) ORDER BY id", (source, *types))
+
+    def _by_ids(self, sql: str, params: tuple) -> Iterator[Staged]:
+        """The rows whose ids `sql` selects, as they were when it ran, a page at a time.
+
+        Only the ids are held (8 bytes each), never the payloads of a whole first exchange; and
+        the caller may change the rows' status as it goes, since each page is a query of its own.
+        """
+        ids = array("q", (r[0] for r in self.conn.execute(sql, params)))
+        return self.rows(ids)
+
+    def rows(self, ids: Iterable[int]) -> Iterator[Staged]:
+        """The inbox rows with these ids, in that order, a page at a time."""
+        ids = ids if isinstance(ids, (list, array)) else list(ids)
+        for start in range(0, len(ids), PAGE):
+            page = ids[start:start + PAGE]
+            cur = self.conn.execute(
+                f"SELECT {_STAGED} FROM inbox i JOIN inbox_payloads p ON p.inbox_id = i.id "
+                f"WHERE i.id IN ({_marks(page)})", tuple(page))
+            found = {row[0]: row for row in cur}
+            yield from (Staged.of(found[i]) for i in page if i in found)
+
+    def set_status(self, inbox_id: int, status: InboxStatus, reason: str | None = None) -> None:
+        self.conn.execute("UPDATE inbox SET status = ?, reason = ? WHERE id = ?",
+                          (status, reason, inbox_id))
+
+    def copy_of(self, peer: str, type_name: str, ref: str) -> Staged | None:
+        row = self.conn.execute(
+            f"SELECT {_STAGED} FROM inbox i JOIN inbox_payloads p ON p.inbox_id = i.id "
+            "WHERE i.peer = ? AND i.type = ? AND i.ref = ?", (peer, type_name, ref)).fetchone()
+        return Staged.of(row) if row else None
+
+    def objects_of(self, peer: str, type_name: str) -> Iterator[tuple[str, bytes]]:
+        """(version, xml) of every object of a type the peer sent (a few: organizations)."""
+        return iter([(version, unpack(xml)) for version, xml in self.conn.execute(
+            "SELECT i.version, p.xml FROM inbox i JOIN inbox_payloads p ON p.inbox_id = i.id "
+            "WHERE i.peer = ? AND i.type = ? AND i.kind = 'object'", (peer, type_name))])
+
+    def count_status(self, peer: str, status: InboxStatus, types: Iterable[str]) -> int:
+        types = list(types)
+        return self.conn.execute(
+            f"SELECT count(*) FROM inbox WHERE peer = ? AND status = ? AND type IN ({_marks(types)})",
+            (peer, status, *types)).fetchone()[0]
+
+    def ignore_other_types(self, source: str, wanted: Iterable[str]) -> int:
+        """Objects of types no flow takes from `source` are kept but never routed."""
+        unwanted = [t for t in self._staged_types(source) if t not in set(wanted)]
+        if not unwanted:
+            return 0
+        cur = self.conn.execute(
+            f"UPDATE inbox SET status = {S.IGNORED.literal}, reason = ? WHERE peer = ? "
+            f"AND status = {S.STAGED.literal} AND type IN ({_marks(unwanted)})",
+            (UNTAKEN, source, *unwanted))
+        return cur.rowcount
+
+    def restage_untaken(self, source: str, wanted: Iterable[str]) -> int:
+        """Objects set aside because no flow took their type, of a type some flow takes now.
+
+        States from before UNTAKEN was written hold them as ignored objects with no reason
+        (every other ignored object has one, or is a deletion)."""
+        wanted = list(wanted)
+        if not wanted:
+            return 0
+        return self.conn.execute(
+            f"UPDATE inbox SET status = {S.STAGED.literal}, reason = NULL WHERE peer = ? AND "
+            f"status = {S.IGNORED.literal} AND (reason = ? OR reason IS NULL AND kind = 'object') "
+            f"AND type IN ({_marks(wanted)})", (source, UNTAKEN, *wanted)).rowcount
+
+    def _staged_types(self, source: str) -> list[str]:
+        """The distinct types of staged rows, one index seek each.
+
+        Documents that another flow has still to route may be staged by the hundred thousand;
+        a run of one flow must not walk through them to find that there is nothing to do.
+        """
+        types: list[str] = []
+        while True:
+            row = self.conn.execute(
+                f"SELECT type FROM inbox WHERE peer = ? AND status = {S.STAGED.literal} "
+                "AND type > ? ORDER BY type LIMIT 1",
+                (source, types[-1] if types else "")).fetchone()
+            if row is None:
+                return types
+            types.append(row[0])
+
+    # -- links --------------------------------------------------------------------------
+    def set_links(self, inbox_id: int, refs: Iterable[str]) -> None:
+        self.conn.execute("DELETE FROM inbox_links WHERE inbox_id = ?", (inbox_id,))
+        self.conn.executemany("INSERT OR IGNORE INTO inbox_links (inbox_id, ref) VALUES (?, ?)",
+                              [(inbox_id, r) for r in refs])
+
+    def link_waiting(self, source: str, target: str, types: Iterable[str]) -> list[int]:
+        """Ids of waiting documents that name a CRM invoice or a document already forwarded.
+
+        Run to a fixpoint by the caller: forwarding a sale can link its return and its payment.
+        """
+        types = list(types)
+        marks = _marks(types)
+        # Driven from the invoices and forwarded documents, through inbox_links_ref: the
+        # waiting documents (most of an accounting base's payments and sales) may be many more,
+        # and this runs on every run.
+        cur = self.conn.execute(
+            "SELECT DISTINCT w.id FROM inbox_links l CROSS JOIN inbox w ON w.id = l.inbox_id "
+            "WHERE l.ref IN (SELECT ref FROM invoices UNION ALL SELECT ref FROM registrations "
+            f"WHERE peer = ? AND kind = 'object' AND type IN ({marks})) "
+            f"AND w.peer = ? AND w.status = {S.WAITING.literal} AND w.type IN ({marks}) "
+            "ORDER BY w.id",
+            (target, *types, source, *types))
+        return [r[0] for r in cur]

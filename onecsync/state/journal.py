@@ -1,0 +1,68 @@
+"""The run journal: one row per run, how it ended and what it reported, kept for a while.
+
+Public API: `Journal` (as `State.journal`), `DIED`, `KEEP_RUNS`, `KEEP_RUN_DAYS`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sqlite3
+
+from onecsync.i18n import N_
+from onecsync.state.failures import sqlite_failure
+from onecsync.state.table import Table
+from onecsync.state.table import now_text
+
+# The run journal keeps this many runs or days, whichever keeps less.
+KEEP_RUNS = 10000
+KEEP_RUN_DAYS = 30
+# What the journal says of a run that never got to say how it ended.
+DIED = N_("died: ended without a word (killed with SIGKILL, out of memory, or the machine stopped)")
+
+
+class Journal(Table):
+    def begin(self, command: str) -> int:
+        with self._state.atomic():
+            # The caller holds the run lock: a run the journal has not seen end died (SIGKILL,
+            # the OOM killer, a power cut). Its exit code stays unknown.
+            self.conn.execute("UPDATE runs SET error = ? WHERE ended_at IS NULL AND error IS NULL",
+                              (DIED,))
+            cur = self.conn.execute("INSERT INTO runs (command, started_at) VALUES (?, ?)",
+                                    (command, now_text()))
+        return cur.lastrowid
+
+    def end(self, run_id: int, exit_code: int, report: dict | None, error: str | None) -> None:
+        try:
+            with self._state.atomic():
+                self.conn.execute(
+                    "UPDATE runs SET ended_at = ?, exit_code = ?, counts = ?, error = ? "
+                    "WHERE id = ?",
+                    (now_text(), exit_code, _utf8(json.dumps(report, ensure_ascii=False))
+                     if report is not None else None, _utf8(error), run_id))
+                # Under cron for years: keep 30 days or 10,000 runs, whichever keeps less.
+                since = (datetime.datetime.now(datetime.timezone.utc)
+                         - datetime.timedelta(days=KEEP_RUN_DAYS)).isoformat(timespec="seconds")
+                self.conn.execute("DELETE FROM runs WHERE id <= ? - ? OR started_at < ?",
+                                  (run_id, KEEP_RUNS, since))
+        except sqlite3.Error as exc:  # the journal must never mask the run's own outcome
+            raise sqlite_failure(exc, self.path) from None
+
+    def last(self, limit: int = 10) -> list[dict]:
+        cur = self.conn.execute(
+            "SELECT id, command, started_at, ended_at, exit_code, counts, error FROM runs "
+            "ORDER BY id DESC LIMIT ?", (limit,))
+        cols = [d[0] for d in cur.description]
+        out = []
+        for row in cur:
+            item = dict(zip(cols, row, strict=True))
+            item["counts"] = json.loads(item["counts"]) if item["counts"] else None
+            out.append(item)
+        return out
+
+
+def _utf8(text: str | None) -> str | None:
+    """Text SQLite can store: a file name that is not UTF-8 reaches an error line as lone
+    surrogates, which would fail the journal's write (and the run with it) when escaped nowhere
+    else."""
+    return None if text is None else text.encode("utf-8", "backslashreplace").decode("utf-8")

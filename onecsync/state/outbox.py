@@ -1,0 +1,245 @@
+"""The registrations: what is owed to each peer, its stamp (the message that carried it) and its
+confirmation, and the mapped copies sent instead of the object as received.
+
+Public API: `Outbox` (as `State.outbox`), `Pending`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Callable
+from typing import Iterable
+from typing import Iterator
+
+from onecsync.errors import StateError
+from onecsync.state.inbox import InboxStatus as S
+from onecsync.state.inbox import Staged
+from onecsync.state.payloads import pack
+from onecsync.state.payloads import unpack
+from onecsync.state.table import Table
+from onecsync.state.table import now_text
+
+# Ids per bulk statement over a range (see _in_id_ranges).
+CHUNK = 20000
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One registration ready to be written: its payload and the version it is written in."""
+
+    id: int
+    type: str
+    ref: str
+    kind: str
+    version: str
+    xml: bytes
+    message_no: int | None
+    mapped: bool = False
+
+    @classmethod
+    def of(cls, row: tuple) -> Pending:
+        """From a row of `Outbox.pending`, its payload still deflated, and the digest the reader
+        took of the object 1C sent (None for a mapped copy, which is checked when converted).
+
+        Such an object goes out as it is stored, parsed by no one: a payload that is not what
+        was received (an edited or damaged state) must not reach the base as if it were."""
+        pending = cls(*row[:5], unpack(row[5]), *row[6:8])
+        digest = row[8]
+        if digest is not None and hashlib.sha256(pending.xml).hexdigest()[:32] != digest:
+            raise StateError(f"the stored copy of {pending.type} {pending.ref} is not the object "
+                             "that was received (its digest differs)",
+                             remedy="restore the state file from a backup")
+        return pending
+
+
+def _marks(values: list) -> str:
+    return ", ".join("?" for _ in values)
+
+
+class Outbox(Table):
+    # -- confirmations ------------------------------------------------------------------
+    def confirm(self, peer: str, upto: int) -> int:
+        """The peer holds everything we stamped up to `upto`: those are no longer pending."""
+        where = "peer = ? AND confirmed_no IS NULL AND message_no IS NOT NULL AND message_no <= ?"
+        stamp = now_text()
+        return self._in_id_ranges(
+            f"SELECT min(id), max(id) FROM registrations WHERE {where}", (peer, upto),
+            lambda lo, hi: self.conn.execute(
+                f"UPDATE registrations SET confirmed_no = ?, confirmed_at = ? WHERE {where} "
+                "AND id >= ? AND id < ?", (upto, stamp, peer, upto, lo, hi)).rowcount)
+
+    def _in_id_ranges(self, span_sql: str, params: tuple, apply: Callable[[int, int], int]) -> int:
+        """`apply(lo, hi)` over consecutive id ranges [lo, hi) covering what `span_sql` spans.
+
+        One UPDATE over a first exchange would remember every row it changes, and an ORDER BY
+        would sort them all, before the first write: tens of MB per million objects. By ranges,
+        the memory stays what one range needs, in the same transaction.
+        """
+        lo, hi = self.conn.execute(span_sql, params).fetchone()
+        if lo is None:
+            return 0
+        return sum(apply(start, start + CHUNK) for start in range(lo, hi + 1, CHUNK))
+
+    def unconfirm_after(self, peer: str, received_no: int) -> int:
+        """The peer went back to `received_no` (a restored backup): what it confirmed later is
+        pending again, to be sent in full."""
+        # A new obligation: its clock (what `reconcile` calls stuck) starts now, not when the
+        # object was first registered, or every object a restored base lost is "stuck" at once.
+        cur = self.conn.execute(
+            "UPDATE registrations SET confirmed_no = NULL, message_no = NULL, stamped_at = NULL, "
+            "confirmed_at = NULL, registered_at = ? "
+            "WHERE peer = ? AND confirmed_no IS NOT NULL AND message_no > ?",
+            (now_text(), peer, received_no))
+        return cur.rowcount
+
+    # -- registering --------------------------------------------------------------------
+    def was_registered(self, peer: str, type_name: str, ref: str) -> bool:
+        return self.conn.execute(
+            "SELECT 1 FROM registrations WHERE peer = ? AND type = ? AND ref = ?",
+            (peer, type_name, ref)).fetchone() is not None
+
+    def owed(self, peer: str, type_name: str, ref: str) -> bool:
+        """Is a version of this object registered for `peer` and not yet confirmed by it?"""
+        return self.conn.execute(
+            "SELECT 1 FROM registrations WHERE peer = ? AND type = ? AND ref = ? "
+            "AND confirmed_no IS NULL AND parked IS NULL", (peer, type_name, ref)).fetchone() is not None
+
+    def unconfirmed(self, peer: str) -> set[tuple[str, str]]:
+        """(type, Ссылка) of every object registered for `peer` that it has not confirmed."""
+        return set(self.conn.execute(
+            "SELECT type, ref FROM registrations WHERE peer = ? AND confirmed_no IS NULL", (peer,)))
+
+    def register_one(self, target: str, row: Staged, xml: bytes | None = None) -> None:
+        """Register one inbox object for `target` (`xml`: its payload after the mapping)."""
+        [rid] = self.conn.execute(
+            "INSERT INTO registrations (peer, type, ref, kind, inbox_id, message_no, registered_at) "
+            "VALUES (?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (peer, type, ref) DO UPDATE SET "
+            "kind = excluded.kind, inbox_id = excluded.inbox_id, message_no = NULL, "
+            "confirmed_no = NULL, parked = NULL, stamped_at = NULL, confirmed_at = NULL, "
+            "registered_at = excluded.registered_at RETURNING id",
+            (target, row.type, row.ref, row.kind, row.id, now_text())).fetchone()
+        if xml is None:
+            self.conn.execute("DELETE FROM registration_payloads WHERE registration_id = ?", (rid,))
+        else:
+            self.conn.execute(
+                "INSERT INTO registration_payloads (registration_id, xml) VALUES (?, ?) "
+                "ON CONFLICT (registration_id) DO UPDATE SET xml = excluded.xml", (rid, pack(xml)))
+        self._state.inbox.set_status(row.id, S.ROUTED)
+
+    def register(self, source: str, target: str, types: Iterable[str]) -> int:
+        """Register every staged object of `types` from `source` for `target`, in bulk.
+
+        Deletions go only where the object itself went: a base is never told to delete what
+        we never sent it. A new version replaces an older registration and clears its stamp: the
+        peer must get it again even if it confirms the message that carried the older one.
+        """
+        types = list(types)
+        if not types:
+            return 0
+        marks = _marks(types)
+        where = (f"peer = ? AND status = {S.STAGED.literal} AND type IN ({marks}) AND "
+                 "(kind = 'object' OR EXISTS (SELECT 1 FROM registrations r WHERE r.peer = ? "
+                 "AND r.type = inbox.type AND r.ref = inbox.ref))")
+        stamp = now_text()
+
+        def register_range(lo: int, hi: int) -> int:
+            # Mapped copies are rare (types with mapping rules): most states have none to drop.
+            mapped_before = self.conn.execute(
+                "SELECT max(registration_id) FROM registration_payloads").fetchone()[0]
+            cur = self.conn.execute(
+                "INSERT INTO registrations (peer, type, ref, kind, inbox_id, message_no, registered_at)"
+                f" SELECT ?, type, ref, kind, id, NULL, ? FROM inbox WHERE {where} AND id >= ? AND id < ? "
+                "ORDER BY id ON CONFLICT (peer, type, ref) DO UPDATE SET kind = excluded.kind, "
+                "inbox_id = excluded.inbox_id, message_no = NULL, confirmed_no = NULL, "
+                "parked = NULL, stamped_at = NULL, confirmed_at = NULL, "
+                "registered_at = excluded.registered_at",
+                (target, stamp, source, *types, target, lo, hi))
+            count = cur.rowcount
+            if mapped_before is not None:  # what was mapped before is stale now
+                self.conn.execute(
+                    "DELETE FROM registration_payloads WHERE registration_id IN (SELECT r.id FROM "
+                    "registration_payloads p CROSS JOIN registrations r ON r.id = p.registration_id "
+                    "WHERE r.peer = ? AND r.inbox_id >= ? AND r.inbox_id < ? AND r.inbox_id IN "
+                    f"(SELECT id FROM inbox WHERE {where} AND id >= ? AND id < ?))",
+                    (target, lo, hi, source, *types, target, lo, hi))
+            self.conn.execute(f"UPDATE inbox SET status = {S.ROUTED.literal} WHERE {where} "
+                              "AND id >= ? AND id < ?", (source, *types, target, lo, hi))
+            return count
+
+        count = self._in_id_ranges(
+            f"SELECT min(id), max(id) FROM inbox WHERE peer = ? AND status = {S.STAGED.literal} "
+            f"AND type IN ({marks})", (source, *types), register_range)
+        # What is left is a deletion of something the target never got.
+        self.conn.execute(
+            f"UPDATE inbox SET status = {S.IGNORED.literal} WHERE peer = ? AND status = "
+            f"{S.STAGED.literal} AND type IN ({marks}) AND kind = 'delete'", (source, *types))
+        return count
+
+    def forwarded_for(self, invoice_refs: Iterable[str]) -> dict[str, dict[str, str]]:
+        """invoice Ссылка -> {document Ссылка: type} of what we registered for the CRM naming it."""
+        out: dict[str, dict[str, str]] = {}
+        refs = list(invoice_refs)
+        for i in range(0, len(refs), 500):
+            chunk = refs[i:i + 500]
+            cur = self.conn.execute(
+                "SELECT l.ref, r.ref, r.type FROM registrations r JOIN inbox i ON i.peer = 'accounting' "
+                "AND i.type = r.type AND i.ref = r.ref JOIN inbox_links l ON l.inbox_id = i.id "
+                f"WHERE r.peer = 'crm' AND r.kind = 'object' AND l.ref IN ({_marks(chunk)})",
+                chunk)
+            for inv, doc, type_name in cur:
+                out.setdefault(inv, {})[doc] = type_name
+        return out
+
+    def confirmed_registrations(self, peer: str, types: Iterable[str]) -> list[tuple[str, str]]:
+        types = list(types)
+        cur = self.conn.execute(
+            "SELECT type, ref FROM registrations WHERE peer = ? AND kind = 'object' AND confirmed_no "
+            f"IS NOT NULL AND type IN ({_marks(types)}) ORDER BY id", (peer, *types))
+        return list(cur)
+
+    def reregister(self, peer: str, type_name: str, ref: str) -> int:
+        """Send it again in the next message, whatever the peer confirmed."""
+        return self.conn.execute(
+            "UPDATE registrations SET message_no = NULL, confirmed_no = NULL, parked = NULL, "
+            "stamped_at = NULL, confirmed_at = NULL, registered_at = ? "
+            "WHERE peer = ? AND type = ? AND ref = ?",
+            (now_text(), peer, type_name, ref)).rowcount
+
+    # -- sending ------------------------------------------------------------------------
+    def pending(self, peer: str) -> Iterator[Pending]:
+        """Every registration the peer has not confirmed, in registration order, streamed."""
+        cur = self.conn.execute(
+            "SELECT r.id, r.type, r.ref, r.kind, i.version, coalesce(m.xml, p.xml), r.message_no, "
+            "m.xml IS NOT NULL, CASE WHEN m.xml IS NULL THEN i.digest END "
+            "FROM registrations r JOIN inbox i ON i.id = r.inbox_id "
+            "JOIN inbox_payloads p ON p.inbox_id = r.inbox_id "
+            "LEFT JOIN registration_payloads m ON m.registration_id = r.id "
+            "WHERE r.peer = ? AND r.confirmed_no IS NULL AND r.parked IS NULL ORDER BY r.id",
+            (peer,))
+        for row in cur:
+            yield Pending.of(row)
+
+    def counts(self, peer: str) -> tuple[int, int]:
+        """(unconfirmed registrations, of which never sent) for the peer.
+
+        Both come from the covering index registrations_open: the never-sent ones are a range of
+        it (empty when nothing is new), the unconfirmed ones a count of its entries.
+        """
+        where = "FROM registrations WHERE peer = ? AND confirmed_no IS NULL AND parked IS NULL"
+        unsent = self.conn.execute(f"SELECT count(*) {where} AND message_no IS NULL", (peer,)).fetchone()[0]
+        pending = self.conn.execute(f"SELECT count(*) {where}", (peer,)).fetchone()[0]
+        return pending, unsent
+
+    def stamp(self, peer: str, message_no: int) -> int:
+        where = "peer = ? AND message_no IS NULL AND confirmed_no IS NULL AND parked IS NULL"
+        stamp = now_text()
+        return self._in_id_ranges(
+            f"SELECT min(id), max(id) FROM registrations WHERE {where}", (peer,),
+            lambda lo, hi: self.conn.execute(
+                f"UPDATE registrations SET message_no = ?, stamped_at = ? WHERE {where} "
+                "AND id >= ? AND id < ?", (message_no, stamp, peer, lo, hi)).rowcount)
+
+    def park(self, reasons: dict[int, str]) -> None:
+        self.conn.executemany("UPDATE registrations SET parked = ? WHERE id = ?",
+                              [(why, rid) for rid, why in reasons.items()])

@@ -1,0 +1,90 @@
+"""The peers table: each base's code, message numbers and what it declared.
+
+Public API: `PeerState`, `Peers` (as `State.peers`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from dataclasses import fields
+
+from onecsync.errors import StateError
+from onecsync.state.table import Table
+
+
+@dataclass(frozen=True)
+class PeerState:
+    name: str
+    code: str
+    sent_no: int = 0
+    received_no: int = 0
+    confirmed_no: int = 0
+    versions: tuple[str, ...] | None = None
+    format_version: str | None = None
+    object_types: list | None = None
+    prefix: str | None = None
+    last_received_at: str | None = None
+    last_sent_at: str | None = None
+    received_created: str | None = None
+    in_fingerprint: str | None = None
+    out_no: int | None = None
+    out_received_no: int | None = None
+    out_fingerprint: str | None = None
+
+
+_PEER_COLUMNS = tuple(f.name for f in fields(PeerState))
+_JSON_COLUMNS = ("versions", "object_types")
+
+
+class Peers(Table):
+    def ensure(self, name: str, code: str) -> PeerState:
+        row = self.conn.execute("SELECT code, sent_no + received_no + confirmed_no FROM peers "
+                                "WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            with self._state.atomic():
+                self.conn.execute("INSERT INTO peers (name, code) VALUES (?, ?)", (name, code))
+        elif row[0] != code and not row[1]:
+            # No message ever went either way under the old code: a code the admin has just
+            # corrected (after run or check said it was wrong), not another base's state.
+            with self._state.atomic():
+                self.conn.execute("UPDATE peers SET code = ? WHERE name = ?", (code, name))
+        elif row[0] != code:
+            raise StateError(
+                f"state file {self.path} belongs to a {name} base with code {row[0]}, "
+                f"but the config names {code}",
+                remedy="use the state file of this base, or restore the old code in the config")
+        return self.get(name)
+
+    def get(self, name: str) -> PeerState:
+        cur = self.conn.execute(f"SELECT {', '.join(_PEER_COLUMNS)} FROM peers WHERE name = ?",
+                                (name,))
+        row = cur.fetchone()
+        if row is None:
+            raise KeyError(name)
+        values = dict(zip(_PEER_COLUMNS, row, strict=True))
+        for col in _JSON_COLUMNS:
+            if values[col] is not None:
+                values[col] = json.loads(values[col])
+        if values["versions"] is not None:
+            values["versions"] = tuple(values["versions"])
+        return PeerState(**values)
+
+    def all(self) -> list[PeerState]:
+        names = [r[0] for r in self.conn.execute("SELECT name FROM peers ORDER BY name")]
+        return [self.get(n) for n in names]
+
+    def update(self, name: str, **values) -> None:
+        unknown = set(values) - set(_PEER_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown peer columns {unknown}")
+        for col in _JSON_COLUMNS:
+            if col in values and values[col] is not None:
+                values[col] = json.dumps(list(values[col]), ensure_ascii=False)
+        sets = ", ".join(f"{k} = ?" for k in values)
+        self.conn.execute(f"UPDATE peers SET {sets} WHERE name = ?", (*values.values(), name))
+
+    def exchanged(self) -> bool:
+        """Has any message gone either way? Until then a code is the admin's to correct."""
+        return bool(self.conn.execute(
+            "SELECT coalesce(sum(sent_no + received_no + confirmed_no), 0) FROM peers").fetchone()[0])
