@@ -1,27 +1,25 @@
 """The exchange commands: `run`, `pull-catalogs`, `push-invoices`, `pull-settlements`, `retry`,
-`reconcile`. Each runs flows through `onecsync.flows.runner` and renders the run report.
+`reconcile`. Each is a call into `onecsync.api` whose run report the console renders.
 
 Public API: `COMMANDS` (the click commands, for the group).
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import click
 
+from onecsync import api
 from onecsync import console
 from onecsync.cli.options import Options
 from onecsync.cli.options import global_options
 
 
-def _run(opts: Options, command: str, refs: tuple[str, ...] | None = None,
-         heal: bool = False) -> int:
-    from onecsync.flows.runner import execute
-
+def _run(opts: Options, call=api.run) -> int:
     config = opts.config()
     with console.progress(opts.progress) as progress:
-        outcome = execute(config, command, dry_run=opts.dry_run, refs=refs, progress=progress,
-                          heal=heal)
-    report = outcome.report()
+        report = call(config, dry_run=opts.dry_run, progress=progress)
     if opts.as_json:
         console.print_json(report)
     elif opts.verbosity >= 0:
@@ -41,7 +39,7 @@ def pull_catalogs(opts: Options) -> int:
     Example:
         onecsync --config /etc/onecsync/onecsync.yaml pull-catalogs
     """
-    return _run(opts, "pull-catalogs")
+    return _run(opts, partial(api.run, flow="pull-catalogs"))
 
 
 @click.command("push-invoices")
@@ -53,7 +51,7 @@ def push_invoices(opts: Options) -> int:
     Every invoice that comes from the CRM is kept in the invoice registry: only documents
     linked to one of them ever go back to the CRM.
     """
-    return _run(opts, "push-invoices")
+    return _run(opts, partial(api.run, flow="push-invoices"))
 
 
 @click.command("pull-settlements")
@@ -66,7 +64,7 @@ def pull_settlements(opts: Options) -> int:
     (or a document already forwarded) along the link paths of flows.pull-settlements.links;
     the others wait in the inbox for their invoice.
     """
-    return _run(opts, "pull-settlements")
+    return _run(opts, partial(api.run, flow="pull-settlements"))
 
 
 @click.command("retry")
@@ -84,7 +82,7 @@ def retry(opts: Options, all_: bool, refs: tuple[str, ...]) -> int:
     """
     if all_ == bool(refs):
         raise click.UsageError("give either --all or the Ссылки of the objects to retry")
-    return _run(opts, "retry", None if all_ else refs)
+    return _run(opts, partial(api.retry, refs=None if all_ else refs))
 
 
 @click.command("reconcile")
@@ -100,7 +98,7 @@ def reconcile(opts: Options, heal: bool) -> int:
     holds for it forwarded to the CRM; what the CRM confirmed present in it. `run` ends with
     the same check (without --heal).
     """
-    return _run(opts, "reconcile", heal=heal)
+    return _run(opts, partial(api.reconcile, heal=heal))
 
 
 @click.command("run")
@@ -113,7 +111,7 @@ def run(opts: Options) -> int:
     Example:
         */5 * * * * onecsync --config /etc/onecsync/onecsync.yaml -q run
     """
-    return _run(opts, "run")
+    return _run(opts)
 
 
 COMMANDS = (pull_catalogs, push_invoices, pull_settlements, retry, reconcile, run)

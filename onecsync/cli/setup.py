@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from onecsync import api
 from onecsync import console
 from onecsync.cli.options import Options
 from onecsync.cli.options import global_options
@@ -75,9 +76,7 @@ def check(opts: Options, strict: bool) -> int:
     Example:
         onecsync --config /etc/onecsync/onecsync.yaml check
     """
-    from onecsync.flows.check import run_check
-
-    report = run_check(opts.config(), dry_run=opts.dry_run, strict=strict)
+    report = api.check(opts.config(), dry_run=opts.dry_run, strict=strict)
     if opts.as_json:
         console.print_json(report)
     # With --strict a warning is a problem: -q, which hides warnings, must not hide those.
