@@ -1,6 +1,6 @@
 """Write a realistic EnterpriseData 1.8 message of N objects from an accounting base, and its config.
 
-Usage: python bench/make_message.py --objects 100000 --out DIR [--seed 1]
+Usage: python bench/make_message.py --objects 100000 --out DIR [--seed 1] [--shape bench|flat]
 
 DIR gets `onecsync.yaml` and `exchange/accounting/Message_<accounting>_<node>.xml` (MessageNo 1),
 with an empty `exchange/crm/` beside it: what a first exchange with a big accounting base looks
@@ -21,6 +21,7 @@ import argparse
 import hashlib
 import os
 import random
+import re
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -34,6 +35,10 @@ VERSION = "1.8"
 # documents, as in the first exchange of a trading company's accounting base.
 MIX = (("cp", 20), ("contract", 22), ("item", 20), ("cp_account", 3),
        ("sale", 16), ("bank_in", 14), ("cash_in", 4), ("return", 1))
+# The second shape (issue 15): catalogs only, as a plain export of reference data might be, and
+# written flat (no indentation, no line breaks between tags): the parser's cost per byte differs.
+SHAPES = {"bench": MIX, "flat": (("cp", 20), ("contract", 22), ("item", 20), ("cp_account", 3))}
+_BETWEEN_TAGS = re.compile(r">\s+<")
 N_CP_GROUPS, N_ITEM_GROUPS, N_USERS, N_DEPTS, N_BANKS = 8, 12, 10, 5, 5
 ORG_REF = "b1d0fb3b-54ff-421d-99c6-fe2fc40e4d5c"
 ORG_ACCOUNT_REF = "b5f9b6ae-55db-4e2d-b2a1-e30a56469849"
@@ -315,11 +320,12 @@ class Values:
                 "bank_bik": f"0445{25000 + b:05d}", "bank_corr": f"301018100000000{b:05d}"}
 
 
-def plan(n: int, seed: int) -> tuple[list[str], dict[str, int]]:
-    """The kinds of the variable objects in a seeded cycle of 100, and how many of each."""
-    cycle = random.Random(seed).sample([k for k, w in MIX for _ in range(w)], sum(w for _, w in MIX))
+def plan(n: int, seed: int, shape: str = "bench") -> tuple[list[str], dict[str, int]]:
+    """The kinds of the variable objects in a seeded cycle, and how many of each."""
+    mix = SHAPES[shape]
+    cycle = random.Random(seed).sample([k for k, w in mix for _ in range(w)], sum(w for _, w in mix))
     full, rest = divmod(max(n - fixed_count(), 0), len(cycle))
-    return cycle, {k: full * w + cycle[:rest].count(k) for k, w in MIX}
+    return cycle, {k: full * w + cycle[:rest].count(k) for k, w in mix}
 
 
 def fixed_count() -> int:
@@ -381,9 +387,9 @@ def _money(cents: int) -> str:
 
 
 class Generator:
-    def __init__(self, n: int, seed: int) -> None:
+    def __init__(self, n: int, seed: int, shape: str = "bench") -> None:
         self.n = n
-        self.cycle, self.totals = plan(n, seed)
+        self.cycle, self.totals = plan(n, seed, shape)
         totals = self.totals
         self.v = Values(seed, totals)
         self.next = {k: 0 for k in totals}
@@ -551,15 +557,16 @@ bases:
 """
 
 
-def write_message(out: TextIO, n: int, seed: int = 1, message_no: int = 1) -> int:
+def write_message(out: TextIO, n: int, seed: int = 1, message_no: int = 1,
+                  shape: str = "bench") -> int:
     """Write the message of `n` objects to `out` (a text file); returns the number written."""
     versions = "\n".join(f"\t\t<msg:AvailableVersion>{v}</msg:AvailableVersion>"
                          for v in ("1.17", "1.16", "1.11", "1.10", "1.8", "1.15", "1.12"))
     out.write(HEADER.format(version=VERSION, to=NODE, sender=ACCOUNTING, message_no=message_no,
                             versions=versions))
     count = 0
-    for obj in Generator(n, seed).objects():
-        out.write(obj)
+    for obj in Generator(n, seed, shape).objects():
+        out.write(_BETWEEN_TAGS.sub("><", obj).strip() if shape == "flat" else obj)
         count += 1
     out.write(FOOTER)
     return count
@@ -569,7 +576,7 @@ def message_path(root: Path) -> Path:
     return root / "exchange" / "accounting" / f"Message_{ACCOUNTING}_{NODE}.xml"
 
 
-def make(root: Path, n: int, seed: int = 1) -> Path:
+def make(root: Path, n: int, seed: int = 1, shape: str = "bench") -> Path:
     """The config and the accounting base's message of `n` objects under `root`; the message path."""
     (root / "exchange" / "crm").mkdir(parents=True, exist_ok=True)
     path = message_path(root)
@@ -578,7 +585,7 @@ def make(root: Path, n: int, seed: int = 1) -> Path:
                                         encoding="utf-8")
     tmp = path.with_name(path.name + ".part")
     with open(tmp, "w", encoding="utf-8", newline="\n", buffering=1 << 20) as out:
-        write_message(out, n, seed)
+        write_message(out, n, seed, shape=shape)
     os.replace(tmp, path)
     return path
 
@@ -588,8 +595,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--objects", "-n", type=int, required=True, help="number of body objects")
     ap.add_argument("--out", type=Path, required=True, help="folder for the config and exchange folders")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="bench",
+                    help="bench: the mix above, indented; flat: catalogs only, not indented")
     args = ap.parse_args(argv)
-    path = make(args.out, args.objects, args.seed)
+    path = make(args.out, args.objects, args.seed, args.shape)
     print(f"{path} ({path.stat().st_size / 1e6:.1f} MB, {args.objects} objects)", file=sys.stderr)
     return 0
 

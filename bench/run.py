@@ -1,7 +1,7 @@
 """Measure onecsync on a big first message from accounting and print how close it is to the limits.
 
 Usage: python bench/run.py --objects 100000 [--repeat 3] [--idle 3] [--seed 1] [--run]
-                           [--tmp DIR | --dir DIR] [--keep]
+                           [--grow K] [--shape bench|flat] [--tmp DIR | --dir DIR] [--keep]
 
 In a temporary folder it writes a realistic message of N objects and a config
 (bench/make_message.py), then measures, each as a child process so that its peak RSS comes
@@ -28,8 +28,10 @@ from the OS (`os.wait4`, the kernel's ru_maxrss of exactly that process):
     sent; then the converter alone, in one process over the message's objects, 1.8 → 1.17 and
     back, CPU per object for catalogs and for documents.
 With --run, the same for `onecsync run` (every flow) on a fresh state.
-(g) on the state the last first run left: `status` and `status --json`, `trace` by a Ссылка,
-    a number and date, and an ИНН, and the CPU-seconds
+(g) on the state the last first run left (with --grow K, first grown K times by SQL:
+    bench/big_state.py; e.g. 20,000 objects × 50 for a million in minutes): the nothing-new
+    run of the command that made it (`run` with --run, else `pull-catalogs`), `status` and
+    `status --json`, `trace` by a Ссылка, a number and date, and an ИНН, and the CPU-seconds
     (user + sys, which the machine's other work inflates less than the wall) of those and of
     the nothing-new runs; the state's bytes per object.
 
@@ -56,11 +58,13 @@ from dataclasses import field
 from pathlib import Path
 
 import lxml
+from big_state import grow
 from lxml import etree
 from make_message import CRM
 from make_message import FOOTER
 from make_message import HEADER
 from make_message import NODE
+from make_message import SHAPES
 from make_message import VERSION
 from make_message import fixed_count
 from make_message import make
@@ -217,10 +221,11 @@ def measure_conversion(b: "Bench", args, plain: list[Child]) -> list[tuple[str, 
 
 
 class Bench:
-    def __init__(self, root: Path, n: int, seed: int) -> None:
+    def __init__(self, root: Path, n: int, seed: int, shape: str = "bench") -> None:
         self.root = root
         self.n = n
         self.seed = seed
+        self.shape = shape
         self.config = root / "onecsync.yaml"
         self.state_dir = root / "state"
         self.message: Path | None = None
@@ -228,13 +233,13 @@ class Bench:
     def generate(self) -> float | None:
         """Write the message and config, unless `root` already holds this very message (--dir)."""
         stamp = self.root / "bench.json"
-        wanted = {"objects": self.n, "seed": self.seed}
+        wanted = {"objects": self.n, "seed": self.seed, "shape": self.shape}
         if stamp.exists() and json.loads(stamp.read_text()) == wanted:
             self.message = message_path(self.root)
             if self.message.exists():
                 return None
         started = time.perf_counter()
-        self.message = make(self.root, self.n, self.seed)
+        self.message = make(self.root, self.n, self.seed, self.shape)
         stamp.write_text(json.dumps(wanted))
         return time.perf_counter() - started
 
@@ -305,12 +310,13 @@ def measure(args) -> list[tuple[str, str, str, str, str]]:
     if args.dir:
         args.dir.mkdir(parents=True, exist_ok=True)
     root = args.dir or Path(tempfile.mkdtemp(prefix="onecsync-bench-", dir=args.tmp))
-    b = Bench(root, args.objects, args.seed)
+    b = Bench(root, args.objects, args.seed, args.shape)
     try:
         gen = b.generate()
         size_mb = b.message.stat().st_size / 1e6
-        _, totals = plan(args.objects, args.seed)
-        print(f"onecsync benchmark: {args.objects:,} objects ({fixed_count()} fixed catalogs; "
+        _, totals = plan(args.objects, args.seed, args.shape)
+        print(f"onecsync benchmark: {args.objects:,} objects, {args.shape} shape "
+              f"({fixed_count()} fixed catalogs; "
               + ", ".join(f"{k} {v:,}" for k, v in totals.items())
               + f"), message {size_mb:,.1f} MB "
               + (f"generated in {gen:.1f} s" if gen is not None else f"reused from {root}")
@@ -396,7 +402,7 @@ def measure(args) -> list[tuple[str, str, str, str, str]]:
             rows.append(("run, nothing new", _fmt([c.wall for c in run_idles], "", 3), "",
                          _fmt([c.rss_mb for c in run_idles], "", 0),
                          f"{len(run_idles)} runs, CPU {_fmt([c.cpu for c in run_idles], ' s', 3)}"))
-        rows += big_state_reads(b, args)
+            rows += big_state_reads(b, args)
     finally:
         if args.dir or args.keep:
             print(f"kept {root}")
@@ -407,9 +413,19 @@ def measure(args) -> list[tuple[str, str, str, str, str]]:
 
 def big_state_reads(b: Bench, args) -> list[tuple[str, str, str, str, str]]:
     """(g): what cron and an admin pay on the state the last first run left, every time."""
+    grown = ""
+    if args.grow > 1:
+        secs = grow(b.state_dir / "onecsync.sqlite", args.grow)
+        grown = f", grown {args.grow}× by SQL in {secs:,.0f} s"
     objects = b.state_objects()
     rows = [("(g) state", "", "", "", f"{b.state_mb():,.0f} MB, "
-             f"{b.state_mb() * 1e6 / max(objects, 1):,.0f} bytes per object ({objects:,} objects)")]
+             f"{b.state_mb() * 1e6 / max(objects, 1):,.0f} bytes per object ({objects:,} objects)"
+             + grown)]
+    command = "run" if args.run else "pull-catalogs"
+    idles = [b.onecsync(command, "-q") for _ in range(max(args.idle, 1))]
+    rows.append((f"    {command}, nothing new", _fmt([c.wall for c in idles], "", 3), "",
+                 _fmt([c.rss_mb for c in idles], "", 0),
+                 f"{len(idles)} runs, start-up included, CPU {_fmt([c.cpu for c in idles], ' s', 3)}"))
     for label, options in (("    status", ("-q",)), ("    status --json", ("-q", "--json"))):
         looks = [b.onecsync("status", *options) for _ in range(max(args.idle, 1))]
         rows.append((label, _fmt([c.wall for c in looks], "", 3), "",
@@ -463,11 +479,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="measure (a), (b) and run this many times")
     ap.add_argument("--idle", type=int, default=3, help="nothing-new runs after each first run")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="bench",
+                    help="bench: the usual mix, indented; flat: catalogs only, not indented")
     ap.add_argument("--tmp", type=Path, default=None, help="where the temporary folder goes")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--dir", type=Path, default=None,
                     help="work in this folder and keep the message there for the next time")
     ap.add_argument("--run", action="store_true", help="also measure `onecsync run` (every flow)")
+    ap.add_argument("--grow", type=int, default=1, metavar="K",
+                    help="measure (g) on the state grown K times by SQL (bench/big_state.py)")
     ap.add_argument("--floor", metavar="FILE", help=argparse.SUPPRESS)
     ap.add_argument("--relay", metavar="FILE", help=argparse.SUPPRESS)
     ap.add_argument("--convert", metavar="FILE", help=argparse.SUPPRESS)

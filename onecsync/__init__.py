@@ -26,6 +26,9 @@ _EXPORTS = {
                      "Refused", "Stopped", "TimedOut"), "onecsync.errors"),
     "Config": "onecsync.config",
     "MessageCheck": "onecsync.protocol.check",
+    **dict.fromkeys(("RunReport", "PeerRun", "Received", "ReceivedKind", "Sent", "Routed",
+                     "RunError"), "onecsync.runs"),
+    **dict.fromkeys(("CheckReport", "PeerCheck", "CheckItem"), "onecsync.flows.check"),
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -3,7 +3,8 @@
 Public API (re-exported by `onecsync`): `load_config(path)`, `run(config, flow=None,
 dry_run=False)`, `retry(config, refs=None)`, `reconcile(config, heal=False)`,
 `validate_message(path, config=None)`, `status(config)`, `trace(config, query)`,
-`check(config)`. Each returns the report that `--json` prints (or the `MessageCheck`), and
+`check(config)`. Each returns its report (a `RunReport`, `CheckReport` or `MessageCheck`,
+whose `to_json()` is what `--json` prints; status and trace: that document as a dict), and
 raises an `OnecsyncError` subclass, whose `exit_code` and `line()` the command line shows; none
 calls `sys.exit`. Nothing is rendered: `onecsync.console` draws what these return.
 

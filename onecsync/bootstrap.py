@@ -42,6 +42,7 @@ from onecsync.flows.handshake import is_settings_only
 from onecsync.flows.handshake import write_settings_message
 from onecsync.i18n import N_
 from onecsync.protocol.reader import MessageReader
+from onecsync.topology import Peer
 
 KINDS = ("directory", "ftp", "http")
 DEFAULT_STATE = "onecsync-state.sqlite"
@@ -145,6 +146,13 @@ def _transport(req: InitRequest, name: str, spec: BaseSpec) -> list[str]:
     return lines
 
 
+_PRODUCTS: dict[str, str] = {Peer.ACCOUNTING: "1C:Бухгалтерия предприятия 3.0", Peer.CRM: "1C:CRM"}
+
+
+def _bases(req: InitRequest) -> tuple[tuple[str, BaseSpec], ...]:
+    return ((Peer.ACCOUNTING, req.accounting), (Peer.CRM, req.crm))
+
+
 def render_config(req: InitRequest) -> str:
     today = datetime.date.today().isoformat()
     out = [f"# onecsync configuration, written by `onecsync init` on {today}.",
@@ -166,10 +174,9 @@ def render_config(req: InitRequest) -> str:
             f"state: {_q(_directory(req.folder, req.state)) if req.state else DEFAULT_STATE}",
             "",
             "bases:"]
-    for name, spec, what in (("accounting", req.accounting, "1C:Бухгалтерия предприятия 3.0"),
-                             ("crm", req.crm, "1C:CRM")):
+    for name, spec in _bases(req):
         out += [f"  {name}:",
-                f"    # The {what} base's own node code (\"this node\" of its exchange plan).",
+                f"    # The {_PRODUCTS[name]} base's own node code (\"this node\" of its exchange plan).",
                 f"    code: {spec.code}",
                 "    transport:",
                 *_transport(req, name, spec)]
@@ -229,7 +236,7 @@ def node_code_warning(config_path: Path, new_code: str) -> str | None:
 
 
 def run_init(req: InitRequest, dry_run: bool = False) -> dict:
-    for name, spec in (("accounting", req.accounting), ("crm", req.crm)):
+    for name, spec in _bases(req):
         if urlsplit(spec.location).password is not None:
             # Never echoed: it is already in the shell history; do not spread it further.
             raise BadRequest(f"--{name}: the URL holds a password; passwords never go on the "

@@ -28,6 +28,7 @@ from typing import Mapping
 from urllib.parse import urlsplit
 
 from onecsync import addresses
+from onecsync import topology
 from onecsync import yamlsafe
 from onecsync.errors import ConfigError
 from onecsync.files import read_small
@@ -43,7 +44,7 @@ log = logging.getLogger("onecsync")
 
 DEFAULT_PLAN = "СинхронизацияДанныхЧерезУниверсальныйФормат"
 DEFAULT_FORMATS = ("1.8", "1.10", "1.11", "1.12", "1.15", "1.16", "1.17")
-PEERS = ("accounting", "crm")
+PEERS = topology.PEERS
 TRANSPORT_KINDS = ("directory", "ftp", "http")
 DEFAULT_SETTLE_MINUTES = 10.0
 # A first exchange of a million objects took under 10 minutes on 2 shared cores (README,
@@ -60,40 +61,8 @@ _TRANSPORT_KEYS = {
              "wait_timeout", "ca_file", "archive_password"),
 }
 
-DEFAULT_FLOWS: dict[str, tuple[str, ...]] = {
-    "pull-catalogs": (
-        "Справочник.Организации", "Справочник.БанковскиеСчета", "Справочник.Банки",
-        "Справочник.Контрагенты", "Справочник.КонтрагентыГруппа", "Справочник.Договоры",
-        "Справочник.Номенклатура", "Справочник.НоменклатураГруппа",
-        "Справочник.ГруппыАналитическогоУчетаНоменклатуры", "Справочник.Валюты",
-        "Справочник.ТипыЦен", "Справочник.ЕдиницыИзмерения", "Справочник.Пользователи",
-        "Справочник.Подразделения",
-    ),
-    "push-invoices": ("Документ.СчетПокупателю", "Документ.ЗаказКлиента"),
-    "pull-settlements": (
-        "Документ.РеализацияТоваровУслуг", "Документ.ВозвратТоваровОтПокупателя",
-        "Документ.ПБДСРасчетыСКонтрагентами", "Документ.СБДСРасчетыСКонтрагентами",
-        "Документ.ПКОРасчетыСКонтрагентами", "Документ.РКОРасчетыСКонтрагентами",
-    ),
-}
-
-_PAYMENT_LINKS = ("РасшифровкаПлатежа/Строка/Заказ/ЗаказКлиента/Ссылка",
-                  "РасшифровкаПлатежа/Строка/Заказ/СчетПокупателю/Ссылка",
-                  "РасшифровкаПлатежа/Строка/ДокументРасчетов/ЗаказКлиентаСсылка/Ссылка",
-                  "РасшифровкаПлатежа/Строка/ДокументРасчетов/РеализацияТоваровУслугСсылка/Ссылка")
-# Where a settlement document names the invoice (or the linked sale) it settles. A document is
-# forwarded to the CRM when any of these holds the Ссылка of a CRM invoice or of a document
-# already forwarded (a return of a forwarded sale, a payment for it).
-DEFAULT_LINKS: dict[str, tuple[str, ...]] = {
-    "Документ.РеализацияТоваровУслуг": ("Заказ/Ссылка", "СчетПокупателю/Ссылка",
-                                        "Товары/Строка/Заказ/Ссылка", "Услуги/Строка/Заказ/Ссылка"),
-    "Документ.ВозвратТоваровОтПокупателя": ("Заказ/Ссылка",
-                                            "ДокументРеализации/РеализацияТоваровУслугСсылка/Ссылка"),
-    "Документ.ПБДСРасчетыСКонтрагентами": _PAYMENT_LINKS,
-    "Документ.СБДСРасчетыСКонтрагентами": _PAYMENT_LINKS,
-    "Документ.ПКОРасчетыСКонтрагентами": _PAYMENT_LINKS,
-    "Документ.РКОРасчетыСКонтрагентами": _PAYMENT_LINKS,
-}
+# The flows and their defaults are those of the topology table (onecsync/topology.py).
+DEFAULT_FLOWS: dict[str, tuple[str, ...]] = {f.name: f.default_types for f in topology.FLOWS}
 
 _OBJECT_TYPE = re.compile(r"^(Справочник|Документ)\.[^\s.]+$")
 
@@ -217,7 +186,7 @@ class Flow:
     name: str
     objects: tuple[str, ...]
     organizations: tuple[str, ...] = ()       # ИНН of the organizations it carries; () = all
-    links: dict[str, tuple[str, ...]] = field(default_factory=dict)  # pull-settlements only
+    links: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a flow with links only
 
 
 @dataclass(frozen=True)
@@ -825,11 +794,11 @@ class _Validator:
         return value
 
     def flows(self, data: Any) -> dict[str, Flow]:
-        d = self.mapping(data, "flows", tuple(DEFAULT_FLOWS))
+        d = self.mapping(data, "flows", topology.flow_names())
         out = {}
-        for name, default in DEFAULT_FLOWS.items():
-            where = f"flows.{name}"
-            known = ("objects", "organizations") + (("links",) if name == "pull-settlements" else ())
+        for spec in topology.FLOWS:
+            name, default, where = spec.name, spec.default_types, f"flows.{spec.name}"
+            known = ("objects", "organizations") + (("links",) if spec.links is not None else ())
             f = self.mapping(d.get(name), where, known)
             objects = f.get("objects", list(default))
             if not isinstance(objects, list) or not objects:
@@ -848,15 +817,16 @@ class _Validator:
                 orgs.append(text)
             self.unique(orgs, f"{where}.organizations")
             links = {}
-            if name == "pull-settlements":
-                links = self.links(f.get("links"), f"{where}.links", objects)
+            if spec.links is not None:
+                links = self.links(f.get("links"), f"{where}.links", objects, spec.links)
             out[name] = Flow(name=name, objects=tuple(str(o) for o in objects),
                              organizations=tuple(orgs), links=links)
         return out
 
-    def links(self, data: Any, where: str, objects: list) -> dict[str, tuple[str, ...]]:
+    def links(self, data: Any, where: str, objects: list,
+              defaults: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
         """Configured link paths are added to the defaults (an admin adds one, loses none)."""
-        out = {t: DEFAULT_LINKS.get(t, ()) for t in objects if isinstance(t, str)}
+        out = {t: defaults.get(t, ()) for t in objects if isinstance(t, str)}
         d = self.mapping(data, where, tuple(out))
         for type_name, paths in d.items():
             self.unique(self.string_list(paths, f"{where}.{type_name}"), f"{where}.{type_name}")

@@ -3,7 +3,7 @@
 Public API: `language()`, `_(text)`, `N_(text)`, `tr(line)`, `catalog()`.
 
 The core says everything in English, and so does what it keeps: the run journal, `--json`, the
-lines scripts grep. Only the edge (console.py, the CLI's help) translates, just before printing:
+lines scripts grep. Only the edge (console/, the CLI's help) translates, just before printing:
 `_` for a constant, `tr` for a line the core built. A line is built from a template — an error
 raised with an f-string, `N_(f"…")`, a `log.warning("… %s", …)` — and the catalog is keyed by
 the template, `{field}` for each value (tools/po.py extracts them from the source with ast). `tr`

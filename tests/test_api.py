@@ -36,7 +36,8 @@ def test_a_run_through_the_api_returns_the_report_the_cli_prints(sandbox):
     config = onecsync.load_config(sandbox.config)
     report = onecsync.run(config, flow="pull-catalogs", dry_run=True)
     code, printed, _ = sandbox.run("--dry-run", "pull-catalogs")
-    assert json.loads(json.dumps(report)) == printed and code == 0 == printed["exit_code"]
+    assert isinstance(report, onecsync.RunReport)
+    assert json.loads(json.dumps(report.to_json())) == printed and code == 0 == report.exit_code
     assert not sandbox.state_path.exists()  # a dry run writes nothing, through the API too
     assert onecsync.status(onecsync.load_config(sandbox.config))["peers"]
 
@@ -55,7 +56,7 @@ def test_validate_message_and_trace(sandbox):
     path = sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Альфа", "7700000000")]))
     config = onecsync.load_config(sandbox.config)
     check = onecsync.validate_message(path, config)
-    assert isinstance(check, onecsync.MessageCheck) and check.report()["exit_code"] == 0
-    assert onecsync.run(config, flow="pull-catalogs")["exit_code"] == 0
+    assert isinstance(check, onecsync.MessageCheck) and check.valid
+    assert onecsync.run(config, flow="pull-catalogs").exit_code == 0
     found = onecsync.trace(config, "7700000000")
     assert found["query"]["kind"] == "inn" and json.dumps(found).count(f.ref(1)) >= 1

@@ -25,9 +25,9 @@ def _body(data: bytes):
     return header, root.find(f"{{{NS}}}Body")
 
 
-def _message(n: int, seed: int = 1) -> bytes:
+def _message(n: int, seed: int = 1, shape: str = "bench") -> bytes:
     out = io.StringIO()
-    assert make_message.write_message(out, n, seed) == n
+    assert make_message.write_message(out, n, seed, shape=shape) == n
     return out.getvalue().encode("utf-8")
 
 
@@ -102,6 +102,22 @@ def test_the_generated_config_and_message_go_through_pull_catalogs(tmp_path, san
     assert_valid_message(out)
 
 
+def test_the_flat_shape_is_catalogs_only_without_indentation_and_valid(tmp_path, sandbox):
+    data = _message(600, shape="flat")
+    header, body = _body(data)
+    kinds = Counter(etree.QName(el).localname for el in body)
+    assert sum(kinds.values()) == 600 and all(k.startswith("Справочник.") for k in kinds)
+    assert kinds["Справочник.Контрагенты"] and kinds["Справочник.Договоры"]
+    inside = data[data.index(b"<Body"):data.index(b"</Body>")].rstrip()
+    assert b">\n" not in inside and b">\t" not in inside  # not a line break between two tags
+    for el in list(body)[::37]:
+        assert not formats.validate_object(make_message.VERSION, el)
+    make_message.make(tmp_path, 300, seed=2, shape="flat")
+    code, report, err = sandbox.run("pull-catalogs")
+    assert code == 0, err
+    assert report["peers"]["crm"]["sent"]["objects"] == 300
+
+
 @pytest.mark.parametrize("n", [0, 10])
 def test_tiny_messages_are_still_well_formed(n):
     _, body = _body(_message(n))
@@ -113,13 +129,15 @@ def test_the_benchmark_runs_end_to_end_at_a_tiny_size(tmp_path):
     """bench/run.py prints its table (figures are never asserted, only that it runs)."""
     run = Path(make_message.__file__).with_name("run.py")
     done = subprocess.run([sys.executable, str(run), "--objects", "300", "--idle", "1", "--run",
-                           "--tmp", str(tmp_path), "--keep"], capture_output=True, text=True, timeout=600)
+                           "--grow", "3", "--tmp", str(tmp_path), "--keep"],
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     for row in ("(a) bare iterparse", "(a') minimal relay", "(b) pull-catalogs", "(c) write the message to the CRM",
                 "(d) pull-catalogs, nothing new", "(e) (b) / (a)", "(b) / (a')",
                 "(b) wrote / message size", "run, nothing new",
                 "(f) pull-catalogs, CRM on 1.17 (converts)", "convert 1.8→1.17 catalogs",
-                "convert 1.17→1.8 documents", "(g) state", "    status --json"):
+                "convert 1.17→1.8 documents", "(g) state", "    status --json",
+                "(900 objects), grown 3× by SQL"):
         assert row in done.stdout
     (kept,) = tmp_path.iterdir()
     ours = sorted(kept.glob(f"exchange/*/Message_{make_message.NODE}_*.xml"))

@@ -159,7 +159,7 @@ def test_usage_error_exits_2(capsys):
 
 def test_an_unexpected_error_is_one_line_without_traceback(sandbox, monkeypatch):
     import onecsync.flows.runner as runner
-    monkeypatch.setitem(runner.ROUTES, "pull-catalogs", lambda *a: 1 / 0)
+    monkeypatch.setitem(runner.ROUTERS, "pull-catalogs", lambda *a: 1 / 0)
     sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
     code, _, err = sandbox.run("pull-catalogs")
     assert code == 1

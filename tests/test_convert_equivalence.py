@@ -183,3 +183,18 @@ def test_a_value_of_any_type_holding_elements_is_left_to_the_walk():
     assert not guide.carry(el, guide.roots[name], name, [])
     el.find(f".//{{{ns}}}Количество")[:] = []
     assert guide.carry(el, guide.roots[name], name, [])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_changed_documents_convert_to_the_same_bytes_or_fail_alike(data):
+    """Documents alone (a third of the corpus above): their tables, rates and nested references
+    are where the fast path finds what to change in one pass (formats.relabel)."""
+    documents = [(v, x) for v, x in corpus() if x.startswith("<Документ.".encode())]
+    version, xml = data.draw(st.sampled_from(documents))
+    el = parse_object(xml, version)
+    ns = formats.namespace(version)
+    for _ in range(data.draw(st.integers(0, 4))):
+        _mutate(el, ns, data)
+    target = data.draw(st.sampled_from([t for t in (*VERSIONS, "1.21") if t != version]))
+    same(normalize_object(el, ns), version, target)

@@ -279,7 +279,8 @@ def test_data_is_small_enough_to_ship():
 
 
 def test_data_files_record_their_source():
-    for file in DATA.glob("*.json.gz"):
+    # object-types.json.gz is derived from the others (see test_the_light_object_type_list_is_the_index_s).
+    for file in set(DATA.glob("*.json.gz")) - {DATA / "object-types.json.gz"}:
         source = json.loads(gzip.decompress(file.read_bytes()))["source"]
         assert source["repository"] == "1c-syntax/ssl_3_1_eng"
         assert source["commit"] == "5c8e0a862f547dea67862e84df71dbf2ff133488"

@@ -243,11 +243,12 @@ def test_a_hostile_line_is_translated_in_bounded_time(russian):
 
 
 def test_every_line_console_prints_goes_through_the_translation():
-    """A printer added to console.py (trace's, say) with a bare English f-string would stay
+    """A printer added to the console (trace's, say) with a bare English f-string would stay
     English and escape the catalog test: each literal word it prints must come from _() or tr()."""
     import ast
 
-    source = (REPO / "onecsync" / "console.py").read_text(encoding="utf-8")
+    modules = sorted((REPO / "onecsync" / "console").glob("*.py"))
+    assert len(modules) > 1
     allowed = re.compile(r"onecsync(?: [a-z-]+)?|\[/?[a-z ]*\]|odata|EnterpriseData|\b[a-z]\b")
 
     def words(node) -> list[str]:
@@ -260,14 +261,15 @@ def test_every_line_console_prints_goes_through_the_translation():
         return []
 
     bare = []
-    for node in ast.walk(ast.parse(source)):
+    for node, module in ((n, m.name) for m in modules
+                         for n in ast.walk(ast.parse(m.read_text(encoding="utf-8")))):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
                 and node.func.attr in ("print", "error_line") and node.args:
             if words(node.args[0]):
-                bare.append(f"console.py:{node.lineno}: {ast.unparse(node.args[0])[:80]}")
+                bare.append(f"{module}:{node.lineno}: {ast.unparse(node.args[0])[:80]}")
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "error_line" \
                 and node.args and words(node.args[0]):
-            bare.append(f"console.py:{node.lineno}: {ast.unparse(node.args[0])[:80]}")
+            bare.append(f"{module}:{node.lineno}: {ast.unparse(node.args[0])[:80]}")
     assert not bare, "printed without _()/tr():\n" + "\n".join(bare)
 
 

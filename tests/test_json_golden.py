@@ -185,10 +185,29 @@ def test_every_command_json(sandbox, goldens, tmp_path):
             "-o", str(tmp_path / "settings.xml"))
     json_of(goldens, sandbox, "state-set-numbers-applied", 0, "state", "set-numbers",
             "accounting", "--received", "3", "--yes")
+    for name, args in (("validate-invalid", ("validate", str(broken))),
+                       ("check", ("check",)), ("state-resend-plan", ("state", "resend", "crm")),
+                       ("state-set-numbers-plan", ("state", "set-numbers", "crm", "--sent", "1"))):
+        code, out, err = cli(sandbox, *args)
+        goldens.check(f"human-{name}.txt", out + err, sandbox.root)
     code, out, err = cli(sandbox, "state", "export")
     assert code == 0, err
     goldens.check("state-export.json", out, sandbox.root)
     goldens.verify()
+
+def test_check_with_problems_and_warnings_json(sandbox, goldens):
+    """A base whose folder is gone (a problem, with its code) and a base not heard from yet (a
+    warning, without one)."""
+    import shutil
+
+    shutil.rmtree(sandbox.folders["crm"])
+    code, out, err = cli(sandbox, "--json", "check")
+    goldens.check("check-problems.json", out, sandbox.root)
+    code_strict, out, err = cli(sandbox, "--json", "check", "--strict")
+    goldens.check("check-problems-strict.json", out, sandbox.root)
+    assert (code, code_strict) == (3, 3), err
+    goldens.verify()
+
 
 def test_status_all_json(tmp_path, capsys, goldens):
     from tests.test_pairs import pair

@@ -133,6 +133,13 @@ def test_cli_stays_thin():
         assert len(module.read_text(encoding="utf-8").splitlines()) < 400, module.name
 
 
+def test_the_console_stays_a_module_per_job_each_small():
+    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines())
+             for p in (REPO / "onecsync" / "console").glob("*.py")}
+    assert len(sizes) > 1 and not (REPO / "onecsync" / "console.py").exists()
+    assert max(sizes.values()) < 400, sizes
+
+
 # -- README's promises about what is supported and how it installs -------------------------------
 def test_readme_says_no_transport_or_setting_is_unsupported_that_onecsync_supports():
     from onecsync.config import TRANSPORT_KINDS

@@ -135,3 +135,36 @@ def test_status_counts_what_plain_group_by_queries_count(big_state):
         got = report["peers"][peer]
         assert {"unconfirmed": got["unconfirmed"], "unsendable": got["parked"]["unsendable"],
                 "inbox": got["inbox"], "staged": got["staged"]} == want
+
+
+def test_the_oldest_unconfirmed_found_by_seeks_is_the_plain_minimum(big_state):
+    """status and every run's reconcile find the oldest unconfirmed registration by one seek per
+    message (issue 19): the same as min() over all of them, wherever the oldest is."""
+    from onecsync.state.reports import _oldest
+
+    with sqlite3.connect(big_state.state_path) as db:
+        one = "FROM registrations WHERE peer = 'crm' AND confirmed_no IS NULL AND parked IS NULL"
+        for n in range(4):  # copies of the one unconfirmed registration, for other objects
+            db.execute(f"INSERT INTO registrations (peer, type, ref, kind, inbox_id, message_no, "
+                       f"registered_at) SELECT peer, type, ref || '{n}', kind, inbox_id, message_no, "
+                       f"registered_at {one} ORDER BY id LIMIT 1")
+        ids = [r[0] for r in db.execute(f"SELECT id {one} ORDER BY id")]
+        assert len(ids) == 5
+        # Later ids registered earlier; the oldest sent one in the later of two messages, the
+        # oldest of all not yet sent.
+        for n, rid in enumerate(ids):
+            db.execute("UPDATE registrations SET registered_at = ?, message_no = ? WHERE id = ?",
+                       (f"2026-11-{20 - n:02d}T10:00:00+00:00",
+                        None if rid == ids[-1] else 7 if n % 2 == 0 else 8, rid))
+    db.close()
+    with big_state.db() as db:
+        where = "FROM registrations WHERE peer = ? AND confirmed_no IS NULL AND parked IS NULL"
+        for peer in ("crm", "accounting"):
+            for sent, also in ((True, " AND message_no IS NOT NULL"), (False, "")):
+                want = db.execute(f"SELECT min(registered_at), min(message_no) {where}{also}",
+                                  (peer,)).fetchone()
+                assert _oldest(db, peer, sent) == want, (peer, sent)
+        assert _oldest(db, "crm", False)[0] == "2026-11-" f"{20 - len(ids) + 1:02d}T10:00:00+00:00"
+    code, report, err = big_state.run("--json", "status")
+    assert code == 0, err
+    assert report["peers"]["crm"]["unconfirmed"]["oldest"] == f"2026-11-{20 - len(ids) + 1:02d}T10:00:00+00:00"

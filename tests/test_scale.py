@@ -117,3 +117,62 @@ def test_a_state_can_still_be_made_from_a_sqlite_utils_database(tmp_path):
     state = State(Database(sqlite3.connect(path)), str(path))
     assert isinstance(state.conn, sqlite3.Connection)
     assert state.peers.all() == []
+
+
+def _inbox_indexes(state: State) -> list[tuple[str, str]]:
+    return state.conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+                              "tbl_name = 'inbox' ORDER BY name").fetchall()
+
+
+def test_a_first_exchange_fills_the_inbox_indexes_after_its_rows_and_they_are_used(tmp_path):
+    """Staged into an empty inbox, the secondary indexes are dropped and made again at the end:
+    the schema is what the migrations made, and every index holds every row."""
+    state = open_state(tmp_path / "s.sqlite")
+    made = _inbox_indexes(state)
+    assert len(made) >= 5
+    seen = []
+    real = state.conn.execute
+    state.conn = _Recording(state.conn, seen)
+    with state.atomic():
+        state.inbox.stage("accounting", 1, "1.8", (_obj(i) for i in range(50)))
+    state.conn = state.conn.inner
+    assert any(sql.startswith("DROP INDEX") for sql in seen)  # the fast path was taken
+    assert _inbox_indexes(state) == made
+    assert real("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert real("SELECT count(*) FROM inbox INDEXED BY inbox_ref").fetchone() == (50,)
+    # Into an inbox that holds rows, nothing is dropped.
+    seen.clear()
+    state.conn = _Recording(state.conn, seen)
+    with state.atomic():
+        state.inbox.stage("accounting", 2, "1.8", (_obj(i) for i in range(50, 60)))
+    state.conn = state.conn.inner
+    assert not any(sql.startswith("DROP INDEX") for sql in seen)
+    assert _inbox_indexes(state) == made
+
+
+def test_a_first_exchange_that_fails_midway_leaves_the_indexes_and_no_row(tmp_path):
+    state = open_state(tmp_path / "s.sqlite")
+    made = _inbox_indexes(state)
+
+    def objects():
+        yield from (_obj(i) for i in range(700))  # more than one batch
+        raise RuntimeError("the message ends early")
+
+    with pytest.raises(RuntimeError), state.atomic():
+        state.inbox.stage("accounting", 1, "1.8", objects())
+    assert _inbox_indexes(state) == made
+    assert state.conn.execute("SELECT count(*) FROM inbox").fetchone() == (0,)
+
+
+class _Recording:
+    """A connection that notes every statement it is given."""
+
+    def __init__(self, inner: sqlite3.Connection, seen: list[str]) -> None:
+        self.inner, self.seen = inner, seen
+
+    def execute(self, sql: str, *args):
+        self.seen.append(sql)
+        return self.inner.execute(sql, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)

@@ -188,17 +188,18 @@ def test_awaiting_link_tells_recent_documents_from_old_ones(sandbox):
     """Accounting's own payments wait for good; the recent ones are those that may still link."""
     sandbox.put("accounting", f.Msg(objects=[
         f.payment(f.ref(1, "bbbbbbbb"), f.ref(9), "10.00"),
-        f.payment(f.ref(2, "bbbbbbbb"), f.ref(9), "20.00", number="ТС00-000500")]))
+        f.payment(f.ref(2, "bbbbbbbb"), f.ref(9), "20.00", number="ТС00-000500"),
+        f.payment(f.ref(3, "bbbbbbbb"), f.ref(9), "30.00", number="ТС00-000501")]))
     assert sandbox.run("run")[0] == 0
-    with sqlite3.connect(sandbox.state_path) as c:  # one of them came two months ago
+    with sqlite3.connect(sandbox.state_path) as c:  # one of them came long ago
         c.execute("UPDATE inbox SET updated_at = '2000-01-01T10:00:00+00:00' WHERE ref = ?",
                   (f.ref(1, "bbbbbbbb"),))
     c.close()
     code, report, _ = sandbox.run("status")
     acc = report["peers"]["accounting"]
-    assert (acc["awaiting_link"], acc["awaiting_link_recent"]) == (2, {"days": 30, "count": 1})
+    assert (acc["awaiting_link"], acc["awaiting_link_recent"]) == (3, {"days": 30, "count": 2})
     code, out, _ = sandbox.human("status")
-    assert "2 settlement documents (1 received in the last 30 days)" in out
+    assert "3 settlement documents (2 received in the last 30 days)" in out
 
 
 def test_a_base_that_does_not_import_is_shown_stuck(sandbox):

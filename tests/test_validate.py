@@ -232,7 +232,7 @@ def test_a_file_swapped_for_a_fifo_after_the_look_is_not_read(tmp_path):
     with unblocking(path):
         check = check_message(path)
     assert not check.valid
-    assert "not a regular file" in json.dumps(check.report(), ensure_ascii=False)
+    assert "not a regular file" in json.dumps(check.to_json(), ensure_ascii=False)
 
 
 @pytest.mark.parametrize("command, says", [

@@ -2,7 +2,9 @@
 
 Reads every ``<Package>/Package.bin`` under the XDTO folder (default: the shared reference copy next
 to the repository) and writes ``onecsync/formats/data/ed-<major.minor>.json.gz`` for each
-EnterpriseData package and ``envelope.json.gz`` for the ExchangeMessage package. The output is
+EnterpriseData package and ``envelope.json.gz`` for the ExchangeMessage package, and
+``object-types.json.gz``: each version's body object type names (what every run checks its flows
+against, without reading a whole index). The output is
 deterministic (package order kept, gzip mtime 0) so that a rerun is byte-identical and a diff of
 the committed files shows real format changes only.
 
@@ -149,6 +151,7 @@ def index_package(path: Path) -> tuple[str, dict] | None:
 def generate(xdto_dir: Path, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
+    bodies: dict[str, list[str]] = {}
     for package in sorted(xdto_dir.glob("*/Package.bin")):
         result = index_package(package)
         if result is None:
@@ -162,7 +165,25 @@ def generate(xdto_dir: Path, out_dir: Path) -> list[Path]:
         # mtime=0 and no file name in the gzip header keep reruns byte-identical.
         target.write_bytes(gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0))
         written.append(target)
+        if file_name != "envelope.json.gz":
+            bodies[file_name[len("ed-"):-len(".json.gz")]] = body_object_types(index)
+    target = out_dir / OBJECT_TYPES_FILE
+    text = json.dumps(dict(sorted(bodies.items())), ensure_ascii=False, separators=(",", ":"))
+    target.write_bytes(gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0))
+    written.append(target)
     return written
+
+
+OBJECT_TYPES_FILE = "object-types.json.gz"
+
+
+def body_object_types(index: dict) -> list[str]:
+    """The body object types of one index, sorted: derived from the envelope's Object, plus the
+    deletion notice (as onecsync.formats.FormatIndex.object_types; a test holds the two equal)."""
+    names = {t["name"] for t in index["objectTypes"] if t.get("base") == "msg:Object"}
+    if any(t["name"] == "УдалениеОбъекта" for t in index["objectTypes"] + index["valueTypes"]):
+        names.add("УдалениеОбъекта")
+    return sorted(names)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,9 +17,9 @@ import click
 from onecsync import api
 from onecsync import console
 from onecsync.cli.options import global_options
-from onecsync.config import PEERS
 from onecsync.config import find_config_path
 from onecsync.errors import ExitCode
+from onecsync.topology import PEERS
 
 _YES = click.option("--yes", is_flag=True, help="Do it. Without it, only say what would change.")
 
@@ -142,12 +142,11 @@ def validate(opts, file: Path, max_problems: int) -> int:
         with progress.task(f"checking {file.name}", total_bytes=size) as task:
             check = api.validate_message(file, config, max_problems=max_problems,
                                          progress=task)
-    report = check.report()
     if opts.as_json:
-        console.print_json(report)
+        console.print_json(check.to_json())
     else:
-        console.print_validation(report)
-    return report["exit_code"]
+        console.print_validation(check)
+    return 0 if check.valid else int(ExitCode.REJECTED)
 
 
 class _MessageNo(click.ParamType):
@@ -201,10 +200,10 @@ def state_show(opts) -> int:
     return 0
 
 
-def _finish(opts, plan: dict) -> int:
-    code = 0 if plan["applied"] or opts.dry_run else int(ExitCode.USAGE)
+def _finish(opts, plan) -> int:
+    code = 0 if plan.applied or opts.dry_run else int(ExitCode.USAGE)
     if opts.as_json:
-        console.print_json({**plan, "exit_code": code})
+        console.print_json({**plan.to_json(), "exit_code": code})
     else:
         console.print_plan(plan, dry_run=opts.dry_run)
     return code

@@ -12,6 +12,7 @@ import click
 
 from onecsync import api
 from onecsync import console
+from onecsync import topology
 from onecsync.cli.options import Options
 from onecsync.cli.options import global_options
 
@@ -21,15 +22,15 @@ def _run(opts: Options, call=api.run) -> int:
     with console.progress(opts.progress) as progress:
         report = call(config, dry_run=opts.dry_run, progress=progress)
     if opts.as_json:
-        console.print_json(report)
+        console.print_json(report.to_json())
     elif opts.verbosity >= 0:
         console.print_run(report)
-    elif report["exit_code"] and not report["errors"]:  # -q: no error line said it yet
+    elif report.exit_code and not report.errors:  # -q: no error line said it yet
         console.print_run_line(report)
-    return report["exit_code"]
+    return report.exit_code
 
 
-@click.command("pull-catalogs")
+@click.command(topology.PULL_CATALOGS)
 @click.pass_obj
 @global_options
 def pull_catalogs(opts: Options) -> int:
@@ -39,10 +40,10 @@ def pull_catalogs(opts: Options) -> int:
     Example:
         onecsync --config /etc/onecsync/onecsync.yaml pull-catalogs
     """
-    return _run(opts, partial(api.run, flow="pull-catalogs"))
+    return _run(opts, partial(api.run, flow=topology.PULL_CATALOGS))
 
 
-@click.command("push-invoices")
+@click.command(topology.PUSH_INVOICES)
 @click.pass_obj
 @global_options
 def push_invoices(opts: Options) -> int:
@@ -51,10 +52,10 @@ def push_invoices(opts: Options) -> int:
     Every invoice that comes from the CRM is kept in the invoice registry: only documents
     linked to one of them ever go back to the CRM.
     """
-    return _run(opts, partial(api.run, flow="push-invoices"))
+    return _run(opts, partial(api.run, flow=topology.PUSH_INVOICES))
 
 
-@click.command("pull-settlements")
+@click.command(topology.PULL_SETTLEMENTS)
 @click.pass_obj
 @global_options
 def pull_settlements(opts: Options) -> int:
@@ -64,10 +65,10 @@ def pull_settlements(opts: Options) -> int:
     (or a document already forwarded) along the link paths of flows.pull-settlements.links;
     the others wait in the inbox for their invoice.
     """
-    return _run(opts, partial(api.run, flow="pull-settlements"))
+    return _run(opts, partial(api.run, flow=topology.PULL_SETTLEMENTS))
 
 
-@click.command("retry")
+@click.command(topology.RETRY)
 @click.option("--all", "all_", is_flag=True, help="Retry every parked object.")
 @click.argument("refs", nargs=-1, metavar="[REF]...")
 @click.pass_obj
@@ -85,7 +86,7 @@ def retry(opts: Options, all_: bool, refs: tuple[str, ...]) -> int:
     return _run(opts, partial(api.retry, refs=None if all_ else refs))
 
 
-@click.command("reconcile")
+@click.command(topology.RECONCILE)
 @click.option("--heal", is_flag=True, help="Register what is missing again for the next send.")
 @click.pass_obj
 @global_options
@@ -101,7 +102,7 @@ def reconcile(opts: Options, heal: bool) -> int:
     return _run(opts, partial(api.reconcile, heal=heal))
 
 
-@click.command("run")
+@click.command(topology.RUN)
 @click.pass_obj
 @global_options
 def run(opts: Options) -> int:

@@ -12,13 +12,14 @@ import click
 
 from onecsync import api
 from onecsync import console
+from onecsync import topology
 from onecsync.cli.options import Options
 from onecsync.cli.options import global_options
 from onecsync.errors import Refused
 
 
 @click.command("settings-message")
-@click.argument("peer", type=click.Choice(["accounting", "crm"]))
+@click.argument("peer", type=click.Choice(topology.PEERS))
 @click.option("-o", "--output", metavar="FILE",
               help="Where to write it: a file, a folder, or - for stdout "
                    "(default: Message_<our code>_<base code>.xml in the current folder).")
@@ -78,11 +79,11 @@ def check(opts: Options, strict: bool) -> int:
     """
     report = api.check(opts.config(), dry_run=opts.dry_run, strict=strict)
     if opts.as_json:
-        console.print_json(report)
+        console.print_json(report.to_json())
     # With --strict a warning is a problem: -q, which hides warnings, must not hide those.
     console.print_check(report, summary=not opts.as_json and opts.verbosity >= 0,
                         warnings=opts.verbosity >= 0 or strict)
-    return report["exit_code"]
+    return report.exit_code
 
 
 def _interactive() -> bool:

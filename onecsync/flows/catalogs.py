@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from onecsync import topology
 from onecsync.config import Config
 from onecsync.flows.route import Registrar
 from onecsync.state import State
@@ -16,11 +17,7 @@ from onecsync.state import State
 
 def taken_types(config: Config, source: str) -> set[str]:
     """Every type some flow takes from `source`; the rest is set aside when staged."""
-    flows = config.flows
-    if source == "crm":
-        return set(flows["push-invoices"].objects)
-    return set(flows["pull-catalogs"].objects) | set(flows["pull-settlements"].objects) | \
-        set(flows["push-invoices"].objects)
+    return {t for flow in topology.flows_from(source) for t in config.flows[flow].objects}
 
 
 def restage_newly_taken(config: Config, state: State, source: str) -> None:
@@ -40,13 +37,14 @@ def route_catalogs(config: Config, state: State) -> dict:
     Settlement and invoice documents stay staged for their own flows; types no flow takes from
     accounting are set aside so that they are not looked at again.
     """
-    flow = config.flows["pull-catalogs"]
+    spec = topology.flow(topology.PULL_CATALOGS)
+    flow, source = config.flows[spec.name], spec.source
     types = list(flow.objects)
     with state.atomic():
-        restage_newly_taken(config, state, "accounting")
-        reg = Registrar(config, state, flow, "accounting", "crm")
+        restage_newly_taken(config, state, source)
+        reg = Registrar(config, state, flow, source, spec.target)
         for row in reg.needs_a_look(types):
             reg.offer(row)
         reg.register_rest(types)
-        reg.counts.ignored += state.inbox.ignore_other_types("accounting", taken_types(config, "accounting"))
+        reg.counts.ignored += state.inbox.ignore_other_types(source, taken_types(config, source))
     return reg.counts.as_dict()

@@ -1,6 +1,7 @@
 """`onecsync check`: is everything in place for a run, and can each base do what the flows need?
 
-Public API: `run_check(config, dry_run=False, strict=False)` → a JSON-ready report.
+Public API: `run_check(config, dry_run=False, strict=False)` → `CheckReport` (its `to_json()` is
+the `--json` document), `PeerCheck`, `CheckItem`.
 
 It validates what the config cannot check alone (flow types that exist in no offered format
 version), reaches every transport (`probe()`), and judges each base from the last message it sent
@@ -18,6 +19,10 @@ import inspect
 import os
 import sqlite3
 import stat
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+from typing import Mapping
 
 from onecsync.config import Config
 from onecsync.errors import ExitCode
@@ -28,6 +33,7 @@ from onecsync.flows.declared import Finding
 from onecsync.flows.declared import config_findings
 from onecsync.flows.declared import peer_findings
 from onecsync.flows.organizations import unknown_organizations
+from onecsync.i18n import N_
 from onecsync.protocol.numbering import negotiate
 from onecsync.state import lock_path
 from onecsync.state import open_readonly
@@ -35,6 +41,67 @@ from onecsync.state import read_peers
 from onecsync.transport import build_transport
 
 _ORDER = (ExitCode.CONFIG, ExitCode.TEMPORARY)
+
+
+@dataclass(frozen=True)
+class CheckItem:
+    """A problem (with the exit code it makes) or a warning (`code` None), of a base or not."""
+
+    peer: str | None
+    message: str
+    code: int | None = None
+
+    def to_json(self) -> dict:
+        head = {"code": self.code} if self.code is not None else {}
+        return {**head, "peer": self.peer, "message": self.message}
+
+
+@dataclass(frozen=True)
+class PeerCheck:
+    """What check found of one base: what the state knows of it (code, versions, the version
+    we would exchange in, its last message, prefix, declared object types: sends/receives),
+    and how its transport and its OData answered (ok True/False/None: not checked; detail or
+    error and code)."""
+
+    code: str
+    versions: tuple[str, ...] | None
+    negotiated: str | None
+    last_message_version: str | None
+    last_received_at: str | None
+    prefix: str | None
+    object_types: Mapping[str, list[str]] | None
+    transport: Mapping[str, Any]
+    odata: Mapping[str, Any] | None = None
+
+    def to_json(self) -> dict:
+        out = {"code": self.code,
+               "versions": list(self.versions) if self.versions is not None else None,
+               "negotiated": self.negotiated, "last_message_version": self.last_message_version,
+               "last_received_at": self.last_received_at, "prefix": self.prefix,
+               "object_types": dict(self.object_types) if self.object_types is not None else None,
+               "transport": dict(self.transport)}
+        if self.odata is not None:
+            out["odata"] = dict(self.odata)
+        return out
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    dry_run: bool
+    config: str
+    node: Mapping[str, Any]          # code, formats, prefix
+    state: Mapping[str, Any]         # path, exists
+    peers: Mapping[str, PeerCheck]
+    exit_code: int
+    problems: tuple[CheckItem, ...]
+    warnings: tuple[CheckItem, ...]
+
+    def to_json(self) -> dict:
+        return {"command": "check", "dry_run": self.dry_run, "config": self.config,
+                "node": dict(self.node), "state": dict(self.state),
+                "peers": {name: p.to_json() for name, p in self.peers.items()},
+                "exit_code": self.exit_code, "problems": [p.to_json() for p in self.problems],
+                "warnings": [w.to_json() for w in self.warnings]}
 
 
 def _probe(transport, dry_run: bool) -> dict:
@@ -182,44 +249,39 @@ def _user(uid: int) -> str:
         return f"user {uid}"
 
 
-def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> dict:
+def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> CheckReport:
     findings: list[Finding] = list(config_findings(config))
     codes: list[ExitCode] = [ExitCode.CONFIG for f in findings if f.level == "problem"]
-    problems: list[dict] = [{"code": int(ExitCode.CONFIG), "peer": None, "message": f.line()}
-                            for f in findings if f.level == "problem"]
-    warnings: list[dict] = []
+    problems: list[CheckItem] = [CheckItem(None, f.line(), int(ExitCode.CONFIG))
+                                 for f in findings if f.level == "problem"]
+    warnings: list[CheckItem] = []
     states: dict = {}
+    views: dict[str, PeerCheck] = {}
     try:
         peers = read_peers(config.state)
     except OnecsyncError as exc:
         peers = None
         codes.append(exc.exit_code)
-        problems.append({"code": int(exc.exit_code), "peer": None, "message": exc.line()})
+        problems.append(CheckItem(None, exc.line(), int(exc.exit_code)))
     for p in peers or []:
         states[p.name] = p
     access_problems, access_warnings = _state_access(config)
     for text in access_problems:
         codes.append(ExitCode.CONFIG)
-        problems.append({"code": int(ExitCode.CONFIG), "peer": None, "message": text})
-    warnings += [{"peer": None, "message": text}
-                 for text in access_warnings + _metrics_access(config)]
+        problems.append(CheckItem(None, text, int(ExitCode.CONFIG)))
+    warnings += [CheckItem(None, text) for text in access_warnings + _metrics_access(config)]
     for wrong in [w for w in [_other_node(config)] if w] + _organizations(config):
         codes.append(wrong.exit_code)
-        problems.append({"code": int(wrong.exit_code), "peer": None, "message": wrong.line()})
-    report: dict = {"command": "check", "dry_run": dry_run, "config": str(config.path),
-                    "node": {"code": config.node.code, "formats": list(config.node.formats),
-                             "prefix": config.node.prefix},
-                    "state": {"path": str(config.state), "exists": peers is not None},
-                    "peers": {}}
+        problems.append(CheckItem(None, wrong.line(), int(wrong.exit_code)))
     for name, base in config.bases.items():
         state = states.get(name)
         exchanged = state is not None and (state.sent_no or state.received_no or state.confirmed_no)
         if exchanged and state.code != base.code:  # else a run adopts the corrected code
             codes.append(ExitCode.CONFIG)
-            problems.append({"code": int(ExitCode.CONFIG), "peer": name, "message":
-                             f"{name}: the state file belongs to a base with code {state.code}, "
-                             f"the config names {base.code} (use the state file of this base, "
-                             "or restore the old code in the config)"})
+            problems.append(CheckItem(name, N_(
+                f"{name}: the state file belongs to a base with code {state.code}, the config "
+                f"names {base.code} (use the state file of this base, or restore the old code in "
+                "the config)"), int(ExitCode.CONFIG)))
             state = None
         view = _peer_view(config, name, state)
         view["transport"] = {"kind": base.transport.kind}
@@ -230,7 +292,7 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> di
             view["transport"].update(_probe(transport, dry_run))
             addressing = scan(config, name, transport)
             if addressing.warning:
-                warnings.append({"peer": name, "message": addressing.warning})
+                warnings.append(CheckItem(name, addressing.warning))
             if addressing.wrong is not None:
                 raise addressing.wrong
             offered = _service_versions(transport)
@@ -242,25 +304,36 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> di
             view["transport"].update(ok=False, error=exc.line(), code=int(exc.exit_code))
             codes.append(exc.exit_code)
             line = exc.line()
-            problems.append({"code": int(exc.exit_code), "peer": name,
-                             "message": line if line.startswith(f"{name}: ") else f"{name}: {line}"})
+            problems.append(CheckItem(
+                name, line if line.startswith(f"{name}: ") else N_(f"{name}: {line}"),
+                int(exc.exit_code)))
         if base.odata is not None:
             view["odata"] = _probe_odata(base.odata)
             if not view["odata"]["ok"]:
                 codes.append(ExitCode(view["odata"]["code"]))
-                problems.append({"code": view["odata"]["code"], "peer": name,
-                                 "message": f"{name}: {view['odata']['error']}"})
+                problems.append(CheckItem(name, N_(f"{name}: {view['odata']['error']}"),
+                                          view["odata"]["code"]))
         for f in peer_findings(config, name, state):
             if f.level == "problem":
                 codes.append(ExitCode.CONFIG)
-                problems.append({"code": int(ExitCode.CONFIG), "peer": name, "message": f.line()})
+                problems.append(CheckItem(name, f.line(), int(ExitCode.CONFIG)))
             else:
-                warnings.append({"peer": name, "message": f.line()})
-        report["peers"][name] = view
+                warnings.append(CheckItem(name, f.line()))
+        views[name] = PeerCheck(
+            code=view["code"],
+            versions=tuple(view["versions"]) if view["versions"] is not None else None,
+            negotiated=view["negotiated"], last_message_version=view["last_message_version"],
+            last_received_at=view["last_received_at"], prefix=view["prefix"],
+            object_types=view["object_types"], transport=MappingProxyType(view["transport"]),
+            odata=view.get("odata"))
     if strict and warnings:
         codes.append(ExitCode.CONFIG)
     code = next((c for c in _ORDER if c in codes), ExitCode.OK)
     if code is ExitCode.OK and codes:
         code = codes[0]
-    report.update(exit_code=int(code), problems=problems, warnings=warnings)
-    return report
+    return CheckReport(
+        dry_run=dry_run, config=str(config.path),
+        node={"code": config.node.code, "formats": list(config.node.formats),
+              "prefix": config.node.prefix},
+        state={"path": str(config.state), "exists": peers is not None}, peers=views,
+        exit_code=int(code), problems=tuple(problems), warnings=tuple(warnings))

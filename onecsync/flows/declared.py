@@ -1,13 +1,14 @@
 """Which object types onecsync declares to each base, and which each base must declare in return.
 
-Public API: `DIRECTIONS`, `declared_types(config, peer)`, `needs(config, peer)`,
+Public API: `declared_types(config, peer)`, `needs(config, peer)`,
 `versions_in(text, available)`, `peer_findings(config, peer, peer_state)`, `config_findings(config)`,
 `refuse_bad_flow_types(config)`, `Finding`.
 
 1C decides what to send a peer, and what to accept from it, from the `AvailableObjectTypes` the
 peer declares (XS `FillSupportedXDTOObjects`: an object type goes out only if the peer declared it
 as *received* in the exchange version, and comes in only if the peer declared it as *sent*). So
-every header we write carries our declarations, derived from the flows, from OUR point of view:
+every header we write carries our declarations, derived from the flows (their directions are
+those of onecsync/topology.py), from OUR point of view:
 `Sending` = the versions in which we send the type to that base, `Receiving` = those in which we
 take it from that base; `*` = every version in our AvailableVersion, "" = none (XS
 `ExportSupportedFormatObjects`). A base's own declarations are the mirror image: what we take
@@ -20,19 +21,12 @@ import difflib
 from dataclasses import dataclass
 
 from onecsync import formats
+from onecsync import topology
 from onecsync.config import Config
 from onecsync.errors import ConfigError
 from onecsync.protocol.envelope import ObjectTypeDecl
 from onecsync.protocol.numbering import negotiate
 from onecsync.protocol.numbering import no_common_version
-
-# The flows whose object types we send to / take from each base.
-DIRECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    "accounting": {"send": ("push-invoices",),
-                   "receive": ("pull-catalogs", "pull-settlements", "push-invoices")},
-    "crm": {"send": ("pull-catalogs", "pull-settlements", "push-invoices"),
-            "receive": ("push-invoices",)},
-}
 
 
 @dataclass(frozen=True)
@@ -71,8 +65,8 @@ def _version_list(versions: tuple[str, ...], offered: tuple[str, ...]) -> str:
 def declared_types(config: Config, peer: str) -> tuple[ObjectTypeDecl, ...] | None:
     """Our `AvailableObjectTypes` for `peer`, sorted by name as 1C writes them; None if empty."""
     offered = config.node.formats
-    sends = _types(config, DIRECTIONS[peer]["send"])
-    receives = _types(config, DIRECTIONS[peer]["receive"])
+    sends = _types(config, topology.flows_to(peer))
+    receives = _types(config, topology.flows_from(peer))
     out = []
     for name in sorted(set(sends) | set(receives)):
         having = _versions_having(name, offered)
@@ -85,8 +79,8 @@ def declared_types(config: Config, peer: str) -> tuple[ObjectTypeDecl, ...] | No
 
 def needs(config: Config, peer: str) -> list[tuple[str, str, list[str]]]:
     """(object type, direction from the PEER's point of view, flows needing it) for `peer`."""
-    out = [(t, "send", fl) for t, fl in _types(config, DIRECTIONS[peer]["receive"]).items()]
-    out += [(t, "receive", fl) for t, fl in _types(config, DIRECTIONS[peer]["send"]).items()]
+    out = [(t, "send", fl) for t, fl in _types(config, topology.flows_from(peer)).items()]
+    out += [(t, "receive", fl) for t, fl in _types(config, topology.flows_to(peer)).items()]
     return out
 
 

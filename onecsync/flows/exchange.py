@@ -39,6 +39,9 @@ from onecsync.protocol.writer import write_message
 from onecsync.protocol.xsdate import instant
 from onecsync.quarantine import NotYet
 from onecsync.quarantine import Quarantine
+from onecsync.runs import Received
+from onecsync.runs import ReceivedKind
+from onecsync.runs import Sent
 from onecsync.state import State
 from onecsync.state.table import now_text
 from onecsync.transport.base import Incoming
@@ -92,7 +95,7 @@ class Exchange:
         self.problems: list[OnecsyncError] = []
 
     # -- receive -------------------------------------------------------------------------
-    def receive(self, name: str) -> dict:
+    def receive(self, name: str) -> Received:
         base = self.config.bases[name]
         peer = self.state.peers.ensure(name, base.code)
         incoming = self.transports[name].fetch()
@@ -103,20 +106,22 @@ class Exchange:
             if addressing.wrong is not None:
                 raise addressing.wrong
             log.debug("%s: no message from the base yet", name)
-            return {"file": None}
+            return Received(ReceivedKind.NONE)
         try:
             return self._receive(name, base, peer, incoming)
         finally:
             incoming.close()
 
-    def _receive(self, name: str, base, peer, incoming: Incoming) -> dict:
-        report: dict = {"file": incoming.name}
+    def _receive(self, name: str, base, peer, incoming: Incoming) -> Received:
+        file = incoming.name
+        header_numbers: tuple[int | None, int | None] | None = None
         if incoming.fingerprint == peer.in_fingerprint:
             log.debug("%s: %s is unchanged since the last run", name, incoming.name)
-            return {**report, "unchanged": True, "duplicate": True}
+            return Received(ReceivedKind.UNCHANGED, file)
         # A file rejected before is skipped, not reported every run; a new rejection is kept.
         if (known := self.quarantine.known(name, incoming)) is not None:
-            return {**report, **known}
+            return Received(ReceivedKind.REJECTED_BEFORE, file, note=known)
+        restored, again, confirmed = False, 0, None
         try:
             with self.quarantine.guard(name, incoming), incoming.open() as stream, self.progress.task(
                     f"{name}: reading…", total_bytes=incoming.size) as task:
@@ -125,8 +130,7 @@ class Exchange:
                 check_incoming(h, our_code=self.config.node.code, peer_code=base.code,
                                peer_name=name, offered=self.config.node.formats,
                                source=incoming.name)
-                report["message_no"] = h.message_no
-                report["received_no"] = h.received_no
+                header_numbers = (h.message_no, h.received_no)
                 seen = {"versions": h.available_versions, "in_fingerprint": incoming.fingerprint,
                         "last_received_at": now_text()}
                 if h.object_types is not None:
@@ -138,7 +142,7 @@ class Exchange:
                         self.state.peers.update(name, **seen)
                     log.debug("%s: settings-only message: versions %s", name,
                              ", ".join(h.available_versions))
-                    return {**report, "settings_only": True}
+                    return Received(ReceivedKind.SETTINGS_ONLY, file, header_numbers)
                 numbers = numbering.Numbers(peer.sent_no, peer.received_no, peer.confirmed_no)
                 decision = numbering.decide(numbers, h.message_no, h.received_no, peer=name)
                 restored = decision is numbering.Decision.DUPLICATE and self._restored(peer, h)
@@ -147,7 +151,7 @@ class Exchange:
                         self.state.peers.update(name, in_fingerprint=incoming.fingerprint)
                     log.debug("%s: message %s was received earlier (we hold up to %s); skipped",
                              name, h.message_no, peer.received_no)
-                    return {**report, "duplicate": True}
+                    return Received(ReceivedKind.DUPLICATE, file, header_numbers)
                 with self.state.atomic():
                     if restored:
                         # What does the restored base still hold? Not what its ReceivedNo says: it
@@ -160,10 +164,8 @@ class Exchange:
                                     "%s (restored from a backup?); accepting it and sending the "
                                     "%d objects it lost again", name, h.message_no,
                                     peer.received_no, again)
-                        report["restored"] = True
-                        report["resent"] = again
                     if decision is not numbering.Decision.APPLY_UNNUMBERED:
-                        report["confirmed"] = self.state.outbox.confirm(name, h.received_no or 0)
+                        confirmed = self.state.outbox.confirm(name, h.received_no or 0)
                     counts = self.state.inbox.stage(name, h.message_no, h.version, reader.objects())
                     if decision is not numbering.Decision.APPLY_UNNUMBERED:
                         seen.update(received_no=h.message_no, received_created=_reference(name, h.creation_date),
@@ -171,19 +173,18 @@ class Exchange:
                     seen["format_version"] = h.version
                     self.state.peers.update(name, **seen)
         except NotYet as note:  # the base may still be writing it: nothing was applied
-            return {**report, **note.report}
+            return Received(ReceivedKind.INCOMPLETE, file, header_numbers, note=note.report)
         for type_name, ref, line, why in counts.parked_items:
             log.warning("%s: %s %s (line %s) parked: %s", name, type_name, ref, line, why)
-        report.update(objects=counts.objects, deletions=counts.deletions, parked=counts.parked,
-                      duplicate=False)
         if reader.unknown:
-            report["skipped_unknown"] = dict(reader.unknown)
             for type_name, n in sorted(reader.unknown.items()):
                 log.warning("%s: skipped %d object(s) of type %s, unknown in format %s",
                             name, n, type_name, h.version)
         log.debug("%s: received message %s: %d objects, %d deletions, %d parked", name,
                  h.message_no, counts.objects, counts.deletions, counts.parked)
-        return report
+        return Received(ReceivedKind.APPLIED, file, header_numbers, restored=restored, resent=again,
+                        confirmed=confirmed, objects=counts.objects, deletions=counts.deletions,
+                        parked=counts.parked, skipped_unknown=dict(reader.unknown) or None)
 
     @staticmethod
     def _restored(peer, h: Header) -> bool:
@@ -197,7 +198,7 @@ class Exchange:
         return new is not None and last is not None and new > last
 
     # -- send ----------------------------------------------------------------------------
-    def send(self, name: str) -> dict:
+    def send(self, name: str) -> Sent:
         peer = self.state.peers.ensure(name, self.config.bases[name].code)
         transport = self.transports[name]
         self._report_strays(name, transport)
@@ -210,7 +211,7 @@ class Exchange:
         if not (unsent or owes_confirmation or lost):
             log.debug("%s: nothing new to send (%d unconfirmed, already in message %s)",
                      name, pending, peer.out_no)
-            return {"message_no": None, "objects": 0, "pending": pending}
+            return Sent(pending=pending)
         if pending == 0:  # computed above only when something waits
             lost = not transport.in_place(peer.out_fingerprint)
         if lost:
@@ -306,16 +307,13 @@ class Exchange:
         problems, self.problems = self.problems, []
         return problems
 
-    def _sent_report(self, name, number, version, count, by_type, parked, path) -> dict:
+    def _sent_report(self, name, number, version, count, by_type, parked, path) -> Sent:
         log.debug("%s: %s message %d (format %s): %d objects", name,
                  "would send" if self.dry_run else "sent", number, version, count)
         for rid, why in parked.items():
             log.warning("%s: registration %d parked: %s", name, rid, why)
-        report = {"message_no": number, "version": version, "objects": count,
-                  "by_type": dict(sorted(by_type.items())), "parked": len(parked)}
-        if path is not None:
-            report["file"] = str(path)
-        return report
+        return Sent(number, count, version=version, by_type=dict(sorted(by_type.items())),
+                    parked=len(parked), file=str(path) if path is not None else None)
 
     def _payloads(self, name: str, version: str, by_type: Counter,
                   parked: dict[int, str]) -> Iterator[bytes]:

@@ -9,6 +9,7 @@ ever reach the CRM; an invoice made in accounting stays in accounting.
 
 from __future__ import annotations
 
+from onecsync import topology
 from onecsync.config import Config
 from onecsync.flows.catalogs import restage_newly_taken
 from onecsync.flows.catalogs import taken_types
@@ -30,11 +31,12 @@ def invoice_fields(element) -> dict:
 
 
 def route_invoices(config: Config, state: State) -> dict:
-    flow = config.flows["push-invoices"]
+    spec = topology.flow(topology.PUSH_INVOICES)
+    flow, source = config.flows[spec.name], spec.source
     with state.atomic():
-        restage_newly_taken(config, state, "crm")
-        reg = Registrar(config, state, flow, "crm", "accounting")
-        for row in state.inbox.staged("crm", flow.objects):
+        restage_newly_taken(config, state, source)
+        reg = Registrar(config, state, flow, source, spec.target)
+        for row in state.inbox.staged(source, flow.objects):
             if row.kind == "delete":
                 if reg.offer(row) == "registered":
                     state.invoices.mark_deleted(row.ref)
@@ -42,5 +44,5 @@ def route_invoices(config: Config, state: State) -> dict:
             element = parse_object(row.xml, row.version)
             if reg.offer(row, element) in ("registered", "echo"):
                 state.invoices.upsert(row.ref, row.type, invoice_fields(element))
-        reg.counts.ignored += state.inbox.ignore_other_types("crm", taken_types(config, "crm"))
+        reg.counts.ignored += state.inbox.ignore_other_types(source, taken_types(config, source))
     return reg.counts.as_dict()

@@ -1,7 +1,6 @@
 """Are the ИНН of `flows.*.organizations` organizations of the flow's source base? (run and check)
 
-Public API: `unknown_organizations(config, state, flow)` → the `ConfigError` to report, or None;
-`SOURCES` (the base each flow takes from).
+Public API: `unknown_organizations(config, state, flow)` → the `ConfigError` to report, or None.
 
 A filter on an ИНН that no organization of the base has (a typo, two digits swapped) lets none
 of that organization's objects through: the run would end in exit 0 while nothing of it is
@@ -16,9 +15,8 @@ from onecsync.errors import ConfigError
 from onecsync.mapping import org_inn
 from onecsync.protocol.objects import parse_object
 from onecsync.state import State
-from onecsync.state.admin import ROUTES
+from onecsync.topology import flow as flow_spec
 
-SOURCES: dict[str, str] = {flow: source for source, flows in ROUTES.values() for flow in flows}
 ORGANIZATION = "Справочник.Организации"
 
 
@@ -26,7 +24,7 @@ def unknown_organizations(config: Config, state: State, flow: str) -> ConfigErro
     wanted = config.flows[flow].organizations if flow in config.flows else ()
     if not wanted:
         return None
-    source = SOURCES[flow]
+    source = flow_spec(flow).source
     known = set()
     for version, xml in state.inbox.objects_of(source, ORGANIZATION):
         inn = org_inn(parse_object(xml, version))

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from dataclasses import dataclass
 
+from onecsync import topology
 from onecsync.config import Config
 from onecsync.state import State
 from onecsync.state.reports import STUCK_AFTER_RUNS
@@ -41,12 +42,10 @@ class Drift:
 
 def reconcile_state(config: Config, state: State) -> list[Drift]:
     drifts: list[Drift] = []
-    conn = state.conn
     # Runs since the first (which wrote our first message), as `stuck` counts them.
-    since = conn.execute("SELECT count(*) FROM runs WHERE exit_code IS NOT NULL").fetchone()[0] - 1
+    since = state.journal.finished() - 1
     for peer in config.bases:
-        heard = conn.execute("SELECT sent_no, confirmed_no, last_received_at FROM peers "
-                             "WHERE name = ?", (peer,)).fetchone()
+        heard = state.peers.heard(peer)
         if heard and heard[0] and not heard[1] and heard[2] is None and since >= STUCK_AFTER_RUNS:
             drifts.append(Drift("silent", peer, "", "", (
                 f"no message from the {peer} base in the {since} runs since the first, and none of our "
@@ -60,11 +59,9 @@ def reconcile_state(config: Config, state: State) -> list[Drift]:
                 f"{sent['count']} object(s) sent since message {sent['first_message_no']} are "
                 f"still unconfirmed after {sent['runs']} runs: is the {peer} base importing our "
                 "messages?")))
-    for peer, type_name, ref, reason in conn.execute(
-            "SELECT peer, type, ref, reason FROM inbox WHERE status = 'parked' ORDER BY id"):
+    for peer, type_name, ref, reason in state.inbox.parked():
         drifts.append(Drift("parked", peer, type_name, ref, f"received from {peer}, parked: {reason}"))
-    for peer, type_name, ref, reason in conn.execute(
-            "SELECT peer, type, ref, parked FROM registrations WHERE parked IS NOT NULL ORDER BY id"):
+    for peer, type_name, ref, reason in state.outbox.parked():
         drifts.append(Drift("parked", peer, type_name, ref, f"not sent to {peer}: {reason}"))
     drifts += _orphans(config, state)
     return drifts
@@ -74,17 +71,11 @@ def _orphans(config: Config, state: State) -> list[Drift]:
     """Waiting documents that have waited ORPHAN_AFTER_RUNS runs for what they name."""
     # Waited that many runs: staged before the run that many back started (one look at the
     # journal, instead of counting the journal again for each of 350,000 waiting documents).
-    row = state.conn.execute("SELECT started_at FROM runs ORDER BY started_at DESC LIMIT 1 "
-                             "OFFSET ?", (ORPHAN_AFTER_RUNS - 1,)).fetchone()
-    if row is None:
+    before = state.journal.started_back(ORPHAN_AFTER_RUNS - 1)
+    if before is None:
         return []
-    invoice_types = list(config.flows["push-invoices"].objects)
-    marks = ", ".join("?" for _ in invoice_types)
-    return [Drift("orphan", "crm", type_name, ref,
+    settlements = topology.flow(topology.PULL_SETTLEMENTS)  # its documents wait in the inbox
+    return [Drift("orphan", settlements.target, type_name, ref,
                   f"names {link}, which neither the CRM sent nor accounting made")
-            for type_name, ref, link in state.conn.execute(
-                "SELECT w.type, w.ref, min(l.ref) FROM inbox w JOIN inbox_links l ON l.inbox_id = w.id "
-                "WHERE w.peer = 'accounting' AND w.status = 'waiting' AND w.updated_at < ? "
-                "AND l.ref NOT IN (SELECT ref FROM invoices) "
-                f"AND l.ref NOT IN (SELECT ref FROM inbox WHERE peer = 'accounting' AND type IN ({marks})) "
-                "GROUP BY w.id ORDER BY w.id", (row[0], *invoice_types))]
+            for type_name, ref, link in state.inbox.orphans(
+                settlements.source, before, config.flows[topology.PUSH_INVOICES].objects)]

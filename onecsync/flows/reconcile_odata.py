@@ -28,6 +28,7 @@ from typing import Iterable
 from onecsync.config import Config
 from onecsync.flows.reconcile import Drift
 from onecsync.state import State
+from onecsync.topology import Peer
 
 if TYPE_CHECKING:  # requests is only worth importing when a base has OData
     from onecsync.odata import ODataClient
@@ -81,10 +82,10 @@ def _by_ref(client: ODataClient, entity: str, refs: list[str], select: str) -> d
 
 def reconcile_odata(config: Config, state: State, clients: dict[str, ODataClient]) -> list[Drift]:
     drifts: list[Drift] = []
-    if "accounting" in clients:
-        drifts += _once_accounting_exported(state, _accounting(config, state, clients["accounting"]))
-    if "crm" in clients:
-        drifts += _crm(config, state, clients["crm"])
+    if Peer.ACCOUNTING in clients:
+        drifts += _once_accounting_exported(state, _accounting(config, state, clients[Peer.ACCOUNTING]))
+    if Peer.CRM in clients:
+        drifts += _crm(config, state, clients[Peer.CRM])
     return drifts
 
 
@@ -98,7 +99,7 @@ def _once_accounting_exported(state: State, drifts: list[Drift]) -> list[Drift]:
     """Such drifts count only once accounting wrote us a message after reconcile first saw
     them: that message carried all accounting had registered for us by then."""
     try:
-        received = state.peers.get("accounting").received_no
+        received = state.peers.get(Peer.ACCOUNTING).received_no
     except KeyError:  # nothing ever received from accounting
         received = 0
     seen = json.loads(state.meta.get(SEEN_KEY) or "{}")
@@ -123,10 +124,10 @@ def _once_accounting_exported(state: State, drifts: list[Drift]) -> list[Drift]:
 
 def _accounting(config: Config, state: State, client: ODataClient) -> list[Drift]:
     drifts = []
-    names = {**ACCOUNTING_INVOICES, **config.bases["accounting"].odata.entities}
+    names = {**ACCOUNTING_INVOICES, **config.bases[Peer.ACCOUNTING].odata.entities}
     # An invoice still on its way (sent, or not yet, and not confirmed) is not in accounting
     # yet, or not in this version: only what accounting confirmed can be compared.
-    on_the_way = state.outbox.unconfirmed("accounting")
+    on_the_way = state.outbox.unconfirmed(Peer.ACCOUNTING)
     invoices = [i for i in state.invoices.all()
                 if not i["deleted"] and (i["type"], i["ref"]) not in on_the_way]
     groups: dict[str, list[str]] = defaultdict(list)
@@ -138,18 +139,18 @@ def _accounting(config: Config, state: State, client: ODataClient) -> list[Drift
     for inv in invoices:
         row, what = found.get(inv["ref"]), f"invoice {inv['number']} of {(inv['date'] or '')[:10]}"
         if row is None:
-            drifts.append(Drift("missing", "accounting", inv["type"], inv["ref"],
+            drifts.append(Drift("missing", Peer.ACCOUNTING, inv["type"], inv["ref"],
                                 f"{what} from the CRM is not in accounting", healable=True))
         elif row.get("DeletionMark"):
-            drifts.append(Drift("deleted", "accounting", inv["type"], inv["ref"],
+            drifts.append(Drift("deleted", Peer.ACCOUNTING, inv["type"], inv["ref"],
                                 f"{what} is marked for deletion in accounting, not in the CRM"))
         else:
             theirs, ours = _money(row.get("СуммаДокумента")), _money(inv["amount"])
             if ours is not None and theirs != ours:
-                drifts.append(Drift("amount", "accounting", inv["type"], inv["ref"],
+                drifts.append(Drift("amount", Peer.ACCOUNTING, inv["type"], inv["ref"],
                                     f"{what}: accounting has {theirs}, the CRM sent {ours}"))
             if row.get("Posted") is False:
-                drifts.append(Drift("unposted", "accounting", inv["type"], inv["ref"],
+                drifts.append(Drift("unposted", Peer.ACCOUNTING, inv["type"], inv["ref"],
                                     f"{what} is not posted in accounting"))
     drifts += _settlements(config, state, client, [i["ref"] for i in invoices if i["ref"] in found])
     return drifts
@@ -171,17 +172,17 @@ def _settlements(config: Config, state: State, client: ODataClient, refs: list[s
             docs = {d: v for d, v in docs.items() if d in live and not live[d].get("DeletionMark")}
         for doc, (inv, t, total) in docs.items():
             held[inv][doc] = (t, total)
-    forwarded = state.outbox.forwarded_for(refs)
+    forwarded = state.outbox.forwarded_for(Peer.ACCOUNTING, Peer.CRM, refs)
     drifts = []
     for inv in refs:
         theirs, ours = held.get(inv, {}), forwarded.get(inv, {})
         for doc, (type_name, total) in sorted(theirs.items()):
             # Registered for the CRM without our link to this invoice: heal forwarded it (or a
             # link path forwarded it for another invoice); reporting it again heals nothing.
-            if doc not in ours and not state.outbox.was_registered("crm", type_name, doc):
-                in_inbox = state.inbox.copy_of("accounting", type_name, doc) is not None
+            if doc not in ours and not state.outbox.was_registered(Peer.CRM, type_name, doc):
+                in_inbox = state.inbox.copy_of(Peer.ACCOUNTING, type_name, doc) is not None
                 drifts.append(Drift(
-                    "not-forwarded", "crm", type_name, doc,
+                    "not-forwarded", Peer.CRM, type_name, doc,
                     f"accounting holds it for invoice {inv} ({total}); "
                     + ("it waits in our inbox (--heal forwards the copy we hold; if accounting changed it "
                        "since, register it again for onecsync there)" if in_inbox else "onecsync never received it: "
@@ -190,8 +191,8 @@ def _settlements(config: Config, state: State, client: ODataClient, refs: list[s
 
 
 def _crm(config: Config, state: State, client: ODataClient) -> list[Drift]:
-    names = {**CRM_DOCUMENTS, **config.bases["crm"].odata.entities}
-    confirmed = state.outbox.confirmed_registrations("crm", list(names))
+    names = {**CRM_DOCUMENTS, **config.bases[Peer.CRM].odata.entities}
+    confirmed = state.outbox.confirmed_registrations(Peer.CRM, list(names))
     drifts = []
     by_type: dict[str, list[str]] = defaultdict(list)
     for type_name, ref in confirmed:
@@ -200,7 +201,7 @@ def _crm(config: Config, state: State, client: ODataClient) -> list[Drift]:
         found = _by_ref(client, names[type_name], refs, "Ref_Key,DeletionMark")
         for ref in refs:
             if ref not in found:
-                drifts.append(Drift("missing", "crm", type_name, ref,
+                drifts.append(Drift("missing", Peer.CRM, type_name, ref,
                                     "the CRM confirmed it but does not hold it", healable=True))
     return drifts
 
@@ -212,16 +213,16 @@ def heal(state: State, drifts: list[Drift]) -> int:
         for d in drifts:
             if not d.healable:
                 continue
-            if d.kind == "missing" and d.peer == "accounting":
-                row = state.inbox.copy_of("crm", d.type, d.ref)
+            if d.kind == "missing" and d.peer == Peer.ACCOUNTING:
+                row = state.inbox.copy_of(Peer.CRM, d.type, d.ref)
                 if row is not None:
-                    state.outbox.register_one("accounting", row)
+                    state.outbox.register_one(Peer.ACCOUNTING, row)
                     healed += 1
             elif d.kind == "not-forwarded":
-                row = state.inbox.copy_of("accounting", d.type, d.ref)
+                row = state.inbox.copy_of(Peer.ACCOUNTING, d.type, d.ref)
                 if row is not None:
-                    state.outbox.register_one("crm", row)
+                    state.outbox.register_one(Peer.CRM, row)
                     healed += 1
-            elif d.kind == "missing" and d.peer == "crm":
-                healed += state.outbox.reregister("crm", d.type, d.ref)
+            elif d.kind == "missing" and d.peer == Peer.CRM:
+                healed += state.outbox.reregister(Peer.CRM, d.type, d.ref)
     return healed

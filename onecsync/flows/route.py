@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Iterator
 
 from onecsync import formats
 from onecsync.config import Config
@@ -54,18 +55,11 @@ class Registrar:
         self.rules = config.mapping.get(target, {})
         self.counts = RouteCounts()
 
-    def needs_a_look(self, types: list[str]) -> list[Staged]:
+    def needs_a_look(self, types: list[str]) -> Iterator[Staged]:
         """Staged rows that the bulk statement must not register blindly."""
         mapped = [t for t in types if self.rules.get(t)]
-        clauses = ["EXISTS (SELECT 1 FROM inbox t WHERE t.peer = ? AND t.type = s.type AND t.ref = s.ref)",
-                   "s.reason IS NOT NULL"]  # parked before and retried: check it again
-        params: list = [self.target]
-        if mapped:
-            clauses.append(f"s.type IN ({', '.join('?' for _ in mapped)})")
-            params += mapped
-        if self.flow.organizations:
-            clauses.append("s.kind = 'object'")
-        return self.state.inbox.staged(self.source, types, special=" OR ".join(clauses), params=tuple(params))
+        return self.state.inbox.needs_a_look(self.source, self.target, types, mapped,
+                                             objects=bool(self.flow.organizations))
 
     def offer(self, row: Staged, element=None) -> str:
         """Register one object for the target, or say why not: registered, filtered, echo,

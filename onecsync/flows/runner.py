@@ -1,6 +1,8 @@
 """Run one command: lock, open the state, do its steps in order, journal the outcome.
 
-Public API: `COMMANDS`, `execute(config, command, dry_run=False, progress)` → `Outcome`.
+Public API: `commands()`, `scheduled()`, `ROUTERS`, `execute(config, command, dry_run=False,
+progress)` → `Outcome`, whose `report()` is the typed `onecsync.runs.RunReport`. The commands
+and their steps are derived from onecsync/topology.py.
 
 A step that fails for one base does not stop the others: a rejected message from accounting
 must not keep the CRM from getting what is already staged. Only errors that make every step
@@ -12,12 +14,15 @@ metrics file, if one is configured, when it ends (failed runs too: metrics.py).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sqlite3
 import time
 from dataclasses import dataclass
 from dataclasses import field
+from typing import Callable
 
+from onecsync import topology
 from onecsync.ceiling import RunCeiling
 from onecsync.config import Config
 from onecsync.errors import Busy
@@ -28,20 +33,26 @@ from onecsync.errors import NumberingConflict
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StateError
 from onecsync.errors import ended_by
-from onecsync.flows.catalogs import route_catalogs
 from onecsync.flows.declared import refuse_bad_flow_types
 from onecsync.flows.exchange import Exchange
-from onecsync.flows.invoices import route_invoices
 from onecsync.flows.organizations import unknown_organizations
 from onecsync.flows.reconcile import reconcile_state
 from onecsync.flows.reconcile_odata import heal as heal_drifts
 from onecsync.flows.reconcile_odata import reconcile_odata
-from onecsync.flows.settlements import route_settlements
 from onecsync.healthcheck import Healthcheck
 from onecsync.metrics import write_metrics
 from onecsync.progress import NO_PROGRESS
 from onecsync.progress import Progress
+from onecsync.runs import PeerRun
+from onecsync.runs import Received
+from onecsync.runs import ReceivedKind
+from onecsync.runs import Routed
+from onecsync.runs import RoutedItem
+from onecsync.runs import RunError
+from onecsync.runs import RunReport
+from onecsync.runs import Sent
 from onecsync.state import RunLock
+from onecsync.state import State
 from onecsync.state import ensure_state_dir
 from onecsync.state import lock_path
 from onecsync.state import open_dry_run
@@ -53,29 +64,43 @@ from onecsync.transport import build_transport
 
 log = logging.getLogger("onecsync")
 
-ROUTES = {"pull-catalogs": route_catalogs, "push-invoices": route_invoices,
-          "pull-settlements": route_settlements}
+def _router(spec: topology.FlowSpec) -> Callable[[Config, State], dict]:
+    module, _, name = spec.router.partition(":")
+    return getattr(importlib.import_module(module), name)
 
-_ALL_ROUTES = [("route", "pull-catalogs"), ("route", "push-invoices"), ("route", "pull-settlements")]
-_SEND_BOTH = [("send", "crm"), ("send", "accounting")]
 
-# (action, argument) in order; a command is receive → route → send, once.
-COMMANDS: dict[str, list[tuple[str, str]]] = {
-    "pull-catalogs": [("receive", "accounting"), ("route", "pull-catalogs"), *_SEND_BOTH],
-    "push-invoices": [("receive", "crm"), ("route", "push-invoices"),
-                      ("send", "accounting"), ("send", "crm")],
-    "pull-settlements": [("receive", "accounting"), ("route", "pull-settlements"), *_SEND_BOTH],
-    # Invoices are routed before settlements so that a payment arriving in the same run as its
-    # invoice is linked at once.
-    "run": [("receive", "accounting"), ("receive", "crm"), *_ALL_ROUTES, *_SEND_BOTH,
-            ("reconcile", "")],
-    "reconcile": [("reconcile", "")],
-    "retry": [("unpark", ""), *_ALL_ROUTES, *_SEND_BOTH],
-}
+# The routing function of each flow, by its name; a flow added to the table later (a test does)
+# is looked up when it routes.
+ROUTERS: dict[str, Callable[[Config, State], dict]] = {f.name: _router(f) for f in topology.FLOWS}
 
-# What cron and the timer run: finding the lock taken is no failure for these (errors.Busy);
-# retry and reconcile are an admin's decision, not carried out when a run holds the lock.
-SCHEDULED = frozenset({"run", "pull-catalogs", "push-invoices", "pull-settlements"})
+
+def _unique(peers) -> list[str]:
+    return list(dict.fromkeys(p.value for p in peers))
+
+
+def commands() -> dict[str, list[tuple[str, str]]]:
+    """Each command's steps, (action, argument) in order; a command is receive → route → send,
+    once. A flow sends its target what it routed, then its source the confirmation of what it
+    took; `run` and `retry` route every flow in the table's order."""
+    flows = topology.FLOWS
+    routes = [("route", f.name) for f in flows]
+    sends = [("send", p) for p in _unique([*(f.target for f in flows), *(f.source for f in flows)])]
+    out = {f.name: [("receive", f.source.value), ("route", f.name), ("send", f.target.value),
+                    ("send", f.source.value)] for f in flows}
+    out[topology.RUN] = [*(("receive", p) for p in _unique([*(f.source for f in flows),
+                                                            *(f.target for f in flows)])),
+                         *routes, *sends, ("reconcile", "")]
+    out[topology.RECONCILE] = [("reconcile", "")]
+    out[topology.RETRY] = [("unpark", ""), *routes, *sends]
+    return out
+
+
+def scheduled() -> frozenset[str]:
+    """What cron and the timer run: finding the lock taken is no failure for these
+    (errors.Busy); retry and reconcile are an admin's decision, not carried out when a run
+    holds the lock."""
+    return frozenset({topology.RUN, *topology.flow_names()})
+
 
 # Most serious first: the exit code of a run is the first of these that occurred.
 SEVERITY = (ExitCode.BUG, ExitCode.CONFIG, ExitCode.CONFLICT, ExitCode.REJECTED,
@@ -87,16 +112,17 @@ DRIFT_LINES = 30
 JOURNAL_DRIFT = 20
 
 
-def journal_report(report: dict) -> dict:
+def journal_report(report: RunReport) -> dict:
     """The run report as the journal keeps it: the drift summarized, so that an idle run with
     4,000 parked objects adds a few KB to the state, not 1 MB."""
-    drift = report.get("drift")
+    data = report.to_json()
+    drift = data.get("drift")
     if not drift:
-        return report
+        return data
     by_kind: dict[str, int] = {}
     for d in drift:
         by_kind[d["kind"]] = by_kind.get(d["kind"], 0) + 1
-    return {**report, "drift": drift[:JOURNAL_DRIFT],
+    return {**data, "drift": drift[:JOURNAL_DRIFT],
             "drift_summary": {"total": len(drift), "by_kind": by_kind}}
 
 
@@ -104,8 +130,9 @@ def journal_report(report: dict) -> dict:
 class Outcome:
     command: str
     dry_run: bool
-    peers: dict = field(default_factory=dict)
-    routed: dict = field(default_factory=dict)
+    # name → {"received": Received, "sent": Sent}, filled as the steps go
+    peers: dict[str, dict[str, Received | Sent]] = field(default_factory=dict)
+    routed: dict[str, RoutedItem] = field(default_factory=dict)
     errors: list[OnecsyncError] = field(default_factory=list)
     parked: int = 0
     drifts: list | None = None   # None: not reconciled in this command
@@ -119,16 +146,14 @@ class Outcome:
             codes.add(ExitCode.DRIFT)
         return next((c for c in SEVERITY if c in codes), ExitCode.OK)
 
-    def report(self) -> dict:
-        return {
-            "command": self.command,
-            "exit_code": int(self.exit_code),
-            "dry_run": self.dry_run,
-            "peers": self.peers,
-            "routed": self.routed,
-            "errors": [{"code": int(e.exit_code), "message": e.line()} for e in self.errors],
-            **({"drift": [d.as_dict() for d in self.drifts]} if self.drifts is not None else {}),
-        }
+    def report(self) -> RunReport:
+        peers = {name: PeerRun(p.get("received"), p.get("sent"))  # type: ignore[arg-type]
+                 for name, p in self.peers.items()}
+        return RunReport(
+            command=self.command, exit_code=int(self.exit_code), dry_run=self.dry_run,
+            peers=peers, routed=dict(self.routed),
+            errors=tuple(RunError(int(e.exit_code), e.line()) for e in self.errors),
+            drift=tuple(d.as_dict() for d in self.drifts) if self.drifts is not None else None)
 
 
 def execute(config: Config, command: str, dry_run: bool = False,
@@ -160,7 +185,7 @@ def execute(config: Config, command: str, dry_run: bool = False,
 
 def _execute(config: Config, command: str, dry_run: bool, refs: tuple[str, ...] | None,
              progress: Progress, heal: bool) -> Outcome:
-    steps = COMMANDS[command]
+    steps = commands()[command]
     refuse_bad_flow_types(config)
     outcome = Outcome(command=command, dry_run=dry_run)
     try:
@@ -177,7 +202,7 @@ def _execute(config: Config, command: str, dry_run: bool, refs: tuple[str, ...] 
                     finish()
             return outcome
         ensure_state_dir(config.state)
-        with RunLock(lock_path(config.state), command, scheduled=command in SCHEDULED):
+        with RunLock(lock_path(config.state), command, scheduled=command in scheduled()):
             ping = Healthcheck.from_config(config)
             ping.start()
             try:
@@ -288,14 +313,16 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
         try:
             if action == "receive":
                 peer_report["received"] = exchange.receive(arg)
-                outcome.parked += peer_report["received"].get("parked", 0)
+                outcome.parked += peer_report["received"].parked
             elif action == "route":
                 if (wrong := unknown_organizations(config, state, arg)) is not None:
                     log.error("%s", wrong.line())  # the filter still does as it is told
                     outcome.errors.append(wrong)
                 with progress.task(f"routing {arg}…"):  # minutes at a first exchange: say so
-                    outcome.routed[arg] = ROUTES[arg](config, state)
-                outcome.parked += outcome.routed[arg].get("parked", 0)
+                    router = ROUTERS.get(arg) or _router(topology.flow(arg))
+                    routed = Routed.from_json(router(config, state))
+                outcome.routed[arg] = routed
+                outcome.parked += routed.parked
             elif action == "reconcile":
                 with progress.task("reconciling…"):
                     _reconcile(config, state, outcome, heal)
@@ -304,10 +331,10 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
                     outcome.routed["retry"] = {"unparked": state.unpark(refs)}
             elif action == "send":
                 if arg in blocked:
-                    peer_report["sent"] = {"skipped": "numbering conflict or setup problem"}
+                    peer_report["sent"] = Sent(skipped="numbering conflict or setup problem")
                     continue
                 peer_report["sent"] = exchange.send(arg)
-                outcome.parked += peer_report["sent"].get("parked", 0)
+                outcome.parked += peer_report["sent"].parked
         except OnecsyncError as exc:
             if isinstance(exc, StateError) or peer_report is None and exc.exit_code == ExitCode.CONFIG:
                 raise  # nothing else can go right either
@@ -316,8 +343,11 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
             if isinstance(exc, (NumberingConflict, ConfigError)):
                 blocked.add(arg)  # one base's setup problem must not stop the other base
             if peer_report is not None:
-                key = "sent" if action == "send" else "received"
-                peer_report[key] = {"error": exc.line(), "code": int(exc.exit_code)}
+                if action == "send":
+                    peer_report["sent"] = Sent(error=exc.line(), code=int(exc.exit_code))
+                else:
+                    peer_report["received"] = Received(ReceivedKind.FAILED, error=exc.line(),
+                                                       code=int(exc.exit_code))
         for problem in exchange.take_problems():  # the step went through, yet needs a human
             log.error("%s", problem.line())
             outcome.errors.append(problem)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from onecsync import topology
 from onecsync.config import Config
 from onecsync.flows.catalogs import restage_newly_taken
 from onecsync.flows.catalogs import taken_types
@@ -27,7 +28,7 @@ from onecsync.state import State
 from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.inbox import Staged
 
-_LINKS_KEY = "pull-settlements.links"
+_LINKS_KEY = f"{topology.PULL_SETTLEMENTS}.links"
 
 
 def _refs(row: Staged, paths: tuple[str, ...]) -> set[str]:
@@ -43,54 +44,56 @@ def _refs(row: Staged, paths: tuple[str, ...]) -> set[str]:
 
 
 def route_settlements(config: Config, state: State) -> dict:
-    flow = config.flows["pull-settlements"]
+    spec = topology.flow(topology.PULL_SETTLEMENTS)
+    flow, source, target = config.flows[spec.name], spec.source, spec.target
     types = list(flow.objects)
     with state.atomic():
-        restage_newly_taken(config, state, "accounting")
-        reg = Registrar(config, state, flow, "accounting", "crm")
+        restage_newly_taken(config, state, source)
+        reg = Registrar(config, state, flow, source, target)
         _invoices_changed_in_accounting(config, state, reg)
         signature = hashlib.sha256(json.dumps(flow.links, sort_keys=True, ensure_ascii=False)
                                    .encode()).hexdigest()
         if state.meta.get(_LINKS_KEY) != signature:  # link paths changed: read waiting documents again
-            for row in state.inbox.waiting("accounting", types):
+            for row in state.inbox.waiting(source, types):
                 state.inbox.set_links(row.id, _refs(row, flow.links.get(row.type, ())))
             state.meta.set(_LINKS_KEY, signature)
         touched = False
-        for row in state.inbox.staged("accounting", types):
+        for row in state.inbox.staged(source, types):
             touched = True
             if row.kind == "delete":
                 reg.offer(row)  # forwarded only if the document itself was
                 continue
             state.inbox.set_links(row.id, _refs(row, flow.links.get(row.type, ())))
             state.inbox.set_status(row.id, S.WAITING)
-        while ids := state.inbox.link_waiting("accounting", "crm", types):
+        while ids := state.inbox.link_waiting(source, target, types):
             touched = True
             for row in state.inbox.rows(ids):
                 reg.offer(row)
-        reg.counts.ignored += state.inbox.ignore_other_types("accounting", taken_types(config, "accounting"))
-        reg.counts.waiting = _waiting(state, types, touched)
+        reg.counts.ignored += state.inbox.ignore_other_types(source, taken_types(config, source))
+        reg.counts.waiting = _waiting(state, source, types, touched)
     return reg.counts.as_dict()
 
 
-def _waiting(state: State, types: list[str], touched: bool) -> int:
+def _waiting(state: State, source: str, types: list[str], touched: bool) -> int:
     """How many documents wait for their invoice.
 
     Counting walks an index entry per waiting document (0.1 s per 350,000, most of a cron run
     with nothing new). Only this routing moves documents into or out of waiting, so a run in
     which it staged and linked nothing reports the count of the last run that did.
     """
-    key = "pull-settlements.waiting:" + hashlib.sha256(json.dumps(types, ensure_ascii=False)
+    key = f"{topology.PULL_SETTLEMENTS}.waiting:" + hashlib.sha256(json.dumps(types, ensure_ascii=False)
                                                        .encode()).hexdigest()[:16]
     cached = state.meta.get(key)
     if not touched and cached is not None:
         return int(cached)
-    count = state.inbox.count_status("accounting", S.WAITING, types)
+    count = state.inbox.count_status(source, S.WAITING, types)
     state.meta.set(key, str(count))
     return count
 
 
 def _invoices_changed_in_accounting(config: Config, state: State, reg: Registrar) -> None:
-    for row in state.inbox.staged("accounting", config.flows["push-invoices"].objects):
+    invoices = topology.flow(topology.PUSH_INVOICES)  # they come back from its target
+    for row in state.inbox.staged(invoices.target, config.flows[invoices.name].objects):
         if not state.invoices.has(row.ref):
             state.inbox.set_status(row.id, S.IGNORED, "not an invoice from the CRM")
             reg.counts.ignored += 1
@@ -98,7 +101,7 @@ def _invoices_changed_in_accounting(config: Config, state: State, reg: Registrar
             reg.offer(row)  # the CRM's version will overwrite it in accounting: not passed on
         elif row.kind == "delete":
             # The CRM's own invoice was never registered for it: its deletion goes regardless.
-            state.outbox.register_one("crm", row)
+            state.outbox.register_one(invoices.source, row)
             state.invoices.mark_deleted(row.ref)
             reg.counts.registered += 1
         else:

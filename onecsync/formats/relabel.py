@@ -88,7 +88,9 @@ class _Plan:
     order: dict[str, int] | None  # by tag, when the source orders the shared fields otherwise
     steps: dict[str, TypeDef | str | _Plan]
     rewrites: bool = False  # a VAT rate or an xs:anyType value somewhere below
-    tags: tuple[str, ...] = ()  # the children `_Guide.carry` looks at: drop's and steps'
+    # The tags `_Guide.carry` looks for below an object of this type (a root's plan only):
+    # what is dropped, rewritten or sorted anywhere below.
+    hits: tuple[str, ...] = ()
 
     @property
     def places(self) -> bool:
@@ -154,9 +156,9 @@ class _Guide:
                 if not plan.rewrites and any(not isinstance(sub, _Plan) or sub.rewrites
                                              for sub in plan.steps.values()):
                     plan.rewrites = grown = True
-        for plan in plans.values():
-            plan.tags = (*plan.drop, *plan.steps)
         self.roots = {n: plans[key] for n, key in roots.items()}
+        for plan in self.roots.values():
+            plan.hits = tuple(sorted({t for p in _below(plan) for t in _acted_on(p)}))
 
     def order(self, t: ObjectType) -> dict[str, int]:
         """The place of each field of `t` by tag (a name given twice: its last place, as the walk)."""
@@ -171,36 +173,77 @@ class _Guide:
             order = self.order(t)
             el[:] = sorted(el, key=lambda c: order.get(c.tag, -1))
 
-    def carry(self, el: etree._Element, plan: _Plan, path, dropped: list[str]) -> bool:
-        """Make the walk's changes below `el`; False where only the walk can."""
-        gone = []
-        steps, drop = plan.steps, plan.drop
-        for child in el.iterchildren(*plan.tags) if plan.tags else ():  # picked in C
-            tag = child.tag
-            if tag in drop:
-                dropped.append(str(Path(path, child)))
-                gone.append(child)
+    def carry(self, root: etree._Element, plan: _Plan, path: str, dropped: list[str]) -> bool:
+        """Make the walk's changes below `root`; False where only the walk can.
+
+        The elements the walk would change are found in one pass in C (`iter` over the tags
+        the plans below name), each placed by its ancestors' tags on the plans: going down
+        the plans in Python, child by child, was most of a document's cost."""
+        hits = list(root.iter(*plan.hits)) if plan.hits else []
+        gone: dict[etree._Element, list[etree._Element]] = {}
+        rates, sorts = [], []
+        for el in hits:
+            chain, up = [], el.getparent()
+            while up is not root and up is not None:
+                chain.append(up)
+                up = up.getparent()
+            if up is None:  # the root itself (iter yields it too)
                 continue
-            sub = steps.get(tag)
-            if sub is None:
+            at: _Plan | None = plan
+            for a in reversed(chain):  # the plans from the root down to el's parent
+                down = at.steps.get(a.tag) if at is not None else None
+                at = down if isinstance(down, _Plan) else None
+            if at is None:
+                continue  # not where the walk goes, or below what it drops or rewrites
+            tag = el.tag
+            if tag in at.drop:
+                where: Path | str = path
+                for a in reversed(chain):
+                    where = Path(where, a)
+                dropped.append(str(Path(where, el)))
+                gone.setdefault(el.getparent(), []).append(el)
                 continue
+            sub = at.steps.get(tag)
             if isinstance(sub, _Plan):
-                if not self.carry(child, sub, Path(path, child), dropped):
-                    return False
+                if sub.order is not None:
+                    sorts.append((el, sub.order))
             elif sub == _ANY:
-                if any(isinstance(c.tag, str) for c in child):
+                if any(isinstance(c.tag, str) for c in el):
                     return False
-            elif not _carry_rate(child, sub, self.target):
-                return False
-        if gone:
-            if len(gone) == len(el):
+            elif isinstance(sub, (ObjectType, ValueType)):
+                rates.append((el, sub))
+        for parent, children in gone.items():
+            if len(children) == len(parent):
                 return False  # emptied: the walk drops an emptied choice, and says so
-            for child in gone:
-                el.remove(child)
+        for el, kind in rates:
+            if not _carry_rate(el, kind, self.target):
+                return False
+        for parent, children in gone.items():
+            for child in children:
+                parent.remove(child)
         if plan.order is not None:
-            order = plan.order
+            sorts.append((root, plan.order))
+        for el, order in sorts:
             el[:] = sorted(el, key=lambda c: order.get(c.tag, -1))
         return True
+
+
+def _below(plan: _Plan) -> list[_Plan]:
+    """`plan` and every plan below it, once each (the plans may be recursive)."""
+    seen: dict[int, _Plan] = {}
+    todo = [plan]
+    while todo:
+        p = todo.pop()
+        if id(p) not in seen:
+            seen[id(p)] = p
+            todo += [s for s in p.steps.values() if isinstance(s, _Plan)]
+    return list(seen.values())
+
+
+def _acted_on(plan: _Plan) -> list[str]:
+    """The tags of `plan`'s children that `carry` changes: dropped, rewritten, or sorted."""
+    return [*plan.drop, *(t for t, s in plan.steps.items()
+                          if not isinstance(s, _Plan) or s.order is not None)]
 
 
 def _resolve(index: FormatIndex, p) -> TypeDef | str:

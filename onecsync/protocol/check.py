@@ -94,7 +94,8 @@ class MessageCheck:
         if len(self.problems) < self.max_problems:
             self.problems.append(finding)
 
-    def report(self) -> dict:
+    def to_json(self) -> dict:
+        """The `validate --json` document."""
         return {
             "file": self.file, "valid": self.valid, "exit_code": 0 if self.valid else 5,
             "config": self.config, "version": self.version, "settings_only": self.settings_only,

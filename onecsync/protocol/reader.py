@@ -17,6 +17,7 @@ prefixes, they mean the same object again, so a relay never re-parses what it fo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from copy import deepcopy
@@ -473,7 +474,7 @@ class MessageReader:
             # the object's identity for us too.
             ref = "~" + hashlib.sha256(etree.tostring(keys)).hexdigest()[:32]
         return BodyObject(type_name, ref, "object", xml, digest, el.sourceline,
-                          self._schema_problem(el, index), *_finding_keys(el, keys, ns))
+                          self._schema_problem(el, index), *_finding_keys(el, keys, ns, type_name))
 
     def _too_large(self, el, ns: str, type_name: str) -> BodyObject:
         """Parked by its keys alone: the rest of the message goes on."""
@@ -518,14 +519,23 @@ class MessageReader:
         self.unknown[name] = self.unknown.get(name, 0) + 1
 
 
-def _finding_keys(el, keys, ns: str) -> tuple[str | None, str | None, str | None]:
+@functools.cache
+def _finding_paths(ns: str) -> tuple[str, str, str, str]:
+    """The paths `_finding_keys` looks up, made once per namespace rather than four times per
+    object (they were 10% of reading an object)."""
+    return (f"{{{ns}}}ИНН", f"{{{ns}}}Контрагент/{{{ns}}}ИНН", f"{{{ns}}}Номер", f"{{{ns}}}Дата")
+
+
+def _text(node, path: str) -> str | None:
+    found = node.find(path)
+    value = (found.text or "").strip() if found is not None else ""
+    return value[:200] or None
+
+
+def _finding_keys(el, keys, ns: str, type_name: str) -> tuple[str | None, str | None, str | None]:
     """(Номер, Дата, ИНН) of an object: a document's number and date from its key properties;
     the ИНН its own (a counterparty) or its counterparty's, at the top or in the key properties."""
-    def text(node, *names: str) -> str | None:
-        found = node.find("/".join(f"{{{ns}}}{n}" for n in names))
-        value = (found.text or "").strip() if found is not None else ""
-        return value[:200] or None
-
-    inn = text(keys, "ИНН") if "Контрагент" in etree.QName(el).localname else None
-    inn = inn or text(el, "Контрагент", "ИНН") or text(keys, "Контрагент", "ИНН")
-    return text(keys, "Номер"), text(keys, "Дата"), inn
+    own_inn, their_inn, number, date = _finding_paths(ns)
+    inn = _text(keys, own_inn) if "Контрагент" in type_name else None
+    inn = inn or _text(el, their_inn) or _text(keys, their_inn)
+    return _text(keys, number), _text(keys, date), inn

@@ -1,8 +1,8 @@
 """The rare human decisions on the state: set a peer's numbers; send everything of a type again.
 
 Public API: `set_numbers(config, peer, sent, received, apply)`, `resend(config, peer, types,
-apply)`, `resend_types(config, peer)`, `ROUTES`. Each returns its plan, a JSON-ready dict that
-says what changes (and, with `apply`, that it did).
+apply)`, `resend_types(config, peer)`, `resend_route(peer)`. Each returns its plan
+(state/plans.py), which says what changes (and, with `apply`, that it did).
 
 The plan is computed by the same code whether or not it is applied: without `apply` on a state
 opened read-only; with it under the run lock, inside the one transaction that applies it, and the
@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
+from onecsync import topology
 from onecsync.config import Config
 from onecsync.errors import ConfigError
 from onecsync.i18n import N_
@@ -22,22 +23,30 @@ from onecsync.state import State
 from onecsync.state import lock_path
 from onecsync.state import open_readonly
 from onecsync.state import open_state
-from onecsync.state.table import now_text
+from onecsync.state.inbox import InboxStatus
+from onecsync.state.plans import NumbersPlan
+from onecsync.state.plans import ResendPlan
+from onecsync.topology import Peer
 
-# Who sends each peer what: its registrations come from the other peer's inbox, by these flows.
-ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "crm": ("accounting", ("pull-catalogs", "pull-settlements")),
-    "accounting": ("crm", ("push-invoices",)),
-}
 
-_RESEND_NOTES = {
-    "crm": N_("The CRM loads each object again and finds it by its Ссылка: nothing is duplicated. "
-              "Edits made in the CRM to these objects are overwritten by the accounting version "
-              "(accounting is their master)."),
-    "accounting": N_("Accounting loads each invoice again and finds it by its Ссылка: nothing is "
-                     "duplicated, but its copy is overwritten by the version onecsync holds, which "
-                     "is the CRM's last one: changes made to these invoices in accounting since "
-                     "are lost. Resend to accounting only after a restore of its base."),
+def resend_route(peer: str) -> tuple[str, tuple[str, ...]]:
+    """Who sends `peer` what: its registrations come from the source's inbox, by these flows
+    (those whose target it is, onecsync/topology.py)."""
+    flows = topology.flows_to(peer, returned=False)
+    (source,) = {topology.flow(name).source for name in flows}  # one source per target
+    return source, flows
+
+
+_RESEND_NOTES: dict[str, str] = {
+    Peer.CRM: N_(
+        "The CRM loads each object again and finds it by its Ссылка: nothing is duplicated. "
+        "Edits made in the CRM to these objects are overwritten by the accounting version "
+        "(accounting is their master)."),
+    Peer.ACCOUNTING: N_(
+        "Accounting loads each invoice again and finds it by its Ссылка: nothing is "
+        "duplicated, but its copy is overwritten by the version onecsync holds, which "
+        "is the CRM's last one: changes made to these invoices in accounting since "
+        "are lost. Resend to accounting only after a restore of its base."),
 }
 
 
@@ -66,13 +75,13 @@ def _state(config: Config, command: str, apply: bool) -> Iterator[State | None]:
             state.close()
 
 
-def _journal(state: State, command: str, plan: dict) -> None:
+def _journal(state: State, command: str, plan: NumbersPlan | ResendPlan) -> None:
     run_id = state.journal.begin(command)
-    state.journal.end(run_id, 0, plan, None)
+    state.journal.end(run_id, 0, plan.to_json(), None)
 
 
 def set_numbers(config: Config, peer: str, sent: int | None, received: int | None,
-                apply: bool) -> dict:
+                apply: bool) -> NumbersPlan:
     """Set `sent_no` and/or `received_no` of a peer (see the CLI help for when)."""
     _check_peer(config, peer)
     command = f"state set-numbers {peer}"
@@ -81,19 +90,15 @@ def set_numbers(config: Config, peer: str, sent: int | None, received: int | Non
             assert state is not None
             state.peers.ensure(peer, config.bases[peer].code)
             with state.atomic():
-                plan = _numbers_plan(state, peer, sent, received)
+                plan = NumbersPlan.from_json(_numbers_plan(state, peer, sent, received)).done()
                 _apply_numbers(state, peer, sent, received)
-                plan["applied"] = True
                 _journal(state, command, plan)
             return plan
-        return _numbers_plan(state, peer, sent, received)
+        return NumbersPlan.from_json(_numbers_plan(state, peer, sent, received))
 
 
 def _numbers_plan(state: State | None, peer: str, sent: int | None, received: int | None) -> dict:
-    row = None
-    if state is not None:
-        row = state.conn.execute("SELECT sent_no, received_no, confirmed_no FROM peers "
-                                 "WHERE name = ?", (peer,)).fetchone()
+    row = state.peers.numbers(peer) if state is not None else None
     before = dict(zip(("sent_no", "received_no", "confirmed_no"), row or (0, 0, 0), strict=True))
     after = dict(before)
     plan: dict = {"action": "set-numbers", "peer": peer, "before": before, "after": after,
@@ -109,9 +114,7 @@ def _numbers_plan(state: State | None, peer: str, sent: int | None, received: in
                 f"messages numbered up to that as 'ранее принято'. Use at least "
                 f"--sent {before['confirmed_no']}.")
         if state is not None:
-            plan["resent"] = state.conn.execute(
-                "SELECT count(*) FROM registrations WHERE peer = ? AND confirmed_no IS NULL "
-                "AND message_no IS NOT NULL", (peer,)).fetchone()[0]
+            plan["resent"] = state.outbox.in_flight(peer)
     if received is not None:
         after["received_no"] = received
         plan["notes"].append(f"the next message from {peer} is taken if it is numbered above "
@@ -120,35 +123,29 @@ def _numbers_plan(state: State | None, peer: str, sent: int | None, received: in
 
 
 def _apply_numbers(state: State, peer: str, sent: int | None, received: int | None) -> None:
-    c = state.conn
     if sent is not None:
         # Whatever we sent and the peer has not confirmed goes again, stamped with the new
         # numbers. A stamp above the new number would never be released; one below it may be
         # a message the peer skipped as "ранее принято" (written after our state was restored,
         # numbered with numbers the peer had already seen), which its next ReceivedNo would
         # wrongly release. Sending an object twice is harmless; losing it is not.
-        c.execute("UPDATE registrations SET message_no = NULL, stamped_at = NULL WHERE peer = ? AND "
-                  "confirmed_no IS NULL", (peer,))
-        # Forget our last file: the next run writes a message in the new numbering.
-        c.execute("UPDATE peers SET sent_no = ?, confirmed_no = min(confirmed_no, ?), "
-                  "out_received_no = NULL, out_fingerprint = NULL WHERE name = ?",
-                  (sent, sent, peer))
+        state.outbox.unstamp(peer)
+        state.peers.renumber_sent(peer, sent)
     if received is not None:
-        c.execute("UPDATE peers SET received_no = ?, in_fingerprint = NULL, "
-                  "received_created = NULL WHERE name = ?", (received, peer))
+        state.peers.renumber_received(peer, received)
 
 
 def resend_types(config: Config, peer: str) -> tuple[str, ...]:
     """The object types onecsync sends the peer, by the configured flows."""
     _check_peer(config, peer)
-    _, flows = ROUTES[peer]
+    _, flows = resend_route(peer)
     out: list[str] = []
     for flow in flows:
         out += [t for t in config.flows[flow].objects if t not in out]
     return tuple(out)
 
 
-def resend(config: Config, peer: str, types: tuple[str, ...] | None, apply: bool) -> dict:
+def resend(config: Config, peer: str, types: tuple[str, ...] | None, apply: bool) -> ResendPlan:
     """Register for the peer again everything of `types` (default: all it gets) onecsync holds."""
     allowed = resend_types(config, peer)
     types = tuple(types) if types else allowed
@@ -159,44 +156,32 @@ def resend(config: Config, peer: str, types: tuple[str, ...] | None, apply: bool
     command = f"state resend {peer}"
     with _state(config, command, apply) as state:
         if state is None:
-            return _resend_plan(None, peer, types)
+            return ResendPlan.from_json(_resend_plan(None, peer, types))
         if apply:
             with state.atomic():
-                plan = _resend_plan(state, peer, types)
+                plan = ResendPlan.from_json(_resend_plan(state, peer, types)).done()
                 _apply_resend(state, peer, types)
-                plan["applied"] = True
                 _journal(state, command, plan)
             return plan
-        return _resend_plan(state, peer, types)
+        return ResendPlan.from_json(_resend_plan(state, peer, types))
 
 
 def _resend_plan(state: State | None, peer: str, types: tuple[str, ...]) -> dict:
-    source, _ = ROUTES[peer]
+    source, _ = resend_route(peer)
     plan: dict = {"action": "resend", "peer": peer, "source": source, "types": list(types),
                   "registrations": {}, "rerouted": {}, "total": 0,
                   "notes": [_RESEND_NOTES[peer]], "applied": False}
     if state is None:
         return plan
-    marks = ", ".join("?" for _ in types)
-    plan["registrations"] = dict(state.conn.execute(
-        f"SELECT type, count(*) FROM registrations WHERE peer = ? AND type IN ({marks}) "
-        "GROUP BY type ORDER BY type", (peer, *types)).fetchall())
+    plan["registrations"] = state.outbox.count_by_type(peer, types)
     # Objects set aside because no flow took their type when they came (the type was added
     # to the config since): they are routed by the next run.
-    plan["rerouted"] = dict(state.conn.execute(
-        f"SELECT type, count(*) FROM inbox WHERE peer = ? AND status = 'ignored' AND type IN "
-        f"({marks}) GROUP BY type ORDER BY type", (source, *types)).fetchall())
+    plan["rerouted"] = state.inbox.count_by_type(source, InboxStatus.IGNORED, types)
     plan["total"] = sum(plan["registrations"].values()) + sum(plan["rerouted"].values())
     return plan
 
 
 def _apply_resend(state: State, peer: str, types: tuple[str, ...]) -> None:
-    source, _ = ROUTES[peer]
-    marks = ", ".join("?" for _ in types)
-    state.conn.execute(
-        "UPDATE registrations SET message_no = NULL, confirmed_no = NULL, parked = NULL, "
-        f"stamped_at = NULL, confirmed_at = NULL, registered_at = ? WHERE peer = ? AND type IN "
-        f"({marks})", (now_text(), peer, *types))
-    state.conn.execute(
-        f"UPDATE inbox SET status = 'staged' WHERE peer = ? AND status = 'ignored' AND type IN "
-        f"({marks})", (source, *types))
+    source, _ = resend_route(peer)
+    state.outbox.reregister_types(peer, types)
+    state.inbox.restage_ignored(source, types)

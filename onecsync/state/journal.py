@@ -30,6 +30,7 @@ class Journal(Table):
                               (DIED,))
             cur = self.conn.execute("INSERT INTO runs (command, started_at) VALUES (?, ?)",
                                     (command, now_text()))
+        assert cur.lastrowid is not None  # an INSERT names its row
         return cur.lastrowid
 
     def end(self, run_id: int, exit_code: int, report: dict | None, error: str | None) -> None:
@@ -47,6 +48,21 @@ class Journal(Table):
                                   (run_id, KEEP_RUNS, since))
         except sqlite3.Error as exc:  # the journal must never mask the run's own outcome
             raise sqlite_failure(exc, self.path) from None
+
+    def finished(self) -> int:
+        """Runs that ended with an exit code (a run that died has none)."""
+        return self.conn.execute("SELECT count(*) FROM runs WHERE exit_code IS NOT NULL").fetchone()[0]
+
+    def finished_since(self, since: str | None) -> int:
+        """Runs started after `since` that ended with an exit code."""
+        return self.conn.execute("SELECT count(*) FROM runs WHERE started_at > ? AND exit_code IS "
+                                 "NOT NULL", (since,)).fetchone()[0]
+
+    def started_back(self, runs: int) -> str | None:
+        """When the run `runs` runs before the latest started (0: the latest), or None."""
+        row = self.conn.execute("SELECT started_at FROM runs ORDER BY started_at DESC LIMIT 1 "
+                                "OFFSET ?", (runs,)).fetchone()
+        return row[0] if row else None
 
     def last(self, limit: int = 10) -> list[dict]:
         cur = self.conn.execute(

@@ -44,7 +44,7 @@ class Pending:
 
         Such an object goes out as it is stored, parsed by no one: a payload that is not what
         was received (an edited or damaged state) must not reach the base as if it were."""
-        pending = cls(*row[:5], unpack(row[5]), *row[6:8])
+        pending = cls(row[0], row[1], row[2], row[3], row[4], unpack(row[5]), row[6], row[7])
         digest = row[8]
         if digest is not None and hashlib.sha256(pending.xml).hexdigest()[:32] != digest:
             raise StateError(f"the stored copy of {pending.type} {pending.ref} is not the object "
@@ -176,17 +176,19 @@ class Outbox(Table):
             f"{S.STAGED.literal} AND type IN ({marks}) AND kind = 'delete'", (source, *types))
         return count
 
-    def forwarded_for(self, invoice_refs: Iterable[str]) -> dict[str, dict[str, str]]:
-        """invoice Ссылка -> {document Ссылка: type} of what we registered for the CRM naming it."""
+    def forwarded_for(self, source: str, target: str,
+                      invoice_refs: Iterable[str]) -> dict[str, dict[str, str]]:
+        """invoice Ссылка -> {document Ссылка: type} of what `source` sent that we registered
+        for `target`, naming it."""
         out: dict[str, dict[str, str]] = {}
         refs = list(invoice_refs)
         for i in range(0, len(refs), 500):
             chunk = refs[i:i + 500]
             cur = self.conn.execute(
-                "SELECT l.ref, r.ref, r.type FROM registrations r JOIN inbox i ON i.peer = 'accounting' "
+                "SELECT l.ref, r.ref, r.type FROM registrations r JOIN inbox i ON i.peer = ? "
                 "AND i.type = r.type AND i.ref = r.ref JOIN inbox_links l ON l.inbox_id = i.id "
-                f"WHERE r.peer = 'crm' AND r.kind = 'object' AND l.ref IN ({_marks(chunk)})",
-                chunk)
+                f"WHERE r.peer = ? AND r.kind = 'object' AND l.ref IN ({_marks(chunk)})",
+                (source, target, *chunk))
             for inv, doc, type_name in cur:
                 out.setdefault(inv, {})[doc] = type_name
         return out
@@ -205,6 +207,21 @@ class Outbox(Table):
             "stamped_at = NULL, confirmed_at = NULL, registered_at = ? "
             "WHERE peer = ? AND type = ? AND ref = ?",
             (now_text(), peer, type_name, ref)).rowcount
+
+    def reregister_types(self, peer: str, types: Iterable[str]) -> int:
+        """Send everything of `types` registered for `peer` again, whatever it confirmed."""
+        types = list(types)
+        return self.conn.execute(
+            "UPDATE registrations SET message_no = NULL, confirmed_no = NULL, parked = NULL, "
+            f"stamped_at = NULL, confirmed_at = NULL, registered_at = ? WHERE peer = ? AND type IN "
+            f"({_marks(types)})", (now_text(), peer, *types)).rowcount
+
+    def count_by_type(self, peer: str, types: Iterable[str]) -> dict[str, int]:
+        """Registrations for `peer` of each of `types`, by type in order (none: not there)."""
+        types = list(types)
+        return dict(self.conn.execute(
+            f"SELECT type, count(*) FROM registrations WHERE peer = ? AND type IN ({_marks(types)}) "
+            "GROUP BY type ORDER BY type", (peer, *types)).fetchall())
 
     # -- sending ------------------------------------------------------------------------
     def pending(self, peer: str) -> Iterator[Pending]:
@@ -239,6 +256,24 @@ class Outbox(Table):
             lambda lo, hi: self.conn.execute(
                 f"UPDATE registrations SET message_no = ?, stamped_at = ? WHERE {where} "
                 "AND id >= ? AND id < ?", (message_no, stamp, peer, lo, hi)).rowcount)
+
+    def in_flight(self, peer: str) -> int:
+        """Registrations sent to `peer` and not confirmed by it."""
+        return self.conn.execute(
+            "SELECT count(*) FROM registrations WHERE peer = ? AND confirmed_no IS NULL "
+            "AND message_no IS NOT NULL", (peer,)).fetchone()[0]
+
+    def unstamp(self, peer: str) -> int:
+        """Whatever `peer` has not confirmed goes in the next message, whichever carried it."""
+        return self.conn.execute(
+            "UPDATE registrations SET message_no = NULL, stamped_at = NULL WHERE peer = ? AND "
+            "confirmed_no IS NULL", (peer,)).rowcount
+
+    def parked(self) -> list[tuple[str, str, str, str]]:
+        """(peer, type, Ссылка, reason) of every registration that cannot be sent."""
+        return self.conn.execute(
+            "SELECT peer, type, ref, parked FROM registrations WHERE parked IS NOT NULL "
+            "ORDER BY id").fetchall()
 
     def park(self, reasons: dict[int, str]) -> None:
         self.conn.executemany("UPDATE registrations SET parked = ? WHERE id = ?",

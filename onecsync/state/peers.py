@@ -84,6 +84,28 @@ class Peers(Table):
         sets = ", ".join(f"{k} = ?" for k in values)
         self.conn.execute(f"UPDATE peers SET {sets} WHERE name = ?", (*values.values(), name))
 
+    def numbers(self, name: str) -> tuple[int, int, int] | None:
+        """(sent_no, received_no, confirmed_no), or None for a peer the state has never met."""
+        return self.conn.execute("SELECT sent_no, received_no, confirmed_no FROM peers "
+                                 "WHERE name = ?", (name,)).fetchone()
+
+    def heard(self, name: str) -> tuple[int, int, str | None] | None:
+        """(sent_no, confirmed_no, last_received_at): has the peer ever answered?"""
+        return self.conn.execute("SELECT sent_no, confirmed_no, last_received_at FROM peers "
+                                 "WHERE name = ?", (name,)).fetchone()
+
+    def renumber_sent(self, name: str, sent: int) -> None:
+        """Our next message is numbered `sent + 1`; the last file we wrote is forgotten, so the
+        next run writes one in the new numbering."""
+        self.conn.execute("UPDATE peers SET sent_no = ?, confirmed_no = min(confirmed_no, ?), "
+                          "out_received_no = NULL, out_fingerprint = NULL WHERE name = ?",
+                          (sent, sent, name))
+
+    def renumber_received(self, name: str, received: int) -> None:
+        """The peer's next message is taken if numbered above `received`, its file read again."""
+        self.conn.execute("UPDATE peers SET received_no = ?, in_fingerprint = NULL, "
+                          "received_created = NULL WHERE name = ?", (received, name))
+
     def exchanged(self) -> bool:
         """Has any message gone either way? Until then a code is the admin's to correct."""
         return bool(self.conn.execute(

@@ -15,8 +15,10 @@ from __future__ import annotations
 import datetime
 
 from onecsync import __version__
+from onecsync import topology
 from onecsync.config import Config
 from onecsync.protocol import numbering
+from onecsync.runs import RunReport
 from onecsync.state import State
 from onecsync.state import holder_if_locked
 from onecsync.state import lock_path
@@ -54,12 +56,42 @@ def _peer_numbers(config: Config, state: State | None, name: str) -> dict:
 def unconfirmed_sent(state: State, name: str) -> dict:
     """Objects sent to the base and not confirmed: how many, since which message, and how many
     finished runs since the oldest was registered. `stuck` once that reaches STUCK_AFTER_RUNS:
-    the base is not importing our messages."""
-    count, oldest, first_no = state.conn.execute(
-        "SELECT count(*), min(registered_at), min(message_no) FROM registrations WHERE peer = ? "
-        "AND confirmed_no IS NULL AND parked IS NULL AND message_no IS NOT NULL",
-        (name,)).fetchone()
-    return _stuck(state, count, oldest, first_no)
+    the base is not importing our messages. The first message and the oldest are index seeks;
+    the count, the one read that grows with the state (650,000 entries at a million objects,
+    at every run's reconcile), is made only when the base is stuck (None otherwise)."""
+    oldest, first_no = _oldest(state.conn, name, sent=True)
+    sent = _stuck(state, int(first_no is not None), oldest, first_no)
+    if sent["stuck"]:
+        sent["count"] = state.conn.execute(
+            "SELECT count(*) FROM registrations WHERE peer = ? AND confirmed_no IS NULL AND "
+            "parked IS NULL AND message_no IS NOT NULL", (name,)).fetchone()[0]
+    elif first_no is not None:
+        sent["count"] = None
+    return sent
+
+
+def _oldest(c, name: str, sent: bool) -> tuple[str | None, int | None]:
+    """(min(registered_at), min(message_no)) of the peer's unconfirmed registrations (`sent`:
+    those stamped into a message only) by seeks instead of a scan: in registrations_open the
+    entries of one message_no are in registered_at order (its confirmed_no and parked are NULL),
+    so the oldest is the least of each message's first entry — one seek per message not yet
+    confirmed, a handful."""
+    where = "FROM registrations WHERE peer = ? AND confirmed_no IS NULL AND parked IS NULL"
+    first = "ORDER BY registered_at LIMIT 1"  # in the index's order: no sort
+    firsts = []
+    if not sent:
+        row = c.execute(f"SELECT registered_at {where} AND message_no IS NULL {first}",
+                        (name,)).fetchone()
+        if row:
+            firsts.append(row[0])
+    first_no = number = c.execute(f"SELECT min(message_no) {where}", (name,)).fetchone()[0]
+    while number is not None:
+        firsts.append(c.execute(f"SELECT registered_at {where} AND message_no = ? {first}",
+                                (name, number)).fetchone()[0])
+        number = c.execute(f"SELECT message_no {where} AND message_no > ? ORDER BY message_no "
+                           "LIMIT 1", (name, number)).fetchone()
+        number = number[0] if number else None
+    return (min(firsts) if firsts else None), first_no
 
 
 def _stuck(state: State, count: int, oldest: str | None, first_no: int | None) -> dict:
@@ -73,12 +105,13 @@ def peer_summary(state: State, name: str, settlement_types: tuple[str, ...]) -> 
     """Registrations for the peer and what its inbox holds, counted.
 
     At a million objects every index entry read is felt (`status` ≤ 0.5 s): the unconfirmed
-    registrations are read once, for the oldest (`unconfirmed_sent`'s too, when all are sent),
-    and every other number is a count of an index range, which SQLite steps through without
-    reading the entries' columns, or one seek."""
+    registrations are counted once, the oldest of them is found by seeks (`_oldest`), and every
+    other number is a count of an index range, which SQLite steps through without reading the
+    entries' columns, or one seek."""
     c = state.conn
     open_ = "FROM registrations WHERE peer = ? AND confirmed_no IS NULL AND parked IS NULL"
-    unconfirmed, oldest = c.execute(f"SELECT count(*), min(registered_at) {open_}", (name,)).fetchone()
+    unconfirmed = c.execute(f"SELECT count(*) {open_}", (name,)).fetchone()[0]
+    oldest, _ = _oldest(c, name, sent=False)
     unsent = c.execute(f"SELECT count(*) {open_} AND message_no IS NULL", (name,)).fetchone()[0]
     if unsent:  # the rare case: the oldest sent one is not the oldest of all
         sent = unconfirmed_sent(state, name)
@@ -88,24 +121,25 @@ def peer_summary(state: State, name: str, settlement_types: tuple[str, ...]) -> 
     # `+peer`: from the partial index of the parked few, not from every unconfirmed row.
     unsendable = c.execute("SELECT count(*) FROM registrations WHERE +peer = ? AND parked IS NOT "
                            "NULL AND confirmed_no IS NULL", (name,)).fetchone()[0]
-    inbox = {status: _count(c, "status = ?", (name, status)) for status in _statuses(c, name)}
-    staged = {}
-    if inbox.get("staged"):
-        last = ""
-        while (row := c.execute("SELECT type FROM inbox WHERE peer = ? AND status = 'staged' AND "
-                                "type > ? ORDER BY type LIMIT 1", (name, last)).fetchone()):
-            last = row[0]
-            staged[last] = _count(c, "status = 'staged' AND type = ?", (name, last))
-    # Settlement documents not yet forwarded: 'waiting' for their invoice, or not yet routed.
-    marks = ", ".join("?" for _ in settlement_types) or "NULL"
     # Accounting's own documents (naming no CRM invoice) wait here for good: the recent ones are
     # what may still link, and what an administrator wants to tell apart.
     recent_since = (datetime.datetime.now(datetime.timezone.utc)
                     - datetime.timedelta(days=RECENT_DAYS)).isoformat(timespec="seconds")
-    waiting = f"status IN ('staged', 'waiting') AND type IN ({marks})"
-    awaiting = _count(c, waiting, (name, *settlement_types))
-    recent = _count(c, f"{waiting} AND updated_at >= ?", (name, *settlement_types, recent_since)) \
-        if awaiting else 0
+    # The staged and the waiting entries are counted type by type, in one pass that also counts
+    # the recent settlement documents among them: their totals, the staged ones by type, and the
+    # documents awaiting a link (staged or waiting, of a settlement type) come from those counts.
+    inbox: dict[str, int] = {}
+    by_type: dict[str, dict[str, tuple[int, int]]] = {}
+    for status in _statuses(c, name):
+        if status in ("staged", "waiting"):
+            by_type[status] = _by_type(c, name, status, settlement_types, recent_since)
+            inbox[status] = sum(n for n, _ in by_type[status].values())
+        else:
+            inbox[status] = _count(c, "status = ?", (name, status))
+    staged = {t: n for t, (n, _) in by_type.get("staged", {}).items()}
+    # Settlement documents not yet forwarded: 'waiting' for their invoice, or not yet routed.
+    links = [v for counts in by_type.values() for t, v in counts.items() if t in settlement_types]
+    awaiting, recent = sum(n for n, _ in links), sum(r for _, r in links)
     return {
         "unconfirmed": {"count": unconfirmed, "unsent": unsent, "oldest": oldest},
         "stuck": {"count": sent["count"] if sent["stuck"] else 0, "runs": sent["runs"],
@@ -124,6 +158,24 @@ def _count(c, where: str, args: tuple) -> int:
     return c.execute(f"SELECT count(*) FROM inbox WHERE peer = ? AND {where}", args).fetchone()[0]
 
 
+def _by_type(c, name: str, status: str, settlement_types: tuple[str, ...],
+             since: str) -> dict[str, tuple[int, int]]:
+    """Type → (entries of the peer in `status`, of which updated since `since` when it is a
+    settlement type, else 0), one index range each, the types found by seeks (a skip-scan)."""
+    out: dict[str, tuple[int, int]] = {}
+    last = ""
+    while (row := c.execute("SELECT type FROM inbox WHERE peer = ? AND status = ? AND type > ? "
+                            "ORDER BY type LIMIT 1", (name, status, last)).fetchone()):
+        last = row[0]
+        if last in settlement_types:
+            out[last] = c.execute(
+                "SELECT count(*), count(CASE WHEN updated_at >= ? THEN 1 END) FROM inbox WHERE "
+                "peer = ? AND status = ? AND type = ?", (since, name, status, last)).fetchone()
+        else:
+            out[last] = (_count(c, "status = ? AND type = ?", (name, status, last)), 0)
+    return out
+
+
 def _statuses(c, name: str) -> list[str]:
     """The statuses the peer's inbox holds, in order, one index seek each (a skip-scan)."""
     out: list[str] = []
@@ -135,15 +187,16 @@ def _statuses(c, name: str) -> list[str]:
 
 def _run_summary(run: dict, running: bool = False) -> dict:
     """`running`: this is the run that holds the lock now."""
-    report = run.get("counts") or {}
+    report = RunReport.from_json(run.get("counts") or {})
     peers = {}
-    for name, peer in (report.get("peers") or {}).items():
+    for name, peer in report.peers.items():
         item = {}
-        r, s = peer.get("received") or {}, peer.get("sent") or {}
-        if r:
+        if peer.received is not None:
+            r = peer.received.to_json()
             item["received"] = {k: r[k] for k in ("message_no", "objects", "deletions", "parked",
                                                    "duplicate", "error") if k in r}
-        if s:
+        if peer.sent is not None:
+            s = peer.sent.to_json()
             item["sent"] = {k: s[k] for k in ("message_no", "objects", "parked", "skipped",
                                                "error") if k in s}
         peers[name] = item
@@ -187,7 +240,7 @@ def status(config: Config, runs: int = RUNS) -> dict:
     out["exists"] = state is not None
     out["peers"] = {}
     out["runs"] = []
-    settlement_types = config.flows["pull-settlements"].objects if config.flows else ()
+    settlement_types = config.flows[topology.PULL_SETTLEMENTS].objects if config.flows else ()
     try:
         by_name = {p.name: p for p in state.peers.all()} if state else {}
         for name in config.bases:

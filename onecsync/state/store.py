@@ -35,7 +35,7 @@ _SAVEPOINTS = itertools.count()
 class State:
     def __init__(self, conn: sqlite3.Connection | Database, path: str) -> None:
         # A sqlite-utils Database is taken too: its connection is what is used.
-        self.conn: sqlite3.Connection = getattr(conn, "conn", conn)
+        self.conn: sqlite3.Connection = conn if isinstance(conn, sqlite3.Connection) else conn.conn
         self.path = path
         self.peers = Peers(self)
         self.inbox = Inbox(self)
@@ -90,7 +90,7 @@ class State:
     def unpark(self, refs: Iterable[str] | None) -> int:
         """Parked objects (all, or those with these Ссылки) are evaluated again by the next
         routing and send; the reason stays until then, so routing looks at each one."""
-        where, params = "", ()
+        where, params = "", ()  # type: tuple[str, tuple[str, ...]]
         if refs is not None:
             refs = [r.lower() for r in refs]
             where = f" AND ref IN ({', '.join('?' for _ in refs)})"

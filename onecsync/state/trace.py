@@ -18,7 +18,6 @@ import sqlite3
 from pathlib import Path
 
 from onecsync import state as _state
-from onecsync.config import PEERS
 from onecsync.errors import Misnamed
 from onecsync.errors import StateError
 from onecsync.state import readonly_uri
@@ -29,6 +28,7 @@ from onecsync.state.payloads import unpack
 from onecsync.state.vetting import vet_file
 from onecsync.state.vetting import vet_schema
 from onecsync.state.vetting import wal_path
+from onecsync.topology import PEERS
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 _INN = re.compile(r"^\d{10}$|^\d{12}$")  # an organization's ИНН has 10 digits, a person's 12

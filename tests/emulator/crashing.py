@@ -80,12 +80,8 @@ def _install(point: str, nth: int) -> None:
     elif point == "receive.committed":
         wrap(exchange.Exchange, "receive")
     elif point == "route.committed":
-        routes = getattr(runner, "ROUTES", None)  # a table of flows, once there is more than one
-        if isinstance(routes, dict):
-            for flow in list(routes):
-                wrap(_Item(routes, flow), "value")
-        else:
-            wrap(runner, "route_catalogs")
+        for flow in list(runner.ROUTERS):  # the routing function of each flow
+            wrap(_Item(runner.ROUTERS, flow), "value")
     elif point == "send.temp_written":
         wrap(exchange, "write_message")
     elif point == "send.committed":

@@ -1,0 +1,335 @@
+"""Everything the admin sees: log lines, run reports, errors. The only package that imports rich.
+
+Public API (`__all__`): `setup_logging(verbosity, json_lines)`, `print_json(data)`, `error_line`,
+`print_failure`, `json_failure`, `progress(enabled)`, and one printer per command, each in the
+module of its job: `run` (print_run), `status` (print_status, print_pairs, print_numbers,
+print_plan), `checks` (print_validation, print_check, print_init, print_settings_message),
+`trace` (print_trace, print_xml), `bars` (the terminal progress). This module keeps what they
+share: the guarded streams, the two rich consoles (created on first use), the log formatters.
+
+Every line for a person goes through `i18n._` (a constant) or `i18n.tr` (a line the core
+built, marked there with `N_(f"…")` or raised as an error), so that it shows in the locale's
+language; JSON never does. A new printer does the same, and `python tools/po.py` adds its texts
+to the catalog for translation (tests/test_i18n.py names any left untranslated).
+
+Human text goes to stderr and JSON to stdout (DESIGN.md §3), so `onecsync --json run | jq`
+works while cron mail still shows what happened. Colour only on a terminal, never with
+NO_COLOR set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING
+from typing import Iterator
+
+from onecsync.i18n import N_
+from onecsync.i18n import _
+from onecsync.i18n import tr
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+_stderr: Console | None = None
+_gone: set[str] = set()  # "stdout", "stderr": streams whose reader went away
+_null = None
+
+
+class _Guarded:
+    """sys.stdout or sys.stderr (looked up on each use), for a reader that may go away: `| head`,
+    `| true`, a closed pipe. Then what is left to write goes to /dev/null instead of raising
+    BrokenPipeError in the middle of a command whose work is done; `reader_gone()` tells."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def _stream(self):
+        stream = getattr(sys, self._name)
+        if stream is None:  # started with the descriptor closed (`2>&-`)
+            global _null
+            _gone.add(self._name)
+            _null = _null or open(os.devnull, "w", encoding="utf-8")
+            return _null
+        return stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream().write(text)
+        except BrokenPipeError:
+            _reader_left(self._name)
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream().flush()
+        except BrokenPipeError:
+            _reader_left(self._name)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream(), name)
+
+
+def _reader_left(name: str) -> None:
+    """Point the stream's descriptor at /dev/null: its buffer, flushed at exit, goes nowhere."""
+    _gone.add(name)
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, getattr(sys, name).fileno())
+        finally:
+            os.close(null)
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real descriptor (a test's capture): nothing more will be written to it
+
+
+@contextlib.contextmanager
+def to_reader() -> Iterator[None]:
+    """Around a write to stdout that does not go through `STDOUT` (bytes, click's echo): a reader
+    gone ends it as quietly (click would turn it into exit 1)."""
+    try:
+        yield
+    except BrokenPipeError:
+        reader_lost()
+
+
+def reader_gone() -> bool:
+    """Did the reader of stdout or stderr go away?"""
+    return bool(_gone)
+
+
+def readers_back() -> None:
+    """A new command (main is called again in-process): no reader has gone yet. A stream whose
+    encoding cannot hold Cyrillic (PYTHONIOENCODING=ascii, a latin-1 terminal) writes what it
+    cannot as \\uXXXX instead of failing the command: in --json that is still the same JSON."""
+    _gone.clear()
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if hasattr(stream, "reconfigure") and getattr(stream, "errors", None) != "backslashreplace":
+            with contextlib.suppress(ValueError, OSError):
+                stream.reconfigure(errors="backslashreplace")
+
+
+def reader_lost() -> None:
+    """A write outside these streams (a message on stdout's buffer, click's own lines) found its
+    reader gone: neither stream can be trusted to take more."""
+    for name in ("stdout", "stderr"):
+        _reader_left(name)
+
+
+STDOUT, STDERR = _Guarded("stdout"), _Guarded("stderr")
+
+
+def stderr() -> Console:
+    # rich is imported on first use: a quiet cron run that has nothing to say never pays for it.
+    from rich.console import Console
+
+    global _stderr
+    if _stderr is None:
+        _stderr = Console(file=STDERR, highlight=False, soft_wrap=True,
+                          no_color="NO_COLOR" in os.environ)
+    return _stderr
+
+
+def _message(record: logging.LogRecord) -> str:
+    """The record's line in the admin's language: its format translated before the values go
+    in, each value that is itself a line (an error's) translated too."""
+    if not isinstance(record.msg, str):
+        return record.getMessage()
+    args = record.args
+    if isinstance(args, tuple):
+        args = tuple(tr(a) if isinstance(a, str) else a for a in args)
+    try:
+        return _(record.msg) % args if args else _(record.msg)
+    except (TypeError, ValueError):  # a translation whose %s do not fit: English is still right
+        return record.getMessage()
+
+
+class _JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        item = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+                "level": record.levelname.lower(), "message": record.getMessage()}
+        if record.exc_info:
+            item["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(item, ensure_ascii=False)
+
+
+# logging's level names, as the lines say them
+LEVELS = (N_("debug"), N_("info"), N_("warning"), N_("error"), N_("critical"))
+
+
+class _Plain(logging.Formatter):
+    """`onecsync: warning: …` — one greppable line per event, as cron mail shows it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = f"onecsync: {_(record.levelname.lower())}: {_message(record)}"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+class _Translated(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return _message(record)
+
+
+# syslog priorities: journald reads a `<N>` line prefix as the line's priority (sd-daemon(3)).
+_PRIORITY = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6,
+             logging.DEBUG: 7}
+
+
+class _Journal(logging.Formatter):
+    """Each line of a record prefixed with its priority, so `journalctl -p warning` works."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = f"<{_PRIORITY.get(record.levelno, 6)}>"
+        return "\n".join(prefix + line for line in self.inner.format(record).splitlines())
+
+
+def under_journal() -> bool:
+    """Is stderr the journal? systemd sets JOURNAL_STREAM to its device:inode (systemd.exec(5))."""
+    stream = os.environ.get("JOURNAL_STREAM")
+    if not stream:
+        return False
+    try:
+        st = os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return stream == f"{st.st_dev}:{st.st_ino}"
+
+
+def setup_logging(verbosity: int, json_lines: bool = False) -> None:
+    """-q: errors only; default: what was done; -v: debug with tracebacks."""
+    level = {-1: logging.ERROR, 0: logging.INFO}.get(verbosity, logging.DEBUG)
+    logger = logging.getLogger("onecsync")
+    logger.handlers.clear()
+    logger.setLevel(level)
+    logger.propagate = False
+    journal = under_journal()
+    if json_lines or journal or not (sys.stderr.isatty() or os.environ.get("FORCE_COLOR")):
+        handler: logging.Handler = logging.StreamHandler(STDERR)
+        formatter: logging.Formatter = _JsonLines() if json_lines else _Plain()
+        handler.setFormatter(_Journal(formatter) if journal else formatter)
+    else:
+        from rich.logging import RichHandler
+
+        handler = RichHandler(console=stderr(), show_time=False, show_path=False,
+                              markup=False, rich_tracebacks=verbosity > 0)
+        handler.setFormatter(_Translated())
+    logger.addHandler(handler)
+
+
+def print_json(data: dict) -> None:
+    STDOUT.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    STDOUT.flush()
+
+
+def _tag(level: int) -> str:
+    """The priority prefix of a line printed, not logged, at `level` (nothing off the journal)."""
+    return f"<{_PRIORITY[level]}>" if under_journal() else ""
+
+
+def error_line(text: str) -> None:
+    stderr().print(f"{_tag(logging.ERROR)}onecsync: {_('error')}: {tr(text)}", style="bold red",
+                   markup=False)
+
+
+_MEANING = {0: N_("done"), 1: N_("internal error"), 3: N_("configuration error"),
+            4: N_("temporary failure"), 5: N_("message rejected"), 6: N_("numbering conflict"),
+            7: N_("partial: objects parked"), 8: N_("busy"), 9: N_("drift found")}
+
+
+def _meaning(code: int, otherwise: str = N_("exit")) -> str:
+    return _(_MEANING.get(code, otherwise))
+
+
+
+# -- stdout, and the times every printer shows ---------------------------------------------------
+_out: Console | None = None
+
+
+def stdout() -> Console:
+    """Where the data a command was asked for goes (status, validate): stdout, so it pipes."""
+    global _out
+    if _out is None:
+        from rich.console import Console
+
+        _out = Console(file=STDOUT, highlight=False, soft_wrap=True,
+                       no_color="NO_COLOR" in os.environ)
+    return _out
+
+
+def _when(iso: str | None, now: datetime.datetime | None = None,
+          clock: str = "%Y-%m-%d %H:%M") -> str:
+    if not iso:
+        return _("never")
+    try:
+        t = datetime.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    secs = int((now - t).total_seconds())
+    if secs < 0:
+        age = _("in the future")
+    elif secs < 90:
+        age = tr(f"{secs} s ago")
+    elif secs < 90 * 60:
+        age = tr(f"{secs // 60} min ago")
+    elif secs < 36 * 3600:
+        age = tr(f"{secs // 3600} h ago")
+    else:
+        age = tr(f"{secs // 86400} days ago")
+    return f"{t.astimezone().strftime(clock)} ({age})"
+
+
+
+
+def print_failure(line: str, code: int, as_json: bool, problems: list | None = None) -> None:
+    """A command that failed: its one line, each of several config problems below it, and the
+    --json document."""
+    error_line(line)
+    if problems and len(problems) > 1:
+        for p in problems:
+            stderr().print(f"  - {tr(p)}", markup=False)
+    json_failure(as_json, code, line, problems)
+
+
+def json_failure(as_json: bool, code: int, line: str, problems: list | None = None) -> None:
+    """What a script reading --json gets from every run that ends without its report: a stop
+    (SIGTERM, run_timeout), a usage or configuration error, a lock held, a bug."""
+    if as_json:
+        print_json({"exit_code": int(code), "error": line, "problems": problems or []})
+
+
+# The printers, one module per job; imported last: they take the streams above from here.
+from onecsync.console.bars import TerminalProgress  # noqa: E402
+from onecsync.console.bars import progress  # noqa: E402
+from onecsync.console.checks import print_check  # noqa: E402
+from onecsync.console.checks import print_init  # noqa: E402
+from onecsync.console.checks import print_settings_message  # noqa: E402
+from onecsync.console.checks import print_validation  # noqa: E402
+from onecsync.console.run import print_run  # noqa: E402
+from onecsync.console.run import print_run_line  # noqa: E402
+from onecsync.console.status import print_numbers  # noqa: E402
+from onecsync.console.status import print_pairs  # noqa: E402
+from onecsync.console.status import print_plan  # noqa: E402
+from onecsync.console.status import print_status  # noqa: E402
+from onecsync.console.trace import print_trace  # noqa: E402
+from onecsync.console.trace import print_xml  # noqa: E402
+
+__all__ = ["STDERR", "STDOUT", "TerminalProgress", "error_line", "json_failure", "print_check",
+           "print_failure", "print_init", "print_json", "print_numbers", "print_pairs",
+           "print_plan", "print_run", "print_run_line", "print_settings_message", "print_status",
+           "print_trace", "print_validation", "print_xml", "progress", "reader_gone",
+           "reader_lost", "readers_back", "setup_logging", "stderr", "stdout", "to_reader",
+           "under_journal"]

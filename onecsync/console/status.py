@@ -1,0 +1,208 @@
+"""What `status`, `status --all`, `state show` and the `state` changes print on stdout.
+"""
+
+from __future__ import annotations
+
+from onecsync.console import _when
+from onecsync.console import error_line
+from onecsync.console import stdout
+from onecsync.i18n import N_
+from onecsync.i18n import _
+from onecsync.i18n import tr
+from onecsync.state.plans import NumbersPlan
+from onecsync.state.plans import StatePlan
+
+
+def _lock_text(lock: dict | None) -> str:
+    if lock is None:
+        return _("free")
+    return tr(f"held by pid {lock.get('pid', '?')} ({lock.get('command', '?')}), "
+              f"started {lock.get('started', '?')}")
+
+
+def _peer_rows(p: dict) -> list[tuple[str, str]]:
+    fmt = p.get("format") or {}
+    rows = [(_("code"), p["code"]),
+            (_("numbers"), tr(f"sent {p['sent_no']} · received {p['received_no']} · "
+                              f"confirmed {p['confirmed_no']}"))]
+    if "state_code" in p:
+        rows.append((_("WARNING"), tr(f"the state belongs to a base with code {p['state_code']}")))
+    offered = ", ".join(fmt.get("offered") or []) or _("not known yet")
+    if fmt.get("problem"):
+        rows.append((_("PROBLEM"), tr(fmt["problem"])))
+    ours = fmt.get("ours") or _("nothing")
+    rows.append((_("format"), tr(f"we write {ours} · its last message {fmt.get('theirs') or '—'} · "
+                                 f"it offers {offered}")))
+    types = p.get("object_types")
+    rows.append((_("object types"),
+                 _("not declared") if types is None else tr(f"{len(types)} declared")))
+    rows.append((_("last received"), _when(p.get("last_received_at"))))
+    rows.append((_("last sent"), _when(p.get("last_sent_at"))))
+    if "unconfirmed" in p:
+        u = p["unconfirmed"]
+        text = tr(f"{u['count']} objects ({u['unsent']} not sent yet)")
+        if u["count"]:
+            text += tr(f", oldest registered {_when(u['oldest'])}")
+        rows.append((_("unconfirmed"), text))
+        st = p["stuck"]
+        rows.append((_("stuck"), tr(f"{st['count']} objects unconfirmed for {st['runs']} runs: is the "
+                                    "base importing our messages?") if st["count"] else "0"))
+        pk = p["parked"]
+        rows.append((_("parked"), tr(f"{pk['total']} ({pk['received']} received from it, "
+                                     f"{pk['unsendable']} that cannot be sent to it)")))
+        if p.get("awaiting_link"):
+            recent = p["awaiting_link_recent"]
+            rows.append((_("awaiting link"), tr(f"{p['awaiting_link']} settlement documents "
+                                                f"({recent['count']} received in the last "
+                                                f"{recent['days']} days)")))
+    return rows
+
+
+def _run_text(run: dict) -> str:
+    parts = []
+    for name, peer in run.get("peers", {}).items():
+        bits = []
+        r, s = peer.get("received"), peer.get("sent")
+        if r:
+            if "error" in r:
+                bits.append(_("receive failed"))
+            elif r.get("duplicate"):
+                bits.append(_("nothing new"))
+            elif r.get("message_no") is not None:
+                bits.append(tr(f"got #{r['message_no']} ({r.get('objects', 0)} obj)"))
+        if s:
+            if "error" in s:
+                bits.append(_("send failed"))
+            elif s.get("message_no") is not None:
+                bits.append(tr(f"sent #{s['message_no']} ({s.get('objects', 0)} obj)"))
+        if bits:
+            parts.append(f"{name}: {', '.join(bits)}")
+    text = "; ".join(parts)
+    if run.get("error"):
+        text += (" — " if text else "") + tr(run["error"])
+    return text
+
+
+def _in_progress_text(run: dict) -> str:
+    return tr(f"a run is in progress since {_when(run.get('since'))} (pid {run.get('pid', '?')}, "
+              f"{run.get('command', '?')}); what is shown is its last commit")
+
+
+def _run_state(run: dict) -> str:
+    if run.get("state") in ("running", "died"):
+        return _({"running": N_("running"), "died": N_("died")}[run["state"]])
+    return "?" if run["exit_code"] is None else str(run["exit_code"])
+
+
+def print_status(data: dict) -> None:
+    out = stdout()
+    if not data["exists"]:
+        out.print(tr(f"no state yet ({data['state']}): nothing has run with this config"), markup=False)
+    formats = ", ".join(data["node"]["formats"])
+    head = [(_("config"), data["config"]), (_("state"), data["state"]),
+            (_("node"), tr(f"{data['node']['code']} · offers {formats}")),
+            (_("lock"), _lock_text(data["lock"]))]
+    if data.get("in_progress"):
+        head.append((_("run"), _in_progress_text(data["in_progress"])))
+    runs = [(_when(r["started_at"]), r["command"], _run_state(r), _run_text(r))
+            for r in data["runs"]]
+    if not out.is_terminal:
+        for k, v in head:
+            out.print(f"{k}: {v}", markup=False)
+        for name, p in data["peers"].items():
+            out.print(f"\n{name}", markup=False)
+            rows = _peer_rows(p)
+            width = max(14, *(len(k) for k, _v in rows))
+            for k, v in rows:
+                out.print(f"  {k:<{width}} {v}", markup=False)
+        if runs:
+            out.print("\n" + _("last runs"), markup=False)
+            for when, command, code, text in runs:
+                out.print(f"  {when}  {command:<15} {_('exit')} {code:<7} {text}", markup=False)
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    for k, v in head:
+        out.print(f"[bold]{k}[/] {escape(v)}")
+    table = Table(show_lines=False, header_style="bold")
+    table.add_column("")
+    names = list(data["peers"])
+    for name in names:
+        table.add_column(name)
+    rows = [dict(_peer_rows(data["peers"][n])) for n in names]
+    for key in dict.fromkeys(k for r in rows for k in r):
+        table.add_row(key, *(rows[i].get(key, "") for i in range(len(names))))
+    out.print(table)
+    if runs:
+        t = Table(title=_("last runs"), header_style="bold", title_justify="left")
+        for col in (N_("started"), N_("command"), N_("exit"), N_("what happened")):
+            t.add_column(_(col))
+        for when, command, code, text in runs:
+            style = None if code in ("0", _("running")) else "yellow"
+            t.add_row(when, command, code, text, style=style)
+        out.print(t)
+
+
+def _pair_text(p: dict) -> str:
+    if "error" in p:
+        return tr(f"error (exit {p['exit_code']}): {p['error']}")
+    run = p["last_run"]
+    if run is None:
+        head = _("never run")
+    else:
+        head = f"{run['command']} {_('exit')} {_run_state(run)} {_when(run['started_at'])}"
+    if p.get("in_progress"):
+        head += tr(f" · running now (pid {p['in_progress'].get('pid', '?')})")
+    return head + tr(f" · stuck {p['stuck']} · parked {p['parked']} · unconfirmed {p['unconfirmed']}")
+
+
+def print_pairs(data: dict) -> None:
+    """`status --all`: one line per pair, errors included, so that `grep` finds any pair."""
+    out = stdout()
+    if not data["pairs"]:
+        error_line(tr(f"no config files (*.yaml) in {', '.join(data['paths'])}"))
+        return
+    width = max(len(p["pair"]) for p in data["pairs"])
+    for p in data["pairs"]:
+        out.print(f"{p['pair']:<{width}}  {_pair_text(p)}", markup=False)
+
+
+def print_numbers(data: dict) -> None:
+    out = stdout()
+    if not data["exists"]:
+        out.print(tr(f"no state yet ({data['state']})"), markup=False)
+        return
+    for name, p in data["peers"].items():
+        out.print(tr(f"{name}: sent {p['sent_no']}, received {p['received_no']}, confirmed "
+                     f"{p['confirmed_no']} (last received {_when(p['last_received_at'])}, "
+                     f"last sent {_when(p['last_sent_at'])})"), markup=False)
+
+
+
+def print_plan(plan: StatePlan, dry_run: bool = False) -> None:
+    """What a `state` command changes; without --yes, what it would change."""
+    out = stdout()
+    verb = _("changed") if plan.applied else _("would change")
+    if isinstance(plan, NumbersPlan):
+        b, a = plan.before, plan.after
+        changes = [f"{k} {b[k]} → {a[k]}" for k in ("sent_no", "received_no", "confirmed_no")
+                   if a[k] != b[k]]
+        out.print(f"{plan.peer}: {verb}: {', '.join(changes) or _('nothing')}", markup=False)
+        if plan.resent:
+            out.print("  " + tr(f"{plan.resent} objects sent but not confirmed go again in that "
+                                "message"), markup=False)
+    else:
+        regs = ", ".join(f"{t} {n}" for t, n in plan.registrations.items()) or _("none")
+        out.print(f"{plan.peer}: {verb}: " + tr(f"send again every object of {len(plan.types)} "
+                                                f"type(s), {plan.total} in all"), markup=False)
+        out.print("  " + tr(f"registered before: {regs}"), markup=False)
+        if plan.rerouted:
+            out.print("  " + _("set aside when they came, now routed:") + " " + ", ".join(
+                f"{t} {n}" for t, n in plan.rerouted.items()), markup=False)
+    for note in plan.notes:
+        out.print(f"  {tr(note)}", markup=False)
+    if plan.applied:
+        out.print("  " + _("the next run sends it"), markup=False)
+    elif not dry_run:
+        out.print(_("nothing changed: add --yes to do it"), markup=False, style="bold yellow")
