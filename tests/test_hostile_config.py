@@ -525,7 +525,7 @@ def test_a_config_search_place_too_long_is_exit_3_naming_the_variable(
 def test_an_unforeseen_too_long_path_is_exit_3_not_a_bug(sandbox, monkeypatch):
     """Wherever else ENAMETOOLONG comes from (a path made at run time), it is the admin's: exit 3
     with one line, never exit 1 "internal error"."""
-    from onecsync import cli_options
+    from onecsync.cli import options as cli_options
 
     def too_long(path):
         raise OSError(36, "File name too long", "/tmp/" + LONG)

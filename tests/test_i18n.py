@@ -140,7 +140,7 @@ def test_help_is_russian_under_a_russian_locale_and_english_otherwise(capsys, mo
 
 
 def test_every_help_text_shows_in_russian(russian):
-    from onecsync import cli_i18n
+    from onecsync.cli import i18n as cli_i18n
 
     cli_i18n.localize(cli)
     try:

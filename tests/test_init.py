@@ -10,9 +10,10 @@ import yaml
 from click.testing import CliRunner
 
 from onecsync import bootstrap
-from onecsync import cli as cli_module
 from onecsync import formats
+from onecsync.cli import cli
 from onecsync.cli import main
+from onecsync.cli import setup as cli_module
 from onecsync.config import DEFAULT_FLOWS
 from onecsync.config import TRANSPORT_KINDS
 from onecsync.config import load_config
@@ -167,7 +168,7 @@ def test_on_a_terminal_init_asks_for_what_is_missing(tmp_path, monkeypatch):
     (tmp_path / "bp").mkdir()
     monkeypatch.setattr(cli_module, "_interactive", lambda: True)
     answers = "\n".join(["directory", f.ACCOUNTING, "bp", "/srv/crm-exchange"]) + "\n"
-    result = CliRunner().invoke(cli_module.cli, ["init", "--crm-code", f.CRM], input=answers)
+    result = CliRunner().invoke(cli, ["init", "--crm-code", f.CRM], input=answers)
     assert result.exit_code == 0, result.output
     cfg = load_config(tmp_path / "onecsync.yaml")
     assert cfg.bases["accounting"].code == f.ACCOUNTING

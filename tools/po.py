@@ -189,8 +189,8 @@ def extract_source() -> dict[str, list[str]]:
 def extract_help() -> dict[str, list[str]]:
     """Every help text the command line shows, as click holds it."""
     sys.path.insert(0, str(ROOT))
-    from onecsync import cli_i18n
     from onecsync.cli import cli
+    from onecsync.cli import i18n as cli_i18n
 
     return {text: [where] for text, where in cli_i18n.help_texts(cli)}
 

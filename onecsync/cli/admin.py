@@ -1,6 +1,6 @@
 """The operator's commands: `status`, `trace QUERY`, `validate FILE` and the `state` group.
 
-Public API: `register(group)` adds them to the main click group. Wiring only, as in cli.py: the
+Public API: `COMMANDS` (the click commands, for the group). Wiring only: the
 work is in `onecsync.state.reports`, `onecsync.state.admin` and `onecsync.protocol.check`, the
 rendering in `onecsync.console`. What the command was asked for goes to stdout (so that it pipes
 into `less`, `grep` or `jq`); errors go to stderr.
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import click
 
+from onecsync import api
 from onecsync import console
-from onecsync.cli_options import global_options
+from onecsync.cli.options import global_options
 from onecsync.config import find_config_path
-from onecsync.config import load_config
 from onecsync.errors import ExitCode
 from onecsync.topology import PEERS
 
@@ -61,9 +61,7 @@ def status(opts, runs: int, all_: bool, paths: tuple[Path, ...]) -> int:
     if paths:
         raise click.UsageError("config files go after --all (status --all PATH...); for one "
                                "pair use --config PATH")
-    from onecsync.state import reports
-
-    data = reports.status(opts.config(), runs=runs)
+    data = api.status(opts.config(), runs=runs)
     if opts.as_json:
         console.print_json(data)
     else:
@@ -93,7 +91,7 @@ def trace(opts, query: tuple[str, ...], as_xml: bool) -> int:
     """
     from onecsync.state import trace as tracing
 
-    data = tracing.trace(opts.config().state, query)
+    data = api.trace(opts.config(), query)
     if as_xml:
         if data["trace"] is None:
             raise click.UsageError("--xml needs a QUERY that names one object: give its Ссылка")
@@ -110,7 +108,7 @@ def _optional_config(opts):
     """The config if one is named or present; validate works on a lone file too."""
     if opts.config_path is None and not find_config_path(None).exists():
         return None
-    return load_config(opts.config_path)
+    return api.load_config(opts.config_path)
 
 
 @click.command("validate", short_help="Check a message file against the EnterpriseData format.")
@@ -133,7 +131,6 @@ def validate(opts, file: Path, max_problems: int) -> int:
         onecsync --config /etc/onecsync/onecsync.yaml validate message.zip --json
     """
     from onecsync.files import entry_kind
-    from onecsync.validate import validate_message
 
     mode = file.stat().st_mode
     if not stat.S_ISREG(mode):  # a FIFO would hang the read, /dev/zero never end it
@@ -143,7 +140,8 @@ def validate(opts, file: Path, max_problems: int) -> int:
     size = file.stat().st_size if file.suffix.lower() == ".xml" else None
     with console.progress(opts.verbosity >= 0) as progress:
         with progress.task(f"checking {file.name}", total_bytes=size) as task:
-            check = validate_message(file, config, max_problems=max_problems, progress=task)
+            check = api.validate_message(file, config, max_problems=max_problems,
+                                         progress=task)
     if opts.as_json:
         console.print_json(check.to_json())
     else:
@@ -303,6 +301,4 @@ def state_export(opts, with_parked_xml: bool) -> int:
     return 0
 
 
-def register(group: click.Group) -> None:
-    for command in (status, trace, validate, state):
-        group.add_command(command)
+COMMANDS = (status, trace, validate, state)

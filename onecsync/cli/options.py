@@ -18,7 +18,7 @@ import functools
 import click
 
 from onecsync import console
-from onecsync.config import load_config
+from onecsync.api import load_config
 
 # name → the click.option that declares it: the one table every command's options derive from.
 _DECLARED = {

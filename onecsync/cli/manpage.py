@@ -14,8 +14,8 @@ import re
 import click
 
 from onecsync import __version__
-from onecsync import cli_options
-from onecsync.cli_options import global_options
+from onecsync.cli import options as cli_options
+from onecsync.cli.options import global_options
 
 _ENVIRONMENT = (
     ("ONECSYNC_CONFIG", "The config file when --config is not given (else the first of "

@@ -1,0 +1,132 @@
+"""The group and the exit mapping: `main(argv)` runs a command and turns what it raised into the
+exit code and one line (an error's remedy, Ctrl-C, SIGTERM, a bug without its traceback).
+
+Public API: `cli` (the click group, every command added), `main(argv)`, `READER_GONE`.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import signal
+import sys
+
+import click
+
+from onecsync import console
+from onecsync.cli import admin
+from onecsync.cli import exchange
+from onecsync.cli import i18n as cli_i18n
+from onecsync.cli import manpage
+from onecsync.cli import setup
+from onecsync.cli.options import global_options
+from onecsync.cli.options import version_option
+from onecsync.errors import ExitCode
+from onecsync.errors import OnecsyncError
+from onecsync.errors import Stopped
+from onecsync.i18n import N_
+from onecsync.i18n import tr
+
+log = logging.getLogger("onecsync")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@version_option
+@global_options
+def cli():
+    """Sync 1C:CRM and 1C:Бухгалтерия 3.0 as a node of their EnterpriseData exchange.
+
+    The options below go before the command or after it: `onecsync -q run` is `onecsync run -q`.
+
+    Exit codes: 0 done, 1 bug, 2 usage, 3 config, 4 temporary (retry), 5 message rejected,
+    6 numbering conflict, 7 objects parked, 8 busy, 9 drift, 141 the output's reader went away.
+    """
+
+
+for command in (*exchange.COMMANDS, *setup.COMMANDS, *admin.COMMANDS, manpage.manpage):
+    cli.add_command(command)
+
+
+# The exit code of a command that did its work but whose reader went away (`| head`), as a shell
+# reports a command killed by SIGPIPE; a command that failed keeps its own code.
+READER_GONE = 141
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    console.readers_back()
+    previous = _stop_on_sigterm()
+    try:
+        code = _main(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if code == 0 and console.reader_gone():
+        code = READER_GONE
+    sys.exit(code)
+
+
+def _main(args: list[str]) -> int:
+    verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"})
+                  for a in args)
+    as_json = "--json" in args
+    quiet = any(a in ("-q", "--quiet") for a in args)
+    cli_i18n.localize(cli)  # help texts and click's own words in the locale's language
+    try:
+        code = cli.main(args=args, prog_name="onecsync", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.message = tr(exc.message)
+        exc.show()
+        code = exc.exit_code
+        console.json_failure(as_json, code, exc.format_message())
+    except click.Abort as exc:  # Ctrl-C (click turns it into Abort), or a prompt left
+        interrupted = isinstance(exc.__context__, KeyboardInterrupt)
+        line = N_("interrupted (Ctrl-C)") if interrupted else N_("aborted")
+        console.error_line(line)
+        code = 130
+        console.json_failure(as_json, code, line)
+    except Stopped as exc:  # what it was doing is undone, and journaled
+        console.error_line(f"{exc}: {exc.remedy}")
+        code = exc.exit_code
+        console.json_failure(as_json, code, f"{exc}: {exc.remedy}")
+    except OnecsyncError as exc:
+        code = int(exc.exit_code)
+        if exc.silent_when_quiet and quiet and not as_json:
+            pass  # not an error: the run that holds the lock does the work (cron mail stays empty)
+        else:
+            _fail(exc.line(), code, as_json, verbose, exc)
+    except Exception as exc:
+        if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+            # a path no config check foresaw (a $VARIABLE in a secret's path): still the admin's
+            code = int(ExitCode.CONFIG)
+            _fail(N_(f"the path {str(exc.filename)[:80]}… is too long for the system "
+                  "(ENAMETOOLONG): shorten the config key or variable that names it"),
+                  code, as_json, verbose, exc)
+        else:  # a bug: one line, the traceback only with -v
+            code = int(ExitCode.BUG)
+            _fail(N_(f"internal error: {type(exc).__name__}: {exc} (run with -v for the "
+                     "traceback, and please report it)"), code, as_json, verbose, exc)
+    return code if isinstance(code, int) else 0
+
+
+# Commands that change nothing: stopped, they have nothing to undo (the stop line says so).
+READ_ONLY = frozenset({"check", "status", "validate", "manpage", "state show", "state export"})
+
+
+def _stop_on_sigterm():
+    """SIGTERM (systemctl stop) ends the run as Ctrl-C would: undone, journaled, one line. Once:
+    a second one kills at once, which the state survives just as well."""
+    def stop(signum, frame) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        ctx = click.get_current_context(silent=True)  # the command the signal stops
+        command = ctx.command_path.partition(" ")[2] if ctx else ""
+        raise Stopped("SIGTERM", read_only=command in READ_ONLY)
+
+    return signal.signal(signal.SIGTERM, stop)
+
+
+def _fail(line: str, code: int, as_json: bool, verbose: bool, exc: BaseException) -> None:
+    if verbose:
+        log.debug("traceback", exc_info=exc)
+    console.print_failure(line, code, as_json, getattr(exc, "problems", None))

@@ -1,0 +1,62 @@
+"""The library API (`import onecsync`): cheap to import, what `__all__` names is there, and each
+call returns the report `--json` prints or raises an error class, never SystemExit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import onecsync
+from tests import factory as f
+
+
+def test_importing_onecsync_loads_neither_lxml_rich_click_nor_yaml():
+    probe = ("import sys, onecsync\n"
+             "print(sorted(m for m in ('lxml', 'rich', 'click', 'yaml', 'requests', 'sqlite3',"
+             " 'onecsync.config', 'onecsync.errors') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_every_name_in_all_is_there():
+    for name in onecsync.__all__:
+        assert getattr(onecsync, name) is not None, name
+    assert issubclass(onecsync.ConfigError, onecsync.OnecsyncError)
+    assert set(onecsync.__all__) <= set(dir(onecsync))
+    with pytest.raises(AttributeError):
+        onecsync.no_such_name  # noqa: B018
+
+
+def test_a_run_through_the_api_returns_the_report_the_cli_prints(sandbox):
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Альфа", "7700000000")]))
+    config = onecsync.load_config(sandbox.config)
+    report = onecsync.run(config, flow="pull-catalogs", dry_run=True)
+    code, printed, _ = sandbox.run("--dry-run", "pull-catalogs")
+    assert isinstance(report, onecsync.RunReport)
+    assert json.loads(json.dumps(report.to_json())) == printed and code == 0 == report.exit_code
+    assert not sandbox.state_path.exists()  # a dry run writes nothing, through the API too
+    assert onecsync.status(onecsync.load_config(sandbox.config))["peers"]
+
+
+def test_the_api_raises_the_error_classes_never_system_exit(sandbox, tmp_path):
+    with pytest.raises(onecsync.ConfigError) as exc:
+        onecsync.load_config(tmp_path / "missing.yaml")
+    assert exc.value.exit_code == onecsync.ExitCode.CONFIG
+    config = onecsync.load_config(sandbox.config)
+    with pytest.raises(onecsync.Misnamed) as exc:
+        onecsync.run(config, flow="pull-everything")
+    assert exc.value.exit_code == 2 and "pull-catalogs" in exc.value.line()
+
+
+def test_validate_message_and_trace(sandbox):
+    path = sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Альфа", "7700000000")]))
+    config = onecsync.load_config(sandbox.config)
+    check = onecsync.validate_message(path, config)
+    assert isinstance(check, onecsync.MessageCheck) and check.valid
+    assert onecsync.run(config, flow="pull-catalogs").exit_code == 0
+    found = onecsync.trace(config, "7700000000")
+    assert found["query"]["kind"] == "inn" and json.dumps(found).count(f.ref(1)) >= 1
