@@ -4,7 +4,7 @@ The library API, as the command line uses it (`onecsync.api` says what each call
 
     import onecsync
     config = onecsync.load_config("/etc/onecsync/onecsync.yaml")
-    report = onecsync.run(config, dry_run=True)     # or flow="pull-catalogs"
+    report = onecsync.run(config, dry_run=True)     # or flow=onecsync.topology.PULL_CATALOGS
     check = onecsync.validate_message("Message_….xml", config)
 
 Errors are `OnecsyncError` subclasses carrying `exit_code` and `remedy`. Importing this package

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import Sequence
 
+from onecsync import topology
 from onecsync.errors import Misnamed
 from onecsync.progress import NO_PROGRESS
 from onecsync.progress import Progress
@@ -29,7 +30,6 @@ if TYPE_CHECKING:  # the config, lxml and the formats load at the first call, no
     from onecsync.protocol.check import MessageCheck
 
 # The flows one `run` runs in order; `run(config, flow=…)` runs one of them alone.
-FLOWS = ("pull-catalogs", "push-invoices", "pull-settlements")
 
 
 def load_config(path: str | os.PathLike | None = None) -> Config:
@@ -50,10 +50,11 @@ def _execute(config: Config, command: str, dry_run: bool, progress: Progress,
 
 def run(config: Config, flow: str | None = None, dry_run: bool = False,
         progress: Progress = NO_PROGRESS) -> Any:
-    """Receive, route and send: every flow (`flow=None`, the cron entry) or one of FLOWS.
+    """Receive, route and send: every flow (`flow=None`, the cron entry) or one of the flows of onecsync/topology.py.
     Returns the run report; its exit code is that of the most serious failure of a step."""
-    if flow is not None and flow not in FLOWS:
-        raise Misnamed(f"no flow {flow!r}", remedy=f"give one of {', '.join(FLOWS)}")
+    flows = topology.flow_names()  # read each call: the table is the one list of flows
+    if flow is not None and flow not in flows:
+        raise Misnamed(f"no flow {flow!r}", remedy=f"give one of {', '.join(flows)}")
     return _execute(config, flow or "run", dry_run, progress)
 
 
