@@ -12,6 +12,7 @@ import json
 from onecsync import topology
 from onecsync.config import Config
 from onecsync.flows.route import Registrar
+from onecsync.runs import Routed
 from onecsync.state import State
 
 
@@ -31,7 +32,7 @@ def restage_newly_taken(config: Config, state: State, source: str) -> None:
         state.meta.set(key, signature)
 
 
-def route_catalogs(config: Config, state: State) -> dict:
+def route_catalogs(config: Config, state: State) -> Routed:
     """Register the staged catalog objects (and deletions of what the CRM got) for the CRM.
 
     Settlement and invoice documents stay staged for their own flows; types no flow takes from
@@ -47,4 +48,4 @@ def route_catalogs(config: Config, state: State) -> dict:
             reg.offer(row)
         reg.register_rest(types)
         reg.counts.ignored += state.inbox.ignore_other_types(source, taken_types(config, source))
-    return reg.counts.as_dict()
+    return reg.counts.routed()

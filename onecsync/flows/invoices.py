@@ -16,6 +16,7 @@ from onecsync.flows.catalogs import taken_types
 from onecsync.flows.route import Registrar
 from onecsync.mapping import first_text
 from onecsync.protocol.objects import parse_object
+from onecsync.runs import Routed
 from onecsync.state import State
 
 
@@ -30,7 +31,7 @@ def invoice_fields(element) -> dict:
     }
 
 
-def route_invoices(config: Config, state: State) -> dict:
+def route_invoices(config: Config, state: State) -> Routed:
     spec = topology.flow(topology.PUSH_INVOICES)
     flow, source = config.flows[spec.name], spec.source
     with state.atomic():
@@ -45,4 +46,4 @@ def route_invoices(config: Config, state: State) -> dict:
             if reg.offer(row, element) in ("registered", "echo"):
                 state.invoices.upsert(row.ref, row.type, invoice_fields(element))
         reg.counts.ignored += state.inbox.ignore_other_types(source, taken_types(config, source))
-    return reg.counts.as_dict()
+    return reg.counts.routed()

@@ -1,7 +1,7 @@
 """Registering staged objects for a peer: organization filter, mapping, echo check, parking.
 
 Public API: `Registrar(config, state, flow, source, target)` with `offer(row)` and
-`register_rest(types)`; `RouteCounts`.
+`register_rest(types)`; `RouteCounts` (the tally; `routed()` is the report).
 
 Most objects need none of this and go in one SQL statement (`register_rest`); only objects of a
 type with mapping rules, under an organization filter, or of which the target base already sent
@@ -26,6 +26,7 @@ from onecsync.protocol.objects import canonical_digest
 from onecsync.protocol.objects import convert
 from onecsync.protocol.objects import parse_object
 from onecsync.protocol.reader import normalize_object
+from onecsync.runs import Routed
 from onecsync.state import State
 from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.inbox import Staged
@@ -35,6 +36,8 @@ log = logging.getLogger("onecsync")
 
 @dataclass
 class RouteCounts:
+    """The mutable tally a router keeps while it works; it hands back the frozen `Routed`."""
+
     registered: int = 0
     filtered: int = 0
     echo: int = 0
@@ -42,8 +45,8 @@ class RouteCounts:
     waiting: int = 0
     ignored: int = 0
 
-    def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v}
+    def routed(self) -> Routed:
+        return Routed(**self.__dict__)
 
 
 class Registrar:

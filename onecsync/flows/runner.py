@@ -64,14 +64,14 @@ from onecsync.transport import build_transport
 
 log = logging.getLogger("onecsync")
 
-def _router(spec: topology.FlowSpec) -> Callable[[Config, State], dict]:
+def _router(spec: topology.FlowSpec) -> Callable[[Config, State], Routed]:
     module, _, name = spec.router.partition(":")
     return getattr(importlib.import_module(module), name)
 
 
 # The routing function of each flow, by its name; a flow added to the table later (a test does)
 # is looked up when it routes.
-ROUTERS: dict[str, Callable[[Config, State], dict]] = {f.name: _router(f) for f in topology.FLOWS}
+ROUTERS: dict[str, Callable[[Config, State], Routed]] = {f.name: _router(f) for f in topology.FLOWS}
 
 
 def _unique(peers) -> list[str]:
@@ -320,7 +320,7 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
                     outcome.errors.append(wrong)
                 with progress.task(f"routing {arg}…"):  # minutes at a first exchange: say so
                     router = ROUTERS.get(arg) or _router(topology.flow(arg))
-                    routed = Routed.from_json(router(config, state))
+                    routed = router(config, state)
                 outcome.routed[arg] = routed
                 outcome.parked += routed.parked
             elif action == "reconcile":

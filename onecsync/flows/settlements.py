@@ -24,6 +24,7 @@ from onecsync.flows.invoices import invoice_fields
 from onecsync.flows.route import Registrar
 from onecsync.mapping import find_all
 from onecsync.protocol.objects import parse_object
+from onecsync.runs import Routed
 from onecsync.state import State
 from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.inbox import Staged
@@ -43,7 +44,7 @@ def _refs(row: Staged, paths: tuple[str, ...]) -> set[str]:
             if (el.text or "").strip()}
 
 
-def route_settlements(config: Config, state: State) -> dict:
+def route_settlements(config: Config, state: State) -> Routed:
     spec = topology.flow(topology.PULL_SETTLEMENTS)
     flow, source, target = config.flows[spec.name], spec.source, spec.target
     types = list(flow.objects)
@@ -71,7 +72,7 @@ def route_settlements(config: Config, state: State) -> dict:
                 reg.offer(row)
         reg.counts.ignored += state.inbox.ignore_other_types(source, taken_types(config, source))
         reg.counts.waiting = _waiting(state, source, types, touched)
-    return reg.counts.as_dict()
+    return reg.counts.routed()
 
 
 def _waiting(state: State, source: str, types: list[str], touched: bool) -> int:
