@@ -194,7 +194,7 @@ def state_show(opts) -> int:
 
     data = reports.numbers(opts.config())
     if opts.as_json:
-        console.print_json(data)
+        console.print_json(data.to_json())
     else:
         console.print_numbers(data)
     return 0

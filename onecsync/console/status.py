@@ -11,6 +11,7 @@ from onecsync.i18n import _
 from onecsync.i18n import tr
 from onecsync.state.plans import NumbersPlan
 from onecsync.state.plans import StatePlan
+from onecsync.state.reports import Numbers
 
 
 def _lock_text(lock: dict | None) -> str:
@@ -168,15 +169,15 @@ def print_pairs(data: dict) -> None:
         out.print(f"{p['pair']:<{width}}  {_pair_text(p)}", markup=False)
 
 
-def print_numbers(data: dict) -> None:
+def print_numbers(data: Numbers) -> None:
     out = stdout()
-    if not data["exists"]:
-        out.print(tr(f"no state yet ({data['state']})"), markup=False)
+    if not data.exists:
+        out.print(tr(f"no state yet ({data.state})"), markup=False)
         return
-    for name, p in data["peers"].items():
-        out.print(tr(f"{name}: sent {p['sent_no']}, received {p['received_no']}, confirmed "
-                     f"{p['confirmed_no']} (last received {_when(p['last_received_at'])}, "
-                     f"last sent {_when(p['last_sent_at'])})"), markup=False)
+    for name, p in data.peers.items():
+        out.print(tr(f"{name}: sent {p.sent_no}, received {p.received_no}, confirmed "
+                     f"{p.confirmed_no} (last received {_when(p.last_received_at)}, "
+                     f"last sent {_when(p.last_sent_at)})"), markup=False)
 
 
 

@@ -1,8 +1,9 @@
 """What `status`, `state show` and `state export` report: read-only views of the state.
 
-Public API: `status(config)`, `numbers(config)`, `export(config, with_parked_xml=False)`, each a
-JSON-ready dict; `peer_summary(state, name, settlement_types)`; `unconfirmed_sent(state, name)`
-(what makes a base "stuck": reconcile and status judge it alike), `STUCK_AFTER_RUNS`.
+Public API: `status(config)`, `export(config, with_parked_xml=False)`, each a JSON-ready dict;
+`numbers(config)` → `Numbers` (of `PeerNumbers`; `to_json` is what --json prints);
+`peer_summary(state, name, settlement_types)`; `unconfirmed_sent(state, name)` (what makes a base
+"stuck": reconcile and status judge it alike), `STUCK_AFTER_RUNS`.
 
 Everything here reads a state opened read-only (`open_readonly`), never takes the run lock and
 never writes: an admin can look at any moment, even while a run is going. Payloads are left out
@@ -13,6 +14,8 @@ config is reported only by path.
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
+from typing import Mapping
 
 from onecsync import __version__
 from onecsync import topology
@@ -37,20 +40,52 @@ def _head(config: Config) -> dict:
             "lock": holder_if_locked(lock_path(config.state))}
 
 
-def _peer_numbers(config: Config, state: State | None, name: str) -> dict:
+@dataclass(frozen=True)
+class PeerNumbers:
+    """A peer's three message numbers and when it last exchanged: a line of `state show`, and
+    the head of its `status` entry. `state_code`: the state belongs to another base (runs
+    refuse it); None when it is this base's."""
+
+    code: str
+    known: bool
+    sent_no: int = 0
+    received_no: int = 0
+    confirmed_no: int = 0
+    last_received_at: str | None = None
+    last_sent_at: str | None = None
+    state_code: str | None = None
+
+    def to_json(self) -> dict:
+        out = {k: v for k, v in self.__dict__.items() if k != "state_code"}
+        if self.state_code is not None:
+            out["state_code"] = self.state_code
+        return out
+
+
+@dataclass(frozen=True)
+class Numbers:
+    """`state show`: the numbers of every configured base; `exists`: is there a state yet."""
+
+    state: str
+    exists: bool
+    peers: Mapping[str, PeerNumbers]
+
+    def to_json(self) -> dict:
+        return {"state": self.state, "exists": self.exists,
+                "peers": {name: p.to_json() for name, p in self.peers.items()}}
+
+
+def _peer_numbers(config: Config, state: State | None, name: str) -> PeerNumbers:
     base = config.bases[name]
     peer = None
     if state is not None:
         peer = next((p for p in state.peers.all() if p.name == name), None)
-    out = {"code": base.code, "known": peer is not None,
-           "sent_no": peer.sent_no if peer else 0,
-           "received_no": peer.received_no if peer else 0,
-           "confirmed_no": peer.confirmed_no if peer else 0,
-           "last_received_at": peer.last_received_at if peer else None,
-           "last_sent_at": peer.last_sent_at if peer else None}
-    if peer is not None and peer.code != base.code:
-        out["state_code"] = peer.code  # the state belongs to another base: runs will refuse it
-    return out
+    if peer is None:
+        return PeerNumbers(code=base.code, known=False)
+    return PeerNumbers(code=base.code, known=True, sent_no=peer.sent_no,
+                       received_no=peer.received_no, confirmed_no=peer.confirmed_no,
+                       last_received_at=peer.last_received_at, last_sent_at=peer.last_sent_at,
+                       state_code=peer.code if peer.code != base.code else None)
 
 
 def unconfirmed_sent(state: State, name: str) -> dict:
@@ -244,7 +279,7 @@ def status(config: Config, runs: int = RUNS) -> dict:
     try:
         by_name = {p.name: p for p in state.peers.all()} if state else {}
         for name in config.bases:
-            item = _peer_numbers(config, state, name)
+            item = _peer_numbers(config, state, name).to_json()
             peer = by_name.get(name)
             theirs = peer.versions if peer else None
             problem = numbering.no_common_version(name, config.node.formats, theirs)
@@ -269,12 +304,12 @@ def status(config: Config, runs: int = RUNS) -> dict:
     return out
 
 
-def numbers(config: Config) -> dict:
+def numbers(config: Config) -> Numbers:
     """The three numbers per peer: `state show`."""
     state = open_readonly(config.state)
     try:
-        return {"state": str(config.state), "exists": state is not None,
-                "peers": {name: _peer_numbers(config, state, name) for name in config.bases}}
+        return Numbers(str(config.state), state is not None,
+                       {name: _peer_numbers(config, state, name) for name in config.bases})
     finally:
         if state is not None:
             state.close()
