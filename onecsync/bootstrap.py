@@ -2,7 +2,7 @@
 
 Public API: `BaseSpec`, `InitRequest`, `base_code(value, flag)`, `kind_of(location)`,
 `previous_setup(config_path)`,
-`render_config(request)`, `run_init(request, dry_run=False)` → report, `BadRequest`.
+`render_config(request)`, `run_init(request, dry_run=False)` → `InitReport`, `BadRequest`.
 
 The config is rendered as commented YAML (the admin edits it next), validated by the real config
 parser before anything is written, written atomically, and never over an existing file without
@@ -20,6 +20,7 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 from urllib.parse import urlsplit
 
 from onecsync.config import DEFAULT_FLOWS
@@ -232,7 +233,27 @@ def node_code_warning(config_path: Path, new_code: str) -> str | None:
               "run and check refuse the old state under the new code")
 
 
-def run_init(req: InitRequest, dry_run: bool = False) -> dict:
+@dataclass(frozen=True)
+class InitReport:
+    """What `init` wrote (or, dry, would write); `to_json` is the --json contract."""
+
+    dry_run: bool
+    config: str
+    node_code: str
+    transports: Mapping[str, str]
+    settings_messages: Mapping[str, str]
+    warnings: tuple[str, ...]
+    next_steps: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        return {"command": "init", "exit_code": 0, "dry_run": self.dry_run,
+                "config": self.config, "node_code": self.node_code,
+                "transports": dict(self.transports),
+                "settings_messages": dict(self.settings_messages),
+                "warnings": list(self.warnings), "next_steps": list(self.next_steps)}
+
+
+def run_init(req: InitRequest, dry_run: bool = False) -> InitReport:
     for name, spec in _bases(req):
         if urlsplit(spec.location).password is not None:
             # Never echoed: it is already in the shell history; do not spread it further.
@@ -264,9 +285,7 @@ def run_init(req: InitRequest, dry_run: bool = False) -> dict:
         for name in config.bases:
             write_settings_message(config, name, files[name], force=True)
     shown = {name: str(path) for name, path in files.items()}
-    return {"command": "init", "exit_code": 0, "dry_run": dry_run,
-            "config": str(req.config_path), "node_code": config.node.code,
-            "transports": {n: b.transport.kind for n, b in config.bases.items()},
-            "settings_messages": shown,
-            "warnings": warnings,
-            "next_steps": next_steps(config, shown)}
+    return InitReport(dry_run=dry_run, config=str(req.config_path), node_code=config.node.code,
+                      transports={n: b.transport.kind for n, b in config.bases.items()},
+                      settings_messages=shown, warnings=tuple(warnings),
+                      next_steps=tuple(next_steps(config, shown)))

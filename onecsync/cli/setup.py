@@ -53,11 +53,11 @@ def settings_message(opts: Options, peer: str, output: str | None, force: bool) 
         path = target / handshake.default_file_name(config, peer) if target.is_dir() else target
     else:
         path = handshake.write_settings_message(config, peer, target, force=force)
-    report = {"command": "settings-message", "exit_code": 0, "dry_run": opts.dry_run,
-              "peer": peer, "file": str(path), "to": config.bases[peer].code,
-              "from": config.node.code, "versions": list(config.node.formats)}
+    report = handshake.SettingsMessageReport(
+        dry_run=opts.dry_run, peer=peer, file=str(path), to=config.bases[peer].code,
+        sender=config.node.code, versions=tuple(config.node.formats))
     if opts.as_json:
-        console.print_json(report)
+        console.print_json(report.to_json())
     elif opts.verbosity >= 0:
         console.print_settings_message(report)
     return 0
@@ -169,7 +169,7 @@ def init(opts: Options, folder, kind, accounting_code, crm_code, accounting_at, 
         prefix=prefix, force=force, state=state_path)
     report = bootstrap.run_init(request, dry_run=opts.dry_run)
     if opts.as_json:
-        console.print_json(report)
+        console.print_json(report.to_json())
     elif opts.verbosity >= 0:
         console.print_init(report)
     return 0

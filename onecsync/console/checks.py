@@ -16,7 +16,9 @@ from onecsync.i18n import _
 from onecsync.i18n import tr
 
 if TYPE_CHECKING:
+    from onecsync.bootstrap import InitReport
     from onecsync.flows.check import CheckReport
+    from onecsync.flows.handshake import SettingsMessageReport
     from onecsync.protocol.check import Finding
     from onecsync.protocol.check import MessageCheck
 
@@ -62,10 +64,10 @@ def _finding_text(p: Finding) -> str:
     return ": ".join(parts)
 
 
-def print_settings_message(report: dict) -> None:
-    verb = _("would write") if report["dry_run"] else _("wrote")
-    stderr().print("onecsync: " + tr(f"{verb} the settings message for {report['peer']} (to "
-                                     f"{report['to']}, from {report['from']}) to {report['file']}: "
+def print_settings_message(report: SettingsMessageReport) -> None:
+    verb = _("would write") if report.dry_run else _("wrote")
+    stderr().print("onecsync: " + tr(f"{verb} the settings message for {report.peer} (to "
+                                     f"{report.to}, from {report.sender}) to {report.file}: "
                                      "load it in the base's synchronization setup, or copy it into "
                                      "its exchange folder"), markup=False)
 
@@ -115,15 +117,15 @@ def print_check(report: CheckReport, summary: bool = True, warnings: bool = True
                       style="yellow", markup=False)
 
 
-def print_init(report: dict) -> None:
+def print_init(report: InitReport) -> None:
     out = stderr()
-    verb = _("would write") if report["dry_run"] else _("wrote")
-    out.print("onecsync: " + tr(f"{verb} {report['config']} (our node code {report['node_code']})"),
+    verb = _("would write") if report.dry_run else _("wrote")
+    out.print("onecsync: " + tr(f"{verb} {report.config} (our node code {report.node_code})"),
               style="bold green", markup=False)
-    for name, path in report["settings_messages"].items():
+    for name, path in report.settings_messages.items():
         out.print("onecsync: " + tr(f"{verb} the settings message for {name}: {path}"), markup=False)
-    for text in report.get("warnings", []):
+    for text in report.warnings:
         out.print(f"onecsync: {_('warning')}: {tr(text)}", style="yellow", markup=False, soft_wrap=True)
     out.print(_("Next steps:"), style="bold", markup=False)
-    for i, step in enumerate(report["next_steps"], 1):
+    for i, step in enumerate(report.next_steps, 1):
         out.print(f"  {i}. {tr(step)}", markup=False)

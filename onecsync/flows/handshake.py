@@ -1,7 +1,8 @@
 """The settings-only message we give each base before any data flows (protocol §1.4, §2).
 
 Public API: `settings_header(config, peer)`, `default_file_name(config, peer)`,
-`write_to(fp, config, peer)`, `is_settings_only(path)`, `write_settings_message(config, peer, target, force=False)`.
+`write_to(fp, config, peer)`, `is_settings_only(path)`,
+`write_settings_message(config, peer, target, force=False)`, `SettingsMessageReport`.
 
 It is an EnterpriseData message with the bare format URI, Confirmation numbered 0/0, our
 versions, declared object types and prefix, and no Body: 1C only records what it says (the
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,6 +31,23 @@ from onecsync.protocol.envelope import Header
 from onecsync.protocol.reader import MessageReader
 from onecsync.protocol.writer import utc_now_text
 from onecsync.protocol.writer import write_message
+
+
+@dataclass(frozen=True)
+class SettingsMessageReport:
+    """What `settings-message` wrote (or, dry, would write); `to_json` is the --json contract."""
+
+    dry_run: bool
+    peer: str
+    file: str
+    to: str
+    sender: str  # `from` in JSON
+    versions: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        return {"command": "settings-message", "exit_code": 0, "dry_run": self.dry_run,
+                "peer": self.peer, "file": self.file, "to": self.to, "from": self.sender,
+                "versions": list(self.versions)}
 
 
 def settings_header(config: Config, peer: str) -> Header:
