@@ -196,7 +196,7 @@ def convert(xml: bytes, source: str, target: str, check: bool = False) -> tuple[
     """protocol.objects.convert as it was."""
     from onecsync import formats
     from onecsync.protocol.objects import parse_object
-    from onecsync.protocol.reader import normalize_object
+    from onecsync.protocol.normal import normalize_object
 
     if source == target and not check:
         return xml, []

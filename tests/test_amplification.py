@@ -8,8 +8,8 @@ import io
 from lxml import etree
 
 from onecsync.protocol import reader as reader_module
+from onecsync.protocol.normal import normalize_object
 from onecsync.protocol.reader import MessageReader
-from onecsync.protocol.reader import normalize_object
 from onecsync.state.payloads import unpack
 from tests import factory as f
 

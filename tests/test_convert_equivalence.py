@@ -24,10 +24,10 @@ from lxml import etree
 from bench import make_message
 from onecsync import formats
 from onecsync.config import DEFAULT_FORMATS
+from onecsync.protocol.normal import normalize_object
 from onecsync.protocol.objects import convert
 from onecsync.protocol.objects import parse_object
 from onecsync.protocol.reader import MessageReader
-from onecsync.protocol.reader import normalize_object
 from tests import factory as f
 from tests import reference_convert as reference
 

@@ -22,10 +22,10 @@ from onecsync.i18n import N_
 from onecsync.mapping import MappingError
 from onecsync.mapping import apply_rules
 from onecsync.mapping import org_inn
+from onecsync.protocol.normal import normalize_object
 from onecsync.protocol.objects import canonical_digest
 from onecsync.protocol.objects import convert
 from onecsync.protocol.objects import parse_object
-from onecsync.protocol.reader import normalize_object
 from onecsync.runs import Routed
 from onecsync.state import State
 from onecsync.state.inbox import InboxStatus as S

@@ -32,7 +32,7 @@ _LONG_VALUE = re.compile(r"(?<=: )'([^']{60})[^']{20,}(?:'|$)")
 def validate_object(version: str, element: etree._Element) -> list[Problem]:
     """Problems of one body object (an element in ``namespace(version)``) against that version's schema."""
     # A copy: validated in place, the object would carry every declaration in scope (see
-    # reader._own_namespaces); deepcopy keeps each node's source line.
+    # normal.own_namespaces); deepcopy keeps each node's source line.
     return _validate(object_schema(version), deepcopy(element), (namespace(version), ENVELOPE_NS))
 
 

@@ -32,9 +32,9 @@ from onecsync.protocol.envelope import check_envelope
 from onecsync.protocol.envelope import judge_header
 from onecsync.protocol.envelope import local_name
 from onecsync.protocol.envelope import shown
+from onecsync.protocol.normal import object_ref
 from onecsync.protocol.reader import DELETION
 from onecsync.protocol.reader import MessageReader
-from onecsync.protocol.reader import object_ref
 
 OURS = "onecsync"
 

@@ -13,7 +13,7 @@ from lxml import etree
 from onecsync import formats
 from onecsync.errors import StateError
 from onecsync.protocol.envelope import ROOT_NSMAP
-from onecsync.protocol.reader import normalize_object
+from onecsync.protocol.normal import normalize_object
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                           remove_blank_text=False, huge_tree=True)

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
-from copy import deepcopy
 from dataclasses import dataclass
 from typing import BinaryIO
 from typing import Iterator
@@ -32,7 +30,6 @@ from onecsync.errors import MessageRejected
 from onecsync.progress import EVERY
 from onecsync.progress import Task
 from onecsync.protocol.envelope import MSG_NS
-from onecsync.protocol.envelope import ROOT_NSMAP
 from onecsync.protocol.envelope import Header
 from onecsync.protocol.envelope import judge_header
 from onecsync.protocol.envelope import local_name
@@ -40,9 +37,12 @@ from onecsync.protocol.envelope import problem_text
 from onecsync.protocol.envelope import too_many
 from onecsync.protocol.limits import OBJECT_LIMIT
 from onecsync.protocol.limits import TOO_LARGE
-from onecsync.protocol.markup import MarkupGuard
+from onecsync.protocol.normal import normalize_object
+from onecsync.protocol.normal import object_ref
+from onecsync.protocol.normal import own_namespaces
+from onecsync.protocol.prolog import Prefixed
+from onecsync.protocol.prolog import sniff
 
-PROLOG_LIMIT = 64 * 1024
 # The header is held whole while it is read (1C's own is a few KB; one listing 30,000 object types
 # is about 4 MB): past this it is refused before it can fill the memory.
 HEADER_LIMIT = 8 * 1024 * 1024
@@ -52,11 +52,6 @@ _MSG = f"{{{MSG_NS}}}"
 LARGE_OBJECT = 64 * 1024
 KEYS = "КлючевыеСвойства"
 DELETION = "УдалениеОбъекта"
-_DECL_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
-_STANDARD_DECLS = [f' xmlns:{p}="{uri}"'.encode() for p, uri in ROOT_NSMAP.items()]
-# What an object of a message as 1C writes it has in scope: the root's three and the Body's own.
-_STANDARD_PREFIXES = frozenset({None, *ROOT_NSMAP})
-_XSI_TYPE = f"{{{ROOT_NSMAP['xsi']}}}type"
 
 
 @dataclass(frozen=True)
@@ -83,90 +78,6 @@ class BodyObject:
     inn: str | None = None
 
 
-class _Prefixed:
-    """A file object that replays bytes already sniffed from the stream before the rest, and
-    notes where the stream ended (for telling a file that ends early from a broken one)."""
-
-    def __init__(self, head: bytes, rest: BinaryIO, source: str) -> None:
-        self._head = head
-        self._rest = rest
-        self.count = 0  # bytes handed to the parser, for progress
-        self.lines = 1  # lines handed to the parser
-        self.at_end = False  # the stream said end of file
-        self._guard = MarkupGuard(source)
-
-    def read(self, n: int = -1) -> bytes:
-        if self._head:
-            if n < 0:
-                data, self._head = self._head + self._rest.read(), b""
-            else:
-                data, self._head = self._head[:n], self._head[n:]
-        else:
-            data = self._rest.read(n)
-            if not data and n != 0:
-                self.at_end = True
-        self._guard.feed(data, self.lines)  # before libxml2 builds what it refuses
-        self.count += len(data)
-        self.lines += data.count(b"\n")
-        return data
-
-
-def _sniff(stream: BinaryIO, source: str) -> bytes:
-    """Read the prolog and refuse, early and cheaply, what is not a UTF-8 XML document."""
-    head = stream.read(4096)
-    if not head:
-        raise MessageRejected("the file is empty", source=source)
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:2] in (b"<\x00", b"\x00<"):
-        raise MessageRejected("the message is UTF-16; 1C exchange messages are UTF-8",
-                              source=source)
-    body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
-    stripped = body.lstrip()
-    if not stripped.startswith(b"<"):
-        # Only a part of the byte order mark, or blanks, and nothing after: the start of a file.
-        started = not stripped or (len(head) < 3 and b"\xef\xbb\xbf".startswith(head))
-        raise MessageRejected("not an XML document (it does not start with '<')", source=source,
-                              ends_early=started and not stream.read(1))
-    m = _DECL_ENCODING.match(stripped)
-    if m and m.group(1).decode("ascii").lower().replace("_", "-") not in ("utf-8", "utf8"):
-        raise MessageRejected(f"encoding {m.group(1).decode('ascii')} is not UTF-8",
-                              source=source)
-    # Read on until the root element starts, so that a DTD anywhere in the prolog is seen.
-    while True:
-        verdict = _prolog_verdict(head)
-        if verdict == "root":
-            return head
-        if verdict == "dtd":
-            raise MessageRejected("the message has a DTD (<!DOCTYPE>); DTDs and entities "
-                                  "are refused", source=source)
-        if len(head) > PROLOG_LIMIT:
-            raise MessageRejected("no root element in the first 64 KB", source=source)
-        more = stream.read(4096)
-        if not more:
-            return head  # let the parser report the truncation
-        head += more
-
-
-def _prolog_verdict(data: bytes) -> str | None:
-    i = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    n = len(data)
-    while i < n:
-        if data[i] in b" \t\r\n":
-            i += 1
-            continue
-        if data.startswith(b"<?", i):
-            end = b"?>"
-        elif data.startswith(b"<!--", i):
-            end = b"-->"
-        elif data.startswith(b"<!", i):
-            return "dtd"
-        else:
-            return "root"  # the root element, or garbage the parser names precisely
-        j = data.find(end, i)
-        if j < 0:
-            return None
-        i = j + len(end)
-    return None
-
 
 def _clear(el) -> None:
     """`el.clear()` in time linear in its size. Cleared at once, an element parsed by iterparse
@@ -181,61 +92,6 @@ def _is_keys(el) -> bool:
     return isinstance(el.tag, str) and el.tag.endswith("}" + KEYS)
 
 
-def object_ref(el, ns: str) -> str | None:
-    ref = el.find(f"{{{ns}}}КлючевыеСвойства/{{{ns}}}Ссылка")
-    if ref is not None and (ref.text or "").strip():
-        return ref.text.strip().lower()
-    return None
-
-
-def normalize_object(el, body_ns: str) -> bytes:
-    """The namespace-relative bytes of a body object (see the module docstring)."""
-    el = _own_namespaces(el)
-    raw = etree.tostring(el, encoding="utf-8", with_tail=False)
-    end = raw.index(b">")
-    start_tag = raw[:end]
-    start_tag = start_tag.replace(f' xmlns="{body_ns}"'.encode(), b"", 1)
-    for decl in _STANDARD_DECLS:
-        start_tag = start_tag.replace(decl, b"", 1)
-    if f'="{body_ns}"'.encode() in start_tag or el.prefix is not None:
-        return _rebuild(el, body_ns)  # the body namespace is bound to a prefix: rare, slow path
-    return start_tag + raw[end:]
-
-
-def _own_namespaces(el):
-    """`el`, or a copy declaring only the namespaces it uses when more are in scope than 1C
-    declares. Serialized (or validated) in place, an element carries every declaration in
-    scope: 4,000 unused ones on the root would go into every staged object and every message
-    relayed (a 0.5 MB message, an 80 MB state), and make each schema check copy them."""
-    if el.getparent() is None or _STANDARD_PREFIXES.issuperset(el.nsmap):
-        return el
-    # A copy declares what its names use; a prefix named only in an xsi:type value is used too.
-    scope = el.nsmap
-    named = {p for e in el.iter(etree.Element) if ":" in (v := e.get(_XSI_TYPE, ""))
-             for p in (v.partition(":")[0],) if p in scope}
-    copy = deepcopy(el)
-    if named:
-        etree.cleanup_namespaces(copy, top_nsmap={p: scope[p] for p in named},
-                                 keep_ns_prefixes=sorted(named))
-    return copy
-
-
-def _rebuild(el, body_ns: str) -> bytes:
-    def copy(src, parent):
-        tag = etree.QName(src)
-        name = f"{{{body_ns}}}{tag.localname}" if tag.namespace == body_ns else src.tag
-        dst = etree.Element(name, nsmap={None: body_ns, **ROOT_NSMAP}) if parent is None \
-            else etree.SubElement(parent, name)
-        dst.attrib.update(src.attrib)
-        dst.text = src.text
-        dst.tail = src.tail if parent is not None else None
-        for child in src:
-            if isinstance(child.tag, str):
-                copy(child, dst)
-        return dst
-
-    return normalize_object(copy(el, None), body_ns)
-
 
 class MessageReader:
     """Streams one message: `header` is read on construction, `objects()` yields the body."""
@@ -248,8 +104,8 @@ class MessageReader:
         self.source = source
         self.unknown: dict[str, int] = {}
         self._progress = progress or Task()
-        head = _sniff(stream, source)
-        self._input = _Prefixed(head, stream, source)
+        head = sniff(stream, source)
+        self._input = Prefixed(head, stream, source)
         self._events = etree.iterparse(
             self._input, events=("start", "end"), resolve_entities=False,
             no_network=True, load_dtd=False, huge_tree=False, remove_comments=True,
@@ -291,7 +147,7 @@ class MessageReader:
     def _read_header(self) -> Header:
         event, el = self._next()
         self._root = el
-        # Second line of defence behind _sniff: whatever slipped past it, a document with a DTD
+        # Second line of defence behind sniff: whatever slipped past it, a document with a DTD
         # never gets further than its root element.
         docinfo = el.getroottree().docinfo
         if docinfo.doctype or docinfo.internalDTD is not None or docinfo.system_url:
@@ -461,7 +317,7 @@ class MessageReader:
             return self._too_large(el, ns, type_name)
         if type_name == DELETION:
             return self._deletion(el, ns, index)
-        el = _own_namespaces(el)
+        el = own_namespaces(el)
         xml = normalize_object(el, ns)
         digest = hashlib.sha256(xml).hexdigest()[:32]
         keys = el.find(f"{{{ns}}}КлючевыеСвойства")
@@ -481,7 +337,7 @@ class MessageReader:
         for child in list(el):
             if not _is_keys(child):
                 el.remove(child)
-        el = _own_namespaces(el)
+        el = own_namespaces(el)
         xml = normalize_object(el, ns)
         digest = hashlib.sha256(xml).hexdigest()[:32]
         ref = object_ref(el, ns) if el.find(f"{{{ns}}}{KEYS}") is not None else None
@@ -499,7 +355,7 @@ class MessageReader:
         return f"not valid per EnterpriseData {index.version}: {first.path}: {first.message}"
 
     def _deletion(self, el, ns: str, index) -> BodyObject | None:
-        el = _own_namespaces(el)
+        el = own_namespaces(el)
         xml = normalize_object(el, ns)
         digest = hashlib.sha256(xml).hexdigest()[:32]
         target = el.find(f"{{{ns}}}СсылкаНаОбъект/{{{ns}}}СсылкаНаОбъект")

@@ -1,0 +1,74 @@
+"""Serialize a body object as namespace-relative bytes (see protocol.reader's docstring).
+
+Public API: `normalize_object(el, body_ns)`, `own_namespaces(el)`, `object_ref(el, ns)`.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+
+from lxml import etree
+
+from onecsync.protocol.envelope import ROOT_NSMAP
+
+_STANDARD_DECLS = [f' xmlns:{p}="{uri}"'.encode() for p, uri in ROOT_NSMAP.items()]
+# What an object of a message as 1C writes it has in scope: the root's three and the Body's own.
+_STANDARD_PREFIXES = frozenset({None, *ROOT_NSMAP})
+_XSI_TYPE = f"{{{ROOT_NSMAP['xsi']}}}type"
+
+
+def object_ref(el, ns: str) -> str | None:
+    ref = el.find(f"{{{ns}}}КлючевыеСвойства/{{{ns}}}Ссылка")
+    if ref is not None and (ref.text or "").strip():
+        return ref.text.strip().lower()
+    return None
+
+
+def normalize_object(el, body_ns: str) -> bytes:
+    """The namespace-relative bytes of a body object (see the module docstring)."""
+    el = own_namespaces(el)
+    raw = etree.tostring(el, encoding="utf-8", with_tail=False)
+    end = raw.index(b">")
+    start_tag = raw[:end]
+    start_tag = start_tag.replace(f' xmlns="{body_ns}"'.encode(), b"", 1)
+    for decl in _STANDARD_DECLS:
+        start_tag = start_tag.replace(decl, b"", 1)
+    if f'="{body_ns}"'.encode() in start_tag or el.prefix is not None:
+        return _rebuild(el, body_ns)  # the body namespace is bound to a prefix: rare, slow path
+    return start_tag + raw[end:]
+
+
+def own_namespaces(el):
+    """`el`, or a copy declaring only the namespaces it uses when more are in scope than 1C
+    declares. Serialized (or validated) in place, an element carries every declaration in
+    scope: 4,000 unused ones on the root would go into every staged object and every message
+    relayed (a 0.5 MB message, an 80 MB state), and make each schema check copy them."""
+    if el.getparent() is None or _STANDARD_PREFIXES.issuperset(el.nsmap):
+        return el
+    # A copy declares what its names use; a prefix named only in an xsi:type value is used too.
+    scope = el.nsmap
+    named = {p for e in el.iter(etree.Element) if ":" in (v := e.get(_XSI_TYPE, ""))
+             for p in (v.partition(":")[0],) if p in scope}
+    copy = deepcopy(el)
+    if named:
+        etree.cleanup_namespaces(copy, top_nsmap={p: scope[p] for p in named},
+                                 keep_ns_prefixes=sorted(named))
+    return copy
+
+
+def _rebuild(el, body_ns: str) -> bytes:
+    def copy(src, parent):
+        tag = etree.QName(src)
+        name = f"{{{body_ns}}}{tag.localname}" if tag.namespace == body_ns else src.tag
+        dst = etree.Element(name, nsmap={None: body_ns, **ROOT_NSMAP}) if parent is None \
+            else etree.SubElement(parent, name)
+        dst.attrib.update(src.attrib)
+        dst.text = src.text
+        dst.tail = src.tail if parent is not None else None
+        for child in src:
+            if isinstance(child.tag, str):
+                copy(child, dst)
+        return dst
+
+    return normalize_object(copy(el, None), body_ns)
+
