@@ -116,7 +116,8 @@ class Inbox(Table):
             "peer = ? AND type = ? AND ref = ?), ?) ON CONFLICT (inbox_id) DO UPDATE SET xml = "
             "excluded.xml")
         stamp = now_text()
-        batch, payloads = [], []
+        batch: list[tuple] = []
+        payloads: list[tuple] = []
         with self._state.atomic():  # an error rolls the dropped indexes back with the rows
             rebuild = self._drop_secondary_indexes()
             self._stage_all(objects, counts, sql, payload_sql, batch, payloads, peer, message_no,
