@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from onecsync import formats
 from onecsync.config import Config
@@ -45,7 +45,7 @@ def default_file_name(config: Config, peer: str) -> str:
     return f"Message_{config.node.code}_{config.bases[peer].code}.xml"
 
 
-def write_to(fp: BinaryIO, config: Config, peer: str) -> None:
+def write_to(fp: IO[bytes], config: Config, peer: str) -> None:
     write_message(fp, settings_header(config, peer), None, None)
 
 

@@ -90,7 +90,7 @@ def _marks(values: Sized) -> str:
 
 class Inbox(Table):
     # -- receiving ----------------------------------------------------------------------
-    def stage(self, peer: str, message_no: int | None, version: str,
+    def stage(self, peer: str, message_no: int | None, version: str | None,
               objects: Iterable[BodyObject]) -> StageCounts:
         """Keep the newest version of each object; objects with a problem are parked."""
         counts = StageCounts()
@@ -143,7 +143,7 @@ class Inbox(Table):
 
     def _stage_all(self, objects: Iterable[BodyObject], counts: StageCounts, sql: str,
                    payload_sql: str, batch: list, payloads: list, peer: str,
-                   message_no: int | None, version: str, stamp: str) -> None:
+                   message_no: int | None, version: str | None, stamp: str) -> None:
         for obj in objects:
             if obj.problem:
                 counts.parked += 1
