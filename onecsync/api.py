@@ -27,6 +27,7 @@ from onecsync.progress import Task
 
 if TYPE_CHECKING:  # the config, lxml and the formats load at the first call, not at import
     from onecsync.config import Config
+    from onecsync.flows.check import CheckReport
     from onecsync.protocol.check import MessageCheck
 
 # The flows one `run` runs in order; `run(config, flow=…)` runs one of them alone.
@@ -98,7 +99,7 @@ def trace(config: Config, query: str | Sequence[str]) -> dict:
     return tracing.trace(config.state, words)
 
 
-def check(config: Config, dry_run: bool = False, strict: bool = False) -> dict:
+def check(config: Config, dry_run: bool = False, strict: bool = False) -> CheckReport:
     """The config, every transport reached, what each base can do; warnings count as problems
     with `strict`."""
     from onecsync.flows.check import run_check

@@ -60,7 +60,7 @@ def create_new(folder: Path, prefix: str, suffix: str = "",
                           str(folder))
 
 
-def replace_with(target: Path, fill: Callable[[IO[bytes]], None], mode: int,
+def replace_with(target: Path, fill: Callable[[IO[bytes]], object], mode: int,
                  suffix: str = "", prefix: str = TEMP_PREFIX) -> Path:
     """Write `target` whole or not at all: a new file beside it, fsync, rename over it.
 
@@ -84,7 +84,7 @@ def replace_with(target: Path, fill: Callable[[IO[bytes]], None], mode: int,
     return target
 
 
-def write_atomically(target: Path, fill: Callable[[IO[bytes]], None], mode: int,
+def write_atomically(target: Path, fill: Callable[[IO[bytes]], object], mode: int,
                      suffix: str = "") -> Path:
     """`replace_with` for files a person or a 1C base reads at any moment (a config `init`
     writes, a settings-only message); a folder we cannot write to is the setup's problem:

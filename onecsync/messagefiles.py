@@ -25,7 +25,7 @@ import sys
 import zipfile
 import zlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 from typing import Callable
 
 from onecsync.errors import ConfigError
@@ -45,7 +45,7 @@ def sender_code(name: str) -> str:
     return name.removeprefix(PREFIX).partition("_")[0].lower()
 
 
-def open_message_file(path: Path, password: str | None = None, source: str | None = None) -> BinaryIO:
+def open_message_file(path: Path, password: str | None = None, source: str | None = None) -> IO[bytes]:
     """A message file of our own folders (or one named on the command line) as a binary
     stream, unzipping a .zip."""
     if path.suffix.lower() == ".zip":
@@ -60,7 +60,7 @@ MAX_RATIO = 1000
 class _GuardedStream(io.RawIOBase):
     """Turns the errors of a broken compressed stream into a rejection of the message."""
 
-    def __init__(self, inner: BinaryIO, source: str, closer: Callable[[], None],
+    def __init__(self, inner: IO[bytes], source: str, closer: Callable[[], None],
                  encrypted: bool) -> None:
         self._inner = inner
         self._source = source
@@ -124,7 +124,7 @@ _EOCD64 = struct.Struct("<4sQ2H2L4Q")
 MAX_CENTRAL = 46 + 3 * 0xFFFF
 
 
-def _end_record(f: BinaryIO) -> tuple[int, int, int, int] | None:
+def _end_record(f: IO[bytes]) -> tuple[int, int, int, int] | None:
     """(entries on the disk, entries in all, central directory size, disks) from the end record
     that zipfile will use (the same search as `zipfile._EndRecData`), or None when there is
     none. Reads at most the last 64 KiB."""
@@ -159,7 +159,7 @@ def _end_record(f: BinaryIO) -> tuple[int, int, int, int] | None:
     return on_disk, total, cd_size, disks
 
 
-def _judge_end(f: BinaryIO, source: str) -> None:
+def _judge_end(f: IO[bytes], source: str) -> None:
     """Refuse, from the end record alone, a zip that is not one entry, before zipfile builds
     its list of entries (600,000 of them would take gigabytes)."""
     end = _end_record(f)
@@ -187,7 +187,7 @@ def _judge_end(f: BinaryIO, source: str) -> None:
     f.seek(0)
 
 
-def open_zip_entry(src: Path | BinaryIO, source: str, password: str | None = None) -> BinaryIO:
+def open_zip_entry(src: Path | IO[bytes], source: str, password: str | None = None) -> IO[bytes]:
     """The single XML entry of a zipped message (a path, or a seekable binary stream that the
     returned stream then owns), checked before a byte is inflated."""
     try:
@@ -238,7 +238,7 @@ def open_zip_entry(src: Path | BinaryIO, source: str, password: str | None = Non
         if "password" in str(exc).lower():
             raise _wrong_password(source) from None
         raise MessageRejected(f"cannot read the zip: {exc}", source=source) from None
-    except (*_zip_errors(), NotImplementedError, OSError) as exc:
+    except _zip_errors() + (NotImplementedError, OSError) as exc:
         close()
         what = "not a readable zip" if zf is None else "cannot read the zip"
         raise MessageRejected(f"{what}: {exc}", source=source) from None
@@ -249,8 +249,8 @@ def open_zip_entry(src: Path | BinaryIO, source: str, password: str | None = Non
                              buffer_size=1 << 20)
 
 
-def open_zip_writer(raw: BinaryIO, entry_name: str,
-                    password: str | None = None) -> tuple[zipfile.ZipFile, BinaryIO]:
+def open_zip_writer(raw: IO[bytes], entry_name: str,
+                    password: str | None = None) -> tuple[zipfile.ZipFile, IO[bytes]]:
     """A zip with one deflated entry being written to `raw`; AES-256 when a password is set."""
     if password is None:
         zf = zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6)

@@ -276,7 +276,7 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> Ch
     for name, base in config.bases.items():
         state = states.get(name)
         exchanged = state is not None and (state.sent_no or state.received_no or state.confirmed_no)
-        if exchanged and state.code != base.code:  # else a run adopts the corrected code
+        if exchanged and state is not None and state.code != base.code:  # else a run adopts the corrected code
             codes.append(ExitCode.CONFIG)
             problems.append(CheckItem(name, N_(
                 f"{name}: the state file belongs to a base with code {state.code}, the config "

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from typing import Any
 from typing import Iterator
 
 from onecsync import formats
@@ -131,7 +132,7 @@ class Exchange:
                                peer_name=name, offered=self.config.node.formats,
                                source=incoming.name)
                 header_numbers = (h.message_no, h.received_no)
-                seen = {"versions": h.available_versions, "in_fingerprint": incoming.fingerprint,
+                seen: dict[str, Any] = {"versions": h.available_versions, "in_fingerprint": incoming.fingerprint,
                         "last_received_at": now_text()}
                 if h.object_types is not None:
                     seen["object_types"] = [d.__dict__ for d in h.object_types]

@@ -17,7 +17,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from onecsync import formats
 from onecsync.config import Config
@@ -64,7 +64,7 @@ def default_file_name(config: Config, peer: str) -> str:
     return f"Message_{config.node.code}_{config.bases[peer].code}.xml"
 
 
-def write_to(fp: BinaryIO, config: Config, peer: str) -> None:
+def write_to(fp: IO[bytes], config: Config, peer: str) -> None:
     write_message(fp, settings_header(config, peer), None, None)
 
 

@@ -122,9 +122,15 @@ def _once_accounting_exported(state: State, drifts: list[Drift]) -> list[Drift]:
     return out
 
 
+def _entities(config: Config, peer: str) -> dict[str, str]:
+    """The entity names `bases.<peer>.odata.entities` overrides (a base reconciled has odata)."""
+    odata = config.bases[peer].odata
+    return dict(odata.entities) if odata is not None else {}
+
+
 def _accounting(config: Config, state: State, client: ODataClient) -> list[Drift]:
     drifts = []
-    names = {**ACCOUNTING_INVOICES, **config.bases[Peer.ACCOUNTING].odata.entities}
+    names = {**ACCOUNTING_INVOICES, **_entities(config, Peer.ACCOUNTING)}
     # An invoice still on its way (sent, or not yet, and not confirmed) is not in accounting
     # yet, or not in this version: only what accounting confirmed can be compared.
     on_the_way = state.outbox.unconfirmed(Peer.ACCOUNTING)
@@ -191,7 +197,7 @@ def _settlements(config: Config, state: State, client: ODataClient, refs: list[s
 
 
 def _crm(config: Config, state: State, client: ODataClient) -> list[Drift]:
-    names = {**CRM_DOCUMENTS, **config.bases[Peer.CRM].odata.entities}
+    names = {**CRM_DOCUMENTS, **_entities(config, Peer.CRM)}
     confirmed = state.outbox.confirmed_registrations(Peer.CRM, list(names))
     drifts = []
     by_type: dict[str, list[str]] = defaultdict(list)

@@ -312,8 +312,8 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
         started = time.perf_counter()
         try:
             if action == "receive":
-                peer_report["received"] = exchange.receive(arg)
-                outcome.parked += peer_report["received"].parked
+                received = outcome.peers[arg]["received"] = exchange.receive(arg)
+                outcome.parked += received.parked
             elif action == "route":
                 if (wrong := unknown_organizations(config, state, arg)) is not None:
                     log.error("%s", wrong.line())  # the filter still does as it is told
@@ -331,10 +331,10 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
                     outcome.routed["retry"] = {"unparked": state.unpark(refs)}
             elif action == "send":
                 if arg in blocked:
-                    peer_report["sent"] = Sent(skipped="numbering conflict or setup problem")
+                    outcome.peers[arg]["sent"] = Sent(skipped="numbering conflict or setup problem")
                     continue
-                peer_report["sent"] = exchange.send(arg)
-                outcome.parked += peer_report["sent"].parked
+                sent = outcome.peers[arg]["sent"] = exchange.send(arg)
+                outcome.parked += sent.parked
         except OnecsyncError as exc:
             if isinstance(exc, StateError) or peer_report is None and exc.exit_code == ExitCode.CONFIG:
                 raise  # nothing else can go right either

@@ -10,8 +10,8 @@ the Body, which declares the target version's namespace as the default one.
 from __future__ import annotations
 
 import datetime
-from typing import BinaryIO
 from typing import Iterable
+from typing import Protocol
 
 from lxml import etree
 
@@ -60,7 +60,13 @@ def _write_header(xf, h: Header) -> None:
             _leaf(xf, "Prefix", h.prefix)
 
 
-def write_message(fp: BinaryIO, header: Header, objects: Iterable[bytes] | None,
+class Writable(Protocol):
+    """What a message is written to: a binary file, or a dry run's byte counter."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
+def write_message(fp: Writable, header: Header, objects: Iterable[bytes] | None,
                   body_version: str | None, progress: Task | None = None) -> int:
     """Write one message to `fp`; returns the number of body objects written.
 

@@ -193,7 +193,7 @@ def read_connection(path: Path, factory: type = sqlite3.Connection) -> sqlite3.C
     as any reader of SQLite must) and, as the last one out, removes the log files it used. Where
     the log's files cannot be made (a folder this user may not write, a full disk), a state that
     was closed cleanly (no log left) is read as the unchanging file it then is."""
-    conn = None
+    conn: sqlite3.Connection | None = None
     try:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
                                timeout=READ_TIMEOUT, factory=factory)

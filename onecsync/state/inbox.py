@@ -90,7 +90,7 @@ def _marks(values: Sized) -> str:
 
 class Inbox(Table):
     # -- receiving ----------------------------------------------------------------------
-    def stage(self, peer: str, message_no: int | None, version: str,
+    def stage(self, peer: str, message_no: int | None, version: str | None,
               objects: Iterable[BodyObject]) -> StageCounts:
         """Keep the newest version of each object; objects with a problem are parked."""
         counts = StageCounts()
@@ -116,7 +116,8 @@ class Inbox(Table):
             "peer = ? AND type = ? AND ref = ?), ?) ON CONFLICT (inbox_id) DO UPDATE SET xml = "
             "excluded.xml")
         stamp = now_text()
-        batch, payloads = [], []
+        batch: list[tuple] = []
+        payloads: list[tuple] = []
         with self._state.atomic():  # an error rolls the dropped indexes back with the rows
             rebuild = self._drop_secondary_indexes()
             self._stage_all(objects, counts, sql, payload_sql, batch, payloads, peer, message_no,
@@ -142,7 +143,7 @@ class Inbox(Table):
 
     def _stage_all(self, objects: Iterable[BodyObject], counts: StageCounts, sql: str,
                    payload_sql: str, batch: list, payloads: list, peer: str,
-                   message_no: int | None, version: str, stamp: str) -> None:
+                   message_no: int | None, version: str | None, stamp: str) -> None:
         for obj in objects:
             if obj.problem:
                 counts.parked += 1
