@@ -241,7 +241,7 @@ def test_xml_never_fetches_nor_expands_anything(sandbox, server, monkeypatch, by
     secret_file = sandbox.root / "secret.txt"
     secret_file.write_text("LOCAL-FILE-SECRET")
     if bypass_sniff:
-        monkeypatch.setattr(reader, "_sniff", lambda stream, source: stream.read(4096))
+        monkeypatch.setattr(reader, "sniff", lambda stream, source: stream.read(4096))
     sandbox.put("accounting", FIRST)
     sandbox.run("pull-catalogs")
     for name, data in hostile(url, secret_file).items():
