@@ -40,7 +40,6 @@ import re
 import ssl
 import time
 from typing import Any
-from typing import BinaryIO
 from typing import Callable
 from urllib.parse import quote
 from urllib.parse import urlsplit
@@ -256,7 +255,7 @@ class HttpClient:
 
         return self._with_retries(safe, attempt)
 
-    def download(self, path: str, out: BinaryIO, *, params: dict | None = None,
+    def download(self, path: str, out: Any, *, params: dict | None = None,
                  exact: int | None = None, limit: int, name: str | None = None) -> int:
         """GET a binary body into `out` from its current position, streaming; safe to repeat.
 
