@@ -40,7 +40,6 @@ import re
 import ssl
 import time
 from typing import Any
-from typing import BinaryIO
 from typing import Callable
 from urllib.parse import quote
 from urllib.parse import urlsplit
@@ -123,6 +122,13 @@ def _service_message(body: bytes) -> tuple[str, Any]:
     if looks_like_html(body):
         return f"HTML page {html_title(body)!r}", None
     return " ".join(text.split())[:300] or "(empty answer)", data
+
+
+def _known_coding(header: str) -> bool:
+    """Only what urllib3 undoes (gzip, deflate, stacked) may come; anything else (br, zstd)
+    would be taken as the data itself."""
+    return all(c.strip().lower() in ("gzip", "x-gzip", "deflate", "identity", "")
+               for c in header.split(","))
 
 
 def basic_auth(user: str, password: str) -> str:
@@ -256,7 +262,7 @@ class HttpClient:
 
         return self._with_retries(safe, attempt)
 
-    def download(self, path: str, out: BinaryIO, *, params: dict | None = None,
+    def download(self, path: str, out: Any, *, params: dict | None = None,
                  exact: int | None = None, limit: int, name: str | None = None) -> int:
         """GET a binary body into `out` from its current position, streaming; safe to repeat.
 
@@ -354,6 +360,17 @@ class HttpClient:
 
     def _check_status(self, resp: requests.Response, dl: deadline.Deadline, where: str) -> None:
         status = resp.status_code
+        if status == 206:  # a part of a body we asked for whole is no answer to take as data
+            raise Malformed(f"{where}: HTTP 206: only a part of the answer "
+                            f"({resp.headers.get('Content-Range', 'no Content-Range')[:80]})",
+                            remedy="a proxy or the server answers out of turn; the next run "
+                                   "retries")
+        coding = resp.headers.get("Content-Encoding", "identity")
+        if 200 <= status < 300 and not _known_coding(coding):
+            raise Malformed(f"{where}: HTTP {status}: Content-Encoding {coding[:60]!r} cannot "
+                            "be read (only gzip, deflate, identity)",
+                            remedy="a proxy in front of the base re-encodes answers; the next "
+                                   "run retries")
         if 200 <= status < 300:
             return
         if status < 200:  # http.client skips only 100 Continue; any other 1xx ends here
@@ -378,8 +395,9 @@ class HttpClient:
                               remedy="check user and rights: the 1C user needs the password "
                                      "given here and the rights for data synchronization")
         if 300 <= status < 400:
-            target = resp.headers.get("Location", "?")
-            raise TemporaryError(f"{where}: HTTP {status}: redirected to {target[:120]}",
+            target = resp.headers.get("Location")
+            went = f"redirected to {target[:120]}" if target else "a redirect without a Location"
+            raise TemporaryError(f"{where}: HTTP {status}: {went}",
                                  remedy="a login page or a proxy in front of the base? check "
                                         "the URL; the next run retries")
         if status >= 500 or status in (408, 429):
@@ -387,12 +405,13 @@ class HttpClient:
                              resp.headers.get("Retry-After"))
         raise Refused(status, message[:500], payload)
 
-    def _html_error(self, body: bytes) -> TemporaryError:
-        return TemporaryError(
-            f"{self.what}: the server answered with an HTML page {html_title(body)!r} instead "
-            "of the 1C service",
-            remedy="a login page or a proxy error: check the URL and the web server; the next "
-                   "run retries")
+    def _html_error(self, body: bytes) -> ConfigError:
+        # A 200 HTML page is a wrong URL, a login page or a publication without the service:
+        # retrying will not change it (a proxy's 5xx page is a status error, exit 4).
+        return ConfigError(
+            f"{self.what}: the server answered an HTML page {html_title(body)!r}, not 1C's "
+            "service",
+            remedy="check the URL and the publication (and any login page in front of it)")
 
     def _network_error(self, exc: requests.RequestException, dl: deadline.Deadline,
                        where: str, cut: bool = False) -> Exception:

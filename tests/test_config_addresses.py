@@ -143,3 +143,17 @@ def test_a_state_path_that_is_no_file_is_exit_3_every_run(sandbox, state, says):
     text = _default_text().replace("state: state/onecsync.sqlite", f"state: {state}")
     for _ in range(2):
         _refused_config(sandbox, text, says, "point `state:` in the config at onecsync's state")
+
+
+def test_an_http_user_with_a_colon_is_exit_3_naming_the_key(sandbox, monkeypatch):
+    """RFC 7617: the server splits Basic credentials at the first ':', so user 'a:b' would log
+    in as 'a' with password 'b:<password>' (review 4, finding 5)."""
+    monkeypatch.setenv("PW", "x")
+    colon = "cannot carry (RFC 7617)"
+    _refused_config(sandbox, _crm("{kind: http, url: 'http://h.example/bp', user: 'a:b', "
+                                  "password_env: PW}"), "bases.crm.transport.user: ", colon)
+    _refused_config(sandbox, _crm("{kind: directory, path: exchange/crm}\n"
+                                  "    odata: {url: 'http://h.example/odata', user: 'a:b', "
+                                  "password_env: PW}"), "bases.crm.odata.user: ", colon)
+    _refused_config(sandbox, _default_text() + "healthcheck_url: 'https://a%3Ab:pw@hc.example/k'\n",
+                    "healthcheck_url: ", colon)

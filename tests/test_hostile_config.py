@@ -360,6 +360,7 @@ NUMBER_KEYS = {
     "read_timeout": (HTTP, "above 0 to 86400 (seconds)", 86400.5),
     "wait_timeout": (HTTP, "above 0 to 86400 (seconds)", 10**6),
     "part_size": (HTTP, "a whole number from 1 to 65536 (KiB)", 99999999999),
+    "max_message_mib": (HTTP, "a whole number from 1 to 65536 (MiB)", 65537),
     "port": (FTP, "a whole number from 1 to 65535 (a TCP port)", 99999),
     "timeout": (FTP, "above 0 to 86400 (seconds)", 1e300),
     "settle_minutes": (DIRECTORY, "from 0 to 1440 (minutes)", 1441),

@@ -808,3 +808,42 @@ def test_a_flooding_server_keeps_the_run_under_200_mb(sandbox, http):
     peak_mb = int(p.stderr.rsplit("peak ", 1)[1].split()[0]) / 1024
     assert peak_mb < 200, peak_mb
     print(f"peak RSS {peak_mb:.0f} MB")
+
+
+# -- a server that lies about the size (review 4, finding 1) ---------------------------------
+def test_ftp_listed_size_over_the_cap_is_refused_before_a_byte(sandbox, ftp):
+    before = held(sandbox)
+    name = f"Message_{f.ACCOUNTING}_{f.NODE}.xml"
+    ftp.listing = [f"type=file;size={10 ** 12};modify=20261201000000; {name}"]
+    line = failed_run(sandbox, before)
+    assert f"{name}: the message is {10 ** 12} bytes or more, over the cap of " \
+           f"{4096 << 20} bytes (transport.max_message_mib)" in line, line
+    assert ftp.commands.count("RETR") == 1  # only the first, good run's
+
+
+def test_a_download_stops_when_the_spools_disk_runs_low(sandbox, ftp, monkeypatch):
+    """Free space is looked at before and again while the bytes arrive."""
+    from onecsync.transport import spool
+    calls = []
+
+    def free(folder):  # plenty before the download, nothing once it is under way
+        calls.append(folder)
+        return 1 << 40 if len(calls) == 1 else 0
+    monkeypatch.setattr(spool, "free_bytes", free)
+    monkeypatch.setattr(spool, "CHECK_EVERY", 1024)
+    before = held(sandbox)
+    line = failed_run(sandbox, before)
+    assert "more bytes would leave less than 256 MiB free on the disk of" in line, line
+    assert len(calls) == 2
+
+
+def test_a_part_count_over_the_cap_is_refused_before_a_part(sandbox, http):
+    acc, sa = http
+    sandbox.write_config(sandbox.config.read_text(encoding="utf-8").replace(
+        "part_size: 1,", "part_size: 1, max_message_mib: 1,"))
+    before, calls = held(sandbox), len(sa.calls("GetFilePart"))
+    sa.answer("PrepareGetFile", b'{"SessionID": "s", "PartCount": 1048576}')
+    line = failed_run(sandbox, before)
+    assert f"{sa.url}: PrepareGetFile: the message is {1048575 << 10} bytes or more, over the " \
+           f"cap of {1 << 20} bytes" in line, line
+    assert len(sa.calls("GetFilePart")) == calls

@@ -232,7 +232,7 @@ def test_upload_data_is_never_retried(http):
     (Fault.ERROR_401, ConfigError, "check user and rights"),
     (Fault.ERROR_403, ConfigError, "check user and rights"),
     (Fault.ERROR_400, TemporaryError, "Узел плана обмена не найден (injected)"),
-    (Fault.HTML_200, TemporaryError, "'Sign in - Corporate Proxy'"),
+    (Fault.HTML_200, ConfigError, "'Sign in - Corporate Proxy', not 1C's service"),
     (Fault.ERROR_404, ConfigError, "exchange_dsl_1_0_0_1 is not published"),
     (Fault.DROP, TemporaryError, "closed the connection without an answer"),
 ])
@@ -307,3 +307,25 @@ def test_the_downloaded_zip_is_kept_for_inspection(http):
     incoming = http.transport().fetch()
     with zipfile.ZipFile(incoming.name) as zf:
         assert len(zf.infolist()) == 1
+
+
+@pytest.mark.parametrize("status, headers, words", [
+    (206, {"Content-Range": "bytes 0-9/999"}, "HTTP 206: only a part of the answer (bytes 0-9/999)"),
+    (200, {"Content-Encoding": "br"}, "Content-Encoding 'br' cannot be read"),
+    (307, {}, "HTTP 307: a redirect without a Location"),
+    (304, {}, "HTTP 304: a redirect without a Location"),
+])
+def test_a_partial_an_unknown_coding_or_a_bare_redirect_is_exit_4_saying_what_came(
+        status, headers, words):
+    """Review 4 minors: 206 was taken as a whole 200, br ignored, 'redirected to ?'."""
+    import responses
+
+    from onecsync.errors import TemporaryError
+    from onecsync.httpclient import HttpClient
+    with responses.RequestsMock() as rsps:
+        rsps.add("GET", "http://h.example/bp/x", body=b'{"a": 1}', status=status,
+                 headers=headers)
+        client = HttpClient("http://h.example/bp", "u", None, what="http://h.example/bp")
+        with pytest.raises(TemporaryError) as exc:
+            client.request("GET", "x", safe=False)
+    assert words in str(exc.value), exc.value

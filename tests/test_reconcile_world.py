@@ -350,7 +350,7 @@ def _held(world) -> dict:
                 for t in ("peers", "inbox", "registrations", "invoices", "meta")}
 
 
-def _lied_to(scene: Scene, accounting_asked: int) -> str:
+def _lied_to(scene: Scene, accounting_asked: int, exit_code: int = 4) -> str:
     """A reconcile against the lying accounting publication: exit 4, one line, in time, the
     state as it was, and only a few requests; returns the line."""
     import time
@@ -359,7 +359,7 @@ def _lied_to(scene: Scene, accounting_asked: int) -> str:
     start = time.monotonic()
     code, drift, run = scene.reconcile()
     assert time.monotonic() - start < 30
-    assert code == 4, run.stderr
+    assert code == exit_code, run.stderr
     lines = [x for x in run.stderr.splitlines() if x.strip()]
     assert len(lines) == 1 and "Traceback" not in run.stderr, run.stderr
     assert lines[0].startswith(f"onecsync: error: reconcile: OData {scene.services['accounting'].url}: "), lines
@@ -427,8 +427,6 @@ def test_an_odata_next_link_to_another_host_is_not_followed_by_reconcile(scene, 
     (b'{"value": [{"Number": "1"}]}', "the answer.value[0] has no 'Ref_Key'"),
     (b'{"value": [{"Ref_Key": "%s", "DeletionMark": NaN}]}' % EMPTY.encode(), "holds NaN"),
     (b'{"value": "\xff"}', "not UTF-8"),
-    (b"<!DOCTYPE html><html><head><title>Sign in</title></head></html>",
-     "an HTML page 'Sign in' instead of the 1C service"),
 ])
 def test_a_malformed_odata_answer_stops_reconcile_with_exit_4(scene, body, words):
     business(scene)
@@ -436,3 +434,13 @@ def test_a_malformed_odata_answer_stops_reconcile_with_exit_4(scene, body, words
     acc.raw = [body]
     line = _lied_to(scene, len(acc.requests))
     assert words in line, line
+
+
+def test_an_html_page_for_odata_is_exit_3_check_the_url(scene):
+    """A 200 login page is a wrong URL or publication: retrying will not change it (review 4)."""
+    business(scene)
+    acc = scene.services["accounting"]
+    acc.raw = [b"<!DOCTYPE html><html><head><title>Sign in</title></head></html>"]
+    line = _lied_to(scene, len(acc.requests), exit_code=3)
+    assert "an HTML page 'Sign in', not 1C's service" in line, line
+    assert "check the URL and the publication" in line, line

@@ -14,6 +14,7 @@ from typing import Any
 from onecsync import addresses
 from onecsync.config.checks import OBJECT_TYPE
 from onecsync.config.checks import Checker
+from onecsync.config.model import DEFAULT_MAX_MESSAGE_MIB
 from onecsync.config.model import DEFAULT_SETTLE_MINUTES
 from onecsync.config.model import PEERS
 from onecsync.config.model import TRANSPORT_KINDS
@@ -126,17 +127,31 @@ def ftp(c: Checker, d: dict, where: str) -> FtpConfig | None:
     compress = c.boolean(d.get("compress"), f"{where}.compress", False)
     archive = c.secret(d, where, "archive_password", required=False)
     settle = float(c.number(d, where, "settle_minutes", DEFAULT_SETTLE_MINUTES))
+    cap = int(c.number(d, where, "max_message_mib", DEFAULT_MAX_MESSAGE_MIB))
     if host is None or user is None or folder is None:
         return None
     return FtpConfig(host=host, port=port, user=user, password=password, folder=folder,
                      passive=passive, tls=tls, ca_file=ca_file, timeout=timeout,
-                     compress=compress, archive_password=archive, settle_minutes=settle)
+                     compress=compress, archive_password=archive, settle_minutes=settle,
+                     max_message_mib=cap)
+
+
+def basic_user(c: Checker, value: Any, where: str) -> str | None:
+    """A user for HTTP Basic: RFC 7617 forbids ':' in it (the server would split the name
+    there and read the rest as the password)."""
+    user = c.string(value, where)
+    if user is not None and ":" in user:
+        c.fail(where, "contains ':', which HTTP Basic authentication cannot carry (RFC 7617): "
+                      "use the 1C user's name without it")
+        return None
+    return user
 
 
 def http(c: Checker, d: dict, where: str) -> HttpConfig | None:
     url = c.url(d.get("url"), f"{where}.url", ("http", "https"))
-    user = c.string(d.get("user"), f"{where}.user")
+    user = basic_user(c, d.get("user"), f"{where}.user")
     password = c.secret(d, where, "password", required=True)
+    cap = int(c.number(d, where, "max_message_mib", DEFAULT_MAX_MESSAGE_MIB))
     connect = c.number(d, where, "connect_timeout", 10.0)
     read = c.number(d, where, "read_timeout", 180.0)
     part = int(c.number(d, where, "part_size", 1024))
@@ -147,7 +162,7 @@ def http(c: Checker, d: dict, where: str) -> HttpConfig | None:
         return None
     return HttpConfig(url=url, user=user, password=password, connect_timeout=connect,
                       read_timeout=read, part_size=part, wait_timeout=wait, ca_file=ca_file,
-                      archive_password=archive)
+                      archive_password=archive, max_message_mib=cap)
 
 
 def odata_section(c: Checker, data: Any, where: str) -> OData | None:
@@ -156,7 +171,7 @@ def odata_section(c: Checker, data: Any, where: str) -> OData | None:
     d = c.mapping(data, where, ("url", "user", "password_env", "password_file", "timeout",
                                 "entities"))
     url = c.url(d.get("url"), f"{where}.url", ("http", "https"))
-    user = c.string(d.get("user"), f"{where}.user")
+    user = basic_user(c, d.get("user"), f"{where}.user")
     password = c.secret(d, where, "password", required=True)
     timeout = c.number(d, where, "timeout", 120.0)
     entities = {}

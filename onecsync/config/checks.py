@@ -60,6 +60,9 @@ NUMBERS: dict[str, Range] = {
     # One part is held in memory while it is sent: 64 MiB at most.
     "part_size": Range(1, 65536, "KiB", whole=True),
     "settle_minutes": Range(0, 1440, "minutes"),
+    # The most one message from a base may hold while it downloads (a lying server's size is
+    # cut here, not at a disk full): 1 MiB to 64 GiB.
+    "max_message_mib": Range(1, 65536, "MiB", whole=True),
     # A whole run's ceiling: a week at most; 0 switches the ceiling off.
     "run_timeout": Range(0, 7 * 86400, "seconds; 0: no ceiling"),
 }

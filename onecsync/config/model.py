@@ -27,6 +27,7 @@ DEFAULT_PLAN = "СинхронизацияДанныхЧерезУниверса
 DEFAULT_FORMATS = ("1.8", "1.10", "1.11", "1.12", "1.15", "1.16", "1.17")
 PEERS = topology.PEERS
 DEFAULT_SETTLE_MINUTES = 10.0
+DEFAULT_MAX_MESSAGE_MIB = 4096  # a few GiB: a real 1C message is far smaller
 # A first exchange of a million objects took under 10 minutes on 2 shared cores (README,
 # "Performance"): an hour leaves a slower host room for it, and stops a stuck run long before
 # a day of 5-minute timer runs has exited 8.
@@ -78,6 +79,7 @@ class FtpConfig:
     compress: bool = False
     archive_password: Secret | None = None
     settle_minutes: float = DEFAULT_SETTLE_MINUTES
+    max_message_mib: int = DEFAULT_MAX_MESSAGE_MIB  # one download's cap
 
     def place(self) -> tuple:
         folder = os.path.normpath("/" + self.folder.strip().strip("/"))
@@ -100,6 +102,7 @@ class HttpConfig:
     read_timeout: float = 180.0           # 1C's own HTTP transport waits 180 s
     part_size: int = 1024                 # KiB per part, as 1C sends
     wait_timeout: float = 1800.0          # longest wait for the base's export/import
+    max_message_mib: int = DEFAULT_MAX_MESSAGE_MIB  # one download's cap
     ca_file: Path | None = None
     # A base's archive password is a setting of its node, whatever the transport: its zips come
     # protected over HTTP too.

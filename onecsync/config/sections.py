@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Mapping
+from urllib.parse import unquote
+from urllib.parse import urlsplit
 
 from onecsync import addresses
 from onecsync import topology
@@ -70,6 +72,9 @@ def top_section(c: Checker, data: Any, path: Path) -> Config | None:
         elif c.no_credentials(healthcheck.value, "healthcheck_url") and \
                 (problem := addresses.url_problem(healthcheck.value)):
             c.fail("healthcheck_url", problem)
+        elif ":" in unquote(urlsplit(healthcheck.value).username or ""):
+            c.fail("healthcheck_url", "its user decodes to a name with ':', which HTTP Basic "
+                                      "authentication cannot carry (RFC 7617)")
     if state is not None and bases:
         state_apart(c, state, bases)
     metrics = metrics_file(c, top.get("metrics_file"))

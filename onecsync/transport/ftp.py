@@ -52,6 +52,7 @@ from onecsync.messagefiles import open_message_file
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import OutgoingFile
 from onecsync.transport.base import remove_quietly
+from onecsync.transport.spool import Capped
 from onecsync.transport.spool import Spool
 
 TEMP_PREFIX = ".onecsync-tmp-"
@@ -180,7 +181,8 @@ class FtpTransport:
         """A logged-in connection in the folder, for one job that must end within `timeout`
         (plus `size` bytes at MIN_RATE)."""
         failures = (ftplib.Error, OSError, EOFError, UnicodeDecodeError)
-        limit = self.t.timeout + size / MIN_RATE
+        # bounded by the cap, not by what the server claims
+        limit = self.t.timeout + min(size, self._cap) / MIN_RATE
         with deadline.Deadline(limit) as dl:
             try:
                 ftp = self._connect()
@@ -302,7 +304,8 @@ class FtpTransport:
 
     def _download(self, item: _Listed) -> BinaryIO:
         self.spool.clear_temps()
-        out, temp = self.spool.temp(item.name)
+        out, temp = self.spool.download(item.name, self._cap,
+                                        f"{self.description}/{item.name}", item.size)
         try:
             with out, self._session(f"downloading {item.name}", item.size) as ftp:
                 self._retrieve(ftp, item, out)
@@ -317,7 +320,11 @@ class FtpTransport:
             raise
         return open_message_file(final, self._archive_password())
 
-    def _retrieve(self, ftp: ftplib.FTP, item: _Listed, out: BinaryIO) -> None:
+    @property
+    def _cap(self) -> int:
+        return self.t.max_message_mib << 20
+
+    def _retrieve(self, ftp: ftplib.FTP, item: _Listed, out: Capped) -> None:
         """RETR into `out`, cut at once when it runs past the listed size and its margin."""
         most = item.size + _margin(item.size)
         got = 0

@@ -57,7 +57,6 @@ import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
-from typing import BinaryIO
 from typing import Callable
 
 from onecsync import answers
@@ -72,7 +71,9 @@ from onecsync.messagefiles import open_zip_entry
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import OutgoingFile
 from onecsync.transport.base import remove_quietly
+from onecsync.transport.spool import Capped
 from onecsync.transport.spool import Spool
+from onecsync.transport.spool import too_big
 
 SERVICE = "hs/exchange_dsl_1_0_0_1"
 FIRST_POLL = 1.0
@@ -119,6 +120,7 @@ class HttpTransport:
         self.plan = exchange_plan
         self.block = t.part_size
         self.wait_timeout = t.wait_timeout
+        self.max_message_mib = t.max_message_mib
         self.spool = spool
         self.sleep = sleep
         self.incoming_name = message_stem(peer_code, node_code) + ".zip"
@@ -233,12 +235,23 @@ class HttpTransport:
                               schema=answers.PREPARE_GET_FILE)
         session_id = prepared["SessionID"]
         count = prepared["PartCount"]
+        cap = self.max_message_mib << 20
+        where = f"{self.url}: PrepareGetFile"
+        # The parts are bounded by the cap, not by the count the server claims.
+        if 0 <= count <= MAX_PARTS and (count - 1) * self.block * 1024 > cap:
+            self._release(session_id)
+            raise too_big(where, (count - 1) * self.block * 1024, cap)
         if not 0 <= count <= MAX_PARTS:
             self._release(session_id)
             raise answers.Malformed(f"{self.url}: PrepareGetFile: PartCount is {count}, not "
                                     f"0 to {MAX_PARTS} parts of {self.block} KiB")
         final = self.spool.path(self.incoming_name)
-        out, temp = self.spool.temp(self.incoming_name)
+        try:
+            out, temp = self.spool.download(self.incoming_name, cap, where,
+                                            max(count - 1, 0) * self.block * 1024)
+        except BaseException:
+            self._release(session_id)
+            raise
         try:
             with out:
                 for n in range(1, count + 1):
@@ -261,7 +274,7 @@ class HttpTransport:
         return Incoming(name=str(final), fingerprint=_hash(final),
                         open=lambda: open_zip_entry(final, str(final), self.archive_password()))
 
-    def _get_part(self, session_id: Any, n: int, count: int, out: BinaryIO) -> None:
+    def _get_part(self, session_id: Any, n: int, count: int, out: Capped) -> None:
         try:
             self.client.download("v1/GetFilePart", out,
                                  params={"SessionID": session_id, "PartNumber": n},

@@ -1,6 +1,11 @@
 """The local working folder of a remote transport: downloads, uploads being made, receipts.
 
-Public API: `Spool(folder, dry_run)`.
+Public API: `Spool(folder, dry_run)`, `Capped`, `too_big`, `MARGIN`.
+
+A download goes through `Spool.download(name, cap, where)`: a file that never holds more than
+`cap` bytes (transport.max_message_mib: a server that lies about the size or streams forever
+is cut there) and never fills the spool's filesystem past `MARGIN` (the state lives on that disk
+too). Either ends in exit 4 with the remedy; the transport removes the partial file.
 
 A remote transport keeps here, per base: the base's last message as it was downloaded (so that
 a rejected message can be looked at; it is replaced by the next download), our message while it
@@ -30,6 +35,70 @@ from onecsync.files import is_ours
 from onecsync.files import replace_with
 
 RECEIPT = "delivered.json"
+MARGIN = 256 * 1024 * 1024      # left free on the spool's filesystem, whatever a download needs
+CHECK_EVERY = 16 * 1024 * 1024  # free space is looked at again after this many bytes
+
+
+def free_bytes(folder: Path) -> int | None:
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return None  # no statvfs: the cap alone bounds the download
+    return st.f_bavail * st.f_frsize
+
+
+def too_big(where: str, size: int, cap: int) -> TemporaryError:
+    return TemporaryError(f"{where}: the message is {size} bytes or more, over the cap of "
+                          f"{cap} bytes (transport.max_message_mib)",
+                          remedy="raise transport.max_message_mib if the base's message really "
+                                 "is that big, else the server lies about it; nothing was "
+                                 "received")
+
+
+class Capped:
+    """A download's file: at most `cap` bytes, and never past the disk's MARGIN."""
+
+    def __init__(self, f: BinaryIO, folder: Path, cap: int, where: str) -> None:
+        self.f, self.folder, self.cap, self.where = f, folder, cap, where
+        self._checked = 0
+
+    def too_big(self, size: int) -> TemporaryError:
+        return too_big(self.where, size, self.cap)
+
+    def room_for(self, size: int) -> None:
+        """Refuse before (and while) a download when `size` more bytes would leave less than
+        MARGIN free."""
+        free = free_bytes(self.folder)
+        if free is not None and free - size < MARGIN:
+            raise TemporaryError(f"{self.where}: {size} more bytes would leave less than "
+                                 f"{MARGIN >> 20} MiB free on the disk of {self.folder} "
+                                 f"({free >> 20} MiB free)",
+                                 remedy="free space on that disk (it holds the state too); "
+                                        "nothing was received, the next run retries")
+
+    def write(self, chunk: bytes) -> int:
+        end = self.f.tell() + len(chunk)
+        if end > self.cap:
+            raise self.too_big(end)
+        if end - self._checked >= CHECK_EVERY:
+            self._checked = end
+            self.room_for(CHECK_EVERY)
+        return self.f.write(chunk)
+
+    def tell(self) -> int:
+        return self.f.tell()
+
+    def seek(self, pos: int) -> int:
+        return self.f.seek(pos)
+
+    def truncate(self) -> int:
+        return self.f.truncate()
+
+    def __enter__(self) -> Capped:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.f.close()
 
 
 class Spool:
@@ -58,6 +127,22 @@ class Spool:
         descriptor create_new made, never the name opened again (it could be a link by then)."""
         fd, path = create_new(self.ready(), ".tmp-", "-" + name)
         return os.fdopen(fd, "wb"), path
+
+    def download(self, name: str, cap: int, where: str, expected: int = 0
+                 ) -> tuple[Capped, Path]:
+        """A temp file for a download of at most `cap` bytes; `expected`: what the server
+        announces, refused at once if over the cap or the disk's room."""
+        out, path = self.temp(name)
+        capped = Capped(out, self.folder, cap, where)
+        try:
+            if expected > cap:
+                raise capped.too_big(expected)
+            capped.room_for(expected)
+        except BaseException:
+            out.close()
+            os.unlink(path)
+            raise
+        return capped, path
 
     def clear_temps(self) -> None:
         """Leftovers of a killed run (we hold the run lock, so none is in use): only regular
