@@ -29,7 +29,7 @@ _PLAIN_WRAPPER = '<w xmlns="{ns}">'
 # a blank, follows a `>`). Text never holds a raw "<". This runs on every object converted:
 # one-byte scans first (memchr), the full pattern only for the few objects whose text has one.
 _MAYBE_MARKUP = re.compile(rb"[=!?]")
-_MARKUP = re.compile(rb"<[!?]|<[^<>]*+=")
+_MARKUP = re.compile(rb"<[!?]|<[^<>=]*+=")
 _BLANK_TEXT = re.compile(rb">(?:[ \t\r\n]|&#)")
 
 
@@ -52,11 +52,14 @@ def parse_object(xml: bytes, version: str):
     return _parse(xml, version, _PARSER)
 
 
-def convert(xml: bytes, source: str, target: str, check: bool = False) -> tuple[bytes, list[str]]:
+def convert(xml: bytes, source: str, target: str, check: bool = False,
+            valid: bool = False) -> tuple[bytes, list[str]]:
     """The object rewritten for the `target` version, and the fields that had to be dropped.
 
     Raises `formats.Unconvertible` when the target version cannot carry it, and with `check`
-    also when the result is not valid per 1C's schema of the target version.
+    also when the result is not valid per 1C's schema of the target version. `valid` says the
+    object is valid per 1C's schema of `source` (checked when it was received): where the
+    result is valid by construction then (`formats.proof`), the target's schema is not asked.
     """
     if source == target and not check:
         return xml, []
@@ -71,7 +74,7 @@ def convert(xml: bytes, source: str, target: str, check: bool = False) -> tuple[
         except etree.XMLSyntaxError:
             wrapper = None  # another namespace's prefix, or not XML: parse_object below says
         if wrapper is not None and len(wrapper) == 1:
-            dropped = formats.relabel(wrapper[0], source, target)
+            dropped = formats.relabel(wrapper[0], source, target, valid)
             if dropped is not None:
                 out = normalize_object(wrapper[0], ns)
                 if _BLANK_TEXT.search(out) is None:
