@@ -324,7 +324,10 @@ class Exchange:
             # checked against 1C's schema first, so that one object never spoils a message.
             if p.version != version or p.mapped:
                 try:
-                    xml, dropped = convert(p.xml, p.version, version, check=True)
+                    # As received (not mapped), it passed its own version's schema at receive
+                    # (check_schema above; what failed was parked): the conversion may rely on it.
+                    xml, dropped = convert(p.xml, p.version, version, check=True,
+                                           valid=not p.mapped)
                 except formats.Unconvertible as exc:
                     parked[p.id] = f"{p.type} {p.ref}: cannot be written in format {version}: {exc}"
                     continue
