@@ -160,19 +160,31 @@ class FormatIndex:
     def has_type(self, name: str) -> bool:
         return name in self.types
 
-    def properties(self, type_name: str) -> list[Prop]:
-        """Declared properties of an object type, in order; KeyError for a name that is not one."""
+    def object_type(self, type_name: str) -> ObjectType:
+        """The object type of that name; KeyError for a name that is not one."""
         t = self.types[type_name]
         if not isinstance(t, ObjectType):
             raise KeyError(f"{type_name} is a value type")
-        return list(t.properties)
+        return t
+
+    def properties(self, type_name: str) -> list[Prop]:
+        """Declared properties of an object type, in order; KeyError for a name that is not one."""
+        return list(self.object_type(type_name).properties)
+
+    def resolve(self, p: Prop) -> TypeDef | str:
+        """The type of a property: its inline type, the package's type it names, or that name
+        (a built-in such as xs:string)."""
+        if p.inline is not None:
+            return p.inline
+        assert p.type is not None, "every shipped property names its type or declares it inline"
+        return self.types.get(p.type, p.type)
 
     def enumeration_in_force(self, t: TypeDef | str | None) -> ValueType | None:
         """The nearest type along `t`'s restriction bases (inside the package) that lists values."""
         while isinstance(t, ValueType):
             if t.enumerations:
                 return t
-            t = self.types.get(t.base, t.base)
+            t = None if t.base is None else self.types.get(t.base, t.base)  # a union has no base
         return None
 
     def key_properties_type(self, object_type: str) -> str | None:

@@ -47,18 +47,19 @@ class _Writer:
         return name if name.startswith(("xs:", "msg:")) else f"tns:{name}"
 
     def types(self, skip: tuple[tuple[str, str], ...] = ()) -> None:
-        for t in self.index.types.values():
+        for name, t in self.index.types.items():
             if isinstance(t, ValueType):
-                self.simple_type(self.root, t, name=t.name)
+                self.simple_type(self.root, t, name=name)
             else:
-                props = [p for p in t.properties if (t.name, p.name) not in skip]
-                self.complex_type(self.root, t, props, name=t.name)
+                props = [p for p in t.properties if (name, p.name) not in skip]
+                self.complex_type(self.root, t, props, name=name)
 
     def simple_type(self, parent: etree._Element, t: ValueType, **attrib: str) -> None:
         simple = self.sub(parent, "simpleType", **attrib)
         if t.variety == "Union":
             self.sub(simple, "union", memberTypes=" ".join(self.qname(m) for m in t.member_types))
             return
+        assert t.base is not None, "every shipped value type but a union restricts a base"
         restriction = self.sub(simple, "restriction", base=self.qname(t.base))
         for facet, value in t.facets:
             self.sub(restriction, facet, value=value)
