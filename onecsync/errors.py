@@ -91,6 +91,8 @@ class MessageRejected(OnecsyncError):
         # The file stops where more was due (its XML, or a zip's end record): a base still
         # writing it looks exactly like this, so it is judged only once it stays so.
         self.ends_early = ends_early
+        # The line of the message file at fault, where one is known (`validate` names it).
+        self.sourceline: int | None = None
 
 
 class StrayEntry(OnecsyncError):

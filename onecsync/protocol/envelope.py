@@ -26,10 +26,11 @@ XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 ROOT_NSMAP = {"msg": MSG_NS, "xs": XS_NS, "xsi": XSI_NS}
 
 # Order and occurrence limits come from 1C's package, as the schema `validate` checks against does.
-_TYPES = load_envelope().types
-HEADER_ORDER = tuple(p.name for p in _TYPES["Header"].properties)
-CONFIRMATION_ORDER = tuple(p.name for p in _TYPES["Confirmation"].properties)
-_MAX_OCCURS = {(t, p.name): p.max for t in ("Header", "Confirmation") for p in _TYPES[t].properties}
+_TYPES = load_envelope()
+HEADER_ORDER = tuple(p.name for p in _TYPES.object_type("Header").properties)
+CONFIRMATION_ORDER = tuple(p.name for p in _TYPES.object_type("Confirmation").properties)
+_MAX_OCCURS = {(t, p.name): p.max for t in ("Header", "Confirmation")
+               for p in _TYPES.object_type(t).properties}
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def _check_order(children, order: tuple[str, ...], where: str, source: str) -> N
             count = count + 1 if pos == last else 1
             too_many(where, name, count, source)
         except MessageRejected as exc:
-            exc.line = child.sourceline  # for `validate`, which names the line
+            exc.sourceline = child.sourceline
             raise
         last = pos
 
@@ -157,7 +158,7 @@ def judge_header(el, source: str = "") -> tuple[Header | None, list[Problem]]:
     try:
         header = header_from_element(el, source)
     except MessageRejected as exc:
-        line = getattr(exc, "line", el.sourceline)
+        line = exc.sourceline if exc.sourceline is not None else el.sourceline
         return None, [Problem(line, "Header", str(exc).removeprefix(f"{source}: "))]
     problems = formats.validate_header(el)
     return (None if problems else header), problems
