@@ -113,7 +113,8 @@ def _matches(conn: sqlite3.Connection, kind: str, value: str, date: str | None) 
                              "WHERE ref = ?", (value,))
     else:
         column = "number" if kind == "number" else "inn"
-        extra, params = "", (value,)
+        extra = ""
+        params: tuple[str, ...] = (value,)
         if date:
             extra, params = " AND substr(date, 1, 10) = ?", (value, date)
         found = _rows(conn, f"SELECT {cols} FROM inbox WHERE {column} = ?{extra} "
