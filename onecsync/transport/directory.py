@@ -29,7 +29,7 @@ import secrets
 import stat
 import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from onecsync.errors import ConfigError
 from onecsync.errors import StrayEntry
@@ -226,7 +226,7 @@ class DirectoryTransport:
                         raw=lambda: io.BufferedReader(FdReader(fd), 1 << 20), settles=True,
                         current=lambda: fingerprint_fd(fd), close=lambda: os.close(fd))
 
-    def _open(self, fd: int, path: Path) -> BinaryIO:
+    def _open(self, fd: int, path: Path) -> IO[bytes]:
         stream = io.BufferedReader(FdReader(fd), 1 << 20)
         if path.suffix == ".zip":
             return open_zip_entry(stream, str(path), self._password())
@@ -349,7 +349,7 @@ class DirectoryTransport:
         except OSError as exc:
             raise _undeletable(moved, exc) from None
 
-    def open_outgoing(self) -> BinaryIO | None:
+    def open_outgoing(self) -> IO[bytes] | None:
         """The file under our message's name now, as a stream of its XML (None: none there, or
         not a regular file): for telling whose message it is when it is not ours. Closed by
         the caller."""
