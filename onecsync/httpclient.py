@@ -152,8 +152,9 @@ def _watch(sock) -> None:
         d.watch(sock)
 
 
-class _Watched:
-    """A connection whose socket the current Deadline may shut down (a mixin: plain and TLS)."""
+class _Watched(urllib3.connection.HTTPConnection):
+    """A connection whose socket the current Deadline may shut down (plain; the TLS one below
+    puts urllib3's HTTPSConnection after it)."""
 
     def connect(self) -> None:
         super().connect()
@@ -164,7 +165,7 @@ class _Watched:
         return super().request(*a, **kw)
 
 
-class _Conn(_Watched, urllib3.connection.HTTPConnection):
+class _Conn(_Watched):
     pass
 
 
