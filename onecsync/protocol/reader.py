@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 from typing import Iterator
 
 from lxml import etree
@@ -100,7 +100,7 @@ class _Malformed(MessageRejected):
 class MessageReader:
     """Streams one message: `header` is read on construction, `objects()` yields the body."""
 
-    def __init__(self, stream: BinaryIO, source: str, progress: Task | None = None,
+    def __init__(self, stream: IO[bytes], source: str, progress: Task | None = None,
                  check_schema: bool = False) -> None:
         # check_schema: objects that 1C's schema of their version refuses are marked for
         # parking, so that one bad object never makes a base refuse our whole message.
