@@ -25,8 +25,10 @@ import json
 import logging
 import os
 import sys
+from typing import IO
 from typing import TYPE_CHECKING
 from typing import Iterator
+from typing import cast
 
 from onecsync.i18n import N_
 from onecsync.i18n import _
@@ -121,7 +123,9 @@ def reader_lost() -> None:
         _reader_left(name)
 
 
-STDOUT, STDERR = _Guarded("stdout"), _Guarded("stderr")
+# Text files by delegation: __getattr__ hands rich and logging whatever else they ask of the real
+# stream (isatty, encoding, fileno), which a base class declaring them would shadow.
+STDOUT, STDERR = cast(IO[str], _Guarded("stdout")), cast(IO[str], _Guarded("stderr"))
 
 
 def stderr() -> Console:
