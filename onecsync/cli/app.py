@@ -76,7 +76,8 @@ def _main(args: list[str]) -> int:
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:
-        exc.message = tr(exc.message)
+        # click declares it Final, yet every format_message() of its errors reads it: no other way in.
+        exc.message = tr(exc.message)  # type: ignore[misc]
         exc.show()
         code = exc.exit_code
         console.json_failure(as_json, code, exc.format_message())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from typing import Iterator
 
 import click
 
@@ -62,14 +63,15 @@ def _options(ctx: click.Context, own_only: bool = False) -> list[str]:
     return out
 
 
-def _commands(ctx: click.Context, path: str):
-    group = ctx.command
+def _commands(ctx: click.Context, group: click.Group, path: str) -> Iterator[tuple[str, click.Context]]:
     for name in group.list_commands(ctx):
         command = group.get_command(ctx, name)
+        if command is None:  # listed but not there: nothing to document
+            continue
         sub = click.Context(command, info_name=name, parent=ctx, **command.context_settings)
         yield f"{path} {name}", sub
         if isinstance(command, click.Group):
-            yield from _commands(sub, f"{path} {name}")
+            yield from _commands(sub, command, f"{path} {name}")
 
 
 def render(group: click.Group, prog: str = "onecsync") -> str:
@@ -82,7 +84,7 @@ def render(group: click.Group, prog: str = "onecsync") -> str:
              ".SH DESCRIPTION", *_help_body(group.help or ""),
              ".SH OPTIONS", ".PP", "They go before the command or after it.", *_options(root),
              ".SH COMMANDS"]
-    for path, ctx in _commands(root, prog):
+    for path, ctx in _commands(root, group, prog):
         command = ctx.command
         usage = " ".join(command.collect_usage_pieces(ctx))
         lines += [f'.SS "{_esc(path)} {_esc(usage)}"', *_help_body(command.help or "")]
@@ -109,7 +111,8 @@ def manpage(ctx: click.Context) -> int:
     """
     from onecsync import console
 
+    root = ctx.find_root()
+    assert isinstance(root.command, click.Group), "the root of every command is onecsync's group"
     with console.to_reader():
-        click.echo(render(ctx.find_root().command, ctx.find_root().info_name or "onecsync"),
-                   nl=False)
+        click.echo(render(root.command, root.info_name or "onecsync"), nl=False)
     return 0
