@@ -22,15 +22,21 @@ import time
 from pathlib import Path
 
 from onecsync.config import Config
+from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
+from onecsync.errors import exit_codes
 from onecsync.files import replace_with
 
 log = logging.getLogger("onecsync")
 
+# What a run that got the lock can end with (a usage error or busy writes no metrics; an
+# interrupted run writes 130 or 143).
+_RUN_CODES = (ExitCode.OK, ExitCode.BUG, ExitCode.CONFIG, ExitCode.TEMPORARY, ExitCode.REJECTED, ExitCode.CONFLICT,
+              ExitCode.PARTIAL, ExitCode.DRIFT)
+
 # name → (type, help). Message numbers only ever grow (a counter), as 1C's own numbering does.
 METRICS: dict[str, tuple[str, str]] = {
-    "onecsync_run_exit_code": ("gauge", "Exit code of the last run (0 done, 3 config, 4 retry, "
-                                        "5 rejected, 6 numbering conflict, 7 parked, 9 drift)."),
+    "onecsync_run_exit_code": ("gauge", f"Exit code of the last run ({exit_codes(_RUN_CODES)})."),
     "onecsync_run_duration_seconds": ("gauge", "How long the last run took."),
     "onecsync_run_timestamp_seconds": ("gauge", "When the last run ended (Unix time)."),
     "onecsync_run_info": ("gauge", "The last run's command, as a label; always 1."),

@@ -16,6 +16,9 @@ import click
 from onecsync import __version__
 from onecsync.cli import options as cli_options
 from onecsync.cli.options import global_options
+from onecsync.errors import READER_GONE
+from onecsync.errors import READER_GONE_MEANING
+from onecsync.errors import ExitCode
 
 _ENVIRONMENT = (
     ("ONECSYNC_CONFIG", "The config file when --config is not given (else the first of "
@@ -91,6 +94,10 @@ def render(group: click.Group, prog: str = "onecsync") -> str:
     lines += [".SH ENVIRONMENT"]
     for name, text in _ENVIRONMENT:
         lines += [".TP", f"\\fB{name}\\fR", _esc(text)]
+    lines += [".SH EXIT STATUS"]
+    for code in ExitCode:
+        lines += [".TP", f"\\fB{int(code)}\\fR", _esc(code.meaning)]
+    lines += [".TP", f"\\fB{READER_GONE}\\fR", READER_GONE_MEANING]
     lines += [".SH SEE ALSO", "The README of onecsync: the config keys, the exit codes and what "
               "to do for each, connecting the 1C bases, troubleshooting."]
     return "\n".join(lines) + "\n"

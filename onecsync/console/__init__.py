@@ -28,6 +28,7 @@ import sys
 from typing import TYPE_CHECKING
 from typing import Iterator
 
+from onecsync.errors import ExitCode
 from onecsync.i18n import N_
 from onecsync.i18n import _
 from onecsync.i18n import tr
@@ -242,13 +243,13 @@ def error_line(text: str) -> None:
                    markup=False)
 
 
-_MEANING = {0: N_("done"), 1: N_("internal error"), 3: N_("configuration error"),
-            4: N_("temporary failure"), 5: N_("message rejected"), 6: N_("numbering conflict"),
-            7: N_("partial: objects parked"), 8: N_("busy"), 9: N_("drift found")}
-
-
 def _meaning(code: int, otherwise: str = N_("exit")) -> str:
-    return _(_MEANING.get(code, otherwise))
+    """What exit `code` means (errors.ExitCode), in the display's language; `otherwise` for a
+    code that is no ExitCode (130, 141, 143)."""
+    try:
+        return _(ExitCode(code).meaning)
+    except ValueError:
+        return _(otherwise)
 
 
 
