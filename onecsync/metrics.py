@@ -18,9 +18,9 @@ from __future__ import annotations
 import datetime
 import logging
 import sqlite3
-import time
 from pathlib import Path
 
+from onecsync import clock
 from onecsync.config import Config
 from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
@@ -135,7 +135,7 @@ def write_metrics(config: Config, command: str, exit_code: int, duration: float)
         log.warning("metrics: the state could not be read (%s); only the run is written", why)
         status = None
     run = {"command": command, "exit_code": int(exit_code), "duration": duration,
-           "ended": time.time()}
+           "ended": clock.utc_now().timestamp()}
     text = render(status, run, config.path.name.removesuffix(".yaml").removesuffix(".yml"))
     try:
         # 0644: node_exporter runs as its own user; nothing in the file is secret.

@@ -8,12 +8,12 @@ help, usage and options are the ones `--help` prints. README says how to install
 
 from __future__ import annotations
 
-import datetime
 import re
 
 import click
 
 from onecsync import __version__
+from onecsync import clock
 from onecsync.cli import options as cli_options
 from onecsync.cli.options import global_options
 from onecsync.errors import READER_GONE
@@ -77,7 +77,7 @@ def _commands(ctx: click.Context, path: str):
 
 def render(group: click.Group, prog: str = "onecsync") -> str:
     root = click.Context(group, info_name=prog, **group.context_settings)
-    today = datetime.date.today().isoformat()
+    today = clock.today().isoformat()
     summary = (group.help or "").strip().splitlines()[0]
     lines = [f'.TH {prog.upper()} 1 "{today}" "{prog} {__version__}" "User Commands"',
              ".SH NAME", f"{prog} \\- {_esc(summary)}",

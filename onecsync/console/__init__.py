@@ -28,6 +28,7 @@ import sys
 from typing import TYPE_CHECKING
 from typing import Iterator
 
+from onecsync import clock
 from onecsync.errors import ExitCode
 from onecsync.i18n import N_
 from onecsync.i18n import _
@@ -269,7 +270,7 @@ def stdout() -> Console:
 
 
 def _when(iso: str | None, now: datetime.datetime | None = None,
-          clock: str = "%Y-%m-%d %H:%M") -> str:
+          shown: str = "%Y-%m-%d %H:%M") -> str:
     if not iso:
         return _("never")
     try:
@@ -278,7 +279,7 @@ def _when(iso: str | None, now: datetime.datetime | None = None,
         return iso
     if t.tzinfo is None:
         t = t.replace(tzinfo=datetime.timezone.utc)
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or clock.utc_now()
     secs = int((now - t).total_seconds())
     if secs < 0:
         age = _("in the future")
@@ -290,7 +291,7 @@ def _when(iso: str | None, now: datetime.datetime | None = None,
         age = tr(f"{secs // 3600} h ago")
     else:
         age = tr(f"{secs // 86400} days ago")
-    return f"{t.astimezone().strftime(clock)} ({age})"
+    return f"{t.astimezone().strftime(shown)} ({age})"
 
 
 

@@ -9,6 +9,7 @@ import datetime
 import json
 import sqlite3
 
+from onecsync import clock
 from onecsync.i18n import N_
 from onecsync.state.failures import sqlite_failure
 from onecsync.state.table import Table
@@ -42,7 +43,7 @@ class Journal(Table):
                     (now_text(), exit_code, _utf8(json.dumps(report, ensure_ascii=False))
                      if report is not None else None, _utf8(error), run_id))
                 # Under cron for years: keep 30 days or 10,000 runs, whichever keeps less.
-                since = (datetime.datetime.now(datetime.timezone.utc)
+                since = (clock.utc_now()
                          - datetime.timedelta(days=KEEP_RUN_DAYS)).isoformat(timespec="seconds")
                 self.conn.execute("DELETE FROM runs WHERE id <= ? - ? OR started_at < ?",
                                   (run_id, KEEP_RUNS, since))
