@@ -130,7 +130,7 @@ class HttpClient:
             with deadline.Deadline(self.timeout[1]) as dl:
                 resp = self._send(method, path, params, data, headers, dl, where)
                 try:
-                    self._check_status(resp, dl, where)
+                    self._check_status(resp, where)
                     buf = bytearray()
                     self._read(resp, dl, where, limit, buf.extend)
                 finally:
@@ -156,7 +156,7 @@ class HttpClient:
             with deadline.Deadline(self.timeout[1]) as dl:
                 resp = self._send("GET", path, params, None, None, dl, where)
                 try:
-                    self._check_status(resp, dl, where)
+                    self._check_status(resp, where)
                     first: list[bytes] = []
 
                     def sink(chunk: bytes) -> None:
@@ -237,7 +237,7 @@ class HttpClient:
                               remedy=f"the server is too slow or stalls; the next run retries "
                                      f"(raise {self.timeout_key} if the base is just slow)")
 
-    def _check_status(self, resp: requests.Response, dl: deadline.Deadline, where: str) -> None:
+    def _check_status(self, resp: requests.Response, where: str) -> None:
         status = resp.status_code
         if status == 206:  # a part of a body we asked for whole is no answer to take as data
             raise Malformed(f"{where}: HTTP 206: only a part of the answer "

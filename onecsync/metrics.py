@@ -80,7 +80,7 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def _base_samples(name: str, peer: dict, now: float) -> dict[str, float]:
+def _base_samples(peer: dict, now: float) -> dict[str, float]:
     out = {"onecsync_sent_messages_total": peer["sent_no"],
            "onecsync_received_messages_total": peer["received_no"],
            "onecsync_confirmed_messages_total": peer["confirmed_no"],
@@ -111,7 +111,7 @@ def render(status: dict | None, run: dict, pair: str) -> str:
     add("onecsync_run_timestamp_seconds", common, round(run["ended"], 3))
     add("onecsync_run_info", f'{common},command="{_label(run["command"])}"', 1)
     for name, peer in ((status or {}).get("peers") or {}).items():
-        for metric, value in _base_samples(name, peer, run["ended"]).items():
+        for metric, value in _base_samples(peer, run["ended"]).items():
             add(metric, f'{common},base="{_label(name)}"', value)
     lines = []
     for name, (kind, text) in METRICS.items():

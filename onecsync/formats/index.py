@@ -143,7 +143,6 @@ class FormatIndex:
             if (isinstance(t, ObjectType) and t.base == "msg:Object") or name == _DELETION_TYPE
         )
         self._ref_types = self._read_ref_choice()
-        self._ref_elements = {t: e for e, t in self._ref_types.items()}
 
     def _read_ref_choice(self) -> dict[str, str]:
         any_ref = self.types.get(_ANY_REF_TYPE)
@@ -175,21 +174,12 @@ class FormatIndex:
             t = self.types.get(t.base, t.base)
         return None
 
-    def key_properties_type(self, object_type: str) -> str | None:
-        t = self.types.get(object_type)
-        if not isinstance(t, ObjectType):
-            return None
-        return next((p.type for p in t.properties if p.name == "КлючевыеСвойства"), None)
-
     def ref_element_to_type(self, element_local_name: str) -> str | None:
         """The object type a reference element of ``ЛюбаяСсылка`` names.
 
         "КонтрагентыСсылка" -> "Справочник.Контрагенты"; None for a name that is not such an element.
         """
         return self._ref_types.get(element_local_name)
-
-    def ref_element_for_type(self, object_type: str) -> str | None:
-        return self._ref_elements.get(object_type)
 
     def __repr__(self) -> str:
         return f"<FormatIndex {self.version} ({len(self.types)} types)>"

@@ -54,11 +54,6 @@ class Journal(Table):
         """Runs that ended with an exit code (a run that died has none)."""
         return self.conn.execute("SELECT count(*) FROM runs WHERE exit_code IS NOT NULL").fetchone()[0]
 
-    def finished_since(self, since: str | None) -> int:
-        """Runs started after `since` that ended with an exit code."""
-        return self.conn.execute("SELECT count(*) FROM runs WHERE started_at > ? AND exit_code IS "
-                                 "NOT NULL", (since,)).fetchone()[0]
-
     def started_back(self, runs: int) -> str | None:
         """When the run `runs` runs before the latest started (0: the latest), or None."""
         row = self.conn.execute("SELECT started_at FROM runs ORDER BY started_at DESC LIMIT 1 "
