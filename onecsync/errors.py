@@ -1,5 +1,9 @@
 """Errors classified by what the caller must do, and the exit codes they map to.
 
+Public API: `ExitCode` (with `meaning`), `exit_codes(codes)`, `READER_GONE`, `OnecsyncError` and
+its classes by remedy (`ConfigError`, `TemporaryError`, `StateError`, `MessageRejected`, …),
+`one_line(text)`.
+
 Every failure onecsync expects is an `OnecsyncError` subclass carrying its `exit_code` and a
 `remedy`; the CLI prints ``message (remedy)`` as one line and exits with the code. Anything else is
 a bug (exit 1). The table is the external contract of DESIGN.md §3.

@@ -1,4 +1,6 @@
 """What `trace` prints: an object's journey, newest last, and `trace --xml`'s stored payload.
+
+Public API: `print_trace`, `print_xml`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Load the generated per-version format indexes (``data/*.json.gz``) into read-only type tables.
 
+Public API: `load(version)` → `FormatIndex`, `load_envelope()`, `object_types`, `version_key`,
+`version_of`, `namespace`, `UnknownVersion`, the type tables `ObjectType`, `ValueType`, `Prop`.
+
 Type names follow the generator's convention: a bare name is a type of the index's own namespace,
 ``xs:`` an XML Schema built-in, ``msg:`` a type of the exchange-message envelope namespace.
 """
