@@ -8,15 +8,18 @@ help, usage and options are the ones `--help` prints. README says how to install
 
 from __future__ import annotations
 
-import datetime
 import re
 from typing import Iterator
 
 import click
 
 from onecsync import __version__
+from onecsync import clock
 from onecsync.cli import options as cli_options
 from onecsync.cli.options import global_options
+from onecsync.errors import READER_GONE
+from onecsync.errors import READER_GONE_MEANING
+from onecsync.errors import ExitCode
 
 _ENVIRONMENT = (
     ("ONECSYNC_CONFIG", "The config file when --config is not given (else the first of "
@@ -76,7 +79,7 @@ def _commands(ctx: click.Context, group: click.Group, path: str) -> Iterator[tup
 
 def render(group: click.Group, prog: str = "onecsync") -> str:
     root = click.Context(group, info_name=prog, **group.context_settings)
-    today = datetime.date.today().isoformat()
+    today = clock.today().isoformat()
     summary = (group.help or "").strip().splitlines()[0]
     lines = [f'.TH {prog.upper()} 1 "{today}" "{prog} {__version__}" "User Commands"',
              ".SH NAME", f"{prog} \\- {_esc(summary)}",
@@ -93,6 +96,10 @@ def render(group: click.Group, prog: str = "onecsync") -> str:
     lines += [".SH ENVIRONMENT"]
     for name, text in _ENVIRONMENT:
         lines += [".TP", f"\\fB{name}\\fR", _esc(text)]
+    lines += [".SH EXIT STATUS"]
+    for code in ExitCode:
+        lines += [".TP", f"\\fB{int(code)}\\fR", _esc(code.meaning)]
+    lines += [".TP", f"\\fB{READER_GONE}\\fR", READER_GONE_MEANING]
     lines += [".SH SEE ALSO", "The README of onecsync: the config keys, the exit codes and what "
               "to do for each, connecting the 1C bases, troubleshooting."]
     return "\n".join(lines) + "\n"

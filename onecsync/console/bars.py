@@ -1,5 +1,7 @@
 """The progress display on a terminal: a line per phase with its bar, objects, bytes and time
 left. Off a terminal the core's no-op progress is used: cron mail and journald stay clean.
+
+Public API: `TerminalProgress`, `progress(enabled)`.
 """
 
 from __future__ import annotations

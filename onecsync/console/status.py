@@ -1,4 +1,6 @@
 """What `status`, `status --all`, `state show` and the `state` changes print on stdout.
+
+Public API: `print_status`, `print_pairs`, `print_numbers`, `print_plan`.
 """
 
 from __future__ import annotations

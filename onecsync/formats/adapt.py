@@ -1,5 +1,8 @@
 """Carry one body object from one EnterpriseData version to another by walking both versions' types.
 
+Public API: `adapt(element, source, target)` → `Adapted`, `Unconvertible`, `Path`; for formats.relabel:
+`comment_way`, `comment_to_move`, `move_comment`.
+
 What the target version does not declare is dropped (and reported); what it requires but cannot be
 filled from the source makes the object unconvertible. No field is invented or renamed.
 """

@@ -1,5 +1,7 @@
 """Write XML Schemas from the format indexes, in memory, and compile them with lxml.
 
+Public API: `object_schema(version)`, `header_schema()`.
+
 One schema per EnterpriseData version (plus the envelope schema it imports), rendered the way 1C's
 own XSD export of 1.8 renders the XDTO package (ordered types as ``xs:sequence``, ``ordered="false"``
 types as ``xs:choice``, open types with a trailing wildcard and ``xs:anyAttribute``), with the two

@@ -197,10 +197,6 @@ class MessageReader:
             raise MessageRejected(problem_text(problems[0]), source=self.source)
         return header
 
-    @property
-    def bytes_read(self) -> int:
-        return self._input.count
-
     def objects(self) -> Iterator[BodyObject]:
         """Yield every body object; a settings-only message (no Body) yields nothing."""
         ns = formats.namespace(self.header.version) if self.header.version else None

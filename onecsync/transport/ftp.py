@@ -223,7 +223,7 @@ class FtpTransport:
                               remedy="the server is too slow or stalls; the next run retries "
                                      "(raise transport.timeout if it is just slow)")
 
-    def _lines(self, ftp: ftplib.FTP, cmd: str, what: str) -> Iterator[str]:
+    def _lines(self, ftp: ftplib.FTP, cmd: str) -> Iterator[str]:
         """The lines of a listing, one at a time (never all kept), at most LISTING_LINES."""
         count = 0
         ftp.sendcmd("TYPE A")
@@ -252,7 +252,7 @@ class FtpTransport:
         except ftplib.error_perm:
             pass  # the facts a server gives by default include these
         try:
-            for line in self._lines(ftp, "MLSD", "listing"):
+            for line in self._lines(ftp, "MLSD"):
                 facts, _, name = line.partition(" ")
                 if name not in names:
                     continue
@@ -277,7 +277,7 @@ class FtpTransport:
 
     def _names(self, ftp: ftplib.FTP) -> Iterator[str]:
         """NLST, streamed."""
-        return self._lines(ftp, "NLST", "listing")
+        return self._lines(ftp, "NLST")
 
     # -- Transport -------------------------------------------------------------------------
     def probe(self, write: bool = True) -> str:
