@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the config, lxml and the formats load at the first call, no
     from onecsync.config import Config
     from onecsync.flows.check import CheckReport
     from onecsync.protocol.check import MessageCheck
+    from onecsync.state.status_report import StatusReport
 
 # The flows one `run` runs in order; `run(config, flow=…)` runs one of them alone.
 
@@ -82,7 +83,7 @@ def validate_message(path: str | os.PathLike, config: Config | None = None,
                                      progress=progress)
 
 
-def status(config: Config, runs: int = 5) -> dict:
+def status(config: Config, runs: int = 5) -> StatusReport:
     """Per base the message numbers, unconfirmed and parked objects; the last `runs` runs and
     the lock's holder. Read-only."""
     from onecsync.state import reports

@@ -52,18 +52,18 @@ def status(opts, runs: int, all_: bool, paths: tuple[Path, ...]) -> int:
 
         if opts.config_path is not None:
             raise click.UsageError("--all reads the config files named after it; drop --config")
-        data = pairs.summaries(list(paths) or [pairs.pairs_dir()])
+        every = pairs.summaries(list(paths) or [pairs.pairs_dir()])
         if opts.as_json:
-            console.print_json(data)
+            console.print_json(every.to_json())
         else:
-            console.print_pairs(data)
-        return data["exit_code"]
+            console.print_pairs(every)
+        return every.exit_code
     if paths:
         raise click.UsageError("config files go after --all (status --all PATH...); for one "
                                "pair use --config PATH")
     data = api.status(opts.config(), runs=runs)
     if opts.as_json:
-        console.print_json(data)
+        console.print_json(data.to_json())
     else:
         console.print_status(data)
     return 0
