@@ -59,7 +59,7 @@ def test_validate_message_and_trace(sandbox):
     assert isinstance(check, onecsync.MessageCheck) and check.valid
     assert onecsync.run(config, flow="pull-catalogs").exit_code == 0
     found = onecsync.trace(config, "7700000000")
-    assert found["query"]["kind"] == "inn" and json.dumps(found).count(f.ref(1)) >= 1
+    assert found.query.kind == "inn" and json.dumps(found.to_json()).count(f.ref(1)) >= 1
 
 
 def test_the_readme_python_example_runs_the_bundled_example(tmp_path, monkeypatch, capsys):

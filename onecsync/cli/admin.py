@@ -93,12 +93,12 @@ def trace(opts, query: tuple[str, ...], as_xml: bool) -> int:
 
     data = api.trace(opts.config(), query)
     if as_xml:
-        if data["trace"] is None:
+        if data.trace is None:
             raise click.UsageError("--xml needs a QUERY that names one object: give its Ссылка")
-        xml = tracing.stored_xml(opts.config().state, data["trace"]["type"], data["trace"]["ref"])
+        xml = tracing.stored_xml(opts.config().state, data.trace.type, data.trace.ref)
         console.print_xml(xml or b"")
     elif opts.as_json:
-        console.print_json(data)
+        console.print_json(data.to_json())
     else:
         console.print_trace(data)
     return 0
