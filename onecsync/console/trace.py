@@ -122,6 +122,9 @@ def print_trace(data: TraceReport) -> None:
             out.print(f"  {_object_line(o)}", markup=False)
         return
     out.print(_object_line(t), markup=False)
+    if t.number is None and t.type.startswith("Документ.") and t.versions and \
+            all(v.kind == "delete" for v in t.versions):
+        out.print(_("a deletion carries no number or date, only the Ссылка"), markup=False)
     if t.crm_invoice:
         inv = t.crm_invoice
         deleted = _(" (deleted in the CRM)") if inv.deleted else ""

@@ -17,10 +17,12 @@ import datetime
 import re
 import sqlite3
 from pathlib import Path
+from typing import NoReturn
 
 from onecsync import state as _state
 from onecsync.errors import Misnamed
 from onecsync.errors import StateError
+from onecsync.errors import shown
 from onecsync.state import readonly_uri
 from onecsync.state.inbox import UNTAKEN
 from onecsync.state.inbox import InboxStatus as S
@@ -66,7 +68,8 @@ def parse_query(words: tuple[str, ...] | list[str]) -> tuple[str, str, str | Non
         return "number", words[0], words[1]
     if len(words) == 1:
         return "number", words[0], None
-    raise Misnamed(f"trace: {' '.join(words)!r} is not a Ссылка, an ИНН, or a number and a date",
+    asked = shown(" ".join(words), quoted=True)
+    raise Misnamed(f"trace: {asked} is not a Ссылка, an ИНН, or a number and a date",
                    remedy="give a date as YYYY-MM-DD after the number")
 
 
@@ -233,7 +236,9 @@ def _journey(conn: sqlite3.Connection, match: Match, now: datetime.datetime) -> 
     invoice = _rows(conn, "SELECT number, date, counterparty, amount, currency, deleted, "
                           "first_seen FROM invoices WHERE ref = ?", (ref,))
     number = match.number or next((r["number"] for r in inbox if r["number"]), None)
-    if number is None and inbox and type_name.startswith("Документ."):
+    # A deletion carries the Ссылка alone: its lack of a number is no gap in the record.
+    if number is None and any(r["kind"] != "delete" for r in inbox) and \
+            type_name.startswith("Документ."):
         unknown.append("its number and date (received before this onecsync recorded them)")
     return Journey(
         type=type_name, ref=ref, number=number,
@@ -258,10 +263,7 @@ def trace(path: Path, words: tuple[str, ...] | list[str],
         if not matches and kind == "inn":  # ten digits may be a document's number too
             matches = _matches(conn, "number", value, None)
         if not matches:
-            what = {"ref": "Ссылка", "inn": "ИНН", "number": "number"}[kind]
-            raise Misnamed(f"trace: no object with {what} {' '.join(filter(None, (value, date)))} "
-                           "has passed through onecsync", remedy="check it in 1C; an object "
-                           "received before onecsync recorded numbers is found by its Ссылка")
+            _not_found(conn, kind, value, date)
         more = len(matches) > LIST_LIMIT
         matches = matches[:LIST_LIMIT]
         journey = _journey(conn, matches[0], now) if len(matches) == 1 else None
@@ -269,6 +271,46 @@ def trace(path: Path, words: tuple[str, ...] | list[str],
         conn.close()
     return TraceReport(SCHEMA, Query(kind, value, date), tuple(PEERS), tuple(matches), more,
                        journey)
+
+
+def _not_found(conn: sqlite3.Connection, kind: str, value: str, date: str | None) -> NoReturn:
+    """Say the query names nothing, in a sentence per kind (each translated whole)."""
+    asked = shown(" ".join(filter(None, (value, date))))
+    if kind == "ref":
+        raise Misnamed(f"trace: no object with Ссылка {asked} has passed through onecsync",
+                       remedy="check it in 1C; an object received before onecsync recorded "
+                              "numbers is found by its Ссылка")
+    if kind == "number":
+        raise Misnamed(f"trace: no object with number {asked} has passed through onecsync",
+                       remedy="check it in 1C; an object received before onecsync recorded "
+                              "numbers is found by its Ссылка")
+    organization = _organization(conn, value)
+    if organization is not None:  # our organization's ИНН, most likely
+        raise Misnamed(f"trace: ИНН {value} is an organization's ({ORGANIZATION} {organization}): "
+                       "only a counterparty is found by its ИНН",
+                       remedy=f"trace the organization by its Ссылка: onecsync trace {organization}")
+    raise Misnamed(f"trace: no counterparty with ИНН {value} has passed through onecsync",
+                   remedy="check it in 1C; only counterparties (and documents naming one) are "
+                          "found by an ИНН, an object received before onecsync recorded it by "
+                          "its Ссылка")
+
+
+ORGANIZATION = "Справочник.Организации"
+
+
+def _organization(conn: sqlite3.Connection, inn: str) -> str | None:
+    """The Ссылка of an organization whose ИНН this is (the index records a counterparty's ИНН
+    only): a few objects, found by an index seek per base and status, their payloads read."""
+    own = re.compile(rf"<(?:\w+:)?ИНН>\s*{inn}\s*</".encode())
+    for peer in PEERS:
+        for status in S:
+            for ref, xml in conn.execute(
+                    "SELECT i.ref, p.xml FROM inbox i JOIN inbox_payloads p ON p.inbox_id = i.id "
+                    "WHERE i.peer = ? AND i.status = ? AND i.type = ?",
+                    (peer, status.value, ORGANIZATION)):
+                if own.search(unpack(xml)):
+                    return ref
+    return None
 
 
 def stored_xml(path: Path, type_name: str, ref: str) -> bytes | None:
