@@ -298,7 +298,7 @@ def state_export(opts, with_parked_xml: bool) -> int:
     """
     from onecsync.state import reports
 
-    console.print_json(reports.export(opts.config(), with_parked_xml=with_parked_xml))
+    console.print_json(reports.export(opts.config(), with_parked_xml=with_parked_xml).to_json())
     return 0
 
 

@@ -1,8 +1,8 @@
 """What `status`, `state show` and `state export` report: read-only views of the state.
 
-Public API: `status(config)` → `StatusReport`; `numbers(config)` → `Numbers` (the types are in
-state/status_report.py; each `to_json` is what --json prints); `export(config,
-with_parked_xml=False)`, a JSON-ready dict; `peer_summary(state, name, settlement_types)` →
+Public API: `status(config)` → `StatusReport`; `numbers(config)` → `Numbers`; `export(config,
+with_parked_xml=False)` → `ExportReport` (the types are in state/status_report.py; each
+`to_json` is what --json prints); `peer_summary(state, name, settlement_types)` →
 `Backlog`; `unconfirmed_sent(state, name)` → `SentBacklog` (what makes a base "stuck":
 reconcile and status judge it alike), `STUCK_AFTER_RUNS`.
 
@@ -29,10 +29,13 @@ from onecsync.state import open_readonly
 from onecsync.state.journal import DIED
 from onecsync.state.payloads import unpack
 from onecsync.state.status_report import Backlog
+from onecsync.state.status_report import Count
+from onecsync.state.status_report import ExportReport
 from onecsync.state.status_report import FormatStatus
 from onecsync.state.status_report import InProgress
 from onecsync.state.status_report import Numbers
 from onecsync.state.status_report import Parked
+from onecsync.state.status_report import ParkedItem
 from onecsync.state.status_report import PeerNumbers
 from onecsync.state.status_report import PeerStatus
 from onecsync.state.status_report import RunSummary
@@ -44,12 +47,6 @@ from onecsync.state.status_report import Unconfirmed
 RUNS = 10
 STUCK_AFTER_RUNS = 12      # an hour at one run every five minutes
 RECENT_DAYS = 30  # settlement documents received this recently may still find their invoice
-
-
-def _head(config: Config) -> dict:
-    return {"config": str(config.path.resolve()), "state": str(config.state),
-            "node": {"code": config.node.code, "formats": list(config.node.formats)},
-            "lock": holder_if_locked(lock_path(config.state))}
 
 
 def _peer_numbers(config: Config, state: State | None, name: str) -> PeerNumbers:
@@ -273,44 +270,42 @@ def numbers(config: Config) -> Numbers:
             state.close()
 
 
-def export(config: Config, with_parked_xml: bool = False, runs: int = 50) -> dict:
+def export(config: Config, with_parked_xml: bool = False, runs: int = 50) -> ExportReport:
     """Everything support needs to understand a state, without payloads: `state export`."""
     state = open_readonly(config.state)
-    out = {"onecsync": __version__, **_head(config), "exists": state is not None}
+    head = ExportReport(__version__, str(config.path.resolve()), str(config.state),
+                        config.node.code, tuple(config.node.formats),
+                        holder_if_locked(lock_path(config.state)), state is not None)
     if state is None:
-        return out
+        return head
     c = state.conn
     try:
-        out["schema"] = [r[0] for r in c.execute(
-            "SELECT name FROM _sqlite_migrations WHERE migration_set = 'onecsync' ORDER BY rowid")]
-        out["peers"] = {p.name: {k: v for k, v in p.__dict__.items()
-                                 if k not in ("name", "in_fingerprint", "out_fingerprint")}
-                        for p in state.peers.all()}
-        out["inbox"] = [dict(zip(("peer", "status", "type", "count"), r, strict=True)) for r in c.execute(
+        schema = tuple(r[0] for r in c.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = 'onecsync' ORDER BY rowid"))
+        peers = {p.name: {k: v for k, v in p.__dict__.items()
+                          if k not in ("name", "in_fingerprint", "out_fingerprint")}
+                 for p in state.peers.all()}
+        inbox = tuple(Count(peer, status, type_, n) for peer, status, type_, n in c.execute(
             "SELECT peer, status, type, count(*) FROM inbox GROUP BY peer, status, type "
-            "ORDER BY peer, status, type")]
-        out["registrations"] = [
-            dict(zip(("peer", "type", "state", "count"), r, strict=True)) for r in c.execute(
-                "SELECT peer, type, CASE WHEN parked IS NOT NULL THEN 'parked' "
-                "WHEN confirmed_no IS NOT NULL THEN 'confirmed' WHEN message_no IS NOT NULL "
-                "THEN 'sent' ELSE 'unsent' END AS st, count(*) FROM registrations "
-                "GROUP BY peer, type, st ORDER BY peer, type, st")]
+            "ORDER BY peer, status, type"))
+        registrations = tuple(Count(peer, st, type_, n) for peer, type_, st, n in c.execute(
+            "SELECT peer, type, CASE WHEN parked IS NOT NULL THEN 'parked' "
+            "WHEN confirmed_no IS NOT NULL THEN 'confirmed' WHEN message_no IS NOT NULL "
+            "THEN 'sent' ELSE 'unsent' END AS st, count(*) FROM registrations "
+            "GROUP BY peer, type, st ORDER BY peer, type, st"))
         xml = ", (SELECT p.xml FROM inbox_payloads p WHERE p.inbox_id = i.id)" \
             if with_parked_xml else ""
-        parked = []
-        for row in c.execute(
+        parked = tuple(
+            ParkedItem(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+                       unpack(row[8]).decode("utf-8", "replace") if with_parked_xml else None)
+            for row in c.execute(
                 "SELECT 'received', i.peer, i.type, i.ref, i.reason, i.line, i.message_no, "
                 f"i.updated_at{xml} FROM inbox i WHERE i.status = 'parked' UNION ALL "
                 "SELECT 'unsendable', r.peer, r.type, r.ref, r.parked, NULL, r.message_no, "
                 f"r.registered_at{xml} FROM registrations r JOIN inbox i ON i.id = r.inbox_id "
-                "WHERE r.parked IS NOT NULL ORDER BY 2, 3, 4"):
-            item = dict(zip(("kind", "peer", "type", "ref", "reason", "line", "message_no",
-                             "at"), row[:8], strict=True))
-            if with_parked_xml:
-                item["xml"] = unpack(row[8]).decode("utf-8", "replace")
-            parked.append(item)
-        out["parked"] = parked
-        out["runs"] = state.journal.last(runs)
+                "WHERE r.parked IS NOT NULL ORDER BY 2, 3, 4"))
+        journal = tuple(state.journal.last(runs))
     finally:
         state.close()
-    return out
+    return dataclasses.replace(head, schema=schema, peers=peers, inbox=inbox,
+                               registrations=registrations, parked=parked, runs=journal)

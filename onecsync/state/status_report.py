@@ -231,3 +231,71 @@ class StatusReport:
                 "peers": {name: p.to_json() for name, p in self.peers.items()},
                 "runs": [r.to_json() for r in self.runs],
                 "in_progress": self.in_progress.to_json() if self.in_progress else None}
+
+
+@dataclass(frozen=True)
+class Count:
+    """Rows of one (peer, what, type) counted: an inbox status or a registration's state."""
+
+    peer: str
+    what: str
+    type: str
+    count: int
+
+
+@dataclass(frozen=True)
+class ParkedItem:
+    """A parked object: `received` from `peer`, or `unsendable` to it; `xml` only on request."""
+
+    kind: str
+    peer: str
+    type: str
+    ref: str
+    reason: str | None
+    line: int | None
+    message_no: int | None
+    at: str | None
+    xml: str | None = None
+
+    def to_json(self) -> dict:
+        out = {"kind": self.kind, "peer": self.peer, "type": self.type, "ref": self.ref,
+               "reason": self.reason, "line": self.line, "message_no": self.message_no,
+               "at": self.at}
+        if self.xml is not None:
+            out["xml"] = self.xml
+        return out
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """`state export`: what support needs of a state, no payloads (but parked ones' on request).
+    `peers`: each peer's row as stored, fingerprints left out; `runs`: journal entries as the
+    journal holds them. Past `exists`, None when there is no state."""
+
+    version: str
+    config: str
+    state: str
+    node_code: str
+    formats: tuple[str, ...]
+    lock: Mapping[str, Any] | None
+    exists: bool
+    schema: tuple[str, ...] | None = None
+    peers: Mapping[str, Mapping[str, Any]] | None = None
+    inbox: tuple[Count, ...] = ()
+    registrations: tuple[Count, ...] = ()
+    parked: tuple[ParkedItem, ...] = ()
+    runs: tuple[Mapping[str, Any], ...] = ()
+
+    def to_json(self) -> dict:
+        out = {"onecsync": self.version, "config": self.config, "state": self.state,
+               "node": {"code": self.node_code, "formats": list(self.formats)},
+               "lock": dict(self.lock) if self.lock is not None else None,
+               "exists": self.exists}
+        if not self.exists:
+            return out
+        return {**out, "schema": list(self.schema or ()), "peers": dict(self.peers or {}),
+                "inbox": [{"peer": c.peer, "status": c.what, "type": c.type, "count": c.count}
+                          for c in self.inbox],
+                "registrations": [{"peer": c.peer, "type": c.type, "state": c.what,
+                                   "count": c.count} for c in self.registrations],
+                "parked": [p.to_json() for p in self.parked], "runs": list(self.runs)}
