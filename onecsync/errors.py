@@ -206,5 +206,8 @@ def shown(text: str, limit: int = SHOWN, quoted: bool = False) -> str:
 
 def shown_all(items: list[str] | tuple[str, ...], most: int = 5) -> str:
     """Items echoed in an error line, each `shown`: the first `most`, then how many more."""
-    out = ", ".join(shown(i) for i in items[:most])
-    return out + N_(f" and {len(items) - most} more") if len(items) > most else out
+    listed = ", ".join(shown(i) for i in items[:most])
+    if len(items) <= most:
+        return listed
+    more = len(items) - most
+    return N_(f"{listed} and {more} more")
