@@ -39,7 +39,7 @@ def test_a_run_through_the_api_returns_the_report_the_cli_prints(sandbox):
     assert isinstance(report, onecsync.RunReport)
     assert json.loads(json.dumps(report.to_json())) == printed and code == 0 == report.exit_code
     assert not sandbox.state_path.exists()  # a dry run writes nothing, through the API too
-    assert onecsync.status(onecsync.load_config(sandbox.config))["peers"]
+    assert onecsync.status(onecsync.load_config(sandbox.config)).peers
 
 
 def test_the_api_raises_the_error_classes_never_system_exit(sandbox, tmp_path):
@@ -59,7 +59,7 @@ def test_validate_message_and_trace(sandbox):
     assert isinstance(check, onecsync.MessageCheck) and check.valid
     assert onecsync.run(config, flow="pull-catalogs").exit_code == 0
     found = onecsync.trace(config, "7700000000")
-    assert found["query"]["kind"] == "inn" and json.dumps(found).count(f.ref(1)) >= 1
+    assert found.query.kind == "inn" and json.dumps(found.to_json()).count(f.ref(1)) >= 1
 
 
 def test_the_readme_python_example_runs_the_bundled_example(tmp_path, monkeypatch, capsys):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import inspect
 import logging
+import re
 import signal
 import sys
 
@@ -28,6 +29,7 @@ from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
 from onecsync.errors import Stopped
 from onecsync.errors import exit_codes
+from onecsync.errors import shown
 from onecsync.i18n import N_
 from onecsync.i18n import tr
 
@@ -66,6 +68,15 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code)
 
 
+# Click echoes a wrong value whole ("'…' is not one of", "File '…' does not exist"): a word
+# this long is an argument, not a word, and is cut as every error line cuts one.
+_LONG_WORD = re.compile(r"\S{200,}")
+
+
+def _cut_words(message: str) -> str:
+    return _LONG_WORD.sub(lambda m: shown(m.group()), message)
+
+
 def _main(args: list[str]) -> int:
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"})
                   for a in args)
@@ -78,7 +89,7 @@ def _main(args: list[str]) -> int:
         code = exc.exit_code
     except click.ClickException as exc:
         # click declares it Final, yet every format_message() of its errors reads it: no other way in.
-        exc.message = tr(exc.message)  # type: ignore[misc]
+        exc.message = tr(_cut_words(exc.message))  # type: ignore[misc]
         exc.show()
         code = exc.exit_code
         console.json_failure(as_json, code, exc.format_message())

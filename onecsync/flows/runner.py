@@ -34,6 +34,7 @@ from onecsync.errors import NumberingConflict
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StateError
 from onecsync.errors import ended_by
+from onecsync.errors import shown_all
 from onecsync.flows.declared import refuse_bad_flow_types
 from onecsync.flows.exchange import Exchange
 from onecsync.flows.organizations import unknown_organizations
@@ -236,7 +237,7 @@ def _refuse_unparked(config: Config, refs: tuple[str, ...]) -> None:
         if state is not None:
             state.close()
     if missing:
-        raise Misnamed(f"not parked: {', '.join(missing)}; nothing was retried",
+        raise Misnamed(f"not parked: {shown_all(missing)}; nothing was retried",
                        remedy="`onecsync status` counts the parked objects and `onecsync state "
                               "export` lists them with their Ссылки; or use retry --all")
 

@@ -15,15 +15,11 @@ connection drop or a short transfer is a temporary failure, the next run reads i
 `in_place()` answers from the receipt written after the rename, checked against the listing:
 our message is in place while the file we renamed is still there, unchanged.
 
-Bounds: a session (log in, list) must end within `timeout` as a whole, a transfer within
-`timeout` plus its size at MIN_RATE (onecsync.deadline: a server trickling a byte a second is cut
-there); listings are read line by line, keeping only our names, and end at LISTING_LINES lines;
-a download that runs past its listed size by more than a small margin is cut at once; SIZE and
-MLSD sizes must be whole numbers (onecsync.answers).
-
-Failures: unreachable, timeouts, dropped connections, 4xx replies, malformed or oversized
-answers → TemporaryError (exit 4); login refused, a missing folder, permission denied →
-ConfigError (exit 3).
+Bounds: a session (log in, list) ends within `timeout`, a transfer within `timeout` plus its
+size at MIN_RATE (onecsync.deadline); listings are read line by line, keeping only our names, up
+to LISTING_LINES; a download past its listed size by a small margin is cut; sizes must be whole
+numbers (onecsync.answers). Unreachable, timeouts, drops, 4xx, malformed or oversized answers →
+TemporaryError (exit 4); login refused, a missing folder, permission denied → ConfigError (3).
 """
 
 from __future__ import annotations
