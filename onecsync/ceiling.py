@@ -15,6 +15,7 @@ import logging
 import signal
 import threading
 
+from onecsync import stopping
 from onecsync.errors import TimedOut
 
 log = logging.getLogger("onecsync")
@@ -47,4 +48,4 @@ class RunCeiling:
 
     def _expire(self, signum, frame) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)  # once: the undoing must not be cut too
-        raise TimedOut(self.seconds)
+        raise stopping.asked(TimedOut(self.seconds))

@@ -182,7 +182,11 @@ class TimedOut(Stopped):
 
 
 def ended_by(exc: BaseException) -> tuple[int, str] | None:
-    """(exit code, what the journal says) for a run ended from outside; None for anything else."""
+    """(exit code, what the journal says) for a run ended from outside; None for anything else.
+    A stop that a library reported as an error of its own (onecsync.stopping) is still a stop."""
+    from onecsync import stopping
+
+    exc = stopping.wins(exc)
     if isinstance(exc, Stopped):
         return exc.exit_code, str(exc)
     if isinstance(exc, KeyboardInterrupt):

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Iterator
 
 from onecsync import __version__
+from onecsync import stopping
 from onecsync.config import Config
 from onecsync.config import DirectoryConfig
 from onecsync.config import FtpConfig
@@ -246,6 +247,7 @@ class Quarantine:
         try:
             yield
         except MessageRejected as exc:
+            stopping.check()  # a stop lxml reported as a parse error: the message is not to blame
             try:
                 why = _unfinished(incoming, exc)
             except OSError:
