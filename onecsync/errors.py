@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 
 from onecsync.i18n import N_
+from onecsync.text import one_line
 
 
 class ExitCode(enum.IntEnum):
@@ -42,13 +43,6 @@ class OnecsyncError(Exception):
     def line(self) -> str:
         text = str(self)
         return one_line(f"{text} ({self.remedy})" if self.remedy else text)
-
-
-def one_line(text: str) -> str:
-    """`text` with its control characters escaped: a line break in a file name or a server's
-    words must not split an error line (or forge a second one in the journal)."""
-    return text if text.isprintable() else "".join(
-        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class ConfigError(OnecsyncError):

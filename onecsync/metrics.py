@@ -24,6 +24,7 @@ from pathlib import Path
 from onecsync.config import Config
 from onecsync.errors import OnecsyncError
 from onecsync.files import replace_with
+from onecsync.text import utf8
 
 log = logging.getLogger("onecsync")
 
@@ -67,7 +68,7 @@ def _unix(iso: str | None) -> float:
 
 
 def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+    return utf8(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
 def _number(value: float) -> str:

@@ -1,0 +1,106 @@
+"""Names that come from outside — the config's file name, its folder, a file found in an
+exchange folder — may be any bytes the file system holds (Python gives the non-UTF-8 ones as
+lone surrogates) and any characters (a newline, ESC, a right-to-left override). No command ends
+in exit 1 or a traceback over them (review4 #4), and every line for a person shows them escaped,
+one line each, nothing sent raw to the terminal (review4 #8)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from onecsync.text import one_line as shown
+from tests import factory as f
+from tests.conftest import Sandbox
+from tests.conftest import invoke
+
+NON_UTF8 = "bad\udcff\udcfe"  # the file system's bytes b"bad\xff\xfe"
+HOSTILE = "x\ny\tz\x1b[31mRED\rW\u202eevil\udcff"
+# What a terminal must never get from a name: a line break, a tab, ESC, CR, a bidi override,
+# or a lone surrogate (which a strict UTF-8 stream cannot even write).
+RAW = re.compile("[\n\t\x1b\r\u202e\ud800-\udfff]")
+
+
+def raw_in(text: str) -> list[str]:
+    """The lines of `text` that hold a character a name must not bring raw."""
+    return [line for line in text.split("\n") if RAW.search(line)]
+
+
+def a_pair(tmp_path, capsys, folder: str, name: str) -> Sandbox:
+    """A pair whose config is FOLDER/NAME.yaml, with its state, exchange folders and metrics
+    file under FOLDER; one exchange done, one message rejected (kept in quarantine), and a
+    stray file with the same name in an exchange folder."""
+    box = Sandbox(tmp_path / folder, capsys)
+    config = box.root / f"{name}.yaml"
+    box.config.rename(config)
+    box.config = config
+    config.write_text(config.read_text(encoding="utf-8") + "metrics_file: prom/onecsync.prom\n",
+                      encoding="utf-8")
+    (box.root / "prom").mkdir()
+    (box.folders["accounting"] / f"{name}.xml").write_bytes(b"<stray/>")
+    box.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    code, _, err = box.run("run")
+    assert code == 0, err
+    box.put_raw("crm", b"<Message>not ours</Message>")
+    return box
+
+
+COMMANDS = [("run",), ("status",), ("check",), ("state", "show"), ("state", "export"),
+            ("trace", f.ref(1)), ("run", "--dry-run"), ("retry", "--all"), ("reconcile",)]
+
+
+@pytest.mark.parametrize("name", [NON_UTF8, HOSTILE], ids=["non-utf8", "control"])
+def test_no_command_ends_in_exit_1_over_a_foreign_name(tmp_path, capsys, name):
+    box = a_pair(tmp_path, capsys, f"pair-{name}", name)
+    for args in COMMANDS:
+        for json_out in (False, True):
+            for log in ((), ("--log-format", "json"), ("-v",)):
+                code, out, err = invoke(capsys, "--config", str(box.config), *log,
+                                        *(("--json",) if json_out else ()), *args)
+                assert code not in (1,), (args, log, err)
+                assert "Traceback" not in err and "internal error" not in err, (args, log, err)
+                if json_out:
+                    json.loads(out)
+    code, out, err = invoke(capsys, "status", "--all", str(box.root))
+    assert code != 1 and "Traceback" not in err, err
+    code, out, err = invoke(capsys, "--json", "status", "--all", str(box.root))
+    assert code != 1 and json.loads(out)["pairs"], err
+    code, out, err = invoke(capsys, "validate", str(box.folders["accounting"] / f"{name}.xml"))
+    assert code not in (1,) and "Traceback" not in err, err
+    metrics = (box.root / "prom" / "onecsync.prom").read_text(encoding="utf-8")
+    assert "pair=" in metrics
+
+
+def test_a_metrics_label_keeps_the_non_utf8_bytes_escaped(tmp_path, capsys):
+    """metricsname.sh: the label was encoded strictly; every run exited 1 after exchanging."""
+    box = a_pair(tmp_path, capsys, "pair", NON_UTF8)
+    metrics = (box.root / "prom" / "onecsync.prom").read_text(encoding="utf-8")
+    assert 'pair="bad\\\\xff\\\\xfe"' in metrics or 'pair="bad\\xff\\xfe"' in metrics, metrics
+
+
+def test_shown_escapes_what_a_terminal_would_obey():
+    assert shown(HOSTILE) == "x\\ny\\tz\\x1b[31mRED\\rW\\u202eevil\\xff"
+    assert not RAW.search(shown(HOSTILE))
+    assert shown("ООО «Ромашка» /srv/обмен") == "ООО «Ромашка» /srv/обмен"
+
+
+@pytest.mark.parametrize("name", [NON_UTF8, HOSTILE], ids=["non-utf8", "control"])
+def test_init_and_the_settings_message_over_a_foreign_folder_name(tmp_path, capsys, name):
+    folder = tmp_path / f"etc-{name}"
+    folder.mkdir()
+    shares = {p: tmp_path / f"share-{name}" / p for p in ("bp", "crm")}
+    for p in shares.values():
+        p.mkdir(parents=True)
+    code, out, err = invoke(capsys, "init", str(folder), "--accounting-code", f.ACCOUNTING,
+                            "--crm-code", f.CRM, "--accounting", str(shares["bp"]),
+                            "--crm", str(shares["crm"]))
+    assert code not in (1,) and "Traceback" not in err, err
+    assert not raw_in(out + err), out + err
+    config = folder / "onecsync.yaml"
+    if code == 0:
+        code, out, err = invoke(capsys, "--config", str(config), "check")
+        assert code not in (1,) and "Traceback" not in err, err
+        code, out, err = invoke(capsys, "--config", str(config), "settings-message", "crm")
+        assert code not in (1,) and "Traceback" not in err, err
