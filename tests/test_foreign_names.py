@@ -24,8 +24,10 @@ RAW = re.compile("[\n\t\x1b\r\u202e\ud800-\udfff]")
 
 
 def raw_in(text: str) -> list[str]:
-    """The lines of `text` that hold a character a name must not bring raw."""
-    return [line for line in text.split("\n") if RAW.search(line)]
+    """The lines of `text` that hold a character a name must not bring raw, or that begin
+    where HOSTILE's own line break would have split a line in two."""
+    return [line for line in text.split("\n") if RAW.search(line) or
+            re.match(r"y(\t|\\t| +)z", line)]
 
 
 def a_pair(tmp_path, capsys, folder: str, name: str) -> Sandbox:
@@ -61,14 +63,18 @@ def test_no_command_ends_in_exit_1_over_a_foreign_name(tmp_path, capsys, name):
                                         *(("--json",) if json_out else ()), *args)
                 assert code not in (1,), (args, log, err)
                 assert "Traceback" not in err and "internal error" not in err, (args, log, err)
-                if json_out:
+                if json_out or args == ("state", "export"):  # JSON, whose escapes are its own
                     json.loads(out)
+                elif log != ("--log-format", "json"):  # JSON escapes them its own way
+                    assert not raw_in(out + err), (args, log, raw_in(out + err))
     code, out, err = invoke(capsys, "status", "--all", str(box.root))
     assert code != 1 and "Traceback" not in err, err
+    assert not raw_in(out + err), raw_in(out + err)
     code, out, err = invoke(capsys, "--json", "status", "--all", str(box.root))
     assert code != 1 and json.loads(out)["pairs"], err
     code, out, err = invoke(capsys, "validate", str(box.folders["accounting"] / f"{name}.xml"))
     assert code not in (1,) and "Traceback" not in err, err
+    assert not raw_in(out + err), raw_in(out + err)
     metrics = (box.root / "prom" / "onecsync.prom").read_text(encoding="utf-8")
     assert "pair=" in metrics
 
@@ -104,3 +110,24 @@ def test_init_and_the_settings_message_over_a_foreign_folder_name(tmp_path, caps
         assert code not in (1,) and "Traceback" not in err, err
         code, out, err = invoke(capsys, "--config", str(config), "settings-message", "crm")
         assert code not in (1,) and "Traceback" not in err, err
+
+
+def test_status_all_shows_one_escaped_line_per_pair(tmp_path, capsys):
+    """all.sh (review4 #8): a config named with a newline split its pair's line in two, and ESC
+    reached the terminal."""
+    box = Sandbox(tmp_path / "p", capsys)
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    text = box.config.read_text(encoding="utf-8").replace("state/", f"{box.root}/state/") \
+        .replace("path: exchange/", f"path: {box.root}/exchange/")
+    names = ["nl\nname", "esc\x1b[31mRED\x1b[0m", "tab\tx", "cr\rX", "rlo\u202eevil", NON_UTF8]
+    for n in names:
+        (etc / f"{n}.yaml").write_text(text, encoding="utf-8")
+    code, out, err = invoke(capsys, "status", "--all", str(etc))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == len(names), out
+    assert not raw_in(out), raw_in(out)
+    for escaped in ("nl\\nname", "esc\\x1b[31mRED\\x1b[0m", "tab\\tx", "cr\\rX", "rlo\\u202eevil",
+                    "bad\\xff\\xfe"):
+        assert any(line.startswith(escaped) for line in lines), (escaped, out)

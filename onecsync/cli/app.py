@@ -85,7 +85,7 @@ def _main(args: list[str]) -> int:
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:
-        exc.message = tr(exc.message)
+        exc.message = console.shown(tr(exc.message))  # it quotes what was typed
         exc.show()
         code = exc.exit_code
         console.json_failure(as_json, code, exc.format_message())

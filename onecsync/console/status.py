@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from onecsync.console import _when
 from onecsync.console import error_line
+from onecsync.console import shown
 from onecsync.console import stdout
 from onecsync.i18n import N_
 from onecsync.i18n import _
@@ -125,7 +126,7 @@ def print_status(data: dict) -> None:
     from rich.table import Table
 
     for k, v in head:
-        out.print(f"[bold]{k}[/] {escape(v)}")
+        out.print(f"[bold]{k}[/] {escape(shown(v))}")
     table = Table(show_lines=False, header_style="bold")
     table.add_column("")
     names = list(data["peers"])
@@ -133,7 +134,7 @@ def print_status(data: dict) -> None:
         table.add_column(name)
     rows = [dict(_peer_rows(data["peers"][n])) for n in names]
     for key in dict.fromkeys(k for r in rows for k in r):
-        table.add_row(key, *(rows[i].get(key, "") for i in range(len(names))))
+        table.add_row(key, *(shown(rows[i].get(key, "")) for i in range(len(names))))
     out.print(table)
     if runs:
         t = Table(title=_("last runs"), header_style="bold", title_justify="left")
@@ -141,7 +142,7 @@ def print_status(data: dict) -> None:
             t.add_column(_(col))
         for when, command, code, text in runs:
             style = None if code in ("0", _("running")) else "yellow"
-            t.add_row(when, command, code, text, style=style)
+            t.add_row(when, shown(command), code, shown(text), style=style)
         out.print(t)
 
 
@@ -164,9 +165,10 @@ def print_pairs(data: dict) -> None:
     if not data["pairs"]:
         error_line(tr(f"no config files (*.yaml) in {', '.join(data['paths'])}"))
         return
-    width = max(len(p["pair"]) for p in data["pairs"])
-    for p in data["pairs"]:
-        out.print(f"{p['pair']:<{width}}  {_pair_text(p)}", markup=False)
+    names = [shown(p["pair"]) for p in data["pairs"]]
+    width = max(len(n) for n in names)
+    for name, p in zip(names, data["pairs"], strict=True):
+        out.print(f"{name:<{width}}  {_pair_text(p)}", markup=False)
 
 
 def print_numbers(data: Numbers) -> None:
