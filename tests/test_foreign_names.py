@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from onecsync.config import load_config as config_module_load
 from onecsync.text import one_line as shown
 from tests import factory as f
 from tests.conftest import Sandbox
@@ -92,7 +93,8 @@ def test_shown_escapes_what_a_terminal_would_obey():
     assert shown("ООО «Ромашка» /srv/обмен") == "ООО «Ромашка» /srv/обмен"
 
 
-@pytest.mark.parametrize("name", [NON_UTF8, HOSTILE], ids=["non-utf8", "control"])
+@pytest.mark.parametrize("name", [NON_UTF8, HOSTILE.rstrip("\udcff"), "обмен «Ромашка» #1"],
+                         ids=["non-utf8", "control", "cyrillic"])
 def test_init_and_the_settings_message_over_a_foreign_folder_name(tmp_path, capsys, name):
     folder = tmp_path / f"etc-{name}"
     folder.mkdir()
@@ -102,14 +104,21 @@ def test_init_and_the_settings_message_over_a_foreign_folder_name(tmp_path, caps
     code, out, err = invoke(capsys, "init", str(folder), "--accounting-code", f.ACCOUNTING,
                             "--crm-code", f.CRM, "--accounting", str(shares["bp"]),
                             "--crm", str(shares["crm"]))
+    assert not raw_in(out + err), out + err
+    if not name.isprintable():  # a config cannot name such a folder: said, in one line
+        assert code == 2, err
+        assert "is not UTF-8: a config file cannot name it" in err or "must be one line" in err
+        assert len(err.splitlines()) == 1 and not (folder / "onecsync.yaml").exists(), err
+        return
+    assert code == 0 and "Traceback" not in err, err
+    config = folder / "onecsync.yaml"
+    code, out, err = invoke(capsys, "--config", str(config), "check")
     assert code not in (1,) and "Traceback" not in err, err
     assert not raw_in(out + err), out + err
-    config = folder / "onecsync.yaml"
-    if code == 0:
-        code, out, err = invoke(capsys, "--config", str(config), "check")
-        assert code not in (1,) and "Traceback" not in err, err
-        code, out, err = invoke(capsys, "--config", str(config), "settings-message", "crm")
-        assert code not in (1,) and "Traceback" not in err, err
+    code, out, err = invoke(capsys, "--config", str(config), "settings-message", "crm")
+    assert code not in (1,) and "Traceback" not in err, err
+    assert not raw_in(out + err), out + err
+    assert str(shares["crm"]) in str(config_module_load(config).bases["crm"].transport.path)
 
 
 def test_status_all_shows_one_escaped_line_per_pair(tmp_path, capsys):

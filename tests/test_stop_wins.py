@@ -47,16 +47,18 @@ def stopped_as(err: str, code: int, signum) -> None:
     assert "internal error" not in err and "Traceback" not in err, err
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_stop_inside_migration_0004s_function_is_a_stop(sandbox, monkeypatch, signum):
+@pytest.mark.parametrize("signum, args", [(signal.SIGTERM, ("run",)), (signal.SIGINT, ("run",)),
+                                          (signal.SIGTERM, ("--dry-run", "run"))])
+def test_a_stop_inside_migration_0004s_function_is_a_stop(sandbox, monkeypatch, signum, args):
     """oldterm.sh: SIGTERM while 0004 packs the payloads said exit 3 "user-defined function
-    raised exception (check the state file …)"; the state was fine."""
+    raised exception (check the state file …)"; the state was fine. A dry run migrates a copy
+    of such a state: the same door."""
     a_first_exchange(sandbox)
     previous_layout(sandbox.state_path)
     packing = once(payloads.pack, signum)
     monkeypatch.setattr(payloads, "pack", packing)
 
-    code, _, err = sandbox.run("run")
+    code, _, err = sandbox.run(*args)
 
     assert packing.calls, "the migration did not pack anything"
     stopped_as(err, code, signum)
