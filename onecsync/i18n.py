@@ -35,6 +35,7 @@ from pathlib import Path
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGES = ("ru",)  # each has LOCALE_DIR/<lang>.po; anything else is English
+CATALOG_CAP = 16 * 1024 * 1024  # bytes: ru.po is 0.3 MB
 
 
 def language() -> str:
@@ -84,10 +85,13 @@ def catalog() -> gettext.NullTranslations:
 def _catalog(lang: str) -> gettext.NullTranslations:
     if lang == "en":
         return gettext.NullTranslations()
+    from onecsync.errors import OnecsyncError
+    from onecsync.files import read_small  # here: both import this module
+
     path = LOCALE_DIR / f"{lang}.po"
-    try:
-        return Catalog(read_po(path.read_text(encoding="utf-8")))
-    except (OSError, UnicodeError, ValueError) as exc:
+    try:  # never blocking (a FIFO), never more than CATALOG_CAP (a link to /dev/zero)
+        return Catalog(read_po(read_small(path, CATALOG_CAP).decode("utf-8")))
+    except (OSError, UnicodeError, ValueError, OnecsyncError) as exc:
         # Printed here, once (the cache): logging would ask this very catalog to translate it.
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         print(f"onecsync: warning: the {lang} message catalog {path} cannot be read ({why}); "

@@ -5,13 +5,16 @@ that one line English instead of crashing it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 
 import pytest
 
 from onecsync import i18n
 from tests.conftest import invoke
+from tests.conftest import unblocking
 
 REAL = i18n.LOCALE_DIR / "ru.po"
 
@@ -33,6 +36,8 @@ DAMAGE = {
     "not utf-8": b"\xff\xfe",
     "not a po": b'msgid "x\nmsgstr y\n',
     "a folder": "folder",
+    "a fifo": "fifo",  # a read would wait for a writer for ever
+    "too big": "big",
 }
 
 
@@ -41,10 +46,16 @@ def test_a_damaged_catalog_leaves_english_and_one_warning(catalog, capsys, sandb
     data = DAMAGE[damage]
     if data == "folder":
         catalog.mkdir()
+    elif data == "fifo":
+        os.mkfifo(catalog)
+    elif data == "big":
+        with catalog.open("wb") as f:
+            f.truncate(i18n.CATALOG_CAP + 1)
     elif data is not None:
         catalog.write_bytes(data)
 
-    code, out, err = invoke(capsys, "--help")
+    with unblocking(catalog) if data == "fifo" else contextlib.nullcontext():
+        code, out, err = invoke(capsys, "--help")
     assert code == 0, err
     assert "Usage:" in out and "Options:" in out, out
     assert "Traceback" not in err
