@@ -140,3 +140,18 @@ def test_status_all_shows_one_escaped_line_per_pair(tmp_path, capsys):
     for escaped in ("nl\\nname", "esc\\x1b[31mRED\\x1b[0m", "tab\\tx", "cr\\rX", "rlo\\u202eevil",
                     "bad\\xff\\xfe"):
         assert any(line.startswith(escaped) for line in lines), (escaped, out)
+
+
+def test_the_progress_line_shows_a_file_name_escaped_and_never_as_markup():
+    """The terminal's progress line names the message file (`checking NAME`, reading it)."""
+    import io
+
+    from rich.console import Console
+
+    from onecsync.console.bars import TerminalProgress
+
+    bar = TerminalProgress(Console(file=io.StringIO(), force_terminal=True, width=300))
+    bar.task("checking [bold]x\ny\x1b[31mRED\u202e\udcff.xml")
+    task = bar.bar.tasks[0]
+    text = "".join(col.render(task).plain for col in bar.bar.columns[1:2])
+    assert text == "checking [bold]x\\ny\\x1b[31mRED\\u202e\\xff.xml", text
