@@ -155,3 +155,25 @@ def test_the_progress_line_shows_a_file_name_escaped_and_never_as_markup():
     task = bar.bar.tasks[0]
     text = "".join(col.render(task).plain for col in bar.bar.columns[1:2])
     assert text == "checking [bold]x\\ny\\x1b[31mRED\\u202e\\xff.xml", text
+
+
+def test_status_on_a_terminal_shows_a_path_with_markup_as_it_is(tmp_path, capsys, monkeypatch):
+    """On a terminal `status` draws tables, whose cells rich reads as markup: "[/]" in the
+    state's path (or in a run's error) was a MarkupError, exit 1; "[red]" coloured the rest."""
+    import io
+
+    from onecsync import api
+    from onecsync import console
+    from onecsync.console.status import print_status
+
+    box = a_pair(tmp_path, capsys, "pair [/] [red]x\ny", "c")
+    for _ in range(2):  # the second one's error names the quarantine, under that folder
+        box.run("run")
+    buf = io.StringIO()
+    out = console._console(buf)
+    out._force_terminal = True
+    monkeypatch.setattr(console, "_out", out)
+    print_status(api.status(api.load_config(box.config)))
+    text = re.sub("\x1b\\[[0-9;]*m", "", buf.getvalue())  # rich's own colours
+    assert "pair [/] [red]x\\ny" in text, text
+    assert not raw_in(text), raw_in(text)

@@ -131,10 +131,10 @@ def print_status(data: dict) -> None:
     table.add_column("")
     names = list(data["peers"])
     for name in names:
-        table.add_column(name)
+        table.add_column(escape(shown(name)))
     rows = [dict(_peer_rows(data["peers"][n])) for n in names]
     for key in dict.fromkeys(k for r in rows for k in r):
-        table.add_row(key, *(shown(rows[i].get(key, "")) for i in range(len(names))))
+        table.add_row(key, *(escape(shown(rows[i].get(key, ""))) for i in range(len(names))))
     out.print(table)
     if runs:
         t = Table(title=_("last runs"), header_style="bold", title_justify="left")
@@ -142,7 +142,8 @@ def print_status(data: dict) -> None:
             t.add_column(_(col))
         for when, command, code, text in runs:
             style = None if code in ("0", _("running")) else "yellow"
-            t.add_row(when, shown(command), code, shown(text), style=style)
+            # a cell is read as markup: a "[/]" in a path or an error would end the command
+            t.add_row(when, escape(shown(command)), code, escape(shown(text)), style=style)
         out.print(t)
 
 
