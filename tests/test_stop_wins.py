@@ -136,3 +136,28 @@ def test_a_stop_while_the_message_is_read_leaves_it_unjudged(sandbox, monkeypatc
     monkeypatch.undo()
     code, _, err = sandbox.run("pull-catalogs")
     assert code == 0, err
+
+
+def test_a_library_callers_next_run_after_a_stop_starts_afresh(sandbox, monkeypatch):
+    """The stop is remembered for the run it stopped only: an api caller whose run timed out
+    gets its next run's own outcome, not that stop again."""
+    from onecsync import api
+
+    a_first_exchange(sandbox)
+    previous_layout(sandbox.state_path)
+    monkeypatch.setattr(payloads, "pack", once(payloads.pack, signal.SIGTERM))
+    from onecsync import stopping
+    from onecsync.errors import Stopped
+
+    def stop(signum, frame):  # as a service built on the api would stop
+        raise stopping.asked(Stopped("SIGTERM"))
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        config = api.load_config(sandbox.config)
+        with pytest.raises(Stopped):
+            api.run(config)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    monkeypatch.undo()
+    assert api.run(config).exit_code == 0

@@ -162,6 +162,19 @@ def execute(config: Config, command: str, dry_run: bool = False,
             heal: bool = False) -> Outcome:
     """Run `command`; `refs` (retry only): the Ссылки to retry, None for every parked object;
     `heal` (reconcile): register what is missing again for the next send."""
+    try:
+        return _metered(config, command, dry_run, refs, progress, heal)
+    except BaseException as exc:
+        stop = stopping.wins(exc)  # a stop some library made an error of is still a stop
+        if stop is not exc:
+            raise stop from None
+        raise
+    finally:
+        stopping.forget()  # the exception carries it from here; a caller's next run starts afresh
+
+
+def _metered(config: Config, command: str, dry_run: bool, refs: tuple[str, ...] | None,
+             progress: Progress, heal: bool) -> Outcome:
     if dry_run:
         return _execute(config, command, True, refs, progress, heal)
     started = time.monotonic()
@@ -174,11 +187,9 @@ def execute(config: Config, command: str, dry_run: bool = False,
         code = None  # not a run: the one holding the lock writes the file
         raise
     except BaseException as exc:
-        stop = stopping.wins(exc)  # a stop some library made an error of is still a stop
+        stop = stopping.wins(exc)
         code = int(stop.exit_code) if isinstance(stop, OnecsyncError) else \
             (ended_by(stop) or (int(ExitCode.BUG), ""))[0]
-        if stop is not exc:
-            raise stop from None
         raise
     finally:
         if code is not None:
