@@ -15,6 +15,7 @@ import enum
 from typing import Iterable
 
 from onecsync.i18n import N_
+from onecsync.text import one_line
 
 
 class ExitCode(enum.IntEnum):
@@ -73,13 +74,6 @@ class OnecsyncError(Exception):
     def line(self) -> str:
         text = str(self)
         return one_line(f"{text} ({self.remedy})" if self.remedy else text)
-
-
-def one_line(text: str) -> str:
-    """`text` with its control characters escaped: a line break in a file name or a server's
-    words must not split an error line (or forge a second one in the journal)."""
-    return text if text.isprintable() else "".join(
-        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class ConfigError(OnecsyncError):
@@ -215,7 +209,11 @@ class TimedOut(Stopped):
 
 
 def ended_by(exc: BaseException) -> tuple[int, str] | None:
-    """(exit code, what the journal says) for a run ended from outside; None for anything else."""
+    """(exit code, what the journal says) for a run ended from outside; None for anything else.
+    A stop that a library reported as an error of its own (onecsync.stopping) is still a stop."""
+    from onecsync import stopping
+
+    exc = stopping.wins(exc)
     if isinstance(exc, Stopped):
         return exc.exit_code, str(exc)
     if isinstance(exc, KeyboardInterrupt):

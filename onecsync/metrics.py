@@ -27,6 +27,7 @@ from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
 from onecsync.errors import exit_codes
 from onecsync.files import replace_with
+from onecsync.text import utf8
 
 if TYPE_CHECKING:
     from onecsync.state.status_report import PeerStatus
@@ -78,7 +79,7 @@ def _unix(iso: str | None) -> float:
 
 
 def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+    return utf8(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
 def _number(value: float) -> str:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from typing import Mapping
 
 from onecsync import config as config_module
+from onecsync import stopping
 from onecsync.config import load_config
 from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
@@ -147,6 +148,7 @@ _SEVERITY = (ExitCode.BUG, ExitCode.CONFIG, ExitCode.TEMPORARY, ExitCode.USAGE)
 def summaries(paths: list[Path]) -> PairsReport:
     files = config_files(paths)
     pairs = tuple(_summary(p) for p in files)
+    stopping.check()  # a stop swallowed by SQLite is no pair's failure
     codes = {p.exit_code for p in pairs if p.exit_code}
     code = next((int(c) for c in _SEVERITY if c in codes), max(codes, default=0))
     if not files:

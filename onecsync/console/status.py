@@ -11,6 +11,7 @@ from typing import Mapping
 
 from onecsync.console import _when
 from onecsync.console import error_line
+from onecsync.console import shown
 from onecsync.console import stdout
 from onecsync.i18n import N_
 from onecsync.i18n import _
@@ -141,15 +142,15 @@ def print_status(data: StatusReport) -> None:
     from rich.table import Table
 
     for k, v in head:
-        out.print(f"[bold]{k}[/] {escape(v)}")
+        out.print(f"[bold]{k}[/] {escape(shown(v))}")
     table = Table(show_lines=False, header_style="bold")
     table.add_column("")
     names = list(data.peers)
     for name in names:
-        table.add_column(name)
+        table.add_column(escape(shown(name)))
     columns = [dict(_peer_rows(data.peers[n])) for n in names]
     for key in dict.fromkeys(k for c in columns for k in c):
-        table.add_row(key, *(c.get(key, "") for c in columns))
+        table.add_row(key, *(escape(shown(c.get(key, ""))) for c in columns))
     out.print(table)
     if runs:
         t = Table(title=_("last runs"), header_style="bold", title_justify="left")
@@ -157,7 +158,8 @@ def print_status(data: StatusReport) -> None:
             t.add_column(_(col))
         for when, command, code, text in runs:
             style = None if code in ("0", _("running")) else "yellow"
-            t.add_row(when, command, code, text, style=style)
+            # a cell is read as markup: a "[/]" in a path or an error would end the command
+            t.add_row(when, escape(shown(command)), code, escape(shown(text)), style=style)
         out.print(t)
 
 
@@ -181,9 +183,10 @@ def print_pairs(data: PairsReport) -> None:
     if not data.pairs:
         error_line(tr(f"no config files (*.yaml) in {', '.join(data.paths)}"))
         return
-    width = max(len(p.pair) for p in data.pairs)
-    for p in data.pairs:
-        out.print(f"{p.pair:<{width}}  {_pair_text(p)}", markup=False)
+    names = [shown(p.pair) for p in data.pairs]
+    width = max(len(n) for n in names)
+    for name, p in zip(names, data.pairs, strict=True):
+        out.print(f"{name:<{width}}  {_pair_text(p)}", markup=False)
 
 
 def print_numbers(data: Numbers) -> None:

@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 from typing import Callable
 
+from onecsync import stopping
 from onecsync.errors import StateError
 from onecsync.files import fsync_folder
 from onecsync.state import dryrun
@@ -241,6 +242,6 @@ def read_peers(path: Path) -> list[PeerState] | None:
     try:
         return state.peers.all()
     except sqlite3.DatabaseError as exc:
-        raise StateError(f"state file {path} cannot be used: {exc}") from None
+        raise stopping.wins(StateError(f"state file {path} cannot be used: {exc}")) from None
     finally:
         state.close()
