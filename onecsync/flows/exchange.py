@@ -177,15 +177,11 @@ class Exchange:
             return Received(ReceivedKind.INCOMPLETE, file, header_numbers, note=note.report)
         for type_name, ref, line, why in counts.parked_items:
             log.warning("%s: %s %s (line %s) parked: %s", name, type_name, ref, line, why)
-        if reader.unknown:
-            for type_name, n in sorted(reader.unknown.items()):
-                log.warning("%s: skipped %d object(s) of type %s, unknown in format %s",
-                            name, n, type_name, h.version)
         log.debug("%s: received message %s: %d objects, %d deletions, %d parked", name,
                  h.message_no, counts.objects, counts.deletions, counts.parked)
         return Received(ReceivedKind.APPLIED, file, header_numbers, restored=restored, resent=again,
                         confirmed=confirmed, objects=counts.objects, deletions=counts.deletions,
-                        parked=counts.parked, skipped_unknown=dict(reader.unknown) or None)
+                        parked=counts.parked)
 
     @staticmethod
     def _restored(peer, h: Header) -> bool:

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from dataclasses import field
 
+from lxml import etree
+
 from onecsync import formats
 from onecsync.errors import MessageRejected
 from onecsync.formats import Problem
@@ -212,6 +214,7 @@ def header_from_element(el, source: str = "") -> Header:
     """Read a parsed `msg:Header`, rejecting what 1C would reject."""
     children = [c for c in el if isinstance(c.tag, str)]
     _check_order(children, HEADER_ORDER, "Header", source)
+    _no_objects(el, source)
     values: dict = {"available_versions": []}
     seen_conf = False
     for child in children:
@@ -242,6 +245,23 @@ def header_from_element(el, source: str = "") -> Header:
         raise MessageRejected("Header has no AvailableVersion", source=source)
     values["available_versions"] = tuple(values["available_versions"])
     return Header(has_confirmation=seen_conf, **values)
+
+
+_BODY_NS = "{" + formats.BASE_URI + "/"
+
+
+def _no_objects(el, source: str) -> None:
+    """The Header is open (1C ignores what it does not know), but an element of an
+    EnterpriseData body namespace in it is an object out of place: ignored, it would be lost
+    with the message confirmed."""
+    for child in el.iter(tag=etree.Element):
+        if child.tag.startswith(_BODY_NS):
+            name, line = etree.QName(child), child.sourceline
+            exc = MessageRejected(f"the Header holds <{name.localname[:80]}> of namespace "
+                                  f"{name.namespace} at line {line}: objects belong in the Body",
+                                  source=source)
+            exc.line = line
+            raise exc
 
 
 def _child_text(el, name: str) -> str:
