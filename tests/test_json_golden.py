@@ -169,7 +169,8 @@ def test_every_command_json(sandbox, goldens, tmp_path):
             "accounting", "--received", "3", "--yes")
     for name, args in (("validate-invalid", ("validate", str(broken))),
                        ("check", ("check",)), ("state-resend-plan", ("state", "resend", "crm")),
-                       ("state-set-numbers-plan", ("state", "set-numbers", "crm", "--sent", "1"))):
+                       ("state-set-numbers-plan", ("state", "set-numbers", "crm", "--sent", "1",
+                                                   "--force"))):
         code, out, err = cli(sandbox, *args)
         goldens.check(f"human-{name}.txt", out + err, sandbox.root)
     code, out, err = cli(sandbox, "state", "export")

@@ -216,11 +216,13 @@ def _finish(opts, plan) -> int:
               help="Our last message to the base was number N; the next one is N+1.")
 @click.option("--received", type=_MESSAGE_NO, metavar="N",
               help="The base's last message we took was number N.")
+@click.option("--force", is_flag=True,
+              help="Take a --sent below what the base holds (only after its numbers were reset).")
 @_YES
 @click.pass_obj
 @global_options
 def state_set_numbers(opts, peer: str, sent: int | None, received: int | None,
-                      yes: bool) -> int:
+                      force: bool, yes: bool) -> int:
     """Set a base's message numbers by hand: the remedy for a numbering conflict (exit 6).
 
     \b
@@ -233,8 +235,10 @@ def state_set_numbers(opts, peer: str, sent: int | None, received: int | None,
     - the run report keeps saying a base's new message "was received earlier: skipped"
       (the base was restored from a backup and numbers from an older point; onecsync
       usually notices that by itself): `--received N-1`, N the number it now writes.
-    Never lower --sent below what the base has confirmed: it would skip our messages as
-    "ранее принято". Without --yes nothing changes; the plan is printed (exit 2).
+    A --sent below what the base has confirmed, or below the last message this state wrote
+    to it, is refused (exit 2, naming the lowest allowed): the base would skip our messages
+    as "ранее принято". --force takes it, for a base whose exchange numbers were reset to 0.
+    Without --yes nothing changes; the plan is printed (exit 2).
 
     \b
     Example:
@@ -246,7 +250,7 @@ def state_set_numbers(opts, peer: str, sent: int | None, received: int | None,
     if sent is None and received is None:
         raise click.UsageError("give --sent N, --received N or both")
     plan = admin.set_numbers(opts.config(), peer, sent, received,
-                             apply=yes and not opts.dry_run)
+                             apply=yes and not opts.dry_run, force=force)
     return _finish(opts, plan)
 
 

@@ -26,7 +26,7 @@ LAST_SETTABLE = LAST_NUMBER - 1
 
 def _exhausted(peer: str) -> str:
     return (f"reset the exchange's numbers in {peer} (its node's sent and received numbers to "
-            f"0), then run `onecsync state set-numbers {peer} --sent 0 --received 0`")
+            f"0), then run `onecsync state set-numbers {peer} --sent 0 --received 0 --force`")
 
 
 @dataclass(frozen=True)
