@@ -6,7 +6,8 @@ dry_run=False)`, `retry(config, refs=None)`, `reconcile(config, heal=False)`,
 `check(config)`. Each returns its report (a `RunReport`, `CheckReport`, `MessageCheck`,
 `StatusReport` or `TraceReport`, whose `to_json()` is what `--json` prints), and
 raises an `OnecsyncError` subclass, whose `exit_code` and `line()` the command line shows; none
-calls `sys.exit`. Nothing is rendered: `onecsync.console` draws what these return.
+calls `sys.exit`. A stop (SIGTERM, `run_timeout`) raises `Stopped`/`TimedOut`, BaseExceptions
+like KeyboardInterrupt. Nothing is rendered: `onecsync.console` draws what these return.
 
 A run takes the lock, journals itself and pings the healthcheck exactly as `onecsync run` does.
 """
@@ -64,6 +65,8 @@ def run(config: Config, flow: str | None = None, dry_run: bool = False,
 def retry(config: Config, refs: Sequence[str] | None = None, dry_run: bool = False,
           progress: Progress = NO_PROGRESS) -> Any:
     """Evaluate parked objects again (`refs`: their Ссылки; None: every one), route and send."""
+    if isinstance(refs, str):  # one Ссылка, not its characters
+        refs = (refs,)
     return _execute(config, "retry", dry_run, progress, None if refs is None else tuple(refs))
 
 
