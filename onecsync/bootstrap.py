@@ -14,7 +14,6 @@ exchange folder as they are.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import json
 import os
 import uuid
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
+from onecsync import clock
 from onecsync.config import DEFAULT_FLOWS
 from onecsync.config import DEFAULT_FORMATS
 from onecsync.config import TRANSPORT_KINDS
@@ -153,7 +153,7 @@ def _bases(req: InitRequest) -> tuple[tuple[str, BaseSpec], ...]:
 
 
 def render_config(req: InitRequest) -> str:
-    today = datetime.date.today().isoformat()
+    today = clock.today().isoformat()
     out = [f"# onecsync configuration, written by `onecsync init` on {today}.",
            "# Relative paths are relative to this file's folder. Secrets never go in this file:",
            "# where a password is needed, name an environment variable (password_env) or a file",

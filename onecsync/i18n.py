@@ -132,7 +132,8 @@ _LONGEST = 2000  # characters of a part matched against templates (longer ones a
 
 def _pieces(template: str) -> list[tuple[str, str | None]]:
     """(literal, field) pairs of a template, `{{`/`}}` unescaped in the literals."""
-    out, pos = [], 0
+    out: list[tuple[str, str | None]] = []
+    pos = 0
     for m in _FIELD.finditer(template):
         lit = template[pos:m.start()]
         if m.group(1) is None:

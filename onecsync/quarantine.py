@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Iterator
 
 from onecsync import __version__
+from onecsync import clock
 from onecsync.config import Config
 from onecsync.config import DirectoryConfig
 from onecsync.config import FtpConfig
@@ -76,7 +77,7 @@ def quarantine_dir(state_path: Path) -> Path:
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    return clock.utc_now().replace(microsecond=0)
 
 
 def _parse_time(text: str | None) -> datetime.datetime | None:

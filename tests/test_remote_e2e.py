@@ -274,12 +274,12 @@ def test_a_crash_after_the_import_before_the_receipt_converges(sandbox, bases, m
 def test_ftp_tls_protects_the_login_and_the_data(tmp_path, monkeypatch):
     """Explicit TLS: a verifying context, AUTH TLS before the login, then PROT P."""
     import contextlib
-    import ftplib
     import io
     import ssl
 
     from onecsync.config import FtpConfig
     from onecsync.config import Secret
+    from onecsync.transport import ftp as ftp_transport
     from onecsync.transport.ftp import FtpTransport
     from onecsync.transport.spool import Spool
 
@@ -328,7 +328,8 @@ def test_ftp_tls_protects_the_login_and_the_data(tmp_path, monkeypatch):
         def close(self):
             pass
 
-    monkeypatch.setattr(ftplib, "FTP_TLS", FakeTLS)
+    # The transport's own FTP_TLS (which also hands its data connections to the deadline).
+    monkeypatch.setattr(ftp_transport, "_FTPS", FakeTLS)
     t = FtpConfig(host="ftp.example", port=21, user="sync",
                   password=Secret(env="ONECSYNC_TEST_FTP_PW"), folder="/bp", tls=True,
                   timeout=7)

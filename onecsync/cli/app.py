@@ -7,6 +7,7 @@ Public API: `cli` (the click group, every command added), `main(argv)`, `READER_
 from __future__ import annotations
 
 import errno
+import inspect
 import logging
 import signal
 import sys
@@ -21,9 +22,12 @@ from onecsync.cli import manpage
 from onecsync.cli import setup
 from onecsync.cli.options import global_options
 from onecsync.cli.options import version_option
+from onecsync.errors import READER_GONE
+from onecsync.errors import READER_GONE_MEANING
 from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
 from onecsync.errors import Stopped
+from onecsync.errors import exit_codes
 from onecsync.i18n import N_
 from onecsync.i18n import tr
 
@@ -37,19 +41,16 @@ def cli():
     """Sync 1C:CRM and 1C:Бухгалтерия 3.0 as a node of their EnterpriseData exchange.
 
     The options below go before the command or after it: `onecsync -q run` is `onecsync run -q`.
-
-    Exit codes: 0 done, 1 bug, 2 usage, 3 config, 4 temporary (retry), 5 message rejected,
-    6 numbering conflict, 7 objects parked, 8 busy, 9 drift, 141 the output's reader went away.
     """
+
+
+# The exit codes' meanings come from ExitCode, said once there.
+cli.help = (f"{inspect.cleandoc(cli.help or '')}\n\nExit codes: {exit_codes()}, "
+            f"{READER_GONE} {READER_GONE_MEANING}.")
 
 
 for command in (*exchange.COMMANDS, *setup.COMMANDS, *admin.COMMANDS, manpage.manpage):
     cli.add_command(command)
-
-
-# The exit code of a command that did its work but whose reader went away (`| head`), as a shell
-# reports a command killed by SIGPIPE; a command that failed keeps its own code.
-READER_GONE = 141
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -76,7 +77,8 @@ def _main(args: list[str]) -> int:
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:
-        exc.message = tr(exc.message)
+        # click declares it Final, yet every format_message() of its errors reads it: no other way in.
+        exc.message = tr(exc.message)  # type: ignore[misc]
         exc.show()
         code = exc.exit_code
         console.json_failure(as_json, code, exc.format_message())

@@ -25,9 +25,13 @@ import json
 import logging
 import os
 import sys
+from typing import IO
 from typing import TYPE_CHECKING
 from typing import Iterator
+from typing import cast
 
+from onecsync import clock
+from onecsync.errors import ExitCode
 from onecsync.i18n import N_
 from onecsync.i18n import _
 from onecsync.i18n import tr
@@ -121,7 +125,9 @@ def reader_lost() -> None:
         _reader_left(name)
 
 
-STDOUT, STDERR = _Guarded("stdout"), _Guarded("stderr")
+# Text files by delegation: __getattr__ hands rich and logging whatever else they ask of the real
+# stream (isatty, encoding, fileno), which a base class declaring them would shadow.
+STDOUT, STDERR = cast(IO[str], _Guarded("stdout")), cast(IO[str], _Guarded("stderr"))
 
 
 def stderr() -> Console:
@@ -242,13 +248,13 @@ def error_line(text: str) -> None:
                    markup=False)
 
 
-_MEANING = {0: N_("done"), 1: N_("internal error"), 3: N_("configuration error"),
-            4: N_("temporary failure"), 5: N_("message rejected"), 6: N_("numbering conflict"),
-            7: N_("partial: objects parked"), 8: N_("busy"), 9: N_("drift found")}
-
-
 def _meaning(code: int, otherwise: str = N_("exit")) -> str:
-    return _(_MEANING.get(code, otherwise))
+    """What exit `code` means (errors.ExitCode), in the display's language; `otherwise` for a
+    code that is no ExitCode (130, 141, 143)."""
+    try:
+        return _(ExitCode(code).meaning)
+    except ValueError:
+        return _(otherwise)
 
 
 
@@ -268,7 +274,7 @@ def stdout() -> Console:
 
 
 def _when(iso: str | None, now: datetime.datetime | None = None,
-          clock: str = "%Y-%m-%d %H:%M") -> str:
+          shown: str = "%Y-%m-%d %H:%M") -> str:
     if not iso:
         return _("never")
     try:
@@ -277,7 +283,7 @@ def _when(iso: str | None, now: datetime.datetime | None = None,
         return iso
     if t.tzinfo is None:
         t = t.replace(tzinfo=datetime.timezone.utc)
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or clock.utc_now()
     secs = int((now - t).total_seconds())
     if secs < 0:
         age = _("in the future")
@@ -289,7 +295,7 @@ def _when(iso: str | None, now: datetime.datetime | None = None,
         age = tr(f"{secs // 3600} h ago")
     else:
         age = tr(f"{secs // 86400} days ago")
-    return f"{t.astimezone().strftime(clock)} ({age})"
+    return f"{t.astimezone().strftime(shown)} ({age})"
 
 
 

@@ -1,5 +1,7 @@
 """The progress display on a terminal: a line per phase with its bar, objects, bytes and time
 left. Off a terminal the core's no-op progress is used: cron mail and journald stay clean.
+
+Public API: `TerminalProgress`, `progress(enabled)`.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def progress(enabled: bool) -> Iterator[Progress]:
         yield p
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "kB", "MB", "GB"):
         if n < 1000 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

@@ -1,4 +1,6 @@
 """What `status`, `status --all`, `state show` and the `state` changes print on stdout.
+
+Public API: `print_status`, `print_pairs`, `print_numbers`, `print_plan`.
 """
 
 from __future__ import annotations
@@ -131,9 +133,9 @@ def print_status(data: dict) -> None:
     names = list(data["peers"])
     for name in names:
         table.add_column(name)
-    rows = [dict(_peer_rows(data["peers"][n])) for n in names]
-    for key in dict.fromkeys(k for r in rows for k in r):
-        table.add_row(key, *(rows[i].get(key, "") for i in range(len(names))))
+    columns = [dict(_peer_rows(data["peers"][n])) for n in names]
+    for key in dict.fromkeys(k for c in columns for k in c):
+        table.add_row(key, *(c.get(key, "") for c in columns))
     out.print(table)
     if runs:
         t = Table(title=_("last runs"), header_style="bold", title_justify="left")

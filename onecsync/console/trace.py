@@ -1,4 +1,6 @@
 """What `trace` prints: an object's journey, newest last, and `trace --xml`'s stored payload.
+
+Public API: `print_trace`, `print_xml`.
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ def print_trace(data: dict) -> None:
                      f"{inv['amount'] or '?'} {inv['currency'] or ''}, first seen "
                      f"{_when(inv['first_seen'])}{deleted}"), markup=False)
     for at, what in _trace_events(t):
-        when = _when(at, clock=_SECONDS) if at else ("" if at == "" else _("time not recorded"))
+        when = _when(at, shown=_SECONDS) if at else ("" if at == "" else _("time not recorded"))
         out.print(f"  {when:<35} {what}", markup=False)
     for d in t["deliveries"]:
         end = _delivery_end(d, t["ref"])

@@ -15,11 +15,11 @@ Ordering is what makes a crash harmless (DESIGN.md §2):
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from typing import Any
 from typing import Iterator
 
+from onecsync import clock
 from onecsync import formats
 from onecsync.config import Config
 from onecsync.errors import ConfigError
@@ -76,7 +76,7 @@ def _reference(name: str, created: str) -> str:
     it is ahead of this host's clock. Kept as it is, a date in the future (a base's clock set
     wrong once) would make every later message look older, and a restore of that base from a
     backup would go unnoticed, its new messages skipped as received earlier."""
-    when, now = instant(created), time.time()
+    when, now = instant(created), clock.utc_now().timestamp()
     if when is not None and when > now + CLOCK_AHEAD:
         log.warning("%s: its message is dated %s, ahead of this host's clock (%s): check the "
                     "clock of the 1C server; our own time is kept as the message's date",

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Callable
+from typing import TypedDict
 
 from onecsync import topology
 from onecsync.ceiling import RunCeiling
@@ -126,12 +127,18 @@ def journal_report(report: RunReport) -> dict:
             "drift_summary": {"total": len(drift), "by_kind": by_kind}}
 
 
+class _PeerSteps(TypedDict, total=False):
+    """What the steps did with one base so far: the report's PeerRun once they are done."""
+
+    received: Received
+    sent: Sent
+
+
 @dataclass
 class Outcome:
     command: str
     dry_run: bool
-    # name → {"received": Received, "sent": Sent}, filled as the steps go
-    peers: dict[str, dict[str, Received | Sent]] = field(default_factory=dict)
+    peers: dict[str, _PeerSteps] = field(default_factory=dict)  # by name, filled as the steps go
     routed: dict[str, RoutedItem] = field(default_factory=dict)
     errors: list[OnecsyncError] = field(default_factory=list)
     parked: int = 0
@@ -147,8 +154,7 @@ class Outcome:
         return next((c for c in SEVERITY if c in codes), ExitCode.OK)
 
     def report(self) -> RunReport:
-        peers = {name: PeerRun(p.get("received"), p.get("sent"))  # type: ignore[arg-type]
-                 for name, p in self.peers.items()}
+        peers = {name: PeerRun(p.get("received"), p.get("sent")) for name, p in self.peers.items()}
         return RunReport(
             command=self.command, exit_code=int(self.exit_code), dry_run=self.dry_run,
             peers=peers, routed=dict(self.routed),
@@ -308,7 +314,7 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
     exchange = Exchange(config, state, transports, dry_run=dry_run, progress=progress)
     blocked: set[str] = set()
     for action, arg in steps:
-        peer_report = outcome.peers.setdefault(arg, {}) if action in ("receive", "send") else None
+        peer_report = outcome.peers.setdefault(arg, _PeerSteps()) if action in ("receive", "send") else None
         started = time.perf_counter()
         try:
             if action == "receive":

@@ -20,6 +20,7 @@ from lxml import etree
 from onecsync import formats
 from onecsync.errors import MessageRejected
 from onecsync.formats import Problem
+from onecsync.formats.index import ObjectType
 from onecsync.formats.index import load_envelope
 
 MSG_NS = formats.ENVELOPE_NS
@@ -29,10 +30,11 @@ XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 ROOT_NSMAP = {"msg": MSG_NS, "xs": XS_NS, "xsi": XSI_NS}
 
 # Order and occurrence limits come from 1C's package, as the schema `validate` checks against does.
-_TYPES = load_envelope().types
-HEADER_ORDER = tuple(p.name for p in _TYPES["Header"].properties)
-CONFIRMATION_ORDER = tuple(p.name for p in _TYPES["Confirmation"].properties)
-_MAX_OCCURS = {(t, p.name): p.max for t in ("Header", "Confirmation") for p in _TYPES[t].properties}
+_TYPES = load_envelope()
+HEADER_ORDER = tuple(p.name for p in _TYPES.object_type("Header").properties)
+CONFIRMATION_ORDER = tuple(p.name for p in _TYPES.object_type("Confirmation").properties)
+_MAX_OCCURS = {(t, p.name): p.max for t in ("Header", "Confirmation")
+               for p in _TYPES.object_type(t).properties}
 
 
 @dataclass(frozen=True)
@@ -122,12 +124,12 @@ def schema_value(text: str | None, xs_type: str | None) -> str:
 def apply_whitespace(el, type_name: str = "Header") -> None:
     """Set every field of a parsed ``msg:Header`` (Confirmation, AvailableObjectTypes, … below
     it) to its `schema_value`, in place, by the types of 1C's envelope package."""
-    props = {p.name: p.type for p in _TYPES[type_name].properties}
+    props = {p.name: p.type for p in _TYPES.object_type(type_name).properties}
     for child in el:
         if not isinstance(child.tag, str) or not child.tag.startswith(f"{{{MSG_NS}}}"):
             continue  # open content: not ours to read
         xs_type = props.get(child.tag.rpartition("}")[2])
-        if xs_type in _TYPES:
+        if isinstance(_TYPES.types.get(xs_type or ""), ObjectType):
             apply_whitespace(child, xs_type)
         elif xs_type is not None and len(child) == 0:
             child.text = schema_value(child.text, xs_type)
@@ -185,7 +187,7 @@ def _check_order(children, order: tuple[str, ...], where: str, source: str) -> N
             count = count + 1 if pos == last else 1
             too_many(where, name, count, source)
         except MessageRejected as exc:
-            exc.line = child.sourceline  # for `validate`, which names the line
+            exc.sourceline = child.sourceline
             raise
         last = pos
 
@@ -198,7 +200,7 @@ def judge_header(el, source: str = "") -> tuple[Header | None, list[Problem]]:
     try:
         header = header_from_element(el, source)
     except MessageRejected as exc:
-        line = getattr(exc, "line", el.sourceline)
+        line = exc.sourceline if exc.sourceline is not None else el.sourceline
         return None, [Problem(line, "Header", str(exc).removeprefix(f"{source}: "))]
     problems = formats.validate_header(el)
     return (None if problems else header), problems

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 from typing import Iterator
 
 from lxml import etree
@@ -116,10 +116,14 @@ def _is_keys(el) -> bool:
 
 
 
+class _Malformed(MessageRejected):
+    """The parser's own error: it names the place, so it is never taken for a cut file's end."""
+
+
 class MessageReader:
     """Streams one message: `header` is read on construction, `objects()` yields the body."""
 
-    def __init__(self, stream: BinaryIO, source: str, progress: Task | None = None,
+    def __init__(self, stream: IO[bytes], source: str, progress: Task | None = None,
                  check_schema: bool = False) -> None:
         # check_schema: objects that 1C's schema of their version refuses are marked for
         # parking, so that one bad object never makes a base refuse our whole message.
@@ -142,7 +146,7 @@ class MessageReader:
     def _judged(self, exc: MessageRejected) -> MessageRejected:
         """A problem found once the whole file was parsed is one of a file that ends early:
         what the parser makes of the last, cut tag (a root named 'Messa', no Header yet)."""
-        if self._input.at_end and not getattr(exc, "placed", False):
+        if self._input.at_end and not isinstance(exc, _Malformed):
             exc.ends_early = True
         return exc
 
@@ -161,10 +165,8 @@ class MessageReader:
         msg = str(getattr(exc, "msg", exc) or exc).split(", line ")[0]
         # libxml2 reports a cut document only once the stream has ended, on its last line; an
         # error met while data was still coming (a NUL, a bad byte) is in the file itself.
-        err = MessageRejected(f"malformed XML{line}: {msg}", source=self.source,
-                              ends_early=self._input.at_end and lineno == self._input.lines)
-        err.placed = True
-        return err
+        return _Malformed(f"malformed XML{line}: {msg}", source=self.source,
+                          ends_early=self._input.at_end and lineno == self._input.lines)
 
     def _read_header(self) -> Header:
         event, el = self._next()
@@ -193,7 +195,8 @@ class MessageReader:
     def _read_to_end_of_header(self) -> None:
         """Parse on to </Header>, refusing as soon as the header outgrows 1C's schema (101
         AvailableVersion) or HEADER_LIMIT, so that a flood in it never fills the memory."""
-        start, counts, depth = self._input.count, {}, 1
+        start, depth = self._input.count, 1
+        counts: dict[str, int] = {}
         while depth:
             event, el = self._next()
             if event == "end":
@@ -212,13 +215,9 @@ class MessageReader:
         """The Header element, parsed in full, to its model, or the first of its problems
         (`onecsync validate` overrides it to list them all)."""
         header, problems = judge_header(el, self.source)
-        if problems:
+        if header is None or problems:  # no header comes without its problems
             raise MessageRejected(problem_text(problems[0]), source=self.source)
         return header
-
-    @property
-    def bytes_read(self) -> int:
-        return self._input.count
 
     def objects(self) -> Iterator[BodyObject]:
         """Yield every body object; a settings-only message (no Body) yields nothing."""

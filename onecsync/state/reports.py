@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from onecsync import __version__
+from onecsync import clock
 from onecsync import topology
 from onecsync.config import Config
 from onecsync.protocol import numbering
@@ -158,7 +159,7 @@ def peer_summary(state: State, name: str, settlement_types: tuple[str, ...]) -> 
                            "NULL AND confirmed_no IS NULL", (name,)).fetchone()[0]
     # Accounting's own documents (naming no CRM invoice) wait here for good: the recent ones are
     # what may still link, and what an administrator wants to tell apart.
-    recent_since = (datetime.datetime.now(datetime.timezone.utc)
+    recent_since = (clock.utc_now()
                     - datetime.timedelta(days=RECENT_DAYS)).isoformat(timespec="seconds")
     # The staged and the waiting entries are counted type by type, in one pass that also counts
     # the recent settlement documents among them: their totals, the staged ones by type, and the

@@ -17,6 +17,7 @@ import re
 import sqlite3
 from pathlib import Path
 
+from onecsync import clock
 from onecsync import state as _state
 from onecsync.errors import Misnamed
 from onecsync.errors import StateError
@@ -113,7 +114,8 @@ def _matches(conn: sqlite3.Connection, kind: str, value: str, date: str | None) 
                              "WHERE ref = ?", (value,))
     else:
         column = "number" if kind == "number" else "inn"
-        extra, params = "", (value,)
+        extra = ""
+        params: tuple[str, ...] = (value,)
         if date:
             extra, params = " AND substr(date, 1, 10) = ?", (value, date)
         found = _rows(conn, f"SELECT {cols} FROM inbox WHERE {column} = ?{extra} "
@@ -238,7 +240,7 @@ def trace(path: Path, words: tuple[str, ...] | list[str],
     """The document `trace --json` prints: the objects the query names, and the journey of
     the one it names (None when it names several: an ИНН, or a number used twice)."""
     kind, value, date = parse_query(words)
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or clock.utc_now()
     conn = _connect(path)
     try:
         matches = _matches(conn, kind, value, date)
