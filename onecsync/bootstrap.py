@@ -14,7 +14,6 @@ exchange folder as they are.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import json
 import os
 import uuid
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
+from onecsync import clock
 from onecsync.config import DEFAULT_FLOWS
 from onecsync.config import DEFAULT_FORMATS
 from onecsync.config import TRANSPORT_KINDS
@@ -41,6 +41,8 @@ from onecsync.flows.handshake import is_settings_only
 from onecsync.flows.handshake import write_settings_message
 from onecsync.i18n import N_
 from onecsync.protocol.reader import MessageReader
+from onecsync.text import one_line
+from onecsync.text import utf8
 from onecsync.topology import Peer
 
 KINDS = ("directory", "ftp", "http")
@@ -106,6 +108,10 @@ def base_code(value: str, flag: str) -> str:
 
 def _q(value: str) -> str:
     # A JSON string is a valid YAML double-quoted scalar: colons, '#', Cyrillic all safe.
+    if utf8(value) != value:  # a UTF-8 file cannot hold it, nor YAML an escape for it
+        name = one_line(value)
+        raise BadRequest(f"{name} is not UTF-8: a config file cannot name it",
+                         remedy="give the folder a UTF-8 name (or a link with one)")
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -153,7 +159,7 @@ def _bases(req: InitRequest) -> tuple[tuple[str, BaseSpec], ...]:
 
 
 def render_config(req: InitRequest) -> str:
-    today = datetime.date.today().isoformat()
+    today = clock.today().isoformat()
     out = [f"# onecsync configuration, written by `onecsync init` on {today}.",
            "# Relative paths are relative to this file's folder. Secrets never go in this file:",
            "# where a password is needed, name an environment variable (password_env) or a file",

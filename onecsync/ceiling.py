@@ -14,7 +14,11 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from types import FrameType
+from typing import Any
+from typing import Callable
 
+from onecsync import stopping
 from onecsync.errors import TimedOut
 
 log = logging.getLogger("onecsync")
@@ -23,7 +27,8 @@ log = logging.getLogger("onecsync")
 class RunCeiling:
     def __init__(self, seconds: float | None) -> None:
         self.seconds = seconds or 0.0
-        self._previous = None
+        # What signal.signal gives back: None for a handler installed from outside Python.
+        self._previous: Callable[[int, FrameType | None], Any] | int | None = None
         self._armed = False
 
     def __enter__(self) -> RunCeiling:
@@ -42,9 +47,11 @@ class RunCeiling:
     def __exit__(self, *exc) -> None:
         if self._armed:
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self._previous)
+            # A handler Python did not install cannot be put back: the default is (it takes None
+            # for no handler at all and would raise TypeError, in place of the run's outcome).
+            signal.signal(signal.SIGALRM, signal.SIG_DFL if self._previous is None else self._previous)
             self._armed = False
 
     def _expire(self, signum, frame) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)  # once: the undoing must not be cut too
-        raise TimedOut(self.seconds)
+        raise stopping.asked(TimedOut(self.seconds))

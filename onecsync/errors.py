@@ -1,5 +1,9 @@
 """Errors classified by what the caller must do, and the exit codes they map to.
 
+Public API: `ExitCode` (with `meaning`), `exit_codes(codes)`, `READER_GONE`, `OnecsyncError` and
+its classes by remedy (`ConfigError`, `TemporaryError`, `StateError`, `MessageRejected`, …),
+`one_line(text)`.
+
 Every failure onecsync expects is an `OnecsyncError` subclass carrying its `exit_code` and a
 `remedy`; the CLI prints ``message (remedy)`` as one line and exits with the code. Anything else is
 a bug (exit 1). The table is the external contract of DESIGN.md §3.
@@ -8,11 +12,16 @@ a bug (exit 1). The table is the external contract of DESIGN.md §3.
 from __future__ import annotations
 
 import enum
+from typing import Iterable
 
 from onecsync.i18n import N_
+from onecsync.text import one_line
 
 
 class ExitCode(enum.IntEnum):
+    """The exit codes of DESIGN.md §3; `meaning` is the one English word for each (Russian
+    through ru.po) that the help, the man page, the console, the metrics and README's table use."""
+
     OK = 0
     BUG = 1
     USAGE = 2
@@ -23,6 +32,29 @@ class ExitCode(enum.IntEnum):
     PARTIAL = 7
     BUSY = 8
     DRIFT = 9
+
+    @property
+    def meaning(self) -> str:
+        """The English meaning (N_-marked: translate it with onecsync.i18n._ where shown)."""
+        return _MEANINGS[self]
+
+
+_MEANINGS = {ExitCode.OK: N_("done"), ExitCode.BUG: N_("internal error"),
+             ExitCode.USAGE: N_("usage error"), ExitCode.CONFIG: N_("configuration error"),
+             ExitCode.TEMPORARY: N_("temporary failure"), ExitCode.REJECTED: N_("message rejected"),
+             ExitCode.CONFLICT: N_("numbering conflict"), ExitCode.PARTIAL: N_("partial: objects parked"),
+             ExitCode.BUSY: N_("busy"), ExitCode.DRIFT: N_("drift found")}
+
+
+# The exit code of a command that did its work but whose reader went away (`| head`), as a shell
+# reports a command killed by SIGPIPE; a command that failed keeps its own code.
+READER_GONE = 141
+READER_GONE_MEANING = "the output's reader went away"
+
+
+def exit_codes(codes: Iterable[ExitCode] = tuple(ExitCode)) -> str:
+    """`0 done, 1 internal error, …` for `codes`, in English."""
+    return ", ".join(f"{int(c)} {c.meaning}" for c in codes)
 
 
 class OnecsyncError(Exception):
@@ -42,13 +74,6 @@ class OnecsyncError(Exception):
     def line(self) -> str:
         text = str(self)
         return one_line(f"{text} ({self.remedy})" if self.remedy else text)
-
-
-def one_line(text: str) -> str:
-    """`text` with its control characters escaped: a line break in a file name or a server's
-    words must not split an error line (or forge a second one in the journal)."""
-    return text if text.isprintable() else "".join(
-        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class ConfigError(OnecsyncError):
@@ -91,6 +116,8 @@ class MessageRejected(OnecsyncError):
         # The file stops where more was due (its XML, or a zip's end record): a base still
         # writing it looks exactly like this, so it is judged only once it stays so.
         self.ends_early = ends_early
+        # The line of the message file at fault, where one is known (`validate` names it).
+        self.sourceline: int | None = None
 
 
 class StrayEntry(OnecsyncError):
@@ -182,9 +209,36 @@ class TimedOut(Stopped):
 
 
 def ended_by(exc: BaseException) -> tuple[int, str] | None:
-    """(exit code, what the journal says) for a run ended from outside; None for anything else."""
+    """(exit code, what the journal says) for a run ended from outside; None for anything else.
+    A stop that a library reported as an error of its own (onecsync.stopping) is still a stop."""
+    from onecsync import stopping
+
+    exc = stopping.wins(exc)
     if isinstance(exc, Stopped):
         return exc.exit_code, str(exc)
     if isinstance(exc, KeyboardInterrupt):
         return 130, "interrupted (Ctrl-C)"
     return None
+
+
+# An argument echoed in an error line is cut past this many characters: the line stays one
+# line an admin can read, whatever was typed or scripted (a query of 120,000 characters).
+SHOWN = 60
+
+
+def shown(text: str, limit: int = SHOWN, quoted: bool = False) -> str:
+    """`text` as an error line echoes what it was given: whole when short (`quoted`: as its
+    repr), else its first `limit` characters and how many there were."""
+    if len(text) <= limit:
+        return repr(text) if quoted else text
+    head, n = text[:limit], len(text)
+    return N_(f"{head}… ({n} characters)")
+
+
+def shown_all(items: list[str] | tuple[str, ...], most: int = 5) -> str:
+    """Items echoed in an error line, each `shown`: the first `most`, then how many more."""
+    listed = ", ".join(shown(i) for i in items[:most])
+    if len(items) <= most:
+        return listed
+    more = len(items) - most
+    return N_(f"{listed} and {more} more")

@@ -1,6 +1,7 @@
 """Files in folders others may write to: ours are created new and whole, theirs opened safely.
 
-Public API: `create_new(folder, prefix, suffix, mode)`, `replace_with(target, fill, mode)`,
+Public API: `create_new(folder, prefix, suffix, mode)`, `atomic_file(target, mode)` (the one
+writer of a whole local file), `replace_with(target, fill, mode)`, `fsync_folder(folder)`,
 `write_atomically(target, fill, mode, suffix="")`, `open_regular(path)`, `open_named(path)`,
 `read_small(path, cap)`, `FdReader`, `FdWriter`, `open_ours(path, flags)`, `entry_kind(mode)`,
 `is_ours(st)`, `NotRegular`, `TEMP_PREFIX`.
@@ -26,6 +27,7 @@ import stat
 from pathlib import Path
 from typing import IO
 from typing import Callable
+from typing import Iterator
 from typing import NoReturn
 
 from onecsync.errors import ConfigError
@@ -60,17 +62,21 @@ def create_new(folder: Path, prefix: str, suffix: str = "",
                           str(folder))
 
 
-def replace_with(target: Path, fill: Callable[[IO[bytes]], object], mode: int,
-                 suffix: str = "", prefix: str = TEMP_PREFIX) -> Path:
-    """Write `target` whole or not at all: a new file beside it, fsync, rename over it.
+@contextlib.contextmanager
+def atomic_file(target: Path, mode: int | None = 0o600, *, suffix: str = "",
+                prefix: str = TEMP_PREFIX) -> Iterator[IO[bytes]]:
+    """The one writer of a whole local file: `with atomic_file(target, 0o644) as f: f.write(…)`.
 
-    Raises the OSError of a failure, after removing the new file; the clean-up itself never
-    raises (on a full disk, closing the file fails again)."""
+    `f` is a new file beside `target` (create_new: O_EXCL|O_NOFOLLOW, a name nobody can
+    predict); when the block ends, it is flushed, fsynced, renamed over `target` (a rename
+    replaces a link there, never writes through it) and the folder fsynced. Any exception in
+    the block or in those steps removes the new file and leaves `target` as it was; the
+    clean-up itself never raises (on a full disk, closing the file fails again)."""
     folder = target.parent if str(target.parent) else Path(".")
     fd, tmp = create_new(folder, prefix, suffix, mode)
     f = io.BufferedWriter(FdWriter(fd))
     try:
-        fill(f)
+        yield f
         f.flush()
         os.fsync(fd)
         f.close()
@@ -81,6 +87,30 @@ def replace_with(target: Path, fill: Callable[[IO[bytes]], object], mode: int,
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    fsync_folder(folder)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` survive a power cut, where the folder lets us: one we may
+    write but not list (mode 0300), or a share whose server refuses fsync on a folder, has the
+    file in place all the same, and failing then would be a lie."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def replace_with(target: Path, fill: Callable[[IO[bytes]], object], mode: int,
+                 suffix: str = "", prefix: str = TEMP_PREFIX) -> Path:
+    """`atomic_file` with a function that fills the file; raises the OSError of a failure."""
+    with atomic_file(target, mode, suffix=suffix, prefix=prefix) as f:
+        fill(f)
     return target
 
 

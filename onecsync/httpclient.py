@@ -1,15 +1,15 @@
 """One HTTP session to a 1C web publication, with every failure classified by what to do next.
 
-Public API: `HttpClient`, `Refused`, `basic_auth(user, password)`, `bounded_session()`,
-`encode_query(params)`,
-`looks_like_html(start)`, `html_title(text)`, `JSON_LIMIT`.
+Public API: `HttpClient`, `Refused`, `JSON_LIMIT`; re-exported for its callers:
+`basic_auth`, `bounded_session`, `encode_query` (onecsync.httpsession) and `looks_like_html`,
+`html_title` (onecsync.httpanswer).
 
 Shared by the HTTP exchange transport and the OData client. Failures become errors.py classes:
 unreachable, timeout, a cut answer, 5xx → TemporaryError (exit 4); 401/403 → ConfigError (exit 3,
-"check user and rights"); an HTML page where 1C's JSON or data was expected (a login page or a
-proxy error, often with status 200) → TemporaryError naming the page's <title>, never parsed as
-data; any other 4xx → `Refused`, which the caller turns into its own one-line error (1C's HTTP
-services answer 400 with {"Message": …}, OData with {"odata.error": …}).
+"check user and rights"); a 2xx HTML page where 1C's JSON or data was expected (a wrong URL,
+a login page) → ConfigError naming the page's <title>, never parsed as data; any other 4xx →
+`Refused`, which the caller turns into its own one-line error (1C's HTTP services answer 400
+with {"Message": …}, OData with {"odata.error": …}).
 
 Every answer is bounded: `read_timeout` is a deadline for the whole answer (onecsync.deadline),
 not for each socket read, so a server trickling a byte a second is cut there; a body is read
@@ -20,10 +20,6 @@ status line or header past http.client's limits, another protocol, a 1xx as the 
 are exit 4 and not retried within the run: a server that lies once will lie again in the next
 second. Redirects are never followed (a login page or a proxy: exit 4 naming where).
 
-Credentials go as RFC 7617 Basic with charset UTF-8 (`basic_auth`): 1C's web server extension
-(Apache wsap24, IIS wsisapi) decodes them so, and an infobase user is often `Администратор`;
-requests' own encoding (latin-1) cannot send such a name at all.
-
 Only requests the caller marks `safe` (reads, status polls, re-putting the same part) are
 retried, at most `ATTEMPTS` times with exponential backoff and full jitter; anything that makes
 the base do something is sent once.
@@ -31,21 +27,14 @@ the base do something is sent once.
 
 from __future__ import annotations
 
-import base64
-import html
-import http.client
 import logging
 import random
-import re
-import ssl
 import time
 from typing import Any
 from typing import Callable
-from urllib.parse import quote
 from urllib.parse import urlsplit
 
 import requests
-import urllib3
 
 from onecsync import __version__
 from onecsync import answers
@@ -55,6 +44,20 @@ from onecsync.config import Secret
 from onecsync.errors import ConfigError
 from onecsync.errors import OnecsyncError
 from onecsync.errors import TemporaryError
+from onecsync.httpanswer import html_title
+from onecsync.httpanswer import known_coding
+from onecsync.httpanswer import looks_like_html
+from onecsync.httpanswer import not_http
+from onecsync.httpanswer import reason
+from onecsync.httpanswer import service_message
+from onecsync.httpanswer import tls_reason
+from onecsync.httpsession import BasicAuth
+from onecsync.httpsession import basic_auth
+from onecsync.httpsession import bounded_session
+from onecsync.httpsession import encode_query
+
+__all__ = ["HttpClient", "Refused", "Reply", "JSON_LIMIT", "basic_auth", "bounded_session",
+           "encode_query", "html_title", "looks_like_html"]
 
 log = logging.getLogger("onecsync")
 
@@ -64,7 +67,6 @@ BACKOFF_CAP = 30.0
 CHUNK = 1 << 16
 JSON_LIMIT = 16 << 20  # 1C's service answers are a few hundred bytes, an OData page < 1 MiB
 TEXT_LIMIT = 1 << 16   # a plain answer (version, an error page): only its start is kept
-_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.I | re.S)
 
 
 class Refused(Exception):
@@ -76,129 +78,6 @@ class Refused(Exception):
         self.message = message
         self.payload = payload
 
-
-def encode_query(params: dict[str, Any] | None) -> str:
-    """`k=v&…` with UTF-8 percent-encoding and spaces as %20, never '+' (1C reads '+' literally)."""
-    if not params:
-        return ""
-    out = []
-    for key, value in params.items():
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        out.append(f"{quote(str(key), safe='$')}={quote(str(value), safe=chr(39) + '(),/:*$')}")
-    return "&".join(out)
-
-
-def looks_like_html(start: bytes) -> bool:
-    """Does a body start like a web page? (1C itself labels JSON as text/html, so sniff.)"""
-    head = start[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<title"))
-
-
-def html_title(start: bytes) -> str:
-    m = _TITLE.search(start[:1 << 16])
-    if not m:
-        return "(untitled)"
-    text = html.unescape(m.group(1).decode("utf-8", "replace"))
-    return " ".join(text.split())[:120] or "(untitled)"
-
-
-def _service_message(body: bytes) -> tuple[str, Any]:
-    """The human part of an error body: 1C's {"Message"}, OData's {"odata.error"}, or the text."""
-    text = body[:1 << 16].decode("utf-8", "replace").lstrip("\ufeff")
-    try:  # an error body is as hostile as any answer: never a RecursionError
-        data = answers.loads(text)
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        err = data.get("odata.error")
-        if isinstance(err, dict):
-            msg = err.get("message")
-            value = msg.get("value") if isinstance(msg, dict) else msg
-            return f"error {err.get('code', '?')}: {value}", data
-        for key in ("Message", "message"):  # 1C writes "Message"; its own client reads "message"
-            if isinstance(data.get(key), str) and data[key].strip():
-                return data[key], data
-    if looks_like_html(body):
-        return f"HTML page {html_title(body)!r}", None
-    return " ".join(text.split())[:300] or "(empty answer)", data
-
-
-def _known_coding(header: str) -> bool:
-    """Only what urllib3 undoes (gzip, deflate, stacked) may come; anything else (br, zstd)
-    would be taken as the data itself."""
-    return all(c.strip().lower() in ("gzip", "x-gzip", "deflate", "identity", "")
-               for c in header.split(","))
-
-
-def basic_auth(user: str, password: str) -> str:
-    """The Authorization header for Basic auth, RFC 7617 with charset="UTF-8"."""
-    token = base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii")
-    return f"Basic {token}"
-
-
-class _Auth(requests.auth.AuthBase):
-    def __init__(self, header: str) -> None:
-        self.header = header
-
-    def __call__(self, r):
-        r.headers["Authorization"] = self.header
-        return r
-
-
-def _watch(sock) -> None:
-    d = deadline.current()
-    if d is not None:
-        d.watch(sock)
-
-
-class _Watched:
-    """A connection whose socket the current Deadline may shut down (a mixin: plain and TLS)."""
-
-    def connect(self) -> None:
-        super().connect()
-        _watch(self.sock)
-
-    def request(self, *a, **kw):  # a kept-alive connection is already connected
-        _watch(self.sock)
-        return super().request(*a, **kw)
-
-
-class _Conn(_Watched, urllib3.connection.HTTPConnection):
-    pass
-
-
-class _TlsConn(_Watched, urllib3.connection.HTTPSConnection):
-    pass  # the handshake, however trickled, is bounded as a whole by connect_timeout (ssl)
-
-
-class _Pool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _Conn
-
-
-class _TlsPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _TlsConn
-
-
-class _Adapter(requests.adapters.HTTPAdapter):
-    _pools = {"http": _Pool, "https": _TlsPool}
-
-    def init_poolmanager(self, *a, **kw) -> None:
-        super().init_poolmanager(*a, **kw)
-        self.poolmanager.pool_classes_by_scheme = self._pools
-
-    def proxy_manager_for(self, *a, **kw):
-        manager = super().proxy_manager_for(*a, **kw)
-        manager.pool_classes_by_scheme = self._pools
-        return manager
-
-
-def bounded_session() -> requests.Session:
-    """A session whose connections the current onecsync.deadline.Deadline can cut."""
-    s = requests.Session()
-    s.mount("http://", _Adapter())
-    s.mount("https://", _Adapter())
-    return s
 
 
 class Reply:
@@ -233,10 +112,10 @@ class HttpClient:
     def session(self) -> requests.Session:
         if self._session is None:
             self._session = bounded_session()
-        if not isinstance(self._session.auth, _Auth):
+        if not isinstance(self._session.auth, BasicAuth):
             self._session.headers.update(self.headers)
             # Revealed only now: a base that is never contacted needs no password.
-            self._session.auth = _Auth(basic_auth(
+            self._session.auth = BasicAuth(basic_auth(
                 self.user, self._password.reveal() if self._password else ""))
         return self._session
 
@@ -251,7 +130,7 @@ class HttpClient:
             with deadline.Deadline(self.timeout[1]) as dl:
                 resp = self._send(method, path, params, data, headers, dl, where)
                 try:
-                    self._check_status(resp, dl, where)
+                    self._check_status(resp, where)
                     buf = bytearray()
                     self._read(resp, dl, where, limit, buf.extend)
                 finally:
@@ -277,7 +156,7 @@ class HttpClient:
             with deadline.Deadline(self.timeout[1]) as dl:
                 resp = self._send("GET", path, params, None, None, dl, where)
                 try:
-                    self._check_status(resp, dl, where)
+                    self._check_status(resp, where)
                     first: list[bytes] = []
 
                     def sink(chunk: bytes) -> None:
@@ -358,7 +237,7 @@ class HttpClient:
                               remedy=f"the server is too slow or stalls; the next run retries "
                                      f"(raise {self.timeout_key} if the base is just slow)")
 
-    def _check_status(self, resp: requests.Response, dl: deadline.Deadline, where: str) -> None:
+    def _check_status(self, resp: requests.Response, where: str) -> None:
         status = resp.status_code
         if status == 206:  # a part of a body we asked for whole is no answer to take as data
             raise Malformed(f"{where}: HTTP 206: only a part of the answer "
@@ -366,7 +245,7 @@ class HttpClient:
                             remedy="a proxy or the server answers out of turn; the next run "
                                    "retries")
         coding = resp.headers.get("Content-Encoding", "identity")
-        if 200 <= status < 300 and not _known_coding(coding):
+        if 200 <= status < 300 and not known_coding(coding):
             raise Malformed(f"{where}: HTTP {status}: Content-Encoding {coding[:60]!r} cannot "
                             "be read (only gzip, deflate, identity)",
                             remedy="a proxy in front of the base re-encodes answers; the next "
@@ -388,7 +267,7 @@ class HttpClient:
         except requests.RequestException:
             pass
         body = bytes(buf[:TEXT_LIMIT])
-        message, payload = _service_message(body)
+        message, payload = service_message(body)
         if status in (401, 403):
             raise ConfigError(f"{where}: HTTP {status}: the base refused user {self.user!r}"
                               f" ({message[:200]})",
@@ -421,25 +300,25 @@ class HttpClient:
             if "WRONG_VERSION_NUMBER" in str(exc) or "record layer failure" in str(exc):
                 return ConfigError(f"{where}: {self.host} does not answer TLS on this port",
                                    remedy="check http:// or https:// and the port in the URL")
-            return ConfigError(f"{where}: TLS failed: {_tls_reason(exc)}",
+            return ConfigError(f"{where}: TLS failed: {tls_reason(exc)}",
                                remedy="check the certificate, or give its CA in ca_file")
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             err = TemporaryError(f"{where}: cannot connect to {self.host} within "
                                  f"{self.timeout[0]:g} s")
         elif isinstance(exc, requests.exceptions.Timeout):
             err = TemporaryError(f"{where}: no answer within {self.timeout[1]:g} s")
-        elif (broken := _not_http(exc)) is not None:
+        elif (broken := not_http(exc)) is not None:
             return Malformed(f"{where}: the answer is not HTTP: {broken}")
         elif cut or isinstance(exc, requests.exceptions.ChunkedEncodingError):
-            err = TemporaryError(f"{where}: the answer was cut: {_reason(exc)}")
+            err = TemporaryError(f"{where}: the answer was cut: {reason(exc)}")
         elif isinstance(exc, requests.exceptions.ConnectionError) and (
                 "RemoteDisconnected" in str(exc) or "Connection aborted" in str(exc)):
             err = TemporaryError(f"{where}: {self.host} closed the connection without an "
                                  "answer")
         elif isinstance(exc, requests.exceptions.ConnectionError):
-            err = TemporaryError(f"{where}: cannot reach {self.host}: {_reason(exc)}")
+            err = TemporaryError(f"{where}: cannot reach {self.host}: {reason(exc)}")
         else:
-            err = TemporaryError(f"{where}: {type(exc).__name__}: {_reason(exc)}")
+            err = TemporaryError(f"{where}: {type(exc).__name__}: {reason(exc)}")
         return _Retryable(err, None)
 
     def _with_retries(self, safe: bool, attempt: Callable[[], Any]) -> Any:
@@ -468,49 +347,3 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
-def _not_http(exc: BaseException) -> str | None:
-    """What was wrong with an answer that http.client could not read as HTTP (a status line or
-    header past 64 KiB, more than 100 headers, another protocol on the port), or None."""
-    seen: list[BaseException] = []
-    todo: list[BaseException] = [exc]
-    while todo and len(seen) < 8:
-        e = todo.pop()
-        seen.append(e)
-        if isinstance(e, http.client.RemoteDisconnected):
-            return None  # a connection closed early: retried, not a lie
-        if isinstance(e, http.client.BadStatusLine):
-            return f"its status line is {str(e).strip()[:60]!r} (is this the web server's port?)"
-        if isinstance(e, http.client.HTTPException) \
-                and not isinstance(e, http.client.IncompleteRead):
-            return str(e)[:120]
-        todo += [a for a in e.args if isinstance(a, BaseException)]
-    return None
-
-
-def _tls_reason(exc: BaseException) -> str:
-    """What the TLS library itself said ("certificate has expired", "Hostname mismatch, …"),
-    found inside the pool and retry wrappers requests puts around it."""
-    seen: list[BaseException] = []
-    e: object = exc
-    while isinstance(e, BaseException) and e not in seen and len(seen) < 12:
-        seen.append(e)
-        if isinstance(e, ssl.SSLCertVerificationError):
-            return f"the certificate is not trusted: {e.verify_message or e.reason}"
-        if isinstance(e, ssl.SSLError) and e.reason:
-            return str(e.reason).replace("_", " ").lower()
-        inner = getattr(e, "reason", None)
-        e = inner if isinstance(inner, BaseException) else (
-            next((a for a in e.args if isinstance(a, BaseException)), None)
-            or e.__cause__ or e.__context__)
-    return _reason(exc)
-
-
-def _reason(exc: BaseException) -> str:
-    """The innermost useful words of a requests/urllib3 error, without the URL's query."""
-    text = str(exc)
-    m = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)|(Connection refused|Read timed out|"
-                  r"Connection reset by peer|IncompleteRead\([^)]*\)|Connection broken[^'\"]*)",
-                  text)
-    if m:
-        return (m.group(1) or m.group(2)).strip()
-    return text.split("?")[0][:200]

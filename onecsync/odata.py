@@ -41,7 +41,6 @@ METADATA_LIMIT = 64 << 20  # БП 3.0's $metadata is ~14 MB
 ROW_LIMIT = 1_000_000
 PAGE_LIMIT = 100_000
 EDM = "http://schemas.microsoft.com/ado/2009/11/edm"
-EDMX = "http://schemas.microsoft.com/ado/2007/06/edmx"
 
 
 def _same_set(answer: dict, resource: str, where: str) -> None:

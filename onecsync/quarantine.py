@@ -50,6 +50,8 @@ from pathlib import Path
 from typing import Iterator
 
 from onecsync import __version__
+from onecsync import clock
+from onecsync import stopping
 from onecsync.config import Config
 from onecsync.config import DirectoryConfig
 from onecsync.config import FtpConfig
@@ -58,6 +60,7 @@ from onecsync.errors import OnecsyncError
 from onecsync.errors import TemporaryError
 from onecsync.files import replace_with
 from onecsync.i18n import N_
+from onecsync.text import json_bytes
 from onecsync.transport.base import Incoming
 
 log = logging.getLogger("onecsync")
@@ -76,7 +79,7 @@ def quarantine_dir(state_path: Path) -> Path:
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    return clock.utc_now().replace(microsecond=0)
 
 
 def _parse_time(text: str | None) -> datetime.datetime | None:
@@ -246,6 +249,7 @@ class Quarantine:
         try:
             yield
         except MessageRejected as exc:
+            stopping.check()  # a stop lxml reported as a parse error: the message is not to blame
             try:
                 why = _unfinished(incoming, exc)
             except OSError:
@@ -283,9 +287,9 @@ class Quarantine:
             if settle and not self.dry_run:
                 try:
                     self._ensure_folder()
-                    _write_private(self._pending(peer), json.dumps(
+                    _write_private(self._pending(peer), json_bytes(
                         {"file": incoming.name, "fingerprint": fp, "first_seen": now.isoformat(),
-                         "reason": _problem(exc)}, ensure_ascii=False).encode("utf-8"))
+                         "reason": _problem(exc)}))
                 except OSError as err:
                     log.warning("cannot update %s: %s", self._pending(peer), err.strerror or err)
         if now - first >= settle:
@@ -347,8 +351,7 @@ class Quarantine:
         if self.dry_run:
             return
         try:
-            _write_private(entry.path, json.dumps(entry.data, ensure_ascii=False,
-                                                  indent=1).encode("utf-8"))
+            _write_private(entry.path, json_bytes(entry.data, indent=1))
         except OSError as err:
             log.warning("cannot update %s: %s", entry.path, err.strerror or err)
 

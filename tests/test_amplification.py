@@ -69,8 +69,8 @@ def test_a_long_header_and_a_large_object_are_cleared_children_first(monkeypatch
     and any object read from more than LARGE_OBJECT bytes, children first. Counted here."""
     cleared = []
     real = reader_module._clear
-    monkeypatch.setattr(reader_module, "_clear", lambda el: cleared.append(etree.QName(el).localname)
-                        or real(el))
+    monkeypatch.setattr(reader_module, "_clear", lambda el, **kw: cleared.append(
+        etree.QName(el).localname) or real(el, **kw))
     decl = "".join(f"<msg:ObjectType><msg:Name>Справочник.Тип{i}</msg:Name><msg:Sending>*</msg:Sending>"
                    "</msg:ObjectType>" for i in range(3000))
     rows = "".join(f"<Строка><Номер>{i}</Номер></Строка>" for i in range(4000))

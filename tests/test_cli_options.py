@@ -41,7 +41,7 @@ INVOCATIONS = {
     "trace": ["trace", f.ref(1)],
     "validate": ["validate", "{msg}"], "state show": ["state", "show"],
     "state export": ["state", "export"],
-    "state set-numbers": ["state", "set-numbers", "crm", "--sent", "0", "--yes"],
+    "state set-numbers": ["state", "set-numbers", "crm", "--sent", "1", "--yes"],
     "state resend": ["state", "resend", "crm", "--yes"],
     "settings-message": ["settings-message", "crm", "-o", "{root}/out.xml"],
     "manpage": ["manpage"],

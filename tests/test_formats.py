@@ -308,14 +308,6 @@ def test_properties_keep_order_bounds_and_inline_types():
         index.properties("ТипыНоменклатуры")
 
 
-def test_key_properties_type():
-    index = load("1.17")
-    assert index.key_properties_type("Справочник.Контрагенты") == "КлючевыеСвойстваКонтрагент"
-    payment = "Документ.ПБДСРасчетыСКонтрагентами"
-    assert index.key_properties_type(payment) == "КлючевыеСвойстваПБДСРасчетыСКонтрагентами"
-    assert index.key_properties_type("УдалениеОбъекта") is None
-
-
 def test_ref_elements_map_to_object_types_by_their_value_type():
     v18, v117 = load("1.8"), load("1.17")
     assert v18.ref_element_to_type("КонтрагентыСсылка") == "Справочник.Контрагенты"
@@ -323,9 +315,6 @@ def test_ref_elements_map_to_object_types_by_their_value_type():
     assert v18.ref_element_to_type("РаспоряжениеНаОтгрузку") == "Документ.РаспоряжениеНаОтгрузку"  # no suffix
     assert v117.ref_element_to_type("КатегорияДоговораСсылка") == "Справочник.КатегорииДоговоров"  # other stem
     assert v18.ref_element_to_type("СтавкиНДССсылка") is None and v117.ref_element_to_type("СтавкиНДССсылка")
-    assert v18.ref_element_for_type("Справочник.Контрагенты") == "КонтрагентыСсылка"
-    assert v117.ref_element_for_type("Справочник.КатегорииДоговоров") == "КатегорияДоговораСсылка"
-    assert v18.ref_element_for_type("Справочник.НетТакого") is None
 
 
 @needs_reference

@@ -139,6 +139,31 @@ def test_a_billion_laughs_is_refused_at_once(sandbox):
     assert f"line {_default_text().count(chr(10)) + 6}" in line  # a0..a4 fit; a5 is 10^5 values
 
 
+def test_pyyaml_without_libyaml_reads_and_refuses_as_with_it(monkeypatch):
+    # The pure-Python fallback called Reader.__init__ a second time without the text (found by
+    # mypy): without libyaml every config load ended in a TypeError, exit 1.
+    import importlib.util
+    import re
+    import sys
+
+    from onecsync.config import yamlsafe
+    from onecsync.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "yaml._yaml", None)  # as a PyYAML built without it
+    spec = importlib.util.spec_from_file_location("yamlsafe_pure", yamlsafe.__file__)
+    pure = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pure)
+    assert "CParser" not in repr(pure._Parser.__mro__)
+    text = _default_text()
+    assert pure.load(text, "c.yaml") == yamlsafe.load(text, "c.yaml")
+    bomb = "a0: &a0 [lol]\n" + "".join(
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 10))
+    for bad, says in ((text + "state: a.sqlite\n", "state is given twice"),
+                      (text + bomb, "more than 100,000 values (aliases expanded)")):
+        with pytest.raises(ConfigError, match=re.escape(says)):
+            pure.load(bad, "c.yaml")
+
+
 def test_a_recursive_alias_is_refused(sandbox):
     _refused_config(sandbox, _default_text() + "x: &x [1, *x]\n",
                     "an alias refers to the collection that contains it")

@@ -560,6 +560,29 @@ def test_ftp_trickling_download_is_cut_at_its_deadline(sandbox, ftp, monkeypatch
     assert f"downloading Message_{f.ACCOUNTING}_{f.NODE}.xml: not done within 2 s" in line
 
 
+def test_every_ftp_data_connection_is_handed_to_the_deadline(monkeypatch):
+    # A data connection may trickle on its own: the session's deadline shuts it down too, over
+    # TLS as in plain FTP (ftp._FTP/_FTPS; the trickle test above passes even without it).
+    import ftplib
+
+    from onecsync.transport import ftp as ftp_transport
+
+    class Deadline:
+        def __init__(self) -> None:
+            self.socks: list = []
+
+        def watch(self, sock) -> None:
+            self.socks.append(sock)
+
+    monkeypatch.setattr(ftplib.FTP, "ntransfercmd", lambda self, cmd, rest=None: (f"data of {cmd}", 5))
+    for kind in (ftp_transport._FTP, ftp_transport._FTPS):
+        d = Deadline()
+        conn = kind()
+        ftp_transport._watched(conn, d)
+        assert conn.ntransfercmd("RETR m.xml") == ("data of RETR m.xml", 5)
+        assert d.socks[1:] == ["data of RETR m.xml"], kind  # after the control connection's
+
+
 def test_ftp_pasv_naming_another_host_is_not_followed(sandbox, ftp):
     """A PASV reply may name any address (FTP bounce, a scan of the LAN): the data connection
     goes to the server we logged in to, whatever it names."""

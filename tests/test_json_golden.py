@@ -7,12 +7,10 @@ of output that is meant (and said in README), write them again and review the di
 
     ONECSYNC_REGEN_GOLDEN=1 pytest tests/test_json_golden.py
 
-The clock is frozen (`frozen_clock`: every `datetime.datetime.now()` and `date.today()` of
-onecsync says 2026-12-01 09:00 UTC, TZ=UTC), so that the state's timestamps, the ages shown
-("0 s ago") and what they decide (stuck runs, the 30-day windows) are the same on every run;
-onecsync reads the clock through `datetime.datetime` at call time, and the day it takes an
-injectable clock, that clock is what this fixture freezes. What still varies is replaced before
-the comparison, and nothing else:
+The clock is frozen (`frozen_clock`: onecsync.clock, the one "now" of onecsync and of the
+emulated bases, says 2026-12-01 09:00 UTC, TZ=UTC), so that the state's timestamps, the ages
+shown ("0 s ago") and what they decide (stuck runs, the 30-day windows) are the same on every
+run. What still varies is replaced before the comparison, and nothing else:
 - the test's temporary folder (absolute paths of config, state and files) → `<root>`;
 - the pid of the process that holds the lock (tests/conftest.py `lock_held`) → `<pid>`.
 Node codes, message numbers and the bases' dates come from tests/factory.py and are pinned.
@@ -29,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from onecsync import clock
 from onecsync.errors import Stopped
 from onecsync.errors import TimedOut
 from tests import factory as f
@@ -49,31 +48,14 @@ _PID = re.compile(r"\bpid \d+")
 FROZEN = datetime.datetime(2026, 12, 1, 9, 0, 0, tzinfo=datetime.timezone.utc)
 
 
-class _FrozenDatetime(datetime.datetime):
-    @classmethod
-    def now(cls, tz=None):
-        return FROZEN.astimezone(tz) if tz else FROZEN.replace(tzinfo=None)
-
-    @classmethod
-    def utcnow(cls):
-        return FROZEN.replace(tzinfo=None)
-
-
-class _FrozenDate(datetime.date):
-    @classmethod
-    def today(cls):
-        return FROZEN.date()
-
-
 @pytest.fixture(autouse=True)
 def frozen_clock(monkeypatch):
     """The frozen clock, in UTC, and stderr not taken for the journal (no priority tags)."""
     monkeypatch.delenv("JOURNAL_STREAM", raising=False)
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
-    monkeypatch.setattr(datetime, "datetime", _FrozenDatetime)
-    monkeypatch.setattr(datetime, "date", _FrozenDate)
-    yield
+    with clock.frozen(FROZEN):
+        yield
     monkeypatch.undo()
     time.tzset()
 
@@ -187,7 +169,8 @@ def test_every_command_json(sandbox, goldens, tmp_path):
             "accounting", "--received", "3", "--yes")
     for name, args in (("validate-invalid", ("validate", str(broken))),
                        ("check", ("check",)), ("state-resend-plan", ("state", "resend", "crm")),
-                       ("state-set-numbers-plan", ("state", "set-numbers", "crm", "--sent", "1"))):
+                       ("state-set-numbers-plan", ("state", "set-numbers", "crm", "--sent", "1",
+                                                   "--force"))):
         code, out, err = cli(sandbox, *args)
         goldens.check(f"human-{name}.txt", out + err, sandbox.root)
     code, out, err = cli(sandbox, "state", "export")

@@ -159,7 +159,8 @@ def test_401_means_check_user_and_rights(client):
 def test_an_html_page_with_200_is_never_parsed(client):
     responses.add(responses.GET, re.compile(r".*"), status=200, content_type="text/html",
                   body="<!DOCTYPE html><html><head><title>Вход в 1С:Предприятие</title></head>")
-    with pytest.raises(TemporaryError) as exc:
+    # A login page with 200 is a wrong URL or publication: a retry cannot fix it (review 4).
+    with pytest.raises(ConfigError) as exc:
         list(client.entities("Catalog_Номенклатура"))
     assert "'Вход в 1С:Предприятие'" in str(exc.value)
 

@@ -64,11 +64,12 @@ def test_an_object_without_ref_is_identified_by_its_key_properties():
     assert a[0].ref.startswith("~") and a[0].ref == b[0].ref
 
 
-def test_unknown_types_are_skipped_and_counted():
+def test_unknown_types_are_marked_for_parking_not_dropped():
     r, objs = read(f.Msg(objects=["<Справочник.НетТакого><КлючевыеСвойства/>"
                                   "</Справочник.НетТакого>", f.currency(f.ref(1))]).xml())
-    assert [o.type for o in objs] == ["Справочник.Валюты"]
-    assert r.unknown == {"Справочник.НетТакого": 1}
+    assert [o.type for o in objs] == ["Справочник.НетТакого", "Справочник.Валюты"]
+    assert "is not an object type of EnterpriseData 1.8" in objs[0].problem
+    assert objs[0].xml.startswith("<Справочник.НетТакого>".encode()) and objs[1].problem is None
 
 
 def test_prefixed_body_namespace_is_normalized():

@@ -274,12 +274,12 @@ def test_a_crash_after_the_import_before_the_receipt_converges(sandbox, bases, m
 def test_ftp_tls_protects_the_login_and_the_data(tmp_path, monkeypatch):
     """Explicit TLS: a verifying context, AUTH TLS before the login, then PROT P."""
     import contextlib
-    import ftplib
     import io
     import ssl
 
     from onecsync.config import FtpConfig
     from onecsync.config import Secret
+    from onecsync.transport import ftp as ftp_transport
     from onecsync.transport.ftp import FtpTransport
     from onecsync.transport.spool import Spool
 
@@ -328,7 +328,8 @@ def test_ftp_tls_protects_the_login_and_the_data(tmp_path, monkeypatch):
         def close(self):
             pass
 
-    monkeypatch.setattr(ftplib, "FTP_TLS", FakeTLS)
+    # The transport's own FTP_TLS (which also hands its data connections to the deadline).
+    monkeypatch.setattr(ftp_transport, "_FTPS", FakeTLS)
     t = FtpConfig(host="ftp.example", port=21, user="sync",
                   password=Secret(env="ONECSYNC_TEST_FTP_PW"), folder="/bp", tls=True,
                   timeout=7)
@@ -337,3 +338,32 @@ def test_ftp_tls_protects_the_login_and_the_data(tmp_path, monkeypatch):
                     ("login", "sync", True), ("prot_p",), ("pasv", True), ("cwd", "/bp"),
                     ("sendcmd", "OPTS MLST type;size;modify;"), ("sendcmd", "TYPE A"),
                     ("transfercmd", "MLSD"), ("quit",)]
+
+
+@pytest.mark.parametrize("secret", ["pw\r\nDELE x", "pw\nx", "file: pw\0x", "file: pw\nrest\n"])
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_an_ftp_password_with_a_line_break_is_exit_3_before_any_command(
+        sandbox, ftp, monkeypatch, secret, command):
+    """ftplib refuses CR/LF inside a command (an internal error, exit 1, before), and a CR LF
+    would end PASS early and send the rest as a command of its own (review 5)."""
+    sandbox.put("accounting", f.Msg(objects=CATALOGS))
+    if secret.startswith("file: "):
+        pw = sandbox.root / "ftp.pw"
+        pw.write_text(secret[len("file: "):], encoding="utf-8")
+        pw.chmod(0o600)
+        sandbox.write_config(remote_config({
+            "accounting": ftp_peer("accounting", ftp.port).replace(
+                "password_env: ONECSYNC_TEST_FTP_PW", f"password_file: {pw}"),
+            "crm": ftp_peer("crm", ftp.port)}))
+        where = f"secret file {pw}"
+    else:
+        monkeypatch.setenv("ONECSYNC_TEST_FTP_PW", secret)
+        where = "environment variable ONECSYNC_TEST_FTP_PW"
+    code, out, err = sandbox.human(command)
+    assert code == 3, err
+    assert f"{where} holds a line break or a NUL character" in err, err
+    assert "internal error" not in err and "Traceback" not in err
+    if not secret.startswith("file: "):  # both bases read it: neither logged in with it
+        assert "PASS" not in ftp.commands and "DELE" not in ftp.commands
+    if sandbox.state_path.exists():  # nothing taken, nothing counted as sent
+        assert sandbox.dump()["inbox"] == [] and sandbox.numbers("accounting") == (0, 0, 0)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 
 import pytest
 
@@ -97,12 +99,14 @@ def test_set_numbers_received_takes_the_current_message_again(sandbox):
     assert sandbox.numbers("accounting")[1] == 2
 
 
-def test_lowering_sent_below_what_the_base_confirmed_is_warned(sandbox):
+def test_lowering_sent_below_what_the_base_confirmed_is_refused_or_forced_with_a_warning(sandbox):
     first_exchange(sandbox)
     sandbox.put("crm", f.Msg(sender=f.CRM, message_no=1, received_no=1))
     sandbox.run("run")
     assert sandbox.numbers("crm")[2] == 1
-    code, out, _ = sandbox.human("state", "set-numbers", "crm", "--sent", "0")
+    code, out, err = sandbox.human("state", "set-numbers", "crm", "--sent", "0")
+    assert code == 2 and not out and "refused: --sent 0" in err
+    code, out, _ = sandbox.human("state", "set-numbers", "crm", "--sent", "0", "--force")
     assert code == 2
     assert "WARNING: crm has confirmed our message 1" in out and "--sent 1" in out
 
@@ -255,3 +259,69 @@ def test_following_the_exit_6_remedy_never_breaks_a_later_run(sandbox):
         assert code == 6, err
         assert "our message numbers to crm are used up (9223372036854775807 sent)" in err
         assert "Traceback" not in err and "internal error" not in err
+
+
+def sent_twice_unconfirmed(sandbox) -> None:
+    """We wrote crm messages 1 and 2 (what it has not confirmed goes again); crm confirmed 1."""
+    first_exchange(sandbox)
+    sandbox.put("crm", f.Msg(sender=f.CRM, message_no=1, received_no=1))
+    sandbox.put("accounting", f.Msg(message_no=2, received_no=1, created="2026-11-21T09:00:00",
+                                    objects=[f.counterparty(f.ref(3), "ООО Новое")]))
+    code, _, err = sandbox.run("run")
+    assert code in (0, 9), err
+    sent, _, confirmed = sandbox.numbers("crm")
+    assert (sent, confirmed) == (2, 1) and sandbox.outgoing("crm")["message_no"] == 2
+
+
+@pytest.mark.parametrize("value, lowest, why", [
+    ("0", "2", "the last message this state wrote to crm is number 2, which it may have read"),
+    ("1", "2", "the last message this state wrote to crm is number 2"),
+])
+def test_set_numbers_below_what_the_base_holds_is_refused_naming_the_lowest(sandbox, value,
+                                                                              lowest, why):
+    sent_twice_unconfirmed(sandbox)
+    dump = sandbox.dump()
+    for yes in ((), ("--yes",)):
+        code, out, err = sandbox.human("state", "set-numbers", "crm", "--sent", value, *yes)
+        assert code == 2, out + err
+        (line,) = err.splitlines()
+        assert f"refused: --sent {value} is below what crm holds ({why}" in line, line
+        assert f"use at least --sent {lowest}" in line and "--force" in line, line
+        assert sandbox.dump() == dump
+    # The lowest allowed is taken.
+    code, out, err = sandbox.human("state", "set-numbers", "crm", "--sent", lowest, "--yes")
+    assert code == 0, out + err
+
+
+def test_set_numbers_below_a_confirmed_message_is_refused(sandbox):
+    conflict(sandbox)
+    assert sandbox.human("state", "set-numbers", "crm", "--sent", "5", "--yes")[0] == 0
+    sandbox.run("run")
+    assert sandbox.outgoing("crm")["message_no"] == 6
+    sandbox.put("crm", f.Msg(sender=f.CRM, message_no=2, received_no=6,
+                             created="2026-11-21T09:00:00"))
+    code, _, err = sandbox.run("run")
+    assert sandbox.numbers("crm")[2] == 6, err
+    with contextlib.closing(sqlite3.connect(sandbox.state_path)) as c, c:
+        # as a state that never recorded the number of its last file
+        c.execute("UPDATE peers SET out_no = NULL WHERE name = 'crm'")
+    code, out, err = sandbox.human("state", "set-numbers", "crm", "--sent", "3", "--yes")
+    assert code == 2 and "(crm has confirmed our message 6)" in err and "at least --sent 6" in err
+
+
+def test_forced_set_numbers_then_our_own_message_is_named_as_ours_not_another_onecsync(sandbox):
+    sent_twice_unconfirmed(sandbox)
+    code, out, err = sandbox.human("state", "set-numbers", "crm", "--sent", "0", "--force",
+                                   "--yes")
+    assert code == 0 and "WARNING: crm has confirmed our message 1" in out, out + err
+    for _ in range(2):  # on every run, until a human decides
+        code, _, err = sandbox.human("-q", "run")
+        assert code == 6, err
+        (line,) = [ln for ln in err.splitlines() if "error" in ln and "number 2" in ln]
+        assert "another onecsync" not in line, line
+        assert "this state wrote it before its numbers were set by hand to 0" in line, line
+        assert "`onecsync state set-numbers crm --sent 2`" in line, line
+    assert sandbox.outgoing("crm")["message_no"] == 2  # never written over
+    assert sandbox.human("state", "set-numbers", "crm", "--sent", "2", "--yes")[0] == 0
+    code, _, err = sandbox.human("-q", "run")
+    assert code in (0, 9) and sandbox.outgoing("crm")["message_no"] == 3, err

@@ -73,6 +73,27 @@ def test_a_wrong_header_order_is_named_with_its_line(tmp_path, capsys):
     assert "INVALID, 1 problem" in out
 
 
+def test_a_header_out_of_order_keeps_its_one_line(tmp_path):
+    # envelope.header_from_element used to store the line at fault over the error's `line()`
+    # (mypy: method-assign): any caller but judge_header printing it ended in a TypeError (exit 1).
+    from lxml import etree
+
+    from onecsync.errors import MessageRejected
+    from onecsync.protocol.envelope import MSG_NS
+    from onecsync.protocol.envelope import header_from_element
+
+    el = etree.fromstring(f"""<Header xmlns="{MSG_NS}">
+<Format>http://v8.1c.ru/edi/edi_stnd/EnterpriseData/1.17</Format>
+<AvailableVersion>1.17</AvailableVersion>
+<CreationDate>2026-01-01T00:00:00</CreationDate>
+</Header>""".encode())
+    with pytest.raises(MessageRejected) as caught:
+        header_from_element(el, "m.xml")
+    assert caught.value.sourceline == 4
+    assert caught.value.line() == ("m.xml: Header is out of order: CreationDate after AvailableVersion "
+                                   f"({MessageRejected.remedy})")
+
+
 def test_a_missing_required_field_names_the_object_and_the_field(tmp_path, capsys):
     text = ACCOUNTING_MESSAGE.read_text(encoding="utf-8")
     kind = re.search(r"<ТипНоменклатуры>.*?</ТипНоменклатуры>", text).group(0)

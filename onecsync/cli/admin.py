@@ -19,6 +19,7 @@ from onecsync import console
 from onecsync.cli.options import global_options
 from onecsync.config import find_config_path
 from onecsync.errors import ExitCode
+from onecsync.errors import shown_all
 from onecsync.topology import PEERS
 
 _YES = click.option("--yes", is_flag=True, help="Do it. Without it, only say what would change.")
@@ -52,18 +53,18 @@ def status(opts, runs: int, all_: bool, paths: tuple[Path, ...]) -> int:
 
         if opts.config_path is not None:
             raise click.UsageError("--all reads the config files named after it; drop --config")
-        data = pairs.summaries(list(paths) or [pairs.pairs_dir()])
+        every = pairs.summaries(list(paths) or [pairs.pairs_dir()])
         if opts.as_json:
-            console.print_json(data)
+            console.print_json(every.to_json())
         else:
-            console.print_pairs(data)
-        return data["exit_code"]
+            console.print_pairs(every)
+        return every.exit_code
     if paths:
         raise click.UsageError("config files go after --all (status --all PATH...); for one "
                                "pair use --config PATH")
     data = api.status(opts.config(), runs=runs)
     if opts.as_json:
-        console.print_json(data)
+        console.print_json(data.to_json())
     else:
         console.print_status(data)
     return 0
@@ -93,12 +94,12 @@ def trace(opts, query: tuple[str, ...], as_xml: bool) -> int:
 
     data = api.trace(opts.config(), query)
     if as_xml:
-        if data["trace"] is None:
+        if data.trace is None:
             raise click.UsageError("--xml needs a QUERY that names one object: give its Ссылка")
-        xml = tracing.stored_xml(opts.config().state, data["trace"]["type"], data["trace"]["ref"])
+        xml = tracing.stored_xml(opts.config().state, data.trace.type, data.trace.ref)
         console.print_xml(xml or b"")
     elif opts.as_json:
-        console.print_json(data)
+        console.print_json(data.to_json())
     else:
         console.print_trace(data)
     return 0
@@ -215,11 +216,13 @@ def _finish(opts, plan) -> int:
               help="Our last message to the base was number N; the next one is N+1.")
 @click.option("--received", type=_MESSAGE_NO, metavar="N",
               help="The base's last message we took was number N.")
+@click.option("--force", is_flag=True,
+              help="Take a --sent below what the base holds (only after its numbers were reset).")
 @_YES
 @click.pass_obj
 @global_options
 def state_set_numbers(opts, peer: str, sent: int | None, received: int | None,
-                      yes: bool) -> int:
+                      force: bool, yes: bool) -> int:
     """Set a base's message numbers by hand: the remedy for a numbering conflict (exit 6).
 
     \b
@@ -232,8 +235,10 @@ def state_set_numbers(opts, peer: str, sent: int | None, received: int | None,
     - the run report keeps saying a base's new message "was received earlier: skipped"
       (the base was restored from a backup and numbers from an older point; onecsync
       usually notices that by itself): `--received N-1`, N the number it now writes.
-    Never lower --sent below what the base has confirmed: it would skip our messages as
-    "ранее принято". Without --yes nothing changes; the plan is printed (exit 2).
+    A --sent below what the base has confirmed, or below the last message this state wrote
+    to it, is refused (exit 2, naming the lowest allowed): the base would skip our messages
+    as "ранее принято". --force takes it, for a base whose exchange numbers were reset to 0.
+    Without --yes nothing changes; the plan is printed (exit 2).
 
     \b
     Example:
@@ -245,7 +250,7 @@ def state_set_numbers(opts, peer: str, sent: int | None, received: int | None,
     if sent is None and received is None:
         raise click.UsageError("give --sent N, --received N or both")
     plan = admin.set_numbers(opts.config(), peer, sent, received,
-                             apply=yes and not opts.dry_run)
+                             apply=yes and not opts.dry_run, force=force)
     return _finish(opts, plan)
 
 
@@ -276,7 +281,7 @@ def state_resend(opts, peer: str, types: tuple[str, ...], yes: bool) -> int:
     allowed = admin.resend_types(config, peer)
     wrong = [t for t in types if t not in allowed]
     if wrong:
-        raise click.BadParameter(f"onecsync does not send {', '.join(wrong)} to {peer}; it sends "
+        raise click.BadParameter(f"onecsync does not send {shown_all(wrong)} to {peer}; it sends "
                                  f"{', '.join(allowed)}", param_hint="--type")
     plan = admin.resend(config, peer, types or None, apply=yes and not opts.dry_run)
     return _finish(opts, plan)
@@ -297,7 +302,7 @@ def state_export(opts, with_parked_xml: bool) -> int:
     """
     from onecsync.state import reports
 
-    console.print_json(reports.export(opts.config(), with_parked_xml=with_parked_xml))
+    console.print_json(reports.export(opts.config(), with_parked_xml=with_parked_xml).to_json())
     return 0
 
 

@@ -8,14 +8,18 @@ help, usage and options are the ones `--help` prints. README says how to install
 
 from __future__ import annotations
 
-import datetime
 import re
+from typing import Iterator
 
 import click
 
 from onecsync import __version__
+from onecsync import clock
 from onecsync.cli import options as cli_options
 from onecsync.cli.options import global_options
+from onecsync.errors import READER_GONE
+from onecsync.errors import READER_GONE_MEANING
+from onecsync.errors import ExitCode
 
 _ENVIRONMENT = (
     ("ONECSYNC_CONFIG", "The config file when --config is not given (else the first of "
@@ -62,19 +66,20 @@ def _options(ctx: click.Context, own_only: bool = False) -> list[str]:
     return out
 
 
-def _commands(ctx: click.Context, path: str):
-    group = ctx.command
+def _commands(ctx: click.Context, group: click.Group, path: str) -> Iterator[tuple[str, click.Context]]:
     for name in group.list_commands(ctx):
         command = group.get_command(ctx, name)
+        if command is None:  # listed but not there: nothing to document
+            continue
         sub = click.Context(command, info_name=name, parent=ctx, **command.context_settings)
         yield f"{path} {name}", sub
         if isinstance(command, click.Group):
-            yield from _commands(sub, f"{path} {name}")
+            yield from _commands(sub, command, f"{path} {name}")
 
 
 def render(group: click.Group, prog: str = "onecsync") -> str:
     root = click.Context(group, info_name=prog, **group.context_settings)
-    today = datetime.date.today().isoformat()
+    today = clock.today().isoformat()
     summary = (group.help or "").strip().splitlines()[0]
     lines = [f'.TH {prog.upper()} 1 "{today}" "{prog} {__version__}" "User Commands"',
              ".SH NAME", f"{prog} \\- {_esc(summary)}",
@@ -82,7 +87,7 @@ def render(group: click.Group, prog: str = "onecsync") -> str:
              ".SH DESCRIPTION", *_help_body(group.help or ""),
              ".SH OPTIONS", ".PP", "They go before the command or after it.", *_options(root),
              ".SH COMMANDS"]
-    for path, ctx in _commands(root, prog):
+    for path, ctx in _commands(root, group, prog):
         command = ctx.command
         usage = " ".join(command.collect_usage_pieces(ctx))
         lines += [f'.SS "{_esc(path)} {_esc(usage)}"', *_help_body(command.help or "")]
@@ -91,6 +96,10 @@ def render(group: click.Group, prog: str = "onecsync") -> str:
     lines += [".SH ENVIRONMENT"]
     for name, text in _ENVIRONMENT:
         lines += [".TP", f"\\fB{name}\\fR", _esc(text)]
+    lines += [".SH EXIT STATUS"]
+    for code in ExitCode:
+        lines += [".TP", f"\\fB{int(code)}\\fR", _esc(code.meaning)]
+    lines += [".TP", f"\\fB{READER_GONE}\\fR", READER_GONE_MEANING]
     lines += [".SH SEE ALSO", "The README of onecsync: the config keys, the exit codes and what "
               "to do for each, connecting the 1C bases, troubleshooting."]
     return "\n".join(lines) + "\n"
@@ -109,7 +118,8 @@ def manpage(ctx: click.Context) -> int:
     """
     from onecsync import console
 
+    root = ctx.find_root()
+    assert isinstance(root.command, click.Group), "the root of every command is onecsync's group"
     with console.to_reader():
-        click.echo(render(ctx.find_root().command, ctx.find_root().info_name or "onecsync"),
-                   nl=False)
+        click.echo(render(root.command, root.info_name or "onecsync"), nl=False)
     return 0

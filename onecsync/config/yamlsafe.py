@@ -35,17 +35,17 @@ class _Refused(Exception):
 
 
 try:  # libyaml's parser makes the events 5× faster; the composing is ours either way
-    from yaml.cyaml import CParser as _Parser
-except ImportError:  # PyYAML built without libyaml
-    from yaml.parser import Parser as _Parser
+    from yaml._yaml import CParser as _Parser
+except ImportError:  # PyYAML built without libyaml: its pure-Python reader, scanner and parser
+    from yaml.parser import Parser
     from yaml.reader import Reader
     from yaml.scanner import Scanner
 
-    class _Parser(Reader, Scanner, _Parser):  # type: ignore[no-redef]
+    class _Parser(Reader, Scanner, Parser):  # type: ignore[no-redef]  # stands in for CParser
         def __init__(self, text: str) -> None:
             Reader.__init__(self, text)
             Scanner.__init__(self)
-            super().__init__()
+            Parser.__init__(self)  # not super(): that is Reader's, which wants the text again
 
 
 class _Loader(Composer, _Parser, SafeConstructor, Resolver):
@@ -64,7 +64,9 @@ class _Loader(Composer, _Parser, SafeConstructor, Resolver):
             raise _Refused(mark, f"more than {MAX_NODES:,} values (aliases expanded)")
 
     def compose_node(self, parent, index):
-        mark = self.peek_event().start_mark
+        event = self.peek_event()
+        assert event is not None, "the composer asks for a node only with an event ahead"
+        mark = event.start_mark
         if self.check_event(yaml.AliasEvent):
             node = super().compose_node(parent, index)
             if id(node) not in self._sizes:  # anchored on a collection still being composed

@@ -1,5 +1,7 @@
 """The progress display on a terminal: a line per phase with its bar, objects, bytes and time
 left. Off a terminal the core's no-op progress is used: cron mail and journald stay clean.
+
+Public API: `TerminalProgress`, `progress(enabled)`.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ import contextlib
 from typing import TYPE_CHECKING
 from typing import Iterator
 
+from onecsync.console import shown
 from onecsync.console import stderr
 from onecsync.i18n import _
 from onecsync.i18n import tr
@@ -46,7 +49,7 @@ class TerminalProgress(Progress):
         from rich import progress as rp
 
         self.bar = rp.Progress(
-            rp.SpinnerColumn(), rp.TextColumn("{task.description}"), rp.BarColumn(),
+            rp.SpinnerColumn(), rp.TextColumn("{task.description}", markup=False), rp.BarColumn(),
             rp.TaskProgressColumn(), rp.TextColumn("{task.fields[objects]:>10,} " + _("objects")),
             rp.TextColumn("{task.fields[size]:>19}"), rp.TimeElapsedColumn(),
             rp.TextColumn(_("ETA")), rp.TimeRemainingColumn(),
@@ -54,7 +57,8 @@ class TerminalProgress(Progress):
 
     def task(self, description: str, *, total_bytes: int | None = None,
              total_objects: int | None = None) -> Task:
-        return _TerminalTask(self.bar, tr(description), total_bytes, total_objects)
+        # It names a message file: escaped, and never read as rich markup ("[bold]" in a name).
+        return _TerminalTask(self.bar, shown(tr(description)), total_bytes, total_objects)
 
     def __enter__(self) -> TerminalProgress:
         self.bar.start()
@@ -75,7 +79,7 @@ def progress(enabled: bool) -> Iterator[Progress]:
         yield p
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "kB", "MB", "GB"):
         if n < 1000 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

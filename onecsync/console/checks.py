@@ -1,5 +1,7 @@
 """What `validate`, `check`, `settings-message` and `init` print: a message's problems, what
 each base can do, the files written and the next steps.
+
+Public API: `print_validation`, `print_settings_message`, `print_check`, `print_init`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """The report of an exchange command (run, a flow, retry, reconcile): its head line, the drift
 found, what each base sent and was sent; under -q the one line cron mail must still show.
+
+Public API: `print_run`, `print_run_line`.
 """
 
 from __future__ import annotations

@@ -15,14 +15,15 @@ Ordering is what makes a crash harmless (DESIGN.md §2):
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from typing import Any
 from typing import Iterator
 
+from onecsync import clock
 from onecsync import formats
 from onecsync.config import Config
 from onecsync.errors import ConfigError
+from onecsync.errors import NumberingConflict
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StrayEntry
 from onecsync.errors import TemporaryError
@@ -75,7 +76,7 @@ def _reference(name: str, created: str) -> str:
     it is ahead of this host's clock. Kept as it is, a date in the future (a base's clock set
     wrong once) would make every later message look older, and a restore of that base from a
     backup would go unnoticed, its new messages skipped as received earlier."""
-    when, now = instant(created), time.time()
+    when, now = instant(created), clock.utc_now().timestamp()
     if when is not None and when > now + CLOCK_AHEAD:
         log.warning("%s: its message is dated %s, ahead of this host's clock (%s): check the "
                     "clock of the 1C server; our own time is kept as the message's date",
@@ -177,15 +178,11 @@ class Exchange:
             return Received(ReceivedKind.INCOMPLETE, file, header_numbers, note=note.report)
         for type_name, ref, line, why in counts.parked_items:
             log.warning("%s: %s %s (line %s) parked: %s", name, type_name, ref, line, why)
-        if reader.unknown:
-            for type_name, n in sorted(reader.unknown.items()):
-                log.warning("%s: skipped %d object(s) of type %s, unknown in format %s",
-                            name, n, type_name, h.version)
         log.debug("%s: received message %s: %d objects, %d deletions, %d parked", name,
                  h.message_no, counts.objects, counts.deletions, counts.parked)
         return Received(ReceivedKind.APPLIED, file, header_numbers, restored=restored, resent=again,
                         confirmed=confirmed, objects=counts.objects, deletions=counts.deletions,
-                        parked=counts.parked, skipped_unknown=dict(reader.unknown) or None)
+                        parked=counts.parked)
 
     @staticmethod
     def _restored(peer, h: Header) -> bool:
@@ -283,6 +280,17 @@ class Exchange:
                 or not h.message_no:
             return
         ours_differ = h.message_no == peer.out_no and peer.out_fingerprint is not None
+        if peer.sent_no < h.message_no <= (peer.out_no or 0) and peer.out_fingerprint is None:
+            # Not another writer: our own last message, numbered above what `state set-numbers`
+            # set by hand (it forgets the file, not the number). The base may have read it.
+            raise NumberingConflict(
+                f"{name}: the message in {transport.description} is number {h.message_no} From "
+                f"our code: this state wrote it before its numbers were set by hand to "
+                f"{peer.sent_no} (`state set-numbers`); {name} may have read it, and would skip "
+                "our next messages up to that number as 'ранее принято'",
+                remedy=f"run `onecsync state set-numbers {name} --sent {h.message_no}`; only if "
+                       f"the exchange's numbers in {name} were reset to 0, delete that file "
+                       "instead")
         if h.message_no > peer.sent_no or ours_differ:
             raise ConfigError(
                 f"{name}: another onecsync (another state) writes to {transport.description}: "

@@ -158,11 +158,11 @@ def _accounting(config: Config, state: State, client: ODataClient) -> list[Drift
             if row.get("Posted") is False:
                 drifts.append(Drift("unposted", Peer.ACCOUNTING, inv["type"], inv["ref"],
                                     f"{what} is not posted in accounting"))
-    drifts += _settlements(config, state, client, [i["ref"] for i in invoices if i["ref"] in found])
+    drifts += _settlements(state, client, [i["ref"] for i in invoices if i["ref"] in found])
     return drifts
 
 
-def _settlements(config: Config, state: State, client: ODataClient, refs: list[str]) -> list[Drift]:
+def _settlements(state: State, client: ODataClient, refs: list[str]) -> list[Drift]:
     """Payments and sales accounting holds for these invoices vs. what we forwarded."""
     held: dict[str, dict[str, tuple[str, Decimal]]] = defaultdict(dict)  # invoice -> doc -> (type, sum)
     for entity, owner, field, amount, type_name in ACCOUNTING_SETTLEMENTS:

@@ -21,7 +21,9 @@ import time
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Callable
+from typing import TypedDict
 
+from onecsync import stopping
 from onecsync import topology
 from onecsync.ceiling import RunCeiling
 from onecsync.config import Config
@@ -33,6 +35,7 @@ from onecsync.errors import NumberingConflict
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StateError
 from onecsync.errors import ended_by
+from onecsync.errors import shown_all
 from onecsync.flows.declared import refuse_bad_flow_types
 from onecsync.flows.exchange import Exchange
 from onecsync.flows.organizations import unknown_organizations
@@ -126,12 +129,18 @@ def journal_report(report: RunReport) -> dict:
             "drift_summary": {"total": len(drift), "by_kind": by_kind}}
 
 
+class _PeerSteps(TypedDict, total=False):
+    """What the steps did with one base so far: the report's PeerRun once they are done."""
+
+    received: Received
+    sent: Sent
+
+
 @dataclass
 class Outcome:
     command: str
     dry_run: bool
-    # name → {"received": Received, "sent": Sent}, filled as the steps go
-    peers: dict[str, dict[str, Received | Sent]] = field(default_factory=dict)
+    peers: dict[str, _PeerSteps] = field(default_factory=dict)  # by name, filled as the steps go
     routed: dict[str, RoutedItem] = field(default_factory=dict)
     errors: list[OnecsyncError] = field(default_factory=list)
     parked: int = 0
@@ -147,8 +156,7 @@ class Outcome:
         return next((c for c in SEVERITY if c in codes), ExitCode.OK)
 
     def report(self) -> RunReport:
-        peers = {name: PeerRun(p.get("received"), p.get("sent"))  # type: ignore[arg-type]
-                 for name, p in self.peers.items()}
+        peers = {name: PeerRun(p.get("received"), p.get("sent")) for name, p in self.peers.items()}
         return RunReport(
             command=self.command, exit_code=int(self.exit_code), dry_run=self.dry_run,
             peers=peers, routed=dict(self.routed),
@@ -161,6 +169,19 @@ def execute(config: Config, command: str, dry_run: bool = False,
             heal: bool = False) -> Outcome:
     """Run `command`; `refs` (retry only): the Ссылки to retry, None for every parked object;
     `heal` (reconcile): register what is missing again for the next send."""
+    try:
+        return _metered(config, command, dry_run, refs, progress, heal)
+    except BaseException as exc:
+        stop = stopping.wins(exc)  # a stop some library made an error of is still a stop
+        if stop is not exc:
+            raise stop from None
+        raise
+    finally:
+        stopping.forget()  # the exception carries it from here; a caller's next run starts afresh
+
+
+def _metered(config: Config, command: str, dry_run: bool, refs: tuple[str, ...] | None,
+             progress: Progress, heal: bool) -> Outcome:
     if dry_run:
         return _execute(config, command, True, refs, progress, heal)
     started = time.monotonic()
@@ -172,11 +193,10 @@ def execute(config: Config, command: str, dry_run: bool = False,
     except Busy:
         code = None  # not a run: the one holding the lock writes the file
         raise
-    except OnecsyncError as exc:
-        code = int(exc.exit_code)
-        raise
     except BaseException as exc:
-        code = (ended_by(exc) or (int(ExitCode.BUG), ""))[0]
+        stop = stopping.wins(exc)
+        code = int(stop.exit_code) if isinstance(stop, OnecsyncError) else \
+            (ended_by(stop) or (int(ExitCode.BUG), ""))[0]
         raise
     finally:
         if code is not None:
@@ -207,13 +227,17 @@ def _execute(config: Config, command: str, dry_run: bool, refs: tuple[str, ...] 
             ping.start()
             try:
                 _journaled(config, command, steps, outcome, progress, refs, heal)
-            except OnecsyncError as exc:
-                ping.finish(exc.exit_code, f"onecsync {command}: exit {int(exc.exit_code)}\n"
-                                           f"{exc.line()}")
-                raise
             except BaseException as exc:
-                code, why = ended_by(exc) or (ExitCode.BUG, f"internal error {type(exc).__name__}")
-                ping.finish(code, f"onecsync {command}: {why}")
+                stop = stopping.wins(exc)
+                if isinstance(stop, OnecsyncError):
+                    ping.finish(stop.exit_code, f"onecsync {command}: exit {int(stop.exit_code)}"
+                                                f"\n{stop.line()}")
+                else:
+                    code, why = ended_by(stop) or (ExitCode.BUG,
+                                                   f"internal error {type(stop).__name__}")
+                    ping.finish(code, f"onecsync {command}: {why}")
+                if stop is not exc:
+                    raise stop from None
                 raise
             ping.finish(outcome.exit_code, _summary(outcome))
     except sqlite3.Error as exc:  # the state file itself: busy, full, read-only, damaged
@@ -230,7 +254,7 @@ def _refuse_unparked(config: Config, refs: tuple[str, ...]) -> None:
         if state is not None:
             state.close()
     if missing:
-        raise Misnamed(f"not parked: {', '.join(missing)}; nothing was retried",
+        raise Misnamed(f"not parked: {shown_all(missing)}; nothing was retried",
                        remedy="`onecsync status` counts the parked objects and `onecsync state "
                               "export` lists them with their Ссылки; or use retry --all")
 
@@ -252,11 +276,15 @@ def _journaled(config: Config, command: str, steps, outcome: Outcome, progress: 
                 _steps(config, state, steps, outcome, dry_run=False, refs=refs,
                        progress=progress, heal=heal)
         except (OnecsyncError, sqlite3.Error) as exc:
-            if isinstance(exc, sqlite3.Error):
-                exc = sqlite_failure(exc, config.state)
-            outcome.errors.append(exc)
-            _end_run(state, run_id, int(outcome.exit_code), outcome, exc.line())
-            raise exc from None
+            failure = sqlite_failure(exc, config.state) if isinstance(exc, sqlite3.Error) else \
+                stopping.wins(exc)
+            if not isinstance(failure, OnecsyncError):  # the stop a library swallowed
+                code, why = ended_by(failure) or (int(ExitCode.BUG), repr(failure))
+                _end_run(state, run_id, code, outcome, why)
+                raise failure from None
+            outcome.errors.append(failure)
+            _end_run(state, run_id, int(outcome.exit_code), outcome, failure.line())
+            raise failure from None
         except BaseException as exc:
             code, why = ended_by(exc) or (int(ExitCode.BUG), repr(exc))
             _end_run(state, run_id, code, outcome, why)
@@ -308,7 +336,7 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
     exchange = Exchange(config, state, transports, dry_run=dry_run, progress=progress)
     blocked: set[str] = set()
     for action, arg in steps:
-        peer_report = outcome.peers.setdefault(arg, {}) if action in ("receive", "send") else None
+        peer_report = outcome.peers.setdefault(arg, _PeerSteps()) if action in ("receive", "send") else None
         started = time.perf_counter()
         try:
             if action == "receive":
@@ -336,6 +364,7 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
                 sent = outcome.peers[arg]["sent"] = exchange.send(arg)
                 outcome.parked += sent.parked
         except OnecsyncError as exc:
+            stopping.check()  # a stop a library reported as this error: not the base's failure
             if isinstance(exc, StateError) or peer_report is None and exc.exit_code == ExitCode.CONFIG:
                 raise  # nothing else can go right either
             log.error("%s", exc.line())
@@ -348,6 +377,7 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
                 else:
                     peer_report["received"] = Received(ReceivedKind.FAILED, error=exc.line(),
                                                        code=int(exc.exit_code))
+        stopping.check()  # a stop swallowed on the way (and nothing raised for it) ends here
         for problem in exchange.take_problems():  # the step went through, yet needs a human
             log.error("%s", problem.line())
             outcome.errors.append(problem)

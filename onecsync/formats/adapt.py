@@ -1,5 +1,8 @@
 """Carry one body object from one EnterpriseData version to another by walking both versions' types.
 
+Public API: `adapt(element, source, target)` → `Adapted`, `Unconvertible`, `Path`; for formats.relabel:
+`comment_way`, `comment_to_move`, `move_comment`.
+
 What the target version does not declare is dropped (and reported); what it requires but cannot be
 filled from the source makes the object unconvertible. No field is invented or renamed.
 """
@@ -54,7 +57,7 @@ def adapt(element: etree._Element, source: FormatIndex, target: FormatIndex) -> 
     element = _move_comment(element, source, target, name)
     walker = _Walker(source.namespace, target)
     new = etree.Element(f"{{{target.namespace}}}{name}", nsmap={None: target.namespace})
-    walker.fill(element, new, target.types[name], name)
+    walker.fill(element, new, target.object_type(name), name)
     return Adapted(new, walker.dropped)
 
 
@@ -68,7 +71,7 @@ def _declares(index: FormatIndex, type_name: str, *steps: str) -> bool:
             if isinstance(t, ObjectType) else None
         if prop is None:
             return False
-        t = prop.inline or index.types.get(prop.type, prop.type)
+        t = index.resolve(prop)
     return True
 
 
@@ -165,7 +168,7 @@ class _Walker:
         if table is None:
             target, fields = self.target, {}
             for i, p in enumerate(t.properties):
-                sub = p.inline or target.types.get(p.type, p.type)
+                sub = target.resolve(p)
                 in_force = target.enumeration_in_force(sub)
                 fields[self.source_prefix + p.name] = _Field(
                     i, p.name, f"{{{target.namespace}}}{p.name}", sub,
@@ -181,8 +184,9 @@ class _Walker:
         has_children = len(src) > 0 and any(isinstance(c.tag, str) for c in src)
         if isinstance(t, ObjectType):
             if not has_children and (src.text or "").strip():
-                if t.name == vat.STRUCTURE_TYPE and vat.to_structure(src.text.strip()):
-                    for name, text in vat.to_structure(src.text.strip()):
+                pairs = vat.to_structure(src.text.strip()) if t.name == vat.STRUCTURE_TYPE else None
+                if pairs:
+                    for name, text in pairs:
                         etree.SubElement(new, f"{{{self.target.namespace}}}{name}").text = text
                     return new
                 raise _Lost(str(path), f"is a structure in EnterpriseData {self.target.version}, not a plain value")
@@ -249,8 +253,8 @@ class _Walker:
                     reason = lost.get(name, f"required in EnterpriseData {self.target.version} but missing")
                     raise Unconvertible(f"{path}/{name}", reason)
 
-    def not_allowed(self, value: str, t: ValueType) -> str:
-        allowed = f"the values of {t.name}" if t.name else "its allowed values"
+    def not_allowed(self, value: str, t: ValueType | None) -> str:
+        allowed = f"the values of {t.name}" if t is not None and t.name else "its allowed values"
         return f"{value!r} is not one of {allowed} in EnterpriseData {self.target.version}"
 
 

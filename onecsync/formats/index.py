@@ -1,5 +1,8 @@
 """Load the generated per-version format indexes (``data/*.json.gz``) into read-only type tables.
 
+Public API: `load(version)` → `FormatIndex`, `load_envelope()`, `object_types`, `version_key`,
+`version_of`, `namespace`, `UnknownVersion`, the type tables `ObjectType`, `ValueType`, `Prop`.
+
 Type names follow the generator's convention: a bare name is a type of the index's own namespace,
 ``xs:`` an XML Schema built-in, ``msg:`` a type of the exchange-message envelope namespace.
 """
@@ -143,7 +146,6 @@ class FormatIndex:
             if (isinstance(t, ObjectType) and t.base == "msg:Object") or name == _DELETION_TYPE
         )
         self._ref_types = self._read_ref_choice()
-        self._ref_elements = {t: e for e, t in self._ref_types.items()}
 
     def _read_ref_choice(self) -> dict[str, str]:
         any_ref = self.types.get(_ANY_REF_TYPE)
@@ -160,26 +162,32 @@ class FormatIndex:
     def has_type(self, name: str) -> bool:
         return name in self.types
 
-    def properties(self, type_name: str) -> list[Prop]:
-        """Declared properties of an object type, in order; KeyError for a name that is not one."""
+    def object_type(self, type_name: str) -> ObjectType:
+        """The object type of that name; KeyError for a name that is not one."""
         t = self.types[type_name]
         if not isinstance(t, ObjectType):
             raise KeyError(f"{type_name} is a value type")
-        return list(t.properties)
+        return t
+
+    def properties(self, type_name: str) -> list[Prop]:
+        """Declared properties of an object type, in order; KeyError for a name that is not one."""
+        return list(self.object_type(type_name).properties)
+
+    def resolve(self, p: Prop) -> TypeDef | str:
+        """The type of a property: its inline type, the package's type it names, or that name
+        (a built-in such as xs:string)."""
+        if p.inline is not None:
+            return p.inline
+        assert p.type is not None, "every shipped property names its type or declares it inline"
+        return self.types.get(p.type, p.type)
 
     def enumeration_in_force(self, t: TypeDef | str | None) -> ValueType | None:
         """The nearest type along `t`'s restriction bases (inside the package) that lists values."""
         while isinstance(t, ValueType):
             if t.enumerations:
                 return t
-            t = self.types.get(t.base, t.base)
+            t = None if t.base is None else self.types.get(t.base, t.base)  # a union has no base
         return None
-
-    def key_properties_type(self, object_type: str) -> str | None:
-        t = self.types.get(object_type)
-        if not isinstance(t, ObjectType):
-            return None
-        return next((p.type for p in t.properties if p.name == "КлючевыеСвойства"), None)
 
     def ref_element_to_type(self, element_local_name: str) -> str | None:
         """The object type a reference element of ``ЛюбаяСсылка`` names.
@@ -187,9 +195,6 @@ class FormatIndex:
         "КонтрагентыСсылка" -> "Справочник.Контрагенты"; None for a name that is not such an element.
         """
         return self._ref_types.get(element_local_name)
-
-    def ref_element_for_type(self, object_type: str) -> str | None:
-        return self._ref_elements.get(object_type)
 
     def __repr__(self) -> str:
         return f"<FormatIndex {self.version} ({len(self.types)} types)>"

@@ -65,13 +65,13 @@ def relabel(element: etree._Element, source: str, target: str,
     if plan is None:
         return None
     way = comment_way(guide.source, guide.target, name)
-    moved = way is not None and comment_to_move(element, way)
+    moved = way if way is not None and comment_to_move(element, way) else None
     # Whether the result is valid by construction (formats.proof), VAT rates aside.
     proof = proved(source, target, name) if valid else None
     sure = proof is not None and (not moved or comment_moved(source, target, name, way)) \
         and _holds(element, proof)
     if moved:  # as the walk does first; then the group and the object are sorted like all else
-        move_comment(element, way)
+        move_comment(element, moved)
     dropped: list[str] = []
     schema = object_schema(target)
     if not moved and not plan.rewrites:
@@ -85,11 +85,12 @@ def relabel(element: etree._Element, source: str, target: str,
     if plan.places and not guide.carry(element, plan, name, dropped, rates):
         return None
     if moved:
-        t = guide.target.types[name]
+        t = guide.target.object_type(name)
         guide.sort(element, t)
-        if way == "in":
-            group = next(p for p in t.properties if p.name == COMMON)
-            guide.sort(element.find(guide.ns + COMMON), _resolve(guide.target, group))
+        if moved == "in":  # into the group, which `comment_way` found declared as an object type
+            group = guide.target.resolve(next(p for p in t.properties if p.name == COMMON))
+            if isinstance(group, ObjectType):
+                guide.sort(element.find(guide.ns + COMMON), group)
     if sure and guide.checked.issuperset(rates):
         return dropped
     if not schema.validate(element):
@@ -120,6 +121,11 @@ class _Plan:
         return bool(self.drop or self.order or self.steps)
 
 
+# Below a field, as the plans are built: the (source, target) type pair to go down to, by
+# identity, or the place itself (a VAT rate, an xs:anyType value).
+_Sub = tuple[int, int] | TypeDef | str
+
+
 class _Guide:
     """Every object type's plan for one pair of versions, built once from both versions' types."""
 
@@ -129,8 +135,8 @@ class _Guide:
         self.checked: set[tuple[int, bytes]] = set()
         self.ns = ns = f"{{{target.namespace}}}"
         self.orders: dict[int, dict[str, int]] = {}
-        pairs: dict[tuple[int, int], tuple[ObjectType, ObjectType, list]] = {}
-        todo = [(source.types[n], target.types[n]) for n in target.object_types
+        pairs: dict[tuple[int, int], tuple[ObjectType, ObjectType, list[tuple[str, _Sub]]]] = {}
+        todo = [(source.object_type(n), target.object_type(n)) for n in target.object_types
                 if isinstance(source.types.get(n), ObjectType)]
         roots = {n: (id(source.types[n]), id(target.types[n])) for n in target.object_types
                  if isinstance(source.types.get(n), ObjectType)}
@@ -139,11 +145,11 @@ class _Guide:
             if (id(s), id(t)) in pairs:
                 continue
             theirs = {p.name: p for p in s.properties}
-            subs = []
+            subs: list[tuple[str, _Sub]] = []
             for p in t.properties:
-                sub = _resolve(target, p)
+                sub = target.resolve(p)
                 q = theirs.get(p.name)
-                src = _resolve(source, q) if q is not None else None
+                src = source.resolve(q) if q is not None else None
                 if isinstance(sub, ObjectType) and isinstance(src, ObjectType):
                     todo.append((src, sub))
                     subs.append((ns + p.name, (id(src), id(sub))))
@@ -164,13 +170,13 @@ class _Guide:
             grown = False
             for key, (_, _, subs) in pairs.items():
                 plan = plans[key]
-                for tag, sub in subs:
+                for tag, below in subs:
                     if tag in plan.steps:
                         continue
-                    if not isinstance(sub, tuple):
-                        plan.steps[tag] = sub
-                    elif plans[sub].places:
-                        plan.steps[tag] = plans[sub]
+                    if not isinstance(below, tuple):
+                        plan.steps[tag] = below
+                    elif plans[below].places:
+                        plan.steps[tag] = plans[below]
                     else:
                         continue
                     grown = True
@@ -293,10 +299,6 @@ def _acted_on(plan: _Plan) -> list[str]:
     """The tags of `plan`'s children that `carry` changes: dropped, rewritten, or sorted."""
     return [*plan.drop, *(t for t, s in plan.steps.items()
                           if not isinstance(s, _Plan) or s.order is not None)]
-
-
-def _resolve(index: FormatIndex, p) -> TypeDef | str:
-    return p.inline or index.types.get(p.type, p.type)
 
 
 @cache

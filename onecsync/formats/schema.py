@@ -1,5 +1,7 @@
 """Write XML Schemas from the format indexes, in memory, and compile them with lxml.
 
+Public API: `object_schema(version)`, `header_schema()`.
+
 One schema per EnterpriseData version (plus the envelope schema it imports), rendered the way 1C's
 own XSD export of 1.8 renders the XDTO package (ordered types as ``xs:sequence``, ``ordered="false"``
 types as ``xs:choice``, open types with a trailing wildcard and ``xs:anyAttribute``), with the two
@@ -47,18 +49,19 @@ class _Writer:
         return name if name.startswith(("xs:", "msg:")) else f"tns:{name}"
 
     def types(self, skip: tuple[tuple[str, str], ...] = ()) -> None:
-        for t in self.index.types.values():
+        for name, t in self.index.types.items():
             if isinstance(t, ValueType):
-                self.simple_type(self.root, t, name=t.name)
+                self.simple_type(self.root, t, name=name)
             else:
-                props = [p for p in t.properties if (t.name, p.name) not in skip]
-                self.complex_type(self.root, t, props, name=t.name)
+                props = [p for p in t.properties if (name, p.name) not in skip]
+                self.complex_type(self.root, t, props, name=name)
 
     def simple_type(self, parent: etree._Element, t: ValueType, **attrib: str) -> None:
         simple = self.sub(parent, "simpleType", **attrib)
         if t.variety == "Union":
             self.sub(simple, "union", memberTypes=" ".join(self.qname(m) for m in t.member_types))
             return
+        assert t.base is not None, "every shipped value type but a union restricts a base"
         restriction = self.sub(simple, "restriction", base=self.qname(t.base))
         for facet, value in t.facets:
             self.sub(restriction, facet, value=value)

@@ -1,4 +1,7 @@
-"""Validate one body object or a message header and report each problem with line, path and readable message."""
+"""Validate one body object or a message header and report each problem with line, path and readable message.
+
+Public API: `validate_object`, `validate_header` → a list of `Problem`.
+"""
 
 from __future__ import annotations
 

@@ -146,7 +146,7 @@ def check_message(path: Path, expected: Expected | None = None,
             _check_header(check, reader.header, expected if reader.header_read else None,
                           reader.header_read)
             if check.version in formats.VERSIONS:  # without its format the body cannot be checked
-                _check_body(check, reader)
+                _check_body(check, reader, check.version)
     except MessageRejected as exc:
         check.add(Finding(None, None, None, None, _without_source(exc, source)))
     except OSError as exc:
@@ -204,8 +204,7 @@ def _check_codes(check: MessageCheck, h: Header, config: Expected) -> None:
                           f"({', '.join(config.formats)}); receive would reject it"))
 
 
-def _check_body(check: MessageCheck, reader: MessageReader) -> None:
-    version = check.version
+def _check_body(check: MessageCheck, reader: MessageReader, version: str) -> None:
     ns = formats.namespace(version)
     index = formats.load(version)
     for el in reader.elements():  # the reader refuses a Body in another namespace than Format's

@@ -2,6 +2,7 @@
 
 Public API: `Header`, `ObjectTypeDecl`, `judge_header(el)`, `problem_text(p)`,
 `too_many(where, name, count)`, `header_from_element(el)`, `parse_integer(text, what)`,
+`schema_value(text, xs_type)`, `apply_whitespace(el)`,
 `check_envelope(header)`, `check_incoming(...)`, `HEADER_ORDER`, `MSG_NS`. The header is 1C's XDTO type `Header` of the
 ``msg`` namespace (PKG-MSG): an *ordered* type, so a header out of order is rejected here as 1C's
 schema would reject it. `judge_header` is the one judgement of a header: `run` refuses a message on
@@ -14,9 +15,12 @@ import re
 from dataclasses import dataclass
 from dataclasses import field
 
+from lxml import etree
+
 from onecsync import formats
 from onecsync.errors import MessageRejected
 from onecsync.formats import Problem
+from onecsync.formats.index import ObjectType
 from onecsync.formats.index import load_envelope
 
 MSG_NS = formats.ENVELOPE_NS
@@ -26,10 +30,11 @@ XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 ROOT_NSMAP = {"msg": MSG_NS, "xs": XS_NS, "xsi": XSI_NS}
 
 # Order and occurrence limits come from 1C's package, as the schema `validate` checks against does.
-_TYPES = load_envelope().types
-HEADER_ORDER = tuple(p.name for p in _TYPES["Header"].properties)
-CONFIRMATION_ORDER = tuple(p.name for p in _TYPES["Confirmation"].properties)
-_MAX_OCCURS = {(t, p.name): p.max for t in ("Header", "Confirmation") for p in _TYPES[t].properties}
+_TYPES = load_envelope()
+HEADER_ORDER = tuple(p.name for p in _TYPES.object_type("Header").properties)
+CONFIRMATION_ORDER = tuple(p.name for p in _TYPES.object_type("Confirmation").properties)
+_MAX_OCCURS = {(t, p.name): p.max for t in ("Header", "Confirmation")
+               for p in _TYPES.object_type(t).properties}
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,42 @@ def _msg_name(el, source: str) -> str | None:
 
 
 def _text(el) -> str:
-    return (el.text or "").strip()
+    # The value as `apply_whitespace` left it: a Unicode blank (NBSP, U+3000) is part of it.
+    return el.text or ""
+
+
+# XML's own whitespace (production S): what the schema's whiteSpace facet removes. A
+# non-breaking space and the other Unicode blanks are text, in 1C's schema as in ours.
+XML_SPACE = " \t\n\r"
+_RUNS = re.compile(f"[{XML_SPACE}]+")
+
+
+def schema_value(text: str | None, xs_type: str | None) -> str:
+    """A header field's text as 1C's schema reads it. Every built-in type but xs:string has
+    whiteSpace=collapse (xs:dateTime, xs:integer, xs:boolean): runs of XML whitespace become one
+    space, none is left around the value. xs:string preserves them; but no code, version, URI,
+    plan name or prefix 1C writes begins or ends with a blank, so those are only trimmed (a
+    header written over several lines reads as 1C's own). libxml2 does not collapse an
+    xs:dateTime itself ('2026-11-20T09:20:00 ' fails its check): hence one rule, applied here
+    for onecsync's reading and the schema's check alike."""
+    text = text or ""
+    if xs_type == "xs:string":
+        return text.strip(XML_SPACE)
+    return _RUNS.sub(" ", text).strip(" ")
+
+
+def apply_whitespace(el, type_name: str = "Header") -> None:
+    """Set every field of a parsed ``msg:Header`` (Confirmation, AvailableObjectTypes, … below
+    it) to its `schema_value`, in place, by the types of 1C's envelope package."""
+    props = {p.name: p.type for p in _TYPES.object_type(type_name).properties}
+    for child in el:
+        if not isinstance(child.tag, str) or not child.tag.startswith(f"{{{MSG_NS}}}"):
+            continue  # open content: not ours to read
+        xs_type = props.get(child.tag.rpartition("}")[2])
+        if isinstance(_TYPES.types.get(xs_type or ""), ObjectType):
+            apply_whitespace(child, xs_type)
+        elif xs_type is not None and len(child) == 0:
+            child.text = schema_value(child.text, xs_type)
 
 
 def shown(text: str | None, limit: int = 80) -> str:
@@ -112,7 +152,7 @@ def too_many(where: str, name: str, count: int, source: str = "") -> None:
                               f"{limit})", source=source)
 
 
-# xs:integer as 1C writes it: ASCII digits, an optional sign, nothing around them. Python's
+# xs:integer as 1C writes it, once collapsed: ASCII digits, an optional sign. Python's
 # int() also takes other scripts' digits (٢, ２), underscores (0_2) and any Unicode blank.
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
@@ -121,6 +161,8 @@ def parse_integer(text: str | None, what: str, source: str = "") -> int:
     """A header number (MessageNo, ReceivedNo), or MessageRejected: the one reading of it that
     `receive` and `validate` share."""
     text = text or ""
+    if not text:
+        raise MessageRejected(f"{what} is empty", source=source)
     if not _INTEGER.fullmatch(text):
         raise MessageRejected(f"{what} {text[:40]!r} is not a number", source=source)
     # Counted before int(): 5,000 digits would stop int() itself with another error.
@@ -145,7 +187,7 @@ def _check_order(children, order: tuple[str, ...], where: str, source: str) -> N
             count = count + 1 if pos == last else 1
             too_many(where, name, count, source)
         except MessageRejected as exc:
-            exc.line = child.sourceline  # for `validate`, which names the line
+            exc.sourceline = child.sourceline
             raise
         last = pos
 
@@ -154,10 +196,11 @@ def judge_header(el, source: str = "") -> tuple[Header | None, list[Problem]]:
     """The header, or its problems: what onecsync reads from it (in its own words) or, when that
     reads fine, what 1C's schema of the envelope says (namespaces, types, attributes, dates).
     `run` refuses on the first problem, `validate` lists them all."""
+    apply_whitespace(el)
     try:
         header = header_from_element(el, source)
     except MessageRejected as exc:
-        line = getattr(exc, "line", el.sourceline)
+        line = exc.sourceline if exc.sourceline is not None else el.sourceline
         return None, [Problem(line, "Header", str(exc).removeprefix(f"{source}: "))]
     problems = formats.validate_header(el)
     return (None if problems else header), problems
@@ -173,6 +216,7 @@ def header_from_element(el, source: str = "") -> Header:
     """Read a parsed `msg:Header`, rejecting what 1C would reject."""
     children = [c for c in el if isinstance(c.tag, str)]
     _check_order(children, HEADER_ORDER, "Header", source)
+    _no_objects(el, source)
     values: dict = {"available_versions": []}
     seen_conf = False
     for child in children:
@@ -181,6 +225,8 @@ def header_from_element(el, source: str = "") -> Header:
             values["format"] = _text(child)
         elif name == "CreationDate":
             values["creation_date"] = _text(child)
+            if not values["creation_date"]:  # a clearer line than the schema's
+                raise MessageRejected("Header: CreationDate is empty", source=source)
         elif name == "Confirmation":
             seen_conf = True
             _read_confirmation(child, values, source)
@@ -201,6 +247,23 @@ def header_from_element(el, source: str = "") -> Header:
         raise MessageRejected("Header has no AvailableVersion", source=source)
     values["available_versions"] = tuple(values["available_versions"])
     return Header(has_confirmation=seen_conf, **values)
+
+
+_BODY_NS = "{" + formats.BASE_URI + "/"
+
+
+def _no_objects(el, source: str) -> None:
+    """The Header is open (1C ignores what it does not know), but an element of an
+    EnterpriseData body namespace in it is an object out of place: ignored, it would be lost
+    with the message confirmed."""
+    for child in el.iter(tag=etree.Element):
+        if child.tag.startswith(_BODY_NS):
+            name, line = etree.QName(child), child.sourceline
+            exc = MessageRejected(f"the Header holds <{name.localname[:80]}> of namespace "
+                                  f"{name.namespace} at line {line}: objects belong in the Body",
+                                  source=source)
+            exc.line = line
+            raise exc
 
 
 def _child_text(el, name: str) -> str:

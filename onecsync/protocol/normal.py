@@ -57,10 +57,13 @@ def own_namespaces(el):
 
 
 def _rebuild(el, body_ns: str) -> bytes:
+    nsmap: dict[str | None, str] = {None: body_ns}
+    nsmap.update(ROOT_NSMAP)
+
     def copy(src, parent):
         tag = etree.QName(src)
         name = f"{{{body_ns}}}{tag.localname}" if tag.namespace == body_ns else src.tag
-        dst = etree.Element(name, nsmap={None: body_ns, **ROOT_NSMAP}) if parent is None \
+        dst = etree.Element(name, nsmap=nsmap) if parent is None \
             else etree.SubElement(parent, name)
         dst.attrib.update(src.attrib)
         dst.text = src.text

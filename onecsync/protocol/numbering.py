@@ -26,7 +26,7 @@ LAST_SETTABLE = LAST_NUMBER - 1
 
 def _exhausted(peer: str) -> str:
     return (f"reset the exchange's numbers in {peer} (its node's sent and received numbers to "
-            f"0), then run `onecsync state set-numbers {peer} --sent 0 --received 0`")
+            f"0), then run `onecsync state set-numbers {peer} --sent 0 --received 0 --force`")
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def decide(numbers: Numbers, message_no: int | None, received_no: int | None,
         return Decision.APPLY_UNNUMBERED
     if message_no <= numbers.received_no:
         return Decision.DUPLICATE
-    if (received_no or 0) > numbers.sent_no and received_no > LAST_SETTABLE:
+    if received_no is not None and received_no > numbers.sent_no and received_no > LAST_SETTABLE:
         # `--sent` that number would make our next message one SQLite cannot hold
         raise NumberingConflict(
             f"{peer} confirms our message {received_no}, past the last number onecsync can "

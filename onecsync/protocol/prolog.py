@@ -6,7 +6,7 @@ Public API: `sniff(stream, source)` (the prolog read), `Prefixed` (replays it, g
 from __future__ import annotations
 
 import re
-from typing import BinaryIO
+from typing import IO
 
 from onecsync.errors import MessageRejected
 from onecsync.protocol.markup import MarkupGuard
@@ -19,7 +19,7 @@ class Prefixed:
     """A file object that replays bytes already sniffed from the stream before the rest, and
     notes where the stream ended (for telling a file that ends early from a broken one)."""
 
-    def __init__(self, head: bytes, rest: BinaryIO, source: str) -> None:
+    def __init__(self, head: bytes, rest: IO[bytes], source: str) -> None:
         self._head = head
         self._rest = rest
         self.count = 0  # bytes handed to the parser, for progress
@@ -43,7 +43,7 @@ class Prefixed:
         return data
 
 
-def sniff(stream: BinaryIO, source: str) -> bytes:
+def sniff(stream: IO[bytes], source: str) -> bytes:
     """Read the prolog and refuse, early and cheaply, what is not a UTF-8 XML document."""
     head = stream.read(4096)
     if not head:

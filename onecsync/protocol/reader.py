@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 from typing import Iterator
 
 from lxml import etree
@@ -30,10 +30,12 @@ from onecsync.errors import MessageRejected
 from onecsync.progress import EVERY
 from onecsync.progress import Task
 from onecsync.protocol.envelope import MSG_NS
+from onecsync.protocol.envelope import XML_SPACE
 from onecsync.protocol.envelope import Header
 from onecsync.protocol.envelope import judge_header
 from onecsync.protocol.envelope import local_name
 from onecsync.protocol.envelope import problem_text
+from onecsync.protocol.envelope import shown
 from onecsync.protocol.envelope import too_many
 from onecsync.protocol.limits import OBJECT_LIMIT
 from onecsync.protocol.limits import TOO_LARGE
@@ -79,13 +81,34 @@ class BodyObject:
 
 
 
-def _clear(el) -> None:
+def _clear(el, keep_tail: bool = False) -> None:
     """`el.clear()` in time linear in its size. Cleared at once, an element parsed by iterparse
     whose subtree is large (30,000 declared object types, a table of 30,000 rows) takes time
     quadratic in it inside lxml (4 s, 60 s at 100,000); its children cleared first, 0.02 s."""
     for child in el:
         child.clear()
-    el.clear()
+    el.clear(keep_tail=keep_tail)
+
+
+# Names that mean the message's own structure, never an object type.
+_NOT_OBJECTS = frozenset({"Message", "Header", "Body"})
+
+
+def _text_between(prev, body, source: str) -> None:
+    """Text directly in the Body (before `prev`'s follower, or before the first object) has no
+    place in 1C's schema: the Body is a sequence of objects. Whitespace is layout."""
+    text = body.text if prev is None else prev.tail
+    if not text or not text.strip(XML_SPACE):
+        return
+    text = shown(text.strip(XML_SPACE), 40)
+    if prev is None:
+        line = body.sourceline
+        raise MessageRejected(f"text {text} directly in the Body, before its first object (the "
+                              f"Body starts at line {line}): the Body holds only objects",
+                              source=source)
+    line = prev.sourceline
+    raise MessageRejected(f"text {text} directly in the Body, after the object that starts at "
+                          f"line {line}: the Body holds only objects", source=source)
 
 
 def _is_keys(el) -> bool:
@@ -93,16 +116,19 @@ def _is_keys(el) -> bool:
 
 
 
+class _Malformed(MessageRejected):
+    """The parser's own error: it names the place, so it is never taken for a cut file's end."""
+
+
 class MessageReader:
     """Streams one message: `header` is read on construction, `objects()` yields the body."""
 
-    def __init__(self, stream: BinaryIO, source: str, progress: Task | None = None,
+    def __init__(self, stream: IO[bytes], source: str, progress: Task | None = None,
                  check_schema: bool = False) -> None:
         # check_schema: objects that 1C's schema of their version refuses are marked for
         # parking, so that one bad object never makes a base refuse our whole message.
         self.check_schema = check_schema
         self.source = source
-        self.unknown: dict[str, int] = {}
         self._progress = progress or Task()
         head = sniff(stream, source)
         self._input = Prefixed(head, stream, source)
@@ -120,7 +146,7 @@ class MessageReader:
     def _judged(self, exc: MessageRejected) -> MessageRejected:
         """A problem found once the whole file was parsed is one of a file that ends early:
         what the parser makes of the last, cut tag (a root named 'Messa', no Header yet)."""
-        if self._input.at_end and not getattr(exc, "placed", False):
+        if self._input.at_end and not isinstance(exc, _Malformed):
             exc.ends_early = True
         return exc
 
@@ -139,10 +165,8 @@ class MessageReader:
         msg = str(getattr(exc, "msg", exc) or exc).split(", line ")[0]
         # libxml2 reports a cut document only once the stream has ended, on its last line; an
         # error met while data was still coming (a NUL, a bad byte) is in the file itself.
-        err = MessageRejected(f"malformed XML{line}: {msg}", source=self.source,
-                              ends_early=self._input.at_end and lineno == self._input.lines)
-        err.placed = True
-        return err
+        return _Malformed(f"malformed XML{line}: {msg}", source=self.source,
+                          ends_early=self._input.at_end and lineno == self._input.lines)
 
     def _read_header(self) -> Header:
         event, el = self._next()
@@ -171,7 +195,8 @@ class MessageReader:
     def _read_to_end_of_header(self) -> None:
         """Parse on to </Header>, refusing as soon as the header outgrows 1C's schema (101
         AvailableVersion) or HEADER_LIMIT, so that a flood in it never fills the memory."""
-        start, counts, depth = self._input.count, {}, 1
+        start, depth = self._input.count, 1
+        counts: dict[str, int] = {}
         while depth:
             event, el = self._next()
             if event == "end":
@@ -190,23 +215,19 @@ class MessageReader:
         """The Header element, parsed in full, to its model, or the first of its problems
         (`onecsync validate` overrides it to list them all)."""
         header, problems = judge_header(el, self.source)
-        if problems:
+        if header is None or problems:  # no header comes without its problems
             raise MessageRejected(problem_text(problems[0]), source=self.source)
         return header
 
-    @property
-    def bytes_read(self) -> int:
-        return self._input.count
-
     def objects(self) -> Iterator[BodyObject]:
         """Yield every body object; a settings-only message (no Body) yields nothing."""
-        ns = formats.namespace(self.header.version) if self.header.version else None
-        index = formats.load(self.header.version) if self.header.version else None
+        if self.header.version is None:  # the run reads no Body of a settings-only message
+            return
+        ns = formats.namespace(self.header.version)
+        index = formats.load(self.header.version)
         try:
             for el in self.elements():
-                obj = self._object(el, ns, index)
-                if obj is not None:
-                    yield obj
+                yield self._object(el, ns, index)
         except MessageRejected as exc:
             raise self._judged(exc) from None
 
@@ -214,19 +235,31 @@ class MessageReader:
         """Yield every child of the Body, parsed in full; it is cleared once the consumer moves
         on, so only one object is ever held in memory.
 
-        The hot loop of a big message (two events per element): it iterates the parser
-        directly, with nothing but the depth to keep per event.
+        What the Body holds is judged as each child starts (`_judge_child`): an element that is
+        not an object of the message's format, or text between the objects, is a malformed
+        message, refused before anything of it is staged. The hot loop of a big message (two
+        events per element): it iterates the parser directly, with nothing but the depth to keep
+        per event.
         """
-        count = 0
+        count, bodies = 0, 0
+        own = self._own_prefix()
         while True:
             event, el = self._next()
             if event == "end":  # </Message>
                 self._drain()
                 self._progress.update(count, self._input.count)
                 return
-            if local_name(el, self.source) != "Body":
-                raise MessageRejected(f"unexpected element {local_name(el)!r} "
-                                      "after the Header", source=self.source)
+            name, line = local_name(el, self.source), el.sourceline
+            if name == "Body" and bodies:
+                raise MessageRejected(f"a second Body at line {line} (a message has one Header "
+                                      "and one Body)", source=self.source)
+            if name != "Body":
+                raise MessageRejected(
+                    f"unexpected element {name!r} after the Body, at line {line} (a message has "
+                    "one Header and one Body)" if bodies else
+                    f"unexpected element {name!r} after the Header, at line {line} (a message "
+                    "has one Header and one Body)", source=self.source)
+            bodies += 1
             self._check_body(el)
             self._body = body = el
             depth, begun, current = 1, 0, None
@@ -237,6 +270,10 @@ class MessageReader:
                         if depth == 2:
                             begun, current = self._input.count, el
                             self.oversized = 0
+                            if own is not None and not el.tag.startswith(own) \
+                                    or el.tag[len(own or ""):] in _NOT_OBJECTS:
+                                self._judge_child(el)
+                            _text_between(el.getprevious(), body, self.source)
                         continue
                     depth -= 1
                     if depth >= 2:  # inside an object
@@ -247,22 +284,62 @@ class MessageReader:
                         if self.oversized:
                             self.oversized = self._input.count - begun
                         yield el
+                        # The tail stays: the parser may have read it already, and
+                        # `_text_between` looks at it when the next object starts.
                         if self._input.count - begun > LARGE_OBJECT:
-                            _clear(el)
+                            _clear(el, keep_tail=True)
                         else:
-                            el.clear()
+                            el.clear(keep_tail=True)
                         while el.getprevious() is not None:
                             del body[0]
                         count += 1
                         if count % EVERY == 0:
                             self._progress.update(count, self._input.count)
                     elif depth == 0:  # </Body>
+                        _text_between(body[-1] if len(body) else None, body, self.source)
                         break
                 else:
                     raise MessageRejected("the message ends before its Body is complete",
                                           source=self.source, ends_early=True)
             except etree.XMLSyntaxError as exc:
                 raise self._malformed(exc) from None
+
+    def _own_prefix(self) -> str | None:
+        """'{namespace}' of the message's format, which every Body child's tag starts with."""
+        return f"{{{formats.namespace(self.header.version)}}}" if self.header.version else None
+
+    def extensions(self) -> tuple[str, ...]:
+        """The format extensions' namespaces, which Format lists after the format (XS 2281)."""
+        return tuple(self.header.format.split()[1:])
+
+    def _judge_child(self, el) -> None:
+        """A Body child that is not in the format's namespace is no object of this message: 1C
+        looks its type up by (namespace, name) and skips what it does not find, so a known
+        object written in another namespace (urn:evil, or 1.17's inside a 1.8 Body) would be
+        dropped and the message confirmed. Refused instead, naming it; only the namespace of
+        a format extension named in Format is let through (its objects are parked by
+        `_object`). A Message, Header or Body inside the Body is no object in any namespace."""
+        name, line = local_name(el, self.source), el.sourceline
+        ns = etree.QName(el).namespace
+        if name in _NOT_OBJECTS:
+            raise MessageRejected(f"the Body holds a <{name}> at line {line}: a message has one "
+                                  "Header and one Body, and the Body only objects",
+                                  source=self.source)
+        if ns in self.extensions():
+            return
+        version = self.header.version
+        own = formats.namespace(version)
+        name = name[:80]
+        if ns is None:
+            raise MessageRejected(
+                f"the Body holds <{name}> in no namespace at line {line}, not an object of "
+                f"format {version} ({own}): 1C would skip it, and what it carries would be lost",
+                source=self.source)
+        ns = shown(ns)
+        raise MessageRejected(
+            f"the Body holds <{name}> in namespace {ns} at line {line}, not an object of format "
+            f"{version} ({own}): 1C would skip it, and what it carries would be lost",
+            source=self.source)
 
     oversized = 0  # bytes of the object being read, once they passed OBJECT_LIMIT
 
@@ -303,18 +380,19 @@ class MessageReader:
         except etree.XMLSyntaxError as exc:
             raise self._malformed(exc) from None
 
-    def _object(self, el, ns: str | None, index) -> BodyObject | None:
+    def _object(self, el, ns: str, index) -> BodyObject:
         local_name(el, self.source)
         qname = etree.QName(el)
-        if ns is None or qname.namespace != ns or index is None:
-            self._skip(qname.localname if qname.namespace == ns else el.tag)
-            return None
         type_name = qname.localname
-        if not (index.has_type(type_name) or type_name == DELETION):
-            self._skip(type_name)
-            return None
         if self.oversized:
             return self._too_large(el, ns, type_name)
+        if qname.namespace != ns:  # a format extension's (`elements` refused any other)
+            return self._untaken(el, ns, f"{{{qname.namespace}}}{type_name}",
+                                 f"an object of the format extension {qname.namespace}, "
+                                 "which onecsync does not know")
+        if type_name not in index.object_types:
+            return self._untaken(el, ns, type_name, f"{type_name} is not an object type of "
+                                 f"EnterpriseData {index.version}")
         if type_name == DELETION:
             return self._deletion(el, ns, index)
         el = own_namespaces(el)
@@ -331,6 +409,19 @@ class MessageReader:
             ref = "~" + hashlib.sha256(etree.tostring(keys)).hexdigest()[:32]
         return BodyObject(type_name, ref, "object", xml, digest, el.sourceline,
                           self._schema_problem(el, index), *_finding_keys(el, keys, ns, type_name))
+
+    def _untaken(self, el, ns: str, type_name: str, what: str, kind: str = "object",
+                 ref: str | None = None) -> BodyObject:
+        """What 1C skips (a type its format lacks) is parked, not dropped: kept in the state
+        with its bytes, never sent on, and counted where a human looks (the run's line, exit 7,
+        `status`), rather than confirmed to the base as delivered while nobody took it."""
+        el = own_namespaces(el)
+        xml = normalize_object(el, ns)
+        digest = hashlib.sha256(xml).hexdigest()[:32]
+        ref = ref or object_ref(el, ns) or "~" + digest
+        problem = (f"{what}: 1C skips it, and so does onecsync (kept here, not sent on); "
+                   "if it matters, have the bases exchange it in a version that has it")
+        return BodyObject(type_name, ref, kind, xml, digest, el.sourceline, problem=problem)
 
     def _too_large(self, el, ns: str, type_name: str) -> BodyObject:
         """Parked by its keys alone: the rest of the message goes on."""
@@ -354,7 +445,7 @@ class MessageReader:
         first = formats.validate_object(index.version, el)[0]
         return f"not valid per EnterpriseData {index.version}: {first.path}: {first.message}"
 
-    def _deletion(self, el, ns: str, index) -> BodyObject | None:
+    def _deletion(self, el, ns: str, index) -> BodyObject:
         el = own_namespaces(el)
         xml = normalize_object(el, ns)
         digest = hashlib.sha256(xml).hexdigest()[:32]
@@ -364,15 +455,17 @@ class MessageReader:
         if ref_el is None or not (ref_el.text or "").strip():
             return BodyObject(DELETION, "~" + digest, "delete", xml, digest, el.sourceline,
                               problem="the deletion names no object")
-        target_type = index.ref_element_to_type(etree.QName(ref_el).localname)
+        ref_name = etree.QName(ref_el)
+        target_type = index.ref_element_to_type(ref_name.localname) \
+            if ref_name.namespace == ns else None
         if target_type is None:
-            self._skip(f"{DELETION}/{etree.QName(ref_el).localname}")
-            return None
+            what = f"{{{ref_name.namespace}}}{ref_name.localname}" \
+                if ref_name.namespace != ns else ref_name.localname
+            return self._untaken(el, ns, DELETION, f"a deletion of a {what[:120]}, a reference "
+                                 f"no object type of EnterpriseData {index.version} has",
+                                 kind="delete", ref=(ref_el.text or "").strip().lower()[:200])
         return BodyObject(target_type, ref_el.text.strip().lower(), "delete", xml, digest,
                           el.sourceline, problem=self._schema_problem(el, index))
-
-    def _skip(self, name: str) -> None:
-        self.unknown[name] = self.unknown.get(name, 0) + 1
 
 
 @functools.cache

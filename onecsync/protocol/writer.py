@@ -15,6 +15,7 @@ from typing import Protocol
 
 from lxml import etree
 
+from onecsync import clock
 from onecsync import formats
 from onecsync.progress import EVERY
 from onecsync.progress import Task
@@ -27,7 +28,7 @@ _DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 
 def utc_now_text(now: datetime.datetime | None = None) -> str:
     """CreationDate as 1C writes it: the current universal date, seconds precision (XS 5315)."""
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or clock.utc_now()
     return now.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 

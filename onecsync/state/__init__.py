@@ -13,7 +13,9 @@ import sqlite3
 from pathlib import Path
 from typing import Callable
 
+from onecsync import stopping
 from onecsync.errors import StateError
+from onecsync.files import fsync_folder
 from onecsync.state import dryrun
 from onecsync.state.failures import sqlite_failure
 from onecsync.state.lock import RunLock
@@ -126,7 +128,7 @@ def _create(path: Path) -> None:
         finally:
             conn.close()
         os.link(new, path)  # unlike a rename, never replaces a state made meanwhile
-        _sync_folder(path.parent)
+        fsync_folder(path.parent)
     except FileExistsError:
         pass  # made meanwhile (not by a run: we hold the lock); vetted as it is opened
     except sqlite3.DatabaseError as exc:
@@ -135,19 +137,6 @@ def _create(path: Path) -> None:
         raise StateError(f"cannot create state file {path}: {exc.strerror}") from None
     finally:
         new.unlink(missing_ok=True)
-
-
-def _sync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems cannot sync a folder; the file itself is on disk
-    finally:
-        os.close(fd)
 
 
 def _must_be_writable(path: Path) -> None:
@@ -253,6 +242,6 @@ def read_peers(path: Path) -> list[PeerState] | None:
     try:
         return state.peers.all()
     except sqlite3.DatabaseError as exc:
-        raise StateError(f"state file {path} cannot be used: {exc}") from None
+        raise stopping.wins(StateError(f"state file {path} cannot be used: {exc}")) from None
     finally:
         state.close()

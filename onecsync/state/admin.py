@@ -17,6 +17,9 @@ from typing import Iterator
 from onecsync import topology
 from onecsync.config import Config
 from onecsync.errors import ConfigError
+from onecsync.errors import Misnamed
+from onecsync.errors import shown
+from onecsync.errors import shown_all
 from onecsync.i18n import N_
 from onecsync.state import RunLock
 from onecsync.state import State
@@ -52,7 +55,8 @@ _RESEND_NOTES: dict[str, str] = {
 
 def _check_peer(config: Config, peer: str) -> None:
     if peer not in config.bases:
-        raise ConfigError(f"no base named {peer!r} (the bases are {', '.join(config.bases)})",
+        raise ConfigError(f"no base named {shown(peer, quoted=True)} (the bases are "
+                          f"{', '.join(config.bases)})",
                           remedy="name one of them")
 
 
@@ -81,11 +85,14 @@ def _journal(state: State, command: str, plan: NumbersPlan | ResendPlan) -> None
 
 
 def set_numbers(config: Config, peer: str, sent: int | None, received: int | None,
-                apply: bool) -> NumbersPlan:
-    """Set `sent_no` and/or `received_no` of a peer (see the CLI help for when)."""
+                apply: bool, force: bool = False) -> NumbersPlan:
+    """Set `sent_no` and/or `received_no` of a peer (see the CLI help for when). `--sent` below
+    what the base has confirmed or may have read is refused unless `force`."""
     _check_peer(config, peer)
     command = f"state set-numbers {peer}"
     with _state(config, command, apply) as state:
+        if sent is not None and not force:
+            _refuse_lower_sent(state, peer, sent)
         if apply:
             assert state is not None
             state.peers.ensure(peer, config.bases[peer].code)
@@ -95,6 +102,34 @@ def set_numbers(config: Config, peer: str, sent: int | None, received: int | Non
                 _journal(state, command, plan)
             return plan
         return NumbersPlan.from_json(_numbers_plan(state, peer, sent, received))
+
+
+def _refuse_lower_sent(state: State | None, peer: str, sent: int) -> None:
+    """Our next message is numbered sent + 1. One at or below a number the base has confirmed,
+    or below the last message this state wrote to it (which the base may have read), is
+    skipped by 1C as "ранее принято": every object in it lost, and each later run would take
+    our own message in the folder for another onecsync's. Only a base whose numbering was
+    reset to 0 wants that (`--force`)."""
+    try:
+        row = state.peers.get(peer) if state is not None else None
+    except KeyError:
+        row = None
+    if row is None:
+        return
+    confirmed, written = row.confirmed_no, row.out_no or 0
+    lowest = max(confirmed, written)
+    if sent >= lowest:
+        return
+    remedy = (f"use at least --sent {lowest}; only if the exchange's numbers in {peer} were "
+              "reset to 0, add --force")
+    if confirmed >= written:
+        raise Misnamed(f"refused: --sent {sent} is below what {peer} holds ({peer} has confirmed "
+                       f"our message {confirmed}); it would skip our next messages up to that "
+                       "number as 'ранее принято'", remedy=remedy)
+    raise Misnamed(f"refused: --sent {sent} is below what {peer} holds (the last message this "
+                   f"state wrote to {peer} is number {written}, which it may have read); it "
+                   "would skip our next messages up to that number as 'ранее принято'",
+                   remedy=remedy)
 
 
 def _numbers_plan(state: State | None, peer: str, sent: int | None, received: int | None) -> dict:
@@ -151,7 +186,7 @@ def resend(config: Config, peer: str, types: tuple[str, ...] | None, apply: bool
     types = tuple(types) if types else allowed
     wrong = [t for t in types if t not in allowed]
     if wrong:
-        raise ConfigError(f"onecsync does not send {', '.join(wrong)} to {peer}",
+        raise ConfigError(f"onecsync does not send {shown_all(wrong)} to {peer}",
                           remedy=f"name one of: {', '.join(allowed)}")
     command = f"state resend {peer}"
     with _state(config, command, apply) as state:

@@ -9,6 +9,7 @@ import datetime
 import json
 import sqlite3
 
+from onecsync import clock
 from onecsync.i18n import N_
 from onecsync.state.failures import sqlite_failure
 from onecsync.state.table import Table
@@ -42,7 +43,7 @@ class Journal(Table):
                     (now_text(), exit_code, _utf8(json.dumps(report, ensure_ascii=False))
                      if report is not None else None, _utf8(error), run_id))
                 # Under cron for years: keep 30 days or 10,000 runs, whichever keeps less.
-                since = (datetime.datetime.now(datetime.timezone.utc)
+                since = (clock.utc_now()
                          - datetime.timedelta(days=KEEP_RUN_DAYS)).isoformat(timespec="seconds")
                 self.conn.execute("DELETE FROM runs WHERE id <= ? - ? OR started_at < ?",
                                   (run_id, KEEP_RUNS, since))
@@ -52,11 +53,6 @@ class Journal(Table):
     def finished(self) -> int:
         """Runs that ended with an exit code (a run that died has none)."""
         return self.conn.execute("SELECT count(*) FROM runs WHERE exit_code IS NOT NULL").fetchone()[0]
-
-    def finished_since(self, since: str | None) -> int:
-        """Runs started after `since` that ended with an exit code."""
-        return self.conn.execute("SELECT count(*) FROM runs WHERE started_at > ? AND exit_code IS "
-                                 "NOT NULL", (since,)).fetchone()[0]
 
     def started_back(self, runs: int) -> str | None:
         """When the run `runs` runs before the latest started (0: the latest), or None."""

@@ -9,12 +9,12 @@ says who holds it; it never decides anything.
 
 from __future__ import annotations
 
-import datetime
 import fcntl
 import json
 import os
 from pathlib import Path
 
+from onecsync import clock
 from onecsync.errors import Busy
 from onecsync.errors import StateError
 from onecsync.files import NotRegular
@@ -138,7 +138,7 @@ class RunLock:
             # None: a dry run shares the lock and names no one.
             raise Busy(read_holder(self.path), scheduled=self.scheduled, lock=self.path) from None
         info = {"pid": os.getpid(), "command": self.command,
-                "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+                "started": clock.local_now().isoformat(timespec="seconds")}
         try:
             os.ftruncate(fd, 0)
             os.write(fd, json.dumps(info).encode())

@@ -61,7 +61,7 @@ def unpack(blob: bytes) -> bytes:
     if not isinstance(blob, bytes):  # SQLite gives what was stored: text or a number is not ours
         raise _damaged(f"a {type(blob).__name__} where deflated bytes belong")
     try:
-        zdict = b""
+        zdict: bytes | None = b""
         if len(blob) > 6 and blob[1] & _FDICT:
             dictid = int.from_bytes(blob[2:6], "big")
             zdict = _dictionaries().get(dictid)

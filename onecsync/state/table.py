@@ -6,16 +6,17 @@ Public API: `Table`, `now_text()`.
 
 from __future__ import annotations
 
-import datetime
 import sqlite3
 from typing import TYPE_CHECKING
+
+from onecsync import clock
 
 if TYPE_CHECKING:
     from onecsync.state.store import State
 
 
 def now_text() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return clock.utc_now().isoformat(timespec="seconds")
 
 
 class Table:

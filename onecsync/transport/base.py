@@ -18,7 +18,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 from typing import Callable
 from typing import Protocol
 
@@ -95,16 +95,16 @@ class Incoming:
 
     name: str
     fingerprint: str
-    open: Callable[[], BinaryIO]
+    open: Callable[[], IO[bytes]]
     size: int | None = None  # bytes `open()` will yield, when known (for a progress bar)
-    raw: Callable[[], BinaryIO] | None = None  # the file as delivered (for the quarantine)
+    raw: Callable[[], IO[bytes]] | None = None  # the file as delivered (for the quarantine)
     settles: bool = False
     current: Callable[[], str] | None = None
     close: Callable[[], None] = _nothing
 
 
 class Outgoing(Protocol):
-    file: BinaryIO
+    file: IO[bytes]
 
     def fingerprint(self) -> str: ...
     def publish(self) -> None: ...
@@ -138,7 +138,7 @@ class OutgoingFile:
         self._durable = durable
         self._raw = io.BufferedWriter(FdWriter(fd), buffer_size=1 << 20)
         self._zip = None
-        self.file: BinaryIO = self._raw
+        self.file: IO[bytes] = self._raw
         self._fp: str | None = None
         if zip_entry is not None:
             try:

@@ -29,7 +29,7 @@ import secrets
 import stat
 import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from onecsync.errors import ConfigError
 from onecsync.errors import StrayEntry
@@ -37,6 +37,7 @@ from onecsync.files import FdReader
 from onecsync.files import NotRegular
 from onecsync.files import create_new
 from onecsync.files import entry_kind
+from onecsync.files import fsync_folder
 from onecsync.files import is_ours
 from onecsync.files import open_regular
 from onecsync.i18n import N_
@@ -56,22 +57,6 @@ _PROBE_AGE = 60  # seconds: a check that is still going has its probe for millis
 # The names onecsync gives its own files in a folder (pids before 0.x, random hex now).
 _OURS = re.compile(r"^\.onecsync-(?:tmp-[0-9a-f]+-(?P<name>.+)|probe-[0-9a-f]+)$")
 log = logging.getLogger("onecsync")
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself survive a power cut, where the folder lets us: a share we may
-    write but not list (mode 0300), or one whose server refuses fsync on a folder, has the
-    message in place all the same, and failing the send then would be a lie."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _blocked(final: Path) -> StrayEntry:
@@ -130,7 +115,7 @@ class _TempFile(OutgoingFile):
                 if os.path.lexists(self.temp):  # the next run must not add one more of its size
                     raise _undeletable(self.temp, exc, "renamed") from None
             raise
-        _fsync_folder(self.final.parent)
+        fsync_folder(self.final.parent)
 
 
 class DirectoryTransport:
@@ -226,7 +211,7 @@ class DirectoryTransport:
                         raw=lambda: io.BufferedReader(FdReader(fd), 1 << 20), settles=True,
                         current=lambda: fingerprint_fd(fd), close=lambda: os.close(fd))
 
-    def _open(self, fd: int, path: Path) -> BinaryIO:
+    def _open(self, fd: int, path: Path) -> IO[bytes]:
         stream = io.BufferedReader(FdReader(fd), 1 << 20)
         if path.suffix == ".zip":
             return open_zip_entry(stream, str(path), self._password())
@@ -349,7 +334,7 @@ class DirectoryTransport:
         except OSError as exc:
             raise _undeletable(moved, exc) from None
 
-    def open_outgoing(self) -> BinaryIO | None:
+    def open_outgoing(self) -> IO[bytes] | None:
         """The file under our message's name now, as a stream of its XML (None: none there, or
         not a regular file): for telling whose message it is when it is not ours. Closed by
         the caller."""

@@ -15,15 +15,11 @@ connection drop or a short transfer is a temporary failure, the next run reads i
 `in_place()` answers from the receipt written after the rename, checked against the listing:
 our message is in place while the file we renamed is still there, unchanged.
 
-Bounds: a session (log in, list) must end within `timeout` as a whole, a transfer within
-`timeout` plus its size at MIN_RATE (onecsync.deadline: a server trickling a byte a second is cut
-there); listings are read line by line, keeping only our names, and end at LISTING_LINES lines;
-a download that runs past its listed size by more than a small margin is cut at once; SIZE and
-MLSD sizes must be whole numbers (onecsync.answers).
-
-Failures: unreachable, timeouts, dropped connections, 4xx replies, malformed or oversized
-answers → TemporaryError (exit 4); login refused, a missing folder, permission denied →
-ConfigError (exit 3).
+Bounds: a session (log in, list) ends within `timeout`, a transfer within `timeout` plus its
+size at MIN_RATE (onecsync.deadline); listings are read line by line, keeping only our names, up
+to LISTING_LINES; a download past its listed size by a small margin is cut; sizes must be whole
+numbers (onecsync.answers). Unreachable, timeouts, drops, 4xx, malformed or oversized answers →
+TemporaryError (exit 4); login refused, a missing folder, permission denied → ConfigError (3).
 """
 
 from __future__ import annotations
@@ -33,10 +29,11 @@ import io
 import logging
 import os
 import secrets
+import socket
 import ssl
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 from typing import Iterator
 
 from onecsync import deadline
@@ -68,18 +65,27 @@ def _margin(size: int) -> int:
     return 64 * 1024 + size // 100
 
 
-def _watched(ftp: ftplib.FTP, d: deadline.Deadline) -> None:
-    """Let the deadline shut down the control connection and every data connection."""
-    d.watch(lambda: getattr(ftp, "sock", None))  # made inside connect(), which may trickle
-    inner = getattr(ftp, "ntransfercmd", None)
-    if inner is None:
-        return
+class _FTP(ftplib.FTP):
+    """A control connection whose deadline (the one in force when it was made) shuts down every
+    data connection too: each may trickle on its own."""
 
-    def ntransfercmd(cmd, rest=None):
-        conn, size = inner(cmd, rest)
-        d.watch(conn)
+    watcher: deadline.Deadline | None = None
+
+    def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int | None]:
+        conn, size = super().ntransfercmd(cmd, rest)
+        if self.watcher is not None:
+            self.watcher.watch(conn)
         return conn, size
-    ftp.ntransfercmd = ntransfercmd
+
+
+class _FTPS(_FTP, ftplib.FTP_TLS):
+    """The same over TLS: what is watched is the data connection FTP_TLS wrapped."""
+
+
+def _watched(ftp: _FTP, d: deadline.Deadline) -> None:
+    """Let the deadline shut down the control connection and every data connection."""
+    d.watch(lambda: ftp.sock)  # made inside connect(), which may trickle
+    ftp.watcher = d
 
 
 class _Listed:
@@ -158,16 +164,16 @@ class FtpTransport:
         t = self.t
         if t.tls:
             context = ssl.create_default_context(cafile=str(t.ca_file) if t.ca_file else None)
-            ftp: ftplib.FTP = ftplib.FTP_TLS(context=context, timeout=t.timeout)
+            ftp: _FTP = _FTPS(context=context, timeout=t.timeout)
         else:
-            ftp = ftplib.FTP(timeout=t.timeout)
+            ftp = _FTP(timeout=t.timeout)
         d = deadline.current()
         if d is not None:
             _watched(ftp, d)
         try:
             ftp.connect(t.host, t.port)
             ftp.login(t.user, t.password.reveal() if t.password else "")
-            if isinstance(ftp, ftplib.FTP_TLS):
+            if isinstance(ftp, _FTPS):
                 ftp.prot_p()  # the data connections are protected too, not only the login
             ftp.set_pasv(t.passive)
             ftp.cwd(self.folder)
@@ -213,7 +219,7 @@ class FtpTransport:
                               remedy="the server is too slow or stalls; the next run retries "
                                      "(raise transport.timeout if it is just slow)")
 
-    def _lines(self, ftp: ftplib.FTP, cmd: str, what: str) -> Iterator[str]:
+    def _lines(self, ftp: ftplib.FTP, cmd: str) -> Iterator[str]:
         """The lines of a listing, one at a time (never all kept), at most LISTING_LINES."""
         count = 0
         ftp.sendcmd("TYPE A")
@@ -242,7 +248,7 @@ class FtpTransport:
         except ftplib.error_perm:
             pass  # the facts a server gives by default include these
         try:
-            for line in self._lines(ftp, "MLSD", "listing"):
+            for line in self._lines(ftp, "MLSD"):
                 facts, _, name = line.partition(" ")
                 if name not in names:
                     continue
@@ -267,7 +273,7 @@ class FtpTransport:
 
     def _names(self, ftp: ftplib.FTP) -> Iterator[str]:
         """NLST, streamed."""
-        return self._lines(ftp, "NLST", "listing")
+        return self._lines(ftp, "NLST")
 
     # -- Transport -------------------------------------------------------------------------
     def probe(self, write: bool = True) -> str:
@@ -302,7 +308,7 @@ class FtpTransport:
         return Incoming(name=f"{self.description}/{newest.name}", fingerprint=newest.key,
                         open=lambda: self._download(newest), settles=True)
 
-    def _download(self, item: _Listed) -> BinaryIO:
+    def _download(self, item: _Listed) -> IO[bytes]:
         self.spool.clear_temps()
         out, temp = self.spool.download(item.name, self._cap,
                                         f"{self.description}/{item.name}", item.size)

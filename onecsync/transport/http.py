@@ -48,7 +48,6 @@ PrepareGetFile (it moves the file out of storage), SaveFileFromParts, DownloadDa
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import logging
 import os
@@ -60,6 +59,7 @@ from typing import Any
 from typing import Callable
 
 from onecsync import answers
+from onecsync import clock
 from onecsync.config import HttpConfig
 from onecsync.errors import ConfigError
 from onecsync.errors import OnecsyncError
@@ -324,7 +324,7 @@ class HttpTransport:
                              safe=False, schema=answers.DOWNLOAD_DATA)
         if started.get("TimeConsumingOperation"):
             self._wait(started.get("OperationID"), "import of our message")
-        at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        at = clock.utc_now().isoformat(timespec="seconds")
         self.spool.write_receipt({"fingerprint": fp, "file_id": file_id, "at": at})
 
     def in_place(self, fp: str | None) -> bool:

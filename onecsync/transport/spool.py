@@ -25,7 +25,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from onecsync.errors import ConfigError
 from onecsync.errors import TemporaryError
@@ -58,7 +58,7 @@ def too_big(where: str, size: int, cap: int) -> TemporaryError:
 class Capped:
     """A download's file: at most `cap` bytes, and never past the disk's MARGIN."""
 
-    def __init__(self, f: BinaryIO, folder: Path, cap: int, where: str) -> None:
+    def __init__(self, f: IO[bytes], folder: Path, cap: int, where: str) -> None:
         self.f, self.folder, self.cap, self.where = f, folder, cap, where
         self._checked = 0
 
@@ -122,7 +122,7 @@ class Spool:
     def path(self, name: str) -> Path:
         return self.ready() / name
 
-    def temp(self, name: str) -> tuple[BinaryIO, Path]:
+    def temp(self, name: str) -> tuple[IO[bytes], Path]:
         """A new, empty file of ours (files.create_new), open for a download to fill: the
         descriptor create_new made, never the name opened again (it could be a link by then)."""
         fd, path = create_new(self.ready(), ".tmp-", "-" + name)

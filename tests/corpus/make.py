@@ -17,6 +17,7 @@ import struct
 import zlib
 from pathlib import Path
 
+from onecsync import formats
 from tests import factory as f
 
 HERE = Path(__file__).resolve().parent
@@ -29,6 +30,11 @@ ZIP_TIME = (2026, 11, 21, 9, 0, 0)
 def msg(**kw) -> bytes:
     kw.setdefault("objects", GOOD)
     return f.Msg(message_no=2, received_no=1, created="2026-11-21T09:00:00", **kw).xml()
+
+
+def _in_namespace(obj: str, ns: str) -> str:
+    tag = obj[1:obj.index(">")]
+    return obj.replace(f"<{tag}>", f'<{tag} xmlns="{ns}">', 1)
 
 
 def between(data: bytes, start: bytes, end: bytes, new: bytes) -> bytes:
@@ -230,6 +236,17 @@ SMALL = {
     "unknown-type.xml": lambda: msg(objects=GOOD + [
         "<Справочник.НетТакогоТипа><КлючевыеСвойства><Ссылка>" + f.ref(9)
         + "</Ссылка></КлючевыеСвойства></Справочник.НетТакогоТипа>"]),
+    "body-object-in-another-namespace.xml": lambda: msg(objects=GOOD + [
+        _in_namespace(f.counterparty(f.ref(8), "АО Чужое"), "urn:evil")]),
+    "body-object-of-another-version.xml": lambda: msg(objects=GOOD + [
+        _in_namespace(f.counterparty(f.ref(8), "АО Чужое"), formats.namespace("1.17"))]),
+    "body-text.xml": lambda: msg().replace(b"</Body>", "ЦР00-000153</Body>".encode()),
+    "body-twice.xml": lambda: msg().replace(b"</Body>", (
+        '</Body><Body xmlns="http://v8.1c.ru/edi/edi_stnd/EnterpriseData/1.8">'
+        + f.counterparty(f.ref(8), "АО Чужое") + "</Body>").encode()),
+    "object-in-header.xml": lambda: msg().replace(b"</msg:Header>", (
+        _in_namespace(f.counterparty(f.ref(8), "АО Чужое"), formats.namespace("1.8"))
+        + "</msg:Header>").encode()),
     "missing-key-properties.xml": lambda: msg(objects=GOOD + [
         "<Справочник.Контрагенты><Наименование>Без ключа</Наименование></Справочник.Контрагенты>"]),
     "deletion-of-nothing.xml": lambda: msg(objects=GOOD + [

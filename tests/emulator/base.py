@@ -33,13 +33,13 @@ older one back, as an administrator restoring a 1C base from a dump would.
 from __future__ import annotations
 
 import copy
-import datetime
 import random
 from dataclasses import dataclass
 from dataclasses import field
 
 from lxml import etree
 
+from onecsync import clock as onecsync_clock
 from tests.emulator import xmlio
 from tests.emulator.spec import DOCUMENTS
 from tests.emulator.spec import SPECS
@@ -131,7 +131,7 @@ class Base:
         #                                     a restore does not take it back (tests' own view)
         self._seq = 0
         self._last_confirmation = 0
-        self._clock = clock or (lambda: datetime.datetime.now(datetime.timezone.utc))
+        self._clock = clock or onecsync_clock.utc_now  # the host's: frozen where a test freezes it
 
     def __repr__(self) -> str:
         return f"<Base {self.name} sent {self.sent_no} received {self.received_no}>"
