@@ -1,6 +1,7 @@
 """Read an EnterpriseData message as a stream: the header first, then one body object at a time.
 
-Public API: `MessageReader(stream, source, progress)`, `BodyObject`, `normalize_object(el, body_ns)`.
+Public API: `MessageReader(stream, source, progress)` (its objects are protocol.body's
+`BodyObject`, their bytes protocol.normal's `normalize_object`).
 
 Memory stays flat whatever the size of the body: every object is serialized and cleared as soon
 as its end tag is parsed, and the parsed siblings are dropped from the tree. Parsing never
@@ -17,8 +18,6 @@ prefixes, they mean the same object again, so a relay never re-parses what it fo
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from typing import IO
 from typing import Iterator
 
@@ -28,6 +27,9 @@ from onecsync import formats
 from onecsync.errors import MessageRejected
 from onecsync.progress import EVERY
 from onecsync.progress import Task
+from onecsync.protocol.body import BodyObject
+from onecsync.protocol.body import body_object
+from onecsync.protocol.body import is_keys
 from onecsync.protocol.envelope import MSG_NS
 from onecsync.protocol.envelope import XML_SPACE
 from onecsync.protocol.envelope import Header
@@ -36,13 +38,7 @@ from onecsync.protocol.envelope import local_name
 from onecsync.protocol.envelope import problem_text
 from onecsync.protocol.envelope import shown
 from onecsync.protocol.envelope import too_many
-from onecsync.protocol.keys import KEYS
-from onecsync.protocol.keys import read_keys
 from onecsync.protocol.limits import OBJECT_LIMIT
-from onecsync.protocol.limits import TOO_LARGE
-from onecsync.protocol.normal import normalize_object
-from onecsync.protocol.normal import object_ref
-from onecsync.protocol.normal import own_namespaces
 from onecsync.protocol.prolog import Prefixed
 from onecsync.protocol.prolog import sniff
 
@@ -53,32 +49,6 @@ _MSG = f"{{{MSG_NS}}}"
 # A body object read from more bytes than this is cleared with `_clear` (a plain clear() is
 # quicker for the usual few KB).
 LARGE_OBJECT = 64 * 1024
-DELETION = "УдалениеОбъекта"
-
-
-@dataclass(frozen=True)
-class BodyObject:
-    """One object of the body, ready to be staged.
-
-    ``type`` is the object type (for a deletion: the type of the deleted object), ``kind`` is
-    "object" or "delete", ``ref`` its Ссылка (or a digest of its key properties when 1C left
-    the Ссылка out), ``xml`` the namespace-relative bytes, ``problem`` why it cannot be used
-    (then it is parked, not staged for routing).
-    """
-
-    type: str
-    ref: str
-    kind: str
-    xml: bytes
-    digest: str
-    line: int | None
-    problem: str | None = None
-    # What `trace` finds it by: a document's Номер and Дата, the counterparty's ИНН (or the
-    # counterparty's own), read here from the element already parsed.
-    number: str | None = None
-    date: str | None = None
-    inn: str | None = None
-
 
 
 def _clear(el, keep_tail: bool = False) -> None:
@@ -109,11 +79,6 @@ def _text_between(prev, body, source: str) -> None:
     line = prev.sourceline
     raise MessageRejected(f"text {text} directly in the Body, after the object that starts at "
                           f"line {line}: the Body holds only objects", source=source)
-
-
-def _is_keys(el) -> bool:
-    return isinstance(el.tag, str) and el.tag.endswith("}" + KEYS)
-
 
 
 class _Malformed(MessageRejected):
@@ -353,13 +318,13 @@ class MessageReader:
         if not self.oversized:
             self.oversized = 1
             for child in top.itersiblings(preceding=True):  # the fields already read
-                if not _is_keys(child):
+                if not is_keys(child):
                     _clear(child)
-        if _is_keys(top):
+        if is_keys(top):
             return
         el.clear()
         parent, prev = el.getparent(), el.getprevious()
-        while prev is not None and not _is_keys(prev):
+        while prev is not None and not is_keys(prev):
             parent.remove(prev)
             prev = el.getprevious()
 
@@ -381,86 +346,5 @@ class MessageReader:
             raise self._malformed(exc) from None
 
     def _object(self, el, ns: str, index) -> BodyObject:
-        local_name(el, self.source)
-        qname = etree.QName(el)
-        type_name = qname.localname
-        if self.oversized:
-            return self._too_large(el, ns, type_name)
-        if qname.namespace != ns:  # a format extension's (`elements` refused any other)
-            return self._untaken(el, ns, f"{{{qname.namespace}}}{type_name}",
-                                 f"an object of the format extension {qname.namespace}, "
-                                 "which onecsync does not know")
-        if type_name not in index.object_types:
-            return self._untaken(el, ns, type_name, f"{type_name} is not an object type of "
-                                 f"EnterpriseData {index.version}")
-        if type_name == DELETION:
-            return self._deletion(el, ns, index)
-        el = own_namespaces(el)
-        xml = normalize_object(el, ns)
-        digest = hashlib.sha256(xml).hexdigest()[:32]
-        keys = read_keys(el, ns, type_name)
-        if keys is None:
-            return BodyObject(type_name, "~" + digest, "object", xml, digest, el.sourceline,
-                              problem="the object has no КлючевыеСвойства")
-        # 1C may leave Ссылка out and match by search fields; the key properties are then the
-        # object's identity for us too.
-        ref = keys.ref or "~" + hashlib.sha256(etree.tostring(keys.element)).hexdigest()[:32]
-        return BodyObject(type_name, ref, "object", xml, digest, el.sourceline,
-                          self._schema_problem(el, index), keys.number, keys.date, keys.inn)
-
-    def _untaken(self, el, ns: str, type_name: str, what: str, kind: str = "object",
-                 ref: str | None = None) -> BodyObject:
-        """What 1C skips (a type its format lacks) is parked, not dropped: kept in the state
-        with its bytes, never sent on, and counted where a human looks (the run's line, exit 7,
-        `status`), rather than confirmed to the base as delivered while nobody took it."""
-        el = own_namespaces(el)
-        xml = normalize_object(el, ns)
-        digest = hashlib.sha256(xml).hexdigest()[:32]
-        ref = ref or object_ref(el, ns) or "~" + digest
-        problem = (f"{what}: 1C skips it, and so does onecsync (kept here, not sent on); "
-                   "if it matters, have the bases exchange it in a version that has it")
-        return BodyObject(type_name, ref, kind, xml, digest, el.sourceline, problem=problem)
-
-    def _too_large(self, el, ns: str, type_name: str) -> BodyObject:
-        """Parked by its keys alone: the rest of the message goes on."""
-        for child in list(el):
-            if not _is_keys(child):
-                el.remove(child)
-        el = own_namespaces(el)
-        xml = normalize_object(el, ns)
-        digest = hashlib.sha256(xml).hexdigest()[:32]
-        ref = object_ref(el, ns) if el.find(f"{{{ns}}}{KEYS}") is not None else None
-        problem = (f"{TOO_LARGE} {OBJECT_LIMIT >> 20} MiB ({self.oversized >> 20} MiB in the "
-                   "message): parked by its key properties alone; make it smaller in the base "
-                   "(or its attachments), then register it again")
-        kind = "delete" if type_name == DELETION else "object"
-        return BodyObject(type_name, ref or "~" + digest, kind, xml, digest, el.sourceline,
-                          problem=problem)
-
-    def _schema_problem(self, el, index) -> str | None:
-        if not self.check_schema or formats.object_schema(index.version).validate(el):
-            return None
-        first = formats.validate_object(index.version, el)[0]
-        return f"not valid per EnterpriseData {index.version}: {first.path}: {first.message}"
-
-    def _deletion(self, el, ns: str, index) -> BodyObject:
-        el = own_namespaces(el)
-        xml = normalize_object(el, ns)
-        digest = hashlib.sha256(xml).hexdigest()[:32]
-        target = el.find(f"{{{ns}}}СсылкаНаОбъект/{{{ns}}}СсылкаНаОбъект")
-        ref_el = next((c for c in target if isinstance(c.tag, str)), None) \
-            if target is not None else None
-        if ref_el is None or not (ref_el.text or "").strip():
-            return BodyObject(DELETION, "~" + digest, "delete", xml, digest, el.sourceline,
-                              problem="the deletion names no object")
-        ref_name = etree.QName(ref_el)
-        target_type = index.ref_element_to_type(ref_name.localname) \
-            if ref_name.namespace == ns else None
-        if target_type is None:
-            what = f"{{{ref_name.namespace}}}{ref_name.localname}" \
-                if ref_name.namespace != ns else ref_name.localname
-            return self._untaken(el, ns, DELETION, f"a deletion of a {what[:120]}, a reference "
-                                 f"no object type of EnterpriseData {index.version} has",
-                                 kind="delete", ref=(ref_el.text or "").strip().lower()[:200])
-        return BodyObject(target_type, ref_el.text.strip().lower(), "delete", xml, digest,
-                          el.sourceline, problem=self._schema_problem(el, index))
+        return body_object(el, ns, index, self.source, oversized=self.oversized,
+                           limit=OBJECT_LIMIT, check_schema=self.check_schema)
