@@ -328,6 +328,7 @@ class MessageReader:
         if ns in self.extensions():
             return
         version = self.header.version
+        assert version is not None, "a Body is read only for a message with a format version"
         own = formats.namespace(version)
         name = name[:80]
         if ns is None:
