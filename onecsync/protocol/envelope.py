@@ -20,6 +20,7 @@ from lxml import etree
 from onecsync import formats
 from onecsync.errors import MessageRejected
 from onecsync.formats import Problem
+from onecsync.formats.index import ObjectType
 from onecsync.formats.index import load_envelope
 
 MSG_NS = formats.ENVELOPE_NS
@@ -123,12 +124,12 @@ def schema_value(text: str | None, xs_type: str | None) -> str:
 def apply_whitespace(el, type_name: str = "Header") -> None:
     """Set every field of a parsed ``msg:Header`` (Confirmation, AvailableObjectTypes, … below
     it) to its `schema_value`, in place, by the types of 1C's envelope package."""
-    props = {p.name: p.type for p in _TYPES.types[type_name].properties}  # type: ignore[union-attr]
+    props = {p.name: p.type for p in _TYPES.object_type(type_name).properties}
     for child in el:
         if not isinstance(child.tag, str) or not child.tag.startswith(f"{{{MSG_NS}}}"):
             continue  # open content: not ours to read
         xs_type = props.get(child.tag.rpartition("}")[2])
-        if xs_type in _TYPES.types:
+        if isinstance(_TYPES.types.get(xs_type or ""), ObjectType):
             apply_whitespace(child, xs_type)
         elif xs_type is not None and len(child) == 0:
             child.text = schema_value(child.text, xs_type)

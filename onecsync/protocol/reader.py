@@ -17,7 +17,6 @@ prefixes, they mean the same object again, so a relay never re-parses what it fo
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from dataclasses import dataclass
 from typing import IO
@@ -37,6 +36,8 @@ from onecsync.protocol.envelope import local_name
 from onecsync.protocol.envelope import problem_text
 from onecsync.protocol.envelope import shown
 from onecsync.protocol.envelope import too_many
+from onecsync.protocol.keys import KEYS
+from onecsync.protocol.keys import read_keys
 from onecsync.protocol.limits import OBJECT_LIMIT
 from onecsync.protocol.limits import TOO_LARGE
 from onecsync.protocol.normal import normalize_object
@@ -52,7 +53,6 @@ _MSG = f"{{{MSG_NS}}}"
 # A body object read from more bytes than this is cleared with `_clear` (a plain clear() is
 # quicker for the usual few KB).
 LARGE_OBJECT = 64 * 1024
-KEYS = "КлючевыеСвойства"
 DELETION = "УдалениеОбъекта"
 
 
@@ -398,17 +398,15 @@ class MessageReader:
         el = own_namespaces(el)
         xml = normalize_object(el, ns)
         digest = hashlib.sha256(xml).hexdigest()[:32]
-        keys = el.find(f"{{{ns}}}КлючевыеСвойства")
+        keys = read_keys(el, ns, type_name)
         if keys is None:
             return BodyObject(type_name, "~" + digest, "object", xml, digest, el.sourceline,
                               problem="the object has no КлючевыеСвойства")
-        ref = object_ref(el, ns)
-        if ref is None:
-            # 1C may leave Ссылка out and match by search fields; the key properties are then
-            # the object's identity for us too.
-            ref = "~" + hashlib.sha256(etree.tostring(keys)).hexdigest()[:32]
+        # 1C may leave Ссылка out and match by search fields; the key properties are then the
+        # object's identity for us too.
+        ref = keys.ref or "~" + hashlib.sha256(etree.tostring(keys.element)).hexdigest()[:32]
         return BodyObject(type_name, ref, "object", xml, digest, el.sourceline,
-                          self._schema_problem(el, index), *_finding_keys(el, keys, ns, type_name))
+                          self._schema_problem(el, index), keys.number, keys.date, keys.inn)
 
     def _untaken(self, el, ns: str, type_name: str, what: str, kind: str = "object",
                  ref: str | None = None) -> BodyObject:
@@ -466,25 +464,3 @@ class MessageReader:
                                  kind="delete", ref=(ref_el.text or "").strip().lower()[:200])
         return BodyObject(target_type, ref_el.text.strip().lower(), "delete", xml, digest,
                           el.sourceline, problem=self._schema_problem(el, index))
-
-
-@functools.cache
-def _finding_paths(ns: str) -> tuple[str, str, str, str]:
-    """The paths `_finding_keys` looks up, made once per namespace rather than four times per
-    object (they were 10% of reading an object)."""
-    return (f"{{{ns}}}ИНН", f"{{{ns}}}Контрагент/{{{ns}}}ИНН", f"{{{ns}}}Номер", f"{{{ns}}}Дата")
-
-
-def _text(node, path: str) -> str | None:
-    found = node.find(path)
-    value = (found.text or "").strip() if found is not None else ""
-    return value[:200] or None
-
-
-def _finding_keys(el, keys, ns: str, type_name: str) -> tuple[str | None, str | None, str | None]:
-    """(Номер, Дата, ИНН) of an object: a document's number and date from its key properties;
-    the ИНН its own (a counterparty) or its counterparty's, at the top or in the key properties."""
-    own_inn, their_inn, number, date = _finding_paths(ns)
-    inn = _text(keys, own_inn) if "Контрагент" in type_name else None
-    inn = inn or _text(el, their_inn) or _text(keys, their_inn)
-    return _text(keys, number), _text(keys, date), inn
