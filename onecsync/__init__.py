@@ -29,6 +29,9 @@ _EXPORTS = {
     **dict.fromkeys(("RunReport", "PeerRun", "Received", "ReceivedKind", "Sent", "Routed",
                      "RunError"), "onecsync.runs"),
     **dict.fromkeys(("CheckReport", "PeerCheck", "CheckItem"), "onecsync.flows.check"),
+    **dict.fromkeys(("StatusReport", "PeerStatus", "Backlog", "RunSummary"),
+                    "onecsync.state.status_report"),
+    **dict.fromkeys(("TraceReport", "Journey"), "onecsync.state.trace_report"),
 }
 
 __all__ = ["__version__", *_EXPORTS]

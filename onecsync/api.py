@@ -3,10 +3,11 @@
 Public API (re-exported by `onecsync`): `load_config(path)`, `run(config, flow=None,
 dry_run=False)`, `retry(config, refs=None)`, `reconcile(config, heal=False)`,
 `validate_message(path, config=None)`, `status(config)`, `trace(config, query)`,
-`check(config)`. Each returns its report (a `RunReport`, `CheckReport` or `MessageCheck`,
-whose `to_json()` is what `--json` prints; status and trace: that document as a dict), and
+`check(config)`. Each returns its report (a `RunReport`, `CheckReport`, `MessageCheck`,
+`StatusReport` or `TraceReport`, whose `to_json()` is what `--json` prints), and
 raises an `OnecsyncError` subclass, whose `exit_code` and `line()` the command line shows; none
-calls `sys.exit`. Nothing is rendered: `onecsync.console` draws what these return.
+calls `sys.exit`. A stop (SIGTERM, `run_timeout`) raises `Stopped`/`TimedOut`, BaseExceptions
+like KeyboardInterrupt. Nothing is rendered: `onecsync.console` draws what these return.
 
 A run takes the lock, journals itself and pings the healthcheck exactly as `onecsync run` does.
 """
@@ -29,6 +30,8 @@ if TYPE_CHECKING:  # the config, lxml and the formats load at the first call, no
     from onecsync.config import Config
     from onecsync.flows.check import CheckReport
     from onecsync.protocol.check import MessageCheck
+    from onecsync.state.status_report import StatusReport
+    from onecsync.state.trace_report import TraceReport
 
 # The flows one `run` runs in order; `run(config, flow=…)` runs one of them alone.
 
@@ -62,6 +65,8 @@ def run(config: Config, flow: str | None = None, dry_run: bool = False,
 def retry(config: Config, refs: Sequence[str] | None = None, dry_run: bool = False,
           progress: Progress = NO_PROGRESS) -> Any:
     """Evaluate parked objects again (`refs`: their Ссылки; None: every one), route and send."""
+    if isinstance(refs, str):  # one Ссылка, not its characters
+        refs = (refs,)
     return _execute(config, "retry", dry_run, progress, None if refs is None else tuple(refs))
 
 
@@ -82,7 +87,7 @@ def validate_message(path: str | os.PathLike, config: Config | None = None,
                                      progress=progress)
 
 
-def status(config: Config, runs: int = 5) -> dict:
+def status(config: Config, runs: int = 5) -> StatusReport:
     """Per base the message numbers, unconfirmed and parked objects; the last `runs` runs and
     the lock's holder. Read-only."""
     from onecsync.state import reports
@@ -90,7 +95,7 @@ def status(config: Config, runs: int = 5) -> dict:
     return reports.status(config, runs=runs)
 
 
-def trace(config: Config, query: str | Sequence[str]) -> dict:
+def trace(config: Config, query: str | Sequence[str]) -> TraceReport:
     """An object's journey (a Ссылка), a document's (number, optional date) or a counterparty's
     objects (an ИНН). `query` as the command line takes it: words, or one string of them."""
     from onecsync.state import trace as tracing

@@ -41,6 +41,8 @@ from onecsync.flows.handshake import is_settings_only
 from onecsync.flows.handshake import write_settings_message
 from onecsync.i18n import N_
 from onecsync.protocol.reader import MessageReader
+from onecsync.text import one_line
+from onecsync.text import utf8
 from onecsync.topology import Peer
 
 KINDS = ("directory", "ftp", "http")
@@ -106,6 +108,10 @@ def base_code(value: str, flag: str) -> str:
 
 def _q(value: str) -> str:
     # A JSON string is a valid YAML double-quoted scalar: colons, '#', Cyrillic all safe.
+    if utf8(value) != value:  # a UTF-8 file cannot hold it, nor YAML an escape for it
+        name = one_line(value)
+        raise BadRequest(f"{name} is not UTF-8: a config file cannot name it",
+                         remedy="give the folder a UTF-8 name (or a link with one)")
     return json.dumps(value, ensure_ascii=False)
 
 

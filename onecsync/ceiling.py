@@ -18,6 +18,7 @@ from types import FrameType
 from typing import Any
 from typing import Callable
 
+from onecsync import stopping
 from onecsync.errors import TimedOut
 
 log = logging.getLogger("onecsync")
@@ -53,4 +54,4 @@ class RunCeiling:
 
     def _expire(self, signum, frame) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)  # once: the undoing must not be cut too
-        raise TimedOut(self.seconds)
+        raise stopping.asked(TimedOut(self.seconds))

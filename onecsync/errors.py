@@ -15,6 +15,7 @@ import enum
 from typing import Iterable
 
 from onecsync.i18n import N_
+from onecsync.text import one_line
 
 
 class ExitCode(enum.IntEnum):
@@ -73,13 +74,6 @@ class OnecsyncError(Exception):
     def line(self) -> str:
         text = str(self)
         return one_line(f"{text} ({self.remedy})" if self.remedy else text)
-
-
-def one_line(text: str) -> str:
-    """`text` with its control characters escaped: a line break in a file name or a server's
-    words must not split an error line (or forge a second one in the journal)."""
-    return text if text.isprintable() else "".join(
-        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class ConfigError(OnecsyncError):
@@ -215,9 +209,36 @@ class TimedOut(Stopped):
 
 
 def ended_by(exc: BaseException) -> tuple[int, str] | None:
-    """(exit code, what the journal says) for a run ended from outside; None for anything else."""
+    """(exit code, what the journal says) for a run ended from outside; None for anything else.
+    A stop that a library reported as an error of its own (onecsync.stopping) is still a stop."""
+    from onecsync import stopping
+
+    exc = stopping.wins(exc)
     if isinstance(exc, Stopped):
         return exc.exit_code, str(exc)
     if isinstance(exc, KeyboardInterrupt):
         return 130, "interrupted (Ctrl-C)"
     return None
+
+
+# An argument echoed in an error line is cut past this many characters: the line stays one
+# line an admin can read, whatever was typed or scripted (a query of 120,000 characters).
+SHOWN = 60
+
+
+def shown(text: str, limit: int = SHOWN, quoted: bool = False) -> str:
+    """`text` as an error line echoes what it was given: whole when short (`quoted`: as its
+    repr), else its first `limit` characters and how many there were."""
+    if len(text) <= limit:
+        return repr(text) if quoted else text
+    head, n = text[:limit], len(text)
+    return N_(f"{head}… ({n} characters)")
+
+
+def shown_all(items: list[str] | tuple[str, ...], most: int = 5) -> str:
+    """Items echoed in an error line, each `shown`: the first `most`, then how many more."""
+    listed = ", ".join(shown(i) for i in items[:most])
+    if len(items) <= most:
+        return listed
+    more = len(items) - most
+    return N_(f"{listed} and {more} more")

@@ -50,6 +50,19 @@ class Healthcheck:
             log.warning("healthcheck: the configured URL is malformed (a port, a host or an "
                         "IPv6 bracket); not pinging")
             return cls(None)
+        problem = _credentials_problem(url)
+        # Sent as it is, the check would see another user (or none).
+        if problem == "undecodable":
+            log.warning("healthcheck: the user or password in the configured URL is not UTF-8 "
+                        "once decoded; not pinging")
+        elif problem == "colon":
+            log.warning("healthcheck: the user in the configured URL holds ':' once decoded "
+                        "(Basic auth would split it there); not pinging")
+        elif problem == "line":
+            log.warning("healthcheck: the user or password in the configured URL holds a line "
+                        "break or a NUL once decoded; not pinging")
+        if problem:
+            return cls(None)
         return cls(url)
 
     @property
@@ -73,8 +86,7 @@ class Healthcheck:
         parts = urlsplit(f"{self.url}/{suffix}")
         headers = {}
         if parts.username is not None:
-            headers["Authorization"] = httpclient.basic_auth(unquote(parts.username),
-                                                             unquote(parts.password or ""))
+            headers["Authorization"] = httpclient.basic_auth(*_credentials(parts))
             parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
         session = httpclient.bounded_session()
         try:
@@ -96,3 +108,27 @@ class Healthcheck:
         else:
             log.debug("healthcheck ping /%s to %s: HTTP %d", suffix, self.host,
                       response.status_code)
+
+
+def _credentials(parts) -> tuple[str, str]:
+    """The URL's user and password, percent-decoded as UTF-8 (strictly: a wrong byte raises)."""
+    return (unquote(parts.username or "", errors="strict"),
+            unquote(parts.password or "", errors="strict"))
+
+
+def _credentials_problem(url: str) -> str | None:
+    """Which rule (a key of the warnings above) keeps the URL's `user:password@` from travelling
+    as Basic auth (RFC 7617), or None: the rules of a transport's `user`, so that a healthcheck
+    URL is no way around them."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return None
+    try:
+        user, password = _credentials(parts)
+    except UnicodeDecodeError:
+        return "undecodable"
+    if ":" in user:
+        return "colon"
+    if any(ch in user + password for ch in "\r\n\0"):
+        return "line"
+    return None

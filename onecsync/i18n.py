@@ -12,6 +12,11 @@ value translated too when it is itself a line, as a cause quoted in a message is
 template matches is split where lines are joined (`message (remedy)`, `base: message`) and its
 parts translated; what is still unknown stays English rather than half-guessed.
 
+A catalog that cannot be read (missing from a repackaged install, cut short, not UTF-8, not a
+.po) leaves everything in English, with one warning line on stderr: never a crash, --help
+included. An entry whose Russian has a `{field}` or `%` spec its English lacks (or a broken
+one) is left out: that line stays English rather than raise when its values go in.
+
 The catalog is onecsync/locale/ru.po, read here at first use (gettext's own catalog format, a
 few milliseconds for the whole file). No .mo: an editable install (`pip install -e`) has no
 build step to compile one, and a generated binary kept in git goes stale unseen; the .po is what
@@ -24,10 +29,13 @@ import functools
 import gettext
 import os
 import re
+import string
+import sys
 from pathlib import Path
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGES = ("ru",)  # each has LOCALE_DIR/<lang>.po; anything else is English
+CATALOG_CAP = 16 * 1024 * 1024  # bytes: ru.po is 0.3 MB
 
 
 def language() -> str:
@@ -77,7 +85,18 @@ def catalog() -> gettext.NullTranslations:
 def _catalog(lang: str) -> gettext.NullTranslations:
     if lang == "en":
         return gettext.NullTranslations()
-    return Catalog(read_po((LOCALE_DIR / f"{lang}.po").read_text(encoding="utf-8")))
+    from onecsync.errors import OnecsyncError
+    from onecsync.files import read_small  # here: both import this module
+
+    path = LOCALE_DIR / f"{lang}.po"
+    try:  # never blocking (a FIFO), never more than CATALOG_CAP (a link to /dev/zero)
+        return Catalog(read_po(read_small(path, CATALOG_CAP).decode("utf-8")))
+    except (OSError, UnicodeError, ValueError, OnecsyncError) as exc:
+        # Printed here, once (the cache): logging would ask this very catalog to translate it.
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        print(f"onecsync: warning: the {lang} message catalog {path} cannot be read ({why}); "
+              "messages stay in English (reinstall onecsync)", file=sys.stderr)
+        return gettext.NullTranslations()
 
 
 # -- the .po reader --------------------------------------------------------------------------
@@ -97,7 +116,8 @@ def read_po(text: str) -> dict[str, str]:
     fuzzy, key, parts = False, None, {"msgid": "", "msgstr": ""}
 
     def close() -> None:
-        if key is not None and parts["msgid"] and parts["msgstr"] and not fuzzy:
+        if key is not None and parts["msgid"] and parts["msgstr"] and not fuzzy and \
+                _same_values(parts["msgid"], parts["msgstr"]):
             entries[parts["msgid"]] = parts["msgstr"]
 
     for raw in text.splitlines():
@@ -119,6 +139,30 @@ def read_po(text: str) -> dict[str, str]:
             key, fuzzy, parts = None, False, {"msgid": "", "msgstr": ""}
     close()
     return entries
+
+
+# A %-spec as Python's `%` reads one: each `%` begins one, whatever follows (`%%`, a bad `%y`).
+_PERCENT = re.compile(r"%(?:\([^()]*\))?[#0\- +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?"
+                      r"(?:[diouxXeEfFgGcrsa%]|.|$)", re.DOTALL)
+
+
+def _fields(text: str) -> set[str] | None:
+    """The `{field}` names of `text` as str.format reads them; None if it cannot read it."""
+    try:
+        return {f for _lit, f, _spec, _conv in string.Formatter().parse(text) if f is not None}
+    except ValueError:
+        return None
+
+
+def _same_values(msgid: str, msgstr: str) -> bool:
+    """The translation takes the values its English is given, and no others: every `{field}`
+    of it is one of the English's, and its %-specs are the English's, in order."""
+    english = _fields(msgid)
+    if english is not None:
+        russian = _fields(msgstr)
+        if russian is None or not russian <= english:
+            return False
+    return _PERCENT.findall(msgid) == _PERCENT.findall(msgstr)
 
 
 # -- templates -------------------------------------------------------------------------------

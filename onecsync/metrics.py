@@ -19,6 +19,7 @@ import datetime
 import logging
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from onecsync import clock
 from onecsync.config import Config
@@ -26,6 +27,11 @@ from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
 from onecsync.errors import exit_codes
 from onecsync.files import replace_with
+from onecsync.text import utf8
+
+if TYPE_CHECKING:
+    from onecsync.state.status_report import PeerStatus
+    from onecsync.state.status_report import StatusReport
 
 log = logging.getLogger("onecsync")
 
@@ -73,31 +79,32 @@ def _unix(iso: str | None) -> float:
 
 
 def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+    return utf8(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def _base_samples(peer: dict, now: float) -> dict[str, float]:
-    out = {"onecsync_sent_messages_total": peer["sent_no"],
-           "onecsync_received_messages_total": peer["received_no"],
-           "onecsync_confirmed_messages_total": peer["confirmed_no"],
-           "onecsync_last_receive_timestamp_seconds": _unix(peer.get("last_received_at")),
-           "onecsync_last_send_timestamp_seconds": _unix(peer.get("last_sent_at"))}
-    if "unconfirmed" in peer:  # only once a state exists
-        unconfirmed = peer["unconfirmed"]
-        oldest = _unix(unconfirmed["oldest"]) if unconfirmed["count"] else 0.0
-        out.update({"onecsync_unconfirmed_objects": unconfirmed["count"],
-                    "onecsync_stuck_objects": peer["stuck"]["count"],
-                    "onecsync_parked_objects": peer["parked"]["total"],
+def _base_samples(peer: PeerStatus, now: float) -> dict[str, float]:
+    n = peer.numbers
+    out = {"onecsync_sent_messages_total": n.sent_no,
+           "onecsync_received_messages_total": n.received_no,
+           "onecsync_confirmed_messages_total": n.confirmed_no,
+           "onecsync_last_receive_timestamp_seconds": _unix(n.last_received_at),
+           "onecsync_last_send_timestamp_seconds": _unix(n.last_sent_at)}
+    if peer.backlog is not None:  # only once a state exists
+        unconfirmed = peer.backlog.unconfirmed
+        oldest = _unix(unconfirmed.oldest) if unconfirmed.count else 0.0
+        out.update({"onecsync_unconfirmed_objects": unconfirmed.count,
+                    "onecsync_stuck_objects": peer.backlog.stuck.count,
+                    "onecsync_parked_objects": peer.backlog.parked.total,
                     "onecsync_oldest_unconfirmed_age_seconds":
                         max(0.0, round(now - oldest)) if oldest else 0.0})
     return out
 
 
-def render(status: dict | None, run: dict, pair: str) -> str:
+def render(status: StatusReport | None, run: dict, pair: str) -> str:
     """The file's text. `status`: reports.status() after the run (None: the state could not be
     read); `run`: command, exit_code, duration, ended (Unix time)."""
     common = f'pair="{_label(pair)}"'
@@ -110,7 +117,7 @@ def render(status: dict | None, run: dict, pair: str) -> str:
     add("onecsync_run_duration_seconds", common, round(run["duration"], 3))
     add("onecsync_run_timestamp_seconds", common, round(run["ended"], 3))
     add("onecsync_run_info", f'{common},command="{_label(run["command"])}"', 1)
-    for name, peer in ((status or {}).get("peers") or {}).items():
+    for name, peer in (status.peers if status is not None else {}).items():
         for metric, value in _base_samples(peer, run["ended"]).items():
             add(metric, f'{common},base="{_label(name)}"', value)
     lines = []

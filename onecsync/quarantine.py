@@ -51,6 +51,7 @@ from typing import Iterator
 
 from onecsync import __version__
 from onecsync import clock
+from onecsync import stopping
 from onecsync.config import Config
 from onecsync.config import DirectoryConfig
 from onecsync.config import FtpConfig
@@ -59,6 +60,8 @@ from onecsync.errors import OnecsyncError
 from onecsync.errors import TemporaryError
 from onecsync.files import replace_with
 from onecsync.i18n import N_
+from onecsync.places import QUARANTINE_FOLDER
+from onecsync.text import json_bytes
 from onecsync.transport.base import Incoming
 
 log = logging.getLogger("onecsync")
@@ -73,7 +76,7 @@ _SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
 
 
 def quarantine_dir(state_path: Path) -> Path:
-    return state_path.parent / "quarantine"
+    return state_path.parent / QUARANTINE_FOLDER
 
 
 def _now() -> datetime.datetime:
@@ -247,6 +250,7 @@ class Quarantine:
         try:
             yield
         except MessageRejected as exc:
+            stopping.check()  # a stop lxml reported as a parse error: the message is not to blame
             try:
                 why = _unfinished(incoming, exc)
             except OSError:
@@ -284,9 +288,9 @@ class Quarantine:
             if settle and not self.dry_run:
                 try:
                     self._ensure_folder()
-                    _write_private(self._pending(peer), json.dumps(
+                    _write_private(self._pending(peer), json_bytes(
                         {"file": incoming.name, "fingerprint": fp, "first_seen": now.isoformat(),
-                         "reason": _problem(exc)}, ensure_ascii=False).encode("utf-8"))
+                         "reason": _problem(exc)}))
                 except OSError as err:
                     log.warning("cannot update %s: %s", self._pending(peer), err.strerror or err)
         if now - first >= settle:
@@ -348,8 +352,7 @@ class Quarantine:
         if self.dry_run:
             return
         try:
-            _write_private(entry.path, json.dumps(entry.data, ensure_ascii=False,
-                                                  indent=1).encode("utf-8"))
+            _write_private(entry.path, json_bytes(entry.data, indent=1))
         except OSError as err:
             log.warning("cannot update %s: %s", entry.path, err.strerror or err)
 

@@ -89,4 +89,10 @@ def _utf8(text: str, what: str) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise ConfigError(f"{what} is not UTF-8", remedy="set it as UTF-8 text") from None
+    # A secret is one line: FTP sends it inside a command line (ftplib would raise, and a CR LF
+    # would end the command early), a header cannot hold one, and a file of two lines is a
+    # mistake (the password and a note, or two passwords) that must not be sent half.
+    if any(ch in text for ch in "\r\n\0"):
+        raise ConfigError(f"{what} holds a line break or a NUL character",
+                          remedy="keep only the secret in it, on one line")
     return text

@@ -39,7 +39,7 @@ def test_a_run_through_the_api_returns_the_report_the_cli_prints(sandbox):
     assert isinstance(report, onecsync.RunReport)
     assert json.loads(json.dumps(report.to_json())) == printed and code == 0 == report.exit_code
     assert not sandbox.state_path.exists()  # a dry run writes nothing, through the API too
-    assert onecsync.status(onecsync.load_config(sandbox.config))["peers"]
+    assert onecsync.status(onecsync.load_config(sandbox.config)).peers
 
 
 def test_the_api_raises_the_error_classes_never_system_exit(sandbox, tmp_path):
@@ -59,7 +59,7 @@ def test_validate_message_and_trace(sandbox):
     assert isinstance(check, onecsync.MessageCheck) and check.valid
     assert onecsync.run(config, flow="pull-catalogs").exit_code == 0
     found = onecsync.trace(config, "7700000000")
-    assert found["query"]["kind"] == "inn" and json.dumps(found).count(f.ref(1)) >= 1
+    assert found.query.kind == "inn" and json.dumps(found.to_json()).count(f.ref(1)) >= 1
 
 
 def test_the_readme_python_example_runs_the_bundled_example(tmp_path, monkeypatch, capsys):
@@ -80,3 +80,24 @@ def test_the_readme_python_example_runs_the_bundled_example(tmp_path, monkeypatc
     assert re.search(r"^crm sent our message 1 with [1-9]\d* objects$", out, re.M)
     assert re.search(r"Message_8d0e\S*\.xml valid$", out, re.M)
     assert (tmp_path / "onecsync-state.sqlite").exists()
+
+
+def test_retry_takes_one_ref_as_a_string_not_its_characters(sandbox):
+    """`retry(config, refs="…")` retried the refs '6', 'f', … one per character (review 5)."""
+    from tests.test_mapping import MAPPED
+    from tests.test_mapping import config_with
+
+    config_with(sandbox, MAPPED)
+    sandbox.put("accounting", f.Msg(objects=[f.currency(f.ref(2))]))
+    assert sandbox.run("pull-catalogs")[0] == 7  # parked
+    config_with(sandbox, MAPPED.replace('      set: {КлючевыеСвойства/ДанныеКлассификатора: "643"}\n',
+                                        '      drop: [НаименованиеПолное]\n'))  # the fix
+    report = onecsync.retry(onecsync.load_config(sandbox.config), refs=f.ref(2))
+    assert report.exit_code == 0
+    assert ("Справочник.Валюты", f.ref(2)) in sandbox.outgoing("crm")["objects"]
+
+
+def test_a_stop_is_a_base_exception_with_an_exit_code_as_the_readme_says():
+    assert issubclass(onecsync.TimedOut, onecsync.Stopped)
+    assert not issubclass(onecsync.Stopped, Exception)  # an `except Exception` never eats it
+    assert onecsync.TimedOut(1.0).exit_code == 4 and onecsync.Stopped("SIGTERM").exit_code == 143

@@ -106,6 +106,27 @@ def test_a_failing_ping_is_a_warning_never_the_run_s_failure(sandbox, failure):
     assert "SECRET-TOKEN" not in err
 
 
+@pytest.mark.parametrize("user, says", [
+    ("a%3Ab", "the user in the configured URL holds ':' once decoded (Basic auth would split "
+              "it there)"),
+    ("%ff%fe", "the user or password in the configured URL is not UTF-8 once decoded"),
+    ("u%0d%0aX", "the user or password in the configured URL holds a line break or a NUL once "
+                 "decoded")])
+def test_a_healthcheck_user_that_cannot_travel_as_basic_auth_is_never_sent(
+        sandbox, monkeypatch, user, says):
+    """`a%3Ab` reached the check as user "a" with password "b:pw", and `%ff` as U+FFFD: the
+    rules of a transport's `user` hold for the URL's too (review 5), whatever the URL's source."""
+    monkeypatch.setenv("HC_URL", f"https://{user}:pw@hc.example/ping/SECRET-TOKEN-42")
+    with_healthcheck(sandbox, "healthcheck_url_env: HC_URL\n")
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        code, _, err = sandbox.run("pull-catalogs")
+    assert code == 0, err
+    assert len(rsps.calls) == 0  # not pinged with a mangled user
+    assert f"healthcheck: {says}; not pinging" in err
+    assert "SECRET-TOKEN" not in err and "pw" not in err.replace("pull", "")
+
+
 def test_an_unset_url_variable_is_a_warning_and_the_run_goes_on(sandbox, monkeypatch):
     monkeypatch.delenv("HC_URL", raising=False)
     with_healthcheck(sandbox, "healthcheck_url_env: HC_URL\n")

@@ -147,3 +147,26 @@ def test_memory_does_not_grow_with_the_body():
     small, large = _growth_kb(5_000), _growth_kb(100_000)
     # 20 times the objects (about 40 MB of XML): a leak of even 10% of it would show.
     assert large - small < 8_000, (small, large)
+
+
+def test_what_trace_finds_an_object_by_is_read_from_its_key_properties():
+    """Номер and Дата of a document and the ИНН (a counterparty's own, or that of the
+    counterparty a document names, at the top or in its key properties) as protocol/keys.py
+    reads them in one walk; a Ссылка only in a second КлючевыеСвойства is still its identity."""
+    in_keys = ("<Документ.РеализацияТоваровУслуг><КлючевыеСвойства><Ссылка>" + f.ref(7)
+               + "</Ссылка><Номер> Н-1 </Номер><Дата>2026-11-20T10:00:00</Дата><Контрагент>"
+               "<ИНН>7701234567</ИНН></Контрагент></КлючевыеСвойства>"
+               "</Документ.РеализацияТоваровУслуг>")
+    second = ("<Справочник.Валюты><КлючевыеСвойства><Код>643</Код></КлючевыеСвойства>"
+              f"<КлючевыеСвойства><Ссылка>{f.ref(8).upper()}</Ссылка></КлючевыеСвойства>"
+              "</Справочник.Валюты>")
+    _, objs = read(f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка", inn="7707083893"),
+                                  f.sale(f.ref(2), None, number="ТС-9", date="2026-11-21T00:00:00"),
+                                  in_keys, second]).xml())
+    found = [(o.ref, o.number, o.date, o.inn) for o in objs]
+    customer_inn = objs[1].inn
+    assert customer_inn and customer_inn.isdigit()  # the customer's, named at the top
+    assert found == [(f.ref(1), None, None, "7707083893"),
+                     (f.ref(2), "ТС-9", "2026-11-21T00:00:00", customer_inn),
+                     (f.ref(7), "Н-1", "2026-11-20T10:00:00", "7701234567"),
+                     (f.ref(8), None, None, None)]

@@ -338,3 +338,48 @@ def test_ftp_tls_protects_the_login_and_the_data(tmp_path, monkeypatch):
                     ("login", "sync", True), ("prot_p",), ("pasv", True), ("cwd", "/bp"),
                     ("sendcmd", "OPTS MLST type;size;modify;"), ("sendcmd", "TYPE A"),
                     ("transfercmd", "MLSD"), ("quit",)]
+
+
+@pytest.mark.parametrize("secret", ["pw\r\nDELE x", "pw\nx", "file: pw\0x", "file: pw\nrest\n"])
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_an_ftp_password_with_a_line_break_is_exit_3_before_any_command(
+        sandbox, ftp, monkeypatch, secret, command):
+    """ftplib refuses CR/LF inside a command (an internal error, exit 1, before), and a CR LF
+    would end PASS early and send the rest as a command of its own (review 5)."""
+    sandbox.put("accounting", f.Msg(objects=CATALOGS))
+    if secret.startswith("file: "):
+        pw = sandbox.root / "ftp.pw"
+        pw.write_text(secret[len("file: "):], encoding="utf-8")
+        pw.chmod(0o600)
+        sandbox.write_config(remote_config({
+            "accounting": ftp_peer("accounting", ftp.port).replace(
+                "password_env: ONECSYNC_TEST_FTP_PW", f"password_file: {pw}"),
+            "crm": ftp_peer("crm", ftp.port)}))
+        where = f"secret file {pw}"
+    else:
+        monkeypatch.setenv("ONECSYNC_TEST_FTP_PW", secret)
+        where = "environment variable ONECSYNC_TEST_FTP_PW"
+    code, out, err = sandbox.human(command)
+    assert code == 3, err
+    assert f"{where} holds a line break or a NUL character" in err, err
+    assert "internal error" not in err and "Traceback" not in err
+    if not secret.startswith("file: "):  # both bases read it: neither logged in with it
+        assert "PASS" not in ftp.commands and "DELE" not in ftp.commands
+    if sandbox.state_path.exists():  # nothing taken, nothing counted as sent
+        assert sandbox.dump()["inbox"] == [] and sandbox.numbers("accounting") == (0, 0, 0)
+
+
+@pytest.mark.parametrize("facts", [["type", "modify"], ["type"], []])
+def test_an_mlsd_without_a_size_or_modify_fact_is_asked_not_taken_as_empty(sandbox, ftp, facts):
+    """A missing size fact was read as 0: the base's message 'empty: ignored' and every upload
+    'cut: the server holds 0 of N bytes', exit 4 for ever (review 5)."""
+    ftp.mlsd_facts = facts
+    sandbox.put("accounting", f.Msg(objects=CATALOGS))
+    code, report, err = sandbox.run("run")
+    assert code == 0, err
+    assert report["peers"]["accounting"]["received"]["objects"] == 3
+    assert len(sandbox.outgoing("crm")["objects"]) == 3 and "empty" not in err
+    assert "SIZE" in ftp.commands
+    code, report, err = sandbox.run("run")  # the fingerprint holds: nothing downloaded again
+    assert code == 0, err
+    assert report["peers"]["accounting"]["received"]["unchanged"] is True

@@ -29,6 +29,25 @@ def test_a_new_state_file_is_private_and_fully_migrated(tmp_path):
     assert {"peers", "inbox", "registrations", "runs"} <= tables
 
 
+def test_a_new_state_has_16k_pages_and_an_old_one_keeps_its_own(tmp_path, monkeypatch):
+    """Whole payload rows fit a 16 KiB page with less left over (issue 15: state per object);
+    a state made with 4 KiB pages (before) is opened as it is, never rewritten."""
+    import onecsync.state
+
+    new, old = tmp_path / "new.sqlite", tmp_path / "old.sqlite"
+    open_state(new).close()
+    with monkeypatch.context() as m:
+        m.setattr(onecsync.state, "PAGE_SIZE", 4096)
+        open_state(old).close()
+    open_state(old).close()
+    sizes = {}
+    for path in (new, old):
+        with contextlib.closing(sqlite3.connect(path)) as c:
+            sizes[path.name] = c.execute("PRAGMA page_size").fetchone()[0]
+    assert onecsync.state.PAGE_SIZE == 16384
+    assert sizes == {"new.sqlite": 16384, "old.sqlite": 4096}
+
+
 def test_a_new_state_is_linked_in_then_its_folder_synced(tmp_path, monkeypatch):
     """A power cut after the first run must not lose the state's name: the folder is synced
     after the link (the file itself is on disk before: synchronous FULL)."""

@@ -66,6 +66,28 @@ def _journal_without_state(box):
     box.state_path.with_name(box.state_path.name + "-journal").write_bytes(b"\xd9\xd5\x05\xf9" * 128)
 
 
+def _link_into_share(box):
+    """The state moved into an exchange folder and linked back (review 5): the config check,
+    judging the state's folder, would pass it."""
+    real = box.folders["crm"] / "state.sqlite"
+    real.parent.mkdir(parents=True, exist_ok=True)
+    open_state(real).close()
+    box.state_path.symlink_to(real)
+
+
+def _dangling_link(box):
+    """A link whose target is not made yet: a run must not create it through the link."""
+    (box.root / "elsewhere").mkdir()
+    box.state_path.symlink_to(box.root / "elsewhere" / "state.sqlite")
+
+
+def _log_link(box):
+    """A real state whose write-ahead log is a link to another file SQLite would then write."""
+    open_state(box.state_path).close()
+    (box.root / "victim").write_bytes(b"not a log")
+    box.state_path.with_name(box.state_path.name + "-wal").symlink_to(box.root / "victim")
+
+
 S = "{state}"
 KINDS = {
     "empty": (_empty, f"the state file {S} is empty: restore it from backup, or remove it to "
@@ -86,6 +108,9 @@ KINDS = {
                                      "to start over (numbers restart at 1)"),
     "journal-left": (_journal_without_state, f"the state file {S} is missing but its log "
                                              "onecsync.sqlite-journal is there"),
+    "link-into-share": (_link_into_share, f"the state path {S} is a symbolic link (to "),
+    "dangling-link": (_dangling_link, f"the state path {S} is a symbolic link (to "),
+    "log-link": (_log_link, f"the state path {S}-wal is a symbolic link (to "),
 }
 
 

@@ -153,7 +153,9 @@ def test_a_parked_object_says_why(world):
 @pytest.mark.parametrize("query, line", [
     (["nonsense-zzz"], "no object with number nonsense-zzz has passed through onecsync"),
     ([f.ref(77)], f"no object with Ссылка {f.ref(77)} has passed through onecsync"),
-    (["7700000000"], "no object with ИНН 7700000000"),
+    (["7700000000"], "no counterparty with ИНН 7700000000 has passed through onecsync"),
+    # Our organization's ИНН: its Организации object came, but only counterparties are found by it.
+    ([d.ORG_INN], f"ИНН {d.ORG_INN} is an organization's (Справочник.Организации "),
     (["СЧ-000123", "2026-12-01"], "no object with number СЧ-000123 2026-12-01"),
     (["СЧ-000123", "1 декабря"], "is not a Ссылка, an ИНН, or a number and a date"),
 ])
@@ -168,6 +170,25 @@ def test_a_query_that_names_nothing_is_exit_2_with_one_line(world, query, line):
             assert p.stdout == "" and len(p.stderr.strip().splitlines()) == 1, p.stderr
             assert line in p.stderr
     assert tree_digest(world.root) == before
+
+
+def test_a_query_that_names_nothing_says_so_in_russian_every_word(world):
+    d.seed_accounting(world.acc)
+    world.settle(1)
+    p = world.cli("trace", "nonsense-zzz", env={"LANG": "ru_RU.UTF-8"})
+    assert p.code == 2 and "nonsense-zzz" in p.stderr, p.stderr
+    assert "number" not in p.stderr and "номер" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("query", [["x" * 120_000], ["x" * 120_000, "y", "z"],
+                                   ["СЧ-1", "9" * 120_000]])
+def test_a_huge_query_is_not_echoed_whole(sandbox, query):
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка", "7705432193")]))
+    assert sandbox.run("run")[0] == 0
+    code, out, err = sandbox.human("trace", *query)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err[:300]
+    words = " ".join(query)
+    assert len(err) < 400 and f"{words[:60]}… ({len(words)} characters)" in err, err[:400]
 
 
 HOLD_WRITE = ("import sqlite3, sys, time\n"
@@ -248,3 +269,18 @@ def test_an_object_edited_for_years_keeps_its_last_versions_and_a_deletion_its_n
     code, report, err = sandbox.run("trace", "X-2")
     assert code == 0, err
     assert report["trace"]["versions"][-1]["kind"] == "delete"
+
+
+def test_a_deletion_has_no_number_and_trace_says_so_not_that_it_went_unrecorded(sandbox):
+    """A deletion carries only the object's Ссылка: nothing was left unrecorded."""
+    sandbox.put("accounting", f.Msg(objects=[
+        f.deletion("ПБДСРасчетыСКонтрагентамиСсылка", f.ref(9))]))
+    assert sandbox.run("run")[0] == 0
+    code, report, err = sandbox.run("trace", f.ref(9))
+    assert code == 0, err
+    t = report["trace"]
+    assert t["number"] is None and [v["kind"] for v in t["versions"]] == ["delete"]
+    assert not any("number" in u for u in t["unknown"]), t["unknown"]
+    _, out, _ = sandbox.human("trace", f.ref(9))
+    assert "not recorded by the onecsync of the time" not in out
+    assert "a deletion carries no number or date, only the Ссылка" in out, out

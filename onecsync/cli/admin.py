@@ -19,6 +19,7 @@ from onecsync import console
 from onecsync.cli.options import global_options
 from onecsync.config import find_config_path
 from onecsync.errors import ExitCode
+from onecsync.errors import shown_all
 from onecsync.topology import PEERS
 
 _YES = click.option("--yes", is_flag=True, help="Do it. Without it, only say what would change.")
@@ -52,18 +53,18 @@ def status(opts, runs: int, all_: bool, paths: tuple[Path, ...]) -> int:
 
         if opts.config_path is not None:
             raise click.UsageError("--all reads the config files named after it; drop --config")
-        data = pairs.summaries(list(paths) or [pairs.pairs_dir()])
+        every = pairs.summaries(list(paths) or [pairs.pairs_dir()])
         if opts.as_json:
-            console.print_json(data)
+            console.print_json(every.to_json())
         else:
-            console.print_pairs(data)
-        return data["exit_code"]
+            console.print_pairs(every)
+        return every.exit_code
     if paths:
         raise click.UsageError("config files go after --all (status --all PATH...); for one "
                                "pair use --config PATH")
     data = api.status(opts.config(), runs=runs)
     if opts.as_json:
-        console.print_json(data)
+        console.print_json(data.to_json())
     else:
         console.print_status(data)
     return 0
@@ -93,12 +94,12 @@ def trace(opts, query: tuple[str, ...], as_xml: bool) -> int:
 
     data = api.trace(opts.config(), query)
     if as_xml:
-        if data["trace"] is None:
+        if data.trace is None:
             raise click.UsageError("--xml needs a QUERY that names one object: give its Ссылка")
-        xml = tracing.stored_xml(opts.config().state, data["trace"]["type"], data["trace"]["ref"])
+        xml = tracing.stored_xml(opts.config().state, data.trace.type, data.trace.ref)
         console.print_xml(xml or b"")
     elif opts.as_json:
-        console.print_json(data)
+        console.print_json(data.to_json())
     else:
         console.print_trace(data)
     return 0
@@ -280,7 +281,7 @@ def state_resend(opts, peer: str, types: tuple[str, ...], yes: bool) -> int:
     allowed = admin.resend_types(config, peer)
     wrong = [t for t in types if t not in allowed]
     if wrong:
-        raise click.BadParameter(f"onecsync does not send {', '.join(wrong)} to {peer}; it sends "
+        raise click.BadParameter(f"onecsync does not send {shown_all(wrong)} to {peer}; it sends "
                                  f"{', '.join(allowed)}", param_hint="--type")
     plan = admin.resend(config, peer, types or None, apply=yes and not opts.dry_run)
     return _finish(opts, plan)
@@ -301,7 +302,7 @@ def state_export(opts, with_parked_xml: bool) -> int:
     """
     from onecsync.state import reports
 
-    console.print_json(reports.export(opts.config(), with_parked_xml=with_parked_xml))
+    console.print_json(reports.export(opts.config(), with_parked_xml=with_parked_xml).to_json())
     return 0
 
 

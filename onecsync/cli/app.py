@@ -9,12 +9,14 @@ from __future__ import annotations
 import errno
 import inspect
 import logging
+import re
 import signal
 import sys
 
 import click
 
 from onecsync import console
+from onecsync import stopping
 from onecsync.cli import admin
 from onecsync.cli import exchange
 from onecsync.cli import i18n as cli_i18n
@@ -28,6 +30,7 @@ from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
 from onecsync.errors import Stopped
 from onecsync.errors import exit_codes
+from onecsync.errors import shown
 from onecsync.i18n import N_
 from onecsync.i18n import tr
 
@@ -56,14 +59,25 @@ for command in (*exchange.COMMANDS, *setup.COMMANDS, *admin.COMMANDS, manpage.ma
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     console.readers_back()
+    stopping.forget()  # a new command (tests run many in one process)
     previous = _stop_on_sigterm()
     try:
         code = _main(args)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
     if code == 0 and console.reader_gone():
         code = READER_GONE
     sys.exit(code)
+
+
+# Click echoes a wrong value whole ("'…' is not one of", "File '…' does not exist"): a word
+# this long is an argument, not a word, and is cut as every error line cuts one.
+_LONG_WORD = re.compile(r"\S{200,}")
+
+
+def _cut_words(message: str) -> str:
+    return _LONG_WORD.sub(lambda m: shown(m.group()), message)
 
 
 def _main(args: list[str]) -> int:
@@ -73,17 +87,24 @@ def _main(args: list[str]) -> int:
     quiet = any(a in ("-q", "--quiet") for a in args)
     cli_i18n.localize(cli)  # help texts and click's own words in the locale's language
     try:
-        code = cli.main(args=args, prog_name="onecsync", standalone_mode=False)
+        try:
+            code = cli.main(args=args, prog_name="onecsync", standalone_mode=False)
+        except Exception as exc:
+            # A stop that SQLite or lxml swallowed and reported as its own error is a stop.
+            if (stop := stopping.pending()) is None or isinstance(exc, click.exceptions.Exit):
+                raise
+            raise stop from None
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:
         # click declares it Final, yet every format_message() of its errors reads it: no other way in.
-        exc.message = tr(exc.message)  # type: ignore[misc]
+        exc.message = console.shown(tr(_cut_words(exc.message)))  # type: ignore[misc]
         exc.show()
         code = exc.exit_code
         console.json_failure(as_json, code, exc.format_message())
-    except click.Abort as exc:  # Ctrl-C (click turns it into Abort), or a prompt left
-        interrupted = isinstance(exc.__context__, KeyboardInterrupt)
+    except (click.Abort, KeyboardInterrupt) as exc:  # Ctrl-C (click makes it Abort), a prompt left
+        interrupted = isinstance(exc, KeyboardInterrupt) or \
+            isinstance(exc.__context__, KeyboardInterrupt)
         line = N_("interrupted (Ctrl-C)") if interrupted else N_("aborted")
         console.error_line(line)
         code = 130
@@ -118,14 +139,19 @@ READ_ONLY = frozenset({"check", "status", "validate", "manpage", "state show", "
 
 def _stop_on_sigterm():
     """SIGTERM (systemctl stop) ends the run as Ctrl-C would: undone, journaled, one line. Once:
-    a second one kills at once, which the state survives just as well."""
+    a second one kills at once, which the state survives just as well. Both are remembered
+    (onecsync.stopping): a library that swallows the exception must not turn the stop into an
+    error of its own. The handlers they replace, to be put back."""
     def stop(signum, frame) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         ctx = click.get_current_context(silent=True)  # the command the signal stops
         command = ctx.command_path.partition(" ")[2] if ctx else ""
-        raise Stopped("SIGTERM", read_only=command in READ_ONLY)
+        raise stopping.asked(Stopped("SIGTERM", read_only=command in READ_ONLY))
 
-    return signal.signal(signal.SIGTERM, stop)
+    def interrupt(signum, frame) -> None:
+        raise stopping.asked(KeyboardInterrupt())
+
+    return signal.signal(signal.SIGTERM, stop), signal.signal(signal.SIGINT, interrupt)
 
 
 def _fail(line: str, code: int, as_json: bool, verbose: bool, exc: BaseException) -> None:

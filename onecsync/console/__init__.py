@@ -1,7 +1,7 @@
 """Everything the admin sees: log lines, run reports, errors. The only package that imports rich.
 
 Public API (`__all__`): `setup_logging(verbosity, json_lines)`, `print_json(data)`, `error_line`,
-`print_failure`, `json_failure`, `progress(enabled)`, and one printer per command, each in the
+`print_failure`, `json_failure`, `shown(text)`, `progress(enabled)`, and one printer per command, each in the
 module of its job: `run` (print_run), `status` (print_status, print_pairs, print_numbers,
 print_plan), `checks` (print_validation, print_check, print_init, print_settings_message),
 `trace` (print_trace, print_xml), `bars` (the terminal progress). This module keeps what they
@@ -9,7 +9,10 @@ share: the guarded streams, the two rich consoles (created on first use), the lo
 
 Every line for a person goes through `i18n._` (a constant) or `i18n.tr` (a line the core
 built, marked there with `N_(f"…")` or raised as an error), so that it shows in the locale's
-language; JSON never does. A new printer does the same, and `python tools/po.py` adds its texts
+language; JSON never does. Whatever came from outside in a line (a name, a path, a server's
+words, an element's text) is escaped by `shown` (onecsync.text.one_line), which both consoles
+and the log formats apply to every line: a newline, ESC or U+202E in a name never reaches the
+terminal raw. A new printer does the same, and `python tools/po.py` adds its texts
 to the catalog for translation (tests/test_i18n.py names any left untranslated).
 
 Human text goes to stderr and JSON to stdout (DESIGN.md §3), so `onecsync --json run | jq`
@@ -35,6 +38,7 @@ from onecsync.errors import ExitCode
 from onecsync.i18n import N_
 from onecsync.i18n import _
 from onecsync.i18n import tr
+from onecsync.text import one_line
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -132,27 +136,49 @@ STDOUT, STDERR = cast(IO[str], _Guarded("stdout")), cast(IO[str], _Guarded("stde
 
 def stderr() -> Console:
     # rich is imported on first use: a quiet cron run that has nothing to say never pays for it.
-    from rich.console import Console
-
     global _stderr
     if _stderr is None:
-        _stderr = Console(file=STDERR, highlight=False, soft_wrap=True,
-                          no_color="NO_COLOR" in os.environ)
+        _stderr = _console(STDERR)
     return _stderr
+
+
+def _console(file) -> Console:
+    """A rich console whose every line goes through `shown`: a printer cannot forget it."""
+    from rich.console import Console
+
+    class Shown(Console):
+        def print(self, *objects, **kw) -> None:
+            super().print(*(shown(o) if isinstance(o, str) else o for o in objects), **kw)
+
+    return Shown(file=file, highlight=False, soft_wrap=True, no_color="NO_COLOR" in os.environ)
 
 
 def _message(record: logging.LogRecord) -> str:
     """The record's line in the admin's language: its format translated before the values go
     in, each value that is itself a line (an error's) translated too."""
     if not isinstance(record.msg, str):
-        return record.getMessage()
+        return shown(record.getMessage())
     args = record.args
-    if isinstance(args, tuple):
-        args = tuple(tr(a) if isinstance(a, str) else a for a in args)
+    if isinstance(args, tuple):  # a value (a file's name, a server's words) shown escaped, whole
+        args = tuple(one_line(tr(a)) if isinstance(a, str) else a
+                     if isinstance(a, (int, float)) else one_line(str(a)) for a in args)
     try:
-        return _(record.msg) % args if args else _(record.msg)
+        return shown(_(record.msg) % args if args else _(record.msg))
     except (TypeError, ValueError):  # a translation whose %s do not fit: English is still right
-        return record.getMessage()
+        return shown(record.getMessage())
+
+
+def shown(text: str) -> str:
+    """`text` with whatever came from outside in it escaped (onecsync.text.one_line): the one
+    way a human output shows a name. One print is one line; only the blank lines a printer
+    puts before or after it are kept."""
+    if text.isprintable():
+        return text
+    body = text.strip("\n")
+    if not body:
+        return text
+    at = text.index(body)
+    return text[:at] + one_line(body) + text[at + len(body):]
 
 
 class _JsonLines(logging.Formatter):
@@ -266,10 +292,7 @@ def stdout() -> Console:
     """Where the data a command was asked for goes (status, validate): stdout, so it pipes."""
     global _out
     if _out is None:
-        from rich.console import Console
-
-        _out = Console(file=STDOUT, highlight=False, soft_wrap=True,
-                       no_color="NO_COLOR" in os.environ)
+        _out = _console(STDOUT)
     return _out
 
 
@@ -337,5 +360,5 @@ __all__ = ["STDERR", "STDOUT", "TerminalProgress", "error_line", "json_failure",
            "print_failure", "print_init", "print_json", "print_numbers", "print_pairs",
            "print_plan", "print_run", "print_run_line", "print_settings_message", "print_status",
            "print_trace", "print_validation", "print_xml", "progress", "reader_gone",
-           "reader_lost", "readers_back", "setup_logging", "stderr", "stdout", "to_reader",
+           "reader_lost", "readers_back", "setup_logging", "shown", "stderr", "stdout", "to_reader",
            "under_journal"]

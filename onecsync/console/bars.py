@@ -10,6 +10,7 @@ import contextlib
 from typing import TYPE_CHECKING
 from typing import Iterator
 
+from onecsync.console import shown
 from onecsync.console import stderr
 from onecsync.i18n import _
 from onecsync.i18n import tr
@@ -48,7 +49,7 @@ class TerminalProgress(Progress):
         from rich import progress as rp
 
         self.bar = rp.Progress(
-            rp.SpinnerColumn(), rp.TextColumn("{task.description}"), rp.BarColumn(),
+            rp.SpinnerColumn(), rp.TextColumn("{task.description}", markup=False), rp.BarColumn(),
             rp.TaskProgressColumn(), rp.TextColumn("{task.fields[objects]:>10,} " + _("objects")),
             rp.TextColumn("{task.fields[size]:>19}"), rp.TimeElapsedColumn(),
             rp.TextColumn(_("ETA")), rp.TimeRemainingColumn(),
@@ -56,7 +57,8 @@ class TerminalProgress(Progress):
 
     def task(self, description: str, *, total_bytes: int | None = None,
              total_objects: int | None = None) -> Task:
-        return _TerminalTask(self.bar, tr(description), total_bytes, total_objects)
+        # It names a message file: escaped, and never read as rich markup ("[bold]" in a name).
+        return _TerminalTask(self.bar, shown(tr(description)), total_bytes, total_objects)
 
     def __enter__(self) -> TerminalProgress:
         self.bar.start()

@@ -5,114 +5,129 @@ Public API: `print_status`, `print_pairs`, `print_numbers`, `print_plan`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Mapping
+
 from onecsync.console import _when
 from onecsync.console import error_line
+from onecsync.console import shown
 from onecsync.console import stdout
 from onecsync.i18n import N_
 from onecsync.i18n import _
 from onecsync.i18n import tr
+from onecsync.runs import ReceivedKind
 from onecsync.state.plans import NumbersPlan
 from onecsync.state.plans import StatePlan
-from onecsync.state.reports import Numbers
+from onecsync.state.status_report import InProgress
+from onecsync.state.status_report import Numbers
+from onecsync.state.status_report import PeerStatus
+from onecsync.state.status_report import RunSummary
+from onecsync.state.status_report import StatusReport
+from onecsync.state.status_report import received_nothing_new
+
+if TYPE_CHECKING:
+    from onecsync.pairs import PairsReport
+    from onecsync.pairs import PairStatus
 
 
-def _lock_text(lock: dict | None) -> str:
+def _lock_text(lock: Mapping[str, Any] | None) -> str:
     if lock is None:
         return _("free")
     return tr(f"held by pid {lock.get('pid', '?')} ({lock.get('command', '?')}), "
               f"started {lock.get('started', '?')}")
 
 
-def _peer_rows(p: dict) -> list[tuple[str, str]]:
-    fmt = p.get("format") or {}
-    rows = [(_("code"), p["code"]),
-            (_("numbers"), tr(f"sent {p['sent_no']} · received {p['received_no']} · "
-                              f"confirmed {p['confirmed_no']}"))]
-    if "state_code" in p:
-        rows.append((_("WARNING"), tr(f"the state belongs to a base with code {p['state_code']}")))
-    offered = ", ".join(fmt.get("offered") or []) or _("not known yet")
-    if fmt.get("problem"):
-        rows.append((_("PROBLEM"), tr(fmt["problem"])))
-    ours = fmt.get("ours") or _("nothing")
-    rows.append((_("format"), tr(f"we write {ours} · its last message {fmt.get('theirs') or '—'} · "
+def _peer_rows(p: PeerStatus) -> list[tuple[str, str]]:
+    n, fmt = p.numbers, p.format
+    rows = [(_("code"), n.code),
+            (_("numbers"), tr(f"sent {n.sent_no} · received {n.received_no} · "
+                              f"confirmed {n.confirmed_no}"))]
+    if n.state_code is not None:
+        rows.append((_("WARNING"), tr(f"the state belongs to a base with code {n.state_code}")))
+    offered = ", ".join(fmt.offered or []) or _("not known yet")
+    if fmt.problem:
+        rows.append((_("PROBLEM"), tr(fmt.problem)))
+    ours = fmt.ours or _("nothing")
+    rows.append((_("format"), tr(f"we write {ours} · its last message {fmt.theirs or '—'} · "
                                  f"it offers {offered}")))
-    types = p.get("object_types")
+    types = p.object_types
     rows.append((_("object types"),
                  _("not declared") if types is None else tr(f"{len(types)} declared")))
-    rows.append((_("last received"), _when(p.get("last_received_at"))))
-    rows.append((_("last sent"), _when(p.get("last_sent_at"))))
-    if "unconfirmed" in p:
-        u = p["unconfirmed"]
-        text = tr(f"{u['count']} objects ({u['unsent']} not sent yet)")
-        if u["count"]:
-            text += tr(f", oldest registered {_when(u['oldest'])}")
+    rows.append((_("last received"), _when(n.last_received_at)))
+    rows.append((_("last sent"), _when(n.last_sent_at)))
+    if p.backlog is not None:
+        b = p.backlog
+        u = b.unconfirmed
+        text = tr(f"{u.count} objects ({u.unsent} not sent yet)")
+        if u.count:
+            text += tr(f", oldest registered {_when(u.oldest)}")
         rows.append((_("unconfirmed"), text))
-        st = p["stuck"]
-        rows.append((_("stuck"), tr(f"{st['count']} objects unconfirmed for {st['runs']} runs: is the "
-                                    "base importing our messages?") if st["count"] else "0"))
-        pk = p["parked"]
-        rows.append((_("parked"), tr(f"{pk['total']} ({pk['received']} received from it, "
-                                     f"{pk['unsendable']} that cannot be sent to it)")))
-        if p.get("awaiting_link"):
-            recent = p["awaiting_link_recent"]
-            rows.append((_("awaiting link"), tr(f"{p['awaiting_link']} settlement documents "
-                                                f"({recent['count']} received in the last "
-                                                f"{recent['days']} days)")))
+        st = b.stuck
+        rows.append((_("stuck"), tr(f"{st.count} objects unconfirmed for {st.runs} runs: is the "
+                                    "base importing our messages?") if st.count else "0"))
+        pk = b.parked
+        rows.append((_("parked"), tr(f"{pk.total} ({pk.received} received from it, "
+                                     f"{pk.unsendable} that cannot be sent to it)")))
+        if b.awaiting_link:
+            rows.append((_("awaiting link"), tr(f"{b.awaiting_link} settlement documents "
+                                                f"({b.awaiting_link_recent} received in the last "
+                                                f"{b.recent_days} days)")))
     return rows
 
 
-def _run_text(run: dict) -> str:
+def _run_text(run: RunSummary) -> str:
     parts = []
-    for name, peer in run.get("peers", {}).items():
+    for name, peer in run.peers.items():
         bits = []
-        r, s = peer.get("received"), peer.get("sent")
-        if r:
-            if "error" in r:
+        r, s = peer.received, peer.sent
+        if r is not None:
+            if r.kind is ReceivedKind.FAILED:
                 bits.append(_("receive failed"))
-            elif r.get("duplicate"):
+            elif received_nothing_new(peer):
                 bits.append(_("nothing new"))
-            elif r.get("message_no") is not None:
-                bits.append(tr(f"got #{r['message_no']} ({r.get('objects', 0)} obj)"))
-        if s:
-            if "error" in s:
+            elif r.message_no is not None:
+                bits.append(tr(f"got #{r.message_no} ({r.objects} obj)"))
+        if s is not None:
+            if s.error is not None:
                 bits.append(_("send failed"))
-            elif s.get("message_no") is not None:
-                bits.append(tr(f"sent #{s['message_no']} ({s.get('objects', 0)} obj)"))
+            elif s.skipped is None and s.message_no is not None:
+                bits.append(tr(f"sent #{s.message_no} ({s.objects} obj)"))
         if bits:
             parts.append(f"{name}: {', '.join(bits)}")
     text = "; ".join(parts)
-    if run.get("error"):
-        text += (" — " if text else "") + tr(run["error"])
+    if run.error:
+        text += (" — " if text else "") + tr(run.error)
     return text
 
 
-def _in_progress_text(run: dict) -> str:
-    return tr(f"a run is in progress since {_when(run.get('since'))} (pid {run.get('pid', '?')}, "
-              f"{run.get('command', '?')}); what is shown is its last commit")
+def _in_progress_text(run: InProgress) -> str:
+    return tr(f"a run is in progress since {_when(run.since)} (pid {run.pid}, "
+              f"{run.command}); what is shown is its last commit")
 
 
-def _run_state(run: dict) -> str:
-    if run.get("state") in ("running", "died"):
-        return _({"running": N_("running"), "died": N_("died")}[run["state"]])
-    return "?" if run["exit_code"] is None else str(run["exit_code"])
+def _run_state(state: str, exit_code: int | None) -> str:
+    if state in ("running", "died"):
+        return _({"running": N_("running"), "died": N_("died")}[state])
+    return "?" if exit_code is None else str(exit_code)
 
 
-def print_status(data: dict) -> None:
+def print_status(data: StatusReport) -> None:
     out = stdout()
-    if not data["exists"]:
-        out.print(tr(f"no state yet ({data['state']}): nothing has run with this config"), markup=False)
-    formats = ", ".join(data["node"]["formats"])
-    head = [(_("config"), data["config"]), (_("state"), data["state"]),
-            (_("node"), tr(f"{data['node']['code']} · offers {formats}")),
-            (_("lock"), _lock_text(data["lock"]))]
-    if data.get("in_progress"):
-        head.append((_("run"), _in_progress_text(data["in_progress"])))
-    runs = [(_when(r["started_at"]), r["command"], _run_state(r), _run_text(r))
-            for r in data["runs"]]
+    if not data.exists:
+        out.print(tr(f"no state yet ({data.state}): nothing has run with this config"), markup=False)
+    formats = ", ".join(data.formats)
+    head = [(_("config"), data.config), (_("state"), data.state),
+            (_("node"), tr(f"{data.node_code} · offers {formats}")),
+            (_("lock"), _lock_text(data.lock))]
+    if data.in_progress:
+        head.append((_("run"), _in_progress_text(data.in_progress)))
+    runs = [(_when(r.started_at), r.command, _run_state(r.state, r.exit_code), _run_text(r))
+            for r in data.runs]
     if not out.is_terminal:
         for k, v in head:
             out.print(f"{k}: {v}", markup=False)
-        for name, p in data["peers"].items():
+        for name, p in data.peers.items():
             out.print(f"\n{name}", markup=False)
             rows = _peer_rows(p)
             width = max(14, *(len(k) for k, _v in rows))
@@ -127,15 +142,15 @@ def print_status(data: dict) -> None:
     from rich.table import Table
 
     for k, v in head:
-        out.print(f"[bold]{k}[/] {escape(v)}")
+        out.print(f"[bold]{k}[/] {escape(shown(v))}")
     table = Table(show_lines=False, header_style="bold")
     table.add_column("")
-    names = list(data["peers"])
+    names = list(data.peers)
     for name in names:
-        table.add_column(name)
-    columns = [dict(_peer_rows(data["peers"][n])) for n in names]
+        table.add_column(escape(shown(name)))
+    columns = [dict(_peer_rows(data.peers[n])) for n in names]
     for key in dict.fromkeys(k for c in columns for k in c):
-        table.add_row(key, *(c.get(key, "") for c in columns))
+        table.add_row(key, *(escape(shown(c.get(key, ""))) for c in columns))
     out.print(table)
     if runs:
         t = Table(title=_("last runs"), header_style="bold", title_justify="left")
@@ -143,32 +158,35 @@ def print_status(data: dict) -> None:
             t.add_column(_(col))
         for when, command, code, text in runs:
             style = None if code in ("0", _("running")) else "yellow"
-            t.add_row(when, command, code, text, style=style)
+            # a cell is read as markup: a "[/]" in a path or an error would end the command
+            t.add_row(when, escape(shown(command)), code, escape(shown(text)), style=style)
         out.print(t)
 
 
-def _pair_text(p: dict) -> str:
-    if "error" in p:
-        return tr(f"error (exit {p['exit_code']}): {p['error']}")
-    run = p["last_run"]
+def _pair_text(p: PairStatus) -> str:
+    if p.error is not None:
+        return tr(f"error (exit {p.exit_code}): {p.error}")
+    run = p.last_run
     if run is None:
         head = _("never run")
     else:
-        head = f"{run['command']} {_('exit')} {_run_state(run)} {_when(run['started_at'])}"
-    if p.get("in_progress"):
-        head += tr(f" · running now (pid {p['in_progress'].get('pid', '?')})")
-    return head + tr(f" · stuck {p['stuck']} · parked {p['parked']} · unconfirmed {p['unconfirmed']}")
+        head = (f"{run.command} {_('exit')} {_run_state(run.state, run.exit_code)} "
+                f"{_when(run.started_at)}")
+    if p.in_progress:
+        head += tr(f" · running now (pid {p.in_progress.pid})")
+    return head + tr(f" · stuck {p.stuck} · parked {p.parked} · unconfirmed {p.unconfirmed}")
 
 
-def print_pairs(data: dict) -> None:
+def print_pairs(data: PairsReport) -> None:
     """`status --all`: one line per pair, errors included, so that `grep` finds any pair."""
     out = stdout()
-    if not data["pairs"]:
-        error_line(tr(f"no config files (*.yaml) in {', '.join(data['paths'])}"))
+    if not data.pairs:
+        error_line(tr(f"no config files (*.yaml) in {', '.join(data.paths)}"))
         return
-    width = max(len(p["pair"]) for p in data["pairs"])
-    for p in data["pairs"]:
-        out.print(f"{p['pair']:<{width}}  {_pair_text(p)}", markup=False)
+    names = [shown(p.pair) for p in data.pairs]
+    width = max(len(n) for n in names)
+    for name, p in zip(names, data.pairs, strict=True):
+        out.print(f"{name:<{width}}  {_pair_text(p)}", markup=False)
 
 
 def print_numbers(data: Numbers) -> None:

@@ -1,7 +1,7 @@
 """Is a message in a base's folder addressed with codes other than the config's? (run and check)
 
 Public API: `scan(config, name, transport)` → `Addressing` (the `ConfigError` to report, and one
-warning for names that are not the exchange's), `readable(name)`.
+warning for names that are not the exchange's).
 
 1C names its message `Message_<its code>_<our code>`. When no file has the name the config
 expects but one looks like the exchange (one of the two codes is the config's, or it comes from
@@ -14,13 +14,13 @@ folder are not judged.
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from dataclasses import dataclass
 
 from onecsync.config import Config
 from onecsync.errors import ConfigError
+from onecsync.text import one_line
 
 _NAME = re.compile(r"^Message_([^_]+)_([^_]+)\.(?:xml|zip)$", re.IGNORECASE)
 # Names of files ignored that one warning shows (it says how many there are in all).
@@ -31,13 +31,6 @@ SHOWN = 3
 class Addressing:
     wrong: ConfigError | None = None
     warning: str | None = None
-
-
-def readable(name: str) -> str:
-    """A file name as an admin can read and type it: bytes that are not UTF-8 as \\xff,
-    control characters as \\n or \\x1b (a name cannot forge a log line), the rest as is."""
-    text = os.fsencode(name).decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _is_code(text: str) -> bool:
@@ -58,7 +51,7 @@ def scan(config: Config, name: str, transport) -> Addressing:
     ignored = [f for f in names if (m := _NAME.match(f)) and not (_is_code(m[1]) and _is_code(m[2]))]
     result = Addressing()
     if ignored:
-        shown = ", ".join(readable(f) for f in ignored[:SHOWN])
+        shown = ", ".join(one_line(f) for f in ignored[:SHOWN])
         more = f" and {len(ignored) - SHOWN} more" if len(ignored) > SHOWN else ""
         result.warning = (f"{name}: ignored in {transport.description}: {shown}{more}: named like "
                           "a 1C message, but its codes are not node codes (UUIDs); remove it "

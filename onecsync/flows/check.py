@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any
 from typing import Mapping
 
+from onecsync import stopping
 from onecsync.config import Config
 from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
@@ -328,6 +329,7 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> Ch
             odata=view.get("odata"))
     if strict and warnings:
         codes.append(ExitCode.CONFIG)
+    stopping.check()  # a stop swallowed by SQLite or lxml is no problem of the setup
     code = next((c for c in _ORDER if c in codes), ExitCode.OK)
     if code is ExitCode.OK and codes:
         code = codes[0]

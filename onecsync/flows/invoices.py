@@ -45,5 +45,5 @@ def route_invoices(config: Config, state: State) -> Routed:
             element = parse_object(row.xml, row.version)
             if reg.offer(row, element) in ("registered", "echo"):
                 state.invoices.upsert(row.ref, row.type, invoice_fields(element))
-        reg.counts.ignored += state.inbox.ignore_other_types(source, taken_types(config, source))
+        reg.counts.add(ignored=state.inbox.ignore_other_types(source, taken_types(config, source)))
     return reg.counts.routed()

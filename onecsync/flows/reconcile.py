@@ -54,10 +54,10 @@ def reconcile_state(config: Config, state: State) -> list[Drift]:
                 f"`onecsync settings-message {peer}`?")))
             continue  # what it has not confirmed is stuck for the same reason
         sent = unconfirmed_sent(state, peer)
-        if sent["stuck"]:
+        if sent.stuck:
             drifts.append(Drift("stuck", peer, "", "", (
-                f"{sent['count']} object(s) sent since message {sent['first_message_no']} are "
-                f"still unconfirmed after {sent['runs']} runs: is the {peer} base importing our "
+                f"{sent.count} object(s) sent since message {sent.first_message_no} are "
+                f"still unconfirmed after {sent.runs} runs: is the {peer} base importing our "
                 "messages?")))
     for peer, type_name, ref, reason in state.inbox.parked():
         drifts.append(Drift("parked", peer, type_name, ref, f"received from {peer}, parked: {reason}"))

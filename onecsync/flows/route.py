@@ -11,8 +11,8 @@ bouncing between the bases: an object is not sent to a base that holds exactly t
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from dataclasses import dataclass
 from typing import Iterator
 
 from onecsync import formats
@@ -34,19 +34,22 @@ from onecsync.state.inbox import Staged
 log = logging.getLogger("onecsync")
 
 
-@dataclass
 class RouteCounts:
-    """The mutable tally a router keeps while it works; it hands back the frozen `Routed`."""
+    """The tally a router keeps while it works, held as the frozen `Routed` it hands back: the
+    six counts are declared once, there (`add(ignored=3)`, `set(waiting=n)`, by their names)."""
 
-    registered: int = 0
-    filtered: int = 0
-    echo: int = 0
-    parked: int = 0
-    waiting: int = 0
-    ignored: int = 0
+    def __init__(self) -> None:
+        self._routed = Routed()
+
+    def add(self, **counts: int) -> None:
+        now = self._routed
+        self._routed = dataclasses.replace(now, **{k: getattr(now, k) + n for k, n in counts.items()})
+
+    def set(self, **counts: int) -> None:
+        self._routed = dataclasses.replace(self._routed, **counts)
 
     def routed(self) -> Routed:
-        return Routed(**self.__dict__)
+        return self._routed
 
 
 class Registrar:
@@ -119,13 +122,13 @@ class Registrar:
 
     def _register(self, row: Staged, xml: bytes | None) -> str:
         self.state.outbox.register_one(self.target, row, xml)
-        self.counts.registered += 1
+        self.counts.add(registered=1)
         return "registered"
 
     def _status(self, row: Staged, status: S, reason: str | None = None) -> str:
         self.state.inbox.set_status(row.id, status, reason)
-        setattr(self.counts, status.value, getattr(self.counts, status.value) + 1)
+        self.counts.add(**{status.value: 1})
         return status.value
 
     def register_rest(self, types: list[str]) -> None:
-        self.counts.registered += self.state.outbox.register(self.source, self.target, types)
+        self.counts.add(registered=self.state.outbox.register(self.source, self.target, types))

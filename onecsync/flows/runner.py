@@ -23,6 +23,7 @@ from dataclasses import field
 from typing import Callable
 from typing import TypedDict
 
+from onecsync import stopping
 from onecsync import topology
 from onecsync.ceiling import RunCeiling
 from onecsync.config import Config
@@ -34,6 +35,7 @@ from onecsync.errors import NumberingConflict
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StateError
 from onecsync.errors import ended_by
+from onecsync.errors import shown_all
 from onecsync.flows.declared import refuse_bad_flow_types
 from onecsync.flows.exchange import Exchange
 from onecsync.flows.organizations import unknown_organizations
@@ -167,6 +169,19 @@ def execute(config: Config, command: str, dry_run: bool = False,
             heal: bool = False) -> Outcome:
     """Run `command`; `refs` (retry only): the Ссылки to retry, None for every parked object;
     `heal` (reconcile): register what is missing again for the next send."""
+    try:
+        return _metered(config, command, dry_run, refs, progress, heal)
+    except BaseException as exc:
+        stop = stopping.wins(exc)  # a stop some library made an error of is still a stop
+        if stop is not exc:
+            raise stop from None
+        raise
+    finally:
+        stopping.forget()  # the exception carries it from here; a caller's next run starts afresh
+
+
+def _metered(config: Config, command: str, dry_run: bool, refs: tuple[str, ...] | None,
+             progress: Progress, heal: bool) -> Outcome:
     if dry_run:
         return _execute(config, command, True, refs, progress, heal)
     started = time.monotonic()
@@ -178,11 +193,10 @@ def execute(config: Config, command: str, dry_run: bool = False,
     except Busy:
         code = None  # not a run: the one holding the lock writes the file
         raise
-    except OnecsyncError as exc:
-        code = int(exc.exit_code)
-        raise
     except BaseException as exc:
-        code = (ended_by(exc) or (int(ExitCode.BUG), ""))[0]
+        stop = stopping.wins(exc)
+        code = int(stop.exit_code) if isinstance(stop, OnecsyncError) else \
+            (ended_by(stop) or (int(ExitCode.BUG), ""))[0]
         raise
     finally:
         if code is not None:
@@ -213,13 +227,17 @@ def _execute(config: Config, command: str, dry_run: bool, refs: tuple[str, ...] 
             ping.start()
             try:
                 _journaled(config, command, steps, outcome, progress, refs, heal)
-            except OnecsyncError as exc:
-                ping.finish(exc.exit_code, f"onecsync {command}: exit {int(exc.exit_code)}\n"
-                                           f"{exc.line()}")
-                raise
             except BaseException as exc:
-                code, why = ended_by(exc) or (ExitCode.BUG, f"internal error {type(exc).__name__}")
-                ping.finish(code, f"onecsync {command}: {why}")
+                stop = stopping.wins(exc)
+                if isinstance(stop, OnecsyncError):
+                    ping.finish(stop.exit_code, f"onecsync {command}: exit {int(stop.exit_code)}"
+                                                f"\n{stop.line()}")
+                else:
+                    code, why = ended_by(stop) or (ExitCode.BUG,
+                                                   f"internal error {type(stop).__name__}")
+                    ping.finish(code, f"onecsync {command}: {why}")
+                if stop is not exc:
+                    raise stop from None
                 raise
             ping.finish(outcome.exit_code, _summary(outcome))
     except sqlite3.Error as exc:  # the state file itself: busy, full, read-only, damaged
@@ -236,7 +254,7 @@ def _refuse_unparked(config: Config, refs: tuple[str, ...]) -> None:
         if state is not None:
             state.close()
     if missing:
-        raise Misnamed(f"not parked: {', '.join(missing)}; nothing was retried",
+        raise Misnamed(f"not parked: {shown_all(missing)}; nothing was retried",
                        remedy="`onecsync status` counts the parked objects and `onecsync state "
                               "export` lists them with their Ссылки; or use retry --all")
 
@@ -258,11 +276,15 @@ def _journaled(config: Config, command: str, steps, outcome: Outcome, progress: 
                 _steps(config, state, steps, outcome, dry_run=False, refs=refs,
                        progress=progress, heal=heal)
         except (OnecsyncError, sqlite3.Error) as exc:
-            if isinstance(exc, sqlite3.Error):
-                exc = sqlite_failure(exc, config.state)
-            outcome.errors.append(exc)
-            _end_run(state, run_id, int(outcome.exit_code), outcome, exc.line())
-            raise exc from None
+            failure = sqlite_failure(exc, config.state) if isinstance(exc, sqlite3.Error) else \
+                stopping.wins(exc)
+            if not isinstance(failure, OnecsyncError):  # the stop a library swallowed
+                code, why = ended_by(failure) or (int(ExitCode.BUG), repr(failure))
+                _end_run(state, run_id, code, outcome, why)
+                raise failure from None
+            outcome.errors.append(failure)
+            _end_run(state, run_id, int(outcome.exit_code), outcome, failure.line())
+            raise failure from None
         except BaseException as exc:
             code, why = ended_by(exc) or (int(ExitCode.BUG), repr(exc))
             _end_run(state, run_id, code, outcome, why)
@@ -342,6 +364,7 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
                 sent = outcome.peers[arg]["sent"] = exchange.send(arg)
                 outcome.parked += sent.parked
         except OnecsyncError as exc:
+            stopping.check()  # a stop a library reported as this error: not the base's failure
             if isinstance(exc, StateError) or peer_report is None and exc.exit_code == ExitCode.CONFIG:
                 raise  # nothing else can go right either
             log.error("%s", exc.line())
@@ -354,6 +377,7 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
                 else:
                     peer_report["received"] = Received(ReceivedKind.FAILED, error=exc.line(),
                                                        code=int(exc.exit_code))
+        stopping.check()  # a stop swallowed on the way (and nothing raised for it) ends here
         for problem in exchange.take_problems():  # the step went through, yet needs a human
             log.error("%s", problem.line())
             outcome.errors.append(problem)

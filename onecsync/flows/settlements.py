@@ -70,8 +70,8 @@ def route_settlements(config: Config, state: State) -> Routed:
             touched = True
             for row in state.inbox.rows(ids):
                 reg.offer(row)
-        reg.counts.ignored += state.inbox.ignore_other_types(source, taken_types(config, source))
-        reg.counts.waiting = _waiting(state, source, types, touched)
+        reg.counts.add(ignored=state.inbox.ignore_other_types(source, taken_types(config, source)))
+        reg.counts.set(waiting=_waiting(state, source, types, touched))
     return reg.counts.routed()
 
 
@@ -97,14 +97,14 @@ def _invoices_changed_in_accounting(config: Config, state: State, reg: Registrar
     for row in state.inbox.staged(invoices.target, config.flows[invoices.name].objects):
         if not state.invoices.has(row.ref):
             state.inbox.set_status(row.id, S.IGNORED, "not an invoice from the CRM")
-            reg.counts.ignored += 1
+            reg.counts.add(ignored=1)
         elif reg.superseded(row):
             reg.offer(row)  # the CRM's version will overwrite it in accounting: not passed on
         elif row.kind == "delete":
             # The CRM's own invoice was never registered for it: its deletion goes regardless.
             state.outbox.register_one(invoices.source, row)
             state.invoices.mark_deleted(row.ref)
-            reg.counts.registered += 1
+            reg.counts.add(registered=1)
         else:
             element = parse_object(row.xml, row.version)
             if reg.offer(row, element) == "registered":

@@ -40,15 +40,25 @@ from .index import ObjectType
 from .index import TypeDef
 from .index import ValueType
 from .index import load
+from .proof import Doubts
+from .proof import moved as comment_moved
+from .proof import proved
 from .schema import object_schema
 
 _ANY = "xs:anyType"  # the walk takes a property of a built-in type for a plain value
+# Rates are values of an enumeration: a few dozen contents per type. A bound all the same.
+_CHECKED_RATES = 4096
 
 
-def relabel(element: etree._Element, source: str, target: str) -> list[str] | None:
+def relabel(element: etree._Element, source: str, target: str,
+            valid: bool = False) -> list[str] | None:
     """Make `element` (a body object of `source`, parsed in `target`'s namespace, blanks removed)
     what `adapt` would write for it, and return the paths of what it dropped, named as the walk
-    names them; None (the element may be half changed) when only the walk can say."""
+    names them; None (the element may be half changed) when only the walk can say.
+
+    With `valid` (the caller knows the object valid per `source`'s schema), the target's schema
+    is not asked where `formats.proof` shows the result valid by construction; of the VAT
+    rates rewritten, each new content is checked once, with the first object that carries it."""
     guide = _guide(source, target)
     name = etree.QName(element).localname
     plan = guide.roots.get(name)
@@ -56,6 +66,10 @@ def relabel(element: etree._Element, source: str, target: str) -> list[str] | No
         return None
     way = comment_way(guide.source, guide.target, name)
     moved = way if way is not None and comment_to_move(element, way) else None
+    # Whether the result is valid by construction (formats.proof), VAT rates aside.
+    proof = proved(source, target, name) if valid else None
+    sure = proof is not None and (not moved or comment_moved(source, target, name, way)) \
+        and _holds(element, proof)
     if moved:  # as the walk does first; then the group and the object are sorted like all else
         move_comment(element, moved)
     dropped: list[str] = []
@@ -63,11 +77,12 @@ def relabel(element: etree._Element, source: str, target: str) -> list[str] | No
     if not moved and not plan.rewrites:
         # No value here the walk rewrites: valid as it is, it has nothing to drop or sort
         # (either would make it invalid here) — most catalogs, checked once.
-        if schema.validate(element):
+        if sure and not plan.places or not sure and schema.validate(element):
             return dropped
         if not plan.places:
             return None
-    if plan.places and not guide.carry(element, plan, name, dropped):
+    rates: list[tuple[int, bytes]] = []
+    if plan.places and not guide.carry(element, plan, name, dropped, rates):
         return None
     if moved:
         t = guide.target.object_type(name)
@@ -76,7 +91,15 @@ def relabel(element: etree._Element, source: str, target: str) -> list[str] | No
             group = guide.target.resolve(next(p for p in t.properties if p.name == COMMON))
             if isinstance(group, ObjectType):
                 guide.sort(element.find(guide.ns + COMMON), group)
-    return dropped if schema.validate(element) else None
+    if sure and guide.checked.issuperset(rates):
+        return dropped
+    if not schema.validate(element):
+        return None
+    if sure and len(guide.checked) < _CHECKED_RATES:
+        # A rate's validity is its type's and its content's alone: the next object with the
+        # same rate of the same type needs no check for it.
+        guide.checked.update(rates)
+    return dropped
 
 
 @dataclass(eq=False)
@@ -108,6 +131,8 @@ class _Guide:
 
     def __init__(self, source: FormatIndex, target: FormatIndex) -> None:
         self.source, self.target = source, target
+        # (id of a rate's target type, its rewritten bytes) the target's schema accepted.
+        self.checked: set[tuple[int, bytes]] = set()
         self.ns = ns = f"{{{target.namespace}}}"
         self.orders: dict[int, dict[str, int]] = {}
         pairs: dict[tuple[int, int], tuple[ObjectType, ObjectType, list[tuple[str, _Sub]]]] = {}
@@ -179,15 +204,17 @@ class _Guide:
             order = self.order(t)
             el[:] = sorted(el, key=lambda c: order.get(c.tag, -1))
 
-    def carry(self, root: etree._Element, plan: _Plan, path: str, dropped: list[str]) -> bool:
-        """Make the walk's changes below `root`; False where only the walk can.
+    def carry(self, root: etree._Element, plan: _Plan, path: str, dropped: list[str],
+              rates: list[tuple[int, bytes]] | None = None) -> bool:
+        """Make the walk's changes below `root`; False where only the walk can. Each VAT rate
+        rewritten goes into `rates`, as (id of its type, its new bytes).
 
         The elements the walk would change are found in one pass in C (`iter` over the tags
         the plans below name), each placed by its ancestors' tags on the plans: going down
         the plans in Python, child by child, was most of a document's cost."""
         hits = list(root.iter(*plan.hits)) if plan.hits else []
         gone: dict[etree._Element, list[etree._Element]] = {}
-        rates, sorts = [], []
+        found, sorts = [], []
         for el in hits:
             chain, up = [], el.getparent()
             while up is not root and up is not None:
@@ -217,13 +244,15 @@ class _Guide:
                 if any(isinstance(c.tag, str) for c in el):
                     return False
             elif isinstance(sub, (ObjectType, ValueType)):
-                rates.append((el, sub))
+                found.append((el, sub))
         for parent, children in gone.items():
             if len(children) == len(parent):
                 return False  # emptied: the walk drops an emptied choice, and says so
-        for el, kind in rates:
+        for el, kind in found:
             if not _carry_rate(el, kind, self.target):
                 return False
+            if rates is not None:
+                rates.append((id(kind), etree.tostring(el)))
         for parent, children in gone.items():
             for child in children:
                 parent.remove(child)
@@ -232,6 +261,26 @@ class _Guide:
         for el, order in sorts:
             el[:] = sorted(el, key=lambda c: order.get(c.tag, -1))
         return True
+
+
+def _holds(root: etree._Element, doubts: Doubts) -> bool:
+    """Whether `root`'s elements of the tags `formats.proof` doubts hold what it asks."""
+    if not doubts:
+        return True
+    for el in root.iter(*doubts):
+        where = doubts[el.tag]
+        if None in where:
+            return False
+        up = el.getparent()
+        if up is None or up.tag not in where:
+            continue  # the root itself, or a field this tag names where it is proved
+        bound = where[up.tag]
+        if bound is None or len(el):
+            return False
+        text = el.text or ""
+        if text not in bound if isinstance(bound, frozenset) else len(text) > bound:
+            return False
+    return True
 
 
 def _below(plan: _Plan) -> list[_Plan]:

@@ -1,13 +1,12 @@
 """What a Body may hold, judged as the reader meets it: objects of the message's format only.
 
 Public API: `BodyObject`, `NOT_OBJECTS`, `text_between(prev, body, source)`,
-`judge_child(el, header, source)`, `finding_keys(el, keys, ns, type_name)`. Pure functions of
+`judge_child(el, header, source)`. Pure functions of
 parsed elements, used by protocol.reader (the run and `validate` alike).
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 from lxml import etree
@@ -93,25 +92,3 @@ def judge_child(el, header: Header, source: str) -> None:
         f"the Body holds <{name}> in namespace {ns} at line {line}, not an object of format "
         f"{version} ({own}): 1C would skip it, and what it carries would be lost",
         source=source)
-
-
-@functools.cache
-def _finding_paths(ns: str) -> tuple[str, str, str, str]:
-    """The paths `_finding_keys` looks up, made once per namespace rather than four times per
-    object (they were 10% of reading an object)."""
-    return (f"{{{ns}}}ИНН", f"{{{ns}}}Контрагент/{{{ns}}}ИНН", f"{{{ns}}}Номер", f"{{{ns}}}Дата")
-
-
-def _text(node, path: str) -> str | None:
-    found = node.find(path)
-    value = (found.text or "").strip() if found is not None else ""
-    return value[:200] or None
-
-
-def finding_keys(el, keys, ns: str, type_name: str) -> tuple[str | None, str | None, str | None]:
-    """(Номер, Дата, ИНН) of an object: a document's number and date from its key properties;
-    the ИНН its own (a counterparty) or its counterparty's, at the top or in the key properties."""
-    own_inn, their_inn, number, date = _finding_paths(ns)
-    inn = _text(keys, own_inn) if "Контрагент" in type_name else None
-    inn = inn or _text(el, their_inn) or _text(keys, their_inn)
-    return _text(keys, number), _text(keys, date), inn

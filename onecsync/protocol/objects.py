@@ -20,12 +20,17 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fals
 _CANONICAL = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                              remove_blank_text=True, huge_tree=True)
 _DECLS = "".join(f' xmlns:{p}="{uri}"' for p, uri in ROOT_NSMAP.items())
-# What makes `formats.adapt` write more than the renamed element without its indentation, found
-# on the bytes (text never holds a raw "<"): a comment, PI or CDATA; a tag with a blank after its
-# name (an attribute or a namespace declaration) or a prefix (another namespace); an element
-# whose text is only blanks (the walk keeps it in a value, drops it in a structure).
-# One "<" and possessive steps: this runs on every object converted (a tenth of its cost).
-_NOT_PLAIN = re.compile(rb"<(?:[!?]|[^\s>/!?:]*+(?:[\s:]|>(?:[ \t\r\n]|&#\w+;)+</))")
+_PLAIN_WRAPPER = '<w xmlns="{ns}">'
+# What makes `formats.adapt` write more than the renamed element without its indentation: a
+# comment, PI or CDATA (`<!`, `<?`); an attribute or namespace declaration (a `=` in a tag); an
+# element of another namespace (a prefix, which `_PLAIN_WRAPPER` leaves undeclared, so that the
+# parse refuses it); an element whose text is only blanks (the walk keeps it in a value, drops it
+# in a structure: found on what relabel writes, where only such a text, or one that starts with
+# a blank, follows a `>`). Text never holds a raw "<". This runs on every object converted:
+# one-byte scans first (memchr), the full pattern only for the few objects whose text has one.
+_MAYBE_MARKUP = re.compile(rb"[=!?]")
+_MARKUP = re.compile(rb"<[!?]|<[^<>=]*+=")
+_BLANK_TEXT = re.compile(rb">(?:[ \t\r\n]|&#)")
 
 
 def _parse(xml: bytes, version: str, parser: etree.XMLParser):
@@ -47,25 +52,33 @@ def parse_object(xml: bytes, version: str):
     return _parse(xml, version, _PARSER)
 
 
-def convert(xml: bytes, source: str, target: str, check: bool = False) -> tuple[bytes, list[str]]:
+def convert(xml: bytes, source: str, target: str, check: bool = False,
+            valid: bool = False) -> tuple[bytes, list[str]]:
     """The object rewritten for the `target` version, and the fields that had to be dropped.
 
     Raises `formats.Unconvertible` when the target version cannot carry it, and with `check`
-    also when the result is not valid per 1C's schema of the target version.
+    also when the result is not valid per 1C's schema of the target version. `valid` says the
+    object is valid per 1C's schema of `source` (checked when it was received): where the
+    result is valid by construction then (`formats.proof`), the target's schema is not asked.
     """
     if source == target and not check:
         return xml, []
-    if source != target and _NOT_PLAIN.search(xml) is None:
+    if source != target and _plain(xml):
         # Most objects only change namespace and lose what the target lacks: read into the
         # target's, checked by its schema, they are what the walk below writes, at a tenth of
         # its cost (formats.relabel).
+        ns = formats.namespace(target)
         try:
-            element = _parse(xml, target, _CANONICAL)
-        except StateError:
-            element = None  # parse_object below raises it as it always did
-        dropped = formats.relabel(element, source, target) if element is not None else None
-        if dropped is not None:
-            return normalize_object(element, formats.namespace(target)), dropped
+            wrapper = etree.fromstring(_PLAIN_WRAPPER.format(ns=ns).encode() + xml + b"</w>",
+                                       _CANONICAL)
+        except etree.XMLSyntaxError:
+            wrapper = None  # another namespace's prefix, or not XML: parse_object below says
+        if wrapper is not None and len(wrapper) == 1:
+            dropped = formats.relabel(wrapper[0], source, target, valid)
+            if dropped is not None:
+                out = normalize_object(wrapper[0], ns)
+                if _BLANK_TEXT.search(out) is None:
+                    return out, dropped
     adapted = formats.adapt(parse_object(xml, source), formats.load(source),
                             formats.load(target))
     if check:
@@ -74,6 +87,10 @@ def convert(xml: bytes, source: str, target: str, check: bool = False) -> tuple[
             p = problems[0]
             raise formats.Unconvertible(p.path, f"not valid in EnterpriseData {target}: {p.message}")
     return normalize_object(adapted.element, formats.namespace(target)), list(adapted.dropped)
+
+
+def _plain(xml: bytes) -> bool:
+    return _MAYBE_MARKUP.search(xml) is None or _MARKUP.search(xml) is None
 
 
 def canonical_digest(xml: bytes, version: str) -> str:

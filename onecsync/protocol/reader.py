@@ -29,7 +29,6 @@ from onecsync.progress import EVERY
 from onecsync.progress import Task
 from onecsync.protocol.bodyshape import NOT_OBJECTS
 from onecsync.protocol.bodyshape import BodyObject
-from onecsync.protocol.bodyshape import finding_keys
 from onecsync.protocol.bodyshape import judge_child
 from onecsync.protocol.bodyshape import text_between
 from onecsync.protocol.envelope import MSG_NS
@@ -38,6 +37,8 @@ from onecsync.protocol.envelope import judge_header
 from onecsync.protocol.envelope import local_name
 from onecsync.protocol.envelope import problem_text
 from onecsync.protocol.envelope import too_many
+from onecsync.protocol.keys import KEYS
+from onecsync.protocol.keys import read_keys
 from onecsync.protocol.limits import OBJECT_LIMIT
 from onecsync.protocol.limits import TOO_LARGE
 from onecsync.protocol.normal import normalize_object
@@ -53,7 +54,6 @@ _MSG = f"{{{MSG_NS}}}"
 # A body object read from more bytes than this is cleared with `_clear` (a plain clear() is
 # quicker for the usual few KB).
 LARGE_OBJECT = 64 * 1024
-KEYS = "КлючевыеСвойства"
 DELETION = "УдалениеОбъекта"
 
 
@@ -324,17 +324,15 @@ class MessageReader:
         el = own_namespaces(el)
         xml = normalize_object(el, ns)
         digest = hashlib.sha256(xml).hexdigest()[:32]
-        keys = el.find(f"{{{ns}}}КлючевыеСвойства")
+        keys = read_keys(el, ns, type_name)
         if keys is None:
             return BodyObject(type_name, "~" + digest, "object", xml, digest, el.sourceline,
                               problem="the object has no КлючевыеСвойства")
-        ref = object_ref(el, ns)
-        if ref is None:
-            # 1C may leave Ссылка out and match by search fields; the key properties are then
-            # the object's identity for us too.
-            ref = "~" + hashlib.sha256(etree.tostring(keys)).hexdigest()[:32]
+        # 1C may leave Ссылка out and match by search fields; the key properties are then the
+        # object's identity for us too.
+        ref = keys.ref or "~" + hashlib.sha256(etree.tostring(keys.element)).hexdigest()[:32]
         return BodyObject(type_name, ref, "object", xml, digest, el.sourceline,
-                          self._schema_problem(el, index), *finding_keys(el, keys, ns, type_name))
+                          self._schema_problem(el, index), keys.number, keys.date, keys.inn)
 
     def _untaken(self, el, ns: str, type_name: str, what: str, kind: str = "object",
                  ref: str | None = None) -> BodyObject:

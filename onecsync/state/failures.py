@@ -1,6 +1,7 @@
 """What a SQLite error means for the admin: the state file is busy, full, read-only, or broken.
 
-Public API: `sqlite_failure(exc, path)` → the `OnecsyncError` to raise instead.
+Public API: `sqlite_failure(exc, path)` → the `OnecsyncError` to raise instead (or the stop
+a signal asked for, which SQLite reports as the error of the callback it landed in).
 
 Another program holding the file (a backup, an `sqlite3` shell left open) and a full disk pass:
 the next run retries (exit 4). A file or folder this user cannot write, and a damaged file, need
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from onecsync import stopping
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StateError
 from onecsync.errors import TemporaryError
@@ -18,7 +20,9 @@ from onecsync.errors import TemporaryError
 _READ_ONLY = ("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")
 
 
-def sqlite_failure(exc: sqlite3.Error, path) -> OnecsyncError:
+def sqlite_failure(exc: sqlite3.Error, path) -> OnecsyncError | BaseException:
+    if (stop := stopping.pending()) is not None:
+        return stop  # "user-defined function raised exception": our own handler's stop
     name = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc)
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "is locked" in text:

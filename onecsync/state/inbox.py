@@ -1,6 +1,7 @@
 """The inbox: every object a peer sent, its newest version, its status and what it links to.
 
-Public API: `Inbox` (as `State.inbox`), `InboxStatus`, `Staged`, `StageCounts`, `UNTAKEN`.
+Public API: `Inbox` (as `State.inbox`), `InboxStatus`, `StoredObject`, `Staged`, `StageCounts`,
+`UNTAKEN`.
 
 Staging is batched with prepared statements because a first exchange can carry a million
 objects; routing reads them back a page at a time.
@@ -56,8 +57,9 @@ _SETTLED = ", ".join(s.literal for s in (S.ROUTED, S.IGNORED, S.WAITING, S.FILTE
 
 
 @dataclass(frozen=True)
-class Staged:
-    """An inbox row as routing sees it."""
+class StoredObject:
+    """An object as the state holds it, payload unpacked: its row's id (inbox or registration),
+    type, Ссылка, kind (object or delete), the format version and the XML in that version."""
 
     id: int
     type: str
@@ -65,6 +67,11 @@ class Staged:
     kind: str
     version: str
     xml: bytes
+
+
+@dataclass(frozen=True)
+class Staged(StoredObject):
+    """An inbox row as routing sees it."""
 
     @classmethod
     def of(cls, row: tuple) -> Staged:

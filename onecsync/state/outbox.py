@@ -15,6 +15,7 @@ from typing import Iterator
 from onecsync.errors import StateError
 from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.inbox import Staged
+from onecsync.state.inbox import StoredObject
 from onecsync.state.payloads import pack
 from onecsync.state.payloads import unpack
 from onecsync.state.table import Table
@@ -25,15 +26,10 @@ CHUNK = 20000
 
 
 @dataclass(frozen=True)
-class Pending:
-    """One registration ready to be written: its payload and the version it is written in."""
+class Pending(StoredObject):
+    """One registration ready to be written: its payload and the version it is written in
+    (`id`: the registration's), the message it was stamped into, whether it is a mapped copy."""
 
-    id: int
-    type: str
-    ref: str
-    kind: str
-    version: str
-    xml: bytes
     message_no: int | None
     mapped: bool = False
 

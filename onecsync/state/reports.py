@@ -1,9 +1,10 @@
 """What `status`, `state show` and `state export` report: read-only views of the state.
 
-Public API: `status(config)`, `export(config, with_parked_xml=False)`, each a JSON-ready dict;
-`numbers(config)` → `Numbers` (of `PeerNumbers`; `to_json` is what --json prints);
-`peer_summary(state, name, settlement_types)`; `unconfirmed_sent(state, name)` (what makes a base
-"stuck": reconcile and status judge it alike), `STUCK_AFTER_RUNS`.
+Public API: `status(config)` → `StatusReport`; `numbers(config)` → `Numbers`; `export(config,
+with_parked_xml=False)` → `ExportReport` (the types are in state/status_report.py; each
+`to_json` is what --json prints); `peer_summary(state, name, settlement_types)` →
+`Backlog`; `unconfirmed_sent(state, name)` → `SentBacklog` (what makes a base "stuck":
+reconcile and status judge it alike), `STUCK_AFTER_RUNS`.
 
 Everything here reads a state opened read-only (`open_readonly`), never takes the run lock and
 never writes: an admin can look at any moment, even while a run is going. Payloads are left out
@@ -13,9 +14,8 @@ config is reported only by path.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
-from dataclasses import dataclass
-from typing import Mapping
 
 from onecsync import __version__
 from onecsync import clock
@@ -29,51 +29,25 @@ from onecsync.state import lock_path
 from onecsync.state import open_readonly
 from onecsync.state.journal import DIED
 from onecsync.state.payloads import unpack
+from onecsync.state.status_report import Backlog
+from onecsync.state.status_report import Count
+from onecsync.state.status_report import ExportReport
+from onecsync.state.status_report import FormatStatus
+from onecsync.state.status_report import InProgress
+from onecsync.state.status_report import Numbers
+from onecsync.state.status_report import Parked
+from onecsync.state.status_report import ParkedItem
+from onecsync.state.status_report import PeerNumbers
+from onecsync.state.status_report import PeerStatus
+from onecsync.state.status_report import RunSummary
+from onecsync.state.status_report import SentBacklog
+from onecsync.state.status_report import StatusReport
+from onecsync.state.status_report import Stuck
+from onecsync.state.status_report import Unconfirmed
 
 RUNS = 10
 STUCK_AFTER_RUNS = 12      # an hour at one run every five minutes
 RECENT_DAYS = 30  # settlement documents received this recently may still find their invoice
-
-
-def _head(config: Config) -> dict:
-    return {"config": str(config.path.resolve()), "state": str(config.state),
-            "node": {"code": config.node.code, "formats": list(config.node.formats)},
-            "lock": holder_if_locked(lock_path(config.state))}
-
-
-@dataclass(frozen=True)
-class PeerNumbers:
-    """A peer's three message numbers and when it last exchanged: a line of `state show`, and
-    the head of its `status` entry. `state_code`: the state belongs to another base (runs
-    refuse it); None when it is this base's."""
-
-    code: str
-    known: bool
-    sent_no: int = 0
-    received_no: int = 0
-    confirmed_no: int = 0
-    last_received_at: str | None = None
-    last_sent_at: str | None = None
-    state_code: str | None = None
-
-    def to_json(self) -> dict:
-        out = {k: v for k, v in self.__dict__.items() if k != "state_code"}
-        if self.state_code is not None:
-            out["state_code"] = self.state_code
-        return out
-
-
-@dataclass(frozen=True)
-class Numbers:
-    """`state show`: the numbers of every configured base; `exists`: is there a state yet."""
-
-    state: str
-    exists: bool
-    peers: Mapping[str, PeerNumbers]
-
-    def to_json(self) -> dict:
-        return {"state": self.state, "exists": self.exists,
-                "peers": {name: p.to_json() for name, p in self.peers.items()}}
 
 
 def _peer_numbers(config: Config, state: State | None, name: str) -> PeerNumbers:
@@ -89,7 +63,7 @@ def _peer_numbers(config: Config, state: State | None, name: str) -> PeerNumbers
                        state_code=peer.code if peer.code != base.code else None)
 
 
-def unconfirmed_sent(state: State, name: str) -> dict:
+def unconfirmed_sent(state: State, name: str) -> SentBacklog:
     """Objects sent to the base and not confirmed: how many, since which message, and how many
     finished runs since the oldest was registered. `stuck` once that reaches STUCK_AFTER_RUNS:
     the base is not importing our messages. The first message and the oldest are index seeks;
@@ -97,12 +71,12 @@ def unconfirmed_sent(state: State, name: str) -> dict:
     at every run's reconcile), is made only when the base is stuck (None otherwise)."""
     oldest, first_no = _oldest(state.conn, name, sent=True)
     sent = _stuck(state, int(first_no is not None), oldest, first_no)
-    if sent["stuck"]:
-        sent["count"] = state.conn.execute(
+    if sent.stuck:
+        return dataclasses.replace(sent, count=state.conn.execute(
             "SELECT count(*) FROM registrations WHERE peer = ? AND confirmed_no IS NULL AND "
-            "parked IS NULL AND message_no IS NOT NULL", (name,)).fetchone()[0]
-    elif first_no is not None:
-        sent["count"] = None
+            "parked IS NULL AND message_no IS NOT NULL", (name,)).fetchone()[0])
+    if first_no is not None:
+        return dataclasses.replace(sent, count=None)
     return sent
 
 
@@ -130,14 +104,13 @@ def _oldest(c, name: str, sent: bool) -> tuple[str | None, int | None]:
     return (min(firsts) if firsts else None), first_no
 
 
-def _stuck(state: State, count: int, oldest: str | None, first_no: int | None) -> dict:
+def _stuck(state: State, count: int, oldest: str | None, first_no: int | None) -> SentBacklog:
     runs = state.conn.execute("SELECT count(*) FROM runs WHERE started_at > ? AND exit_code IS "
                               "NOT NULL", (oldest,)).fetchone()[0] if count else 0
-    return {"count": count, "first_message_no": first_no, "runs": runs,
-            "stuck": runs >= STUCK_AFTER_RUNS}
+    return SentBacklog(count, first_no, runs, runs >= STUCK_AFTER_RUNS)
 
 
-def peer_summary(state: State, name: str, settlement_types: tuple[str, ...]) -> dict:
+def peer_summary(state: State, name: str, settlement_types: tuple[str, ...]) -> Backlog:
     """Registrations for the peer and what its inbox holds, counted.
 
     At a million objects every index entry read is felt (`status` ≤ 0.5 s): the unconfirmed
@@ -176,17 +149,12 @@ def peer_summary(state: State, name: str, settlement_types: tuple[str, ...]) -> 
     # Settlement documents not yet forwarded: 'waiting' for their invoice, or not yet routed.
     links = [v for counts in by_type.values() for t, v in counts.items() if t in settlement_types]
     awaiting, recent = sum(n for n, _ in links), sum(r for _, r in links)
-    return {
-        "unconfirmed": {"count": unconfirmed, "unsent": unsent, "oldest": oldest},
-        "stuck": {"count": sent["count"] if sent["stuck"] else 0, "runs": sent["runs"],
-                  "after_runs": STUCK_AFTER_RUNS},
-        "parked": {"received": inbox.get("parked", 0), "unsendable": unsendable,
-                   "total": inbox.get("parked", 0) + unsendable},
-        "awaiting_link": awaiting,
-        "awaiting_link_recent": {"days": RECENT_DAYS, "count": recent},
-        "staged": staged,
-        "inbox": inbox,
-    }
+    return Backlog(
+        unconfirmed=Unconfirmed(unconfirmed, unsent, oldest),
+        stuck=Stuck((sent.count or 0) if sent.stuck else 0, sent.runs, STUCK_AFTER_RUNS),
+        parked=Parked(inbox.get("parked", 0), unsendable),
+        awaiting_link=awaiting, awaiting_link_recent=recent, recent_days=RECENT_DAYS,
+        staged=staged, inbox=inbox)
 
 
 def _count(c, where: str, args: tuple) -> int:
@@ -221,21 +189,9 @@ def _statuses(c, name: str) -> list[str]:
     return out
 
 
-def _run_summary(run: dict, running: bool = False) -> dict:
+def _run_summary(run: dict, running: bool = False) -> RunSummary:
     """`running`: this is the run that holds the lock now."""
     report = RunReport.from_json(run.get("counts") or {})
-    peers = {}
-    for name, peer in report.peers.items():
-        item = {}
-        if peer.received is not None:
-            r = peer.received.to_json()
-            item["received"] = {k: r[k] for k in ("message_no", "objects", "deletions", "parked",
-                                                   "duplicate", "error") if k in r}
-        if peer.sent is not None:
-            s = peer.sent.to_json()
-            item["sent"] = {k: s[k] for k in ("message_no", "objects", "parked", "skipped",
-                                               "error") if k in s}
-        peers[name] = item
     if run["ended_at"] is not None:
         how = "ended"
     else:
@@ -243,9 +199,8 @@ def _run_summary(run: dict, running: bool = False) -> dict:
     error = run["error"]
     if how == "died" and error is None:
         error = DIED
-    return {"id": run["id"], "command": run["command"], "started_at": run["started_at"],
-            "ended_at": run["ended_at"], "exit_code": run["exit_code"], "error": error,
-            "state": how, "peers": peers}
+    return RunSummary(run["id"], run["command"], run["started_at"], run["ended_at"],
+                      run["exit_code"], error, how, report.peers)
 
 
 def _not_before(started: str | None, lock_started: str | None) -> bool:
@@ -259,50 +214,50 @@ def _not_before(started: str | None, lock_started: str | None) -> bool:
     return run >= held - datetime.timedelta(seconds=5)
 
 
-def _in_progress(lock: dict | None, runs: list[dict]) -> dict | None:
+def _in_progress(lock: dict | None, runs: list[dict]) -> InProgress | None:
     """The run going on now, as the lock names it; None when no run holds it."""
     if lock is None:
         return None
     since = lock.get("started")
     current = next((r for r in runs if r["ended_at"] is None and r["error"] is None
                     and _not_before(r["started_at"], since)), None)
-    return {"since": since or (current or {}).get("started_at"), "pid": lock.get("pid"),
-            "command": lock.get("command"), "run": current["id"] if current else None}
+    return InProgress(since or (current or {}).get("started_at"), lock.get("pid"),
+                      lock.get("command"), current["id"] if current else None)
 
 
-def status(config: Config, runs: int = RUNS) -> dict:
+def _peer_status(config: Config, state: State | None, peer, name: str,
+                 settlement_types: tuple[str, ...]) -> PeerStatus:
+    theirs = peer.versions if peer else None
+    problem = numbering.no_common_version(name, config.node.formats, theirs)
+    fmt = FormatStatus(
+        ours=None if problem else numbering.negotiate(config.node.formats, theirs),
+        problem=problem.line() if problem else None,
+        theirs=peer.format_version if peer else None,
+        offered=tuple(peer.versions) if peer and peer.versions else None)
+    types = peer.object_types if peer else None
+    return PeerStatus(_peer_numbers(config, state, name), fmt,
+                      tuple(types) if types is not None else None,
+                      peer_summary(state, name, settlement_types) if state is not None else None)
+
+
+def status(config: Config, runs: int = RUNS) -> StatusReport:
     state = open_readonly(config.state)
-    out = _head(config)
-    out["exists"] = state is not None
-    out["peers"] = {}
-    out["runs"] = []
+    lock = holder_if_locked(lock_path(config.state))
     settlement_types = config.flows[topology.PULL_SETTLEMENTS].objects if config.flows else ()
     try:
         by_name = {p.name: p for p in state.peers.all()} if state else {}
-        for name in config.bases:
-            item = _peer_numbers(config, state, name).to_json()
-            peer = by_name.get(name)
-            theirs = peer.versions if peer else None
-            problem = numbering.no_common_version(name, config.node.formats, theirs)
-            item["format"] = {
-                # What we write to it now (None: nothing, no version in common), and what it
-                # wrote its last message in.
-                "ours": None if problem else numbering.negotiate(config.node.formats, theirs),
-                "problem": problem.line() if problem else None,
-                "theirs": peer.format_version if peer else None,
-                "offered": list(peer.versions) if peer and peer.versions else None}
-            item["object_types"] = peer.object_types if peer else None
-            if state is not None:
-                item.update(peer_summary(state, name, settlement_types))
-            out["peers"][name] = item
+        peers = {name: _peer_status(config, state, by_name.get(name), name, settlement_types)
+                 for name in config.bases}
         last = state.journal.last(max(runs, 1)) if state is not None else []
-        out["in_progress"] = _in_progress(out["lock"], last)
-        current = (out["in_progress"] or {}).get("run")
-        out["runs"] = [_run_summary(r, running=r["id"] == current) for r in last[:runs]]
+        in_progress = _in_progress(lock, last)
+        current = in_progress.run if in_progress else None
+        summaries = tuple(_run_summary(r, running=r["id"] == current) for r in last[:runs])
     finally:
         if state is not None:
             state.close()
-    return out
+    return StatusReport(str(config.path.resolve()), str(config.state), config.node.code,
+                        tuple(config.node.formats), lock, state is not None, peers, summaries,
+                        in_progress)
 
 
 def numbers(config: Config) -> Numbers:
@@ -316,44 +271,42 @@ def numbers(config: Config) -> Numbers:
             state.close()
 
 
-def export(config: Config, with_parked_xml: bool = False, runs: int = 50) -> dict:
+def export(config: Config, with_parked_xml: bool = False, runs: int = 50) -> ExportReport:
     """Everything support needs to understand a state, without payloads: `state export`."""
     state = open_readonly(config.state)
-    out = {"onecsync": __version__, **_head(config), "exists": state is not None}
+    head = ExportReport(__version__, str(config.path.resolve()), str(config.state),
+                        config.node.code, tuple(config.node.formats),
+                        holder_if_locked(lock_path(config.state)), state is not None)
     if state is None:
-        return out
+        return head
     c = state.conn
     try:
-        out["schema"] = [r[0] for r in c.execute(
-            "SELECT name FROM _sqlite_migrations WHERE migration_set = 'onecsync' ORDER BY rowid")]
-        out["peers"] = {p.name: {k: v for k, v in p.__dict__.items()
-                                 if k not in ("name", "in_fingerprint", "out_fingerprint")}
-                        for p in state.peers.all()}
-        out["inbox"] = [dict(zip(("peer", "status", "type", "count"), r, strict=True)) for r in c.execute(
+        schema = tuple(r[0] for r in c.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = 'onecsync' ORDER BY rowid"))
+        peers = {p.name: {k: v for k, v in p.__dict__.items()
+                          if k not in ("name", "in_fingerprint", "out_fingerprint")}
+                 for p in state.peers.all()}
+        inbox = tuple(Count(peer, status, type_, n) for peer, status, type_, n in c.execute(
             "SELECT peer, status, type, count(*) FROM inbox GROUP BY peer, status, type "
-            "ORDER BY peer, status, type")]
-        out["registrations"] = [
-            dict(zip(("peer", "type", "state", "count"), r, strict=True)) for r in c.execute(
-                "SELECT peer, type, CASE WHEN parked IS NOT NULL THEN 'parked' "
-                "WHEN confirmed_no IS NOT NULL THEN 'confirmed' WHEN message_no IS NOT NULL "
-                "THEN 'sent' ELSE 'unsent' END AS st, count(*) FROM registrations "
-                "GROUP BY peer, type, st ORDER BY peer, type, st")]
+            "ORDER BY peer, status, type"))
+        registrations = tuple(Count(peer, st, type_, n) for peer, type_, st, n in c.execute(
+            "SELECT peer, type, CASE WHEN parked IS NOT NULL THEN 'parked' "
+            "WHEN confirmed_no IS NOT NULL THEN 'confirmed' WHEN message_no IS NOT NULL "
+            "THEN 'sent' ELSE 'unsent' END AS st, count(*) FROM registrations "
+            "GROUP BY peer, type, st ORDER BY peer, type, st"))
         xml = ", (SELECT p.xml FROM inbox_payloads p WHERE p.inbox_id = i.id)" \
             if with_parked_xml else ""
-        parked = []
-        for row in c.execute(
+        parked = tuple(
+            ParkedItem(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+                       unpack(row[8]).decode("utf-8", "replace") if with_parked_xml else None)
+            for row in c.execute(
                 "SELECT 'received', i.peer, i.type, i.ref, i.reason, i.line, i.message_no, "
                 f"i.updated_at{xml} FROM inbox i WHERE i.status = 'parked' UNION ALL "
                 "SELECT 'unsendable', r.peer, r.type, r.ref, r.parked, NULL, r.message_no, "
                 f"r.registered_at{xml} FROM registrations r JOIN inbox i ON i.id = r.inbox_id "
-                "WHERE r.parked IS NOT NULL ORDER BY 2, 3, 4"):
-            item = dict(zip(("kind", "peer", "type", "ref", "reason", "line", "message_no",
-                             "at"), row[:8], strict=True))
-            if with_parked_xml:
-                item["xml"] = unpack(row[8]).decode("utf-8", "replace")
-            parked.append(item)
-        out["parked"] = parked
-        out["runs"] = state.journal.last(runs)
+                "WHERE r.parked IS NOT NULL ORDER BY 2, 3, 4"))
+        journal = tuple(state.journal.last(runs))
     finally:
         state.close()
-    return out
+    return dataclasses.replace(head, schema=schema, peers=peers, inbox=inbox,
+                               registrations=registrations, parked=parked, runs=journal)

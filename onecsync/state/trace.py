@@ -1,6 +1,7 @@
 """`onecsync trace`: an object's journey through onecsync, read from the state without a lock.
 
-Public API: `trace(path, query, now=None)` (the stable document `--json` prints), `parse_query`,
+Public API: `trace(path, query, now=None)` → `TraceReport` (state/trace_report.py; its
+`to_json()` is the stable document `--json` prints), `parse_query`,
 `stored_xml(path, type, ref)`.
 
 Read-only: the file is opened with SQLite's `mode=ro` (a run may be writing meanwhile; this sees
@@ -16,16 +17,28 @@ import datetime
 import re
 import sqlite3
 from pathlib import Path
+from typing import NoReturn
 
 from onecsync import clock
 from onecsync import state as _state
 from onecsync.errors import Misnamed
 from onecsync.errors import StateError
+from onecsync.errors import shown
 from onecsync.state import readonly_uri
 from onecsync.state.inbox import UNTAKEN
 from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.migrations import applied
 from onecsync.state.payloads import unpack
+from onecsync.state.trace_report import CrmInvoice
+from onecsync.state.trace_report import Delivery
+from onecsync.state.trace_report import InvoiceName
+from onecsync.state.trace_report import Journey
+from onecsync.state.trace_report import Match
+from onecsync.state.trace_report import NamedBy
+from onecsync.state.trace_report import Query
+from onecsync.state.trace_report import Routing
+from onecsync.state.trace_report import TraceReport
+from onecsync.state.trace_report import Version
 from onecsync.state.vetting import vet_file
 from onecsync.state.vetting import vet_schema
 from onecsync.state.vetting import wal_path
@@ -56,7 +69,8 @@ def parse_query(words: tuple[str, ...] | list[str]) -> tuple[str, str, str | Non
         return "number", words[0], words[1]
     if len(words) == 1:
         return "number", words[0], None
-    raise Misnamed(f"trace: {' '.join(words)!r} is not a Ссылка, an ИНН, or a number and a date",
+    asked = shown(" ".join(words), quoted=True)
+    raise Misnamed(f"trace: {asked} is not a Ссылка, an ИНН, or a number and a date",
                    remedy="give a date as YYYY-MM-DD after the number")
 
 
@@ -105,7 +119,7 @@ def _rows(conn: sqlite3.Connection, sql: str, params: tuple) -> list[dict]:
     return [dict(zip(cols, row, strict=True)) for row in cur]
 
 
-def _matches(conn: sqlite3.Connection, kind: str, value: str, date: str | None) -> list[dict]:
+def _matches(conn: sqlite3.Connection, kind: str, value: str, date: str | None) -> list[Match]:
     """(type, ref, number, date, inn) of every object the query names, one per object."""
     cols = "type, ref, max(number) AS number, max(date) AS date, max(inn) AS inn"
     if kind == "ref":
@@ -127,7 +141,7 @@ def _matches(conn: sqlite3.Connection, kind: str, value: str, date: str | None) 
     for row in found:
         if (row["type"], row["ref"]) not in seen:
             seen.add((row["type"], row["ref"]))
-            out.append(row)
+            out.append(Match(**row))
     return out
 
 
@@ -157,8 +171,8 @@ def _age(since: str | None, now: datetime.datetime) -> int | None:
     return int((now - t).total_seconds())
 
 
-def _journey(conn: sqlite3.Connection, match: dict, now: datetime.datetime) -> dict:
-    type_name, ref = match["type"], match["ref"]
+def _journey(conn: sqlite3.Connection, match: Match, now: datetime.datetime) -> Journey:
+    type_name, ref = match.type, match.ref
     inbox = _rows(conn, "SELECT id, peer, kind, message_no, version, digest, status, reason, "
                         "updated_at, number, date, inn FROM inbox WHERE ref = ? AND type = ? "
                         "ORDER BY id", (ref, type_name))
@@ -181,19 +195,19 @@ def _journey(conn: sqlite3.Connection, match: dict, now: datetime.datetime) -> d
             unknown.append(f"versions from {peer} before the last {KEEP_VERSIONS}")
     versions.sort(key=lambda v: v["received_at"] or "")
     newest = {row["peer"]: row["digest"] for row in inbox}
-    for v in versions:
-        v["from"] = v.pop("peer")
-        v["newest"] = newest.get(v["from"]) == v["digest"]
+    received = tuple(Version(v["peer"], v["kind"], v["message_no"], v["format"], v["digest"],
+                             v["received_at"], newest.get(v["peer"]) == v["digest"])
+                     for v in versions)
     routing = []
     for row in inbox:
         decision, why = _routing(row)
         # What made a settlement document go to the CRM (or would): the invoices it names.
         names = _rows(conn, "SELECT l.ref, v.type, v.number FROM inbox_links l JOIN invoices v "
                             "ON v.ref = l.ref WHERE l.inbox_id = ? ORDER BY l.ref", (row["id"],))
-        routing.append({"from": row["peer"], "decision": decision, "reason": why,
-                        "message_no": row["message_no"], "names_invoices": names})
+        routing.append(Routing(row["peer"], decision, why, row["message_no"],
+                               tuple(InvoiceName(**n) for n in names)))
     # The documents that name this one (an invoice's payments and sales, a sale's return).
-    named_by = _rows(conn, "SELECT i.peer AS \"from\", i.type, i.ref, i.number, i.date, "
+    named_by = _rows(conn, "SELECT i.peer AS from_, i.type, i.ref, i.number, i.date, "
                            "i.status FROM inbox_links l JOIN inbox i ON i.id = l.inbox_id "
                            f"WHERE l.ref = ? ORDER BY i.id LIMIT {LIST_LIMIT}", (ref,))
     deliveries = []
@@ -215,30 +229,34 @@ def _journey(conn: sqlite3.Connection, match: dict, now: datetime.datetime) -> d
         if reg["confirmed_no"] is not None and reg["confirmed_at"] is None:
             unknown.append(f"when {reg['peer']} confirmed it")
         since = reg["stamped_at"] or reg["registered_at"]
-        deliveries.append({
-            "to": reg["peer"], "kind": reg["kind"], "state": state, "parked": reg["parked"],
-            "registered_at": reg["registered_at"], "message_no": reg["message_no"],
-            "sent_at": reg["stamped_at"], "confirmed_no": reg["confirmed_no"],
-            "confirmed_at": reg["confirmed_at"],
-            "waiting_seconds": _age(since, now) if state == "waiting for confirmation" else None})
+        deliveries.append(Delivery(
+            to=reg["peer"], kind=reg["kind"], state=state, parked=reg["parked"],
+            registered_at=reg["registered_at"], message_no=reg["message_no"],
+            sent_at=reg["stamped_at"], confirmed_no=reg["confirmed_no"],
+            confirmed_at=reg["confirmed_at"],
+            waiting_seconds=_age(since, now) if state == "waiting for confirmation" else None))
     invoice = _rows(conn, "SELECT number, date, counterparty, amount, currency, deleted, "
                           "first_seen FROM invoices WHERE ref = ?", (ref,))
-    number = match["number"] or next((r["number"] for r in inbox if r["number"]), None)
-    if number is None and inbox and type_name.startswith("Документ."):
+    number = match.number or next((r["number"] for r in inbox if r["number"]), None)
+    # A deletion carries the Ссылка alone: its lack of a number is no gap in the record.
+    if number is None and any(r["kind"] != "delete" for r in inbox) and \
+            type_name.startswith("Документ."):
         unknown.append("its number and date (received before this onecsync recorded them)")
-    return {"type": type_name, "ref": ref, "number": number,
-            "date": match["date"] or next((r["date"] for r in inbox if r["date"]), None),
-            "inn": match["inn"] or next((r["inn"] for r in inbox if r["inn"]), None),
-            "crm_invoice": dict(invoice[0], deleted=bool(invoice[0]["deleted"])) if invoice else None,
-            "versions": versions, "routing": routing, "deliveries": deliveries,
-            "named_by": named_by,
-            "unknown": list(dict.fromkeys(unknown))}
+    return Journey(
+        type=type_name, ref=ref, number=number,
+        date=match.date or next((r["date"] for r in inbox if r["date"]), None),
+        inn=match.inn or next((r["inn"] for r in inbox if r["inn"]), None),
+        crm_invoice=CrmInvoice(**dict(invoice[0], deleted=bool(invoice[0]["deleted"])))
+        if invoice else None,
+        versions=received, routing=tuple(routing), deliveries=tuple(deliveries),
+        named_by=tuple(NamedBy(**n) for n in named_by), unknown=tuple(dict.fromkeys(unknown)))
 
 
 def trace(path: Path, words: tuple[str, ...] | list[str],
-          now: datetime.datetime | None = None) -> dict:
-    """The document `trace --json` prints: the objects the query names, and the journey of
-    the one it names (None when it names several: an ИНН, or a number used twice)."""
+          now: datetime.datetime | None = None) -> TraceReport:
+    """What `trace` shows (`to_json()`: the document `--json` prints): the objects the query
+    names, and the journey of the one it names (None when it names several: an ИНН, or a
+    number used twice)."""
     kind, value, date = parse_query(words)
     now = now or clock.utc_now()
     conn = _connect(path)
@@ -247,17 +265,54 @@ def trace(path: Path, words: tuple[str, ...] | list[str],
         if not matches and kind == "inn":  # ten digits may be a document's number too
             matches = _matches(conn, "number", value, None)
         if not matches:
-            what = {"ref": "Ссылка", "inn": "ИНН", "number": "number"}[kind]
-            raise Misnamed(f"trace: no object with {what} {' '.join(filter(None, (value, date)))} "
-                           "has passed through onecsync", remedy="check it in 1C; an object "
-                           "received before onecsync recorded numbers is found by its Ссылка")
+            _not_found(conn, kind, value, date)
         more = len(matches) > LIST_LIMIT
         matches = matches[:LIST_LIMIT]
         journey = _journey(conn, matches[0], now) if len(matches) == 1 else None
     finally:
         conn.close()
-    return {"schema": SCHEMA, "query": {"kind": kind, "value": value, "date": date},
-            "peers": list(PEERS), "objects": matches, "more": more, "trace": journey}
+    return TraceReport(SCHEMA, Query(kind, value, date), tuple(PEERS), tuple(matches), more,
+                       journey)
+
+
+def _not_found(conn: sqlite3.Connection, kind: str, value: str, date: str | None) -> NoReturn:
+    """Say the query names nothing, in a sentence per kind (each translated whole)."""
+    asked = shown(" ".join(filter(None, (value, date))))
+    if kind == "ref":
+        raise Misnamed(f"trace: no object with Ссылка {asked} has passed through onecsync",
+                       remedy="check it in 1C; an object received before onecsync recorded "
+                              "numbers is found by its Ссылка")
+    if kind == "number":
+        raise Misnamed(f"trace: no object with number {asked} has passed through onecsync",
+                       remedy="check it in 1C; an object received before onecsync recorded "
+                              "numbers is found by its Ссылка")
+    organization = _organization(conn, value)
+    if organization is not None:  # our organization's ИНН, most likely
+        raise Misnamed(f"trace: ИНН {value} is an organization's ({ORGANIZATION} {organization}): "
+                       "only a counterparty is found by its ИНН",
+                       remedy=f"trace the organization by its Ссылка: onecsync trace {organization}")
+    raise Misnamed(f"trace: no counterparty with ИНН {value} has passed through onecsync",
+                   remedy="check it in 1C; only counterparties (and documents naming one) are "
+                          "found by an ИНН, an object received before onecsync recorded it by "
+                          "its Ссылка")
+
+
+ORGANIZATION = "Справочник.Организации"
+
+
+def _organization(conn: sqlite3.Connection, inn: str) -> str | None:
+    """The Ссылка of an organization whose ИНН this is (the index records a counterparty's ИНН
+    only): a few objects, found by an index seek per base and status, their payloads read."""
+    own = re.compile(rf"<(?:\w+:)?ИНН>\s*{inn}\s*</".encode())
+    for peer in PEERS:
+        for status in S:
+            for ref, xml in conn.execute(
+                    "SELECT i.ref, p.xml FROM inbox i JOIN inbox_payloads p ON p.inbox_id = i.id "
+                    "WHERE i.peer = ? AND i.status = ? AND i.type = ?",
+                    (peer, status.value, ORGANIZATION)):
+                if own.search(unpack(xml)):
+                    return ref
+    return None
 
 
 def stored_xml(path: Path, type_name: str, ref: str) -> bytes | None:

@@ -13,6 +13,7 @@ database) and needs a human: exit 3, and the file is not touched.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -33,9 +34,28 @@ def wal_path(path: Path) -> Path:
     return path.with_name(path.name + "-wal")
 
 
+def _no_links(path: Path) -> None:
+    """The state and the files SQLite keeps beside it are never reached through a link: a link
+    would put them where the config check did not judge them (an exchange folder, another
+    state), give them a lock of their own beside each link, and make a missing target an empty
+    file created through it (mode 0644) that every later run refuses."""
+    for p in (path, wal_path(path), path.with_name(path.name + "-shm"),
+              path.with_name(path.name + "-journal")):
+        if not p.is_symlink():
+            continue
+        try:
+            target = os.readlink(p)
+        except OSError:
+            target = "?"
+        raise _refused(f"the state path {p} is a symbolic link (to {target})",
+                       "point `state:` in the config at the real file, in a folder of "
+                       "onecsync's own, and remove the link")
+
+
 def vet_file(path: Path) -> bool:
     """True: a state file is there (its tables are vetted once open); False: none yet, a first
     run. Raises `StateError` for what must not be opened as either."""
+    _no_links(path)
     try:
         size = path.stat().st_size
     except FileNotFoundError:
