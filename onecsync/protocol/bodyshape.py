@@ -80,6 +80,7 @@ def judge_child(el, header: Header, source: str) -> None:
     if ns in tuple(header.format.split()[1:]):
         return
     version = header.version
+    assert version is not None, "a Body is read only for a message with a format version"
     own = formats.namespace(version)
     name = name[:80]
     if ns is None:
