@@ -1,7 +1,8 @@
 """Where our files may go: one judgement of a path we write against the places it must never be.
 
 Public API: `forbidden_place(path, state, config_path, exchange_folders) -> str | None`,
-`too_long(path) -> str | None`, `NAME_MAX`, `PATH_MAX`.
+`too_long(path) -> str | None`, `own_folders(state)`, `NAME_MAX`, `PATH_MAX`,
+`QUARANTINE_FOLDER`, `SPOOL_FOLDER`.
 
 A file we replace by a rename (the metrics file) lands wherever its name points. Put at the state,
 its -wal/-shm/-journal or run lock, or the config, the rename destroys it; put in the quarantine,
@@ -22,6 +23,15 @@ from pathlib import Path
 NAME_MAX = 255
 PATH_MAX = 4096
 _OUR_TAIL = 8
+# The folders onecsync makes beside its state: rejected messages, and downloads on their way.
+QUARANTINE_FOLDER = "quarantine"
+SPOOL_FOLDER = "onecsync-transfers"
+
+
+def own_folders(state: Path) -> dict[str, Path]:
+    """What each folder onecsync makes beside the state is for → where it is."""
+    return {"the quarantine": state.parent / QUARANTINE_FOLDER,
+            "the download spool": state.parent / SPOOL_FOLDER}
 
 
 def too_long(path: Path | str, tail: int = _OUR_TAIL) -> str | None:
@@ -60,7 +70,7 @@ def forbidden_place(path: Path, state: Path, config_path: Path,
     for what, other in files.items():
         if mine & _forms(other):
             return f"is {what}"
-    quarantine = state.parent / "quarantine"
+    quarantine = state.parent / QUARANTINE_FOLDER
     if any(_inside(m, q) for m in mine for q in _forms(quarantine)):
         return f"is inside the quarantine {quarantine}"
     for name, folder in exchange_folders.items():

@@ -60,6 +60,7 @@ from onecsync.errors import OnecsyncError
 from onecsync.errors import TemporaryError
 from onecsync.files import replace_with
 from onecsync.i18n import N_
+from onecsync.places import QUARANTINE_FOLDER
 from onecsync.text import json_bytes
 from onecsync.transport.base import Incoming
 
@@ -75,7 +76,7 @@ _SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
 
 
 def quarantine_dir(state_path: Path) -> Path:
-    return state_path.parent / "quarantine"
+    return state_path.parent / QUARANTINE_FOLDER
 
 
 def _now() -> datetime.datetime:

@@ -10,7 +10,8 @@ Public API: `FtpServer(root, user=..., password=...)` (a context manager; `.port
 - "trickle-read": the download sends one byte every TRICKLE_PAUSE seconds.
 A hostile server, for tests: `server.listing` (an iterable of lines answered to MLSD and NLST
 instead of the folder's), `server.no_mlsd` (MLSD answered 502, as old servers do), and
-`server.size_reply` (the reply to SIZE, e.g. "213 12abc"), `server.handler.masquerade_address`
+`server.size_reply` (the reply to SIZE, e.g. "213 12abc"), `server.mlsd_facts` (the only facts
+MLSD gives, whatever OPTS MLST asked: RFC 3659 makes each optional), `server.handler.masquerade_address`
 (the address a PASV reply names).
 """
 
@@ -89,6 +90,7 @@ class FtpServer:
         self.listing = None
         self.no_mlsd = False
         self.size_reply: str | None = None
+        self.mlsd_facts: list[str] | None = None
         server = self
         authorizer = DummyAuthorizer()
         authorizer.add_user(user, password, str(root), perm="elradfmwMT")
@@ -123,6 +125,8 @@ class FtpServer:
                 elif server.listing is not None:
                     self._lie("MLSD")
                 else:
+                    if server.mlsd_facts is not None:
+                        self._current_facts = list(server.mlsd_facts)
                     return super().ftp_MLSD(path)
 
             def ftp_NLST(self, path):

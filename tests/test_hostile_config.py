@@ -503,6 +503,22 @@ def test_a_state_inside_or_around_an_exchange_folder_is_exit_3(sandbox, state, s
     assert dict(_tree(sandbox.root / "exchange")) == before
 
 
+@pytest.mark.parametrize("folder, what", [
+    ("state/quarantine", "the quarantine"), ("state/quarantine/crm", "the quarantine"),
+    ("state/onecsync-transfers", "the download spool"),
+    ("state/onecsync-transfers/crm", "the download spool"),
+])
+def test_an_exchange_folder_that_is_one_of_our_own_folders_is_exit_3(sandbox, folder, what):
+    """The quarantine as the CRM's share: the accounting base's rejected messages were copied
+    into it, and the share made 0700 under the base's server (review 5)."""
+    text = _default_text().replace("path: exchange/crm", f"path: {folder}")
+    (sandbox.root / folder).mkdir(parents=True, exist_ok=True)
+    mode = (sandbox.root / folder).stat().st_mode
+    _refused_config(sandbox, text, "bases.crm.transport.path: ", f"is {what} onecsync keeps "
+                    "beside its state", "give the base an exchange folder of its own")
+    assert (sandbox.root / folder).stat().st_mode == mode
+
+
 def _tree(root):
     return sorted((str(p.relative_to(root)), p.read_bytes()) for p in root.rglob("*")
                   if p.is_file())

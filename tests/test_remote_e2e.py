@@ -367,3 +367,19 @@ def test_an_ftp_password_with_a_line_break_is_exit_3_before_any_command(
         assert "PASS" not in ftp.commands and "DELE" not in ftp.commands
     if sandbox.state_path.exists():  # nothing taken, nothing counted as sent
         assert sandbox.dump()["inbox"] == [] and sandbox.numbers("accounting") == (0, 0, 0)
+
+
+@pytest.mark.parametrize("facts", [["type", "modify"], ["type"], []])
+def test_an_mlsd_without_a_size_or_modify_fact_is_asked_not_taken_as_empty(sandbox, ftp, facts):
+    """A missing size fact was read as 0: the base's message 'empty: ignored' and every upload
+    'cut: the server holds 0 of N bytes', exit 4 for ever (review 5)."""
+    ftp.mlsd_facts = facts
+    sandbox.put("accounting", f.Msg(objects=CATALOGS))
+    code, report, err = sandbox.run("run")
+    assert code == 0, err
+    assert report["peers"]["accounting"]["received"]["objects"] == 3
+    assert len(sandbox.outgoing("crm")["objects"]) == 3 and "empty" not in err
+    assert "SIZE" in ftp.commands
+    code, report, err = sandbox.run("run")  # the fingerprint holds: nothing downloaded again
+    assert code == 0, err
+    assert report["peers"]["accounting"]["received"]["unchanged"] is True

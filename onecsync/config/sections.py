@@ -33,6 +33,7 @@ from onecsync.config.model import Node
 from onecsync.config.model import exchange_folders
 from onecsync.errors import ConfigError
 from onecsync.places import forbidden_place
+from onecsync.places import own_folders
 
 if TYPE_CHECKING:
     from onecsync.mapping import TypeRules
@@ -129,6 +130,17 @@ def state_apart(c: Checker, state: Path, bases: dict[str, Base]) -> None:
                         f"({theirs}): "
                         "keep the state in a folder of its own, outside every exchange "
                         "folder")
+    # Nor is an exchange folder one that onecsync makes beside the state, or inside one: the
+    # other base's rejected messages would be copied into this base's share, and the folder
+    # made 0700 under the base's server.
+    for what, own in own_folders(state).items():
+        ours = own.resolve()
+        for name, folder in exchange_folders(bases).items():
+            theirs = folder.resolve()
+            if theirs == ours or ours in theirs.parents:
+                c.fail(f"bases.{name}.transport.path",
+                       f"{folder} is {what} onecsync keeps beside its state ({ours}), or inside "
+                       "it: give the base an exchange folder of its own")
 
 
 def node_section(c: Checker, data: Any) -> Node | None:

@@ -27,13 +27,13 @@ from onecsync import formats
 from onecsync.errors import MessageRejected
 from onecsync.messagefiles import open_message_file
 from onecsync.progress import Task
-from onecsync.protocol.body import DELETION
 from onecsync.protocol.envelope import Header
 from onecsync.protocol.envelope import check_envelope
 from onecsync.protocol.envelope import judge_header
 from onecsync.protocol.envelope import local_name
 from onecsync.protocol.envelope import shown
 from onecsync.protocol.normal import object_ref
+from onecsync.protocol.reader import DELETION
 from onecsync.protocol.reader import MessageReader
 
 OURS = "onecsync"

@@ -1,7 +1,6 @@
 """Read an EnterpriseData message as a stream: the header first, then one body object at a time.
 
-Public API: `MessageReader(stream, source, progress)` (its objects are protocol.body's
-`BodyObject`, their bytes protocol.normal's `normalize_object`).
+Public API: `MessageReader(stream, source, progress)`, `BodyObject`, `normalize_object(el, body_ns)`.
 
 Memory stays flat whatever the size of the body: every object is serialized and cleared as soon
 as its end tag is parsed, and the parsed siblings are dropped from the tree. Parsing never
@@ -18,6 +17,7 @@ prefixes, they mean the same object again, so a relay never re-parses what it fo
 
 from __future__ import annotations
 
+import hashlib
 from typing import IO
 from typing import Iterator
 
@@ -27,18 +27,23 @@ from onecsync import formats
 from onecsync.errors import MessageRejected
 from onecsync.progress import EVERY
 from onecsync.progress import Task
-from onecsync.protocol.body import BodyObject
-from onecsync.protocol.body import body_object
-from onecsync.protocol.body import is_keys
+from onecsync.protocol.bodyshape import NOT_OBJECTS
+from onecsync.protocol.bodyshape import BodyObject
+from onecsync.protocol.bodyshape import judge_child
+from onecsync.protocol.bodyshape import text_between
 from onecsync.protocol.envelope import MSG_NS
-from onecsync.protocol.envelope import XML_SPACE
 from onecsync.protocol.envelope import Header
 from onecsync.protocol.envelope import judge_header
 from onecsync.protocol.envelope import local_name
 from onecsync.protocol.envelope import problem_text
-from onecsync.protocol.envelope import shown
 from onecsync.protocol.envelope import too_many
+from onecsync.protocol.keys import KEYS
+from onecsync.protocol.keys import read_keys
 from onecsync.protocol.limits import OBJECT_LIMIT
+from onecsync.protocol.limits import TOO_LARGE
+from onecsync.protocol.normal import normalize_object
+from onecsync.protocol.normal import object_ref
+from onecsync.protocol.normal import own_namespaces
 from onecsync.protocol.prolog import Prefixed
 from onecsync.protocol.prolog import sniff
 
@@ -49,6 +54,7 @@ _MSG = f"{{{MSG_NS}}}"
 # A body object read from more bytes than this is cleared with `_clear` (a plain clear() is
 # quicker for the usual few KB).
 LARGE_OBJECT = 64 * 1024
+DELETION = "УдалениеОбъекта"
 
 
 def _clear(el, keep_tail: bool = False) -> None:
@@ -60,25 +66,9 @@ def _clear(el, keep_tail: bool = False) -> None:
     el.clear(keep_tail=keep_tail)
 
 
-# Names that mean the message's own structure, never an object type.
-_NOT_OBJECTS = frozenset({"Message", "Header", "Body"})
+def _is_keys(el) -> bool:
+    return isinstance(el.tag, str) and el.tag.endswith("}" + KEYS)
 
-
-def _text_between(prev, body, source: str) -> None:
-    """Text directly in the Body (before `prev`'s follower, or before the first object) has no
-    place in 1C's schema: the Body is a sequence of objects. Whitespace is layout."""
-    text = body.text if prev is None else prev.tail
-    if not text or not text.strip(XML_SPACE):
-        return
-    text = shown(text.strip(XML_SPACE), 40)
-    if prev is None:
-        line = body.sourceline
-        raise MessageRejected(f"text {text} directly in the Body, before its first object (the "
-                              f"Body starts at line {line}): the Body holds only objects",
-                              source=source)
-    line = prev.sourceline
-    raise MessageRejected(f"text {text} directly in the Body, after the object that starts at "
-                          f"line {line}: the Body holds only objects", source=source)
 
 
 class _Malformed(MessageRejected):
@@ -236,9 +226,9 @@ class MessageReader:
                             begun, current = self._input.count, el
                             self.oversized = 0
                             if own is not None and not el.tag.startswith(own) \
-                                    or el.tag[len(own or ""):] in _NOT_OBJECTS:
-                                self._judge_child(el)
-                            _text_between(el.getprevious(), body, self.source)
+                                    or el.tag[len(own or ""):] in NOT_OBJECTS:
+                                judge_child(el, self.header, self.source)
+                            text_between(el.getprevious(), body, self.source)
                         continue
                     depth -= 1
                     if depth >= 2:  # inside an object
@@ -261,7 +251,7 @@ class MessageReader:
                         if count % EVERY == 0:
                             self._progress.update(count, self._input.count)
                     elif depth == 0:  # </Body>
-                        _text_between(body[-1] if len(body) else None, body, self.source)
+                        text_between(body[-1] if len(body) else None, body, self.source)
                         break
                 else:
                     raise MessageRejected("the message ends before its Body is complete",
@@ -277,35 +267,6 @@ class MessageReader:
         """The format extensions' namespaces, which Format lists after the format (XS 2281)."""
         return tuple(self.header.format.split()[1:])
 
-    def _judge_child(self, el) -> None:
-        """A Body child that is not in the format's namespace is no object of this message: 1C
-        looks its type up by (namespace, name) and skips what it does not find, so a known
-        object written in another namespace (urn:evil, or 1.17's inside a 1.8 Body) would be
-        dropped and the message confirmed. Refused instead, naming it; only the namespace of
-        a format extension named in Format is let through (its objects are parked by
-        `_object`). A Message, Header or Body inside the Body is no object in any namespace."""
-        name, line = local_name(el, self.source), el.sourceline
-        ns = etree.QName(el).namespace
-        if name in _NOT_OBJECTS:
-            raise MessageRejected(f"the Body holds a <{name}> at line {line}: a message has one "
-                                  "Header and one Body, and the Body only objects",
-                                  source=self.source)
-        if ns in self.extensions():
-            return
-        version = self.header.version
-        own = formats.namespace(version)
-        name = name[:80]
-        if ns is None:
-            raise MessageRejected(
-                f"the Body holds <{name}> in no namespace at line {line}, not an object of "
-                f"format {version} ({own}): 1C would skip it, and what it carries would be lost",
-                source=self.source)
-        ns = shown(ns)
-        raise MessageRejected(
-            f"the Body holds <{name}> in namespace {ns} at line {line}, not an object of format "
-            f"{version} ({own}): 1C would skip it, and what it carries would be lost",
-            source=self.source)
-
     oversized = 0  # bytes of the object being read, once they passed OBJECT_LIMIT
 
     def _drop_fields(self, obj, el) -> None:
@@ -318,13 +279,13 @@ class MessageReader:
         if not self.oversized:
             self.oversized = 1
             for child in top.itersiblings(preceding=True):  # the fields already read
-                if not is_keys(child):
+                if not _is_keys(child):
                     _clear(child)
-        if is_keys(top):
+        if _is_keys(top):
             return
         el.clear()
         parent, prev = el.getparent(), el.getprevious()
-        while prev is not None and not is_keys(prev):
+        while prev is not None and not _is_keys(prev):
             parent.remove(prev)
             prev = el.getprevious()
 
@@ -346,5 +307,86 @@ class MessageReader:
             raise self._malformed(exc) from None
 
     def _object(self, el, ns: str, index) -> BodyObject:
-        return body_object(el, ns, index, self.source, oversized=self.oversized,
-                           limit=OBJECT_LIMIT, check_schema=self.check_schema)
+        local_name(el, self.source)
+        qname = etree.QName(el)
+        type_name = qname.localname
+        if self.oversized:
+            return self._too_large(el, ns, type_name)
+        if qname.namespace != ns:  # a format extension's (`elements` refused any other)
+            return self._untaken(el, ns, f"{{{qname.namespace}}}{type_name}",
+                                 f"an object of the format extension {qname.namespace}, "
+                                 "which onecsync does not know")
+        if type_name not in index.object_types:
+            return self._untaken(el, ns, type_name, f"{type_name} is not an object type of "
+                                 f"EnterpriseData {index.version}")
+        if type_name == DELETION:
+            return self._deletion(el, ns, index)
+        el = own_namespaces(el)
+        xml = normalize_object(el, ns)
+        digest = hashlib.sha256(xml).hexdigest()[:32]
+        keys = read_keys(el, ns, type_name)
+        if keys is None:
+            return BodyObject(type_name, "~" + digest, "object", xml, digest, el.sourceline,
+                              problem="the object has no КлючевыеСвойства")
+        # 1C may leave Ссылка out and match by search fields; the key properties are then the
+        # object's identity for us too.
+        ref = keys.ref or "~" + hashlib.sha256(etree.tostring(keys.element)).hexdigest()[:32]
+        return BodyObject(type_name, ref, "object", xml, digest, el.sourceline,
+                          self._schema_problem(el, index), keys.number, keys.date, keys.inn)
+
+    def _untaken(self, el, ns: str, type_name: str, what: str, kind: str = "object",
+                 ref: str | None = None) -> BodyObject:
+        """What 1C skips (a type its format lacks) is parked, not dropped: kept in the state
+        with its bytes, never sent on, and counted where a human looks (the run's line, exit 7,
+        `status`), rather than confirmed to the base as delivered while nobody took it."""
+        el = own_namespaces(el)
+        xml = normalize_object(el, ns)
+        digest = hashlib.sha256(xml).hexdigest()[:32]
+        ref = ref or object_ref(el, ns) or "~" + digest
+        problem = (f"{what}: 1C skips it, and so does onecsync (kept here, not sent on); "
+                   "if it matters, have the bases exchange it in a version that has it")
+        return BodyObject(type_name, ref, kind, xml, digest, el.sourceline, problem=problem)
+
+    def _too_large(self, el, ns: str, type_name: str) -> BodyObject:
+        """Parked by its keys alone: the rest of the message goes on."""
+        for child in list(el):
+            if not _is_keys(child):
+                el.remove(child)
+        el = own_namespaces(el)
+        xml = normalize_object(el, ns)
+        digest = hashlib.sha256(xml).hexdigest()[:32]
+        ref = object_ref(el, ns) if el.find(f"{{{ns}}}{KEYS}") is not None else None
+        problem = (f"{TOO_LARGE} {OBJECT_LIMIT >> 20} MiB ({self.oversized >> 20} MiB in the "
+                   "message): parked by its key properties alone; make it smaller in the base "
+                   "(or its attachments), then register it again")
+        kind = "delete" if type_name == DELETION else "object"
+        return BodyObject(type_name, ref or "~" + digest, kind, xml, digest, el.sourceline,
+                          problem=problem)
+
+    def _schema_problem(self, el, index) -> str | None:
+        if not self.check_schema or formats.object_schema(index.version).validate(el):
+            return None
+        first = formats.validate_object(index.version, el)[0]
+        return f"not valid per EnterpriseData {index.version}: {first.path}: {first.message}"
+
+    def _deletion(self, el, ns: str, index) -> BodyObject:
+        el = own_namespaces(el)
+        xml = normalize_object(el, ns)
+        digest = hashlib.sha256(xml).hexdigest()[:32]
+        target = el.find(f"{{{ns}}}СсылкаНаОбъект/{{{ns}}}СсылкаНаОбъект")
+        ref_el = next((c for c in target if isinstance(c.tag, str)), None) \
+            if target is not None else None
+        if ref_el is None or not (ref_el.text or "").strip():
+            return BodyObject(DELETION, "~" + digest, "delete", xml, digest, el.sourceline,
+                              problem="the deletion names no object")
+        ref_name = etree.QName(ref_el)
+        target_type = index.ref_element_to_type(ref_name.localname) \
+            if ref_name.namespace == ns else None
+        if target_type is None:
+            what = f"{{{ref_name.namespace}}}{ref_name.localname}" \
+                if ref_name.namespace != ns else ref_name.localname
+            return self._untaken(el, ns, DELETION, f"a deletion of a {what[:120]}, a reference "
+                                 f"no object type of EnterpriseData {index.version} has",
+                                 kind="delete", ref=(ref_el.text or "").strip().lower()[:200])
+        return BodyObject(target_type, ref_el.text.strip().lower(), "delete", xml, digest,
+                          el.sourceline, problem=self._schema_problem(el, index))

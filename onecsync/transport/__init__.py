@@ -11,12 +11,12 @@ from onecsync.config import DEFAULT_PLAN
 from onecsync.config import Base
 from onecsync.config import DirectoryConfig
 from onecsync.config import FtpConfig
+from onecsync.places import SPOOL_FOLDER
 from onecsync.transport.base import Transport
 from onecsync.transport.directory import DirectoryTransport
 from onecsync.transport.spool import Spool
 
-# Next to the state: the remote transports' downloads, uploads and delivery receipts.
-SPOOL_FOLDER = "onecsync-transfers"
+__all__ = ["SPOOL_FOLDER", "build_transport"]  # SPOOL_FOLDER (onecsync.places): beside the state
 
 
 def build_transport(base: Base, node_code: str, *, exchange_plan: str = DEFAULT_PLAN,

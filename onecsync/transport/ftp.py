@@ -60,8 +60,8 @@ log = logging.getLogger("onecsync")
 
 
 def _margin(size: int) -> int:
-    """How far a download may run past its listed size before it is cut (a file the base is
-    still writing grows; the size check after the download tells that case)."""
+    """How far a download may run past its listed size before it is cut (a file still being
+    written grows: the size check after the download tells)."""
     return 64 * 1024 + size // 100
 
 
@@ -247,29 +247,29 @@ class FtpTransport:
             ftp.sendcmd("OPTS MLST type;size;modify;")
         except ftplib.error_perm:
             pass  # the facts a server gives by default include these
+        entries: dict[str, dict[str, str]] = {}
         try:
             for line in self._lines(ftp, "MLSD"):
                 facts, _, name = line.partition(" ")
-                if name not in names:
-                    continue
-                entry = dict(f.partition("=")[::2] for f in facts.lower().split(";") if f)
-                if entry.get("type", "file") == "file":
-                    size = parse_int(entry.get("size") or "0",
-                                     f"{self.description}: MLSD {name}", "its size")
-                    found[name] = _Listed(name, size, entry.get("modify", ""))
-            return found
+                if name in names:
+                    entries[name] = dict(f.partition("=")[::2] for f in facts.lower().split(";") if f)
         except ftplib.error_perm as exc:
             if not str(exc).startswith(("500", "501", "502", "504")):
                 raise
-        present = {n for n in self._names(ftp) if n in names}
-        for name in names:  # a server without MLSD: ask file by file
-            if name in present:
-                reply = ftp.sendcmd(f"SIZE {name}")
-                size = parse_int(reply[3:] if reply.startswith("213") else reply,
-                                 f"{self.description}: SIZE {name}", "the size")
-                modify = ftp.sendcmd(f"MDTM {name}")[4:].strip()
-                found[name] = _Listed(name, size, modify)
+            entries = {n: {} for n in self._names(ftp) if n in names}  # no MLSD: ask each file
+        for name, entry in entries.items():
+            if entry.get("type", "file") == "file":  # RFC 3659: every fact optional, so ask
+                found[name] = _Listed(name, self._size(ftp, name, entry.get("size")),
+                                      entry.get("modify") or ftp.sendcmd(f"MDTM {name}")[4:].strip())
         return found
+
+    def _size(self, ftp: ftplib.FTP, name: str, listed: str | None) -> int:
+        if listed:
+            return parse_int(listed, f"{self.description}: MLSD {name}", "its size")
+        ftp.voidcmd("TYPE I")  # many servers answer SIZE only in binary mode (550 in ASCII)
+        reply = ftp.sendcmd(f"SIZE {name}")
+        return parse_int(reply[3:] if reply.startswith("213") else reply,
+                         f"{self.description}: SIZE {name}", "the size")
 
     def _names(self, ftp: ftplib.FTP) -> Iterator[str]:
         """NLST, streamed."""
