@@ -223,10 +223,10 @@ def ended_by(exc: BaseException) -> tuple[int, str] | None:
 
 # An argument echoed in an error line is cut past this many characters: the line stays one
 # line an admin can read, whatever was typed or scripted (a query of 120,000 characters).
-SHOWN = 60
+CLIP = 60
 
 
-def shown(text: str, limit: int = SHOWN, quoted: bool = False) -> str:
+def clip(text: str, limit: int = CLIP, quoted: bool = False) -> str:
     """`text` as an error line echoes what it was given: whole when short (`quoted`: as its
     repr), else its first `limit` characters and how many there were."""
     if len(text) <= limit:
@@ -235,9 +235,9 @@ def shown(text: str, limit: int = SHOWN, quoted: bool = False) -> str:
     return N_(f"{head}… ({n} characters)")
 
 
-def shown_all(items: list[str] | tuple[str, ...], most: int = 5) -> str:
-    """Items echoed in an error line, each `shown`: the first `most`, then how many more."""
-    listed = ", ".join(shown(i) for i in items[:most])
+def clip_all(items: list[str] | tuple[str, ...], most: int = 5) -> str:
+    """Items echoed in an error line, each `clip`ped: the first `most`, then how many more."""
+    listed = ", ".join(clip(i) for i in items[:most])
     if len(items) <= most:
         return listed
     more = len(items) - most

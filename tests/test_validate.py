@@ -94,6 +94,19 @@ def test_a_header_out_of_order_keeps_its_one_line(tmp_path):
                                    f"({MessageRejected.remedy})")
 
 
+def test_an_object_in_the_header_is_named_at_its_own_line(tmp_path, capsys):
+    # envelope._no_objects stored the line over the error's `line()` too (mypy: method-assign),
+    # and `validate` then named the Header's line instead of the object's.
+    ns = "http://v8.1c.ru/edi/edi_stnd/EnterpriseData/1.8"
+    path = mutated(tmp_path, "\t</msg:Header>",
+                   f'\t\t<Справочник.Контрагенты xmlns="{ns}"/>\n\t</msg:Header>')
+    code, out, _ = invoke(capsys, "validate", str(path))
+    assert code == 5
+    line = line_of(path, "<Справочник.Контрагенты")
+    assert f"{path}:{line}: Header: the Header holds <Справочник.Контрагенты> of namespace {ns} " \
+           f"at line {line}: objects belong in the Body" in out, out
+
+
 def test_a_missing_required_field_names_the_object_and_the_field(tmp_path, capsys):
     text = ACCOUNTING_MESSAGE.read_text(encoding="utf-8")
     kind = re.search(r"<ТипНоменклатуры>.*?</ТипНоменклатуры>", text).group(0)

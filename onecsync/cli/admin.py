@@ -19,7 +19,7 @@ from onecsync import console
 from onecsync.cli.options import global_options
 from onecsync.config import find_config_path
 from onecsync.errors import ExitCode
-from onecsync.errors import shown_all
+from onecsync.errors import clip_all
 from onecsync.topology import PEERS
 
 _YES = click.option("--yes", is_flag=True, help="Do it. Without it, only say what would change.")
@@ -281,7 +281,7 @@ def state_resend(opts, peer: str, types: tuple[str, ...], yes: bool) -> int:
     allowed = admin.resend_types(config, peer)
     wrong = [t for t in types if t not in allowed]
     if wrong:
-        raise click.BadParameter(f"onecsync does not send {shown_all(wrong)} to {peer}; it sends "
+        raise click.BadParameter(f"onecsync does not send {clip_all(wrong)} to {peer}; it sends "
                                  f"{', '.join(allowed)}", param_hint="--type")
     plan = admin.resend(config, peer, types or None, apply=yes and not opts.dry_run)
     return _finish(opts, plan)

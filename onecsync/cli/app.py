@@ -29,8 +29,8 @@ from onecsync.errors import READER_GONE_MEANING
 from onecsync.errors import ExitCode
 from onecsync.errors import OnecsyncError
 from onecsync.errors import Stopped
+from onecsync.errors import clip
 from onecsync.errors import exit_codes
-from onecsync.errors import shown
 from onecsync.i18n import N_
 from onecsync.i18n import tr
 
@@ -77,7 +77,7 @@ _LONG_WORD = re.compile(r"\S{200,}")
 
 
 def _cut_words(message: str) -> str:
-    return _LONG_WORD.sub(lambda m: shown(m.group()), message)
+    return _LONG_WORD.sub(lambda m: clip(m.group()), message)
 
 
 def _main(args: list[str]) -> int:

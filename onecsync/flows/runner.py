@@ -34,8 +34,8 @@ from onecsync.errors import Misnamed
 from onecsync.errors import NumberingConflict
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StateError
+from onecsync.errors import clip_all
 from onecsync.errors import ended_by
-from onecsync.errors import shown_all
 from onecsync.flows.declared import refuse_bad_flow_types
 from onecsync.flows.exchange import Exchange
 from onecsync.flows.organizations import unknown_organizations
@@ -254,7 +254,7 @@ def _refuse_unparked(config: Config, refs: tuple[str, ...]) -> None:
         if state is not None:
             state.close()
     if missing:
-        raise Misnamed(f"not parked: {shown_all(missing)}; nothing was retried",
+        raise Misnamed(f"not parked: {clip_all(missing)}; nothing was retried",
                        remedy="`onecsync status` counts the parked objects and `onecsync state "
                               "export` lists them with their Ссылки; or use retry --all")
 

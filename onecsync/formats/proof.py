@@ -79,7 +79,7 @@ def moved(source: str, target: str, name: str, way: str) -> bool:
         if COMMON in theirs or COMMENT not in theirs or COMMENT in ours or COMMON not in ours:
             return False
         group = _resolve(t_index, ours[COMMON])
-        if not (isinstance(group, ObjectType) and group.ordered):
+        if not isinstance(group, ObjectType) or not group.ordered:
             return False
         field = next((p for p in group.properties if p.name == COMMENT), None)
         return field is not None and theirs[COMMENT].max == 1 and ours[COMMON].max != 0 \
@@ -246,12 +246,12 @@ def _doubt(doubts: dict, tag: str | None, bound: Doubt) -> None:
         doubts[tag] = bound
         return
     had = doubts[tag]
-    if had is None or bound is None or type(had) is not type(bound):
-        doubts[tag] = None
-    elif isinstance(had, int) and isinstance(bound, int):
+    if isinstance(had, int) and isinstance(bound, int):
         doubts[tag] = min(had, bound)
     elif isinstance(had, frozenset) and isinstance(bound, frozenset):
         doubts[tag] = had & bound
+    else:  # either says nothing can be proved there, or the two are of different kinds
+        doubts[tag] = None
 
 
 def _resolve(index: FormatIndex, p: Prop) -> TypeDef | str:

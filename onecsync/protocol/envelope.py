@@ -129,9 +129,11 @@ def apply_whitespace(el, type_name: str = "Header") -> None:
         if not isinstance(child.tag, str) or not child.tag.startswith(f"{{{MSG_NS}}}"):
             continue  # open content: not ours to read
         xs_type = props.get(child.tag.rpartition("}")[2])
-        if isinstance(_TYPES.types.get(xs_type or ""), ObjectType):
+        if xs_type is None:
+            continue
+        if isinstance(_TYPES.types.get(xs_type), ObjectType):
             apply_whitespace(child, xs_type)
-        elif xs_type is not None and len(child) == 0:
+        elif len(child) == 0:
             child.text = schema_value(child.text, xs_type)
 
 
@@ -262,7 +264,7 @@ def _no_objects(el, source: str) -> None:
             exc = MessageRejected(f"the Header holds <{name.localname[:80]}> of namespace "
                                   f"{name.namespace} at line {line}: objects belong in the Body",
                                   source=source)
-            exc.line = line
+            exc.sourceline = line
             raise exc
 
 

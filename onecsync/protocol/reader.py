@@ -18,7 +18,6 @@ prefixes, they mean the same object again, so a relay never re-parses what it fo
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import IO
 from typing import Iterator
 
@@ -28,13 +27,15 @@ from onecsync import formats
 from onecsync.errors import MessageRejected
 from onecsync.progress import EVERY
 from onecsync.progress import Task
+from onecsync.protocol.bodyshape import NOT_OBJECTS
+from onecsync.protocol.bodyshape import BodyObject
+from onecsync.protocol.bodyshape import judge_child
+from onecsync.protocol.bodyshape import text_between
 from onecsync.protocol.envelope import MSG_NS
-from onecsync.protocol.envelope import XML_SPACE
 from onecsync.protocol.envelope import Header
 from onecsync.protocol.envelope import judge_header
 from onecsync.protocol.envelope import local_name
 from onecsync.protocol.envelope import problem_text
-from onecsync.protocol.envelope import shown
 from onecsync.protocol.envelope import too_many
 from onecsync.protocol.keys import KEYS
 from onecsync.protocol.keys import read_keys
@@ -56,31 +57,6 @@ LARGE_OBJECT = 64 * 1024
 DELETION = "УдалениеОбъекта"
 
 
-@dataclass(frozen=True)
-class BodyObject:
-    """One object of the body, ready to be staged.
-
-    ``type`` is the object type (for a deletion: the type of the deleted object), ``kind`` is
-    "object" or "delete", ``ref`` its Ссылка (or a digest of its key properties when 1C left
-    the Ссылка out), ``xml`` the namespace-relative bytes, ``problem`` why it cannot be used
-    (then it is parked, not staged for routing).
-    """
-
-    type: str
-    ref: str
-    kind: str
-    xml: bytes
-    digest: str
-    line: int | None
-    problem: str | None = None
-    # What `trace` finds it by: a document's Номер and Дата, the counterparty's ИНН (or the
-    # counterparty's own), read here from the element already parsed.
-    number: str | None = None
-    date: str | None = None
-    inn: str | None = None
-
-
-
 def _clear(el, keep_tail: bool = False) -> None:
     """`el.clear()` in time linear in its size. Cleared at once, an element parsed by iterparse
     whose subtree is large (30,000 declared object types, a table of 30,000 rows) takes time
@@ -88,27 +64,6 @@ def _clear(el, keep_tail: bool = False) -> None:
     for child in el:
         child.clear()
     el.clear(keep_tail=keep_tail)
-
-
-# Names that mean the message's own structure, never an object type.
-_NOT_OBJECTS = frozenset({"Message", "Header", "Body"})
-
-
-def _text_between(prev, body, source: str) -> None:
-    """Text directly in the Body (before `prev`'s follower, or before the first object) has no
-    place in 1C's schema: the Body is a sequence of objects. Whitespace is layout."""
-    text = body.text if prev is None else prev.tail
-    if not text or not text.strip(XML_SPACE):
-        return
-    text = shown(text.strip(XML_SPACE), 40)
-    if prev is None:
-        line = body.sourceline
-        raise MessageRejected(f"text {text} directly in the Body, before its first object (the "
-                              f"Body starts at line {line}): the Body holds only objects",
-                              source=source)
-    line = prev.sourceline
-    raise MessageRejected(f"text {text} directly in the Body, after the object that starts at "
-                          f"line {line}: the Body holds only objects", source=source)
 
 
 def _is_keys(el) -> bool:
@@ -271,9 +226,9 @@ class MessageReader:
                             begun, current = self._input.count, el
                             self.oversized = 0
                             if own is not None and not el.tag.startswith(own) \
-                                    or el.tag[len(own or ""):] in _NOT_OBJECTS:
-                                self._judge_child(el)
-                            _text_between(el.getprevious(), body, self.source)
+                                    or el.tag[len(own or ""):] in NOT_OBJECTS:
+                                judge_child(el, self.header, self.source)
+                            text_between(el.getprevious(), body, self.source)
                         continue
                     depth -= 1
                     if depth >= 2:  # inside an object
@@ -296,7 +251,7 @@ class MessageReader:
                         if count % EVERY == 0:
                             self._progress.update(count, self._input.count)
                     elif depth == 0:  # </Body>
-                        _text_between(body[-1] if len(body) else None, body, self.source)
+                        text_between(body[-1] if len(body) else None, body, self.source)
                         break
                 else:
                     raise MessageRejected("the message ends before its Body is complete",
@@ -311,35 +266,6 @@ class MessageReader:
     def extensions(self) -> tuple[str, ...]:
         """The format extensions' namespaces, which Format lists after the format (XS 2281)."""
         return tuple(self.header.format.split()[1:])
-
-    def _judge_child(self, el) -> None:
-        """A Body child that is not in the format's namespace is no object of this message: 1C
-        looks its type up by (namespace, name) and skips what it does not find, so a known
-        object written in another namespace (urn:evil, or 1.17's inside a 1.8 Body) would be
-        dropped and the message confirmed. Refused instead, naming it; only the namespace of
-        a format extension named in Format is let through (its objects are parked by
-        `_object`). A Message, Header or Body inside the Body is no object in any namespace."""
-        name, line = local_name(el, self.source), el.sourceline
-        ns = etree.QName(el).namespace
-        if name in _NOT_OBJECTS:
-            raise MessageRejected(f"the Body holds a <{name}> at line {line}: a message has one "
-                                  "Header and one Body, and the Body only objects",
-                                  source=self.source)
-        if ns in self.extensions():
-            return
-        version = self.header.version
-        own = formats.namespace(version)
-        name = name[:80]
-        if ns is None:
-            raise MessageRejected(
-                f"the Body holds <{name}> in no namespace at line {line}, not an object of "
-                f"format {version} ({own}): 1C would skip it, and what it carries would be lost",
-                source=self.source)
-        ns = shown(ns)
-        raise MessageRejected(
-            f"the Body holds <{name}> in namespace {ns} at line {line}, not an object of format "
-            f"{version} ({own}): 1C would skip it, and what it carries would be lost",
-            source=self.source)
 
     oversized = 0  # bytes of the object being read, once they passed OBJECT_LIMIT
 

@@ -18,8 +18,8 @@ from onecsync import topology
 from onecsync.config import Config
 from onecsync.errors import ConfigError
 from onecsync.errors import Misnamed
-from onecsync.errors import shown
-from onecsync.errors import shown_all
+from onecsync.errors import clip
+from onecsync.errors import clip_all
 from onecsync.i18n import N_
 from onecsync.state import RunLock
 from onecsync.state import State
@@ -55,7 +55,7 @@ _RESEND_NOTES: dict[str, str] = {
 
 def _check_peer(config: Config, peer: str) -> None:
     if peer not in config.bases:
-        raise ConfigError(f"no base named {shown(peer, quoted=True)} (the bases are "
+        raise ConfigError(f"no base named {clip(peer, quoted=True)} (the bases are "
                           f"{', '.join(config.bases)})",
                           remedy="name one of them")
 
@@ -186,7 +186,7 @@ def resend(config: Config, peer: str, types: tuple[str, ...] | None, apply: bool
     types = tuple(types) if types else allowed
     wrong = [t for t in types if t not in allowed]
     if wrong:
-        raise ConfigError(f"onecsync does not send {shown_all(wrong)} to {peer}",
+        raise ConfigError(f"onecsync does not send {clip_all(wrong)} to {peer}",
                           remedy=f"name one of: {', '.join(allowed)}")
     command = f"state resend {peer}"
     with _state(config, command, apply) as state:

@@ -23,7 +23,7 @@ from onecsync import clock
 from onecsync import state as _state
 from onecsync.errors import Misnamed
 from onecsync.errors import StateError
-from onecsync.errors import shown
+from onecsync.errors import clip
 from onecsync.state import readonly_uri
 from onecsync.state.inbox import UNTAKEN
 from onecsync.state.inbox import InboxStatus as S
@@ -69,7 +69,7 @@ def parse_query(words: tuple[str, ...] | list[str]) -> tuple[str, str, str | Non
         return "number", words[0], words[1]
     if len(words) == 1:
         return "number", words[0], None
-    asked = shown(" ".join(words), quoted=True)
+    asked = clip(" ".join(words), quoted=True)
     raise Misnamed(f"trace: {asked} is not a Ссылка, an ИНН, or a number and a date",
                    remedy="give a date as YYYY-MM-DD after the number")
 
@@ -277,7 +277,7 @@ def trace(path: Path, words: tuple[str, ...] | list[str],
 
 def _not_found(conn: sqlite3.Connection, kind: str, value: str, date: str | None) -> NoReturn:
     """Say the query names nothing, in a sentence per kind (each translated whole)."""
-    asked = shown(" ".join(filter(None, (value, date))))
+    asked = clip(" ".join(filter(None, (value, date))))
     if kind == "ref":
         raise Misnamed(f"trace: no object with Ссылка {asked} has passed through onecsync",
                        remedy="check it in 1C; an object received before onecsync recorded "
