@@ -262,7 +262,7 @@ def _no_objects(el, source: str) -> None:
             exc = MessageRejected(f"the Header holds <{name.localname[:80]}> of namespace "
                                   f"{name.namespace} at line {line}: objects belong in the Body",
                                   source=source)
-            exc.line = line
+            exc.sourceline = line
             raise exc
 
 
