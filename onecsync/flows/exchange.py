@@ -266,7 +266,11 @@ class Exchange:
         `state set-numbers` we no longer know those bytes: only the first counts). Another onecsync (a config
         copied with only `state:` changed, a state restored or made anew) writes there; writing
         over it again would give the base two different messages under one number, and it
-        skips one of them as "ранее принято". Refused, every run, until a human decides."""
+        skips one of them as "ранее принято". Refused, every run, until a human decides.
+
+        Called only once `in_place` found other bytes than we wrote there (or none): the
+        evidence is always in the content, never in a time, owner or mode alone, so a touch, a
+        `cp -p` or a backup restoring our file byte for byte is still ours (base.same_bytes)."""
         look = getattr(transport, "open_outgoing", None)
         stream = look() if look is not None else None
         if stream is None:

@@ -1,11 +1,17 @@
 """What every transport offers the flows: fetch the peer's message, publish ours.
 
 Public API: `Incoming`, `Outgoing`, `Transport` (protocol), `OutgoingFile`, `fingerprint(path)`,
-`fingerprint_fd(fd)`, `os_failure(exc, what)`, `remove_quietly(path)`.
+`fingerprint_fd(fd)`, `same_bytes(a, b)`, `os_failure(exc, what)`, `remove_quietly(path)`.
 
 Terminology: the *fingerprint* of a message file is its size, modification time and a hash of its
 first and last 64 KiB. It tells "the same file as last time" in microseconds, even for a file of
-gigabytes; the MessageNo inside still decides whether its content is new.
+gigabytes, and is used two ways, each erring on the harmless side:
+- the base's message "unchanged since the last run" (skipped unread) needs the whole fingerprint
+  equal: a touch or a copy makes it read again, and the MessageNo inside decides; a new message
+  always differs in its first 64 KiB, which hold its header (MessageNo, CreationDate).
+- our message "still in place, as we wrote it" needs only the same bytes (`same_bytes`: size and
+  hash): a touch, `cp -p`, rsync or a backup restoring it byte for byte leave it ours, and only
+  other content is evidence that someone else wrote there.
 Message files' names and zips are onecsync/messagefiles.py's.
 """
 
@@ -44,6 +50,16 @@ def fingerprint_fd(fd: int) -> str:
     if st.st_size > 2 * SAMPLE:
         h.update(os.pread(fd, SAMPLE, st.st_size - SAMPLE))
     return f"{st.st_size}:{st.st_mtime_ns}:{h.hexdigest()[:32]}"
+
+
+def same_bytes(a: str | None, b: str | None) -> bool:
+    """Do two fingerprints describe the same content, whatever the file's times say?"""
+    if a is None or b is None:
+        return False
+
+    def content(fp: str) -> tuple[str, str]:  # "size:mtime:hash" without the time
+        return fp.partition(":")[0], fp.rpartition(":")[2]
+    return content(a) == content(b)
 
 
 def fingerprint(path: Path) -> str:

@@ -51,6 +51,7 @@ from onecsync.transport.base import fingerprint
 from onecsync.transport.base import fingerprint_fd
 from onecsync.transport.base import os_failure
 from onecsync.transport.base import remove_quietly
+from onecsync.transport.base import same_bytes
 
 PROBE_PREFIX = ".onecsync-probe-"
 _PROBE_AGE = 60  # seconds: a check that is still going has its probe for milliseconds
@@ -364,11 +365,11 @@ class DirectoryTransport:
                 _remove_ours(entry.path)
 
     def in_place(self, fp: str | None) -> bool:
-        """Is our last message still there, exactly as we wrote it (a regular file, not a link
-        someone put in its place)?"""
+        """Is our last message still there, the bytes we wrote (a regular file, not a link
+        someone put in its place)? Its times may have changed (base.py: same_bytes)."""
         if fp is None:
             return False
         try:
-            return fingerprint(self.folder / self.outgoing_name) == fp
+            return same_bytes(fingerprint(self.folder / self.outgoing_name), fp)
         except OSError:
             return False
