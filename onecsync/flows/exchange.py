@@ -27,6 +27,7 @@ from onecsync.errors import NumberingConflict
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StrayEntry
 from onecsync.errors import TemporaryError
+from onecsync.flows.addressing import by_header
 from onecsync.flows.addressing import scan
 from onecsync.flows.declared import declared_types
 from onecsync.progress import NO_PROGRESS
@@ -129,6 +130,8 @@ class Exchange:
                     f"{name}: reading…", total_bytes=incoming.size) as task:
                 reader = MessageReader(stream, source=incoming.name, progress=task, check_schema=True)
                 h = reader.header
+                if (wrong := by_header(self.config, name, self.transports[name], h)) is not None:
+                    raise wrong  # not the message's fault: nothing of it is kept or taken
                 check_incoming(h, our_code=self.config.node.code, peer_code=base.code,
                                peer_name=name, offered=self.config.node.formats,
                                source=incoming.name)
