@@ -245,7 +245,7 @@ class Exchange:
                                        last_sent_at=now_text())
         except OSError as exc:  # a full disk included: nothing committed, nothing lost
             out.discard()
-            raise os_failure(exc, f"{name}: writing to {transport.description}") from None
+            raise os_failure(exc, f"{name}: writing to {out.where}") from None
         except BaseException:
             out.discard()
             raise

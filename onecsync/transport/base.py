@@ -121,6 +121,7 @@ class Incoming:
 
 class Outgoing(Protocol):
     file: IO[bytes]
+    where: str  # where the file is being written, for an error writing it
 
     def fingerprint(self) -> str: ...
     def publish(self) -> None: ...
@@ -144,13 +145,19 @@ class OutgoingFile:
 
     The file is finished (and, with `durable`, on disk) before its fingerprint is taken, from
     the same descriptor, since the state records that fingerprint as what was sent.
-    Subclasses say where the file goes, and with `mode` who may read it (files.create_new).
+    Subclasses say where the file goes, with `mode` who may read it (files.create_new), and
+    with `where` how an error writing it names the place (by default, this host's disk).
     """
 
     def __init__(self, folder: Path, name: str, zip_entry: str | None = None,
                  password: str | None = None, durable: bool = False,
-                 mode: int | None = 0o600) -> None:
-        fd, self.temp = create_new(folder, TEMP_PREFIX, "-" + name, mode)
+                 mode: int | None = 0o600, where: str | None = None) -> None:
+        # A remote transport writes it to its spool first: a full disk there is this host's.
+        self.where = where if where is not None else N_(f"this host's disk at {folder}")
+        try:
+            fd, self.temp = create_new(folder, TEMP_PREFIX, "-" + name, mode)
+        except OSError as exc:
+            raise os_failure(exc, f"writing to {self.where}") from None
         self._durable = durable
         self._raw = io.BufferedWriter(FdWriter(fd), buffer_size=1 << 20)
         self._zip = None

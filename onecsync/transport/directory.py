@@ -103,7 +103,7 @@ class _TempFile(OutgoingFile):
         self.final = final
         super().__init__(folder, final.name,
                          final.with_suffix(".xml").name if compress else None, password,
-                         durable=True, mode=None)
+                         durable=True, mode=None, where=f"folder {folder}")
 
     def _deliver(self, fp: str) -> None:
         try:
