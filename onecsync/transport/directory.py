@@ -361,7 +361,8 @@ class DirectoryTransport:
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue  # gone meanwhile (another check's probe)
-            if is_ours(st) and time.time() - st.st_mtime > _PROBE_AGE:
+            # Dated in the future (a clock stepped back): as old as one from long ago.
+            if is_ours(st) and abs(time.time() - st.st_mtime) > _PROBE_AGE:
                 _remove_ours(entry.path)
 
     def in_place(self, fp: str | None) -> bool:
