@@ -13,7 +13,8 @@ The fingerprint of the base's file is its name, size and modification time from 
 downloaded only when `open()` is called, into the spool, and checked to have the listed size (a
 connection drop or a short transfer is a temporary failure, the next run reads it again).
 `in_place()` answers from the receipt written after the rename, checked against the listing:
-our message is in place while the file we renamed is still there, unchanged.
+our message is in place while the file we renamed is still there with its bytes (only when its
+listed time alone changed is it downloaded to compare: times are not content, base.py).
 
 Bounds: a session (log in, list) ends within `timeout`, a transfer within `timeout` plus its
 size at MIN_RATE (onecsync.deadline); listings are read line by line, keeping only message files'
@@ -40,7 +41,6 @@ from onecsync import deadline
 from onecsync.answers import Malformed
 from onecsync.answers import parse_int
 from onecsync.config import FtpConfig
-from onecsync.errors import ConfigError
 from onecsync.errors import OnecsyncError
 from onecsync.errors import TemporaryError
 from onecsync.i18n import N_
@@ -49,10 +49,13 @@ from onecsync.messagefiles import message_stem
 from onecsync.messagefiles import open_message_file
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import OutgoingFile
+from onecsync.transport.base import fingerprint
 from onecsync.transport.base import remove_quietly
+from onecsync.transport.base import same_bytes
 from onecsync.transport.ftpconn import FTP
 from onecsync.transport.ftpconn import FTPS
 from onecsync.transport.ftpconn import Listed
+from onecsync.transport.ftpconn import classify
 from onecsync.transport.ftpconn import margin
 from onecsync.transport.ftpconn import watched
 from onecsync.transport.spool import Capped
@@ -98,37 +101,6 @@ class FtpTransport:
         return self.t.archive_password.reveal() if self.t.archive_password else None
 
     # -- connection ------------------------------------------------------------------------
-    def _classify(self, exc: BaseException, what: str) -> OnecsyncError:
-        where = f"{self.description}: {what}"
-        if isinstance(exc, ftplib.error_perm):
-            text = str(exc).strip()
-            code = text[:3]
-            if code in ("530", "532"):
-                return ConfigError(f"{where}: login refused for {self.t.user!r}: {text}",
-                                   remedy="check user and password")
-            if code == "552":
-                return TemporaryError(f"{where}: the server is out of space: {text}")
-            return ConfigError(f"{where}: {text}",
-                               remedy="check transport.folder and the FTP user's rights on it")
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            return ConfigError(f"{where}: TLS certificate not trusted: {exc.verify_message}",
-                               remedy="give the server's CA in transport.ca_file")
-        if isinstance(exc, ftplib.error_temp):
-            return TemporaryError(f"{where}: {str(exc).strip()}")
-        if isinstance(exc, (ftplib.error_proto, ftplib.error_reply)) or type(exc) is ftplib.Error:
-            # A reply that is no FTP reply (another protocol on the port) or a line past 8 KiB
-            return Malformed(f"{where}: the server does not answer as FTP does: "
-                             f"{str(exc).strip()[:80]!r}")
-        if isinstance(exc, UnicodeDecodeError):
-            return Malformed(f"{where}: the server sent text that is not UTF-8")
-        if isinstance(exc, TimeoutError):
-            return TemporaryError(f"{where}: no answer within {self.t.timeout:g} s")
-        if isinstance(exc, EOFError):
-            return TemporaryError(f"{where}: the server closed the connection")
-        if isinstance(exc, OSError):
-            return TemporaryError(f"{where}: {exc.strerror or exc}")
-        return TemporaryError(f"{where}: {type(exc).__name__}: {exc}")
-
     def _connect(self) -> ftplib.FTP:
         t = self.t
         if t.tls:
@@ -164,14 +136,12 @@ class FtpTransport:
             except OnecsyncError:
                 raise
             except failures as exc:
-                raise self._overdue(what, limit) if dl.expired else self._classify(exc, what) \
-                    from None
+                raise self._failed(exc, what, limit, dl) from None
             try:
                 yield ftp
             except failures as exc:
                 ftp.close()
-                raise self._overdue(what, limit) if dl.expired else self._classify(exc, what) \
-                    from None
+                raise self._failed(exc, what, limit, dl) from None
             except BaseException:
                 ftp.close()  # a listing or download left unfinished: no QUIT after it
                 raise
@@ -182,6 +152,11 @@ class FtpTransport:
                 ftp.quit()
             except (*failures, ValueError):
                 ftp.close()
+
+    def _failed(self, exc: BaseException, what: str, limit: float,
+                dl: deadline.Deadline) -> OnecsyncError:
+        return self._overdue(what, limit) if dl.expired \
+            else classify(exc, f"{self.description}: {what}", self.t)
 
     def _overdue(self, what: str, limit: float) -> TemporaryError:
         return TemporaryError(f"{self.description}: {what}: not done within {limit:.0f} s",
@@ -289,7 +264,8 @@ class FtpTransport:
         return Incoming(name=f"{self.description}/{newest.name}", fingerprint=newest.key,
                         open=lambda: self._download(newest), settles=True)
 
-    def _download(self, item: Listed) -> IO[bytes]:
+    def _retrieved(self, item: Listed) -> Path:
+        """The file downloaded whole into a new file of the spool (none left on a failure)."""
         self.spool.clear_temps()
         out, temp = self.spool.download(item.name, self._cap,
                                         f"{self.description}/{item.name}", item.size)
@@ -300,7 +276,15 @@ class FtpTransport:
             if got != item.size:
                 raise TemporaryError(f"{self.description}/{item.name}: the download was cut "
                                      f"or the file changed: got {got} of {item.size} bytes")
-            final = self.spool.path(item.name)
+        except BaseException:
+            remove_quietly(temp)
+            raise
+        return temp
+
+    def _download(self, item: Listed) -> IO[bytes]:
+        temp = self._retrieved(item)
+        final = self.spool.path(item.name)
+        try:
             os.replace(temp, final)
         except BaseException:
             remove_quietly(temp)
@@ -378,4 +362,17 @@ class FtpTransport:
             return False
         with self._session("listing the folder") as ftp:
             placed = self._list(ftp, [self.outgoing_name]).get(self.outgoing_name)
-        return placed is not None and placed.key == receipt.get("remote")
+        if placed is None or placed.key == receipt.get("remote"):
+            return placed is not None
+        if str(placed.size) != fp.partition(":")[0]:
+            return False  # other bytes, certainly
+        # The same size, another time (a touch, a copy, a restore on the server): ours while
+        # its bytes are ours (base.same_bytes), read once; the receipt then notes its new time.
+        temp = self._retrieved(placed)
+        try:
+            ours = same_bytes(fingerprint(temp), fp)
+        finally:
+            remove_quietly(temp)
+        if ours:
+            self.spool.write_receipt({"fingerprint": fp, "remote": placed.key})
+        return ours
