@@ -12,6 +12,9 @@ gigabytes, and is used two ways, each erring on the harmless side:
 - our message "still in place, as we wrote it" needs only the same bytes (`same_bytes`: size and
   hash): a touch, `cp -p`, rsync or a backup restoring it byte for byte leave it ours, and only
   other content is evidence that someone else wrote there.
+- a file that looks unfinished waits while its whole fingerprint stays (quarantine.py): a base
+  filling a file it reserved changes its time before its sampled bytes, so any change is taken
+  for writing going on, which only delays a verdict.
 Message files' names and zips are onecsync/messagefiles.py's.
 """
 

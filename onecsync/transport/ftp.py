@@ -9,7 +9,10 @@ change or delete it; to the base we upload `Message_<node>_<peer>.xml|.zip` unde
 name in the same folder and rename it into place, so the base never sees half a message.
 
 The fingerprint of the base's file is its name, size and modification time from the listing
-(MLSD, else SIZE and MDTM), so an unchanged file costs one listing and no download; the file is
+(MLSD, else SIZE and MDTM), so an unchanged file costs one listing and no download (a new
+message of the same size uploaded within the same second of the last one would be taken for it:
+it is read with the base's next message, which carries all it carried, as 1C sends everything
+not yet confirmed); the file is
 downloaded only when `open()` is called, into the spool, and checked to have the listed size (a
 connection drop or a short transfer is a temporary failure, the next run reads it again).
 `in_place()` answers from the receipt written after the rename, checked against the listing:
