@@ -159,7 +159,7 @@ def test_when_no_new_name_can_be_made_the_run_says_so(sandbox, victim, monkeypat
     sandbox.put("accounting", SECOND)
     code, _, err = sandbox.run("pull-catalogs")
     assert code == 3, err  # the planted link is named too (exit 3 outranks 4)
-    (line,) = [ln for ln in errors(err) if f"writing to {sandbox.folders['crm']}" in ln]
+    (line,) = [ln for ln in errors(err) if f"writing to folder {sandbox.folders['crm']}" in ln]
     assert "no new file name could be made after 8 tries" in line
     assert sandbox.numbers("crm") == before and digest(victim) == kept
     assert "Traceback" not in err
