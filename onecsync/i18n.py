@@ -268,6 +268,10 @@ class Catalog(gettext.NullTranslations):
         head, tail = _last_parenthesis(text)
         if tail in self.entries:
             return f"{self._line(head)} ({self.entries[tail]})"
+        if tail is not None:  # a remedy with values: a template ending in a field would take
+            h, t = self._line(head), self._line(tail)  # it for a part of that field's value
+            if h != head and t != tail:
+                return f"{h} ({t})"
         for _literal, needs, pattern, fields, msgstr in self.templates if len(text) <= _LONGEST else ():
             # a template's literal parts must all be in the line before its regex is worth trying
             if not all(lit in text for lit in needs):

@@ -3,7 +3,8 @@ that reports the same file once instead of on every run, and the patience for a 
 still writing.
 
 Public API: `Quarantine(config, dry_run)` with `known(peer, incoming)` and `guard(peer,
-incoming)`, `NotYet`, `quarantine_dir(state_path)`, `HEAD_LIMIT`, `REMIND_AFTER`, `MAX_ENTRIES`.
+incoming)`, `NotYet`, `quarantine_dir(state_path)`, `due(last, now, every)`, `HEAD_LIMIT`,
+`REMIND_AFTER`, `MAX_ENTRIES`.
 
 Layout: `quarantine/` beside the state file (0700) holds, per rejected file, `<stem>.json` (the
 reason, where the file was, its size and identity) and the file as the transport delivered it
@@ -85,9 +86,19 @@ def _now() -> datetime.datetime:
 
 def _parse_time(text: str | None) -> datetime.datetime | None:
     try:
-        return datetime.datetime.fromisoformat(text or "")
+        t = datetime.datetime.fromisoformat(text or "") if isinstance(text, str) else None
     except ValueError:
         return None
+    # A time kept without its zone (edited by hand) is UTC, as we write them: never a crash.
+    return t.replace(tzinfo=datetime.timezone.utc) if t is not None and t.tzinfo is None else t
+
+
+def due(last: datetime.datetime | None, now: datetime.datetime,
+        every: datetime.timedelta) -> bool:
+    """Is an alert (or a wait) kept at `last` due again? Never known, `every` past, or `last`
+    in the future: a clock stepped back or a state copied from a host whose clock ran ahead
+    would otherwise silence it until that time comes round."""
+    return last is None or last > now or now - last >= every
 
 
 def _problem(exc: MessageRejected) -> str:
@@ -227,8 +238,7 @@ class Quarantine:
             self._save(match)
         data = match.data
         now = _now()
-        last = _parse_time(data.get("reported_at"))
-        if last is None or now - last >= REMIND_AFTER:
+        if due(_parse_time(data.get("reported_at")), now, REMIND_AFTER):
             data["reported_at"] = now.isoformat()
             self._save(match)
             raise MessageRejected(

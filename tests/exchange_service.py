@@ -238,8 +238,18 @@ class _Handler(QuietHandler):
     def op_version_GET(self, params, body, fault) -> None:
         self._send(200, b"1")
 
+    def _node_known(self, params) -> bool:
+        """As 1C's service finds the node by NodeCode (a base that knows its node's code)."""
+        code = getattr(getattr(self.state.base, "base", None), "node_code", None)
+        return code is None or params.get("NodeCode", "").lower() == code.lower()
+
+    def _need_node(self, params) -> None:
+        if not self._node_known(params):
+            raise _Refuse(f"Узел плана обмена с кодом {params.get('NodeCode')} не найден")
+
     def op_GetIBParameters_GET(self, params, body, fault) -> None:
-        self._json({"ExchangePlanExists": True, "NodeExists": True, **self.state.ib_parameters})
+        self._json({"ExchangePlanExists": True, "NodeExists": self._node_known(params),
+                    **self.state.ib_parameters})
 
     def _operation(self, error: str | None) -> dict:
         st = self.state
@@ -250,6 +260,7 @@ class _Handler(QuietHandler):
     def op_UploadData_POST(self, params, body, fault) -> None:
         st = self.state
         _need(params, "ExchangePlanName", "NodeCode")
+        self._need_node(params)
         error = None
         try:
             data = st.base.export_message()
@@ -342,6 +353,7 @@ class _Handler(QuietHandler):
     def op_DownloadData_POST(self, params, body, fault) -> None:
         st = self.state
         _need(params, "ExchangePlanName", "NodeCode", "FileID")
+        self._need_node(params)
         with st.lock:
             data = st.files.pop(params["FileID"], None)
         if data is None:

@@ -9,6 +9,9 @@ import pytest
 
 from tests import factory as f
 from tests.conftest import DEFAULT_CONFIG
+from tests.conftest import ftp_peer
+from tests.conftest import http_peer
+from tests.ftp_server import FtpServer
 
 OTHER = "11111111-2222-4333-8444-555555555555"
 
@@ -55,6 +58,40 @@ def test_a_message_under_other_codes_is_named_in_run_and_check(sandbox, mistake)
     code, report, err = sandbox.run("run")
     assert code == 0, err
     assert report["peers"]["accounting"]["received"]["objects"] == 1
+
+
+def ftp_config(box, port: int, node=f.NODE, acc=f.ACCOUNTING, crm=f.CRM) -> None:
+    codes = {"accounting": acc, "crm": crm}
+    box.write_config(f"node:\n  code: {node}\nstate: state/onecsync.sqlite\nbases:\n" + "".join(
+        f"  {name}:\n    code: {codes[name]}\n    transport: {{{ftp_peer(name, port)}}}\n"
+        for name in codes))
+
+
+@pytest.mark.parametrize("mistake", MISTAKES)
+def test_over_ftp_a_message_under_other_codes_is_named_as_for_a_folder(sandbox, monkeypatch,
+                                                                       mistake):
+    """review5 F6: the same rule (flows/addressing.py) from the FTP listing: exit 3 naming the
+    file and the key, never exit 0 with nothing exchanged."""
+    monkeypatch.setenv("ONECSYNC_TEST_FTP_PW", "ftp-s3cret")
+    codes, file, says = MISTAKES[mistake]
+    (sandbox.folders["accounting"] / file).write_bytes(
+        f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]).xml())
+    with FtpServer(sandbox.root / "exchange") as server:
+        ftp_config(sandbox, server.port, **codes)
+        for command in ("run", "check"):
+            code, out, err = sandbox.human(command)
+            assert code == 3, (command, out, err)
+            text = one_line(err) if command == "run" else out + err
+            assert file in text and "ftp://127.0.0.1" in text, (command, text)
+            for part in says:
+                assert part in text, (command, part, text)
+        assert sandbox.dump().get("inbox", []) == []
+        ftp_config(sandbox, server.port)  # the fix: the same file is now received
+        code, report, err = sandbox.run("run")
+        assert code == 0, err
+        assert report["peers"]["accounting"]["received"]["objects"] == 1
+        code, _, err = sandbox.human("run")  # our own messages beside the base's: no mistake
+        assert code == 0, err
 
 
 def test_our_own_message_and_an_empty_folder_are_not_mistakes(sandbox):
@@ -137,3 +174,63 @@ def test_a_flood_of_such_names_is_one_warning(sandbox):
     (line,) = [ln for ln in err.splitlines() if "ignored in folder" in ln]
     assert f"Message_copy00_{f.NODE}.xml, Message_copy01_{f.NODE}.xml, Message_copy02_{f.NODE}.xml" \
         " and 47 more:" in line
+
+
+def http_config(box, urls: dict[str, str], node=f.NODE, acc=f.ACCOUNTING, crm=f.CRM) -> None:
+    codes = {"accounting": acc, "crm": crm}
+    box.write_config(f"node:\n  code: {node}\nstate: state/onecsync.sqlite\nbases:\n" + "".join(
+        f"  {name}:\n    code: {codes[name]}\n    transport: {{{http_peer(urls[name])}}}\n"
+        for name in codes))
+
+
+# Over HTTP there is no folder to list: the base exports for the node code we give and the
+# header's From and To are judged by the same rule (flows/addressing.judge).
+HTTP_MISTAKES = {
+    "wrong node code": (dict(node=OTHER), [f"has no node with code {OTHER}",
+                                           "with node.code as its code"]),
+    "base codes swapped": (dict(acc=f.CRM, crm=f.ACCOUNTING),
+                           [f"comes from the crm base's code {f.ACCOUNTING}",
+                            "bases.accounting.code and bases.crm.code look swapped"]),
+    "wrong base code": (dict(acc=OTHER), [f"from a base with code {f.ACCOUNTING}",
+                                          f"bases.accounting.code is {OTHER}",
+                                          "set bases.accounting.code"]),
+}
+
+
+@pytest.mark.parametrize("mistake", HTTP_MISTAKES)
+def test_over_http_a_wrong_code_is_a_config_problem_too(sandbox, monkeypatch, mistake):
+    from onecsync.transport import http as http_transport
+    from tests.emulator.remote import lone
+    from tests.exchange_service import ExchangeService
+
+    monkeypatch.setattr(http_transport, "FIRST_POLL", 0.001)
+    monkeypatch.setenv("ONECSYNC_TEST_PW", "s3cret")
+    codes, says = HTTP_MISTAKES[mistake]
+    acc, crm = lone("accounting", f.counterparty(f.ref(1), "ООО Ромашка")), lone("crm")
+    with ExchangeService(acc) as sa, ExchangeService(crm, publication="crm") as sc:
+        urls = {"accounting": sa.url, "crm": sc.url}
+        http_config(sandbox, urls, **codes)
+        code, out, err = sandbox.human("run")
+        assert code == 3, (out, err)
+        text = next(ln for ln in err.splitlines() if "error: " in ln and sa.url in ln)
+        for part in says:
+            assert part in text, (part, text)
+        assert sandbox.dump().get("inbox", []) == []
+        assert sandbox.numbers("accounting")[1] == 0
+        http_config(sandbox, urls)  # the fix: the base's next export is received
+        code, report, err = sandbox.run("run")
+        assert code == 0, err
+        assert report["peers"]["accounting"]["received"]["objects"] == 1
+
+
+def test_the_line_and_its_remedy_are_in_russian(sandbox, russian):
+    """The remedy carries a value: it is translated as a remedy, not swallowed by the last
+    field of the message's template (and then by "{number} of {date}")."""
+    config(sandbox, acc=OTHER)
+    (sandbox.folders["accounting"] / f"Message_{f.ACCOUNTING}_{f.NODE}.xml").write_bytes(
+        f.Msg().xml())
+    code, _, err = sandbox.human("run")
+    assert code == 3
+    line = next(ln for ln in err.splitlines() if "accounting: файл Message_" in ln)
+    assert f"но bases.accounting.code равен {OTHER} (задайте в bases.accounting.code код узла " \
+           f"базы, которая туда пишет, — вероятно, {f.ACCOUNTING})" in line, line

@@ -159,7 +159,7 @@ def test_when_no_new_name_can_be_made_the_run_says_so(sandbox, victim, monkeypat
     sandbox.put("accounting", SECOND)
     code, _, err = sandbox.run("pull-catalogs")
     assert code == 3, err  # the planted link is named too (exit 3 outranks 4)
-    (line,) = [ln for ln in errors(err) if f"writing to {sandbox.folders['crm']}" in ln]
+    (line,) = [ln for ln in errors(err) if f"writing to folder {sandbox.folders['crm']}" in ln]
     assert "no new file name could be made after 8 tries" in line
     assert sandbox.numbers("crm") == before and digest(victim) == kept
     assert "Traceback" not in err
@@ -616,3 +616,16 @@ def test_runs_in_a_folder_that_keeps_every_file_add_no_file_after_the_first(sand
         assert names[0] in line
         sizes.append(names)
     assert sizes[0] == sizes[1] == sizes[2]  # the same one, named each run
+
+
+def test_a_leftover_probe_dated_in_the_future_is_tidied_like_an_old_one(sandbox):
+    """review5 F-minor-2, the same class: a probe a failed check left, its mtime ahead of the
+    clock (the clock stepped back since), is not taken for one a check is using right now."""
+    from onecsync.transport.directory import PROBE_PREFIX
+
+    left = sandbox.folders["crm"] / f"{PROBE_PREFIX}0123456789abcdef"
+    left.write_bytes(b"onecsync check\n")
+    os.utime(left, (time.time() + 86400,) * 2)
+    code, _, err = sandbox.run("check")
+    assert code == 0, err
+    assert not left.exists()

@@ -531,7 +531,10 @@ def test_ftp_size_that_is_not_a_number_is_exit_4(sandbox, ftp):
 def test_ftp_mlsd_size_that_is_not_a_number_is_exit_4(sandbox, ftp):
     before = held(sandbox)
     name = f"Message_{f.ACCOUNTING}_{f.NODE}.xml"
-    ftp.listing = [f"type=file;size=1e3;modify=20261201000000; {name}"]
+    # The one listing serves both folders: each base's name is in it, so neither folder looks
+    # like it holds only the other base's message (a wrong code, exit 3: flows/addressing.py).
+    ftp.listing = [f"type=file;size=1e3;modify=20261201000000; {n}"
+                   for n in (name, f"Message_{f.CRM}_{f.NODE}.xml")]
     line = failed_run(sandbox, before)
     assert f"MLSD {name}: its size is '1e3', not a whole number of bytes" in line
 
@@ -562,10 +565,10 @@ def test_ftp_trickling_download_is_cut_at_its_deadline(sandbox, ftp, monkeypatch
 
 def test_every_ftp_data_connection_is_handed_to_the_deadline(monkeypatch):
     # A data connection may trickle on its own: the session's deadline shuts it down too, over
-    # TLS as in plain FTP (ftp._FTP/_FTPS; the trickle test above passes even without it).
+    # TLS as in plain FTP (ftpconn.FTP/FTPS; the trickle test above passes even without it).
     import ftplib
 
-    from onecsync.transport import ftp as ftp_transport
+    from onecsync.transport import ftpconn
 
     class Deadline:
         def __init__(self) -> None:
@@ -575,10 +578,10 @@ def test_every_ftp_data_connection_is_handed_to_the_deadline(monkeypatch):
             self.socks.append(sock)
 
     monkeypatch.setattr(ftplib.FTP, "ntransfercmd", lambda self, cmd, rest=None: (f"data of {cmd}", 5))
-    for kind in (ftp_transport._FTP, ftp_transport._FTPS):
+    for kind in (ftpconn.FTP, ftpconn.FTPS):
         d = Deadline()
         conn = kind()
-        ftp_transport._watched(conn, d)
+        ftpconn.watched(conn, d)
         assert conn.ntransfercmd("RETR m.xml") == ("data of RETR m.xml", 5)
         assert d.socks[1:] == ["data of RETR m.xml"], kind  # after the control connection's
 
@@ -837,7 +840,8 @@ def test_a_flooding_server_keeps_the_run_under_200_mb(sandbox, http):
 def test_ftp_listed_size_over_the_cap_is_refused_before_a_byte(sandbox, ftp):
     before = held(sandbox)
     name = f"Message_{f.ACCOUNTING}_{f.NODE}.xml"
-    ftp.listing = [f"type=file;size={10 ** 12};modify=20261201000000; {name}"]
+    ftp.listing = [f"type=file;size={10 ** 12};modify=20261201000000; {n}"  # (as above)
+                   for n in (name, f"Message_{f.CRM}_{f.NODE}.xml")]
     line = failed_run(sandbox, before)
     assert f"{name}: the message is {10 ** 12} bytes or more, over the cap of " \
            f"{4096 << 20} bytes (transport.max_message_mib)" in line, line

@@ -164,3 +164,28 @@ def test_a_rejected_base_does_not_stop_the_other(sandbox):
     assert code == 5, err
     assert report["peers"]["crm"]["received"]["message_no"] == 1
     assert sandbox.numbers("crm")[1] == 1 and sandbox.numbers("accounting")[1] == 0
+
+
+def test_a_reminder_dated_in_the_future_is_due_not_silenced(sandbox):
+    """review5 F-minor-2: `reported_at` ahead of the clock (a clock stepped back, a state copied
+    from a host whose clock ran ahead) must not keep a stuck exchange quiet until then."""
+    path = rejected_once(sandbox)
+    (entry,) = entries(sandbox)
+    age(entry, -24 * 30)  # a month ahead
+    code, _, err = sandbox.run("pull-catalogs")
+    assert code == 5, err
+    (line,) = errors(err)
+    assert path.name in line and "still rejected since" in line
+    code, _, err = sandbox.run("pull-catalogs")  # reminded now: quiet until tomorrow
+    assert code == 0 and not errors(err), err
+
+
+def test_a_reminder_time_without_its_zone_is_taken_as_utc(sandbox):
+    rejected_once(sandbox)
+    (entry,) = entries(sandbox)
+    data = json.loads(entry.read_text(encoding="utf-8"))
+    data["reported_at"] = "2001-01-01T00:00:00"  # edited by hand, no zone: long past
+    entry.write_text(json.dumps(data), encoding="utf-8")
+    code, _, err = sandbox.run("pull-catalogs")
+    assert code == 5, err
+    assert "still rejected since" in errors(err)[0]

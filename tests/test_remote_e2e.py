@@ -329,7 +329,7 @@ def test_ftp_tls_protects_the_login_and_the_data(tmp_path, monkeypatch):
             pass
 
     # The transport's own FTP_TLS (which also hands its data connections to the deadline).
-    monkeypatch.setattr(ftp_transport, "_FTPS", FakeTLS)
+    monkeypatch.setattr(ftp_transport, "FTPS", FakeTLS)
     t = FtpConfig(host="ftp.example", port=21, user="sync",
                   password=Secret(env="ONECSYNC_TEST_FTP_PW"), folder="/bp", tls=True,
                   timeout=7)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import re
 
 import pytest
 
@@ -104,3 +106,56 @@ def test_a_restored_state_is_told_to_set_its_numbers_and_then_goes_on(sandbox):
         code, _, err = sandbox.run("run")
         assert code == 0, err
         assert sandbox.outgoing("crm")["message_no"] == 3
+
+
+def _touch(path):
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns + 10**9, st.st_mtime_ns + 3600 * 10**9))
+
+
+def _copy_over_itself(path):  # `cp -p`, rsync, a backup restoring it byte for byte
+    data, st = path.read_bytes(), path.stat()
+    path.unlink()
+    path.write_bytes(data)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - 86400 * 10**9))
+
+
+def _chmod(path):
+    path.chmod(0o644 if path.stat().st_mode & 0o777 != 0o644 else 0o640)
+    _touch(path)
+
+
+@pytest.mark.parametrize("change", [_touch, _copy_over_itself, _chmod],
+                         ids=["touch", "copied-over-itself", "chmod-and-touch"])
+def test_our_message_with_only_its_times_or_mode_changed_is_still_ours(sandbox, change):
+    """review5 F5: only content is evidence of another writer; our bytes with a new mtime are
+    ours, so nothing is written again either (the same number, the same bytes)."""
+    sandbox.put("accounting", FIRST)
+    assert sandbox.run("run")[0] == 0
+    before = folders(sandbox)
+    for base in ("accounting", "crm"):
+        change(sandbox.outgoing_path(base))
+    for _ in range(2):
+        code, report, err = sandbox.run("run")
+        assert code == 0, err
+        assert "another onecsync" not in err
+        assert report["peers"]["crm"]["sent"]["message_no"] is None  # not written again
+    assert folders(sandbox) == before
+
+
+def test_our_number_with_other_bytes_is_another_writer_even_with_our_mtime(sandbox):
+    """The other side of F5: the same MessageNo with other content, its size and mtime made
+    those of ours, is still seen."""
+    sandbox.put("accounting", FIRST)
+    assert sandbox.run("run")[0] == 0
+    path = sandbox.outgoing_path("crm")
+    data, st = path.read_bytes(), path.stat()
+    stamp = re.search(rb"CreationDate>(\d{4})", data)  # the year of our CreationDate
+    assert stamp is not None
+    other = data[:stamp.start(1)] + b"2001" + data[stamp.end(1):]
+    assert other != data and len(other) == len(data)
+    path.write_bytes(other)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    code, _, err = sandbox.run("run")
+    assert code == 3, err
+    assert "another onecsync (another state) writes to" in err

@@ -1,15 +1,16 @@
 """Is a message in a base's folder addressed with codes other than the config's? (run and check)
 
 Public API: `scan(config, name, transport)` → `Addressing` (the `ConfigError` to report, and one
-warning for names that are not the exchange's).
+warning for names that are not the exchange's); `judge(...)`, the rule itself; `by_header(...)`,
+the rule for a transport that has no names to list (HTTP), from the message's header.
 
 1C names its message `Message_<its code>_<our code>`. When no file has the name the config
 expects but one looks like the exchange (one of the two codes is the config's, or it comes from
 the other base), a code in the config is wrong, and a run that said "no message" would leave
 cron silent while nothing is exchanged. A name whose codes are not node codes at all (not
 UUIDs, or not even UTF-8) is no 1C message: ignored with one warning, never offered as a code
-to put in the config. Run and check judge alike, by this module. Transports that cannot list a
-folder are not judged.
+to put in the config. Run and check judge alike, by this module, for every transport that
+lists a folder (directory, FTP); over HTTP the header's From and To are judged instead.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 
 from onecsync.config import Config
 from onecsync.errors import ConfigError
+from onecsync.i18n import N_
+from onecsync.protocol.envelope import Header
 from onecsync.text import one_line
 
 _NAME = re.compile(r"^Message_([^_]+)_([^_]+)\.(?:xml|zip)$", re.IGNORECASE)
@@ -46,7 +49,6 @@ def scan(config: Config, name: str, transport) -> Addressing:
     if listing is None:
         return Addressing()
     node, peer = config.node.code.lower(), config.bases[name].code.lower()
-    others = {b.code.lower(): other for other, b in config.bases.items() if other != name}
     names = sorted(listing())
     ignored = [f for f in names if (m := _NAME.match(f)) and not (_is_code(m[1]) and _is_code(m[2]))]
     result = Addressing()
@@ -63,26 +65,47 @@ def scan(config: Config, name: str, transport) -> Addressing:
         m = _NAME.match(file)
         if m is None or file in ignored:
             continue
-        sender, to = m.group(1).lower(), m.group(2).lower()
-        if sender == node or (sender, to) == (peer, node):
-            continue  # ours, or the one the config expects
-        where = f"{name}: {file} in {transport.description}"
-        if to == node and sender in others:
-            result.wrong = ConfigError(
-                f"{where} comes from the {others[sender]} base's code {sender}, and no message "
-                f"from {peer} (bases.{name}.code) is there",
-                remedy=f"bases.{name}.code and bases.{others[sender]}.code look swapped, or the "
-                       "two bases' folders are")
-        elif to == node:
-            result.wrong = ConfigError(
-                f"{where} is from a base with code {sender}, but bases.{name}.code is {peer}",
-                remedy=f"set bases.{name}.code to the code of the base that writes there "
-                       f"({sender}?)")
-        elif sender == peer:
-            result.wrong = ConfigError(
-                f"{where} is addressed to node code {to}, but node.code is {node}",
-                remedy=f"set node.code to {to}, or enter {node} as the onecsync node's code in "
-                       "the base")
+        result.wrong = judge(config, name, m.group(1), m.group(2),
+                             N_(f"{name}: {file} in {transport.description}"))
         if result.wrong is not None:
             break
     return result
+
+
+def judge(config: Config, name: str, sender: str, to: str, where: str) -> ConfigError | None:
+    """What a message From `sender` To `to`, met where base `name` writes to us, says of the
+    config: the one rule for every transport (None: ours, the expected one, or not the
+    exchange's at all)."""
+    node, peer = config.node.code.lower(), config.bases[name].code.lower()
+    others = {b.code.lower(): other for other, b in config.bases.items() if other != name}
+    sender, to = sender.lower(), to.lower()
+    if sender == node or (sender, to) == (peer, node):
+        return None  # ours, or the one the config expects
+    if to == node and sender in others:
+        return ConfigError(
+            f"{where} comes from the {others[sender]} base's code {sender}, and no message "
+            f"from {peer} (bases.{name}.code) is there",
+            remedy=f"bases.{name}.code and bases.{others[sender]}.code look swapped, or the "
+                   "two bases' folders are")
+    if to == node:
+        return ConfigError(
+            f"{where} is from a base with code {sender}, but bases.{name}.code is {peer}",
+            remedy=f"set bases.{name}.code to the code of the base that writes there, "
+                   f"probably {sender}")
+    if sender == peer:
+        return ConfigError(
+            f"{where} is addressed to node code {to}, but node.code is {node}",
+            remedy=f"set node.code to {to}, or enter {node} as the onecsync node's code in "
+                   "the base")
+    return None
+
+
+def by_header(config: Config, name: str, transport, header: Header) -> ConfigError | None:
+    """For a transport without a folder to list (HTTP: the base exports for the node code we
+    give it, under no name of its own), the same rule judged from the message's header: From
+    another code is a wrong code in the config, not a bad message (exit 3, not 5)."""
+    sender, to = header.sender or "", header.to or config.node.code
+    if getattr(transport, "message_names", None) is not None \
+            or not _is_code(sender) or not _is_code(to):
+        return None  # named files (their names were judged), or no code: the file's fault
+    return judge(config, name, sender, to, N_(f"{name}: the message from {transport.description}"))

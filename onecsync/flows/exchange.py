@@ -27,6 +27,7 @@ from onecsync.errors import NumberingConflict
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StrayEntry
 from onecsync.errors import TemporaryError
+from onecsync.flows.addressing import by_header
 from onecsync.flows.addressing import scan
 from onecsync.flows.declared import declared_types
 from onecsync.progress import NO_PROGRESS
@@ -129,6 +130,8 @@ class Exchange:
                     f"{name}: reading…", total_bytes=incoming.size) as task:
                 reader = MessageReader(stream, source=incoming.name, progress=task, check_schema=True)
                 h = reader.header
+                if (wrong := by_header(self.config, name, self.transports[name], h)) is not None:
+                    raise wrong  # not the message's fault: nothing of it is kept or taken
                 check_incoming(h, our_code=self.config.node.code, peer_code=base.code,
                                peer_name=name, offered=self.config.node.formats,
                                source=incoming.name)
@@ -242,7 +245,7 @@ class Exchange:
                                        last_sent_at=now_text())
         except OSError as exc:  # a full disk included: nothing committed, nothing lost
             out.discard()
-            raise os_failure(exc, f"{name}: writing to {transport.description}") from None
+            raise os_failure(exc, f"{name}: writing to {out.where}") from None
         except BaseException:
             out.discard()
             raise
@@ -266,7 +269,11 @@ class Exchange:
         `state set-numbers` we no longer know those bytes: only the first counts). Another onecsync (a config
         copied with only `state:` changed, a state restored or made anew) writes there; writing
         over it again would give the base two different messages under one number, and it
-        skips one of them as "ранее принято". Refused, every run, until a human decides."""
+        skips one of them as "ранее принято". Refused, every run, until a human decides.
+
+        Called only once `in_place` found other bytes than we wrote there (or none): the
+        evidence is always in the content, never in a time, owner or mode alone, so a touch, a
+        `cp -p` or a backup restoring our file byte for byte is still ours (base.same_bytes)."""
         look = getattr(transport, "open_outgoing", None)
         stream = look() if look is not None else None
         if stream is None:

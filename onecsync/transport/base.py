@@ -1,11 +1,20 @@
 """What every transport offers the flows: fetch the peer's message, publish ours.
 
 Public API: `Incoming`, `Outgoing`, `Transport` (protocol), `OutgoingFile`, `fingerprint(path)`,
-`fingerprint_fd(fd)`, `os_failure(exc, what)`, `remove_quietly(path)`.
+`fingerprint_fd(fd)`, `same_bytes(a, b)`, `os_failure(exc, what)`, `remove_quietly(path)`.
 
 Terminology: the *fingerprint* of a message file is its size, modification time and a hash of its
 first and last 64 KiB. It tells "the same file as last time" in microseconds, even for a file of
-gigabytes; the MessageNo inside still decides whether its content is new.
+gigabytes, and is used two ways, each erring on the harmless side:
+- the base's message "unchanged since the last run" (skipped unread) needs the whole fingerprint
+  equal: a touch or a copy makes it read again, and the MessageNo inside decides; a new message
+  always differs in its first 64 KiB, which hold its header (MessageNo, CreationDate).
+- our message "still in place, as we wrote it" needs only the same bytes (`same_bytes`: size and
+  hash): a touch, `cp -p`, rsync or a backup restoring it byte for byte leave it ours, and only
+  other content is evidence that someone else wrote there.
+- a file that looks unfinished waits while its whole fingerprint stays (quarantine.py): a base
+  filling a file it reserved changes its time before its sampled bytes, so any change is taken
+  for writing going on, which only delays a verdict.
 Message files' names and zips are onecsync/messagefiles.py's.
 """
 
@@ -44,6 +53,16 @@ def fingerprint_fd(fd: int) -> str:
     if st.st_size > 2 * SAMPLE:
         h.update(os.pread(fd, SAMPLE, st.st_size - SAMPLE))
     return f"{st.st_size}:{st.st_mtime_ns}:{h.hexdigest()[:32]}"
+
+
+def same_bytes(a: str | None, b: str | None) -> bool:
+    """Do two fingerprints describe the same content, whatever the file's times say?"""
+    if a is None or b is None:
+        return False
+
+    def content(fp: str) -> tuple[str, str]:  # "size:mtime:hash" without the time
+        return fp.partition(":")[0], fp.rpartition(":")[2]
+    return content(a) == content(b)
 
 
 def fingerprint(path: Path) -> str:
@@ -105,6 +124,7 @@ class Incoming:
 
 class Outgoing(Protocol):
     file: IO[bytes]
+    where: str  # where the file is being written, for an error writing it
 
     def fingerprint(self) -> str: ...
     def publish(self) -> None: ...
@@ -128,13 +148,19 @@ class OutgoingFile:
 
     The file is finished (and, with `durable`, on disk) before its fingerprint is taken, from
     the same descriptor, since the state records that fingerprint as what was sent.
-    Subclasses say where the file goes, and with `mode` who may read it (files.create_new).
+    Subclasses say where the file goes, with `mode` who may read it (files.create_new), and
+    with `where` how an error writing it names the place (by default, this host's disk).
     """
 
     def __init__(self, folder: Path, name: str, zip_entry: str | None = None,
                  password: str | None = None, durable: bool = False,
-                 mode: int | None = 0o600) -> None:
-        fd, self.temp = create_new(folder, TEMP_PREFIX, "-" + name, mode)
+                 mode: int | None = 0o600, where: str | None = None) -> None:
+        # A remote transport writes it to its spool first: a full disk there is this host's.
+        self.where = where if where is not None else N_(f"this host's disk at {folder}")
+        try:
+            fd, self.temp = create_new(folder, TEMP_PREFIX, "-" + name, mode)
+        except OSError as exc:
+            raise os_failure(exc, f"writing to {self.where}") from None
         self._durable = durable
         self._raw = io.BufferedWriter(FdWriter(fd), buffer_size=1 << 20)
         self._zip = None

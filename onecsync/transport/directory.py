@@ -51,6 +51,7 @@ from onecsync.transport.base import fingerprint
 from onecsync.transport.base import fingerprint_fd
 from onecsync.transport.base import os_failure
 from onecsync.transport.base import remove_quietly
+from onecsync.transport.base import same_bytes
 
 PROBE_PREFIX = ".onecsync-probe-"
 _PROBE_AGE = 60  # seconds: a check that is still going has its probe for milliseconds
@@ -102,7 +103,7 @@ class _TempFile(OutgoingFile):
         self.final = final
         super().__init__(folder, final.name,
                          final.with_suffix(".xml").name if compress else None, password,
-                         durable=True, mode=None)
+                         durable=True, mode=None, where=f"folder {folder}")
 
     def _deliver(self, fp: str) -> None:
         try:
@@ -360,15 +361,16 @@ class DirectoryTransport:
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue  # gone meanwhile (another check's probe)
-            if is_ours(st) and time.time() - st.st_mtime > _PROBE_AGE:
+            # Dated in the future (a clock stepped back): as old as one from long ago.
+            if is_ours(st) and abs(time.time() - st.st_mtime) > _PROBE_AGE:
                 _remove_ours(entry.path)
 
     def in_place(self, fp: str | None) -> bool:
-        """Is our last message still there, exactly as we wrote it (a regular file, not a link
-        someone put in its place)?"""
+        """Is our last message still there, the bytes we wrote (a regular file, not a link
+        someone put in its place)? Its times may have changed (base.py: same_bytes)."""
         if fp is None:
             return False
         try:
-            return fingerprint(self.folder / self.outgoing_name) == fp
+            return same_bytes(fingerprint(self.folder / self.outgoing_name), fp)
         except OSError:
             return False

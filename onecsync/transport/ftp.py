@@ -9,17 +9,22 @@ change or delete it; to the base we upload `Message_<node>_<peer>.xml|.zip` unde
 name in the same folder and rename it into place, so the base never sees half a message.
 
 The fingerprint of the base's file is its name, size and modification time from the listing
-(MLSD, else SIZE and MDTM), so an unchanged file costs one listing and no download; the file is
+(MLSD, else SIZE and MDTM), so an unchanged file costs one listing and no download (a new
+message of the same size uploaded within the same second of the last one would be taken for it:
+it is read with the base's next message, which carries all it carried, as 1C sends everything
+not yet confirmed); the file is
 downloaded only when `open()` is called, into the spool, and checked to have the listed size (a
 connection drop or a short transfer is a temporary failure, the next run reads it again).
 `in_place()` answers from the receipt written after the rename, checked against the listing:
-our message is in place while the file we renamed is still there, unchanged.
+our message is in place while the file we renamed is still there with its bytes (only when its
+listed time alone changed is it downloaded to compare: times are not content, base.py).
 
 Bounds: a session (log in, list) ends within `timeout`, a transfer within `timeout` plus its
-size at MIN_RATE (onecsync.deadline); listings are read line by line, keeping only our names, up
-to LISTING_LINES; a download past its listed size by a small margin is cut; sizes must be whole
-numbers (onecsync.answers). Unreachable, timeouts, drops, 4xx, malformed or oversized answers →
-TemporaryError (exit 4); login refused, a missing folder, permission denied → ConfigError (3).
+size at MIN_RATE (onecsync.deadline); listings are read line by line, keeping only message files'
+names (for telling a wrong code, flows/addressing.py), up to LISTING_LINES; a download past its
+listed size by a small margin is cut; sizes must be whole numbers (onecsync.answers).
+Unreachable, timeouts, drops, 4xx, malformed or oversized answers → TemporaryError (exit 4);
+login refused, a missing folder, permission denied → ConfigError (3).
 """
 
 from __future__ import annotations
@@ -29,7 +34,6 @@ import io
 import logging
 import os
 import secrets
-import socket
 import ssl
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,15 +44,23 @@ from onecsync import deadline
 from onecsync.answers import Malformed
 from onecsync.answers import parse_int
 from onecsync.config import FtpConfig
-from onecsync.errors import ConfigError
 from onecsync.errors import OnecsyncError
 from onecsync.errors import TemporaryError
 from onecsync.i18n import N_
+from onecsync.messagefiles import PREFIX
 from onecsync.messagefiles import message_stem
 from onecsync.messagefiles import open_message_file
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import OutgoingFile
+from onecsync.transport.base import fingerprint
 from onecsync.transport.base import remove_quietly
+from onecsync.transport.base import same_bytes
+from onecsync.transport.ftpconn import FTP
+from onecsync.transport.ftpconn import FTPS
+from onecsync.transport.ftpconn import Listed
+from onecsync.transport.ftpconn import classify
+from onecsync.transport.ftpconn import margin
+from onecsync.transport.ftpconn import watched
 from onecsync.transport.spool import Capped
 from onecsync.transport.spool import Spool
 
@@ -57,44 +69,6 @@ MIN_RATE = 64 * 1024     # bytes a second a transfer may not fall below, on aver
 LISTING_LINES = 100_000  # an exchange folder holds a handful of files
 CHUNK = 1 << 16
 log = logging.getLogger("onecsync")
-
-
-def _margin(size: int) -> int:
-    """How far a download may run past its listed size before it is cut (a file still being
-    written grows: the size check after the download tells)."""
-    return 64 * 1024 + size // 100
-
-
-class _FTP(ftplib.FTP):
-    """A control connection whose deadline (the one in force when it was made) shuts down every
-    data connection too: each may trickle on its own."""
-
-    watcher: deadline.Deadline | None = None
-
-    def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int | None]:
-        conn, size = super().ntransfercmd(cmd, rest)
-        if self.watcher is not None:
-            self.watcher.watch(conn)
-        return conn, size
-
-
-class _FTPS(_FTP, ftplib.FTP_TLS):
-    """The same over TLS: what is watched is the data connection FTP_TLS wrapped."""
-
-
-def _watched(ftp: _FTP, d: deadline.Deadline) -> None:
-    """Let the deadline shut down the control connection and every data connection."""
-    d.watch(lambda: ftp.sock)  # made inside connect(), which may trickle
-    ftp.watcher = d
-
-
-class _Listed:
-    def __init__(self, name: str, size: int, modify: str) -> None:
-        self.name, self.size, self.modify = name, size, modify
-
-    @property
-    def key(self) -> str:
-        return f"ftp:{self.name}:{self.size}:{self.modify}"
 
 
 class _Upload(OutgoingFile):
@@ -124,56 +98,26 @@ class FtpTransport:
         self.incoming_stem = message_stem(peer_code, node_code)
         self.outgoing_name = message_stem(node_code, peer_code) + (".zip" if t.compress else ".xml")
         self.spool = spool
+        self._seen: list[str] | None = None
 
     def _archive_password(self) -> str | None:
         return self.t.archive_password.reveal() if self.t.archive_password else None
 
     # -- connection ------------------------------------------------------------------------
-    def _classify(self, exc: BaseException, what: str) -> OnecsyncError:
-        where = f"{self.description}: {what}"
-        if isinstance(exc, ftplib.error_perm):
-            text = str(exc).strip()
-            code = text[:3]
-            if code in ("530", "532"):
-                return ConfigError(f"{where}: login refused for {self.t.user!r}: {text}",
-                                   remedy="check user and password")
-            if code == "552":
-                return TemporaryError(f"{where}: the server is out of space: {text}")
-            return ConfigError(f"{where}: {text}",
-                               remedy="check transport.folder and the FTP user's rights on it")
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            return ConfigError(f"{where}: TLS certificate not trusted: {exc.verify_message}",
-                               remedy="give the server's CA in transport.ca_file")
-        if isinstance(exc, ftplib.error_temp):
-            return TemporaryError(f"{where}: {str(exc).strip()}")
-        if isinstance(exc, (ftplib.error_proto, ftplib.error_reply)) or type(exc) is ftplib.Error:
-            # A reply that is no FTP reply (another protocol on the port) or a line past 8 KiB
-            return Malformed(f"{where}: the server does not answer as FTP does: "
-                             f"{str(exc).strip()[:80]!r}")
-        if isinstance(exc, UnicodeDecodeError):
-            return Malformed(f"{where}: the server sent text that is not UTF-8")
-        if isinstance(exc, TimeoutError):
-            return TemporaryError(f"{where}: no answer within {self.t.timeout:g} s")
-        if isinstance(exc, EOFError):
-            return TemporaryError(f"{where}: the server closed the connection")
-        if isinstance(exc, OSError):
-            return TemporaryError(f"{where}: {exc.strerror or exc}")
-        return TemporaryError(f"{where}: {type(exc).__name__}: {exc}")
-
     def _connect(self) -> ftplib.FTP:
         t = self.t
         if t.tls:
             context = ssl.create_default_context(cafile=str(t.ca_file) if t.ca_file else None)
-            ftp: _FTP = _FTPS(context=context, timeout=t.timeout)
+            ftp: FTP = FTPS(context=context, timeout=t.timeout)
         else:
-            ftp = _FTP(timeout=t.timeout)
+            ftp = FTP(timeout=t.timeout)
         d = deadline.current()
         if d is not None:
-            _watched(ftp, d)
+            watched(ftp, d)
         try:
             ftp.connect(t.host, t.port)
             ftp.login(t.user, t.password.reveal() if t.password else "")
-            if isinstance(ftp, _FTPS):
+            if isinstance(ftp, FTPS):
                 ftp.prot_p()  # the data connections are protected too, not only the login
             ftp.set_pasv(t.passive)
             ftp.cwd(self.folder)
@@ -195,14 +139,12 @@ class FtpTransport:
             except OnecsyncError:
                 raise
             except failures as exc:
-                raise self._overdue(what, limit) if dl.expired else self._classify(exc, what) \
-                    from None
+                raise self._failed(exc, what, limit, dl) from None
             try:
                 yield ftp
             except failures as exc:
                 ftp.close()
-                raise self._overdue(what, limit) if dl.expired else self._classify(exc, what) \
-                    from None
+                raise self._failed(exc, what, limit, dl) from None
             except BaseException:
                 ftp.close()  # a listing or download left unfinished: no QUIT after it
                 raise
@@ -213,6 +155,11 @@ class FtpTransport:
                 ftp.quit()
             except (*failures, ValueError):
                 ftp.close()
+
+    def _failed(self, exc: BaseException, what: str, limit: float,
+                dl: deadline.Deadline) -> OnecsyncError:
+        return self._overdue(what, limit) if dl.expired \
+            else classify(exc, f"{self.description}: {what}", self.t)
 
     def _overdue(self, what: str, limit: float) -> TemporaryError:
         return TemporaryError(f"{self.description}: {what}: not done within {limit:.0f} s",
@@ -240,26 +187,30 @@ class FtpTransport:
                 conn.unwrap()
         ftp.voidresp()
 
-    def _list(self, ftp: ftplib.FTP, names: list[str]) -> dict[str, _Listed]:
+    def _list(self, ftp: ftplib.FTP, names: list[str]) -> dict[str, Listed]:
         """Size and modification time of these files in the folder (those that exist)."""
-        found: dict[str, _Listed] = {}
+        found: dict[str, Listed] = {}
         try:
             ftp.sendcmd("OPTS MLST type;size;modify;")
         except ftplib.error_perm:
             pass  # the facts a server gives by default include these
         entries: dict[str, dict[str, str]] = {}
+        seen: list[str] = []  # every message file's name, for telling a wrong code
         try:
             for line in self._lines(ftp, "MLSD"):
                 facts, _, name = line.partition(" ")
+                seen += [name] if name.startswith(PREFIX) else []
                 if name in names:
                     entries[name] = dict(f.partition("=")[::2] for f in facts.lower().split(";") if f)
         except ftplib.error_perm as exc:
             if not str(exc).startswith(("500", "501", "502", "504")):
                 raise
-            entries = {n: {} for n in self._names(ftp) if n in names}  # no MLSD: ask each file
+            seen = [n for n in self._names(ftp) if n.startswith(PREFIX)]
+            entries = {n: {} for n in seen if n in names}  # no MLSD: ask each file
+        self._seen = seen
         for name, entry in entries.items():
             if entry.get("type", "file") == "file":  # RFC 3659: every fact optional, so ask
-                found[name] = _Listed(name, self._size(ftp, name, entry.get("size")),
+                found[name] = Listed(name, self._size(ftp, name, entry.get("size")),
                                       entry.get("modify") or ftp.sendcmd(f"MDTM {name}")[4:].strip())
         return found
 
@@ -276,6 +227,14 @@ class FtpTransport:
         return self._lines(ftp, "NLST")
 
     # -- Transport -------------------------------------------------------------------------
+    def message_names(self) -> list[str]:
+        """The folder's message files at its last listing (fetch or probe made it), for
+        telling a wrong code as the directory transport does (flows/addressing.py)."""
+        if self._seen is None:
+            with self._session("listing the folder") as ftp:
+                self._list(ftp, [])
+        return list(self._seen or [])
+
     def probe(self, write: bool = True) -> str:
         """Log in, enter the folder, list it; with `write`, store and delete a probe file (a
         hidden name 1C never reads), as 1C's own FTP connection test does."""
@@ -308,7 +267,8 @@ class FtpTransport:
         return Incoming(name=f"{self.description}/{newest.name}", fingerprint=newest.key,
                         open=lambda: self._download(newest), settles=True)
 
-    def _download(self, item: _Listed) -> IO[bytes]:
+    def _retrieved(self, item: Listed) -> Path:
+        """The file downloaded whole into a new file of the spool (none left on a failure)."""
         self.spool.clear_temps()
         out, temp = self.spool.download(item.name, self._cap,
                                         f"{self.description}/{item.name}", item.size)
@@ -319,7 +279,15 @@ class FtpTransport:
             if got != item.size:
                 raise TemporaryError(f"{self.description}/{item.name}: the download was cut "
                                      f"or the file changed: got {got} of {item.size} bytes")
-            final = self.spool.path(item.name)
+        except BaseException:
+            remove_quietly(temp)
+            raise
+        return temp
+
+    def _download(self, item: Listed) -> IO[bytes]:
+        temp = self._retrieved(item)
+        final = self.spool.path(item.name)
+        try:
             os.replace(temp, final)
         except BaseException:
             remove_quietly(temp)
@@ -330,9 +298,9 @@ class FtpTransport:
     def _cap(self) -> int:
         return self.t.max_message_mib << 20
 
-    def _retrieve(self, ftp: ftplib.FTP, item: _Listed, out: Capped) -> None:
+    def _retrieve(self, ftp: ftplib.FTP, item: Listed, out: Capped) -> None:
         """RETR into `out`, cut at once when it runs past the listed size and its margin."""
-        most = item.size + _margin(item.size)
+        most = item.size + margin(item.size)
         got = 0
         ftp.voidcmd("TYPE I")
         with ftp.transfercmd(f"RETR {item.name}") as conn:
@@ -397,4 +365,17 @@ class FtpTransport:
             return False
         with self._session("listing the folder") as ftp:
             placed = self._list(ftp, [self.outgoing_name]).get(self.outgoing_name)
-        return placed is not None and placed.key == receipt.get("remote")
+        if placed is None or placed.key == receipt.get("remote"):
+            return placed is not None
+        if str(placed.size) != fp.partition(":")[0]:
+            return False  # other bytes, certainly
+        # The same size, another time (a touch, a copy, a restore on the server): ours while
+        # its bytes are ours (base.same_bytes), read once; the receipt then notes its new time.
+        temp = self._retrieved(placed)
+        try:
+            ours = same_bytes(fingerprint(temp), fp)
+        finally:
+            remove_quietly(temp)
+        if ours:
+            self.spool.write_receipt({"fingerprint": fp, "remote": placed.key})
+        return ours

@@ -90,6 +90,9 @@ def _hash(path: Path) -> str:
     return f"sha256:{h.hexdigest()}"
 
 
+# The calls that name our node: a refusal of one may mean the base does not know it.
+_NAMING_OUR_NODE = ("UploadData", "DownloadData")
+
 class _Upload(OutgoingFile):
     """Our message being written as the zip 1C expects; `publish()` delivers it."""
 
@@ -147,6 +150,8 @@ class HttpTransport:
             return self.client.json(method, f"v1/{op}", params=params, safe=safe,
                                     schema=schema, name=op)
         except Refused as exc:
+            if op in _NAMING_OUR_NODE:
+                raise self._refused_for(op, exc) from None
             raise self._refused(op, exc) from None
 
     def _exchange_params(self, **extra: Any) -> dict:
@@ -204,14 +209,8 @@ class HttpTransport:
                        self._exchange_params(IsXDTOExchangePlan=True), safe=True,
                        schema=answers.IB_PARAMETERS)
         self.ib_parameters = p
-        if p.get("ExchangePlanExists") is False:
-            raise ConfigError(f"{self.url}: the base has no exchange plan {self.plan}",
-                              remedy="check node.exchange_plan")
-        if p.get("NodeExists") is False:
-            raise ConfigError(f"{self.url}: the base has no node with code {self.node_code} in "
-                              f"{self.plan}",
-                              remedy="set up the synchronization with 'другая программа' in the "
-                                     "base, with node.code as its code")
+        if (unknown := self._unknown(p)) is not None:
+            raise unknown
         what = " ".join(str(p[k]) for k in ("InfobaseDescription", "ConfigurationVersion")
                         if p.get(k))
         versions = p.get("ExchangeFormatVersions")
@@ -219,6 +218,29 @@ class HttpTransport:
             if isinstance(versions, list) and versions else ""
         return f"{self.description}: answers{f' ({what})' if what else ''} and knows our " \
                f"node{offers}"
+
+    def _unknown(self, p: dict) -> ConfigError | None:
+        """What GetIBParameters says is wrong in the config: the plan or our node unknown."""
+        if p.get("ExchangePlanExists") is False:
+            return ConfigError(f"{self.url}: the base has no exchange plan {self.plan}",
+                               remedy="check node.exchange_plan")
+        if p.get("NodeExists") is False:
+            return ConfigError(f"{self.url}: the base has no node with code {self.node_code} in "
+                               f"{self.plan}",
+                               remedy="set up the synchronization with 'другая программа' in the "
+                                      "base, with node.code as its code")
+        return None
+
+    def _refused_for(self, op: str, exc: Refused) -> OnecsyncError:
+        """A refused export or import: when the base does not know our node (node.code
+        mistyped), that is the config's fault (exit 3) on every run, not a passing one."""
+        try:
+            p = self.client.json("GET", "v1/GetIBParameters",
+                                 params=self._exchange_params(IsXDTOExchangePlan=True),
+                                 safe=True, schema=answers.IB_PARAMETERS, name="GetIBParameters")
+        except (OnecsyncError, Refused):
+            p = {}  # it cannot tell: the refusal itself is reported
+        return self._unknown(p) or self._refused(op, exc)
 
     def fetch(self) -> Incoming | None:
         self.spool.clear_temps()

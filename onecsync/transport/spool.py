@@ -1,6 +1,6 @@
 """The local working folder of a remote transport: downloads, uploads being made, receipts.
 
-Public API: `Spool(folder, dry_run)`, `Capped`, `too_big`, `MARGIN`.
+Public API: `Spool(folder, dry_run)`, `Capped`, `too_big`, `local_failure`, `MARGIN`.
 
 A download goes through `Spool.download(name, cap, where)`: a file that never holds more than
 `cap` bytes (transport.max_message_mib: a server that lies about the size or streams forever
@@ -28,11 +28,14 @@ from pathlib import Path
 from typing import IO
 
 from onecsync.errors import ConfigError
+from onecsync.errors import OnecsyncError
 from onecsync.errors import TemporaryError
 from onecsync.files import TEMP_PREFIX
 from onecsync.files import create_new
 from onecsync.files import is_ours
 from onecsync.files import replace_with
+from onecsync.i18n import N_
+from onecsync.transport.base import os_failure
 
 RECEIPT = "delivered.json"
 MARGIN = 256 * 1024 * 1024      # left free on the spool's filesystem, whatever a download needs
@@ -53,6 +56,12 @@ def too_big(where: str, size: int, cap: int) -> TemporaryError:
                           remedy="raise transport.max_message_mib if the base's message really "
                                  "is that big, else the server lies about it; nothing was "
                                  "received")
+
+
+def local_failure(exc: OSError, where: str, folder: Path) -> OnecsyncError:
+    """A download could not be written to the spool: this host's disk (a full disk, a quota),
+    not the server, is what the admin must look at, so the local folder is named."""
+    return os_failure(exc, N_(f"{where}: writing the download to this host's disk at {folder}"))
 
 
 class Capped:
@@ -76,6 +85,9 @@ class Capped:
                                  remedy="free space on that disk (it holds the state too); "
                                         "nothing was received, the next run retries")
 
+    def local(self, exc: OSError) -> OnecsyncError:
+        return local_failure(exc, self.where, self.folder)
+
     def write(self, chunk: bytes) -> int:
         end = self.f.tell() + len(chunk)
         if end > self.cap:
@@ -83,22 +95,35 @@ class Capped:
         if end - self._checked >= CHECK_EVERY:
             self._checked = end
             self.room_for(CHECK_EVERY)
-        return self.f.write(chunk)
+        try:
+            return self.f.write(chunk)
+        except OSError as exc:
+            raise self.local(exc) from None
 
     def tell(self) -> int:
         return self.f.tell()
 
     def seek(self, pos: int) -> int:
-        return self.f.seek(pos)
+        try:
+            return self.f.seek(pos)
+        except OSError as exc:
+            raise self.local(exc) from None
 
     def truncate(self) -> int:
-        return self.f.truncate()
+        try:
+            return self.f.truncate()
+        except OSError as exc:
+            raise self.local(exc) from None
 
     def __enter__(self) -> Capped:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.f.close()
+        try:
+            self.f.close()  # writes what the buffer still holds: the disk may be full now
+        except OSError as err:
+            if exc[0] is None:
+                raise self.local(err) from None  # else the first failure is the one to tell
 
 
 class Spool:
@@ -132,7 +157,10 @@ class Spool:
                  ) -> tuple[Capped, Path]:
         """A temp file for a download of at most `cap` bytes; `expected`: what the server
         announces, refused at once if over the cap or the disk's room."""
-        out, path = self.temp(name)
+        try:
+            out, path = self.temp(name)
+        except OSError as exc:
+            raise local_failure(exc, where, self.folder) from None
         capped = Capped(out, self.folder, cap, where)
         try:
             if expected > cap:
