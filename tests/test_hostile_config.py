@@ -7,6 +7,7 @@ exit code, the one error line, and that the state did not change."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import time
@@ -609,3 +610,28 @@ def test_an_unforeseen_too_long_path_is_exit_3_not_a_bug(sandbox, monkeypatch):
     assert code == 3, err
     assert "is too long for the system (ENAMETOOLONG)" in error_line(err)
     assert "internal error" not in err
+
+
+# -- a config with tens of thousands of problems: a screenful, in text and in --json ----------
+
+@pytest.mark.parametrize("extra, first, total", [
+    ("mapping:\n  crm:\n    Справочник.Номенклатура:\n      drop: [" +
+     ", ".join(f"X{i}" for i in range(60_000)) + "]\n",
+     "mapping.crm.Справочник.Номенклатура.drop[0]: 'X0' is not a field path", 60_000),
+    ("".join(f"k{i}: 1\n" for i in range(45_000)), "k0: unknown key", 45_000),
+])
+def test_tens_of_thousands_of_problems_list_the_first_and_count_the_rest(sandbox, extra, first,
+                                                                        total):
+    from onecsync.errors import SHOWN_PROBLEMS
+
+    sandbox.config.write_text(_default_text() + extra, encoding="utf-8")
+    more = total - SHOWN_PROBLEMS
+    code, report, err = sandbox.run("check")
+    assert code == 3, err[:300]
+    assert len(report["problems"]) == SHOWN_PROBLEMS and report["more_problems"] == more
+    assert report["problems"][0].startswith(first)
+    assert report["error"].endswith(f"; and {more} more (fix the configuration)")
+    assert len(json.dumps(report)) < 20_000
+    code, out, err = sandbox.human("run")
+    assert code == 3 and len(err) < 20_000, len(err)
+    assert err.count("\n  - ") == SHOWN_PROBLEMS and f"  … and {more} more problems" in err, err

@@ -157,4 +157,5 @@ def _stop_on_sigterm():
 def _fail(line: str, code: int, as_json: bool, verbose: bool, exc: BaseException) -> None:
     if verbose:
         log.debug("traceback", exc_info=exc)
-    console.print_failure(line, code, as_json, getattr(exc, "problems", None))
+    console.print_failure(line, code, as_json, getattr(exc, "problems", None),
+                          getattr(exc, "more_problems", 0))
