@@ -175,3 +175,15 @@ def test_reconciles_memo_damaged_is_exit_3_naming_it(tmp_path, value):
         state.close()
     assert exc.value.exit_code == 3
     assert f"table meta, row {SEEN_KEY!r}: " in exc.value.line()
+
+
+@pytest.mark.parametrize("sql, what", [
+    ("UPDATE inbox SET type = x'ff'", "inbox"),
+    ("UPDATE registrations SET parked = x'ff'", "parked objects"),
+])
+def test_export_leaves_a_damaged_row_out_and_names_its_table(exchanged, sql, what):
+    damage(exchanged, "UPDATE registrations SET parked = 'no such type' WHERE id = 1")
+    damage(exchanged, sql)
+    code, report, err = exchanged.run("state", "export")
+    assert code == 0 and f"state export: a row of {what} is damaged: " in err, err
+    assert report["exists"] is True
