@@ -1,6 +1,6 @@
 """The one place a server's answer is parsed: bounded, then checked against its small schema.
 
-Public API: `Malformed`, `parse_json(body, where, schema)`, `loads(body)`, `too_deep(body)`,
+Public API: `Malformed`, `DuplicateKey`, `parse_json(body, where, schema)`, `loads(body)`, `too_deep(body)`,
 `parse_int(text, where, what)`, `Obj`, `ListOf`, `GUID`, and the schemas of the answers onecsync
 reads (`UPLOAD_DATA`, …,
 `ODATA_PAGE`).
@@ -8,7 +8,8 @@ reads (`UPLOAD_DATA`, …,
 Every JSON answer goes through `parse_json` with the schema of its request (HttpClient.json
 requires one), so a new request cannot forget to check what it gets: a value of the wrong type,
 a row that is not an object, a key that is missing, `NaN`/`Infinity`, nesting deeper than any
-real answer, text that is not UTF-8. Each is a `Malformed` answer: one line naming the server,
+real answer, text that is not UTF-8, an object naming one key twice (a lying server could hide
+a value behind the one Python keeps). Each is a `Malformed` answer: one line naming the server,
 the request and what was wrong, exit 4 (a server that lies now may answer well on the next
 run), never a traceback. Extra keys are allowed: 1C adds fields between versions.
 """
@@ -165,12 +166,29 @@ def too_deep(body: bytes, limit: int = DEPTH) -> bool:
     return False
 
 
+class DuplicateKey(ValueError):
+    """An object names one key twice: JSON leaves which value counts open (Python keeps the
+    last), so a server could show one reader a value and hide it from another."""
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) < len(pairs):  # the rare case pays for naming the key
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(f"it names the key {key[:40]!r} twice in one object")
+            seen.add(key)
+    return out
+
+
 def loads(body: bytes | str) -> Any:
-    """json.loads that never recurses deep: text nested past DEPTH is a ValueError."""
+    """json.loads of outside text that never recurses deep (text nested past DEPTH is a
+    ValueError) and refuses an object naming a key twice (`DuplicateKey`, a ValueError)."""
     raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
     if too_deep(raw):
         raise ValueError(f"nested deeper than {DEPTH} levels")
-    return json.loads(body)
+    return json.loads(body, object_pairs_hook=_unique)
 
 
 def parse_json(body: bytes, where: str, schema: Any) -> Any:
@@ -183,8 +201,9 @@ def parse_json(body: bytes, where: str, schema: Any) -> Any:
         raise Malformed(f"{where}: the answer is nested deeper than any real answer (over "
                         f"{DEPTH} levels)")
     try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
-    except _Wrong as exc:
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite,
+                           object_pairs_hook=_unique)
+    except (_Wrong, DuplicateKey) as exc:
         raise Malformed(f"{where}: the answer is not valid JSON: {exc}") from None
     except ValueError:
         raise Malformed(f"{where}: expected JSON, got {' '.join(text.split())[:80]!r}") from None

@@ -2,7 +2,7 @@
 
 Public API: `ExitCode` (with `meaning`), `exit_codes(codes)`, `READER_GONE`, `OnecsyncError` and
 its classes by remedy (`ConfigError`, `TemporaryError`, `StateError`, `MessageRejected`, …),
-`one_line(text)`.
+`SHOWN_PROBLEMS` and `listed_problems(problems)`, `one_line(text)`.
 
 Every failure onecsync expects is an `OnecsyncError` subclass carrying its `exit_code` and a
 `remedy`; the CLI prints ``message (remedy)`` as one line and exits with the code. Anything else is
@@ -76,15 +76,30 @@ class OnecsyncError(Exception):
         return one_line(f"{text} ({self.remedy})" if self.remedy else text)
 
 
+# A config's problems past this many are counted, not listed (in text and in --json): a
+# generated config with 60,000 of them gives a screenful, not megabytes.
+SHOWN_PROBLEMS = 20
+
+
+def listed_problems(problems: list[str]) -> str:
+    """The first SHOWN_PROBLEMS of `problems` joined into one line, then how many more."""
+    listed = "; ".join(problems[:SHOWN_PROBLEMS])
+    more = len(problems) - SHOWN_PROBLEMS
+    return N_(f"{listed}; and {more} more") if more > 0 else listed
+
+
 class ConfigError(OnecsyncError):
-    """The config (or a secret it names) is wrong: a human edits it, retrying will not help."""
+    """The config (or a secret it names) is wrong: a human edits it, retrying will not help.
+    `problems`: the first SHOWN_PROBLEMS of them; `more_problems`: how many are not listed."""
 
     exit_code = ExitCode.CONFIG
     remedy = "fix the configuration"
 
     def __init__(self, message: str, problems: list[str] | None = None, **kw) -> None:
         super().__init__(message, **kw)
-        self.problems = list(problems or [])
+        problems = list(problems or [])
+        self.problems = problems[:SHOWN_PROBLEMS]
+        self.more_problems = len(problems) - len(self.problems)
 
 
 class TemporaryError(OnecsyncError):

@@ -1,6 +1,6 @@
 """Operator-facing text in the admin's language: Russian when the locale says so, else English.
 
-Public API: `language()`, `_(text)`, `N_(text)`, `tr(line)`, `catalog()`.
+Public API: `language()`, `english()`, `_(text)`, `N_(text)`, `tr(line)`, `catalog()`.
 
 The core says everything in English, and so does what it keeps: the run journal, `--json`, the
 lines scripts grep. Only the edge (console/, the CLI's help) translates, just before printing:
@@ -25,6 +25,7 @@ translators edit and what the test compares with the source.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gettext
 import os
@@ -32,15 +33,33 @@ import re
 import string
 import sys
 from pathlib import Path
+from typing import Iterator
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGES = ("ru",)  # each has LOCALE_DIR/<lang>.po; anything else is English
 CATALOG_CAP = 16 * 1024 * 1024  # bytes: ru.po is 0.3 MB
 
 
+_english_only = False  # within `english()`
+
+
+@contextlib.contextmanager
+def english() -> Iterator[None]:
+    """Every text inside is English, whatever the locale: what --json reports of a message
+    that a library (click) words through our catalog as it builds it."""
+    global _english_only
+    saved, _english_only = _english_only, True
+    try:
+        yield
+    finally:
+        _english_only = saved
+
+
 def language() -> str:
     """The language of the messages, as gettext picks it: LANGUAGE (a list, GNU's extension,
     honoured unless the locale is C), then the first set of LC_ALL, LC_MESSAGES, LANG."""
+    if _english_only:
+        return "en"
     locale = next((os.environ[v] for v in ("LC_ALL", "LC_MESSAGES", "LANG") if os.environ.get(v)),
                   "C")
     candidates = [locale]

@@ -4,7 +4,9 @@ Public API: `ReceivedKind`, `Received`, `Sent`, `PeerRun`, `Routed`, `RunError`,
 each has `to_json()`,
 the `--json` contract (key order included: tests/golden/json pins it), and `from_json(data)`,
 which reads that document back, as the journal (state's `runs` table) holds it, rows written
-by older versions included (a key they lack takes its default).
+by older versions included (a key they lack takes its default). What the journal holds is
+checked as it is read: a value of the wrong kind is `stored.BadValue`, never a report that
+fails later where it is shown.
 
 Pure data: no I/O, imported by the flows that build reports, by state.reports that reads the
 journal, and by the console that prints them.
@@ -18,6 +20,8 @@ from dataclasses import field
 from types import MappingProxyType
 from typing import Any
 from typing import Mapping
+
+from onecsync.stored import typed
 
 
 class ReceivedKind(enum.Enum):
@@ -34,6 +38,29 @@ class ReceivedKind(enum.Enum):
 
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_NUMBER = (int, type(None))
+_TEXT = (str, type(None))
+
+
+def _obj(value: Any, what: str) -> Mapping[str, Any]:
+    return typed(value, dict, what)
+
+
+def _num(d: Mapping[str, Any], key: str, default: int | None = 0) -> Any:
+    return typed(d.get(key, default), _NUMBER if default is None else int, key)
+
+
+def _text(d: Mapping[str, Any], key: str) -> Any:
+    return typed(d.get(key), _TEXT, key)
+
+
+def _tally(value: Any, what: str) -> Mapping[str, int] | None:
+    """type → count, as `by_type` and `skipped_unknown` keep them."""
+    if value is None:
+        return None
+    for key, n in _obj(value, what).items():
+        typed(n, int, f"{what}.{key}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -93,27 +120,31 @@ class Received:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Received:
         k = ReceivedKind
-        numbers = (d.get("message_no"), d.get("received_no")) if "message_no" in d else None
+        d = _obj(d, "received")
+        numbers = (_num(d, "message_no", None), _num(d, "received_no", None)) \
+            if "message_no" in d else None
         if "error" in d:
-            return cls(k.FAILED, error=d["error"], code=d.get("code"))
-        if d.get("file") is None and len(d) <= 1:
+            return cls(k.FAILED, error=_text(d, "error"), code=_num(d, "code", None))
+        file = _text(d, "file")
+        if file is None and len(d) <= 1:
             return cls(k.NONE)
         if d.get("unchanged"):
-            return cls(k.UNCHANGED, d.get("file"))
+            return cls(k.UNCHANGED, file)
         note_keys = ("rejected_before", "incomplete")
         if any(key in d for key in note_keys):
             kind = k.REJECTED_BEFORE if "rejected_before" in d else k.INCOMPLETE
             note = {key: v for key, v in d.items()
                     if key not in ("file", "message_no", "received_no")}
-            return cls(kind, d.get("file"), numbers, note=MappingProxyType(note))
+            return cls(kind, file, numbers, note=MappingProxyType(note))
         if d.get("settings_only"):
-            return cls(k.SETTINGS_ONLY, d.get("file"), numbers)
+            return cls(k.SETTINGS_ONLY, file, numbers)
         if d.get("duplicate"):
-            return cls(k.DUPLICATE, d.get("file"), numbers)
-        return cls(k.APPLIED, d.get("file"), numbers, restored=bool(d.get("restored")),
-                   resent=d.get("resent", 0), confirmed=d.get("confirmed"),
-                   objects=d.get("objects", 0), deletions=d.get("deletions", 0),
-                   parked=d.get("parked", 0), skipped_unknown=d.get("skipped_unknown"))
+            return cls(k.DUPLICATE, file, numbers)
+        return cls(k.APPLIED, file, numbers, restored=bool(d.get("restored")),
+                   resent=_num(d, "resent"), confirmed=_num(d, "confirmed", None),
+                   objects=_num(d, "objects"), deletions=_num(d, "deletions"),
+                   parked=_num(d, "parked"),
+                   skipped_unknown=_tally(d.get("skipped_unknown"), "skipped_unknown"))
 
 
 @dataclass(frozen=True)
@@ -147,11 +178,12 @@ class Sent:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Sent:
-        return cls(message_no=d.get("message_no"), objects=d.get("objects", 0),
-                   pending=d.get("pending", 0), version=d.get("version"),
-                   by_type=MappingProxyType(dict(d.get("by_type") or {})),
-                   parked=d.get("parked", 0), file=d.get("file"), skipped=d.get("skipped"),
-                   error=d.get("error"), code=d.get("code"))
+        d = _obj(d, "sent")
+        return cls(message_no=_num(d, "message_no", None), objects=_num(d, "objects"),
+                   pending=_num(d, "pending"), version=_text(d, "version"),
+                   by_type=MappingProxyType(dict(_tally(d.get("by_type"), "by_type") or {})),
+                   parked=_num(d, "parked"), file=_text(d, "file"), skipped=_text(d, "skipped"),
+                   error=_text(d, "error"), code=_num(d, "code", None))
 
 
 @dataclass(frozen=True)
@@ -169,7 +201,7 @@ class PeerRun:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> PeerRun:
-        r, s = d.get("received"), d.get("sent")
+        r, s = _obj(d, "a peer").get("received"), d.get("sent")
         return cls(Received.from_json(r) if r else None, Sent.from_json(s) if s else None)
 
 
@@ -189,7 +221,8 @@ class Routed:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Routed:
-        return cls(**{k: int(d.get(k, 0) or 0) for k in cls.__dataclass_fields__})
+        d = _obj(d, "routed")
+        return cls(**{k: typed(d.get(k) or 0, int, k) for k in cls.__dataclass_fields__})
 
 
 # routed: flow → Routed; besides the flows, "retry" → {"unparked": n} and "healed" → n.
@@ -205,7 +238,9 @@ def _routed_json(item: RoutedItem) -> Any:
 def _routed_item(name: str, item: Any) -> RoutedItem:
     if isinstance(item, Mapping) and name != "retry":
         return Routed.from_json(item)
-    return item
+    if isinstance(item, Mapping):
+        return _tally(item, name) or {}
+    return typed(item, int, name)
 
 
 @dataclass(frozen=True)
@@ -252,15 +287,20 @@ class RunReport:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> RunReport:
+        """The report `d` holds; `BadValue` naming the first value of a wrong kind."""
         known = ("command", "exit_code", "dry_run", "peers", "routed", "errors", "drift")
-        drift = d.get("drift")
-        return cls(command=d.get("command", ""), exit_code=d.get("exit_code", 0),
-                   dry_run=bool(d.get("dry_run")),
+        d = _obj(d, "the report")
+        drift = typed(d.get("drift"), (list, type(None)), "drift")
+        errors = typed(d.get("errors") or [], list, "errors")
+        return cls(command=typed(d.get("command", ""), str, "command"),
+                   exit_code=_num(d, "exit_code"), dry_run=bool(d.get("dry_run")),
                    peers={name: PeerRun.from_json(p or {})
-                          for name, p in (d.get("peers") or {}).items()},
+                          for name, p in _obj(d.get("peers") or {}, "peers").items()},
                    routed={name: _routed_item(name, r)
-                           for name, r in (d.get("routed") or {}).items()},
-                   errors=tuple(RunError(e.get("code", 0), e.get("message", ""))
-                                for e in d.get("errors") or ()),
-                   drift=tuple(drift) if drift is not None else None,
+                           for name, r in _obj(d.get("routed") or {}, "routed").items()},
+                   errors=tuple(RunError(_num(e, "code"), typed(e.get("message", ""), str,
+                                                                 "an error's message"))
+                                for e in (_obj(e, "an error") for e in errors)),
+                   drift=tuple(_obj(x, "a drift") for x in drift) if drift is not None else None,
                    extra={key: v for key, v in d.items() if key not in known})
+

@@ -7,6 +7,7 @@ exit code, the one error line, and that the state did not change."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import time
@@ -105,19 +106,51 @@ def _default_text() -> str:
                                  crm_extra="")
 
 
-@pytest.mark.parametrize("text, path, line", [  # line: of the appended text
-    ("state: a.sqlite\n", "state", 1),
-    ("    transport: {kind: directory, path: x}\n", "bases.crm.transport", 1),
+@pytest.mark.parametrize("text, path, first, line", [  # lines: of the appended text
+    ("state: a.sqlite\n", "state", -7, 1),  # the default text's own `state:`
+    ("    transport: {kind: directory, path: x}\n", "bases.crm.transport", 0, 1),
     ("flows:\n  pull-catalogs:\n    objects: [Справочник.Валюты]\n"
      "    organizations: ['7701234567']\n    objects: [Справочник.Банки]\n",
-     "flows.pull-catalogs.objects", 5),
+     "flows.pull-catalogs.objects", 3, 5),
     ("mapping:\n  crm:\n    Справочник.Номенклатура:\n      set: [{a: 1, a: 2}]\n",
-     "mapping.crm.Справочник.Номенклатура.set[0].a", 4),
+     "mapping.crm.Справочник.Номенклатура.set[0].a", 4, 4),
+    # Written twice beside a merge: the merge overrides neither, YAML would keep the last.
+    ("flows:\n  push-invoices:\n    <<: {organizations: ['7701234567']}\n"
+     "    objects: [Документ.ЗаказКлиента]\n    objects: [Документ.СчетНаОплатуПокупателю]\n",
+     "flows.push-invoices.objects", 4, 5),
 ])
-def test_a_key_given_twice_is_refused_with_its_dotted_path(sandbox, text, path, line):
+def test_a_key_given_twice_is_refused_with_its_dotted_path(sandbox, text, path, first, line):
+    first += _default_text().count("\n")
     line += _default_text().count("\n")
-    _refused_config(sandbox, _default_text() + text, f"{path} is given twice (line {line})",
-                    "keep one of them")
+    _refused_config(sandbox, _default_text() + text,
+                    f"{path} is given twice (lines {first} and {line})", "keep one of them")
+
+
+@pytest.mark.parametrize("text, words, remedy", [
+    ("x-a: &a {objects: [Документ.ЗаказКлиента]}\nx-b: &b {objects: [Документ.Счет]}\n"
+     "flows:\n  push-invoices:\n    <<: *a\n    <<: *b\n",
+     "flows.push-invoices.<< is given twice (lines 5 and 6)", "merge them in one"),
+    ("x-a: &a {objects: [Документ.ЗаказКлиента]}\nx-b: &b {objects: [Документ.Счет]}\n"
+     "flows:\n  push-invoices:\n    <<: [*a, *b]\n",
+     "flows.push-invoices.objects is given twice through `<<` (lines 1 and 2)",
+     "YAML would silently use the first"),
+    ("x-a: &a {objects: [Документ.ЗаказКлиента]}\nx-b: &b {<<: *a, x: 1}\n"
+     "x-c: &c {objects: [Документ.Счет]}\nflows:\n  push-invoices: {<<: [*b, *c]}\n",
+     "flows.push-invoices.objects is given twice through `<<` (lines 1 and 3)", "beside `<<`"),
+])
+def test_a_key_a_merge_gives_twice_is_refused_naming_both_lines(sandbox, text, words, remedy):
+    base = _default_text()
+    _refused_config(sandbox, text + base, words, remedy)
+
+
+@pytest.mark.parametrize("merge", ["<<: [*a, *a]", "<<: [*a, *b]\n    objects: [Документ.ЗаказКлиента]"])
+def test_a_merge_that_says_one_thing_is_legal(sandbox, merge):
+    """One anchor merged twice gives the same value; a key written beside `<<` overrides."""
+    text = ("x-a: &a {objects: [Документ.ЗаказКлиента]}\nx-b: &b {objects: [Документ.Счет]}\n"
+            + _default_text() + f"flows:\n  push-invoices:\n    {merge}\n")
+    sandbox.config.write_text(text, encoding="utf-8")
+    code, report, err = sandbox.run("check")
+    assert "given twice" not in err, err
 
 
 def test_a_merge_key_may_be_overridden_beside_it(sandbox):
@@ -577,3 +610,28 @@ def test_an_unforeseen_too_long_path_is_exit_3_not_a_bug(sandbox, monkeypatch):
     assert code == 3, err
     assert "is too long for the system (ENAMETOOLONG)" in error_line(err)
     assert "internal error" not in err
+
+
+# -- a config with tens of thousands of problems: a screenful, in text and in --json ----------
+
+@pytest.mark.parametrize("extra, first, total", [
+    ("mapping:\n  crm:\n    Справочник.Номенклатура:\n      drop: [" +
+     ", ".join(f"X{i}" for i in range(60_000)) + "]\n",
+     "mapping.crm.Справочник.Номенклатура.drop[0]: 'X0' is not a field path", 60_000),
+    ("".join(f"k{i}: 1\n" for i in range(45_000)), "k0: unknown key", 45_000),
+])
+def test_tens_of_thousands_of_problems_list_the_first_and_count_the_rest(sandbox, extra, first,
+                                                                        total):
+    from onecsync.errors import SHOWN_PROBLEMS
+
+    sandbox.config.write_text(_default_text() + extra, encoding="utf-8")
+    more = total - SHOWN_PROBLEMS
+    code, report, err = sandbox.run("check")
+    assert code == 3, err[:300]
+    assert len(report["problems"]) == SHOWN_PROBLEMS and report["more_problems"] == more
+    assert report["problems"][0].startswith(first)
+    assert report["error"].endswith(f"; and {more} more (fix the configuration)")
+    assert len(json.dumps(report)) < 20_000
+    code, out, err = sandbox.human("run")
+    assert code == 3 and len(err) < 20_000, len(err)
+    assert err.count("\n  - ") == SHOWN_PROBLEMS and f"  … and {more} more problems" in err, err

@@ -156,6 +156,10 @@ DEEP = b"[" * 100_000 + b"]" * 100_000
     ("PrepareGetFile", b'{"SessionID": "s", "PartCount": 1e12}', "PartCount is 1000000000000.0, not an integer"),
     ("PrepareGetFile", b'{"SessionID": "s", "PartCount": -1}', "PartCount is -1, not 0 to"),
     ("UploadData", b"\xff\xfe{}", "not UTF-8"),
+    # A key twice: Python keeps the last, another reader the first; the server may lie either way.
+    ("PrepareGetFile", b'{"SessionID": "s", "PartCount": 1, "PartCount": 0}',
+     "names the key 'PartCount' twice in one object"),
+    ("UploadData", b'{"FileID": "f", "x": {"a": 1, "a": 1}}', "names the key 'a' twice"),
     ("UploadData", b" " * (17 << 20) + b"{}", "announces 17825794 bytes, more than the 16777216"),
 ])
 def test_a_malformed_service_answer_is_exit_4_naming_what_was_wrong(sandbox, http, op, body,
@@ -692,6 +696,10 @@ def test_odata_next_link_to_another_host_is_never_followed(odata):
     (('{"value": [{"Ref_Key": "%s", "СуммаДокумента": Infinity}]}' % GUIDS[0]).encode(),
      "holds Infinity"),
     (b'{"value": {}}', "the answer.value is {}, not a list"),
+    (('{"value": [{"Ref_Key": "%s", "DeletionMark": true, "DeletionMark": false}]}'
+      % GUIDS[0]).encode(), "names the key 'DeletionMark' twice in one object"),
+    (('{"value": [], "value": [{"Ref_Key": "%s"}]}' % GUIDS[0]).encode(),
+     "names the key 'value' twice"),
     (b"[" * 100_000, "nested deeper than any real answer"),
 ])
 def test_odata_malformed_pages_are_exit_4(odata, body, words):

@@ -285,3 +285,58 @@ def test_a_trace_in_russian_tells_the_whole_journey(sandbox, russian):
     assert "зарегистрирован для crm" in out and "отправлен в crm в нашем сообщении 1" in out, out
     assert "ждёт, когда crm подтвердит наше сообщение 1" in out, out
     assert "received from" not in out and "routing:" not in out, out
+
+
+def _json_both_ways(capsys, monkeypatch, *args: str) -> tuple[int, dict]:
+    """onecsync --json `args` under the English and the Russian locale: the same document, with
+    no Cyrillic in it (nothing here names a Russian object), and stderr Russian under ru."""
+    outputs = []
+    for lang in ("C.UTF-8", "ru_RU.UTF-8"):
+        monkeypatch.setenv("LANG", lang)
+        code, out, err = invoke(capsys, "--json", *args)
+        outputs.append((code, json.loads(out)))
+        if lang.startswith("ru"):
+            assert CYRILLIC.search(err), err
+    assert outputs[0] == outputs[1], outputs
+    assert not CYRILLIC.search(json.dumps(outputs[1], ensure_ascii=False)), outputs[1]
+    return outputs[0]
+
+
+@pytest.mark.parametrize("args, words", [
+    (("run", "--nosuchoption"), "No such option"),
+    (("--nosuchoption", "run"), "No such option"),
+    (("validate",), "Missing argument 'FILE'"),
+    (("status", "--runs", "x"), "Invalid value for '--runs'"),
+    (("status", "--runs", "5000"), "Invalid value for '--runs'"),
+    (("nosuchcommand",), "No such command 'nosuchcommand'"),
+    (("state", "nosuch"), "No such command 'nosuch'"),
+    (("state", "set-numbers"), "Missing argument"),
+    (("run", "extra"), "Got unexpected extra argument"),
+    (("--config",), "requires an argument"),
+])
+def test_a_usage_error_in_json_is_english_in_every_locale(capsys, monkeypatch, args, words):
+    code, report = _json_both_ways(capsys, monkeypatch, *args)
+    assert code == 2 and words in report["error"], report
+
+
+def test_errors_before_and_while_the_config_is_read_are_english_in_json(capsys, monkeypatch,
+                                                                        tmp_path):
+    missing = tmp_path / "nowhere.yaml"
+    code, report = _json_both_ways(capsys, monkeypatch, "--config", str(missing), "run")
+    assert code == 3 and "not found" in report["error"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("node: 1\nstate: x\nbases: 2\nzzz: 3\n", encoding="utf-8")
+    bad.chmod(0o600)
+    code, report = _json_both_ways(capsys, monkeypatch, "--config", str(bad), "check")
+    assert code == 3 and "zzz: unknown key" in report["problems"], report
+
+
+def test_an_internal_error_in_json_is_english_in_every_locale(sandbox, capsys, monkeypatch):
+    from onecsync import api
+
+    def broken(*args, **kw):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(api, "status", broken)
+    code, report = _json_both_ways(capsys, monkeypatch, "--config", str(sandbox.config), "status")
+    assert code == 1 and report["error"].startswith("internal error: RuntimeError: boom"), report

@@ -211,3 +211,16 @@ def test_a_network_failure_of_a_read_is_retried_then_temporary(client):
         client.count("Catalog_Номенклатура")
     assert "cannot reach 10.0.1.22" in str(exc.value)
     assert len(client.sleeps) == 3
+
+
+@responses.activate
+def test_a_row_naming_a_key_twice_is_a_server_fault_not_the_last_value(client):
+    """A lying server could show `DeletionMark` false to us and true to a reader that keeps the
+    first value: the answer is refused, exit 4 (the next run asks again)."""
+    row = json.dumps(rows(1)[0], ensure_ascii=False)[:-1] + ', "Description": "другое"}'
+    responses.get(re.compile(re.escape(ROOT) + r"/Catalog_.*"), status=200,
+                  body='{"value": [%s]}' % row, content_type="application/json")
+    with pytest.raises(TemporaryError) as exc:
+        list(client.entities("Catalog_Номенклатура", select="Ref_Key,Description"))
+    assert exc.value.exit_code == 4
+    assert "names the key 'Description' twice in one object" in exc.value.line()

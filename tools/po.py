@@ -251,7 +251,8 @@ def update() -> int:
 # click's own texts that --help and usage errors show (click looks them up with gettext).
 CLICK_TEXTS = ("Usage:", "Options", "Commands", "Show this message and exit.", "Error: {message}",
                "Try '{command} {option}' for help.", "No such command {name!r}.",
-               "No such option: {name}", "Missing argument {param_hint!r}.",
+               "No such option: {name}", "No such option {name!r}.", "Missing argument",
+               "Missing argument {param_hint!r}.",
                "Option {name!r} requires an argument.", "Got unexpected extra argument ({args})",
                "{value!r} is not one of {choices}.", "{value!r} is not {choice}.",
                "Invalid value for {param_hint}: {message}", "Invalid value: {message}",

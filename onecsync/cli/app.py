@@ -97,11 +97,14 @@ def _main(args: list[str]) -> int:
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:
+        # click worded its own errors in the locale's language; ours are English until shown.
+        english = _cut_words((cli_i18n.english_usage_error(cli, args) if as_json else None)
+                             or exc.format_message())
         # click declares it Final, yet every format_message() of its errors reads it: no other way in.
         exc.message = console.shown(tr(_cut_words(exc.message)))  # type: ignore[misc]
         exc.show()
         code = exc.exit_code
-        console.json_failure(as_json, code, exc.format_message())
+        console.json_failure(as_json, code, english)
     except (click.Abort, KeyboardInterrupt) as exc:  # Ctrl-C (click makes it Abort), a prompt left
         interrupted = isinstance(exc, KeyboardInterrupt) or \
             isinstance(exc.__context__, KeyboardInterrupt)
@@ -157,4 +160,5 @@ def _stop_on_sigterm():
 def _fail(line: str, code: int, as_json: bool, verbose: bool, exc: BaseException) -> None:
     if verbose:
         log.debug("traceback", exc_info=exc)
-    console.print_failure(line, code, as_json, getattr(exc, "problems", None))
+    console.print_failure(line, code, as_json, getattr(exc, "problems", None),
+                          getattr(exc, "more_problems", 0))

@@ -1,7 +1,8 @@
 """The command line in the admin's language: help texts and click's own words (Usage, Options…).
 
 Public API: `localize(group)` (before each invocation: every help text in the language of the
-locale, back to English when it says English), `help_texts(group)` (what tools/po.py extracts).
+locale, back to English when it says English), `help_texts(group)` (what tools/po.py extracts),
+`english_usage_error(group, args)` (what --json says of a usage error, in any locale).
 
 click looks its own texts up with `gettext.gettext` bound into each of its modules; those names
 are pointed at our catalog, so "Usage:" and "No such option" follow the same locale as ours.
@@ -63,3 +64,30 @@ def localize(group: click.Group) -> None:
             module._ = i18n._
         if module is not None and hasattr(module, "ngettext"):
             module.ngettext = lambda one, many, n: i18n.catalog().ngettext(one, many, n)
+
+
+def english_usage_error(group: click.Group, args: list[str]) -> str | None:
+    """The usage error click gives for `args`, worded in English: click words its errors as it
+    raises them, in the locale's language, and --json is English in every locale. The command
+    line is parsed again (every level, no command run) inside `i18n.english()`; None when that
+    parse finds nothing wrong (an error a command raised itself is ours, and English already)."""
+    with i18n.english():
+        try:
+            ctx = group.make_context("onecsync", list(args))
+            command: click.Command = group
+            while isinstance(command, click.Group) and (rest := [*_protected(ctx), *ctx.args]):
+                name, sub, rest = command.resolve_command(ctx, rest)
+                if sub is None or name is None:
+                    return None
+                command, ctx = sub, sub.make_context(name, rest, parent=ctx)
+        except click.ClickException as exc:
+            return exc.format_message()
+        except (click.exceptions.Exit, click.Abort):
+            return None
+    return None
+
+
+def _protected(ctx: click.Context) -> list[str]:
+    """The subcommand and its arguments, which a group's parse sets aside (click 8.2 renamed
+    the attribute, keeping the old name deprecated)."""
+    return list(getattr(ctx, "_protected_args", None) or getattr(ctx, "protected_args", []))

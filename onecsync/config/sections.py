@@ -32,6 +32,7 @@ from onecsync.config.model import Flow
 from onecsync.config.model import Node
 from onecsync.config.model import exchange_folders
 from onecsync.errors import ConfigError
+from onecsync.errors import listed_problems
 from onecsync.places import forbidden_place
 from onecsync.places import own_folders
 
@@ -43,7 +44,7 @@ def parse_config(data: Any, base_dir: Path, path: Path) -> Config:
     v = Checker(base_dir)
     cfg = top_section(v, data, path)
     if v.problems:
-        listed = "; ".join(v.problems)
+        listed = listed_problems(v.problems)
         raise ConfigError(f"{path}: 1 problem: {listed}" if len(v.problems) == 1 else
                           f"{path}: {len(v.problems)} problems: {listed}", problems=v.problems)
     assert cfg is not None

@@ -8,8 +8,10 @@ a tree (a "billion laughs" of nested aliases is a few hundred bytes), recurses o
 level (RecursionError), and keeps the last of two equal keys without a word. The composer below
 counts the values as they are composed (an alias costs the expanded size of what it names), so a
 bomb is refused after a few hundred events and a flood after MAX_NODES, before anything is
-constructed or walked; it bounds the depth and refuses a recursive alias. Then a repeated key is refused with its dotted
-path (the walk is bounded by the expanded size).
+constructed or walked; it bounds the depth and refuses a recursive alias. Then a repeated key is
+refused with its dotted path and both lines (the walk is bounded by the expanded size): written
+twice in one mapping (a `<<` beside them or not), `<<` twice in one mapping, or set by two of the
+mappings one `<<` merges. A key written beside `<<` overrides what it merges, as YAML means: legal.
 """
 
 from __future__ import annotations
@@ -95,14 +97,69 @@ def _key_text(node) -> str:
     return node.value if isinstance(node, yaml.ScalarNode) else f"<{node.id}>"
 
 
-def _repeated_key(node, where: str) -> tuple[str, Any] | None:
-    """(dotted path, mark) of the first key given twice in one mapping, at any depth."""
+def _twice(name: str, found: tuple) -> ConfigError:
+    """The line for a key given twice, by how it came twice (`_repeated_key`)."""
+    how, path, first, second = found
+    a, b = first.start_mark.line + 1, second.start_mark.line + 1
+    if how == "merged":
+        return ConfigError(f"{name}: {path} is given twice through `<<` (lines {a} and {b})",
+                           remedy="write the value you mean beside `<<`, or keep the key in one "
+                           "of them: YAML would silently use the first")
+    return ConfigError(f"{name}: {path} is given twice (lines {a} and {b})",
+                       remedy="merge them in one: `<<: [*a, *b]`" if how == "merge"
+                       else "keep one of them: YAML would silently use the last")
+
+
+def _merge_sources(value) -> list:
+    """The mappings a `<<` merges: one, or a list of them (anything else PyYAML refuses)."""
+    items = value.value if isinstance(value, yaml.SequenceNode) else [value]
+    return [n for n in items if isinstance(n, yaml.MappingNode)]
+
+
+def _keys(node, memo: dict) -> dict:
+    """The keys the mapping `node` ends up with, its merges included: (tag, text) → the key
+    node that sets it (a key beside `<<` overrides; within a merge the first source wins)."""
+    if id(node) not in memo:
+        merged: dict = {}
+        own = {}
+        for key, value in node.value:
+            if key.tag == _MERGE:
+                for source in _merge_sources(value):
+                    for k, where in _keys(source, memo).items():
+                        merged.setdefault(k, where)
+            elif isinstance(key, yaml.ScalarNode):
+                own[(key.tag, key.value)] = key
+        memo[id(node)] = {**merged, **own}
+    return memo[id(node)]
+
+
+def _merge_clash(node, explicit: set, where: str, memo: dict) -> tuple | None:
+    """A key two merged mappings both set (and none written beside `<<` overrides), or a
+    second `<<` in one mapping: (how, path, first key node, second key node)."""
+    merges = [(key, value) for key, value in node.value if key.tag == _MERGE]
+    if len(merges) > 1:
+        return "merge", f"{where}.<<" if where else "<<", merges[0][0], merges[1][0]
+    by_key: dict = {}
+    for source in (_merge_sources(merges[0][1]) if merges else ()):
+        for k, key in _keys(source, memo).items():
+            if k in explicit:
+                continue
+            if k in by_key and by_key[k] is not key:  # one anchor merged twice is no clash
+                return "merged", f"{where}.{k[1]}" if where else k[1], by_key[k], key
+            by_key.setdefault(k, key)
+    return None
+
+
+def _repeated_key(node, where: str, memo: dict) -> tuple | None:
+    """(how, dotted path, first key node, second key node) of the first key given twice in
+    one mapping, at any depth: written twice (a merge beside them or not), set by two merged
+    mappings, or `<<` itself twice."""
     if isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            if found := _repeated_key(item, f"{where}[{i}]"):
+            if found := _repeated_key(item, f"{where}[{i}]", memo):
                 return found
     elif isinstance(node, yaml.MappingNode):
-        seen: set = set()
+        seen: dict = {}
         for key, value in node.value:
             if key.tag == _MERGE:
                 continue  # `<<: *defaults`: keys written beside it override, as YAML means
@@ -110,10 +167,11 @@ def _repeated_key(node, where: str) -> tuple[str, Any] | None:
             path = f"{where}.{text}" if where else text
             if isinstance(key, yaml.ScalarNode):
                 if (key.tag, key.value) in seen:
-                    return path, key.start_mark
-                seen.add((key.tag, key.value))
-            if found := _repeated_key(value, path):
+                    return "written", path, seen[(key.tag, key.value)], key
+                seen[(key.tag, key.value)] = key
+            if found := _repeated_key(value, path, memo):
                 return found
+        return _merge_clash(node, set(seen), where, memo)
     return None
 
 
@@ -124,10 +182,8 @@ def load(text: str, name: str) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        if found := _repeated_key(node, ""):
-            path, mark = found
-            raise ConfigError(f"{name}: {path} is given twice (line {mark.line + 1})",
-                              remedy="keep one of them: YAML would silently use the last")
+        if found := _repeated_key(node, "", {}):
+            raise _twice(name, found)
         return loader.construct_document(node)
     except _Refused as exc:
         raise ConfigError(f"{name}: refused at line {exc.mark.line + 1}: {exc}",

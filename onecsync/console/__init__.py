@@ -323,21 +323,27 @@ def _when(iso: str | None, now: datetime.datetime | None = None,
 
 
 
-def print_failure(line: str, code: int, as_json: bool, problems: list | None = None) -> None:
-    """A command that failed: its one line, each of several config problems below it, and the
-    --json document."""
+def print_failure(line: str, code: int, as_json: bool, problems: list | None = None,
+                  more: int = 0) -> None:
+    """A command that failed: its one line, each of several config problems below it (`more`:
+    how many more there are, not listed), and the --json document."""
     error_line(line)
     if problems and len(problems) > 1:
         for p in problems:
             stderr().print(f"  - {tr(p)}", markup=False)
-    json_failure(as_json, code, line, problems)
+        if more:
+            stderr().print(f"  … {tr(f'and {more} more problems')}", markup=False)
+    json_failure(as_json, code, line, problems, more)
 
 
-def json_failure(as_json: bool, code: int, line: str, problems: list | None = None) -> None:
+def json_failure(as_json: bool, code: int, line: str, problems: list | None = None,
+                 more: int = 0) -> None:
     """What a script reading --json gets from every run that ends without its report: a stop
-    (SIGTERM, run_timeout), a usage or configuration error, a lock held, a bug."""
+    (SIGTERM, run_timeout), a usage or configuration error, a lock held, a bug. `more_problems`
+    is there only when some were not listed."""
     if as_json:
-        print_json({"exit_code": int(code), "error": line, "problems": problems or []})
+        out = {"exit_code": int(code), "error": line, "problems": problems or []}
+        print_json({**out, "more_problems": more} if more else out)
 
 
 # The printers, one module per job; imported last: they take the streams above from here.

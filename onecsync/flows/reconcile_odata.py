@@ -28,6 +28,10 @@ from typing import Iterable
 from onecsync.config import Config
 from onecsync.flows.reconcile import Drift
 from onecsync.state import State
+from onecsync.stored import BadValue
+from onecsync.stored import Damaged
+from onecsync.stored import stored_json
+from onecsync.stored import typed
 from onecsync.topology import Peer
 
 if TYPE_CHECKING:  # requests is only worth importing when a base has OData
@@ -102,7 +106,7 @@ def _once_accounting_exported(state: State, drifts: list[Drift]) -> list[Drift]:
         received = state.peers.get(Peer.ACCOUNTING).received_no
     except KeyError:  # nothing ever received from accounting
         received = 0
-    seen = json.loads(state.meta.get(SEEN_KEY) or "{}")
+    seen = _first_seen(state)
     now, out = {}, []
     for d in drifts:
         if _on_its_way(d):
@@ -120,6 +124,17 @@ def _once_accounting_exported(state: State, drifts: list[Drift]) -> list[Drift]:
     with state.atomic():
         state.meta.set(SEEN_KEY, json.dumps(now, sort_keys=True))
     return out
+
+
+def _first_seen(state: State) -> dict[str, int]:
+    """What reconcile kept of when it first saw each drift: accounting's number then."""
+    try:
+        seen = typed(stored_json(state.meta.get(SEEN_KEY) or "{}", "its value"), dict, "it")
+        for n in seen.values():
+            typed(n, int, "a number in it")
+    except BadValue as exc:
+        raise Damaged(state.path, "meta", repr(SEEN_KEY), str(exc)) from None
+    return seen
 
 
 def _entities(config: Config, peer: str) -> dict[str, str]:

@@ -7,17 +7,28 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import sqlite3
 
 from onecsync import clock
 from onecsync.i18n import N_
+from onecsync.runs import RunReport
 from onecsync.state.failures import sqlite_failure
 from onecsync.state.table import Table
 from onecsync.state.table import now_text
+from onecsync.stored import BadValue
+from onecsync.stored import stored_json
+from onecsync.stored import typed
+
+log = logging.getLogger("onecsync")
 
 # The run journal keeps this many runs or days, whichever keeps less.
 KEEP_RUNS = 10000
 KEEP_RUN_DAYS = 30
+# What each column of a journal row holds (a row that holds anything else is left out).
+_COLUMNS: dict[str, type | tuple[type, ...]] = {
+    "command": str, "started_at": str, "ended_at": (str, type(None)),
+    "exit_code": (int, type(None)), "error": (str, type(None))}
 # What the journal says of a run that never got to say how it ended.
 DIED = N_("died: ended without a word (killed with SIGKILL, out of memory, or the machine stopped)")
 
@@ -61,6 +72,9 @@ class Journal(Table):
         return row[0] if row else None
 
     def last(self, limit: int = 10) -> list[dict]:
+        """The last `limit` runs, newest first. The journal is history, nothing the exchange
+        depends on: a row damaged in the file (edited by hand, a bad restore) is left out with
+        a warning naming it, so that `status` and `state export` still show the rest."""
         cur = self.conn.execute(
             "SELECT id, command, started_at, ended_at, exit_code, counts, error FROM runs "
             "ORDER BY id DESC LIMIT ?", (limit,))
@@ -68,9 +82,24 @@ class Journal(Table):
         out = []
         for row in cur:
             item = dict(zip(cols, row, strict=True))
-            item["counts"] = json.loads(item["counts"]) if item["counts"] else None
-            out.append(item)
+            try:
+                out.append(_checked(item))
+            except BadValue as exc:
+                log.warning("run journal row %s is damaged: %s; it is left out", item["id"], exc)
         return out
+
+
+def _checked(item: dict) -> dict:
+    """The row `item` with its report parsed, or BadValue naming what is wrong with it."""
+    for col, kinds in _COLUMNS.items():
+        typed(item[col], kinds, col)
+    # `id` is the rowid: always an integer. An empty report is none.
+    if item["counts"]:
+        item["counts"] = stored_json(item["counts"], "its report")
+        RunReport.from_json(item["counts"])  # what `status` reads of it, checked here
+    else:
+        item["counts"] = None
+    return item
 
 
 def _utf8(text: str | None) -> str | None:

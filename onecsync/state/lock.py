@@ -26,10 +26,16 @@ def lock_path(state_path: Path) -> Path:
 
 
 def read_holder(path: Path) -> dict | None:
+    """Who the lock file names, as written; None when it names no one we can read. The file
+    is outside input like the state: what is not an object, or a `started` that is not text,
+    is no holder's word (status judges times by it)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8") or "null")
-    except (OSError, ValueError):
+        data = json.loads(path.read_text(encoding="utf-8", errors="replace")[:1 << 16] or "null")
+    except (OSError, ValueError, RecursionError):
         return None
+    if not isinstance(data, dict) or not isinstance(data.get("started", ""), str):
+        return None
+    return data
 
 
 def _listed(path: Path) -> bool | None:

@@ -11,6 +11,10 @@ from dataclasses import fields
 
 from onecsync.errors import StateError
 from onecsync.state.table import Table
+from onecsync.stored import BadValue
+from onecsync.stored import Damaged
+from onecsync.stored import stored_json
+from onecsync.stored import typed
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,36 @@ class PeerState:
 
 _PEER_COLUMNS = tuple(f.name for f in fields(PeerState))
 _JSON_COLUMNS = ("versions", "object_types")
+_NUMBERS = ("sent_no", "received_no", "confirmed_no")  # the message numbers: never NULL
+_OPTIONAL_NUMBERS = ("out_no", "out_received_no")
+
+
+def _checked_numbers(values: dict) -> None:
+    for col in _NUMBERS + _OPTIONAL_NUMBERS:
+        value = values.get(col)
+        if col not in values or (value is None and col in _OPTIONAL_NUMBERS):
+            continue
+        typed(value, int, col)  # its range is numbering's to judge, as the message said it
+
+
+def _checked(values: dict) -> dict:
+    """A peers row as read, every column of the kind it holds; BadValue naming the first that
+    is not: a message number or a version that is no value would be taken as one."""
+    _checked_numbers(values)
+    for col, value in values.items():
+        if col in _NUMBERS or col in _OPTIONAL_NUMBERS:
+            continue
+        if col in _JSON_COLUMNS:
+            if value is not None:
+                values[col] = stored_json(value, col)
+        else:
+            typed(value, str if col in ("name", "code") else (str, type(None)), col)
+    if values["versions"] is not None:
+        values["versions"] = tuple(typed(v, str, "versions[]")
+                                   for v in typed(values["versions"], list, "versions"))
+    for decl in typed(values["object_types"] or [], list, "object_types"):
+        typed(typed(decl, dict, "object_types[]").get("name"), str, "object_types[].name")
+    return values
 
 
 class Peers(Table):
@@ -62,13 +96,10 @@ class Peers(Table):
         row = cur.fetchone()
         if row is None:
             raise KeyError(name)
-        values = dict(zip(_PEER_COLUMNS, row, strict=True))
-        for col in _JSON_COLUMNS:
-            if values[col] is not None:
-                values[col] = json.loads(values[col])
-        if values["versions"] is not None:
-            values["versions"] = tuple(values["versions"])
-        return PeerState(**values)
+        try:
+            return PeerState(**_checked(dict(zip(_PEER_COLUMNS, row, strict=True))))
+        except BadValue as exc:
+            raise Damaged(self.path, "peers", repr(name), str(exc)) from None
 
     def all(self) -> list[PeerState]:
         names = [r[0] for r in self.conn.execute("SELECT name FROM peers ORDER BY name")]
@@ -86,13 +117,23 @@ class Peers(Table):
 
     def numbers(self, name: str) -> tuple[int, int, int] | None:
         """(sent_no, received_no, confirmed_no), or None for a peer the state has never met."""
-        return self.conn.execute("SELECT sent_no, received_no, confirmed_no FROM peers "
-                                 "WHERE name = ?", (name,)).fetchone()
+        row = self.conn.execute("SELECT sent_no, received_no, confirmed_no FROM peers "
+                                "WHERE name = ?", (name,)).fetchone()
+        return None if row is None else self._numbers(name, row, _NUMBERS)
+
+    def _numbers(self, name: str, row: tuple, cols: tuple[str, ...]) -> tuple:
+        try:
+            _checked_numbers(dict(zip(cols, row, strict=True)))
+        except BadValue as exc:
+            raise Damaged(self.path, "peers", repr(name), str(exc)) from None
+        return row
 
     def heard(self, name: str) -> tuple[int, int, str | None] | None:
         """(sent_no, confirmed_no, last_received_at): has the peer ever answered?"""
-        return self.conn.execute("SELECT sent_no, confirmed_no, last_received_at FROM peers "
-                                 "WHERE name = ?", (name,)).fetchone()
+        row = self.conn.execute("SELECT sent_no, confirmed_no, last_received_at FROM peers "
+                                "WHERE name = ?", (name,)).fetchone()
+        return None if row is None else \
+            self._numbers(name, row, ("sent_no", "confirmed_no", "last_received_at"))
 
     def renumber_sent(self, name: str, sent: int) -> None:
         """Our next message is numbered `sent + 1`; the last file we wrote is forgotten, so the

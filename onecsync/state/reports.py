@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import logging
+from typing import Iterable
+from typing import Iterator
 
 from onecsync import __version__
 from onecsync import clock
@@ -44,6 +47,10 @@ from onecsync.state.status_report import SentBacklog
 from onecsync.state.status_report import StatusReport
 from onecsync.state.status_report import Stuck
 from onecsync.state.status_report import Unconfirmed
+from onecsync.stored import BadValue
+from onecsync.stored import typed
+
+log = logging.getLogger("onecsync")
 
 RUNS = 10
 STUCK_AFTER_RUNS = 12      # an hour at one run every five minutes
@@ -271,6 +278,24 @@ def numbers(config: Config) -> Numbers:
             state.close()
 
 
+# What the export's rows hold, column by column (the payload, last in a parked row, is unpack's).
+_TEXT, _NUMBER = (str, type(None)), (int, type(None))
+_COUNTED = (str, str, str, int)
+_PARKED = (str, str, str, str, _TEXT, _NUMBER, _NUMBER, _TEXT)
+
+
+def _sound(rows: Iterable[tuple], kinds: tuple, what: str) -> Iterator[tuple]:
+    """The rows whose values are of `kinds`; a damaged one is left out of the export, named."""
+    for row in rows:
+        try:
+            for value, kind in zip(row, kinds, strict=False):  # a payload may follow
+                typed(value, kind, "a value")
+        except BadValue as exc:
+            log.warning("state export: a row of %s is damaged: %s; it is left out", what, exc)
+            continue
+        yield row
+
+
 def export(config: Config, with_parked_xml: bool = False, runs: int = 50) -> ExportReport:
     """Everything support needs to understand a state, without payloads: `state export`."""
     state = open_readonly(config.state)
@@ -286,25 +311,25 @@ def export(config: Config, with_parked_xml: bool = False, runs: int = 50) -> Exp
         peers = {p.name: {k: v for k, v in p.__dict__.items()
                           if k not in ("name", "in_fingerprint", "out_fingerprint")}
                  for p in state.peers.all()}
-        inbox = tuple(Count(peer, status, type_, n) for peer, status, type_, n in c.execute(
+        inbox = tuple(Count(peer, status, type_, n) for peer, status, type_, n in _sound(c.execute(
             "SELECT peer, status, type, count(*) FROM inbox GROUP BY peer, status, type "
-            "ORDER BY peer, status, type"))
-        registrations = tuple(Count(peer, st, type_, n) for peer, type_, st, n in c.execute(
+            "ORDER BY peer, status, type"), _COUNTED, "inbox"))
+        registrations = tuple(Count(peer, st, type_, n) for peer, type_, st, n in _sound(c.execute(
             "SELECT peer, type, CASE WHEN parked IS NOT NULL THEN 'parked' "
             "WHEN confirmed_no IS NOT NULL THEN 'confirmed' WHEN message_no IS NOT NULL "
             "THEN 'sent' ELSE 'unsent' END AS st, count(*) FROM registrations "
-            "GROUP BY peer, type, st ORDER BY peer, type, st"))
+            "GROUP BY peer, type, st ORDER BY peer, type, st"), _COUNTED, "registrations"))
         xml = ", (SELECT p.xml FROM inbox_payloads p WHERE p.inbox_id = i.id)" \
             if with_parked_xml else ""
         parked = tuple(
             ParkedItem(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
                        unpack(row[8]).decode("utf-8", "replace") if with_parked_xml else None)
-            for row in c.execute(
+            for row in _sound(c.execute(
                 "SELECT 'received', i.peer, i.type, i.ref, i.reason, i.line, i.message_no, "
                 f"i.updated_at{xml} FROM inbox i WHERE i.status = 'parked' UNION ALL "
                 "SELECT 'unsendable', r.peer, r.type, r.ref, r.parked, NULL, r.message_no, "
                 f"r.registered_at{xml} FROM registrations r JOIN inbox i ON i.id = r.inbox_id "
-                "WHERE r.parked IS NOT NULL ORDER BY 2, 3, 4"))
+                "WHERE r.parked IS NOT NULL ORDER BY 2, 3, 4"), _PARKED, "parked objects"))
         journal = tuple(state.journal.last(runs))
     finally:
         state.close()
