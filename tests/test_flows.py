@@ -8,6 +8,7 @@ from functools import partial
 
 import pytest
 
+from onecsync.cli import main
 from tests import factory as f
 from tests.emulator.folder import put_back
 from tests.emulator.world import World
@@ -145,11 +146,19 @@ def test_commands_run_one_flow_each(sandbox, bases):
     crm(f.order(O1))
     acc(f.payment(P1, O1, "1.00"), f.currency(f.ref(50)))
     # push-invoices reads both bases (accounting's changes to CRM invoices come back with it)
-    # and routes invoices only: the payment and the currency wait for their flows.
+    # and routes invoices only: the payment and the currency wait, and status says for which flow.
     report = run(sandbox, "push-invoices")
     assert set(report["peers"]) == {"crm", "accounting"}
     assert report["peers"]["accounting"]["received"]["objects"] == 2
     assert sent(sandbox, "accounting")["objects"] == [("Документ.ЗаказКлиента", O1)]
+    code, status, _ = sandbox.run("status")
+    assert code == 0 and status["peers"]["accounting"]["held"] == {"pull-catalogs": 1,
+                                                                   "pull-settlements": 1}
+    sandbox.capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["--config", str(sandbox.config), "status"])
+    text = sandbox.capsys.readouterr().out
+    assert "held" in text and "1 objects wait for pull-settlements to route them" in text
     # pull-catalogs routes the catalogs only.
     run(sandbox, "pull-catalogs")
     assert sent(sandbox, "crm")["objects"] == [("Справочник.Валюты", f.ref(50))]
