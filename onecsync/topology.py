@@ -2,13 +2,14 @@
 
 Public API: `Peer`, `PEERS`, the flow names (`PULL_CATALOGS`, `PUSH_INVOICES`,
 `PULL_SETTLEMENTS`) and command names (`RUN`, `RECONCILE`, `RETRY`), `FlowSpec`, `FLOWS`,
-`flow(name)`, `flow_names()`, `flows_from(peer)`, `flows_to(peer)`.
+`flow(name)`, `flow_names()`, `flows_from(peer)`, `flows_to(peer)`; a spec's `ways`.
 
 A top-level module, not part of `onecsync.flows`: config and state read it, and they must not
 import the flows (which import them). It imports nothing of onecsync.
 
 Derived from `FLOWS`: config's default flows and their keys, the runner's commands and the order
-of their steps, the `AvailableObjectTypes` we declare to each base and expect from it, the types
+of their steps (a flow's command receives from each base it takes from, and its router routes
+every way it carries), the `AvailableObjectTypes` we declare to each base and expect from it, the types
 set aside when staged (no flow takes them), and which types `state resend` sends each base.
 Adding a flow is one entry here (plus the routing function it names).
 
@@ -51,7 +52,8 @@ class FlowSpec:
     `target` by the function `router` names ("module:function", imported when it routes).
 
     `returns`: the target's changes to these objects come back to the source (an invoice edited
-    in accounting goes back to the CRM), so they travel, and are declared, both ways.
+    in accounting goes back to the CRM), so they travel, and are declared, both ways: the flow's
+    command receives from both bases and its router routes both `ways`.
     `links`: the default link paths by type, for a flow that forwards a document only when it
     names one already forwarded; None for a flow that takes no `links` key.
     """
@@ -63,6 +65,11 @@ class FlowSpec:
     router: str
     returns: bool = False
     links: Mapping[str, tuple[str, ...]] | None = field(default=None)
+
+    @property
+    def ways(self) -> tuple[tuple[Peer, Peer], ...]:
+        """(from, to) of each way the flow carries its objects: to the target, and back."""
+        return ((self.source, self.target),) + (((self.target, self.source),) if self.returns else ())
 
 
 _PAYMENT_LINKS = ("РасшифровкаПлатежа/Строка/Заказ/ЗаказКлиента/Ссылка",

@@ -8,6 +8,7 @@ from functools import partial
 
 import pytest
 
+from onecsync.cli import main
 from tests import factory as f
 from tests.emulator.folder import put_back
 from tests.emulator.world import World
@@ -60,7 +61,8 @@ def test_the_whole_scenario(sandbox, bases):
     out = sent(sandbox, "crm")
     assert out["objects"] == [("Документ.ПБДСРасчетыСКонтрагентами", P1)]
     assert (out["message_no"], out["received_no"]) == (2, 2)
-    assert report["routed"]["pull-settlements"] == {"registered": 1, "ignored": 1, "waiting": 1}
+    assert report["routed"]["pull-settlements"] == {"registered": 1, "waiting": 1}
+    assert report["routed"]["push-invoices"] == {"ignored": 1}  # its way back: A9 is not the CRM's
     assert sent(sandbox, "accounting")["objects"] == []  # confirmed by accounting's message 2
 
     # The remaining payment, the sale and a return of part of it.
@@ -112,7 +114,7 @@ def test_an_order_sent_back_unchanged_is_not_echoed(sandbox, bases):
     acc(f.order(O1).replace("><", ">\n  <"))
     crm()
     report = run(sandbox)
-    assert report["routed"]["pull-settlements"]["echo"] == 1
+    assert report["routed"]["push-invoices"]["echo"] == 1  # routed on its way back
     assert sandbox.outgoing_path("crm") is None or sent(sandbox, "crm")["objects"] == []
 
 
@@ -143,12 +145,21 @@ def test_commands_run_one_flow_each(sandbox, bases):
     acc, crm = bases
     crm(f.order(O1))
     acc(f.payment(P1, O1, "1.00"), f.currency(f.ref(50)))
-    # push-invoices reads only the CRM: the payment is not even received yet.
+    # push-invoices reads both bases (accounting's changes to CRM invoices come back with it)
+    # and routes invoices only: the payment and the currency wait, and status says for which flow.
     report = run(sandbox, "push-invoices")
     assert set(report["peers"]) == {"crm", "accounting"}
-    assert "received" not in report["peers"]["accounting"]
+    assert report["peers"]["accounting"]["received"]["objects"] == 2
     assert sent(sandbox, "accounting")["objects"] == [("Документ.ЗаказКлиента", O1)]
-    # pull-catalogs receives the payment but only routes the catalogs.
+    code, status, _ = sandbox.run("status")
+    assert code == 0 and status["peers"]["accounting"]["held"] == {"pull-catalogs": 1,
+                                                                   "pull-settlements": 1}
+    sandbox.capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["--config", str(sandbox.config), "status"])
+    text = sandbox.capsys.readouterr().out
+    assert "held" in text and "1 objects wait for pull-settlements to route them" in text
+    # pull-catalogs routes the catalogs only.
     run(sandbox, "pull-catalogs")
     assert sent(sandbox, "crm")["objects"] == [("Справочник.Валюты", f.ref(50))]
     # pull-settlements routes the payment, which names the order now in the registry.
@@ -188,7 +199,7 @@ def test_edits_that_cross_in_one_run_are_not_swapped(sandbox, bases):
     report = run(sandbox)
     assert amount_sent(sandbox, "accounting") == b"2.00"
     assert amount_sent(sandbox, "crm") is None
-    assert report["routed"]["pull-settlements"] == {"ignored": 1}
+    assert report["routed"]["push-invoices"] == {"registered": 1, "ignored": 1}
     with sandbox.db() as c:
         assert c.execute("SELECT amount FROM invoices").fetchall() == [("2.00",)]
 

@@ -47,10 +47,11 @@ def pull_catalogs(opts: Options) -> int:
 @click.pass_obj
 @global_options
 def push_invoices(opts: Options) -> int:
-    """Receive from the CRM; route its invoices to accounting; send to both.
+    """Receive from both; route CRM invoices to accounting and back; send to both.
 
-    Every invoice that comes from the CRM is kept in the invoice registry: only documents
-    linked to one of them ever go back to the CRM.
+    Every invoice that comes from the CRM is kept in the invoice registry: the accountant's
+    changes to one of them go back to the CRM with this command; an invoice made in
+    accounting never does.
     """
     return _run(opts, partial(api.run, flow=topology.PUSH_INVOICES))
 
@@ -59,7 +60,7 @@ def push_invoices(opts: Options) -> int:
 @click.pass_obj
 @global_options
 def pull_settlements(opts: Options) -> int:
-    """Receive from accounting; route linked settlements and edited CRM invoices to the CRM.
+    """Receive from accounting; route the settlements linked to CRM invoices to the CRM.
 
     A sale, return, bank or cash document goes to the CRM only when it names a CRM invoice
     (or a document already forwarded) along the link paths of flows.pull-settlements.links;

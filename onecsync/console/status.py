@@ -73,6 +73,10 @@ def _peer_rows(p: PeerStatus) -> list[tuple[str, str]]:
             rows.append((_("awaiting link"), tr(f"{b.awaiting_link} settlement documents "
                                                 f"({b.awaiting_link_recent} received in the last "
                                                 f"{b.recent_days} days)")))
+        for flow, count in b.held.items():  # a cron line that runs flows one by one skipped it
+            rows.append((_("held"), tr(f"{count} objects wait for {flow} to route them: no "
+                                       f"command run since they came runs it (schedule `{flow}` "
+                                       f"or `run`)")))
     return rows
 
 

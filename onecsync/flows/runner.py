@@ -83,13 +83,17 @@ def _unique(peers) -> list[str]:
 
 def commands() -> dict[str, list[tuple[str, str]]]:
     """Each command's steps, (action, argument) in order; a command is receive → route → send,
-    once. A flow sends its target what it routed, then its source the confirmation of what it
-    took; `run` and `retry` route every flow in the table's order."""
+    once. A flow receives from each base it takes from, sends its target what it routed, then its
+    source the confirmation of what it took (and, when it returns, what came back);
+    `run` and `retry` route every flow in the table's order."""
     flows = topology.FLOWS
     routes = [("route", f.name) for f in flows]
     sends = [("send", p) for p in _unique([*(f.target for f in flows), *(f.source for f in flows)])]
-    out = {f.name: [("receive", f.source.value), ("route", f.name), ("send", f.target.value),
-                    ("send", f.source.value)] for f in flows}
+    # A flow receives from every base it takes its objects from (both, when the target's changes
+    # return), so that nothing it confirms to a base waits for another command to be routed.
+    out = {f.name: [*(("receive", p) for p in _unique(frm for frm, _ in f.ways)), ("route", f.name),
+                    *(("send", p) for p in _unique([*(to for _, to in f.ways), f.source]))]
+           for f in flows}
     out[topology.RUN] = [*(("receive", p) for p in _unique([*(f.source for f in flows),
                                                             *(f.target for f in flows)])),
                          *routes, *sends, ("reconcile", "")]

@@ -2,10 +2,9 @@
 
 Public API: `route_settlements(config, state)`.
 
-Two kinds of objects from accounting go to the CRM here:
-- a CRM invoice changed in accounting (an invoice made in accounting never does);
-- a settlement document (sale, return, bank or cash receipt or payment) that names a CRM invoice
-  or a document already forwarded along one of the configured link paths.
+A settlement document (sale, return, bank or cash receipt or payment) from accounting goes to
+the CRM here when it names a CRM invoice or a document already forwarded along one of the
+configured link paths (a CRM invoice changed in accounting is push-invoices' way back).
 A settlement document that names none waits in the inbox: its invoice may still arrive, or the
 sale it pays may be linked later. Its references are read once, when it is staged, so each run
 links waiting documents with a join, repeated until nothing new links (a sale links its return).
@@ -20,7 +19,6 @@ from onecsync import topology
 from onecsync.config import Config
 from onecsync.flows.catalogs import restage_newly_taken
 from onecsync.flows.catalogs import taken_types
-from onecsync.flows.invoices import invoice_fields
 from onecsync.flows.route import Registrar
 from onecsync.mapping import find_all
 from onecsync.protocol.objects import parse_object
@@ -51,7 +49,6 @@ def route_settlements(config: Config, state: State) -> Routed:
     with state.atomic():
         restage_newly_taken(config, state, source)
         reg = Registrar(config, state, flow, source, target)
-        _invoices_changed_in_accounting(config, state, reg)
         signature = hashlib.sha256(json.dumps(flow.links, sort_keys=True, ensure_ascii=False)
                                    .encode()).hexdigest()
         if state.meta.get(_LINKS_KEY) != signature:  # link paths changed: read waiting documents again
@@ -90,22 +87,3 @@ def _waiting(state: State, source: str, types: list[str], touched: bool) -> int:
     count = state.inbox.count_status(source, S.WAITING, types)
     state.meta.set(key, str(count))
     return count
-
-
-def _invoices_changed_in_accounting(config: Config, state: State, reg: Registrar) -> None:
-    invoices = topology.flow(topology.PUSH_INVOICES)  # they come back from its target
-    for row in state.inbox.staged(invoices.target, config.flows[invoices.name].objects):
-        if not state.invoices.has(row.ref):
-            state.inbox.set_status(row.id, S.IGNORED, "not an invoice from the CRM")
-            reg.counts.add(ignored=1)
-        elif reg.superseded(row):
-            reg.offer(row)  # the CRM's version will overwrite it in accounting: not passed on
-        elif row.kind == "delete":
-            # The CRM's own invoice was never registered for it: its deletion goes regardless.
-            state.outbox.register_one(invoices.source, row)
-            state.invoices.mark_deleted(row.ref)
-            reg.counts.add(registered=1)
-        else:
-            element = parse_object(row.xml, row.version)
-            if reg.offer(row, element) == "registered":
-                state.invoices.upsert(row.ref, row.type, invoice_fields(element))

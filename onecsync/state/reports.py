@@ -2,9 +2,9 @@
 
 Public API: `status(config)` → `StatusReport`; `numbers(config)` → `Numbers`; `export(config,
 with_parked_xml=False)` → `ExportReport` (the types are in state/status_report.py; each
-`to_json` is what --json prints); `peer_summary(state, name, settlement_types)` →
-`Backlog`; `unconfirmed_sent(state, name)` → `SentBacklog` (what makes a base "stuck":
-reconcile and status judge it alike), `STUCK_AFTER_RUNS`.
+`to_json` is what --json prints); `peer_summary(state, name, settlement_types, routed_by)` →
+`Backlog`; `routers_by_type(config, peer)`; `unconfirmed_sent(state, name)` → `SentBacklog`
+(what makes a base "stuck": reconcile and status judge it alike), `STUCK_AFTER_RUNS`.
 
 Everything here reads a state opened read-only (`open_readonly`), never takes the run lock and
 never writes: an admin can look at any moment, even while a run is going. Payloads are left out
@@ -19,6 +19,7 @@ import datetime
 import logging
 from typing import Iterable
 from typing import Iterator
+from typing import Mapping
 
 from onecsync import __version__
 from onecsync import clock
@@ -117,13 +118,14 @@ def _stuck(state: State, count: int, oldest: str | None, first_no: int | None) -
     return SentBacklog(count, first_no, runs, runs >= STUCK_AFTER_RUNS)
 
 
-def peer_summary(state: State, name: str, settlement_types: tuple[str, ...]) -> Backlog:
+def peer_summary(state: State, name: str, settlement_types: tuple[str, ...],
+                 routed_by: Mapping[str, str] | None = None) -> Backlog:
     """Registrations for the peer and what its inbox holds, counted.
 
     At a million objects every index entry read is felt (`status` ≤ 0.5 s): the unconfirmed
     registrations are counted once, the oldest of them is found by seeks (`_oldest`), and every
     other number is a count of an index range, which SQLite steps through without reading the
-    entries' columns, or one seek."""
+    entries' columns, or one seek. `routed_by`: type → the flow that routes it from this peer."""
     c = state.conn
     open_ = "FROM registrations WHERE peer = ? AND confirmed_no IS NULL AND parked IS NULL"
     unconfirmed = c.execute(f"SELECT count(*) {open_}", (name,)).fetchone()[0]
@@ -161,7 +163,27 @@ def peer_summary(state: State, name: str, settlement_types: tuple[str, ...]) -> 
         stuck=Stuck((sent.count or 0) if sent.stuck else 0, sent.runs, STUCK_AFTER_RUNS),
         parked=Parked(inbox.get("parked", 0), unsendable),
         awaiting_link=awaiting, awaiting_link_recent=recent, recent_days=RECENT_DAYS,
-        staged=staged, inbox=inbox)
+        staged=staged, held=held(staged, routed_by or {}), inbox=inbox)
+
+
+def routers_by_type(config: Config, peer: str) -> dict[str, str]:
+    """Type → the flow whose routing takes it from `peer` (the first, in the table's order)."""
+    out: dict[str, str] = {}
+    for name in topology.flows_from(peer):
+        for t in config.flows[name].objects if name in config.flows else ():
+            out.setdefault(t, name)
+    return out
+
+
+def held(staged: Mapping[str, int], routed_by: Mapping[str, str]) -> dict[str, int]:
+    """Flow → staged objects that wait for its routing. Every command routes what it received
+    before it ends (one stopped between the two leaves it to the next), so what is still staged
+    waits for a flow that no command run since has run."""
+    out: dict[str, int] = {}
+    for t, n in staged.items():
+        if t in routed_by:
+            out[routed_by[t]] = out.get(routed_by[t], 0) + n
+    return out
 
 
 def _count(c, where: str, args: tuple) -> int:
@@ -244,7 +266,8 @@ def _peer_status(config: Config, state: State | None, peer, name: str,
     types = peer.object_types if peer else None
     return PeerStatus(_peer_numbers(config, state, name), fmt,
                       tuple(types) if types is not None else None,
-                      peer_summary(state, name, settlement_types) if state is not None else None)
+                      peer_summary(state, name, settlement_types, routers_by_type(config, name))
+                      if state is not None else None)
 
 
 def status(config: Config, runs: int = RUNS) -> StatusReport:

@@ -105,7 +105,9 @@ class Parked:
 class Backlog:
     """What a base's registrations and inbox hold, counted (`peer_summary`). `awaiting_link`:
     settlement documents not forwarded yet, `awaiting_link_recent` of them received in the last
-    `recent_days`; `staged`: type → count; `inbox`: status → count."""
+    `recent_days`; `staged`: type → count; `held`: flow → how many of the staged objects wait
+    for that flow's routing (a command without it, as one flow from cron, leaves them staged);
+    `inbox`: status → count."""
 
     unconfirmed: Unconfirmed
     stuck: Stuck
@@ -114,6 +116,7 @@ class Backlog:
     awaiting_link_recent: int
     recent_days: int
     staged: Mapping[str, int]
+    held: Mapping[str, int]
     inbox: Mapping[str, int]
 
     def to_json(self) -> dict:
@@ -121,7 +124,7 @@ class Backlog:
                 "parked": self.parked.to_json(), "awaiting_link": self.awaiting_link,
                 "awaiting_link_recent": {"days": self.recent_days,
                                          "count": self.awaiting_link_recent},
-                "staged": dict(self.staged), "inbox": dict(self.inbox)}
+                "staged": dict(self.staged), "held": dict(self.held), "inbox": dict(self.inbox)}
 
 
 @dataclass(frozen=True)
