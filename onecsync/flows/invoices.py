@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from onecsync import topology
 from onecsync.config import Config
-from onecsync.flows.catalogs import restage_newly_taken
-from onecsync.flows.catalogs import taken_types
+from onecsync.flows.rejudge import rejudge
+from onecsync.flows.rejudge import taken_types
 from onecsync.flows.route import Registrar
 from onecsync.mapping import first_text
 from onecsync.protocol.objects import parse_object
@@ -35,7 +35,7 @@ def route_invoices(config: Config, state: State) -> Routed:
     spec = topology.flow(topology.PUSH_INVOICES)
     flow, source = config.flows[spec.name], spec.source
     with state.atomic():
-        restage_newly_taken(config, state, source)
+        rejudge(config, state, source)
         reg = Registrar(config, state, flow, source, spec.target)
         for row in state.inbox.staged(source, flow.objects):
             if row.kind == "delete":

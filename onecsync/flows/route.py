@@ -80,7 +80,9 @@ class Registrar:
         element = element if element is not None else parse_object(row.xml, row.version)
         if element.find(f"{{{formats.namespace(row.version)}}}КлючевыеСвойства") is None:
             return self._status(row, S.PARKED, N_("the object has no КлючевыеСвойства"))
-        if self.flow.organizations:
+        # What the target got goes on getting its new versions, whatever organization it names
+        # now: held back, its copy there would stay as it was, for ever.
+        if self.flow.organizations and not self.state.outbox.holds(self.target, row.type, row.ref):
             inn = org_inn(element)
             if inn is not None and inn not in self.flow.organizations:
                 return self._status(row, S.FILTERED, f"organization ИНН {inn} is not in "

@@ -18,30 +18,15 @@ import json
 
 from onecsync import topology
 from onecsync.config import Config
-from onecsync.flows.catalogs import restage_newly_taken
-from onecsync.flows.catalogs import taken_types
 from onecsync.flows.invoices import invoice_fields
+from onecsync.flows.links import refs
+from onecsync.flows.rejudge import rejudge
+from onecsync.flows.rejudge import taken_types
 from onecsync.flows.route import Registrar
-from onecsync.mapping import find_all
 from onecsync.protocol.objects import parse_object
 from onecsync.runs import Routed
 from onecsync.state import State
 from onecsync.state.inbox import InboxStatus as S
-from onecsync.state.inbox import Staged
-
-_LINKS_KEY = f"{topology.PULL_SETTLEMENTS}.links"
-
-
-def _refs(row: Staged, paths: tuple[str, ...]) -> set[str]:
-    # A path can match only if the start tag of each of its elements occurs in the bytes (stored
-    # objects write the body namespace unprefixed). Most of an accounting base's documents name
-    # no invoice at all: they are not parsed.
-    paths = tuple(p for p in paths if all(f"<{step}".encode() in row.xml for step in p.split("/")))
-    if not paths:
-        return set()
-    element = parse_object(row.xml, row.version)
-    return {(el.text or "").strip().lower() for path in paths for el in find_all(element, path)
-            if (el.text or "").strip()}
 
 
 def route_settlements(config: Config, state: State) -> Routed:
@@ -49,22 +34,16 @@ def route_settlements(config: Config, state: State) -> Routed:
     flow, source, target = config.flows[spec.name], spec.source, spec.target
     types = list(flow.objects)
     with state.atomic():
-        restage_newly_taken(config, state, source)
+        rejudge(config, state, source)
         reg = Registrar(config, state, flow, source, target)
         _invoices_changed_in_accounting(config, state, reg)
-        signature = hashlib.sha256(json.dumps(flow.links, sort_keys=True, ensure_ascii=False)
-                                   .encode()).hexdigest()
-        if state.meta.get(_LINKS_KEY) != signature:  # link paths changed: read waiting documents again
-            for row in state.inbox.waiting(source, types):
-                state.inbox.set_links(row.id, _refs(row, flow.links.get(row.type, ())))
-            state.meta.set(_LINKS_KEY, signature)
         touched = False
         for row in state.inbox.staged(source, types):
             touched = True
             if row.kind == "delete":
                 reg.offer(row)  # forwarded only if the document itself was
                 continue
-            state.inbox.set_links(row.id, _refs(row, flow.links.get(row.type, ())))
+            state.inbox.set_links(row.id, refs(row, flow.links.get(row.type, ())))
             state.inbox.set_status(row.id, S.WAITING)
         while ids := state.inbox.link_waiting(source, target, types):
             touched = True
