@@ -1,7 +1,7 @@
 """Registering staged objects for a peer: organization filter, mapping, echo check, parking.
 
-Public API: `Registrar(config, state, flow, source, target)` with `offer(row)` and
-`register_rest(types)`; `RouteCounts` (the tally; `routed()` is the report).
+Public API: `Registrar(config, state, flow, source, target)` with `offer(row)`, `withdraw(row)`
+and `register_rest(types)`; `WITHDRAWN`; `RouteCounts` (the tally; `routed()` is the report).
 
 Most objects need none of this and go in one SQL statement (`register_rest`); only objects of a
 type with mapping rules, under an organization filter, or of which the target base already sent
@@ -25,6 +25,7 @@ from onecsync.mapping import org_inn
 from onecsync.protocol.normal import normalize_object
 from onecsync.protocol.objects import canonical_digest
 from onecsync.protocol.objects import convert
+from onecsync.protocol.objects import deletion_of
 from onecsync.protocol.objects import parse_object
 from onecsync.runs import Routed
 from onecsync.state import State
@@ -32,6 +33,8 @@ from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.inbox import Staged
 
 log = logging.getLogger("onecsync")
+# The reason of a waiting document whose copy the target was told to delete (`withdraw`).
+WITHDRAWN = "no longer linked: its deletion was sent to the {target} base"
 
 
 class RouteCounts:
@@ -99,6 +102,21 @@ class Registrar:
         if self._echo(row, xml or row.xml):
             return self._status(row, S.ECHO)
         return self._register(row, xml)
+
+    def withdraw(self, row: Staged) -> None:
+        """The target is sent the deletion of its copy of this document, which no longer names
+        anything that took it there (a payment re-assigned to another order): it stays waiting,
+        and goes again if it comes to name something that does."""
+        log.info("%s %s: no longer linked: its deletion goes to the %s base", row.type, row.ref,
+                 self.target)
+        try:
+            notice = deletion_of(row.type, row.ref, row.version)
+        except formats.Unconvertible as exc:
+            self._status(row, S.PARKED, N_(f"its deletion cannot be written for {self.target}: {exc}"))
+            return
+        self.state.outbox.register_one(self.target, row, notice, kind="delete")
+        self.state.inbox.set_status(row.id, S.WAITING, WITHDRAWN.format(target=self.target))
+        self.counts.add(registered=1)
 
     def superseded(self, row: Staged) -> bool:
         """Will the source base import, over this version, one the target base made?

@@ -9,6 +9,7 @@ Two kinds of objects from accounting go to the CRM here:
 A settlement document that names none waits in the inbox: its invoice may still arrive, or the
 sale it pays may be linked later. Its references are read once, when it is staged, so each run
 links waiting documents with a join, repeated until nothing new links (a sale links its return).
+A forwarded document that comes to name none is withdrawn: the CRM is sent its deletion.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def route_settlements(config: Config, state: State) -> Routed:
         rejudge(config, state, source)
         reg = Registrar(config, state, flow, source, target)
         _invoices_changed_in_accounting(config, state, reg)
-        touched = False
+        touched, changed = False, []
         for row in state.inbox.staged(source, types):
             touched = True
             if row.kind == "delete":
@@ -45,13 +46,33 @@ def route_settlements(config: Config, state: State) -> Routed:
                 continue
             state.inbox.set_links(row.id, refs(row, flow.links.get(row.type, ())))
             state.inbox.set_status(row.id, S.WAITING)
+            changed.append(row.id)
         while ids := state.inbox.link_waiting(source, target, types):
             touched = True
             for row in state.inbox.rows(ids):
                 reg.offer(row)
+        _withdraw_unlinked(state, reg, types, changed)
         reg.counts.add(ignored=state.inbox.ignore_other_types(source, taken_types(config, source)))
         reg.counts.set(waiting=_waiting(state, source, types, touched))
     return reg.counts.routed()
+
+
+def _withdraw_unlinked(state: State, reg: Registrar, types: list[str], changed: list[int]) -> None:
+    """What the CRM got and no longer settles a CRM invoice is withdrawn from it.
+
+    A forwarded document changed in accounting may name nothing of the CRM's any more (a
+    payment re-assigned to accounting's own order, a link removed): routing it by what it names
+    now would leave the CRM's copy settling an order it no longer pays, for ever. Its deletion
+    goes instead, and so, in turn, does that of each document forwarded only through it (the
+    return or payment of a sale no longer linked).
+    """
+    ids: list[int] = changed
+    naming: list[str] = []
+    while found := state.outbox.no_longer_linked(reg.source, reg.target, types, ids, naming):
+        rows = list(state.inbox.rows(found))
+        for row in rows:
+            reg.withdraw(row)
+        ids, naming = [], [row.ref for row in rows]
 
 
 def _waiting(state: State, source: str, types: list[str], touched: bool) -> int:
