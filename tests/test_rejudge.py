@@ -112,3 +112,17 @@ def test_what_a_mapping_rule_could_not_apply_to_goes_once_the_rule_is_fixed(sand
     code, report, err = sandbox.run("run")  # no retry, no new message
     assert code == 0, err
     assert ("Справочник.Валюты", f.ref(2)) in sandbox.outgoing("crm")["objects"]
+
+
+def test_a_crm_invoice_changed_in_accounting_comes_back_whatever_the_filter_says(sandbox):
+    """The CRM made it: the filter of what goes back to it never strands its own invoice."""
+    config_with(sandbox, "flows:\n  pull-settlements:\n    organizations: ['" + SECOND + "']\n")
+    order_ref = f.ref(1, "c0ffee00")
+    sandbox.put("crm", f.Msg(sender=f.CRM, objects=[f.order(order_ref)]))
+    assert sandbox.run("run")[0] == 0
+    assert ("Документ.ЗаказКлиента", order_ref) in sandbox.outgoing("accounting")["objects"]
+    sandbox.put("accounting", f.Msg(received_no=1, objects=[
+        f.order(order_ref, comment="Бухгалтерия: правка")]))
+    code, report, err = sandbox.run("run")
+    assert code == 0, err
+    assert ("Документ.ЗаказКлиента", order_ref) in sandbox.outgoing("crm")["objects"], report

@@ -83,9 +83,9 @@ class Registrar:
         element = element if element is not None else parse_object(row.xml, row.version)
         if element.find(f"{{{formats.namespace(row.version)}}}КлючевыеСвойства") is None:
             return self._status(row, S.PARKED, N_("the object has no КлючевыеСвойства"))
-        # What the target got goes on getting its new versions, whatever organization it names
-        # now: held back, its copy there would stay as it was, for ever.
-        if self.flow.organizations and not self.state.outbox.holds(self.target, row.type, row.ref):
+        # What the target has (we sent it, or it made it) goes on getting its new versions,
+        # whatever organization it names now: held back, its copy there would stay as it was.
+        if self.flow.organizations and not self._target_has(row):
             inn = org_inn(element)
             if inn is not None and inn not in self.flow.organizations:
                 return self._status(row, S.FILTERED, f"organization ИНН {inn} is not in "
@@ -129,6 +129,10 @@ class Registrar:
         message, and is taken before this routing.
         """
         return self.state.outbox.owed(self.source, row.type, row.ref)
+
+    def _target_has(self, row: Staged) -> bool:
+        return (self.state.outbox.holds(self.target, row.type, row.ref)
+                or self.state.inbox.copy_of(self.target, row.type, row.ref) is not None)
 
     def _echo(self, row: Staged, xml: bytes) -> bool:
         copy = self.state.inbox.copy_of(self.target, row.type, row.ref)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from array import array
+from typing import Sequence
 
 from onecsync import topology
 from onecsync.config import Config
@@ -38,7 +40,7 @@ def route_settlements(config: Config, state: State) -> Routed:
         rejudge(config, state, source)
         reg = Registrar(config, state, flow, source, target)
         _invoices_changed_in_accounting(config, state, reg)
-        touched, changed = False, []
+        touched, changed = False, array("q")  # ids only: a first exchange stages many
         for row in state.inbox.staged(source, types):
             touched = True
             if row.kind == "delete":
@@ -57,7 +59,7 @@ def route_settlements(config: Config, state: State) -> Routed:
     return reg.counts.routed()
 
 
-def _withdraw_unlinked(state: State, reg: Registrar, types: list[str], changed: list[int]) -> None:
+def _withdraw_unlinked(state: State, reg: Registrar, types: list[str], changed: Sequence[int]) -> None:
     """What the CRM got and no longer settles a CRM invoice is withdrawn from it.
 
     A forwarded document changed in accounting may name nothing of the CRM's any more (a
@@ -66,8 +68,8 @@ def _withdraw_unlinked(state: State, reg: Registrar, types: list[str], changed: 
     goes instead, and so, in turn, does that of each document forwarded only through it (the
     return or payment of a sale no longer linked).
     """
-    ids: list[int] = changed
-    naming: list[str] = []
+    ids: Sequence[int] = changed
+    naming: Sequence[str] = ()
     while found := state.outbox.no_longer_linked(reg.source, reg.target, types, ids, naming):
         rows = list(state.inbox.rows(found))
         for row in rows:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Callable
 from typing import Iterable
 from typing import Iterator
+from typing import Sequence
+from typing import Sized
 
 from onecsync.errors import StateError
 from onecsync.state.inbox import InboxStatus as S
@@ -49,8 +51,8 @@ class Pending(StoredObject):
         return pending
 
 
-def _marks(values: list) -> str:
-    return ", ".join("?" for _ in values)
+def _marks(values: Sized) -> str:
+    return ", ".join(["?"] * len(values))
 
 
 class Outbox(Table):
@@ -197,8 +199,8 @@ class Outbox(Table):
                 out.setdefault(inv, {})[doc] = type_name
         return out
 
-    def no_longer_linked(self, source: str, target: str, types: Iterable[str], ids: Iterable[int] = (),
-                         naming: Iterable[str] = ()) -> list[int]:
+    def no_longer_linked(self, source: str, target: str, types: Iterable[str], ids: Sequence[int] = (),
+                         naming: Sequence[str] = ()) -> list[int]:
         """Inbox ids of documents from `source` whose last registration for `target` is a version
         (not its deletion) while they name neither an invoice nor a document registered for it:
         among the rows `ids`, and those that name one of `naming` (documents just withdrawn).
@@ -207,7 +209,7 @@ class Outbox(Table):
         every run."""
         types, found = list(types), []
         marks = _marks(types)
-        for column, values in (("w.id", list(ids)), ("l.ref", list(naming))):
+        for column, values in (("w.id", ids), ("l.ref", naming)):
             pick = "w.id IN ({})" if column == "w.id" else \
                 "w.id IN (SELECT l.inbox_id FROM inbox_links l WHERE l.ref IN ({}))"
             for i in range(0, len(values), 500):
