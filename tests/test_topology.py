@@ -13,7 +13,7 @@ import pytest
 from onecsync import topology
 from onecsync.config import load_config
 from onecsync.flows import runner
-from onecsync.flows.catalogs import taken_types
+from onecsync.flows.rejudge import taken_types
 from onecsync.state.admin import resend_route
 from onecsync.state.admin import resend_types
 from onecsync.topology import PULL_CATALOGS

@@ -69,6 +69,9 @@ def _peer_rows(p: PeerStatus) -> list[tuple[str, str]]:
         pk = b.parked
         rows.append((_("parked"), tr(f"{pk.total} ({pk.received} received from it, "
                                      f"{pk.unsendable} that cannot be sent to it)")))
+        if b.inbox.get("filtered"):
+            rows.append((_("held back"), tr(f"{b.inbox['filtered']} objects received from it that "
+                                            "flows.*.organizations leaves out")))
         if b.awaiting_link:
             rows.append((_("awaiting link"), tr(f"{b.awaiting_link} settlement documents "
                                                 f"({b.awaiting_link_recent} received in the last "
@@ -223,7 +226,8 @@ def print_plan(plan: StatePlan, dry_run: bool = False) -> None:
                                                 f"type(s), {plan.total} in all"), markup=False)
         out.print("  " + tr(f"registered before: {regs}"), markup=False)
         if plan.rerouted:
-            out.print("  " + _("set aside when they came, now routed:") + " " + ", ".join(
+            out.print("  " + _("set aside when they came, judged again by the current config:")
+                      + " " + ", ".join(
                 f"{t} {n}" for t, n in plan.rerouted.items()), markup=False)
     for note in plan.notes:
         out.print(f"  {tr(note)}", markup=False)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from onecsync import topology
 from onecsync.config import Config
-from onecsync.flows.catalogs import restage_newly_taken
-from onecsync.flows.catalogs import taken_types
+from onecsync.flows.rejudge import rejudge
+from onecsync.flows.rejudge import taken_types
 from onecsync.flows.route import Registrar
 from onecsync.flows.route import RouteCounts
 from onecsync.mapping import first_text
@@ -42,7 +42,7 @@ def route_invoices(config: Config, state: State) -> Routed:
     counts = RouteCounts()
     with state.atomic():
         for (source, target), route in zip(spec.ways, (_from_source, _returned), strict=False):
-            restage_newly_taken(config, state, source)
+            rejudge(config, state, source)
             reg = Registrar(config, state, flow, source, target)
             reg.counts = counts  # one report for the flow, both ways
             route(state, reg)

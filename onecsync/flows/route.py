@@ -1,7 +1,7 @@
 """Registering staged objects for a peer: organization filter, mapping, echo check, parking.
 
-Public API: `Registrar(config, state, flow, source, target)` with `offer(row)` and
-`register_rest(types)`; `RouteCounts` (the tally; `routed()` is the report).
+Public API: `Registrar(config, state, flow, source, target)` with `offer(row)`, `withdraw(row)`
+and `register_rest(types)`; `WITHDRAWN`; `RouteCounts` (the tally; `routed()` is the report).
 
 Most objects need none of this and go in one SQL statement (`register_rest`); only objects of a
 type with mapping rules, under an organization filter, or of which the target base already sent
@@ -25,6 +25,7 @@ from onecsync.mapping import org_inn
 from onecsync.protocol.normal import normalize_object
 from onecsync.protocol.objects import canonical_digest
 from onecsync.protocol.objects import convert
+from onecsync.protocol.objects import deletion_of
 from onecsync.protocol.objects import parse_object
 from onecsync.runs import Routed
 from onecsync.state import State
@@ -32,6 +33,8 @@ from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.inbox import Staged
 
 log = logging.getLogger("onecsync")
+# The reason of a waiting document whose copy the target was told to delete (`withdraw`).
+WITHDRAWN = "no longer linked: its deletion was sent to the {target} base"
 
 
 class RouteCounts:
@@ -80,7 +83,9 @@ class Registrar:
         element = element if element is not None else parse_object(row.xml, row.version)
         if element.find(f"{{{formats.namespace(row.version)}}}КлючевыеСвойства") is None:
             return self._status(row, S.PARKED, N_("the object has no КлючевыеСвойства"))
-        if self.flow.organizations:
+        # What the target has (we sent it, or it made it) goes on getting its new versions,
+        # whatever organization it names now: held back, its copy there would stay as it was.
+        if self.flow.organizations and not self._target_has(row):
             inn = org_inn(element)
             if inn is not None and inn not in self.flow.organizations:
                 return self._status(row, S.FILTERED, f"organization ИНН {inn} is not in "
@@ -98,6 +103,21 @@ class Registrar:
             return self._status(row, S.ECHO)
         return self._register(row, xml)
 
+    def withdraw(self, row: Staged) -> None:
+        """The target is sent the deletion of its copy of this document, which no longer names
+        anything that took it there (a payment re-assigned to another order): it stays waiting,
+        and goes again if it comes to name something that does."""
+        log.info("%s %s: no longer linked: its deletion goes to the %s base", row.type, row.ref,
+                 self.target)
+        try:
+            notice = deletion_of(row.type, row.ref, row.version)
+        except formats.Unconvertible as exc:
+            self._status(row, S.PARKED, N_(f"its deletion cannot be written for {self.target}: {exc}"))
+            return
+        self.state.outbox.register_one(self.target, row, notice, kind="delete")
+        self.state.inbox.set_status(row.id, S.WAITING, WITHDRAWN.format(target=self.target))
+        self.counts.add(registered=1)
+
     def superseded(self, row: Staged) -> bool:
         """Will the source base import, over this version, one the target base made?
 
@@ -109,6 +129,10 @@ class Registrar:
         message, and is taken before this routing.
         """
         return self.state.outbox.owed(self.source, row.type, row.ref)
+
+    def _target_has(self, row: Staged) -> bool:
+        return (self.state.outbox.holds(self.target, row.type, row.ref)
+                or self.state.inbox.copy_of(self.target, row.type, row.ref) is not None)
 
     def _echo(self, row: Staged, xml: bytes) -> bool:
         copy = self.state.inbox.copy_of(self.target, row.type, row.ref)

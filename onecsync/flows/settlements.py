@@ -8,38 +8,25 @@ configured link paths (a CRM invoice changed in accounting is push-invoices' way
 A settlement document that names none waits in the inbox: its invoice may still arrive, or the
 sale it pays may be linked later. Its references are read once, when it is staged, so each run
 links waiting documents with a join, repeated until nothing new links (a sale links its return).
+A forwarded document that comes to name none is withdrawn: the CRM is sent its deletion.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from array import array
+from typing import Sequence
 
 from onecsync import topology
 from onecsync.config import Config
-from onecsync.flows.catalogs import restage_newly_taken
-from onecsync.flows.catalogs import taken_types
+from onecsync.flows.links import refs
+from onecsync.flows.rejudge import rejudge
+from onecsync.flows.rejudge import taken_types
 from onecsync.flows.route import Registrar
-from onecsync.mapping import find_all
-from onecsync.protocol.objects import parse_object
 from onecsync.runs import Routed
 from onecsync.state import State
 from onecsync.state.inbox import InboxStatus as S
-from onecsync.state.inbox import Staged
-
-_LINKS_KEY = f"{topology.PULL_SETTLEMENTS}.links"
-
-
-def _refs(row: Staged, paths: tuple[str, ...]) -> set[str]:
-    # A path can match only if the start tag of each of its elements occurs in the bytes (stored
-    # objects write the body namespace unprefixed). Most of an accounting base's documents name
-    # no invoice at all: they are not parsed.
-    paths = tuple(p for p in paths if all(f"<{step}".encode() in row.xml for step in p.split("/")))
-    if not paths:
-        return set()
-    element = parse_object(row.xml, row.version)
-    return {(el.text or "").strip().lower() for path in paths for el in find_all(element, path)
-            if (el.text or "").strip()}
 
 
 def route_settlements(config: Config, state: State) -> Routed:
@@ -47,29 +34,43 @@ def route_settlements(config: Config, state: State) -> Routed:
     flow, source, target = config.flows[spec.name], spec.source, spec.target
     types = list(flow.objects)
     with state.atomic():
-        restage_newly_taken(config, state, source)
+        rejudge(config, state, source)
         reg = Registrar(config, state, flow, source, target)
-        signature = hashlib.sha256(json.dumps(flow.links, sort_keys=True, ensure_ascii=False)
-                                   .encode()).hexdigest()
-        if state.meta.get(_LINKS_KEY) != signature:  # link paths changed: read waiting documents again
-            for row in state.inbox.waiting(source, types):
-                state.inbox.set_links(row.id, _refs(row, flow.links.get(row.type, ())))
-            state.meta.set(_LINKS_KEY, signature)
-        touched = False
+        touched, changed = False, array("q")  # ids only: a first exchange stages many
         for row in state.inbox.staged(source, types):
             touched = True
             if row.kind == "delete":
                 reg.offer(row)  # forwarded only if the document itself was
                 continue
-            state.inbox.set_links(row.id, _refs(row, flow.links.get(row.type, ())))
+            state.inbox.set_links(row.id, refs(row, flow.links.get(row.type, ())))
             state.inbox.set_status(row.id, S.WAITING)
+            changed.append(row.id)
         while ids := state.inbox.link_waiting(source, target, types):
             touched = True
             for row in state.inbox.rows(ids):
                 reg.offer(row)
+        _withdraw_unlinked(state, reg, types, changed)
         reg.counts.add(ignored=state.inbox.ignore_other_types(source, taken_types(config, source)))
         reg.counts.set(waiting=_waiting(state, source, types, touched))
     return reg.counts.routed()
+
+
+def _withdraw_unlinked(state: State, reg: Registrar, types: list[str], changed: Sequence[int]) -> None:
+    """What the CRM got and no longer settles a CRM invoice is withdrawn from it.
+
+    A forwarded document changed in accounting may name nothing of the CRM's any more (a
+    payment re-assigned to accounting's own order, a link removed): routing it by what it names
+    now would leave the CRM's copy settling an order it no longer pays, for ever. Its deletion
+    goes instead, and so, in turn, does that of each document forwarded only through it (the
+    return or payment of a sale no longer linked).
+    """
+    ids: Sequence[int] = changed
+    naming: Sequence[str] = ()
+    while found := state.outbox.no_longer_linked(reg.source, reg.target, types, ids, naming):
+        rows = list(state.inbox.rows(found))
+        for row in rows:
+            reg.withdraw(row)
+        ids, naming = [], [row.ref for row in rows]
 
 
 def _waiting(state: State, source: str, types: list[str], touched: bool) -> int:

@@ -196,6 +196,11 @@ class FormatIndex:
         """
         return self._ref_types.get(element_local_name)
 
+    def ref_element(self, type_name: str) -> str | None:
+        """The reference element of ``ЛюбаяСсылка`` that names an object of `type_name` (what a
+        deletion notice names it by); None for a type no such element names."""
+        return next((e for e, t in self._ref_types.items() if t == type_name), None)
+
     def __repr__(self) -> str:
         return f"<FormatIndex {self.version} ({len(self.types)} types)>"
 

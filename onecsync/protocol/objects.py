@@ -1,6 +1,7 @@
 """Stored objects as elements again: parse the namespace-relative bytes, convert between versions.
 
-Public API: `parse_object(xml, version)`, `convert(xml, source, target)`.
+Public API: `parse_object(xml, version)`, `convert(xml, source, target)`, `deletion_of(type_name,
+ref, version)`.
 """
 
 from __future__ import annotations
@@ -97,3 +98,20 @@ def canonical_digest(xml: bytes, version: str) -> str:
     """A digest that two serializations of the same object share (whitespace, prefixes aside)."""
     element = _parse(xml, version, _CANONICAL)
     return hashlib.sha256(etree.tostring(element, method="c14n")).hexdigest()
+
+
+def deletion_of(type_name: str, ref: str, version: str) -> bytes:
+    """The stored bytes of 1C's deletion notice (УдалениеОбъекта) of an object, in `version`.
+
+    A base is sent one for what it got from us and must no longer hold as it is (a settlement
+    document that no longer names anything of that base)."""
+    element = formats.load(version).ref_element(type_name)
+    if element is None:
+        raise formats.Unconvertible("УдалениеОбъекта", f"no reference of EnterpriseData {version} "
+                                    f"names {type_name}")
+    ns = formats.namespace(version)
+    notice = etree.Element(f"{{{ns}}}УдалениеОбъекта", nsmap={None: ns})
+    named = etree.SubElement(etree.SubElement(notice, f"{{{ns}}}СсылкаНаОбъект"),
+                             f"{{{ns}}}СсылкаНаОбъект")
+    etree.SubElement(named, f"{{{ns}}}{element}").text = ref
+    return normalize_object(notice, ns)

@@ -53,6 +53,10 @@ _RESEND_NOTES: dict[str, str] = {
 }
 
 
+# What a resend routes again, as well as what was registered: the rows routing set aside.
+_REROUTED = (InboxStatus.IGNORED, InboxStatus.FILTERED)
+
+
 def _check_peer(config: Config, peer: str) -> None:
     if peer not in config.bases:
         raise ConfigError(f"no base named {clip(peer, quoted=True)} (the bases are "
@@ -209,9 +213,13 @@ def _resend_plan(state: State | None, peer: str, types: tuple[str, ...]) -> dict
     if state is None:
         return plan
     plan["registrations"] = state.outbox.count_by_type(peer, types)
-    # Objects set aside because no flow took their type when they came (the type was added
-    # to the config since): they are routed by the next run.
-    plan["rerouted"] = state.inbox.count_by_type(source, InboxStatus.IGNORED, types)
+    # Objects set aside when they came, because no flow took their type or a filter held them
+    # back: the next run judges them again by the current config (and sends what it admits).
+    rerouted: dict[str, int] = {}
+    for status in _REROUTED:
+        for t, n in state.inbox.count_by_type(source, status, types).items():
+            rerouted[t] = rerouted.get(t, 0) + n
+    plan["rerouted"] = dict(sorted(rerouted.items()))
     plan["total"] = sum(plan["registrations"].values()) + sum(plan["rerouted"].values())
     return plan
 
@@ -219,4 +227,5 @@ def _resend_plan(state: State | None, peer: str, types: tuple[str, ...]) -> dict
 def _apply_resend(state: State, peer: str, types: tuple[str, ...]) -> None:
     source, _ = resend_route(peer)
     state.outbox.reregister_types(peer, types)
-    state.inbox.restage_ignored(source, types)
+    for status in _REROUTED:
+        state.inbox.restage(source, types, status)

@@ -267,12 +267,17 @@ class Inbox(Table):
             f"SELECT type, count(*) FROM inbox WHERE peer = ? AND status = {status.literal} "
             f"AND type IN ({_marks(types)}) GROUP BY type ORDER BY type", (peer, *types)).fetchall())
 
-    def restage_ignored(self, source: str, types: Iterable[str]) -> int:
-        """Every ignored row of `types` from `source` is routed again by the next run."""
+    def restage(self, source: str, types: Iterable[str], status: InboxStatus, reason: str = "%") -> int:
+        """Rows of `types` from `source` in `status` (with a reason LIKE `reason`) are routed again
+        by the next run: the config that judged them has changed. Their reason stays, so that
+        each is looked at one by one again (`needs_a_look`)."""
         types = list(types)
+        if not types:
+            return 0
         return self.conn.execute(
-            f"UPDATE inbox SET status = {S.STAGED.literal} WHERE peer = ? AND status = "
-            f"{S.IGNORED.literal} AND type IN ({_marks(types)})", (source, *types)).rowcount
+            f"UPDATE inbox SET status = {S.STAGED.literal} WHERE peer = ? AND status = ? AND "
+            f"coalesce(reason, '') LIKE ? AND type IN ({_marks(types)})",
+            (source, status, reason, *types)).rowcount
 
     def parked(self) -> list[tuple[str, str, str, str]]:
         """(peer, type, Ссылка, reason) of every parked row, in the order received."""

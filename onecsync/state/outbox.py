@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Callable
 from typing import Iterable
 from typing import Iterator
+from typing import Sequence
+from typing import Sized
 
 from onecsync.errors import StateError
 from onecsync.state.inbox import InboxStatus as S
@@ -49,8 +51,8 @@ class Pending(StoredObject):
         return pending
 
 
-def _marks(values: list) -> str:
-    return ", ".join("?" for _ in values)
+def _marks(values: Sized) -> str:
+    return ", ".join(["?"] * len(values))
 
 
 class Outbox(Table):
@@ -95,6 +97,12 @@ class Outbox(Table):
             "SELECT 1 FROM registrations WHERE peer = ? AND type = ? AND ref = ?",
             (peer, type_name, ref)).fetchone() is not None
 
+    def holds(self, peer: str, type_name: str, ref: str) -> bool:
+        """Was a version of this object registered for `peer` last (not its deletion)?"""
+        return self.conn.execute(
+            "SELECT 1 FROM registrations WHERE peer = ? AND type = ? AND ref = ? AND kind = 'object'",
+            (peer, type_name, ref)).fetchone() is not None
+
     def owed(self, peer: str, type_name: str, ref: str) -> bool:
         """Is a version of this object registered for `peer` and not yet confirmed by it?"""
         return self.conn.execute(
@@ -106,15 +114,17 @@ class Outbox(Table):
         return set(self.conn.execute(
             "SELECT type, ref FROM registrations WHERE peer = ? AND confirmed_no IS NULL", (peer,)))
 
-    def register_one(self, target: str, row: Staged, xml: bytes | None = None) -> None:
-        """Register one inbox object for `target` (`xml`: its payload after the mapping)."""
+    def register_one(self, target: str, row: Staged, xml: bytes | None = None,
+                     kind: str | None = None) -> None:
+        """Register one inbox object for `target` (`xml`: its payload after the mapping; `kind`
+        "delete" with the deletion notice as `xml`: the target is to delete its copy)."""
         [rid] = self.conn.execute(
             "INSERT INTO registrations (peer, type, ref, kind, inbox_id, message_no, registered_at) "
             "VALUES (?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (peer, type, ref) DO UPDATE SET "
             "kind = excluded.kind, inbox_id = excluded.inbox_id, message_no = NULL, "
             "confirmed_no = NULL, parked = NULL, stamped_at = NULL, confirmed_at = NULL, "
             "registered_at = excluded.registered_at RETURNING id",
-            (target, row.type, row.ref, row.kind, row.id, now_text())).fetchone()
+            (target, row.type, row.ref, kind or row.kind, row.id, now_text())).fetchone()
         if xml is None:
             self.conn.execute("DELETE FROM registration_payloads WHERE registration_id = ?", (rid,))
         else:
@@ -188,6 +198,32 @@ class Outbox(Table):
             for inv, doc, type_name in cur:
                 out.setdefault(inv, {})[doc] = type_name
         return out
+
+    def no_longer_linked(self, source: str, target: str, types: Iterable[str], ids: Sequence[int] = (),
+                         naming: Sequence[str] = ()) -> list[int]:
+        """Inbox ids of documents from `source` whose last registration for `target` is a version
+        (not its deletion) while they name neither an invoice nor a document registered for it:
+        among the rows `ids`, and those that name one of `naming` (documents just withdrawn).
+
+        Only such candidates are looked at: the forwarded documents may be many, and this runs on
+        every run."""
+        types, found = list(types), []
+        marks = _marks(types)
+        for column, values in (("w.id", ids), ("l.ref", naming)):
+            pick = "w.id IN ({})" if column == "w.id" else \
+                "w.id IN (SELECT l.inbox_id FROM inbox_links l WHERE l.ref IN ({}))"
+            for i in range(0, len(values), 500):
+                chunk = values[i:i + 500]
+                found += [r[0] for r in self.conn.execute(
+                    "SELECT w.id FROM inbox w JOIN registrations r ON r.peer = ? AND r.type = w.type "
+                    f"AND r.ref = w.ref AND r.kind = 'object' WHERE {pick.format(_marks(chunk))} "
+                    f"AND w.peer = ? AND w.kind = 'object' AND w.type IN ({marks}) AND w.status IN "
+                    f"({S.WAITING.literal}, {S.ROUTED.literal}) AND NOT EXISTS (SELECT 1 FROM "
+                    "inbox_links k WHERE k.inbox_id = w.id AND k.ref IN (SELECT ref FROM invoices "
+                    "UNION ALL SELECT ref FROM registrations WHERE peer = ? AND kind = 'object' "
+                    f"AND type IN ({marks}))) ORDER BY w.id",
+                    (target, *chunk, source, *types, target, *types))]
+        return sorted(set(found))
 
     def confirmed_registrations(self, peer: str, types: Iterable[str]) -> list[tuple[str, str]]:
         types = list(types)

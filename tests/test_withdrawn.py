@@ -1,0 +1,101 @@
+"""A settlement document the CRM got, then changed in accounting to name nothing of the CRM's
+(re-assigned to accounting's own order, its link removed), is withdrawn: the CRM is sent its
+deletion, and so is every document forwarded only through it (review #6, F2).
+
+Between two emulated bases (tests/emulator), in-process; each test ends with `assert_converged`,
+whose expectation is the bases' own: the CRM holds no settlement that names nothing of it, but
+for its copy of one it got, marked for deletion.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from tests.emulator import data as d
+from tests.emulator.expect import RETURN
+from tests.emulator.expect import SALE
+from tests.emulator.users import BANK
+from tests.emulator.users import Users
+from tests.emulator.world import World
+from tests.emulator.world import assert_converged
+from tests.emulator.world import scratch_dir
+
+
+@pytest.fixture
+def world(tmp_path):
+    with scratch_dir(tmp_path) as root:
+        yield World(root, in_process=True)
+
+
+def start(world: World):
+    """A CRM order, in accounting too; and an order accounting made itself."""
+    u = Users(world, d.seed_accounting(world.acc))
+    world.settle(2)
+    crm_order = u.add_order()
+    world.settle(2)
+    order = world.copy_in("accounting", crm_order).ref
+    own = world.acc.create("Документ.ЗаказКлиента",
+                           d.order_fields(u.s, "БП00-000901", "2026-11-25T10:00:00"))
+    return u, order, own
+
+
+def settle_quietly(world: World, rounds: int = 4) -> None:
+    """Rounds of both bases and a run, each run exit 0."""
+    for _ in range(rounds):
+        run = world.round()
+        assert run.code == 0, run.stderr
+
+
+def reassign(world: World, payment, order) -> None:
+    """The accountant corrects the payment's row: it pays `order`."""
+    rows = copy.deepcopy(world.acc.get(payment).fields["РасшифровкаПлатежа"])
+    rows[0]["Заказ"] = order
+    world.acc.edit(payment, РасшифровкаПлатежа=rows)
+
+
+def deleted_in_crm(world: World) -> list[tuple]:
+    return [o for e in world.crm.log if e.kind == "imported" for o in e.objects if o[0] == "delete"]
+
+
+def test_a_payment_re_assigned_to_an_order_of_accountings_own_is_withdrawn_from_the_crm(world):
+    u, order, own = start(world)
+    paid = u.pay(order)
+    settle_quietly(world, 3)
+    assert not world.copy_in("crm", paid).deletion_mark
+    reassign(world, paid, own)
+    settle_quietly(world)
+    assert deleted_in_crm(world) == [("delete", BANK, paid.id)]
+    assert world.copy_in("crm", paid).deletion_mark  # it no longer pays the CRM's order
+    assert_converged(world)
+
+
+def test_a_sale_re_pointed_takes_its_return_and_its_payment_out_of_the_crm_with_it(world):
+    u, order, own = start(world)
+    sale = u.ship(order)
+    back, paid = u.take_back(sale), u.pay_for_shipment(sale)
+    settle_quietly(world, 3)
+    assert not any(world.copy_in("crm", r).deletion_mark for r in (sale, back, paid))
+    world.acc.edit(sale, Заказ=own)
+    settle_quietly(world)
+    assert sorted(deleted_in_crm(world)) == sorted([("delete", SALE, sale.id), ("delete", RETURN, back.id),
+                                                    ("delete", BANK, paid.id)])
+    assert all(world.copy_in("crm", r).deletion_mark for r in (sale, back, paid))
+    assert_converged(world)
+
+
+def test_a_payment_whose_link_is_removed_is_withdrawn_and_goes_again_once_relinked(world):
+    u, order, _ = start(world)
+    paid = u.pay(order)
+    settle_quietly(world, 3)
+    reassign(world, paid, None)
+    settle_quietly(world)
+    assert deleted_in_crm(world) == [("delete", BANK, paid.id)]
+    assert_converged(world)
+    reassign(world, paid, order)  # the accountant puts it back
+    settle_quietly(world)
+    [row] = world.copy_in("crm", paid).fields["РасшифровкаПлатежа"]
+    assert row["Заказ"] == world.copy_in("crm", order).ref
+    assert deleted_in_crm(world) == [("delete", BANK, paid.id)]  # once
+    assert_converged(world)
