@@ -27,8 +27,9 @@ _PLAIN_WRAPPER = '<w xmlns="{ns}">'
 # parse refuses it); an element whose text is only blanks (the walk keeps it in a value, drops it
 # in a structure: found on what relabel writes, where only such a text, or one that starts with
 # a blank, follows a `>`). Text never holds a raw "<". This runs on every object converted:
-# one-byte scans first (memchr), the full pattern only for the few objects whose text has one.
-_MAYBE_MARKUP = re.compile(rb"[=!?]")
+# one-byte scans first (`bytes.find`, memchr: 0.4 µs over a 10 KB document, where a regex of
+# the class [=!?] took 21), the full pattern only for the few objects whose text has one.
+_MAYBE_MARKUP = (b"=", b"!", b"?")
 _MARKUP = re.compile(rb"<[!?]|<[^<>=]*+=")
 _BLANK_TEXT = re.compile(rb">(?:[ \t\r\n]|&#)")
 
@@ -90,7 +91,9 @@ def convert(xml: bytes, source: str, target: str, check: bool = False,
 
 
 def _plain(xml: bytes) -> bool:
-    return _MAYBE_MARKUP.search(xml) is None or _MARKUP.search(xml) is None
+    eq, bang, question = _MAYBE_MARKUP
+    return eq not in xml and bang not in xml and question not in xml \
+        or _MARKUP.search(xml) is None
 
 
 def canonical_digest(xml: bytes, version: str) -> str:
