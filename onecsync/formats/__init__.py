@@ -33,6 +33,7 @@ _WHERE = {
     "version_key": "index",
     "version_of": "index",
     "relabel": "relabel",
+    "bytewise": "bytewise",
     "header_schema": "schema",
     "object_schema": "schema",
     "Problem": "validate",
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     from .index import object_types as object_types
     from .index import version_key as version_key
     from .index import version_of as version_of
+    from .bytewise import bytewise as bytewise
     from .relabel import relabel as relabel
     from .schema import header_schema as header_schema
     from .schema import object_schema as object_schema
