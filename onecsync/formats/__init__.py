@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .adapt import Adapted as Adapted
     from .adapt import Unconvertible as Unconvertible
     from .adapt import adapt as adapt
+    from .bytewise import bytewise as bytewise
     from .index import BASE_URI as BASE_URI
     from .index import ENVELOPE_NS as ENVELOPE_NS
     from .index import VERSIONS as VERSIONS
@@ -59,7 +60,6 @@ if TYPE_CHECKING:
     from .index import object_types as object_types
     from .index import version_key as version_key
     from .index import version_of as version_of
-    from .bytewise import bytewise as bytewise
     from .relabel import relabel as relabel
     from .schema import header_schema as header_schema
     from .schema import object_schema as object_schema

@@ -26,18 +26,15 @@ import re
 from dataclasses import dataclass
 from dataclasses import field
 from functools import cache
-from functools import lru_cache
 
 from . import vat
 from .adapt import COMMENT
 from .adapt import comment_way
 from .index import ObjectType
 from .index import TypeDef
-from .index import ValueType
 from .index import load
 from .proof import proved
 from .relabel import _ANY
-from .relabel import _CHECKED_RATES
 from .relabel import _guide
 from .relabel import _Plan
 from .relabel import _structure
@@ -45,14 +42,17 @@ from .relabel import _structure
 # The blanks lxml keeps between tags (the indentation 1C writes), which relabel's parse drops.
 _BLANKS = re.compile(rb">[ \t\n]+<")
 # After the blanks are gone: a start tag closed at once. It held a blank text (or none), which
-# the parse keeps (and the walk then decides on) or writes as an empty tag.
-_EMPTIED = re.compile(rb"<[^/<>]++></")
+# the parse keeps (and the walk then decides on) or writes as an empty tag. Sought in the bytes
+# reversed, where it is an end tag's "></" not followed by its "</" but by a start tag's name:
+# the search then starts at "></" only, not at every "<" (8 µs instead of 14 over 10 KB).
+_EMPTIED = re.compile(rb"/<>[^/<>]++<")
 # Text that starts with a blank, or with a character reference: `protocol.objects` sends such
 # an object to the walk (which strips a value).
 BLANK_TEXT = re.compile(rb">(?:[ \t\r\n]|&#)")
 # The prefixes whose declarations a stored object leaves to the envelope (protocol.envelope):
 # an element in one of them is not the body's, and `protocol.objects` refuses to read it so.
-_FOREIGN = (b"<msg:", b"<xs:", b"<xsi:")
+_FOREIGN = re.compile(rb"<(?:msg|xsi?):")
+_RATES = 256  # contents of a rate kept per tag: bounded, the contents are the sender's
 _RATE_FIELD = re.compile(rb"<([^<>/]+)>([^<&]*)</\1>")
 
 
@@ -70,6 +70,8 @@ class _Tag:
     # Where the object's own fields are treated otherwise than the same tag further down: this
     # is for those further down, and the depth of each occurrence says which applies.
     deep: _Tag | None = None
+    # A rate's contents met so far, with what `_rate` made of them (a message holds a handful).
+    rates: dict[bytes, tuple[bytes | None, object] | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,14 +90,14 @@ def bytewise(xml: bytes, source: str, target: str) -> tuple[bytes, list[str]] | 
     end = xml.find(b">")
     name = xml[1:end]
     if not xml.startswith(b"<") or not name or b" " in name or b"/" in name or b"\r" in xml \
-            or any(p in xml for p in _FOREIGN) or xml.count(b"<" + name) != 1:
+            or _FOREIGN.search(xml) is not None or xml.count(b"<" + name) != 1 \
+            or not xml.endswith(b"</" + name + b">"):
         return None
     table = _table(source, target, name.decode())
-    if table is None:
+    if table is None or table.comment is not None and table.comment in xml:
         return None
     out = _BLANKS.sub(b"><", xml)
-    if _EMPTIED.search(out) is not None or BLANK_TEXT.search(out) is not None \
-            or table.comment is not None and table.comment in out:
+    if _EMPTIED.search(out[::-1]) is not None or BLANK_TEXT.search(out) is not None:
         return None
     if table.find is None:
         return out, []
@@ -130,7 +132,12 @@ def bytewise(xml: bytes, source: str, target: str) -> tuple[bytes, list[str]] | 
         elif tag.rate is not None:
             if edits and edits[-1][1] > start:
                 continue
-            carried = _rate(tag.rate, content, target)
+            if content in tag.rates:
+                carried = tag.rates[content]
+            else:
+                carried = _rate(tag.rate, content, target)
+                if len(tag.rates) < _RATES:
+                    tag.rates[content] = carried
             if carried is None:
                 return None
             new, key = carried
@@ -142,7 +149,8 @@ def bytewise(xml: bytes, source: str, target: str) -> tuple[bytes, list[str]] | 
         return None  # a content the target's schema has not judged yet: the parse path does
     if not edits:
         return out, dropped
-    parts, at = [], 0
+    parts: list[bytes] = []
+    at = 0
     for start, stop, new in edits:
         if not new and _emptied(out, start, stop, edits):
             return None  # the walk drops an emptied element itself, and says so
@@ -182,7 +190,6 @@ def _emptied(out: bytes, start: int, stop: int, edits: list[tuple[int, int, byte
     return out[opened + 1] != 0x2F and out[first - 2] != 0x2F and out.startswith(b"</", last)
 
 
-@lru_cache(maxsize=1024)  # bounded: the contents are the sender's
 def _rate(kind: TypeDef, content: bytes, target: str) -> tuple[bytes | None, object] | None:
     """The new content of a VAT rate (None: as it is) and relabel's key for it (_carry_rate)."""
     if b"&" in content:
@@ -276,9 +283,23 @@ def _table(source: str, target: str, name: str) -> _Table | None:
         if entry is not None:
             table.tags[local.encode()] = entry
     if table.tags:
-        names = b"|".join(re.escape(t) for t in sorted(table.tags, key=len, reverse=True))
-        table.find = re.compile(b"<(" + names + b")(?=[>/])")
+        table.find = re.compile(b"<(" + _trie(sorted(table.tags)) + b")(?=[>/])")
     return table
+
+
+def _trie(words: list[bytes]) -> bytes:
+    """An alternation of `words` (sorted, distinct) with their common prefixes factored out:
+    tried at every "<", a flat one of a hundred tags tests each in turn (most of them start with
+    the same byte in UTF-8), this one a byte or two of each."""
+    if len(words) == 1:
+        return re.escape(words[0])
+    if not words[0]:
+        return b"(?:" + _trie(words[1:]) + b")?"
+    groups: dict[int, list[bytes]] = {}
+    for w in words:
+        groups.setdefault(w[0], []).append(w[1:])
+    return b"(?:" + b"|".join(re.escape(bytes([c])) + _trie(rest)
+                              for c, rest in groups.items()) + b")"
 
 
 _State = tuple[int, int, str]  # ids of a source type and of its plan, and the element's tag
