@@ -52,6 +52,7 @@ BLANK_TEXT = re.compile(rb">(?:[ \t\r\n]|&#)")
 # The prefixes whose declarations a stored object leaves to the envelope (protocol.envelope):
 # an element in one of them is not the body's, and `protocol.objects` refuses to read it so.
 _FOREIGN = re.compile(rb"<(?:msg|xsi?):")
+_STEPS = 48  # tags stepped back over to find a parent
 _RATES = 256  # contents of a rate kept per tag: bounded, the contents are the sender's
 _RATE_FIELD = re.compile(rb"<([^<>/]+)>([^<&]*)</\1>")
 
@@ -67,9 +68,9 @@ class _Tag:
     # a value within every bound holds anywhere. None: present, only the parse path can say.
     doubt: tuple[frozenset | int, ...] | None = ()
     close: bytes = b""
-    # Where the object's own fields are treated otherwise than the same tag further down: this
-    # is for those further down, and the depth of each occurrence says which applies.
-    deep: _Tag | None = None
+    # Where the tag is treated otherwise under one parent than under another, or doubted: what
+    # to do under each parent's tag (the occurrence's parent found in the bytes, see _parent).
+    parents: dict[bytes, _Tag] | None = None
     # A rate's contents met so far, with what `_rate` made of them (a message holds a handful).
     rates: dict[bytes, tuple[bytes | None, object] | None] = field(default_factory=dict)
 
@@ -104,18 +105,14 @@ def bytewise(xml: bytes, source: str, target: str) -> tuple[bytes, list[str]] | 
     edits: list[tuple[int, int, bytes]] = []
     dropped: list[str] = []
     rates: list = []
-    counted = depth = 0
     for m in table.find.finditer(out):
         tag = table.tags[m.group(1)]
         start, empty = m.start(), out[m.end()] == 0x2F  # "/"
-        if tag.deep is not None:
-            # Open elements before it: start tags, less end tags, less empty ones (in C, over
-            # what is not counted yet).
-            depth += out.count(b"<", counted, start) - 2 * out.count(b"</", counted, start) \
-                - out.count(b"/>", counted, start)
-            counted = start
-            if depth > 1:
-                tag = tag.deep
+        if tag.parents is not None:
+            under = tag.parents.get(_parent(out, start))
+            if under is None:
+                return None
+            tag = under
         if empty:
             stop, content = m.end() + 2, b""
         else:
@@ -158,6 +155,22 @@ def bytewise(xml: bytes, source: str, target: str) -> tuple[bytes, list[str]] | 
         at = stop
     parts.append(out[at:])
     return b"".join(parts), dropped
+
+
+def _parent(out: bytes, start: int) -> bytes:
+    """The tag of the element the element at `start` is in: the nearest start tag before it
+    not closed again, found by stepping back over its elder siblings' tags (a few, mostly);
+    b"" past a bound (the caller declines, no occurrence costs more than that)."""
+    at, closed = start, 0
+    for _ in range(_STEPS):
+        at = out.rfind(b"<", 0, at)
+        if out[at + 1] == 0x2F:  # "/": an end tag, of a sibling (or of one of its children)
+            closed += 1
+        elif out[out.find(b">", at) - 1] != 0x2F:  # a start tag (not an empty one)
+            if not closed:
+                return out[at + 1:out.find(b">", at)]
+            closed -= 1
+    return b""
 
 
 def _keys(rates: list, ns: str) -> list:
@@ -275,11 +288,14 @@ def _table(source: str, target: str, name: str) -> _Table | None:
     for local, places in found.items():
         where = doubts.get(ns + local)
         entry = _entry(local, places, where, name)
-        own = [p for p in places if p[1] == first[2]]
-        if entry is not None and own and len(own) < len(places):
-            entry = _entry(local, own, where, name) or _Tag(close=entry.close)
-            entry.deep = _entry(local, [p for p in places if p[1] != first[2]], where, name) \
-                or _Tag(close=entry.close)
+        under: dict[str, list] = {}
+        for place in places:
+            under.setdefault(place[1], []).append(place)
+        if entry is not None and entry.doubt != () and len(under) > 1:
+            # Doubted, or not alike everywhere: judged under the occurrence's parent instead.
+            entry = _Tag(close=entry.close, parents={
+                parent[len(ns):].encode(): _entry(local, group, where, name) or _Tag(close=entry.close)
+                for parent, group in under.items()})
         if entry is not None:
             table.tags[local.encode()] = entry
     if table.tags:
