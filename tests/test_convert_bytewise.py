@@ -209,3 +209,14 @@ def test_a_tag_is_acted_on_by_its_parent(monkeypatch):
     assert bytewise(deep, "1.17", "1.8") is None
     monkeypatch.setattr(formats, "bytewise", lambda *a: None)
     assert got == convert(xml, "1.17", "1.8", valid=True)
+
+
+def test_a_dropped_field_within_itself_is_declined():
+    """Not valid (the caller vouches for validity), but not to be cut at the inner end tag."""
+    doc = _document()
+    start = doc.index("<Ответственный>".encode())
+    inner = doc[start:doc.index("</Ответственный>".encode()) + len("</Ответственный>".encode())]
+    nested = doc.replace(inner, inner.replace("</Ответственный>".encode(),
+                                              inner + "</Ответственный>".encode(), 1), 1)
+    assert bytewise(doc, "1.8", "1.17") is not None
+    assert bytewise(nested, "1.8", "1.17") is None

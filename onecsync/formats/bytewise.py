@@ -94,7 +94,7 @@ def bytewise(xml: bytes, source: str, target: str) -> tuple[bytes, list[str]] | 
             or _FOREIGN.search(xml) is not None or xml.count(b"<" + name) != 1 \
             or not xml.endswith(b"</" + name + b">"):
         return None
-    table = _table(source, target, name.decode())
+    table = _table(source, target, name.decode(errors="replace"))
     if table is None or table.comment is not None and table.comment in xml:
         return None
     out = _BLANKS.sub(b"><", xml)
@@ -119,6 +119,8 @@ def bytewise(xml: bytes, source: str, target: str) -> tuple[bytes, list[str]] | 
             stop = out.find(tag.close, m.end())
             content = out[m.end() + 1:stop]
             stop += len(tag.close)
+            if tag.close[1:-1].replace(b"/", b"<", 1) in content:
+                return None  # the tag within itself: its first end tag may not be its own
         if tag.doubt != () and not _holds(tag.doubt, content):
             return None
         if tag.drop is not None:
@@ -181,7 +183,7 @@ def _keys(rates: list, ns: str) -> list:
 def _holds(doubt: tuple[frozenset | int, ...] | None, content: bytes) -> bool:
     if doubt is None or b"<" in content or b"&" in content:
         return False
-    text = content.decode()
+    text = content.decode(errors="replace")  # (lxml wrote UTF-8; else the parse path says)
     return all(text in b if isinstance(b, frozenset) else len(text) <= b for b in doubt)
 
 
@@ -211,19 +213,20 @@ def _rate(kind: TypeDef, content: bytes, target: str) -> tuple[bytes | None, obj
     if isinstance(kind, ObjectType):  # the target wants the structure
         if children:
             return None  # kept as it is; its key would be its serialization: the parse path
-        value = content.decode().strip()
+        value = content.decode(errors="replace").strip()
         if not value:
-            return None, content.decode()
+            return None, content.decode(errors="replace")
         fields = _structure(value)
         if not fields or any(c in t for _, t in fields for c in "<>&"):
             return None
         return b"".join(f"<{n}>{t}</{n}>".encode() for n, t in fields), (value,)
     if not children:
-        return None, content.decode()
+        return None, content.decode(errors="replace")
     found = _RATE_FIELD.findall(content)
     if b"".join(b"<%s>%s</%s>" % (n, t, n) for n, t in found) != content:
         return None
-    code = vat.to_code({n.decode(): t.decode().strip() for n, t in found})
+    code = vat.to_code({n.decode(errors="replace"): t.decode(errors="replace").strip()
+                        for n, t in found})
     in_force = load(target).enumeration_in_force(kind)
     if code is None or in_force is not None and code not in in_force.enumerations:
         return None
