@@ -13,7 +13,8 @@ place its types allow a tag, `relabel` does the same with it: then each occurren
 acted on alike, found by one regular expression in C. Per pair of versions and object type a
 table says, by tag, what to do: drop it (named by its one possible path), rewrite it as a VAT
 rate, check its value against what `formats.proof` doubts, or give up. Anything else — a tag
-whose treatment depends on where it is, a sort, a comment to move, a dropped field whose path
+whose treatment depends on where it is, a sort, a comment to move (but into a group that is
+the object's last field), a dropped field whose path
 needs an index, a value with an entity, a blank text, a rate content not yet accepted by the
 target's schema, a type with xs:anyType below — returns None: the caller takes
 the parse path, which decides as before. The result is byte for byte what `relabel` and
@@ -29,10 +30,12 @@ from functools import cache
 
 from . import vat
 from .adapt import COMMENT
+from .adapt import COMMON
 from .adapt import comment_way
 from .index import ObjectType
 from .index import TypeDef
 from .index import load
+from .proof import moved
 from .proof import proved
 from .relabel import _ANY
 from .relabel import _guide
@@ -62,6 +65,7 @@ class _Tag:
     """What `relabel` does with an element of one tag, wherever the object's types allow it."""
 
     drop: str | None = None  # its path below the object, when it is dropped
+    move: bool = False  # the object's own comment, to move into the group (_Table.group)
     rate: TypeDef | None = None  # the target's type, when it is a VAT rate to rewrite
     # What its value must be where `formats.proof` doubts it: each bound the tag has under some
     # parent (a value the target's enumeration lists, or a length). Checked whatever the parent:
@@ -82,6 +86,9 @@ class _Table:
     tags: dict[bytes, _Tag] = field(default_factory=dict)
     find: re.Pattern | None = None  # an occurrence of any of `tags`
     comment: bytes | None = None  # a tag whose presence means the comment may have to move
+    # Moved into the group instead (1.10 → 1.11 and on, see adapt.move_comment), where the group
+    # is the target's last field: the object's own comment, taken out, closes the object in it.
+    group: bytes | None = None
 
 
 def bytewise(xml: bytes, source: str, target: str) -> tuple[bytes, list[str]] | None:
@@ -105,6 +112,7 @@ def bytewise(xml: bytes, source: str, target: str) -> tuple[bytes, list[str]] | 
     edits: list[tuple[int, int, bytes]] = []
     dropped: list[str] = []
     rates: list = []
+    comment = b""
     for m in table.find.finditer(out):
         tag = table.tags[m.group(1)]
         start, empty = m.start(), out[m.end()] == 0x2F  # "/"
@@ -123,7 +131,12 @@ def bytewise(xml: bytes, source: str, target: str) -> tuple[bytes, list[str]] | 
                 return None  # the tag within itself: its first end tag may not be its own
         if tag.doubt != () and not _holds(tag.doubt, content):
             return None
-        if tag.drop is not None:
+        if tag.move:
+            if comment:
+                return None
+            comment = out[start:stop]
+            edits.append((start, stop, b""))
+        elif tag.drop is not None:
             if edits and edits[-1][1] > start:
                 continue  # inside what is dropped already
             edits.append((start, stop, b""))
@@ -146,6 +159,9 @@ def bytewise(xml: bytes, source: str, target: str) -> tuple[bytes, list[str]] | 
     guide = _guide(source, target)
     if rates and not guide.checked.issuperset(_keys(rates, guide.ns)):
         return None  # a content the target's schema has not judged yet: the parse path does
+    if comment and table.group is not None:
+        end = len(out) - len(name) - 3  # before the object's end tag
+        edits.append((end, end, b"<" + table.group + b">" + comment + b"</" + table.group + b">"))
     if not edits:
         return out, dropped
     parts: list[bytes] = []
@@ -245,7 +261,12 @@ def _table(source: str, target: str, name: str) -> _Table | None:
         return None
     ns = guide.ns
     table = _Table()
-    if comment_way(guide.source, guide.target, name) is not None:
+    way = comment_way(guide.source, guide.target, name)
+    target_root = guide.target.types.get(name)
+    if way == "in" and moved(source, target, name, way) and isinstance(target_root, ObjectType) \
+            and root.ordered and target_root.ordered and target_root.properties[-1].name == COMMON:
+        table.group = COMMON.encode()
+    elif way is not None:
         table.comment = f"<{COMMENT}".encode()
     # Every (source type, plan, element tag) an object of this type can hold, once each, with
     # what `relabel.carry` does to each field of it there, and how each is reached.
@@ -301,6 +322,13 @@ def _table(source: str, target: str, name: str) -> _Table | None:
                 for parent, group in under.items()})
         if entry is not None:
             table.tags[local.encode()] = entry
+    if table.group is not None:
+        entry = table.tags.get(COMMENT.encode())
+        own = entry.parents.get(name.encode()) if entry is not None and entry.parents else entry
+        if own is None or own.drop is None or own.doubt is None:
+            table.group, table.comment = None, f"<{COMMENT}".encode()
+        else:
+            own.move = True
     if table.tags:
         table.find = re.compile(b"<(" + _trie(sorted(table.tags)) + b")(?=[>/])")
     return table
