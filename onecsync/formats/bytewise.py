@@ -1,25 +1,23 @@
 """Carry a stored body object to another version on its bytes, where `relabel` would change it
-only at places that its tags alone name: no parse, no serialization.
+only at places its tags name: no parse, no serialization.
 
 Public API: `bytewise(xml, source, target)`.
 
 `relabel` parses an object into the target's namespace without its blanks, drops the fields the
-target lacks, rewrites VAT rates, sorts where the orders differ, and writes it out again: for a
-10 KB document parsing and writing were half of the cost. The bytes are what lxml wrote (the
-state holds nothing else), so the same result is the bytes with their indentation removed and
-those few changes spliced in — when the changes can be placed without a tree. They can for an
-object valid in its own version (the caller knows it, as for `formats.proof`) where, in every
-place its types allow a tag, `relabel` does the same with it: then each occurrence of the tag is
-acted on alike, found by one regular expression in C. Per pair of versions and object type a
-table says, by tag, what to do: drop it (named by its one possible path), rewrite it as a VAT
-rate, check its value against what `formats.proof` doubts, or give up. Anything else — a tag
-whose treatment depends on where it is, a sort, a comment to move (but into a group that is
-the object's last field), a dropped field whose path
-needs an index, a value with an entity, a blank text, a rate content not yet accepted by the
-target's schema, a type with xs:anyType below — returns None: the caller takes
-the parse path, which decides as before. The result is byte for byte what `relabel` and
-`protocol.objects` write (tests/test_convert_bytewise.py holds it to the walk).
-"""
+target lacks, rewrites VAT rates, moves a comment, sorts, and writes it out again: for a 10 KB
+document the parse and the writing were half of the cost. The bytes are what lxml wrote (the
+state holds nothing else), so the same result is the bytes without their indentation and with
+those few changes spliced in, where they can be placed without a tree: for an object valid in
+its own version (the caller vouches, as for `formats.proof`), by tag, and by the tag of the
+element's parent where `relabel` treats the tag otherwise under different parents. Per pair of
+versions and object type a table says what to do with each tag (found by one regular expression,
+in C): drop it (named by its one possible path), rewrite it as a VAT rate, check its value as
+`formats.proof` doubts it, move it (the object's comment, into a group that is the target's last
+field), or decline. Anything else — a sort, another move, a path that needs an index, an entity
+or a blank text where it matters, a rate content the target's schema has not judged yet,
+xs:anyType — returns None, and the caller takes the parse path, which decides as before. The
+result is byte for byte what the parse path writes (tests/test_convert_bytewise.py holds it to
+the walk)."""
 
 from __future__ import annotations
 
@@ -67,9 +65,9 @@ class _Tag:
     drop: str | None = None  # its path below the object, when it is dropped
     move: bool = False  # the object's own comment, to move into the group (_Table.group)
     rate: TypeDef | None = None  # the target's type, when it is a VAT rate to rewrite
-    # What its value must be where `formats.proof` doubts it: each bound the tag has under some
-    # parent (a value the target's enumeration lists, or a length). Checked whatever the parent:
-    # a value within every bound holds anywhere. None: present, only the parse path can say.
+    # What its value must be where `formats.proof` doubts it (a value the target's enumeration
+    # lists, or a length), each bound it has under its parents: within all, it holds under any.
+    # None: present, only the parse path can say.
     doubt: tuple[frozenset | int, ...] | None = ()
     close: bytes = b""
     # Where the tag is treated otherwise under one parent than under another, or doubted: what
