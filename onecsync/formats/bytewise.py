@@ -91,8 +91,8 @@ class _Table:
 
 def bytewise(xml: bytes, source: str, target: str) -> tuple[bytes, list[str]] | None:
     """What `protocol.objects.convert(xml, source, target, valid=True)` returns for `xml` (a
-    stored object of `source`, valid per its schema), or None where only the parse path can say.
-    """
+    stored object of `source`, valid per its schema, without markup: `convert` asks only then),
+    or None where only the parse path can say."""
     end = xml.find(b">")
     name = xml[1:end]
     if not xml.startswith(b"<") or not name or b" " in name or b"/" in name or b"\r" in xml \

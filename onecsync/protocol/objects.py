@@ -27,8 +27,9 @@ _PLAIN_WRAPPER = '<w xmlns="{ns}">'
 # parse refuses it); an element whose text is only blanks (the walk keeps it in a value, drops it
 # in a structure: found on what relabel writes by `formats.bytewise.BLANK_TEXT`, as only such a
 # text, or one that starts with a blank, follows a `>`). Text never holds a raw "<". This runs
-# on every object converted: one-byte scans first (`bytes.find`, memchr: 0.4 µs over a 10 KB document, where a regex of
-# the class [=!?] took 21), the full pattern only for the few objects whose text has one.
+# on every object converted: one-byte scans first (`bytes.find`, memchr: 0.4 µs over a 10 KB
+# document, where a regex of the class [=!?] took 21), the full pattern only for the few objects
+# whose text has one.
 _MAYBE_MARKUP = (b"=", b"!", b"?")
 _MARKUP = re.compile(rb"<[!?]|<[^<>=]*+=")
 
