@@ -33,6 +33,7 @@ _WHERE = {
     "version_key": "index",
     "version_of": "index",
     "relabel": "relabel",
+    "bytewise": "bytewise",
     "header_schema": "schema",
     "object_schema": "schema",
     "Problem": "validate",
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from .adapt import Adapted as Adapted
     from .adapt import Unconvertible as Unconvertible
     from .adapt import adapt as adapt
+    from .bytewise import bytewise as bytewise
     from .index import BASE_URI as BASE_URI
     from .index import ENVELOPE_NS as ENVELOPE_NS
     from .index import VERSIONS as VERSIONS

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from functools import lru_cache
 
 from lxml import etree
 
@@ -46,6 +47,11 @@ from .proof import proved
 from .schema import object_schema
 
 _ANY = "xs:anyType"  # the walk takes a property of a built-in type for a plain value
+# A VAT rate as the target's schema judged it: (id of its target type, its tag, its content):
+# the text of a rate left without children, the text a structure was made from, or the bytes
+# of a structure kept as it was. Each is a function of what the rate holds afterwards alone,
+# and serializing every rate rewritten to say so was a tenth of a document's cost.
+_Rate = tuple[int, str, "str | tuple[str] | bytes"]
 # Rates are values of an enumeration: a few dozen contents per type. A bound all the same.
 _CHECKED_RATES = 4096
 
@@ -81,7 +87,7 @@ def relabel(element: etree._Element, source: str, target: str,
             return dropped
         if not plan.places:
             return None
-    rates: list[tuple[int, bytes]] = []
+    rates: list[_Rate] = []
     if plan.places and not guide.carry(element, plan, name, dropped, rates):
         return None
     if moved:
@@ -131,8 +137,8 @@ class _Guide:
 
     def __init__(self, source: FormatIndex, target: FormatIndex) -> None:
         self.source, self.target = source, target
-        # (id of a rate's target type, its rewritten bytes) the target's schema accepted.
-        self.checked: set[tuple[int, bytes]] = set()
+        # The rates rewritten (see _Rate) that the target's schema accepted.
+        self.checked: set[_Rate] = set()
         self.ns = ns = f"{{{target.namespace}}}"
         self.orders: dict[int, dict[str, int]] = {}
         pairs: dict[tuple[int, int], tuple[ObjectType, ObjectType, list[tuple[str, _Sub]]]] = {}
@@ -205,9 +211,9 @@ class _Guide:
             el[:] = sorted(el, key=lambda c: order.get(c.tag, -1))
 
     def carry(self, root: etree._Element, plan: _Plan, path: str, dropped: list[str],
-              rates: list[tuple[int, bytes]] | None = None) -> bool:
+              rates: list[_Rate] | None = None) -> bool:
         """Make the walk's changes below `root`; False where only the walk can. Each VAT rate
-        rewritten goes into `rates`, as (id of its type, its new bytes).
+        rewritten goes into `rates` (see _Rate).
 
         The elements the walk would change are found in one pass in C (`iter` over the tags
         the plans below name), each placed by its ancestors' tags on the plans: going down
@@ -249,10 +255,11 @@ class _Guide:
             if len(children) == len(parent):
                 return False  # emptied: the walk drops an emptied choice, and says so
         for el, kind in found:
-            if not _carry_rate(el, kind, self.target):
+            rate = _carry_rate(el, kind, self.target)
+            if rate is None:
                 return False
             if rates is not None:
-                rates.append((id(kind), etree.tostring(el)))
+                rates.append((id(kind), el.tag, rate))
         for parent, children in gone.items():
             for child in children:
                 parent.remove(child)
@@ -304,28 +311,41 @@ def _acted_on(plan: _Plan) -> list[str]:
 @cache
 def _guide(source: str, target: str) -> _Guide:
     return _Guide(load(source), load(target))
-def _carry_rate(el: etree._Element, kind: TypeDef, index: FormatIndex) -> bool:
-    """The walk's VAT step (`adapt._Walker.convert`) for one element; False where it would drop it."""
+def _carry_rate(el: etree._Element, kind: TypeDef,
+                index: FormatIndex) -> str | tuple[str] | bytes | None:
+    """The walk's VAT step (`adapt._Walker.convert`) for one element, and what the rate holds
+    then (see _Rate); None where the walk would drop it."""
     if isinstance(kind, ObjectType):  # the target wants the structure
-        if len(el) or not (el.text or "").strip():
-            return True  # already a structure (or no value): the schema judges it
-        fields = vat.to_structure(el.text.strip())
+        if len(el):
+            return etree.tostring(el)  # already a structure: the schema judges it
+        value = (el.text or "").strip()
+        if not value:
+            return el.text or ""  # no value: the schema judges it
+        fields = _structure(value)
         if not fields:
-            return False
+            return None
         el.text = None
-        ns = etree.QName(el).namespace
+        tag = el.tag
+        ns = tag[:tag.index("}") + 1]
         for name, text in fields:
-            etree.SubElement(el, f"{{{ns}}}{name}").text = text
-        return True
+            etree.SubElement(el, ns + name).text = text
+        return (value,)
     if not len(el):  # the target wants the enumeration value, and has one
-        return True
+        return el.text or ""
     code = vat.code_of(el)
     in_force = index.enumeration_in_force(kind)
     if code is None or in_force is not None and code not in in_force.enumerations:
-        return False
+        return None
     el[:] = []
     el.text = code
-    return True
+    return code
+
+
+@lru_cache(maxsize=256)  # bounded: the text is the sender's
+def _structure(value: str) -> tuple[tuple[str, str], ...] | None:
+    """`vat.to_structure`, once per value (a message holds a handful of rates)."""
+    fields = vat.to_structure(value)
+    return tuple(fields) if fields else None
 
 
 def _is_place(t: TypeDef | str) -> bool:

@@ -67,5 +67,6 @@ def to_code(values: dict[str, str]) -> str | None:
 
 def code_of(element: etree._Element) -> str | None:
     """The enumeration value for a 1.17 structure element (its child elements' texts)."""
-    return to_code({etree.QName(c).localname: (c.text or "").strip() for c in element
+    # The local name by slicing the tag: etree.QName per child was a third of a rate's cost.
+    return to_code({c.tag.rpartition("}")[2]: (c.text or "").strip() for c in element
                     if isinstance(c.tag, str)})
