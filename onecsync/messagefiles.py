@@ -35,6 +35,7 @@ from __future__ import annotations
 import io
 import struct
 import sys
+import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -83,8 +84,9 @@ def addressed(name: str, sender: str, to: str) -> bool:
     """Is `name` a message from node `sender` to node `to`, as 1C's receiving side takes it
     (its mask `Message*_<sender>_<to>.*`, for .xml and .zip; codes in any case)?"""
     stem, dot, ext = name.rpartition(".")
-    tail = f"_{sender}_{to}".lower()
-    low = stem.lower()
+    # NFC: an alias typed here and written by a base on macOS/SMB (NFD) is the same text.
+    tail = unicodedata.normalize("NFC", f"_{sender}_{to}").lower()
+    low = unicodedata.normalize("NFC", stem).lower()
     return bool(dot) and ext.lower() in ("xml", "zip") and message_like(stem) \
         and low.endswith(tail) and len(low) >= len(tail) + len(PREFIX) - 1
 

@@ -80,6 +80,10 @@ def test_the_base_message_is_read_under_each_name_1c_gives_it(sandbox, kind):
     assert f"the base's message {name} is there" in err, err
     assert received(sandbox) == 1
     assert (sandbox.folders["accounting"] / ours).is_file()  # the spelling the base looks for
+    from onecsync.protocol.reader import MessageReader
+    with open(sandbox.folders["accounting"] / ours, "rb") as stream:
+        h = MessageReader(stream, ours).header  # and its header spells the codes alike
+    assert f"Message_{h.sender}_{h.to}.xml" == ours
     assert sorted(os.listdir(sandbox.folders["accounting"])) == sorted([name, ours])
     code, out, err = sandbox.human("run")  # the next run: the same file, unchanged
     assert code == 0 and "unchanged since the last run" in err, err
@@ -115,6 +119,8 @@ def test_of_an_old_and_a_new_name_the_newest_is_read_and_the_other_named(sandbox
     assert "received message 2" in err, err
     assert f"{folder / new} is read as the base's newest message; older beside it, left unread " \
            f"as 1C leaves them: {old}" in err, err
+    code, _, err = sandbox.human("check")  # check says it as the run does
+    assert code == 0 and f"left unread as 1C leaves them: {old}" in err, err
     os.utime(folder / old, None)  # now the unprefixed one is the newer: 1C would take it
     code, out, err = sandbox.human("run")
     assert code == 0, err
@@ -136,6 +142,8 @@ def test_over_ftp_of_two_names_the_newest_is_read_and_the_other_named(sandbox, m
         assert "received message 2" in err, err
         assert f"/accounting/{new} is read as the base's newest message" in err, err
         assert f"left unread as 1C leaves them: {old}" in err, err
+        code, _, err = sandbox.human("check")
+        assert code == 0 and f"left unread as 1C leaves them: {old}" in err, err
 
 
 def test_a_prefixed_name_under_other_codes_is_a_config_error_naming_it(sandbox):

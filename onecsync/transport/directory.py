@@ -249,6 +249,7 @@ class DirectoryTransport:
             if (found := newest(self.folder, self.senders, self.node_code)) is not None:
                 os.close(found.fd)
                 theirs.append(one_line(found.path.name))
+                warn_left(str(found.path), found.left)  # as a run says it
             self._check_final()
             if strays := self._leftovers(remove=False):
                 raise StrayEntry(f"{strays[0]} is named like onecsync's own files but is not "

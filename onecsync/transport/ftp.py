@@ -257,7 +257,7 @@ class FtpTransport:
                 probe = f".onecsync-probe-{secrets.token_hex(8)}"
                 ftp.storbinary(f"STOR {probe}", io.BytesIO(b"onecsync check\n"))
                 ftp.delete(probe)
-        theirs = [one_line(n.name) for n in self._newest(listed)[:1]]
+        theirs = [one_line(n.name) for n in [self._newest(listed)] if n is not None]
         seen = N_(f"the base's message {theirs[0]} is there") if theirs else \
             N_("no message from the base in it yet")
         if write:
@@ -267,22 +267,21 @@ class FtpTransport:
     def fetch(self) -> Incoming | None:
         with self._session("listing the folder") as ftp:
             listed = self._list(ftp, self._theirs)
-        found = self._newest(listed)
-        if not found:
+        if (newest := self._newest(listed)) is None:
             for item in listed.values():
                 log.warning("%s/%s is empty: ignored, as 1C ignores it (the base may still be "
                             "writing it)", self.description, item.name)
             return None
-        newest = found[0]
-        warn_left(f"{self.description}/{newest.name}", [item.name for item in found[1:]])
         return Incoming(name=f"{self.description}/{newest.name}", fingerprint=newest.key,
                         open=lambda: self._download(newest), settles=True)
 
-    @staticmethod
-    def _newest(listed: dict[str, Listed]) -> list[Listed]:
-        """The base's non-empty messages, the newest (the one 1C takes) first."""
-        return sorted((item for item in listed.values() if item.size > 0), reverse=True,
-                      key=lambda item: (item.modify, item.name.lower().endswith(".zip"), item.name))
+    def _newest(self, listed: dict[str, Listed]) -> Listed | None:
+        """The newest of the base's non-empty messages, the one 1C takes; the others named."""
+        found = sorted((item for item in listed.values() if item.size > 0), reverse=True,
+                       key=lambda item: (item.modify, item.name.lower().endswith(".zip"), item.name))
+        if found:
+            warn_left(f"{self.description}/{found[0].name}", [item.name for item in found[1:]])
+        return found[0] if found else None
 
     def _retrieved(self, item: Listed) -> Path:
         """The file downloaded whole into a new file of the spool (none left on a failure)."""
