@@ -1,9 +1,22 @@
 """Message files as 1C names and packs them: `Message_<from>_<to>`, an .xml or a zip of one.
 
-Public API: `message_stem(sender, to)`, `sender_code(name)`, `open_message_file(path, password,
-source)`; `open_zip_entry(path or stream, source, password)`, `open_zip_writer(raw, entry,
-password)`, `MAX_RATIO`, `MAX_CENTRAL`. Neutral ground: the transports and the protocol's
-message check both read message files through here, and it imports neither of them.
+Public API: `message_stem(sender, to)`, `message_like(name)`, `MessageName`, `parse_name(name)`,
+`addressed(name, sender, to)`, `unlisted_names(senders, to)`, `sender_code(name)`,
+`open_message_file(path, password, source)`; `open_zip_entry(path or stream, source, password)`,
+`open_zip_writer(raw, entry, password)`, `MAX_RATIO`, `MAX_CENTRAL`. Neutral ground: the
+transports and the protocol's message check both read message files through here, and it
+imports neither of them.
+
+The names, as SSL writes and reads them (ExchangeMessageTransport `ExchangeMessageFileName`,
+`FillInDefaultMessageNames`; protocol doc §3.1): a base with an infobase prefix (the "Префикс"
+of its synchronization settings; any base whose node code is a 36-character UUID, as in every
+EnterpriseData exchange) writes `Message_<prefix>_<its code>_<our code>`, one without
+`Message_<its code>_<our code>`; transliterated names carry the prefix in Latin letters. 1C
+reads with the mask `Message*_<peer>_<own>.*`, prefix or none (on Windows in any letter case;
+the peer's code or its predefined node alias). So do we (`addressed`), and the
+codes are compared case-insensitively: they are UUIDs, which an admin may copy in either case
+(macOS uuidgen prints upper case) and 1C keeps as typed. Our own files carry the codes as the
+config spells them, the spelling the base was given.
 
 A zip is judged by its end record (how many entries, how large the central directory) before
 zipfile reads the central directory, which it does whole, into memory, whatever the count: a zip
@@ -22,8 +35,10 @@ from __future__ import annotations
 import io
 import struct
 import sys
+import unicodedata
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 from typing import Callable
@@ -35,14 +50,58 @@ from onecsync.files import open_named
 PREFIX = "Message_"
 
 
+def message_like(name: str) -> bool:
+    """Does `name` begin as 1C's mask `Message*` does, in any case (1C on Windows reads it)?"""
+    return name[:len(PREFIX) - 1].lower() == PREFIX[:-1].lower()
+
+
 def message_stem(sender: str, to: str) -> str:
     """The name of a message from the node `sender` to the node `to`, without .xml or .zip."""
     return f"{PREFIX}{sender}_{to}"
 
 
+@dataclass(frozen=True)
+class MessageName:
+    """A file name of 1C's form: `Message[_<prefix>]_<sender>_<to>.xml|.zip`, codes as written."""
+
+    prefix: str  # "" for none
+    sender: str
+    to: str
+
+
+def parse_name(name: str) -> MessageName | None:
+    """The parts of a message file's name; None for a name 1C never gives a message."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or ext.lower() not in ("xml", "zip") or not message_like(stem):
+        return None
+    parts = stem.split("_")  # a code has no "_"; a prefix might, so it takes what is left
+    if len(parts) < 3 or not parts[-2] or not parts[-1] or len(parts[0]) != len(PREFIX) - 1:
+        return None
+    return MessageName("_".join(parts[1:-2]), parts[-2], parts[-1])
+
+
+def addressed(name: str, sender: str, to: str) -> bool:
+    """Is `name` a message from node `sender` to node `to`, as 1C's receiving side takes it
+    (its mask `Message*_<sender>_<to>.*`, for .xml and .zip; codes in any case)?"""
+    stem, dot, ext = name.rpartition(".")
+    # NFC: an alias typed here and written by a base on macOS/SMB (NFD) is the same text.
+    tail = unicodedata.normalize("NFC", f"_{sender}_{to}").lower()
+    low = unicodedata.normalize("NFC", stem).lower()
+    return bool(dot) and ext.lower() in ("xml", "zip") and message_like(stem) \
+        and low.endswith(tail) and len(low) >= len(tail) + len(PREFIX) - 1
+
+
+def unlisted_names(senders: tuple[str, ...], to: str) -> list[str]:
+    """The names of the base's message to us that can be tried in a folder that cannot be
+    listed: no prefix (it cannot be guessed), the codes as spelled and in lower case."""
+    return sorted({message_stem(c(s), c(to)) + x for s in senders for c in (str, str.lower)
+                   for x in (".xml", ".zip")})
+
+
 def sender_code(name: str) -> str:
     """The sender's code a message file's name gives (lower case; "" when it names none)."""
-    return name.removeprefix(PREFIX).partition("_")[0].lower()
+    parsed = parse_name(name)
+    return parsed.sender.lower() if parsed else ""
 
 
 def open_message_file(path: Path, password: str | None = None, source: str | None = None) -> IO[bytes]:

@@ -19,7 +19,7 @@ def ftp_transport(port: int, folder: str, tmp_path, password: str = "ftp-s3cret"
     return FtpTransport(FtpConfig(host="127.0.0.1", port=port, user="sync",
                                 password=Secret(file=_secret(tmp_path, password)),
                                 folder=folder, timeout=5),
-                        f.NODE, f.ACCOUNTING, Spool(tmp_path / "spool"))
+                        f.NODE, (f.ACCOUNTING,), Spool(tmp_path / "spool"))
 
 
 def _secret(tmp_path, password: str):

@@ -333,7 +333,7 @@ def test_ftp_tls_protects_the_login_and_the_data(tmp_path, monkeypatch):
     t = FtpConfig(host="ftp.example", port=21, user="sync",
                   password=Secret(env="ONECSYNC_TEST_FTP_PW"), folder="/bp", tls=True,
                   timeout=7)
-    FtpTransport(t, f.NODE, f.ACCOUNTING, Spool(tmp_path)).probe(write=False)
+    FtpTransport(t, f.NODE, (f.ACCOUNTING,), Spool(tmp_path)).probe(write=False)
     assert seen == [("context", ssl.CERT_REQUIRED, True, 7), ("connect", "ftp.example", 21),
                     ("login", "sync", True), ("prot_p",), ("pasv", True), ("cwd", "/bp"),
                     ("sendcmd", "OPTS MLST type;size;modify;"), ("sendcmd", "TYPE A"),

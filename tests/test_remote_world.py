@@ -27,6 +27,7 @@ from tests.emulator.base import ExchangeError
 from tests.emulator.crashing import Crash
 from tests.emulator.expect import contents
 from tests.emulator.expect import key
+from tests.emulator.folder import outgoing_name
 from tests.emulator.remote import FTP_PASSWORD
 from tests.emulator.remote import FTP_PASSWORD_ENV
 from tests.emulator.remote import PASSWORD
@@ -326,7 +327,7 @@ def test_ftp_a_download_broken_in_the_middle_exits_4_and_the_next_run_converges(
     before = ftp.numbers("accounting")
     ftp.exchange("accounting")
     ftp.exchange("crm")
-    ftp.ftp.fail(kind, f"Message_{ftp.acc.code}_")
+    ftp.ftp.fail(kind, outgoing_name(ftp.acc)[:-len(".xml")])  # the base's, prefixed as 1C
     run = ftp.run()
     assert run.code == 4, run.stderr
     assert ftp.numbers("accounting")[1] == before[1]  # the broken download was not taken

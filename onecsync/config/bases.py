@@ -38,12 +38,16 @@ def bases_section(c: Checker, data: Any) -> dict[str, Base] | None:
         if name not in d:
             c.fail(where, "missing")
             continue
-        b = c.mapping(d[name], where, ("code", "transport", "odata"))
+        b = c.mapping(d[name], where, ("code", "alias", "transport", "odata"))
         code = c.code(b.get("code"), f"{where}.code")
+        alias = c.string(b.get("alias"), f"{where}.alias", required=False)
+        if alias is not None and any(ch in alias for ch in "/\\."):
+            c.fail(f"{where}.alias", "a node code in a file name cannot hold '/', '\\' or '.'")
         transport = transport_section(c, b.get("transport"), f"{where}.transport")
         odata = odata_section(c, b.get("odata"), f"{where}.odata")
         if code and transport:
-            out[name] = Base(name=name, code=code, transport=transport, odata=odata)
+            out[name] = Base(name=name, code=code.lower(), transport=transport, odata=odata,
+                             spelled=code, alias=alias)
     return out if len(out) == len(PEERS) else None
 
 

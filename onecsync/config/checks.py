@@ -129,7 +129,7 @@ class Checker:
             self.fail(where, f"{text!r} is not a node code (1C node codes are UUIDs, "
                              "e.g. 8d0e3a9c-5b7f-4c1e-9a2d-3f4b5c6d7e8f)")
             return None
-        return text.lower()
+        return text  # as typed: the caller keeps this spelling for file names, compares .lower()
 
     def boolean(self, value: Any, where: str, default: bool) -> bool:
         if value is None:

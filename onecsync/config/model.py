@@ -137,17 +137,35 @@ class OData:
 @dataclass(frozen=True)
 class Base:
     name: str
-    code: str
+    code: str  # lower case: what onecsync compares and keeps in its state
     transport: Transport
     odata: OData | None = None
+    spelled: str = ""  # the code as the admin typed it (and the base): what file names carry
+    # 1C's "predefined node alias": the old code a base still writes as its sender (SSL
+    # PredefinedNodeAlias; its header then has From = alias, NewFrom = code).
+    alias: str | None = None
+
+    @property
+    def senders(self) -> tuple[str, ...]:
+        """The sender codes the base's message to us may carry in its name."""
+        return (self.as_typed, self.alias) if self.alias else (self.as_typed,)
+
+    @property
+    def as_typed(self) -> str:
+        return self.spelled or self.code
 
 
 @dataclass(frozen=True)
 class Node:
-    code: str
+    code: str  # lower case, as Base.code
     exchange_plan: str = DEFAULT_PLAN
     formats: tuple[str, ...] = DEFAULT_FORMATS
     prefix: str | None = None
+    spelled: str = ""  # as Base.spelled
+
+    @property
+    def as_typed(self) -> str:
+        return self.spelled or self.code
 
 
 @dataclass(frozen=True)

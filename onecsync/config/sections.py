@@ -157,7 +157,8 @@ def node_section(c: Checker, data: Any) -> Node | None:
         c.fail("node.prefix", "1C infobase prefixes are at most 2 characters")
     if code is None or plan is None or formats is None:
         return None
-    return Node(code=code, exchange_plan=plan, formats=formats, prefix=prefix)
+    return Node(code=code.lower(), exchange_plan=plan, formats=formats, prefix=prefix,
+                spelled=code)
 
 
 def formats_section(c: Checker, data: Any) -> tuple[str, ...] | None:

@@ -4,8 +4,9 @@ Public API: `scan(config, name, transport)` → `Addressing` (the `ConfigError` 
 warning for names that are not the exchange's); `judge(...)`, the rule itself; `by_header(...)`,
 the rule for a transport that has no names to list (HTTP), from the message's header.
 
-1C names its message `Message_<its code>_<our code>`. When no file has the name the config
-expects but one looks like the exchange (one of the two codes is the config's, or it comes from
+1C names its message `Message[_<prefix>]_<its code>_<our code>` (messagefiles.py: the rule,
+with codes compared case-insensitively). When no file has a name the config expects but one
+looks like the exchange (one of the two codes is the config's, or it comes from
 the other base), a code in the config is wrong, and a run that said "no message" would leave
 cron silent while nothing is exchanged. A name whose codes are not node codes at all (not
 UUIDs, or not even UTF-8) is no 1C message: ignored with one warning, never offered as a code
@@ -15,17 +16,17 @@ lists a folder (directory, FTP); over HTTP the header's From and To are judged i
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 
 from onecsync.config import Config
 from onecsync.errors import ConfigError
 from onecsync.i18n import N_
+from onecsync.messagefiles import addressed
+from onecsync.messagefiles import parse_name
 from onecsync.protocol.envelope import Header
 from onecsync.text import one_line
 
-_NAME = re.compile(r"^Message_([^_]+)_([^_]+)\.(?:xml|zip)$", re.IGNORECASE)
 # Names of files ignored that one warning shows (it says how many there are in all).
 SHOWN = 3
 
@@ -48,9 +49,11 @@ def scan(config: Config, name: str, transport) -> Addressing:
     listing = getattr(transport, "message_names", None)
     if listing is None:
         return Addressing()
-    node, peer = config.node.code.lower(), config.bases[name].code.lower()
+    node, base = config.node.code, config.bases[name]
     names = sorted(listing())
-    ignored = [f for f in names if (m := _NAME.match(f)) and not (_is_code(m[1]) and _is_code(m[2]))]
+    theirs = [f for f in names if any(addressed(f, s, node) for s in base.senders)]
+    parsed = {f: p for f in names if f not in theirs and (p := parse_name(f)) is not None}
+    ignored = [f for f, p in parsed.items() if not (_is_code(p.sender) and _is_code(p.to))]
     result = Addressing()
     if ignored:
         shown = ", ".join(one_line(f) for f in ignored[:SHOWN])
@@ -58,14 +61,12 @@ def scan(config: Config, name: str, transport) -> Addressing:
         result.warning = (f"{name}: ignored in {transport.description}: {shown}{more}: named like "
                           "a 1C message, but its codes are not node codes (UUIDs); remove it "
                           "if nothing of yours needs it")
-    expected = {f"message_{peer}_{node}.xml", f"message_{peer}_{node}.zip"}
-    if expected & {f.lower() for f in names}:
+    if theirs:
         return result  # the base's message is there: a stale name beside it misleads no one
-    for file in names:
-        m = _NAME.match(file)
-        if m is None or file in ignored:
+    for file, p in parsed.items():
+        if file in ignored:
             continue
-        result.wrong = judge(config, name, m.group(1), m.group(2),
+        result.wrong = judge(config, name, p.sender, p.to,
                              N_(f"{name}: {file} in {transport.description}"))
         if result.wrong is not None:
             break

@@ -287,7 +287,7 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> Ch
         view = _peer_view(config, name, state)
         view["transport"] = {"kind": base.transport.kind}
         try:
-            transport = build_transport(base, config.node.code,
+            transport = build_transport(base, config.node.as_typed,
                                         exchange_plan=config.node.exchange_plan,
                                         state_dir=config.state_dir, dry_run=True)
             view["transport"].update(_probe(transport, dry_run))

@@ -220,8 +220,8 @@ class Exchange:
         number = numbering.next_number(peer.sent_no, name)
         header = Header(
             format=formats.namespace(version), creation_date=utc_now_text(),
-            exchange_plan=self.config.node.exchange_plan, to=peer.code,
-            sender=self.config.node.code, message_no=number, received_no=peer.received_no,
+            exchange_plan=self.config.node.exchange_plan, to=self.config.bases[name].as_typed,
+            sender=self.config.node.as_typed, message_no=number, received_no=peer.received_no,
             available_versions=self.config.node.formats,
             object_types=declared_types(self.config, name), prefix=self.config.node.prefix)
         by_type: Counter = Counter()
@@ -283,7 +283,8 @@ class Exchange:
                 h = MessageReader(stream, transport.description).header
         except (OnecsyncError, OSError, ValueError):
             return  # not a message we can read: not evidence of another writer either
-        if h.sender != self.config.node.code or h.to != self.config.bases[name].code \
+        if (h.sender or "").lower() != self.config.node.code \
+                or (h.to or "").lower() != self.config.bases[name].code \
                 or not h.message_no:
             return
         ours_differ = h.message_no == peer.out_no and peer.out_fingerprint is not None

@@ -53,15 +53,15 @@ class SettingsMessageReport:
 def settings_header(config: Config, peer: str) -> Header:
     return Header(
         format=formats.BASE_URI, creation_date=utc_now_text(),
-        exchange_plan=config.node.exchange_plan, to=config.bases[peer].code,
-        sender=config.node.code, message_no=0, received_no=0,
+        exchange_plan=config.node.exchange_plan, to=config.bases[peer].as_typed,
+        sender=config.node.as_typed, message_no=0, received_no=0,
         available_versions=config.node.formats, object_types=declared_types(config, peer),
         prefix=config.node.prefix)
 
 
 def default_file_name(config: Config, peer: str) -> str:
     """The name 1C's "Каталог" transport looks for: the file works in the folder as it is."""
-    return f"Message_{config.node.code}_{config.bases[peer].code}.xml"
+    return f"Message_{config.node.as_typed}_{config.bases[peer].as_typed}.xml"
 
 
 def write_to(fp: IO[bytes], config: Config, peer: str) -> None:

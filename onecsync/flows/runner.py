@@ -333,7 +333,7 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
            refs: tuple[str, ...] | None = None, progress: Progress = NO_PROGRESS,
            heal: bool = False) -> None:
     state.meta.ensure_node(config.node.code, config.node.exchange_plan)
-    transports = {name: build_transport(base, config.node.code,
+    transports = {name: build_transport(base, config.node.as_typed,
                                         exchange_plan=config.node.exchange_plan,
                                         state_dir=config.state_dir, dry_run=dry_run)
                   for name, base in config.bases.items()}

@@ -21,14 +21,16 @@ __all__ = ["SPOOL_FOLDER", "build_transport"]  # SPOOL_FOLDER (onecsync.places):
 
 def build_transport(base: Base, node_code: str, *, exchange_plan: str = DEFAULT_PLAN,
                     state_dir: Path | None = None, dry_run: bool = False) -> Transport:
+    """`node_code` as the config spells it: a file name carries the codes as the admin typed
+    them into the base too (messagefiles.py), the HTTP service gets them in lower case."""
     t = base.transport
     if isinstance(t, DirectoryConfig):
-        return DirectoryTransport(t.path, node_code, base.code, t.compress, t.archive_password)
+        return DirectoryTransport(t.path, node_code, base.senders, t.compress, t.archive_password)
     spool = Spool(state_dir / SPOOL_FOLDER / base.name if state_dir else None, dry_run=dry_run)
     if isinstance(t, FtpConfig):
         from onecsync.transport.ftp import FtpTransport
 
-        return FtpTransport(t, node_code, base.code, spool)
+        return FtpTransport(t, node_code, base.senders, spool)
     from onecsync.transport.http import HttpTransport
 
-    return HttpTransport(t, node_code, base.code, exchange_plan, spool)
+    return HttpTransport(t, node_code.lower(), base.code, exchange_plan, spool)

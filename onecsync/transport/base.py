@@ -1,7 +1,8 @@
 """What every transport offers the flows: fetch the peer's message, publish ours.
 
 Public API: `Incoming`, `Outgoing`, `Transport` (protocol), `OutgoingFile`, `fingerprint(path)`,
-`fingerprint_fd(fd)`, `same_bytes(a, b)`, `os_failure(exc, what)`, `remove_quietly(path)`.
+`fingerprint_fd(fd)`, `same_bytes(a, b)`, `os_failure(exc, what, folder)`, `spelled_apart(path)`,
+`remove_quietly(path)`, `warn_left(read, left)`.
 
 Terminology: the *fingerprint* of a message file is its size, modification time and a hash of its
 first and last 64 KiB. It tells "the same file as last time" in microseconds, even for a file of
@@ -24,7 +25,9 @@ import contextlib
 import errno
 import hashlib
 import io
+import logging
 import os
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -40,7 +43,9 @@ from onecsync.files import create_new
 from onecsync.files import open_regular
 from onecsync.i18n import N_
 from onecsync.messagefiles import open_zip_writer
+from onecsync.text import one_line
 
+log = logging.getLogger("onecsync")
 SAMPLE = 64 * 1024
 # Errors of a disk (or quota) that is full: the next run retries once space is freed.
 FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -74,9 +79,35 @@ def fingerprint(path: Path) -> str:
         os.close(fd)
 
 
-def os_failure(exc: OSError, what: str) -> OnecsyncError:
-    """An OSError met while using a folder, classified by what the admin must do."""
+def spelled_apart(path: Path) -> Path | None:
+    """The entry that exists where `path` does not, differing from it only in case or Unicode
+    normalization (a folder made over SMB or on macOS is NFD, a config typed here NFC): the
+    first missing part of the path is looked for among its parent's entries."""
+    def key(name: str) -> str:
+        return unicodedata.normalize("NFC", name).casefold()
+    parts = path.parts
+    for i in range(1, len(parts)):
+        parent, part = Path(*parts[:i]), parts[i]
+        if os.path.lexists(parent / part):
+            continue
+        try:
+            twins = [n for n in os.listdir(parent) if key(n) == key(part)]
+        except OSError:
+            return None
+        return Path(parent, twins[0], *parts[i + 1:]) if twins else None
+    return None
+
+
+def os_failure(exc: OSError, what: str, folder: Path | None = None) -> OnecsyncError:
+    """An OSError met while using a folder, classified by what the admin must do (`folder`:
+    the folder configured, for telling one that is there under another spelling)."""
     if isinstance(exc, FileNotFoundError):
+        if folder is not None and (twin := spelled_apart(folder)) is not None:
+            return ConfigError(
+                f"{what}: the folder does not exist, but {one_line(str(twin))} does: the "
+                "names differ only in letter case or in Unicode normalization (NFC/NFD)",
+                remedy="make transport.path name that folder exactly (copy its name from "
+                       "the listing), or rename the folder")
         return ConfigError(f"{what}: the folder does not exist",
                            remedy="create it, mount the share, or fix transport.path")
     if isinstance(exc, NotADirectoryError):
@@ -210,3 +241,14 @@ def remove_quietly(path: Path) -> None:
     """Remove a file of ours if it is there (unlink never follows a link)."""
     with contextlib.suppress(OSError):
         os.unlink(path)
+
+
+def warn_left(read: str, left: list[str]) -> None:
+    """The base's messages to us beside the one read (1C too takes only the newest of its
+    names: another prefix, the old unprefixed name, .xml beside .zip): named, never passed
+    over in silence, since one of them may be what the admin expected to be read."""
+    if left:
+        shown = ", ".join(one_line(n) for n in left[:3]) + (", …" if len(left) > 3 else "")
+        log.warning("%s is read as the base's newest message; older beside it, left unread as "
+                    "1C leaves them: %s (remove them if the base no longer writes them)",
+                    one_line(read), shown)

@@ -2,16 +2,18 @@
 
 Public API: `DirectoryTransport`, `PROBE_PREFIX`.
 
-From the peer we read `Message_<peer>_<node>.xml` or `.zip` (the newer by modification time when
-both exist; empty files are ignored, as 1C ignores them) and never change or delete it. To the
-peer we write `Message_<node>_<peer>.xml|.zip` through a hidden temporary file in the same
-folder, renamed into place only after the state has recorded the message: a crash before the
-rename leaves the peer with our previous, complete message.
+From the peer we read what 1C's own receiving side reads, `Message*_<peer>_<node>.xml|.zip`
+(any infobase prefix, the codes in any case: messagefiles.py), the newest by modification time
+(the others named in a warning; empty files ignored, as 1C ignores them), and never change or
+delete it. To the peer we write `Message_<node>_<peer>.xml|.zip`, the codes spelled as in the
+config, through a hidden temporary file in the same folder, renamed into place only after the
+state has recorded the message: a crash before the rename leaves the peer with our previous,
+complete message.
 
 The folder is writable by others (the base's users, whoever mounts the share), so: the base's
 message is opened without following a link (a link is followed only to a regular file in the same
-folder) and without blocking, and is judged, fingerprinted and read from that one descriptor;
-anything but a regular file under the base's message name, or a directory where ours goes, is a
+folder) and without blocking (theirs.py), and is judged, fingerprinted and read from that one
+descriptor; anything but a regular file under a name of the base's message, or a directory where ours goes, is a
 `StrayEntry` (exit 3: a human removes it). Our temporary and probe files are created new under
 unpredictable names (files.create_new). A run (holding the run lock) removes the temporary files
 a killed run left, but only regular files of this user; whatever else sits under a name of ours
@@ -34,17 +36,17 @@ from typing import IO
 from onecsync.errors import ConfigError
 from onecsync.errors import StrayEntry
 from onecsync.files import FdReader
-from onecsync.files import NotRegular
 from onecsync.files import create_new
 from onecsync.files import entry_kind
 from onecsync.files import fsync_folder
 from onecsync.files import is_ours
 from onecsync.files import open_regular
 from onecsync.i18n import N_
-from onecsync.messagefiles import PREFIX
+from onecsync.messagefiles import message_like
 from onecsync.messagefiles import message_stem
 from onecsync.messagefiles import open_zip_entry
 from onecsync.secret import Secret
+from onecsync.text import one_line
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import OutgoingFile
 from onecsync.transport.base import fingerprint
@@ -52,6 +54,8 @@ from onecsync.transport.base import fingerprint_fd
 from onecsync.transport.base import os_failure
 from onecsync.transport.base import remove_quietly
 from onecsync.transport.base import same_bytes
+from onecsync.transport.base import warn_left
+from onecsync.transport.theirs import newest
 
 PROBE_PREFIX = ".onecsync-probe-"
 _PROBE_AGE = 60  # seconds: a check that is still going has its probe for milliseconds
@@ -120,10 +124,12 @@ class _TempFile(OutgoingFile):
 
 
 class DirectoryTransport:
-    def __init__(self, folder: Path, node_code: str, peer_code: str, compress: bool,
+    def __init__(self, folder: Path, node_code: str, senders: tuple[str, ...], compress: bool,
                  archive_password: Secret | None = None) -> None:
         self.folder = folder
-        self.incoming_stem = message_stem(peer_code, node_code)
+        # The peer's code first (our file goes to it), then its alias (models.Base.senders).
+        self.node_code, self.senders = node_code, senders
+        peer_code = senders[0]
         self.outgoing_name = message_stem(node_code, peer_code) + (".zip" if compress else ".xml")
         self.compress = compress
         self.archive_password = archive_password
@@ -133,80 +139,32 @@ class DirectoryTransport:
         return self.archive_password.reveal() if self.archive_password else None
 
     # -- the base's message --------------------------------------------------------------
-    def _open_theirs(self, name: str) -> tuple[int, os.stat_result, Path] | None:
-        """Open the base's file `name`: (fd, its fstat, its path), None when there is none.
-
-        A link is followed only to a regular file in this same folder; anything else that is
-        not a regular file is a StrayEntry, and nothing of it is read."""
-        path = self.folder / name
-        try:
-            fd, st = open_regular(path)
-            return fd, st, path
-        except FileNotFoundError:
-            return None
-        except NotRegular as exc:
-            if exc.kind != "symbolic link":
-                raise StrayEntry(f"{path} is a {exc.kind}, not a message file") from None
-        target = Path(os.path.realpath(path))
-        if target.parent != Path(os.path.realpath(self.folder)):
-            raise StrayEntry(f"{path} is a symbolic link to {target}, outside the exchange "
-                             "folder: onecsync does not follow it",
-                             remedy="put the message file itself there")
-        try:
-            fd, st = open_regular(self.folder / target.name)
-        except FileNotFoundError:
-            raise StrayEntry(f"{path} is a symbolic link to {target}, which does not exist") \
-                from None
-        except NotRegular as exc:
-            raise StrayEntry(f"{path} is a symbolic link to a {exc.kind}, not a message "
-                             "file") from None
-        return fd, st, path
-
     def _must_be_a_folder(self, doing: str) -> None:
         """transport.path is a folder (a link to one will do): else one line saying what it is
         (a file there was called "the folder does not exist")."""
         try:
             mode = os.stat(self.folder).st_mode
         except OSError as exc:
-            raise os_failure(exc, f"{doing} {self.folder}") from None
+            raise os_failure(exc, f"{doing} {self.folder}", self.folder) from None
         if not stat.S_ISDIR(mode):
             raise ConfigError(f"{doing} {self.folder}: it is a {entry_kind(mode)}, not a folder",
                               remedy="fix transport.path")
 
     def fetch(self) -> Incoming | None:
         self._must_be_a_folder("reading")
-        found: list[tuple[int, str, int, os.stat_result, Path]] = []
-        empty = []
         try:
-            for suffix in (".xml", ".zip"):
-                opened = self._open_theirs(self.incoming_stem + suffix)
-                if opened is None:
-                    continue
-                fd, st, path = opened
-                if st.st_size > 0:
-                    found.append((st.st_mtime_ns, suffix, fd, st, path))
-                else:
-                    os.close(fd)
-                    empty.append(path)
-            if not found:
-                for path in empty:
-                    log.warning("%s is empty: ignored, as 1C ignores it (the base may still be "
-                                "writing it)", path)
+            if (found := newest(self.folder, self.senders, self.node_code)) is None:
                 return None
-            found.sort(key=lambda item: item[:2])
-            _, _, fd, st, path = found.pop()
-            fp = fingerprint_fd(fd)
+            fd, st, path, left = found.fd, found.st, found.path, found.left
+            try:
+                fp = fingerprint_fd(fd)
+            except BaseException:
+                os.close(fd)
+                raise
         except OSError as exc:
-            for item in found:
-                os.close(item[2])
             raise os_failure(exc, f"reading {exc.filename or self.folder}") from None
-        except BaseException:
-            for item in found:
-                os.close(item[2])
-            raise
-        for item in found:  # the older of .xml and .zip
-            os.close(item[2])
-        zipped = path.suffix == ".zip"
+        warn_left(str(path), left)
+        zipped = path.suffix.lower() == ".zip"
         return Incoming(name=str(path), fingerprint=fp, open=lambda: self._open(fd, path),
                         size=None if zipped else st.st_size,
                         raw=lambda: io.BufferedReader(FdReader(fd), 1 << 20), settles=True,
@@ -214,14 +172,14 @@ class DirectoryTransport:
 
     def _open(self, fd: int, path: Path) -> IO[bytes]:
         stream = io.BufferedReader(FdReader(fd), 1 << 20)
-        if path.suffix == ".zip":
+        if path.suffix.lower() == ".zip":
             return open_zip_entry(stream, str(path), self._password())
         return stream
 
     def message_names(self) -> list[str]:
         """The names of the folder's message files, for telling a wrong code (addressing.py)."""
         try:
-            return [n for n in os.listdir(self.folder) if n.startswith(PREFIX)]
+            return [n for n in os.listdir(self.folder) if message_like(n)]
         except OSError:
             return []
 
@@ -288,10 +246,10 @@ class DirectoryTransport:
         self._must_be_a_folder("checking")
         try:
             os.listdir(self.folder)  # readable: what a run needs first
-            for suffix in (".xml", ".zip"):
-                if (opened := self._open_theirs(self.incoming_stem + suffix)) is not None:
-                    os.close(opened[0])
-                    theirs.append(self.incoming_stem + suffix)
+            if (found := newest(self.folder, self.senders, self.node_code)) is not None:
+                os.close(found.fd)
+                theirs.append(one_line(found.path.name))
+                warn_left(str(found.path), found.left)  # as a run says it
             self._check_final()
             if strays := self._leftovers(remove=False):
                 raise StrayEntry(f"{strays[0]} is named like onecsync's own files but is not "

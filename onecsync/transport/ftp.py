@@ -4,8 +4,9 @@ Public API: `FtpTransport`.
 
 The same names and rules as the directory transport (SSL `DataProcessors/
 ExchangeMessageTransportFTP`, `GetMessage`: the newest of the base's files by modification time,
-empty files ignored): from the base we read `Message_<peer>_<node>.xml` or `.zip` and never
-change or delete it; to the base we upload `Message_<node>_<peer>.xml|.zip` under a temporary
+empty files ignored): from the base we read `Message*_<peer>_<node>.xml|.zip` (any prefix, the
+codes in any case: messagefiles.py; the others are named in a warning) and never change or
+delete it; to the base we upload `Message_<node>_<peer>.xml|.zip` under a temporary
 name in the same folder and rename it into place, so the base never sees half a message.
 
 The fingerprint of the base's file is its name, size and modification time from the listing
@@ -38,6 +39,7 @@ import ssl
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+from typing import Callable
 from typing import Iterator
 
 from onecsync import deadline
@@ -47,14 +49,17 @@ from onecsync.config import FtpConfig
 from onecsync.errors import OnecsyncError
 from onecsync.errors import TemporaryError
 from onecsync.i18n import N_
-from onecsync.messagefiles import PREFIX
+from onecsync.messagefiles import addressed
+from onecsync.messagefiles import message_like
 from onecsync.messagefiles import message_stem
 from onecsync.messagefiles import open_message_file
+from onecsync.text import one_line
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import OutgoingFile
 from onecsync.transport.base import fingerprint
 from onecsync.transport.base import remove_quietly
 from onecsync.transport.base import same_bytes
+from onecsync.transport.base import warn_left
 from onecsync.transport.ftpconn import FTP
 from onecsync.transport.ftpconn import FTPS
 from onecsync.transport.ftpconn import Listed
@@ -89,13 +94,15 @@ class _Upload(OutgoingFile):
 
 
 class FtpTransport:
-    def __init__(self, t: FtpConfig, node_code: str, peer_code: str, spool: Spool) -> None:
+    def __init__(self, t: FtpConfig, node_code: str, senders: tuple[str, ...], spool: Spool) -> None:
         self.t = t
         self.folder = t.folder
         host = f"[{t.host}]" if ":" in t.host else t.host  # an IPv6 address, as in a URL
         self.description = f"ftp://{host}:{t.port}{'' if t.folder.startswith('/') else '/'}" \
                            f"{t.folder}"
-        self.incoming_stem = message_stem(peer_code, node_code)
+        # The peer's code first (our file goes to it), then its alias (models.Base.senders).
+        self.node_code, self.senders = node_code, senders
+        peer_code = senders[0]
         self.outgoing_name = message_stem(node_code, peer_code) + (".zip" if t.compress else ".xml")
         self.spool = spool
         self._seen: list[str] | None = None
@@ -187,8 +194,14 @@ class FtpTransport:
                 conn.unwrap()
         ftp.voidresp()
 
-    def _list(self, ftp: ftplib.FTP, names: list[str]) -> dict[str, Listed]:
-        """Size and modification time of these files in the folder (those that exist)."""
+    def _theirs(self, name: str) -> bool:
+        """Is `name` one 1C's receiving side takes for the base's message to us?"""
+        return any(addressed(name, s, self.node_code) for s in self.senders)
+
+    def _list(self, ftp: ftplib.FTP, names: list[str] | Callable[[str], bool]) -> dict[str, Listed]:
+        """Size and modification time of these files in the folder (those that exist; `names`
+        may be a test of a name instead)."""
+        wanted = names if callable(names) else names.__contains__
         found: dict[str, Listed] = {}
         try:
             ftp.sendcmd("OPTS MLST type;size;modify;")
@@ -199,14 +212,14 @@ class FtpTransport:
         try:
             for line in self._lines(ftp, "MLSD"):
                 facts, _, name = line.partition(" ")
-                seen += [name] if name.startswith(PREFIX) else []
-                if name in names:
+                seen += [name] if message_like(name) else []
+                if wanted(name):
                     entries[name] = dict(f.partition("=")[::2] for f in facts.lower().split(";") if f)
         except ftplib.error_perm as exc:
             if not str(exc).startswith(("500", "501", "502", "504")):
                 raise
-            seen = [n for n in self._names(ftp) if n.startswith(PREFIX)]
-            entries = {n: {} for n in seen if n in names}  # no MLSD: ask each file
+            seen = [n for n in self._names(ftp) if message_like(n)]
+            entries = {n: {} for n in seen if wanted(n)}  # no MLSD: ask each file
         self._seen = seen
         for name, entry in entries.items():
             if entry.get("type", "file") == "file":  # RFC 3659: every fact optional, so ask
@@ -238,14 +251,13 @@ class FtpTransport:
     def probe(self, write: bool = True) -> str:
         """Log in, enter the folder, list it; with `write`, store and delete a probe file (a
         hidden name 1C never reads), as 1C's own FTP connection test does."""
-        names = [self.incoming_stem + s for s in (".xml", ".zip")]
         with self._session("checking the folder") as ftp:
-            listed = self._list(ftp, names)
+            listed = self._list(ftp, self._theirs)
             if write:
                 probe = f".onecsync-probe-{secrets.token_hex(8)}"
                 ftp.storbinary(f"STOR {probe}", io.BytesIO(b"onecsync check\n"))
                 ftp.delete(probe)
-        theirs = [n for n in names if n in listed]
+        theirs = [one_line(n.name) for n in [self._newest(listed)] if n is not None]
         seen = N_(f"the base's message {theirs[0]} is there") if theirs else \
             N_("no message from the base in it yet")
         if write:
@@ -253,19 +265,23 @@ class FtpTransport:
         return N_(f"{self.description}: readable; {seen}")
 
     def fetch(self) -> Incoming | None:
-        names = [self.incoming_stem + s for s in (".xml", ".zip")]
         with self._session("listing the folder") as ftp:
-            listed = self._list(ftp, names)
-        found = [item for item in listed.values() if item.size > 0]
-        for item in listed.values():
-            if item.size == 0:
+            listed = self._list(ftp, self._theirs)
+        if (newest := self._newest(listed)) is None:
+            for item in listed.values():
                 log.warning("%s/%s is empty: ignored, as 1C ignores it (the base may still be "
                             "writing it)", self.description, item.name)
-        if not found:
             return None
-        newest = max(found, key=lambda item: (item.modify, item.name.endswith(".zip")))
         return Incoming(name=f"{self.description}/{newest.name}", fingerprint=newest.key,
                         open=lambda: self._download(newest), settles=True)
+
+    def _newest(self, listed: dict[str, Listed]) -> Listed | None:
+        """The newest of the base's non-empty messages, the one 1C takes; the others named."""
+        found = sorted((item for item in listed.values() if item.size > 0), reverse=True,
+                       key=lambda item: (item.modify, item.name.lower().endswith(".zip"), item.name))
+        if found:
+            warn_left(f"{self.description}/{found[0].name}", [item.name for item in found[1:]])
+        return found[0] if found else None
 
     def _retrieved(self, item: Listed) -> Path:
         """The file downloaded whole into a new file of the spool (none left on a failure)."""

@@ -3,10 +3,11 @@
 Public API: `exchange(base, folder, compress=False)` → `Exchanged`, `incoming_name(base)`,
 `outgoing_name(base, compress)`, `put_back(path, data)`, `read_message_file(path)`.
 
-As SSL 3.1.12 does it (protocol doc §3.1): the base reads the newest non-empty
-`Message_<node>_<base>.xml|.zip` by modification time (a .zip: its first entry) and never deletes
-or changes it; then it writes `Message_<base>_<node>.xml` (or .zip) by deleting its previous file
-and copying the new one in place — not atomically, which is why a reader may see it half-written.
+As SSL 3.1.12 does it (protocol doc §3.1): the base reads the newest non-empty file of the mask
+`Message*_<node>_<base>.xml|.zip` by modification time (a .zip: its first entry) and never
+deletes or changes it; then it writes `Message_<prefix>_<base>_<node>.xml` (or .zip; without a
+prefix `Message_<base>_<node>`, as ExchangeMessageFileName names it) by deleting its previous
+file and copying the new one in place — not atomically, which is why a reader may see it half-written.
 The base's `faults` make one exchange go wrong: the folder unreachable, the message lost on the
 way, or the file left truncated or garbled.
 """
@@ -42,7 +43,9 @@ def incoming_name(base: Base) -> str:
 
 
 def outgoing_name(base: Base, compress: bool = False) -> str:
-    return f"Message_{base.code}_{base.node_code}" + (".zip" if compress else ".xml")
+    # SSL: the infobase prefix goes into the name when the sender's code is a 36-char UUID.
+    prefix = f"{base.prefix}_" if base.prefix and len(base.code) == 36 else ""
+    return f"Message_{prefix}{base.code}_{base.node_code}" + (".zip" if compress else ".xml")
 
 
 def _touch(path: Path) -> None:
@@ -67,9 +70,12 @@ def read_message_file(path: Path) -> bytes:
 
 
 def _newest(folder: Path, stem: str) -> Path | None:
+    """The newest non-empty file of 1C's receive mask `Message*_<node>_<base>.*`."""
     found = []
-    for suffix in (".xml", ".zip"):
-        p = folder / (stem + suffix)
+    tail = stem.removeprefix("Message")
+    for p in folder.glob(f"Message*{tail}.*"):
+        if p.suffix not in (".xml", ".zip"):
+            continue
         try:
             st = p.stat()
         except FileNotFoundError:
