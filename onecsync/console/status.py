@@ -34,8 +34,13 @@ if TYPE_CHECKING:
 def _lock_text(lock: Mapping[str, Any] | None) -> str:
     if lock is None:
         return _("free")
-    return tr(f"held by pid {lock.get('pid', '?')} ({lock.get('command', '?')}), "
+    pid = lock.get("pid", "?")
+    held = tr(f"held by pid {lock.get('pid', '?')} ({lock.get('command', '?')}), "
               f"started {lock.get('started', '?')}")
+    if lock.get("stuck"):  # it will not end by itself: nothing is exchanged until a human acts
+        return held + tr(f"; STUCK: {lock['stuck']}, nothing is exchanged until it ends "
+                         f"(kill -CONT {pid}, or kill {pid})")
+    return held
 
 
 def _peer_rows(p: PeerStatus) -> list[tuple[str, str]]:
