@@ -258,5 +258,6 @@ def test_a_json_run_ended_by_run_timeout_prints_its_document(sandbox, monkeypatc
     monkeypatch.setattr(runner, "execute", stuck)
     code, report, err = sandbox.run("run")
     assert code == 4, err
-    assert report == {"command": "run", "dry_run": False, "exit_code": 4, "error": "timed out: the run went past run_timeout (3 s): "
+    assert report == {"command": "run", "dry_run": False, "exit_code": 4,
+                      "error": "timed out: the run went past run_timeout (3 s): "
                       + TimedOut.remedy, "problems": []}

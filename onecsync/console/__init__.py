@@ -342,7 +342,8 @@ def json_failure(as_json: bool, code: int, line: str, problems: list | None = No
     report: a stop (SIGTERM, run_timeout), a usage or configuration error, a lock held, a bug.
     One shape whatever made it, with the keys a run's report has too: `command` (the command
     line's command, None when it names none), `dry_run`, `exit_code`; then `error`, `problems`,
-    and `more_problems` only when some were not listed. `head`: the command and dry_run (cli/app.py finds them on the command line)."""
+    and `more_problems` only when some were not listed. `head`: the command and dry_run
+    (cli/app.py finds them on the command line)."""
     if as_json:
         head = head or {}
         out = {"command": head.get("command"), "dry_run": bool(head.get("dry_run")),
