@@ -235,8 +235,8 @@ def test_quiet_still_says_that_objects_were_parked_or_drift_found(sandbox):
     sandbox.put("accounting", f.Msg(objects=[
         "<Справочник.Валюты><НаименованиеПолное>Рубль</НаименованиеПолное></Справочник.Валюты>"]))
     assert sandbox.human("-q", "run") == (7, "", (
-        "onecsync: error: run: partial: objects parked (exit 7): 1 object(s) parked in this "
-        "run; drift: 1 parked (`onecsync status` lists them, with why)\n"))
+        "onecsync: error: run: partial: objects parked (exit 7): parked in this run: 1 object"
+        "; drift: 1 parked (`onecsync status` lists them, with why)\n"))
     assert sandbox.human("-q", "run") == (9, "", (
         "onecsync: error: run: drift found (exit 9): drift: 1 parked (`onecsync status` lists "
         "them, with why)\n"))
