@@ -22,7 +22,7 @@ _EXPORTS = {
     **dict.fromkeys(("load_config", "run", "retry", "reconcile", "validate_message", "status",
                      "trace", "check"), "onecsync.api"),
     **dict.fromkeys(("ExitCode", "OnecsyncError", "ConfigError", "TemporaryError", "StateError",
-                     "MessageRejected", "StrayEntry", "NumberingConflict", "Busy", "Misnamed",
+                     "MessageRejected", "StrayEntry", "NumberingConflict", "Busy", "Stuck", "Misnamed",
                      "Refused", "Stopped", "TimedOut"), "onecsync.errors"),
     "Config": "onecsync.config",
     "MessageCheck": "onecsync.protocol.check",

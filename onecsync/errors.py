@@ -159,27 +159,71 @@ class Busy(OnecsyncError):
 
     exit_code = ExitCode.BUSY
 
-    def __init__(self, holder: dict | None, *, scheduled: bool, lock: object = None) -> None:
+    def __init__(self, holder: dict | None, *, scheduled: bool, lock: object = None,
+                 command: str | None = None, kernel: tuple[int, bool] | None = None) -> None:
+        """`holder`: the lock file's word, None when it names no one (a dry run shares the
+        lock and writes nothing; flock(1) or another program writes nothing either);
+        `kernel`: (pid, exclusive) as /proc/locks lists the lock, None where it cannot tell."""
         self.holder = holder
         self.scheduled = scheduled
         self.silent_when_quiet = scheduled
         h = holder or {}
+        pid = kernel[0] if kernel else "?"
+        if holder is not None:
+            who = N_(f"pid {h.get('pid', '?')}, {h.get('command', '?')}, started "
+                     f"{h.get('started', '?')}")
+        elif kernel is None:
+            who = N_("a --dry-run or another program: it names no one")
+        elif not kernel[1]:
+            who = N_(f"a --dry-run, pid {pid}")
+        else:
+            who = N_(f"pid {pid}, a program that is no onecsync run: it names no one")
         if scheduled:
-            who = N_("a --dry-run, it names no one") if holder is None else \
-                N_(f"pid {h.get('pid', '?')}, {h.get('command', '?')}, started {h.get('started', '?')}")
-            # A dry run does no exchange: the next scheduled run does what this one would have.
-            super().__init__(f"another onecsync run holds {lock} ({who})",
-                             remedy="nothing to do: that run will finish" if holder is not None
+            # Only a run of the same flow, or `run` (every flow), does what this one would have.
+            finishes = holder is not None and h.get("command") in ("run", command)
+            what = N_(f"another onecsync run holds {lock} ({who})") if holder is not None else \
+                N_(f"{lock} is held ({who})")
+            super().__init__(what,
+                             remedy="nothing to do: that run will finish" if finishes
                              else "nothing to do: the next scheduled run does the exchange")
         elif holder is not None:
             super().__init__(f"not done: a run is in progress since {h.get('started', '?')} "
                              f"(pid {h.get('pid', '?')})", remedy="run it again when it ends")
-        else:  # a dry run shares the lock without writing who it is
-            super().__init__("not done: a dry run is in progress (it names no one)",
+        else:
+            super().__init__(f"not done: the lock is held ({who})",
                              remedy="run it again when it ends")
 
     def line(self) -> str:
         return f"{self} ({self.remedy})" if self.scheduled else f"{self}; {self.remedy}"
+
+
+class Stuck(OnecsyncError):
+    """The lock's holder is stopped (Ctrl-Z, SIGSTOP, a frozen cgroup) or has held the lock past
+    run_timeout (hung where no signal acts): it will not finish by itself, and until it ends
+    nothing is exchanged. Not busy: a human must resume or end it, so it is said even under -q
+    (exit 3, a human must look). Its lock is never taken over: two writers would be worse."""
+
+    exit_code = ExitCode.CONFIG
+
+    def __init__(self, holder: dict | None, pid: object, why: str, lock: object) -> None:
+        h = holder or {}
+        since = h.get("started") or "?"
+        command = h.get("command") or "?"
+        if why == "past run_timeout":  # holder.PAST_TIMEOUT (that module imports this one)
+            super().__init__(
+                N_(f"the run pid {pid} ({command}) has held {lock} since {since}, past "
+                   "run_timeout: it is hung, and nothing is exchanged until it ends"),
+                remedy=N_(f"end it: kill {pid}, or kill -9 {pid} if it stays; what it had "
+                          "not committed is undone"))
+        else:
+            super().__init__(
+                N_(f"the run pid {pid} ({command}) has held {lock} since {since} and is "
+                   f"{why}: nothing is exchanged until it ends"),
+                remedy=N_(f"let it go on: kill -CONT {pid}; or end it: kill {pid}; kill -CONT "
+                          f"{pid}, which undoes what it had not committed"))
+        self.holder = holder
+        self.pid = pid
+        self.why = why
 
 
 class Misnamed(OnecsyncError):

@@ -1,6 +1,7 @@
 """Operator-facing text in the admin's language: Russian when the locale says so, else English.
 
-Public API: `language()`, `english()`, `_(text)`, `N_(text)`, `tr(line)`, `catalog()`.
+Public API: `language()`, `english()`, `_(text)`, `N_(text)`, `tr(line)`, `plural(n, one, many)`,
+`catalog()`.
 
 The core says everything in English, and so does what it keeps: the run journal, `--json`, the
 lines scripts grep. Only the edge (console/, the CLI's help) translates, just before printing:
@@ -94,6 +95,24 @@ def tr(line: str) -> str:
     if not isinstance(cat, Catalog):
         return line
     return cat.line(line)
+
+
+PLURAL_FORMS = "|"  # what joins the three Russian forms of a plural() text in ru.po
+
+
+def plural(n: int, one: str, many: str) -> str:
+    """A count with its noun, `{n}` put in, in the admin's language: English says `one` for 1
+    and `many` otherwise (1 object, 2 objects); Russian has three forms (1 объект, 2 объекта,
+    5 объектов), which the catalog holds as the translation of `many`, joined by "|"
+    (tools/po.py extracts `many`). Untranslated, it stays English."""
+    forms = catalog().gettext(many).split(PLURAL_FORMS)
+    if len(forms) == 3:  # ru.po's Plural-Forms
+        last, tens = n % 10, n % 100
+        form = forms[0 if last == 1 and tens != 11 else
+                     1 if 2 <= last <= 4 and not 12 <= tens <= 14 else 2]
+    else:
+        form = one if n == 1 else many
+    return form.replace("{n}", str(n))
 
 
 def catalog() -> gettext.NullTranslations:
@@ -248,6 +267,8 @@ class Catalog(gettext.NullTranslations):
             fields = [f for _lit, f in pieces if f is not None]
             if not fields or not any(c.isalpha() for lit, _f in pieces for c in lit):
                 continue  # "{where}: {exc}" is how lines are joined: the splitting below does it
+            if PLURAL_FORMS in msgstr:
+                continue  # plural()'s forms, never a line's template ("5 objects" is no line)
             pattern = "".join(re.escape(lit) + (_group(f) if f is not None else "")
                               for lit, f in pieces)
             literal = sum(len(lit) for lit, _f in pieces)

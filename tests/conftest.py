@@ -19,6 +19,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings
 from lxml import etree
 
+from onecsync import clock
 from onecsync import formats
 from onecsync.cli import main
 from onecsync.protocol.check import check_message
@@ -257,21 +258,29 @@ class Sandbox:
         return exc.value.code, out.out, out.err
 
     @contextlib.contextmanager
-    def lock_held(self):
-        """Another process holds the run lock (as a running `run` would); yields its Popen."""
+    def lock_held(self, command: str | None = "run", started: str | None = None,
+                  shared: bool = False):
+        """Another process holds the run lock (as a running `run` would: `command`, since
+        `started`, now by default); yields its Popen, with `started`. `command` None: it writes nothing, as
+        flock(1) or a dry run (`shared`) does."""
         lock = self.state_path.with_name("onecsync.sqlite.lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        started = started or clock.local_now().isoformat(timespec="seconds")
+        info = None if command is None else {"command": command, "started": started}
         holder = subprocess.Popen(
             [sys.executable, "-c",
-             "import fcntl, json, os, time\n"
-             f"fd = os.open({str(lock)!r}, os.O_RDWR)\n"
-             "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-             "os.ftruncate(fd, 0)\n"
-             "os.write(fd, json.dumps({'pid': os.getpid(), 'command': 'run', "
-             "'started': '2026-11-28T03:00:00+00:00'}).encode())\n"
+             "import fcntl, json, os, sys, time\n"
+             f"fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT, 0o600)\n"
+             f"fcntl.flock(fd, fcntl.{'LOCK_SH' if shared else 'LOCK_EX'})\n"
+             f"info = {info!r}\n"
+             "if info is not None:\n"
+             "    os.ftruncate(fd, 0)\n"
+             "    os.write(fd, json.dumps({'pid': os.getpid(), **info}).encode())\n"
              "print('locked', flush=True)\n"
              "time.sleep(30)\n"], stdout=subprocess.PIPE, text=True)
         try:
             assert holder.stdout.readline().strip() == "locked"
+            holder.started = started  # type: ignore[attr-defined]  # what the lock file says
             yield holder
         finally:
             holder.kill()

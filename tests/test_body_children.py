@@ -105,7 +105,7 @@ def test_an_unknown_type_in_the_format_namespace_is_parked_and_seen(sandbox):
     sandbox.put("accounting", first(UNKNOWN, OTHER).replace(
         b"<msg:MessageNo>1<", b"<msg:MessageNo>2<"))
     code, out, err = sandbox.human("-q", "pull-catalogs")
-    assert code == 7 and "1 object(s) parked in this run" in err, err
+    assert code == 7 and "parked in this run: 1 object" in err, err
 
 
 def test_a_type_that_is_no_object_type_is_parked(sandbox):

@@ -212,3 +212,34 @@ def test_any_header_gets_the_same_exit_from_run_and_validate_and_a_refusal_chang
         assert first.split(": ", 2)[-1].split(" (")[0][:60] in line, (line, first)
         assert box.dump() == before
         assert box.outgoing("accounting")["received_no"] == 1
+
+
+@pytest.mark.parametrize("text", ["-1", "-9223372036854775807", " -3 "])
+def test_a_received_no_below_0_is_refused_before_anything_is_stored(sandbox, text):
+    """A base that has received nothing says 0: a ReceivedNo below it is no number of ours
+    (review 6, m6), refused as a bad message from the base by `run` and `validate` alike."""
+    sandbox.put("accounting", f.Msg(objects=GOOD))
+    assert sandbox.run("pull-catalogs")[0] == 0
+    before = sandbox.dump()
+    path = sandbox.put("accounting", with_number("ReceivedNo", text))
+    code, _, err = sandbox.run("pull-catalogs")
+    vcode, vout, _ = sandbox.human("validate", str(path))
+    assert (code, vcode) == (5, 5), err
+    assert f"{path.name}: ReceivedNo {text.strip()} is below 0: no message of ours has a number " \
+           "below 1" in err, err
+    assert "ReceivedNo" in vout and "INVALID, 1 problem" in vout, vout
+    assert sandbox.dump() == before and sandbox.numbers("accounting")[2] == 0
+
+
+def test_a_negative_number_stored_before_is_still_shown(sandbox):
+    """A state that took a ReceivedNo of -1 before m6 is read as it is: numbers are checked by
+    kind only when read back (onecsync/stored.py)."""
+    sandbox.put("accounting", f.Msg(objects=GOOD))
+    assert sandbox.run("pull-catalogs")[0] == 0
+    import sqlite3
+
+    with sqlite3.connect(sandbox.state_path) as c:
+        c.execute("UPDATE peers SET confirmed_no = -1 WHERE name = 'accounting'")
+    c.close()
+    code, out, _ = sandbox.human("status")
+    assert code == 0 and "confirmed -1" in out

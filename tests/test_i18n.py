@@ -157,8 +157,8 @@ def test_a_failing_run_status_and_check_in_russian(sandbox, russian, monkeypatch
     code, _out, err = sandbox.human("run")
     assert code == 0, err
     assert "onecsync run: готово (код 0)" in err
-    assert "accounting: принято сообщение 1: объектов 1, удалений 0" in err
-    assert "crm: от базы нет сообщения; отправлено сообщение 1 (формат 1.8): объектов 1" in err
+    assert "accounting: принято сообщение 1: 1 объект, 0 удалений" in err
+    assert "crm: от базы нет сообщения; отправлено сообщение 1 (формат 1.8): 1 объект" in err
 
     bad = f.Msg(message_no=2, received_no=1, created="2026-11-21T09:00:00", objects=GOOD).xml()
     path = sandbox.put("accounting", bad.replace(f.NODE.encode(), b"11111111-2222-3333-4444-555555555555"))
@@ -340,3 +340,34 @@ def test_an_internal_error_in_json_is_english_in_every_locale(sandbox, capsys, m
     monkeypatch.setattr(api, "status", broken)
     code, report = _json_both_ways(capsys, monkeypatch, "--config", str(sandbox.config), "status")
     assert code == 1 and report["error"].startswith("internal error: RuntimeError: boom"), report
+
+
+@pytest.mark.parametrize("n, english, russian", [
+    (0, "0 objects", "0 объектов"), (1, "1 object", "1 объект"), (2, "2 objects", "2 объекта"),
+    (5, "5 objects", "5 объектов"), (11, "11 objects", "11 объектов"),
+    (12, "12 objects", "12 объектов"), (21, "21 objects", "21 объект"),
+    (22, "22 objects", "22 объекта"), (112, "112 objects", "112 объектов"),
+])
+def test_a_count_takes_its_plural_form_in_each_language(monkeypatch, n, english, russian):
+    """Review 6, m8: "1 objects", "1 object(s)"; Russian has three forms (ru.po's Plural-Forms)."""
+    from onecsync.i18n import plural
+
+    assert plural(n, "{n} object", "{n} objects") == english
+    monkeypatch.setenv("LANG", "ru_RU.UTF-8")
+    assert plural(n, "{n} object", "{n} objects") == russian
+
+
+def test_a_plural_s_forms_are_never_a_line_s_template(monkeypatch):
+    """"5 objects" built by the core is no plural() text: tr leaves it, never '5 объект|…'."""
+    monkeypatch.setenv("LANG", "ru_RU.UTF-8")
+    assert "|" not in i18n.tr("5 objects")
+
+
+def test_the_run_line_says_1_object_in_both_languages(sandbox, monkeypatch):
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    _, _, err = sandbox.human("--dry-run", "pull-catalogs")
+    assert "received message 1: 1 object, 0 deletions" in err and "1 objects" not in err, err
+    monkeypatch.setenv("LANG", "ru_RU.UTF-8")
+    _, _, err = sandbox.human("pull-catalogs")
+    assert "принято сообщение 1: 1 объект, 0 удалений" in err, err
+    assert "отправлено сообщение 1 (формат 1.8): 1 объект" in err, err

@@ -235,8 +235,8 @@ def test_quiet_still_says_that_objects_were_parked_or_drift_found(sandbox):
     sandbox.put("accounting", f.Msg(objects=[
         "<Справочник.Валюты><НаименованиеПолное>Рубль</НаименованиеПолное></Справочник.Валюты>"]))
     assert sandbox.human("-q", "run") == (7, "", (
-        "onecsync: error: run: partial: objects parked (exit 7): 1 object(s) parked in this "
-        "run; drift: 1 parked (`onecsync status` lists them, with why)\n"))
+        "onecsync: error: run: partial: objects parked (exit 7): parked in this run: 1 object"
+        "; drift: 1 parked (`onecsync status` lists them, with why)\n"))
     assert sandbox.human("-q", "run") == (9, "", (
         "onecsync: error: run: drift found (exit 9): drift: 1 parked (`onecsync status` lists "
         "them, with why)\n"))
@@ -245,7 +245,7 @@ def test_quiet_still_says_that_objects_were_parked_or_drift_found(sandbox):
     assert code == 5 and len(err.splitlines()) == 1, err
 
 
-NOT_DONE = ("onecsync: error: not done: a run is in progress since 2026-11-28T03:00:00+00:00 "
+NOT_DONE = ("onecsync: error: not done: a run is in progress since {started} "
             "(pid {pid}); run it again when it ends")
 
 
@@ -267,7 +267,7 @@ def test_an_admin_command_during_a_run_says_not_done_even_with_q(sandbox, comman
     with sandbox.lock_held() as holder:
         code, out, err = sandbox.human(*(["-q"] if quiet else []), *command)
     assert code == 8
-    assert err.splitlines() == [NOT_DONE.format(pid=holder.pid)]
+    assert err.splitlines() == [NOT_DONE.format(pid=holder.pid, started=holder.started)]
     assert "that run will finish" not in err
     assert sandbox.dump() == dump and sandbox.journal() == journal
 
@@ -465,8 +465,8 @@ def test_a_dry_run_holding_the_lock_is_named_as_such(sandbox):
     with DryRunLock(lock_path(sandbox.state_path)):
         assert sandbox.human("-q", "run") == (8, "", "")
         code, _, err = sandbox.human("run")
-        assert code == 8 and "(a --dry-run, it names no one) (nothing to do: the next " \
+        assert code == 8 and f"(a --dry-run, pid {os.getpid()}) (nothing to do: the next " \
             "scheduled run does the exchange)" in err, err
         code, _, err = sandbox.human("-q", "state", "set-numbers", "crm", "--sent", "1", "--yes")
-        assert (code, err) == (8, "onecsync: error: not done: a dry run is in progress (it names "
-                                  "no one); run it again when it ends\n")
+        assert (code, err) == (8, f"onecsync: error: not done: the lock is held (a --dry-run, "
+                                  f"pid {os.getpid()}); run it again when it ends\n")

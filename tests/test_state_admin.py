@@ -57,7 +57,7 @@ def test_set_numbers_without_yes_changes_nothing_and_says_what_it_would(sandbox)
     code, out, _ = sandbox.human("state", "set-numbers", "crm", "--sent", "5")
     assert code == 2
     assert "crm: would change: sent_no 1 → 5" in out
-    assert "3 objects sent but not confirmed go again" in out
+    assert "again in that message, sent but not confirmed before: 3 objects" in out
     assert "nothing changed: add --yes" in out
     assert sandbox.dump() == dump and journal(sandbox) == runs
     code, report, _ = sandbox.run("state", "set-numbers", "crm", "--sent", "5")

@@ -158,6 +158,10 @@ def test_a_parked_object_says_why(world):
     ([d.ORG_INN], f"ИНН {d.ORG_INN} is an organization's (Справочник.Организации "),
     (["СЧ-000123", "2026-12-01"], "no object with number СЧ-000123 2026-12-01"),
     (["СЧ-000123", "1 декабря"], "is not a Ссылка, an ИНН, or a number and a date"),
+    # The shape of a date, but no day of the calendar (review 6, m7).
+    (["СЧ-000123", "2026-13-45"], "trace: '2026-13-45' is not a date: there is no such day"),
+    (["СЧ-000123", "2026-02-29"], "trace: '2026-02-29' is not a date: there is no such day"),
+    (["СЧ-000123", "٢٠٢٦-١٢-٠١"], "is not a Ссылка, an ИНН, or a number and a date"),
 ])
 def test_a_query_that_names_nothing_is_exit_2_with_one_line(world, query, line):
     d.seed_accounting(world.acc)

@@ -29,7 +29,8 @@ ERROR_ROOTS = {"OnecsyncError", "Stopped", "UsageError", "BadParameter", "ClickE
 # callee → (positional indexes, keyword names) that carry operator-facing text
 OTHER_CALLS = {"Drift": ((4,), ("detail",)), "fail": ((1,), ()),
                "Finding": ((2, 3, 4), ("message", "remedy")), "_refused": ((0, 1), ()),
-               "task": ((0,), ())}  # a progress line's description
+               "task": ((0,), ()),  # a progress line's description
+               "plural": ((2,), ())}  # its `many`: the translation holds the three forms
 # dict keys whose text values are lines for the admin (a check's detail, a problem's message)
 LINE_KEYS = {"detail", "message"}
 # attributes that name a place in lines (`folder /srv/x`, `the 1C HTTP service at …`)
@@ -178,8 +179,8 @@ def extract_source() -> dict[str, list[str]]:
             elif name in OTHER_CALLS:
                 indexes, keywords = OTHER_CALLS[name]
                 for i in indexes:
-                    if i < len(node.args):
-                        add(node.args[i], where)
+                    if i < len(node.args):  # plural's text is looked up as it is, {n} and all
+                        add(node.args[i], where, braces=name != "plural")
                 for kw in node.keywords:
                     if kw.arg in keywords:
                         add(kw.value, where)

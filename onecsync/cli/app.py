@@ -104,35 +104,36 @@ def _main(args: list[str]) -> int:
         exc.message = console.shown(tr(_cut_words(exc.message)))  # type: ignore[misc]
         exc.show()
         code = exc.exit_code
-        console.json_failure(as_json, code, english)
+        console.json_failure(as_json, code, english, head=_head(args, as_json))
     except (click.Abort, KeyboardInterrupt) as exc:  # Ctrl-C (click makes it Abort), a prompt left
         interrupted = isinstance(exc, KeyboardInterrupt) or \
             isinstance(exc.__context__, KeyboardInterrupt)
         line = N_("interrupted (Ctrl-C)") if interrupted else N_("aborted")
         console.error_line(line)
         code = 130
-        console.json_failure(as_json, code, line)
+        console.json_failure(as_json, code, line, head=_head(args, as_json))
     except Stopped as exc:  # what it was doing is undone, and journaled
         console.error_line(f"{exc}: {exc.remedy}")
         code = exc.exit_code
-        console.json_failure(as_json, code, f"{exc}: {exc.remedy}")
+        console.json_failure(as_json, code, f"{exc}: {exc.remedy}", head=_head(args, as_json))
     except OnecsyncError as exc:
         code = int(exc.exit_code)
         if exc.silent_when_quiet and quiet and not as_json:
             pass  # not an error: the run that holds the lock does the work (cron mail stays empty)
         else:
-            _fail(exc.line(), code, as_json, verbose, exc)
+            _fail(exc.line(), code, as_json, verbose, exc, _head(args, as_json))
     except Exception as exc:
         if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
             # a path no config check foresaw (a $VARIABLE in a secret's path): still the admin's
             code = int(ExitCode.CONFIG)
             _fail(N_(f"the path {str(exc.filename)[:80]}… is too long for the system "
                   "(ENAMETOOLONG): shorten the config key or variable that names it"),
-                  code, as_json, verbose, exc)
+                  code, as_json, verbose, exc, _head(args, as_json))
         else:  # a bug: one line, the traceback only with -v
             code = int(ExitCode.BUG)
             _fail(N_(f"internal error: {type(exc).__name__}: {exc} (run with -v for the "
-                     "traceback, and please report it)"), code, as_json, verbose, exc)
+                     "traceback, and please report it)"), code, as_json, verbose, exc,
+                  _head(args, as_json))
     return code if isinstance(code, int) else 0
 
 
@@ -157,8 +158,16 @@ def _stop_on_sigterm():
     return signal.signal(signal.SIGTERM, stop), signal.signal(signal.SIGINT, interrupt)
 
 
-def _fail(line: str, code: int, as_json: bool, verbose: bool, exc: BaseException) -> None:
+def _head(args: list[str], as_json: bool) -> dict | None:
+    """The command and dry_run of --json's failure document (console.json_failure)."""
+    if not as_json:
+        return None
+    return {"command": cli_i18n.command_of(cli, args), "dry_run": "--dry-run" in args}
+
+
+def _fail(line: str, code: int, as_json: bool, verbose: bool, exc: BaseException,
+          head: dict | None) -> None:
     if verbose:
         log.debug("traceback", exc_info=exc)
     console.print_failure(line, code, as_json, getattr(exc, "problems", None),
-                          getattr(exc, "more_problems", 0))
+                          getattr(exc, "more_problems", 0), head)

@@ -87,6 +87,27 @@ def english_usage_error(group: click.Group, args: list[str]) -> str | None:
     return None
 
 
+def command_of(group: click.Group, args: list[str]) -> str | None:
+    """The command `args` name ("run", "state resend"), as click would resolve it, without
+    running it or failing on what is wrong in them; None when they name none (--json's
+    failure document says which command failed, whatever failed)."""
+    names: list[str] = []
+    with i18n.english():
+        try:
+            ctx = group.make_context("onecsync", list(args), resilient_parsing=True)
+            command: click.Command = group
+            while isinstance(command, click.Group) and (rest := [*_protected(ctx), *ctx.args]):
+                name, sub, rest = command.resolve_command(ctx, rest)
+                if sub is None or name is None:
+                    break
+                names.append(name)
+                command, ctx = sub, sub.make_context(name, rest, parent=ctx,
+                                                     resilient_parsing=True)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            pass
+    return " ".join(names) or None
+
+
 def _protected(ctx: click.Context) -> list[str]:
     """The subcommand and its arguments, which a group's parse sets aside (click 8.2 renamed
     the attribute, keeping the old name deprecated)."""

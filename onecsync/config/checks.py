@@ -9,6 +9,7 @@ config is reported at once. The sections (sections.py, bases.py) are built from 
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import math
 import os
@@ -72,8 +73,10 @@ class Checker:
     """Collects problems instead of stopping at the first; `versions` are the offered formats
     a field path is judged against (set once node.formats is read)."""
 
-    def __init__(self, base_dir: Path) -> None:
+    def __init__(self, base_dir: Path,
+                 sources: dict[str, tuple[str, int]] | None = None) -> None:
         self.base_dir = base_dir
+        self.sources = sources or {}  # dotted path → (text as written, line): yamlsafe's
         self.problems: list[str] = []
         self.versions: tuple[str, ...] = DEFAULT_FORMATS
 
@@ -107,10 +110,10 @@ class Checker:
             if required:
                 self.fail(where, "missing")
             return None
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            self.fail(where, f"must be a string, not {type(value).__name__}")
+        if not isinstance(value, str):
+            self.fail(where, self.not_text(value, where))
             return None
-        text = str(value).strip()
+        text = value.strip()
         if not text:
             self.fail(where, "must not be empty")
             return None
@@ -118,6 +121,25 @@ class Checker:
             self.fail(where, problem)
             return None
         return text
+
+    def not_text(self, value: Any, where: str) -> str:
+        """Why a value that must be text is not: YAML typed what the admin wrote (0274… is an
+        octal number, `no` is false, 2026-12-01 a date): say what was written, and quote it."""
+        kind = {bool: N_("true or false"), datetime.date: N_("a date"),
+                datetime.datetime: N_("a date"), int: N_("a number"),
+                float: N_("a number")}.get(type(value))
+        if kind is None:
+            return N_(f"must be a string, not {type(value).__name__}")
+        shown = str(value).lower() if isinstance(value, bool) else str(value)
+        if where not in self.sources:
+            return N_(f"the value {shown} is read by YAML as {kind}: quote it")
+        text, line = self.sources[where]
+        quoted = f"'{text}'"
+        if text == shown:
+            return N_(f"the value {text} on line {line} is read by YAML as {kind}: quote it, "
+                      f"{quoted}")
+        return N_(f"the value {text} on line {line} is read by YAML as {kind}, {shown}: quote "
+                  f"it, {quoted}")
 
     def code(self, value: Any, where: str) -> str | None:
         text = self.string(value, where)

@@ -91,9 +91,9 @@ def load_config(path: str | os.PathLike | None = None,
     except UnicodeDecodeError as exc:
         raise ConfigError(f"config file {cfg_path} is not UTF-8 text (byte {exc.start})",
                           remedy="save it as UTF-8") from None
-    data = yamlsafe.load(text, str(cfg_path))
+    data, sources = yamlsafe.load_with_sources(text, str(cfg_path))
     check_config_mode(cfg_path, _secret_files(data))
-    return parse_config(data, cfg_path.resolve().parent, cfg_path)
+    return parse_config(data, cfg_path.resolve().parent, cfg_path, sources)
 
 
 def check_config_mode(path: Path, secret_files: list[str]) -> None:
@@ -157,4 +157,5 @@ def read_data(path: Path) -> Any:
 
 def parse_text(text: str, base_dir: Path, path: Path) -> Config:
     """A config written as YAML text (`init` checks the one it is about to write)."""
-    return parse_config(yamlsafe.load(text, str(path)), base_dir, path)
+    data, sources = yamlsafe.load_with_sources(text, str(path))
+    return parse_config(data, base_dir, path, sources)

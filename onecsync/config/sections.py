@@ -40,8 +40,10 @@ if TYPE_CHECKING:
     from onecsync.mapping import TypeRules
 
 
-def parse_config(data: Any, base_dir: Path, path: Path) -> Config:
-    v = Checker(base_dir)
+def parse_config(data: Any, base_dir: Path, path: Path,
+                 sources: dict[str, tuple[str, int]] | None = None) -> Config:
+    """`sources`: the text and line of each value YAML typed (yamlsafe.load_with_sources)."""
+    v = Checker(base_dir, sources)
     cfg = top_section(v, data, path)
     if v.problems:
         listed = listed_problems(v.problems)
@@ -206,7 +208,9 @@ def flows_section(c: Checker, data: Any) -> dict[str, Flow]:
         c.unique(objects, f"{where}.objects")
         orgs = []
         for i, inn in enumerate(c.string_list(f.get("organizations"), f"{where}.organizations")):
-            text = str(inn).strip()
+            text = c.string(inn, f"{where}.organizations[{i}]")
+            if text is None:
+                continue
             if not re.fullmatch(r"\d{10}|\d{12}", text):
                 c.fail(f"{where}.organizations[{i}]", f"{text!r} is not an ИНН (10 or 12 digits)")
             orgs.append(text)
@@ -262,6 +266,9 @@ def mapping_section(c: Checker, data: Any) -> dict[str, dict[str, TypeRules]]:
                 if not isinstance(table, dict) or not table:
                     c.fail(f"{tw}.values.{path}", "must map old values to new ones")
                     continue
+                for k, v in table.items():  # a new value is text, as it goes into the XML
+                    if not isinstance(v, str):
+                        c.fail(f"{tw}.values.{path}.{k}", c.not_text(v, f"{tw}.values.{path}.{k}"))
                 if c.object_path(type_name, path, f"{tw}.values.{path}"):
                     values.append((str(path).strip("/"),
                                    tuple((str(k), str(v)) for k, v in table.items())))

@@ -1,6 +1,8 @@
 """Parse a config's YAML text so that no document can hang, exhaust or silently mislead us.
 
-Public API: `load(text, name)` → the plain data, or ConfigError; `MAX_DEPTH`, `MAX_NODES`.
+Public API: `load(text, name)` → the plain data, or ConfigError; `load_with_sources(text, name)`
+→ the data and the source text of each value YAML typed (see `_typed_scalars`); `MAX_DEPTH`,
+`MAX_NODES`.
 The one module that imports yaml (tests/test_package.py holds the rest of onecsync to it).
 
 PyYAML's safe loader expands every alias into a shared object that the validator then walks as
@@ -175,16 +177,50 @@ def _repeated_key(node, where: str, memo: dict) -> tuple | None:
     return None
 
 
+_STR = "tag:yaml.org,2002:str"
+_NULL = "tag:yaml.org,2002:null"
+
+
+def _typed_scalars(node, where: str, out: dict[str, tuple[str, int]], budget: list[int]) -> None:
+    """Every unquoted scalar YAML typed as other than text (a number, a boolean, a date), by its
+    dotted path as the config checks name it (`a.b[0]`): (its text as written, its line). Run
+    on the constructed document, whose mappings have their merges already folded in (the last
+    of a key wins, as in the data). `budget` bounds the walk by the values composed."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        return
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag not in (_STR, _NULL) and not node.style:  # plain: libyaml says "", PyYAML None
+            out[where] = (node.value, node.start_mark.line + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, child in enumerate(node.value):
+            _typed_scalars(child, f"{where}[{i}]", out, budget)
+    elif isinstance(node, yaml.MappingNode):
+        for key, child in node.value:
+            name = _key_text(key)
+            _typed_scalars(child, f"{where}.{name}" if where else name, out, budget)
+
+
 def load(text: str, name: str) -> Any:
     """The YAML document `text` (from the file `name`) as plain dicts, lists and scalars."""
+    return load_with_sources(text, name)[0]
+
+
+def load_with_sources(text: str, name: str) -> tuple[Any, dict[str, tuple[str, int]]]:
+    """`load`, and the text and line of every scalar YAML typed otherwise than as written
+    (`_typed_scalars`): `027400000064` is read as the octal 3154116660, `no` as false; a key
+    whose value is text names what the admin wrote, not what YAML made of it."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            return None
+            return None, {}
         if found := _repeated_key(node, "", {}):
             raise _twice(name, found)
-        return loader.construct_document(node)
+        data = loader.construct_document(node)
+        sources: dict[str, tuple[str, int]] = {}
+        _typed_scalars(node, "", sources, [MAX_NODES])
+        return data, sources
     except _Refused as exc:
         raise ConfigError(f"{name}: refused at line {exc.mark.line + 1}: {exc}",
                           remedy="write the config out plainly") from None

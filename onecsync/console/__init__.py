@@ -324,25 +324,30 @@ def _when(iso: str | None, now: datetime.datetime | None = None,
 
 
 def print_failure(line: str, code: int, as_json: bool, problems: list | None = None,
-                  more: int = 0) -> None:
+                  more: int = 0, head: dict | None = None) -> None:
     """A command that failed: its one line, each of several config problems below it (`more`:
-    how many more there are, not listed), and the --json document."""
+    how many more there are, not listed), and the --json document (`head`: json_failure's)."""
     error_line(line)
     if problems and len(problems) > 1:
         for p in problems:
             stderr().print(f"  - {tr(p)}", markup=False)
         if more:
             stderr().print(f"  … {tr(f'and {more} more problems')}", markup=False)
-    json_failure(as_json, code, line, problems, more)
+    json_failure(as_json, code, line, problems, more, head)
 
 
 def json_failure(as_json: bool, code: int, line: str, problems: list | None = None,
-                 more: int = 0) -> None:
-    """What a script reading --json gets from every run that ends without its report: a stop
-    (SIGTERM, run_timeout), a usage or configuration error, a lock held, a bug. `more_problems`
-    is there only when some were not listed."""
+                 more: int = 0, head: dict | None = None) -> None:
+    """The one document a script reading --json gets from every command that ends without its
+    report: a stop (SIGTERM, run_timeout), a usage or configuration error, a lock held, a bug.
+    One shape whatever made it, with the keys a run's report has too: `command` (the command
+    line's command, None when it names none), `dry_run`, `exit_code`; then `error`, `problems`,
+    and `more_problems` only when some were not listed. `head`: the command and dry_run
+    (cli/app.py finds them on the command line)."""
     if as_json:
-        out = {"exit_code": int(code), "error": line, "problems": problems or []}
+        head = head or {}
+        out = {"command": head.get("command"), "dry_run": bool(head.get("dry_run")),
+               "exit_code": int(code), "error": line, "problems": problems or []}
         print_json({**out, "more_problems": more} if more else out)
 
 

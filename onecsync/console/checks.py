@@ -15,6 +15,7 @@ from onecsync.console import stderr
 from onecsync.console import stdout
 from onecsync.i18n import N_
 from onecsync.i18n import _
+from onecsync.i18n import plural
 from onecsync.i18n import tr
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def print_validation(check: MessageCheck) -> None:
         what.append(tr(f"message {check.message_no}"))
     if check.direction:
         what.append(tr(check.direction))
-    what.append(tr(f"{check.objects} objects"))
+    what.append(plural(check.objects, "{n} object", "{n} objects"))
     summary = ", ".join(what)
     if check.valid:
         out.print(tr(f"{name}: valid ({summary})"), markup=False, style="green")

@@ -13,6 +13,7 @@ from onecsync.console import error_line
 from onecsync.console import stderr
 from onecsync.i18n import N_
 from onecsync.i18n import _
+from onecsync.i18n import plural
 from onecsync.i18n import tr
 from onecsync.runs import Received
 from onecsync.runs import ReceivedKind
@@ -39,7 +40,9 @@ def _received(r: Received) -> str:
         return _("settings-only message (versions recorded)")
     if r.kind is k.DUPLICATE:
         return tr(f"message {r.message_no} was received earlier: skipped")
-    text = tr(f"received message {r.message_no}: {r.objects} objects, {r.deletions} deletions")
+    objects = plural(r.objects, "{n} object", "{n} objects")
+    deletions = plural(r.deletions, "{n} deletion", "{n} deletions")
+    text = tr(f"received message {r.message_no}: {objects}, {deletions}")
     if r.parked:
         text += tr(f", {r.parked} parked")
     return text
@@ -52,10 +55,11 @@ def _sent(s: Sent, dry_run: bool) -> str:
         return tr(f"nothing sent ({s.skipped})")
     if s.message_no is None:
         return tr(f"nothing new to send ({s.pending} unconfirmed already sent)")
+    objects = plural(s.objects, "{n} object", "{n} objects")
     if dry_run:
-        text = tr(f"would send message {s.message_no} (format {s.version}): {s.objects} objects")
+        text = tr(f"would send message {s.message_no} (format {s.version}): {objects}")
     else:
-        text = tr(f"sent message {s.message_no} (format {s.version}): {s.objects} objects")
+        text = tr(f"sent message {s.message_no} (format {s.version}): {objects}")
     if s.by_type:
         text += " — " + ", ".join(f"{k} {v}" for k, v in s.by_type.items())
     return text
@@ -97,7 +101,8 @@ def print_run_line(report: RunReport) -> None:
     must look."""
     code = report.exit_code
     parked = report.parked
-    parts = [tr(f"{parked} object(s) parked in this run")] if parked else []
+    objects = plural(parked, "{n} object", "{n} objects")
+    parts = [tr(f"parked in this run: {objects}")] if parked else []
     by_kind: dict[str, int] = {}
     for d in report.drift or ():
         by_kind[d["kind"]] = by_kind.get(d["kind"], 0) + 1

@@ -15,6 +15,7 @@ from onecsync.console import shown
 from onecsync.console import stdout
 from onecsync.i18n import N_
 from onecsync.i18n import _
+from onecsync.i18n import plural
 from onecsync.i18n import tr
 from onecsync.runs import ReceivedKind
 from onecsync.state.plans import NumbersPlan
@@ -34,8 +35,13 @@ if TYPE_CHECKING:
 def _lock_text(lock: Mapping[str, Any] | None) -> str:
     if lock is None:
         return _("free")
-    return tr(f"held by pid {lock.get('pid', '?')} ({lock.get('command', '?')}), "
+    pid = lock.get("pid", "?")
+    held = tr(f"held by pid {lock.get('pid', '?')} ({lock.get('command', '?')}), "
               f"started {lock.get('started', '?')}")
+    if lock.get("stuck"):  # it will not end by itself: nothing is exchanged until a human acts
+        return held + tr(f"; STUCK: {lock['stuck']}, nothing is exchanged until it ends "
+                         f"(kill -CONT {pid}, or kill {pid})")
+    return held
 
 
 def _peer_rows(p: PeerStatus) -> list[tuple[str, str]]:
@@ -59,13 +65,16 @@ def _peer_rows(p: PeerStatus) -> list[tuple[str, str]]:
     if p.backlog is not None:
         b = p.backlog
         u = b.unconfirmed
-        text = tr(f"{u.count} objects ({u.unsent} not sent yet)")
+        objects = plural(u.count, "{n} object", "{n} objects")
+        text = tr(f"{objects} ({u.unsent} not sent yet)")
         if u.count:
             text += tr(f", oldest registered {_when(u.oldest)}")
         rows.append((_("unconfirmed"), text))
         st = b.stuck
-        rows.append((_("stuck"), tr(f"{st.count} objects unconfirmed for {st.runs} runs: is the "
-                                    "base importing our messages?") if st.count else "0"))
+        objects, runs = plural(st.count, "{n} object", "{n} objects"), \
+            plural(st.runs, "{n} run", "{n} runs")
+        rows.append((_("stuck"), tr(f"unconfirmed for {runs}: {objects}; is the base importing "
+                                    "our messages?") if st.count else "0"))
         pk = b.parked
         rows.append((_("parked"), tr(f"{pk.total} ({pk.received} received from it, "
                                      f"{pk.unsendable} that cannot be sent to it)")))
@@ -218,12 +227,14 @@ def print_plan(plan: StatePlan, dry_run: bool = False) -> None:
                    if a[k] != b[k]]
         out.print(f"{plan.peer}: {verb}: {', '.join(changes) or _('nothing')}", markup=False)
         if plan.resent:
-            out.print("  " + tr(f"{plan.resent} objects sent but not confirmed go again in that "
-                                "message"), markup=False)
+            resent = plural(plan.resent, "{n} object", "{n} objects")
+            out.print("  " + tr(f"again in that message, sent but not confirmed before: {resent}"),
+                      markup=False)
     else:
         regs = ", ".join(f"{t} {n}" for t, n in plan.registrations.items()) or _("none")
-        out.print(f"{plan.peer}: {verb}: " + tr(f"send again every object of {len(plan.types)} "
-                                                f"type(s), {plan.total} in all"), markup=False)
+        types = plural(len(plan.types), "{n} type", "{n} types")
+        out.print(f"{plan.peer}: {verb}: " + tr(f"send again every object of {types}, "
+                                                f"{plan.total} in all"), markup=False)
         out.print("  " + tr(f"registered before: {regs}"), markup=False)
         if plan.rerouted:
             out.print("  " + _("set aside when they came, judged again by the current config:")

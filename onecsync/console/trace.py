@@ -9,6 +9,7 @@ from onecsync.console import STDOUT
 from onecsync.console import _when
 from onecsync.console import stdout
 from onecsync.i18n import _
+from onecsync.i18n import plural
 from onecsync.i18n import tr
 from onecsync.state.trace_report import Delivery
 from onecsync.state.trace_report import Journey
@@ -119,7 +120,8 @@ def print_trace(data: TraceReport) -> None:
     t = data.trace
     if t is None:
         more = _(" (and more: narrow it with a date or a Ссылка)") if data.more else ""
-        out.print(tr(f"{len(data.objects)} objects{more}; trace one by its Ссылка:"), markup=False)
+        objects = plural(len(data.objects), "{n} object", "{n} objects")
+        out.print(tr(f"{objects}{more}; trace one by its Ссылка:"), markup=False)
         for o in data.objects:
             out.print(f"  {_object_line(o)}", markup=False)
         return

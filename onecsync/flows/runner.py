@@ -216,7 +216,7 @@ def _execute(config: Config, command: str, dry_run: bool, refs: tuple[str, ...] 
         if refs:
             _refuse_unparked(config, refs)
         if dry_run:
-            with DryRunLock(lock_path(config.state)):
+            with DryRunLock(lock_path(config.state), config.run_timeout):
                 state, finish = open_dry_run(config.state)
                 try:
                     with RunCeiling(config.run_timeout):
@@ -226,7 +226,8 @@ def _execute(config: Config, command: str, dry_run: bool, refs: tuple[str, ...] 
                     finish()
             return outcome
         ensure_state_dir(config.state)
-        with RunLock(lock_path(config.state), command, scheduled=command in scheduled()):
+        with RunLock(lock_path(config.state), command, scheduled=command in scheduled(),
+                     run_timeout=config.run_timeout):
             ping = Healthcheck.from_config(config)
             ping.start()
             try:

@@ -289,7 +289,13 @@ def _read_confirmation(el, values: dict, source: str) -> None:
         elif name == "MessageNo":
             values["message_no"] = parse_integer(child.text, "MessageNo", source)
         elif name == "ReceivedNo":
-            values["received_no"] = parse_integer(child.text, "ReceivedNo", source)
+            received = parse_integer(child.text, "ReceivedNo", source)
+            if received < 0:  # a base that has received nothing says 0; below is no number
+                exc = MessageRejected(f"ReceivedNo {received} is below 0: no message of ours "
+                                      "has a number below 1", source=source)
+                exc.sourceline = child.sourceline
+                raise exc
+            values["received_no"] = received
 
 
 def check_envelope(header: Header, source: str = "") -> None:

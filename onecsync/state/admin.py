@@ -75,7 +75,7 @@ def _state(config: Config, command: str, apply: bool) -> Iterator[State | None]:
             if state is not None:
                 state.close()
         return
-    with RunLock(lock_path(config.state), command):
+    with RunLock(lock_path(config.state), command, run_timeout=config.run_timeout):
         state = open_state(config.state)
         try:
             yield state

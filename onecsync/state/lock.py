@@ -1,10 +1,12 @@
 """One run at a time: a non-blocking lock file beside the state, naming its holder.
 
-Public API: `RunLock(path)`, `DryRunLock(path)` (context managers), `read_holder(path)`.
+Public API: `RunLock(path)`, `DryRunLock(path)` (context managers), `read_holder(path)`,
+`holder_if_locked(path)`.
 
 The lock is an `flock` on `<state>.lock`: the kernel releases it when the holder dies, so a lock
 left by a crashed run is simply taken over. The file's text (pid, start time, command) only
-says who holds it; it never decides anything.
+says who holds it; it never decides anything. A holder that is stopped or past run_timeout
+(state/holder.py) is reported as Stuck, loudly, and its lock is still never broken.
 """
 
 from __future__ import annotations
@@ -16,9 +18,14 @@ from pathlib import Path
 
 from onecsync import clock
 from onecsync.errors import Busy
+from onecsync.errors import OnecsyncError
 from onecsync.errors import StateError
+from onecsync.errors import Stuck
 from onecsync.files import NotRegular
 from onecsync.files import open_ours
+from onecsync.state.holder import judged
+from onecsync.state.holder import lockers
+from onecsync.state.holder import stuck
 
 
 def lock_path(state_path: Path) -> Path:
@@ -38,50 +45,45 @@ def read_holder(path: Path) -> dict | None:
     return data
 
 
-def _listed(path: Path) -> bool | None:
-    """Does the kernel list an flock on this file (/proc/locks)? None: cannot tell."""
-    try:
-        st = os.stat(path)
-        with open("/proc/locks", encoding="ascii") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    unsure = False
-    for line in lines:
-        parts = line.split()
-        if len(parts) < 6 or parts[1] != "FLOCK":
-            continue  # not an flock, or a waiter ("->")
-        dev, _, ino = parts[5].rpartition(":")
-        if ino != str(st.st_ino):
-            continue
-        major, _, minor = dev.partition(":")
+def holder_if_locked(path: Path, run_timeout: float = 0.0) -> dict | None:
+    """Who holds the lock now, or None: the lock file's text, with `stuck` (why it will not
+    finish by itself, see holder.stuck; None while it may) and `pid` the kernel's where the
+    file names no one. Where the kernel lists its locks this never touches the lock at all;
+    elsewhere it probes with a shared lock for an instant (which a run starting at that very
+    instant would see as busy)."""
+    found = lockers(path)
+    if found is None:
         try:
-            if (int(major, 16), int(minor, 16)) == (os.major(st.st_dev), os.minor(st.st_dev)):
-                return True
-        except ValueError:
+            fd = open_ours(path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
             pass
-        unsure = True  # same inode on another device, or a device the kernel names differently
-    return None if unsure else False
-
-
-def holder_if_locked(path: Path) -> dict | None:
-    """Who holds the lock now, or None. Where the kernel lists its locks this never touches the
-    lock at all; elsewhere it probes with a shared lock for an instant (which a run starting at
-    that very instant would see as busy)."""
-    listed = _listed(path)
-    if listed is not None:
-        return (read_holder(path) or {}) if listed else None
-    try:
-        fd = open_ours(path, os.O_RDONLY)
-    except OSError:
+        else:
+            return None
+        finally:
+            os.close(fd)
+    elif not found:
         return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return read_holder(path) or {}
-    finally:
-        os.close(fd)
-    return None
+    holder, kernel = judged(path, read_holder(path))
+    out = dict(holder or {})
+    if kernel is not None:
+        out.setdefault("pid", kernel.pid)
+    why = stuck(holder, found, run_timeout)
+    out["stuck"] = why[1] if why else None
+    return out
+
+
+def _busy(path: Path, scheduled: bool, command: str | None, run_timeout: float) -> OnecsyncError:
+    """What finding the lock taken means: Busy, or Stuck when its holder will not finish."""
+    holder, kernel = judged(path, read_holder(path))
+    why = stuck(holder, [kernel] if kernel else None, run_timeout)
+    if why:
+        return Stuck(holder, why[0], why[1], path)
+    return Busy(holder, scheduled=scheduled, lock=path, command=command,
+                kernel=(kernel.pid, kernel.exclusive) if kernel else None)
 
 
 class DryRunLock:
@@ -89,8 +91,9 @@ class DryRunLock:
     cannot start meanwhile (it would wait for the dry run's transaction and fail as "locked by
     another program"); a dry run while a run goes is busy: the state is about to change."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, run_timeout: float = 0.0) -> None:
         self.path = path
+        self.run_timeout = run_timeout
         self._fd: int | None = None
 
     def __enter__(self) -> "DryRunLock":
@@ -107,7 +110,7 @@ class DryRunLock:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise Busy(read_holder(self.path) or {}, scheduled=False) from None
+            raise _busy(self.path, False, None, self.run_timeout) from None
         self._fd = fd
         return self
 
@@ -121,10 +124,12 @@ class RunLock:
     """The run lock, exclusive, naming its holder. `scheduled`: the command is one cron runs,
     for which finding the lock taken is no failure (see `Busy`)."""
 
-    def __init__(self, path: Path, command: str, scheduled: bool = False) -> None:
+    def __init__(self, path: Path, command: str, scheduled: bool = False,
+                 run_timeout: float = 0.0) -> None:
         self.path = path
         self.command = command
         self.scheduled = scheduled
+        self.run_timeout = run_timeout  # a holder past it (and STUCK_MARGIN) is Stuck
         self._fd: int | None = None
 
     def __enter__(self) -> "RunLock":
@@ -141,8 +146,7 @@ class RunLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            # None: a dry run shares the lock and names no one.
-            raise Busy(read_holder(self.path), scheduled=self.scheduled, lock=self.path) from None
+            raise _busy(self.path, self.scheduled, self.command, self.run_timeout) from None
         info = {"pid": os.getpid(), "command": self.command,
                 "started": clock.local_now().isoformat(timespec="seconds")}
         try:

@@ -272,7 +272,7 @@ def _peer_status(config: Config, state: State | None, peer, name: str,
 
 def status(config: Config, runs: int = RUNS) -> StatusReport:
     state = open_readonly(config.state)
-    lock = holder_if_locked(lock_path(config.state))
+    lock = holder_if_locked(lock_path(config.state), config.run_timeout)
     settlement_types = config.flows[topology.PULL_SETTLEMENTS].objects if config.flows else ()
     try:
         by_name = {p.name: p for p in state.peers.all()} if state else {}
@@ -324,7 +324,8 @@ def export(config: Config, with_parked_xml: bool = False, runs: int = 50) -> Exp
     state = open_readonly(config.state)
     head = ExportReport(__version__, str(config.path.resolve()), str(config.state),
                         config.node.code, tuple(config.node.formats),
-                        holder_if_locked(lock_path(config.state)), state is not None)
+                        holder_if_locked(lock_path(config.state), config.run_timeout),
+                        state is not None)
     if state is None:
         return head
     c = state.conn

@@ -46,7 +46,7 @@ from onecsync.topology import PEERS
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 _INN = re.compile(r"^\d{10}$|^\d{12}$")  # an organization's ИНН has 10 digits, a person's 12
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 # An ИНН lists its counterparty's objects; past this many the list says how many more.
 LIST_LIMIT = 50
 # Versions kept per object and base (the trigger versions_changed of migration 0005).
@@ -66,6 +66,11 @@ def parse_query(words: tuple[str, ...] | list[str]) -> tuple[str, str, str | Non
     if len(words) == 1 and _INN.match(words[0]):
         return "inn", words[0], None
     if len(words) == 2 and _DATE.match(words[1]):
+        try:  # the shape is a date's; the day must be one (2026-13-45 is none)
+            datetime.date.fromisoformat(words[1])
+        except ValueError:
+            raise Misnamed(f"trace: {clip(words[1], quoted=True)} is not a date: there is no "
+                           "such day", remedy="give a date as YYYY-MM-DD after the number") from None
         return "number", words[0], words[1]
     if len(words) == 1:
         return "number", words[0], None

@@ -1,0 +1,71 @@
+"""A value the admin wrote as text but YAML 1.1 typed otherwise is refused, naming what was
+written, its line, and "quote it" (review 6, m1).
+
+`027400000064` (an ИП's ИНН of region 02, digits 0-7 only) is read as the octal 3154116660,
+`07` as 7, `0100` as 64, `1:20` as 80, `no` as false, `2026-12-01` as a date: taken as text,
+each would be a number the admin never wrote.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from onecsync.config import ConfigError
+from onecsync.config import load_config
+from tests import factory as f
+
+BASE = f"""\
+node:
+  code: {f.NODE}
+{{node}}bases:
+  accounting:
+    code: {f.ACCOUNTING}
+    transport: {{{{kind: directory, path: acc}}}}
+  crm:
+    code: {f.CRM}
+    transport: {{{{kind: ftp, host: ftp.example, user: {{user}}, password_env: PW}}}}
+{{flows}}"""
+
+
+def problems(tmp_path, node: str = "", user: str = "sync", flows: str = "") -> list[str]:
+    path = tmp_path / "onecsync.yaml"
+    path.write_text(BASE.format(node=node, user=user, flows=flows), encoding="utf-8")
+    path.chmod(0o600)
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    return exc.value.problems
+
+
+@pytest.mark.parametrize("written, shown", [
+    ("027400000064", "3154116660"), ("0274062111", "49308745"),
+])
+def test_an_inn_read_as_octal_names_what_was_written(tmp_path, written, shown):
+    flows = f"flows:\n  pull-catalogs:\n    organizations: [{written}]\n"
+    assert problems(tmp_path, flows=flows) == [
+        f"flows.pull-catalogs.organizations[0]: the value {written} on line 12 is read by YAML as a "
+        f"number, {shown}: quote it, '{written}'"]
+
+
+@pytest.mark.parametrize("written, kind, shown", [
+    ("07", "a number", "7"), ("0100", "a number", "64"), ("1:20", "a number", "80"),
+    ("1.5e+3", "a number", "1500.0"), ("no", "true or false", "false"),
+    ("on", "true or false", "true"), ("2026-12-01", "a date", None), ("1234", "a number", None),
+])
+def test_every_text_key_refuses_what_yaml_typed(tmp_path, written, kind, shown):
+    said = f"the value {written} on line {{line}} is read by YAML as {kind}" + (f", {shown}" if shown else "") \
+        + f": quote it, '{written}'"
+    assert problems(tmp_path, node=f"  prefix: {written}\n") == [
+        "node.prefix: " + said.format(line=3)]
+    assert problems(tmp_path, user=written) == [
+        "bases.crm.transport.user: " + said.format(line=9)]
+
+
+def test_quoted_it_is_text(tmp_path):
+    path = tmp_path / "onecsync.yaml"
+    path.write_text(BASE.format(node="  prefix: '07'\n", user="'0100'",
+                                flows="flows:\n  pull-catalogs:\n    organizations: ['027400000064']\n"),
+                    encoding="utf-8")
+    path.chmod(0o600)
+    cfg = load_config(path)
+    assert cfg.node.prefix == "07" and cfg.flows["pull-catalogs"].organizations == ("027400000064",)
+    assert cfg.bases["crm"].transport.user == "0100"
