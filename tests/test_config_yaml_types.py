@@ -49,7 +49,7 @@ def test_an_inn_read_as_octal_names_what_was_written(tmp_path, written, shown):
 @pytest.mark.parametrize("written, kind, shown", [
     ("07", "a number", "7"), ("0100", "a number", "64"), ("1:20", "a number", "80"),
     ("1.5e+3", "a number", "1500.0"), ("no", "true or false", "false"),
-    ("on", "true or false", "true"), ("2026-12-01", "a date", None), ("1234", "a number", None),
+    ("on", "true or false", "true"), ("0x1F", "a number", "31"), ("1_000", "a number", "1000"),
 ])
 def test_every_text_key_refuses_what_yaml_typed(tmp_path, written, kind, shown):
     said = f"the value {written} on line {{line}} is read by YAML as {kind}" + (f", {shown}" if shown else "") \
@@ -69,3 +69,14 @@ def test_quoted_it_is_text(tmp_path):
     cfg = load_config(path)
     assert cfg.node.prefix == "07" and cfg.flows["pull-catalogs"].organizations == ("027400000064",)
     assert cfg.bases["crm"].transport.user == "0100"
+
+
+@pytest.mark.parametrize("written", ["1234", "7701234567", "2026-12-01", "1.5"])
+def test_what_yaml_read_exactly_as_written_is_that_text(tmp_path, written):
+    # Nothing changed what the admin wrote: a config that worked before keeps working.
+    path = tmp_path / "onecsync.yaml"
+    path.write_text(BASE.format(node="  prefix: 12\n", user=written, flows=""), encoding="utf-8")
+    path.chmod(0o600)
+    cfg = load_config(path)
+    assert cfg.bases["crm"].transport.user == written
+    assert cfg.node.prefix == "12"

@@ -111,8 +111,10 @@ class Checker:
                 self.fail(where, "missing")
             return None
         if not isinstance(value, str):
-            self.fail(where, self.not_text(value, where))
-            return None
+            if (as_written := self.as_written(value, where)) is None:
+                self.fail(where, self.not_text(value, where))
+                return None
+            value = as_written
         text = value.strip()
         if not text:
             self.fail(where, "must not be empty")
@@ -121,6 +123,15 @@ class Checker:
             self.fail(where, problem)
             return None
         return text
+
+    def as_written(self, value: Any, where: str) -> str | None:
+        """A number or date that YAML read exactly as it is written (`1234`, `2026-12-01`) is
+        that text: nothing the admin wrote was changed, and configs that worked keep working.
+        What YAML changed (`0100` is 64, `1:20` is 80, `no` is false) is not."""
+        if isinstance(value, bool) or not isinstance(value, (int, float, datetime.date)):
+            return None
+        written = self.sources.get(where)
+        return written[0] if written is not None and written[0] == str(value) else None
 
     def not_text(self, value: Any, where: str) -> str:
         """Why a value that must be text is not: YAML typed what the admin wrote (0274… is an
