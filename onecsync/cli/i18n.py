@@ -111,4 +111,6 @@ def command_of(group: click.Group, args: list[str]) -> str | None:
 def _protected(ctx: click.Context) -> list[str]:
     """The subcommand and its arguments, which a group's parse sets aside (click 8.2 renamed
     the attribute, keeping the old name deprecated)."""
-    return list(getattr(ctx, "_protected_args", None) or getattr(ctx, "protected_args", []))
+    if hasattr(ctx, "_protected_args"):  # an empty list must not fall back to the old name
+        return list(ctx._protected_args)
+    return list(getattr(ctx, "protected_args", []))
