@@ -78,6 +78,16 @@ class Holdings(Table):
         [row] = self._state.inbox.rows([inbox_id])
         return Held(row, own=False, sent=unpack(sent) if sent is not None else None)
 
+    def types_of_ours(self, peer: str) -> frozenset[str]:
+        """The types anything is registered for `peer` of, one index seek each (a million
+        catalog registrations are a few types)."""
+        types: list[str] = []
+        while (row := self.conn.execute(
+                "SELECT type FROM registrations WHERE peer = ? AND type > ? ORDER BY type LIMIT 1",
+                (peer, types[-1] if types else "")).fetchone()) is not None:
+            types.append(row[0])
+        return frozenset(types)
+
     def resend(self, target: str, holder: str, types: Iterable[str]) -> int:
         """Point `target`'s registrations of `types` at what `holder` holds: its own copy, or
         the target's own version that we registered for the holder (the target lost it, in a
