@@ -75,8 +75,10 @@ class Holdings(Table):
         inbox_id, status, _, _, sent = reg
         if status != InboxStatus.ROUTED:
             return None  # the row holds a newer version from its base now, not the one we sent
-        [row] = self._state.inbox.rows([inbox_id])
-        return Held(row, own=False, sent=unpack(sent) if sent is not None else None)
+        rows = list(self._state.inbox.rows([inbox_id]))
+        if not rows:
+            return None
+        return Held(rows[0], own=False, sent=unpack(sent) if sent is not None else None)
 
     def types_of_ours(self, peer: str) -> frozenset[str]:
         """The types anything is registered for `peer` of, one index seek each (a million
