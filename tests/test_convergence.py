@@ -5,7 +5,8 @@ A hypothesis state machine drives the accounting base's users (create, edit, mar
 catalog objects; edit CRM orders; record payments in part or in full, sales, returns, payments
 of sales; make orders of their own and pay them; pay an order that reached accounting before
 onecsync brought it; delete documents), CRM managers (add, edit, mark or delete orders and
-invoices), the bases' exchange sessions, onecsync's cron runs, onecsync killed at a random I/O boundary (tests/emulator/
+invoices), either of them setting an order back to a version it had (an undo), the bases'
+exchange sessions, onecsync's cron runs, onecsync killed at a random I/O boundary (tests/emulator/
 crashing.py: a wrapper, no hook in onecsync), lost and re-delivered message files, broken files,
 unreachable folders, failing imports and bases restored from backups.
 
@@ -104,6 +105,7 @@ class Sync(RuleBasedStateMachine):
         # hazard"). name -> [our received_no at the restore, our sent_no once we moved on]
         self.blind: dict[str, list] = {}
         self.checked_confirmed = {"accounting": 0, "crm": 0}
+        self.said: dict[str, list[str]] = {}  # an order's Ссылка -> the comments it has had
         self.runs_seen = 0
 
     @initialize(loaded=st.booleans())
@@ -187,8 +189,65 @@ class Sync(RuleBasedStateMachine):
         orders = self.users.crm_orders()
         if orders:
             r = orders[pick % len(orders)].ref
+            self._remember("crm", r)
             self.users.edit_order(r)
             self._touch(r, "crm")
+
+    def _remember(self, name: str, r: Ref) -> list[str]:
+        """Every Комментарий the order has had in either base, by its Ссылка, this one too."""
+        base = self.world.bases[name]
+        had = self.said.setdefault(base.identity(r), [])
+        text = base.get(r).fields.get("Комментарий")
+        if text is not None and text not in had:
+            had.append(text)
+        return had
+
+    @rule(pick=PICK, back=PICK, name=BASES)
+    @step
+    def someone_undoes_an_order_edit(self, pick: int, back: int, name: str) -> None:
+        """A manager or an accountant sets an order's comment back to one it had (an undo, a
+        correction back): often the very version one of the bases last sent us."""
+        orders = self._orders_in(name)
+        if not orders:
+            return
+        r = orders[pick % len(orders)].ref
+        now = self.world.bases[name].get(r).fields.get("Комментарий")
+        earlier = [t for t in self._remember(name, r) if t != now]
+        if earlier:
+            self.world.bases[name].edit(r, Комментарий=earlier[back % len(earlier)])
+            event("an edit undone")
+            self._touch(r, name)
+
+    def _orders_in(self, name: str) -> list:
+        return (self.users.crm_orders() if name == "crm"
+                else self.users.crm_orders_in_accounting())
+
+    @precondition(lambda self: self._crm_knows_the_seed())
+    @rule(pick=PICK, name=BASES, rounds=st.integers(min_value=2, max_value=3))
+    @step
+    def someone_edits_an_order_and_undoes_it_rounds_later(self, pick: int, name: str,
+                                                           rounds: int) -> None:
+        """The same, sure to happen in a short history (with an order of its own if there is
+        none yet): the edit has had `rounds` rounds to reach the other base (two take it
+        there) when it is undone."""
+        if not self._orders_in(name):
+            self.users.add_order()
+            self.a_round()
+            self.a_round()
+        orders = self._orders_in(name)
+        if not orders:
+            return
+        r = orders[pick % len(orders)].ref
+        self._remember(name, r)
+        before = self.world.bases[name].get(r).fields.get("Комментарий")
+        (self.users.edit_order if name == "crm" else self.users.edit_in_accounting)(r)
+        self._remember(name, r)
+        for _ in range(rounds):
+            self.a_round()
+        if r in self.world.bases[name].store.objects:  # a restore may have taken it back
+            self.world.bases[name].edit(r, Комментарий=before)
+            event(f"an edit undone {rounds} rounds later")
+        self._touch(r, name)
 
     def _paid_or_shipped(self, crm_order: Ref) -> bool:
         """Anything in accounting that names accounting's copy of the order."""
@@ -223,6 +282,7 @@ class Sync(RuleBasedStateMachine):
     def accountant_edits_a_crm_order(self, pick: int) -> None:
         r = self._crm_order_in_accounting(pick)
         if r is not None:
+            self._remember("accounting", r)
             self.users.edit_in_accounting(r)
             self._touch(r)
 

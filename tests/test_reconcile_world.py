@@ -444,3 +444,28 @@ def test_an_html_page_for_odata_is_exit_3_check_the_url(scene):
     line = _lied_to(scene, len(acc.requests), exit_code=3)
     assert "an HTML page 'Sign in', not 1C's service" in line, line
     assert "check the URL and the publication" in line, line
+
+
+def test_a_crm_invoice_lost_in_accounting_is_healed_with_the_version_the_crm_holds(scene):
+    """The accountant's edit reached the CRM; the invoice is then deleted in accounting with
+    the exchange off. Heal sends accounting what the CRM holds (that edit), not the CRM's older
+    copy: the bases end the same."""
+    acc, crm, w, u = scene.acc, scene.crm, scene.world, scene.users
+    crm_order = u.add_order()
+    w.settle(2)
+    order = w.copy_in("accounting", crm_order).ref
+    text = u.edit_in_accounting(order)
+    w.settle(3)
+    assert crm.get(crm_order).fields["Комментарий"] == text
+    del acc.store.objects[order]
+    scene.rounds(1)
+
+    code, drift, run = scene.reconcile("--heal")
+    assert (code, drift) == (9, [("missing", "accounting", ORDER, crm_order.id)]), run.stderr
+    assert run.report["routed"]["healed"] == 1
+    w.settle(3)
+
+    assert w.copy_in("accounting", crm_order).fields["Комментарий"] == text
+    assert_converged(w)
+    code, drift, run = scene.reconcile()
+    assert (code, drift) == (0, []), run.stderr

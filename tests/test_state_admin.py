@@ -176,7 +176,7 @@ def test_resend_to_accounting_warns_about_overwriting(sandbox):
     confirm_all(sandbox)
     code, out, _ = sandbox.human("state", "resend", "accounting")
     assert code == 2
-    assert "changes made to these invoices in accounting since are lost" in out
+    assert "changes made in accounting that have not reached the CRM yet are lost" in " ".join(out.split())
 
 
 def test_resend_routes_objects_of_a_type_added_to_the_flow_later(sandbox):

@@ -235,9 +235,10 @@ def heal(state: State, drifts: list[Drift]) -> int:
             if not d.healable:
                 continue
             if d.kind == "missing" and d.peer == Peer.ACCOUNTING:
-                row = state.inbox.copy_of(Peer.CRM, d.type, d.ref)
-                if row is not None:
-                    state.outbox.register_one(Peer.ACCOUNTING, row)
+                # The version the CRM holds: its own, or accounting's it imported from us.
+                held = state.held.of(Peer.CRM, d.type, d.ref)
+                if held is not None:
+                    state.outbox.register_one(Peer.ACCOUNTING, held.row)
                     healed += 1
             elif d.kind == "not-forwarded":
                 row = state.inbox.copy_of(Peer.ACCOUNTING, d.type, d.ref)

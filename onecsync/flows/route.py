@@ -6,7 +6,8 @@ and `register_rest(types)`; `WITHDRAWN`; `RouteCounts` (the tally; `routed()` is
 Most objects need none of this and go in one SQL statement (`register_rest`); only objects of a
 type with mapping rules, under an organization filter, or of which the target base already sent
 us a copy are looked at one by one (`offer`). The echo check is what keeps an invoice from
-bouncing between the bases: an object is not sent to a base that holds exactly this version.
+bouncing between the bases: an object is not sent to a base that holds exactly this version
+now (state/held.py).
 """
 
 from __future__ import annotations
@@ -135,14 +136,17 @@ class Registrar:
                 or self.state.inbox.copy_of(self.target, row.type, row.ref) is not None)
 
     def _echo(self, row: Staged, xml: bytes) -> bool:
-        copy = self.state.inbox.copy_of(self.target, row.type, row.ref)
-        if copy is None or copy.kind != row.kind:
+        """Does the target hold this very version now (state/held.py)? Not merely the last it
+        sent us: since then it may have imported a newer one from us, and this one undoes it."""
+        held = self.state.held.of(self.target, row.type, row.ref)
+        if held is None or held.row.kind != row.kind:
             return False
+        version = held.row.version
         try:
-            ours, _ = convert(xml, row.version, copy.version)
+            ours, _ = convert(xml, row.version, version)
         except formats.Unconvertible:
             return False
-        return canonical_digest(ours, copy.version) == canonical_digest(copy.xml, copy.version)
+        return canonical_digest(ours, version) == canonical_digest(held.xml, version)
 
     def _register(self, row: Staged, xml: bytes | None) -> str:
         self.state.outbox.register_one(self.target, row, xml)

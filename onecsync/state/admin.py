@@ -47,9 +47,10 @@ _RESEND_NOTES: dict[str, str] = {
         "(accounting is their master)."),
     Peer.ACCOUNTING: N_(
         "Accounting loads each invoice again and finds it by its Ссылка: nothing is "
-        "duplicated, but its copy is overwritten by the version onecsync holds, which "
-        "is the CRM's last one: changes made to these invoices in accounting since "
-        "are lost. Resend to accounting only after a restore of its base."),
+        "duplicated, but its copy is overwritten by the version the CRM holds (the CRM's "
+        "own, or accounting's edit that reached it): changes made in accounting that have "
+        "not reached the CRM yet are lost. Resend to accounting only after a restore of "
+        "its base."),
 }
 
 
@@ -227,5 +228,8 @@ def _resend_plan(state: State | None, peer: str, types: tuple[str, ...]) -> dict
 def _apply_resend(state: State, peer: str, types: tuple[str, ...]) -> None:
     source, _ = resend_route(peer)
     state.outbox.reregister_types(peer, types)
+    # What the source holds, which is not always the last it sent us: what it imported from
+    # the peer since (an accountant's edit) goes back to the peer, not the source's older copy.
+    state.held.resend(peer, source, types)
     for status in _REROUTED:
         state.inbox.restage(source, types, status)

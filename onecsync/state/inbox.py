@@ -18,6 +18,7 @@ from typing import Iterable
 from typing import Iterator
 from typing import Sized
 
+from onecsync.state import held
 from onecsync.state.payloads import pack
 from onecsync.state.payloads import unpack
 from onecsync.state.table import Table
@@ -109,9 +110,11 @@ class Inbox(Table):
             "message_no = excluded.message_no, version = excluded.version, "
             "digest = excluded.digest, reason = excluded.reason, "
             # 1C re-sends what we have not confirmed yet: an unchanged copy of an object that
-            # was already routed must not be routed (and sent on) again.
+            # was already routed must not be routed (and sent on) again. Unless the base held
+            # what we sent it since: then its copy, the same as the last it sent, is a change
+            # (an undo) and must reach the other base.
             "status = CASE WHEN inbox.digest = excluded.digest AND inbox.status IN "
-            f"({_SETTLED}) THEN inbox.status "
+            f"({_SETTLED}) AND NOT {held.CONFIRMED_OURS_SQL} THEN inbox.status "
             "ELSE excluded.status END, "
             "line = excluded.line, updated_at = excluded.updated_at, "
             # a deletion names no number: the object is still found by the one it had
@@ -128,7 +131,7 @@ class Inbox(Table):
         with self._state.atomic():  # an error rolls the dropped indexes back with the rows
             rebuild = self._drop_secondary_indexes()
             self._stage_all(objects, counts, sql, payload_sql, batch, payloads, peer, message_no,
-                            version, stamp)
+                            version, stamp, self._state.held.types_of_ours(peer))
             for index_sql in rebuild:
                 self.conn.execute(index_sql)
         return counts
@@ -150,7 +153,8 @@ class Inbox(Table):
 
     def _stage_all(self, objects: Iterable[BodyObject], counts: StageCounts, sql: str,
                    payload_sql: str, batch: list, payloads: list, peer: str,
-                   message_no: int | None, version: str | None, stamp: str) -> None:
+                   message_no: int | None, version: str | None, stamp: str,
+                   ours: frozenset[str]) -> None:
         for obj in objects:
             if obj.problem:
                 counts.parked += 1
@@ -168,12 +172,16 @@ class Inbox(Table):
                           obj.date, obj.inn))
             payloads.append((peer, obj.type, obj.ref, obj.xml))
             if len(batch) >= BATCH:
-                self._stage_batch(sql, batch, payload_sql, payloads)
+                self._stage_batch(sql, batch, payload_sql, payloads, ours)
         if batch:
-            self._stage_batch(sql, batch, payload_sql, payloads)
+            self._stage_batch(sql, batch, payload_sql, payloads, ours)
 
-    def _stage_batch(self, sql: str, batch: list, payload_sql: str, payloads: list) -> None:
+    def _stage_batch(self, sql: str, batch: list, payload_sql: str, payloads: list,
+                     ours: frozenset[str]) -> None:
         self.conn.executemany(sql, batch)
+        # What the base sends is what it holds now, over what we delivered and it confirmed:
+        # looked up only for the types it holds some of ours of (a first exchange: none).
+        self.conn.executemany(held.OVERTAKE_SQL, ((p, t, r) for p, t, r, _ in payloads if t in ours))
         # Deflated a batch at a time, not as each object is parsed: interleaved with the parser,
         # deflate's window and the parser's tree evict each other from the cache.
         self.conn.executemany(payload_sql, ((p, t, r, pack(xml)) for p, t, r, xml in payloads))

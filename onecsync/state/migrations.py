@@ -329,3 +329,14 @@ def _trace(db: Database) -> None:
         CREATE INDEX inbox_number ON inbox (number) WHERE number IS NOT NULL;
         CREATE INDEX inbox_inn ON inbox (inn) WHERE inn IS NOT NULL;
         """)
+
+
+@MIGRATIONS(name="0006_overtaken")
+def _overtaken(db: Database) -> None:
+    """What a base holds now (state/held.py) is the newer of its own last copy and what we
+    registered for it: a registration it confirmed and then sent its own version over is
+    `overtaken`. Rows of an older state hold NULL: their base is taken to hold what we sent,
+    which at worst sends it a version it already has (a no-op in 1C), never drops a change."""
+    _in_the_transaction(db, """
+        ALTER TABLE registrations ADD COLUMN overtaken INTEGER;  -- 1: its peer sent its own since
+        """)

@@ -86,7 +86,7 @@ class Outbox(Table):
         # object was first registered, or every object a restored base lost is "stuck" at once.
         cur = self.conn.execute(
             "UPDATE registrations SET confirmed_no = NULL, message_no = NULL, stamped_at = NULL, "
-            "confirmed_at = NULL, registered_at = ? "
+            "confirmed_at = NULL, overtaken = NULL, registered_at = ? "
             "WHERE peer = ? AND confirmed_no IS NOT NULL AND message_no > ?",
             (now_text(), peer, received_no))
         return cur.rowcount
@@ -104,10 +104,13 @@ class Outbox(Table):
             (peer, type_name, ref)).fetchone() is not None
 
     def owed(self, peer: str, type_name: str, ref: str) -> bool:
-        """Is a version of this object registered for `peer` and not yet confirmed by it?"""
+        """Is a version of this object registered for `peer` and not yet confirmed by it, made
+        by the other base? (Its own version, resent, is no version it has to import over its
+        newer one: what it writes to us then goes on.)"""
         return self.conn.execute(
-            "SELECT 1 FROM registrations WHERE peer = ? AND type = ? AND ref = ? "
-            "AND confirmed_no IS NULL AND parked IS NULL", (peer, type_name, ref)).fetchone() is not None
+            "SELECT 1 FROM registrations r JOIN inbox i ON i.id = r.inbox_id WHERE r.peer = ? "
+            "AND r.type = ? AND r.ref = ? AND r.confirmed_no IS NULL AND r.parked IS NULL "
+            "AND i.peer != r.peer", (peer, type_name, ref)).fetchone() is not None
 
     def unconfirmed(self, peer: str) -> set[tuple[str, str]]:
         """(type, Ссылка) of every object registered for `peer` that it has not confirmed."""
@@ -122,8 +125,8 @@ class Outbox(Table):
             "INSERT INTO registrations (peer, type, ref, kind, inbox_id, message_no, registered_at) "
             "VALUES (?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (peer, type, ref) DO UPDATE SET "
             "kind = excluded.kind, inbox_id = excluded.inbox_id, message_no = NULL, "
-            "confirmed_no = NULL, parked = NULL, stamped_at = NULL, confirmed_at = NULL, "
-            "registered_at = excluded.registered_at RETURNING id",
+            "confirmed_no = NULL, overtaken = NULL, parked = NULL, stamped_at = NULL, "
+            "confirmed_at = NULL, registered_at = excluded.registered_at RETURNING id",
             (target, row.type, row.ref, kind or row.kind, row.id, now_text())).fetchone()
         if xml is None:
             self.conn.execute("DELETE FROM registration_payloads WHERE registration_id = ?", (rid,))
@@ -158,7 +161,7 @@ class Outbox(Table):
                 f" SELECT ?, type, ref, kind, id, NULL, ? FROM inbox WHERE {where} AND id >= ? AND id < ? "
                 "ORDER BY id ON CONFLICT (peer, type, ref) DO UPDATE SET kind = excluded.kind, "
                 "inbox_id = excluded.inbox_id, message_no = NULL, confirmed_no = NULL, "
-                "parked = NULL, stamped_at = NULL, confirmed_at = NULL, "
+                "overtaken = NULL, parked = NULL, stamped_at = NULL, confirmed_at = NULL, "
                 "registered_at = excluded.registered_at",
                 (target, stamp, source, *types, target, lo, hi))
             count = cur.rowcount
@@ -235,8 +238,8 @@ class Outbox(Table):
     def reregister(self, peer: str, type_name: str, ref: str) -> int:
         """Send it again in the next message, whatever the peer confirmed."""
         return self.conn.execute(
-            "UPDATE registrations SET message_no = NULL, confirmed_no = NULL, parked = NULL, "
-            "stamped_at = NULL, confirmed_at = NULL, registered_at = ? "
+            "UPDATE registrations SET message_no = NULL, confirmed_no = NULL, overtaken = NULL, "
+            "parked = NULL, stamped_at = NULL, confirmed_at = NULL, registered_at = ? "
             "WHERE peer = ? AND type = ? AND ref = ?",
             (now_text(), peer, type_name, ref)).rowcount
 
@@ -244,9 +247,9 @@ class Outbox(Table):
         """Send everything of `types` registered for `peer` again, whatever it confirmed."""
         types = list(types)
         return self.conn.execute(
-            "UPDATE registrations SET message_no = NULL, confirmed_no = NULL, parked = NULL, "
-            f"stamped_at = NULL, confirmed_at = NULL, registered_at = ? WHERE peer = ? AND type IN "
-            f"({_marks(types)})", (now_text(), peer, *types)).rowcount
+            "UPDATE registrations SET message_no = NULL, confirmed_no = NULL, overtaken = NULL, "
+            "parked = NULL, stamped_at = NULL, confirmed_at = NULL, registered_at = ? "
+            f"WHERE peer = ? AND type IN ({_marks(types)})", (now_text(), peer, *types)).rowcount
 
     def count_by_type(self, peer: str, types: Iterable[str]) -> dict[str, int]:
         """Registrations for `peer` of each of `types`, by type in order (none: not there)."""

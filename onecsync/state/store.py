@@ -18,6 +18,7 @@ from typing import Iterable
 from typing import Iterator
 
 from onecsync.protocol.limits import TOO_LARGE
+from onecsync.state.held import Holdings
 from onecsync.state.inbox import Inbox
 from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.invoices import Invoices
@@ -40,6 +41,7 @@ class State:
         self.peers = Peers(self)
         self.inbox = Inbox(self)
         self.outbox = Outbox(self)
+        self.held = Holdings(self)
         self.invoices = Invoices(self)
         self.journal = Journal(self)
         self.meta = Meta(self)
