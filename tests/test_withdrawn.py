@@ -99,3 +99,48 @@ def test_a_payment_whose_link_is_removed_is_withdrawn_and_goes_again_once_relink
     assert row["Заказ"] == world.copy_in("crm", order).ref
     assert deleted_in_crm(world) == [("delete", BANK, paid.id)]  # once
     assert_converged(world)
+
+
+NARROWED = """flows:
+  pull-settlements:
+    objects: [Документ.ВозвратТоваровОтПокупателя, Документ.ПБДСРасчетыСКонтрагентами,
+              Документ.СБДСРасчетыСКонтрагентами, Документ.ПКОРасчетыСКонтрагентами,
+              Документ.РКОРасчетыСКонтрагентами]
+"""
+
+
+def test_taking_sales_out_of_the_flow_withdraws_nothing_that_settles_a_crm_order(world):
+    """Review 7 #3: a return and a payment of a forwarded sale, edited after the admin took
+    sales out of flows.pull-settlements.objects, are still linked: re-sent, not deleted."""
+    u, order, _ = start(world)
+    sale = u.ship(order)
+    back, paid = u.take_back(sale), u.pay_for_shipment(sale)
+    settle_quietly(world, 3)
+    world.config.write_text(world.config.read_text() + NARROWED)
+    world.acc.edit(back, Комментарий="уточнено")
+    world.acc.edit(paid, Комментарий="уточнено")
+    settle_quietly(world, 3)
+    assert deleted_in_crm(world) == []
+    assert not any(world.copy_in("crm", r).deletion_mark for r in (sale, back, paid))
+    assert world.copy_in("crm", back).fields["Комментарий"] == "уточнено"
+    assert_converged(world)
+
+
+def test_a_payment_moved_to_a_crm_order_not_routed_yet_waits_and_is_never_withdrawn(world):
+    """Review 7 #7: the order reached accounting first, and pull-settlements runs before
+    push-invoices: the payment names what may still be the CRM's, so it waits for it."""
+    u, order, _ = start(world)
+    paid = u.pay(order)
+    settle_quietly(world, 3)
+    order2, _ = u.order_arrives_first(u.add_order())
+    reassign(world, paid, order2)
+    world.exchange("accounting")
+    run = world.cli("--json", "pull-settlements")
+    assert run.code == 0, run.stderr
+    world.exchange("crm")
+    settle_quietly(world)
+    assert deleted_in_crm(world) == []
+    crm_copy = world.copy_in("crm", paid)
+    assert not crm_copy.deletion_mark
+    assert crm_copy.fields["РасшифровкаПлатежа"][0]["Заказ"] == world.copy_in("crm", order2).ref
+    assert_converged(world)
