@@ -25,6 +25,9 @@ from onecsync.state.table import now_text
 
 # Ids per bulk statement over a range (see _in_id_ranges).
 CHUNK = 20000
+# A registration's `marked` once it carried a deletion: 1C keeps its copy marked for deletion
+# whatever version comes after (EnterpriseData has no ПометкаУдаления), until a user unmarks it.
+_MARKED = "CASE WHEN excluded.kind = 'delete' THEN 1 ELSE registrations.marked END"
 
 
 @dataclass(frozen=True)
@@ -122,11 +125,13 @@ class Outbox(Table):
         """Register one inbox object for `target` (`xml`: its payload after the mapping; `kind`
         "delete" with the deletion notice as `xml`: the target is to delete its copy)."""
         [rid] = self.conn.execute(
-            "INSERT INTO registrations (peer, type, ref, kind, inbox_id, message_no, registered_at) "
-            "VALUES (?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (peer, type, ref) DO UPDATE SET "
+            "INSERT INTO registrations (peer, type, ref, kind, inbox_id, message_no, registered_at, "
+            "marked) VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, CASE WHEN ?4 = 'delete' THEN 1 END) "
+            "ON CONFLICT (peer, type, ref) DO UPDATE SET "
             "kind = excluded.kind, inbox_id = excluded.inbox_id, message_no = NULL, "
             "confirmed_no = NULL, overtaken = NULL, parked = NULL, stamped_at = NULL, "
-            "confirmed_at = NULL, registered_at = excluded.registered_at RETURNING id",
+            "confirmed_at = NULL, registered_at = excluded.registered_at, "
+            f"marked = {_MARKED} RETURNING id",
             (target, row.type, row.ref, kind or row.kind, row.id, now_text())).fetchone()
         if xml is None:
             self.conn.execute("DELETE FROM registration_payloads WHERE registration_id = ?", (rid,))
@@ -162,7 +167,7 @@ class Outbox(Table):
                 "ORDER BY id ON CONFLICT (peer, type, ref) DO UPDATE SET kind = excluded.kind, "
                 "inbox_id = excluded.inbox_id, message_no = NULL, confirmed_no = NULL, "
                 "overtaken = NULL, parked = NULL, stamped_at = NULL, confirmed_at = NULL, "
-                "registered_at = excluded.registered_at",
+                f"registered_at = excluded.registered_at, marked = {_MARKED}",
                 (target, stamp, source, *types, target, lo, hi))
             count = cur.rowcount
             if mapped_before is not None:  # what was mapped before is stale now
@@ -245,6 +250,17 @@ class Outbox(Table):
             "SELECT type, ref FROM registrations WHERE peer = ? AND kind = 'object' AND confirmed_no "
             f"IS NOT NULL AND type IN ({_marks(types)}) ORDER BY id", (peer, *types))
         return list(cur)
+
+    def marked_again(self, peer: str) -> set[tuple[str, str]]:
+        """(type, Ссылка) of what `peer` was sent a version of after its deletion: 1C holds its
+        copy marked for deletion, unless a user unmarked it (`unmarked`)."""
+        return set(self.conn.execute("SELECT type, ref FROM registrations WHERE peer = ? AND "
+                                     "kind = 'object' AND marked IS NOT NULL", (peer,)))
+
+    def unmarked(self, peer: str, type_name: str, ref: str) -> None:
+        """`peer`'s copy is seen not marked for deletion (reconcile read it)."""
+        self.conn.execute("UPDATE registrations SET marked = NULL WHERE peer = ? AND type = ? AND "
+                          "ref = ? AND kind = 'object'", (peer, type_name, ref))
 
     def reregister(self, peer: str, type_name: str, ref: str) -> int:
         """Send it again in the next message, whatever the peer confirmed."""
