@@ -94,6 +94,7 @@ def test_a_payment_whose_link_is_removed_is_withdrawn_and_goes_again_once_relink
     assert deleted_in_crm(world) == [("delete", BANK, paid.id)]
     assert_converged(world)
     assert crm_backlog(world)["withdrawn"] == 1  # status counts it apart from the waiting
+    assert crm_backlog(world, "accounting")["awaiting_link"] == 0
     told = world.cli("trace", paid.id, env={"COLUMNS": "200"}).stdout  # says what went: a deletion
     assert "deletion registered for crm" in told and "deletion confirmed by crm" in told, told
     reassign(world, paid, order)  # the accountant puts it back
@@ -114,10 +115,10 @@ def test_a_payment_whose_link_is_removed_is_withdrawn_and_goes_again_once_relink
     assert_converged(world)
 
 
-def crm_backlog(world: World) -> dict:
+def crm_backlog(world: World, peer: str = "crm") -> dict:
     run = world.cli("--json", "status")
     assert run.code == 0, run.stderr
-    return run.report["peers"]["crm"]
+    return run.report["peers"][peer]
 
 
 NARROWED = """flows:
