@@ -164,3 +164,16 @@ def test_a_payment_moved_to_a_crm_order_not_routed_yet_waits_and_is_never_withdr
     assert not crm_copy.deletion_mark
     assert crm_copy.fields["РасшифровкаПлатежа"][0]["Заказ"] == world.copy_in("crm", order2).ref
     assert_converged(world)
+
+
+def test_a_new_return_of_a_sale_forwarded_before_sales_were_taken_out_still_reaches_the_crm(world):
+    """Review 7 #3, the other half: what the flow forwarded counts as forwarded whatever
+    today's list, so a document naming it links as it did."""
+    u, order, _ = start(world)
+    sale = u.ship(order)
+    settle_quietly(world, 3)
+    world.config.write_text(world.config.read_text() + NARROWED)
+    back = u.take_back(sale)
+    settle_quietly(world, 3)
+    assert not world.copy_in("crm", back).deletion_mark
+    assert_converged(world)
