@@ -13,6 +13,7 @@ JSON or a login page) stops reconcile with exit 4 and one line, the state as it 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import pytest
@@ -469,3 +470,32 @@ def test_a_crm_invoice_lost_in_accounting_is_healed_with_the_version_the_crm_hol
     assert_converged(w)
     code, drift, run = scene.reconcile()
     assert (code, drift) == (0, []), run.stderr
+
+
+def test_a_linked_document_the_crm_holds_marked_for_deletion_is_drift_until_unmarked(scene):
+    """Review 7 #4: withdrawn (its link removed), linked again and re-sent, the payment's copy
+    in the CRM stays marked; reconcile reads DeletionMark and names it, until a user unmarks it."""
+    w, u = scene.world, scene.users
+    crm_order = u.add_order()
+    w.settle(2)
+    order = w.copy_in("accounting", crm_order).ref
+    paid = u.pay(order)
+    w.settle(3)
+
+    def reassign(to) -> None:
+        rows = copy.deepcopy(scene.acc.get(paid).fields["РасшифровкаПлатежа"])
+        rows[0]["Заказ"] = to
+        scene.acc.edit(paid, РасшифровкаПлатежа=rows)
+
+    reassign(None)
+    scene.rounds()
+    reassign(order)
+    scene.rounds()
+    crm_copy = w.copy_in("crm", paid)
+    assert crm_copy.deletion_mark
+    code, drift, run = scene.reconcile()
+    assert (code, drift) == (9, [("marked", "crm", BANK, paid.id.lower())]), run.stderr
+    scene.crm.mark_deleted(crm_copy.ref, False)  # the remedy the drift names
+    code, drift, run = scene.reconcile()
+    assert (code, drift) == (0, []), run.stderr
+    assert scene.cli("status").report["peers"]["crm"]["marked_again"] == 0

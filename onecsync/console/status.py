@@ -85,6 +85,13 @@ def _peer_rows(p: PeerStatus) -> list[tuple[str, str]]:
             rows.append((_("awaiting link"), tr(f"{b.awaiting_link} settlement documents "
                                                 f"({b.awaiting_link_recent} received in the last "
                                                 f"{b.recent_days} days)")))
+        if b.withdrawn:
+            rows.append((_("withdrawn"), tr(f"{b.withdrawn} documents it was sent the deletion of: "
+                                            "they no longer settle an order of the CRM")))
+        if b.marked_again:
+            rows.append((_("marked"), tr(f"{b.marked_again} documents sent to it again after their "
+                                         "deletion stay marked for deletion there: unmark them in "
+                                         "the base (reconcile with OData lists them)")))
         for flow, count in b.held.items():  # a cron line that runs flows one by one skipped it
             rows.append((_("held"), tr(f"{count} objects wait for {flow} to route them: no "
                                        f"command run since they came runs it (schedule `{flow}` "

@@ -66,14 +66,20 @@ def _trace_events(t: Journey) -> list[tuple[str | None, str]]:
         for r in (r for r in t.routing if r.from_ == peer):
             events.append(("", _decision_text(r)))  # decided as it came: no time of its own
     for d in t.deliveries:
-        to, number = d.to, d.message_no
-        events.append((d.registered_at, tr(f"registered for {to}")))
+        to, number, confirmed = d.to, d.message_no, d.confirmed_no
+        # What went may be the order to delete the base's copy (a withdrawal): say so.
+        if d.kind == "delete":
+            steps = (tr(f"deletion registered for {to}"),
+                     tr(f"deletion sent to {to} in our message {number}"),
+                     tr(f"deletion confirmed by {to} (its ReceivedNo {confirmed})"))
+        else:
+            steps = (tr(f"registered for {to}"), tr(f"sent to {to} in our message {number}"),
+                     tr(f"confirmed by {to} (its ReceivedNo {confirmed})"))
+        events.append((d.registered_at, steps[0]))
         if number is not None:
-            events.append((d.sent_at, tr(f"sent to {to} in our message {number}")))
+            events.append((d.sent_at, steps[1]))
         if d.state == "confirmed":
-            confirmed = d.confirmed_no
-            events.append((d.confirmed_at, tr(f"confirmed by {to} (its ReceivedNo "
-                                              f"{confirmed})")))
+            events.append((d.confirmed_at, steps[2]))
     ordered, last = [], ""
     for i, (at, what) in enumerate(events):
         last = at or last

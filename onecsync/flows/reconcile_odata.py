@@ -218,12 +218,27 @@ def _crm(config: Config, state: State, client: ODataClient) -> list[Drift]:
     by_type: dict[str, list[str]] = defaultdict(list)
     for type_name, ref in confirmed:
         by_type[type_name].append(ref)
+    marked = state.outbox.marked_again(Peer.CRM)
+    seen_unmarked = []
     for type_name, refs in by_type.items():
         found = _by_ref(client, names[type_name], refs, "Ref_Key,DeletionMark")
         for ref in refs:
             if ref not in found:
                 drifts.append(Drift("missing", Peer.CRM, type_name, ref,
                                     "the CRM confirmed it but does not hold it", healable=True))
+            elif found[ref].get("DeletionMark"):
+                # What we forward settles a CRM order, yet 1C will unpost it and "Удаление
+                # помеченных объектов" delete it; sending it again keeps the mark (it was
+                # withdrawn once, and no version clears a mark), so only a user can.
+                drifts.append(Drift("marked", Peer.CRM, type_name, ref,
+                                    "the CRM holds it marked for deletion, though onecsync "
+                                    "forwards it as live: unmark it in the CRM"))
+            elif (type_name, ref) in marked:
+                seen_unmarked.append((type_name, ref))
+    if seen_unmarked:  # status stops counting what a user unmarked
+        with state.atomic():
+            for type_name, ref in seen_unmarked:
+                state.outbox.unmarked(Peer.CRM, type_name, ref)
     return drifts
 
 

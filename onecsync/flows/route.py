@@ -107,7 +107,8 @@ class Registrar:
     def withdraw(self, row: Staged) -> None:
         """The target is sent the deletion of its copy of this document, which no longer names
         anything that took it there (a payment re-assigned to another order): it stays waiting,
-        and goes again if it comes to name something that does."""
+        and goes again if it comes to name something that does. 1C keeps the mark the deletion
+        left on its copy: the registration remembers it (status and reconcile report it)."""
         log.info("%s %s: no longer linked: its deletion goes to the %s base", row.type, row.ref,
                  self.target)
         try:

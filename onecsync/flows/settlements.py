@@ -8,7 +8,8 @@ configured link paths (a CRM invoice changed in accounting is push-invoices' way
 A settlement document that names none waits in the inbox: its invoice may still arrive, or the
 sale it pays may be linked later. Its references are read once, when it is staged, so each run
 links waiting documents with a join, repeated until nothing new links (a sale links its return).
-A forwarded document that comes to name none is withdrawn: the CRM is sent its deletion.
+A forwarded document that comes to name none, and only what is known not to be the CRM's, is
+withdrawn: the CRM is sent its deletion.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def route_settlements(config: Config, state: State) -> Routed:
     spec = topology.flow(topology.PULL_SETTLEMENTS)
     flow, source, target = config.flows[spec.name], spec.source, spec.target
     types = list(flow.objects)
+    # What may have been forwarded: today's types and the flow's own, so that taking a type
+    # out of the list neither unlinks what it forwarded nor sends its deletion (review 7 #3).
+    forwarded = sorted(set(types) | set(spec.default_types))
     with state.atomic():
         rejudge(config, state, source)
         reg = Registrar(config, state, flow, source, target)
@@ -45,17 +49,18 @@ def route_settlements(config: Config, state: State) -> Routed:
             state.inbox.set_links(row.id, refs(row, flow.links.get(row.type, ())))
             state.inbox.set_status(row.id, S.WAITING)
             changed.append(row.id)
-        while ids := state.inbox.link_waiting(source, target, types):
+        while ids := state.inbox.link_waiting(source, target, types, forwarded):
             touched = True
             for row in state.inbox.rows(ids):
                 reg.offer(row)
-        _withdraw_unlinked(state, reg, types, changed)
+        _withdraw_unlinked(state, reg, types, forwarded, changed)
         reg.counts.add(ignored=state.inbox.ignore_other_types(source, taken_types(config, source)))
         reg.counts.set(waiting=_waiting(state, source, types, touched))
     return reg.counts.routed()
 
 
-def _withdraw_unlinked(state: State, reg: Registrar, types: list[str], changed: Sequence[int]) -> None:
+def _withdraw_unlinked(state: State, reg: Registrar, types: list[str], forwarded: list[str],
+                       changed: Sequence[int]) -> None:
     """What the CRM got and no longer settles a CRM invoice is withdrawn from it.
 
     A forwarded document changed in accounting may name nothing of the CRM's any more (a
@@ -63,10 +68,15 @@ def _withdraw_unlinked(state: State, reg: Registrar, types: list[str], changed: 
     now would leave the CRM's copy settling an order it no longer pays, for ever. Its deletion
     goes instead, and so, in turn, does that of each document forwarded only through it (the
     return or payment of a sale no longer linked).
+
+    Only when it is sure: 1C imports a deletion as a deletion mark, and a later version does
+    not clear it (EnterpriseData carries no ПометкаУдаления), so what names an order not seen or
+    not judged yet waits instead (review 7 #7; `Outbox.no_longer_linked`).
     """
     ids: Sequence[int] = changed
     naming: Sequence[str] = ()
-    while found := state.outbox.no_longer_linked(reg.source, reg.target, types, ids, naming):
+    while found := state.outbox.no_longer_linked(reg.source, reg.target, types, forwarded,
+                                                      ids, naming):
         rows = list(state.inbox.rows(found))
         for row in rows:
             reg.withdraw(row)

@@ -351,12 +351,15 @@ class Inbox(Table):
         self.conn.executemany("INSERT OR IGNORE INTO inbox_links (inbox_id, ref) VALUES (?, ?)",
                               [(inbox_id, r) for r in refs])
 
-    def link_waiting(self, source: str, target: str, types: Iterable[str]) -> list[int]:
-        """Ids of waiting documents that name a CRM invoice or a document already forwarded.
+    def link_waiting(self, source: str, target: str, types: Iterable[str],
+                     forwarded: Iterable[str]) -> list[int]:
+        """Ids of waiting documents of `types` that name a CRM invoice or a document of
+        `forwarded` already forwarded (whatever today's `types`: a sale forwarded before the
+        admin took sales out of the flow still links its return).
 
         Run to a fixpoint by the caller: forwarding a sale can link its return and its payment.
         """
-        types = list(types)
+        types, forwarded = list(types), list(forwarded)
         marks = _marks(types)
         # Driven from the invoices and forwarded documents, through inbox_links_ref: the
         # waiting documents (most of an accounting base's payments and sales) may be many more,
@@ -364,8 +367,8 @@ class Inbox(Table):
         cur = self.conn.execute(
             "SELECT DISTINCT w.id FROM inbox_links l CROSS JOIN inbox w ON w.id = l.inbox_id "
             "WHERE l.ref IN (SELECT ref FROM invoices UNION ALL SELECT ref FROM registrations "
-            f"WHERE peer = ? AND kind = 'object' AND type IN ({marks})) "
+            f"WHERE peer = ? AND kind = 'object' AND type IN ({_marks(forwarded)})) "
             f"AND w.peer = ? AND w.status = {S.WAITING.literal} AND w.type IN ({marks}) "
             "ORDER BY w.id",
-            (target, *types, source, *types))
+            (target, *forwarded, source, *types))
         return [r[0] for r in cur]

@@ -340,3 +340,15 @@ def _overtaken(db: Database) -> None:
     _in_the_transaction(db, """
         ALTER TABLE registrations ADD COLUMN overtaken INTEGER;  -- 1: its peer sent its own since
         """)
+
+
+@MIGRATIONS(name="0007_marked")
+def _marked(db: Database) -> None:
+    """1C imports a deletion as a deletion mark, and no later version clears it (EnterpriseData
+    carries no ПометкаУдаления): a registration records that its peer was sent the deletion,
+    so that a version sent after it can be reported as marked there (status, reconcile).
+    Rows of an older state hold NULL: what was deleted before is not known."""
+    _in_the_transaction(db, """
+        ALTER TABLE registrations ADD COLUMN marked INTEGER;  -- 1: its peer was sent its deletion
+        CREATE INDEX registrations_marked ON registrations (peer, kind) WHERE marked IS NOT NULL;
+        """)

@@ -25,6 +25,9 @@ from onecsync.state.table import now_text
 
 # Ids per bulk statement over a range (see _in_id_ranges).
 CHUNK = 20000
+# A registration's `marked` once it carried a deletion: 1C keeps its copy marked for deletion
+# whatever version comes after (EnterpriseData has no ПометкаУдаления), until a user unmarks it.
+_MARKED = "CASE WHEN excluded.kind = 'delete' THEN 1 ELSE registrations.marked END"
 
 
 @dataclass(frozen=True)
@@ -122,11 +125,13 @@ class Outbox(Table):
         """Register one inbox object for `target` (`xml`: its payload after the mapping; `kind`
         "delete" with the deletion notice as `xml`: the target is to delete its copy)."""
         [rid] = self.conn.execute(
-            "INSERT INTO registrations (peer, type, ref, kind, inbox_id, message_no, registered_at) "
-            "VALUES (?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (peer, type, ref) DO UPDATE SET "
+            "INSERT INTO registrations (peer, type, ref, kind, inbox_id, message_no, registered_at, "
+            "marked) VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, CASE WHEN ?4 = 'delete' THEN 1 END) "
+            "ON CONFLICT (peer, type, ref) DO UPDATE SET "
             "kind = excluded.kind, inbox_id = excluded.inbox_id, message_no = NULL, "
             "confirmed_no = NULL, overtaken = NULL, parked = NULL, stamped_at = NULL, "
-            "confirmed_at = NULL, registered_at = excluded.registered_at RETURNING id",
+            "confirmed_at = NULL, registered_at = excluded.registered_at, "
+            f"marked = {_MARKED} RETURNING id",
             (target, row.type, row.ref, kind or row.kind, row.id, now_text())).fetchone()
         if xml is None:
             self.conn.execute("DELETE FROM registration_payloads WHERE registration_id = ?", (rid,))
@@ -162,7 +167,7 @@ class Outbox(Table):
                 "ORDER BY id ON CONFLICT (peer, type, ref) DO UPDATE SET kind = excluded.kind, "
                 "inbox_id = excluded.inbox_id, message_no = NULL, confirmed_no = NULL, "
                 "overtaken = NULL, parked = NULL, stamped_at = NULL, confirmed_at = NULL, "
-                "registered_at = excluded.registered_at",
+                f"registered_at = excluded.registered_at, marked = {_MARKED}",
                 (target, stamp, source, *types, target, lo, hi))
             count = cur.rowcount
             if mapped_before is not None:  # what was mapped before is stale now
@@ -202,16 +207,24 @@ class Outbox(Table):
                 out.setdefault(inv, {})[doc] = type_name
         return out
 
-    def no_longer_linked(self, source: str, target: str, types: Iterable[str], ids: Sequence[int] = (),
-                         naming: Sequence[str] = ()) -> list[int]:
-        """Inbox ids of documents from `source` whose last registration for `target` is a version
-        (not its deletion) while they name neither an invoice nor a document registered for it:
+    def no_longer_linked(self, source: str, target: str, types: Iterable[str], forwarded: Iterable[str],
+                         ids: Sequence[int] = (), naming: Sequence[str] = ()) -> list[int]:
+        """Inbox ids of documents of `types` from `source` whose last registration for `target`
+        is a version (not its deletion) and which now name nothing that may be the target's:
         among the rows `ids`, and those that name one of `naming` (documents just withdrawn).
+
+        Linked is what names an invoice or a document of `forwarded` (every type the flow may
+        have forwarded, not only today's list: narrowing it must not look like unlinking).
+        What it names must moreover be known NOT to be the target's: an object `source` sent
+        us that was judged its own (ignored: an order not in the registry) or whose deletion
+        was sent (withdrawn). A reference to what we have not seen, or not judged yet, may
+        still turn out to be the CRM's (an order that reached accounting first): the document
+        waits, as a new one does, and is not withdrawn. Naming nothing at all is known.
 
         Only such candidates are looked at: the forwarded documents may be many, and this runs on
         every run."""
-        types, found = list(types), []
-        marks = _marks(types)
+        types, forwarded, found = list(types), list(forwarded), []
+        marks, fmarks = _marks(types), _marks(forwarded)
         for column, values in (("w.id", ids), ("l.ref", naming)):
             pick = "w.id IN ({})" if column == "w.id" else \
                 "w.id IN (SELECT l.inbox_id FROM inbox_links l WHERE l.ref IN ({}))"
@@ -222,10 +235,13 @@ class Outbox(Table):
                     f"AND r.ref = w.ref AND r.kind = 'object' WHERE {pick.format(_marks(chunk))} "
                     f"AND w.peer = ? AND w.kind = 'object' AND w.type IN ({marks}) AND w.status IN "
                     f"({S.WAITING.literal}, {S.ROUTED.literal}) AND NOT EXISTS (SELECT 1 FROM "
-                    "inbox_links k WHERE k.inbox_id = w.id AND k.ref IN (SELECT ref FROM invoices "
+                    "inbox_links k WHERE k.inbox_id = w.id AND (k.ref IN (SELECT ref FROM invoices "
                     "UNION ALL SELECT ref FROM registrations WHERE peer = ? AND kind = 'object' "
-                    f"AND type IN ({marks}))) ORDER BY w.id",
-                    (target, *chunk, source, *types, target, *types))]
+                    f"AND type IN ({fmarks})) OR NOT EXISTS (SELECT 1 FROM inbox x WHERE x.ref = k.ref "
+                    f"AND x.peer = ? AND (x.status = {S.IGNORED.literal} OR EXISTS (SELECT 1 FROM "
+                    "registrations d WHERE d.peer = ? AND d.type = x.type AND d.ref = x.ref AND "
+                    "d.kind = 'delete'))))) ORDER BY w.id",
+                    (target, *chunk, source, *types, target, *forwarded, source, target))]
         return sorted(set(found))
 
     def confirmed_registrations(self, peer: str, types: Iterable[str]) -> list[tuple[str, str]]:
@@ -234,6 +250,17 @@ class Outbox(Table):
             "SELECT type, ref FROM registrations WHERE peer = ? AND kind = 'object' AND confirmed_no "
             f"IS NOT NULL AND type IN ({_marks(types)}) ORDER BY id", (peer, *types))
         return list(cur)
+
+    def marked_again(self, peer: str) -> set[tuple[str, str]]:
+        """(type, Ссылка) of what `peer` was sent a version of after its deletion: 1C holds its
+        copy marked for deletion, unless a user unmarked it (`unmarked`)."""
+        return set(self.conn.execute("SELECT type, ref FROM registrations WHERE peer = ? AND "
+                                     "kind = 'object' AND marked IS NOT NULL", (peer,)))
+
+    def unmarked(self, peer: str, type_name: str, ref: str) -> None:
+        """`peer`'s copy is seen not marked for deletion (reconcile read it)."""
+        self.conn.execute("UPDATE registrations SET marked = NULL WHERE peer = ? AND type = ? AND "
+                          "ref = ? AND kind = 'object'", (peer, type_name, ref))
 
     def reregister(self, peer: str, type_name: str, ref: str) -> int:
         """Send it again in the next message, whatever the peer confirmed."""

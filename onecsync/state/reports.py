@@ -157,12 +157,26 @@ def peer_summary(state: State, name: str, settlement_types: tuple[str, ...],
     staged = {t: n for t, (n, _) in by_type.get("staged", {}).items()}
     # Settlement documents not yet forwarded: 'waiting' for their invoice, or not yet routed.
     links = [v for counts in by_type.values() for t, v in counts.items() if t in settlement_types]
-    awaiting, recent = sum(n for n, _ in links), sum(r for _, r in links)
+    # Deletions a peer was sent (from the partial index of the few): of a document we still
+    # hold live (withdrawn: it waits, but for no invoice: not counted as awaiting a link), and
+    # copies sent again after one, which 1C keeps marked.
+    marked = "FROM registrations r WHERE r.peer = ? AND r.marked IS NOT NULL AND r.kind = ?"
+    withdrawn = c.execute(f"SELECT count(*) {marked} AND EXISTS (SELECT 1 FROM inbox i WHERE "
+                          "i.id = r.inbox_id AND i.kind = 'object')", (name, "delete")).fetchone()[0]
+    marked_again = c.execute(f"SELECT count(*) {marked}", (name, "object")).fetchone()[0]
+    gone, gone_recent = c.execute(
+        "SELECT count(*), count(CASE WHEN i.updated_at >= ? THEN 1 END) FROM registrations r "
+        "JOIN inbox i ON i.id = r.inbox_id WHERE r.peer IN (SELECT name FROM peers) AND "
+        f"r.marked IS NOT NULL AND r.kind = 'delete' AND i.peer = ? AND i.kind = 'object' AND "
+        f"i.status = 'waiting' AND i.type IN ({', '.join('?' * len(settlement_types))})",
+        (recent_since, name, *settlement_types)).fetchone()
+    awaiting, recent = sum(n for n, _ in links) - gone, sum(r for _, r in links) - gone_recent
     return Backlog(
         unconfirmed=Unconfirmed(unconfirmed, unsent, oldest),
         stuck=Stuck((sent.count or 0) if sent.stuck else 0, sent.runs, STUCK_AFTER_RUNS),
         parked=Parked(inbox.get("parked", 0), unsendable),
         awaiting_link=awaiting, awaiting_link_recent=recent, recent_days=RECENT_DAYS,
+        withdrawn=withdrawn, marked_again=marked_again,
         staged=staged, held=held(staged, routed_by or {}), inbox=inbox)
 
 

@@ -105,9 +105,11 @@ class Parked:
 class Backlog:
     """What a base's registrations and inbox hold, counted (`peer_summary`). `awaiting_link`:
     settlement documents not forwarded yet, `awaiting_link_recent` of them received in the last
-    `recent_days`; `staged`: type → count; `held`: flow → how many of the staged objects wait
-    for that flow's routing (a command without it, as one flow from cron, leaves them staged);
-    `inbox`: status → count."""
+    `recent_days`; `withdrawn`: documents it was sent the deletion of while we hold them live
+    (no longer linked); `marked_again`: copies sent to it again after their deletion, which 1C
+    keeps marked for deletion until a user unmarks them; `staged`: type → count; `held`: flow →
+    how many of the staged objects wait for that flow's routing (a command without it, as one
+    flow from cron, leaves them staged); `inbox`: status → count."""
 
     unconfirmed: Unconfirmed
     stuck: Stuck
@@ -115,6 +117,8 @@ class Backlog:
     awaiting_link: int
     awaiting_link_recent: int
     recent_days: int
+    withdrawn: int
+    marked_again: int
     staged: Mapping[str, int]
     held: Mapping[str, int]
     inbox: Mapping[str, int]
@@ -124,6 +128,7 @@ class Backlog:
                 "parked": self.parked.to_json(), "awaiting_link": self.awaiting_link,
                 "awaiting_link_recent": {"days": self.recent_days,
                                          "count": self.awaiting_link_recent},
+                "withdrawn": self.withdrawn, "marked_again": self.marked_again,
                 "staged": dict(self.staged), "held": dict(self.held), "inbox": dict(self.inbox)}
 
 

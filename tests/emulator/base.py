@@ -166,6 +166,7 @@ class Base:
     def mark_deleted(self, r: Ref, mark: bool = True) -> None:
         """A deletion mark is a change like any other: the object is sent again, as it is."""
         self.get(r).deletion_mark = mark
+        self.get(r).marked_by_exchange = False
         self._register(r)
 
     def delete(self, r: Ref) -> None:
@@ -471,6 +472,7 @@ class Base:
         if r is None or r in imported:
             return
         self.store.objects[r].deletion_mark = True
+        self.store.objects[r].marked_by_exchange = True
 
     # -- backups ---------------------------------------------------------------------------
     def backup(self) -> Backup:

@@ -184,6 +184,11 @@ def _one_way(src: Base, dst: Base, expected, versions, lost: frozenset[Key],
             f"{dst_name} knows {src_name}'s {obj.ref!r} only from references to it"
         assert comparable(dst, copies[0], versions) == comparable(src, obj, versions), \
             f"{obj.ref!r} differs between {src_name} and {dst_name}"
+        # 1C imports a deletion as a mark, and no version it imports after clears it: a copy
+        # it must hold, marked by a deletion we sent while the original is not, is being lost.
+        assert not (copies[0].marked_by_exchange and copies[0].deletion_mark and not obj.deletion_mark), \
+            f"{dst_name} holds {src_name}'s {obj.ref!r} marked for deletion by one we sent; " \
+            f"{src_name}'s is not"
     for k in _gone(src) - lost:
         wanted.add(k)
         for o in held.get(k, []):

@@ -33,6 +33,7 @@ class Obj:
     ref: Ref
     fields: dict
     deletion_mark: bool = False
+    marked_by_exchange: bool = False  # the mark came with a deletion it imported, not a user
     from_keys: bool = False      # created from the key properties of a reference only
     origin: str = "user"         # user | import
     posted: bool = True          # a document's Проведен (OData's Posted); EnterpriseData has none
