@@ -119,3 +119,18 @@ def test_a_flow_is_not_told_another_flow_will_do_its_work(exchanged):
         _, _, same = box.human("pull-catalogs")
     assert "(nothing to do: the next scheduled run does the exchange)" in other, other
     assert "(nothing to do: that run will finish)" in same, same
+
+
+@pytest.mark.parametrize("lie", [[1], {"a": 1}, True, -5, "123", 1.5], ids=repr)
+def test_a_lock_file_that_lies_about_its_pid_names_no_one(exchanged, lie):
+    """The lock file is outside input (any program may take the flock and write anything): a
+    pid of the wrong kind is no holder's word, and the lock is simply busy (review 7b, #6)."""
+    box = exchanged
+    dump = box.dump()
+    with box.lock_held(pid=lie) as holder:
+        code, _, err = box.human("run")
+        status, report, _ = box.run("status")
+    assert code == 8, err
+    assert f"is held (pid {holder.pid}," in err and "internal error" not in err, err
+    assert status == 0 and report["lock"]["pid"] == holder.pid
+    assert box.dump() == dump

@@ -34,15 +34,27 @@ def lock_path(state_path: Path) -> Path:
 
 def read_holder(path: Path) -> dict | None:
     """Who the lock file names, as written; None when it names no one we can read. The file
-    is outside input like the state: what is not an object, or a `started` that is not text,
-    is no holder's word (status judges times by it)."""
+    is outside input like the state (any program may take the flock and write anything): each
+    field is vetted by its kind, and a file with one of the wrong kind is no holder's word."""
     try:
         data = json.loads(path.read_text(encoding="utf-8", errors="replace")[:1 << 16] or "null")
     except (OSError, ValueError, RecursionError):
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("started", ""), str):
+    if not isinstance(data, dict):
         return None
-    return data
+    for field, fits in _FIELDS.items():
+        if field in data and not fits(data[field]):
+            return None
+    return {field: data[field] for field in _FIELDS if field in data}
+
+
+def _pid(value: object) -> bool:
+    return type(value) is int and value > 0  # a bool is an int to Python, never a pid
+
+
+# What a holder writes (RunLock.__enter__), by the kind each must be: the rest is not read.
+_FIELDS = {"pid": _pid, "command": lambda v: isinstance(v, str),
+           "started": lambda v: isinstance(v, str)}
 
 
 def holder_if_locked(path: Path, run_timeout: float = 0.0) -> dict | None:
