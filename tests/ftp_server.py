@@ -11,7 +11,8 @@ Public API: `FtpServer(root, user=..., password=...)` (a context manager; `.port
 A hostile server, for tests: `server.listing` (an iterable of lines, text or bytes, answered to
 MLSD and NLST instead of the folder's), `server.extra` (lines, text or bytes, listed by MLSD
 before the folder's own files), `server.names_in` (the encoding its names travel in,
-"cp1251" as a Russian Windows server without UTF-8; the folder's files keep their bytes), `server.no_mlsd` (MLSD answered 502, as old servers do), and
+"cp1251" as a Russian Windows server without UTF-8; the folder's files keep their bytes),
+`server.no_mlsd` (MLSD answered 502, as old servers do), and
 `server.size_reply` (the reply to SIZE, e.g. "213 12abc"), `server.mlsd_facts` (the only facts
 MLSD gives, whatever OPTS MLST asked: RFC 3659 makes each optional), `server.handler.masquerade_address`
 (the address a PASV reply names).

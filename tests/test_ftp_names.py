@@ -14,8 +14,9 @@ import os
 import pytest
 
 from tests import factory as f
-from tests.test_hostile_servers import ftp  # noqa: F401  (fixtures)
-from tests.test_hostile_servers import quick  # noqa: F401
+from tests import test_hostile_servers as hostile
+
+ftp, quick = hostile.ftp, hostile.quick  # its FTP server fixture, and its quick settings
 
 GOOD = f"Message_{f.ACCOUNTING}_{f.NODE}.xml"
 
