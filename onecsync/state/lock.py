@@ -54,7 +54,7 @@ def _pid(value: object) -> bool:
 
 # What a holder writes (RunLock.__enter__), by the kind each must be: the rest is not read.
 _FIELDS = {"pid": _pid, "command": lambda v: isinstance(v, str),
-           "started": lambda v: isinstance(v, str)}
+           "started": lambda v: isinstance(v, str), "ceiling_started": lambda v: isinstance(v, str)}
 
 
 def holder_if_locked(path: Path, run_timeout: float = 0.0) -> dict | None:
@@ -143,6 +143,7 @@ class RunLock:
         self.scheduled = scheduled
         self.run_timeout = run_timeout  # a holder past it (and STUCK_MARGIN) is Stuck
         self._fd: int | None = None
+        self._info: dict[str, object] = {}
 
     def __enter__(self) -> "RunLock":
         try:
@@ -159,15 +160,31 @@ class RunLock:
         except BlockingIOError:
             os.close(fd)
             raise _busy(self.path, self.scheduled, self.command, self.run_timeout) from None
-        info = {"pid": os.getpid(), "command": self.command,
-                "started": clock.local_now().isoformat(timespec="seconds")}
+        self._info = {"pid": os.getpid(), "command": self.command,
+                      "started": clock.local_now().isoformat(timespec="seconds")}
+        self._fd = fd
+        self._write(truncate=True)
+        return self
+
+    def ceiling_begins(self) -> None:
+        """The run's ceiling (run_timeout) begins now, after the state was opened and upgraded
+        (which may take long): a holder is judged hung from here, not from taking the lock."""
+        self._info["ceiling_started"] = clock.local_now().isoformat(timespec="seconds")
+        self._write(truncate=False)
+
+    def _write(self, truncate: bool) -> None:
+        if self._fd is None:
+            return
+        text = json.dumps(self._info).encode()
         try:
-            os.ftruncate(fd, 0)
-            os.write(fd, json.dumps(info).encode())
+            if truncate:
+                os.ftruncate(self._fd, 0)
+            # The new text covers the old one whole (it only grows): never an empty file
+            # between, which would name no one to a reader.
+            os.pwrite(self._fd, text, 0)
+            os.ftruncate(self._fd, len(text))
         except OSError:
             pass  # a full disk: the flock holds all the same; the text only names the holder
-        self._fd = fd
-        return self
 
     def __exit__(self, *exc) -> None:
         if self._fd is not None:
