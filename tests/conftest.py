@@ -259,14 +259,19 @@ class Sandbox:
 
     @contextlib.contextmanager
     def lock_held(self, command: str | None = "run", started: str | None = None,
-                  shared: bool = False):
+                  shared: bool = False, pid: object = None, extra: dict | None = None):
         """Another process holds the run lock (as a running `run` would: `command`, since
         `started`, now by default); yields its Popen, with `started`. `command` None: it writes nothing, as
-        flock(1) or a dry run (`shared`) does."""
+        flock(1) or a dry run (`shared`) does. `pid`: what it writes as its pid (its own by default);
+        `extra`: more fields it writes."""
         lock = self.state_path.with_name("onecsync.sqlite.lock")
         lock.parent.mkdir(parents=True, exist_ok=True)
         started = started or clock.local_now().isoformat(timespec="seconds")
         info = None if command is None else {"command": command, "started": started}
+        if info is not None and pid is not None:
+            info["pid"] = pid  # type: ignore[assignment]  # a lie in the lock file, on purpose
+        if info is not None:
+            info.update(extra or {})
         holder = subprocess.Popen(
             [sys.executable, "-c",
              "import fcntl, json, os, sys, time\n"

@@ -8,8 +8,11 @@ Public API: `FtpServer(root, user=..., password=...)` (a context manager; `.port
 - "drop-write": the server drops the connection halfway through an upload;
 - "long-read": the download goes on past the file's end (LONG_EXTRA zero bytes more);
 - "trickle-read": the download sends one byte every TRICKLE_PAUSE seconds.
-A hostile server, for tests: `server.listing` (an iterable of lines answered to MLSD and NLST
-instead of the folder's), `server.no_mlsd` (MLSD answered 502, as old servers do), and
+A hostile server, for tests: `server.listing` (an iterable of lines, text or bytes, answered to
+MLSD and NLST instead of the folder's), `server.extra` (lines, text or bytes, listed by MLSD
+before the folder's own files), `server.names_in` (the encoding its names travel in,
+"cp1251" as a Russian Windows server without UTF-8; the folder's files keep their bytes),
+`server.no_mlsd` (MLSD answered 502, as old servers do), and
 `server.size_reply` (the reply to SIZE, e.g. "213 12abc"), `server.mlsd_facts` (the only facts
 MLSD gives, whatever OPTS MLST asked: RFC 3659 makes each optional), `server.handler.masquerade_address`
 (the address a PASV reply names).
@@ -91,6 +94,8 @@ class FtpServer:
         self.no_mlsd = False
         self.size_reply: str | None = None
         self.mlsd_facts: list[str] | None = None
+        self.names_in = "utf8"
+        self.extra: list[str | bytes] = []
         server = self
         authorizer = DummyAuthorizer()
         authorizer.add_user(user, password, str(root), perm="elradfmwMT")
@@ -111,19 +116,43 @@ class FtpServer:
             auth_failed_timeout = 0  # no 3 s penalty after a refused login
             abstracted_fs = FS
 
+            # pyftpdlib's own: what names travel in (the folder's files keep their own bytes)
+            encoding = property(lambda self: server.names_in)
+            unicode_errors = "surrogateescape"
+
+            def decode(self, line):
+                # the Cyrillic login stays UTF-8: only the names are under test
+                return line.decode("utf8" if line[:5] in (b"USER ", b"PASS ") else
+                                   self.encoding, self.unicode_errors)
+
             def pre_process_command(self, line, cmd, arg):
                 server.commands.append(cmd)
                 return super().pre_process_command(line, cmd, arg)
 
             def _lie(self, cmd):
-                lines = (f"{line}\r\n".encode() for line in server.listing)
+                lines = ((line if isinstance(line, bytes) else line.encode()) + b"\r\n"
+                         for line in server.listing)
                 self.push_dtp_data(BufferedIteratorProducer(lines), isproducer=True, cmd=cmd)
+
+            def _with_extra(self):
+                folder = Path(self.fs.ftp2fs(self.fs.cwd))
+                lines = [(x if isinstance(x, bytes) else x.encode()) + b"\r\n"
+                         for x in server.extra]
+                for p in folder.iterdir():
+                    st = p.stat()
+                    modify = time.strftime("%Y%m%d%H%M%S", time.gmtime(st.st_mtime))
+                    lines.append(f"type=file;size={st.st_size};modify={modify}; {p.name}\r\n"
+                                 .encode())
+                self.push_dtp_data(BufferedIteratorProducer(iter(lines)), isproducer=True,
+                                   cmd="MLSD")
 
             def ftp_MLSD(self, path):
                 if server.no_mlsd:
                     self.respond("502 Command not implemented.")
                 elif server.listing is not None:
                     self._lie("MLSD")
+                elif server.extra:
+                    self._with_extra()
                 else:
                     if server.mlsd_facts is not None:
                         self._current_facts = list(server.mlsd_facts)

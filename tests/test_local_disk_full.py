@@ -67,8 +67,8 @@ def test_a_download_into_a_full_spool_names_this_hosts_disk(sandbox, remote, mon
         def __getattr__(self, name):
             return getattr(self.f, name)
 
-    def temp(self, name):
-        out, path = real(self, name)
+    def temp(self):
+        out, path = real(self)
         return Full(out), path
 
     monkeypatch.setattr(spool_module.Spool, "temp", temp)

@@ -288,3 +288,22 @@ def test_a_deletion_has_no_number_and_trace_says_so_not_that_it_went_unrecorded(
     _, out, _ = sandbox.human("trace", f.ref(9))
     assert "not recorded by the onecsync of the time" not in out
     assert "a deletion carries no number or date, only the Ссылка" in out, out
+
+
+HOSTILE = "Техно\u009b2J\u009d0;pwn\u009c\u202eСнаб"  # 8-bit CSI, OSC, ST, RLO: legal XML
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "pipe"])
+def test_trace_xml_to_a_terminal_writes_controls_as_references(sandbox, monkeypatch, terminal):
+    """A base's text must not command the terminal; piped, the payload is as stored (review
+    7b, m5). Either way it is the same XML document."""
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), HOSTILE)]))
+    assert sandbox.run("run")[0] == 0
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: terminal, raising=False)
+    code, out, err = sandbox.human("trace", "--xml", f.ref(1))
+    assert code == 0, err
+    if terminal:
+        assert "Техно&#x9B;2J&#x9D;0;pwn&#x9C;&#x202E;Снаб" in out, out
+        assert not any(c in out for c in "\u009b\u009d\u009c\u202e")
+    else:
+        assert HOSTILE in out

@@ -20,8 +20,14 @@ from onecsync.state.trace_report import TraceReport
 
 
 def print_xml(xml: bytes) -> None:
-    """The stored payload of `trace --xml`, as it was received (namespace-relative)."""
+    """The stored payload of `trace --xml`, as it was received (namespace-relative). To a
+    terminal, what one_line would escape (C1 controls such as U+009B, the 8-bit CSI, which
+    xterm obeys; bidi overrides that reorder the line) is written as a character reference:
+    the same XML document, and the base's text commands no terminal."""
     text = xml.decode("utf-8", "replace")
+    if STDOUT.isatty() and not text.isprintable():
+        text = "".join(c if c.isprintable() or c in "\t\n\r" else f"&#x{ord(c):X};"
+                       for c in text)
     STDOUT.write(text if text.endswith("\n") else text + "\n")
     STDOUT.flush()
 

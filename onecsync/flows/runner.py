@@ -227,11 +227,11 @@ def _execute(config: Config, command: str, dry_run: bool, refs: tuple[str, ...] 
             return outcome
         ensure_state_dir(config.state)
         with RunLock(lock_path(config.state), command, scheduled=command in scheduled(),
-                     run_timeout=config.run_timeout):
+                     run_timeout=config.run_timeout) as lock:
             ping = Healthcheck.from_config(config)
             ping.start()
             try:
-                _journaled(config, command, steps, outcome, progress, refs, heal)
+                _journaled(config, command, steps, outcome, progress, refs, heal, lock)
             except BaseException as exc:
                 stop = stopping.wins(exc)
                 if isinstance(stop, OnecsyncError):
@@ -272,10 +272,11 @@ def _summary(outcome: Outcome) -> str:
 
 
 def _journaled(config: Config, command: str, steps, outcome: Outcome, progress: Progress,
-               refs: tuple[str, ...] | None, heal: bool) -> None:
+               refs: tuple[str, ...] | None, heal: bool, lock: RunLock) -> None:
     state = open_state(config.state)
     try:
         run_id = state.journal.begin(command)
+        lock.ceiling_begins()  # the upgrade of a big state is not the run's time
         try:
             with RunCeiling(config.run_timeout):  # inside: a run stopped there is journaled
                 _steps(config, state, steps, outcome, dry_run=False, refs=refs,

@@ -1,7 +1,7 @@
 """Who holds the run lock as the kernel sees it, and whether that holder is stuck.
 
 Public API: `lockers(path)`, `Locker`, `judged(path, holder)`, `stuck(holder, lockers,
-run_timeout)`, `process_state(pid)`, `STUCK_MARGIN`, `PAST_TIMEOUT`.
+run_timeout)`, `process_state(pid)`, `runs_onecsync(pid)`, `STUCK_MARGIN`, `PAST_TIMEOUT`.
 
 The lock file's text is the holder's own word (pid, command, start); the kernel's list of locks
 (/proc/locks) and a process's state (/proc/<pid>/stat) are what is true now. A stopped holder
@@ -87,9 +87,26 @@ def process_state(pid: object) -> str | None:
     return _STOPPED.get(fields[0]) if fields else None
 
 
-def _started(holder: dict) -> datetime.datetime | None:
+def runs_onecsync(pid: object) -> bool:
+    """Is `pid` a live process of onecsync (the `onecsync` script, or `python -m onecsync`)?
+    What the lock file says of a pid the kernel does not confirm: a run killed outright leaves
+    its text, and its pid may since be dead or another program's."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
     try:
-        started = datetime.datetime.fromisoformat(str(holder.get("started", "")))
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read(1 << 16).split(b"\0")
+    except OSError:
+        return False
+    return any(os.path.basename(arg) == b"onecsync" for arg in argv[:3])
+
+
+def _started(holder: dict) -> datetime.datetime | None:
+    # From when the run's ceiling began, once it has (the state opened and upgraded: that may
+    # take long and is outside run_timeout), else from when the lock was taken.
+    try:
+        started = datetime.datetime.fromisoformat(
+            str(holder.get("ceiling_started") or holder.get("started", "")))
     except ValueError:
         return None
     return started if started.tzinfo is not None else None
@@ -119,8 +136,8 @@ def judged(path: Path, holder: dict | None) -> tuple[dict | None, Locker | None]
     kernel's own holder. The text of a run killed outright stays in the file: with only a
     shared (dry-run) lock, or another pid holding it, that text names no one now."""
     found = [lk for lk in lockers(path) or () if lk.pid > 0]  # 0: a pid of another namespace
-    if not found:
-        return holder, None
+    if not found:  # the kernel cannot tell: the text names someone only if that one is there
+        return (holder if holder and runs_onecsync(holder.get("pid")) else None), None
     exclusive = [lk for lk in found if lk.exclusive]
     if not exclusive or (holder and holder.get("pid") not in {lk.pid for lk in exclusive}):
         holder = None

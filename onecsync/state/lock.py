@@ -34,15 +34,27 @@ def lock_path(state_path: Path) -> Path:
 
 def read_holder(path: Path) -> dict | None:
     """Who the lock file names, as written; None when it names no one we can read. The file
-    is outside input like the state: what is not an object, or a `started` that is not text,
-    is no holder's word (status judges times by it)."""
+    is outside input like the state (any program may take the flock and write anything): each
+    field is vetted by its kind, and a file with one of the wrong kind is no holder's word."""
     try:
         data = json.loads(path.read_text(encoding="utf-8", errors="replace")[:1 << 16] or "null")
     except (OSError, ValueError, RecursionError):
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("started", ""), str):
+    if not isinstance(data, dict):
         return None
-    return data
+    for field, fits in _FIELDS.items():
+        if field in data and not fits(data[field]):
+            return None
+    return {field: data[field] for field in _FIELDS if field in data}
+
+
+def _pid(value: object) -> bool:
+    return type(value) is int and value > 0  # a bool is an int to Python, never a pid
+
+
+# What a holder writes (RunLock.__enter__), by the kind each must be: the rest is not read.
+_FIELDS = {"pid": _pid, "command": lambda v: isinstance(v, str),
+           "started": lambda v: isinstance(v, str), "ceiling_started": lambda v: isinstance(v, str)}
 
 
 def holder_if_locked(path: Path, run_timeout: float = 0.0) -> dict | None:
@@ -131,6 +143,7 @@ class RunLock:
         self.scheduled = scheduled
         self.run_timeout = run_timeout  # a holder past it (and STUCK_MARGIN) is Stuck
         self._fd: int | None = None
+        self._info: dict[str, object] = {}
 
     def __enter__(self) -> "RunLock":
         try:
@@ -147,15 +160,31 @@ class RunLock:
         except BlockingIOError:
             os.close(fd)
             raise _busy(self.path, self.scheduled, self.command, self.run_timeout) from None
-        info = {"pid": os.getpid(), "command": self.command,
-                "started": clock.local_now().isoformat(timespec="seconds")}
+        self._info = {"pid": os.getpid(), "command": self.command,
+                      "started": clock.local_now().isoformat(timespec="seconds")}
+        self._fd = fd
+        self._write(truncate=True)
+        return self
+
+    def ceiling_begins(self) -> None:
+        """The run's ceiling (run_timeout) begins now, after the state was opened and upgraded
+        (which may take long): a holder is judged hung from here, not from taking the lock."""
+        self._info["ceiling_started"] = clock.local_now().isoformat(timespec="seconds")
+        self._write(truncate=False)
+
+    def _write(self, truncate: bool) -> None:
+        if self._fd is None:
+            return
+        text = json.dumps(self._info).encode()
         try:
-            os.ftruncate(fd, 0)
-            os.write(fd, json.dumps(info).encode())
+            if truncate:
+                os.ftruncate(self._fd, 0)
+            # The new text covers the old one whole (it only grows): never an empty file
+            # between, which would name no one to a reader.
+            os.pwrite(self._fd, text, 0)
+            os.ftruncate(self._fd, len(text))
         except OSError:
             pass  # a full disk: the flock holds all the same; the text only names the holder
-        self._fd = fd
-        return self
 
     def __exit__(self, *exc) -> None:
         if self._fd is not None:

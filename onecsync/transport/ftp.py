@@ -33,7 +33,6 @@ from __future__ import annotations
 import ftplib
 import io
 import logging
-import os
 import secrets
 import ssl
 from contextlib import contextmanager
@@ -64,14 +63,15 @@ from onecsync.transport.ftpconn import FTP
 from onecsync.transport.ftpconn import FTPS
 from onecsync.transport.ftpconn import Listed
 from onecsync.transport.ftpconn import classify
+from onecsync.transport.ftpconn import listing
 from onecsync.transport.ftpconn import margin
+from onecsync.transport.ftpconn import not_a_file
 from onecsync.transport.ftpconn import watched
 from onecsync.transport.spool import Capped
 from onecsync.transport.spool import Spool
 
 TEMP_PREFIX = ".onecsync-tmp-"
 MIN_RATE = 64 * 1024     # bytes a second a transfer may not fall below, on average
-LISTING_LINES = 100_000  # an exchange folder holds a handful of files
 CHUNK = 1 << 16
 log = logging.getLogger("onecsync")
 
@@ -174,25 +174,7 @@ class FtpTransport:
                                      "(raise transport.timeout if it is just slow)")
 
     def _lines(self, ftp: ftplib.FTP, cmd: str) -> Iterator[str]:
-        """The lines of a listing, one at a time (never all kept), at most LISTING_LINES."""
-        count = 0
-        ftp.sendcmd("TYPE A")
-        with ftp.transfercmd(cmd) as conn, conn.makefile("r", encoding=ftp.encoding) as fp:
-            while True:
-                line = fp.readline(ftp.maxline + 1)
-                if len(line) > ftp.maxline:
-                    raise Malformed(f"{self.description}: {cmd}: a listing line longer than "
-                                    f"{ftp.maxline} bytes")
-                if not line:
-                    break
-                count += 1
-                if count > LISTING_LINES:
-                    raise Malformed(f"{self.description}: {cmd}: the listing goes on past "
-                                    f"{LISTING_LINES} lines")
-                yield line.rstrip("\r\n")
-            if isinstance(conn, ssl.SSLSocket):
-                conn.unwrap()
-        ftp.voidresp()
+        return listing(ftp, cmd, self.description)
 
     def _theirs(self, name: str) -> bool:
         """Is `name` one 1C's receiving side takes for the base's message to us?"""
@@ -209,17 +191,26 @@ class FtpTransport:
             pass  # the facts a server gives by default include these
         entries: dict[str, dict[str, str]] = {}
         seen: list[str] = []  # every message file's name, for telling a wrong code
+        odd: list[str] = []
         try:
             for line in self._lines(ftp, "MLSD"):
                 facts, _, name = line.partition(" ")
+                if not_a_file(name):
+                    odd = odd or [name]
+                    continue
                 seen += [name] if message_like(name) else []
                 if wanted(name):
                     entries[name] = dict(f.partition("=")[::2] for f in facts.lower().split(";") if f)
         except ftplib.error_perm as exc:
             if not str(exc).startswith(("500", "501", "502", "504")):
                 raise
-            seen = [n for n in self._names(ftp) if message_like(n)]
+            names = list(self._names(ftp))
+            odd = [n for n in names if not_a_file(n)][:1]
+            seen = [n for n in names if message_like(n) and not not_a_file(n)]
             entries = {n: {} for n in seen if wanted(n)}  # no MLSD: ask each file
+        if odd and callable(names):  # one line a run (the scan for the base's message)
+            log.warning("%s: the server lists names no file can have (as %s): ignored",
+                        self.description, one_line(odd[0][:100]))
         self._seen = seen
         for name, entry in entries.items():
             if entry.get("type", "file") == "file":  # RFC 3659: every fact optional, so ask
@@ -286,8 +277,7 @@ class FtpTransport:
     def _retrieved(self, item: Listed) -> Path:
         """The file downloaded whole into a new file of the spool (none left on a failure)."""
         self.spool.clear_temps()
-        out, temp = self.spool.download(item.name, self._cap,
-                                        f"{self.description}/{item.name}", item.size)
+        out, temp = self.spool.download(self._cap, f"{self.description}/{item.name}", item.size)
         try:
             with out, self._session(f"downloading {item.name}", item.size) as ftp:
                 self._retrieve(ftp, item, out)
@@ -302,9 +292,8 @@ class FtpTransport:
 
     def _download(self, item: Listed) -> IO[bytes]:
         temp = self._retrieved(item)
-        final = self.spool.path(item.name)
         try:
-            os.replace(temp, final)
+            final = self.spool.keep(temp, item.name.lower().endswith(".zip"))
         except BaseException:
             remove_quietly(temp)
             raise

@@ -1,15 +1,22 @@
-"""The FTP connection's pieces: control and data connections a deadline cuts, a listed file,
-and what a failure of either means.
+"""The FTP connection's pieces: control and data connections a deadline cuts, a listing read
+name by name, a listed file, and what a failure of either means.
 
-Public API: `FTP`, `FTPS`, `watched(ftp, deadline)`, `Listed`, `margin(size)`,
-`classify(exc, where, t)`.
+Public API: `FTP`, `FTPS`, `watched(ftp, deadline)`, `listing(ftp, cmd, where)`,
+`not_a_file(name)`, `Listed`, `margin(size)`, `classify(exc, where, t)`, `LISTING_LINES`.
+
+FTP names are bytes: a server on a Russian Windows without UTF-8 lists them in cp1251. Every
+text from the server is decoded as UTF-8 with surrogateescape, and a name goes back to it as
+the same bytes, so one name in another encoding neither stops the listing nor is misread: it is
+not ours unless its bytes fit the mask (messagefiles.addressed), like any other name.
 """
 
 from __future__ import annotations
 
 import ftplib
+import io
 import socket
 import ssl
+from typing import Iterator
 
 from onecsync import deadline
 from onecsync.answers import Malformed
@@ -17,6 +24,10 @@ from onecsync.config import FtpConfig
 from onecsync.errors import ConfigError
 from onecsync.errors import OnecsyncError
 from onecsync.errors import TemporaryError
+from onecsync.text import utf8
+
+LISTING_LINES = 100_000  # an exchange folder holds a handful of files
+NAME_MAX = 255  # bytes: longer is no file's name on the server's disk or on ours
 
 
 def margin(size: int) -> int:
@@ -30,6 +41,25 @@ class FTP(ftplib.FTP):
     data connection too: each may trickle on its own."""
 
     watcher: deadline.Deadline | None = None
+    _file: io.TextIOBase | None = None
+
+    @property  # type: ignore[override]  # ftplib's plain attribute, kept as one
+    def file(self) -> io.TextIOBase | None:
+        return self._file
+
+    @file.setter
+    def file(self, fp: io.TextIOBase | None) -> None:
+        # ftplib reads the replies (which may echo a name) strictly in its encoding
+        if isinstance(fp, io.TextIOWrapper):
+            fp.reconfigure(errors="surrogateescape")
+        self._file = fp
+
+    def putline(self, line: str) -> None:
+        """ftplib's, sending a listed name back as the very bytes the server listed."""
+        if "\r" in line or "\n" in line:
+            raise ValueError("an illegal newline character should not be contained")
+        assert self.sock is not None
+        self.sock.sendall(f"{line}\r\n".encode(self.encoding, "surrogateescape"))
 
     def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int | None]:
         conn, size = super().ntransfercmd(cmd, rest)
@@ -48,13 +78,41 @@ def watched(ftp: FTP, d: deadline.Deadline) -> None:
     ftp.watcher = d
 
 
+def listing(ftp: ftplib.FTP, cmd: str, where: str) -> Iterator[str]:
+    """The lines of a listing, one at a time (never all kept), at most LISTING_LINES, each
+    decoded on its own (see the module docstring)."""
+    count = 0
+    ftp.sendcmd("TYPE A")
+    with ftp.transfercmd(cmd) as conn, conn.makefile("rb") as fp:
+        while True:
+            line = fp.readline(ftp.maxline + 1)
+            if len(line) > ftp.maxline:
+                raise Malformed(f"{where}: {cmd}: a listing line longer than {ftp.maxline} bytes")
+            if not line:
+                break
+            count += 1
+            if count > LISTING_LINES:
+                raise Malformed(f"{where}: {cmd}: the listing goes on past {LISTING_LINES} lines")
+            yield line.rstrip(b"\r\n").decode(ftp.encoding, "surrogateescape")
+        if isinstance(conn, ssl.SSLSocket):
+            conn.unwrap()
+    ftp.voidresp()
+
+
+def not_a_file(name: str) -> bool:
+    """A listed name no file of the folder can have: a path ("/", "\\", ".."), a NUL, or too
+    long for a disk. It is never asked for, nor joined to a local path."""
+    return any(bad in name for bad in ("/", "\\", "\0", "..")) or \
+        len(name.encode("utf-8", "surrogateescape")) > NAME_MAX
+
+
 class Listed:
     def __init__(self, name: str, size: int, modify: str) -> None:
         self.name, self.size, self.modify = name, size, modify
 
     @property
     def key(self) -> str:
-        return f"ftp:{self.name}:{self.size}:{self.modify}"
+        return f"ftp:{utf8(self.name)}:{self.size}:{self.modify}"  # the state stores it
 
 
 def classify(exc: BaseException, where: str, t: FtpConfig) -> OnecsyncError:
@@ -78,8 +136,10 @@ def classify(exc: BaseException, where: str, t: FtpConfig) -> OnecsyncError:
         # A reply that is no FTP reply (another protocol on the port) or a line past 8 KiB
         return Malformed(f"{where}: the server does not answer as FTP does: "
                          f"{str(exc).strip()[:80]!r}")
-    if isinstance(exc, UnicodeDecodeError):
-        return Malformed(f"{where}: the server sent text that is not UTF-8")
+    if isinstance(exc, UnicodeError):  # lasting: the server's setting, not a passing fault
+        return ConfigError(f"{where}: the server sent text this host cannot read as UTF-8",
+                           remedy="the server sends names in another encoding: switch it to "
+                                  "UTF-8 (OPTS UTF8 ON, or its own setting)")
     if isinstance(exc, TimeoutError):
         return TemporaryError(f"{where}: no answer within {t.timeout:g} s")
     if isinstance(exc, EOFError):

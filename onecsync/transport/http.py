@@ -267,9 +267,9 @@ class HttpTransport:
             self._release(session_id)
             raise answers.Malformed(f"{self.url}: PrepareGetFile: PartCount is {count}, not "
                                     f"0 to {MAX_PARTS} parts of {self.block} KiB")
-        final = self.spool.path(self.incoming_name)
+        final = self.spool.path(self.incoming_name)  # our name for it, always the same
         try:
-            out, temp = self.spool.download(self.incoming_name, cap, where,
+            out, temp = self.spool.download(cap, where,
                                             max(count - 1, 0) * self.block * 1024)
         except BaseException:
             self._release(session_id)

@@ -1,14 +1,15 @@
 """The local working folder of a remote transport: downloads, uploads being made, receipts.
 
-Public API: `Spool(folder, dry_run)`, `Capped`, `too_big`, `local_failure`, `MARGIN`.
+Public API: `Spool(folder, dry_run)`, `Capped`, `too_big`, `local_failure`, `MARGIN`, `KEPT`.
 
-A download goes through `Spool.download(name, cap, where)`: a file that never holds more than
+A download goes through `Spool.download(cap, where)`: a file that never holds more than
 `cap` bytes (transport.max_message_mib: a server that lies about the size or streams forever
 is cut there) and never fills the spool's filesystem past `MARGIN` (the state lives on that disk
 too). Either ends in exit 4 with the remedy; the transport removes the partial file.
 
 A remote transport keeps here, per base: the base's last message as it was downloaded (so that
-a rejected message can be looked at; it is replaced by the next download), our message while it
+a rejected message can be looked at; it is replaced by the next download, `Spool.keep`), our
+message while it
 is written and uploaded, and the *receipt*: the fingerprint of our last message that the base
 verifiably got. The receipt is what `in_place()` answers from, since nothing on the remote side
 says "this exact file was delivered". It is written only after a successful delivery, so a
@@ -38,6 +39,10 @@ from onecsync.i18n import N_
 from onecsync.transport.base import os_failure
 
 RECEIPT = "delivered.json"
+# The spool names every file itself, never after what a server calls it: a server's name may hold
+# "/" or "..", or be too long for this disk, and a base whose names change would leave a file per
+# name for ever. One last download per base, by its kind (a .zip is opened as an archive).
+KEPT = {False: "received.xml", True: "received.zip"}
 MARGIN = 256 * 1024 * 1024      # left free on the spool's filesystem, whatever a download needs
 CHECK_EVERY = 16 * 1024 * 1024  # free space is looked at again after this many bytes
 
@@ -145,20 +150,31 @@ class Spool:
         return self.folder
 
     def path(self, name: str) -> Path:
+        """The spool's file `name`: one onecsync names itself, never one a server sent."""
         return self.ready() / name
 
-    def temp(self, name: str) -> tuple[IO[bytes], Path]:
+    def keep(self, temp: Path, zipped: bool) -> Path:
+        """The finished download `temp` put in place of the last one (KEPT), and the spool rid
+        of every other download it holds (the other kind, or one an older version named after
+        the server's file): at most one file per base."""
+        final = self.ready() / KEPT[zipped]
+        os.replace(temp, final)
+        for entry in self._entries():
+            if entry.name.startswith("Message") or entry.name == KEPT[not zipped]:
+                self._remove_ours(entry)
+        return final
+
+    def temp(self) -> tuple[IO[bytes], Path]:
         """A new, empty file of ours (files.create_new), open for a download to fill: the
         descriptor create_new made, never the name opened again (it could be a link by then)."""
-        fd, path = create_new(self.ready(), ".tmp-", "-" + name)
+        fd, path = create_new(self.ready(), ".tmp-", ".part")
         return os.fdopen(fd, "wb"), path
 
-    def download(self, name: str, cap: int, where: str, expected: int = 0
-                 ) -> tuple[Capped, Path]:
+    def download(self, cap: int, where: str, expected: int = 0) -> tuple[Capped, Path]:
         """A temp file for a download of at most `cap` bytes; `expected`: what the server
         announces, refused at once if over the cap or the disk's room."""
         try:
-            out, path = self.temp(name)
+            out, path = self.temp()
         except OSError as exc:
             raise local_failure(exc, where, self.folder) from None
         capped = Capped(out, self.folder, cap, where)
@@ -175,18 +191,23 @@ class Spool:
     def clear_temps(self) -> None:
         """Leftovers of a killed run (we hold the run lock, so none is in use): only regular
         files of ours, never through a link."""
+        for entry in self._entries():
+            if entry.name.startswith((".tmp-", TEMP_PREFIX)):
+                self._remove_ours(entry)
+
+    def _entries(self) -> list[os.DirEntry]:
         try:
-            entries = list(os.scandir(self.folder))
+            return list(os.scandir(self.folder))
         except OSError:
-            return
-        for entry in entries:
-            if not entry.name.startswith((".tmp-", TEMP_PREFIX)):
-                continue
-            try:
-                if is_ours(entry.stat(follow_symlinks=False)):
-                    os.unlink(entry.path)
-            except OSError:
-                pass
+            return []
+
+    @staticmethod
+    def _remove_ours(entry: os.DirEntry) -> None:
+        try:
+            if is_ours(entry.stat(follow_symlinks=False)):
+                os.unlink(entry.path)
+        except OSError:
+            pass
 
     def receipt(self) -> dict | None:
         if self.receipts is None:
