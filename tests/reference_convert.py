@@ -89,8 +89,9 @@ def _move_comment(element: etree._Element, source: FormatIndex, target: FormatIn
         if element.find(f"{{{ns}}}{_COMMON}/{{{ns}}}{_COMMENT}") is None:
             return element
         element = deepcopy(element)
-        group = element.find(f"{{{ns}}}{_COMMON}")
-        element.append(group.find(f"{{{ns}}}{_COMMENT}"))  # lxml moves it out of the group
+        moved = element.find(f"{{{ns}}}{_COMMON}/{{{ns}}}{_COMMENT}")
+        group = moved.getparent()  # the group that holds it (an object may hold two)
+        element.append(moved)  # lxml moves it out of the group
         if not len(group):
             element.remove(group)
     return element

@@ -198,3 +198,20 @@ def test_changed_documents_convert_to_the_same_bytes_or_fail_alike(data):
         _mutate(el, ns, data)
     target = data.draw(st.sampled_from([t for t in (*VERSIONS, "1.21") if t != version]))
     same(normalize_object(el, ns), version, target)
+
+
+def test_the_comment_moves_out_of_the_group_that_holds_it():
+    # Hypothesis found it: an object holding two ОбщиеСвойстваОбъектовФормата, the comment in the
+    # second, made the walk take the first group's (missing) comment: TypeError, exit 1.
+    from lxml import etree
+
+    from onecsync.formats.adapt import move_comment
+
+    ns = "http://v8.1c.ru/edi/edi_stnd/EnterpriseData/1.11"
+    element = etree.fromstring(
+        f'<Документ.РеализацияТоваровУслуг xmlns="{ns}"><ОбщиеСвойстваОбъектовФормата/>'
+        '<ОбщиеСвойстваОбъектовФормата><Комментарий>к</Комментарий></ОбщиеСвойстваОбъектовФормата>'
+        '</Документ.РеализацияТоваровУслуг>')
+    move_comment(element, "out")
+    assert [etree.QName(c).localname for c in element] == ["ОбщиеСвойстваОбъектовФормата",
+                                                           "Комментарий"]

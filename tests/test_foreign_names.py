@@ -115,7 +115,9 @@ def test_init_and_the_settings_message_over_a_foreign_folder_name(tmp_path, caps
     code, out, err = invoke(capsys, "--config", str(config), "check")
     assert code not in (1,) and "Traceback" not in err, err
     assert not raw_in(out + err), out + err
-    code, out, err = invoke(capsys, "--config", str(config), "settings-message", "crm")
+    # -o into the test's folder: without it the message goes to the current folder (the checkout)
+    code, out, err = invoke(capsys, "--config", str(config), "settings-message", "crm",
+                            "-o", str(tmp_path / "settings.xml"))
     assert code not in (1,) and "Traceback" not in err, err
     assert not raw_in(out + err), out + err
     assert str(shares["crm"]) in str(config_module_load(config).bases["crm"].transport.path)

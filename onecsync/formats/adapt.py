@@ -118,8 +118,11 @@ def move_comment(element: etree._Element, way: str) -> None:
             group = etree.SubElement(element, f"{{{ns}}}{COMMON}")
         group.insert(0, moved)
     else:
-        group = element.find(f"{{{ns}}}{COMMON}")
-        element.append(group.find(f"{{{ns}}}{COMMENT}"))  # lxml moves it out of the group
+        # The group that holds it: an object may hold two groups (refused by the schema, but
+        # the walk meets it before the check), and the first need not be the comment's.
+        moved = element.find(f"{{{ns}}}{COMMON}/{{{ns}}}{COMMENT}")
+        group = moved.getparent()
+        element.append(moved)  # lxml moves it out of the group
         if not len(group):
             element.remove(group)
 
