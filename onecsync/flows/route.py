@@ -30,6 +30,7 @@ from onecsync.protocol.objects import deletion_of
 from onecsync.protocol.objects import parse_object
 from onecsync.runs import Routed
 from onecsync.state import State
+from onecsync.state.inbox import SUPERSEDED
 from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.inbox import Staged
 
@@ -75,8 +76,8 @@ class Registrar:
         """Register one object for the target, or say why not: registered, filtered, echo,
         parked, ignored."""
         if self.superseded(row):
-            return self._status(row, S.IGNORED, f"superseded: the {self.target} base's version "
-                                                f"is on its way to the {self.source} base")
+            return self._status(row, S.IGNORED, SUPERSEDED.format(target=self.target,
+                                                                  source=self.source))
         if row.kind == "delete":
             if self.state.outbox.was_registered(self.target, row.type, row.ref):
                 return self._register(row, None)
