@@ -9,6 +9,8 @@ does hold is still not sent back to it.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.emulator import data as d
@@ -133,4 +135,28 @@ def test_an_edit_crossing_a_resend_of_accountings_own_version_reaches_the_crm(wo
     world.settle(4)
 
     assert comments(world, inv, acc_inv) == ("v3 бухгалтер",) * 2
+    assert_converged(world)
+
+
+def test_resend_to_accounting_does_not_revive_a_crm_version_that_lost_a_crossing(world):
+    """Review 7 #10: the CRM's version set aside as superseded stays aside after a resend (it
+    lost in both bases: sent now, it would overwrite the version both hold in accounting)."""
+    inv, acc_inv, _ = an_invoice(world, "ЦР00-000783")
+    world.acc.edit(acc_inv, Комментарий="A: бухгалтер")
+    world.exchange("accounting")
+    assert world.run().code == 0  # routed to the CRM, which has not read it yet
+    world.crm.edit(inv, Комментарий="C: менеджер")
+    world.exchange("crm", receive=False)  # a CRM session that only exports
+    assert world.run().code == 0
+    world.settle(3)
+    assert comments(world, inv, acc_inv) == ("A: бухгалтер",) * 2
+
+    plan = world.cli("--json", "--dry-run", "state", "resend", "accounting")
+    assert plan.code == 0, plan.stderr
+    assert json.loads(plan.stdout)["rerouted"] == {}  # the plan does not count it either
+    r = world.cli("state", "resend", "accounting", "--yes")
+    assert r.code == 0, r.stderr
+    world.settle(3)
+
+    assert comments(world, inv, acc_inv) == ("A: бухгалтер",) * 2
     assert_converged(world)

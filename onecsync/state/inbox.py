@@ -109,6 +109,10 @@ class StageCounts:
     parked_items: list = field(default_factory=list)  # (type, ref, line, why), the first 100
 
 
+# A row whose reason is not LIKE the parameter (given twice); NULL: any row.
+_UNLESS = "(? IS NULL OR coalesce(reason, '') NOT LIKE ?)"
+
+
 def _marks(values: Sized) -> str:
     return ", ".join(["?"] * len(values))
 
@@ -281,24 +285,28 @@ class Inbox(Table):
             f"SELECT count(*) FROM inbox WHERE peer = ? AND status = ? AND type IN ({_marks(types)})",
             (peer, status, *types)).fetchone()[0]
 
-    def count_by_type(self, peer: str, status: InboxStatus, types: Iterable[str]) -> dict[str, int]:
-        """Rows of each of `types` from `peer` in `status`, by type in order (none: not there)."""
+    def count_by_type(self, peer: str, status: InboxStatus, types: Iterable[str],
+                      unless: str | None = None) -> dict[str, int]:
+        """Rows of each of `types` from `peer` in `status` (but those with a reason LIKE
+        `unless`), by type in order (none: not there)."""
         types = list(types)
         return dict(self.conn.execute(
             f"SELECT type, count(*) FROM inbox WHERE peer = ? AND status = {status.literal} "
-            f"AND type IN ({_marks(types)}) GROUP BY type ORDER BY type", (peer, *types)).fetchall())
+            f"AND {_UNLESS} AND type IN ({_marks(types)}) GROUP BY type ORDER BY type",
+            (peer, unless, unless, *types)).fetchall())
 
-    def restage(self, source: str, types: Iterable[str], status: InboxStatus, reason: str = "%") -> int:
-        """Rows of `types` from `source` in `status` (with a reason LIKE `reason`) are routed again
-        by the next run: the config that judged them has changed. Their reason stays, so that
-        each is looked at one by one again (`needs_a_look`)."""
+    def restage(self, source: str, types: Iterable[str], status: InboxStatus, reason: str = "%",
+                unless: str | None = None) -> int:
+        """Rows of `types` from `source` in `status` (with a reason LIKE `reason`, and not LIKE
+        `unless`) are routed again by the next run: the config that judged them has changed.
+        Their reason stays, so that each is looked at one by one again (`needs_a_look`)."""
         types = list(types)
         if not types:
             return 0
         return self.conn.execute(
             f"UPDATE inbox SET status = {S.STAGED.literal} WHERE peer = ? AND status = ? AND "
-            f"coalesce(reason, '') LIKE ? AND type IN ({_marks(types)})",
-            (source, status, reason, *types)).rowcount
+            f"coalesce(reason, '') LIKE ? AND {_UNLESS} AND type IN ({_marks(types)})",
+            (source, status, reason, unless, unless, *types)).rowcount
 
     def parked(self) -> list[tuple[str, str, str, str]]:
         """(peer, type, Ссылка, reason) of every parked row, in the order received."""
