@@ -14,6 +14,7 @@ import json
 import pytest
 
 from tests.emulator import data as d
+from tests.emulator.users import Users
 from tests.emulator.world import World
 from tests.emulator.world import assert_converged
 from tests.emulator.world import scratch_dir
@@ -160,3 +161,32 @@ def test_resend_to_accounting_does_not_revive_a_crm_version_that_lost_a_crossing
 
     assert comments(world, inv, acc_inv) == ("A: бухгалтер",) * 2
     assert_converged(world)
+
+
+DROP_COMMENT = """mapping:
+  accounting:
+    Документ.ЗаказКлиента:
+      drop: [ОбщиеСвойстваОбъектовФормата/Комментарий]
+"""
+
+
+def test_an_order_accounting_sends_back_as_mapped_is_an_echo_the_crm_keeps_its_own(world):
+    """Review 7 #9: accounting holds the CRM's order without the comment the mapping dropped;
+    sent again unchanged (reposted), it is what we gave it, not a change: the CRM's own order
+    (its comment) is not overwritten with the mapped copy."""
+    world.config.write_text(world.config.read_text() + DROP_COMMENT)
+    users = Users(world, d.seed_accounting(world.acc))
+    world.settle(2)
+    order = users.add_order()
+    world.settle(3)
+    text = world.crm.get(order).fields.get("Комментарий")
+    assert text and world.copy_in("accounting", order).fields.get("Комментарий") is None
+    since = len(world.crm.log)
+
+    world.acc.register(world.copy_in("accounting", order).ref)  # sent again, unchanged
+    world.settle(3)
+
+    assert world.crm.get(order).fields.get("Комментарий") == text
+    assert not [o for e in world.crm.log[since:] if e.kind == "imported" for o in e.objects
+                if order.id in o]
+    assert [r.code for r in world.runs] == [0] * len(world.runs)

@@ -30,6 +30,7 @@ from onecsync.protocol.objects import deletion_of
 from onecsync.protocol.objects import parse_object
 from onecsync.runs import Routed
 from onecsync.state import State
+from onecsync.state.held import Held
 from onecsync.state.inbox import SUPERSEDED
 from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.inbox import Staged
@@ -138,16 +139,19 @@ class Registrar:
 
     def _echo(self, row: Staged, xml: bytes) -> bool:
         """Does the target hold this very version now (state/held.py)? Not merely the last it
-        sent us: since then it may have imported a newer one from us, and this one undoes it."""
+        sent us: since then it may have imported a newer one from us, and this one undoes it.
+
+        Or is it the target's own version, which it still holds, come back from the source as
+        we sent it there? A mapping makes that copy differ from the target's (a field dropped,
+        a value renamed): passed on, it would overwrite the target's own data with the mapped."""
         held = self.state.held.of(self.target, row.type, row.ref)
-        if held is None or held.row.kind != row.kind:
+        if held is None:
             return False
-        version = held.row.version
-        try:
-            ours, _ = convert(xml, row.version, version)
-        except formats.Unconvertible:
-            return False
-        return canonical_digest(ours, version) == canonical_digest(held.xml, version)
+        if held.own:
+            back = self.state.held.delivered(self.source, row.type, row.ref)
+            if back is not None and back.row.id == held.row.id and _same(row.xml, row, back):
+                return True
+        return _same(xml, row, held)
 
     def _register(self, row: Staged, xml: bytes | None) -> str:
         self.state.outbox.register_one(self.target, row, xml)
@@ -161,3 +165,16 @@ class Registrar:
 
     def register_rest(self, types: list[str]) -> None:
         self.counts.add(registered=self.state.outbox.register(self.source, self.target, types))
+
+
+def _same(xml: bytes, row: Staged, held: Held) -> bool:
+    """Is `xml` (`row`'s, in its version) the version `held` is, compared in the held one's?"""
+    if held.row.kind != row.kind:
+        return False
+    version = held.row.version
+    try:
+        ours, _ = convert(xml, row.version, version)
+    except formats.Unconvertible:
+        return False
+    return (canonical_digest(ours, version, empty=False)
+            == canonical_digest(held.xml, version, empty=False))
