@@ -190,3 +190,29 @@ def test_an_order_accounting_sends_back_as_mapped_is_an_echo_the_crm_keeps_its_o
     assert not [o for e in world.crm.log[since:] if e.kind == "imported" for o in e.objects
                 if order.id in o]
     assert [r.code for r in world.runs] == [0] * len(world.runs)
+
+
+def test_an_accountants_change_to_a_mapped_order_keeps_what_the_mapping_dropped(world):
+    """Review 7 #9: a real change accounting makes to the CRM's order reaches the CRM without
+    emptying the comment accounting never had (the mapping dropped it on the way there); a
+    comment the accountant writes there is theirs, and goes."""
+    world.config.write_text(world.config.read_text() + DROP_COMMENT)
+    users = Users(world, d.seed_accounting(world.acc))
+    world.settle(2)
+    order = users.add_order()
+    world.settle(3)
+    text = world.crm.get(order).fields.get("Комментарий")
+    acc_order = world.copy_in("accounting", order).ref
+    included = world.acc.get(acc_order).fields["СуммаВключаетНДС"]
+
+    world.acc.edit(acc_order, СуммаВключаетНДС="false" if included == "true" else "true")
+    world.settle(3)
+
+    assert world.crm.get(order).fields["СуммаВключаетНДС"] != included
+    assert world.crm.get(order).fields.get("Комментарий") == text
+    assert world.acc.get(acc_order).fields.get("Комментарий") is None
+
+    world.acc.edit(acc_order, Комментарий="Бухгалтерия: сверено")
+    world.settle(3)
+    assert world.crm.get(order).fields.get("Комментарий") == "Бухгалтерия: сверено"
+    assert [r.code for r in world.runs] == [0] * len(world.runs)

@@ -23,6 +23,7 @@ from onecsync.i18n import N_
 from onecsync.mapping import MappingError
 from onecsync.mapping import apply_rules
 from onecsync.mapping import org_inn
+from onecsync.mapping import restore_dropped
 from onecsync.protocol.normal import normalize_object
 from onecsync.protocol.objects import canonical_digest
 from onecsync.protocol.objects import convert
@@ -65,6 +66,8 @@ class Registrar:
         self.source = source
         self.target = target
         self.rules = config.mapping.get(target, {})
+        # The rules we applied on the way to the source: what they dropped, it never had.
+        self.back_rules = config.mapping.get(source, {})
         self.counts = RouteCounts()
 
     def needs_a_look(self, types: list[str]) -> Iterator[Staged]:
@@ -94,6 +97,10 @@ class Registrar:
                 return self._status(row, S.FILTERED, f"organization ИНН {inn} is not in "
                                                      f"flows.{self.flow.name}.organizations")
         xml = None
+        restored = self._restore_dropped(row, element)
+        if restored is not None:
+            element = restored
+            xml = normalize_object(element, formats.namespace(row.version))
         rules = self.rules.get(row.type)
         if rules:
             try:
@@ -132,6 +139,20 @@ class Registrar:
         message, and is taken before this routing.
         """
         return self.state.outbox.owed(self.source, row.type, row.ref)
+
+    def _restore_dropped(self, row: Staged, element):
+        """The source's version with what the mapping to the source dropped (it never had it)
+        taken from the version the target holds; None if no drop rule applies."""
+        dropped = getattr(self.back_rules.get(row.type), "drop", ())
+        held = self.state.held.of(self.target, row.type, row.ref) if dropped else None
+        if held is None or held.row.kind != "object":
+            return None
+        try:
+            kept, _ = convert(held.xml, held.row.version, row.version)
+        except formats.Unconvertible:
+            return None
+        return restore_dropped(element, parse_object(kept, row.version), dropped,
+                               formats.load(row.version))
 
     def _target_has(self, row: Staged) -> bool:
         return (self.state.outbox.holds(self.target, row.type, row.ref)
