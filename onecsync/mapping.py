@@ -1,7 +1,8 @@
 """The `mapping:` section: per target base and object type, drop fields, set constants, rename values.
 
-Public API: `TypeRules`, `MappingError`, `apply_rules(element, rules, index)`, `path_exists(index,
-type_name, path)`, `find_all(element, path)`, `org_inn(element)`.
+Public API: `TypeRules`, `MappingError`, `apply_rules(element, rules, index)`,
+`restore_dropped(element, kept, paths, index)`, `path_exists(index, type_name, path)`,
+`find_all(element, path)`, `org_inn(element)`.
 
 Paths are element names below the object separated by "/", e.g. `Товары/Строка/СтавкаНДС`; a
 path that goes through a table (`Строка`) addresses every row. Rules change a copy of the object
@@ -129,3 +130,38 @@ def apply_rules(element, rules: TypeRules, index: FormatIndex):
                 raise MappingError(f"{path}: is a structure; set only applies to a plain value")
             el.text = value
     return out
+
+
+def restore_dropped(element, kept, paths: tuple[str, ...], index: FormatIndex):
+    """A copy of `element` (a base's version of an object we sent it with `paths` dropped) with
+    what `kept` (the version the other base holds) has at each path that `element` has nothing
+    at: the base never had those fields, so its change must not empty them in the other base.
+    A path through a table row is left as it is (rows of two versions do not pair up)."""
+    out = copy.deepcopy(element)
+    for path in paths:
+        *above, _ = path.split("/")
+        if any(not _blank(el) for el in find_all(out, path)):
+            continue  # the base has a value of its own there: its change carries it
+        parents = find_all(kept, "/".join(above)) if above else [kept]
+        if len(parents) != 1 or "Строка" in above:
+            continue
+        found = find_all(kept, path)
+        if not found:
+            continue
+        for el in find_all(out, path):
+            el.getparent().remove(el)
+        parent = _create(out, "/".join(above), index) if above else out
+        parent.extend(copy.deepcopy(el) for el in found)
+        _order_children(parent, _type_at(index, etree.QName(out).localname, above), index)
+    return out
+
+
+def _blank(element) -> bool:
+    return len(element) == 0 and not (element.text or "").strip()
+
+
+def _type_at(index: FormatIndex, type_name: str, parts: list[str]):
+    current = type_name
+    for part in parts:
+        _, current = _child_type(index, current, part)
+    return current

@@ -249,6 +249,36 @@ class Sync(RuleBasedStateMachine):
             event(f"an edit undone {rounds} rounds later")
         self._touch(r, name)
 
+    @precondition(lambda self: self._crm_knows_the_seed())
+    @rule(pick=PICK, first=BASES)
+    @step
+    def ping_pong(self, pick: int, first: str) -> None:
+        """X in one base, Y in the other, X again in the first, each given two rounds to reach
+        the other: the last X is byte for byte the last version the first base sent (review 7
+        #1). With an order of its own if there is none yet, so that a short history has it."""
+        if not self.users.crm_orders():
+            self.users.add_order()
+            self.a_round()
+            self.a_round()
+        orders = self.users.crm_orders()
+        if not orders:
+            return
+        r = orders[pick % len(orders)].ref
+        copies = self.world.copies("accounting", r)
+        if len(copies) != 1:
+            return
+        refs = {"crm": r, "accounting": copies[0].ref}
+        other = "crm" if first == "accounting" else "accounting"
+        for name, text in ((first, "X"), (other, "Y"), (first, "X")):
+            if refs[name] not in self.world.bases[name].store.objects:
+                return  # a restore took it back
+            self._remember(name, refs[name])
+            self.world.bases[name].edit(refs[name], Комментарий=f"пинг-понг {text}")
+            self._touch(refs[name], name)
+            self.a_round()
+            self.a_round()
+        event("ping-pong")
+
     def _paid_or_shipped(self, crm_order: Ref) -> bool:
         """Anything in accounting that names accounting's copy of the order."""
         return any(self.world.acc.store.referencing(c.ref)

@@ -9,9 +9,12 @@ does hold is still not sent back to it.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.emulator import data as d
+from tests.emulator.users import Users
 from tests.emulator.world import World
 from tests.emulator.world import assert_converged
 from tests.emulator.world import scratch_dir
@@ -134,3 +137,82 @@ def test_an_edit_crossing_a_resend_of_accountings_own_version_reaches_the_crm(wo
 
     assert comments(world, inv, acc_inv) == ("v3 бухгалтер",) * 2
     assert_converged(world)
+
+
+def test_resend_to_accounting_does_not_revive_a_crm_version_that_lost_a_crossing(world):
+    """Review 7 #10: the CRM's version set aside as superseded stays aside after a resend (it
+    lost in both bases: sent now, it would overwrite the version both hold in accounting)."""
+    inv, acc_inv, _ = an_invoice(world, "ЦР00-000783")
+    world.acc.edit(acc_inv, Комментарий="A: бухгалтер")
+    world.exchange("accounting")
+    assert world.run().code == 0  # routed to the CRM, which has not read it yet
+    world.crm.edit(inv, Комментарий="C: менеджер")
+    world.exchange("crm", receive=False)  # a CRM session that only exports
+    assert world.run().code == 0
+    world.settle(3)
+    assert comments(world, inv, acc_inv) == ("A: бухгалтер",) * 2
+
+    plan = world.cli("--json", "--dry-run", "state", "resend", "accounting")
+    assert plan.code == 0, plan.stderr
+    assert json.loads(plan.stdout)["rerouted"] == {}  # the plan does not count it either
+    r = world.cli("state", "resend", "accounting", "--yes")
+    assert r.code == 0, r.stderr
+    world.settle(3)
+
+    assert comments(world, inv, acc_inv) == ("A: бухгалтер",) * 2
+    assert_converged(world)
+
+
+DROP_COMMENT = """mapping:
+  accounting:
+    Документ.ЗаказКлиента:
+      drop: [ОбщиеСвойстваОбъектовФормата/Комментарий]
+"""
+
+
+def test_an_order_accounting_sends_back_as_mapped_is_an_echo_the_crm_keeps_its_own(world):
+    """Review 7 #9: accounting holds the CRM's order without the comment the mapping dropped;
+    sent again unchanged (reposted), it is what we gave it, not a change: the CRM's own order
+    (its comment) is not overwritten with the mapped copy."""
+    world.config.write_text(world.config.read_text() + DROP_COMMENT)
+    users = Users(world, d.seed_accounting(world.acc))
+    world.settle(2)
+    order = users.add_order()
+    world.settle(3)
+    text = world.crm.get(order).fields.get("Комментарий")
+    assert text and world.copy_in("accounting", order).fields.get("Комментарий") is None
+    since = len(world.crm.log)
+
+    world.acc.register(world.copy_in("accounting", order).ref)  # sent again, unchanged
+    world.settle(3)
+
+    assert world.crm.get(order).fields.get("Комментарий") == text
+    assert not [o for e in world.crm.log[since:] if e.kind == "imported" for o in e.objects
+                if order.id in o]
+    assert [r.code for r in world.runs] == [0] * len(world.runs)
+
+
+def test_an_accountants_change_to_a_mapped_order_keeps_what_the_mapping_dropped(world):
+    """Review 7 #9: a real change accounting makes to the CRM's order reaches the CRM without
+    emptying the comment accounting never had (the mapping dropped it on the way there); a
+    comment the accountant writes there is theirs, and goes."""
+    world.config.write_text(world.config.read_text() + DROP_COMMENT)
+    users = Users(world, d.seed_accounting(world.acc))
+    world.settle(2)
+    order = users.add_order()
+    world.settle(3)
+    text = world.crm.get(order).fields.get("Комментарий")
+    acc_order = world.copy_in("accounting", order).ref
+    included = world.acc.get(acc_order).fields["СуммаВключаетНДС"]
+
+    world.acc.edit(acc_order, СуммаВключаетНДС="false" if included == "true" else "true")
+    world.settle(3)
+
+    assert world.crm.get(order).fields["СуммаВключаетНДС"] != included
+    assert world.crm.get(order).fields.get("Комментарий") == text
+    assert world.acc.get(acc_order).fields.get("Комментарий") is None
+
+    world.acc.edit(acc_order, Комментарий="Бухгалтерия: сверено")
+    world.settle(3)
+    assert world.crm.get(order).fields.get("Комментарий") == "Бухгалтерия: сверено"
+    assert [r.code for r in world.runs] == [0] * len(world.runs)

@@ -23,6 +23,7 @@ from onecsync.i18n import N_
 from onecsync.mapping import MappingError
 from onecsync.mapping import apply_rules
 from onecsync.mapping import org_inn
+from onecsync.mapping import restore_dropped
 from onecsync.protocol.normal import normalize_object
 from onecsync.protocol.objects import canonical_digest
 from onecsync.protocol.objects import convert
@@ -30,6 +31,8 @@ from onecsync.protocol.objects import deletion_of
 from onecsync.protocol.objects import parse_object
 from onecsync.runs import Routed
 from onecsync.state import State
+from onecsync.state.held import Held
+from onecsync.state.inbox import SUPERSEDED
 from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.inbox import Staged
 
@@ -63,6 +66,8 @@ class Registrar:
         self.source = source
         self.target = target
         self.rules = config.mapping.get(target, {})
+        # The rules we applied on the way to the source: what they dropped, it never had.
+        self.back_rules = config.mapping.get(source, {})
         self.counts = RouteCounts()
 
     def needs_a_look(self, types: list[str]) -> Iterator[Staged]:
@@ -75,8 +80,8 @@ class Registrar:
         """Register one object for the target, or say why not: registered, filtered, echo,
         parked, ignored."""
         if self.superseded(row):
-            return self._status(row, S.IGNORED, f"superseded: the {self.target} base's version "
-                                                f"is on its way to the {self.source} base")
+            return self._status(row, S.IGNORED, SUPERSEDED.format(target=self.target,
+                                                                  source=self.source))
         if row.kind == "delete":
             if self.state.outbox.was_registered(self.target, row.type, row.ref):
                 return self._register(row, None)
@@ -92,6 +97,10 @@ class Registrar:
                 return self._status(row, S.FILTERED, f"organization ИНН {inn} is not in "
                                                      f"flows.{self.flow.name}.organizations")
         xml = None
+        restored = self._restore_dropped(row, element)
+        if restored is not None:
+            element = restored
+            xml = normalize_object(element, formats.namespace(row.version))
         rules = self.rules.get(row.type)
         if rules:
             try:
@@ -132,22 +141,39 @@ class Registrar:
         """
         return self.state.outbox.owed(self.source, row.type, row.ref)
 
+    def _restore_dropped(self, row: Staged, element):
+        """The source's version with what the mapping to the source dropped (it never had it)
+        taken from the version the target holds; None if no drop rule applies."""
+        dropped = getattr(self.back_rules.get(row.type), "drop", ())
+        held = self.state.held.of(self.target, row.type, row.ref) if dropped else None
+        if held is None or held.row.kind != "object":
+            return None
+        try:
+            kept, _ = convert(held.xml, held.row.version, row.version)
+        except formats.Unconvertible:
+            return None
+        return restore_dropped(element, parse_object(kept, row.version), dropped,
+                               formats.load(row.version))
+
     def _target_has(self, row: Staged) -> bool:
         return (self.state.outbox.holds(self.target, row.type, row.ref)
                 or self.state.inbox.copy_of(self.target, row.type, row.ref) is not None)
 
     def _echo(self, row: Staged, xml: bytes) -> bool:
         """Does the target hold this very version now (state/held.py)? Not merely the last it
-        sent us: since then it may have imported a newer one from us, and this one undoes it."""
+        sent us: since then it may have imported a newer one from us, and this one undoes it.
+
+        Or is it the target's own version, which it still holds, come back from the source as
+        we sent it there? A mapping makes that copy differ from the target's (a field dropped,
+        a value renamed): passed on, it would overwrite the target's own data with the mapped."""
         held = self.state.held.of(self.target, row.type, row.ref)
-        if held is None or held.row.kind != row.kind:
+        if held is None:
             return False
-        version = held.row.version
-        try:
-            ours, _ = convert(xml, row.version, version)
-        except formats.Unconvertible:
-            return False
-        return canonical_digest(ours, version) == canonical_digest(held.xml, version)
+        if held.own:
+            back = self.state.held.delivered(self.source, row.type, row.ref)
+            if back is not None and back.row.id == held.row.id and _same(row.xml, row, back):
+                return True
+        return _same(xml, row, held)
 
     def _register(self, row: Staged, xml: bytes | None) -> str:
         self.state.outbox.register_one(self.target, row, xml)
@@ -161,3 +187,16 @@ class Registrar:
 
     def register_rest(self, types: list[str]) -> None:
         self.counts.add(registered=self.state.outbox.register(self.source, self.target, types))
+
+
+def _same(xml: bytes, row: Staged, held: Held) -> bool:
+    """Is `xml` (`row`'s, in its version) the version `held` is, compared in the held one's?"""
+    if held.row.kind != row.kind:
+        return False
+    version = held.row.version
+    try:
+        ours, _ = convert(xml, row.version, version)
+    except formats.Unconvertible:
+        return False
+    return (canonical_digest(ours, version, empty=False)
+            == canonical_digest(held.xml, version, empty=False))

@@ -105,9 +105,17 @@ def _plain(xml: bytes) -> bool:
         or _MARKUP.search(xml) is None
 
 
-def canonical_digest(xml: bytes, version: str) -> str:
-    """A digest that two serializations of the same object share (whitespace, prefixes aside)."""
+def canonical_digest(xml: bytes, version: str, empty: bool = True) -> str:
+    """A digest that two serializations of the same object share (whitespace, prefixes aside;
+    and, unless `empty`, elements with nothing in them: 1C reads an empty value or structure as
+    the one left out, and leaves it out when it writes)."""
     element = _parse(xml, version, _CANONICAL)
+    if not empty:
+        for el in reversed(list(element.iter())):  # children first: a parent may empty out
+            parent = el.getparent()
+            if parent is not None and len(el) == 0 and not (el.text or "").strip() \
+                    and not el.attrib:
+                parent.remove(el)
     return hashlib.sha256(etree.tostring(element, method="c14n")).hexdigest()
 
 

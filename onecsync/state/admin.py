@@ -26,6 +26,7 @@ from onecsync.state import State
 from onecsync.state import lock_path
 from onecsync.state import open_readonly
 from onecsync.state import open_state
+from onecsync.state.inbox import SUPERSEDED_LIKE
 from onecsync.state.inbox import InboxStatus
 from onecsync.state.plans import NumbersPlan
 from onecsync.state.plans import ResendPlan
@@ -54,8 +55,10 @@ _RESEND_NOTES: dict[str, str] = {
 }
 
 
-# What a resend routes again, as well as what was registered: the rows routing set aside.
-_REROUTED = (InboxStatus.IGNORED, InboxStatus.FILTERED)
+# What a resend routes again, as well as what was registered: the rows routing set aside, by
+# status, but those with a reason LIKE the second: a version that lost a crossing is never
+# revived (the other base's version won in both bases; sent now, it would undo it in one).
+_REROUTED = ((InboxStatus.IGNORED, SUPERSEDED_LIKE), (InboxStatus.FILTERED, None))
 
 
 def _check_peer(config: Config, peer: str) -> None:
@@ -217,8 +220,8 @@ def _resend_plan(state: State | None, peer: str, types: tuple[str, ...]) -> dict
     # Objects set aside when they came, because no flow took their type or a filter held them
     # back: the next run judges them again by the current config (and sends what it admits).
     rerouted: dict[str, int] = {}
-    for status in _REROUTED:
-        for t, n in state.inbox.count_by_type(source, status, types).items():
+    for status, unless in _REROUTED:
+        for t, n in state.inbox.count_by_type(source, status, types, unless).items():
             rerouted[t] = rerouted.get(t, 0) + n
     plan["rerouted"] = dict(sorted(rerouted.items()))
     plan["total"] = sum(plan["registrations"].values()) + sum(plan["rerouted"].values())
@@ -231,5 +234,5 @@ def _apply_resend(state: State, peer: str, types: tuple[str, ...]) -> None:
     # What the source holds, which is not always the last it sent us: what it imported from
     # the peer since (an accountant's edit) goes back to the peer, not the source's older copy.
     state.held.resend(peer, source, types)
-    for status in _REROUTED:
-        state.inbox.restage(source, types, status)
+    for status, unless in _REROUTED:
+        state.inbox.restage(source, types, status, unless=unless)

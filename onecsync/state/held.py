@@ -80,6 +80,23 @@ class Holdings(Table):
             return None
         return Held(rows[0], own=False, sent=unpack(sent) if sent is not None else None)
 
+    def delivered(self, peer: str, type_name: str, ref: str) -> Held | None:
+        """The other base's version we last registered for `peer`, as we sent it (the mapped
+        copy, if a mapping changed it), whether `peer` has sent its own since or not; None if
+        nothing, or if that row carries a newer version now."""
+        from onecsync.state.inbox import InboxStatus  # inbox applies this module's rule
+
+        reg = self.conn.execute(
+            "SELECT i.id, m.xml FROM registrations r JOIN inbox i ON i.id = r.inbox_id "
+            "LEFT JOIN registration_payloads m ON m.registration_id = r.id "
+            "WHERE r.peer = ? AND r.type = ? AND r.ref = ? AND r.parked IS NULL "
+            "AND i.peer != r.peer AND i.status = ?",
+            (peer, type_name, ref, InboxStatus.ROUTED)).fetchone()
+        rows = list(self._state.inbox.rows([reg[0]])) if reg is not None else []
+        if not rows:
+            return None
+        return Held(rows[0], own=False, sent=unpack(reg[1]) if reg[1] is not None else None)
+
     def types_of_ours(self, peer: str) -> frozenset[str]:
         """The types anything is registered for `peer` of, one index seek each (a million
         catalog registrations are a few types)."""

@@ -33,6 +33,10 @@ BATCH = 500
 PAGE = 500
 # The reason of a row set aside only because no flow took its type when it came.
 UNTAKEN = "no flow takes its type"
+# The reason of a version that lost a crossing (flows/route.py), and its LIKE pattern: the base
+# imports the winner over it, so a copy of it that comes again is a new change, never a re-send.
+SUPERSEDED = "superseded: the {target} base's version is on its way to the {source} base"
+SUPERSEDED_LIKE = "superseded:%"
 
 
 class InboxStatus(enum.StrEnum):
@@ -55,6 +59,19 @@ class InboxStatus(enum.StrEnum):
 S = InboxStatus
 # The statuses an unchanged copy keeps when 1C sends it again (see `Inbox.stage`).
 _SETTLED = ", ".join(s.literal for s in (S.ROUTED, S.IGNORED, S.WAITING, S.FILTERED, S.ECHO))
+
+
+# Is the incoming copy (`excluded`) 1C sending again what it sent before, because we have not
+# confirmed it yet? Then it keeps the judgement it had (a first exchange re-sent is not routed
+# again object by object). It is only if it is byte for byte the last version from that base,
+# and the base has held nothing of ours since (it confirmed none that it has not overtaken:
+# 1C writes an object as it is when it writes the message, so after an import an equal copy
+# is an undo, a change), and that version did not lose a crossing (the base imported the
+# winner over it: equal again, it is the change made again). Anything else is a new version,
+# judged again by routing (whose echo check asks what the other base holds).
+_RESENT = (f"(inbox.digest = excluded.digest AND inbox.status IN ({_SETTLED}) "
+           f"AND coalesce(inbox.reason, '') NOT LIKE '{SUPERSEDED_LIKE}' "
+           f"AND NOT {held.CONFIRMED_OURS_SQL})")
 
 
 @dataclass(frozen=True)
@@ -92,6 +109,10 @@ class StageCounts:
     parked_items: list = field(default_factory=list)  # (type, ref, line, why), the first 100
 
 
+# A row whose reason is not LIKE the parameter (given twice); NULL: any row.
+_UNLESS = "(? IS NULL OR coalesce(reason, '') NOT LIKE ?)"
+
+
 def _marks(values: Sized) -> str:
     return ", ".join(["?"] * len(values))
 
@@ -108,14 +129,10 @@ class Inbox(Table):
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (peer, type, ref) DO UPDATE SET kind = excluded.kind, "
             "message_no = excluded.message_no, version = excluded.version, "
-            "digest = excluded.digest, reason = excluded.reason, "
-            # 1C re-sends what we have not confirmed yet: an unchanged copy of an object that
-            # was already routed must not be routed (and sent on) again. Unless the base held
-            # what we sent it since: then its copy, the same as the last it sent, is a change
-            # (an undo) and must reach the other base.
-            "status = CASE WHEN inbox.digest = excluded.digest AND inbox.status IN "
-            f"({_SETTLED}) AND NOT {held.CONFIRMED_OURS_SQL} THEN inbox.status "
-            "ELSE excluded.status END, "
+            "digest = excluded.digest, "
+            # A re-send keeps its judgement, and the reason said for it (`trace` shows it).
+            f"reason = CASE WHEN {_RESENT} THEN inbox.reason ELSE excluded.reason END, "
+            f"status = CASE WHEN {_RESENT} THEN inbox.status ELSE excluded.status END, "
             "line = excluded.line, updated_at = excluded.updated_at, "
             # a deletion names no number: the object is still found by the one it had
             "number = coalesce(excluded.number, inbox.number), "
@@ -268,24 +285,28 @@ class Inbox(Table):
             f"SELECT count(*) FROM inbox WHERE peer = ? AND status = ? AND type IN ({_marks(types)})",
             (peer, status, *types)).fetchone()[0]
 
-    def count_by_type(self, peer: str, status: InboxStatus, types: Iterable[str]) -> dict[str, int]:
-        """Rows of each of `types` from `peer` in `status`, by type in order (none: not there)."""
+    def count_by_type(self, peer: str, status: InboxStatus, types: Iterable[str],
+                      unless: str | None = None) -> dict[str, int]:
+        """Rows of each of `types` from `peer` in `status` (but those with a reason LIKE
+        `unless`), by type in order (none: not there)."""
         types = list(types)
         return dict(self.conn.execute(
             f"SELECT type, count(*) FROM inbox WHERE peer = ? AND status = {status.literal} "
-            f"AND type IN ({_marks(types)}) GROUP BY type ORDER BY type", (peer, *types)).fetchall())
+            f"AND {_UNLESS} AND type IN ({_marks(types)}) GROUP BY type ORDER BY type",
+            (peer, unless, unless, *types)).fetchall())
 
-    def restage(self, source: str, types: Iterable[str], status: InboxStatus, reason: str = "%") -> int:
-        """Rows of `types` from `source` in `status` (with a reason LIKE `reason`) are routed again
-        by the next run: the config that judged them has changed. Their reason stays, so that
-        each is looked at one by one again (`needs_a_look`)."""
+    def restage(self, source: str, types: Iterable[str], status: InboxStatus, reason: str = "%",
+                unless: str | None = None) -> int:
+        """Rows of `types` from `source` in `status` (with a reason LIKE `reason`, and not LIKE
+        `unless`) are routed again by the next run: the config that judged them has changed.
+        Their reason stays, so that each is looked at one by one again (`needs_a_look`)."""
         types = list(types)
         if not types:
             return 0
         return self.conn.execute(
             f"UPDATE inbox SET status = {S.STAGED.literal} WHERE peer = ? AND status = ? AND "
-            f"coalesce(reason, '') LIKE ? AND type IN ({_marks(types)})",
-            (source, status, reason, *types)).rowcount
+            f"coalesce(reason, '') LIKE ? AND {_UNLESS} AND type IN ({_marks(types)})",
+            (source, status, reason, unless, unless, *types)).rowcount
 
     def parked(self) -> list[tuple[str, str, str, str]]:
         """(peer, type, Ссылка, reason) of every parked row, in the order received."""
