@@ -16,10 +16,10 @@ from onecsync import files
 from onecsync import messagefiles
 from onecsync import quarantine
 from onecsync.flows import addressing
-from onecsync.transport import directory
 from onecsync.transport import theirs
 from tests import factory as f
 from tests.test_hostile_folder import FIRST
+from tests.test_hostile_folder import SECOND
 from tests.test_hostile_folder import big_message
 from tests.test_hostile_folder import outgoing_name
 from tests.test_hostile_folder import received_first
@@ -174,3 +174,15 @@ def test_a_file_that_keeps_changing_and_never_completes_is_judged(sandbox):
     assert codes[:quarantine.GROWING_FOR] == [0] * quarantine.GROWING_FOR
     assert codes[quarantine.GROWING_FOR] == 5, codes  # past GROWING_FOR settle times
     assert sandbox.numbers("accounting")[1] == 1
+
+
+def test_our_own_old_file_under_another_spelling_never_blocks_the_next_message(sandbox):
+    """compress turned on: our old .xml is what the folder holds under the mask until the run
+    writes the .zip; it is a warning, never exit 3 (the run would never write the .zip)."""
+    ours = settled(sandbox)
+    sandbox.write_config(compress=True)
+    sandbox.put("accounting", SECOND)
+    code, _, err = sandbox.run("run")
+    assert code == 0, err
+    assert ours.with_suffix(".zip").exists()
+    assert f"{ours.name} is named like our message" in err

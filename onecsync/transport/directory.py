@@ -215,7 +215,9 @@ class DirectoryTransport:
                      and any(addressed(n, self.node_code, s) for s in self.senders)]
             ours = os.lstat(self.folder / self.outgoing_name).st_mtime_ns if names else 0
         except FileNotFoundError:
-            ours = 0  # 1C took ours: whatever is left is what it reads next
+            # None of ours yet (1C took it; compress or a code's case just changed, and the old
+            # file is ours): the run writes a newer one, and a file newer still is caught then.
+            ours = None
         except OSError:
             return [], []
         newer: list[str] = []
@@ -225,7 +227,7 @@ class DirectoryTransport:
                 mtime = os.lstat(self.folder / name).st_mtime_ns
             except OSError:
                 continue
-            (newer if mtime >= ours else older).append(name)
+            (newer if ours is not None and mtime >= ours else older).append(name)
         return newer, older
 
     # -- our message ---------------------------------------------------------------------
