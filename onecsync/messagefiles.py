@@ -3,7 +3,7 @@
 Public API: `message_stem(sender, to)`, `message_like(name)`, `MessageName`, `parse_name(name)`,
 `addressed(name, sender, to)`, `unlisted_names(senders, to)`, `sender_code(name)`,
 `open_message_file(path, password, source)`; `open_zip_entry(path or stream, source, password)`,
-`open_zip_writer(raw, entry, password)`, `MAX_RATIO`, `MAX_CENTRAL`. Neutral ground: the
+`open_zip_writer(raw, entry, password)`, `MAX_RATIO`, `MAX_CENTRAL`, `MAX_FILE`. Neutral ground: the
 transports and the protocol's message check both read message files through here, and it
 imports neither of them.
 
@@ -43,11 +43,15 @@ from pathlib import Path
 from typing import IO
 from typing import Callable
 
+from onecsync.config.model import DEFAULT_MAX_MESSAGE_MIB
 from onecsync.errors import ConfigError
 from onecsync.errors import MessageRejected
 from onecsync.files import open_named
 
 PREFIX = "Message_"
+# The largest message file read from a folder: a download's default cap. Past it a file (a
+# sparse one of terabytes takes no disk) is refused by its size, and never read to its end.
+MAX_FILE = DEFAULT_MAX_MESSAGE_MIB << 20
 
 
 def message_like(name: str) -> bool:
@@ -93,8 +97,10 @@ def addressed(name: str, sender: str, to: str) -> bool:
 
 def unlisted_names(senders: tuple[str, ...], to: str) -> list[str]:
     """The names of the base's message to us that can be tried in a folder that cannot be
-    listed: no prefix (it cannot be guessed), the codes as spelled and in lower case."""
-    return sorted({message_stem(c(s), c(to)) + x for s in senders for c in (str, str.lower)
+    listed: no prefix (it cannot be guessed), the codes as spelled, in lower and in upper case
+    (1C keeps a code as typed; macOS uuidgen prints upper case)."""
+    cases = (str, str.lower, str.upper)
+    return sorted({message_stem(a(s), b(to)) + x for s in senders for a in cases for b in cases
                    for x in (".xml", ".zip")})
 
 

@@ -4,7 +4,7 @@ still writing.
 
 Public API: `Quarantine(config, dry_run)` with `known(peer, incoming)` and `guard(peer,
 incoming)`, `NotYet`, `quarantine_dir(state_path)`, `due(last, now, every)`, `HEAD_LIMIT`,
-`REMIND_AFTER`, `MAX_ENTRIES`.
+`REMIND_AFTER`, `MAX_ENTRIES`, `GROWING_FOR`.
 
 Layout: `quarantine/` beside the state file (0700) holds, per rejected file, `<stem>.json` (the
 reason, where the file was, its size and identity) and the file as the transport delivered it
@@ -12,8 +12,9 @@ reason, where the file was, its size and identity) and the file as the transport
 base, `<base>.pending` while its message looks unfinished; all 0600.
 
 Identity: a file is remembered by its size and the sha256 of all of it, computed while the copy
-is made (the one time a rejected file is read to its end), plus the transport fingerprint as a
-fast path: a file whose size, modification time and first and last 64 KiB are those of the
+is made (the one time a rejected file is read to its end; one over messagefiles.MAX_FILE, refused
+by its size, by its size and first and last MiB, never read whole), plus the transport
+fingerprint as a fast path: a file whose size, modification time and first and last 64 KiB are those of the
 rejected one is not read again. Any other file of the same size is hashed whole and compared, so
 a file rewritten or completed in place is read again, while the same bytes touched (or copied
 again) are still known. The memory also records a digest of what judged the file (our code, the
@@ -25,10 +26,11 @@ Not finished yet: 1C writes a large message for many minutes, in place. A file t
 (its XML, or a zip without its end record), that ends in NUL bytes (space a copy reserved before
 filling it) or that changed while it was read is not rejected: the run notes it and exits 0, and
 `<base>.pending` remembers its fingerprint and when it was first seen so. Only once the same
-file has stayed so for the transport's `settle_minutes` is it rejected like any other. A complete,
-valid file is taken at once; a complete, broken one is rejected at once. The memory lives here,
-not in the state, because it is about a file of the base, not about the exchange: losing it only
-restarts the wait, and bad input still leaves the state untouched.
+file has stayed so for the transport's `settle_minutes` (or, changing under its name without ever
+completing, another writer's, for GROWING_FOR times that) is it rejected like any other. A
+complete, valid file is taken at once; a complete, broken one at once rejected. The memory lives
+here, not in the state, because it is about a file of the base, not about the exchange: losing it
+only restarts the wait, and bad input still leaves the state untouched.
 
 Exit codes, decided for cron: the run that first rejects a file exits 5 with one error line, so
 cron (or systemd's OnFailure=) tells the admin that the exchange with that base is stuck. Later
@@ -61,6 +63,7 @@ from onecsync.errors import OnecsyncError
 from onecsync.errors import TemporaryError
 from onecsync.files import replace_with
 from onecsync.i18n import N_
+from onecsync.messagefiles import MAX_FILE
 from onecsync.places import QUARANTINE_FOLDER
 from onecsync.text import json_bytes
 from onecsync.transport.base import Incoming
@@ -73,6 +76,9 @@ REMIND_AFTER = datetime.timedelta(hours=24)
 # newest entries are kept (the base's folder holds one current message anyway).
 MAX_ENTRIES = 50
 NUL_TAIL = 8
+# A base writes a large message for minutes, growing it: a file that changes under one name yet
+# looks unfinished for this many settle times is another writer's, and is judged as it is.
+GROWING_FOR = 6
 _SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
 
 
@@ -102,9 +108,7 @@ def due(last: datetime.datetime | None, now: datetime.datetime,
 
 
 def _problem(exc: MessageRejected) -> str:
-    text = str(exc)
-    prefix = f"{exc.source}: " if exc.source else ""
-    return text[len(prefix):] if prefix and text.startswith(prefix) else text
+    return str(exc).removeprefix(f"{exc.source}: " if exc.source else "")
 
 
 class NotYet(Exception):
@@ -113,21 +117,6 @@ class NotYet(Exception):
     def __init__(self, report: dict) -> None:
         super().__init__(report.get("reason"))
         self.report = report
-
-
-def _identity(incoming: Incoming) -> tuple[bytes, int, str]:
-    """The first HEAD_LIMIT bytes of the file as delivered, its size and the sha256 of all of
-    it, read once, in bounded memory."""
-    h = hashlib.sha256()
-    size = 0
-    with (incoming.raw or incoming.open)() as src:
-        head = src.read(HEAD_LIMIT)
-        h.update(head)
-        size = len(head)
-        while chunk := src.read(HEAD_LIMIT):
-            h.update(chunk)
-            size += len(chunk)
-    return head, size, h.hexdigest()
 
 
 def _size(incoming: Incoming) -> int | None:
@@ -139,6 +128,26 @@ def _size(incoming: Incoming) -> int | None:
             return os.fstat(src.fileno()).st_size
         except (AttributeError, OSError, ValueError):
             return None
+
+
+def _identity(incoming: Incoming) -> tuple[bytes, int, str]:
+    """The first HEAD_LIMIT bytes of the file as delivered, its size and the sha256 of all of
+    it, read once, in bounded memory; of one over MAX_FILE, the sha256 of its size and first and
+    last HEAD_LIMIT bytes (a sparse file of terabytes must not be read on every run)."""
+    h = hashlib.sha256()
+    whole = _size(incoming) or 0
+    with (incoming.raw or incoming.open)() as src:
+        head = src.read(HEAD_LIMIT)
+        if whole > MAX_FILE:
+            src.seek(whole - HEAD_LIMIT)
+            h.update(b"%d:" % whole + head + src.read(HEAD_LIMIT))
+            return head, whole, h.hexdigest()
+        h.update(head)
+        size = len(head)
+        while chunk := src.read(HEAD_LIMIT):
+            h.update(chunk)
+            size += len(chunk)
+    return head, size, h.hexdigest()
 
 
 def _ends_in_nul(incoming: Incoming) -> bool:
@@ -156,8 +165,8 @@ def _ends_in_nul(incoming: Incoming) -> bool:
 
 def _unfinished(incoming: Incoming, exc: MessageRejected) -> str | None:
     """Why a rejected file may be one the base is still writing (None: it is simply bad)."""
-    if not incoming.settles:
-        return None
+    if not incoming.settles or (_size(incoming) or 0) > MAX_FILE:
+        return None  # refused by its size: whatever it ends in, it is final
     if exc.ends_early:
         return N_("it ends early")
     if incoming.current is not None and incoming.current() != incoming.fingerprint:
@@ -287,12 +296,15 @@ class Quarantine:
             fp = incoming.current() if incoming.current is not None else incoming.fingerprint
         except OSError:
             fp = incoming.fingerprint
-        try:
+        data: object = {}
+        with contextlib.suppress(OSError, ValueError):  # unreadable: the wait begins again
             data = json.loads(self._pending(peer).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            data = None
-        first = _parse_time(data.get("first_seen")) if isinstance(data, dict) \
-            and data.get("fingerprint") == fp else None
+        data = data if isinstance(data, dict) else {}
+        first = _parse_time(data.get("first_seen")) if data.get("fingerprint") == fp else None
+        # Since when this name has looked unfinished, however it changed meanwhile.
+        same = data.get("file") == incoming.name
+        times = [_parse_time(data.get(k)) for k in ("since", "first_seen") if same]
+        since = min([t for t in times if t is not None and t <= now], default=now)
         if first is None or first > now:  # a new file, or a clock set back: the wait begins
             first = now
             if settle and not self.dry_run:
@@ -300,13 +312,17 @@ class Quarantine:
                     self._ensure_folder()
                     _write_private(self._pending(peer), json_bytes(
                         {"file": incoming.name, "fingerprint": fp, "first_seen": now.isoformat(),
-                         "reason": _problem(exc)}))
+                         "since": since.isoformat(), "reason": _problem(exc)}))
                 except OSError as err:
                     log.warning("cannot update %s: %s", self._pending(peer), err.strerror or err)
         if now - first >= settle:
             if settle:
                 log.info("%s: %s has stayed unfinished since %s: judged as it is", peer,
                          incoming.name, first.isoformat())
+            return
+        if now - since >= GROWING_FOR * settle:  # (settle 0 has returned above)
+            log.info("%s: %s has kept changing without completing since %s: judged as it is",
+                     peer, incoming.name, since.isoformat())
             return
         minutes = f"{settle.total_seconds() / 60:g}"
         log.warning("%s: %s is not complete yet (%s: %s); the base may still be writing it. It is "
@@ -341,7 +357,8 @@ class Quarantine:
                 _write_private(copy, head)
                 entry = _Entry(self.folder / f"{stem}.json",
                                {"peer": peer, "file": incoming.name, "size": size, "sha256": sha,
-                                "sha256_of": "the file", "copy": copy.name, "first_seen": now})
+                                "sha256_of": "the file" if size <= MAX_FILE else
+                                "its size and first and last MiB", "copy": copy.name, "first_seen": now})
             entry.data.update(reason=_problem(exc), fingerprint=incoming.fingerprint,
                               context=self._contexts[peer], reported_at=now)
             self._save(entry)

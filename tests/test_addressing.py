@@ -173,7 +173,7 @@ def test_a_flood_of_such_names_is_one_warning(sandbox):
     assert code == 0
     (line,) = [ln for ln in err.splitlines() if "ignored in folder" in ln]
     assert f"Message_copy00_{f.NODE}.xml, Message_copy01_{f.NODE}.xml, Message_copy02_{f.NODE}.xml" \
-        " and 47 more:" in line
+        ", and 47 more:" in line
 
 
 def http_config(box, urls: dict[str, str], node=f.NODE, acc=f.ACCOUNTING, crm=f.CRM) -> None:

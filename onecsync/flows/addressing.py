@@ -25,10 +25,7 @@ from onecsync.i18n import N_
 from onecsync.messagefiles import addressed
 from onecsync.messagefiles import parse_name
 from onecsync.protocol.envelope import Header
-from onecsync.text import one_line
-
-# Names of files ignored that one warning shows (it says how many there are in all).
-SHOWN = 3
+from onecsync.transport.theirs import shown
 
 
 @dataclass
@@ -51,16 +48,15 @@ def scan(config: Config, name: str, transport) -> Addressing:
         return Addressing()
     node, base = config.node.code, config.bases[name]
     names = sorted(listing())
-    theirs = [f for f in names if any(addressed(f, s, node) for s in base.senders)]
+    # Sets: a folder another writer flooded with names costs a linear scan, not a quadratic one.
+    theirs = {f for f in names if any(addressed(f, s, node) for s in base.senders)}
     parsed = {f: p for f in names if f not in theirs and (p := parse_name(f)) is not None}
-    ignored = [f for f, p in parsed.items() if not (_is_code(p.sender) and _is_code(p.to))]
+    ignored = {f for f, p in parsed.items() if not (_is_code(p.sender) and _is_code(p.to))}
     result = Addressing()
     if ignored:
-        shown = ", ".join(one_line(f) for f in ignored[:SHOWN])
-        more = f" and {len(ignored) - SHOWN} more" if len(ignored) > SHOWN else ""
-        result.warning = (f"{name}: ignored in {transport.description}: {shown}{more}: named like "
-                          "a 1C message, but its codes are not node codes (UUIDs); remove it "
-                          "if nothing of yours needs it")
+        result.warning = (f"{name}: ignored in {transport.description}: "
+                          f"{shown(sorted(ignored))}: named like a 1C message, but its codes "
+                          "are not node codes (UUIDs); remove it if nothing of yours needs it")
     if theirs:
         return result  # the base's message is there: a stale name beside it misleads no one
     for file, p in parsed.items():

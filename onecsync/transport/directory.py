@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import IO
 
 from onecsync.errors import ConfigError
+from onecsync.errors import MessageRejected
 from onecsync.errors import StrayEntry
 from onecsync.files import FdReader
 from onecsync.files import create_new
@@ -42,6 +43,8 @@ from onecsync.files import fsync_folder
 from onecsync.files import is_ours
 from onecsync.files import open_regular
 from onecsync.i18n import N_
+from onecsync.messagefiles import MAX_FILE
+from onecsync.messagefiles import addressed
 from onecsync.messagefiles import message_like
 from onecsync.messagefiles import message_stem
 from onecsync.messagefiles import open_zip_entry
@@ -55,7 +58,9 @@ from onecsync.transport.base import os_failure
 from onecsync.transport.base import remove_quietly
 from onecsync.transport.base import same_bytes
 from onecsync.transport.base import warn_left
+from onecsync.transport.theirs import folder_names
 from onecsync.transport.theirs import newest
+from onecsync.transport.theirs import shown
 
 PROBE_PREFIX = ".onecsync-probe-"
 _PROBE_AGE = 60  # seconds: a check that is still going has its probe for milliseconds
@@ -152,6 +157,7 @@ class DirectoryTransport:
 
     def fetch(self) -> Incoming | None:
         self._must_be_a_folder("reading")
+        self._shadowed()
         try:
             if (found := newest(self.folder, self.senders, self.node_code)) is None:
                 return None
@@ -171,6 +177,9 @@ class DirectoryTransport:
                         current=lambda: fingerprint_fd(fd), close=lambda: os.close(fd))
 
     def _open(self, fd: int, path: Path) -> IO[bytes]:
+        if (size := os.fstat(fd).st_size) > MAX_FILE:  # refused unread (quarantine: by its ends)
+            raise MessageRejected(f"the file is {size} bytes, over the cap of {MAX_FILE} "
+                                  "bytes for a message file; refused unread", source=str(path))
         stream = io.BufferedReader(FdReader(fd), 1 << 20)
         if path.suffix.lower() == ".zip":
             return open_zip_entry(stream, str(path), self._password())
@@ -179,9 +188,47 @@ class DirectoryTransport:
     def message_names(self) -> list[str]:
         """The names of the folder's message files, for telling a wrong code (addressing.py)."""
         try:
-            return [n for n in os.listdir(self.folder) if message_like(n)]
+            return [n for n in folder_names(self.folder) if message_like(n)]
         except OSError:
             return []
+
+    def _shadowed(self) -> None:
+        """One not older than ours is what the base reads instead of it, for ever, while every
+        run "sends": exit 3 naming it (every run and check); an older one, a warning."""
+        newer, older = self.shadowing()
+        if newer:
+            raise StrayEntry(
+                f"{self.folder}: 1C reads {shown(newer)} instead of our message "
+                f"{self.outgoing_name}: the base takes that name for ours, and it is not older",
+                remedy="remove it: until then the base imports nothing of what onecsync sends")
+        if older:
+            log.warning("%s: %s is named like our message to the base; it is older than ours, "
+                        "so 1C reads ours (remove it)", self.folder, shown(older))
+
+    def shadowing(self) -> tuple[list[str], list[str]]:
+        """Files 1C's receiving side takes for our message besides ours (its mask
+        `Message*_<node>_<peer>.*`: a kept copy, a former integration's file under a prefix):
+        (those not older than ours, which 1C reads instead of it; the older ones). An unlistable
+        folder shows none."""
+        try:
+            names = [n for n in folder_names(self.folder) if n != self.outgoing_name
+                     and any(addressed(n, self.node_code, s) for s in self.senders)]
+            ours = os.lstat(self.folder / self.outgoing_name).st_mtime_ns if names else 0
+        except FileNotFoundError:
+            # None of ours yet (1C took it; compress or a code's case just changed, and the old
+            # file is ours): the run writes a newer one, and a file newer still is caught then.
+            ours = None
+        except OSError:
+            return [], []
+        newer: list[str] = []
+        older: list[str] = []
+        for name in sorted(names):
+            try:
+                mtime = os.lstat(self.folder / name).st_mtime_ns
+            except OSError:
+                continue
+            (newer if ours is not None and mtime >= ours else older).append(name)
+        return newer, older
 
     # -- our message ---------------------------------------------------------------------
     def _leftovers(self, remove: bool) -> list[str]:
@@ -246,6 +293,7 @@ class DirectoryTransport:
         self._must_be_a_folder("checking")
         try:
             os.listdir(self.folder)  # readable: what a run needs first
+            self._shadowed()
             if (found := newest(self.folder, self.senders, self.node_code)) is not None:
                 os.close(found.fd)
                 theirs.append(one_line(found.path.name))

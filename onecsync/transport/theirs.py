@@ -1,13 +1,16 @@
 """The base's message in a folder others write to: which of its files is the one to read, opened
 how (the directory transport's reading half).
 
-Public API: `open_theirs(folder, name)`, `newest(folder, senders, node)` → `Newest` or None.
+Public API: `open_theirs(folder, name)`, `folder_names(folder)`, `MAX_NAMES`, `newest(folder,
+senders, node)` → `Newest` or None, `shown(names)`.
 
 The names are 1C's receive mask (messagefiles.addressed: any infobase prefix, the codes in any
 case, the base's code or its alias); of several, the newest non-empty one by modification time
 is taken, as SSL's FILE transport takes it (`GetMessage`), a .zip winning a tie. Every candidate
 is opened under the same rules, whatever its name: never through a link that leaves the folder,
-never blocking on a FIFO, judged by the fstat of the descriptor that is then read.
+never blocking on a FIFO, judged by the fstat of the descriptor that is then read. A folder is
+listed up to MAX_NAMES entries (another writer's flood of files must not make every run take
+hours), and a list of names said in a warning is cut to SHOWN (`shown`).
 """
 
 from __future__ import annotations
@@ -22,8 +25,35 @@ from onecsync.files import NotRegular
 from onecsync.files import open_regular
 from onecsync.messagefiles import addressed
 from onecsync.messagefiles import unlisted_names
+from onecsync.text import one_line
 
 log = logging.getLogger("onecsync")
+
+# An exchange folder holds a handful of files; past this many entries another writer floods it,
+# and every run would spend minutes looking at them (the FTP listing is capped alike).
+MAX_NAMES = 100_000
+# Names a warning lists before it counts the rest.
+SHOWN = 3
+
+
+def shown(names: list[str]) -> str:
+    """`a, b, c, and 5 more`: a list of names for one warning line, however many there are."""
+    text = ", ".join(one_line(str(n)) for n in names[:SHOWN])
+    return text + (f", and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
+
+
+def folder_names(folder: Path) -> list[str]:
+    """The names in `folder`, at most MAX_NAMES of them (past it: exit 3, naming the folder)."""
+    names: list[str] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if len(names) == MAX_NAMES:
+                raise StrayEntry(f"{folder} holds more than {MAX_NAMES} entries; an exchange "
+                                 "folder holds a few message files",
+                                 remedy="remove the files that neither 1C nor onecsync wrote "
+                                        "there")
+            names.append(entry.name)
+    return names
 
 
 def open_theirs(folder: Path, name: str) -> tuple[int, os.stat_result, Path] | None:
@@ -56,14 +86,15 @@ def open_theirs(folder: Path, name: str) -> tuple[int, os.stat_result, Path] | N
     return fd, st, path
 
 
-def _names(folder: Path, senders: tuple[str, ...], node: str) -> list[str]:
-    """The folder's names 1C's receiving side takes for the base's message to us. A share
-    we may use but not list (mode 0300) gets the names that need no listing (no prefix)."""
+def _names(folder: Path, senders: tuple[str, ...], node: str) -> tuple[list[str], bool]:
+    """The folder's names 1C's receiving side takes for the base's message to us, and whether
+    the folder could be listed. A share we may use but not list (mode 0300) gets the names that
+    need no listing (no prefix)."""
     try:
-        return sorted(n for n in os.listdir(folder)
-                      if any(addressed(n, s, node) for s in senders))
+        return sorted(n for n in folder_names(folder)
+                      if any(addressed(n, s, node) for s in senders)), True
     except PermissionError:
-        return unlisted_names(senders, node)
+        return unlisted_names(senders, node), False
 
 
 @dataclass
@@ -79,8 +110,9 @@ def newest(folder: Path, senders: tuple[str, ...], node: str) -> Newest | None:
     when there is none. At most two descriptors are open at once, however many names."""
     best: tuple[tuple[int, bool, str], int, os.stat_result, Path] | None = None
     left, empty = [], []
+    names, listed = _names(folder, senders, node)
     try:
-        for name in _names(folder, senders, node):
+        for name in names:
             if (opened := open_theirs(folder, name)) is None:
                 continue
             fd, st, path = opened
@@ -100,8 +132,20 @@ def newest(folder: Path, senders: tuple[str, ...], node: str) -> Newest | None:
             os.close(best[1])
         raise
     if best is None:
-        for path in empty:
-            log.warning("%s is empty: ignored, as 1C ignores it (the base may still be "
-                        "writing it)", path)
+        if empty:
+            if len(empty) == 1:
+                log.warning("%s is empty: ignored, as 1C ignores it (the base may still be "
+                            "writing it)", empty[0])
+            else:  # named a few, the rest counted: 20,000 of them are not 20,000 lines
+                log.warning("%s: %s are empty: ignored, as 1C ignores them (the base may still "
+                            "be writing)", folder, shown([p.name for p in empty]))
+        elif not listed:
+            # A base with an infobase prefix (any UUID-coded one) writes Message_<prefix>_…,
+            # which only a listing finds: "no message" every run would hide the missing right.
+            log.warning("%s: this user may not list the folder, so only the names without a "
+                        "prefix were tried (%s), and none is there; a base with an infobase "
+                        "prefix writes Message_<prefix>_%s_%s.xml, which cannot be found so "
+                        "(give this user the right to read the folder's list of files)", folder,
+                        shown(names), senders[0], node)
         return None
     return Newest(best[1], best[2], best[3], left)
