@@ -56,6 +56,9 @@ class FlowSpec:
     command receives from both bases and its router routes both `ways`.
     `links`: the default link paths by type, for a flow that forwards a document only when it
     names one already forwarded; None for a flow that takes no `links` key.
+    `kinds`: the kinds of object (the part of a type's name before the dot) its router handles:
+    push-invoices keeps what it routes in the invoice registry, so a catalog there would be
+    taken for an invoice (config's check refuses a type of another kind, and a type in two flows).
     """
 
     name: str
@@ -65,6 +68,7 @@ class FlowSpec:
     router: str
     returns: bool = False
     links: Mapping[str, tuple[str, ...]] | None = field(default=None)
+    kinds: tuple[str, ...] = ("Документ",)
 
     @property
     def ways(self) -> tuple[tuple[Peer, Peer], ...]:
@@ -88,7 +92,7 @@ FLOWS: tuple[FlowSpec, ...] = (
          "Справочник.ГруппыАналитическогоУчетаНоменклатуры", "Справочник.Валюты",
          "Справочник.ТипыЦен", "Справочник.ЕдиницыИзмерения", "Справочник.Пользователи",
          "Справочник.Подразделения"),
-        router="onecsync.flows.catalogs:route_catalogs"),
+        router="onecsync.flows.catalogs:route_catalogs", kinds=("Справочник",)),
     FlowSpec(
         PUSH_INVOICES, Peer.CRM, Peer.ACCOUNTING,
         ("Документ.СчетПокупателю", "Документ.ЗаказКлиента"),

@@ -146,8 +146,9 @@ def _sort_key(v: str) -> tuple[int, ...]:
 
 
 def config_findings(config: Config) -> list[Finding]:
-    """Flow object types that no offered format version has: they could never be exchanged."""
-    out = []
+    """Flow object types that no offered format version has (they could never be exchanged),
+    that the flow's router cannot carry, or that another flow carries too."""
+    out = _misplaced(config)
     offered = config.node.formats
     for flow in config.flows.values():
         for i, name in enumerate(flow.objects):
@@ -158,6 +159,30 @@ def config_findings(config: Config) -> list[Finding]:
                     "problem", None, f"flows.{flow.name}.objects[{i}]: {name} is not an object "
                     f"type of EnterpriseData {offered[0]}–{offered[-1]}",
                     f"did you mean {close[0]}?" if close else "fix the type name or remove it"))
+    return out
+
+
+def _misplaced(config: Config) -> list[Finding]:
+    """A type in two flows: whichever routes first claims the other's rows (push-invoices,
+    which receives from accounting too, set accounting's customers aside as no invoice of the
+    CRM's); a type of a kind the flow's router does not handle: it lands in the wrong registry."""
+    out: list[Finding] = []
+    first: dict[str, str] = {}  # type → the key that named it first
+    for spec in topology.FLOWS:
+        for i, name in enumerate(config.flows[spec.name].objects):
+            key = f"flows.{spec.name}.objects[{i}]"
+            if name.split(".", 1)[0] not in spec.kinds:
+                takes = ", ".join(k + ".*" for k in spec.kinds)
+                out.append(Finding(
+                    "problem", None, f"{key}: {name} is not a type {spec.name} carries (it "
+                    f"takes only {takes})",
+                    "remove it from there"))
+            elif name in first:
+                out.append(Finding(
+                    "problem", None, f"{key}: {name} is in {first[name]} too: one type goes "
+                    "with one flow", "remove it from one of the two"))
+            else:
+                first[name] = key
     return out
 
 
