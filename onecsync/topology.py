@@ -56,9 +56,7 @@ class FlowSpec:
     command receives from both bases and its router routes both `ways`.
     `links`: the default link paths by type, for a flow that forwards a document only when it
     names one already forwarded; None for a flow that takes no `links` key.
-    `kinds`: the kinds of object (the part of a type's name before the dot) its router handles:
-    push-invoices keeps what it routes in the invoice registry, so a catalog there would be
-    taken for an invoice (config's check refuses a type of another kind, and a type in two flows).
+    `kinds` (derived from `default_types`): the kinds of object its router handles.
     """
 
     name: str
@@ -68,7 +66,13 @@ class FlowSpec:
     router: str
     returns: bool = False
     links: Mapping[str, tuple[str, ...]] | None = field(default=None)
-    kinds: tuple[str, ...] = ("Документ",)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds (the part of a type's name before the dot) of its default types: a router
+        handles those only. push-invoices keeps what it routes in the invoice registry, so a
+        catalog there would be taken for an invoice (config's check refuses other kinds)."""
+        return tuple(dict.fromkeys(t.split(".", 1)[0] for t in self.default_types))
 
     @property
     def ways(self) -> tuple[tuple[Peer, Peer], ...]:
@@ -92,7 +96,7 @@ FLOWS: tuple[FlowSpec, ...] = (
          "Справочник.ГруппыАналитическогоУчетаНоменклатуры", "Справочник.Валюты",
          "Справочник.ТипыЦен", "Справочник.ЕдиницыИзмерения", "Справочник.Пользователи",
          "Справочник.Подразделения"),
-        router="onecsync.flows.catalogs:route_catalogs", kinds=("Справочник",)),
+        router="onecsync.flows.catalogs:route_catalogs"),
     FlowSpec(
         PUSH_INVOICES, Peer.CRM, Peer.ACCOUNTING,
         ("Документ.СчетПокупателю", "Документ.ЗаказКлиента"),
