@@ -277,13 +277,15 @@ def _forward(config: Config, state: State, d: Drift) -> int:
     flow = next((config.flows[s.name] for s in topology.FLOWS if s.source == Peer.ACCOUNTING
                  and s.links is not None and d.type in config.flows[s.name].objects), None)
     if row is None or flow is None:
+        log.warning("reconcile --heal: %s %s: not forwarded: no flow with links carries its "
+                    "type", d.type, d.ref)
         return 0
     named = links.refs(row, flow.links.get(row.type, ()))
     if not any(state.invoices.has(r) or any(state.outbox.was_registered(Peer.CRM, t, r)
                                             for t in flow.objects) for r in named):
         log.warning("reconcile --heal: %s %s: not forwarded: the copy we hold names no CRM "
-                    "invoice (accounting changed it since); register it again for onecsync in "
-                    "accounting", d.type, d.ref)
+                    "invoice (accounting changed it since); in accounting, register it again "
+                    "for onecsync", d.type, d.ref)
         return 0
     outcome = Registrar(config, state, flow, Peer.ACCOUNTING, Peer.CRM).offer(row)
     if outcome != "registered":
