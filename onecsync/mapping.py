@@ -7,7 +7,8 @@ Public API: `TypeRules`, `MappingError`, `apply_rules(element, rules, index)`,
 Paths are element names below the object separated by "/", e.g. `Товары/Строка/СтавкаНДС`; a
 path that goes through a table (`Строка`) addresses every row. Rules change a copy of the object
 in the version it arrived in; converting to the peer's version comes after, so a rule written
-once works whatever versions the bases negotiate.
+once works whatever versions the bases negotiate. A `values` rule on a VAT rate is written with
+the rate's codes (НДС20, БезНДС) and renames the rate in either of its shapes (formats/vat.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from lxml import etree
 
 from onecsync.formats import FormatIndex
 from onecsync.formats import ObjectType
+from onecsync.formats import vat
 
 
 class MappingError(ValueError):
@@ -120,6 +122,9 @@ def apply_rules(element, rules: TypeRules, index: FormatIndex):
     for path, mapping in rules.values:
         table = dict(mapping)
         for el in find_all(out, path):
+            if len(el):
+                _rename_structure(el, path, table)
+                continue
             value = (el.text or "").strip()
             if value in table:
                 el.text = table[value]
@@ -165,3 +170,24 @@ def _type_at(index: FormatIndex, type_name: str, parts: list[str]):
     for part in parts:
         _, current = _child_type(index, current, part)
     return current
+
+
+def _rename_structure(el, path: str, table: dict[str, str]) -> None:
+    """A `values` rule on a structure: a VAT rate from 1.17 on (formats/vat.py) is renamed by its
+    code (НДС20, БезНДС), as the rule reads in every version; any other structure has no value
+    to rename, and a rule silently doing nothing would be worse than the object parked."""
+    code = vat.code_of(el)
+    if code is None:
+        raise MappingError(f"{path}: is a structure; values only applies to a plain value "
+                           "or a VAT rate")
+    if code not in table:
+        return
+    fields = vat.to_structure(table[code])
+    if fields is None:
+        raise MappingError(f"{path}: {table[code]} is no VAT rate of EnterpriseData 1.17 or "
+                           "later (like НДС20, НДС10, НДС0, БезНДС)")
+    ns = _ns(el)
+    for child in list(el):
+        el.remove(child)
+    for name, text in fields:
+        etree.SubElement(el, f"{{{ns}}}{name}").text = text

@@ -56,6 +56,7 @@ class FlowSpec:
     command receives from both bases and its router routes both `ways`.
     `links`: the default link paths by type, for a flow that forwards a document only when it
     names one already forwarded; None for a flow that takes no `links` key.
+    `kinds` (derived from `default_types`): the kinds of object its router handles.
     """
 
     name: str
@@ -65,6 +66,13 @@ class FlowSpec:
     router: str
     returns: bool = False
     links: Mapping[str, tuple[str, ...]] | None = field(default=None)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds (the part of a type's name before the dot) of its default types: a router
+        handles those only. push-invoices keeps what it routes in the invoice registry, so a
+        catalog there would be taken for an invoice (config's check refuses other kinds)."""
+        return tuple(dict.fromkeys(t.split(".", 1)[0] for t in self.default_types))
 
     @property
     def ways(self) -> tuple[tuple[Peer, Peer], ...]:

@@ -366,6 +366,24 @@ def test_a_typo_in_a_flow_type_is_exit_3_in_run_as_in_check(sandbox):
     assert sandbox.outgoing_path("crm") is None or sandbox.outgoing("crm")["message_no"] == 1
 
 
+def test_a_type_in_two_flows_is_exit_3_naming_both_keys(sandbox):
+    # Review 7 #11: push-invoices (which receives from accounting too) routed first and set
+    # accounting's Контрагенты aside as no invoice of the CRM's; pull-catalogs never saw them.
+    text = _default_text() + ("flows:\n  pull-settlements:\n    objects: "
+                              "[Документ.ПБДСРасчетыСКонтрагентами, Документ.ЗаказКлиента]\n")
+    _refused_config(sandbox, text, "flows.pull-settlements.objects[1]: Документ.ЗаказКлиента is "
+                                   "in flows.push-invoices.objects[1] too",
+                    "remove it from one of the two")
+
+
+def test_a_catalog_in_push_invoices_is_exit_3(sandbox):
+    # The invoice registry would take the CRM's counterparties for invoices.
+    text = _default_text() + ("flows:\n  push-invoices:\n    objects: [Документ.СчетПокупателю, "
+                              "Справочник.Контрагенты]\n")
+    _refused_config(sandbox, text, "flows.push-invoices.objects[1]: Справочник.Контрагенты is "
+                                   "not a type push-invoices carries", "Документ.*")
+
+
 def test_objects_of_a_type_added_to_a_flow_later_go_with_the_next_run(sandbox):
     sandbox.config.write_text(_default_text() + _flows("Справочник.Контрагенты"),
                               encoding="utf-8")

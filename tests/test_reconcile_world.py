@@ -312,10 +312,12 @@ def test_what_accounting_has_not_exported_yet_is_not_drift_until_it_has(scene):
     assert_converged(w)
 
 
-def test_a_payment_linked_in_accounting_after_it_reached_us_is_healed_once(scene):
+def test_a_payment_linked_in_accounting_after_it_reached_us_is_not_healed_with_the_stale_copy(
+        scene):
     """The payment came without an order and waits in our inbox; the accountant then names the
-    order in it, unregistered. Accounting's OData says it settles a CRM invoice: heal forwards
-    the copy we hold, and that is the end of it (not the same drift and heal on every run)."""
+    order in it, unregistered. Accounting's OData says it settles a CRM invoice, but the copy we
+    hold names none: heal does not forward it (the CRM would hold a payment settling nothing,
+    review 7 #8), and says to register it again in accounting, which brings the linked one."""
     b = business(scene)
     acc, w, u = scene.acc, scene.world, scene.users
     o4 = b["acc"][3]
@@ -324,21 +326,73 @@ def test_a_payment_linked_in_accounting_after_it_reached_us_is_healed_once(scene
     scene.rounds(2)
     assert (BANK, loose.id) in w.staged_refs("accounting")
     acc.get(loose).fields["РасшифровкаПлатежа"][0]["Заказ"] = o4
-    scene.rounds(2)
+    code, drift, run = scene.reconcile()  # first seen: accounting may still bring it
+    assert (code, drift) == (0, []), run.stderr
+    scene.rounds(2)  # it exported and did not
     code, drift, run = scene.reconcile()
     assert (code, drift) == (9, [("not-forwarded", "crm", BANK, loose.id)]), run.stderr
     assert run.report["drift"][0]["healable"] and "waits in our inbox" in run.stderr
     code, _, run = scene.reconcile("--heal")
-    assert run.report["routed"]["healed"] == 1
+    assert run.report["routed"]["healed"] == 0
+    assert "not forwarded: the copy we hold names no CRM invoice" in run.stderr
     scene.rounds(2)
-    assert w.copy_in("crm", loose).fields["Номер"] == "БП00-900004"
-    code, drift, run = scene.reconcile()
-    assert (code, drift) == (0, []), run.stderr
-    # The CRM has the version we held; the accountant's registration brings the linked one.
-    assert "Заказ" not in w.copy_in("crm", loose).fields["РасшифровкаПлатежа"][0]
+    assert not w.copies("crm", loose)
     acc.register(loose)
     scene.rounds(2)
+    assert w.copy_in("crm", loose).fields["РасшифровкаПлатежа"][0]["Заказ"]
+    code, drift, run = scene.reconcile()
+    assert (code, drift) == (0, []), run.stderr
     assert_converged(w)
+
+
+def with_rule(scene: Scene, rule: str) -> None:
+    config = scene.world.config
+    config.write_text(config.read_text(encoding="utf-8") + rule, encoding="utf-8")
+
+
+def test_heal_does_not_send_what_a_mapping_rule_parked(scene):
+    """Review 7 #8: heal registered the copy we hold for the CRM as stored, past the mapping."""
+    w, u = scene.world, scene.users
+    crm_order = u.add_order()
+    w.settle(2)
+    with_rule(scene, "mapping:\n  crm:\n    Документ.ПБДСРасчетыСКонтрагентами:\n"
+                     "      set: {Контрагент: \"x\"}\n")  # a structure: it parks the payment
+    paid = u.pay(w.copy_in("accounting", crm_order).ref)
+    w.round()
+    scene.reconcile()  # first seen
+    w.round()
+    code, drift, run = scene.reconcile("--heal")
+    assert ("not-forwarded", "crm", BANK, paid.id) in drift, run.stderr
+    assert run.report["routed"]["healed"] == 0
+    assert f"{BANK} {paid.id}: not forwarded: parked" in run.stderr
+    w.round()
+    assert not w.copies("crm", paid)
+
+
+def test_a_waiting_payment_linked_since_waits_for_accountings_export_then_goes_mapped(scene):
+    """Review 7 #8: reconcile called a change accounting had not exported yet drift at once
+    (exit 9); the linked version then goes as routing sends it, the field the rule drops
+    dropped."""
+    w, u, acc = scene.world, scene.users, scene.acc
+    with_rule(scene, "mapping:\n  crm:\n    Документ.ПБДСРасчетыСКонтрагентами:\n"
+                     "      drop: [ОбщиеДанные/НазначениеПлатежа]\n")
+    crm_order = u.add_order()
+    w.settle(2)
+    order = w.copy_in("accounting", crm_order).ref
+    paid = u.pay(order)
+    rows = [dict(r) for r in acc.get(paid).fields["РасшифровкаПлатежа"]]
+    rows[0].pop("Заказ")
+    acc.edit(paid, РасшифровкаПлатежа=rows)  # entered without its order first: it waits
+    w.settle(2)
+    rows[0]["Заказ"] = order
+    acc.edit(paid, РасшифровкаПлатежа=rows)  # linked, not exported yet
+    code, drift, run = scene.reconcile("--heal")
+    assert (code, drift, run.report["routed"]["healed"]) == (0, [], 0), run.stderr
+    w.settle(2)
+    copy = w.copy_in("crm", paid)
+    assert copy.fields["РасшифровкаПлатежа"][0]["Заказ"]
+    assert not copy.fields.get("ОбщиеДанные", {}).get("НазначениеПлатежа")
+    assert acc.get(paid).fields["ОбщиеДанные"]["НазначениеПлатежа"]  # what the rule drops
 
 
 # -- a lying OData publication, through the real CLI --------------------------------------------
@@ -499,3 +553,22 @@ def test_a_linked_document_the_crm_holds_marked_for_deletion_is_drift_until_unma
     code, drift, run = scene.reconcile()
     assert (code, drift) == (0, []), run.stderr
     assert scene.cli("status").report["peers"]["crm"]["marked_again"] == 0
+
+
+def test_a_crm_invoice_lost_in_accounting_is_healed_mapped_as_push_invoices_maps_it(scene):
+    """Review 7 #8: heal registered the CRM's version for accounting as stored, past
+    `mapping.accounting`."""
+    acc, crm, w, u = scene.acc, scene.crm, scene.world, scene.users
+    with_rule(scene, "mapping:\n  accounting:\n    Документ.ЗаказКлиента:\n"
+                     "      drop: [Подразделение]\n")
+    crm_order = u.add_order()
+    w.settle(2)
+    assert crm.get(crm_order).fields.get("Подразделение")
+    assert not w.copy_in("accounting", crm_order).fields.get("Подразделение")
+    del acc.store.objects[w.copy_in("accounting", crm_order).ref]
+    scene.rounds(1)
+    code, drift, run = scene.reconcile("--heal")
+    assert (code, drift) == (9, [("missing", "accounting", ORDER, crm_order.id)]), run.stderr
+    assert run.report["routed"]["healed"] == 1
+    w.settle(3)
+    assert not w.copy_in("accounting", crm_order).fields.get("Подразделение")

@@ -1,6 +1,7 @@
 """Which object types onecsync declares to each base, and which each base must declare in return.
 
-Public API: `declared_types(config, peer)`, `needs(config, peer)`,
+Public API: `declared_types(config, peer, kept)`, `kept_receiving(state, peer)`,
+`keep_receiving(state, peer, decls)`, `needs(config, peer)`,
 `versions_in(text, available)`, `peer_findings(config, peer, peer_state)`, `config_findings(config)`,
 `refuse_bad_flow_types(config)`, `Finding`.
 
@@ -18,7 +19,9 @@ from it, it must send; what we send it, it must receive.
 from __future__ import annotations
 
 import difflib
+import json
 from dataclasses import dataclass
+from typing import Iterable
 
 from onecsync import formats
 from onecsync import topology
@@ -52,6 +55,10 @@ def _types(config: Config, flows: tuple[str, ...]) -> dict[str, list[str]]:
     return out
 
 
+# meta key: the types a message we wrote declared as received from the base (a JSON list).
+KEPT_KEY = "declared-receiving:{peer}"
+
+
 def _versions_having(type_name: str, offered: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(v for v in offered if type_name in formats.object_types(v))
 
@@ -62,19 +69,41 @@ def _version_list(versions: tuple[str, ...], offered: tuple[str, ...]) -> str:
     return "*" if set(versions) == set(offered) else ",".join(versions)
 
 
-def declared_types(config: Config, peer: str) -> tuple[ObjectTypeDecl, ...] | None:
-    """Our `AvailableObjectTypes` for `peer`, sorted by name as 1C writes them; None if empty."""
+def declared_types(config: Config, peer: str,
+                   kept: Iterable[str] = ()) -> tuple[ObjectTypeDecl, ...] | None:
+    """Our `AvailableObjectTypes` for `peer`, sorted by name as 1C writes them; None if empty.
+
+    `kept`: the types we declared as received from `peer` before (`kept_receiving`): they stay
+    declared when the flows drop them, because 1C does not register for our node what we do not
+    declare, and never registers it again when we declare it anew: what the base made while the
+    type was out would never arrive. Declared, it arrives, is set aside while no flow takes it,
+    and is routed once the config takes the type again."""
     offered = config.node.formats
     sends = _types(config, topology.flows_to(peer))
-    receives = _types(config, topology.flows_from(peer))
+    receives = set(_types(config, topology.flows_from(peer)))
+    # A kept type no offered version has any more cannot be declared.
+    receives |= {t for t in kept if _versions_having(t, offered)}
     out = []
-    for name in sorted(set(sends) | set(receives)):
+    for name in sorted(set(sends) | receives):
         having = _versions_having(name, offered)
         out.append(ObjectTypeDecl(
             name=name,
             sending=_version_list(having, offered) if name in sends else "",
             receiving=_version_list(having, offered) if name in receives else ""))
     return tuple(out) or None
+
+
+def kept_receiving(state, peer: str) -> list[str]:
+    """The types we declared as received from `peer` in a message we wrote (see
+    `declared_types`), from the state's meta."""
+    return json.loads(state.meta.get(KEPT_KEY.format(peer=peer)) or "[]")
+
+
+def keep_receiving(state, peer: str, decls: tuple[ObjectTypeDecl, ...] | None) -> None:
+    """Record what a message we are committing declares as received from `peer` (in the
+    caller's transaction, with the message's own numbers)."""
+    names = sorted({d.name for d in decls or () if d.receiving} | set(kept_receiving(state, peer)))
+    state.meta.set(KEPT_KEY.format(peer=peer), json.dumps(names, ensure_ascii=False))
 
 
 def needs(config: Config, peer: str) -> list[tuple[str, str, list[str]]]:
@@ -146,8 +175,9 @@ def _sort_key(v: str) -> tuple[int, ...]:
 
 
 def config_findings(config: Config) -> list[Finding]:
-    """Flow object types that no offered format version has: they could never be exchanged."""
-    out = []
+    """Flow object types that no offered format version has (they could never be exchanged),
+    that the flow's router cannot carry, or that another flow carries too."""
+    out = _misplaced(config)
     offered = config.node.formats
     for flow in config.flows.values():
         for i, name in enumerate(flow.objects):
@@ -158,6 +188,30 @@ def config_findings(config: Config) -> list[Finding]:
                     "problem", None, f"flows.{flow.name}.objects[{i}]: {name} is not an object "
                     f"type of EnterpriseData {offered[0]}–{offered[-1]}",
                     f"did you mean {close[0]}?" if close else "fix the type name or remove it"))
+    return out
+
+
+def _misplaced(config: Config) -> list[Finding]:
+    """A type in two flows: whichever routes first claims the other's rows (push-invoices,
+    which receives from accounting too, set accounting's customers aside as no invoice of the
+    CRM's); a type of a kind the flow's router does not handle: it lands in the wrong registry."""
+    out: list[Finding] = []
+    first: dict[str, str] = {}  # type → the key that named it first
+    for spec in topology.FLOWS:
+        for i, name in enumerate(config.flows[spec.name].objects):
+            key = f"flows.{spec.name}.objects[{i}]"
+            if name.split(".", 1)[0] not in spec.kinds:
+                takes = ", ".join(k + ".*" for k in spec.kinds)
+                out.append(Finding(
+                    "problem", None, f"{key}: {name} is not a type {spec.name} carries (it "
+                    f"takes only {takes})",
+                    "remove it from there"))
+            elif name in first:
+                out.append(Finding(
+                    "problem", None, f"{key}: {name} is in {first[name]} too: one type goes "
+                    "with one flow", "remove it from one of the two"))
+            else:
+                first[name] = key
     return out
 
 

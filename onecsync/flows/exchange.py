@@ -30,6 +30,8 @@ from onecsync.errors import TemporaryError
 from onecsync.flows.addressing import by_header
 from onecsync.flows.addressing import scan
 from onecsync.flows.declared import declared_types
+from onecsync.flows.declared import keep_receiving
+from onecsync.flows.declared import kept_receiving
 from onecsync.progress import NO_PROGRESS
 from onecsync.progress import Progress
 from onecsync.protocol import numbering
@@ -223,7 +225,8 @@ class Exchange:
             exchange_plan=self.config.node.exchange_plan, to=self.config.bases[name].as_typed,
             sender=self.config.node.as_typed, message_no=number, received_no=peer.received_no,
             available_versions=self.config.node.formats,
-            object_types=declared_types(self.config, name), prefix=self.config.node.prefix)
+            object_types=declared_types(self.config, name, kept_receiving(self.state, name)),
+            prefix=self.config.node.prefix)
         by_type: Counter = Counter()
         parked: dict[int, str] = {}
         payloads = self._payloads(name, version, by_type, parked)
@@ -240,6 +243,7 @@ class Exchange:
             with self.state.atomic():
                 self.state.outbox.park(parked)
                 self.state.outbox.stamp(name, number)
+                keep_receiving(self.state, name, header.object_types)
                 self.state.peers.update(name, sent_no=number, out_no=number,
                                        out_received_no=peer.received_no, out_fingerprint=fp,
                                        last_sent_at=now_text())

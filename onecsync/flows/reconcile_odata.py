@@ -1,6 +1,6 @@
 """reconcile against the bases themselves, through their read-only OData views.
 
-Public API: `reconcile_odata(config, state, clients)`, `heal(state, drifts)`, the default
+Public API: `reconcile_odata(config, state, clients)`, `heal(config, state, drifts)`, the default
 entity-set tables.
 
 For every invoice in the registry, accounting must hold it under the same Ссылка (1C keeps the
@@ -25,9 +25,14 @@ from decimal import InvalidOperation
 from typing import TYPE_CHECKING
 from typing import Iterable
 
+from onecsync import topology
 from onecsync.config import Config
+from onecsync.flows import links
 from onecsync.flows.reconcile import Drift
+from onecsync.flows.route import Registrar
+from onecsync.mapping import MappingError
 from onecsync.state import State
+from onecsync.state.inbox import Staged
 from onecsync.stored import BadValue
 from onecsync.stored import Damaged
 from onecsync.stored import stored_json
@@ -96,7 +101,7 @@ def reconcile_odata(config: Config, state: State, clients: dict[str, ODataClient
 def _on_its_way(d: Drift) -> bool:
     """May accounting's next message still explain it? What its users entered or changed since
     its last export (a payment, an invoice's sum) is in its OData already, not yet with us."""
-    return d.kind == "amount" or (d.kind == "not-forwarded" and not d.healable)
+    return d.kind in ("amount", "not-forwarded")
 
 
 def _once_accounting_exported(state: State, drifts: list[Drift]) -> list[Drift]:
@@ -205,8 +210,9 @@ def _settlements(state: State, client: ODataClient, refs: list[str]) -> list[Dri
                 drifts.append(Drift(
                     "not-forwarded", Peer.CRM, type_name, doc,
                     f"accounting holds it for invoice {inv} ({total}); "
-                    + ("it waits in our inbox (--heal forwards the copy we hold; if accounting changed it "
-                       "since, register it again for onecsync there)" if in_inbox else "onecsync never received it: "
+                    + ("it waits in our inbox (--heal forwards the copy we hold if it names a CRM "
+                       "invoice; if accounting changed it since, register it again for onecsync "
+                       "there)" if in_inbox else "onecsync never received it: "
                        "register it again for onecsync in accounting"), healable=in_inbox))
     return drifts
 
@@ -242,8 +248,10 @@ def _crm(config: Config, state: State, client: ODataClient) -> list[Drift]:
     return drifts
 
 
-def heal(state: State, drifts: list[Drift]) -> int:
-    """Register what can be healed again, for the next send; returns how many."""
+def heal(config: Config, state: State, drifts: list[Drift]) -> int:
+    """Register what can be healed again, for the next send; returns how many. What goes is
+    judged as routing judges it (the mapping for the target; for a document not forwarded, the
+    organization filter and its links too); what cannot go is said, one line each."""
     healed = 0
     with state.atomic():
         for d in drifts:
@@ -253,13 +261,49 @@ def heal(state: State, drifts: list[Drift]) -> int:
                 # The version the CRM holds: its own, or accounting's it imported from us.
                 held = state.held.of(Peer.CRM, d.type, d.ref)
                 if held is not None:
-                    state.outbox.register_one(Peer.ACCOUNTING, held.row)
-                    healed += 1
+                    healed += _again(config, state, d, held.row)
             elif d.kind == "not-forwarded":
-                row = state.inbox.copy_of(Peer.ACCOUNTING, d.type, d.ref)
-                if row is not None:
-                    state.outbox.register_one(Peer.CRM, row)
-                    healed += 1
+                healed += _forward(config, state, d)
             elif d.kind == "missing" and d.peer == Peer.CRM:
                 healed += state.outbox.reregister(Peer.CRM, d.type, d.ref)
     return healed
+
+
+def _again(config: Config, state: State, d: Drift, row: Staged) -> int:
+    """Accounting lost an invoice it had: the version the CRM holds goes again, mapped as
+    push-invoices maps it (the echo check is no judge here: it is what accounting lost)."""
+    spec = topology.flow(topology.PUSH_INVOICES)
+    reg = Registrar(config, state, config.flows[spec.name], spec.source, spec.target)
+    try:
+        xml = reg.mapped(row)
+    except MappingError as exc:
+        log.warning("reconcile --heal: %s %s: not sent again: mapping for %s: %s", d.type,
+                    d.ref, Peer.ACCOUNTING, exc)
+        return 0
+    state.outbox.register_one(Peer.ACCOUNTING, row, xml)
+    return 1
+
+
+def _forward(config: Config, state: State, d: Drift) -> int:
+    """A document accounting holds for a CRM invoice, waiting in our inbox: it goes only if the
+    copy we hold links (it may be an older version than accounting's, naming no invoice: that
+    one would settle nothing in the CRM), through the flow's filter and mapping."""
+    row = state.inbox.copy_of(Peer.ACCOUNTING, d.type, d.ref)
+    flow = next((config.flows[s.name] for s in topology.FLOWS if s.source == Peer.ACCOUNTING
+                 and s.links is not None and d.type in config.flows[s.name].objects), None)
+    if row is None or flow is None:
+        log.warning("reconcile --heal: %s %s: not forwarded: no flow with links carries its "
+                    "type", d.type, d.ref)
+        return 0
+    named = links.refs(row, flow.links.get(row.type, ()))
+    if not any(state.invoices.has(r) or any(state.outbox.was_registered(Peer.CRM, t, r)
+                                            for t in flow.objects) for r in named):
+        log.warning("reconcile --heal: %s %s: not forwarded: the copy we hold names no CRM "
+                    "invoice (accounting changed it since); in accounting, register it again "
+                    "for onecsync", d.type, d.ref)
+        return 0
+    outcome = Registrar(config, state, flow, Peer.ACCOUNTING, Peer.CRM).offer(row)
+    if outcome != "registered":
+        log.warning("reconcile --heal: %s %s: not forwarded: %s", d.type, d.ref, outcome)
+        return 0
+    return 1

@@ -1,6 +1,7 @@
 """Routing judged again when the config it was judged by changes: one signature per input.
 
-Public API: `rejudge(config, state, source)`, `taken_types(config, source)`, `INPUTS`.
+Public API: `rejudge(config, state, source)`, `taken_types(config, source)`, `ways_from(source)`,
+`Way`, `INPUTS`.
 
 A routing decision that depends on the config (a type no flow takes, an organization the filter
 leaves out, a document naming nothing along the link paths, a mapping rule that cannot apply)
@@ -33,47 +34,65 @@ def taken_types(config: Config, source: str) -> set[str]:
 
 
 @dataclass(frozen=True)
+class Way:
+    """One way a flow carries its objects: `returned` for the target's changes coming back."""
+
+    flow: str
+    source: str
+    target: str
+    returned: bool
+
+    @property
+    def name(self) -> str:
+        """The flow as its keys name it: the returned way has keys of its own."""
+        return f"{self.flow}:returned" if self.returned else self.flow
+
+
+@dataclass(frozen=True)
 class Input:
-    """A config input that routing depends on, for one flow: `key` (formatted with the flow's
-    `flow` and `source`) is where its signature is kept, `value` what it is now, `again` stages
-    again what it judged."""
+    """A config input that routing depends on, for one way of a flow: `key` (formatted with the
+    way's `flow` name and `source`) is where its signature is kept, `value` what it is now,
+    `again` stages again what it judged."""
 
     key: str
-    value: Callable[[Config, str], object]
-    again: Callable[[Config, State, str], object]
+    value: Callable[[Config, Way], object]
+    again: Callable[[Config, State, Way], object]
 
 
-def _spec(flow: str) -> topology.FlowSpec:
-    return topology.flow(flow)
-
-
-def _mapping(config: Config, flow: str) -> dict:
-    rules = config.mapping.get(_spec(flow).target, {})
-    return {t: dataclasses.asdict(rules[t]) for t in config.flows[flow].objects if rules.get(t)}
+def _mapping(config: Config, way: Way) -> dict:
+    rules = config.mapping.get(way.target, {})
+    return {t: dataclasses.asdict(rules[t]) for t in config.flows[way.flow].objects if rules.get(t)}
 
 
 INPUTS: tuple[Input, ...] = (
     # A type the flows take now: what was set aside of it when no flow took it.
     Input("taken-types:{source}",
-          lambda config, flow: sorted(taken_types(config, _spec(flow).source)),
-          lambda config, state, flow: state.inbox.restage_untaken(
-              _spec(flow).source, taken_types(config, _spec(flow).source))),
+          lambda config, way: sorted(taken_types(config, way.source)),
+          lambda config, state, way: state.inbox.restage_untaken(
+              way.source, taken_types(config, way.source))),
     # The organizations a flow carries: what the filter held back.
     Input("{flow}.organizations",
-          lambda config, flow: sorted(config.flows[flow].organizations),
-          lambda config, state, flow: state.inbox.restage(
-              _spec(flow).source, config.flows[flow].objects, S.FILTERED)),
+          lambda config, way: sorted(config.flows[way.flow].organizations),
+          lambda config, state, way: state.inbox.restage(
+              way.source, config.flows[way.flow].objects, S.FILTERED)),
     # The link paths: what the waiting documents name is read again.
     Input("{flow}.links",
-          lambda config, flow: config.flows[flow].links,
-          lambda config, state, flow: reread_waiting(state, _spec(flow).source, config.flows[flow])),
-    # The mapping rules for the flow's target: what they could not apply to.
+          lambda config, way: config.flows[way.flow].links,
+          lambda config, state, way: reread_waiting(state, way.source, config.flows[way.flow])),
+    # The mapping rules for the way's target: what they could not apply to.
     Input("{flow}.mapping",
           _mapping,
-          lambda config, state, flow: state.inbox.restage(
-              _spec(flow).source, config.flows[flow].objects, S.PARKED,
-              f"mapping for {_spec(flow).target}:%")),
+          lambda config, state, way: state.inbox.restage(
+              way.source, config.flows[way.flow].objects, S.PARKED,
+              f"mapping for {way.target}:%")),
 )
+
+
+def ways_from(source: str) -> list[Way]:
+    """Every way of every flow that takes objects from `source`: the returned way of
+    push-invoices too, whose own mapping (`mapping.crm`) parks what accounting changed."""
+    return [Way(spec.name, frm, to, returned=i > 0) for spec in topology.FLOWS
+            for i, (frm, to) in enumerate(spec.ways) if frm == source]
 
 
 def _signature(value: object) -> str:
@@ -83,10 +102,10 @@ def _signature(value: object) -> str:
 def rejudge(config: Config, state: State, source: str) -> None:
     """Stage again, for this run's routing, what an input of the flows from `source` judged
     before it changed (in the caller's transaction: the signature and the rows commit together)."""
-    for flow in topology.flows_from(source, returned=False):
+    for way in ways_from(source):
         for entry in INPUTS:
-            key = entry.key.format(flow=flow, source=source)
-            signature = _signature(entry.value(config, flow))
+            key = entry.key.format(flow=way.name, source=source)
+            signature = _signature(entry.value(config, way))
             if state.meta.get(key) != signature:
-                entry.again(config, state, flow)
+                entry.again(config, state, way)
                 state.meta.set(key, signature)

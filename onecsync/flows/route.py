@@ -1,7 +1,7 @@
 """Registering staged objects for a peer: organization filter, mapping, echo check, parking.
 
-Public API: `Registrar(config, state, flow, source, target)` with `offer(row)`, `withdraw(row)`
-and `register_rest(types)`; `WITHDRAWN`; `RouteCounts` (the tally; `routed()` is the report).
+Public API: `Registrar(config, state, flow, source, target)` with `offer(row)`, `mapped(row)`,
+`withdraw(row)` and `register_rest(types)`; `WITHDRAWN`; `RouteCounts` (the tally; `routed()` is the report).
 
 Most objects need none of this and go in one SQL statement (`register_rest`); only objects of a
 type with mapping rules, under an organization filter, or of which the target base already sent
@@ -101,17 +101,26 @@ class Registrar:
         if restored is not None:
             element = restored
             xml = normalize_object(element, formats.namespace(row.version))
-        rules = self.rules.get(row.type)
-        if rules:
-            try:
-                mapped = apply_rules(element, rules, formats.load(row.version))
-            except MappingError as exc:
-                log.warning("%s %s: parked: mapping for %s: %s", row.type, row.ref, self.target, exc)
-                return self._status(row, S.PARKED, N_(f"mapping for {self.target}: {exc}"))
-            xml = normalize_object(mapped, formats.namespace(row.version))
+        try:
+            mapped = self.mapped(row, element)
+        except MappingError as exc:
+            log.warning("%s %s: parked: mapping for %s: %s", row.type, row.ref, self.target, exc)
+            return self._status(row, S.PARKED, N_(f"mapping for {self.target}: {exc}"))
+        if mapped is not None:
+            xml = mapped
         if self._echo(row, xml or row.xml):
             return self._status(row, S.ECHO)
         return self._register(row, xml)
+
+    def mapped(self, row: Staged, element=None) -> bytes | None:
+        """The object as the target is sent it, after the mapping rules for its type (None: no
+        rules, it goes as stored); MappingError when a rule cannot apply."""
+        rules = self.rules.get(row.type)
+        if not rules:
+            return None
+        element = element if element is not None else parse_object(row.xml, row.version)
+        mapped = apply_rules(element, rules, formats.load(row.version))
+        return normalize_object(mapped, formats.namespace(row.version))
 
     def withdraw(self, row: Staged) -> None:
         """The target is sent the deletion of its copy of this document, which no longer names

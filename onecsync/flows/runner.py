@@ -328,7 +328,7 @@ def _reconcile(config: Config, state, outcome: Outcome, heal: bool) -> None:
     if len(outcome.drifts) > DRIFT_LINES:
         log.warning("drift: … and %d more (onecsync status)", len(outcome.drifts) - DRIFT_LINES)
     if heal:
-        outcome.routed["healed"] = heal_drifts(state, outcome.drifts)
+        outcome.routed["healed"] = heal_drifts(config, state, outcome.drifts)
 
 
 def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
