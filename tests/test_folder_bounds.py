@@ -186,3 +186,22 @@ def test_our_own_old_file_under_another_spelling_never_blocks_the_next_message(s
     assert code == 0, err
     assert ours.with_suffix(".zip").exists()
     assert f"{ours.name} is named like our message" in err
+
+
+def test_compress_switched_back_and_forth_never_stops_the_exchange(sandbox):
+    """Review 8 #6: compress on, then off again: our .zip of the earlier setting is newer than
+    our old .xml, and was taken for a file 1C reads instead of ours: exit 3 on every run, judged
+    before the run could write the new message. Our own name is never a shadow."""
+    ours = settled(sandbox)
+    sandbox.write_config(compress=True)
+    sandbox.put("accounting", SECOND)
+    code, _, err = sandbox.run("run")
+    assert code == 0, err
+    zipped = ours.with_suffix(".zip")
+    later = ours.stat().st_mtime_ns + 60 * 10**9
+    os.utime(zipped, ns=(later, later))  # written after the .xml, as it was
+    sandbox.write_config(compress=False)
+    for _ in range(2):
+        code, _, err = sandbox.run("run")
+        assert code == 0, err
+        assert "instead of our message" not in err

@@ -222,12 +222,17 @@ class DirectoryTransport:
             return [], []
         newer: list[str] = []
         older: list[str] = []
+        # Our own name under the other extension or spelling is a message this node wrote under
+        # an earlier `compress` or code spelling: the one written next is newer than it, so it
+        # never hides ours (judged before the write, it would stop every run, review 8 #6).
+        own = self.outgoing_name.rsplit(".", 1)[0].lower()
         for name in sorted(names):
             try:
                 mtime = os.lstat(self.folder / name).st_mtime_ns
             except OSError:
                 continue
-            (newer if ours is not None and mtime >= ours else older).append(name)
+            mine = name.rsplit(".", 1)[0].lower() == own
+            (newer if ours is not None and mtime >= ours and not mine else older).append(name)
         return newer, older
 
     # -- our message ---------------------------------------------------------------------
