@@ -177,3 +177,32 @@ def test_a_new_return_of_a_sale_forwarded_before_sales_were_taken_out_still_reac
     settle_quietly(world, 3)
     assert not world.copy_in("crm", back).deletion_mark
     assert_converged(world)
+
+
+def test_a_return_re_pointed_to_a_sale_set_aside_for_want_of_a_flow_is_not_withdrawn(world):
+    """Review 8 #2: a sale set aside only because no flow takes sales is no judgement that it is
+    not the CRM's: a forwarded return re-pointed to it (another sale of the same CRM order)
+    waits; it is not withdrawn from the CRM."""
+    u = Users(world, d.seed_accounting(world.acc))
+    world.settle(2)
+    crm_order = u.add_order()
+    world.settle(2)
+    order = world.copy_in("accounting", crm_order).ref
+    first = u.ship(order)
+    world.settle(2)
+    ret = u.take_back(first)
+    world.settle(3)
+    assert world.copy_in("crm", ret) is not None
+    world.config.write_text(world.config.read_text(encoding="utf-8") + (
+        "flows:\n  pull-settlements:\n    objects: [Документ.ВозвратТоваровОтПокупателя, "
+        "Документ.ПБДСРасчетыСКонтрагентами, Документ.ПКОРасчетыСКонтрагентами]\n"),
+        encoding="utf-8")
+    world.settle(2)
+    second = u.ship(order, qty=2)
+    world.settle(2)
+    world.acc.edit(ret, ДокументРеализации=second)
+    for _ in range(3):
+        assert world.round().code == 0
+    assert not world.copy_in("crm", ret).deletion_mark
+    assert not [x for e in world.crm.log if e.kind == "imported" for x in e.objects
+                if x[0] == "delete"]

@@ -20,6 +20,7 @@ from onecsync.mapping import first_text
 from onecsync.protocol.objects import parse_object
 from onecsync.runs import Routed
 from onecsync.state import State
+from onecsync.state.inbox import OWN_INVOICE
 from onecsync.state.inbox import InboxStatus as S
 
 
@@ -66,7 +67,7 @@ def _returned(state: State, reg: Registrar) -> None:
     """Accounting's changes to registry invoices go back to the CRM; its own invoices do not."""
     for row in state.inbox.staged(reg.source, reg.flow.objects):
         if not state.invoices.has(row.ref):
-            state.inbox.set_status(row.id, S.IGNORED, "not an invoice from the CRM")
+            state.inbox.set_status(row.id, S.IGNORED, OWN_INVOICE)
             reg.counts.add(ignored=1)
         elif reg.superseded(row):
             reg.offer(row)  # the CRM's version will overwrite it in accounting: not passed on

@@ -15,6 +15,7 @@ from typing import Sequence
 from typing import Sized
 
 from onecsync.errors import StateError
+from onecsync.state.inbox import OWN_INVOICE
 from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.inbox import Staged
 from onecsync.state.inbox import StoredObject
@@ -216,7 +217,8 @@ class Outbox(Table):
         Linked is what names an invoice or a document of `forwarded` (every type the flow may
         have forwarded, not only today's list: narrowing it must not look like unlinking).
         What it names must moreover be known NOT to be the target's: an object `source` sent
-        us that was judged its own (ignored: an order not in the registry) or whose deletion
+        us that was judged its own (ignored as OWN_INVOICE: an order not in the registry; set
+        aside for want of a flow, or a version that lost a crossing, is no such judgement) or whose deletion
         was sent (withdrawn). A reference to what we have not seen, or not judged yet, may
         still turn out to be the CRM's (an order that reached accounting first): the document
         waits, as a new one does, and is not withdrawn. Naming nothing at all is known.
@@ -238,10 +240,11 @@ class Outbox(Table):
                     "inbox_links k WHERE k.inbox_id = w.id AND (k.ref IN (SELECT ref FROM invoices "
                     "UNION ALL SELECT ref FROM registrations WHERE peer = ? AND kind = 'object' "
                     f"AND type IN ({fmarks})) OR NOT EXISTS (SELECT 1 FROM inbox x WHERE x.ref = k.ref "
-                    f"AND x.peer = ? AND (x.status = {S.IGNORED.literal} OR EXISTS (SELECT 1 FROM "
+                    f"AND x.peer = ? AND ((x.status = {S.IGNORED.literal} AND x.reason = ?) OR EXISTS (SELECT 1 FROM "
                     "registrations d WHERE d.peer = ? AND d.type = x.type AND d.ref = x.ref AND "
                     "d.kind = 'delete'))))) ORDER BY w.id",
-                    (target, *chunk, source, *types, target, *forwarded, source, target))]
+                    (target, *chunk, source, *types, target, *forwarded, source, OWN_INVOICE,
+                     target))]
         return sorted(set(found))
 
     def confirmed_registrations(self, peer: str, types: Iterable[str]) -> list[tuple[str, str]]:
