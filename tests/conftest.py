@@ -386,6 +386,16 @@ def russian(monkeypatch):
 
 
 @pytest.fixture
+def world(tmp_path):
+    """Two emulated 1C bases and onecsync between them, run in-process (tests/emulator)."""
+    from tests.emulator.world import World
+    from tests.emulator.world import scratch_dir
+
+    with scratch_dir(tmp_path) as root:
+        yield World(root, in_process=True)
+
+
+@pytest.fixture
 def sandbox(tmp_path, capsys) -> Sandbox:
     return Sandbox(tmp_path, capsys)
 

@@ -12,21 +12,13 @@ import pytest
 
 from tests.emulator import data as d
 from tests.emulator.users import Users
-from tests.emulator.world import World
 from tests.emulator.world import assert_converged
-from tests.emulator.world import scratch_dir
 
 NARROWED = {
     "sale": ("crm", "flows:\n  pull-settlements:\n    objects: [Документ.ВозвратТоваровОтПокупателя, "
                     "Документ.ПБДСРасчетыСКонтрагентами, Документ.ПКОРасчетыСКонтрагентами]\n"),
     "invoice": ("accounting", "flows:\n  push-invoices:\n    objects: [Документ.ЗаказКлиента]\n"),
 }
-
-
-@pytest.fixture
-def world(tmp_path):
-    with scratch_dir(tmp_path) as root:
-        yield World(root, in_process=True)
 
 
 @pytest.mark.parametrize("which", sorted(NARROWED))

@@ -29,12 +29,6 @@ from tests.emulator.world import scratch_dir
 COUNTERPARTY = "Справочник.Контрагенты"
 
 
-@pytest.fixture
-def world(tmp_path):
-    with scratch_dir(tmp_path) as root:
-        yield World(root, in_process=True)
-
-
 def start(world: World) -> tuple[Users, d.Seeded]:
     """The accounting catalogs are loaded into the CRM: the day the manager starts work."""
     s = d.seed_accounting(world.acc)

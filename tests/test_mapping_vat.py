@@ -8,20 +8,11 @@ reason. Between the emulated bases (tests/emulator) on 1.17, onecsync run in-pro
 
 from __future__ import annotations
 
-import pytest
-
 from tests.emulator import data as d
 from tests.emulator.users import Users
 from tests.emulator.world import World
-from tests.emulator.world import scratch_dir
 
 RULE = "mapping:\n  accounting:\n    Документ.ЗаказКлиента:\n      values:\n        {path}: {table}\n"
-
-
-@pytest.fixture
-def world(tmp_path):
-    with scratch_dir(tmp_path) as root:
-        yield World(root, in_process=True)
 
 
 def an_order(world: World, path: str, table: str):

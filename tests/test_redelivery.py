@@ -14,15 +14,8 @@ from tests.emulator import data as d
 from tests.emulator.users import Users
 from tests.emulator.world import World
 from tests.emulator.world import assert_converged
-from tests.emulator.world import scratch_dir
 
 INVOICE = "Документ.СчетПокупателю"
-
-
-@pytest.fixture
-def world(tmp_path):
-    with scratch_dir(tmp_path) as root:
-        yield World(root, in_process=True)
 
 
 def an_invoice(world: World):

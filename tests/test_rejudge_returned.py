@@ -8,22 +8,12 @@ bases (tests/emulator), onecsync run in-process.
 
 from __future__ import annotations
 
-import pytest
-
 from tests.emulator import data as d
 from tests.emulator.users import Users
-from tests.emulator.world import World
 from tests.emulator.world import assert_converged
-from tests.emulator.world import scratch_dir
 
 BAD_RULE = ("mapping:\n  crm:\n    Документ.СчетПокупателю:\n"
             "      set: {Контрагент: \"x\"}\n")  # a structure: the rule cannot apply
-
-
-@pytest.fixture
-def world(tmp_path):
-    with scratch_dir(tmp_path) as root:
-        yield World(root, in_process=True)
 
 
 def test_a_returned_invoice_parked_by_a_mapping_rule_goes_once_the_rule_is_fixed(world):

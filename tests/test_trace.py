@@ -16,19 +16,12 @@ from tests.emulator import data as d
 from tests.emulator.users import ORDER
 from tests.emulator.users import Users
 from tests.emulator.world import World
-from tests.emulator.world import scratch_dir
 from tests.test_cli import file_mtimes
 from tests.test_cli import tree_digest
 
 # A rule that cannot apply to the currency (ДанныеКлассификатора is a group, not a value).
 FAILING_RULE = ("mapping:\n  crm:\n    Справочник.Валюты:\n"
                 "      set: {КлючевыеСвойства/ДанныеКлассификатора: \"643\"}\n")
-
-
-@pytest.fixture
-def world(tmp_path):
-    with scratch_dir(tmp_path) as root:
-        yield World(root, in_process=True)
 
 
 def trace(world: World, *query: str) -> tuple[dict, str]:

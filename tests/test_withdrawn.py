@@ -20,13 +20,6 @@ from tests.emulator.users import BANK
 from tests.emulator.users import Users
 from tests.emulator.world import World
 from tests.emulator.world import assert_converged
-from tests.emulator.world import scratch_dir
-
-
-@pytest.fixture
-def world(tmp_path):
-    with scratch_dir(tmp_path) as root:
-        yield World(root, in_process=True)
 
 
 def start(world: World):
