@@ -187,3 +187,25 @@ def test_export_leaves_a_damaged_row_out_and_names_its_table(exchanged, sql, wha
     code, report, err = exchanged.run("state", "export")
     assert code == 0 and f"state export: a row of {what} is damaged: " in err, err
     assert report["exists"] is True
+
+
+@pytest.mark.parametrize("value", ["{bad", '{"a": 1}', "[1]", '["Документ.X", null]'])
+def test_the_kept_declarations_damaged_are_exit_3_naming_them(tmp_path, value):
+    """A damaged meta value of the types declared before (flows/declared.py, read whenever a
+    message to the base is written) is exit 3 naming the row, never exit 1 (a bare json.loads was)."""
+    from onecsync.flows.declared import KEPT_KEY
+    from onecsync.flows.declared import kept_receiving
+    from onecsync.state import open_state
+    from onecsync.stored import Damaged
+
+    state = open_state(tmp_path / "s.sqlite")
+    key = KEPT_KEY.format(peer="accounting")
+    try:
+        with state.atomic():
+            state.meta.set(key, value)
+        with pytest.raises(Damaged) as exc:
+            kept_receiving(state, "accounting")
+    finally:
+        state.close()
+    assert exc.value.exit_code == 3
+    assert f"table meta, row {key!r}: " in exc.value.line()

@@ -30,6 +30,10 @@ from onecsync.errors import ConfigError
 from onecsync.protocol.envelope import ObjectTypeDecl
 from onecsync.protocol.numbering import negotiate
 from onecsync.protocol.numbering import no_common_version
+from onecsync.stored import BadValue
+from onecsync.stored import Damaged
+from onecsync.stored import stored_json
+from onecsync.stored import typed
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,13 @@ def declared_types(config: Config, peer: str,
 
 def kept_receiving(state, peer: str) -> list[str]:
     """The types we declared as received from `peer` in a message we wrote (see
-    `declared_types`), from the state's meta."""
-    return json.loads(state.meta.get(KEPT_KEY.format(peer=peer)) or "[]")
+    `declared_types`), from the state's meta; a damaged value is exit 3 naming it (stored.py)."""
+    key = KEPT_KEY.format(peer=peer)
+    try:
+        kept = typed(stored_json(state.meta.get(key) or "[]", "its value"), list, "it")
+        return [typed(name, str, "a type in it") for name in kept]
+    except BadValue as exc:
+        raise Damaged(state.path, "meta", repr(key), str(exc)) from None
 
 
 def keep_receiving(state, peer: str, decls: tuple[ObjectTypeDecl, ...] | None) -> None:

@@ -22,6 +22,7 @@ from typing import Iterable
 
 from onecsync.state.payloads import unpack
 from onecsync.state.table import Table
+from onecsync.state.table import marks
 
 if TYPE_CHECKING:
     from onecsync.state.inbox import Staged
@@ -114,18 +115,17 @@ class Holdings(Table):
         from onecsync.state.inbox import InboxStatus  # inbox applies this module's rule
 
         types = list(types)
-        marks = ", ".join("?" for _ in types)
         # The target's version, where the holder holds ours and that row still carries it.
         to_ours = self.conn.execute(
             "SELECT t.id, i.id, i.kind FROM registrations t JOIN registrations r ON r.peer = ? "
             "AND r.type = t.type AND r.ref = t.ref JOIN inbox i ON i.id = r.inbox_id "
-            f"WHERE t.peer = ? AND t.type IN ({marks}) AND i.status = ? AND {_OURS} "
+            f"WHERE t.peer = ? AND t.type IN ({marks(types)}) AND i.status = ? AND {_OURS} "
             "AND t.inbox_id != i.id", (holder, target, *types, InboxStatus.ROUTED)).fetchall()
         # The holder's own copy, where an earlier resend pointed at the target's own version
         # and the holder holds its own copy now.
         to_own = [(rid, own.row.id, own.row.kind) for rid, type_name, ref in self.conn.execute(
             "SELECT t.id, t.type, t.ref FROM registrations t JOIN inbox i ON i.id = t.inbox_id "
-            f"WHERE t.peer = ? AND t.type IN ({marks}) AND i.peer = t.peer", (target, *types))
+            f"WHERE t.peer = ? AND t.type IN ({marks(types)}) AND i.peer = t.peer", (target, *types))
             if (own := self.of(holder, type_name, ref)) is not None and own.own]
         moved = to_ours + to_own
         self.conn.executemany("UPDATE registrations SET inbox_id = ?, kind = ? WHERE id = ?",

@@ -16,12 +16,12 @@ from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import Iterable
 from typing import Iterator
-from typing import Sized
 
 from onecsync.state import held
 from onecsync.state.payloads import pack
 from onecsync.state.payloads import unpack
 from onecsync.state.table import Table
+from onecsync.state.table import marks
 from onecsync.state.table import now_text
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ OWN_INVOICE = "not an invoice from the CRM"
 # The reason of a version that lost a crossing (flows/route.py), and its LIKE pattern: the base
 # imports the winner over it, so a copy of it that comes again is a new change, never a re-send.
 SUPERSEDED = "superseded: the {target} base's version is on its way to the {source} base"
-SUPERSEDED_LIKE = "superseded:%"
+SUPERSEDED_LIKE = SUPERSEDED.partition(":")[0] + ":%"
 
 
 class InboxStatus(enum.StrEnum):
@@ -114,10 +114,6 @@ class StageCounts:
 
 # A row whose reason is not LIKE the parameter (given twice); NULL: any row.
 _UNLESS = "(? IS NULL OR coalesce(reason, '') NOT LIKE ?)"
-
-
-def _marks(values: Sized) -> str:
-    return ", ".join(["?"] * len(values))
 
 
 class Inbox(Table):
@@ -224,7 +220,7 @@ class Inbox(Table):
         params: list = [target]
         mapped = list(mapped)
         if mapped:
-            clauses.append(f"s.type IN ({_marks(mapped)})")
+            clauses.append(f"s.type IN ({marks(mapped)})")
             params += mapped
         if objects:
             clauses.append("s.kind = 'object'")
@@ -236,7 +232,7 @@ class Inbox(Table):
         extra = f" AND ({special})" if special else ""
         return self._by_ids(
             "SELECT s.id FROM inbox s "
-            f"WHERE s.peer = ? AND s.status = {S.STAGED.literal} AND s.type IN ({_marks(types)})"
+            f"WHERE s.peer = ? AND s.status = {S.STAGED.literal} AND s.type IN ({marks(types)})"
             f"{extra} ORDER BY s.id",
             (source, *types, *params))
 
@@ -244,7 +240,7 @@ class Inbox(Table):
         types = list(types)
         return self._by_ids(
             f"SELECT id FROM inbox WHERE peer = ? AND status = {S.WAITING.literal} "
-            f"AND type IN ({_marks(types)}) ORDER BY id", (source, *types))
+            f"AND type IN ({marks(types)}) ORDER BY id", (source, *types))
 
     def _by_ids(self, sql: str, params: tuple) -> Iterator[Staged]:
         """The rows whose ids `sql` selects, as they were when it ran, a page at a time.
@@ -262,7 +258,7 @@ class Inbox(Table):
             page = ids[start:start + PAGE]
             cur = self.conn.execute(
                 f"SELECT {_STAGED} FROM inbox i JOIN inbox_payloads p ON p.inbox_id = i.id "
-                f"WHERE i.id IN ({_marks(page)})", tuple(page))
+                f"WHERE i.id IN ({marks(page)})", tuple(page))
             found = {row[0]: row for row in cur}
             yield from (Staged.of(found[i]) for i in page if i in found)
 
@@ -285,7 +281,7 @@ class Inbox(Table):
     def count_status(self, peer: str, status: InboxStatus, types: Iterable[str]) -> int:
         types = list(types)
         return self.conn.execute(
-            f"SELECT count(*) FROM inbox WHERE peer = ? AND status = ? AND type IN ({_marks(types)})",
+            f"SELECT count(*) FROM inbox WHERE peer = ? AND status = ? AND type IN ({marks(types)})",
             (peer, status, *types)).fetchone()[0]
 
     def count_by_type(self, peer: str, status: InboxStatus, types: Iterable[str],
@@ -295,7 +291,7 @@ class Inbox(Table):
         types = list(types)
         return dict(self.conn.execute(
             f"SELECT type, count(*) FROM inbox WHERE peer = ? AND status = {status.literal} "
-            f"AND {_UNLESS} AND type IN ({_marks(types)}) GROUP BY type ORDER BY type",
+            f"AND {_UNLESS} AND type IN ({marks(types)}) GROUP BY type ORDER BY type",
             (peer, unless, unless, *types)).fetchall())
 
     def restage(self, source: str, types: Iterable[str], status: InboxStatus, reason: str = "%",
@@ -308,7 +304,7 @@ class Inbox(Table):
             return 0
         return self.conn.execute(
             f"UPDATE inbox SET status = {S.STAGED.literal} WHERE peer = ? AND status = ? AND "
-            f"coalesce(reason, '') LIKE ? AND {_UNLESS} AND type IN ({_marks(types)})",
+            f"coalesce(reason, '') LIKE ? AND {_UNLESS} AND type IN ({marks(types)})",
             (source, status, reason, unless, unless, *types)).rowcount
 
     def parked(self) -> list[tuple[str, str, str, str]]:
@@ -326,7 +322,7 @@ class Inbox(Table):
             "SELECT w.type, w.ref, min(l.ref) FROM inbox w JOIN inbox_links l ON l.inbox_id = w.id "
             f"WHERE w.peer = ? AND w.status = {S.WAITING.literal} AND w.updated_at < ? "
             "AND l.ref NOT IN (SELECT ref FROM invoices) "
-            f"AND l.ref NOT IN (SELECT ref FROM inbox WHERE peer = ? AND type IN ({_marks(invoice_types)})) "
+            f"AND l.ref NOT IN (SELECT ref FROM inbox WHERE peer = ? AND type IN ({marks(invoice_types)})) "
             "GROUP BY w.id ORDER BY w.id", (source, before, source, *invoice_types)).fetchall()
 
     def ignore_other_types(self, source: str, wanted: Iterable[str]) -> int:
@@ -336,7 +332,7 @@ class Inbox(Table):
             return 0
         cur = self.conn.execute(
             f"UPDATE inbox SET status = {S.IGNORED.literal}, reason = ? WHERE peer = ? "
-            f"AND status = {S.STAGED.literal} AND type IN ({_marks(unwanted)})",
+            f"AND status = {S.STAGED.literal} AND type IN ({marks(unwanted)})",
             (UNTAKEN, source, *unwanted))
         return cur.rowcount
 
@@ -351,7 +347,7 @@ class Inbox(Table):
         return self.conn.execute(
             f"UPDATE inbox SET status = {S.STAGED.literal}, reason = NULL WHERE peer = ? AND "
             f"status = {S.IGNORED.literal} AND (reason = ? OR reason IS NULL AND kind = 'object') "
-            f"AND type IN ({_marks(wanted)})", (source, UNTAKEN, *wanted)).rowcount
+            f"AND type IN ({marks(wanted)})", (source, UNTAKEN, *wanted)).rowcount
 
     def staged_types(self, source: str) -> list[str]:
         """The distinct types of staged rows, one index seek each.
@@ -384,15 +380,15 @@ class Inbox(Table):
         Run to a fixpoint by the caller: forwarding a sale can link its return and its payment.
         """
         types, forwarded = list(types), list(forwarded)
-        marks = _marks(types)
+        in_types = marks(types)
         # Driven from the invoices and forwarded documents, through inbox_links_ref: the
         # waiting documents (most of an accounting base's payments and sales) may be many more,
         # and this runs on every run.
         cur = self.conn.execute(
             "SELECT DISTINCT w.id FROM inbox_links l CROSS JOIN inbox w ON w.id = l.inbox_id "
             "WHERE l.ref IN (SELECT ref FROM invoices UNION ALL SELECT ref FROM registrations "
-            f"WHERE peer = ? AND kind = 'object' AND type IN ({_marks(forwarded)})) "
-            f"AND w.peer = ? AND w.status = {S.WAITING.literal} AND w.type IN ({marks}) "
+            f"WHERE peer = ? AND kind = 'object' AND type IN ({marks(forwarded)})) "
+            f"AND w.peer = ? AND w.status = {S.WAITING.literal} AND w.type IN ({in_types}) "
             "ORDER BY w.id",
             (target, *forwarded, source, *types))
         return [r[0] for r in cur]

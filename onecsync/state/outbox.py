@@ -12,7 +12,6 @@ from typing import Callable
 from typing import Iterable
 from typing import Iterator
 from typing import Sequence
-from typing import Sized
 
 from onecsync.errors import StateError
 from onecsync.state.inbox import OWN_INVOICE
@@ -22,6 +21,7 @@ from onecsync.state.inbox import StoredObject
 from onecsync.state.payloads import pack
 from onecsync.state.payloads import unpack
 from onecsync.state.table import Table
+from onecsync.state.table import marks
 from onecsync.state.table import now_text
 
 # Ids per bulk statement over a range (see _in_id_ranges).
@@ -53,10 +53,6 @@ class Pending(StoredObject):
                              "that was received (its digest differs)",
                              remedy="restore the state file from a backup")
         return pending
-
-
-def _marks(values: Sized) -> str:
-    return ", ".join(["?"] * len(values))
 
 
 class Outbox(Table):
@@ -152,8 +148,8 @@ class Outbox(Table):
         types = list(types)
         if not types:
             return 0
-        marks = _marks(types)
-        where = (f"peer = ? AND status = {S.STAGED.literal} AND type IN ({marks}) AND "
+        in_types = marks(types)
+        where = (f"peer = ? AND status = {S.STAGED.literal} AND type IN ({in_types}) AND "
                  "(kind = 'object' OR EXISTS (SELECT 1 FROM registrations r WHERE r.peer = ? "
                  "AND r.type = inbox.type AND r.ref = inbox.ref))")
         stamp = now_text()
@@ -184,11 +180,11 @@ class Outbox(Table):
 
         count = self._in_id_ranges(
             f"SELECT min(id), max(id) FROM inbox WHERE peer = ? AND status = {S.STAGED.literal} "
-            f"AND type IN ({marks})", (source, *types), register_range)
+            f"AND type IN ({in_types})", (source, *types), register_range)
         # What is left is a deletion of something the target never got.
         self.conn.execute(
             f"UPDATE inbox SET status = {S.IGNORED.literal} WHERE peer = ? AND status = "
-            f"{S.STAGED.literal} AND type IN ({marks}) AND kind = 'delete'", (source, *types))
+            f"{S.STAGED.literal} AND type IN ({in_types}) AND kind = 'delete'", (source, *types))
         return count
 
     def forwarded_for(self, source: str, target: str,
@@ -202,7 +198,7 @@ class Outbox(Table):
             cur = self.conn.execute(
                 "SELECT l.ref, r.ref, r.type FROM registrations r JOIN inbox i ON i.peer = ? "
                 "AND i.type = r.type AND i.ref = r.ref JOIN inbox_links l ON l.inbox_id = i.id "
-                f"WHERE r.peer = ? AND r.kind = 'object' AND l.ref IN ({_marks(chunk)})",
+                f"WHERE r.peer = ? AND r.kind = 'object' AND l.ref IN ({marks(chunk)})",
                 (source, target, *chunk))
             for inv, doc, type_name in cur:
                 out.setdefault(inv, {})[doc] = type_name
@@ -226,7 +222,7 @@ class Outbox(Table):
         Only such candidates are looked at: the forwarded documents may be many, and this runs on
         every run."""
         types, forwarded, found = list(types), list(forwarded), []
-        marks, fmarks = _marks(types), _marks(forwarded)
+        in_types, fmarks = marks(types), marks(forwarded)
         for column, values in (("w.id", ids), ("l.ref", naming)):
             pick = "w.id IN ({})" if column == "w.id" else \
                 "w.id IN (SELECT l.inbox_id FROM inbox_links l WHERE l.ref IN ({}))"
@@ -234,8 +230,8 @@ class Outbox(Table):
                 chunk = values[i:i + 500]
                 found += [r[0] for r in self.conn.execute(
                     "SELECT w.id FROM inbox w JOIN registrations r ON r.peer = ? AND r.type = w.type "
-                    f"AND r.ref = w.ref AND r.kind = 'object' WHERE {pick.format(_marks(chunk))} "
-                    f"AND w.peer = ? AND w.kind = 'object' AND w.type IN ({marks}) AND w.status IN "
+                    f"AND r.ref = w.ref AND r.kind = 'object' WHERE {pick.format(marks(chunk))} "
+                    f"AND w.peer = ? AND w.kind = 'object' AND w.type IN ({in_types}) AND w.status IN "
                     f"({S.WAITING.literal}, {S.ROUTED.literal}) AND NOT EXISTS (SELECT 1 FROM "
                     "inbox_links k WHERE k.inbox_id = w.id AND (k.ref IN (SELECT ref FROM invoices "
                     "UNION ALL SELECT ref FROM registrations WHERE peer = ? AND kind = 'object' "
@@ -251,7 +247,7 @@ class Outbox(Table):
         types = list(types)
         cur = self.conn.execute(
             "SELECT type, ref FROM registrations WHERE peer = ? AND kind = 'object' AND confirmed_no "
-            f"IS NOT NULL AND type IN ({_marks(types)}) ORDER BY id", (peer, *types))
+            f"IS NOT NULL AND type IN ({marks(types)}) ORDER BY id", (peer, *types))
         return list(cur)
 
     def marked_again(self, peer: str) -> set[tuple[str, str]]:
@@ -279,13 +275,13 @@ class Outbox(Table):
         return self.conn.execute(
             "UPDATE registrations SET message_no = NULL, confirmed_no = NULL, overtaken = NULL, "
             "parked = NULL, stamped_at = NULL, confirmed_at = NULL, registered_at = ? "
-            f"WHERE peer = ? AND type IN ({_marks(types)})", (now_text(), peer, *types)).rowcount
+            f"WHERE peer = ? AND type IN ({marks(types)})", (now_text(), peer, *types)).rowcount
 
     def count_by_type(self, peer: str, types: Iterable[str]) -> dict[str, int]:
         """Registrations for `peer` of each of `types`, by type in order (none: not there)."""
         types = list(types)
         return dict(self.conn.execute(
-            f"SELECT type, count(*) FROM registrations WHERE peer = ? AND type IN ({_marks(types)}) "
+            f"SELECT type, count(*) FROM registrations WHERE peer = ? AND type IN ({marks(types)}) "
             "GROUP BY type ORDER BY type", (peer, *types)).fetchall())
 
     # -- sending ------------------------------------------------------------------------

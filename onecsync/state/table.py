@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import sqlite3
 from typing import TYPE_CHECKING
+from typing import Sized
 
 from onecsync import clock
 
 if TYPE_CHECKING:
     from onecsync.state.store import State
+
+
+def marks(values: Sized) -> str:
+    """The `?, ?, …` of an `IN (…)` for these values."""
+    return ", ".join(["?"] * len(values))
 
 
 def now_text() -> str:

@@ -204,9 +204,9 @@ class FtpTransport:
         except ftplib.error_perm as exc:
             if not str(exc).startswith(("500", "501", "502", "504")):
                 raise
-            names = list(self._names(ftp))
-            odd = [n for n in names if not_a_file(n)][:1]
-            seen = [n for n in names if message_like(n) and not not_a_file(n)]
+            listed = list(self._names(ftp))
+            odd = [n for n in listed if not_a_file(n)][:1]
+            seen = [n for n in listed if message_like(n) and not not_a_file(n)]
             entries = {n: {} for n in seen if wanted(n)}  # no MLSD: ask each file
         if odd and callable(names):  # one line a run (the scan for the base's message)
             log.warning("%s: the server lists names no file can have (as %s): ignored",
