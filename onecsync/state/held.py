@@ -22,6 +22,7 @@ from typing import Iterable
 
 from onecsync.state.payloads import unpack
 from onecsync.state.table import Table
+from onecsync.state.table import distinct
 from onecsync.state.table import marks
 
 if TYPE_CHECKING:
@@ -101,12 +102,7 @@ class Holdings(Table):
     def types_of_ours(self, peer: str) -> frozenset[str]:
         """The types anything is registered for `peer` of, one index seek each (a million
         catalog registrations are a few types)."""
-        types: list[str] = []
-        while (row := self.conn.execute(
-                "SELECT type FROM registrations WHERE peer = ? AND type > ? ORDER BY type LIMIT 1",
-                (peer, types[-1] if types else "")).fetchone()) is not None:
-            types.append(row[0])
-        return frozenset(types)
+        return frozenset(distinct(self.conn, "type", "FROM registrations WHERE peer = ?", (peer,)))
 
     def resend(self, target: str, holder: str, types: Iterable[str]) -> int:
         """Point `target`'s registrations of `types` at what `holder` holds: its own copy, or
