@@ -1,7 +1,8 @@
 """What a base holds of an object now: the one rule that echoes, resends and heals decide by.
 
-Public API: `Holdings` (as `State.held`), `Held`; the rule's SQL, for the statements that apply
-it in bulk: `CONFIRMED_OURS_SQL`, `OVERTAKE_SQL`.
+Public API: `Holdings` (as `State.held`: `of`, `delivered`, `has_any`, `types_of_ours`, `resend`),
+`Held`; the rule's SQL, for the statements that apply it in bulk: `CONFIRMED_OURS_SQL`,
+`OVERTAKE_SQL`.
 
 A base holds the newer, in the order things happened, of (a) the last copy it sent us and (b)
 the version we registered for it: once it reads our message it holds that, whether it has
@@ -98,6 +99,14 @@ class Holdings(Table):
         if not rows:
             return None
         return Held(rows[0], own=False, sent=unpack(reg[1]) if reg[1] is not None else None)
+
+    def has_any(self, peer: str, type_name: str, ref: str) -> bool:
+        """Has `peer` a version of the object, whichever: we registered one for it last (not its
+        deletion), or it sent us one. Two index seeks; no payload is read."""
+        return bool(self.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM registrations WHERE peer = ? AND type = ? AND ref = ? "
+            "AND kind = 'object') OR EXISTS (SELECT 1 FROM inbox WHERE peer = ? AND type = ? AND "
+            "ref = ?)", (peer, type_name, ref) * 2).fetchone()[0])
 
     def types_of_ours(self, peer: str) -> frozenset[str]:
         """The types anything is registered for `peer` of, one index seek each (a million
