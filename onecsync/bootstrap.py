@@ -286,10 +286,12 @@ def run_init(req: InitRequest, dry_run: bool = False) -> InitReport:
             raise Refused(f"{path} exists and is not a settings-only message",
                           remedy="pass --force to replace it, or choose another folder")
     warnings = [w for w in [node_code_warning(req.config_path, config.node.code)] if w]
+    # A state made under another node code is not this node's: nothing in it is kept declared.
+    kept = previous_setup(req.config_path)[0] in (None, config.node.code)
     if not dry_run:
         write_atomically(req.config_path, lambda f: f.write(text.encode("utf-8")), 0o640)
         for name in config.bases:
-            write_settings_message(config, name, files[name], force=True)
+            write_settings_message(config, name, files[name], force=True, kept=kept)
     shown = {name: str(path) for name, path in files.items()}
     return InitReport(dry_run=dry_run, config=str(req.config_path), node_code=config.node.code,
                       transports={n: b.transport.kind for n, b in config.bases.items()},

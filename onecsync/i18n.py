@@ -1,7 +1,7 @@
 """Operator-facing text in the admin's language: Russian when the locale says so, else English.
 
 Public API: `language()`, `english()`, `_(text)`, `N_(text)`, `tr(line)`, `plural(n, one, many)`,
-`catalog()`.
+`counted(n, one, many)`, `catalog()`.
 
 The core says everything in English, and so does what it keeps: the run journal, `--json`, the
 lines scripts grep. Only the edge (console/, the CLI's help) translates, just before printing:
@@ -106,12 +106,22 @@ def plural(n: int, one: str, many: str) -> str:
     5 объектов), which the catalog holds as the translation of `many`, joined by "|"
     (tools/po.py extracts `many`). Untranslated, it stays English."""
     forms = catalog().gettext(many).split(PLURAL_FORMS)
-    if len(forms) == 3:  # ru.po's Plural-Forms
-        last, tens = n % 10, n % 100
-        form = forms[0 if last == 1 and tens != 11 else
-                     1 if 2 <= last <= 4 and not 12 <= tens <= 14 else 2]
-    else:
-        form = one if n == 1 else many
+    return _form(n, forms) if len(forms) == 3 else counted(n, one, many)
+
+
+def counted(n: int, one: str, many: str) -> str:
+    """A count with its noun, `{n}` put in, in English: the core's own `plural`, for a count
+    inside a line it builds (`3 objects sent`). `tr` gives it the admin's form where the line
+    is shown: the catalog holds `one|many` (tools/po.py extracts both), translated as plural()'s
+    texts are, and `tr` finds either English form within a line, its number and all."""
+    return (one if n == 1 else many).replace("{n}", str(n))
+
+
+def _form(n: int, forms: list[str]) -> str:
+    """The one of three Russian forms that `n` takes (ru.po's Plural-Forms), `{n}` put in."""
+    last, tens = n % 10, n % 100
+    form = forms[0 if last == 1 and tens != 11 else
+                 1 if 2 <= last <= 4 and not 12 <= tens <= 14 else 2]
     return form.replace("{n}", str(n))
 
 
@@ -278,6 +288,28 @@ class Catalog(gettext.NullTranslations):
         compiled.sort(key=lambda c: -c[0])
         return compiled
 
+    @functools.cached_property
+    def counts(self) -> list[tuple[re.Pattern, list[str]]]:
+        """(either English form, the three Russian forms) of each `counted()` text: its msgid
+        is `one|many`, `{n}` in each."""
+        out = []
+        for msgid, msgstr in self.entries.items():
+            english, forms = msgid.split(PLURAL_FORMS), msgstr.split(PLURAL_FORMS)
+            if len(english) == 2 and len(forms) == 3 and all("{n}" in e for e in english):
+                alternatives = "|".join(re.escape(e).replace(re.escape("{n}"), r"(\d+)")
+                                        for e in english)
+                out.append((re.compile(f"(?:{alternatives})"), forms))
+        return out
+
+    def _counted(self, text: str) -> str | None:
+        """A count `counted()` made (`3 objects sent`), in the admin's form; None if it is not one."""
+        if not any(c.isdigit() for c in text):
+            return None
+        for pattern, forms in self.counts:
+            if m := pattern.fullmatch(text):
+                return _form(int(next(g for g in m.groups() if g is not None)), forms)
+        return None
+
     def _top(self, text: str) -> str:
         # A bound on the work for one line: a line is short, but a cause quoted in it (a
         # server's answer, a config's hundred problems) is not ours to trust.
@@ -303,6 +335,8 @@ class Catalog(gettext.NullTranslations):
         return out
 
     def _translate(self, text: str) -> str:
+        if (count := self._counted(text)) is not None:
+            return count
         # An error line ends in its remedy, "message (remedy)": split off first, so that a
         # template ending in a field does not swallow the remedy as part of its value.
         head, tail = _last_parenthesis(text)

@@ -80,3 +80,30 @@ def test_what_yaml_read_exactly_as_written_is_that_text(tmp_path, written):
     cfg = load_config(path)
     assert cfg.bases["crm"].transport.user == written
     assert cfg.node.prefix == "12"
+
+
+MAPPED = ("mapping:\n  accounting:\n    Документ.ЗаказКлиента:\n      values:\n"
+          "        Товары/Строка/СтавкаНДС: {{{key}: НДС20}}\n")
+VALUES = "mapping.accounting.Документ.ЗаказКлиента.values.Товары/Строка/СтавкаНДС"
+
+
+@pytest.mark.parametrize("written, kind, shown", [
+    ("01", "a number", ", 1"), ("1.10", "a number", ", 1.1"), ("yes", "true or false", ", true"),
+    ("true", "true or false", ""), ("0x1F", "a number", ", 31"),
+])
+def test_a_mapping_key_yaml_typed_names_the_key_and_how_to_quote_it(tmp_path, written, kind, shown):
+    """An old value of `values:` that YAML typed would never match the text 1C sends (`01` is
+    the number 1, `yes` is true): refused, not silently never applied."""
+    assert problems(tmp_path, flows=MAPPED.format(key=written)) == [
+        f"{VALUES}: the key {written} on line 14 is read by YAML as {kind}{shown}: quote it, "
+        f"'{written}'"]
+
+
+@pytest.mark.parametrize("written", ["'01'", "'yes'", "1234", "1.5"])
+def test_a_quoted_key_or_one_yaml_read_as_written_is_that_text(tmp_path, written):
+    path = tmp_path / "onecsync.yaml"
+    path.write_text(BASE.format(node="", user="sync", flows=MAPPED.format(key=written)),
+                    encoding="utf-8")
+    path.chmod(0o600)
+    rules = load_config(path).mapping["accounting"]["Документ.ЗаказКлиента"]
+    assert rules.values == (("Товары/Строка/СтавкаНДС", ((written.strip("'"), "НДС20"),)),)

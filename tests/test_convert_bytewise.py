@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import re
 import sys
-from copy import deepcopy
 from functools import cache
 
 import pytest
@@ -30,11 +29,10 @@ from onecsync.protocol.objects import convert
 from onecsync.protocol.objects import parse_object
 from onecsync.protocol.reader import MessageReader
 from tests import reference_convert as reference
-from tests.test_convert_equivalence import _mutate
-from tests.test_convert_equivalence import outcome
-from tests.test_convert_proof import PAIRS
-from tests.test_convert_proof import objects_of
-from tests.test_convert_proof import valid_in
+from tests.conversions import objects_of
+from tests.conversions import outcome
+from tests.conversions import random_valid_object
+from tests.conversions import valid_in
 
 NS = formats.namespace("1.8")
 
@@ -56,17 +54,8 @@ def as_the_walk(xml: bytes, source: str, target: str) -> bool:
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_random_valid_objects_come_out_as_the_walk_writes_them(data):
-    source, target = data.draw(st.sampled_from(PAIRS))
-    xml = data.draw(st.sampled_from(objects_of(source)))
-    el = parse_object(xml, source)
-    ns = formats.namespace(source)
-    schema = formats.object_schema(source)
-    for _ in range(data.draw(st.integers(0, 6))):
-        before = deepcopy(el)
-        _mutate(el, ns, data)
-        if not schema.validate(el):
-            el = before  # only objects valid in their own version are converted this way
-    as_the_walk(normalize_object(el, ns), source, target)
+    source, target, xml = random_valid_object(data)
+    as_the_walk(xml, source, target)
 
 
 @cache

@@ -9,7 +9,6 @@ refuses is parked: tests/test_corpus.py::test_a_schema_invalid_object_is_parked_
 
 from __future__ import annotations
 
-from copy import deepcopy
 from functools import cache
 
 import pytest
@@ -26,21 +25,12 @@ from onecsync.protocol.normal import normalize_object
 from onecsync.protocol.objects import convert
 from onecsync.protocol.objects import parse_object
 from tests import reference_convert as reference
-from tests.test_convert_equivalence import _mutate
-from tests.test_convert_equivalence import corpus
-from tests.test_convert_equivalence import outcome
-
-# The pairs the proof must hold for: the benchmark's, and one more, both ways.
-PAIRS = [("1.8", "1.17"), ("1.17", "1.8"), ("1.11", "1.16"), ("1.16", "1.11")]
-
-
-def valid_in(version: str, xml: bytes) -> bool:
-    return formats.object_schema(version).validate(parse_object(xml, version))
-
-
-@cache
-def objects_of(version: str) -> tuple[bytes, ...]:
-    return tuple(x for v, x in corpus() if v == version and valid_in(v, x))
+from tests.conversions import PAIRS
+from tests.conversions import mutate
+from tests.conversions import objects_of
+from tests.conversions import outcome
+from tests.conversions import random_valid_object
+from tests.conversions import valid_in
 
 
 @cache
@@ -72,32 +62,28 @@ def assert_like_the_walk(xml: bytes, source: str, target: str) -> None:
         assert valid_in(target, out[0]), (source, target, xml)
 
 
+def _another_value(el, source: str, target: str, data) -> None:
+    """One of `mutate`'s changes, or another value of a field's enumeration (the target's may
+    lack it), mostly of the fields the proof doubts (a few in an object of hundreds)."""
+    ns, target_ns = formats.namespace(source), formats.namespace(target)
+    if data.draw(st.booleans()):
+        mutate(el, ns, data)
+        return
+    pool = values_by_field(source)
+    leaves = [e for e in el.iter(etree.Element) if not len(e) and etree.QName(e).localname in pool]
+    doubted = proved(source, target, etree.QName(el).localname) or {}
+    leaves = [e for e in leaves if e.tag.replace(ns, target_ns) in doubted] \
+        or leaves if data.draw(st.booleans()) else leaves
+    if leaves:
+        node = data.draw(st.sampled_from(leaves))
+        node.text = data.draw(st.sampled_from(pool[etree.QName(node).localname]))
+
+
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_random_valid_objects_convert_as_the_walk_and_valid(data):
-    source, target = data.draw(st.sampled_from(PAIRS))
-    xml = data.draw(st.sampled_from(objects_of(source)))
-    el = parse_object(xml, source)
-    ns, target_ns = formats.namespace(source), formats.namespace(target)
-    schema = formats.object_schema(source)
-    for _ in range(data.draw(st.integers(0, 6))):
-        before = deepcopy(el)
-        if data.draw(st.booleans()):
-            _mutate(el, ns, data)
-        else:  # another value of its field's enumeration (the target's may lack it)
-            pool = values_by_field(source)
-            leaves = [e for e in el.iter(etree.Element)
-                      if not len(e) and etree.QName(e).localname in pool]
-            doubted = proved(source, target, etree.QName(el).localname) or {}
-            # Mostly the fields the proof doubts (a few in an object of hundreds).
-            leaves = [e for e in leaves if e.tag.replace(ns, target_ns) in doubted] \
-                or leaves if data.draw(st.booleans()) else leaves
-            if leaves:
-                node = data.draw(st.sampled_from(leaves))
-                node.text = data.draw(st.sampled_from(pool[etree.QName(node).localname]))
-        if not schema.validate(el):
-            el = before  # only objects valid in their own version are converted this way
-    assert_like_the_walk(normalize_object(el, ns), source, target)
+    source, target, xml = random_valid_object(data, _another_value)
+    assert_like_the_walk(xml, source, target)
 
 
 @pytest.mark.parametrize("source,target", PAIRS)

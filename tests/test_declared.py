@@ -130,6 +130,20 @@ def test_settings_message_declares_the_same_as_the_data_messages(sandbox, monkey
         sandbox.outgoing("crm")["path"])
 
 
+def test_settings_message_declares_the_types_kept_declared(sandbox, monkeypatch):
+    """Review 8 #7: a type declared to a base as received stays declared when the flows drop it
+    (flows/declared.py); the settings message dropped it, and 1C, loading it, would stop
+    registering for us what the base makes of it."""
+    exchange_once(sandbox)  # declares sales as received from accounting
+    sale = "Документ.РеализацияТоваровУслуг"
+    sandbox.write_config(sandbox.config.read_text(encoding="utf-8") + (
+        "flows:\n  pull-settlements:\n    objects: [Документ.ВозвратТоваровОтПокупателя]\n"))
+    monkeypatch.chdir(sandbox.root)
+    assert sandbox.run("settings-message", "accounting")[0] == 0
+    assert declared(sandbox.root / settings_file("accounting"))[sale] == ("", "*")
+    assert declared(sandbox.outgoing("accounting")["path"])[sale] == ("", "*")
+
+
 def test_settings_message_never_replaces_a_data_message(sandbox):
     exchange_once(sandbox)
     ours = sandbox.outgoing("crm")["path"]

@@ -371,3 +371,22 @@ def test_the_run_line_says_1_object_in_both_languages(sandbox, monkeypatch):
     _, _, err = sandbox.human("pull-catalogs")
     assert "принято сообщение 1: 1 объект, 0 удалений" in err, err
     assert "отправлено сообщение 1 (формат 1.8): 1 объект" in err, err
+
+
+@pytest.mark.parametrize("n, english, russian", [
+    (1, "1 difference", "1 расхождение"), (3, "3 differences", "3 расхождения"),
+    (11, "11 differences", "11 расхождений"), (21, "21 differences", "21 расхождение"),
+])
+def test_a_count_the_core_says_in_english_takes_its_form_where_it_is_shown(monkeypatch, n, english,
+                                                                            russian):
+    """counted(): the core's lines say the English form; tr finds the count in a line (or as a
+    log line's value) and says the Russian one, which plural() alone could not in the core."""
+    from onecsync.i18n import counted
+
+    assert counted(n, "{n} difference", "{n} differences") == english
+    monkeypatch.setenv("LANG", "ru_RU.UTF-8")
+    assert i18n.tr(english) == russian
+    # A log line's format is translated, then its values go in, each a line tr translates.
+    line = i18n._("reconcile: %s may still be on the way from accounting: drift if its next "
+                  "message does not bring them") % i18n.tr(english)
+    assert line.startswith(f"reconcile: из бухгалтерии ещё может быть в пути {russian}: "), line

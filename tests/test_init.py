@@ -17,6 +17,7 @@ from onecsync.cli import setup as cli_module
 from onecsync.config import DEFAULT_FLOWS
 from onecsync.config import TRANSPORT_KINDS
 from onecsync.config import load_config
+from onecsync.state import open_state
 from tests import factory as f
 from tests.conftest import assert_valid_message
 from tests.conftest import parse_message
@@ -259,10 +260,12 @@ def test_init_force_keeps_the_node_code_and_warns_when_asked_for_a_new_one(run, 
     code, first, _ = run("init", *FLAGS)
     assert code == 0
     old = first["node_code"]
-    (tmp_path / "onecsync-state.sqlite").write_bytes(b"")  # a state was made under it
+    state = tmp_path / "onecsync-state.sqlite"
+    open_state(state).close()  # a state was made under it (its kept declarations are read)
     code, report, err = run("init", "--force", *FLAGS)
     assert code == 0, err
     assert report["node_code"] == old and report["warnings"] == []
+    state.write_bytes(b"")  # not this node's under a new code: not even read
     new = str(uuid.uuid4())
     capsys.readouterr()
     with pytest.raises(SystemExit) as exc:

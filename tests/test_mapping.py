@@ -159,6 +159,58 @@ def test_the_organization_filter_keeps_other_organizations_out(sandbox):
     assert report["routed"]["pull-settlements"]["filtered"] == 1
 
 
+@pytest.mark.parametrize("how", ["we sent it", "it sent us its copy"])
+def test_the_organization_filter_never_holds_back_what_the_target_has(sandbox, how):
+    """A new version of what the CRM has goes, whatever organization it names now: held back,
+    the CRM's copy would stay as it was."""
+    config_with(sandbox, "flows:\n  pull-settlements:\n    organizations: ['7728415638']\n")
+    other = f.ORG.replace("7728415638", "7701000000").replace("b1d0fb3b", "eeeeeeee")
+    order_ref = f.ref(1, "c0ffee00")
+    paid = f.payment(f.ref(2), order_ref, "1.00")
+    if how == "we sent it":
+        sandbox.put("crm", f.Msg(sender=f.CRM, objects=[f.order(order_ref)]))
+        sandbox.put("accounting", f.Msg(objects=[paid]))
+        assert sandbox.run("run")[0] == 0
+        assert ("Документ.ПБДСРасчетыСКонтрагентами", f.ref(2)) in sandbox.outgoing("crm")["objects"]
+        sandbox.put("crm", f.Msg(sender=f.CRM, message_no=2, received_no=1, objects=[]))
+        accounting_no = 2
+    else:  # no flow takes a payment from the CRM: its copy is set aside, but it is there
+        sandbox.put("crm", f.Msg(sender=f.CRM, objects=[f.order(order_ref),
+                                                        paid.replace(f.ORG, other, 1)]))
+        accounting_no = 1
+    sandbox.put("accounting", f.Msg(message_no=accounting_no, received_no=accounting_no - 1,
+                                    created="2026-11-21T09:00:00", objects=[
+        f.payment(f.ref(2), order_ref, "3.00").replace(f.ORG, other, 1)]))
+    code, report, err = sandbox.run("run")
+    assert code == 0, err
+    assert report["routed"]["pull-settlements"].get("filtered", 0) == 0
+    assert ("Документ.ПБДСРасчетыСКонтрагентами", f.ref(2)) in sandbox.outgoing("crm")["objects"]
+
+
+def test_what_the_target_holds_is_looked_up_once_per_object_and_no_payload_for_the_filter(
+        sandbox, monkeypatch):
+    """Under a drop rule and an organization filter, routing an order read what accounting holds
+    twice (to restore what the rule dropped, then for the echo) and fetched a whole copy only to
+    learn that one existed (whether the filter applies)."""
+    from onecsync.state.held import Holdings
+    from onecsync.state.inbox import Inbox
+
+    config_with(sandbox, "flows:\n  push-invoices:\n    organizations: ['7728415638']\n"
+                         "mapping:\n  crm:\n    Документ.ЗаказКлиента:\n"
+                         "      drop: [ОбщиеСвойстваОбъектовФормата/Комментарий]\n")
+    calls: list[str] = []
+    for cls, name in ((Holdings, "of"), (Inbox, "copy_of")):
+        real = getattr(cls, name)
+        monkeypatch.setattr(cls, name, lambda self, *a, real=real, name=name:
+                            calls.append(name) or real(self, *a))
+    sandbox.put("crm", f.Msg(sender=f.CRM, objects=[f.order(f.ref(1, "c0ffee00"))]))
+    code, report, err = sandbox.run("push-invoices")
+    assert code == 0, err
+    assert report["routed"]["push-invoices"] == {"registered": 1}
+    # Accounting holds none of it: of() looks for its own copy, once.
+    assert calls == ["of", "copy_of"]
+
+
 def test_an_object_the_peer_version_cannot_carry_is_parked_and_the_rest_goes(sandbox):
     flows = ("flows:\n  pull-catalogs:\n    objects: [Справочник.Контрагенты, Справочник.СтавкиНДС]\n")
     config_with(sandbox, flows, formats_line='formats: ["1.8", "1.17"]')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 from onecsync.flows.reconcile import ORPHAN_AFTER_RUNS
@@ -35,7 +36,9 @@ def test_a_base_that_never_confirms_is_reported_as_stuck(sandbox):
     assert code == 9
     (drift,) = report["drift"]
     assert (drift["kind"], drift["peer"]) == ("stuck", "crm")
-    assert "1 object(s) sent since message 1 are still unconfirmed" in drift["detail"]
+    # The runs since it was sent: the first run's is counted or not, by the second it started.
+    assert re.fullmatch(r"still unconfirmed after 1[23] runs: 1 object sent since message 1; is "
+                        r"the crm base importing our messages\?", drift["detail"]), drift["detail"]
     assert "drift: stuck" in err
     # The CRM confirms: nothing is stuck any more.
     sandbox.put("crm", f.Msg(sender=f.CRM, message_no=2, received_no=1))
@@ -57,13 +60,42 @@ def test_a_base_never_heard_from_is_reported_as_silent(sandbox):
     (drift,) = report["drift"]
     assert (drift["kind"], drift["peer"]) == ("silent", "crm")
     assert (f"no message from the crm base in the {STUCK_AFTER_RUNS + 1} runs since the first, "
-            "and none of our 1 message(s) taken: is bases.crm.transport the folder or address the "
-            "base exchanges through (its exchange settings), and has it loaded `onecsync "
-            "settings-message crm`?") == drift["detail"]
+            "and it has taken none of the 1 message we wrote: is bases.crm.transport the folder or "
+            "address the base exchanges through (its exchange settings), and has it loaded "
+            "`onecsync settings-message crm`?") == drift["detail"]
     code, _, err = sandbox.human("-q", "run")
     assert code == 9 and "drift: 1 silent" in err  # cron mail says so
     sandbox.put("crm", f.Msg(sender=f.CRM, received_no=1))  # set up at last: it took ours
     assert sandbox.run("run")[0] == 0
+
+
+def test_a_stuck_base_is_said_in_russian_with_each_count_in_its_form(sandbox, monkeypatch):
+    """The counts were "object(s)", "message(s)", built in the core: Russian said "после 21
+    запусков" for 21 runs and could not say "1 объект" at all."""
+    monkeypatch.setenv("LANG", "ru_RU.UTF-8")
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    sandbox.put("crm", f.Msg(sender=f.CRM, objects=[]))
+    sandbox.run("run")
+    add_past_runs(sandbox, 21)
+    code, _, err = sandbox.human("reconcile")
+    assert code == 9
+    # 21 or 22 runs (see above): after 21, запуска; after 22, запусков.
+    said = re.search(r"всё ещё без подтверждения после (\d+) (запуска|запусков): 1 объект, "
+                     r"отправленный начиная с сообщения 1; загружает ли база crm наши сообщения\?",
+                     err)
+    assert said and said[2] == ("запуска" if said[1] == "21" else "запусков"), err
+    assert said[1] in ("21", "22"), err
+
+
+def test_a_silent_base_is_said_in_russian_with_each_count_in_its_form(sandbox, monkeypatch):
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
+    sandbox.run("run")
+    add_past_runs(sandbox, 21)
+    monkeypatch.setenv("LANG", "ru_RU.UTF-8")
+    code, _, err = sandbox.human("reconcile")
+    assert code == 9
+    assert ("от базы crm нет сообщений за 21 запуск с первого, и она не приняла ни одного из "
+            "наших сообщений (записано: 1 сообщение): указывает ли bases.crm.transport") in err, err
 
 
 def test_parked_objects_are_drift_until_retried(sandbox):

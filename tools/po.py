@@ -6,7 +6,8 @@
 What is a msgid (onecsync/i18n.py says how each is translated at the edge):
 - the message and `remedy=` of every error raised (a class derived from OnecsyncError or Stopped,
   click's UsageError/BadParameter), and a class's own `remedy = "…"`;
-- the text of `_()`, `N_()`, `tr()` calls, and of `Drift(…)`'s detail;
+- the text of `_()`, `N_()`, `tr()` calls, and of `Drift(…)`'s detail; `plural()`'s `many`, and
+  `counted()`'s `one|many` (onecsync/i18n.py);
 - the format of `log.info/warning/error(...)` (%-style, translated before the values go in);
 - every help text of the command line (read from click's objects, as --help shows them).
 An f-string becomes a template: each `{expression}` stays as the field, which the translation
@@ -176,6 +177,10 @@ def extract_source() -> dict[str, list[str]]:
                                      if isinstance(k, ast.Constant) and k.value == "message"), None)
                     if item is not None:
                         add(item, where)
+            elif name == "counted" and len(node.args) == 3:  # one msgid: both English forms
+                for one in _template(node.args[1], braces=False):
+                    for many in _template(node.args[2], braces=False):
+                        found.setdefault(f"{one}|{many}", []).append(where)
             elif name in OTHER_CALLS:
                 indexes, keywords = OTHER_CALLS[name]
                 for i in indexes:

@@ -1,7 +1,7 @@
 """The reusable checks of config values, each reporting a problem with its dotted path.
 
 Public API: `Checker(base_dir)` (its `problems`, and one method per kind of value: mapping,
-string, code, boolean, path, secret, number, url, ca_file, unique, object_path, ...), `Range`,
+string, key, code, boolean, path, secret, number, url, ca_file, unique, object_path, ...), `Range`,
 `NUMBERS` (every number the config takes, by key), `OBJECT_TYPE`. A check never stops at a
 problem: it records it (`fail`) and gives back None or the default, so that every problem of a
 config is reported at once. The sections (sections.py, bases.py) are built from these.
@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from onecsync import addresses
 from onecsync.config.model import DEFAULT_FORMATS
+from onecsync.config.yamlsafe import Sources
 from onecsync.i18n import N_
 from onecsync.places import too_long
 from onecsync.secret import Secret
@@ -73,10 +74,9 @@ class Checker:
     """Collects problems instead of stopping at the first; `versions` are the offered formats
     a field path is judged against (set once node.formats is read)."""
 
-    def __init__(self, base_dir: Path,
-                 sources: dict[str, tuple[str, int]] | None = None) -> None:
+    def __init__(self, base_dir: Path, sources: Sources | None = None) -> None:
         self.base_dir = base_dir
-        self.sources = sources or {}  # dotted path → (text as written, line): yamlsafe's
+        self.sources = sources or {}  # what YAML typed → (text as written, line): yamlsafe's
         self.problems: list[str] = []
         self.versions: tuple[str, ...] = DEFAULT_FORMATS
 
@@ -84,12 +84,16 @@ class Checker:
         self.problems.append(f"{where}: {what}")
 
     def mapping(self, value: Any, where: str, known: tuple[str, ...] | None = None) -> dict:
-        """A YAML mapping; with `known`, any other key is a problem."""
+        """A YAML mapping; with `known`, any other key is a problem. Without, its keys are
+        text the config matches (a field path, an old value 1C sends): one YAML typed is a
+        problem (`01` is the number 1, `yes` is true: neither would ever match), and left out."""
         if value is None:
             value = {}
         if not isinstance(value, dict):
             self.fail(where, f"must be a mapping, not {type(value).__name__}")
             return {}
+        if known is None:
+            return {text: v for k, v in value.items() if (text := self.key(k, where)) is not None}
         for key in value:
             if known is not None and key not in known:
                 hint = ""
@@ -124,6 +128,39 @@ class Checker:
             return None
         return text
 
+    def key(self, key: Any, where: str) -> str | None:
+        """A key of the mapping at `where` as text: as `string` takes a value (what YAML read
+        exactly as written is that text), else a problem naming the key and how to quote it."""
+        if isinstance(key, str):
+            return key
+        written = self.sources.get((where, key))
+        if written is not None and not isinstance(key, bool) and written[0] == str(key):
+            return written[0]
+        kind = self._kind(key)
+        if kind is None:
+            self.fail(where, N_(f"a key must be text, not {type(key).__name__}"))
+            return None
+        shown = str(key).lower() if isinstance(key, bool) else str(key)
+        if written is None:
+            self.fail(where, N_(f"the key {shown} is read by YAML as {kind}: quote it"))
+            return None
+        text, line = written
+        quoted = f"'{text}'"
+        if text == shown:
+            self.fail(where, N_(f"the key {text} on line {line} is read by YAML as {kind}: quote "
+                                f"it, {quoted}"))
+        else:
+            self.fail(where, N_(f"the key {text} on line {line} is read by YAML as {kind}, "
+                                f"{shown}: quote it, {quoted}"))
+        return None
+
+    @staticmethod
+    def _kind(value: Any) -> str | None:
+        """What YAML made of a plain scalar, in words; None: not a scalar YAML types."""
+        return {bool: N_("true or false"), datetime.date: N_("a date"),
+                datetime.datetime: N_("a date"), int: N_("a number"),
+                float: N_("a number")}.get(type(value))
+
     def as_written(self, value: Any, where: str) -> str | None:
         """A number or date that YAML read exactly as it is written (`1234`, `2026-12-01`) is
         that text: nothing the admin wrote was changed, and configs that worked keep working.
@@ -136,9 +173,7 @@ class Checker:
     def not_text(self, value: Any, where: str) -> str:
         """Why a value that must be text is not: YAML typed what the admin wrote (0274… is an
         octal number, `no` is false, 2026-12-01 a date): say what was written, and quote it."""
-        kind = {bool: N_("true or false"), datetime.date: N_("a date"),
-                datetime.datetime: N_("a date"), int: N_("a number"),
-                float: N_("a number")}.get(type(value))
+        kind = self._kind(value)
         if kind is None:
             return N_(f"must be a string, not {type(value).__name__}")
         shown = str(value).lower() if isinstance(value, bool) else str(value)

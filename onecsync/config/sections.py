@@ -31,6 +31,7 @@ from onecsync.config.model import Config
 from onecsync.config.model import Flow
 from onecsync.config.model import Node
 from onecsync.config.model import exchange_folders
+from onecsync.config.yamlsafe import Sources
 from onecsync.errors import ConfigError
 from onecsync.errors import listed_problems
 from onecsync.places import forbidden_place
@@ -41,8 +42,8 @@ if TYPE_CHECKING:
 
 
 def parse_config(data: Any, base_dir: Path, path: Path,
-                 sources: dict[str, tuple[str, int]] | None = None) -> Config:
-    """`sources`: the text and line of each value YAML typed (yamlsafe.load_with_sources)."""
+                 sources: Sources | None = None) -> Config:
+    """`sources`: the text and line of each value and key YAML typed (yamlsafe's)."""
     v = Checker(base_dir, sources)
     cfg = top_section(v, data, path)
     if v.problems:
@@ -262,10 +263,11 @@ def mapping_section(c: Checker, data: Any) -> dict[str, dict[str, TypeRules]]:
                     sets.append((str(path).strip("/"),
                                  c.string(value, f"{tw}.set.{path}", one_line=False) or ""))
             values = []
-            for path, table in c.mapping(r.get("values"), f"{tw}.values").items():
-                if not isinstance(table, dict) or not table:
+            for path, raw_table in c.mapping(r.get("values"), f"{tw}.values").items():
+                if not isinstance(raw_table, dict) or not raw_table:
                     c.fail(f"{tw}.values.{path}", "must map old values to new ones")
                     continue
+                table = c.mapping(raw_table, f"{tw}.values.{path}")
                 for k, v in table.items():  # a new value is text, as it goes into the XML
                     if not isinstance(v, str):
                         c.fail(f"{tw}.values.{path}.{k}", c.not_text(v, f"{tw}.values.{path}.{k}"))

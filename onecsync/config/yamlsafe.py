@@ -1,8 +1,8 @@
 """Parse a config's YAML text so that no document can hang, exhaust or silently mislead us.
 
 Public API: `load(text, name)` → the plain data, or ConfigError; `load_with_sources(text, name)`
-→ the data and the source text of each value YAML typed (see `_typed_scalars`); `MAX_DEPTH`,
-`MAX_NODES`.
+→ the data and the source text of each value and mapping key YAML typed (see `_typed_scalars`),
+`Sources`; `MAX_DEPTH`, `MAX_NODES`.
 The one module that imports yaml (tests/test_package.py holds the rest of onecsync to it).
 
 PyYAML's safe loader expands every alias into a shared object that the validator then walks as
@@ -30,6 +30,9 @@ from onecsync.errors import ConfigError
 MAX_DEPTH = 64          # a config is a handful of levels deep
 MAX_NODES = 100_000     # values once every alias is expanded; a big mapping section is ~10,000
 _MERGE = "tag:yaml.org,2002:merge"
+# What YAML typed otherwise than as written → (the text as written, its line): a value by its
+# dotted path (`a.b[0]`), a mapping key by (the mapping's dotted path, the key as YAML read it).
+Sources = dict[str | tuple[str, Any], tuple[str, int]]
 
 
 class _Refused(Exception):
@@ -181,24 +184,31 @@ _STR = "tag:yaml.org,2002:str"
 _NULL = "tag:yaml.org,2002:null"
 
 
-def _typed_scalars(node, where: str, out: dict[str, tuple[str, int]], budget: list[int]) -> None:
+def _typed_scalars(node, where: str, out: Sources, budget: list[int], construct) -> None:
     """Every unquoted scalar YAML typed as other than text (a number, a boolean, a date), by its
-    dotted path as the config checks name it (`a.b[0]`): (its text as written, its line). Run
+    dotted path as the config checks name it (`a.b[0]`): (its text as written, its line); and
+    every mapping key so typed, by (the mapping's path, the key as `construct` makes it). Run
     on the constructed document, whose mappings have their merges already folded in (the last
     of a key wins, as in the data). `budget` bounds the walk by the values composed."""
     budget[0] -= 1
     if budget[0] < 0:
         return
     if isinstance(node, yaml.ScalarNode):
-        if node.tag not in (_STR, _NULL) and not node.style:  # plain: libyaml says "", PyYAML None
+        if _typed(node):
             out[where] = (node.value, node.start_mark.line + 1)
     elif isinstance(node, yaml.SequenceNode):
         for i, child in enumerate(node.value):
-            _typed_scalars(child, f"{where}[{i}]", out, budget)
+            _typed_scalars(child, f"{where}[{i}]", out, budget, construct)
     elif isinstance(node, yaml.MappingNode):
         for key, child in node.value:
             name = _key_text(key)
-            _typed_scalars(child, f"{where}.{name}" if where else name, out, budget)
+            if isinstance(key, yaml.ScalarNode) and _typed(key) and key.tag != _MERGE:
+                out[(where, construct(key))] = (key.value, key.start_mark.line + 1)
+            _typed_scalars(child, f"{where}.{name}" if where else name, out, budget, construct)
+
+
+def _typed(node) -> bool:
+    return node.tag not in (_STR, _NULL) and not node.style  # plain: libyaml says "", PyYAML None
 
 
 def load(text: str, name: str) -> Any:
@@ -206,7 +216,7 @@ def load(text: str, name: str) -> Any:
     return load_with_sources(text, name)[0]
 
 
-def load_with_sources(text: str, name: str) -> tuple[Any, dict[str, tuple[str, int]]]:
+def load_with_sources(text: str, name: str) -> tuple[Any, Sources]:
     """`load`, and the text and line of every scalar YAML typed otherwise than as written
     (`_typed_scalars`): `027400000064` is read as the octal 3154116660, `no` as false; a key
     whose value is text names what the admin wrote, not what YAML made of it."""
@@ -218,8 +228,8 @@ def load_with_sources(text: str, name: str) -> tuple[Any, dict[str, tuple[str, i
         if found := _repeated_key(node, "", {}):
             raise _twice(name, found)
         data = loader.construct_document(node)
-        sources: dict[str, tuple[str, int]] = {}
-        _typed_scalars(node, "", sources, [MAX_NODES])
+        sources: Sources = {}
+        _typed_scalars(node, "", sources, [MAX_NODES], loader.construct_object)
         return data, sources
     except _Refused as exc:
         raise ConfigError(f"{name}: refused at line {exc.mark.line + 1}: {exc}",

@@ -1,6 +1,7 @@
 """Which object types onecsync declares to each base, and which each base must declare in return.
 
-Public API: `declared_types(config, peer, kept)`, `kept_receiving(state, peer)`,
+Public API: `declared_to(config, peer, state)`, `declared_types(config, peer, kept)`,
+`kept_receiving(state, peer)`,
 `keep_receiving(state, peer, decls)`, `needs(config, peer)`,
 `versions_in(text, available)`, `peer_findings(config, peer, peer_state)`, `config_findings(config)`,
 `refuse_bad_flow_types(config)`, `Finding`.
@@ -95,6 +96,13 @@ def declared_types(config: Config, peer: str,
             sending=_version_list(having, offered) if name in sends else "",
             receiving=_version_list(having, offered) if name in receives else ""))
     return tuple(out) or None
+
+
+def declared_to(config: Config, peer: str, state) -> tuple[ObjectTypeDecl, ...] | None:
+    """What every message we write to `peer` declares, a data message or the settings message:
+    the flows' types and the ones kept declared (`declared_types`); `state` None: there is no
+    state yet, so nothing is kept."""
+    return declared_types(config, peer, kept_receiving(state, peer) if state is not None else ())
 
 
 def kept_receiving(state, peer: str) -> list[str]:

@@ -29,9 +29,8 @@ from onecsync.errors import StrayEntry
 from onecsync.errors import TemporaryError
 from onecsync.flows.addressing import by_header
 from onecsync.flows.addressing import scan
-from onecsync.flows.declared import declared_types
+from onecsync.flows.declared import declared_to
 from onecsync.flows.declared import keep_receiving
-from onecsync.flows.declared import kept_receiving
 from onecsync.progress import NO_PROGRESS
 from onecsync.progress import Progress
 from onecsync.protocol import numbering
@@ -225,7 +224,7 @@ class Exchange:
             exchange_plan=self.config.node.exchange_plan, to=self.config.bases[name].as_typed,
             sender=self.config.node.as_typed, message_no=number, received_no=peer.received_no,
             available_versions=self.config.node.formats,
-            object_types=declared_types(self.config, name, kept_receiving(self.state, name)),
+            object_types=declared_to(self.config, name, self.state),
             prefix=self.config.node.prefix)
         by_type: Counter = Counter()
         parked: dict[int, str] = {}

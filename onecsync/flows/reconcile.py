@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from onecsync import topology
 from onecsync.config import Config
+from onecsync.i18n import counted
 from onecsync.state import State
 from onecsync.state.reports import STUCK_AFTER_RUNS
 from onecsync.state.reports import unconfirmed_sent
@@ -47,18 +48,22 @@ def reconcile_state(config: Config, state: State) -> list[Drift]:
     for peer in config.bases:
         heard = state.peers.heard(peer)
         if heard and heard[0] and not heard[1] and heard[2] is None and since >= STUCK_AFTER_RUNS:
+            # The counts are `counted()`'s: a count's form is the language's (1 message, 21 запуск).
+            span = counted(since, "in the {n} run since the first", "in the {n} runs since the first")
+            written = counted(heard[0], "{n} message", "{n} messages")
             drifts.append(Drift("silent", peer, "", "", (
-                f"no message from the {peer} base in the {since} runs since the first, and none of our "
-                f"{heard[0]} message(s) taken: is bases.{peer}.transport the folder or address "
-                f"the base exchanges through (its exchange settings), and has it loaded "
+                f"no message from the {peer} base {span}, and it has taken none of the "
+                f"{written} we wrote: is bases.{peer}.transport the folder or address the base "
+                f"exchanges through (its exchange settings), and has it loaded "
                 f"`onecsync settings-message {peer}`?")))
             continue  # what it has not confirmed is stuck for the same reason
         sent = unconfirmed_sent(state, peer)
         if sent.stuck:
+            after = counted(sent.runs, "after {n} run", "after {n} runs")
+            objects = counted(sent.count or 0, "{n} object sent", "{n} objects sent")
             drifts.append(Drift("stuck", peer, "", "", (
-                f"{sent.count} object(s) sent since message {sent.first_message_no} are "
-                f"still unconfirmed after {sent.runs} runs: is the {peer} base importing our "
-                "messages?")))
+                f"still unconfirmed {after}: {objects} since message {sent.first_message_no}; "
+                f"is the {peer} base importing our messages?")))
     for peer, type_name, ref, reason in state.inbox.parked():
         drifts.append(Drift("parked", peer, type_name, ref, f"received from {peer}, parked: {reason}"))
     for peer, type_name, ref, reason in state.outbox.parked():

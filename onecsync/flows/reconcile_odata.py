@@ -30,6 +30,7 @@ from onecsync.config import Config
 from onecsync.flows import links
 from onecsync.flows.reconcile import Drift
 from onecsync.flows.route import Registrar
+from onecsync.i18n import counted
 from onecsync.mapping import MappingError
 from onecsync.state import State
 from onecsync.state.inbox import Staged
@@ -124,8 +125,8 @@ def _once_accounting_exported(state: State, drifts: list[Drift]) -> list[Drift]:
         out.append(d)
     waiting = len(now) - sum(map(_on_its_way, out))
     if waiting:
-        log.info("reconcile: %d difference(s) may still be on their way from accounting: drift "
-                 "if its next message does not bring them", waiting)
+        log.info("reconcile: %s may still be on the way from accounting: drift if its next "
+                 "message does not bring them", counted(waiting, "{n} difference", "{n} differences"))
     with state.atomic():
         state.meta.set(SEEN_KEY, json.dumps(now, sort_keys=True))
     return out

@@ -1,7 +1,7 @@
 """Routing judged again when the config it was judged by changes: one signature per input.
 
 Public API: `rejudge(config, state, source)`, `taken_types(config, source)`, `ways_from(source)`,
-`Way`, `INPUTS`.
+`signature(value)`, `Way`, `INPUTS`.
 
 A routing decision that depends on the config (a type no flow takes, an organization the filter
 leaves out, a document naming nothing along the link paths, a mapping rule that cannot apply)
@@ -95,7 +95,9 @@ def ways_from(source: str) -> list[Way]:
             for i, (frm, to) in enumerate(spec.ways) if frm == source]
 
 
-def _signature(value: object) -> str:
+def signature(value: object) -> str:
+    """A config value's fingerprint, kept in the state's meta: equal for equal values (a
+    mapping's keys in any order)."""
     return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -105,7 +107,7 @@ def rejudge(config: Config, state: State, source: str) -> None:
     for way in ways_from(source):
         for entry in INPUTS:
             key = entry.key.format(flow=way.name, source=source)
-            signature = _signature(entry.value(config, way))
-            if state.meta.get(key) != signature:
+            signature_now = signature(entry.value(config, way))
+            if state.meta.get(key) != signature_now:
                 entry.again(config, state, way)
-                state.meta.set(key, signature)
+                state.meta.set(key, signature_now)

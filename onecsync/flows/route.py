@@ -91,13 +91,14 @@ class Registrar:
             return self._status(row, S.PARKED, N_("the object has no КлючевыеСвойства"))
         # What the target has (we sent it, or it made it) goes on getting its new versions,
         # whatever organization it names now: held back, its copy there would stay as it was.
-        if self.flow.organizations and not self._target_has(row):
+        if self.flow.organizations and not self.state.held.has_any(self.target, row.type, row.ref):
             inn = org_inn(element)
             if inn is not None and inn not in self.flow.organizations:
                 return self._status(row, S.FILTERED, f"organization ИНН {inn} is not in "
                                                      f"flows.{self.flow.name}.organizations")
         xml = None
-        restored = self._restore_dropped(row, element)
+        held = self.state.held.of(self.target, row.type, row.ref)  # nothing below writes
+        restored = self._restore_dropped(row, element, held)
         if restored is not None:
             element = restored
             xml = normalize_object(element, formats.namespace(row.version))
@@ -108,7 +109,7 @@ class Registrar:
             return self._status(row, S.PARKED, N_(f"mapping for {self.target}: {exc}"))
         if mapped is not None:
             xml = mapped
-        if self._echo(row, xml or row.xml):
+        if self._echo(row, xml or row.xml, held):
             return self._status(row, S.ECHO)
         return self._register(row, xml)
 
@@ -150,12 +151,11 @@ class Registrar:
         """
         return self.state.outbox.owed(self.source, row.type, row.ref)
 
-    def _restore_dropped(self, row: Staged, element):
+    def _restore_dropped(self, row: Staged, element, held: Held | None):
         """The source's version with what the mapping to the source dropped (it never had it)
-        taken from the version the target holds; None if no drop rule applies."""
+        taken from `held`, the version the target holds; None if no drop rule applies."""
         dropped = getattr(self.back_rules.get(row.type), "drop", ())
-        held = self.state.held.of(self.target, row.type, row.ref) if dropped else None
-        if held is None or held.row.kind != "object":
+        if not dropped or held is None or held.row.kind != "object":
             return None
         try:
             kept, _ = convert(held.xml, held.row.version, row.version)
@@ -164,18 +164,14 @@ class Registrar:
         return restore_dropped(element, parse_object(kept, row.version), dropped,
                                formats.load(row.version))
 
-    def _target_has(self, row: Staged) -> bool:
-        return (self.state.outbox.holds(self.target, row.type, row.ref)
-                or self.state.inbox.copy_of(self.target, row.type, row.ref) is not None)
-
-    def _echo(self, row: Staged, xml: bytes) -> bool:
-        """Does the target hold this very version now (state/held.py)? Not merely the last it
-        sent us: since then it may have imported a newer one from us, and this one undoes it.
+    def _echo(self, row: Staged, xml: bytes, held: Held | None) -> bool:
+        """Is `held` (what the target holds now, state/held.py) this very version? Not merely
+        the last it sent us: since then it may have imported a newer one from us, and this one
+        undoes it.
 
         Or is it the target's own version, which it still holds, come back from the source as
         we sent it there? A mapping makes that copy differ from the target's (a field dropped,
         a value renamed): passed on, it would overwrite the target's own data with the mapped."""
-        held = self.state.held.of(self.target, row.type, row.ref)
         if held is None:
             return False
         if held.own:

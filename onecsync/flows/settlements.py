@@ -14,8 +14,6 @@ withdrawn: the CRM is sent its deletion.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from array import array
 from typing import Sequence
 
@@ -23,6 +21,7 @@ from onecsync import topology
 from onecsync.config import Config
 from onecsync.flows.links import refs
 from onecsync.flows.rejudge import rejudge
+from onecsync.flows.rejudge import signature
 from onecsync.flows.rejudge import taken_types
 from onecsync.flows.route import Registrar
 from onecsync.runs import Routed
@@ -90,8 +89,8 @@ def _waiting(state: State, source: str, types: list[str], touched: bool) -> int:
     with nothing new). Only this routing moves documents into or out of waiting, so a run in
     which it staged and linked nothing reports the count of the last run that did.
     """
-    key = f"{topology.PULL_SETTLEMENTS}.waiting:" + hashlib.sha256(json.dumps(types, ensure_ascii=False)
-                                                       .encode()).hexdigest()[:16]
+    # A list's JSON has no keys to sort: the key states have kept since before signature().
+    key = f"{topology.PULL_SETTLEMENTS}.waiting:" + signature(types)[:16]
     cached = state.meta.get(key)
     if not touched and cached is not None:
         return int(cached)

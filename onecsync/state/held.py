@@ -1,7 +1,8 @@
 """What a base holds of an object now: the one rule that echoes, resends and heals decide by.
 
-Public API: `Holdings` (as `State.held`), `Held`; the rule's SQL, for the statements that apply
-it in bulk: `CONFIRMED_OURS_SQL`, `OVERTAKE_SQL`.
+Public API: `Holdings` (as `State.held`: `of`, `delivered`, `has_any`, `types_of_ours`, `resend`),
+`Held`; the rule's SQL, for the statements that apply it in bulk: `CONFIRMED_OURS_SQL`,
+`OVERTAKE_SQL`.
 
 A base holds the newer, in the order things happened, of (a) the last copy it sent us and (b)
 the version we registered for it: once it reads our message it holds that, whether it has
@@ -22,6 +23,7 @@ from typing import Iterable
 
 from onecsync.state.payloads import unpack
 from onecsync.state.table import Table
+from onecsync.state.table import distinct
 from onecsync.state.table import marks
 
 if TYPE_CHECKING:
@@ -98,15 +100,18 @@ class Holdings(Table):
             return None
         return Held(rows[0], own=False, sent=unpack(reg[1]) if reg[1] is not None else None)
 
+    def has_any(self, peer: str, type_name: str, ref: str) -> bool:
+        """Has `peer` a version of the object, whichever: we registered one for it last (not its
+        deletion), or it sent us one. Two index seeks; no payload is read."""
+        return bool(self.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM registrations WHERE peer = ? AND type = ? AND ref = ? "
+            "AND kind = 'object') OR EXISTS (SELECT 1 FROM inbox WHERE peer = ? AND type = ? AND "
+            "ref = ?)", (peer, type_name, ref) * 2).fetchone()[0])
+
     def types_of_ours(self, peer: str) -> frozenset[str]:
         """The types anything is registered for `peer` of, one index seek each (a million
         catalog registrations are a few types)."""
-        types: list[str] = []
-        while (row := self.conn.execute(
-                "SELECT type FROM registrations WHERE peer = ? AND type > ? ORDER BY type LIMIT 1",
-                (peer, types[-1] if types else "")).fetchone()) is not None:
-            types.append(row[0])
-        return frozenset(types)
+        return frozenset(distinct(self.conn, "type", "FROM registrations WHERE peer = ?", (peer,)))
 
     def resend(self, target: str, holder: str, types: Iterable[str]) -> int:
         """Point `target`'s registrations of `types` at what `holder` holds: its own copy, or

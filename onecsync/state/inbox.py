@@ -21,6 +21,7 @@ from onecsync.state import held
 from onecsync.state.payloads import pack
 from onecsync.state.payloads import unpack
 from onecsync.state.table import Table
+from onecsync.state.table import distinct
 from onecsync.state.table import marks
 from onecsync.state.table import now_text
 
@@ -355,15 +356,8 @@ class Inbox(Table):
         Documents that another flow has still to route may be staged by the hundred thousand;
         a run of one flow must not walk through them to find that there is nothing to do.
         """
-        types: list[str] = []
-        while True:
-            row = self.conn.execute(
-                f"SELECT type FROM inbox WHERE peer = ? AND status = {S.STAGED.literal} "
-                "AND type > ? ORDER BY type LIMIT 1",
-                (source, types[-1] if types else "")).fetchone()
-            if row is None:
-                return types
-            types.append(row[0])
+        return distinct(self.conn, "type", f"FROM inbox WHERE peer = ? AND status = "
+                        f"{S.STAGED.literal}", (source,))
 
     # -- links --------------------------------------------------------------------------
     def set_links(self, inbox_id: int, refs: Iterable[str]) -> None:

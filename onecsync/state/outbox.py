@@ -97,12 +97,6 @@ class Outbox(Table):
             "SELECT 1 FROM registrations WHERE peer = ? AND type = ? AND ref = ?",
             (peer, type_name, ref)).fetchone() is not None
 
-    def holds(self, peer: str, type_name: str, ref: str) -> bool:
-        """Was a version of this object registered for `peer` last (not its deletion)?"""
-        return self.conn.execute(
-            "SELECT 1 FROM registrations WHERE peer = ? AND type = ? AND ref = ? AND kind = 'object'",
-            (peer, type_name, ref)).fetchone() is not None
-
     def owed(self, peer: str, type_name: str, ref: str) -> bool:
         """Is a version of this object registered for `peer` and not yet confirmed by it, made
         by the other base? (Its own version, resent, is no version it has to import over its

@@ -48,6 +48,7 @@ from onecsync.state.status_report import SentBacklog
 from onecsync.state.status_report import StatusReport
 from onecsync.state.status_report import Stuck
 from onecsync.state.status_report import Unconfirmed
+from onecsync.state.table import distinct
 from onecsync.stored import BadValue
 from onecsync.stored import typed
 
@@ -210,26 +211,19 @@ def _by_type(c, name: str, status: str, settlement_types: tuple[str, ...],
     """Type → (entries of the peer in `status`, of which updated since `since` when it is a
     settlement type, else 0), one index range each, the types found by seeks (a skip-scan)."""
     out: dict[str, tuple[int, int]] = {}
-    last = ""
-    while (row := c.execute("SELECT type FROM inbox WHERE peer = ? AND status = ? AND type > ? "
-                            "ORDER BY type LIMIT 1", (name, status, last)).fetchone()):
-        last = row[0]
-        if last in settlement_types:
-            out[last] = c.execute(
+    for t in distinct(c, "type", "FROM inbox WHERE peer = ? AND status = ?", (name, status)):
+        if t in settlement_types:
+            out[t] = c.execute(
                 "SELECT count(*), count(CASE WHEN updated_at >= ? THEN 1 END) FROM inbox WHERE "
-                "peer = ? AND status = ? AND type = ?", (since, name, status, last)).fetchone()
+                "peer = ? AND status = ? AND type = ?", (since, name, status, t)).fetchone()
         else:
-            out[last] = (_count(c, "status = ? AND type = ?", (name, status, last)), 0)
+            out[t] = (_count(c, "status = ? AND type = ?", (name, status, t)), 0)
     return out
 
 
 def _statuses(c, name: str) -> list[str]:
     """The statuses the peer's inbox holds, in order, one index seek each (a skip-scan)."""
-    out: list[str] = []
-    while (row := c.execute("SELECT status FROM inbox WHERE peer = ? AND status > ? ORDER BY "
-                            "status LIMIT 1", (name, out[-1] if out else "")).fetchone()):
-        out.append(row[0])
-    return out
+    return distinct(c, "status", "FROM inbox WHERE peer = ?", (name,))
 
 
 def _run_summary(run: dict, running: bool = False) -> RunSummary:
