@@ -199,3 +199,22 @@ def test_a_return_re_pointed_to_a_sale_set_aside_for_want_of_a_flow_is_not_withd
     assert not world.copy_in("crm", ret).deletion_mark
     assert not [x for e in world.crm.log if e.kind == "imported" for x in e.objects
                 if x[0] == "delete"]
+
+
+def test_a_payment_re_assigned_to_a_sale_of_accountings_own_order_is_withdrawn(world):
+    """Review 8 #1: the sale it pays now names only accounting's own order; the sale itself
+    waits (it is no order, never judged OWN_INVOICE), but what it names is known not to be
+    the CRM's, so it is not either, and neither is the payment."""
+    u, order, own = start(world)
+    paid = u.pay(order)
+    sale = u.ship(own)
+    settle_quietly(world, 3)
+    assert not world.copies("crm", sale)
+    rows = copy.deepcopy(world.acc.get(paid).fields["РасшифровкаПлатежа"])
+    rows[0].pop("Заказ")
+    rows[0].update(ДокументРасчетов=sale, СпособПогашенияЗадолженности="ПоДокументу")
+    world.acc.edit(paid, РасшифровкаПлатежа=rows)
+    settle_quietly(world)
+    assert deleted_in_crm(world) == [("delete", BANK, paid.id)]
+    assert world.copy_in("crm", paid).deletion_mark
+    assert_converged(world)

@@ -71,11 +71,11 @@ def _withdraw_unlinked(state: State, reg: Registrar, types: list[str], forwarded
 
     Only when it is sure: 1C imports a deletion as a deletion mark, and a later version does
     not clear it (EnterpriseData carries no ПометкаУдаления), so what names an order not seen or
-    not judged yet waits instead (review 7 #7; `Outbox.no_longer_linked`).
+    not judged yet waits instead (review 7 #7; state/withdrawal.py).
     """
     ids: Sequence[int] = changed
     naming: Sequence[str] = ()
-    while found := state.outbox.no_longer_linked(reg.source, reg.target, types, forwarded,
+    while found := state.withdrawals.no_longer_linked(reg.source, reg.target, types, forwarded,
                                                       ids, naming):
         rows = list(state.inbox.rows(found))
         for row in rows:
