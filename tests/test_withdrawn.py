@@ -13,6 +13,7 @@ import copy
 
 import pytest
 
+from onecsync.state.inbox import OWN_INVOICE
 from tests.emulator import data as d
 from tests.emulator.expect import RETURN
 from tests.emulator.expect import SALE
@@ -218,3 +219,45 @@ def test_a_payment_re_assigned_to_a_sale_of_accountings_own_order_is_withdrawn(w
     assert deleted_in_crm(world) == [("delete", BANK, paid.id)]
     assert world.copy_in("crm", paid).deletion_mark
     assert_converged(world)
+
+
+
+# A rule that cannot apply (a structure set to a string): the CRM's orders park on their way.
+PARK_ORDERS = 'mapping:\n  accounting:\n    Документ.ЗаказКлиента:\n      set: {Контрагент: "x"}\n'
+
+
+def test_an_order_judged_accountings_own_before_the_crm_sent_it_is_the_crms_once_it_comes(world):
+    """Review 8 #3: the order reached accounting before the CRM exported it, so push-invoices
+    judged it accounting's own; then the CRM's order with the same Ссылка came (parked here on
+    its way, so that the registry does not know it yet). That judgement no longer stands: a
+    payment moved to the order is not withdrawn, and accounting's copy is judged again once the
+    registry knows the order (not left "not an invoice from the CRM")."""
+    u, order, _ = start(world)
+    paid = u.pay(order)
+    settle_quietly(world, 3)
+    clean = world.config.read_text(encoding="utf-8")
+    crm_order2 = u.add_order()
+    order2, _ = u.order_arrives_first(crm_order2)
+    world.exchange("accounting")
+    assert world.cli("push-invoices").code == 0  # not sent by the CRM yet: accounting's own
+    assert own_invoice_judged(world, order2.id)
+    world.config.write_text(clean + PARK_ORDERS, encoding="utf-8")
+    world.exchange("crm")
+    world.cli("push-invoices")  # the CRM's order comes, and parks
+    reassign(world, paid, order2)
+    world.exchange("accounting")
+    world.cli("pull-settlements")
+    assert deleted_in_crm(world) == [] and not world.copy_in("crm", paid).deletion_mark
+    world.config.write_text(clean, encoding="utf-8")
+    settle_quietly(world)
+    assert deleted_in_crm(world) == []
+    crm_copy = world.copy_in("crm", paid)
+    assert not crm_copy.deletion_mark
+    assert crm_copy.fields["РасшифровкаПлатежа"][0]["Заказ"] == crm_order2
+    assert not own_invoice_judged(world, order2.id)
+    assert_converged(world)
+
+
+def own_invoice_judged(world: World, ref: str) -> bool:
+    return world.db().execute("SELECT 1 FROM inbox WHERE peer = 'accounting' AND ref = ? AND "
+                              "reason = ?", (ref.lower(), OWN_INVOICE)).fetchone() is not None
