@@ -63,7 +63,7 @@ def _from_source(state: State, reg: Registrar) -> None:
             state.invoices.upsert(row.ref, row.type, invoice_fields(element))
             # Accounting's copy, judged its own when it came first (1C's own integration, a copy
             # loaded by hand keeps the Ссылка): the CRM's now, judged again by `_returned`.
-            state.inbox.restage_one(reg.target, row.type, row.ref, S.IGNORED, OWN_INVOICE)
+            state.invoices.unjudge_own(reg.target, row.type, row.ref)
 
 
 def _returned(state: State, reg: Registrar) -> None:

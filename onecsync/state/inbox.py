@@ -307,13 +307,6 @@ class Inbox(Table):
             f"coalesce(reason, '') LIKE ? AND {_UNLESS} AND type IN ({marks(types)})",
             (source, status, reason, unless, unless, *types)).rowcount
 
-    def restage_one(self, peer: str, type_name: str, ref: str, status: InboxStatus,
-                    reason: str) -> None:
-        """`restage` for one row, if it stands in `status` for `reason`: what judged it changed."""
-        self.conn.execute(f"UPDATE inbox SET status = {S.STAGED.literal} WHERE peer = ? AND type = ? "
-                          "AND ref = ? AND status = ? AND reason = ?",
-                          (peer, type_name, ref, status, reason))
-
     def parked(self) -> list[tuple[str, str, str, str]]:
         """(peer, type, Ссылка, reason) of every parked row, in the order received."""
         return self.conn.execute(
