@@ -10,6 +10,7 @@ for its copy of one it got, marked for deletion.
 from __future__ import annotations
 
 import copy
+import sqlite3
 
 import pytest
 
@@ -261,3 +262,28 @@ def test_an_order_judged_accountings_own_before_the_crm_sent_it_is_the_crms_once
 def own_invoice_judged(world: World, ref: str) -> bool:
     return world.db().execute("SELECT 1 FROM inbox WHERE peer = 'accounting' AND ref = ? AND "
                               "reason = ?", (ref.lower(), OWN_INVOICE)).fetchone() is not None
+
+
+@pytest.mark.parametrize("older", ["0007_marked", "0008_marked_before"])
+def test_a_document_withdrawn_before_the_upgrade_is_reported_marked_once_sent_again(world, older):
+    """Review 8 #4: the state comes from before 0007 (or 0007 ran on it), which left `marked`
+    NULL on the registration of a deletion sent then. Linked again after the upgrade, the
+    payment's copy in the CRM stays marked: status says so, as for one withdrawn after."""
+    u, order, _ = start(world)
+    paid = u.pay(order)
+    settle_quietly(world, 3)
+    reassign(world, paid, None)
+    settle_quietly(world)
+    assert crm_backlog(world)["withdrawn"] == 1
+    with sqlite3.connect(world.root / "state" / "onecsync.sqlite") as c:
+        if older == "0007_marked":  # as an onecsync before it left the state
+            c.execute("DROP INDEX registrations_marked")
+            c.execute("ALTER TABLE registrations DROP COLUMN marked")
+        else:  # as 0007 left it
+            c.execute("UPDATE registrations SET marked = NULL")
+        c.execute("DELETE FROM _sqlite_migrations WHERE name >= ?", (older,))
+    c.close()
+    reassign(world, paid, order)
+    settle_quietly(world)
+    assert world.copy_in("crm", paid).deletion_mark
+    assert crm_backlog(world)["marked_again"] == 1
