@@ -287,3 +287,38 @@ def test_a_document_withdrawn_before_the_upgrade_is_reported_marked_once_sent_ag
     settle_quietly(world)
     assert world.copy_in("crm", paid).deletion_mark
     assert crm_backlog(world)["marked_again"] == 1
+
+
+def two_rows(world: World, u, crm_order, own, sale_of_own=None):
+    """A bank receipt with a row for the CRM's order and one for accounting's own (its order,
+    or a sale of it: "по документу")."""
+    paid = u.pay(crm_order)
+    rows = copy.deepcopy(world.acc.get(paid).fields["РасшифровкаПлатежа"])
+    other = copy.deepcopy(rows[0])
+    if sale_of_own is None:
+        other["Заказ"] = own
+    else:
+        other.pop("Заказ")
+        other.update(ДокументРасчетов=sale_of_own, СпособПогашенияЗадолженности="ПоДокументу")
+    world.acc.edit(paid, РасшифровкаПлатежа=[rows[0], other])
+    return paid
+
+
+@pytest.mark.parametrize("by_sale", [False, True])
+def test_a_payment_of_a_crm_order_and_accountings_own_makes_no_stub_of_the_own_in_the_crm(world, by_sale):
+    """Review 7a #6: the row for accounting's own order (or for a sale of it) would make 1C create
+    that order in the CRM from its reference alone ("объект не найден"). The CRM is sent the
+    row without it: the sum stays, settled automatically, as a payment of no order there."""
+    u, order, own = start(world)
+    settle_quietly(world, 2)
+    sale = u.ship(own) if by_sale else None
+    settle_quietly(world, 2)
+    paid = two_rows(world, u, order, own, sale)
+    settle_quietly(world)
+    crm_copy = world.copy_in("crm", paid)
+    assert not [o for o in world.crm.objects() if o.from_keys]
+    first, second = crm_copy.fields["РасшифровкаПлатежа"]
+    assert first["Заказ"] == world.copy_in("crm", order).ref
+    assert "Заказ" not in second and "ДокументРасчетов" not in second
+    assert second["Сумма"] == world.acc.get(paid).fields["РасшифровкаПлатежа"][1]["Сумма"]
+    assert second.get("СпособПогашенияЗадолженности", "Автоматически") == "Автоматически"

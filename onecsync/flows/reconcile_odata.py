@@ -322,7 +322,7 @@ def _forward(config: Config, state: State, d: Drift) -> int:
                     "invoice (accounting changed it since); in accounting, register it again "
                     "for onecsync", d.type, d.ref)
         return 0
-    outcome = Registrar(config, state, flow, Peer.ACCOUNTING, Peer.CRM).offer(row)
+    outcome = Registrar(config, state, flow, Peer.ACCOUNTING, Peer.CRM).offer_linked(row)
     if outcome != "registered":
         log.warning("reconcile --heal: %s %s: not forwarded: %s", d.type, d.ref, outcome)
         return 0

@@ -21,6 +21,7 @@ from typing import Sequence
 
 from onecsync import topology
 from onecsync.config import Config
+from onecsync.flows.links import forwarded_types
 from onecsync.flows.links import refs
 from onecsync.flows.rejudge import rejudge
 from onecsync.flows.rejudge import taken_types
@@ -33,10 +34,7 @@ from onecsync.state.inbox import InboxStatus as S
 def route_settlements(config: Config, state: State) -> Routed:
     spec = topology.flow(topology.PULL_SETTLEMENTS)
     flow, source, target = config.flows[spec.name], spec.source, spec.target
-    types = list(flow.objects)
-    # What may have been forwarded: today's types and the flow's own, so that taking a type
-    # out of the list neither unlinks what it forwarded nor sends its deletion (review 7 #3).
-    forwarded = sorted(set(types) | set(spec.default_types))
+    types, forwarded = list(flow.objects), forwarded_types(flow)
     with state.atomic():
         rejudge(config, state, source)
         reg = Registrar(config, state, flow, source, target)
@@ -52,7 +50,7 @@ def route_settlements(config: Config, state: State) -> Routed:
         while ids := state.inbox.link_waiting(source, target, types, forwarded):
             touched = True
             for row in state.inbox.rows(ids):
-                reg.offer(row)
+                reg.offer_linked(row)
         _withdraw_unlinked(state, reg, types, forwarded, changed)
         reg.counts.add(ignored=state.inbox.ignore_other_types(source, taken_types(config, source)))
         reg.counts.set(waiting=_waiting(state, source, types, touched))

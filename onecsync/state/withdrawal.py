@@ -1,7 +1,7 @@
 """Which forwarded documents are known to name nothing of the target's any more: the one
 judgement a withdrawal (the target sent their deletion) is made by.
 
-Public API: `Withdrawals` (as `State.withdrawals`), `DEPTH`.
+Public API: `Withdrawals` (as `State.withdrawals`: `no_longer_linked`, `known`), `DEPTH`.
 
 "Withdraw only when sure": 1C imports a deletion as a deletion mark, which no later version
 clears, so a document is withdrawn only when everything it names is known NOT to be the
@@ -57,7 +57,7 @@ class Withdrawals(Table):
         documents may be many, and this runs on every run."""
         types, forwarded = list(types), list(forwarded)
         names = self._candidates(source, target, types, forwarded, ids, naming)
-        known = self._known(source, target, forwarded, {r for refs in names.values() for r in refs})
+        known = self.known(source, target, forwarded, {r for refs in names.values() for r in refs})
         return sorted(i for i, refs in names.items() if refs <= known)
 
     def _candidates(self, source: str, target: str, types: list[str], forwarded: list[str],
@@ -86,7 +86,7 @@ class Withdrawals(Table):
                     refs.add(ref)
         return out
 
-    def _known(self, source: str, target: str, forwarded: list[str], refs: set[str]) -> set[str]:
+    def known(self, source: str, target: str, forwarded: list[str], refs: set[str]) -> set[str]:
         """Those of `refs` known not to be `target`'s: judged so, or waiting documents that name
         only such (followed `DEPTH` deep, each level one statement)."""
         known: set[str] = set()
