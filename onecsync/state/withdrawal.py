@@ -26,9 +26,10 @@ from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.table import Table
 from onecsync.state.table import marks
 
-# How deep a chain of waiting documents is followed (a payment of a return of a sale of an
-# order is three): beyond it, what is named is not known, and the document waits. A cycle of
-# documents naming each other is never known either (nothing in it is known first).
+# How many Ссылки deep a chain is followed, the one asked about first (what a payment of a
+# return of a sale of an order names is three deep: the return, the sale, the order): beyond
+# it, what is named is not known, and the document waits. A cycle of documents naming each
+# other is never known either (nothing in it is known first).
 DEPTH = 6
 
 
