@@ -61,4 +61,7 @@ def test_a_waiting_document_naming_one_unknown_or_the_crms_is_not_known(state):
     add(state, "first", "parked", peer="crm", type_name=ORDER)
     add(state, "of-first", "waiting", ["own", "first"])
     add(state, "nothing", "waiting")
-    assert known(state, "unseen", "first", "of-first", "nothing", "own") == {"nothing", "own"}
+    add(state, "sold", "waiting", ["own"])
+    add(state, "sold", "staged", peer="crm")  # the CRM's copy of what it got: no order of its own
+    assert known(state, "unseen", "first", "of-first", "nothing", "own", "sold") == \
+        {"nothing", "own", "sold"}

@@ -9,7 +9,8 @@ A settlement document that names none waits in the inbox: its invoice may still 
 sale it pays may be linked later. Its references are read once, when it is staged, so each run
 links waiting documents with a join, repeated until nothing new links (a sale links its return).
 A forwarded document that comes to name none, and only what is known not to be the CRM's, is
-withdrawn: the CRM is sent its deletion.
+withdrawn: the CRM is sent its deletion. A forwarded payment's rows go without their references
+to what is known not to be the CRM's (`links.without_foreign`).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def _withdraw_unlinked(state: State, reg: Registrar, types: list[str], forwarded
     ids: Sequence[int] = changed
     naming: Sequence[str] = ()
     while found := state.withdrawals.no_longer_linked(reg.source, reg.target, types, forwarded,
-                                                      ids, naming):
+                                                       ids, naming):
         rows = list(state.inbox.rows(found))
         for row in rows:
             reg.withdraw(row)

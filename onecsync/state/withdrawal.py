@@ -33,16 +33,17 @@ from onecsync.state.table import marks
 DEPTH = 6
 
 
-
 def _theirs(ref: str, forwarded: list[str]) -> str:
     """Is the Ссылка `ref` (a column) what may be the target's: a registry invoice, a document
-    of the `forwarded` types registered for it, or anything it sent us itself (an order that
-    reached the source first and was judged its own there is the target's all the same)?
-    Params: target, *forwarded, target."""
+    of the `forwarded` types registered for it, or an object of its own it sent us (an order
+    that reached the source first and was judged its own there is the target's all the same;
+    its copy of a document of the `forwarded` types is a copy of the source's)?
+    Params: target, *forwarded, target, *forwarded."""
+    types = marks(forwarded)
     return (f"({ref} IN (SELECT ref FROM invoices) OR EXISTS (SELECT 1 FROM registrations r "
-            f"WHERE r.peer = ? AND r.ref = {ref} AND r.kind = 'object' AND r.type IN "
-            f"({marks(forwarded)})) OR EXISTS (SELECT 1 FROM inbox t WHERE t.ref = {ref} AND "
-            "+t.peer = ?))")  # by inbox_ref: a peer's rows are most of the inbox
+            f"WHERE r.peer = ? AND r.ref = {ref} AND r.kind = 'object' AND r.type IN ({types})) "
+            f"OR EXISTS (SELECT 1 FROM inbox t WHERE t.ref = {ref} AND +t.peer = ? AND "
+            f"t.type NOT IN ({types})))")  # by inbox_ref: a peer's rows are most of the inbox
 
 
 class Withdrawals(Table):
@@ -80,7 +81,7 @@ class Withdrawals(Table):
                 f"w.kind = 'object' AND w.type IN ({marks(types)}) AND w.status IN "
                 f"({S.WAITING.literal}, {S.ROUTED.literal}) AND NOT EXISTS (SELECT 1 FROM "
                 f"inbox_links l WHERE l.inbox_id = w.id AND {_theirs('l.ref', forwarded)})",
-                (json.dumps(values), target, source, *types, target, *forwarded, target))
+                (json.dumps(values), target, source, *types, target, *forwarded, target, *forwarded))
             for inbox_id, ref in cur:
                 refs = out.setdefault(inbox_id, set())
                 if ref is not None:
@@ -102,7 +103,7 @@ class Withdrawals(Table):
                 "d.ref = x.ref AND d.kind = 'delete') FROM json_each(?) j CROSS JOIN inbox x ON "
                 "x.ref = j.value AND +x.peer = ? LEFT JOIN inbox_links k ON "
                 f"k.inbox_id = x.id AND x.status = {S.WAITING.literal}",
-                (target, *forwarded, target, target, json.dumps(sorted(frontier)), source))
+                (target, *forwarded, target, *forwarded, target, json.dumps(sorted(frontier)), source))
             theirs, judged = set(), set()
             for ref, status, reason, named, is_theirs, deleted in cur:
                 if is_theirs:
