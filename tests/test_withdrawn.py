@@ -322,3 +322,4 @@ def test_a_payment_of_a_crm_order_and_accountings_own_makes_no_stub_of_the_own_i
     assert "Заказ" not in second and "ДокументРасчетов" not in second
     assert second["Сумма"] == world.acc.get(paid).fields["РасшифровкаПлатежа"][1]["Сумма"]
     assert second.get("СпособПогашенияЗадолженности", "Автоматически") == "Автоматически"
+    assert_converged(world)
