@@ -572,3 +572,20 @@ def test_a_crm_invoice_lost_in_accounting_is_healed_mapped_as_push_invoices_maps
     assert run.report["routed"]["healed"] == 1
     w.settle(3)
     assert not w.copy_in("accounting", crm_order).fields.get("Подразделение")
+
+
+@pytest.mark.parametrize("kind", [ORDER, INVOICE])
+def test_a_crm_invoice_marked_for_deletion_in_both_bases_is_no_drift(scene, kind):
+    """Review 7a #11: marked in accounting, it is drift (exit 9) until the CRM's user marks
+    it too (a mark travels in no message); then the bases agree, and reconcile says so."""
+    w, u = scene.world, scene.users
+    crm_order = u.add_order(kind)
+    w.settle(2)
+    scene.acc.mark_deleted(w.copy_in("accounting", crm_order).ref)
+    scene.rounds(2)
+    code, drift, run = scene.reconcile()
+    assert (code, drift) == (9, [("deleted", "accounting", kind, crm_order.id.lower())]), run.stderr
+    scene.crm.mark_deleted(crm_order)
+    scene.rounds(2)
+    code, drift, run = scene.reconcile()
+    assert (code, drift) == (0, []), run.stderr

@@ -10,9 +10,11 @@ for its copy of one it got, marked for deletion.
 from __future__ import annotations
 
 import copy
+import sqlite3
 
 import pytest
 
+from onecsync.state.inbox import OWN_INVOICE
 from tests.emulator import data as d
 from tests.emulator.expect import RETURN
 from tests.emulator.expect import SALE
@@ -199,3 +201,125 @@ def test_a_return_re_pointed_to_a_sale_set_aside_for_want_of_a_flow_is_not_withd
     assert not world.copy_in("crm", ret).deletion_mark
     assert not [x for e in world.crm.log if e.kind == "imported" for x in e.objects
                 if x[0] == "delete"]
+
+
+def test_a_payment_re_assigned_to_a_sale_of_accountings_own_order_is_withdrawn(world):
+    """Review 8 #1: the sale it pays now names only accounting's own order; the sale itself
+    waits (it is no order, never judged OWN_INVOICE), but what it names is known not to be
+    the CRM's, so it is not either, and neither is the payment."""
+    u, order, own = start(world)
+    paid = u.pay(order)
+    sale = u.ship(own)
+    settle_quietly(world, 3)
+    assert not world.copies("crm", sale)
+    rows = copy.deepcopy(world.acc.get(paid).fields["РасшифровкаПлатежа"])
+    rows[0].pop("Заказ")
+    rows[0].update(ДокументРасчетов=sale, СпособПогашенияЗадолженности="ПоДокументу")
+    world.acc.edit(paid, РасшифровкаПлатежа=rows)
+    settle_quietly(world)
+    assert deleted_in_crm(world) == [("delete", BANK, paid.id)]
+    assert world.copy_in("crm", paid).deletion_mark
+    assert_converged(world)
+
+
+
+# A rule that cannot apply (a structure set to a string): the CRM's orders park on their way.
+PARK_ORDERS = 'mapping:\n  accounting:\n    Документ.ЗаказКлиента:\n      set: {Контрагент: "x"}\n'
+
+
+def test_an_order_judged_accountings_own_before_the_crm_sent_it_is_the_crms_once_it_comes(world):
+    """Review 8 #3: the order reached accounting before the CRM exported it, so push-invoices
+    judged it accounting's own; then the CRM's order with the same Ссылка came (parked here on
+    its way, so that the registry does not know it yet). That judgement no longer stands: a
+    payment moved to the order is not withdrawn, and accounting's copy is judged again once the
+    registry knows the order (not left "not an invoice from the CRM")."""
+    u, order, _ = start(world)
+    paid = u.pay(order)
+    settle_quietly(world, 3)
+    clean = world.config.read_text(encoding="utf-8")
+    crm_order2 = u.add_order()
+    order2, _ = u.order_arrives_first(crm_order2)
+    world.exchange("accounting")
+    assert world.cli("push-invoices").code == 0  # not sent by the CRM yet: accounting's own
+    assert own_invoice_judged(world, order2.id)
+    world.config.write_text(clean + PARK_ORDERS, encoding="utf-8")
+    world.exchange("crm")
+    world.cli("push-invoices")  # the CRM's order comes, and parks
+    reassign(world, paid, order2)
+    world.exchange("accounting")
+    world.cli("pull-settlements")
+    assert deleted_in_crm(world) == [] and not world.copy_in("crm", paid).deletion_mark
+    world.config.write_text(clean, encoding="utf-8")
+    settle_quietly(world)
+    assert deleted_in_crm(world) == []
+    crm_copy = world.copy_in("crm", paid)
+    assert not crm_copy.deletion_mark
+    assert crm_copy.fields["РасшифровкаПлатежа"][0]["Заказ"] == crm_order2
+    assert not own_invoice_judged(world, order2.id)
+    assert_converged(world)
+
+
+def own_invoice_judged(world: World, ref: str) -> bool:
+    return world.db().execute("SELECT 1 FROM inbox WHERE peer = 'accounting' AND ref = ? AND "
+                              "reason = ?", (ref.lower(), OWN_INVOICE)).fetchone() is not None
+
+
+@pytest.mark.parametrize("older", ["0007_marked", "0008_marked_before"])
+def test_a_document_withdrawn_before_the_upgrade_is_reported_marked_once_sent_again(world, older):
+    """Review 8 #4: the state comes from before 0007 (or 0007 ran on it), which left `marked`
+    NULL on the registration of a deletion sent then. Linked again after the upgrade, the
+    payment's copy in the CRM stays marked: status says so, as for one withdrawn after."""
+    u, order, _ = start(world)
+    paid = u.pay(order)
+    settle_quietly(world, 3)
+    reassign(world, paid, None)
+    settle_quietly(world)
+    assert crm_backlog(world)["withdrawn"] == 1
+    with sqlite3.connect(world.root / "state" / "onecsync.sqlite") as c:
+        if older == "0007_marked":  # as an onecsync before it left the state
+            c.execute("DROP INDEX registrations_marked")
+            c.execute("ALTER TABLE registrations DROP COLUMN marked")
+        else:  # as 0007 left it
+            c.execute("UPDATE registrations SET marked = NULL")
+        c.execute("DELETE FROM _sqlite_migrations WHERE name >= ?", (older,))
+    c.close()
+    reassign(world, paid, order)
+    settle_quietly(world)
+    assert world.copy_in("crm", paid).deletion_mark
+    assert crm_backlog(world)["marked_again"] == 1
+
+
+def two_rows(world: World, u, crm_order, own, sale_of_own=None):
+    """A bank receipt with a row for the CRM's order and one for accounting's own (its order,
+    or a sale of it: "по документу")."""
+    paid = u.pay(crm_order)
+    rows = copy.deepcopy(world.acc.get(paid).fields["РасшифровкаПлатежа"])
+    other = copy.deepcopy(rows[0])
+    if sale_of_own is None:
+        other["Заказ"] = own
+    else:
+        other.pop("Заказ")
+        other.update(ДокументРасчетов=sale_of_own, СпособПогашенияЗадолженности="ПоДокументу")
+    world.acc.edit(paid, РасшифровкаПлатежа=[rows[0], other])
+    return paid
+
+
+@pytest.mark.parametrize("by_sale", [False, True])
+def test_a_payment_of_a_crm_order_and_accountings_own_makes_no_stub_of_the_own_in_the_crm(world, by_sale):
+    """Review 7a #6: the row for accounting's own order (or for a sale of it) would make 1C create
+    that order in the CRM from its reference alone ("объект не найден"). The CRM is sent the
+    row without it: the sum stays, settled automatically, as a payment of no order there."""
+    u, order, own = start(world)
+    settle_quietly(world, 2)
+    sale = u.ship(own) if by_sale else None
+    settle_quietly(world, 2)
+    paid = two_rows(world, u, order, own, sale)
+    settle_quietly(world)
+    crm_copy = world.copy_in("crm", paid)
+    assert not [o for o in world.crm.objects() if o.from_keys]
+    first, second = crm_copy.fields["РасшифровкаПлатежа"]
+    assert first["Заказ"] == world.copy_in("crm", order).ref
+    assert "Заказ" not in second and "ДокументРасчетов" not in second
+    assert second["Сумма"] == world.acc.get(paid).fields["РасшифровкаПлатежа"][1]["Сумма"]
+    assert second.get("СпособПогашенияЗадолженности", "Автоматически") == "Автоматически"
+    assert_converged(world)

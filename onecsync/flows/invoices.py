@@ -61,6 +61,9 @@ def _from_source(state: State, reg: Registrar) -> None:
         element = parse_object(row.xml, row.version)
         if reg.offer(row, element) in ("registered", "echo"):
             state.invoices.upsert(row.ref, row.type, invoice_fields(element))
+            # Accounting's copy, judged its own when it came first (1C's own integration, a copy
+            # loaded by hand keeps the Ссылка): the CRM's now, judged again by `_returned`.
+            state.invoices.unjudge_own(reg.target, row.type, row.ref)
 
 
 def _returned(state: State, reg: Registrar) -> None:

@@ -58,6 +58,9 @@ ACCOUNTING_SETTLEMENTS = (
     ("Document_РеализацияТоваровУслуг", None, "СчетНаОплатуПокупателю_Key", "СуммаДокумента",
      "Документ.РеализацияТоваровУслуг"),
 )
+# EnterpriseData type of a CRM invoice -> the CRM entity set that holds it (the УТ model).
+CRM_INVOICES = {"Документ.ЗаказКлиента": "Document_ЗаказКлиента",
+                "Документ.СчетПокупателю": "Document_СчетНаОплатуКлиенту"}
 CRM_DOCUMENTS = {
     "Документ.РеализацияТоваровУслуг": "Document_РеализацияТоваровУслуг",
     "Документ.ВозвратТоваровОтПокупателя": "Document_ВозвратТоваровОтКлиента",
@@ -93,7 +96,10 @@ def _by_ref(client: ODataClient, entity: str, refs: list[str], select: str) -> d
 def reconcile_odata(config: Config, state: State, clients: dict[str, ODataClient]) -> list[Drift]:
     drifts: list[Drift] = []
     if Peer.ACCOUNTING in clients:
-        drifts += _once_accounting_exported(state, _accounting(config, state, clients[Peer.ACCOUNTING]))
+        found = _accounting(config, state, clients[Peer.ACCOUNTING])
+        if Peer.CRM in clients:
+            found = _unless_marked_in_crm(config, found, clients[Peer.CRM])
+        drifts += _once_accounting_exported(state, found)
     if Peer.CRM in clients:
         drifts += _crm(config, state, clients[Peer.CRM])
     return drifts
@@ -181,6 +187,20 @@ def _accounting(config: Config, state: State, client: ODataClient) -> list[Drift
                                     f"{what} is not posted in accounting"))
     drifts += _settlements(state, client, [i["ref"] for i in invoices if i["ref"] in found])
     return drifts
+
+
+def _unless_marked_in_crm(config: Config, drifts: list[Drift], client: ODataClient) -> list[Drift]:
+    """Without the invoices marked for deletion in accounting that the CRM holds marked too:
+    both bases agree (a mark travels in no EnterpriseData message, so each user marks it)."""
+    names = {**CRM_INVOICES, **_entities(config, Peer.CRM)}
+    marked: dict[str, list[str]] = defaultdict(list)
+    for d in drifts:
+        if d.kind == "deleted" and d.type in names:
+            marked[names[d.type]].append(d.ref)
+    both = {ref for entity, refs in marked.items()
+            for ref, row in _by_ref(client, entity, refs, "Ref_Key,DeletionMark").items()
+            if row.get("DeletionMark") is True}
+    return [d for d in drifts if not (d.kind == "deleted" and d.ref in both)]
 
 
 def _settlements(state: State, client: ODataClient, refs: list[str]) -> list[Drift]:
@@ -303,7 +323,7 @@ def _forward(config: Config, state: State, d: Drift) -> int:
                     "invoice (accounting changed it since); in accounting, register it again "
                     "for onecsync", d.type, d.ref)
         return 0
-    outcome = Registrar(config, state, flow, Peer.ACCOUNTING, Peer.CRM).offer(row)
+    outcome = Registrar(config, state, flow, Peer.ACCOUNTING, Peer.CRM).offer_linked(row)
     if outcome != "registered":
         log.warning("reconcile --heal: %s %s: not forwarded: %s", d.type, d.ref, outcome)
         return 0

@@ -1,7 +1,8 @@
 """Registering staged objects for a peer: organization filter, mapping, echo check, parking.
 
-Public API: `Registrar(config, state, flow, source, target)` with `offer(row)`, `mapped(row)`,
-`withdraw(row)` and `register_rest(types)`; `WITHDRAWN`; `RouteCounts` (the tally; `routed()` is the report).
+Public API: `Registrar(config, state, flow, source, target)` with `offer(row)`,
+`offer_linked(row)`, `mapped(row)`, `withdraw(row)` and `register_rest(types)`; `WITHDRAWN`;
+`RouteCounts` (the tally; `routed()` is the report).
 
 Most objects need none of this and go in one SQL statement (`register_rest`); only objects of a
 type with mapping rules, under an organization filter, or of which the target base already sent
@@ -19,6 +20,7 @@ from typing import Iterator
 from onecsync import formats
 from onecsync.config import Config
 from onecsync.config import Flow
+from onecsync.flows import links
 from onecsync.i18n import N_
 from onecsync.mapping import MappingError
 from onecsync.mapping import apply_rules
@@ -76,9 +78,9 @@ class Registrar:
         return self.state.inbox.needs_a_look(self.source, self.target, types, mapped,
                                              objects=bool(self.flow.organizations))
 
-    def offer(self, row: Staged, element=None) -> str:
+    def offer(self, row: Staged, element=None, edited: bool = False) -> str:
         """Register one object for the target, or say why not: registered, filtered, echo,
-        parked, ignored."""
+        parked, ignored. `element`: the row parsed, and, if `edited`, changed for the target."""
         if self.superseded(row):
             return self._status(row, S.IGNORED, SUPERSEDED.format(target=self.target,
                                                                   source=self.source))
@@ -96,7 +98,7 @@ class Registrar:
             if inn is not None and inn not in self.flow.organizations:
                 return self._status(row, S.FILTERED, f"organization ИНН {inn} is not in "
                                                      f"flows.{self.flow.name}.organizations")
-        xml = None
+        xml = normalize_object(element, formats.namespace(row.version)) if edited else None
         held = self.state.held.of(self.target, row.type, row.ref)  # nothing below writes
         restored = self._restore_dropped(row, element, held)
         if restored is not None:
@@ -112,6 +114,12 @@ class Registrar:
         if self._echo(row, xml or row.xml, held):
             return self._status(row, S.ECHO)
         return self._register(row, xml)
+
+    def offer_linked(self, row: Staged) -> str:
+        """`offer` a document forwarded for what it names, without the references of its rows
+        to what is known not to be the target's (`links.without_foreign`)."""
+        element, edited = links.without_foreign(self.state, self.flow, self.source, self.target, row)
+        return self.offer(row, element, edited)
 
     def mapped(self, row: Staged, element=None) -> bytes | None:
         """The object as the target is sent it, after the mapping rules for its type (None: no

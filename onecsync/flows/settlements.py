@@ -9,7 +9,8 @@ A settlement document that names none waits in the inbox: its invoice may still 
 sale it pays may be linked later. Its references are read once, when it is staged, so each run
 links waiting documents with a join, repeated until nothing new links (a sale links its return).
 A forwarded document that comes to name none, and only what is known not to be the CRM's, is
-withdrawn: the CRM is sent its deletion.
+withdrawn: the CRM is sent its deletion. A forwarded payment's rows go without their references
+to what is known not to be the CRM's (`links.without_foreign`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Sequence
 
 from onecsync import topology
 from onecsync.config import Config
+from onecsync.flows.links import forwarded_types
 from onecsync.flows.links import refs
 from onecsync.flows.rejudge import rejudge
 from onecsync.flows.rejudge import signature
@@ -32,10 +34,7 @@ from onecsync.state.inbox import InboxStatus as S
 def route_settlements(config: Config, state: State) -> Routed:
     spec = topology.flow(topology.PULL_SETTLEMENTS)
     flow, source, target = config.flows[spec.name], spec.source, spec.target
-    types = list(flow.objects)
-    # What may have been forwarded: today's types and the flow's own, so that taking a type
-    # out of the list neither unlinks what it forwarded nor sends its deletion (review 7 #3).
-    forwarded = sorted(set(types) | set(spec.default_types))
+    types, forwarded = list(flow.objects), forwarded_types(flow)
     with state.atomic():
         rejudge(config, state, source)
         reg = Registrar(config, state, flow, source, target)
@@ -51,7 +50,7 @@ def route_settlements(config: Config, state: State) -> Routed:
         while ids := state.inbox.link_waiting(source, target, types, forwarded):
             touched = True
             for row in state.inbox.rows(ids):
-                reg.offer(row)
+                reg.offer_linked(row)
         _withdraw_unlinked(state, reg, types, forwarded, changed)
         reg.counts.add(ignored=state.inbox.ignore_other_types(source, taken_types(config, source)))
         reg.counts.set(waiting=_waiting(state, source, types, touched))
@@ -70,12 +69,12 @@ def _withdraw_unlinked(state: State, reg: Registrar, types: list[str], forwarded
 
     Only when it is sure: 1C imports a deletion as a deletion mark, and a later version does
     not clear it (EnterpriseData carries no ПометкаУдаления), so what names an order not seen or
-    not judged yet waits instead (review 7 #7; `Outbox.no_longer_linked`).
+    not judged yet waits instead (review 7 #7; state/withdrawal.py).
     """
     ids: Sequence[int] = changed
     naming: Sequence[str] = ()
-    while found := state.outbox.no_longer_linked(reg.source, reg.target, types, forwarded,
-                                                      ids, naming):
+    while found := state.withdrawals.no_longer_linked(reg.source, reg.target, types, forwarded,
+                                                       ids, naming):
         rows = list(state.inbox.rows(found))
         for row in rows:
             reg.withdraw(row)

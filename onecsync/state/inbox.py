@@ -35,7 +35,7 @@ PAGE = 500
 # The reason of a row set aside only because no flow took its type when it came.
 UNTAKEN = "no flow takes its type"
 # The reason of an invoice or order accounting made itself (flows/invoices.py): the one judgement
-# that says an object is not the other base's (outbox.no_longer_linked reads it).
+# that says an object is not the other base's (state/withdrawal.py reads it).
 OWN_INVOICE = "not an invoice from the CRM"
 # The reason of a version that lost a crossing (flows/route.py), and its LIKE pattern: the base
 # imports the winner over it, so a copy of it that comes again is a new change, never a re-send.

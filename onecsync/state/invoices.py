@@ -5,6 +5,8 @@ Public API: `Invoices` (as `State.invoices`).
 
 from __future__ import annotations
 
+from onecsync.state.inbox import OWN_INVOICE
+from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.table import Table
 from onecsync.state.table import now_text
 
@@ -21,6 +23,13 @@ class Invoices(Table):
             "updated_at = excluded.updated_at",
             (ref, type_name, fields.get("number"), fields.get("date"), fields.get("counterparty_ref"),
              fields.get("counterparty"), fields.get("amount"), fields.get("currency"), stamp, stamp))
+
+    def unjudge_own(self, peer: str, type_name: str, ref: str) -> None:
+        """`peer`'s copy of a registry invoice, judged its own (OWN_INVOICE: not in the
+        registry) when it came first, is routed again by the next routing of `peer`'s changes."""
+        self.conn.execute(f"UPDATE inbox SET status = {S.STAGED.literal} WHERE peer = ? AND "
+                          f"type = ? AND ref = ? AND status = {S.IGNORED.literal} AND reason = ?",
+                          (peer, type_name, ref, OWN_INVOICE))
 
     def mark_deleted(self, ref: str) -> None:
         self.conn.execute("UPDATE invoices SET deleted = 1, updated_at = ? WHERE ref = ?",

@@ -352,3 +352,17 @@ def _marked(db: Database) -> None:
         ALTER TABLE registrations ADD COLUMN marked INTEGER;  -- 1: its peer was sent its deletion
         CREATE INDEX registrations_marked ON registrations (peer, kind) WHERE marked IS NOT NULL;
         """)
+
+
+@MIGRATIONS(name="0008_marked_before")
+def _marked_before(db: Database) -> None:
+    """What 0007 did not know it could know: a registration whose last word is a deletion has
+    had it sent (or will, unconfirmed: 1C marks its copy when it reads it), so its peer holds,
+    or will hold, its copy marked, as 0007 records from then on. A document withdrawn before
+    the upgrade and linked again later is then reported marked there like one withdrawn after
+    (status, reconcile); left NULL, it stayed marked in the CRM unreported. Of one withdrawn
+    and sent again before the upgrade nothing tells: it stays NULL. A new migration, not an edit
+    of 0007: a state 0007 already upgraded is put right too."""
+    _in_the_transaction(db, """
+        UPDATE registrations SET marked = 1 WHERE kind = 'delete' AND marked IS NULL;
+        """)

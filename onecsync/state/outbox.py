@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from typing import Callable
 from typing import Iterable
 from typing import Iterator
-from typing import Sequence
 
 from onecsync.errors import StateError
-from onecsync.state.inbox import OWN_INVOICE
 from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.inbox import Staged
 from onecsync.state.inbox import StoredObject
@@ -197,45 +195,6 @@ class Outbox(Table):
             for inv, doc, type_name in cur:
                 out.setdefault(inv, {})[doc] = type_name
         return out
-
-    def no_longer_linked(self, source: str, target: str, types: Iterable[str], forwarded: Iterable[str],
-                         ids: Sequence[int] = (), naming: Sequence[str] = ()) -> list[int]:
-        """Inbox ids of documents of `types` from `source` whose last registration for `target`
-        is a version (not its deletion) and which now name nothing that may be the target's:
-        among the rows `ids`, and those that name one of `naming` (documents just withdrawn).
-
-        Linked is what names an invoice or a document of `forwarded` (every type the flow may
-        have forwarded, not only today's list: narrowing it must not look like unlinking).
-        What it names must moreover be known NOT to be the target's: an object `source` sent
-        us that was judged its own (ignored as OWN_INVOICE: an order not in the registry; set
-        aside for want of a flow, or a version that lost a crossing, is no such judgement) or whose deletion
-        was sent (withdrawn). A reference to what we have not seen, or not judged yet, may
-        still turn out to be the CRM's (an order that reached accounting first): the document
-        waits, as a new one does, and is not withdrawn. Naming nothing at all is known.
-
-        Only such candidates are looked at: the forwarded documents may be many, and this runs on
-        every run."""
-        types, forwarded, found = list(types), list(forwarded), []
-        in_types, fmarks = marks(types), marks(forwarded)
-        for column, values in (("w.id", ids), ("l.ref", naming)):
-            pick = "w.id IN ({})" if column == "w.id" else \
-                "w.id IN (SELECT l.inbox_id FROM inbox_links l WHERE l.ref IN ({}))"
-            for i in range(0, len(values), 500):
-                chunk = values[i:i + 500]
-                found += [r[0] for r in self.conn.execute(
-                    "SELECT w.id FROM inbox w JOIN registrations r ON r.peer = ? AND r.type = w.type "
-                    f"AND r.ref = w.ref AND r.kind = 'object' WHERE {pick.format(marks(chunk))} "
-                    f"AND w.peer = ? AND w.kind = 'object' AND w.type IN ({in_types}) AND w.status IN "
-                    f"({S.WAITING.literal}, {S.ROUTED.literal}) AND NOT EXISTS (SELECT 1 FROM "
-                    "inbox_links k WHERE k.inbox_id = w.id AND (k.ref IN (SELECT ref FROM invoices "
-                    "UNION ALL SELECT ref FROM registrations WHERE peer = ? AND kind = 'object' "
-                    f"AND type IN ({fmarks})) OR NOT EXISTS (SELECT 1 FROM inbox x WHERE x.ref = k.ref "
-                    f"AND x.peer = ? AND ((x.status = {S.IGNORED.literal} AND x.reason = ?) OR EXISTS (SELECT 1 FROM "
-                    "registrations d WHERE d.peer = ? AND d.type = x.type AND d.ref = x.ref AND "
-                    "d.kind = 'delete'))))) ORDER BY w.id",
-                    (target, *chunk, source, *types, target, *forwarded, source, OWN_INVOICE,
-                     target))]
-        return sorted(set(found))
 
     def confirmed_registrations(self, peer: str, types: Iterable[str]) -> list[tuple[str, str]]:
         types = list(types)

@@ -26,6 +26,7 @@ from onecsync.state.journal import Journal
 from onecsync.state.meta import Meta
 from onecsync.state.outbox import Outbox
 from onecsync.state.peers import Peers
+from onecsync.state.withdrawal import Withdrawals
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -45,6 +46,7 @@ class State:
         self.invoices = Invoices(self)
         self.journal = Journal(self)
         self.meta = Meta(self)
+        self.withdrawals = Withdrawals(self)
 
     @property
     def db(self) -> Database:

@@ -1,8 +1,9 @@
 """What each emulated base must hold once the exchange has converged: the business scenario.
 
 Public API: `Expectations(acc, crm)` with `in_crm(obj)`, `in_accounting(obj)`, `is_crm_order`,
-`linked`; `key(base, obj_or_ref)`; `comparable(base, obj, versions)`; `check_converged(acc, crm,
-versions, lost)`; `contents(base, versions)`; `CRM_SENDS`, `SETTLEMENTS`.
+`linked`, `sent_to_crm`; `key(base, obj_or_ref)`; `comparable(base, obj, versions, fields)`;
+`check_converged(acc, crm, versions, lost)`; `contents(base, versions)`; `CRM_SENDS`,
+`SETTLEMENTS`.
 
 The whole scenario of the three flows, from the two bases alone (a god's-eye view: onecsync's
 state is never consulted, so that the model cannot share onecsync's mistakes):
@@ -13,6 +14,8 @@ state is never consulted, so that the model cannot share onecsync's mistakes):
   sale (`ДокументРеализации`, `РасшифровкаПлатежа/ДокументРасчетов`). Never an order made in
   accounting, never a settlement that names none, but for one that named one when the CRM got it
   and no longer does: the CRM holds that copy marked for deletion (1C's import of its deletion).
+  A payment's row naming accounting's own order, or a sale not linked, comes without that
+  reference (`sent_to_crm`): 1C would create that order or sale in the CRM from it.
 - in accounting: its own objects and every order and invoice the CRM ever made.
 An object is known across the bases by its *key*: its type and the Ссылка our node knows it by
 (`Base.identity`). A physical deletion on one side leaves the other side's copy marked for
@@ -108,6 +111,25 @@ class Expectations:
                 unsure = unsure or linked is None
         return None if unsure else False
 
+    def sent_to_crm(self, obj: Obj) -> dict:
+        """The fields of an accounting object as the CRM must hold them: a payment's row that
+        names what is surely not the CRM's (accounting's own order, a sale not linked) goes
+        without that reference, settled automatically, or 1C would make a stub of it there."""
+        if obj.type not in PAYMENTS:
+            return obj.fields
+        rows = []
+        for row in obj.fields.get("РасшифровкаПлатежа", []):
+            row = dict(row)
+            order, sale = row.get("Заказ"), row.get("ДокументРасчетов")
+            if isinstance(order, Ref) and order.type in CRM_SENDS and not self.is_crm_order(self.acc, order):
+                del row["Заказ"]
+            if isinstance(sale, Ref) and sale.type == SALE and self.linked(sale) is False:
+                del row["ДокументРасчетов"]
+                if row.get("СпособПогашенияЗадолженности") == "ПоДокументу":
+                    row["СпособПогашенияЗадолженности"] = "Автоматически"
+            rows.append(row)
+        return {**obj.fields, "РасшифровкаПлатежа": rows} if rows else obj.fields
+
 
 # -- comparing content ------------------------------------------------------------------------
 def _canonical(base: Base, value):
@@ -136,11 +158,12 @@ def _project(fields, values: dict, versions) -> dict:
     return out
 
 
-def comparable(base: Base, obj: Obj, versions) -> dict:
+def comparable(base: Base, obj: Obj, versions, fields: dict | None = None) -> dict:
     """The object's content as the other side can know it: the fields every one of `versions`
-    carries, references by the id our node knows them by."""
+    carries, references by the id our node knows them by (`fields`: instead of its own)."""
     spec = SPECS[obj.type]
-    return _canonical(base, _project(spec.keys + spec.fields, obj.fields, versions))
+    return _canonical(base, _project(spec.keys + spec.fields,
+                                     obj.fields if fields is None else fields, versions))
 
 
 def contents(base: Base, versions) -> dict:
@@ -156,8 +179,9 @@ def _gone(base: Base) -> set[Key]:
 
 
 def _one_way(src: Base, dst: Base, expected, versions, lost: frozenset[Key],
-             src_name: str, dst_name: str) -> set[Key]:
-    """Every object of `src` that `expected` says must be in `dst` is there, once, the same.
+             src_name: str, dst_name: str, sent=lambda obj: obj.fields) -> set[Key]:
+    """Every object of `src` that `expected` says must be in `dst` is there, once, the same
+    (as `sent` says `dst` gets it).
 
     Returns the keys `dst` may hold copies of.
     """
@@ -182,7 +206,7 @@ def _one_way(src: Base, dst: Base, expected, versions, lost: frozenset[Key],
         assert len(copies) == 1, f"{dst_name} holds {len(copies)} copies of {src_name}'s {obj.ref!r}"
         assert not copies[0].from_keys, \
             f"{dst_name} knows {src_name}'s {obj.ref!r} only from references to it"
-        assert comparable(dst, copies[0], versions) == comparable(src, obj, versions), \
+        assert comparable(dst, copies[0], versions) == comparable(src, obj, versions, sent(obj)), \
             f"{obj.ref!r} differs between {src_name} and {dst_name}"
         # 1C imports a deletion as a mark, and no version it imports after clears it: a copy
         # it must hold, marked by a deletion we sent while the original is not, is being lost.
@@ -200,7 +224,7 @@ def _one_way(src: Base, dst: Base, expected, versions, lost: frozenset[Key],
 def check_converged(acc: Base, crm: Base, versions, lost: frozenset[Key] = frozenset()) -> None:
     """Both bases hold exactly what the scenario says (see the module docstring)."""
     exp = Expectations(acc, crm, lost)
-    to_crm = _one_way(acc, crm, exp.in_crm, versions, lost, "accounting", "the CRM")
+    to_crm = _one_way(acc, crm, exp.in_crm, versions, lost, "accounting", "the CRM", exp.sent_to_crm)
     to_acc = _one_way(crm, acc, exp.in_accounting, versions, lost, "the CRM", "accounting")
     for base, wanted, name in ((crm, to_crm, "the CRM"), (acc, to_acc, "accounting")):
         for o in base.objects():
