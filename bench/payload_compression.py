@@ -1,10 +1,13 @@
-"""How big a state's payloads are deflated at each zlib level, with and without the dictionary.
+"""How big a state's payloads come out, and at what CPU, with each codec, level and dictionary.
 
 Usage: python bench/payload_compression.py STATE [--every 10]
 
 Reads every `--every`-th payload of a state file (read-only; either layout) and prints, per
-level, the mean deflated size and the CPU microseconds per object to deflate and to inflate it,
-plainly and with onecsync's preset dictionary (onecsync/state/payloads.py). Figures only.
+level, the mean compressed size and the CPU microseconds per object to compress and to unpack
+it: zlib plainly and with the dictionary of the states before (payloads-1.zdict), zstd plainly
+and with the dictionary new payloads use (onecsync/state/payloads.py), both as payloads.py makes
+them (zstd: its content size and checksum, one compressor reused). Figures only; the bench's own
+message is what it measures, never what a dictionary is made from (tools/make_payload_dictionary.py).
 """
 
 from __future__ import annotations
@@ -13,9 +16,14 @@ import argparse
 import sqlite3
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
+import zstandard
+
 from onecsync.state import payloads
+
+Codec = Callable[[bytes], bytes]
 
 
 def sample(path: Path, every: int) -> list[bytes]:
@@ -30,7 +38,7 @@ def sample(path: Path, every: int) -> list[bytes]:
     return rows
 
 
-def cpu_us(fn, data: list[bytes]) -> tuple[list[bytes], float]:
+def cpu_us(fn: Codec, data: list[bytes]) -> tuple[list[bytes], float]:
     """The output and the least CPU time per item of two passes (the machine is shared)."""
     best = float("inf")
     for _ in range(2):
@@ -40,29 +48,54 @@ def cpu_us(fn, data: list[bytes]) -> tuple[list[bytes], float]:
     return out, best / len(data) * 1e6
 
 
+def zlib_codecs(level: int, zdict: bytes | None) -> tuple[Codec, Codec]:
+    if zdict is None:
+        return (lambda x: zlib.compress(x, level)), zlib.decompress
+    primed = zlib.compressobj(level, zdict=zdict)
+
+    def pack(x: bytes) -> bytes:
+        c = primed.copy()
+        return c.compress(x) + c.flush()
+
+    return pack, lambda b: zlib.decompressobj(zdict=zdict).decompress(b)
+
+
+def zstd_codecs(level: int, content: bytes | None) -> tuple[Codec, Codec]:
+    d = None if content is None else zstandard.ZstdCompressionDict(
+        content, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+    c = zstandard.ZstdCompressor(level=level, dict_data=d, write_checksum=True)
+    dd = zstandard.ZstdDecompressor(dict_data=d)
+    return c.compress, dd.decompress
+
+
+def table(name: str, rows: list[bytes], codecs, zdict: bytes, ours: int | None) -> None:
+    print(f"{name:>5}  {'plain B':>8} {'µs':>6}  {'dict B':>8} {'µs':>6} {'unpack µs':>10}")
+    for level in range(1, 10):
+        plain, plain_us = cpu_us(codecs(level, None)[0], rows)
+        pack, unpack = codecs(level, zdict)
+        packed, dict_us = cpu_us(pack, rows)
+        _, unpack_us = cpu_us(unpack, packed)
+        mark = "  <- onecsync" if level == ours else ""
+        print(f"{level:>5}  {sum(map(len, plain)) / len(rows):>8,.0f} {plain_us:>6.1f}  "
+              f"{sum(map(len, packed)) / len(rows):>8,.0f} {dict_us:>6.1f} {unpack_us:>10.1f}{mark}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("state", type=Path)
     ap.add_argument("--every", type=int, default=10)
     args = ap.parse_args()
     rows = sample(args.state, args.every)
-    zdict = (Path(payloads.__file__).parent / payloads._CURRENT).read_bytes()
+    here = Path(payloads.__file__).parent
     print(f"{len(rows):,} payloads, {sum(map(len, rows)) / len(rows):,.0f} bytes each as stored "
           f"before (XML)")
-    print(f"{'level':>5}  {'plain B':>8} {'µs':>6}  {'dict B':>8} {'µs':>6} {'inflate µs':>10}")
-    for level in range(1, 10):
-        plain, plain_us = cpu_us(lambda x, lv=level: zlib.compress(x, lv), rows)
-        primed = zlib.compressobj(level, zdict=zdict)
-
-        def with_dict(x: bytes, z=primed) -> bytes:
-            c = z.copy()
-            return c.compress(x) + c.flush()
-
-        packed, dict_us = cpu_us(with_dict, rows)
-        _, inflate_us = cpu_us(lambda b: zlib.decompressobj(zdict=zdict).decompress(b), packed)
-        mark = "  <- onecsync" if level == payloads.LEVEL else ""
-        print(f"{level:>5}  {sum(map(len, plain)) / len(rows):>8,.0f} {plain_us:>6.1f}  "
-              f"{sum(map(len, packed)) / len(rows):>8,.0f} {dict_us:>6.1f} {inflate_us:>10.1f}{mark}")
+    table("zlib", rows, zlib_codecs, (here / "payloads-1.zdict").read_bytes(), None)
+    table("zstd", rows, zstd_codecs, (here / f"payloads-{payloads._CURRENT}.zstdict").read_bytes(),
+          payloads.LEVEL)
+    packed, pack_us = cpu_us(payloads.pack, rows)
+    _, unpack_us = cpu_us(payloads.unpack, packed)
+    print(f"payloads.pack: {sum(map(len, packed)) / len(rows):,.0f} B, {pack_us:.1f} µs; "
+          f"unpack {unpack_us:.1f} µs (the dictionary's byte included)")
 
 
 if __name__ == "__main__":

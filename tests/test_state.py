@@ -130,12 +130,18 @@ BOMB = zlib.compress(b"<a>" + b" " * (payloads.LIMIT + 1) + b"</a>", 9)
 @pytest.mark.parametrize("damage, says", [
     (zlib.compress(b"<not xml"), "is not the object that was received (its digest differs)"),
     (zlib.compress(b"<a/><b/>"), "is not the object that was received (its digest differs)"),
-    ("abc", "a payload in the state is damaged (a str where deflated bytes belong)"),
-    (7, "a payload in the state is damaged (a int where deflated bytes belong)"),
+    (payloads.pack(b"<not xml"), "is not the object that was received (its digest differs)"),
+    ("abc", "a payload in the state is damaged (a str where compressed bytes belong)"),
+    (7, "a payload in the state is damaged (a int where compressed bytes belong)"),
     (b"\x78\x9c" + b"\x00" * 30, "a payload in the state is damaged"),
+    (payloads.pack(b"<a>" + b" " * 5000 + b"</a>")[:-6], "a payload in the state is damaged "
+                                                        "(decompression error"),
+    (b"\x82" + b"\x00" * 30, "a payload in the state is damaged (neither a zlib stream nor a zstd "
+                             "frame)"),
     (BOMB, f"a payload in the state is damaged (it unpacks to more than "
            f"{payloads.LIMIT >> 20} MiB)"),
-], ids=["not-xml", "two-elements", "text", "integer", "truncated", "bomb"])
+], ids=["not-xml", "two-elements", "zstd-not-xml", "text", "integer", "truncated", "zstd-truncated",
+        "zstd-garbage", "bomb"])
 def test_a_damaged_payload_in_the_state_is_exit_3_restore_from_backup(sandbox, damage, says):
     """Whatever a stored payload became (edited, a disk's bit rot, another program's value), a
     run that reads it says so in one line with the remedy and commits nothing of that run."""

@@ -1,0 +1,109 @@
+"""State payloads: zstd with a numbered dictionary now, zlib in every state made before; both
+unpack, and whatever else a payload became is a StateError, never more memory than it holds."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import tracemalloc
+import zlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from onecsync.errors import StateError
+from onecsync.state import payloads
+from tests import factory as f
+
+ZDICT = (payloads._HERE / "payloads-1.zdict").read_bytes()
+XML = f.counterparty(f.ref(1), "ООО Ромашка").encode()
+
+
+def deflated(xml: bytes, zdict: bytes | None = ZDICT) -> bytes:
+    """A payload as every onecsync before zstd stored it (zlib level 3, payloads-1.zdict)."""
+    z = zlib.compressobj(3, zdict=zdict) if zdict else zlib.compressobj(3)
+    return z.compress(xml) + z.flush()
+
+
+def frame(claims: int, blocks: bytes, tag: int = 0x82, window_log: int = 20) -> bytes:
+    """A zstd frame written by hand (RFC 8878 3.1.1): its window, an 8-byte content size."""
+    return (bytes((tag,)) + b"\x28\xb5\x2f\xfd\xc0" + bytes(((window_log - 10) << 3,))
+            + claims.to_bytes(8, "little") + blocks)
+
+
+def rle(n: int, last: bool) -> bytes:
+    """One RLE block: `n` spaces from four bytes."""
+    return ((n << 3) | (1 << 1) | last).to_bytes(3, "little") + b" "
+
+
+@given(st.binary(max_size=20_000) | st.text(max_size=5_000).map(str.encode))
+def test_any_bytes_come_back_from_a_new_payload_and_from_an_old_one(xml):
+    assert payloads.unpack(payloads.pack(xml)) == xml
+    assert payloads.unpack(deflated(xml)) == xml
+    assert payloads.unpack(deflated(xml, zdict=None)) == xml
+
+
+def test_a_new_payload_is_a_zstd_frame_after_the_byte_that_names_its_dictionary():
+    packed = payloads.pack(XML)
+    assert packed[0] == 0x80 + payloads._CURRENT and packed[1:5] == b"\x28\xb5\x2f\xfd"
+
+
+def test_a_payload_of_an_old_state_is_sent_as_it_was_received(sandbox):
+    sandbox.put("accounting", f.Msg(objects=[XML.decode()]))
+    assert sandbox.run("pull-catalogs")[0] == 0
+    with contextlib.closing(sqlite3.connect(sandbox.state_path)) as c, c:
+        (blob,) = c.execute("SELECT xml FROM inbox_payloads").fetchone()
+        c.execute("UPDATE inbox_payloads SET xml = ?", (deflated(payloads.unpack(blob)),))
+    sandbox.outgoing_path("crm").unlink()
+    assert sandbox.run("state", "resend", "crm", "--yes")[0] == 0
+    assert sandbox.run("pull-catalogs")[0] == 0
+    assert "ООО Ромашка" in sandbox.outgoing_path("crm").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("blob, names", [
+    (frame(10, rle(10, True), tag=0x80 + 9), "payloads-9"),
+    (deflated(XML, zdict=b"another dictionary" * 100), f"{zlib.adler32(b'another dictionary' * 100):08x}"),
+], ids=["zstd", "zlib"])
+def test_a_payload_made_with_a_dictionary_this_onecsync_lacks_says_upgrade(blob, names):
+    with pytest.raises(StateError, match=f"made with dictionary {names}, which this onecsync does "
+                                         f"not have") as exc:
+        payloads.unpack(blob)
+    assert exc.value.remedy == "upgrade onecsync; do not edit the state file"
+
+
+@pytest.mark.parametrize("blob, says", [
+    (frame(payloads.LIMIT + 1, rle(1, True)), f"more than {payloads.LIMIT >> 20} MiB"),
+    (frame(10, rle(1000, True)), "Destination buffer is too small"),
+    (frame(payloads.LIMIT, rle(1 << 17, False)), f"says {payloads.LIMIT} bytes and holds 131072"),
+    (frame(payloads._DIRECT, rle(1 << 17, False)), "did not decompress full frame"),
+    (frame(payloads.LIMIT, rle(1 << 17, False), window_log=26), "Frame requires too much memory"),
+    (payloads.pack(XML)[:1] + b"\x28\xb5\x2f\xfd\x20", "error when determining content size"),
+    (b"\xff" + b"\x00" * 40, "neither a zlib stream nor a zstd frame"),
+], ids=["claims-too-much", "holds-more-than-it-claims", "truncated-big", "truncated",
+        "window-too-large", "header", "garbage"])
+def test_a_damaged_zstd_payload_is_a_state_error_without_allocating_its_claim(blob, says):
+    tracemalloc.start()
+    try:
+        with pytest.raises(StateError, match="a payload in the state is damaged") as exc:
+            payloads.unpack(blob)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert says in str(exc.value)
+    assert exc.value.remedy == "restore the state file from a backup"
+    assert peak < 2 * payloads._DIRECT + (1 << 20), peak
+
+
+@pytest.mark.parametrize("at", [8, -30, -2])
+def test_a_flipped_bit_in_a_new_payload_is_damage_never_other_xml(at):
+    packed = bytearray(payloads.pack(XML * 3))
+    packed[at] ^= 0x10
+    with pytest.raises(StateError, match="a payload in the state is damaged"):
+        payloads.unpack(bytes(packed))
+
+
+def test_a_large_object_comes_back_whole():
+    """Past the size whose claim is allocated at once it is read a slice at a time."""
+    xml = b"<a>" + XML * (3 * payloads._DIRECT // len(XML)) + b"</a>"
+    assert payloads.unpack(payloads.pack(xml)) == xml
