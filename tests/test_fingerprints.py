@@ -69,6 +69,10 @@ def test_over_ftp_our_message_touched_on_the_server_is_still_ours(sandbox, monke
         assert code == 0, err
         assert server.commands.count("RETR") == retrs + 1  # ... and known since
         ours.write_bytes(data.replace(b"<msg:MessageNo>1<", b"<msg:MessageNo>7<"))
-        code, report, err = sandbox.run("run")  # other bytes: not ours, written again
+        code, report, err = sandbox.run("run")  # another writer's message From our code
+        assert code == 3 and "another onecsync (another state) writes to ftp://" in err, err
+        assert ours.read_bytes() != data  # left for the human to decide
+        ours.write_bytes(b"not a message")
+        code, report, err = sandbox.run("run")  # other bytes, no one's message: written again
         assert code == 0, err
         assert report["peers"]["crm"]["sent"]["message_no"] == 2

@@ -121,11 +121,35 @@ def test_of_an_old_and_a_new_name_the_newest_is_read_and_the_other_named(sandbox
            f"as 1C leaves them: {old}" in err, err
     code, _, err = sandbox.human("check")  # check says it as the run does
     assert code == 0 and f"left unread as 1C leaves them: {old}" in err, err
-    os.utime(folder / old, None)  # now the unprefixed one is the newer: 1C would take it
+    code, out, err = sandbox.human("run")  # the same two files: said once, not every run
+    assert code == 0 and "left unread" not in err, err
+    (folder / old).write_bytes(message(no=3))  # the base writes its old name again
     code, out, err = sandbox.human("run")
-    assert code == 0, err
+    assert code == 0 and "received message 3" in err, err
     assert f"{folder / old} is read as the base's newest message" in err and new in err, err
-    assert sandbox.numbers("accounting")[1] == 2  # message 1 again: already received
+
+
+def test_a_stale_newest_file_hiding_the_base_message_is_exit_3_naming_both(sandbox):
+    """Review 7b m1: a copy of an old message under a name of the mask, newer by its time than
+    the base's message (touched, copied without -p): 1C takes only the newest, so the base's
+    real message beside it would sit unread while every run exits 0."""
+    folder = sandbox.folders["accounting"]
+    old, new = f"Message_{f.ACCOUNTING}_{f.NODE}.xml", f"Message_БП_{f.ACCOUNTING}_{f.NODE}.xml"
+    (folder / old).write_bytes(message(no=1))
+    assert received(sandbox) == 1
+    (folder / new).write_bytes(message(no=2))
+    later = (folder / new).stat().st_mtime + 60
+    os.utime(folder / old, (later, later))  # the old one is now the newer by its time
+    for command in ("run", "run", "check"):
+        code, out, err = sandbox.human(command)
+        assert code == 3, (command, err)
+        assert f"{old} is the newest file under the name of the base's message, but it holds " \
+               f"message 1, older than message 2 in {new} beside it" in err, err
+        assert f"remove the file the base no longer writes: {old}" in err, err
+    assert sandbox.numbers("accounting")[1] == 1
+    (folder / old).unlink()
+    code, out, err = sandbox.human("run")
+    assert code == 0 and "received message 2" in err, err
 
 
 def test_over_ftp_of_two_names_the_newest_is_read_and_the_other_named(sandbox, monkeypatch):

@@ -202,7 +202,8 @@ def test_onecsync_killed_at_a_boundary_converges(kind, point, tmp_path):
 def test_a_crash_after_delivery_before_the_receipt_converges(kind, tmp_path, monkeypatch):
     """The base got our message (HTTP: imported it; FTP: it is in the folder) but onecsync died
     before writing its receipt: the next run sends the same objects again under a newer
-    number, and the base ends with one copy of each."""
+    number (FTP: finds the file there ours by its bytes, never another writer's), and the base
+    ends with one copy of each."""
     from onecsync.transport.spool import Spool
 
     with make(kind, tmp_path) as world:

@@ -12,6 +12,8 @@ import pytest
 
 from onecsync.config import _private_group
 from onecsync.config import load_config
+from onecsync.places import QUARANTINE_FOLDER
+from onecsync.places import SPOOL_FOLDER
 from onecsync.protocol import reader
 from tests import factory as f
 from tests.conftest import DEFAULT_CONFIG
@@ -267,7 +269,10 @@ def test_the_zip_reader_never_extracts_to_disk(sandbox, monkeypatch):
         assert sandbox.run("pull-catalogs")[0] == 5
     created = set(sandbox.root.rglob("*")) - before
     ours = {p for p in created if p.parent == sandbox.folders["accounting"]}  # we put these
-    assert created - ours and all("quarantine" in p.parts for p in created - ours), created
+    # the quarantine, and the notes a run keeps in its spool (transport/candidates.py)
+    assert created - ours and all({QUARANTINE_FOLDER, SPOOL_FOLDER} & set(p.parts)
+                                  for p in created - ours), created
+    assert any("quarantine" in p.parts for p in created - ours), created
     assert os.path.exists("/tmp/x.xml") == existed
     assert not (sandbox.root.parent / "x").exists()
 

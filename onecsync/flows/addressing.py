@@ -25,7 +25,7 @@ from onecsync.i18n import N_
 from onecsync.messagefiles import addressed
 from onecsync.messagefiles import parse_name
 from onecsync.protocol.envelope import Header
-from onecsync.transport.theirs import shown
+from onecsync.transport.candidates import shown
 
 
 @dataclass

@@ -112,6 +112,7 @@ class Exchange:
             log.debug("%s: no message from the base yet", name)
             return Received(ReceivedKind.NONE)
         try:
+            incoming.beside(peer.received_no)  # a later message beside it, which 1C never reads
             return self._receive(name, base, peer, incoming)
         finally:
             incoming.close()

@@ -25,7 +25,10 @@ def build_transport(base: Base, node_code: str, *, exchange_plan: str = DEFAULT_
     them into the base too (messagefiles.py), the HTTP service gets them in lower case."""
     t = base.transport
     if isinstance(t, DirectoryConfig):
-        return DirectoryTransport(t.path, node_code, base.senders, t.compress, t.archive_password)
+        # A folder's transport keeps only its notes there (transport/candidates.py).
+        notes = Spool(state_dir / SPOOL_FOLDER / base.name, dry_run=dry_run) if state_dir else None
+        return DirectoryTransport(t.path, node_code, base.senders, t.compress, t.archive_password,
+                                  notes)
     spool = Spool(state_dir / SPOOL_FOLDER / base.name if state_dir else None, dry_run=dry_run)
     if isinstance(t, FtpConfig):
         from onecsync.transport.ftp import FtpTransport

@@ -2,7 +2,7 @@
 
 Public API: `Incoming`, `Outgoing`, `Transport` (protocol), `OutgoingFile`, `fingerprint(path)`,
 `fingerprint_fd(fd)`, `same_bytes(a, b)`, `os_failure(exc, what, folder)`, `spelled_apart(path)`,
-`remove_quietly(path)`, `warn_left(read, left)`.
+`remove_quietly(path)`.
 
 Terminology: the *fingerprint* of a message file is its size, modification time and a hash of its
 first and last 64 KiB. It tells "the same file as last time" in microseconds, even for a file of
@@ -133,6 +133,10 @@ def _nothing() -> None:
     pass
 
 
+def _alone(received_no: int) -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class Incoming:
     """A peer's message found by a transport; `open()` gives the XML as a binary stream,
@@ -140,7 +144,9 @@ class Incoming:
 
     `settles`: the base writes the file in place, so a file that ends early may still be being
     written (see quarantine.py); `current()` is its fingerprint now, to tell a file that changed
-    while it was read; `close()` releases what `fetch()` opened.
+    while it was read; `close()` releases what `fetch()` opened; `beside(received_no)`, called
+    before it is read, judges the base's other files beside it (candidates.judge_beside): exit
+    3 when one holds a message after `received_no` that it hides from 1C's rule, else named.
     """
 
     name: str
@@ -151,6 +157,7 @@ class Incoming:
     settles: bool = False
     current: Callable[[], str] | None = None
     close: Callable[[], None] = _nothing
+    beside: Callable[[int], None] = _alone
 
 
 class Outgoing(Protocol):
@@ -241,14 +248,3 @@ def remove_quietly(path: Path) -> None:
     """Remove a file of ours if it is there (unlink never follows a link)."""
     with contextlib.suppress(OSError):
         os.unlink(path)
-
-
-def warn_left(read: str, left: list[str]) -> None:
-    """The base's messages to us beside the one read (1C too takes only the newest of its
-    names: another prefix, the old unprefixed name, .xml beside .zip): named, never passed
-    over in silence, since one of them may be what the admin expected to be read."""
-    if left:
-        shown = ", ".join(one_line(n) for n in left[:3]) + (", …" if len(left) > 3 else "")
-        log.warning("%s is read as the base's newest message; older beside it, left unread as "
-                    "1C leaves them: %s (remove them if the base no longer writes them)",
-                    one_line(read), shown)

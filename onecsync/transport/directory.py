@@ -4,8 +4,8 @@ Public API: `DirectoryTransport`, `PROBE_PREFIX`.
 
 From the peer we read what 1C's own receiving side reads, `Message*_<peer>_<node>.xml|.zip`
 (any infobase prefix, the codes in any case: messagefiles.py), the newest by modification time
-(the others named in a warning; empty files ignored, as 1C ignores them), and never change or
-delete it. To the peer we write `Message_<node>_<peer>.xml|.zip`, the codes spelled as in the
+(empty files ignored, as 1C ignores them; the folder listed once, and judged by candidates.py),
+and never change or delete it. To the peer we write `Message_<node>_<peer>.xml|.zip`, the codes spelled as in the
 config, through a hidden temporary file in the same folder, renamed into place only after the
 state has recorded the message: a crash before the rename leaves the peer with our previous,
 complete message.
@@ -23,6 +23,7 @@ is left alone, and reported after the message was sent (it never blocks sending)
 from __future__ import annotations
 
 import errno
+import functools
 import io
 import logging
 import os
@@ -44,7 +45,6 @@ from onecsync.files import is_ours
 from onecsync.files import open_regular
 from onecsync.i18n import N_
 from onecsync.messagefiles import MAX_FILE
-from onecsync.messagefiles import addressed
 from onecsync.messagefiles import message_like
 from onecsync.messagefiles import message_stem
 from onecsync.messagefiles import open_zip_entry
@@ -57,10 +57,16 @@ from onecsync.transport.base import fingerprint_fd
 from onecsync.transport.base import os_failure
 from onecsync.transport.base import remove_quietly
 from onecsync.transport.base import same_bytes
-from onecsync.transport.base import warn_left
+from onecsync.transport.candidates import judge_beside
+from onecsync.transport.candidates import judge_shadows
+from onecsync.transport.spool import Spool
+from onecsync.transport.theirs import Listing
+from onecsync.transport.theirs import Newest
 from onecsync.transport.theirs import folder_names
+from onecsync.transport.theirs import heads
+from onecsync.transport.theirs import list_folder
 from onecsync.transport.theirs import newest
-from onecsync.transport.theirs import shown
+from onecsync.transport.theirs import shadowing
 
 PROBE_PREFIX = ".onecsync-probe-"
 _PROBE_AGE = 60  # seconds: a check that is still going has its probe for milliseconds
@@ -130,8 +136,10 @@ class _TempFile(OutgoingFile):
 
 class DirectoryTransport:
     def __init__(self, folder: Path, node_code: str, senders: tuple[str, ...], compress: bool,
-                 archive_password: Secret | None = None) -> None:
+                 archive_password: Secret | None = None, spool: Spool | None = None) -> None:
         self.folder = folder
+        self.spool = spool  # where a run keeps its notes (candidates.say_left)
+        self._seen: list[str] | None = None
         # The peer's code first (our file goes to it), then its alias (models.Base.senders).
         self.node_code, self.senders = node_code, senders
         peer_code = senders[0]
@@ -157,24 +165,33 @@ class DirectoryTransport:
 
     def fetch(self) -> Incoming | None:
         self._must_be_a_folder("reading")
-        self._shadowed()
         try:
-            if (found := newest(self.folder, self.senders, self.node_code)) is None:
+            if (found := self._newest()) is None:
                 return None
-            fd, st, path, left = found.fd, found.st, found.path, found.left
+            fd, st, path = found.fd, found.st, found.path
             try:
+                judged = heads(self.folder, found, self._open, self.senders, self.node_code)
                 fp = fingerprint_fd(fd)
             except BaseException:
                 os.close(fd)
                 raise
         except OSError as exc:
             raise os_failure(exc, f"reading {exc.filename or self.folder}") from None
-        warn_left(str(path), left)
         zipped = path.suffix.lower() == ".zip"
         return Incoming(name=str(path), fingerprint=fp, open=lambda: self._open(fd, path),
                         size=None if zipped else st.st_size,
                         raw=lambda: io.BufferedReader(FdReader(fd), 1 << 20), settles=True,
-                        current=lambda: fingerprint_fd(fd), close=lambda: os.close(fd))
+                        current=lambda: fingerprint_fd(fd), close=lambda: os.close(fd),
+                        beside=functools.partial(judge_beside, str(self.folder), judged,
+                                                 str(path), found.left, self.spool))
+
+    def _newest(self) -> Newest | None:
+        """The folder listed once (theirs.py), what 1C takes for our message judged, and the
+        base's newest message in that listing, open."""
+        listing = list_folder(self.folder, self.senders, self.node_code)
+        self._seen = [n for n in listing.names if message_like(n)] if listing.listed else []
+        self._shadowed(listing)
+        return newest(self.folder, self.senders, self.node_code, listing)
 
     def _open(self, fd: int, path: Path) -> IO[bytes]:
         if (size := os.fstat(fd).st_size) > MAX_FILE:  # refused unread (quarantine: by its ends)
@@ -186,54 +203,19 @@ class DirectoryTransport:
         return stream
 
     def message_names(self) -> list[str]:
-        """The names of the folder's message files, for telling a wrong code (addressing.py)."""
-        try:
-            return [n for n in folder_names(self.folder) if message_like(n)]
-        except OSError:
-            return []
-
-    def _shadowed(self) -> None:
-        """One not older than ours is what the base reads instead of it, for ever, while every
-        run "sends": exit 3 naming it (every run and check); an older one, a warning."""
-        newer, older = self.shadowing()
-        if newer:
-            raise StrayEntry(
-                f"{self.folder}: 1C reads {shown(newer)} instead of our message "
-                f"{self.outgoing_name}: the base takes that name for ours, and it is not older",
-                remedy="remove it: until then the base imports nothing of what onecsync sends")
-        if older:
-            log.warning("%s: %s is named like our message to the base; it is older than ours, "
-                        "so 1C reads ours (remove it)", self.folder, shown(older))
-
-    def shadowing(self) -> tuple[list[str], list[str]]:
-        """Files 1C's receiving side takes for our message besides ours (its mask
-        `Message*_<node>_<peer>.*`: a kept copy, a former integration's file under a prefix):
-        (those not older than ours, which 1C reads instead of it; the older ones). An unlistable
-        folder shows none."""
-        try:
-            names = [n for n in folder_names(self.folder) if n != self.outgoing_name
-                     and any(addressed(n, self.node_code, s) for s in self.senders)]
-            ours = os.lstat(self.folder / self.outgoing_name).st_mtime_ns if names else 0
-        except FileNotFoundError:
-            # None of ours yet (1C took it; compress or a code's case just changed, and the old
-            # file is ours): the run writes a newer one, and a file newer still is caught then.
-            ours = None
-        except OSError:
-            return [], []
-        newer: list[str] = []
-        older: list[str] = []
-        # Our own name under the other extension or spelling is a message this node wrote under
-        # an earlier `compress` or code spelling: the one written next is newer than it, so it
-        # never hides ours (judged before the write, it would stop every run, review 8 #6).
-        own = self.outgoing_name.rsplit(".", 1)[0].lower()
-        for name in sorted(names):
+        """The names of the folder's message files at its last listing (a fetch or a probe made
+        it: the one listing of a receive), for telling a wrong code (addressing.py)."""
+        if self._seen is None:
             try:
-                mtime = os.lstat(self.folder / name).st_mtime_ns
+                self._seen = [n for n in folder_names(self.folder) if message_like(n)]
             except OSError:
-                continue
-            mine = name.rsplit(".", 1)[0].lower() == own
-            (newer if ours is not None and mtime >= ours and not mine else older).append(name)
-        return newer, older
+                return []
+        return list(self._seen)
+
+    def _shadowed(self, listing: Listing) -> None:
+        judge_shadows(str(self.folder), self.outgoing_name,
+                      *shadowing(self.folder, listing, self.outgoing_name, self.node_code,
+                                 self.senders))
 
     # -- our message ---------------------------------------------------------------------
     def _leftovers(self, remove: bool) -> list[str]:
@@ -298,11 +280,14 @@ class DirectoryTransport:
         self._must_be_a_folder("checking")
         try:
             os.listdir(self.folder)  # readable: what a run needs first
-            self._shadowed()
-            if (found := newest(self.folder, self.senders, self.node_code)) is not None:
-                os.close(found.fd)
+            if (found := self._newest()) is not None:
+                try:  # as a run judges it, said on every check
+                    judge_beside(str(self.folder), heads(self.folder, found, self._open,
+                                                         self.senders, self.node_code),
+                                 str(found.path), found.left)
+                finally:
+                    os.close(found.fd)
                 theirs.append(one_line(found.path.name))
-                warn_left(str(found.path), found.left)  # as a run says it
             self._check_final()
             if strays := self._leftovers(remove=False):
                 raise StrayEntry(f"{strays[0]} is named like onecsync's own files but is not "

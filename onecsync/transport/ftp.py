@@ -5,9 +5,11 @@ Public API: `FtpTransport`.
 The same names and rules as the directory transport (SSL `DataProcessors/
 ExchangeMessageTransportFTP`, `GetMessage`: the newest of the base's files by modification time,
 empty files ignored): from the base we read `Message*_<peer>_<node>.xml|.zip` (any prefix, the
-codes in any case: messagefiles.py; the others are named in a warning) and never change or
-delete it; to the base we upload `Message_<node>_<peer>.xml|.zip` under a temporary
-name in the same folder and rename it into place, so the base never sees half a message.
+codes in any case: messagefiles.py), one listing judged as a folder's (candidates.py: what 1C
+takes for our message, empty files, the files beside the newest), and never change or delete
+it; to the base we upload `Message_<node>_<peer>.xml|.zip` under a temporary name in the same
+folder and rename it into place, so the base never sees half a message; a message From our code
+that we did not write there is another onecsync's (`open_outgoing`, flows/exchange.py).
 
 The fingerprint of the base's file is its name, size and modification time from the listing
 (MLSD, else SIZE and MDTM), so an unchanged file costs one listing and no download (a new
@@ -31,6 +33,7 @@ login refused, a missing folder, permission denied → ConfigError (3).
 from __future__ import annotations
 
 import ftplib
+import functools
 import io
 import logging
 import secrets
@@ -43,30 +46,35 @@ from typing import Iterator
 
 from onecsync import deadline
 from onecsync.answers import Malformed
-from onecsync.answers import parse_int
 from onecsync.config import FtpConfig
 from onecsync.errors import OnecsyncError
 from onecsync.errors import TemporaryError
+from onecsync.files import open_named
 from onecsync.i18n import N_
 from onecsync.messagefiles import addressed
-from onecsync.messagefiles import message_like
 from onecsync.messagefiles import message_stem
 from onecsync.messagefiles import open_message_file
+from onecsync.messagefiles import open_zip_entry
 from onecsync.text import one_line
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import OutgoingFile
 from onecsync.transport.base import fingerprint
 from onecsync.transport.base import remove_quietly
 from onecsync.transport.base import same_bytes
-from onecsync.transport.base import warn_left
+from onecsync.transport.candidates import PEEKED
+from onecsync.transport.candidates import judge_beside
+from onecsync.transport.candidates import judge_shadows
+from onecsync.transport.candidates import shadows
+from onecsync.transport.candidates import warn_empty
 from onecsync.transport.ftpconn import FTP
 from onecsync.transport.ftpconn import FTPS
 from onecsync.transport.ftpconn import Listed
 from onecsync.transport.ftpconn import classify
-from onecsync.transport.ftpconn import listing
 from onecsync.transport.ftpconn import margin
-from onecsync.transport.ftpconn import not_a_file
 from onecsync.transport.ftpconn import watched
+from onecsync.transport.ftpfolder import heads
+from onecsync.transport.ftpfolder import list_files
+from onecsync.transport.ftpfolder import nlst
 from onecsync.transport.spool import Capped
 from onecsync.transport.spool import Spool
 
@@ -173,62 +181,26 @@ class FtpTransport:
                               remedy="the server is too slow or stalls; the next run retries "
                                      "(raise transport.timeout if it is just slow)")
 
-    def _lines(self, ftp: ftplib.FTP, cmd: str) -> Iterator[str]:
-        return listing(ftp, cmd, self.description)
-
     def _theirs(self, name: str) -> bool:
         """Is `name` one 1C's receiving side takes for the base's message to us?"""
         return any(addressed(name, s, self.node_code) for s in self.senders)
 
+    def _judged(self, name: str) -> bool:
+        """Is `name` one a receive looks at: the base's message to us, ours, or one 1C's
+        receiving side takes for ours (candidates.shadows)?"""
+        return self._theirs(name) or name == self.outgoing_name \
+            or any(addressed(name, self.node_code, s) for s in self.senders)
+
     def _list(self, ftp: ftplib.FTP, names: list[str] | Callable[[str], bool]) -> dict[str, Listed]:
         """Size and modification time of these files in the folder (those that exist; `names`
-        may be a test of a name instead)."""
-        wanted = names if callable(names) else names.__contains__
-        found: dict[str, Listed] = {}
-        try:
-            ftp.sendcmd("OPTS MLST type;size;modify;")
-        except ftplib.error_perm:
-            pass  # the facts a server gives by default include these
-        entries: dict[str, dict[str, str]] = {}
-        seen: list[str] = []  # every message file's name, for telling a wrong code
-        odd: list[str] = []
-        try:
-            for line in self._lines(ftp, "MLSD"):
-                facts, _, name = line.partition(" ")
-                if not_a_file(name):
-                    odd = odd or [name]
-                    continue
-                seen += [name] if message_like(name) else []
-                if wanted(name):
-                    entries[name] = dict(f.partition("=")[::2] for f in facts.lower().split(";") if f)
-        except ftplib.error_perm as exc:
-            if not str(exc).startswith(("500", "501", "502", "504")):
-                raise
-            listed = list(self._names(ftp))
-            odd = [n for n in listed if not_a_file(n)][:1]
-            seen = [n for n in listed if message_like(n) and not not_a_file(n)]
-            entries = {n: {} for n in seen if wanted(n)}  # no MLSD: ask each file
-        if odd and callable(names):  # one line a run (the scan for the base's message)
+        may be a test of a name instead: the scan for the base's message, which says once a
+        run a name no file can have)."""
+        def odd(name: str) -> None:
             log.warning("%s: the server lists names no file can have (as %s): ignored",
-                        self.description, one_line(odd[0][:100]))
-        self._seen = seen
-        for name, entry in entries.items():
-            if entry.get("type", "file") == "file":  # RFC 3659: every fact optional, so ask
-                found[name] = Listed(name, self._size(ftp, name, entry.get("size")),
-                                      entry.get("modify") or ftp.sendcmd(f"MDTM {name}")[4:].strip())
+                        self.description, one_line(name[:100]))
+        found, self._seen = list_files(ftp, self.description, names if callable(names)
+                                       else names.__contains__, odd if callable(names) else None)
         return found
-
-    def _size(self, ftp: ftplib.FTP, name: str, listed: str | None) -> int:
-        if listed:
-            return parse_int(listed, f"{self.description}: MLSD {name}", "its size")
-        ftp.voidcmd("TYPE I")  # many servers answer SIZE only in binary mode (550 in ASCII)
-        reply = ftp.sendcmd(f"SIZE {name}")
-        return parse_int(reply[3:] if reply.startswith("213") else reply,
-                         f"{self.description}: SIZE {name}", "the size")
-
-    def _names(self, ftp: ftplib.FTP) -> Iterator[str]:
-        """NLST, streamed."""
-        return self._lines(ftp, "NLST")
 
     # -- Transport -------------------------------------------------------------------------
     def message_names(self) -> list[str]:
@@ -243,12 +215,14 @@ class FtpTransport:
         """Log in, enter the folder, list it; with `write`, store and delete a probe file (a
         hidden name 1C never reads), as 1C's own FTP connection test does."""
         with self._session("checking the folder") as ftp:
-            listed = self._list(ftp, self._theirs)
+            listed = self._list(ftp, self._judged)
             if write:
                 probe = f".onecsync-probe-{secrets.token_hex(8)}"
                 ftp.storbinary(f"STOR {probe}", io.BytesIO(b"onecsync check\n"))
                 ftp.delete(probe)
-        theirs = [one_line(n.name) for n in [self._newest(listed)] if n is not None]
+        if (newest := self._newest(listed, None)) is not None:
+            newest[1](None)  # as a run judges those beside it, said on every check
+        theirs = [one_line(newest[0].name)] if newest is not None else []
         seen = N_(f"the base's message {theirs[0]} is there") if theirs else \
             N_("no message from the base in it yet")
         if write:
@@ -257,22 +231,57 @@ class FtpTransport:
 
     def fetch(self) -> Incoming | None:
         with self._session("listing the folder") as ftp:
-            listed = self._list(ftp, self._theirs)
-        if (newest := self._newest(listed)) is None:
-            for item in listed.values():
-                log.warning("%s/%s is empty: ignored, as 1C ignores it (the base may still be "
-                            "writing it)", self.description, item.name)
+            listed = self._list(ftp, self._judged)
+        if (newest := self._newest(listed, self.spool)) is None:
             return None
-        return Incoming(name=f"{self.description}/{newest.name}", fingerprint=newest.key,
-                        open=lambda: self._download(newest), settles=True)
+        item, judge = newest
+        return Incoming(name=f"{self.description}/{item.name}", fingerprint=item.key,
+                        open=lambda: self._download(item), settles=True, beside=judge)
 
-    def _newest(self, listed: dict[str, Listed]) -> Listed | None:
-        """The newest of the base's non-empty messages, the one 1C takes; the others named."""
-        found = sorted((item for item in listed.values() if item.size > 0), reverse=True,
+    def _newest(self, listed: dict[str, Listed],
+                notes: Spool | None) -> tuple[Listed, Callable[[int | None], None]] | None:
+        """Of one listing, as the directory transport judges its own (candidates.py): what 1C
+        takes for our message, then the newest of the base's non-empty messages, the one 1C
+        takes, and the judgement of those beside it (candidates.judge_beside; `notes`: a
+        run's, to name them once per change)."""
+        others = {n: item.modify for n, item in listed.items()
+                  if n != self.outgoing_name and not self._theirs(n)}
+        ours = listed.get(self.outgoing_name)
+        judge_shadows(self.description, self.outgoing_name,
+                      *shadows(self.outgoing_name, others, ours.modify if ours else None))
+        theirs = [item for item in listed.values() if self._theirs(item.name)]
+        found = sorted((item for item in theirs if item.size > 0), reverse=True,
                        key=lambda item: (item.modify, item.name.lower().endswith(".zip"), item.name))
-        if found:
-            warn_left(f"{self.description}/{found[0].name}", [item.name for item in found[1:]])
-        return found[0] if found else None
+        if not found:
+            warn_empty(self.description, sorted(item.name for item in theirs))
+            return None
+        judged = heads(found[0], found[1:PEEKED + 1], self.spool, self._retrieved, self._opened,
+                       self.senders, self.node_code)
+        return found[0], functools.partial(
+            judge_beside, self.description, judged, f"{self.description}/{found[0].name}",
+            [item.name for item in found[1:]], notes)
+
+    def _opened(self, path: Path, name: str) -> IO[bytes]:
+        """A download of `name`, whatever the spool calls it, as a stream of its XML."""
+        if name.lower().endswith(".zip"):
+            return open_zip_entry(path, f"{self.description}/{name}", self._archive_password())
+        return open_named(path)
+
+    def open_outgoing(self) -> IO[bytes] | None:
+        """The file under our message's name now, as a stream of its XML (None: none there, or
+        no message), for telling whose message it is when it is not ours (flows/exchange.py:
+        another onecsync writing there), as the directory transport tells it."""
+        with self._session("listing the folder") as ftp:
+            placed = self._list(ftp, [self.outgoing_name]).get(self.outgoing_name)
+        if placed is None:
+            return None
+        temp = self._retrieved(placed)
+        try:
+            return self._opened(temp, placed.name)  # open: it is read after the name is gone
+        except OnecsyncError:
+            return None
+        finally:
+            remove_quietly(temp)
 
     def _retrieved(self, item: Listed) -> Path:
         """The file downloaded whole into a new file of the spool (none left on a failure)."""
@@ -329,7 +338,7 @@ class FtpTransport:
         size = path.stat().st_size
         temp = f"{TEMP_PREFIX}{secrets.token_hex(8)}-{self.outgoing_name}"
         with self._session(f"uploading {self.outgoing_name}", size) as ftp:
-            leftovers = [n for n in self._names(ftp)
+            leftovers = [n for n in nlst(ftp, self.description)
                          if n.startswith(TEMP_PREFIX) and n.endswith("-" + self.outgoing_name)]
             for name in leftovers:
                 if name != temp:
@@ -364,18 +373,20 @@ class FtpTransport:
             pass
 
     def in_place(self, fp: str | None) -> bool:
-        """Is our last message still in the folder, exactly as we renamed it there?"""
-        receipt = self.spool.receipt()
-        if fp is None or receipt is None or receipt.get("fingerprint") != fp:
+        """Is our last message still in the folder, the bytes we wrote (base.same_bytes)? Said
+        by the receipt while the listing shows the file we renamed there; else, when the size is
+        ours (a touch or a restore on the server; a crash between the rename and the receipt),
+        by its bytes, read once: the receipt then notes it. So "not in place" always means other
+        bytes, which tell another writer's message from ours (flows/exchange.py)."""
+        if fp is None:
             return False
+        receipt = self.spool.receipt() or {}
         with self._session("listing the folder") as ftp:
             placed = self._list(ftp, [self.outgoing_name]).get(self.outgoing_name)
-        if placed is None or placed.key == receipt.get("remote"):
-            return placed is not None
-        if str(placed.size) != fp.partition(":")[0]:
-            return False  # other bytes, certainly
-        # The same size, another time (a touch, a copy, a restore on the server): ours while
-        # its bytes are ours (base.same_bytes), read once; the receipt then notes its new time.
+        if placed is None or str(placed.size) != fp.partition(":")[0]:
+            return False  # none, or other bytes, certainly
+        if receipt.get("fingerprint") == fp and placed.key == receipt.get("remote"):
+            return True
         temp = self._retrieved(placed)
         try:
             ours = same_bytes(fingerprint(temp), fp)

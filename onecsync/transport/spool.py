@@ -1,6 +1,7 @@
-"""The local working folder of a remote transport: downloads, uploads being made, receipts.
+"""The local working folder of a transport: downloads, uploads being made, receipts, notes.
 
-Public API: `Spool(folder, dry_run)`, `Capped`, `too_big`, `local_failure`, `MARGIN`, `KEPT`.
+Public API: `Spool(folder, dry_run)` (`note`, `write_note`, `receipt`, ...), `Capped`,
+`too_big`, `local_failure`, `MARGIN`, `KEPT`.
 
 A download goes through `Spool.download(cap, where)`: a file that never holds more than
 `cap` bytes (transport.max_message_mib: a server that lies about the size or streams forever
@@ -9,8 +10,8 @@ too). Either ends in exit 4 with the remedy; the transport removes the partial f
 
 A remote transport keeps here, per base: the base's last message as it was downloaded (so that
 a rejected message can be looked at; it is replaced by the next download, `Spool.keep`), our
-message while it
-is written and uploaded, and the *receipt*: the fingerprint of our last message that the base
+message while it is written and uploaded, its notes (`note`; a folder's transport keeps only
+those), and the *receipt*: the fingerprint of our last message that the base
 verifiably got. The receipt is what `in_place()` answers from, since nothing on the remote side
 says "this exact file was delivered". It is written only after a successful delivery, so a
 crash at any point leaves, at worst, a delivered message without its receipt: the next run sends
@@ -210,22 +211,30 @@ class Spool:
             pass
 
     def receipt(self) -> dict | None:
+        return self.note(RECEIPT)
+
+    def write_receipt(self, data: dict) -> None:
+        # The message did reach the base; without the receipt the next run sends again.
+        self.write_note(RECEIPT, data)
+
+    def note(self, name: str) -> dict | None:
+        """A note of ours kept beside the state (the receipt; the base's files said to be left
+        beside its message, transport/candidates.py); None when there is none or it is torn."""
         if self.receipts is None:
             return None
         try:
-            data = json.loads((self.receipts / RECEIPT).read_text(encoding="utf-8"))
+            data = json.loads((self.receipts / name).read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return None  # no receipt, or a torn one: "not delivered", so we send again
+            return None  # none, or a torn one: taken as never written
         return data if isinstance(data, dict) else None
 
-    def write_receipt(self, data: dict) -> None:
+    def write_note(self, name: str, data: dict) -> None:
+        """Kept by a run, never by a dry run (it reads the real notes, writes none)."""
         if self.receipts is None or self._scratch is not None:
             return
-        target = self.receipts / RECEIPT
+        target = self.receipts / name
         try:
             self.ready()
             replace_with(target, lambda f: f.write(json.dumps(data).encode("utf-8")), 0o600)
         except OSError as exc:
-            # The message did reach the base; without the receipt the next run sends again.
-            raise TemporaryError(f"cannot record the delivery in {target}: "
-                                 f"{exc.strerror or exc}") from None
+            raise TemporaryError(f"cannot write {target}: {exc.strerror or exc}") from None

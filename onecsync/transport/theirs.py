@@ -1,8 +1,8 @@
 """The base's message in a folder others write to: which of its files is the one to read, opened
 how (the directory transport's reading half).
 
-Public API: `open_theirs(folder, name)`, `folder_names(folder)`, `MAX_NAMES`, `newest(folder,
-senders, node)` → `Newest` or None, `shown(names)`.
+Public API: `open_theirs(folder, name)`, `folder_names(folder)`, `MAX_NAMES`, `Listing`,
+`list_folder(folder)`, `newest(folder, senders, node, listing)` → `Newest` or None.
 
 The names are 1C's receive mask (messagefiles.addressed: any infobase prefix, the codes in any
 case, the base's code or its alias); of several, the newest non-empty one by modification time
@@ -10,36 +10,38 @@ is taken, as SSL's FILE transport takes it (`GetMessage`), a .zip winning a tie.
 is opened under the same rules, whatever its name: never through a link that leaves the folder,
 never blocking on a FIFO, judged by the fstat of the descriptor that is then read. A folder is
 listed up to MAX_NAMES entries (another writer's flood of files must not make every run take
-hours), and a list of names said in a warning is cut to SHOWN (`shown`).
+hours), once per receive (`list_folder`): the check for what 1C takes for our message, the choice
+of the base's message and the scan for a wrong code (flows/addressing.py) all judge that one
+listing, so a folder that changes meanwhile never gets two verdicts that contradict each other.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
+from typing import Callable
 
 from onecsync.errors import StrayEntry
 from onecsync.files import NotRegular
 from onecsync.files import open_regular
 from onecsync.messagefiles import addressed
 from onecsync.messagefiles import unlisted_names
-from onecsync.text import one_line
+from onecsync.transport.candidates import PEEKED
+from onecsync.transport.candidates import Head
+from onecsync.transport.candidates import peek
+from onecsync.transport.candidates import shadows
+from onecsync.transport.candidates import shown
+from onecsync.transport.candidates import warn_empty
 
 log = logging.getLogger("onecsync")
 
 # An exchange folder holds a handful of files; past this many entries another writer floods it,
 # and every run would spend minutes looking at them (the FTP listing is capped alike).
 MAX_NAMES = 100_000
-# Names a warning lists before it counts the rest.
-SHOWN = 3
-
-
-def shown(names: list[str]) -> str:
-    """`a, b, c, and 5 more`: a list of names for one warning line, however many there are."""
-    text = ", ".join(one_line(str(n)) for n in names[:SHOWN])
-    return text + (f", and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
 
 
 def folder_names(folder: Path) -> list[str]:
@@ -86,15 +88,20 @@ def open_theirs(folder: Path, name: str) -> tuple[int, os.stat_result, Path] | N
     return fd, st, path
 
 
-def _names(folder: Path, senders: tuple[str, ...], node: str) -> tuple[list[str], bool]:
-    """The folder's names 1C's receiving side takes for the base's message to us, and whether
-    the folder could be listed. A share we may use but not list (mode 0300) gets the names that
-    need no listing (no prefix)."""
+@dataclass(frozen=True)
+class Listing:
+    """A folder's names as one listing gave them; `listed` False: a share we may use but not
+    list (mode 0300), whose `names` are only those of the base's message that need no listing."""
+
+    names: list[str]
+    listed: bool = True
+
+
+def list_folder(folder: Path, senders: tuple[str, ...], node: str) -> Listing:
     try:
-        return sorted(n for n in folder_names(folder)
-                      if any(addressed(n, s, node) for s in senders)), True
+        return Listing(folder_names(folder))
     except PermissionError:
-        return unlisted_names(senders, node), False
+        return Listing(unlisted_names(senders, node), False)
 
 
 @dataclass
@@ -102,15 +109,17 @@ class Newest:
     fd: int  # open; the caller closes it
     st: os.stat_result
     path: Path
-    left: list[str]  # the names of the others, older
+    left: list[str]  # the names of the others, older, the newest of them first
 
 
-def newest(folder: Path, senders: tuple[str, ...], node: str) -> Newest | None:
-    """The newest non-empty of the base's messages, open, and the names of the others; None
-    when there is none. At most two descriptors are open at once, however many names."""
+def newest(folder: Path, senders: tuple[str, ...], node: str, listing: Listing) -> Newest | None:
+    """The newest non-empty of the base's messages of `listing`, open, and the names of the
+    others, newest first; None when there is none. At most two descriptors are open at once,
+    however many names."""
     best: tuple[tuple[int, bool, str], int, os.stat_result, Path] | None = None
-    left, empty = [], []
-    names, listed = _names(folder, senders, node)
+    left: list[tuple[tuple[int, bool, str], str]] = []
+    empty: list[str] = []
+    names = sorted(n for n in listing.names if any(addressed(n, s, node) for s in senders))
     try:
         for name in names:
             if (opened := open_theirs(folder, name)) is None:
@@ -118,13 +127,13 @@ def newest(folder: Path, senders: tuple[str, ...], node: str) -> Newest | None:
             fd, st, path = opened
             if st.st_size == 0:  # as 1C, which skips them
                 os.close(fd)
-                empty.append(path)
+                empty.append(name)
                 continue
             key = (st.st_mtime_ns, path.suffix.lower() == ".zip", name)
             if best is not None:  # the older of the two is closed, its name kept
                 older, best = sorted([best, (key, fd, st, path)], key=lambda b: b[0])
                 os.close(older[1])
-                left.append(older[3].name)
+                left.append((older[0], older[3].name))
             else:
                 best = (key, fd, st, path)
     except BaseException:
@@ -133,13 +142,8 @@ def newest(folder: Path, senders: tuple[str, ...], node: str) -> Newest | None:
         raise
     if best is None:
         if empty:
-            if len(empty) == 1:
-                log.warning("%s is empty: ignored, as 1C ignores it (the base may still be "
-                            "writing it)", empty[0])
-            else:  # named a few, the rest counted: 20,000 of them are not 20,000 lines
-                log.warning("%s: %s are empty: ignored, as 1C ignores them (the base may still "
-                            "be writing)", folder, shown([p.name for p in empty]))
-        elif not listed:
+            warn_empty(str(folder), empty)
+        elif not listing.listed:
             # A base with an infobase prefix (any UUID-coded one) writes Message_<prefix>_…,
             # which only a listing finds: "no message" every run would hide the missing right.
             log.warning("%s: this user may not list the folder, so only the names without a "
@@ -148,4 +152,51 @@ def newest(folder: Path, senders: tuple[str, ...], node: str) -> Newest | None:
                         "(give this user the right to read the folder's list of files)", folder,
                         shown(names), senders[0], node)
         return None
-    return Newest(best[1], best[2], best[3], left)
+    return Newest(best[1], best[2], best[3], [n for _, n in sorted(left, reverse=True)])
+
+
+def heads(folder: Path, found: Newest, opener: Callable[[int, Path], IO[bytes]],
+          senders: tuple[str, ...], node: str) -> tuple[Head, list[Head]]:
+    """The headers of the newest file and of the newest PEEKED beside it (none when it is
+    alone), for candidates.judge_rivals; `opener` gives a descriptor's XML, unzipped."""
+    if not found.left:
+        return Head(found.path.name), []
+    rivals = []
+    for name in found.left[:PEEKED]:
+        try:
+            opened = open_theirs(folder, name)
+        except StrayEntry:
+            continue  # not a file: 1C reads none of it either
+        if opened is not None:
+            fd, _, path = opened
+            try:
+                rivals.append(peek(name, functools.partial(opener, fd, path), senders, node))
+            finally:
+                os.close(fd)
+    return peek(found.path.name, lambda: opener(found.fd, found.path), senders, node), rivals
+
+
+def shadowing(folder: Path, listing: Listing, outgoing: str, node: str,
+              senders: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """The files of `listing` that 1C's receiving side takes for our message `outgoing` besides
+    it (its mask `Message*_<node>_<peer>.*`: a kept copy, a former integration's file under a
+    prefix), split by time against ours (candidates.shadows). An unlistable folder shows none."""
+    names = [n for n in listing.names if n != outgoing
+             and any(addressed(n, node, s) for s in senders)]
+    if not listing.listed or not names:
+        return [], []
+    try:
+        ours: int | None = os.lstat(folder / outgoing).st_mtime_ns
+    except FileNotFoundError:
+        # None of ours yet (1C took it; compress or a code's case just changed, and the old
+        # file is ours): the run writes a newer one, and a file newer still is caught then.
+        ours = None
+    except OSError:
+        return [], []
+    others = {}
+    for name in names:
+        try:
+            others[name] = os.lstat(folder / name).st_mtime_ns
+        except OSError:
+            continue  # gone meanwhile
+    return shadows(outgoing, others, ours)
