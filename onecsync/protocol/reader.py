@@ -19,18 +19,22 @@ from __future__ import annotations
 
 import hashlib
 from typing import IO
+from typing import Any
 from typing import Iterator
 
 from lxml import etree
 
 from onecsync import formats
 from onecsync.errors import MessageRejected
-from onecsync.progress import EVERY
 from onecsync.progress import Task
-from onecsync.protocol.bodyshape import NOT_OBJECTS
+from onecsync.protocol import limits
+from onecsync.protocol.bodyscan import LARGE_OBJECT  # noqa: F401 (said there, read by tests)
+from onecsync.protocol.bodyscan import OPTIONS
+from onecsync.protocol.bodyscan import BodyScan
+from onecsync.protocol.bodyscan import Tape
+from onecsync.protocol.bodyscan import _is_keys
+from onecsync.protocol.bodyscan import clear_all as _clear
 from onecsync.protocol.bodyshape import BodyObject
-from onecsync.protocol.bodyshape import judge_child
-from onecsync.protocol.bodyshape import text_between
 from onecsync.protocol.envelope import MSG_NS
 from onecsync.protocol.envelope import Header
 from onecsync.protocol.envelope import judge_header
@@ -39,7 +43,6 @@ from onecsync.protocol.envelope import problem_text
 from onecsync.protocol.envelope import too_many
 from onecsync.protocol.keys import KEYS
 from onecsync.protocol.keys import read_keys
-from onecsync.protocol.limits import OBJECT_LIMIT
 from onecsync.protocol.limits import TOO_LARGE
 from onecsync.protocol.normal import normalize_object
 from onecsync.protocol.normal import object_ref
@@ -51,24 +54,7 @@ from onecsync.protocol.prolog import sniff
 # is about 4 MB): past this it is refused before it can fill the memory.
 HEADER_LIMIT = 8 * 1024 * 1024
 _MSG = f"{{{MSG_NS}}}"
-# A body object read from more bytes than this is cleared with `_clear` (a plain clear() is
-# quicker for the usual few KB).
-LARGE_OBJECT = 64 * 1024
 DELETION = "УдалениеОбъекта"
-
-
-def _clear(el, keep_tail: bool = False) -> None:
-    """`el.clear()` in time linear in its size. Cleared at once, an element parsed by iterparse
-    whose subtree is large (30,000 declared object types, a table of 30,000 rows) takes time
-    quadratic in it inside lxml (4 s, 60 s at 100,000); its children cleared first, 0.02 s."""
-    for child in el:
-        child.clear()
-    el.clear(keep_tail=keep_tail)
-
-
-def _is_keys(el) -> bool:
-    return isinstance(el.tag, str) and el.tag.endswith("}" + KEYS)
-
 
 
 class _Malformed(MessageRejected):
@@ -87,12 +73,9 @@ class MessageReader:
         self._progress = progress or Task()
         head = sniff(stream, source)
         self._input = Prefixed(head, stream, source)
-        self._events = etree.iterparse(
-            self._input, events=("start", "end"), resolve_entities=False,
-            no_network=True, load_dtd=False, huge_tree=False, remove_comments=True,
-            remove_pis=True)
-        self._root = None
-        self._body = None
+        self._tape = Tape(self._input)
+        self._events = etree.iterparse(self._tape, events=("start", "end"), **OPTIONS)
+        self._root: Any = None
         try:
             self.header: Header = self._read_header()
         except MessageRejected as exc:
@@ -190,74 +173,12 @@ class MessageReader:
         """Yield every child of the Body, parsed in full; it is cleared once the consumer moves
         on, so only one object is ever held in memory.
 
-        What the Body holds is judged as each child starts (`_judge_child`): an element that is
-        not an object of the message's format, or text between the objects, is a malformed
-        message, refused before anything of it is staged. The hot loop of a big message (two
-        events per element): it iterates the parser directly, with nothing but the depth to keep
-        per event.
+        What the Body holds is judged in message order: an element that is not an object of
+        the message's format, or text between the objects, is a malformed message, refused
+        before anything after it is staged (protocol.bodyscan, the hot loop of a big message).
         """
-        count, bodies = 0, 0
-        own = self._own_prefix()
-        while True:
-            event, el = self._next()
-            if event == "end":  # </Message>
-                self._drain()
-                self._progress.update(count, self._input.count)
-                return
-            name, line = local_name(el, self.source), el.sourceline
-            if name == "Body" and bodies:
-                raise MessageRejected(f"a second Body at line {line} (a message has one Header "
-                                      "and one Body)", source=self.source)
-            if name != "Body":
-                raise MessageRejected(
-                    f"unexpected element {name!r} after the Body, at line {line} (a message has "
-                    "one Header and one Body)" if bodies else
-                    f"unexpected element {name!r} after the Header, at line {line} (a message "
-                    "has one Header and one Body)", source=self.source)
-            bodies += 1
-            self._check_body(el)
-            self._body = body = el
-            depth, begun, current = 1, 0, None
-            try:
-                for event, el in self._events:
-                    if event == "start":
-                        depth += 1
-                        if depth == 2:
-                            begun, current = self._input.count, el
-                            self.oversized = 0
-                            if own is not None and not el.tag.startswith(own) \
-                                    or el.tag[len(own or ""):] in NOT_OBJECTS:
-                                judge_child(el, self.header, self.source)
-                            text_between(el.getprevious(), body, self.source)
-                        continue
-                    depth -= 1
-                    if depth >= 2:  # inside an object
-                        if self.oversized or self._input.count - begun > OBJECT_LIMIT:
-                            self._drop_fields(current, el)
-                        continue
-                    if depth == 1:
-                        if self.oversized:
-                            self.oversized = self._input.count - begun
-                        yield el
-                        # The tail stays: the parser may have read it already, and
-                        # `_text_between` looks at it when the next object starts.
-                        if self._input.count - begun > LARGE_OBJECT:
-                            _clear(el, keep_tail=True)
-                        else:
-                            el.clear(keep_tail=True)
-                        while el.getprevious() is not None:
-                            del body[0]
-                        count += 1
-                        if count % EVERY == 0:
-                            self._progress.update(count, self._input.count)
-                    elif depth == 0:  # </Body>
-                        text_between(body[-1] if len(body) else None, body, self.source)
-                        break
-                else:
-                    raise MessageRejected("the message ends before its Body is complete",
-                                          source=self.source, ends_early=True)
-            except etree.XMLSyntaxError as exc:
-                raise self._malformed(exc) from None
+        self._events = None  # the Header's parser: the Body's reads the file again (a Tape)
+        yield from BodyScan(self).elements()
 
     def _own_prefix(self) -> str | None:
         """'{namespace}' of the message's format, which every Body child's tag starts with."""
@@ -267,27 +188,7 @@ class MessageReader:
         """The format extensions' namespaces, which Format lists after the format (XS 2281)."""
         return tuple(self.header.format.split()[1:])
 
-    oversized = 0  # bytes of the object being read, once they passed OBJECT_LIMIT
-
-    def _drop_fields(self, obj, el) -> None:
-        """The object passed OBJECT_LIMIT: what it holds and will hold is dropped as it is
-        parsed, its КлючевыеСвойства aside (they still say which object it was). Only what
-        the events have reached is touched: the parser may have built further already."""
-        top = el  # the field of the object el is in (still open, unless it is el)
-        while top.getparent() is not obj:
-            top = top.getparent()
-        if not self.oversized:
-            self.oversized = 1
-            for child in top.itersiblings(preceding=True):  # the fields already read
-                if not _is_keys(child):
-                    _clear(child)
-        if _is_keys(top):
-            return
-        el.clear()
-        parent, prev = el.getparent(), el.getprevious()
-        while prev is not None and not _is_keys(prev):
-            parent.remove(prev)
-            prev = el.getprevious()
+    oversized = 0  # bytes of the object just yielded, when they passed OBJECT_LIMIT
 
     def _check_body(self, el) -> None:
         """A Body in another namespace than its Format's holds no object of that format: 1C
@@ -298,13 +199,6 @@ class MessageReader:
         if el.tag != f"{{{ns}}}Body":
             raise MessageRejected(f"the Body is in namespace {etree.QName(el).namespace!r}, "
                                   f"but Format says {ns}", source=self.source)
-
-    def _drain(self) -> None:
-        try:
-            for _ in self._events:  # anything after </Message> is a syntax error worth reporting
-                pass
-        except etree.XMLSyntaxError as exc:
-            raise self._malformed(exc) from None
 
     def _object(self, el, ns: str, index) -> BodyObject:
         local_name(el, self.source)
@@ -356,8 +250,8 @@ class MessageReader:
         xml = normalize_object(el, ns)
         digest = hashlib.sha256(xml).hexdigest()[:32]
         ref = object_ref(el, ns) if el.find(f"{{{ns}}}{KEYS}") is not None else None
-        problem = (f"{TOO_LARGE} {OBJECT_LIMIT >> 20} MiB ({self.oversized >> 20} MiB in the "
-                   "message): parked by its key properties alone; make it smaller in the base "
+        problem = (f"{TOO_LARGE} {limits.OBJECT_LIMIT >> 20} MiB ({self.oversized >> 20} MiB in "
+                   "the message): parked by its key properties alone; make it smaller in the base "
                    "(or its attachments), then register it again")
         kind = "delete" if type_name == DELETION else "object"
         return BodyObject(type_name, ref or "~" + digest, kind, xml, digest, el.sourceline,
