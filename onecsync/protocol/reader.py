@@ -44,9 +44,10 @@ from onecsync.protocol.envelope import too_many
 from onecsync.protocol.keys import KEYS
 from onecsync.protocol.keys import read_keys
 from onecsync.protocol.limits import TOO_LARGE
-from onecsync.protocol.normal import normalize_object
+from onecsync.protocol.normal import normalize_object  # noqa: F401 (its public API)
 from onecsync.protocol.normal import object_ref
 from onecsync.protocol.normal import own_namespaces
+from onecsync.protocol.normal import serialize
 from onecsync.protocol.prolog import Prefixed
 from onecsync.protocol.prolog import sniff
 
@@ -201,14 +202,18 @@ class MessageReader:
                                   f"but Format says {ns}", source=self.source)
 
     def _object(self, el, ns: str, index) -> BodyObject:
-        local_name(el, self.source)
-        qname = etree.QName(el)
-        type_name = qname.localname
+        tag, own = el.tag, f"{{{ns}}}"
+        if tag.startswith(own):
+            namespace, type_name = ns, tag[len(own):]
+        else:
+            local_name(el, self.source)
+            qname = etree.QName(el)
+            namespace, type_name = qname.namespace, qname.localname
         if self.oversized:
             return self._too_large(el, ns, type_name)
-        if qname.namespace != ns:  # a format extension's (`elements` refused any other)
-            return self._untaken(el, ns, f"{{{qname.namespace}}}{type_name}",
-                                 f"an object of the format extension {qname.namespace}, "
+        if namespace != ns:  # a format extension's (`elements` refused any other)
+            return self._untaken(el, ns, f"{{{namespace}}}{type_name}",
+                                 f"an object of the format extension {namespace}, "
                                  "which onecsync does not know")
         if type_name not in index.object_types:
             return self._untaken(el, ns, type_name, f"{type_name} is not an object type of "
@@ -216,7 +221,7 @@ class MessageReader:
         if type_name == DELETION:
             return self._deletion(el, ns, index)
         el = own_namespaces(el)
-        xml = normalize_object(el, ns)
+        xml = serialize(el, ns)
         digest = hashlib.sha256(xml).hexdigest()[:32]
         keys = read_keys(el, ns, type_name)
         if keys is None:
@@ -234,7 +239,7 @@ class MessageReader:
         with its bytes, never sent on, and counted where a human looks (the run's line, exit 7,
         `status`), rather than confirmed to the base as delivered while nobody took it."""
         el = own_namespaces(el)
-        xml = normalize_object(el, ns)
+        xml = serialize(el, ns)
         digest = hashlib.sha256(xml).hexdigest()[:32]
         ref = ref or object_ref(el, ns) or "~" + digest
         problem = (f"{what}: 1C skips it, and so does onecsync (kept here, not sent on); "
@@ -247,7 +252,7 @@ class MessageReader:
             if not _is_keys(child):
                 el.remove(child)
         el = own_namespaces(el)
-        xml = normalize_object(el, ns)
+        xml = serialize(el, ns)
         digest = hashlib.sha256(xml).hexdigest()[:32]
         ref = object_ref(el, ns) if el.find(f"{{{ns}}}{KEYS}") is not None else None
         problem = (f"{TOO_LARGE} {limits.OBJECT_LIMIT >> 20} MiB ({self.oversized >> 20} MiB in "
@@ -258,14 +263,14 @@ class MessageReader:
                           problem=problem)
 
     def _schema_problem(self, el, index) -> str | None:
-        if not self.check_schema or formats.object_schema(index.version).validate(el):
+        if not self.check_schema or formats.object_schema(index.version)(el):
             return None
         first = formats.validate_object(index.version, el)[0]
         return f"not valid per EnterpriseData {index.version}: {first.path}: {first.message}"
 
     def _deletion(self, el, ns: str, index) -> BodyObject:
         el = own_namespaces(el)
-        xml = normalize_object(el, ns)
+        xml = serialize(el, ns)
         digest = hashlib.sha256(xml).hexdigest()[:32]
         target = el.find(f"{{{ns}}}СсылкаНаОбъект/{{{ns}}}СсылкаНаОбъект")
         ref_el = next((c for c in target if isinstance(c.tag, str)), None) \
