@@ -18,6 +18,11 @@ of an open element, so every open element keeps its last child.
 The Header was read by a parser of its own, before the format (and so the tags) was known: what
 it read is replayed to this one from the Tape, chunk for chunk, so that this parser reads the
 same chunks as one parser reading the whole file (the same events, lines and errors).
+
+Where this differs from the reader that saw every element (tests/reference_reader.py): an object
+is past OBJECT_LIMIT when the bytes read from its start to its end are (before: once an element
+inside it ended past the limit), and an unreported one ends where its end is seen (its tail,
+the next element, </Body>); a chunk with malformed XML is refused as that, nothing of it judged.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Public API: `MessageReader(stream, source, progress)`, `BodyObject`, `normalize_object(el, body_ns)`.
 
 Memory stays flat whatever the size of the body: every object is serialized and cleared as soon
-as its end tag is parsed, and the parsed siblings are dropped from the tree. Parsing never
+as its end tag is parsed, and the parsed siblings are dropped from the tree. The Body is parsed
+by object, not by element (protocol.bodyscan): the parser reports the format's object types
+alone, and what it does not report is judged between two chunks of input. Parsing never
 resolves entities, loads a DTD or touches the network, and a document that carries a DTD is
 refused before the parser sees it. What the parser would build before anyone could judge it is
 bounded while the bytes go in: a start tag's attributes (markup.MarkupGuard), the header's
