@@ -103,6 +103,7 @@ class BodyScan:
         self.body: Any = None
         self.last: Any = None
         self.current: Any = None
+        self.kept: Any = None  # the last КлючевыеСвойства of the current object a trim kept
         self.evented = False  # the current object is one the parser reported
         self.begun = 0  # bytes fed when the current object started
 
@@ -134,7 +135,7 @@ class BodyScan:
                 if event == "start":
                     yield from self._unreported(el)
                     self._judge(el)
-                    self.current, self.evented, self.begun = el, True, self.fed
+                    self.current, self.evented, self.begun, self.kept = el, True, self.fed, None
                 else:
                     yield from self._take(el)
             elif el is self.body:  # </Body>
@@ -198,7 +199,7 @@ class BodyScan:
             following = el.getnext()
             if following is None and not final and el.tail is None:
                 if el is not self.current:  # its size counts from here, as from a start event
-                    self.current, self.evented, self.begun = el, False, self.fed
+                    self.current, self.evented, self.begun, self.kept = el, False, self.fed, None
                 return
             yield from self._take(el)
             el = following
@@ -207,7 +208,7 @@ class BodyScan:
         size = self.fed - self.begun if el is self.current else 0
         self.r.oversized = size if size > limits.OBJECT_LIMIT else 0
         if self.r.oversized:
-            _trim(el)
+            _trim(el, self.kept)
         yield el
         # The tail stays: the parser may have read it already, and `_judge` looks at it when
         # the next object starts.
@@ -227,19 +228,26 @@ class BodyScan:
         if self.phase == _IN:
             yield from self._unreported(None, final=False)
             if self.current is not None and self.fed - self.begun > limits.OBJECT_LIMIT:
-                _trim(self.current)
+                self.kept = _trim(self.current, self.kept)
         elif self.phase in (_BEFORE, _AFTER):
             self._beside(None)
 
 
-def _trim(obj) -> None:
-    """Drop what `obj` holds beyond its КлючевыеСвойства, as far as the parser is done with it."""
-    el = obj
-    while len(el):
+def _trim(obj, kept):
+    """Drop what `obj` holds beyond its КлючевыеСвойства, as far as the parser is done with it.
+    `kept`: the last of them a trim before kept (the children before it are all kept ones, not
+    looked at again); returns the one to pass next time."""
+    child = kept.getnext() if kept is not None else (obj[0] if len(obj) else None)
+    while child is not None and (following := child.getnext()) is not None:
+        if _is_keys(child):
+            kept = child
+        else:
+            obj.remove(child)
+        child = following
+    el = child  # the last child, open perhaps
+    while el is not None and not _is_keys(el) and len(el):
         *done, last = el
-        for child in done:
-            if el is not obj or not _is_keys(child):
-                el.remove(child)
-        if el is obj and _is_keys(last):
-            return
+        for field in done:
+            el.remove(field)
         el = last
+    return kept
