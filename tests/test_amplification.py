@@ -83,7 +83,7 @@ def test_a_long_header_and_a_large_object_are_cleared_children_first(monkeypatch
     rows = "".join(f"<Строка><Номер>{i}</Номер></Строка>" for i in range(4000))
     large = f.counterparty(f.ref(2), "ООО Большой").replace(
         "</Справочник.Контрагенты>", f"<Таблица>{rows}</Таблица></Справочник.Контрагенты>")
-    assert len(large.encode()) > 2 * reader_module.LARGE_OBJECT
+    assert len(large.encode()) > 2 * bodyscan.LARGE_OBJECT
     small = [f.counterparty(f.ref(i), "ООО Малый") for i in range(3, 50)]
     data = f.Msg(objects=[f.currency(f.ref(1)), large, *small],
                  header_extra=f"<msg:AvailableObjectTypes>{decl}</msg:AvailableObjectTypes>").xml()

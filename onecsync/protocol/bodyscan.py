@@ -1,6 +1,6 @@
 """Walk a message's Body with a parser that reports its objects alone: the reader's hot loop.
 
-Public API: `BodyScan(reader).elements()`, `Tape`, `OPTIONS`, `clear_all(el)`.
+Public API: `BodyScan(reader).elements()`, `Tape`, `OPTIONS`, `clear_all(el)`, `is_keys(el)`.
 
 The Body's parser is given the tags of the format's object types, the Body's and the root's,
 so it reports two events per object instead of two per element (a catalog of 60 elements was
@@ -65,7 +65,7 @@ def clear_all(el, keep_tail: bool = False) -> None:
     el.clear(keep_tail=keep_tail)
 
 
-def _is_keys(el) -> bool:
+def is_keys(el) -> bool:
     return isinstance(el.tag, str) and el.tag.endswith("}" + KEYS)
 
 
@@ -239,13 +239,13 @@ def _trim(obj, kept):
     looked at again); returns the one to pass next time."""
     child = kept.getnext() if kept is not None else (obj[0] if len(obj) else None)
     while child is not None and (following := child.getnext()) is not None:
-        if _is_keys(child):
+        if is_keys(child):
             kept = child
         else:
             obj.remove(child)
         child = following
     el = child  # the last child, open perhaps
-    while el is not None and not _is_keys(el) and len(el):
+    while el is not None and not is_keys(el) and len(el):
         *done, last = el
         for field in done:
             el.remove(field)

@@ -30,12 +30,11 @@ from onecsync import formats
 from onecsync.errors import MessageRejected
 from onecsync.progress import Task
 from onecsync.protocol import limits
-from onecsync.protocol.bodyscan import LARGE_OBJECT  # noqa: F401 (said there, read by tests)
 from onecsync.protocol.bodyscan import OPTIONS
 from onecsync.protocol.bodyscan import BodyScan
 from onecsync.protocol.bodyscan import Tape
-from onecsync.protocol.bodyscan import _is_keys
 from onecsync.protocol.bodyscan import clear_all as _clear
+from onecsync.protocol.bodyscan import is_keys
 from onecsync.protocol.bodyshape import BodyObject
 from onecsync.protocol.envelope import MSG_NS
 from onecsync.protocol.envelope import Header
@@ -251,7 +250,7 @@ class MessageReader:
     def _too_large(self, el, ns: str, type_name: str) -> BodyObject:
         """Parked by its keys alone: the rest of the message goes on."""
         for child in list(el):
-            if not _is_keys(child):
+            if not is_keys(child):
                 el.remove(child)
         el = own_namespaces(el)
         xml = serialize(el, ns)
