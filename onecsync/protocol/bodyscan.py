@@ -118,8 +118,21 @@ class BodyScan:
                 # Nothing of the chunk is judged: the message is malformed XML (at its end, the
                 # parser closes every open element, and a cut file must read as one).
                 raise self.r._malformed(exc) from None
+            body = self.body
             for event, el in self.parser.read_events():
-                yield from self._event(event, el)
+                if body is None or el.getparent() is not body:
+                    yield from self._event(event, el)
+                    body = self.body
+                elif event == "end":  # of an object: the hot path, two events per object
+                    size = self._ready(el)
+                    yield el
+                    self._done(el, size)
+                else:  # an object starts (or a Body, refused by _judge)
+                    last = self.last
+                    if (last.getnext() if last is not None else body[0]) is not el:
+                        yield from self._unreported(el)
+                    self._judge(el)
+                    self.current, self.evented, self.begun, self.kept = el, True, self.fed, None
             if not data:
                 break
             yield from self._settle()
@@ -129,16 +142,10 @@ class BodyScan:
         self.r._progress.update(self.count, self.r._input.count)
 
     def _event(self, event: str, el) -> Iterator[etree._Element]:
+        """An event of anything but a child of the Body."""
         parent = el.getparent()
         if self.phase == _IN:
-            if parent is self.body:  # an object (or a Body, refused by _judge)
-                if event == "start":
-                    yield from self._unreported(el)
-                    self._judge(el)
-                    self.current, self.evented, self.begun, self.kept = el, True, self.fed, None
-                else:
-                    yield from self._take(el)
-            elif el is self.body:  # </Body>
+            if el is self.body:  # </Body>
                 yield from self._unreported(None)
                 body = self.body
                 text_between(body[-1] if len(body) else None, body, self.r.source)
@@ -201,15 +208,22 @@ class BodyScan:
                 if el is not self.current:  # its size counts from here, as from a start event
                     self.current, self.evented, self.begun, self.kept = el, False, self.fed, None
                 return
-            yield from self._take(el)
+            size = self._ready(el)
+            yield el
+            self._done(el, size)
             el = following
 
-    def _take(self, el) -> Iterator[etree._Element]:
+    def _ready(self, el) -> int:
+        """Before a child of the Body is yielded: its size, and what is dropped if too large."""
         size = self.fed - self.begun if el is self.current else 0
         self.r.oversized = size if size > limits.OBJECT_LIMIT else 0
         if self.r.oversized:
             _trim(el, self.kept)
-        yield el
+        return size
+
+    def _done(self, el, size: int) -> None:
+        """Once the consumer moved on from a child of the Body: it is cleared, what came
+        before it removed."""
         # The tail stays: the parser may have read it already, and `_judge` looks at it when
         # the next object starts.
         if size > LARGE_OBJECT:
