@@ -7,6 +7,8 @@ import io
 
 from lxml import etree
 
+from onecsync.protocol import bodyscan
+from onecsync.protocol import limits
 from onecsync.protocol import reader as reader_module
 from onecsync.protocol.normal import normalize_object
 from onecsync.protocol.reader import MessageReader
@@ -68,15 +70,20 @@ def test_a_long_header_and_a_large_object_are_cleared_children_first(monkeypatch
     declared types: 4 s; bench/header_size.py compares 1× and 8×): the reader clears the Header,
     and any object read from more than LARGE_OBJECT bytes, children first. Counted here."""
     cleared = []
-    real = reader_module._clear
-    monkeypatch.setattr(reader_module, "_clear", lambda el, **kw: cleared.append(
-        etree.QName(el).localname) or real(el, **kw))
+    real = bodyscan.clear_all
+
+    def counted(el, **kw):
+        cleared.append(etree.QName(el).localname)
+        real(el, **kw)
+    monkeypatch.setattr(reader_module, "_clear", counted)  # the Header's
+    monkeypatch.setattr(bodyscan, "clear_all", counted)  # the Body's objects'
+
     decl = "".join(f"<msg:ObjectType><msg:Name>Справочник.Тип{i}</msg:Name><msg:Sending>*</msg:Sending>"
                    "</msg:ObjectType>" for i in range(3000))
     rows = "".join(f"<Строка><Номер>{i}</Номер></Строка>" for i in range(4000))
     large = f.counterparty(f.ref(2), "ООО Большой").replace(
         "</Справочник.Контрагенты>", f"<Таблица>{rows}</Таблица></Справочник.Контрагенты>")
-    assert len(large.encode()) > 2 * reader_module.LARGE_OBJECT
+    assert len(large.encode()) > 2 * bodyscan.LARGE_OBJECT
     small = [f.counterparty(f.ref(i), "ООО Малый") for i in range(3, 50)]
     data = f.Msg(objects=[f.currency(f.ref(1)), large, *small],
                  header_extra=f"<msg:AvailableObjectTypes>{decl}</msg:AvailableObjectTypes>").xml()
@@ -93,7 +100,7 @@ def test_one_huge_object_is_parked_by_its_keys_and_the_rest_of_the_message_goes(
     """Review2 #16: one Контрагенты of 40 × 9 MB fields took 1.5 GB and left 360 MB in the
     state. Past OBJECT_LIMIT (here 1 MiB) its fields are dropped while parsed; it is parked by
     its keys alone (exit 7, one line), the others are sent, and a retry cannot send the stub."""
-    monkeypatch.setattr(reader_module, "OBJECT_LIMIT", 1 << 20)
+    monkeypatch.setattr(limits, "OBJECT_LIMIT", 1 << 20)
     blob = f"<Комментарий>{'ж' * 200_000}</Комментарий>"  # 400 KB each
     huge = f.counterparty(f.ref(1), "ООО Большой", "7701234567").replace(
         "</Справочник.Контрагенты>", blob * 8 + "</Справочник.Контрагенты>")

@@ -31,13 +31,14 @@ class Keys:
 @dataclass(frozen=True)
 class _Paths:
     keys: str
-    their_inn: str  # Контрагент/ИНН
+    counterparty: str  # Контрагент
+    inn: str  # ИНН
     names: dict  # the tag of each of _FIELDS → its local name
 
 
 @functools.cache
 def _paths(ns: str) -> _Paths:
-    return _Paths(f"{{{ns}}}{KEYS}", f"{{{ns}}}Контрагент/{{{ns}}}ИНН",
+    return _Paths(f"{{{ns}}}{KEYS}", f"{{{ns}}}Контрагент", f"{{{ns}}}ИНН",
                   {f"{{{ns}}}{name}": name for name in _FIELDS})
 
 
@@ -55,10 +56,18 @@ def _value(node) -> str | None:
     return value[:200] or None
 
 
+def _their_inn(el, paths: _Paths):
+    """`el.find("Контрагент/ИНН")`, in lxml's C filter rather than ElementPath's Python."""
+    for counterparty in el.iterchildren(paths.counterparty):
+        for inn in counterparty.iterchildren(paths.inn):
+            return inn
+    return None
+
+
 def read_keys(el, ns: str, type_name: str) -> Keys | None:
     """The object's keys; None when it has no КлючевыеСвойства."""
     paths = _paths(ns)
-    keys = el.find(paths.keys)
+    keys = next(el.iterchildren(paths.keys), None)  # el.find(paths.keys), without ElementPath
     if keys is None:
         return None
     found = _first_children(keys, paths.names)
@@ -67,6 +76,6 @@ def read_keys(el, ns: str, type_name: str) -> Keys | None:
     # Not in the first КлючевыеСвойства: wherever object_ref finds it (the schema allows one).
     ref = text.lower() if text else object_ref(el, ns)
     inn = _value(found.get("ИНН")) if "Контрагент" in type_name else None
-    inn = inn or _value(el.find(paths.their_inn)) or (
-        _value(keys.find(paths.their_inn)) if "Контрагент" in found else None)
+    inn = inn or _value(_their_inn(el, paths)) or (
+        _value(_their_inn(keys, paths)) if "Контрагент" in found else None)
     return Keys(keys, ref, _value(found.get("Номер")), _value(found.get("Дата")), inn)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 # One body object read from more bytes than this (1C's largest real ones, a document with a
 # table of thousands of rows, are a few MB) is parked without its fields: what it held past
-# here is dropped while it is parsed, so a run's memory stays bounded by this plus one text
-# node (libxml2 caps those at 10 MB without huge_tree), and its parked copy is its keys alone.
+# here is dropped while it is parsed (between two chunks of input, protocol.bodyscan), so a
+# run's memory stays bounded by this plus one chunk's worth and one text node (libxml2 caps
+# those at 10 MB without huge_tree), and its parked copy is its keys alone.
 OBJECT_LIMIT = 64 << 20
 TOO_LARGE = "the object is larger than"  # its parking reason: a retry cannot send it (store)

@@ -1,10 +1,12 @@
 """Serialize a body object as namespace-relative bytes (see protocol.reader's docstring).
 
-Public API: `normalize_object(el, body_ns)`, `own_namespaces(el)`, `object_ref(el, ns)`.
+Public API: `normalize_object(el, body_ns)`, `own_namespaces(el)`, `serialize(el, body_ns)`,
+`object_ref(el, ns)`.
 """
 
 from __future__ import annotations
 
+import functools
 from copy import deepcopy
 
 from lxml import etree
@@ -26,14 +28,23 @@ def object_ref(el, ns: str) -> str | None:
 
 def normalize_object(el, body_ns: str) -> bytes:
     """The namespace-relative bytes of a body object (see the module docstring)."""
-    el = own_namespaces(el)
+    return serialize(own_namespaces(el), body_ns)
+
+
+@functools.cache
+def _body_decls(body_ns: str) -> tuple[bytes, bytes]:
+    return f' xmlns="{body_ns}"'.encode(), f'="{body_ns}"'.encode()
+
+
+def serialize(el, body_ns: str) -> bytes:
+    """`normalize_object` of what `own_namespaces` returned (the reader has it already)."""
     raw = etree.tostring(el, encoding="utf-8", with_tail=False)
     end = raw.index(b">")
-    start_tag = raw[:end]
-    start_tag = start_tag.replace(f' xmlns="{body_ns}"'.encode(), b"", 1)
+    decl, bound = _body_decls(body_ns)
+    start_tag = raw[:end].replace(decl, b"", 1)
     for decl in _STANDARD_DECLS:
         start_tag = start_tag.replace(decl, b"", 1)
-    if f'="{body_ns}"'.encode() in start_tag or el.prefix is not None:
+    if bound in start_tag or el.prefix is not None:
         return _rebuild(el, body_ns)  # the body namespace is bound to a prefix: rare, slow path
     return start_tag + raw[end:]
 

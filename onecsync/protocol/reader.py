@@ -3,7 +3,9 @@
 Public API: `MessageReader(stream, source, progress)`, `BodyObject`, `normalize_object(el, body_ns)`.
 
 Memory stays flat whatever the size of the body: every object is serialized and cleared as soon
-as its end tag is parsed, and the parsed siblings are dropped from the tree. Parsing never
+as its end tag is parsed, and the parsed siblings are dropped from the tree. The Body is parsed
+by object, not by element (protocol.bodyscan): the parser reports the format's object types
+alone, and what it does not report is judged between two chunks of input. Parsing never
 resolves entities, loads a DTD or touches the network, and a document that carries a DTD is
 refused before the parser sees it. What the parser would build before anyone could judge it is
 bounded while the bytes go in: a start tag's attributes (markup.MarkupGuard), the header's
@@ -19,18 +21,21 @@ from __future__ import annotations
 
 import hashlib
 from typing import IO
+from typing import Any
 from typing import Iterator
 
 from lxml import etree
 
 from onecsync import formats
 from onecsync.errors import MessageRejected
-from onecsync.progress import EVERY
 from onecsync.progress import Task
-from onecsync.protocol.bodyshape import NOT_OBJECTS
+from onecsync.protocol import limits
+from onecsync.protocol.bodyscan import OPTIONS
+from onecsync.protocol.bodyscan import BodyScan
+from onecsync.protocol.bodyscan import Tape
+from onecsync.protocol.bodyscan import clear_all as _clear
+from onecsync.protocol.bodyscan import is_keys
 from onecsync.protocol.bodyshape import BodyObject
-from onecsync.protocol.bodyshape import judge_child
-from onecsync.protocol.bodyshape import text_between
 from onecsync.protocol.envelope import MSG_NS
 from onecsync.protocol.envelope import Header
 from onecsync.protocol.envelope import judge_header
@@ -39,11 +44,11 @@ from onecsync.protocol.envelope import problem_text
 from onecsync.protocol.envelope import too_many
 from onecsync.protocol.keys import KEYS
 from onecsync.protocol.keys import read_keys
-from onecsync.protocol.limits import OBJECT_LIMIT
 from onecsync.protocol.limits import TOO_LARGE
-from onecsync.protocol.normal import normalize_object
+from onecsync.protocol.normal import normalize_object  # noqa: F401 (its public API)
 from onecsync.protocol.normal import object_ref
 from onecsync.protocol.normal import own_namespaces
+from onecsync.protocol.normal import serialize
 from onecsync.protocol.prolog import Prefixed
 from onecsync.protocol.prolog import sniff
 
@@ -51,24 +56,7 @@ from onecsync.protocol.prolog import sniff
 # is about 4 MB): past this it is refused before it can fill the memory.
 HEADER_LIMIT = 8 * 1024 * 1024
 _MSG = f"{{{MSG_NS}}}"
-# A body object read from more bytes than this is cleared with `_clear` (a plain clear() is
-# quicker for the usual few KB).
-LARGE_OBJECT = 64 * 1024
 DELETION = "УдалениеОбъекта"
-
-
-def _clear(el, keep_tail: bool = False) -> None:
-    """`el.clear()` in time linear in its size. Cleared at once, an element parsed by iterparse
-    whose subtree is large (30,000 declared object types, a table of 30,000 rows) takes time
-    quadratic in it inside lxml (4 s, 60 s at 100,000); its children cleared first, 0.02 s."""
-    for child in el:
-        child.clear()
-    el.clear(keep_tail=keep_tail)
-
-
-def _is_keys(el) -> bool:
-    return isinstance(el.tag, str) and el.tag.endswith("}" + KEYS)
-
 
 
 class _Malformed(MessageRejected):
@@ -87,12 +75,9 @@ class MessageReader:
         self._progress = progress or Task()
         head = sniff(stream, source)
         self._input = Prefixed(head, stream, source)
-        self._events = etree.iterparse(
-            self._input, events=("start", "end"), resolve_entities=False,
-            no_network=True, load_dtd=False, huge_tree=False, remove_comments=True,
-            remove_pis=True)
-        self._root = None
-        self._body = None
+        self._tape = Tape(self._input)
+        self._events = etree.iterparse(self._tape, events=("start", "end"), **OPTIONS)
+        self._root: Any = None
         try:
             self.header: Header = self._read_header()
         except MessageRejected as exc:
@@ -190,74 +175,12 @@ class MessageReader:
         """Yield every child of the Body, parsed in full; it is cleared once the consumer moves
         on, so only one object is ever held in memory.
 
-        What the Body holds is judged as each child starts (`_judge_child`): an element that is
-        not an object of the message's format, or text between the objects, is a malformed
-        message, refused before anything of it is staged. The hot loop of a big message (two
-        events per element): it iterates the parser directly, with nothing but the depth to keep
-        per event.
+        What the Body holds is judged in message order: an element that is not an object of
+        the message's format, or text between the objects, is a malformed message, refused
+        before anything after it is staged (protocol.bodyscan, the hot loop of a big message).
         """
-        count, bodies = 0, 0
-        own = self._own_prefix()
-        while True:
-            event, el = self._next()
-            if event == "end":  # </Message>
-                self._drain()
-                self._progress.update(count, self._input.count)
-                return
-            name, line = local_name(el, self.source), el.sourceline
-            if name == "Body" and bodies:
-                raise MessageRejected(f"a second Body at line {line} (a message has one Header "
-                                      "and one Body)", source=self.source)
-            if name != "Body":
-                raise MessageRejected(
-                    f"unexpected element {name!r} after the Body, at line {line} (a message has "
-                    "one Header and one Body)" if bodies else
-                    f"unexpected element {name!r} after the Header, at line {line} (a message "
-                    "has one Header and one Body)", source=self.source)
-            bodies += 1
-            self._check_body(el)
-            self._body = body = el
-            depth, begun, current = 1, 0, None
-            try:
-                for event, el in self._events:
-                    if event == "start":
-                        depth += 1
-                        if depth == 2:
-                            begun, current = self._input.count, el
-                            self.oversized = 0
-                            if own is not None and not el.tag.startswith(own) \
-                                    or el.tag[len(own or ""):] in NOT_OBJECTS:
-                                judge_child(el, self.header, self.source)
-                            text_between(el.getprevious(), body, self.source)
-                        continue
-                    depth -= 1
-                    if depth >= 2:  # inside an object
-                        if self.oversized or self._input.count - begun > OBJECT_LIMIT:
-                            self._drop_fields(current, el)
-                        continue
-                    if depth == 1:
-                        if self.oversized:
-                            self.oversized = self._input.count - begun
-                        yield el
-                        # The tail stays: the parser may have read it already, and
-                        # `_text_between` looks at it when the next object starts.
-                        if self._input.count - begun > LARGE_OBJECT:
-                            _clear(el, keep_tail=True)
-                        else:
-                            el.clear(keep_tail=True)
-                        while el.getprevious() is not None:
-                            del body[0]
-                        count += 1
-                        if count % EVERY == 0:
-                            self._progress.update(count, self._input.count)
-                    elif depth == 0:  # </Body>
-                        text_between(body[-1] if len(body) else None, body, self.source)
-                        break
-                else:
-                    raise MessageRejected("the message ends before its Body is complete",
-                                          source=self.source, ends_early=True)
-            except etree.XMLSyntaxError as exc:
-                raise self._malformed(exc) from None
+        self._events = None  # the Header's parser: the Body's reads the file again (a Tape)
+        yield from BodyScan(self).elements()
 
     def _own_prefix(self) -> str | None:
         """'{namespace}' of the message's format, which every Body child's tag starts with."""
@@ -267,27 +190,7 @@ class MessageReader:
         """The format extensions' namespaces, which Format lists after the format (XS 2281)."""
         return tuple(self.header.format.split()[1:])
 
-    oversized = 0  # bytes of the object being read, once they passed OBJECT_LIMIT
-
-    def _drop_fields(self, obj, el) -> None:
-        """The object passed OBJECT_LIMIT: what it holds and will hold is dropped as it is
-        parsed, its КлючевыеСвойства aside (they still say which object it was). Only what
-        the events have reached is touched: the parser may have built further already."""
-        top = el  # the field of the object el is in (still open, unless it is el)
-        while top.getparent() is not obj:
-            top = top.getparent()
-        if not self.oversized:
-            self.oversized = 1
-            for child in top.itersiblings(preceding=True):  # the fields already read
-                if not _is_keys(child):
-                    _clear(child)
-        if _is_keys(top):
-            return
-        el.clear()
-        parent, prev = el.getparent(), el.getprevious()
-        while prev is not None and not _is_keys(prev):
-            parent.remove(prev)
-            prev = el.getprevious()
+    oversized = 0  # bytes of the object just yielded, when they passed OBJECT_LIMIT
 
     def _check_body(self, el) -> None:
         """A Body in another namespace than its Format's holds no object of that format: 1C
@@ -299,22 +202,19 @@ class MessageReader:
             raise MessageRejected(f"the Body is in namespace {etree.QName(el).namespace!r}, "
                                   f"but Format says {ns}", source=self.source)
 
-    def _drain(self) -> None:
-        try:
-            for _ in self._events:  # anything after </Message> is a syntax error worth reporting
-                pass
-        except etree.XMLSyntaxError as exc:
-            raise self._malformed(exc) from None
-
     def _object(self, el, ns: str, index) -> BodyObject:
-        local_name(el, self.source)
-        qname = etree.QName(el)
-        type_name = qname.localname
+        tag, own = el.tag, f"{{{ns}}}"
+        if tag.startswith(own):
+            namespace, type_name = ns, tag[len(own):]
+        else:
+            local_name(el, self.source)
+            qname = etree.QName(el)
+            namespace, type_name = qname.namespace, qname.localname
         if self.oversized:
             return self._too_large(el, ns, type_name)
-        if qname.namespace != ns:  # a format extension's (`elements` refused any other)
-            return self._untaken(el, ns, f"{{{qname.namespace}}}{type_name}",
-                                 f"an object of the format extension {qname.namespace}, "
+        if namespace != ns:  # a format extension's (`elements` refused any other)
+            return self._untaken(el, ns, f"{{{namespace}}}{type_name}",
+                                 f"an object of the format extension {namespace}, "
                                  "which onecsync does not know")
         if type_name not in index.object_types:
             return self._untaken(el, ns, type_name, f"{type_name} is not an object type of "
@@ -322,7 +222,7 @@ class MessageReader:
         if type_name == DELETION:
             return self._deletion(el, ns, index)
         el = own_namespaces(el)
-        xml = normalize_object(el, ns)
+        xml = serialize(el, ns)
         digest = hashlib.sha256(xml).hexdigest()[:32]
         keys = read_keys(el, ns, type_name)
         if keys is None:
@@ -340,7 +240,7 @@ class MessageReader:
         with its bytes, never sent on, and counted where a human looks (the run's line, exit 7,
         `status`), rather than confirmed to the base as delivered while nobody took it."""
         el = own_namespaces(el)
-        xml = normalize_object(el, ns)
+        xml = serialize(el, ns)
         digest = hashlib.sha256(xml).hexdigest()[:32]
         ref = ref or object_ref(el, ns) or "~" + digest
         problem = (f"{what}: 1C skips it, and so does onecsync (kept here, not sent on); "
@@ -350,28 +250,28 @@ class MessageReader:
     def _too_large(self, el, ns: str, type_name: str) -> BodyObject:
         """Parked by its keys alone: the rest of the message goes on."""
         for child in list(el):
-            if not _is_keys(child):
+            if not is_keys(child):
                 el.remove(child)
         el = own_namespaces(el)
-        xml = normalize_object(el, ns)
+        xml = serialize(el, ns)
         digest = hashlib.sha256(xml).hexdigest()[:32]
         ref = object_ref(el, ns) if el.find(f"{{{ns}}}{KEYS}") is not None else None
-        problem = (f"{TOO_LARGE} {OBJECT_LIMIT >> 20} MiB ({self.oversized >> 20} MiB in the "
-                   "message): parked by its key properties alone; make it smaller in the base "
+        problem = (f"{TOO_LARGE} {limits.OBJECT_LIMIT >> 20} MiB ({self.oversized >> 20} MiB in "
+                   "the message): parked by its key properties alone; make it smaller in the base "
                    "(or its attachments), then register it again")
         kind = "delete" if type_name == DELETION else "object"
         return BodyObject(type_name, ref or "~" + digest, kind, xml, digest, el.sourceline,
                           problem=problem)
 
     def _schema_problem(self, el, index) -> str | None:
-        if not self.check_schema or formats.object_schema(index.version).validate(el):
+        if not self.check_schema or formats.object_schema(index.version)(el):
             return None
         first = formats.validate_object(index.version, el)[0]
         return f"not valid per EnterpriseData {index.version}: {first.path}: {first.message}"
 
     def _deletion(self, el, ns: str, index) -> BodyObject:
         el = own_namespaces(el)
-        xml = normalize_object(el, ns)
+        xml = serialize(el, ns)
         digest = hashlib.sha256(xml).hexdigest()[:32]
         target = el.find(f"{{{ns}}}СсылкаНаОбъект/{{{ns}}}СсылкаНаОбъект")
         ref_el = next((c for c in target if isinstance(c.tag, str)), None) \
