@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import subprocess
@@ -12,6 +13,7 @@ from sqlite_utils import Database
 
 from onecsync.protocol.reader import BodyObject
 from onecsync.state import open_state
+from onecsync.state.firstfill import FirstFill
 from onecsync.state.inbox import PAGE
 from onecsync.state.inbox import Inbox
 from onecsync.state.migrations import MIGRATIONS
@@ -120,8 +122,9 @@ def test_a_state_can_still_be_made_from_a_sqlite_utils_database(tmp_path):
 
 
 def _inbox_indexes(state: State) -> list[tuple[str, str]]:
-    return state.conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-                              "tbl_name = 'inbox' ORDER BY name").fetchall()
+    """The inbox's indexes and triggers (a first exchange drops both for a while)."""
+    return state.conn.execute("SELECT name, sql FROM sqlite_master WHERE type IN ('index', "
+                              "'trigger') AND tbl_name = 'inbox' ORDER BY name").fetchall()
 
 
 def test_a_first_exchange_fills_the_inbox_indexes_after_its_rows_and_they_are_used(tmp_path):
@@ -164,6 +167,57 @@ def test_a_first_exchange_that_fails_midway_leaves_the_indexes_and_no_row(tmp_pa
     assert state.conn.execute("SELECT count(*) FROM inbox").fetchone() == (0,)
 
 
+def _stage_and_dump(path, objects, monkeypatch, row_by_row: bool) -> tuple:
+    """Every row a staging leaves (inbox, versions, payloads) and the schema, one clock."""
+    state = open_state(path)
+    with monkeypatch.context() as m:
+        m.setattr("onecsync.state.inbox.now_text", lambda: "2026-01-02T03:04:05+00:00")
+        if row_by_row:  # as a later exchange stages: each row's trigger and index entries
+            m.setattr(FirstFill, "start", classmethod(lambda cls, state: None))
+        seen: list[str] = []
+        state.conn = _Recording(state.conn, seen)
+        with state.atomic():
+            state.inbox.stage("accounting", 1, "1.8", iter(objects))
+        state.conn = state.conn.inner
+    rows = tuple(state.conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+                 for t in ("inbox", "versions", "inbox_payloads"))
+    schema = sorted(state.conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+    assert state.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    state.close()
+    return rows, schema, seen
+
+
+def test_a_first_exchange_keeps_the_versions_in_bulk_as_the_trigger_would_row_by_row(
+        tmp_path, monkeypatch):
+    """Into an empty inbox the per-row triggers are dropped and their work done per batch
+    (issue 15); an object twice in the message (changed in the same batch, in a later one, or
+    the same bytes again) makes its batch go again with the triggers: the state is the same."""
+    objects = [_obj(i) for i in range(1200)]  # three batches
+    twice = [dataclasses.replace(objects[3], digest="changed-3"), objects[7],
+             dataclasses.replace(objects[10], digest="changed-10")]
+    objects[300:300] = twice[:2]  # the first batch: a change, and the same bytes again
+    objects.append(twice[2])  # the last batch: a change of an object of the first
+    fast, fast_schema, seen = _stage_and_dump(tmp_path / "fast.sqlite", objects, monkeypatch,
+                                              row_by_row=False)
+    assert 'DROP TRIGGER "versions_new"' in seen  # the bulk path was taken
+    assert _upserts(seen) == 4  # three batches, the first twice
+    slow, slow_schema, seen = _stage_and_dump(tmp_path / "slow.sqlite", objects, monkeypatch,
+                                              row_by_row=True)
+    assert not any(sql.startswith("DROP") for sql in seen)
+    assert fast == slow
+    assert fast_schema == slow_schema
+    inbox, versions, _ = fast
+    assert (len(inbox), len(versions)) == (1200, 1202)  # two changes kept as versions
+    # Without any object twice, no batch goes again.
+    _, _, seen = _stage_and_dump(tmp_path / "once.sqlite", [_obj(i) for i in range(1200)],
+                                 monkeypatch, row_by_row=False)
+    assert _upserts(seen) == 3
+
+
+def _upserts(seen: list[str]) -> int:
+    return sum(sql.startswith("INSERT INTO inbox (") for sql in seen)
+
+
 class _Recording:
     """A connection that notes every statement it is given."""
 
@@ -173,6 +227,10 @@ class _Recording:
     def execute(self, sql: str, *args):
         self.seen.append(sql)
         return self.inner.execute(sql, *args)
+
+    def executemany(self, sql: str, *args):
+        self.seen.append(sql)
+        return self.inner.executemany(sql, *args)
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)

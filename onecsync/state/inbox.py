@@ -18,6 +18,7 @@ from typing import Iterable
 from typing import Iterator
 
 from onecsync.state import held
+from onecsync.state.firstfill import FirstFill
 from onecsync.state.payloads import pack
 from onecsync.state.payloads import unpack
 from onecsync.state.table import Table
@@ -145,33 +146,18 @@ class Inbox(Table):
         stamp = now_text()
         batch: list[tuple] = []
         payloads: list[tuple] = []
-        with self._state.atomic():  # an error rolls the dropped indexes back with the rows
-            rebuild = self._drop_secondary_indexes()
+        with self._state.atomic():  # an error rolls what FirstFill dropped back with the rows
+            fill = FirstFill.start(self._state)
             self._stage_all(objects, counts, sql, payload_sql, batch, payloads, peer, message_no,
-                            version, stamp, self._state.held.types_of_ours(peer))
-            for index_sql in rebuild:
-                self.conn.execute(index_sql)
+                            version, stamp, self._state.held.types_of_ours(peer), fill)
+            if fill is not None:
+                fill.finish()
         return counts
-
-    def _drop_secondary_indexes(self) -> list[str]:
-        """Into an empty inbox (a first exchange), the indexes no upsert needs are filled after
-        the bulk insert, from sorted rows, rather than row by row (a third of staging's SQLite
-        time). Dropped and made again inside one transaction: a crash or an error rolls the
-        drop back with the rows. Returns the statements that make them again, as the schema
-        holds them (so that the state stays byte for byte what the migrations made)."""
-        if self.conn.execute("SELECT 1 FROM inbox LIMIT 1").fetchone() is not None:
-            return []
-        found = self.conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'inbox' "
-            "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%' ORDER BY name").fetchall()
-        for name, _ in found:
-            self.conn.execute(f'DROP INDEX "{name}"')
-        return [index_sql for _, index_sql in found]
 
     def _stage_all(self, objects: Iterable[BodyObject], counts: StageCounts, sql: str,
                    payload_sql: str, batch: list, payloads: list, peer: str,
                    message_no: int | None, version: str | None, stamp: str,
-                   ours: frozenset[str]) -> None:
+                   ours: frozenset[str], fill: FirstFill | None) -> None:
         for obj in objects:
             if obj.problem:
                 counts.parked += 1
@@ -189,13 +175,16 @@ class Inbox(Table):
                           obj.date, obj.inn))
             payloads.append((peer, obj.type, obj.ref, obj.xml))
             if len(batch) >= BATCH:
-                self._stage_batch(sql, batch, payload_sql, payloads, ours)
+                self._stage_batch(sql, batch, payload_sql, payloads, ours, fill)
         if batch:
-            self._stage_batch(sql, batch, payload_sql, payloads, ours)
+            self._stage_batch(sql, batch, payload_sql, payloads, ours, fill)
 
     def _stage_batch(self, sql: str, batch: list, payload_sql: str, payloads: list,
-                     ours: frozenset[str]) -> None:
-        self.conn.executemany(sql, batch)
+                     ours: frozenset[str], fill: FirstFill | None) -> None:
+        if fill is None:
+            self.conn.executemany(sql, batch)
+        else:
+            fill.rows(lambda: self.conn.executemany(sql, batch), len(batch))
         # What the base sends is what it holds now, over what we delivered and it confirmed:
         # looked up only for the types it holds some of ours of (a first exchange: none).
         self.conn.executemany(held.OVERTAKE_SQL, ((p, t, r) for p, t, r, _ in payloads if t in ours))
