@@ -212,6 +212,7 @@ def test_a_first_exchange_keeps_the_versions_in_bulk_as_the_trigger_would_row_by
     _, _, seen = _stage_and_dump(tmp_path / "once.sqlite", [_obj(i) for i in range(1200)],
                                  monkeypatch, row_by_row=False)
     assert _upserts(seen) == 3
+    assert not any("SELECT id FROM inbox WHERE" in sql for sql in seen)  # the ids are known
 
 
 def _upserts(seen: list[str]) -> int:

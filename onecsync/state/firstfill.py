@@ -77,27 +77,32 @@ class FirstFill:
                                    "ORDER BY id")
         return fill
 
-    def rows(self, insert: Callable[[], object], count: int) -> None:
+    def rows(self, insert: Callable[[], object], count: int) -> int | None:
         """Run `insert` (a batch of `count` upserts into the inbox), then what the dropped
-        triggers would have done for its rows. A batch that updated a row instead of adding
-        one (an object twice in the message, or again in a later batch) is undone and run again
-        with the triggers back, as is every batch after it: an update must be seen by them."""
+        triggers would have done for its rows; returns the id of its first row when they are
+        the `count` ids from there on, in order (SQLite gives a new row the highest id + 1).
+
+        A batch that updated a row instead of adding one (an object twice in the message, or
+        again in a later batch) is undone and run again with the triggers back, as is every
+        batch after it (None): an update must be seen by them."""
         if not self.triggers:
             insert()
-            return
+            return None
         conn = self.state.conn
         before = conn.execute("SELECT coalesce(max(id), 0) FROM inbox").fetchone()[0]
         try:
             with self.state.atomic():  # a savepoint: `_Twice` rolls the batch back
                 insert()
-                if conn.execute("SELECT count(*) FROM inbox WHERE id > ?",
-                                (before,)).fetchone()[0] != count:
+                if conn.execute("SELECT count(*), max(id) FROM inbox WHERE id > ?",
+                                (before,)).fetchone() != (count, before + count):
                     raise _Twice
                 for copy in self.copies:
                     conn.execute(copy, (before,))
+            return before + 1
         except _Twice:
             self._triggers_back()
             insert()
+            return None
 
     def _triggers_back(self) -> None:
         for sql in self.triggers:

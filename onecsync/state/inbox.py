@@ -13,6 +13,7 @@ import enum
 from array import array
 from dataclasses import dataclass
 from dataclasses import field
+from itertools import count
 from typing import TYPE_CHECKING
 from typing import Iterable
 from typing import Iterator
@@ -114,6 +115,12 @@ class StageCounts:
     parked_items: list = field(default_factory=list)  # (type, ref, line, why), the first 100
 
 
+# A payload, for the inbox row whose id the placeholder is: given, or (for a row just made or
+# an older version's) looked up by the unique index.
+_PAYLOAD = ("INSERT INTO inbox_payloads (inbox_id, xml) VALUES ({}, ?) "
+            "ON CONFLICT (inbox_id) DO UPDATE SET xml = excluded.xml")
+_PAYLOAD_BY_ID = _PAYLOAD.format("?")
+_PAYLOAD_BY_KEY = _PAYLOAD.format("(SELECT id FROM inbox WHERE peer = ? AND type = ? AND ref = ?)")
 # A row whose reason is not LIKE the parameter (given twice); NULL: any row.
 _UNLESS = "(? IS NULL OR coalesce(reason, '') NOT LIKE ?)"
 
@@ -138,24 +145,19 @@ class Inbox(Table):
             # a deletion names no number: the object is still found by the one it had
             "number = coalesce(excluded.number, inbox.number), "
             "date = coalesce(excluded.date, inbox.date), inn = coalesce(excluded.inn, inbox.inn)")
-        # The row's id, whether it was just made or is an older version's, by the unique index.
-        payload_sql = (
-            "INSERT INTO inbox_payloads (inbox_id, xml) VALUES ((SELECT id FROM inbox WHERE "
-            "peer = ? AND type = ? AND ref = ?), ?) ON CONFLICT (inbox_id) DO UPDATE SET xml = "
-            "excluded.xml")
         stamp = now_text()
         batch: list[tuple] = []
         payloads: list[tuple] = []
         with self._state.atomic():  # an error rolls what FirstFill dropped back with the rows
             fill = FirstFill.start(self._state)
-            self._stage_all(objects, counts, sql, payload_sql, batch, payloads, peer, message_no,
+            self._stage_all(objects, counts, sql, batch, payloads, peer, message_no,
                             version, stamp, self._state.held.types_of_ours(peer), fill)
             if fill is not None:
                 fill.finish()
         return counts
 
     def _stage_all(self, objects: Iterable[BodyObject], counts: StageCounts, sql: str,
-                   payload_sql: str, batch: list, payloads: list, peer: str,
+                   batch: list, payloads: list, peer: str,
                    message_no: int | None, version: str | None, stamp: str,
                    ours: frozenset[str], fill: FirstFill | None) -> None:
         for obj in objects:
@@ -175,22 +177,27 @@ class Inbox(Table):
                           obj.date, obj.inn))
             payloads.append((peer, obj.type, obj.ref, obj.xml))
             if len(batch) >= BATCH:
-                self._stage_batch(sql, batch, payload_sql, payloads, ours, fill)
+                self._stage_batch(sql, batch, payloads, ours, fill)
         if batch:
-            self._stage_batch(sql, batch, payload_sql, payloads, ours, fill)
+            self._stage_batch(sql, batch, payloads, ours, fill)
 
-    def _stage_batch(self, sql: str, batch: list, payload_sql: str, payloads: list,
+    def _stage_batch(self, sql: str, batch: list, payloads: list,
                      ours: frozenset[str], fill: FirstFill | None) -> None:
+        first = None
         if fill is None:
             self.conn.executemany(sql, batch)
         else:
-            fill.rows(lambda: self.conn.executemany(sql, batch), len(batch))
+            first = fill.rows(lambda: self.conn.executemany(sql, batch), len(batch))
         # What the base sends is what it holds now, over what we delivered and it confirmed:
         # looked up only for the types it holds some of ours of (a first exchange: none).
         self.conn.executemany(held.OVERTAKE_SQL, ((p, t, r) for p, t, r, _ in payloads if t in ours))
         # Deflated a batch at a time, not as each object is parsed: interleaved with the parser,
         # deflate's window and the parser's tree evict each other from the cache.
-        self.conn.executemany(payload_sql, ((p, t, r, pack(xml)) for p, t, r, xml in payloads))
+        if first is None:
+            self.conn.executemany(_PAYLOAD_BY_KEY, ((p, t, r, pack(xml)) for p, t, r, xml in payloads))
+        else:  # the batch's rows are the ids from `first` on, in order: none looked up
+            self.conn.executemany(_PAYLOAD_BY_ID,
+                                  zip(count(first), (pack(xml) for *_, xml in payloads)))
         batch.clear()
         payloads.clear()
 
