@@ -115,6 +115,9 @@ class StageCounts:
     parked_items: list = field(default_factory=list)  # (type, ref, line, why), the first 100
 
 
+# A new inbox row (staging upserts it: see `Inbox.stage`).
+_ADD = ("INSERT INTO inbox (peer, type, ref, kind, message_no, version, digest, status, reason, "
+        "line, updated_at, number, date, inn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 # A payload, for the inbox row whose id the placeholder is: given, or (for a row just made or
 # an older version's) looked up by the unique index.
 _PAYLOAD = ("INSERT INTO inbox_payloads (inbox_id, xml) VALUES ({}, ?) "
@@ -132,10 +135,7 @@ class Inbox(Table):
         """Keep the newest version of each object; objects with a problem are parked."""
         counts = StageCounts()
         sql = (
-            "INSERT INTO inbox (peer, type, ref, kind, message_no, version, digest, status,"
-            " reason, line, updated_at, number, date, inn) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (peer, type, ref) DO UPDATE SET kind = excluded.kind, "
+            f"{_ADD} ON CONFLICT (peer, type, ref) DO UPDATE SET kind = excluded.kind, "
             "message_no = excluded.message_no, version = excluded.version, "
             "digest = excluded.digest, "
             # A re-send keeps its judgement, and the reason said for it (`trace` shows it).
@@ -187,7 +187,8 @@ class Inbox(Table):
         if fill is None:
             self.conn.executemany(sql, batch)
         else:
-            first = fill.rows(lambda: self.conn.executemany(sql, batch), len(batch))
+            first = fill.rows(lambda: self.conn.executemany(_ADD, batch),
+                              lambda: self.conn.executemany(sql, batch), len(batch))
         # What the base sends is what it holds now, over what we delivered and it confirmed:
         # looked up only for the types it holds some of ours of (a first exchange: none).
         self.conn.executemany(held.OVERTAKE_SQL, ((p, t, r) for p, t, r, _ in payloads if t in ours))
