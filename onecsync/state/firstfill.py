@@ -1,7 +1,7 @@
 """Staging into an empty inbox (a first exchange): what SQLite would do for each new row, done
 once for a batch of rows instead, in the same transaction, with the same result.
 
-Public API: `FirstFill.start(state)` (None unless the inbox is empty), `rows(insert, count)`,
+Public API: `FirstFill.start(state)` (None unless the inbox is empty), `rows(add, upsert, count)`,
 `finish()`.
 
 Staged row by row, a first exchange pays more for the inbox's secondary indexes (filled entry
