@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import subprocess
@@ -12,6 +13,7 @@ from sqlite_utils import Database
 
 from onecsync.protocol.reader import BodyObject
 from onecsync.state import open_state
+from onecsync.state.firstfill import FirstFill
 from onecsync.state.inbox import PAGE
 from onecsync.state.inbox import Inbox
 from onecsync.state.migrations import MIGRATIONS
@@ -120,8 +122,9 @@ def test_a_state_can_still_be_made_from_a_sqlite_utils_database(tmp_path):
 
 
 def _inbox_indexes(state: State) -> list[tuple[str, str]]:
-    return state.conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-                              "tbl_name = 'inbox' ORDER BY name").fetchall()
+    """The inbox's indexes and triggers (a first exchange drops both for a while)."""
+    return state.conn.execute("SELECT name, sql FROM sqlite_master WHERE type IN ('index', "
+                              "'trigger') AND tbl_name = 'inbox' ORDER BY name").fetchall()
 
 
 def test_a_first_exchange_fills_the_inbox_indexes_after_its_rows_and_they_are_used(tmp_path):
@@ -164,6 +167,71 @@ def test_a_first_exchange_that_fails_midway_leaves_the_indexes_and_no_row(tmp_pa
     assert state.conn.execute("SELECT count(*) FROM inbox").fetchone() == (0,)
 
 
+def _stage_and_dump(path, objects, monkeypatch, row_by_row: bool) -> tuple:
+    """Every row a staging leaves (inbox, versions, payloads) and the schema, one clock."""
+    state = open_state(path)
+    with monkeypatch.context() as m:
+        m.setattr("onecsync.state.inbox.now_text", lambda: "2026-01-02T03:04:05+00:00")
+        if row_by_row:  # as a later exchange stages: each row's trigger and index entries
+            m.setattr(FirstFill, "start", classmethod(lambda cls, state: None))
+        seen: list[str] = []
+        state.conn = _Recording(state.conn, seen)
+        with state.atomic():
+            state.inbox.stage("accounting", 1, "1.8", iter(objects))
+        state.conn = state.conn.inner
+    rows = tuple(state.conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+                 for t in ("inbox", "versions", "inbox_payloads"))
+    schema = sorted(state.conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+    assert state.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    state.close()
+    return rows, schema, seen
+
+
+def _twice(where: str) -> tuple[list[BodyObject], tuple[int, int]]:
+    """Three batches with objects twice; and (batches added as new rows, upserted) then."""
+    objects = [_obj(i) for i in range(1200)]
+    if where == "first batch":  # a change, and the same bytes again
+        objects[300:300] = [dataclasses.replace(objects[3], digest="changed-3"), objects[7]]
+    objects.append(dataclasses.replace(objects[10], digest="changed-10"))  # of the first batch
+    return objects, ((1, 3) if where == "first batch" else (3, 1))
+
+
+@pytest.mark.parametrize("where", ["first batch", "last batch"])
+def test_a_first_exchange_keeps_the_versions_in_bulk_as_the_trigger_would_row_by_row(
+        tmp_path, monkeypatch, where):
+    """Into an empty inbox the per-row triggers are dropped and their work done per batch
+    (issue 15); an object twice in the message makes its batch fail as new rows, undone, and
+    go again with the triggers, as every later batch does: the state is the same."""
+    objects, inserts = _twice(where)
+    fast, fast_schema, seen = _stage_and_dump(tmp_path / "fast.sqlite", objects, monkeypatch,
+                                              row_by_row=False)
+    assert 'DROP TRIGGER "versions_new"' in seen  # the bulk path was taken
+    assert _inserts(seen) == inserts
+    slow, slow_schema, seen = _stage_and_dump(tmp_path / "slow.sqlite", objects, monkeypatch,
+                                              row_by_row=True)
+    assert not any(sql.startswith("DROP") for sql in seen)
+    assert fast == slow
+    assert fast_schema == slow_schema
+    inbox, versions, _ = fast
+    # Each change is a version of its own; the same bytes again are none.
+    assert (len(inbox), len(versions)) == (1200, 1202 if where == "first batch" else 1201)
+
+
+def test_a_first_exchange_with_each_object_once_adds_its_rows_and_payloads_by_id(
+        tmp_path, monkeypatch):
+    _, _, seen = _stage_and_dump(tmp_path / "once.sqlite", [_obj(i) for i in range(1200)],
+                                 monkeypatch, row_by_row=False)
+    assert _inserts(seen) == (3, 0)
+    assert not any("SELECT id FROM inbox WHERE" in sql for sql in seen)  # the ids are known
+
+
+def _inserts(seen: list[str]) -> tuple[int, int]:
+    """(batches added as new rows, batches upserted) into the inbox."""
+    inserts = [sql for sql in seen if sql.startswith("INSERT INTO inbox (")]
+    upserts = sum("ON CONFLICT" in sql for sql in inserts)
+    return len(inserts) - upserts, upserts
+
+
 class _Recording:
     """A connection that notes every statement it is given."""
 
@@ -173,6 +241,10 @@ class _Recording:
     def execute(self, sql: str, *args):
         self.seen.append(sql)
         return self.inner.execute(sql, *args)
+
+    def executemany(self, sql: str, *args):
+        self.seen.append(sql)
+        return self.inner.executemany(sql, *args)
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)

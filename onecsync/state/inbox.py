@@ -13,11 +13,13 @@ import enum
 from array import array
 from dataclasses import dataclass
 from dataclasses import field
+from itertools import count
 from typing import TYPE_CHECKING
 from typing import Iterable
 from typing import Iterator
 
 from onecsync.state import held
+from onecsync.state.firstfill import FirstFill
 from onecsync.state.payloads import pack
 from onecsync.state.payloads import unpack
 from onecsync.state.table import Table
@@ -113,6 +115,15 @@ class StageCounts:
     parked_items: list = field(default_factory=list)  # (type, ref, line, why), the first 100
 
 
+# A new inbox row (staging upserts it: see `Inbox.stage`).
+_ADD = ("INSERT INTO inbox (peer, type, ref, kind, message_no, version, digest, status, reason, "
+        "line, updated_at, number, date, inn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+# A payload, for the inbox row whose id the placeholder is: given, or (for a row just made or
+# an older version's) looked up by the unique index.
+_PAYLOAD = ("INSERT INTO inbox_payloads (inbox_id, xml) VALUES ({}, ?) "
+            "ON CONFLICT (inbox_id) DO UPDATE SET xml = excluded.xml")
+_PAYLOAD_BY_ID = _PAYLOAD.format("?")
+_PAYLOAD_BY_KEY = _PAYLOAD.format("(SELECT id FROM inbox WHERE peer = ? AND type = ? AND ref = ?)")
 # A row whose reason is not LIKE the parameter (given twice); NULL: any row.
 _UNLESS = "(? IS NULL OR coalesce(reason, '') NOT LIKE ?)"
 
@@ -124,10 +135,7 @@ class Inbox(Table):
         """Keep the newest version of each object; objects with a problem are parked."""
         counts = StageCounts()
         sql = (
-            "INSERT INTO inbox (peer, type, ref, kind, message_no, version, digest, status,"
-            " reason, line, updated_at, number, date, inn) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (peer, type, ref) DO UPDATE SET kind = excluded.kind, "
+            f"{_ADD} ON CONFLICT (peer, type, ref) DO UPDATE SET kind = excluded.kind, "
             "message_no = excluded.message_no, version = excluded.version, "
             "digest = excluded.digest, "
             # A re-send keeps its judgement, and the reason said for it (`trace` shows it).
@@ -137,41 +145,21 @@ class Inbox(Table):
             # a deletion names no number: the object is still found by the one it had
             "number = coalesce(excluded.number, inbox.number), "
             "date = coalesce(excluded.date, inbox.date), inn = coalesce(excluded.inn, inbox.inn)")
-        # The row's id, whether it was just made or is an older version's, by the unique index.
-        payload_sql = (
-            "INSERT INTO inbox_payloads (inbox_id, xml) VALUES ((SELECT id FROM inbox WHERE "
-            "peer = ? AND type = ? AND ref = ?), ?) ON CONFLICT (inbox_id) DO UPDATE SET xml = "
-            "excluded.xml")
         stamp = now_text()
         batch: list[tuple] = []
         payloads: list[tuple] = []
-        with self._state.atomic():  # an error rolls the dropped indexes back with the rows
-            rebuild = self._drop_secondary_indexes()
-            self._stage_all(objects, counts, sql, payload_sql, batch, payloads, peer, message_no,
-                            version, stamp, self._state.held.types_of_ours(peer))
-            for index_sql in rebuild:
-                self.conn.execute(index_sql)
+        with self._state.atomic():  # an error rolls what FirstFill dropped back with the rows
+            fill = FirstFill.start(self._state)
+            self._stage_all(objects, counts, sql, batch, payloads, peer, message_no,
+                            version, stamp, self._state.held.types_of_ours(peer), fill)
+            if fill is not None:
+                fill.finish()
         return counts
 
-    def _drop_secondary_indexes(self) -> list[str]:
-        """Into an empty inbox (a first exchange), the indexes no upsert needs are filled after
-        the bulk insert, from sorted rows, rather than row by row (a third of staging's SQLite
-        time). Dropped and made again inside one transaction: a crash or an error rolls the
-        drop back with the rows. Returns the statements that make them again, as the schema
-        holds them (so that the state stays byte for byte what the migrations made)."""
-        if self.conn.execute("SELECT 1 FROM inbox LIMIT 1").fetchone() is not None:
-            return []
-        found = self.conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'inbox' "
-            "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%' ORDER BY name").fetchall()
-        for name, _ in found:
-            self.conn.execute(f'DROP INDEX "{name}"')
-        return [index_sql for _, index_sql in found]
-
     def _stage_all(self, objects: Iterable[BodyObject], counts: StageCounts, sql: str,
-                   payload_sql: str, batch: list, payloads: list, peer: str,
+                   batch: list, payloads: list, peer: str,
                    message_no: int | None, version: str | None, stamp: str,
-                   ours: frozenset[str]) -> None:
+                   ours: frozenset[str], fill: FirstFill | None) -> None:
         for obj in objects:
             if obj.problem:
                 counts.parked += 1
@@ -189,19 +177,28 @@ class Inbox(Table):
                           obj.date, obj.inn))
             payloads.append((peer, obj.type, obj.ref, obj.xml))
             if len(batch) >= BATCH:
-                self._stage_batch(sql, batch, payload_sql, payloads, ours)
+                self._stage_batch(sql, batch, payloads, ours, fill)
         if batch:
-            self._stage_batch(sql, batch, payload_sql, payloads, ours)
+            self._stage_batch(sql, batch, payloads, ours, fill)
 
-    def _stage_batch(self, sql: str, batch: list, payload_sql: str, payloads: list,
-                     ours: frozenset[str]) -> None:
-        self.conn.executemany(sql, batch)
+    def _stage_batch(self, sql: str, batch: list, payloads: list,
+                     ours: frozenset[str], fill: FirstFill | None) -> None:
+        first = None
+        if fill is None:
+            self.conn.executemany(sql, batch)
+        else:
+            first = fill.rows(lambda: self.conn.executemany(_ADD, batch),
+                              lambda: self.conn.executemany(sql, batch), len(batch))
         # What the base sends is what it holds now, over what we delivered and it confirmed:
         # looked up only for the types it holds some of ours of (a first exchange: none).
         self.conn.executemany(held.OVERTAKE_SQL, ((p, t, r) for p, t, r, _ in payloads if t in ours))
         # Deflated a batch at a time, not as each object is parsed: interleaved with the parser,
         # deflate's window and the parser's tree evict each other from the cache.
-        self.conn.executemany(payload_sql, ((p, t, r, pack(xml)) for p, t, r, xml in payloads))
+        if first is None:
+            self.conn.executemany(_PAYLOAD_BY_KEY, ((p, t, r, pack(xml)) for p, t, r, xml in payloads))
+        else:  # the batch's rows are the ids from `first` on, in order: none looked up
+            self.conn.executemany(_PAYLOAD_BY_ID,
+                                  zip(count(first), (pack(xml) for *_, xml in payloads)))
         batch.clear()
         payloads.clear()
 
