@@ -232,6 +232,34 @@ def test_accounting_restored_from_a_backup_is_not_skipped_as_received_earlier(wo
     assert crm_copy(world, s.stroy).fields["ОКПО"] == "60258392"
 
 
+def test_a_file_from_before_a_restore_delivered_again_is_skipped_and_warned(world):
+    """R1 #1: after a restore, a file of the life it abandoned turns up again (a sync tool, a
+    user). Its number is above the new life's: it was applied, its stale ОКПО reached the CRM,
+    confirmed_no went back, and the next real message looked like another restore."""
+    s = world.seed()
+    saved = world.acc.backup()
+    for okpo in ("60258391", "60258392", "60258393", "60258394"):  # the life the restore abandons
+        world.acc.edit(s.stroy, ОКПО=okpo)
+        world.settle(1)
+    abandoned = len(world.history["accounting"]) - 1   # its newest file, numbered the highest
+    world.acc.restore(saved)
+    world.acc.edit(s.stroy, ОКПО="70000000")           # the new life's edit
+    world.settle(2)
+    assert any(r.report["peers"]["accounting"]["received"].get("restored")
+               for r in world.runs[-2:])                # the restore is still recognised
+    numbers = world.numbers("accounting")
+    assert world.redeliver("accounting", back=len(world.history["accounting"]) - 1 - abandoned)
+    run = world.run()
+    assert run.code == 0 and run.report["peers"]["accounting"]["received"]["duplicate"], run.stderr
+    assert f"accounting: {world.theirs('accounting')} is its message" in run.stderr, run.stderr
+    assert "skipped as received earlier" in run.stderr, run.stderr
+    assert world.numbers("accounting") == numbers       # nothing goes back
+    world.settle(3)
+    assert not any("restored from a backup?" in r.stderr for r in world.runs[-4:])
+    assert_converged(world)
+    assert crm_copy(world, s.stroy).fields["ОКПО"] == "70000000"
+
+
 @pytest.mark.parametrize("next_first", ["cron", "bases"])
 @pytest.mark.parametrize("point", ["receive.read", "receive.staged", "receive.committed",
                                    "route.committed", "send.temp_written", "send.committed",

@@ -442,6 +442,34 @@ def test_an_odata_server_that_lies_about_paging_stops_reconcile_with_exit_4(
     assert (code, drift) == (0, []), run.stderr
 
 
+def test_a_payment_of_several_rows_is_no_repeat_and_a_repeated_page_still_is(scene, monkeypatch):
+    """R1 #2: a receipt's rows share its Ref_Key. Read without LineNumber, its second row looked
+    like the first sent again, and reconcile exited 4 on every run. Three rows (two orders, one
+    of them in two rows, as a VAT split makes) fill a page of three: paged, then lied about."""
+    from onecsync import odata
+
+    u, w = scene.users, scene.world
+    o1, o2 = u.add_order(), u.add_order(qty=2)
+    w.settle(2)
+    a1, a2 = (w.copy_in("accounting", o).ref for o in (o1, o2))
+    paid = u.pay(a1, "half")
+    first = scene.acc.get(paid).fields["РасшифровкаПлатежа"][0]
+    other = {**copy.deepcopy(first), "Заказ": a2}
+    scene.acc.edit(paid, РасшифровкаПлатежа=[first, other, copy.deepcopy(first)])
+    w.settle(3)
+    assert_converged(w)
+    monkeypatch.setattr(odata, "PAGE", 3)  # the two invoices on one page, the three rows fill one
+    code, drift, run = scene.reconcile()
+    assert (code, drift) == (0, []), run.stderr
+    acc = scene.services["accounting"]
+    rows = acc.queries("Document_ПоступлениеНаРасчетныйСчет_РасшифровкаПлатежа")
+    assert all(q["$orderby"] == "Ref_Key,LineNumber" for q in rows), rows
+    acc.misbehave.add("ignore-skip")
+    line = _lied_to(scene, len(acc.requests))
+    assert ("Document_ПоступлениеНаРасчетныйСчет_РасшифровкаПлатежа $skip=3: the page brings "
+            "nothing new: the server ignores $skip") in line, line
+
+
 @pytest.mark.parametrize("lie, words", [
     # Review2 #2: each page new keys though the filter names a few invoices (RSS grew for ever).
     ("endless", "Document_СчетНаОплатуПокупателю $skip=0: row 0 has Ref_Key '00000001-0000-"),

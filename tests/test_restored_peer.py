@@ -24,6 +24,30 @@ def crm(message_no: int, received_no: int, created: str) -> f.Msg:
     return f.Msg(sender=f.CRM, message_no=message_no, received_no=received_no, created=created)
 
 
+def test_a_message_dated_before_the_one_accepted_last_is_skipped_whatever_its_number(sandbox):
+    """R1 #1 at the numbers (the whole scene: test_e2e). A higher number dated earlier is a file
+    of a life a restore abandoned: skipped, warned, no number moves. A base whose clock was set
+    back loses nothing by it: its next message, dated later, carries what we did not confirm."""
+    sandbox.put("accounting", f.Msg(message_no=5, created="2026-11-20T10:00:00",
+                                    objects=[f.counterparty(C1, "ООО Ромашка")]))
+    assert sandbox.run("run")[0] == 0
+    before = sandbox.numbers("accounting")
+    sandbox.put("accounting", f.Msg(message_no=6, created="2026-11-20T09:59:59",
+                                    objects=[f.counterparty(C2, "АО Василек")]))
+    code, report, err = sandbox.run("run")
+    assert code == 0 and report["peers"]["accounting"]["received"]["duplicate"], err
+    assert "is its message 6 dated 2026-11-20T09:59:59, before its message 5 accepted last" in err
+    assert sandbox.numbers("accounting") == before
+    assert sandbox.outgoing("crm")["objects"] == [("Справочник.Контрагенты", C1)]
+    assert "is its message" not in sandbox.run("run")[2]  # one warning per file
+    sandbox.put("accounting", f.Msg(message_no=7, created="2026-11-20T10:00:00",  # same second
+                                    objects=[f.counterparty(C2, "АО Василек")]))
+    code, report, err = sandbox.run("run")
+    assert code == 0 and sandbox.numbers("accounting")[1] == 7, err
+    assert sandbox.outgoing("crm")["objects"] == [("Справочник.Контрагенты", C1),
+                                                  ("Справочник.Контрагенты", C2)]
+
+
 def test_what_a_restored_base_confirmed_after_its_backup_is_sent_again(sandbox):
     sandbox.put("accounting", f.Msg(objects=[f.counterparty(C1, "ООО Ромашка")]))
     sandbox.run("run")

@@ -152,12 +152,23 @@ class Exchange:
                     return Received(ReceivedKind.SETTINGS_ONLY, file, header_numbers)
                 numbers = numbering.Numbers(peer.sent_no, peer.received_no, peer.confirmed_no)
                 decision = numbering.decide(numbers, h.message_no, h.received_no, peer=name)
-                restored = decision is numbering.Decision.DUPLICATE and self._restored(peer, h)
-                if decision is numbering.Decision.DUPLICATE and not restored:
+                age = self._age(peer, h)
+                restored = decision is numbering.Decision.DUPLICATE and age > 0
+                stale = decision is numbering.Decision.APPLY and age < 0
+                if decision is numbering.Decision.DUPLICATE and not restored or stale:
                     with self.state.atomic():
                         self.state.peers.update(name, in_fingerprint=incoming.fingerprint)
-                    log.debug("%s: message %s was received earlier (we hold up to %s); skipped",
-                             name, h.message_no, peer.received_no)
+                    if stale:
+                        log.warning("%s: %s is its message %s dated %s, before its message %s "
+                                    "accepted last (%s): a file from before the base was "
+                                    "restored from a backup, delivered again; skipped as "
+                                    "received earlier (if the base's clock was set back, its "
+                                    "messages are taken once dated later)", name, file,
+                                    h.message_no, h.creation_date.strip(), peer.received_no,
+                                    peer.received_created)
+                    else:
+                        log.debug("%s: message %s was received earlier (we hold up to %s); "
+                                  "skipped", name, h.message_no, peer.received_no)
                     return Received(ReceivedKind.DUPLICATE, file, header_numbers)
                 with self.state.atomic():
                     if restored:
@@ -190,15 +201,21 @@ class Exchange:
                         parked=counts.parked)
 
     @staticmethod
-    def _restored(peer, h: Header) -> bool:
-        """A number we already hold, on a message made after the one we accepted with it.
+    def _age(peer, h: Header) -> int:
+        """1 if the message was made after the one we accepted last, -1 if before, else 0.
 
-        A file delivered twice is older or equal; a base restored from a backup numbers its
-        new messages again from the backup's numbers. Skipping those as "received earlier"
-        (and confirming them by our ReceivedNo) is how 1C bases lose data after a restore.
+        Newer with a number we already hold: a base restored from a backup numbers its new
+        messages again from the backup's numbers, and skipping those as "received earlier" (and
+        confirming them by our ReceivedNo) is how 1C bases lose data after a restore. Older with
+        a higher number: a file of the life that restore abandoned, delivered again (a sync
+        tool, a folder restored with the base); applied, its stale objects would overwrite the
+        new life's and its ReceivedNo take our confirmed number back. 1C itself would apply
+        it; one base's numbers and dates only go up together, so it is skipped.
         """
         new, last = instant(h.creation_date), instant(peer.received_created)
-        return new is not None and last is not None and new > last
+        if new is None or last is None or new == last:
+            return 0
+        return 1 if new > last else -1
 
     # -- send ----------------------------------------------------------------------------
     def send(self, name: str) -> Sent:

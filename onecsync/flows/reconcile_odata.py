@@ -209,8 +209,11 @@ def _settlements(state: State, client: ODataClient, refs: list[str]) -> list[Dri
     for entity, owner, field, amount, type_name in ACCOUNTING_SETTLEMENTS:
         docs: dict[str, tuple[str, str, Decimal]] = {}
         for chunk in _chunks(refs):
-            for row in client.entities(entity, select=f"Ref_Key,{field},{amount}",
-                                       any_of=(field, chunk)):
+            # A payment's rows share its Ref_Key: without LineNumber its second row would look
+            # like the first sent again (a server ignoring $skip) and stop every reconcile.
+            key = "Ref_Key,LineNumber" if owner else "Ref_Key"
+            for row in client.entities(entity, select=f"{key},{field},{amount}",
+                                       any_of=(field, chunk), orderby=key):
                 doc, inv = str(row["Ref_Key"]).lower(), str(row[field]).lower()
                 prev = docs.get(doc, (inv, type_name, Decimal(0)))[2]
                 docs[doc] = (inv, type_name, prev + (_money(row.get(amount)) or Decimal(0)))
