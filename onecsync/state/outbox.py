@@ -104,6 +104,15 @@ class Outbox(Table):
             "AND r.type = ? AND r.ref = ? AND r.confirmed_no IS NULL AND r.parked IS NULL "
             "AND i.peer != r.peer", (peer, type_name, ref)).fetchone() is not None
 
+    def deleted_there(self, peer: str, type_name: str, ref: str) -> bool:
+        """Is the last we registered for `peer` of this object the other base's deletion of it?
+        Once `peer` imports it, 1C holds its copy marked for deletion, and no version it imports
+        or sends after that clears the mark (EnterpriseData carries none): only a user can."""
+        return self.conn.execute(
+            "SELECT 1 FROM registrations r JOIN inbox i ON i.id = r.inbox_id WHERE r.peer = ? "
+            "AND r.type = ? AND r.ref = ? AND r.kind = 'delete' AND r.parked IS NULL "
+            "AND i.peer != r.peer", (peer, type_name, ref)).fetchone() is not None
+
     def unconfirmed(self, peer: str) -> set[tuple[str, str]]:
         """(type, Ссылка) of every object registered for `peer` that it has not confirmed."""
         return set(self.conn.execute(
