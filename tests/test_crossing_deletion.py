@@ -48,7 +48,7 @@ def test_a_deletion_in_accounting_that_reached_the_crm_before_the_managers_edit(
     report, _ = trace(world, inv.id)
     [edit] = [r for r in report["trace"]["routing"] if r["from"] == "crm"]
     assert edit["decision"] == "superseded"
-    assert "the accounting base's deletion reached the crm base" in edit["reason"], edit
+    assert "the crm base is sent the accounting base's deletion" in edit["reason"], edit
 
 
 @pytest.mark.parametrize("kind", [INVOICE, ORDER])
