@@ -617,3 +617,37 @@ def test_a_crm_invoice_marked_for_deletion_in_both_bases_is_no_drift(scene, kind
     scene.rounds(2)
     code, drift, run = scene.reconcile()
     assert (code, drift) == (0, []), run.stderr
+
+
+@pytest.mark.parametrize("deleted_in", ["accounting", "crm"])
+def test_an_invoice_a_user_unmarks_after_the_other_bases_deletion_won_a_crossing_is_drift(
+        scene, deleted_in):
+    """Review 8 #5: one base deletes a CRM invoice while the other edits it; the deletion wins
+    (tests/test_crossing_deletion.py), the bases agree: no drift. A user of the base that holds
+    it marked then unmarks it: its versions no longer go to the other base, which deleted it;
+    reconcile names it (exit 9) until it is marked again."""
+    w, u = scene.world, scene.users
+    crm_order = u.add_order(INVOICE)
+    w.settle(2)
+    acc_copy = w.copy_in("accounting", crm_order).ref
+    deleting, editing = (scene.acc, scene.crm) if deleted_in == "accounting" else (scene.crm, scene.acc)
+    gone, kept = (acc_copy, crm_order) if deleted_in == "accounting" else (crm_order, acc_copy)
+    deleting.mark_deleted(gone)
+    deleting.delete(gone)
+    editing.edit(kept, Комментарий="правка навстречу удалению")
+    w.exchange(deleted_in)
+    w.run()
+    scene.rounds(3)
+    assert_converged(w)
+    assert editing.get(kept).deletion_mark
+    code, drift, run = scene.reconcile()
+    assert (code, drift) == (0, []), run.stderr
+    editing.mark_deleted(kept, False)   # a user unmarks it (a change, registered, sent)
+    scene.rounds(2)
+    code, drift, run = scene.reconcile()
+    holder = "crm" if deleted_in == "accounting" else "accounting"
+    assert (code, drift) == (9, [("unmarked", holder, INVOICE, crm_order.id.lower())]), run.stderr
+    editing.mark_deleted(kept)          # the remedy the drift names
+    scene.rounds(2)
+    code, drift, run = scene.reconcile()
+    assert (code, drift) == (0, []), run.stderr

@@ -47,6 +47,7 @@ from onecsync.runs import Received
 from onecsync.runs import ReceivedKind
 from onecsync.runs import Sent
 from onecsync.state import State
+from onecsync.state.admin import resend_route
 from onecsync.state.table import now_text
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import Transport
@@ -177,6 +178,13 @@ class Exchange:
                         # confirmed before; and its message numbers, reused since the backup, no
                         # longer say which of its confirmations came from which life. So all of it
                         # goes again; 1C matches by Ссылка, so what it still has is not doubled.
+                        # It goes as the other base holds it now, not as we last registered it:
+                        # since then the restored base may have changed it itself (an
+                        # accountant's edit or deletion, which reached the other base), and the
+                        # backup may well be of after that change. Our older version would undo
+                        # it in this base alone (a deleted invoice would come back to life).
+                        self.state.held.resend(name, resend_route(name)[0],
+                                               self.state.held.types_of_ours(name))
                         again = self.state.outbox.unconfirm_after(name, 0)
                         log.warning("%s: the base went back to message %s after we had received "
                                     "%s (restored from a backup?); accepting it and sending the "

@@ -102,6 +102,29 @@ def reconcile_odata(config: Config, state: State, clients: dict[str, ODataClient
         drifts += _once_accounting_exported(state, found)
     if Peer.CRM in clients:
         drifts += _crm(config, state, clients[Peer.CRM])
+    for peer, invoices in ((Peer.ACCOUNTING, ACCOUNTING_INVOICES), (Peer.CRM, CRM_INVOICES)):
+        if peer in clients:
+            drifts += _unmarked(state, peer, clients[peer], {**invoices, **_entities(config, peer)})
+    return drifts
+
+
+def _unmarked(state: State, peer: str, client: ODataClient, names: dict[str, str]) -> list[Drift]:
+    """Invoices that `peer` imported the other base's deletion of, yet holds live: a user
+    unmarked them (1C marks what an exchange deletes; only a user clears a mark). The other
+    base deleted them, and won the crossing: what `peer` sends of them does not go there."""
+    other = next(p for p in (Peer.ACCOUNTING, Peer.CRM) if p != peer)
+    by_entity: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for type_name, ref in state.outbox.deletions_imported(peer, list(CRM_INVOICES)):
+        by_entity[names[type_name]].append((type_name, ref))
+    drifts = []
+    for entity, items in by_entity.items():
+        found = _by_ref(client, entity, [ref for _, ref in items], "Ref_Key,DeletionMark")
+        for type_name, ref in items:
+            if ref in found and found[ref].get("DeletionMark") is False:
+                drifts.append(Drift("unmarked", peer, type_name, ref, (
+                    f"the {other} base deleted it and the {peer} base imported the deletion, yet "
+                    f"holds it not marked for deletion (a user unmarked it): its versions no "
+                    f"longer go to the {other} base; mark it for deletion in the {peer} base")))
     return drifts
 
 

@@ -34,6 +34,7 @@ from onecsync.protocol.objects import parse_object
 from onecsync.runs import Routed
 from onecsync.state import State
 from onecsync.state.held import Held
+from onecsync.state.inbox import DELETED_THERE
 from onecsync.state.inbox import SUPERSEDED
 from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.inbox import Staged
@@ -82,8 +83,8 @@ class Registrar:
         """Register one object for the target, or say why not: registered, filtered, echo,
         parked, ignored. `element`: the row parsed, and, if `edited`, changed for the target."""
         if self.superseded(row):
-            return self._status(row, S.IGNORED, SUPERSEDED.format(target=self.target,
-                                                                  source=self.source))
+            why = DELETED_THERE if self._deleted_there(row) else SUPERSEDED
+            return self._status(row, S.IGNORED, why.format(target=self.target, source=self.source))
         if row.kind == "delete":
             if self.state.outbox.was_registered(self.target, row.type, row.ref):
                 return self._register(row, None)
@@ -156,8 +157,19 @@ class Registrar:
         the versions (each base would end with the other's). What we owe the source is
         unconfirmed exactly while it has not imported it: its confirmation comes with its next
         message, and is taken before this routing.
+
+        A deletion we owed the source wins there for good: 1C imports it as a deletion mark that
+        nothing it imports clears, and the versions the source sends after it (its crossing
+        edit, exported after the import) are of its copy marked for deletion. Passed on, such a
+        version would bring the object back in the target base, which deleted it, while the
+        source keeps it marked.
         """
-        return self.state.outbox.owed(self.source, row.type, row.ref)
+        return (self.state.outbox.owed(self.source, row.type, row.ref)
+                or self._deleted_there(row))
+
+    def _deleted_there(self, row: Staged) -> bool:
+        return row.kind == "object" and self.state.outbox.deleted_there(self.source, row.type,
+                                                                       row.ref)
 
     def _restore_dropped(self, row: Staged, element, held: Held | None):
         """The source's version with what the mapping to the source dropped (it never had it)

@@ -42,6 +42,9 @@ OWN_INVOICE = "not an invoice from the CRM"
 # The reason of a version that lost a crossing (flows/route.py), and its LIKE pattern: the base
 # imports the winner over it, so a copy of it that comes again is a new change, never a re-send.
 SUPERSEDED = "superseded: the {target} base's version is on its way to the {source} base"
+# A version from a base we sent the other base's deletion of it: the deletion wins the crossing.
+DELETED_THERE = ("superseded: the {source} base is sent the {target} base's deletion of it, and "
+                 "keeps its copy marked for deletion once it has imported it")
 SUPERSEDED_LIKE = SUPERSEDED.partition(":")[0] + ":%"
 
 

@@ -27,6 +27,9 @@ CHUNK = 20000
 # A registration's `marked` once it carried a deletion: 1C keeps its copy marked for deletion
 # whatever version comes after (EnterpriseData has no ПометкаУдаления), until a user unmarks it.
 _MARKED = "CASE WHEN excluded.kind = 'delete' THEN 1 ELSE registrations.marked END"
+# Over `registrations r JOIN inbox i ON i.id = r.inbox_id`, for a peer (the parameter): the last
+# we registered for it is the other base's deletion (`deleted_there`).
+_DELETED = "r.peer = ? AND r.kind = 'delete' AND r.parked IS NULL AND i.peer != r.peer"
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,24 @@ class Outbox(Table):
             "SELECT 1 FROM registrations r JOIN inbox i ON i.id = r.inbox_id WHERE r.peer = ? "
             "AND r.type = ? AND r.ref = ? AND r.confirmed_no IS NULL AND r.parked IS NULL "
             "AND i.peer != r.peer", (peer, type_name, ref)).fetchone() is not None
+
+    def deleted_there(self, peer: str, type_name: str, ref: str) -> bool:
+        """Is the last we registered for `peer` of this object the other base's deletion of it?
+        Once `peer` imports it, 1C holds its copy marked for deletion, and no version it imports
+        or sends after that clears the mark (EnterpriseData carries none): only a user can."""
+        return self.conn.execute(
+            f"SELECT 1 FROM registrations r JOIN inbox i ON i.id = r.inbox_id WHERE {_DELETED} "
+            "AND r.type = ? AND r.ref = ?", (peer, type_name, ref)).fetchone() is not None
+
+    def deletions_imported(self, peer: str, types: Iterable[str]) -> list[tuple[str, str]]:
+        """(type, Ссылка) of `types` that `peer` confirmed the other base's deletion of, the
+        last we registered for it: 1C holds them marked for deletion there, unless a user
+        unmarked them (reconcile asks the base)."""
+        types = list(types)
+        return self.conn.execute(
+            f"SELECT r.type, r.ref FROM registrations r JOIN inbox i ON i.id = r.inbox_id WHERE "
+            f"{_DELETED} AND r.confirmed_no IS NOT NULL AND r.type IN ({marks(types)}) "
+            "ORDER BY r.id", (peer, *types)).fetchall()
 
     def unconfirmed(self, peer: str) -> set[tuple[str, str]]:
         """(type, Ссылка) of every object registered for `peer` that it has not confirmed."""

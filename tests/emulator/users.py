@@ -52,10 +52,12 @@ class Users:
         return text
 
     def crm_orders(self) -> list[Obj]:
-        """The CRM's own orders and invoices that are not marked for deletion."""
+        """The CRM's own orders and invoices that are not marked for deletion. Not one a restore
+        of the CRM took back and a document naming it brought again as a stub (its key
+        properties only): 1C would not write it without its required fields."""
         return sorted((o for o in self.w.crm.objects() if o.type in CRM_SENDS
-                       and o.ref in self.w.crm.created and not o.deletion_mark),
-                      key=lambda o: o.ref)
+                       and o.ref in self.w.crm.created and not o.deletion_mark
+                       and not o.from_keys), key=lambda o: o.ref)
 
     # -- the accountant ---------------------------------------------------------------------
     def crm_orders_in_accounting(self) -> list[Obj]:
