@@ -66,13 +66,19 @@ def own_namespaces(el):
         return el
     # A copy declares what its names use; a prefix named only in an xsi:type value is used too.
     scope = el.nsmap
-    named = {p for e in el.iter(etree.Element) if ":" in (v := e.get(_XSI_TYPE, ""))
-             for p in (v.partition(":")[0],) if p in scope}
+    named = _typed(el)
     copy = deepcopy(el)
     if named:
         etree.cleanup_namespaces(copy, top_nsmap={p: scope[p] for p in named},
                                  keep_ns_prefixes=sorted(named))
     return copy
+
+
+def _typed(el) -> set[str]:
+    """The prefixes in scope that an xsi:type value in `el` names."""
+    scope = el.nsmap
+    return {p for e in el.iter(etree.Element) if ":" in (v := e.get(_XSI_TYPE, ""))
+            for p in (v.partition(":")[0],) if p in scope}
 
 
 def _rebuild(el, body_ns: str):
@@ -81,7 +87,12 @@ def _rebuild(el, body_ns: str):
     one an xsi:type value names stays bound."""
     nsmap: dict[str | None, str] = {None: body_ns}
     nsmap.update(ROOT_NSMAP)
-    nsmap.update({p: uri for p, uri in el.nsmap.items() if p not in nsmap})
+    typed = _typed(el)
+
+    def kept(p, uri) -> bool:  # the body namespace's prefix goes, unless a value names it
+        return p is not None and (uri != body_ns or p in typed)
+
+    nsmap.update({p: uri for p, uri in el.nsmap.items() if p not in nsmap and kept(p, uri)})
 
     def copy(src, parent):
         tag = etree.QName(src)
@@ -89,7 +100,7 @@ def _rebuild(el, body_ns: str):
         # A prefix redeclared inside stays so where it is (an xsi:type value may name it).
         dst = etree.Element(name, nsmap=nsmap) if parent is None else etree.SubElement(
             parent, name, nsmap={p: uri for p, uri in src.nsmap.items()
-                                 if p is not None and parent.nsmap.get(p) != uri})
+                                 if kept(p, uri) and parent.nsmap.get(p) != uri})
         dst.attrib.update(src.attrib)
         dst.text = src.text
         dst.tail = src.tail if parent is not None else None
