@@ -126,9 +126,14 @@ def test_a_deletion_of_what_the_format_has_no_reference_for_is_parked(sandbox, r
     parked(sandbox, first(deletion, OTHER), "УдалениеОбъекта", why)
 
 
-def test_an_object_of_a_format_extension_named_in_format_is_parked(sandbox):
+@pytest.mark.parametrize("prefixed", [False, True], ids=["default namespace", "prefix"])
+def test_an_object_of_a_format_extension_named_in_format_is_parked(sandbox, prefixed):
+    """Written with a prefix (`<e:Thing/>`, R2 F1), it was serialized again and again: exit 1."""
     ext = "http://example.com/ed-extension/1.0"
-    data = first(in_namespace(UNKNOWN, ext), OTHER).replace(
+    obj = in_namespace(UNKNOWN, ext) if not prefixed else \
+        UNKNOWN.replace("<Справочник.НетТакого>", f'<e:Справочник.НетТакого xmlns:e="{ext}">') \
+        .replace("</Справочник.НетТакого>", "</e:Справочник.НетТакого>")
+    data = first(obj, OTHER).replace(
         f"{NS8}</msg:Format>".encode(), f"{NS8} {ext}</msg:Format>".encode())
     parked(sandbox, data, f"{{{ext}}}Справочник.НетТакого",
            f"an object of the format extension {ext}, which onecsync does not know")

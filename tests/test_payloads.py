@@ -107,3 +107,37 @@ def test_a_large_object_comes_back_whole():
     """Past the size whose claim is allocated at once it is read a slice at a time."""
     xml = b"<a>" + XML * (3 * payloads._DIRECT // len(XML)) + b"</a>"
     assert payloads.unpack(payloads.pack(xml)) == xml
+
+
+# 0x58 and the frame's first byte are a valid zlib header (CM 8, FDICT, FCHECK): that one damage
+# reads as a dictionary this onecsync lacks, and nothing in the two bytes can tell them apart.
+@given(st.integers(0, 0x7F).filter(lambda tag: tag != 0x58))
+def test_a_zstd_payload_whose_tag_reads_as_zlib_is_damage_never_a_dictionary_we_lack(tag):
+    """R2 F5: 0x7F before a zstd frame read as a zlib stream naming dictionary b52ffd64."""
+    with pytest.raises(StateError, match="a payload in the state is damaged") as exc:
+        payloads.unpack(bytes((tag,)) + payloads.pack(XML)[1:])
+    assert exc.value.remedy == "restore the state file from a backup"
+
+
+def test_an_old_payload_past_the_limit_is_refused_having_held_no_more(monkeypatch):
+    """R2 F5: a zlib stream says no size; it was inflated whole (twice LIMIT held) to be refused."""
+    monkeypatch.setattr(payloads, "LIMIT", 16 << 20)
+    blob = deflated(b" " * (64 << 20), zdict=None)
+    tracemalloc.start()
+    try:
+        with pytest.raises(StateError, match="it unpacks to more than 16 MiB"):
+            payloads.unpack(blob)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < payloads.LIMIT + 3 * payloads._DIRECT, peak
+    assert payloads.unpack(deflated(b" " * (15 << 20), zdict=None)) == b" " * (15 << 20)
+
+
+def test_what_the_state_could_not_unpack_is_never_stored(monkeypatch):
+    """R2 F3: a stub past LIMIT was stored, then called a damaged state (restore a backup)."""
+    monkeypatch.setattr(payloads, "LIMIT", 1 << 20)
+    with pytest.raises(StateError, match="an object of 2 MiB is more than the state keeps "
+                                         r"\(1 MiB\); nothing was stored"):
+        payloads.pack(b" " * (2 << 20))
+    assert payloads.unpack(payloads.pack(b" " * (1 << 20))) == b" " * (1 << 20)

@@ -9,7 +9,7 @@ is left to parse: between two chunks of input, once every event so far was handl
 Body's children that no event named (an object of a type the format lacks, an extension's,
 what has no place in a Body) are judged in message order, in the reader's words, and what
 passed is yielded; an element beside the Body is refused; and an object read from more than
-OBJECT_LIMIT bytes loses what it holds but its КлючевыеСвойства. So what the parser builds
+OBJECT_LIMIT bytes loses what it holds but the first part of its first КлючевыеСвойства. So what the parser builds
 between two such points is one chunk's worth, whatever the input.
 
 Only what the parser has finished is removed: libxml2 may still append text to the last child
@@ -53,6 +53,10 @@ CHUNK = 32 * 1024  # what lxml's iterparse reads at a time
 # A body object read from more bytes than this is cleared with `clear_all` (a plain clear() is
 # quicker for the usual few KB).
 LARGE_OBJECT = 64 * 1024
+# What an object past OBJECT_LIMIT keeps of its КлючевыеСвойства besides its Ссылка: 1C's hold
+# a dozen fields of a few dozen characters; a flood in them must not be kept whole.
+KEPT_ELEMENTS, KEPT_TEXT = 256, 16 * 1024
+REF = "}Ссылка"
 _BEFORE, _IN, _AFTER, _DONE = range(4)  # where the parse is, as to the Body
 
 
@@ -218,7 +222,7 @@ class BodyScan:
         size = self.fed - self.begun if el is self.current else 0
         self.r.oversized = size if size > limits.OBJECT_LIMIT else 0
         if self.r.oversized:
-            _trim(el, self.kept)
+            _trim(el, self.kept, final=True)
         return size
 
     def _done(self, el, size: int) -> None:
@@ -247,21 +251,50 @@ class BodyScan:
             self._beside(None)
 
 
-def _trim(obj, kept):
-    """Drop what `obj` holds beyond its КлючевыеСвойства, as far as the parser is done with it.
-    `kept`: the last of them a trim before kept (the children before it are all kept ones, not
-    looked at again); returns the one to pass next time."""
+def _trim(obj, kept, final: bool = False):
+    """Drop what `obj` holds beyond its first КлючевыеСвойства, as far as the parser is done with
+    it (`final`: it is done with all), and of that one all but its first part (`_bound`).
+    `kept`: that КлючевыеСвойства once a trim before kept it whole (the children before it
+    are gone, not looked at again); returns the one to pass next time."""
     child = kept.getnext() if kept is not None else (obj[0] if len(obj) else None)
-    while child is not None and (following := child.getnext()) is not None:
-        if is_keys(child):
+    while child is not None and ((following := child.getnext()) is not None or final):
+        if kept is None and is_keys(child):
             kept = child
+            _bound(child, [KEPT_ELEMENTS, KEPT_TEXT], final=True)
         else:
             obj.remove(child)
         child = following
-    el = child  # the last child, open perhaps
-    while el is not None and not is_keys(el) and len(el):
+    el = child  # the last child, open
+    if el is not None and kept is None and is_keys(el):
+        _bound(el, [KEPT_ELEMENTS, KEPT_TEXT], final=False)
+        return kept
+    while el is not None and len(el):
         *done, last = el
         for field in done:
             el.remove(field)
         el = last
     return kept
+
+
+def _bound(el, budget: list[int], final: bool, top: bool = True) -> None:
+    """Keep of `el`, in document order, its first `budget` elements and characters, and its
+    Ссылка (what says which object it was). An open element (unless `final`) keeps its last
+    child, which libxml2 may still be filling."""
+    child = el[0] if len(el) else None
+    while child is not None:
+        following = child.getnext()
+        is_open = following is None and not final
+        ref = top and isinstance(child.tag, str) and child.tag.endswith(REF)
+        if budget[0] > 0 or ref:
+            budget[0] -= 1
+            # Text libxml2 may still be adding to is never touched: one text node at most.
+            for part in ("text", "tail") if not is_open and isinstance(child.tag, str) else ():
+                if value := getattr(child, part):
+                    setattr(child, part, value[:max(budget[1], 36 if ref else 0)] or None)
+                    budget[1] -= len(value)
+            _bound(child, budget, final=not is_open, top=False)
+        elif is_open:
+            _bound(child, [0, 0], final=False, top=False)
+        else:
+            el.remove(child)
+        child = following

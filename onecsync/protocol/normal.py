@@ -38,15 +38,23 @@ def _body_decls(body_ns: str) -> tuple[bytes, bytes]:
 
 def serialize(el, body_ns: str) -> bytes:
     """`normalize_object` of what `own_namespaces` returned (the reader has it already)."""
+    relative, plain = _relative(el, body_ns)
+    # The body namespace bound to a prefix, or a prefixed tag: rare, the slow path, once.
+    return relative if plain else _relative(_rebuild(el, body_ns), body_ns)[0]
+
+
+def _relative(el, body_ns: str) -> tuple[bytes, bool]:
+    """`el`'s bytes less the declarations a Body and its root make, and whether that is all it
+    declares of them. A rebuilt copy is taken as it is, never rebuilt again: its tag may keep
+    a prefix (an extension's object, an attribute in the body namespace), and a second copy
+    would be the same, forever."""
     raw = etree.tostring(el, encoding="utf-8", with_tail=False)
     end = raw.index(b">")
     decl, bound = _body_decls(body_ns)
     start_tag = raw[:end].replace(decl, b"", 1)
     for decl in _STANDARD_DECLS:
         start_tag = start_tag.replace(decl, b"", 1)
-    if bound in start_tag or el.prefix is not None:
-        return _rebuild(el, body_ns)  # the body namespace is bound to a prefix: rare, slow path
-    return start_tag + raw[end:]
+    return start_tag + raw[end:], bound not in start_tag and el.prefix is None
 
 
 def own_namespaces(el):
@@ -58,8 +66,7 @@ def own_namespaces(el):
         return el
     # A copy declares what its names use; a prefix named only in an xsi:type value is used too.
     scope = el.nsmap
-    named = {p for e in el.iter(etree.Element) if ":" in (v := e.get(_XSI_TYPE, ""))
-             for p in (v.partition(":")[0],) if p in scope}
+    named = _typed(el)
     copy = deepcopy(el)
     if named:
         etree.cleanup_namespaces(copy, top_nsmap={p: scope[p] for p in named},
@@ -67,15 +74,33 @@ def own_namespaces(el):
     return copy
 
 
-def _rebuild(el, body_ns: str) -> bytes:
+def _typed(el) -> set[str]:
+    """The prefixes in scope that an xsi:type value in `el` names."""
+    scope = el.nsmap
+    return {p for e in el.iter(etree.Element) if ":" in (v := e.get(_XSI_TYPE, ""))
+            for p in (v.partition(":")[0],) if p in scope}
+
+
+def _rebuild(el, body_ns: str):
+    """A copy of `el` whose body-namespace names are unprefixed, with the declarations 1C makes
+    on the root and the Body, and the other prefixes `el` has: an extension's keeps its own, and
+    one an xsi:type value names stays bound."""
     nsmap: dict[str | None, str] = {None: body_ns}
     nsmap.update(ROOT_NSMAP)
+    typed = _typed(el)
+
+    def kept(p, uri) -> bool:  # the body namespace's prefix goes, unless a value names it
+        return p is not None and (uri != body_ns or p in typed)
+
+    nsmap.update({p: uri for p, uri in el.nsmap.items() if p not in nsmap and kept(p, uri)})
 
     def copy(src, parent):
         tag = etree.QName(src)
         name = f"{{{body_ns}}}{tag.localname}" if tag.namespace == body_ns else src.tag
-        dst = etree.Element(name, nsmap=nsmap) if parent is None \
-            else etree.SubElement(parent, name)
+        # A prefix redeclared inside stays so where it is (an xsi:type value may name it).
+        dst = etree.Element(name, nsmap=nsmap) if parent is None else etree.SubElement(
+            parent, name, nsmap={p: uri for p, uri in src.nsmap.items()
+                                 if kept(p, uri) and parent.nsmap.get(p) != uri})
         dst.attrib.update(src.attrib)
         dst.text = src.text
         dst.tail = src.tail if parent is not None else None
@@ -84,5 +109,5 @@ def _rebuild(el, body_ns: str) -> bytes:
                 copy(child, dst)
         return dst
 
-    return normalize_object(copy(el, None), body_ns)
+    return copy(el, None)
 

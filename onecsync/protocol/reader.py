@@ -34,7 +34,6 @@ from onecsync.protocol.bodyscan import OPTIONS
 from onecsync.protocol.bodyscan import BodyScan
 from onecsync.protocol.bodyscan import Tape
 from onecsync.protocol.bodyscan import clear_all as _clear
-from onecsync.protocol.bodyscan import is_keys
 from onecsync.protocol.bodyshape import BodyObject
 from onecsync.protocol.envelope import MSG_NS
 from onecsync.protocol.envelope import Header
@@ -248,10 +247,8 @@ class MessageReader:
         return BodyObject(type_name, ref, kind, xml, digest, el.sourceline, problem=problem)
 
     def _too_large(self, el, ns: str, type_name: str) -> BodyObject:
-        """Parked by its keys alone: the rest of the message goes on."""
-        for child in list(el):
-            if not is_keys(child):
-                el.remove(child)
+        """Parked by its keys alone (what protocol.bodyscan kept of them): the rest of the
+        message goes on."""
         el = own_namespaces(el)
         xml = serialize(el, ns)
         digest = hashlib.sha256(xml).hexdigest()[:32]

@@ -109,6 +109,10 @@ def _decompressor(number: int) -> zstandard.ZstdDecompressor:
 
 
 def pack(xml: bytes) -> bytes:
+    if len(xml) > LIMIT:  # stored, it would read back as damaged: refused before it is
+        raise StateError(f"an object of {len(xml) >> 20} MiB is more than the state keeps "
+                         f"({LIMIT >> 20} MiB); nothing was stored",
+                         remedy="report it: the reader parks a larger object by its keys alone")
     return bytes((_ZSTD + _CURRENT,)) + _compressor().compress(xml)
 
 
@@ -162,6 +166,10 @@ def _streamed(decompressor: zstandard.ZstdDecompressor, frame: memoryview, size:
 
 
 def _inflate(blob: bytes) -> bytes:
+    # A zlib header is two bytes that, read as one number, are a multiple of 31 (FCHECK) and say
+    # deflate (CM 8): anything else is damage, never a dictionary this onecsync lacks.
+    if len(blob) < 2 or blob[0] & 0x0F != 8 or int.from_bytes(blob[:2], "big") % 31:
+        raise _damaged("neither a zlib stream nor a zstd frame")
     try:
         zdict: bytes | None = b""
         if len(blob) > 6 and blob[1] & _FDICT:
@@ -170,11 +178,20 @@ def _inflate(blob: bytes) -> bytes:
             if zdict is None:
                 raise _unknown(f"{dictid:08x}")
         z = zlib.decompressobj(zdict=zdict) if zdict else zlib.decompressobj()
-        xml = z.decompress(blob, LIMIT + 1)
-        if len(xml) > LIMIT:
-            raise _damaged(f"it unpacks to more than {LIMIT >> 20} MiB")
+        # A slice at a time: a stream that says no size is stopped just past LIMIT, having
+        # held no more than that.
+        parts, got = [], 0
+        part = z.decompress(blob, _DIRECT)
+        while True:
+            got += len(part)
+            if got > LIMIT:
+                raise _damaged(f"it unpacks to more than {LIMIT >> 20} MiB")
+            parts.append(part)
+            if z.eof or not (part or z.unconsumed_tail):
+                break
+            part = z.decompress(z.unconsumed_tail, _DIRECT)
         if not z.eof:
             raise zlib.error("truncated")
-        return xml
+        return b"".join(parts)
     except zlib.error as exc:
         raise _damaged(str(exc)) from None

@@ -1,0 +1,48 @@
+"""An object past OBJECT_LIMIT keeps of its КлючевыеСвойства what says which object it was (its
+Ссылка, the first part), however large they are and however many (R2 F2: 100 MB of keys took
+6.7 GB, and were parked whole, past what the state can unpack: F3)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from onecsync.protocol import bodyscan
+from onecsync.protocol import limits
+from onecsync.protocol.reader import MessageReader
+from tests import factory as f
+
+KEYS = "<КлючевыеСвойства><Ссылка>{ref}</Ссылка><Наименование>ООО Большой</Наименование>"
+SHAPES = {  # what floods the object, past the limit
+    "a flood in its keys": KEYS + "{flood}</КлючевыеСвойства>",
+    "a flood of keys": KEYS + "</КлючевыеСвойства>" + "<КлючевыеСвойства/>" * 200_000,
+    "long texts in its keys": KEYS + "<Поле>" + "ж" * 900_000 + "</Поле>" * 1
+    + "<Поле>" + "ж" * 900_000 + "</Поле>" + "</КлючевыеСвойства>",
+    "a nested flood in its keys": KEYS + "<Поле>{flood}</Поле></КлючевыеСвойства>",
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_keys_past_the_limit_are_bounded_while_parsed_and_in_the_stub(shape, monkeypatch):
+    monkeypatch.setattr(limits, "OBJECT_LIMIT", 256 << 10)
+    body = SHAPES[shape].format(ref=f.ref(1), flood="<a/>" * 500_000)  # 2 MB of elements
+    huge = f"<Справочник.Контрагенты>{body}</Справочник.Контрагенты>"
+    msg = f.Msg(objects=[huge, f.counterparty(f.ref(2), "ООО Малый")]).xml()
+    held = []
+    trim = bodyscan._trim
+
+    def counted(*args, **kw):
+        kept = trim(*args, **kw)
+        held.append(sum(1 for _ in args[0].iter()))
+        return kept
+
+    monkeypatch.setattr(bodyscan, "_trim", counted)
+    reader = MessageReader(io.BytesIO(msg), "m.xml")
+    first, second = reader.objects()
+    assert first.ref == f.ref(1) and "larger than 0 MiB" in first.problem
+    assert f.ref(1).encode() in first.xml and "ООО Большой".encode() in first.xml
+    # What a chunk of input adds, and the kept part: never what came before.
+    assert max(held) < 20_000, max(held)  # 2 chunks of <a/>: 16,384
+    assert len(first.xml) < 100_000, len(first.xml)
+    assert second.ref == f.ref(2) and second.problem is None
