@@ -175,8 +175,8 @@ def _inflate(blob: bytes) -> bytes:
         if len(blob) > 6 and blob[1] & _FDICT:
             dictid = int.from_bytes(blob[2:6], "big")
             zdict = _zlib_dictionaries().get(dictid)
-            if zdict is None:
-                raise _unknown(f"{dictid:08x}")
+            if zdict is None:  # no zlib dictionary is ever added (new payloads are zstd)
+                raise _damaged(f"a zlib stream naming dictionary {dictid:08x}, which no onecsync made")
         z = zlib.decompressobj(zdict=zdict) if zdict else zlib.decompressobj()
         # A slice at a time: a stream that says no size is stopped just past LIMIT, having
         # held no more than that.
