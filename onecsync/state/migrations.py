@@ -366,3 +366,23 @@ def _marked_before(db: Database) -> None:
     _in_the_transaction(db, """
         UPDATE registrations SET marked = 1 WHERE kind = 'delete' AND marked IS NULL;
         """)
+
+
+@MIGRATIONS(name="0009_judged")
+def _judged(db: Database) -> None:
+    """The Ссылки whose judgement (the CRM's, or known not to be) changed since pull-settlements
+    last looked (state/withdrawal.py): the forwarded documents naming them are judged again.
+    An older onecsync never looked again at a forwarded document left waiting (review R1 #3),
+    and sent a forwarded one's rows naming what is known not to be the CRM's as they were (an
+    own order, a withdrawn sale: before 7a #6): what those name is entered once, so that the
+    first run after the upgrade judges them again."""
+    # The reasons as this version writes them (OWN_INVOICE): a migration does not change later.
+    _in_the_transaction(db, """
+        CREATE TABLE judged (ref TEXT PRIMARY KEY) WITHOUT ROWID;
+        INSERT OR IGNORE INTO judged (ref) SELECT l.ref FROM inbox w JOIN inbox_links l
+            ON l.inbox_id = w.id WHERE w.status IN ('waiting', 'routed') AND EXISTS (SELECT 1
+            FROM registrations r WHERE r.type = w.type AND r.ref = w.ref AND r.kind = 'object')
+            AND (w.status = 'waiting' OR EXISTS (SELECT 1 FROM inbox o WHERE o.ref = l.ref AND
+            o.reason = 'not an invoice from the CRM') OR EXISTS (SELECT 1 FROM registrations d WHERE
+            d.ref = l.ref AND d.kind = 'delete'));
+        """)
