@@ -376,13 +376,15 @@ def _judged(db: Database) -> None:
     and sent a forwarded one's rows naming what is known not to be the CRM's as they were (an
     own order, a withdrawn sale: before 7a #6): what those name is entered once, so that the
     first run after the upgrade judges them again."""
-    # The reasons as this version writes them (OWN_INVOICE): a migration does not change later.
+    # The peers and reason as this version writes them (OWN_INVOICE): a migration stays as it is.
+    # Driven from the links (what names anything: a few of the inbox), each looked up by index.
     _in_the_transaction(db, """
         CREATE TABLE judged (ref TEXT PRIMARY KEY) WITHOUT ROWID;
-        INSERT OR IGNORE INTO judged (ref) SELECT l.ref FROM inbox w JOIN inbox_links l
-            ON l.inbox_id = w.id WHERE w.status IN ('waiting', 'routed') AND EXISTS (SELECT 1
-            FROM registrations r WHERE r.type = w.type AND r.ref = w.ref AND r.kind = 'object')
-            AND (w.status = 'waiting' OR EXISTS (SELECT 1 FROM inbox o WHERE o.ref = l.ref AND
-            o.reason = 'not an invoice from the CRM') OR EXISTS (SELECT 1 FROM registrations d WHERE
-            d.ref = l.ref AND d.kind = 'delete'));
+        INSERT OR IGNORE INTO judged (ref) SELECT l.ref FROM inbox_links l CROSS JOIN inbox w
+            ON w.id = l.inbox_id WHERE w.peer = 'accounting' AND w.status IN ('waiting', 'routed')
+            AND EXISTS (SELECT 1 FROM registrations r WHERE r.peer = 'crm' AND r.type = w.type
+            AND r.ref = w.ref AND r.kind = 'object') AND (w.status = 'waiting' OR EXISTS (SELECT 1
+            FROM inbox o WHERE o.ref = l.ref AND (o.reason = 'not an invoice from the CRM' OR
+            EXISTS (SELECT 1 FROM registrations d WHERE d.peer = 'crm' AND d.type = o.type AND
+            d.ref = o.ref AND d.kind = 'delete'))));
         """)
