@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import sqlite3
 
+import pytest
+
 from tests.emulator import data as d
 from tests.emulator.world import World
 from tests.emulator.world import assert_converged
@@ -106,9 +108,11 @@ def test_a_stripped_row_gets_its_reference_back_when_the_order_turns_out_the_crm
     assert_converged(world)
 
 
-def test_a_row_for_a_sale_withdrawn_later_goes_without_it(world):
+@pytest.mark.parametrize("payment_edited", [False, True])
+def test_a_row_for_a_sale_withdrawn_later_goes_without_it(world, payment_edited):
     """A payment of a CRM order with a row for a linked sale S; S is re-pointed to an own order
-    and withdrawn: the CRM's payment no longer settles S."""
+    and withdrawn (the payment edited in the same session, or not): the CRM's payment no longer
+    settles S."""
     u, order, own = start(world)
     crm2 = u.add_order()
     settle_quietly(world, 2)
@@ -119,6 +123,10 @@ def test_a_row_for_a_sale_withdrawn_later_goes_without_it(world):
     settle_quietly(world, 3)
     assert world.copy_in("crm", paid).fields["РасшифровкаПлатежа"][1].get("ДокументРасчетов")
     world.acc.edit(sale, Заказ=own)
+    if payment_edited:  # routed in the same run as the sale, before the sale is withdrawn
+        common = copy.deepcopy(world.acc.get(paid).fields["ОбщиеДанные"])
+        common["НомерВходящегоДокумента"] = "1874"
+        world.acc.edit(paid, ОбщиеДанные=common)
     settle_quietly(world)
     assert "ДокументРасчетов" not in world.copy_in("crm", paid).fields["РасшифровкаПлатежа"][1]
     assert_converged(world)

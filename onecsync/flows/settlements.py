@@ -55,7 +55,7 @@ def route_settlements(config: Config, state: State) -> Routed:
                 linked.append(row.ref)
         judged = state.withdrawals.take_judged(source)
         withdrawn = _withdraw_unlinked(state, reg, types, forwarded, changed, judged)
-        _offer_again(state, reg, types, [*judged, *withdrawn, *linked], changed)
+        _offer_again(state, reg, types, [*judged, *linked], withdrawn, changed)
         reg.counts.add(ignored=state.inbox.ignore_other_types(source, taken_types(config, source)))
         reg.counts.set(waiting=_waiting(state, source, types, touched))
     return reg.counts.routed()
@@ -92,15 +92,20 @@ def _withdraw_unlinked(state: State, reg: Registrar, types: list[str], forwarded
     return withdrawn
 
 
-def _offer_again(state: State, reg: Registrar, types: list[str], refs: list[str],
-                 changed: Sequence[int]) -> None:
+def _offer_again(state: State, reg: Registrar, types: list[str], before: list[str],
+                 withdrawn: list[str], changed: Sequence[int]) -> None:
     """Which of a forwarded document's rows keep their reference is judged when it is offered
     (`links.without_foreign`): when what a row names is judged again (the CRM's now, or known
     not to be: withdrawn, judged own), the CRM is offered the document again, or its copy
-    would go on settling what it does not, or never settle what it does (review R1 #4)."""
-    offered = set(changed)  # judged already by what is known now
-    for row in state.inbox.rows([i for i in state.withdrawals.forwarded_naming(
-            reg.source, reg.target, types, refs) if i not in offered]):
+    would go on settling what it does not, or never settle what it does (review R1 #4).
+
+    `before`: judged before this routing offered what changed (judged in an earlier run, or
+    forwarded now: what changed named it as it is now); `withdrawn`: after, by this routing."""
+    offered = set(changed)
+    ids = {i for i in state.withdrawals.forwarded_naming(reg.source, reg.target, types, before)
+           if i not in offered}
+    ids.update(state.withdrawals.forwarded_naming(reg.source, reg.target, types, withdrawn))
+    for row in state.inbox.rows(sorted(ids)):
         reg.offer_again(row)
 
 
