@@ -583,6 +583,30 @@ def test_a_linked_document_the_crm_holds_marked_for_deletion_is_drift_until_unma
     assert scene.cli("status").report["peers"]["crm"]["marked_again"] == 0
 
 
+def test_a_withdrawn_document_a_crm_user_unmarked_is_drift_healed_by_its_deletion_again(scene):
+    """Review R1 #7: the payment no longer settles the CRM's order, and its copy there was sent
+    its deletion (marked); a CRM user unmarks it, and it settles the order there again."""
+    w, u = scene.world, scene.users
+    crm_order = u.add_order()
+    w.settle(2)
+    paid = u.pay(w.copy_in("accounting", crm_order).ref)
+    w.settle(3)
+    rows = copy.deepcopy(scene.acc.get(paid).fields["РасшифровкаПлатежа"])
+    rows[0]["Заказ"] = None
+    scene.acc.edit(paid, РасшифровкаПлатежа=rows)
+    scene.rounds()
+    crm_copy = w.copy_in("crm", paid)
+    assert crm_copy.deletion_mark
+    assert scene.reconcile()[:2] == (0, [])
+    scene.crm.mark_deleted(crm_copy.ref, False)
+    code, drift, run = scene.reconcile("--heal")
+    assert (code, drift) == (9, [("unmarked", "crm", BANK, paid.id.lower())]), run.stderr
+    scene.rounds()
+    assert w.copy_in("crm", paid).deletion_mark
+    code, drift, run = scene.reconcile()
+    assert (code, drift) == (0, []), run.stderr
+
+
 def test_a_crm_invoice_lost_in_accounting_is_healed_mapped_as_push_invoices_maps_it(scene):
     """Review 7 #8: heal registered the CRM's version for accounting as stored, past
     `mapping.accounting`."""

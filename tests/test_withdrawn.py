@@ -281,6 +281,7 @@ def test_a_document_withdrawn_before_the_upgrade_is_reported_marked_once_sent_ag
             c.execute("ALTER TABLE registrations DROP COLUMN marked")
         else:  # as 0007 left it
             c.execute("UPDATE registrations SET marked = NULL")
+        c.execute("DROP TABLE judged")  # 0009's, later than either
         c.execute("DELETE FROM _sqlite_migrations WHERE name >= ?", (older,))
     c.close()
     reassign(world, paid, order)

@@ -63,7 +63,8 @@ def _from_source(state: State, reg: Registrar) -> None:
             state.invoices.upsert(row.ref, row.type, invoice_fields(element))
             # Accounting's copy, judged its own when it came first (1C's own integration, a copy
             # loaded by hand keeps the Ссылка): the CRM's now, judged again by `_returned`.
-            state.invoices.unjudge_own(reg.target, row.type, row.ref)
+            if state.invoices.unjudge_own(reg.target, row.type, row.ref):
+                state.withdrawals.judged([row.ref])  # what names it settles a CRM order now
 
 
 def _returned(state: State, reg: Registrar) -> None:
@@ -71,6 +72,7 @@ def _returned(state: State, reg: Registrar) -> None:
     for row in state.inbox.staged(reg.source, reg.flow.objects):
         if not state.invoices.has(row.ref):
             state.inbox.set_status(row.id, S.IGNORED, OWN_INVOICE)
+            state.withdrawals.judged([row.ref])  # what names it may have been forwarded already
             reg.counts.add(ignored=1)
         elif reg.superseded(row):
             reg.offer(row)  # the CRM's version will overwrite it in accounting: not passed on

@@ -292,6 +292,26 @@ def _crm(config: Config, state: State, client: ODataClient) -> list[Drift]:
         with state.atomic():
             for type_name, ref in seen_unmarked:
                 state.outbox.unmarked(Peer.CRM, type_name, ref)
+    return drifts + _unmarked_deletions(state, client, names)
+
+
+def _unmarked_deletions(state: State, client: ODataClient, names: dict[str, str]) -> list[Drift]:
+    """The CRM confirmed the deletion of its copy (1C marks it), yet holds it unmarked: a user
+    unmarked what accounting deleted or no longer links (withdrawn), and the CRM's copy settles
+    a CRM order again. Not held at all is what "Удаление помеченных объектов" does: no drift."""
+    by_type: dict[str, list[str]] = defaultdict(list)
+    # An invoice's deletion is `_unmarked`'s: said once, whatever `entities` names.
+    documents = [t for t in names if t not in CRM_INVOICES]
+    for type_name, ref in state.outbox.confirmed_registrations(Peer.CRM, documents, "delete"):
+        by_type[type_name].append(ref)
+    drifts = []
+    for type_name, refs in by_type.items():
+        found = _by_ref(client, names[type_name], refs, "Ref_Key,DeletionMark")
+        drifts += [Drift("unmarked", Peer.CRM, type_name, ref,
+                         "the CRM holds it unmarked, though onecsync sent its deletion (accounting "
+                         "deleted it, or it no longer settles a CRM order): mark it for deletion "
+                         "in the CRM, or reconcile --heal sends the deletion again", healable=True)
+                   for ref in refs if ref in found and not found[ref].get("DeletionMark")]
     return drifts
 
 
@@ -311,7 +331,7 @@ def heal(config: Config, state: State, drifts: list[Drift]) -> int:
                     healed += _again(config, state, d, held.row)
             elif d.kind == "not-forwarded":
                 healed += _forward(config, state, d)
-            elif d.kind == "missing" and d.peer == Peer.CRM:
+            elif d.kind in ("missing", "unmarked") and d.peer == Peer.CRM:
                 healed += state.outbox.reregister(Peer.CRM, d.type, d.ref)
     return healed
 

@@ -1,7 +1,7 @@
 """Registering staged objects for a peer: organization filter, mapping, echo check, parking.
 
 Public API: `Registrar(config, state, flow, source, target)` with `offer(row)`,
-`offer_linked(row)`, `mapped(row)`, `withdraw(row)` and `register_rest(types)`; `WITHDRAWN`;
+`offer_linked(row)`, `offer_again(row)`, `mapped(row)`, `withdraw(row)` and `register_rest(types)`; `WITHDRAWN`;
 `RouteCounts` (the tally; `routed()` is the report).
 
 Most objects need none of this and go in one SQL statement (`register_rest`); only objects of a
@@ -121,6 +121,14 @@ class Registrar:
         to what is known not to be the target's (`links.without_foreign`)."""
         element, edited = links.without_foreign(self.state, self.flow, self.source, self.target, row)
         return self.offer(row, element, edited)
+
+    def offer_again(self, row: Staged) -> None:
+        """`offer_linked` a document forwarded already: what the target holds of it may be
+        this very version (nothing it names was stripped or kept otherwise), and it stays
+        forwarded all the same."""
+        if self.offer_linked(row) == S.ECHO.value:
+            self.state.inbox.set_status(row.id, S.ROUTED)
+            self.counts.add(echo=-1)
 
     def mapped(self, row: Staged, element=None) -> bytes | None:
         """The object as the target is sent it, after the mapping rules for its type (None: no

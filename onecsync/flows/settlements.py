@@ -47,18 +47,22 @@ def route_settlements(config: Config, state: State) -> Routed:
             state.inbox.set_links(row.id, refs(row, flow.links.get(row.type, ())))
             state.inbox.set_status(row.id, S.WAITING)
             changed.append(row.id)
+        linked: list[str] = []  # what the CRM is sent now: the CRM's from now on
         while ids := state.inbox.link_waiting(source, target, types, forwarded):
             touched = True
             for row in state.inbox.rows(ids):
                 reg.offer_linked(row)
-        _withdraw_unlinked(state, reg, types, forwarded, changed)
+                linked.append(row.ref)
+        judged = state.withdrawals.take_judged(source)
+        withdrawn = _withdraw_unlinked(state, reg, types, forwarded, changed, judged)
+        _offer_again(state, reg, types, [*judged, *linked], withdrawn, changed)
         reg.counts.add(ignored=state.inbox.ignore_other_types(source, taken_types(config, source)))
         reg.counts.set(waiting=_waiting(state, source, types, touched))
     return reg.counts.routed()
 
 
 def _withdraw_unlinked(state: State, reg: Registrar, types: list[str], forwarded: list[str],
-                       changed: Sequence[int]) -> None:
+                       changed: Sequence[int], judged: Sequence[str]) -> list[str]:
     """What the CRM got and no longer settles a CRM invoice is withdrawn from it.
 
     A forwarded document changed in accounting may name nothing of the CRM's any more (a
@@ -69,16 +73,40 @@ def _withdraw_unlinked(state: State, reg: Registrar, types: list[str], forwarded
 
     Only when it is sure: 1C imports a deletion as a deletion mark, and a later version does
     not clear it (EnterpriseData carries no ПометкаУдаления), so what names an order not seen or
-    not judged yet waits instead (review 7 #7; state/withdrawal.py).
+    not judged yet waits instead (review 7 #7; state/withdrawal.py). What it names may be
+    judged in a later run than the document's (`judged`, the Ссылки judged since the last
+    routing): the documents naming those are looked at again then (review R1 #3).
+
+    Returns the Ссылки withdrawn.
     """
     ids: Sequence[int] = changed
-    naming: Sequence[str] = ()
+    naming: Sequence[str] = judged
+    withdrawn: list[str] = []
     while found := state.withdrawals.no_longer_linked(reg.source, reg.target, types, forwarded,
                                                        ids, naming):
         rows = list(state.inbox.rows(found))
         for row in rows:
             reg.withdraw(row)
         ids, naming = [], [row.ref for row in rows]
+        withdrawn.extend(naming)
+    return withdrawn
+
+
+def _offer_again(state: State, reg: Registrar, types: list[str], before: list[str],
+                 withdrawn: list[str], changed: Sequence[int]) -> None:
+    """Which of a forwarded document's rows keep their reference is judged when it is offered
+    (`links.without_foreign`): when what a row names is judged again (the CRM's now, or known
+    not to be: withdrawn, judged own), the CRM is offered the document again, or its copy
+    would go on settling what it does not, or never settle what it does (review R1 #4).
+
+    `before`: judged before this routing offered what changed (judged in an earlier run, or
+    forwarded now: what changed named it as it is now); `withdrawn`: after, by this routing."""
+    offered = set(changed)
+    ids = {i for i in state.withdrawals.forwarded_naming(reg.source, reg.target, types, before)
+           if i not in offered}
+    ids.update(state.withdrawals.forwarded_naming(reg.source, reg.target, types, withdrawn))
+    for row in state.inbox.rows(sorted(ids)):
+        reg.offer_again(row)
 
 
 def _waiting(state: State, source: str, types: list[str], touched: bool) -> int:

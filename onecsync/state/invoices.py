@@ -24,12 +24,13 @@ class Invoices(Table):
             (ref, type_name, fields.get("number"), fields.get("date"), fields.get("counterparty_ref"),
              fields.get("counterparty"), fields.get("amount"), fields.get("currency"), stamp, stamp))
 
-    def unjudge_own(self, peer: str, type_name: str, ref: str) -> None:
+    def unjudge_own(self, peer: str, type_name: str, ref: str) -> bool:
         """`peer`'s copy of a registry invoice, judged its own (OWN_INVOICE: not in the
-        registry) when it came first, is routed again by the next routing of `peer`'s changes."""
-        self.conn.execute(f"UPDATE inbox SET status = {S.STAGED.literal} WHERE peer = ? AND "
+        registry) when it came first, is routed again by the next routing of `peer`'s changes.
+        Whether there was such a copy."""
+        return self.conn.execute(f"UPDATE inbox SET status = {S.STAGED.literal} WHERE peer = ? AND "
                           f"type = ? AND ref = ? AND status = {S.IGNORED.literal} AND reason = ?",
-                          (peer, type_name, ref, OWN_INVOICE))
+                          (peer, type_name, ref, OWN_INVOICE)).rowcount > 0
 
     def mark_deleted(self, ref: str) -> None:
         self.conn.execute("UPDATE invoices SET deleted = 1, updated_at = ? WHERE ref = ?",

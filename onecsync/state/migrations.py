@@ -17,6 +17,8 @@ import sqlite3
 from typing import TYPE_CHECKING
 from typing import Callable
 
+from onecsync.topology import Peer
+
 if TYPE_CHECKING:
     from sqlite_utils import Database
 
@@ -366,3 +368,27 @@ def _marked_before(db: Database) -> None:
     _in_the_transaction(db, """
         UPDATE registrations SET marked = 1 WHERE kind = 'delete' AND marked IS NULL;
         """)
+
+
+@MIGRATIONS(name="0009_judged")
+def _judged(db: Database) -> None:
+    """The Ссылки whose judgement (the CRM's, or known not to be) changed since pull-settlements
+    last looked (state/withdrawal.py): the forwarded documents naming them are judged again.
+    An older onecsync never looked again at a forwarded document left waiting (review R1 #3),
+    and sent a forwarded one's rows naming what is known not to be the CRM's as they were (an
+    own order, a withdrawn sale: before 7a #6): what those name is entered once, so that the
+    first run after the upgrade judges them again."""
+    # The reason as this version writes it (OWN_INVOICE): a migration stays as it is. Driven
+    # from the links (what names anything: a few of the inbox), each looked up by index.
+    _in_the_transaction(db, """
+        CREATE TABLE judged (ref TEXT PRIMARY KEY) WITHOUT ROWID;
+        """)
+    db.conn.execute(
+        "INSERT OR IGNORE INTO judged (ref) SELECT l.ref FROM inbox_links l CROSS JOIN inbox w "
+        "ON w.id = l.inbox_id WHERE w.peer = :source AND w.status IN ('waiting', 'routed') "
+        "AND EXISTS (SELECT 1 FROM registrations r WHERE r.peer = :target AND r.type = w.type "
+        "AND r.ref = w.ref AND r.kind = 'object') AND (w.status = 'waiting' OR EXISTS (SELECT 1 "
+        "FROM inbox o WHERE o.ref = l.ref AND (o.reason = 'not an invoice from the CRM' OR "
+        "EXISTS (SELECT 1 FROM registrations d WHERE d.peer = :target AND d.type = o.type AND "
+        "d.ref = o.ref AND d.kind = 'delete'))))",
+        {"source": Peer.ACCOUNTING, "target": Peer.CRM})

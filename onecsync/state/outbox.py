@@ -217,11 +217,13 @@ class Outbox(Table):
                 out.setdefault(inv, {})[doc] = type_name
         return out
 
-    def confirmed_registrations(self, peer: str, types: Iterable[str]) -> list[tuple[str, str]]:
+    def confirmed_registrations(self, peer: str, types: Iterable[str],
+                                kind: str = "object") -> list[tuple[str, str]]:
+        """(type, Ссылка) of what `peer` confirmed, of `kind`: a version, or a deletion."""
         types = list(types)
         cur = self.conn.execute(
-            "SELECT type, ref FROM registrations WHERE peer = ? AND kind = 'object' AND confirmed_no "
-            f"IS NOT NULL AND type IN ({marks(types)}) ORDER BY id", (peer, *types))
+            "SELECT type, ref FROM registrations WHERE peer = ? AND kind = ? AND confirmed_no "
+            f"IS NOT NULL AND type IN ({marks(types)}) ORDER BY id", (peer, kind, *types))
         return list(cur)
 
     def marked_again(self, peer: str) -> set[tuple[str, str]]:

@@ -1,7 +1,8 @@
 """Which forwarded documents are known to name nothing of the target's any more: the one
 judgement a withdrawal (the target sent their deletion) is made by.
 
-Public API: `Withdrawals` (as `State.withdrawals`: `no_longer_linked`, `known`), `DEPTH`.
+Public API: `Withdrawals` (as `State.withdrawals`: `no_longer_linked`, `known`, `judged`,
+`take_judged`, `forwarded_naming`), `DEPTH`.
 
 "Withdraw only when sure": 1C imports a deletion as a deletion mark, which no later version
 clears, so a document is withdrawn only when everything it names is known NOT to be the
@@ -13,6 +14,11 @@ inbox that names only what is known (a sale of accounting's own order: no order 
 is never judged OWN_INVOICE). Naming nothing at all is known. What we have not seen, or not
 judged yet, may still turn out to be the target's (an order that reached accounting first):
 the document waits, as a new one does.
+
+A judgement may be made in a later run than the document's (push-invoices judges an order its
+own after pull-settlements routed the payment; a flow widened; a CRM order sent after
+accounting's copy was judged): the Ссылки judged are kept (`judged`) until pull-settlements
+takes them (`take_judged`) and judges again only the forwarded documents naming them.
 """
 
 from __future__ import annotations
@@ -123,3 +129,38 @@ class Withdrawals(Table):
         while grown := {ref for ref, links in names.items() if ref not in known and links <= known}:
             known |= grown
         return known & refs
+
+    def judged(self, refs: Iterable[str]) -> None:
+        """Whether `refs` are the target's or known not to be has changed: the forwarded
+        documents naming them are judged again by the next pull-settlements routing."""
+        self.conn.executemany("INSERT OR IGNORE INTO judged (ref) VALUES (?)", [(r,) for r in refs])
+
+    def take_judged(self, source: str) -> list[str]:
+        """The Ссылки judged since the last call, and those of the waiting documents of
+        `source` that name them (`DEPTH` deep: a payment of a sale of an order judged own)."""
+        if self.conn.execute("SELECT 1 FROM judged LIMIT 1").fetchone() is None:
+            return []  # most runs: nothing written
+        taken = {r for (r,) in self.conn.execute("DELETE FROM judged RETURNING ref")}
+        frontier = taken
+        for _ in range(DEPTH):
+            if not frontier:
+                break
+            frontier = {r for (r,) in self.conn.execute(
+                "SELECT DISTINCT w.ref FROM json_each(?) j CROSS JOIN inbox_links n ON "
+                f"n.ref = j.value CROSS JOIN inbox w ON w.id = n.inbox_id WHERE +w.peer = ? AND "
+                f"w.status = {S.WAITING.literal}", (json.dumps(sorted(frontier)), source))} - taken
+            taken |= frontier
+        return sorted(taken)
+
+    def forwarded_naming(self, source: str, target: str, types: list[str],
+                         refs: Sequence[str]) -> list[int]:
+        """Inbox ids of the documents of `types` from `source` forwarded to `target` (their
+        last registration there a version) that name one of `refs`."""
+        if not refs:
+            return []
+        return [i for (i,) in self.conn.execute(
+            "SELECT DISTINCT w.id FROM json_each(?) j CROSS JOIN inbox_links n ON n.ref = j.value "
+            "CROSS JOIN inbox w ON w.id = n.inbox_id JOIN registrations r ON r.peer = ? AND "
+            "r.type = w.type AND r.ref = w.ref AND r.kind = 'object' WHERE w.peer = ? AND "
+            f"w.status = {S.ROUTED.literal} AND w.type IN ({marks(types)}) ORDER BY w.id",
+            (json.dumps(list(refs)), target, source, *types))]
