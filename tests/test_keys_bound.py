@@ -46,3 +46,15 @@ def test_keys_past_the_limit_are_bounded_while_parsed_and_in_the_stub(shape, mon
     assert max(held) < 20_000, max(held)  # 2 chunks of <a/>: 16,384
     assert len(first.xml) < 100_000, len(first.xml)
     assert second.ref == f.ref(2) and second.problem is None
+
+
+@pytest.mark.parametrize("spaces", [6, 20_000])
+def test_a_ссылка_written_with_spaces_after_a_long_text_is_kept_whole(spaces, monkeypatch):
+    # R3 #2a: past the text budget the Ссылка was cut to 36 characters before it was stripped
+    # (a shortened or a ~hash ref: the parked stub named another object for good).
+    monkeypatch.setattr(limits, "OBJECT_LIMIT", 256 << 10)
+    keys = ("<КлючевыеСвойства><b>" + "ж" * 20_000 + "</b><Ссылка>\n" + " " * spaces
+            + f"{f.ref(1)}\n    </Ссылка>" + "<a/>" * 500_000 + "</КлючевыеСвойства>")
+    msg = f.Msg(objects=[f"<Справочник.Контрагенты>{keys}</Справочник.Контрагенты>"]).xml()
+    stub = next(iter(MessageReader(io.BytesIO(msg), "m.xml").objects()))
+    assert stub.problem and stub.ref == f.ref(1).lower()

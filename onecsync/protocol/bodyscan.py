@@ -290,7 +290,11 @@ def _bound(el, budget: list[int], final: bool, top: bool = True) -> None:
             # Text libxml2 may still be adding to is never touched: one text node at most.
             for part in ("text", "tail") if not is_open and isinstance(child.tag, str) else ():
                 if value := getattr(child, part):
-                    setattr(child, part, value[:max(budget[1], 36 if ref else 0)] or None)
+                    keep = max(budget[1], 36 if ref else 0)
+                    # The Ссылка is read stripped: its spaces are never what is kept of it.
+                    cut = value.strip()[:100] if ref and part == "text" and len(value) > keep \
+                        else value[:keep]
+                    setattr(child, part, cut or None)
                     budget[1] -= len(value)
             _bound(child, budget, final=not is_open, top=False)
         elif is_open:
