@@ -113,19 +113,26 @@ def _unmarked(state: State, peer: str, client: ODataClient, names: dict[str, str
     unmarked them (1C marks what an exchange deletes; only a user clears a mark). The other
     base deleted them, and won the crossing: what `peer` sends of them does not go there."""
     other = next(p for p in (Peer.ACCOUNTING, Peer.CRM) if p != peer)
+    deleted = state.outbox.deletions_imported(peer, list(CRM_INVOICES))
+    return [Drift("unmarked", peer, type_name, ref, (
+        f"the {other} base deleted it and the {peer} base imported the deletion, yet "
+        f"holds it not marked for deletion (a user unmarked it): its versions no "
+        f"longer go to the {other} base; mark it for deletion in the {peer} base"))
+        for type_name, ref in _held_unmarked(client, names, deleted)]
+
+
+def _held_unmarked(client: ODataClient, names: dict[str, str],
+                   items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Of these (type, Ссылка), what the base holds not marked for deletion, an entity set a
+    query at a time; what it holds no more is not (Удаление помеченных объектов did that)."""
     by_entity: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for type_name, ref in state.outbox.deletions_imported(peer, list(CRM_INVOICES)):
+    for type_name, ref in items:
         by_entity[names[type_name]].append((type_name, ref))
-    drifts = []
-    for entity, items in by_entity.items():
-        found = _by_ref(client, entity, [ref for _, ref in items], "Ref_Key,DeletionMark")
-        for type_name, ref in items:
-            if ref in found and found[ref].get("DeletionMark") is False:
-                drifts.append(Drift("unmarked", peer, type_name, ref, (
-                    f"the {other} base deleted it and the {peer} base imported the deletion, yet "
-                    f"holds it not marked for deletion (a user unmarked it): its versions no "
-                    f"longer go to the {other} base; mark it for deletion in the {peer} base")))
-    return drifts
+    held = []
+    for entity, group in by_entity.items():
+        found = _by_ref(client, entity, [ref for _, ref in group], "Ref_Key,DeletionMark")
+        held += [(t, r) for t, r in group if r in found and found[r].get("DeletionMark") is False]
+    return held
 
 
 def _on_its_way(d: Drift) -> bool:
@@ -299,20 +306,14 @@ def _unmarked_deletions(state: State, client: ODataClient, names: dict[str, str]
     """The CRM confirmed the deletion of its copy (1C marks it), yet holds it unmarked: a user
     unmarked what accounting deleted or no longer links (withdrawn), and the CRM's copy settles
     a CRM order again. Not held at all is what "Удаление помеченных объектов" does: no drift."""
-    by_type: dict[str, list[str]] = defaultdict(list)
     # An invoice's deletion is `_unmarked`'s: said once, whatever `entities` names.
     documents = [t for t in names if t not in CRM_INVOICES]
-    for type_name, ref in state.outbox.confirmed_registrations(Peer.CRM, documents, "delete"):
-        by_type[type_name].append(ref)
-    drifts = []
-    for type_name, refs in by_type.items():
-        found = _by_ref(client, names[type_name], refs, "Ref_Key,DeletionMark")
-        drifts += [Drift("unmarked", Peer.CRM, type_name, ref,
-                         "the CRM holds it unmarked, though onecsync sent its deletion (accounting "
-                         "deleted it, or it no longer settles a CRM order): mark it for deletion "
-                         "in the CRM, or reconcile --heal sends the deletion again", healable=True)
-                   for ref in refs if ref in found and not found[ref].get("DeletionMark")]
-    return drifts
+    deleted = state.outbox.confirmed_registrations(Peer.CRM, documents, "delete")
+    return [Drift("unmarked", Peer.CRM, type_name, ref,
+                  "the CRM holds it unmarked, though onecsync sent its deletion (accounting "
+                  "deleted it, or it no longer settles a CRM order): mark it for deletion "
+                  "in the CRM, or reconcile --heal sends the deletion again", healable=True)
+            for type_name, ref in _held_unmarked(client, names, deleted)]
 
 
 def heal(config: Config, state: State, drifts: list[Drift]) -> int:
