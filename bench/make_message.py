@@ -550,7 +550,8 @@ state: state/onecsync.sqlite
 bases:
   accounting:
     code: {accounting}
-    transport: {{kind: directory, path: exchange/accounting}}
+    # a million objects is a 6 GB message, past the default 4096 MiB
+    transport: {{kind: directory, path: exchange/accounting, max_message_mib: 65536}}
   crm:
     code: {crm}
     transport: {{kind: directory, path: exchange/crm}}

@@ -2,6 +2,7 @@
 
 Usage: python bench/run.py --objects 100000 [--repeat 3] [--idle 3] [--seed 1] [--run]
                            [--grow K] [--shape bench|flat] [--tmp DIR | --dir DIR] [--keep]
+                           [--no-convert]
 
 In a temporary folder it writes a realistic message of N objects and a config
 (bench/make_message.py), then measures, each as a child process so that its peak RSS comes
@@ -392,7 +393,8 @@ def measure(args) -> list[tuple[str, str, str, str, str]]:
                      "", "", f"target ≤ {TARGET_WRITTEN}×"))
         if not args.run:  # on the state (b) left, before the conversion case makes another
             rows += big_state_reads(b, args)
-        rows += measure_conversion(b, args, firsts)
+        if not args.no_convert:
+            rows += measure_conversion(b, args, firsts)
 
         if args.run:
             runs, run_idles = [], []
@@ -497,6 +499,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dir", type=Path, default=None,
                     help="work in this folder and keep the message there for the next time")
     ap.add_argument("--run", action="store_true", help="also measure `onecsync run` (every flow)")
+    ap.add_argument("--no-convert", action="store_true",
+                    help="leave out (f), a second first exchange that converts (at 1M objects: minutes)")
     ap.add_argument("--grow", type=int, default=1, metavar="K",
                     help="measure (g) on the state grown K times by SQL (bench/big_state.py)")
     ap.add_argument("--floor", metavar="FILE", help=argparse.SUPPRESS)

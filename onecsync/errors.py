@@ -123,7 +123,7 @@ class MessageRejected(OnecsyncError):
     remedy = "look at the message file named here; nothing of it was applied"
 
     def __init__(self, message: str, *, source: str | None = None, ends_early: bool = False,
-                 **kw) -> None:
+                 oversize: bool = False, **kw) -> None:
         if source:
             message = f"{source}: {message}"
         super().__init__(message, **kw)
@@ -131,6 +131,8 @@ class MessageRejected(OnecsyncError):
         # The file stops where more was due (its XML, or a zip's end record): a base still
         # writing it looks exactly like this, so it is judged only once it stays so.
         self.ends_early = ends_early
+        # Refused by its size alone, unread: final, whatever the file ends in.
+        self.oversize = oversize
         # The line of the message file at fault, where one is known (`validate` names it).
         self.sourceline: int | None = None
 

@@ -165,7 +165,7 @@ def _ends_in_nul(incoming: Incoming) -> bool:
 
 def _unfinished(incoming: Incoming, exc: MessageRejected) -> str | None:
     """Why a rejected file may be one the base is still writing (None: it is simply bad)."""
-    if not incoming.settles or (_size(incoming) or 0) > MAX_FILE:
+    if not incoming.settles or exc.oversize or (_size(incoming) or 0) > MAX_FILE:
         return None  # refused by its size: whatever it ends in, it is final
     if exc.ends_early:
         return N_("it ends early")

@@ -18,6 +18,7 @@ from onecsync import quarantine
 from onecsync.flows import addressing
 from onecsync.transport import theirs
 from tests import factory as f
+from tests.conftest import DEFAULT_CONFIG
 from tests.test_hostile_folder import FIRST
 from tests.test_hostile_folder import SECOND
 from tests.test_hostile_folder import big_message
@@ -205,3 +206,38 @@ def test_compress_switched_back_and_forth_never_stops_the_exchange(sandbox):
         code, _, err = sandbox.run("run")
         assert code == 0, err
         assert "instead of our message" not in err
+
+
+def _sparse(sandbox, size: int):
+    path = sandbox.put("accounting", b"")
+    with open(path, "r+b") as out:  # sparse: takes no disk
+        out.write(b'<?xml version="1.0" encoding="UTF-8"?>\n<Message>')
+        out.truncate(size)
+    return path
+
+
+def _cap(sandbox, mib: int) -> None:
+    sandbox.write_config(DEFAULT_CONFIG.format(node=NODE, acc=ACC, crm=f.CRM,
+                                               acc_extra=f", max_message_mib: {mib}",
+                                               crm_extra=""))
+
+
+def test_a_folder_base_takes_its_cap_from_max_message_mib(sandbox):
+    """A first exchange of a million objects is a 6 GB file: the cap is the config's, in a
+    folder as over FTP and HTTP, and it is said by its key."""
+    received_first(sandbox)
+    _cap(sandbox, 1)
+    _sparse(sandbox, (1 << 20) + 1)
+    code, _, err = sandbox.run("pull-catalogs")
+    assert code == 5, err
+    assert f"the file is {(1 << 20) + 1} bytes, over the cap of {1 << 20} bytes for a message " \
+        "file (transport.max_message_mib)" in err
+
+
+def test_a_raised_cap_reads_a_file_past_the_default(sandbox):
+    received_first(sandbox)
+    _cap(sandbox, 8192)
+    _sparse(sandbox, messagefiles.MAX_FILE + 1)
+    code, _, err = sandbox.run("pull-catalogs")
+    assert code == 5, err  # read, and refused for what it holds: a NUL after <Message>
+    assert "over the cap" not in err

@@ -105,10 +105,11 @@ def directory(c: Checker, d: dict, where: str) -> DirectoryConfig | None:
     compress = c.boolean(d.get("compress"), f"{where}.compress", False)
     archive = c.secret(d, where, "archive_password", required=False)
     settle = float(c.number(d, where, "settle_minutes", DEFAULT_SETTLE_MINUTES))
+    cap = int(c.number(d, where, "max_message_mib", DEFAULT_MAX_MESSAGE_MIB))
     if path is None:
         return None
     return DirectoryConfig(path=path, compress=compress, archive_password=archive,
-                           settle_minutes=settle)
+                           settle_minutes=settle, max_message_mib=cap)
 
 
 def ftp(c: Checker, d: dict, where: str) -> FtpConfig | None:

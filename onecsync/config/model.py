@@ -52,6 +52,7 @@ class DirectoryConfig:
     # How long a message that looks unfinished (the base still writing it) must stay the same
     # before it is rejected (quarantine.py).
     settle_minutes: float = DEFAULT_SETTLE_MINUTES
+    max_message_mib: int = DEFAULT_MAX_MESSAGE_MIB  # the largest base's file read
 
     def place(self) -> tuple:
         # as the file system resolves it: `exchange/../exchange/bp/` is `exchange/bp`

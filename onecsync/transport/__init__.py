@@ -28,7 +28,7 @@ def build_transport(base: Base, node_code: str, *, exchange_plan: str = DEFAULT_
         # A folder's transport keeps only its notes there (transport/candidates.py).
         notes = Spool(state_dir / SPOOL_FOLDER / base.name, dry_run=dry_run) if state_dir else None
         return DirectoryTransport(t.path, node_code, base.senders, t.compress, t.archive_password,
-                                  notes)
+                                  notes, max_file=t.max_message_mib << 20)
     spool = Spool(state_dir / SPOOL_FOLDER / base.name if state_dir else None, dry_run=dry_run)
     if isinstance(t, FtpConfig):
         from onecsync.transport.ftp import FtpTransport

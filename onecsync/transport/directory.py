@@ -136,8 +136,10 @@ class _TempFile(OutgoingFile):
 
 class DirectoryTransport:
     def __init__(self, folder: Path, node_code: str, senders: tuple[str, ...], compress: bool,
-                 archive_password: Secret | None = None, spool: Spool | None = None) -> None:
+                 archive_password: Secret | None = None, spool: Spool | None = None,
+                 max_file: int = MAX_FILE) -> None:
         self.folder = folder
+        self.max_file = max_file  # transport.max_message_mib
         self.spool = spool  # where a run keeps its notes (candidates.say_left)
         self._seen: list[str] | None = None
         # The peer's code first (our file goes to it), then its alias (models.Base.senders).
@@ -194,9 +196,10 @@ class DirectoryTransport:
         return newest(self.folder, self.senders, self.node_code, listing)
 
     def _open(self, fd: int, path: Path) -> IO[bytes]:
-        if (size := os.fstat(fd).st_size) > MAX_FILE:  # refused unread (quarantine: by its ends)
-            raise MessageRejected(f"the file is {size} bytes, over the cap of {MAX_FILE} "
-                                  "bytes for a message file; refused unread", source=str(path))
+        if (size := os.fstat(fd).st_size) > (cap := self.max_file):  # refused unread
+            raise MessageRejected(f"the file is {size} bytes, over the cap of {cap} bytes for a "
+                                  "message file (transport.max_message_mib); refused unread",
+                                  source=str(path), oversize=True)
         stream = io.BufferedReader(FdReader(fd), 1 << 20)
         if path.suffix.lower() == ".zip":
             return open_zip_entry(stream, str(path), self._password())
