@@ -171,7 +171,8 @@ class DirectoryTransport:
                 return None
             fd, st, path = found.fd, found.st, found.path
             try:
-                judged = heads(self.folder, found, self._open, self.senders, self.node_code)
+                judged = heads(self.folder, found, self._open, self.senders, self.node_code,
+                               self.spool)
                 fp = fingerprint_fd(fd)
             except BaseException:
                 os.close(fd)
