@@ -29,6 +29,7 @@ from onecsync.flows.addressing import by_header
 from onecsync.flows.addressing import scan
 from onecsync.flows.declared import declared_to
 from onecsync.flows.declared import keep_receiving
+from onecsync.flows.declared import newly_receiving
 from onecsync.flows.whose import judge_outgoing
 from onecsync.progress import NO_PROGRESS
 from onecsync.progress import Progress
@@ -267,6 +268,7 @@ class Exchange:
             with self.state.atomic():
                 self.state.outbox.park(parked)
                 self.state.outbox.stamp(name, number)
+                newly = newly_receiving(self.state, name, header.object_types)
                 keep_receiving(self.state, name, header.object_types)
                 self.state.peers.update(name, sent_no=number, out_no=number,
                                        out_received_no=peer.received_no, out_fingerprint=fp,
@@ -277,6 +279,13 @@ class Exchange:
         except BaseException:
             out.discard()
             raise
+        if newly:  # said once: declared, they are kept declared (declared.py)
+            log.warning("%s: %s declared as received from %s for the first time: 1C registers "
+                        "for onecsync only the types it declares, so what %s made of them "
+                        "before does not come, only what is made or changed from now on; to "
+                        "have it too, in %s register those objects again for the onecsync node "
+                        "(\"Зарегистрировать изменения\")", name, ", ".join(newly), name, name,
+                        name)
         try:
             out.publish()
         except OSError as exc:  # committed: the next run sees the message is not in place
