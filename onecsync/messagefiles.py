@@ -3,6 +3,7 @@
 Public API: `message_stem(sender, to)`, `message_like(name)`, `MessageName`, `parse_name(name)`,
 `addressed(name, sender, to)`, `unlisted_names(senders, to)`, `sender_code(name)`,
 `open_message_file(path, password, source)`; `open_zip_entry(path or stream, source, password)`,
+`outgoing_entry(...)` (the same, for the file under our own message's name),
 `open_zip_writer(raw, entry, password)`, `MAX_RATIO`, `MAX_CENTRAL`, `MAX_FILE`. Neutral ground: the
 transports and the protocol's message check both read message files through here, and it
 imports neither of them.
@@ -250,6 +251,17 @@ def _judge_end(f: IO[bytes], source: str) -> None:
         raise MessageRejected(f"the zip's central directory is {cd_size} bytes, more than one "
                               "entry can take; refused", source=source)
     f.seek(0)
+
+
+def outgoing_entry(src: Path | IO[bytes], source: str, password: str | None) -> IO[bytes]:
+    """`open_zip_entry` for the file under our own message's name: what is wrong with it (a
+    broken zip, an archive password other than ours) is the file's, damage or another writer's,
+    never the config's: always MessageRejected (flows/whose.py)."""
+    try:
+        return open_zip_entry(src, source, password)
+    except ConfigError:  # of the password: the config's is not the one the file has
+        raise MessageRejected("it is a zip under another archive password than ours",
+                              source=source) from None
 
 
 def open_zip_entry(src: Path | IO[bytes], source: str, password: str | None = None) -> IO[bytes]:

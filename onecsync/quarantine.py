@@ -65,6 +65,7 @@ from onecsync.files import replace_with
 from onecsync.i18n import N_
 from onecsync.messagefiles import MAX_FILE
 from onecsync.places import QUARANTINE_FOLDER
+from onecsync.signature import signature
 from onecsync.text import json_bytes
 from onecsync.transport.base import Incoming
 
@@ -195,10 +196,8 @@ class Quarantine:
         self.folder = quarantine_dir(config.state)
         self.dry_run = dry_run
         self._contexts = {
-            name: hashlib.sha256(json.dumps(
-                [__version__, config.node.code, base.code, list(config.node.formats),
-                 config.node.exchange_plan, repr(base.transport.archive_password)]
-            ).encode()).hexdigest()[:16]
+            name: signature([__version__, config.node.code, base.code, list(config.node.formats),
+                             config.node.exchange_plan, repr(base.transport.archive_password)])[:16]
             for name, base in config.bases.items()}
         # Only the kinds whose messages settle (Incoming.settles) wait for one to settle.
         self._settle = {name: datetime.timedelta(minutes=base.transport.settle_minutes)

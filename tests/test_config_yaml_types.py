@@ -107,3 +107,25 @@ def test_a_quoted_key_or_one_yaml_read_as_written_is_that_text(tmp_path, written
     path.chmod(0o600)
     rules = load_config(path).mapping["accounting"]["Документ.ЗаказКлиента"]
     assert rules.values == (("Товары/Строка/СтавкаНДС", ((written.strip("'"), "НДС20"),)),)
+
+
+@pytest.mark.parametrize("node, said", [
+    ("  true: 1\n", "node.true: unknown key on line 3"),
+    ("  Yes: 1\n", "node.Yes: unknown key on line 3"),
+    ("  0100: 1\n", "node.0100: unknown key on line 3"),
+    ("  on: 1\n  prefx: 1\n", "node.on: unknown key on line 3"),
+])
+def test_a_key_yaml_typed_in_a_fixed_mapping_is_named_as_written_with_its_line(tmp_path, node,
+                                                                               said):
+    """Not "node.True: unknown key", nothing the admin wrote (task T4 #2); an unknown key YAML
+    read as text is said as before."""
+    found = problems(tmp_path, node=node)
+    assert found[0] == said
+    assert found[1:] == (["node.prefx: unknown key (did you mean prefix?)"] if "prefx" in node
+                         else [])
+
+
+def test_a_key_yaml_typed_among_link_types_is_said_once_as_written(tmp_path):
+    flows = "flows:\n  pull-settlements:\n    links: {yes: [Договор]}\n"
+    assert problems(tmp_path, flows=flows) == [
+        "flows.pull-settlements.links.yes: unknown key on line 12"]

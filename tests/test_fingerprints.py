@@ -73,6 +73,10 @@ def test_over_ftp_our_message_touched_on_the_server_is_still_ours(sandbox, monke
         assert code == 3 and "another onecsync (another state) writes to ftp://" in err, err
         assert ours.read_bytes() != data  # left for the human to decide
         ours.write_bytes(b"not a message")
-        code, report, err = sandbox.run("run")  # other bytes, no one's message: written again
+        code, report, err = sandbox.run("run")  # no message at all: damage, or another writer's
+        assert code == 3 and "is no message onecsync can read" in err, err
+        assert ours.read_bytes() == b"not a message"  # left for the human (task T4 #1)
+        ours.unlink()
+        code, report, err = sandbox.run("run")  # deleted: written again
         assert code == 0, err
         assert report["peers"]["crm"]["sent"]["message_no"] == 2

@@ -126,3 +126,22 @@ def test_a_crm_invoice_changed_in_accounting_comes_back_whatever_the_filter_says
     code, report, err = sandbox.run("run")
     assert code == 0, err
     assert ("Документ.ЗаказКлиента", order_ref) in sandbox.outgoing("crm")["objects"], report
+
+
+def test_the_shared_signature_is_the_one_states_kept():
+    """Task T4 #5: quarantine.py and rejudge.py fingerprint their values through one helper
+    (onecsync.signature); the signatures states keep in their meta were made by rejudge's own
+    formula, so none may change (else every input would be judged again after an upgrade)."""
+    import hashlib
+    import json
+
+    from onecsync.signature import signature
+
+    for value in (["Справочник.Контрагенты", "Документ.СчетПокупателю"],
+                  {"b": ["7701234567"], "a": {"Товары/Строка/СтавкаНДС": {"01": "НДС20"}}},
+                  [None, 1, "1.8"]):
+        kept = hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False)
+                              .encode()).hexdigest()
+        assert signature(value) == kept
+    assert signature({"a": 1, "b": 2}) == signature({"b": 2, "a": 1})
+    assert signature(["1.8", "1.17"]) != signature(["1.17", "1.8"])

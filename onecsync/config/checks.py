@@ -95,15 +95,20 @@ class Checker:
         if known is None:
             return {text: v for k, v in value.items() if (text := self.key(k, where)) is not None}
         for key in value:
-            if known is not None and key not in known:
-                hint = ""
-                if isinstance(key, str) and (key in ("pass", "secret") or key.endswith("password")):
-                    hint = (f" (plaintext passwords are not allowed: use {key}_env or {key}_file)"
-                            if key.endswith("password") else
-                            " (plaintext passwords are not allowed: use password_env or password_file)")
-                elif close := difflib.get_close_matches(str(key), known, n=1, cutoff=0.75):
-                    hint = f" (did you mean {close[0]}?)"
-                self.fail(f"{where}.{key}" if where else str(key), "unknown key" + hint)
+            if key in known:
+                continue
+            # A key YAML typed (`true:`, `yes:`, `0100:`) is named as written, with its line:
+            # "node.True" is nothing the admin wrote.
+            written = None if isinstance(key, str) else self.sources.get((where, key))
+            text, line = written or (str(key).lower() if isinstance(key, bool) else str(key), 0)
+            what = N_(f"unknown key on line {line}") if written else N_("unknown key")
+            if isinstance(key, str) and (key in ("pass", "secret") or key.endswith("password")):
+                what += (f" (plaintext passwords are not allowed: use {key}_env or {key}_file)"
+                         if key.endswith("password") else
+                         " (plaintext passwords are not allowed: use password_env or password_file)")
+            elif close := difflib.get_close_matches(text, known, n=1, cutoff=0.75):
+                what += f" (did you mean {close[0]}?)"
+            self.fail(f"{where}.{text}" if where else text, what)
         return value
 
     def string(self, value: Any, where: str, *, required: bool = True,

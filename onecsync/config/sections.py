@@ -230,6 +230,8 @@ def links_section(c: Checker, data: Any, where: str, objects: list,
     out = {t: defaults.get(t, ()) for t in objects if isinstance(t, str)}
     d = c.mapping(data, where, tuple(out))
     for type_name, paths in d.items():
+        if type_name not in out:
+            continue  # said once, as an unknown key (as written: `true:` is no "True")
         c.unique(c.string_list(paths, f"{where}.{type_name}"), f"{where}.{type_name}")
         for i, path in enumerate(c.string_list(paths, f"{where}.{type_name}")):
             checked = c.object_path(type_name, path, f"{where}.{type_name}[{i}]")

@@ -2,7 +2,7 @@
 
 Public API: `declared_to(config, peer, state)`, `declared_types(config, peer, kept)`,
 `kept_receiving(state, peer)`,
-`keep_receiving(state, peer, decls)`, `needs(config, peer)`,
+`keep_receiving(state, peer, decls)`, `newly_receiving(state, peer, decls)`, `needs(config, peer)`,
 `versions_in(text, available)`, `peer_findings(config, peer, peer_state)`, `config_findings(config)`,
 `refuse_bad_flow_types(config)`, `Finding`.
 
@@ -121,6 +121,16 @@ def keep_receiving(state, peer: str, decls: tuple[ObjectTypeDecl, ...] | None) -
     caller's transaction, with the message's own numbers)."""
     names = sorted({d.name for d in decls or () if d.receiving} | set(kept_receiving(state, peer)))
     state.meta.set(KEPT_KEY.format(peer=peer), json.dumps(names, ensure_ascii=False))
+
+
+def newly_receiving(state, peer: str, decls: tuple[ObjectTypeDecl, ...] | None) -> list[str]:
+    """The types `decls` declare as received from `peer` that no message of ours declared
+    before (call it before `keep_receiving`). None while none was ever declared: the base
+    registered its data for onecsync when the exchange was set up, by the declarations then."""
+    kept = set(kept_receiving(state, peer))
+    if not kept:
+        return []
+    return sorted({d.name for d in decls or () if d.receiving} - kept)
 
 
 def needs(config: Config, peer: str) -> list[tuple[str, str, list[str]]]:

@@ -22,8 +22,6 @@ from typing import Iterator
 from onecsync import clock
 from onecsync import formats
 from onecsync.config import Config
-from onecsync.errors import ConfigError
-from onecsync.errors import NumberingConflict
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StrayEntry
 from onecsync.errors import TemporaryError
@@ -31,6 +29,8 @@ from onecsync.flows.addressing import by_header
 from onecsync.flows.addressing import scan
 from onecsync.flows.declared import declared_to
 from onecsync.flows.declared import keep_receiving
+from onecsync.flows.declared import newly_receiving
+from onecsync.flows.whose import judge_outgoing
 from onecsync.progress import NO_PROGRESS
 from onecsync.progress import Progress
 from onecsync.protocol import numbering
@@ -243,7 +243,7 @@ class Exchange:
         if pending == 0:  # computed above only when something waits
             lost = not transport.in_place(peer.out_fingerprint)
         if lost:
-            self._another_writer(name, transport, peer)
+            judge_outgoing(self.config, name, transport, peer)  # another writer's, or damage
         number = numbering.next_number(peer.sent_no, name)
         header = Header(
             format=formats.namespace(version), creation_date=utc_now_text(),
@@ -268,6 +268,7 @@ class Exchange:
             with self.state.atomic():
                 self.state.outbox.park(parked)
                 self.state.outbox.stamp(name, number)
+                newly = newly_receiving(self.state, name, header.object_types)
                 keep_receiving(self.state, name, header.object_types)
                 self.state.peers.update(name, sent_no=number, out_no=number,
                                        out_received_no=peer.received_no, out_fingerprint=fp,
@@ -278,6 +279,13 @@ class Exchange:
         except BaseException:
             out.discard()
             raise
+        if newly:  # said once: declared, they are kept declared (declared.py)
+            log.warning("%s: %s declared as received from %s for the first time: 1C registers "
+                        "for onecsync only the types it declares, so what %s made of them "
+                        "before does not come, only what is made or changed from now on; to "
+                        "have it too, in %s register those objects again for the onecsync node "
+                        "(\"Зарегистрировать изменения\")", name, ", ".join(newly), name, name,
+                        name)
         try:
             out.publish()
         except OSError as exc:  # committed: the next run sees the message is not in place
@@ -291,51 +299,6 @@ class Exchange:
             raise
         return self._sent_report(name, number, version, count, by_type, parked,
                                  getattr(out, "final", None))
-
-    def _another_writer(self, name: str, transport: Transport, peer) -> None:
-        """Our message was replaced by one From our code that this state never wrote: a number
-        past our last one, or our last one's number with other bytes than we wrote (after
-        `state set-numbers` we no longer know those bytes: only the first counts). Another onecsync (a config
-        copied with only `state:` changed, a state restored or made anew) writes there; writing
-        over it again would give the base two different messages under one number, and it
-        skips one of them as "ранее принято". Refused, every run, until a human decides.
-
-        Called only once `in_place` found other bytes than we wrote there (or none): the
-        evidence is always in the content, never in a time, owner or mode alone, so a touch, a
-        `cp -p` or a backup restoring our file byte for byte is still ours (base.same_bytes)."""
-        look = getattr(transport, "open_outgoing", None)
-        stream = look() if look is not None else None
-        if stream is None:
-            return
-        try:
-            with stream:
-                h = MessageReader(stream, transport.description).header
-        except (OnecsyncError, OSError, ValueError):
-            return  # not a message we can read: not evidence of another writer either
-        if (h.sender or "").lower() != self.config.node.code \
-                or (h.to or "").lower() != self.config.bases[name].code \
-                or not h.message_no:
-            return
-        ours_differ = h.message_no == peer.out_no and peer.out_fingerprint is not None
-        if peer.sent_no < h.message_no <= (peer.out_no or 0) and peer.out_fingerprint is None:
-            # Not another writer: our own last message, numbered above what `state set-numbers`
-            # set by hand (it forgets the file, not the number). The base may have read it.
-            raise NumberingConflict(
-                f"{name}: the message in {transport.description} is number {h.message_no} From "
-                f"our code: this state wrote it before its numbers were set by hand to "
-                f"{peer.sent_no} (`state set-numbers`); {name} may have read it, and would skip "
-                "our next messages up to that number as 'ранее принято'",
-                remedy=f"run `onecsync state set-numbers {name} --sent {h.message_no}`; only if "
-                       f"the exchange's numbers in {name} were reset to 0, delete that file "
-                       "instead")
-        if h.message_no > peer.sent_no or ours_differ:
-            raise ConfigError(
-                f"{name}: another onecsync (another state) writes to {transport.description}: "
-                f"the message there is number {h.message_no} From our code, which this state "
-                f"did not write (its last is {peer.sent_no})",
-                remedy="let one config with one state exchange with the base (stop the other's "
-                       f"timer); if this state was restored or made anew, run `onecsync state "
-                       f"set-numbers {name} --sent {h.message_no}`")
 
     def _report_strays(self, name: str, transport: Transport) -> None:
         """What sits under a name of ours and is not ours never stops the send; it still needs

@@ -1,7 +1,7 @@
 """Routing judged again when the config it was judged by changes: one signature per input.
 
 Public API: `rejudge(config, state, source)`, `taken_types(config, source)`, `ways_from(source)`,
-`signature(value)`, `Way`, `INPUTS`.
+`Way`, `INPUTS`.
 
 A routing decision that depends on the config (a type no flow takes, an organization the filter
 leaves out, a document naming nothing along the link paths, a mapping rule that cannot apply)
@@ -16,14 +16,13 @@ config: newly admitted rows go, the rest are held back again, counted in `status
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import Callable
 
 from onecsync import topology
 from onecsync.config import Config
 from onecsync.flows.links import reread_waiting
+from onecsync.signature import signature
 from onecsync.state import State
 from onecsync.state.inbox import InboxStatus as S
 
@@ -93,12 +92,6 @@ def ways_from(source: str) -> list[Way]:
     push-invoices too, whose own mapping (`mapping.crm`) parks what accounting changed."""
     return [Way(spec.name, frm, to, returned=i > 0) for spec in topology.FLOWS
             for i, (frm, to) in enumerate(spec.ways) if frm == source]
-
-
-def signature(value: object) -> str:
-    """A config value's fingerprint, kept in the state's meta: equal for equal values (a
-    mapping's keys in any order)."""
-    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def rejudge(config: Config, state: State, source: str) -> None:

@@ -23,10 +23,10 @@ from onecsync.config import Config
 from onecsync.flows.links import forwarded_types
 from onecsync.flows.links import refs
 from onecsync.flows.rejudge import rejudge
-from onecsync.flows.rejudge import signature
 from onecsync.flows.rejudge import taken_types
 from onecsync.flows.route import Registrar
 from onecsync.runs import Routed
+from onecsync.signature import signature
 from onecsync.state import State
 from onecsync.state.inbox import InboxStatus as S
 

@@ -5,7 +5,7 @@ beside the one read, and a newest file that hides the base's real message.
 Public API: `shown(names)`, `SHOWN`, `shadows(outgoing, others, ours)`, `judge_shadows(where,
 outgoing, newer, older)`, `warn_empty(where, names)`, `say_left(read, left, spool)`, `Head`,
 `peek(name, open_stream, senders, node)`, `judge_rivals(where, newest, rivals, received_no)`,
-`judge_beside(where, judged, read, left, spool, received_no)`, `PEEKED`.
+`judge_beside(where, judged, read, left, spool, received_no)`, `PEEKED`, `HeadMemo(spool)`.
 
 The rule for the base's message is 1C's own (protocol doc §3.1): of the names its mask takes, the
 newest non-empty file by modification time, and only that one. The base writes exactly one of
@@ -44,6 +44,7 @@ SHOWN = 3
 # newer than it: a flood of thousands costs a few reads, and the newest of them hold the news.
 PEEKED = 8
 LEFT_NOTE = "beside.json"  # the files last said to be left beside the base's message
+HEADS = "heads.json"  # what the headers of the base's files beside each other said
 
 
 def shown(names: Sequence[str]) -> str:
@@ -147,6 +148,39 @@ def peek(name: str, open_stream: Callable[[], IO[bytes]], senders: tuple[str, ..
     if not h.message_no:
         return Head(name, why=N_("its header carries no MessageNo"))
     return Head(name, h.message_no)
+
+
+def _kept(value: object) -> bool:
+    """A HEADS entry as written: [MessageNo or None, why or None], not both None."""
+    return isinstance(value, list) and len(value) == 2 and value != [None, None] \
+        and isinstance(value[0], (int, type(None))) and not isinstance(value[0], bool) \
+        and isinstance(value[1], (str, type(None)))
+
+
+class HeadMemo:
+    """What the headers of the base's competing files said, kept in the spool (HEADS) by the
+    key of each file as listed or opened, so that a run with nothing new reads none of them
+    again (a folder on a share, a 100 MB zip: a megabyte each). A file under another key (it
+    changed) is read again; one with no key (`None`: a link, no spool) is always read, never
+    kept; one that cannot be told yet (it ends early) is read again. `save()` once all are in:
+    only the files there now are kept."""
+
+    def __init__(self, spool) -> None:
+        self.spool = spool
+        self.known = (spool.note(HEADS) or {}) if spool is not None else {}
+        self.kept: dict[str, list] = {}
+
+    def head(self, name: str, key: str | None, read: Callable[[], Head]) -> Head:
+        got = self.known.get(key) if key is not None else None
+        h = Head(name, got[0], got[1]) if _kept(got) else read()  # type: ignore[index]
+        if key is not None and (h.number is not None or h.why is not None):
+            self.kept[key] = [h.number, h.why]
+        return h
+
+    def save(self) -> None:
+        if self.spool is not None and self.kept != self.known:
+            with contextlib.suppress(OnecsyncError):  # unkept, they are only read again
+                self.spool.write_note(HEADS, self.kept)
 
 
 def judge_rivals(where: str, newest: Head, rivals: list[Head],

@@ -48,6 +48,7 @@ from onecsync.messagefiles import MAX_FILE
 from onecsync.messagefiles import message_like
 from onecsync.messagefiles import message_stem
 from onecsync.messagefiles import open_zip_entry
+from onecsync.messagefiles import outgoing_entry
 from onecsync.secret import Secret
 from onecsync.text import one_line
 from onecsync.transport.base import Incoming
@@ -172,7 +173,8 @@ class DirectoryTransport:
                 return None
             fd, st, path = found.fd, found.st, found.path
             try:
-                judged = heads(self.folder, found, self._open, self.senders, self.node_code)
+                judged = heads(self.folder, found, self._open, self.senders, self.node_code,
+                               self.spool)
                 fp = fingerprint_fd(fd)
             except BaseException:
                 os.close(fd)
@@ -348,7 +350,7 @@ class DirectoryTransport:
         except BaseException:
             os.close(fd)
             raise
-        return open_zip_entry(raw, str(path), self._password()) if self.compress else raw
+        return outgoing_entry(raw, str(path), self._password()) if self.compress else raw
 
     def _old_probes(self) -> None:
         """A probe of ours older than any check takes is one a folder would not let go: tried

@@ -55,6 +55,7 @@ from onecsync.messagefiles import addressed
 from onecsync.messagefiles import message_stem
 from onecsync.messagefiles import open_message_file
 from onecsync.messagefiles import open_zip_entry
+from onecsync.messagefiles import outgoing_entry
 from onecsync.text import one_line
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import OutgoingFile
@@ -276,10 +277,11 @@ class FtpTransport:
         if placed is None:
             return None
         temp = self._retrieved(placed)
-        try:
-            return self._opened(temp, placed.name)  # open: it is read after the name is gone
-        except OnecsyncError:
-            return None
+        try:  # open: it is read after the name is gone; a broken one is MessageRejected
+            if placed.name.lower().endswith(".zip"):
+                return outgoing_entry(temp, f"{self.description}/{placed.name}",
+                                      self._archive_password())
+            return open_named(temp)
         finally:
             remove_quietly(temp)
 

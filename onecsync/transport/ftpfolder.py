@@ -12,7 +12,6 @@ folder past theirs.MAX_NAMES is, rather than a run that outlasts its deadline ev
 
 from __future__ import annotations
 
-import contextlib
 import ftplib
 from pathlib import Path
 from typing import IO
@@ -20,12 +19,12 @@ from typing import Callable
 from typing import Iterator
 
 from onecsync.answers import parse_int
-from onecsync.errors import OnecsyncError
 from onecsync.errors import StrayEntry
 from onecsync.messagefiles import message_like
 from onecsync.text import one_line
 from onecsync.transport.base import remove_quietly
 from onecsync.transport.candidates import Head
+from onecsync.transport.candidates import HeadMemo
 from onecsync.transport.candidates import peek
 from onecsync.transport.candidates import shown
 from onecsync.transport.ftpconn import Listed
@@ -33,7 +32,6 @@ from onecsync.transport.ftpconn import listing
 from onecsync.transport.ftpconn import not_a_file
 
 ASKED = 1000
-HEADS = "heads.json"  # what the headers of the base's files beside each other said
 
 
 def nlst(ftp: ftplib.FTP, where: str) -> Iterator[str]:
@@ -94,39 +92,25 @@ def _size(ftp: ftplib.FTP, where: str, name: str, listed: str | None) -> int:
                      f"{where}: SIZE {one_line(name)}", "the size")
 
 
-def _kept(value: object) -> bool:
-    """A HEADS entry as written: [MessageNo or None, why or None], not both None."""
-    return isinstance(value, list) and len(value) == 2 and value != [None, None] \
-        and isinstance(value[0], (int, type(None))) and not isinstance(value[0], bool) \
-        and isinstance(value[1], (str, type(None)))
-
-
 def heads(newest: Listed, left: list[Listed], spool, download: Callable[[Listed], Path],
           opener: Callable[[Path, str], IO[bytes]], senders: tuple[str, ...],
           node: str) -> tuple[Head, list[Head]]:
     """The headers of the newest and of those beside it (none when it is alone), each
     downloaded once: what a file of one listed name, size and time says is kept in the spool
-    (HEADS) while the file is there; one that cannot be told yet (it ends early) is asked
-    again."""
+    (candidates.HeadMemo) while the file is there; one that cannot be told yet (it ends early)
+    is asked again."""
     if not left:
         return Head(newest.name), []
-    known, kept = spool.note(HEADS) or {}, {}
+    memo = HeadMemo(spool)
 
     def head(item: Listed) -> Head:
-        got = known.get(item.key)
-        if _kept(got):
-            h = Head(item.name, got[0], got[1])  # type: ignore[index]
-        else:
+        def read() -> Head:
             temp = download(item)
             try:
-                h = peek(item.name, lambda: opener(temp, item.name), senders, node)
+                return peek(item.name, lambda: opener(temp, item.name), senders, node)
             finally:
                 remove_quietly(temp)
-        if h.number is not None or h.why is not None:
-            kept[item.key] = [h.number, h.why]
-        return h
+        return memo.head(item.name, item.key, read)
     found = head(newest), [head(item) for item in left]
-    if kept != known:
-        with contextlib.suppress(OnecsyncError):  # unkept, they are only read again
-            spool.write_note(HEADS, kept)
+    memo.save()
     return found

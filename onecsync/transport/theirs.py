@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -32,6 +33,7 @@ from onecsync.messagefiles import addressed
 from onecsync.messagefiles import unlisted_names
 from onecsync.transport.candidates import PEEKED
 from onecsync.transport.candidates import Head
+from onecsync.transport.candidates import HeadMemo
 from onecsync.transport.candidates import peek
 from onecsync.transport.candidates import shadows
 from onecsync.transport.candidates import shown
@@ -155,12 +157,29 @@ def newest(folder: Path, senders: tuple[str, ...], node: str, listing: Listing) 
     return Newest(best[1], best[2], best[3], [n for _, n in sorted(left, reverse=True)])
 
 
+def _key(folder: Path, name: str, st: os.stat_result) -> str | None:
+    """What a file opened as `st` is known by in candidates.HeadMemo: its name, size, times,
+    inode and device, ctime included (no one can set it back, as a touch sets the mtime, so
+    bytes rewritten in place are read again). None, never trusted: a link, or a name no longer
+    naming the file opened."""
+    try:
+        at = os.lstat(folder / name)
+    except OSError:
+        return None
+    if not stat.S_ISREG(at.st_mode) or (at.st_ino, at.st_dev) != (st.st_ino, st.st_dev):
+        return None
+    return f"dir:{name}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}:{st.st_dev}"
+
+
 def heads(folder: Path, found: Newest, opener: Callable[[int, Path], IO[bytes]],
-          senders: tuple[str, ...], node: str) -> tuple[Head, list[Head]]:
+          senders: tuple[str, ...], node: str, spool=None) -> tuple[Head, list[Head]]:
     """The headers of the newest file and of the newest PEEKED beside it (none when it is
-    alone), for candidates.judge_rivals; `opener` gives a descriptor's XML, unzipped."""
+    alone), for candidates.judge_rivals; `opener` gives a descriptor's XML, unzipped. With a
+    `spool`, what each said is kept (candidates.HeadMemo), so a run with nothing new opens
+    them but reads none."""
     if not found.left:
         return Head(found.path.name), []
+    memo = HeadMemo(spool)
     rivals = []
     for name in found.left[:PEEKED]:
         try:
@@ -168,12 +187,17 @@ def heads(folder: Path, found: Newest, opener: Callable[[int, Path], IO[bytes]],
         except StrayEntry:
             continue  # not a file: 1C reads none of it either
         if opened is not None:
-            fd, _, path = opened
+            fd, st, path = opened
             try:
-                rivals.append(peek(name, functools.partial(opener, fd, path), senders, node))
+                rivals.append(memo.head(name, _key(folder, name, st), functools.partial(
+                    peek, name, functools.partial(opener, fd, path), senders, node)))
             finally:
                 os.close(fd)
-    return peek(found.path.name, lambda: opener(found.fd, found.path), senders, node), rivals
+    name = found.path.name
+    newest_head = memo.head(name, _key(folder, name, found.st), functools.partial(
+        peek, name, functools.partial(opener, found.fd, found.path), senders, node))
+    memo.save()
+    return newest_head, rivals
 
 
 def shadowing(folder: Path, listing: Listing, outgoing: str, node: str,
