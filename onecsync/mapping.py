@@ -21,6 +21,7 @@ from lxml import etree
 from onecsync.formats import FormatIndex
 from onecsync.formats import ObjectType
 from onecsync.formats import vat
+from onecsync.topology import ORGANIZATION
 
 
 class MappingError(ValueError):
@@ -51,15 +52,29 @@ def first_text(element, path: str) -> str | None:
     return (found[0].text or "").strip() if found else None
 
 
-def org_inn(element) -> str | None:
-    """The ИНН of the organization an object belongs to (or is), if it names one."""
-    if etree.QName(element).localname == "Справочник.Организации":
-        return first_text(element, "КлючевыеСвойства/ИНН")
-    for path in ("КлючевыеСвойства/Организация/ИНН", "Организация/ИНН"):
-        inn = first_text(element, path)
-        if inn:
-            return inn
+# Where an object names the organization it belongs to: a document's or a contract's key
+# Организация, and a bank account's owner when the account is an organization's (review R4 #4:
+# read as no organization, an excluded organization's account went to the CRM).
+_ORG_PATHS = ("КлючевыеСвойства/Организация", "Организация",
+              "КлючевыеСвойства/Владелец/ОрганизацииСсылка")
+
+
+def organization_of(element) -> tuple[str | None, str | None] | None:
+    """(ИНН, Ссылка) of the organization an object belongs to (or is), either of them None
+    where the object does not say it; None when it names no organization."""
+    if etree.QName(element).localname == ORGANIZATION:
+        return (first_text(element, "КлючевыеСвойства/ИНН") or None,
+                first_text(element, "КлючевыеСвойства/Ссылка") or None)
+    for path in _ORG_PATHS:
+        if found := find_all(element, path):
+            return first_text(found[0], "ИНН") or None, first_text(found[0], "Ссылка") or None
     return None
+
+
+def org_inn(element) -> str | None:
+    """The ИНН of the organization an object belongs to (or is), if it says one."""
+    named = organization_of(element)
+    return named[0] if named else None
 
 
 def _child_type(index: FormatIndex, type_def, name: str):

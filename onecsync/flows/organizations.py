@@ -15,9 +15,8 @@ from onecsync.errors import ConfigError
 from onecsync.mapping import org_inn
 from onecsync.protocol.objects import parse_object
 from onecsync.state import State
+from onecsync.topology import ORGANIZATION
 from onecsync.topology import flow as flow_spec
-
-ORGANIZATION = "Справочник.Организации"
 
 
 def unknown_organizations(config: Config, state: State, flow: str) -> ConfigError | None:

@@ -24,7 +24,7 @@ from onecsync.flows import links
 from onecsync.i18n import N_
 from onecsync.mapping import MappingError
 from onecsync.mapping import apply_rules
-from onecsync.mapping import org_inn
+from onecsync.mapping import organization_of
 from onecsync.mapping import restore_dropped
 from onecsync.protocol.normal import normalize_object
 from onecsync.protocol.objects import canonical_digest
@@ -38,6 +38,7 @@ from onecsync.state.inbox import DELETED_THERE
 from onecsync.state.inbox import SUPERSEDED
 from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.inbox import Staged
+from onecsync.topology import ORGANIZATION
 
 log = logging.getLogger("onecsync")
 # The reason of a waiting document whose copy the target was told to delete (`withdraw`).
@@ -72,6 +73,7 @@ class Registrar:
         # The rules we applied on the way to the source: what they dropped, it never had.
         self.back_rules = config.mapping.get(source, {})
         self.counts = RouteCounts()
+        self._inns: dict[str, str] | None = None  # _organization_inns
 
     def needs_a_look(self, types: list[str]) -> Iterator[Staged]:
         """Staged rows that the bulk statement must not register blindly."""
@@ -95,10 +97,8 @@ class Registrar:
         # What the target has (we sent it, or it made it) goes on getting its new versions,
         # whatever organization it names now: held back, its copy there would stay as it was.
         if self.flow.organizations and not self.state.held.has_any(self.target, row.type, row.ref):
-            inn = org_inn(element)
-            if inn is not None and inn not in self.flow.organizations:
-                return self._status(row, S.FILTERED, f"organization ИНН {inn} is not in "
-                                                     f"flows.{self.flow.name}.organizations")
+            if (kept_out := self._other_organization(element)) is not None:
+                return self._status(row, S.FILTERED, kept_out)
         xml = normalize_object(element, formats.namespace(row.version)) if edited else None
         held = self.state.held.of(self.target, row.type, row.ref)  # nothing below writes
         restored = self._restore_dropped(row, element, held)
@@ -115,6 +115,32 @@ class Registrar:
         if self._echo(row, xml or row.xml, held):
             return self._status(row, S.ECHO)
         return self._register(row, xml)
+
+    def _other_organization(self, element) -> str | None:
+        """Why the flow's organization filter keeps this object out, or None. An organization
+        named without its ИНН (it may have none: a non-resident's) is told by its Ссылка from
+        the organizations the source sent; one that cannot be told is not one of the filter's."""
+        named = organization_of(element)
+        if named is None:
+            return None  # names no organization: nothing to filter on
+        inn, ref = named
+        if inn is None and ref is not None:
+            inn = self._organization_inns().get(ref)
+        key = f"flows.{self.flow.name}.organizations"
+        if inn is None:
+            return f"its organization {ref or ''} has no ИНН the {self.source} base has sent, " \
+                   f"and {key} takes organizations by ИНН"
+        return None if inn in self.flow.organizations else f"organization ИНН {inn} is not in {key}"
+
+    def _organization_inns(self) -> dict[str, str]:
+        """Ссылка → ИНН of the organizations the source has sent (a few), read once per route."""
+        if self._inns is None:
+            self._inns = {}
+            for version, xml in self.state.inbox.objects_of(self.source, ORGANIZATION):
+                inn, ref = organization_of(parse_object(xml, version)) or (None, None)
+                if inn and ref:
+                    self._inns[ref] = inn
+        return self._inns
 
     def offer_linked(self, row: Staged) -> str:
         """`offer` a document forwarded for what it names, without the references of its rows

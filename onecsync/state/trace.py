@@ -42,6 +42,7 @@ from onecsync.state.trace_report import Version
 from onecsync.state.vetting import vet_file
 from onecsync.state.vetting import vet_schema
 from onecsync.state.vetting import wal_path
+from onecsync.topology import ORGANIZATION
 from onecsync.topology import PEERS
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
@@ -302,7 +303,6 @@ def _not_found(conn: sqlite3.Connection, kind: str, value: str, date: str | None
                           "its Ссылка")
 
 
-ORGANIZATION = "Справочник.Организации"
 
 
 def _organization(conn: sqlite3.Connection, inn: str) -> str | None:

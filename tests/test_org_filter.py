@@ -1,0 +1,81 @@
+"""`flows.*.organizations` on every way an object names its organization (review R4 #4): a bank
+account by its owner, a reference that carries no ИНН (told by its Ссылка from the organizations
+the base sent), one that cannot be told at all. Built from the fixture's real 1C objects."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests import factory as f
+from tests.test_mapping import config_with
+
+THEIRS, OURS = "7728415638", "7707083893"  # ТехноСнаб (the fixture's), and one the filter keeps
+THEIRS_REF, OURS_REF = "b1d0fb3b-54ff-421d-99c6-fe2fc40e4d5c", "11111111-2222-4333-8444-555555555555"
+ORG, ACCOUNT, CONTRACT = "Справочник.Организации", "Справочник.БанковскиеСчета", "Справочник.Договоры"
+
+
+def fixture_objects(tag: str) -> list[str]:
+    text = next((f.FIXTURES / "accounting").glob("Message_*.xml")).read_text(encoding="utf-8")
+    found = re.findall(rf"<{re.escape(tag)}>.*?</{re.escape(tag)}>", text, re.S)
+    return [re.sub(r">\s+<", "><", o) for o in found]
+
+
+def ref_of(obj: str) -> str:
+    return re.search(r"<Ссылка>([^<]+)</Ссылка>", obj).group(1)
+
+
+def without_inn(obj: str, where: str) -> str:
+    """The object with the ИНН taken out of its `where` (Организация, ОрганизацииСсылка)."""
+    return re.sub(rf"(<{where}><Ссылка>[^<]+</Ссылка>.*?)<ИНН>\d+</ИНН>", r"\1", obj, count=1, flags=re.S)
+
+
+@pytest.fixture
+def objects():
+    theirs = fixture_objects(ORG)[0]
+    ours = re.sub(r"<ОсновнойБанковскийСчет>.*?</ОсновнойБанковскийСчет>", "",
+                  theirs.replace(THEIRS_REF, OURS_REF).replace(THEIRS, OURS), flags=re.S)
+    account = fixture_objects(ACCOUNT)[0]
+    first, second = fixture_objects(CONTRACT)[:2]
+    return {"orgs": [theirs, ours], "account": account, "theirs": first,
+            "ours": second.replace(THEIRS_REF, OURS_REF)}
+
+
+def sent(sandbox, *objects: str):
+    config_with(sandbox, f"flows:\n  pull-catalogs:\n    organizations: ['{OURS}']\n")
+    sandbox.put("accounting", f.Msg(objects=list(objects)))
+    code, report, err = sandbox.run("pull-catalogs")
+    assert code == 0, err
+    return sandbox.outgoing("crm")["objects"], report
+
+
+def test_a_bank_account_of_an_excluded_organization_is_held_back(sandbox, objects):
+    out, report = sent(sandbox, *objects["orgs"], objects["account"])
+    assert (ACCOUNT, ref_of(objects["account"])) not in out
+    assert (ORG, OURS_REF) in out and (ORG, THEIRS_REF) not in out
+    assert report["routed"]["pull-catalogs"]["filtered"] == 2  # its organization and the account
+
+
+def test_a_bank_account_of_a_kept_organization_goes(sandbox, objects):
+    account = objects["account"].replace(THEIRS_REF, OURS_REF).replace(THEIRS, OURS)
+    out, _ = sent(sandbox, *objects["orgs"], account)
+    assert (ACCOUNT, ref_of(account)) in out
+
+
+def test_an_organization_named_without_its_inn_is_told_by_its_ssylka(sandbox, objects):
+    theirs, ours = without_inn(objects["theirs"], "Организация"), without_inn(objects["ours"], "Организация")
+    assert "<ИНН>" + THEIRS + "</ИНН></КПП>" not in theirs and theirs != objects["theirs"]
+    out, _ = sent(sandbox, *objects["orgs"], theirs, ours)
+    assert (CONTRACT, ref_of(ours)) in out
+    assert (CONTRACT, ref_of(theirs)) not in out
+
+
+def test_an_organization_that_cannot_be_told_is_not_one_of_the_filter(sandbox, objects):
+    stranger = without_inn(objects["theirs"], "Организация").replace(THEIRS_REF, f.ref(9))
+    out, _ = sent(sandbox, *objects["orgs"], stranger)
+    assert (CONTRACT, ref_of(stranger)) not in out
+    with sandbox.db() as c:
+        (reason,) = c.execute("SELECT reason FROM inbox WHERE ref = ? AND status = 'filtered'",
+                              (ref_of(stranger),)).fetchone()
+    assert f"its organization {f.ref(9)} has no ИНН the accounting base has sent" in reason
