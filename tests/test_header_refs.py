@@ -9,6 +9,14 @@ Between two emulated bases (tests/emulator): every message onecsync writes is ch
 
 from __future__ import annotations
 
+from onecsync import formats
+from onecsync.config import Flow
+from onecsync.flows.links import without_foreign
+from onecsync.formats.validate import validate_object
+from onecsync.mapping import find_all
+from onecsync.mapping import first_text
+from onecsync.state.inbox import Staged
+from tests import factory
 from tests.emulator import data as d
 from tests.emulator.expect import RETURN
 from tests.emulator.expect import SALE
@@ -50,3 +58,29 @@ def test_a_return_of_a_crm_order_names_no_sale_of_accountings_own_in_the_crm(wor
     assert not stubs_in_crm(world)
     assert not world.copies("crm", own_sale) and not world.copies("crm", own)
     assert_converged(world)
+
+
+class _Known:
+    """A state in which every Ссылка asked about is known not to be the target's."""
+
+    class withdrawals:  # noqa: N801 (State's attribute)
+        @staticmethod
+        def known(source, target, forwarded, refs):
+            return set(refs)
+
+
+def test_a_header_field_the_schema_requires_goes_as_it_is_and_the_object_still_validates():
+    """A link path from the config may take a field the schema requires (`Контрагент` of a
+    sale): removed, the object would not validate and 1C would refuse it; it is kept. An
+    optional one (`Заказ`) is removed, and what is left is valid in 1C's schema of 1.8."""
+    own = factory.ref(901, "bbbbbbbb")
+    xml = factory.sale(factory.ref(1), own).replace(
+        "<Документ.РеализацияТоваровУслуг>",
+        f'<Документ.РеализацияТоваровУслуг xmlns="{formats.namespace("1.8")}">', 1).encode()
+    row = Staged(1, SALE, factory.ref(1), "object", "1.8", xml)
+    flow = Flow("pull-settlements", (SALE,), links={SALE: ("Заказ/Ссылка", "Контрагент/Ссылка")})
+    element, edited = without_foreign(_Known(), flow, "accounting", "crm", row)  # type: ignore[arg-type]
+    assert edited
+    assert find_all(element, "Заказ") == []
+    assert first_text(element, "Контрагент/Ссылка") == factory.CUSTOMER
+    assert validate_object("1.8", element) == []
