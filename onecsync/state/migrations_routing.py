@@ -63,3 +63,19 @@ def _judged(db: Database) -> None:
         "EXISTS (SELECT 1 FROM registrations d WHERE d.peer = :target AND d.type = o.type AND "
         "d.ref = o.ref AND d.kind = 'delete'))))",
         {"source": Peer.ACCOUNTING, "target": Peer.CRM})
+
+
+@MIGRATIONS(name="0010_marked_confirmed")
+def _marked_confirmed(db: Database) -> None:
+    """`marked` says what the peer confirmed, as everything else (review R1 #8): 0007 set it
+    when a deletion was registered, and it stayed when a version took the deletion's place
+    unsent, so status and reconcile said 1C held a mark it was never sent. A deletion not
+    confirmed yet is marked once it is. Of a version registered after a deletion, nothing tells
+    whether the deletion had reached the peer: its `marked` stays (reconcile with OData reads the
+    mark). The index of the few takes every deletion now: status counts the withdrawn from it."""
+    in_the_transaction(db, """
+        DROP INDEX registrations_marked;
+        CREATE INDEX registrations_marked ON registrations (peer, kind)
+            WHERE marked IS NOT NULL OR kind = 'delete';
+        UPDATE registrations SET marked = NULL WHERE kind = 'delete' AND confirmed_no IS NULL;
+        """)
