@@ -75,3 +75,26 @@ def test_a_withdrawal_the_crm_confirmed_stays_a_mark_after_the_version_that_repl
     settle_quietly(world)
     assert world.copy_in("crm", paid).deletion_mark
     assert crm_backlog(world)["marked_again"] == 1
+
+
+def test_a_withdrawal_a_restored_crm_lost_is_not_taken_for_a_mark(world):
+    """The CRM confirmed the deletion, then went back to a backup from before it: what it
+    confirmed since is void, the deletion with it. Replaced by a version before the CRM read
+    it again, it left no mark there, and status claims none."""
+    u, order, _ = start(world)
+    paid = u.pay(order)
+    settle_quietly(world, 3)
+    saved = world.crm.backup()
+    reassign(world, paid, None)
+    settle_quietly(world)
+    assert world.copy_in("crm", paid).deletion_mark  # imported and confirmed
+    world.crm.restore(saved)
+    world.exchange("crm")  # its first message after the restore
+    reassign(world, paid, order)  # relinked before the CRM reads the deletion again
+    without_the_crm(world, 1)  # the restore is seen: the deletion is unconfirmed again
+    settle_quietly(world)
+    crm_copy = world.copy_in("crm", paid)
+    assert not crm_copy.deletion_mark
+    assert crm_copy.fields["РасшифровкаПлатежа"][0]["Заказ"] == world.copy_in("crm", order).ref
+    assert crm_backlog(world)["marked_again"] == 0  # before: 1, a mark the restore took back
+    assert_converged(world)
