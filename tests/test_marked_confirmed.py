@@ -42,10 +42,10 @@ def as_0009_left_it(world) -> None:
 @pytest.mark.parametrize("upgraded", [False, True])
 def test_a_withdrawal_the_crm_never_confirmed_is_not_taken_for_a_mark_once_replaced(world, upgraded):
     """`upgraded`: the withdrawal was registered by an onecsync before 0010, which marked it."""
-    u, order, _ = start(world)
+    u, order, own = start(world)
     paid = u.pay(order)
     settle_quietly(world, 3)
-    reassign(world, paid, None)
+    reassign(world, paid, own)
     without_the_crm(world)  # the deletion is registered, written, and rerun unconfirmed
     if upgraded:
         as_0009_left_it(world)
@@ -63,10 +63,10 @@ def test_a_withdrawal_the_crm_never_confirmed_is_not_taken_for_a_mark_once_repla
 
 def test_a_withdrawal_the_crm_confirmed_stays_a_mark_after_the_version_that_replaces_it(world):
     """The other side of the rule: confirmed, the deletion is 1C's mark, whatever comes after."""
-    u, order, _ = start(world)
+    u, order, own = start(world)
     paid = u.pay(order)
     settle_quietly(world, 3)
-    reassign(world, paid, None)
+    reassign(world, paid, own)
     without_the_crm(world, 1)
     assert crm_backlog(world)["marked_again"] == 0
     settle_quietly(world)  # the CRM imports the deletion and confirms it

@@ -54,41 +54,29 @@ def deleted_in_crm(world: World) -> list[tuple]:
     return [o for e in world.crm.log if e.kind == "imported" for o in e.objects if o[0] == "delete"]
 
 
-def test_a_payment_re_assigned_to_an_order_of_accountings_own_goes_bare_not_withdrawn(world):
-    """Review R1 #5: a judgement OWN_INVOICE alone withdraws nothing (the CRM may still send
-    that order, and 1C would keep the copy marked for good): the CRM's copy goes without it."""
+def test_a_payment_re_assigned_to_an_order_of_accountings_own_is_withdrawn_from_the_crm(world):
     u, order, own = start(world)
     paid = u.pay(order)
     settle_quietly(world, 3)
     assert not world.copy_in("crm", paid).deletion_mark
     reassign(world, paid, own)
     settle_quietly(world)
-    assert deleted_in_crm(world) == []
-    crm_copy = world.copy_in("crm", paid)
-    assert not crm_copy.deletion_mark
-    assert "Заказ" not in crm_copy.fields["РасшифровкаПлатежа"][0]  # it no longer pays the CRM's order
+    assert deleted_in_crm(world) == [("delete", BANK, paid.id)]
+    assert world.copy_in("crm", paid).deletion_mark  # it no longer pays the CRM's order
     assert_converged(world)
 
 
-@pytest.mark.parametrize("to_own", [False, True])
-def test_a_sale_re_pointed_takes_its_return_and_its_payment_out_of_the_crm_with_it(world, to_own):
-    """`to_own`: re-pointed to accounting's own order, the sale goes bare (review R1 #5), and
-    its return and payment, forwarded through it, stay; its link removed, all three go."""
+def test_a_sale_re_pointed_takes_its_return_and_its_payment_out_of_the_crm_with_it(world):
     u, order, own = start(world)
     sale = u.ship(order)
     back, paid = u.take_back(sale), u.pay_for_shipment(sale)
     settle_quietly(world, 3)
     assert not any(world.copy_in("crm", r).deletion_mark for r in (sale, back, paid))
-    world.acc.edit(sale, Заказ=own if to_own else None)
+    world.acc.edit(sale, Заказ=own)
     settle_quietly(world)
-    if to_own:
-        assert deleted_in_crm(world) == []
-        assert "Заказ" not in world.copy_in("crm", sale).fields
-        assert not any(world.copy_in("crm", r).deletion_mark for r in (sale, back, paid))
-    else:
-        assert sorted(deleted_in_crm(world)) == sorted([
-            ("delete", SALE, sale.id), ("delete", RETURN, back.id), ("delete", BANK, paid.id)])
-        assert all(world.copy_in("crm", r).deletion_mark for r in (sale, back, paid))
+    assert sorted(deleted_in_crm(world)) == sorted([("delete", SALE, sale.id), ("delete", RETURN, back.id),
+                                                    ("delete", BANK, paid.id)])
+    assert all(world.copy_in("crm", r).deletion_mark for r in (sale, back, paid))
     assert_converged(world)
 
 
@@ -215,11 +203,10 @@ def test_a_return_re_pointed_to_a_sale_set_aside_for_want_of_a_flow_is_not_withd
                 if x[0] == "delete"]
 
 
-def test_a_payment_re_assigned_to_a_sale_of_accountings_own_order_goes_bare(world):
+def test_a_payment_re_assigned_to_a_sale_of_accountings_own_order_is_withdrawn(world):
     """Review 8 #1: the sale it pays now names only accounting's own order; the sale itself
     waits (it is no order, never judged OWN_INVOICE), but what it names is known not to be
-    the CRM's, so it is not either, and neither is the payment: known through a judgement
-    OWN_INVOICE, it goes bare (review R1 #5)."""
+    the CRM's, so it is not either, and neither is the payment."""
     u, order, own = start(world)
     paid = u.pay(order)
     sale = u.ship(own)
@@ -230,11 +217,8 @@ def test_a_payment_re_assigned_to_a_sale_of_accountings_own_order_goes_bare(worl
     rows[0].update(ДокументРасчетов=sale, СпособПогашенияЗадолженности="ПоДокументу")
     world.acc.edit(paid, РасшифровкаПлатежа=rows)
     settle_quietly(world)
-    assert deleted_in_crm(world) == []
-    crm_copy = world.copy_in("crm", paid)
-    assert not crm_copy.deletion_mark and not world.copies("crm", sale)
-    [row] = crm_copy.fields["РасшифровкаПлатежа"]
-    assert "ДокументРасчетов" not in row and row["СпособПогашенияЗадолженности"] == "Автоматически"
+    assert deleted_in_crm(world) == [("delete", BANK, paid.id)]
+    assert world.copy_in("crm", paid).deletion_mark
     assert_converged(world)
 
 

@@ -9,9 +9,8 @@ A settlement document that names none waits in the inbox: its invoice may still 
 sale it pays may be linked later. Its references are read once, when it is staged, so each run
 links waiting documents with a join, repeated until nothing new links (a sale links its return).
 A forwarded document that comes to name none, and only what is known not to be the CRM's, is
-withdrawn: the CRM is sent its deletion; or, if that is known of accounting's own order (a
-judgement the CRM can undo), it is sent bare. A forwarded document goes without its references
-(in a payment's rows, in a sale's or return's header) to what is known not to be the CRM's
+withdrawn: the CRM is sent its deletion. A forwarded document goes without its references (in
+a payment's rows, in a sale's or return's header) to what is known not to be the CRM's
 (`links.without_foreign`).
 """
 
@@ -56,15 +55,15 @@ def route_settlements(config: Config, state: State) -> Routed:
                 reg.offer_linked(row)
                 linked.append(row.ref)
         judged = state.withdrawals.take_judged(source)
-        withdrawn, bare = _withdraw_unlinked(state, reg, types, forwarded, changed, judged)
-        _offer_again(state, reg, types, [*judged, *linked], withdrawn, {*changed, *bare})
+        withdrawn = _withdraw_unlinked(state, reg, types, forwarded, changed, judged)
+        _offer_again(state, reg, types, [*judged, *linked], withdrawn, changed)
         reg.counts.add(ignored=state.inbox.ignore_other_types(source, taken_types(config, source)))
         reg.counts.set(waiting=_waiting(state, source, types, touched))
     return reg.counts.routed()
 
 
 def _withdraw_unlinked(state: State, reg: Registrar, types: list[str], forwarded: list[str],
-                       changed: Sequence[int], judged: Sequence[str]) -> tuple[list[str], set[int]]:
+                       changed: Sequence[int], judged: Sequence[str]) -> list[str]:
     """What the CRM got and no longer settles a CRM invoice is withdrawn from it.
 
     A forwarded document changed in accounting may name nothing of the CRM's any more (a
@@ -79,42 +78,31 @@ def _withdraw_unlinked(state: State, reg: Registrar, types: list[str], forwarded
     judged in a later run than the document's (`judged`, the Ссылки judged since the last
     routing): the documents naming those are looked at again then (review R1 #3).
 
-    What is known only through a judgement OWN_INVOICE, which the CRM undoes by sending that
-    order after all, is no withdrawal's ground: a deletion 1C keeps marked for good. The CRM is
-    sent the document bare instead, without what it names (`links.without_foreign`), which no
-    longer settles a CRM order either (review R1 #5).
-
-    Returns the Ссылки withdrawn and the ids sent bare.
+    Returns the Ссылки withdrawn.
     """
     ids: Sequence[int] = changed
     naming: Sequence[str] = judged
     withdrawn: list[str] = []
-    bare: set[int] = set()
-    while True:
-        gone, stripped = state.withdrawals.no_longer_linked(reg.source, reg.target, types,
-                                                            forwarded, ids, naming)
-        for row in state.inbox.rows([i for i in stripped if i not in bare]):
-            reg.offer_again(row)
-            bare.add(row.id)
-        if not gone:
-            return withdrawn, bare
-        rows = list(state.inbox.rows(gone))
+    while found := state.withdrawals.no_longer_linked(reg.source, reg.target, types, forwarded,
+                                                       ids, naming):
+        rows = list(state.inbox.rows(found))
         for row in rows:
             reg.withdraw(row)
         ids, naming = [], [row.ref for row in rows]
         withdrawn.extend(naming)
+    return withdrawn
 
 
 def _offer_again(state: State, reg: Registrar, types: list[str], before: list[str],
-                 withdrawn: list[str], offered: set[int]) -> None:
+                 withdrawn: list[str], changed: Sequence[int]) -> None:
     """Which of a forwarded document's rows keep their reference is judged when it is offered
     (`links.without_foreign`): when what a row names is judged again (the CRM's now, or known
     not to be: withdrawn, judged own), the CRM is offered the document again, or its copy
     would go on settling what it does not, or never settle what it does (review R1 #4).
 
     `before`: judged before this routing offered what changed (judged in an earlier run, or
-    forwarded now: what changed named it as it is now); `withdrawn`: after, by this routing;
-    `offered`: what changed and what was sent bare (offered as it is now already)."""
+    forwarded now: what changed named it as it is now); `withdrawn`: after, by this routing."""
+    offered = set(changed)
     ids = {i for i in state.withdrawals.forwarded_naming(reg.source, reg.target, types, before)
            if i not in offered}
     ids.update(state.withdrawals.forwarded_naming(reg.source, reg.target, types, withdrawn))

@@ -13,9 +13,7 @@ judgement), or whose deletion was sent (withdrawn), or a document waiting in the
 inbox that names only what is known (a sale of accounting's own order: no order itself, it
 is never judged OWN_INVOICE). Naming nothing at all is known. What we have not seen, or not
 judged yet, may still turn out to be the target's (an order that reached accounting first):
-the document waits, as a new one does. A judgement OWN_INVOICE is undone when the target sends
-that order after all: what is known only through one is not withdrawn, the target is sent the
-document without it (`no_longer_linked`, review R1 #5).
+the document waits, as a new one does.
 
 A judgement may be made in a later run than the document's (push-invoices judges an order its
 own after pull-settlements routed the payment; a flow widened; a CRM order sent after
@@ -56,29 +54,19 @@ def _theirs(ref: str, forwarded: list[str]) -> str:
 
 class Withdrawals(Table):
     def no_longer_linked(self, source: str, target: str, types: Iterable[str], forwarded: Iterable[str],
-                         ids: Sequence[int] = (), naming: Sequence[str] = ()) -> tuple[list[int], list[int]]:
+                         ids: Sequence[int] = (), naming: Sequence[str] = ()) -> list[int]:
         """Inbox ids of documents of `types` from `source` whose last registration for `target`
         is a version (not its deletion) and which now name only what is known not to be the
         target's (the module docstring): among the rows `ids`, and those that name one of
-        `naming` (documents just withdrawn). As (to withdraw, to send bare):
-
-        withdrawn, what is known so without an OWN_INVOICE judgement (naming nothing, or only
-        what was withdrawn); sent without what it names, the rest (review R1 #5). An order
-        judged accounting's own becomes the target's when the target sends it after all (it
-        reached the source first): a document withdrawn for it would then go again, and stay
-        marked there for good (EnterpriseData carries no ПометкаУдаления). Bare, its copy there
-        no longer settles what it does not, and takes the reference back when it does.
+        `naming` (documents just withdrawn).
 
         `forwarded`: every type the flow may have forwarded, not only today's list (narrowing
         it must not look like unlinking). Only such candidates are looked at: the forwarded
         documents may be many, and this runs on every run."""
         types, forwarded = list(types), list(forwarded)
         names = self._candidates(source, target, types, forwarded, ids, naming)
-        refs = {r for named in names.values() for r in named}
-        sure = self.known(source, target, forwarded, refs, own=False)
-        known = sure | self.known(source, target, forwarded, refs - sure)
-        return (sorted(i for i, named in names.items() if named <= sure),
-                sorted(i for i, named in names.items() if named <= known and not named <= sure))
+        known = self.known(source, target, forwarded, {r for refs in names.values() for r in refs})
+        return sorted(i for i, refs in names.items() if refs <= known)
 
     def _candidates(self, source: str, target: str, types: list[str], forwarded: list[str],
                     ids: Sequence[int], naming: Sequence[str]) -> dict[int, set[str]]:
@@ -106,11 +94,9 @@ class Withdrawals(Table):
                     refs.add(ref)
         return out
 
-    def known(self, source: str, target: str, forwarded: list[str], refs: set[str],
-              own: bool = True) -> set[str]:
+    def known(self, source: str, target: str, forwarded: list[str], refs: set[str]) -> set[str]:
         """Those of `refs` known not to be `target`'s: judged so, or waiting documents that name
-        only such (followed `DEPTH` deep, each level one statement). `own`: an object judged
-        the source's own (OWN_INVOICE) counts; else only what was withdrawn."""
+        only such (followed `DEPTH` deep, each level one statement)."""
         known: set[str] = set()
         names: dict[str, set[str]] = {}  # waiting document's Ссылка -> what it names
         seen, frontier = set(refs), refs
@@ -128,7 +114,7 @@ class Withdrawals(Table):
             for ref, status, reason, named, is_theirs, deleted in cur:
                 if is_theirs:
                     theirs.add(ref)
-                elif deleted or (own and status == S.IGNORED and reason == OWN_INVOICE):
+                elif deleted or (status == S.IGNORED and reason == OWN_INVOICE):
                     judged.add(ref)
                 elif status == S.WAITING:
                     links = names.setdefault(ref, set())

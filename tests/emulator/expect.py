@@ -13,9 +13,7 @@ state is never consulted, so that the model cannot share onecsync's mistakes):
   receipt with a row naming it (`РасшифровкаПлатежа/Заказ`), or a return or payment of a linked
   sale (`ДокументРеализации`, `РасшифровкаПлатежа/ДокументРасчетов`). Never an order made in
   accounting, never a settlement that names none, but for one that named one when the CRM got it
-  and no longer does: the CRM holds that copy marked for deletion (1C's import of its deletion),
-  or, if it names only accounting's own orders (or sales of them), live and bare, without them
-  (`bare`, review R1 #5), and what names it is linked through it.
+  and no longer does: the CRM holds that copy marked for deletion (1C's import of its deletion).
   A payment's row, a sale's or a return's header naming accounting's own order, or a sale not
   linked, comes without that reference (`sent_to_crm`): 1C would create that order or sale in
   the CRM from it.
@@ -58,7 +56,6 @@ class Expectations:
         # is the CRM's own UUID, and accounting keeps it as the public id of its copy.
         self.crm_orders = {(r.type, r.id.lower()) for r in crm.created if r.type in CRM_SENDS}
         self._linked: dict[Ref, bool | None] = {}
-        self._crm_live: set[Key] | None = None
 
     def is_crm_order(self, base: Base, obj: Obj | Ref) -> bool:
         return key(base, obj) in self.crm_orders
@@ -73,27 +70,7 @@ class Expectations:
             return True
         if obj.type in CRM_SENDS:
             return self.is_crm_order(self.acc, obj)
-        if obj.type not in SETTLEMENTS:
-            return False
-        linked = self.linked(obj.ref)
-        return linked if linked is not False else self.bare(obj.ref)
-
-    def bare(self, r: Ref) -> bool:
-        """Is this accounting settlement document one the CRM got, that names only what is
-        surely not the CRM's (accounting's own order, a sale of it), and the CRM holds live?
-
-        Sent bare, without those references, not withdrawn (review R1 #5): an order judged
-        accounting's own may still be sent by the CRM (it reached accounting first), and 1C
-        keeps a withdrawn copy marked for good. The CRM's live copy says it got it."""
-        named = [v for v in self._named(r) if isinstance(v, Ref)]
-        return bool(named) and all(self._surely_not_crms(v) for v in named) and \
-            self._crm_holds_live(r)
-
-    def _crm_holds_live(self, r: Ref) -> bool:
-        if self._crm_live is None:
-            self._crm_live = {key(self.crm, o) for o in self.crm.objects()
-                              if not o.deletion_mark and not o.from_keys}
-        return key(self.acc, r) in self._crm_live
+        return obj.type in SETTLEMENTS and self.linked(obj.ref)
 
     def linked(self, r: Ref) -> bool | None:
         """Does this accounting settlement document name a CRM order, or a linked sale?
@@ -106,24 +83,22 @@ class Expectations:
             self._linked[r] = self._names_an_order_or_linked_sale(r)
         return self._linked[r]
 
-    def _named(self, r: Ref) -> list:
-        """What an accounting settlement document names along the link paths."""
+    def _names_an_order_or_linked_sale(self, r: Ref) -> bool | None:
         obj = self.acc.store.objects.get(r)
         if obj is None:
-            return []
+            return False
         f = obj.fields
         if r.type == SALE:
-            return [f.get("Заказ"), f.get("СчетПокупателю")]
-        if r.type == RETURN:
-            return [f.get("Заказ"), f.get("ДокументРеализации")]
-        if r.type in PAYMENTS:
-            return [v for row in f.get("РасшифровкаПлатежа", [])
-                    for v in (row.get("Заказ"), row.get("ДокументРасчетов"))]
-        return []
-
-    def _names_an_order_or_linked_sale(self, r: Ref) -> bool | None:
+            named = [f.get("Заказ"), f.get("СчетПокупателю")]
+        elif r.type == RETURN:
+            named = [f.get("Заказ"), f.get("ДокументРеализации")]
+        elif r.type in PAYMENTS:
+            named = [v for row in f.get("РасшифровкаПлатежа", [])
+                     for v in (row.get("Заказ"), row.get("ДокументРасчетов"))]
+        else:
+            return False
         unsure = False
-        for target in self._named(r):
+        for target in named:
             if not isinstance(target, Ref):
                 continue
             if target.type in CRM_SENDS and self.is_crm_order(self.acc, target):
@@ -132,7 +107,7 @@ class Expectations:
                 unsure = True
             if target.type == SALE:
                 linked = self.linked(target)
-                if linked or (linked is False and self.bare(target)):
+                if linked:
                     return True
                 unsure = unsure or linked is None
         return None if unsure else False
@@ -161,13 +136,12 @@ class Expectations:
         return {**obj.fields, "РасшифровкаПлатежа": rows} if rows else obj.fields
 
     def _surely_not_crms(self, value) -> bool:
-        """Is `value` a reference to accounting's own order or to a sale not linked (nor sent
-        bare)?"""
+        """Is `value` a reference to accounting's own order or to a sale not linked?"""
         if not isinstance(value, Ref):
             return False
         if value.type in CRM_SENDS:
             return not self.is_crm_order(self.acc, value)
-        return value.type == SALE and self.linked(value) is False and not self.bare(value)
+        return value.type == SALE and self.linked(value) is False
 
 
 # -- comparing content ------------------------------------------------------------------------
