@@ -2,7 +2,7 @@
 
 Public API: `TypeRules`, `MappingError`, `apply_rules(element, rules, index)`,
 `restore_dropped(element, kept, paths, index)`, `path_exists(index, type_name, path)`,
-`find_all(element, path)`, `org_inn(element)`.
+`field_at(index, type_name, path)`, `find_all(element, path)`, `org_inn(element)`.
 
 Paths are element names below the object separated by "/", e.g. `Товары/Строка/СтавкаНДС`; a
 path that goes through a table (`Строка`) addresses every row. Rules change a copy of the object
@@ -88,13 +88,19 @@ def _child_type(index: FormatIndex, type_def, name: str):
     return None, None
 
 
-def path_exists(index: FormatIndex, type_name: str, path: str) -> bool:
-    current = type_name
+def field_at(index: FormatIndex, type_name: str, path: str):
+    """The property (`Prop`) the last element of `path` is, in `type_name` of `index`'s version;
+    None if the path is no field there."""
+    current, prop = type_name, None
     for part in path.split("/"):
         prop, current = _child_type(index, current, part)
         if prop is None:
-            return False
-    return True
+            return None
+    return prop
+
+
+def path_exists(index: FormatIndex, type_name: str, path: str) -> bool:
+    return field_at(index, type_name, path) is not None
 
 
 def _order_children(parent, type_def, index: FormatIndex) -> None:

@@ -224,7 +224,7 @@ KILLED_0005 = textwrap.dedent("""
                 statement, done = "", done + 1
                 if done == at:
                     os.kill(os.getpid(), signal.SIGKILL)
-    migrations._in_the_transaction = dying
+    migrations.in_the_transaction = dying
     open_state(path)
     print("migrated")
 """)

@@ -6,8 +6,10 @@ Public API: `refs(row, paths)`, `reread_waiting(state, source, flow)`, `forwarde
 
 from __future__ import annotations
 
+from onecsync import formats
 from onecsync import topology
 from onecsync.config import Flow
+from onecsync.mapping import field_at
 from onecsync.mapping import find_all
 from onecsync.protocol.objects import parse_object
 from onecsync.state import State
@@ -39,43 +41,58 @@ def forwarded_types(flow: Flow) -> list[str]:
     return sorted(set(flow.objects) | set(topology.flow(flow.name).default_types))
 
 
-# A table's rows, where a reference names what one row settles (a payment's order, the sale it
-# pays): the element a link path takes after it is optional there (EnterpriseData 1.8:
-# РасшифровкаПлатежа.Строка/Заказ, ДокументРасчетов, minOccurs 0).
+# A table's rows: a link path through one names what one row settles (a payment's order, the
+# sale it pays).
 _ROWS = "Строка"
 # A row that settled a document no longer named is settled automatically.
 _SETTLED_BY = ("СпособПогашенияЗадолженности", "ПоДокументу", "Автоматически")
 
 
 def without_foreign(state: State, flow: Flow, source: str, target: str, row: Staged) -> tuple:
-    """(the document parsed, or None if it was not; whether it was changed): without the
-    references of its rows to what is known not to be `target`'s (state/withdrawal.py).
+    """(the document parsed, or None if it was not; whether it was changed): without its
+    references, along the link paths, to what is known not to be `target`'s
+    (state/withdrawal.py), in its rows (a payment row's order) and in its header (a sale's
+    `Заказ`, a return's `ДокументРеализации`).
 
     1C creates an object it does not hold from a reference's key properties alone (a stub,
     "объект не найден"): a payment of a CRM order and of accounting's own order would make the
-    own order appear in the CRM. Sent without it, the row keeps its sum, and the CRM sees a
-    payment of no order for it, which is what the CRM knows of it. A reference not judged yet
-    goes as it is: it may still turn out to be the CRM's."""
-    by_row = [p.split(f"/{_ROWS}/", 1) for p in flow.links.get(row.type, ()) if f"/{_ROWS}/" in p]
-    if not by_row or f"<{_ROWS}".encode() not in row.xml:
+    own order appear in the CRM, and so would a sale of a CRM invoice whose `Заказ` is an order
+    made in accounting. Sent without it, a row keeps its sum (the CRM sees a payment of no order
+    for it, which is what the CRM knows of it), the header its other fields. A reference not
+    judged yet goes as it is: it may still turn out to be the CRM's. So does one whose field
+    the schema of the document's version requires (the element the path takes below the
+    document or the row, removed whole): no built-in path has one (EnterpriseData 1.8 … 1.21:
+    `Заказ`, `СчетПокупателю`, `ДокументРеализации`, `РасшифровкаПлатежа.Строка/Заказ`,
+    `ДокументРасчетов` are each minOccurs 0), a path from the config may."""
+    paths = [p for p in flow.links.get(row.type, ())
+             if all(f"<{step}".encode() in row.xml for step in p.split("/"))]
+    if not paths:
         return None, False
     element = parse_object(row.xml, row.version)
-    named: dict[str, list[tuple]] = {}  # Ссылка -> (the row, the element naming it)
-    for table, rest in by_row:
-        for line in find_all(element, f"{table}/{_ROWS}"):
-            head = rest.split("/", 1)[0]
-            for ref in find_all(line, rest):
-                child = find_all(line, head)[0]
-                named.setdefault((ref.text or "").strip().lower(), []).append((line, child))
+    index = formats.load(row.version)
+    named: dict[str, list[tuple]] = {}  # Ссылка -> (the row or the document, the element naming it)
+    for path in paths:
+        table, _, rest = path.rpartition(f"/{_ROWS}/")
+        head = rest.split("/", 1)[0]
+        field = field_at(index, row.type, f"{table}/{_ROWS}/{head}" if table else head)
+        if field is None or field.min > 0:
+            continue
+        for holder in find_all(element, f"{table}/{_ROWS}") if table else [element]:
+            for ref in find_all(holder, rest):
+                child = ref
+                while child.getparent() is not holder:
+                    child = child.getparent()
+                named.setdefault((ref.text or "").strip().lower(), []).append((holder, child))
     known = state.withdrawals.known(source, target, forwarded_types(flow), set(named) - {""})
     if not known:
         return element, False
     for ref in known:
-        for line, child in named[ref]:
-            if child.getparent() is line:
-                line.remove(child)
-                way = find_all(line, _SETTLED_BY[0])
-                if way and (way[0].text or "").strip() == _SETTLED_BY[1] and \
-                        not find_all(line, "ДокументРасчетов"):
-                    way[0].text = _SETTLED_BY[2]
+        for holder, child in named[ref]:
+            if child.getparent() is not holder:
+                continue  # removed already: it named two of them
+            holder.remove(child)
+            way = find_all(holder, _SETTLED_BY[0])
+            if holder is not element and way and (way[0].text or "").strip() == _SETTLED_BY[1] \
+                    and not find_all(holder, "ДокументРасчетов"):
+                way[0].text = _SETTLED_BY[2]
     return element, True

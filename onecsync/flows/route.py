@@ -144,7 +144,7 @@ class Registrar:
 
     def offer_linked(self, row: Staged) -> str:
         """`offer` a document forwarded for what it names, without the references of its rows
-        to what is known not to be the target's (`links.without_foreign`)."""
+        and header to what is known not to be the target's (`links.without_foreign`)."""
         element, edited = links.without_foreign(self.state, self.flow, self.source, self.target, row)
         return self.offer(row, element, edited)
 

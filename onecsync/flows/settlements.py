@@ -9,8 +9,9 @@ A settlement document that names none waits in the inbox: its invoice may still 
 sale it pays may be linked later. Its references are read once, when it is staged, so each run
 links waiting documents with a join, repeated until nothing new links (a sale links its return).
 A forwarded document that comes to name none, and only what is known not to be the CRM's, is
-withdrawn: the CRM is sent its deletion. A forwarded payment's rows go without their references
-to what is known not to be the CRM's (`links.without_foreign`).
+withdrawn: the CRM is sent its deletion. A forwarded document goes without its references (in
+a payment's rows, in a sale's or return's header) to what is known not to be the CRM's
+(`links.without_foreign`).
 """
 
 from __future__ import annotations

@@ -17,8 +17,6 @@ import sqlite3
 from typing import TYPE_CHECKING
 from typing import Callable
 
-from onecsync.topology import Peer
-
 if TYPE_CHECKING:
     from sqlite_utils import Database
 
@@ -204,7 +202,7 @@ def _open_registrations(db: Database) -> None:
         """)
 
 
-def _in_the_transaction(db: Database, script: str) -> None:
+def in_the_transaction(db: Database, script: str) -> None:
     """`script`, statement by statement, in the migration's transaction: Python's executescript
     would commit that transaction first, and run the rest one autocommitted statement at a time
     (a crash in between would leave a state half migrated)."""
@@ -227,7 +225,7 @@ def _payloads_apart(db: Database) -> None:
 
     _payloads_packable(db.conn)
     db.conn.create_function("onecsync_pack", 1, pack, deterministic=True)
-    _in_the_transaction(db, """
+    in_the_transaction(db, """
         CREATE TABLE inbox_payloads (
             inbox_id INTEGER PRIMARY KEY REFERENCES inbox (id) ON DELETE CASCADE,
             xml BLOB NOT NULL           -- deflated
@@ -294,7 +292,7 @@ def _trace(db: Database) -> None:
 
     Rows from before it have none of these: trace says so rather than guess. One transaction
     with its record: a run killed in it leaves the state as it was."""
-    _in_the_transaction(db, """
+    in_the_transaction(db, """
         ALTER TABLE inbox ADD COLUMN number TEXT;      -- a document's Номер
         ALTER TABLE inbox ADD COLUMN date TEXT;        -- ... and Дата
         ALTER TABLE inbox ADD COLUMN inn TEXT;         -- the counterparty's ИНН, or its own
@@ -339,56 +337,11 @@ def _overtaken(db: Database) -> None:
     registered for it: a registration it confirmed and then sent its own version over is
     `overtaken`. Rows of an older state hold NULL: their base is taken to hold what we sent,
     which at worst sends it a version it already has (a no-op in 1C), never drops a change."""
-    _in_the_transaction(db, """
+    in_the_transaction(db, """
         ALTER TABLE registrations ADD COLUMN overtaken INTEGER;  -- 1: its peer sent its own since
         """)
 
 
-@MIGRATIONS(name="0007_marked")
-def _marked(db: Database) -> None:
-    """1C imports a deletion as a deletion mark, and no later version clears it (EnterpriseData
-    carries no ПометкаУдаления): a registration records that its peer was sent the deletion,
-    so that a version sent after it can be reported as marked there (status, reconcile).
-    Rows of an older state hold NULL: what was deleted before is not known."""
-    _in_the_transaction(db, """
-        ALTER TABLE registrations ADD COLUMN marked INTEGER;  -- 1: its peer was sent its deletion
-        CREATE INDEX registrations_marked ON registrations (peer, kind) WHERE marked IS NOT NULL;
-        """)
-
-
-@MIGRATIONS(name="0008_marked_before")
-def _marked_before(db: Database) -> None:
-    """What 0007 did not know it could know: a registration whose last word is a deletion has
-    had it sent (or will, unconfirmed: 1C marks its copy when it reads it), so its peer holds,
-    or will hold, its copy marked, as 0007 records from then on. A document withdrawn before
-    the upgrade and linked again later is then reported marked there like one withdrawn after
-    (status, reconcile); left NULL, it stayed marked in the CRM unreported. Of one withdrawn
-    and sent again before the upgrade nothing tells: it stays NULL. A new migration, not an edit
-    of 0007: a state 0007 already upgraded is put right too."""
-    _in_the_transaction(db, """
-        UPDATE registrations SET marked = 1 WHERE kind = 'delete' AND marked IS NULL;
-        """)
-
-
-@MIGRATIONS(name="0009_judged")
-def _judged(db: Database) -> None:
-    """The Ссылки whose judgement (the CRM's, or known not to be) changed since pull-settlements
-    last looked (state/withdrawal.py): the forwarded documents naming them are judged again.
-    An older onecsync never looked again at a forwarded document left waiting (review R1 #3),
-    and sent a forwarded one's rows naming what is known not to be the CRM's as they were (an
-    own order, a withdrawn sale: before 7a #6): what those name is entered once, so that the
-    first run after the upgrade judges them again."""
-    # The reason as this version writes it (OWN_INVOICE): a migration stays as it is. Driven
-    # from the links (what names anything: a few of the inbox), each looked up by index.
-    _in_the_transaction(db, """
-        CREATE TABLE judged (ref TEXT PRIMARY KEY) WITHOUT ROWID;
-        """)
-    db.conn.execute(
-        "INSERT OR IGNORE INTO judged (ref) SELECT l.ref FROM inbox_links l CROSS JOIN inbox w "
-        "ON w.id = l.inbox_id WHERE w.peer = :source AND w.status IN ('waiting', 'routed') "
-        "AND EXISTS (SELECT 1 FROM registrations r WHERE r.peer = :target AND r.type = w.type "
-        "AND r.ref = w.ref AND r.kind = 'object') AND (w.status = 'waiting' OR EXISTS (SELECT 1 "
-        "FROM inbox o WHERE o.ref = l.ref AND (o.reason = 'not an invoice from the CRM' OR "
-        "EXISTS (SELECT 1 FROM registrations d WHERE d.peer = :target AND d.type = o.type AND "
-        "d.ref = o.ref AND d.kind = 'delete'))))",
-        {"source": Peer.ACCOUNTING, "target": Peer.CRM})
+# The later migrations, registered after these, in order (a module of their own: this one stays
+# small). Imported here, so that whoever asks for `MIGRATIONS` gets them all.
+from onecsync.state import migrations_routing  # noqa: E402, F401

@@ -24,9 +24,6 @@ from onecsync.state.table import now_text
 
 # Ids per bulk statement over a range (see _in_id_ranges).
 CHUNK = 20000
-# A registration's `marked` once it carried a deletion: 1C keeps its copy marked for deletion
-# whatever version comes after (EnterpriseData has no ПометкаУдаления), until a user unmarks it.
-_MARKED = "CASE WHEN excluded.kind = 'delete' THEN 1 ELSE registrations.marked END"
 # Over `registrations r JOIN inbox i ON i.id = r.inbox_id`, for a peer (the parameter): the last
 # we registered for it is the other base's deletion (`deleted_there`).
 _DELETED = "r.peer = ? AND r.kind = 'delete' AND r.parked IS NULL AND i.peer != r.peer"
@@ -59,14 +56,25 @@ class Pending(StoredObject):
 class Outbox(Table):
     # -- confirmations ------------------------------------------------------------------
     def confirm(self, peer: str, upto: int) -> int:
-        """The peer holds everything we stamped up to `upto`: those are no longer pending."""
+        """The peer holds everything we stamped up to `upto`: those are no longer pending.
+
+        A registration's `marked` once its peer confirmed its deletion, which 1C imports as a
+        deletion mark: its copy stays marked whatever version comes after (EnterpriseData has
+        no ПометкаУдаления), until a user unmarks it (`marked_again`). What it confirmed, as
+        everything else: a deletion that a version replaced before the peer confirmed it is not
+        taken to have reached it (review R1 #8; whether it did, only the base can tell:
+        reconcile with OData reads its marks)."""
         where = "peer = ? AND confirmed_no IS NULL AND message_no IS NOT NULL AND message_no <= ?"
         stamp = now_text()
-        return self._in_id_ranges(
+        count = self._in_id_ranges(
             f"SELECT min(id), max(id) FROM registrations WHERE {where}", (peer, upto),
             lambda lo, hi: self.conn.execute(
                 f"UPDATE registrations SET confirmed_no = ?, confirmed_at = ? WHERE {where} "
                 "AND id >= ? AND id < ?", (upto, stamp, peer, upto, lo, hi)).rowcount)
+        # Apart, by the partial index of the few (registrations_marked): the deletions.
+        self.conn.execute("UPDATE registrations SET marked = 1 WHERE peer = ? AND kind = 'delete' "
+                          "AND marked IS NULL AND confirmed_no IS NOT NULL", (peer,))
+        return count
 
     def _in_id_ranges(self, span_sql: str, params: tuple, apply: Callable[[int, int], int]) -> int:
         """`apply(lo, hi)` over consecutive id ranges [lo, hi) covering what `span_sql` spans.
@@ -82,12 +90,14 @@ class Outbox(Table):
 
     def unconfirm_after(self, peer: str, received_no: int) -> int:
         """The peer went back to `received_no` (a restored backup): what it confirmed later is
-        pending again, to be sent in full."""
+        pending again, to be sent in full (a deletion among it is no longer taken for marked
+        there until it is confirmed again)."""
         # A new obligation: its clock (what `reconcile` calls stuck) starts now, not when the
         # object was first registered, or every object a restored base lost is "stuck" at once.
         cur = self.conn.execute(
             "UPDATE registrations SET confirmed_no = NULL, message_no = NULL, stamped_at = NULL, "
-            "confirmed_at = NULL, overtaken = NULL, registered_at = ? "
+            "confirmed_at = NULL, overtaken = NULL, registered_at = ?, marked = CASE WHEN "
+            "kind = 'delete' THEN NULL ELSE marked END "
             "WHERE peer = ? AND confirmed_no IS NOT NULL AND message_no > ?",
             (now_text(), peer, received_no))
         return cur.rowcount
@@ -135,13 +145,12 @@ class Outbox(Table):
         """Register one inbox object for `target` (`xml`: its payload after the mapping; `kind`
         "delete" with the deletion notice as `xml`: the target is to delete its copy)."""
         [rid] = self.conn.execute(
-            "INSERT INTO registrations (peer, type, ref, kind, inbox_id, message_no, registered_at, "
-            "marked) VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, CASE WHEN ?4 = 'delete' THEN 1 END) "
+            "INSERT INTO registrations (peer, type, ref, kind, inbox_id, message_no, registered_at) "
+            "VALUES (?, ?, ?, ?, ?, NULL, ?) "
             "ON CONFLICT (peer, type, ref) DO UPDATE SET "
             "kind = excluded.kind, inbox_id = excluded.inbox_id, message_no = NULL, "
             "confirmed_no = NULL, overtaken = NULL, parked = NULL, stamped_at = NULL, "
-            "confirmed_at = NULL, registered_at = excluded.registered_at, "
-            f"marked = {_MARKED} RETURNING id",
+            "confirmed_at = NULL, registered_at = excluded.registered_at RETURNING id",
             (target, row.type, row.ref, kind or row.kind, row.id, now_text())).fetchone()
         if xml is None:
             self.conn.execute("DELETE FROM registration_payloads WHERE registration_id = ?", (rid,))
@@ -177,7 +186,7 @@ class Outbox(Table):
                 "ORDER BY id ON CONFLICT (peer, type, ref) DO UPDATE SET kind = excluded.kind, "
                 "inbox_id = excluded.inbox_id, message_no = NULL, confirmed_no = NULL, "
                 "overtaken = NULL, parked = NULL, stamped_at = NULL, confirmed_at = NULL, "
-                f"registered_at = excluded.registered_at, marked = {_MARKED}",
+                "registered_at = excluded.registered_at",
                 (target, stamp, source, *types, target, lo, hi))
             count = cur.rowcount
             if mapped_before is not None:  # what was mapped before is stale now
@@ -227,8 +236,8 @@ class Outbox(Table):
         return list(cur)
 
     def marked_again(self, peer: str) -> set[tuple[str, str]]:
-        """(type, Ссылка) of what `peer` was sent a version of after its deletion: 1C holds its
-        copy marked for deletion, unless a user unmarked it (`unmarked`)."""
+        """(type, Ссылка) of what `peer` was sent a version of after it confirmed its deletion:
+        1C holds its copy marked for deletion, unless a user unmarked it (`unmarked`)."""
         return set(self.conn.execute("SELECT type, ref FROM registrations WHERE peer = ? AND "
                                      "kind = 'object' AND marked IS NOT NULL", (peer,)))
 

@@ -158,17 +158,20 @@ def peer_summary(state: State, name: str, settlement_types: tuple[str, ...],
     staged = {t: n for t, (n, _) in by_type.get("staged", {}).items()}
     # Settlement documents not yet forwarded: 'waiting' for their invoice, or not yet routed.
     links = [v for counts in by_type.values() for t, v in counts.items() if t in settlement_types]
-    # Deletions a peer was sent (from the partial index of the few): of a document we still
-    # hold live (withdrawn: it waits, but for no invoice: not counted as awaiting a link), and
-    # copies sent again after one, which 1C keeps marked.
-    marked = "FROM registrations r WHERE r.peer = ? AND r.marked IS NOT NULL AND r.kind = ?"
-    withdrawn = c.execute(f"SELECT count(*) {marked} AND EXISTS (SELECT 1 FROM inbox i WHERE "
-                          "i.id = r.inbox_id AND i.kind = 'object')", (name, "delete")).fetchone()[0]
-    marked_again = c.execute(f"SELECT count(*) {marked}", (name, "object")).fetchone()[0]
+    # From the partial index of the few (registrations_marked): deletions a peer was sent,
+    # confirmed or not, of a document we still hold live (withdrawn: it waits, but for no
+    # invoice: not counted as awaiting a link); copies sent again after one it confirmed, which
+    # 1C keeps marked.
+    regs = "FROM registrations r WHERE r.peer = ? AND"
+    withdrawn = c.execute(f"SELECT count(*) {regs} r.kind = 'delete' AND EXISTS (SELECT 1 FROM "
+                          "inbox i WHERE i.id = r.inbox_id AND i.kind = 'object')",
+                          (name,)).fetchone()[0]
+    marked_again = c.execute(f"SELECT count(*) {regs} r.kind = 'object' AND r.marked IS NOT NULL",
+                             (name,)).fetchone()[0]
     gone, gone_recent = c.execute(
         "SELECT count(*), count(CASE WHEN i.updated_at >= ? THEN 1 END) FROM registrations r "
         "JOIN inbox i ON i.id = r.inbox_id WHERE r.peer IN (SELECT name FROM peers) AND "
-        f"r.marked IS NOT NULL AND r.kind = 'delete' AND i.peer = ? AND i.kind = 'object' AND "
+        "r.kind = 'delete' AND i.peer = ? AND i.kind = 'object' AND "
         f"i.status = 'waiting' AND i.type IN ({', '.join('?' * len(settlement_types))})",
         (recent_since, name, *settlement_types)).fetchone()
     awaiting, recent = sum(n for n, _ in links) - gone, sum(r for _, r in links) - gone_recent

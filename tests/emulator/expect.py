@@ -14,8 +14,9 @@ state is never consulted, so that the model cannot share onecsync's mistakes):
   sale (`ДокументРеализации`, `РасшифровкаПлатежа/ДокументРасчетов`). Never an order made in
   accounting, never a settlement that names none, but for one that named one when the CRM got it
   and no longer does: the CRM holds that copy marked for deletion (1C's import of its deletion).
-  A payment's row naming accounting's own order, or a sale not linked, comes without that
-  reference (`sent_to_crm`): 1C would create that order or sale in the CRM from it.
+  A payment's row, a sale's or a return's header naming accounting's own order, or a sale not
+  linked, comes without that reference (`sent_to_crm`): 1C would create that order or sale in
+  the CRM from it.
 - in accounting: its own objects and every order and invoice the CRM ever made.
 An object is known across the bases by its *key*: its type and the Ссылка our node knows it by
 (`Base.identity`). A physical deletion on one side leaves the other side's copy marked for
@@ -112,23 +113,35 @@ class Expectations:
         return None if unsure else False
 
     def sent_to_crm(self, obj: Obj) -> dict:
-        """The fields of an accounting object as the CRM must hold them: a payment's row that
-        names what is surely not the CRM's (accounting's own order, a sale not linked) goes
-        without that reference, settled automatically, or 1C would make a stub of it there."""
+        """The fields of an accounting object as the CRM must hold them: a reference to what is
+        surely not the CRM's (accounting's own order, a sale not linked) goes without it, in a
+        payment's row (settled automatically then) as in a sale's or return's header, or 1C
+        would make a stub of it there."""
+        if obj.type in (SALE, RETURN):
+            return {name: value for name, value in obj.fields.items()
+                    if name not in ("Заказ", "СчетПокупателю", "ДокументРеализации")
+                    or not self._surely_not_crms(value)}
         if obj.type not in PAYMENTS:
             return obj.fields
         rows = []
         for row in obj.fields.get("РасшифровкаПлатежа", []):
             row = dict(row)
-            order, sale = row.get("Заказ"), row.get("ДокументРасчетов")
-            if isinstance(order, Ref) and order.type in CRM_SENDS and not self.is_crm_order(self.acc, order):
+            if self._surely_not_crms(row.get("Заказ")):
                 del row["Заказ"]
-            if isinstance(sale, Ref) and sale.type == SALE and self.linked(sale) is False:
+            if self._surely_not_crms(row.get("ДокументРасчетов")):
                 del row["ДокументРасчетов"]
                 if row.get("СпособПогашенияЗадолженности") == "ПоДокументу":
                     row["СпособПогашенияЗадолженности"] = "Автоматически"
             rows.append(row)
         return {**obj.fields, "РасшифровкаПлатежа": rows} if rows else obj.fields
+
+    def _surely_not_crms(self, value) -> bool:
+        """Is `value` a reference to accounting's own order or to a sale not linked?"""
+        if not isinstance(value, Ref):
+            return False
+        if value.type in CRM_SENDS:
+            return not self.is_crm_order(self.acc, value)
+        return value.type == SALE and self.linked(value) is False
 
 
 # -- comparing content ------------------------------------------------------------------------
