@@ -189,7 +189,8 @@ class MessageReader:
         """The format extensions' namespaces, which Format lists after the format (XS 2281)."""
         return tuple(self.header.format.split()[1:])
 
-    oversized = 0  # bytes of the object just yielded, when they passed OBJECT_LIMIT
+    oversized = 0  # bytes of the object just yielded, when it passed OBJECT_LIMIT or TAG_LIMIT
+    crowded = 0  # its `<`, when they passed TAG_LIMIT
 
     def _check_body(self, el) -> None:
         """A Body in another namespace than its Format's holds no object of that format: 1C
@@ -253,9 +254,11 @@ class MessageReader:
         xml = serialize(el, ns)
         digest = hashlib.sha256(xml).hexdigest()[:32]
         ref = object_ref(el, ns) if el.find(f"{{{ns}}}{KEYS}") is not None else None
-        problem = (f"{TOO_LARGE} {limits.OBJECT_LIMIT >> 20} MiB ({self.oversized >> 20} MiB in "
-                   "the message): parked by its key properties alone; make it smaller in the base "
-                   "(or its attachments), then register it again")
+        size = (f"{limits.TAG_LIMIT:,} tags ({self.crowded:,} in the message, 1C's largest "
+                "documents have about a million)" if self.crowded else
+                f"{limits.OBJECT_LIMIT >> 20} MiB ({self.oversized >> 20} MiB in the message)")
+        problem = (f"{TOO_LARGE} {size}: parked by its key properties alone; make it smaller in "
+                   "the base (or its attachments), then register it again")
         kind = "delete" if type_name == DELETION else "object"
         return BodyObject(type_name, ref or "~" + digest, kind, xml, digest, el.sourceline,
                           problem=problem)
