@@ -266,25 +266,40 @@ class BodyScan:
 def _trim(obj, kept, final: bool = False):
     """Drop what `obj` holds beyond its first КлючевыеСвойства, as far as the parser is done with
     it (`final`: it is done with all), and of that one all but its first part (`_bound`).
-    `kept`: that КлючевыеСвойства once a trim before kept it whole (the children before it
-    are gone, not looked at again); returns the one to pass next time."""
+    Where that one has no Ссылка, a later КлючевыеСвойства's first Ссылка is kept as well (alone,
+    in its КлючевыеСвойства): the one `object_ref` names the object by, as the object whole would
+    be (R3 #2b: else a ~hash named the stub, and every later run found it drifted).
+    `kept`: the last КлючевыеСвойства a trim before kept whole (the children before it are gone,
+    not looked at again); returns the one to pass next time."""
     child = kept.getnext() if kept is not None else (obj[0] if len(obj) else None)
     while child is not None and ((following := child.getnext()) is not None or final):
-        if kept is None and is_keys(child):
+        if is_keys(child) and _unnamed(kept):
+            if kept is not None and kept is not obj[0]:
+                obj.remove(kept)  # a later one that held no Ссылка either: nothing to keep
+            _bound(child, _budget(kept), final=True)
             kept = child
-            _bound(child, [KEPT_ELEMENTS, KEPT_TEXT], final=True)
         else:
             obj.remove(child)
         child = following
     el = child  # the last child, open
-    if el is not None and kept is None and is_keys(el):
-        _bound(el, [KEPT_ELEMENTS, KEPT_TEXT], final=False)
+    if el is not None and is_keys(el) and _unnamed(kept):
+        _bound(el, _budget(kept), final=False)
         return kept
     while el is not None and len(el):
         # In C, without a Python proxy per child: past TAG_LIMIT the first trim meets millions.
         del el[:-1]
         el = el[0]
     return kept
+
+
+def _unnamed(kept) -> bool:
+    """No КлючевыеСвойства kept yet, or the last one kept holds no Ссылка."""
+    return kept is None or not any(isinstance(c.tag, str) and c.tag.endswith(REF) for c in kept)
+
+
+def _budget(kept) -> list[int]:
+    """The first КлючевыеСвойства keeps its first part; a later one, its Ссылка alone."""
+    return [KEPT_ELEMENTS, KEPT_TEXT] if kept is None else [0, 0]
 
 
 def _bound(el, budget: list[int], final: bool, top: bool = True) -> None:

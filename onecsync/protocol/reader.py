@@ -253,7 +253,12 @@ class MessageReader:
         el = own_namespaces(el)
         xml = serialize(el, ns)
         digest = hashlib.sha256(xml).hexdigest()[:32]
-        ref = object_ref(el, ns) if el.find(f"{{{ns}}}{KEYS}") is not None else None
+        # Named as the object whole is (`_object`): what bodyscan kept of its keys holds the
+        # Ссылка `object_ref` finds, else the first КлючевыеСвойства to hash.
+        keys = el.find(f"{{{ns}}}{KEYS}")
+        ref = object_ref(el, ns) if keys is not None else None
+        if ref is None and keys is not None:
+            ref = "~" + hashlib.sha256(etree.tostring(keys)).hexdigest()[:32]
         size = (f"{limits.TAG_LIMIT:,} tags ({self.crowded:,} in the message, 1C's largest "
                 "documents have about a million)" if self.crowded else
                 f"{limits.OBJECT_LIMIT >> 20} MiB ({self.oversized >> 20} MiB in the message)")
