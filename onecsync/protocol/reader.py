@@ -102,6 +102,9 @@ class MessageReader:
         lineno = getattr(exc, "lineno", None)
         line = f" at line {lineno}" if lineno else ""
         msg = str(getattr(exc, "msg", exc) or exc).split(", line ")[0]
+        # libxml2's advice (XML_PARSE_HUGE) is not the admin's to take: the bound stays on.
+        msg = msg.replace(", use XML_PARSE_HUGE option", " (elements nested that deep; 1C nests "
+                          "about ten)")
         # libxml2 reports a cut document only once the stream has ended, on its last line; an
         # error met while data was still coming (a NUL, a bad byte) is in the file itself.
         return _Malformed(f"malformed XML{line}: {msg}", source=self.source,
