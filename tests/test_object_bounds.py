@@ -11,6 +11,7 @@ import tempfile
 import pytest
 
 from bench import object_memory
+from onecsync import formats
 from onecsync.protocol import bodyscan
 from onecsync.protocol import limits
 from onecsync.protocol.reader import MessageReader
@@ -141,3 +142,28 @@ def test_63_mib_of_tiny_elements_cost_what_a_real_document_of_63_mib_does(shape)
     assert m["objects"] == 3 and m["ref"] == f.ref(1) and m["stub"] < 2000, m
     assert m["problem"].startswith(f"the object is larger than {limits.TAG_LIMIT:,} tags"), m
     assert m["rss"] < 800, m  # MiB
+
+
+EXT = "http://example.com/ed-extension/1.0"
+NS = formats.namespace("1.8")
+
+
+@pytest.mark.parametrize("prefixed", [False, True], ids=["default namespace", "prefix"])
+def test_an_extension_object_past_the_limit_is_named_as_it_is_under_it(prefixed, monkeypatch):
+    """It was parked under its bare local name: another object than the one it is under the limit
+    (and an extension's УдалениеОбъекта, a deletion of ours)."""
+    # With a prefix its keys are in the body namespace: its Ссылка names it, under the limit or
+    # past it; in the extension's own, a digest does (of what was kept, past it).
+    keys = f"<КлючевыеСвойства><Ссылка>{f.ref(4)}</Ссылка></КлючевыеСвойства>"
+    for name in ("Справочник.НетТакого", "УдалениеОбъекта"):
+        obj = (f'<e:{name} xmlns:e="{EXT}">{keys}{"<a/>" * 100_000}</e:{name}>' if prefixed
+               else f'<{name} xmlns="{EXT}">{keys}{"<a/>" * 100_000}</{name}>')
+        data = f.Msg(objects=[obj]).xml().replace(
+            f"{NS}</msg:Format>".encode(), f"{NS} {EXT}</msg:Format>".encode())
+        whole, = MessageReader(io.BytesIO(data), "m.xml").objects()
+        monkeypatch.setattr(limits, "TAG_LIMIT", 64 << 10)
+        stub, = MessageReader(io.BytesIO(data), "m.xml").objects()
+        monkeypatch.undo()
+        assert whole.type == stub.type == f"{{{EXT}}}{name}" and stub.kind == "object", stub
+        assert "larger than 65,536 tags" in stub.problem
+        assert (whole.ref == stub.ref == f.ref(4)) if prefixed else stub.ref.startswith("~")

@@ -213,12 +213,13 @@ class MessageReader:
             local_name(el, self.source)
             qname = etree.QName(el)
             namespace, type_name = qname.namespace, qname.localname
-        if self.oversized:
-            return self._too_large(el, ns, type_name)
         if namespace != ns:  # a format extension's (`elements` refused any other)
-            return self._untaken(el, ns, f"{{{namespace}}}{type_name}",
-                                 f"an object of the format extension {namespace}, "
-                                 "which onecsync does not know")
+            type_name = f"{{{namespace}}}{type_name}"
+        if self.oversized:  # named as it would be under the limit
+            return self._too_large(el, ns, type_name)
+        if namespace != ns:
+            return self._untaken(el, ns, type_name, f"an object of the format extension "
+                                 f"{namespace}, which onecsync does not know")
         if type_name not in index.object_types:
             return self._untaken(el, ns, type_name, f"{type_name} is not an object type of "
                                  f"EnterpriseData {index.version}")
