@@ -120,7 +120,9 @@ def _rebuild(el, body_ns: str):
     on the root and the Body, and the other prefixes `el` has: an extension's keeps its own, and
     one an xsi:type value names stays bound (as `el`'s scope binds it, a root's prefix too)."""
     typed, outer, retype = _typed(el)
-    nsmap: dict[str | None, str] = {None: body_ns, **ROOT_NSMAP, **outer}
+    nsmap: dict[str | None, str] = {None: body_ns}
+    nsmap.update(ROOT_NSMAP)
+    nsmap.update(outer)
 
     def kept(p, uri) -> bool:  # the body namespace's prefix goes, unless a value names it
         return p is not None and (uri != body_ns or p in typed)
