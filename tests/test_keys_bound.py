@@ -58,3 +58,33 @@ def test_a_ссылка_written_with_spaces_after_a_long_text_is_kept_whole(spac
     msg = f.Msg(objects=[f"<Справочник.Контрагенты>{keys}</Справочник.Контрагенты>"]).xml()
     stub = next(iter(MessageReader(io.BytesIO(msg), "m.xml").objects()))
     assert stub.problem and stub.ref == f.ref(1).lower()
+
+
+NAMED_LATER = {  # where the Ссылка is when the first КлючевыеСвойства has none (R3 #2b)
+    "in a second КлючевыеСвойства": "<КлючевыеСвойства><Наименование>ООО Большой</Наименование>"
+    "</КлючевыеСвойства>{flood}<КлючевыеСвойства><Код>1</Код><Ссылка>{ref}</Ссылка>"
+    "</КлючевыеСвойства>",
+    "after an empty first one": "<КлючевыеСвойства/><КлючевыеСвойства><Ссылка>{ref}</Ссылка>"
+    "</КлючевыеСвойства>{flood}",
+    "after many without one": "<КлючевыеСвойства/>" + "<КлючевыеСвойства><a/></КлючевыеСвойства>"
+    * 50_000 + "<КлючевыеСвойства><Ссылка>{ref}</Ссылка></КлючевыеСвойства>{flood}",
+    "never": "<КлючевыеСвойства/>" + "<КлючевыеСвойства><a/></КлючевыеСвойства>" * 50_000
+    + "{flood}",
+}
+
+
+@pytest.mark.parametrize("shape", NAMED_LATER)
+def test_a_stub_is_named_by_the_ссылка_the_whole_object_is_named_by(shape, monkeypatch):
+    """R3 #2b: the trim kept the first КлючевыеСвойства alone, so a Ссылка only in a later one
+    was lost and the stub got a ~hash ref: every later run found the parked object drifted."""
+    body = NAMED_LATER[shape].format(ref=f.ref(1), flood="<a/>" * 300_000)
+    huge = f"<Справочник.Контрагенты>{body}</Справочник.Контрагенты>"
+    msg = f.Msg(objects=[huge, f.counterparty(f.ref(2), "ООО Малый")]).xml()
+    whole, _ = MessageReader(io.BytesIO(msg), "m.xml").objects()  # under the limit
+    assert whole.problem is None
+    monkeypatch.setattr(limits, "OBJECT_LIMIT", 256 << 10)
+    stub, second = MessageReader(io.BytesIO(msg), "m.xml").objects()
+    assert "larger than 0 MiB" in stub.problem and second.ref == f.ref(2)
+    assert stub.ref == whole.ref and (stub.ref == f.ref(1)) == (shape != "never"), stub.ref
+    # What the stub keeps of later КлючевыеСвойства: the one Ссылка, never a flood of them.
+    assert len(stub.xml) < 2_000, len(stub.xml)

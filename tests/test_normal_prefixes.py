@@ -36,10 +36,10 @@ def messages(draw) -> tuple[str, str]:
         elif prefix and prefix not in body_decls and prefix != "xs":
             prefix = ""
         name = f"{prefix}:Поле" if prefix else "Поле"
-        # (An xsi:type naming a prefix redeclared below the Body is left out: own_namespaces
-        # resolves the prefixes such values name in the object's own scope.)
-        attr = draw(st.sampled_from(["", ' a="1"', ' b:a="2"', f' c="{BODY}"']
-                                    + ([' xsi:type="b:x"'] if not decl and depth == 0 else [])))
+        # An xsi:type names a prefix as it is bound where the value is (XML's rule): declared on
+        # the Body, redeclared below it, on the element itself, or not at all.
+        attr = draw(st.sampled_from(["", ' a="1"', ' b:a="2"', f' c="{BODY}"', ' xsi:type="b:x"',
+                                     ' xsi:type="e:x"', ' xsi:type="z:x"', ' xsi:type="xs:x"']))
         inner = "".join(element(depth + 1) for _ in range(draw(st.integers(0, 2)))) \
             if depth < 3 else ""
         return f"<{name}{decl}{attr}>т{inner}</{name}>х"
@@ -58,7 +58,7 @@ def _meaning(el, top: bool = True) -> tuple:
             [_meaning(c, False) for c in el])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(messages())
 def test_any_prefix_serializes_once_to_the_same_object(message):
     xml, ns = message
@@ -67,6 +67,21 @@ def test_any_prefix_serializes_once_to_the_same_object(message):
     again = etree.fromstring(f'<Message{ROOT}><Body xmlns="{ns}">'.encode() + relative
                              + b"</Body></Message>")[0][0]
     assert _meaning(again) == _meaning(obj)
+
+
+def test_a_prefix_an_xsi_type_names_is_bound_where_the_value_is():
+    """Declared below the object alone, beside one the object's scope binds, it lost its
+    declaration (the copy declared only what the object's scope named): `k:T` was left unbound."""
+    xml = (f'<Message{ROOT}><Body xmlns="{BODY}" xmlns:d="urn:outer"><Объект><П xsi:type="d:U"/>'
+           '<Г xmlns:d="urn:inner"><Поле xmlns:k="urn:k" xsi:type="k:T"/><Поле xsi:type="d:T"/>'
+           '</Г></Объект></Body></Message>')
+    obj = etree.fromstring(xml.encode())[0][0]
+    relative = normalize_object(obj, BODY)
+    again = etree.fromstring(f'<Message{ROOT}><Body xmlns="{BODY}">'.encode() + relative
+                             + b"</Body></Message>")[0][0]
+    assert _meaning(again) == _meaning(obj)
+    assert [e.nsmap.get(e.get(XSI_TYPE).partition(":")[0]) for e in again.iter() if e.get(XSI_TYPE)] \
+        == ["urn:outer", "urn:k", "urn:inner"]
 
 
 def test_an_extension_object_with_a_prefix_keeps_it_and_is_read_in_linear_time():

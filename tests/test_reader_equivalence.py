@@ -72,6 +72,11 @@ def outcome(reader_class, data: bytes, seed: int | None = None, check_schema: bo
 def same(data: bytes, seed: int | None = None, check_schema: bool = True) -> list:
     new = outcome(MessageReader, data, seed, check_schema)
     old = outcome(reference_reader.MessageReader, data, seed, check_schema)
+    if old and isinstance(old[-1], tuple) and "XML_PARSE_HUGE" in old[-1][1]:
+        # On purpose (R2 F4): the refusal of a document nested too deep no longer passes on
+        # libxml2's advice to lift the bound; the same refusal at the same place otherwise.
+        old[-1] = (old[-1][0], old[-1][1].replace(", use XML_PARSE_HUGE option", " (elements "
+                   "nested that deep; 1C nests about ten)"), old[-1][2])
     if new != old and isinstance(new[-1], tuple) and new[-1][1].startswith("m.xml: malformed XML"):
         # Where the parser meets malformed XML, the old reader still took the first event of
         # that chunk of input (lxml's iterparse hands out one more): an object, or the refusal of

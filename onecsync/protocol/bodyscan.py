@@ -9,8 +9,9 @@ is left to parse: between two chunks of input, once every event so far was handl
 Body's children that no event named (an object of a type the format lacks, an extension's,
 what has no place in a Body) are judged in message order, in the reader's words, and what
 passed is yielded; an element beside the Body is refused; and an object read from more than
-OBJECT_LIMIT bytes loses what it holds but the first part of its first КлючевыеСвойства. So what the parser builds
-between two such points is one chunk's worth, whatever the input.
+OBJECT_LIMIT bytes or TAG_LIMIT `<` loses what it holds but the first part of its first
+КлючевыеСвойства. So what the parser builds between two such points is one chunk's worth,
+whatever the input (the `<` are counted on each chunk's bytes, in C, as they are fed).
 
 Only what the parser has finished is removed: libxml2 may still append text to the last child
 of an open element, so every open element keeps its last child.
@@ -102,20 +103,21 @@ class BodyScan:
         if version in formats.VERSIONS:  # else every child takes the careful way
             tags += [f"{self.own}{name}" for name in formats.load(version).object_types]
         self.parser = etree.XMLPullParser(events=("start", "end"), tag=tags, **OPTIONS)
-        self.phase, self.bodies, self.count, self.fed = _BEFORE, 0, 0, 0
+        self.phase, self.bodies, self.count, self.fed, self.tags = _BEFORE, 0, 0, 0, 0
         self.root: Any = None
         self.body: Any = None
         self.last: Any = None
         self.current: Any = None
         self.kept: Any = None  # the last КлючевыеСвойства of the current object a trim kept
         self.evented = False  # the current object is one the parser reported
-        self.begun = 0  # bytes fed when the current object started
+        self.begun = self.tags_begun = 0  # bytes and `<` fed when the current object started
 
     def elements(self) -> Iterator[etree._Element]:
         replay = self.r._tape.replay()
         while True:
             data = replay.pop(0) if replay else self.r._input.read(CHUNK)
             self.fed += len(data)
+            self.tags += data.count(b"<")
             try:
                 self.parser.feed(data) if data else self.parser.close()
             except etree.XMLSyntaxError as exc:
@@ -136,7 +138,8 @@ class BodyScan:
                     if (last.getnext() if last is not None else body[0]) is not el:
                         yield from self._unreported(el)
                     self._judge(el)
-                    self.current, self.evented, self.begun, self.kept = el, True, self.fed, None
+                    self.current, self.evented, self.kept = el, True, None
+                    self.begun, self.tags_begun = self.fed, self.tags
             if not data:
                 break
             yield from self._settle()
@@ -210,7 +213,8 @@ class BodyScan:
             following = el.getnext()
             if following is None and not final and el.tail is None:
                 if el is not self.current:  # its size counts from here, as from a start event
-                    self.current, self.evented, self.begun, self.kept = el, False, self.fed, None
+                    self.current, self.evented, self.kept = el, False, None
+                    self.begun, self.tags_begun = self.fed, self.tags
                 return
             size = self._ready(el)
             yield el
@@ -219,11 +223,19 @@ class BodyScan:
 
     def _ready(self, el) -> int:
         """Before a child of the Body is yielded: its size, and what is dropped if too large."""
-        size = self.fed - self.begun if el is self.current else 0
-        self.r.oversized = size if size > limits.OBJECT_LIMIT else 0
+        size, tags = (self.fed - self.begun, self.tags - self.tags_begun) \
+            if el is self.current else (0, 0)
+        crowded = tags > limits.TAG_LIMIT
+        self.r.oversized = size if crowded or size > limits.OBJECT_LIMIT else 0
+        self.r.crowded = tags if crowded else 0
         if self.r.oversized:
             _trim(el, self.kept, final=True)
         return size
+
+    def _too_large(self) -> bool:
+        """The current object, still open, is past one of its bounds."""
+        return self.current is not None and (self.fed - self.begun > limits.OBJECT_LIMIT
+                                             or self.tags - self.tags_begun > limits.TAG_LIMIT)
 
     def _done(self, el, size: int) -> None:
         """Once the consumer moved on from a child of the Body: it is cleared, what came
@@ -245,7 +257,7 @@ class BodyScan:
         """Between two chunks: what no event named is judged, an object too large trimmed."""
         if self.phase == _IN:
             yield from self._unreported(None, final=False)
-            if self.current is not None and self.fed - self.begun > limits.OBJECT_LIMIT:
+            if self._too_large():
                 self.kept = _trim(self.current, self.kept)
         elif self.phase in (_BEFORE, _AFTER):
             self._beside(None)
@@ -254,26 +266,40 @@ class BodyScan:
 def _trim(obj, kept, final: bool = False):
     """Drop what `obj` holds beyond its first КлючевыеСвойства, as far as the parser is done with
     it (`final`: it is done with all), and of that one all but its first part (`_bound`).
-    `kept`: that КлючевыеСвойства once a trim before kept it whole (the children before it
-    are gone, not looked at again); returns the one to pass next time."""
+    Where that one has no Ссылка, a later КлючевыеСвойства's first Ссылка is kept as well (alone,
+    in its КлючевыеСвойства): the one `object_ref` names the object by, as the object whole would
+    be (R3 #2b: else a ~hash named the stub, and every later run found it drifted).
+    `kept`: the last КлючевыеСвойства a trim before kept whole (the children before it are gone,
+    not looked at again); returns the one to pass next time."""
     child = kept.getnext() if kept is not None else (obj[0] if len(obj) else None)
     while child is not None and ((following := child.getnext()) is not None or final):
-        if kept is None and is_keys(child):
+        if is_keys(child) and _unnamed(kept):
+            if kept is not None and kept is not obj[0]:
+                obj.remove(kept)  # a later one that held no Ссылка either: nothing to keep
+            _bound(child, _budget(kept), final=True)
             kept = child
-            _bound(child, [KEPT_ELEMENTS, KEPT_TEXT], final=True)
         else:
             obj.remove(child)
         child = following
     el = child  # the last child, open
-    if el is not None and kept is None and is_keys(el):
-        _bound(el, [KEPT_ELEMENTS, KEPT_TEXT], final=False)
+    if el is not None and is_keys(el) and _unnamed(kept):
+        _bound(el, _budget(kept), final=False)
         return kept
     while el is not None and len(el):
-        *done, last = el
-        for field in done:
-            el.remove(field)
-        el = last
+        # In C, without a Python proxy per child: past TAG_LIMIT the first trim meets millions.
+        del el[:-1]
+        el = el[0]
     return kept
+
+
+def _unnamed(kept) -> bool:
+    """No КлючевыеСвойства kept yet, or the last one kept holds no Ссылка."""
+    return kept is None or not any(isinstance(c.tag, str) and c.tag.endswith(REF) for c in kept)
+
+
+def _budget(kept) -> list[int]:
+    """The first КлючевыеСвойства keeps its first part; a later one, its Ссылка alone."""
+    return [KEPT_ELEMENTS, KEPT_TEXT] if kept is None else [0, 0]
 
 
 def _bound(el, budget: list[int], final: bool, top: bool = True) -> None:

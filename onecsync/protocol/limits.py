@@ -1,7 +1,7 @@
-"""The bound on one body object, said once for the reader that enforces it and the state that
-relies on it (this module imports nothing, so that `status` can know it without lxml).
+"""The bounds on one body object, said once for the reader that enforces them and the state that
+relies on them (this module imports nothing, so that `status` can know them without lxml).
 
-Public API: `OBJECT_LIMIT`, `TOO_LARGE`.
+Public API: `OBJECT_LIMIT`, `TAG_LIMIT`, `TOO_LARGE`.
 """
 
 from __future__ import annotations
@@ -12,4 +12,13 @@ from __future__ import annotations
 # run's memory stays bounded by this plus one chunk's worth and one text node (libxml2 caps
 # those at 10 MB without huge_tree), and its parked copy is its keys alone.
 OBJECT_LIMIT = 64 << 20
+# The same for one read from more markup than this (its `<`, counted on the bytes: start and end
+# tags): under OBJECT_LIMIT an object is built whole, at ~130 bytes an element in lxml, so 63 MiB
+# of `<a/>` (16 million) took 2.2 GB where a real document of 63 MiB takes 0.5 GB. A row of a
+# goods table as 1C writes it (tests/factory.GOODS_ROW: 33 elements, its references nesting their
+# key properties) is 66 `<`, 33 bytes a `<`: a document of 20,000 rows is 1.3 million, one of
+# OBJECT_LIMIT 2 million. So what 1C writes meets the byte bound first; this one is met first by
+# markup under 16 bytes a `<` on average (`<a/>`: 4), which past here costs ~0.55 GB at most,
+# what a real object at OBJECT_LIMIT does (bench/object_memory.py).
+TAG_LIMIT = 4 << 20
 TOO_LARGE = "the object is larger than"  # its parking reason: a retry cannot send it (store)

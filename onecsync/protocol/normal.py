@@ -65,29 +65,64 @@ def own_namespaces(el):
     if el.getparent() is None or _STANDARD_PREFIXES.issuperset(el.nsmap):
         return el
     # A copy declares what its names use; a prefix named only in an xsi:type value is used too.
-    scope = el.nsmap
-    named = _typed(el)
+    named, outer, typed = _typed(el)
     copy = deepcopy(el)
     if named:
-        etree.cleanup_namespaces(copy, top_nsmap={p: scope[p] for p in named},
-                                 keep_ns_prefixes=sorted(named))
+        etree.cleanup_namespaces(copy, top_nsmap=outer, keep_ns_prefixes=sorted(named))
+    if typed:
+        _retype(el, copy)
     return copy
 
 
-def _typed(el) -> set[str]:
-    """The prefixes in scope that an xsi:type value in `el` names."""
+def _typed(el) -> tuple[set[str], dict[str, str], bool]:
+    """The prefixes xsi:type values in `el` name, those of them bound there as in `el`'s scope
+    (declared around it: a copy declares them on its top) with their namespace, and whether it
+    has an xsi:type at all. A value's prefix means what is in scope where the value is, XML's
+    rule for a QName in a value, which 1C's XDTO reads it by: one declared below the object
+    alone must keep its declaration too."""
     scope = el.nsmap
-    return {p for e in el.iter(etree.Element) if ":" in (v := e.get(_XSI_TYPE, ""))
-            for p in (v.partition(":")[0],) if p in scope}
+    named: set[str] = set()
+    outer: dict[str, str] = {}
+    typed = False
+    for e in el.iter(etree.Element):
+        value = e.get(_XSI_TYPE)
+        if value is None:
+            continue
+        typed = True
+        prefix, colon, _ = value.partition(":")
+        uri = e.nsmap.get(prefix) if colon else None
+        if uri is not None:
+            named.add(prefix)
+            if scope.get(prefix) == uri:
+                outer[prefix] = uri
+    return named, outer, typed
+
+
+def _retype(src, copy) -> None:
+    """Where `copy` binds a prefix an xsi:type value of `src` names otherwise (lxml drops a
+    declaration whose namespace an ancestor declares under another prefix), the value names the
+    same type by a prefix `copy` binds to its namespace there (none: the default one's)."""
+    for a, b in zip(src.iter(etree.Element), copy.iter(etree.Element), strict=True):
+        prefix, colon, local = a.get(_XSI_TYPE, "").rpartition(":")
+        uri = a.nsmap.get(prefix if colon else None) if local else None
+        if uri is not None and (scope := b.nsmap).get(prefix if colon else None) != uri:
+            alias = min((p or "" for p, u in scope.items() if u == uri), key=lambda p: p == "",
+                        default=None)
+            if alias is None:  # nothing binds it there: an attribute in it makes lxml declare it
+                b.set(f"{{{uri}}}_", "")
+                del b.attrib[f"{{{uri}}}_"]
+                alias = next(p for p, u in b.nsmap.items() if u == uri and p)
+            b.set(_XSI_TYPE, f"{alias}:{local}" if alias else local)
 
 
 def _rebuild(el, body_ns: str):
     """A copy of `el` whose body-namespace names are unprefixed, with the declarations 1C makes
     on the root and the Body, and the other prefixes `el` has: an extension's keeps its own, and
-    one an xsi:type value names stays bound."""
+    one an xsi:type value names stays bound (as `el`'s scope binds it, a root's prefix too)."""
+    typed, outer, retype = _typed(el)
     nsmap: dict[str | None, str] = {None: body_ns}
     nsmap.update(ROOT_NSMAP)
-    typed = _typed(el)
+    nsmap.update(outer)
 
     def kept(p, uri) -> bool:  # the body namespace's prefix goes, unless a value names it
         return p is not None and (uri != body_ns or p in typed)
@@ -109,5 +144,8 @@ def _rebuild(el, body_ns: str):
                 copy(child, dst)
         return dst
 
-    return copy(el, None)
+    out = copy(el, None)
+    if retype:
+        _retype(el, out)
+    return out
 

@@ -102,6 +102,9 @@ class MessageReader:
         lineno = getattr(exc, "lineno", None)
         line = f" at line {lineno}" if lineno else ""
         msg = str(getattr(exc, "msg", exc) or exc).split(", line ")[0]
+        # libxml2's advice (XML_PARSE_HUGE) is not the admin's to take: the bound stays on.
+        msg = msg.replace(", use XML_PARSE_HUGE option", " (elements nested that deep; 1C nests "
+                          "about ten)")
         # libxml2 reports a cut document only once the stream has ended, on its last line; an
         # error met while data was still coming (a NUL, a bad byte) is in the file itself.
         return _Malformed(f"malformed XML{line}: {msg}", source=self.source,
@@ -189,7 +192,8 @@ class MessageReader:
         """The format extensions' namespaces, which Format lists after the format (XS 2281)."""
         return tuple(self.header.format.split()[1:])
 
-    oversized = 0  # bytes of the object just yielded, when they passed OBJECT_LIMIT
+    oversized = 0  # bytes of the object just yielded, when it passed OBJECT_LIMIT or TAG_LIMIT
+    crowded = 0  # its `<`, when they passed TAG_LIMIT
 
     def _check_body(self, el) -> None:
         """A Body in another namespace than its Format's holds no object of that format: 1C
@@ -209,12 +213,13 @@ class MessageReader:
             local_name(el, self.source)
             qname = etree.QName(el)
             namespace, type_name = qname.namespace, qname.localname
-        if self.oversized:
-            return self._too_large(el, ns, type_name)
         if namespace != ns:  # a format extension's (`elements` refused any other)
-            return self._untaken(el, ns, f"{{{namespace}}}{type_name}",
-                                 f"an object of the format extension {namespace}, "
-                                 "which onecsync does not know")
+            type_name = f"{{{namespace}}}{type_name}"
+        if self.oversized:  # named as it would be under the limit
+            return self._too_large(el, ns, type_name)
+        if namespace != ns:
+            return self._untaken(el, ns, type_name, f"an object of the format extension "
+                                 f"{namespace}, which onecsync does not know")
         if type_name not in index.object_types:
             return self._untaken(el, ns, type_name, f"{type_name} is not an object type of "
                                  f"EnterpriseData {index.version}")
@@ -252,10 +257,17 @@ class MessageReader:
         el = own_namespaces(el)
         xml = serialize(el, ns)
         digest = hashlib.sha256(xml).hexdigest()[:32]
-        ref = object_ref(el, ns) if el.find(f"{{{ns}}}{KEYS}") is not None else None
-        problem = (f"{TOO_LARGE} {limits.OBJECT_LIMIT >> 20} MiB ({self.oversized >> 20} MiB in "
-                   "the message): parked by its key properties alone; make it smaller in the base "
-                   "(or its attachments), then register it again")
+        # Named as the object whole is (`_object`): what bodyscan kept of its keys holds the
+        # Ссылка `object_ref` finds, else the first КлючевыеСвойства to hash.
+        keys = el.find(f"{{{ns}}}{KEYS}")
+        ref = object_ref(el, ns) if keys is not None else None
+        if ref is None and keys is not None:
+            ref = "~" + hashlib.sha256(etree.tostring(keys)).hexdigest()[:32]
+        size = (f"{limits.TAG_LIMIT:,} tags ({self.crowded:,} in the message, 1C's largest "
+                "documents have about a million)" if self.crowded else
+                f"{limits.OBJECT_LIMIT >> 20} MiB ({self.oversized >> 20} MiB in the message)")
+        problem = (f"{TOO_LARGE} {size}: parked by its key properties alone; make it smaller in "
+                   "the base (or its attachments), then register it again")
         kind = "delete" if type_name == DELETION else "object"
         return BodyObject(type_name, ref or "~" + digest, kind, xml, digest, el.sourceline,
                           problem=problem)
