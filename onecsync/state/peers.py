@@ -35,12 +35,14 @@ class PeerState:
     out_no: int | None = None
     out_received_no: int | None = None
     out_fingerprint: str | None = None
+    stale_since: str | None = None      # since when its newer messages are skipped as dated
+    stale_runs: int | None = None       # before the last one taken, and for how many runs
 
 
 _PEER_COLUMNS = tuple(f.name for f in fields(PeerState))
 _JSON_COLUMNS = ("versions", "object_types")
 _NUMBERS = ("sent_no", "received_no", "confirmed_no")  # the message numbers: never NULL
-_OPTIONAL_NUMBERS = ("out_no", "out_received_no")
+_OPTIONAL_NUMBERS = ("out_no", "out_received_no", "stale_runs")
 
 
 def _checked_numbers(values: dict) -> None:
@@ -143,9 +145,12 @@ class Peers(Table):
                           (sent, sent, name))
 
     def renumber_received(self, name: str, received: int) -> None:
-        """The peer's next message is taken if numbered above `received`, its file read again."""
+        """The peer's next message is taken if numbered above `received`, its file read again,
+        whatever its date: the headers we took above `received` are forgotten (a human said so)."""
         self.conn.execute("UPDATE peers SET received_no = ?, in_fingerprint = NULL, "
-                          "received_created = NULL WHERE name = ?", (received, name))
+                          "received_created = NULL, stale_since = NULL, stale_runs = NULL "
+                          "WHERE name = ?", (received, name))
+        self._state.headers.forget_above(name, received)
 
     def exchanged(self) -> bool:
         """Has any message gone either way? Until then a code is the admin's to correct."""
