@@ -16,6 +16,7 @@ alarm at all.
 from __future__ import annotations
 
 import datetime
+import sqlite3
 
 import pytest
 
@@ -235,3 +236,23 @@ def test_a_zone_less_date_hours_before_a_zoned_one_still_is_a_clock_gone_back(sa
     sandbox.put("accounting", acc(6, "2026-12-06T10:00:00"))
     code, _, err = sandbox.run("run")
     assert code == 0 and "its clock went back?" in err, err
+
+
+@pytest.mark.parametrize("again, restored", [("2026-11-20T10:00:00", True),
+                                             ("2026-11-20T11:00:00", False)])
+def test_a_state_from_before_the_headers_knows_the_last_one_it_took(sandbox, again, restored):
+    """Migration 0010 enters the one header an older state knows (its ReceivedNo unknown): the
+    CRM restored just after the upgrade is seen, its message taken last, again, is not."""
+    _crm_confirmed_two(sandbox)
+    with sqlite3.connect(sandbox.state_path) as c:
+        f.before_received_headers(c)
+        c.execute("DELETE FROM _sqlite_migrations WHERE name >= '0010_received_headers'")
+    c.close()
+    sandbox.put("crm", crm(2, 2, again))
+    code, report, err = sandbox.run("run")
+    assert code == 0, err
+    assert bool(report["peers"]["crm"]["received"].get("restored")) is restored, err
+    with sandbox.db() as c:
+        assert c.execute("SELECT message_no, received_no FROM received_headers WHERE peer = 'crm' "
+                         "AND abandoned = 0 ORDER BY id").fetchall() == \
+            ([(2, 2)] if restored else [(2, None)])  # the left life's: abandoned

@@ -62,7 +62,9 @@ def skip(state: State, name: str, peer, h: Header, verdict: Verdict,
     """A message not taken. One we know for what it is is skipped once (its file is not read
     again); one dated before the last taken, by a clock set back or as a file we never saw
     of a life a restore abandoned, is read again each run, and after STALE_RUNS runs or
-    STALE_SECONDS the run says so with its exit code: a stall is never silent."""
+    STALE_SECONDS the run says so with its exit code: a stall is never silent. 1C itself would
+    apply a stale file (its number is above the new life's): its objects would overwrite the
+    new life's, and its ReceivedNo take our confirmed number back."""
     if verdict is not Verdict.UNSURE:
         with state.atomic():
             state.peers.update(name, in_fingerprint=incoming.fingerprint)

@@ -116,6 +116,8 @@ def judge(decision: Decision, numbers: Numbers, message_no: int | None, created:
         return Verdict.AGAIN if not seen.abandoned and decision is Decision.DUPLICATE \
             else Verdict.STALE
     if decision is Decision.DUPLICATE:
+        if (received_no or 0) > numbers.sent_no:
+            return Verdict.AGAIN  # confirms what we never wrote: no life of it we can judge
         if around is not None:
             return Verdict.AGAIN if fits(message_no, created, received_no, *around) \
                 else Verdict.RESTORED
@@ -139,5 +141,5 @@ def span(seconds: Fraction | float) -> str:
              counted(minutes, "{n} minute", "{n} minutes"),
              counted(secs, "{n} second", "{n} seconds"))
     first = next((i for i, v in enumerate(values) if v), 3)
-    return " ".join(t for t, v in zip(texts[first:first + 2], values[first:first + 2]) if v) \
-        or texts[3]
+    shown = zip(texts[first:first + 2], values[first:first + 2], strict=True)
+    return " ".join(t for t, v in shown if v) or texts[3]
