@@ -198,3 +198,11 @@ def declarations(types: dict[str, tuple[str, str]], prefix: str | None = None) -
                     for n, (s, r) in types.items())
     out = f"<msg:AvailableObjectTypes>{items}</msg:AvailableObjectTypes>"
     return out + (f"<msg:Prefix>{prefix}</msg:Prefix>" if prefix else "")
+
+
+def before_received_headers(conn) -> None:
+    """Undo migration 0011 in an open state (sqlite3): what a test needs that makes a state
+    of an older onecsync by deleting the records of its later migrations."""
+    conn.execute("DROP TABLE received_headers")
+    conn.execute("ALTER TABLE peers DROP COLUMN stale_since")
+    conn.execute("ALTER TABLE peers DROP COLUMN stale_runs")

@@ -11,6 +11,7 @@ import sqlite3
 
 import pytest
 
+from tests import factory as f
 from tests.emulator.users import BANK
 from tests.emulator.world import assert_converged
 from tests.test_withdrawn import crm_backlog
@@ -35,6 +36,7 @@ def as_0009_left_it(world) -> None:
         c.execute("DROP INDEX registrations_marked")
         c.execute("CREATE INDEX registrations_marked ON registrations (peer, kind) "
                   "WHERE marked IS NOT NULL")
+        f.before_received_headers(c)  # 0011's, later still
         c.execute("DELETE FROM _sqlite_migrations WHERE name >= '0010'")
     c.close()
 

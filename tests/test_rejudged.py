@@ -12,6 +12,7 @@ import sqlite3
 
 import pytest
 
+from tests import factory as f
 from tests.emulator import data as d
 from tests.emulator.world import World
 from tests.emulator.world import assert_converged
@@ -80,6 +81,7 @@ def test_a_forwarded_payment_left_waiting_by_an_older_onecsync_is_judged_after_t
     paid = repointed_before_judged(world)
     with sqlite3.connect(world.root / "state" / "onecsync.sqlite") as c:
         c.execute("DROP TABLE judged")
+        f.before_received_headers(c)  # 0011's, later still
         c.execute("DELETE FROM _sqlite_migrations WHERE name >= '0009_judged'")
     c.close()
     settle_quietly(world)

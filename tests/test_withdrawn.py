@@ -15,6 +15,7 @@ import sqlite3
 import pytest
 
 from onecsync.state.inbox import OWN_INVOICE
+from tests import factory as f
 from tests.emulator import data as d
 from tests.emulator.expect import RETURN
 from tests.emulator.expect import SALE
@@ -282,6 +283,7 @@ def test_a_document_withdrawn_before_the_upgrade_is_reported_marked_once_sent_ag
         else:  # as 0007 left it
             c.execute("UPDATE registrations SET marked = NULL")
         c.execute("DROP TABLE judged")  # 0009's, later than either
+        f.before_received_headers(c)  # 0011's, later still
         c.execute("DELETE FROM _sqlite_migrations WHERE name >= ?", (older,))
     c.close()
     reassign(world, paid, order)

@@ -19,12 +19,12 @@ from collections import Counter
 from typing import Any
 from typing import Iterator
 
-from onecsync import clock
 from onecsync import formats
 from onecsync.config import Config
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StrayEntry
 from onecsync.errors import TemporaryError
+from onecsync.flows import lives
 from onecsync.flows.addressing import by_header
 from onecsync.flows.addressing import scan
 from onecsync.flows.declared import declared_to
@@ -34,13 +34,13 @@ from onecsync.flows.whose import judge_outgoing
 from onecsync.progress import NO_PROGRESS
 from onecsync.progress import Progress
 from onecsync.protocol import numbering
+from onecsync.protocol.dating import Verdict
 from onecsync.protocol.envelope import Header
 from onecsync.protocol.envelope import check_incoming
 from onecsync.protocol.objects import convert
 from onecsync.protocol.reader import MessageReader
 from onecsync.protocol.writer import utc_now_text
 from onecsync.protocol.writer import write_message
-from onecsync.protocol.xsdate import instant
 from onecsync.quarantine import NotYet
 from onecsync.quarantine import Quarantine
 from onecsync.runs import Received
@@ -68,24 +68,6 @@ class _Sink:
 
     def flush(self) -> None:
         pass
-
-
-# How far a base's clock may run ahead of ours before its CreationDate stops being a reference.
-CLOCK_AHEAD = 86400
-
-
-def _reference(name: str, created: str) -> str:
-    """What to keep as the date of the message we accepted: the base's own CreationDate, unless
-    it is ahead of this host's clock. Kept as it is, a date in the future (a base's clock set
-    wrong once) would make every later message look older, and a restore of that base from a
-    backup would go unnoticed, its new messages skipped as received earlier."""
-    when, now = instant(created), clock.utc_now().timestamp()
-    if when is not None and when > now + CLOCK_AHEAD:
-        log.warning("%s: its message is dated %s, ahead of this host's clock (%s): check the "
-                    "clock of the 1C server; our own time is kept as the message's date",
-                    name, created.strip(), utc_now_text())
-        return utc_now_text()
-    return created
 
 
 class Exchange:
@@ -153,23 +135,11 @@ class Exchange:
                     return Received(ReceivedKind.SETTINGS_ONLY, file, header_numbers)
                 numbers = numbering.Numbers(peer.sent_no, peer.received_no, peer.confirmed_no)
                 decision = numbering.decide(numbers, h.message_no, h.received_no, peer=name)
-                age = self._age(peer, h)
-                restored = decision is numbering.Decision.DUPLICATE and age > 0
-                stale = decision is numbering.Decision.APPLY and age < 0
-                if decision is numbering.Decision.DUPLICATE and not restored or stale:
-                    with self.state.atomic():
-                        self.state.peers.update(name, in_fingerprint=incoming.fingerprint)
-                    if stale:
-                        log.warning("%s: %s is its message %s dated %s, before its message %s "
-                                    "accepted last (%s): a file from before the base was "
-                                    "restored from a backup, delivered again; skipped as "
-                                    "received earlier (if the base's clock was set back, its "
-                                    "messages are taken once dated later)", name, file,
-                                    h.message_no, h.creation_date.strip(), peer.received_no,
-                                    peer.received_created)
-                    else:
-                        log.debug("%s: message %s was received earlier (we hold up to %s); "
-                                  "skipped", name, h.message_no, peer.received_no)
+                verdict = lives.verdict(self.state, name, peer, h, numbers, decision)
+                restored = verdict is Verdict.RESTORED
+                if verdict not in (Verdict.NEW, Verdict.RESTORED):
+                    if (stalled := lives.skip(self.state, name, peer, h, verdict, incoming)):
+                        self.problems.append(stalled)
                     return Received(ReceivedKind.DUPLICATE, file, header_numbers)
                 with self.state.atomic():
                     if restored:
@@ -194,8 +164,10 @@ class Exchange:
                         confirmed = self.state.outbox.confirm(name, h.received_no or 0)
                     counts = self.state.inbox.stage(name, h.message_no, h.version, reader.objects())
                     if decision is not numbering.Decision.APPLY_UNNUMBERED:
-                        seen.update(received_no=h.message_no, received_created=_reference(name, h.creation_date),
-                                    confirmed_no=h.received_no or 0)
+                        seen.update(received_no=h.message_no, received_created=lives.reference(name, h.creation_date),
+                                    confirmed_no=h.received_no or 0, stale_since=None, stale_runs=None)
+                        self.state.headers.take(name, h.message_no or 0, h.creation_date,
+                                                h.received_no, restored)
                     seen["format_version"] = h.version
                     self.state.peers.update(name, **seen)
         except NotYet as note:  # the base may still be writing it: nothing was applied
@@ -207,23 +179,6 @@ class Exchange:
         return Received(ReceivedKind.APPLIED, file, header_numbers, restored=restored, resent=again,
                         confirmed=confirmed, objects=counts.objects, deletions=counts.deletions,
                         parked=counts.parked)
-
-    @staticmethod
-    def _age(peer, h: Header) -> int:
-        """1 if the message was made after the one we accepted last, -1 if before, else 0.
-
-        Newer with a number we already hold: a base restored from a backup numbers its new
-        messages again from the backup's numbers, and skipping those as "received earlier" (and
-        confirming them by our ReceivedNo) is how 1C bases lose data after a restore. Older with
-        a higher number: a file of the life that restore abandoned, delivered again (a sync
-        tool, a folder restored with the base); applied, its stale objects would overwrite the
-        new life's and its ReceivedNo take our confirmed number back. 1C itself would apply
-        it; one base's numbers and dates only go up together, so it is skipped.
-        """
-        new, last = instant(h.creation_date), instant(peer.received_created)
-        if new is None or last is None or new == last:
-            return 0
-        return 1 if new > last else -1
 
     # -- send ----------------------------------------------------------------------------
     def send(self, name: str) -> Sent:

@@ -1,6 +1,6 @@
 """An xs:dateTime as an instant: what CreationDate says, comparable whatever its year or zone.
 
-Public API: `instant(text)`.
+Public API: `instant(text)`, `zoned(text)`.
 
 `datetime.fromisoformat` cannot read years past 9999 or before 1, nor 24:00:00, which XML
 Schema allows (and 1C's schema for CreationDate is plain xs:dateTime); dropping the zone, as
@@ -56,3 +56,9 @@ def instant(text: str | None) -> Fraction | None:
         seconds -= (1 if zone[0] == "+" else -1) * (zh * 3600 + zm * 60)
     return seconds + fraction
 
+
+
+def zoned(text: str | None) -> bool:
+    """Does this xs:dateTime name its zone (`Z` or an offset)? One without is only taken as UTC."""
+    m = _XS.fullmatch(text or "")
+    return m is not None and m.group(8) is not None

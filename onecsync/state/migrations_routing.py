@@ -1,4 +1,5 @@
-"""The migrations of the routing's bookkeeping (0007 on): deletion marks, judgements.
+"""The migrations of the routing's and the exchange's bookkeeping (0007 on): deletion marks,
+judgements, the headers of the messages taken.
 
 Public API: none; importing it registers them in `migrations.MIGRATIONS` (migrations.py does).
 """
@@ -78,4 +79,30 @@ def _marked_confirmed(db: Database) -> None:
         CREATE INDEX registrations_marked ON registrations (peer, kind)
             WHERE marked IS NOT NULL OR kind = 'delete';
         UPDATE registrations SET marked = NULL WHERE kind = 'delete' AND confirmed_no IS NULL;
+        """)
+
+
+@MIGRATIONS(name="0011_received_headers")
+def _received_headers(db: Database) -> None:
+    """The headers of the base messages we took (state/headers.py), so that a restored base's
+    new message under a number we hold is told from a file delivered again whatever its date
+    (review R3 #1), and the skipping of messages dated before the last one taken is bounded
+    (R3 #3). An older state knows of each peer only the last message it took: that one is
+    entered, its ReceivedNo unknown (NULL matches any)."""
+    in_the_transaction(db, """
+        CREATE TABLE received_headers (
+            id INTEGER PRIMARY KEY,
+            peer TEXT NOT NULL,
+            message_no INTEGER NOT NULL,
+            created TEXT NOT NULL,              -- its CreationDate, as written
+            received_no INTEGER,                -- its ReceivedNo; NULL: not known
+            abandoned INTEGER NOT NULL DEFAULT 0  -- 1: of a life the base left (restored)
+        );
+        CREATE INDEX received_headers_no ON received_headers (peer, abandoned, message_no);
+        CREATE INDEX received_headers_peer ON received_headers (peer);
+        ALTER TABLE peers ADD COLUMN stale_since TEXT;
+        ALTER TABLE peers ADD COLUMN stale_runs INTEGER;
+        INSERT INTO received_headers (peer, message_no, created)
+            SELECT name, received_no, received_created FROM peers
+            WHERE received_no > 0 AND received_created IS NOT NULL;
         """)

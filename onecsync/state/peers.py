@@ -35,12 +35,14 @@ class PeerState:
     out_no: int | None = None
     out_received_no: int | None = None
     out_fingerprint: str | None = None
+    stale_since: str | None = None      # since when its newer messages are skipped as dated
+    stale_runs: int | None = None       # before the last one taken, and for how many runs
 
 
 _PEER_COLUMNS = tuple(f.name for f in fields(PeerState))
 _JSON_COLUMNS = ("versions", "object_types")
 _NUMBERS = ("sent_no", "received_no", "confirmed_no")  # the message numbers: never NULL
-_OPTIONAL_NUMBERS = ("out_no", "out_received_no")
+_OPTIONAL_NUMBERS = ("out_no", "out_received_no", "stale_runs")
 
 
 def _checked_numbers(values: dict) -> None:
@@ -90,14 +92,25 @@ class Peers(Table):
                 remedy="use the state file of this base, or restore the old code in the config")
         return self.get(name)
 
+    def _present(self) -> tuple[str, ...]:
+        """The peer columns this state file has: `status` and `check` read an older onecsync's
+        state without migrating it, where a later column (0011's stale_since) is not there yet
+        and stands at its default."""
+        if (present := getattr(self, "_columns", None)) is None:
+            have = {r[1] for r in self.conn.execute("PRAGMA table_info(peers)")}
+            present = self._columns = tuple(c for c in _PEER_COLUMNS if c in have)
+        return present
+
     def get(self, name: str) -> PeerState:
-        cur = self.conn.execute(f"SELECT {', '.join(_PEER_COLUMNS)} FROM peers WHERE name = ?",
+        columns = self._present()
+        cur = self.conn.execute(f"SELECT {', '.join(columns)} FROM peers WHERE name = ?",
                                 (name,))
         row = cur.fetchone()
         if row is None:
             raise KeyError(name)
         try:
-            return PeerState(**_checked(dict(zip(_PEER_COLUMNS, row, strict=True))))
+            values = dict.fromkeys(_PEER_COLUMNS) | dict(zip(columns, row, strict=True))
+            return PeerState(**_checked(values))
         except BadValue as exc:
             raise Damaged(self.path, "peers", repr(name), str(exc)) from None
 
@@ -143,9 +156,12 @@ class Peers(Table):
                           (sent, sent, name))
 
     def renumber_received(self, name: str, received: int) -> None:
-        """The peer's next message is taken if numbered above `received`, its file read again."""
+        """The peer's next message is taken if numbered above `received`, its file read again,
+        whatever its date: the headers we took above `received` are forgotten (a human said so)."""
         self.conn.execute("UPDATE peers SET received_no = ?, in_fingerprint = NULL, "
-                          "received_created = NULL WHERE name = ?", (received, name))
+                          "received_created = NULL, stale_since = NULL, stale_runs = NULL "
+                          "WHERE name = ?", (received, name))
+        self._state.headers.forget_above(name, received)
 
     def exchanged(self) -> bool:
         """Has any message gone either way? Until then a code is the admin's to correct."""

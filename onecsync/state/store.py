@@ -1,7 +1,8 @@
 """The state as one unit of work: its connection, its transactions, and its tables.
 
 Public API: `State` (open with `open_state`): `peers`, `inbox`, `outbox` (the registrations),
-`invoices`, `journal` (the runs) and `meta`, one module each; what spans the inbox and the
+`invoices`, `journal` (the runs), `meta` and `headers` (of the messages taken), one module
+each; what spans the inbox and the
 registrations at once (parking) is here.
 
 Only the state package writes SQL. Writes that belong together go through `State.atomic()`, so
@@ -18,6 +19,7 @@ from typing import Iterable
 from typing import Iterator
 
 from onecsync.protocol.limits import TOO_LARGE
+from onecsync.state.headers import Headers
 from onecsync.state.held import Holdings
 from onecsync.state.inbox import Inbox
 from onecsync.state.inbox import InboxStatus as S
@@ -40,6 +42,7 @@ class State:
         self.conn: sqlite3.Connection = conn if isinstance(conn, sqlite3.Connection) else conn.conn
         self.path = path
         self.peers = Peers(self)
+        self.headers = Headers(self)
         self.inbox = Inbox(self)
         self.outbox = Outbox(self)
         self.held = Holdings(self)

@@ -1,0 +1,101 @@
+"""What a base's message says of its life, applied: a file delivered again, a new life after a
+restore, a stale file, or a clock gone back (protocol/dating.py decides, state/headers.py
+remembers what we took).
+
+Public API: `verdict(state, name, peer, header, numbers, decision)`, `skip(...)` (a message
+not taken: logged, and the problem once skipping lasts), `reference(name, created)`,
+`CLOCK_AHEAD`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from onecsync import clock
+from onecsync.errors import NumberingConflict
+from onecsync.i18n import counted
+from onecsync.protocol import dating
+from onecsync.protocol import numbering
+from onecsync.protocol.dating import Verdict
+from onecsync.protocol.envelope import Header
+from onecsync.protocol.writer import utc_now_text
+from onecsync.protocol.xsdate import instant
+from onecsync.state import State
+from onecsync.state.table import now_text
+from onecsync.transport.base import Incoming
+
+log = logging.getLogger("onecsync")
+
+
+# How far a base's clock may run ahead of ours before its CreationDate stops being a reference.
+CLOCK_AHEAD = 86400
+
+
+def reference(name: str, created: str) -> str:
+    """What to keep as the date of the message we accepted: the base's own CreationDate, unless
+    it is ahead of this host's clock. Kept as it is, a date in the future (a base's clock set
+    wrong once) would make every later message look older, and a restore of that base from a
+    backup would go unnoticed, its new messages skipped as received earlier."""
+    when, now = instant(created), clock.utc_now().timestamp()
+    if when is not None and when > now + CLOCK_AHEAD:
+        log.warning("%s: its message is dated %s, ahead of this host's clock (%s): check the "
+                    "clock of the 1C server; our own time is kept as the message's date",
+                    name, created.strip(), utc_now_text())
+        return utc_now_text()
+    return created
+
+
+def verdict(state: State, name: str, peer, h: Header, numbers: numbering.Numbers,
+            decision: numbering.Decision) -> Verdict:
+    """What the header says of the base's life (protocol/dating.py), judged against the
+    headers we took from it."""
+    if h.message_no is None or decision is numbering.Decision.APPLY_UNNUMBERED:
+        return Verdict.NEW
+    seen = state.headers.seen(name, h.message_no, h.creation_date, h.received_no)
+    around = state.headers.around(name, h.message_no) \
+        if seen is None and decision is numbering.Decision.DUPLICATE else None
+    return dating.judge(decision, numbers, h.message_no, h.creation_date, h.received_no,
+                        peer.received_created, seen, around)
+
+def skip(state: State, name: str, peer, h: Header, verdict: Verdict,
+     incoming: Incoming) -> NumberingConflict | None:
+    """A message not taken. One we know for what it is is skipped once (its file is not read
+    again); one dated before the last taken, by a clock set back or as a file we never saw
+    of a life a restore abandoned, is read again each run, and after STALE_RUNS runs or
+    STALE_SECONDS the run says so with its exit code: a stall is never silent. 1C itself would
+    apply a stale file (its number is above the new life's): its objects would overwrite the
+    new life's, and its ReceivedNo take our confirmed number back."""
+    if verdict is not Verdict.UNSURE:
+        with state.atomic():
+            state.peers.update(name, in_fingerprint=incoming.fingerprint)
+        if verdict is Verdict.STALE:
+            log.warning("%s: %s is its message %s dated %s, which we took before the base "
+                        "was restored from a backup: a file of the life the restore "
+                        "abandoned, delivered again; skipped as received earlier", name,
+                        incoming.name, h.message_no, h.creation_date.strip())
+        else:
+            log.debug("%s: message %s was received earlier (we hold up to %s); skipped",
+                      name, h.message_no, peer.received_no)
+        return None
+    since, runs = peer.stale_since or now_text(), (peer.stale_runs or 0) + 1
+    with state.atomic():
+        state.peers.update(name, stale_since=since, stale_runs=runs)
+    by = dating.span(dating.earlier(h.creation_date, peer.received_created) or 0)
+    started = instant(since)
+    lasted = clock.utc_now().timestamp() - float(started) if started is not None else 0.0
+    if runs <= dating.STALE_RUNS and lasted < dating.STALE_SECONDS:
+        log.warning("%s: %s is its message %s dated %s, %s before its message %s accepted "
+                    "last (%s): its clock went back? (or a file of a life a restore "
+                    "abandoned, delivered again); skipped, %d of %d runs before this is an "
+                    "error", name, incoming.name, h.message_no, h.creation_date.strip(), by,
+                    peer.received_no, peer.received_created, runs, dating.STALE_RUNS)
+        return None
+    times = counted(runs, "{n} run", "{n} runs")
+    return NumberingConflict(
+        f"{name}: its messages are dated before its message {peer.received_no} accepted "
+        f"last ({peer.received_created}), by {by}, and have been skipped since {since} "
+        f"({times}): the clock of the 1C server went back, or they are files of a life "
+        "a restore abandoned",
+        remedy=f"set the clock of the 1C server right (its next message is then taken); if "
+               f"its clock is right now, take them: `onecsync state set-numbers {name} "
+               f"--received {peer.received_no}`")
