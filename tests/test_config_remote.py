@@ -68,7 +68,7 @@ def test_each_transport_kind_is_a_type_of_its_own_with_only_its_keys(tmp_path):
     http, ftp, directory = ({f.name for f in fields(t)} for t in (HttpConfig, FtpConfig, DirectoryConfig))
     assert not {"host", "folder", "passive", "tls", "path", "compress", "settle_minutes"} & http
     assert not {"url", "path", "part_size", "wait_timeout"} & ftp
-    assert directory == {"path", "compress", "archive_password", "settle_minutes"}
+    assert directory == {"path", "compress", "archive_password", "settle_minutes", "max_message_mib"}
     assert problems(tmp_path, config({"kind": "http", "url": "https://h/bp", "user": "u",
                                       "password_env": "P", "folder": "/x"})) == \
         ["bases.accounting.transport.folder: unknown key"]
