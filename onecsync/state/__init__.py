@@ -47,6 +47,14 @@ READ_TIMEOUT = 5.0
 # with 4 KiB pages the part of a page that no next row fits in was 13% of the payloads' pages;
 # 16 KiB pages waste a quarter of that (issue 15). Set as the file is made: SQLite keeps it.
 PAGE_SIZE = 16384
+# KiB of pages a connection caches. SQLite fills its cache up to this as a first exchange makes
+# the state bigger, and sorting rows to make an index (state/firstfill.py) takes as much again:
+# at 64 MiB a first exchange peaked at 149 MB at 100,000 objects and 169 MB at 200,000, growing
+# with the message; at 8 MiB it stays near 80 MB (issue 15). The price grows with N: pages past
+# it are read again from the OS's file cache, and a page changed again after it was spilled is
+# written again (the inbox's and registrations' unique keys are filled in random order): at
+# 400,000 objects 10% more CPU and 1.14× the message written against 1.07×, at 100,000 1.11×.
+CACHE_KIB = 8 * 1024
 
 
 def readonly_uri(path: Path) -> str:
@@ -62,7 +70,7 @@ def _connect(path: str) -> sqlite3.Connection:
     # FULL: a commit is on disk before we confirm to 1C what it carried.
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA cache_size = -65536")
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     return conn
 
 
