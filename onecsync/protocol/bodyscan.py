@@ -234,8 +234,10 @@ class BodyScan:
             clear_all(el, keep_tail=True)
         else:
             el.clear(keep_tail=True)
-        while el.getprevious() is not None:
-            del self.body[0]
+        # One slice in C, not a proxy made per sibling to learn whether one is left.
+        before = self.body.index(el)
+        if before:
+            del self.body[:before]
         self.last, self.current = el, None
         self.count += 1
         if self.count % EVERY == 0:
