@@ -192,8 +192,8 @@ class BodyScan:
 
     def _judge(self, el) -> None:
         """What the reader judged as each child of the Body started."""
-        own = self.own
-        if own is not None and not el.tag.startswith(own) or el.tag[len(own or ""):] in NOT_OBJECTS:
+        own, tag = self.own, el.tag  # a tag is a new string at every read of it
+        if own is not None and not tag.startswith(own) or tag[len(own or ""):] in NOT_OBJECTS:
             judge_child(el, self.r.header, self.r.source)
         text_between(el.getprevious(), self.body, self.r.source)
 
