@@ -20,7 +20,7 @@ KEYS = "КлючевыеСвойства"
 _FIELDS = ("Ссылка", "ИНН", "Номер", "Дата", "Контрагент")
 
 
-class Keys(NamedTuple):  # not a frozen dataclass: made for every object received (bodyshape)
+class Keys(NamedTuple):  # not a frozen dataclass (a setattr per field): one per object received
     element: object  # the КлючевыеСвойства element
     ref: str | None  # the Ссылка, lowercased; None when 1C left it out
     number: str | None
