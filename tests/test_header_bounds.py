@@ -39,6 +39,11 @@ CASES = {
                         "longer than 4096 bytes"),
     "text like attributes": (b"<a>" + b' b="1"' * (2 * MAX_ATTRIBUTES) + b"x" * 9000 + b"</a>",
                              None),
+    # The shortest start tag with one attribute too many (refused before its end is read): the
+    # guard counts a chunk's `=` only from its size on (markup._MANY_BYTES), so a bound one byte
+    # too high would let this through.
+    "shortest excess": (b"<a" + b' a=""' * (MAX_ATTRIBUTES + 1), "more than 10000"),
+    "shortest at the limit": (b"<a" + b' a=""' * MAX_ATTRIBUTES + b"/>", None),
 }
 
 

@@ -195,8 +195,8 @@ class BodyScan:
 
     def _judge(self, el) -> None:
         """What the reader judged as each child of the Body started."""
-        own = self.own
-        if own is not None and not el.tag.startswith(own) or el.tag[len(own or ""):] in NOT_OBJECTS:
+        own, tag = self.own, el.tag  # a tag is a new string at every read of it
+        if own is not None and not tag.startswith(own) or tag[len(own or ""):] in NOT_OBJECTS:
             judge_child(el, self.r.header, self.r.source)
         text_between(el.getprevious(), self.body, self.r.source)
 
@@ -246,8 +246,10 @@ class BodyScan:
             clear_all(el, keep_tail=True)
         else:
             el.clear(keep_tail=True)
-        while el.getprevious() is not None:
-            del self.body[0]
+        # One slice in C, not a proxy made per sibling to learn whether one is left.
+        before = self.body.index(el)
+        if before:
+            del self.body[:before]
         self.last, self.current = el, None
         self.count += 1
         if self.count % EVERY == 0:

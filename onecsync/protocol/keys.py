@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from onecsync.protocol.normal import object_ref
 
@@ -19,8 +20,7 @@ KEYS = "КлючевыеСвойства"
 _FIELDS = ("Ссылка", "ИНН", "Номер", "Дата", "Контрагент")
 
 
-@dataclass(frozen=True)
-class Keys:
+class Keys(NamedTuple):  # not a frozen dataclass (a setattr per field): one per object received
     element: object  # the КлючевыеСвойства element
     ref: str | None  # the Ссылка, lowercased; None when 1C left it out
     number: str | None

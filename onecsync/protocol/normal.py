@@ -54,7 +54,8 @@ def _relative(el, body_ns: str) -> tuple[bytes, bool]:
     start_tag = raw[:end].replace(decl, b"", 1)
     for decl in _STANDARD_DECLS:
         start_tag = start_tag.replace(decl, b"", 1)
-    return start_tag + raw[end:], bound not in start_tag and el.prefix is None
+    # Joined from a view: the object's bytes are copied once, not sliced and then concatenated.
+    return b"".join((start_tag, memoryview(raw)[end:])), bound not in start_tag and el.prefix is None
 
 
 def own_namespaces(el):
