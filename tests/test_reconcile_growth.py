@@ -123,3 +123,44 @@ def test_reconcile_by_hand_of_a_history_within_its_bound_compares_all_and_finds_
     run = world.cli("reconcile")
     assert run.code == 9, run.stderr
     assert "compared" not in run.stderr  # all of it: nothing to say
+
+
+@pytest.mark.parametrize("value", ["{bad", "[]", '{"CRM invoices": {"after": 5}}',
+                                   '{"CRM invoices": {"drifted": [1]}}'])
+def test_where_the_window_stopped_damaged_is_exit_3_naming_it(tmp_path, value):
+    from onecsync.state import open_state
+    from onecsync.stored import Damaged
+
+    state = open_state(tmp_path / "s.sqlite")
+    try:
+        with state.atomic():
+            state.meta.set(reconcile_window.KEY, value)
+        with pytest.raises(Damaged) as exc:
+            reconcile_window.Window(state, by_hand=False)
+    finally:
+        state.close()
+    assert exc.value.exit_code == 3
+    assert f"table meta, row {reconcile_window.KEY!r}: " in exc.value.line()
+
+
+def test_the_window_rotates_through_a_list_and_compares_what_drifted_again(tmp_path, monkeypatch):
+    from onecsync.state import open_state
+
+    monkeypatch.setattr(reconcile_window, "SLICE", 4)
+    items = [("Документ.ЗаказКлиента", f"{i:02d}") for i in range(10)]
+    state = open_state(tmp_path / "s.sqlite")
+    seen: list[list[str]] = []
+    try:
+        for run in range(4):
+            window = reconcile_window.Window(state, by_hand=False)
+            picked = window.pick("CRM invoices", items, reconcile_window.pair_key)
+            seen.append([ref for _, ref in picked])
+            if run == 0:
+                window.drifted("CRM invoices", reconcile_window.pair_key(items[1]))
+            window.save()
+    finally:
+        state.close()
+    assert seen[0] == ["00", "01", "02", "03"]
+    assert seen[1] == ["04", "05", "06", "07", "01"]          # what drifted, again
+    assert seen[2] == ["08", "09", "00", "01"]                # round again: every one in 3 runs
+    assert seen[3] == ["02", "03", "04", "05"]                # drift put right: not again
