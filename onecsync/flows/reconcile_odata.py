@@ -108,6 +108,11 @@ def reconcile_odata(config: Config, state: State, clients: dict[str, ODataClient
         found = _accounting(config, state, clients[Peer.ACCOUNTING], window)
         if Peer.CRM in clients:
             found = _unless_marked_in_crm(config, found, clients[Peer.CRM])
+        # Compared again on the next runs until put right (what both bases marked is not
+        # drift); a document not forwarded has its invoice compared again (_settlements).
+        for d in found:
+            if d.peer == Peer.ACCOUNTING:
+                window.drifted(INVOICES, f"{d.ref} {d.type}")
         drifts += _once_accounting_exported(state, found, window)
     if Peer.CRM in clients:
         drifts += _crm(config, state, clients[Peer.CRM], window)
@@ -236,8 +241,6 @@ def _accounting(config: Config, state: State, client: ODataClient, window: Windo
             if row.get("Posted") is False:
                 drifts.append(Drift("unposted", Peer.ACCOUNTING, inv["type"], inv["ref"],
                                     f"{what} is not posted in accounting"))
-    for d in drifts:  # compared again on the next runs, until it is not
-        window.drifted(INVOICES, f"{d.ref} {d.type}")
     types = {i["ref"]: i["type"] for i in invoices if i["ref"] in found}
     return drifts + _settlements(state, client, types, window)
 
