@@ -199,11 +199,11 @@ HTTP_MISTAKES = {
 
 @pytest.mark.parametrize("mistake", HTTP_MISTAKES)
 def test_over_http_a_wrong_code_is_a_config_problem_too(sandbox, monkeypatch, mistake):
-    from onecsync.transport import http as http_transport
+    from onecsync.transport import operations as http_operations
     from tests.emulator.remote import lone
     from tests.exchange_service import ExchangeService
 
-    monkeypatch.setattr(http_transport, "FIRST_POLL", 0.001)
+    monkeypatch.setattr(http_operations, "FIRST_POLL", 0.001)
     monkeypatch.setenv("ONECSYNC_TEST_PW", "s3cret")
     codes, says = HTTP_MISTAKES[mistake]
     acc, crm = lone("accounting", f.counterparty(f.ref(1), "ООО Ромашка")), lone("crm")

@@ -12,7 +12,7 @@ import pytest
 from onecsync.errors import ExitCode
 from onecsync.places import SPOOL_FOLDER
 from onecsync.transport import base as transport_base
-from onecsync.transport import http as http_transport
+from onecsync.transport import operations as http_operations
 from onecsync.transport import spool as spool_module
 from tests import factory as f
 from tests.conftest import ftp_peer
@@ -27,7 +27,7 @@ CATALOGS = [f.counterparty(f.ref(1), "ООО Ромашка", "7701234567"), f.c
 
 @pytest.fixture(autouse=True)
 def quick(monkeypatch):
-    monkeypatch.setattr(http_transport, "FIRST_POLL", 0.001)
+    monkeypatch.setattr(http_operations, "FIRST_POLL", 0.001)
     monkeypatch.setenv("ONECSYNC_TEST_PW", "s3cret")
     monkeypatch.setenv("ONECSYNC_TEST_FTP_PW", "ftp-s3cret")
 

@@ -14,10 +14,12 @@ JSON or a login page) stops reconcile with exit 4 and one line, the state as it 
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 
 import pytest
 
+from onecsync.flows import reconcile_window
 from tests.emulator import data as d
 from tests.emulator.odata import EMPTY
 from tests.emulator.odata import PASSWORD
@@ -641,6 +643,14 @@ def test_a_crm_invoice_marked_for_deletion_in_both_bases_is_no_drift(scene, kind
     scene.rounds(2)
     code, drift, run = scene.reconcile()
     assert (code, drift) == (0, []), run.stderr
+    # Agreement is no drift to compare again on every run (reconcile_window).
+    db = w.db()
+    try:
+        window = json.loads(db.execute("SELECT value FROM meta WHERE key = ?",
+                                       (reconcile_window.KEY,)).fetchone()[0])
+    finally:
+        db.close()
+    assert window["CRM invoices"]["drifted"] == []
 
 
 @pytest.mark.parametrize("deleted_in", ["accounting", "crm"])

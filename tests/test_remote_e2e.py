@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from onecsync import httpclient
-from onecsync.transport import http as http_transport
+from onecsync.transport import operations as http_operations
 from tests import factory as f
 from tests.conftest import Sandbox
 from tests.conftest import ftp_peer
@@ -29,7 +29,7 @@ CATALOGS = [f.counterparty(C1, "ООО Ромашка", "7701234567"),
 @pytest.fixture(autouse=True)
 def quick(monkeypatch):
     """No real waiting between polls and retries (what is asserted is what was called)."""
-    monkeypatch.setattr(http_transport, "FIRST_POLL", 0.001)
+    monkeypatch.setattr(http_operations, "FIRST_POLL", 0.001)
     monkeypatch.setattr(httpclient, "BACKOFF_BASE", 0.001)
     monkeypatch.setenv("ONECSYNC_TEST_PW", "s3cret")
     monkeypatch.setenv("ONECSYNC_TEST_FTP_PW", "ftp-s3cret")

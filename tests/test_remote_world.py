@@ -20,7 +20,7 @@ import time
 import pytest
 
 from onecsync import httpclient
-from onecsync.transport import http as http_transport
+from onecsync.transport import operations as http_operations
 from tests.emulator import data as d
 from tests.emulator.base import PLAN
 from tests.emulator.base import ExchangeError
@@ -49,7 +49,7 @@ from tests.exchange_service import Fault
 def quick(monkeypatch):
     """No real waiting between polls and retries (runs are in-process; what is asserted is
     what was called and what the bases hold)."""
-    monkeypatch.setattr(http_transport, "FIRST_POLL", 0.001)
+    monkeypatch.setattr(http_operations, "FIRST_POLL", 0.001)
     monkeypatch.setattr(httpclient, "BACKOFF_BASE", 0.001)
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     monkeypatch.setenv(FTP_PASSWORD_ENV, FTP_PASSWORD)

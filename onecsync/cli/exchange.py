@@ -98,7 +98,8 @@ def reconcile(opts: Options, heal: bool) -> int:
     settlement documents that name an invoice nobody sent. Through OData, where configured:
     every CRM invoice in accounting with its amount, posted; the payments and sales accounting
     holds for it forwarded to the CRM; what the CRM confirmed present in it. `run` ends with
-    the same check (without --heal).
+    the same check (without --heal) of a slice of the history in turn, and of what drifted;
+    by hand, of all of it up to a bound (README: Reconcile).
     """
     return _run(opts, partial(api.reconcile, heal=heal))
 

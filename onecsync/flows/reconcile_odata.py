@@ -1,7 +1,7 @@
 """reconcile against the bases themselves, through their read-only OData views.
 
-Public API: `reconcile_odata(config, state, clients)`, `heal(config, state, drifts)`, the default
-entity-set tables.
+Public API: `reconcile_odata(config, state, clients, by_hand=False)`, the default entity-set
+tables (what it finds, reconcile_heal heals).
 
 For every invoice in the registry, accounting must hold it under the same Ссылка (1C keeps the
 public id of an object it creates from an exchange), with the same amount, posted; and the
@@ -13,6 +13,8 @@ Both bases keep changing while we look. An invoice we have not seen accounting c
 way and not compared. What accounting's users did since its last export (a payment entered, a
 sum changed) is in its OData before it can reach us: such a difference becomes drift only once
 accounting has written us a message after reconcile first saw it (kept in the state's meta).
+Which part of each list one reconcile compares is reconcile_window's: bounded, whatever the
+history.
 """
 
 from __future__ import annotations
@@ -25,15 +27,13 @@ from decimal import InvalidOperation
 from typing import TYPE_CHECKING
 from typing import Iterable
 
-from onecsync import topology
 from onecsync.config import Config
-from onecsync.flows import links
 from onecsync.flows.reconcile import Drift
-from onecsync.flows.route import Registrar
+from onecsync.flows.reconcile_window import Window
+from onecsync.flows.reconcile_window import pair_key
+from onecsync.i18n import N_
 from onecsync.i18n import counted
-from onecsync.mapping import MappingError
 from onecsync.state import State
-from onecsync.state.inbox import Staged
 from onecsync.stored import BadValue
 from onecsync.stored import Damaged
 from onecsync.stored import stored_json
@@ -71,6 +71,12 @@ CRM_DOCUMENTS = {
 }
 SEEN_KEY = "reconcile.first_seen"  # drift -> accounting's received_no when reconcile first saw it
 CHUNK = 15  # GUIDs per $filter: 1C's URLs get too long well before a hundred
+SEEN_KEPT = 10_000  # first-seen entries kept of drifts this reconcile did not compare again
+# The lists reconcile compares a window of, as the lines about them name them.
+INVOICES, CRM_CONFIRMED = N_("CRM invoices"), N_("documents the CRM confirmed")
+CRM_DELETED = N_("document deletions the CRM confirmed")
+IMPORTED: dict[str, str] = {Peer.ACCOUNTING: N_("invoice deletions accounting imported"),
+                              Peer.CRM: N_("invoice deletions the CRM imported")}
 
 
 def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
@@ -93,36 +99,49 @@ def _by_ref(client: ODataClient, entity: str, refs: list[str], select: str) -> d
     return found
 
 
-def reconcile_odata(config: Config, state: State, clients: dict[str, ODataClient]) -> list[Drift]:
+def reconcile_odata(config: Config, state: State, clients: dict[str, ODataClient],
+                    by_hand: bool = False) -> list[Drift]:
+    """The drift a window of the history shows (all of it, up to BY_HAND a list, `by_hand`)."""
     drifts: list[Drift] = []
+    window = Window(state, by_hand)
     if Peer.ACCOUNTING in clients:
-        found = _accounting(config, state, clients[Peer.ACCOUNTING])
+        found = _accounting(config, state, clients[Peer.ACCOUNTING], window)
         if Peer.CRM in clients:
             found = _unless_marked_in_crm(config, found, clients[Peer.CRM])
-        drifts += _once_accounting_exported(state, found)
+        # Compared again on the next runs until put right (what both bases marked is not
+        # drift); a document not forwarded has its invoice compared again (_settlements).
+        for d in found:
+            if d.peer == Peer.ACCOUNTING:
+                window.drifted(INVOICES, f"{d.ref} {d.type}")
+        drifts += _once_accounting_exported(state, found, window)
     if Peer.CRM in clients:
-        drifts += _crm(config, state, clients[Peer.CRM])
+        drifts += _crm(config, state, clients[Peer.CRM], window)
     for peer, invoices in ((Peer.ACCOUNTING, ACCOUNTING_INVOICES), (Peer.CRM, CRM_INVOICES)):
         if peer in clients:
-            drifts += _unmarked(state, peer, clients[peer], {**invoices, **_entities(config, peer)})
+            drifts += _unmarked(state, peer, clients[peer], {**invoices, **_entities(config, peer)},
+                                window)
+    window.save()  # only now: a reconcile that failed on the way compares the same slice again
+    window.report()
     return drifts
 
 
-def _unmarked(state: State, peer: str, client: ODataClient, names: dict[str, str]) -> list[Drift]:
+def _unmarked(state: State, peer: str, client: ODataClient, names: dict[str, str],
+              window: Window) -> list[Drift]:
     """Invoices that `peer` imported the other base's deletion of, yet holds live: a user
     unmarked them (1C marks what an exchange deletes; only a user clears a mark). The other
     base deleted them, and won the crossing: what `peer` sends of them does not go there."""
     other = next(p for p in (Peer.ACCOUNTING, Peer.CRM) if p != peer)
-    deleted = state.outbox.deletions_imported(peer, list(CRM_INVOICES))
+    deleted = window.pick(IMPORTED[peer], state.outbox.deletions_imported(peer, list(CRM_INVOICES)),
+                          pair_key)
     return [Drift("unmarked", peer, type_name, ref, (
         f"the {other} base deleted it and the {peer} base imported the deletion, yet "
         f"holds it not marked for deletion (a user unmarked it): its versions no "
         f"longer go to the {other} base; mark it for deletion in the {peer} base"))
-        for type_name, ref in _held_unmarked(client, names, deleted)]
+        for type_name, ref in _held_unmarked(client, names, deleted, window, IMPORTED[peer])]
 
 
-def _held_unmarked(client: ODataClient, names: dict[str, str],
-                   items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def _held_unmarked(client: ODataClient, names: dict[str, str], items: list[tuple[str, str]],
+                   window: Window, name: str) -> list[tuple[str, str]]:
     """Of these (type, Ссылка), what the base holds not marked for deletion, an entity set a
     query at a time; what it holds no more is not (Удаление помеченных объектов did that)."""
     by_entity: dict[str, list[tuple[str, str]]] = defaultdict(list)
@@ -132,6 +151,8 @@ def _held_unmarked(client: ODataClient, names: dict[str, str],
     for entity, group in by_entity.items():
         found = _by_ref(client, entity, [ref for _, ref in group], "Ref_Key,DeletionMark")
         held += [(t, r) for t, r in group if r in found and found[r].get("DeletionMark") is False]
+    for item in held:
+        window.drifted(name, pair_key(item))
     return held
 
 
@@ -141,15 +162,18 @@ def _on_its_way(d: Drift) -> bool:
     return d.kind in ("amount", "not-forwarded")
 
 
-def _once_accounting_exported(state: State, drifts: list[Drift]) -> list[Drift]:
+def _once_accounting_exported(state: State, drifts: list[Drift], window: Window) -> list[Drift]:
     """Such drifts count only once accounting wrote us a message after reconcile first saw
-    them: that message carried all accounting had registered for us by then."""
+    them: that message carried all accounting had registered for us by then. What this
+    reconcile did not compare keeps when it was first seen (up to SEEN_KEPT of them)."""
     try:
         received = state.peers.get(Peer.ACCOUNTING).received_no
     except KeyError:  # nothing ever received from accounting
         received = 0
     seen = _first_seen(state)
-    now, out = {}, []
+    now = dict(sorted((k, n) for k, n in seen.items()
+                      if k.rsplit(" ", 1)[-1] not in window.compared)[:SEEN_KEPT])
+    out = []
     for d in drifts:
         if _on_its_way(d):
             key = f"{d.kind} {d.type} {d.ref}"
@@ -159,7 +183,7 @@ def _once_accounting_exported(state: State, drifts: list[Drift]) -> list[Drift]:
                           d.type, d.ref)
                 continue
         out.append(d)
-    waiting = len(now) - sum(map(_on_its_way, out))
+    waiting = sum(map(_on_its_way, drifts)) - sum(map(_on_its_way, out))
     if waiting:
         log.info("reconcile: %s may still be on the way from accounting: drift if its next "
                  "message does not bring them", counted(waiting, "{n} difference", "{n} differences"))
@@ -185,14 +209,16 @@ def _entities(config: Config, peer: str) -> dict[str, str]:
     return dict(odata.entities) if odata is not None else {}
 
 
-def _accounting(config: Config, state: State, client: ODataClient) -> list[Drift]:
+def _accounting(config: Config, state: State, client: ODataClient, window: Window) -> list[Drift]:
     drifts = []
     names = {**ACCOUNTING_INVOICES, **_entities(config, Peer.ACCOUNTING)}
     # An invoice still on its way (sent, or not yet, and not confirmed) is not in accounting
     # yet, or not in this version: only what accounting confirmed can be compared.
     on_the_way = state.outbox.unconfirmed(Peer.ACCOUNTING)
-    invoices = [i for i in state.invoices.all()
-                if not i["deleted"] and (i["type"], i["ref"]) not in on_the_way]
+    invoices = window.pick(INVOICES, [i for i in state.invoices.all() if not i["deleted"]
+                                      and (i["type"], i["ref"]) not in on_the_way],
+                           lambda i: f"{i['ref']} {i['type']}")
+    window.compared.update(i["ref"] for i in invoices)
     groups: dict[str, list[str]] = defaultdict(list)
     for inv in invoices:
         groups[names.get(inv["type"], ACCOUNTING_INVOICES["Документ.ЗаказКлиента"])].append(inv["ref"])
@@ -215,8 +241,8 @@ def _accounting(config: Config, state: State, client: ODataClient) -> list[Drift
             if row.get("Posted") is False:
                 drifts.append(Drift("unposted", Peer.ACCOUNTING, inv["type"], inv["ref"],
                                     f"{what} is not posted in accounting"))
-    drifts += _settlements(state, client, [i["ref"] for i in invoices if i["ref"] in found])
-    return drifts
+    types = {i["ref"]: i["type"] for i in invoices if i["ref"] in found}
+    return drifts + _settlements(state, client, types, window)
 
 
 def _unless_marked_in_crm(config: Config, drifts: list[Drift], client: ODataClient) -> list[Drift]:
@@ -233,8 +259,11 @@ def _unless_marked_in_crm(config: Config, drifts: list[Drift], client: ODataClie
     return [d for d in drifts if not (d.kind == "deleted" and d.ref in both)]
 
 
-def _settlements(state: State, client: ODataClient, refs: list[str]) -> list[Drift]:
-    """Payments and sales accounting holds for these invoices vs. what we forwarded."""
+def _settlements(state: State, client: ODataClient, types: dict[str, str],
+                 window: Window) -> list[Drift]:
+    """Payments and sales accounting holds for these invoices (Ссылка -> type) vs. what we
+    forwarded; an invoice with such drift is compared again on the next runs."""
+    refs = list(types)
     held: dict[str, dict[str, tuple[str, Decimal]]] = defaultdict(dict)  # invoice -> doc -> (type, sum)
     for entity, owner, field, amount, type_name in ACCOUNTING_SETTLEMENTS:
         docs: dict[str, tuple[str, str, Decimal]] = {}
@@ -252,6 +281,7 @@ def _settlements(state: State, client: ODataClient, refs: list[str]) -> list[Dri
             docs = {d: v for d, v in docs.items() if d in live and not live[d].get("DeletionMark")}
         for doc, (inv, t, total) in docs.items():
             held[inv][doc] = (t, total)
+            window.compared.add(doc)
     forwarded = state.outbox.forwarded_for(Peer.ACCOUNTING, Peer.CRM, refs)
     drifts = []
     for inv in refs:
@@ -260,6 +290,7 @@ def _settlements(state: State, client: ODataClient, refs: list[str]) -> list[Dri
             # Registered for the CRM without our link to this invoice: heal forwarded it (or a
             # link path forwarded it for another invoice); reporting it again heals nothing.
             if doc not in ours and not state.outbox.was_registered(Peer.CRM, type_name, doc):
+                window.drifted(INVOICES, f"{inv} {types[inv]}")
                 in_inbox = state.inbox.copy_of(Peer.ACCOUNTING, type_name, doc) is not None
                 drifts.append(Drift(
                     "not-forwarded", Peer.CRM, type_name, doc,
@@ -271,9 +302,10 @@ def _settlements(state: State, client: ODataClient, refs: list[str]) -> list[Dri
     return drifts
 
 
-def _crm(config: Config, state: State, client: ODataClient) -> list[Drift]:
+def _crm(config: Config, state: State, client: ODataClient, window: Window) -> list[Drift]:
     names = {**CRM_DOCUMENTS, **_entities(config, Peer.CRM)}
-    confirmed = state.outbox.confirmed_registrations(Peer.CRM, list(names))
+    confirmed = window.pick(CRM_CONFIRMED, state.outbox.confirmed_registrations(
+        Peer.CRM, list(names)), pair_key)
     drifts = []
     by_type: dict[str, list[str]] = defaultdict(list)
     for type_name, ref in confirmed:
@@ -299,79 +331,22 @@ def _crm(config: Config, state: State, client: ODataClient) -> list[Drift]:
         with state.atomic():
             for type_name, ref in seen_unmarked:
                 state.outbox.unmarked(Peer.CRM, type_name, ref)
-    return drifts + _unmarked_deletions(state, client, names)
+    for d in drifts:  # compared again on the next runs, until it is not
+        window.drifted(CRM_CONFIRMED, pair_key((d.type, d.ref)))
+    return drifts + _unmarked_deletions(state, client, names, window)
 
 
-def _unmarked_deletions(state: State, client: ODataClient, names: dict[str, str]) -> list[Drift]:
+def _unmarked_deletions(state: State, client: ODataClient, names: dict[str, str],
+                        window: Window) -> list[Drift]:
     """The CRM confirmed the deletion of its copy (1C marks it), yet holds it unmarked: a user
     unmarked what accounting deleted or no longer links (withdrawn), and the CRM's copy settles
     a CRM order again. Not held at all is what "Удаление помеченных объектов" does: no drift."""
     # An invoice's deletion is `_unmarked`'s: said once, whatever `entities` names.
     documents = [t for t in names if t not in CRM_INVOICES]
-    deleted = state.outbox.confirmed_registrations(Peer.CRM, documents, "delete")
+    deleted = window.pick(CRM_DELETED, state.outbox.confirmed_registrations(
+        Peer.CRM, documents, "delete"), pair_key)
     return [Drift("unmarked", Peer.CRM, type_name, ref,
                   "the CRM holds it unmarked, though onecsync sent its deletion (accounting "
                   "deleted it, or it no longer settles a CRM order): mark it for deletion "
                   "in the CRM, or reconcile --heal sends the deletion again", healable=True)
-            for type_name, ref in _held_unmarked(client, names, deleted)]
-
-
-def heal(config: Config, state: State, drifts: list[Drift]) -> int:
-    """Register what can be healed again, for the next send; returns how many. What goes is
-    judged as routing judges it (the mapping for the target; for a document not forwarded, the
-    organization filter and its links too); what cannot go is said, one line each."""
-    healed = 0
-    with state.atomic():
-        for d in drifts:
-            if not d.healable:
-                continue
-            if d.kind == "missing" and d.peer == Peer.ACCOUNTING:
-                # The version the CRM holds: its own, or accounting's it imported from us.
-                held = state.held.of(Peer.CRM, d.type, d.ref)
-                if held is not None:
-                    healed += _again(config, state, d, held.row)
-            elif d.kind == "not-forwarded":
-                healed += _forward(config, state, d)
-            elif d.kind in ("missing", "unmarked") and d.peer == Peer.CRM:
-                healed += state.outbox.reregister(Peer.CRM, d.type, d.ref)
-    return healed
-
-
-def _again(config: Config, state: State, d: Drift, row: Staged) -> int:
-    """Accounting lost an invoice it had: the version the CRM holds goes again, mapped as
-    push-invoices maps it (the echo check is no judge here: it is what accounting lost)."""
-    spec = topology.flow(topology.PUSH_INVOICES)
-    reg = Registrar(config, state, config.flows[spec.name], spec.source, spec.target)
-    try:
-        xml = reg.mapped(row)
-    except MappingError as exc:
-        log.warning("reconcile --heal: %s %s: not sent again: mapping for %s: %s", d.type,
-                    d.ref, Peer.ACCOUNTING, exc)
-        return 0
-    state.outbox.register_one(Peer.ACCOUNTING, row, xml)
-    return 1
-
-
-def _forward(config: Config, state: State, d: Drift) -> int:
-    """A document accounting holds for a CRM invoice, waiting in our inbox: it goes only if the
-    copy we hold links (it may be an older version than accounting's, naming no invoice: that
-    one would settle nothing in the CRM), through the flow's filter and mapping."""
-    row = state.inbox.copy_of(Peer.ACCOUNTING, d.type, d.ref)
-    flow = next((config.flows[s.name] for s in topology.FLOWS if s.source == Peer.ACCOUNTING
-                 and s.links is not None and d.type in config.flows[s.name].objects), None)
-    if row is None or flow is None:
-        log.warning("reconcile --heal: %s %s: not forwarded: no flow with links carries its "
-                    "type", d.type, d.ref)
-        return 0
-    named = links.refs(row, flow.links.get(row.type, ()))
-    if not any(state.invoices.has(r) or any(state.outbox.was_registered(Peer.CRM, t, r)
-                                            for t in flow.objects) for r in named):
-        log.warning("reconcile --heal: %s %s: not forwarded: the copy we hold names no CRM "
-                    "invoice (accounting changed it since); in accounting, register it again "
-                    "for onecsync", d.type, d.ref)
-        return 0
-    outcome = Registrar(config, state, flow, Peer.ACCOUNTING, Peer.CRM).offer_linked(row)
-    if outcome != "registered":
-        log.warning("reconcile --heal: %s %s: not forwarded: %s", d.type, d.ref, outcome)
-        return 0
-    return 1
+            for type_name, ref in _held_unmarked(client, names, deleted, window, CRM_DELETED)]

@@ -40,7 +40,7 @@ from onecsync.flows.declared import refuse_bad_flow_types
 from onecsync.flows.exchange import Exchange
 from onecsync.flows.organizations import unknown_organizations
 from onecsync.flows.reconcile import reconcile_state
-from onecsync.flows.reconcile_odata import heal as heal_drifts
+from onecsync.flows.reconcile_heal import heal as heal_drifts
 from onecsync.flows.reconcile_odata import reconcile_odata
 from onecsync.healthcheck import Healthcheck
 from onecsync.metrics import write_metrics
@@ -84,8 +84,8 @@ def _unique(peers) -> list[str]:
 def commands() -> dict[str, list[tuple[str, str]]]:
     """Each command's steps, (action, argument) in order; a command is receive → route → send,
     once. A flow receives from each base it takes from, sends its target what it routed, then its
-    source the confirmation of what it took (and, when it returns, what came back);
-    `run` and `retry` route every flow in the table's order."""
+    source the confirmation of what it took (and, when it returns, what came back); `run` and
+    `retry` route every flow in the table's order; `reconcile` by hand, a run a slice of it."""
     flows = topology.FLOWS
     routes = [("route", f.name) for f in flows]
     sends = [("send", p) for p in _unique([*(f.target for f in flows), *(f.source for f in flows)])]
@@ -97,7 +97,7 @@ def commands() -> dict[str, list[tuple[str, str]]]:
     out[topology.RUN] = [*(("receive", p) for p in _unique([*(f.source for f in flows),
                                                             *(f.target for f in flows)])),
                          *routes, *sends, ("reconcile", "")]
-    out[topology.RECONCILE] = [("reconcile", "")]
+    out[topology.RECONCILE] = [("reconcile", topology.RECONCILE)]
     out[topology.RETRY] = [("unpark", ""), *routes, *sends]
     return out
 
@@ -309,7 +309,7 @@ def _end_run(state, run_id: int, code: int, outcome: Outcome, error: str) -> Non
         log.warning("the run could not be recorded: %s", exc)
 
 
-def _reconcile(config: Config, state, outcome: Outcome, heal: bool) -> None:
+def _reconcile(config: Config, state, outcome: Outcome, heal: bool, by_hand: bool) -> None:
     outcome.drifts = reconcile_state(config, state)
     with_odata = {name: base.odata for name, base in config.bases.items() if base.odata}
     if with_odata:
@@ -317,7 +317,7 @@ def _reconcile(config: Config, state, outcome: Outcome, heal: bool) -> None:
 
         clients = {name: ODataClient(odata) for name, odata in with_odata.items()}
         try:
-            outcome.drifts += reconcile_odata(config, state, clients)
+            outcome.drifts += reconcile_odata(config, state, clients, by_hand)
         except OnecsyncError as exc:  # a base we cannot ask now must not hide the run's report
             log.error("reconcile: %s", exc.line())
             outcome.errors.append(exc)
@@ -359,7 +359,7 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
                 outcome.parked += routed.parked
             elif action == "reconcile":
                 with progress.task("reconciling…"):
-                    _reconcile(config, state, outcome, heal)
+                    _reconcile(config, state, outcome, heal, by_hand=arg == topology.RECONCILE)
             elif action == "unpark":
                 with state.atomic():
                     outcome.routed["retry"] = {"unparked": state.unpark(refs)}

@@ -36,10 +36,14 @@ numbered its SentNo + 1 and carrying everything we have not confirmed. So:
 What "in_place" means here. A message is in place once the base has IMPORTED it: DownloadData's
 operation completed. Only then is its fingerprint written as the receipt in the spool. A failed
 or interrupted delivery (a part lost, SaveFileFromParts or DownloadData refused, the import
-failed, a timeout) leaves no receipt, so the next run sends a new message with everything still
+failed, a connection timed out) leaves no receipt, so the next run sends a new message with everything still
 unconfirmed; nothing is re-sent blindly within a run. If the base imported it but its answer got
 lost, the next run sends the same objects again under a newer number, which 1C accepts and
 applies idempotently.
+
+An export or import still running after wait_timeout is waited for again by the next run, by
+its OperationID kept in the spool, not started again (transport/operations.py): `fetch` then
+goes on to the FileID the export named, `in_place` answers once that import completed.
 
 Retried within a run (safe to repeat): status polls, GetFilePart (reads a part file), PutFilePart
 (rewrites the same part file, `PutFileChunk`), ReleaseFile. Never retried: UploadData,
@@ -71,13 +75,14 @@ from onecsync.messagefiles import open_zip_entry
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import OutgoingFile
 from onecsync.transport.base import remove_quietly
+from onecsync.transport.operations import EXPORT
+from onecsync.transport.operations import IMPORT
+from onecsync.transport.operations import Operations
 from onecsync.transport.spool import Capped
 from onecsync.transport.spool import Spool
 from onecsync.transport.spool import too_big
 
 SERVICE = "hs/exchange_dsl_1_0_0_1"
-FIRST_POLL = 1.0
-LONGEST_POLL = 15.0  # 1C polls every 15 s at first; we start faster for small messages
 MAX_PARTS = 1 << 20  # a message of a terabyte at 1 MiB parts: anything more is a lie
 log = logging.getLogger("onecsync")
 
@@ -130,6 +135,7 @@ class HttpTransport:
         self.outgoing_entry = message_stem(node_code, peer_code) + ".xml"
         self.ib_parameters: dict | None = None
         self._archive = t.archive_password
+        self.operations = Operations(root, self.client, spool, t.wait_timeout, sleep)
 
     def archive_password(self) -> str | None:
         return self._archive.reveal() if self._archive else None
@@ -156,45 +162,6 @@ class HttpTransport:
 
     def _exchange_params(self, **extra: Any) -> dict:
         return {"ExchangePlanName": self.plan, "NodeCode": self.node_code, **extra}
-
-    def _wait(self, operation_id: Any, what: str) -> None:
-        """Until the base's background job ends (1C's WaitingForTheOperationToComplete)."""
-        if not operation_id:
-            raise TemporaryError(f"{self.url}: the base started the {what} without an "
-                                 "operation id")
-        waited, delay = 0.0, FIRST_POLL
-        # The whole wait is bounded by the clock, not only by the sum of the pauses: each poll
-        # may itself take up to read_timeout.
-        end = time.monotonic() + self.wait_timeout
-        while True:
-            if waited >= self.wait_timeout or time.monotonic() >= end:
-                raise TemporaryError(f"{self.url}: the base is still busy with the {what} after "
-                                     f"{waited:g} s",
-                                     remedy="the next run asks again; raise transport."
-                                            "wait_timeout if the base is just slow")
-            self.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, LONGEST_POLL)
-            try:
-                answer = self.client.json("GET", "v1/GetContinuousOperationStatus",
-                                          params={"OperationID": operation_id}, safe=True,
-                                          schema=answers.OPERATION_STATUS,
-                                          name="GetContinuousOperationStatus")
-            except Refused as exc:
-                raise TemporaryError(f"{self.url}: the base failed the {what}: "
-                                     f"{' '.join(exc.message.split())[:400]}",
-                                     remedy="see the base's event log (Обмен данными); the "
-                                            "next run tries again") from None
-            state = answer["ActionState"]
-            if state == "Completed":
-                return
-            if state != "Active":
-                detail = answer.get("Message") or "no details"
-                raise TemporaryError(f"{self.url}: the base's {what} ended {state or '?'}: "
-                                     f"{' '.join(str(detail).split())[:400]}",
-                                     remedy="see the base's event log (Обмен данными); the "
-                                            "next run tries again")
-            log.debug("%s: %s still running after %g s", self.url, what, waited)
 
     # -- Transport -------------------------------------------------------------------------
     def probe(self, write: bool = True) -> str:
@@ -244,12 +211,16 @@ class HttpTransport:
 
     def fetch(self) -> Incoming | None:
         self.spool.clear_temps()
-        started = self._call("POST", "UploadData",
-                             self._exchange_params(TimeConsumingOperationAllowed=True),
-                             safe=False, schema=answers.UPLOAD_DATA)
-        if started.get("TimeConsumingOperation"):
-            self._wait(started.get("OperationID"), "export of its message")
-        file_id = started.get("FileID")
+        if (pending := self.operations.pending(EXPORT)) is not None:  # a run before waited
+            file_id = pending.get("file_id")
+            self.operations.wait(EXPORT, pending["operation_id"], {"file_id": file_id})
+        else:
+            started = self._call("POST", "UploadData",
+                                 self._exchange_params(TimeConsumingOperationAllowed=True),
+                                 safe=False, schema=answers.UPLOAD_DATA)
+            file_id = started.get("FileID")
+            if started.get("TimeConsumingOperation"):
+                self.operations.wait(EXPORT, started.get("OperationID"), {"file_id": file_id})
         if not file_id:
             raise TemporaryError(f"{self.url}: UploadData gave no FileID")
         prepared = self._call("POST", "PrepareGetFile",
@@ -345,11 +316,23 @@ class HttpTransport:
                                                    TimeConsumingOperationAllowed=True),
                              safe=False, schema=answers.DOWNLOAD_DATA)
         if started.get("TimeConsumingOperation"):
-            self._wait(started.get("OperationID"), "import of our message")
+            self.operations.wait(IMPORT, started.get("OperationID"), {"fingerprint": fp})
+        self._imported(fp)
+
+    def _imported(self, fp: str) -> None:
         at = clock.utc_now().isoformat(timespec="seconds")
-        self.spool.write_receipt({"fingerprint": fp, "file_id": file_id, "at": at})
+        self.spool.write_receipt({"fingerprint": fp, "at": at})
 
     def in_place(self, fp: str | None) -> bool:
-        """Did the base import our message with this fingerprint?"""
+        """Did the base import our message with this fingerprint? Its import a run before
+        left running is waited for again first (still running: TemporaryError): a new
+        message would only start another import."""
         receipt = self.spool.receipt()
-        return fp is not None and receipt is not None and receipt.get("fingerprint") == fp
+        if fp is not None and receipt is not None and receipt.get("fingerprint") == fp:
+            return True
+        pending = self.operations.pending(IMPORT)
+        if fp is None or pending is None or pending.get("fingerprint") != fp:
+            return False
+        self.operations.wait(IMPORT, pending["operation_id"], {"fingerprint": fp})
+        self._imported(fp)
+        return True
