@@ -48,6 +48,7 @@ from onecsync.runs import ReceivedKind
 from onecsync.runs import Sent
 from onecsync.state import State
 from onecsync.state.admin import resend_route
+from onecsync.state.peers import FORCED
 from onecsync.state.table import now_text
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import Transport
@@ -157,8 +158,11 @@ class Exchange:
                 restored = decision is numbering.Decision.DUPLICATE and age > 0
                 stale = decision is numbering.Decision.APPLY and age < 0
                 if decision is numbering.Decision.DUPLICATE and not restored or stale:
+                    skip = {"in_fingerprint": incoming.fingerprint}
+                    if not stale and peer.received_set is not None:
+                        skip.update(self._typed_skip(name, file, peer, h))
                     with self.state.atomic():
-                        self.state.peers.update(name, in_fingerprint=incoming.fingerprint)
+                        self.state.peers.update(name, **skip)
                     if stale:
                         log.warning("%s: %s is its message %s dated %s, before its message %s "
                                     "accepted last (%s): a file from before the base was "
@@ -195,7 +199,8 @@ class Exchange:
                     counts = self.state.inbox.stage(name, h.message_no, h.version, reader.objects())
                     if decision is not numbering.Decision.APPLY_UNNUMBERED:
                         seen.update(received_no=h.message_no, received_created=_reference(name, h.creation_date),
-                                    confirmed_no=h.received_no or 0)
+                                    confirmed_no=h.received_no or 0, received_set=None,
+                                    received_high=max(peer.received_high, h.message_no))
                     seen["format_version"] = h.version
                     self.state.peers.update(name, **seen)
         except NotYet as note:  # the base may still be writing it: nothing was applied
@@ -207,6 +212,16 @@ class Exchange:
         return Received(ReceivedKind.APPLIED, file, header_numbers, restored=restored, resent=again,
                         confirmed=confirmed, objects=counts.objects, deletions=counts.deletions,
                         parked=counts.parked)
+
+    @staticmethod
+    def _typed_skip(name: str, file: str, peer, h: Header) -> dict:
+        """A duplicate under a typed number: exit 6, but the message skipped with --force."""
+        numbering.refuse_typed_skip(name, file, h.message_no or 0, peer.received_no,
+                                    peer.received_set == FORCED, peer.received_high)
+        log.warning("%s: %s, its message %s, is skipped, as `state set-numbers --received %s "
+                    "--force` said", name, file, h.message_no, h.message_no)
+        return {"received_set": None, "received_created": _reference(name, h.creation_date),
+                "received_high": max(peer.received_high, h.message_no)}
 
     @staticmethod
     def _age(peer, h: Header) -> int:

@@ -1,6 +1,6 @@
 """The peers table: each base's code, message numbers and what it declared.
 
-Public API: `PeerState`, `Peers` (as `State.peers`).
+Public API: `PeerState`, `Peers` (as `State.peers`), `SET`, `FORCED`.
 """
 
 from __future__ import annotations
@@ -35,12 +35,17 @@ class PeerState:
     out_no: int | None = None
     out_received_no: int | None = None
     out_fingerprint: str | None = None
+    received_set: str | None = None  # SET or FORCED: received_no was typed (state set-numbers)
+    received_high: int = 0           # the highest MessageNo ever taken from the peer
 
 
+# How received_no came to be, when not from a message of the peer: typed, checked against its
+# message and what we took (SET), or taken with --force (FORCED).
+SET, FORCED = "set", "forced"
 _PEER_COLUMNS = tuple(f.name for f in fields(PeerState))
 _JSON_COLUMNS = ("versions", "object_types")
 _NUMBERS = ("sent_no", "received_no", "confirmed_no")  # the message numbers: never NULL
-_OPTIONAL_NUMBERS = ("out_no", "out_received_no")
+_OPTIONAL_NUMBERS = ("out_no", "out_received_no", "received_high")
 
 
 def _checked_numbers(values: dict) -> None:
@@ -91,13 +96,16 @@ class Peers(Table):
         return self.get(name)
 
     def get(self, name: str) -> PeerState:
-        cur = self.conn.execute(f"SELECT {', '.join(_PEER_COLUMNS)} FROM peers WHERE name = ?",
-                                (name,))
-        row = cur.fetchone()
+        # A state read before a run upgraded it (check, status) lacks the newest columns: their
+        # defaults stand for them.
+        have = {r[1] for r in self.conn.execute("PRAGMA table_info(peers)")}
+        cols = tuple(c for c in _PEER_COLUMNS if c in have)
+        row = self.conn.execute(f"SELECT {', '.join(cols)} FROM peers WHERE name = ?",
+                                (name,)).fetchone()
         if row is None:
             raise KeyError(name)
         try:
-            return PeerState(**_checked(dict(zip(_PEER_COLUMNS, row, strict=True))))
+            return PeerState(**_checked(dict(zip(cols, row, strict=True))))
         except BadValue as exc:
             raise Damaged(self.path, "peers", repr(name), str(exc)) from None
 
@@ -142,10 +150,12 @@ class Peers(Table):
                           "out_received_no = NULL, out_fingerprint = NULL WHERE name = ?",
                           (sent, sent, name))
 
-    def renumber_received(self, name: str, received: int) -> None:
-        """The peer's next message is taken if numbered above `received`, its file read again."""
+    def renumber_received(self, name: str, received: int, forced: bool = False) -> None:
+        """The peer's next message is taken if numbered above `received`, its file read again;
+        the number is remembered as typed until a message of the peer sets it."""
         self.conn.execute("UPDATE peers SET received_no = ?, in_fingerprint = NULL, "
-                          "received_created = NULL WHERE name = ?", (received, name))
+                          "received_created = NULL, received_set = ? WHERE name = ?",
+                          (received, FORCED if forced else SET, name))
 
     def exchanged(self) -> bool:
         """Has any message gone either way? Until then a code is the admin's to correct."""
