@@ -54,6 +54,8 @@ def _peer_rows(p: PeerStatus) -> list[tuple[str, str]]:
     offered = ", ".join(fmt.offered or []) or _("not known yet")
     if fmt.problem:
         rows.append((_("PROBLEM"), tr(fmt.problem)))
+    if p.rejected is not None:
+        rows.append((_("REJECTED"), tr(p.rejected.line())))
     ours = fmt.ours or _("nothing")
     rows.append((_("format"), tr(f"we write {ours} · its last message {fmt.theirs or '—'} · "
                                  f"it offers {offered}")))
