@@ -312,8 +312,7 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> Ch
                 int(exc.exit_code)))
         if (rejected := rejected_waiting(config, name, ftp=True)) is not None:
             codes.append(ExitCode.REJECTED)  # every run skips it: the exchange is stuck
-            problems.append(CheckItem(name, N_(f"{name}: {rejected.line()}"),
-                                      int(ExitCode.REJECTED)))
+            problems.append(CheckItem(name, rejected.line(name), int(ExitCode.REJECTED)))
         if base.odata is not None:
             view["odata"] = _probe_odata(base.odata)
             if not view["odata"]["ok"]:

@@ -164,9 +164,9 @@ class Rejected:
         return {"file": self.file, "since": self.since, "reason": self.reason,
                 "quarantine": self.quarantine}
 
-    def line(self) -> str:
+    def line(self, peer: str) -> str:
         """What check and status say of it, with the remedy."""
-        return N_(f"its message {one_line(self.file)} is rejected (since {self.since}: "
+        return N_(f"{peer}: its message {one_line(self.file)} is rejected (since {self.since}: "
                   f"{self.reason}): nothing of it is received until the base writes a new one "
                   f"(fix what the reason names there and have it exchange again; the copy and "
                   f"the reason are in {self.quarantine})")
