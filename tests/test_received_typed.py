@@ -6,6 +6,9 @@ run that skips the base's messages under a typed number stops (exit 6) and says 
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+
 import pytest
 
 from tests.emulator.world import World
@@ -107,3 +110,24 @@ def test_a_forced_skip_of_the_message_in_the_folder_skips_it_alone_and_says_so(w
     assert run.report["peers"]["accounting"]["received"]["duplicate"] is True
     world.acc.edit(s.vector, Наименование="Вектор-М ООО")
     edit_reaches_the_crm(world, s)  # the next message is taken as ever
+
+
+def test_a_state_from_before_0010_is_read_and_bounded_by_what_it_received(world):
+    """`status` and a set-numbers plan read it unmigrated; the upgrade takes the highest
+    MessageNo the state holds as the bound."""
+    world.seed()
+    high = world.numbers("accounting")[1]
+    path = world.root / "state" / "onecsync.sqlite"
+    with contextlib.closing(sqlite3.connect(path)) as c, c:
+        c.execute("ALTER TABLE peers DROP COLUMN received_set")
+        c.execute("ALTER TABLE peers DROP COLUMN received_high")
+        c.execute("DELETE FROM _sqlite_migrations WHERE name = '0010_received_set'")
+    assert world.cli("status").code == 0
+    r = world.cli("state", "set-numbers", "accounting", "--received", str(high - 1))
+    assert r.code == 2 and "refused" not in r.stderr, r.stderr  # the plan, unapplied
+    world.theirs("accounting").unlink()
+    r = world.cli("state", "set-numbers", "accounting", "--received", str(high + 1), "--yes")
+    assert r.code == 2 and f"is above {high}, the last message received" in r.stderr, r.stderr
+    with contextlib.closing(sqlite3.connect(path)) as c:
+        assert c.execute("SELECT received_high FROM peers WHERE name = 'accounting'"
+                         ).fetchone() == (high,)

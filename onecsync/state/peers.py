@@ -104,8 +104,11 @@ class Peers(Table):
                                 (name,)).fetchone()
         if row is None:
             raise KeyError(name)
+        values = dict(zip(cols, row, strict=True))
+        if "received_high" not in have:  # what migration 0010 would take, at the least
+            values["received_high"] = values["received_no"]
         try:
-            return PeerState(**_checked(dict(zip(cols, row, strict=True))))
+            return PeerState(**_checked(values))
         except BadValue as exc:
             raise Damaged(self.path, "peers", repr(name), str(exc)) from None
 
