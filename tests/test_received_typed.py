@@ -84,8 +84,8 @@ def test_a_forced_typo_stops_every_run_with_exit_6_and_the_base_keeps_its_change
         run = world.round()
         assert run.code == 6, run.stderr
         n = world.acc.sent_no
-        assert (f"is its message {n}, at or below 1000, the number set by `state set-numbers`"
-                in run.stderr)
+        assert f"accounting's message {n} (" in run.stderr
+        assert "is at or below 1000, the number set by `state set-numbers`" in run.stderr
         # the highest it ever took: message n is read, and carries what n - 1 did
         assert f"set-numbers accounting --received {high} --yes" in run.stderr
     assert world.acc.registrations  # no ReceivedNo 1000 reached it: nothing dropped

@@ -76,7 +76,7 @@ def refuse_typed_skip(peer: str, file: str, message_no: int, received_no: int,
         return
     retake = f"`onecsync state set-numbers {peer} --received {min(high, message_no - 1)} --yes`"
     raise NumberingConflict(
-        f"{peer}: {file} is its message {message_no}, at or below {received_no}, the number set "
+        f"{peer}'s message {message_no} ({file}) is at or below {received_no}, the number set "
         f"by `state set-numbers` (no message of {peer} gave it): skipped as received earlier, "
         f"it and every later message of {peer} up to {received_no} would be lost; nothing is "
         f"sent to {peer} until this is settled",
