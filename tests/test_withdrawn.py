@@ -281,7 +281,9 @@ def test_a_document_withdrawn_before_the_upgrade_is_reported_marked_once_sent_ag
             c.execute("ALTER TABLE registrations DROP COLUMN marked")
         else:  # as 0007 left it
             c.execute("UPDATE registrations SET marked = NULL")
-        c.execute("DROP TABLE judged")  # 0009's, later than either
+        c.execute("DROP TABLE judged")  # 0009's and 0010's, later than either
+        c.execute("ALTER TABLE peers DROP COLUMN received_set")
+        c.execute("ALTER TABLE peers DROP COLUMN received_high")
         c.execute("DELETE FROM _sqlite_migrations WHERE name >= ?", (older,))
     c.close()
     reassign(world, paid, order)

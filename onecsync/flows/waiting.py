@@ -19,7 +19,6 @@ from onecsync.config import Config
 from onecsync.config import DirectoryConfig
 from onecsync.config import FtpConfig
 from onecsync.errors import OnecsyncError
-from onecsync.protocol.reader import MessageReader
 from onecsync.quarantine import Quarantine
 from onecsync.state.status_report import Rejected
 from onecsync.transport import build_transport
@@ -50,6 +49,8 @@ def fetched(config: Config, peer: str, ftp: bool = False) -> Incoming | None:
 
 
 def waiting_message(config: Config, peer: str) -> Waiting | None:
+    from onecsync.protocol.reader import MessageReader  # here: status imports this, and no lxml
+
     incoming = fetched(config, peer)
     if incoming is None:
         return None
