@@ -7,7 +7,7 @@ number at or above it (that message, and the base's next ones, would be skipped 
 earlier), and `check` and `status` tell when the quarantine holds it as rejected. Only a
 directory is read: over FTP the header comes only with a download of the whole message, and over
 HTTP asking for it makes the base export a new one (UploadData). Those say nothing here (None),
-but `check`, which reaches the FTP server anyway, finds a rejected message there by the
+but `check`, which reaches the FTP server anyway, finds a rejected message there too by the
 fingerprint of its listing, which the quarantine keeps.
 """
 
@@ -66,13 +66,14 @@ def waiting_message(config: Config, peer: str) -> Waiting | None:
 
 def rejected_waiting(config: Config, peer: str, ftp: bool = False) -> Rejected | None:
     """The quarantine's entry for the base's message in its folder now, if a run rejected it
-    (`ftp`: a listing over FTP too, judged by its fingerprint alone: nothing is downloaded)."""
+    (`ftp`: a listing over FTP too). Judged by its fingerprint alone, never by reading it
+    whole (a message of gigabytes): the run that finds the same bytes touched records the new
+    fingerprint, and meanwhile this says nothing."""
     incoming = fetched(config, peer, ftp)
     if incoming is None:
         return None
     try:
-        entry = Quarantine(config, dry_run=True).rejected(
-            peer, incoming, read=isinstance(config.bases[peer].transport, DirectoryConfig))
+        entry = Quarantine(config, dry_run=True).rejected(peer, incoming, read=False)
     finally:
         incoming.close()
     if entry is None:
