@@ -14,6 +14,7 @@ A run takes the lock, journals itself and pings the healthcheck exactly as `onec
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,9 +91,14 @@ def validate_message(path: str | os.PathLike, config: Config | None = None,
 def status(config: Config, runs: int = 5) -> StatusReport:
     """Per base the message numbers, unconfirmed and parked objects; the last `runs` runs and
     the lock's holder. Read-only."""
+    from onecsync.flows.waiting import rejected_waiting
     from onecsync.state import reports
 
-    return reports.status(config, runs=runs)
+    data = reports.status(config, runs=runs)
+    # The base's message in its folder, if a run rejected it: every later run skips it, exit 0.
+    return dataclasses.replace(data, peers={
+        name: dataclasses.replace(p, rejected=rejected_waiting(config, name))
+        for name, p in data.peers.items()})
 
 
 def trace(config: Config, query: str | Sequence[str]) -> TraceReport:

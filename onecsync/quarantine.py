@@ -2,9 +2,9 @@
 that reports the same file once instead of on every run, and the patience for a file the base is
 still writing.
 
-Public API: `Quarantine(config, dry_run)` with `known(peer, incoming)` and `guard(peer,
-incoming)`, `NotYet`, `quarantine_dir(state_path)`, `due(last, now, every)`, `HEAD_LIMIT`,
-`REMIND_AFTER`, `MAX_ENTRIES`, `GROWING_FOR`.
+Public API: `Quarantine(config, dry_run)` with `known`, `rejected` (check, status) and `guard`,
+each of `(peer, incoming)`; `NotYet`, `quarantine_dir(state_path)`, `due(last, now, every)`,
+`HEAD_LIMIT`, `REMIND_AFTER`, `MAX_ENTRIES`, `GROWING_FOR`.
 
 Layout: `quarantine/` beside the state file (0700) holds, per rejected file, `<stem>.json` (the
 reason, where the file was, its size and identity) and the file as the transport delivered it
@@ -220,28 +220,27 @@ class Quarantine:
                 out.append(_Entry(p, data))
         return out
 
-    def known(self, peer: str, incoming: Incoming) -> dict | None:
-        """If this very file was rejected before, under the same settings: what to report.
-
-        Returns None for a file to examine; a report (and a warning) for a file to skip; raises
-        the rejection again once every REMIND_AFTER.
-        """
+    def rejected(self, peer: str, incoming: Incoming, read: bool = True) -> _Entry | None:
+        """This file's entry if rejected under the same settings (`read`: hash to tell); no write."""
         entries = [e for e in self._entries(peer) if e.data.get("context") == self._contexts[peer]]
-        if not entries:
+        match = next((e for e in entries if e.data.get("fingerprint") == incoming.fingerprint), None)
+        if match is not None or not entries or not read:
+            return match
+        try:
+            size = _size(incoming)
+            if size is not None and not any(e.data.get("size") == size for e in entries):
+                return None  # no file of this size was rejected: nothing to hash
+            _, size, sha = _identity(incoming)
+        except (OSError, OnecsyncError):
+            return None  # the parse that follows names the problem
+        return next((e for e in entries if e.same_file(size, sha)), None)
+
+    def known(self, peer: str, incoming: Incoming) -> dict | None:
+        """If this very file was rejected before, under the same settings: None for a file to
+        examine; a report (and a warning) for one to skip; raises again once every REMIND_AFTER."""
+        if (match := self.rejected(peer, incoming)) is None:
             return None
-        match = next((e for e in entries if e.data.get("fingerprint") == incoming.fingerprint),
-                     None)
-        if match is None:
-            try:
-                size = _size(incoming)
-                if size is not None and not any(e.data.get("size") == size for e in entries):
-                    return None  # no file of this size was rejected: nothing to hash
-                _, size, sha = _identity(incoming)
-            except (OSError, OnecsyncError):
-                return None  # the parse that follows names the problem
-            match = next((e for e in entries if e.same_file(size, sha)), None)
-            if match is None:
-                return None
+        if match.data.get("fingerprint") != incoming.fingerprint:
             match.data["fingerprint"] = incoming.fingerprint  # touched, same bytes
             self._save(match)
         data = match.data

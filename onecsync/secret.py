@@ -84,7 +84,10 @@ class Secret:
 
 def _utf8(text: str, what: str) -> str:
     """Every secret passes here: it travels as UTF-8, so one Python holds as undecodable bytes
-    (an environment in another encoding: surrogates) is refused now, naming only where it is."""
+    (an environment in another encoding: surrogates) is refused now, naming only where it is.
+    One leading BOM is no part of it: Notepad's "UTF-8 with BOM" (or `$(cat file)` of such a
+    file) would send it, and the base answer 401 to a password that looks right (review R4 #3)."""
+    text = text.removeprefix("\ufeff")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

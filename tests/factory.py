@@ -200,6 +200,12 @@ def declarations(types: dict[str, tuple[str, str]], prefix: str | None = None) -
     return out + (f"<msg:Prefix>{prefix}</msg:Prefix>" if prefix else "")
 
 
+def before_received_set(conn) -> None:
+    """Undo migration 0012 in an open state (sqlite3), as `before_received_headers` does 0011."""
+    conn.execute("ALTER TABLE peers DROP COLUMN received_set")
+    conn.execute("ALTER TABLE peers DROP COLUMN received_high")
+
+
 def before_received_headers(conn) -> None:
     """Undo migration 0011 in an open state (sqlite3): what a test needs that makes a state
     of an older onecsync by deleting the records of its later migrations."""

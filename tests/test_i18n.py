@@ -182,9 +182,11 @@ def test_a_failing_run_status_and_check_in_russian(sandbox, russian, monkeypatch
     assert "номера" in out and "отправленного 1 · принятого 1 · подтверждённого 0" in out
     assert "последние запуски" in out
     assert "приём не удался — " in out and "To равно '11111111-2222-3333-4444-555555555555'" in out
+    assert "ОТКЛОНЕНО" in out and f"accounting: её сообщение {path} отклонено (с " in out
 
-    code, _out, err = sandbox.human("check")
-    assert "onecsync check: в порядке (код 0)" in err
+    code, _out, err = sandbox.human("check")  # the rejected message is still in the folder
+    assert code == 5 and "onecsync check: сообщение отклонено (код 5)" in err
+    assert f"onecsync: проблема: accounting: её сообщение {path} отклонено (с " in err
     assert "доступен на чтение и запись; сообщение базы" in err
     assert "onecsync: предупреждение: crm: от базы ещё не было сообщений" in err
 

@@ -37,6 +37,7 @@ def as_0009_left_it(world) -> None:
         c.execute("CREATE INDEX registrations_marked ON registrations (peer, kind) "
                   "WHERE marked IS NOT NULL")
         f.before_received_headers(c)  # 0011's, later still
+        f.before_received_set(c)  # 0012's
         c.execute("DELETE FROM _sqlite_migrations WHERE name >= '0010'")
     c.close()
 

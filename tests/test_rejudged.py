@@ -82,6 +82,7 @@ def test_a_forwarded_payment_left_waiting_by_an_older_onecsync_is_judged_after_t
     with sqlite3.connect(world.root / "state" / "onecsync.sqlite") as c:
         c.execute("DROP TABLE judged")
         f.before_received_headers(c)  # 0011's, later still
+        f.before_received_set(c)  # 0012's
         c.execute("DELETE FROM _sqlite_migrations WHERE name >= '0009_judged'")
     c.close()
     settle_quietly(world)

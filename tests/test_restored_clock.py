@@ -246,6 +246,7 @@ def test_a_state_from_before_the_headers_knows_the_last_one_it_took(sandbox, aga
     _crm_confirmed_two(sandbox)
     with sqlite3.connect(sandbox.state_path) as c:
         f.before_received_headers(c)
+        f.before_received_set(c)  # 0012's
         c.execute("DELETE FROM _sqlite_migrations WHERE name >= '0011_received_headers'")
     c.close()
     sandbox.put("crm", crm(2, 2, again))
@@ -265,6 +266,7 @@ def test_status_and_check_read_a_state_from_before_the_headers_without_migrating
     assert sandbox.run("run")[0] == 0
     with sqlite3.connect(sandbox.state_path) as c:
         f.before_received_headers(c)
+        f.before_received_set(c)  # 0012's
         c.execute("DELETE FROM _sqlite_migrations WHERE name >= '0011'")
     c.close()
     for command in ("status", "check"):

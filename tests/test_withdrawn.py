@@ -284,6 +284,7 @@ def test_a_document_withdrawn_before_the_upgrade_is_reported_marked_once_sent_ag
             c.execute("UPDATE registrations SET marked = NULL")
         c.execute("DROP TABLE judged")  # 0009's, later than either
         f.before_received_headers(c)  # 0011's, later still
+        f.before_received_set(c)  # 0012's
         c.execute("DELETE FROM _sqlite_migrations WHERE name >= ?", (older,))
     c.close()
     reassign(world, paid, order)

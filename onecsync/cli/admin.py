@@ -215,9 +215,10 @@ def _finish(opts, plan) -> int:
 @click.option("--sent", type=_MESSAGE_NO, metavar="N",
               help="Our last message to the base was number N; the next one is N+1.")
 @click.option("--received", type=_MESSAGE_NO, metavar="N",
-              help="The base's last message we took was number N.")
+              help="The base's last message we took was number N; its next one is read.")
 @click.option("--force", is_flag=True,
-              help="Take a --sent below what the base holds (only after its numbers were reset).")
+              help="Take a --sent below what the base holds (only after its numbers were "
+                   "reset), or a --received that skips the base's message in its folder.")
 @_YES
 @click.pass_obj
 @global_options
@@ -234,10 +235,16 @@ def state_set_numbers(opts, peer: str, sent: int | None, received: int | None,
       are not in the state: have the base register them again (see README).
     - the run report keeps saying a base's new message "was received earlier: skipped"
       (the base was restored from a backup and numbers from an older point; onecsync
-      usually notices that by itself): `--received N-1`, N the number it now writes.
+      usually notices that by itself): `--received N-1`, N the MessageNo of the message
+      now in its folder, which is then read.
     A --sent below what the base has confirmed, or below the last message this state wrote
     to it, is refused (exit 2, naming the lowest allowed): the base would skip our messages
     as "ранее принято". --force takes it, for a base whose exchange numbers were reset to 0.
+    A --received at or above the number of the base's message in its folder, or above the
+    last message ever received from it, is refused too (exit 2): that message and the next
+    ones would be skipped, and the base would drop them. With --force only the message in
+    the folder is skipped; a run that finds the base's messages skipped under a typed
+    number stops (exit 6) and says so.
     Without --yes nothing changes; the plan is printed (exit 2).
 
     \b
@@ -249,8 +256,13 @@ def state_set_numbers(opts, peer: str, sent: int | None, received: int | None,
 
     if sent is None and received is None:
         raise click.UsageError("give --sent N, --received N or both")
-    plan = admin.set_numbers(opts.config(), peer, sent, received,
-                             apply=yes and not opts.dry_run, force=force)
+    from onecsync.flows.waiting import waiting_message
+
+    config = opts.config()
+    found = waiting_message(config, peer) if received is not None and not force else None
+    plan = admin.set_numbers(config, peer, sent, received, apply=yes and not opts.dry_run,
+                             force=force, waiting=(found.number, found.name)
+                             if found is not None and found.number is not None else None)
     return _finish(opts, plan)
 
 

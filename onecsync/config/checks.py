@@ -197,6 +197,8 @@ class Checker:
         if text is None:
             return None
         try:
+            if not text.isascii():  # uuid.UUID takes "８d0e…", which names no file of 1C's
+                raise ValueError(text)
             uuid.UUID(text)
         except ValueError:
             self.fail(where, f"{text!r} is not a node code (1C node codes are UUIDs, "

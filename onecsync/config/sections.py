@@ -31,6 +31,8 @@ from onecsync.config.model import Config
 from onecsync.config.model import Flow
 from onecsync.config.model import Node
 from onecsync.config.model import exchange_folders
+from onecsync.config.nfc import composed
+from onecsync.config.nfc import composed_sources
 from onecsync.config.yamlsafe import Sources
 from onecsync.errors import ConfigError
 from onecsync.errors import listed_problems
@@ -43,9 +45,10 @@ if TYPE_CHECKING:
 
 def parse_config(data: Any, base_dir: Path, path: Path,
                  sources: Sources | None = None) -> Config:
-    """`sources`: the text and line of each value and key YAML typed (yamlsafe's)."""
-    v = Checker(base_dir, sources)
-    cfg = top_section(v, data, path)
+    """`sources`: the text and line of each value and key YAML typed (yamlsafe's). Its text is
+    taken in NFC (config/nfc.py)."""
+    v = Checker(base_dir, composed_sources(sources) if sources is not None else None)
+    cfg = top_section(v, composed(data), path)
     if v.problems:
         listed = listed_problems(v.problems)
         raise ConfigError(f"{path}: 1 problem: {listed}" if len(v.problems) == 1 else
@@ -212,7 +215,8 @@ def flows_section(c: Checker, data: Any) -> dict[str, Flow]:
             text = c.string(inn, f"{where}.organizations[{i}]")
             if text is None:
                 continue
-            if not re.fullmatch(r"\d{10}|\d{12}", text):
+            # ASCII digits only (`\d` takes "７７２８…" too, which no ИНН of 1C's equals)
+            if not re.fullmatch(r"[0-9]{10}|[0-9]{12}", text):
                 c.fail(f"{where}.organizations[{i}]", f"{text!r} is not an ИНН (10 or 12 digits)")
             orgs.append(text)
         c.unique(orgs, f"{where}.organizations")

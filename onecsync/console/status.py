@@ -44,7 +44,7 @@ def _lock_text(lock: Mapping[str, Any] | None) -> str:
     return held
 
 
-def _peer_rows(p: PeerStatus) -> list[tuple[str, str]]:
+def _peer_rows(name: str, p: PeerStatus) -> list[tuple[str, str]]:
     n, fmt = p.numbers, p.format
     rows = [(_("code"), n.code),
             (_("numbers"), tr(f"sent {n.sent_no} · received {n.received_no} · "
@@ -54,6 +54,8 @@ def _peer_rows(p: PeerStatus) -> list[tuple[str, str]]:
     offered = ", ".join(fmt.offered or []) or _("not known yet")
     if fmt.problem:
         rows.append((_("PROBLEM"), tr(fmt.problem)))
+    if p.rejected is not None:
+        rows.append((_("REJECTED"), tr(p.rejected.line(name))))
     ours = fmt.ours or _("nothing")
     rows.append((_("format"), tr(f"we write {ours} · its last message {fmt.theirs or '—'} · "
                                  f"it offers {offered}")))
@@ -152,7 +154,7 @@ def print_status(data: StatusReport) -> None:
             out.print(f"{k}: {v}", markup=False)
         for name, p in data.peers.items():
             out.print(f"\n{name}", markup=False)
-            rows = _peer_rows(p)
+            rows = _peer_rows(name, p)
             width = max(14, *(len(k) for k, _v in rows))
             for k, v in rows:
                 out.print(f"  {k:<{width}} {v}", markup=False)
@@ -171,7 +173,7 @@ def print_status(data: StatusReport) -> None:
     names = list(data.peers)
     for name in names:
         table.add_column(escape(shown(name)))
-    columns = [dict(_peer_rows(data.peers[n])) for n in names]
+    columns = [dict(_peer_rows(n, data.peers[n])) for n in names]
     for key in dict.fromkeys(k for c in columns for k in c):
         table.add_row(key, *(escape(shown(c.get(key, ""))) for c in columns))
     out.print(table)

@@ -8,7 +8,8 @@ version), reaches every transport (`probe()`), and judges each base from the las
 (the versions it offers, the object types it declares). It never writes the state, never takes the
 run lock (a running exchange does not disturb it), and with `--dry-run` writes nothing at all.
 
-Problems decide the exit code, most serious first (3 config or setup, 4 unreachable); warnings
+Problems decide the exit code, most serious first (3 config or setup, 4 unreachable, then 5: a
+base's message in its folder is one a run rejected, review R4 #2); warnings
 (a flow type the base does not send or receive, a base not heard from yet) leave it at 0 unless
 `strict`, which makes them exit 3: they all have a remedy in the config or in the base's setup.
 """
@@ -34,6 +35,7 @@ from onecsync.flows.declared import Finding
 from onecsync.flows.declared import config_findings
 from onecsync.flows.declared import peer_findings
 from onecsync.flows.organizations import unknown_organizations
+from onecsync.flows.waiting import rejected_waiting
 from onecsync.i18n import N_
 from onecsync.protocol.numbering import negotiate
 from onecsync.state import lock_path
@@ -308,6 +310,9 @@ def run_check(config: Config, dry_run: bool = False, strict: bool = False) -> Ch
             problems.append(CheckItem(
                 name, line if line.startswith(f"{name}: ") else N_(f"{name}: {line}"),
                 int(exc.exit_code)))
+        if (rejected := rejected_waiting(config, name, ftp=True)) is not None:
+            codes.append(ExitCode.REJECTED)  # every run skips it: the exchange is stuck
+            problems.append(CheckItem(name, rejected.line(name), int(ExitCode.REJECTED)))
         if base.odata is not None:
             view["odata"] = _probe_odata(base.odata)
             if not view["odata"]["ok"]:

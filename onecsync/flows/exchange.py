@@ -48,6 +48,7 @@ from onecsync.runs import ReceivedKind
 from onecsync.runs import Sent
 from onecsync.state import State
 from onecsync.state.admin import resend_route
+from onecsync.state.peers import FORCED
 from onecsync.state.table import now_text
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import Transport
@@ -137,6 +138,12 @@ class Exchange:
                 decision = numbering.decide(numbers, h.message_no, h.received_no, peer=name)
                 verdict = lives.verdict(self.state, name, peer, h, numbers, decision)
                 restored = verdict is Verdict.RESTORED
+                if verdict is Verdict.AGAIN and peer.received_set is not None:
+                    # received earlier by a number a human typed: exit 6, unless --force said so
+                    skip = self._typed_skip(name, file, peer, h)
+                    with self.state.atomic():
+                        self.state.peers.update(name, in_fingerprint=incoming.fingerprint, **skip)
+                    return Received(ReceivedKind.DUPLICATE, file, header_numbers)
                 if verdict not in (Verdict.NEW, Verdict.RESTORED):
                     if (stalled := lives.skip(self.state, name, peer, h, verdict, incoming)):
                         self.problems.append(stalled)
@@ -165,7 +172,9 @@ class Exchange:
                     counts = self.state.inbox.stage(name, h.message_no, h.version, reader.objects())
                     if decision is not numbering.Decision.APPLY_UNNUMBERED:
                         seen.update(received_no=h.message_no, received_created=lives.reference(name, h.creation_date),
-                                    confirmed_no=h.received_no or 0, stale_since=None, stale_runs=None)
+                                    confirmed_no=h.received_no or 0, stale_since=None, stale_runs=None,
+                                    received_set=None,
+                                    received_high=max(peer.received_high, h.message_no))
                         self.state.headers.take(name, h.message_no or 0, h.creation_date,
                                                 h.received_no, restored)
                     seen["format_version"] = h.version
@@ -179,6 +188,16 @@ class Exchange:
         return Received(ReceivedKind.APPLIED, file, header_numbers, restored=restored, resent=again,
                         confirmed=confirmed, objects=counts.objects, deletions=counts.deletions,
                         parked=counts.parked)
+
+    @staticmethod
+    def _typed_skip(name: str, file: str, peer, h: Header) -> dict:
+        """A duplicate under a typed number: exit 6, but the message skipped with --force."""
+        numbering.refuse_typed_skip(name, file, h.message_no or 0, peer.received_no,
+                                    peer.received_set == FORCED, peer.received_high)
+        log.warning("%s: %s, its message %s, is skipped, as `state set-numbers --received %s "
+                    "--force` said", name, file, h.message_no, h.message_no)
+        return {"received_set": None, "received_created": lives.reference(name, h.creation_date),
+                "received_high": max(peer.received_high, h.message_no)}
 
     # -- send ----------------------------------------------------------------------------
     def send(self, name: str) -> Sent:

@@ -2,7 +2,7 @@
 
 Public API: `Numbers`, `Decision`, `decide(numbers, message_no, received_no)`,
 `next_number(sent_no, peer)`, `LAST_SETTABLE`, `negotiate(ours, theirs)`,
-`no_common_version(peer, ours, theirs)`.
+`no_common_version(peer, ours, theirs)`, `refuse_typed_skip(...)`.
 
 Glossary (per peer P): `sent_no` is the MessageNo of the last message we wrote to P;
 `received_no` the MessageNo of the last message from P that we staged; `confirmed_no` the highest
@@ -62,6 +62,26 @@ def decide(numbers: Numbers, message_no: int | None, received_no: int | None,
             remedy=f"see `onecsync status`; if this state file is the newest you have, run "
                    f"`onecsync state set-numbers {peer} --sent {received_no}`")
     return Decision.APPLY
+
+
+def refuse_typed_skip(peer: str, file: str, message_no: int, received_no: int,
+                      forced: bool, high: int) -> None:
+    """A duplicate by a `received_no` typed with `state set-numbers`, not given by a message of
+    the peer: no proof that the message was ever taken. Skipped, it and every later message up
+    to that number would be lost (and our ReceivedNo would make the base drop them), so it is
+    a conflict for a human (exit 6, nothing sent to the peer), every run while it lasts. Only
+    the very message the admin skipped with --force is skipped (no raise). The remedy names a
+    number set-numbers takes: at most `high`, the highest MessageNo ever taken from it."""
+    if forced and message_no == received_no:
+        return
+    retake = f"`onecsync state set-numbers {peer} --received {min(high, message_no - 1)} --yes`"
+    raise NumberingConflict(
+        f"{peer}'s message {message_no} ({file}) is at or below {received_no}, the number set "
+        f"by `state set-numbers` (no message of {peer} gave it): skipped as received earlier, "
+        f"it and every later message of {peer} up to {received_no} would be lost; nothing is "
+        f"sent to {peer} until this is settled",
+        remedy=f"if {peer} did not send message {message_no} before, run {retake}; if it "
+               f"did, `--received {message_no} --force --yes` skips it")
 
 
 def next_number(sent_no: int, peer: str = "the peer") -> int:

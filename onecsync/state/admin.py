@@ -28,8 +28,10 @@ from onecsync.state import open_readonly
 from onecsync.state import open_state
 from onecsync.state.inbox import SUPERSEDED_LIKE
 from onecsync.state.inbox import InboxStatus
+from onecsync.state.peers import PeerState
 from onecsync.state.plans import NumbersPlan
 from onecsync.state.plans import ResendPlan
+from onecsync.text import one_line
 from onecsync.topology import Peer
 
 
@@ -93,23 +95,69 @@ def _journal(state: State, command: str, plan: NumbersPlan | ResendPlan) -> None
 
 
 def set_numbers(config: Config, peer: str, sent: int | None, received: int | None,
-                apply: bool, force: bool = False) -> NumbersPlan:
+                apply: bool, force: bool = False,
+                waiting: tuple[int, str] | None = None) -> NumbersPlan:
     """Set `sent_no` and/or `received_no` of a peer (see the CLI help for when). `--sent` below
-    what the base has confirmed or may have read is refused unless `force`."""
+    what the base has confirmed or may have read, and `--received` at or above the number of
+    its message `waiting` in its folder (number, file) or above any we took, are refused
+    unless `force`."""
     _check_peer(config, peer)
     command = f"state set-numbers {peer}"
     with _state(config, command, apply) as state:
         if sent is not None and not force:
             _refuse_lower_sent(state, peer, sent)
+        if received is not None and not force:
+            _refuse_higher_received(_row(state, peer), peer, received, waiting)
         if apply:
             assert state is not None
             state.peers.ensure(peer, config.bases[peer].code)
             with state.atomic():
                 plan = NumbersPlan.from_json(_numbers_plan(state, peer, sent, received)).done()
-                _apply_numbers(state, peer, sent, received)
+                _apply_numbers(state, peer, sent, received, force)
                 _journal(state, command, plan)
             return plan
         return NumbersPlan.from_json(_numbers_plan(state, peer, sent, received))
+
+
+def _row(state: State | None, peer: str) -> PeerState | None:
+    try:
+        return state.peers.get(peer) if state is not None else None
+    except KeyError:
+        return None
+
+
+def _refuse_higher_received(row: PeerState | None, peer: str, received: int,
+                            waiting: tuple[int, str] | None) -> None:
+    """A received number is what we tell the base we hold (our ReceivedNo) and what we skip.
+    At or above its message in the folder, that message and the base's next ones up to it are
+    skipped as received earlier and dropped by the base: lost (review R4 #1, a typo). Above
+    the highest it ever sent us, no message proves it. Unchanged, it changes nothing."""
+    high = row.received_high if row is not None else 0
+    taken = row.received_no if row is not None and row.received_set is None else 0
+    if row is not None and row.received_set is None and received == row.received_no:
+        return
+    most = max(high if waiting is None else min(high, waiting[0] - 1), 0)
+    if received <= most:
+        return
+    if waiting is not None and received >= waiting[0]:
+        number, file = waiting[0], one_line(waiting[1])
+        raise Misnamed(
+            f"refused: --received {received} is at or above {number}, the number of {peer}'s "
+            f"message in its folder now ({file}): it and every later message of {peer} up to "
+            f"{received} would be skipped as received earlier, and our next message's "
+            f"ReceivedNo would make {peer} drop them: their data lost",
+            remedy=f"it was taken (we hold up to {taken}): nothing needs setting; to have it "
+                   f"read again, use --received {most}; only if {peer} did send message "
+                   f"{number} before and it must be skipped, add --force" if number <= taken
+            else f"to have it read, use --received {most}; only if {peer} did send message "
+                 f"{number} before and it must be skipped, add --force")
+    raise Misnamed(
+        f"refused: --received {received} is above {high}, the last message received from "
+        f"{peer}: every message of {peer} up to {received} would be skipped as received "
+        f"earlier, and our next message's ReceivedNo would make {peer} drop them: their data "
+        "lost",
+        remedy=f"use at most --received {most}; only if {peer}'s messages up to {received} did "
+               "reach this state, add --force")
 
 
 def _refuse_lower_sent(state: State | None, peer: str, sent: int) -> None:
@@ -118,11 +166,7 @@ def _refuse_lower_sent(state: State | None, peer: str, sent: int) -> None:
     skipped by 1C as "ранее принято": every object in it lost, and each later run would take
     our own message in the folder for another onecsync's. Only a base whose numbering was
     reset to 0 wants that (`--force`)."""
-    try:
-        row = state.peers.get(peer) if state is not None else None
-    except KeyError:
-        row = None
-    if row is None:
+    if (row := _row(state, peer)) is None:
         return
     confirmed, written = row.confirmed_no, row.out_no or 0
     lowest = max(confirmed, written)
@@ -165,7 +209,8 @@ def _numbers_plan(state: State | None, peer: str, sent: int | None, received: in
     return plan
 
 
-def _apply_numbers(state: State, peer: str, sent: int | None, received: int | None) -> None:
+def _apply_numbers(state: State, peer: str, sent: int | None, received: int | None,
+                   force: bool) -> None:
     if sent is not None:
         # Whatever we sent and the peer has not confirmed goes again, stamped with the new
         # numbers. A stamp above the new number would never be released; one below it may be
@@ -175,7 +220,7 @@ def _apply_numbers(state: State, peer: str, sent: int | None, received: int | No
         state.outbox.unstamp(peer)
         state.peers.renumber_sent(peer, sent)
     if received is not None:
-        state.peers.renumber_received(peer, received)
+        state.peers.renumber_received(peer, received, forced=force)
 
 
 def resend_types(config: Config, peer: str) -> tuple[str, ...]:

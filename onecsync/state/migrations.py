@@ -222,8 +222,9 @@ def _payloads_apart(db: Database) -> None:
     One transaction with its record, as every migration: a run killed while it copies a
     state of gigabytes leaves the state as it was, and the next run migrates it again."""
     from onecsync.state.payloads import pack
+    from onecsync.state.payloads import packable
 
-    _payloads_packable(db.conn)
+    packable(db.conn)
     db.conn.create_function("onecsync_pack", 1, pack, deterministic=True)
     in_the_transaction(db, """
         CREATE TABLE inbox_payloads (
@@ -256,31 +257,6 @@ def _payloads_apart(db: Database) -> None:
             (peer, message_no, confirmed_no, parked, registered_at)
             WHERE confirmed_no IS NULL AND parked IS NULL;
         """)
-
-
-def _payloads_packable(conn: sqlite3.Connection) -> None:
-    """A payload 0004 can move is bytes or text (the UTF-8 bytes are packed); a number in the
-    column (a hand edit) is no XML at all: refused before anything is moved, naming the row and
-    how to be rid of it (SQLite would only say "user-defined function raised exception")."""
-    row = conn.execute(
-        "SELECT 'inbox', id, id, peer, type, ref, typeof(xml) FROM inbox "
-        "WHERE typeof(xml) NOT IN ('blob', 'text') UNION ALL "
-        "SELECT 'registrations', id, inbox_id, peer, type, ref, typeof(xml) FROM registrations "
-        "WHERE typeof(xml) NOT IN ('blob', 'text', 'null') LIMIT 1").fetchone()
-    if row is None:
-        return
-    table, row_id, inbox_id, peer, type_name, ref, kind = row
-    from onecsync.errors import StateError
-
-    drop = (f"DELETE FROM inbox_links WHERE inbox_id = {inbox_id}; "
-            f"DELETE FROM registrations WHERE inbox_id = {inbox_id}; "
-            f"DELETE FROM inbox WHERE id = {inbox_id};")
-    path = conn.execute("PRAGMA database_list").fetchone()[2] or "STATE"
-    raise StateError(
-        f"the state cannot be moved to this onecsync's layout: {table} row {row_id} ({peer}, "
-        f"{type_name} {ref}) holds an {kind.upper()} where its XML should be",
-        remedy=f"restore the state file from a backup, or stop the timer and remove that object "
-               f"with sqlite3 {path} '{drop}' (the base sends it again with its next change)")
 
 
 @MIGRATIONS(name="0005_trace")

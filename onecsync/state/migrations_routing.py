@@ -1,5 +1,5 @@
 """The migrations of the routing's and the exchange's bookkeeping (0007 on): deletion marks,
-judgements, the headers of the messages taken.
+judgements, the headers of the messages taken, a received number typed by hand.
 
 Public API: none; importing it registers them in `migrations.MIGRATIONS` (migrations.py does).
 """
@@ -105,4 +105,17 @@ def _received_headers(db: Database) -> None:
         INSERT INTO received_headers (peer, message_no, created)
             SELECT name, received_no, received_created FROM peers
             WHERE received_no > 0 AND received_created IS NOT NULL;
+        """)
+
+
+@MIGRATIONS(name="0012_received_set")
+def _received_set(db: Database) -> None:
+    """`state set-numbers --received` is remembered until a message of the base sets the number
+    (a run that skips the base's messages under a typed number says so, exit 6), and so is the
+    highest MessageNo ever taken from the base (above it, a typed number is refused)."""
+    in_the_transaction(db, """
+        ALTER TABLE peers ADD COLUMN received_set TEXT;  -- 'set' or 'forced': received_no typed
+        ALTER TABLE peers ADD COLUMN received_high INTEGER NOT NULL DEFAULT 0;
+        UPDATE peers SET received_high = max(received_no, coalesce((SELECT max(message_no)
+            FROM inbox WHERE inbox.peer = peers.name), 0));
         """)

@@ -1,6 +1,6 @@
 """How the state keeps objects' XML: compressed, in tables of their own beside the small rows.
 
-Public API: `pack(xml)`, `unpack(blob)`, `LEVEL`, `LIMIT`.
+Public API: `pack(xml)`, `unpack(blob)`, `LEVEL`, `LIMIT`, `packable(conn)` (migration 0004).
 
 Payloads are nearly all of a state's bytes (6–7 KB an object against a few hundred bytes of row
 and index), and almost no query wants them: counting, parking, `status` and the closing
@@ -28,6 +28,7 @@ CINFO, is at most 7), so the first byte alone tells the two apart; those unpack 
 from __future__ import annotations
 
 import functools
+import sqlite3
 import threading
 import zlib
 from pathlib import Path
@@ -195,3 +196,27 @@ def _inflate(blob: bytes) -> bytes:
         return b"".join(parts)
     except zlib.error as exc:
         raise _damaged(str(exc)) from None
+
+
+def packable(conn: sqlite3.Connection) -> None:
+    """A payload migration 0004 can move is bytes or text (the UTF-8 bytes are packed); a number
+    in the column (a hand edit) is no XML at all: refused before anything is moved, naming the
+    row and how to be rid of it (SQLite would only say "user-defined function raised
+    exception")."""
+    row = conn.execute(
+        "SELECT 'inbox', id, id, peer, type, ref, typeof(xml) FROM inbox "
+        "WHERE typeof(xml) NOT IN ('blob', 'text') UNION ALL "
+        "SELECT 'registrations', id, inbox_id, peer, type, ref, typeof(xml) FROM registrations "
+        "WHERE typeof(xml) NOT IN ('blob', 'text', 'null') LIMIT 1").fetchone()
+    if row is None:
+        return
+    table, row_id, inbox_id, peer, type_name, ref, kind = row
+    drop = (f"DELETE FROM inbox_links WHERE inbox_id = {inbox_id}; "
+            f"DELETE FROM registrations WHERE inbox_id = {inbox_id}; "
+            f"DELETE FROM inbox WHERE id = {inbox_id};")
+    path = conn.execute("PRAGMA database_list").fetchone()[2] or "STATE"
+    raise StateError(
+        f"the state cannot be moved to this onecsync's layout: {table} row {row_id} ({peer}, "
+        f"{type_name} {ref}) holds an {kind.upper()} where its XML should be",
+        remedy=f"restore the state file from a backup, or stop the timer and remove that object "
+               f"with sqlite3 {path} '{drop}' (the base sends it again with its next change)")

@@ -1,6 +1,6 @@
 """The peers table: each base's code, message numbers and what it declared.
 
-Public API: `PeerState`, `Peers` (as `State.peers`).
+Public API: `PeerState`, `Peers` (as `State.peers`), `SET`, `FORCED`.
 """
 
 from __future__ import annotations
@@ -37,12 +37,17 @@ class PeerState:
     out_fingerprint: str | None = None
     stale_since: str | None = None      # since when its newer messages are skipped as dated
     stale_runs: int | None = None       # before the last one taken, and for how many runs
+    received_set: str | None = None  # SET or FORCED: received_no was typed (state set-numbers)
+    received_high: int = 0           # the highest MessageNo ever taken from the peer
 
 
+# How received_no came to be, when not from a message of the peer: typed, checked against its
+# message and what we took (SET), or taken with --force (FORCED).
+SET, FORCED = "set", "forced"
 _PEER_COLUMNS = tuple(f.name for f in fields(PeerState))
 _JSON_COLUMNS = ("versions", "object_types")
 _NUMBERS = ("sent_no", "received_no", "confirmed_no")  # the message numbers: never NULL
-_OPTIONAL_NUMBERS = ("out_no", "out_received_no", "stale_runs")
+_OPTIONAL_NUMBERS = ("out_no", "out_received_no", "stale_runs", "received_high")
 
 
 def _checked_numbers(values: dict) -> None:
@@ -103,13 +108,14 @@ class Peers(Table):
 
     def get(self, name: str) -> PeerState:
         columns = self._present()
-        cur = self.conn.execute(f"SELECT {', '.join(columns)} FROM peers WHERE name = ?",
-                                (name,))
-        row = cur.fetchone()
+        row = self.conn.execute(f"SELECT {', '.join(columns)} FROM peers WHERE name = ?",
+                                (name,)).fetchone()
         if row is None:
             raise KeyError(name)
+        values = dict.fromkeys(_PEER_COLUMNS) | dict(zip(columns, row, strict=True))
+        if "received_high" not in columns:  # what migration 0012 would take, at the least
+            values["received_high"] = values["received_no"]
         try:
-            values = dict.fromkeys(_PEER_COLUMNS) | dict(zip(columns, row, strict=True))
             return PeerState(**_checked(values))
         except BadValue as exc:
             raise Damaged(self.path, "peers", repr(name), str(exc)) from None
@@ -155,12 +161,14 @@ class Peers(Table):
                           "out_received_no = NULL, out_fingerprint = NULL WHERE name = ?",
                           (sent, sent, name))
 
-    def renumber_received(self, name: str, received: int) -> None:
+    def renumber_received(self, name: str, received: int, forced: bool = False) -> None:
         """The peer's next message is taken if numbered above `received`, its file read again,
-        whatever its date: the headers we took above `received` are forgotten (a human said so)."""
+        whatever its date: the headers we took above `received` are forgotten (a human said so),
+        and the number is remembered as typed until a message of the peer sets it."""
         self.conn.execute("UPDATE peers SET received_no = ?, in_fingerprint = NULL, "
-                          "received_created = NULL, stale_since = NULL, stale_runs = NULL "
-                          "WHERE name = ?", (received, name))
+                          "received_created = NULL, stale_since = NULL, stale_runs = NULL, "
+                          "received_set = ? WHERE name = ?",
+                          (received, FORCED if forced else SET, name))
         self._state.headers.forget_above(name, received)
 
     def exchanged(self) -> bool:

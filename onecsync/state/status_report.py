@@ -1,7 +1,7 @@
 """What `status` reports, typed: `StatusReport` of `PeerStatus` and `RunSummary`.
 
 Public API: `PeerNumbers`, `Numbers` (`state show`), `StatusReport`, `PeerStatus`,
-`FormatStatus`, `Backlog`, `Unconfirmed`, `Stuck`, `Parked`, `RunSummary`, `InProgress`,
+`FormatStatus`, `Rejected`, `Backlog`, `Unconfirmed`, `Stuck`, `Parked`, `RunSummary`, `InProgress`,
 `SentBacklog`, `received_nothing_new(peer_run)`. Each `to_json()` is the `--json` contract
 (key order included: tests/golden/json pins it). Pure data: state/reports.py builds these from
 a handful of counts (never a row per object), console/status.py and pairs.py read them.
@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 from typing import Mapping
 
+from onecsync.i18n import N_
 from onecsync.runs import PeerRun
 from onecsync.runs import ReceivedKind
+from onecsync.text import one_line
 
 
 @dataclass(frozen=True)
@@ -148,19 +150,43 @@ class FormatStatus:
 
 
 @dataclass(frozen=True)
+class Rejected:
+    """The base's message in its folder now is one a run rejected (`file`, first rejected
+    `since`, the `reason`, and the `quarantine` entry that keeps it): the exchange with the
+    base is stuck until it writes a new message (review R4 #2: check and status said fine)."""
+
+    file: str
+    since: str | None
+    reason: str | None
+    quarantine: str
+
+    def to_json(self) -> dict:
+        return {"file": self.file, "since": self.since, "reason": self.reason,
+                "quarantine": self.quarantine}
+
+    def line(self, peer: str) -> str:
+        """What check and status say of it, with the remedy."""
+        return N_(f"{peer}: its message {one_line(self.file)} is rejected (since {self.since}: "
+                  f"{self.reason}): nothing of it is received until the base writes a new one "
+                  f"(fix what the reason names there and have it exchange again; the copy and "
+                  f"the reason are in {self.quarantine})")
+
+
+@dataclass(frozen=True)
 class PeerStatus:
     """A base's entry: its numbers, format, declared object types and, once a state exists,
-    its `backlog` (None before)."""
+    its `backlog` (None before); `rejected`, its message in the folder if a run rejected it."""
 
     numbers: PeerNumbers
     format: FormatStatus
     object_types: tuple[str, ...] | None
     backlog: Backlog | None
+    rejected: Rejected | None = None
 
     def to_json(self) -> dict:
         out = {**self.numbers.to_json(), "format": self.format.to_json(),
                "object_types": list(self.object_types) if self.object_types is not None
-               else None}
+               else None, "rejected": self.rejected.to_json() if self.rejected else None}
         if self.backlog is not None:
             out.update(self.backlog.to_json())
         return out

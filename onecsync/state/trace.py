@@ -46,7 +46,7 @@ from onecsync.topology import ORGANIZATION
 from onecsync.topology import PEERS
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
-_INN = re.compile(r"^\d{10}$|^\d{12}$")  # an organization's ИНН has 10 digits, a person's 12
+_INN = re.compile(r"^\d{10}$|^\d{12}$", re.ASCII)  # an organization's ИНН has 10 digits, a person's 12
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 # An ИНН lists its counterparty's objects; past this many the list says how many more.
 LIST_LIMIT = 50
