@@ -197,7 +197,8 @@ class Quarantine:
         self.dry_run = dry_run
         self._contexts = {
             name: signature([__version__, config.node.code, base.code, list(config.node.formats),
-                             config.node.exchange_plan, repr(base.transport.archive_password)])[:16]
+                             config.node.exchange_plan, repr(base.transport.archive_password),
+                             base.transport.max_message_mib])[:16]
             for name, base in config.bases.items()}
         # Only the kinds whose messages settle (Incoming.settles) wait for one to settle.
         self._settle = {name: datetime.timedelta(minutes=base.transport.settle_minutes)

@@ -241,3 +241,20 @@ def test_a_raised_cap_reads_a_file_past_the_default(sandbox):
     code, _, err = sandbox.run("pull-catalogs")
     assert code == 5, err  # read, and refused for what it holds: a NUL after <Message>
     assert "over the cap" not in err
+
+
+def test_a_file_refused_by_the_cap_is_read_once_the_cap_is_raised(sandbox):
+    """The remedy the refusal names works on the file at hand (review R5 M1: it stayed
+    'rejected before', exit 0, until the base wrote a new message)."""
+    received_first(sandbox)
+    _cap(sandbox, 1)
+    objects = [f.counterparty(f.ref(i), f"ООО Ромашка {i:06d} и партнёры") for i in range(1, 5001)]
+    path = sandbox.put("accounting", f.Msg(message_no=2, received_no=1,
+                                           created="2026-11-21T09:00:00", objects=objects))
+    assert path.stat().st_size > 1 << 20
+    code, _, err = sandbox.run("pull-catalogs")
+    assert code == 5 and "over the cap" in err, err
+    _cap(sandbox, 64)
+    code, report, err = sandbox.run("pull-catalogs")
+    assert code == 0, err
+    assert report["peers"]["accounting"]["received"]["objects"] == 5000, report
