@@ -68,15 +68,12 @@ def verdict(state: State, name: str, peer, h: Header, numbers: numbering.Numbers
 
 
 def again_too_soon(name: str, peer, h: Header, file: str) -> NumberingConflict | None:
-    """A restore judged while the last one is recent (within RESTORE_AGAIN, or before the base
-    confirmed our message of its resend) is not taken: each would send the base everything
-    again, and a rewritten file of a few bytes (a hostile writer, a node number rolled back)
-    is enough to make one (review R5 M3). The run ends with exit 6 until the admin says."""
-    if peer.restored_at is None:
-        return None
-    started = instant(peer.restored_at)
-    lasted = clock.utc_now().timestamp() - float(started) if started is not None else 0.0
-    if lasted >= dating.RESTORE_AGAIN and peer.confirmed_no > (peer.restored_sent or 0):
+    """A restore judged before the base confirmed our message of the last one's resend is not
+    taken: each would send the base everything again (gigabytes on a big state), and a
+    rewritten file of a few bytes (a hostile writer, a node number set back) is enough to make
+    one (review R5 M3). So one resend at a time, each only after the base imported the last;
+    until then the run ends with exit 6 each time, for the admin to say."""
+    if peer.restored_at is None or peer.confirmed_no > (peer.restored_sent or 0):
         return None
     before = (h.message_no or 1) - 1
     return NumberingConflict(

@@ -1,7 +1,7 @@
 """What a base's message header says of the life it belongs to, as pure decisions.
 
 Public API: `Taken`, `Verdict`, `judge(...)`, `earlier(new, last)`, `same(taken, ...)`,
-`span(seconds)`, `STALE_RUNS`, `STALE_SECONDS`, `UNKNOWN`, `RESTORE_AGAIN`.
+`span(seconds)`, `STALE_RUNS`, `STALE_SECONDS`, `UNKNOWN`.
 
 1C's rule (a number at or below the last one taken is "ранее принято") loses data when a base
 is restored from a backup: it numbers its new messages again from the backup's. Its dates alone
@@ -34,9 +34,6 @@ ZONE_SLACK = 14 * 3600
 # this long, and the run says so with its exit code: a clock set back never stalls silently.
 STALE_RUNS = 3
 STALE_SECONDS = 3600
-# A restore means everything sent again (gigabytes on a big state): another one this soon after
-# the last, or before the base confirmed the resend, is a question for the admin, not a resend.
-RESTORE_AGAIN = 86400
 # A taken header's CreationDate not known: an older onecsync kept its own time instead of the
 # base's (state/migrations_routing.py 0013); it matches any date, as 1C's own rule does.
 UNKNOWN = ""

@@ -124,8 +124,9 @@ def _received_set(db: Database) -> None:
 
 @MIGRATIONS(name="0013_restored_at")
 def _restored_at(db: Database) -> None:
-    """When a base was last taken for restored, and our last message then: another restore soon
-    after is held for the admin, not a second full resend (flows/lives.py, review R5 M2, M3).
+    """When a base was last taken for restored, and our last message then: another restore before
+    the base confirmed the resend is held for the admin, not a second full resend
+    (flows/lives.py, review R5 M2, M3).
     And what 0011 could not know: an older onecsync kept its own time as the date of a message
     dated more than a day ahead of it, and 0011 entered that time as the header's CreationDate,
     so the same file delivered again read as a restore. A header 0011 entered (ReceivedNo
