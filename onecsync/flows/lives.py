@@ -86,6 +86,7 @@ def again_too_soon(name: str, peer, h: Header, file: str) -> NumberingConflict |
                f"--received {before}`, then `onecsync state resend {name} "
                f"--yes`; if not, remove {file}")
 
+
 def skip(state: State, name: str, peer, h: Header, verdict: Verdict,
      incoming: Incoming) -> NumberingConflict | None:
     """A message not taken. One we know for what it is is skipped once (its file is not read
