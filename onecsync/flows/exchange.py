@@ -136,8 +136,12 @@ class Exchange:
                     return Received(ReceivedKind.SETTINGS_ONLY, file, header_numbers)
                 numbers = numbering.Numbers(peer.sent_no, peer.received_no, peer.confirmed_no)
                 decision = numbering.decide(numbers, h.message_no, h.received_no, peer=name)
-                verdict = lives.verdict(self.state, name, peer, h, numbers, decision)
+                verdict = lives.verdict(self.state, name, peer, h, numbers, decision,
+                                        incoming.fingerprint)
                 restored = verdict is Verdict.RESTORED
+                if restored and (held := lives.again_too_soon(name, peer, h, file)):
+                    self.problems.append(held)  # nothing taken: the state stays as it was
+                    return Received(ReceivedKind.DUPLICATE, file, header_numbers)
                 if verdict is Verdict.AGAIN and peer.received_set is not None:
                     # received earlier by a number a human typed: exit 6, unless --force said so
                     skip = self._typed_skip(name, file, peer, h)
@@ -163,6 +167,7 @@ class Exchange:
                         self.state.held.resend(name, resend_route(name)[0],
                                                self.state.held.types_of_ours(name))
                         again = self.state.outbox.unconfirm_after(name, 0)
+                        seen.update(restored_at=now_text(), restored_sent=peer.sent_no)
                         log.warning("%s: the base went back to message %s after we had received "
                                     "%s (restored from a backup?); accepting it and sending the "
                                     "%d objects it lost again", name, h.message_no,

@@ -4,7 +4,7 @@ remembers what we took).
 
 Public API: `verdict(state, name, peer, header, numbers, decision)`, `skip(...)` (a message
 not taken: logged, and the problem once skipping lasts), `reference(name, created)`,
-`CLOCK_AHEAD`.
+`again_too_soon(...)` (a second restore held for the admin), `CLOCK_AHEAD`.
 """
 
 from __future__ import annotations
@@ -23,21 +23,27 @@ from onecsync.protocol.xsdate import instant
 from onecsync.state import State
 from onecsync.state.table import now_text
 from onecsync.transport.base import Incoming
+from onecsync.transport.base import same_bytes
 
 log = logging.getLogger("onecsync")
 
 
-# How far a base's clock may run ahead of ours before its CreationDate stops being a reference.
+# How far a base's clock may run ahead of ours before the run warns of it.
 CLOCK_AHEAD = 86400
 
 
 def reference(name: str, created: str) -> str:
     """What to keep as the date of the message we accepted: the base's own CreationDate, unless
-    it is ahead of this host's clock. Kept as it is, a date in the future (a base's clock set
-    wrong once) would make every later message look older, and a restore of that base from a
-    backup would go unnoticed, its new messages skipped as received earlier."""
+    it is ahead of this host's clock by more than a zone explains (then our own time, the
+    smaller). Kept as it is, a date in the future (a base's clock set wrong once) would make
+    every later message look older: a base once 20 hours ahead and then set right stalled
+    (review R5 L2), and a restore of it from a backup would go unnoticed."""
     when, now = instant(created), clock.utc_now().timestamp()
-    if when is not None and when > now + CLOCK_AHEAD:
+    if when is not None and when > now + dating.ZONE_SLACK:
+        if when <= now + CLOCK_AHEAD:
+            log.debug("%s: its message is dated %s, ahead of this host's clock (%s); our own "
+                      "time is kept as the message's date", name, created.strip(), utc_now_text())
+            return utc_now_text()
         log.warning("%s: its message is dated %s, ahead of this host's clock (%s): check the "
                     "clock of the 1C server; our own time is kept as the message's date",
                     name, created.strip(), utc_now_text())
@@ -46,16 +52,40 @@ def reference(name: str, created: str) -> str:
 
 
 def verdict(state: State, name: str, peer, h: Header, numbers: numbering.Numbers,
-            decision: numbering.Decision) -> Verdict:
+            decision: numbering.Decision, fingerprint: str | None = None) -> Verdict:
     """What the header says of the base's life (protocol/dating.py), judged against the
-    headers we took from it."""
+    headers we took from it; a file with the bytes of the last one judged (`fingerprint`) is
+    that one again, whatever the header we recorded says (an older onecsync's, review R5 M2)."""
     if h.message_no is None or decision is numbering.Decision.APPLY_UNNUMBERED:
         return Verdict.NEW
+    if decision is numbering.Decision.DUPLICATE and same_bytes(fingerprint, peer.in_fingerprint):
+        return Verdict.AGAIN  # the bytes of the file we last judged: its header is the same
     seen = state.headers.seen(name, h.message_no, h.creation_date, h.received_no)
     around = state.headers.around(name, h.message_no) \
         if seen is None and decision is numbering.Decision.DUPLICATE else None
     return dating.judge(decision, numbers, h.message_no, h.creation_date, h.received_no,
                         peer.received_created, seen, around)
+
+
+def again_too_soon(name: str, peer, h: Header, file: str) -> NumberingConflict | None:
+    """A restore judged before the base confirmed our message of the last one's resend is not
+    taken: each would send the base everything again (gigabytes on a big state), and a
+    rewritten file of a few bytes (a hostile writer, a node number set back) is enough to make
+    one (review R5 M3). So one resend at a time, each only after the base imported the last;
+    until then the run ends with exit 6 each time, for the admin to say."""
+    if peer.restored_at is None or peer.confirmed_no > (peer.restored_sent or 0):
+        return None
+    before = (h.message_no or 1) - 1
+    return NumberingConflict(
+        f"{name}: {file}, its message {h.message_no} dated {h.creation_date.strip()}, says the "
+        f"base was restored from a backup again, after a restore seen at {peer.restored_at}: "
+        "not taken, as that would send it everything again; a message file rewritten, or the "
+        "base's exchange node numbers set back?",
+        remedy=f"compare the numbers of the exchange node in 1C with `onecsync state show`; "
+               f"if the base was restored again, take it: `onecsync state set-numbers {name} "
+               f"--received {before}`, then `onecsync state resend {name} "
+               f"--yes`; if not, remove {file}")
+
 
 def skip(state: State, name: str, peer, h: Header, verdict: Verdict,
      incoming: Incoming) -> NumberingConflict | None:

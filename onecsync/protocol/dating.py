@@ -1,7 +1,7 @@
 """What a base's message header says of the life it belongs to, as pure decisions.
 
 Public API: `Taken`, `Verdict`, `judge(...)`, `earlier(new, last)`, `same(taken, ...)`,
-`span(seconds)`, `STALE_RUNS`, `STALE_SECONDS`.
+`span(seconds)`, `STALE_RUNS`, `STALE_SECONDS`, `UNKNOWN`.
 
 1C's rule (a number at or below the last one taken is "ранее принято") loses data when a base
 is restored from a backup: it numbers its new messages again from the backup's. Its dates alone
@@ -34,6 +34,9 @@ ZONE_SLACK = 14 * 3600
 # this long, and the run says so with its exit code: a clock set back never stalls silently.
 STALE_RUNS = 3
 STALE_SECONDS = 3600
+# A taken header's CreationDate not known: an older onecsync kept its own time instead of the
+# base's (state/migrations_routing.py 0013); it matches any date, as 1C's own rule does.
+UNKNOWN = ""
 
 
 @dataclass(frozen=True)
@@ -77,10 +80,10 @@ def _later(new: str | None, last: str | None) -> bool:
 
 
 def same(taken: Taken, message_no: int, created: str, received_no: int | None) -> bool:
-    """Is this header the one we took? The moment, not its spelling, and a ReceivedNo we did not
-    record matches any."""
-    return (taken.message_no == message_no and instant(taken.created) == instant(created)
-            and instant(created) is not None
+    """Is this header the one we took? The moment, not its spelling, and a ReceivedNo or a
+    CreationDate we did not record matches any."""
+    return (taken.message_no == message_no and instant(created) is not None
+            and (taken.created == UNKNOWN or instant(taken.created) == instant(created))
             and (taken.received_no is None or taken.received_no == (received_no or 0)))
 
 

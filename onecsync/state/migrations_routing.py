@@ -1,5 +1,6 @@
 """The migrations of the routing's and the exchange's bookkeeping (0007 on): deletion marks,
-judgements, the headers of the messages taken, a received number typed by hand.
+judgements, the headers of the messages taken, a received number typed by hand, the last
+restore.
 
 Public API: none; importing it registers them in `migrations.MIGRATIONS` (migrations.py does).
 """
@@ -118,4 +119,25 @@ def _received_set(db: Database) -> None:
         ALTER TABLE peers ADD COLUMN received_high INTEGER NOT NULL DEFAULT 0;
         UPDATE peers SET received_high = max(received_no, coalesce((SELECT max(message_no)
             FROM inbox WHERE inbox.peer = peers.name), 0));
+        """)
+
+
+@MIGRATIONS(name="0013_restored_at")
+def _restored_at(db: Database) -> None:
+    """When a base was last taken for restored, and our last message then: another restore before
+    the base confirmed the resend is held for the admin, not a second full resend
+    (flows/lives.py, review R5 M2, M3).
+    And what 0011 could not know: an older onecsync kept its own time as the date of a message
+    dated more than a day ahead of it, and 0011 entered that time as the header's CreationDate,
+    so the same file delivered again read as a restore. A header 0011 entered (ReceivedNo
+    unknown, the peer's first) dated within a second of when we received it is such a date, or
+    as good as one: its date is not known, and matches any."""
+    in_the_transaction(db, """
+        ALTER TABLE peers ADD COLUMN restored_at TEXT;
+        ALTER TABLE peers ADD COLUMN restored_sent INTEGER;
+        UPDATE received_headers SET created = ''
+            WHERE received_no IS NULL
+            AND id = (SELECT min(id) FROM received_headers h WHERE h.peer = received_headers.peer)
+            AND abs(julianday(created) - (SELECT julianday(p.last_received_at) FROM peers p
+                                          WHERE p.name = received_headers.peer)) * 86400 <= 1;
         """)

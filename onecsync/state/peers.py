@@ -39,6 +39,8 @@ class PeerState:
     stale_runs: int | None = None       # before the last one taken, and for how many runs
     received_set: str | None = None  # SET or FORCED: received_no was typed (state set-numbers)
     received_high: int = 0           # the highest MessageNo ever taken from the peer
+    restored_at: str | None = None   # when we last took it for restored and sent it all again
+    restored_sent: int | None = None  # our last message then: the resend is in a later one
 
 
 # How received_no came to be, when not from a message of the peer: typed, checked against its
@@ -47,7 +49,8 @@ SET, FORCED = "set", "forced"
 _PEER_COLUMNS = tuple(f.name for f in fields(PeerState))
 _JSON_COLUMNS = ("versions", "object_types")
 _NUMBERS = ("sent_no", "received_no", "confirmed_no")  # the message numbers: never NULL
-_OPTIONAL_NUMBERS = ("out_no", "out_received_no", "stale_runs", "received_high")
+_OPTIONAL_NUMBERS = ("out_no", "out_received_no", "stale_runs", "received_high",
+                     "restored_sent")
 
 
 def _checked_numbers(values: dict) -> None:
