@@ -6,7 +6,8 @@ Each shape is one object of about MIB MiB (just under OBJECT_LIMIT by default, s
 bound alone does not trim it) between two small ones, written to a temporary file and read by
 `MessageReader` in a fresh process; printed: the objects read, how the large one ended (its
 problem, cut), the peak RSS (ru_maxrss of that process), its CPU seconds and the wall. Shapes:
-`flat` (`<a/>` repeated), `deep` (groups of `<a>` nested 200 deep), `text` (`<a>x</a>`), `rows`
+`flat` (`<a/>` repeated), `deep` (groups of `<a>` nested 200 deep), `text` (`<a>x</a>`), `attrs`
+(elements of 9,000 empty attributes), `rows`
 (a sale with rows of about 50 elements, as 1C writes them). Figures only: nothing here passes or
 fails on them.
 """
@@ -30,6 +31,8 @@ SHAPES = {
     "flat": lambda i: b"<a/>" * 1000,
     "deep": lambda i: b"<a>" * 200 + b"</a>" * 200,
     "text": lambda i: b"<a>x</a>" * 500,
+    # Few `<`, each under the per-element cap of attributes (review R5 H1).
+    "attrs": lambda i: b"<a " + b" ".join(b'a%d=""' % k for k in range(9000)) + b"/>",
     "rows": lambda i: f.GOODS_ROW.format(i=i % 1000).encode(),
 }
 

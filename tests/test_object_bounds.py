@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import io
 import tempfile
+from pathlib import Path
 
 import pytest
 
+from bench import make_message
 from bench import object_memory
 from onecsync import formats
 from onecsync.protocol import bodyscan
@@ -28,6 +30,22 @@ def test_what_1c_writes_reaches_the_byte_limit_before_the_tag_limit():
     at_the_byte_limit = limits.OBJECT_LIMIT // len(row) * row.count(b"<")
     assert at_the_byte_limit < limits.TAG_LIMIT * 0.7, at_the_byte_limit  # 2.0 of 4.2 million
     assert 20_000 * row.count(b"<") < limits.TAG_LIMIT / 2  # a table of 20,000 rows
+    assert row.count(b"=") == 0  # 1C writes no attributes in a row: their weight costs it nothing
+
+
+def test_what_1c_writes_has_few_attributes_beside_its_tags():
+    """The attribute weight (review R5 H1) leaves every real object far below TAG_LIMIT: the
+    factory's objects, the fixtures' and the bench's messages count under twice their `<`."""
+    out = io.StringIO()
+    make_message.write_message(out, 300)
+    fixtures = sorted((Path(__file__).resolve().parents[1] / "fixtures").rglob("*.xml"))
+    assert fixtures
+    texts = [f.counterparty(f.ref(1), "ООО"), f.sale(f.ref(2), None), f.currency(f.ref(3)),
+             _sale("".join(f.GOODS_ROW.format(i=i) for i in range(100))), out.getvalue()]
+    for data in [t.encode() for t in texts] + [p.read_bytes() for p in fixtures]:
+        body = data[max(data.find(b"Body"), 0):]  # the objects, not the Header
+        items = body.count(b"<") + limits.ATTRIBUTE_WEIGHT * body.count(b"=")
+        assert items < 2 * body.count(b"<"), (items, body.count(b"<"))
 
 
 FLOODS = {
@@ -63,6 +81,24 @@ def test_an_object_of_tiny_elements_past_the_tag_limit_is_parked_by_its_keys(flo
     assert second.ref == f.ref(2) and second.problem is None
     # What stays built is the tag limit and a chunk's worth, never the whole flood (300,000).
     assert held and max(held) < (64 << 10) + 20_000, max(held)
+
+
+@pytest.mark.parametrize("attribute", ['a{i}=""', 'xmlns:p{i}="u:{i}"'], ids=["plain", "xmlns"])
+def test_an_object_of_few_tags_and_many_attributes_is_parked_by_its_keys(attribute, monkeypatch):
+    """Review R5 H1: the per-element cap of attributes (10,000) did not bound an object: elements
+    of 9,000 each, a few thousand `<`, were built whole (3.8 GB for 58 MB). Its `=` count too,
+    namespace declarations as well."""
+    monkeypatch.setattr(limits, "TAG_LIMIT", 64 << 10)
+    attrs = " ".join(attribute.format(i=i) for i in range(9000))
+    huge = f.counterparty(f.ref(1), "ООО Ромашка").replace(
+        "</КлючевыеСвойства>", "</КлючевыеСвойства>" + f"<Комментарий {attrs}/>" * 10, 1)
+    assert huge.count("<") < 100 and len(huge.encode()) < limits.OBJECT_LIMIT
+    msg = f.Msg(objects=[huge, f.currency(f.ref(2))]).xml()
+    stub, second = MessageReader(io.BytesIO(msg), "m.xml", check_schema=True).objects()
+    assert stub.ref == f.ref(1) and stub.xml.count(b"=") < 20, stub.xml[:300]
+    assert stub.problem.startswith("the object is larger than 65,536 tags ("), stub.problem
+    assert "an attribute counting as 4" in stub.problem and "parked by its key" in stub.problem
+    assert second.ref == f.ref(2) and second.problem is None
 
 
 def test_a_document_of_many_rows_under_the_tag_limit_is_read_whole(monkeypatch):
@@ -132,11 +168,11 @@ def test_a_deep_object_past_the_limit_is_trimmed_without_a_recursion_error(monke
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("shape", ["flat", "text", "deep"])
+@pytest.mark.parametrize("shape", ["flat", "text", "deep", "attrs"])
 def test_63_mib_of_tiny_elements_cost_what_a_real_document_of_63_mib_does(shape):
     """Peak RSS of a fresh process reading one such object (bench/object_memory.py): 2.2 GB for
     `<a/>` before TAG_LIMIT, 0.54 GB after; a real document of 63 MiB (rows as 1C writes them)
-    takes 0.47 GB."""
+    takes 0.47 GB. `attrs` (review R5 H1): 3.8 GB before attributes counted."""
     with tempfile.TemporaryDirectory() as folder:
         m = object_memory.measure(shape, 63, folder)
     assert m["objects"] == 3 and m["ref"] == f.ref(1) and m["stub"] < 2000, m

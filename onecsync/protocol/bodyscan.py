@@ -9,9 +9,9 @@ is left to parse: between two chunks of input, once every event so far was handl
 Body's children that no event named (an object of a type the format lacks, an extension's,
 what has no place in a Body) are judged in message order, in the reader's words, and what
 passed is yielded; an element beside the Body is refused; and an object read from more than
-OBJECT_LIMIT bytes or TAG_LIMIT `<` loses what it holds but the first part of its first
+OBJECT_LIMIT bytes or TAG_LIMIT markup items (`<`, and `=` weighted) loses what it holds but the first part of its first
 КлючевыеСвойства. So what the parser builds between two such points is one chunk's worth,
-whatever the input (the `<` are counted on each chunk's bytes, in C, as they are fed).
+whatever the input (the `<` and `=` are counted on each chunk's bytes, in C, as they are fed).
 
 Only what the parser has finished is removed: libxml2 may still append text to the last child
 of an open element, so every open element keeps its last child.
@@ -117,7 +117,8 @@ class BodyScan:
         while True:
             data = replay.pop(0) if replay else self.r._input.read(CHUNK)
             self.fed += len(data)
-            self.tags += data.count(b"<")
+            # Markup items: an attribute costs what four elements do once built (limits).
+            self.tags += data.count(b"<") + limits.ATTRIBUTE_WEIGHT * data.count(b"=")
             try:
                 self.parser.feed(data) if data else self.parser.close()
             except etree.XMLSyntaxError as exc:

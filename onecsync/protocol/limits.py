@@ -1,7 +1,7 @@
 """The bounds on one body object, said once for the reader that enforces them and the state that
 relies on them (this module imports nothing, so that `status` can know them without lxml).
 
-Public API: `OBJECT_LIMIT`, `TAG_LIMIT`, `TOO_LARGE`.
+Public API: `OBJECT_LIMIT`, `TAG_LIMIT`, `ATTRIBUTE_WEIGHT`, `TOO_LARGE`.
 """
 
 from __future__ import annotations
@@ -21,4 +21,14 @@ OBJECT_LIMIT = 64 << 20
 # markup under 16 bytes a `<` on average (`<a/>`: 4), which past here costs ~0.55 GB at most,
 # what a real object at OBJECT_LIMIT does (bench/object_memory.py).
 TAG_LIMIT = 4 << 20
+# An attribute (its `=`, counted on the same bytes: namespace declarations are attributes too)
+# counts as this many `<` towards TAG_LIMIT: built, one costs what four elements do (~550 bytes
+# for `a=""`), and the per-element cap (protocol.markup, 10,000) does not bound an object: 820
+# elements of 9,000 empty attributes (58 MB, 2,400 `<`) took 3.8 GB (review R5 H1). So an
+# object's markup items, `<` + 4 `=`, are what TAG_LIMIT bounds: a flood of attributes is parked
+# past a million of them (~0.55 GB built, as for `<a/>`), while 1C writes almost none in a body
+# object (a goods row: 66 `<`, no `=`; an object's namespace declarations, a few): a document
+# at OBJECT_LIMIT stays at 2 million as before. An `=` in text counts too, harmlessly: 1C's
+# base64 pads with two at most, and a text of millions of `=` is no real field.
+ATTRIBUTE_WEIGHT = 4
 TOO_LARGE = "the object is larger than"  # its parking reason: a retry cannot send it (store)

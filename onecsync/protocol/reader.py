@@ -193,7 +193,7 @@ class MessageReader:
         return tuple(self.header.format.split()[1:])
 
     oversized = 0  # bytes of the object just yielded, when it passed OBJECT_LIMIT or TAG_LIMIT
-    crowded = 0  # its `<`, when they passed TAG_LIMIT
+    crowded = 0  # its markup items (`<`, `=` weighted), when they passed TAG_LIMIT
 
     def _check_body(self, el) -> None:
         """A Body in another namespace than its Format's holds no object of that format: 1C
@@ -263,8 +263,9 @@ class MessageReader:
         ref = object_ref(el, ns) if keys is not None else None
         if ref is None and keys is not None:
             ref = "~" + hashlib.sha256(etree.tostring(keys)).hexdigest()[:32]
-        size = (f"{limits.TAG_LIMIT:,} tags ({self.crowded:,} in the message, 1C's largest "
-                "documents have about a million)" if self.crowded else
+        size = (f"{limits.TAG_LIMIT:,} tags ({self.crowded:,} in the message, an attribute "
+                f"counting as {limits.ATTRIBUTE_WEIGHT}; 1C's largest documents have about a "
+                "million)" if self.crowded else
                 f"{limits.OBJECT_LIMIT >> 20} MiB ({self.oversized >> 20} MiB in the message)")
         problem = (f"{TOO_LARGE} {size}: parked by its key properties alone; make it smaller in "
                    "the base (or its attachments), then register it again")
