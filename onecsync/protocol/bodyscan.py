@@ -226,7 +226,9 @@ class BodyScan:
         """Before a child of the Body is yielded: its size, and what is dropped if too large."""
         size, tags = (self.fed - self.begun, self.tags - self.tags_begun) \
             if el is self.current else (0, 0)
-        crowded = tags > limits.TAG_LIMIT
+        # Past both bounds, it is said by the one it passed first (the farther past it now):
+        # 120 MiB of real rows is too large by its bytes, not by its tags.
+        crowded = tags > limits.TAG_LIMIT and tags * limits.OBJECT_LIMIT > size * limits.TAG_LIMIT
         self.r.oversized = size if crowded or size > limits.OBJECT_LIMIT else 0
         self.r.crowded = tags if crowded else 0
         if self.r.oversized:
