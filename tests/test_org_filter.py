@@ -132,3 +132,20 @@ def test_an_organization_sent_without_inn_is_not_waited_for(sandbox, objects):
     with sandbox.db() as c:
         (reason,) = c.execute("SELECT reason FROM inbox WHERE ref = ?", (ref_of(contract),)).fetchone()
     assert reason.startswith(f"its organization {THEIRS_REF} has no ИНН, and"), reason
+
+
+def test_held_back_by_an_older_onecsync_is_judged_again(sandbox, objects):
+    """The reason an older onecsync wrote for an organization not sent yet (held for good)."""
+    import sqlite3
+    _filter_ours(sandbox)
+    ours = without_inn(objects["ours"], "Организация")
+    sandbox.put("accounting", f.Msg(message_no=1, objects=[ours]))
+    assert sandbox.run("run")[0] == 0
+    old = (f"its organization {OURS_REF} has no ИНН the accounting base has sent, and "
+           "flows.pull-catalogs.organizations takes organizations by ИНН")
+    with sqlite3.connect(sandbox.state_path) as c:
+        assert c.execute("UPDATE inbox SET reason = ? WHERE ref = ?", (old, ref_of(ours))).rowcount == 1
+    c.close()
+    sandbox.put("accounting", f.Msg(message_no=2, objects=list(objects["orgs"])))
+    assert sandbox.run("run")[0] == 0
+    assert (CONTRACT, ref_of(ours)) in sandbox.outgoing("crm")["objects"]

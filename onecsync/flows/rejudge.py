@@ -26,7 +26,6 @@ from onecsync.flows import organizations
 from onecsync.flows.links import reread_waiting
 from onecsync.signature import signature
 from onecsync.state import State
-from onecsync.state.inbox import UNTOLD_LIKE
 from onecsync.state.inbox import InboxStatus as S
 
 
@@ -77,12 +76,14 @@ INPUTS: tuple[Input, ...] = (
           lambda config, state, way: sorted(config.flows[way.flow].organizations),
           lambda config, state, way: state.inbox.restage(
               way.source, config.flows[way.flow].objects, S.FILTERED)),
-    # The organizations the source has sent (Ссылка → ИНН): what waited for one not sent yet.
+    # The organizations the source has sent (Ссылка → ИНН): what named one by Ссылка alone, not
+    # sent yet (UNTOLD), or sent without ИНН and given one since. The pattern takes the reason an
+    # older onecsync wrote too: its key is new, so the first run after the upgrade judges them.
     Input("{flow}.organizations-sent",
           lambda config, state, way: organizations.sent(state, way.source)
           if config.flows[way.flow].organizations else None,
           lambda config, state, way: state.inbox.restage(
-              way.source, config.flows[way.flow].objects, S.FILTERED, UNTOLD_LIKE)),
+              way.source, config.flows[way.flow].objects, S.FILTERED, "its organization %")),
     # The link paths: what the waiting documents name is read again.
     Input("{flow}.links",
           lambda config, state, way: config.flows[way.flow].links,
