@@ -277,3 +277,24 @@ def test_status_and_check_read_a_state_from_before_the_headers_without_migrating
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
     c.close()
     assert sandbox.run("run")[0] == 0  # and the next run migrates it
+
+
+def test_a_stall_ends_with_its_file(sandbox):
+    """Review R5 L1: an early-dated file skipped once, then gone; days later another one is
+    a new stall, counted from its own first run (not exit 6 at once, 'skipped since 3 days')."""
+    now = datetime.datetime(2026, 11, 20, 12, 0, tzinfo=datetime.timezone.utc)
+    with clock.frozen(now):
+        sandbox.put("accounting", acc(5, "2026-11-20T10:00:00", f.counterparty(C1, "ООО Ромашка")))
+        assert sandbox.run("run")[0] == 0
+        sandbox.put("accounting", acc(6, "2026-11-19T10:00:00"))
+        code, _, err = sandbox.run("run")
+        assert code == 0 and "its clock went back?" in err, err
+        sandbox.incoming("accounting").unlink()
+        assert sandbox.run("run")[0] == 0
+    with clock.frozen(now + datetime.timedelta(days=3)):
+        sandbox.put("accounting", acc(7, "2026-11-19T12:00:00"))
+        code, _, err = sandbox.run("run")
+        assert code == 0 and f"skipped, 1 of {STALE_RUNS} runs" in err, err
+        for _ in range(STALE_RUNS):  # the new stall is not silent either
+            code, _, err = sandbox.run("run")
+        assert code == 6 and "the clock of the 1C server went back" in err, err

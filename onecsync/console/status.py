@@ -83,6 +83,8 @@ def _peer_rows(name: str, p: PeerStatus) -> list[tuple[str, str]]:
         if b.inbox.get("filtered"):
             rows.append((_("held back"), tr(f"{b.inbox['filtered']} objects received from it that "
                                             "flows.*.organizations leaves out")))
+        for reason, count in b.untold.items():  # the organization may still come: said apart
+            rows.append((_("held back"), tr(f"{count} of them: {reason}")))
         if b.awaiting_link:
             rows.append((_("awaiting link"), tr(f"{b.awaiting_link} settlement documents "
                                                 f"({b.awaiting_link_recent} received in the last "

@@ -29,5 +29,6 @@ def route_catalogs(config: Config, state: State) -> Routed:
         for row in reg.needs_a_look(types):
             reg.offer(row)
         reg.register_rest(types)
+        reg.say_held_back(types)
         reg.counts.add(ignored=state.inbox.ignore_other_types(source, taken_types(config, source)))
     return reg.counts.routed()

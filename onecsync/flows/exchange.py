@@ -94,6 +94,7 @@ class Exchange:
             if addressing.wrong is not None:
                 raise addressing.wrong
             log.debug("%s: no message from the base yet", name)
+            lives.unstalled(self.state, name, peer)
             return Received(ReceivedKind.NONE)
         try:
             incoming.beside(peer.received_no)  # a later message beside it, which 1C never reads

@@ -47,6 +47,7 @@ def route_invoices(config: Config, state: State) -> Routed:
             reg = Registrar(config, state, flow, source, target)
             reg.counts = counts  # one report for the flow, both ways
             route(state, reg)
+            reg.say_held_back(list(flow.objects))
             counts.add(ignored=state.inbox.ignore_other_types(source, taken_types(config, source)))
     return counts.routed()
 

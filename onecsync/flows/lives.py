@@ -3,8 +3,9 @@ restore, a stale file, or a clock gone back (protocol/dating.py decides, state/h
 remembers what we took).
 
 Public API: `verdict(state, name, peer, header, numbers, decision)`, `skip(...)` (a message
-not taken: logged, and the problem once skipping lasts), `reference(name, created)`,
-`again_too_soon(...)` (a second restore held for the admin), `CLOCK_AHEAD`.
+not taken: logged, and the problem once skipping lasts), `unstalled(state, name, peer)`,
+`reference(name, created)`, `again_too_soon(...)` (a second restore held for the admin),
+`CLOCK_AHEAD`.
 """
 
 from __future__ import annotations
@@ -87,6 +88,15 @@ def again_too_soon(name: str, peer, h: Header, file: str) -> NumberingConflict |
                f"--yes`; if not, remove {file}")
 
 
+def unstalled(state: State, name: str, peer) -> None:
+    """The base has no message now: the early-dated one skipped before is gone, and so is the
+    stall it was counted for (review R5 L1). Left, days later the base's next early-dated file
+    would be exit 6 on its first run, as if skipped all that time."""
+    if peer.stale_runs is not None or peer.stale_since is not None:
+        with state.atomic():
+            state.peers.update(name, stale_since=None, stale_runs=None)
+
+
 def skip(state: State, name: str, peer, h: Header, verdict: Verdict,
      incoming: Incoming) -> NumberingConflict | None:
     """A message not taken. One we know for what it is is skipped once (its file is not read
@@ -97,7 +107,10 @@ def skip(state: State, name: str, peer, h: Header, verdict: Verdict,
     new life's, and its ReceivedNo take our confirmed number back."""
     if verdict is not Verdict.UNSURE:
         with state.atomic():
-            state.peers.update(name, in_fingerprint=incoming.fingerprint)
+            # The base's current message is no longer one dated before: a stall counted before
+            # has ended (review R5 L1), and a later one is counted from its own first run.
+            state.peers.update(name, in_fingerprint=incoming.fingerprint, stale_since=None,
+                               stale_runs=None)
         if verdict is Verdict.STALE:
             log.warning("%s: %s is its message %s dated %s, which we took before the base "
                         "was restored from a backup: a file of the life the restore "

@@ -4,7 +4,8 @@ Public API: `rejudge(config, state, source)`, `taken_types(config, source)`, `wa
 `Way`, `INPUTS`.
 
 A routing decision that depends on the config (a type no flow takes, an organization the filter
-leaves out, a document naming nothing along the link paths, a mapping rule that cannot apply)
+leaves out, a document naming nothing along the link paths, a mapping rule that cannot apply),
+or on what the source sent (the organizations an object names by Ссылка alone, review R5 H2),
 is stored with the row it judged, and a run does not look at that row again unless something
 changes. When the config does, the rows it judged must be judged again by the next run, or what
 the admin now lets through is held for ever while every run says exit 0. Each input is one entry
@@ -21,6 +22,7 @@ from typing import Callable
 
 from onecsync import topology
 from onecsync.config import Config
+from onecsync.flows import organizations
 from onecsync.flows.links import reread_waiting
 from onecsync.signature import signature
 from onecsync.state import State
@@ -54,11 +56,11 @@ class Input:
     `again` stages again what it judged."""
 
     key: str
-    value: Callable[[Config, Way], object]
+    value: Callable[[Config, State, Way], object]
     again: Callable[[Config, State, Way], object]
 
 
-def _mapping(config: Config, way: Way) -> dict:
+def _mapping(config: Config, state: State, way: Way) -> dict:
     rules = config.mapping.get(way.target, {})
     return {t: dataclasses.asdict(rules[t]) for t in config.flows[way.flow].objects if rules.get(t)}
 
@@ -66,17 +68,25 @@ def _mapping(config: Config, way: Way) -> dict:
 INPUTS: tuple[Input, ...] = (
     # A type the flows take now: what was set aside of it when no flow took it.
     Input("taken-types:{source}",
-          lambda config, way: sorted(taken_types(config, way.source)),
+          lambda config, state, way: sorted(taken_types(config, way.source)),
           lambda config, state, way: state.inbox.restage_untaken(
               way.source, taken_types(config, way.source))),
     # The organizations a flow carries: what the filter held back.
     Input("{flow}.organizations",
-          lambda config, way: sorted(config.flows[way.flow].organizations),
+          lambda config, state, way: sorted(config.flows[way.flow].organizations),
           lambda config, state, way: state.inbox.restage(
               way.source, config.flows[way.flow].objects, S.FILTERED)),
+    # The organizations the source has sent (Ссылка → ИНН): what named one by Ссылка alone, not
+    # sent yet (UNTOLD), or sent without ИНН and given one since. The pattern takes the reason an
+    # older onecsync wrote too: its key is new, so the first run after the upgrade judges them.
+    Input("{flow}.organizations-sent",
+          lambda config, state, way: organizations.sent(state, way.source)
+          if config.flows[way.flow].organizations else None,
+          lambda config, state, way: state.inbox.restage(
+              way.source, config.flows[way.flow].objects, S.FILTERED, "its organization %")),
     # The link paths: what the waiting documents name is read again.
     Input("{flow}.links",
-          lambda config, way: config.flows[way.flow].links,
+          lambda config, state, way: config.flows[way.flow].links,
           lambda config, state, way: reread_waiting(state, way.source, config.flows[way.flow])),
     # The mapping rules for the way's target: what they could not apply to.
     Input("{flow}.mapping",
@@ -100,7 +110,7 @@ def rejudge(config: Config, state: State, source: str) -> None:
     for way in ways_from(source):
         for entry in INPUTS:
             key = entry.key.format(flow=way.name, source=source)
-            signature_now = signature(entry.value(config, way))
+            signature_now = signature(entry.value(config, state, way))
             if state.meta.get(key) != signature_now:
                 entry.again(config, state, way)
                 state.meta.set(key, signature_now)

@@ -1,7 +1,8 @@
 """Registering staged objects for a peer: organization filter, mapping, echo check, parking.
 
 Public API: `Registrar(config, state, flow, source, target)` with `offer(row)`,
-`offer_linked(row)`, `offer_again(row)`, `mapped(row)`, `withdraw(row)` and `register_rest(types)`; `WITHDRAWN`;
+`offer_linked(row)`, `offer_again(row)`, `mapped(row)`, `withdraw(row)`, `register_rest(types)` and
+`say_held_back(types)`; `WITHDRAWN`;
 `RouteCounts` (the tally; `routed()` is the report).
 
 Most objects need none of this and go in one SQL statement (`register_rest`); only objects of a
@@ -21,6 +22,7 @@ from onecsync import formats
 from onecsync.config import Config
 from onecsync.config import Flow
 from onecsync.flows import links
+from onecsync.flows import organizations
 from onecsync.i18n import N_
 from onecsync.mapping import MappingError
 from onecsync.mapping import apply_rules
@@ -36,9 +38,9 @@ from onecsync.state import State
 from onecsync.state.held import Held
 from onecsync.state.inbox import DELETED_THERE
 from onecsync.state.inbox import SUPERSEDED
+from onecsync.state.inbox import UNTOLD
 from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.inbox import Staged
-from onecsync.topology import ORGANIZATION
 
 log = logging.getLogger("onecsync")
 # The reason of a waiting document whose copy the target was told to delete (`withdraw`).
@@ -73,7 +75,7 @@ class Registrar:
         # The rules we applied on the way to the source: what they dropped, it never had.
         self.back_rules = config.mapping.get(source, {})
         self.counts = RouteCounts()
-        self._inns: dict[str, str] | None = None  # _organization_inns
+        self._inns: dict[str, str | None] | None = None  # organizations.sent, read once
 
     def needs_a_look(self, types: list[str]) -> Iterator[Staged]:
         """Staged rows that the bulk statement must not register blindly."""
@@ -118,29 +120,28 @@ class Registrar:
 
     def _other_organization(self, element) -> str | None:
         """Why the flow's organization filter keeps this object out, or None. An organization
-        named without its ИНН (it may have none: a non-resident's) is told by its Ссылка from
-        the organizations the source sent; one that cannot be told is not one of the filter's."""
+        named without its ИНН is told by its Ссылка from the organizations the source sent;
+        one not sent yet holds the object back until it is (`UNTOLD`); one sent
+        without an ИНН (a non-resident's) is not one of the filter's, which takes ИНН."""
         named = organization_of(element)
         if named is None:
             return None  # names no organization: nothing to filter on
         inn, ref = named
-        if inn is None and ref is not None:
-            inn = self._organization_inns().get(ref)
         key = f"flows.{self.flow.name}.organizations"
+        if inn is None and ref is not None:
+            if self._inns is None:
+                self._inns = organizations.sent(self.state, self.source)
+            if ref not in self._inns:
+                return UNTOLD.format(ref=ref, source=self.source, key=key)
+            inn = self._inns[ref]
         if inn is None:
-            return f"its organization {ref or ''} has no ИНН the {self.source} base has sent, " \
-                   f"and {key} takes organizations by ИНН"
+            return f"its organization {ref or ''} has no ИНН, and {key} takes organizations by ИНН"
         return None if inn in self.flow.organizations else f"organization ИНН {inn} is not in {key}"
 
-    def _organization_inns(self) -> dict[str, str]:
-        """Ссылка → ИНН of the organizations the source has sent (a few), read once per route."""
-        if self._inns is None:
-            self._inns = {}
-            for version, xml in self.state.inbox.objects_of(self.source, ORGANIZATION):
-                inn, ref = organization_of(parse_object(xml, version)) or (None, None)
-                if inn and ref:
-                    self._inns[ref] = inn
-        return self._inns
+    def say_held_back(self, types: list[str]) -> None:
+        """Warn of what waits for an organization the source has not sent (each run it waits)."""
+        if self.flow.organizations:
+            organizations.say_untold(self.state, self.flow.name, self.source, types)
 
     def offer_linked(self, row: Staged) -> str:
         """`offer` a document forwarded for what it names, without the references of its rows

@@ -59,6 +59,7 @@ def route_settlements(config: Config, state: State) -> Routed:
         _offer_again(state, reg, types, [*judged, *linked], withdrawn, changed)
         reg.counts.add(ignored=state.inbox.ignore_other_types(source, taken_types(config, source)))
         reg.counts.set(waiting=_waiting(state, source, types, touched))
+        reg.say_held_back(types)
     return reg.counts.routed()
 
 

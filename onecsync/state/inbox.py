@@ -46,6 +46,9 @@ SUPERSEDED = "superseded: the {target} base's version is on its way to the {sour
 DELETED_THERE = ("superseded: the {source} base is sent the {target} base's deletion of it, and "
                  "keeps its copy marked for deletion once it has imported it")
 SUPERSEDED_LIKE = SUPERSEDED.partition(":")[0] + ":%"
+UNTOLD = ("its organization {ref} is not among the organizations the {source} base has sent: held back until "
+          "it is (it goes then if its ИНН is in {key})")  # named by Ссылка alone: flows/organizations.py
+UNTOLD_LIKE = "its organization % is not among the organizations %"
 
 
 class InboxStatus(enum.StrEnum):
@@ -294,6 +297,14 @@ class Inbox(Table):
             f"SELECT type, count(*) FROM inbox WHERE peer = ? AND status = {status.literal} "
             f"AND {_UNLESS} AND type IN ({marks(types)}) GROUP BY type ORDER BY type",
             (peer, unless, unless, *types)).fetchall())
+
+    def count_by_reason(self, peer: str, status: InboxStatus, types: Iterable[str], like: str) -> list:
+        """(reason, rows) of `types` from `peer` in `status` whose reason is LIKE `like`."""
+        types = list(types)
+        return self.conn.execute(
+            f"SELECT reason, count(*) FROM inbox WHERE peer = ? AND status = {status.literal} AND "
+            f"reason LIKE ? AND type IN ({marks(types)}) GROUP BY reason ORDER BY reason",
+            (peer, like, *types)).fetchall()
 
     def restage(self, source: str, types: Iterable[str], status: InboxStatus, reason: str = "%",
                 unless: str | None = None) -> int:

@@ -31,6 +31,8 @@ from onecsync.state import State
 from onecsync.state import holder_if_locked
 from onecsync.state import lock_path
 from onecsync.state import open_readonly
+from onecsync.state.inbox import UNTOLD_LIKE
+from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.journal import DIED
 from onecsync.state.payloads import unpack
 from onecsync.state.status_report import Backlog
@@ -181,7 +183,9 @@ def peer_summary(state: State, name: str, settlement_types: tuple[str, ...],
         parked=Parked(inbox.get("parked", 0), unsendable),
         awaiting_link=awaiting, awaiting_link_recent=recent, recent_days=RECENT_DAYS,
         withdrawn=withdrawn, marked_again=marked_again,
-        staged=staged, held=held(staged, routed_by or {}), inbox=inbox)
+        staged=staged, held=held(staged, routed_by or {}), inbox=inbox,
+        untold=dict(state.inbox.count_by_reason(name, S.FILTERED, list(routed_by or {}), UNTOLD_LIKE))
+        if inbox.get("filtered") else {})
 
 
 def routers_by_type(config: Config, peer: str) -> dict[str, str]:

@@ -9,6 +9,7 @@ a handful of counts (never a row per object), console/status.py and pairs.py rea
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 from typing import Mapping
@@ -111,7 +112,8 @@ class Backlog:
     (no longer linked); `marked_again`: copies sent to it again after their deletion, which 1C
     keeps marked for deletion until a user unmarks them; `staged`: type → count; `held`: flow →
     how many of the staged objects wait for that flow's routing (a command without it, as one
-    flow from cron, leaves them staged); `inbox`: status → count."""
+    flow from cron, leaves them staged); `inbox`: status → count; `untold`: of the held back,
+    reason → count of those waiting for an organization the base has not sent (inbox.UNTOLD)."""
 
     unconfirmed: Unconfirmed
     stuck: Stuck
@@ -124,6 +126,7 @@ class Backlog:
     staged: Mapping[str, int]
     held: Mapping[str, int]
     inbox: Mapping[str, int]
+    untold: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"unconfirmed": self.unconfirmed.to_json(), "stuck": self.stuck.to_json(),
@@ -131,7 +134,8 @@ class Backlog:
                 "awaiting_link_recent": {"days": self.recent_days,
                                          "count": self.awaiting_link_recent},
                 "withdrawn": self.withdrawn, "marked_again": self.marked_again,
-                "staged": dict(self.staged), "held": dict(self.held), "inbox": dict(self.inbox)}
+                "staged": dict(self.staged), "held": dict(self.held), "inbox": dict(self.inbox),
+                "untold": dict(self.untold)}
 
 
 @dataclass(frozen=True)
