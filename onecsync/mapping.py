@@ -2,7 +2,7 @@
 
 Public API: `TypeRules`, `MappingError`, `apply_rules(element, rules, index)`,
 `restore_dropped(element, kept, paths, index)`, `path_exists(index, type_name, path)`,
-`field_at(index, type_name, path)`, `find_all(element, path)`, `org_inn(element)`.
+`field_at(index, type_name, path)`, `find_all(element, path)`, `organization_of(element)`.
 
 Paths are element names below the object separated by "/", e.g. `Товары/Строка/СтавкаНДС`; a
 path that goes through a table (`Строка`) addresses every row. Rules change a copy of the object
@@ -69,12 +69,6 @@ def organization_of(element) -> tuple[str | None, str | None] | None:
         if found := find_all(element, path):
             return first_text(found[0], "ИНН") or None, first_text(found[0], "Ссылка") or None
     return None
-
-
-def org_inn(element) -> str | None:
-    """The ИНН of the organization an object belongs to (or is), if it says one."""
-    named = organization_of(element)
-    return named[0] if named else None
 
 
 def _child_type(index: FormatIndex, type_def, name: str):

@@ -13,6 +13,21 @@ from onecsync.protocol import limits
 from onecsync.protocol.reader import MessageReader
 from tests import factory as f
 
+
+def trims_held(monkeypatch) -> list[int]:
+    """The elements the object being trimmed still holds after each of bodyscan's trims: what
+    the reader keeps in memory of an object past its bounds."""
+    held: list[int] = []
+    trim = bodyscan._trim
+
+    def counted(*args, **kw):
+        kept = trim(*args, **kw)
+        held.append(sum(1 for _ in args[0].iter()))
+        return kept
+
+    monkeypatch.setattr(bodyscan, "_trim", counted)
+    return held
+
 KEYS = "<КлючевыеСвойства><Ссылка>{ref}</Ссылка><Наименование>ООО Большой</Наименование>"
 SHAPES = {  # what floods the object, past the limit
     "a flood in its keys": KEYS + "{flood}</КлючевыеСвойства>",
@@ -29,15 +44,7 @@ def test_keys_past_the_limit_are_bounded_while_parsed_and_in_the_stub(shape, mon
     body = SHAPES[shape].format(ref=f.ref(1), flood="<a/>" * 500_000)  # 2 MB of elements
     huge = f"<Справочник.Контрагенты>{body}</Справочник.Контрагенты>"
     msg = f.Msg(objects=[huge, f.counterparty(f.ref(2), "ООО Малый")]).xml()
-    held = []
-    trim = bodyscan._trim
-
-    def counted(*args, **kw):
-        kept = trim(*args, **kw)
-        held.append(sum(1 for _ in args[0].iter()))
-        return kept
-
-    monkeypatch.setattr(bodyscan, "_trim", counted)
+    held = trims_held(monkeypatch)
     reader = MessageReader(io.BytesIO(msg), "m.xml")
     first, second = reader.objects()
     assert first.ref == f.ref(1) and "larger than 0 MiB" in first.problem

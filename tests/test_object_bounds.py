@@ -18,6 +18,7 @@ from onecsync.protocol import bodyscan
 from onecsync.protocol import limits
 from onecsync.protocol.reader import MessageReader
 from tests import factory as f
+from tests.test_keys_bound import trims_held
 
 
 def _sale(rows: str) -> str:
@@ -64,15 +65,7 @@ def test_an_object_of_tiny_elements_past_the_tag_limit_is_parked_by_its_keys(flo
         huge = _sale(FLOODS[flood])
     assert len(huge.encode()) < limits.OBJECT_LIMIT
     msg = f.Msg(objects=[huge, f.currency(f.ref(2))]).xml()
-    held = []
-    trim = bodyscan._trim
-
-    def counted(*args, **kw):
-        kept = trim(*args, **kw)
-        held.append(sum(1 for _ in args[0].iter()))
-        return kept
-
-    monkeypatch.setattr(bodyscan, "_trim", counted)
+    held = trims_held(monkeypatch)
     stub, second = MessageReader(io.BytesIO(msg), "m.xml", check_schema=True).objects()
     assert stub.ref == f.ref(1)
     assert stub.problem.startswith("the object is larger than 65,536 tags ("), stub.problem

@@ -21,7 +21,6 @@ import logging
 from onecsync.config import Config
 from onecsync.errors import ConfigError
 from onecsync.i18n import counted
-from onecsync.mapping import org_inn
 from onecsync.mapping import organization_of
 from onecsync.protocol.objects import parse_object
 from onecsync.state import State
@@ -56,11 +55,7 @@ def unknown_organizations(config: Config, state: State, flow: str) -> ConfigErro
     if not wanted:
         return None
     source = flow_spec(flow).source
-    known = set()
-    for version, xml in state.inbox.objects_of(source, ORGANIZATION):
-        inn = org_inn(parse_object(xml, version))
-        if inn:
-            known.add(inn)
+    known = {inn for inn in sent(state, source).values() if inn}
     missing = [inn for inn in wanted if inn not in known]
     if not known or not missing:
         return None

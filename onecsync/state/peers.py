@@ -5,6 +5,7 @@ Public API: `PeerState`, `Peers` (as `State.peers`), `SET`, `FORCED`.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from dataclasses import fields
@@ -100,17 +101,16 @@ class Peers(Table):
                 remedy="use the state file of this base, or restore the old code in the config")
         return self.get(name)
 
+    @functools.cached_property
     def _present(self) -> tuple[str, ...]:
         """The peer columns this state file has: `status` and `check` read an older onecsync's
-        state without migrating it, where a later column (0011's stale_since) is not there yet
-        and stands at its default."""
-        if (present := getattr(self, "_columns", None)) is None:
-            have = {r[1] for r in self.conn.execute("PRAGMA table_info(peers)")}
-            present = self._columns = tuple(c for c in _PEER_COLUMNS if c in have)
-        return present
+        state without migrating it, where a later column (0011's stale_since, 0012's
+        received_high) is not there yet and stands at its default."""
+        have = {r[1] for r in self.conn.execute("PRAGMA table_info(peers)")}
+        return tuple(c for c in _PEER_COLUMNS if c in have)
 
     def get(self, name: str) -> PeerState:
-        columns = self._present()
+        columns = self._present
         row = self.conn.execute(f"SELECT {', '.join(columns)} FROM peers WHERE name = ?",
                                 (name,)).fetchone()
         if row is None:
