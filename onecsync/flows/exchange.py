@@ -41,11 +41,11 @@ from onecsync.protocol.objects import convert
 from onecsync.protocol.reader import MessageReader
 from onecsync.protocol.writer import utc_now_text
 from onecsync.protocol.writer import write_message
-from onecsync.quarantine import NotYet
 from onecsync.quarantine import Quarantine
 from onecsync.runs import Received
 from onecsync.runs import ReceivedKind
 from onecsync.runs import Sent
+from onecsync.settling import NotYet
 from onecsync.state import State
 from onecsync.state.admin import resend_route
 from onecsync.state.table import now_text
