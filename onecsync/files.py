@@ -2,6 +2,7 @@
 
 Public API: `create_new(folder, prefix, suffix, mode)`, `atomic_file(target, mode)` (the one
 writer of a whole local file), `replace_with(target, fill, mode)`, `fsync_folder(folder)`,
+`write_private(path, data)`, `private_folder(folder)`,
 `write_atomically(target, fill, mode, suffix="")`, `open_regular(path)`, `open_named(path)`,
 `read_small(path, cap)`, `FdReader`, `FdWriter`, `open_ours(path, flags)`, `entry_kind(mode)`,
 `is_ours(st)`, `NotRegular`, `TEMP_PREFIX`.
@@ -112,6 +113,18 @@ def replace_with(target: Path, fill: Callable[[IO[bytes]], object], mode: int,
     with atomic_file(target, mode, suffix=suffix, prefix=prefix) as f:
         fill(f)
     return target
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file readable by us only, in full or not at all."""
+    replace_with(path, lambda f: f.write(data), 0o600)
+
+
+def private_folder(folder: Path) -> None:
+    """Make `folder` (its parent exists) ours alone, 0700, whatever mode it was left with."""
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if folder.stat().st_mode & 0o077:
+        os.chmod(folder, 0o700)
 
 
 def write_atomically(target: Path, fill: Callable[[IO[bytes]], object], mode: int,

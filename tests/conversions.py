@@ -83,6 +83,17 @@ def objects_of(version: str) -> tuple[bytes, ...]:
     return tuple(x for v, x in corpus() if v == version and valid_in(v, x))
 
 
+def against_a_bank_loan() -> bytes:
+    """A 1.17 cash receipt settled against a bank loan (ВидРасчетов КредитБанка): valid in 1.17,
+    a value 1.8's enumeration lacks."""
+    xml = next(x for x in objects_of("1.17")
+               if x.startswith("<Документ.ПКОРасчетыСКонтрагентами>".encode()))
+    ns = formats.namespace("1.17")
+    el = parse_object(xml, "1.17")
+    el.find(f"{{{ns}}}ВидРасчетов").text = "КредитБанка"
+    return normalize_object(el, ns)
+
+
 def mutate(el, ns: str, data) -> None:
     """One random change of the element `el` (of namespace `ns`), drawn from `data`: a field
     dropped, doubled, swapped, emptied, renamed, given attributes, comments or blanks..."""

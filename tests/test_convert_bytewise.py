@@ -29,6 +29,7 @@ from onecsync.protocol.objects import convert
 from onecsync.protocol.objects import parse_object
 from onecsync.protocol.reader import MessageReader
 from tests import reference_convert as reference
+from tests.conversions import against_a_bank_loan
 from tests.conversions import objects_of
 from tests.conversions import outcome
 from tests.conversions import random_valid_object
@@ -146,12 +147,7 @@ def test_a_rate_content_the_target_has_not_judged_is_left_to_the_parse_path(monk
 
 def test_a_doubtful_value_is_left_to_the_parse_path():
     """1.17 → 1.8: a cash receipt's ВидРасчетов that 1.8's enumeration lacks (КредитБанка)."""
-    xml = next(x for x in objects_of("1.17")
-               if x.startswith("<Документ.ПКОРасчетыСКонтрагентами>".encode()))
-    ns = formats.namespace("1.17")
-    el = parse_object(xml, "1.17")
-    el.find(f"{{{ns}}}ВидРасчетов").text = "КредитБанка"
-    changed = normalize_object(el, ns)
+    changed = against_a_bank_loan()
     assert bytewise(changed, "1.17", "1.8") is None
     with pytest.raises(formats.Unconvertible):
         convert(changed, "1.17", "1.8", check=True, valid=True)

@@ -21,11 +21,10 @@ from lxml import etree
 from onecsync import formats
 from onecsync.formats.index import ObjectType
 from onecsync.formats.proof import proved
-from onecsync.protocol.normal import normalize_object
 from onecsync.protocol.objects import convert
-from onecsync.protocol.objects import parse_object
 from tests import reference_convert as reference
 from tests.conversions import PAIRS
+from tests.conversions import against_a_bank_loan
 from tests.conversions import mutate
 from tests.conversions import objects_of
 from tests.conversions import outcome
@@ -96,12 +95,7 @@ def test_a_value_the_target_lacks_is_still_checked(monkeypatch):
     """1.17 settles a cash receipt against a bank loan (КредитБанка); 1.8 has no such kind of
     settlement: the object is valid in 1.17, its conversion fails the 1.8 schema, as the walk's."""
     relabel = __import__("sys").modules["onecsync.formats.relabel"]
-    xml = next(x for x in objects_of("1.17")
-               if x.startswith("<Документ.ПКОРасчетыСКонтрагентами>".encode()))
-    ns = formats.namespace("1.17")
-    el = parse_object(xml, "1.17")
-    el.find(f"{{{ns}}}ВидРасчетов").text = "КредитБанка"
-    changed = normalize_object(el, ns)
+    changed = against_a_bank_loan()
     assert valid_in("1.17", changed)
     with pytest.raises(formats.Unconvertible):
         convert(changed, "1.17", "1.8", check=True, valid=True)

@@ -203,7 +203,9 @@ def test_the_crm_failing_an_import_takes_the_message_again(world):
     assert crm_copy(world, s.org).fields["ОГРН"] == "1127746123451"
 
 
-def test_the_crm_restored_from_a_backup_gets_again_what_it_lost(world):
+def crm_restored(world: World):
+    """The scene of a restore: the CRM got accounting's edit of a counterparty and a new user,
+    confirmed both, and is then restored from a backup of before them. The seed and the user."""
     s = world.seed()
     saved = world.crm.backup()
     world.acc.edit(s.vector, Наименование="Вектор-Р ООО")
@@ -211,6 +213,11 @@ def test_the_crm_restored_from_a_backup_gets_again_what_it_lost(world):
     world.settle(3)                                   # the CRM got both and confirmed them
     assert crm_copy(world, added)
     world.crm.restore(saved)                          # ... and loses them
+    return s, added
+
+
+def test_the_crm_restored_from_a_backup_gets_again_what_it_lost(world):
+    s, added = crm_restored(world)
     with pytest.raises(AssertionError):
         crm_copy(world, added)
     world.settle(4)

@@ -14,7 +14,7 @@ import pytest
 from onecsync import clock
 from onecsync import files
 from onecsync import messagefiles
-from onecsync import quarantine
+from onecsync import settling
 from onecsync.flows import addressing
 from onecsync.transport import theirs
 from tests import factory as f
@@ -167,13 +167,13 @@ def test_a_file_that_keeps_changing_and_never_completes_is_judged(sandbox):
     path.write_bytes(whole[:whole.index(b"<", 200_000)])  # looks like one being written
     start = clock.utc_now()
     codes = []
-    for i in range(quarantine.GROWING_FOR + 2):
+    for i in range(settling.GROWING_FOR + 2):
         with clock.frozen(start + datetime.timedelta(minutes=11 * i)):
             codes.append(sandbox.run("pull-catalogs")[0])
         with open(path, "ab") as out:  # the other writer goes on
             out.write(b" ")
-    assert codes[:quarantine.GROWING_FOR] == [0] * quarantine.GROWING_FOR
-    assert codes[quarantine.GROWING_FOR] == 5, codes  # past GROWING_FOR settle times
+    assert codes[:settling.GROWING_FOR] == [0] * settling.GROWING_FOR
+    assert codes[settling.GROWING_FOR] == 5, codes  # past GROWING_FOR settle times
     assert sandbox.numbers("accounting")[1] == 1
 
 

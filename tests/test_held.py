@@ -31,14 +31,20 @@ def an_invoice(world: World, number: str):
     return inv, acc_inv, text
 
 
+def edited_in_accounting(world: World, number: str, text: str = "v2 бухгалтер"):
+    """`an_invoice` whose Комментарий the accountant then set to `text`, which reached the CRM."""
+    inv, acc_inv, first = an_invoice(world, number)
+    world.acc.edit(acc_inv, Комментарий=text)
+    world.settle(3)
+    return inv, acc_inv, first
+
+
 def comments(world: World, inv, acc_inv) -> tuple[str, str]:
     return world.acc.get(acc_inv).fields["Комментарий"], world.crm.get(inv).fields["Комментарий"]
 
 
 def test_an_edit_undone_in_accounting_reaches_the_crm(world):
-    inv, acc_inv, first = an_invoice(world, "ЦР00-000777")
-    world.acc.edit(acc_inv, Комментарий="Исправлено бухгалтером")
-    world.settle(3)
+    inv, acc_inv, first = edited_in_accounting(world, "ЦР00-000777", "Исправлено бухгалтером")
     assert comments(world, inv, acc_inv) == ("Исправлено бухгалтером",) * 2
 
     # Back to what the CRM last sent us: not what the CRM holds (it imported the edit).
@@ -54,9 +60,7 @@ def test_an_edit_undone_in_accounting_reaches_the_crm(world):
 
 
 def test_an_edit_undone_in_the_crm_reaches_accounting(world):
-    inv, acc_inv, _ = an_invoice(world, "ЦР00-000778")
-    world.acc.edit(acc_inv, Комментарий="v2 бухгалтер")
-    world.settle(3)
+    inv, acc_inv, _ = edited_in_accounting(world, "ЦР00-000778")
     world.crm.edit(inv, Комментарий="v3 менеджер")
     world.settle(3)
     assert comments(world, inv, acc_inv) == ("v3 менеджер",) * 2
@@ -72,9 +76,7 @@ def test_an_edit_undone_in_the_crm_reaches_accounting(world):
 def test_the_crm_going_back_to_the_very_version_it_last_sent_reaches_accounting(world):
     """The CRM's copy is byte for byte the last it sent: not a copy 1C sends again, since the
     CRM imported accounting's edit in between."""
-    inv, acc_inv, first = an_invoice(world, "ЦР00-000780")
-    world.acc.edit(acc_inv, Комментарий="v2 бухгалтер")
-    world.settle(3)
+    inv, acc_inv, first = edited_in_accounting(world, "ЦР00-000780")
     assert comments(world, inv, acc_inv) == ("v2 бухгалтер",) * 2
 
     world.crm.edit(inv, Комментарий=first)
@@ -85,9 +87,7 @@ def test_the_crm_going_back_to_the_very_version_it_last_sent_reaches_accounting(
 
 
 def test_a_version_the_other_base_holds_after_an_undo_is_still_not_sent_back(world):
-    inv, acc_inv, first = an_invoice(world, "ЦР00-000781")
-    world.acc.edit(acc_inv, Комментарий="v2 бухгалтер")
-    world.settle(3)
+    inv, acc_inv, first = edited_in_accounting(world, "ЦР00-000781")
     world.acc.edit(acc_inv, Комментарий=first)
     world.settle(4)
     since = len(world.acc.log)
@@ -101,9 +101,7 @@ def test_a_version_the_other_base_holds_after_an_undo_is_still_not_sent_back(wor
 
 
 def test_resend_to_accounting_gives_it_what_the_crm_holds(world):
-    inv, acc_inv, _ = an_invoice(world, "ЦР00-000779")
-    world.acc.edit(acc_inv, Комментарий="v2 бухгалтер")
-    world.settle(3)
+    inv, acc_inv, _ = edited_in_accounting(world, "ЦР00-000779")
     assert comments(world, inv, acc_inv) == ("v2 бухгалтер",) * 2
 
     r = world.cli("state", "resend", "accounting", "--yes")
@@ -117,9 +115,7 @@ def test_resend_to_accounting_gives_it_what_the_crm_holds(world):
 def test_an_edit_crossing_a_resend_of_accountings_own_version_reaches_the_crm(world):
     """Resent to accounting, its own version is no CRM version on its way: an edit accounting
     makes before it reads the resend is not set aside as superseded."""
-    inv, acc_inv, _ = an_invoice(world, "ЦР00-000782")
-    world.acc.edit(acc_inv, Комментарий="v2 бухгалтер")
-    world.settle(3)
+    inv, acc_inv, _ = edited_in_accounting(world, "ЦР00-000782")
     r = world.cli("state", "resend", "accounting", "--yes")
     assert r.code == 0, r.stderr
     world.acc.edit(acc_inv, Комментарий="v3 бухгалтер")

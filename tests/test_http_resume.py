@@ -23,8 +23,8 @@ from tests.emulator.remote import PASSWORD
 from tests.emulator.remote import PASSWORD_ENV
 from tests.emulator.remote import http_world
 from tests.test_http_transport import deliver  # noqa: F401 (the fixture below is its module's)
+from tests.test_http_transport import deliver_not_yet
 from tests.test_http_transport import http  # noqa: F401
-from tests.test_http_transport import our_message
 
 # wait_timeout 3: polls after 1 s and 2 s, two a run.
 BUSY = {"wait_timeout": 3}
@@ -47,13 +47,8 @@ def test_an_export_still_running_is_waited_for_by_the_next_fetch_not_started_aga
 
 def test_an_import_still_running_is_waited_for_before_any_new_message(http):  # noqa: F811
     http.service.long_polls = 4
-    t = http.transport(**BUSY)
-    out = t.prepare()
-    out.file.write(our_message())
-    fp = out.fingerprint()
-    with pytest.raises(TemporaryError) as exc:
-        out.publish()
-    assert "still busy with the import of our message" in str(exc.value)
+    fp, error = deliver_not_yet(http.transport(**BUSY))
+    assert "still busy with the import of our message" in str(error)
     with pytest.raises(TemporaryError):  # the next run: still importing, nothing new sent
         http.transport(**BUSY).in_place(fp)
     assert http.transport(**BUSY).in_place(fp)  # and the one after: imported, its receipt kept

@@ -133,12 +133,25 @@ def test_an_empty_file_means_no_message(http, monkeypatch):
 
 
 # -- deliver --------------------------------------------------------------------------------
-def deliver(t: HttpTransport, data: bytes) -> str:
+def _written(t: HttpTransport, data: bytes):
     out = t.prepare()
     out.file.write(data)
-    fp = out.fingerprint()
+    return out, out.fingerprint()
+
+
+def deliver(t: HttpTransport, data: bytes) -> str:
+    out, fp = _written(t, data)
     out.publish()
     return fp
+
+
+def deliver_not_yet(t: HttpTransport, data: bytes | None = None) -> tuple[str, TemporaryError]:
+    """`deliver` (of our message 1 unless said) that fails for now, exit 4: its fingerprint
+    and the error."""
+    out, fp = _written(t, our_message() if data is None else data)
+    with pytest.raises(TemporaryError) as exc:
+        out.publish()
+    return fp, exc.value
 
 
 def test_deliver_puts_the_parts_then_imports_and_records_the_receipt(http):
@@ -161,12 +174,8 @@ def test_a_failed_import_is_not_delivered(http, long_polls):
     http.service.long_polls = long_polls
     http.base.faults.refuse_next_import = True
     t = http.transport()
-    out = t.prepare()
-    out.file.write(our_message())
-    fp = out.fingerprint()
-    with pytest.raises(TemporaryError) as exc:
-        out.publish()
-    assert "import refused" in str(exc.value)
+    fp, error = deliver_not_yet(t)
+    assert "import refused" in str(error)
     assert not t.in_place(fp)
     assert len(http.service.calls("DownloadData")) == 1  # never re-sent blindly
     assert not list((http.tmp / "spool").glob(".tmp-*"))
@@ -175,11 +184,7 @@ def test_a_failed_import_is_not_delivered(http, long_polls):
 def test_a_refused_download_data_is_sent_once(http):
     http.service.fail("DownloadData", Fault.ERROR_500)
     t = http.transport()
-    out = t.prepare()
-    out.file.write(our_message())
-    fp = out.fingerprint()
-    with pytest.raises(TemporaryError):
-        out.publish()
+    fp, _ = deliver_not_yet(t)
     assert len(http.service.calls("DownloadData")) == 1
     assert http.service.imported == [] and not t.in_place(fp)
 

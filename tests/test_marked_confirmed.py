@@ -16,9 +16,9 @@ from tests.emulator.users import BANK
 from tests.emulator.world import assert_converged
 from tests.test_withdrawn import crm_backlog
 from tests.test_withdrawn import deleted_in_crm
+from tests.test_withdrawn import paid_in_crm
 from tests.test_withdrawn import reassign
 from tests.test_withdrawn import settle_quietly
-from tests.test_withdrawn import start
 
 
 def without_the_crm(world, runs: int = 2) -> None:
@@ -45,9 +45,7 @@ def as_0009_left_it(world) -> None:
 @pytest.mark.parametrize("upgraded", [False, True])
 def test_a_withdrawal_the_crm_never_confirmed_is_not_taken_for_a_mark_once_replaced(world, upgraded):
     """`upgraded`: the withdrawal was registered by an onecsync before 0010, which marked it."""
-    u, order, own = start(world)
-    paid = u.pay(order)
-    settle_quietly(world, 3)
+    u, order, own, paid = paid_in_crm(world)
     reassign(world, paid, own)
     without_the_crm(world)  # the deletion is registered, written, and rerun unconfirmed
     if upgraded:
@@ -66,9 +64,7 @@ def test_a_withdrawal_the_crm_never_confirmed_is_not_taken_for_a_mark_once_repla
 
 def test_a_withdrawal_the_crm_confirmed_stays_a_mark_after_the_version_that_replaces_it(world):
     """The other side of the rule: confirmed, the deletion is 1C's mark, whatever comes after."""
-    u, order, own = start(world)
-    paid = u.pay(order)
-    settle_quietly(world, 3)
+    u, order, own, paid = paid_in_crm(world)
     reassign(world, paid, own)
     without_the_crm(world, 1)
     assert crm_backlog(world)["marked_again"] == 0
@@ -84,9 +80,7 @@ def test_a_withdrawal_a_restored_crm_lost_is_not_taken_for_a_mark(world):
     """The CRM confirmed the deletion, then went back to a backup from before it: what it
     confirmed since is void, the deletion with it. Replaced by a version before the CRM read
     it again, it left no mark there, and status claims none."""
-    u, order, _ = start(world)
-    paid = u.pay(order)
-    settle_quietly(world, 3)
+    u, order, _, paid = paid_in_crm(world)
     saved = world.crm.backup()
     reassign(world, paid, None)
     settle_quietly(world)

@@ -75,11 +75,16 @@ def scenario(sandbox):
     return code, report, err
 
 
-def test_everything_in_order_is_no_drift(sandbox, odata):
+def invoices_in_order(odata) -> None:
+    """Accounting holds both invoices the CRM sent, posted, at the amounts it sent."""
     odata.add("Document_СчетНаОплатуПокупателю", Ref_Key=O1, Number="0000-000001",
               СуммаДокумента=123000, Posted=True, DeletionMark=False)
     odata.add("Document_СчетНаОплатуПокупателю", Ref_Key=O2, Number="0000-000002",
               СуммаДокумента=500, Posted=True, DeletionMark=False)
+
+
+def test_everything_in_order_is_no_drift(sandbox, odata):
+    invoices_in_order(odata)
     odata.add("Document_ПоступлениеНаРасчетныйСчет_РасшифровкаПлатежа", Ref_Key=P1, LineNumber="1",
               СчетНаОплату_Key=O1, СуммаПлатежа=50000)
     odata.add("Document_ПоступлениеНаРасчетныйСчет", Ref_Key=P1, DeletionMark=False, Posted=True)
@@ -126,10 +131,7 @@ def test_each_kind_of_drift_is_found_and_healed(sandbox, odata):
 
 
 def test_a_payment_accounting_never_sent_us_is_reported_but_not_healable(sandbox, odata):
-    odata.add("Document_СчетНаОплатуПокупателю", Ref_Key=O1, Number="0000-000001",
-              СуммаДокумента=123000, Posted=True, DeletionMark=False)
-    odata.add("Document_СчетНаОплатуПокупателю", Ref_Key=O2, Number="0000-000002",
-              СуммаДокумента=500, Posted=True, DeletionMark=False)
+    invoices_in_order(odata)
     odata.add("Document_ПриходныйКассовыйОрдер_РасшифровкаПлатежа", Ref_Key=P2, LineNumber="1",
               СчетНаОплату_Key=O2, СуммаПлатежа=500)
     odata.add("Document_ПриходныйКассовыйОрдер", Ref_Key=P2, DeletionMark=False, Posted=True)

@@ -24,6 +24,8 @@ from onecsync import clock
 from onecsync.protocol.dating import STALE_RUNS
 from tests import factory as f
 from tests.emulator.world import assert_converged
+from tests.test_e2e import crm_copy
+from tests.test_e2e import crm_restored
 
 C1, C2, C3 = f.ref(1), f.ref(2), f.ref(3)
 DAY = datetime.timedelta(days=1)
@@ -39,12 +41,6 @@ def acc(message_no: int, created: str, *objects, received_no: int = 0) -> f.Msg:
                  objects=list(objects))
 
 
-def crm_copy(world, r):
-    held = [o for o in world.crm.objects(r.type) if world.crm.identity(o.ref) == r.id]
-    assert len(held) == 1, held
-    return held[0]
-
-
 def behind(world, base, by: datetime.timedelta) -> None:
     """From now on `base` dates its messages `by` before the world's clock."""
     base._clock = lambda: world.tick() - by
@@ -55,13 +51,7 @@ def test_the_crm_restored_with_its_clock_behind_gets_again_what_it_lost(world):
     """The whole scene: restored to a backup, its clock a day behind. Before, its new messages
     were all skipped (the first as received earlier, the next ones as stale) and what it lost
     was never sent again."""
-    s = world.seed()
-    saved = world.crm.backup()
-    world.acc.edit(s.vector, Наименование="Вектор-Р ООО")
-    added = world.acc.create("Справочник.Пользователи", {"Наименование": "Новиков Иван"})
-    world.settle(3)                                   # the CRM got both and confirmed them
-    assert crm_copy(world, added)
-    world.crm.restore(saved)                          # ... and loses them
+    s, _ = crm_restored(world)
     behind(world, world.crm, DAY)
     world.settle(4)
     assert any("restored from a backup" in r.stderr for r in world.runs[-4:])

@@ -37,6 +37,15 @@ def start(world: World):
     return u, order, own
 
 
+def paid_in_crm(world: World):
+    """`start`, and a payment of the CRM's order, which the CRM got: the users, the two orders
+    and the payment."""
+    u, order, own = start(world)
+    paid = u.pay(order)
+    settle_quietly(world, 3)
+    return u, order, own, paid
+
+
 def settle_quietly(world: World, rounds: int = 4) -> None:
     """Rounds of both bases and a run, each run exit 0."""
     for _ in range(rounds):
@@ -56,9 +65,7 @@ def deleted_in_crm(world: World) -> list[tuple]:
 
 
 def test_a_payment_re_assigned_to_an_order_of_accountings_own_is_withdrawn_from_the_crm(world):
-    u, order, own = start(world)
-    paid = u.pay(order)
-    settle_quietly(world, 3)
+    u, order, own, paid = paid_in_crm(world)
     assert not world.copy_in("crm", paid).deletion_mark
     reassign(world, paid, own)
     settle_quietly(world)
@@ -82,9 +89,7 @@ def test_a_sale_re_pointed_takes_its_return_and_its_payment_out_of_the_crm_with_
 
 
 def test_a_payment_whose_link_is_removed_is_withdrawn_and_goes_again_once_relinked(world):
-    u, order, _ = start(world)
-    paid = u.pay(order)
-    settle_quietly(world, 3)
+    u, order, _, paid = paid_in_crm(world)
     reassign(world, paid, None)
     settle_quietly(world)
     assert deleted_in_crm(world) == [("delete", BANK, paid.id)]
@@ -145,9 +150,7 @@ def test_taking_sales_out_of_the_flow_withdraws_nothing_that_settles_a_crm_order
 def test_a_payment_moved_to_a_crm_order_not_routed_yet_waits_and_is_never_withdrawn(world):
     """Review 7 #7: the order reached accounting first, and pull-settlements runs before
     push-invoices: the payment names what may still be the CRM's, so it waits for it."""
-    u, order, _ = start(world)
-    paid = u.pay(order)
-    settle_quietly(world, 3)
+    u, order, _, paid = paid_in_crm(world)
     order2, _ = u.order_arrives_first(u.add_order())
     reassign(world, paid, order2)
     world.exchange("accounting")
@@ -234,9 +237,7 @@ def test_an_order_judged_accountings_own_before_the_crm_sent_it_is_the_crms_once
     its way, so that the registry does not know it yet). That judgement no longer stands: a
     payment moved to the order is not withdrawn, and accounting's copy is judged again once the
     registry knows the order (not left "not an invoice from the CRM")."""
-    u, order, _ = start(world)
-    paid = u.pay(order)
-    settle_quietly(world, 3)
+    u, order, _, paid = paid_in_crm(world)
     clean = world.config.read_text(encoding="utf-8")
     crm_order2 = u.add_order()
     order2, _ = u.order_arrives_first(crm_order2)
@@ -270,9 +271,7 @@ def test_a_document_withdrawn_before_the_upgrade_is_reported_marked_once_sent_ag
     """Review 8 #4: the state comes from before 0007 (or 0007 ran on it), which left `marked`
     NULL on the registration of a deletion sent then. Linked again after the upgrade, the
     payment's copy in the CRM stays marked: status says so, as for one withdrawn after."""
-    u, order, _ = start(world)
-    paid = u.pay(order)
-    settle_quietly(world, 3)
+    u, order, _, paid = paid_in_crm(world)
     reassign(world, paid, None)
     settle_quietly(world)
     assert crm_backlog(world)["withdrawn"] == 1

@@ -41,14 +41,13 @@ from onecsync.protocol.objects import convert
 from onecsync.protocol.reader import MessageReader
 from onecsync.protocol.writer import utc_now_text
 from onecsync.protocol.writer import write_message
-from onecsync.quarantine import NotYet
 from onecsync.quarantine import Quarantine
 from onecsync.runs import Received
 from onecsync.runs import ReceivedKind
 from onecsync.runs import Sent
+from onecsync.settling import NotYet
 from onecsync.state import State
 from onecsync.state.admin import resend_route
-from onecsync.state.peers import FORCED
 from onecsync.state.table import now_text
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import Transport
@@ -137,22 +136,17 @@ class Exchange:
                     return Received(ReceivedKind.SETTINGS_ONLY, file, header_numbers)
                 numbers = numbering.Numbers(peer.sent_no, peer.received_no, peer.confirmed_no)
                 decision = numbering.decide(numbers, h.message_no, h.received_no, peer=name)
-                verdict = lives.verdict(self.state, name, peer, h, numbers, decision,
-                                        incoming.fingerprint)
-                restored = verdict is Verdict.RESTORED
-                if restored and (held := lives.again_too_soon(name, peer, h, file)):
-                    self.problems.append(held)  # nothing taken: the state stays as it was
+                taking = lives.taking(self.state, name, peer, h, numbers, decision, incoming)
+                if taking.taken is None:  # the body is not read: only the peer's row may change
+                    if taking.record:
+                        with self.state.atomic():
+                            self.state.peers.update(name, **taking.record)
+                    if taking.problem is not None and taking.stops:
+                        raise taking.problem  # exit 6 for this base: nothing is sent to it
+                    if taking.problem is not None:
+                        self.problems.append(taking.problem)  # the run's exit code
                     return Received(ReceivedKind.DUPLICATE, file, header_numbers)
-                if verdict is Verdict.AGAIN and peer.received_set is not None:
-                    # received earlier by a number a human typed: exit 6, unless --force said so
-                    skip = self._typed_skip(name, file, peer, h)
-                    with self.state.atomic():
-                        self.state.peers.update(name, in_fingerprint=incoming.fingerprint, **skip)
-                    return Received(ReceivedKind.DUPLICATE, file, header_numbers)
-                if verdict not in (Verdict.NEW, Verdict.RESTORED):
-                    if (stalled := lives.skip(self.state, name, peer, h, verdict, incoming)):
-                        self.problems.append(stalled)
-                    return Received(ReceivedKind.DUPLICATE, file, header_numbers)
+                restored = taking.taken is Verdict.RESTORED
                 with self.state.atomic():
                     if restored:
                         # What does the restored base still hold? Not what its ReceivedNo says: it
@@ -194,16 +188,6 @@ class Exchange:
         return Received(ReceivedKind.APPLIED, file, header_numbers, restored=restored, resent=again,
                         confirmed=confirmed, objects=counts.objects, deletions=counts.deletions,
                         parked=counts.parked)
-
-    @staticmethod
-    def _typed_skip(name: str, file: str, peer, h: Header) -> dict:
-        """A duplicate under a typed number: exit 6, but the message skipped with --force."""
-        numbering.refuse_typed_skip(name, file, h.message_no or 0, peer.received_no,
-                                    peer.received_set == FORCED, peer.received_high)
-        log.warning("%s: %s, its message %s, is skipped, as `state set-numbers --received %s "
-                    "--force` said", name, file, h.message_no, h.message_no)
-        return {"received_set": None, "received_created": lives.reference(name, h.creation_date),
-                "received_high": max(peer.received_high, h.message_no)}
 
     # -- send ----------------------------------------------------------------------------
     def send(self, name: str) -> Sent:

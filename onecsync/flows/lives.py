@@ -2,15 +2,18 @@
 restore, a stale file, or a clock gone back (protocol/dating.py decides, state/headers.py
 remembers what we took).
 
-Public API: `verdict(state, name, peer, header, numbers, decision)`, `skip(...)` (a message
-not taken: logged, and the problem once skipping lasts), `unstalled(state, name, peer)`,
-`reference(name, created)`, `again_too_soon(...)` (a second restore held for the admin),
-`CLOCK_AHEAD`.
+Public API: `taking(state, name, peer, header, numbers, decision, incoming)` -> `Taking` (the
+one decision of whether a message is taken: NEW, RESTORED, or not, with what the peer's row
+records and the problem the run reports), `verdict(...)` (what the header says of the base's
+life), `unstalled(state, name, peer)`, `reference(name, created)`, `CLOCK_AHEAD`.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
 
 from onecsync import clock
 from onecsync.errors import NumberingConflict
@@ -22,6 +25,7 @@ from onecsync.protocol.envelope import Header
 from onecsync.protocol.writer import utc_now_text
 from onecsync.protocol.xsdate import instant
 from onecsync.state import State
+from onecsync.state.peers import FORCED
 from onecsync.state.table import now_text
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import same_bytes
@@ -52,6 +56,36 @@ def reference(name: str, created: str) -> str:
     return created
 
 
+@dataclass(frozen=True)
+class Taking:
+    """Whether a message is taken and, when it is not, what the peer's row records (its
+    fingerprint, the stall counters, the numbers a typed skip settles) and the problem the run
+    reports. A problem that `stops` ends this base's receive (raised: nothing is sent to it);
+    any other is the run's exit code, the exchange going on."""
+
+    taken: Verdict | None  # NEW or RESTORED; None: skipped, the body not read
+    record: dict[str, Any] = field(default_factory=dict)
+    problem: NumberingConflict | None = None
+    stops: bool = False
+
+
+def taking(state: State, name: str, peer, h: Header, numbers: numbering.Numbers,
+           decision: numbering.Decision, incoming: Incoming) -> Taking:
+    """The one decision of whether the message is taken, by what it says of the base's life: a
+    second restore too soon is held for the admin, a message skipped by a number a human typed
+    is a conflict unless --force said so, one delivered again or stale is skipped (and a stall
+    said once it lasts)."""
+    judged = verdict(state, name, peer, h, numbers, decision, incoming.fingerprint)
+    if judged is Verdict.RESTORED:
+        held = _again_too_soon(name, peer, h, incoming.name)
+        return Taking(judged) if held is None else Taking(None, problem=held)
+    if judged is Verdict.NEW:
+        return Taking(judged)
+    if judged is Verdict.AGAIN and peer.received_set is not None:
+        return _typed_skip(name, incoming, peer, h)
+    return _skip(name, peer, h, judged, incoming)
+
+
 def verdict(state: State, name: str, peer, h: Header, numbers: numbering.Numbers,
             decision: numbering.Decision, fingerprint: str | None = None) -> Verdict:
     """What the header says of the base's life (protocol/dating.py), judged against the
@@ -68,7 +102,7 @@ def verdict(state: State, name: str, peer, h: Header, numbers: numbering.Numbers
                         peer.received_created, seen, around)
 
 
-def again_too_soon(name: str, peer, h: Header, file: str) -> NumberingConflict | None:
+def _again_too_soon(name: str, peer, h: Header, file: str) -> NumberingConflict | None:
     """A restore judged before the base confirmed our message of the last one's resend is not
     taken: each would send the base everything again (gigabytes on a big state), and a
     rewritten file of a few bytes (a hostile writer, a node number set back) is enough to make
@@ -97,8 +131,21 @@ def unstalled(state: State, name: str, peer) -> None:
             state.peers.update(name, stale_since=None, stale_runs=None)
 
 
-def skip(state: State, name: str, peer, h: Header, verdict: Verdict,
-     incoming: Incoming) -> NumberingConflict | None:
+def _typed_skip(name: str, incoming: Incoming, peer, h: Header) -> Taking:
+    """A duplicate under a typed number: exit 6, but the message skipped with --force."""
+    try:
+        numbering.refuse_typed_skip(name, incoming.name, h.message_no or 0, peer.received_no,
+                                    peer.received_set == FORCED, peer.received_high)
+    except NumberingConflict as refused:
+        return Taking(None, problem=refused, stops=True)  # nothing recorded: asked every run
+    log.warning("%s: %s, its message %s, is skipped, as `state set-numbers --received %s "
+                "--force` said", name, incoming.name, h.message_no, h.message_no)
+    return Taking(None, {"in_fingerprint": incoming.fingerprint, "received_set": None,
+                         "received_created": reference(name, h.creation_date),
+                         "received_high": max(peer.received_high, h.message_no or 0)})
+
+
+def _skip(name: str, peer, h: Header, verdict: Verdict, incoming: Incoming) -> Taking:
     """A message not taken. One we know for what it is is skipped once (its file is not read
     again); one dated before the last taken, by a clock set back or as a file we never saw
     of a life a restore abandoned, is read again each run, and after STALE_RUNS runs or
@@ -106,11 +153,9 @@ def skip(state: State, name: str, peer, h: Header, verdict: Verdict,
     apply a stale file (its number is above the new life's): its objects would overwrite the
     new life's, and its ReceivedNo take our confirmed number back."""
     if verdict is not Verdict.UNSURE:
-        with state.atomic():
-            # The base's current message is no longer one dated before: a stall counted before
-            # has ended (review R5 L1), and a later one is counted from its own first run.
-            state.peers.update(name, in_fingerprint=incoming.fingerprint, stale_since=None,
-                               stale_runs=None)
+        # The base's current message is no longer one dated before: a stall counted before
+        # has ended (review R5 L1), and a later one is counted from its own first run.
+        ended = {"in_fingerprint": incoming.fingerprint, "stale_since": None, "stale_runs": None}
         if verdict is Verdict.STALE:
             log.warning("%s: %s is its message %s dated %s, which we took before the base "
                         "was restored from a backup: a file of the life the restore "
@@ -119,10 +164,9 @@ def skip(state: State, name: str, peer, h: Header, verdict: Verdict,
         else:
             log.debug("%s: message %s was received earlier (we hold up to %s); skipped",
                       name, h.message_no, peer.received_no)
-        return None
+        return Taking(None, ended)
     since, runs = peer.stale_since or now_text(), (peer.stale_runs or 0) + 1
-    with state.atomic():
-        state.peers.update(name, stale_since=since, stale_runs=runs)
+    counted_runs = {"stale_since": since, "stale_runs": runs}
     by = dating.span(dating.earlier(h.creation_date, peer.received_created) or 0)
     started = instant(since)
     lasted = clock.utc_now().timestamp() - float(started) if started is not None else 0.0
@@ -132,13 +176,13 @@ def skip(state: State, name: str, peer, h: Header, verdict: Verdict,
                     "abandoned, delivered again); skipped, %d of %d runs before this is an "
                     "error", name, incoming.name, h.message_no, h.creation_date.strip(), by,
                     peer.received_no, peer.received_created, runs, dating.STALE_RUNS)
-        return None
+        return Taking(None, counted_runs)
     times = counted(runs, "{n} run", "{n} runs")
-    return NumberingConflict(
+    return Taking(None, counted_runs, NumberingConflict(
         f"{name}: its messages are dated before its message {peer.received_no} accepted "
         f"last ({peer.received_created}), by {by}, and have been skipped since {since} "
         f"({times}): the clock of the 1C server went back, or they are files of a life "
         "a restore abandoned",
         remedy=f"set the clock of the 1C server right (its next message is then taken); if "
                f"its clock is right now, take them: `onecsync state set-numbers {name} "
-               f"--received {peer.received_no}`")
+               f"--received {peer.received_no}`"))

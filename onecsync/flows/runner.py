@@ -1,8 +1,8 @@
 """Run one command: lock, open the state, do its steps in order, journal the outcome.
 
-Public API: `commands()`, `scheduled()`, `ROUTERS`, `execute(config, command, dry_run=False,
-progress)` → `Outcome`, whose `report()` is the typed `onecsync.runs.RunReport`. The commands
-and their steps are derived from onecsync/topology.py.
+Public API: `execute(config, command, dry_run=False, progress)` → `Outcome` (flows/outcome.py),
+whose `report()` is the typed `onecsync.runs.RunReport`; `commands()`, `scheduled()` and
+`ROUTERS`, the commands' steps derived from onecsync/topology.py (flows/commands.py).
 
 A step that fails for one base does not stop the others: a rejected message from accounting
 must not keep the CRM from getting what is already staged. Only errors that make every step
@@ -14,14 +14,9 @@ metrics file, if one is configured, when it ends (failed runs too: metrics.py).
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sqlite3
 import time
-from dataclasses import dataclass
-from dataclasses import field
-from typing import Callable
-from typing import TypedDict
 
 from onecsync import stopping
 from onecsync import topology
@@ -36,9 +31,17 @@ from onecsync.errors import OnecsyncError
 from onecsync.errors import StateError
 from onecsync.errors import clip_all
 from onecsync.errors import ended_by
+from onecsync.flows.commands import ROUTERS
+from onecsync.flows.commands import commands
+from onecsync.flows.commands import router
+from onecsync.flows.commands import scheduled
 from onecsync.flows.declared import refuse_bad_flow_types
 from onecsync.flows.exchange import Exchange
 from onecsync.flows.organizations import unknown_organizations
+from onecsync.flows.outcome import DRIFT_LINES
+from onecsync.flows.outcome import Outcome
+from onecsync.flows.outcome import PeerSteps
+from onecsync.flows.outcome import journal_report
 from onecsync.flows.reconcile import reconcile_state
 from onecsync.flows.reconcile_heal import heal as heal_drifts
 from onecsync.flows.reconcile_odata import reconcile_odata
@@ -46,16 +49,10 @@ from onecsync.healthcheck import Healthcheck
 from onecsync.metrics import write_metrics
 from onecsync.progress import NO_PROGRESS
 from onecsync.progress import Progress
-from onecsync.runs import PeerRun
 from onecsync.runs import Received
 from onecsync.runs import ReceivedKind
-from onecsync.runs import Routed
-from onecsync.runs import RoutedItem
-from onecsync.runs import RunError
-from onecsync.runs import RunReport
 from onecsync.runs import Sent
 from onecsync.state import RunLock
-from onecsync.state import State
 from onecsync.state import ensure_state_dir
 from onecsync.state import lock_path
 from onecsync.state import open_dry_run
@@ -66,107 +63,6 @@ from onecsync.state.lock import DryRunLock
 from onecsync.transport import build_transport
 
 log = logging.getLogger("onecsync")
-
-def _router(spec: topology.FlowSpec) -> Callable[[Config, State], Routed]:
-    module, _, name = spec.router.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-# The routing function of each flow, by its name; a flow added to the table later (a test does)
-# is looked up when it routes.
-ROUTERS: dict[str, Callable[[Config, State], Routed]] = {f.name: _router(f) for f in topology.FLOWS}
-
-
-def _unique(peers) -> list[str]:
-    return list(dict.fromkeys(p.value for p in peers))
-
-
-def commands() -> dict[str, list[tuple[str, str]]]:
-    """Each command's steps, (action, argument) in order; a command is receive → route → send,
-    once. A flow receives from each base it takes from, sends its target what it routed, then its
-    source the confirmation of what it took (and, when it returns, what came back); `run` and
-    `retry` route every flow in the table's order; `reconcile` by hand, a run a slice of it."""
-    flows = topology.FLOWS
-    routes = [("route", f.name) for f in flows]
-    sends = [("send", p) for p in _unique([*(f.target for f in flows), *(f.source for f in flows)])]
-    # A flow receives from every base it takes its objects from (both, when the target's changes
-    # return), so that nothing it confirms to a base waits for another command to be routed.
-    out = {f.name: [*(("receive", p) for p in _unique(frm for frm, _ in f.ways)), ("route", f.name),
-                    *(("send", p) for p in _unique([*(to for _, to in f.ways), f.source]))]
-           for f in flows}
-    out[topology.RUN] = [*(("receive", p) for p in _unique([*(f.source for f in flows),
-                                                            *(f.target for f in flows)])),
-                         *routes, *sends, ("reconcile", "")]
-    out[topology.RECONCILE] = [("reconcile", topology.RECONCILE)]
-    out[topology.RETRY] = [("unpark", ""), *routes, *sends]
-    return out
-
-
-def scheduled() -> frozenset[str]:
-    """What cron and the timer run: finding the lock taken is no failure for these
-    (errors.Busy); retry and reconcile are an admin's decision, not carried out when a run
-    holds the lock."""
-    return frozenset({topology.RUN, *topology.flow_names()})
-
-
-# Most serious first: the exit code of a run is the first of these that occurred.
-SEVERITY = (ExitCode.BUG, ExitCode.CONFIG, ExitCode.CONFLICT, ExitCode.REJECTED,
-            ExitCode.TEMPORARY, ExitCode.PARTIAL, ExitCode.DRIFT, ExitCode.OK)
-
-
-# Drift lines a run logs, and drift items its journal entry keeps (with the counts by kind).
-DRIFT_LINES = 30
-JOURNAL_DRIFT = 20
-
-
-def journal_report(report: RunReport) -> dict:
-    """The run report as the journal keeps it: the drift summarized, so that an idle run with
-    4,000 parked objects adds a few KB to the state, not 1 MB."""
-    data = report.to_json()
-    drift = data.get("drift")
-    if not drift:
-        return data
-    by_kind: dict[str, int] = {}
-    for d in drift:
-        by_kind[d["kind"]] = by_kind.get(d["kind"], 0) + 1
-    return {**data, "drift": drift[:JOURNAL_DRIFT],
-            "drift_summary": {"total": len(drift), "by_kind": by_kind}}
-
-
-class _PeerSteps(TypedDict, total=False):
-    """What the steps did with one base so far: the report's PeerRun once they are done."""
-
-    received: Received
-    sent: Sent
-
-
-@dataclass
-class Outcome:
-    command: str
-    dry_run: bool
-    peers: dict[str, _PeerSteps] = field(default_factory=dict)  # by name, filled as the steps go
-    routed: dict[str, RoutedItem] = field(default_factory=dict)
-    errors: list[OnecsyncError] = field(default_factory=list)
-    parked: int = 0
-    drifts: list | None = None   # None: not reconciled in this command
-
-    @property
-    def exit_code(self) -> ExitCode:
-        codes = {e.exit_code for e in self.errors}
-        if self.parked:
-            codes.add(ExitCode.PARTIAL)
-        if self.drifts:
-            codes.add(ExitCode.DRIFT)
-        return next((c for c in SEVERITY if c in codes), ExitCode.OK)
-
-    def report(self) -> RunReport:
-        peers = {name: PeerRun(p.get("received"), p.get("sent")) for name, p in self.peers.items()}
-        return RunReport(
-            command=self.command, exit_code=int(self.exit_code), dry_run=self.dry_run,
-            peers=peers, routed=dict(self.routed),
-            errors=tuple(RunError(int(e.exit_code), e.line()) for e in self.errors),
-            drift=tuple(d.as_dict() for d in self.drifts) if self.drifts is not None else None)
-
 
 def execute(config: Config, command: str, dry_run: bool = False,
             refs: tuple[str, ...] | None = None, progress: Progress = NO_PROGRESS,
@@ -342,7 +238,7 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
     exchange = Exchange(config, state, transports, dry_run=dry_run, progress=progress)
     blocked: set[str] = set()
     for action, arg in steps:
-        peer_report = outcome.peers.setdefault(arg, _PeerSteps()) if action in ("receive", "send") else None
+        peer_report = outcome.peers.setdefault(arg, PeerSteps()) if action in ("receive", "send") else None
         started = time.perf_counter()
         try:
             if action == "receive":
@@ -353,8 +249,8 @@ def _steps(config: Config, state, steps, outcome: Outcome, dry_run: bool,
                     log.error("%s", wrong.line())  # the filter still does as it is told
                     outcome.errors.append(wrong)
                 with progress.task(f"routing {arg}…"):  # minutes at a first exchange: say so
-                    router = ROUTERS.get(arg) or _router(topology.flow(arg))
-                    routed = router(config, state)
+                    routing = ROUTERS.get(arg) or router(topology.flow(arg))
+                    routed = routing(config, state)
                 outcome.routed[arg] = routed
                 outcome.parked += routed.parked
             elif action == "reconcile":

@@ -2,7 +2,7 @@
 
 Public API: `Incoming`, `Outgoing`, `Transport` (protocol), `OutgoingFile`, `fingerprint(path)`,
 `fingerprint_fd(fd)`, `same_bytes(a, b)`, `os_failure(exc, what, folder)`, `spelled_apart(path)`,
-`remove_quietly(path)`.
+`remove_quietly(path)`, `delivered_size(incoming)`.
 
 Terminology: the *fingerprint* of a message file is its size, modification time and a hash of its
 first and last 64 KiB. It tells "the same file as last time" in microseconds, even for a file of
@@ -158,6 +158,17 @@ class Incoming:
     current: Callable[[], str] | None = None
     close: Callable[[], None] = _nothing
     beside: Callable[[int], None] = _alone
+
+
+def delivered_size(incoming: Incoming) -> int | None:
+    """The size of the file as delivered, when it can be had without reading it."""
+    if incoming.raw is None:
+        return None
+    with incoming.raw() as src:
+        try:
+            return os.fstat(src.fileno()).st_size
+        except (AttributeError, OSError, ValueError):
+            return None
 
 
 class Outgoing(Protocol):
