@@ -9,6 +9,7 @@ refuses is parked: tests/test_corpus.py::test_a_schema_invalid_object_is_parked_
 
 from __future__ import annotations
 
+import importlib
 from functools import cache
 
 import pytest
@@ -94,7 +95,7 @@ def test_every_valid_corpus_object_converts_as_the_walk(source, target):
 def test_a_value_the_target_lacks_is_still_checked(monkeypatch):
     """1.17 settles a cash receipt against a bank loan (КредитБанка); 1.8 has no such kind of
     settlement: the object is valid in 1.17, its conversion fails the 1.8 schema, as the walk's."""
-    relabel = __import__("sys").modules["onecsync.formats.relabel"]
+    relabel = importlib.import_module("onecsync.formats.relabel")
     changed = against_a_bank_loan()
     assert valid_in("1.17", changed)
     with pytest.raises(formats.Unconvertible):
@@ -108,7 +109,7 @@ def test_a_value_the_target_lacks_is_still_checked(monkeypatch):
 def test_the_check_is_spared_for_most_objects(monkeypatch):
     """Not a timing: that the benchmark's objects, both ways between 1.8 and 1.17, reach the
     target's schema rarely (a VAT rate's new content once; a doubtful value)."""
-    relabel = __import__("sys").modules["onecsync.formats.relabel"]
+    relabel = importlib.import_module("onecsync.formats.relabel")
     calls = []
 
     class Counting:
