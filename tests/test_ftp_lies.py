@@ -2,7 +2,9 @@
 a "250" to a rename that renamed nothing or put another file there is exit 4 with a line
 saying so, nothing taken for sent, and the next good run sends again; a refused rename never
 costs the base our previous message, whichever of the renames is refused, nor does a run
-killed between them."""
+killed between them; a listing naming the base's file twice with other facts is said, and
+the file read by what SIZE and MDTM say of it (exit 4 when the server tells neither), never
+"the download was cut" forever."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from tests import test_hostile_servers as hostile
 
 ftp, quick = hostile.ftp, hostile.quick
 OURS = f"Message_{f.NODE}_{f.CRM}.xml"
+BASES = f"Message_{f.ACCOUNTING}_{f.NODE}.xml"
 UPLOAD = ".onecsync-tmp-"
 
 
@@ -171,3 +174,36 @@ def test_a_killed_runs_previous_message_left_aside_is_put_back(sandbox, ftp):
     assert code == 0, err
     assert sent_the_counterparty(sandbox)
     assert not [p for p in crm(sandbox).iterdir() if p.name.startswith(UPLOAD)]
+
+
+def stamp(st: os.stat_result) -> str:
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime(st.st_mtime))
+
+
+TWICE = {  # the second line MLSD gives the base's file, after its own
+    "newer-smaller": lambda st: "type=file;size=12;modify=20300101000000;",
+    "older-smaller": lambda st: "type=file;size=12;modify=20000101000000;",
+    "same-time-bigger": lambda st: f"type=file;size={st.st_size + 100};modify={stamp(st)};",
+}
+
+
+@pytest.mark.parametrize("second", TWICE.values(), ids=TWICE.keys())
+def test_a_file_listed_twice_is_said_and_read_by_size_and_mdtm(sandbox, ftp, second):
+    ftp.relisted = {BASES: second((sandbox.folders["accounting"] / BASES).stat())}
+    for _ in range(2):  # the second: the file unchanged by what SIZE and MDTM say
+        code, _, err = sandbox.run("run")
+        assert code == 0, err
+        assert f"accounting: the server lists {BASES} more than once, saying other things " \
+               "of it" in err, err
+        assert "download was cut" not in err
+        assert sandbox.numbers("accounting")[1] == 2  # its message 2, read
+    assert sent_the_counterparty(sandbox)
+
+
+def test_a_file_listed_twice_by_a_server_without_size_is_exit_4_saying_so(sandbox, ftp):
+    before = hostile.held(sandbox)
+    ftp.relisted = {BASES: TWICE["newer-smaller"](None)}
+    ftp.size_reply = "502 Command not implemented."
+    line = hostile.failed_run(sandbox, before)
+    assert f"accounting: the server lists {BASES} more than once, saying other things of it, " \
+           "and answers no SIZE or MDTM to tell which is true (502 Command" in line, line
