@@ -103,9 +103,11 @@ def _rename(ftp: ftplib.FTP, temp: str, name: str, occupied: bool) -> None:
 def _tidy(ftp: ftplib.FTP, where: str, name: str) -> None:
     """A killed run's leftovers gone (we hold the lock): its uploads deleted, and its previous
     message, left aside, put back when none is under `name`, else deleted."""
-    names = list(nlst(ftp, where))  # NLST is bounded (ftpconn.LISTING_LINES)
-    ours = [n for n in names if n.startswith(TEMP_PREFIX) and n.endswith("-" + name)]
-    present = name in names
+    ours, present = [], False
+    for listed in nlst(ftp, where):  # streamed: only our own names kept
+        present = present or listed == name
+        if listed.startswith(TEMP_PREFIX) and listed.endswith("-" + name):
+            ours.append(listed)
     for left in ours:
         if not left.startswith(ASIDE):
             _delete_quietly(ftp, left)
