@@ -10,7 +10,9 @@ Public API: `FtpServer(root, user=..., password=...)` (a context manager; `.port
 - "trickle-read": the download sends one byte every TRICKLE_PAUSE seconds.
 A hostile server, for tests: `server.listing` (an iterable of lines, text or bytes, answered to
 MLSD and NLST instead of the folder's), `server.extra` (lines, text or bytes, listed by MLSD
-before the folder's own files), `server.names_in` (the encoding its names travel in,
+before the folder's own files), `server.relisted` (a file's name → the facts of a second line
+MLSD lists for it right after its own, "type=file;size=12;modify=20300101000000;", as a
+server with a stale cache entry does), `server.names_in` (the encoding its names travel in,
 "cp1251" as a Russian Windows server without UTF-8; the folder's files keep their bytes),
 `server.no_mlsd` (MLSD answered 502, as old servers do), and
 `server.size_reply` (the reply to SIZE, e.g. "213 12abc"), `server.mlsd_facts` (the only facts
@@ -96,6 +98,7 @@ class FtpServer:
         self.mlsd_facts: list[str] | None = None
         self.names_in = "utf8"
         self.extra: list[str | bytes] = []
+        self.relisted: dict[str, str] = {}
         server = self
         authorizer = DummyAuthorizer()
         authorizer.add_user(user, password, str(root), perm="elradfmwMT")
@@ -143,6 +146,8 @@ class FtpServer:
                     modify = time.strftime("%Y%m%d%H%M%S", time.gmtime(st.st_mtime))
                     lines.append(f"type=file;size={st.st_size};modify={modify}; {p.name}\r\n"
                                  .encode())
+                    if p.name in server.relisted:
+                        lines.append(f"{server.relisted[p.name]} {p.name}\r\n".encode())
                 self.push_dtp_data(BufferedIteratorProducer(iter(lines)), isproducer=True,
                                    cmd="MLSD")
 
@@ -151,7 +156,7 @@ class FtpServer:
                     self.respond("502 Command not implemented.")
                 elif server.listing is not None:
                     self._lie("MLSD")
-                elif server.extra:
+                elif server.extra or server.relisted:
                     self._with_extra()
                 else:
                     if server.mlsd_facts is not None:

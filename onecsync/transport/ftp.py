@@ -8,8 +8,10 @@ empty files ignored): from the base we read `Message*_<peer>_<node>.xml|.zip` (a
 codes in any case: messagefiles.py), one listing judged as a folder's (candidates.py: what 1C
 takes for our message, empty files, the files beside the newest), and never change or delete
 it; to the base we upload `Message_<node>_<peer>.xml|.zip` under a temporary name in the same
-folder and rename it into place, so the base never sees half a message; a message From our code
-that we did not write there is another onecsync's (`open_outgoing`, flows/exchange.py).
+folder and rename it into place, so the base never sees half a message, then prove the file
+under our name the one we uploaded (ftpupload.py: a server's "250" is only its word; the
+receipt is written for a proved file only); a message From our code that we did not write
+there is another onecsync's (`open_outgoing`, flows/exchange.py).
 
 The fingerprint of the base's file is its name, size and modification time from the listing
 (MLSD, else SIZE and MDTM), so an unchanged file costs one listing and no download (a new
@@ -57,6 +59,7 @@ from onecsync.messagefiles import open_message_file
 from onecsync.messagefiles import open_zip_entry
 from onecsync.messagefiles import outgoing_entry
 from onecsync.text import one_line
+from onecsync.transport import ftpupload
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import OutgoingFile
 from onecsync.transport.base import fingerprint
@@ -75,11 +78,9 @@ from onecsync.transport.ftpconn import margin
 from onecsync.transport.ftpconn import watched
 from onecsync.transport.ftpfolder import heads
 from onecsync.transport.ftpfolder import list_files
-from onecsync.transport.ftpfolder import nlst
 from onecsync.transport.spool import Capped
 from onecsync.transport.spool import Spool
 
-TEMP_PREFIX = ".onecsync-tmp-"
 MIN_RATE = 64 * 1024     # bytes a second a transfer may not fall below, on average
 CHUNK = 1 << 16
 log = logging.getLogger("onecsync")
@@ -336,43 +337,14 @@ class FtpTransport:
                        self._archive_password() if self.t.compress else None)
 
     def upload(self, path: Path, fp: str) -> None:
-        """Upload under a temporary name, check the size, rename into place, then the receipt."""
-        size = path.stat().st_size
-        temp = f"{TEMP_PREFIX}{secrets.token_hex(8)}-{self.outgoing_name}"
-        with self._session(f"uploading {self.outgoing_name}", size) as ftp:
-            leftovers = [n for n in nlst(ftp, self.description)
-                         if n.startswith(TEMP_PREFIX) and n.endswith("-" + self.outgoing_name)]
-            for name in leftovers:
-                if name != temp:
-                    self._delete_quietly(ftp, name)  # a killed run's leftover (we hold the lock)
-            try:
-                with open(path, "rb") as f:
-                    ftp.storbinary(f"STOR {temp}", f)
-                stored = self._list(ftp, [temp]).get(temp)
-                if stored is None or stored.size != size:
-                    raise TemporaryError(f"{self.description}: the upload was cut: the server "
-                                         f"holds {stored.size if stored else 0} of {size} bytes")
-                try:
-                    ftp.rename(temp, self.outgoing_name)
-                except ftplib.error_perm:
-                    # Some servers (IIS) refuse to rename over an existing file.
-                    self._delete_quietly(ftp, self.outgoing_name)
-                    ftp.rename(temp, self.outgoing_name)
-            except BaseException:
-                self._delete_quietly(ftp, temp)
-                raise
-            placed = self._list(ftp, [self.outgoing_name]).get(self.outgoing_name)
-        if placed is None:
-            raise TemporaryError(f"{self.description}: {self.outgoing_name} is not there after "
-                                 "the rename")
+        """Put the file in place (ftpupload.py), proved ours, then the receipt."""
+        with self._session(f"uploading {self.outgoing_name}", path.stat().st_size) as ftp:
+            placed, proved = ftpupload.put(ftp, self.description, path, self.outgoing_name,
+                                           self._list)
+        if not proved and not self._holds(placed, fp):
+            raise ftpupload.not_ours(self.description, self.outgoing_name,
+                                     N_("the file there has other bytes than ours"))
         self.spool.write_receipt({"fingerprint": fp, "remote": placed.key})
-
-    @staticmethod
-    def _delete_quietly(ftp: ftplib.FTP, name: str) -> None:
-        try:
-            ftp.delete(name)
-        except (ftplib.Error, OSError, EOFError):
-            pass
 
     def in_place(self, fp: str | None) -> bool:
         """Is our last message still in the folder, the bytes we wrote (base.same_bytes)? Said
@@ -389,11 +361,14 @@ class FtpTransport:
             return False  # none, or other bytes, certainly
         if receipt.get("fingerprint") == fp and placed.key == receipt.get("remote"):
             return True
-        temp = self._retrieved(placed)
-        try:
-            ours = same_bytes(fingerprint(temp), fp)
-        finally:
-            remove_quietly(temp)
-        if ours:
+        if ours := self._holds(placed, fp):
             self.spool.write_receipt({"fingerprint": fp, "remote": placed.key})
         return ours
+
+    def _holds(self, placed: Listed, fp: str) -> bool:
+        """Does the file hold the bytes `fp` describes? It is read (the bytes decide)."""
+        temp = self._retrieved(placed)
+        try:
+            return same_bytes(fingerprint(temp), fp)
+        finally:
+            remove_quietly(temp)

@@ -8,11 +8,16 @@ Sizes and times come from MLSD; a server without it (or without those facts) is 
 MDTM for each file wanted, which is a round trip each: past ASKED of them (another writer's
 flood of files under the base's names, empty ones included) the folder is exit 3, as a local
 folder past theirs.MAX_NAMES is, rather than a run that outlasts its deadline every time.
+A name MLSD lists twice with other facts (a stale cache line beside the file's own) is a
+listing that contradicts itself: it is said, and that file's size and time are asked by SIZE
+and MDTM, which name one file as the download does (exit 4 if the server answers neither), so
+its last line never stands against the download forever.
 """
 
 from __future__ import annotations
 
 import ftplib
+import logging
 from pathlib import Path
 from typing import IO
 from typing import Callable
@@ -20,6 +25,7 @@ from typing import Iterator
 
 from onecsync.answers import parse_int
 from onecsync.errors import StrayEntry
+from onecsync.errors import TemporaryError
 from onecsync.messagefiles import message_like
 from onecsync.text import one_line
 from onecsync.transport.base import remove_quietly
@@ -32,6 +38,7 @@ from onecsync.transport.ftpconn import listing
 from onecsync.transport.ftpconn import not_a_file
 
 ASKED = 1000
+log = logging.getLogger("onecsync")
 
 
 def nlst(ftp: ftplib.FTP, where: str) -> Iterator[str]:
@@ -51,6 +58,7 @@ def list_files(ftp: ftplib.FTP, where: str, wanted: Callable[[str], bool],
     entries: dict[str, dict[str, str]] = {}
     seen: list[str] = []
     odd: list[str] = []
+    twice: dict[str, list[str]] = {}  # a name listed again with other facts: what each said
     try:
         for line in listing(ftp, "MLSD", where):
             facts, _, name = line.partition(" ")
@@ -59,7 +67,11 @@ def list_files(ftp: ftplib.FTP, where: str, wanted: Callable[[str], bool],
                 continue
             seen += [name] if message_like(name) else []
             if wanted(name):
-                entries[name] = dict(f.partition("=")[::2] for f in facts.lower().split(";") if f)
+                said = dict(f.partition("=")[::2] for f in facts.lower().split(";") if f)
+                if entries.get(name, said) != said and \
+                        len(told := twice.setdefault(name, [_facts(entries[name])])) < 3:
+                    told.append(_facts(said))  # a few show it: a listing may repeat it forever
+                entries[name] = said
     except ftplib.error_perm as exc:
         if not str(exc).startswith(("500", "501", "502", "504")):
             raise
@@ -69,6 +81,8 @@ def list_files(ftp: ftplib.FTP, where: str, wanted: Callable[[str], bool],
         entries = {n: {} for n in seen if wanted(n)}  # no MLSD: ask each file
     if odd and odd_said is not None:
         odd_said(odd[0])
+    for name in twice:  # SIZE and MDTM are asked instead
+        entries[name] = {"type": entries[name].get("type", "file")}
     files = {n: e for n, e in entries.items() if e.get("type", "file") == "file"}
     if (asked := [n for n, e in files.items() if not (e.get("size") and e.get("modify"))]) \
             and len(asked) > ASKED:
@@ -78,9 +92,29 @@ def list_files(ftp: ftplib.FTP, where: str, wanted: Callable[[str], bool],
                          remedy="remove the files that neither 1C nor onecsync wrote there")
     found = {}
     for name, entry in files.items():  # RFC 3659: every fact optional, so ask
-        found[name] = Listed(name, _size(ftp, where, name, entry.get("size")),
-                             entry.get("modify") or ftp.sendcmd(f"MDTM {name}")[4:].strip())
+        try:
+            found[name] = Listed(name, _size(ftp, where, name, entry.get("size")),
+                                 entry.get("modify") or ftp.sendcmd(f"MDTM {name}")[4:].strip())
+        except ftplib.error_perm as exc:
+            if name not in twice:
+                raise
+            raise TemporaryError(
+                f"{where}: the server lists {one_line(name)} more than once, saying other "
+                f"things of it, and answers no SIZE or MDTM to tell which is true "
+                f"({one_line(str(exc))[:80]})",
+                remedy="the FTP server's listing contradicts itself (a stale cache?): the next "
+                       "run retries; if it goes on, restart the server") from None
+    for name, told in twice.items():
+        if name in found:
+            log.warning("%s: the server lists %s more than once, saying other things of it "
+                        "(%s): its listing contradicts itself, so the file is taken as SIZE "
+                        "and MDTM tell it (%s)", where, one_line(name), "; ".join(told),
+                        _facts({"size": str(found[name].size), "modify": found[name].modify}))
     return found, seen
+
+
+def _facts(said: dict[str, str]) -> str:
+    return one_line(", ".join(f"{k} {said.get(k, '?')}" for k in ("size", "modify")))[:80]
 
 
 def _size(ftp: ftplib.FTP, where: str, name: str, listed: str | None) -> int:
