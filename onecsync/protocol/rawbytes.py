@@ -69,7 +69,8 @@ class Held:
 
     def body(self, el, ns: str) -> None:
         """The Body started: its declarations and attributes decide for the whole message."""
-        standard: dict[str | None, str] = {None: ns, **ROOT_NSMAP}
+        standard: dict[str | None, str] = {None: ns}
+        standard.update(ROOT_NSMAP)
         if el.attrib or el.nsmap != standard:
             self.lose()
 
