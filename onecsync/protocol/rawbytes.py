@@ -8,13 +8,17 @@ was fed hold the object already: kept from the end of the previous object, they 
 when, at its end event, they read: optional blanks, `<name` (the local name: a Body in the
 standard namespaces binds no prefix to the format), blanks, `>`, and on to the first `</name>`.
 Nothing the parser drops or rewrites may be in them: no comment, PI or CDATA (`<!`, `<?`), no
-`\\r` (the parser makes line ends `\\n`), no namespace declaration of its own (`xmlns`: tostring
-makes them relative to the Body), no second `<name` (a nested element of that name: its end would
-be taken for the object's). The message's Body must declare exactly the standard namespaces
-(envelope.ROOT_NSMAP and the format's as the default) and have no attributes, so that the bytes
-mean the same spliced into our Body. Anything else is doubt: that object's bytes are serialized
-(`take` returns None), and where the place of its end is in doubt too (all but `\\r`, `xmlns`),
-every object after it (the place of the next start is not known).
+`\\r` (the parser makes line ends `\\n`), no second `<name` (a nested element of that name: its end
+would be taken for the object's). The start tag holds no attribute, so no declaration of its own
+either (tostring makes those relative to the Body). One declared inside is written by tostring
+as it was read (libxml2 keeps an element's own declarations where they are; `normal.serialize`
+rewrites the top start tag alone), so it is no doubt: 1C's contact information, escaped XML with
+`xmlns` in a text of every counterparty, made a search for `xmlns` cost what tostring saved.
+The message's Body must declare exactly the standard namespaces (envelope.ROOT_NSMAP and the
+format's as the default) and have no attributes, so that the bytes mean the same spliced into our
+Body. Anything else is doubt: that object's bytes are serialized (`take` returns None), and where
+the place of its end is in doubt too (all but `\\r`), every object after it (the place of the next
+start is not known).
 
 The bytes kept are those since the previous object's end, at most RAW_LIMIT of them: memory stays
 a chunk and an object's bytes (an object past it is serialized, and the rest of the message).
@@ -34,8 +38,6 @@ from onecsync.protocol.envelope import ROOT_NSMAP
 
 RAW_LIMIT = 4 << 20
 _BLANKS = re.compile(rb"[ \t\r\n]*")  # XML's white space: between objects, what it is matters not
-# A tag, its attributes' values quoted: what `_declares` steps over to learn where a tag ends.
-_TAG = re.compile(rb"""</?[^\s/>"'=]+(?:\s+[^\s/>"'=]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*/?>""")
 _BODY_TAGS = tuple(b"<Body" + c for c in (b" ", b"\t", b"\r", b"\n", b">"))
 _FIRST = -1  # where the first object starts is found through the Body's start tag
 
@@ -102,9 +104,9 @@ class Held:
                 or _after_lt(buf, b"?", start, end):
             return self._doubt()  # its end may be elsewhere
         self.mark = end
-        if buf.find(b"\r", start, end) >= 0 or _declares(buf, start, end):
+        if buf.find(b"\r", start, end) >= 0:
             return None  # its end is sure, the bytes are not the object as parsed
-        return bytes(buf[start:end])
+        return bytes(memoryview(buf)[start:end])  # copied once (a slice would be twice)
 
     def _first(self, opening: bytes) -> int:
         """Where the first object starts: after the one `<Body` of the file, its start tag and
@@ -123,24 +125,6 @@ class Held:
             return -1
         gt = buf.find(b">", body, at)  # the Body has no attributes: no '>' in a value
         return at if gt >= 0 and _blanks(buf, gt + 1) == at else -1
-
-
-def _declares(buf: bytearray, start: int, end: int) -> bool:
-    """Whether `xmlns` occurs in a tag between `start` and `end`: a declaration, or (rarely, and
-    taken as one) an attribute's value. In text it is 1C's contact information, escaped XML
-    (`&lt;КонтактнаяИнформация xmlns=…`) in every counterparty: the tag before it, quotes and
-    all, ends before it. Text and values hold no `<`: the last one before is that tag's."""
-    at = buf.find(b"xmlns", start, end)
-    while at >= 0:
-        lt = buf.rfind(b"<", start, at)
-        gt = buf.find(b">", lt, at)
-        # A tag without quotes ends at its first '>'; one with them is read whole.
-        if gt < 0 or buf.find(b'"', lt, gt) >= 0 or buf.find(b"'", lt, gt) >= 0:
-            tag = _TAG.match(buf, lt)
-            if tag is None or tag.end() > at:
-                return True
-        at = buf.find(b"xmlns", at + 5, end)
-    return False
 
 
 def _blanks(buf: bytearray, at: int) -> int:
