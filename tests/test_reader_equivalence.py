@@ -8,6 +8,11 @@ unknown types, an extension's, another namespace's, a Body or Header inside the 
 between objects, an object type's tag nested inside an object, elements beside the Body, a cut
 file), read in chunks of random sizes so that every boundary falls somewhere, with OBJECT_LIMIT
 lowered so that objects past it are among them.
+
+The reader now takes most objects' bytes from its input (protocol.rawbytes) where the old one
+serialized them: what these messages hold reads byte for byte the same both ways, so the bytes
+and digests are compared as they are. Where raw bytes differ from tostring's (quotes, escapes),
+tests/test_raw_bytes.py compares the two re-parsed.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ from onecsync.protocol.bodyshape import text_between
 from onecsync.protocol.envelope import local_name
 from onecsync.protocol.keys import KEYS
 from onecsync.protocol.prolog import Prefixed
+from onecsync.protocol.rawbytes import Held
 
 if TYPE_CHECKING:
     from onecsync.protocol.reader import MessageReader
@@ -111,6 +112,7 @@ class BodyScan:
         self.kept: Any = None  # the last КлючевыеСвойства of the current object a trim kept
         self.evented = False  # the current object is one the parser reported
         self.begun = self.tags_begun = 0  # bytes and `<` fed when the current object started
+        self.held = Held()  # what each object was read from (protocol.rawbytes)
 
     def elements(self) -> Iterator[etree._Element]:
         replay = self.r._tape.replay()
@@ -119,6 +121,7 @@ class BodyScan:
             self.fed += len(data)
             # Markup items: an attribute costs what four elements do once built (limits).
             self.tags += data.count(b"<") + limits.ATTRIBUTE_WEIGHT * data.count(b"=")
+            self.held.feed(data)
             try:
                 self.parser.feed(data) if data else self.parser.close()
             except etree.XMLSyntaxError as exc:
@@ -132,6 +135,8 @@ class BodyScan:
                     body = self.body
                 elif event == "end":  # of an object: the hot path, two events per object
                     size = self._ready(el)
+                    # The parser reported it, so its tag is the format's: `own` and a name.
+                    self.r.raw = self.held.take(el, el.tag[len(self.own or ""):])
                     yield el
                     self._done(el, size)
                 else:  # an object starts (or a Body, refused by _judge)
@@ -181,6 +186,8 @@ class BodyScan:
                 "has one Header and one Body)", source=self.r.source)
         self.bodies += 1
         self.r._check_body(el)
+        if self.r.header.version is not None:
+            self.held.body(el, formats.namespace(self.r.header.version))
         self.phase, self.body = _IN, el
         del self.root[0]  # the Header: the reader has it, and the Body follows it
 
@@ -218,6 +225,10 @@ class BodyScan:
                     self.begun, self.tags_begun = self.fed, self.tags
                 return
             size = self._ready(el)
+            # Its bytes lie between two reported objects' as well: where the next one starts is
+            # not known.
+            self.held.lose()
+            self.r.raw = None
             yield el
             self._done(el, size)
             el = following

@@ -192,6 +192,7 @@ class MessageReader:
         """The format extensions' namespaces, which Format lists after the format (XS 2281)."""
         return tuple(self.header.format.split()[1:])
 
+    raw: bytes | None = None  # the bytes the object just yielded was read from, when sure
     oversized = 0  # bytes of the object just yielded, when it passed OBJECT_LIMIT or TAG_LIMIT
     crowded = 0  # its markup items (`<`, `=` weighted), when they passed TAG_LIMIT
 
@@ -225,18 +226,29 @@ class MessageReader:
                                  f"EnterpriseData {index.version}")
         if type_name == DELETION:
             return self._deletion(el, ns, index)
-        el = own_namespaces(el)
-        xml = serialize(el, ns)
-        digest = hashlib.sha256(xml).hexdigest()[:32]
+        xml, el = self._bytes(el, ns)
         keys = read_keys(el, ns, type_name)
-        if keys is None:
+        if keys is None:  # named by its digest: of the bytes any onecsync stores it as
+            xml = serialize(el, ns)
+            digest = hashlib.sha256(xml).hexdigest()[:32]
             return BodyObject(type_name, "~" + digest, "object", xml, digest, el.sourceline,
                               problem="the object has no КлючевыеСвойства")
+        digest = hashlib.sha256(xml).hexdigest()[:32]
         # 1C may leave Ссылка out and match by search fields; the key properties are then the
         # object's identity for us too.
         ref = keys.ref or "~" + hashlib.sha256(etree.tostring(keys.element)).hexdigest()[:32]
         return BodyObject(type_name, ref, "object", xml, digest, el.sourceline,
                           self._schema_problem(el, index), keys.number, keys.date, keys.inn)
+
+    def _bytes(self, el, ns: str) -> tuple[bytes, Any]:
+        """The object's namespace-relative bytes, and the element its keys are read from: the
+        bytes it was read from where they are sure to be it (protocol.rawbytes), else
+        serialized."""
+        raw, self.raw = self.raw, None
+        own = own_namespaces(el)
+        if raw is not None and own is el:
+            return raw, el
+        return serialize(own, ns), own
 
     def _untaken(self, el, ns: str, type_name: str, what: str, kind: str = "object",
                  ref: str | None = None) -> BodyObject:
@@ -280,13 +292,13 @@ class MessageReader:
         return f"not valid per EnterpriseData {index.version}: {first.path}: {first.message}"
 
     def _deletion(self, el, ns: str, index) -> BodyObject:
-        el = own_namespaces(el)
-        xml = serialize(el, ns)
-        digest = hashlib.sha256(xml).hexdigest()[:32]
+        xml, el = self._bytes(el, ns)
         target = el.find(f"{{{ns}}}СсылкаНаОбъект/{{{ns}}}СсылкаНаОбъект")
         ref_el = next((c for c in target if isinstance(c.tag, str)), None) \
             if target is not None else None
         if ref_el is None or not (ref_el.text or "").strip():
+            xml = serialize(el, ns)  # named by its digest, as in `_object`
+            digest = hashlib.sha256(xml).hexdigest()[:32]
             return BodyObject(DELETION, "~" + digest, "delete", xml, digest, el.sourceline,
                               problem="the deletion names no object")
         ref_name = etree.QName(ref_el)
@@ -298,5 +310,6 @@ class MessageReader:
             return self._untaken(el, ns, DELETION, f"a deletion of a {what[:120]}, a reference "
                                  f"no object type of EnterpriseData {index.version} has",
                                  kind="delete", ref=(ref_el.text or "").strip().lower()[:200])
+        digest = hashlib.sha256(xml).hexdigest()[:32]
         return BodyObject(target_type, ref_el.text.strip().lower(), "delete", xml, digest,
                           el.sourceline, problem=self._schema_problem(el, index))
