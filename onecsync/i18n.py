@@ -32,7 +32,6 @@ import gettext
 import os
 import re
 import string
-import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -142,8 +141,10 @@ def _catalog(lang: str) -> gettext.NullTranslations:
     except (OSError, UnicodeError, ValueError, OnecsyncError) as exc:
         # Printed here, once (the cache): logging would ask this very catalog to translate it.
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        from onecsync.console.streams import STDERR  # whatever stderr is (closed, full)
+
         print(f"onecsync: warning: the {lang} message catalog {path} cannot be read ({why}); "
-              "messages stay in English (reinstall onecsync)", file=sys.stderr)
+              "messages stay in English (reinstall onecsync)", file=STDERR)
         return gettext.NullTranslations()
 
 

@@ -12,6 +12,7 @@ import click
 
 from onecsync import api
 from onecsync import console
+from onecsync import stopping
 from onecsync import topology
 from onecsync.cli.options import Options
 from onecsync.cli.options import global_options
@@ -21,6 +22,7 @@ def _run(opts: Options, call=api.run) -> int:
     config = opts.config()
     with console.progress(opts.progress) as progress:
         report = call(config, dry_run=opts.dry_run, progress=progress)
+    stopping.settle()  # the run is committed and journaled: a stop now would only say it falsely
     if opts.as_json:
         console.print_json(report.to_json())
     elif opts.verbosity >= 0:

@@ -120,6 +120,5 @@ def manpage(ctx: click.Context) -> int:
 
     root = ctx.find_root()
     assert isinstance(root.command, click.Group), "the root of every command is onecsync's group"
-    with console.to_reader():
-        click.echo(render(root.command, root.info_name or "onecsync"), nl=False)
+    console.STDOUT.write(render(root.command, root.info_name or "onecsync"))
     return 0

@@ -6,6 +6,7 @@ Public API: `COMMANDS` (the click commands, for the group).
 
 from __future__ import annotations
 
+import io
 import sys
 
 import click
@@ -44,9 +45,9 @@ def settings_message(opts: Options, peer: str, output: str | None, force: bool) 
         if opts.as_json:
             raise click.UsageError("-o - writes the message on stdout; it cannot go with --json")
         if not opts.dry_run:
-            with console.to_reader():
-                handshake.write_to(sys.stdout.buffer, config, peer)
-                sys.stdout.flush()
+            message = io.BytesIO()  # a header alone: small
+            handshake.write_to(message, config, peer)
+            console.write_bytes(message.getvalue())
         return 0
     target = Path(output) if output else Path(handshake.default_file_name(config, peer))
     if opts.dry_run:
@@ -87,7 +88,7 @@ def check(opts: Options, strict: bool) -> int:
 
 
 def _interactive() -> bool:
-    return sys.stdin.isatty()
+    return sys.stdin is not None and sys.stdin.isatty()  # None: started with it closed (`<&-`)
 
 
 @click.command("init")

@@ -4,8 +4,12 @@ Public API (`__all__`): `setup_logging(verbosity, json_lines)`, `print_json(data
 `print_failure`, `json_failure`, `shown(text)`, `progress(enabled)`, and one printer per command, each in the
 module of its job: `run` (print_run), `status` (print_status, print_pairs, print_numbers,
 print_plan), `checks` (print_validation, print_check, print_init, print_settings_message),
-`trace` (print_trace, print_xml), `bars` (the terminal progress). This module keeps what they
-share: the guarded streams, the two rich consoles (created on first use), the log formatters.
+`trace` (print_trace, print_xml), `bars` (the terminal progress), and `streams` (stdout and
+stderr, whose failures end no command). This module keeps what the printers share: the two
+rich consoles (created on first use), the log formatters.
+
+A command's report, once it begins, is the command's outcome: each printer of one is
+`@stopping.settles`, so that a stop coming then changes nothing (cli/app.py).
 
 Every line for a person goes through `i18n._` (a constant) or `i18n.tr` (a line the core
 built, marked there with `N_(f"…")` or raised as an error), so that it shows in the locale's
@@ -22,18 +26,23 @@ NO_COLOR set.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
 import logging
 import os
 import sys
-from typing import IO
 from typing import TYPE_CHECKING
-from typing import Iterator
-from typing import cast
 
 from onecsync import clock
+from onecsync import stopping
+from onecsync.console.streams import STDERR
+from onecsync.console.streams import STDOUT
+from onecsync.console.streams import fill_closed
+from onecsync.console.streams import flush
+from onecsync.console.streams import lost
+from onecsync.console.streams import reader_gone
+from onecsync.console.streams import readers_back
+from onecsync.console.streams import write_bytes
 from onecsync.errors import ExitCode
 from onecsync.i18n import N_
 from onecsync.i18n import _
@@ -44,94 +53,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 _stderr: Console | None = None
-_gone: set[str] = set()  # "stdout", "stderr": streams whose reader went away
-_null = None
-
-
-class _Guarded:
-    """sys.stdout or sys.stderr (looked up on each use), for a reader that may go away: `| head`,
-    `| true`, a closed pipe. Then what is left to write goes to /dev/null instead of raising
-    BrokenPipeError in the middle of a command whose work is done; `reader_gone()` tells."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def _stream(self):
-        stream = getattr(sys, self._name)
-        if stream is None:  # started with the descriptor closed (`2>&-`)
-            global _null
-            _gone.add(self._name)
-            _null = _null or open(os.devnull, "w", encoding="utf-8")
-            return _null
-        return stream
-
-    def write(self, text: str) -> int:
-        try:
-            return self._stream().write(text)
-        except BrokenPipeError:
-            _reader_left(self._name)
-            return len(text)
-
-    def flush(self) -> None:
-        try:
-            self._stream().flush()
-        except BrokenPipeError:
-            _reader_left(self._name)
-
-    def __getattr__(self, name: str):
-        return getattr(self._stream(), name)
-
-
-def _reader_left(name: str) -> None:
-    """Point the stream's descriptor at /dev/null: its buffer, flushed at exit, goes nowhere."""
-    _gone.add(name)
-    try:
-        null = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(null, getattr(sys, name).fileno())
-        finally:
-            os.close(null)
-    except (OSError, ValueError, AttributeError):
-        pass  # not a real descriptor (a test's capture): nothing more will be written to it
-
-
-@contextlib.contextmanager
-def to_reader() -> Iterator[None]:
-    """Around a write to stdout that does not go through `STDOUT` (bytes, click's echo): a reader
-    gone ends it as quietly (click would turn it into exit 1)."""
-    try:
-        yield
-    except BrokenPipeError:
-        reader_lost()
-
-
-def reader_gone() -> bool:
-    """Did the reader of stdout or stderr go away?"""
-    return bool(_gone)
-
-
-def readers_back() -> None:
-    """A new command (main is called again in-process): no reader has gone yet. A stream whose
-    encoding cannot hold Cyrillic (PYTHONIOENCODING=ascii, a latin-1 terminal) writes what it
-    cannot as \\uXXXX instead of failing the command: in --json that is still the same JSON."""
-    _gone.clear()
-    for name in ("stdout", "stderr"):
-        stream = getattr(sys, name)
-        if hasattr(stream, "reconfigure") and getattr(stream, "errors", None) != "backslashreplace":
-            with contextlib.suppress(ValueError, OSError):
-                stream.reconfigure(errors="backslashreplace")
-
-
-def reader_lost() -> None:
-    """A write outside these streams (a message on stdout's buffer, click's own lines) found its
-    reader gone: neither stream can be trusted to take more."""
-    for name in ("stdout", "stderr"):
-        _reader_left(name)
-
-
-# Text files by delegation: __getattr__ hands rich and logging whatever else they ask of the real
-# stream (isatty, encoding, fileno), which a base class declaring them would shadow.
-STDOUT, STDERR = cast(IO[str], _Guarded("stdout")), cast(IO[str], _Guarded("stderr"))
 
 
 def stderr() -> Console:
@@ -246,7 +167,7 @@ def setup_logging(verbosity: int, json_lines: bool = False) -> None:
     logger.setLevel(level)
     logger.propagate = False
     journal = under_journal()
-    if json_lines or journal or not (sys.stderr.isatty() or os.environ.get("FORCE_COLOR")):
+    if json_lines or journal or not (STDERR.isatty() or os.environ.get("FORCE_COLOR")):
         handler: logging.Handler = logging.StreamHandler(STDERR)
         formatter: logging.Formatter = _JsonLines() if json_lines else _Plain()
         handler.setFormatter(_Journal(formatter) if journal else formatter)
@@ -259,6 +180,7 @@ def setup_logging(verbosity: int, json_lines: bool = False) -> None:
     logger.addHandler(handler)
 
 
+@stopping.settles
 def print_json(data: dict) -> None:
     STDOUT.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     STDOUT.flush()
@@ -323,6 +245,7 @@ def _when(iso: str | None, now: datetime.datetime | None = None,
 
 
 
+@stopping.settles
 def print_failure(line: str, code: int, as_json: bool, problems: list | None = None,
                   more: int = 0, head: dict | None = None) -> None:
     """A command that failed: its one line, each of several config problems below it (`more`:
@@ -336,6 +259,7 @@ def print_failure(line: str, code: int, as_json: bool, problems: list | None = N
     json_failure(as_json, code, line, problems, more, head)
 
 
+@stopping.settles
 def json_failure(as_json: bool, code: int, line: str, problems: list | None = None,
                  more: int = 0, head: dict | None = None) -> None:
     """The one document a script reading --json gets from every command that ends without its
@@ -367,9 +291,9 @@ from onecsync.console.status import print_status  # noqa: E402
 from onecsync.console.trace import print_trace  # noqa: E402
 from onecsync.console.trace import print_xml  # noqa: E402
 
-__all__ = ["STDERR", "STDOUT", "TerminalProgress", "error_line", "json_failure", "print_check",
-           "print_failure", "print_init", "print_json", "print_numbers", "print_pairs",
-           "print_plan", "print_run", "print_run_line", "print_settings_message", "print_status",
-           "print_trace", "print_validation", "print_xml", "progress", "reader_gone",
-           "reader_lost", "readers_back", "setup_logging", "shown", "stderr", "stdout", "to_reader",
-           "under_journal"]
+__all__ = ["STDERR", "STDOUT", "TerminalProgress", "error_line", "fill_closed", "flush",
+           "json_failure", "lost", "print_check", "print_failure", "print_init", "print_json",
+           "print_numbers", "print_pairs", "print_plan", "print_run", "print_run_line",
+           "print_settings_message", "print_status", "print_trace", "print_validation",
+           "print_xml", "progress", "reader_gone", "readers_back", "setup_logging", "shown",
+           "stderr", "stdout", "under_journal", "write_bytes"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from onecsync import stopping
 from onecsync.console import _meaning
 from onecsync.console import _tag
 from onecsync.console import stderr
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from onecsync.protocol.check import MessageCheck
 
 
+@stopping.settles
 def print_validation(check: MessageCheck) -> None:
     out = stdout()
     name = check.file
@@ -67,6 +69,7 @@ def _finding_text(p: Finding) -> str:
     return ": ".join(parts)
 
 
+@stopping.settles
 def print_settings_message(report: SettingsMessageReport) -> None:
     verb = _("would write") if report.dry_run else _("wrote")
     stderr().print("onecsync: " + tr(f"{verb} the settings message for {report.peer} (to "
@@ -75,6 +78,7 @@ def print_settings_message(report: SettingsMessageReport) -> None:
                                      "its exchange folder"), markup=False)
 
 
+@stopping.settles
 def print_check(report: CheckReport, summary: bool = True, warnings: bool = True) -> None:
     """What each base can do, then one line per problem and warning, each with its remedy."""
     out = stderr()
@@ -120,6 +124,7 @@ def print_check(report: CheckReport, summary: bool = True, warnings: bool = True
                       style="yellow", markup=False)
 
 
+@stopping.settles
 def print_init(report: InitReport) -> None:
     out = stderr()
     verb = _("would write") if report.dry_run else _("wrote")

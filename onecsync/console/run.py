@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from onecsync import stopping
 from onecsync.console import _meaning
 from onecsync.console import error_line
 from onecsync.console import stderr
@@ -73,6 +74,7 @@ DRIFT_KINDS = (N_("amount"), N_("deleted"), N_("missing"), N_("orphan"), N_("par
 DRIFT_LINES = 30
 
 
+@stopping.settles
 def print_run(report: RunReport) -> None:
     code = report.exit_code
     out = stderr()
@@ -95,6 +97,7 @@ def print_run(report: RunReport) -> None:
         out.print(f"  {name}: " + "; ".join(parts), markup=False)
 
 
+@stopping.settles
 def print_run_line(report: RunReport) -> None:
     """Under -q, the one line of a run that exits non-zero without an error line of its own
     (objects parked, drift: warnings, which -q hides), so that cron mail still says a human

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import Mapping
 
+from onecsync import stopping
 from onecsync.console import _when
 from onecsync.console import error_line
 from onecsync.console import shown
@@ -139,6 +140,7 @@ def _run_state(state: str, exit_code: int | None) -> str:
     return "?" if exit_code is None else str(exit_code)
 
 
+@stopping.settles
 def print_status(data: StatusReport) -> None:
     out = stdout()
     if not data.exists:
@@ -204,6 +206,7 @@ def _pair_text(p: PairStatus) -> str:
     return head + tr(f" · stuck {p.stuck} · parked {p.parked} · unconfirmed {p.unconfirmed}")
 
 
+@stopping.settles
 def print_pairs(data: PairsReport) -> None:
     """`status --all`: one line per pair, errors included, so that `grep` finds any pair."""
     out = stdout()
@@ -216,6 +219,7 @@ def print_pairs(data: PairsReport) -> None:
         out.print(f"{name:<{width}}  {_pair_text(p)}", markup=False)
 
 
+@stopping.settles
 def print_numbers(data: Numbers) -> None:
     out = stdout()
     if not data.exists:
@@ -228,6 +232,7 @@ def print_numbers(data: Numbers) -> None:
 
 
 
+@stopping.settles
 def print_plan(plan: StatePlan, dry_run: bool = False) -> None:
     """What a `state` command changes; without --yes, what it would change."""
     out = stdout()

@@ -5,6 +5,7 @@ Public API: `print_trace`, `print_xml`.
 
 from __future__ import annotations
 
+from onecsync import stopping
 from onecsync.console import STDOUT
 from onecsync.console import _when
 from onecsync.console import stdout
@@ -19,6 +20,7 @@ from onecsync.state.trace_report import Routing
 from onecsync.state.trace_report import TraceReport
 
 
+@stopping.settles
 def print_xml(xml: bytes) -> None:
     """The stored payload of `trace --xml`, as it was received (namespace-relative). To a
     terminal, what one_line would escape (C1 controls such as U+009B, the 8-bit CSI, which
@@ -127,6 +129,7 @@ def _duration(secs: int) -> str:
 _SECONDS = "%Y-%m-%d %H:%M:%S"
 
 
+@stopping.settles
 def print_trace(data: TraceReport) -> None:
     out = stdout()
     t = data.trace
