@@ -72,12 +72,15 @@ from make_message import make
 from make_message import message_path
 from make_message import plan
 
+# `python -m onecsync` whose step lines also say the bytes written so far
+_STEP_IO = Path(__file__).with_name("step_io.py")
 TARGET_RSS_MB = 150
 TARGET_RATIO = 1.6  # pull-catalogs over the bare iterparse, wall and CPU (issue 15)
 TARGET_RELAY = 1.25  # over the minimal relay
 TARGET_WRITTEN = 1.3  # bytes written over the message's size
 TARGET_IDLE_S = 0.5
-_STEP = re.compile(r"step (\w+) (\S+): ([0-9.]+) s, peak RSS so far (\d+) MB")
+_STEP = re.compile(r"step (\w+) (\S+): ([0-9.]+) s, peak RSS so far (\d+) MB"
+                   r"(?:, wrote (\d+) bytes so far)?")  # the bytes: bench/step_io.py
 
 
 @dataclass
@@ -114,8 +117,13 @@ def child(cmd: list[str], cwd: Path) -> Child:
         c = Child(wall, usage.ru_maxrss / 1024, proc.returncode, out.read().decode(),
                   err.read().decode(errors="replace"), cpu=usage.ru_utime + usage.ru_stime,
                   written=usage.ru_oublock * 512)
-    for action, arg, secs, rss in _STEP.findall(c.stderr):
-        c.steps[f"{action} {arg}"] = (float(secs), int(rss))
+    so_far = 0
+    for action, arg, secs, rss, wrote in _STEP.findall(c.stderr):
+        # (seconds, peak RSS, bytes this step wrote, its commits' checkpoints included)
+        c.steps[f"{action} {arg}"] = (float(secs), int(rss), int(wrote or so_far) - so_far)
+        so_far = int(wrote or so_far)
+    if so_far:  # the last connection's checkpoint as it closes, and the journal's last writes
+        c.steps["after the steps"] = (0.0, 0, c.written - so_far)
     return c
 
 
@@ -265,7 +273,7 @@ class Bench:
 
     def onecsync(self, command: str, *options: str) -> Child:
         """`onecsync -v --json command`; with `options`, `onecsync *options command` instead."""
-        c = child([sys.executable, "-m", "onecsync", "--config", str(self.config),
+        c = child([sys.executable, str(_STEP_IO), "--config", str(self.config),
                    *(options or ("-v", "--json")), command], self.root)
         if c.code != 0:
             sys.stderr.write(c.stderr[-4000:])
@@ -375,13 +383,15 @@ def measure(args) -> list[tuple[str, str, str, str, str]]:
         for key, label in (("receive accounting", "    receive: parse, check, stage"),
                            ("route pull-catalogs", "    route catalogs to the CRM"),
                            ("send crm", "(c) write the message to the CRM"),
-                           ("send accounting", "    write the confirmation to accounting")):
+                           ("send accounting", "    write the confirmation to accounting"),
+                           ("after the steps", "    closing the state (its last checkpoint)")):
             if key in steps:
-                extra = ""
+                extra = f"wrote {_fmt([w / 1e6 for *_, w in steps[key]], ' MB', 0)}"
                 if key == "send crm":
-                    extra = f"{_fmt(out_mb, ' MB', 0)}, {sent.get('objects', 0):,} objects"
-                rows.append((label, _fmt([secs for secs, _ in steps[key]]), "",
-                             _fmt([rss for _, rss in steps[key]], "", 0), extra))
+                    extra += f": {_fmt(out_mb, ' MB', 0)}, {sent.get('objects', 0):,} objects"
+                rows.append((label, _fmt([secs for secs, *_ in steps[key]]) if key != "after the steps" else "",
+                             "", _fmt([rss for _, rss, _ in steps[key]], "", 0) if key != "after the steps" else "",
+                             extra))
         rows.append(("(d) pull-catalogs, nothing new", _fmt([c.wall for c in idles], "", 3), "",
                      _fmt([c.rss_mb for c in idles], "", 0),
                      f"{len(idles)} runs, start-up included, CPU {_fmt([c.cpu for c in idles], ' s', 3)}"))
@@ -411,7 +421,8 @@ def measure(args) -> list[tuple[str, str, str, str, str]]:
                                ("send crm", "    write the message to the CRM")):
                 got = [c.steps[key] for c in runs if key in c.steps]
                 if got:
-                    rows.append((label, _fmt([secs for secs, _ in got]), "", _fmt([rss for _, rss in got], "", 0), ""))
+                    rows.append((label, _fmt([secs for secs, *_ in got]), "", _fmt([rss for _, rss, _ in got], "", 0),
+                                 f"wrote {_fmt([w / 1e6 for *_, w in got], ' MB', 0)}"))
             rows.append(("run, nothing new", _fmt([c.wall for c in run_idles], "", 3), "",
                          _fmt([c.rss_mb for c in run_idles], "", 0),
                          f"{len(run_idles)} runs, CPU {_fmt([c.cpu for c in run_idles], ' s', 3)}"))
