@@ -2,7 +2,7 @@
 
 Usage: python bench/run.py --objects 100000 [--repeat 3] [--idle 3] [--seed 1] [--run]
                            [--grow K] [--shape bench|flat] [--tmp DIR | --dir DIR] [--keep]
-                           [--no-convert]
+                           [--no-convert] [--compress]
 
 In a temporary folder it writes a realistic message of N objects and a config
 (bench/make_message.py), then measures, each as a child process so that its peak RSS comes
@@ -17,12 +17,16 @@ from the OS (`os.wait4`, the kernel's ru_maxrss of exactly that process):
 (c) the part of (b) that wrote the message to the CRM: the runner logs every step's duration at
     -v ("step send crm: … s": query the registrations, write and fsync the file, commit the
     stamps, rename it into place), and the file's size; the RSS column of a step is the
-    process's peak RSS when the step ended (so the step where it grew is visible);
+    process's peak RSS when the step ended (so the step where it grew is visible), and each
+    step's "wrote" the bytes it sent to storage (bench/step_io.py), the closing checkpoint of
+    the state's log apart;
 (d) `pull-catalogs` again with nothing new (the same message file): wall seconds, start-up
     included;
 (e) the ratios (b)/(a) and (b)/(a'), in wall and in CPU seconds (user + sys), and the bytes
     (b) wrote (the kernel's count for that process: ru_oublock, as /proc/PID/io write_bytes)
-    over the message's size;
+    over the message's size; with --compress the CRM's message is a .zip (`compress: true`, as
+    1C writes its own by default), to be read beside a plain run: what (b) writes then, and the
+    CPU the compression costs;
 (f) `pull-catalogs` on a fresh state whose CRM offers only 1.17 (an empty message of its own
     first), so that every catalog is converted from accounting's 1.8: its CPU seconds (user +
     sys, which the machine's load hardly inflates) beside (b)'s, and the difference per object
@@ -72,12 +76,17 @@ from make_message import make
 from make_message import message_path
 from make_message import plan
 
+# `python -m onecsync` whose step lines also say the bytes written so far
+_STEP_IO = Path(__file__).with_name("step_io.py")
+# The CRM's transport as bench/make_message.py writes the config (--compress adds to it).
+_CRM_TRANSPORT = "transport: {kind: directory, path: exchange/crm}"
 TARGET_RSS_MB = 150
 TARGET_RATIO = 1.6  # pull-catalogs over the bare iterparse, wall and CPU (issue 15)
 TARGET_RELAY = 1.25  # over the minimal relay
 TARGET_WRITTEN = 1.3  # bytes written over the message's size
 TARGET_IDLE_S = 0.5
-_STEP = re.compile(r"step (\w+) (\S+): ([0-9.]+) s, peak RSS so far (\d+) MB")
+_STEP = re.compile(r"step (\w+) (\S+): ([0-9.]+) s, peak RSS so far (\d+) MB"
+                   r"(?:, wrote (\d+) bytes so far)?")  # the bytes: bench/step_io.py
 
 
 @dataclass
@@ -114,8 +123,13 @@ def child(cmd: list[str], cwd: Path) -> Child:
         c = Child(wall, usage.ru_maxrss / 1024, proc.returncode, out.read().decode(),
                   err.read().decode(errors="replace"), cpu=usage.ru_utime + usage.ru_stime,
                   written=usage.ru_oublock * 512)
-    for action, arg, secs, rss in _STEP.findall(c.stderr):
-        c.steps[f"{action} {arg}"] = (float(secs), int(rss))
+    so_far = 0
+    for action, arg, secs, rss, wrote in _STEP.findall(c.stderr):
+        # (seconds, peak RSS, bytes this step wrote, its commits' checkpoints included)
+        c.steps[f"{action} {arg}"] = (float(secs), int(rss), int(wrote or so_far) - so_far)
+        so_far = int(wrote or so_far)
+    if so_far:  # the last connection's checkpoint as it closes, and the journal's last writes
+        c.steps["after the steps"] = (0.0, 0, c.written - so_far)
     return c
 
 
@@ -255,6 +269,15 @@ class Bench:
         stamp.write_text(json.dumps(wanted))
         return time.perf_counter() - started
 
+    def compress_crm(self, on: bool) -> None:
+        """The CRM written a .zip (`compress: true`, as 1C writes its own by default) or the XML,
+        whatever an earlier run with --dir left in the config."""
+        plain, zipped = _CRM_TRANSPORT, _CRM_TRANSPORT.replace("}", ", compress: true}")
+        text = self.config.read_text(encoding="utf-8").replace(zipped, plain)
+        if plain not in text:
+            raise SystemExit(f"{self.config} has no `{plain}` to set compress in")
+        self.config.write_text(text.replace(plain, zipped) if on else text, encoding="utf-8")
+
     def fresh(self) -> None:
         """Forget every run: no state, none of our messages in the exchange folders."""
         shutil.rmtree(self.state_dir, ignore_errors=True)
@@ -265,7 +288,7 @@ class Bench:
 
     def onecsync(self, command: str, *options: str) -> Child:
         """`onecsync -v --json command`; with `options`, `onecsync *options command` instead."""
-        c = child([sys.executable, "-m", "onecsync", "--config", str(self.config),
+        c = child([sys.executable, str(_STEP_IO), "--config", str(self.config),
                    *(options or ("-v", "--json")), command], self.root)
         if c.code != 0:
             sys.stderr.write(c.stderr[-4000:])
@@ -325,10 +348,12 @@ def measure(args) -> list[tuple[str, str, str, str, str]]:
     b = Bench(root, args.objects, args.seed, args.shape)
     try:
         gen = b.generate()
+        b.compress_crm(args.compress)
         size_mb = b.message.stat().st_size / 1e6
         _, totals = plan(args.objects, args.seed, args.shape)
-        print(f"onecsync benchmark: {args.objects:,} objects, {args.shape} shape "
-              f"({fixed_count()} fixed catalogs; "
+        print(f"onecsync benchmark: {args.objects:,} objects, {args.shape} shape"
+              + (", the CRM's messages compressed (.zip) " if args.compress else " ")
+              + f"({fixed_count()} fixed catalogs; "
               + ", ".join(f"{k} {v:,}" for k, v in totals.items())
               + f"), message {size_mb:,.1f} MB "
               + (f"generated in {gen:.1f} s" if gen is not None else f"reused from {root}")
@@ -375,13 +400,15 @@ def measure(args) -> list[tuple[str, str, str, str, str]]:
         for key, label in (("receive accounting", "    receive: parse, check, stage"),
                            ("route pull-catalogs", "    route catalogs to the CRM"),
                            ("send crm", "(c) write the message to the CRM"),
-                           ("send accounting", "    write the confirmation to accounting")):
+                           ("send accounting", "    write the confirmation to accounting"),
+                           ("after the steps", "    closing the state (its last checkpoint)")):
             if key in steps:
-                extra = ""
+                extra = f"wrote {_fmt([w / 1e6 for *_, w in steps[key]], ' MB', 0)}"
                 if key == "send crm":
-                    extra = f"{_fmt(out_mb, ' MB', 0)}, {sent.get('objects', 0):,} objects"
-                rows.append((label, _fmt([secs for secs, _ in steps[key]]), "",
-                             _fmt([rss for _, rss in steps[key]], "", 0), extra))
+                    extra += f": {_fmt(out_mb, ' MB', 0)}, {sent.get('objects', 0):,} objects"
+                rows.append((label, _fmt([secs for secs, *_ in steps[key]]) if key != "after the steps" else "",
+                             "", _fmt([rss for _, rss, _ in steps[key]], "", 0) if key != "after the steps" else "",
+                             extra))
         rows.append(("(d) pull-catalogs, nothing new", _fmt([c.wall for c in idles], "", 3), "",
                      _fmt([c.rss_mb for c in idles], "", 0),
                      f"{len(idles)} runs, start-up included, CPU {_fmt([c.cpu for c in idles], ' s', 3)}"))
@@ -411,7 +438,8 @@ def measure(args) -> list[tuple[str, str, str, str, str]]:
                                ("send crm", "    write the message to the CRM")):
                 got = [c.steps[key] for c in runs if key in c.steps]
                 if got:
-                    rows.append((label, _fmt([secs for secs, _ in got]), "", _fmt([rss for _, rss in got], "", 0), ""))
+                    rows.append((label, _fmt([secs for secs, *_ in got]), "", _fmt([rss for _, rss, _ in got], "", 0),
+                                 f"wrote {_fmt([w / 1e6 for *_, w in got], ' MB', 0)}"))
             rows.append(("run, nothing new", _fmt([c.wall for c in run_idles], "", 3), "",
                          _fmt([c.rss_mb for c in run_idles], "", 0),
                          f"{len(run_idles)} runs, CPU {_fmt([c.cpu for c in run_idles], ' s', 3)}"))
@@ -499,6 +527,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dir", type=Path, default=None,
                     help="work in this folder and keep the message there for the next time")
     ap.add_argument("--run", action="store_true", help="also measure `onecsync run` (every flow)")
+    ap.add_argument("--compress", action="store_true",
+                    help="write the CRM's messages as .zip (compress: true), as 1C itself does by default")
     ap.add_argument("--no-convert", action="store_true",
                     help="leave out (f), a second first exchange that converts (at 1M objects: minutes)")
     ap.add_argument("--grow", type=int, default=1, metavar="K",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -137,8 +138,10 @@ def test_the_benchmark_runs_end_to_end_at_a_tiny_size(tmp_path):
                 "(b) wrote / message size", "run, nothing new",
                 "(f) pull-catalogs, CRM on 1.17 (converts)", "convert 1.8→1.17 catalogs",
                 "convert 1.17→1.8 documents", "(g) state", "    status --json",
-                "(900 objects), grown 3× by SQL"):
+                "(900 objects), grown 3× by SQL", "    closing the state (its last checkpoint)"):
         assert row in done.stdout
+    # what each step wrote (bench/step_io.py), receiving's included
+    assert re.search(r"receive: parse, check, stage .* wrote \d+ MB", done.stdout), done.stdout
     (kept,) = tmp_path.iterdir()
     ours = sorted(kept.glob(f"exchange/*/Message_{make_message.NODE}_*.xml"))
     assert len(ours) == 2  # what the last run wrote to both bases
@@ -149,3 +152,18 @@ def test_the_benchmark_runs_end_to_end_at_a_tiny_size(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert list(tmp_path.iterdir()) == [kept]  # without --keep the temporary folder is gone
+
+
+@pytest.mark.slow
+def test_the_benchmark_compresses_the_crms_message_when_asked(tmp_path):
+    """--compress: the CRM's message is written a .zip (compress: true), as 1C writes its own."""
+    run = Path(make_message.__file__).with_name("run.py")
+    done = subprocess.run([sys.executable, str(run), "--objects", "30", "--idle", "1", "--no-convert",
+                           "--compress", "--dir", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "the CRM's messages compressed (.zip)" in done.stdout
+    assert [p.suffix for p in (tmp_path / "exchange" / "crm").glob(f"Message_{make_message.NODE}_*")] == [".zip"]
+    done = subprocess.run([sys.executable, str(run), "--objects", "30", "--idle", "1", "--no-convert",
+                           "--dir", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]  # the same folder, plain again
+    assert [p.suffix for p in (tmp_path / "exchange" / "crm").glob(f"Message_{make_message.NODE}_*")] == [".xml"]

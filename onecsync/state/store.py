@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import sqlite3
 from typing import TYPE_CHECKING
 from typing import Iterable
@@ -34,13 +35,16 @@ if TYPE_CHECKING:
     from sqlite_utils import Database
 
 _SAVEPOINTS = itertools.count()
+log = logging.getLogger("onecsync")
 
 
 class State:
-    def __init__(self, conn: sqlite3.Connection | Database, path: str) -> None:
+    def __init__(self, conn: sqlite3.Connection | Database, path: str, checkpoint: bool = False) -> None:
         # A sqlite-utils Database is taken too: its connection is what is used.
         self.conn: sqlite3.Connection = conn if isinstance(conn, sqlite3.Connection) else conn.conn
         self.path = path
+        # A run's state: its write-ahead log is copied into the file as it closes (see `close`).
+        self.checkpoint = checkpoint
         self.peers = Peers(self)
         self.headers = Headers(self)
         self.inbox = Inbox(self)
@@ -111,4 +115,14 @@ class State:
         return n
 
     def close(self) -> None:
+        """The connection closed; a run's, after the one checkpoint of its log (state/__init__.py
+        turns the automatic ones off): SQLite makes it as the last connection closes, but a
+        reader (`status`) still open keeps it from that. Passive: it copies what no reader still
+        needs and waits for none. One that fails leaves the log as it is, every commit in it, for
+        the next run's."""
+        if self.checkpoint and not self.conn.in_transaction:
+            try:
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error as exc:
+                log.debug("state: the closing checkpoint was not made (%s): the log keeps it", exc)
         self.conn.close()
