@@ -32,6 +32,10 @@ from tests.conversions import outcome
 from tests.conversions import random_valid_object
 from tests.conversions import valid_in
 
+# The modules (`formats.relabel` and `formats.bytewise` are their functions).
+_relabel = importlib.import_module("onecsync.formats.relabel")
+_bytewise = importlib.import_module("onecsync.formats.bytewise")
+
 
 @cache
 def values_by_field(version: str) -> dict[str, tuple[str, ...]]:
@@ -92,24 +96,39 @@ def test_every_valid_corpus_object_converts_as_the_walk(source, target):
         assert_like_the_walk(xml, source, target)
 
 
+def _forget_rates(monkeypatch, source: str, target: str) -> set:
+    """`relabel`'s memory of the VAT rates the target's schema accepted, emptied for the test: it
+    is the process's, so that what a test sees otherwise depends on what ran before it."""
+    guide = _relabel._guide(source, target)
+    monkeypatch.setattr(guide, "checked", set())
+    return guide.checked
+
+
 def test_a_value_the_target_lacks_is_still_checked(monkeypatch):
     """1.17 settles a cash receipt against a bank loan (КредитБанка); 1.8 has no such kind of
-    settlement: the object is valid in 1.17, its conversion fails the 1.8 schema, as the walk's."""
-    relabel = importlib.import_module("onecsync.formats.relabel")
+    settlement: the object is valid in 1.17, its conversion fails the 1.8 schema, as the walk's.
+    Its VAT rate is known good (the receipt as it was converted first): only the doubt about
+    ВидРасчетов sends it to the schema, on the parse path and on the byte path alike."""
+    checked = _forget_rates(monkeypatch, "1.17", "1.8")
     changed = against_a_bank_loan()
-    assert valid_in("1.17", changed)
+    receipt = next(x for x in objects_of("1.17")
+                   if x.startswith("<Документ.ПКОРасчетыСКонтрагентами>".encode()))
+    assert valid_in("1.17", changed) and "<СтавкаНДС>".encode() in changed
+    convert(receipt, "1.17", "1.8", check=True, valid=True)
+    assert checked and formats.bytewise(receipt, "1.17", "1.8") is not None
     with pytest.raises(formats.Unconvertible):
         convert(changed, "1.17", "1.8", check=True, valid=True)
     assert_like_the_walk(changed, "1.17", "1.8")
-    # Sabotaged (the doubt ignored), the invalid object would go out unchecked.
-    monkeypatch.setattr(relabel, "_holds", lambda root, doubts: True)
-    assert convert(changed, "1.17", "1.8", check=True, valid=True)
+    # Sabotaged (the doubt ignored on either path), the invalid object would go out unchecked.
+    for module in (_relabel, _bytewise):
+        with monkeypatch.context() as m:
+            m.setattr(module, "_holds", lambda *args: True)
+            assert convert(changed, "1.17", "1.8", check=True, valid=True)
 
 
 def test_the_check_is_spared_for_most_objects(monkeypatch):
     """Not a timing: that the benchmark's objects, both ways between 1.8 and 1.17, reach the
     target's schema rarely (a VAT rate's new content once; a doubtful value)."""
-    relabel = importlib.import_module("onecsync.formats.relabel")
     calls = []
 
     class Counting:
@@ -120,7 +139,9 @@ def test_the_check_is_spared_for_most_objects(monkeypatch):
             calls.append(el.tag)
             return self.schema.validate(el)
 
-    monkeypatch.setattr(relabel, "object_schema", Counting)
+    monkeypatch.setattr(_relabel, "object_schema", Counting)
+    _forget_rates(monkeypatch, "1.8", "1.17")  # from none known, as in a fresh process
+    _forget_rates(monkeypatch, "1.17", "1.8")
     chosen = objects_of("1.8")
     for xml in chosen:
         out, _ = convert(xml, "1.8", "1.17", check=True, valid=True)

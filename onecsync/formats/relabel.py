@@ -137,7 +137,10 @@ class _Guide:
 
     def __init__(self, source: FormatIndex, target: FormatIndex) -> None:
         self.source, self.target = source, target
-        # The rates rewritten (see _Rate) that the target's schema accepted.
+        # The rates rewritten (see _Rate) that the target's schema accepted: the process's
+        # history, which decides whether the schema is asked, never the result (the schemas
+        # `schema.py` writes have no identity constraints, nor ID or QName values; a rate's
+        # validity is its type's and its content's): tests/test_convert_history.py.
         self.checked: set[_Rate] = set()
         self.ns = ns = f"{{{target.namespace}}}"
         self.orders: dict[int, dict[str, int]] = {}
