@@ -34,9 +34,11 @@ _ROOT = Path(__file__).resolve().parent.parent
 
 
 def _jobs() -> list[tuple[str, str, bytes]]:
-    """(source, target, object): the corpus over `PAIRS`, a receipt the target cannot carry,
-    and one object of each type with a rate given every value of 1.8's list, both ways."""
-    jobs = [(s, t, x) for s, t in PAIRS for x in objects_of(s)]
+    """(source, target, object): every fourth object of the corpus over `PAIRS` (a fork each:
+    the whole corpus took 90 s), a receipt the target cannot carry, and one object of each type
+    with a rate given every value of 1.8's list, both ways (the rates are what the memory
+    holds, so all of them)."""
+    jobs = [(s, t, x) for s, t in PAIRS for x in objects_of(s)[::4]]
     jobs.append(("1.17", "1.8", against_a_bank_loan()))
     ns = formats.namespace("1.8")
     values = formats.load("1.8").types[formats.vat.ENUM_TYPE].enumerations
@@ -110,10 +112,10 @@ def _run(warm: bool) -> list:
     return json.loads(done.stdout)
 
 
-@pytest.mark.slow  # two processes, and a child of one for each of ~900 conversions
+@pytest.mark.slow  # two processes, and a child of one for each of ~340 conversions
 def test_a_conversion_does_not_depend_on_what_was_converted_before():
     fresh, warm = _run(False), _run(True)
-    assert len(fresh) == len(warm) > 800
+    assert len(fresh) == len(warm) > 300
     assert [r[0] for r in fresh] == [r[0] for r in warm]
     # The histories did make the paths differ (the byte path needs the rates seen before).
     assert sum(r[1] for r in fresh) < sum(r[1] for r in warm)
