@@ -207,3 +207,26 @@ def test_a_file_listed_twice_by_a_server_without_size_is_exit_4_saying_so(sandbo
     line = hostile.failed_run(sandbox, before)
     assert f"accounting: the server lists {BASES} more than once, saying other things of it, " \
            "and answers no SIZE or MDTM to tell which is true (502 Command" in line, line
+
+
+def test_a_second_rename_that_only_claims_puts_our_previous_message_back(sandbox, ftp):
+    """Over a server refusing to rename over a file, our previous message moved aside is
+    deleted only once the listing proved the new one in its place: a '250' to the second
+    rename that did nothing leaves the previous message where it was (review R8)."""
+    before = (crm(sandbox) / OURS).read_bytes()
+
+    def rnto(self, path):
+        src = os.path.basename(self._rnfr)
+        if os.path.exists(path):  # IIS: refuses to rename over a file
+            self._rnfr = None
+            self.respond("550 Cannot create a file when that file already exists.")
+        elif src.startswith(UPLOAD) and not src.startswith(UPLOAD + "old-"):
+            self._rnfr = None
+            self.respond("250 Renaming ok.")  # the lie: our upload stays where it is
+        else:
+            FTPHandler.ftp_RNTO(self, path)
+    ftp.handler.ftp_RNTO = rnto
+    code, _, err = sandbox.run("run")
+    assert code == 4 and "still under its temporary name" in err
+    assert sorted(p.name for p in crm(sandbox).iterdir()) == [OURS]
+    assert (crm(sandbox) / OURS).read_bytes() == before

@@ -164,6 +164,33 @@ def test_a_comment_before_the_body_is_doubt():
     assert same_as_reference(data) == [False, False, False]
 
 
+@pytest.mark.parametrize("where", ["without a declaration", "after the declaration",
+                                   "after a BOM", "a stylesheet"])
+def test_a_pi_before_the_root_is_doubt(where):
+    """A PI before the root is dropped by the parser, and what it holds is no element: a PI
+    holding `<Body>` and another object must not be taken for the first object (review R8)."""
+    real = three(cp(2))
+    declaration, rest = real.split(b"\n", 1)
+    pi = f"<?note <Body>{cp(9)}?>".encode()
+    data = {"without a declaration": pi + b"\n" + rest,
+            "after the declaration": declaration + pi + b"\n" + rest,
+            "after a BOM": b"\xef\xbb\xbf" + declaration + pi + b"\n" + rest,
+            "a stylesheet": declaration + f"<?xml-stylesheet <Body>{cp(9)}?>".encode() + b"\n"
+            + rest}[where]
+    assert same_as_reference(data) == [False, False, False]
+    objs, _ = read(data)
+    assert "Ромашка 9".encode() not in objs[0].xml and f.ref(9).encode() not in objs[0].xml
+
+
+def test_the_declaration_alone_leads_and_the_bytes_are_taken():
+    """The XML declaration (after a BOM too) is the one PI that may lead: the objects are then
+    taken from the input."""
+    data = three(cp(2))
+    assert data.startswith(b"<?xml ")
+    assert same_as_reference(data) == [True, True, True]
+    assert same_as_reference(b"\xef\xbb\xbf" + data) == [True, True, True]
+
+
 def test_an_object_past_the_bound_is_serialized_and_so_are_those_after(monkeypatch):
     data = f.Msg(objects=[cp(1), cp(2, "<Комментарий>" + "я" * 30_000 + "</Комментарий>"),
                           cp(3)]).xml()

@@ -39,6 +39,7 @@ from onecsync.protocol.envelope import ROOT_NSMAP
 RAW_LIMIT = 4 << 20
 _BLANKS = re.compile(rb"[ \t\r\n]*")  # XML's white space: between objects, what it is matters not
 _BODY_TAGS = tuple(b"<Body" + c for c in (b" ", b"\t", b"\r", b"\n", b">"))
+_DECLARATIONS = tuple(b"<?xml" + c for c in (b" ", b"\t", b"\r", b"\n"))
 _FIRST = -1  # where the first object starts is found through the Body's start tag
 
 
@@ -110,21 +111,31 @@ class Held:
 
     def _first(self, opening: bytes) -> int:
         """Where the first object starts: after the one `<Body` of the file, its start tag and
-        blanks, with nothing but the XML declaration before that could hide a tag."""
+        blanks, with nothing between the XML declaration and it that could hide a tag (a PI or
+        a comment is dropped by the parser, and what it holds is no element: review R8)."""
         buf = self.buf
         assert buf is not None
-        at = buf.find(opening)
-        if at < 0 or buf.find(b"<!", 0, at) >= 0:
+        lead = _declaration_end(buf)
+        at = buf.find(opening, lead)
+        if at < 0 or buf.find(b"<!", lead, at) >= 0 or buf.find(b"<?", lead, at) >= 0:
             return -1
-        pi = buf.find(b"<?", 0, at)
-        if pi >= 0 and (pi not in (0, 3) or buf.find(b"<?", pi + 1, at) >= 0):
-            return -1  # a PI is dropped by the parser; only the XML declaration leads
-        body = buf.find(b"<Body", 0, at)
+        body = buf.find(b"<Body", lead, at)
         if body < 0 or buf.find(b"<Body", body + 1, at) >= 0 \
                 or not buf.startswith(_BODY_TAGS, body):
             return -1
         gt = buf.find(b">", body, at)  # the Body has no attributes: no '>' in a value
         return at if gt >= 0 and _blanks(buf, gt + 1) == at else -1
+
+
+def _declaration_end(buf: bytearray) -> int:
+    """Where the BOM and the XML declaration end (0: neither). Only the declaration may lead:
+    any other PI there is a doubt, `<?xml-stylesheet` included. The parser accepted the file's
+    start, so the declaration's values hold no `?>` and its first `?>` ends it."""
+    at = 3 if buf.startswith(b"\xef\xbb\xbf") else 0
+    if buf.startswith(_DECLARATIONS, at):
+        end = buf.find(b"?>", at)
+        return end + 2 if end >= 0 else len(buf)
+    return at
 
 
 def _blanks(buf: bytearray, at: int) -> int:

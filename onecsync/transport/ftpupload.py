@@ -8,7 +8,7 @@ Public API: `put(ftp, where, path, name, listed)` → (the file now under `name`
 The message is stored under a temporary name in the same folder (1C's mask never takes it),
 checked to have our size, and renamed over `name`. A server that refuses to rename over a file
 (IIS) has our previous message moved aside first, and back when the second rename fails too:
-it is deleted only once the new one took its place, so a refused rename never leaves the base
+it is deleted only once the listing proved the new one in its place, so a refused rename never leaves the base
 without a message of ours. A killed run's leftovers are removed by the next upload, and its
 previous message, left aside with none under `name`, is put back.
 
@@ -61,29 +61,36 @@ def put(ftp: ftplib.FTP, where: str, path: Path, name: str,
         if stored is None or stored.size != size:
             raise TemporaryError(f"{where}: the upload was cut: the server holds "
                                  f"{stored.size if stored else 0} of {size} bytes")
-        _rename(ftp, temp, name, previous is not None)
+        aside = _rename(ftp, temp, name, previous is not None)
         after = listed(ftp, [temp, name])
     except BaseException:
         _delete_quietly(ftp, temp)
         raise
     placed = after.get(name)
-    if temp in after:
+    why = (N_("our upload is still under its temporary name") if temp in after else
+           N_("no file is there") if placed is None else
+           N_(f"the file there has {placed.size} bytes, ours {size}") if placed.size != size
+           else None)
+    if why is not None or placed is None:
+        # Our previous message, moved aside, goes back before anything else: a server that
+        # only said it renamed must not leave the base without a message of ours (review R8).
         _delete_quietly(ftp, temp)
-        raise not_ours(where, name, N_("our upload is still under its temporary name"))
-    if placed is None:
-        raise not_ours(where, name, N_("no file is there"))
-    if placed.size != size:
-        raise not_ours(where, name, N_(f"the file there has {placed.size} bytes, ours {size}"))
+        if aside is not None:
+            _put_back(ftp, aside, name)
+        raise not_ours(where, name, why or "")
+    if aside is not None:
+        _delete_quietly(ftp, aside)
     ambiguous = previous is not None and (previous.size, previous.modify) == (size, stored.modify)
     return placed, placed.modify == stored.modify and not ambiguous
 
 
-def _rename(ftp: ftplib.FTP, temp: str, name: str, occupied: bool) -> None:
+def _rename(ftp: ftplib.FTP, temp: str, name: str, occupied: bool) -> str | None:
     """`temp` renamed to `name`; over a server refusing to rename over a file, the file there
-    moved aside first, deleted once `temp` took its place, else put back."""
+    moved aside first (its name returned, for the caller to delete once the listing proved
+    `temp` in its place), and put back when the second rename is refused."""
     try:
         ftp.rename(temp, name)
-        return
+        return None
     except ftplib.error_perm:
         if not occupied:
             raise  # nothing was in the way: the rename itself is refused
@@ -92,12 +99,16 @@ def _rename(ftp: ftplib.FTP, temp: str, name: str, occupied: bool) -> None:
     try:
         ftp.rename(temp, name)
     except BaseException:
-        try:
-            ftp.rename(aside, name)
-        except (ftplib.Error, OSError, EOFError):
-            pass  # the next upload puts it back (_tidy)
+        _put_back(ftp, aside, name)
         raise
-    _delete_quietly(ftp, aside)
+    return aside
+
+
+def _put_back(ftp: ftplib.FTP, aside: str, name: str) -> None:
+    try:
+        ftp.rename(aside, name)
+    except (ftplib.Error, OSError, EOFError):
+        pass  # the next upload puts it back (_tidy)
 
 
 def _tidy(ftp: ftplib.FTP, where: str, name: str) -> None:
