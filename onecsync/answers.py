@@ -1,7 +1,7 @@
 """The one place a server's answer is parsed: bounded, then checked against its small schema.
 
 Public API: `Malformed`, `DuplicateKey`, `parse_json(body, where, schema)`, `loads(body)`, `too_deep(body)`,
-`parse_int(text, where, what)`, `Obj`, `ListOf`, `GUID`, and the schemas of the answers onecsync
+`parse_int(text, where, what)`, `Obj`, `ListOf`, `GUID`, `AMOUNT`, and the schemas of the answers onecsync
 reads (`UPLOAD_DATA`, …,
 `ODATA_PAGE`).
 
@@ -41,6 +41,17 @@ class _Guid:
 
 
 GUID = _Guid()
+
+
+class _Amount:
+    """A sum of money, as 1C's OData writes an Edm.Double or Edm.Decimal: a JSON number, or
+    decimal text (OData's JSON writes a Decimal so), within 1C's Число(15, 2) with room to spare.
+    Anything else (null, true, an object, 10**27, "1e999999999") is no amount to compare."""
+
+
+AMOUNT = _Amount()
+AMOUNT_LIMIT = 10**15
+_DECIMAL = re.compile(r"-?[0-9]{1,18}(\.[0-9]{1,18})?\Z")
 _NAMES = {str: "a string", int: "an integer", bool: "true/false", type(None): "null",
           float: "a number", list: "a list", dict: "an object"}
 
@@ -49,10 +60,11 @@ class Obj:
     """A JSON object: `required` and `optional` keys with the kinds their values may be."""
 
     def __init__(self, required: dict | None = None, optional: dict | None = None,
-                 rest: Any = None) -> None:
+                 rest: Any = None, named_by: str | None = None) -> None:
         self.required = required or {}
         self.optional = optional or {}
         self.rest = rest  # rest(key): the kind of any other key's value, when it matters
+        self.named_by = named_by  # a required key that names the object in a line (a row's)
 
 
 class ListOf:
@@ -69,6 +81,8 @@ def _kind_name(kind: Any) -> str:
         return "a list"
     if kind is GUID:
         return "a GUID string"
+    if kind is AMOUNT:
+        return "an amount"
     return _NAMES.get(kind, getattr(kind, "__name__", str(kind)))
 
 
@@ -93,13 +107,18 @@ def check(value: Any, kind: Any, path: str = "the answer") -> Any:
             if key not in value:
                 raise _Wrong(f"{path} has no {key!r}")
             check(value[key], k, f"{path}.{key}")
-        for key, k in kind.optional.items():
-            if key in value:
-                check(value[key], k, f"{path}.{key}")
-        if kind.rest is not None:
-            for key, v in value.items():
-                if key not in kind.required and key not in kind.optional:
-                    check(v, kind.rest(key), f"{path}.{key}")
+        try:
+            for key, k in kind.optional.items():
+                if key in value:
+                    check(value[key], k, f"{path}.{key}")
+            if kind.rest is not None:
+                for key, v in value.items():
+                    if key not in kind.required and key not in kind.optional:
+                        check(v, kind.rest(key), f"{path}.{key}")
+        except _Wrong as exc:  # which row: its key, checked above, is what the admin looks up
+            if kind.named_by is None:
+                raise
+            raise _Wrong(f"{exc} (in the row whose {kind.named_by} is {value[kind.named_by]})") from None
         return value
     if isinstance(kind, ListOf):
         if not isinstance(value, list):
@@ -111,6 +130,10 @@ def check(value: Any, kind: Any, path: str = "the answer") -> Any:
         if not isinstance(value, str) or not _GUID.match(value):
             raise _Wrong(f"{path} is {_got(value)}, not a GUID")
         return value
+    if kind is AMOUNT:
+        if not _is_amount(value):
+            raise _Wrong(f"{path} is {_got(value)}, not an amount")
+        return value
     if kind is int and isinstance(value, bool):
         raise _Wrong(f"{path} is {_got(value)}, not an integer")
     if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -118,6 +141,14 @@ def check(value: Any, kind: Any, path: str = "the answer") -> Any:
     if kind is Any or isinstance(value, kind):
         return value
     raise _Wrong(f"{path} is {_got(value)}, not {_kind_name(kind)}")
+
+
+def _is_amount(value: Any) -> bool:
+    if isinstance(value, str) and _DECIMAL.match(value):
+        value = float(value)
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return abs(value) < AMOUNT_LIMIT  # an int of 400 digits is compared as an int
 
 
 def _no_constant(name: str) -> Any:
@@ -241,13 +272,18 @@ ODATA_SERVICE = Obj()
 
 
 def _odata_field(name: str) -> Any:
-    # What onecsync decides on: references, and the two flags whose truth it reads.
+    # What onecsync decides on: references, the two flags whose truth it reads, and the sums it
+    # compares (1C names them Сумма…: СуммаДокумента, СуммаПлатежа).
     if name.endswith("_Key"):
         return (GUID, type(None))
     if name in ("DeletionMark", "Posted"):
         return bool
+    if name.startswith("Сумма"):
+        return AMOUNT
+    if name == "LineNumber":  # part of a table row's key: 1C writes an Edm.Int64 as text
+        return (int, str)
     return Any
 
 
-ODATA_ROW = Obj({"Ref_Key": GUID}, rest=_odata_field)
+ODATA_ROW = Obj({"Ref_Key": GUID}, rest=_odata_field, named_by="Ref_Key")
 ODATA_PAGE = Obj({"value": ListOf(ODATA_ROW)}, {"odata.nextLink": str})

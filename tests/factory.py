@@ -202,7 +202,8 @@ def declarations(types: dict[str, tuple[str, str]], prefix: str | None = None) -
 
 def before_received_set(conn) -> None:
     """Undo migration 0012 in an open state (sqlite3), as `before_received_headers` does 0011;
-    and 0013, which comes after it."""
+    and 0013 and 0014, which come after it."""
+    conn.execute("ALTER TABLE inbox DROP COLUMN staging")
     conn.execute("ALTER TABLE peers DROP COLUMN restored_at")
     conn.execute("ALTER TABLE peers DROP COLUMN restored_sent")
     conn.execute("ALTER TABLE peers DROP COLUMN received_set")

@@ -496,11 +496,14 @@ def test_an_incoming_deletion_marks_the_object_and_only_by_its_id():
     gone = [f.deletion("КонтрагентыСсылка", f.ref(1)),
             f.deletion("КонтрагентыСсылка", f.ref(7)),               # unknown: ignored
             f.deletion("КонтрагентыСсылка", f.ref(2)),
-            f.counterparty(f.ref(2), "АО Василек", "7702345678")]    # imported by the same message
+            f.counterparty(f.ref(2), "АО Василек", "7702345678"),    # imported by the same message
+            f.counterparty(f.ref(3), "ИП Петров", "7703456789"),     # ... in either order (R7 M2)
+            f.deletion("КонтрагентыСсылка", f.ref(3))]
     crm.import_message(ours(crm, message_no=2, objects=gone))
     assert crm.get(Ref("Справочник.Контрагенты", f.ref(1))).deletion_mark
     assert not crm.get(Ref("Справочник.Контрагенты", f.ref(2))).deletion_mark
-    assert len(crm.objects()) == 2  # marked, never removed, nothing created
+    assert not crm.get(Ref("Справочник.Контрагенты", f.ref(3))).deletion_mark
+    assert len(crm.objects()) == 3  # marked, never removed, nothing created but what came
 
 
 # -- backups ---------------------------------------------------------------------------------

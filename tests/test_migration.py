@@ -23,8 +23,9 @@ from tests.conftest import parse_message
 MAPPING = ("mapping:\n  crm:\n    Справочник.Контрагенты:\n"
            "      set: {КлючевыеСвойства/НаименованиеПолное: Клиент из БП}\n")
 OLD = ["0001_initial", "0002_invoices_links_mapping", "0003_bench_open_registrations"]
-# What migration 0005 records from then on: NULL in the rows of an older state.
-TRACE_COLUMNS = {"inbox": ("number", "date", "inn"),
+# What migration 0005 (and 0014: the staging that wrote an inbox row) records from then on:
+# NULL in the rows of an older state.
+TRACE_COLUMNS = {"inbox": ("number", "date", "inn", "staging"),
                  "registrations": ("stamped_at", "confirmed_at")}
 
 

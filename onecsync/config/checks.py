@@ -346,6 +346,16 @@ class Checker:
             seen.setdefault(key, i)
         return ok
 
+    def emptied(self, data: dict, key: str, where: str, what: str) -> bool:
+        """Is `key` of `data` given empty (`[]`, `{}`, or no value) where an empty one would not
+        mean what it says (every organization, or silently nothing)? Then `what` (the line,
+        with its remedy) is a problem: an admin who empties a list, or a template that renders
+        one, must not widen a flow (review R6 M2). Left out, the key has its default."""
+        if key not in data or data[key] not in (None, [], {}):
+            return False
+        self.fail(where, what)
+        return True
+
     def string_list(self, value: Any, where: str) -> list:
         if value is None:
             return []

@@ -173,7 +173,7 @@ class Node:
 class Flow:
     name: str
     objects: tuple[str, ...]
-    organizations: tuple[str, ...] = ()       # ИНН of the organizations it carries; () = all
+    organizations: tuple[str, ...] = ()       # ИНН of the organizations it carries; () = all (left out)
     links: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a flow with links only
 
 

@@ -36,6 +36,7 @@ from onecsync.config.nfc import composed_sources
 from onecsync.config.yamlsafe import Sources
 from onecsync.errors import ConfigError
 from onecsync.errors import listed_problems
+from onecsync.i18n import N_
 from onecsync.places import forbidden_place
 from onecsync.places import own_folders
 
@@ -157,7 +158,9 @@ def node_section(c: Checker, data: Any) -> Node | None:
     d = c.mapping(data, "node", ("code", "exchange_plan", "formats", "prefix"))
     code = c.code(d.get("code"), "node.code")
     plan = c.string(d.get("exchange_plan", DEFAULT_PLAN), "node.exchange_plan")
-    formats = formats_section(c, d.get("formats"))
+    formats = None if c.emptied(d, "formats", "node.formats", N_(
+        "is empty: list the versions the node exchanges in, like [\"1.8\"], or remove the key for "
+        "the defaults")) else formats_section(c, d.get("formats"))
     prefix = c.string(d.get("prefix"), "node.prefix", required=False)
     if prefix is not None and len(prefix) > 2:
         c.fail("node.prefix", "1C infobase prefixes are at most 2 characters")
@@ -202,7 +205,10 @@ def flows_section(c: Checker, data: Any) -> dict[str, Flow]:
         known = ("objects", "organizations") + (("links",) if spec.links is not None else ())
         f = c.mapping(d.get(name), where, known)
         objects = f.get("objects", list(default))
-        if not isinstance(objects, list) or not objects:
+        if c.emptied(f, "objects", f"{where}.objects", N_(
+                "is empty: list the object types the flow carries, or remove the key for its defaults")):
+            objects = list(default)
+        elif not isinstance(objects, list):
             c.fail(f"{where}.objects", "must be a non-empty list of object types")
             objects = list(default)
         for i, obj in enumerate(objects):
@@ -211,6 +217,10 @@ def flows_section(c: Checker, data: Any) -> dict[str, Flow]:
                        f"{obj!r} is not an object type like Справочник.Контрагенты")
         c.unique(objects, f"{where}.objects")
         orgs = []
+        # Empty, the filter would be no filter: every organization's objects would go, for good.
+        c.emptied(f, "organizations", f"{where}.organizations", N_(
+            "is empty, which would carry every organization's objects: list the ИНН of those the "
+            "flow carries, or remove the key to carry all organizations"))
         for i, inn in enumerate(c.string_list(f.get("organizations"), f"{where}.organizations")):
             text = c.string(inn, f"{where}.organizations[{i}]")
             if text is None:

@@ -85,6 +85,8 @@ def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
 
 
 def _money(value) -> Decimal | None:
+    """An amount to the cent: one of the state's (None if it holds none), or one of an OData
+    row, which its schema judged already (answers.AMOUNT: a malformed answer otherwise)."""
     try:
         return Decimal(str(value)).quantize(Decimal("0.01"))
     except (InvalidOperation, ValueError):

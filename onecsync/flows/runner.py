@@ -171,8 +171,8 @@ def _journaled(config: Config, command: str, steps, outcome: Outcome, progress: 
                refs: tuple[str, ...] | None, heal: bool, lock: RunLock) -> None:
     state = open_state(config.state)
     try:
-        run_id = state.journal.begin(command)
-        lock.ceiling_begins()  # the upgrade of a big state is not the run's time
+        run_id = state.journal.begin(command, lock.ended_before)
+        lock.ceiling_begins(run_id)  # the upgrade of a big state is not the run's time
         try:
             with RunCeiling(config.run_timeout):  # inside: a run stopped there is journaled
                 _steps(config, state, steps, outcome, dry_run=False, refs=refs,

@@ -123,13 +123,16 @@ class StageCounts:
 
 # A new inbox row (staging upserts it: see `Inbox.stage`).
 _ADD = ("INSERT INTO inbox (peer, type, ref, kind, message_no, version, digest, status, reason, "
-        "line, updated_at, number, date, inn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-# A payload, for the inbox row whose id the placeholder is: given, or (for a row just made or
-# an older version's) looked up by the unique index.
-_PAYLOAD = ("INSERT INTO inbox_payloads (inbox_id, xml) VALUES ({}, ?) "
-            "ON CONFLICT (inbox_id) DO UPDATE SET xml = excluded.xml")
-_PAYLOAD_BY_ID = _PAYLOAD.format("?")
-_PAYLOAD_BY_KEY = _PAYLOAD.format("(SELECT id FROM inbox WHERE peer = ? AND type = ? AND ref = ?)")
+        f"line, updated_at, number, date, inn, staging) VALUES ({marks(range(15))})")
+# 1C applies a message's deletions after its whole body, and skips those of the objects it
+# imported from it (XS ApplyObjectsDeletion): in either order, the object stays (review R7 M2).
+_KEPT = "excluded.kind = 'delete' AND inbox.kind = 'object' AND inbox.staging = excluded.staging"
+# A payload, for the inbox row whose id is given, or (for a row just made or an older
+# version's) looked up by the unique index if the row is of the payload's kind (a deletion
+# skipped for its object leaves the object's).
+_PAYLOAD = "INSERT INTO inbox_payloads (inbox_id, xml) {} ON CONFLICT (inbox_id) DO UPDATE SET xml = excluded.xml"
+_PAYLOAD_BY_ID = _PAYLOAD.format("VALUES (?, ?)")
+_PAYLOAD_BY_KEY = _PAYLOAD.format("SELECT id, ? FROM inbox WHERE peer = ? AND type = ? AND ref = ? AND kind = ?")
 # A row whose reason is not LIKE the parameter (given twice); NULL: any row.
 _UNLESS = "(? IS NULL OR coalesce(reason, '') NOT LIKE ?)"
 
@@ -150,11 +153,13 @@ class Inbox(Table):
             "line = excluded.line, updated_at = excluded.updated_at, "
             # a deletion names no number: the object is still found by the one it had
             "number = coalesce(excluded.number, inbox.number), "
-            "date = coalesce(excluded.date, inbox.date), inn = coalesce(excluded.inn, inbox.inn)")
-        stamp = now_text()
+            "date = coalesce(excluded.date, inbox.date), inn = coalesce(excluded.inn, inbox.inn), "
+            f"staging = excluded.staging WHERE NOT ({_KEPT})")
         batch: list[tuple] = []
         payloads: list[tuple] = []
         with self._state.atomic():  # an error rolls what FirstFill dropped back with the rows
+            stamp = now_text(), int(self._state.meta.get("stagings") or 0) + 1  # when, and which
+            self._state.meta.set("stagings", str(stamp[1]))
             fill = FirstFill.start(self._state)
             self._stage_all(objects, counts, sql, batch, payloads, peer, message_no,
                             version, stamp, self._state.held.types_of_ours(peer), fill)
@@ -162,10 +167,9 @@ class Inbox(Table):
                 fill.finish()
         return counts
 
-    def _stage_all(self, objects: Iterable[BodyObject], counts: StageCounts, sql: str,
-                   batch: list, payloads: list, peer: str,
-                   message_no: int | None, version: str | None, stamp: str,
-                   ours: frozenset[str], fill: FirstFill | None) -> None:
+    def _stage_all(self, objects: Iterable[BodyObject], counts: StageCounts, sql: str, batch: list,
+                   payloads: list, peer: str, message_no: int | None, version: str | None,
+                   stamp: tuple[str, int], ours: frozenset[str], fill: FirstFill | None) -> None:
         for obj in objects:
             if obj.problem:
                 counts.parked += 1
@@ -174,21 +178,18 @@ class Inbox(Table):
                     counts.parked_items.append((obj.type, obj.ref, obj.line, obj.problem))
             else:
                 status = S.STAGED.value
-                if obj.kind == "delete":
-                    counts.deletions += 1
-                else:
-                    counts.objects += 1
+                counts.deletions += obj.kind == "delete"
+                counts.objects += obj.kind != "delete"
             batch.append((peer, obj.type, obj.ref, obj.kind, message_no, version,
-                          obj.digest, status, obj.problem, obj.line, stamp, obj.number,
-                          obj.date, obj.inn))
-            payloads.append((peer, obj.type, obj.ref, obj.xml))
+                          obj.digest, status, obj.problem, obj.line, stamp[0], obj.number,
+                          obj.date, obj.inn, stamp[1]))
+            payloads.append((peer, obj.type, obj.ref, obj.kind, obj.xml))
             if len(batch) >= BATCH:
                 self._stage_batch(sql, batch, payloads, ours, fill)
         if batch:
             self._stage_batch(sql, batch, payloads, ours, fill)
 
-    def _stage_batch(self, sql: str, batch: list, payloads: list,
-                     ours: frozenset[str], fill: FirstFill | None) -> None:
+    def _stage_batch(self, sql: str, batch: list, payloads: list, ours: frozenset[str], fill: FirstFill | None) -> None:
         first = None
         if fill is None:
             self.conn.executemany(sql, batch)
@@ -197,14 +198,13 @@ class Inbox(Table):
                               lambda: self.conn.executemany(sql, batch), len(batch))
         # What the base sends is what it holds now, over what we delivered and it confirmed:
         # looked up only for the types it holds some of ours of (a first exchange: none).
-        self.conn.executemany(held.OVERTAKE_SQL, ((p, t, r) for p, t, r, _ in payloads if t in ours))
+        self.conn.executemany(held.OVERTAKE_SQL, ((p, t, r) for p, t, r, *_ in payloads if t in ours))
         # Deflated a batch at a time, not as each object is parsed: interleaved with the parser,
         # deflate's window and the parser's tree evict each other from the cache.
         if first is None:
-            self.conn.executemany(_PAYLOAD_BY_KEY, ((p, t, r, pack(xml)) for p, t, r, xml in payloads))
+            self.conn.executemany(_PAYLOAD_BY_KEY, ((pack(xml), p, t, r, k) for p, t, r, k, xml in payloads))
         else:  # the batch's rows are the ids from `first` on, in order: none looked up
-            self.conn.executemany(_PAYLOAD_BY_ID,
-                                  zip(count(first), (pack(xml) for *_, xml in payloads)))
+            self.conn.executemany(_PAYLOAD_BY_ID, zip(count(first), (pack(xml) for *_, xml in payloads)))
         batch.clear()
         payloads.clear()
 

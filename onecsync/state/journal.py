@@ -1,6 +1,6 @@
 """The run journal: one row per run, how it ended and what it reported, kept for a while.
 
-Public API: `Journal` (as `State.journal`), `DIED`, `KEEP_RUNS`, `KEEP_RUN_DAYS`.
+Public API: `Journal` (as `State.journal`), `DIED`, `UNRECORDED`, `KEEP_RUNS`, `KEEP_RUN_DAYS`.
 """
 
 from __future__ import annotations
@@ -31,11 +31,19 @@ _COLUMNS: dict[str, type | tuple[type, ...]] = {
     "exit_code": (int, type(None)), "error": (str, type(None))}
 # What the journal says of a run that never got to say how it ended.
 DIED = N_("died: ended without a word (killed with SIGKILL, out of memory, or the machine stopped)")
+# ... and of one that ended (its lock says so) with its record unwritten: its exit code is lost.
+UNRECORDED = N_("ended, but its record could not be written (the state's disk was full, or the state "
+                "failed): its error output said how it ended")
 
 
 class Journal(Table):
-    def begin(self, command: str) -> int:
+    def begin(self, command: str, ended_before: tuple[int, str] | None = None) -> int:
+        """A row for the run; `ended_before`: (row, end) the last run's lock says it ended."""
         with self._state.atomic():
+            if ended_before is not None:
+                self.conn.execute("UPDATE runs SET ended_at = ?, error = ? WHERE id = ? AND "
+                                  "ended_at IS NULL AND error IS NULL",
+                                  (ended_before[1], UNRECORDED, ended_before[0]))
             # The caller holds the run lock: a run the journal has not seen end died (SIGKILL,
             # the OOM killer, a power cut). Its exit code stays unknown.
             self.conn.execute("UPDATE runs SET error = ? WHERE ended_at IS NULL AND error IS NULL",

@@ -1,16 +1,21 @@
 """One run at a time: a non-blocking lock file beside the state, naming its holder.
 
 Public API: `RunLock(path)`, `DryRunLock(path)` (context managers), `read_holder(path)`,
-`holder_if_locked(path)`.
+`holder_if_locked(path)`, `ended_in(path)`.
 
 The lock is an `flock` on `<state>.lock`: the kernel releases it when the holder dies, so a lock
 left by a crashed run is simply taken over. The file's text (pid, start time, command) only
 says who holds it; it never decides anything. A holder that is stopped or past run_timeout
 (state/holder.py) is reported as Stuck, loudly, and its lock is still never broken.
+
+A run that ends leaves its journal row's id and its end in the file (`ended_before` to the next
+holder): a run whose record could not be written (the state's disk full) is told from one that
+died without a word, whose holder text stays (review R6 L1).
 """
 
 from __future__ import annotations
 
+import datetime
 import fcntl
 import json
 import os
@@ -45,7 +50,8 @@ def read_holder(path: Path) -> dict | None:
     for field, fits in _FIELDS.items():
         if field in data and not fits(data[field]):
             return None
-    return {field: data[field] for field in _FIELDS if field in data}
+    # What an ended run leaves (its journal row and end) names no one.
+    return {field: data[field] for field in _FIELDS if field in data} or None
 
 
 def _pid(value: object) -> bool:
@@ -144,6 +150,8 @@ class RunLock:
         self.run_timeout = run_timeout  # a holder past it (and STUCK_MARGIN) is Stuck
         self._fd: int | None = None
         self._info: dict[str, object] = {}
+        self._run: int | None = None  # the journal row of the run, once it has one
+        self.ended_before: tuple[int, str] | None = None  # (row, end) the last holder left
 
     def __enter__(self) -> "RunLock":
         try:
@@ -163,12 +171,15 @@ class RunLock:
         self._info = {"pid": os.getpid(), "command": self.command,
                       "started": clock.local_now().isoformat(timespec="seconds")}
         self._fd = fd
+        self.ended_before = _ended(fd)
         self._write(truncate=True)
         return self
 
-    def ceiling_begins(self) -> None:
+    def ceiling_begins(self, run: int | None = None) -> None:
         """The run's ceiling (run_timeout) begins now, after the state was opened and upgraded
-        (which may take long): a holder is judged hung from here, not from taking the lock."""
+        (which may take long): a holder is judged hung from here, not from taking the lock.
+        `run`: its journal row, which the file names once the run has ended."""
+        self._run = run
         self._info["ceiling_started"] = clock.local_now().isoformat(timespec="seconds")
         self._write(truncate=False)
 
@@ -188,9 +199,40 @@ class RunLock:
 
     def __exit__(self, *exc) -> None:
         if self._fd is not None:
-            try:
-                os.ftruncate(self._fd, 0)
-            except OSError:
-                pass
+            if self._run is not None:  # written over the holder text, in blocks it holds already
+                self._info = {"ended": clock.utc_now().isoformat(timespec="seconds"), "run": self._run}
+                self._write(truncate=False)
+            else:
+                try:
+                    os.ftruncate(self._fd, 0)
+                except OSError:
+                    pass
             os.close(self._fd)  # closing releases the flock
             self._fd = None
+
+
+def ended_in(path: Path) -> tuple[int, str] | None:
+    """(journal row, end) the last run left in the lock file, for `status` before the next run
+    writes its row's end."""
+    try:
+        fd = open_ours(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return _ended(fd)
+    finally:
+        os.close(fd)
+
+
+def _ended(fd: int) -> tuple[int, str] | None:
+    """(journal row, end) a run that ended left in the lock file, vetted (any program may write
+    it); None if the last holder left none (it died, or named no run)."""
+    try:
+        data = json.loads(os.pread(fd, 1 << 12, 0) or b"null")
+        run, ended = data["run"], data["ended"]
+        if type(run) is int and isinstance(ended, str):
+            datetime.datetime.fromisoformat(ended)  # a ValueError if it is no time
+            return run, ended
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
+        pass
+    return None

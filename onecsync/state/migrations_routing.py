@@ -1,6 +1,6 @@
 """The migrations of the routing's and the exchange's bookkeeping (0007 on): deletion marks,
 judgements, the headers of the messages taken, a received number typed by hand, the last
-restore.
+restore, the staging that wrote an inbox row.
 
 Public API: none; importing it registers them in `migrations.MIGRATIONS` (migrations.py does).
 """
@@ -140,4 +140,14 @@ def _restored_at(db: Database) -> None:
             AND id = (SELECT min(id) FROM received_headers h WHERE h.peer = received_headers.peer)
             AND abs(julianday(created) - (SELECT julianday(p.last_received_at) FROM peers p
                                           WHERE p.name = received_headers.peer)) * 86400 <= 1;
+        """)
+
+
+@MIGRATIONS(name="0014_staging")
+def _staging(db: Database) -> None:
+    """Which staging wrote an inbox row's version: 1C skips the deletion of an object the same
+    message imports, whatever their order (state/inbox.py, review R7 M2). Rows of an older state
+    hold NULL: no staging to come is theirs."""
+    in_the_transaction(db, """
+        ALTER TABLE inbox ADD COLUMN staging INTEGER;  -- meta's `stagings` then, one up a message
         """)

@@ -34,6 +34,8 @@ from onecsync.state import open_readonly
 from onecsync.state.inbox import UNTOLD_LIKE
 from onecsync.state.inbox import InboxStatus as S
 from onecsync.state.journal import DIED
+from onecsync.state.journal import UNRECORDED
+from onecsync.state.lock import ended_in
 from onecsync.state.payloads import unpack
 from onecsync.state.status_report import Backlog
 from onecsync.state.status_report import Count
@@ -233,17 +235,20 @@ def _statuses(c, name: str) -> list[str]:
     return distinct(c, "status", "FROM inbox WHERE peer = ?", (name,))
 
 
-def _run_summary(run: dict, running: bool = False) -> RunSummary:
-    """`running`: this is the run that holds the lock now."""
+def _run_summary(run: dict, running: bool = False, ended: tuple[int, str] | None = None) -> RunSummary:
+    """`running`: this is the run that holds the lock now; `ended`: (row, end) the lock file
+    says the last run ended, whose row the next run has yet to close (state/journal.py)."""
     report = RunReport.from_json(run.get("counts") or {})
-    if run["ended_at"] is not None:
+    ended_at, error = run["ended_at"], run["error"]
+    if ended_at is None and not running and error is None and ended and ended[0] == run["id"]:
+        ended_at, error = ended[1], UNRECORDED
+    if ended_at is not None:
         how = "ended"
     else:
         how = "running" if running else "died"
-    error = run["error"]
     if how == "died" and error is None:
         error = DIED
-    return RunSummary(run["id"], run["command"], run["started_at"], run["ended_at"],
+    return RunSummary(run["id"], run["command"], run["started_at"], ended_at,
                       run["exit_code"], error, how, report.peers)
 
 
@@ -296,7 +301,8 @@ def status(config: Config, runs: int = RUNS) -> StatusReport:
         last = state.journal.last(max(runs, 1)) if state is not None else []
         in_progress = _in_progress(lock, last)
         current = in_progress.run if in_progress else None
-        summaries = tuple(_run_summary(r, running=r["id"] == current) for r in last[:runs])
+        ended = ended_in(lock_path(config.state))
+        summaries = tuple(_run_summary(r, r["id"] == current, ended) for r in last[:runs])
     finally:
         if state is not None:
             state.close()
