@@ -3,7 +3,8 @@
 beside the one read, and a newest file that hides the base's real message.
 
 Public API: `shown(names)`, `SHOWN`, `shadows(outgoing, others, ours)`, `judge_shadows(where,
-outgoing, newer, older)`, `warn_empty(where, names)`, `say_left(read, left, spool)`, `Head`,
+outgoing, newer, older)`, `judge_empty(where, names, finished)` (every transport's,
+HTTP's too), `warn_empty(where, names)`, `say_left(read, left, spool)`, `Head`,
 `peek(name, open_stream, senders, node)`, `judge_rivals(where, newest, rivals, received_no)`,
 `judge_beside(where, judged, read, left, spool, received_no)`, `PEEKED`, `HeadMemo(spool)`.
 
@@ -32,6 +33,7 @@ from onecsync.errors import ConfigError
 from onecsync.errors import MessageRejected
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StrayEntry
+from onecsync.errors import TemporaryError
 from onecsync.i18n import N_
 from onecsync.text import one_line
 
@@ -85,15 +87,28 @@ def judge_shadows(where: str, outgoing: str, newer: list[str], older: list[str])
 
 
 # -- the base's message ---------------------------------------------------------------------
-def warn_empty(where: str, names: list[str]) -> None:
-    """The base's empty files, when no other is there: one line however many (a flood of
-    20,000 is not 20,000 lines)."""
+def judge_empty(where: str, names: list[str], finished: bool = False) -> None:
+    """The base's empty message files, judged alike by every transport. In a folder (directory,
+    FTP) the base may still be writing one, and 1C ignores it: one warning line however many
+    (a flood of 20,000 is not 20,000 lines). One `finished`, handed over as a complete export
+    (HTTP), is a broken service that will give nothing: exit 4 every run, never silence."""
+    if finished:
+        raise TemporaryError(
+            f"{where}: {one_line(names[0])}: the base's message, exported as finished, is "
+            "empty: nothing can be received (1C ignores an empty message file too)",
+            remedy="nothing, if it happens once; if it lasts, look at the base's exchange "
+                   "service (its event log)")
     if len(names) == 1:
         log.warning("%s/%s is empty: ignored, as 1C ignores it (the base may still be writing "
                     "it)", where, one_line(names[0]))
     elif names:
         log.warning("%s: %s are empty: ignored, as 1C ignores them (the base may still be "
                     "writing)", where, shown(names))
+
+
+def warn_empty(where: str, names: list[str]) -> None:
+    """judge_empty of a folder's files (the base may still be writing them)."""
+    judge_empty(where, names)
 
 
 def say_left(read: str, left: list[str], spool=None) -> None:
