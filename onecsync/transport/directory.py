@@ -173,13 +173,13 @@ class DirectoryTransport:
         try:
             if (found := self._newest()) is None:
                 return None
-            fd, st, path = found.fd, found.st, found.path
-            try:
+            try:  # a tie may make another file the one to read (theirs.heads)
                 judged = heads(self.folder, found, self._open, self.senders, self.node_code,
                                self.spool)
+                fd, st, path = found.fd, found.st, found.path
                 fp = fingerprint_fd(fd)
             except BaseException:
-                os.close(fd)
+                os.close(found.fd)
                 raise
         except OSError as exc:
             raise os_failure(exc, f"reading {exc.filename or self.folder}") from None
