@@ -215,9 +215,10 @@ class Exchange:
         pending, unsent = self.state.outbox.counts(name)
         version = numbering.negotiate(self.config.node.formats, peer.versions)
         owes_confirmation = peer.received_no != (peer.out_received_no or 0)
-        # In a folder our file is looked for on every run, owed or not: its going is news
-        # (whose.py); over HTTP "in place" is an import, asked only when something waits.
-        files = peer.out_fingerprint is not None and hasattr(transport, "open_outgoing")
+        # In a local folder our file is looked for on every run, owed or not: its going is
+        # news (whose.py), and a look costs a stat. Over FTP it costs a session, over HTTP "in
+        # place" is an import: asked only when something waits.
+        files = peer.out_fingerprint is not None and hasattr(transport, "moved")
         lost = (pending > 0 or files) and not transport.in_place(peer.out_fingerprint)
         if not (unsent or owes_confirmation or lost):
             log.debug("%s: nothing new to send (%d unconfirmed, already in message %s)",

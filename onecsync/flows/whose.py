@@ -4,8 +4,8 @@ Public API: `judge_outgoing(config, name, transport, peer)`: raises what a human
 before anything is written over that file (exchange.py calls it once `in_place` found other
 bytes than we wrote there, or none), returns when writing over it is safe.
 
-1C never deletes our message (only our next one replaces it), so our file gone from a folder
-is never the exchange going on. Gone from the same folder: someone removed it,
+1C never deletes our message (only our next one replaces it), so our file gone from a local
+folder (directory transport) is never the exchange going on. Gone from the same folder: someone removed it,
 said, and it is written again. Gone from a path that is no longer the folder it was put in
 (transport/whereabouts.py: the mount point of an unmounted share, a link to another folder):
 exit 4 on every run, whether or not anything is owed, and nothing is written, since it would
@@ -76,10 +76,13 @@ def judge_outgoing(config: Config, name: str, transport: Transport, peer) -> Non
 
 def _vanished(name: str, transport: Transport, peer) -> None:
     """No file under our name, where this state wrote one (see the module docstring)."""
-    if peer.out_fingerprint is None:
-        return  # none written since the numbers were set by hand (or ever)
+    moved = getattr(transport, "moved", None)
+    if peer.out_fingerprint is None or moved is None:
+        # None written since the numbers were set by hand (or ever); or no local folder (an
+        # FTP listing that leaves it out is judged by the FTP transport itself).
+        return
     where = transport.description
-    if getattr(transport, "moved", bool)():
+    if moved():
         raise TemporaryError(
             f"{name}: our message {peer.out_no} is gone from {where}, and that path is no "
             "longer the folder it was put in (another device or folder: a share not mounted "
