@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from onecsync.text import one_line as one_line_of
 from tests import factory as f
 from tests.conftest import DEFAULT_CONFIG
 from tests.conftest import ftp_peer
@@ -234,3 +235,22 @@ def test_the_line_and_its_remedy_are_in_russian(sandbox, russian):
     line = next(ln for ln in err.splitlines() if "accounting: файл Message_" in ln)
     assert f"но bases.accounting.code равен {OTHER} (задайте в bases.accounting.code код узла " \
            f"базы, которая туда пишет, — вероятно, {f.ACCOUNTING})" in line, line
+
+
+@pytest.mark.parametrize("spoilt", [
+    f"Message_{f.ACCOUNTING}_{f.NODE}.xml ", f"Message_{f.ACCOUNTING}_{f.NODE}.xml\u00a0",
+    f"Message_{f.ACCOUNTING}\u200b_{f.NODE}.xml", f"Message_{f.ACCOUNTING}_{f.NODE} .zip"],
+    ids=["trailing-space", "trailing-nbsp", "zero-width-space", "space-before-zip"])
+def test_a_near_miss_of_the_base_s_name_is_said_naming_the_name_expected(sandbox, spoilt):
+    """Not read (nor by 1C), and never a silent "no message" (review R7): the file and the
+    name it should have, in run and check alike."""
+    (sandbox.folders["accounting"] / spoilt).write_bytes(
+        f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]).xml())
+    for command in ("check", "run"):
+        code, _, err = sandbox.human(command)
+        assert code == 0, (command, err)
+        (line,) = [ln for ln in err.splitlines() if "named almost like" in ln]
+        assert f"warning: accounting: {one_line_of(spoilt)} in folder {sandbox.folders['accounting']} is " \
+               f"named almost like the base's message to us, Message_{f.ACCOUNTING}_{f.NODE}" \
+               ".xml, but with a space or an invisible character: it is not read" in line, line
+    assert sandbox.numbers("accounting")[1] == 0

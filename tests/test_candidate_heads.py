@@ -87,3 +87,36 @@ def test_a_link_beside_the_base_message_is_read_on_every_run(sandbox, peeked):
         _run(sandbox)
     assert peeked.count(OLD) == before + 2
     assert peeked.count(REAL) == 1  # the base's own file: read once, known since
+
+
+def tied(sandbox, xml: f.Msg, zipped: bytes | f.Msg) -> None:
+    """The base's .xml and .zip with one modification time (a share keeping 2-second times,
+    the base switching `compress`): a tie, which 1C's rule breaks for the .zip."""
+    x = sandbox.put("accounting", xml, ".xml")
+    z = sandbox.put("accounting", zipped, ".zip") if isinstance(zipped, f.Msg) else \
+        sandbox.put_raw("accounting", zipped, ".zip")
+    st = x.stat()
+    os.utime(z, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_of_a_tie_the_file_holding_the_later_message_is_read(sandbox):
+    """Review R7: the zip, holding the message already taken, was "the newest" every run (exit
+    3) and the .xml's new message was never read."""
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "Первый")]), ".zip")
+    _run(sandbox)
+    tied(sandbox, f.Msg(message_no=2, received_no=1, objects=[f.counterparty(f.ref(2), "Второй")]),
+         f.Msg(objects=[f.counterparty(f.ref(1), "Первый")]))
+    _run(sandbox)
+    assert sandbox.numbers("accounting")[1] == 2
+    _run(sandbox)  # and stays so: the later message, already taken, is not the zip again
+    assert sandbox.numbers("accounting")[1] == 2
+
+
+def test_a_tie_is_said_as_a_tie_when_the_zip_is_no_message(sandbox):
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "Первый")]), ".xml")
+    _run(sandbox)
+    tied(sandbox, f.Msg(message_no=2, received_no=1, objects=[]), b"PK\x05\x06" + b"\0" * 18)
+    err = _run(sandbox, 3)
+    assert f"Message_{ACC}_{NODE}.zip has the same modification time as Message_{ACC}_{NODE}" \
+           ".xml (a tie, which 1C breaks for the .zip), and it is no message of the base" in err, err
+    assert "is the newest" not in err, err

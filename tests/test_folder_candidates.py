@@ -191,3 +191,17 @@ def test_files_left_beside_the_base_message_are_said_once_per_change(sandbox):
     other.write_bytes(b"PK")
     os.utime(other, (1_700_000_000, 1_700_000_000))
     assert [said(), said()] == [True, False]  # another file beside it: said again, once
+
+
+def test_over_ftp_a_tie_by_time_is_said_as_a_tie_not_the_newest(sandbox, ftp):
+    """FTP keeps 1C's rule for the tie (the .zip is read; choosing is ftp.py's), but the line
+    says the truth: the two have one time, neither is the newest (review R7)."""
+    zipped = sandbox.put("accounting", FIRST, ".zip")
+    assert sandbox.run("pull-catalogs")[0] == 0
+    xml = sandbox.put("accounting", SECOND, ".xml")
+    st = xml.stat()
+    os.utime(zipped, ns=(st.st_atime_ns, st.st_mtime_ns))
+    code, _, err = sandbox.run("pull-catalogs")
+    assert code == 3, err
+    assert f"{zipped.name} has the same modification time as {xml.name} (a tie, which 1C " \
+           "breaks for the .zip), but it holds message 1, older than message 2" in err, err

@@ -157,6 +157,9 @@ DEEP = b"[" * 100_000 + b"]" * 100_000
     ("PrepareGetFile", b'{"SessionID": "s"}', "the answer has no 'PartCount'"),
     ("PrepareGetFile", b'{"SessionID": "s", "PartCount": 1e12}', "PartCount is 1000000000000.0, not an integer"),
     ("PrepareGetFile", b'{"SessionID": "s", "PartCount": -1}', "PartCount is -1, not 0 to"),
+    # The export is done and gave nothing: never "no message yet", silent every run (R7 H3).
+    ("PrepareGetFile", b'{"SessionID": "s", "PartCount": 0}',
+     "PartCount 0: the base's message, exported as finished, is empty"),
     ("UploadData", b"\xff\xfe{}", "not UTF-8"),
     # A key twice: Python keeps the last, another reader the first; the server may lie either way.
     ("PrepareGetFile", b'{"SessionID": "s", "PartCount": 1, "PartCount": 0}',

@@ -126,9 +126,12 @@ def test_a_failed_export_is_temporary_with_the_base_message(http, monkeypatch):
     assert "Не заполнено поле Организация" in str(exc.value)
 
 
-def test_an_empty_file_means_no_message(http, monkeypatch):
+def test_an_empty_export_is_a_broken_service_not_no_message(http, monkeypatch):
+    """A finished export that is empty (PartCount 0) is exit 4, never "no message" every run
+    (review R7 H3); the base's session is released all the same."""
     monkeypatch.setattr(http.base, "export_message", lambda: None)
-    assert http.transport().fetch() is None
+    with pytest.raises(TemporaryError, match="exported as finished, is empty"):
+        http.transport().fetch()
     assert http.ops()[-1] == "ReleaseFile"
 
 

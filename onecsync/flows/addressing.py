@@ -1,8 +1,9 @@
 """Is a message in a base's folder addressed with codes other than the config's? (run and check)
 
 Public API: `scan(config, name, transport)` → `Addressing` (the `ConfigError` to report, and one
-warning for names that are not the exchange's); `judge(...)`, the rule itself; `by_header(...)`,
-the rule for a transport that has no names to list (HTTP), from the message's header.
+warning for names that are not the exchange's, or near misses of the base's name: a space, an
+invisible character); `judge(...)`, the rule itself; `by_header(...)`, the rule for a
+transport that has no names to list (HTTP), from the message's header.
 
 1C names its message `Message[_<prefix>]_<its code>_<our code>` (messagefiles.py: the rule,
 with codes compared case-insensitively). When no file has a name the config expects but one
@@ -16,6 +17,7 @@ lists a folder (directory, FTP); over HTTP the header's From and To are judged i
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from dataclasses import dataclass
 
@@ -23,6 +25,7 @@ from onecsync.config import Config
 from onecsync.errors import ConfigError
 from onecsync.i18n import N_
 from onecsync.messagefiles import addressed
+from onecsync.messagefiles import message_stem
 from onecsync.messagefiles import parse_name
 from onecsync.protocol.envelope import Header
 from onecsync.transport.candidates import shown
@@ -32,6 +35,12 @@ from onecsync.transport.candidates import shown
 class Addressing:
     wrong: ConfigError | None = None
     warning: str | None = None
+
+
+def _trimmed(name: str) -> str:
+    """`name` without spaces and invisible characters (a name copied by hand, a trailing
+    space a share kept): a near miss of the base's name, which nothing reads (review R7)."""
+    return "".join(c for c in name if unicodedata.category(c) not in ("Zs", "Cf"))
 
 
 def _is_code(text: str) -> bool:
@@ -50,7 +59,9 @@ def scan(config: Config, name: str, transport) -> Addressing:
     names = sorted(listing())
     # Sets: a folder another writer flooded with names costs a linear scan, not a quadratic one.
     theirs = {f for f in names if any(addressed(f, s, node) for s in base.senders)}
-    parsed = {f: p for f in names if f not in theirs and (p := parse_name(f)) is not None}
+    near = {f for f in names if f not in theirs
+            and any(addressed(_trimmed(f), s, node) for s in base.senders)}
+    parsed = {f: p for f in names if f not in theirs | near and (p := parse_name(f)) is not None}
     ignored = {f for f, p in parsed.items() if not (_is_code(p.sender) and _is_code(p.to))}
     result = Addressing()
     if ignored:
@@ -59,6 +70,12 @@ def scan(config: Config, name: str, transport) -> Addressing:
                           "are not node codes (UUIDs); remove it if nothing of yours needs it")
     if theirs:
         return result  # the base's message is there: a stale name beside it misleads no one
+    if near:
+        expected = message_stem(base.code, node) + ".xml"
+        result.warning = "; ".join(filter(None, [result.warning, N_(
+            f"{name}: {shown(sorted(near))} in {transport.description} is named almost like the "
+            f"base's message to us, {expected}, but with a space or an invisible character: "
+            "it is not read (rename it so, if the base wrote it)")]))
     for file, p in parsed.items():
         if file in ignored:
             continue

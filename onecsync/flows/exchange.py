@@ -199,12 +199,16 @@ class Exchange:
         pending, unsent = self.state.outbox.counts(name)
         version = numbering.negotiate(self.config.node.formats, peer.versions)
         owes_confirmation = peer.received_no != (peer.out_received_no or 0)
-        lost = pending > 0 and not transport.in_place(peer.out_fingerprint)
+        # In a local folder our file is looked for on every run, owed or not: its going is
+        # news (whose.py), and a look costs a stat. Over FTP it costs a session, over HTTP "in
+        # place" is an import: asked only when something waits.
+        files = peer.out_fingerprint is not None and hasattr(transport, "moved")
+        lost = (pending > 0 or files) and not transport.in_place(peer.out_fingerprint)
         if not (unsent or owes_confirmation or lost):
             log.debug("%s: nothing new to send (%d unconfirmed, already in message %s)",
                      name, pending, peer.out_no)
             return Sent(pending=pending)
-        if pending == 0:  # computed above only when something waits
+        if pending == 0 and not files:  # computed above only when something waits
             lost = not transport.in_place(peer.out_fingerprint)
         if lost:
             judge_outgoing(self.config, name, transport, peer)  # another writer's, or damage

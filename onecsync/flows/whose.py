@@ -4,6 +4,13 @@ Public API: `judge_outgoing(config, name, transport, peer)`: raises what a human
 before anything is written over that file (exchange.py calls it once `in_place` found other
 bytes than we wrote there, or none), returns when writing over it is safe.
 
+1C never deletes our message (only our next one replaces it), so our file gone from a local
+folder (directory transport) is never the exchange going on. Gone from the same folder: someone removed it,
+said, and it is written again. Gone from a path that is no longer the folder it was put in
+(transport/whereabouts.py: the mount point of an unmounted share, a link to another folder):
+exit 4 on every run, whether or not anything is owed, and nothing is written, since it would
+land where the base never looks (review R7 H1).
+
 The evidence is always in the content, never in a time, owner or mode alone, so a touch, a
 `cp -p` or a backup restoring our file byte for byte is still ours (base.same_bytes). A file
 there that is no message onecsync can read (a broken zip, XML cut short, a zip under another
@@ -15,13 +22,18 @@ ConfigError stops that one base's send, nothing else).
 
 from __future__ import annotations
 
+import logging
+
 from onecsync.config import Config
 from onecsync.errors import ConfigError
 from onecsync.errors import MessageRejected
 from onecsync.errors import NumberingConflict
+from onecsync.errors import TemporaryError
 from onecsync.protocol.envelope import Header
 from onecsync.protocol.reader import MessageReader
 from onecsync.transport.base import Transport
+
+log = logging.getLogger("onecsync")
 
 
 def judge_outgoing(config: Config, name: str, transport: Transport, peer) -> None:
@@ -31,7 +43,10 @@ def judge_outgoing(config: Config, name: str, transport: Transport, peer) -> Non
     (a config copied with only `state:` changed, a state restored or made anew) writes there;
     writing over it again would give the base two different messages under one number, and it
     skips one of them as "ранее принято". Refused, every run, until a human decides."""
-    if (h := _header(name, transport)) is None:
+    there, h = _header(name, transport)
+    if not there:
+        _vanished(name, transport, peer)
+    if h is None:
         return
     if (h.sender or "").lower() != config.node.code \
             or (h.to or "").lower() != config.bases[name].code \
@@ -59,9 +74,30 @@ def judge_outgoing(config: Config, name: str, transport: Transport, peer) -> Non
                    f"set-numbers {name} --sent {h.message_no}`")
 
 
-def _header(name: str, transport: Transport) -> Header | None:
-    """The header of the file under our name (None: no file, no such transport, or one that
-    cannot be read now: a read error is no evidence of anything)."""
+def _vanished(name: str, transport: Transport, peer) -> None:
+    """No file under our name, where this state wrote one (see the module docstring)."""
+    moved = getattr(transport, "moved", None)
+    if peer.out_fingerprint is None or moved is None:
+        # None written since the numbers were set by hand (or ever); or no local folder (an
+        # FTP listing that leaves it out is judged by the FTP transport itself).
+        return
+    where = transport.description
+    if moved():
+        raise TemporaryError(
+            f"{name}: our message {peer.out_no} is gone from {where}, and that path is no "
+            "longer the folder it was put in (another device or folder: a share not mounted "
+            "there now, or the path made a link to another folder); nothing is written there",
+            remedy=f"is the share mounted? Mount it, or point the path back at the folder "
+                   f"shared with {name}: the next run goes on. If {name} now really uses this "
+                   f"folder, run `onecsync state set-numbers {name} --sent {peer.sent_no} "
+                   "--yes`: the next run writes the message there")
+    log.warning("%s: our message %s is gone from %s, though 1C never deletes it (removed by "
+                "hand, or by a cleanup job?): it is written again", name, peer.out_no, where)
+
+
+def _header(name: str, transport: Transport) -> tuple[bool, Header | None]:
+    """Is a file under our name (a transport without files says yes), and its header (None:
+    none, or one that cannot be read now: a read error is no evidence of anything)?"""
     look = getattr(transport, "open_outgoing", None)
     try:
         # The transport's own failures (a session refused, a download cut) go up as they are;
@@ -70,12 +106,12 @@ def _header(name: str, transport: Transport) -> Header | None:
     except MessageRejected as exc:
         raise _unreadable(name, transport, exc) from None
     if stream is None:
-        return None
+        return look is None, None
     try:
         with stream:  # a wrong archive password shows only as the entry is read: a ConfigError
-            return MessageReader(stream, getattr(transport, "outgoing_name", "")).header
+            return True, MessageReader(stream, getattr(transport, "outgoing_name", "")).header
     except OSError:
-        return None
+        return True, None
     except (MessageRejected, ConfigError, ValueError) as exc:
         raise _unreadable(name, transport, exc) from None
 

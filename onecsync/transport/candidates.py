@@ -3,9 +3,11 @@
 beside the one read, and a newest file that hides the base's real message.
 
 Public API: `shown(names)`, `SHOWN`, `shadows(outgoing, others, ours)`, `judge_shadows(where,
-outgoing, newer, older)`, `warn_empty(where, names)`, `say_left(read, left, spool)`, `Head`,
-`peek(name, open_stream, senders, node)`, `judge_rivals(where, newest, rivals, received_no)`,
-`judge_beside(where, judged, read, left, spool, received_no)`, `PEEKED`, `HeadMemo(spool)`.
+outgoing, newer, older)`, `judge_empty(where, names, finished)` (every transport's, HTTP's
+too), `warn_empty(where, names)`, `say_left(read, left, spool)`, `Head`, `peek(name,
+open_stream, senders, node)`, `tie_winner(newest, rivals)`, `judge_rivals(where, newest, rivals,
+received_no)`, `judge_beside(where, judged, read, left, spool, received_no)`, `PEEKED`,
+`HeadMemo(spool)`.
 
 The rule for the base's message is 1C's own (protocol doc §3.1): of the names its mask takes, the
 newest non-empty file by modification time, and only that one. The base writes exactly one of
@@ -32,6 +34,7 @@ from onecsync.errors import ConfigError
 from onecsync.errors import MessageRejected
 from onecsync.errors import OnecsyncError
 from onecsync.errors import StrayEntry
+from onecsync.errors import TemporaryError
 from onecsync.i18n import N_
 from onecsync.text import one_line
 
@@ -85,15 +88,28 @@ def judge_shadows(where: str, outgoing: str, newer: list[str], older: list[str])
 
 
 # -- the base's message ---------------------------------------------------------------------
-def warn_empty(where: str, names: list[str]) -> None:
-    """The base's empty files, when no other is there: one line however many (a flood of
-    20,000 is not 20,000 lines)."""
+def judge_empty(where: str, names: list[str], finished: bool = False) -> None:
+    """The base's empty message files, judged alike by every transport. In a folder (directory,
+    FTP) the base may still be writing one, and 1C ignores it: one warning line however many
+    (a flood of 20,000 is not 20,000 lines). One `finished`, handed over as a complete export
+    (HTTP), is a broken service that will give nothing: exit 4 every run, never silence."""
+    if finished:
+        raise TemporaryError(
+            f"{where}: {one_line(names[0])}: the base's message, exported as finished, is "
+            "empty: nothing can be received (1C ignores an empty message file too)",
+            remedy="nothing, if it happens once; if it lasts, look at the base's exchange "
+                   "service (its event log)")
     if len(names) == 1:
         log.warning("%s/%s is empty: ignored, as 1C ignores it (the base may still be writing "
                     "it)", where, one_line(names[0]))
     elif names:
         log.warning("%s: %s are empty: ignored, as 1C ignores them (the base may still be "
                     "writing)", where, shown(names))
+
+
+def warn_empty(where: str, names: list[str]) -> None:
+    """judge_empty of a folder's files (the base may still be writing them)."""
+    judge_empty(where, names)
 
 
 def say_left(read: str, left: list[str], spool=None) -> None:
@@ -124,6 +140,18 @@ class Head:
     name: str
     number: int | None = None
     why: str | None = None
+    tied: bool = False  # listed with the newest's own modification time
+
+
+def tie_winner(newest: Head, rivals: list[Head]) -> Head | None:
+    """Of the files tied with the newest by time, the one holding a later message of the base
+    than it, both readable: the one to read. A tie says nothing of which is newer (a share
+    keeping 2-second times, a base switching `compress`); 1C would break it for the .zip,
+    blind to what each holds, and we read the base's messages ourselves (review R7)."""
+    if newest.number is None:
+        return None
+    return max((r for r in rivals if r.tied and r.number is not None and r.number > newest.number),
+               key=lambda r: r.number or 0, default=None)
 
 
 def peek(name: str, open_stream: Callable[[], IO[bytes]], senders: tuple[str, ...],
@@ -197,20 +225,22 @@ def judge_rivals(where: str, newest: Head, rivals: list[Head],
                key=lambda r: r.number or 0, default=None)
     if best is None:
         return
+    # A tie is said as one: "the newest" would be untrue (1C takes the .zip of a tie).
+    first = N_(f"{one_line(newest.name)} has the same modification time as "
+               f"{one_line(best.name)} (a tie, which 1C breaks for the .zip)") if best.tied else \
+        N_(f"{one_line(newest.name)} is the newest file under the name of the base's message")
     if newest.why is not None:
         raise StrayEntry(
-            f"{where}: {one_line(newest.name)} is the newest file under the name of the base's "
-            f"message, and it is no message of the base to us ({newest.why}); 1C reads only "
-            f"the newest, so the base's message {best.number} in {one_line(best.name)} beside "
-            "it is not read",
+            f"{where}: {first}, and it is no message of the base to us ({newest.why}); 1C "
+            f"reads only the newest, so the base's message {best.number} in "
+            f"{one_line(best.name)} beside it is not read",
             remedy=f"remove {one_line(newest.name)} if the base does not write it; else the "
                    f"base's next message replaces it")
     if (newest.number or 0) < (best.number or 0):
         raise StrayEntry(
-            f"{where}: {one_line(newest.name)} is the newest file under the name of the base's "
-            f"message, but it holds message {newest.number}, older than message {best.number} "
-            f"in {one_line(best.name)} beside it; 1C reads only the newest, so message "
-            f"{best.number} is not read",
+            f"{where}: {first}, but it holds message {newest.number}, older than message "
+            f"{best.number} in {one_line(best.name)} beside it; 1C reads only the newest, so "
+            f"message {best.number} is not read",
             remedy=f"remove the file the base no longer writes: {one_line(newest.name)} if it "
                    f"is a copy of an old message, {one_line(best.name)} if the base was restored "
                    "from a backup")

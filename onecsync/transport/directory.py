@@ -68,6 +68,8 @@ from onecsync.transport.theirs import heads
 from onecsync.transport.theirs import list_folder
 from onecsync.transport.theirs import newest
 from onecsync.transport.theirs import shadowing
+from onecsync.transport.whereabouts import moved
+from onecsync.transport.whereabouts import remember
 
 PROBE_PREFIX = ".onecsync-probe-"
 _PROBE_AGE = 60  # seconds: a check that is still going has its probe for milliseconds
@@ -171,13 +173,13 @@ class DirectoryTransport:
         try:
             if (found := self._newest()) is None:
                 return None
-            fd, st, path = found.fd, found.st, found.path
-            try:
+            try:  # a tie may make another file the one to read (theirs.heads)
                 judged = heads(self.folder, found, self._open, self.senders, self.node_code,
                                self.spool)
+                fd, st, path = found.fd, found.st, found.path
                 fp = fingerprint_fd(fd)
             except BaseException:
-                os.close(fd)
+                os.close(found.fd)
                 raise
         except OSError as exc:
             raise os_failure(exc, f"reading {exc.filename or self.folder}") from None
@@ -270,6 +272,7 @@ class DirectoryTransport:
         try:
             final = self._check_final()
             self._leftovers(remove=True)
+            remember(self.spool, self.folder)
             return _TempFile(self.folder, final, self.compress,
                              self._password() if self.compress else None)
         except OSError as exc:
@@ -368,10 +371,18 @@ class DirectoryTransport:
 
     def in_place(self, fp: str | None) -> bool:
         """Is our last message still there, the bytes we wrote (a regular file, not a link
-        someone put in its place)? Its times may have changed (base.py: same_bytes)."""
+        someone put in its place)? Its times may have changed (base.py: same_bytes). Where it
+        is, the folder is remembered (whereabouts.py)."""
         if fp is None:
             return False
         try:
-            return same_bytes(fingerprint(self.folder / self.outgoing_name), fp)
+            placed = same_bytes(fingerprint(self.folder / self.outgoing_name), fp)
         except OSError:
             return False
+        if placed:
+            remember(self.spool, self.folder)
+        return placed
+
+    def moved(self) -> bool:
+        """Is the folder not the one our message was last in (whereabouts.py)?"""
+        return moved(self.spool, self.folder)

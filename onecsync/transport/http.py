@@ -75,6 +75,7 @@ from onecsync.messagefiles import open_zip_entry
 from onecsync.transport.base import Incoming
 from onecsync.transport.base import OutgoingFile
 from onecsync.transport.base import remove_quietly
+from onecsync.transport.candidates import judge_empty
 from onecsync.transport.operations import EXPORT
 from onecsync.transport.operations import IMPORT
 from onecsync.transport.operations import Operations
@@ -238,10 +239,12 @@ class HttpTransport:
             self._release(session_id)
             raise answers.Malformed(f"{self.url}: PrepareGetFile: PartCount is {count}, not "
                                     f"0 to {MAX_PARTS} parts of {self.block} KiB")
+        if count == 0:  # the export is done: an empty message is a broken service
+            self._release(session_id)
+            judge_empty(where, ["PartCount 0"], finished=True)
         final = self.spool.path(self.incoming_name)  # our name for it, always the same
         try:
-            out, temp = self.spool.download(cap, where,
-                                            max(count - 1, 0) * self.block * 1024)
+            out, temp = self.spool.download(cap, where, (count - 1) * self.block * 1024)
         except BaseException:
             self._release(session_id)
             raise
@@ -254,10 +257,6 @@ class HttpTransport:
             raise
         finally:
             self._release(session_id)
-        if count == 0:
-            remove_quietly(temp)
-            log.debug("%s: the base offered an empty message file", self.url)
-            return None
         os.replace(temp, final)
         if not zipfile.is_zipfile(final):
             raise TemporaryError(f"{self.url}: the base's message arrived incomplete or is not "

@@ -6,7 +6,8 @@ Public API: `open_theirs(folder, name)`, `folder_names(folder)`, `MAX_NAMES`, `L
 
 The names are 1C's receive mask (messagefiles.addressed: any infobase prefix, the codes in any
 case, the base's code or its alias); of several, the newest non-empty one by modification time
-is taken, as SSL's FILE transport takes it (`GetMessage`), a .zip winning a tie. Every candidate
+is taken, as SSL's FILE transport takes it (`GetMessage`), a .zip winning a tie, unless the
+other file of the tie holds the later message (heads: candidates.tie_winner). Every candidate
 is opened under the same rules, whatever its name: never through a link that leaves the folder,
 never blocking on a FIFO, judged by the fstat of the descriptor that is then read. A folder is
 listed up to MAX_NAMES entries (another writer's flood of files must not make every run take
@@ -22,6 +23,7 @@ import logging
 import os
 import stat
 from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import IO
 from typing import Callable
@@ -37,6 +39,7 @@ from onecsync.transport.candidates import HeadMemo
 from onecsync.transport.candidates import peek
 from onecsync.transport.candidates import shadows
 from onecsync.transport.candidates import shown
+from onecsync.transport.candidates import tie_winner
 from onecsync.transport.candidates import warn_empty
 
 log = logging.getLogger("onecsync")
@@ -189,15 +192,38 @@ def heads(folder: Path, found: Newest, opener: Callable[[int, Path], IO[bytes]],
         if opened is not None:
             fd, st, path = opened
             try:
-                rivals.append(memo.head(name, _key(folder, name, st), functools.partial(
-                    peek, name, functools.partial(opener, fd, path), senders, node)))
+                h = memo.head(name, _key(folder, name, st), functools.partial(
+                    peek, name, functools.partial(opener, fd, path), senders, node))
             finally:
                 os.close(fd)
+            rivals.append(replace(h, tied=st.st_mtime_ns == found.st.st_mtime_ns))
     name = found.path.name
     newest_head = memo.head(name, _key(folder, name, found.st), functools.partial(
         peek, name, functools.partial(opener, found.fd, found.path), senders, node))
     memo.save()
+    if (winner := tie_winner(newest_head, rivals)) is not None and _take(folder, found, winner):
+        rivals = [r for r in rivals if r is not winner] + [replace(newest_head, tied=True)]
+        newest_head = winner
     return newest_head, rivals
+
+
+def _take(folder: Path, found: Newest, winner: Head) -> bool:
+    """`found` made the tied `winner` (candidates.tie_winner), opened anew: False, found left
+    as it was, when it is no longer there as it was listed (changed or gone meanwhile)."""
+    try:
+        opened = open_theirs(folder, winner.name)
+    except StrayEntry:
+        return False
+    if opened is None:
+        return False
+    if opened[1].st_mtime_ns != found.st.st_mtime_ns:
+        os.close(opened[0])
+        return False
+    os.close(found.fd)
+    old = found.path.name
+    found.fd, found.st, found.path = opened
+    found.left = [old] + [n for n in found.left if n != winner.name]
+    return True
 
 
 def shadowing(folder: Path, listing: Listing, outgoing: str, node: str,
