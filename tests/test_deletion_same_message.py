@@ -8,6 +8,8 @@ for every flow that receives (catalogs, settlements).
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from lxml import etree
 
@@ -71,6 +73,29 @@ def test_a_deletion_in_the_next_message_still_deletes(sandbox):
                                     objects=[f.deletion("КонтрагентыСсылка", R1)]))
     code, _, err = sandbox.run("pull-catalogs")
     assert code == 0, err
+    assert "УдалениеОбъекта" in sent_to_crm(sandbox)
+
+
+@pytest.mark.parametrize("how", ["staging NULL", "through migration 0014"])
+def test_a_deletion_of_an_object_received_before_the_upgrade_deletes(sandbox, how):
+    """Rows of a state older than migration 0014 hold no staging: no staging to come is theirs,
+    so a deletion in a later message deletes them (review R9: NULL compared with `=` kept
+    every such object for good, its deletion dropped)."""
+    sandbox.put("accounting", f.Msg(objects=[f.counterparty(R1, "Первый")]))
+    assert sandbox.run("pull-catalogs")[0] == 0
+    with sqlite3.connect(sandbox.state_path) as db:
+        if how == "staging NULL":  # what ALTER TABLE … ADD COLUMN leaves on older rows
+            db.execute("UPDATE inbox SET staging = NULL")
+        else:  # the state as the onecsync before 0014 left it: migrated by the next run
+            db.execute("ALTER TABLE inbox DROP COLUMN staging")
+            db.execute("DELETE FROM _sqlite_migrations WHERE name = '0014_staging'")
+    db.close()
+    sandbox.put("accounting", f.Msg(message_no=2, received_no=1,
+                                    objects=[f.deletion("КонтрагентыСсылка", R1)]))
+    code, _, err = sandbox.run("pull-catalogs")
+    assert code == 0, err
+    with sandbox.db() as db:
+        assert db.execute("SELECT kind, message_no FROM inbox").fetchone() == ("delete", 2)
     assert "УдалениеОбъекта" in sent_to_crm(sandbox)
 
 

@@ -7,7 +7,11 @@ where the base never looks."""
 
 from __future__ import annotations
 
+import os
+from types import SimpleNamespace
+
 from onecsync.errors import ExitCode
+from onecsync.transport import whereabouts
 from tests import factory as f
 
 OURS = f"Message_{f.NODE}_{f.ACCOUNTING}.xml"
@@ -22,9 +26,19 @@ def exchanged(sandbox):
     assert (sandbox.folders["accounting"] / OURS).exists()
 
 
-def unmount(sandbox, tmp_path):
-    """What an unmounted share leaves: the same path, another (empty) folder."""
+def unmount(sandbox, tmp_path, monkeypatch):
+    """What an unmounted share leaves: the same path, another (empty) folder, of another device
+    (this host's disk): any folder there but the share's own is of another device."""
     acc = sandbox.folders["accounting"]
+    share = acc.stat().st_ino
+    real = whereabouts._stat
+
+    def stat(path):
+        st = real(path)
+        if os.fspath(path) == os.fspath(acc) and st.st_ino != share:
+            return SimpleNamespace(st_dev=st.st_dev + 1, st_ino=st.st_ino)
+        return st
+    monkeypatch.setattr(whereabouts, "_stat", stat)
     acc.rename(tmp_path / "share")
     acc.mkdir()
     return tmp_path / "share"
@@ -39,9 +53,10 @@ def said_gone(sandbox, runs=3):
         assert not any(sandbox.folders["accounting"].iterdir())  # nothing on the wrong disk
 
 
-def test_an_unmounted_share_is_exit_4_every_run_though_nothing_is_owed(sandbox, tmp_path):
+def test_an_unmounted_share_is_exit_4_every_run_though_nothing_is_owed(sandbox, tmp_path,
+                                                                     monkeypatch):
     exchanged(sandbox)
-    share = unmount(sandbox, tmp_path)
+    share = unmount(sandbox, tmp_path, monkeypatch)
     said_gone(sandbox)
     acc = sandbox.folders["accounting"]
     acc.rmdir()
@@ -51,9 +66,10 @@ def test_an_unmounted_share_is_exit_4_every_run_though_nothing_is_owed(sandbox, 
     assert sandbox.outgoing("accounting")["message_no"] == 1
 
 
-def test_with_something_owed_it_is_exit_4_at_once_not_stuck_runs_later(sandbox, tmp_path):
+def test_with_something_owed_it_is_exit_4_at_once_not_stuck_runs_later(sandbox, tmp_path,
+                                                                    monkeypatch):
     exchanged(sandbox)
-    unmount(sandbox, tmp_path)
+    unmount(sandbox, tmp_path, monkeypatch)
     sandbox.put("crm", f.Msg(sender=f.CRM, message_no=2, objects=[f.order(f.ref(7))]))
     said_gone(sandbox, runs=1)
     assert sandbox.numbers("accounting")[0] == 1  # nothing stamped as sent
@@ -69,9 +85,9 @@ def test_a_folder_made_a_link_to_another_folder_is_exit_4(sandbox, tmp_path):
     said_gone(sandbox)
 
 
-def test_set_numbers_says_the_folder_is_the_base_s_now(sandbox, tmp_path):
+def test_set_numbers_says_the_folder_is_the_base_s_now(sandbox, tmp_path, monkeypatch):
     exchanged(sandbox)
-    unmount(sandbox, tmp_path)
+    unmount(sandbox, tmp_path, monkeypatch)
     code, _, err = sandbox.run("run")
     assert "`onecsync state set-numbers accounting --sent 1 --yes`" in err, err
     code, _, err = sandbox.run("state", "set-numbers", "accounting", "--sent", "1", "--yes")
@@ -89,5 +105,23 @@ def test_our_message_removed_from_the_same_folder_is_said_and_written_again(sand
     assert "warning: accounting: our message 1 is gone from folder" in err \
         and "it is written again" in err, err
     assert sandbox.outgoing("accounting")["message_no"] == 2
+    code, _, err = sandbox.run("run")
+    assert code == 0 and "gone" not in err, err
+
+
+def test_a_folder_made_again_at_the_same_path_is_the_same_folder(sandbox, tmp_path):
+    """Removed and made again where it was (a cleanup job, an admin resetting the exchange):
+    the base reads that path, so our message is written again there with a warning, never
+    exit 4 every run (review R9: the inode had told the two folders apart)."""
+    exchanged(sandbox)
+    acc = sandbox.folders["accounting"]
+    acc.rename(tmp_path / "old")  # kept while the new one is made: another inode for certain
+    acc.mkdir()
+    sandbox.put("accounting", f.Msg(message_no=2, received_no=1,
+                                    objects=[f.counterparty(f.ref(2), "Второй")]))
+    code, _, err = sandbox.run("run")
+    assert code == 0, err
+    assert "is gone from folder" in err and "it is written again" in err, err
+    assert (acc / OURS).exists()
     code, _, err = sandbox.run("run")
     assert code == 0 and "gone" not in err, err

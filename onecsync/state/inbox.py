@@ -124,9 +124,9 @@ class StageCounts:
 # A new inbox row (staging upserts it: see `Inbox.stage`).
 _ADD = ("INSERT INTO inbox (peer, type, ref, kind, message_no, version, digest, status, reason, "
         f"line, updated_at, number, date, inn, staging) VALUES ({marks(range(15))})")
-# 1C applies a message's deletions after its whole body, and skips those of the objects it
-# imported from it (XS ApplyObjectsDeletion): in either order, the object stays (review R7 M2).
-_KEPT = "excluded.kind = 'delete' AND inbox.kind = 'object' AND inbox.staging = excluded.staging"
+# 1C skips the deletions of what the same message imported (XS ApplyObjectsDeletion; review R7
+# M2); `IS`, since an older row's NULL staging is none of ours (`=` kept it for good: R9).
+_KEPT = "excluded.kind = 'delete' AND inbox.kind = 'object' AND inbox.staging IS excluded.staging"
 # A payload, for the inbox row whose id is given, or (for a row just made or an older
 # version's) looked up by the unique index if the row is of the payload's kind (a deletion
 # skipped for its object leaves the object's).
