@@ -6,6 +6,8 @@ relays can be checked against that schema.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from dataclasses import field
@@ -18,6 +20,13 @@ PLAN = "СинхронизацияДанныхЧерезУниверсальны
 BASE_VERSIONS = ("1.8", "1.10", "1.11", "1.12", "1.15", "1.16", "1.17")
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures" / "exchange"
+
+
+def probe_kb(probe: str, *args: object) -> int:
+    """What a probe script, run in a fresh interpreter (its own peak RSS), prints: the KB it grew."""
+    proc = subprocess.run([sys.executable, "-c", probe, *map(str, args)], capture_output=True,
+                          text=True, cwd=str(REPO), check=True)
+    return int(proc.stdout.strip())
 
 
 def ref(n: int, prefix: str = "aaaaaaaa") -> str:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -136,15 +134,9 @@ MEMORY_PROBE = textwrap.dedent("""
 """)
 
 
-def _growth_kb(n: int) -> int:
-    proc = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(n)], capture_output=True,
-                          text=True, cwd=str(f.REPO), check=True)
-    return int(proc.stdout.strip())
-
-
 @pytest.mark.slow
 def test_memory_does_not_grow_with_the_body():
-    small, large = _growth_kb(5_000), _growth_kb(100_000)
+    small, large = f.probe_kb(MEMORY_PROBE, 5_000), f.probe_kb(MEMORY_PROBE, 100_000)
     # 20 times the objects (about 40 MB of XML): a leak of even 10% of it would show.
     assert large - small < 8_000, (small, large)
 
@@ -199,17 +191,11 @@ HUGE_PROBE = textwrap.dedent("""
 """)
 
 
-def _huge_growth_kb(tag: str, mib: int) -> int:
-    proc = subprocess.run([sys.executable, "-c", HUGE_PROBE, tag, str(mib)], capture_output=True,
-                          text=True, cwd=str(f.REPO), check=True)
-    return int(proc.stdout.strip())
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("tag", ["Справочник.Контрагенты", "Справочник.НетТакого"])
 def test_one_object_past_the_limit_costs_the_limit_whatever_its_size(tag):
     """Its fields are dropped between two chunks of input, whether the Body's parser reports
     its type or not (a type the format lacks is parked, past the limit by its keys alone)."""
-    small, large = _huge_growth_kb(tag, 12), _huge_growth_kb(tag, 120)
+    small, large = f.probe_kb(HUGE_PROBE, tag, 12), f.probe_kb(HUGE_PROBE, tag, 120)
     # Ten times the bytes past the limit (4 MiB here): a leak of even a tenth would show.
     assert large - small < 12_000, (small, large)

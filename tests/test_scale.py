@@ -271,17 +271,11 @@ with tempfile.TemporaryDirectory() as folder:
 """
 
 
-def _staging_growth_kb(n: int) -> int:
-    proc = subprocess.run([sys.executable, "-c", STAGING_PROBE, str(n)], capture_output=True,
-                          text=True, cwd=str(f.REPO), check=True)
-    return int(proc.stdout.strip())
-
-
 @pytest.mark.slow
 def test_a_first_exchange_into_the_state_takes_no_more_memory_for_more_objects():
     """SQLite's page cache fills up as the state grows, and the sort that makes the inbox's
     indexes takes as much again: both are bounded by the cache size, not the objects."""
-    small, large = _staging_growth_kb(2_000), _staging_growth_kb(40_000)
+    small, large = f.probe_kb(STAGING_PROBE, 2_000), f.probe_kb(STAGING_PROBE, 40_000)
     # 20 times the objects (about 70 MB of state): the cache and the sort, at 64 MiB each as
     # before, grew 80 MB with them.
     assert large - small < 30_000, (small, large)

@@ -15,7 +15,6 @@ import pytest
 
 from onecsync import console
 from onecsync.cli import app
-from onecsync.cli import main
 from tests import factory as f
 
 
@@ -35,19 +34,11 @@ def then_signalled(real, signum):
     return wrapped
 
 
-def run(sandbox, *args: str) -> tuple[int, str, str]:
-    sandbox.capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main(["--config", str(sandbox.config), *args])
-    out = sandbox.capsys.readouterr()
-    return exc.value.code, out.out, out.err
-
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_stop_just_after_the_json_report_changes_nothing(sandbox, monkeypatch, signum):
     sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
     monkeypatch.setattr(console, "print_json", then_signalled(console.print_json, signum))
-    code, out, err = run(sandbox, "--json", "run")
+    code, out, err = sandbox.human("--json", "run")
     assert code == 0, err
     assert [d["exit_code"] for d in documents(out)] == [0]
     assert "stopped" not in err and "interrupted" not in err
@@ -57,14 +48,14 @@ def test_a_stop_just_after_the_json_report_changes_nothing(sandbox, monkeypatch,
 def test_a_stop_just_after_the_text_report_says_nothing_more(sandbox, monkeypatch):
     sandbox.put("accounting", f.Msg(objects=[f.counterparty(f.ref(1), "ООО Ромашка")]))
     monkeypatch.setattr(console, "print_run", then_signalled(console.print_run, signal.SIGTERM))
-    code, _, err = run(sandbox, "run")
+    code, _, err = sandbox.human("run")
     assert code == 0 and "stopped" not in err and "Traceback" not in err
 
 
 def test_a_stop_after_main_s_work_returned_is_no_uncaught_stopped(sandbox, monkeypatch):
     """The window the review named: _main has returned, the handlers are not yet put back."""
     monkeypatch.setattr(app, "_main", then_signalled(app._main, signal.SIGTERM))
-    code, out, err = run(sandbox, "--json", "status")
+    code, out, err = sandbox.human("--json", "status")
     assert code == 0, err
     assert len(documents(out)) == 1 and "Traceback" not in err
 
@@ -80,7 +71,7 @@ def test_a_stop_before_an_error_is_said_is_the_one_outcome(sandbox, monkeypatch)
             signal.raise_signal(signal.SIGTERM)
         return real(exc, args)
     monkeypatch.setattr(app, "_failure", stopped_first)
-    code, out, err = run(sandbox, "--json", "run")
+    code, out, err = sandbox.human("--json", "run")
     assert calls == ["ConfigError", "Stopped"]
     assert code == 143, err
     assert [d["exit_code"] for d in documents(out)] == [143]
