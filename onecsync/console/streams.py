@@ -42,10 +42,7 @@ class _Guarded:
         self._name = name
 
     def _stream(self):
-        stream = getattr(sys, self._name)
-        if stream is None or self._name in _gone or self._name in _lost:
-            return _devnull()
-        return stream
+        return _devnull() if _failed(self._name) else getattr(sys, self._name)
 
     def write(self, text: str) -> int:
         with _guarding(self._name):
@@ -58,6 +55,11 @@ class _Guarded:
 
     def __getattr__(self, name: str):
         return getattr(self._stream(), name)
+
+
+def _failed(name: str) -> bool:
+    """Closed at start, its reader gone, or a write to it failed: nothing more goes there."""
+    return getattr(sys, name) is None or name in _gone or name in _lost
 
 
 @contextlib.contextmanager
@@ -99,7 +101,7 @@ STDOUT, STDERR = cast(IO[str], _Guarded("stdout")), cast(IO[str], _Guarded("stde
 def write_bytes(data: bytes) -> None:
     """`data` on stdout as it is (a message file), guarded as STDOUT's text is."""
     STDOUT.flush()  # what was written as text goes first
-    if sys.stdout is None or "stdout" in _gone or "stdout" in _lost:
+    if _failed("stdout"):
         return
     with _guarding("stdout"):
         sys.stdout.buffer.write(data)
